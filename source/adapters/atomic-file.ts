@@ -1,0 +1,36 @@
+import {randomBytes} from 'node:crypto';
+import {open, rename, rm} from 'node:fs/promises';
+import path from 'node:path';
+
+async function fsyncPath(file: string, flags: string) {
+	const handle = await open(file, flags);
+	try {
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+}
+
+/**
+ * Replaces `file` with `content` so that a crash at any moment leaves either the old or the new
+ * content: write a temp file beside it, fsync it, rename it over, fsync the directory.
+ */
+export async function writeFileAtomic(file: string, content: string): Promise<void> {
+	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+	try {
+		const handle = await open(temp, 'wx', 0o644);
+		try {
+			await handle.writeFile(content, 'utf8');
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+		await rename(temp, file);
+	} catch (error) {
+		await rm(temp, {force: true});
+		throw error;
+	}
+	await fsyncPath(path.dirname(file), 'r');
+}
+
+export const writeJsonAtomic = (file: string, value: unknown) => writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);

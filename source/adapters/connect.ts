@@ -1,0 +1,23 @@
+import path from 'node:path';
+import envPaths from 'env-paths';
+import {SnapdeckError} from '../core/errors.js';
+import type {Hypervisor} from './hypervisor.js';
+import {LocalHypervisor} from './local/local-hypervisor.js';
+
+/** Where `snapdeck demo` builds its lab unless told otherwise: the user's data directory. */
+export const defaultDemoDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'demo');
+
+/** The connection to use: --connect, else SNAPDECK_CONNECT, else the demo lab. */
+export const resolveConnectUri = (flag: string | undefined) => flag ?? process.env['SNAPDECK_CONNECT'] ?? `local:${defaultDemoDir()}`;
+
+export function connect(uri: string): Hypervisor {
+	if (uri.startsWith('local:')) {
+		const dir = uri.slice('local:'.length);
+		if (dir.length === 0) throw new SnapdeckError('usage', `connection '${uri}' names no directory`, 'write it as local:DIR, for example local:/var/lib/snapdeck/lab');
+		return new LocalHypervisor(path.resolve(dir));
+	}
+	if (/^[a-z0-9+]+:\/\//.test(uri)) {
+		throw new SnapdeckError('usage', `connection '${uri}' needs the libvirt adapter, which this version does not have yet`, 'use local:DIR');
+	}
+	throw new SnapdeckError('usage', `'${uri}' is not a connection snapdeck knows`, 'write it as local:DIR');
+}

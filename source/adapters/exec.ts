@@ -1,0 +1,66 @@
+import {execa} from 'execa';
+import {SnapdeckError} from '../core/errors.js';
+
+/** Debian package that ships each external tool, for the "install it" hint. */
+const PACKAGE_OF: Record<string, string> = {
+	'qemu-img': 'qemu-utils',
+	'qemu-io': 'qemu-utils',
+	'qemu-system-x86_64': 'qemu-system-x86',
+	'qemu-storage-daemon': 'qemu-system-common',
+	virsh: 'libvirt-clients',
+};
+
+export interface RunOptions {
+	readonly signal?: AbortSignal;
+	/** Called with each chunk the command writes to stdout, as it arrives. */
+	readonly onStdout?: (chunk: string) => void;
+}
+
+export interface RunResult {
+	readonly stdout: string;
+	readonly stderr: string;
+}
+
+/** Runs programs with an argument array, never through a shell. */
+export interface CommandRunner {
+	run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** The binary to use for a tool; SNAPDECK_QEMU_IMG and the like point at another build. */
+export const toolPath = (tool: string): string =>
+	process.env[`SNAPDECK_${tool.toUpperCase().replaceAll('-', '_')}`] ?? tool;
+
+export const localRunner: CommandRunner = {
+	async run(command, args, options = {}) {
+		const subprocess = execa(toolPath(command), args, {
+			reject: false,
+			cancelSignal: options.signal,
+			stdin: 'ignore',
+			encoding: 'utf8',
+		});
+		if (options.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString('utf8')));
+		const result = await subprocess;
+		if (result.isCanceled) throw new SnapdeckError('failed', `${command} was cancelled`);
+		if ((result as {code?: string}).code === 'ENOENT') {
+			const pkg = PACKAGE_OF[command];
+			throw new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
+		}
+		if (result.exitCode !== 0) {
+			const words = (result.stderr || result.stdout || (result.message ?? '')).trim().split('\n').slice(-3).join(' / ');
+			throw new CommandFailed(command, args, result.exitCode ?? -1, words, result.stdout);
+		}
+		return {stdout: result.stdout, stderr: result.stderr};
+	},
+};
+
+export class CommandFailed extends SnapdeckError {
+	constructor(
+		readonly command: string,
+		readonly args: readonly string[],
+		readonly exitCode: number,
+		readonly words: string,
+		readonly stdout: string,
+	) {
+		super('failed', `${command} ${args[0] ?? ''} failed (exit ${exitCode}): ${words}`);
+	}
+}

@@ -1,0 +1,32 @@
+import type {VmState, VmSummary} from '../core/model.js';
+import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
+
+/** What an adapter can do; the service and UI offer only what is declared here. */
+export interface Capabilities {
+	readonly externalSnapshots: boolean;
+	readonly internalSnapshots: boolean;
+	readonly memorySnapshots: boolean;
+	/** Snapshot, revert and merge while the VM runs. */
+	readonly liveOperations: boolean;
+}
+
+export interface Inspection {
+	readonly state: VmState;
+	/** What is wrong with the VM's images or metadata; any entry blocks every change. */
+	readonly problems: readonly string[];
+}
+
+/** One hypervisor connection. Every adapter (local, libvirt, ...) implements this. */
+export interface Hypervisor {
+	readonly uri: string;
+	readonly capabilities: Capabilities;
+	list(): Promise<VmSummary[]>;
+	inspect(vm: string): Promise<Inspection>;
+	/** Takes the VM's lock (one operation per VM at a time); resolves to its release. */
+	lock(vm: string, command: string): Promise<() => Promise<void>>;
+	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
+	preflight(inspection: Inspection, plan: Plan): Promise<void>;
+	/** The executor for the VM as it is now (stopped or running). */
+	executor(inspection: Inspection): StepExecutor;
+	operations(vm: string): OperationStore;
+}

@@ -1,0 +1,180 @@
+import {mkdir, readdir, stat, statfs} from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import {backingChain, chainDepth} from '../../core/chain.js';
+import {SnapdeckError} from '../../core/errors.js';
+import type {ImageInfo, VmRunState, VmSummary} from '../../core/model.js';
+import {assertValidName} from '../../core/names.js';
+import {planFiles, type Plan} from '../../core/plan.js';
+import {formatBytes} from '../../core/units.js';
+import {CommandFailed, localRunner, type CommandRunner} from '../exec.js';
+import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import {acquireLock} from '../lock.js';
+import {QemuImg} from '../qemu-img.js';
+import {offlineExecutor} from './offline-executor.js';
+import {folderOperationStore, stateDir} from './operation-store.js';
+import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
+
+const socketAnswers = (socket: string) =>
+	new Promise<boolean>(resolve => {
+		const connection = net.connect(socket);
+		const done = (answer: boolean) => {
+			connection.destroy();
+			resolve(answer);
+		};
+		connection.once('connect', () => done(true));
+		connection.once('error', () => done(false));
+		connection.setTimeout(500, () => done(false));
+	});
+
+/** `local:DIR`: each VM is a folder `DIR/<vm>/` with a vm.json and its qcow2 images. */
+export class LocalHypervisor implements Hypervisor {
+	readonly uri: string;
+	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: false, liveOperations: false};
+	private readonly qemuImg: QemuImg;
+	private readonly files = new Map<string, VmFile>();
+
+	constructor(readonly root: string, runner: CommandRunner = localRunner) {
+		this.uri = `local:${root}`;
+		this.qemuImg = new QemuImg(runner);
+	}
+
+	private async rootEntries() {
+		try {
+			return await readdir(this.root, {withFileTypes: true});
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+			throw new SnapdeckError('not-found', `there is no lab at ${this.root}`, `build one with 'snapdeck demo --dir ${this.root}', or choose another with --connect local:DIR`);
+		}
+	}
+
+	private async folderOf(vm: string): Promise<string> {
+		assertValidName('VM', vm);
+		const folder = path.join(this.root, vm);
+		const isDir = await stat(folder).then(s => s.isDirectory(), () => false);
+		if (!isDir) {
+			const known = (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name);
+			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.uri}`, known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs');
+		}
+		return folder;
+	}
+
+	async list(): Promise<VmSummary[]> {
+		const names = (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name).sort();
+		return Promise.all(names.map(name => this.summary(name)));
+	}
+
+	private async summary(name: string): Promise<VmSummary> {
+		try {
+			const {state, problems} = await this.inspect(name);
+			return {
+				name, state: state.run, current: state.definition.current, snapshots: state.definition.snapshots.length,
+				chainDepth: chainDepth(state),
+				disks: state.definition.disks.map(disk => ({
+					target: disk.target, file: disk.file, virtualSize: state.images[disk.file]?.virtualSize ?? 0,
+					chain: backingChain(state.images, disk.file),
+				})),
+				error: problems.length > 0 ? problems.join('; ') : null,
+			};
+		} catch (error) {
+			return {name, state: 'unknown', current: null, snapshots: 0, chainDepth: 0, disks: [], error: (error as Error).message};
+		}
+	}
+
+	async inspect(vm: string): Promise<Inspection> {
+		const folder = await this.folderOf(vm);
+		const file = await readVmFile(folder);
+		this.files.set(vm, file);
+		const problems: string[] = [];
+		const images: Record<string, ImageInfo> = {};
+		const referrer = new Map<string, string>();
+		const queue = [...file.disks, ...file.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file);
+		for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+			if (images[next] || problems.some(problem => problem.startsWith(`${next} `))) continue;
+			const image = await this.readImage(folder, next, referrer.get(next), problems);
+			if (!image) continue;
+			images[next] = image;
+			if (image.backing !== null) {
+				referrer.set(image.backing, next);
+				queue.push(image.backing);
+			}
+		}
+		for (const snapshot of file.snapshots.filter(candidate => candidate.kind === 'internal')) {
+			for (const disk of snapshot.disks) {
+				const image = images[disk.file];
+				if (image && !image.internalSnapshots.some(internal => internal.name === snapshot.name)) {
+					problems.push(`${disk.file} has no internal snapshot '${snapshot.name}', though ${VM_FILE} says it holds it`);
+				}
+			}
+		}
+		const existingFiles = await readdir(folder);
+		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
+		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
+		return {state: {definition: file, run, images, existingFiles}, problems};
+	}
+
+	private async readImage(folder: string, name: string, usedBy: string | undefined, problems: string[]): Promise<ImageInfo | undefined> {
+		const what = usedBy ? `${name} (the backing file of ${usedBy})` : name;
+		try {
+			const info = await this.qemuImg.info(path.resolve(folder, name));
+			const backingPath = info['full-backing-filename'];
+			const relative = backingPath === undefined ? null : path.relative(folder, path.resolve(folder, backingPath));
+			if (info['format-specific']?.data.corrupt) problems.push(`${what} is marked corrupt by QEMU`);
+			return {
+				file: name, format: info.format, virtualSize: info['virtual-size'], actualSize: info['actual-size'] ?? 0,
+				backing: relative === null ? null : relative.startsWith('..') ? path.resolve(folder, relative) : relative,
+				internalSnapshots: (info.snapshots ?? []).map(snapshot => ({
+					name: snapshot.name, vmStateSize: snapshot['vm-state-size'], createdAt: new Date(snapshot['date-sec'] * 1000).toISOString(),
+				})),
+				bitmaps: (info['format-specific']?.data.bitmaps ?? []).map(bitmap => bitmap.name),
+			};
+		} catch (error) {
+			if (!(error instanceof CommandFailed)) throw error;
+			problems.push(/No such file/.test(error.words)
+				? `${what} is missing`
+				: `${what} cannot be read as a qcow2 image: ${error.words.replace(/^qemu-img: /, '')}`);
+			return undefined;
+		}
+	}
+
+	async lock(vm: string, command: string) {
+		const folder = await this.folderOf(vm);
+		await mkdir(stateDir(folder), {recursive: true});
+		return acquireLock(path.join(stateDir(folder), 'lock'), `VM '${vm}'`, command);
+	}
+
+	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
+		const vm = state.definition.name;
+		if (problems.length > 0) {
+			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`);
+		}
+		if (state.run === 'running' && !this.capabilities.liveOperations) {
+			throw new SnapdeckError('refused', `${vm} is running, and this version of snapdeck changes only stopped VMs`, `stop it first ('snapdeck stop ${vm}' or from inside the guest)`);
+		}
+		const folder = path.join(this.root, vm);
+		const {creates, writes} = planFiles(plan);
+		const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(file => state.images[file] && !creates.includes(file));
+		for (const file of touched) {
+			const check = await this.qemuImg.check(path.resolve(folder, file));
+			if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) {
+				throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors)`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`);
+			}
+		}
+		const fs = await statfs(folder);
+		const free = fs.bavail * fs.bsize;
+		if (plan.space > free) {
+			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${folder}, and ${formatBytes(free)} is available`, 'free some space (merging old snapshots frees space too), then try again');
+		}
+	}
+
+	executor({state}: Inspection) {
+		const name = state.definition.name;
+		const file = this.files.get(name);
+		if (!file) throw new Error(`internal: executor for ${name} requested before inspect`);
+		return offlineExecutor(path.join(this.root, name), file, this.qemuImg);
+	}
+
+	operations(vm: string) {
+		return folderOperationStore(path.join(this.root, vm));
+	}
+}

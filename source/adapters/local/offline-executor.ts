@@ -1,0 +1,78 @@
+import {access, rm} from 'node:fs/promises';
+import path from 'node:path';
+import {SnapdeckError} from '../../core/errors.js';
+import type {Step, StepExecutor} from '../../core/plan.js';
+import type {QemuImg} from '../qemu-img.js';
+import {writeVmFile, type VmFile} from './vm-file.js';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+/** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
+export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg): StepExecutor {
+	const resolve = (file: string) => path.resolve(folder, file);
+	/** A backing reference as it must be written into `image`'s header: relative to the image. */
+	const backingFor = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
+	const hasInternal = async (file: string, name: string) =>
+		((await qemuImg.info(resolve(file))).snapshots ?? []).some(snapshot => snapshot.name === name);
+	/** Files found in the way of a new image: not ours, so never removed by a rollback either. */
+	const notOurs = new Set<string>();
+	const freshTarget = async (file: string, resuming: boolean) => {
+		if (!(await exists(resolve(file)))) return;
+		// A file this plan began before a crash is ours to replace; anything else is never overwritten.
+		if (!resuming) notOurs.add(file);
+		if (!resuming) throw new SnapdeckError('refused', `${resolve(file)} already exists; snapdeck never overwrites an image`, 'inspect the file, then move it away');
+		await rm(resolve(file));
+	};
+
+	return {
+		async execute(step: Step, {resuming, signal, onProgress}) {
+			const job = {signal, onProgress};
+			switch (step.op) {
+				case 'create-overlay':
+					await freshTarget(step.file, resuming);
+					return qemuImg.create(resolve(step.file), {backing: backingFor(step.file, step.backing)});
+				case 'internal-create':
+					if (await hasInternal(step.file, step.name)) {
+						if (resuming) return;
+						throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
+					}
+					return qemuImg.snapshotCreate(resolve(step.file), step.name);
+				case 'internal-apply':
+					return qemuImg.snapshotApply(resolve(step.file), step.name);
+				case 'internal-delete':
+					if (!(await hasInternal(step.file, step.name)) && resuming) return;
+					return qemuImg.snapshotDelete(resolve(step.file), step.name);
+				case 'copy-internal':
+					await freshTarget(step.target, resuming);
+					return qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), job);
+				case 'commit': {
+					const info = await qemuImg.info(resolve(step.top));
+					const actual = info['full-backing-filename'];
+					if (actual === undefined || path.resolve(actual) !== resolve(step.base)) {
+						throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`, 'run the command again for a fresh plan');
+					}
+					return qemuImg.commit(resolve(step.top), job);
+				}
+				case 'rebase': {
+					const backing = step.backing === null ? null : backingFor(step.file, step.backing);
+					if (resuming) {
+						const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
+						if ((current === undefined && step.backing === null) || (current !== undefined && step.backing !== null && path.resolve(current) === resolve(step.backing))) return;
+					}
+					return qemuImg.rebase(resolve(step.file), backing, {...job, unsafe: !step.copy});
+				}
+				case 'delete-image':
+					return rm(resolve(step.file), {force: true});
+				case 'write-definition':
+					return writeVmFile(folder, {...vm, ...step.definition});
+			}
+		},
+		async rollback(step: Step) {
+			const created = step.op === 'create-overlay' ? step.file : step.op === 'copy-internal' ? step.target : undefined;
+			if (created !== undefined && !notOurs.has(created)) await rm(resolve(created), {force: true});
+			if (step.op === 'internal-create' && (await exists(resolve(step.file))) && (await hasInternal(step.file, step.name))) {
+				await qemuImg.snapshotDelete(resolve(step.file), step.name);
+			}
+		},
+	};
+}

@@ -1,0 +1,33 @@
+import {appendFile, mkdir, readFile, rm} from 'node:fs/promises';
+import path from 'node:path';
+import type {JournalEntry, OperationStore, PendingOperation} from '../../core/plan.js';
+import {writeJsonAtomic} from '../atomic-file.js';
+
+/** `.snapdeck/` inside a VM's folder: its lock, its pending operation and its journal. */
+export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
+
+export function folderOperationStore(folder: string): OperationStore {
+	const dir = stateDir(folder);
+	const pendingFile = path.join(dir, 'pending.json');
+	return {
+		async readPending() {
+			try {
+				return JSON.parse(await readFile(pendingFile, 'utf8')) as PendingOperation;
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+				throw error;
+			}
+		},
+		async writePending(pending) {
+			await mkdir(dir, {recursive: true});
+			await writeJsonAtomic(pendingFile, pending);
+		},
+		async clearPending() {
+			await rm(pendingFile, {force: true});
+		},
+		async appendJournal(entry: JournalEntry) {
+			await mkdir(dir, {recursive: true});
+			await appendFile(path.join(dir, 'journal.jsonl'), `${JSON.stringify(entry)}\n`);
+		},
+	};
+}

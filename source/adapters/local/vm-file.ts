@@ -1,0 +1,54 @@
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {z} from 'zod';
+import {SnapdeckError} from '../../core/errors.js';
+import {VmDefinition} from '../../core/model.js';
+import {writeJsonAtomic} from '../atomic-file.js';
+
+/**
+ * `DIR/<vm>/vm.json`, the local adapter's record of a VM (documented in the README). Image files
+ * are named relative to the VM's folder.
+ */
+export const VmFile = VmDefinition.extend({
+	version: z.literal(1),
+	description: z.string().default(''),
+	/** The QMP socket of a running QEMU, relative to the VM's folder or absolute. */
+	qmp: z.string().nullable().default(null),
+});
+export type VmFile = z.infer<typeof VmFile>;
+
+export const VM_FILE = 'vm.json';
+
+export async function readVmFile(folder: string): Promise<VmFile> {
+	const file = path.join(folder, VM_FILE);
+	let text: string;
+	try {
+		text = await readFile(file, 'utf8');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+			throw new SnapdeckError('input', `${folder} has no ${VM_FILE}, so it is not a snapdeck VM folder`, `write a ${VM_FILE} there (see "vm.json" in the README) or move the folder out of the lab`);
+		}
+		throw error;
+	}
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch (error) {
+		throw new SnapdeckError('input', `${file} is not valid JSON: ${(error as Error).message}`, 'fix the file by hand; the journal in .snapdeck/journal.jsonl has earlier versions');
+	}
+	const parsed = VmFile.safeParse(json);
+	if (!parsed.success) {
+		throw new SnapdeckError('input', `${file} does not describe a VM: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`, 'see "vm.json" in the README');
+	}
+	const names = new Set<string>();
+	for (const snapshot of parsed.data.snapshots) {
+		if (names.has(snapshot.name)) throw new SnapdeckError('input', `${file} lists snapshot '${snapshot.name}' twice`);
+		names.add(snapshot.name);
+	}
+	if (parsed.data.name !== path.basename(folder)) {
+		throw new SnapdeckError('input', `${file} names the VM '${parsed.data.name}' but its folder is '${path.basename(folder)}'`, 'the folder name and "name" must agree');
+	}
+	return parsed.data;
+}
+
+export const writeVmFile = (folder: string, vm: VmFile) => writeJsonAtomic(path.join(folder, VM_FILE), vm);

@@ -1,0 +1,134 @@
+import {z} from 'zod';
+import {SnapdeckError} from '../core/errors.js';
+import type {CommandRunner} from './exec.js';
+
+/** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
+const InfoJson = z.looseObject({
+	filename: z.string(),
+	format: z.string(),
+	'virtual-size': z.number().int(),
+	'actual-size': z.number().int().optional(),
+	'backing-filename': z.string().optional(),
+	'full-backing-filename': z.string().optional(),
+	'dirty-flag': z.boolean().optional(),
+	snapshots: z
+		.array(z.looseObject({id: z.string(), name: z.string(), 'vm-state-size': z.number().int(), 'date-sec': z.number().int()}))
+		.optional(),
+	'format-specific': z
+		.looseObject({
+			type: z.string(),
+			data: z.looseObject({
+				corrupt: z.boolean().optional(),
+				bitmaps: z.array(z.looseObject({name: z.string()})).optional(),
+			}),
+		})
+		.optional(),
+});
+export type QemuImgInfo = z.infer<typeof InfoJson>;
+
+/** `qemu-img check --output=json`. */
+const CheckJson = z.looseObject({
+	filename: z.string(),
+	'check-errors': z.number().int(),
+	leaks: z.number().int().optional(),
+	corruptions: z.number().int().optional(),
+});
+export type QemuImgCheck = z.infer<typeof CheckJson>;
+
+export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch {
+		throw new SnapdeckError('failed', `${what} did not print JSON: ${text.slice(0, 200)}`);
+	}
+	const parsed = schema.safeParse(value);
+	if (!parsed.success) {
+		throw new SnapdeckError('failed', `${what} printed a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`);
+	}
+	return parsed.data;
+}
+
+/** `    (12.31/100%)\r` -> 0.1231; qemu-img prints it with -p even when stdout is not a terminal. */
+export function progressFractions(chunk: string): number[] {
+	return [...chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)].map(match => Number(match[1]) / 100);
+}
+
+export interface JobOptions {
+	readonly signal?: AbortSignal;
+	/** 0..1, as qemu-img reports it. */
+	readonly onProgress?: (fraction: number) => void;
+}
+
+/** The qemu-img operations snapdeck uses, with arguments as arrays (never a shell string). */
+export class QemuImg {
+	constructor(private readonly runner: CommandRunner) {}
+
+	private async job(args: string[], options: JobOptions): Promise<void> {
+		await this.runner.run('qemu-img', options.onProgress ? [args[0]!, '-p', ...args.slice(1)] : args, {
+			signal: options.signal,
+			onStdout: options.onProgress
+				? chunk => {
+						for (const fraction of progressFractions(chunk)) options.onProgress?.(fraction);
+					}
+				: undefined,
+		});
+	}
+
+	/** Info of one image without opening its backing file, so a missing backing file still reads. */
+	async info(file: string): Promise<QemuImgInfo> {
+		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file]);
+		return parseJson(InfoJson, stdout, `qemu-img info ${file}`);
+	}
+
+	async check(file: string): Promise<QemuImgCheck> {
+		try {
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '-f', 'qcow2', '--output=json', '--', file]);
+			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
+		} catch (error) {
+			// Exit 2 (corruptions) and 3 (leaks) still print the JSON report.
+			const stdout = (error as {stdout?: string}).stdout;
+			if (stdout?.trim().startsWith('{')) return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
+			throw error;
+		}
+	}
+
+	async create(file: string, options: {backing?: string; size?: number}): Promise<void> {
+		const args = ['create', '-q', '-f', 'qcow2'];
+		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
+		args.push('--', file);
+		if (options.size !== undefined) args.push(String(options.size));
+		await this.runner.run('qemu-img', args);
+	}
+
+	async snapshotCreate(file: string, name: string) {
+		await this.runner.run('qemu-img', ['snapshot', '-c', name, '--', file]);
+	}
+
+	async snapshotApply(file: string, name: string) {
+		await this.runner.run('qemu-img', ['snapshot', '-a', name, '--', file]);
+	}
+
+	async snapshotDelete(file: string, name: string) {
+		await this.runner.run('qemu-img', ['snapshot', '-d', name, '--', file]);
+	}
+
+	/** Copies `top` into its backing file and leaves `top` intact (-d), so a crash loses nothing. */
+	async commit(top: string, options: JobOptions = {}) {
+		await this.job(['commit', '-d', '--', top], options);
+	}
+
+	/** A stream-up rebase (copies what changes) or, with `unsafe`, a header-only rebase. */
+	async rebase(file: string, backing: string | null, options: JobOptions & {unsafe?: boolean} = {}) {
+		const args = ['rebase', ...(options.unsafe ? ['-u'] : []), '-f', 'qcow2'];
+		args.push(...(backing === null ? ['-b', ''] : ['-F', 'qcow2', '-b', backing]), '--', file);
+		await this.job(args, options);
+	}
+
+	/** A new image holding internal snapshot `name` of `source`: only its own layer, over `backing`. */
+	async convertSnapshot(source: string, name: string, target: string, backing: string | null, options: JobOptions = {}) {
+		const args = ['convert', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${name}`];
+		if (backing !== null) args.push('-F', 'qcow2', '-B', backing);
+		await this.job([...args, '--', source, target], options);
+	}
+}

@@ -1,0 +1,153 @@
+import {createInterface} from 'node:readline/promises';
+import {connect, defaultDemoDir, resolveConnectUri} from '../adapters/connect.js';
+import {SnapdeckError} from '../core/errors.js';
+import type {Plan, PlanEvent} from '../core/plan.js';
+import {buildDemoLab, DEMO_VMS} from '../service/demo-lab.js';
+import {Service, type Action} from '../service/service.js';
+import type {CliFlags} from './main.js';
+import {renderList, renderPlan, renderProgress, renderTree} from './render.js';
+
+export const USAGE = `snapdeck: snapshots and backups of virtual machines
+
+Usage:
+  snapdeck demo [--dir DIR]                 build the demo lab (qcow2 images) and show how to use it
+  snapdeck list                             VMs: state, disks, snapshot count, chain depth
+  snapdeck tree VM                          a VM's snapshot tree
+  snapdeck snapshot VM NAME [--description TEXT] [--internal] [--memory]
+                                            take a snapshot (external disk snapshot by default)
+  snapdeck revert VM SNAPSHOT               go back to a snapshot (shows the plan, asks first)
+  snapdeck merge VM SNAPSHOT                delete a snapshot, merging its data (shows the plan, asks first)
+  snapdeck recover VM                       finish an operation a crash or cancel interrupted
+
+Options:
+  --connect URI   local:DIR (also SNAPDECK_CONNECT); default: the demo lab
+  --json          machine-readable output (progress as JSON lines)
+  --yes, -y       do not ask for confirmation
+  --dry-run       print the plan, change nothing
+  --help, -h      this text
+
+Exit codes: 0 done, 1 failed, 2 bad usage or input.
+`;
+
+function expectArgs(command: string, args: readonly string[], names: readonly string[]): string[] {
+	if (args.length !== names.length) {
+		throw new SnapdeckError('usage', `'snapdeck ${command}' takes ${names.map(name => name.toUpperCase()).join(' ') || 'no arguments'}, got ${args.length} argument${args.length === 1 ? '' : 's'}`, "see 'snapdeck --help'");
+	}
+	return [...args];
+}
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean> {
+	if (!flags.json) print(renderPlan(plan));
+	if (flags.yes) return true;
+	if (!process.stdin.isTTY) {
+		throw new SnapdeckError('usage', `refusing to ${plan.action} without a confirmation, and standard input is not a terminal`, 'pass --yes to go ahead, or --dry-run to see the plan');
+	}
+	const prompt = createInterface({input: process.stdin, output: process.stderr});
+	try {
+		const answer = await prompt.question('Proceed? [y/N] ');
+		return /^y(es)?$/i.test(answer.trim());
+	} finally {
+		prompt.close();
+	}
+}
+
+/** Progress to the terminal: one rewritten line on a TTY, one line per step otherwise, JSON lines with --json. */
+function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
+	const tty = process.stderr.isTTY;
+	let lastDraw = 0;
+	return event => {
+		if (flags.json) return printJson(event);
+		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${event.summary}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
+		if (event.type === 'progress' && tty && Date.now() - lastDraw > 200) {
+			lastDraw = Date.now();
+			process.stderr.write(`\r\x1b[K  ${renderProgress(event)}`);
+		}
+		if (event.type === 'done' && tty) process.stderr.write('\n');
+	};
+}
+
+async function perform(service: Service, action: Action, flags: CliFlags, command: string): Promise<number> {
+	const controller = new AbortController();
+	const cancel = () => controller.abort();
+	process.once('SIGINT', cancel);
+	process.once('SIGTERM', cancel);
+	try {
+		const {plan, outcome} = await service.perform(action, {
+			command, dryRun: flags['dry-run'], signal: controller.signal, onEvent: progressReporter(flags),
+			confirm: planned => askToProceed(planned, flags),
+		});
+		if (flags.json) printJson({type: 'result', outcome, plan});
+		else if (outcome === 'dry-run') print(`${renderPlan(plan)}\n(dry run: nothing was changed)`);
+		else print(outcome === 'done' ? `done: ${plan.summary}` : 'cancelled: nothing was changed');
+		return 0;
+	} finally {
+		process.off('SIGINT', cancel);
+		process.off('SIGTERM', cancel);
+	}
+}
+
+export async function runCommand(command: string, args: readonly string[], flags: CliFlags): Promise<number> {
+	const commandLine = `snapdeck ${[command, ...args].join(' ')}`;
+	const service = () => new Service(connect(resolveConnectUri(flags.connect)));
+	switch (command) {
+		case 'demo': {
+			expectArgs(command, args, []);
+			const dir = flags.dir ?? defaultDemoDir();
+			const {created} = await buildDemoLab(dir, name => flags.json || process.stderr.write(`building demo VM ${name}\n`));
+			if (flags.json) {
+				printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name)});
+			} else if (!process.stdout.isTTY) {
+				print(dir);
+			} else {
+				const connectFlag = flags.dir ? ` --connect local:${dir}` : '';
+				print(`${created ? 'Built' : 'Using'} the demo lab in ${dir}: ${DEMO_VMS.map(vm => `${vm.name} (${vm.description})`).join('; ')}.`);
+				print(`The terminal UI comes in a later version; meanwhile try:\n  snapdeck list${connectFlag}\n  snapdeck tree web1${connectFlag}\n  snapdeck revert web1 pre-upgrade${connectFlag}\n  snapdeck merge web1 configured${connectFlag}`);
+			}
+			return 0;
+		}
+		case 'list': {
+			expectArgs(command, args, []);
+			const svc = service();
+			const vms = await svc.list();
+			if (flags.json) printJson({connection: svc.hypervisor.uri, vms});
+			else print(renderList(svc.hypervisor.uri, vms));
+			return vms.some(vm => vm.error) ? 1 : 0;
+		}
+		case 'tree': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const view = await service().tree(vm!);
+			if (flags.json) {
+				printJson({
+					vm: view.vm, current: view.current, problems: view.problems,
+					pending: view.pending && {action: view.pending.plan.action, snapshot: view.pending.plan.snapshot, done: view.pending.done, total: view.pending.plan.steps.length},
+					snapshots: view.snapshots.map(snapshot => ({...snapshot, current: snapshot.name === view.current})),
+				});
+			} else {
+				print(renderTree(view));
+			}
+			return view.problems.length > 0 ? 1 : 0;
+		}
+		case 'snapshot': {
+			const [vm, name] = expectArgs(command, args, ['vm', 'name']);
+			const request = {name: name!, description: flags.description, kind: flags.internal ? 'internal' as const : 'external' as const, memory: flags.memory, now: new Date()};
+			return perform(service(), {kind: 'take', vm: vm!, request}, flags, commandLine);
+		}
+		case 'revert':
+		case 'merge': {
+			const [vm, snapshot] = expectArgs(command, args, ['vm', 'snapshot']);
+			return perform(service(), {kind: command, vm: vm!, snapshot: snapshot!}, flags, commandLine);
+		}
+		case 'recover': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const plan = await service().recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
+			if (flags.json) printJson({type: 'result', outcome: plan ? 'done' : 'nothing-pending', plan});
+			else print(plan ? `recovered: ${plan.summary}` : `${vm} has no unfinished operation`);
+			return 0;
+		}
+		default:
+			throw new SnapdeckError('usage', `unknown command '${command}'`, "see 'snapdeck --help'");
+	}
+}

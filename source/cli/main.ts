@@ -1,0 +1,65 @@
+import {parseArgs} from 'node:util';
+import {SnapdeckError, exitCodeFor} from '../core/errors.js';
+import {runCommand, USAGE} from './commands.js';
+
+const OPTIONS = {
+	connect: {type: 'string'},
+	json: {type: 'boolean', default: false},
+	yes: {type: 'boolean', short: 'y', default: false},
+	'dry-run': {type: 'boolean', default: false},
+	description: {type: 'string'},
+	internal: {type: 'boolean', default: false},
+	memory: {type: 'boolean', default: false},
+	dir: {type: 'string'},
+	help: {type: 'boolean', short: 'h', default: false},
+	version: {type: 'boolean', default: false},
+} as const;
+
+export type CliFlags = {
+	connect?: string;
+	json: boolean;
+	yes: boolean;
+	'dry-run': boolean;
+	description?: string;
+	internal: boolean;
+	memory: boolean;
+	dir?: string;
+};
+
+function reportError(error: unknown, json: boolean): number {
+	const code = exitCodeFor(error);
+	const known = error instanceof SnapdeckError;
+	const message = error instanceof Error ? error.message : String(error);
+	const hint = known ? error.hint : undefined;
+	if (json) {
+		process.stdout.write(`${JSON.stringify({type: 'error', error: {kind: known ? error.kind : 'failed', message, hint: hint ?? null}, exitCode: code})}\n`);
+	}
+	process.stderr.write(`snapdeck: ${message}\n${hint ? `  ${hint}\n` : ''}`);
+	if (!known && process.env['SNAPDECK_DEBUG']) process.stderr.write(`${(error as Error).stack}\n`);
+	return code;
+}
+
+export async function main(argv: string[]): Promise<number> {
+	let parsed;
+	try {
+		parsed = parseArgs({args: argv, options: OPTIONS, allowPositionals: true, strict: true});
+	} catch (error) {
+		return reportError(new SnapdeckError('usage', (error as Error).message.split('\n')[0]!, "see 'snapdeck --help'"), argv.includes('--json'));
+	}
+	const {values, positionals} = parsed;
+	if (values.version) {
+		process.stdout.write('snapdeck 0.1.0\n');
+		return 0;
+	}
+	if (values.help || positionals.length === 0) {
+		process.stdout.write(USAGE);
+		return positionals.length === 0 && !values.help ? 2 : 0;
+	}
+	try {
+		return await runCommand(positionals[0]!, positionals.slice(1), values);
+	} catch (error) {
+		return reportError(error, values.json);
+	}
+}
+
+process.exitCode = await main(process.argv.slice(2));

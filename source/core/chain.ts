@@ -1,0 +1,29 @@
+import type {ImageInfo, VmState} from './model.js';
+
+/** The backing chain of `file`, from `file` down to the base. Stops at unknown images and loops. */
+export function backingChain(images: Readonly<Record<string, ImageInfo>>, file: string): string[] {
+	const chain: string[] = [];
+	let next: string | null = file;
+	while (next !== null && !chain.includes(next)) {
+		chain.push(next);
+		next = images[next]?.backing ?? null;
+	}
+	return chain;
+}
+
+/** The images whose backing file is `file`. */
+export function dependentsOf(images: Readonly<Record<string, ImageInfo>>, file: string): string[] {
+	return Object.values(images)
+		.filter(image => image.backing === file)
+		.map(image => image.file)
+		.sort();
+}
+
+/** The deepest active chain over the VM's disks: 1 means no overlays at all. */
+export function chainDepth(state: Pick<VmState, 'definition' | 'images'>): number {
+	return Math.max(0, ...state.definition.disks.map(disk => backingChain(state.images, disk.file).length));
+}
+
+/** Names of the internal snapshots stored in an image. */
+export const internalSnapshotsIn = (images: Readonly<Record<string, ImageInfo>>, file: string): string[] =>
+	images[file]?.internalSnapshots.map(snapshot => snapshot.name) ?? [];

@@ -1,0 +1,136 @@
+import type {VmDefinition} from './model.js';
+
+/**
+ * One step of a plan. Each names the files it reads, writes, creates and deletes, so a confirmation
+ * can show exactly what will change, and carries enough to be executed by any adapter and
+ * re-executed after a crash (every step is idempotent given the files it names).
+ */
+export type StepOperation =
+	/** A new qcow2 overlay `file` on top of `backing`. */
+	| {readonly op: 'create-overlay'; readonly disk: string; readonly file: string; readonly backing: string}
+	/** A new internal snapshot `name` inside `file`. */
+	| {readonly op: 'internal-create'; readonly disk: string; readonly file: string; readonly name: string; readonly memory: boolean}
+	/** Makes `file`'s own data the data of its internal snapshot `name` again. */
+	| {readonly op: 'internal-apply'; readonly disk: string; readonly file: string; readonly name: string}
+	| {readonly op: 'internal-delete'; readonly disk: string; readonly file: string; readonly name: string}
+	/** A new image `target` holding what internal snapshot `name` of `source` holds, over `backing`. */
+	| {readonly op: 'copy-internal'; readonly disk: string; readonly source: string; readonly name: string; readonly target: string; readonly backing: string | null}
+	/** Copies `top`'s data down into its backing file `base`; `top` itself is left intact. */
+	| {readonly op: 'commit'; readonly disk: string; readonly top: string; readonly base: string}
+	/**
+	 * Points `file` at a new backing image. `copy` first copies into `file` whatever the old
+	 * backing held that the new one does not (a stream up); without it only the header changes,
+	 * which is right only when both backings read the same.
+	 */
+	| {readonly op: 'rebase'; readonly disk: string; readonly file: string; readonly backing: string | null; readonly copy: boolean}
+	| {readonly op: 'delete-image'; readonly disk: string; readonly file: string}
+	/** Replaces the VM's metadata with `definition` in one atomic write. */
+	| {readonly op: 'write-definition'; readonly definition: VmDefinition};
+
+export type Step = StepOperation & {
+	/** One line an operator reads in the confirmation. */
+	readonly summary: string;
+	readonly reads: readonly string[];
+	readonly writes: readonly string[];
+	readonly creates: readonly string[];
+	readonly deletes: readonly string[];
+	/** Bytes this step copies (an upper bound where the exact figure is not known up front). */
+	readonly bytes: number;
+	/** Free space this step may consume. */
+	readonly space: number;
+	/** How this step is undone, or why it cannot be. */
+	readonly undo: string;
+};
+
+export type ActionKind = 'take' | 'revert' | 'merge';
+
+export interface Plan {
+	readonly action: ActionKind;
+	readonly vm: string;
+	readonly snapshot: string;
+	/** One sentence: what this plan does. */
+	readonly summary: string;
+	readonly steps: readonly Step[];
+	readonly bytes: number;
+	readonly space: number;
+	/** What the operator loses by running this plan, named file by file; empty when nothing is. */
+	readonly discards: readonly string[];
+	readonly warnings: readonly string[];
+}
+
+export function makePlan(fields: Omit<Plan, 'bytes' | 'space'>): Plan {
+	const bytes = fields.steps.reduce((sum, step) => sum + step.bytes, 0);
+	// Deletions come last and free space; what must be free up front is the peak along the way.
+	let used = 0;
+	let space = 0;
+	for (const step of fields.steps) {
+		used += step.space;
+		space = Math.max(space, used);
+	}
+	return {...fields, bytes, space};
+}
+
+/** Every file a plan touches, for the confirmation dialog and for recovery checks. */
+export function planFiles(plan: Plan): {creates: string[]; writes: string[]; deletes: string[]} {
+	const collect = (pick: (step: Step) => readonly string[]) => [...new Set(plan.steps.flatMap(pick))];
+	return {creates: collect(step => step.creates), writes: collect(step => step.writes), deletes: collect(step => step.deletes)};
+}
+
+/** Progress of a running plan, as the UI and `--json` see it. */
+export type PlanEvent =
+	| {readonly type: 'step'; readonly index: number; readonly total: number; readonly summary: string; readonly resumed: boolean}
+	| {
+			readonly type: 'progress';
+			readonly index: number;
+			readonly fraction: number;
+			readonly bytesDone: number;
+			readonly bytesTotal: number;
+			/** Bytes per second since the step began. */
+			readonly rate: number;
+			/** Seconds left at that rate, or null before it is known. */
+			readonly eta: number | null;
+	  }
+	| {readonly type: 'done'; readonly index: number};
+
+export interface StepContext {
+	/** True when this step was started before and a crash interrupted it: finish it idempotently. */
+	readonly resuming: boolean;
+	readonly signal?: AbortSignal;
+	readonly onProgress: (fraction: number) => void;
+}
+
+/** Carries out plan steps on one VM; the local adapter has one for stopped VMs, QMP brings one for running VMs. */
+export interface StepExecutor {
+	execute(step: Step, context: StepContext): Promise<void>;
+	/** Removes what an additive step (new file, new internal snapshot) added, if it is there. */
+	rollback(step: Step): Promise<void>;
+}
+
+/** A plan that has started and not yet finished, kept on disk so a crash can be resumed. */
+export interface PendingOperation {
+	readonly plan: Plan;
+	/** Steps 0..done-1 have completed. */
+	readonly done: number;
+	/** The step that was under way, if any. */
+	readonly started: number | null;
+	readonly command: string;
+	readonly startedAt: string;
+}
+
+export interface JournalEntry {
+	readonly time: string;
+	readonly vm: string;
+	readonly action: ActionKind | 'recover';
+	readonly snapshot: string;
+	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
+	readonly message?: string;
+	readonly steps?: readonly string[];
+}
+
+/** Where a VM's pending operation and journal live. */
+export interface OperationStore {
+	readPending(): Promise<PendingOperation | null>;
+	writePending(pending: PendingOperation): Promise<void>;
+	clearPending(): Promise<void>;
+	appendJournal(entry: JournalEntry): Promise<void>;
+}

@@ -1,0 +1,220 @@
+import {backingChain, dependentsOf, internalSnapshotsIn} from './chain.js';
+import {SnapdeckError} from './errors.js';
+import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
+import {assertValidName} from './names.js';
+import {makePlan, type Plan, type Step} from './plan.js';
+import * as steps from './steps.js';
+import {formatBytes} from './units.js';
+
+export interface TakeRequest {
+	readonly name: string;
+	readonly description?: string;
+	readonly kind: 'external' | 'internal';
+	/** Save the RAM too (a running VM only; the snapshot is then internal). */
+	readonly memory?: boolean;
+	readonly now: Date;
+}
+
+const refuse = (message: string, hint?: string) => new SnapdeckError('refused', message, hint);
+
+function findSnapshot(state: VmState, name: string): Snapshot {
+	assertValidName('snapshot', name);
+	const snapshot = state.definition.snapshots.find(candidate => candidate.name === name);
+	if (!snapshot) {
+		const known = state.definition.snapshots.map(candidate => candidate.name);
+		throw new SnapdeckError(
+			'not-found',
+			`VM '${state.definition.name}' has no snapshot '${name}'`,
+			known.length > 0 ? `its snapshots are: ${known.join(', ')}` : 'it has no snapshots yet',
+		);
+	}
+	return snapshot;
+}
+
+/** A file name nobody uses yet: `stem.qcow2`, else `stem-2.qcow2`, `stem-3.qcow2`, ... */
+function freshFileNamer(state: VmState) {
+	const taken = new Set([...state.existingFiles, ...Object.keys(state.images)]);
+	return (stem: string) => {
+		let file = `${stem}.qcow2`;
+		for (let n = 2; taken.has(file); n++) file = `${stem}-${n}.qcow2`;
+		taken.add(file);
+		return file;
+	};
+}
+
+const isSnapshotImage = (definition: VmDefinition, file: string) =>
+	definition.snapshots.some(snapshot => snapshot.disks.some(disk => disk.file === file));
+
+const isExternalImage = (definition: VmDefinition, file: string) =>
+	definition.snapshots.some(snapshot => snapshot.kind === 'external' && snapshot.disks.some(disk => disk.file === file));
+
+export function planTake(state: VmState, request: TakeRequest): Plan {
+	const {definition} = state;
+	const name = assertValidName('snapshot', request.name);
+	if (definition.snapshots.some(snapshot => snapshot.name === name)) {
+		throw new SnapdeckError('input', `VM '${definition.name}' already has a snapshot '${name}'`, 'choose another name');
+	}
+	const memory = request.memory ?? false;
+	if (memory && state.run !== 'running') {
+		throw new SnapdeckError('input', `a snapshot with memory saves the RAM of a running VM, and '${definition.name}' is ${state.run}`, 'take a disk snapshot instead (leave out --memory)');
+	}
+	const kind = memory ? 'internal' : request.kind;
+	const fresh = freshFileNamer(state);
+	const planned = definition.disks.map(disk =>
+		kind === 'external'
+			? {disk, step: steps.createOverlay(disk.target, fresh(`${disk.target}.${name}`), disk.file)}
+			: {disk, step: steps.internalCreate(disk.target, disk.file, name, memory)},
+	);
+	const snapshot: Snapshot = {
+		name, kind, memory, description: request.description ?? '', createdAt: request.now.toISOString(),
+		parent: definition.current, disks: definition.disks.map(disk => ({...disk})),
+	};
+	const next: VmDefinition = {
+		...definition,
+		current: name,
+		snapshots: [...definition.snapshots, snapshot],
+		disks: kind === 'external' ? planned.map(({disk, step}) => ({target: disk.target, file: step.creates[0]!})) : definition.disks,
+	};
+	return makePlan({
+		action: 'take', vm: definition.name, snapshot: name,
+		summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
+		steps: [...planned.map(({step}) => step), steps.writeDefinition(next, `snapshot '${name}'`)],
+		discards: [], warnings: [],
+	});
+}
+
+export function planRevert(state: VmState, name: string): Plan {
+	const {definition, images} = state;
+	const snapshot = findSnapshot(state, name);
+	const fresh = freshFileNamer(state);
+	const creates: Step[] = [];
+	const applies: Step[] = [];
+	const deletes: Step[] = [];
+	const discards: string[] = [];
+	const warnings: string[] = [];
+	const since = definition.current ? `'${definition.current}'` : 'the first snapshot';
+
+	const disks: DiskRef[] = definition.disks.map(active => {
+		const held = snapshot.disks.find(disk => disk.target === active.target);
+		if (!held) {
+			throw refuse(`snapshot '${name}' has no image for disk ${active.target} (the disk was added after it)`, 'revert is only possible to snapshots that cover every disk');
+		}
+		let file: string;
+		if (snapshot.kind === 'external') {
+			file = fresh(`${active.target}.${name}`);
+			creates.push(steps.createOverlay(active.target, file, held.file));
+		} else if (held.file === active.file || (dependentsOf(images, held.file).length === 0 && !isExternalImage(definition, held.file))) {
+			// Nothing else reads this image: roll it back in place.
+			file = held.file;
+			applies.push(steps.internalApply(active.target, file, name));
+			discards.push(`${file}: the data of ${active.target} written since internal snapshot '${name}'`);
+		} else {
+			// Other snapshots are built on this image: copy the snapshot out rather than change it under them.
+			file = fresh(`${active.target}.${name}`);
+			creates.push(steps.copyInternal(images, active.target, held.file, name, file));
+		}
+		if (file !== active.file) {
+			const discardable = dependentsOf(images, active.file).length === 0 && !isSnapshotImage(definition, active.file) && internalSnapshotsIn(images, active.file).length === 0;
+			if (discardable) {
+				deletes.push(steps.deleteImage(images, active.target, active.file));
+				discards.push(`${active.file}: the data of ${active.target} written since ${since} (${formatBytes(images[active.file]?.actualSize ?? 0)})`);
+			} else {
+				warnings.push(`${active.file} is kept: other snapshots need it`);
+			}
+		}
+		return {target: active.target, file};
+	});
+
+	const next: VmDefinition = {...definition, disks, current: name};
+	return makePlan({
+		action: 'revert', vm: definition.name, snapshot: name,
+		summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'`,
+		steps: [...creates, ...applies, steps.writeDefinition(next, `the revert to '${name}'`), ...deletes],
+		discards, warnings,
+	});
+}
+
+export function planMerge(state: VmState, name: string): Plan {
+	const {definition, images} = state;
+	const snapshot = findSnapshot(state, name);
+	const content: Step[] = [];
+	const deletes: Step[] = [];
+	const warnings: string[] = [];
+	/** Images whose role passes to another file: a committed top is replaced by its base. */
+	const renames = new Map<string, string>();
+
+	for (const {target, file: frozen} of snapshot.disks) {
+		if (snapshot.kind === 'internal') {
+			content.push(steps.internalDelete(target, frozen, name));
+			continue;
+		}
+		const children = dependentsOf(images, frozen);
+		const ownInternals = internalSnapshotsIn(images, frozen);
+		const cannot = `cannot merge snapshot '${name}' of ${definition.name}: disk ${target}:`;
+		if (children.length === 0) {
+			if (ownInternals.length > 0) warnings.push(`${frozen} is kept: it holds internal snapshots ${ownInternals.join(', ')}`);
+			else deletes.push(steps.deleteImage(images, target, frozen));
+			continue;
+		}
+		for (const child of children) {
+			const held = internalSnapshotsIn(images, child);
+			if (held.length > 0) {
+				throw refuse(
+					`${cannot} ${child} is built on ${frozen} and holds internal snapshots ${held.join(', ')}; streaming ${frozen} into it would change what they read, and committing it down would delete them`,
+					`delete those internal snapshots first (snapdeck merge ${definition.name} ${held[0]})`,
+				);
+			}
+		}
+		const backing = images[frozen]?.backing ?? null;
+		if (children.length > 1) {
+			if (ownInternals.length > 0) {
+				throw refuse(
+					`${cannot} ${frozen} is shared by ${children.length} branches (${children.join(', ')}) and holds internal snapshots ${ownInternals.join(', ')}; it can neither be committed into one branch nor deleted`,
+					`delete internal snapshots ${ownInternals.join(', ')} first, or merge away the other branches`,
+				);
+			}
+			for (const child of children) content.push(steps.rebase(images, target, child, frozen, backing, true));
+			deletes.push(steps.deleteImage(images, target, frozen));
+			continue;
+		}
+		const child = children[0]!;
+		const childSize = images[child]?.actualSize ?? 0;
+		const frozenSize = images[frozen]?.actualSize ?? 0;
+		// Commit keeps the frozen image (and any internal snapshots in it); streaming deletes it.
+		if (ownInternals.length > 0 || childSize <= frozenSize) {
+			content.push(steps.commit(images, target, child, frozen));
+			for (const grandchild of dependentsOf(images, child)) content.push(steps.rebase(images, target, grandchild, child, frozen, false));
+			renames.set(child, frozen);
+			deletes.push(steps.deleteImage(images, target, child));
+		} else {
+			content.push(steps.rebase(images, target, child, frozen, backing, true));
+			deletes.push(steps.deleteImage(images, target, frozen));
+		}
+	}
+
+	const rename = (disk: DiskRef): DiskRef => ({...disk, file: renames.get(disk.file) ?? disk.file});
+	const next: VmDefinition = {
+		...definition,
+		disks: definition.disks.map(rename),
+		current: definition.current === name ? snapshot.parent : definition.current,
+		snapshots: definition.snapshots
+			.filter(other => other.name !== name)
+			.map(other => ({...other, parent: other.parent === name ? snapshot.parent : other.parent, disks: other.disks.map(rename)})),
+	};
+	return makePlan({
+		action: 'merge', vm: definition.name, snapshot: name,
+		summary: `merge away ${snapshot.kind} snapshot '${name}' of ${definition.name}, keeping every other snapshot's data`,
+		steps: [...content, steps.writeDefinition(next, `that '${name}' is gone`), ...deletes],
+		discards: [`snapshot '${name}': the state of the VM at ${snapshot.createdAt}`],
+		warnings,
+	});
+}
+
+/** Files of the active chains that are missing from `images`: a backing file that points nowhere. */
+export function missingImages(state: VmState): string[] {
+	const referenced = [
+		...state.definition.disks.map(disk => disk.file),
+		...state.definition.snapshots.flatMap(snapshot => snapshot.disks.map(disk => disk.file)),
+	].flatMap(file => backingChain(state.images, file));
+	return [...new Set(referenced)].filter(file => !state.images[file]).sort();
+}

@@ -1,0 +1,82 @@
+import {SnapdeckError} from '../core/errors.js';
+import type {OperationStore, PendingOperation, Plan, PlanEvent, StepExecutor} from '../core/plan.js';
+
+export interface RunOptions {
+	readonly signal?: AbortSignal;
+	readonly onEvent?: (event: PlanEvent) => void;
+	readonly command: string;
+	/** Continue an interrupted operation instead of starting `plan` afresh. */
+	readonly resume?: PendingOperation;
+	/** Monotonic clock in milliseconds; tests pass their own. */
+	readonly now?: () => number;
+}
+
+/** Steps that only add (a new file, a new snapshot-table entry): undone by removing what they added. */
+const ADDITIVE = new Set(['create-overlay', 'copy-internal', 'internal-create']);
+
+/** Test hook: SNAPDECK_CRASH_AFTER_STEP=N kills the process right after step N (1-based) completes. */
+const crashAfter = Number(process.env['SNAPDECK_CRASH_AFTER_STEP'] ?? 0);
+
+/**
+ * Runs a plan's steps in order. Before each step the pending operation is written atomically, so
+ * a crash at any point leaves a record of exactly where it stopped; `resume` carries on from there.
+ */
+export async function runPlan(plan: Plan, executor: StepExecutor, store: OperationStore, options: RunOptions): Promise<void> {
+	const now = options.now ?? (() => performance.now());
+	const base: PendingOperation = options.resume ?? {plan, done: 0, started: null, command: options.command, startedAt: new Date().toISOString()};
+	const journal = (outcome: 'started' | 'done' | 'failed' | 'cancelled', message?: string) =>
+		store.appendJournal({
+			time: new Date().toISOString(), vm: plan.vm, action: options.resume ? 'recover' : plan.action, snapshot: plan.snapshot, outcome,
+			...(message === undefined ? {} : {message}),
+			...(outcome === 'started' ? {steps: plan.steps.map(step => step.summary)} : {}),
+		});
+
+	await journal('started');
+	let pending = base;
+	try {
+		for (let index = base.done; index < plan.steps.length; index++) {
+			const step = plan.steps[index]!;
+			const resuming = base.started === index;
+			pending = {...pending, started: index};
+			await store.writePending(pending);
+			options.signal?.throwIfAborted();
+			options.onEvent?.({type: 'step', index, total: plan.steps.length, summary: step.summary, resumed: resuming});
+			const began = now();
+			await executor.execute(step, {
+				resuming,
+				signal: options.signal,
+				onProgress: fraction => {
+					const seconds = (now() - began) / 1000;
+					const bytesDone = Math.round(step.bytes * fraction);
+					const rate = seconds > 0 ? bytesDone / seconds : 0;
+					const eta = rate > 0 ? (step.bytes - bytesDone) / rate : null;
+					options.onEvent?.({type: 'progress', index, fraction, bytesDone, bytesTotal: step.bytes, rate, eta});
+				},
+			});
+			pending = {...pending, done: index + 1, started: null};
+			await store.writePending(pending);
+			options.onEvent?.({type: 'done', index});
+			if (crashAfter === index + 1) process.kill(process.pid, 'SIGKILL');
+		}
+	} catch (error) {
+		const cancelled = options.signal?.aborted ?? false;
+		const where = `step ${(pending.started ?? pending.done) + 1} of ${plan.steps.length}`;
+		const message = error instanceof Error ? error.message : String(error);
+		const reached = pending.started ?? pending.done;
+		if (plan.steps.slice(0, reached + 1).every(step => ADDITIVE.has(step.op))) {
+			// Only new files or new snapshot-table entries so far: undo them, and nothing has changed.
+			for (const step of plan.steps.slice(0, reached + 1).reverse()) await executor.rollback(step);
+			await store.clearPending();
+			await journal('failed', `${where}: rolled back, nothing changed`);
+			throw new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);
+		}
+		await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
+		throw new SnapdeckError(
+			'interrupted',
+			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[pending.started ?? pending.done]?.summary ?? ''}): ${message}`,
+			`every image still reads as before that step; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
+		);
+	}
+	await store.clearPending();
+	await journal('done');
+}

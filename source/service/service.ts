@@ -1,0 +1,109 @@
+import {SnapdeckError} from '../core/errors.js';
+import type {Snapshot, VmSummary} from '../core/model.js';
+import type {PendingOperation, Plan, PlanEvent} from '../core/plan.js';
+import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
+import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
+import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
+import {runPlan} from '../jobs/run-plan.js';
+
+export type Action =
+	| {readonly kind: 'take'; readonly vm: string; readonly request: TakeRequest}
+	| {readonly kind: 'revert'; readonly vm: string; readonly snapshot: string}
+	| {readonly kind: 'merge'; readonly vm: string; readonly snapshot: string};
+
+export interface PerformOptions {
+	/** How this operation names itself in the VM's lock and journal. */
+	readonly command: string;
+	readonly dryRun?: boolean;
+	/** Shown the plan; resolves true to go ahead. */
+	readonly confirm: (plan: Plan) => Promise<boolean>;
+	readonly signal?: AbortSignal;
+	readonly onEvent?: (event: PlanEvent) => void;
+}
+
+export type Outcome = 'done' | 'dry-run' | 'declined';
+
+export interface TreeView {
+	readonly vm: string;
+	readonly current: string | null;
+	readonly snapshots: readonly Snapshot[];
+	readonly rows: readonly TreeRow[];
+	readonly problems: readonly string[];
+	readonly pending: PendingOperation | null;
+}
+
+export const describePending = (vm: string, pending: PendingOperation) =>
+	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
+
+/** The facade the UI and the command line call: inventory, plans, and running them. */
+export class Service {
+	constructor(readonly hypervisor: Hypervisor) {}
+
+	list(): Promise<VmSummary[]> {
+		return this.hypervisor.list();
+	}
+
+	async tree(vm: string): Promise<TreeView> {
+		const {state, problems} = await this.hypervisor.inspect(vm);
+		const {definition} = state;
+		const tree = buildSnapshotTree(definition);
+		const orphanProblems = tree.orphans.map(name => `snapshot '${name}' names a parent that does not exist`);
+		return {
+			vm: definition.name, current: definition.current, snapshots: definition.snapshots,
+			rows: flattenTree(tree), problems: [...problems, ...orphanProblems],
+			pending: await this.hypervisor.operations(vm).readPending(),
+		};
+	}
+
+	plan(action: Action, inspection: Inspection): Plan {
+		switch (action.kind) {
+			case 'take':
+				return planTake(inspection.state, action.request);
+			case 'revert':
+				return planRevert(inspection.state, action.snapshot);
+			case 'merge':
+				return planMerge(inspection.state, action.snapshot);
+		}
+	}
+
+	/** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
+	async perform(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
+		if (options.dryRun) {
+			const inspection = await this.hypervisor.inspect(action.vm);
+			const plan = this.plan(action, inspection);
+			await this.hypervisor.preflight(inspection, plan);
+			return {plan, outcome: 'dry-run'};
+		}
+		const release = await this.hypervisor.lock(action.vm, options.command);
+		try {
+			const operations = this.hypervisor.operations(action.vm);
+			const pending = await operations.readPending();
+			if (pending) {
+				throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
+			}
+			const inspection = await this.hypervisor.inspect(action.vm);
+			const plan = this.plan(action, inspection);
+			await this.hypervisor.preflight(inspection, plan);
+			if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
+			await runPlan(plan, this.hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+			return {plan, outcome: 'done'};
+		} finally {
+			await release();
+		}
+	}
+
+	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */
+	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
+		const release = await this.hypervisor.lock(vm, options.command);
+		try {
+			const operations = this.hypervisor.operations(vm);
+			const pending = await operations.readPending();
+			if (!pending) return null;
+			const inspection = await this.hypervisor.inspect(vm);
+			await runPlan(pending.plan, this.hypervisor.executor(inspection), operations, {...options, resume: pending});
+			return pending.plan;
+		} finally {
+			await release();
+		}
+	}
+}

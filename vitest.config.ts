@@ -1,0 +1,12 @@
+import {defineConfig} from 'vitest/config';
+
+export default defineConfig({
+	test: {
+		include: ['test/**/*.test.ts'],
+		// The adapter tests run real qemu-img processes; two workers suit the 2-core CI machine.
+		pool: 'forks',
+		poolOptions: {forks: {maxForks: 2, minForks: 1}},
+		testTimeout: 60_000,
+		hookTimeout: 60_000,
+	},
+});
