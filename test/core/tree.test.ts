@@ -1,0 +1,37 @@
+import {describe, expect, it} from 'vitest';
+import {buildSnapshotTree, flattenTree} from '../../source/core/tree.js';
+import {snapshot} from './fixtures.js';
+
+describe('buildSnapshotTree', () => {
+	const snapshots = [
+		snapshot('installed', null, 'a', 'external', 0),
+		snapshot('configured', 'installed', 'b', 'external', 1),
+		snapshot('pre-upgrade', 'configured', 'c', 'external', 2),
+		snapshot('hotfix', 'configured', 'd', 'external', 3),
+	];
+
+	it('links parents, marks the current snapshot and the path to it, keeps the branch left behind', () => {
+		const tree = buildSnapshotTree({snapshots, current: 'hotfix'});
+		const rows = flattenTree(tree);
+		expect(rows.map(row => `${row.prefix}${row.node.snapshot.name}`)).toEqual([
+			'installed',
+			'└─ configured',
+			'   ├─ pre-upgrade',
+			'   └─ hotfix',
+		]);
+		expect(rows.filter(row => row.node.isCurrent).map(row => row.node.snapshot.name)).toEqual(['hotfix']);
+		expect(rows.filter(row => !row.node.onCurrentPath).map(row => row.node.snapshot.name)).toEqual(['pre-upgrade']);
+	});
+
+	it('shows a snapshot whose parent is gone as a root and reports it', () => {
+		const tree = buildSnapshotTree({snapshots: [snapshot('lost', 'ghost', 'x')], current: null});
+		expect(tree.roots.map(root => root.snapshot.name)).toEqual(['lost']);
+		expect(tree.orphans).toEqual(['lost']);
+	});
+
+	it('survives a parent cycle without looping', () => {
+		const tree = buildSnapshotTree({snapshots: [snapshot('a', 'b', 'x'), snapshot('b', 'a', 'y', 'external', 1)], current: 'a'});
+		expect(flattenTree(tree)).toHaveLength(2);
+		expect(tree.orphans.length).toBeGreaterThan(0);
+	});
+});

@@ -1,0 +1,63 @@
+import {mkdtemp, mkdir, readFile, rm} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {afterEach} from 'vitest';
+import {localRunner} from '../../source/adapters/exec.js';
+import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
+import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
+import {QemuImg} from '../../source/adapters/qemu-img.js';
+import {QemuIo} from '../../source/adapters/qemu-io.js';
+import {Service} from '../../source/service/service.js';
+
+export const MiB = 1024 * 1024;
+export const qemuImg = new QemuImg(localRunner);
+export const qemuIo = new QemuIo(localRunner);
+
+const dirs: string[] = [];
+afterEach(async () => {
+	// Removed even when the test failed: no temp image is left behind.
+	await Promise.all(dirs.splice(0).map(dir => rm(dir, {recursive: true, force: true})));
+});
+
+export async function tempDir(): Promise<string> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-test-'));
+	dirs.push(dir);
+	return dir;
+}
+
+/** A lab with one stopped VM whose disks are fresh, empty qcow2 images. */
+export async function labWithVm(name = 'vm1', targets: string[] = ['vda']) {
+	const root = await tempDir();
+	const folder = path.join(root, name);
+	await mkdir(folder);
+	for (const target of targets) await qemuImg.create(path.join(folder, `${target}.qcow2`), {size: 64 * MiB});
+	await writeVmFile(folder, {
+		version: 1, name, description: '', qmp: null, current: null, snapshots: [],
+		disks: targets.map(target => ({target, file: `${target}.qcow2`})),
+	});
+	const hypervisor = new LocalHypervisor(root);
+	const service = new Service(hypervisor);
+	const vmFile = async () => JSON.parse(await readFile(path.join(folder, 'vm.json'), 'utf8')) as VmFile;
+	const activeFile = async (target = 'vda') => path.join(folder, (await vmFile()).disks.find(disk => disk.target === target)!.file);
+	const yes = {command: 'test', confirm: async () => true};
+	return {
+		root, folder, hypervisor, service, vmFile, activeFile,
+		/** Writes `pattern` over 1 MiB at `mib` MiB of the guest disk, as the guest would. */
+		write: async (pattern: number, mib: number, target = 'vda') => qemuIo.write(await activeFile(target), pattern, mib * MiB, MiB),
+		/** What the guest reads there now. */
+		reads: async (pattern: number, mib: number, target = 'vda') => qemuIo.holds(await activeFile(target), pattern, mib * MiB, MiB),
+		take: (snapshot: string, kind: 'external' | 'internal' = 'external') =>
+			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind, now: new Date()}}, yes),
+		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, yes),
+		merge: (snapshot: string) => service.perform({kind: 'merge', vm: name, snapshot}, yes),
+		/** Every image of the VM passes `qemu-img check`. */
+		imagesHealthy: async () => {
+			const {state} = await hypervisor.inspect(name);
+			for (const file of Object.keys(state.images)) {
+				const check = await qemuImg.check(path.join(folder, file));
+				if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) return false;
+			}
+			return true;
+		},
+	};
+}
