@@ -3,6 +3,7 @@ import {defineConfig} from 'vitest/config';
 export default defineConfig({
 	test: {
 		include: ['test/**/*.test.ts'],
+		globalSetup: ['test/helpers/build.ts'],
 		// The adapter tests run real qemu-img processes; two workers suit the 2-core CI machine.
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},

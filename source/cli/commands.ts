@@ -71,9 +71,10 @@ function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 
 async function perform(service: Service, action: Action, flags: CliFlags, command: string): Promise<number> {
 	const controller = new AbortController();
+	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
 	const cancel = () => controller.abort();
-	process.once('SIGINT', cancel);
-	process.once('SIGTERM', cancel);
+	process.on('SIGINT', cancel);
+	process.on('SIGTERM', cancel);
 	try {
 		const {plan, outcome} = await service.perform(action, {
 			command, dryRun: flags['dry-run'], signal: controller.signal, onEvent: progressReporter(flags),

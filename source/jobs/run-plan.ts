@@ -14,8 +14,14 @@ export interface RunOptions {
 /** Steps that only add (a new file, a new snapshot-table entry): undone by removing what they added. */
 const ADDITIVE = new Set(['create-overlay', 'copy-internal', 'internal-create']);
 
-/** Test hook: SNAPDECK_CRASH_AFTER_STEP=N kills the process right after step N (1-based) completes. */
-const crashAfter = Number(process.env['SNAPDECK_CRASH_AFTER_STEP'] ?? 0);
+/**
+ * Test hook for crash safety: SNAPDECK_CRASH_AT=after:N kills the process right after step N
+ * (1-based) completes; during:N kills it once step N is recorded as started, before it runs.
+ */
+const [crashWhen, crashStep] = (process.env['SNAPDECK_CRASH_AT'] ?? ':0').split(':');
+const crashIf = (when: string, index: number) => {
+	if (crashWhen === when && Number(crashStep) === index + 1) process.kill(process.pid, 'SIGKILL');
+};
 
 /**
  * Runs a plan's steps in order. Before each step the pending operation is written atomically, so
@@ -39,6 +45,7 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			const resuming = base.started === index;
 			pending = {...pending, started: index};
 			await store.writePending(pending);
+			crashIf('during', index);
 			options.signal?.throwIfAborted();
 			options.onEvent?.({type: 'step', index, total: plan.steps.length, summary: step.summary, resumed: resuming});
 			const began = now();
@@ -56,7 +63,7 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			pending = {...pending, done: index + 1, started: null};
 			await store.writePending(pending);
 			options.onEvent?.({type: 'done', index});
-			if (crashAfter === index + 1) process.kill(process.pid, 'SIGKILL');
+			crashIf('after', index);
 		}
 	} catch (error) {
 		const cancelled = options.signal?.aborted ?? false;
@@ -74,7 +81,7 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 		throw new SnapdeckError(
 			'interrupted',
 			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[pending.started ?? pending.done]?.summary ?? ''}): ${message}`,
-			`every image still reads as before that step; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
+			`every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
 		);
 	}
 	await store.clearPending();

@@ -26,11 +26,11 @@ export async function tempDir(): Promise<string> {
 }
 
 /** A lab with one stopped VM whose disks are fresh, empty qcow2 images. */
-export async function labWithVm(name = 'vm1', targets: string[] = ['vda']) {
+export async function labWithVm(name = 'vm1', targets: string[] = ['vda'], sizeMiB = 64) {
 	const root = await tempDir();
 	const folder = path.join(root, name);
 	await mkdir(folder);
-	for (const target of targets) await qemuImg.create(path.join(folder, `${target}.qcow2`), {size: 64 * MiB});
+	for (const target of targets) await qemuImg.create(path.join(folder, `${target}.qcow2`), {size: sizeMiB * MiB});
 	await writeVmFile(folder, {
 		version: 1, name, description: '', qmp: null, current: null, snapshots: [],
 		disks: targets.map(target => ({target, file: `${target}.qcow2`})),

@@ -1,0 +1,118 @@
+import {mkdir, open, readdir, readFile, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {jsonOf, snapdeck} from '../helpers/cli.js';
+import {labWithVm} from '../helpers/lab.js';
+
+/** The VM folder's files and vm.json, to prove a refused command changed nothing. */
+async function snapshotOfFolder(folder: string) {
+	return {files: (await readdir(folder)).filter(name => name !== '.snapdeck').sort(), vm: await readFile(path.join(folder, 'vm.json'), 'utf8')};
+}
+
+describe('bad input gets a clear error, exit code 2, and changes nothing', () => {
+	const oddNames = ['with space', "qu'ote", 'semi;colon', '$(touch pwned)', '`id`', '../escape', 'a/b', 'snäpshot', '*', ''];
+
+	it.each(oddNames)('snapshot name %j', async name => {
+		const lab = await labWithVm();
+		const before = await snapshotOfFolder(lab.folder);
+		const run = await snapdeck(['snapshot', 'vm1', name, '--yes', '--connect', `local:${lab.root}`]);
+		expect(run.exitCode).toBe(2);
+		expect(run.stderr).toContain('invalid snapshot name');
+		expect(run.stderr).toContain('letters A-Z');
+		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
+		expect(await readdir(lab.root)).toEqual(['vm1']);
+	});
+
+	it('a name with a leading dash, after --, is refused as a name; before it, as an unknown option', async () => {
+		const lab = await labWithVm();
+		const afterDashes = await snapdeck(['snapshot', '--yes', '--connect', `local:${lab.root}`, '--', 'vm1', '-rf']);
+		expect(afterDashes.exitCode).toBe(2);
+		expect(afterDashes.stderr).toContain("starts with '-'");
+		const asOption = await snapdeck(['snapshot', 'vm1', '-rf', '--connect', `local:${lab.root}`]);
+		expect(asOption.exitCode).toBe(2);
+		expect(asOption.stderr).toMatch(/Unknown option/i);
+	});
+
+	it('an odd VM name, an unknown VM, an unknown snapshot, an unknown command', async () => {
+		const lab = await labWithVm();
+		const connect = ['--connect', `local:${lab.root}`];
+		const odd = await snapdeck(['tree', '../vm1', ...connect]);
+		expect([odd.exitCode, odd.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
+		const unknownVm = await snapdeck(['tree', 'nope', ...connect]);
+		expect([unknownVm.exitCode, unknownVm.stderr]).toEqual([2, expect.stringContaining('its VMs are: vm1')]);
+		const unknownSnapshot = await snapdeck(['revert', 'vm1', 'nope', '--yes', ...connect]);
+		expect([unknownSnapshot.exitCode, unknownSnapshot.stderr]).toEqual([2, expect.stringContaining("has no snapshot 'nope'")]);
+		const unknownCommand = await snapdeck(['frobnicate']);
+		expect(unknownCommand.exitCode).toBe(2);
+		const json = await snapdeck(['tree', 'nope', '--json', ...connect]);
+		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found'}});
+	});
+
+	it('a connection that is not local:DIR, and a lab that does not exist', async () => {
+		const libvirt = await snapdeck(['list', '--connect', 'qemu:///system']);
+		expect([libvirt.exitCode, libvirt.stderr]).toEqual([2, expect.stringContaining('libvirt adapter')]);
+		const none = await snapdeck(['list', '--connect', `local:${path.join(os.tmpdir(), 'no-such-lab-here')}`]);
+		expect([none.exitCode, none.stderr]).toEqual([2, expect.stringContaining('snapdeck demo --dir')]);
+	});
+});
+
+describe('damaged VMs are reported, and nothing is changed on them', () => {
+	it('a missing backing file', async () => {
+		const lab = await labWithVm();
+		await lab.take('s1');
+		await rm(path.join(lab.folder, 'vda.qcow2'));
+		const list = await snapdeck(['list', '--json', '--connect', `local:${lab.root}`]);
+		expect(list.exitCode).toBe(1);
+		expect((jsonOf(list)['vms'] as Array<{error: string}>)[0]!.error).toContain('vda.qcow2 (the backing file of vda.s1.qcow2) is missing');
+		const before = await snapshotOfFolder(lab.folder);
+		const merge = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect(merge.exitCode).toBe(1);
+		expect(merge.stderr).toContain('cannot merge on vm1');
+		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
+	});
+
+	it('an image that is not a qcow2 any more', async () => {
+		const lab = await labWithVm();
+		const handle = await open(path.join(lab.folder, 'vda.qcow2'), 'r+');
+		await handle.write(Buffer.from('garbage!'), 0, 8, 0);
+		await handle.close();
+		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('vda.qcow2 cannot be read as a qcow2 image');
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+
+	it('a VM folder without vm.json, and a vm.json that is not valid', async () => {
+		const lab = await labWithVm();
+		await mkdir(path.join(lab.root, 'stray'));
+		const list = await snapdeck(['list', '--json', '--connect', `local:${lab.root}`]);
+		expect(list.exitCode).toBe(1);
+		const stray = (jsonOf(list)['vms'] as Array<{name: string; error: string}>).find(vm => vm.name === 'stray')!;
+		expect(stray.error).toContain('has no vm.json');
+		await writeFile(path.join(lab.folder, 'vm.json'), '{"version": 1, "name": "vm1"}');
+		const tree = await snapdeck(['tree', 'vm1', '--connect', `local:${lab.root}`]);
+		expect(tree.exitCode).toBe(2);
+		expect(tree.stderr).toContain('does not describe a VM');
+	});
+
+	it('a missing qemu-img says which package to install', async () => {
+		const lab = await labWithVm();
+		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {SNAPDECK_QEMU_IMG: '/nonexistent/qemu-img'});
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('qemu-img is not installed');
+		expect(run.stderr).toContain('apt-get install qemu-utils');
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+
+	it('a VM locked by another live process names the holder', async () => {
+		const lab = await labWithVm();
+		await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
+		const holder = {pid: process.pid, host: os.hostname(), user: 'ops', command: 'snapdeck merge vm1 old', since: '2026-11-25T10:00:00.000Z'};
+		await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify(holder));
+		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(`locked by pid ${process.pid} (snapdeck merge vm1 old), user ops`);
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+});
