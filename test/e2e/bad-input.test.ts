@@ -83,6 +83,30 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 	});
 
+	it('a qcow2 whose header reads but whose tables are damaged (found by qemu-img check)', async () => {
+		const lab = await labWithVm();
+		await lab.write(0x11, 0);
+		await lab.take('s1');
+		// Misalign the first data cluster in vda.qcow2's L2 table: the image opens, but check finds it.
+		const handle = await open(path.join(lab.folder, 'vda.qcow2'), 'r+');
+		const read64 = async (offset: number) => {
+			const buffer = Buffer.alloc(8);
+			await handle.read(buffer, 0, 8, offset);
+			return buffer.readBigUInt64BE();
+		};
+		const l1 = Number(await read64(40));
+		const l2 = Number((await read64(l1)) & 0x00ff_ffff_ffff_fe00n);
+		const entry = Buffer.alloc(8);
+		entry.writeBigUInt64BE((await read64(l2)) | 0x200n);
+		await handle.write(entry, 0, 8, l2);
+		await handle.close();
+		const before = await snapshotOfFolder(lab.folder);
+		const run = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toMatch(/vda\.qcow2 is damaged \(\d+ corruptions/);
+		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
+	});
+
 	it('a VM folder without vm.json, and a vm.json that is not valid', async () => {
 		const lab = await labWithVm();
 		await mkdir(path.join(lab.root, 'stray'));
