@@ -2,7 +2,7 @@ import {defineConfig} from 'vitest/config';
 
 export default defineConfig({
 	test: {
-		include: ['test/**/*.test.ts'],
+		include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
 		globalSetup: ['test/helpers/build.ts'],
 		// The adapter tests run real qemu-img processes; two workers suit the 2-core CI machine.
 		pool: 'forks',

@@ -7,8 +7,6 @@ import {LocalHypervisor} from './local/local-hypervisor.js';
 /** Where `snapdeck demo` builds its lab unless told otherwise: the user's data directory. */
 export const defaultDemoDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'demo');
 
-/** The connection to use: --connect, else SNAPDECK_CONNECT, else the demo lab. */
-export const resolveConnectUri = (flag: string | undefined) => flag ?? process.env['SNAPDECK_CONNECT'] ?? `local:${defaultDemoDir()}`;
 
 export function connect(uri: string): Hypervisor {
 	if (uri.startsWith('local:')) {

@@ -1,5 +1,5 @@
 import {createInterface} from 'node:readline/promises';
-import {connect, defaultDemoDir, resolveConnectUri} from '../adapters/connect.js';
+import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
 import {buildDemoLab, DEMO_VMS} from '../service/demo-lab.js';
@@ -90,9 +90,26 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 	}
 }
 
+/** The UI, loaded only when it opens: the other commands never load React or Ink. */
+export async function openUi(uri: string): Promise<number> {
+	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
+	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
+	const [{runUi}, {loadConfig}] = await Promise.all([import('../ui/run.js'), import('../config/config.js')]);
+	const {config} = loadConfig();
+	return runUi(new Service(connect(uri)), {keymapOverrides: config.keymap});
+}
+
+/** The connection to use: --connect, else SNAPDECK_CONNECT, else the config's, else the demo lab. */
+export async function connectionUri(flag: string | undefined): Promise<string> {
+	const chosen = flag ?? process.env['SNAPDECK_CONNECT'];
+	if (chosen !== undefined) return chosen;
+	const {loadConfig} = await import('../config/config.js');
+	return loadConfig().config.defaultConnection ?? `local:${defaultDemoDir()}`;
+}
+
 export async function runCommand(command: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const commandLine = `snapdeck ${[command, ...args].join(' ')}`;
-	const service = () => new Service(connect(resolveConnectUri(flags.connect)));
+	const service = async () => new Service(connect(await connectionUri(flags.connect)));
 	switch (command) {
 		case 'demo': {
 			expectArgs(command, args, []);
@@ -100,18 +117,17 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const {created} = await buildDemoLab(dir, name => flags.json || process.stderr.write(`building demo VM ${name}\n`));
 			if (flags.json) {
 				printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name)});
-			} else if (!process.stdout.isTTY) {
-				print(dir);
-			} else {
-				const connectFlag = flags.dir ? ` --connect local:${dir}` : '';
-				print(`${created ? 'Built' : 'Using'} the demo lab in ${dir}: ${DEMO_VMS.map(vm => `${vm.name} (${vm.description})`).join('; ')}.`);
-				print(`The terminal UI comes in a later version; meanwhile try:\n  snapdeck list${connectFlag}\n  snapdeck tree web1${connectFlag}\n  snapdeck revert web1 pre-upgrade${connectFlag}\n  snapdeck merge web1 configured${connectFlag}`);
+				return 0;
 			}
-			return 0;
+			if (!process.stdout.isTTY || !process.stdin.isTTY) {
+				print(dir);
+				return 0;
+			}
+			return openUi(`local:${dir}`);
 		}
 		case 'list': {
 			expectArgs(command, args, []);
-			const svc = service();
+			const svc = await service();
 			const vms = await svc.list();
 			if (flags.json) printJson({connection: svc.hypervisor.uri, vms});
 			else print(renderList(svc.hypervisor.uri, vms));
@@ -119,7 +135,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 		}
 		case 'tree': {
 			const [vm] = expectArgs(command, args, ['vm']);
-			const view = await service().tree(vm!);
+			const view = await (await service()).tree(vm!);
 			if (flags.json) {
 				printJson({
 					vm: view.vm, current: view.current, problems: view.problems,
@@ -134,16 +150,16 @@ export async function runCommand(command: string, args: readonly string[], flags
 		case 'snapshot': {
 			const [vm, name] = expectArgs(command, args, ['vm', 'name']);
 			const request = {name: name!, description: flags.description, kind: flags.internal ? 'internal' as const : 'external' as const, memory: flags.memory, now: new Date()};
-			return perform(service(), {kind: 'take', vm: vm!, request}, flags, commandLine);
+			return perform(await service(), {kind: 'take', vm: vm!, request}, flags, commandLine);
 		}
 		case 'revert':
 		case 'merge': {
 			const [vm, snapshot] = expectArgs(command, args, ['vm', 'snapshot']);
-			return perform(service(), {kind: command, vm: vm!, snapshot: snapshot!}, flags, commandLine);
+			return perform(await service(), {kind: command, vm: vm!, snapshot: snapshot!}, flags, commandLine);
 		}
 		case 'recover': {
 			const [vm] = expectArgs(command, args, ['vm']);
-			const plan = await service().recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
+			const plan = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
 			if (flags.json) printJson({type: 'result', outcome: plan ? 'done' : 'nothing-pending', plan});
 			else print(plan ? `recovered: ${plan.summary}` : `${vm} has no unfinished operation`);
 			return 0;

@@ -1,6 +1,6 @@
 import {parseArgs} from 'node:util';
 import {SnapdeckError, exitCodeFor} from '../core/errors.js';
-import {runCommand, USAGE} from './commands.js';
+import {connectionUri, openUi, runCommand, USAGE} from './commands.js';
 
 const OPTIONS = {
 	connect: {type: 'string'},
@@ -50,6 +50,13 @@ export async function main(argv: string[]): Promise<number> {
 	if (values.version) {
 		process.stdout.write('snapdeck 0.1.0\n');
 		return 0;
+	}
+	if (positionals.length === 0 && !values.help && process.stdout.isTTY && process.stdin.isTTY) {
+		try {
+			return await openUi(await connectionUri(values.connect));
+		} catch (error) {
+			return reportError(error, false);
+		}
 	}
 	if (values.help || positionals.length === 0) {
 		process.stdout.write(USAGE);

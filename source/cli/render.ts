@@ -1,14 +1,7 @@
 import type {VmSummary} from '../core/model.js';
-import {planFiles, type Plan, type PlanEvent} from '../core/plan.js';
-import {formatBytes} from '../core/units.js';
+import {ageText, planLines, progressText} from '../core/describe.js';
+import type {Plan} from '../core/plan.js';
 import type {TreeView} from '../service/service.js';
-
-const age = (iso: string, now: Date) => {
-	const minutes = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 60_000));
-	if (minutes < 60) return `${minutes}m`;
-	if (minutes < 48 * 60) return `${Math.round(minutes / 60)}h`;
-	return `${Math.round(minutes / 1440)}d`;
-};
 
 function table(rows: string[][]): string {
 	const widths = rows[0]!.map((_, column) => Math.max(...rows.map(row => row[column]!.length)));
@@ -32,7 +25,7 @@ export function renderTree(view: TreeView, now = new Date()): string {
 		const kind = snapshot.memory ? 'internal+memory' : snapshot.kind;
 		const marker = node.isCurrent ? '  <- you are here' : '';
 		const description = snapshot.description ? `  ${snapshot.description}` : '';
-		lines.push(`${prefix}${snapshot.name}  [${kind}, ${age(snapshot.createdAt, now)} ago]${description}${marker}`);
+		lines.push(`${prefix}${snapshot.name}  [${kind}, ${ageText(snapshot.createdAt, now)} ago]${description}${marker}`);
 	}
 	if (view.current === null && view.snapshots.length > 0) lines.push('(the present state descends from no snapshot)');
 	for (const problem of view.problems) lines.push(`! ${problem}`);
@@ -40,28 +33,5 @@ export function renderTree(view: TreeView, now = new Date()): string {
 	return lines.join('\n');
 }
 
-export function renderPlan(plan: Plan): string {
-	const lines = [`Plan: ${plan.summary}`];
-	plan.steps.forEach((step, index) => {
-		const cost = step.bytes > 0 ? `  (copies up to ${formatBytes(step.bytes)})` : '';
-		lines.push(`  ${index + 1}. ${step.summary}${cost}`);
-	});
-	const files = planFiles(plan);
-	const list = (label: string, names: string[]) => {
-		if (names.length > 0) lines.push(`${label}: ${names.join(', ')}`);
-	};
-	list('Creates', files.creates);
-	list('Writes', files.writes);
-	list('Deletes', files.deletes);
-	for (const discard of plan.discards) lines.push(`Discards: ${discard}`);
-	for (const warning of plan.warnings) lines.push(`Note: ${warning}`);
-	lines.push(`Copies up to ${formatBytes(plan.bytes)}; needs ${formatBytes(plan.space)} free.`);
-	return lines.join('\n');
-}
-
-/** One progress line: percentage, bytes, rate and ETA. */
-export function renderProgress(event: Extract<PlanEvent, {type: 'progress'}>): string {
-	const percent = `${(event.fraction * 100).toFixed(0).padStart(3)}%`;
-	const eta = event.eta === null ? '' : `, ETA ${Math.ceil(event.eta)}s`;
-	return `${percent} ${formatBytes(event.bytesDone)}/${formatBytes(event.bytesTotal)} at ${formatBytes(event.rate)}/s${eta}`;
-}
+export const renderPlan = (plan: Plan): string => planLines(plan).join('\n');
+export const renderProgress = progressText;

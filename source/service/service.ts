@@ -28,6 +28,8 @@ export interface TreeView {
 	readonly current: string | null;
 	readonly snapshots: readonly Snapshot[];
 	readonly rows: readonly TreeRow[];
+	/** Bytes each snapshot holds on disk: its frozen images, or the saved RAM of an internal one. */
+	readonly sizes: Readonly<Record<string, number>>;
 	readonly problems: readonly string[];
 	readonly pending: PendingOperation | null;
 }
@@ -50,7 +52,13 @@ export class Service {
 		const orphanProblems = tree.orphans.map(name => `snapshot '${name}' names a parent that does not exist`);
 		return {
 			vm: definition.name, current: definition.current, snapshots: definition.snapshots,
-			rows: flattenTree(tree), problems: [...problems, ...orphanProblems],
+			rows: flattenTree(tree),
+			sizes: Object.fromEntries(definition.snapshots.map(snapshot => [snapshot.name, snapshot.disks.reduce((sum, disk) => {
+				const image = state.images[disk.file];
+				if (snapshot.kind === 'external') return sum + (image?.actualSize ?? 0);
+				return sum + (image?.internalSnapshots.find(internal => internal.name === snapshot.name)?.vmStateSize ?? 0);
+			}, 0)])),
+			problems: [...problems, ...orphanProblems],
 			pending: await this.hypervisor.operations(vm).readPending(),
 		};
 	}

@@ -1,0 +1,39 @@
+import {planFiles, type Plan, type PlanEvent} from './plan.js';
+import {formatBytes} from './units.js';
+
+/** A plan as the lines an operator reads before saying yes: steps, files, what is lost, cost. */
+export function planLines(plan: Plan): string[] {
+	const lines = [`Plan: ${plan.summary}`];
+	plan.steps.forEach((step, index) => {
+		const cost = step.bytes > 0 ? `  (copies up to ${formatBytes(step.bytes)})` : '';
+		lines.push(`  ${index + 1}. ${step.summary}${cost}`);
+	});
+	const files = planFiles(plan);
+	const list = (label: string, names: string[]) => {
+		if (names.length > 0) lines.push(`${label}: ${names.join(', ')}`);
+	};
+	list('Creates', files.creates);
+	list('Writes', files.writes);
+	list('Deletes', files.deletes);
+	for (const discard of plan.discards) lines.push(`Discards: ${discard}`);
+	for (const warning of plan.warnings) lines.push(`Note: ${warning}`);
+	lines.push(`Copies up to ${formatBytes(plan.bytes)}; needs ${formatBytes(plan.space)} free.`);
+	return lines;
+}
+
+export type ProgressEvent = Extract<PlanEvent, {type: 'progress'}>;
+
+/** "45% 12 MiB/27 MiB at 30 MiB/s, ETA 1s". */
+export function progressText(event: ProgressEvent): string {
+	const percent = `${(event.fraction * 100).toFixed(0).padStart(3)}%`;
+	const eta = event.eta === null ? '' : `, ETA ${Math.ceil(event.eta)}s`;
+	return `${percent} ${formatBytes(event.bytesDone)}/${formatBytes(event.bytesTotal)} at ${formatBytes(event.rate)}/s${eta}`;
+}
+
+/** "3m", "5h", "24d": how long ago an ISO time was. */
+export function ageText(iso: string, now: Date): string {
+	const minutes = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 60_000));
+	if (minutes < 60) return `${minutes}m`;
+	if (minutes < 48 * 60) return `${Math.round(minutes / 60)}h`;
+	return `${Math.round(minutes / 1440)}d`;
+}

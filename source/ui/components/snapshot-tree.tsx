@@ -1,0 +1,45 @@
+import {Box, Text} from 'ink';
+import {ageText} from '../../core/describe.js';
+import {formatBytes} from '../../core/units.js';
+import type {TreeView} from '../../service/service.js';
+import {fit, windowStart} from '../layout.js';
+import {useTheme} from '../theme.js';
+
+interface Props {
+	readonly view: TreeView;
+	readonly cursor: number;
+	readonly height: number;
+	readonly width: number;
+	readonly now: Date;
+}
+
+/** A VM's snapshot tree: tree lines, kind, age, size, description, and where the VM is now. */
+export function SnapshotTree({view, cursor, height, width, now}: Props) {
+	const theme = useTheme();
+	const rows = Math.max(1, height - 1);
+	const start = windowStart(view.rows.length, cursor, rows);
+	const nameWidth = Math.min(32, Math.max(8, ...view.rows.map(row => row.prefix.length + row.node.snapshot.name.length)));
+	return (
+		<Box flexDirection="column" height={height}>
+			<Text bold wrap="truncate-end">
+				{view.vm}: {view.snapshots.length} snapshot{view.snapshots.length === 1 ? '' : 's'}, current: {view.current ?? '(none)'}
+				{view.problems.length > 0 ? <Text color={theme.error}>  ! {view.problems[0]}</Text> : null}
+			</Text>
+			{view.rows.length === 0 && <Text color={theme.muted}>  no snapshots yet: press the take key</Text>}
+			{view.rows.slice(start, start + rows).map((row, offset) => {
+				const {snapshot} = row.node;
+				const isSelected = start + offset === cursor;
+				const kind = snapshot.memory ? 'int+mem' : snapshot.kind === 'external' ? 'external' : 'internal';
+				const meta = `${kind.padEnd(8)} ${ageText(snapshot.createdAt, now).padStart(4)} ${formatBytes(view.sizes[snapshot.name] ?? 0).padStart(9)}`;
+				const here = row.node.isCurrent ? ' ◀ you are here' : '';
+				const description = fit(snapshot.description, Math.max(0, width - nameWidth - meta.length - here.length - 6)).trimEnd();
+				return (
+					<Text key={snapshot.name} inverse={isSelected} wrap="truncate-end" color={!isSelected && !row.node.onCurrentPath ? theme.muted : undefined}>
+						{isSelected ? '▸ ' : '  '}{fit(`${row.prefix}${snapshot.name}`, nameWidth)}  {meta}  {description}
+						<Text bold color={isSelected ? undefined : theme.ok}>{here}</Text>
+					</Text>
+				);
+			})}
+		</Box>
+	);
+}

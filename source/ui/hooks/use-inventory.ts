@@ -1,0 +1,39 @@
+import {useCallback, useEffect, useState} from 'react';
+import type {VmSummary} from '../../core/model.js';
+import type {Service, TreeView} from '../../service/service.js';
+
+interface Loaded<T> {
+	readonly data: T | null;
+	readonly loading: boolean;
+	readonly error: string | null;
+}
+
+/** Loads something from the service without blocking the first frame; `refresh` loads it again. */
+function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> & {refresh: () => void} {
+	const [state, setState] = useState<Loaded<T>>({data: null, loading: load !== null, error: null});
+	const [generation, setGeneration] = useState(0);
+	useEffect(() => {
+		if (!load) return;
+		let current = true;
+		setState(previous => ({...previous, loading: true}));
+		load().then(
+			data => current && setState({data, loading: false, error: null}),
+			(error: unknown) => current && setState(previous => ({...previous, loading: false, error: (error as Error).message})),
+		);
+		return () => {
+			current = false;
+		};
+	}, [load, generation]);
+	const refresh = useCallback(() => setGeneration(value => value + 1), []);
+	return {...state, refresh};
+}
+
+export function useInventory(service: Service) {
+	const load = useCallback(() => service.list(), [service]);
+	return useLoader<VmSummary[]>(load);
+}
+
+export function useTree(service: Service, vm: string | null) {
+	const load = useCallback(() => service.tree(vm!), [service, vm]);
+	return useLoader<TreeView>(vm === null ? null : load);
+}

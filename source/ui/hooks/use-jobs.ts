@@ -1,0 +1,87 @@
+import {useCallback, useEffect, useRef, useState} from 'react';
+import type {ProgressEvent} from '../../core/describe.js';
+import type {Plan, PlanEvent} from '../../core/plan.js';
+import type {Action, Service} from '../../service/service.js';
+
+export type JobStatus = 'planning' | 'confirming' | 'running' | 'done' | 'failed' | 'cancelled' | 'declined';
+
+export interface Job {
+	readonly id: number;
+	readonly title: string;
+	readonly status: JobStatus;
+	readonly step: {readonly index: number; readonly total: number; readonly summary: string} | null;
+	readonly progress: ProgressEvent | null;
+	readonly message: string | null;
+}
+
+export interface PendingConfirmation {
+	readonly jobId: number;
+	readonly plan: Plan;
+}
+
+/** A person reads a few updates a second; more only costs bytes over SSH. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** Runs actions as jobs: plan, confirmation, progress (throttled), cancel, outcome. */
+export function useJobs(service: Service, onFinished: () => void) {
+	const [jobs, setJobs] = useState<Job[]>([]);
+	const [confirmation, setConfirmation] = useState<PendingConfirmation | null>(null);
+	const answers = useRef(new Map<number, (yes: boolean) => void>());
+	const controllers = useRef(new Map<number, AbortController>());
+	const nextId = useRef(1);
+
+	// Leaving the UI cancels what still runs; each job stops at a safe point and can be recovered.
+	useEffect(() => () => controllers.current.forEach(controller => controller.abort()), []);
+
+	const update = (id: number, patch: Partial<Job>) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch} : job)));
+
+	const start = useCallback((action: Action, title: string) => {
+		const id = nextId.current++;
+		const controller = new AbortController();
+		controllers.current.set(id, controller);
+		setJobs(all => [...all, {id, title, status: 'planning', step: null, progress: null, message: null}]);
+		let lastProgress = 0;
+		const onEvent = (event: PlanEvent) => {
+			if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null});
+			if (event.type === 'progress') {
+				const now = Date.now();
+				if (now - lastProgress < PROGRESS_INTERVAL_MS && event.fraction < 1) return;
+				lastProgress = now;
+				update(id, {progress: event});
+			}
+		};
+		const confirm = (plan: Plan) =>
+			new Promise<boolean>(resolve => {
+				answers.current.set(id, resolve);
+				update(id, {status: 'confirming'});
+				setConfirmation({jobId: id, plan});
+			});
+		service
+			.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal: controller.signal, onEvent})
+			.then(({outcome}) => update(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : {status: 'done', progress: null}))
+			.catch((error: unknown) => {
+				const hint = (error as {hint?: string}).hint;
+				update(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${(error as Error).message}${hint ? ` (${hint})` : ''}`});
+			})
+			.finally(() => {
+				controllers.current.delete(id);
+				onFinished();
+			});
+	}, [service, onFinished]);
+
+	const answer = useCallback((yes: boolean) => {
+		if (!confirmation) return;
+		answers.current.get(confirmation.jobId)?.(yes);
+		answers.current.delete(confirmation.jobId);
+		setConfirmation(null);
+	}, [confirmation]);
+
+	/** Cancels the newest job still running; false when none is. */
+	const cancelLatest = useCallback(() => {
+		const running = [...controllers.current.entries()].at(-1);
+		running?.[1].abort();
+		return running !== undefined;
+	}, []);
+
+	return {jobs, confirmation, start, answer, cancelLatest};
+}

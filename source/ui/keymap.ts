@@ -1,0 +1,125 @@
+/**
+ * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
+ * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
+ */
+export type Context = 'list' | 'tree' | 'filter' | 'dialog' | 'confirm' | 'help';
+
+/**
+ * Every command: what it does (long for the `?` screen, short for the help bar), where it
+ * applies, and its place in the help bar (`bar`: lower comes first, 0 = only on the `?` screen),
+ * so that at 80 columns the actions of a view come before the ways to move.
+ */
+export const COMMANDS = {
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree']},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree']},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree']},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree']},
+	open: {description: 'open snapshot tree', short: 'open', bar: 1, category: 'Move', contexts: ['list']},
+	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree']},
+	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
+	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
+	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
+	filter: {description: 'filter VMs', short: 'filter', bar: 2, category: 'View', contexts: ['list']},
+	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree']},
+	cancelJob: {description: 'cancel running job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree']},
+	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree']},
+	quit: {description: 'quit', short: 'quit', bar: 6, category: 'View', contexts: ['list', 'tree']},
+	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm']},
+	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm']},
+	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter']},
+	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
+	dismiss: {description: 'close', short: 'close', bar: 3, category: 'Dialogs', contexts: ['dialog', 'filter', 'help']},
+} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]}>;
+
+export type Command = keyof typeof COMMANDS;
+
+/** Key specs: a character ('t', 'R', '?'), a named key, or 'ctrl+<char>'. */
+export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
+	up: ['up', 'k'],
+	down: ['down', 'j'],
+	pageUp: ['pageup'],
+	pageDown: ['pagedown'],
+	open: ['enter', 'l'],
+	back: ['escape', 'h'],
+	take: ['t'],
+	revert: ['r'],
+	merge: ['m'],
+	filter: ['/'],
+	refresh: ['R'],
+	cancelJob: ['c'],
+	help: ['?'],
+	quit: ['q', 'ctrl+c'],
+	confirm: ['y'],
+	deny: ['n', 'escape'],
+	submit: ['enter'],
+	nextField: ['tab'],
+	dismiss: ['escape'],
+};
+
+const NAMED_KEYS = ['up', 'down', 'left', 'right', 'enter', 'escape', 'tab', 'backspace', 'pageup', 'pagedown', 'home', 'end'];
+
+export const isValidKeySpec = (spec: string) => NAMED_KEYS.includes(spec) || /^ctrl\+[a-z]$/.test(spec) || [...spec].length === 1;
+
+const SEQUENCES: Record<string, string> = {
+	'\x1b[A': 'up', '\x1b[B': 'down', '\x1b[C': 'right', '\x1b[D': 'left',
+	'\x1bOA': 'up', '\x1bOB': 'down', '\x1bOC': 'right', '\x1bOD': 'left',
+	'\x1b[5~': 'pageup', '\x1b[6~': 'pagedown',
+	'\x1b[H': 'home', '\x1b[1~': 'home', '\x1bOH': 'home', '\x1b[F': 'end', '\x1b[4~': 'end', '\x1bOF': 'end',
+	'\x1b[3~': 'backspace', '\x1b': 'escape', '\r': 'enter', '\n': 'enter', '\t': 'tab', '\x7f': 'backspace', '\b': 'backspace',
+};
+
+/**
+ * Splits what the terminal sent into key specs. Over SSH several keys often arrive in one read
+ * ("jj\r", or "j" followed by an arrow's escape sequence); each must count.
+ */
+export function keySpecsOf(chunk: string): string[] {
+	const specs: string[] = [];
+	for (const [token] of chunk.matchAll(/\x1b\[[0-9;]*[A-Za-z~]|\x1bO[A-Za-z]|\x1b|[\s\S]/gu)) {
+		const named = SEQUENCES[token];
+		if (named) specs.push(named);
+		else if (token.length === 1 && token.charCodeAt(0) < 27) specs.push(`ctrl+${String.fromCharCode(token.charCodeAt(0) + 96)}`);
+		else if (!token.startsWith('\x1b')) specs.push(token);
+	}
+	return specs;
+}
+
+/** A key spec that types a character into a text field, as opposed to a named or ctrl key. */
+export const isTextKey = (spec: string) => [...spec].length === 1;
+
+const DISPLAY: Record<string, string> = {up: '↑', down: '↓', left: '←', right: '→', enter: 'Enter', escape: 'Esc', tab: 'Tab', backspace: 'Bksp', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End'};
+export const displayKey = (spec: string) => DISPLAY[spec] ?? (spec.startsWith('ctrl+') ? `^${spec.slice(5).toUpperCase()}` : spec);
+
+export interface Keymap {
+	readonly keys: Readonly<Record<Command, readonly string[]>>;
+	/** The command a keypress means in a context, if any. */
+	commandFor(context: Context, spec: string): Command | undefined;
+	/** Commands of a context, in table order. */
+	commandsIn(context: Context): Command[];
+	/** Commands of a context for the help bar, most important first. */
+	barCommands(context: Context): Command[];
+	/** Problems with the overrides (unknown commands, unusable keys); shown, never fatal. */
+	readonly problems: readonly string[];
+}
+
+export function buildKeymap(overrides: Readonly<Record<string, readonly string[]>> = {}): Keymap {
+	const keys: Record<Command, readonly string[]> = {...DEFAULT_KEYS};
+	const problems: string[] = [];
+	for (const [command, specs] of Object.entries(overrides)) {
+		if (!(command in COMMANDS)) {
+			problems.push(`keymap: unknown command '${command}' (known: ${Object.keys(COMMANDS).join(', ')})`);
+			continue;
+		}
+		const bad = specs.filter(spec => !isValidKeySpec(spec));
+		if (bad.length > 0) problems.push(`keymap.${command}: unusable key ${bad.map(spec => JSON.stringify(spec)).join(', ')}`);
+		keys[command as Command] = specs.filter(isValidKeySpec);
+	}
+	const commands = Object.keys(COMMANDS) as Command[];
+	const inContext = (context: Context) => commands.filter(command => (COMMANDS[command].contexts as readonly Context[]).includes(context));
+	return {
+		keys,
+		problems,
+		commandFor: (context, spec) => inContext(context).find(command => keys[command].includes(spec)),
+		commandsIn: inContext,
+		barCommands: context => inContext(context).filter(command => COMMANDS[command].bar > 0 && keys[command].length > 0).sort((a, b) => COMMANDS[a].bar - COMMANDS[b].bar),
+	};
+}

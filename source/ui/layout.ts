@@ -1,0 +1,29 @@
+/** Fits text into `width` columns, marking a cut with '…'. */
+export function fit(text: string, width: number): string {
+	if (width <= 0) return '';
+	const chars = [...text];
+	return chars.length <= width ? text.padEnd(width) : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+}
+
+/** The first row to show so that `selected` is visible in `height` rows: only these rows are rendered. */
+export function windowStart(count: number, selected: number, height: number): number {
+	if (count <= height) return 0;
+	return Math.max(0, Math.min(selected - Math.floor(height / 2), count - height));
+}
+
+/** Word-wraps `text` into at most `maxLines` lines of `width` columns, marking a cut with '…'. */
+export function wrapLines(text: string, width: number, maxLines: number): string[] {
+	const lines: string[] = [];
+	let line = '';
+	for (const word of text.split(/\s+/).filter(Boolean)) {
+		const candidate = line ? `${line} ${word}` : word;
+		if ([...candidate].length <= width) {
+			line = candidate;
+			continue;
+		}
+		if (line) lines.push(line);
+		line = [...word].length > width ? fit(word, width) : word;
+	}
+	if (line) lines.push(line);
+	return lines.length > maxLines ? [...lines.slice(0, maxLines - 1), fit(lines.slice(maxLines - 1).join(' '), width).replace(/.$/u, '…')] : lines;
+}

@@ -1,0 +1,64 @@
+import {render} from 'ink';
+import type {Service} from '../service/service.js';
+import {App} from './app.js';
+import {ErrorBoundary} from './error-boundary.js';
+import {buildKeymap} from './keymap.js';
+import {noColorRequested, ThemeContext, themeFor} from './theme.js';
+
+const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
+const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
+
+export interface UiOptions {
+	readonly keymapOverrides?: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Opens the UI on the alternate screen and gives the terminal back as it was on quit, Ctrl-C,
+ * SIGTERM, SIGHUP (the SSH connection dropped) and crashes.
+ */
+export async function runUi(service: Service, options: UiOptions = {}): Promise<number> {
+	const stdout = process.stdout;
+	let restored = false;
+	const restore = () => {
+		if (restored) return;
+		restored = true;
+		stdout.write(LEAVE_ALTERNATE_SCREEN);
+	};
+	stdout.write(ENTER_ALTERNATE_SCREEN);
+	process.on('exit', restore);
+
+	let failure: Error | null = null;
+	const keymap = buildKeymap(options.keymapOverrides);
+	const instance = render(
+		<ThemeContext.Provider value={themeFor(noColorRequested())}>
+			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
+				<App service={service} keymap={keymap} />
+			</ErrorBoundary>
+		</ThemeContext.Provider>,
+		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'.
+		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 10, patchConsole: true},
+	);
+	const stop = () => instance.unmount();
+	const crash = (error: unknown) => {
+		failure = error instanceof Error ? error : new Error(String(error));
+		instance.unmount();
+	};
+	process.on('SIGTERM', stop);
+	process.on('SIGHUP', stop);
+	process.on('uncaughtException', crash);
+	process.on('unhandledRejection', crash);
+	try {
+		await instance.waitUntilExit();
+	} finally {
+		process.off('SIGTERM', stop);
+		process.off('SIGHUP', stop);
+		process.off('uncaughtException', crash);
+		process.off('unhandledRejection', crash);
+		restore();
+	}
+	if (failure) {
+		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${(failure as Error).message}\n`);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+import {render} from 'ink-testing-library';
+import {afterEach, expect} from 'vitest';
+import type {Service} from '../../source/service/service.js';
+import {App} from '../../source/ui/app.js';
+import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
+import {ThemeContext, themeFor} from '../../source/ui/theme.js';
+
+const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', enter: '\r', escape: '\x1b', tab: '\t', backspace: '\x7f', pageup: '\x1b[5~', pagedown: '\x1b[6~'};
+/** What the terminal sends for a key spec. */
+export const rawKey = (spec: string) => RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
+
+export const FIXED_NOW = new Date('2026-11-25T12:00:00Z');
+// eslint-disable-next-line no-control-regex
+export const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
+const mounted: Array<() => void> = [];
+afterEach(() => {
+	for (const unmount of mounted.splice(0)) unmount();
+});
+
+/** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
+export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean} = {}) {
+	const keymap = options.keymap ?? buildKeymap();
+	const instance = render(
+		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
+			<App service={service} keymap={keymap} now={() => FIXED_NOW} />
+		</ThemeContext.Provider>,
+	);
+	Object.defineProperty(instance.stdout, 'columns', {value: 80, configurable: true});
+	Object.defineProperty(instance.stdout, 'rows', {value: 24, configurable: true});
+	instance.stdout.emit('resize');
+	mounted.push(instance.unmount);
+	const frame = () => stripAnsi(instance.lastFrame() ?? '');
+	return {
+		...instance,
+		keymap,
+		frame,
+		/** Presses the first key the keymap binds to `command`. */
+		press: (command: Command) => instance.stdin.write(rawKey(keymap.keys[command][0]!)),
+		type: (text: string) => instance.stdin.write(text),
+		/** Waits until the frame satisfies `predicate` (the app loads and runs jobs asynchronously). */
+		async waitFor(predicate: (frame: string) => boolean, what: string, timeoutMs = 20_000) {
+			const deadline = Date.now() + timeoutMs;
+			while (!predicate(frame())) {
+				if (Date.now() > deadline) expect.fail(`the screen never showed ${what}; last frame:\n${frame()}`);
+				await new Promise(resolve => setTimeout(resolve, 20));
+			}
+			return frame();
+		},
+	};
+}
