@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v tmux >/dev/null || need+=(tmux)  # the tests drive the UI in a real terminal
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"

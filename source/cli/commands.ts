@@ -10,7 +10,8 @@ import {renderList, renderPlan, renderProgress, renderTree} from './render.js';
 export const USAGE = `snapdeck: snapshots and backups of virtual machines
 
 Usage:
-  snapdeck demo [--dir DIR]                 build the demo lab (qcow2 images) and show how to use it
+  snapdeck                                  open the terminal UI on the default connection
+  snapdeck demo [--dir DIR]                 build the demo lab (qcow2 images) and open the UI on it
   snapdeck list                             VMs: state, disks, snapshot count, chain depth
   snapdeck tree VM                          a VM's snapshot tree
   snapdeck snapshot VM NAME [--description TEXT] [--internal] [--memory]

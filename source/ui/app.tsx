@@ -140,7 +140,7 @@ export function App({service, keymap, now = () => new Date()}: AppProps) {
 				<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri} <Text color={theme.muted}>on {os.hostname()}</Text> · {where}
 			</Text>
 			{help ? (
-				<HelpOverlay keymap={keymap} />
+				<HelpOverlay keymap={keymap} width={columns} />
 			) : jobs.confirmation ? (
 				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} />
 			) : take ? (

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {labWithVm} from '../helpers/lab.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
 
 /** The VM folder's files and vm.json, to prove a refused command changed nothing. */
 async function snapshotOfFolder(folder: string) {
@@ -138,5 +138,24 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain(`locked by pid ${process.pid} (snapdeck merge vm1 old), user ops`);
 		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+});
+
+describe('the configuration file', () => {
+	it('supplies the default connection, and a bad value is named by key and file', async () => {
+		const lab = await labWithVm();
+		const configDir = await tempDir();
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({defaultConnection: `local:${lab.root}`, keymap: {take: ['s']}}));
+		const list = await snapdeck(['list', '--json'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect(list.exitCode).toBe(0);
+		expect(jsonOf(list)['connection']).toBe(`local:${lab.root}`);
+
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({defaultConnection: 5}));
+		const bad = await snapdeck(['list'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect(bad.exitCode).toBe(2);
+		expect(bad.stderr).toContain(`${path.join(configDir, 'config.json')}: defaultConnection:`);
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({colour: 'pink'}));
+		const unknown = await snapdeck(['list'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('colour')]);
 	});
 });

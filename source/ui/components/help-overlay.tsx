@@ -1,26 +1,40 @@
 import {Box, Text} from 'ink';
 import {COMMANDS, displayKey, type Command, type Keymap} from '../keymap.js';
+import {fit} from '../layout.js';
 import {useTheme} from '../theme.js';
 
-/** The `?` screen: every command of the keymap table, by category. */
-export function HelpOverlay({keymap}: {keymap: Keymap}) {
+type Entry = {readonly heading: string} | {readonly command: Command};
+
+/** The `?` screen: every command of the keymap table by category, in two columns to fit 80x24. */
+export function HelpOverlay({keymap, width}: {keymap: Keymap; width: number}) {
 	const theme = useTheme();
 	const commands = Object.keys(COMMANDS) as Command[];
-	const categories = [...new Set(commands.map(command => COMMANDS[command].category))];
+	const entries: Entry[] = [...new Set(commands.map(command => COMMANDS[command].category))].flatMap(category => [
+		{heading: category},
+		...commands.filter(command => COMMANDS[command].category === category).map(command => ({command})),
+	]);
+	const half = Math.ceil(entries.length / 2);
+	const columnWidth = Math.floor((width - 4) / 2);
+	const column = (slice: Entry[]) => (
+		<Box flexDirection="column" width={columnWidth}>
+			{slice.map(entry =>
+				'heading' in entry ? (
+					<Text key={entry.heading} bold color={theme.accent}>{entry.heading}</Text>
+				) : (
+					<Text key={entry.command} wrap="truncate-end">
+						{' '}{fit(keymap.keys[entry.command].map(displayKey).join(',') || '-', 9)} {COMMANDS[entry.command].description}
+					</Text>
+				),
+			)}
+		</Box>
+	);
 	return (
 		<Box flexDirection="column" borderStyle="round" paddingX={1}>
-			<Text bold>Keys</Text>
-			{categories.map(category => (
-				<Box key={category} flexDirection="column">
-					<Text color={theme.accent}>{category}</Text>
-					{commands.filter(command => COMMANDS[command].category === category).map(command => (
-						<Text key={command} wrap="truncate-end">
-							{'  '}{(keymap.keys[command].map(displayKey).join(', ') || '(none)').padEnd(14)} {COMMANDS[command].description}
-						</Text>
-					))}
-				</Box>
-			))}
-			{keymap.problems.map(problem => <Text key={problem} color={theme.warn}>{problem}</Text>)}
+			<Box>
+				{column(entries.slice(0, half))}
+				{column(entries.slice(half))}
+			</Box>
+			{keymap.problems.map(problem => <Text key={problem} color={theme.warn} wrap="truncate-end">{problem}</Text>)}
 		</Box>
 	);
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Measures the UI in a real pseudo-terminal (script(1), 80x24), each figure against a baseline
+// measured in the same run: first frame against `node -e` printing one line, and the bytes
+// written per second while a merge's progress bar runs against rewriting one line 4 times a second.
+// Usage: npm run build && node bench/ui-pty.mjs
+import {spawn, execFileSync} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const BIN = path.resolve('bin/snapdeck.js');
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+/** Runs `command` in an 80x24 pty; resolves helpers to watch its output and type into it. */
+function inPty(command, env = {}) {
+	const started = performance.now();
+	const child = spawn('script', ['-qfec', `stty cols 80 rows 24; exec ${command}`, '/dev/null'], {env: {...process.env, TERM: 'xterm-256color', ...env}});
+	const chunks = [];
+	child.stdout.on('data', chunk => chunks.push({at: performance.now() - started, bytes: chunk.length, text: chunk.toString()}));
+	// eslint-disable-next-line no-control-regex
+	const output = () => chunks.map(chunk => chunk.text).join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+	return {
+		child, chunks, output,
+		type: text => child.stdin.write(text),
+		async until(predicate, timeout = 30_000) {
+			const deadline = performance.now() + timeout;
+			while (!predicate(output())) {
+				if (performance.now() > deadline) throw new Error(`timed out; output so far:\n${output().slice(-2000)}`);
+				await sleep(2);
+			}
+			return performance.now() - started;
+		},
+		stop: () => child.kill('SIGKILL'),
+	};
+}
+
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function firstFrame(lab, runs = 7) {
+	const node = [];
+	const frame = [];
+	const filled = [];
+	for (let run = 0; run < runs; run++) {
+		const baseline = inPty(`node -e "console.log('ready')"`);
+		node.push(await baseline.until(text => text.includes('ready')));
+		baseline.stop();
+		const ui = inPty(`node ${BIN} --connect local:${lab}`);
+		frame.push(await ui.until(text => text.includes('snapdeck local:')));
+		filled.push(await ui.until(text => text.includes('stopped')));
+		ui.type('q');
+		await ui.until(() => ui.child.exitCode !== null).catch(() => ui.stop());
+	}
+	return {node: median(node), frame: median(frame), filled: median(filled)};
+}
+
+async function progressBytes(root) {
+	// A 1 GiB layer to merge: long enough for the progress bar to run for a while.
+	const folder = path.join(root, 'big');
+	execFileSync('mkdir', ['-p', folder]);
+	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(folder, 'vda.qcow2'), '2G']);
+	const vm = {version: 1, name: 'big', disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []};
+	execFileSync('sh', ['-c', `cat > ${folder}/vm.json`], {input: JSON.stringify(vm)});
+	execFileSync('node', [BIN, 'snapshot', 'big', 's1', '--yes', '--connect', `local:${root}`]);
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1G', path.join(folder, 'vda.s1.qcow2')]);
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x11 1G 512M', path.join(folder, 'vda.qcow2')]);
+	execFileSync('node', [BIN, 'snapshot', 'big', 's2', '--yes', '--connect', `local:${root}`]);
+	const ui = inPty(`node ${BIN} --connect local:${root}`);
+	await ui.until(text => text.includes('stopped'));
+	ui.type('\r');
+	await ui.until(text => text.includes('big: 2 snapshots'));
+	ui.type('m');
+	await ui.until(text => text.includes('Proceed?'));
+	ui.type('y');
+	const start = await ui.until(text => text.includes('ETA'));
+	const end = await ui.until(text => text.includes('done'), 120_000);
+	const during = ui.chunks.filter(chunk => chunk.at >= start && chunk.at <= end);
+	const bytes = during.reduce((sum, chunk) => sum + chunk.bytes, 0);
+	ui.type('q');
+	await sleep(300);
+	ui.stop();
+	const seconds = (end - start) / 1000;
+	// The floor: one 80-column line (with its cursor moves) rewritten 4 times a second.
+	return {seconds, bytesPerSecond: bytes / seconds, floor: (80 + 10) * 4};
+}
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-'));
+try {
+	execFileSync('node', [BIN, 'demo', '--dir', path.join(root, 'demo')]);
+	const frame = await firstFrame(path.join(root, 'demo'));
+	const progress = await progressBytes(path.join(root, 'lab'));
+	console.log(`first frame: ${frame.frame.toFixed(0)} ms (${(frame.frame / frame.node).toFixed(2)}x node -e at ${frame.node.toFixed(0)} ms); inventory on screen: ${frame.filled.toFixed(0)} ms`);
+	console.log(`progress bar: ${progress.bytesPerSecond.toFixed(0)} B/s over ${progress.seconds.toFixed(1)} s (${(progress.bytesPerSecond / progress.floor).toFixed(2)}x the floor of ${progress.floor} B/s)`);
+} finally {
+	rmSync(root, {recursive: true, force: true});
+}

@@ -1,0 +1,76 @@
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, describe, expect, it} from 'vitest';
+import {labWithVm} from '../helpers/lab.js';
+
+const BIN = path.resolve('bin/snapdeck.js');
+const sockets: string[] = [];
+afterEach(async () => {
+	// The tmux server, the shell and snapdeck in it all go, even when the test failed.
+	for (const socket of sockets.splice(0)) await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
+});
+
+/** A real terminal, 80x24, in a private tmux server. */
+async function terminal(command: string) {
+	const socket = `snapdeck-test-${process.pid}-${sockets.length}`;
+	sockets.push(socket);
+	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
+	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', command);
+	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
+	return {
+		screen,
+		keys: (...keys: string[]) => tmux('send-keys', ...keys),
+		alternateScreenOn: async () => (await tmux('display-message', '-p', '#{alternate_on}')).stdout.trim() === '1',
+		async waitFor(predicate: (screen: string) => boolean, what: string) {
+			const deadline = Date.now() + 20_000;
+			for (;;) {
+				const text = await screen();
+				if (predicate(text)) return text;
+				if (Date.now() > deadline) expect.fail(`the terminal never showed ${what}:\n${text}`);
+				await new Promise(resolve => setTimeout(resolve, 50));
+			}
+		},
+	};
+}
+
+describe('snapdeck in a real terminal', () => {
+	it('takes and reverts a snapshot with keys only, then gives the terminal back', async () => {
+		const lab = await labWithVm('pty1');
+		await lab.write(0xa1, 1);
+		const tty = await terminal(`echo BEFORE-MARKER; NO_COLOR=1 node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		await tty.waitFor(screen => screen.includes('pty1') && screen.includes('stopped'), 'the VM list');
+		expect(await tty.alternateScreenOn()).toBe(true);
+
+		await tty.keys('Enter');
+		await tty.waitFor(screen => screen.includes('no snapshots yet'), 'the empty tree');
+		await tty.keys('t');
+		await tty.waitFor(screen => screen.includes('Take a snapshot of pty1'), 'the take dialog');
+		await tty.keys('Enter');
+		await tty.waitFor(screen => screen.includes('Proceed?'), 'the plan');
+		await tty.keys('y');
+		await tty.waitFor(screen => screen.includes('◀ you are here'), 'the new snapshot');
+
+		await lab.write(0xb2, 1);
+		await tty.keys('r');
+		await tty.waitFor(screen => screen.includes('Proceed?') && screen.includes('Plan: revert pty1'), 'the revert plan');
+		await tty.keys('y');
+		await tty.waitFor(screen => /✓ revert pty1 to '.*' done/.test(screen), 'the revert done');
+		expect(await lab.reads(0xa1, 1)).toBe(true);
+
+		await tty.keys('q');
+		const after = await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck exiting');
+		expect(after).toContain('BEFORE-MARKER');
+		expect(after).not.toContain('snapdeck local:');
+		expect(await tty.alternateScreenOn()).toBe(false);
+	});
+
+	it('gives the terminal back on SIGTERM too', async () => {
+		const lab = await labWithVm('pty2');
+		const tty = await terminal(`echo BEFORE-MARKER; node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		await tty.waitFor(screen => screen.includes('pty2'), 'the VM list');
+		await execa('pkill', ['-TERM', '-f', '--', `^node ${BIN} --connect local:${lab.root}$`]);
+		const after = await tty.waitFor(screen => /EXIT=\d+/.test(screen), 'snapdeck exiting');
+		expect(after).toContain('BEFORE-MARKER');
+		expect(await tty.alternateScreenOn()).toBe(false);
+	});
+});
