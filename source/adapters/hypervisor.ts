@@ -29,4 +29,8 @@ export interface Hypervisor {
 	/** The executor for the VM as it is now (stopped or running). */
 	executor(inspection: Inspection): StepExecutor;
 	operations(vm: string): OperationStore;
+	/** Power, where the adapter can start and stop VMs itself. */
+	start?(vm: string): Promise<void>;
+	/** Resolves false when the VM was not running. */
+	stop?(vm: string): Promise<boolean>;
 }

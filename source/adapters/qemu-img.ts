@@ -93,8 +93,9 @@ export class QemuImg {
 		}
 	}
 
-	async create(file: string, options: {backing?: string; size?: number}): Promise<void> {
-		const args = ['create', '-q', '-f', 'qcow2'];
+	/** `unsafe` skips opening the backing file (which a running QEMU holds locked); give `size` then. */
+	async create(file: string, options: {backing?: string; size?: number; unsafe?: boolean}): Promise<void> {
+		const args = ['create', '-q', '-f', 'qcow2', ...(options.unsafe ? ['-u'] : [])];
 		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
 		args.push('--', file);
 		if (options.size !== undefined) args.push(String(options.size));
@@ -127,7 +128,8 @@ export class QemuImg {
 
 	/** A new image holding internal snapshot `name` of `source`: only its own layer, over `backing`. */
 	async convertSnapshot(source: string, name: string, target: string, backing: string | null, options: JobOptions = {}) {
-		const args = ['convert', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${name}`];
+		// -U: a snapshot's data never changes, so reading it beside a running QEMU is consistent.
+		const args = ['convert', '-U', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${name}`];
 		if (backing !== null) args.push('-F', 'qcow2', '-B', backing);
 		await this.job([...args, '--', source, target], options);
 	}

@@ -19,6 +19,8 @@ Usage:
   snapdeck revert VM SNAPSHOT               go back to a snapshot (shows the plan, asks first)
   snapdeck merge VM SNAPSHOT                delete a snapshot, merging its data (shows the plan, asks first)
   snapdeck recover VM                       finish an operation a crash or cancel interrupted
+  snapdeck start VM                         start a VM from its vm.json ("qemu" settings)
+  snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off
 
 Options:
   --connect URI   local:DIR (also SNAPDECK_CONNECT); default: the demo lab
@@ -163,6 +165,23 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const plan = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
 			if (flags.json) printJson({type: 'result', outcome: plan ? 'done' : 'nothing-pending', plan});
 			else print(plan ? `recovered: ${plan.summary}` : `${vm} has no unfinished operation`);
+			return 0;
+		}
+		case 'start': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const changed = await (await service()).power(vm!, true, commandLine);
+			if (flags.json) printJson({vm, state: 'running', changed});
+			else print(changed ? `${vm} started` : `${vm} was already running`);
+			return 0;
+		}
+		case 'stop': {
+			const svc = await service();
+			const names = flags.all ? (await svc.list()).filter(vm => vm.state === 'running').map(vm => vm.name) : expectArgs(command, args, ['vm']);
+			if (flags.all) expectArgs(command, args, []);
+			const stopped: string[] = [];
+			for (const vm of names) if (await svc.power(vm, false, commandLine)) stopped.push(vm);
+			if (flags.json) printJson({stopped});
+			else print(stopped.length > 0 ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
 			return 0;
 		}
 		default:

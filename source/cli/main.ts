@@ -11,6 +11,7 @@ const OPTIONS = {
 	internal: {type: 'boolean', default: false},
 	memory: {type: 'boolean', default: false},
 	dir: {type: 'string'},
+	all: {type: 'boolean', default: false},
 	help: {type: 'boolean', short: 'h', default: false},
 	version: {type: 'boolean', default: false},
 } as const;
@@ -24,6 +25,7 @@ export type CliFlags = {
 	internal: boolean;
 	memory: boolean;
 	dir?: string;
+	all: boolean;
 };
 
 function reportError(error: unknown, json: boolean): number {

@@ -24,6 +24,10 @@ export type StepOperation =
 	 */
 	| {readonly op: 'rebase'; readonly disk: string; readonly file: string; readonly backing: string | null; readonly copy: boolean}
 	| {readonly op: 'delete-image'; readonly disk: string; readonly file: string}
+	/** Stops the running VM (a power-off: what the guest had not written to disk is lost). */
+	| {readonly op: 'stop-vm'}
+	/** Starts the VM again, the way it was started, on its (new) active images. */
+	| {readonly op: 'start-vm'}
 	/** Replaces the VM's metadata with `definition` in one atomic write. */
 	| {readonly op: 'write-definition'; readonly definition: VmDefinition};
 
@@ -104,6 +108,8 @@ export interface StepExecutor {
 	execute(step: Step, context: StepContext): Promise<void>;
 	/** Removes what an additive step (new file, new internal snapshot) added, if it is there. */
 	rollback(step: Step): Promise<void>;
+	/** Lets go of what the executor holds open (a QMP connection). */
+	close?(): Promise<void>;
 }
 
 /** A plan that has started and not yet finished, kept on disk so a crash can be resumed. */

@@ -126,10 +126,14 @@ export function planRevert(state: VmState, name: string): Plan {
 	});
 
 	const next: VmDefinition = {...definition, disks, current: name};
+	const revertSteps = [...creates, ...applies, steps.writeDefinition(next, `the revert to '${name}'`), ...deletes];
+	// A running VM loads a memory snapshot in place; for anything else it must be off while its disks change.
+	const restart = state.run === 'running' && !snapshot.memory;
+	if (restart) warnings.push(`${definition.name} is running: it is stopped for the revert and started again afterwards`);
 	return makePlan({
 		action: 'revert', vm: definition.name, snapshot: name,
-		summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'`,
-		steps: [...creates, ...applies, steps.writeDefinition(next, `the revert to '${name}'`), ...deletes],
+		summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'${restart ? ', restarting it' : ''}`,
+		steps: restart ? [steps.stopVm(definition.name), ...revertSteps, steps.startVm(definition.name)] : revertSteps,
 		discards, warnings,
 	});
 }

@@ -83,3 +83,17 @@ export const writeDefinition = (definition: VmDefinition, what: string): Step =>
 	bytes: 0, space: 0,
 	undo: 'the previous metadata is kept in the journal',
 });
+
+export const stopVm = (vm: string): Step => ({
+	op: 'stop-vm',
+	summary: `stop ${vm} (powered off: what the guest has not written to disk is lost)`,
+	reads: [], writes: [], creates: [], deletes: [], bytes: 0, space: 0,
+	undo: `start ${vm} again`,
+});
+
+export const startVm = (vm: string): Step => ({
+	op: 'start-vm',
+	summary: `start ${vm} again, as it was started, on its new images`,
+	reads: [], writes: [], creates: [], deletes: [], bytes: 0, space: 0,
+	undo: `stop ${vm}`,
+});

@@ -66,24 +66,31 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			crashIf('after', index);
 		}
 	} catch (error) {
+		throw await failed(error);
+	} finally {
+		await executor.close?.();
+	}
+	await store.clearPending();
+	await journal('done');
+
+	/** Rolls back when only additions were made; otherwise leaves the pending record for recover. */
+	async function failed(error: unknown): Promise<SnapdeckError> {
 		const cancelled = options.signal?.aborted ?? false;
-		const where = `step ${(pending.started ?? pending.done) + 1} of ${plan.steps.length}`;
-		const message = error instanceof Error ? error.message : String(error);
 		const reached = pending.started ?? pending.done;
+		const where = `step ${reached + 1} of ${plan.steps.length}`;
+		const message = error instanceof Error ? error.message : String(error);
 		if (plan.steps.slice(0, reached + 1).every(step => ADDITIVE.has(step.op))) {
 			// Only new files or new snapshot-table entries so far: undo them, and nothing has changed.
 			for (const step of plan.steps.slice(0, reached + 1).reverse()) await executor.rollback(step);
 			await store.clearPending();
 			await journal('failed', `${where}: rolled back, nothing changed`);
-			throw new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);
+			return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);
 		}
 		await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
-		throw new SnapdeckError(
+		return new SnapdeckError(
 			'interrupted',
-			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[pending.started ?? pending.done]?.summary ?? ''}): ${message}`,
+			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[reached]?.summary ?? ''}): ${message}`,
 			`every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
 		);
 	}
-	await store.clearPending();
-	await journal('done');
 }

@@ -100,6 +100,22 @@ export class Service {
 		}
 	}
 
+	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */
+	async power(vm: string, on: boolean, command: string): Promise<boolean> {
+		const {start, stop} = this.hypervisor;
+		if (!start || !stop) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot start or stop VMs`);
+		const release = await this.hypervisor.lock(vm, command);
+		try {
+			const {state} = await this.hypervisor.inspect(vm);
+			if ((state.run === 'running') === on) return false;
+			if (on) await start.call(this.hypervisor, vm);
+			else await stop.call(this.hypervisor, vm);
+			return true;
+		} finally {
+			await release();
+		}
+	}
+
 	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
 		const release = await this.hypervisor.lock(vm, options.command);

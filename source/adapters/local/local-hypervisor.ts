@@ -11,7 +11,8 @@ import {CommandFailed, localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
-import {offlineExecutor} from './offline-executor.js';
+import {localExecutor} from './local-executor.js';
+import {startVm, stopVm} from './qemu-process.js';
 import {folderOperationStore, stateDir} from './operation-store.js';
 import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
 
@@ -30,13 +31,15 @@ const socketAnswers = (socket: string) =>
 /** `local:DIR`: each VM is a folder `DIR/<vm>/` with a vm.json and its qcow2 images. */
 export class LocalHypervisor implements Hypervisor {
 	readonly uri: string;
-	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: false, liveOperations: false};
+	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: true, liveOperations: true};
 	private readonly qemuImg: QemuImg;
+	private readonly runner: CommandRunner;
 	private readonly files = new Map<string, VmFile>();
 
 	constructor(readonly root: string, runner: CommandRunner = localRunner) {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
+		this.runner = runner;
 	}
 
 	private async rootEntries() {
@@ -148,8 +151,9 @@ export class LocalHypervisor implements Hypervisor {
 		if (problems.length > 0) {
 			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`);
 		}
-		if (state.run === 'running' && !this.capabilities.liveOperations) {
-			throw new SnapdeckError('refused', `${vm} is running, and this version of snapdeck changes only stopped VMs`, `stop it first ('snapdeck stop ${vm}' or from inside the guest)`);
+		const file = this.files.get(vm);
+		if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
+			throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
 		}
 		const folder = path.join(this.root, vm);
 		const {creates, writes} = planFiles(plan);
@@ -171,7 +175,22 @@ export class LocalHypervisor implements Hypervisor {
 		const name = state.definition.name;
 		const file = this.files.get(name);
 		if (!file) throw new Error(`internal: executor for ${name} requested before inspect`);
-		return offlineExecutor(path.join(this.root, name), file, this.qemuImg);
+		return localExecutor(path.join(this.root, name), file, this.qemuImg, this.runner);
+	}
+
+	/** Starts a stopped VM from its vm.json; refuses one that runs or that has no "qemu" settings. */
+	async start(vm: string): Promise<void> {
+		const {state} = await this.inspect(vm);
+		if (state.run === 'running') throw new SnapdeckError('input', `${vm} is already running`);
+		await startVm(path.join(this.root, vm), this.files.get(vm)!, this.runner);
+	}
+
+	/** Stops a running VM at once (a power-off) and waits for its QEMU to be gone. */
+	async stop(vm: string): Promise<boolean> {
+		const {state} = await this.inspect(vm);
+		if (state.run !== 'running') return false;
+		await stopVm(path.join(this.root, vm), this.files.get(vm)!);
+		return true;
 	}
 
 	operations(vm: string) {

@@ -3,12 +3,14 @@ import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
-import {writeVmFile, type VmFile} from './vm-file.js';
+import type {CommandRunner} from '../exec.js';
+import {startVm} from './qemu-process.js';
+import {readVmFile, writeVmFile, type VmFile} from './vm-file.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
 /** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
-export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg): StepExecutor {
+export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
 	const resolve = (file: string) => path.resolve(folder, file);
 	/** A backing reference as it must be written into `image`'s header: relative to the image. */
 	const backingFor = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
@@ -65,6 +67,10 @@ export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg): S
 					return rm(resolve(step.file), {force: true});
 				case 'write-definition':
 					return writeVmFile(folder, {...vm, ...step.definition});
+				case 'stop-vm':
+					return; // Already stopped (a resumed plan whose VM stop went through).
+				case 'start-vm':
+					return startVm(folder, await readVmFile(folder), runner);
 			}
 		},
 		async rollback(step: Step) {

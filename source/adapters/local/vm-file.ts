@@ -9,11 +9,22 @@ import {writeJsonAtomic} from '../atomic-file.js';
  * `DIR/<vm>/vm.json`, the local adapter's record of a VM (documented in the README). Image files
  * are named relative to the VM's folder.
  */
+/** How to start the VM's QEMU; the disks come from `disks` (the active images) at each start. */
+export const QemuConfig = z.strictObject({
+	machine: z.string().regex(/^[a-z0-9.-]+$/).default('q35'),
+	memoryMiB: z.number().int().min(16).max(1 << 20).default(256),
+	/** More arguments for qemu-system-x86_64, passed as they are (never through a shell). */
+	args: z.array(z.string()).default([]),
+});
+export type QemuConfig = z.infer<typeof QemuConfig>;
+
 export const VmFile = VmDefinition.extend({
 	version: z.literal(1),
 	description: z.string().default(''),
 	/** The QMP socket of a running QEMU, relative to the VM's folder or absolute. */
 	qmp: z.string().nullable().default(null),
+	/** Present when snapdeck may start and stop this VM itself (`snapdeck start`, revert with restart). */
+	qemu: QemuConfig.nullable().default(null),
 });
 export type VmFile = z.infer<typeof VmFile>;
 
@@ -51,4 +62,5 @@ export async function readVmFile(folder: string): Promise<VmFile> {
 	return parsed.data;
 }
 
-export const writeVmFile = (folder: string, vm: VmFile) => writeJsonAtomic(path.join(folder, VM_FILE), vm);
+/** Validates, then writes atomically: an invalid vm.json is never written. */
+export const writeVmFile = (folder: string, vm: z.input<typeof VmFile>) => writeJsonAtomic(path.join(folder, VM_FILE), VmFile.parse(vm));

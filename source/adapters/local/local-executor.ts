@@ -1,0 +1,156 @@
+import {access} from 'node:fs/promises';
+import path from 'node:path';
+import {SnapdeckError} from '../../core/errors.js';
+import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
+import type {CommandRunner} from '../exec.js';
+import type {QemuImg} from '../qemu-img.js';
+import {offlineExecutor} from './offline-executor.js';
+import {qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {QmpClient} from './qmp-client.js';
+import {qmpPath, stopVm} from './qemu-process.js';
+import type {VmFile} from './vm-file.js';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+/**
+ * Carries out plan steps on a local VM: through QMP while its QEMU runs, with qemu-img while it
+ * does not. The choice is made per step, so a plan that stops the VM half-way, or a plan resumed
+ * after a crash, takes the right path at every step.
+ */
+export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
+	const offline = offlineExecutor(folder, vm, qemuImg, runner);
+	const resolve = (file: string) => path.resolve(folder, file);
+	const relativeTo = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
+	let client: QmpClient | null = null;
+	let clientClosed = false;
+	/** Memory snapshots loaded by this plan: one snapshot-load covers every disk. */
+	const loaded = new Set<string>();
+
+	async function running(): Promise<QmpClient | null> {
+		if (client && !clientClosed) return client;
+		const socket = qmpPath(folder, vm);
+		if (socket === null || !(await exists(socket))) return null;
+		client = await QmpClient.connect(socket, 3000).catch(() => null);
+		clientClosed = false;
+		void client?.closed().then(() => {
+			clientClosed = true;
+		});
+		return client;
+	}
+
+	const internalIn = async (file: string, name: string) => ((await qemuImg.info(resolve(file))).snapshots ?? []).some(snapshot => snapshot.name === name);
+
+	async function live(qmp: QmpClient, step: Step, {resuming, signal, onProgress}: StepContext): Promise<void> {
+		const tops = await topNodes(qmp);
+		const topOf = (disk: string) => {
+			const top = tops.get(disk);
+			if (!top) throw new SnapdeckError('refused', `the running VM has no disk ${disk}`, 'stop the VM and check its vm.json');
+			return top;
+		};
+		switch (step.op) {
+			case 'create-overlay': {
+				// Only the file now; the switch to it happens, for all disks at once, with the metadata.
+				if ((await exists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
+				const size = (await qemuImg.info(resolve(step.backing)))['virtual-size'];
+				return qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
+			}
+			case 'write-definition': {
+				const actions = [];
+				for (const disk of step.definition.disks) {
+					const top = topOf(disk.target);
+					if (top.file === resolve(disk.file)) continue;
+					const backing = (await qemuImg.info(resolve(disk.file)))['full-backing-filename'];
+					if (backing === undefined || path.resolve(folder, backing) !== top.file) {
+						throw new SnapdeckError('refused', `the running VM's disk ${disk.target} is on ${top.file}, which ${disk.file} is not built on`, 'the metadata and the VM disagree: stop the VM and run the command again');
+					}
+					actions.push({type: 'blockdev-snapshot-sync', data: {'node-name': top.node, 'snapshot-file': resolve(disk.file), 'snapshot-node-name': `${disk.target}-${Date.now().toString(36)}`, format: 'qcow2', mode: 'existing'}});
+				}
+				// One transaction: every disk switches to its new overlay, or none does.
+				if (actions.length > 0) await qmp.execute('transaction', {actions});
+				return offline.execute(step, {resuming, signal, onProgress});
+			}
+			case 'internal-create': {
+				if (await internalIn(step.file, step.name)) return; // The first disk's step took it on every disk.
+				if (step.memory) {
+					const devices = vm.disks.map(disk => topOf(disk.target).node);
+					return runJob(qmp, 'snapshot-save', id => qmp.execute('snapshot-save', {'job-id': id, tag: step.name, vmstate: devices[0], devices}), {signal, onProgress});
+				}
+				const actions = vm.disks.map(disk => ({type: 'blockdev-snapshot-internal-sync', data: {device: topOf(disk.target).node, name: step.name}}));
+				return void (await qmp.execute('transaction', {actions}));
+			}
+			case 'internal-apply': {
+				const snapshot = vm.snapshots.find(candidate => candidate.name === step.name);
+				if (!snapshot?.memory) throw new SnapdeckError('refused', `a disk-only snapshot cannot be applied to a running VM`, 'the plan stops the VM first; run the command again');
+				if (loaded.has(step.name)) return;
+				const devices = vm.disks.map(disk => topOf(disk.target).node);
+				await runJob(qmp, 'snapshot-load', id => qmp.execute('snapshot-load', {'job-id': id, tag: step.name, vmstate: devices[0], devices}), {signal, onProgress});
+				loaded.add(step.name);
+				return;
+			}
+			case 'internal-delete': {
+				const top = topOf(step.disk);
+				if (top.file === resolve(step.file)) {
+					if (resuming && !(await internalIn(step.file, step.name))) return;
+					return void (await qmp.execute('blockdev-snapshot-delete-internal-sync', {device: top.node, name: step.name}));
+				}
+				if ((await qcow2Nodes(qmp)).has(resolve(step.file))) {
+					throw new SnapdeckError('refused', `${step.file} is a read-only backing image of the running VM; its internal snapshot '${step.name}' can be deleted only while the VM is stopped`, 'stop the VM, then run the command again');
+				}
+				return offline.execute(step, {resuming, signal, onProgress});
+			}
+			case 'commit': {
+				const nodes = await qcow2Nodes(qmp);
+				const topNode = nodes.get(resolve(step.top));
+				const baseNode = nodes.get(resolve(step.base));
+				if (!topNode) return offline.execute(step, {resuming, signal, onProgress});
+				if (!baseNode) throw new SnapdeckError('refused', `${step.base} is not in the running VM's chain under ${step.top}`);
+				const top = topOf(step.disk);
+				const active = top.node === topNode;
+				return runJob(qmp, 'block-commit', id => qmp.execute('block-commit', active
+					? {'job-id': id, device: topNode, 'base-node': baseNode}
+					: {'job-id': id, device: top.node, 'top-node': topNode, 'base-node': baseNode, 'backing-file': path.basename(resolve(step.base))}), {signal, onProgress, pivot: active});
+			}
+			case 'rebase': {
+				const nodes = await qcow2Nodes(qmp);
+				const node = nodes.get(resolve(step.file));
+				if (!node) return offline.execute(step, {resuming, signal, onProgress});
+				const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
+				const already = step.backing === null ? current === undefined : current !== undefined && path.resolve(folder, current) === resolve(step.backing);
+				if (already) return; // QEMU rewrote the header when it committed the image below.
+				if (!step.copy) throw new SnapdeckError('refused', `${step.file} is open in the running VM and still backed by ${current}`, 'stop the VM, then run snapdeck recover');
+				const base = step.backing === null ? undefined : nodes.get(resolve(step.backing));
+				return runJob(qmp, 'block-stream', id => qmp.execute('block-stream', {
+					'job-id': id, device: node,
+					...(base ? {'base-node': base, 'backing-file': relativeTo(step.file, step.backing!)} : {}),
+				}), {signal, onProgress});
+			}
+			case 'stop-vm':
+				await stopVm(folder, vm, qmp);
+				client?.close();
+				client = null;
+				return;
+			default:
+				return offline.execute(step, {resuming, signal, onProgress});
+		}
+	}
+
+	return {
+		async execute(step, context) {
+			const qmp = step.op === 'start-vm' ? null : await running();
+			return qmp ? live(qmp, step, context) : offline.execute(step, context);
+		},
+		async rollback(step) {
+			const qmp = await running();
+			if (qmp && step.op === 'internal-create' && (await internalIn(step.file, step.name))) {
+				const top = (await topNodes(qmp)).get(step.disk);
+				if (top?.file === resolve(step.file)) return void (await qmp.execute('blockdev-snapshot-delete-internal-sync', {device: top.node, name: step.name}));
+			}
+			if (step.op === 'create-overlay' && qmp && (await qcow2Nodes(qmp)).has(resolve(step.file))) return; // In use: not ours to remove.
+			return offline.rollback(step);
+		},
+		async close() {
+			client?.close();
+			client = null;
+		},
+	};
+}

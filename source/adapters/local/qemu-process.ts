@@ -1,0 +1,67 @@
+import {readFile, rm} from 'node:fs/promises';
+import path from 'node:path';
+import {SnapdeckError} from '../../core/errors.js';
+import type {CommandRunner} from '../exec.js';
+import {stateDir} from './operation-store.js';
+import {QmpClient} from './qmp-client.js';
+import type {VmFile} from './vm-file.js';
+
+/** QEMU's -blockdev option syntax: a comma inside a value is written twice. */
+const optionValue = (value: string) => value.replaceAll(',', ',,');
+
+export const qmpPath = (folder: string, vm: VmFile) => (vm.qmp === null ? null : path.resolve(folder, vm.qmp));
+const pidFile = (folder: string) => path.join(stateDir(folder), 'qemu.pid');
+
+/** The guest device path of a disk, as QMP names it and as HMP's qemu-io -d takes it. */
+export const qdevPath = (target: string) => `/machine/peripheral/${target}/virtio-backend`;
+
+/** The QEMU command line for a VM as it is now: its recorded settings and its active images. */
+export function qemuArgs(folder: string, vm: VmFile): string[] {
+	const qmp = qmpPath(folder, vm);
+	if (!vm.qemu || qmp === null) throw new SnapdeckError('refused', `${vm.name} has no "qemu" and "qmp" in its vm.json, so snapdeck cannot start it`, 'see "vm.json" in the README');
+	const args = ['-name', vm.name, '-machine', `${vm.qemu.machine},accel=kvm:tcg`, '-m', String(vm.qemu.memoryMiB), '-nodefaults', '-display', 'none'];
+	for (const disk of vm.disks) {
+		const file = path.resolve(folder, disk.file);
+		args.push(
+			'-blockdev', `driver=file,filename=${optionValue(file)},node-name=file-${disk.target}`,
+			'-blockdev', `driver=qcow2,file=file-${disk.target},node-name=${disk.target}-0`,
+			'-device', `virtio-blk-pci,drive=${disk.target}-0,id=${disk.target}`,
+		);
+	}
+	args.push('-qmp', `unix:${optionValue(qmp)},server=on,wait=off`, '-daemonize', '-pidfile', pidFile(folder), ...vm.qemu.args);
+	return args;
+}
+
+export async function startVm(folder: string, vm: VmFile, runner: CommandRunner): Promise<void> {
+	const args = qemuArgs(folder, vm);
+	await rm(qmpPath(folder, vm)!, {force: true});
+	await runner.run('qemu-system-x86_64', args);
+}
+
+/** A process that exited but was not reaped yet (a zombie) counts as gone. */
+async function alive(pid: number): Promise<boolean> {
+	const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+	if (stat === null) return false;
+	return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+/**
+ * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone.
+ * QMP serves one client at a time: a caller that holds the connection passes it in.
+ */
+export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<void> {
+	const qmp = qmpPath(folder, vm);
+	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
+	if (qmp !== null) {
+		const client = connected ?? (await QmpClient.connect(qmp, 2000).catch(() => null));
+		if (client) {
+			await client.execute('quit').catch(() => undefined);
+			await Promise.race([client.closed(), new Promise(resolve => setTimeout(resolve, 5000).unref())]);
+			client.close();
+		}
+	}
+	for (let waited = 0; pid !== null && (await alive(pid)) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
+	if (pid !== null && (await alive(pid))) process.kill(pid, 'SIGKILL');
+	await rm(pidFile(folder), {force: true});
+	if (qmp !== null) await rm(qmp, {force: true});
+}

@@ -1,0 +1,143 @@
+import {EventEmitter} from 'node:events';
+import net from 'node:net';
+import {z} from 'zod';
+import {SnapdeckError} from '../../core/errors.js';
+
+const Greeting = z.looseObject({QMP: z.looseObject({version: z.looseObject({qemu: z.looseObject({major: z.number(), minor: z.number()})})})});
+const Success = z.looseObject({return: z.unknown(), id: z.string().optional()});
+const Failure = z.looseObject({error: z.looseObject({class: z.string(), desc: z.string()}), id: z.string().optional()});
+const Event = z.looseObject({event: z.string(), data: z.record(z.string(), z.unknown()).optional(), timestamp: z.unknown()});
+export type QmpEvent = z.infer<typeof Event>;
+
+/** QEMU said no to a command: its error class and words. */
+export class QmpError extends SnapdeckError {
+	constructor(readonly command: string, readonly errorClass: string, readonly desc: string) {
+		super('failed', `QEMU refused ${command}: ${desc}`);
+	}
+}
+
+interface Waiting {
+	readonly command: string;
+	readonly resolve: (value: unknown) => void;
+	readonly reject: (error: Error) => void;
+	readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * A QMP connection over a unix socket: the capabilities handshake, commands matched to their
+ * replies by id, events to subscribers, timeouts, and a clear error when the socket goes away.
+ */
+export class QmpClient {
+	private readonly events = new EventEmitter();
+	private readonly waiting = new Map<string, Waiting>();
+	private nextId = 1;
+	private buffer = '';
+	private closedReason: string | null = null;
+
+	private constructor(private readonly socket: net.Socket, readonly path: string) {
+		socket.setEncoding('utf8');
+		socket.on('data', (chunk: string) => this.receive(chunk));
+		socket.on('close', () => this.fail(`the QMP socket ${path} closed (the VM stopped?)`));
+		socket.on('error', error => this.fail(`the QMP socket ${path} failed: ${error.message}`));
+	}
+
+	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
+		const socket = net.connect(path);
+		const greeting = await new Promise<string>((resolve, reject) => {
+			const timer = setTimeout(() => reject(new SnapdeckError('failed', `QEMU did not greet on ${path} within ${timeoutMs} ms`)), timeoutMs);
+			let text = '';
+			const onData = (chunk: Buffer) => {
+				text += chunk.toString('utf8');
+				const newline = text.indexOf('\n');
+				if (newline < 0) return;
+				clearTimeout(timer);
+				socket.off('data', onData);
+				if (text.length > newline + 1) socket.unshift(Buffer.from(text.slice(newline + 1)));
+				resolve(text.slice(0, newline));
+			};
+			socket.on('data', onData);
+			socket.once('error', error => {
+				clearTimeout(timer);
+				reject(new SnapdeckError('failed', `cannot reach QEMU's QMP socket ${path}: ${error.message}`, 'is the VM running? (snapdeck list shows its state)'));
+			});
+		});
+		Greeting.parse(JSON.parse(greeting));
+		const client = new QmpClient(socket, path);
+		await client.execute('qmp_capabilities');
+		return client;
+	}
+
+	private receive(chunk: string) {
+		this.buffer += chunk;
+		for (let newline = this.buffer.indexOf('\n'); newline >= 0; newline = this.buffer.indexOf('\n')) {
+			const line = this.buffer.slice(0, newline).trim();
+			this.buffer = this.buffer.slice(newline + 1);
+			if (line) this.dispatch(JSON.parse(line) as unknown);
+		}
+	}
+
+	private dispatch(message: unknown) {
+		const event = Event.safeParse(message);
+		if (event.success) {
+			this.events.emit('event', event.data);
+			return;
+		}
+		const failure = Failure.safeParse(message);
+		const reply = failure.success ? failure.data : Success.parse(message);
+		const waiting = reply.id === undefined ? undefined : this.waiting.get(reply.id);
+		if (!waiting || reply.id === undefined) return;
+		this.waiting.delete(reply.id);
+		clearTimeout(waiting.timer);
+		if (failure.success) waiting.reject(new QmpError(waiting.command, failure.data.error.class, failure.data.error.desc));
+		else waiting.resolve((reply as z.infer<typeof Success>).return);
+	}
+
+	private fail(reason: string) {
+		if (this.closedReason) return;
+		this.closedReason = reason;
+		for (const waiting of this.waiting.values()) {
+			clearTimeout(waiting.timer);
+			waiting.reject(new SnapdeckError('failed', `${waiting.command} got no answer: ${reason}`));
+		}
+		this.waiting.clear();
+		this.events.emit('close', reason);
+	}
+
+	/** Runs a command; resolves to its `return` value, validated by `schema` when given. */
+	execute<T = unknown>(command: string, args?: Record<string, unknown>, options: {schema?: z.ZodType<T>; timeoutMs?: number} = {}): Promise<T> {
+		if (this.closedReason) return Promise.reject(new SnapdeckError('failed', `cannot run ${command}: ${this.closedReason}`));
+		const id = `snapdeck-${this.nextId++}`;
+		return new Promise<T>((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.waiting.delete(id);
+				reject(new SnapdeckError('failed', `QEMU did not answer ${command} within ${options.timeoutMs ?? 30_000} ms`));
+			}, options.timeoutMs ?? 30_000);
+			this.waiting.set(id, {
+				command, timer, reject,
+				resolve: value => {
+					if (!options.schema) return resolve(value as T);
+					const parsed = options.schema.safeParse(value);
+					if (parsed.success) resolve(parsed.data);
+					else reject(new SnapdeckError('failed', `QEMU answered ${command} with a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`));
+				},
+			});
+			this.socket.write(`${JSON.stringify(args ? {execute: command, arguments: args, id} : {execute: command, id})}\n`);
+		});
+	}
+
+	/** Subscribes to events; returns the unsubscribe function. */
+	onEvent(listener: (event: QmpEvent) => void): () => void {
+		this.events.on('event', listener);
+		return () => this.events.off('event', listener);
+	}
+
+	/** Resolves with the reason once the connection is gone. */
+	closed(): Promise<string> {
+		return this.closedReason ? Promise.resolve(this.closedReason) : new Promise(resolve => this.events.once('close', resolve));
+	}
+
+	close() {
+		this.socket.end();
+		this.socket.destroy();
+	}
+}

@@ -1,0 +1,121 @@
+import {open, readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {localExecutor} from '../../source/adapters/local/local-executor.js';
+import {localRunner} from '../../source/adapters/exec.js';
+import {readVmFile} from '../../source/adapters/local/vm-file.js';
+import {qemuImg} from '../helpers/lab.js';
+import {runningLab} from '../helpers/live.js';
+
+const A = 0xa1;
+const B = 0xb2;
+const C = 0xc3;
+
+describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
+	it('live external snapshot, then a revert that restarts the VM brings the data back', async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		const {plan: take} = await lab.take('s1');
+		expect(take.steps.map(step => step.op)).toEqual(['create-overlay', 'write-definition']);
+		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2'});
+		await lab.guestWrite(B, 1);
+		expect(await lab.reads(B, 1)).toBe(true);
+
+		const {plan} = await lab.revert('s1');
+		expect(plan.steps.map(step => step.op)).toEqual(['stop-vm', 'create-overlay', 'write-definition', 'delete-image', 'start-vm']);
+		expect(await lab.isRunning()).toBe(true);
+		expect(await lab.reads(A, 1)).toBe(true);
+		expect((await lab.liveTops())['vda']).toBe(path.basename(await lab.activeFile()));
+	});
+
+	it('live merge of the active layer and of a middle layer keeps every snapshot\'s data', async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		await lab.take('s1');
+		await lab.guestWrite(B, 2);
+		await lab.take('s2');
+		await lab.guestWrite(C, 3);
+		await lab.take('s3');
+
+		// Middle: s2's frozen image has one child (s3's frozen image), committed down while the VM runs.
+		const middle = await lab.merge('s2');
+		expect(middle.plan.steps[0]!.op).toBe('commit');
+		expect(await lab.isRunning()).toBe(true);
+		// Active: s3 froze the image under the running top; merging it commits the top down and pivots.
+		const active = await lab.merge('s3');
+		expect(active.plan.steps[0]!.op).toBe('commit');
+		expect(await lab.isRunning()).toBe(true);
+		expect((await lab.liveTops())['vda']).toBe(path.basename(await lab.activeFile()));
+		expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, true, true]);
+		expect(await lab.chain()).toHaveLength(2);
+
+		await lab.revert('s1');
+		expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, false, false]);
+	});
+
+	it('a snapshot with memory is taken and loaded without a restart', async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		const {plan} = await lab.service.perform({kind: 'take', vm: 'live1', request: {name: 'm1', kind: 'external', memory: true, now: new Date()}}, {command: 'test', confirm: async () => true});
+		expect(plan.steps.map(step => step.op)).toEqual(['internal-create', 'write-definition']);
+		const info = await qemuImg.info(await lab.activeFile());
+		expect(info.snapshots?.find(snapshot => snapshot.name === 'm1')?.['vm-state-size']).toBeGreaterThan(0);
+		await lab.guestWrite(B, 1);
+		const revert = await lab.revert('m1');
+		expect(revert.plan.steps.map(step => step.op)).toEqual(['internal-apply', 'write-definition']);
+		expect(await lab.isRunning()).toBe(true);
+		expect(await lab.reads(A, 1)).toBe(true);
+	});
+
+	it('a two-disk live snapshot is atomic: both disks switch, or neither does', async () => {
+		const lab = await runningLab('live2', ['vda', 'vdb']);
+		await lab.take('s1');
+		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
+
+		// Now make the second disk's switch fail inside QEMU's transaction: another process holds its new overlay.
+		const {state} = await lab.hypervisor.inspect('live2');
+		const {planTake} = await import('../../source/core/planner.js');
+		const plan = planTake(state, {name: 's2', kind: 'external', now: new Date()});
+		const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
+		try {
+			for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
+			// Mark vdb's new overlay corrupt (qcow2 header, incompatible feature bit 1): it still reads, but QEMU will not open it for writing.
+			const handle = await open(path.join(lab.folder, 'vdb.s2.qcow2'), 'r+');
+			const features = Buffer.alloc(8);
+			await handle.read(features, 0, 8, 72);
+			features.writeBigUInt64BE(features.readBigUInt64BE() | 2n);
+			await handle.write(features, 0, 8, 72);
+			await handle.close();
+			const define = plan.steps.find(step => step.op === 'write-definition')!;
+			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/QEMU refused transaction: .*corrupt/);
+		} finally {
+			await executor.close?.();
+		}
+		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
+		expect((await lab.vmFile()).snapshots.map(snapshot => snapshot.name)).toEqual(['s1']);
+	});
+
+	it('a merge cancelled half-way leaves the VM running on an intact chain and vm.json unchanged', async () => {
+		const lab = await runningLab('live3', ['vda'], 1024);
+		await lab.take('s1');
+		await lab.guestWrite(B, 0, 'vda', 600);
+		await lab.take('s2');
+		// Both layers big, the top smaller: the planner commits the 512 MiB top down, a long job.
+		await lab.guestWrite(A, 0, 'vda', 512);
+		const before = await readFile(path.join(lab.folder, 'vm.json'), 'utf8');
+		const chainBefore = await lab.chain();
+		const controller = new AbortController();
+		const run = lab.service.perform({kind: 'merge', vm: 'live3', snapshot: 's2'}, {
+			command: 'test', confirm: async () => true, signal: controller.signal,
+			onEvent: event => {
+				if (event.type === 'progress' && event.fraction < 1) controller.abort();
+			},
+		});
+		await expect(run).rejects.toThrow(/cancelled/);
+		expect(await lab.isRunning()).toBe(true);
+		expect(await readFile(path.join(lab.folder, 'vm.json'), 'utf8')).toBe(before);
+		expect(await lab.chain()).toEqual(chainBefore);
+		expect((await lab.liveTops())['vda']).toBe(chainBefore[0]);
+		expect(await lab.reads(A, 0)).toBe(true);
+	});
+});
