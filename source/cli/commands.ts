@@ -2,7 +2,7 @@ import {createInterface} from 'node:readline/promises';
 import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
-import {buildDemoLab, DEMO_VMS} from '../service/demo-lab.js';
+import {buildDemoLab, DEMO_VMS, startDemoVms} from '../service/demo-lab.js';
 import {Service, type Action} from '../service/service.js';
 import type {CliFlags} from './main.js';
 import {renderList, renderPlan, renderProgress, renderTree} from './render.js';
@@ -118,8 +118,10 @@ export async function runCommand(command: string, args: readonly string[], flags
 			expectArgs(command, args, []);
 			const dir = flags.dir ?? defaultDemoDir();
 			const {created} = await buildDemoLab(dir, name => flags.json || process.stderr.write(`building demo VM ${name}\n`));
+			const {running, note} = await startDemoVms(dir);
+			if (note && !flags.json) process.stderr.write(`${note}\n`);
 			if (flags.json) {
-				printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name)});
+				printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name), running});
 				return 0;
 			}
 			if (!process.stdout.isTTY || !process.stdin.isTTY) {

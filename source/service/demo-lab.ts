@@ -20,6 +20,8 @@ type DemoStep =
 interface DemoVm {
 	readonly name: string;
 	readonly description: string;
+	/** Started with QEMU (no guest OS) where qemu-system-x86_64 is installed. */
+	readonly runs?: boolean;
 	readonly disks: ReadonlyArray<{readonly target: string; readonly size: number}>;
 	readonly script: readonly DemoStep[];
 }
@@ -56,6 +58,14 @@ export const DEMO_VMS: readonly DemoVm[] = [
 			{write: 'vda', pattern: 0xb2, region: 1}, {write: 'vdb', pattern: 0xc2, region: 1},
 			{take: 'migrated', kind: 'internal', description: 'schema migrated'},
 			{write: 'vda', pattern: 0xb3, region: 2},
+		],
+	},
+	{
+		name: 'live1', description: 'runs in QEMU (no guest OS): live snapshots, merges and reverts', runs: true,
+		disks: [{target: 'vda', size: 1024 * MiB}],
+		script: [
+			{write: 'vda', pattern: 0xd1, region: 0}, {take: 'installed', kind: 'external', description: 'before first boot'},
+			{write: 'vda', pattern: 0xd2, region: 1},
 		],
 	},
 ];
@@ -100,7 +110,8 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 			await mkdir(folder);
 			for (const disk of vm.disks) await qemuImg.create(path.join(folder, `${disk.target}.qcow2`), {size: disk.size});
 			await writeVmFile(folder, {
-				version: 1, name: vm.name, description: vm.description, qmp: null, current: null, snapshots: [],
+				version: 1, name: vm.name, description: vm.description, current: null, snapshots: [],
+				qmp: vm.runs ? 'qmp.sock' : null, qemu: vm.runs ? {machine: 'q35', memoryMiB: 128, args: []} : null,
 				disks: vm.disks.map(disk => ({target: disk.target, file: `${disk.target}.qcow2`})),
 			});
 			let tick = 0;
@@ -126,4 +137,23 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 		throw error;
 	}
 	return {dir, created: true};
+}
+
+/**
+ * Starts the demo VMs that run (where qemu-system-x86_64 is installed); resolves to those now
+ * running and, when QEMU is missing, why none could start.
+ */
+export async function startDemoVms(dir: string): Promise<{running: string[]; note: string | null}> {
+	const service = new Service(new LocalHypervisor(dir));
+	const running: string[] = [];
+	for (const vm of DEMO_VMS.filter(candidate => candidate.runs)) {
+		try {
+			await service.power(vm.name, true, 'snapdeck demo');
+			running.push(vm.name);
+		} catch (error) {
+			if (error instanceof SnapdeckError && error.kind === 'tool') return {running, note: `${vm.name} stays stopped: ${error.message} (${error.hint ?? ''})`};
+			throw error;
+		}
+	}
+	return {running, note: null};
 }
