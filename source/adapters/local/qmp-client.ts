@@ -37,8 +37,10 @@ export class QmpClient {
 	private constructor(private readonly socket: net.Socket, readonly path: string) {
 		socket.setEncoding('utf8');
 		socket.on('data', (chunk: string) => this.receive(chunk));
-		socket.on('close', () => this.fail(`the QMP socket ${path} closed (the VM stopped?)`));
-		socket.on('error', error => this.fail(`the QMP socket ${path} failed: ${error.message}`));
+		const gone = `the QMP socket ${path} closed (the VM stopped?)`;
+		socket.on('close', () => this.fail(gone));
+		// A QEMU that exits may reset the connection rather than close it: the same news.
+		socket.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? gone : `the QMP socket ${path} failed: ${error.message}`));
 	}
 
 	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
