@@ -1,5 +1,6 @@
 import {open, readFile} from 'node:fs/promises';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {localExecutor} from '../../source/adapters/local/local-executor.js';
 import {localRunner} from '../../source/adapters/exec.js';
@@ -51,6 +52,31 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 		await lab.revert('s1');
 		expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, false, false]);
+	});
+
+	it('live merge by streaming, when the frozen image is the smaller side', async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		await lab.take('s1');
+		await lab.guestWrite(B, 2, 'vda', 8);
+		const {plan} = await lab.merge('s1');
+		expect(plan.steps.map(step => step.op)).toEqual(['rebase', 'write-definition', 'delete-image']);
+		expect(plan.steps[0]).toMatchObject({copy: true, backing: null});
+		expect(await lab.isRunning()).toBe(true);
+		expect(await lab.chain()).toEqual(['vda.s1.qcow2']);
+		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, true]);
+	});
+
+	it('a live snapshot interrupted between its steps is finished by recover', async () => {
+		const lab = await runningLab('live4', ['vda', 'vdb']);
+		const crashed = await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});
+		expect(crashed.signal).toBe('SIGKILL');
+		// Both overlays exist, neither disk has switched: the VM runs on as before.
+		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2', vdb: 'vdb.qcow2'});
+		const recovered = await execa('node', [path.resolve('bin/snapdeck.js'), 'recover', 'live4', '--connect', `local:${lab.root}`], {reject: false});
+		expect(recovered.exitCode).toBe(0);
+		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
+		expect((await lab.vmFile()).current).toBe('s1');
 	});
 
 	it('a snapshot with memory is taken and loaded without a restart', async () => {

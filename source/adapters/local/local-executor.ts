@@ -5,7 +5,7 @@ import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
-import {qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {flushAll, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
@@ -106,9 +106,10 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				if (!baseNode) throw new SnapdeckError('refused', `${step.base} is not in the running VM's chain under ${step.top}`);
 				const top = topOf(step.disk);
 				const active = top.node === topNode;
-				return runJob(qmp, 'block-commit', id => qmp.execute('block-commit', active
+				await runJob(qmp, 'block-commit', id => qmp.execute('block-commit', active
 					? {'job-id': id, device: topNode, 'base-node': baseNode}
 					: {'job-id': id, device: top.node, 'top-node': topNode, 'base-node': baseNode, 'backing-file': path.basename(resolve(step.base))}), {signal, onProgress, pivot: active});
+				return flushAll(qmp);
 			}
 			case 'rebase': {
 				const nodes = await qcow2Nodes(qmp);
@@ -116,13 +117,14 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				if (!node) return offline.execute(step, {resuming, signal, onProgress});
 				const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
 				const already = step.backing === null ? current === undefined : current !== undefined && path.resolve(folder, current) === resolve(step.backing);
-				if (already) return; // QEMU rewrote the header when it committed the image below.
+				if (already) return flushAll(qmp); // QEMU rewrote the header (when it committed below, or before a crash).
 				if (!step.copy) throw new SnapdeckError('refused', `${step.file} is open in the running VM and still backed by ${current}`, 'stop the VM, then run snapdeck recover');
 				const base = step.backing === null ? undefined : nodes.get(resolve(step.backing));
-				return runJob(qmp, 'block-stream', id => qmp.execute('block-stream', {
+				await runJob(qmp, 'block-stream', id => qmp.execute('block-stream', {
 					'job-id': id, device: node,
 					...(base ? {'base-node': base, 'backing-file': relativeTo(step.file, step.backing!)} : {}),
 				}), {signal, onProgress});
+				return flushAll(qmp);
 			}
 			case 'stop-vm':
 				await stopVm(folder, vm, qmp);

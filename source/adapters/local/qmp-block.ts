@@ -102,3 +102,20 @@ export async function runJob(client: QmpClient, kind: string, start: (id: string
 		unsubscribe();
 	}
 }
+
+const Status = z.looseObject({running: z.boolean(), status: z.string()});
+
+/**
+ * Puts everything QEMU caches on disk. After a block job QEMU may already have rewritten an image
+ * header (a new backing file) while the copied clusters' qcow2 tables are still only in its
+ * cache: a host crash then, with the old backing file deleted, would lose them. A stop flushes
+ * every block device (bdrv_flush_all); a running guest is resumed at once.
+ */
+export async function flushAll(client: QmpClient): Promise<void> {
+	const status = await client.execute('query-status', undefined, {schema: Status});
+	if (!status.running) {
+		throw new SnapdeckError('refused', `the VM is ${status.status}, so QEMU cannot be made to flush the merged images`, 'resume the VM, then run snapdeck recover');
+	}
+	await client.execute('stop');
+	await client.execute('cont');
+}
