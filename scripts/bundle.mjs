@@ -1,0 +1,20 @@
+// Bundles the command line into dist/bundle/ for a fast start: one file for the commands, and
+// the UI (React, Ink) in chunks loaded only when the UI opens. See bench/ui-pty.mjs for the effect.
+import {build} from 'esbuild';
+
+await build({
+	entryPoints: {snapdeck: 'source/cli/main.ts'},
+	outdir: 'dist/bundle',
+	bundle: true,
+	splitting: true,
+	format: 'esm',
+	platform: 'node',
+	target: 'node20',
+	sourcemap: true,
+	logLevel: 'warning',
+	// Ink imports react-devtools-core only when DEV is set; it is not installed.
+	alias: {'react-devtools-core': './scripts/empty-module.js'},
+	define: {'process.env.DEV': '"false"'},
+	// CommonJS packages (React) call require(); give the ES module bundle one.
+	banner: {js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);"},
+});
