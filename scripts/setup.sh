@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
-# Installs what snapdeck and its tests need on Debian/Ubuntu, then the npm packages and the build.
-# Safe to run again: each part is skipped when already done.
+# Installs what snapdeck and its tests need on Debian/Ubuntu, starts libvirtd for the libvirt
+# tests, then installs the npm packages and builds. Safe to run again: done parts are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 need=()
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v tmux >/dev/null || need+=(tmux)  # the tests drive the UI in a real terminal
+command -v virsh >/dev/null || need+=(libvirt-clients)
+command -v libvirtd >/dev/null || need+=(libvirt-daemon-system libvirt-daemon-driver-qemu)
 if [ ${#need[@]} -gt 0 ]; then
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# libvirtd, as LAB.md shows for a machine without systemd: QEMU runs as root so that it can
+# open /dev/kvm (mode 0600 here); virtlogd first, then libvirtd, then wait until it answers.
+if ! $sudo virsh -c qemu:///system version >/dev/null 2>&1; then
+	conf=/etc/libvirt/qemu.conf
+	grep -q '^user = "root"' "$conf" || printf 'user = "root"\ngroup = "root"\n' | $sudo tee -a "$conf" >/dev/null
+	# Start (again every 2 s until it answers): a libvirtd that is still shutting down may hold the
+	# pid file for a moment, and a second 'libvirtd -d' then just exits.
+	for attempt in $(seq 0 99); do
+		if [ $((attempt % 10)) -eq 0 ]; then
+			pgrep -x virtlogd >/dev/null || $sudo virtlogd -d || true
+			$sudo libvirtd -d 2>/dev/null || true
+		fi
+		$sudo virsh -c qemu:///system version >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	$sudo virsh -c qemu:///system version >/dev/null || { echo "libvirtd did not start" >&2; exit 1; }
+fi
+
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 npm run build

@@ -27,3 +27,6 @@ export function chainDepth(state: Pick<VmState, 'definition' | 'images'>): numbe
 /** Names of the internal snapshots stored in an image. */
 export const internalSnapshotsIn = (images: Readonly<Record<string, ImageInfo>>, file: string): string[] =>
 	images[file]?.internalSnapshots.map(snapshot => snapshot.name) ?? [];
+
+/** `name` in the same directory as `file` ('/' separated; a bare file name stays bare). */
+export const siblingPath = (file: string, name: string) => file.slice(0, file.lastIndexOf('/') + 1) + name;

@@ -17,6 +17,10 @@ export class SnapdeckError extends Error {
 	}
 }
 
+/** Marks an error from a step that is atomic: it failed as a whole and changed nothing. */
+export const changedNothing = <E extends Error>(error: E): E => Object.assign(error, {changedNothing: true});
+export const isChangedNothing = (error: unknown) => (error as {changedNothing?: boolean} | null)?.changedNothing === true;
+
 export const exitCodeFor = (error: unknown): 1 | 2 =>
 	error instanceof SnapdeckError && (error.kind === 'usage' || error.kind === 'input' || error.kind === 'not-found')
 		? 2

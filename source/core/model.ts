@@ -71,6 +71,8 @@ export interface VmState {
 	readonly images: Readonly<Record<string, ImageInfo>>;
 	/** Names already taken in the VM's storage, so new images never overwrite anything. */
 	readonly existingFiles: readonly string[];
+	/** Put before new image names where several VMs share a directory (libvirt's image pools). */
+	readonly imagePrefix?: string;
 }
 
 /** A disk as the inventory shows it. */

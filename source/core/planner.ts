@@ -1,4 +1,4 @@
-import {backingChain, dependentsOf, internalSnapshotsIn} from './chain.js';
+import {backingChain, dependentsOf, internalSnapshotsIn, siblingPath} from './chain.js';
 import {SnapdeckError} from './errors.js';
 import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
 import {assertValidName} from './names.js';
@@ -31,10 +31,14 @@ function findSnapshot(state: VmState, name: string): Snapshot {
 	return snapshot;
 }
 
-/** A file name nobody uses yet: `stem.qcow2`, else `stem-2.qcow2`, `stem-3.qcow2`, ... */
+/**
+ * A new image beside `beside` that nobody uses yet: `TARGET.NAME.qcow2`, else `TARGET.NAME-2.qcow2`, ...
+ * (with the adapter's prefix, where VMs share a directory).
+ */
 function freshFileNamer(state: VmState) {
 	const taken = new Set([...state.existingFiles, ...Object.keys(state.images)]);
-	return (stem: string) => {
+	return (beside: string, stemName: string) => {
+		const stem = siblingPath(beside, `${state.imagePrefix ?? ''}${stemName}`);
 		let file = `${stem}.qcow2`;
 		for (let n = 2; taken.has(file); n++) file = `${stem}-${n}.qcow2`;
 		taken.add(file);
@@ -62,7 +66,7 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 	const fresh = freshFileNamer(state);
 	const planned = definition.disks.map(disk =>
 		kind === 'external'
-			? {disk, step: steps.createOverlay(disk.target, fresh(`${disk.target}.${name}`), disk.file)}
+			? {disk, step: steps.createOverlay(disk.target, fresh(disk.file, `${disk.target}.${name}`), disk.file)}
 			: {disk, step: steps.internalCreate(disk.target, disk.file, name, memory)},
 	);
 	const snapshot: Snapshot = {
@@ -101,7 +105,7 @@ export function planRevert(state: VmState, name: string): Plan {
 		}
 		let file: string;
 		if (snapshot.kind === 'external') {
-			file = fresh(`${active.target}.${name}`);
+			file = fresh(held.file, `${active.target}.${name}`);
 			creates.push(steps.createOverlay(active.target, file, held.file));
 		} else if (held.file === active.file || (dependentsOf(images, held.file).length === 0 && !isExternalImage(definition, held.file))) {
 			// Nothing else reads this image: roll it back in place.
@@ -110,7 +114,7 @@ export function planRevert(state: VmState, name: string): Plan {
 			discards.push(`${file}: the data of ${active.target} written since internal snapshot '${name}'`);
 		} else {
 			// Other snapshots are built on this image: copy the snapshot out rather than change it under them.
-			file = fresh(`${active.target}.${name}`);
+			file = fresh(held.file, `${active.target}.${name}`);
 			creates.push(steps.copyInternal(images, active.target, held.file, name, file));
 		}
 		if (file !== active.file) {

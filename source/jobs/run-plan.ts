@@ -1,4 +1,4 @@
-import {SnapdeckError} from '../core/errors.js';
+import {isChangedNothing, SnapdeckError} from '../core/errors.js';
 import type {OperationStore, PendingOperation, Plan, PlanEvent, StepExecutor} from '../core/plan.js';
 
 export interface RunOptions {
@@ -79,9 +79,11 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 		const reached = pending.started ?? pending.done;
 		const where = `step ${reached + 1} of ${plan.steps.length}`;
 		const message = error instanceof Error ? error.message : String(error);
-		if (plan.steps.slice(0, reached + 1).every(step => ADDITIVE.has(step.op))) {
+		// The failed step counts as done-and-undoable unless it was atomic and changed nothing.
+		const touched = plan.steps.slice(0, isChangedNothing(error) ? reached : reached + 1);
+		if (touched.every(step => ADDITIVE.has(step.op))) {
 			// Only new files or new snapshot-table entries so far: undo them, and nothing has changed.
-			for (const step of plan.steps.slice(0, reached + 1).reverse()) await executor.rollback(step);
+			for (const step of touched.reverse()) await executor.rollback(step);
 			await store.clearPending();
 			await journal('failed', `${where}: rolled back, nothing changed`);
 			return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);

@@ -34,6 +34,12 @@ describe('planTake', () => {
 		expect(next.snapshots[0]).toMatchObject({name: 's1', parent: null, disks: [{target: 'vda', file: 'disk.qcow2'}]});
 	});
 
+	it('puts the overlay beside the active image, with the adapter\'s prefix', () => {
+		const state = {...vmState('/pool/web1-disk.qcow2', null, [], [image('/pool/web1-disk.qcow2', null)]), imagePrefix: 'vm1-'};
+		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});
+		expect(plan.steps[0]).toMatchObject({file: '/pool/vm1-vda.s1.qcow2', backing: '/pool/web1-disk.qcow2'});
+	});
+
 	it('never reuses a file name that exists in the folder', () => {
 		const state = {...vmState('disk.qcow2', null, [], [image('disk.qcow2', null)]), existingFiles: ['vda.s1.qcow2', 'vda.s1-2.qcow2']};
 		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});

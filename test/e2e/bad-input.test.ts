@@ -49,9 +49,11 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found'}});
 	});
 
-	it('a connection that is not local:DIR, and a lab that does not exist', async () => {
-		const libvirt = await snapdeck(['list', '--connect', 'qemu:///system']);
-		expect([libvirt.exitCode, libvirt.stderr]).toEqual([2, expect.stringContaining('libvirt adapter')]);
+	it('a connection snapdeck cannot use, and a lab that does not exist', async () => {
+		const remote = await snapdeck(['list', '--connect', 'qemu+ssh://root@192.0.2.1/system']);
+		expect([remote.exitCode, remote.stderr]).toEqual([2, expect.stringContaining('remote libvirt host')]);
+		const unknown = await snapdeck(['list', '--connect', 'vmware:whatever']);
+		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('not a connection snapdeck knows')]);
 		const none = await snapdeck(['list', '--connect', `local:${path.join(os.tmpdir(), 'no-such-lab-here')}`]);
 		expect([none.exitCode, none.stderr]).toEqual([2, expect.stringContaining('snapdeck demo --dir')]);
 	});

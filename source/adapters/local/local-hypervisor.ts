@@ -3,11 +3,12 @@ import net from 'node:net';
 import path from 'node:path';
 import {backingChain, chainDepth} from '../../core/chain.js';
 import {SnapdeckError} from '../../core/errors.js';
-import type {ImageInfo, VmRunState, VmSummary} from '../../core/model.js';
+import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
 import {planFiles, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
-import {CommandFailed, localRunner, type CommandRunner} from '../exec.js';
+import {localRunner, type CommandRunner} from '../exec.js';
+import {readImageGraph} from '../image-graph.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
@@ -88,56 +89,11 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		this.files.set(vm, file);
-		const problems: string[] = [];
-		const images: Record<string, ImageInfo> = {};
-		const referrer = new Map<string, string>();
-		const queue = [...file.disks, ...file.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file);
-		for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-			if (images[next] || problems.some(problem => problem.startsWith(`${next} `))) continue;
-			const image = await this.readImage(folder, next, referrer.get(next), problems);
-			if (!image) continue;
-			images[next] = image;
-			if (image.backing !== null) {
-				referrer.set(image.backing, next);
-				queue.push(image.backing);
-			}
-		}
-		for (const snapshot of file.snapshots.filter(candidate => candidate.kind === 'internal')) {
-			for (const disk of snapshot.disks) {
-				const image = images[disk.file];
-				if (image && !image.internalSnapshots.some(internal => internal.name === snapshot.name)) {
-					problems.push(`${disk.file} has no internal snapshot '${snapshot.name}', though ${VM_FILE} says it holds it`);
-				}
-			}
-		}
+		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE);
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
 		return {state: {definition: file, run, images, existingFiles}, problems};
-	}
-
-	private async readImage(folder: string, name: string, usedBy: string | undefined, problems: string[]): Promise<ImageInfo | undefined> {
-		const what = usedBy ? `${name} (the backing file of ${usedBy})` : name;
-		try {
-			const info = await this.qemuImg.info(path.resolve(folder, name));
-			const backingPath = info['full-backing-filename'];
-			const relative = backingPath === undefined ? null : path.relative(folder, path.resolve(folder, backingPath));
-			if (info['format-specific']?.data.corrupt) problems.push(`${what} is marked corrupt by QEMU`);
-			return {
-				file: name, format: info.format, virtualSize: info['virtual-size'], actualSize: info['actual-size'] ?? 0,
-				backing: relative === null ? null : relative.startsWith('..') ? path.resolve(folder, relative) : relative,
-				internalSnapshots: (info.snapshots ?? []).map(snapshot => ({
-					name: snapshot.name, vmStateSize: snapshot['vm-state-size'], createdAt: new Date(snapshot['date-sec'] * 1000).toISOString(),
-				})),
-				bitmaps: (info['format-specific']?.data.bitmaps ?? []).map(bitmap => bitmap.name),
-			};
-		} catch (error) {
-			if (!(error instanceof CommandFailed)) throw error;
-			problems.push(/No such file/.test(error.words)
-				? `${what} is missing`
-				: `${what} cannot be read as a qcow2 image: ${error.words.replace(/^qemu-img: /, '')}`);
-			return undefined;
-		}
 	}
 
 	async lock(vm: string, command: string) {

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import type {ImageInfo, VmDefinition} from '../core/model.js';
+import {CommandFailed} from './exec.js';
+import type {QemuImg} from './qemu-img.js';
+
+/**
+ * Reads every image a VM's definition reaches (active images, snapshot images, and their backing
+ * files) with qemu-img, one image at a time so that a missing or damaged file is reported and the
+ * rest still read. Files are named relative to `base` when inside it, else (or with a null
+ * `base`) by absolute path.
+ */
+export async function readImageGraph(qemuImg: QemuImg, base: string | null, definition: VmDefinition, metadataName: string) {
+	const problems: string[] = [];
+	const images: Record<string, ImageInfo> = {};
+	const referrer = new Map<string, string>();
+	const nameOf = (absolute: string) => {
+		if (base === null) return absolute;
+		const relative = path.relative(base, absolute);
+		return relative.startsWith('..') || path.isAbsolute(relative) ? absolute : relative;
+	};
+	const queue = [...definition.disks, ...definition.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file);
+	const failed = new Set<string>();
+	for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+		if (images[next] || failed.has(next)) continue;
+		const usedBy = referrer.get(next);
+		const what = usedBy ? `${next} (the backing file of ${usedBy})` : next;
+		try {
+			const file = path.resolve(base ?? '/', next);
+			const info = await qemuImg.info(file);
+			const backingPath = info['full-backing-filename'];
+			if (info['format-specific']?.data.corrupt) problems.push(`${what} is marked corrupt by QEMU`);
+			const image: ImageInfo = {
+				file: next, format: info.format, virtualSize: info['virtual-size'], actualSize: info['actual-size'] ?? 0,
+				backing: backingPath === undefined ? null : nameOf(path.resolve(path.dirname(file), backingPath)),
+				internalSnapshots: (info.snapshots ?? []).map(snapshot => ({
+					name: snapshot.name, vmStateSize: snapshot['vm-state-size'], createdAt: new Date(snapshot['date-sec'] * 1000).toISOString(),
+				})),
+				bitmaps: (info['format-specific']?.data.bitmaps ?? []).map(bitmap => bitmap.name),
+			};
+			images[next] = image;
+			if (image.backing !== null) {
+				referrer.set(image.backing, next);
+				queue.push(image.backing);
+			}
+		} catch (error) {
+			if (!(error instanceof CommandFailed)) throw error;
+			failed.add(next);
+			problems.push(/No such file/.test(error.words)
+				? `${what} is missing`
+				: `${what} cannot be read as a qcow2 image: ${error.words.replace(/^qemu-img: /, '')}`);
+		}
+	}
+	for (const snapshot of definition.snapshots.filter(candidate => candidate.kind === 'internal')) {
+		for (const disk of snapshot.disks) {
+			const image = images[disk.file];
+			if (image && !image.internalSnapshots.some(internal => internal.name === snapshot.name)) {
+				problems.push(`${disk.file} has no internal snapshot '${snapshot.name}', though ${metadataName} says it holds it`);
+			}
+		}
+	}
+	return {images, problems};
+}

@@ -1,0 +1,165 @@
+import {createHash} from 'node:crypto';
+import {mkdir, readdir, statfs} from 'node:fs/promises';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import {backingChain} from '../../core/chain.js';
+import {changedNothing, SnapdeckError} from '../../core/errors.js';
+import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
+import {assertValidName, nameProblem} from '../../core/names.js';
+import type {Plan, Step, StepExecutor} from '../../core/plan.js';
+import {formatBytes} from '../../core/units.js';
+import {localRunner, type CommandRunner} from '../exec.js';
+import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import {readImageGraph} from '../image-graph.js';
+import {folderOperationStore, stateDir} from '../local/operation-store.js';
+import {acquireLock} from '../lock.js';
+import {QemuImg} from '../qemu-img.js';
+import {Virsh} from './virsh.js';
+import {parseDomainXml, parseSnapshotXml} from './xml.js';
+
+const runState = (domstate: string): VmRunState => {
+	const state = domstate.trim();
+	if (state === 'running' || state === 'paused' || state === 'in shutdown') return 'running';
+	if (state === 'shut off' || state === 'crashed') return 'stopped';
+	return 'unknown';
+};
+
+/** A local libvirt connection (qemu:///system, qemu:///session, test:///default) through virsh. */
+export class LibvirtHypervisor implements Hypervisor {
+	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: true, liveOperations: true};
+	private readonly virsh: Virsh;
+	private readonly qemuImg: QemuImg;
+
+	constructor(readonly uri: string, runner: CommandRunner = localRunner) {
+		this.virsh = new Virsh(uri, runner);
+		this.qemuImg = new QemuImg(runner);
+	}
+
+	/** Where snapdeck keeps a domain's lock, pending operation and journal (libvirt keeps the rest). */
+	private folderOf(vm: string) {
+		const connection = createHash('sha256').update(this.uri).digest('hex').slice(0, 12);
+		return path.join(envPaths('snapdeck', {suffix: ''}).data, 'libvirt', connection, vm);
+	}
+
+	private async domainNames(): Promise<string[]> {
+		return (await this.virsh.run(['list', '--all', '--name'])).split('\n').map(line => line.trim()).filter(Boolean).sort();
+	}
+
+	async list(): Promise<VmSummary[]> {
+		const names = await this.domainNames();
+		// One virsh process for every domain: four commands each.
+		const outputs = await this.virsh.batch(names.flatMap(name => [
+			['domstate', '--domain', name], ['dumpxml', '--domain', name], ['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name'],
+		]));
+		return Promise.all(names.map(async (name, index) => {
+			const [state, xml, snapshots, current] = outputs.slice(index * 4, index * 4 + 4) as [string, string, string, string];
+			const problem = nameProblem(name);
+			const row: VmSummary = {
+				name, state: runState(state), current: current.trim() || null, chainDepth: 0, disks: [],
+				snapshots: snapshots.split('\n').filter(line => line.trim()).length,
+				error: problem ? `snapdeck cannot manage a domain named like this: ${problem}` : null,
+			};
+			if (!xml.trim()) return {...row, state: 'unknown', error: 'libvirt returned no definition (was it undefined meanwhile?)'};
+			try {
+				const {disks} = parseDomainXml(xml);
+				const chains = await Promise.all(disks.map(async disk => {
+					const {images, problems} = await readImageGraph(this.qemuImg, null, {name, disks: [disk], current: null, snapshots: []}, 'the domain XML');
+					return {disk, images, problems, chain: backingChain(images, disk.file)};
+				}));
+				return {
+					...row,
+					disks: chains.map(({disk, images, chain}) => ({target: disk.target, file: disk.file, virtualSize: images[disk.file]?.virtualSize ?? 0, chain})),
+					chainDepth: Math.max(0, ...chains.map(({chain}) => chain.length)),
+					error: row.error ?? (chains.flatMap(({problems}) => problems).join('; ') || null),
+				};
+			} catch (error) {
+				return {...row, error: (error as Error).message};
+			}
+		}));
+	}
+
+	async inspect(vm: string): Promise<Inspection> {
+		assertValidName('VM', vm);
+		const [state, xml, list, current] = await this.virsh.batch([
+			['domstate', '--domain', vm], ['dumpxml', '--domain', vm], ['snapshot-list', '--domain', vm, '--name'], ['snapshot-current', '--domain', vm, '--name'],
+		]) as [string, string, string, string];
+		if (!xml.trim()) {
+			throw new SnapdeckError('not-found', `there is no domain '${vm}' on ${this.uri}`, `'snapdeck list --connect ${this.uri}' shows its domains`);
+		}
+		const domain = parseDomainXml(xml);
+		const names = list.split('\n').map(line => line.trim()).filter(Boolean);
+		const snapshotXml = await this.virsh.batch(names.map(name => ['snapshot-dumpxml', '--domain', vm, '--snapshotname', name]));
+		const problems: string[] = [];
+		const snapshots: Snapshot[] = [];
+		names.forEach((name, index) => {
+			const parsed = parseSnapshotXml(snapshotXml[index]!);
+			const invalid = nameProblem(parsed.name);
+			if (invalid) return problems.push(`snapshot ${JSON.stringify(parsed.name)} has a name snapdeck cannot manage: ${invalid}`);
+			snapshots.push({name: parsed.name, kind: parsed.kind, memory: parsed.memory, description: parsed.description, createdAt: parsed.createdAt, parent: parsed.parent, disks: parsed.disks});
+		});
+		const definition: VmDefinition = {name: vm, disks: domain.disks, current: current.trim() || null, snapshots};
+		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt');
+		const directories = [...new Set(definition.disks.map(disk => path.dirname(disk.file)))];
+		const existingFiles = (await Promise.all(directories.map(async directory => (await readdir(directory).catch(() => [])).map(file => path.join(directory, file))))).flat();
+		return {
+			state: {definition, run: runState(state), images, existingFiles, imagePrefix: `${vm}-`},
+			problems: [...problems, ...imageProblems],
+		};
+	}
+
+	async lock(vm: string, command: string) {
+		assertValidName('VM', vm);
+		await mkdir(stateDir(this.folderOf(vm)), {recursive: true});
+		return acquireLock(path.join(stateDir(this.folderOf(vm)), 'lock'), `domain '${vm}' on ${this.uri}`, command);
+	}
+
+	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
+		const vm = state.definition.name;
+		if (problems.length > 0) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`);
+		if (plan.action !== 'take') {
+			throw new SnapdeckError('refused', `${plan.action} on libvirt domains is not built yet in this version of snapdeck`, plan.action === 'revert'
+				? `meanwhile 'virsh snapshot-revert ${vm} ${plan.snapshot}' reverts internal snapshots (libvirt 9.0 cannot revert external ones)`
+				: `meanwhile 'virsh snapshot-delete ${vm} ${plan.snapshot}' deletes it; in a tree that mixes internal and external snapshots, check first that no image is lost`);
+		}
+		const snapshot = plan.steps.some(step => step.op === 'internal-create') && !plan.steps.some(step => step.op === 'internal-create' && step.memory);
+		if (snapshot && state.run === 'running') {
+			throw new SnapdeckError('refused', `libvirt takes an internal snapshot of a running domain only with its memory`, `add --memory, or take an external (disk-only) snapshot`);
+		}
+		for (const directory of new Set(plan.steps.flatMap(step => step.creates).map(file => path.dirname(file)))) {
+			const fs = await statfs(directory);
+			if (plan.space > fs.bavail * fs.bsize) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory}, and ${formatBytes(fs.bavail * fs.bsize)} is available`);
+		}
+	}
+
+	executor({state}: Inspection): StepExecutor {
+		const vm = state.definition.name;
+		const virsh = this.virsh;
+		const exists = async (name: string) => (await virsh.batch([['snapshot-list', '--domain', vm, '--name']]))[0]!.split('\n').some(line => line.trim() === name);
+		return {
+			async execute(step: Step) {
+				// libvirt creates the overlays and records the snapshot in one atomic call, made at the
+				// metadata step; the steps before it only announce what that call will create.
+				if (step.op === 'create-overlay' || step.op === 'internal-create') return;
+				if (step.op !== 'write-definition') throw new SnapdeckError('refused', `${step.op} is not built yet for libvirt domains`);
+				const known = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
+				const created = step.definition.snapshots.find(snapshot => !known.has(snapshot.name));
+				if (!created || (await exists(created.name))) return;
+				const args = ['snapshot-create-as', '--domain', vm, '--name', created.name, ...(created.description ? ['--description', created.description] : [])];
+				if (created.kind === 'external') {
+					args.push('--disk-only', '--atomic');
+					// virsh splits a diskspec at commas; a comma inside the path is written twice.
+					for (const disk of step.definition.disks) args.push('--diskspec', `${disk.target},snapshot=external,file=${disk.file.replaceAll(',', ',,')}`);
+				}
+				// snapshot-create-as is atomic (--atomic for disk-only; one QEMU savevm otherwise).
+				await virsh.run(args).catch((error: Error) => Promise.reject(changedNothing(error)));
+			},
+			async rollback() {
+				// Nothing is created before the one libvirt call, which is atomic.
+			},
+		};
+	}
+
+	operations(vm: string) {
+		return folderOperationStore(this.folderOf(vm));
+	}
+}

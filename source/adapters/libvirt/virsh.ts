@@ -1,0 +1,47 @@
+import {randomBytes} from 'node:crypto';
+import {SnapdeckError} from '../../core/errors.js';
+import {CommandFailed, type CommandRunner} from '../exec.js';
+
+/**
+ * Quotes one argument for virsh's own command-line parser (used when several commands go to one
+ * virsh process): single quotes, with a quote inside written as '\''. The whole batch is still
+ * one argv element for virsh; no shell ever sees it.
+ */
+export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", "'\\''")}'`;
+
+/** virsh against one connection URI, with arguments as arrays. */
+export class Virsh {
+	constructor(readonly uri: string, private readonly runner: CommandRunner) {}
+
+	async run(args: readonly string[]): Promise<string> {
+		try {
+			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args])).stdout;
+		} catch (error) {
+			if (error instanceof CommandFailed) {
+				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${error.words.replace(/^error: /, '').replaceAll('error: ', '')}`);
+			}
+			throw error;
+		}
+	}
+
+	/**
+	 * Runs many commands in one virsh process (one connection, ~1 ms a command instead of ~11 ms
+	 * a process) and returns each command's output. virsh goes on past a command that fails and
+	 * prints nothing for it (its error goes to stderr), so a caller treats an empty output where
+	 * it expects one as a failure.
+	 */
+	async batch(commands: ReadonlyArray<readonly string[]>): Promise<string[]> {
+		if (commands.length === 0) return [];
+		const marker = `snapdeck-${randomBytes(6).toString('hex')}`;
+		const script = commands.map((command, index) => `echo ${marker}:${index}; ${command.map(quoteForVirsh).join(' ')}`).join('; ');
+		const result = await this.runner.run('virsh', ['-c', this.uri, script]).catch((error: unknown) => {
+			// virsh exits non-zero when any command failed, but still printed every output.
+			if (error instanceof CommandFailed) return {stdout: error.stdout, stderr: error.words};
+			throw error;
+		});
+		const outputs = commands.map(() => '');
+		const parts = result.stdout.split(new RegExp(`^${marker}:(\\d+)$`, 'm'));
+		for (let index = 1; index + 1 < parts.length; index += 2) outputs[Number(parts[index])] = parts[index + 1]!.replace(/^\n/, '');
+		return outputs;
+	}
+}

@@ -1,0 +1,78 @@
+import {XMLParser} from 'fast-xml-parser';
+import {z} from 'zod';
+import {SnapdeckError} from '../../core/errors.js';
+
+const parser = new XMLParser({ignoreAttributes: false, attributeNamePrefix: '@', isArray: name => name === 'disk'});
+
+const Source = z.looseObject({'@file': z.string().optional()});
+const DomainDisk = z.looseObject({
+	'@device': z.string().optional(),
+	'@snapshot': z.string().optional(),
+	source: Source.optional(),
+	target: z.looseObject({'@dev': z.string()}),
+});
+const Domain = z.looseObject({
+	name: z.string(),
+	uuid: z.string(),
+	devices: z.looseObject({disk: z.array(DomainDisk).default([])}).optional(),
+});
+const Snapshot = z.looseObject({
+	name: z.union([z.string(), z.number()]).transform(String),
+	description: z.union([z.string(), z.number()]).transform(String).optional(),
+	state: z.string(),
+	creationTime: z.union([z.string(), z.number()]).transform(Number),
+	parent: z.looseObject({name: z.union([z.string(), z.number()]).transform(String)}).optional(),
+	memory: z.looseObject({'@snapshot': z.string()}).optional(),
+	disks: z.union([z.looseObject({disk: z.array(z.looseObject({'@name': z.string(), '@snapshot': z.string().optional(), source: Source.optional()})).default([])}), z.literal('')]).optional(),
+	domain: Domain,
+});
+
+export interface DomainDisks {
+	readonly name: string;
+	readonly uuid: string;
+	/** Disks (not cdroms) with a file source: target and active image. */
+	readonly disks: Array<{target: string; file: string}>;
+}
+
+export interface SnapshotXml {
+	readonly name: string;
+	readonly description: string;
+	readonly createdAt: string;
+	readonly parent: string | null;
+	readonly memory: boolean;
+	/** 'external' if any disk was snapshotted externally, else 'internal'. */
+	readonly kind: 'external' | 'internal';
+	/** The domain's disks when the snapshot was taken: what an external snapshot froze, or what holds an internal one. */
+	readonly disks: Array<{target: string; file: string}>;
+}
+
+function parse<T>(schema: z.ZodType<T>, xml: string, root: string, what: string): T {
+	const document = parser.parse(xml) as Record<string, unknown>;
+	const parsed = schema.safeParse(document[root]);
+	if (!parsed.success) throw new SnapdeckError('failed', `libvirt's ${what} has a shape snapdeck does not know: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
+	return parsed.data;
+}
+
+const fileDisks = (domain: z.infer<typeof Domain>) =>
+	(domain.devices?.disk ?? [])
+		.filter(disk => (disk['@device'] ?? 'disk') === 'disk' && disk.source?.['@file'])
+		.map(disk => ({target: disk.target['@dev'], file: disk.source!['@file']!}));
+
+export function parseDomainXml(xml: string): DomainDisks {
+	const domain = parse(Domain, xml, 'domain', 'domain XML');
+	return {name: String(domain.name), uuid: domain.uuid, disks: fileDisks(domain)};
+}
+
+export function parseSnapshotXml(xml: string): SnapshotXml {
+	const snapshot = parse(Snapshot, xml, 'domainsnapshot', 'snapshot XML');
+	const disks = snapshot.disks === '' || snapshot.disks === undefined ? [] : snapshot.disks.disk;
+	return {
+		name: snapshot.name,
+		description: snapshot.description ?? '',
+		createdAt: new Date(snapshot.creationTime * 1000).toISOString(),
+		parent: snapshot.parent?.name ?? null,
+		memory: snapshot.memory?.['@snapshot'] === 'internal' || snapshot.memory?.['@snapshot'] === 'external',
+		kind: disks.some(disk => disk['@snapshot'] === 'external') ? 'external' : 'internal',
+		disks: fileDisks(snapshot.domain),
+	};
+}

@@ -1,0 +1,83 @@
+import {access} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {jsonOf, snapdeck} from '../helpers/cli.js';
+import {qemuImg} from '../helpers/lab.js';
+import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+describe('the libvirt adapter, against a real libvirtd', () => {
+	it('lists domains with state, disks, snapshot count and chain depth, from one batched virsh', async () => {
+		const running = await libvirtDomain();
+		const stopped = await libvirtDomain({running: false});
+		await running.take('e1');
+		const vms = await running.service.list();
+		const mine = vms.filter(vm => vm.name === running.name || vm.name === stopped.name);
+		expect(mine).toEqual([
+			expect.objectContaining({name: running.name, state: 'running', snapshots: 1, chainDepth: 2, current: 'e1', error: null}),
+			expect.objectContaining({name: stopped.name, state: 'stopped', snapshots: 0, chainDepth: 1, current: null, error: null}),
+		]);
+		expect(mine[0]!.disks).toEqual([expect.objectContaining({target: 'vda', file: path.join(running.dir, `${running.name}-vda.e1.qcow2`)})]);
+	});
+
+	it('takes an external snapshot of a running domain: the frozen image keeps A, the overlay gets B', async () => {
+		const domain = await libvirtDomain();
+		await domain.guestWrite(0xa1, 1);
+		const {plan} = await domain.take('e1', {description: 'before the upgrade'});
+		expect(plan.steps.map(step => step.op)).toEqual(['create-overlay', 'write-definition']);
+		await domain.guestWrite(0xb2, 1);
+		const overlay = await domain.activeFile();
+		expect(overlay).toBe(path.join(domain.dir, `${domain.name}-vda.e1.qcow2`));
+		expect(await domain.reads(domain.image, 0xa1, 1)).toBe(true);
+		expect(await domain.reads(overlay, 0xb2, 1)).toBe(true);
+		// libvirt and snapdeck agree on the tree.
+		const tree = await domain.service.tree(domain.name);
+		expect(tree.current).toBe('e1');
+		expect(tree.snapshots).toEqual([expect.objectContaining({name: 'e1', kind: 'external', description: 'before the upgrade', parent: null, disks: [{target: 'vda', file: domain.image}]})]);
+		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e1');
+	});
+
+	it('takes a snapshot with memory of a running domain, and an external one of a stopped domain', async () => {
+		const running = await libvirtDomain();
+		await running.take('m1', {memory: true});
+		const info = await qemuImg.info(await running.activeFile());
+		expect(info.snapshots?.find(snapshot => snapshot.name === 'm1')?.['vm-state-size']).toBeGreaterThan(0);
+		const tree = await running.service.tree(running.name);
+		expect(tree.snapshots).toEqual([expect.objectContaining({name: 'm1', kind: 'internal', memory: true})]);
+
+		const stopped = await libvirtDomain({running: false});
+		await stopped.take('off1');
+		expect(await stopped.activeFile()).toBe(path.join(stopped.dir, `${stopped.name}-vda.off1.qcow2`));
+		expect((await qemuImg.info(await stopped.activeFile()))['full-backing-filename']).toBe(stopped.image);
+	});
+
+	it('refuses revert and merge for now, saying what to do, and changes nothing', async () => {
+		const domain = await libvirtDomain();
+		await domain.take('e1');
+		const before = await domain.activeFile();
+		const revert = await snapdeck(['revert', domain.name, 'e1', '--yes', '--connect', URI]);
+		expect(revert.exitCode).toBe(1);
+		expect(revert.stderr).toContain('revert on libvirt domains is not built yet');
+		expect(revert.stderr).toContain('libvirt 9.0 cannot revert external ones');
+		const merge = await snapdeck(['merge', domain.name, 'e1', '--yes', '--connect', URI]);
+		expect(merge.exitCode).toBe(1);
+		expect(await domain.activeFile()).toBe(before);
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('e1');
+	});
+
+	it('a hostile domain name is listed as unmanageable, injects nothing, and is refused as an argument', async () => {
+		// libvirt refuses '/' in a name, so the would-be injection writes into the working directory.
+		const marker = `snapdeck-injected-${process.pid}`;
+		const hostile = `sd t;$(touch ${marker})'\`touch ${marker}\`-${process.pid}`;
+		const domain = await libvirtDomain({name: hostile, running: false});
+		const list = await snapdeck(['list', '--json', '--connect', URI]);
+		const row = (jsonOf(list)['vms'] as Array<{name: string; error: string | null; state: string}>).find(vm => vm.name === domain.name);
+		expect(row).toMatchObject({state: 'stopped', error: expect.stringContaining('snapdeck cannot manage a domain named like this')});
+		const tree = await snapdeck(['tree', hostile, '--connect', URI]);
+		expect([tree.exitCode, tree.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
+		expect(await exists(path.resolve(marker))).toBe(false);
+		expect(await exists(path.join(os.homedir(), marker))).toBe(false);
+	});
+});

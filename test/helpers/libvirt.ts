@@ -1,0 +1,56 @@
+import {existsSync} from 'node:fs';
+import {writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach} from 'vitest';
+import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
+import {Service} from '../../source/service/service.js';
+import {MiB, qemuImg, qemuIo, tempDir} from './lab.js';
+
+export const URI = 'qemu:///system';
+export const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args]);
+
+const defined: string[] = [];
+afterEach(async () => {
+	// Every domain a test defined goes, with its snapshot metadata, even when the test failed.
+	for (const name of defined.splice(0)) {
+		await execa('virsh', ['-c', URI, 'destroy', '--domain', name], {reject: false});
+		await execa('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {reject: false});
+	}
+});
+
+let counter = 0;
+const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
+
+/** A libvirt domain with one qcow2 disk and no guest OS, defined (and started) for one test. */
+export async function libvirtDomain(options: {running?: boolean; name?: string} = {}) {
+	const name = options.name ?? `sdt-${process.pid}-${++counter}`;
+	const dir = await tempDir();
+	const image = path.join(dir, 'disk.qcow2');
+	await qemuImg.create(image, {size: 64 * MiB});
+	// /dev/kvm where it exists; software emulation elsewhere.
+	const type = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+	const xml = `<domain type='${type}'><name>${escapeXml(name)}</name><memory unit='MiB'>128</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+	await writeFile(path.join(dir, 'domain.xml'), xml);
+	defined.push(name);
+	await virsh('define', '--file', path.join(dir, 'domain.xml'));
+	if (options.running ?? true) await virsh('start', '--domain', name);
+	const hypervisor = new LibvirtHypervisor(URI);
+	const service = new Service(hypervisor);
+	const activeFile = async () => (await hypervisor.inspect(name)).state.definition.disks[0]!.file;
+	const hmp = (command: string) => virsh('qemu-monitor-command', '--domain', name, '--hmp', command);
+	const qdev = '/machine/peripheral/virtio-disk0/virtio-backend';
+	return {
+		name, dir, image, hypervisor, service, activeFile,
+		/** The guest writes `pattern` over 1 MiB at `mib` MiB, then flushes. */
+		guestWrite: async (pattern: number, mib: number) => {
+			await hmp(`qemu-io -d ${qdev} "write -P ${pattern} ${mib * MiB} ${MiB}"`);
+			await hmp(`qemu-io -d ${qdev} "flush"`);
+		},
+		reads: async (file: string, pattern: number, mib: number) => qemuIo.holds(file, pattern, mib * MiB, MiB),
+		take: (snapshot: string, extra: {memory?: boolean; description?: string} = {}) =>
+			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind: 'external', now: new Date(), ...extra}}, {command: 'test', confirm: async () => true}),
+	};
+}
