@@ -3,10 +3,10 @@ import {mkdir, readdir, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {backingChain} from '../../core/chain.js';
-import {changedNothing, SnapdeckError} from '../../core/errors.js';
+import {SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
-import type {Plan, Step, StepExecutor} from '../../core/plan.js';
+import type {Plan, StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
@@ -14,6 +14,7 @@ import {readImageGraph} from '../image-graph.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
+import {libvirtExecutor} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
 import {parseDomainXml, parseSnapshotXml} from './xml.js';
 
@@ -116,10 +117,13 @@ export class LibvirtHypervisor implements Hypervisor {
 	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		if (problems.length > 0) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`);
-		if (plan.action !== 'take') {
-			throw new SnapdeckError('refused', `${plan.action} on libvirt domains is not built yet in this version of snapdeck`, plan.action === 'revert'
-				? `meanwhile 'virsh snapshot-revert ${vm} ${plan.snapshot}' reverts internal snapshots (libvirt 9.0 cannot revert external ones)`
-				: `meanwhile 'virsh snapshot-delete ${vm} ${plan.snapshot}' deletes it; in a tree that mixes internal and external snapshots, check first that no image is lost`);
+		if (plan.action === 'merge') {
+			throw new SnapdeckError('refused', `merge on libvirt domains is not built yet in this version of snapdeck`,
+				`meanwhile 'virsh snapshot-delete ${vm} ${plan.snapshot}' deletes it; in a tree that mixes internal and external snapshots, check first that no image is lost`);
+		}
+		const copiesMemory = plan.steps.some(step => step.op === 'copy-internal') && state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
+		if (copiesMemory) {
+			throw new SnapdeckError('refused', `'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`, 'merge the later external snapshots first, or revert to a disk-only snapshot');
 		}
 		const snapshot = plan.steps.some(step => step.op === 'internal-create') && !plan.steps.some(step => step.op === 'internal-create' && step.memory);
 		if (snapshot && state.run === 'running') {
@@ -132,31 +136,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	executor({state}: Inspection): StepExecutor {
-		const vm = state.definition.name;
-		const virsh = this.virsh;
-		const exists = async (name: string) => (await virsh.batch([['snapshot-list', '--domain', vm, '--name']]))[0]!.split('\n').some(line => line.trim() === name);
-		return {
-			async execute(step: Step) {
-				// libvirt creates the overlays and records the snapshot in one atomic call, made at the
-				// metadata step; the steps before it only announce what that call will create.
-				if (step.op === 'create-overlay' || step.op === 'internal-create') return;
-				if (step.op !== 'write-definition') throw new SnapdeckError('refused', `${step.op} is not built yet for libvirt domains`);
-				const known = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
-				const created = step.definition.snapshots.find(snapshot => !known.has(snapshot.name));
-				if (!created || (await exists(created.name))) return;
-				const args = ['snapshot-create-as', '--domain', vm, '--name', created.name, ...(created.description ? ['--description', created.description] : [])];
-				if (created.kind === 'external') {
-					args.push('--disk-only', '--atomic');
-					// virsh splits a diskspec at commas; a comma inside the path is written twice.
-					for (const disk of step.definition.disks) args.push('--diskspec', `${disk.target},snapshot=external,file=${disk.file.replaceAll(',', ',,')}`);
-				}
-				// snapshot-create-as is atomic (--atomic for disk-only; one QEMU savevm otherwise).
-				await virsh.run(args).catch((error: Error) => Promise.reject(changedNothing(error)));
-			},
-			async rollback() {
-				// Nothing is created before the one libvirt call, which is atomic.
-			},
-		};
+		return libvirtExecutor(state, this.virsh, this.qemuImg);
 	}
 
 	operations(vm: string) {

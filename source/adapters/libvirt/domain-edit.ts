@@ -1,0 +1,53 @@
+import {XMLBuilder, XMLParser} from 'fast-xml-parser';
+import {SnapdeckError} from '../../core/errors.js';
+
+type OrderedNode = Record<string, unknown> & {':@'?: Record<string, string>};
+const options = {ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true, commentPropName: '#comment', format: true, suppressEmptyNode: true} as const;
+
+const childrenOf = (node: OrderedNode, tag: string) => (node[tag] as OrderedNode[] | undefined) ?? [];
+
+/**
+ * A domain's XML with some disks pointed at new images: each named target's `<source file>` set,
+ * and its `<backingStore>` dropped (libvirt reads the chain from the new image itself). Everything
+ * else is kept as it was, in order.
+ */
+export function withDiskSources(xml: string, sources: ReadonlyMap<string, string>): string {
+	const document = new XMLParser(options).parse(xml) as OrderedNode[];
+	const domain = document.find(node => 'domain' in node);
+	if (!domain) throw new SnapdeckError('failed', 'libvirt returned a domain XML without <domain>');
+	const devices = childrenOf(domain, 'domain').find(node => 'devices' in node);
+	const disks = devices ? childrenOf(devices, 'devices').filter(node => 'disk' in node) : [];
+	const seen = new Set<string>();
+	for (const disk of disks) {
+		const parts = childrenOf(disk, 'disk');
+		const target = parts.find(node => 'target' in node)?.[':@']?.['@dev'];
+		const file = target === undefined ? undefined : sources.get(target);
+		if (file === undefined) continue;
+		const source = parts.find(node => 'source' in node);
+		if (!source?.[':@']) throw new SnapdeckError('failed', `disk ${target} in libvirt's XML has no <source file>`);
+		source[':@']['@file'] = file;
+		disk['disk'] = parts.filter(node => !('backingStore' in node));
+		seen.add(target!);
+	}
+	const missing = [...sources.keys()].filter(target => !seen.has(target));
+	if (missing.length > 0) throw new SnapdeckError('failed', `libvirt's XML has no disk ${missing.join(', ')}`);
+	return new XMLBuilder(options).build(document) as string;
+}
+
+/**
+ * A snapshot's XML with its external disks' overlays set to `sources` (by target), for
+ * `snapshot-create --redefine`: after snapdeck reverts to an external snapshot by hand, libvirt's
+ * record of it then names the image the domain now runs on, so libvirt and snapdeck agree.
+ */
+export function withSnapshotOverlays(xml: string, sources: ReadonlyMap<string, string>): string {
+	const document = new XMLParser(options).parse(xml) as OrderedNode[];
+	const snapshot = document.find(node => 'domainsnapshot' in node);
+	if (!snapshot) throw new SnapdeckError('failed', 'libvirt returned a snapshot XML without <domainsnapshot>');
+	const disks = childrenOf(snapshot, 'domainsnapshot').find(node => 'disks' in node);
+	for (const disk of disks ? childrenOf(disks, 'disks').filter(node => 'disk' in node) : []) {
+		const file = sources.get(disk[':@']?.['@name'] ?? '');
+		const source = childrenOf(disk, 'disk').find(node => 'source' in node);
+		if (file !== undefined && disk[':@']?.['@snapshot'] === 'external' && source?.[':@']) source[':@']['@file'] = file;
+	}
+	return new XMLBuilder(options).build(document) as string;
+}
