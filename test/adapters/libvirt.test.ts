@@ -89,15 +89,69 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('snapshot-current', '--domain', stopped.name, '--name')).stdout.trim()).toBe('off1');
 	});
 
-	it('refuses merge for now, saying what to do, and changes nothing', async () => {
+	it('merges a middle snapshot and then the current one of a running domain, keeping every other snapshot\'s data', async () => {
+		const domain = await libvirtDomain();
+		const perform = (kind: 'merge' | 'revert', snapshot: string) => domain.service.perform({kind, vm: domain.name, snapshot}, {command: 'test', confirm: async () => true});
+		await domain.guestWrite(0xa1, 1);
+		await domain.take('e1');
+		await domain.guestWrite(0xb2, 2);
+		await domain.take('e2');
+		await domain.guestWrite(0xc3, 3);
+
+		const middle = await perform('merge', 'e1');
+		expect(middle.plan.steps[0]!.op).toBe('commit');
+		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
+		const active = await domain.activeFile();
+		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, true]);
+
+		// e2 was taken on the image just merged away: libvirt's record of it must now name the image it went into.
+		const current = await perform('merge', 'e2');
+		expect(current.plan.steps[0]!.op).toBe('commit');
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
+		expect(await domain.activeFile()).toBe(domain.image);
+		expect((await virsh('dumpxml', '--domain', domain.name, '--inactive')).stdout).toContain(`<source file='${domain.image}'/>`);
+		expect([await domain.reads(domain.image, 0xa1, 1), await domain.reads(domain.image, 0xb2, 2), await domain.reads(domain.image, 0xc3, 3)]).toEqual([true, true, true]);
+	});
+
+	it('merges a middle snapshot, then reverts to the one taken on its image', async () => {
+		const domain = await libvirtDomain();
+		const perform = (kind: 'merge' | 'revert', snapshot: string) => domain.service.perform({kind, vm: domain.name, snapshot}, {command: 'test', confirm: async () => true});
+		await domain.guestWrite(0xa1, 1);
+		await domain.take('e1');
+		await domain.guestWrite(0xb2, 2);
+		await domain.take('e2');
+		await domain.guestWrite(0xc3, 3);
+		await perform('merge', 'e1');
+		await perform('revert', 'e2');
+		const active = await domain.activeFile();
+		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, false]);
+	});
+
+	it('deletes an internal snapshot, and merges on a stopped domain', async () => {
+		const running = await libvirtDomain();
+		await running.take('m1', {memory: true});
+		await running.service.perform({kind: 'merge', vm: running.name, snapshot: 'm1'}, {command: 'test', confirm: async () => true});
+		expect((await qemuImg.info(await running.activeFile())).snapshots ?? []).toEqual([]);
+		expect((await virsh('snapshot-list', '--domain', running.name, '--name')).stdout.trim()).toBe('');
+
+		const stopped = await libvirtDomain({running: false});
+		await stopped.take('off1');
+		await stopped.service.perform({kind: 'merge', vm: stopped.name, snapshot: 'off1'}, {command: 'test', confirm: async () => true});
+		expect(await stopped.activeFile()).toBe(stopped.image);
+		expect((await virsh('snapshot-list', '--domain', stopped.name, '--name')).stdout.trim()).toBe('');
+	});
+
+	it('refuses the merge that loses data in a mixed tree, and changes nothing', async () => {
 		const domain = await libvirtDomain();
 		await domain.take('e1');
+		await domain.take('m1', {memory: true});
 		const before = await domain.activeFile();
 		const merge = await snapdeck(['merge', domain.name, 'e1', '--yes', '--connect', URI]);
 		expect(merge.exitCode).toBe(1);
-		expect(merge.stderr).toContain('merge on libvirt domains is not built yet');
+		expect(merge.stderr).toContain('holds internal snapshots m1');
 		expect(await domain.activeFile()).toBe(before);
-		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('e1');
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim().split('\n')).toEqual(['e1', 'm1']);
 	});
 
 	it('a hostile domain name is listed as unmanageable, injects nothing, and is refused as an argument', async () => {

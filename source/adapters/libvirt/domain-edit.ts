@@ -51,3 +51,25 @@ export function withSnapshotOverlays(xml: string, sources: ReadonlyMap<string, s
 	}
 	return new XMLBuilder(options).build(document) as string;
 }
+
+/**
+ * A snapshot's XML with the image files of its saved domain renamed (`renames`: old -> new path),
+ * for `snapshot-create --redefine` after a merge committed an image down into its backing file:
+ * the snapshots that froze the old file now find their data in the new one.
+ */
+export function withSnapshotDomainImages(xml: string, renames: ReadonlyMap<string, string>): string {
+	const document = new XMLParser(options).parse(xml) as OrderedNode[];
+	const snapshot = document.find(node => 'domainsnapshot' in node);
+	const domain = snapshot ? childrenOf(snapshot, 'domainsnapshot').find(node => 'domain' in node) : undefined;
+	if (!domain) throw new SnapdeckError('failed', 'libvirt returned a snapshot XML without its <domain>');
+	const devices = childrenOf(domain, 'domain').find(node => 'devices' in node);
+	for (const disk of devices ? childrenOf(devices, 'devices').filter(node => 'disk' in node) : []) {
+		const source = childrenOf(disk, 'disk').find(node => 'source' in node);
+		const renamed = renames.get(source?.[':@']?.['@file'] ?? '');
+		if (renamed !== undefined && source?.[':@']) {
+			source[':@']['@file'] = renamed;
+			disk['disk'] = childrenOf(disk, 'disk').filter(node => !('backingStore' in node));
+		}
+	}
+	return new XMLBuilder(options).build(document) as string;
+}

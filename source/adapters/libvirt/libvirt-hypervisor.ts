@@ -117,10 +117,6 @@ export class LibvirtHypervisor implements Hypervisor {
 	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		if (problems.length > 0) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`);
-		if (plan.action === 'merge') {
-			throw new SnapdeckError('refused', `merge on libvirt domains is not built yet in this version of snapdeck`,
-				`meanwhile 'virsh snapshot-delete ${vm} ${plan.snapshot}' deletes it; in a tree that mixes internal and external snapshots, check first that no image is lost`);
-		}
 		const copiesMemory = plan.steps.some(step => step.op === 'copy-internal') && state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
 		if (copiesMemory) {
 			throw new SnapdeckError('refused', `'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`, 'merge the later external snapshots first, or revert to a disk-only snapshot');

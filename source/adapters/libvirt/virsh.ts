@@ -13,9 +13,9 @@ export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", 
 export class Virsh {
 	constructor(readonly uri: string, private readonly runner: CommandRunner) {}
 
-	async run(args: readonly string[]): Promise<string> {
+	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
 		try {
-			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args])).stdout;
+			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], options)).stdout;
 		} catch (error) {
 			if (error instanceof CommandFailed) {
 				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${error.words.replace(/^error: /, '').replaceAll('error: ', '')}`);

@@ -76,3 +76,17 @@ export function parseSnapshotXml(xml: string): SnapshotXml {
 		disks: fileDisks(snapshot.domain),
 	};
 }
+
+interface BackingNode {
+	readonly source?: {readonly '@file'?: string};
+	readonly backingStore?: BackingNode | '';
+}
+
+/** The image files of a disk's chain in a running domain's XML (source, then each backingStore), top first. */
+export function diskChain(xml: string, target: string): string[] {
+	const document = parser.parse(xml) as {domain?: {devices?: {disk?: Array<BackingNode & {target?: {'@dev'?: string}}>}}};
+	const disk = document.domain?.devices?.disk?.find(candidate => candidate.target?.['@dev'] === target);
+	const chain: string[] = [];
+	for (let node: BackingNode | '' | undefined = disk; node && node.source?.['@file']; node = node.backingStore) chain.push(node.source['@file']);
+	return chain;
+}
