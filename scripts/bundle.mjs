@@ -3,7 +3,8 @@
 import {build} from 'esbuild';
 
 await build({
-	entryPoints: {snapdeck: 'source/cli/main.ts'},
+	// The benchmarks drive the adapters directly, from the same bundle build.
+	entryPoints: {snapdeck: 'source/cli/main.ts', 'libvirt-bench': 'source/adapters/libvirt/libvirt-hypervisor.ts'},
 	outdir: 'dist/bundle',
 	bundle: true,
 	splitting: true,

@@ -2,7 +2,6 @@ import {createHash} from 'node:crypto';
 import {mkdir, readdir, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
-import {backingChain} from '../../core/chain.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
@@ -11,6 +10,7 @@ import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {readImageGraph} from '../image-graph.js';
+import {headerChain} from '../qcow2-header.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
@@ -63,15 +63,12 @@ export class LibvirtHypervisor implements Hypervisor {
 			if (!xml.trim()) return {...row, state: 'unknown', error: 'libvirt returned no definition (was it undefined meanwhile?)'};
 			try {
 				const {disks} = parseDomainXml(xml);
-				const chains = await Promise.all(disks.map(async disk => {
-					const {images, problems} = await readImageGraph(this.qemuImg, null, {name, disks: [disk], current: null, snapshots: []}, 'the domain XML');
-					return {disk, images, problems, chain: backingChain(images, disk.file)};
-				}));
+				const chains = await Promise.all(disks.map(async disk => ({disk, ...(await headerChain(disk.file))})));
 				return {
 					...row,
-					disks: chains.map(({disk, images, chain}) => ({target: disk.target, file: disk.file, virtualSize: images[disk.file]?.virtualSize ?? 0, chain})),
+					disks: chains.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain})),
 					chainDepth: Math.max(0, ...chains.map(({chain}) => chain.length)),
-					error: row.error ?? (chains.flatMap(({problems}) => problems).join('; ') || null),
+					error: row.error ?? (chains.flatMap(({problem}) => (problem ? [problem] : [])).join('; ') || null),
 				};
 			} catch (error) {
 				return {...row, error: (error as Error).message};
