@@ -14,7 +14,7 @@ Usage:
   snapdeck demo [--dir DIR]                 build the demo lab (qcow2 images) and open the UI on it
   snapdeck list                             VMs: state, disks, snapshot count, chain depth
   snapdeck tree VM                          a VM's snapshot tree
-  snapdeck snapshot VM NAME [--description TEXT] [--internal] [--memory]
+  snapdeck snapshot VM NAME [--description TEXT] [--internal] [--memory] [--quiesce]
                                             take a snapshot (external disk snapshot by default)
   snapdeck revert VM SNAPSHOT               go back to a snapshot (shows the plan, asks first)
   snapdeck merge VM SNAPSHOT                delete a snapshot, merging its data (shows the plan, asks first)
@@ -154,7 +154,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 		}
 		case 'snapshot': {
 			const [vm, name] = expectArgs(command, args, ['vm', 'name']);
-			const request = {name: name!, description: flags.description, kind: flags.internal ? 'internal' as const : 'external' as const, memory: flags.memory, now: new Date()};
+			const request = {name: name!, description: flags.description, kind: flags.internal ? 'internal' as const : 'external' as const, memory: flags.memory, quiesce: flags.quiesce, now: new Date()};
 			return perform(await service(), {kind: 'take', vm: vm!, request}, flags, commandLine);
 		}
 		case 'revert':

@@ -10,6 +10,7 @@ const OPTIONS = {
 	description: {type: 'string'},
 	internal: {type: 'boolean', default: false},
 	memory: {type: 'boolean', default: false},
+	quiesce: {type: 'boolean', default: false},
 	dir: {type: 'string'},
 	all: {type: 'boolean', default: false},
 	help: {type: 'boolean', short: 'h', default: false},
@@ -24,6 +25,7 @@ export type CliFlags = {
 	description?: string;
 	internal: boolean;
 	memory: boolean;
+	quiesce: boolean;
 	dir?: string;
 	all: boolean;
 };

@@ -23,6 +23,8 @@ export const Snapshot = z.object({
 	name: Name,
 	kind: SnapshotKind,
 	memory: z.boolean().default(false),
+	/** The guest's filesystems were frozen through its agent while it was taken. */
+	quiesced: z.boolean().default(false),
 	description: z.string().default(''),
 	createdAt: z.iso.datetime({offset: true}),
 	parent: Name.nullable(),

@@ -140,3 +140,12 @@ export interface OperationStore {
 	clearPending(): Promise<void>;
 	appendJournal(entry: JournalEntry): Promise<void>;
 }
+
+/** The snapshot a take plan records, as it will be written. */
+export function takenSnapshot(plan: Plan) {
+	if (plan.action !== 'take') return undefined;
+	for (const step of plan.steps) {
+		if (step.op === 'write-definition') return step.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot);
+	}
+	return undefined;
+}

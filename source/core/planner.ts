@@ -12,6 +12,8 @@ export interface TakeRequest {
 	readonly kind: 'external' | 'internal';
 	/** Save the RAM too (a running VM only; the snapshot is then internal). */
 	readonly memory?: boolean;
+	/** Freeze the guest's filesystems through its agent while the disks are snapshotted. */
+	readonly quiesce?: boolean;
 	readonly now: Date;
 }
 
@@ -62,6 +64,11 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 	if (memory && state.run !== 'running') {
 		throw new SnapdeckError('input', `a snapshot with memory saves the RAM of a running VM, and '${definition.name}' is ${state.run}`, 'take a disk snapshot instead (leave out --memory)');
 	}
+	const quiesced = request.quiesce ?? false;
+	if (quiesced && memory) throw new SnapdeckError('input', 'a snapshot with memory is consistent by itself; --quiesce applies to disk snapshots', 'leave out one of --memory and --quiesce');
+	if (quiesced && state.run !== 'running') {
+		throw new SnapdeckError('input', `quiescing freezes the filesystems of a running guest, and '${definition.name}' is ${state.run}`, 'a stopped VM\'s disks are already consistent: leave out --quiesce');
+	}
 	const kind = memory ? 'internal' : request.kind;
 	const fresh = freshFileNamer(state);
 	const planned = definition.disks.map(disk =>
@@ -70,7 +77,7 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 			: {disk, step: steps.internalCreate(disk.target, disk.file, name, memory)},
 	);
 	const snapshot: Snapshot = {
-		name, kind, memory, description: request.description ?? '', createdAt: request.now.toISOString(),
+		name, kind, memory, quiesced, description: request.description ?? '', createdAt: request.now.toISOString(),
 		parent: definition.current, disks: definition.disks.map(disk => ({...disk})),
 	};
 	const next: VmDefinition = {
@@ -81,7 +88,7 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 	};
 	return makePlan({
 		action: 'take', vm: definition.name, snapshot: name,
-		summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
+		summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''}${quiesced ? ', quiesced' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
 		steps: [...planned.map(({step}) => step), steps.writeDefinition(next, `snapshot '${name}'`)],
 		discards: [], warnings: [],
 	});

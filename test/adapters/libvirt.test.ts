@@ -154,6 +154,16 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim().split('\n')).toEqual(['e1', 'm1']);
 	});
 
+	it('--quiesce without a guest agent is refused before anything changes, offering the choice', async () => {
+		const domain = await libvirtDomain();
+		const run = await snapdeck(['snapshot', domain.name, 'q1', '--quiesce', '--yes', '--connect', URI]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(`cannot quiesce ${domain.name}: argument unsupported: QEMU guest agent is not configured`);
+		expect(run.stderr).toContain('take it unquiesced (leave out --quiesce), or cancel');
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
+		expect(await domain.activeFile()).toBe(domain.image);
+	});
+
 	it('a hostile domain name is listed as unmanageable, injects nothing, and is refused as an argument', async () => {
 		// libvirt refuses '/' in a name, so the would-be injection writes into the working directory.
 		const marker = `snapdeck-injected-${process.pid}`;

@@ -79,6 +79,14 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect((await lab.vmFile()).current).toBe('s1');
 	});
 
+	it('--quiesce is refused with the choice, since local VMs have no guest agent channel', async () => {
+		const lab = await runningLab();
+		const take = lab.service.perform({kind: 'take', vm: 'live1', request: {name: 'q1', kind: 'external', quiesce: true, now: new Date()}}, {command: 'test', confirm: async () => true});
+		await expect(take).rejects.toThrow('cannot quiesce live1: local VMs have no guest agent channel');
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2'});
+	});
+
 	it('a snapshot with memory is taken and loaded without a restart', async () => {
 		const lab = await runningLab();
 		await lab.guestWrite(A, 1);

@@ -9,7 +9,7 @@ export function image(file: string, backing: string | null, actualSize = 1_000_0
 }
 
 export function snapshot(name: string, parent: string | null, file: string, kind: 'external' | 'internal' = 'external', minute = 0): Snapshot {
-	return {name, parent, kind, memory: false, description: '', createdAt: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`, disks: [{target: 'vda', file}]};
+	return {name, parent, kind, memory: false, quiesced: false, description: '', createdAt: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`, disks: [{target: 'vda', file}]};
 }
 
 export function vmState(active: string, current: string | null, snapshots: Snapshot[], images: ImageInfo[]): VmState {

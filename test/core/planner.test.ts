@@ -52,6 +52,13 @@ describe('planTake', () => {
 		expect(definitionOf(plan).snapshots[1]).toMatchObject({name: 'i1', parent: 's1', disks: [{file: 'top.qcow2'}]});
 	});
 
+	it('refuses to quiesce a stopped VM, or a snapshot with memory', () => {
+		expect(refusal(() => planTake(oneSnapshot(), {name: 'q', kind: 'external', quiesce: true, now: new Date()})).message).toContain('quiescing freezes the filesystems of a running guest');
+		const running = {...oneSnapshot(), run: 'running' as const};
+		expect(refusal(() => planTake(running, {name: 'q', kind: 'external', quiesce: true, memory: true, now: new Date()})).hint).toContain('leave out one of --memory and --quiesce');
+		expect(planTake(running, {name: 'q', kind: 'external', quiesce: true, now: new Date()}).summary).toContain('quiesced');
+	});
+
 	it('refuses a taken name, an odd name, and memory on a stopped VM', () => {
 		expect(refusal(() => planTake(oneSnapshot(), {name: 's1', kind: 'external', now: new Date()})).kind).toBe('input');
 		expect(refusal(() => planTake(oneSnapshot(), {name: '$(reboot)', kind: 'external', now: new Date()})).message).toContain('invalid snapshot name');

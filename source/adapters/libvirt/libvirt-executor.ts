@@ -70,7 +70,7 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg):
 			if ((await snapshotNames()).includes(created.name)) return;
 			const args = ['snapshot-create-as', ...domain, '--name', created.name, ...(created.description ? ['--description', created.description] : [])];
 			if (created.kind === 'external') {
-				args.push('--disk-only', '--atomic');
+				args.push('--disk-only', '--atomic', ...(created.quiesced ? ['--quiesce'] : []));
 				// virsh splits a diskspec at commas; a comma inside the path is written twice.
 				for (const disk of next.disks) args.push('--diskspec', `${disk.target},snapshot=external,file=${disk.file.replaceAll(',', ',,')}`);
 			}

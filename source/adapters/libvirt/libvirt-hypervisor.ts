@@ -5,7 +5,7 @@ import envPaths from 'env-paths';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
-import type {Plan, StepExecutor} from '../../core/plan.js';
+import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
@@ -93,7 +93,8 @@ export class LibvirtHypervisor implements Hypervisor {
 			const parsed = parseSnapshotXml(snapshotXml[index]!);
 			const invalid = nameProblem(parsed.name);
 			if (invalid) return problems.push(`snapshot ${JSON.stringify(parsed.name)} has a name snapdeck cannot manage: ${invalid}`);
-			snapshots.push({name: parsed.name, kind: parsed.kind, memory: parsed.memory, description: parsed.description, createdAt: parsed.createdAt, parent: parsed.parent, disks: parsed.disks});
+			// libvirt does not record whether a snapshot was quiesced.
+			snapshots.push({name: parsed.name, kind: parsed.kind, memory: parsed.memory, quiesced: false, description: parsed.description, createdAt: parsed.createdAt, parent: parsed.parent, disks: parsed.disks});
 		});
 		const definition: VmDefinition = {name: vm, disks: domain.disks, current: current.trim() || null, snapshots};
 		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt');
@@ -114,6 +115,13 @@ export class LibvirtHypervisor implements Hypervisor {
 	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		if (problems.length > 0) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`);
+		if (takenSnapshot(plan)?.quiesced) {
+			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
+			await this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).catch((error: Error) => {
+				throw new SnapdeckError('refused', `cannot quiesce ${vm}: ${error.message.replace(/^virsh qemu-agent-command on \S+ failed: /, '')}`,
+					`take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain`);
+			});
+		}
 		const copiesMemory = plan.steps.some(step => step.op === 'copy-internal') && state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
 		if (copiesMemory) {
 			throw new SnapdeckError('refused', `'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`, 'merge the later external snapshots first, or revert to a disk-only snapshot');

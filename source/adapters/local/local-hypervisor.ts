@@ -5,7 +5,7 @@ import {backingChain, chainDepth} from '../../core/chain.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
-import {planFiles, type Plan} from '../../core/plan.js';
+import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {readImageGraph} from '../image-graph.js';
@@ -106,6 +106,9 @@ export class LocalHypervisor implements Hypervisor {
 		const vm = state.definition.name;
 		if (problems.length > 0) {
 			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`);
+		}
+		if (takenSnapshot(plan)?.quiesced) {
+			throw new SnapdeckError('refused', `cannot quiesce ${vm}: local VMs have no guest agent channel snapdeck can use`, 'take it unquiesced (leave out --quiesce), or cancel');
 		}
 		const file = this.files.get(vm);
 		if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
