@@ -14,6 +14,8 @@ export interface Inspection {
 	readonly state: VmState;
 	/** What is wrong with the VM's images or metadata; any entry blocks every change. */
 	readonly problems: readonly string[];
+	/** What looks off but blocks nothing (an overlay no snapshot knows); for the operator and health checks. */
+	readonly findings: readonly string[];
 }
 
 /** One hypervisor connection. Every adapter (local, libvirt, ...) implements this. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type {ImageInfo, VmDefinition} from '../core/model.js';
 import {CommandFailed} from './exec.js';
+import {headerChain} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 
 /**
@@ -59,4 +60,19 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 		}
 	}
 	return {images, problems};
+}
+
+/**
+ * Overlays built on a VM's images that neither a disk nor a snapshot knows: qcow2 files among
+ * `candidates` whose backing chain reaches one of `images` (left by an interrupted operation, or
+ * by a tool that changed the chain behind snapdeck's back). Candidates are absolute paths.
+ */
+export async function strayOverlays(candidates: readonly string[], images: ReadonlySet<string>): Promise<string[]> {
+	const strays: string[] = [];
+	for (const file of candidates) {
+		if (images.has(file)) continue;
+		const {chain} = await headerChain(file);
+		if (chain.length > 1 && chain.slice(1).some(layer => images.has(layer))) strays.push(file);
+	}
+	return strays.sort();
 }

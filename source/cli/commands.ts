@@ -143,7 +143,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const view = await (await service()).tree(vm!);
 			if (flags.json) {
 				printJson({
-					vm: view.vm, current: view.current, problems: view.problems,
+					vm: view.vm, current: view.current, problems: view.problems, findings: view.findings,
 					pending: view.pending && {action: view.pending.plan.action, snapshot: view.pending.plan.snapshot, done: view.pending.done, total: view.pending.plan.steps.length},
 					snapshots: view.snapshots.map(snapshot => ({...snapshot, current: snapshot.name === view.current})),
 				});

@@ -29,6 +29,7 @@ export function renderTree(view: TreeView, now = new Date()): string {
 	}
 	if (view.current === null && view.snapshots.length > 0) lines.push('(the present state descends from no snapshot)');
 	for (const problem of view.problems) lines.push(`! ${problem}`);
+	for (const finding of view.findings) lines.push(`note: ${finding}`);
 	if (view.pending) lines.push(`! unfinished ${view.pending.plan.action} of '${view.pending.plan.snapshot}': run 'snapdeck recover ${view.vm}'`);
 	return lines.join('\n');
 }

@@ -31,6 +31,8 @@ export interface TreeView {
 	/** Bytes each snapshot holds on disk: its frozen images, or the saved RAM of an internal one. */
 	readonly sizes: Readonly<Record<string, number>>;
 	readonly problems: readonly string[];
+	/** Non-blocking observations, such as an overlay no snapshot knows. */
+	readonly findings: readonly string[];
 	readonly pending: PendingOperation | null;
 }
 
@@ -46,7 +48,7 @@ export class Service {
 	}
 
 	async tree(vm: string): Promise<TreeView> {
-		const {state, problems} = await this.hypervisor.inspect(vm);
+		const {state, problems, findings} = await this.hypervisor.inspect(vm);
 		const {definition} = state;
 		const tree = buildSnapshotTree(definition);
 		const orphanProblems = tree.orphans.map(name => `snapshot '${name}' names a parent that does not exist`);
@@ -59,6 +61,7 @@ export class Service {
 				return sum + (image?.internalSnapshots.find(internal => internal.name === snapshot.name)?.vmStateSize ?? 0);
 			}, 0)])),
 			problems: [...problems, ...orphanProblems],
+			findings,
 			pending: await this.hypervisor.operations(vm).readPending(),
 		};
 	}

@@ -154,6 +154,16 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim().split('\n')).toEqual(['e1', 'm1']);
 	});
 
+	it('finds an overlay on the domain\'s images that no snapshot or disk uses', async () => {
+		const domain = await libvirtDomain({running: false});
+		await domain.take('e1');
+		const stray = path.join(domain.dir, 'made-by-hand.qcow2');
+		await qemuImg.create(stray, {backing: domain.image});
+		const {findings, problems} = await domain.hypervisor.inspect(domain.name);
+		expect(problems).toEqual([]);
+		expect(findings).toEqual([expect.stringContaining(`${stray} is an overlay on ${domain.name}'s images that no disk or snapshot uses`)]);
+	});
+
 	it('--quiesce without a guest agent is refused before anything changes, offering the choice', async () => {
 		const domain = await libvirtDomain();
 		const run = await snapdeck(['snapshot', domain.name, 'q1', '--quiesce', '--yes', '--connect', URI]);

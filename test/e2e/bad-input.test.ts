@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {labWithVm, tempDir} from '../helpers/lab.js';
+import {labWithVm, qemuImg, tempDir} from '../helpers/lab.js';
 
 /** The VM folder's files and vm.json, to prove a refused command changed nothing. */
 async function snapshotOfFolder(folder: string) {
@@ -107,6 +107,18 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toMatch(/vda\.qcow2 is damaged \(\d+ corruptions/);
 		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
+	});
+
+	it('an overlay on the VM\'s images that nothing uses is a finding: shown, and blocking nothing', async () => {
+		const lab = await labWithVm();
+		await lab.take('s1');
+		await qemuImg.create(path.join(lab.folder, 'left-behind.qcow2'), {backing: 'vda.s1.qcow2'});
+		await qemuImg.create(path.join(lab.folder, 'unrelated.qcow2'), {size: 1 << 20});
+		const tree = await snapdeck(['tree', 'vm1', '--json', '--connect', `local:${lab.root}`]);
+		expect(tree.exitCode).toBe(0);
+		expect(jsonOf(tree)['findings']).toEqual([expect.stringContaining('left-behind.qcow2 is an overlay on this VM\'s images that no disk or snapshot uses')]);
+		const take = await snapdeck(['snapshot', 'vm1', 's2', '--yes', '--connect', `local:${lab.root}`]);
+		expect(take.exitCode).toBe(0);
 	});
 
 	it('a VM folder without vm.json, and a vm.json that is not valid', async () => {

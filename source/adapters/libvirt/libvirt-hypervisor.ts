@@ -9,7 +9,7 @@ import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
-import {readImageGraph} from '../image-graph.js';
+import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
@@ -100,9 +100,11 @@ export class LibvirtHypervisor implements Hypervisor {
 		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt');
 		const directories = [...new Set(definition.disks.map(disk => path.dirname(disk.file)))];
 		const existingFiles = (await Promise.all(directories.map(async directory => (await readdir(directory).catch(() => [])).map(file => path.join(directory, file))))).flat();
+		const strays = await strayOverlays(existingFiles, new Set(Object.keys(images)));
 		return {
 			state: {definition, run: runState(state), images, existingFiles, imagePrefix: `${vm}-`},
 			problems: [...problems, ...imageProblems],
+			findings: strays.map(stray => `${stray} is an overlay on ${vm}'s images that no disk or snapshot uses (left by an interrupted operation, or made outside libvirt? inspect it, then delete it)`),
 		};
 	}
 

@@ -8,7 +8,7 @@ import {assertValidName} from '../../core/names.js';
 import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import {readImageGraph} from '../image-graph.js';
+import {readImageGraph, strayOverlays} from '../image-graph.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
@@ -93,7 +93,10 @@ export class LocalHypervisor implements Hypervisor {
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
-		return {state: {definition: file, run, images, existingFiles}, problems};
+		const known = new Set(Object.keys(images).map(image => path.resolve(folder, image)));
+		const strays = await strayOverlays(existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)), known);
+		const findings = strays.map(stray => `${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`);
+		return {state: {definition: file, run, images, existingFiles}, problems, findings};
 	}
 
 	async lock(vm: string, command: string) {

@@ -23,7 +23,7 @@ export function SnapshotTree({view, cursor, height, width, now}: Props) {
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">
 				{view.vm}: {view.snapshots.length} snapshot{view.snapshots.length === 1 ? '' : 's'}, current: {view.current ?? '(none)'}
-				{view.problems.length > 0 ? <Text color={theme.error}>  ! {view.problems[0]}</Text> : null}
+				{view.problems.length > 0 ? <Text color={theme.error}>  ! {view.problems[0]}</Text> : view.findings.length > 0 ? <Text color={theme.warn}>  note: {view.findings[0]}</Text> : null}
 			</Text>
 			{view.rows.length === 0 && <Text color={theme.muted}>  no snapshots yet: press the take key</Text>}
 			{view.rows.slice(start, start + rows).map((row, offset) => {
