@@ -1,6 +1,7 @@
 import {open, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import {SnapdeckError} from '../core/errors.js';
+import {processAlive} from './files.js';
 
 export interface LockHolder {
 	readonly pid: number;
@@ -10,14 +11,6 @@ export interface LockHolder {
 	readonly since: string;
 }
 
-const alive = (pid: number) => {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
-	}
-};
 
 export const describeHolder = (holder: LockHolder) =>
 	`pid ${holder.pid} (${holder.command}), user ${holder.user} on ${holder.host}, since ${holder.since}`;
@@ -50,7 +43,7 @@ export async function acquireLock(file: string, what: string, command: string): 
 			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
 		}
 		const holder = await readHolder(file);
-		if (holder && (holder.host !== me.host || alive(holder.pid))) {
+		if (holder && (holder.host !== me.host || (await processAlive(holder.pid)))) {
 			throw new SnapdeckError('locked', `${what} is busy: locked by ${describeHolder(holder)}`, `wait for it to finish; if that process is gone for good, remove ${file}`);
 		}
 		if (!holder && Date.now() - (await stat(file).catch(() => ({mtimeMs: 0}))).mtimeMs < 5000) {

@@ -1,7 +1,8 @@
-import {mkdir, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import {localRunner} from '../adapters/exec.js';
+import {fileExists} from '../adapters/files.js';
 import {LocalHypervisor} from '../adapters/local/local-hypervisor.js';
 import {writeVmFile} from '../adapters/local/vm-file.js';
 import {QemuImg} from '../adapters/qemu-img.js';
@@ -86,11 +87,9 @@ export function expectedData(vm: DemoVm): {snapshots: Record<string, DiskData>; 
 	return {snapshots, now};
 }
 
-const exists = (file: string) => stat(file).then(() => true, () => false);
-
 /** Builds the demo lab in `dir` (through the same planner and executor as every user action). */
 export async function buildDemoLab(dir: string, onVm?: (name: string) => void): Promise<{dir: string; created: boolean}> {
-	if (await exists(path.join(dir, '.snapdeck-demo'))) return {dir, created: false};
+	if (await fileExists(path.join(dir, '.snapdeck-demo'))) return {dir, created: false};
 	if ((await readdir(dir).catch(() => [])).length > 0) {
 		throw new SnapdeckError('input', `${dir} already exists and is not a snapdeck demo lab`, 'choose another --dir, or move that directory away');
 	}

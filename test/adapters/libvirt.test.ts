@@ -8,6 +8,17 @@ import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
+/** A running domain whose e1 holds A, e2 holds A and B, and whose present state also holds C. */
+async function threeStates() {
+	const domain = await libvirtDomain();
+	await domain.guestWrite(0xa1, 1);
+	await domain.take('e1');
+	await domain.guestWrite(0xb2, 2);
+	await domain.take('e2');
+	await domain.guestWrite(0xc3, 3);
+	return domain;
+}
+
 describe('the libvirt adapter, against a real libvirtd', () => {
 	it('lists domains with state, disks, snapshot count and chain depth, from one batched virsh', async () => {
 		const running = await libvirtDomain();
@@ -58,7 +69,7 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		await domain.guestWrite(0xa1, 1);
 		await domain.take('e1');
 		await domain.guestWrite(0xb2, 1);
-		const {plan} = await domain.service.perform({kind: 'revert', vm: domain.name, snapshot: 'e1'}, {command: 'test', confirm: async () => true});
+		const {plan} = await domain.revert('e1');
 		expect(plan.steps.map(step => step.op)).toEqual(['stop-vm', 'create-overlay', 'write-definition', 'delete-image', 'start-vm']);
 		const active = await domain.activeFile();
 		expect(await domain.reads(active, 0xa1, 1)).toBe(true);
@@ -68,7 +79,7 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', 'e1')).stdout).toContain(`<source file='${active}'/>`);
 		// And once more, from the reverted state.
 		await domain.guestWrite(0xc3, 1);
-		await domain.service.perform({kind: 'revert', vm: domain.name, snapshot: 'e1'}, {command: 'test', confirm: async () => true});
+		await domain.revert('e1');
 		expect(await domain.reads(await domain.activeFile(), 0xa1, 1)).toBe(true);
 	});
 
@@ -77,28 +88,22 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		await running.guestWrite(0xa1, 1);
 		await running.take('m1', {memory: true});
 		await running.guestWrite(0xb2, 1);
-		const {plan} = await running.service.perform({kind: 'revert', vm: running.name, snapshot: 'm1'}, {command: 'test', confirm: async () => true});
+		const {plan} = await running.revert('m1');
 		expect(plan.steps.map(step => step.op)).toEqual(['internal-apply', 'write-definition']);
 		expect(await running.reads(await running.activeFile(), 0xa1, 1)).toBe(true);
 		expect((await virsh('domstate', '--domain', running.name)).stdout.trim()).toBe('running');
 
 		const stopped = await libvirtDomain({running: false});
 		await stopped.take('off1');
-		await stopped.service.perform({kind: 'revert', vm: stopped.name, snapshot: 'off1'}, {command: 'test', confirm: async () => true});
+		await stopped.revert('off1');
 		expect((await virsh('domstate', '--domain', stopped.name)).stdout.trim()).toBe('shut off');
 		expect((await virsh('snapshot-current', '--domain', stopped.name, '--name')).stdout.trim()).toBe('off1');
 	});
 
 	it('merges a middle snapshot and then the current one of a running domain, keeping every other snapshot\'s data', async () => {
-		const domain = await libvirtDomain();
-		const perform = (kind: 'merge' | 'revert', snapshot: string) => domain.service.perform({kind, vm: domain.name, snapshot}, {command: 'test', confirm: async () => true});
-		await domain.guestWrite(0xa1, 1);
-		await domain.take('e1');
-		await domain.guestWrite(0xb2, 2);
-		await domain.take('e2');
-		await domain.guestWrite(0xc3, 3);
+		const domain = await threeStates();
 
-		const middle = await perform('merge', 'e1');
+		const middle = await domain.merge('e1');
 		expect(middle.plan.steps[0]!.op).toBe('commit');
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
@@ -106,7 +111,7 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, true]);
 
 		// e2 was taken on the image just merged away: libvirt's record of it must now name the image it went into.
-		const current = await perform('merge', 'e2');
+		const current = await domain.merge('e2');
 		expect(current.plan.steps[0]!.op).toBe('commit');
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
 		expect(await domain.activeFile()).toBe(domain.image);
@@ -115,15 +120,9 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 	});
 
 	it('merges a middle snapshot, then reverts to the one taken on its image', async () => {
-		const domain = await libvirtDomain();
-		const perform = (kind: 'merge' | 'revert', snapshot: string) => domain.service.perform({kind, vm: domain.name, snapshot}, {command: 'test', confirm: async () => true});
-		await domain.guestWrite(0xa1, 1);
-		await domain.take('e1');
-		await domain.guestWrite(0xb2, 2);
-		await domain.take('e2');
-		await domain.guestWrite(0xc3, 3);
-		await perform('merge', 'e1');
-		await perform('revert', 'e2');
+		const domain = await threeStates();
+		await domain.merge('e1');
+		await domain.revert('e2');
 		const active = await domain.activeFile();
 		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, false]);
 	});
@@ -131,13 +130,13 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 	it('deletes an internal snapshot, and merges on a stopped domain', async () => {
 		const running = await libvirtDomain();
 		await running.take('m1', {memory: true});
-		await running.service.perform({kind: 'merge', vm: running.name, snapshot: 'm1'}, {command: 'test', confirm: async () => true});
+		await running.merge('m1');
 		expect((await qemuImg.info(await running.activeFile())).snapshots ?? []).toEqual([]);
 		expect((await virsh('snapshot-list', '--domain', running.name, '--name')).stdout.trim()).toBe('');
 
 		const stopped = await libvirtDomain({running: false});
 		await stopped.take('off1');
-		await stopped.service.perform({kind: 'merge', vm: stopped.name, snapshot: 'off1'}, {command: 'test', confirm: async () => true});
+		await stopped.merge('off1');
 		expect(await stopped.activeFile()).toBe(stopped.image);
 		expect((await virsh('snapshot-list', '--domain', stopped.name, '--name')).stdout.trim()).toBe('');
 	});

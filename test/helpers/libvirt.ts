@@ -52,5 +52,7 @@ export async function libvirtDomain(options: {running?: boolean; name?: string} 
 		reads: async (file: string, pattern: number, mib: number) => qemuIo.holds(file, pattern, mib * MiB, MiB),
 		take: (snapshot: string, extra: {memory?: boolean; description?: string} = {}) =>
 			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind: 'external', now: new Date(), ...extra}}, {command: 'test', confirm: async () => true}),
+		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
+		merge: (snapshot: string) => service.perform({kind: 'merge', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
 	};
 }

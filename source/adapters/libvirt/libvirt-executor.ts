@@ -1,16 +1,15 @@
 import {randomBytes} from 'node:crypto';
-import {access, rm, writeFile} from 'node:fs/promises';
+import {rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {changedNothing, SnapdeckError} from '../../core/errors.js';
+import {fileExists} from '../files.js';
 import type {VmState} from '../../core/model.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
 import {withDiskSources, withSnapshotDomainImages, withSnapshotOverlays} from './domain-edit.js';
 import type {Virsh} from './virsh.js';
 import {diskChain, parseDomainXml} from './xml.js';
-
-const exists = (file: string) => access(file).then(() => true, () => false);
 
 /** Hands libvirt an XML document through a private temp file, removed afterwards. */
 async function withXmlFile<T>(xml: string, use: (file: string) => Promise<T>): Promise<T> {
@@ -125,14 +124,14 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg):
 				case 'create-overlay': {
 					// A take: libvirt creates the overlay itself, with the metadata. A revert: snapdeck does.
 					if (activeOf(step.disk) === step.backing) return;
-					if (await exists(step.file)) {
+					if (await fileExists(step.file)) {
 						if (!resuming) throw new SnapdeckError('refused', `${step.file} already exists; snapdeck never overwrites an image`);
 						await rm(step.file);
 					}
 					return qemuImg.create(step.file, {backing: step.backing});
 				}
 				case 'copy-internal':
-					if (await exists(step.target)) await rm(step.target);
+					if (await fileExists(step.target)) await rm(step.target);
 					return qemuImg.convertSnapshot(step.source, step.name, step.target, step.backing, {signal, onProgress});
 				case 'internal-apply':
 					if (reverted.has(step.name)) return;

@@ -1,6 +1,6 @@
-import {access} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
+import {fileExists} from '../files.js';
 import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -9,8 +9,6 @@ import {flushAll, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
-
-const exists = (file: string) => access(file).then(() => true, () => false);
 
 /**
  * Carries out plan steps on a local VM: through QMP while its QEMU runs, with qemu-img while it
@@ -29,7 +27,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 	async function running(): Promise<QmpClient | null> {
 		if (client && !clientClosed) return client;
 		const socket = qmpPath(folder, vm);
-		if (socket === null || !(await exists(socket))) return null;
+		if (socket === null || !(await fileExists(socket))) return null;
 		client = await QmpClient.connect(socket, 3000).catch(() => null);
 		clientClosed = false;
 		void client?.closed().then(() => {
@@ -50,7 +48,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		switch (step.op) {
 			case 'create-overlay': {
 				// Only the file now; the switch to it happens, for all disks at once, with the metadata.
-				if ((await exists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
+				if ((await fileExists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
 				const size = (await qemuImg.info(resolve(step.backing)))['virtual-size'];
 				return qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
 			}

@@ -1,13 +1,12 @@
-import {access, rm} from 'node:fs/promises';
+import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
+import {fileExists} from '../files.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
 import type {CommandRunner} from '../exec.js';
 import {startVm} from './qemu-process.js';
 import {readVmFile, writeVmFile, type VmFile} from './vm-file.js';
-
-const exists = (file: string) => access(file).then(() => true, () => false);
 
 /** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
 export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
@@ -19,7 +18,7 @@ export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, ru
 	/** Files found in the way of a new image: not ours, so never removed by a rollback either. */
 	const notOurs = new Set<string>();
 	const freshTarget = async (file: string, resuming: boolean) => {
-		if (!(await exists(resolve(file)))) return;
+		if (!(await fileExists(resolve(file)))) return;
 		// A file this plan began before a crash is ours to replace; anything else is never overwritten.
 		if (!resuming) notOurs.add(file);
 		if (!resuming) throw new SnapdeckError('refused', `${resolve(file)} already exists; snapdeck never overwrites an image`, 'inspect the file, then move it away');
@@ -76,7 +75,7 @@ export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, ru
 		async rollback(step: Step) {
 			const created = step.op === 'create-overlay' ? step.file : step.op === 'copy-internal' ? step.target : undefined;
 			if (created !== undefined && !notOurs.has(created)) await rm(resolve(created), {force: true});
-			if (step.op === 'internal-create' && (await exists(resolve(step.file))) && (await hasInternal(step.file, step.name))) {
+			if (step.op === 'internal-create' && (await fileExists(resolve(step.file))) && (await hasInternal(step.file, step.name))) {
 				await qemuImg.snapshotDelete(resolve(step.file), step.name);
 			}
 		},

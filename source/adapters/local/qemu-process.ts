@@ -1,6 +1,7 @@
 import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
+import {processAlive} from '../files.js';
 import type {CommandRunner} from '../exec.js';
 import {stateDir} from './operation-store.js';
 import {QmpClient} from './qmp-client.js';
@@ -38,12 +39,6 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 	await runner.run('qemu-system-x86_64', args);
 }
 
-/** A process that exited but was not reaped yet (a zombie) counts as gone. */
-async function alive(pid: number): Promise<boolean> {
-	const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-	if (stat === null) return false;
-	return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}
 
 /**
  * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone.
@@ -60,8 +55,8 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 			client.close();
 		}
 	}
-	for (let waited = 0; pid !== null && (await alive(pid)) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
-	if (pid !== null && (await alive(pid))) process.kill(pid, 'SIGKILL');
+	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
+	if (pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGKILL');
 	await rm(pidFile(folder), {force: true});
 	if (qmp !== null) await rm(qmp, {force: true});
 }
