@@ -1,4 +1,4 @@
-import {backingChain, dependentsOf, internalSnapshotsIn, siblingPath} from './chain.js';
+import {dependentsOf, internalSnapshotsIn, siblingPath} from './chain.js';
 import {SnapdeckError} from './errors.js';
 import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
 import {assertValidName} from './names.js';
@@ -223,13 +223,4 @@ export function planMerge(state: VmState, name: string): Plan {
 		discards: [`snapshot '${name}': the state of the VM at ${snapshot.createdAt}`],
 		warnings,
 	});
-}
-
-/** Files of the active chains that are missing from `images`: a backing file that points nowhere. */
-export function missingImages(state: VmState): string[] {
-	const referenced = [
-		...state.definition.disks.map(disk => disk.file),
-		...state.definition.snapshots.flatMap(snapshot => snapshot.disks.map(disk => disk.file)),
-	].flatMap(file => backingChain(state.images, file));
-	return [...new Set(referenced)].filter(file => !state.images[file]).sort();
 }
