@@ -67,11 +67,11 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
  * `candidates` whose backing chain reaches one of `images` (left by an interrupted operation, or
  * by a tool that changed the chain behind snapdeck's back). Candidates are absolute paths.
  */
-export async function strayOverlays(candidates: readonly string[], images: ReadonlySet<string>): Promise<string[]> {
+export async function strayOverlays(candidates: readonly string[], images: ReadonlySet<string>, chainOf: (file: string) => Promise<{chain: string[]}> = headerChain): Promise<string[]> {
 	const strays: string[] = [];
 	for (const file of candidates) {
 		if (images.has(file)) continue;
-		const {chain} = await headerChain(file);
+		const {chain} = await chainOf(file);
 		if (chain.length > 1 && chain.slice(1).some(layer => images.has(layer))) strays.push(file);
 	}
 	return strays.sort();

@@ -50,8 +50,8 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 	});
 
 	it('a connection snapdeck cannot use, and a lab that does not exist', async () => {
-		const remote = await snapdeck(['list', '--connect', 'qemu+ssh://root@192.0.2.1/system']);
-		expect([remote.exitCode, remote.stderr]).toEqual([2, expect.stringContaining('remote libvirt host')]);
+		const transport = await snapdeck(['list', '--connect', 'qemu+tls://example.invalid/system']);
+		expect([transport.exitCode, transport.stderr]).toEqual([2, expect.stringContaining('uses a transport snapdeck does not support')]);
 		const unknown = await snapdeck(['list', '--connect', 'vmware:whatever']);
 		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('not a connection snapdeck knows')]);
 		const none = await snapdeck(['list', '--connect', `local:${path.join(os.tmpdir(), 'no-such-lab-here')}`]);

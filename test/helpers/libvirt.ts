@@ -23,19 +23,20 @@ let counter = 0;
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
 /** A libvirt domain with one qcow2 disk and no guest OS, defined (and started) for one test. */
-export async function libvirtDomain(options: {running?: boolean; name?: string} = {}) {
+export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string} = {}) {
 	const name = options.name ?? `sdt-${process.pid}-${++counter}`;
-	const dir = await tempDir();
+	const dir = options.imageDir ?? (await tempDir());
 	const image = path.join(dir, 'disk.qcow2');
 	await qemuImg.create(image, {size: 64 * MiB});
 	// /dev/kvm where it exists; software emulation elsewhere.
 	const type = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
 	const xml = `<domain type='${type}'><name>${escapeXml(name)}</name><memory unit='MiB'>128</memory>
 <os><type arch='x86_64' machine='q35'>hvm</type></os>
-<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
-	await writeFile(path.join(dir, 'domain.xml'), xml);
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${escapeXml(image)}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+	const xmlFile = path.join(await tempDir(), 'domain.xml');
+	await writeFile(xmlFile, xml);
 	defined.push(name);
-	await virsh('define', '--file', path.join(dir, 'domain.xml'));
+	await virsh('define', '--file', xmlFile);
 	if (options.running ?? true) await virsh('start', '--domain', name);
 	const hypervisor = new LibvirtHypervisor(URI);
 	const service = new Service(hypervisor);

@@ -3,7 +3,7 @@ import {rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {changedNothing, SnapdeckError} from '../../core/errors.js';
-import {fileExists} from '../files.js';
+import type {Host} from '../host.js';
 import type {VmState} from '../../core/model.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -28,7 +28,7 @@ async function withXmlFile<T>(xml: string, use: (file: string) => Promise<T>): P
  * fresh overlay on the snapshot's image, the domain's disks pointed at it, the snapshot redefined
  * as current; internal snapshots revert through libvirt.
  */
-export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg): StepExecutor {
+export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg, host: Host): StepExecutor {
 	const vm = state.definition.name;
 	const domain = ['--domain', vm];
 	const reverted = new Set<string>();
@@ -124,14 +124,14 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg):
 				case 'create-overlay': {
 					// A take: libvirt creates the overlay itself, with the metadata. A revert: snapdeck does.
 					if (activeOf(step.disk) === step.backing) return;
-					if (await fileExists(step.file)) {
+					if (await host.exists(step.file)) {
 						if (!resuming) throw new SnapdeckError('refused', `${step.file} already exists; snapdeck never overwrites an image`);
-						await rm(step.file);
+						await host.remove(step.file);
 					}
 					return qemuImg.create(step.file, {backing: step.backing});
 				}
 				case 'copy-internal':
-					if (await fileExists(step.target)) await rm(step.target);
+					if (await host.exists(step.target)) await host.remove(step.target);
 					return qemuImg.convertSnapshot(step.source, step.name, step.target, step.backing, {signal, onProgress});
 				case 'internal-apply':
 					if (reverted.has(step.name)) return;
@@ -139,7 +139,7 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg):
 					reverted.add(step.name);
 					return;
 				case 'delete-image':
-					return rm(step.file, {force: true});
+					return host.remove(step.file);
 				case 'internal-delete': {
 					if (reverted.has(`deleted:${step.name}`)) return;
 					if ((await snapshotNames()).includes(step.name)) {
@@ -182,7 +182,7 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg):
 		},
 		async rollback(step) {
 			// A take makes one atomic libvirt call; a revert's new overlay is removed if it was begun.
-			if (step.op === 'create-overlay' && activeOf(step.disk) !== step.backing) await rm(step.file, {force: true});
+			if (step.op === 'create-overlay' && activeOf(step.disk) !== step.backing) await host.remove(step.file);
 		},
 	};
 }

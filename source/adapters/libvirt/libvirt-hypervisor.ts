@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {mkdir, readdir, statfs} from 'node:fs/promises';
+import {mkdir} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {SnapdeckError} from '../../core/errors.js';
@@ -10,7 +10,7 @@ import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
-import {headerChain} from '../qcow2-header.js';
+import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
@@ -31,9 +31,10 @@ export class LibvirtHypervisor implements Hypervisor {
 	private readonly virsh: Virsh;
 	private readonly qemuImg: QemuImg;
 
-	constructor(readonly uri: string, runner: CommandRunner = localRunner) {
+	/** `host`: where the domains' images are, for what snapdeck does to them itself (qemu-img, files). */
+	constructor(readonly uri: string, private readonly host: Host = localHost, runner: CommandRunner = localRunner) {
 		this.virsh = new Virsh(uri, runner);
-		this.qemuImg = new QemuImg(runner);
+		this.qemuImg = new QemuImg(host.runner);
 	}
 
 	/** Where snapdeck keeps a domain's lock, pending operation and journal (libvirt keeps the rest). */
@@ -63,7 +64,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			if (!xml.trim()) return {...row, state: 'unknown', error: 'libvirt returned no definition (was it undefined meanwhile?)'};
 			try {
 				const {disks} = parseDomainXml(xml);
-				const chains = await Promise.all(disks.map(async disk => ({disk, ...(await headerChain(disk.file))})));
+				const chains = await Promise.all(disks.map(async disk => ({disk, ...(await this.host.chain(disk.file))})));
 				return {
 					...row,
 					disks: chains.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain})),
@@ -99,8 +100,8 @@ export class LibvirtHypervisor implements Hypervisor {
 		const definition: VmDefinition = {name: vm, disks: domain.disks, current: current.trim() || null, snapshots};
 		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt');
 		const directories = [...new Set(definition.disks.map(disk => path.dirname(disk.file)))];
-		const existingFiles = (await Promise.all(directories.map(async directory => (await readdir(directory).catch(() => [])).map(file => path.join(directory, file))))).flat();
-		const strays = await strayOverlays(existingFiles, new Set(Object.keys(images)));
+		const existingFiles = (await Promise.all(directories.map(directory => this.host.listDir(directory)))).flat();
+		const strays = await strayOverlays(existingFiles, new Set(Object.keys(images)), file => this.host.chain(file));
 		return {
 			state: {definition, run: runState(state), images, existingFiles, imagePrefix: `${vm}-`},
 			problems: [...problems, ...imageProblems],
@@ -133,13 +134,13 @@ export class LibvirtHypervisor implements Hypervisor {
 			throw new SnapdeckError('refused', `libvirt takes an internal snapshot of a running domain only with its memory`, `add --memory, or take an external (disk-only) snapshot`);
 		}
 		for (const directory of new Set(plan.steps.flatMap(step => step.creates).map(file => path.dirname(file)))) {
-			const fs = await statfs(directory);
-			if (plan.space > fs.bavail * fs.bsize) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory}, and ${formatBytes(fs.bavail * fs.bsize)} is available`);
+			const free = await this.host.freeBytes(directory);
+			if (plan.space > free) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory} on ${this.host.name}, and ${formatBytes(free)} is available`);
 		}
 	}
 
 	executor({state}: Inspection): StepExecutor {
-		return libvirtExecutor(state, this.virsh, this.qemuImg);
+		return libvirtExecutor(state, this.virsh, this.qemuImg, this.host);
 	}
 
 	operations(vm: string) {

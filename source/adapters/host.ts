@@ -1,0 +1,104 @@
+import {readdir, rm, statfs} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {z} from 'zod';
+import {SnapdeckError} from '../core/errors.js';
+import {CommandFailed, localRunner, type CommandRunner} from './exec.js';
+import {fileExists} from './files.js';
+import {headerChain} from './qcow2-header.js';
+import {parseJson} from './qemu-img.js';
+
+export interface DiskChain {
+	readonly chain: string[];
+	readonly virtualSize: number;
+	readonly problem: string | null;
+}
+
+/** The machine whose files an adapter works on: this one, or a hypervisor host over SSH. */
+export interface Host {
+	readonly name: string;
+	/** Runs programs there (qemu-img), with an argument array. */
+	readonly runner: CommandRunner;
+	listDir(dir: string): Promise<string[]>;
+	exists(file: string): Promise<boolean>;
+	remove(file: string): Promise<void>;
+	freeBytes(dir: string): Promise<number>;
+	/** A disk's backing chain, top first, with what is wrong with it. */
+	chain(file: string): Promise<DiskChain>;
+}
+
+export const localHost: Host = {
+	name: 'this host',
+	runner: localRunner,
+	listDir: async dir => (await readdir(dir).catch(() => [])).map(file => path.join(dir, file)),
+	exists: fileExists,
+	remove: file => rm(file, {force: true}),
+	freeBytes: async dir => {
+		const fs = await statfs(dir);
+		return fs.bavail * fs.bsize;
+	},
+	chain: headerChain,
+};
+
+/** One argument for a POSIX shell: single-quoted, a quote inside written as '\''. */
+export const shellQuote = (argument: string) => `'${argument.replaceAll("'", "'\\''")}'`;
+
+export interface SshTarget {
+	readonly host: string;
+	readonly user?: string;
+	readonly port?: number;
+	readonly keyfile?: string;
+	/** Do not check the host key (libvirt's no_verify=1). */
+	readonly noVerify?: boolean;
+}
+
+/**
+ * Runs programs on another host over ssh. ssh hands the remote shell one string, so every
+ * argument is quoted here; no VM, snapshot or file name can become a command there.
+ */
+export function sshRunner(target: SshTarget): CommandRunner {
+	const destination = target.user ? `${target.user}@${target.host}` : target.host;
+	const options = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'];
+	if (target.port) options.push('-p', String(target.port));
+	if (target.keyfile) options.push('-i', target.keyfile);
+	if (target.noVerify) options.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR');
+	return {
+		async run(command, args, runOptions = {}) {
+			const subprocess = execa('ssh', [...options, destination, '--', [command, ...args].map(shellQuote).join(' ')], {reject: false, cancelSignal: runOptions.signal, stdin: 'ignore'});
+			if (runOptions.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => runOptions.onStdout?.(chunk.toString('utf8')));
+			const result = await subprocess;
+			if ((result as {code?: string}).code === 'ENOENT') throw new SnapdeckError('tool', 'ssh is not installed', 'install it: apt-get install openssh-client');
+			if (result.isCanceled) throw new SnapdeckError('failed', `${command} on ${destination} was cancelled`);
+			if (result.exitCode === 255) throw new SnapdeckError('failed', `cannot reach ${destination} over ssh: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check that `ssh` to it works without a password prompt');
+			if (result.exitCode === 127) throw new SnapdeckError('tool', `${command} is not installed on ${destination}`, `install it there (qemu-img: apt-get install qemu-utils)`);
+			if (result.exitCode !== 0) throw new CommandFailed(command, args, result.exitCode ?? -1, (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / '), result.stdout);
+			return {stdout: result.stdout, stderr: result.stderr};
+		},
+	};
+}
+
+const ChainJson = z.array(z.looseObject({filename: z.string(), 'virtual-size': z.number()}));
+
+export function sshHost(target: SshTarget): Host {
+	const runner = sshRunner(target);
+	const name = target.user ? `${target.user}@${target.host}` : target.host;
+	return {
+		name, runner,
+		listDir: async dir => (await runner.run('ls', ['-1A', '--', dir]).catch(() => ({stdout: ''}))).stdout.split('\n').filter(Boolean).map(file => path.posix.join(dir, file)),
+		exists: async file => runner.run('test', ['-e', file]).then(() => true, (error: unknown) => {
+			if (error instanceof CommandFailed && error.exitCode === 1) return false;
+			throw error;
+		}),
+		remove: async file => void (await runner.run('rm', ['-f', '--', file])),
+		freeBytes: async dir => Number((await runner.run('df', ['-B1', '--output=avail', '--', dir])).stdout.trim().split('\n').at(-1)),
+		// One qemu-img per disk over ssh: the header trick needs local files.
+		chain: async file => {
+			try {
+				const layers = parseJson(ChainJson, (await runner.run('qemu-img', ['info', '-U', '--backing-chain', '--output=json', '--', file])).stdout, `qemu-img info on ${name}`);
+				return {chain: layers.map(layer => layer.filename), virtualSize: layers[0]?.['virtual-size'] ?? 0, problem: null};
+			} catch (error) {
+				return {chain: [], virtualSize: 0, problem: `${file} cannot be read on ${name}: ${(error as Error).message}`};
+			}
+		},
+	};
+}

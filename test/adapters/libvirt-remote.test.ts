@@ -1,0 +1,53 @@
+import {access, mkdir, readdir} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {jsonOf, snapdeck} from '../helpers/cli.js';
+import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+import {libvirtDomain, virsh} from '../helpers/libvirt.js';
+import {startSshd} from '../helpers/sshd.js';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+let sshd: Awaited<ReturnType<typeof startSshd>>;
+let uri: string;
+beforeAll(async () => {
+	sshd = await startSshd();
+	uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system?keyfile=${sshd.keyfile}&no_verify=1`;
+});
+afterAll(() => sshd?.stop());
+
+describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
+	it('lists, takes and reverts, with the images in a directory whose name would run a command', async () => {
+		const marker = `snapdeck-injected-${process.pid}`;
+		const hostile = path.join(await tempDir(), `it's a "dir"; $(touch ${marker}) \`touch ${marker}\``);
+		await mkdir(hostile);
+		const domain = await libvirtDomain({imageDir: hostile});
+		await domain.guestWrite(0xa1, 1);
+
+		// The exit code speaks for every domain on the shared libvirtd (other test files define odd ones): check this one's row.
+		const list = await snapdeck(['list', '--json', '--connect', uri]);
+		const row = (jsonOf(list)['vms'] as Array<Record<string, unknown>>).find(vm => vm['name'] === domain.name);
+		expect(row).toMatchObject({state: 'running', chainDepth: 1, error: null, disks: [expect.objectContaining({file: domain.image})]});
+
+		expect((await snapdeck(['snapshot', domain.name, 'e1', '--yes', '--connect', uri])).exitCode).toBe(0);
+		await domain.guestWrite(0xb2, 1);
+		const revert = await snapdeck(['revert', domain.name, 'e1', '--yes', '--connect', uri]);
+		expect(revert.exitCode).toBe(0);
+		const active = (await domain.hypervisor.inspect(domain.name)).state.definition.disks[0]!.file;
+		expect(path.dirname(active)).toBe(hostile);
+		expect(await qemuIo.holds(active, 0xa1, MiB, MiB)).toBe(true);
+		expect((await qemuImg.info(active))['full-backing-filename']).toBe(domain.image);
+
+		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
+		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', path.basename(active)].sort());
+	});
+
+	it('refuses a hostile snapshot name before anything goes over the wire', async () => {
+		const domain = await libvirtDomain({running: false});
+		for (const name of ["x';touch y;'", '$(reboot)', '-rf', 'a b']) {
+			const run = await snapdeck(['snapshot', '--yes', '--connect', uri, '--', domain.name, name]);
+			expect(run.exitCode).toBe(2);
+		}
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
+	});
+});
