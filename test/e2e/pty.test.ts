@@ -64,11 +64,21 @@ describe('snapdeck in a real terminal', () => {
 		expect(await tty.alternateScreenOn()).toBe(false);
 	});
 
-	it('gives the terminal back on SIGTERM too', async () => {
+	it('gives the terminal back on Ctrl-C', async () => {
+		const lab = await labWithVm('pty3');
+		const tty = await terminal(`echo BEFORE-MARKER; node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		await tty.waitFor(screen => screen.includes('pty3'), 'the VM list');
+		await tty.keys('C-c');
+		const after = await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck exiting');
+		expect(after).toContain('BEFORE-MARKER');
+		expect(await tty.alternateScreenOn()).toBe(false);
+	});
+
+	it.each(['TERM', 'HUP'])('gives the terminal back on SIG%s too (HUP: the SSH connection dropped)', async signal => {
 		const lab = await labWithVm('pty2');
 		const tty = await terminal(`echo BEFORE-MARKER; node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 		await tty.waitFor(screen => screen.includes('pty2'), 'the VM list');
-		await execa('pkill', ['-TERM', '-f', '--', `^node ${BIN} --connect local:${lab.root}$`]);
+		await execa('pkill', [`-${signal}`, '-f', '--', `^node ${BIN} --connect local:${lab.root}$`]);
 		const after = await tty.waitFor(screen => /EXIT=\d+/.test(screen), 'snapdeck exiting');
 		expect(after).toContain('BEFORE-MARKER');
 		expect(await tty.alternateScreenOn()).toBe(false);
