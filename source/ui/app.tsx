@@ -28,7 +28,10 @@ const clamp = (value: number, count: number) => Math.max(0, Math.min(value, coun
 export function App({service, keymap, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
-	const {columns, rows} = useTerminalSize();
+	const {columns, rows: terminalRows} = useTerminalSize();
+	// One row short of the terminal: output as tall as the terminal makes Ink clear and repaint the
+	// whole screen on every frame (measured: ~700 bytes a progress update instead of one line's worth).
+	const rows = Math.max(3, terminalRows - 1);
 	const inventory = useInventory(service);
 	const [view, setView] = useState<'list' | 'tree'>('list');
 	const [selected, setSelected] = useState(0);
