@@ -1,6 +1,10 @@
 // Bundles the command line into dist/bundle/ for a fast start: one file for the commands, and
 // the UI (React, Ink) in chunks loaded only when the UI opens. See bench/ui-pty.mjs for the effect.
+import {rmSync} from 'node:fs';
 import {build} from 'esbuild';
+
+// Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
+rmSync('dist/bundle', {recursive: true, force: true});
 
 await build({
 	// The benchmarks drive the adapters directly, from the same bundle build.

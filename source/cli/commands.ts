@@ -97,9 +97,9 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 export async function openUi(uri: string): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
-	const [{runUi}, {loadConfig}] = await Promise.all([import('../ui/run.js'), import('../config/config.js')]);
-	const {config} = loadConfig();
-	return runUi(new Service(connect(uri)), {keymapOverrides: config.keymap});
+	const {runUi} = await import('../ui/run.js');
+	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
+	return runUi(new Service(connect(uri)), {loadKeymapOverrides});
 }
 
 /** The connection to use: --connect, else SNAPDECK_CONNECT, else the config's, else the demo lab. */

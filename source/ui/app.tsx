@@ -1,6 +1,6 @@
 import os from 'node:os';
 import {Box, Text, useApp} from 'ink';
-import {useCallback, useMemo, useState} from 'react';
+import {useCallback, useEffect, useMemo, useState} from 'react';
 import {nameProblem} from '../core/names.js';
 import type {Service} from '../service/service.js';
 import {ConfirmDialog, defaultSnapshotName, TakeDialog, type TakeForm} from './components/dialogs.js';
@@ -21,11 +21,13 @@ export interface AppProps {
 	readonly keymap: Keymap;
 	/** The clock for snapshot ages and default names; tests pass a fixed one. */
 	readonly now?: () => Date;
+	/** The keymap with the configuration's overrides, loaded after the first frame; `keymap` until then. */
+	readonly loadKeymap?: () => Promise<Keymap>;
 }
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
-export function App({service, keymap, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -43,6 +45,10 @@ export function App({service, keymap, now = () => new Date()}: AppProps) {
 	const [take, setTake] = useState<TakeForm | null>(null);
 	const [takeError, setTakeError] = useState<string | null>(null);
 	const [notice, setNotice] = useState<string | null>(null);
+	const [keymap, setKeymap] = useState(initialKeymap);
+	useEffect(() => {
+		loadKeymap?.().then(setKeymap, (error: unknown) => setNotice(`configuration not used: ${(error as Error).message}`));
+	}, [loadKeymap]);
 	const tree = useTree(service, view === 'tree' ? treeVm : null);
 
 	const refreshAll = useCallback(() => {

@@ -9,7 +9,8 @@ const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
 
 export interface UiOptions {
-	readonly keymapOverrides?: Readonly<Record<string, readonly string[]>>;
+	/** Read after the first frame is on screen (the configuration library is not small). */
+	readonly loadKeymapOverrides?: () => Promise<Readonly<Record<string, readonly string[]>> | undefined>;
 }
 
 /**
@@ -28,11 +29,10 @@ export async function runUi(service: Service, options: UiOptions = {}): Promise<
 	process.on('exit', restore);
 
 	let failure: Error | null = null;
-	const keymap = buildKeymap(options.keymapOverrides);
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(noColorRequested())}>
 			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
-				<App service={service} keymap={keymap} />
+				<App service={service} keymap={buildKeymap()} loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))} />
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
 		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'.

@@ -19,11 +19,11 @@ afterEach(() => {
 });
 
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
-export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean} = {}) {
+export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>} = {}) {
 	const keymap = options.keymap ?? buildKeymap();
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
-			<App service={service} keymap={keymap} now={() => FIXED_NOW} />
+			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} />
 		</ThemeContext.Provider>,
 	);
 	Object.defineProperty(instance.stdout, 'columns', {value: 80, configurable: true});

@@ -121,6 +121,17 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('Take a snapshot of vm1'), 'the take dialog on the new key');
 	});
 
+	it('applies the configuration\'s keymap once it has loaded after the first frame, and shows a broken one', async () => {
+		const lab = await labWithVm();
+		const ui = renderApp(lab.service, {loadKeymap: async () => buildKeymap({take: ['s']})});
+		await ui.waitFor(frame => frame.includes(`${displayKey('s')} take`) && frame.includes('vm1'), 'the overridden help bar');
+		ui.type('s');
+		await ui.waitFor(frame => frame.includes('Take a snapshot of vm1'), 'the take dialog on the configured key');
+
+		const broken = renderApp(lab.service, {loadKeymap: async () => Promise.reject(new Error('config.json: keymap: expected array'))});
+		await broken.waitFor(frame => frame.includes('configuration not used: config.json: keymap: expected array') && frame.includes('vm1'), 'the notice');
+	});
+
 	it('reports overrides it cannot use instead of failing', () => {
 		const keymap = buildKeymap({frobnicate: ['x'], take: ['ctrl+shift+alt+t']});
 		expect(keymap.problems).toEqual([
