@@ -30,3 +30,14 @@ export const internalSnapshotsIn = (images: Readonly<Record<string, ImageInfo>>,
 
 /** `name` in the same directory as `file` ('/' separated; a bare file name stays bare). */
 export const siblingPath = (file: string, name: string) => file.slice(0, file.lastIndexOf('/') + 1) + name;
+
+/** Maps `items` with at most `limit` calls of `fn` in flight, keeping the order. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+	const results: R[] = new Array(items.length);
+	let next = 0;
+	const worker = async () => {
+		for (let index = next++; index < items.length; index = next++) results[index] = await fn(items[index]!, index);
+	};
+	await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker));
+	return results;
+}

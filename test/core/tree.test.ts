@@ -35,3 +35,20 @@ describe('buildSnapshotTree', () => {
 		expect(tree.orphans.length).toBeGreaterThan(0);
 	});
 });
+
+describe('mapLimited', () => {
+	it('keeps the order and never has more than the limit in flight', async () => {
+		const {mapLimited} = await import('../../source/core/chain.js');
+		let inFlight = 0;
+		let peak = 0;
+		const results = await mapLimited([5, 1, 4, 2, 3], 2, async (value, index) => {
+			inFlight++;
+			peak = Math.max(peak, inFlight);
+			await new Promise(resolve => setTimeout(resolve, value));
+			inFlight--;
+			return `${index}:${value}`;
+		});
+		expect(results).toEqual(['0:5', '1:1', '2:4', '3:2', '4:3']);
+		expect(peak).toBe(2);
+	});
+});

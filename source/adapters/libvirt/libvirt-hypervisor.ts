@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import {mkdir} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
+import {mapLimited} from '../../core/chain.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
@@ -53,7 +54,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		const outputs = await this.virsh.batch(names.flatMap(name => [
 			['domstate', '--domain', name], ['dumpxml', '--domain', name], ['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name'],
 		]));
-		return Promise.all(names.map(async (name, index) => {
+		return mapLimited(names, 16, async (name, index) => {
 			const [state, xml, snapshots, current] = outputs.slice(index * 4, index * 4 + 4) as [string, string, string, string];
 			const problem = nameProblem(name);
 			const row: VmSummary = {
@@ -74,7 +75,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			} catch (error) {
 				return {...row, error: (error as Error).message};
 			}
-		}));
+		});
 	}
 
 	async inspect(vm: string): Promise<Inspection> {
