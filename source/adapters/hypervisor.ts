@@ -1,5 +1,6 @@
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
+import type {QmpClient} from './local/qmp-client.js';
 
 /** What an adapter can do; the service and UI offer only what is declared here. */
 export interface Capabilities {
@@ -18,6 +19,19 @@ export interface Inspection {
 	readonly findings: readonly string[];
 }
 
+/**
+ * Where a backup reads a VM's disks: a QMP endpoint (the VM's own QEMU, or a qemu-storage-daemon on
+ * a stopped VM's images) and each disk's active node there. Held under the VM's lock; close() lets go.
+ */
+export interface BackupSource {
+	readonly running: boolean;
+	readonly client: QmpClient;
+	readonly disks: readonly {readonly target: string; readonly node: string; readonly virtualSize: number}[];
+	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
+	readonly definition: unknown;
+	close(): Promise<void>;
+}
+
 /** One hypervisor connection. Every adapter (local, libvirt, ...) implements this. */
 export interface Hypervisor {
 	readonly uri: string;
@@ -31,6 +45,8 @@ export interface Hypervisor {
 	/** The executor for the VM as it is now (stopped or running). */
 	executor(inspection: Inspection): StepExecutor;
 	operations(vm: string): OperationStore;
+	/** Backups, where the adapter can serve the VM's disks over QMP. */
+	backupSource?(vm: string): Promise<BackupSource>;
 	/** Power, where the adapter can start and stop VMs itself. */
 	start?(vm: string): Promise<void>;
 	/** Resolves false when the VM was not running. */

@@ -1,3 +1,4 @@
+import type {Manifest} from './backup.js';
 import type {VmDefinition} from './model.js';
 
 /**
@@ -29,7 +30,9 @@ export type StepOperation =
 	/** Starts the VM again, the way it was started, on its (new) active images. */
 	| {readonly op: 'start-vm'}
 	/** Replaces the VM's metadata with `definition` in one atomic write. */
-	| {readonly op: 'write-definition'; readonly definition: VmDefinition};
+	| {readonly op: 'write-definition'; readonly definition: VmDefinition}
+	/** Replaces a backup manifest in one atomic write; `rehash` names point files whose checksum and size are read then. */
+	| {readonly op: 'write-manifest'; readonly manifest: Manifest; readonly rehash: readonly string[]};
 
 export type Step = StepOperation & {
 	/** One line an operator reads in the confirmation. */
@@ -46,7 +49,7 @@ export type Step = StepOperation & {
 	readonly undo: string;
 };
 
-export type ActionKind = 'take' | 'revert' | 'merge';
+export type ActionKind = 'take' | 'revert' | 'merge' | 'prune';
 
 export interface Plan {
 	readonly action: ActionKind;
@@ -126,7 +129,7 @@ export interface PendingOperation {
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;

@@ -178,6 +178,8 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg, 
 				}
 				case 'write-definition':
 					return writeDefinition(step);
+				default:
+					throw new Error(`internal: ${step.op} is not a step for a libvirt domain`);
 			}
 		},
 		async rollback(step) {

@@ -9,10 +9,13 @@ import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
-import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupSource, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
+import {topNodes} from './qmp-block.js';
+import {QmpClient} from './qmp-client.js';
+import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
 import {folderOperationStore, stateDir} from './operation-store.js';
 import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
@@ -154,6 +157,37 @@ export class LocalHypervisor implements Hypervisor {
 		if (state.run !== 'running') return false;
 		await stopVm(path.join(this.root, vm), this.files.get(vm)!);
 		return true;
+	}
+
+	/** A running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */
+	async backupSource(vm: string): Promise<BackupSource> {
+		const {state} = await this.inspect(vm);
+		const file = this.files.get(vm)!;
+		const folder = path.join(this.root, vm);
+		const sizeOf = (target: string) => {
+			const disk = file.disks.find(candidate => candidate.target === target)!;
+			return state.images[disk.file]?.virtualSize ?? 0;
+		};
+		if (state.run === 'running') {
+			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
+			try {
+				const tops = await topNodes(client);
+				const disks = file.disks.map(disk => {
+					const top = tops.get(disk.target);
+					if (!top) throw new SnapdeckError('failed', `the running QEMU of ${vm} has no disk ${disk.target}, which its vm.json lists`, 'stop and start the VM so it runs what vm.json says');
+					return {target: disk.target, node: top.node, virtualSize: sizeOf(disk.target)};
+				});
+				return {running: true, client, disks, definition: file, close: async () => client.close()};
+			} catch (error) {
+				client.close();
+				throw error;
+			}
+		}
+		const daemon = await startStorageDaemon(folder, file.disks, this.runner);
+		return {
+			running: false, client: daemon.client, definition: file, close: () => daemon.stop(),
+			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
+		};
 	}
 
 	operations(vm: string) {

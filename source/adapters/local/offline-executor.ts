@@ -10,6 +10,29 @@ import {readVmFile, writeVmFile, type VmFile} from './vm-file.js';
 
 /** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
 export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
+	const images = imageExecutor(folder, qemuImg);
+	return {
+		async execute(step, context) {
+			switch (step.op) {
+				case 'write-definition':
+					return writeVmFile(folder, {...vm, ...step.definition});
+				case 'stop-vm':
+					return; // Already stopped (a resumed plan whose VM stop went through).
+				case 'start-vm':
+					return startVm(folder, await readVmFile(folder), runner);
+				default:
+					return images.execute(step, context);
+			}
+		},
+		rollback: step => images.rollback(step),
+	};
+}
+
+/**
+ * The steps that only touch qcow2 files (create, internal snapshots, commit, rebase, delete), with
+ * qemu-img, on files named relative to `folder`: a stopped VM's images, or a backup repository's.
+ */
+export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 	const resolve = (file: string) => path.resolve(folder, file);
 	/** A backing reference as it must be written into `image`'s header: relative to the image. */
 	const backingFor = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
@@ -64,12 +87,8 @@ export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, ru
 				}
 				case 'delete-image':
 					return rm(resolve(step.file), {force: true});
-				case 'write-definition':
-					return writeVmFile(folder, {...vm, ...step.definition});
-				case 'stop-vm':
-					return; // Already stopped (a resumed plan whose VM stop went through).
-				case 'start-vm':
-					return startVm(folder, await readVmFile(folder), runner);
+				default:
+					throw new Error(`internal: ${step.op} is not an image step`);
 			}
 		},
 		async rollback(step: Step) {

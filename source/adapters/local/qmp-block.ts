@@ -40,6 +40,8 @@ export async function topNodes(client: QmpClient): Promise<Map<string, {node: st
 export interface JobOptions {
 	readonly signal?: AbortSignal;
 	readonly onProgress?: (fraction: number) => void;
+	/** Bytes done and to do, summed over the jobs, as query-jobs reports them. */
+	readonly onBytes?: (done: number, total: number) => void;
 	/** Active commit and mirror wait in READY until told to complete (pivot). */
 	readonly pivot?: boolean;
 }
@@ -52,47 +54,66 @@ export const newJobId = (kind: string) => `snapdeck-${kind}-${process.pid}-${++j
  * it is READY (if asked), block-job-cancel when `signal` aborts. Rejects when the job fails or is
  * cancelled; QEMU then leaves the chain as it was.
  */
-export async function runJob(client: QmpClient, kind: string, start: (id: string) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
-	const id = newJobId(kind);
+export function runJob(client: QmpClient, kind: string, start: (id: string) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
+	return runJobs(client, kind, 1, ids => start(ids[0]!), options);
+}
+
+/**
+ * `count` jobs that `start(ids)` starts together (one QMP transaction), followed to the end of all
+ * of them. Rejects with the first failure once every job has ended.
+ */
+export async function runJobs(client: QmpClient, kind: string, count: number, start: (ids: string[]) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
+	const ids = Array.from({length: count}, () => newJobId(kind));
+	const pending = new Set(ids);
+	let failure: Error | null = null;
 	let settle!: {resolve: () => void; reject: (error: Error) => void};
 	const finished = new Promise<void>((resolve, reject) => {
 		settle = {resolve, reject};
 	});
+	const ended = (id: string, error: Error | null) => {
+		if (!pending.delete(id)) return;
+		failure ??= error;
+		if (pending.size > 0) return;
+		if (failure) settle.reject(failure);
+		else settle.resolve();
+	};
 	let cancelled = false;
 	const unsubscribe = client.onEvent(event => {
 		const data = event.data ?? {};
-		if (data['id'] !== id && data['device'] !== id) return;
-		if (event.event === 'BLOCK_JOB_READY' && options.pivot) client.execute('job-complete', {id}).catch(error => settle.reject(error as Error));
-		if (event.event === 'BLOCK_JOB_CANCELLED') settle.reject(new SnapdeckError('failed', `${kind} was cancelled`));
-		if (event.event === 'BLOCK_JOB_COMPLETED') {
-			if (typeof data['error'] === 'string') settle.reject(new SnapdeckError('failed', `${kind} failed in QEMU: ${data['error']}`));
-			else settle.resolve();
-		}
+		const id = [data['id'], data['device']].find((candidate): candidate is string => typeof candidate === 'string' && pending.has(candidate));
+		if (id === undefined) return;
+		if (event.event === 'BLOCK_JOB_READY' && options.pivot) client.execute('job-complete', {id}).catch(error => ended(id, error as Error));
+		if (event.event === 'BLOCK_JOB_CANCELLED') ended(id, new SnapdeckError('failed', `${kind} was cancelled`));
+		if (event.event === 'BLOCK_JOB_COMPLETED') ended(id, typeof data['error'] === 'string' ? new SnapdeckError('failed', `${kind} failed in QEMU: ${data['error']}`) : null);
 		if (event.event === 'JOB_STATUS_CHANGE' && data['status'] === 'concluded') {
 			// Jobs that are not block jobs (snapshot-save/load) end here; read why, then dismiss.
 			client.execute('query-jobs', undefined, {schema: Jobs}).then(async jobs => {
 				const job = jobs.find(candidate => candidate.id === id);
 				await client.execute('job-dismiss', {id}).catch(() => undefined);
-				if (job?.error) settle.reject(new SnapdeckError('failed', `${kind} failed in QEMU: ${job.error}`));
-				else if (cancelled) settle.reject(new SnapdeckError('failed', `${kind} was cancelled`));
-				else settle.resolve();
-			}, error => settle.reject(error as Error));
+				if (job?.error) ended(id, new SnapdeckError('failed', `${kind} failed in QEMU: ${job.error}`));
+				else ended(id, cancelled ? new SnapdeckError('failed', `${kind} was cancelled`) : null);
+			}, error => ended(id, error as Error));
 		}
 	});
 	const onAbort = () => {
 		cancelled = true;
-		client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
+		for (const id of pending) client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
 	};
 	const readProgress = () =>
 		client.execute('query-jobs', undefined, {schema: Jobs}).then(jobs => {
-			const job = jobs.find(candidate => candidate.id === id);
-			if (job && job['total-progress'] > 0) options.onProgress?.(job['current-progress'] / job['total-progress']);
+			const ours = jobs.filter(job => ids.includes(job.id));
+			const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
+			const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
+			if (ours.length === count && total > 0) {
+				options.onProgress?.(done / total);
+				options.onBytes?.(done, total);
+			}
 		}, () => undefined);
 	const poll = setInterval(readProgress, 250);
 	try {
 		options.signal?.throwIfAborted();
 		options.signal?.addEventListener('abort', onAbort, {once: true});
-		await start(id);
+		await start(ids);
 		void readProgress();
 		await Promise.race([finished, client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`)))]);
 		options.onProgress?.(1);
@@ -118,4 +139,15 @@ export async function flushAll(client: QmpClient): Promise<void> {
 	}
 	await client.execute('stop');
 	await client.execute('cont');
+}
+
+const BitmapNodes = z.array(z.looseObject({
+	'node-name': z.string(),
+	'dirty-bitmaps': z.array(z.looseObject({name: z.string(), inconsistent: z.boolean().optional(), persistent: z.boolean().optional()})).optional(),
+}));
+
+/** The dirty bitmaps on each node, by node name; an inconsistent one (QEMU died with it open) is not usable. */
+export async function nodeBitmaps(client: QmpClient): Promise<Map<string, Array<{name: string; usable: boolean}>>> {
+	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: BitmapNodes});
+	return new Map(nodes.map(node => [node['node-name'], (node['dirty-bitmaps'] ?? []).map(bitmap => ({name: bitmap.name, usable: bitmap.inconsistent !== true}))]));
 }

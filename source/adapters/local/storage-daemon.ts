@@ -1,0 +1,89 @@
+import {randomBytes} from 'node:crypto';
+import {mkdir, readFile, rm} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {processAlive} from '../files.js';
+import type {CommandRunner} from '../exec.js';
+import {stateDir} from './operation-store.js';
+import {QmpClient} from './qmp-client.js';
+
+/** QEMU's option syntax: a comma inside a value is written twice. */
+const optionValue = (value: string) => value.replaceAll(',', ',,');
+
+const pidFileOf = (folder: string) => path.join(stateDir(folder), 'storage-daemon.pid');
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+	for (let waited = 0; waited < ms; waited += 50) {
+		if (!(await processAlive(pid))) return true;
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
+	return !(await processAlive(pid));
+}
+
+/**
+ * Stops a qemu-storage-daemon an earlier, interrupted run left on this VM's images. SIGTERM makes
+ * it close its images cleanly, persistent dirty bitmaps included.
+ */
+export async function stopStaleDaemon(folder: string): Promise<void> {
+	const pidFile = pidFileOf(folder);
+	const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+	if (pid > 0 && (await processAlive(pid))) {
+		const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+		if (comm.startsWith('qemu-storage')) {
+			process.kill(pid, 'SIGTERM');
+			if (!(await waitGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
+		}
+	}
+	await rm(pidFile, {force: true});
+}
+
+export interface StorageDaemon {
+	readonly client: QmpClient;
+	/** Each disk's qcow2 node, by target. */
+	readonly nodes: ReadonlyMap<string, string>;
+	stop(): Promise<void>;
+}
+
+/**
+ * Serves a stopped VM's active images over QMP with qemu-storage-daemon, so the jobs that back up
+ * a running VM (blockdev-backup, dirty bitmaps) run the same way on a stopped one.
+ */
+export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], runner: CommandRunner): Promise<StorageDaemon> {
+	await stopStaleDaemon(folder);
+	await mkdir(stateDir(folder), {recursive: true});
+	// A unix socket path must fit in 108 bytes, which a VM folder deep in a tree may not.
+	const socket = path.join(os.tmpdir(), `snapdeck-qsd-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+	const pidFile = pidFileOf(folder);
+	const args: string[] = [];
+	const nodes = new Map<string, string>();
+	for (const disk of disks) {
+		const node = `${disk.target}-0`;
+		nodes.set(disk.target, node);
+		args.push(
+			'--blockdev', `driver=file,filename=${optionValue(path.resolve(folder, disk.file))},node-name=file-${disk.target}`,
+			'--blockdev', `driver=qcow2,file=file-${disk.target},node-name=${node}`,
+		);
+	}
+	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--daemonize', '--pidfile', pidFile);
+	await runner.run('qemu-storage-daemon', args);
+	let client: QmpClient;
+	try {
+		client = await QmpClient.connect(socket);
+	} catch (error) {
+		await stopStaleDaemon(folder);
+		await rm(socket, {force: true});
+		throw error;
+	}
+	return {
+		client, nodes,
+		async stop() {
+			const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+			await client.execute('quit').catch(() => undefined);
+			await Promise.race([client.closed(), new Promise(resolve => setTimeout(resolve, 5000).unref())]);
+			client.close();
+			if (pid > 0 && !(await waitGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
+			await rm(pidFile, {force: true});
+			await rm(socket, {force: true});
+		},
+	};
+}

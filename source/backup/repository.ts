@@ -1,0 +1,128 @@
+import {createHash} from 'node:crypto';
+import {createReadStream} from 'node:fs';
+import {mkdir, open, readdir, readFile, rm, stat} from 'node:fs/promises';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import {z} from 'zod';
+import {Manifest} from '../core/backup.js';
+import {SnapdeckError} from '../core/errors.js';
+import {assertValidName} from '../core/names.js';
+import type {JournalEntry} from '../core/plan.js';
+import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {acquireLock} from '../adapters/lock.js';
+import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
+
+/** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
+export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
+
+export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
+	const hash = createHash('sha256');
+	for await (const chunk of createReadStream(file, {highWaterMark: 1 << 20, signal})) hash.update(chunk as Buffer);
+	return hash.digest('hex');
+}
+
+/** Makes a file's data and its directory entry durable. */
+export async function fsyncFile(file: string): Promise<void> {
+	for (const target of [file, path.dirname(file)]) {
+		const handle = await open(target, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	}
+}
+
+/**
+ * A backup repository: `ROOT/<vm>/manifest.json` lists the points; each disk's point files are
+ * `ROOT/<vm>/<disk>/<id>.qcow2`, an incremental's backing file being the previous point's file.
+ * `ROOT/<vm>/.snapdeck/` holds the lock, a pending prune and the journal.
+ */
+export class Repository {
+	readonly root: string;
+
+	constructor(root: string) {
+		this.root = path.resolve(root);
+	}
+
+	/** Short and stable per repository: names the dirty bitmaps this repository's backups follow. */
+	get tag(): string {
+		return createHash('sha256').update(this.root).digest('hex').slice(0, 8);
+	}
+
+	vmDir(vm: string): string {
+		assertValidName('VM', vm);
+		return path.join(this.root, vm);
+	}
+
+	/** A point file's absolute path from its name in the manifest. */
+	resolve(vm: string, file: string): string {
+		return path.join(this.vmDir(vm), file);
+	}
+
+	async read(vm: string): Promise<Manifest> {
+		const file = path.join(this.vmDir(vm), 'manifest.json');
+		let text: string;
+		try {
+			text = await readFile(file, 'utf8');
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {version: 1, vm, points: []};
+			throw error;
+		}
+		let json: unknown;
+		try {
+			json = JSON.parse(text);
+		} catch (error) {
+			throw new SnapdeckError('failed', `${file} is not valid JSON: ${(error as Error).message}`, 'the backup files beside it are intact; restore the manifest from a copy, or move the folder away and take a full backup');
+		}
+		const parsed = Manifest.safeParse(json);
+		if (!parsed.success) throw new SnapdeckError('failed', `${file} is not a snapdeck manifest: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`, 'restore it from a copy, or move the folder away and take a full backup');
+		return parsed.data;
+	}
+
+	/** Validated, then written atomically (temp file, fsync, rename, fsync of the folder). */
+	async write(manifest: Manifest): Promise<void> {
+		await mkdir(this.vmDir(manifest.vm), {recursive: true});
+		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(manifest));
+	}
+
+	async lock(vm: string, command: string): Promise<() => Promise<void>> {
+		await mkdir(stateDir(this.vmDir(vm)), {recursive: true});
+		return acquireLock(path.join(stateDir(this.vmDir(vm)), 'lock'), `the backups of '${vm}' in ${this.root}`, command);
+	}
+
+	operations(vm: string) {
+		return folderOperationStore(this.vmDir(vm));
+	}
+
+	journal(vm: string, entry: Omit<JournalEntry, 'time' | 'vm'>): Promise<void> {
+		return this.operations(vm).appendJournal({time: new Date().toISOString(), vm, ...entry});
+	}
+
+	/**
+	 * Removes what an interrupted run left: points still marked partial, and point files that no
+	 * point names (a run killed before it recorded them). Returns the manifest without them.
+	 */
+	async cleanup(manifest: Manifest): Promise<{manifest: Manifest; removed: string[]}> {
+		const dir = this.vmDir(manifest.vm);
+		const complete = manifest.points.filter(point => point.state === 'complete');
+		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
+		const removed: string[] = [];
+		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.'));
+		for (const subdir of subdirs) {
+			for (const name of await readdir(path.join(dir, subdir.name))) {
+				const file = `${subdir.name}/${name}`;
+				if (named.has(file) || !name.endsWith('.qcow2')) continue;
+				await rm(path.join(dir, file), {force: true});
+				removed.push(file);
+			}
+		}
+		const cleaned = {...manifest, points: complete};
+		if (complete.length !== manifest.points.length) await this.write(cleaned);
+		return {manifest: cleaned, removed};
+	}
+
+	async fileSize(vm: string, file: string): Promise<number> {
+		return (await stat(this.resolve(vm, file))).size;
+	}
+}

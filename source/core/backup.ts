@@ -1,0 +1,129 @@
+import {z} from 'zod';
+import {SnapdeckError} from './errors.js';
+import {Name} from './model.js';
+
+/** One disk's file of a backup point, named relative to the VM's folder in the repository. */
+export const BackupFile = z.object({
+	disk: Name,
+	file: z.string().min(1),
+	/** The previous point's file this one is an overlay on (by the same relative name); null for a full. */
+	backing: z.string().nullable(),
+	virtualSize: z.number().int().nonnegative(),
+	/** Bytes of the file itself. */
+	size: z.number().int().nonnegative(),
+	sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type BackupFile = z.infer<typeof BackupFile>;
+
+export const Verification = z.object({
+	at: z.iso.datetime({offset: true}),
+	ok: z.boolean(),
+	restoreTest: z.boolean(),
+	message: z.string(),
+});
+export type Verification = z.infer<typeof Verification>;
+
+/** A point id: its UTC time, sortable as text ("20261125T121314Z"), with "-2", "-3" after a clash. */
+export const POINT_ID = /^\d{8}T\d{6}Z(?:-\d+)?$/;
+
+export const BackupPoint = z.object({
+	id: z.string().regex(POINT_ID),
+	kind: z.enum(['full', 'incremental']),
+	createdAt: z.iso.datetime({offset: true}),
+	/** The point this one is an increment over; null for a full. */
+	parent: z.string().regex(POINT_ID).nullable(),
+	/** partial: being written (or interrupted); only complete points are restorable. */
+	state: z.enum(['complete', 'partial']),
+	files: z.array(BackupFile).min(1),
+	/** The dirty bitmap (on every disk's active image) that tracks writes since this point; null when none was made. */
+	bitmap: z.string().nullable(),
+	/** Why a full was taken where an incremental was asked for by 'auto'. */
+	reason: z.string().default(''),
+	/** The VM's definition when the point was taken, as the adapter keeps it (vm.json, domain XML). */
+	definition: z.unknown(),
+	verified: Verification.nullable().default(null),
+});
+export type BackupPoint = z.infer<typeof BackupPoint>;
+
+export const Manifest = z.object({
+	version: z.literal(1),
+	vm: Name,
+	/** Oldest first. */
+	points: z.array(BackupPoint),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export type BackupMode = 'auto' | 'full' | 'incremental';
+
+/** A disk as a backup sees it: its active image's virtual size and the bitmaps on it. */
+export interface SourceDisk {
+	readonly target: string;
+	readonly virtualSize: number;
+	readonly bitmaps: readonly {readonly name: string; readonly usable: boolean}[];
+}
+
+export interface BackupDecision {
+	readonly kind: 'full' | 'incremental';
+	/** The point an incremental builds on. */
+	readonly base: BackupPoint | null;
+	/** Why it is a full when 'auto' was asked; empty otherwise. */
+	readonly reason: string;
+}
+
+/** The newest complete point, which the next incremental would build on. */
+export const latestPoint = (manifest: Manifest): BackupPoint | null => manifest.points.filter(point => point.state === 'complete').at(-1) ?? null;
+
+/**
+ * Full or incremental. An incremental needs the newest complete point and, on every disk's active
+ * image, a usable bitmap named after it; bitmaps are lost after a restore, a new overlay
+ * (snapshot) or a QEMU crash, and then only a full is correct.
+ */
+export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[]): BackupDecision {
+	if (mode === 'full') return {kind: 'full', base: null, reason: ''};
+	const base = latestPoint(manifest);
+	const why = (() => {
+		if (!base) return 'there is no earlier backup of this VM in the repository';
+		if (base.bitmap === null) return `the last backup (${base.id}) left no dirty bitmap to follow`;
+		const targets = disks.map(disk => disk.target).sort().join(',');
+		const backedUp = base.files.map(file => file.disk).sort().join(',');
+		if (targets !== backedUp) return `the VM's disks (${targets}) are not those of the last backup (${backedUp})`;
+		for (const disk of disks) {
+			const file = base.files.find(candidate => candidate.disk === disk.target)!;
+			if (file.virtualSize !== disk.virtualSize) return `${disk.target} was resized since the last backup (${base.id})`;
+			const bitmap = disk.bitmaps.find(candidate => candidate.name === base.bitmap);
+			if (!bitmap) return `${disk.target}'s active image has no dirty bitmap '${base.bitmap}' (lost to a snapshot, a revert, a restore or a migration since ${base.id})`;
+			if (!bitmap.usable) return `${disk.target}'s dirty bitmap '${base.bitmap}' is inconsistent (QEMU stopped without saving it)`;
+		}
+		return null;
+	})();
+	if (why === null) return {kind: 'incremental', base, reason: ''};
+	if (mode === 'incremental') throw new SnapdeckError('refused', `cannot take an incremental backup: ${why}`, 'take a full backup (--full), or leave the choice to snapdeck (no flag)');
+	return {kind: 'full', base: null, reason: why};
+}
+
+/** A new point id from the time, unique among `taken`. */
+export function newPointId(now: Date, taken: readonly string[]): string {
+	const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(/[-:]/g, '');
+	let id = stamp;
+	for (let n = 2; taken.includes(id); n++) id = `${stamp}-${n}`;
+	return id;
+}
+
+/** Every point `id` depends on, itself first, down to its full. */
+export function pointChain(manifest: Manifest, id: string): BackupPoint[] {
+	const chain: BackupPoint[] = [];
+	for (let point = manifest.points.find(candidate => candidate.id === id); point; point = manifest.points.find(candidate => candidate.id === point!.parent)) {
+		chain.push(point);
+		if (point.parent === null) return chain;
+	}
+	throw new SnapdeckError('failed', `backup point ${id} depends on point ${chain.at(-1)?.parent ?? id}, which the manifest does not have`, 'the repository is damaged: take a full backup');
+}
+
+export const findPoint = (manifest: Manifest, id: string): BackupPoint => {
+	const point = manifest.points.find(candidate => candidate.id === id);
+	if (!point) {
+		const known = manifest.points.map(candidate => candidate.id);
+		throw new SnapdeckError('not-found', `${manifest.vm} has no backup point '${id}'`, known.length > 0 ? `its points are: ${known.join(', ')}` : 'it has no backups yet');
+	}
+	return point;
+};

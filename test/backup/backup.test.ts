@@ -1,0 +1,78 @@
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {runBackup} from '../../source/backup/backup.js';
+import {Repository} from '../../source/backup/repository.js';
+import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
+import {runningLab} from '../helpers/live.js';
+
+/** Bytes of guest data a qcow2 layer holds itself (depth 0), as `qemu-img map` reports them. */
+async function ownDataBytes(file: string): Promise<number> {
+	const {stdout} = await execa('qemu-img', ['map', '-U', '--output=json', file]);
+	const extents = JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>;
+	return extents.filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
+}
+
+/** A flat copy of what the guest sees on a disk now. */
+async function snapshotOf(file: string, dir: string, name: string): Promise<string> {
+	const copy = path.join(dir, name);
+	await execa('qemu-img', ['convert', '-U', '-O', 'qcow2', file, copy]);
+	return copy;
+}
+
+const same = async (a: string, b: string) => (await execa('qemu-img', ['compare', '-U', a, b], {reject: false})).exitCode === 0;
+
+describe('backups of a running VM (QEMU, no guest OS, 2 GiB disk)', () => {
+	it('full, then an incremental holding just the 3 MiB the guest wrote; each point reads as the disk did then', async () => {
+		const lab = await runningLab('live1', ['vda'], 2048);
+		const repo = new Repository(await tempDir());
+		const copies = await tempDir();
+		await lab.guestWrite(0x11, 10, 'vda', 8);
+		const full = await runBackup(lab.hypervisor, repo, 'live1', {mode: 'auto', command: 'test'});
+		expect(full.kind).toBe('full');
+		expect(full.reason).toMatch(/no earlier backup/);
+		const atFull = await snapshotOf(await lab.activeFile(), copies, 'full.qcow2');
+
+		await lab.guestWrite(0x22, 100, 'vda', 3);
+		const events: string[] = [];
+		const incremental = await runBackup(lab.hypervisor, repo, 'live1', {mode: 'auto', command: 'test', onEvent: event => events.push(event.type)});
+		expect(incremental.kind).toBe('incremental');
+		expect(incremental.parent).toBe(full.id);
+		expect(events).toContain('progress');
+		const atIncremental = await snapshotOf(await lab.activeFile(), copies, 'incremental.qcow2');
+		const incrementalFile = repo.resolve('live1', incremental.files[0]!.file);
+		expect(await ownDataBytes(incrementalFile)).toBe(3 * MiB);
+		expect((await qemuImg.info(incrementalFile))['backing-filename']).toBe(path.basename(full.files[0]!.file));
+
+		expect(await same(repo.resolve('live1', full.files[0]!.file), atFull)).toBe(true);
+		expect(await same(incrementalFile, atIncremental)).toBe(true);
+		expect(await same(incrementalFile, atFull)).toBe(false);
+		const manifest = await repo.read('live1');
+		expect(manifest.points.map(point => [point.kind, point.state])).toEqual([['full', 'complete'], ['incremental', 'complete']]);
+	});
+});
+
+describe('backups of a stopped VM (qemu-storage-daemon)', () => {
+	it('full and incremental of two disks; the bitmap lives on in the image between runs', async () => {
+		const lab = await labWithVm('vm1', ['vda', 'vdb'], 2048);
+		const repo = new Repository(await tempDir());
+		const copies = await tempDir();
+		await lab.write(0x31, 5, 'vda');
+		await lab.write(0x32, 7, 'vdb');
+		const full = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		const fullCopies = [await snapshotOf(await lab.activeFile('vda'), copies, 'a0'), await snapshotOf(await lab.activeFile('vdb'), copies, 'b0')];
+		expect((await qemuImg.info(await lab.activeFile('vda')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name)).toEqual([full.bitmap]);
+
+		for (let mib = 200; mib < 203; mib++) await lab.write(0x41, mib, 'vdb');
+		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'incremental', command: 'test'});
+		const byDisk = Object.fromEntries(incremental.files.map(file => [file.disk, repo.resolve('vm1', file.file)]));
+		expect(await ownDataBytes(byDisk['vda']!)).toBe(0);
+		expect(await ownDataBytes(byDisk['vdb']!)).toBe(3 * MiB);
+		expect(await same(repo.resolve('vm1', full.files[0]!.file), fullCopies[0]!)).toBe(true);
+		expect(await same(repo.resolve('vm1', full.files[1]!.file), fullCopies[1]!)).toBe(true);
+		expect(await same(byDisk['vdb']!, await lab.activeFile('vdb'))).toBe(true);
+		expect(await same(byDisk['vdb']!, fullCopies[1]!)).toBe(false);
+		// Only the newest point's bitmap is kept.
+		expect((await qemuImg.info(await lab.activeFile('vdb')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name)).toEqual([incremental.bitmap]);
+	});
+});
