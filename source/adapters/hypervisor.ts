@@ -47,6 +47,11 @@ export interface Hypervisor {
 	operations(vm: string): OperationStore;
 	/** Backups, where the adapter can serve the VM's disks over QMP. */
 	backupSource?(vm: string): Promise<BackupSource>;
+	/**
+	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
+	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
+	 */
+	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
 	/** Power, where the adapter can start and stop VMs itself. */
 	start?(vm: string): Promise<void>;
 	/** Resolves false when the VM was not running. */

@@ -126,6 +126,22 @@ export class QemuImg {
 		await this.job(args, options);
 	}
 
+	/** A new standalone qcow2 image that reads as `source` (with its backing chain) does. */
+	async convert(source: string, target: string, options: JobOptions = {}) {
+		await this.job(['convert', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
+	}
+
+	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */
+	async same(a: string, b: string): Promise<boolean> {
+		try {
+			await this.runner.run('qemu-img', ['compare', '-q', '-U', '--', a, b]);
+			return true;
+		} catch (error) {
+			if ((error as {exitCode?: number}).exitCode === 1) return false;
+			throw error;
+		}
+	}
+
 	/** A new image holding internal snapshot `name` of `source`: only its own layer, over `backing`. */
 	async convertSnapshot(source: string, name: string, target: string, backing: string | null, options: JobOptions = {}) {
 		// -U: a snapshot's data never changes, so reading it beside a running QEMU is consistent.

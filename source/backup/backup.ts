@@ -19,6 +19,8 @@ export interface BackupOptions {
 	/** Told, before the copy starts, what kind of backup this is and why. */
 	readonly onDecision?: (decision: {kind: 'full' | 'incremental'; base: string | null; reason: string}) => void;
 	readonly now?: Date;
+	/** A bandwidth cap per disk (QEMU's job speed), so a backup leaves the VM's storage some room. */
+	readonly bytesPerSecond?: number;
 }
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
@@ -109,6 +111,7 @@ async function backupFrom(source: BackupSource, repo: Repository, manifest: Mani
 		}
 		const what = `${decision.kind} backup of ${source.disks.map(disk => disk.target).join(', ')} (${formatBytes(source.disks.reduce((sum, disk) => sum + disk.virtualSize, 0))}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
+		const speed = options.bytesPerSecond === undefined ? {} : {speed: options.bytesPerSecond};
 		await runJobs(client, 'backup', source.disks.length, async ids => {
 			bitmapsAdded = true;
 			await client.execute('transaction', {
@@ -117,8 +120,8 @@ async function backupFrom(source: BackupSource, repo: Repository, manifest: Mani
 					{
 						type: 'blockdev-backup',
 						data: decision.base
-							? {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'bitmap', bitmap: decision.base.bitmap, 'bitmap-mode': 'never'}
-							: {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'full'},
+							? {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'bitmap', bitmap: decision.base.bitmap, 'bitmap-mode': 'never', ...speed}
+							: {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'full', ...speed},
 					},
 				]),
 				// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.

@@ -92,7 +92,9 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 		return new SnapdeckError(
 			'interrupted',
 			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[reached]?.summary ?? ''}): ${message}`,
-			`every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
+			plan.action === 'prune'
+				? `every kept backup point still restores; run 'snapdeck prune ${plan.vm}' again to finish the prune`
+				: `every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
 		);
 	}
 }

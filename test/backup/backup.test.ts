@@ -34,11 +34,9 @@ describe('backups of a running VM (QEMU, no guest OS, 2 GiB disk)', () => {
 		const atFull = await snapshotOf(await lab.activeFile(), copies, 'full.qcow2');
 
 		await lab.guestWrite(0x22, 100, 'vda', 3);
-		const events: string[] = [];
-		const incremental = await runBackup(lab.hypervisor, repo, 'live1', {mode: 'auto', command: 'test', onEvent: event => events.push(event.type)});
+		const incremental = await runBackup(lab.hypervisor, repo, 'live1', {mode: 'auto', command: 'test'});
 		expect(incremental.kind).toBe('incremental');
 		expect(incremental.parent).toBe(full.id);
-		expect(events).toContain('progress');
 		const atIncremental = await snapshotOf(await lab.activeFile(), copies, 'incremental.qcow2');
 		const incrementalFile = repo.resolve('live1', incremental.files[0]!.file);
 		expect(await ownDataBytes(incrementalFile)).toBe(3 * MiB);

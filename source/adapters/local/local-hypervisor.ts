@@ -1,4 +1,4 @@
-import {mkdir, readdir, stat, statfs} from 'node:fs/promises';
+import {mkdir, readdir, rm, stat, statfs} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {backingChain, chainDepth, mapLimited} from '../../core/chain.js';
@@ -18,7 +18,7 @@ import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
 import {folderOperationStore, stateDir} from './operation-store.js';
-import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
+import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
 
 const socketAnswers = (socket: string) =>
 	new Promise<boolean>(resolve => {
@@ -188,6 +188,38 @@ export class LocalHypervisor implements Hypervisor {
 			running: false, client: daemon.client, definition: file, close: () => daemon.stop(),
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
 		};
+	}
+
+	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */
+	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
+		assertValidName('VM', name);
+		const parsed = VmFile.safeParse(definition);
+		if (!parsed.success) throw new SnapdeckError('refused', 'the backup point does not hold a local VM definition (vm.json), so it cannot become a VM here', 'restore its disks with --to PATH instead');
+		const folder = path.join(this.root, name);
+		try {
+			await mkdir(folder);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
+			throw error;
+		}
+		try {
+			const images: Record<string, string> = {};
+			for (const disk of disks) {
+				images[disk] = path.join(folder, `${disk}.qcow2`);
+				await write(disk, images[disk]);
+			}
+			const vm = parsed.data;
+			await writeVmFile(folder, {
+				...vm, name, current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
+				disks: disks.map(disk => ({target: disk, file: `${disk}.qcow2`})),
+				description: `restored from a backup of ${vm.name}`,
+			});
+			return images;
+		} catch (error) {
+			// The folder is new and ours: nothing of it is kept from a failed restore.
+			await rm(folder, {recursive: true, force: true});
+			throw error;
+		}
 	}
 
 	operations(vm: string) {

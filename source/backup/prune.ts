@@ -1,0 +1,75 @@
+import {Manifest} from '../core/backup.js';
+import {SnapdeckError} from '../core/errors.js';
+import type {Plan, PlanEvent, StepExecutor} from '../core/plan.js';
+import {planPrune} from '../core/prune.js';
+import {selectRetention, type Retention} from '../core/retention.js';
+import {localRunner} from '../adapters/exec.js';
+import {imageExecutor} from '../adapters/local/offline-executor.js';
+import {QemuImg} from '../adapters/qemu-img.js';
+import {runPlan} from '../jobs/run-plan.js';
+import {sha256File, type Repository} from './repository.js';
+
+/** Runs prune plans in the repository: qemu-img on point files, and the manifest. */
+function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
+	const images = imageExecutor(repo.vmDir(vm), new QemuImg(localRunner));
+	return {
+		async execute(step, context) {
+			if (step.op !== 'write-manifest') return images.execute(step, context);
+			const manifest = Manifest.parse(step.manifest);
+			for (const point of manifest.points) {
+				for (const file of point.files) {
+					if (!step.rehash.includes(file.file)) continue;
+					file.sha256 = await sha256File(repo.resolve(vm, file.file), context.signal);
+					file.size = await repo.fileSize(vm, file.file);
+				}
+			}
+			await repo.write(manifest);
+		},
+		rollback: step => images.rollback(step),
+	};
+}
+
+export interface PruneOptions {
+	readonly retention: Retention;
+	readonly dryRun?: boolean;
+	readonly command: string;
+	readonly signal?: AbortSignal;
+	readonly onEvent?: (event: PlanEvent) => void;
+	/** Shown the plan; resolves true to go ahead. */
+	readonly confirm: (plan: Plan) => Promise<boolean>;
+}
+
+export interface PruneResult {
+	readonly plan: Plan;
+	readonly keep: readonly string[];
+	readonly remove: readonly string[];
+	readonly outcome: 'done' | 'dry-run' | 'declined' | 'resumed';
+}
+
+/**
+ * Applies a retention policy to a VM's points (Proxmox Backup Server's rules). A prune a crash
+ * interrupted is finished first, from where it stopped.
+ */
+export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions): Promise<PruneResult> {
+	const release = await repo.lock(vm, options.command);
+	try {
+		const operations = repo.operations(vm);
+		const pending = await operations.readPending();
+		if (pending) {
+			if (options.dryRun) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune`, `run 'snapdeck prune ${vm}' without --dry-run to finish it`);
+			await runPlan(pending.plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume: pending});
+			return {plan: pending.plan, keep: [], remove: [], outcome: 'resumed'};
+		}
+		const {manifest} = options.dryRun ? {manifest: await repo.read(vm)} : await repo.cleanup(await repo.read(vm));
+		const complete = manifest.points.filter(point => point.state === 'complete');
+		const {keep, remove} = selectRetention(complete, options.retention);
+		const plan = planPrune(manifest, remove);
+		if (options.dryRun) return {plan, keep, remove, outcome: 'dry-run'};
+		if (remove.length === 0) return {plan, keep, remove, outcome: 'done'};
+		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
+		await runPlan(plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+		return {plan, keep, remove, outcome: 'done'};
+	} finally {
+		await release();
+	}
+}

@@ -1,0 +1,93 @@
+import {mkdir, rm, stat} from 'node:fs/promises';
+import path from 'node:path';
+import {findPoint, pointChain} from '../core/backup.js';
+import {SnapdeckError} from '../core/errors.js';
+import type {PlanEvent} from '../core/plan.js';
+import {formatBytes} from '../core/units.js';
+import {localRunner} from '../adapters/exec.js';
+import {fileExists} from '../adapters/files.js';
+import type {Hypervisor} from '../adapters/hypervisor.js';
+import {QemuImg} from '../adapters/qemu-img.js';
+import {byteProgress} from './backup.js';
+import type {Repository} from './repository.js';
+
+export interface RestoreOptions {
+	readonly point: string;
+	/** A new image file (one disk) or a new directory (several disks, one `<disk>.qcow2` each). */
+	readonly to?: string;
+	/** A new VM of this name on the connection. */
+	readonly as?: string;
+	readonly command: string;
+	readonly signal?: AbortSignal;
+	readonly onEvent?: (event: PlanEvent) => void;
+}
+
+/** Where each disk of a point went. */
+export type Restored = Record<string, string>;
+
+/**
+ * Restores a point into new images (never over an existing file): each disk's point file and the
+ * points under it are flattened into one standalone qcow2 with `qemu-img convert`.
+ */
+export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions): Promise<Restored> {
+	if ((options.to === undefined) === (options.as === undefined)) throw new SnapdeckError('usage', 'restore needs exactly one of --to PATH and --as NAME');
+	const release = await repo.lock(vm, options.command);
+	try {
+		const manifest = await repo.read(vm);
+		const point = findPoint(manifest, options.point);
+		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} of ${vm} is partial (an interrupted backup) and cannot be restored`);
+		for (const member of pointChain(manifest, point.id)) {
+			for (const file of member.files) {
+				if (!(await fileExists(repo.resolve(vm, file.file)))) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${file.file} (of point ${member.id}) is missing from ${repo.vmDir(vm)}`, `run 'snapdeck verify ${vm}' to see which points are intact`);
+			}
+		}
+		const qemuImg = new QemuImg(localRunner);
+		const total = point.files.reduce((sum, file) => sum + file.virtualSize, 0);
+		const progress = byteProgress(options.onEvent);
+		let before = 0;
+		const write = async (disk: string, target: string) => {
+			const file = point.files.find(candidate => candidate.disk === disk);
+			if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
+			if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
+			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
+			try {
+				await qemuImg.convert(repo.resolve(vm, file.file), target, {signal: options.signal, onProgress: fraction => progress(before + fraction * file.virtualSize, total)});
+			} catch (error) {
+				await rm(target, {force: true});
+				throw error;
+			}
+			before += file.virtualSize;
+		};
+		const restored: Restored = {};
+		const started = {action: 'restore' as const, snapshot: point.id};
+		await repo.journal(vm, {...started, outcome: 'started', message: options.to === undefined ? `as VM ${options.as}` : `to ${options.to}`});
+		try {
+			if (options.to !== undefined) {
+				const to = path.resolve(options.to);
+				if (point.files.length === 1) {
+					await write(point.files[0]!.disk, to);
+					restored[point.files[0]!.disk] = to;
+				} else {
+					if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
+					await mkdir(to, {recursive: true});
+					for (const file of point.files) {
+						const target = path.join(to, `${file.disk}.qcow2`);
+						await write(file.disk, target);
+						restored[file.disk] = target;
+					}
+				}
+			} else {
+				if (!hypervisor.restoreVm) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a backup yet`, 'restore the disks with --to PATH instead');
+				Object.assign(restored, await hypervisor.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
+			}
+		} catch (error) {
+			await repo.journal(vm, {...started, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});
+			throw error;
+		}
+		options.onEvent?.({type: 'done', index: 0});
+		await repo.journal(vm, {...started, outcome: 'done', message: Object.values(restored).join(', ')});
+		return restored;
+	} finally {
+		await release();
+	}
+}

@@ -1,0 +1,105 @@
+import {mkdtemp, rm} from 'node:fs/promises';
+import path from 'node:path';
+import {findPoint, pointChain, type BackupPoint} from '../core/backup.js';
+import {SnapdeckError} from '../core/errors.js';
+import {localRunner} from '../adapters/exec.js';
+import {fileExists} from '../adapters/files.js';
+import {QemuImg} from '../adapters/qemu-img.js';
+import {sha256File, type Repository} from './repository.js';
+
+export interface VerifyOptions {
+	/** One point; every complete point when absent. */
+	readonly point?: string;
+	/** Also restore each point to a scratch image and compare it with the backup chain. */
+	readonly restoreTest?: boolean;
+	readonly command: string;
+	readonly signal?: AbortSignal;
+	/** Told each file as it is checked. */
+	readonly onFile?: (file: string) => void;
+}
+
+export interface PointVerdict {
+	readonly id: string;
+	readonly ok: boolean;
+	/** What is wrong, each naming the file; empty when ok. */
+	readonly problems: readonly string[];
+}
+
+/**
+ * Checks points against the manifest: every file of the point and of the points it builds on
+ * exists, has the recorded sha256 and passes `qemu-img check`; with restoreTest, each disk is
+ * restored to a scratch image that must read exactly as the backup chain. The verdict is recorded
+ * in the manifest.
+ */
+export async function verifyBackups(repo: Repository, vm: string, options: VerifyOptions): Promise<PointVerdict[]> {
+	const release = await repo.lock(vm, options.command);
+	try {
+		const manifest = await repo.read(vm);
+		const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
+		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`);
+		const qemuImg = new QemuImg(localRunner);
+		const fileProblems = new Map<string, string[]>();
+		const checkFile = async (file: BackupPoint['files'][number]) => {
+			if (fileProblems.has(file.file)) return;
+			options.signal?.throwIfAborted();
+			options.onFile?.(file.file);
+			const absolute = repo.resolve(vm, file.file);
+			const problems: string[] = [];
+			if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
+			else {
+				if ((await sha256File(absolute, options.signal)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
+				const check = await qemuImg.check(absolute).catch((error: Error) => ({'check-errors': 1, corruptions: 0, leaks: 0, message: error.message}));
+				if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) problems.push(`${file.file} fails qemu-img check (${check.corruptions ?? 0} corruptions, ${check['check-errors']} errors)`);
+			}
+			fileProblems.set(file.file, problems);
+		};
+		const verdicts: PointVerdict[] = [];
+		for (const point of points) {
+			const problems: string[] = [];
+			if (point.state !== 'complete') problems.push(`point ${point.id} is partial (an interrupted backup)`);
+			let chain: BackupPoint[] = [];
+			try {
+				chain = pointChain(manifest, point.id);
+			} catch (error) {
+				problems.push((error as Error).message);
+			}
+			for (const member of chain) {
+				for (const file of member.files) {
+					await checkFile(file);
+					problems.push(...fileProblems.get(file.file)!.map(problem => (member === point ? problem : `${problem}, which point ${point.id} builds on`)));
+				}
+			}
+			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal)));
+			verdicts.push({id: point.id, ok: problems.length === 0, problems});
+		}
+		const at = new Date().toISOString();
+		const fresh = await repo.read(vm);
+		await repo.write({
+			...fresh,
+			points: fresh.points.map(point => {
+				const verdict = verdicts.find(candidate => candidate.id === point.id);
+				return verdict ? {...point, verified: {at, ok: verdict.ok, restoreTest: options.restoreTest ?? false, message: verdict.problems.join('; ') || 'ok'}} : point;
+			}),
+		});
+		const failed = verdicts.filter(verdict => !verdict.ok);
+		await repo.journal(vm, {action: 'verify', snapshot: points.map(point => point.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
+		return verdicts;
+	} finally {
+		await release();
+	}
+}
+
+async function restoreTest(repo: Repository, vm: string, point: BackupPoint, qemuImg: QemuImg, signal?: AbortSignal): Promise<string[]> {
+	const scratch = await mkdtemp(path.join(repo.vmDir(vm), '.snapdeck', 'restore-test-'));
+	try {
+		const problems: string[] = [];
+		for (const file of point.files) {
+			const restored = path.join(scratch, `${file.disk}.qcow2`);
+			await qemuImg.convert(repo.resolve(vm, file.file), restored, {signal});
+			if (!(await qemuImg.same(restored, repo.resolve(vm, file.file)))) problems.push(`${file.disk} of point ${point.id} restores to an image that does not read as the backup`);
+		}
+		return problems;
+	} finally {
+		await rm(scratch, {recursive: true, force: true});
+	}
+}

@@ -1,0 +1,83 @@
+import type {BackupPoint, Manifest} from './backup.js';
+import {SnapdeckError} from './errors.js';
+import type {ImageInfo} from './model.js';
+import {makePlan, type Plan, type Step} from './plan.js';
+import {commit, deleteImage, rebase} from './steps.js';
+
+const writeManifest = (manifest: Manifest, rehash: readonly string[]): Step => ({
+	op: 'write-manifest', manifest, rehash,
+	summary: `record the remaining ${manifest.points.length} point${manifest.points.length === 1 ? '' : 's'} in the manifest${rehash.length > 0 ? ` (new checksums of ${rehash.join(', ')})` : ''}`,
+	reads: rehash, writes: ['manifest.json'], creates: [], deletes: [],
+	bytes: 0, space: 0,
+	undo: 'the previous manifest is kept in the journal',
+});
+
+/**
+ * Removes backup points while every kept point stays restorable: a point that a later one builds
+ * on is first merged into that successor, by the same steps as a snapshot merge. Where the
+ * successor is the smaller, it is committed down into the removed point's file (which then holds
+ * the successor, and its own successor is re-pointed at it); otherwise the removed point is
+ * streamed up into the successor. The manifest is rewritten before any file is deleted, so a crash
+ * leaves at most unlisted files, which the next run removes.
+ */
+export function planPrune(manifest: Manifest, remove: readonly string[]): Plan {
+	const removing = new Set(remove);
+	for (const id of removing) {
+		if (!manifest.points.some(point => point.id === id && point.state === 'complete')) throw new SnapdeckError('not-found', `${manifest.vm} has no complete backup point '${id}'`);
+	}
+	const images: Record<string, ImageInfo> = {};
+	for (const point of manifest.points) {
+		for (const file of point.files) {
+			images[file.file] = {file: file.file, format: 'qcow2', virtualSize: file.virtualSize, actualSize: file.size, backing: file.backing, internalSnapshots: [], bitmaps: []};
+		}
+	}
+	let points: BackupPoint[] = manifest.points.filter(point => point.state === 'complete').map(point => ({...point, files: point.files.map(file => ({...file}))}));
+	const steps: Step[] = [];
+	const deletes: Step[] = [];
+	const rehash = new Set<string>();
+	for (const id of manifest.points.map(point => point.id).filter(id => removing.has(id))) {
+		const removed = points.find(point => point.id === id)!;
+		const successor = points.find(point => point.parent === id);
+		if (successor) {
+			const after = points.find(point => point.parent === successor.id);
+			for (const own of removed.files) {
+				const next = successor.files.find(file => file.disk === own.disk);
+				if (!next) throw new SnapdeckError('refused', `cannot remove point ${id}: point ${successor.id}, which builds on it, has no ${own.disk}`, 'the manifest is inconsistent; verify the repository');
+				const third = after?.files.find(file => file.disk === own.disk);
+				if (next.size <= own.size) {
+					steps.push(commit(images, own.disk, next.file, own.file));
+					if (third) steps.push(rebase(images, own.disk, third.file, next.file, own.file, false));
+					deletes.push(deleteImage(images, own.disk, next.file));
+					images[own.file] = {...images[own.file]!, actualSize: own.size + next.size};
+					if (third) {
+						// A header-only rebase still changes the file's bytes: its checksum too.
+						third.backing = own.file;
+						rehash.add(third.file);
+					}
+					rehash.delete(next.file);
+					rehash.add(own.file);
+					Object.assign(next, {file: own.file, backing: own.backing, size: own.size + next.size});
+				} else {
+					steps.push(rebase(images, own.disk, next.file, own.file, own.backing, true));
+					deletes.push(deleteImage(images, own.disk, own.file));
+					rehash.delete(own.file);
+					rehash.add(next.file);
+					Object.assign(next, {backing: own.backing, size: own.size + next.size});
+				}
+			}
+			Object.assign(successor, {kind: removed.kind, parent: removed.parent, verified: null});
+		} else {
+			for (const own of removed.files) deletes.push(deleteImage(images, own.disk, own.file));
+		}
+		points = points.filter(point => point !== removed);
+	}
+	const kept = points.map(point => point.id);
+	const listed = new Set(points.flatMap(point => point.files.map(file => file.file)));
+	return makePlan({
+		action: 'prune', vm: manifest.vm, snapshot: [...removing].join(', '),
+		summary: `remove ${removing.size} backup point${removing.size === 1 ? '' : 's'} of ${manifest.vm}, keeping ${kept.length}${kept.length > 0 ? ` (${kept.join(', ')})` : ''}`,
+		steps: removing.size === 0 ? [] : [...steps, writeManifest({...manifest, points}, [...rehash].filter(file => listed.has(file))), ...deletes],
+		discards: [...removing].map(id => `backup point ${id}`),
+		warnings: [],
+	});
+}
