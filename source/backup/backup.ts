@@ -155,6 +155,7 @@ async function backupFrom(source: BackupSource, repo: Repository, manifest: Mani
 		const cancelled = options.signal?.aborted ?? false;
 		const message = error instanceof Error ? error.message : String(error);
 		await repo.journal(vm, {action: 'backup', snapshot: id, outcome: cancelled ? 'cancelled' : 'failed', message});
-		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);
+		const hint = /No space left|ENOSPC/i.test(message) ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
+		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint);
 	}
 }

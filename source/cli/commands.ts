@@ -2,10 +2,24 @@ import {createInterface} from 'node:readline/promises';
 import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
+import {defaultRepositoryDir} from '../backup/repository.js';
+import type {BackupPoint} from '../core/backup.js';
+import {RETENTION_RULES, type Retention} from '../core/retention.js';
+import {formatBytes} from '../core/units.js';
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../service/demo-lab.js';
 import {Service, type Action} from '../service/service.js';
 import type {CliFlags} from './main.js';
-import {renderList, renderPlan, renderProgress, renderTree} from './render.js';
+import {renderBackups, renderList, renderPlan, renderProgress, renderTree} from './render.js';
+
+const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune']);
+
+/** A point as --json shows it: the documented fields, without the VM definition it carries. */
+const pointJson = (point: BackupPoint) => ({
+	id: point.id, kind: point.kind, createdAt: point.createdAt, parent: point.parent, state: point.state, reason: point.reason,
+	size: point.files.reduce((sum, file) => sum + file.size, 0),
+	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({disk, file, backing, size, sha256, virtualSize})),
+	verified: point.verified,
+});
 
 export const USAGE = `snapdeck: snapshots and backups of virtual machines
 
@@ -21,12 +35,26 @@ Usage:
   snapdeck recover VM                       finish an operation a crash or cancel interrupted
   snapdeck start VM                         start a VM from its vm.json ("qemu" settings)
   snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off
+  snapdeck backup VM [--full|--incremental] [--limit MIB]
+                                            back up a VM's disks (default: incremental when its
+                                            dirty bitmaps allow, else full, saying why); --limit caps
+                                            each disk's read rate in MiB/s
+  snapdeck backups VM                       a VM's backup points
+  snapdeck verify VM [--point ID] [--restore-test]
+                                            check points against their checksums and qemu-img check
+  snapdeck restore VM --point ID (--to PATH | --as NAME)
+                                            restore a point to new images, or as a new VM
+  snapdeck prune VM --keep-last N [--keep-hourly N --keep-daily N --keep-weekly N
+                    --keep-monthly N --keep-yearly N] [--dry-run]
+                                            remove points by retention (Proxmox Backup Server's rules)
 
 Options:
   --connect URI   local:DIR (also SNAPDECK_CONNECT); default: the demo lab
   --json          machine-readable output (progress as JSON lines)
   --yes, -y       do not ask for confirmation
   --dry-run       print the plan, change nothing
+  --repo DIR      the backup repository (also SNAPDECK_REPO, or "repository" in the config);
+                  default: backups/ in the user's data directory
   --help, -h      this text
 
 Exit codes: 0 done, 1 failed, 2 bad usage or input.
@@ -57,16 +85,19 @@ async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean> {
 	}
 }
 
-/** Progress to the terminal: one rewritten line on a TTY, one line per step otherwise, JSON lines with --json. */
+/**
+ * Progress to the terminal: one rewritten line on a TTY, a plain line every few seconds otherwise
+ * (logs, cron mail), JSON lines with --json.
+ */
 function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 	const tty = process.stderr.isTTY;
-	let lastDraw = 0;
+	let lastDraw = Date.now();
 	return event => {
 		if (flags.json) return printJson(event);
 		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${event.summary}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
-		if (event.type === 'progress' && tty && Date.now() - lastDraw > 200) {
+		if (event.type === 'progress' && Date.now() - lastDraw > (tty ? 200 : 5000)) {
 			lastDraw = Date.now();
-			process.stderr.write(`\r\x1b[K  ${renderProgress(event)}`);
+			process.stderr.write(tty ? `\r\x1b[K  ${renderProgress(event)}` : `  ${renderProgress(event)}\n`);
 		}
 		if (event.type === 'done' && tty) process.stderr.write('\n');
 	};
@@ -94,12 +125,12 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 }
 
 /** The UI, loaded only when it opens: the other commands never load React or Ink. */
-export async function openUi(uri: string): Promise<number> {
+export async function openUi(uri: string, repository: string): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await import('../ui/run.js');
 	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
-	return runUi(new Service(connect(uri)), {loadKeymapOverrides});
+	return runUi(new Service(connect(uri), repository), {loadKeymapOverrides});
 }
 
 /** The connection to use: --connect, else SNAPDECK_CONNECT, else the config's, else the demo lab. */
@@ -110,9 +141,40 @@ export async function connectionUri(flag: string | undefined): Promise<string> {
 	return loadConfig().config.defaultConnection ?? `local:${defaultDemoDir()}`;
 }
 
+/** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
+export async function repositoryDir(flag: string | undefined, readConfig = true): Promise<string> {
+	const chosen = flag ?? process.env['SNAPDECK_REPO'];
+	if (chosen !== undefined) return chosen;
+	const configured = readConfig ? (await import('../config/config.js')).loadConfig().config.repository : undefined;
+	return configured ?? defaultRepositoryDir();
+}
+
+function retentionOf(flags: CliFlags): Retention {
+	const retention: Record<string, number> = {};
+	for (const rule of RETENTION_RULES) {
+		const value = flags[`keep-${rule}`];
+		if (value === undefined) continue;
+		if (!/^[1-9]\d*$/.test(value)) throw new SnapdeckError('usage', `--keep-${rule} takes a whole number of 1 or more, got '${value}'`);
+		retention[rule] = Number(value);
+	}
+	if (Object.keys(retention).length === 0) throw new SnapdeckError('usage', 'prune needs at least one --keep-... rule', 'for example --keep-last 7 --keep-weekly 4');
+	return retention;
+}
+
+function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+	const controller = new AbortController();
+	const cancel = () => controller.abort();
+	process.on('SIGINT', cancel);
+	process.on('SIGTERM', cancel);
+	return run(controller.signal).finally(() => {
+		process.off('SIGINT', cancel);
+		process.off('SIGTERM', cancel);
+	});
+}
+
 export async function runCommand(command: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const commandLine = `snapdeck ${[command, ...args].join(' ')}`;
-	const service = async () => new Service(connect(await connectionUri(flags.connect)));
+	const service = async () => new Service(connect(await connectionUri(flags.connect)), await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command)));
 	switch (command) {
 		case 'demo': {
 			expectArgs(command, args, []);
@@ -128,7 +190,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 				print(dir);
 				return 0;
 			}
-			return openUi(`local:${dir}`);
+			return openUi(`local:${dir}`, await repositoryDir(flags.repo, false));
 		}
 		case 'list': {
 			expectArgs(command, args, []);
@@ -184,6 +246,57 @@ export async function runCommand(command: string, args: readonly string[], flags
 			for (const vm of names) if (await svc.power(vm, false, commandLine)) stopped.push(vm);
 			if (flags.json) printJson({stopped});
 			else print(stopped.length > 0 ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
+			return 0;
+		}
+		case 'backup': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			if (flags.full && flags.incremental) throw new SnapdeckError('usage', '--full and --incremental exclude each other');
+			if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
+			const svc = await service();
+			const point = await cancellable(signal => svc.backup(vm!, {
+				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024,
+				mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
+				onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : process.stderr.write(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}\n`)),
+			}));
+			if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
+			else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm!)}`);
+			return 0;
+		}
+		case 'backups': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const svc = await service();
+			const points = await svc.backups(vm!);
+			if (flags.json) printJson({vm, repository: svc.repository!.root, points: points.map(pointJson)});
+			else print(renderBackups(vm!, svc.repository!.vmDir(vm!), points));
+			return 0;
+		}
+		case 'verify': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const svc = await service();
+			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal}));
+			if (flags.json) printJson({vm, points: verdicts});
+			else for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
+			return verdicts.every(verdict => verdict.ok) ? 0 : 1;
+		}
+		case 'restore': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			if (flags.point === undefined) throw new SnapdeckError('usage', 'restore needs --point ID', `'snapdeck backups ${vm}' lists them`);
+			const svc = await service();
+			const restored = await cancellable(signal => svc.restore(vm!, {point: flags.point!, to: flags.to, as: flags.as, command: commandLine, signal, onEvent: progressReporter(flags)}));
+			if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
+			else print(`restored point ${flags.point} of ${vm}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+			return 0;
+		}
+		case 'prune': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const retention = retentionOf(flags);
+			const svc = await service();
+			const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
+			if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
+			else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
+			else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);
+			else if (result.outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
+			else print(result.outcome === 'done' ? `done: ${result.plan.summary}` : 'cancelled: nothing was changed');
 			return 0;
 		}
 		default:

@@ -1,6 +1,6 @@
 import {parseArgs} from 'node:util';
 import {SnapdeckError, exitCodeFor} from '../core/errors.js';
-import {connectionUri, openUi, runCommand, USAGE} from './commands.js';
+import {connectionUri, openUi, repositoryDir, runCommand, USAGE} from './commands.js';
 
 const OPTIONS = {
 	connect: {type: 'string'},
@@ -13,6 +13,20 @@ const OPTIONS = {
 	quiesce: {type: 'boolean', default: false},
 	dir: {type: 'string'},
 	all: {type: 'boolean', default: false},
+	repo: {type: 'string'},
+	full: {type: 'boolean', default: false},
+	incremental: {type: 'boolean', default: false},
+	point: {type: 'string'},
+	limit: {type: 'string'},
+	'restore-test': {type: 'boolean', default: false},
+	to: {type: 'string'},
+	as: {type: 'string'},
+	'keep-last': {type: 'string'},
+	'keep-hourly': {type: 'string'},
+	'keep-daily': {type: 'string'},
+	'keep-weekly': {type: 'string'},
+	'keep-monthly': {type: 'string'},
+	'keep-yearly': {type: 'string'},
 	help: {type: 'boolean', short: 'h', default: false},
 	version: {type: 'boolean', default: false},
 } as const;
@@ -28,6 +42,20 @@ export type CliFlags = {
 	quiesce: boolean;
 	dir?: string;
 	all: boolean;
+	repo?: string;
+	full: boolean;
+	incremental: boolean;
+	point?: string;
+	limit?: string;
+	'restore-test': boolean;
+	to?: string;
+	as?: string;
+	'keep-last'?: string;
+	'keep-hourly'?: string;
+	'keep-daily'?: string;
+	'keep-weekly'?: string;
+	'keep-monthly'?: string;
+	'keep-yearly'?: string;
 };
 
 function reportError(error: unknown, json: boolean): number {
@@ -57,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
 	}
 	if (positionals.length === 0 && !values.help && process.stdout.isTTY && process.stdin.isTTY) {
 		try {
-			return await openUi(await connectionUri(values.connect));
+			return await openUi(await connectionUri(values.connect), await repositoryDir(values.repo));
 		} catch (error) {
 			return reportError(error, false);
 		}

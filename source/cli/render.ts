@@ -1,4 +1,6 @@
+import type {BackupPoint} from '../core/backup.js';
 import type {VmSummary} from '../core/model.js';
+import {formatBytes} from '../core/units.js';
 import {ageText, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
 import type {TreeView} from '../service/service.js';
@@ -36,3 +38,13 @@ export function renderTree(view: TreeView, now = new Date()): string {
 
 export const renderPlan = (plan: Plan): string => planLines(plan).join('\n');
 export const renderProgress = progressText;
+
+export function renderBackups(vm: string, dir: string, points: readonly BackupPoint[], now = new Date()): string {
+	if (points.length === 0) return `${vm}: no backups in ${dir}`;
+	const rows = [['ID', 'KIND', 'AGE', 'SIZE', 'STATE', 'VERIFIED']];
+	for (const point of points) {
+		const verified = point.verified ? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ' (restore test)' : ''}` : 'never';
+		rows.push([point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), point.state, verified]);
+	}
+	return [`${vm}: ${points.length} backup point${points.length === 1 ? '' : 's'} in ${dir}`, table(rows)].join('\n');
+}

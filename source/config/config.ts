@@ -6,6 +6,8 @@ import {SnapdeckError} from '../core/errors.js';
 export const ConfigSchema = z.strictObject({
 	/** The connection used when neither --connect nor SNAPDECK_CONNECT names one. */
 	defaultConnection: z.string().min(1).optional(),
+	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
+	repository: z.string().min(1).optional(),
 	/** Key overrides: command name -> key specs, e.g. {"take": ["s"]}. */
 	keymap: z.record(z.string(), z.array(z.string())).optional(),
 });

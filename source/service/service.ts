@@ -5,6 +5,12 @@ import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
+import type {BackupPoint} from '../core/backup.js';
+import {runBackup, type BackupOptions} from '../backup/backup.js';
+import {pruneBackups, type PruneOptions} from '../backup/prune.js';
+import {Repository} from '../backup/repository.js';
+import {restoreBackup, type RestoreOptions} from '../backup/restore.js';
+import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 
 export type Action =
 	| {readonly kind: 'take'; readonly vm: string; readonly request: TakeRequest}
@@ -41,7 +47,39 @@ export const describePending = (vm: string, pending: PendingOperation) =>
 
 /** The facade the UI and the command line call: inventory, plans, and running them. */
 export class Service {
-	constructor(readonly hypervisor: Hypervisor) {}
+	readonly repository: Repository | null;
+
+	/** `repository`: the backup repository's directory, where backups are offered. */
+	constructor(readonly hypervisor: Hypervisor, repository?: string) {
+		this.repository = repository === undefined ? null : new Repository(repository);
+	}
+
+	private repo(): Repository {
+		if (!this.repository) throw new SnapdeckError('usage', 'no backup repository is configured', 'pass --repo DIR');
+		return this.repository;
+	}
+
+	/** Full or incremental backup of a VM into the repository (see backup/backup.ts). */
+	backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
+		return runBackup(this.hypervisor, this.repo(), vm, options);
+	}
+
+	/** A VM's backup points, oldest first. */
+	async backups(vm: string): Promise<BackupPoint[]> {
+		return (await this.repo().read(vm)).points;
+	}
+
+	verify(vm: string, options: VerifyOptions) {
+		return verifyBackups(this.repo(), vm, options);
+	}
+
+	restore(vm: string, options: RestoreOptions) {
+		return restoreBackup(this.repo(), this.hypervisor, vm, options);
+	}
+
+	prune(vm: string, options: PruneOptions) {
+		return pruneBackups(this.repo(), vm, options);
+	}
 
 	list(): Promise<VmSummary[]> {
 		return this.hypervisor.list();

@@ -1,0 +1,122 @@
+import {mkdir, open, readdir, readFile, stat} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, describe, expect, it} from 'vitest';
+import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
+import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+
+async function cliLab(sizeMiB = 64) {
+	const lab = await labWithVm('vm1', ['vda'], sizeMiB);
+	const repo = path.join(await tempDir(), 'repo');
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo};
+	const run = (...args: string[]) => snapdeck(args, env);
+	return {lab, repo, env, run};
+}
+
+describe('snapdeck backup, backups, verify, restore, prune', () => {
+	it('a full then an incremental, listed, verified, restored and pruned, in the documented JSON shapes', async () => {
+		const {lab, repo, run} = await cliLab();
+		await lab.write(0x51, 1);
+		const first = await run('backup', 'vm1', '--json');
+		expect(first.exitCode).toBe(0);
+		const lines = jsonLines(first);
+		expect(lines[0]).toEqual({type: 'decision', kind: 'full', base: null, reason: 'there is no earlier backup of this VM in the repository'});
+		const full = lines.at(-1)!['point'] as Record<string, unknown>;
+		expect(full).toMatchObject({kind: 'full', state: 'complete', parent: null, verified: null});
+
+		await lab.write(0x52, 2);
+		const second = await run('backup', 'vm1');
+		expect(second.exitCode).toBe(0);
+		expect(second.stderr).toContain(`incremental backup over ${full['id']}`);
+		expect(second.stdout).toMatch(/^done: incremental backup \S+ of vm1/);
+
+		const listed = jsonOf(await run('backups', 'vm1', '--json'));
+		const points = listed['points'] as Array<Record<string, unknown>>;
+		expect(points.map(point => point['kind'])).toEqual(['full', 'incremental']);
+		for (const point of points) expect(Object.keys(point)).toEqual(expect.arrayContaining(['id', 'kind', 'createdAt', 'files', 'verified']));
+		expect((await run('backups', 'vm1')).stdout).toMatch(/2 backup points .*\n.*ID +KIND +AGE +SIZE +STATE +VERIFIED\n.*full .*never\n.*incremental/);
+
+		const verify = await run('verify', 'vm1', '--restore-test');
+		expect(verify.exitCode).toBe(0);
+		expect(verify.stdout.split('\n')).toEqual([`ok      ${points[0]!['id']}`, `ok      ${points[1]!['id']}`]);
+
+		const target = path.join(await tempDir(), 'out.qcow2');
+		const restore = await run('restore', 'vm1', '--point', String(points[1]!['id']), '--to', target);
+		expect(restore.exitCode).toBe(0);
+		expect(await qemuIo.holds(target, 0x51, MiB, MiB)).toBe(true);
+		expect(await qemuIo.holds(target, 0x52, 2 * MiB, MiB)).toBe(true);
+
+		expect((await run('prune', 'vm1', '--keep-last', '1')).exitCode).toBe(2); // no terminal to confirm on, no --yes
+		const prune = await run('prune', 'vm1', '--keep-last', '1', '--yes', '--json');
+		expect(prune.exitCode).toBe(0);
+		expect(jsonLines(prune).at(-1)).toMatchObject({outcome: 'done', keep: [points[1]!['id']], remove: [points[0]!['id']]});
+		const left = await readdir(path.join(repo, 'vm1', 'vda'));
+		expect(left).toHaveLength(1);
+		const again = path.join(await tempDir(), 'again.qcow2');
+		expect((await run('restore', 'vm1', '--point', String(points[1]!['id']), '--to', again)).exitCode).toBe(0);
+		expect(await qemuImg.same(again, target)).toBe(true);
+	});
+
+	it('a flipped byte makes verify exit 1 and name the point', async () => {
+		const {lab, repo, run} = await cliLab();
+		await lab.write(0x61, 1);
+		const point = (jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {id: string; files: Array<{file: string}>});
+		const file = path.join(repo, 'vm1', point.files[0]!.file);
+		const handle = await open(file, 'r+');
+		await handle.write(Buffer.from([0x5a]), 0, 1, MiB + 123);
+		await handle.close();
+		const verify = await run('verify', 'vm1');
+		expect(verify.exitCode).toBe(1);
+		expect(verify.stdout).toContain(`FAILED  ${point.id}: ${point.files[0]!.file} does not match its checksum`);
+		expect(jsonOf(await run('backups', 'vm1', '--json'))['points']).toEqual([expect.objectContaining({verified: expect.objectContaining({ok: false})})]);
+	});
+
+	it('bad input changes nothing and says what to do', async () => {
+		const {lab, repo, run} = await cliLab();
+		expect((await run('backup', 'vm1', '--full', '--incremental')).exitCode).toBe(2);
+		const incremental = await run('backup', 'vm1', '--incremental');
+		expect(incremental.exitCode).toBe(1);
+		expect(incremental.stderr).toContain('cannot take an incremental backup: there is no earlier backup');
+		for (const name of ['a b', '$(touch x)', '../vm1', '-rf', 'vm;1']) {
+			const result = await run('backup', '--', name);
+			expect(result.exitCode, name).toBe(2);
+		}
+		expect((await run('backup', 'nosuchvm')).stderr).toContain("there is no VM 'nosuchvm'");
+		expect((await run('prune', 'vm1')).stderr).toContain('prune needs at least one --keep-... rule');
+		expect((await run('restore', 'vm1', '--to', '/tmp/x')).stderr).toContain('restore needs --point ID');
+		await lab.write(0x71, 1);
+		await run('backup', 'vm1');
+		const id = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>)[0]!.id;
+		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain('exactly one of --to PATH and --as NAME');
+		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain("vm1 has no backup point 'nope'");
+		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain('restore never overwrites');
+		expect(await readdir(repo)).toEqual(['vm1']);
+	});
+});
+
+const mounts: string[] = [];
+afterEach(async () => {
+	for (const mount of mounts.splice(0)) await execa('umount', [mount], {reject: false});
+});
+
+describe.runIf(os.userInfo().uid === 0)('a full repository disk (an 8 MiB tmpfs)', () => {
+	it('the failed backup says so, and the repository keeps every earlier point restorable', async () => {
+		const {lab, repo, run} = await cliLab();
+		await mkdir(repo, {recursive: true});
+		await execa('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', repo]);
+		mounts.push(repo);
+		await lab.write(0x81, 1);
+		expect((await run('backup', 'vm1')).exitCode).toBe(0);
+		const manifest = await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8');
+		for (let mib = 4; mib < 20; mib++) await lab.write(0x82, mib);
+		const failed = await run('backup', 'vm1');
+		expect(failed.exitCode).toBe(1);
+		expect(failed.stderr).toMatch(/backup of vm1 failed; the repository is as it was: .*No space left on device/);
+		expect(failed.stderr).toContain('free some space');
+		expect(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')).toBe(manifest);
+		expect((await readdir(path.join(repo, 'vm1', 'vda'))).length).toBe(1);
+		expect((await stat(path.join(repo, 'vm1', 'vda'))).isDirectory()).toBe(true);
+		expect((await run('verify', 'vm1', '--restore-test')).exitCode).toBe(0);
+	});
+});
