@@ -1,7 +1,26 @@
 // Bundles the command line into dist/bundle/ for a fast start: one file for the commands, and
 // the UI (React, Ink) in chunks loaded only when the UI opens. See bench/ui-pty.mjs for the effect.
-import {rmSync} from 'node:fs';
+import {readFileSync, rmSync} from 'node:fs';
 import {build} from 'esbuild';
+
+/**
+ * Ink 6.8's incremental renderer moves the cursor up one row too few when the previous frame ended
+ * with a newline (every frame shorter than the terminal, which ours is, one row short, to avoid a
+ * full repaint per frame). Each update then lands one row low, the last newline scrolls the screen,
+ * and the lines it skipped as unchanged show their neighbours' old text. Seen in tmux, tested by
+ * test/e2e/pty.test.ts. The fix: move up over the trailing newline's row too.
+ */
+const inkCursorFix = {
+	name: 'ink-incremental-cursor-fix',
+	setup(build) {
+		build.onLoad({filter: /[\\/]ink[\\/]build[\\/]log-update\.js$/}, ({path}) => {
+			const source = readFileSync(path, 'utf8');
+			const wrong = 'buffer.push(ansiEscapes.cursorUp(previousVisible - 1));';
+			if (!source.includes(wrong)) throw new Error(`${path} changed: check whether Ink fixed its incremental cursor (see scripts/bundle.mjs), then update or drop this fix`);
+			return {contents: source.replace(wrong, "buffer.push(ansiEscapes.cursorUp(previousVisible - (previousOutput.endsWith('\\n') ? 0 : 1)));"), loader: 'js'};
+		});
+	},
+};
 
 // Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
 rmSync('dist/bundle', {recursive: true, force: true});
@@ -17,6 +36,7 @@ await build({
 	target: 'node20',
 	sourcemap: true,
 	logLevel: 'warning',
+	plugins: [inkCursorFix],
 	// Ink imports react-devtools-core only when DEV is set; it is not installed.
 	alias: {'react-devtools-core': './scripts/empty-module.js'},
 	define: {'process.env.DEV': '"false"'},

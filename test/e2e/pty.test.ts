@@ -54,8 +54,14 @@ describe('snapdeck in a real terminal', () => {
 		await tty.keys('r');
 		await tty.waitFor(screen => screen.includes('Proceed?') && screen.includes('Plan: revert pty1'), 'the revert plan');
 		await tty.keys('y');
-		await tty.waitFor(screen => /✓ revert pty1 to '.*' done/.test(screen), 'the revert done');
+		const done = await tty.waitFor(screen => /✓ revert pty1 to '.*' done/.test(screen), 'the revert done');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
+		// Only changed lines are rewritten: the screen must still be exactly the app's frame, at the
+		// top, with nothing left over from the dialogs before it (no stale or shifted lines).
+		const lines = done.split('\n');
+		expect(lines[0]).toMatch(/^snapdeck local:/);
+		expect(done).not.toMatch(/confirming|Proceed\?|y yes/);
+		expect(lines.filter(line => line.includes('? help'))).toHaveLength(1);
 
 		await tty.keys('q');
 		const after = await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck exiting');
