@@ -97,5 +97,7 @@ export const VmSummary = z.object({
 	current: z.string().nullable(),
 	/** Set when the VM could not be read; the rest of the row is then best effort. */
 	error: z.string().nullable(),
+	/** When the newest complete backup in the repository was taken; null when there is none. */
+	lastBackup: z.string().nullable().optional(),
 });
 export type VmSummary = z.infer<typeof VmSummary>;

@@ -81,8 +81,15 @@ export class Service {
 		return pruneBackups(this.repo(), vm, options);
 	}
 
-	list(): Promise<VmSummary[]> {
-		return this.hypervisor.list();
+	/** The inventory, with each VM's newest backup from the repository where there is one. */
+	async list(): Promise<VmSummary[]> {
+		const vms = await this.hypervisor.list();
+		const repo = this.repository;
+		if (!repo) return vms;
+		return Promise.all(vms.map(async vm => {
+			const manifest = await repo.read(vm.name).catch(() => null);
+			return {...vm, lastBackup: manifest?.points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null};
+		}));
 	}
 
 	async tree(vm: string): Promise<TreeView> {

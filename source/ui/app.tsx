@@ -2,14 +2,17 @@ import os from 'node:os';
 import {Box, Text, useApp} from 'ink';
 import {useCallback, useEffect, useMemo, useState} from 'react';
 import {nameProblem} from '../core/names.js';
+import {formatBytes} from '../core/units.js';
 import type {Service} from '../service/service.js';
-import {ConfirmDialog, defaultSnapshotName, TakeDialog, type TakeForm} from './components/dialogs.js';
+import type {BackupMode} from '../core/backup.js';
+import {BackupList} from './components/backup-list.js';
+import {BackupDialog, ConfirmDialog, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {HelpBar} from './components/help-bar.js';
 import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
 import {SnapshotTree} from './components/snapshot-tree.js';
 import {VmList} from './components/vm-list.js';
-import {useInventory, useTree} from './hooks/use-inventory.js';
+import {useBackups, useInventory, useTree} from './hooks/use-inventory.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
@@ -35,7 +38,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	// whole screen on every frame (measured: ~700 bytes a progress update instead of one line's worth).
 	const rows = Math.max(3, terminalRows - 1);
 	const inventory = useInventory(service);
-	const [view, setView] = useState<'list' | 'tree'>('list');
+	const [view, setView] = useState<'list' | 'tree' | 'backups'>('list');
 	const [selected, setSelected] = useState(0);
 	const [filter, setFilter] = useState('');
 	const [filtering, setFiltering] = useState(false);
@@ -43,6 +46,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	const [cursor, setCursor] = useState(0);
 	const [help, setHelp] = useState(false);
 	const [take, setTake] = useState<TakeForm | null>(null);
+	const [backupVm, setBackupVm] = useState<string | null>(null);
+	const [restore, setRestore] = useState<RestoreForm | null>(null);
+	const [pointCursor, setPointCursor] = useState(0);
 	const [takeError, setTakeError] = useState<string | null>(null);
 	const [notice, setNotice] = useState<string | null>(null);
 	const [keymap, setKeymap] = useState(initialKeymap);
@@ -50,11 +56,13 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		loadKeymap?.().then(setKeymap, (error: unknown) => setNotice(`configuration not used: ${(error as Error).message}`));
 	}, [loadKeymap]);
 	const tree = useTree(service, view === 'tree' ? treeVm : null);
+	const backups = useBackups(service, view === 'backups' ? treeVm : null);
 
 	const refreshAll = useCallback(() => {
 		inventory.refresh();
 		tree.refresh();
-	}, [inventory.refresh, tree.refresh]);
+		backups.refresh();
+	}, [inventory.refresh, tree.refresh, backups.refresh]);
 	const jobs = useJobs(service, refreshAll);
 
 	const vms = useMemo(() => {
@@ -65,8 +73,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	const selectedVm = vms[clamp(selected, vms.length)];
 	const treeRows = tree.data?.rows ?? [];
 	const selectedSnapshot = treeRows[clamp(cursor, treeRows.length)]?.node.snapshot;
+	const points = useMemo(() => [...(backups.data ?? [])].reverse(), [backups.data]);
+	const selectedPoint = points[clamp(pointCursor, points.length)];
 
-	const context: Context = jobs.confirmation ? 'confirm' : take ? 'dialog' : filtering ? 'filter' : help ? 'help' : view;
+	const context: Context = jobs.confirmation ? 'confirm' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
 	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
 
 	const openTake = (vm: string | undefined) => {
@@ -84,6 +94,34 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		if (!treeVm || !selectedSnapshot) return setNotice('select a snapshot first');
 		jobs.start({kind, vm: treeVm, snapshot: selectedSnapshot.name}, `${kind} ${treeVm} ${kind === 'revert' ? 'to' : 'away'} '${selectedSnapshot.name}'`);
 	};
+	const vmInView = () => (view === 'list' ? selectedVm?.name : treeVm ?? undefined);
+	const startBackup = (vm: string, mode: BackupMode) => {
+		setBackupVm(null);
+		jobs.run(`${mode === 'auto' ? '' : `${mode} `}backup of ${vm}`, async ({signal, onEvent}) => {
+			let why = '';
+			const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason)});
+			const size = point.files.reduce((sum, file) => sum + file.size, 0);
+			return {outcome: 'done', message: `${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`};
+		});
+	};
+	const startVerify = (restoreTest: boolean) => {
+		if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
+		const vm = treeVm;
+		const point = selectedPoint.id;
+		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal}) => {
+			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal});
+			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
+		});
+	};
+	const submitRestore = (form: RestoreForm) => {
+		const problem = nameProblem(form.name);
+		if (problem) return setTakeError(`invalid name: ${problem}`);
+		setRestore(null);
+		jobs.run(`restore ${form.vm} ${form.point} as ${form.name}`, async ({signal, onEvent}) => {
+			await service.restore(form.vm, {point: form.point, as: form.name, command: `snapdeck ui: restore ${form.vm}`, signal, onEvent});
+			return {outcome: 'done', message: `new VM ${form.name}`};
+		});
+	};
 	const editText = (value: string, spec: string) => (spec === 'backspace' ? [...value].slice(0, -1).join('') : isTextKey(spec) ? value + spec : value);
 
 	useKeypresses(spec => {
@@ -92,6 +130,19 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		if (context === 'confirm') {
 			if (command === 'confirm' || command === 'deny') jobs.answer(command === 'confirm');
 			return;
+		}
+		if (context === 'backupDialog' && backupVm) {
+			if (command === 'backupAuto') return startBackup(backupVm, 'auto');
+			if (command === 'backupFull') return startBackup(backupVm, 'full');
+			if (command === 'backupIncremental') return startBackup(backupVm, 'incremental');
+			if (command === 'dismiss') setBackupVm(null);
+			return;
+		}
+		if (context === 'dialog' && restore) {
+			if (command === 'submit') return submitRestore(restore);
+			if (command === 'dismiss') return setRestore(null);
+			setTakeError(null);
+			return setRestore({...restore, name: editText(restore.name, spec)});
 		}
 		if (context === 'dialog' && take) {
 			if (command === 'submit') return submitTake(take);
@@ -113,8 +164,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) setHelp(false);
 			return;
 		}
-		const count = view === 'list' ? vms.length : treeRows.length;
-		const move = (delta: number) => (view === 'list' ? setSelected(clamp(selected + delta, count)) : setCursor(clamp(cursor + delta, count)));
+		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : points.length;
+		const move = (delta: number) =>
+			view === 'list' ? setSelected(clamp(selected + delta, count)) : view === 'tree' ? setCursor(clamp(cursor + delta, count)) : setPointCursor(clamp(pointCursor + delta, count));
 		switch (command) {
 			case 'up': return move(-1);
 			case 'down': return move(1);
@@ -126,7 +178,26 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 				setCursor(0);
 				return setView('tree');
 			case 'back': return setView('list');
-			case 'take': return openTake(view === 'tree' ? treeVm ?? undefined : selectedVm?.name);
+			case 'take': return openTake(vmInView());
+			case 'backup': {
+				const vm = vmInView();
+				if (!vm) return;
+				if (!service.repository) return setNotice('no backup repository: pass --repo DIR');
+				return setBackupVm(vm);
+			}
+			case 'backups': {
+				const vm = vmInView();
+				if (!vm) return;
+				setTreeVm(vm);
+				setPointCursor(0);
+				return setView('backups');
+			}
+			case 'verify': return startVerify(false);
+			case 'verifyRestore': return startVerify(true);
+			case 'restore':
+				if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
+				setTakeError(null);
+				return setRestore({vm: treeVm, point: selectedPoint.id, name: `${treeVm}-restored`});
 			case 'revert': return startOnSnapshot('revert');
 			case 'merge': return startOnSnapshot('merge');
 			case 'filter': return setFiltering(true);
@@ -140,9 +211,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		}
 	});
 
-	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
-	const loading = view === 'list' ? inventory.loading && !inventory.data : tree.loading && !tree.data;
-	const error = view === 'list' ? inventory.error : tree.error;
+	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : view === 'backups' && treeVm ? `VMs › ${treeVm} › backups` : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
+	const shown = view === 'list' ? inventory : view === 'tree' ? tree : backups;
+	const loading = shown.loading && !shown.data;
+	const error = shown.error;
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			<Text wrap="truncate-end">
@@ -154,12 +226,18 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} />
 			) : take ? (
 				<TakeDialog form={take} error={takeError} />
+			) : restore ? (
+				<RestoreDialog form={restore} error={takeError} />
+			) : backupVm ? (
+				<BackupDialog vm={backupVm} repository={service.repository?.vmDir(backupVm) ?? ''} />
 			) : error ? (
 				<Box height={bodyHeight}><Text color={theme.error}>{error}</Text></Box>
 			) : loading ? (
-				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : `the snapshots of ${treeVm}`}…</Text></Box>
+				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : `the backups of ${treeVm}`}…</Text></Box>
 			) : view === 'list' ? (
-				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} />
+				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} now={now()} />
+			) : view === 'backups' ? (
+				<BackupList vm={treeVm ?? ''} points={points} cursor={clamp(pointCursor, points.length)} height={bodyHeight} width={columns - 2} now={now()} />
 			) : tree.data ? (
 				<SnapshotTree view={tree.data} cursor={clamp(cursor, treeRows.length)} height={bodyHeight} width={columns - 2} now={now()} />
 			) : null}

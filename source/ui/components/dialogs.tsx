@@ -44,3 +44,34 @@ export function TakeDialog({form, error}: {form: TakeForm; error: string | null}
 
 export const defaultSnapshotName = (now: Date) =>
 	`snap-${now.toISOString().slice(0, 19).replaceAll('-', '').replace('T', '-').replaceAll(':', '')}`;
+
+/** The kind of backup to start: auto (incremental when the VM's bitmaps allow), full or incremental. */
+export function BackupDialog({vm, repository}: {vm: string; repository: string}) {
+	const theme = useTheme();
+	return (
+		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
+			<Text bold>Back up {vm}</Text>
+			<Text wrap="truncate-end">into {repository}</Text>
+			<Text color={theme.muted}>auto: incremental when the last backup's dirty bitmaps are still on the disks, else full (and why).</Text>
+		</Box>
+	);
+}
+
+export interface RestoreForm {
+	readonly vm: string;
+	readonly point: string;
+	readonly name: string;
+}
+
+/** The name of the new VM a point is restored as. */
+export function RestoreDialog({form, error}: {form: RestoreForm; error: string | null}) {
+	const theme = useTheme();
+	return (
+		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
+			<Text bold>Restore point {form.point} of {form.vm} as a new VM</Text>
+			<Text>Name: <Text inverse>{form.name}▏</Text></Text>
+			<Text color={theme.muted}>New images beside the other VMs; nothing existing is written to.</Text>
+			{error && <Text color={theme.error}>{error}</Text>}
+		</Box>
+	);
+}

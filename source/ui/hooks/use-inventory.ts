@@ -1,4 +1,5 @@
 import {useCallback, useEffect, useState} from 'react';
+import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
 import type {Service, TreeView} from '../../service/service.js';
 
@@ -36,4 +37,9 @@ export function useInventory(service: Service) {
 export function useTree(service: Service, vm: string | null) {
 	const load = useCallback(() => service.tree(vm!), [service, vm]);
 	return useLoader<TreeView>(vm === null ? null : load);
+}
+
+export function useBackups(service: Service, vm: string | null) {
+	const load = useCallback(() => service.backups(vm!), [service, vm]);
+	return useLoader<BackupPoint[]>(vm === null ? null : load);
 }

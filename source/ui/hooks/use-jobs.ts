@@ -19,6 +19,18 @@ export interface PendingConfirmation {
 	readonly plan: Plan;
 }
 
+export interface JobContext {
+	readonly signal: AbortSignal;
+	readonly onEvent: (event: PlanEvent) => void;
+	readonly confirm: (plan: Plan) => Promise<boolean>;
+}
+
+/** How a job ended; `message` is shown beside it (what was made, or why it failed). */
+export interface JobOutcome {
+	readonly outcome: 'done' | 'declined' | 'failed';
+	readonly message?: string;
+}
+
 /** A person reads a few updates a second; more only costs bytes over SSH. */
 export const PROGRESS_INTERVAL_MS = 250;
 
@@ -35,7 +47,11 @@ export function useJobs(service: Service, onFinished: () => void) {
 
 	const update = (id: number, patch: Partial<Job>) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch} : job)));
 
-	const start = useCallback((action: Action, title: string) => {
+	/**
+	 * Runs `task` as a job: its step and progress events update the job (progress at most every
+	 * PROGRESS_INTERVAL_MS), its confirmation shows in the dialog, cancel aborts its signal.
+	 */
+	const run = useCallback((title: string, task: (context: JobContext) => Promise<JobOutcome>) => {
 		const id = nextId.current++;
 		const controller = new AbortController();
 		controllers.current.set(id, controller);
@@ -56,9 +72,8 @@ export function useJobs(service: Service, onFinished: () => void) {
 				update(id, {status: 'confirming'});
 				setConfirmation({jobId: id, plan});
 			});
-		service
-			.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal: controller.signal, onEvent})
-			.then(({outcome}) => update(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : {status: 'done', progress: null}))
+		task({signal: controller.signal, onEvent, confirm})
+			.then(({outcome, message}) => update(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null}))
 			.catch((error: unknown) => {
 				const hint = (error as {hint?: string}).hint;
 				update(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${(error as Error).message}${hint ? ` (${hint})` : ''}`});
@@ -67,7 +82,15 @@ export function useJobs(service: Service, onFinished: () => void) {
 				controllers.current.delete(id);
 				onFinished();
 			});
-	}, [service, onFinished]);
+	}, [onFinished]);
+
+	/** A snapshot action (take, revert, merge): planned, confirmed, run. */
+	const start = useCallback((action: Action, title: string) => {
+		run(title, async ({signal, onEvent, confirm}) => {
+			const {outcome} = await service.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal, onEvent});
+			return {outcome: outcome === 'declined' ? 'declined' : 'done'};
+		});
+	}, [service, run]);
 
 	const answer = useCallback((yes: boolean) => {
 		if (!confirmation) return;
@@ -83,5 +106,5 @@ export function useJobs(service: Service, onFinished: () => void) {
 		return running !== undefined;
 	}, []);
 
-	return {jobs, confirmation, start, answer, cancelLatest};
+	return {jobs, confirmation, start, run, answer, cancelLatest};
 }

@@ -1,0 +1,47 @@
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {Service} from '../../source/service/service.js';
+import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+import {renderApp} from '../helpers/ui.js';
+
+describe('backups in the terminal UI', () => {
+	it('b backs up, B lists the points, v verifies, o restores as a new VM whose disk holds the data', async () => {
+		const lab = await labWithVm('web9');
+		await lab.write(0xc1, 1);
+		const repo = await tempDir();
+		const service = new Service(lab.hypervisor, repo);
+		const ui = renderApp(service);
+		await ui.waitFor(frame => /web9 +stopped .* never/.test(frame), 'the list with no backup yet');
+
+		ui.press('backup');
+		await ui.waitFor(frame => frame.includes('Back up web9') && frame.includes(path.join(repo, 'web9')), 'the backup dialog');
+		ui.press('backupAuto');
+		const done = await ui.waitFor(frame => /✓ backup of web9 done/.test(frame), 'the backup done');
+		expect(done).toMatch(/full point \d{8}T\d{6}Z, [\d.]+ [KM]iB; full because there is no earlier backup/);
+		const [point] = await service.backups('web9');
+		expect(await qemuImg.same(path.join(repo, 'web9', point!.files[0]!.file), await lab.activeFile())).toBe(true);
+		await ui.waitFor(frame => /web9 +stopped .* 0m/.test(frame), 'the list showing the fresh backup');
+
+		await lab.write(0xc2, 2);
+		ui.press('backup');
+		await ui.waitFor(frame => frame.includes('Back up web9'), 'the backup dialog again');
+		ui.press('backupIncremental');
+		await ui.waitFor(frame => /✓ incremental backup of web9 done/.test(frame), 'the incremental done');
+
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('web9: 2 backup points') && /▸ \S+ +incremental .* never/.test(frame), 'the backups view, newest first');
+		ui.press('verify');
+		await ui.waitFor(frame => /✓ verify web9 \S+ done/.test(frame) && /▸ \S+ +incremental .* ok 0m ago/.test(frame), 'the verified point');
+
+		ui.press('down');
+		ui.press('restore');
+		await ui.waitFor(frame => frame.includes('as a new VM') && frame.includes('web9-restored'), 'the restore dialog');
+		ui.press('submit');
+		await ui.waitFor(frame => /✓ restore web9 \S+ as web9-restored done/.test(frame), 'the restore done');
+		const restored = path.join(lab.root, 'web9-restored', 'vda.qcow2');
+		expect(await qemuIo.holds(restored, 0xc1, MiB, MiB)).toBe(true);
+		expect(await qemuIo.holds(restored, 0, 2 * MiB, MiB)).toBe(true); // the full point, before 0xc2 was written
+		ui.press('back');
+		await ui.waitFor(frame => frame.includes('web9-restored'), 'the restored VM in the list');
+	});
+});
