@@ -7,6 +7,7 @@ import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import type {BackupSource, Hypervisor} from '../adapters/hypervisor.js';
 import {nodeBitmaps, runJobs} from '../adapters/local/qmp-block.js';
+import {QmpError} from '../adapters/local/qmp-client.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
@@ -24,6 +25,13 @@ export interface BackupOptions {
 }
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
+
+/**
+ * Copy requests of up to 4 MiB instead of one cluster: a full backup of 1 GiB took 650 ms instead
+ * of 1.6-1.9 s here (2 and 16 MiB were slower). Not copy offloading (use-copy-range): on a
+ * filesystem with reflinks the backup would share its blocks with the VM's image.
+ */
+const TUNING = {'x-perf': {'max-chunk': 4 * 1024 * 1024}};
 
 /** Progress events with rate and ETA from (done, total) byte counts. */
 export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, index = 0) {
@@ -112,31 +120,43 @@ async function backupFrom(source: BackupSource, repo: Repository, manifest: Mani
 		const what = `${decision.kind} backup of ${source.disks.map(disk => disk.target).join(', ')} (${formatBytes(source.disks.reduce((sum, disk) => sum + disk.virtualSize, 0))}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
 		const speed = options.bytesPerSecond === undefined ? {} : {speed: options.bytesPerSecond};
-		await runJobs(client, 'backup', source.disks.length, async ids => {
-			bitmapsAdded = true;
-			await client.execute('transaction', {
+		const begin = (ids: string[], tuned: boolean) =>
+			client.execute('transaction', {
 				actions: source.disks.flatMap((disk, index) => [
 					{type: 'block-dirty-bitmap-add', data: {node: disk.node, name: bitmap, persistent: true}},
 					{
 						type: 'blockdev-backup',
-						data: decision.base
-							? {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'bitmap', bitmap: decision.base.bitmap, 'bitmap-mode': 'never', ...speed}
-							: {'job-id': ids[index], device: disk.node, target: targets[index], sync: 'full', ...speed},
+						data: {
+							'job-id': ids[index], device: disk.node, target: targets[index], ...speed, ...(tuned ? TUNING : {}),
+							...(decision.base ? {sync: 'bitmap', bitmap: decision.base.bitmap, 'bitmap-mode': 'never'} : {sync: 'full'}),
+						},
 					},
 				]),
 				// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
-			}).catch(error => {
+			});
+		await runJobs(client, 'backup', source.disks.length, async ids => {
+			bitmapsAdded = true;
+			try {
+				await begin(ids, true).catch(async error => {
+					// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
+					if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
+					await begin(ids, false);
+				});
+			} catch (error) {
 				bitmapsAdded = false; // A transaction fails as a whole.
 				throw error;
-			});
+			}
 		}, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
 		for (const node of added.splice(0)) await client.execute('blockdev-del', {'node-name': node});
-		const complete: BackupPoint = {...point, state: 'complete', files: []};
-		for (const file of files) {
-			const absolute = repo.resolve(vm, file.file);
-			await fsyncFile(absolute);
-			complete.files.push({...file, size: await repo.fileSize(vm, file.file), sha256: await sha256File(absolute)});
-		}
+		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
+		const complete: BackupPoint = {
+			...point, state: 'complete',
+			files: await Promise.all(files.map(async file => {
+				const absolute = repo.resolve(vm, file.file);
+				const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
+				return {...file, size: await repo.fileSize(vm, file.file), sha256};
+			})),
+		};
 		await repo.write({...manifest, points: [...manifest.points, complete]});
 		options.onEvent?.({type: 'done', index: 0});
 		// Only now is the previous bitmap no longer needed.
