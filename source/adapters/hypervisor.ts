@@ -1,6 +1,5 @@
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
-import type {QmpClient} from './local/qmp-client.js';
 
 /** What an adapter can do; the service and UI offer only what is declared here. */
 export interface Capabilities {
@@ -19,16 +18,43 @@ export interface Inspection {
 	readonly findings: readonly string[];
 }
 
+/** One disk's file in a backup: where it goes and, for an incremental, the previous point's file. */
+export interface BackupTarget {
+	readonly disk: string;
+	/** Absolute path of the new point file; it does not exist yet. */
+	readonly file: string;
+	/** Absolute path of the previous point's file for this disk; null for a full. */
+	readonly backing: string | null;
+	readonly virtualSize: number;
+}
+
 /**
- * Where a backup reads a VM's disks: a QMP endpoint (the VM's own QEMU, or a qemu-storage-daemon on
- * a stopped VM's images) and each disk's active node there. Held under the VM's lock; close() lets go.
+ * How a backup reads a VM's disks, whatever the adapter: QMP jobs (the local adapter: the VM's own
+ * QEMU, or a qemu-storage-daemon on a stopped VM) or libvirt's backup-begin with checkpoints. Held
+ * under the VM's lock; close() lets go.
  */
-export interface BackupSource {
-	readonly running: boolean;
-	readonly client: QmpClient;
-	readonly disks: readonly {readonly target: string; readonly node: string; readonly virtualSize: number}[];
+export interface BackupDriver {
+	readonly disks: readonly {readonly target: string; readonly virtualSize: number}[];
 	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
 	readonly definition: unknown;
+	/** The change-tracking bitmaps (or checkpoints) whose names start with `prefix`, by disk. */
+	bitmaps(prefix: string): Promise<Map<string, Array<{name: string; usable: boolean}>>>;
+	/** Removes a bitmap (checkpoint) from every disk; one that is not there is no error. */
+	removeBitmap(name: string): Promise<void>;
+	/**
+	 * Writes each target file: all of the disk, or (with `since`) what changed since bitmap `since`
+	 * over the previous point's file. Bitmap `bitmap` starts tracking at the same instant, on every
+	 * disk at once. On success each file is complete, closed and backed by `backing` (by a relative
+	 * name); on failure the caller removes the files and the new bitmap.
+	 */
+	copy(request: {
+		readonly bitmap: string;
+		readonly since: string | null;
+		readonly targets: readonly BackupTarget[];
+		readonly bytesPerSecond?: number;
+		readonly signal?: AbortSignal;
+		readonly onBytes: (done: number, total: number) => void;
+	}): Promise<void>;
 	close(): Promise<void>;
 }
 
@@ -45,8 +71,8 @@ export interface Hypervisor {
 	/** The executor for the VM as it is now (stopped or running). */
 	executor(inspection: Inspection): StepExecutor;
 	operations(vm: string): OperationStore;
-	/** Backups, where the adapter can serve the VM's disks over QMP. */
-	backupSource?(vm: string): Promise<BackupSource>;
+	/** Backups, where the adapter can make them. */
+	backupDriver?(vm: string): Promise<BackupDriver>;
 	/**
 	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.

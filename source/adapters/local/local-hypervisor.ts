@@ -9,10 +9,11 @@ import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
-import type {BackupSource, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
+import {qmpBackupDriver} from './qmp-backup.js';
 import {topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
@@ -159,8 +160,8 @@ export class LocalHypervisor implements Hypervisor {
 		return true;
 	}
 
-	/** A running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */
-	async backupSource(vm: string): Promise<BackupSource> {
+	/** Backups through a running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */
+	async backupDriver(vm: string): Promise<BackupDriver> {
 		const {state} = await this.inspect(vm);
 		const file = this.files.get(vm)!;
 		const folder = path.join(this.root, vm);
@@ -177,17 +178,17 @@ export class LocalHypervisor implements Hypervisor {
 					if (!top) throw new SnapdeckError('failed', `the running QEMU of ${vm} has no disk ${disk.target}, which its vm.json lists`, 'stop and start the VM so it runs what vm.json says');
 					return {target: disk.target, node: top.node, virtualSize: sizeOf(disk.target)};
 				});
-				return {running: true, client, disks, definition: file, close: async () => client.close()};
+				return qmpBackupDriver({client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close()});
 			} catch (error) {
 				client.close();
 				throw error;
 			}
 		}
 		const daemon = await startStorageDaemon(folder, file.disks, this.runner);
-		return {
-			running: false, client: daemon.client, definition: file, close: () => daemon.stop(),
+		return qmpBackupDriver({
+			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(),
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
-		};
+		});
 	}
 
 	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */

@@ -1,0 +1,82 @@
+import path from 'node:path';
+import type {BackupDriver} from '../hypervisor.js';
+import type {QemuImg} from '../qemu-img.js';
+import {nodeBitmaps, runJobs} from './qmp-block.js';
+import {QmpError, type QmpClient} from './qmp-client.js';
+
+/**
+ * Copy requests of up to 4 MiB instead of one cluster: a full backup of 1 GiB took 650 ms instead
+ * of 1.6-1.9 s here (2 and 16 MiB were slower). Not copy offloading (use-copy-range): on a
+ * filesystem with reflinks the backup would share its blocks with the VM's image.
+ */
+const TUNING = {'x-perf': {'max-chunk': 4 * 1024 * 1024}};
+
+/**
+ * Backups through QMP: blockdev-backup jobs into target nodes, and persistent dirty bitmaps added
+ * in the same transaction that starts the jobs. Serves a running VM's QEMU and a
+ * qemu-storage-daemon alike.
+ */
+export function qmpBackupDriver(options: {
+	client: QmpClient;
+	disks: ReadonlyArray<{target: string; node: string; virtualSize: number}>;
+	definition: unknown;
+	qemuImg: QemuImg;
+	close: () => Promise<void>;
+}): BackupDriver {
+	const {client, disks, qemuImg} = options;
+	return {
+		disks: disks.map(({target, virtualSize}) => ({target, virtualSize})),
+		definition: options.definition,
+		close: options.close,
+		async bitmaps(prefix) {
+			const all = await nodeBitmaps(client);
+			return new Map(disks.map(disk => [disk.target, (all.get(disk.node) ?? []).filter(bitmap => bitmap.name.startsWith(prefix))]));
+		},
+		async removeBitmap(name) {
+			const all = await nodeBitmaps(client);
+			for (const disk of disks) {
+				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
+			}
+		},
+		async copy({bitmap, since, targets, bytesPerSecond, signal, onBytes}) {
+			const nodes = targets.map(target => `snapdeck-target-${target.disk}`);
+			const added: string[] = [];
+			try {
+				for (const [index, target] of targets.entries()) {
+					// An incremental's backing file is the previous point's, named relative to it.
+					if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize});
+					else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing)});
+					await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': nodes[index], file: {driver: 'file', filename: target.file}});
+					added.push(nodes[index]!);
+				}
+				const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
+				const begin = (ids: string[], tuned: boolean) =>
+					client.execute('transaction', {
+						actions: targets.flatMap((target, index) => {
+							const node = disks.find(disk => disk.target === target.disk)!.node;
+							return [
+								{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}},
+								{
+									type: 'blockdev-backup',
+									data: {
+										'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}),
+										...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
+									},
+								},
+							];
+						}),
+						// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
+					});
+				await runJobs(client, 'backup', targets.length, ids =>
+					begin(ids, true).catch(async error => {
+						// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
+						if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
+						await begin(ids, false);
+					}), {signal, onBytes});
+			} finally {
+				// Closing a target node flushes it to its file.
+				for (const node of added) await client.execute('blockdev-del', {'node-name': node}).catch(() => undefined);
+			}
+		},
+	};
+}
