@@ -15,7 +15,7 @@ afterEach(async () => {
 	// Every domain a test defined goes, with its snapshot metadata, even when the test failed.
 	for (const name of defined.splice(0)) {
 		await execa('virsh', ['-c', URI, 'destroy', '--domain', name], {reject: false});
-		await execa('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {reject: false});
+		await execa('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {reject: false});
 	}
 });
 
@@ -23,11 +23,11 @@ let counter = 0;
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
 /** A libvirt domain with one qcow2 disk and no guest OS, defined (and started) for one test. */
-export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string} = {}) {
+export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string; sizeMiB?: number} = {}) {
 	const name = options.name ?? `sdt-${process.pid}-${++counter}`;
 	const dir = options.imageDir ?? (await tempDir());
 	const image = path.join(dir, 'disk.qcow2');
-	await qemuImg.create(image, {size: 64 * MiB});
+	await qemuImg.create(image, {size: (options.sizeMiB ?? 64) * MiB});
 	// /dev/kvm where it exists; software emulation elsewhere.
 	const type = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
 	const xml = `<domain type='${type}'><name>${escapeXml(name)}</name><memory unit='MiB'>128</memory>
@@ -46,8 +46,8 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 	return {
 		name, dir, image, hypervisor, service, activeFile,
 		/** The guest writes `pattern` over 1 MiB at `mib` MiB, then flushes. */
-		guestWrite: async (pattern: number, mib: number) => {
-			await hmp(`qemu-io -d ${qdev} "write -P ${pattern} ${mib * MiB} ${MiB}"`);
+		guestWrite: async (pattern: number, mib: number, lengthMiB = 1) => {
+			await hmp(`qemu-io -d ${qdev} "write -P ${pattern} ${mib * MiB} ${lengthMiB * MiB}"`);
 			await hmp(`qemu-io -d ${qdev} "flush"`);
 		},
 		reads: async (file: string, pattern: number, mib: number) => qemuIo.holds(file, pattern, mib * MiB, MiB),

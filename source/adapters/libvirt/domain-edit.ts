@@ -73,3 +73,23 @@ export function withSnapshotDomainImages(xml: string, renames: ReadonlyMap<strin
 	}
 	return new XMLBuilder(options).build(document) as string;
 }
+
+/**
+ * A copy of a domain's definition as a new domain: another name, no UUID and no MAC addresses
+ * (libvirt makes new ones, so the copy never clashes with the original), disks on `sources`.
+ */
+export function asNewDomain(xml: string, name: string, sources: ReadonlyMap<string, string>): string {
+	const document = new XMLParser(options).parse(withDiskSources(xml, sources)) as OrderedNode[];
+	const domain = document.find(node => 'domain' in node)!;
+	const parts = childrenOf(domain, 'domain').filter(node => !('uuid' in node));
+	const nameNode = parts.find(node => 'name' in node);
+	if (!nameNode) throw new SnapdeckError('failed', 'the recorded domain XML has no <name>');
+	nameNode['name'] = [{'#text': name}];
+	for (const devices of parts.filter(node => 'devices' in node)) {
+		for (const device of childrenOf(devices, 'devices').filter(node => 'interface' in node)) {
+			device['interface'] = childrenOf(device, 'interface').filter(node => !('mac' in node));
+		}
+	}
+	domain['domain'] = parts;
+	return new XMLBuilder(options).build(document) as string;
+}

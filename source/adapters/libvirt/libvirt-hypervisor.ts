@@ -9,13 +9,15 @@ import {assertValidName, nameProblem} from '../../core/names.js';
 import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import type {Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
-import {libvirtExecutor} from './libvirt-executor.js';
+import {libvirtBackupDriver} from './libvirt-backup.js';
+import {asNewDomain} from './domain-edit.js';
+import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
 import {parseDomainXml, parseSnapshotXml} from './xml.js';
 
@@ -142,6 +144,45 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	executor({state}: Inspection): StepExecutor {
 		return libvirtExecutor(state, this.virsh, this.qemuImg, this.host);
+	}
+
+	/** libvirt's push backup of a running domain, with checkpoints (see libvirt-backup.ts). */
+	async backupDriver(vm: string): Promise<BackupDriver> {
+		if (this.host !== localHost) {
+			throw new SnapdeckError('refused', `backups of domains on a remote host (${this.uri}) are not supported yet: libvirt writes the backup files on that host`, 'run snapdeck on the host itself (over ssh) with a local repository');
+		}
+		const {state, problems} = await this.inspect(vm);
+		if (problems.length > 0) throw new SnapdeckError('refused', `cannot back up ${vm}: ${problems.join('; ')}`);
+		if (state.run !== 'running') {
+			throw new SnapdeckError('refused', `${vm} is not running, and libvirt 9 backs up running domains only (backup-begin)`, `start it ('virsh start ${vm}'), then back it up`);
+		}
+		const definition = await this.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
+		return libvirtBackupDriver(vm, state, definition, this.virsh, this.qemuImg);
+	}
+
+	/**
+	 * A new domain from a backup: the recorded definition under a new name, UUID and MAC addresses,
+	 * its disks restored beside the original domain's images as NAME-<disk>.qcow2.
+	 */
+	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
+		assertValidName('VM', name);
+		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
+		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
+		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
+		const original = parseDomainXml(definition).disks;
+		const sources = new Map(disks.map(disk => [disk, path.join(path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'), `${name}-${disk}.qcow2`)]));
+		const written: string[] = [];
+		try {
+			for (const [disk, file] of sources) {
+				await write(disk, file);
+				written.push(file);
+			}
+			await withXmlFile(asNewDomain(definition, name, sources), file => this.virsh.run(['define', '--file', file]));
+			return Object.fromEntries(sources);
+		} catch (error) {
+			for (const file of written) await this.host.remove(file);
+			throw error;
+		}
 	}
 
 	operations(vm: string) {

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import {SnapdeckError} from '../../core/errors.js';
+import type {VmState} from '../../core/model.js';
+import type {BackupDriver} from '../hypervisor.js';
+import type {QemuImg} from '../qemu-img.js';
+import {withXmlFile} from './libvirt-executor.js';
+import type {Virsh} from './virsh.js';
+
+const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
+
+/** `virsh domjobinfo --rawstats`: "Job type: 2" then "key: value" lines. */
+export function parseJobStats(text: string): {type: number; values: Record<string, string>} {
+	const values: Record<string, string> = {};
+	for (const line of text.split('\n')) {
+		const match = /^\s*([^:]+):\s*(.*)$/.exec(line);
+		if (match) values[match[1]!.trim()] = match[2]!.trim();
+	}
+	return {type: Number(values['Job type'] ?? 0), values};
+}
+
+// virDomainJobType: 0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled.
+const JOB_RUNNING = new Set([1, 2]);
+
+/**
+ * Backups of a running libvirt domain with libvirt's own push backup: `backup-begin` with a
+ * checkpoint created in the same call (its bitmap is the next incremental's), progress from
+ * `domjobinfo`, `domjobabort` on cancel. libvirt makes an incremental's file an overlay on the live
+ * disk; it is re-pointed (header only) at the previous point's file, as LAB.md found necessary.
+ */
+export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg): BackupDriver {
+	const domain = ['--domain', vm];
+	const checkpoints = async () => (await virsh.run(['checkpoint-list', ...domain, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
+	const disks = state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
+	return {
+		disks, definition,
+		close: async () => undefined,
+		async bitmaps(prefix) {
+			const names = (await checkpoints()).filter(name => name.startsWith(prefix));
+			return new Map(disks.map(disk => [disk.target, names.map(name => ({name, usable: true}))]));
+		},
+		async removeBitmap(name) {
+			if ((await checkpoints()).includes(name)) await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
+		},
+		async copy({bitmap, since, targets, signal, onBytes}) {
+			const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
+				.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(target.file)}'/><driver type='qcow2'/></disk>`)
+				.join('')}</disks></domainbackup>`;
+			const checkpointXml = `<domaincheckpoint><name>${escapeXml(bitmap)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
+			signal?.throwIfAborted();
+			await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml, checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+			const abort = () => void virsh.run(['domjobabort', ...domain]).catch(() => undefined);
+			signal?.addEventListener('abort', abort, {once: true});
+			try {
+				for (;;) {
+					const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
+					if (!JOB_RUNNING.has(type)) break;
+					onBytes(Number(values['disk_processed'] ?? 0), Number(values['disk_total'] ?? 0));
+					await new Promise(resolve => setTimeout(resolve, 250));
+				}
+				const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--completed', '--rawstats']));
+				if (type !== 3) {
+					const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
+					throw new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: ${why}`);
+				}
+				onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
+			} finally {
+				signal?.removeEventListener('abort', abort);
+			}
+			for (const target of targets) {
+				if (target.backing !== null) await qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
+			}
+		},
+	};
+}

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {runBackup} from '../../source/backup/backup.js';
+import {Repository} from '../../source/backup/repository.js';
+import {restoreBackup} from '../../source/backup/restore.js';
+import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
+import {libvirtDomain, virsh} from '../helpers/libvirt.js';
+
+async function ownDataBytes(file: string): Promise<number> {
+	const {stdout} = await execa('qemu-img', ['map', '-U', '--output=json', file]);
+	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
+}
+
+describe('backups of a running libvirt domain (backup-begin, checkpoints)', () => {
+	it('full, incremental with just the 3 MiB written, and still incremental across an external snapshot', async () => {
+		const dom = await libvirtDomain({sizeMiB: 2048});
+		const repo = new Repository(await tempDir());
+		const copies = await tempDir();
+		const copyOfLive = async (name: string) => {
+			const copy = path.join(copies, name);
+			await execa('qemu-img', ['convert', '-U', '-O', 'qcow2', await dom.activeFile(), copy]);
+			return copy;
+		};
+		await dom.guestWrite(0x11, 1, 4);
+		const full = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		expect(full.kind).toBe('full');
+		expect(String(full.definition)).toContain(`<name>${dom.name}</name>`);
+		const atFull = await copyOfLive('full.qcow2');
+		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
+
+		await dom.guestWrite(0x22, 100, 3);
+		const incremental = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		expect(incremental.kind).toBe('incremental');
+		const file = repo.resolve(dom.name, incremental.files[0]!.file);
+		expect(await ownDataBytes(file)).toBe(3 * MiB);
+		expect((await qemuImg.info(file))['backing-filename']).toBe(path.basename(full.files[0]!.file));
+		expect(await qemuImg.same(repo.resolve(dom.name, full.files[0]!.file), atFull)).toBe(true);
+		expect(await qemuImg.same(file, await copyOfLive('incremental.qcow2'))).toBe(true);
+		// Only the newest point's checkpoint is kept.
+		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(incremental.bitmap);
+
+		// A snapshot puts the domain on a new overlay; libvirt carries the bitmap over to it.
+		await dom.take('s1');
+		await dom.guestWrite(0x33, 200, 1);
+		const afterSnapshot = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		expect(afterSnapshot.kind).toBe('incremental');
+		const third = repo.resolve(dom.name, afterSnapshot.files[0]!.file);
+		expect(await ownDataBytes(third)).toBe(1 * MiB);
+		expect(await qemuImg.same(third, await copyOfLive('third.qcow2'))).toBe(true);
+	});
+
+	it('restores a point as a new domain: new name, new UUID, its own disk holding the data', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		await dom.guestWrite(0x44, 2);
+		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		const copy = `${dom.name}-copy`;
+		try {
+			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {point: point.id, as: copy, command: 'test'});
+			expect(restored).toEqual({vda: path.join(dom.dir, `${copy}-vda.qcow2`)});
+			const xml = (await virsh('dumpxml', '--domain', copy)).stdout;
+			expect(xml).toContain(`<source file='${restored['vda']}'/>`);
+			const uuid = async (name: string) => (await virsh('domuuid', '--domain', name)).stdout.trim();
+			expect(await uuid(copy)).not.toBe(await uuid(dom.name));
+			expect(await dom.reads(restored['vda']!, 0x44, 2)).toBe(true);
+		} finally {
+			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy], {reject: false});
+		}
+	});
+
+	it('refuses a stopped domain, saying why, and changes nothing', async () => {
+		const dom = await libvirtDomain({running: false});
+		const repo = new Repository(await tempDir());
+		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'})).rejects.toThrow(/is not running, and libvirt 9 backs up running domains only/);
+		expect((await repo.read(dom.name)).points).toEqual([]);
+	});
+});
