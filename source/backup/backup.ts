@@ -1,9 +1,10 @@
 import {mkdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {decideBackup, latestPoint, newPointId, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {decideBackup, latestPoint, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
+import {fileExists} from '../adapters/files.js';
 import type {BackupDriver, Hypervisor} from '../adapters/hypervisor.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
@@ -72,7 +73,17 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		if (name !== latest?.bitmap) await driver.removeBitmap(name);
 	}
 	const ours = (target: string) => (found.get(target) ?? []).filter(bitmap => bitmap.name === latest?.bitmap);
-	const decision = decideBackup(options.mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})));
+	// An incremental is only as good as the points under it: all of their files must be there.
+	const chain = latest ? (() => {
+		try {
+			return pointChain(manifest, latest.id);
+		} catch {
+			return null;
+		}
+	})() : [];
+	const chainFiles = (chain ?? []).flatMap(member => member.files.map(file => file.file));
+	const missing = chain === null ? [`a point under ${latest!.id} (not in the manifest)`] : (await Promise.all(chainFiles.map(async file => ((await fileExists(repo.resolve(vm, file))) ? [] : [file])))).flat();
+	const decision = decideBackup(options.mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing);
 	options.onDecision?.({kind: decision.kind, base: decision.base?.id ?? null, reason: decision.reason});
 	const now = options.now ?? new Date();
 	const id = newPointId(now, manifest.points.map(point => point.id));

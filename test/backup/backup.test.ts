@@ -1,3 +1,4 @@
+import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -72,5 +73,30 @@ describe('backups of a stopped VM (qemu-storage-daemon)', () => {
 		expect(await same(byDisk['vdb']!, fullCopies[1]!)).toBe(false);
 		// Only the newest point's bitmap is kept.
 		expect((await qemuImg.info(await lab.activeFile('vdb')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name)).toEqual([incremental.bitmap]);
+	});
+});
+
+describe('a VM that stops in the middle of its backup', () => {
+	it('fails the run with a clear message, keeps the repository as it was, and the next backup is a full saying why', async () => {
+		const lab = await runningLab('live2', ['vda'], 2048);
+		const repo = new Repository(await tempDir());
+		await lab.guestWrite(0x11, 1);
+		const full = await runBackup(lab.hypervisor, repo, 'live2', {mode: 'auto', command: 'test'});
+		await lab.guestWrite(0x22, 100, 'vda', 512);
+		const before = await repo.read('live2');
+		const pid = Number((await readFile(path.join(lab.folder, '.snapdeck', 'qemu.pid'), 'utf8')).trim());
+		const run = runBackup(lab.hypervisor, repo, 'live2', {
+			mode: 'auto', command: 'test', bytesPerSecond: 32 * MiB,
+			onEvent: event => event.type === 'progress' && event.bytesDone > 0 && process.kill(pid, 'SIGKILL'),
+		});
+		await expect(run).rejects.toThrow(/backup of live2 failed; the repository is as it was: .*(closed|stopped)/);
+		expect(await repo.read('live2')).toEqual(before);
+		expect(await readdir(path.join(repo.vmDir('live2'), 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
+		expect(await lab.isRunning()).toBe(false);
+		// QEMU died with the bitmap open: it cannot be trusted, so the next backup copies everything.
+		const next = await runBackup(lab.hypervisor, repo, 'live2', {mode: 'auto', command: 'test'});
+		expect(next.kind).toBe('full');
+		expect(next.reason).toMatch(/inconsistent|no dirty bitmap/);
+		expect(await qemuImg.same(repo.resolve('live2', next.files[0]!.file), await lab.activeFile())).toBe(true);
 	});
 });

@@ -100,3 +100,21 @@ describe('verify, restore and prune on real point files', () => {
 		expect(await qemuImg.same(repo.resolve('vm1', next.files[0]!.file), await lab.activeFile())).toBe(true);
 	});
 });
+
+describe('bad luck in the repository', () => {
+	it('a missing earlier point makes the next backup a full, saying which file is gone', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const repo = new Repository(await tempDir());
+		await lab.write(0x51, 1);
+		const full = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		await lab.write(0x52, 2);
+		await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		const {rm} = await import('node:fs/promises');
+		await rm(repo.resolve('vm1', full.files[0]!.file));
+		await expect(runBackup(lab.hypervisor, repo, 'vm1', {mode: 'incremental', command: 'test'})).rejects.toThrow(`are missing: ${full.files[0]!.file}`);
+		const next = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		expect(next.kind).toBe('full');
+		expect(next.reason).toContain(`are missing: ${full.files[0]!.file}`);
+		expect(await qemuImg.same(repo.resolve('vm1', next.files[0]!.file), await lab.activeFile())).toBe(true);
+	});
+});
