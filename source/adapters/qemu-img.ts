@@ -131,6 +131,14 @@ export class QemuImg {
 		await this.job(['convert', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
 	}
 
+	/**
+	 * Writes what `source` reads into the existing image `target` (-n), zeroes included, so that
+	 * `target` reads exactly as `source` whatever its backing files hold.
+	 */
+	async convertInto(source: string, target: string, options: JobOptions = {}) {
+		await this.job(['convert', '-n', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
+	}
+
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */
 	async same(a: string, b: string): Promise<boolean> {
 		try {

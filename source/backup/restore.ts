@@ -91,3 +91,36 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		await release();
 	}
 }
+
+/**
+ * Writes a point into existing images (a restore in place, onto the fresh overlays of a safety
+ * snapshot), one disk after another; a run that is interrupted can simply be run again.
+ */
+export async function writePointInto(repo: Repository, vm: string, id: string, images: Readonly<Record<string, string>>, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<void> {
+	const release = await repo.lock(vm, options.command);
+	try {
+		const manifest = await repo.read(vm);
+		const point = findPoint(manifest, id);
+		const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
+		if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
+		const qemuImg = new QemuImg(localRunner);
+		const total = point.files.reduce((sum, file) => sum + file.virtualSize, 0);
+		const progress = byteProgress(options.onEvent);
+		let before = 0;
+		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'started', message: 'in place'});
+		try {
+			for (const file of point.files) {
+				options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
+				await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: fraction => progress(before + fraction * file.virtualSize, total)});
+				before += file.virtualSize;
+			}
+		} catch (error) {
+			await repo.journal(vm, {action: 'restore', snapshot: id, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});
+			throw error;
+		}
+		options.onEvent?.({type: 'done', index: 0});
+		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'done', message: `in place: ${Object.values(images).join(', ')}`});
+	} finally {
+		await release();
+	}
+}

@@ -21,6 +21,7 @@ const OPTIONS = {
 	'restore-test': {type: 'boolean', default: false},
 	to: {type: 'string'},
 	as: {type: 'string'},
+	'in-place': {type: 'boolean', default: false},
 	'keep-last': {type: 'string'},
 	'keep-hourly': {type: 'string'},
 	'keep-daily': {type: 'string'},
@@ -50,6 +51,7 @@ export type CliFlags = {
 	'restore-test': boolean;
 	to?: string;
 	as?: string;
+	'in-place': boolean;
 	'keep-last'?: string;
 	'keep-hourly'?: string;
 	'keep-daily'?: string;

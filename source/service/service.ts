@@ -5,11 +5,11 @@ import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
-import type {BackupPoint} from '../core/backup.js';
+import {findPoint, type BackupPoint} from '../core/backup.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
-import {restoreBackup, type RestoreOptions} from '../backup/restore.js';
+import {restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 
 export type Action =
@@ -132,17 +132,60 @@ export class Service {
 		}
 		const release = await this.hypervisor.lock(action.vm, options.command);
 		try {
-			const operations = this.hypervisor.operations(action.vm);
-			const pending = await operations.readPending();
-			if (pending) {
-				throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
+			return await this.performLocked(action, options);
+		} finally {
+			await release();
+		}
+	}
+
+	/** perform() for a caller that already holds the VM's lock. */
+	private async performLocked(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
+		const operations = this.hypervisor.operations(action.vm);
+		const pending = await operations.readPending();
+		if (pending) {
+			throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
+		}
+		const inspection = await this.hypervisor.inspect(action.vm);
+		const plan = this.plan(action, inspection);
+		await this.hypervisor.preflight(inspection, plan);
+		if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
+		await runPlan(plan, this.hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+		return {plan, outcome: 'done'};
+	}
+
+	/**
+	 * Restores a point over a stopped VM's own disks: first an external snapshot of the state it is
+	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
+	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
+	 */
+	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
+		const repo = this.repo();
+		const {activeImages} = this.hypervisor;
+		if (!activeImages) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot restore in place yet`, 'restore with --to PATH or --as NAME');
+		const point = findPoint(await repo.read(vm), options.point);
+		const release = await this.hypervisor.lock(vm, options.command);
+		try {
+			const {state} = await this.hypervisor.inspect(vm);
+			if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
+			const taken = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
+			let snapshot = `before-restore-${point.id}`;
+			for (let n = 2; taken.has(snapshot); n++) snapshot = `before-restore-${point.id}-${n}`;
+			const request = {name: snapshot, description: `state before point ${point.id} was restored over it`, kind: 'external' as const, now: options.now ?? new Date()};
+			const {plan, outcome} = await this.performLocked({kind: 'take', vm, request}, {
+				command: options.command, signal: options.signal, onEvent: options.onEvent,
+				confirm: taking => options.confirm({
+					...taking,
+					summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
+					warnings: [...taking.warnings, `then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`],
+				}),
+			});
+			if (outcome !== 'done') return {plan, outcome, snapshot};
+			try {
+				await writePointInto(repo, vm, point.id, await activeImages.call(this.hypervisor, vm), {command: options.command, signal: options.signal, onEvent: options.onEvent});
+			} catch (error) {
+				throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${(error as Error).message}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`);
 			}
-			const inspection = await this.hypervisor.inspect(action.vm);
-			const plan = this.plan(action, inspection);
-			await this.hypervisor.preflight(inspection, plan);
-			if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
-			await runPlan(plan, this.hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
-			return {plan, outcome: 'done'};
+			return {plan, outcome, snapshot};
 		} finally {
 			await release();
 		}

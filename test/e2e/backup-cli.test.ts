@@ -120,3 +120,22 @@ describe.runIf(os.userInfo().uid === 0)('a full repository disk (an 8 MiB tmpfs)
 		expect((await run('verify', 'vm1', '--restore-test')).exitCode).toBe(0);
 	});
 });
+
+describe('snapdeck restore --in-place', () => {
+	it('asks, takes a safety snapshot, makes the disk read as the point, and the snapshot undoes it', async () => {
+		const {lab, run} = await cliLab();
+		await lab.write(0x91, 1);
+		const backup = jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {id: string};
+		await lab.write(0x92, 1);
+		await lab.write(0x93, 2);
+		expect((await run('restore', 'vm1', '--point', backup.id, '--in-place')).exitCode).toBe(2); // no terminal to ask on
+		expect(await lab.reads(0x92, 1)).toBe(true);
+		const restored = await run('restore', 'vm1', '--point', backup.id, '--in-place', '--yes');
+		expect(restored.exitCode).toBe(0);
+		expect(restored.stdout).toContain(`restore point ${backup.id}`);
+		expect(restored.stdout).toContain(`snapshot 'before-restore-${backup.id}'`);
+		expect([await lab.reads(0x91, 1), await lab.reads(0, 2)]).toEqual([true, true]);
+		expect((await run('revert', 'vm1', `before-restore-${backup.id}`, '--yes')).exitCode).toBe(0);
+		expect([await lab.reads(0x92, 1), await lab.reads(0x93, 2)]).toEqual([true, true]);
+	});
+});

@@ -185,6 +185,11 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 	}
 
+	async activeImages(vm: string): Promise<Record<string, string>> {
+		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
+		return Object.fromEntries((await this.inspect(vm)).state.definition.disks.map(disk => [disk.target, disk.file]));
+	}
+
 	operations(vm: string) {
 		return folderOperationStore(this.folderOf(vm));
 	}

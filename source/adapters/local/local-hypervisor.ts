@@ -223,6 +223,11 @@ export class LocalHypervisor implements Hypervisor {
 		}
 	}
 
+	async activeImages(vm: string): Promise<Record<string, string>> {
+		const folder = await this.folderOf(vm);
+		return Object.fromEntries((await readVmFile(folder)).disks.map(disk => [disk.target, path.resolve(folder, disk.file)]));
+	}
+
 	operations(vm: string) {
 		return folderOperationStore(path.join(this.root, vm));
 	}
