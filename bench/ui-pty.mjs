@@ -4,7 +4,7 @@
 // written per second while a merge's progress bar runs against rewriting one line 4 times a second.
 // Usage: npm run build && node bench/ui-pty.mjs
 import {spawn, execFileSync} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -30,8 +30,64 @@ function inPty(command, env = {}) {
 			}
 			return performance.now() - started;
 		},
+		/** Milliseconds from `since` until what was written after it satisfies `predicate`. */
+		async after(since, predicate, timeout = 10_000) {
+			const deadline = performance.now() + timeout;
+			for (;;) {
+				// eslint-disable-next-line no-control-regex
+				const text = chunks.filter(chunk => chunk.at >= since).map(chunk => chunk.text).join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+				if (predicate(text)) return performance.now() - started - since;
+				if (performance.now() > deadline) throw new Error(`timed out; output since: ${text.slice(-500)}`);
+				await sleep(1);
+			}
+		},
+		now: () => performance.now() - started,
+		/** CPU seconds the program in the pty (script's child) has used so far. */
+		cpu() {
+			const pid = execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim().split('\n')[0];
+			const ticks = file => {
+				const stat = readFileSync(file, 'utf8');
+				const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+				return Number(fields[11]) + Number(fields[12]);
+			};
+			// The main thread runs the UI (rendering, progress); libuv's pool threads do the job's own
+			// file work (fsync, deleting a merged image), which is not the progress bar's cost.
+			return {main: ticks(`/proc/${pid}/task/${pid}/stat`) / 100, all: ticks(`/proc/${pid}/stat`) / 100};
+		},
 		stop: () => child.kill('SIGKILL'),
 	};
+}
+
+/** Keystroke to updated frame: `j` moves the selection one row; the frame is updated when the new row is drawn selected. */
+async function keystrokes(lab, names, presses = 30) {
+	const ui = inPty(`node ${BIN} --connect local:${lab}`);
+	await ui.until(text => text.includes(`VMs (${names.length})`) && text.includes(names[0]), 60_000);
+	await sleep(500);
+	const times = [];
+	for (let index = 1; index <= presses; index++) {
+		const since = ui.now();
+		ui.type('j');
+		times.push(await ui.after(since, text => text.includes(`▸ ${names[index]}`)));
+		await sleep(20);
+	}
+	ui.type('q');
+	await sleep(300);
+	ui.stop();
+	return median(times);
+}
+
+/** A lab of `count` stopped VMs with one empty disk each. */
+function manyVms(root, count) {
+	const names = Array.from({length: count}, (_, index) => `vm${String(index).padStart(4, '0')}`);
+	const image = path.join(root, 'template.qcow2');
+	execFileSync('mkdir', ['-p', root]);
+	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '1G']);
+	for (const name of names) {
+		mkdirSync(path.join(root, 'lab', name), {recursive: true});
+		copyFileSync(image, path.join(root, 'lab', name, 'vda.qcow2'));
+		writeFileSync(path.join(root, 'lab', name, 'vm.json'), JSON.stringify({version: 1, name, disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []}));
+	}
+	return {lab: path.join(root, 'lab'), names};
 }
 
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -54,15 +110,18 @@ async function firstFrame(lab, runs = 7) {
 }
 
 async function progressBytes(root) {
-	// A 1 GiB layer to merge: long enough for the progress bar to run for a while.
+	// 3 GiB to merge: long enough for the progress bar to run for a while.
 	const folder = path.join(root, 'big');
 	execFileSync('mkdir', ['-p', folder]);
-	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(folder, 'vda.qcow2'), '2G']);
+	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(folder, 'vda.qcow2'), '4G']);
 	const vm = {version: 1, name: 'big', disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []};
 	execFileSync('sh', ['-c', `cat > ${folder}/vm.json`], {input: JSON.stringify(vm)});
 	execFileSync('node', [BIN, 'snapshot', 'big', 's1', '--yes', '--connect', `local:${root}`]);
-	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1G', path.join(folder, 'vda.s1.qcow2')]);
-	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x11 1G 512M', path.join(folder, 'vda.qcow2')]);
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1536M', path.join(folder, 'vda.s1.qcow2')]);
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5b 1536M 1536M', path.join(folder, 'vda.s1.qcow2')]);
+	// The base holds as much as the layer, so whichever way the merge goes it copies 3 GiB.
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x11 0 1536M', path.join(folder, 'vda.qcow2')]);
+	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x12 1536M 1536M', path.join(folder, 'vda.qcow2')]);
 	execFileSync('node', [BIN, 'snapshot', 'big', 's2', '--yes', '--connect', `local:${root}`]);
 	const ui = inPty(`node ${BIN} --connect local:${root}`);
 	await ui.until(text => text.includes('stopped'));
@@ -72,6 +131,16 @@ async function progressBytes(root) {
 	await ui.until(text => text.includes('Proceed?'));
 	ui.type('y');
 	const start = await ui.until(text => text.includes('ETA'));
+	// CPU in the steady state, past the burst of starting the job (planning, spawning qemu-img,
+	// the first frames): 300 ms after the bar's first frame, over the next 600 ms of copying.
+	await sleep(300);
+	const cpuAtStart = ui.cpu();
+	const steadyStart = ui.now();
+	await sleep(600);
+	const copying = !ui.output().includes('done');
+	const cpuAtEnd = ui.cpu();
+	const window = (ui.now() - steadyStart) / 1000;
+	const cpuShare = {main: (cpuAtEnd.main - cpuAtStart.main) / window, all: (cpuAtEnd.all - cpuAtStart.all) / window};
 	await ui.until(text => text.includes('done'), 120_000);
 	// While the bar runs: from its first frame up to (not including) the frame that reports the end.
 	const endChunk = ui.chunks.find(chunk => chunk.at > start && chunk.text.includes('done'));
@@ -83,7 +152,7 @@ async function progressBytes(root) {
 	ui.stop();
 	const seconds = Math.max(0.001, (end - start) / 1000);
 	// The floor: one 80-column line (with its cursor moves) rewritten 4 times a second.
-	return {seconds, bytesPerSecond: bytes / seconds, floor: (80 + 10) * 4};
+	return {seconds, bytesPerSecond: bytes / seconds, floor: (80 + 10) * 4, cpuShare: copying ? cpuShare : {main: Number.NaN, all: Number.NaN}};
 }
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-'));
@@ -91,8 +160,13 @@ try {
 	execFileSync('node', [BIN, 'demo', '--dir', path.join(root, 'demo')]);
 	const frame = await firstFrame(path.join(root, 'demo'));
 	const progress = await progressBytes(path.join(root, 'lab'));
+	const demoNames = ['app1', 'db1', 'live1', 'web1'];
+	const fewKeys = await keystrokes(path.join(root, 'demo'), demoNames, 3);
+	const many = manyVms(path.join(root, 'many'), 1000);
+	const manyKeys = await keystrokes(many.lab, many.names);
 	console.log(`first frame: ${frame.frame.toFixed(0)} ms (${(frame.frame / frame.node).toFixed(2)}x node -e at ${frame.node.toFixed(0)} ms); inventory on screen: ${frame.filled.toFixed(0)} ms`);
-	console.log(`progress bar: ${progress.bytesPerSecond.toFixed(0)} B/s over ${progress.seconds.toFixed(1)} s (${(progress.bytesPerSecond / progress.floor).toFixed(2)}x the floor of ${progress.floor} B/s)`);
+	console.log(`progress bar: ${progress.bytesPerSecond.toFixed(0)} B/s over ${progress.seconds.toFixed(1)} s (${(progress.bytesPerSecond / progress.floor).toFixed(2)}x the floor of ${progress.floor} B/s); the UI's main thread used ${(progress.cpuShare.main * 100).toFixed(1)}% of one core meanwhile (the whole process, with the merge's file work in libuv's threads: ${(progress.cpuShare.all * 100).toFixed(1)}%)`);
+	console.log(`keystroke to frame: ${manyKeys.toFixed(1)} ms with 1,000 VMs (${(manyKeys / fewKeys).toFixed(2)}x the ${fewKeys.toFixed(1)} ms with the demo lab's 4)`);
 } finally {
 	// The demo starts a VM: stop it, so the bench leaves no QEMU behind.
 	execFileSync('node', [BIN, 'stop', '--all', '--connect', `local:${path.join(root, 'demo')}`]);

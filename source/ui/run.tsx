@@ -35,8 +35,11 @@ export async function runUi(service: Service, options: UiOptions = {}): Promise<
 				<App service={service} keymap={buildKeymap()} loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))} />
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
-		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'.
-		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 10, patchConsole: true},
+		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'. Progress is
+		// throttled where it is produced (use-jobs: 4 updates a second); the frame rate cap only
+		// bounds bursts, and at 10 fps it made every keystroke within 100 ms of the last frame wait
+		// for the next slot (measured: 111 ms a keystroke; bench/ui-pty.mjs).
+		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 60, patchConsole: true},
 	);
 	const stop = () => instance.unmount();
 	const crash = (error: unknown) => {
