@@ -1,4 +1,5 @@
-import {access, readFile} from 'node:fs/promises';
+import {access, readFile, statfs} from 'node:fs/promises';
+import path from 'node:path';
 
 export const fileExists = (file: string) => access(file).then(() => true, () => false);
 
@@ -14,5 +15,14 @@ export async function processAlive(pid: number): Promise<boolean> {
 		return true;
 	} catch (error) {
 		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Free bytes on the filesystem that holds `dir`, or would hold it (its nearest existing ancestor). */
+export async function freeBytesNear(dir: string): Promise<number> {
+	for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+		const fs = await statfs(current).catch(() => null);
+		if (fs) return fs.bavail * fs.bsize;
+		if (current === path.dirname(current)) return 0;
 	}
 }

@@ -78,6 +78,8 @@ export interface Hypervisor {
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
 	 */
 	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+	/** `qemu-img check` of every image the inspection found. */
+	checkImages?(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
 	/** The absolute path of each disk's active image, by disk target. */
 	activeImages?(vm: string): Promise<Record<string, string>>;
 	/** Power, where the adapter can start and stop VMs itself. */

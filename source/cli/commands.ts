@@ -1,17 +1,22 @@
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
 import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
 import {defaultRepositoryDir} from '../backup/repository.js';
 import type {BackupPoint} from '../core/backup.js';
+import {healthExitCode, worstOf} from '../core/health.js';
+import {policyFor} from '../core/policy.js';
 import {RETENTION_RULES, type Retention} from '../core/retention.js';
+import {writeFileAtomic} from '../adapters/atomic-file.js';
 import {formatBytes} from '../core/units.js';
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../service/demo-lab.js';
 import {Service, type Action} from '../service/service.js';
 import type {CliFlags} from './main.js';
-import {renderBackups, renderList, renderPlan, renderProgress, renderTree} from './render.js';
+import {prometheusText, renderBackups, renderHealth, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
-const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune']);
+const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'health']);
 
 /** A point as --json shows it: the documented fields, without the VM definition it carries. */
 const pointJson = (point: BackupPoint) => ({
@@ -45,6 +50,12 @@ Usage:
   snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place)
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first)
+  snapdeck health [VM...] [--prometheus FILE] [--now TIME]
+                                            is everything healthy? findings with what to do; exit 0
+                                            ok, 1 warnings, 2 critical, 3 could not tell
+  snapdeck config path | show | validate [FILE] | schema
+                                            the configuration file: where, as read (defaults
+                                            filled in), checked, its JSON schema
   snapdeck prune VM --keep-last N [--keep-hourly N --keep-daily N --keep-weekly N
                     --keep-monthly N --keep-yearly N] [--dry-run]
                                             remove points by retention (Proxmox Backup Server's rules)
@@ -305,6 +316,46 @@ export async function runCommand(command: string, args: readonly string[], flags
 			else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);
 			else if (result.outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
 			else print(result.outcome === 'done' ? `done: ${result.plan.summary}` : 'cancelled: nothing was changed');
+			return 0;
+		}
+		case 'health': {
+			const now = flags.now === undefined ? new Date() : new Date(flags.now);
+			if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${flags.now}'`);
+			const {loadConfig} = await import('../config/config.js');
+			const {config} = loadConfig();
+			const svc = await service();
+			const uri = svc.hypervisor.uri;
+			const aliases = Object.entries(config.connections ?? {}).filter(([, target]) => target === uri || `local:${path.resolve(target.slice(6))}` === uri).map(([name]) => name);
+			const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: vm => policyFor(config.policies ?? [], vm, uri, aliases)});
+			const findings = vms.flatMap(vm => vm.findings);
+			const status = worstOf(findings);
+			if (flags.prometheus !== undefined) await writeFileAtomic(path.resolve(flags.prometheus), prometheusText(uri, vms, now));
+			if (flags.json) printJson({status, connection: uri, checkedAt: now.toISOString(), vms: vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings})), findings});
+			else print(renderHealth(uri, vms, status));
+			return healthExitCode(status);
+		}
+		case 'config': {
+			const [what, file] = args;
+			const {loadConfig, validateConfig, configJsonSchema} = await import('../config/config.js');
+			if (what === 'schema' && args.length === 1) return printJson(configJsonSchema()), 0;
+			if (what === 'validate' && file !== undefined && args.length === 2) {
+				let json: unknown;
+				try {
+					json = JSON.parse(await readFile(file, 'utf8'));
+				} catch (error) {
+					throw new SnapdeckError('input', `${file} cannot be read as JSON: ${(error as Error).message}`);
+				}
+				validateConfig(json, file);
+				print(flags.json ? JSON.stringify({file, valid: true}) : `${file}: valid`);
+				return 0;
+			}
+			if (!['path', 'show', 'validate'].includes(what ?? '') || args.length !== 1) {
+				throw new SnapdeckError('usage', "'snapdeck config' takes path, show, validate [FILE] or schema", "see 'snapdeck --help'");
+			}
+			const {config, path: configPath} = loadConfig();
+			if (what === 'path') print(flags.json ? JSON.stringify({path: configPath}) : configPath);
+			if (what === 'show') printJson(config);
+			if (what === 'validate') print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
 			return 0;
 		}
 		default:

@@ -18,6 +18,8 @@ const OPTIONS = {
 	incremental: {type: 'boolean', default: false},
 	point: {type: 'string'},
 	limit: {type: 'string'},
+	now: {type: 'string'},
+	prometheus: {type: 'string'},
 	'restore-test': {type: 'boolean', default: false},
 	to: {type: 'string'},
 	as: {type: 'string'},
@@ -48,6 +50,8 @@ export type CliFlags = {
 	incremental: boolean;
 	point?: string;
 	limit?: string;
+	now?: string;
+	prometheus?: string;
 	'restore-test': boolean;
 	to?: string;
 	as?: string;
@@ -99,7 +103,9 @@ export async function main(argv: string[]): Promise<number> {
 	try {
 		return await runCommand(positionals[0]!, positionals.slice(1), values);
 	} catch (error) {
-		return reportError(error, values.json);
+		const code = reportError(error, values.json);
+		// For health, 1 and 2 mean warning and critical (Nagios): a check that could not run is UNKNOWN.
+		return positionals[0] === 'health' ? 3 : code;
 	}
 }
 

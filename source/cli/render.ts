@@ -3,7 +3,8 @@ import type {VmSummary} from '../core/model.js';
 import {formatBytes} from '../core/units.js';
 import {ageText, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
-import type {TreeView} from '../service/service.js';
+import type {TreeView, VmHealth} from '../service/service.js';
+import {worstOf, type Severity} from '../core/health.js';
 
 function table(rows: string[][]): string {
 	const widths = rows[0]!.map((_, column) => Math.max(...rows.map(row => row[column]!.length)));
@@ -47,4 +48,42 @@ export function renderBackups(vm: string, dir: string, points: readonly BackupPo
 		rows.push([point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), point.state, verified]);
 	}
 	return [`${vm}: ${points.length} backup point${points.length === 1 ? '' : 's'} in ${dir}`, table(rows)].join('\n');
+}
+
+const MARK: Record<Severity, string> = {ok: 'ok', warning: 'WARN', critical: 'CRIT'};
+
+export function renderHealth(uri: string, vms: readonly VmHealth[], status: Severity): string {
+	const counts = {ok: 0, warning: 0, critical: 0};
+	for (const vm of vms) counts[worstOf(vm.findings)]++;
+	const lines = [`${uri}: ${MARK[status]}: ${vms.length} VM${vms.length === 1 ? '' : 's'}, ${counts.ok} ok, ${counts.warning} with warnings, ${counts.critical} critical`];
+	for (const vm of vms) {
+		for (const finding of vm.findings) lines.push(`${MARK[finding.severity].padEnd(4)}  ${vm.vm}  ${finding.rule}: ${finding.message}`);
+	}
+	return lines.join('\n');
+}
+
+const label = (value: string) => value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+
+/** node_exporter's textfile format: one gauge per VM for status, findings, chain depth and last backup. */
+export function prometheusText(uri: string, vms: readonly VmHealth[], now: Date): string {
+	const level: Record<Severity, number> = {ok: 0, warning: 1, critical: 2};
+	const out = [
+		'# HELP snapdeck_vm_health Health of a VM: 0 ok, 1 warning, 2 critical.', '# TYPE snapdeck_vm_health gauge',
+		...vms.map(vm => `snapdeck_vm_health{connection="${label(uri)}",vm="${label(vm.vm)}"} ${level[worstOf(vm.findings)]}`),
+		'# HELP snapdeck_findings Findings of a VM by rule and severity.', '# TYPE snapdeck_findings gauge',
+	];
+	for (const vm of vms) {
+		const counts = new Map<string, number>();
+		for (const finding of vm.findings) counts.set(`${finding.rule}\u0000${finding.severity}`, (counts.get(`${finding.rule}\u0000${finding.severity}`) ?? 0) + 1);
+		for (const [key, count] of counts) {
+			const [rule, severity] = key.split('\u0000');
+			out.push(`snapdeck_findings{connection="${label(uri)}",vm="${label(vm.vm)}",rule="${rule}",severity="${severity}"} ${count}`);
+		}
+	}
+	out.push('# HELP snapdeck_chain_depth Deepest backing chain of a VM\'s disks.', '# TYPE snapdeck_chain_depth gauge');
+	for (const vm of vms) out.push(`snapdeck_chain_depth{connection="${label(uri)}",vm="${label(vm.vm)}"} ${vm.chainDepth}`);
+	out.push('# HELP snapdeck_last_backup_timestamp_seconds When the newest complete backup of a VM was taken.', '# TYPE snapdeck_last_backup_timestamp_seconds gauge');
+	for (const vm of vms) if (vm.lastBackup) out.push(`snapdeck_last_backup_timestamp_seconds{connection="${label(uri)}",vm="${label(vm.vm)}"} ${Math.floor(Date.parse(vm.lastBackup) / 1000)}`);
+	out.push('# HELP snapdeck_health_checked_timestamp_seconds When this health check ran.', '# TYPE snapdeck_health_checked_timestamp_seconds gauge', `snapdeck_health_checked_timestamp_seconds ${Math.floor(now.getTime() / 1000)}`);
+	return `${out.join('\n')}\n`;
 }

@@ -1,9 +1,33 @@
 import Conf from 'conf';
+import {Cron} from 'croner';
 import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
+import {Policy} from '../core/policy.js';
+
+const cronProblem = (expression: string): string | null => {
+	try {
+		new Cron(expression, {paused: true});
+		return null;
+	} catch (error) {
+		return (error as Error).message;
+	}
+};
 
 /** The configuration file, validated with zod on load. */
 export const ConfigSchema = z.strictObject({
+	/** The JSON schema this file follows (for editors); see schema/config.schema.json. */
+	$schema: z.string().optional(),
+	/** Connections by name: `--connect NAME` and policies may use the name. */
+	connections: z.record(z.string(), z.string().min(1)).optional(),
+	/** Backup repositories by name, for policies. */
+	repositories: z.record(z.string(), z.string().min(1)).optional(),
+	/** What to keep, check and schedule, for the VMs each one selects; the first that matches applies. */
+	policies: z.array(Policy.superRefine((policy, context) => {
+		for (const [kind, schedule] of [['snapshots', policy.snapshots.schedule], ['backups', policy.backups.schedule]] as const) {
+			const problem = schedule === undefined ? null : cronProblem(schedule);
+			if (problem) context.addIssue({code: 'custom', path: [kind, 'schedule'], message: `not a cron expression: ${problem}`});
+		}
+	})).optional(),
 	/** The connection used when neither --connect nor SNAPDECK_CONNECT names one. */
 	defaultConnection: z.string().min(1).optional(),
 	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
@@ -12,6 +36,9 @@ export const ConfigSchema = z.strictObject({
 	keymap: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The JSON schema of the configuration file, for editors (published as schema/config.schema.json). */
+export const configJsonSchema = () => z.toJSONSchema(ConfigSchema, {io: 'input'});
 
 export interface LoadedConfig {
 	readonly config: Config;
@@ -26,11 +53,16 @@ export function loadConfig(): LoadedConfig {
 	} catch (error) {
 		throw new SnapdeckError('input', `the configuration file cannot be read: ${(error as Error).message}`, 'fix or remove the file');
 	}
-	const parsed = ConfigSchema.safeParse(store.store);
+	return {config: validateConfig(store.store, store.path), path: store.path};
+}
+
+/** Validates a configuration; the error names the first wrong key and the file. */
+export function validateConfig(value: unknown, file: string): Config {
+	const parsed = ConfigSchema.safeParse(value);
 	if (!parsed.success) {
 		const issue = parsed.error.issues[0]!;
 		const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(top level)');
-		throw new SnapdeckError('input', `${store.path}: ${key}: ${issue.message}`, `fix that key in ${store.path}`);
+		throw new SnapdeckError('input', `${file}: ${key}: ${issue.message}`, `fix that key in ${file}`);
 	}
-	return {config: parsed.data, path: store.path};
+	return parsed.data;
 }

@@ -11,3 +11,19 @@ export function formatBytes(bytes: number): string {
 	const text = unit === 0 || value >= 100 ? value.toFixed(0) : value.toFixed(1);
 	return `${bytes < 0 ? '-' : ''}${text} ${UNITS[unit]}`;
 }
+
+const DURATION_UNITS: Record<string, number> = {m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000};
+
+/** A duration as people write one in a config file, "90m", "26h", "7d", "2w", in milliseconds; null when it is not one. */
+export function parseDuration(text: string): number | null {
+	const match = /^(\d+)([mhdw])$/.exec(text.trim());
+	return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : null;
+}
+
+/** Milliseconds as the largest whole unit that fits: "3d", "5h", "12m". */
+export function formatDuration(ms: number): string {
+	const minutes = Math.floor(Math.abs(ms) / 60_000);
+	if (minutes < 120) return `${minutes}m`;
+	if (minutes < 48 * 60) return `${Math.floor(minutes / 60)}h`;
+	return `${Math.floor(minutes / 1440)}d`;
+}

@@ -6,6 +6,10 @@ import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
+import {chainDepth, mapLimited} from '../core/chain.js';
+import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
+import type {Policy} from '../core/policy.js';
+import {freeBytesNear} from '../adapters/files.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
@@ -44,6 +48,15 @@ export interface TreeView {
 
 export const describePending = (vm: string, pending: PendingOperation) =>
 	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
+
+/** One VM's health: its findings under its policy, with the figures monitoring graphs. */
+export interface VmHealth {
+	readonly vm: string;
+	readonly policy: string;
+	readonly findings: Finding[];
+	readonly lastBackup: string | null;
+	readonly chainDepth: number;
+}
 
 /** The facade the UI and the command line call: inventory, plans, and running them. */
 export class Service {
@@ -189,6 +202,47 @@ export class Service {
 		} finally {
 			await release();
 		}
+	}
+
+	/**
+	 * Health of every VM (or of `only`): the facts per VM (inspection, image checks, unfinished
+	 * operations, backup points, bitmaps, repository space) judged by the rules in core/health.ts
+	 * under each VM's policy.
+	 */
+	async health(options: {now: Date; policyOf: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean}): Promise<VmHealth[]> {
+		const listed = await this.hypervisor.list();
+		const wanted = options.only ?? listed.map(vm => vm.name);
+		for (const name of wanted) {
+			if (!listed.some(vm => vm.name === name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`);
+		}
+		const repo = this.repository;
+		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
+		return mapLimited(wanted, 8, async vm => {
+			const policy = options.policyOf(vm);
+			const summary = listed.find(candidate => candidate.name === vm)!;
+			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
+			let facts: VmFacts;
+			try {
+				const inspection = await this.hypervisor.inspect(vm);
+				const {state} = inspection;
+				const pending = await this.hypervisor.operations(vm).readPending();
+				facts = {
+					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
+					problems: inspection.problems, findings: inspection.findings,
+					checks: options.checkImages !== false && this.hypervisor.checkImages && inspection.problems.length === 0
+						? (await this.hypervisor.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
+						: [],
+					pending: pending ? describePending(vm, pending) : null,
+					points, repositoryFree,
+					bitmaps: Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []])),
+					canQuiesce: false,
+				};
+			} catch (error) {
+				facts = {vm, unreadable: summary.error ?? (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
+			}
+			const lastBackup = points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null;
+			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
+		});
 	}
 
 	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */

@@ -185,6 +185,13 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 	}
 
+	async checkImages({state}: Inspection) {
+		return mapLimited(Object.keys(state.images), 4, async file => {
+			const check = await this.qemuImg.check(file);
+			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
+		});
+	}
+
 	async activeImages(vm: string): Promise<Record<string, string>> {
 		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
 		return Object.fromEntries((await this.inspect(vm)).state.definition.disks.map(disk => [disk.target, disk.file]));

@@ -223,6 +223,13 @@ export class LocalHypervisor implements Hypervisor {
 		}
 	}
 
+	async checkImages({state}: Inspection) {
+		return mapLimited(Object.keys(state.images), 4, async file => {
+			const check = await this.qemuImg.check(path.resolve(path.join(this.root, state.definition.name), file));
+			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
+		});
+	}
+
 	async activeImages(vm: string): Promise<Record<string, string>> {
 		const folder = await this.folderOf(vm);
 		return Object.fromEntries((await readVmFile(folder)).disks.map(disk => [disk.target, path.resolve(folder, disk.file)]));

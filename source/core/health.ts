@@ -1,0 +1,104 @@
+import type {BackupPoint} from './backup.js';
+import type {Snapshot} from './model.js';
+import type {Policy} from './policy.js';
+import {formatBytes, formatDuration, parseDuration} from './units.js';
+
+export type Severity = 'ok' | 'warning' | 'critical';
+
+/** One thing health found: which rule, how bad, on which VM, and what to do about it. */
+export interface Finding {
+	readonly rule: string;
+	readonly severity: Exclude<Severity, 'ok'>;
+	readonly vm: string;
+	readonly message: string;
+	/** The UI command that fixes it, where there is one (merge, backup, verify, recover). */
+	readonly fix?: 'merge' | 'backup' | 'verify' | 'recover';
+}
+
+/** Everything the rules look at for one VM; gathered by the service, judged here without I/O. */
+export interface VmFacts {
+	readonly vm: string;
+	/** The inventory could not read the VM at all. */
+	readonly unreadable: string | null;
+	readonly chainDepth: number;
+	readonly snapshots: readonly Snapshot[];
+	/** Problems that block changes: missing backing files, unreadable images, broken metadata. */
+	readonly problems: readonly string[];
+	/** Inconsistencies that block nothing: overlays no snapshot knows, metadata that names another image. */
+	readonly findings: readonly string[];
+	/** `qemu-img check` of each image that reported something. */
+	readonly checks: ReadonlyArray<{readonly file: string; readonly errors: number; readonly corruptions: number; readonly leaks: number}>;
+	/** An operation a crash or cancel left unfinished. */
+	readonly pending: string | null;
+	/** The VM's backup points, oldest first (empty without a repository). */
+	readonly points: readonly BackupPoint[];
+	/** The bitmaps on each disk's active image, by disk (to tell whether the next incremental will be a full). */
+	readonly bitmaps: Readonly<Record<string, readonly string[]>> | null;
+	/** Free bytes where its backups go; null when unknown. */
+	readonly repositoryFree: number | null;
+	/** Whether snapshots of this VM can be quiesced (a guest agent answers). */
+	readonly canQuiesce: boolean;
+}
+
+const ms = (text: string) => parseDuration(text)!;
+const ago = (now: Date, iso: string) => now.getTime() - Date.parse(iso);
+
+/**
+ * The health rules, each a pure function of the facts, the VM's policy and the time. Rule ids are
+ * stable (they appear in --json and Prometheus labels).
+ */
+export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Finding[] {
+	const {vm} = facts;
+	const out: Finding[] = [];
+	const add = (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => out.push({rule, severity, vm, message, ...(fix ? {fix} : {})});
+	if (facts.unreadable) {
+		add('vm-unreadable', 'critical', `${vm} cannot be read: ${facts.unreadable}`);
+		return out;
+	}
+	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
+	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
+	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
+	for (const check of facts.checks) {
+		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`);
+		else if (check.leaks > 0) add('image-leaks', 'warning', `${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`);
+	}
+	if (facts.chainDepth > policy.maxChainDepth) {
+		add('chain-depth', facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning', `a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`, 'merge');
+	}
+	for (const snapshot of facts.snapshots) {
+		const age = ago(now, snapshot.createdAt);
+		if (age > ms(policy.snapshots.maxAge)) add('snapshot-age', 'warning', `snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`, 'merge');
+	}
+	if (policy.snapshots.quiesce && !facts.canQuiesce) add('quiesce-unavailable', 'critical', `policy '${policy.name}' wants quiesced snapshots, and no guest agent answers in ${vm}`);
+
+	const complete = facts.points.filter(point => point.state === 'complete');
+	const newest = complete.at(-1);
+	const rpo = policy.backups.rpo === undefined ? null : ms(policy.backups.rpo);
+	if (!newest) {
+		add('backup-missing', rpo === null ? 'warning' : 'critical', `${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`, 'backup');
+	} else {
+		const age = ago(now, newest.createdAt);
+		if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup');
+		const verified = [...complete].reverse().find(point => point.verified !== null);
+		if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify');
+		else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
+		else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify');
+		if (facts.bitmaps && newest.bitmap !== null) {
+			const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
+			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup');
+		}
+		if (facts.repositoryFree !== null) {
+			const full = [...complete].reverse().find(point => point.kind === 'full') ?? newest;
+			const need = full.files.reduce((sum, file) => sum + file.size, 0);
+			if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`);
+		}
+	}
+	return out;
+}
+
+/** The worst severity among findings. */
+export const worstOf = (findings: readonly Finding[]): Severity =>
+	findings.some(finding => finding.severity === 'critical') ? 'critical' : findings.length > 0 ? 'warning' : 'ok';
+
+/** The Nagios/Icinga convention: 0 ok, 1 warning, 2 critical. */
+export const healthExitCode = (severity: Severity): 0 | 1 | 2 => (severity === 'critical' ? 2 : severity === 'warning' ? 1 : 0);

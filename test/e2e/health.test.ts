@@ -1,0 +1,174 @@
+import {mkdir, open, readFile, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, describe, expect, it} from 'vitest';
+import {jsonOf, snapdeck} from '../helpers/cli.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
+
+/** A lab VM, a repository and a config folder, with `health` run through the real binary. */
+async function healthLab(config: object = {}) {
+	const lab = await labWithVm('vm1', ['vda'], 64);
+	const repo = path.join(await tempDir(), 'repo');
+	const configDir = await tempDir();
+	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config));
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir};
+	const run = (...args: string[]) => snapdeck(args, env);
+	const health = async (...args: string[]) => {
+		const result = await run('health', '--json', ...args);
+		const json = jsonOf(result) as {status: string; findings: Array<{rule: string; severity: string; message: string; fix?: string}>};
+		return {exitCode: result.exitCode, status: json.status, findings: json.findings, rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort()};
+	};
+	return {lab, repo, run, health};
+}
+
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+describe('snapdeck health on a real lab, one hazard at a time', () => {
+	it('all well: a fresh, verified backup and a short chain is exit 0', async () => {
+		const {run, health} = await healthLab();
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		expect(await health()).toMatchObject({exitCode: 0, status: 'ok', rules: []});
+		expect((await run('health')).stdout).toMatch(/: ok: 1 VM, 1 ok, 0 with warnings, 0 critical$/);
+	});
+
+	it('no backup is a warning (exit 1); with an RPO in the policy it is critical (exit 2)', async () => {
+		expect(await (await healthLab()).health()).toMatchObject({exitCode: 1, rules: ['backup-missing:warning']});
+		const strict = await healthLab({policies: [{name: 'prod', vms: ['vm*'], backups: {rpo: '26h'}}]});
+		const result = await strict.health();
+		expect(result).toMatchObject({exitCode: 2, rules: ['backup-missing:critical']});
+		expect(result.findings[0]!.message).toContain("policy 'prod' wants one at most 26h old");
+	});
+
+	it('a backup ages past the RPO (--now): a warning, then critical at twice the RPO', async () => {
+		const {run, health} = await healthLab({policies: [{name: 'prod', backups: {rpo: '26h', verifyEvery: '30d'}}]});
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		expect((await health('--now', inDays(1))).rules).toEqual([]);
+		expect((await health('--now', inDays(1.5))).rules).toEqual(['backup-age:warning']);
+		expect(await health('--now', inDays(3))).toMatchObject({exitCode: 2, rules: ['backup-age:critical']});
+		expect((await health('--now', inDays(31))).rules).toEqual(['backup-age:critical', 'verify-age:warning']);
+	});
+
+	it('a snapshot ages past the policy: "a snapshot is not a backup"', async () => {
+		const {lab, run, health} = await healthLab({policies: [{name: 'p', snapshots: {maxAge: '7d'}}]});
+		await lab.take('old');
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		expect((await health('--now', inDays(1))).rules).toEqual([]);
+		const aged = await health('--now', inDays(8));
+		expect(aged.rules).toEqual(['snapshot-age:warning']);
+		expect(aged.findings[0]).toMatchObject({fix: 'merge'});
+		expect(aged.findings[0]!.message).toMatch(/snapshot 'old' is 8d old .* a snapshot is not a backup/);
+	});
+
+	it('a chain deeper than the policy is a warning, twice as deep critical', async () => {
+		const {lab, run, health} = await healthLab({policies: [{name: 'p', maxChainDepth: 2}]});
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		await lab.take('s1');
+		expect((await health()).rules).toEqual(['bitmap-missing:warning']); // the snapshot's overlay has no bitmap: the next backup is a full
+		await lab.take('s2');
+		expect((await health()).rules).toEqual(['bitmap-missing:warning', 'chain-depth:warning']);
+		await lab.take('s3');
+		await lab.take('s4');
+		expect((await health()).rules).toEqual(['bitmap-missing:warning', 'chain-depth:critical']);
+	});
+
+	it('a deleted backing file is critical', async () => {
+		const {lab, health} = await healthLab();
+		await lab.take('s1');
+		await rm(path.join(lab.folder, 'vda.qcow2'));
+		const result = await health();
+		expect(result.exitCode).toBe(2);
+		expect(result.rules).toContain('broken-chain:critical');
+	});
+
+	it('an image that fails qemu-img check is critical', async () => {
+		const {lab, health} = await healthLab();
+		await lab.write(0x11, 1);
+		// Zero the refcounts of the data clusters: qemu-img check then counts corruptions.
+		const handle = await open(path.join(lab.folder, 'vda.qcow2'), 'r+');
+		const header = Buffer.alloc(64);
+		await handle.read(header, 0, 64, 0);
+		const table = Number(header.readBigUInt64BE(48));
+		const entry = Buffer.alloc(8);
+		await handle.read(entry, 0, 8, table);
+		await handle.write(Buffer.alloc(40), 0, 40, Number(entry.readBigUInt64BE(0)) + 8);
+		await handle.close();
+		const result = await health();
+		expect(result.rules).toContain('image-corrupt:critical');
+		expect(result.findings.find(finding => finding.rule === 'image-corrupt')!.message).toMatch(/vda\.qcow2 fails qemu-img check \(\d+ corruptions/);
+	});
+
+	it('an operation a crash left unfinished is critical until recovered', async () => {
+		const {lab, run, health} = await healthLab();
+		await lab.take('s1');
+		await lab.take('s2');
+		const crashed = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {SNAPDECK_CRASH_AT: 'after:1'});
+		expect(crashed.signal).toBe('SIGKILL');
+		const result = await health();
+		expect(result.rules).toContain('unfinished-operation:critical');
+		expect(result.findings.find(finding => finding.rule === 'unfinished-operation')).toMatchObject({fix: 'recover'});
+		await run('recover', 'vm1');
+		expect((await health()).rules).not.toContain('unfinished-operation:critical');
+	});
+
+	it('a point that fails verification is critical', async () => {
+		const {lab, repo, run, health} = await healthLab();
+		await lab.write(0x21, 1);
+		await run('backup', 'vm1');
+		const manifest = JSON.parse(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')) as {points: Array<{files: Array<{file: string}>}>};
+		const handle = await open(path.join(repo, 'vm1', manifest.points[0]!.files[0]!.file), 'r+');
+		await handle.write(Buffer.from([0x42]), 0, 1, 1024 * 1024 + 7);
+		await handle.close();
+		await run('verify', 'vm1');
+		expect((await health()).rules).toEqual(['verify-failed:critical']);
+	});
+
+	it('writes the Prometheus textfile atomically', async () => {
+		const {run} = await healthLab();
+		const file = path.join(await tempDir(), 'snapdeck.prom');
+		expect((await run('health', '--prometheus', file)).exitCode).toBe(1);
+		const text = await readFile(file, 'utf8');
+		expect(text).toMatch(/^# HELP snapdeck_vm_health /);
+		expect(text).toMatch(/^snapdeck_vm_health\{connection="local:[^"]+",vm="vm1"\} 1$/m);
+		expect(text).toMatch(/^snapdeck_findings\{.*vm="vm1",rule="backup-missing",severity="warning"\} 1$/m);
+		expect(text).toMatch(/^snapdeck_chain_depth\{.*\} 1$/m);
+	});
+
+	it('bad input is UNKNOWN (exit 3), with the reason', async () => {
+		const {run} = await healthLab();
+		const unknownVm = await run('health', 'nosuch');
+		expect(unknownVm.exitCode).toBe(3);
+		expect(unknownVm.stderr).toContain("there is no VM 'nosuch'");
+		expect((await run('health', '--now', 'yesterday')).exitCode).toBe(3);
+		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
+		const result = await broken.run('health');
+		expect(result.exitCode).toBe(3);
+		expect(result.stderr).toMatch(/config\.json: policies\.0\.backups\.schedule: not a cron expression/);
+	});
+});
+
+const mounts: string[] = [];
+afterEach(async () => {
+	for (const mount of mounts.splice(0)) await execa('umount', [mount], {reject: false});
+});
+
+describe.runIf(os.userInfo().uid === 0)('a nearly full repository filesystem', () => {
+	it('is a warning when the next full backup would not fit, critical when far from it', async () => {
+		const {lab, repo, run, health} = await healthLab();
+		await mkdir(repo, {recursive: true});
+		await execa('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', repo]);
+		mounts.push(repo);
+		for (let mib = 0; mib < 4; mib++) await lab.write(0x31, mib);
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		expect((await health()).rules).toEqual([]);
+		await execa('fallocate', ['-l', '10M', path.join(repo, 'filler')]);
+		expect((await health()).rules).toEqual(['repository-space:warning']);
+		await execa('fallocate', ['-l', '1500K', path.join(repo, 'filler2')]);
+		expect((await health()).rules).toEqual(['repository-space:critical']);
+	});
+});
