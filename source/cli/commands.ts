@@ -142,15 +142,34 @@ export async function openUi(uri: string, repository: string): Promise<number> {
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await import('../ui/run.js');
 	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
-	return runUi(new Service(connect(uri), repository), {loadKeymapOverrides});
+	const policies = async () => {
+		const {config} = (await import('../config/config.js')).loadConfig();
+		return (vm: string) => policyFor(config.policies ?? [], vm, uri, connectionAliases(config.connections, uri));
+	};
+	return runUi(new Service(connect(uri), repository, policies), {loadKeymapOverrides});
 }
+
+/** The names the config gives a connection URI. */
+const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
+	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
 
 /** The connection to use: --connect, else SNAPDECK_CONNECT, else the config's, else the demo lab. */
 export async function connectionUri(flag: string | undefined): Promise<string> {
 	const chosen = flag ?? process.env['SNAPDECK_CONNECT'];
-	if (chosen !== undefined) return chosen;
+	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
+	if (chosen !== undefined && (chosen.includes(':') || chosen === 'libvirt')) return chosen;
 	const {loadConfig} = await import('../config/config.js');
-	return loadConfig().config.defaultConnection ?? `local:${defaultDemoDir()}`;
+	const {config, path: file} = loadConfig();
+	if (chosen !== undefined) {
+		const named = config.connections?.[chosen];
+		if (named === undefined) {
+			const known = Object.keys(config.connections ?? {});
+			throw new SnapdeckError('usage', `'${chosen}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
+		}
+		return named;
+	}
+	const fallback = config.defaultConnection ?? `local:${defaultDemoDir()}`;
+	return config.connections?.[fallback] ?? fallback;
 }
 
 /** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
@@ -325,7 +344,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const {config} = loadConfig();
 			const svc = await service();
 			const uri = svc.hypervisor.uri;
-			const aliases = Object.entries(config.connections ?? {}).filter(([, target]) => target === uri || `local:${path.resolve(target.slice(6))}` === uri).map(([name]) => name);
+			const aliases = connectionAliases(config.connections, uri);
 			const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: vm => policyFor(config.policies ?? [], vm, uri, aliases)});
 			const findings = vms.flatMap(vm => vm.findings);
 			const status = worstOf(findings);

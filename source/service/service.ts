@@ -8,7 +8,7 @@ import {runPlan} from '../jobs/run-plan.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
-import type {Policy} from '../core/policy.js';
+import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
@@ -63,7 +63,12 @@ export class Service {
 	readonly repository: Repository | null;
 
 	/** `repository`: the backup repository's directory, where backups are offered. */
-	constructor(readonly hypervisor: Hypervisor, repository?: string) {
+	/**
+	 * `repository`: the backup repository's directory, where backups are offered. `policies`: the
+	 * policy of each VM, for health (read from the config when first needed); the default policy
+	 * when absent.
+	 */
+	constructor(readonly hypervisor: Hypervisor, repository?: string, private readonly policies?: () => Promise<(vm: string) => Policy>) {
 		this.repository = repository === undefined ? null : new Repository(repository);
 	}
 
@@ -209,7 +214,8 @@ export class Service {
 	 * operations, backup points, bitmaps, repository space) judged by the rules in core/health.ts
 	 * under each VM's policy.
 	 */
-	async health(options: {now: Date; policyOf: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean}): Promise<VmHealth[]> {
+	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean}): Promise<VmHealth[]> {
+		const policyOf = options.policyOf ?? (this.policies ? await this.policies() : () => DEFAULT_POLICY);
 		const listed = await this.hypervisor.list();
 		const wanted = options.only ?? listed.map(vm => vm.name);
 		for (const name of wanted) {
@@ -218,7 +224,7 @@ export class Service {
 		const repo = this.repository;
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
 		return mapLimited(wanted, 8, async vm => {
-			const policy = options.policyOf(vm);
+			const policy = policyOf(vm);
 			const summary = listed.find(candidate => candidate.name === vm)!;
 			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;

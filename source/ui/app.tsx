@@ -12,11 +12,13 @@ import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
 import {SnapshotTree} from './components/snapshot-tree.js';
 import {VmList} from './components/vm-list.js';
-import {useBackups, useInventory, useTree} from './hooks/use-inventory.js';
+import {useBackups, useHealth, useInventory, useTree} from './hooks/use-inventory.js';
+import {HealthList} from './components/health-list.js';
+import {worstOf, type Severity} from '../core/health.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
-import {isTextKey, type Context, type Keymap} from './keymap.js';
+import {displayKey, isTextKey, type Context, type Keymap} from './keymap.js';
 import {useTheme} from './theme.js';
 
 export interface AppProps {
@@ -38,7 +40,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	// whole screen on every frame (measured: ~700 bytes a progress update instead of one line's worth).
 	const rows = Math.max(3, terminalRows - 1);
 	const inventory = useInventory(service);
-	const [view, setView] = useState<'list' | 'tree' | 'backups'>('list');
+	const [view, setView] = useState<'list' | 'tree' | 'backups' | 'health'>('list');
+	const [findingCursor, setFindingCursor] = useState(0);
 	const [selected, setSelected] = useState(0);
 	const [filter, setFilter] = useState('');
 	const [filtering, setFiltering] = useState(false);
@@ -57,12 +60,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	}, [loadKeymap]);
 	const tree = useTree(service, view === 'tree' ? treeVm : null);
 	const backups = useBackups(service, view === 'backups' ? treeVm : null);
+	const health = useHealth(service, inventory.data !== null, now);
 
 	const refreshAll = useCallback(() => {
 		inventory.refresh();
 		tree.refresh();
 		backups.refresh();
-	}, [inventory.refresh, tree.refresh, backups.refresh]);
+		health.refresh();
+	}, [inventory.refresh, tree.refresh, backups.refresh, health.refresh]);
 	const jobs = useJobs(service, refreshAll);
 
 	const vms = useMemo(() => {
@@ -74,6 +79,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	const treeRows = tree.data?.rows ?? [];
 	const selectedSnapshot = treeRows[clamp(cursor, treeRows.length)]?.node.snapshot;
 	const points = useMemo(() => [...(backups.data ?? [])].reverse(), [backups.data]);
+	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
+	const findings = useMemo(() => (health.data ?? []).flatMap(vm => vm.findings).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1)), [health.data]);
+	const selectedFinding = findings[clamp(findingCursor, findings.length)];
 	const selectedPoint = points[clamp(pointCursor, points.length)];
 
 	const context: Context = jobs.confirmation ? 'confirm' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
@@ -94,7 +102,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		if (!treeVm || !selectedSnapshot) return setNotice('select a snapshot first');
 		jobs.start({kind, vm: treeVm, snapshot: selectedSnapshot.name}, `${kind} ${treeVm} ${kind === 'revert' ? 'to' : 'away'} '${selectedSnapshot.name}'`);
 	};
-	const vmInView = () => (view === 'list' ? selectedVm?.name : treeVm ?? undefined);
+	const vmInView = () => (view === 'list' ? selectedVm?.name : view === 'health' ? selectedFinding?.vm : treeVm ?? undefined);
 	const startBackup = (vm: string, mode: BackupMode) => {
 		setBackupVm(null);
 		jobs.run(`${mode === 'auto' ? '' : `${mode} `}backup of ${vm}`, async ({signal, onEvent}) => {
@@ -164,20 +172,28 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) setHelp(false);
 			return;
 		}
-		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : points.length;
+		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : view === 'health' ? findings.length : points.length;
 		const move = (delta: number) =>
-			view === 'list' ? setSelected(clamp(selected + delta, count)) : view === 'tree' ? setCursor(clamp(cursor + delta, count)) : setPointCursor(clamp(pointCursor + delta, count));
+			view === 'list' ? setSelected(clamp(selected + delta, count))
+				: view === 'tree' ? setCursor(clamp(cursor + delta, count))
+					: view === 'health' ? setFindingCursor(clamp(findingCursor + delta, count))
+						: setPointCursor(clamp(pointCursor + delta, count));
 		switch (command) {
 			case 'up': return move(-1);
 			case 'down': return move(1);
 			case 'pageUp': return move(-(bodyHeight - 2));
 			case 'pageDown': return move(bodyHeight - 2);
-			case 'open':
-				if (!selectedVm) return;
-				setTreeVm(selectedVm.name);
+			case 'open': {
+				const vm = vmInView();
+				if (!vm) return;
+				setTreeVm(vm);
 				setCursor(0);
 				return setView('tree');
+			}
 			case 'back': return setView('list');
+			case 'health':
+				setFindingCursor(0);
+				return setView('health');
 			case 'take': return openTake(vmInView());
 			case 'backup': {
 				const vm = vmInView();
@@ -192,7 +208,20 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 				setPointCursor(0);
 				return setView('backups');
 			}
-			case 'verify': return startVerify(false);
+			case 'verify':
+				if (view === 'health') {
+					const vm = selectedFinding?.vm;
+					if (!vm) return;
+					return void service.backups(vm).then(all => {
+						const newest = all.filter(point => point.state === 'complete').at(-1);
+						if (!newest) return setNotice(`${vm} has no backup to verify`);
+						jobs.run(`verify ${vm} ${newest.id}`, async ({signal}) => {
+							const [verdict] = await service.verify(vm, {point: newest.id, command: `snapdeck ui: verify ${vm}`, signal});
+							return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
+						});
+					}, (error: unknown) => setNotice((error as Error).message));
+				}
+				return startVerify(false);
 			case 'verifyRestore': return startVerify(true);
 			case 'restore':
 				if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
@@ -211,8 +240,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		}
 	});
 
-	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : view === 'backups' && treeVm ? `VMs › ${treeVm} › backups` : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
-	const shown = view === 'list' ? inventory : view === 'tree' ? tree : backups;
+	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : view === 'backups' && treeVm ? `VMs › ${treeVm} › backups` : view === 'health' ? 'VMs › health' : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
+	const shown = view === 'list' ? inventory : view === 'tree' ? tree : view === 'health' ? health : backups;
 	const loading = shown.loading && !shown.data;
 	const error = shown.error;
 	return (
@@ -233,9 +262,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			) : error ? (
 				<Box height={bodyHeight}><Text color={theme.error}>{error}</Text></Box>
 			) : loading ? (
-				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : `the backups of ${treeVm}`}…</Text></Box>
+				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : view === 'health' ? 'health (checking every image)' : `the backups of ${treeVm}`}…</Text></Box>
 			) : view === 'list' ? (
-				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} now={now()} />
+				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
+			) : view === 'health' ? (
+				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
+					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />
 			) : view === 'backups' ? (
 				<BackupList vm={treeVm ?? ''} points={points} cursor={clamp(pointCursor, points.length)} height={bodyHeight} width={columns - 2} now={now()} />
 			) : tree.data ? (

@@ -1,11 +1,14 @@
 import {Box, Text} from 'ink';
 import {ageText} from '../../core/describe.js';
+import type {Severity} from '../../core/health.js';
 import type {VmSummary} from '../../core/model.js';
 import {fit, windowStart} from '../layout.js';
 import {useTheme} from '../theme.js';
 
 interface Props {
 	readonly now: Date;
+	/** Each VM's worst finding, once health has been read. */
+	readonly health?: ReadonlyMap<string, Severity>;
 	readonly vms: readonly VmSummary[];
 	readonly selected: number;
 	readonly height: number;
@@ -13,25 +16,29 @@ interface Props {
 }
 
 /** The VM list; only the rows that fit are rendered, however many VMs there are. */
-export function VmList({vms, selected, height, width, now}: Props) {
+const BADGE: Record<Severity, string> = {ok: '✓', warning: '!', critical: '✗'};
+
+export function VmList({vms, selected, height, width, now, health}: Props) {
 	const theme = useTheme();
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(vms.length, selected, rows);
 	const nameWidth = Math.min(24, Math.max(4, ...vms.slice(start, start + rows).map(vm => vm.name.length)));
-	const currentWidth = Math.max(8, width - nameWidth - 43);
+	const currentWidth = Math.max(8, width - nameWidth - 45);
 	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, current: string) =>
 		`${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
 	return (
 		<Box flexDirection="column" height={height}>
-			<Text bold wrap="truncate-end">{`  ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'CURRENT')}`}</Text>
+			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'CURRENT')}`}</Text>
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
 				const stateColor = vm.error ? theme.error : vm.state === 'running' ? theme.ok : undefined;
 				const text = line(vm.name, vm.error ? 'damaged' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), vm.lastBackup ? ageText(vm.lastBackup, now) : vm.lastBackup === null ? 'never' : '-', vm.error ?? vm.current ?? '-');
+				const severity = health?.get(vm.name);
+				const badgeColor = severity === 'critical' ? theme.error : severity === 'warning' ? theme.warn : theme.ok;
 				return (
 					<Text key={vm.name} inverse={isSelected} color={isSelected ? undefined : stateColor} wrap="truncate-end">
-						{isSelected ? '▸ ' : '  '}{text}
+						{isSelected ? '▸ ' : '  '}<Text color={isSelected ? undefined : badgeColor}>{severity ? BADGE[severity] : '·'}</Text> {text}
 					</Text>
 				);
 			})}

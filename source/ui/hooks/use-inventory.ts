@@ -1,7 +1,7 @@
 import {useCallback, useEffect, useState} from 'react';
 import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
-import type {Service, TreeView} from '../../service/service.js';
+import type {Service, TreeView, VmHealth} from '../../service/service.js';
 
 interface Loaded<T> {
 	readonly data: T | null;
@@ -42,4 +42,10 @@ export function useTree(service: Service, vm: string | null) {
 export function useBackups(service: Service, vm: string | null) {
 	const load = useCallback(() => service.backups(vm!), [service, vm]);
 	return useLoader<BackupPoint[]>(vm === null ? null : load);
+}
+
+/** Health of every VM, loaded once the inventory is on screen (it runs qemu-img check on every image). */
+export function useHealth(service: Service, enabled: boolean, now: () => Date) {
+	const load = useCallback(() => service.health({now: now()}), [service]);
+	return useLoader<VmHealth[]>(enabled ? load : null);
 }
