@@ -63,6 +63,8 @@ export interface Hypervisor {
 	readonly uri: string;
 	readonly capabilities: Capabilities;
 	list(): Promise<VmSummary[]>;
+	/** Just the VMs' names, where the adapter can tell them more cheaply than list(). */
+	names?(): Promise<string[]>;
 	inspect(vm: string): Promise<Inspection>;
 	/** Takes the VM's lock (one operation per VM at a time); resolves to its release. */
 	lock(vm: string, command: string): Promise<() => Promise<void>>;

@@ -216,16 +216,16 @@ export class Service {
 	 */
 	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean}): Promise<VmHealth[]> {
 		const policyOf = options.policyOf ?? (this.policies ? await this.policies() : () => DEFAULT_POLICY);
-		const listed = await this.hypervisor.list();
-		const wanted = options.only ?? listed.map(vm => vm.name);
+		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
+		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
+		const wanted = options.only ?? names;
 		for (const name of wanted) {
-			if (!listed.some(vm => vm.name === name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`);
+			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`);
 		}
 		const repo = this.repository;
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
 		return mapLimited(wanted, 8, async vm => {
 			const policy = policyOf(vm);
-			const summary = listed.find(candidate => candidate.name === vm)!;
 			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;
 			try {
@@ -244,7 +244,7 @@ export class Service {
 					canQuiesce: false,
 				};
 			} catch (error) {
-				facts = {vm, unreadable: summary.error ?? (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
+				facts = {vm, unreadable: (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};

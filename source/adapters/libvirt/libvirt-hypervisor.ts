@@ -46,6 +46,10 @@ export class LibvirtHypervisor implements Hypervisor {
 		return path.join(envPaths('snapdeck', {suffix: ''}).data, 'libvirt', connection, vm);
 	}
 
+	names(): Promise<string[]> {
+		return this.domainNames();
+	}
+
 	private async domainNames(): Promise<string[]> {
 		return (await this.virsh.run(['list', '--all', '--name'])).split('\n').map(line => line.trim()).filter(Boolean).sort();
 	}

@@ -67,8 +67,12 @@ export class LocalHypervisor implements Hypervisor {
 		return folder;
 	}
 
+	async names(): Promise<string[]> {
+		return (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name).sort();
+	}
+
 	async list(): Promise<VmSummary[]> {
-		const names = (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name).sort();
+		const names = await this.names();
 		// A few qemu-img processes at a time: hundreds at once only fight over two cores.
 		return mapLimited(names, 8, name => this.summary(name));
 	}
