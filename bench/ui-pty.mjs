@@ -61,13 +61,14 @@ function inPty(command, env = {}) {
 /** Keystroke to updated frame: `j` moves the selection one row; the frame is updated when the new row is drawn selected. */
 async function keystrokes(lab, names, presses = 30) {
 	const ui = inPty(`node ${BIN} --connect local:${lab}`);
-	await ui.until(text => text.includes(`VMs (${names.length})`) && text.includes(names[0]), 60_000);
+	// Once health has marked the first row (it loads after the inventory): the steady state.
+	await ui.until(text => text.includes(`VMs (${names.length})`) && new RegExp(`[✓!✗] ${names[0]} `).test(text), 120_000);
 	await sleep(500);
 	const times = [];
 	for (let index = 1; index <= presses; index++) {
 		const since = ui.now();
 		ui.type('j');
-		times.push(await ui.after(since, text => text.includes(`▸ ${names[index]}`)));
+		times.push(await ui.after(since, text => new RegExp(`▸ . ${names[index]} `).test(text)));
 		await sleep(20);
 	}
 	ui.type('q');

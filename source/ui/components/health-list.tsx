@@ -24,6 +24,7 @@ export function HealthList({findings, vms, cursor, height, width, fixKeys}: Prop
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">
 				Health of {vms} VM{vms === 1 ? '' : 's'}: {findings.length === 0 ? <Text color={theme.ok}>all well</Text> : `${critical} critical, ${findings.length - critical} warnings`}
+				<Text color={theme.muted}> (images unchecked: snapdeck health checks them)</Text>
 			</Text>
 			{findings.slice(start, start + rows).map((finding, offset) => {
 				const isSelected = start + offset === cursor;

@@ -44,8 +44,12 @@ export function useBackups(service: Service, vm: string | null) {
 	return useLoader<BackupPoint[]>(vm === null ? null : load);
 }
 
-/** Health of every VM, loaded once the inventory is on screen (it runs qemu-img check on every image). */
+/**
+ * Health of every VM, loaded once the inventory is on screen. Without `qemu-img check` of every
+ * image (that is `snapdeck health`'s job): on a big host it would keep both cores busy for many
+ * seconds, and keystrokes would wait for them.
+ */
 export function useHealth(service: Service, enabled: boolean, now: () => Date) {
-	const load = useCallback(() => service.health({now: now()}), [service]);
+	const load = useCallback(() => service.health({now: now(), checkImages: false}), [service]);
 	return useLoader<VmHealth[]>(enabled ? load : null);
 }
