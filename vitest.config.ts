@@ -1,4 +1,9 @@
+import os from 'node:os';
+import path from 'node:path';
 import {defineConfig} from 'vitest/config';
+
+/** Tests journal here, never into the user's own journal; removed after the run (test/helpers/build.ts). */
+export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${process.pid}.jsonl`);
 
 export default defineConfig({
 	test: {
@@ -8,7 +13,7 @@ export default defineConfig({
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
-		env: {FORCE_COLOR: '1'},
+		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL},
 		testTimeout: 60_000,
 		hookTimeout: 60_000,
 	},

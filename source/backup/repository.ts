@@ -92,7 +92,7 @@ export class Repository {
 	}
 
 	operations(vm: string) {
-		return folderOperationStore(this.vmDir(vm));
+		return folderOperationStore(this.vmDir(vm), `repository ${this.root}`);
 	}
 
 	journal(vm: string, entry: Omit<JournalEntry, 'time' | 'vm'>): Promise<void> {

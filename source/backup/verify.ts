@@ -14,6 +14,8 @@ export interface VerifyOptions {
 	readonly restoreTest?: boolean;
 	readonly command: string;
 	readonly signal?: AbortSignal;
+	/** The time recorded as the verification's (default: now). */
+	readonly now?: Date;
 	/** Told each file as it is checked. */
 	readonly onFile?: (file: string) => void;
 }
@@ -72,7 +74,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
-		const at = new Date().toISOString();
+		const at = (options.now ?? new Date()).toISOString();
 		const fresh = await repo.read(vm);
 		await repo.write({
 			...fresh,

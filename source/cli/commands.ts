@@ -14,7 +14,7 @@ import {formatBytes} from '../core/units.js';
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../service/demo-lab.js';
 import {Service, type Action} from '../service/service.js';
 import type {CliFlags} from './main.js';
-import {prometheusText, renderBackups, renderHealth, renderList, renderPlan, renderProgress, renderTree} from './render.js';
+import {prometheusText, renderBackups, renderHealth, renderLog, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
 const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'health']);
 
@@ -53,6 +53,12 @@ Usage:
   snapdeck health [VM...] [--prometheus FILE] [--now TIME]
                                             is everything healthy? findings with what to do; exit 0
                                             ok, 1 warnings, 2 critical, 3 could not tell
+  snapdeck run [--now TIME]                 do what the policies' schedules say is due: snapshots
+                                            (and their expiry), backups, prune, verify
+  snapdeck schedule [list] | install [--dry-run]
+                                            each VM's scheduled tasks; install a systemd timer
+                                            (or print the crontab line) that runs 'snapdeck run'
+  snapdeck log [VM] [--limit N]            the journal: every change snapdeck made, newest last
   snapdeck config path | show | validate [FILE] | schema
                                             the configuration file: where, as read (defaults
                                             filled in), checked, its JSON schema
@@ -147,6 +153,12 @@ export async function openUi(uri: string, repository: string): Promise<number> {
 		return (vm: string) => policyFor(config.policies ?? [], vm, uri, connectionAliases(config.connections, uri));
 	};
 	return runUi(new Service(connect(uri), repository, policies), {loadKeymapOverrides});
+}
+
+function parseNow(text: string | undefined): Date {
+	const now = text === undefined ? new Date() : new Date(text);
+	if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
+	return now;
 }
 
 /** The names the config gives a connection URI. */
@@ -338,8 +350,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			return 0;
 		}
 		case 'health': {
-			const now = flags.now === undefined ? new Date() : new Date(flags.now);
-			if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${flags.now}'`);
+			const now = parseNow(flags.now);
 			const {loadConfig} = await import('../config/config.js');
 			const {config} = loadConfig();
 			const svc = await service();
@@ -352,6 +363,54 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (flags.json) printJson({status, connection: uri, checkedAt: now.toISOString(), vms: vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings})), findings});
 			else print(renderHealth(uri, vms, status));
 			return healthExitCode(status);
+		}
+		case 'run': {
+			expectArgs(command, args, []);
+			const now = parseNow(flags.now);
+			const {config} = (await import('../config/config.js')).loadConfig();
+			const svc = await service();
+			const uri = svc.hypervisor.uri;
+			const aliases = connectionAliases(config.connections, uri);
+			const defaultRepo = await repositoryDir(flags.repo);
+			const {runDue} = await import('../service/scheduler.js');
+			const runs = await runDue(svc, {
+				now, command: commandLine,
+				policyOf: vm => policyFor(config.policies ?? [], vm, uri, aliases),
+				repositoryFor: policy => (policy.backups.repository === undefined ? defaultRepo : config.repositories?.[policy.backups.repository] ?? policy.backups.repository),
+				onLine: line => flags.json || print(line),
+			});
+			if (flags.json) printJson({now: now.toISOString(), runs});
+			else if (runs.length === 0) print('nothing is due');
+			return runs.some(run => run.outcome === 'failed') ? 1 : 0;
+		}
+		case 'schedule': {
+			const [what] = args;
+			const {config} = (await import('../config/config.js')).loadConfig();
+			if (what === 'install' && args.length === 1) {
+				const {installSchedule} = await import('./schedule-install.js');
+				print(await installSchedule({print: flags['dry-run']}));
+				return 0;
+			}
+			if (what !== undefined && what !== 'list') throw new SnapdeckError('usage', "'snapdeck schedule' takes list or install [--dry-run]");
+			const svc = await service();
+			const uri = svc.hypervisor.uri;
+			const aliases = connectionAliases(config.connections, uri);
+			const names = svc.hypervisor.names ? await svc.hypervisor.names() : (await svc.list()).map(vm => vm.name);
+			const {scheduleOverview} = await import('../service/scheduler.js');
+			const overview = await scheduleOverview(uri, names, vm => policyFor(config.policies ?? [], vm, uri, aliases), parseNow(flags.now));
+			if (flags.json) printJson({connection: uri, tasks: overview});
+			else print(overview.length === 0 ? 'no VM has a scheduled task (see "policies" in the README)' : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
+			return 0;
+		}
+		case 'log': {
+			if (args.length > 1) throw new SnapdeckError('usage', "'snapdeck log' takes at most one VM");
+			const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+			if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--limit takes a whole number, got '${flags.limit}'`);
+			const {readJournal, journalFile} = await import('../adapters/journal.js');
+			const records = (await readJournal()).filter(record => args.length === 0 || record.vm === args[0]).slice(-limit);
+			if (flags.json) printJson({journal: journalFile(), records});
+			else print(renderLog(records));
+			return 0;
 		}
 		case 'config': {
 			const [what, file] = args;

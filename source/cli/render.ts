@@ -4,6 +4,7 @@ import {formatBytes} from '../core/units.js';
 import {ageText, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
 import type {TreeView, VmHealth} from '../service/service.js';
+import type {JournalRecord} from '../adapters/journal.js';
 import {worstOf, type Severity} from '../core/health.js';
 
 function table(rows: string[][]): string {
@@ -86,4 +87,13 @@ export function prometheusText(uri: string, vms: readonly VmHealth[], now: Date)
 	for (const vm of vms) if (vm.lastBackup) out.push(`snapdeck_last_backup_timestamp_seconds{connection="${label(uri)}",vm="${label(vm.vm)}"} ${Math.floor(Date.parse(vm.lastBackup) / 1000)}`);
 	out.push('# HELP snapdeck_health_checked_timestamp_seconds When this health check ran.', '# TYPE snapdeck_health_checked_timestamp_seconds gauge', `snapdeck_health_checked_timestamp_seconds ${Math.floor(now.getTime() / 1000)}`);
 	return `${out.join('\n')}\n`;
+}
+
+export function renderLog(records: readonly JournalRecord[]): string {
+	if (records.length === 0) return 'the journal is empty';
+	return records.map(record => {
+		const took = record.durationMs === undefined ? '' : ` (${(record.durationMs / 1000).toFixed(1)} s)`;
+		const words = record.outcome === 'started' ? record.summary ?? '' : record.message ?? '';
+		return `${record.time.slice(0, 19).replace('T', ' ')}  ${record.vm}  ${record.action} ${record.snapshot}  ${record.outcome}${took}${words ? `: ${words}` : ''}  [${record.user}@${record.host}, ${record.connection}]`;
+	}).join('\n');
 }

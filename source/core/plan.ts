@@ -129,11 +129,15 @@ export interface PendingOperation {
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;
 	readonly steps?: readonly string[];
+	/** What the plan does, in one sentence (on 'started'). */
+	readonly summary?: string;
+	/** How long it ran (on 'done', 'failed', 'cancelled'). */
+	readonly durationMs?: number;
 }
 
 /** Where a VM's pending operation and journal live. */

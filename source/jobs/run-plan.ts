@@ -30,11 +30,12 @@ const crashIf = (when: string, index: number) => {
 export async function runPlan(plan: Plan, executor: StepExecutor, store: OperationStore, options: RunOptions): Promise<void> {
 	const now = options.now ?? (() => performance.now());
 	const base: PendingOperation = options.resume ?? {plan, done: 0, started: null, command: options.command, startedAt: new Date().toISOString()};
+	const began = Date.now();
 	const journal = (outcome: 'started' | 'done' | 'failed' | 'cancelled', message?: string) =>
 		store.appendJournal({
 			time: new Date().toISOString(), vm: plan.vm, action: options.resume ? 'recover' : plan.action, snapshot: plan.snapshot, outcome,
 			...(message === undefined ? {} : {message}),
-			...(outcome === 'started' ? {steps: plan.steps.map(step => step.summary)} : {}),
+			...(outcome === 'started' ? {summary: plan.summary, steps: plan.steps.map(step => step.summary)} : {durationMs: Date.now() - began}),
 		});
 
 	await journal('started');

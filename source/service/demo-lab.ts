@@ -100,7 +100,7 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 	try {
 		const qemuImg = new QemuImg(localRunner);
 		const qemuIo = new QemuIo(localRunner);
-		const hypervisor = new LocalHypervisor(staging);
+		const hypervisor = new LocalHypervisor(staging, undefined, false);
 		const service = new Service(hypervisor);
 		const now = Date.parse('2026-11-01T09:00:00Z');
 		for (const vm of DEMO_VMS) {

@@ -202,6 +202,6 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	operations(vm: string) {
-		return folderOperationStore(this.folderOf(vm));
+		return folderOperationStore(this.folderOf(vm), this.uri);
 	}
 }

@@ -43,7 +43,8 @@ export class LocalHypervisor implements Hypervisor {
 	private readonly runner: CommandRunner;
 	private readonly files = new Map<string, VmFile>();
 
-	constructor(readonly root: string, runner: CommandRunner = localRunner) {
+	/** `journal`: record changes in the central journal too (not while the demo lab is being built). */
+	constructor(readonly root: string, runner: CommandRunner = localRunner, private readonly journal = true) {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
 		this.runner = runner;
@@ -256,6 +257,6 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	operations(vm: string) {
-		return folderOperationStore(path.join(this.root, vm));
+		return folderOperationStore(path.join(this.root, vm), this.journal ? this.uri : undefined);
 	}
 }

@@ -1,12 +1,17 @@
-import {appendFile, mkdir, readFile, rm} from 'node:fs/promises';
+import {mkdir, readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {JournalEntry, OperationStore, PendingOperation} from '../../core/plan.js';
 import {writeJsonAtomic} from '../atomic-file.js';
+import {appendJournalFile, recordChange} from '../journal.js';
 
 /** `.snapdeck/` inside a VM's folder: its lock, its pending operation and its journal. */
 export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
 
-export function folderOperationStore(folder: string): OperationStore {
+/**
+ * The VM's own journal (`.snapdeck/journal.jsonl`) and, with `connection`, the central journal that
+ * `snapdeck log` reads; both appended with an fsync.
+ */
+export function folderOperationStore(folder: string, connection?: string): OperationStore {
 	const dir = stateDir(folder);
 	const pendingFile = path.join(dir, 'pending.json');
 	return {
@@ -26,8 +31,8 @@ export function folderOperationStore(folder: string): OperationStore {
 			await rm(pendingFile, {force: true});
 		},
 		async appendJournal(entry: JournalEntry) {
-			await mkdir(dir, {recursive: true});
-			await appendFile(path.join(dir, 'journal.jsonl'), `${JSON.stringify(entry)}\n`);
+			await appendJournalFile(path.join(dir, 'journal.jsonl'), entry);
+			if (connection !== undefined) await recordChange(connection, entry);
 		},
 	};
 }

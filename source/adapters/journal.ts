@@ -1,0 +1,46 @@
+import {mkdir, open, readFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import type {JournalEntry} from '../core/plan.js';
+
+/** One line of the journal: what changed, where, by whom, how it ended. */
+export interface JournalRecord extends JournalEntry {
+	readonly user: string;
+	readonly host: string;
+	/** The connection (local:DIR, qemu:///system) or, for backups, also the repository. */
+	readonly connection: string;
+}
+
+/** Every change snapdeck makes, from any VM and connection: one file, one JSON line each. */
+export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(envPaths('snapdeck', {suffix: ''}).data, 'journal.jsonl');
+
+/** Appends one line and fsyncs it: a crash right after a change still finds it recorded. */
+export async function appendJournalFile(file: string, line: object): Promise<void> {
+	await mkdir(path.dirname(file), {recursive: true});
+	const handle = await open(file, 'a', 0o644);
+	try {
+		await handle.write(`${JSON.stringify(line)}\n`);
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+}
+
+export const recordChange = (connection: string, entry: JournalEntry) =>
+	appendJournalFile(journalFile(), {...entry, user: os.userInfo().username, host: os.hostname(), connection} satisfies JournalRecord);
+
+/** The journal's records, oldest first; a torn last line (a crash mid-write) is skipped. */
+export async function readJournal(file = journalFile()): Promise<JournalRecord[]> {
+	const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+		if (error.code === 'ENOENT') return '';
+		throw error;
+	});
+	return text.split('\n').flatMap(line => {
+		try {
+			return line.trim() ? [JSON.parse(line) as JournalRecord] : [];
+		} catch {
+			return [];
+		}
+	});
+}

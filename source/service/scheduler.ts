@@ -1,0 +1,120 @@
+import {readFile} from 'node:fs/promises';
+import {SnapdeckError} from '../core/errors.js';
+import type {Policy} from '../core/policy.js';
+import {isDue, isScheduledSnapshot, nextRun, scheduledSnapshotName} from '../core/schedule.js';
+import {parseDuration} from '../core/units.js';
+import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {journalFile, recordChange} from '../adapters/journal.js';
+import {Service} from './service.js';
+
+/** When each scheduled task last ran, by "connection|vm|task"; beside the journal. */
+export const scheduleStateFile = () => `${journalFile().replace(/\.jsonl$/, '')}.schedule.json`;
+
+type ScheduleState = Record<string, {lastRun: string; outcome: string}>;
+
+async function readState(): Promise<ScheduleState> {
+	return readFile(scheduleStateFile(), 'utf8').then(text => JSON.parse(text) as ScheduleState, () => ({}));
+}
+
+export interface RunOptions {
+	readonly now: Date;
+	readonly policyOf: (vm: string) => Policy;
+	/** The repository directory for a policy (its "repository" resolved, else the default). */
+	readonly repositoryFor: (policy: Policy) => string;
+	readonly command: string;
+	/** Told each thing done, as one line. */
+	readonly onLine?: (line: string) => void;
+}
+
+export interface TaskRun {
+	readonly vm: string;
+	readonly task: 'snapshots' | 'backups';
+	readonly outcome: 'done' | 'failed' | 'skipped';
+	readonly actions: readonly string[];
+	readonly message?: string;
+}
+
+/**
+ * `snapdeck run`: every task due under the policies, one VM at a time. Snapshots: take a scheduled
+ * snapshot, then merge away the oldest scheduled ones beyond `keep`. Backups: back up (auto),
+ * prune to the retention, verify the newest point when `verifyEvery` has passed. A VM whose lock is
+ * held is skipped and the skip recorded; it is due again at the next run.
+ */
+export async function runDue(service: Service, options: RunOptions): Promise<TaskRun[]> {
+	const {now} = options;
+	const uri = service.hypervisor.uri;
+	const state = await readState();
+	const runs: TaskRun[] = [];
+	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
+	for (const vm of names) {
+		const policy = options.policyOf(vm);
+		for (const task of ['snapshots', 'backups'] as const) {
+			const schedule = policy[task].schedule;
+			const key = `${uri}|${vm}|${task}`;
+			if (schedule === undefined || !isDue(schedule, state[key]?.lastRun ?? null, now)) continue;
+			const actions: string[] = [];
+			const note = (line: string) => {
+				actions.push(line);
+				options.onLine?.(`${vm}: ${line}`);
+			};
+			let run: TaskRun;
+			try {
+				if (task === 'snapshots') await snapshotTask(service, vm, policy, options, note);
+				else await backupTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy, options, note);
+				run = {vm, task, outcome: 'done', actions};
+			} catch (error) {
+				const message = error instanceof Error ? error.message : String(error);
+				const locked = error instanceof SnapdeckError && error.kind === 'locked';
+				run = {vm, task, outcome: locked ? 'skipped' : 'failed', actions, message};
+				options.onLine?.(`${vm}: ${task} ${run.outcome}: ${message}`);
+				await recordChange(uri, {time: now.toISOString(), vm, action: 'schedule', snapshot: task, outcome: 'failed', message: `${locked ? 'skipped, ' : ''}${message}`});
+			}
+			runs.push(run);
+			// A skipped task stays due; a failed one waits for its next occurrence (the journal has why).
+			if (run.outcome !== 'skipped') state[key] = {lastRun: now.toISOString(), outcome: run.outcome};
+			await writeJsonAtomic(scheduleStateFile(), state);
+		}
+	}
+	return runs;
+}
+
+async function snapshotTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+	const confirm = async () => true;
+	const name = scheduledSnapshotName(options.now);
+	const request = {name, kind: 'external' as const, description: `scheduled by policy '${policy.name}'`, quiesce: policy.snapshots.quiesce, now: options.now};
+	await service.perform({kind: 'take', vm, request}, {command: options.command, confirm});
+	note(`took snapshot '${name}'`);
+	const scheduled = (await service.tree(vm)).snapshots.filter(snapshot => isScheduledSnapshot(snapshot.name)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+	for (const old of scheduled.slice(0, Math.max(0, scheduled.length - policy.snapshots.keep))) {
+		await service.perform({kind: 'merge', vm, snapshot: old.name}, {command: options.command, confirm});
+		note(`merged away snapshot '${old.name}' (keeping ${policy.snapshots.keep})`);
+	}
+}
+
+async function backupTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now});
+	note(`backed up: ${point.kind} point ${point.id}${point.reason ? ` (full because ${point.reason})` : ''}`);
+	if (policy.backups.retention) {
+		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
+		if (result.remove.length > 0) note(`pruned ${result.remove.join(', ')}`);
+	}
+	const points = (await service.backups(vm)).filter(candidate => candidate.state === 'complete');
+	const lastVerified = points.map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
+	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {
+		const newest = points.at(-1)!;
+		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now});
+		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
+		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
+	}
+}
+
+/** Each VM's tasks: when they last ran and when they are next due. */
+export async function scheduleOverview(uri: string, vms: readonly string[], policyOf: (vm: string) => Policy, now: Date) {
+	const state = await readState();
+	return vms.flatMap(vm => (['snapshots', 'backups'] as const).flatMap(task => {
+		const schedule = policyOf(vm)[task].schedule;
+		if (schedule === undefined) return [];
+		const last = state[`${uri}|${vm}|${task}`];
+		return [{vm, task, schedule, lastRun: last?.lastRun ?? null, lastOutcome: last?.outcome ?? null, nextRun: nextRun(schedule, now)?.toISOString() ?? null}];
+	}));
+}
