@@ -139,6 +139,15 @@ export class QemuImg {
 		await this.job(['convert', '-n', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
 	}
 
+	/**
+	 * Gives a new overlay the dirty bitmap `name` of its backing file, with the bits set so far:
+	 * from now on the overlay records the writes, and the bitmap still covers everything since the
+	 * backup it belongs to.
+	 */
+	async carryBitmap(overlay: string, backing: string, name: string) {
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name]);
+	}
+
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */
 	async same(a: string, b: string): Promise<boolean> {
 		try {

@@ -1,6 +1,6 @@
 import {mkdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {decideBackup, latestPoint, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {BACKUP_BITMAP_PREFIX, decideBackup, latestPoint, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
@@ -65,7 +65,7 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 
 async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions): Promise<BackupPoint> {
 	const vm = manifest.vm;
-	const prefix = `snapdeck.${repo.tag}.`;
+	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
 	const latest = latestPoint(manifest);
 	// Bitmaps of this repository that no recorded point owns were left by a failed or killed run.
 	const found = await driver.bitmaps(prefix);

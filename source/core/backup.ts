@@ -55,6 +55,9 @@ export type Manifest = z.infer<typeof Manifest>;
 
 export type BackupMode = 'auto' | 'full' | 'incremental';
 
+/** Every dirty bitmap snapdeck's backups make is named "snapdeck.<repository>.<point>". */
+export const BACKUP_BITMAP_PREFIX = 'snapdeck.';
+
 /** A disk as a backup sees it: its active image's virtual size and the bitmaps on it. */
 export interface SourceDisk {
 	readonly target: string;

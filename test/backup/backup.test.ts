@@ -2,6 +2,7 @@ import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
+import {processAlive} from '../../source/adapters/files.js';
 import {runBackup} from '../../source/backup/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
@@ -92,6 +93,8 @@ describe('a VM that stops in the middle of its backup', () => {
 		await expect(run).rejects.toThrow(/backup of live2 failed; the repository is as it was: .*(closed|stopped)/);
 		expect(await repo.read('live2')).toEqual(before);
 		expect(await readdir(path.join(repo.vmDir('live2'), 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
+		// SIGKILL is delivered at once, but QEMU takes a moment to be gone: wait for it, then look.
+		for (let waited = 0; (await processAlive(pid)) && waited < 5000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
 		expect(await lab.isRunning()).toBe(false);
 		// QEMU died with the bitmap open: it cannot be trusted, so the next backup copies everything.
 		const next = await runBackup(lab.hypervisor, repo, 'live2', {mode: 'auto', command: 'test'});
@@ -99,4 +102,49 @@ describe('a VM that stops in the middle of its backup', () => {
 		expect(next.reason).toMatch(/inconsistent|no dirty bitmap/);
 		expect(await qemuImg.same(repo.resolve('live2', next.files[0]!.file), await lab.activeFile())).toBe(true);
 	});
+});
+
+/** A running or stopped 256 MiB VM with data at 1 MiB and a first (full) backup of it. */
+async function backedUpOnce(running: boolean) {
+	const lab = running ? await runningLab('live3', ['vda'], 256) : await labWithVm('vm3', ['vda'], 256);
+	const name = running ? 'live3' : 'vm3';
+	const write = (pattern: number, mib: number) => (running ? (lab as Awaited<ReturnType<typeof runningLab>>).guestWrite(pattern, mib) : lab.write(pattern, mib));
+	const repo = new Repository(await tempDir());
+	await write(0x11, 1);
+	await runBackup(lab.hypervisor, repo, name, {mode: 'auto', command: 'test'});
+	return {lab, name, write, repo};
+}
+
+describe('backups after snapshots are merged or reverted: the bitmap must not miss what moved', () => {
+	for (const [running, change] of [[false, 'merge'], [true, 'merge'], [false, 'revert']] as const) {
+		it(`${running ? 'running' : 'stopped'} VM: backup, snapshot, write, ${change} the snapshot, back up again`, async () => {
+			const {lab, name, write, repo} = await backedUpOnce(running);
+			await write(0x12, 2);
+			await lab.take('s1');
+			await write(0x13, 3);
+			if (change === 'merge') await lab.merge('s1');
+			else await lab.revert('s1');
+			await write(0x14, 4);
+			const next = await runBackup(lab.hypervisor, repo, name, {mode: 'auto', command: 'test'});
+			const copy = await snapshotOf(await lab.activeFile(), await tempDir(), 'now.qcow2');
+			// Whatever kind it chose, the point must read exactly as the disk.
+			expect(await same(repo.resolve(name, next.files[0]!.file), copy), `${next.kind} backup ${next.reason}`).toBe(true);
+		});
+	}
+});
+
+describe('a snapshot between two backups keeps the next one incremental', () => {
+	for (const running of [false, true]) {
+		it(`${running ? 'running' : 'stopped'} VM: the bitmap goes on in the new overlay, and the incremental holds what changed on both sides of the snapshot`, async () => {
+			const {lab, name, write, repo} = await backedUpOnce(running);
+			await write(0x12, 10);
+			await lab.take('s1');
+			await write(0x13, 20);
+			const next = await runBackup(lab.hypervisor, repo, name, {mode: 'auto', command: 'test'});
+			expect(next.kind, next.reason).toBe('incremental');
+			const file = repo.resolve(name, next.files[0]!.file);
+			expect(await ownDataBytes(file)).toBe(2 * MiB);
+			expect(await same(file, await snapshotOf(await lab.activeFile(), await tempDir(), 'now.qcow2'))).toBe(true);
+		});
+	}
 });

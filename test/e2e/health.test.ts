@@ -68,12 +68,23 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		await run('backup', 'vm1');
 		await run('verify', 'vm1');
 		await lab.take('s1');
-		expect((await health()).rules).toEqual(['bitmap-missing:warning']); // the snapshot's overlay has no bitmap: the next backup is a full
+		expect((await health()).rules).toEqual([]); // the snapshot's overlay carries the backup's bitmap on
 		await lab.take('s2');
-		expect((await health()).rules).toEqual(['bitmap-missing:warning', 'chain-depth:warning']);
+		expect((await health()).rules).toEqual(['chain-depth:warning']);
 		await lab.take('s3');
 		await lab.take('s4');
-		expect((await health()).rules).toEqual(['bitmap-missing:warning', 'chain-depth:critical']);
+		expect((await health()).rules).toEqual(['chain-depth:critical']);
+	});
+
+	it('a revert since the last backup: the next backup will be a full, and health says so', async () => {
+		const {lab, run, health} = await healthLab();
+		await lab.take('s1');
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		await lab.revert('s1');
+		const result = await health();
+		expect(result.rules).toEqual(['bitmap-missing:warning']);
+		expect(result.findings[0]!.message).toMatch(/vda of vm1 no longer carries the dirty bitmap of backup \S+ .*: the next backup will be a full/);
 	});
 
 	it('a deleted backing file is critical', async () => {

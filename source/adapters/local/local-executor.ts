@@ -5,7 +5,8 @@ import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
-import {flushAll, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from './qmp-client.js';
 import {qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
@@ -54,6 +55,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 			}
 			case 'write-definition': {
 				const actions = [];
+				const bitmaps = await nodeBitmaps(qmp);
 				for (const disk of step.definition.disks) {
 					const top = topOf(disk.target);
 					if (top.file === resolve(disk.file)) continue;
@@ -61,7 +63,15 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 					if (backing === undefined || path.resolve(folder, backing) !== top.file) {
 						throw new SnapdeckError('refused', `the running VM's disk ${disk.target} is on ${top.file}, which ${disk.file} is not built on`, 'the metadata and the VM disagree: stop the VM and run the command again');
 					}
-					actions.push({type: 'blockdev-snapshot-sync', data: {'node-name': top.node, 'snapshot-file': resolve(disk.file), 'snapshot-node-name': `${disk.target}-${Date.now().toString(36)}`, format: 'qcow2', mode: 'existing'}});
+					const node = `${disk.target}-${Date.now().toString(36)}`;
+					actions.push({type: 'blockdev-snapshot-sync', data: {'node-name': top.node, 'snapshot-file': resolve(disk.file), 'snapshot-node-name': node, format: 'qcow2', mode: 'existing'}});
+					// The backups' dirty bitmaps go on in the new overlay, in the same instant (the same transaction).
+					for (const {name} of (bitmaps.get(top.node) ?? []).filter(bitmap => bitmap.name.startsWith(BACKUP_BITMAP_PREFIX))) {
+						actions.push(
+							{type: 'block-dirty-bitmap-add', data: {node, name, persistent: true}},
+							{type: 'block-dirty-bitmap-merge', data: {node, target: name, bitmaps: [{node: top.node, name}]}},
+						);
+					}
 				}
 				// One transaction: every disk switches to its new overlay, or none does.
 				if (actions.length > 0) await qmp.execute('transaction', {actions});

@@ -7,6 +7,7 @@ import type {QemuImg} from '../qemu-img.js';
 import type {CommandRunner} from '../exec.js';
 import {startVm} from './qemu-process.js';
 import {readVmFile, writeVmFile, type VmFile} from './vm-file.js';
+import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 
 /** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
 export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
@@ -20,6 +21,17 @@ export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, ru
 					return; // Already stopped (a resumed plan whose VM stop went through).
 				case 'start-vm':
 					return startVm(folder, await readVmFile(folder), runner);
+				case 'create-overlay': {
+					await images.execute(step, context);
+					// A snapshot (an overlay on the disk's active image, not a revert's on an older one)
+					// keeps the backups' dirty bitmaps going, so the next backup can still be incremental.
+					if (!vm.disks.some(disk => disk.target === step.disk && disk.file === step.backing)) return;
+					const bitmaps = (await qemuImg.info(path.resolve(folder, step.backing)))['format-specific']?.data.bitmaps ?? [];
+					for (const {name} of bitmaps.filter(bitmap => bitmap.name.startsWith(BACKUP_BITMAP_PREFIX))) {
+						await qemuImg.carryBitmap(path.resolve(folder, step.file), path.resolve(folder, step.backing), name);
+					}
+					return;
+				}
 				default:
 					return images.execute(step, context);
 			}
