@@ -82,6 +82,8 @@ export interface Hypervisor {
 	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
 	/** `qemu-img check` of every image the inspection found. */
 	checkImages?(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
+	/** Whether a guest agent answers, so snapshots can be quiesced. */
+	canQuiesce?(vm: string): Promise<boolean>;
 	/** The absolute path of each disk's active image, by disk target. */
 	activeImages?(vm: string): Promise<Record<string, string>>;
 	/** Power, where the adapter can start and stop VMs itself. */

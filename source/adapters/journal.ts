@@ -2,15 +2,9 @@ import {mkdir, open, readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
-import type {JournalEntry} from '../core/plan.js';
+import type {JournalEntry, JournalRecord} from '../core/plan.js';
 
-/** One line of the journal: what changed, where, by whom, how it ended. */
-export interface JournalRecord extends JournalEntry {
-	readonly user: string;
-	readonly host: string;
-	/** The connection (local:DIR, qemu:///system) or, for backups, also the repository. */
-	readonly connection: string;
-}
+export type {JournalRecord};
 
 /** Every change snapdeck makes, from any VM and connection: one file, one JSON line each. */
 export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(envPaths('snapdeck', {suffix: ''}).data, 'journal.jsonl');

@@ -396,7 +396,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const uri = svc.hypervisor.uri;
 			const aliases = connectionAliases(config.connections, uri);
 			const names = svc.hypervisor.names ? await svc.hypervisor.names() : (await svc.list()).map(vm => vm.name);
-			const {scheduleOverview} = await import('../service/scheduler.js');
+			const {scheduleOverview} = await import('../service/schedule-state.js');
 			const overview = await scheduleOverview(uri, names, vm => policyFor(config.policies ?? [], vm, uri, aliases), parseNow(flags.now));
 			if (flags.json) printJson({connection: uri, tasks: overview});
 			else print(overview.length === 0 ? 'no VM has a scheduled task (see "policies" in the README)' : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));

@@ -1,10 +1,10 @@
 import type {BackupPoint} from '../core/backup.js';
 import type {VmSummary} from '../core/model.js';
 import {formatBytes} from '../core/units.js';
-import {ageText, planLines, progressText} from '../core/describe.js';
+import {ageText, journalLine, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
 import type {TreeView, VmHealth} from '../service/service.js';
-import type {JournalRecord} from '../adapters/journal.js';
+import type {JournalRecord} from '../core/plan.js';
 import {worstOf, type Severity} from '../core/health.js';
 
 function table(rows: string[][]): string {
@@ -91,9 +91,5 @@ export function prometheusText(uri: string, vms: readonly VmHealth[], now: Date)
 
 export function renderLog(records: readonly JournalRecord[]): string {
 	if (records.length === 0) return 'the journal is empty';
-	return records.map(record => {
-		const took = record.durationMs === undefined ? '' : ` (${(record.durationMs / 1000).toFixed(1)} s)`;
-		const words = record.outcome === 'started' ? record.summary ?? '' : record.message ?? '';
-		return `${record.time.slice(0, 19).replace('T', ' ')}  ${record.vm}  ${record.action} ${record.snapshot}  ${record.outcome}${took}${words ? `: ${words}` : ''}  [${record.user}@${record.host}, ${record.connection}]`;
-	}).join('\n');
+	return records.map(record => `${journalLine(record)}  [${record.user}@${record.host}, ${record.connection}]`).join('\n');
 }

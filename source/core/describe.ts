@@ -1,4 +1,4 @@
-import {planFiles, type Plan, type PlanEvent} from './plan.js';
+import {planFiles, type JournalRecord, type Plan, type PlanEvent} from './plan.js';
 import {formatBytes} from './units.js';
 
 /** A plan as the lines an operator reads before saying yes: steps, files, what is lost, cost. */
@@ -36,4 +36,11 @@ export function ageText(iso: string, now: Date): string {
 	if (minutes < 60) return `${minutes}m`;
 	if (minutes < 48 * 60) return `${Math.round(minutes / 60)}h`;
 	return `${Math.round(minutes / 1440)}d`;
+}
+
+/** One journal record as a line: when, which VM, what, how it ended (and how long it took), why. */
+export function journalLine(record: JournalRecord): string {
+	const took = record.durationMs === undefined ? '' : ` (${(record.durationMs / 1000).toFixed(1)} s)`;
+	const words = record.outcome === 'started' ? record.summary ?? '' : record.message ?? '';
+	return `${record.time.slice(0, 19).replace('T', ' ')}  ${record.vm}  ${record.action} ${record.snapshot}  ${record.outcome}${took}${words ? `: ${words}` : ''}`;
 }

@@ -38,6 +38,8 @@ export interface VmFacts {
 	readonly repositoryFree: number | null;
 	/** Whether snapshots of this VM can be quiesced (a guest agent answers). */
 	readonly canQuiesce: boolean;
+	/** Internal snapshots inside the VM's images that no snapshot metadata names (left by an earlier merge or tool). */
+	readonly orphanedInternal?: ReadonlyArray<{readonly file: string; readonly name: string}>;
 }
 
 const ms = (text: string) => parseDuration(text)!;
@@ -58,6 +60,9 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
 	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
+	for (const orphan of facts.orphanedInternal ?? []) {
+		add('orphaned-internal-snapshot', 'warning', `${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`);
+	}
 	for (const check of facts.checks) {
 		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`);
 		else if (check.leaks > 0) add('image-leaks', 'warning', `${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`);

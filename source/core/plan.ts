@@ -140,6 +140,14 @@ export interface JournalEntry {
 	readonly durationMs?: number;
 }
 
+/** One line of the central journal: a JournalEntry and who made the change, where. */
+export interface JournalRecord extends JournalEntry {
+	readonly user: string;
+	readonly host: string;
+	/** The connection (local:DIR, qemu:///system), or "repository DIR" for backups. */
+	readonly connection: string;
+}
+
 /** Where a VM's pending operation and journal live. */
 export interface OperationStore {
 	readPending(): Promise<PendingOperation | null>;

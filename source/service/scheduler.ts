@@ -1,20 +1,11 @@
-import {readFile} from 'node:fs/promises';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
-import {isDue, isScheduledSnapshot, nextRun, scheduledSnapshotName} from '../core/schedule.js';
+import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
 import {parseDuration} from '../core/units.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
-import {journalFile, recordChange} from '../adapters/journal.js';
+import {recordChange} from '../adapters/journal.js';
+import {readState, scheduleStateFile} from './schedule-state.js';
 import {Service} from './service.js';
-
-/** When each scheduled task last ran, by "connection|vm|task"; beside the journal. */
-export const scheduleStateFile = () => `${journalFile().replace(/\.jsonl$/, '')}.schedule.json`;
-
-type ScheduleState = Record<string, {lastRun: string; outcome: string}>;
-
-async function readState(): Promise<ScheduleState> {
-	return readFile(scheduleStateFile(), 'utf8').then(text => JSON.parse(text) as ScheduleState, () => ({}));
-}
 
 export interface RunOptions {
 	readonly now: Date;
@@ -106,15 +97,4 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
 	}
-}
-
-/** Each VM's tasks: when they last ran and when they are next due. */
-export async function scheduleOverview(uri: string, vms: readonly string[], policyOf: (vm: string) => Policy, now: Date) {
-	const state = await readState();
-	return vms.flatMap(vm => (['snapshots', 'backups'] as const).flatMap(task => {
-		const schedule = policyOf(vm)[task].schedule;
-		if (schedule === undefined) return [];
-		const last = state[`${uri}|${vm}|${task}`];
-		return [{vm, task, schedule, lastRun: last?.lastRun ?? null, lastOutcome: last?.outcome ?? null, nextRun: nextRun(schedule, now)?.toISOString() ?? null}];
-	}));
 }

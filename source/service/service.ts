@@ -1,6 +1,6 @@
 import {SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
-import type {PendingOperation, Plan, PlanEvent} from '../core/plan.js';
+import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
@@ -10,6 +10,8 @@ import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import {freeBytesNear} from '../adapters/files.js';
+import {readJournal} from '../adapters/journal.js';
+import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
@@ -241,7 +243,10 @@ export class Service {
 					pending: pending ? describePending(vm, pending) : null,
 					points, repositoryFree,
 					bitmaps: Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []])),
-					canQuiesce: false,
+					canQuiesce: policy.snapshots.quiesce && this.hypervisor.canQuiesce ? await this.hypervisor.canQuiesce(vm) : false,
+					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
+						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
+						.map(internal => ({file: image.file, name: internal.name}))),
 				};
 			} catch (error) {
 				facts = {vm, unreadable: (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
@@ -249,6 +254,17 @@ export class Service {
 			const lastBackup = points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
 		});
+	}
+
+	/** A VM's scheduled tasks under its policy: their last and next runs. */
+	async schedules(vm: string, now: Date) {
+		const policyOf = this.policies ? await this.policies() : () => DEFAULT_POLICY;
+		return scheduleOverview(this.hypervisor.uri, [vm], policyOf, now);
+	}
+
+	/** The newest `limit` journal records of a VM (every VM when null), oldest first. */
+	async journal(vm: string | null, limit = 200): Promise<JournalRecord[]> {
+		return (await readJournal()).filter(record => vm === null || record.vm === vm).slice(-limit);
 	}
 
 	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */

@@ -12,7 +12,9 @@ import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
 import {SnapshotTree} from './components/snapshot-tree.js';
 import {VmList} from './components/vm-list.js';
-import {useBackups, useHealth, useInventory, useTree} from './hooks/use-inventory.js';
+import {useBackups, useHealth, useInventory, useJournal, useSchedules, useTree} from './hooks/use-inventory.js';
+import {ageText, journalLine} from '../core/describe.js';
+import {windowStart} from './layout.js';
 import {HealthList} from './components/health-list.js';
 import {worstOf, type Severity} from '../core/health.js';
 import {useJobs} from './hooks/use-jobs.js';
@@ -40,7 +42,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	// whole screen on every frame (measured: ~700 bytes a progress update instead of one line's worth).
 	const rows = Math.max(3, terminalRows - 1);
 	const inventory = useInventory(service);
-	const [view, setView] = useState<'list' | 'tree' | 'backups' | 'health'>('list');
+	const [view, setView] = useState<'list' | 'tree' | 'backups' | 'health' | 'log'>('list');
+	const [logVm, setLogVm] = useState<string | null>(null);
+	const [logCursor, setLogCursor] = useState(0);
 	const [findingCursor, setFindingCursor] = useState(0);
 	const [selected, setSelected] = useState(0);
 	const [filter, setFilter] = useState('');
@@ -61,13 +65,17 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	const tree = useTree(service, view === 'tree' ? treeVm : null);
 	const backups = useBackups(service, view === 'backups' ? treeVm : null);
 	const health = useHealth(service, inventory.data !== null, now);
+	const journal = useJournal(service, logVm, view === 'log');
+	const schedules = useSchedules(service, view === 'tree' ? treeVm : null, now);
 
 	const refreshAll = useCallback(() => {
 		inventory.refresh();
 		tree.refresh();
 		backups.refresh();
 		health.refresh();
-	}, [inventory.refresh, tree.refresh, backups.refresh, health.refresh]);
+		journal.refresh();
+		schedules.refresh();
+	}, [inventory.refresh, tree.refresh, backups.refresh, health.refresh, journal.refresh, schedules.refresh]);
 	const jobs = useJobs(service, refreshAll);
 
 	const vms = useMemo(() => {
@@ -172,12 +180,13 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) setHelp(false);
 			return;
 		}
-		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : view === 'health' ? findings.length : points.length;
+		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : view === 'health' ? findings.length : view === 'log' ? (journal.data ?? []).length : points.length;
 		const move = (delta: number) =>
 			view === 'list' ? setSelected(clamp(selected + delta, count))
 				: view === 'tree' ? setCursor(clamp(cursor + delta, count))
 					: view === 'health' ? setFindingCursor(clamp(findingCursor + delta, count))
-						: setPointCursor(clamp(pointCursor + delta, count));
+						: view === 'log' ? setLogCursor(clamp(logCursor + delta, count))
+							: setPointCursor(clamp(pointCursor + delta, count));
 		switch (command) {
 			case 'up': return move(-1);
 			case 'down': return move(1);
@@ -194,6 +203,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			case 'health':
 				setFindingCursor(0);
 				return setView('health');
+			case 'log':
+				setLogVm(vmInView() ?? null);
+				setLogCursor(Number.MAX_SAFE_INTEGER);
+				return setView('log');
 			case 'take': return openTake(vmInView());
 			case 'backup': {
 				const vm = vmInView();
@@ -240,8 +253,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 		}
 	});
 
-	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : view === 'backups' && treeVm ? `VMs › ${treeVm} › backups` : view === 'health' ? 'VMs › health' : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
-	const shown = view === 'list' ? inventory : view === 'tree' ? tree : view === 'health' ? health : backups;
+	const where = view === 'tree' && treeVm ? `VMs › ${treeVm}` : view === 'backups' && treeVm ? `VMs › ${treeVm} › backups` : view === 'health' ? 'VMs › health' : view === 'log' ? `VMs › ${logVm ?? 'all'} › journal` : `VMs (${vms.length}${filter ? ` matching "${filter}"` : ''})`;
+	const shown = view === 'list' ? inventory : view === 'tree' ? tree : view === 'health' ? health : view === 'log' ? journal : backups;
+	const scheduleLine = (schedules.data ?? []).map(task => `${task.task}: next ${task.nextRun ? task.nextRun.slice(0, 16).replace('T', ' ') : '-'}, last ${task.lastRun ? `${ageText(task.lastRun, now())} ago (${task.lastOutcome})` : 'never'}`).join(' · ');
+	const logRecords = journal.data ?? [];
+	const logRows = Math.max(1, bodyHeight - 1);
+	const logStart = windowStart(logRecords.length, clamp(logCursor, logRecords.length), logRows);
 	const loading = shown.loading && !shown.data;
 	const error = shown.error;
 	return (
@@ -262,16 +279,23 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			) : error ? (
 				<Box height={bodyHeight}><Text color={theme.error}>{error}</Text></Box>
 			) : loading ? (
-				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : view === 'health' ? 'health (checking every image)' : `the backups of ${treeVm}`}…</Text></Box>
+				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : view === 'health' ? 'health' : view === 'log' ? 'the journal' : `the backups of ${treeVm}`}…</Text></Box>
 			) : view === 'list' ? (
 				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
 			) : view === 'health' ? (
 				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
 					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />
+			) : view === 'log' ? (
+				<Box flexDirection="column" height={bodyHeight}>
+					<Text bold wrap="truncate-end">Journal{logVm ? ` of ${logVm}` : ''}: {logRecords.length === 0 ? 'nothing recorded yet' : `${logRecords.length} records, newest last`}</Text>
+					{logRecords.slice(logStart, logStart + logRows).map((record, offset) => (
+						<Text key={logStart + offset} wrap="truncate-end" inverse={logStart + offset === clamp(logCursor, logRecords.length)} color={record.outcome === 'failed' ? theme.error : record.outcome === 'cancelled' ? theme.warn : undefined}>{journalLine(record)}</Text>
+					))}
+				</Box>
 			) : view === 'backups' ? (
 				<BackupList vm={treeVm ?? ''} points={points} cursor={clamp(pointCursor, points.length)} height={bodyHeight} width={columns - 2} now={now()} />
 			) : tree.data ? (
-				<SnapshotTree view={tree.data} cursor={clamp(cursor, treeRows.length)} height={bodyHeight} width={columns - 2} now={now()} />
+				<SnapshotTree view={tree.data} cursor={clamp(cursor, treeRows.length)} height={bodyHeight} width={columns - 2} now={now()} schedule={scheduleLine ? `scheduled ${scheduleLine}` : null} />
 			) : null}
 			<Box flexGrow={1} />
 			<JobsPanel jobs={jobs.jobs} width={columns} />

@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'list' | 'tree' | 'backups' | 'health' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'help';
+export type Context = 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'help';
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
@@ -10,12 +10,12 @@ export type Context = 'list' | 'tree' | 'backups' | 'health' | 'filter' | 'dialo
  * so that at 80 columns the actions of a view come before the ways to move.
  */
 export const COMMANDS = {
-	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health']},
-	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health']},
-	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health']},
-	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health']},
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
 	open: {description: 'open snapshot tree', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health']},
-	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health']},
+	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log']},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
@@ -23,16 +23,17 @@ export const COMMANDS = {
 	backups: {description: "the VM's backup points", short: 'backups', bar: 4, category: 'Backups', contexts: ['list', 'tree']},
 	verify: {description: 'verify selected point (checksums, qemu-img check)', short: 'verify', bar: 1, category: 'Backups', contexts: ['backups', 'health']},
 	health: {description: 'health: every finding, with what fixes it', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree']},
+	log: {description: "the journal: the VM's changes, newest last", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree']},
 	verifyRestore: {description: 'verify selected point with a restore test', short: 'verify+restore', bar: 0, category: 'Backups', contexts: ['backups']},
 	restore: {description: 'restore selected point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
 	backupAuto: {description: 'incremental if possible, else full', short: 'auto', bar: 1, category: 'Dialogs', contexts: ['backupDialog']},
 	backupFull: {description: 'full backup', short: 'full', bar: 2, category: 'Dialogs', contexts: ['backupDialog']},
 	backupIncremental: {description: 'incremental backup', short: 'incremental', bar: 3, category: 'Dialogs', contexts: ['backupDialog']},
 	filter: {description: 'filter VMs', short: 'filter', bar: 2, category: 'View', contexts: ['list']},
-	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health']},
-	cancelJob: {description: 'cancel running job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health']},
-	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health']},
-	quit: {description: 'quit', short: 'quit', bar: 6, category: 'View', contexts: ['list', 'tree', 'backups', 'health']},
+	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	cancelJob: {description: 'cancel running job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	quit: {description: 'quit', short: 'quit', bar: 6, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm']},
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter']},
@@ -56,6 +57,7 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	backup: ['b'],
 	backups: ['B'],
 	health: ['H'],
+	log: ['L'],
 	verify: ['v'],
 	verifyRestore: ['V'],
 	restore: ['o'],

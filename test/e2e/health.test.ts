@@ -87,6 +87,16 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		expect(result.findings[0]!.message).toMatch(/vda of vm1 no longer carries the dirty bitmap of backup \S+ .*: the next backup will be a full/);
 	});
 
+	it('an internal snapshot no metadata names (left by another tool or an old merge) is a warning', async () => {
+		const {lab, run, health} = await healthLab();
+		await run('backup', 'vm1');
+		await run('verify', 'vm1');
+		await execa('qemu-img', ['snapshot', '-c', 'stray', path.join(lab.folder, 'vda.qcow2')]);
+		const result = await health();
+		expect(result.rules).toEqual(['orphaned-internal-snapshot:warning']);
+		expect(result.findings[0]!.message).toContain("vda.qcow2 holds an internal snapshot 'stray' that no snapshot of vm1 names");
+	});
+
 	it('a deleted backing file is critical', async () => {
 		const {lab, health} = await healthLab();
 		await lab.take('s1');

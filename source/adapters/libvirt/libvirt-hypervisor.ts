@@ -196,6 +196,10 @@ export class LibvirtHypervisor implements Hypervisor {
 		});
 	}
 
+	async canQuiesce(vm: string): Promise<boolean> {
+		return this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).then(() => true, () => false);
+	}
+
 	async activeImages(vm: string): Promise<Record<string, string>> {
 		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
 		return Object.fromEntries((await this.inspect(vm)).state.definition.disks.map(disk => [disk.target, disk.file]));

@@ -11,12 +11,14 @@ interface Props {
 	readonly height: number;
 	readonly width: number;
 	readonly now: Date;
+	/** One line on the VM's scheduled tasks, when it has any. */
+	readonly schedule?: string | null;
 }
 
 /** A VM's snapshot tree: tree lines, kind, age, size, description, and where the VM is now. */
-export function SnapshotTree({view, cursor, height, width, now}: Props) {
+export function SnapshotTree({view, cursor, height, width, now, schedule}: Props) {
 	const theme = useTheme();
-	const rows = Math.max(1, height - 1);
+	const rows = Math.max(1, height - 1 - (schedule ? 1 : 0));
 	const start = windowStart(view.rows.length, cursor, rows);
 	const nameWidth = Math.min(32, Math.max(8, ...view.rows.map(row => row.prefix.length + row.node.snapshot.name.length)));
 	return (
@@ -25,6 +27,7 @@ export function SnapshotTree({view, cursor, height, width, now}: Props) {
 				{view.vm}: {view.snapshots.length} snapshot{view.snapshots.length === 1 ? '' : 's'}, current: {view.current ?? '(none)'}
 				{view.problems.length > 0 ? <Text color={theme.error}>  ! {view.problems[0]}</Text> : view.findings.length > 0 ? <Text color={theme.warn}>  note: {view.findings[0]}</Text> : null}
 			</Text>
+			{schedule && <Text color={theme.muted} wrap="truncate-end">{schedule}</Text>}
 			{view.rows.length === 0 && <Text color={theme.muted}>  no snapshots yet: press the take key</Text>}
 			{view.rows.slice(start, start + rows).map((row, offset) => {
 				const {snapshot} = row.node;

@@ -1,6 +1,7 @@
 import {useCallback, useEffect, useState} from 'react';
 import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
+import type {JournalRecord} from '../../core/plan.js';
 import type {Service, TreeView, VmHealth} from '../../service/service.js';
 
 interface Loaded<T> {
@@ -52,4 +53,15 @@ export function useBackups(service: Service, vm: string | null) {
 export function useHealth(service: Service, enabled: boolean, now: () => Date) {
 	const load = useCallback(() => service.health({now: now(), checkImages: false}), [service]);
 	return useLoader<VmHealth[]>(enabled ? load : null);
+}
+
+export function useJournal(service: Service, vm: string | null, enabled: boolean) {
+	const load = useCallback(() => service.journal(vm), [service, vm]);
+	return useLoader<JournalRecord[]>(enabled ? load : null);
+}
+
+/** A VM's scheduled tasks (last and next run), for the tree view. */
+export function useSchedules(service: Service, vm: string | null, now: () => Date) {
+	const load = useCallback(() => service.schedules(vm!, now()), [service, vm]);
+	return useLoader<Awaited<ReturnType<Service['schedules']>>>(vm === null ? null : load);
 }

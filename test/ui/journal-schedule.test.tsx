@@ -1,0 +1,22 @@
+import {describe, it} from 'vitest';
+import {Policy} from '../../source/core/policy.js';
+import {Service} from '../../source/service/service.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
+import {FIXED_NOW, renderApp} from '../helpers/ui.js';
+
+describe('the journal and the schedules in the terminal UI', () => {
+	it('L shows the VM\'s changes from the journal; the tree shows its scheduled tasks', async () => {
+		const lab = await labWithVm('logvm1');
+		const policy = Policy.parse({name: 'p', snapshots: {schedule: '0 */6 * * *'}, backups: {schedule: '30 2 * * *'}});
+		const service = new Service(lab.hypervisor, await tempDir(), async () => () => policy);
+		await lab.take('before-l');
+		const ui = renderApp(service);
+		await ui.waitFor(frame => frame.includes('logvm1'), 'the VM list');
+		ui.press('log');
+		await ui.waitFor(frame => frame.includes('Journal of logvm1') && /logvm1 {2}take before-l {2}started: take external snapshot 'be/.test(frame) && /take before-l {2}done/.test(frame), 'the journal lines');
+		ui.press('back');
+		ui.press('open');
+		const next = FIXED_NOW.toISOString().slice(0, 10);
+		await ui.waitFor(frame => frame.includes(`scheduled snapshots: next ${next} 18:00, last never · backups: next`), 'the schedule line in the tree');
+	});
+});
