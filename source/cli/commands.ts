@@ -67,7 +67,9 @@ Usage:
                                             remove points by retention (Proxmox Backup Server's rules)
 
 Options:
-  --connect URI   local:DIR (also SNAPDECK_CONNECT); default: the demo lab
+  --connect URI   local:DIR, qemu:///system, qemu+ssh://USER@HOST/system, or a name from the
+                  config (also SNAPDECK_CONNECT); repeat it for several (list, health, the UI,
+                  where C switches between them); default: the config's, else the demo lab
   --json          machine-readable output (progress as JSON lines)
   --yes, -y       do not ask for confirmation
   --dry-run       print the plan, change nothing
@@ -143,16 +145,20 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 }
 
 /** The UI, loaded only when it opens: the other commands never load React or Ink. */
-export async function openUi(uri: string, repository: string): Promise<number> {
+export async function openUi(uris: readonly string[], repository: string): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await import('../ui/run.js');
 	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
-	const policies = async () => {
-		const {config} = (await import('../config/config.js')).loadConfig();
-		return (vm: string) => policyFor(config.policies ?? [], vm, uri, connectionAliases(config.connections, uri));
-	};
-	return runUi(new Service(connect(uri), repository, policies), {loadKeymapOverrides});
+	const services = uris.map(uri => {
+		const hypervisor = connect(uri);
+		const policies = async () => {
+			const {config} = (await import('../config/config.js')).loadConfig();
+			return (vm: string) => policyFor(config.policies ?? [], vm, hypervisor.uri, connectionAliases(config.connections, hypervisor.uri));
+		};
+		return new Service(hypervisor, repository, policies);
+	});
+	return runUi(services, {loadKeymapOverrides});
 }
 
 function parseNow(text: string | undefined): Date {
@@ -165,23 +171,37 @@ function parseNow(text: string | undefined): Date {
 const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
 	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
 
-/** The connection to use: --connect, else SNAPDECK_CONNECT, else the config's, else the demo lab. */
-export async function connectionUri(flag: string | undefined): Promise<string> {
-	const chosen = flag ?? process.env['SNAPDECK_CONNECT'];
+/**
+ * The connections to use: --connect (repeatable), else SNAPDECK_CONNECT, else the config's
+ * defaultConnection (one or a list), else the demo lab. Each may be a URI or a name from the
+ * config's "connections".
+ */
+export async function connectionUris(flags: readonly string[] | undefined): Promise<string[]> {
+	const chosen = flags && flags.length > 0 ? flags : process.env['SNAPDECK_CONNECT'] === undefined ? undefined : [process.env['SNAPDECK_CONNECT']];
 	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
-	if (chosen !== undefined && (chosen.includes(':') || chosen === 'libvirt')) return chosen;
+	const isUri = (text: string) => text.includes(':') || text === 'libvirt';
+	if (chosen?.every(isUri)) return [...chosen];
 	const {loadConfig} = await import('../config/config.js');
 	const {config, path: file} = loadConfig();
-	if (chosen !== undefined) {
-		const named = config.connections?.[chosen];
+	const resolve = (name: string) => {
+		if (isUri(name)) return name;
+		const named = config.connections?.[name];
 		if (named === undefined) {
 			const known = Object.keys(config.connections ?? {});
-			throw new SnapdeckError('usage', `'${chosen}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
+			throw new SnapdeckError('usage', `'${name}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
 		}
 		return named;
-	}
+	};
+	if (chosen) return chosen.map(resolve);
 	const fallback = config.defaultConnection ?? `local:${defaultDemoDir()}`;
-	return config.connections?.[fallback] ?? fallback;
+	return (Array.isArray(fallback) ? fallback : [fallback]).map(resolve);
+}
+
+/** The one connection a command on a VM works on. */
+export async function connectionUri(flags: readonly string[] | undefined): Promise<string> {
+	const uris = await connectionUris(flags);
+	if (uris.length !== 1) throw new SnapdeckError('usage', `this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`, 'choose one with --connect');
+	return uris[0]!;
 }
 
 /** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
@@ -233,15 +253,19 @@ export async function runCommand(command: string, args: readonly string[], flags
 				print(dir);
 				return 0;
 			}
-			return openUi(`local:${dir}`, await repositoryDir(flags.repo, false));
+			return openUi([`local:${dir}`], await repositoryDir(flags.repo, false));
 		}
 		case 'list': {
 			expectArgs(command, args, []);
-			const svc = await service();
-			const vms = await svc.list();
-			if (flags.json) printJson({connection: svc.hypervisor.uri, vms});
-			else print(renderList(svc.hypervisor.uri, vms));
-			return vms.some(vm => vm.error) ? 1 : 0;
+			const repository = await repositoryDir(flags.repo, false);
+			const listed = await Promise.all((await connectionUris(flags.connect)).map(async uri => {
+				const svc = new Service(connect(uri), repository);
+				return {connection: svc.hypervisor.uri, vms: await svc.list()};
+			}));
+			// One connection: the documented shape; several: one entry each.
+			if (flags.json) printJson(listed.length === 1 ? listed[0] : {connections: listed});
+			else print(listed.map(({connection, vms}) => renderList(connection, vms)).join('\n\n'));
+			return listed.some(({vms}) => vms.some(vm => vm.error)) ? 1 : 0;
 		}
 		case 'tree': {
 			const [vm] = expectArgs(command, args, ['vm']);
@@ -353,15 +377,26 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const now = parseNow(flags.now);
 			const {loadConfig} = await import('../config/config.js');
 			const {config} = loadConfig();
-			const svc = await service();
-			const uri = svc.hypervisor.uri;
-			const aliases = connectionAliases(config.connections, uri);
-			const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: vm => policyFor(config.policies ?? [], vm, uri, aliases)});
-			const findings = vms.flatMap(vm => vm.findings);
+			const uris = await connectionUris(flags.connect);
+			if (uris.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
+			const repository = await repositoryDir(flags.repo);
+			const checked = await Promise.all(uris.map(async uri => {
+				const svc = new Service(connect(uri), repository);
+				const aliases = connectionAliases(config.connections, svc.hypervisor.uri);
+				const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: vm => policyFor(config.policies ?? [], vm, svc.hypervisor.uri, aliases)});
+				return {connection: svc.hypervisor.uri, vms};
+			}));
+			const findings = checked.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 			const status = worstOf(findings);
-			if (flags.prometheus !== undefined) await writeFileAtomic(path.resolve(flags.prometheus), prometheusText(uri, vms, now));
-			if (flags.json) printJson({status, connection: uri, checkedAt: now.toISOString(), vms: vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings})), findings});
-			else print(renderHealth(uri, vms, status));
+			if (flags.prometheus !== undefined) await writeFileAtomic(path.resolve(flags.prometheus), prometheusText(checked, now));
+			const vmsJson = (vms: typeof checked[number]['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings}));
+			if (flags.json) {
+				printJson(checked.length === 1
+					? {status, connection: checked[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(checked[0]!.vms), findings}
+					: {status, checkedAt: now.toISOString(), connections: checked.map(({connection, vms}) => ({connection, status: worstOf(vms.flatMap(vm => vm.findings)), vms: vmsJson(vms)})), findings});
+			} else {
+				print(checked.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings)))).join('\n'));
+			}
 			return healthExitCode(status);
 		}
 		case 'run': {

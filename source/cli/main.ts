@@ -1,9 +1,9 @@
 import {parseArgs} from 'node:util';
 import {SnapdeckError, exitCodeFor} from '../core/errors.js';
-import {connectionUri, openUi, repositoryDir, runCommand, USAGE} from './commands.js';
+import {connectionUris, openUi, repositoryDir, runCommand, USAGE} from './commands.js';
 
 const OPTIONS = {
-	connect: {type: 'string'},
+	connect: {type: 'string', multiple: true},
 	json: {type: 'boolean', default: false},
 	yes: {type: 'boolean', short: 'y', default: false},
 	'dry-run': {type: 'boolean', default: false},
@@ -35,7 +35,8 @@ const OPTIONS = {
 } as const;
 
 export type CliFlags = {
-	connect?: string;
+	/** One or several connections (URIs or names from the config). */
+	connect?: string[];
 	json: boolean;
 	yes: boolean;
 	'dry-run': boolean;
@@ -91,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
 	}
 	if (positionals.length === 0 && !values.help && process.stdout.isTTY && process.stdin.isTTY) {
 		try {
-			return await openUi(await connectionUri(values.connect), await repositoryDir(values.repo));
+			return await openUi(await connectionUris(values.connect), await repositoryDir(values.repo));
 		} catch (error) {
 			return reportError(error, false);
 		}

@@ -29,7 +29,7 @@ export const ConfigSchema = z.strictObject({
 		}
 	})).optional(),
 	/** The connection used when neither --connect nor SNAPDECK_CONNECT names one. */
-	defaultConnection: z.string().min(1).optional(),
+	defaultConnection: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
 	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
 	repository: z.string().min(1).optional(),
 	/** Key overrides: command name -> key specs, e.g. {"take": ["s"]}. */

@@ -30,11 +30,13 @@ export interface AppProps {
 	readonly now?: () => Date;
 	/** The keymap with the configuration's overrides, loaded after the first frame; `keymap` until then. */
 	readonly loadKeymap?: () => Promise<Keymap>;
+	/** Where several connections are open: which one this is, and the switch to the next. */
+	readonly connections?: {readonly index: number; readonly count: number; readonly next: () => void};
 }
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
-export function App({service, keymap: initialKeymap, loadKeymap, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, connections, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -244,6 +246,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 			case 'merge': return startOnSnapshot('merge');
 			case 'filter': return setFiltering(true);
 			case 'refresh': return refreshAll();
+			case 'connection':
+				if (!connections) return setNotice('only one connection is open (give --connect more than once)');
+				if (jobs.jobs.some(job => job.status === 'running' || job.status === 'planning')) return setNotice('a job is still running: cancel it first, or wait');
+				return connections.next();
 			case 'cancelJob': return jobs.cancelLatest() ? setNotice('cancelling…') : setNotice('no job is running');
 			case 'help': return setHelp(true);
 			case 'quit':
@@ -264,7 +270,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, now = () => new
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			<Text wrap="truncate-end">
-				<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri} <Text color={theme.muted}>on {os.hostname()}</Text> · {where}
+				<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {where}
 			</Text>
 			{help ? (
 				<HelpOverlay keymap={keymap} width={columns} />

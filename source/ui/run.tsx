@@ -1,4 +1,5 @@
 import {render} from 'ink';
+import {useState} from 'react';
 import type {Service} from '../service/service.js';
 import {App} from './app.js';
 import {ErrorBoundary} from './error-boundary.js';
@@ -17,7 +18,20 @@ export interface UiOptions {
  * Opens the UI on the alternate screen and gives the terminal back as it was on quit, Ctrl-C,
  * SIGTERM, SIGHUP (the SSH connection dropped) and crashes.
  */
-export async function runUi(service: Service, options: UiOptions = {}): Promise<number> {
+/** The app on one of several connections; the connection command switches to the next. */
+function Connections({services, options}: {services: readonly Service[]; options: UiOptions}) {
+	const [index, setIndex] = useState(0);
+	const [keymap] = useState(() => buildKeymap());
+	return (
+		<App
+			key={index} service={services[index]!} keymap={keymap}
+			loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))}
+			connections={services.length > 1 ? {index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)} : undefined}
+		/>
+	);
+}
+
+export async function runUi(services: readonly Service[], options: UiOptions = {}): Promise<number> {
 	const stdout = process.stdout;
 	let restored = false;
 	const restore = () => {
@@ -32,7 +46,7 @@ export async function runUi(service: Service, options: UiOptions = {}): Promise<
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(noColorRequested())}>
 			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
-				<App service={service} keymap={buildKeymap()} loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))} />
+				<Connections services={services} options={options} />
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
 		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'. Progress is

@@ -1,4 +1,5 @@
 import {render} from 'ink-testing-library';
+import {useState, type ReactElement} from 'react';
 import {afterEach, expect} from 'vitest';
 import type {Service} from '../../source/service/service.js';
 import {App} from '../../source/ui/app.js';
@@ -21,11 +22,26 @@ afterEach(() => {
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
 export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>} = {}) {
 	const keymap = options.keymap ?? buildKeymap();
-	const instance = render(
+	return drive(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
 			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} />
 		</ThemeContext.Provider>,
+		keymap,
 	);
+}
+
+/** The app on several connections, switched with the connection key, as `runUi` does. */
+export function renderAppOn(services: readonly Service[]) {
+	const keymap = buildKeymap();
+	function Switching() {
+		const [index, setIndex] = useState(0);
+		return <App key={index} service={services[index]!} keymap={keymap} now={() => FIXED_NOW} connections={{index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)}} />;
+	}
+	return drive(<ThemeContext.Provider value={themeFor(true)}><Switching /></ThemeContext.Provider>, keymap);
+}
+
+function drive(element: ReactElement, keymap: Keymap) {
+	const instance = render(element);
 	Object.defineProperty(instance.stdout, 'columns', {value: 80, configurable: true});
 	Object.defineProperty(instance.stdout, 'rows', {value: 24, configurable: true});
 	instance.stdout.emit('resize');
