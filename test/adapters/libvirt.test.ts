@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {qemuImg} from '../helpers/lab.js';
+import {MiB, qemuImg, qemuIo} from '../helpers/lab.js';
 import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -185,5 +185,21 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect([tree.exitCode, tree.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
 		expect(await exists(path.resolve(marker))).toBe(false);
 		expect(await exists(path.join(os.homedir(), marker))).toBe(false);
+	});
+});
+
+describe('qemu:///session, the unprivileged libvirt (here as root, whose session libvirtd virsh starts)', () => {
+	it('lists, snapshots, reverts and merges a domain of the session connection', async () => {
+		const dom = await libvirtDomain({uri: 'qemu:///session', running: false});
+		await qemuIo.write(dom.image, 0xa1, MiB, MiB);
+		await dom.take('s1');
+		await qemuIo.write(await dom.activeFile(), 0xb2, MiB, MiB);
+		const listed = (await dom.hypervisor.list()).find(vm => vm.name === dom.name)!;
+		expect(listed).toMatchObject({state: 'stopped', snapshots: 1, chainDepth: 2, error: null});
+		await dom.revert('s1');
+		expect(await dom.reads(await dom.activeFile(), 0xa1, 1)).toBe(true);
+		await dom.merge('s1');
+		expect((await dom.hypervisor.list()).find(vm => vm.name === dom.name)).toMatchObject({snapshots: 0});
+		expect(await dom.reads(await dom.activeFile(), 0xa1, 1)).toBe(true);
 	});
 });

@@ -10,12 +10,12 @@ import {MiB, qemuImg, qemuIo, tempDir} from './lab.js';
 export const URI = 'qemu:///system';
 export const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args]);
 
-const defined: string[] = [];
+const defined: Array<{name: string; uri: string}> = [];
 afterEach(async () => {
 	// Every domain a test defined goes, with its snapshot metadata, even when the test failed.
-	for (const name of defined.splice(0)) {
-		await execa('virsh', ['-c', URI, 'destroy', '--domain', name], {reject: false});
-		await execa('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {reject: false});
+	for (const {name, uri} of defined.splice(0)) {
+		await execa('virsh', ['-c', uri, 'destroy', '--domain', name], {reject: false});
+		await execa('virsh', ['-c', uri, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {reject: false});
 	}
 });
 
@@ -23,7 +23,8 @@ let counter = 0;
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
 /** A libvirt domain with one qcow2 disk and no guest OS, defined (and started) for one test. */
-export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string; sizeMiB?: number} = {}) {
+export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string; sizeMiB?: number; uri?: string} = {}) {
+	const uri = options.uri ?? URI;
 	const name = options.name ?? `sdt-${process.pid}-${++counter}`;
 	const dir = options.imageDir ?? (await tempDir());
 	const image = path.join(dir, 'disk.qcow2');
@@ -35,13 +36,14 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${escapeXml(image)}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
 	const xmlFile = path.join(await tempDir(), 'domain.xml');
 	await writeFile(xmlFile, xml);
-	defined.push(name);
-	await virsh('define', '--file', xmlFile);
-	if (options.running ?? true) await virsh('start', '--domain', name);
-	const hypervisor = new LibvirtHypervisor(URI);
+	defined.push({name, uri});
+	const on = (...args: string[]) => execa('virsh', ['-c', uri, ...args]);
+	await on('define', '--file', xmlFile);
+	if (options.running ?? true) await on('start', '--domain', name);
+	const hypervisor = new LibvirtHypervisor(uri);
 	const service = new Service(hypervisor);
 	const activeFile = async () => (await hypervisor.inspect(name)).state.definition.disks[0]!.file;
-	const hmp = (command: string) => virsh('qemu-monitor-command', '--domain', name, '--hmp', command);
+	const hmp = (command: string) => on('qemu-monitor-command', '--domain', name, '--hmp', command);
 	const qdev = '/machine/peripheral/virtio-disk0/virtio-backend';
 	return {
 		name, dir, image, hypervisor, service, activeFile,
