@@ -205,11 +205,15 @@ export async function connectionUri(flags: readonly string[] | undefined): Promi
 }
 
 /** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
-export async function repositoryDir(flag: string | undefined, readConfig = true): Promise<string> {
+export async function repositoryDir(flag: string | undefined, readConfig = true, forVm?: {vm: string; uri: string}): Promise<string> {
 	const chosen = flag ?? process.env['SNAPDECK_REPO'];
 	if (chosen !== undefined) return chosen;
-	const configured = readConfig ? (await import('../config/config.js')).loadConfig().config.repository : undefined;
-	return configured ?? defaultRepositoryDir();
+	if (!readConfig) return defaultRepositoryDir();
+	const {config} = (await import('../config/config.js')).loadConfig();
+	// The VM's policy may name its own repository (a name from "repositories", or a directory).
+	const named = forVm ? policyFor(config.policies ?? [], forVm.vm, forVm.uri, connectionAliases(config.connections, forVm.uri)).backups.repository : undefined;
+	if (named !== undefined) return config.repositories?.[named] ?? named;
+	return config.repository ?? defaultRepositoryDir();
 }
 
 function retentionOf(flags: CliFlags): Retention {
@@ -237,7 +241,11 @@ function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
 
 export async function runCommand(command: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const commandLine = `snapdeck ${[command, ...args].join(' ')}`;
-	const service = async () => new Service(connect(await connectionUri(flags.connect)), await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command)));
+	const service = async () => {
+		const hypervisor = connect(await connectionUri(flags.connect));
+		const vm = BACKUP_COMMANDS.has(command) && command !== 'health' ? args[0] : undefined;
+		return new Service(hypervisor, await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command), vm === undefined ? undefined : {vm, uri: hypervisor.uri}));
+	};
 	switch (command) {
 		case 'demo': {
 			expectArgs(command, args, []);

@@ -139,3 +139,19 @@ describe('snapdeck restore --in-place', () => {
 		expect([await lab.reads(0x92, 1), await lab.reads(0x93, 2)]).toEqual([true, true]);
 	});
 });
+
+describe('which repository', () => {
+	it('the VM\'s policy names it (by name from "repositories", or a directory); --repo and SNAPDECK_REPO come first', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const offsite = path.join(await tempDir(), 'offsite');
+		const configDir = await tempDir();
+		const {writeFile} = await import('node:fs/promises');
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({repositories: {offsite}, policies: [{name: 'p', vms: ['vm*'], backups: {repository: 'offsite'}}]}));
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_CONFIG_DIR: configDir};
+		const backup = await snapdeck(['backup', 'vm1', '--json'], env);
+		expect(backup.exitCode).toBe(0);
+		expect(jsonLines(backup).at(-1)).toMatchObject({repository: offsite});
+		const explicit = path.join(await tempDir(), 'explicit');
+		expect(jsonLines(await snapdeck(['backup', 'vm1', '--json', '--repo', explicit], env)).at(-1)).toMatchObject({repository: explicit});
+	});
+});
