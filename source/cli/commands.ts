@@ -144,11 +144,28 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 	}
 }
 
+/**
+ * Runs `load` with globalThis.fetch hidden. Ink's layout engine (yoga, WebAssembly built with
+ * emscripten) loads its embedded wasm through fetch() when fetch exists: in Node that first loads
+ * undici (~15 ms) and then fetches a data: URL; without fetch it decodes the same bytes directly.
+ * Measured with --cpu-prof on the first frame.
+ */
+async function withoutFetch<T>(load: () => Promise<T>): Promise<T> {
+	const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+	if (!descriptor?.configurable) return load();
+	delete (globalThis as {fetch?: unknown}).fetch;
+	try {
+		return await load();
+	} finally {
+		Object.defineProperty(globalThis, 'fetch', descriptor);
+	}
+}
+
 /** The UI, loaded only when it opens: the other commands never load React or Ink. */
 export async function openUi(uris: readonly string[], repository: string): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
-	const {runUi} = await import('../ui/run.js');
+	const {runUi} = await withoutFetch(() => import('../ui/run.js'));
 	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
 	const services = uris.map(uri => {
 		const hypervisor = connect(uri);
