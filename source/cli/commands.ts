@@ -50,6 +50,9 @@ Usage:
   snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place)
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first)
+  snapdeck prune VM --keep-last N [--keep-hourly N --keep-daily N --keep-weekly N
+                    --keep-monthly N --keep-yearly N] [--dry-run]
+                                            remove points by retention (Proxmox Backup Server's rules)
   snapdeck health [VM...] [--prometheus FILE] [--now TIME]
                                             is everything healthy? findings with what to do; exit 0
                                             ok, 1 warnings, 2 critical, 3 could not tell
@@ -58,13 +61,10 @@ Usage:
   snapdeck schedule [list] | install [--dry-run]
                                             each VM's scheduled tasks; install a systemd timer
                                             (or print the crontab line) that runs 'snapdeck run'
-  snapdeck log [VM] [--limit N]            the journal: every change snapdeck made, newest last
+  snapdeck log [VM] [--limit N]             the journal: every change snapdeck made, newest last
   snapdeck config path | show | validate [FILE] | schema
                                             the configuration file: where, as read (defaults
                                             filled in), checked, its JSON schema
-  snapdeck prune VM --keep-last N [--keep-hourly N --keep-daily N --keep-weekly N
-                    --keep-monthly N --keep-yearly N] [--dry-run]
-                                            remove points by retention (Proxmox Backup Server's rules)
 
 Options:
   --connect URI   local:DIR, qemu:///system, qemu+ssh://USER@HOST/system, or a name from the
@@ -73,8 +73,9 @@ Options:
   --json          machine-readable output (progress as JSON lines)
   --yes, -y       do not ask for confirmation
   --dry-run       print the plan, change nothing
-  --repo DIR      the backup repository (also SNAPDECK_REPO, or "repository" in the config);
-                  default: backups/ in the user's data directory
+  --repo DIR      the backup repository (also SNAPDECK_REPO; else the VM's policy's, or
+                  "repository" in the config); default: backups/ in the user's data directory
+  --now TIME      health, run, schedule: judge and act as if it were TIME (ISO 8601)
   --help, -h      this text
 
 Exit codes: 0 done, 1 failed, 2 bad usage or input.

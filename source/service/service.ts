@@ -216,7 +216,7 @@ export class Service {
 	 * operations, backup points, bitmaps, repository space) judged by the rules in core/health.ts
 	 * under each VM's policy.
 	 */
-	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean}): Promise<VmHealth[]> {
+	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
 		const policyOf = options.policyOf ?? (this.policies ? await this.policies() : () => DEFAULT_POLICY);
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
 		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
@@ -226,7 +226,7 @@ export class Service {
 		}
 		const repo = this.repository;
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
-		return mapLimited(wanted, 8, async vm => {
+		return mapLimited(wanted, options.concurrency ?? 8, async vm => {
 			const policy = policyOf(vm);
 			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;

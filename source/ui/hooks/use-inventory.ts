@@ -51,7 +51,8 @@ export function useBackups(service: Service, vm: string | null) {
  * seconds, and keystrokes would wait for them.
  */
 export function useHealth(service: Service, enabled: boolean, now: () => Date) {
-	const load = useCallback(() => service.health({now: now(), checkImages: false}), [service]);
+	// Two VMs at a time: on a big host the badges fill in over a few seconds, and keys stay quick meanwhile.
+	const load = useCallback(() => service.health({now: now(), checkImages: false, concurrency: 2}), [service]);
 	return useLoader<VmHealth[]>(enabled ? load : null);
 }
 
