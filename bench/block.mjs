@@ -8,6 +8,7 @@ import {createHash} from 'node:crypto';
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {report} from './report.mjs';
 
 const BIN = path.resolve('bin/snapdeck.js');
 const quick = process.argv.includes('--quick');
@@ -104,6 +105,9 @@ try {
 	console.log(`incremental, 1% changed: ${i.toFixed(2)} s = ${((i / f) * 100).toFixed(1)}% of the full's time`);
 	console.log(`merge (${SIZE_MIB / 2} MiB overlay): ${m.toFixed(2)} s; qemu-img commit: ${q.toFixed(2)} s; ratio ${(q / m).toFixed(2)}x commit's throughput`);
 	console.log(`  against commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s; ratio ${((q + median(removal)) / m).toFixed(2)}x`);
+	report({name: `5. full backup, ${SIZE_MIB} MiB of data, stopped VM`, figure: `${f.toFixed(2)} s (${throughput(f)})`, baseline: `qemu-img convert: ${c.toFixed(2)} s; convert + fsync + sha256: ${d.toFixed(2)} s`, ratio: `${(c / f).toFixed(2)}x convert; ${(d / f).toFixed(2)}x convert + fsync + sha256`, target: 'at least 0.9x convert', met: c / f >= 0.9});
+	report({name: '5. incremental backup, 1% of the disk changed', figure: `${i.toFixed(2)} s`, baseline: `the full: ${f.toFixed(2)} s`, ratio: `${((i / f) * 100).toFixed(1)}% of the full's time`, target: 'at most 10%', met: i / f <= 0.1});
+	report({name: `6. merge of a ${SIZE_MIB / 2} MiB overlay, stopped VM`, figure: `${m.toFixed(2)} s`, baseline: `qemu-img commit: ${q.toFixed(2)} s; commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s`, ratio: `${(q / m).toFixed(2)}x commit; ${((q + median(removal)) / m).toFixed(2)}x commit + delete`, target: 'at least 0.9x commit', met: q / m >= 0.9});
 } finally {
 	rmSync(root, {recursive: true, force: true});
 }

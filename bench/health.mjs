@@ -6,6 +6,7 @@ import {execFileSync} from 'node:child_process';
 import {copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {report} from './report.mjs';
 
 const BIN = path.resolve('bin/snapdeck.js');
 const COUNT = process.argv.includes('--quick') ? 10 : 200;
@@ -48,6 +49,7 @@ try {
 	}
 	const [l, h] = [median(list), median(health)];
 	console.log(`${COUNT} VMs (3 images each, 20 with a backup), median of ${RUNS}: health ${h.toFixed(0)} ms; inventory alone (list) ${l.toFixed(0)} ms; ratio ${(h / l).toFixed(2)}x`);
+	report({name: `7. snapdeck health on ${COUNT} VMs (3 images each)`, figure: `${h.toFixed(0)} ms`, baseline: `snapdeck list: ${l.toFixed(0)} ms`, ratio: `${(h / l).toFixed(2)}x the inventory`});
 } finally {
 	rmSync(root, {recursive: true, force: true});
 }

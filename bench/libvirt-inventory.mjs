@@ -8,6 +8,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {LibvirtHypervisor} from '../dist/bundle/libvirt-bench.js';
+import {report} from './report.mjs';
 
 const DOMAINS = Number(process.argv[2] ?? 200);
 const KEEP = process.env.KEEP === "1";
@@ -46,6 +47,7 @@ try {
 	console.log(`snapdeck list (state, definition, snapshots, current, chain depth): ${a.toFixed(0)} ms`);
 	console.log(`one virsh snapshot-list per domain (snapshot names only):          ${b.toFixed(0)} ms`);
 	console.log(`ratio: snapdeck is ${(b / a).toFixed(1)}x faster`);
+	report({name: `4. inventory of ${DOMAINS} libvirt domains x ${SNAPSHOTS} snapshots`, figure: `${a.toFixed(0)} ms`, baseline: `one virsh snapshot-list per domain: ${b.toFixed(0)} ms`, ratio: `${(b / a).toFixed(1)}x faster`, target: 'at least 4x faster', met: b / a >= 4});
 } finally {
 	if (KEEP) process.exit(0);
 	execFileSync('virsh', ['-c', URI, names.map(name => `undefine --domain ${name} --snapshots-metadata`).join('; ')], {stdio: 'ignore'});
