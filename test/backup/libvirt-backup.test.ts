@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest';
 import {runBackup} from '../../source/backup/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import {restoreBackup} from '../../source/backup/restore.js';
+import {Service} from '../../source/service/service.js';
 import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
@@ -67,6 +68,21 @@ describe('backups of a running libvirt domain (backup-begin, checkpoints)', () =
 		} finally {
 			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy], {reject: false});
 		}
+	});
+
+	it('a stopped domain with backup checkpoints: libvirt refuses disk operations, and the refusal says what to do', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		await dom.guestWrite(0x51, 1);
+		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		await virsh('destroy', '--domain', dom.name);
+		const before = await dom.activeFile();
+		const service = new Service(dom.hypervisor, repo.root);
+		const attempt = service.restoreInPlace(dom.name, {point: point.id, command: 'test', confirm: async () => true});
+		await expect(attempt).rejects.toThrow(/cannot perform block operations while checkpoint exists/);
+		await expect(attempt).rejects.toMatchObject({hint: expect.stringContaining('start the domain and do it while it runs')});
+		expect(await dom.activeFile()).toBe(before);
+		expect((await dom.hypervisor.inspect(dom.name)).state.definition.snapshots).toEqual([]);
 	});
 
 	it('refuses a stopped domain, saying why, and changes nothing', async () => {

@@ -18,7 +18,12 @@ export class Virsh {
 			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], options)).stdout;
 		} catch (error) {
 			if (error instanceof CommandFailed) {
-				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${error.words.replace(/^error: /, '').replaceAll('error: ', '')}`);
+				const words = error.words.replace(/^error: /, '').replaceAll('error: ', '');
+				// libvirt 9 refuses disk operations on a stopped domain that has checkpoints (snapdeck's backups make them).
+				const hint = /while checkpoint exists/.test(words)
+					? "libvirt refuses this on a stopped domain that has backup checkpoints: start the domain and do it while it runs, or drop the checkpoints ('virsh checkpoint-delete DOMAIN NAME --metadata'; the next backup is then a full)"
+					: undefined;
+				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${words}`, hint);
 			}
 			throw error;
 		}
