@@ -86,15 +86,21 @@ describe('a VM that stops in the middle of its backup', () => {
 		await lab.guestWrite(0x22, 100, 'vda', 512);
 		const before = await repo.read('live2');
 		const pid = Number((await readFile(path.join(lab.folder, '.snapdeck', 'qemu.pid'), 'utf8')).trim());
+		let killed = false;
 		const run = runBackup(lab.hypervisor, repo, 'live2', {
 			mode: 'auto', command: 'test', bytesPerSecond: 32 * MiB,
-			onEvent: event => event.type === 'progress' && event.bytesDone > 0 && process.kill(pid, 'SIGKILL'),
+			onEvent: event => {
+				if (killed || event.type !== 'progress' || event.bytesDone === 0) return;
+				killed = true;
+				process.kill(pid, 'SIGKILL');
+			},
 		});
 		await expect(run).rejects.toThrow(/backup of live2 failed; the repository is as it was: .*(closed|stopped)/);
+		expect(killed).toBe(true);
 		expect(await repo.read('live2')).toEqual(before);
 		expect(await readdir(path.join(repo.vmDir('live2'), 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
 		// SIGKILL is delivered at once, but QEMU takes a moment to be gone: wait for it, then look.
-		for (let waited = 0; (await processAlive(pid)) && waited < 5000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
+		for (let waited = 0; ((await processAlive(pid)) || (await lab.isRunning())) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
 		expect(await lab.isRunning()).toBe(false);
 		// QEMU died with the bitmap open: it cannot be trusted, so the next backup copies everything.
 		const next = await runBackup(lab.hypervisor, repo, 'live2', {mode: 'auto', command: 'test'});
