@@ -15,7 +15,8 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 /** Runs `command` in an 80x24 pty; resolves helpers to watch its output and type into it. */
 function inPty(command, env = {}) {
 	const started = performance.now();
-	const child = spawn('script', ['-qfec', `stty cols 80 rows 24; exec ${command}`, '/dev/null'], {env: {...process.env, TERM: 'xterm-256color', ...env}});
+	// Its own process group, so stop() takes snapdeck down with script (SIGKILL to script alone left it running).
+	const child = spawn('script', ['-qfec', `stty cols 80 rows 24; exec ${command}`, '/dev/null'], {env: {...process.env, TERM: 'xterm-256color', ...env}, detached: true});
 	const chunks = [];
 	child.stdout.on('data', chunk => chunks.push({at: performance.now() - started, bytes: chunk.length, text: chunk.toString()}));
 	// eslint-disable-next-line no-control-regex
@@ -55,7 +56,13 @@ function inPty(command, env = {}) {
 			// file work (fsync, deleting a merged image), which is not the progress bar's cost.
 			return {main: ticks(`/proc/${pid}/task/${pid}/stat`) / 100, all: ticks(`/proc/${pid}/stat`) / 100};
 		},
-		stop: () => child.kill('SIGKILL'),
+		stop: () => {
+			try {
+				process.kill(-child.pid, 'SIGKILL');
+			} catch {
+				// Already gone.
+			}
+		},
 	};
 }
 
