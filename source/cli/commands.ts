@@ -163,7 +163,7 @@ async function withoutFetch<T>(load: () => Promise<T>): Promise<T> {
 }
 
 /** The UI, loaded only when it opens: the other commands never load React or Ink. */
-export async function openUi(uris: readonly string[], repository: string): Promise<number> {
+export async function openUi(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await withoutFetch(() => import('../ui/run.js'));

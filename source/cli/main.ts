@@ -92,7 +92,8 @@ export async function main(argv: string[]): Promise<number> {
 	}
 	if (positionals.length === 0 && !values.help && process.stdout.isTTY && process.stdin.isTTY) {
 		try {
-			return await openUi(await connectionUris(values.connect), await repositoryDir(values.repo));
+			// The repository comes from the config: read it after the first frame, not before.
+			return await openUi(await connectionUris(values.connect), () => repositoryDir(values.repo));
 		} catch (error) {
 			return reportError(error, false);
 		}

@@ -62,49 +62,63 @@ export interface VmHealth {
 
 /** The facade the UI and the command line call: inventory, plans, and running them. */
 export class Service {
-	readonly repository: Repository | null;
+	private resolvedRepository: Repository | null = null;
+	private pending: Promise<Repository | null> | null = null;
 
-	/** `repository`: the backup repository's directory, where backups are offered. */
 	/**
-	 * `repository`: the backup repository's directory, where backups are offered. `policies`: the
-	 * policy of each VM, for health (read from the config when first needed); the default policy
-	 * when absent.
+	 * `repository`: the backup repository's directory, where backups are offered, or a function
+	 * that finds it (from the configuration), called on first use: the UI draws its first frame
+	 * before the configuration is read. `policies`: the policy of each VM, for health (read from
+	 * the config when first needed); the default policy when absent.
 	 */
-	constructor(readonly hypervisor: Hypervisor, repository?: string, private readonly policies?: () => Promise<(vm: string) => Policy>) {
-		this.repository = repository === undefined ? null : new Repository(repository);
+	constructor(readonly hypervisor: Hypervisor, private readonly repositorySource?: string | (() => Promise<string>), private readonly policies?: () => Promise<(vm: string) => Policy>) {
+		if (typeof repositorySource === 'string') this.resolvedRepository = new Repository(repositorySource);
 	}
 
-	private repo(): Repository {
-		if (!this.repository) throw new SnapdeckError('usage', 'no backup repository is configured', 'pass --repo DIR');
-		return this.repository;
+	/** The repository, once known (at once when given as a directory, after first use otherwise). */
+	get repository(): Repository | null {
+		return this.resolvedRepository;
+	}
+
+	private pendingRepository(): Promise<Repository | null> {
+		this.pending ??= typeof this.repositorySource === 'function'
+			? this.repositorySource().then(dir => (this.resolvedRepository = new Repository(dir)))
+			: Promise.resolve(this.resolvedRepository);
+		return this.pending;
+	}
+
+	private async repo(): Promise<Repository> {
+		const repo = await this.pendingRepository();
+		if (!repo) throw new SnapdeckError('usage', 'no backup repository is configured', 'pass --repo DIR');
+		return repo;
 	}
 
 	/** Full or incremental backup of a VM into the repository (see backup/backup.ts). */
-	backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
-		return runBackup(this.hypervisor, this.repo(), vm, options);
+	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
+		return runBackup(this.hypervisor, await this.repo(), vm, options);
 	}
 
 	/** A VM's backup points, oldest first. */
 	async backups(vm: string): Promise<BackupPoint[]> {
-		return (await this.repo().read(vm)).points;
+		return (await (await this.repo()).read(vm)).points;
 	}
 
-	verify(vm: string, options: VerifyOptions) {
-		return verifyBackups(this.repo(), vm, options);
+	async verify(vm: string, options: VerifyOptions) {
+		return verifyBackups(await this.repo(), vm, options);
 	}
 
-	restore(vm: string, options: RestoreOptions) {
-		return restoreBackup(this.repo(), this.hypervisor, vm, options);
+	async restore(vm: string, options: RestoreOptions) {
+		return restoreBackup(await this.repo(), this.hypervisor, vm, options);
 	}
 
-	prune(vm: string, options: PruneOptions) {
-		return pruneBackups(this.repo(), vm, options);
+	async prune(vm: string, options: PruneOptions) {
+		return pruneBackups(await this.repo(), vm, options);
 	}
 
 	/** The inventory, with each VM's newest backup from the repository where there is one. */
 	async list(): Promise<VmSummary[]> {
 		const vms = await this.hypervisor.list();
-		const repo = this.repository;
+		const repo = await this.pendingRepository().catch(() => null);
 		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
 			const manifest = await repo.read(vm.name).catch(() => null);
@@ -179,7 +193,7 @@ export class Service {
 	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
 	 */
 	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
-		const repo = this.repo();
+		const repo = await this.repo();
 		const {activeImages} = this.hypervisor;
 		if (!activeImages) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot restore in place yet`, 'restore with --to PATH or --as NAME');
 		const point = findPoint(await repo.read(vm), options.point);
@@ -224,7 +238,7 @@ export class Service {
 		for (const name of wanted) {
 			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`);
 		}
-		const repo = this.repository;
+		const repo = await this.pendingRepository().catch(() => null);
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
 		return mapLimited(wanted, options.concurrency ?? 8, async vm => {
 			const policy = policyOf(vm);
