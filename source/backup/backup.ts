@@ -66,7 +66,7 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions): Promise<BackupPoint> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
-	const latest = latestPoint(manifest);
+	const latest = latestPoint(manifest.points);
 	// Bitmaps of this repository that no recorded point owns were left by a failed or killed run.
 	const found = await driver.bitmaps(prefix);
 	for (const name of new Set([...found.values()].flat().map(bitmap => bitmap.name))) {

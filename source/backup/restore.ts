@@ -1,6 +1,6 @@
 import {mkdir, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain} from '../core/backup.js';
+import {findPoint, pointChain, type BackupFile} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
@@ -20,6 +20,19 @@ export interface RestoreOptions {
 	readonly command: string;
 	readonly signal?: AbortSignal;
 	readonly onEvent?: (event: PlanEvent) => void;
+}
+
+/** Progress over a point's disks written one after another: the disks done, plus this one's share. */
+function disksProgress(files: readonly BackupFile[], onEvent: RestoreOptions['onEvent']) {
+	const total = files.reduce((sum, file) => sum + file.virtualSize, 0);
+	const progress = byteProgress(onEvent);
+	let before = 0;
+	return {
+		of: (file: BackupFile) => (fraction: number) => progress(before + fraction * file.virtualSize, total),
+		finished: (file: BackupFile) => {
+			before += file.virtualSize;
+		},
+	};
 }
 
 /** Where each disk of a point went. */
@@ -42,21 +55,19 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			}
 		}
 		const qemuImg = new QemuImg(localRunner);
-		const total = point.files.reduce((sum, file) => sum + file.virtualSize, 0);
-		const progress = byteProgress(options.onEvent);
-		let before = 0;
+		const progress = disksProgress(point.files, options.onEvent);
 		const write = async (disk: string, target: string) => {
 			const file = point.files.find(candidate => candidate.disk === disk);
 			if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
 			if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
 			try {
-				await qemuImg.convert(repo.resolve(vm, file.file), target, {signal: options.signal, onProgress: fraction => progress(before + fraction * file.virtualSize, total)});
+				await qemuImg.convert(repo.resolve(vm, file.file), target, {signal: options.signal, onProgress: progress.of(file)});
 			} catch (error) {
 				await rm(target, {force: true});
 				throw error;
 			}
-			before += file.virtualSize;
+			progress.finished(file);
 		};
 		const restored: Restored = {};
 		const started = {action: 'restore' as const, snapshot: point.id};
@@ -104,15 +115,13 @@ export async function writePointInto(repo: Repository, vm: string, id: string, i
 		const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
 		if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
 		const qemuImg = new QemuImg(localRunner);
-		const total = point.files.reduce((sum, file) => sum + file.virtualSize, 0);
-		const progress = byteProgress(options.onEvent);
-		let before = 0;
+		const progress = disksProgress(point.files, options.onEvent);
 		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'started', message: 'in place'});
 		try {
 			for (const file of point.files) {
 				options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
-				await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: fraction => progress(before + fraction * file.virtualSize, total)});
-				before += file.virtualSize;
+				await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: progress.of(file)});
+				progress.finished(file);
 			}
 		} catch (error) {
 			await repo.journal(vm, {action: 'restore', snapshot: id, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});

@@ -7,7 +7,8 @@ import type {Plan, PlanEvent} from '../core/plan.js';
 import {defaultRepositoryDir} from '../backup/repository.js';
 import type {BackupPoint} from '../core/backup.js';
 import {healthExitCode, worstOf} from '../core/health.js';
-import {policyFor} from '../core/policy.js';
+import {policyFor, type Policy} from '../core/policy.js';
+import type {Config} from '../config/config.js';
 import {RETENTION_RULES, type Retention} from '../core/retention.js';
 import {writeFileAtomic} from '../adapters/atomic-file.js';
 import {formatBytes} from '../core/units.js';
@@ -172,7 +173,7 @@ export async function openUi(uris: readonly string[], repository: string | (() =
 		const hypervisor = connect(uri);
 		const policies = async () => {
 			const {config} = (await import('../config/config.js')).loadConfig();
-			return (vm: string) => policyFor(config.policies ?? [], vm, hypervisor.uri, connectionAliases(config.connections, hypervisor.uri));
+			return policiesFor(config, hypervisor.uri);
 		};
 		return new Service(hypervisor, repository, policies);
 	});
@@ -184,6 +185,16 @@ function parseNow(text: string | undefined): Date {
 	if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
 	return now;
 }
+
+/** The policy of each VM on connection `uri`, as the config's policies and connection names select it. */
+function policiesFor(config: Config, uri: string): (vm: string) => Policy {
+	const aliases = connectionAliases(config.connections, uri);
+	return vm => policyFor(config.policies ?? [], vm, uri, aliases);
+}
+
+/** The directory of the repository a policy names (a name from "repositories", or a directory), if it names one. */
+const policyRepository = (config: Config, policy: Policy): string | undefined =>
+	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
 
 /** The names the config gives a connection URI. */
 const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
@@ -229,9 +240,7 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
 	if (!readConfig) return defaultRepositoryDir();
 	const {config} = (await import('../config/config.js')).loadConfig();
 	// The VM's policy may name its own repository (a name from "repositories", or a directory).
-	const named = forVm ? policyFor(config.policies ?? [], forVm.vm, forVm.uri, connectionAliases(config.connections, forVm.uri)).backups.repository : undefined;
-	if (named !== undefined) return config.repositories?.[named] ?? named;
-	return config.repository ?? defaultRepositoryDir();
+	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
 }
 
 function retentionOf(flags: CliFlags): Retention {
@@ -408,8 +417,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const repository = await repositoryDir(flags.repo);
 			const checked = await Promise.all(uris.map(async uri => {
 				const svc = new Service(connect(uri), repository);
-				const aliases = connectionAliases(config.connections, svc.hypervisor.uri);
-				const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: vm => policyFor(config.policies ?? [], vm, svc.hypervisor.uri, aliases)});
+				const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: policiesFor(config, svc.hypervisor.uri)});
 				return {connection: svc.hypervisor.uri, vms};
 			}));
 			const findings = checked.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
@@ -430,14 +438,12 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const now = parseNow(flags.now);
 			const {config} = (await import('../config/config.js')).loadConfig();
 			const svc = await service();
-			const uri = svc.hypervisor.uri;
-			const aliases = connectionAliases(config.connections, uri);
 			const defaultRepo = await repositoryDir(flags.repo);
 			const {runDue} = await import('../service/scheduler.js');
 			const runs = await runDue(svc, {
 				now, command: commandLine,
-				policyOf: vm => policyFor(config.policies ?? [], vm, uri, aliases),
-				repositoryFor: policy => (policy.backups.repository === undefined ? defaultRepo : config.repositories?.[policy.backups.repository] ?? policy.backups.repository),
+				policyOf: policiesFor(config, svc.hypervisor.uri),
+				repositoryFor: policy => policyRepository(config, policy) ?? defaultRepo,
 				onLine: line => flags.json || print(line),
 			});
 			if (flags.json) printJson({now: now.toISOString(), runs});
@@ -455,10 +461,9 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (what !== undefined && what !== 'list') throw new SnapdeckError('usage', "'snapdeck schedule' takes list or install [--dry-run]");
 			const svc = await service();
 			const uri = svc.hypervisor.uri;
-			const aliases = connectionAliases(config.connections, uri);
 			const names = svc.hypervisor.names ? await svc.hypervisor.names() : (await svc.list()).map(vm => vm.name);
 			const {scheduleOverview} = await import('../service/schedule-state.js');
-			const overview = await scheduleOverview(uri, names, vm => policyFor(config.policies ?? [], vm, uri, aliases), parseNow(flags.now));
+			const overview = await scheduleOverview(uri, names, policiesFor(config, uri), parseNow(flags.now));
 			if (flags.json) printJson({connection: uri, tasks: overview});
 			else print(overview.length === 0 ? 'no VM has a scheduled task (see "policies" in the README)' : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
 			return 0;

@@ -73,8 +73,8 @@ export interface BackupDecision {
 	readonly reason: string;
 }
 
-/** The newest complete point, which the next incremental would build on. */
-export const latestPoint = (manifest: Manifest): BackupPoint | null => manifest.points.filter(point => point.state === 'complete').at(-1) ?? null;
+/** The newest complete point of a list (oldest first): the one the next incremental would build on. */
+export const latestPoint = (points: readonly BackupPoint[]): BackupPoint | null => points.filter(point => point.state === 'complete').at(-1) ?? null;
 
 /**
  * Full or incremental. An incremental needs the newest complete point and, on every disk's active
@@ -83,7 +83,7 @@ export const latestPoint = (manifest: Manifest): BackupPoint | null => manifest.
  */
 export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[], missingFiles: readonly string[] = []): BackupDecision {
 	if (mode === 'full') return {kind: 'full', base: null, reason: ''};
-	const base = latestPoint(manifest);
+	const base = latestPoint(manifest.points);
 	const why = (() => {
 		if (!base) return 'there is no earlier backup of this VM in the repository';
 		if (missingFiles.length > 0) return `the files of the last backup (${base.id}) or of a point it builds on are missing: ${missingFiles.join(', ')}`;

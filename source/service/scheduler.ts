@@ -1,3 +1,4 @@
+import {latestPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
@@ -89,10 +90,10 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
 		if (result.remove.length > 0) note(`pruned ${result.remove.join(', ')}`);
 	}
-	const points = (await service.backups(vm)).filter(candidate => candidate.state === 'complete');
-	const lastVerified = points.map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
+	const points = await service.backups(vm);
+	const lastVerified = points.filter(candidate => candidate.state === 'complete').map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
 	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {
-		const newest = points.at(-1)!;
+		const newest = latestPoint(points)!;
 		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now});
 		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);

@@ -5,7 +5,7 @@ import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {findPoint, type BackupPoint} from '../core/backup.js';
+import {findPoint, latestPoint, type BackupPoint} from '../core/backup.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
@@ -122,7 +122,7 @@ export class Service {
 		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
 			const manifest = await repo.read(vm.name).catch(() => null);
-			return {...vm, lastBackup: manifest?.points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null};
+			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null};
 		}));
 	}
 
@@ -265,7 +265,7 @@ export class Service {
 			} catch (error) {
 				facts = {vm, unreadable: (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
-			const lastBackup = points.filter(point => point.state === 'complete').at(-1)?.createdAt ?? null;
+			const lastBackup = latestPoint(points)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
 		});
 	}

@@ -4,7 +4,7 @@ import {useCallback, useEffect, useMemo, useState} from 'react';
 import {nameProblem} from '../core/names.js';
 import {formatBytes} from '../core/units.js';
 import type {Service} from '../service/service.js';
-import type {BackupMode} from '../core/backup.js';
+import {latestPoint, type BackupMode} from '../core/backup.js';
 import {BackupList} from './components/backup-list.js';
 import {BackupDialog, ConfirmDialog, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {HelpBar} from './components/help-bar.js';
@@ -122,15 +122,16 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			return {outcome: 'done', message: `${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`};
 		});
 	};
-	const startVerify = (restoreTest: boolean) => {
-		if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
-		const vm = treeVm;
-		const point = selectedPoint.id;
+	const verifyJob = (vm: string, point: string, restoreTest: boolean) =>
 		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal}) => {
 			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal});
 			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
 		});
+	const startVerify = (restoreTest: boolean) => {
+		if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
+		verifyJob(treeVm, selectedPoint.id, restoreTest);
 	};
+	const jobRunning = () => jobs.jobs.some(job => job.status === 'running' || job.status === 'planning');
 	const submitRestore = (form: RestoreForm) => {
 		const problem = nameProblem(form.name);
 		if (problem) return setTakeError(`invalid name: ${problem}`);
@@ -228,12 +229,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 					const vm = selectedFinding?.vm;
 					if (!vm) return;
 					return void service.backups(vm).then(all => {
-						const newest = all.filter(point => point.state === 'complete').at(-1);
+						const newest = latestPoint(all);
 						if (!newest) return setNotice(`${vm} has no backup to verify`);
-						jobs.run(`verify ${vm} ${newest.id}`, async ({signal}) => {
-							const [verdict] = await service.verify(vm, {point: newest.id, command: `snapdeck ui: verify ${vm}`, signal});
-							return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
-						});
+						verifyJob(vm, newest.id, false);
 					}, (error: unknown) => setNotice((error as Error).message));
 				}
 				return startVerify(false);
@@ -248,12 +246,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			case 'refresh': return refreshAll();
 			case 'connection':
 				if (!connections) return setNotice('only one connection is open (give --connect more than once)');
-				if (jobs.jobs.some(job => job.status === 'running' || job.status === 'planning')) return setNotice('a job is still running: cancel it first, or wait');
+				if (jobRunning()) return setNotice('a job is still running: cancel it first, or wait');
 				return connections.next();
 			case 'cancelJob': return jobs.cancelLatest() ? setNotice('cancelling…') : setNotice('no job is running');
 			case 'help': return setHelp(true);
 			case 'quit':
-				if (jobs.jobs.some(job => job.status === 'running' || job.status === 'planning')) return setNotice('a job is still running: cancel it first, or wait');
+				if (jobRunning()) return setNotice('a job is still running: cancel it first, or wait');
 				return exit();
 			default:
 		}
