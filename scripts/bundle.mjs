@@ -37,8 +37,8 @@ await build({
 	sourcemap: true,
 	logLevel: 'warning',
 	plugins: [inkCursorFix],
-	// Ink imports react-devtools-core only when DEV is set; it is not installed.
-	alias: {'react-devtools-core': './scripts/empty-module.js'},
+	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
+	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	// React's production build: its development build logs every component render through
 	// performance.measure and checks props, which cost CPU on every frame (seen in --cpu-prof).
 	define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},

@@ -10,12 +10,15 @@ afterEach(async () => {
 	for (const socket of sockets.splice(0)) await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
 });
 
-/** A real terminal, 80x24, in a private tmux server. */
+/**
+ * A real terminal, 80x24, in a private tmux server. CI=true is set in it on purpose: Ink draws
+ * nothing until exit when it sees a CI variable, and an operator's session may well have one.
+ */
 async function terminal(command: string) {
 	const socket = `snapdeck-test-${process.pid}-${sockets.length}`;
 	sockets.push(socket);
 	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
-	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', command);
+	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', `export CI=true; ${command}`);
 	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
 	return {
 		screen,
