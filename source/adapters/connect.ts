@@ -3,22 +3,26 @@ import envPaths from 'env-paths';
 import {SnapdeckError} from '../core/errors.js';
 import {sshHost, type SshTarget} from './host.js';
 import type {Hypervisor} from './hypervisor.js';
-import {LibvirtHypervisor} from './libvirt/libvirt-hypervisor.js';
-import {LocalHypervisor} from './local/local-hypervisor.js';
 
 /** Where `snapdeck demo` builds its lab unless told otherwise: the user's data directory. */
 export const defaultDemoDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'demo');
 
 
-export function connect(uri: string): Hypervisor {
+/**
+ * The hypervisor a connection URI names. Each adapter is loaded only when a URI names it: the
+ * libvirt one brings an XML parser that a local lab never needs.
+ */
+export async function connect(uri: string): Promise<Hypervisor> {
 	if (uri.startsWith('local:')) {
 		const dir = uri.slice('local:'.length);
 		if (dir.length === 0) throw new SnapdeckError('usage', `connection '${uri}' names no directory`, 'write it as local:DIR, for example local:/var/lib/snapdeck/lab');
+		const {LocalHypervisor} = await import('./local/local-hypervisor.js');
 		return new LocalHypervisor(path.resolve(dir));
 	}
-	if (uri === 'libvirt') return new LibvirtHypervisor(process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system');
-	if (/^(qemu|test):\/\/\/[a-z]+$/.test(uri)) return new LibvirtHypervisor(uri);
-	if (uri.startsWith('qemu+ssh://')) return new LibvirtHypervisor(uri, sshHost(sshTargetOf(uri)));
+	const libvirt = async (target: string, host?: ReturnType<typeof sshHost>) => new (await import('./libvirt/libvirt-hypervisor.js')).LibvirtHypervisor(target, host);
+	if (uri === 'libvirt') return libvirt(process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system');
+	if (/^(qemu|test):\/\/\/[a-z]+$/.test(uri)) return libvirt(uri);
+	if (uri.startsWith('qemu+ssh://')) return libvirt(uri, sshHost(sshTargetOf(uri)));
 	if (/^[a-z0-9]+\+[a-z]+:\/\//.test(uri)) {
 		throw new SnapdeckError('usage', `connection '${uri}' uses a transport snapdeck does not support`, 'use qemu+ssh://USER@HOST/system for a remote host');
 	}

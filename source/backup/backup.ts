@@ -1,6 +1,7 @@
 import {mkdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {BACKUP_BITMAP_PREFIX, decideBackup, latestPoint, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';

@@ -146,38 +146,16 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 	}
 }
 
-/**
- * Runs `load` with globalThis.fetch hidden. Ink's layout engine (yoga, WebAssembly built with
- * emscripten) loads its embedded wasm through fetch() when fetch exists: in Node that first loads
- * undici (~15 ms) and then fetches a data: URL; without fetch it decodes the same bytes directly.
- * Measured with --cpu-prof on the first frame.
- */
-async function withoutFetch<T>(load: () => Promise<T>): Promise<T> {
-	const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
-	if (!descriptor?.configurable) return load();
-	delete (globalThis as {fetch?: unknown}).fetch;
-	try {
-		return await load();
-	} finally {
-		Object.defineProperty(globalThis, 'fetch', descriptor);
-	}
-}
-
-/** The UI, loaded only when it opens: the other commands never load React or Ink. */
-export async function openUi(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<number> {
-	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
-	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
-	const {runUi} = await withoutFetch(() => import('../ui/run.js'));
-	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
-	const services = uris.map(uri => {
-		const hypervisor = connect(uri);
+/** The services the UI works with, one per connection; policies are read from the config when first asked for. */
+export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
+	return Promise.all(uris.map(async uri => {
+		const hypervisor = await connect(uri);
 		const policies = async () => {
 			const {config} = (await import('../config/config.js')).loadConfig();
 			return policiesFor(config, hypervisor.uri);
 		};
 		return new Service(hypervisor, repository, policies);
-	});
-	return runUi(services, {loadKeymapOverrides});
+	}));
 }
 
 function parseNow(text: string | undefined): Date {
@@ -269,7 +247,7 @@ function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
 export async function runCommand(command: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const commandLine = `snapdeck ${[command, ...args].join(' ')}`;
 	const service = async () => {
-		const hypervisor = connect(await connectionUri(flags.connect));
+		const hypervisor = await connect(await connectionUri(flags.connect));
 		const vm = BACKUP_COMMANDS.has(command) && command !== 'health' ? args[0] : undefined;
 		return new Service(hypervisor, await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command), vm === undefined ? undefined : {vm, uri: hypervisor.uri}));
 	};
@@ -288,13 +266,15 @@ export async function runCommand(command: string, args: readonly string[], flags
 				print(dir);
 				return 0;
 			}
-			return openUi([`local:${dir}`], await repositoryDir(flags.repo, false));
+			const repository = await repositoryDir(flags.repo, false);
+			const {openUi} = await import('./open-ui.js');
+			return openUi(`local:${dir}`, async () => uiServices([`local:${dir}`], repository));
 		}
 		case 'list': {
 			expectArgs(command, args, []);
 			const repository = await repositoryDir(flags.repo, false);
 			const listed = await Promise.all((await connectionUris(flags.connect)).map(async uri => {
-				const svc = new Service(connect(uri), repository);
+				const svc = new Service(await connect(uri), repository);
 				return {connection: svc.hypervisor.uri, vms: await svc.list()};
 			}));
 			// One connection: the documented shape; several: one entry each.
@@ -416,7 +396,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (uris.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
 			const repository = await repositoryDir(flags.repo);
 			const checked = await Promise.all(uris.map(async uri => {
-				const svc = new Service(connect(uri), repository);
+				const svc = new Service(await connect(uri), repository);
 				const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: policiesFor(config, svc.hypervisor.uri)});
 				return {connection: svc.hypervisor.uri, vms};
 			}));

@@ -1,6 +1,5 @@
 import {parseArgs} from 'node:util';
 import {SnapdeckError, exitCodeFor} from '../core/errors.js';
-import {connectionUris, openUi, repositoryDir, runCommand, USAGE} from './commands.js';
 
 const OPTIONS = {
 	connect: {type: 'string', multiple: true},
@@ -92,12 +91,18 @@ export async function main(argv: string[]): Promise<number> {
 	}
 	if (positionals.length === 0 && !values.help && process.stdout.isTTY && process.stdin.isTTY) {
 		try {
-			// The repository comes from the config: read it after the first frame, not before.
-			return await openUi(await connectionUris(values.connect), () => repositoryDir(values.repo));
+			// The first frame comes before the commands module (and with it the adapters, zod and
+			// the configuration) is loaded; the repository is read from the config on first use.
+			const {openUi} = await import('./open-ui.js');
+			return await openUi((values.connect ?? [process.env['SNAPDECK_CONNECT'] ?? '']).join(', '), async () => {
+				const {connectionUris, repositoryDir, uiServices} = await import('./commands.js');
+				return uiServices(await connectionUris(values.connect), () => repositoryDir(values.repo));
+			});
 		} catch (error) {
 			return reportError(error, false);
 		}
 	}
+	const {runCommand, USAGE} = await import('./commands.js');
 	if (values.help || positionals.length === 0) {
 		process.stdout.write(USAGE);
 		return positionals.length === 0 && !values.help ? 2 : 0;

@@ -1,4 +1,5 @@
 import {z} from 'zod';
+import {latestPoint} from './points.js';
 import {SnapdeckError} from './errors.js';
 import {Name} from './model.js';
 
@@ -72,9 +73,6 @@ export interface BackupDecision {
 	/** Why it is a full when 'auto' was asked; empty otherwise. */
 	readonly reason: string;
 }
-
-/** The newest complete point of a list (oldest first): the one the next incremental would build on. */
-export const latestPoint = (points: readonly BackupPoint[]): BackupPoint | null => points.filter(point => point.state === 'complete').at(-1) ?? null;
 
 /**
  * Full or incremental. An incremental needs the newest complete point and, on every disk's active

@@ -1,4 +1,4 @@
-import {latestPoint} from '../core/backup.js';
+import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';

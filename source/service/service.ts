@@ -5,7 +5,8 @@ import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {findPoint, latestPoint, type BackupPoint} from '../core/backup.js';
+import {findPoint, type BackupPoint} from '../core/backup.js';
+import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';

@@ -1,10 +1,14 @@
-import {render} from 'ink';
-import {useState} from 'react';
+import os from 'node:os';
+import {Box, render, Text, useApp} from 'ink';
+import {useEffect, useState} from 'react';
 import type {Service} from '../service/service.js';
 import {App} from './app.js';
+import {HelpBar} from './components/help-bar.js';
 import {ErrorBoundary} from './error-boundary.js';
-import {buildKeymap} from './keymap.js';
-import {noColorRequested, ThemeContext, themeFor} from './theme.js';
+import {useKeypresses} from './hooks/use-keypresses.js';
+import {useTerminalSize} from './hooks/use-terminal-size.js';
+import {buildKeymap, type Keymap} from './keymap.js';
+import {noColorRequested, ThemeContext, themeFor, useTheme} from './theme.js';
 
 const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
@@ -15,13 +19,40 @@ export interface UiOptions {
 }
 
 /**
- * Opens the UI on the alternate screen and gives the terminal back as it was on quit, Ctrl-C,
- * SIGTERM, SIGHUP (the SSH connection dropped) and crashes.
+ * The first frame, drawn while the configuration, the adapters and the service load: the same
+ * header, footer and height as the app's, so that the app replaces only the lines that differ.
  */
-/** The app on one of several connections; the connection command switches to the next. */
-function Connections({services, options}: {services: readonly Service[]; options: UiOptions}) {
-	const [index, setIndex] = useState(0);
+function Starting({title, keymap}: {title: string; keymap: Keymap}) {
+	const {exit} = useApp();
+	const theme = useTheme();
+	const {columns, rows: terminalRows} = useTerminalSize();
+	useKeypresses(spec => {
+		if (keymap.commandFor('starting', spec) === 'quit') exit();
+	});
+	return (
+		<Box flexDirection="column" width={columns} height={Math.max(3, terminalRows - 1)}>
+			<Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {title} <Text color={theme.muted}>on {os.hostname()}</Text> · starting</Text>
+			<Text color={theme.muted}>{title === '' ? 'reading the configuration…' : `connecting to ${title}…`}</Text>
+			<Box flexGrow={1} />
+			<Text> </Text>
+			<HelpBar keymap={keymap} context="starting" />
+		</Box>
+	);
+}
+
+/** The starting frame until `load` gives the services, then the app on one of them. */
+export function Root({title, load, options, onLoadError}: {title: string; load: () => Promise<readonly Service[]>; options: UiOptions; onLoadError: (error: unknown) => void}) {
 	const [keymap] = useState(() => buildKeymap());
+	const [services, setServices] = useState<readonly Service[] | null>(null);
+	useEffect(() => {
+		load().then(setServices, onLoadError);
+	}, []);
+	return services === null ? <Starting title={title} keymap={keymap} /> : <Connections services={services} options={options} keymap={keymap} />;
+}
+
+/** The app on one of several connections; the connection command switches to the next. */
+function Connections({services, options, keymap}: {services: readonly Service[]; options: UiOptions; keymap: Keymap}) {
+	const [index, setIndex] = useState(0);
 	return (
 		<App
 			key={index} service={services[index]!} keymap={keymap}
@@ -31,7 +62,12 @@ function Connections({services, options}: {services: readonly Service[]; options
 	);
 }
 
-export async function runUi(services: readonly Service[], options: UiOptions = {}): Promise<number> {
+/**
+ * Opens the UI on the alternate screen and gives the terminal back as it was on quit, Ctrl-C,
+ * SIGTERM, SIGHUP (the SSH connection dropped) and crashes. `load` runs after the first frame; what
+ * it throws (an unknown connection, say) closes the UI and is thrown from here, for the caller to report.
+ */
+export async function runUi(title: string, load: () => Promise<readonly Service[]>, options: UiOptions = {}): Promise<number> {
 	const stdout = process.stdout;
 	let restored = false;
 	const restore = () => {
@@ -43,10 +79,11 @@ export async function runUi(services: readonly Service[], options: UiOptions = {
 	process.on('exit', restore);
 
 	let failure: Error | null = null;
+	let loadError: unknown = null;
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(noColorRequested())}>
 			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
-				<Connections services={services} options={options} />
+				<Root title={title} load={load} options={options} onLoadError={error => { loadError = error; instance.unmount(); }} />
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
 		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'. Progress is
@@ -73,6 +110,7 @@ export async function runUi(services: readonly Service[], options: UiOptions = {
 		process.off('unhandledRejection', crash);
 		restore();
 	}
+	if (loadError !== null) throw loadError;
 	if (failure) {
 		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${(failure as Error).message}\n`);
 		return 1;

@@ -3,6 +3,7 @@ import {useState, type ReactElement} from 'react';
 import {afterEach, expect} from 'vitest';
 import type {Service} from '../../source/service/service.js';
 import {App} from '../../source/ui/app.js';
+import {Root} from '../../source/ui/run.js';
 import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 
@@ -38,6 +39,11 @@ export function renderAppOn(services: readonly Service[]) {
 		return <App key={index} service={services[index]!} keymap={keymap} now={() => FIXED_NOW} connections={{index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)}} />;
 	}
 	return drive(<ThemeContext.Provider value={themeFor(true)}><Switching /></ThemeContext.Provider>, keymap);
+}
+
+/** What `snapdeck` shows from its first frame on: the starting frame until `load` gives the services, then the app. */
+export function renderStart(title: string, load: () => Promise<readonly Service[]>, onLoadError: (error: unknown) => void = () => undefined) {
+	return drive(<ThemeContext.Provider value={themeFor(true)}><Root title={title} load={load} options={{}} onLoadError={onLoadError} /></ThemeContext.Provider>, buildKeymap());
 }
 
 function drive(element: ReactElement, keymap: Keymap) {
