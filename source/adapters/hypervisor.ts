@@ -37,6 +37,11 @@ export interface BackupDriver {
 	readonly disks: readonly {readonly target: string; readonly virtualSize: number}[];
 	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
 	readonly definition: unknown;
+	/**
+	 * Why this driver cannot start tracking changes for a next incremental, where it cannot: its
+	 * points are then fulls without a bitmap, and `bitmap` in copy() is ignored.
+	 */
+	readonly untracked?: string;
 	/** The change-tracking bitmaps (or checkpoints) whose names start with `prefix`, by disk. */
 	bitmaps(prefix: string): Promise<Map<string, Array<{name: string; usable: boolean}>>>;
 	/** Removes a bitmap (checkpoint) from every disk; one that is not there is no error. */

@@ -84,7 +84,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	})() : [];
 	const chainFiles = (chain ?? []).flatMap(member => member.files.map(file => file.file));
 	const missing = chain === null ? [`a point under ${latest!.id} (not in the manifest)`] : (await Promise.all(chainFiles.map(async file => ((await fileExists(repo.resolve(vm, file))) ? [] : [file])))).flat();
-	const decision = decideBackup(options.mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing);
+	const decision = decideBackup(options.mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing, driver.untracked);
 	options.onDecision?.({kind: decision.kind, base: decision.base?.id ?? null, reason: decision.reason});
 	const now = options.now ?? new Date();
 	const id = newPointId(now, manifest.points.map(point => point.id));
@@ -94,7 +94,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		return {disk: disk.target, file: `${disk.target}/${id}.qcow2`, backing, virtualSize: disk.virtualSize, size: 0, sha256: PLACEHOLDER_SHA};
 	});
 	const point: BackupPoint = {
-		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap,
+		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
 		reason: decision.reason, definition: driver.definition, verified: null,
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.

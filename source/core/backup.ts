@@ -79,10 +79,11 @@ export interface BackupDecision {
  * image, a usable bitmap named after it; bitmaps are lost after a restore, a new overlay
  * (snapshot) or a QEMU crash, and then only a full is correct.
  */
-export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[], missingFiles: readonly string[] = []): BackupDecision {
+export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[], missingFiles: readonly string[] = [], untracked?: string): BackupDecision {
 	if (mode === 'full') return {kind: 'full', base: null, reason: ''};
 	const base = latestPoint(manifest.points);
 	const why = (() => {
+		if (untracked !== undefined) return untracked;
 		if (!base) return 'there is no earlier backup of this VM in the repository';
 		if (missingFiles.length > 0) return `the files of the last backup (${base.id}) or of a point it builds on are missing: ${missingFiles.join(', ')}`;
 		if (base.bitmap === null) return `the last backup (${base.id}) left no dirty bitmap to follow`;

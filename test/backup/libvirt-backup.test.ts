@@ -13,7 +13,7 @@ async function ownDataBytes(file: string): Promise<number> {
 	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
 }
 
-describe('backups of a running libvirt domain (backup-begin, checkpoints)', () => {
+describe('backups of libvirt domains (running: backup-begin and checkpoints; stopped: qemu-storage-daemon)', () => {
 	it('full, incremental with just the 3 MiB written, and still incremental across an external snapshot', async () => {
 		const dom = await libvirtDomain({sizeMiB: 2048});
 		const repo = new Repository(await tempDir());
@@ -85,10 +85,44 @@ describe('backups of a running libvirt domain (backup-begin, checkpoints)', () =
 		expect((await dom.hypervisor.inspect(dom.name)).state.definition.snapshots).toEqual([]);
 	});
 
-	it('refuses a stopped domain, saying why, and changes nothing', async () => {
-		const dom = await libvirtDomain({running: false});
+	it('a stopped domain: a full of its disks (never an incremental, saying why), restorable, and incrementals again once it runs', async () => {
+		const dom = await libvirtDomain();
 		const repo = new Repository(await tempDir());
-		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'})).rejects.toThrow(/is not running, and libvirt 9 backs up running domains only/);
-		expect((await repo.read(dom.name)).points).toEqual([]);
+		await dom.guestWrite(0x61, 1);
+		const running = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		const checkpoints = async () => (await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim();
+		expect(await checkpoints()).toBe(running.bitmap);
+		await dom.guestWrite(0x62, 5, 2);
+		await virsh('destroy', '--domain', dom.name);
+		const disk = await dom.activeFile();
+		const copies = await tempDir();
+		const atStop = path.join(copies, 'stopped.qcow2');
+		await execa('qemu-img', ['convert', '-O', 'qcow2', disk, atStop]);
+
+		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'incremental', command: 'test'})).rejects.toThrow(/is stopped, and libvirt 9 tracks changes \(checkpoints\) only while a domain runs/);
+		const decisions: string[] = [];
+		const stopped = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test', onDecision: decision => decisions.push(`${decision.kind}: ${decision.reason}`)});
+		expect(stopped.kind).toBe('full');
+		expect(stopped.bitmap).toBeNull();
+		expect(decisions[0]).toMatch(/^full: .* is stopped/);
+		expect(String(stopped.definition)).toContain(`<name>${dom.name}</name>`);
+		// The copy is the disk as it was, and the domain's image and checkpoint are untouched.
+		expect(await qemuImg.same(repo.resolve(dom.name, stopped.files[0]!.file), atStop)).toBe(true);
+		expect(await qemuImg.same(disk, atStop)).toBe(true);
+		expect(await checkpoints()).toBe(running.bitmap);
+		expect((await execa('pgrep', ['-f', 'qemu-storage-daemon.*read-only=on'], {reject: false})).stdout).toBe('');
+		const restored = path.join(copies, 'restored.qcow2');
+		await restoreBackup(repo, dom.hypervisor, dom.name, {point: stopped.id, to: restored, command: 'test'});
+		expect(await dom.reads(restored, 0x62, 6)).toBe(true);
+
+		// Running again: the stopped full left no bitmap, so the next is a full with a new checkpoint
+		// (the old one is dropped), and the one after that an incremental again.
+		await virsh('start', '--domain', dom.name);
+		const next = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		expect(next.kind).toBe('full');
+		expect(next.reason).toMatch(/left no dirty bitmap/);
+		expect(await checkpoints()).toBe(next.bitmap);
+		await dom.guestWrite(0x63, 9);
+		expect((await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'})).kind).toBe('incremental');
 	});
 });

@@ -15,6 +15,8 @@ import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
+import {qmpBackupDriver} from '../local/qmp-backup.js';
+import {startStorageDaemon} from '../local/storage-daemon.js';
 import {libvirtBackupDriver} from './libvirt-backup.js';
 import {asNewDomain} from './domain-edit.js';
 import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
@@ -150,18 +152,29 @@ export class LibvirtHypervisor implements Hypervisor {
 		return libvirtExecutor(state, this.virsh, this.qemuImg, this.host);
 	}
 
-	/** libvirt's push backup of a running domain, with checkpoints (see libvirt-backup.ts). */
+	/**
+	 * libvirt's push backup of a running domain, with checkpoints (see libvirt-backup.ts). A stopped
+	 * domain's disks are copied by qemu-storage-daemon, opened read-only (its image locks keep the
+	 * domain from starting meanwhile): always a full, since libvirt 9 can neither make a checkpoint
+	 * of a stopped domain nor let snapdeck add bitmaps behind its back.
+	 */
 	async backupDriver(vm: string): Promise<BackupDriver> {
 		if (this.host !== localHost) {
 			throw new SnapdeckError('refused', `backups of domains on a remote host (${this.uri}) are not supported yet: libvirt writes the backup files on that host`, 'run snapdeck on the host itself (over ssh) with a local repository');
 		}
 		const {state, problems} = await this.inspect(vm);
 		if (problems.length > 0) throw new SnapdeckError('refused', `cannot back up ${vm}: ${problems.join('; ')}`);
-		if (state.run !== 'running') {
-			throw new SnapdeckError('refused', `${vm} is not running, and libvirt 9 backs up running domains only (backup-begin)`, `start it ('virsh start ${vm}'), then back it up`);
-		}
 		const definition = await this.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
-		return libvirtBackupDriver(vm, state, definition, this.virsh, this.qemuImg);
+		if (state.run === 'running') return libvirtBackupDriver(vm, state, definition, this.virsh, this.qemuImg);
+		if (state.run !== 'stopped') throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt reports it neither running nor shut off ('virsh domstate ${vm}' tells what it is)`, 'resume it or shut it down, then back it up');
+		const folder = this.folderOf(vm);
+		const disks = state.definition.disks;
+		const daemon = await startStorageDaemon(folder, disks, localRunner, {readOnly: true});
+		return qmpBackupDriver({
+			client: daemon.client, definition, qemuImg: this.qemuImg, close: () => daemon.stop(),
+			disks: disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),
+			untracked: `${vm} is stopped, and libvirt 9 tracks changes (checkpoints) only while a domain runs: so this is a full; once it runs, one more full starts a new chain of incrementals`,
+		});
 	}
 
 	/**

@@ -22,17 +22,22 @@ export function qmpBackupDriver(options: {
 	definition: unknown;
 	qemuImg: QemuImg;
 	close: () => Promise<void>;
+	/** Why no bitmap may be added to (or removed from) the images, if so: the copy is then a plain full. */
+	untracked?: string;
 }): BackupDriver {
-	const {client, disks, qemuImg} = options;
+	const {client, disks, qemuImg, untracked} = options;
 	return {
 		disks: disks.map(({target, virtualSize}) => ({target, virtualSize})),
 		definition: options.definition,
+		...(untracked === undefined ? {} : {untracked}),
 		close: options.close,
 		async bitmaps(prefix) {
+			if (untracked !== undefined) return new Map();
 			const all = await nodeBitmaps(client);
 			return new Map(disks.map(disk => [disk.target, (all.get(disk.node) ?? []).filter(bitmap => bitmap.name.startsWith(prefix))]));
 		},
 		async removeBitmap(name) {
+			if (untracked !== undefined) return;
 			const all = await nodeBitmaps(client);
 			for (const disk of disks) {
 				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
@@ -55,7 +60,7 @@ export function qmpBackupDriver(options: {
 						actions: targets.flatMap((target, index) => {
 							const node = disks.find(disk => disk.target === target.disk)!.node;
 							return [
-								{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}},
+								...(untracked === undefined ? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}] : []),
 								{
 									type: 'blockdev-backup',
 									data: {

@@ -48,7 +48,11 @@ export interface StorageDaemon {
  * Serves a stopped VM's active images over QMP with qemu-storage-daemon, so the jobs that back up
  * a running VM (blockdev-backup, dirty bitmaps) run the same way on a stopped one.
  */
-export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], runner: CommandRunner): Promise<StorageDaemon> {
+/**
+ * `readOnly`: open the images read-only (a backup that adds no bitmap needs no more). The daemon
+ * still holds QEMU's image locks, so a VM cannot start on them, and be written, while it runs.
+ */
+export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], runner: CommandRunner, options: {readOnly?: boolean} = {}): Promise<StorageDaemon> {
 	await stopStaleDaemon(folder);
 	await mkdir(stateDir(folder), {recursive: true});
 	// A unix socket path must fit in 108 bytes, which a VM folder deep in a tree may not.
@@ -56,12 +60,13 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 	const pidFile = pidFileOf(folder);
 	const args: string[] = [];
 	const nodes = new Map<string, string>();
+	const readOnly = options.readOnly ? ',read-only=on' : '';
 	for (const disk of disks) {
 		const node = `${disk.target}-0`;
 		nodes.set(disk.target, node);
 		args.push(
-			'--blockdev', `driver=file,filename=${optionValue(path.resolve(folder, disk.file))},node-name=file-${disk.target}`,
-			'--blockdev', `driver=qcow2,file=file-${disk.target},node-name=${node}`,
+			'--blockdev', `driver=file,filename=${optionValue(path.resolve(folder, disk.file))},node-name=file-${disk.target}${readOnly}`,
+			'--blockdev', `driver=qcow2,file=file-${disk.target},node-name=${node}${readOnly}`,
 		);
 	}
 	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--daemonize', '--pidfile', pidFile);
