@@ -146,8 +146,9 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = path.join(this.root, vm);
 		const {creates, writes} = planFiles(plan);
 		const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(file => state.images[file] && !creates.includes(file));
-		for (const file of touched) {
-			const check = await this.qemuImg.check(path.resolve(folder, file));
+		const checks = await mapLimited(touched, 4, file => this.qemuImg.check(path.resolve(folder, file)));
+		for (const [index, file] of touched.entries()) {
+			const check = checks[index]!;
 			if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) {
 				throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors)`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`);
 			}

@@ -1,6 +1,7 @@
 import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
+import {readQcow2Header} from '../qcow2-header.js';
 import {fileExists} from '../files.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -82,9 +83,9 @@ export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 					await freshTarget(step.target, resuming);
 					return qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), job);
 				case 'commit': {
-					const info = await qemuImg.info(resolve(step.top));
-					const actual = info['full-backing-filename'];
-					if (actual === undefined || path.resolve(actual) !== resolve(step.base)) {
+					// The header says what the top is backed by now (no qemu-img process for it).
+					const actual = (await readQcow2Header(resolve(step.top))).backing ?? undefined;
+					if (actual === undefined || actual !== resolve(step.base)) {
 						throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`, 'run the command again for a fresh plan');
 					}
 					return qemuImg.commit(resolve(step.top), job);
