@@ -116,6 +116,21 @@ export class Service {
 		return pruneBackups(await this.repo(), vm, options);
 	}
 
+	/** Prunes a VM's points by its policy's retention; refuses, saying where to set one, when the policy has none. */
+	async pruneByPolicy(vm: string, options: Omit<PruneOptions, 'retention'>) {
+		const policy = (await this.policyOf())(vm);
+		const retention = policy.backups.retention;
+		if (!retention || Object.keys(retention).length === 0) {
+			throw new SnapdeckError('refused', `${vm}'s policy ('${policy.name}') sets no backup retention, so there is nothing to prune by`, `give the policy "backups": {"retention": {"last": 7, "weekly": 4}} in the config ('snapdeck config path' shows where), or run 'snapdeck prune ${vm} --keep-last N'`);
+		}
+		return this.prune(vm, {...options, retention});
+	}
+
+	/** Each VM's policy, from the config when the service was given one, else the default. */
+	private async policyOf(): Promise<(vm: string) => Policy> {
+		return this.policies ? this.policies() : () => DEFAULT_POLICY;
+	}
+
 	/** The inventory, with each VM's newest backup from the repository where there is one. */
 	async list(): Promise<VmSummary[]> {
 		const vms = await this.hypervisor.list();
@@ -232,7 +247,7 @@ export class Service {
 	 * under each VM's policy.
 	 */
 	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
-		const policyOf = options.policyOf ?? (this.policies ? await this.policies() : () => DEFAULT_POLICY);
+		const policyOf = options.policyOf ?? (await this.policyOf());
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
 		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
 		const wanted = options.only ?? names;
@@ -273,7 +288,7 @@ export class Service {
 
 	/** A VM's scheduled tasks under its policy: their last and next runs. */
 	async schedules(vm: string, now: Date) {
-		const policyOf = this.policies ? await this.policies() : () => DEFAULT_POLICY;
+		const policyOf = await this.policyOf();
 		return scheduleOverview(this.hypervisor.uri, [vm], policyOf, now);
 	}
 

@@ -241,6 +241,16 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 				if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
 				setTakeError(null);
 				return setRestore({vm: treeVm, point: selectedPoint.id, name: `${treeVm}-restored`});
+			case 'prune': {
+				if (!treeVm) return;
+				const vm = treeVm;
+				return jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
+					const result = await service.pruneByPolicy(vm, {command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
+					if (result.outcome === 'declined') return {outcome: 'declined'};
+					if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
+					return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
+				});
+			}
 			case 'revert': return startOnSnapshot('revert');
 			case 'merge': return startOnSnapshot('merge');
 			case 'filter': return setFiltering(true);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {DEFAULT_POLICY, Policy} from '../../source/core/policy.js';
 import {Service} from '../../source/service/service.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
@@ -43,5 +44,41 @@ describe('backups in the terminal UI', () => {
 		expect(await qemuIo.holds(restored, 0, 2 * MiB, MiB)).toBe(true); // the full point, before 0xc2 was written
 		ui.press('back');
 		await ui.waitFor(frame => frame.includes('web9-restored'), 'the restored VM in the list');
+	});
+
+	it("P prunes by the policy's retention after showing the plan; the kept point still holds the newest data", async () => {
+		const lab = await labWithVm('web8');
+		const repo = await tempDir();
+		const keepOne = Policy.parse({name: 'keep-one', backups: {retention: {last: 1}}});
+		const service = new Service(lab.hypervisor, repo, async () => () => keepOne);
+		for (const pattern of [0xd1, 0xd2, 0xd3]) {
+			await lab.write(pattern, 1);
+			await service.backup('web8', {mode: 'auto', command: 'test'});
+		}
+		const ui = renderApp(service);
+		await ui.waitFor(frame => /web8 +stopped/.test(frame), 'the list');
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('web8: 3 backup points'), 'the three points');
+		ui.press('prune');
+		const plan = await ui.waitFor(frame => frame.includes('Proceed?'), 'the prune plan');
+		expect(plan).toMatch(/prune/i);
+		expect(await service.backups('web8')).toHaveLength(3); // nothing happens before the answer
+		ui.press('confirm');
+		await ui.waitFor(frame => /✓ prune web8 done/.test(frame) && frame.includes('removed 2, kept 1'), 'the prune done');
+		await ui.waitFor(frame => frame.includes('web8: 1 backup point'), 'one point left');
+		const [kept] = await service.backups('web8');
+		const restored = path.join(await tempDir(), 'kept.qcow2');
+		await service.restore('web8', {point: kept!.id, to: restored, command: 'test'});
+		expect(await qemuIo.holds(restored, 0xd3, MiB, MiB)).toBe(true);
+
+		// A policy without retention: P says where to set one, and changes nothing.
+		const noRetention = new Service(lab.hypervisor, repo, async () => () => DEFAULT_POLICY);
+		const other = renderApp(noRetention);
+		await other.waitFor(frame => /web8 +stopped/.test(frame), 'the list');
+		other.press('backups');
+		await other.waitFor(frame => frame.includes('web8: 1 backup point'), 'the point');
+		other.press('prune');
+		await other.waitFor(frame => frame.includes('sets no backup retention'), 'the refusal');
+		expect(await noRetention.backups('web8')).toHaveLength(1);
 	});
 });
