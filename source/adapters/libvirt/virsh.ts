@@ -19,7 +19,9 @@ export class Virsh {
 		} catch (error) {
 			if (error instanceof CommandFailed) {
 				const words = error.words.replace(/^error: /, '').replaceAll('error: ', '');
-				// libvirt 9 refuses disk operations on a stopped domain that has checkpoints (snapdeck's backups make them).
+				// libvirt refuses disk operations on a stopped domain that has checkpoints (snapdeck's backups make
+				// them): 9.0 'cannot perform block operations while checkpoint exists', 11.3 'support for
+				// offline external snapshots while checkpoint exists was not yet implemented'.
 				const hint = /while checkpoint exists/.test(words)
 					? "libvirt refuses this on a stopped domain that has backup checkpoints: start the domain and do it while it runs, or drop the checkpoints ('virsh checkpoint-delete DOMAIN NAME --metadata'; the next backup is then a full)"
 					: undefined;
