@@ -10,6 +10,7 @@ import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
+import type {Retention} from '../core/retention.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {readJournal} from '../adapters/journal.js';
 import {scheduleOverview} from './schedule-state.js';
@@ -116,12 +117,18 @@ export class Service {
 		return pruneBackups(await this.repo(), vm, options);
 	}
 
-	/** Prunes a VM's points by its policy's retention; refuses, saying where to set one, when the policy has none. */
-	async pruneByPolicy(vm: string, options: Omit<PruneOptions, 'retention'>) {
+	/** The retention of a VM's policy, with the policy's name; null retention when it sets none. */
+	async retentionOf(vm: string): Promise<{policy: string; retention: Retention | null}> {
 		const policy = (await this.policyOf())(vm);
 		const retention = policy.backups.retention;
-		if (!retention || Object.keys(retention).length === 0) {
-			throw new SnapdeckError('refused', `${vm}'s policy ('${policy.name}') sets no backup retention, so there is nothing to prune by`, `give the policy "backups": {"retention": {"last": 7, "weekly": 4}} in the config ('snapdeck config path' shows where), or run 'snapdeck prune ${vm} --keep-last N'`);
+		return {policy: policy.name, retention: retention && Object.keys(retention).length > 0 ? retention : null};
+	}
+
+	/** Prunes a VM's points by its policy's retention; refuses, saying where to set one, when the policy has none. */
+	async pruneByPolicy(vm: string, options: Omit<PruneOptions, 'retention'>) {
+		const {policy, retention} = await this.retentionOf(vm);
+		if (!retention) {
+			throw new SnapdeckError('refused', `${vm}'s policy ('${policy}') sets no backup retention, so there is nothing to prune by`, `give the policy "backups": {"retention": {"last": 7, "weekly": 4}} in the config ('snapdeck config path' shows where), or run 'snapdeck prune ${vm} --keep-last N'`);
 		}
 		return this.prune(vm, {...options, retention});
 	}

@@ -132,6 +132,13 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 		if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
 		verifyJob(treeVm, selectedPoint.id, restoreTest);
 	};
+	const startPrune = (vm: string) =>
+		jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
+			const result = await service.pruneByPolicy(vm, {command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
+			if (result.outcome === 'declined') return {outcome: 'declined'};
+			if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
+			return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
+		});
 	const jobRunning = () => jobs.jobs.some(job => job.status === 'running' || job.status === 'planning');
 	const submitRestore = (form: RestoreForm) => {
 		const problem = nameProblem(form.name);
@@ -244,12 +251,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			case 'prune': {
 				if (!treeVm) return;
 				const vm = treeVm;
-				return jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
-					const result = await service.pruneByPolicy(vm, {command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
-					if (result.outcome === 'declined') return {outcome: 'declined'};
-					if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
-					return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
-				});
+				// No retention to prune by is a note on the status line, not a failed job.
+				return void service.retentionOf(vm).then(({policy, retention}) => {
+					if (!retention) return setNotice(`${vm}: policy '${policy}' has no backups.retention to prune by (see the config)`);
+					startPrune(vm);
+				}, (error: unknown) => setNotice((error as Error).message));
 			}
 			case 'revert': return startOnSnapshot('revert');
 			case 'merge': return startOnSnapshot('merge');
