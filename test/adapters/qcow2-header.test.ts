@@ -1,8 +1,11 @@
 import {open, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {headerChain, readQcow2Header} from '../../source/adapters/qcow2-header.js';
+import {execa} from 'execa';
+import {headerChain, qcow2Info, readQcow2Header} from '../../source/adapters/qcow2-header.js';
+import type {QemuImgInfo} from '../../source/adapters/qemu-img.js';
 import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
+import {runningLab} from '../helpers/live.js';
 
 describe('reading qcow2 headers directly, checked against qemu-img', () => {
 	it('finds the same chain and size as qemu-img, for relative and absolute backing files', async () => {
@@ -36,5 +39,58 @@ describe('reading qcow2 headers directly, checked against qemu-img', () => {
 		await handle.close();
 		expect((await qemuImg.info(path.join(dir, 'top.qcow2')))['format-specific']?.data.corrupt).toBe(true);
 		expect((await headerChain(path.join(dir, 'top.qcow2'))).problem).toContain('is marked corrupt by QEMU');
+	});
+});
+
+describe('reading snapshot tables and bitmap directories directly, checked against qemu-img', () => {
+	/** What the inspection takes from `qemu-img info`, in the same shape from both readers. */
+	const facts = (info: QemuImgInfo) => ({
+		virtualSize: info['virtual-size'], actualSize: info['actual-size'], backing: info['full-backing-filename'] ?? null,
+		corrupt: info['format-specific']?.data.corrupt ?? false,
+		snapshots: (info.snapshots ?? []).map(({id, name, 'vm-state-size': vmStateSize, 'date-sec': dateSec}) => ({id, name, vmStateSize, dateSec})),
+		bitmaps: (info['format-specific']?.data.bitmaps ?? []).map(bitmap => bitmap.name),
+	});
+	const same = async (file: string) => {
+		const direct = facts(await qcow2Info(file));
+		expect(direct).toEqual(facts(await qemuImg.info(file)));
+		return direct;
+	};
+
+	it('internal snapshots, bitmaps (enabled and disabled, odd names) and a relative backing file, in qcow2 v3 and v2', async () => {
+		const dir = await tempDir();
+		await qemuImg.create(path.join(dir, 'base.qcow2'), {size: 64 * MiB});
+		const top = path.join(dir, 'top.qcow2');
+		await qemuImg.create(top, {backing: 'base.qcow2'});
+		for (const name of ['before upgrade', 'nightly-2026-11-25', 'ü']) await execa('qemu-img', ['snapshot', '-c', name, top]);
+		await execa('qemu-img', ['snapshot', '-d', 'nightly-2026-11-25', top]);
+		await execa('qemu-img', ['bitmap', '--add', top, 'snapdeck.abc.20261125T120000Z']);
+		await execa('qemu-img', ['bitmap', '--add', '--disable', '-g', '128K', top, 'a-longer-bitmap-name-to-pad']);
+		const facts3 = await same(top);
+		expect(facts3.snapshots.map(snapshot => snapshot.name)).toEqual(['before upgrade', 'ü']);
+		expect(facts3.bitmaps).toHaveLength(2);
+
+		const old = path.join(dir, 'old.qcow2');
+		await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', old, '16M']);
+		await execa('qemu-img', ['snapshot', '-c', 'v2-snap', old]);
+		expect((await same(old)).snapshots).toHaveLength(1);
+		expect((await same(path.join(dir, 'base.qcow2'))).snapshots).toEqual([]);
+	});
+
+	it('a snapshot with memory of a running VM (its state size) read while QEMU has the image open', async () => {
+		const lab = await runningLab('hdr1', ['vda'], 64);
+		const client = await lab.qmp();
+		try {
+			await client.execute('human-monitor-command', {'command-line': 'savevm with-memory'});
+		} finally {
+			client.close();
+		}
+		const direct = await same(await lab.activeFile());
+		expect(direct.snapshots[0]!.vmStateSize).toBeGreaterThan(0);
+	});
+
+	it('a file that is not qcow2 fails, as qemu-img does', async () => {
+		const dir = await tempDir();
+		await writeFile(path.join(dir, 'raw.img'), Buffer.alloc(4096));
+		await expect(qcow2Info(path.join(dir, 'raw.img'))).rejects.toThrow(/not a qcow2 image/);
 	});
 });

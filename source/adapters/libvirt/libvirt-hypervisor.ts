@@ -107,7 +107,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			snapshots.push({name: parsed.name, kind: parsed.kind, memory: parsed.memory, quiesced: false, description: parsed.description, createdAt: parsed.createdAt, parent: parsed.parent, disks: parsed.disks});
 		});
 		const definition: VmDefinition = {name: vm, disks: domain.disks, current: current.trim() || null, snapshots};
-		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt');
+		const {images, problems: imageProblems} = await readImageGraph(this.qemuImg, null, definition, 'libvirt', {readsFiles: this.host === localHost});
 		const directories = [...new Set(definition.disks.map(disk => path.dirname(disk.file)))];
 		const existingFiles = (await Promise.all(directories.map(directory => this.host.listDir(directory)))).flat();
 		const strays = await strayOverlays(existingFiles, new Set(Object.keys(images)), file => this.host.chain(file));

@@ -115,7 +115,7 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		this.files.set(vm, file);
-		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE);
+		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true});
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
