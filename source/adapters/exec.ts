@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {execa} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
 
@@ -63,4 +64,33 @@ export class CommandFailed extends SnapdeckError {
 	) {
 		super('failed', `${command} ${args[0] ?? ''} failed (exit ${exitCode}): ${words}`);
 	}
+}
+
+/** A helper program that must not outlive snapdeck, running in the background. */
+export interface Companion {
+	readonly pid: number;
+	/** Settles when it exits: its exit code, and the last lines it wrote to stderr. */
+	readonly exited: Promise<{code: number | null; words: string}>;
+}
+
+/**
+ * Starts `command` in the background as snapdeck's child, in its own process group (Ctrl-C in the
+ * terminal is snapdeck's to handle), and where util-linux's setpriv is there, with the kernel told
+ * to send it SIGTERM when snapdeck dies: a snapdeck killed by SIGKILL or a dropped SSH session
+ * then leaves no qemu-storage-daemon holding a VM's image locks.
+ */
+export function startCompanion(command: string, args: readonly string[]): Companion {
+	const setpriv = existsSync('/usr/bin/setpriv');
+	const subprocess = setpriv
+		? execa('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', toolPath(command), ...args], {reject: false, stdin: 'ignore', stdout: 'ignore', detached: true, encoding: 'utf8'})
+		: execa(toolPath(command), args, {reject: false, stdin: 'ignore', stdout: 'ignore', detached: true, encoding: 'utf8'});
+	const exited = subprocess.then(result => {
+		// setpriv reports a missing program as exit 127 and its own words on stderr.
+		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) {
+			const pkg = PACKAGE_OF[command];
+			throw new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
+		}
+		return {code: result.exitCode ?? null, words: String(result.stderr ?? '').trim().split('\n').slice(-3).join(' / ')};
+	});
+	return {pid: subprocess.pid ?? -1, exited};
 }

@@ -126,24 +126,16 @@ function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 }
 
 async function perform(service: Service, action: Action, flags: CliFlags, command: string): Promise<number> {
-	const controller = new AbortController();
-	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
-	const cancel = () => controller.abort();
-	process.on('SIGINT', cancel);
-	process.on('SIGTERM', cancel);
-	try {
+	return cancellable(async signal => {
 		const {plan, outcome} = await service.perform(action, {
-			command, dryRun: flags['dry-run'], signal: controller.signal, onEvent: progressReporter(flags),
+			command, dryRun: flags['dry-run'], signal, onEvent: progressReporter(flags),
 			confirm: planned => askToProceed(planned, flags),
 		});
 		if (flags.json) printJson({type: 'result', outcome, plan});
 		else if (outcome === 'dry-run') print(`${renderPlan(plan)}\n(dry run: nothing was changed)`);
 		else print(outcome === 'done' ? `done: ${plan.summary}` : 'cancelled: nothing was changed');
 		return 0;
-	} finally {
-		process.off('SIGINT', cancel);
-		process.off('SIGTERM', cancel);
-	}
+	});
 }
 
 /** The services the UI works with, one per connection; policies are read from the config when first asked for. */
@@ -233,14 +225,18 @@ function retentionOf(flags: CliFlags): Retention {
 	return retention;
 }
 
+/**
+ * Runs `run` with a signal that Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) abort: the
+ * operation stops at a safe point and cleans up, instead of the process dying in the middle.
+ */
 function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
 	const controller = new AbortController();
+	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
 	const cancel = () => controller.abort();
-	process.on('SIGINT', cancel);
-	process.on('SIGTERM', cancel);
+	const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+	for (const name of signals) process.on(name, cancel);
 	return run(controller.signal).finally(() => {
-		process.off('SIGINT', cancel);
-		process.off('SIGTERM', cancel);
+		for (const name of signals) process.off(name, cancel);
 	});
 }
 

@@ -14,21 +14,53 @@ async function cliLab() {
 	return {lab, repo, env, run: (...args: string[]) => snapdeck(args, env)};
 }
 
+/** `snapdeck backup` capped at 16 MiB/s (so the copy takes seconds), once its bytes are moving. */
+async function backupMoving(env: Record<string, string>) {
+	const child = execa('node', [BIN, 'backup', 'vm1', '--json', '--limit', '16'], {env, reject: false, stdin: 'ignore'});
+	await new Promise<void>(resolve => {
+		child.stdout!.on('data', (chunk: Buffer) => {
+			if (/"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString())) resolve();
+		});
+	});
+	// Wrapped: an execa subprocess is a promise, and returning it from here would wait for its end.
+	return {child};
+}
+
+async function daemonGone(root: string) {
+	for (let waited = 0; (await execa('pgrep', ['-f', `qemu-storage-daemon.*${root}`], {reject: false})).exitCode === 0; waited += 50) {
+		if (waited > 10_000) expect.fail('a qemu-storage-daemon outlived the snapdeck that started it');
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
+}
+
 describe('a backup killed in the middle', () => {
+	it('stops cleanly on SIGHUP (the SSH session dropped): the repository as it was, nothing left running', async () => {
+		const {lab, env, run} = await cliLab();
+		await lab.write(0x31, 1);
+		expect((await run('backup', 'vm1')).exitCode).toBe(0);
+		await qemuIo.write(await lab.activeFile(), 0x32, 16 * MiB, 128 * MiB);
+		const {child} = await backupMoving(env);
+		child.kill('SIGHUP');
+		const result = await child;
+		expect(result.exitCode).toBe(1);
+		expect(result.stderr).toMatch(/backup of vm1 was cancelled; the repository is as it was/);
+		expect((jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{state: string}>).map(point => point.state)).toEqual(['complete']);
+		await daemonGone(lab.root);
+		expect((await run('backup', 'vm1', '--json')).exitCode).toBe(0);
+	});
+
 	it('leaves a partial point that the next run removes, and the next incremental misses nothing', async () => {
 		const {lab, repo, env, run} = await cliLab();
 		await lab.write(0x11, 1);
 		expect((await run('backup', 'vm1')).exitCode).toBe(0);
 		await qemuIo.write(await lab.activeFile(), 0x22, 16 * MiB, 128 * MiB);
-		// Capped at 16 MiB/s, the copy takes seconds: kill -9 as soon as bytes are moving.
-		const child = execa('node', [BIN, 'backup', 'vm1', '--json', '--limit', '16'], {env, reject: false, stdin: 'ignore'});
-		await new Promise<void>(resolve => {
-			child.stdout!.on('data', (chunk: Buffer) => {
-				if (/"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString())) resolve();
-			});
-		});
+		const {child} = await backupMoving(env);
 		child.kill('SIGKILL');
 		await child;
+		// The storage daemon went with it (the kernel's parent-death signal), so nothing holds the
+		// VM's image: it could start right away (qemu-img info without -U takes the image's lock).
+		await daemonGone(lab.root);
+		expect((await execa('qemu-img', ['info', await lab.activeFile()], {reject: false})).exitCode).toBe(0);
 		const manifest = jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{state: string}>;
 		expect(manifest.map(point => point.state)).toEqual(['complete', 'partial']);
 

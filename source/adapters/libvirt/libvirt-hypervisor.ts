@@ -169,7 +169,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		if (state.run !== 'stopped') throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt reports it neither running nor shut off ('virsh domstate ${vm}' tells what it is)`, 'resume it or shut it down, then back it up');
 		const folder = this.folderOf(vm);
 		const disks = state.definition.disks;
-		const daemon = await startStorageDaemon(folder, disks, localRunner, {readOnly: true});
+		const daemon = await startStorageDaemon(folder, disks, {readOnly: true});
 		return qmpBackupDriver({
 			client: daemon.client, definition, qemuImg: this.qemuImg, close: () => daemon.stop(),
 			disks: disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),

@@ -206,7 +206,7 @@ export class LocalHypervisor implements Hypervisor {
 				throw error;
 			}
 		}
-		const daemon = await startStorageDaemon(folder, file.disks, this.runner);
+		const daemon = await startStorageDaemon(folder, file.disks);
 		return qmpBackupDriver({
 			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(),
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),

@@ -1,9 +1,10 @@
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, rm} from 'node:fs/promises';
+import {mkdir, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {processAlive} from '../files.js';
-import type {CommandRunner} from '../exec.js';
+import {SnapdeckError} from '../../core/errors.js';
+import {CommandFailed, startCompanion, type Companion} from '../exec.js';
 import {stateDir} from './operation-store.js';
 import {QmpClient} from './qmp-client.js';
 
@@ -37,6 +38,25 @@ export async function stopStaleDaemon(folder: string): Promise<void> {
 	await rm(pidFile, {force: true});
 }
 
+/** Connects to the daemon's QMP socket once it listens; fails with its own words if it exits first. */
+async function untilListening(socket: string, daemon: Companion): Promise<QmpClient> {
+	const ended: {result?: {code: number | null; words: string}; error?: Error} = {};
+	daemon.exited.then(result => (ended.result = result), (error: Error) => (ended.error = error));
+	for (let waited = 0; ; waited += 10) {
+		if (ended.error) throw ended.error;
+		if (ended.result) throw new CommandFailed('qemu-storage-daemon', [], ended.result.code ?? -1, ended.result.words, '');
+		if (waited >= 10_000) throw new SnapdeckError('failed', `qemu-storage-daemon did not open its QMP socket ${socket} within 10 s`);
+		if (await stat(socket).then(() => true, () => false)) {
+			try {
+				return await QmpClient.connect(socket);
+			} catch {
+				// Bound but not accepting yet: try again.
+			}
+		}
+		await new Promise(resolve => setTimeout(resolve, 10));
+	}
+}
+
 export interface StorageDaemon {
 	readonly client: QmpClient;
 	/** Each disk's qcow2 node, by target. */
@@ -52,7 +72,7 @@ export interface StorageDaemon {
  * `readOnly`: open the images read-only (a backup that adds no bitmap needs no more). The daemon
  * still holds QEMU's image locks, so a VM cannot start on them, and be written, while it runs.
  */
-export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], runner: CommandRunner, options: {readOnly?: boolean} = {}): Promise<StorageDaemon> {
+export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], options: {readOnly?: boolean} = {}): Promise<StorageDaemon> {
 	await stopStaleDaemon(folder);
 	await mkdir(stateDir(folder), {recursive: true});
 	// A unix socket path must fit in 108 bytes, which a VM folder deep in a tree may not.
@@ -69,24 +89,27 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 			'--blockdev', `driver=qcow2,file=file-${disk.target},node-name=${node}${readOnly}`,
 		);
 	}
-	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--daemonize', '--pidfile', pidFile);
-	await runner.run('qemu-storage-daemon', args);
+	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--pidfile', pidFile);
+	// Not --daemonize: as snapdeck's own child it is stopped by the kernel if snapdeck dies.
+	const daemon = startCompanion('qemu-storage-daemon', args);
 	let client: QmpClient;
 	try {
-		client = await QmpClient.connect(socket);
+		client = await untilListening(socket, daemon);
 	} catch (error) {
-		await stopStaleDaemon(folder);
+		if (daemon.pid > 0) process.kill(daemon.pid, 'SIGTERM');
+		await daemon.exited.catch(() => undefined);
+		await rm(pidFile, {force: true});
 		await rm(socket, {force: true});
 		throw error;
 	}
 	return {
 		client, nodes,
 		async stop() {
-			const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
 			await client.execute('quit').catch(() => undefined);
 			await Promise.race([client.closed(), new Promise(resolve => setTimeout(resolve, 5000).unref())]);
 			client.close();
-			if (pid > 0 && !(await waitGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
+			if (daemon.pid > 0 && !(await waitGone(daemon.pid, 10_000))) process.kill(daemon.pid, 'SIGKILL');
+			await daemon.exited.catch(() => undefined);
 			await rm(pidFile, {force: true});
 			await rm(socket, {force: true});
 		},
