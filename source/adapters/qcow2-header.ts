@@ -80,6 +80,8 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 	const handle = await open(file, 'r');
 	try {
 		const read = async (length: number, position: number) => {
+			// A damaged header can claim any size; no table snapdeck reads comes near 16 MiB.
+			if (length > 16 * 1024 * 1024 || !Number.isSafeInteger(position)) throw new SnapdeckError('failed', `${file} has a damaged header (a table of ${length} bytes at ${position})`);
 			const buffer = Buffer.alloc(length);
 			const {bytesRead} = await handle.read(buffer, 0, length, position);
 			if (bytesRead < length) throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);

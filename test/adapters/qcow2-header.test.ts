@@ -42,6 +42,17 @@ describe('reading qcow2 headers directly, checked against qemu-img', () => {
 	});
 });
 
+async function readFileBytes(file: string, position: number, length: number) {
+	const handle = await open(file, 'r');
+	try {
+		const buffer = Buffer.alloc(length);
+		await handle.read(buffer, 0, length, position);
+		return buffer;
+	} finally {
+		await handle.close();
+	}
+}
+
 describe('reading snapshot tables and bitmap directories directly, checked against qemu-img', () => {
 	/** What the inspection takes from `qemu-img info`, in the same shape from both readers. */
 	const facts = (info: QemuImgInfo) => ({
@@ -88,9 +99,18 @@ describe('reading snapshot tables and bitmap directories directly, checked again
 		expect(direct.snapshots[0]!.vmStateSize).toBeGreaterThan(0);
 	});
 
-	it('a file that is not qcow2 fails, as qemu-img does', async () => {
+	it('a file that is not qcow2, or whose snapshot table is damaged, fails with words, never a crash', async () => {
 		const dir = await tempDir();
 		await writeFile(path.join(dir, 'raw.img'), Buffer.alloc(4096));
 		await expect(qcow2Info(path.join(dir, 'raw.img'))).rejects.toThrow(/not a qcow2 image/);
+		const damaged = path.join(dir, 'damaged.qcow2');
+		await qemuImg.create(damaged, {size: 16 * MiB});
+		await execa('qemu-img', ['snapshot', '-c', 's1', damaged]);
+		// The first entry's extra data size (at byte 36 of the entry) set to 4 GiB - 1.
+		const offset = Number((await readFileBytes(damaged, 64, 8)).readBigUInt64BE(0));
+		const handle = await open(damaged, 'r+');
+		await handle.write(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, offset + 36);
+		await handle.close();
+		await expect(qcow2Info(damaged)).rejects.toThrow(/damaged header/);
 	});
 });
