@@ -1,4 +1,4 @@
-import {readdir, rm, statfs} from 'node:fs/promises';
+import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {z} from 'zod';
@@ -25,6 +25,12 @@ export interface Host {
 	freeBytes(dir: string): Promise<number>;
 	/** A disk's backing chain, top first, with what is wrong with it. */
 	chain(file: string): Promise<DiskChain>;
+	/** A new empty directory inside `dir`, for files made there on the way to this machine. */
+	makeTempDir(dir: string): Promise<string>;
+	/** Removes a directory and what is in it. */
+	removeDir(dir: string): Promise<void>;
+	/** Copies a file from there to `local` on this machine, reporting the bytes copied so far. */
+	fetch(file: string, local: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
 }
 
 export const localHost: Host = {
@@ -38,6 +44,9 @@ export const localHost: Host = {
 		return fs.bavail * fs.bsize;
 	},
 	chain: headerChain,
+	makeTempDir: dir => mkdtemp(path.join(dir, '.snapdeck-')),
+	removeDir: dir => rm(dir, {recursive: true, force: true}),
+	fetch: (file, local) => copyFile(file, local),
 };
 
 /** One argument for a POSIX shell: single-quoted, a quote inside written as '\''. */
@@ -56,12 +65,17 @@ export interface SshTarget {
  * Runs programs on another host over ssh. ssh hands the remote shell one string, so every
  * argument is quoted here; no VM, snapshot or file name can become a command there.
  */
-export function sshRunner(target: SshTarget): CommandRunner {
+function sshArgs(target: SshTarget): {destination: string; options: string[]} {
 	const destination = target.user ? `${target.user}@${target.host}` : target.host;
 	const options = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'];
 	if (target.port) options.push('-p', String(target.port));
 	if (target.keyfile) options.push('-i', target.keyfile);
 	if (target.noVerify) options.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR');
+	return {destination, options};
+}
+
+export function sshRunner(target: SshTarget): CommandRunner {
+	const {destination, options} = sshArgs(target);
 	return {
 		async run(command, args, runOptions = {}) {
 			const subprocess = execa('ssh', [...options, destination, '--', [command, ...args].map(shellQuote).join(' ')], {reject: false, cancelSignal: runOptions.signal, stdin: 'ignore'});
@@ -91,6 +105,22 @@ export function sshHost(target: SshTarget): Host {
 		}),
 		remove: async file => void (await runner.run('rm', ['-f', '--', file])),
 		freeBytes: async dir => Number((await runner.run('df', ['-B1', '--output=avail', '--', dir])).stdout.trim().split('\n').at(-1)),
+		makeTempDir: async dir => (await runner.run('mktemp', ['-d', '-p', dir, '.snapdeck-XXXXXX'])).stdout.trim(),
+		removeDir: async dir => void (await runner.run('rm', ['-rf', '--', dir])),
+		// `cat` on the host, its output straight into the local file; progress from the file's size.
+		fetch: async (file, local, options = {}) => {
+			const {destination, options: ssh} = sshArgs(target);
+			const subprocess = execa('ssh', [...ssh, destination, '--', `cat -- ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'ignore', stdout: {file: local}});
+			const timer = setInterval(() => void stat(local).then(({size}) => options.onBytes?.(size), () => undefined), 250);
+			try {
+				const result = await subprocess;
+				if (result.isCanceled) throw new SnapdeckError('failed', `copying ${file} from ${name} was cancelled`);
+				if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot copy ${file} from ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
+			} finally {
+				clearInterval(timer);
+			}
+			options.onBytes?.((await stat(local)).size);
+		},
 		// One qemu-img per disk over ssh: the header trick needs local files.
 		chain: async file => {
 			try {

@@ -1,6 +1,7 @@
 import {access, mkdir, readdir} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
@@ -40,6 +41,43 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', path.basename(active)].sort());
+	});
+
+	it('backs up a running domain over ssh into a local repository: full, then an incremental with just what changed', async () => {
+		const marker = `snapdeck-injected-${process.pid}-b`;
+		const hostile = path.join(await tempDir(), `backups' "here"; $(touch ${marker})`);
+		await mkdir(hostile);
+		const domain = await libvirtDomain({imageDir: hostile});
+		const repo = path.join(await tempDir(), 'repo');
+		const env = {SNAPDECK_REPO: repo};
+		const copyOfLive = async (name: string) => {
+			const copy = path.join(await tempDir(), name);
+			await execa('qemu-img', ['convert', '-U', '-O', 'qcow2', domain.image, copy]);
+			return copy;
+		};
+		await domain.guestWrite(0xc1, 1, 2);
+		const full = await snapdeck(['backup', domain.name, '--json', '--connect', uri], env);
+		expect(full.exitCode, full.stderr).toBe(0);
+		const atFull = await copyOfLive('full.qcow2');
+		await domain.guestWrite(0xc2, 20);
+		const incremental = await snapdeck(['backup', domain.name, '--json', '--connect', uri], env);
+		expect(incremental.exitCode).toBe(0);
+		const atIncremental = await copyOfLive('incremental.qcow2');
+
+		const points = jsonOf(await snapdeck(['backups', domain.name, '--json', '--connect', uri], env))['points'] as Array<{id: string; kind: string; files: Array<{file: string}>}>;
+		expect(points.map(point => point.kind)).toEqual(['full', 'incremental']);
+		const top = path.join(repo, domain.name, points[1]!.files[0]!.file);
+		const {stdout: map} = await execa('qemu-img', ['map', '--output=json', top]);
+		const own = (JSON.parse(map) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
+		expect(own).toBe(MiB);
+		for (const [index, expected] of [atFull, atIncremental].entries()) {
+			const target = path.join(await tempDir(), `restored-${index}.qcow2`);
+			expect((await snapdeck(['restore', domain.name, '--point', points[index]!.id, '--to', target, '--connect', uri], env)).exitCode).toBe(0);
+			expect(await qemuImg.same(target, expected)).toBe(true);
+		}
+		// The staging directory on the host is gone, and no name ran a command there.
+		expect(await readdir(hostile)).toEqual(['disk.qcow2']);
+		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 	});
 
 	it('refuses a hostile snapshot name before anything goes over the wire', async () => {

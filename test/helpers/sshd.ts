@@ -1,13 +1,14 @@
 import {spawn, type ChildProcess} from 'node:child_process';
-import {mkdir, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
-import {tempDir} from './lab.js';
 
 /** A real sshd on 127.0.0.1 for one test file: its own host key, client key and authorized keys. */
-export async function startSshd(): Promise<{port: number; keyfile: string; stop: () => void}> {
-	const dir = await tempDir();
+export async function startSshd(): Promise<{port: number; keyfile: string; stop: () => Promise<void>}> {
+	// Its own directory, not tempDir(): that one goes after each test, and the keys must last the whole file.
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-sshd-'));
 	await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
 	await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
 	await execa('cp', [path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys')]);
@@ -31,5 +32,11 @@ export async function startSshd(): Promise<{port: number; keyfile: string; stop:
 		if (open) break;
 		await new Promise(resolve => setTimeout(resolve, 50));
 	}
-	return {port, keyfile: path.join(dir, 'client_key'), stop: () => sshd.kill()};
+	return {
+		port, keyfile: path.join(dir, 'client_key'),
+		stop: async () => {
+			sshd.kill();
+			await rm(dir, {recursive: true, force: true});
+		},
+	};
 }

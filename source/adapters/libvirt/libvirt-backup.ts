@@ -2,6 +2,7 @@ import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
 import type {BackupDriver} from '../hypervisor.js';
+import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu-img.js';
 import {withXmlFile} from './libvirt-executor.js';
 import type {Virsh} from './virsh.js';
@@ -27,7 +28,7 @@ const JOB_RUNNING = new Set([1, 2]);
  * `domjobinfo`, `domjobabort` on cancel. libvirt makes an incremental's file an overlay on the live
  * disk; it is re-pointed (header only) at the previous point's file, as LAB.md found necessary.
  */
-export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg): BackupDriver {
+export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg, remote?: Host): BackupDriver {
 	const domain = ['--domain', vm];
 	const checkpoints = async () => (await virsh.run(['checkpoint-list', ...domain, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
 	const disks = state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
@@ -41,34 +42,62 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 		async removeBitmap(name) {
 			if ((await checkpoints()).includes(name)) await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
 		},
-		async copy({bitmap, since, targets, signal, onBytes}) {
-			const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
-				.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(target.file)}'/><driver type='qcow2'/></disk>`)
-				.join('')}</disks></domainbackup>`;
-			const checkpointXml = `<domaincheckpoint><name>${escapeXml(bitmap)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
-			signal?.throwIfAborted();
-			await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml, checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
-			const abort = () => void virsh.run(['domjobabort', ...domain]).catch(() => undefined);
-			signal?.addEventListener('abort', abort, {once: true});
+		async copy(request) {
+			if (!remote) {
+				await backUp(request, request.targets.map(target => target.file));
+				return repoint(request.targets);
+			}
+			// libvirt writes the files on its own host: into a directory beside the disks there, from
+			// which each is copied here over ssh once the job is done, and which is then removed.
+			const staging = await remote.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
 			try {
-				for (;;) {
-					const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
-					if (!JOB_RUNNING.has(type)) break;
-					onBytes(Number(values['disk_processed'] ?? 0), Number(values['disk_total'] ?? 0));
-					await new Promise(resolve => setTimeout(resolve, 250));
+				// QEMU, which may run as its own user there, opens the files libvirt makes in it.
+				await remote.runner.run('chmod', ['0711', '--', staging]);
+				const written = request.targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`));
+				await backUp(request, written);
+				for (const [index, target] of request.targets.entries()) {
+					const size = Number((await remote.runner.run('stat', ['-c', '%s', '--', written[index]!])).stdout.trim());
+					await remote.fetch(written[index]!, target.file, {signal: request.signal, onBytes: bytes => request.onBytes(bytes, size)});
 				}
-				const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--completed', '--rawstats']));
-				if (type !== 3) {
-					const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
-					throw new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: ${why}`);
-				}
-				onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
 			} finally {
-				signal?.removeEventListener('abort', abort);
+				await remote.removeDir(staging).catch(() => undefined);
 			}
-			for (const target of targets) {
-				if (target.backing !== null) await qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
-			}
+			await repoint(request.targets);
 		},
 	};
+
+	/** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
+	async function backUp({bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0], files: readonly string[]) {
+		const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
+			.map((target, index) => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`)
+			.join('')}</disks></domainbackup>`;
+		const checkpointXml = `<domaincheckpoint><name>${escapeXml(bitmap)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
+		signal?.throwIfAborted();
+		await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml, checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+		const abort = () => void virsh.run(['domjobabort', ...domain]).catch(() => undefined);
+		signal?.addEventListener('abort', abort, {once: true});
+		try {
+			for (;;) {
+				const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
+				if (!JOB_RUNNING.has(type)) break;
+				onBytes(Number(values['disk_processed'] ?? 0), Number(values['disk_total'] ?? 0));
+				await new Promise(resolve => setTimeout(resolve, 250));
+			}
+			const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--completed', '--rawstats']));
+			if (type !== 3) {
+				const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
+				throw new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: ${why}`);
+			}
+			onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
+		} finally {
+			signal?.removeEventListener('abort', abort);
+		}
+	}
+
+	/** An incremental's file names the live disk as its backing file: re-point it (header only) at the previous point's. */
+	async function repoint(targets: Parameters<BackupDriver['copy']>[0]['targets']) {
+		for (const target of targets) {
+			if (target.backing !== null) await qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
+		}
+	}
 }

@@ -159,13 +159,15 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * of a stopped domain nor let snapdeck add bitmaps behind its back.
 	 */
 	async backupDriver(vm: string): Promise<BackupDriver> {
-		if (this.host !== localHost) {
-			throw new SnapdeckError('refused', `backups of domains on a remote host (${this.uri}) are not supported yet: libvirt writes the backup files on that host`, 'run snapdeck on the host itself (over ssh) with a local repository');
-		}
 		const {state, problems} = await this.inspect(vm);
 		if (problems.length > 0) throw new SnapdeckError('refused', `cannot back up ${vm}: ${problems.join('; ')}`);
 		const definition = await this.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
-		if (state.run === 'running') return libvirtBackupDriver(vm, state, definition, this.virsh, this.qemuImg);
+		// The repository is on this machine: its files are rebased by qemu-img here.
+		const remote = this.host === localHost ? undefined : this.host;
+		if (state.run === 'running') return libvirtBackupDriver(vm, state, definition, this.virsh, new QemuImg(localRunner), remote);
+		if (remote) {
+			throw new SnapdeckError('refused', `${vm} is shut off on ${this.host.name}, and snapdeck backs up a stopped domain by reading its disks directly, which it can do only on its own host`, `start it ('virsh start ${vm}') and back it up running, or run snapdeck on ${this.host.name}`);
+		}
 		if (state.run !== 'stopped') throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt reports it neither running nor shut off ('virsh domstate ${vm}' tells what it is)`, 'resume it or shut it down, then back it up');
 		const folder = this.folderOf(vm);
 		const disks = state.definition.disks;
