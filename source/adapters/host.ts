@@ -1,3 +1,4 @@
+import {constants as fsConstants} from 'node:fs';
 import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -31,6 +32,8 @@ export interface Host {
 	removeDir(dir: string): Promise<void>;
 	/** Copies a file from there to `local` on this machine, reporting the bytes copied so far. */
 	fetch(file: string, local: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
+	/** Copies `local` from this machine to a new file there; refuses to replace a file that exists. */
+	push(local: string, file: string, options?: {signal?: AbortSignal}): Promise<void>;
 }
 
 export const localHost: Host = {
@@ -47,6 +50,7 @@ export const localHost: Host = {
 	makeTempDir: dir => mkdtemp(path.join(dir, '.snapdeck-')),
 	removeDir: dir => rm(dir, {recursive: true, force: true}),
 	fetch: (file, local) => copyFile(file, local),
+	push: (local, file) => copyFile(local, file, fsConstants.COPYFILE_EXCL),
 };
 
 /** One argument for a POSIX shell: single-quoted, a quote inside written as '\''. */
@@ -120,6 +124,13 @@ export function sshHost(target: SshTarget): Host {
 				clearInterval(timer);
 			}
 			options.onBytes?.((await stat(local)).size);
+		},
+		// `cat` there reads the local file on its stdin; noclobber (set -C) keeps an existing file.
+		push: async (local, file, options = {}) => {
+			const {destination, options: ssh} = sshArgs(target);
+			const result = await execa('ssh', [...ssh, destination, '--', `set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: {file: local}, stdout: 'ignore'});
+			if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
+			if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
 		},
 		// One qemu-img per disk over ssh: the header trick needs local files.
 		chain: async file => {

@@ -43,7 +43,7 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', path.basename(active)].sort());
 	});
 
-	it('backs up a running domain over ssh into a local repository: full, then an incremental with just what changed', async () => {
+	it('backs up a running domain over ssh into a local repository (full, then an incremental of just what changed) and restores a point there as a new domain', async () => {
 		const marker = `snapdeck-injected-${process.pid}-b`;
 		const hostile = path.join(await tempDir(), `backups' "here"; $(touch ${marker})`);
 		await mkdir(hostile);
@@ -77,6 +77,21 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		}
 		// The staging directory on the host is gone, and no name ran a command there.
 		expect(await readdir(hostile)).toEqual(['disk.qcow2']);
+
+		// Restored there as a new domain: its disk copied over ssh beside the original, then defined.
+		const copy = `${domain.name}-copy`;
+		try {
+			const restore = await snapdeck(['restore', domain.name, '--point', points[1]!.id, '--as', copy, '--json', '--connect', uri], env);
+			expect(restore.exitCode, restore.stderr).toBe(0);
+			const disk = path.join(hostile, `${copy}-vda.qcow2`);
+			expect((await virsh('dumpxml', '--domain', copy)).stdout).toContain(`${copy}-vda.qcow2`);
+			expect(await qemuImg.same(disk, atIncremental)).toBe(true);
+			// A second restore under the same name is refused, and the first one's disk is kept.
+			expect((await snapdeck(['restore', domain.name, '--point', points[0]!.id, '--as', copy, '--connect', uri], env)).exitCode).not.toBe(0);
+			expect(await qemuImg.same(disk, atIncremental)).toBe(true);
+		} finally {
+			await virsh('undefine', '--domain', copy).catch(() => undefined);
+		}
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 	});
 

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto';
-import {mkdir} from 'node:fs/promises';
+import {mkdir, mkdtemp, rm} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {mapLimited} from '../../core/chain.js';
@@ -185,22 +186,33 @@ export class LibvirtHypervisor implements Hypervisor {
 	 */
 	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
 		assertValidName('VM', name);
-		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
 		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
 		const original = parseDomainXml(definition).disks;
 		const sources = new Map(disks.map(disk => [disk, path.join(path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'), `${name}-${disk}.qcow2`)]));
+		for (const file of sources.values()) {
+			if (await this.host.exists(file)) throw new SnapdeckError('refused', `${file} already exists on ${this.host.name}; snapdeck never overwrites an image`, 'choose another name with --as, or move the file away');
+		}
 		const written: string[] = [];
+		// On a remote host each disk is restored here first, then copied there over ssh.
+		const staging = this.host === localHost ? null : await mkdtemp(path.join(os.tmpdir(), 'snapdeck-restore-'));
 		try {
 			for (const [disk, file] of sources) {
-				await write(disk, file);
+				const local = staging === null ? file : path.join(staging, `${disk}.qcow2`);
+				await write(disk, local);
 				written.push(file);
+				if (staging !== null) {
+					await this.host.push(local, file);
+					await rm(local, {force: true});
+				}
 			}
 			await withXmlFile(asNewDomain(definition, name, sources), file => this.virsh.run(['define', '--file', file]));
 			return Object.fromEntries(sources);
 		} catch (error) {
 			for (const file of written) await this.host.remove(file);
 			throw error;
+		} finally {
+			if (staging !== null) await rm(staging, {recursive: true, force: true});
 		}
 	}
 
