@@ -95,6 +95,28 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 	});
 
+	it('backs up a shut-off domain over ssh: a full copied by qemu-img there, never an incremental, saying why', async () => {
+		const domain = await libvirtDomain();
+		await domain.guestWrite(0xd1, 3);
+		await domain.take('s1');
+		await domain.guestWrite(0xd2, 4);
+		await virsh('destroy', '--domain', domain.name);
+		const repo = path.join(await tempDir(), 'repo');
+		const env = {SNAPDECK_REPO: repo};
+		expect((await snapdeck(['backup', domain.name, '--incremental', '--connect', uri], env)).stderr).toMatch(/is stopped, and libvirt 9 tracks changes/);
+		const backup = await snapdeck(['backup', domain.name, '--connect', uri], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		expect(backup.stderr).toMatch(/full backup, because .* is stopped, and libvirt 9 tracks changes/);
+		const [point] = jsonOf(await snapdeck(['backups', domain.name, '--json', '--connect', uri], env))['points'] as Array<{id: string}>;
+		const target = path.join(await tempDir(), 'restored.qcow2');
+		expect((await snapdeck(['restore', domain.name, '--point', point!.id, '--to', target, '--connect', uri], env)).exitCode).toBe(0);
+		// The whole chain (the snapshot's base and the overlay after it), flattened into one full.
+		expect(await qemuImg.same(target, await domain.activeFile())).toBe(true);
+		expect(await qemuIo.holds(target, 0xd1, 3 * MiB, MiB)).toBe(true);
+		expect(await qemuIo.holds(target, 0xd2, 4 * MiB, MiB)).toBe(true);
+		expect((await readdir(domain.dir)).filter(name => name.startsWith('.snapdeck-'))).toEqual([]);
+	});
+
 	it('refuses a hostile snapshot name before anything goes over the wire', async () => {
 		const domain = await libvirtDomain({running: false});
 		for (const name of ["x';touch y;'", '$(reboot)', '-rf', 'a b']) {

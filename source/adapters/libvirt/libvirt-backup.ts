@@ -101,3 +101,34 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 		}
 	}
 }
+
+/**
+ * Backups of a shut-off domain on a remote host: qemu-img there copies each disk into a staging
+ * directory beside it (holding the image's lock meanwhile, so the domain cannot start and write
+ * it), the copy comes here over ssh, the staging directory goes. Always a full (`untracked`).
+ */
+export function remoteCopyDriver(vm: string, state: VmState, definition: string, host: Host, qemuImg: QemuImg, virsh: Virsh, untracked: string): BackupDriver {
+	const sources = new Map(state.definition.disks.map(disk => [disk.target, disk.file]));
+	return {
+		disks: state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),
+		definition, untracked,
+		close: async () => undefined,
+		bitmaps: async () => new Map(),
+		removeBitmap: async () => undefined,
+		async copy({targets, signal, onBytes}) {
+			const staging = await host.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
+			try {
+				for (const target of targets) {
+					const copy = path.posix.join(staging, `${target.disk}.qcow2`);
+					await qemuImg.convert(sources.get(target.disk)!, copy, {signal, onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize)});
+					await host.fetch(copy, target.file, {signal});
+				}
+			} finally {
+				await host.removeDir(staging).catch(() => undefined);
+			}
+			// One disk after another: a domain started in between would give a point whose disks are from different moments.
+			const now = (await virsh.run(['domstate', '--domain', vm])).trim();
+			if (now !== 'shut off') throw new SnapdeckError('failed', `${vm} was started during its backup (it is ${now} now), so its disks were not copied at one moment`, 'back it up again, running or shut off');
+		},
+	};
+}

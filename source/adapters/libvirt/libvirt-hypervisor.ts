@@ -18,7 +18,7 @@ import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
 import {qmpBackupDriver} from '../local/qmp-backup.js';
 import {startStorageDaemon} from '../local/storage-daemon.js';
-import {libvirtBackupDriver} from './libvirt-backup.js';
+import {libvirtBackupDriver, remoteCopyDriver} from './libvirt-backup.js';
 import {asNewDomain} from './domain-edit.js';
 import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
@@ -156,8 +156,9 @@ export class LibvirtHypervisor implements Hypervisor {
 	/**
 	 * libvirt's push backup of a running domain, with checkpoints (see libvirt-backup.ts). A stopped
 	 * domain's disks are copied by qemu-storage-daemon, opened read-only (its image locks keep the
-	 * domain from starting meanwhile): always a full, since libvirt 9 can neither make a checkpoint
-	 * of a stopped domain nor let snapdeck add bitmaps behind its back.
+	 * domain from starting meanwhile), or on a remote host by qemu-img there: always a full, since
+	 * libvirt 9 can neither make a checkpoint of a stopped domain nor let snapdeck add bitmaps
+	 * behind its back.
 	 */
 	async backupDriver(vm: string): Promise<BackupDriver> {
 		const {state, problems} = await this.inspect(vm);
@@ -166,17 +167,16 @@ export class LibvirtHypervisor implements Hypervisor {
 		// The repository is on this machine: its files are rebased by qemu-img here.
 		const remote = this.host === localHost ? undefined : this.host;
 		if (state.run === 'running') return libvirtBackupDriver(vm, state, definition, this.virsh, new QemuImg(localRunner), remote);
-		if (remote) {
-			throw new SnapdeckError('refused', `${vm} is shut off on ${this.host.name}, and snapdeck backs up a stopped domain by reading its disks directly, which it can do only on its own host`, `start it ('virsh start ${vm}') and back it up running, or run snapdeck on ${this.host.name}`);
-		}
+		const untracked = `${vm} is stopped, and libvirt 9 tracks changes (checkpoints) only while a domain runs (once it runs, one more full starts a new chain of incrementals)`;
 		if (state.run !== 'stopped') throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt reports it neither running nor shut off ('virsh domstate ${vm}' tells what it is)`, 'resume it or shut it down, then back it up');
+		if (remote) return remoteCopyDriver(vm, state, definition, remote, this.qemuImg, this.virsh, untracked);
 		const folder = this.folderOf(vm);
 		const disks = state.definition.disks;
 		const daemon = await startStorageDaemon(folder, disks, {readOnly: true});
 		return qmpBackupDriver({
 			client: daemon.client, definition, qemuImg: this.qemuImg, close: () => daemon.stop(),
 			disks: disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),
-			untracked: `${vm} is stopped, and libvirt 9 tracks changes (checkpoints) only while a domain runs: so this is a full; once it runs, one more full starts a new chain of incrementals`,
+			untracked,
 		});
 	}
 
