@@ -228,7 +228,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	async activeImages(vm: string): Promise<Record<string, string>> {
-		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring onto a remote host (${this.uri}) is not supported yet`);
+		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring in place on a remote host (${this.uri}) is not supported yet`, 'restore the point there as a new domain (--as NAME), or run snapdeck on that host');
 		return Object.fromEntries((await this.inspect(vm)).state.definition.disks.map(disk => [disk.target, disk.file]));
 	}
 
