@@ -140,8 +140,8 @@ export class Service {
 
 	/** The inventory, with each VM's newest backup from the repository where there is one. */
 	async list(): Promise<VmSummary[]> {
-		const vms = await this.hypervisor.list();
-		const repo = await this.pendingRepository().catch(() => null);
+		// Finding the repository may mean loading the configuration: at the same time as the inventory.
+		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
 		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
 			const manifest = await repo.read(vm.name).catch(() => null);
