@@ -143,6 +143,16 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 	});
 
+	it('a missing qemu-storage-daemon (a backup of a stopped VM) says which package to install, and changes nothing', async () => {
+		const lab = await labWithVm();
+		const repo = path.join(await tempDir(), 'repo');
+		const run = await snapdeck(['backup', 'vm1', '--connect', `local:${lab.root}`, '--repo', repo], {SNAPDECK_QEMU_STORAGE_DAEMON: '/nonexistent/qemu-storage-daemon'});
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('qemu-storage-daemon is not installed');
+		expect(run.stderr).toContain('apt-get install qemu-system-common');
+		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json', '--connect', `local:${lab.root}`, '--repo', repo]))['points'])).toEqual([]);
+	});
+
 	it('a VM locked by another live process names the holder', async () => {
 		const lab = await labWithVm();
 		await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});

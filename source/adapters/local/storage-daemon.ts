@@ -66,11 +66,9 @@ export interface StorageDaemon {
 
 /**
  * Serves a stopped VM's active images over QMP with qemu-storage-daemon, so the jobs that back up
- * a running VM (blockdev-backup, dirty bitmaps) run the same way on a stopped one.
- */
-/**
- * `readOnly`: open the images read-only (a backup that adds no bitmap needs no more). The daemon
- * still holds QEMU's image locks, so a VM cannot start on them, and be written, while it runs.
+ * a running VM (blockdev-backup, dirty bitmaps) run the same way on a stopped one. `readOnly`: open
+ * the images read-only (a backup that adds no bitmap needs no more); the daemon still holds QEMU's
+ * image locks, so a VM cannot start on them, and be written, while it runs.
  */
 export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], options: {readOnly?: boolean} = {}): Promise<StorageDaemon> {
 	await stopStaleDaemon(folder);
@@ -96,7 +94,11 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 	try {
 		client = await untilListening(socket, daemon);
 	} catch (error) {
-		if (daemon.pid > 0) process.kill(daemon.pid, 'SIGTERM');
+		try {
+			if (daemon.pid > 0) process.kill(daemon.pid, 'SIGTERM');
+		} catch {
+			// It has exited already (that may be why we are here).
+		}
 		await daemon.exited.catch(() => undefined);
 		await rm(pidFile, {force: true});
 		await rm(socket, {force: true});
