@@ -65,10 +65,7 @@ export interface SshTarget {
 	readonly noVerify?: boolean;
 }
 
-/**
- * Runs programs on another host over ssh. ssh hands the remote shell one string, so every
- * argument is quoted here; no VM, snapshot or file name can become a command there.
- */
+/** ssh's destination and options for a target: never a password prompt, a bounded connect. */
 function sshArgs(target: SshTarget): {destination: string; options: string[]} {
 	const destination = target.user ? `${target.user}@${target.host}` : target.host;
 	const options = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'];
@@ -78,6 +75,10 @@ function sshArgs(target: SshTarget): {destination: string; options: string[]} {
 	return {destination, options};
 }
 
+/**
+ * Runs programs on another host over ssh. ssh hands the remote shell one string, so every
+ * argument is quoted here; no VM, snapshot or file name can become a command there.
+ */
 export function sshRunner(target: SshTarget): CommandRunner {
 	const {destination, options} = sshArgs(target);
 	return {
