@@ -46,7 +46,6 @@ describe('the first frame', () => {
 		const ui = renderStart('nosuch', load.load, error => errors.push(error));
 		await ui.waitFor(frame => frame.includes('connecting to nosuch…'), 'the starting frame');
 		load.fail(new Error("'nosuch' is neither a connection URI nor a connection named in the config"));
-		await new Promise(resolve => setTimeout(resolve, 50));
-		expect(errors).toHaveLength(1);
+		await expect.poll(() => errors.length).toBe(1);
 	});
 });
