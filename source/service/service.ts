@@ -235,6 +235,13 @@ export class Service {
 					summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
 					warnings: [...taking.warnings, `then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`],
 				}),
+			}).catch((error: unknown) => {
+				// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
+				// place needs it stopped: the way out is another, not "do it while it runs".
+				if (error instanceof SnapdeckError && /while checkpoint exists/.test(error.message)) {
+					throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`);
+				}
+				throw error;
 			});
 			if (outcome !== 'done') return {plan, outcome, snapshot};
 			try {

@@ -81,7 +81,8 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const attempt = service.restoreInPlace(dom.name, {point: point.id, command: 'test', confirm: async () => true});
 		// libvirt 9.0 and 11.3 (Debian 13, tried from bookworm-backports) refuse in different words.
 		await expect(attempt).rejects.toThrow(/cannot perform block operations while checkpoint exists|offline external snapshots while checkpoint exists/);
-		await expect(attempt).rejects.toMatchObject({hint: expect.stringContaining('start the domain and do it while it runs')});
+		// A restore in place needs the domain stopped, so the way out it names is another.
+		await expect(attempt).rejects.toMatchObject({hint: expect.stringContaining('restore the point as a new VM instead (--as NAME)')});
 		expect(await dom.activeFile()).toBe(before);
 		expect((await dom.hypervisor.inspect(dom.name)).state.definition.snapshots).toEqual([]);
 	});
