@@ -4,6 +4,8 @@ import {defineConfig} from 'vitest/config';
 
 /** Tests journal here, never into the user's own journal; removed after the run (test/helpers/build.ts). */
 export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${process.pid}.jsonl`);
+/** And read an empty configuration there, never the user's own (whose policies or keys would change what tests see). */
+export const TEST_CONFIG_DIR = path.join(os.tmpdir(), `snapdeck-test-config-${process.pid}`);
 
 export default defineConfig({
 	test: {
@@ -13,7 +15,7 @@ export default defineConfig({
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
-		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL},
+		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR},
 		testTimeout: 60_000,
 		hookTimeout: 60_000,
 	},

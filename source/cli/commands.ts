@@ -51,9 +51,10 @@ Usage:
   snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place)
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first)
-  snapdeck prune VM --keep-last N [--keep-hourly N --keep-daily N --keep-weekly N
+  snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
                     --keep-monthly N --keep-yearly N] [--dry-run]
-                                            remove points by retention (Proxmox Backup Server's rules)
+                                            remove points by retention (Proxmox Backup Server's
+                                            rules); without --keep-..., the VM's policy's
   snapdeck health [VM...] [--prometheus FILE] [--now TIME]
                                             is everything healthy? findings with what to do; exit 0
                                             ok, 1 warnings, 2 critical, 3 could not tell
@@ -213,7 +214,8 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
 	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
 }
 
-function retentionOf(flags: CliFlags): Retention {
+/** The --keep-... rules given, or null when none is. */
+function retentionOf(flags: CliFlags): Retention | null {
 	const retention: Record<string, number> = {};
 	for (const rule of RETENTION_RULES) {
 		const value = flags[`keep-${rule}`];
@@ -221,8 +223,7 @@ function retentionOf(flags: CliFlags): Retention {
 		if (!/^[1-9]\d*$/.test(value)) throw new SnapdeckError('usage', `--keep-${rule} takes a whole number of 1 or more, got '${value}'`);
 		retention[rule] = Number(value);
 	}
-	if (Object.keys(retention).length === 0) throw new SnapdeckError('usage', 'prune needs at least one --keep-... rule', 'for example --keep-last 7 --keep-weekly 4');
-	return retention;
+	return Object.keys(retention).length === 0 ? null : retention;
 }
 
 /**
@@ -374,8 +375,15 @@ export async function runCommand(command: string, args: readonly string[], flags
 		}
 		case 'prune': {
 			const [vm] = expectArgs(command, args, ['vm']);
-			const retention = retentionOf(flags);
 			const svc = await service();
+			// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
+			const retention = retentionOf(flags) ?? (await (async () => {
+				const {config} = (await import('../config/config.js')).loadConfig();
+				const policy = policiesFor(config, svc.hypervisor.uri)(vm!);
+				const fromPolicy = policy.backups.retention;
+				if (fromPolicy && Object.keys(fromPolicy).length > 0) return fromPolicy;
+				throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.name}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
+			})());
 			const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
 			if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 			else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);

@@ -83,7 +83,7 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 			expect(result.exitCode, name).toBe(2);
 		}
 		expect((await run('backup', 'nosuchvm')).stderr).toContain("there is no VM 'nosuchvm'");
-		expect((await run('prune', 'vm1')).stderr).toContain('prune needs at least one --keep-... rule');
+		expect((await run('prune', 'vm1')).stderr).toContain("prune needs --keep-... rules, and vm1's policy ('default') sets no backups.retention");
 		expect((await run('restore', 'vm1', '--to', '/tmp/x')).stderr).toContain('restore needs --point ID');
 		await lab.write(0x71, 1);
 		await run('backup', 'vm1');
@@ -137,6 +137,25 @@ describe('snapdeck restore --in-place', () => {
 		expect([await lab.reads(0x91, 1), await lab.reads(0, 2)]).toEqual([true, true]);
 		expect((await run('revert', 'vm1', `before-restore-${backup.id}`, '--yes')).exitCode).toBe(0);
 		expect([await lab.reads(0x92, 1), await lab.reads(0x93, 2)]).toEqual([true, true]);
+	});
+});
+
+describe('prune without --keep rules', () => {
+	it("prunes by the VM's policy retention, as `snapdeck run` would", async () => {
+		const {lab, repo} = await cliLab();
+		const configDir = await tempDir();
+		const {writeFile} = await import('node:fs/promises');
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({policies: [{name: 'two', vms: ['vm*'], backups: {retention: {last: 2}}}]}));
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir};
+		for (const pattern of [0x81, 0x82, 0x83]) {
+			await lab.write(pattern, 1);
+			expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		}
+		const before = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id);
+		const pruned = await snapdeck(['prune', 'vm1', '--yes', '--json'], env);
+		expect(pruned.exitCode, pruned.stderr).toBe(0);
+		expect(jsonLines(pruned).at(-1)).toMatchObject({outcome: 'done', keep: [...before.slice(1)].reverse(), remove: [before[0]]});
+		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id)).toEqual(before.slice(1));
 	});
 });
 

@@ -1,9 +1,12 @@
 import {execFileSync} from 'node:child_process';
 import {rmSync} from 'node:fs';
-import {TEST_JOURNAL} from '../../vitest.config.js';
+import {TEST_CONFIG_DIR, TEST_JOURNAL} from '../../vitest.config.js';
 
 /** The end-to-end tests drive bin/snapdeck.js, which runs the bundle: build it so it is never stale. */
 export default function setup() {
 	execFileSync(process.execPath, ['scripts/bundle.mjs'], {stdio: 'inherit'});
-	return () => rmSync(TEST_JOURNAL, {force: true});
+	return () => {
+		rmSync(TEST_JOURNAL, {force: true});
+		rmSync(TEST_CONFIG_DIR, {recursive: true, force: true});
+	};
 }
