@@ -1,4 +1,4 @@
-import {open, stat} from 'node:fs/promises';
+import {open, stat, type FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import type {QemuImgInfo} from './qemu-img.js';
@@ -21,25 +21,30 @@ export interface Qcow2Header {
 export async function readQcow2Header(file: string): Promise<Qcow2Header> {
 	const handle = await open(file, 'r');
 	try {
-		const header = Buffer.alloc(104);
-		const {bytesRead} = await handle.read(header, 0, 104, 0);
-		const version = bytesRead >= 72 ? header.readUInt32BE(4) : 0;
-		if (bytesRead < 72 || header.readUInt32BE(0) !== QCOW2_MAGIC || (version !== 2 && version !== 3)) {
-			throw new SnapdeckError('failed', `${file} is not a qcow2 image`);
-		}
-		const backingOffset = Number(header.readBigUInt64BE(8));
-		const backingLength = header.readUInt32BE(16);
-		let backing: string | null = null;
-		if (backingOffset > 0 && backingLength > 0 && backingLength <= 1023) {
-			const name = Buffer.alloc(backingLength);
-			await handle.read(name, 0, backingLength, backingOffset);
-			backing = path.resolve(path.dirname(file), name.toString('utf8'));
-		}
-		const corrupt = version === 3 && bytesRead >= 80 && (header.readBigUInt64BE(72) & 2n) !== 0n;
-		return {virtualSize: Number(header.readBigUInt64BE(24)), backing, corrupt};
+		return (await headerOf(handle, file)).fields;
 	} finally {
 		await handle.close();
 	}
+}
+
+/** The first 104 bytes of an open image (zeroes past a short file's end) and the fields above, read from them. */
+async function headerOf(handle: FileHandle, file: string): Promise<{bytes: Buffer; fields: Qcow2Header}> {
+	const header = Buffer.alloc(104);
+	const {bytesRead} = await handle.read(header, 0, 104, 0);
+	const version = bytesRead >= 72 ? header.readUInt32BE(4) : 0;
+	if (bytesRead < 72 || header.readUInt32BE(0) !== QCOW2_MAGIC || (version !== 2 && version !== 3)) {
+		throw new SnapdeckError('failed', `${file} is not a qcow2 image`);
+	}
+	const backingOffset = Number(header.readBigUInt64BE(8));
+	const backingLength = header.readUInt32BE(16);
+	let backing: string | null = null;
+	if (backingOffset > 0 && backingLength > 0 && backingLength <= 1023) {
+		const name = Buffer.alloc(backingLength);
+		await handle.read(name, 0, backingLength, backingOffset);
+		backing = path.resolve(path.dirname(file), name.toString('utf8'));
+	}
+	const corrupt = version === 3 && bytesRead >= 80 && (header.readBigUInt64BE(72) & 2n) !== 0n;
+	return {bytes: header, fields: {virtualSize: Number(header.readBigUInt64BE(24)), backing, corrupt}};
 }
 
 /** A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2, corrupt). */
@@ -76,9 +81,9 @@ const pad8 = (n: number) => (n + 7) & ~7;
  * against qemu-img on images qemu-img made. A file that is not qcow2 throws, as qemu-img fails.
  */
 export async function qcow2Info(file: string): Promise<QemuImgInfo> {
-	const {virtualSize, backing, corrupt} = await readQcow2Header(file);
 	const handle = await open(file, 'r');
 	try {
+		const {bytes: header, fields: {virtualSize, backing, corrupt}} = await headerOf(handle, file);
 		const read = async (length: number, position: number) => {
 			// A damaged header can claim any size; no table snapdeck reads comes near 16 MiB.
 			if (length > 16 * 1024 * 1024 || !Number.isSafeInteger(position)) throw new SnapdeckError('failed', `${file} has a damaged header (a table of ${length} bytes at ${position})`);
@@ -87,7 +92,6 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 			if (bytesRead < length) throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 			return buffer;
 		};
-		const header = await read(104, 0).catch(async () => read(72, 0));
 		const version = header.readUInt32BE(4);
 		const nbSnapshots = header.readUInt32BE(60);
 		const snapshotsOffset = Number(header.readBigUInt64BE(64));
