@@ -27,6 +27,12 @@ export interface CommandRunner {
 	run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
 }
 
+/** A tool that is not there, with the Debian package that ships it. */
+function toolMissing(command: string): SnapdeckError {
+	const pkg = PACKAGE_OF[command];
+	return new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
+}
+
 /** The binary to use for a tool; SNAPDECK_QEMU_IMG and the like point at another build. */
 export const toolPath = (tool: string): string =>
 	process.env[`SNAPDECK_${tool.toUpperCase().replaceAll('-', '_')}`] ?? tool;
@@ -42,10 +48,7 @@ export const localRunner: CommandRunner = {
 		if (options.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString('utf8')));
 		const result = await subprocess;
 		if (result.isCanceled) throw new SnapdeckError('failed', `${command} was cancelled`);
-		if ((result as {code?: string}).code === 'ENOENT') {
-			const pkg = PACKAGE_OF[command];
-			throw new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
-		}
+		if ((result as {code?: string}).code === 'ENOENT') throw toolMissing(command);
 		if (result.exitCode !== 0) {
 			const words = (result.stderr || result.stdout || (result.message ?? '')).trim().split('\n').slice(-3).join(' / ');
 			throw new CommandFailed(command, args, result.exitCode ?? -1, words, result.stdout);
@@ -86,10 +89,7 @@ export function startCompanion(command: string, args: readonly string[]): Compan
 		: execa(toolPath(command), args, {reject: false, stdin: 'ignore', stdout: 'ignore', detached: true, encoding: 'utf8'});
 	const exited = subprocess.then(result => {
 		// setpriv reports a missing program as exit 127 and its own words on stderr.
-		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) {
-			const pkg = PACKAGE_OF[command];
-			throw new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
-		}
+		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw toolMissing(command);
 		return {code: result.exitCode ?? null, words: String(result.stderr ?? '').trim().split('\n').slice(-3).join(' / ')};
 	});
 	return {pid: subprocess.pid ?? -1, exited};
