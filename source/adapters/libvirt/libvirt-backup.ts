@@ -1,13 +1,29 @@
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
-import type {BackupDriver} from '../hypervisor.js';
+import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu-img.js';
 import {withXmlFile} from './libvirt-executor.js';
 import type {Virsh} from './virsh.js';
 
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
+
+/** A domain's disks with their virtual sizes, as a backup driver lists them. */
+export const sizedDisks = (state: VmState) => state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
+
+/**
+ * Runs `use` with a new staging directory beside the domain's disks on a remote `host` and the
+ * path there of each target's file (`<disk>.qcow2`); the directory goes afterwards, whatever happens.
+ */
+async function viaStaging(host: Host, state: VmState, targets: readonly BackupTarget[], use: (staging: string, files: string[]) => Promise<void>): Promise<void> {
+	const staging = await host.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
+	try {
+		await use(staging, targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`)));
+	} finally {
+		await host.removeDir(staging).catch(() => undefined);
+	}
+}
 
 /** `virsh domjobinfo --rawstats`: "Job type: 2" then "key: value" lines. */
 export function parseJobStats(text: string): {type: number; values: Record<string, string>} {
@@ -31,7 +47,7 @@ const JOB_RUNNING = new Set([1, 2]);
 export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg, remote?: Host): BackupDriver {
 	const domain = ['--domain', vm];
 	const checkpoints = async () => (await virsh.run(['checkpoint-list', ...domain, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
-	const disks = state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
+	const disks = sizedDisks(state);
 	return {
 		disks, definition,
 		close: async () => undefined,
@@ -47,21 +63,16 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				await backUp(request, request.targets.map(target => target.file));
 				return repoint(request.targets);
 			}
-			// libvirt writes the files on its own host: into a directory beside the disks there, from
-			// which each is copied here over ssh once the job is done, and which is then removed.
-			const staging = await remote.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
-			try {
+			// libvirt writes the files on its own host, into a staging directory there; each is then copied here.
+			await viaStaging(remote, state, request.targets, async (staging, written) => {
 				// QEMU, which may run as its own user there, opens the files libvirt makes in it.
 				await remote.runner.run('chmod', ['0711', '--', staging]);
-				const written = request.targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`));
 				await backUp(request, written);
 				for (const [index, target] of request.targets.entries()) {
 					const size = Number((await remote.runner.run('stat', ['-c', '%s', '--', written[index]!])).stdout.trim());
 					await remote.fetch(written[index]!, target.file, {signal: request.signal, onBytes: bytes => request.onBytes(bytes, size)});
 				}
-			} finally {
-				await remote.removeDir(staging).catch(() => undefined);
-			}
+			});
 			await repoint(request.targets);
 		},
 	};
@@ -110,22 +121,18 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 export function remoteCopyDriver(vm: string, state: VmState, definition: string, host: Host, qemuImg: QemuImg, virsh: Virsh, untracked: string): BackupDriver {
 	const sources = new Map(state.definition.disks.map(disk => [disk.target, disk.file]));
 	return {
-		disks: state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),
+		disks: sizedDisks(state),
 		definition, untracked,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),
 		removeBitmap: async () => undefined,
 		async copy({targets, signal, onBytes}) {
-			const staging = await host.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
-			try {
-				for (const target of targets) {
-					const copy = path.posix.join(staging, `${target.disk}.qcow2`);
-					await qemuImg.convert(sources.get(target.disk)!, copy, {signal, onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize)});
-					await host.fetch(copy, target.file, {signal});
+			await viaStaging(host, state, targets, async (_staging, copies) => {
+				for (const [index, target] of targets.entries()) {
+					await qemuImg.convert(sources.get(target.disk)!, copies[index]!, {signal, onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize)});
+					await host.fetch(copies[index]!, target.file, {signal});
 				}
-			} finally {
-				await host.removeDir(staging).catch(() => undefined);
-			}
+			});
 			// One disk after another: a domain started in between would give a point whose disks are from different moments.
 			const now = (await virsh.run(['domstate', '--domain', vm])).trim();
 			if (now !== 'shut off') throw new SnapdeckError('failed', `${vm} was started during its backup (it is ${now} now), so its disks were not copied at one moment`, 'back it up again, running or shut off');

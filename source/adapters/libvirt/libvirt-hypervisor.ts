@@ -18,7 +18,7 @@ import {acquireLock} from '../lock.js';
 import {QemuImg} from '../qemu-img.js';
 import {qmpBackupDriver} from '../local/qmp-backup.js';
 import {startStorageDaemon} from '../local/storage-daemon.js';
-import {libvirtBackupDriver, remoteCopyDriver} from './libvirt-backup.js';
+import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
 import {asNewDomain} from './domain-edit.js';
 import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
@@ -175,7 +175,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		const daemon = await startStorageDaemon(folder, disks, {readOnly: true});
 		return qmpBackupDriver({
 			client: daemon.client, definition, qemuImg: this.qemuImg, close: () => daemon.stop(),
-			disks: disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: state.images[disk.file]?.virtualSize ?? 0})),
+			disks: sizedDisks(state).map(disk => ({...disk, node: daemon.nodes.get(disk.target)!})),
 			untracked,
 		});
 	}
