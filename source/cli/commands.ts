@@ -143,13 +143,12 @@ async function perform(service: Service, action: Action, flags: CliFlags, comman
 export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
 	return Promise.all(uris.map(async uri => {
 		const hypervisor = await connect(uri);
-		const policies = async () => {
-			const {config} = (await import('../config/config.js')).loadConfig();
-			return policiesFor(config, hypervisor.uri);
-		};
-		return new Service(hypervisor, repository, policies);
+		return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
 	}));
 }
+
+/** The policy of each VM on connection `uri`, read from the config when first asked for. */
+const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
 
 function parseNow(text: string | undefined): Date {
 	const now = text === undefined ? new Date() : new Date(text);
@@ -246,7 +245,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 	const service = async () => {
 		const hypervisor = await connect(await connectionUri(flags.connect));
 		const vm = BACKUP_COMMANDS.has(command) && command !== 'health' ? args[0] : undefined;
-		return new Service(hypervisor, await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command), vm === undefined ? undefined : {vm, uri: hypervisor.uri}));
+		return new Service(hypervisor, await repositoryDir(flags.repo, BACKUP_COMMANDS.has(command), vm === undefined ? undefined : {vm, uri: hypervisor.uri}), configPolicies(hypervisor.uri));
 	};
 	switch (command) {
 		case 'demo': {
@@ -377,13 +376,12 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const [vm] = expectArgs(command, args, ['vm']);
 			const svc = await service();
 			// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
-			const retention = retentionOf(flags) ?? (await (async () => {
-				const {config} = (await import('../config/config.js')).loadConfig();
-				const policy = policiesFor(config, svc.hypervisor.uri)(vm!);
-				const fromPolicy = policy.backups.retention;
-				if (fromPolicy && Object.keys(fromPolicy).length > 0) return fromPolicy;
-				throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.name}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
-			})());
+			let retention = retentionOf(flags);
+			if (retention === null) {
+				const policy = await svc.retentionOf(vm!);
+				if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
+				retention = policy.retention;
+			}
 			const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
 			if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 			else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);

@@ -124,15 +124,6 @@ export class Service {
 		return {policy: policy.name, retention: retention && Object.keys(retention).length > 0 ? retention : null};
 	}
 
-	/** Prunes a VM's points by its policy's retention; refuses, saying where to set one, when the policy has none. */
-	async pruneByPolicy(vm: string, options: Omit<PruneOptions, 'retention'>) {
-		const {policy, retention} = await this.retentionOf(vm);
-		if (!retention) {
-			throw new SnapdeckError('refused', `${vm}'s policy ('${policy}') sets no backup retention, so there is nothing to prune by`, `give the policy "backups": {"retention": {"last": 7, "weekly": 4}} in the config ('snapdeck config path' shows where), or run 'snapdeck prune ${vm} --keep-last N'`);
-		}
-		return this.prune(vm, {...options, retention});
-	}
-
 	/** Each VM's policy, from the config when the service was given one, else the default. */
 	private async policyOf(): Promise<(vm: string) => Policy> {
 		return this.policies ? this.policies() : () => DEFAULT_POLICY;

@@ -6,6 +6,7 @@ import {formatBytes} from '../core/units.js';
 import type {Service} from '../service/service.js';
 import type {BackupMode} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
+import type {Retention} from '../core/retention.js';
 import {BackupList} from './components/backup-list.js';
 import {BackupDialog, ConfirmDialog, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {HelpBar} from './components/help-bar.js';
@@ -132,9 +133,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 		if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
 		verifyJob(treeVm, selectedPoint.id, restoreTest);
 	};
-	const startPrune = (vm: string) =>
+	const startPrune = (vm: string, retention: Retention) =>
 		jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
-			const result = await service.pruneByPolicy(vm, {command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
+			const result = await service.prune(vm, {retention, command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
 			if (result.outcome === 'declined') return {outcome: 'declined'};
 			if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
 			return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
@@ -250,11 +251,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 				return setRestore({vm: treeVm, point: selectedPoint.id, name: `${treeVm}-restored`});
 			case 'prune': {
 				if (!treeVm) return;
-				const vm = treeVm;
 				// No retention to prune by is a note on the status line, not a failed job.
-				return void service.retentionOf(vm).then(({policy, retention}) => {
-					if (!retention) return setNotice(`${vm}: policy '${policy}' has no backups.retention to prune by (see the config)`);
-					startPrune(vm);
+				return void service.retentionOf(treeVm).then(({policy, retention}) => {
+					if (!retention) return setNotice(`${treeVm}: policy '${policy}' has no backups.retention to prune by (see the config)`);
+					startPrune(treeVm, retention);
 				}, (error: unknown) => setNotice((error as Error).message));
 			}
 			case 'revert': return startOnSnapshot('revert');
