@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto';
 import {open, rename, rm} from 'node:fs/promises';
 import path from 'node:path';
+import {fileSystemError} from './safe-fs.js';
 
 async function fsyncPath(file: string, flags: string) {
 	const handle = await open(file, flags);
@@ -18,7 +19,8 @@ async function fsyncPath(file: string, flags: string) {
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
 	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 	try {
-		const handle = await open(temp, 'wx', 0o644);
+		// 'wx' creates a new file (O_EXCL: never through a link placed there); rename replaces a link, not its target.
+		const handle = await open(temp, 'wx', 0o600);
 		try {
 			await handle.writeFile(content, 'utf8');
 			await handle.sync();
@@ -28,7 +30,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
 		await rename(temp, file);
 	} catch (error) {
 		await rm(temp, {force: true});
-		throw error;
+		throw fileSystemError(error, 'write', file);
 	}
 	await fsyncPath(path.dirname(file), 'r');
 }

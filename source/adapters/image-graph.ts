@@ -3,16 +3,17 @@ import type {ImageInfo, VmDefinition} from '../core/model.js';
 import {mapLimited} from '../core/chain.js';
 import {SnapdeckError} from '../core/errors.js';
 import {CommandFailed} from './exec.js';
-import {headerChain, qcow2Info} from './qcow2-header.js';
+import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 
 /**
  * Reads every image a VM's definition reaches (active images, snapshot images, and their backing
  * files) with qemu-img, each image on its own so that a missing or damaged file is reported and the
  * rest still read. Files are named relative to `base` when inside it, else (or with a null
- * `base`) by absolute path.
+ * `base`) by absolute path. Nothing read from a file is followed blindly: a backing name that is a
+ * protocol, a device, or (with `confine`) a file outside `base` is a problem, and is not opened.
  */
-export async function readImageGraph(qemuImg: QemuImg, base: string | null, definition: VmDefinition, metadataName: string, options: {readsFiles?: boolean} = {}) {
+export async function readImageGraph(qemuImg: QemuImg, base: string | null, definition: VmDefinition, metadataName: string, options: {readsFiles?: boolean; confine?: boolean} = {}) {
 	// Images this process can open are read directly (qcow2Info: microseconds); others, on a remote
 	// host, by qemu-img there.
 	const readInfo = options.readsFiles ? qcow2Info : (file: string) => qemuImg.info(file);
@@ -31,8 +32,12 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 	for (let wave = fresh([...definition.disks, ...definition.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file)); wave.length > 0;) {
 		for (const file of wave) seen.add(file);
 		const read = await mapLimited(wave, 4, async next => {
+			const absolute = path.resolve(base ?? '/', next);
+			const unsafe = options.readsFiles ? await backingFileProblem(absolute) : null;
+			if (unsafe) return {next, refused: unsafe};
+			if (options.confine && base !== null && path.isAbsolute(nameOf(absolute))) return {next, refused: `lies outside the VM's folder ${base}`};
 			try {
-				return {next, info: await readInfo(path.resolve(base ?? '/', next))};
+				return {next, info: await readInfo(absolute)};
 			} catch (error) {
 				// qemu-img's words, or what the file system or the qcow2 reader said.
 				if (error instanceof CommandFailed) return {next, error: {missing: /No such file/.test(error.words), words: error.words.replace(/^qemu-img: /, '')}};
@@ -42,15 +47,22 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 			}
 		});
 		const backings: string[] = [];
-		for (const {next, info, error} of read) {
+		for (const {next, info, error, refused} of read) {
 			const usedBy = referrer.get(next);
 			const what = usedBy ? `${next} (the backing file of ${usedBy})` : next;
-			if (error) {
-				problems.push(error.missing ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${error.words}`);
+			if (refused) {
+				problems.push(`${what} ${refused}; snapdeck does not open it`);
+				continue;
+			}
+			if (!info) {
+				if (error) problems.push(error.missing ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${error.words}`);
 				continue;
 			}
 			const file = path.resolve(base ?? '/', next);
-			const backingPath = info['full-backing-filename'];
+			const backingName = info['backing-filename'];
+			const badName = backingName === undefined ? null : backingNameProblem(backingName);
+			if (badName) problems.push(`the backing file of ${what} ${badName}; snapdeck does not open it`);
+			const backingPath = badName ? undefined : info['full-backing-filename'];
 			if (info['format-specific']?.data.corrupt) problems.push(`${what} is marked corrupt by QEMU`);
 			const image: ImageInfo = {
 				file: next, format: info.format, virtualSize: info['virtual-size'], actualSize: info['actual-size'] ?? 0,

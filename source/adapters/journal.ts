@@ -1,8 +1,9 @@
-import {mkdir, open, readFile} from 'node:fs/promises';
+import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import type {JournalEntry, JournalRecord} from '../core/plan.js';
+import {appendStateFile, makeDirs} from './safe-fs.js';
 
 export type {JournalRecord};
 
@@ -11,14 +12,8 @@ export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(en
 
 /** Appends one line and fsyncs it: a crash right after a change still finds it recorded. */
 export async function appendJournalFile(file: string, line: object): Promise<void> {
-	await mkdir(path.dirname(file), {recursive: true});
-	const handle = await open(file, 'a', 0o644);
-	try {
-		await handle.write(`${JSON.stringify(line)}\n`);
-		await handle.sync();
-	} finally {
-		await handle.close();
-	}
+	await makeDirs(path.dirname(file), 'the journal\'s folder');
+	await appendStateFile(file, `${JSON.stringify(line)}\n`);
 }
 
 export const recordChange = (connection: string, entry: JournalEntry) =>

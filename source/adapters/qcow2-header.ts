@@ -9,6 +9,8 @@ export interface Qcow2Header {
 	readonly virtualSize: number;
 	/** The backing file as an absolute path, or null. */
 	readonly backing: string | null;
+	/** The backing file's name as the header spells it. */
+	readonly backingName: string | null;
 	/** QEMU marked the image corrupt (incompatible feature bit 1). */
 	readonly corrupt: boolean;
 }
@@ -35,28 +37,87 @@ async function headerOf(handle: FileHandle, file: string): Promise<{bytes: Buffe
 	if (bytesRead < 72 || header.readUInt32BE(0) !== QCOW2_MAGIC || (version !== 2 && version !== 3)) {
 		throw new SnapdeckError('failed', `${file} is not a qcow2 image`);
 	}
+	const damage = headerDamage(header, version);
+	if (damage) throw new SnapdeckError('failed', `${file} cannot be opened by QEMU: its qcow2 header is damaged (${damage})`);
 	const backingOffset = Number(header.readBigUInt64BE(8));
 	const backingLength = header.readUInt32BE(16);
 	let backing: string | null = null;
+	let backingName: string | null = null;
 	if (backingOffset > 0 && backingLength > 0 && backingLength <= 1023) {
 		const name = Buffer.alloc(backingLength);
 		await handle.read(name, 0, backingLength, backingOffset);
-		backing = path.resolve(path.dirname(file), name.toString('utf8'));
+		backingName = name.toString('utf8');
+		backing = path.resolve(path.dirname(file), backingName);
 	}
 	const corrupt = version === 3 && bytesRead >= 80 && (header.readBigUInt64BE(72) & 2n) !== 0n;
-	return {bytes: header, fields: {virtualSize: Number(header.readBigUInt64BE(24)), backing, corrupt}};
+	return {bytes: header, fields: {virtualSize: Number(header.readBigUInt64BE(24)), backing, backingName, corrupt}};
 }
 
-/** A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2, corrupt). */
-export async function headerChain(file: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
+/**
+ * Why a backing file name read from an image must not be followed, or null: QEMU takes a name with
+ * a ':' before any '/' as a protocol (json:{...}, nbd://..., http:...), which would make it open
+ * a connection or whatever the JSON says instead of a file. snapdeck follows only file names.
+ */
+export function backingNameProblem(name: string): string | null {
+	const colon = name.indexOf(':');
+	if (colon >= 0 && (name.indexOf('/') < 0 || colon < name.indexOf('/'))) return `names a protocol ('${name.length > 60 ? `${name.slice(0, 57)}...` : name}'), not a file`;
+	if (name.includes('\0') || name.length === 0) return 'is not a file name';
+	return null;
+}
+
+/** Why a file an image names as its backing must not be opened (a device, a folder), or null. */
+export async function backingFileProblem(file: string): Promise<string | null> {
+	const found = await stat(file).catch(() => null);
+	if (found === null || found.isFile()) return null;
+	return found.isBlockDevice() || found.isCharacterDevice() ? 'is a device, not an image file' : 'is not a regular file';
+}
+
+/** Incompatible feature bits QEMU 7.2 knows: dirty, corrupt, external data file, compression type, extended L2. */
+const KNOWN_INCOMPATIBLE = 0x1fn;
+
+/**
+ * Why QEMU would refuse to open an image with this header (the checks of qcow2_do_open that need
+ * no more than the header), or null: the inventory then says so instead of listing a disk that
+ * cannot run.
+ */
+function headerDamage(header: Buffer, version: number): string | null {
+	const clusterBits = header.readUInt32BE(20);
+	if (clusterBits < 9 || clusterBits > 21) return `cluster bits ${clusterBits}`;
+	const cluster = 2n ** BigInt(clusterBits);
+	const aligned = (offset: bigint) => offset % cluster === 0n;
+	if (header.readUInt32BE(32) > 1) return `unknown encryption method ${header.readUInt32BE(32)}`;
+	const l1 = header.readBigUInt64BE(40);
+	if (header.readUInt32BE(36) > 0 && !aligned(l1)) return `L1 table at unaligned offset ${l1}`;
+	const refcounts = header.readBigUInt64BE(48);
+	if (refcounts === 0n || !aligned(refcounts)) return `refcount table at offset ${refcounts}`;
+	if (header.readUInt32BE(60) > 0 && !aligned(header.readBigUInt64BE(64))) return 'snapshot table at an unaligned offset';
+	if (version === 3) {
+		const unknown = header.readBigUInt64BE(72) & ~KNOWN_INCOMPATIBLE;
+		if (unknown !== 0n) return `unknown incompatible features 0x${unknown.toString(16)}`;
+		if (header.readUInt32BE(100) < 104) return `header length ${header.readUInt32BE(100)}`;
+	}
+	return null;
+}
+
+/**
+ * A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2,
+ * corrupt, a loop, a backing file that is a protocol, a device, or outside `within`).
+ */
+export async function headerChain(file: string, within?: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
+	const outside = (image: string) => within !== undefined && (path.relative(within, image).startsWith('..') || path.isAbsolute(path.relative(within, image)));
 	const chain: string[] = [];
 	let virtualSize = 0;
-	for (let next: string | null = file; next !== null && !chain.includes(next); ) {
+	for (let next: string | null = file; next !== null; ) {
+		if (chain.includes(next)) return {chain, virtualSize, problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`};
 		try {
+			const unsafe = chain.length === 0 ? null : (await backingFileProblem(next)) ?? (outside(next) ? `lies outside the VM's folder ${within}` : null);
+			if (unsafe) return {chain, virtualSize, problem: `the backing file of ${chain.at(-1)}, ${next}, ${unsafe}`};
 			const header = await readQcow2Header(next);
 			if (chain.length === 0) virtualSize = header.virtualSize;
 			chain.push(next);
 			if (header.corrupt) return {chain, virtualSize, problem: `${next} is marked corrupt by QEMU`};
+			const badName = header.backingName === null ? null : backingNameProblem(header.backingName);
+			if (badName) return {chain, virtualSize, problem: `the backing file of ${next} ${badName}`};
 			next = header.backing;
 		} catch (error) {
 			const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -83,7 +144,7 @@ const pad8 = (n: number) => (n + 7) & ~7;
 export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 	const handle = await open(file, 'r');
 	try {
-		const {bytes: header, fields: {virtualSize, backing, corrupt}} = await headerOf(handle, file);
+		const {bytes: header, fields: {virtualSize, backing, backingName, corrupt}} = await headerOf(handle, file);
 		const read = async (length: number, position: number) => {
 			// A damaged header can claim any size; no table snapdeck reads comes near 16 MiB.
 			if (length > 16 * 1024 * 1024 || !Number.isSafeInteger(position)) throw new SnapdeckError('failed', `${file} has a damaged header (a table of ${length} bytes at ${position})`);
@@ -136,7 +197,7 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 		}
 		return {
 			filename: file, format: 'qcow2', 'virtual-size': virtualSize, 'actual-size': (await stat(file)).blocks * 512,
-			...(backing === null ? {} : {'full-backing-filename': backing}),
+			...(backing === null ? {} : {'backing-filename': backingName!, 'full-backing-filename': backing}),
 			...(snapshots.length > 0 ? {snapshots} : {}),
 			'format-specific': {type: 'qcow2', data: {corrupt, ...(bitmaps.length > 0 ? {bitmaps} : {})}},
 		};

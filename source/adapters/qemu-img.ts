@@ -81,9 +81,15 @@ export class QemuImg {
 		return parseJson(InfoJson, stdout, `qemu-img info ${file}`);
 	}
 
+	/**
+	 * `qemu-img check` of one image's own metadata. The image is opened with no backing file (a
+	 * checked layer does not need it): a backing chain that loops, or a backing name that is a
+	 * protocol, would otherwise hang qemu-img or make it connect out.
+	 */
 	async check(file: string): Promise<QemuImgCheck> {
+		const alone = `json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
 		try {
-			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '-f', 'qcow2', '--output=json', '--', file]);
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone]);
 			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
 		} catch (error) {
 			// Exit 2 (corruptions) and 3 (leaks) still print the JSON report.

@@ -1,4 +1,4 @@
-import {mkdir, rm} from 'node:fs/promises';
+import {chmod, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
@@ -6,6 +6,7 @@ import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {fileExists} from '../adapters/files.js';
+import {makeDirs} from '../adapters/safe-fs.js';
 import type {BackupDriver, Hypervisor} from '../adapters/hypervisor.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
@@ -101,7 +102,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	await repo.write({...manifest, points: [...manifest.points, point]});
 	await repo.journal(vm, {action: 'backup', snapshot: id, outcome: 'started', message: `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`});
 	try {
-		for (const file of files) await mkdir(path.dirname(repo.resolve(vm, file.file)), {recursive: true});
+		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
 		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0))}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
 		await driver.copy({
@@ -113,6 +114,8 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 			...point, state: 'complete',
 			files: await Promise.all(files.map(async file => {
 				const absolute = repo.resolve(vm, file.file);
+				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
+				await chmod(absolute, 0o600);
 				const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
 				return {...file, size: await repo.fileSize(vm, file.file), sha256};
 			})),

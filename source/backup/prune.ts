@@ -66,6 +66,9 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 		const plan = planPrune(manifest, remove);
 		if (options.dryRun) return {plan, keep, remove, outcome: 'dry-run'};
 		if (remove.length === 0) return {plan, keep, remove, outcome: 'done'};
+		// Commits and rebases follow the files' headers: they must say what the manifest says.
+		const headers = await repo.headerProblems(vm, complete.flatMap(point => point.files));
+		if (headers.length > 0) throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: ${headers.join('; ')}`, `nothing was changed; the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}'`);
 		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
 		await runPlan(plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
 		return {plan, keep, remove, outcome: 'done'};

@@ -1,16 +1,18 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {mkdir, open, readdir, readFile, rm, stat} from 'node:fs/promises';
+import {chmod, open, readdir, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
-import {Manifest} from '../core/backup.js';
+import {Manifest, type BackupFile} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
 import {acquireLock} from '../adapters/lock.js';
+import {readQcow2Header} from '../adapters/qcow2-header.js';
 import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
+import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
 export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
@@ -62,13 +64,8 @@ export class Repository {
 
 	async read(vm: string): Promise<Manifest> {
 		const file = path.join(this.vmDir(vm), 'manifest.json');
-		let text: string;
-		try {
-			text = await readFile(file, 'utf8');
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {version: 1, vm, points: []};
-			throw error;
-		}
+		const text = await readStateFile(file);
+		if (text === null) return {version: 1, vm, points: []};
 		let json: unknown;
 		try {
 			json = JSON.parse(text);
@@ -82,13 +79,24 @@ export class Repository {
 
 	/** Validated, then written atomically (temp file, fsync, rename, fsync of the folder). */
 	async write(manifest: Manifest): Promise<void> {
-		await mkdir(this.vmDir(manifest.vm), {recursive: true});
+		await this.ownFolder(manifest.vm);
 		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(manifest));
 	}
 
 	async lock(vm: string, command: string): Promise<() => Promise<void>> {
-		await mkdir(stateDir(this.vmDir(vm)), {recursive: true});
-		return acquireLock(path.join(stateDir(this.vmDir(vm)), 'lock'), `the backups of '${vm}' in ${this.root}`, command);
+		await this.ownFolder(vm);
+		return acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), `the backups of '${vm}' in ${this.root}`, command);
+	}
+
+	/**
+	 * The VM's folder in the repository, created where missing, and readable by its owner alone
+	 * (0700, also when an older snapdeck made it wider): the points copy disks that may be secret.
+	 */
+	async ownFolder(vm: string): Promise<string> {
+		const dir = this.vmDir(vm);
+		await makeDirs(dir, 'the backup repository');
+		await chmod(dir, 0o700);
+		return dir;
 	}
 
 	operations(vm: string) {
@@ -120,6 +128,25 @@ export class Repository {
 		const cleaned = {...manifest, points: complete};
 		if (complete.length !== manifest.points.length) await this.write(cleaned);
 		return {manifest: cleaned, removed};
+	}
+
+	/**
+	 * What is wrong with the headers of point files: each must be a qcow2 backed by exactly the file
+	 * the manifest names (its parent's), or by nothing for a full. A header changed to name another
+	 * file, a protocol or a device would make qemu-img read it into a restore.
+	 */
+	async headerProblems(vm: string, files: readonly BackupFile[]): Promise<string[]> {
+		const problems: string[] = [];
+		for (const file of files) {
+			const header = await readQcow2Header(this.resolve(vm, file.file)).catch((error: Error) => error);
+			if (header instanceof Error) {
+				problems.push((header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file.file} is missing` : `${file.file}: ${header.message}`);
+				continue;
+			}
+			const expected = file.backing === null ? null : this.resolve(vm, file.backing);
+			if (header.backing !== expected) problems.push(`${file.file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${file.backing ?? 'nothing'}`);
+		}
+		return problems;
 	}
 
 	async fileSize(vm: string, file: string): Promise<number> {

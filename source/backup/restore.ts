@@ -1,11 +1,12 @@
-import {mkdir, rm, stat} from 'node:fs/promises';
+import {rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain, type BackupFile} from '../core/backup.js';
+import {findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
+import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {byteProgress} from './backup.js';
@@ -20,6 +21,22 @@ export interface RestoreOptions {
 	readonly command: string;
 	readonly signal?: AbortSignal;
 	readonly onEvent?: (event: PlanEvent) => void;
+	/** Restore even a point whose last verification failed. */
+	readonly force?: boolean;
+}
+
+/**
+ * Refuses a point whose last verification (or that of a point it builds on) failed: restoring it
+ * would hand back data known to be damaged as if it were good. `force` says the operator knows.
+ */
+export function assertRestorable(manifest: Manifest, point: BackupPoint, force = false): void {
+	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} of ${manifest.vm} is partial (an interrupted backup) and cannot be restored`);
+	if (force) return;
+	const failed = pointChain(manifest, point.id).find(member => member.verified?.ok === false);
+	if (failed) {
+		throw new SnapdeckError('refused', `point ${point.id} of ${manifest.vm} failed its last verification${failed === point ? '' : ` (through point ${failed.id}, which it builds on)`} on ${failed.verified!.at}: ${failed.verified!.message}`,
+			`restore another point ('snapdeck backups ${manifest.vm}'), verify it again ('snapdeck verify ${manifest.vm} --point ${point.id}') if the damage was repaired, or pass --force to restore it as it is`);
+	}
 }
 
 /** Progress over a point's disks written one after another: the disks done, plus this one's share. */
@@ -48,11 +65,13 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 	try {
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, options.point);
-		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} of ${vm} is partial (an interrupted backup) and cannot be restored`);
+		assertRestorable(manifest, point, options.force);
 		for (const member of pointChain(manifest, point.id)) {
 			for (const file of member.files) {
 				if (!(await fileExists(repo.resolve(vm, file.file)))) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${file.file} (of point ${member.id}) is missing from ${repo.vmDir(vm)}`, `run 'snapdeck verify ${vm}' to see which points are intact`);
 			}
+			const headers = await repo.headerProblems(vm, member.files);
+			if (headers.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${headers.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 		}
 		const qemuImg = new QemuImg(localRunner);
 		const progress = disksProgress(point.files, options.onEvent);
@@ -63,6 +82,8 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
 			try {
 				await qemuImg.convert(repo.resolve(vm, file.file), target, {signal: options.signal, onProgress: progress.of(file)});
+				// No more readable than the point it comes from.
+				await matchSource(target, repo.resolve(vm, file.file), 0o600);
 			} catch (error) {
 				await rm(target, {force: true});
 				throw error;
@@ -80,7 +101,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 					restored[point.files[0]!.disk] = to;
 				} else {
 					if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
-					await mkdir(to, {recursive: true});
+					await makeDirs(to, 'the folder to restore into');
 					for (const file of point.files) {
 						const target = path.join(to, `${file.disk}.qcow2`);
 						await write(file.disk, target);
@@ -107,11 +128,12 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
  * Writes a point into existing images (a restore in place, onto the fresh overlays of a safety
  * snapshot), one disk after another; a run that is interrupted can simply be run again.
  */
-export async function writePointInto(repo: Repository, vm: string, id: string, images: Readonly<Record<string, string>>, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<void> {
+export async function writePointInto(repo: Repository, vm: string, id: string, images: Readonly<Record<string, string>>, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; force?: boolean}): Promise<void> {
 	const release = await repo.lock(vm, options.command);
 	try {
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, id);
+		assertRestorable(manifest, point, options.force);
 		const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
 		if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
 		const qemuImg = new QemuImg(localRunner);

@@ -49,6 +49,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			const problems: string[] = [];
 			if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
 			else {
+				problems.push(...(await repo.headerProblems(vm, [file])));
 				if ((await sha256File(absolute, options.signal)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
 				const check = await qemuImg.check(absolute).catch((error: Error) => ({'check-errors': 1, corruptions: 0, leaks: 0, message: error.message}));
 				if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) problems.push(`${file.file} fails qemu-img check (${check.corruptions ?? 0} corruptions, ${check['check-errors']} errors)`);

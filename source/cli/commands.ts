@@ -48,9 +48,10 @@ Usage:
   snapdeck backups VM                       a VM's backup points
   snapdeck verify VM [--point ID] [--restore-test]
                                             check points against their checksums and qemu-img check
-  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place)
+  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force]
                                             restore a point to new images, as a new VM, or over the
-                                            stopped VM itself after a safety snapshot (asks first)
+                                            stopped VM itself after a safety snapshot (asks first);
+                                            a point that failed its last verify needs --force
   snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
                     --keep-monthly N --keep-yearly N] [--dry-run]
                                             remove points by retention (Proxmox Backup Server's
@@ -362,12 +363,12 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const svc = await service();
 			if (flags['in-place']) {
 				if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
-				const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
+				const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
 				if (flags.json) printJson({type: 'result', outcome: result.outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
 				else print(result.outcome === 'done' ? `restored point ${flags.point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
 				return 0;
 			}
-			const restored = await cancellable(signal => svc.restore(vm!, {point: flags.point!, to: flags.to, as: flags.as, command: commandLine, signal, onEvent: progressReporter(flags)}));
+			const restored = await cancellable(signal => svc.restore(vm!, {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
 			if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
 			else print(`restored point ${flags.point} of ${vm}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
 			return 0;

@@ -23,6 +23,7 @@ const OPTIONS = {
 	to: {type: 'string'},
 	as: {type: 'string'},
 	'in-place': {type: 'boolean', default: false},
+	force: {type: 'boolean', default: false},
 	'keep-last': {type: 'string'},
 	'keep-hourly': {type: 'string'},
 	'keep-daily': {type: 'string'},
@@ -56,6 +57,7 @@ export type CliFlags = {
 	to?: string;
 	as?: string;
 	'in-place': boolean;
+	force: boolean;
 	'keep-last'?: string;
 	'keep-hourly'?: string;
 	'keep-daily'?: string;

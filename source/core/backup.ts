@@ -3,12 +3,20 @@ import {latestPoint} from './points.js';
 import {SnapdeckError} from './errors.js';
 import {Name} from './model.js';
 
+/**
+ * A point file's name as the manifest holds it: DISK/ID.qcow2, inside the VM's folder of the
+ * repository. Nothing else is accepted (no absolute path, no '..'): a manifest is a file anyone
+ * with write access could have changed, and prune deletes and commits into what it names.
+ */
+export const POINT_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{8}T\d{6}Z(?:-\d+)?\.qcow2$/;
+const PointFileName = z.string().regex(POINT_FILE, {message: 'must be DISK/ID.qcow2, inside the VM\'s folder of the repository'});
+
 /** One disk's file of a backup point, named relative to the VM's folder in the repository. */
 export const BackupFile = z.object({
 	disk: Name,
-	file: z.string().min(1),
+	file: PointFileName,
 	/** The previous point's file this one is an overlay on (by the same relative name); null for a full. */
-	backing: z.string().nullable(),
+	backing: PointFileName.nullable(),
 	virtualSize: z.number().int().nonnegative(),
 	/** Bytes of the file itself. */
 	size: z.number().int().nonnegative(),
@@ -51,7 +59,39 @@ export const Manifest = z.object({
 	vm: Name,
 	/** Oldest first. */
 	points: z.array(BackupPoint),
+}).superRefine((manifest, context) => {
+	for (const problem of manifestProblems(manifest)) context.addIssue({code: 'custom', message: problem, path: ['points']});
 });
+
+/**
+ * What makes a manifest contradict itself: a point id twice, a parent that is missing, later, or
+ * loops back, a file that is not its own disk's, a file two points claim, an incremental whose
+ * backing is not its parent's file of the same disk.
+ */
+export function manifestProblems(manifest: {points: ReadonlyArray<z.infer<typeof BackupPoint>>}): string[] {
+	const problems: string[] = [];
+	const index = new Map<string, number>();
+	const owner = new Map<string, string>();
+	manifest.points.forEach((point, at) => {
+		if (index.has(point.id)) problems.push(`point ${point.id} is listed twice`);
+		index.set(point.id, at);
+	});
+	manifest.points.forEach((point, at) => {
+		const parent = point.parent === null ? undefined : manifest.points[index.get(point.parent) ?? -1];
+		if (point.parent !== null && (!parent || index.get(point.parent)! >= at)) problems.push(`point ${point.id} builds on ${point.parent}, which is not an earlier point`);
+		if ((point.kind === 'full') !== (point.parent === null)) problems.push(`point ${point.id} is ${point.kind === 'full' ? 'a full with a parent' : 'an incremental without a parent'}`);
+		for (const file of point.files) {
+			if (!file.file.startsWith(`${file.disk}/`)) problems.push(`point ${point.id} names ${file.file} for disk ${file.disk}`);
+			const other = owner.get(file.file);
+			if (other !== undefined) problems.push(`points ${other} and ${point.id} both name ${file.file}`);
+			owner.set(file.file, point.id);
+			const expected = parent?.files.find(candidate => candidate.disk === file.disk)?.file ?? null;
+			if (parent && file.backing !== expected) problems.push(`${file.file} of point ${point.id} is backed by ${file.backing ?? 'nothing'}, not by its parent's ${expected ?? '(no such disk)'}`);
+			if (!parent && point.parent === null && file.backing !== null) problems.push(`${file.file} of full point ${point.id} names a backing file`);
+		}
+	});
+	return problems;
+}
 export type Manifest = z.infer<typeof Manifest>;
 
 export type BackupMode = 'auto' | 'full' | 'incremental';

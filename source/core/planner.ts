@@ -1,4 +1,5 @@
 import {dependentsOf, internalSnapshotsIn, siblingPath} from './chain.js';
+import {assertConsistent, assertPlanConfined} from './consistency.js';
 import {SnapdeckError} from './errors.js';
 import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
 import {assertValidName} from './names.js';
@@ -57,6 +58,7 @@ const isExternalImage = (definition: VmDefinition, file: string) =>
 export function planTake(state: VmState, request: TakeRequest): Plan {
 	const {definition} = state;
 	const name = assertValidName('snapshot', request.name);
+	assertConsistent(state, 'take a snapshot of');
 	if (definition.snapshots.some(snapshot => snapshot.name === name)) {
 		throw new SnapdeckError('input', `VM '${definition.name}' already has a snapshot '${name}'`, 'choose another name');
 	}
@@ -86,17 +88,18 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 		snapshots: [...definition.snapshots, snapshot],
 		disks: kind === 'external' ? planned.map(({disk, step}) => ({target: disk.target, file: step.creates[0]!})) : definition.disks,
 	};
-	return makePlan({
+	return assertPlanConfined(state, makePlan({
 		action: 'take', vm: definition.name, snapshot: name,
 		summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''}${quiesced ? ', quiesced' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
 		steps: [...planned.map(({step}) => step), steps.writeDefinition(next, `snapshot '${name}'`)],
 		discards: [], warnings: [],
-	});
+	}));
 }
 
 export function planRevert(state: VmState, name: string): Plan {
 	const {definition, images} = state;
 	const snapshot = findSnapshot(state, name);
+	assertConsistent(state, 'revert');
 	const fresh = freshFileNamer(state);
 	const creates: Step[] = [];
 	const applies: Step[] = [];
@@ -141,17 +144,18 @@ export function planRevert(state: VmState, name: string): Plan {
 	// A running VM loads a memory snapshot in place; for anything else it must be off while its disks change.
 	const restart = state.run === 'running' && !snapshot.memory;
 	if (restart) warnings.push(`${definition.name} is running: it is stopped for the revert and started again afterwards`);
-	return makePlan({
+	return assertPlanConfined(state, makePlan({
 		action: 'revert', vm: definition.name, snapshot: name,
 		summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'${restart ? ', restarting it' : ''}`,
 		steps: restart ? [steps.stopVm(definition.name), ...revertSteps, steps.startVm(definition.name)] : revertSteps,
 		discards, warnings,
-	});
+	}));
 }
 
 export function planMerge(state: VmState, name: string): Plan {
 	const {definition, images} = state;
 	const snapshot = findSnapshot(state, name);
+	assertConsistent(state, 'merge a snapshot of');
 	const content: Step[] = [];
 	const deletes: Step[] = [];
 	const warnings: string[] = [];
@@ -216,11 +220,11 @@ export function planMerge(state: VmState, name: string): Plan {
 			.filter(other => other.name !== name)
 			.map(other => ({...other, parent: other.parent === name ? snapshot.parent : other.parent, disks: other.disks.map(rename)})),
 	};
-	return makePlan({
+	return assertPlanConfined(state, makePlan({
 		action: 'merge', vm: definition.name, snapshot: name,
 		summary: `merge away ${snapshot.kind} snapshot '${name}' of ${definition.name}, keeping every other snapshot's data`,
 		steps: [...content, steps.writeDefinition(next, `that '${name}' is gone`), ...deletes],
 		discards: [`snapshot '${name}': the state of the VM at ${snapshot.createdAt}`],
 		warnings,
-	});
+	}));
 }

@@ -3,6 +3,7 @@ import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
+import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
@@ -17,7 +18,7 @@ import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
-import {restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
+import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 
 export type Action =
@@ -140,11 +141,20 @@ export class Service {
 		}));
 	}
 
+	/**
+	 * The adapter's inspection with core's consistency check added to its problems: the tree,
+	 * health and every plan see the same list, and any entry blocks a change.
+	 */
+	private async inspect(vm: string): Promise<Inspection> {
+		const inspection = await this.hypervisor.inspect(vm);
+		const more = consistencyProblems(inspection.state.definition, inspection.state.images).filter(problem => !inspection.problems.includes(problem));
+		return more.length === 0 ? inspection : {...inspection, problems: [...inspection.problems, ...more]};
+	}
+
 	async tree(vm: string): Promise<TreeView> {
-		const {state, problems, findings} = await this.hypervisor.inspect(vm);
+		const {state, problems, findings} = await this.inspect(vm);
 		const {definition} = state;
 		const tree = buildSnapshotTree(definition);
-		const orphanProblems = tree.orphans.map(name => `snapshot '${name}' names a parent that does not exist`);
 		return {
 			vm: definition.name, current: definition.current, snapshots: definition.snapshots,
 			rows: flattenTree(tree),
@@ -153,13 +163,14 @@ export class Service {
 				if (snapshot.kind === 'external') return sum + (image?.actualSize ?? 0);
 				return sum + (image?.internalSnapshots.find(internal => internal.name === snapshot.name)?.vmStateSize ?? 0);
 			}, 0)])),
-			problems: [...problems, ...orphanProblems],
+			problems,
 			findings,
 			pending: await this.hypervisor.operations(vm).readPending(),
 		};
 	}
 
 	plan(action: Action, inspection: Inspection): Plan {
+		assertNoProblems(action.vm, `${action.kind} on`, inspection.problems);
 		switch (action.kind) {
 			case 'take':
 				return planTake(inspection.state, action.request);
@@ -173,7 +184,7 @@ export class Service {
 	/** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
 	async perform(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
 		if (options.dryRun) {
-			const inspection = await this.hypervisor.inspect(action.vm);
+			const inspection = await this.inspect(action.vm);
 			const plan = this.plan(action, inspection);
 			await this.hypervisor.preflight(inspection, plan);
 			return {plan, outcome: 'dry-run'};
@@ -193,7 +204,7 @@ export class Service {
 		if (pending) {
 			throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
 		}
-		const inspection = await this.hypervisor.inspect(action.vm);
+		const inspection = await this.inspect(action.vm);
 		const plan = this.plan(action, inspection);
 		await this.hypervisor.preflight(inspection, plan);
 		if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
@@ -206,11 +217,14 @@ export class Service {
 	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
 	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
 	 */
-	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
+	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
 		const repo = await this.repo();
 		const {activeImages} = this.hypervisor;
 		if (!activeImages) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot restore in place yet`, 'restore with --to PATH or --as NAME');
-		const point = findPoint(await repo.read(vm), options.point);
+		const manifest = await repo.read(vm);
+		const point = findPoint(manifest, options.point);
+		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
+		assertRestorable(manifest, point, options.force);
 		const release = await this.hypervisor.lock(vm, options.command);
 		try {
 			const {state} = await this.hypervisor.inspect(vm);
@@ -236,7 +250,7 @@ export class Service {
 			});
 			if (outcome !== 'done') return {plan, outcome, snapshot};
 			try {
-				await writePointInto(repo, vm, point.id, await activeImages.call(this.hypervisor, vm), {command: options.command, signal: options.signal, onEvent: options.onEvent});
+				await writePointInto(repo, vm, point.id, await activeImages.call(this.hypervisor, vm), {command: options.command, signal: options.signal, onEvent: options.onEvent, force: options.force});
 			} catch (error) {
 				throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${(error as Error).message}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`);
 			}
@@ -266,7 +280,7 @@ export class Service {
 			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;
 			try {
-				const inspection = await this.hypervisor.inspect(vm);
+				const inspection = await this.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
 				facts = {

@@ -17,7 +17,7 @@ describe('reading qcow2 headers directly, checked against qemu-img', () => {
 		const top = path.join(dir, 'top.qcow2');
 		const header = await readQcow2Header(top);
 		const info = await qemuImg.info(top);
-		expect(header).toEqual({virtualSize: info['virtual-size'], backing: info['full-backing-filename'], corrupt: false});
+		expect(header).toEqual({virtualSize: info['virtual-size'], backing: info['full-backing-filename'], backingName: info['backing-filename'], corrupt: false});
 		expect(await headerChain(top)).toEqual({chain: [top, path.join(dir, 'mid.qcow2'), base], virtualSize: 96 * MiB, problem: null});
 	});
 

@@ -15,6 +15,8 @@ import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock} from '../lock.js';
+import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
+import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {qmpBackupDriver} from '../local/qmp-backup.js';
 import {startStorageDaemon} from '../local/storage-daemon.js';
@@ -121,13 +123,11 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		assertValidName('VM', vm);
-		await mkdir(stateDir(this.folderOf(vm)), {recursive: true});
-		return acquireLock(path.join(stateDir(this.folderOf(vm)), 'lock'), `domain '${vm}' on ${this.uri}`, command);
+		return acquireLock(path.join(await stateFolder(stateDir(this.folderOf(vm)), `the state folder of domain '${vm}'`), 'lock'), `domain '${vm}' on ${this.uri}`, command);
 	}
 
-	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
+	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
-		if (problems.length > 0) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`);
 		if (takenSnapshot(plan)?.quiesced) {
 			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
 			await this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).catch((error: Error) => {
@@ -162,7 +162,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	 */
 	async backupDriver(vm: string): Promise<BackupDriver> {
 		const {state, problems} = await this.inspect(vm);
-		if (problems.length > 0) throw new SnapdeckError('refused', `cannot back up ${vm}: ${problems.join('; ')}`);
+		assertNoProblems(vm, 'back up', [...problems, ...consistencyProblems(state.definition, state.images)]);
 		const definition = await this.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
 		// The repository is on this machine: its files are rebased by qemu-img here.
 		const remote = this.host === localHost ? undefined : this.host;

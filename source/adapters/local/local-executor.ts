@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {fileExists} from '../files.js';
+import {matchSource} from '../safe-fs.js';
 import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -51,7 +52,8 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				// Only the file now; the switch to it happens, for all disks at once, with the metadata.
 				if ((await fileExists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
 				const size = (await qemuImg.info(resolve(step.backing)))['virtual-size'];
-				return qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
+				await qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
+				return matchSource(resolve(step.file), resolve(step.backing));
 			}
 			case 'write-definition': {
 				const actions = [];

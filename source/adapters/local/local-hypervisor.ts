@@ -5,6 +5,7 @@ import {mapLimited} from '../../core/chain.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
+import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
@@ -13,6 +14,7 @@ import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {acquireLock} from '../lock.js';
+import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from './qmp-backup.js';
@@ -90,15 +92,22 @@ export class LocalHypervisor implements Hypervisor {
 			const folder = await this.folderOf(name);
 			const file = await readVmFile(folder);
 			const relative = (image: string) => path.relative(folder, image);
+			/** Images named in vm.json or a header must stay inside the VM's folder. */
+			const outside = (image: string) => {
+				const inside = relative(path.resolve(folder, image));
+				return inside.startsWith('..') || path.isAbsolute(inside);
+			};
 			const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 			const [run, disks] = await Promise.all([
 				qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
-				Promise.all(file.disks.map(async disk => ({disk, ...(await headerChain(path.resolve(folder, disk.file)))}))),
+				Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder))}))),
 			]);
-			const problems = disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []));
-			const frozen = [...new Set(file.snapshots.flatMap(snapshot => snapshot.disks.map(disk => disk.file)))];
-			for (const image of frozen) {
-				if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${file.snapshots.find(snapshot => snapshot.disks.some(disk => disk.file === image))!.name}') is missing`);
+			const problems = [...consistencyProblems(file), ...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []))];
+			for (const snapshot of file.snapshots) {
+				for (const {file: image} of snapshot.disks) {
+					if (outside(image)) problems.push(`${image} (an image of snapshot '${snapshot.name}') lies outside the VM's folder`);
+					else if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
+				}
 			}
 			return {
 				name, state: run, current: file.current, snapshots: file.snapshots.length,
@@ -115,7 +124,7 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		this.files.set(vm, file);
-		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true});
+		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true, confine: true});
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
@@ -127,15 +136,11 @@ export class LocalHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		const folder = await this.folderOf(vm);
-		await mkdir(stateDir(folder), {recursive: true});
-		return acquireLock(path.join(stateDir(folder), 'lock'), `VM '${vm}'`, command);
+		return acquireLock(path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'), `VM '${vm}'`, command);
 	}
 
-	async preflight({state, problems}: Inspection, plan: Plan): Promise<void> {
+	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
-		if (problems.length > 0) {
-			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`);
-		}
 		if (takenSnapshot(plan)?.quiesced) {
 			throw new SnapdeckError('refused', `cannot quiesce ${vm}: local VMs have no guest agent channel snapdeck can use`, 'take it unquiesced (leave out --quiesce), or cancel');
 		}
@@ -189,6 +194,8 @@ export class LocalHypervisor implements Hypervisor {
 		// a qemu-img process per image cost an incremental backup a tenth of its time (bench/block.mjs).
 		const summary = await this.summary(vm);
 		if (summary.state === 'unknown') throw new SnapdeckError('failed', `cannot back up ${vm}: ${summary.error}`);
+		// A chain with a problem (a protocol or device as backing file, a loop, a file outside the folder) is never opened.
+		assertNoProblems(vm, 'back up', summary.error === null ? [] : [summary.error]);
 		const file = await readVmFile(folder);
 		const sizeOf = (target: string) => summary.disks.find(disk => disk.target === target)?.virtualSize ?? 0;
 		if (summary.state === 'running') {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {readQcow2Header} from '../qcow2-header.js';
 import {fileExists} from '../files.js';
+import {matchSource} from '../safe-fs.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
 import type {QemuImg} from '../qemu-img.js';
 import type {CommandRunner} from '../exec.js';
@@ -67,7 +68,8 @@ export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 			switch (step.op) {
 				case 'create-overlay':
 					await freshTarget(step.file, resuming);
-					return qemuImg.create(resolve(step.file), {backing: backingFor(step.file, step.backing)});
+					await qemuImg.create(resolve(step.file), {backing: backingFor(step.file, step.backing)});
+					return matchSource(resolve(step.file), resolve(step.backing));
 				case 'internal-create':
 					if (await hasInternal(step.file, step.name)) {
 						if (resuming) return;
@@ -81,7 +83,8 @@ export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 					return qemuImg.snapshotDelete(resolve(step.file), step.name);
 				case 'copy-internal':
 					await freshTarget(step.target, resuming);
-					return qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), job);
+					await qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), job);
+					return matchSource(resolve(step.target), resolve(step.source));
 				case 'commit': {
 					// The header says what the top is backed by now (no qemu-img process for it).
 					const actual = (await readQcow2Header(resolve(step.top))).backing ?? undefined;

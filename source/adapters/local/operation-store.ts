@@ -1,8 +1,9 @@
-import {mkdir, readFile, rm} from 'node:fs/promises';
+import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {JournalEntry, OperationStore, PendingOperation} from '../../core/plan.js';
 import {writeJsonAtomic} from '../atomic-file.js';
 import {appendJournalFile, recordChange} from '../journal.js';
+import {readStateFile, stateFolder} from '../safe-fs.js';
 
 /** `.snapdeck/` inside a VM's folder: its lock, its pending operation and its journal. */
 export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
@@ -16,15 +17,11 @@ export function folderOperationStore(folder: string, connection?: string): Opera
 	const pendingFile = path.join(dir, 'pending.json');
 	return {
 		async readPending() {
-			try {
-				return JSON.parse(await readFile(pendingFile, 'utf8')) as PendingOperation;
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-				throw error;
-			}
+			const text = await readStateFile(pendingFile);
+			return text === null ? null : (JSON.parse(text) as PendingOperation);
 		},
 		async writePending(pending) {
-			await mkdir(dir, {recursive: true});
+			await stateFolder(dir, 'the state folder');
 			await writeJsonAtomic(pendingFile, pending);
 		},
 		async clearPending() {

@@ -1,3 +1,4 @@
+import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {BackupDriver} from '../hypervisor.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -51,6 +52,8 @@ export function qmpBackupDriver(options: {
 					// An incremental's backing file is the previous point's, named relative to it.
 					if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize});
 					else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing)});
+					// Before a byte of the disk is in it: a point is its owner's alone.
+					await chmod(target.file, 0o600);
 					await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': nodes[index], file: {driver: 'file', filename: target.file}});
 					added.push(nodes[index]!);
 				}
