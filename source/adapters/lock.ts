@@ -1,10 +1,11 @@
 import {randomBytes} from 'node:crypto';
-import {constants} from 'node:fs';
+import {closeSync, constants, openSync, readFileSync, rmSync} from 'node:fs';
 import {link, open, readdir, readFile, rename, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import {processAlive} from './files.js';
+import {fileSystemError} from './safe-fs.js';
 
 export interface LockHolder {
 	readonly pid: number;
@@ -66,12 +67,17 @@ const tokenOf = (read: Read) => (read.kind === 'held' ? read.holder.token : read
 /** Writes `record` to a temp file beside `file` and fsyncs it, for a link or rename into place. */
 async function staged<T>(file: string, record: Record, place: (temp: string) => Promise<T>): Promise<T> {
 	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-	const handle = await open(temp, 'wx', 0o600);
 	try {
-		await handle.writeFile(`${JSON.stringify(record)}\n`);
-		await handle.sync();
-	} finally {
-		await handle.close();
+		const handle = await open(temp, 'wx', 0o600);
+		try {
+			await handle.writeFile(`${JSON.stringify(record)}\n`);
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	} catch (error) {
+		await rm(temp, {force: true});
+		throw fileSystemError(error, 'write the lock', file);
 	}
 	try {
 		return await place(temp);
@@ -102,6 +108,30 @@ async function holderAlive(holder: Record, host: string): Promise<boolean> {
 	return holder.started === undefined || (await startTimeOf(holder.pid)) === holder.started;
 }
 
+/** The locks this process holds (file -> token), for a last release when it must exit at once. */
+const held = new Map<string, string>();
+
+/**
+ * Removes every lock this process holds, synchronously: for an exit that cannot wait for a job to
+ * reach a safe point (a second Ctrl-C, a job that ignores its cancel). An unfinished plan keeps its
+ * pending record, so the VM still refuses other changes until 'snapdeck recover'.
+ */
+export function releaseHeldLocksSync(): void {
+	for (const [file, token] of held) {
+		try {
+			const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+			try {
+				if ((JSON.parse(readFileSync(fd, 'utf8')) as {token?: string}).token === token) rmSync(file, {force: true});
+			} finally {
+				closeSync(fd);
+			}
+		} catch {
+			// Gone, or not ours any more: nothing to release.
+		}
+	}
+	held.clear();
+}
+
 const busy = (what: string, file: string, message: string) =>
 	new SnapdeckError('locked', `${what} is busy: ${message}`, `wait for it to finish; if that process is gone for good, remove ${file}`);
 
@@ -120,11 +150,13 @@ export async function acquireLock(file: string, what: string, command: string): 
 		token: randomBytes(12).toString('hex'), started: await startTimeOf(process.pid),
 	};
 	const release = async () => {
+		held.delete(file);
 		const now = await readLockFile(file).catch(() => ({kind: 'absent'}) as const);
 		// Nobody replaces a live holder's lock, so what reads as ours stays ours until it is removed.
 		if (now.kind === 'held' && now.holder.token === me.token) await rm(file, {force: true});
 	};
 	const acquired = async () => {
+		held.set(file, me.token);
 		await removeSpentClaims(file);
 		return release;
 	};

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
 import {chmod, open, readdir, rm, stat} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
@@ -12,7 +13,7 @@ import {writeJsonAtomic} from '../adapters/atomic-file.js';
 import {acquireLock} from '../adapters/lock.js';
 import {readQcow2Header} from '../adapters/qcow2-header.js';
 import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
-import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
+import {fileSystemError, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
 export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
@@ -83,9 +84,23 @@ export class Repository {
 		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(manifest));
 	}
 
-	async lock(vm: string, command: string): Promise<() => Promise<void>> {
-		await this.ownFolder(vm);
-		return acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), `the backups of '${vm}' in ${this.root}`, command);
+	/**
+	 * The lock of a VM's backups, in the repository. A job that only reads (verify, listing) still
+	 * runs where the repository cannot take even a lock file (full, read-only: verify and prune are
+	 * the way out of that): it then locks on this host, in the temp folder, and `onFallback` says so.
+	 */
+	async lock(vm: string, command: string, options: {readOnly?: boolean; onFallback?: (why: string) => void} = {}): Promise<() => Promise<void>> {
+		const what = `the backups of '${vm}' in ${this.root}`;
+		try {
+			await this.ownFolder(vm);
+			return await acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), what, command);
+		} catch (error) {
+			const code = (error as {code?: string}).code;
+			if (!options.readOnly || !['ENOSPC', 'EROFS', 'EDQUOT'].includes(code ?? '')) throw error;
+			options.onFallback?.(`${(error as Error).message}; locked on this host instead, and nothing is written to the repository`);
+			const dir = await stateFolder(path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`), 'the folder of fallback locks');
+			return acquireLock(path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`), what, command);
+		}
 	}
 
 	/**
@@ -95,7 +110,9 @@ export class Repository {
 	async ownFolder(vm: string): Promise<string> {
 		const dir = this.vmDir(vm);
 		await makeDirs(dir, 'the backup repository');
-		await chmod(dir, 0o700);
+		if (((await stat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700).catch(error => {
+			throw fileSystemError(error, 'make private', dir);
+		});
 		return dir;
 	}
 

@@ -18,6 +18,8 @@ export interface VerifyOptions {
 	readonly now?: Date;
 	/** Told each file as it is checked. */
 	readonly onFile?: (file: string) => void;
+	/** Told what could not be done but did not stop the verification (a full or read-only repository). */
+	readonly onWarning?: (text: string) => void;
 }
 
 export interface PointVerdict {
@@ -34,7 +36,11 @@ export interface PointVerdict {
  * in the manifest.
  */
 export async function verifyBackups(repo: Repository, vm: string, options: VerifyOptions): Promise<PointVerdict[]> {
-	const release = await repo.lock(vm, options.command);
+	let unwritable = false;
+	const release = await repo.lock(vm, options.command, {readOnly: true, onFallback: why => {
+		unwritable = true;
+		options.onWarning?.(why);
+	}});
 	try {
 		const manifest = await repo.read(vm);
 		const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
@@ -75,7 +81,18 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
-		const at = (options.now ?? new Date()).toISOString();
+		if (!unwritable) await recordVerdicts(repo, vm, verdicts, options);
+		return verdicts;
+	} finally {
+		await release();
+	}
+}
+
+/** The verdicts into the manifest and the journal; a repository that cannot take them is a warning, not a failed verification. */
+async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly PointVerdict[], options: VerifyOptions) {
+	const at = (options.now ?? new Date()).toISOString();
+	const failed = verdicts.filter(verdict => !verdict.ok);
+	try {
 		const fresh = await repo.read(vm);
 		await repo.write({
 			...fresh,
@@ -84,11 +101,10 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 				return verdict ? {...point, verified: {at, ok: verdict.ok, restoreTest: options.restoreTest ?? false, message: verdict.problems.join('; ') || 'ok'}} : point;
 			}),
 		});
-		const failed = verdicts.filter(verdict => !verdict.ok);
-		await repo.journal(vm, {action: 'verify', snapshot: points.map(point => point.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
-		return verdicts;
-	} finally {
-		await release();
+		await repo.journal(vm, {action: 'verify', snapshot: verdicts.map(verdict => verdict.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
+	} catch (error) {
+		if (!['ENOSPC', 'EROFS', 'EDQUOT'].includes((error as {code?: string}).code ?? '')) throw error;
+		options.onWarning?.(`the verdict is not recorded in the manifest: ${(error as Error).message}`);
 	}
 }
 

@@ -13,7 +13,7 @@ import {RETENTION_RULES, type Retention} from '../core/retention.js';
 import {writeFileAtomic} from '../adapters/atomic-file.js';
 import {formatBytes} from '../core/units.js';
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../service/demo-lab.js';
-import {Service, type Action} from '../service/service.js';
+import {releaseHeldLocksSync, Service, type Action} from '../service/service.js';
 import type {CliFlags} from './main.js';
 import {prometheusText, renderBackups, renderHealth, renderLog, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
@@ -230,13 +230,34 @@ function retentionOf(flags: CliFlags): Retention | null {
  * Runs `run` with a signal that Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) abort: the
  * operation stops at a safe point and cleans up, instead of the process dying in the middle.
  */
+/** How long a cancelled job may take to reach a safe point before snapdeck exits without it. */
+const CANCEL_GRACE_MS = 5000;
+
+/**
+ * Runs a job that SIGINT, SIGTERM and SIGHUP cancel at its next safe point. A second signal, or
+ * a job still running CANCEL_GRACE_MS after the first, ends the process at once: its locks are
+ * released, its child processes go with it (execa), and an unfinished plan keeps its pending
+ * record for 'snapdeck recover'.
+ */
 function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
 	const controller = new AbortController();
+	let timer: NodeJS.Timeout | undefined;
+	const force = (name: string) => {
+		releaseHeldLocksSync();
+		process.stderr.write(`snapdeck: ${name}: stopped without waiting for the job to reach a safe point; 'snapdeck recover VM' finishes what it left\n`);
+		process.exit(128 + (name === 'SIGINT' ? 2 : name === 'SIGHUP' ? 1 : 15));
+	};
 	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
-	const cancel = () => controller.abort();
+	const cancel = (name: NodeJS.Signals) => {
+		if (controller.signal.aborted) return force(name);
+		controller.abort();
+		timer = setTimeout(() => force(name), CANCEL_GRACE_MS);
+		timer.unref();
+	};
 	const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 	for (const name of signals) process.on(name, cancel);
 	return run(controller.signal).finally(() => {
+		clearTimeout(timer);
 		for (const name of signals) process.off(name, cancel);
 	});
 }
@@ -352,7 +373,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 		case 'verify': {
 			const [vm] = expectArgs(command, args, ['vm']);
 			const svc = await service();
-			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal}));
+			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
 			if (flags.json) printJson({vm, points: verdicts});
 			else for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
 			return verdicts.every(verdict => verdict.ok) ? 0 : 1;

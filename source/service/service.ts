@@ -21,6 +21,9 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 
+/** For an exit that cannot wait: every lock this process holds, released at once. */
+export {releaseHeldLocksSync} from '../adapters/lock.js';
+
 export type Action =
 	| {readonly kind: 'take'; readonly vm: string; readonly request: TakeRequest}
 	| {readonly kind: 'revert'; readonly vm: string; readonly snapshot: string}
@@ -291,7 +294,10 @@ export class Service {
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
 					points, repositoryFree,
-					bitmaps: Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []])),
+					// A running QEMU keeps its bitmaps in memory until it stops: ask it, not the image file.
+					bitmaps: state.run === 'running' && this.hypervisor.liveBitmaps
+						? await this.hypervisor.liveBitmaps(vm)
+						: Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.canQuiesce ? await this.hypervisor.canQuiesce(vm) : false,
 					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
 						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
