@@ -85,7 +85,17 @@ export interface Hypervisor {
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
 	 */
 	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
-	/** `qemu-img check` of every image the inspection found. */
+	/**
+	 * The change-tracking bitmaps a running VM's QEMU holds, by disk: they reach the image file only
+	 * when QEMU stops, so the file's own list is stale while it runs. Null when it is not running or
+	 * cannot be asked now (another client holds its monitor).
+	 */
+	liveBitmaps?(vm: string): Promise<Record<string, string[]> | null>;
+	/**
+	 * `qemu-img check` of every image the inspection found, except those a running QEMU is writing
+	 * (its active images, and every image while a block job runs): read from outside they can look
+	 * corrupt when they are not.
+	 */
 	checkImages?(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
 	/** Whether a guest agent answers, so snapshots can be quiesced. */
 	canQuiesce?(vm: string): Promise<boolean>;

@@ -216,8 +216,23 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 	}
 
+	async liveBitmaps(vm: string): Promise<Record<string, string[]> | null> {
+		const {state} = await this.inspect(vm);
+		if (state.run !== 'running') return null;
+		// A checkpoint is a bitmap on every disk it names; snapdeck's name all of the domain's disks.
+		const names = (await this.virsh.run(['checkpoint-list', '--domain', vm, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
+		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, names]));
+	}
+
 	async checkImages({state}: Inspection) {
-		return mapLimited(Object.keys(state.images), 4, async file => {
+		let skip = new Set<string>();
+		if (state.run === 'running') {
+			const vm = state.definition.name;
+			const [job, ...blockJobs] = await this.virsh.batch([['domjobinfo', '--domain', vm], ...state.definition.disks.map(disk => ['blockjob', '--domain', vm, '--path', disk.target, '--info'])]);
+			const busy = !/Job type:\s+None/.test(job ?? '') || blockJobs.some(info => info.trim() !== '' && !/No current block job/.test(info));
+			skip = new Set(busy ? Object.keys(state.images) : state.definition.disks.map(disk => disk.file));
+		}
+		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
 			const check = await this.qemuImg.check(file);
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 		});

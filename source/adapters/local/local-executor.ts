@@ -6,7 +6,7 @@ import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
-import {flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from './qmp-client.js';
 import {qmpPath, stopVm} from './qemu-process.js';
@@ -32,6 +32,8 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		if (socket === null || !(await fileExists(socket))) return null;
 		client = await QmpClient.connect(socket, 3000).catch(() => null);
 		clientClosed = false;
+		// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
+		if (client) await clearLeftovers(client);
 		void client?.closed().then(() => {
 			clientClosed = true;
 		});
@@ -119,6 +121,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				await runJob(qmp, 'block-commit', id => qmp.execute('block-commit', active
 					? {'job-id': id, device: topNode, 'base-node': baseNode}
 					: {'job-id': id, device: top.node, 'top-node': topNode, 'base-node': baseNode, 'backing-file': path.basename(resolve(step.base))}), {signal, onProgress, pivot: active});
+				await dropDetachedNodes(qmp);
 				return flushAll(qmp);
 			}
 			case 'rebase': {
@@ -134,6 +137,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 					'job-id': id, device: node,
 					...(base ? {'base-node': base, 'backing-file': relativeTo(step.file, step.backing!)} : {}),
 				}), {signal, onProgress});
+				await dropDetachedNodes(qmp);
 				return flushAll(qmp);
 			}
 			case 'stop-vm':

@@ -18,7 +18,7 @@ import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from './qmp-backup.js';
-import {topNodes} from './qmp-block.js';
+import {clearLeftovers, nodeBitmaps, topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
@@ -201,6 +201,7 @@ export class LocalHypervisor implements Hypervisor {
 		if (summary.state === 'running') {
 			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
 			try {
+				await clearLeftovers(client);
 				const tops = await topNodes(client);
 				const disks = file.disks.map(disk => {
 					const top = tops.get(disk.target);
@@ -252,8 +253,35 @@ export class LocalHypervisor implements Hypervisor {
 		}
 	}
 
-	async checkImages({state}: Inspection) {
-		return mapLimited(Object.keys(state.images), 4, async file => {
+	async liveBitmaps(vm: string): Promise<Record<string, string[]> | null> {
+		const folder = await this.folderOf(vm);
+		const file = await readVmFile(folder);
+		if (file.qmp === null) return null;
+		const client = await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null);
+		if (!client) return null;
+		try {
+			const [tops, bitmaps] = [await topNodes(client), await nodeBitmaps(client)];
+			return Object.fromEntries(file.disks.map(disk => [disk.target, (bitmaps.get(tops.get(disk.target)?.node ?? '') ?? []).map(bitmap => bitmap.name)]));
+		} finally {
+			client.close();
+		}
+	}
+
+	/** Images a running VM's QEMU may be writing: its active images, or all of them while a block job runs or its monitor is busy. */
+	private async beingWritten({state}: Inspection): Promise<Set<string>> {
+		if (state.run !== 'running') return new Set();
+		const folder = path.join(this.root, state.definition.name);
+		const file = this.files.get(state.definition.name);
+		const client = file?.qmp ? await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null) : null;
+		const jobs = client ? await client.execute<unknown[]>('query-block-jobs').finally(() => client.close()) : null;
+		if (jobs === null || jobs.length > 0) return new Set(Object.keys(state.images));
+		return new Set(state.definition.disks.map(disk => disk.file));
+	}
+
+	async checkImages(inspection: Inspection) {
+		const {state} = inspection;
+		const skip = await this.beingWritten(inspection);
+		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
 			const check = await this.qemuImg.check(path.resolve(path.join(this.root, state.definition.name), file));
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 		});

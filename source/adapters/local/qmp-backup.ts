@@ -2,7 +2,7 @@ import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {BackupDriver} from '../hypervisor.js';
 import type {QemuImg} from '../qemu-img.js';
-import {nodeBitmaps, runJobs} from './qmp-block.js';
+import {BACKUP_TARGET_PREFIX, nodeBitmaps, runJobs} from './qmp-block.js';
 import {QmpError, type QmpClient} from './qmp-client.js';
 
 /**
@@ -45,7 +45,7 @@ export function qmpBackupDriver(options: {
 			}
 		},
 		async copy({bitmap, since, targets, bytesPerSecond, signal, onBytes}) {
-			const nodes = targets.map(target => `snapdeck-target-${target.disk}`);
+			const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
 			const added: string[] = [];
 			try {
 				for (const [index, target] of targets.entries()) {
