@@ -8,6 +8,7 @@ import {formatBytes} from '../core/units.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import type {BackupDriver, Hypervisor} from '../adapters/hypervisor.js';
+import {rememberRepository} from './checkpoints.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
 export interface BackupOptions {
@@ -51,6 +52,8 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 			const pending = await repo.operations(vm).readPending();
 			if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
 			const {manifest} = await repo.cleanup(await repo.read(vm));
+			// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
+			await rememberRepository(repo);
 			const driver = await hypervisor.backupDriver(vm);
 			try {
 				return await backupFrom(driver, repo, manifest, options);

@@ -17,7 +17,7 @@ import {releaseHeldLocksSync, Service, type Action} from '../service/service.js'
 import type {CliFlags} from './main.js';
 import {prometheusText, renderBackups, renderHealth, renderLog, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
-const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'health']);
+const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'checkpoints', 'health']);
 
 /** A point as --json shows it: the documented fields, without the VM definition it carries. */
 const pointJson = (point: BackupPoint) => ({
@@ -64,6 +64,8 @@ Usage:
   snapdeck schedule [list] | install [--dry-run]
                                             each VM's scheduled tasks; install a systemd timer
                                             (or print the crontab line) that runs 'snapdeck run'
+  snapdeck checkpoints VM [--prune]         snapdeck's bitmaps (libvirt checkpoints) on a VM: which a
+                                            backup still needs; --prune removes the others
   snapdeck log [VM] [--limit N]             the journal: every change snapdeck made, newest last
   snapdeck config path | show | validate [FILE] | schema
                                             the configuration file: where, as read (defaults
@@ -226,15 +228,12 @@ function retentionOf(flags: CliFlags): Retention | null {
 	return Object.keys(retention).length === 0 ? null : retention;
 }
 
-/**
- * Runs `run` with a signal that Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) abort: the
- * operation stops at a safe point and cleans up, instead of the process dying in the middle.
- */
 /** How long a cancelled job may take to reach a safe point before snapdeck exits without it. */
 const CANCEL_GRACE_MS = 5000;
 
 /**
- * Runs a job that SIGINT, SIGTERM and SIGHUP cancel at its next safe point. A second signal, or
+ * Runs a job that Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) cancel at its next safe
+ * point, where it cleans up, instead of the process dying in the middle. A second signal, or
  * a job still running CANCEL_GRACE_MS after the first, ends the process at once: its locks are
  * released, its child processes go with it (execa), and an unfinished plan keeps its pending
  * record for 'snapdeck recover'.
@@ -369,6 +368,20 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (flags.json) printJson({vm, repository: svc.repository!.root, points: points.map(pointJson)});
 			else print(renderBackups(vm!, svc.repository!.vmDir(vm!), points));
 			return 0;
+		}
+		case 'checkpoints': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			const result = await (await service()).checkpoints(vm!, {prune: flags.prune, command: commandLine});
+			if (flags.json) printJson({vm, ...result});
+			else {
+				if (result.checkpoints.length === 0) print(`${vm} carries no bitmap (checkpoint) of snapdeck's`);
+				for (const checkpoint of result.checkpoints) {
+					print(`${checkpoint.stale === null ? 'in use' : result.removed.includes(checkpoint.name) ? 'removed' : 'stale '}  ${checkpoint.name}  ${checkpoint.stale ?? `the next incremental into ${checkpoint.repository} follows it`}`);
+				}
+				if (result.left.length > 0) print(`not removed: ${result.left.join(', ')}; libvirt deletes the checkpoints of a running domain only: start ${vm} and run this again`);
+				else if (!flags.prune && result.checkpoints.some(checkpoint => checkpoint.stale !== null)) print(`'snapdeck checkpoints ${vm} --prune' removes the stale ones`);
+			}
+			return result.left.length > 0 ? 1 : 0;
 		}
 		case 'verify': {
 			const [vm] = expectArgs(command, args, ['vm']);

@@ -24,6 +24,7 @@ const OPTIONS = {
 	as: {type: 'string'},
 	'in-place': {type: 'boolean', default: false},
 	force: {type: 'boolean', default: false},
+	prune: {type: 'boolean', default: false},
 	'keep-last': {type: 'string'},
 	'keep-hourly': {type: 'string'},
 	'keep-daily': {type: 'string'},
@@ -58,6 +59,7 @@ export type CliFlags = {
 	as?: string;
 	'in-place': boolean;
 	force: boolean;
+	prune: boolean;
 	'keep-last'?: string;
 	'keep-hourly'?: string;
 	'keep-daily'?: string;

@@ -99,6 +99,12 @@ export type BackupMode = 'auto' | 'full' | 'incremental';
 /** Every dirty bitmap snapdeck's backups make is named "snapdeck.<repository>.<point>". */
 export const BACKUP_BITMAP_PREFIX = 'snapdeck.';
 
+/** A backup bitmap's (or libvirt checkpoint's) name split into its repository tag and point id; null for anyone else's. */
+export function parseBackupBitmap(name: string): {tag: string; point: string} | null {
+	const match = /^snapdeck\.([0-9a-f]{8})\.(\d{8}T\d{6}Z(?:-\d+)?)$/.exec(name);
+	return match ? {tag: match[1]!, point: match[2]!} : null;
+}
+
 /** A disk as a backup sees it: its active image's virtual size and the bitmaps on it. */
 export interface SourceDisk {
 	readonly target: string;

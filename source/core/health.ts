@@ -38,6 +38,8 @@ export interface VmFacts {
 	readonly repositoryFree: number | null;
 	/** Whether snapshots of this VM can be quiesced (a guest agent answers). */
 	readonly canQuiesce: boolean;
+	/** snapdeck's bitmaps (libvirt checkpoints) on the VM that no backup needs any more, with why. */
+	readonly staleBitmaps?: ReadonlyArray<{readonly name: string; readonly why: string}>;
 	/** Internal snapshots inside the VM's images that no snapshot metadata names (left by an earlier merge or tool). */
 	readonly orphanedInternal?: ReadonlyArray<{readonly file: string; readonly name: string}>;
 }
@@ -62,6 +64,9 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
 	for (const orphan of facts.orphanedInternal ?? []) {
 		add('orphaned-internal-snapshot', 'warning', `${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`);
+	}
+	for (const stale of facts.staleBitmaps ?? []) {
+		add('stale-checkpoint', 'warning', `${vm} carries ${stale.name}, a change-tracking bitmap (a libvirt checkpoint) of snapdeck's that no backup needs: ${stale.why}. It costs every write, and other checkpoint-based backup tools (virtnbdbackup) refuse to run beside it: 'snapdeck checkpoints ${vm} --prune' removes it`);
 	}
 	for (const check of facts.checks) {
 		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`);

@@ -1,5 +1,5 @@
 import {SnapdeckError} from '../core/errors.js';
-import type {Snapshot, VmSummary} from '../core/model.js';
+import type {Snapshot, VmState, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
@@ -20,6 +20,7 @@ import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
+import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync} from '../adapters/lock.js';
@@ -286,6 +287,7 @@ export class Service {
 				const inspection = await this.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
+				const bitmaps = await this.bitmapsOf(state);
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
 					problems: inspection.problems, findings: inspection.findings,
@@ -294,10 +296,7 @@ export class Service {
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
 					points, repositoryFree,
-					// A running QEMU keeps its bitmaps in memory until it stops: ask it, not the image file.
-					bitmaps: state.run === 'running' && this.hypervisor.liveBitmaps
-						? await this.hypervisor.liveBitmaps(vm)
-						: Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []])),
+					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.canQuiesce ? await this.hypervisor.canQuiesce(vm) : false,
 					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
 						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
@@ -309,6 +308,41 @@ export class Service {
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
 		});
+	}
+
+	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
+	private async bitmapsOf(state: VmState): Promise<Record<string, readonly string[]> | null> {
+		if (state.run === 'running' && this.hypervisor.liveBitmaps) return this.hypervisor.liveBitmaps(state.definition.name);
+		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]));
+	}
+
+	/**
+	 * snapdeck's bitmaps (libvirt checkpoints) on a VM and whether a backup still needs each; with
+	 * `prune`, the ones none needs are removed, under the VM's lock. `left` names those the adapter
+	 * could not remove (libvirt deletes checkpoints of running domains only).
+	 */
+	async checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
+		const repo = await this.pendingRepository().catch(() => null);
+		const judge = async () => judgeBitmaps(vm, Object.values((await this.bitmapsOf((await this.inspect(vm)).state)) ?? {}).flat(), repo);
+		const checkpoints = await judge();
+		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
+		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
+		if (!this.hypervisor.backupDriver) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot change bitmaps`);
+		const release = await this.hypervisor.lock(vm, options.command);
+		try {
+			const driver = await this.hypervisor.backupDriver(vm);
+			try {
+				for (const name of stale) await driver.removeBitmap(name);
+			} finally {
+				await driver.close();
+			}
+			const after = new Set((await judge()).map(checkpoint => checkpoint.name));
+			const removed = stale.filter(name => !after.has(name));
+			await this.hypervisor.operations(vm).appendJournal({time: new Date().toISOString(), vm, action: 'checkpoints', snapshot: removed.join(', '), outcome: 'done', message: `removed ${removed.length} stale bitmap(s)${after.size > 0 ? `; left ${[...after].join(', ')}` : ''}`});
+			return {checkpoints, removed, left: stale.filter(name => after.has(name))};
+		} finally {
+			await release();
+		}
 	}
 
 	/** A VM's scheduled tasks under its policy: their last and next runs. */

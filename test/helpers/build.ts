@@ -7,6 +7,7 @@ export default function setup() {
 	execFileSync(process.execPath, ['scripts/bundle.mjs'], {stdio: 'inherit'});
 	return () => {
 		rmSync(TEST_JOURNAL, {force: true});
+		rmSync(`${TEST_JOURNAL}.repositories.json`, {force: true}); // source/backup/checkpoints.ts
 		rmSync(TEST_CONFIG_DIR, {recursive: true, force: true});
 	};
 }
