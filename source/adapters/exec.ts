@@ -2,6 +2,14 @@ import {existsSync} from 'node:fs';
 import {execa} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
 
+/**
+ * Test hook for crash safety: SNAPDECK_CRASH_AT=NAME kills snapdeck outright (SIGKILL) where
+ * crashPoint(NAME) stands (test/e2e/faults.test.ts). Plans have their own (during:N, after:N).
+ */
+export const crashPoint = (name: string): void => {
+	if (process.env['SNAPDECK_CRASH_AT'] === name) process.kill(process.pid, 'SIGKILL');
+};
+
 /** Debian package that ships each external tool, for the "install it" hint. */
 const PACKAGE_OF: Record<string, string> = {
 	'qemu-img': 'qemu-utils',

@@ -5,6 +5,7 @@ import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
+import {crashPoint} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import type {BackupDriver, Hypervisor} from '../adapters/hypervisor.js';
@@ -104,6 +105,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
 	await repo.journal(vm, {action: 'backup', snapshot: id, outcome: 'started', message: `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`});
+	crashPoint('backup-recorded');
 	try {
 		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
 		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0))}) to ${repo.vmDir(vm)}`;
@@ -112,6 +114,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, signal: options.signal, onBytes: byteProgress(options.onEvent),
 			targets: files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize})),
 		});
+		crashPoint('backup-copied');
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
 			...point, state: 'complete',

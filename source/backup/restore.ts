@@ -1,16 +1,16 @@
-import {rm, stat} from 'node:fs/promises';
+import {link, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
-import {localRunner} from '../adapters/exec.js';
+import {crashPoint, localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {byteProgress} from './backup.js';
-import type {Repository} from './repository.js';
+import {fsyncFile, type Repository} from './repository.js';
 
 export interface RestoreOptions {
 	readonly point: string;
@@ -80,13 +80,21 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
 			if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
+			// Written under a name of its own, renamed when whole: a restore killed part way never
+			// leaves a half image under the name asked for (the next restore replaces the partial one).
+			const partial = path.join(path.dirname(target), `.${path.basename(target)}.snapdeck-partial`);
 			try {
-				await qemuImg.convert(repo.resolve(vm, file.file), target, {signal: options.signal, onProgress: progress.of(file)});
+				await rm(partial, {force: true});
+				crashPoint('restore-write');
+				await qemuImg.convert(repo.resolve(vm, file.file), partial, {signal: options.signal, onProgress: progress.of(file)});
 				// No more readable than the point it comes from.
-				await matchSource(target, repo.resolve(vm, file.file), 0o600);
-			} catch (error) {
-				await rm(target, {force: true});
-				throw error;
+				await matchSource(partial, repo.resolve(vm, file.file), 0o600);
+				await fsyncFile(partial);
+				await link(partial, target).catch(error => {
+					throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new SnapdeckError('refused', `${target} appeared while it was being restored; restore never overwrites a file`) : error;
+				});
+			} finally {
+				await rm(partial, {force: true});
 			}
 			progress.finished(file);
 		};
@@ -142,6 +150,7 @@ export async function writePointInto(repo: Repository, vm: string, id: string, i
 		try {
 			for (const file of point.files) {
 				options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
+				crashPoint('restore-write');
 				await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: progress.of(file)});
 				progress.finished(file);
 			}

@@ -397,8 +397,12 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const svc = await service();
 			if (flags['in-place']) {
 				if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
-				const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
-				if (flags.json) printJson({type: 'result', outcome: result.outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
+				// --dry-run: the plan is shown, then declined, so nothing changes.
+				const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
+				const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
+				const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
+				if (flags.json) printJson({type: 'result', outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
+				else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
 				else print(result.outcome === 'done' ? `restored point ${flags.point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
 				return 0;
 			}

@@ -1,4 +1,4 @@
-import {mkdir, readdir, rm, stat, statfs} from 'node:fs/promises';
+import {chmod, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
@@ -227,28 +227,26 @@ export class LocalHypervisor implements Hypervisor {
 		const parsed = VmFile.safeParse(definition);
 		if (!parsed.success) throw new SnapdeckError('refused', 'the backup point does not hold a local VM definition (vm.json), so it cannot become a VM here', 'restore its disks with --to PATH instead');
 		const folder = path.join(this.root, name);
+		if (await fileExists(folder)) throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
+		// Built in a hidden folder and renamed into place whole: a restore killed part way leaves no
+		// half VM in the list, and the next restore of the same name starts that folder afresh.
+		const staging = path.join(this.root, `.${name}.snapdeck-partial`);
+		await rm(staging, {recursive: true, force: true});
+		await mkdir(staging, {mode: 0o700});
 		try {
-			await mkdir(folder);
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
-			throw error;
-		}
-		try {
-			const images: Record<string, string> = {};
-			for (const disk of disks) {
-				images[disk] = path.join(folder, `${disk}.qcow2`);
-				await write(disk, images[disk]);
-			}
+			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
 			const vm = parsed.data;
-			await writeVmFile(folder, {
+			await writeVmFile(staging, {
 				...vm, name, current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
 				disks: disks.map(disk => ({target: disk, file: `${disk}.qcow2`})),
 				description: `restored from a backup of ${vm.name}`,
 			});
-			return images;
+			await chmod(staging, 0o755);
+			await rename(staging, folder);
+			return Object.fromEntries(disks.map(disk => [disk, path.join(folder, `${disk}.qcow2`)]));
 		} catch (error) {
 			// The folder is new and ours: nothing of it is kept from a failed restore.
-			await rm(folder, {recursive: true, force: true});
+			await rm(staging, {recursive: true, force: true});
 			throw error;
 		}
 	}

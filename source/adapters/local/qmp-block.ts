@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
+import {crashPoint} from '../exec.js';
 import type {QmpClient} from './qmp-client.js';
 
 const NamedNodes = z.array(z.looseObject({'node-name': z.string(), drv: z.string(), file: z.string()}));
@@ -47,9 +48,7 @@ export interface JobOptions {
 }
 
 /** Test hook for recovery from a job a killed snapdeck left in QEMU: SNAPDECK_CRASH_AT=job:KIND (test/e2e/qemu-leftovers.test.ts). */
-const crashInJob = (kind: string) => {
-	if (process.env['SNAPDECK_CRASH_AT'] === `job:${kind}`) process.kill(process.pid, 'SIGKILL');
-};
+const crashInJob = (kind: string) => crashPoint(`job:${kind}`);
 
 let jobCounter = 0;
 export const newJobId = (kind: string) => `snapdeck-${kind}-${process.pid}-${++jobCounter}`;

@@ -1,0 +1,179 @@
+import {readdir} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {jsonLines, jsonOf} from '../helpers/cli.js';
+import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+import {runningLab} from '../helpers/live.js';
+
+/**
+ * The fault suite: snapdeck killed outright (SIGKILL) at every step of every kind of job, live and
+ * offline, then `recover` (or the same command again), then the data read back. The plans' steps
+ * are counted from their --dry-run, so a step added later is covered too. Other files cover the
+ * rest: crash.test.ts (offline merge and revert), backup-crash.test.ts (prune at every step, a
+ * backup mid-copy), qemu-leftovers.test.ts (inside a QMP job).
+ */
+
+const BIN = path.resolve('bin/snapdeck.js');
+const A = 0xa1;
+const B = 0xb2;
+const C = 0xc3;
+
+type Lab = Awaited<ReturnType<typeof labWithVm>>;
+
+const cli = (lab: Lab, args: string[], env: Record<string, string> = {}) =>
+	execa('node', [BIN, ...args, '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}});
+
+/** during:1, after:1, during:2, ... for a plan of `steps` steps. */
+const killPoints = (steps: number) => Array.from({length: steps}, (_, index) => [`during:${index + 1}`, `after:${index + 1}`]).flat();
+
+async function planSteps(lab: Lab, args: string[]): Promise<number> {
+	const dry = await cli(lab, [...args, '--dry-run', '--json']);
+	expect(dry.exitCode, dry.stderr).toBe(0);
+	return ((jsonOf({exitCode: 0, stdout: dry.stdout, stderr: '', signal: undefined})['plan'] as {steps: unknown[]}).steps).length;
+}
+
+/** Kills `args` at `point`, proves it died there, then runs recover and expects it to succeed. */
+async function killThenRecover(lab: Lab, args: string[], point: string, vm: string) {
+	const crashed = await cli(lab, [...args, '--yes'], {SNAPDECK_CRASH_AT: point});
+	expect(crashed.signal, `${args.join(' ')} at ${point}: ${crashed.stderr}`).toBe('SIGKILL');
+	expect(await lab.imagesHealthy(), `${point}: every image still reads`).toBe(true);
+	const recovered = await cli(lab, ['recover', vm]);
+	expect(recovered.exitCode, `${point}: ${recovered.stderr}`).toBe(0);
+	expect(await readdir(path.join(lab.folder, '.snapdeck'))).not.toContain('pending.json');
+}
+
+describe('kill -9 at every step of take, merge and revert, offline and live, then recover', () => {
+	const offlineTake = async () => {
+		const lab = await labWithVm();
+		await lab.write(A, 1);
+		return lab;
+	};
+	it('take, offline', async () => {
+		const steps = await planSteps(await offlineTake(), ['snapshot', 'vm1', 's1']);
+		for (const point of killPoints(steps)) {
+			const lab = await offlineTake();
+			await killThenRecover(lab, ['snapshot', 'vm1', 's1'], point, 'vm1');
+			expect((await lab.vmFile()).current, point).toBe('s1');
+			await lab.write(B, 2);
+			await lab.revert('s1');
+			expect([await lab.reads(A, 1), await lab.reads(B, 2)], point).toEqual([true, false]);
+		}
+	});
+
+	const live = async () => {
+		const lab = await runningLab('live1', ['vda', 'vdb']);
+		await lab.guestWrite(A, 1);
+		await lab.guestWrite(A, 1, 'vdb');
+		return lab;
+	};
+	it('take, live, two disks (one transaction)', async () => {
+		const steps = await planSteps(await live(), ['snapshot', 'live1', 's1']);
+		for (const point of killPoints(steps)) {
+			const lab = await live();
+			await killThenRecover(lab, ['snapshot', 'live1', 's1'], point, 'live1');
+			expect(await lab.liveTops(), point).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
+			await lab.guestWrite(B, 2);
+			expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(A, 1, 'vdb')], point).toEqual([true, true, true]);
+		}
+	});
+
+	const liveWithSnapshots = async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		await lab.take('s1');
+		await lab.guestWrite(B, 2, 'vda', 4);
+		await lab.take('s2');
+		await lab.guestWrite(C, 8);
+		return lab;
+	};
+	it.each(['s1', 's2'])('merge of %s, live', async snapshot => {
+		const steps = await planSteps(await liveWithSnapshots(), ['merge', 'live1', snapshot]);
+		for (const point of killPoints(steps)) {
+			const lab = await liveWithSnapshots();
+			await killThenRecover(lab, ['merge', 'live1', snapshot], point, 'live1');
+			expect((await lab.vmFile()).snapshots.map(other => other.name), point).toEqual(['s1', 's2'].filter(name => name !== snapshot));
+			expect(await lab.isRunning(), point).toBe(true);
+			expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 8)], point).toEqual([true, true, true]);
+		}
+	});
+
+	it('revert, live (stop, revert, start)', async () => {
+		const steps = await planSteps(await liveWithSnapshots(), ['revert', 'live1', 's1']);
+		expect(steps).toBeGreaterThanOrEqual(4);
+		for (const point of killPoints(steps)) {
+			const lab = await liveWithSnapshots();
+			await killThenRecover(lab, ['revert', 'live1', 's1'], point, 'live1');
+			expect((await lab.vmFile()).current, point).toBe('s1');
+			expect(await lab.isRunning(), point).toBe(true);
+			expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 8)], point).toEqual([true, false, false]);
+		}
+	});
+});
+
+describe('kill -9 in a backup and in a restore, then the same command again', () => {
+	const backedUp = async () => {
+		const lab = await labWithVm('vm1', ['vda'], 256);
+		await lab.write(A, 1);
+		const repo = path.join(await tempDir(), 'repo');
+		const first = await cli(lab, ['backup', 'vm1', '--repo', repo, '--json']);
+		expect(first.exitCode, first.stderr).toBe(0);
+		const point = jsonLines({exitCode: 0, stdout: first.stdout, stderr: '', signal: undefined}).at(-1)!['point'] as {id: string};
+		await qemuIo.write(await lab.activeFile(), B, 16 * MiB, 64 * MiB);
+		return {lab, repo, point: point.id};
+	};
+	const pointsOf = async (lab: Lab, repo: string) => (jsonOf({exitCode: 0, stdout: (await cli(lab, ['backups', 'vm1', '--repo', repo, '--json'])).stdout, stderr: '', signal: undefined})['points'] as Array<{id: string; state: string; files: Array<{file: string}>}>);
+
+	it.each(['backup-recorded', 'backup-copied'])('a backup killed at %s: the next backup completes, and its point reads as the disk', async point => {
+		const {lab, repo} = await backedUp();
+		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo], {SNAPDECK_CRASH_AT: point});
+		expect(crashed.signal).toBe('SIGKILL');
+		expect((await pointsOf(lab, repo)).map(each => each.state)).toEqual(['complete', 'partial']);
+		const again = await cli(lab, ['backup', 'vm1', '--repo', repo]);
+		expect(again.exitCode, again.stderr).toBe(0);
+		const points = await pointsOf(lab, repo);
+		expect(points.map(each => each.state)).toEqual(['complete', 'complete']);
+		expect(await qemuImg.same(path.join(repo, 'vm1', points[1]!.files[0]!.file), await lab.activeFile())).toBe(true);
+		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
+	});
+
+	it('a restore --to killed while it writes: no half image under the name asked for; the same restore again completes', async () => {
+		const {lab, repo, point} = await backedUp();
+		const target = path.join(await tempDir(), 'restored.qcow2');
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		expect(crashed.signal).toBe('SIGKILL');
+		expect(await readdir(path.dirname(target))).not.toContain('restored.qcow2');
+		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo]);
+		expect(again.exitCode, again.stderr).toBe(0);
+		expect(await readdir(path.dirname(target))).toEqual(['restored.qcow2']);
+		expect(await qemuIo.holds(target, A, MiB, MiB)).toBe(true);
+	});
+
+	it('a restore --as killed while it writes: no VM is left half made; the same restore again completes', async () => {
+		const {lab, repo, point} = await backedUp();
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		expect(crashed.signal).toBe('SIGKILL');
+		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo]);
+		expect(again.exitCode, again.stderr).toBe(0);
+		expect(await qemuIo.holds(path.join(lab.root, 'copy1', 'vda.qcow2'), A, MiB, MiB)).toBe(true);
+	});
+
+	it('a restore --in-place killed at every step: running it again leaves the disk reading as the point, and the safety snapshot undoes it', async () => {
+		const {lab: probe, repo: probeRepo, point: probePoint} = await backedUp();
+		const steps = await planSteps(probe, ['restore', 'vm1', '--point', probePoint, '--in-place', '--repo', probeRepo]);
+		for (const killAt of [...killPoints(steps), 'restore-write']) {
+			const {lab, repo, point} = await backedUp();
+			const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo], {SNAPDECK_CRASH_AT: killAt});
+			expect(crashed.signal, killAt).toBe('SIGKILL');
+			expect(await lab.imagesHealthy(), killAt).toBe(true);
+			if ((await readdir(path.join(lab.folder, '.snapdeck'))).includes('pending.json')) expect((await cli(lab, ['recover', 'vm1'])).exitCode, killAt).toBe(0);
+			const again = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo]);
+			expect(again.exitCode, `${killAt}: ${again.stderr}`).toBe(0);
+			expect([await lab.reads(A, 1), await qemuIo.holds(await lab.activeFile(), 0, 16 * MiB, 64 * MiB)], killAt).toEqual([true, true]);
+			// The first safety snapshot holds the state from before any restore.
+			const safety = (await lab.vmFile()).snapshots.find(snapshot => snapshot.name === `before-restore-${point}`)!;
+			await lab.revert(safety.name);
+			expect(await qemuIo.holds(await lab.activeFile(), B, 16 * MiB, 64 * MiB), killAt).toBe(true);
+		}
+	});
+});
