@@ -21,6 +21,11 @@ const PACKAGE_OF: Record<string, string> = {
 
 export interface RunOptions {
 	readonly signal?: AbortSignal;
+	/**
+	 * Ends the command (SIGTERM, then SIGKILL 2 s later) when it has not finished by then. Commands
+	 * that only read or write metadata take one; jobs that copy data have none (they are cancellable).
+	 */
+	readonly timeoutMs?: number;
 	/** Called with each chunk the command writes to stdout, as it arrives. */
 	readonly onStdout?: (chunk: string) => void;
 }
@@ -52,9 +57,11 @@ export const localRunner: CommandRunner = {
 			cancelSignal: options.signal,
 			stdin: 'ignore',
 			encoding: 'utf8',
+			...(options.timeoutMs ? {timeout: options.timeoutMs, forceKillAfterDelay: 2000} : {}),
 		});
 		if (options.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString('utf8')));
 		const result = await subprocess;
+		if (result.timedOut) throw timedOut(command, args, options.timeoutMs!);
 		if (result.isCanceled) throw new SnapdeckError('failed', `${command} was cancelled`);
 		if ((result as {code?: string}).code === 'ENOENT') throw toolMissing(command);
 		if (result.exitCode !== 0) {
@@ -64,6 +71,13 @@ export const localRunner: CommandRunner = {
 		return {stdout: result.stdout, stderr: result.stderr};
 	},
 };
+
+/** A command that did not finish in time, with where to look. */
+export const timedOut = (command: string, args: readonly string[], ms: number) =>
+	new SnapdeckError('failed', `${command} ${args[0] ?? ''} did not finish within ${Math.round(ms / 1000)} s and was stopped`, 'something holds it up: a hung storage mount (NFS, iSCSI), an image another process has locked, or an overloaded host; check, then try again');
+
+/** How long commands that only read or change metadata may take before they are stopped (SNAPDECK_METADATA_TIMEOUT_MS for another limit). */
+export const METADATA_TIMEOUT_MS = Number(process.env['SNAPDECK_METADATA_TIMEOUT_MS']) || 120_000;
 
 export class CommandFailed extends SnapdeckError {
 	constructor(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
-import {CommandFailed, localRunner, type CommandRunner} from './exec.js';
+import {CommandFailed, localRunner, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
 import {headerChain} from './qcow2-header.js';
 import {parseJson} from './qemu-img.js';
@@ -83,9 +83,13 @@ export function sshRunner(target: SshTarget): CommandRunner {
 	const {destination, options} = sshArgs(target);
 	return {
 		async run(command, args, runOptions = {}) {
-			const subprocess = execa('ssh', [...options, destination, '--', [command, ...args].map(shellQuote).join(' ')], {reject: false, cancelSignal: runOptions.signal, stdin: 'ignore'});
+			const subprocess = execa('ssh', [...options, destination, '--', [command, ...args].map(shellQuote).join(' ')], {
+				reject: false, cancelSignal: runOptions.signal, stdin: 'ignore',
+				...(runOptions.timeoutMs ? {timeout: runOptions.timeoutMs, forceKillAfterDelay: 2000} : {}),
+			});
 			if (runOptions.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => runOptions.onStdout?.(chunk.toString('utf8')));
 			const result = await subprocess;
+			if (result.timedOut) throw timedOut(`${command} on ${destination}`, args, runOptions.timeoutMs!);
 			if ((result as {code?: string}).code === 'ENOENT') throw new SnapdeckError('tool', 'ssh is not installed', 'install it: apt-get install openssh-client');
 			if (result.isCanceled) throw new SnapdeckError('failed', `${command} on ${destination} was cancelled`);
 			if (result.exitCode === 255) throw new SnapdeckError('failed', `cannot reach ${destination} over ssh: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check that `ssh` to it works without a password prompt');

@@ -44,6 +44,8 @@ export interface BackupDriver {
 	readonly untracked?: string;
 	/** The change-tracking bitmaps (or checkpoints) whose names start with `prefix`, by disk. */
 	bitmaps(prefix: string): Promise<Map<string, Array<{name: string; usable: boolean}>>>;
+	/** Bytes bitmap `name` marks as changed, summed over the disks, where the driver can tell (what an incremental will copy). */
+	changedBytes?(name: string): Promise<number>;
 	/** Removes a bitmap (checkpoint) from every disk; one that is not there is no error. */
 	removeBitmap(name: string): Promise<void>;
 	/**

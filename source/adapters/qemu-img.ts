@@ -1,6 +1,6 @@
 import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
-import type {CommandRunner} from './exec.js';
+import {METADATA_TIMEOUT_MS, type CommandRunner} from './exec.js';
 
 /** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
 const InfoJson = z.looseObject({
@@ -77,7 +77,7 @@ export class QemuImg {
 
 	/** Info of one image without opening its backing file, so a missing backing file still reads. */
 	async info(file: string): Promise<QemuImgInfo> {
-		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file]);
+		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file], {timeoutMs: METADATA_TIMEOUT_MS});
 		return parseJson(InfoJson, stdout, `qemu-img info ${file}`);
 	}
 
@@ -89,7 +89,8 @@ export class QemuImg {
 	async check(file: string): Promise<QemuImgCheck> {
 		const alone = `json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
 		try {
-			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone]);
+			// Reads every table of a large image: bounded, but generously.
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {timeoutMs: 15 * METADATA_TIMEOUT_MS});
 			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
 		} catch (error) {
 			// Exit 2 (corruptions) and 3 (leaks) still print the JSON report.
@@ -105,19 +106,20 @@ export class QemuImg {
 		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
 		args.push('--', file);
 		if (options.size !== undefined) args.push(String(options.size));
-		await this.runner.run('qemu-img', args);
+		await this.runner.run('qemu-img', args, {timeoutMs: METADATA_TIMEOUT_MS});
 	}
 
+	// Internal snapshots rewrite refcounts of the whole image: bounded, but generously.
 	async snapshotCreate(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-c', name, '--', file]);
+		await this.runner.run('qemu-img', ['snapshot', '-c', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
 	}
 
 	async snapshotApply(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-a', name, '--', file]);
+		await this.runner.run('qemu-img', ['snapshot', '-a', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
 	}
 
 	async snapshotDelete(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-d', name, '--', file]);
+		await this.runner.run('qemu-img', ['snapshot', '-d', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
 	}
 
 	/** Copies `top` into its backing file and leaves `top` intact (-d), so a crash loses nothing. */
@@ -151,7 +153,7 @@ export class QemuImg {
 	 * backup it belongs to.
 	 */
 	async carryBitmap(overlay: string, backing: string, name: string) {
-		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name]);
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
 	}
 
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */

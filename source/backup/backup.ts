@@ -108,7 +108,11 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	crashPoint('backup-recorded');
 	try {
 		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
-		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0))}) to ${repo.vmDir(vm)}`;
+		const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
+		// An incremental copies what its bitmap marks, not the disks' size.
+		const changed = decision.base?.bitmap && driver.changedBytes ? await driver.changedBytes(decision.base.bitmap) : null;
+		const amount = changed === null ? size : `${formatBytes(changed)} changed since ${decision.base!.id}, of ${size}`;
+		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
 		await driver.copy({
 			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, signal: options.signal, onBytes: byteProgress(options.onEvent),

@@ -126,7 +126,7 @@ export interface BackupDecision {
  * (snapshot) or a QEMU crash, and then only a full is correct.
  */
 export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[], missingFiles: readonly string[] = [], untracked?: string): BackupDecision {
-	if (mode === 'full') return {kind: 'full', base: null, reason: ''};
+	if (mode === 'full') return {kind: 'full', base: null, reason: 'a full backup was asked for'};
 	const base = latestPoint(manifest.points);
 	const why = (() => {
 		if (untracked !== undefined) return untracked;

@@ -174,3 +174,18 @@ describe('which repository', () => {
 		expect(jsonLines(await snapdeck(['backup', 'vm1', '--json', '--repo', explicit], env)).at(-1)).toMatchObject({repository: explicit});
 	});
 });
+
+describe('what a backup says it does', () => {
+	it('an incremental names the bytes it will copy, not the disk size; --full records why it is a full', async () => {
+		const {lab, run} = await cliLab();
+		await lab.write(0xa1, 1);
+		expect((await run('backup', 'vm1')).exitCode).toBe(0);
+		for (const mib of [4, 5, 6]) await lab.write(0xa2, mib);
+		const incremental = jsonLines(await run('backup', 'vm1', '--json'));
+		const step = incremental.find(line => line['type'] === 'step')!;
+		expect(step['summary']).toMatch(/^incremental backup of vda \(3.0 MiB changed since \d{8}T\d{6}Z, of 64.0 MiB\)/);
+		const full = await run('backup', 'vm1', '--full', '--json');
+		expect(jsonLines(full)[0]).toEqual({type: 'decision', kind: 'full', base: null, reason: 'a full backup was asked for'});
+		expect((jsonLines(full).at(-1)!['point'] as {reason: string}).reason).toBe('a full backup was asked for');
+	});
+});

@@ -37,3 +37,41 @@ describe('SIGTERM and SIGINT always end snapdeck within seconds', () => {
 		expect(await lab.reads(0x21, 0)).toBe(true);
 	}, 60_000);
 });
+
+describe('every external command that only reads or writes metadata has a time limit', () => {
+	it('a qemu-img check that hangs (a dead NFS mount): health ends, saying which command and why', async () => {
+		const lab = await labWithVm();
+		const script = path.join(await tempDir(), 'hung-qemu-img');
+		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then trap "" TERM INT HUP; exec sleep 30; fi\nexec qemu-img "$@"\n');
+		await chmod(script, 0o755);
+		stuck.push(script);
+		const started = Date.now();
+		const health = await execa('node', [BIN, 'health', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_QEMU_IMG: script, SNAPDECK_METADATA_TIMEOUT_MS: '200', NO_COLOR: '1'}});
+		expect(Date.now() - started).toBeLessThan(15_000); // check's limit is 15x the metadata limit
+		expect(health.exitCode).toBe(2);
+		expect(health.stdout).toContain('qemu-img check did not finish within 3 s and was stopped');
+	});
+});
+
+describe('snapdeck stop', () => {
+	it('stops a running VM through QMP quit at once, and through SIGTERM when its monitor is held by another client', async () => {
+		const {runningLab} = await import('../helpers/live.js');
+		const lab = await runningLab();
+		let started = Date.now();
+		expect((await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+		expect(Date.now() - started).toBeLessThan(2000 + 1500); // node's own start included
+		expect(await lab.isRunning()).toBe(false);
+
+		expect((await execa('node', [BIN, 'start', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+		const holder = await lab.qmp(); // QMP serves one client at a time: snapdeck's connect waits in vain
+		try {
+			started = Date.now();
+			const stop = await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false});
+			expect(stop.exitCode, stop.stderr).toBe(0);
+			expect(Date.now() - started).toBeLessThan(5000);
+		} finally {
+			holder.close();
+		}
+		expect(await lab.isRunning()).toBe(false);
+	});
+});

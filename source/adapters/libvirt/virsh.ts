@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {SnapdeckError} from '../../core/errors.js';
-import {CommandFailed, type CommandRunner} from '../exec.js';
+import {CommandFailed, METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
 
 /**
  * Quotes one argument for virsh's own command-line parser (used when several commands go to one
@@ -9,13 +9,21 @@ import {CommandFailed, type CommandRunner} from '../exec.js';
  */
 export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", "'\\''")}'`;
 
+/**
+ * virsh commands that only read or change metadata, stopped when they take longer than
+ * METADATA_TIMEOUT_MS (a libvirtd that hangs); block jobs, memory snapshots and their reverts copy
+ * data and have no limit (they are cancellable).
+ */
+const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
+
 /** virsh against one connection URI, with arguments as arrays. */
 export class Virsh {
 	constructor(readonly uri: string, private readonly runner: CommandRunner) {}
 
 	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
 		try {
-			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], options)).stdout;
+			const timeoutMs = QUICK.has(args[0] ?? '') ? METADATA_TIMEOUT_MS : undefined;
+			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], {...options, timeoutMs})).stdout;
 		} catch (error) {
 			if (error instanceof CommandFailed) {
 				const words = error.words.replace(/^error: /, '').replaceAll('error: ', '');
@@ -41,7 +49,7 @@ export class Virsh {
 		if (commands.length === 0) return [];
 		const marker = `snapdeck-${randomBytes(6).toString('hex')}`;
 		const script = commands.map((command, index) => `echo ${marker}:${index}; ${command.map(quoteForVirsh).join(' ')}`).join('; ');
-		const result = await this.runner.run('virsh', ['-c', this.uri, script]).catch((error: unknown) => {
+		const result = await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: METADATA_TIMEOUT_MS}).catch((error: unknown) => {
 			// virsh exits non-zero when any command failed, but still printed every output.
 			if (error instanceof CommandFailed) return {stdout: error.stdout, stderr: error.words};
 			throw error;

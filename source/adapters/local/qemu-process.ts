@@ -42,20 +42,18 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 
 /**
  * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone.
- * QMP serves one client at a time: a caller that holds the connection passes it in.
+ * QMP serves one client at a time: a caller that holds the connection passes it in. Where the
+ * monitor does not answer (another client holds it, QEMU is too busy to greet), SIGTERM asks
+ * QEMU for the same quit; SIGKILL only if it is still there 5 s later.
  */
 export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<void> {
 	const qmp = qmpPath(folder, vm);
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
-	if (qmp !== null) {
-		const client = connected ?? (await QmpClient.connect(qmp, 2000).catch(() => null));
-		if (client) {
-			await client.execute('quit').catch(() => undefined);
-			await Promise.race([client.closed(), new Promise(resolve => setTimeout(resolve, 5000).unref())]);
-			client.close();
-		}
-	}
-	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
+	const client = connected ?? (qmp === null ? null : await QmpClient.connect(qmp, 1000).catch(() => null));
+	const quit = client ? await client.execute('quit', undefined, {timeoutMs: 2000}).then(() => true, () => false) : false;
+	if (client) client.close();
+	if (!quit && pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGTERM');
+	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 5000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20));
 	if (pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGKILL');
 	await rm(pidFile(folder), {force: true});
 	if (qmp !== null) await rm(qmp, {force: true});

@@ -37,6 +37,10 @@ export function qmpBackupDriver(options: {
 			const all = await nodeBitmaps(client);
 			return new Map(disks.map(disk => [disk.target, (all.get(disk.node) ?? []).filter(bitmap => bitmap.name.startsWith(prefix))]));
 		},
+		async changedBytes(name) {
+			const all = await nodeBitmaps(client);
+			return disks.reduce((sum, disk) => sum + ((all.get(disk.node) ?? []).find(bitmap => bitmap.name === name)?.count ?? 0), 0);
+		},
 		async removeBitmap(name) {
 			if (untracked !== undefined) return;
 			const all = await nodeBitmaps(client);

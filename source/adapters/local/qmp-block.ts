@@ -209,11 +209,12 @@ export async function flushAll(client: QmpClient): Promise<void> {
 
 const BitmapNodes = z.array(z.looseObject({
 	'node-name': z.string(),
-	'dirty-bitmaps': z.array(z.looseObject({name: z.string(), inconsistent: z.boolean().optional(), persistent: z.boolean().optional()})).optional(),
+	'dirty-bitmaps': z.array(z.looseObject({name: z.string().optional(), count: z.number().optional(), inconsistent: z.boolean().optional(), persistent: z.boolean().optional()})).optional(),
 }));
 
 /** The dirty bitmaps on each node, by node name; an inconsistent one (QEMU died with it open) is not usable. */
-export async function nodeBitmaps(client: QmpClient): Promise<Map<string, Array<{name: string; usable: boolean}>>> {
+export async function nodeBitmaps(client: QmpClient): Promise<Map<string, Array<{name: string; usable: boolean; count: number}>>> {
 	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: BitmapNodes});
-	return new Map(nodes.map(node => [node['node-name'], (node['dirty-bitmaps'] ?? []).map(bitmap => ({name: bitmap.name, usable: bitmap.inconsistent !== true}))]));
+	// A job's own bitmap has no name (LAB.md): not one of ours, and not one anyone can follow.
+	return new Map(nodes.map(node => [node['node-name'], (node['dirty-bitmaps'] ?? []).flatMap(bitmap => (bitmap.name === undefined ? [] : [{name: bitmap.name, usable: bitmap.inconsistent !== true, count: bitmap.count ?? 0}]))]));
 }
