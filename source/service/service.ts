@@ -14,6 +14,7 @@ import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {readJournal} from '../adapters/journal.js';
+import {releaseHeldLocksSync} from '../adapters/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
@@ -23,7 +24,7 @@ import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
-export {releaseHeldLocksSync} from '../adapters/lock.js';
+export {releaseHeldLocksSync};
 
 export type Action =
 	| {readonly kind: 'take'; readonly vm: string; readonly request: TakeRequest}
@@ -80,6 +81,11 @@ export class Service {
 	 */
 	constructor(readonly hypervisor: Hypervisor, private readonly repositorySource?: string | (() => Promise<string>), private readonly policies?: () => Promise<(vm: string) => Policy>) {
 		if (typeof repositorySource === 'string') this.resolvedRepository = new Repository(repositorySource);
+	}
+
+	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
+	releaseHeldLocks(): void {
+		releaseHeldLocksSync();
 	}
 
 	/** The repository, once known (at once when given as a directory, after first use otherwise). */

@@ -34,11 +34,13 @@ export interface AppProps {
 	readonly loadKeymap?: () => Promise<Keymap>;
 	/** Where several connections are open: which one this is, and the switch to the next. */
 	readonly connections?: {readonly index: number; readonly count: number; readonly next: () => void};
+	/** Leaves at once, without waiting for jobs to stop (a second quit while they are being cancelled). */
+	readonly onForceQuit?: () => void;
 }
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
-export function App({service, keymap: initialKeymap, loadKeymap, connections, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -62,6 +64,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 	const [pointCursor, setPointCursor] = useState(0);
 	const [takeError, setTakeError] = useState<string | null>(null);
 	const [notice, setNotice] = useState<string | null>(null);
+	/** Quit was asked for while jobs run: first the question, then their cancel, then the exit. */
+	const [quitting, setQuitting] = useState<'asked' | 'cancelling' | null>(null);
 	const [keymap, setKeymap] = useState(initialKeymap);
 	useEffect(() => {
 		loadKeymap?.().then(setKeymap, (error: unknown) => setNotice(`configuration not used: ${(error as Error).message}`));
@@ -96,7 +100,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 	const selectedFinding = findings[clamp(findingCursor, findings.length)];
 	const selectedPoint = points[clamp(pointCursor, points.length)];
 
-	const context: Context = jobs.confirmation ? 'confirm' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
+	const context: Context = quitting ? 'quitting' : jobs.confirmation ? 'confirm' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
 	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
 
 	const openTake = (vm: string | undefined) => {
@@ -141,6 +145,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
 		});
 	const jobRunning = () => jobs.jobs.some(job => job.status === 'running' || job.status === 'planning');
+	const running = jobs.jobs.filter(job => job.status === 'running' || job.status === 'planning').length;
+	// Once every cancelled job has stopped at its safe point, the quit goes through.
+	useEffect(() => {
+		if (quitting === 'cancelling' && running === 0) exit();
+	}, [quitting, running, exit]);
+	const keyOf = (command: 'confirm' | 'deny' | 'quit') => keymap.keys[command].map(displayKey).join('/');
+	const quitNotice = quitting === 'asked'
+		? `${running} job${running === 1 ? '' : 's'} running. ${keyOf('confirm')} or ${keyOf('quit')}: cancel ${running === 1 ? 'it' : 'them'} at a safe point and quit · ${keyOf('deny')}: stay`
+		: quitting === 'cancelling' ? `cancelling ${running} job${running === 1 ? '' : 's'}, then quitting · ${keyOf('quit')} again: quit at once (recover finishes it)` : null;
 	const submitRestore = (form: RestoreForm) => {
 		const problem = nameProblem(form.name);
 		if (problem) return setTakeError(`invalid name: ${problem}`);
@@ -155,6 +168,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 	useKeypresses(spec => {
 		const command = keymap.commandFor(context, spec);
 		setNotice(null);
+		if (context === 'quitting') {
+			if (quitting === 'asked' && (command === 'confirm' || command === 'quit')) {
+				jobs.cancelAll();
+				setQuitting('cancelling');
+			} else if (quitting === 'asked' && command === 'deny') setQuitting(null);
+			else if (quitting === 'cancelling' && command === 'quit') (onForceQuit ?? exit)();
+			return;
+		}
 		if (context === 'confirm') {
 			if (command === 'confirm' || command === 'deny') jobs.answer(command === 'confirm');
 			return;
@@ -268,7 +289,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			case 'cancelJob': return jobs.cancelLatest() ? setNotice('cancelling…') : setNotice('no job is running');
 			case 'help': return setHelp(true);
 			case 'quit':
-				if (jobRunning()) return setNotice('a job is still running: cancel it first, or wait');
+				if (jobRunning()) return setQuitting('asked');
 				return exit();
 			default:
 		}
@@ -320,8 +341,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, no
 			) : null}
 			<Box flexGrow={1} />
 			<JobsPanel jobs={jobs.jobs} width={columns} />
-			<Text wrap="truncate-end" color={notice ? theme.warn : theme.muted}>
-				{filtering ? `filter: ${filter}▏` : notice ?? (filter ? `filter: ${filter}` : ' ')}
+			<Text wrap="truncate-end" color={notice || quitNotice ? theme.warn : theme.muted}>
+				{quitNotice ?? (filtering ? `filter: ${filter}▏` : notice ?? (filter ? `filter: ${filter}` : ' '))}
 			</Text>
 			<HelpBar keymap={keymap} context={context} />
 		</Box>

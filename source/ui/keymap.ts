@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'help';
+export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'help' | 'quitting';
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
@@ -35,9 +35,9 @@ export const COMMANDS = {
 	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
 	cancelJob: {description: 'cancel running job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log']},
 	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	quit: {description: 'quit', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log']},
-	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm']},
-	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm']},
+	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log', 'quitting']},
+	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
+	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
 	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog']},

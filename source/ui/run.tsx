@@ -50,12 +50,21 @@ export function Root({title, load, options, onLoadError}: {title: string; load: 
 	return services === null ? <Starting title={title} keymap={keymap} /> : <Connections services={services} options={options} keymap={keymap} />;
 }
 
+/**
+ * Leaves without waiting for jobs to reach a safe point: this process's locks are released, its
+ * child processes go with it, and the terminal is restored by the exit handler.
+ */
+function forceQuit(service: Service): void {
+	service.releaseHeldLocks();
+	process.exit(130);
+}
+
 /** The app on one of several connections; the connection command switches to the next. */
 function Connections({services, options, keymap}: {services: readonly Service[]; options: UiOptions; keymap: Keymap}) {
 	const [index, setIndex] = useState(0);
 	return (
 		<App
-			key={index} service={services[index]!} keymap={keymap}
+			key={index} service={services[index]!} keymap={keymap} onForceQuit={() => forceQuit(services[index]!)}
 			loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))}
 			connections={services.length > 1 ? {index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)} : undefined}
 		/>

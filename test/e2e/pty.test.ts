@@ -1,3 +1,4 @@
+import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
@@ -91,5 +92,59 @@ describe('snapdeck in a real terminal', () => {
 		const after = await tty.waitFor(screen => /EXIT=\d+/.test(screen), 'snapdeck exiting');
 		expect(after).toContain('BEFORE-MARKER');
 		expect(await tty.alternateScreenOn()).toBe(false);
+	});
+
+	describe('quit while a job runs', () => {
+		/** A qemu-img whose 'create' (the first step of a take) takes 3 s, the next safe point after it; `stubborn`: 30 s, deaf to signals. */
+		async function slowTake(name: string, stubborn: boolean) {
+			const lab = await labWithVm(name);
+			const script = path.join(lab.root, '..', `${name}-qemu-img`);
+			await writeFile(script, `#!/bin/sh\nif [ "$1" = create ]; then ${stubborn ? 'trap "" TERM INT HUP; exec sleep 30' : 'exec sleep 3'}; fi\nexec qemu-img "$@"\n`, {mode: 0o755});
+			const tty = await terminal(`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+			await tty.waitFor(screen => screen.includes(name), 'the VM list');
+			await tty.keys('t');
+			await tty.waitFor(screen => screen.includes(`Take a snapshot of ${name}`), 'the take dialog');
+			await tty.keys('Enter');
+			await tty.waitFor(screen => screen.includes('Proceed?'), 'the plan');
+			await tty.keys('y');
+			await tty.waitFor(screen => /running \[1\/2\] vda: create overlay/.test(screen), 'the job running');
+			return {lab, tty, script};
+		}
+
+		it('asks first; n stays; yes cancels the job at a safe point, then quits', async () => {
+			const {lab, tty, script} = await slowTake('pty4', false);
+			await tty.keys('q');
+			await tty.waitFor(screen => screen.includes('1 job running. y or q/^C: cancel it at a safe point and quit · n/Esc: stay'), 'the question');
+			await tty.keys('n');
+			await tty.waitFor(screen => !screen.includes('1 job running.'), 'the question gone');
+			await tty.keys('C-c');
+			await tty.waitFor(screen => screen.includes('1 job running.'), 'the question again');
+			await tty.keys('y');
+			const after = await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck exiting once the job stopped');
+			expect(after).not.toContain('snapdeck local:');
+			expect(await tty.alternateScreenOn()).toBe(false);
+			// The cancelled take was rolled back: nothing changed, nothing locked.
+			expect((await lab.vmFile()).snapshots).toEqual([]);
+			expect(await readdir(path.join(lab.folder, '.snapdeck'))).not.toContain('lock');
+			await execa('pkill', ['-f', script], {reject: false});
+		});
+
+		it('a second Ctrl-C while a job will not stop quits at once, releasing the lock; recover finishes the job', async () => {
+			const {lab, tty, script} = await slowTake('pty5', true);
+			await tty.keys('C-c');
+			await tty.waitFor(screen => screen.includes('1 job running.'), 'the question');
+			await tty.keys('y');
+			await tty.waitFor(screen => screen.includes('cancelling 1 job, then quitting · q/^C again: quit at once'), 'the job being cancelled');
+			await tty.keys('C-c');
+			const after = await tty.waitFor(screen => screen.includes('EXIT=130'), 'snapdeck quitting at once');
+			expect(after).not.toContain('snapdeck local:');
+			expect(await tty.alternateScreenOn()).toBe(false);
+			await execa('pkill', ['-f', script], {reject: false});
+			const state = await readdir(path.join(lab.folder, '.snapdeck'));
+			expect(state).not.toContain('lock');
+			expect(state).toContain('pending.json');
+			expect((await execa('node', [BIN, 'recover', 'pty5', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+			expect((await lab.vmFile()).current).not.toBeNull();
+		});
 	});
 });

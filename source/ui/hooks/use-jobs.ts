@@ -106,5 +106,11 @@ export function useJobs(service: Service, onFinished: () => void) {
 		return running !== undefined;
 	}, []);
 
-	return {jobs, confirmation, start, run, answer, cancelLatest};
+	/** Cancels every job still running (each stops at its next safe point); how many there were. */
+	const cancelAll = useCallback(() => {
+		controllers.current.forEach(controller => controller.abort());
+		return controllers.current.size;
+	}, []);
+
+	return {jobs, confirmation, start, run, answer, cancelLatest, cancelAll};
 }
