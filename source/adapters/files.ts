@@ -3,6 +3,12 @@ import path from 'node:path';
 
 export const fileExists = (file: string) => access(file).then(() => true, () => false);
 
+/** Whether `file` (absolute, or relative to `dir`) resolves to a place outside `dir`. */
+export function liesOutside(dir: string, file: string): boolean {
+	const inside = path.relative(dir, path.resolve(dir, file));
+	return inside.startsWith('..') || path.isAbsolute(inside);
+}
+
 /**
  * Whether a process is still running. One that exited but was not reaped yet (a zombie, common
  * for a daemonized QEMU whose parent is init) counts as gone; where /proc is missing, kill(0) says.

@@ -3,6 +3,7 @@ import type {ImageInfo, VmDefinition} from '../core/model.js';
 import {mapLimited} from '../core/chain.js';
 import {SnapdeckError} from '../core/errors.js';
 import {CommandFailed} from './exec.js';
+import {liesOutside} from './files.js';
 import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 
@@ -35,7 +36,7 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 			const absolute = path.resolve(base ?? '/', next);
 			const unsafe = options.readsFiles ? await backingFileProblem(absolute) : null;
 			if (unsafe) return {next, refused: unsafe};
-			if (options.confine && base !== null && path.isAbsolute(nameOf(absolute))) return {next, refused: `lies outside the VM's folder ${base}`};
+			if (options.confine && base !== null && liesOutside(base, absolute)) return {next, refused: `lies outside the VM's folder ${base}`};
 			try {
 				return {next, info: await readInfo(absolute)};
 			} catch (error) {

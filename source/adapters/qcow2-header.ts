@@ -1,6 +1,7 @@
 import {open, stat, type FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
+import {liesOutside} from './files.js';
 import type {QemuImgInfo} from './qemu-img.js';
 
 const QCOW2_MAGIC = 0x51_46_49_fb; // "QFI\xfb"
@@ -104,7 +105,7 @@ function headerDamage(header: Buffer, version: number): string | null {
  * corrupt, a loop, a backing file that is a protocol, a device, or outside `within`).
  */
 export async function headerChain(file: string, within?: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
-	const outside = (image: string) => within !== undefined && (path.relative(within, image).startsWith('..') || path.isAbsolute(path.relative(within, image)));
+	const outside = (image: string) => within !== undefined && liesOutside(within, image);
 	const chain: string[] = [];
 	let virtualSize = 0;
 	for (let next: string | null = file; next !== null; ) {

@@ -9,7 +9,7 @@ import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import {fileExists} from '../files.js';
+import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
@@ -93,10 +93,7 @@ export class LocalHypervisor implements Hypervisor {
 			const file = await readVmFile(folder);
 			const relative = (image: string) => path.relative(folder, image);
 			/** Images named in vm.json or a header must stay inside the VM's folder. */
-			const outside = (image: string) => {
-				const inside = relative(path.resolve(folder, image));
-				return inside.startsWith('..') || path.isAbsolute(inside);
-			};
+			const outside = (image: string) => liesOutside(folder, image);
 			const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 			const [run, disks] = await Promise.all([
 				qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
