@@ -4,9 +4,9 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
-import {CommandFailed, localRunner, timedOut, type CommandRunner} from './exec.js';
+import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
-import {headerChain} from './qcow2-header.js';
+import {backingNameProblem, headerChain} from './qcow2-header.js';
 import {parseJson} from './qemu-img.js';
 
 export interface DiskChain {
@@ -100,7 +100,7 @@ export function sshRunner(target: SshTarget): CommandRunner {
 	};
 }
 
-const ChainJson = z.array(z.looseObject({filename: z.string(), 'virtual-size': z.number()}));
+const LayerJson = z.looseObject({filename: z.string(), 'virtual-size': z.number(), 'backing-filename': z.string().optional()});
 
 export function sshHost(target: SshTarget): Host {
 	const runner = sshRunner(target);
@@ -137,14 +137,26 @@ export function sshHost(target: SshTarget): Host {
 			if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
 			if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
 		},
-		// One qemu-img per disk over ssh: the header trick needs local files.
+		// One qemu-img per layer over ssh (the header trick needs local files), each opened without its
+		// backing file: --backing-chain would let qemu-img follow a protocol name (nbd://, json:) there.
 		chain: async file => {
-			try {
-				const layers = parseJson(ChainJson, (await runner.run('qemu-img', ['info', '-U', '--backing-chain', '--output=json', '--', file])).stdout, `qemu-img info on ${name}`);
-				return {chain: layers.map(layer => layer.filename), virtualSize: layers[0]?.['virtual-size'] ?? 0, problem: null};
-			} catch (error) {
-				return {chain: [], virtualSize: 0, problem: `${file} cannot be read on ${name}: ${(error as Error).message}`};
+			const chain: string[] = [];
+			let virtualSize = 0;
+			for (let next: string | null = file; next !== null; ) {
+				if (chain.includes(next)) return {chain, virtualSize, problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`};
+				try {
+					const layer: z.infer<typeof LayerJson> = parseJson(LayerJson, (await runner.run('qemu-img', ['info', '-U', '--output=json', '--', next], {timeoutMs: METADATA_TIMEOUT_MS})).stdout, `qemu-img info on ${name}`);
+					if (chain.length === 0) virtualSize = layer['virtual-size'];
+					chain.push(next);
+					const backing: string | undefined = layer['backing-filename'];
+					const badName = backing === undefined ? null : backingNameProblem(backing);
+					if (badName) return {chain, virtualSize, problem: `the backing file of ${next} ${badName}`};
+					next = backing === undefined ? null : path.posix.resolve(path.posix.dirname(next), backing);
+				} catch (error) {
+					return {chain, virtualSize, problem: `${next} cannot be read on ${name}: ${(error as Error).message}`};
+				}
 			}
+			return {chain, virtualSize, problem: null};
 		},
 	};
 }

@@ -39,6 +39,14 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		expect(await qemuIo.holds(active, 0xa1, MiB, MiB)).toBe(true);
 		expect((await qemuImg.info(active))['full-backing-filename']).toBe(domain.image);
 
+		// The chain over ssh, read one layer at a time without opening backing files there.
+		const rowNow = async () => (jsonOf(await snapdeck(['list', '--json', '--connect', uri]))['vms'] as Array<Record<string, unknown>>).find(vm => vm['name'] === domain.name);
+		expect(await rowNow()).toMatchObject({chainDepth: 2, error: null, disks: [expect.objectContaining({chain: [active, domain.image]})]});
+		// A base image whose header was made to name a protocol: reported, never followed there.
+		await virsh('destroy', '--domain', domain.name); // its QEMU holds the image's lock
+		await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'raw', '-b', 'nbd://127.0.0.1:9/export', domain.image]);
+		expect((await rowNow())!['error']).toContain(`the backing file of ${domain.image} names a protocol`);
+
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', path.basename(active)].sort());
 	});
