@@ -188,3 +188,28 @@ describe('files snapdeck creates are no more readable than the disks they copy',
 		expect((await stat(target)).mode & 0o777).toBe(0o600);
 	});
 });
+
+describe('state files are never written through a symbolic link', () => {
+	it('a .snapdeck folder, or a journal, that is a link elsewhere: refused, and nothing is written there', async () => {
+		const lab = await labWithVm();
+		const elsewhere = await tempDir();
+		const {symlink} = await import('node:fs/promises');
+		await symlink(elsewhere, path.join(lab.folder, '.snapdeck'));
+		const take = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect(take.exitCode).toBe(1);
+		expect(take.stderr).toContain('it is a symbolic link, which snapdeck never follows for its own files');
+		expect(await readdir(elsewhere)).toEqual([]);
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+
+		const {rm: remove} = await import('node:fs/promises');
+		await remove(path.join(lab.folder, '.snapdeck'));
+		await mkdir(path.join(lab.folder, '.snapdeck'));
+		const victim = path.join(elsewhere, 'victim');
+		await writeFile(victim, 'precious\n');
+		await symlink(victim, path.join(lab.folder, '.snapdeck', 'journal.jsonl'));
+		const again = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
+		expect([again.exitCode, again.stderr]).toEqual([1, expect.stringContaining('journal.jsonl: it is a symbolic link')]);
+		expect(await readFile(victim, 'utf8')).toBe('precious\n');
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+});
