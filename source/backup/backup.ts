@@ -135,6 +135,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		// Only now is the previous bitmap no longer needed.
 		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
 		await repo.journal(vm, {action: 'backup', snapshot: id, outcome: 'done', message: `${decision.kind}, ${formatBytes(complete.files.reduce((sum, file) => sum + file.size, 0))}`});
+		await repo.keepReserve();
 		return complete;
 	} catch (error) {
 		// Leave the repository, and the VM's bitmaps, exactly as they were.

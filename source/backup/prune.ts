@@ -7,7 +7,9 @@ import {localRunner} from '../adapters/exec.js';
 import {imageExecutor} from '../adapters/local/offline-executor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {sha256File, type Repository} from './repository.js';
+import {Repository, sha256File} from './repository.js';
+import {freeBytesNear} from '../adapters/files.js';
+import {formatBytes} from '../core/units.js';
 
 /** Runs prune plans in the repository: qemu-img on point files, and the manifest. */
 function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
@@ -37,6 +39,24 @@ export interface PruneOptions {
 	readonly onEvent?: (event: PlanEvent) => void;
 	/** Shown the plan; resolves true to go ahead. */
 	readonly confirm: (plan: Plan) => Promise<boolean>;
+	/** Told what was done to make room (a full repository's reserve given back). */
+	readonly onWarning?: (text: string) => void;
+}
+
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * The repository's lock for a prune. A repository too full to hold even the lock file gives back
+ * the reserve it keeps (Repository.keepReserve) first: prune is the way out of a full disk.
+ */
+async function lockForPrune(repo: Repository, vm: string, options: PruneOptions) {
+	try {
+		return await repo.lock(vm, options.command);
+	} catch (error) {
+		if (!NO_SPACE.has((error as {code?: string}).code ?? '') || !(await repo.releaseReserve())) throw error;
+		options.onWarning?.(`the repository's file system is full: snapdeck gave back the ${formatBytes(Repository.RESERVE_BYTES)} it keeps in reserve for this, and prunes with it`);
+		return repo.lock(vm, options.command);
+	}
 }
 
 export interface PruneResult {
@@ -51,7 +71,7 @@ export interface PruneResult {
  * interrupted is finished first, from where it stopped.
  */
 export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions): Promise<PruneResult> {
-	const release = await repo.lock(vm, options.command);
+	const release = await lockForPrune(repo, vm, options);
 	try {
 		const operations = repo.operations(vm);
 		const pending = await operations.readPending();
@@ -69,8 +89,13 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 		// Commits and rebases follow the files' headers: they must say what the manifest says.
 		const headers = await repo.headerProblems(vm, complete.flatMap(point => point.files));
 		if (headers.length > 0) throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: ${headers.join('; ')}`, `nothing was changed; the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}'`);
+		const free = await freeBytesNear(repo.vmDir(vm));
+		if (plan.space > free) {
+			throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: merging the removed points into those kept needs ${formatBytes(plan.space)} free, and ${formatBytes(free)} is available`, 'free some space on that file system, or prune with rules that remove whole chains (an old full and its incrementals) first: those need no room');
+		}
 		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
 		await runPlan(plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+		await repo.keepReserve();
 		return {plan, keep, remove, outcome: 'done'};
 	} finally {
 		await release();

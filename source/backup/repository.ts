@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {chmod, open, readdir, rm, stat} from 'node:fs/promises';
+import {chmod, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -10,6 +10,7 @@ import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {fileExists} from '../adapters/files.js';
 import {acquireLock} from '../adapters/lock.js';
 import {readQcow2Header} from '../adapters/qcow2-header.js';
 import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
@@ -101,6 +102,36 @@ export class Repository {
 			const dir = await stateFolder(path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`), 'the folder of fallback locks');
 			return acquireLock(path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`), what, command);
 		}
+	}
+
+	/** Room the repository keeps for a prune on a full disk (its lock, pending record and manifest). */
+	static readonly RESERVE_BYTES = 1024 * 1024;
+
+	get reserveFile(): string {
+		return path.join(this.root, '.snapdeck-reserve');
+	}
+
+	/**
+	 * Keeps RESERVE_BYTES of the repository's file system in a file of its own, best effort: when
+	 * the disk fills up, prune (the way out) gives it back and has room to record its work.
+	 */
+	async keepReserve(): Promise<void> {
+		if (await fileExists(this.reserveFile)) return;
+		const temp = `${this.reserveFile}.${process.pid}.tmp`;
+		try {
+			await writeFile(temp, Buffer.alloc(Repository.RESERVE_BYTES), {flag: 'wx', mode: 0o600});
+			await fsyncFile(temp);
+			await rename(temp, this.reserveFile);
+		} catch {
+			await rm(temp, {force: true});
+		}
+	}
+
+	/** Frees the reserve; false when there was none. */
+	async releaseReserve(): Promise<boolean> {
+		if (!(await fileExists(this.reserveFile))) return false;
+		await rm(this.reserveFile, {force: true});
+		return true;
 	}
 
 	/**

@@ -421,7 +421,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 				if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
 				retention = policy.retention;
 			}
-			const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags)}));
+			const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
 			if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 			else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
 			else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);

@@ -35,7 +35,9 @@ export function planPrune(manifest: Manifest, remove: readonly string[]): Plan {
 	const steps: Step[] = [];
 	const deletes: Step[] = [];
 	const rehash = new Set<string>();
-	for (const id of manifest.points.map(point => point.id).filter(id => removing.has(id))) {
+	// Newest first: a removed point that only removed points build on is then simply deleted, so
+	// removing an old full with its incrementals copies nothing (and needs no free space).
+	for (const id of manifest.points.map(point => point.id).filter(id => removing.has(id)).reverse()) {
 		const removed = points.find(point => point.id === id)!;
 		const successor = points.find(point => point.parent === id);
 		if (successor) {

@@ -122,6 +122,31 @@ describe.runIf(os.userInfo().uid === 0)('a full and a read-only repository (tmpf
 		expect(backup.stderr).toMatch(/free some space|prune/);
 	});
 
+	it('a full one: prune gives back the reserve the repository keeps, removes whole chains, and backups work again', async () => {
+		const lab = await labWithVm();
+		const repo = path.join(await tempDir(), 'repo');
+		await execa('mkdir', ['-p', repo]);
+		await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', repo]);
+		mounts.push(repo);
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo};
+		await lab.write(0x71, 1);
+		expect((await snapdeck(['backup', 'vm1', '--full'], env)).exitCode).toBe(0);
+		await lab.write(0x72, 2);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		await lab.write(0x73, 3);
+		expect((await snapdeck(['backup', 'vm1', '--full'], env)).exitCode).toBe(0);
+		expect(await readdir(repo)).toContain('.snapdeck-reserve');
+		await execa('sh', ['-c', `cat /dev/zero > ${path.join(repo, 'filler')}`], {reject: false});
+		const ids = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id);
+		const pruned = await snapdeck(['prune', 'vm1', '--keep-last', '1', '--yes'], env);
+		expect(pruned.exitCode, pruned.stderr).toBe(0);
+		expect(pruned.stderr).toContain('gave back the 1.0 MiB it keeps in reserve');
+		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id)).toEqual(ids.slice(2));
+		expect((await snapdeck(['verify', 'vm1'], env)).exitCode).toBe(0);
+		await lab.write(0x74, 4);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+	});
+
 	it('a read-only one: verify and backups work, a backup says the file system is read-only', async () => {
 		const lab = await labWithVm();
 		const repo = path.join(await tempDir(), 'repo');
