@@ -368,8 +368,10 @@ export class Service {
 		if (!start || !stop) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot start or stop VMs`);
 		const release = await this.hypervisor.lock(vm, command);
 		try {
-			const {state} = await this.hypervisor.inspect(vm);
+			const {state, problems} = await this.inspect(vm);
 			if ((state.run === 'running') === on) return false;
+			// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
+			if (on) assertNoProblems(vm, 'start', problems);
 			if (on) await start.call(this.hypervisor, vm);
 			else await stop.call(this.hypervisor, vm);
 			return true;

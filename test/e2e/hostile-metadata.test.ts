@@ -64,7 +64,7 @@ async function reportedAndRefused(root: string, connect: string[], words: string
 
 const everyChange = (repo: string) => [
 	['merge', 'vm1', 's1', '--yes'], ['merge', 'vm1', 's2', '--yes'], ['revert', 'vm1', 's1', '--yes'],
-	['snapshot', 'vm1', 's3', '--yes'], ['backup', 'vm1', '--repo', repo],
+	['snapshot', 'vm1', 's3', '--yes'], ['backup', 'vm1', '--repo', repo], ['start', 'vm1'],
 ];
 
 describe('a vm.json that contradicts itself blocks every change', () => {
