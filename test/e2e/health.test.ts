@@ -187,9 +187,9 @@ describe.runIf(os.userInfo().uid === 0)('a nearly full repository filesystem', (
 		await run('backup', 'vm1');
 		await run('verify', 'vm1');
 		expect((await health()).rules).toEqual([]);
-		await execa('fallocate', ['-l', '10M', path.join(repo, 'filler')]);
+		await execa('fallocate', ['-l', '8M', path.join(repo, 'filler')]); // 16 MiB: a ~4.3 MiB point, the repository's 1 MiB reserve, this
 		expect((await health()).rules).toEqual(['repository-space:warning']);
-		await execa('fallocate', ['-l', '1500K', path.join(repo, 'filler2')]);
+		await execa('fallocate', ['-l', '2M', path.join(repo, 'filler2')]);
 		expect((await health()).rules).toEqual(['repository-space:critical']);
 	});
 });

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Checks the one rule of layering in ../shared/DESIGN.md on every import under source/:
+// ui and cli -> service -> (backup, adapters, jobs, config) -> core; core imports nothing of ours;
+// no adapter imports another. Usage: node scripts/check-layers.mjs [ROOT] (ROOT defaults to the
+// project). Exits 1 naming each import that breaks a rule, and each exception below that is no
+// longer needed (so the list can only shrink).
+import {readdirSync, readFileSync} from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '..'));
+const source = path.join(root, 'source');
+
+/** The layer of a file: its folder under source/, and for adapters/X its adapter X. */
+function layerOf(file) {
+	const [top, sub] = path.relative(source, file).split(path.sep);
+	if (top === 'adapters' && sub && !sub.includes('.')) return {layer: 'adapters', adapter: sub};
+	return {layer: top.replace(/\.tsx?$/, ''), adapter: null};
+}
+
+/** What each layer may import (DESIGN.md's table). */
+const MAY_IMPORT = {
+	core: ['core'],
+	adapters: ['core', 'adapters'],
+	backup: ['core', 'adapters', 'backup'],
+	jobs: ['core', 'jobs'],
+	config: ['core', 'config'],
+	service: ['core', 'adapters', 'backup', 'jobs', 'config', 'service'],
+	ui: ['core', 'service', 'ui'],
+	cli: ['core', 'service', 'cli'],
+};
+
+/**
+ * Imports that break the table today, each to be removed by issue 12 (adapters/qemu for what
+ * QEMU-based adapters share; a session factory in the service for the CLI). A new one fails.
+ */
+const EXCEPTIONS = [
+	'adapters/libvirt -> adapters/local',
+	'backup -> jobs',
+	'cli -> adapters',
+	'cli -> backup',
+	'cli -> config',
+	// `snapdeck` without a command opens the UI: the one place the two front ends meet.
+	'cli -> ui',
+];
+
+const files = [];
+const walk = dir => {
+	for (const entry of readdirSync(dir, {withFileTypes: true})) {
+		const full = path.join(dir, entry.name);
+		if (entry.isDirectory()) walk(full);
+		else if (/\.tsx?$/.test(entry.name)) files.push(full);
+	}
+};
+walk(source);
+
+const describe = ({layer, adapter}) => (adapter ? `${layer}/${adapter}` : layer);
+const broken = [];
+const used = new Set();
+for (const file of files) {
+	const from = layerOf(file);
+	const text = readFileSync(file, 'utf8');
+	for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+		const target = path.resolve(path.dirname(file), match[1]).replace(/\.js$/, '.ts');
+		if (!target.startsWith(source + path.sep)) continue;
+		const to = layerOf(target);
+		const allowed = MAY_IMPORT[from.layer]?.includes(to.layer) && !(from.adapter && to.adapter && from.adapter !== to.adapter);
+		if (allowed) continue;
+		const rule = `${describe(from)} -> ${describe(to)}`;
+		const general = `${from.layer === 'adapters' ? describe(from) : from.layer} -> ${to.layer}`;
+		if (EXCEPTIONS.includes(rule) || EXCEPTIONS.includes(general)) {
+			used.add(EXCEPTIONS.includes(rule) ? rule : general);
+			continue;
+		}
+		const line = text.slice(0, match.index).split('\n').length;
+		broken.push(`${path.relative(root, file)}:${line}: ${describe(from)} may not import ${describe(to)} (${match[1]})`);
+	}
+}
+for (const exception of EXCEPTIONS) if (!used.has(exception)) broken.push(`scripts/check-layers.mjs: the exception '${exception}' is no longer needed: remove it`);
+
+if (broken.length > 0) {
+	process.stderr.write(`layering (../shared/DESIGN.md) broken:\n${broken.map(line => `  ${line}`).join('\n')}\n`);
+	process.exit(1);
+}
+process.stdout.write(`layering ok: ${files.length} files, ${EXCEPTIONS.length} known exceptions left (issue 12)\n`);

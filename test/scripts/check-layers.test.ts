@@ -1,0 +1,29 @@
+import {appendFile, cp, mkdir} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {tempDir} from '../helpers/lab.js';
+
+const check = (root?: string) => execa('node', ['scripts/check-layers.mjs', ...(root ? [root] : [])], {reject: false});
+
+describe('the layering check (scripts/check-layers.mjs, run by npm test and npm run lint)', () => {
+	it('passes on the tree as it is', async () => {
+		const result = await check();
+		expect(result.exitCode, result.stderr).toBe(0);
+		expect(result.stdout).toMatch(/^layering ok: \d+ files/);
+	});
+
+	it.each([
+		['core', 'source/core/units.ts', "import {localRunner} from '../adapters/exec.js';", 'core may not import adapters'],
+		['an adapter', 'source/adapters/local/vm-file.ts', "import {Virsh} from '../libvirt/virsh.js';", 'adapters/local may not import adapters/libvirt'],
+		['the UI', 'source/ui/theme.ts', "const late = () => import('../adapters/connect.js');", 'ui may not import adapters'],
+	])('fails on a wrong import in %s, naming the file, the line and the rule', async (_where, file, line, rule) => {
+		const root = await tempDir();
+		await cp('source', path.join(root, 'source'), {recursive: true});
+		await mkdir(path.join(root, 'scripts'), {recursive: true});
+		await appendFile(path.join(root, file), `\n${line}\n`);
+		const result = await check(root);
+		expect(result.exitCode).toBe(1);
+		expect(result.stderr).toMatch(new RegExp(`${file.replaceAll('/', '\\/').replaceAll('.', '\\.')}:\\d+: ${rule}`));
+	});
+});
