@@ -150,10 +150,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	useEffect(() => {
 		if (quitting === 'cancelling' && running === 0) exit();
 	}, [quitting, running, exit]);
-	const keyOf = (command: 'confirm' | 'deny' | 'quit') => keymap.keys[command].map(displayKey).join('/');
+	// Short enough for 40 columns; the footer lists every key of the 'quitting' context.
+	const keyOf = (command: 'confirm' | 'deny' | 'quit') => displayKey(keymap.keys[command][0] ?? '');
 	const quitNotice = quitting === 'asked'
-		? `${running} job${running === 1 ? '' : 's'} running. ${keyOf('confirm')} or ${keyOf('quit')}: cancel ${running === 1 ? 'it' : 'them'} at a safe point and quit · ${keyOf('deny')}: stay`
-		: quitting === 'cancelling' ? `cancelling ${running} job${running === 1 ? '' : 's'}, then quitting · ${keyOf('quit')} again: quit at once (recover finishes it)` : null;
+		? `${running} job${running === 1 ? '' : 's'} running. Cancel ${running === 1 ? 'it' : 'them'} and quit? ${keyOf('confirm')}/${keyOf('deny')}`
+		: quitting === 'cancelling' ? `cancelling ${running} job${running === 1 ? '' : 's'}… ${keyOf('quit')} again: quit now` : null;
 	const submitRestore = (form: RestoreForm) => {
 		const problem = nameProblem(form.name);
 		if (problem) return setTakeError(`invalid name: ${problem}`);

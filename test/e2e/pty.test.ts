@@ -114,7 +114,7 @@ describe('snapdeck in a real terminal', () => {
 		it('asks first; n stays; yes cancels the job at a safe point, then quits', async () => {
 			const {lab, tty, script} = await slowTake('pty4', false);
 			await tty.keys('q');
-			await tty.waitFor(screen => screen.includes('1 job running. y or q/^C: cancel it at a safe point and quit · n/Esc: stay'), 'the question');
+			await tty.waitFor(screen => screen.includes('1 job running. Cancel it and quit? y/n') && screen.includes('y yes  n/Esc no  q/^C quit'), 'the question');
 			await tty.keys('n');
 			await tty.waitFor(screen => !screen.includes('1 job running.'), 'the question gone');
 			await tty.keys('C-c');
@@ -134,7 +134,7 @@ describe('snapdeck in a real terminal', () => {
 			await tty.keys('C-c');
 			await tty.waitFor(screen => screen.includes('1 job running.'), 'the question');
 			await tty.keys('y');
-			await tty.waitFor(screen => screen.includes('cancelling 1 job, then quitting · q/^C again: quit at once'), 'the job being cancelled');
+			await tty.waitFor(screen => screen.includes('cancelling 1 job… q again: quit now'), 'the job being cancelled');
 			await tty.keys('C-c');
 			const after = await tty.waitFor(screen => screen.includes('EXIT=130'), 'snapdeck quitting at once');
 			expect(after).not.toContain('snapdeck local:');
