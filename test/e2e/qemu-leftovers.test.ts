@@ -1,9 +1,11 @@
+import {mkdir, readdir} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines} from '../helpers/cli.js';
 import {MiB, qemuIo, tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
+import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 
 const BIN = path.resolve('bin/snapdeck.js');
 const A = 0xa1;
@@ -76,5 +78,26 @@ describe('what a killed snapdeck leaves in a running QEMU is cleared before the 
 		expect(taken.exitCode, taken.stderr).toBe(0);
 		expect(await lab.liveTops()).toEqual({vda: 'vda.s2.qcow2'});
 		expect([await lab.reads(A, 8), await lab.reads(B, 1)]).toEqual([true, true]);
+	});
+
+	it("a vm.json whose qmp names another VM's socket: stop, snapshot and backup refuse, and that VM runs on untouched", async () => {
+		const lab = await runningLab();
+		const other = path.join(lab.root, 'vm2');
+		await mkdir(other);
+		await execa('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(other, 'vda.qcow2'), '64M']);
+		await writeVmFile(other, {
+			version: 1, name: 'vm2', description: '', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
+			qmp: path.join(lab.folder, 'qmp.sock'), qemu: {machine: 'q35', memoryMiB: 128, args: []},
+		});
+		const topsBefore = await lab.liveTops();
+		for (const args of [['stop', 'vm2'], ['snapshot', 'vm2', 's1', '--yes'], ['backup', 'vm2', '--repo', path.join(await tempDir(), 'repo')]]) {
+			const run = await cli(lab, args);
+			expect(run.exitCode, args.join(' ')).toBe(1);
+			expect(run.stderr, args.join(' ')).toContain("it is another VM's");
+		}
+		expect(await lab.isRunning()).toBe(true);
+		expect(await lab.liveTops()).toEqual(topsBefore);
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+		expect(await readdir(other)).toEqual(expect.not.arrayContaining([expect.stringMatching(/s1/)]));
 	});
 });

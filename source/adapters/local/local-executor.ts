@@ -6,7 +6,7 @@ import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
-import {clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
+import {assertOwnQemu, clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from './qmp-client.js';
 import {qmpPath, stopVm} from './qemu-process.js';
@@ -33,7 +33,10 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		client = await QmpClient.connect(socket, 3000).catch(() => null);
 		clientClosed = false;
 		// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
-		if (client) await clearLeftovers(client);
+		if (client) {
+			await assertOwnQemu(client, folder, vm.name);
+			await clearLeftovers(client);
+		}
 		void client?.closed().then(() => {
 			clientClosed = true;
 		});

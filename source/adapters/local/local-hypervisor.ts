@@ -18,7 +18,7 @@ import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from './qmp-backup.js';
-import {clearLeftovers, nodeBitmaps, topNodes} from './qmp-block.js';
+import {assertOwnQemu, clearLeftovers, nodeBitmaps, topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
@@ -198,6 +198,7 @@ export class LocalHypervisor implements Hypervisor {
 		if (summary.state === 'running') {
 			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
 			try {
+				await assertOwnQemu(client, folder, vm);
 				await clearLeftovers(client);
 				const tops = await topNodes(client);
 				const disks = file.disks.map(disk => {

@@ -4,6 +4,7 @@ import {SnapdeckError} from '../../core/errors.js';
 import {processAlive} from '../files.js';
 import type {CommandRunner} from '../exec.js';
 import {stateDir} from './operation-store.js';
+import {assertOwnQemu} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import type {VmFile} from './vm-file.js';
 
@@ -50,6 +51,13 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 	const qmp = qmpPath(folder, vm);
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
 	const client = connected ?? (qmp === null ? null : await QmpClient.connect(qmp, 1000).catch(() => null));
+	if (client && !connected) {
+		// Never quit another VM's QEMU because this vm.json names its socket.
+		await assertOwnQemu(client, folder, vm.name).catch(error => {
+			client.close();
+			throw error;
+		});
+	}
 	const quit = client ? await client.execute('quit', undefined, {timeoutMs: 2000}).then(() => true, () => false) : false;
 	if (client) client.close();
 	if (!quit && pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGTERM');

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
 import {crashPoint} from '../exec.js';
+import {liesOutside} from '../files.js';
 import type {QmpClient} from './qmp-client.js';
 
 const NamedNodes = z.array(z.looseObject({'node-name': z.string(), drv: z.string(), file: z.string()}));
@@ -36,6 +37,18 @@ export async function topNodes(client: QmpClient): Promise<Map<string, {node: st
 		if (target && block.inserted) tops.set(target, {node: block.inserted['node-name'], file: imagePath(block.inserted.file)});
 	}
 	return tops;
+}
+
+/**
+ * Refuses a QEMU that runs images from outside the VM's folder: vm.json's "qmp" may name any
+ * socket, and the one it names could be another VM's, which snapdeck would then stop, snapshot
+ * or back up in this VM's name.
+ */
+export async function assertOwnQemu(client: QmpClient, folder: string, vm: string): Promise<void> {
+	const foreign = [...(await topNodes(client)).values()].map(top => top.file).filter(file => liesOutside(folder, file));
+	if (foreign.length > 0) {
+		throw new SnapdeckError('refused', `the QEMU behind ${vm}'s QMP socket runs ${foreign.join(', ')}, which ${foreign.length === 1 ? 'is' : 'are'} not in ${folder}: it is another VM's`, `check "qmp" in ${vm}'s vm.json; nothing was changed`);
+	}
 }
 
 export interface JobOptions {
