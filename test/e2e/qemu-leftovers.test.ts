@@ -93,7 +93,8 @@ describe('what a killed snapdeck leaves in a running QEMU is cleared before the 
 		for (const args of [['stop', 'vm2'], ['snapshot', 'vm2', 's1', '--yes'], ['backup', 'vm2', '--repo', path.join(await tempDir(), 'repo')]]) {
 			const run = await cli(lab, args);
 			expect(run.exitCode, args.join(' ')).toBe(1);
-			expect(run.stderr, args.join(' ')).toContain("it is another VM's");
+			// (Or, on a machine too loaded for the monitor to greet in time, a refusal that says so.)
+			expect(run.stderr, args.join(' ')).toMatch(/it is another VM's|monitor .* did not answer/);
 		}
 		expect(await lab.isRunning()).toBe(true);
 		expect(await lab.liveTops()).toEqual(topsBefore);

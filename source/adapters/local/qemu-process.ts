@@ -50,7 +50,7 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<void> {
 	const qmp = qmpPath(folder, vm);
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
-	const client = connected ?? (qmp === null ? null : await QmpClient.connect(qmp, 1000).catch(() => null));
+	const client = connected ?? (qmp === null ? null : await QmpClient.connect(qmp, 2000).catch(() => null));
 	if (client && !connected) {
 		// Never quit another VM's QEMU because this vm.json names its socket.
 		await assertOwnQemu(client, folder, vm.name).catch(error => {
@@ -60,6 +60,9 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 	}
 	const quit = client ? await client.execute('quit', undefined, {timeoutMs: 2000}).then(() => true, () => false) : false;
 	if (client) client.close();
+	if (!quit && pid === null) {
+		throw new SnapdeckError('failed', `cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and snapdeck did not start it (no pid file)`, 'try again in a moment; if it still hangs, stop that QEMU yourself');
+	}
 	if (!quit && pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGTERM');
 	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 5000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20));
 	if (pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGKILL');
