@@ -16,6 +16,12 @@ const ERRNO_WORDS: Record<string, {words: string; hint: (at: string) => string}>
 	EEXIST: {words: 'something else is already there', hint: at => `move ${at} away, or choose another place`},
 };
 
+const codeOf = (error: unknown) => (error as {code?: string} | null)?.code ?? '';
+/** The file system has no room for another byte (no space, or the quota is used up). */
+export const isNoSpace = (error: unknown) => ['ENOSPC', 'EDQUOT'].includes(codeOf(error));
+/** Nothing can be written there now: no room, or mounted read-only. */
+export const isUnwritable = (error: unknown) => isNoSpace(error) || codeOf(error) === 'EROFS';
+
 /** A file system error as a SnapdeckError that says what happened to what, and what to do; others as they are. */
 export function fileSystemError(error: unknown, doing: string, at: string): unknown {
 	const code = (error as NodeJS.ErrnoException | null)?.code;

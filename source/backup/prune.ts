@@ -9,6 +9,7 @@ import {QemuImg} from '../adapters/qemu-img.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {Repository, sha256File} from './repository.js';
 import {freeBytesNear} from '../adapters/files.js';
+import {isNoSpace} from '../adapters/safe-fs.js';
 import {formatBytes} from '../core/units.js';
 
 /** Runs prune plans in the repository: qemu-img on point files, and the manifest. */
@@ -43,8 +44,6 @@ export interface PruneOptions {
 	readonly onWarning?: (text: string) => void;
 }
 
-const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
-
 /**
  * The repository's lock for a prune. A repository too full to hold even the lock file gives back
  * the reserve it keeps (Repository.keepReserve) first: prune is the way out of a full disk.
@@ -53,7 +52,7 @@ async function lockForPrune(repo: Repository, vm: string, options: PruneOptions)
 	try {
 		return await repo.lock(vm, options.command);
 	} catch (error) {
-		if (!NO_SPACE.has((error as {code?: string}).code ?? '') || !(await repo.releaseReserve())) throw error;
+		if (!isNoSpace(error) || !(await repo.releaseReserve())) throw error;
 		options.onWarning?.(`the repository's file system is full: snapdeck gave back the ${formatBytes(Repository.RESERVE_BYTES)} it keeps in reserve for this, and prunes with it`);
 		return repo.lock(vm, options.command);
 	}

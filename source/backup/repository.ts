@@ -14,7 +14,7 @@ import {fileExists} from '../adapters/files.js';
 import {acquireLock} from '../adapters/lock.js';
 import {readQcow2Header} from '../adapters/qcow2-header.js';
 import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
-import {fileSystemError, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
+import {fileSystemError, isUnwritable, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
 export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
@@ -96,8 +96,7 @@ export class Repository {
 			await this.ownFolder(vm);
 			return await acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), what, command);
 		} catch (error) {
-			const code = (error as {code?: string}).code;
-			if (!options.readOnly || !['ENOSPC', 'EROFS', 'EDQUOT'].includes(code ?? '')) throw error;
+			if (!options.readOnly || !isUnwritable(error)) throw error;
 			options.onFallback?.(`${(error as Error).message}; locked on this host instead, and nothing is written to the repository`);
 			const dir = await stateFolder(path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`), 'the folder of fallback locks');
 			return acquireLock(path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`), what, command);

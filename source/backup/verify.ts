@@ -4,6 +4,7 @@ import {findPoint, pointChain, type BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
+import {isUnwritable} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {sha256File, type Repository} from './repository.js';
 
@@ -103,7 +104,7 @@ async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly P
 		});
 		await repo.journal(vm, {action: 'verify', snapshot: verdicts.map(verdict => verdict.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
 	} catch (error) {
-		if (!['ENOSPC', 'EROFS', 'EDQUOT'].includes((error as {code?: string}).code ?? '')) throw error;
+		if (!isUnwritable(error)) throw error;
 		options.onWarning?.(`the verdict is not recorded in the manifest: ${(error as Error).message}`);
 	}
 }
