@@ -52,7 +52,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [logVm, setLogVm] = useState<string | null>(null);
 	const [logCursor, setLogCursor] = useState(0);
 	const [findingCursor, setFindingCursor] = useState(0);
-	const [selected, setSelected] = useState(0);
+	/**
+	 * The VM under the cursor, by name: a refresh that adds or removes VMs above it leaves the
+	 * cursor on the same VM, so the next key acts on the VM the operator chose. `index` places the
+	 * cursor when that VM is gone (deleted, or filtered out).
+	 */
+	const [selection, setSelection] = useState<{name: string | null; index: number}>({name: null, index: 0});
 	const [filter, setFilter] = useState('');
 	const [filtering, setFiltering] = useState(false);
 	const [treeVm, setTreeVm] = useState<string | null>(null);
@@ -91,7 +96,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		const needle = filter.toLowerCase();
 		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
 	}, [inventory.data, filter]);
-	const selectedVm = vms[clamp(selected, vms.length)];
+	const found = selection.name === null ? -1 : vms.findIndex(vm => vm.name === selection.name);
+	const selected = found >= 0 ? found : clamp(selection.index, vms.length);
+	const selectedVm = vms[selected];
+	const select = (index: number) => setSelection({name: vms[index]?.name ?? null, index});
+	// The cursor holds the VM it first lands on, too (the list's first load, a new filter).
+	useEffect(() => {
+		if (selection.name === null && selectedVm) setSelection({name: selectedVm.name, index: selected});
+	}, [selection.name, selectedVm, selected]);
 	const treeRows = tree.data?.rows ?? [];
 	const selectedSnapshot = treeRows[clamp(cursor, treeRows.length)]?.node.snapshot;
 	const points = useMemo(() => [...(backups.data ?? [])].reverse(), [backups.data]);
@@ -207,7 +219,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				setFilter('');
 				return setFiltering(false);
 			}
-			setSelected(0);
+			setSelection({name: null, index: 0});
 			return setFilter(editText(filter, spec));
 		}
 		if (context === 'help') {
@@ -216,7 +228,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		}
 		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : view === 'health' ? findings.length : view === 'log' ? (journal.data ?? []).length : points.length;
 		const move = (delta: number) =>
-			view === 'list' ? setSelected(clamp(selected + delta, count))
+			view === 'list' ? select(clamp(selected + delta, count))
 				: view === 'tree' ? setCursor(clamp(cursor + delta, count))
 					: view === 'health' ? setFindingCursor(clamp(findingCursor + delta, count))
 						: view === 'log' ? setLogCursor(clamp(logCursor + delta, count))
@@ -324,7 +336,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			) : loading ? (
 				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : view === 'health' ? 'health' : view === 'log' ? 'the journal' : `the backups of ${treeVm}`}…</Text></Box>
 			) : view === 'list' ? (
-				<VmList vms={vms} selected={clamp(selected, vms.length)} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
+				<VmList vms={vms} selected={selected} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
 			) : view === 'health' ? (
 				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
 					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />

@@ -154,3 +154,28 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('VMs (1)'), 'the whole list again');
 	});
 });
+
+describe('the cursor follows a VM, not a row', () => {
+	it('stays on the selected VM when a refresh brings a VM in above it, so the next key acts on the same VM', async () => {
+		const lab = await labWithVm('m2');
+		const {mkdir} = await import('node:fs/promises');
+		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
+		const {qemuImg} = await import('../helpers/lab.js');
+		const addVm = async (name: string) => {
+			const folder = path.join(lab.root, name);
+			await mkdir(folder);
+			await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
+			await writeVmFile(folder, {version: 1, name, description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		};
+		await addVm('m1');
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('m1') && frame.includes('m2'), 'the VM list');
+		ui.press('down');
+		await ui.waitFor(frame => /▸ . m2/.test(frame), 'the cursor on m2');
+		await addVm('a0');
+		ui.press('refresh');
+		await ui.waitFor(frame => frame.includes('a0') && /▸ . m2/.test(frame), 'a0 above, the cursor still on m2');
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('VMs › m2'), "m2's tree, not the VM now in its old row");
+	});
+});
