@@ -164,6 +164,10 @@ export async function acquireLock(file: string, what: string, command: string): 
 		if (await publish(file, me)) return acquired();
 		const found = await readLockFile(file);
 		if (found.kind === 'absent') continue;
+		if (found.kind === 'held' && found.holder.host === host && found.holder.pid === process.pid) {
+			// A job of this same snapdeck (another of the UI's jobs): nothing to remove, only to wait for.
+			throw new SnapdeckError('locked', `${what} is busy: this snapdeck is already at work on it (${found.holder.command})`, 'wait for that job to end (the jobs panel shows it), or cancel it');
+		}
 		if (found.kind === 'held' && (await holderAlive(found.holder, host))) throw busy(what, file, `locked by ${describeHolder(found.holder)}`);
 		// A file that is not a whole lock was written by an older snapdeck, which created it empty first.
 		if (found.kind === 'garbage' && found.ageMs < 5000) throw busy(what, file, 'another snapdeck is starting an operation on it');
