@@ -98,14 +98,19 @@ afterEach(async () => {
 	for (const mount of mounts.splice(0)) await execa('umount', ['-l', mount], {reject: false});
 });
 
+/** A VM and a repository on a tmpfs of `size` of its own (unmounted after the test). */
+async function onTmpfs(size: string) {
+	const lab = await labWithVm();
+	const repo = path.join(await tempDir(), 'repo');
+	await execa('mkdir', ['-p', repo]);
+	await execa('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', repo]);
+	mounts.push(repo);
+	return {lab, repo, env: {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo}};
+}
+
 describe.runIf(os.userInfo().uid === 0)('a full and a read-only repository (tmpfs)', () => {
 	it('a full one: verify still runs, and says it could not record its verdict; a backup says to free space', async () => {
-		const lab = await labWithVm();
-		const repo = path.join(await tempDir(), 'repo');
-		await execa('mkdir', ['-p', repo]);
-		await execa('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', repo]);
-		mounts.push(repo);
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo};
+		const {lab, repo, env} = await onTmpfs('16m');
 		await lab.write(0x51, 1);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		// Fill it to the last byte.
@@ -123,12 +128,7 @@ describe.runIf(os.userInfo().uid === 0)('a full and a read-only repository (tmpf
 	});
 
 	it('a full one: prune gives back the reserve the repository keeps, removes whole chains, and backups work again', async () => {
-		const lab = await labWithVm();
-		const repo = path.join(await tempDir(), 'repo');
-		await execa('mkdir', ['-p', repo]);
-		await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', repo]);
-		mounts.push(repo);
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo};
+		const {lab, repo, env} = await onTmpfs('24m');
 		await lab.write(0x71, 1);
 		expect((await snapdeck(['backup', 'vm1', '--full'], env)).exitCode).toBe(0);
 		await lab.write(0x72, 2);
