@@ -6,7 +6,7 @@ import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
 import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
-import {backingNameProblem, headerChain} from './qcow2-header.js';
+import {headerChain, walkChain} from './qcow2-header.js';
 import {parseJson} from './qemu-img.js';
 
 export interface DiskChain {
@@ -139,24 +139,10 @@ export function sshHost(target: SshTarget): Host {
 		},
 		// One qemu-img per layer over ssh (the header trick needs local files), each opened without its
 		// backing file: --backing-chain would let qemu-img follow a protocol name (nbd://, json:) there.
-		chain: async file => {
-			const chain: string[] = [];
-			let virtualSize = 0;
-			for (let next: string | null = file; next !== null; ) {
-				if (chain.includes(next)) return {chain, virtualSize, problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`};
-				try {
-					const layer: z.infer<typeof LayerJson> = parseJson(LayerJson, (await runner.run('qemu-img', ['info', '-U', '--output=json', '--', next], {timeoutMs: METADATA_TIMEOUT_MS})).stdout, `qemu-img info on ${name}`);
-					if (chain.length === 0) virtualSize = layer['virtual-size'];
-					chain.push(next);
-					const backing: string | undefined = layer['backing-filename'];
-					const badName = backing === undefined ? null : backingNameProblem(backing);
-					if (badName) return {chain, virtualSize, problem: `the backing file of ${next} ${badName}`};
-					next = backing === undefined ? null : path.posix.resolve(path.posix.dirname(next), backing);
-				} catch (error) {
-					return {chain, virtualSize, problem: `${next} cannot be read on ${name}: ${(error as Error).message}`};
-				}
-			}
-			return {chain, virtualSize, problem: null};
-		},
+		chain: file => walkChain(file, async layer => {
+			const info = parseJson(LayerJson, (await runner.run('qemu-img', ['info', '-U', '--output=json', '--', layer], {timeoutMs: METADATA_TIMEOUT_MS})).stdout, `qemu-img info on ${name}`);
+			const backingName = info['backing-filename'] ?? null;
+			return {virtualSize: info['virtual-size'], backingName, backing: backingName === null ? null : path.posix.resolve(path.posix.dirname(layer), backingName), corrupt: false};
+		}, {failed: (error, what) => `${what} cannot be read on ${name}: ${(error as Error).message}`}),
 	};
 }

@@ -104,16 +104,32 @@ function headerDamage(header: Buffer, version: number): string | null {
  * A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2,
  * corrupt, a loop, a backing file that is a protocol, a device, or outside `within`).
  */
-export async function headerChain(file: string, within?: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
-	const outside = (image: string) => within !== undefined && liesOutside(within, image);
+export function headerChain(file: string, within?: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
+	return walkChain(file, readQcow2Header, {
+		refuse: async next => (await backingFileProblem(next)) ?? (within !== undefined && liesOutside(within, next) ? `lies outside the VM's folder ${within}` : null),
+		failed: (error, what) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${(error as Error).message}`),
+	});
+}
+
+/**
+ * Follows a chain layer by layer, each read by `read` (which must not open the layer's backing
+ * file), and stops at the first problem: a loop, a backing name that is a protocol, a layer that
+ * `refuse` rejects before it is read, a corrupt or unreadable one. Serves this host's files (the
+ * headers themselves) and a remote host's (qemu-img info over ssh) alike.
+ */
+export async function walkChain(
+	file: string,
+	read: (file: string) => Promise<Pick<Qcow2Header, 'virtualSize' | 'backing' | 'backingName' | 'corrupt'>>,
+	options: {refuse?: (backing: string) => Promise<string | null>; failed: (error: unknown, what: string) => string},
+): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
 	const chain: string[] = [];
 	let virtualSize = 0;
 	for (let next: string | null = file; next !== null; ) {
 		if (chain.includes(next)) return {chain, virtualSize, problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`};
 		try {
-			const unsafe = chain.length === 0 ? null : (await backingFileProblem(next)) ?? (outside(next) ? `lies outside the VM's folder ${within}` : null);
+			const unsafe = chain.length === 0 ? null : (await options.refuse?.(next)) ?? null;
 			if (unsafe) return {chain, virtualSize, problem: `the backing file of ${chain.at(-1)}, ${next}, ${unsafe}`};
-			const header = await readQcow2Header(next);
+			const header = await read(next);
 			if (chain.length === 0) virtualSize = header.virtualSize;
 			chain.push(next);
 			if (header.corrupt) return {chain, virtualSize, problem: `${next} is marked corrupt by QEMU`};
@@ -121,9 +137,7 @@ export async function headerChain(file: string, within?: string): Promise<{chain
 			if (badName) return {chain, virtualSize, problem: `the backing file of ${next} ${badName}`};
 			next = header.backing;
 		} catch (error) {
-			const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-			const what = chain.length > 0 ? `${next} (the backing file of ${chain.at(-1)})` : next;
-			return {chain, virtualSize, problem: missing ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${(error as Error).message}`};
+			return {chain, virtualSize, problem: options.failed(error, chain.length > 0 ? `${next} (the backing file of ${chain.at(-1)})` : file)};
 		}
 	}
 	return {chain, virtualSize, problem: null};
