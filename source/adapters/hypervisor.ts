@@ -92,7 +92,7 @@ export interface Hypervisor {
 	 * when QEMU stops, so the file's own list is stale while it runs. Null when it is not running or
 	 * cannot be asked now (another client holds its monitor).
 	 */
-	liveBitmaps?(vm: string): Promise<Record<string, string[]> | null>;
+	liveBitmaps?(inspection: Inspection): Promise<Record<string, string[]> | null>;
 	/**
 	 * `qemu-img check` of every image the inspection found, except those a running QEMU is writing
 	 * (its active images, and every image while a block job runs): read from outside they can look

@@ -1,5 +1,5 @@
 import {SnapdeckError} from '../core/errors.js';
-import type {Snapshot, VmState, VmSummary} from '../core/model.js';
+import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
@@ -293,7 +293,7 @@ export class Service {
 				const inspection = await this.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
-				const bitmaps = await this.bitmapsOf(state);
+				const bitmaps = await this.bitmapsOf(inspection);
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
 					problems: inspection.problems, findings: inspection.findings,
@@ -317,8 +317,9 @@ export class Service {
 	}
 
 	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
-	private async bitmapsOf(state: VmState): Promise<Record<string, readonly string[]> | null> {
-		if (state.run === 'running' && this.hypervisor.liveBitmaps) return this.hypervisor.liveBitmaps(state.definition.name);
+	private async bitmapsOf(inspection: Inspection): Promise<Record<string, readonly string[]> | null> {
+		const {state} = inspection;
+		if (state.run === 'running' && this.hypervisor.liveBitmaps) return this.hypervisor.liveBitmaps(inspection);
 		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]));
 	}
 
@@ -329,7 +330,7 @@ export class Service {
 	 */
 	async checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
 		const repo = await this.pendingRepository().catch(() => null);
-		const judge = async () => judgeBitmaps(vm, Object.values((await this.bitmapsOf((await this.inspect(vm)).state)) ?? {}).flat(), repo);
+		const judge = async () => judgeBitmaps(vm, Object.values((await this.bitmapsOf(await this.inspect(vm))) ?? {}).flat(), repo);
 		const checkpoints = await judge();
 		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};

@@ -216,9 +216,9 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 	}
 
-	async liveBitmaps(vm: string): Promise<Record<string, string[]> | null> {
-		const {state} = await this.inspect(vm);
+	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {
 		if (state.run !== 'running') return null;
+		const vm = state.definition.name;
 		// A checkpoint is a bitmap on every disk it names; snapdeck's name all of the domain's disks.
 		const names = (await this.virsh.run(['checkpoint-list', '--domain', vm, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
 		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, names]));

@@ -249,8 +249,9 @@ export class LocalHypervisor implements Hypervisor {
 		}
 	}
 
-	async liveBitmaps(vm: string): Promise<Record<string, string[]> | null> {
-		const folder = await this.folderOf(vm);
+	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {
+		if (state.run !== 'running') return null;
+		const folder = await this.folderOf(state.definition.name);
 		const file = await readVmFile(folder);
 		if (file.qmp === null) return null;
 		const client = await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null);
