@@ -42,6 +42,11 @@ export interface BackupDriver {
 	 * points are then fulls without a bitmap, and `bitmap` in copy() is ignored.
 	 */
 	readonly untracked?: string;
+	/**
+	 * Whether copy() writes zstd-compressed clusters when asked (QMP's blockdev-backup can; libvirt's
+	 * push backup cannot, so the caller compresses its files afterwards).
+	 */
+	readonly compresses: boolean;
 	/** The change-tracking bitmaps (or checkpoints) whose names start with `prefix`, by disk. */
 	bitmaps(prefix: string): Promise<Map<string, Array<{name: string; usable: boolean}>>>;
 	/** Bytes bitmap `name` marks as changed, summed over the disks, where the driver can tell (what an incremental will copy). */
@@ -59,6 +64,8 @@ export interface BackupDriver {
 		readonly since: string | null;
 		readonly targets: readonly BackupTarget[];
 		readonly bytesPerSecond?: number;
+		/** Write zstd-compressed clusters (where `compresses`). */
+		readonly compress?: boolean;
 		readonly signal?: AbortSignal;
 		readonly onBytes: (done: number, total: number) => void;
 	}): Promise<void>;

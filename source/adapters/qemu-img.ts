@@ -101,8 +101,9 @@ export class QemuImg {
 	}
 
 	/** `unsafe` skips opening the backing file (which a running QEMU holds locked); give `size` then. */
-	async create(file: string, options: {backing?: string; size?: number; unsafe?: boolean}): Promise<void> {
-		const args = ['create', '-q', '-f', 'qcow2', ...(options.unsafe ? ['-u'] : [])];
+	/** `compression`: the codec of the clusters a writer compresses (zstd, or QEMU's default zlib); plain writes stay plain. */
+	async create(file: string, options: {backing?: string; size?: number; unsafe?: boolean; compression?: 'zstd'}): Promise<void> {
+		const args = ['create', '-q', '-f', 'qcow2', ...(options.unsafe ? ['-u'] : []), ...(options.compression ? ['-o', `compression_type=${options.compression}`] : [])];
 		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
 		args.push('--', file);
 		if (options.size !== undefined) args.push(String(options.size));
@@ -137,6 +138,17 @@ export class QemuImg {
 	/** A new standalone qcow2 image that reads as `source` (with its backing chain) does. */
 	async convert(source: string, target: string, options: JobOptions = {}) {
 		await this.job(['convert', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
+	}
+
+	/**
+	 * Rewrites `source` (an overlay on `backing`, or standalone when null) into `target` with every
+	 * cluster zstd-compressed, keeping what it has of its own over the same backing file (by the
+	 * relative name `backingName`).
+	 */
+	async compressInto(source: string, target: string, backingName: string | null, options: JobOptions = {}) {
+		const args = ['convert', '-c', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compression_type=zstd'];
+		if (backingName !== null) args.push('-F', 'qcow2', '-B', backingName);
+		await this.job([...args, '--', source, target], options);
 	}
 
 	/**

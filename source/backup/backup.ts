@@ -1,14 +1,15 @@
-import {chmod, rm} from 'node:fs/promises';
+import {chmod, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
-import {crashPoint} from '../adapters/exec.js';
+import {crashPoint, localRunner} from '../adapters/exec.js';
+import {QemuImg} from '../adapters/qemu-img.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
-import type {BackupDriver, Hypervisor} from '../adapters/hypervisor.js';
+import type {BackupDriver, BackupTarget, Hypervisor} from '../adapters/hypervisor.js';
 import {rememberRepository} from './checkpoints.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
@@ -23,6 +24,8 @@ export interface BackupOptions {
 	readonly now?: Date;
 	/** A bandwidth cap per disk (QEMU's job speed), so a backup leaves the VM's storage some room. */
 	readonly bytesPerSecond?: number;
+	/** zstd-compressed clusters in the point (default); false writes them plain. */
+	readonly compress?: boolean;
 }
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
@@ -36,6 +39,33 @@ export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, 
 		const rate = seconds > 0 ? done / seconds : 0;
 		onEvent?.({type: 'progress', index, fraction: total > 0 ? done / total : 0, bytesDone: done, bytesTotal: total, rate, eta: rate > 0 ? (total - done) / rate : null});
 	};
+}
+
+/**
+ * Compresses point files a driver wrote plain (libvirt's push backup has no compression): each is
+ * rewritten beside itself, then renamed over it. Costs one more pass over what the point holds.
+ */
+async function compressAfter(targets: readonly BackupTarget[], options: BackupOptions): Promise<void> {
+	const qemuImg = new QemuImg(localRunner);
+	const sizes = await Promise.all(targets.map(async target => (await stat(target.file)).size));
+	const total = sizes.reduce((sum, size) => sum + size, 0);
+	const progress = byteProgress(options.onEvent);
+	let before = 0;
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(total)}, zstd)`, resumed: false});
+	for (const [index, target] of targets.entries()) {
+		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
+		const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
+		try {
+			await qemuImg.compressInto(target.file, compressed, target.backing === null ? null : path.relative(path.dirname(target.file), target.backing), {
+				signal: options.signal, onProgress: fraction => progress(before + fraction * sizes[index]!, total),
+			});
+			await chmod(compressed, 0o600);
+			await rename(compressed, target.file);
+		} finally {
+			await rm(compressed, {force: true});
+		}
+		before += sizes[index]!;
+	}
 }
 
 /**
@@ -98,9 +128,10 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		const backing = decision.base?.files.find(file => file.disk === disk.target)?.file ?? null;
 		return {disk: disk.target, file: `${disk.target}/${id}.qcow2`, backing, virtualSize: disk.virtualSize, size: 0, sha256: PLACEHOLDER_SHA};
 	});
+	const compress = options.compress ?? true;
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
-		reason: decision.reason, definition: driver.definition, verified: null,
+		reason: decision.reason, definition: driver.definition, verified: null, compression: compress ? 'zstd' : 'none',
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
@@ -114,11 +145,13 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		const amount = changed === null ? size : `${formatBytes(changed)} changed since ${decision.base!.id}, of ${size}`;
 		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
+		const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
 		await driver.copy({
-			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, signal: options.signal, onBytes: byteProgress(options.onEvent),
-			targets: files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize})),
+			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: compress && driver.compresses, signal: options.signal, onBytes: byteProgress(options.onEvent),
+			targets,
 		});
 		crashPoint('backup-copied');
+		if (compress && !driver.compresses) await compressAfter(targets, options);
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
 			...point, state: 'complete',

@@ -15,6 +15,7 @@ const OPTIONS = {
 	repo: {type: 'string'},
 	full: {type: 'boolean', default: false},
 	incremental: {type: 'boolean', default: false},
+	'no-compress': {type: 'boolean', default: false},
 	point: {type: 'string'},
 	limit: {type: 'string'},
 	now: {type: 'string'},
@@ -50,6 +51,7 @@ export type CliFlags = {
 	repo?: string;
 	full: boolean;
 	incremental: boolean;
+	'no-compress': boolean;
 	point?: string;
 	limit?: string;
 	now?: string;

@@ -51,6 +51,8 @@ export const BackupPoint = z.object({
 	/** The VM's definition when the point was taken, as the adapter keeps it (vm.json, domain XML). */
 	definition: z.unknown(),
 	verified: Verification.nullable().default(null),
+	/** How the point's clusters are stored: zstd-compressed, or plain (older points, --no-compress). */
+	compression: z.enum(['none', 'zstd']).default('none'),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 

@@ -52,6 +52,45 @@ describe('backups of a running VM (QEMU, no guest OS, 2 GiB disk)', () => {
 	});
 });
 
+/** What `qemu-img check` says of a point file: its compressed clusters and the fragmentation stats. */
+async function checkOf(file: string): Promise<{'compressed-clusters'?: number; 'allocated-clusters'?: number}> {
+	return JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+}
+
+describe('compressed points', () => {
+	it('zstd by default, plain with compress: false; both read as the disk, and the compressed point is a fraction of the plain one', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 1024);
+		const plainRepo = new Repository(await tempDir());
+		const repo = new Repository(await tempDir());
+		// 32 MiB of guest data that compresses (each MiB one repeated byte) and 4 MiB that does not.
+		for (let mib = 0; mib < 32; mib++) await lab.write(0x40 + mib, mib);
+		const random = path.join(await tempDir(), 'random');
+		await execa('head', ['-c', String(4 * MiB), '/dev/urandom'], {stdout: {file: random}});
+		await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${random} ${512 * MiB} ${4 * MiB}`, await lab.activeFile('vda')]);
+		const plain = await runBackup(lab.hypervisor, plainRepo, 'vm1', {mode: 'full', command: 'test', compress: false});
+		const packed = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'full', command: 'test'});
+		expect([plain.compression, packed.compression]).toEqual(['none', 'zstd']);
+		const plainFile = plainRepo.resolve('vm1', plain.files[0]!.file);
+		const packedFile = repo.resolve('vm1', packed.files[0]!.file);
+		expect((await qemuImg.info(packedFile))['format-specific']?.data['compression-type']).toBe('zstd');
+		expect((await checkOf(packedFile))['compressed-clusters']).toBeGreaterThan(0);
+		expect((await checkOf(plainFile))['compressed-clusters'] ?? 0).toBe(0);
+		expect(await same(packedFile, plainFile)).toBe(true);
+		expect(await same(packedFile, await lab.activeFile('vda'))).toBe(true);
+		// 36 MiB plain; the 32 compressible MiB shrink to almost nothing, the random 4 MiB stay.
+		expect(plain.files[0]!.size).toBeGreaterThan(36 * MiB);
+		expect(packed.files[0]!.size).toBeLessThan(6 * MiB);
+
+		// An incremental over a compressed point is compressed too, and holds just what changed.
+		for (let mib = 100; mib < 104; mib++) await lab.write(0x61, mib);
+		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'incremental', command: 'test'});
+		const incrementalFile = repo.resolve('vm1', incremental.files[0]!.file);
+		expect(await ownDataBytes(incrementalFile)).toBe(4 * MiB);
+		expect(incremental.files[0]!.size).toBeLessThan(1 * MiB);
+		expect(await same(incrementalFile, await lab.activeFile('vda'))).toBe(true);
+	});
+});
+
 describe('backups of a stopped VM (qemu-storage-daemon)', () => {
 	it('full and incremental of two disks; the bitmap lives on in the image between runs', async () => {
 		const lab = await labWithVm('vm1', ['vda', 'vdb'], 2048);

@@ -27,6 +27,11 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const full = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
 		expect(full.kind).toBe('full');
 		expect(String(full.definition)).toContain(`<name>${dom.name}</name>`);
+		// libvirt's push backup writes plain clusters; snapdeck compresses the point after it.
+		expect(full.compression).toBe('zstd');
+		const check = async (file: string) => JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+		expect((await check(repo.resolve(dom.name, full.files[0]!.file)))['compressed-clusters']).toBeGreaterThan(0);
+		expect(full.files[0]!.size).toBeLessThan(1 * MiB);
 		const atFull = await copyOfLive('full.qcow2');
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
 
@@ -35,6 +40,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect(incremental.kind).toBe('incremental');
 		const file = repo.resolve(dom.name, incremental.files[0]!.file);
 		expect(await ownDataBytes(file)).toBe(3 * MiB);
+		expect((await check(file))['compressed-clusters']).toBeGreaterThan(0);
 		expect((await qemuImg.info(file))['backing-filename']).toBe(path.basename(full.files[0]!.file));
 		expect(await qemuImg.same(repo.resolve(dom.name, full.files[0]!.file), atFull)).toBe(true);
 		expect(await qemuImg.same(file, await copyOfLive('incremental.qcow2'))).toBe(true);

@@ -50,6 +50,7 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 	const disks = sizedDisks(state);
 	return {
 		disks, definition,
+		compresses: false,
 		close: async () => undefined,
 		async bitmaps(prefix) {
 			const names = (await checkpoints()).filter(name => name.startsWith(prefix));
@@ -123,6 +124,7 @@ export function remoteCopyDriver(vm: string, state: VmState, definition: string,
 	return {
 		disks: sizedDisks(state),
 		definition, untracked,
+		compresses: false,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),
 		removeBitmap: async () => undefined,

@@ -31,6 +31,7 @@ export function qmpBackupDriver(options: {
 		disks: disks.map(({target, virtualSize}) => ({target, virtualSize})),
 		definition: options.definition,
 		...(untracked === undefined ? {} : {untracked}),
+		compresses: true,
 		close: options.close,
 		async bitmaps(prefix) {
 			if (untracked !== undefined) return new Map();
@@ -48,14 +49,15 @@ export function qmpBackupDriver(options: {
 				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
 			}
 		},
-		async copy({bitmap, since, targets, bytesPerSecond, signal, onBytes}) {
+		async copy({bitmap, since, targets, bytesPerSecond, compress = false, signal, onBytes}) {
 			const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
 			const added: string[] = [];
 			try {
 				for (const [index, target] of targets.entries()) {
 					// An incremental's backing file is the previous point's, named relative to it.
-					if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize});
-					else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing)});
+					const compression = compress ? {compression: 'zstd' as const} : {};
+					if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize, ...compression});
+					else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing), ...compression});
 					// Before a byte of the disk is in it: a point is its owner's alone.
 					await chmod(target.file, 0o600);
 					await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': nodes[index], file: {driver: 'file', filename: target.file}});
@@ -71,7 +73,7 @@ export function qmpBackupDriver(options: {
 								{
 									type: 'blockdev-backup',
 									data: {
-										'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}),
+										'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}), ...(compress ? {compress: true} : {}),
 										...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
 									},
 								},
