@@ -6,6 +6,7 @@ import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
 import {defaultRepositoryDir} from '../backup/repository.js';
 import type {BackupPoint} from '../core/backup.js';
+import type {RemotePoint} from '../core/offsite.js';
 import {healthExitCode, worstOf} from '../core/health.js';
 import {policyFor, type Policy} from '../core/policy.js';
 import type {Config} from '../config/config.js';
@@ -17,7 +18,18 @@ import {releaseHeldLocksSync, Service, type Action} from '../service/service.js'
 import type {CliFlags} from './main.js';
 import {prometheusText, renderBackups, renderHealth, renderLog, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
-const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'checkpoints', 'health']);
+const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'checkpoints', 'health', 'copy']);
+
+/** The off-site target --to or --from names (a config name or a restic repository string). */
+async function targetOf(text: string) {
+	const {loadConfig} = await import('../config/config.js');
+	const {config, path: file} = loadConfig();
+	const {resolveTarget, targetRetention} = await import('../service/targets.js');
+	const target = resolveTarget(config, text, file);
+	return {target, retention: targetRetention(config, target)};
+}
+
+const remotePointJson = (point: RemotePoint) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host});
 
 /** A point as --json shows it: the documented fields, without the VM definition it carries. */
 const pointJson = (point: BackupPoint) => ({
@@ -46,17 +58,28 @@ Usage:
                                             dirty bitmaps allow, else full, saying why); --limit caps
                                             each disk's read rate in MiB/s; points are zstd-compressed
                                             unless --no-compress
-  snapdeck backups VM                       a VM's backup points
+  snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)
   snapdeck verify VM [--point ID] [--restore-test]
                                             check points against their checksums and qemu-img check
-  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force]
+  snapdeck verify VM --from TARGET [--read-data]
+                                            restic's check of an off-site target: its structure and
+                                            10% of its data (all of it with --read-data)
+  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force] [--from TARGET]
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first);
-                                            a point that failed its last verify needs --force
+                                            a point that failed its last verify needs --force;
+                                            --from restores from an off-site target, no local
+                                            repository needed
+  snapdeck copy VM [--point ID] --to TARGET copy a point (default: the newest) off-site: TARGET is a
+                                            name from "offsite" in the config, or a restic repository
+                                            (a path, sftp:, rest:, s3:...; password from
+                                            RESTIC_PASSWORD_FILE); made there if it is new
   snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
                     --keep-monthly N --keep-yearly N] [--dry-run]
                                             remove points by retention (Proxmox Backup Server's
-                                            rules); without --keep-..., the VM's policy's
+                                            rules); without --keep-..., the VM's policy's; with
+                                            --from TARGET, the VM's copies there (restic forget and
+                                            prune; without --keep-..., the target's "retention")
   snapdeck health [VM...] [--prometheus FILE] [--now TIME]
                                             is everything healthy? findings with what to do; exit 0
                                             ok, 1 warnings, 2 critical, 3 could not tell
@@ -362,8 +385,30 @@ export async function runCommand(command: string, args: readonly string[], flags
 			else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm!)}`);
 			return 0;
 		}
+		case 'copy': {
+			const [vm] = expectArgs(command, args, ['vm']);
+			if (flags.to === undefined) throw new SnapdeckError('usage', 'copy needs --to TARGET: a target named under "offsite" in the config, or a restic repository', `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --to /mnt/usb/restic`);
+			const {target} = await targetOf(flags.to);
+			const svc = await service();
+			const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
+			if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? target.repository, ...result});
+			else {
+				if (result.created) print(`made a new restic repository at ${target.repository}`);
+				print(result.already
+					? `point ${result.point} of ${vm} is already on ${target.name ?? target.repository} (snapshot ${result.snapshot.slice(0, 8)}): nothing to copy`
+					: `copied point ${result.point} of ${vm} to ${target.name ?? target.repository}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded of ${formatBytes(result.bytes)}`);
+			}
+			return 0;
+		}
 		case 'backups': {
 			const [vm] = expectArgs(command, args, ['vm']);
+			if (flags.from !== undefined) {
+				const {target} = await targetOf(flags.from);
+				const points = await (await service()).remoteBackups(target, vm!);
+				if (flags.json) printJson({vm, target: target.name ?? target.repository, points: points.map(remotePointJson)});
+				else print(points.length === 0 ? `${target.name ?? target.repository} holds no point of ${vm}` : [`points of ${vm} on ${target.name ?? target.repository}:`, ...points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}`)].join('\n'));
+				return 0;
+			}
 			const svc = await service();
 			const points = await svc.backups(vm!);
 			if (flags.json) printJson({vm, repository: svc.repository!.root, points: points.map(pointJson)});
@@ -386,6 +431,14 @@ export async function runCommand(command: string, args: readonly string[], flags
 		}
 		case 'verify': {
 			const [vm] = expectArgs(command, args, ['vm']);
+			if (flags.from !== undefined) {
+				const {target} = await targetOf(flags.from);
+				const svc = await service();
+				const verdict = await cancellable(signal => svc.verifyFrom(target, vm!, {readData: flags['read-data'] ? 'all' : undefined, signal, command: commandLine}));
+				if (flags.json) printJson({vm, target: target.name ?? target.repository, ok: verdict.ok, readData: verdict.readData, problems: verdict.problems, points: verdict.points.map(remotePointJson)});
+				else print(verdict.ok ? `ok      ${target.name ?? target.repository}: ${verdict.points.length} point${verdict.points.length === 1 ? '' : 's'} of ${vm}, structure and ${verdict.readData === 'all' ? 'all' : verdict.readData} of the data read back` : `FAILED  ${target.name ?? target.repository}: ${verdict.problems.join('; ')}`);
+				return verdict.ok ? 0 : 1;
+			}
 			const svc = await service();
 			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
 			if (flags.json) printJson({vm, points: verdicts});
@@ -398,6 +451,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const svc = await service();
 			if (flags['in-place']) {
 				if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
+				if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
 				// --dry-run: the plan is shown, then declined, so nothing changes.
 				const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
 				const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
@@ -407,14 +461,39 @@ export async function runCommand(command: string, args: readonly string[], flags
 				else print(result.outcome === 'done' ? `restored point ${flags.point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
 				return 0;
 			}
-			const restored = await cancellable(signal => svc.restore(vm!, {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
+			const options = {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
+			const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
+			const restored = await cancellable(signal => (from ? svc.restoreFrom(from, vm!, {...options, signal}) : svc.restore(vm!, {...options, signal})));
 			if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
-			else print(`restored point ${flags.point} of ${vm}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+			else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository}` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
 			return 0;
 		}
 		case 'prune': {
 			const [vm] = expectArgs(command, args, ['vm']);
 			const svc = await service();
+			if (flags.from !== undefined) {
+				const {target, retention: configured} = await targetOf(flags.from);
+				const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
+				if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
+				const plan = await svc.planPruneFrom(target, vm!, retention);
+				const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`)];
+				const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await (async () => {
+					if (!flags.json) print(lines.join('\n'));
+					if (!flags.yes) {
+						if (!process.stdin.isTTY) throw new SnapdeckError('usage', 'refusing to forget off-site copies without a confirmation, and standard input is not a terminal', 'pass --yes to go ahead, or --dry-run to see the plan');
+						const prompt = createInterface({input: process.stdin, output: process.stderr});
+						const answer = await prompt.question('Proceed? [y/N] ').finally(() => prompt.close());
+						if (!/^y(es)?$/i.test(answer.trim())) return 'declined';
+					}
+					await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
+					return 'done';
+				})();
+				if (flags.json) printJson({type: 'result', outcome, target: target.name ?? target.repository, keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson)});
+				else if (outcome === 'nothing') print(`nothing to prune on ${plan.target}: all ${plan.keep.length} points are kept`);
+				else if (outcome === 'dry-run') print(`${lines.join('\n')}\n(dry run: nothing was changed)`);
+				else print(outcome === 'done' ? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data` : 'declined: nothing was changed');
+				return 0;
+			}
 			// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
 			let retention = retentionOf(flags);
 			if (retention === null) {

@@ -21,6 +21,8 @@ const OPTIONS = {
 	now: {type: 'string'},
 	prometheus: {type: 'string'},
 	'restore-test': {type: 'boolean', default: false},
+	from: {type: 'string'},
+	'read-data': {type: 'boolean', default: false},
 	to: {type: 'string'},
 	as: {type: 'string'},
 	'in-place': {type: 'boolean', default: false},
@@ -57,6 +59,8 @@ export type CliFlags = {
 	now?: string;
 	prometheus?: string;
 	'restore-test': boolean;
+	from?: string;
+	'read-data': boolean;
 	to?: string;
 	as?: string;
 	'in-place': boolean;

@@ -2,6 +2,7 @@ import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
 import {SnapdeckError} from '../core/errors.js';
+import {OffsiteTarget} from '../core/offsite.js';
 import {Policy} from '../core/policy.js';
 
 const cronProblem = (expression: string): string | null => {
@@ -21,6 +22,8 @@ export const ConfigSchema = z.strictObject({
 	connections: z.record(z.string(), z.string().min(1)).optional(),
 	/** Backup repositories by name, for policies. */
 	repositories: z.record(z.string(), z.string().min(1)).optional(),
+	/** Off-site targets (restic repositories) by name: 'snapdeck copy VM --to NAME', and policies' "offsite". */
+	offsite: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}), OffsiteTarget).optional(),
 	/** What to keep, check and schedule, for the VMs each one selects; the first that matches applies. */
 	policies: z.array(Policy.superRefine((policy, context) => {
 		for (const [kind, schedule] of [['snapshots', policy.snapshots.schedule], ['backups', policy.backups.schedule]] as const) {

@@ -129,7 +129,7 @@ export interface PendingOperation {
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;

@@ -37,6 +37,15 @@ export const Policy = z.strictObject({
 		/** How often each VM's newest backup must be verified. */
 		verifyEvery: Duration.default('30d'),
 	}).prefault({}),
+	/** Copies of the backups past this host: 'snapdeck run' copies each new point there after the backup. */
+	offsite: z.strictObject({
+		/** A target's name from "offsite" in the config. */
+		target: z.string().min(1),
+		/** The newest copy there may be at most this old (health warns, twice as old is critical). */
+		maxAge: Duration.default('2d'),
+		/** How often the target is checked ('snapdeck verify VM --from TARGET'); health warns after that. */
+		checkEvery: Duration.default('30d'),
+	}).optional(),
 });
 export type Policy = z.infer<typeof Policy>;
 

@@ -22,6 +22,9 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
+import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
+import type {ResticTarget} from '../adapters/restic.js';
+import path from 'node:path';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync};
@@ -126,6 +129,44 @@ export class Service {
 
 	async prune(vm: string, options: PruneOptions) {
 		return pruneBackups(await this.repo(), vm, options);
+	}
+
+	/** Copies a point to an off-site target (a restic repository; see backup/offsite.ts). */
+	async copy(vm: string, target: ResticTarget, options: CopyOptions) {
+		return copyToTarget(await this.repo(), vm, target, options);
+	}
+
+	/** A VM's points on an off-site target, oldest first. */
+	async remoteBackups(target: ResticTarget, vm: string, signal?: AbortSignal) {
+		return listRemote(target, vm, signal);
+	}
+
+	/**
+	 * Restores a point from an off-site target; the local repository need not exist. It stages
+	 * beside --to PATH, or in the local repository's folder for --as NAME.
+	 */
+	async restoreFrom(target: ResticTarget, vm: string, options: RestoreOptions) {
+		const staging = options.to === undefined ? (await this.repo()).root : path.dirname(path.resolve(options.to));
+		return restoreFromTarget(target, this.hypervisor, vm, staging, options);
+	}
+
+	/** restic's check of a target holding the VM's points; the verdict is kept for health where the local repository is. */
+	async verifyFrom(target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}) {
+		return verifyTarget(await this.pendingRepository().catch(() => null), target, vm, options);
+	}
+
+	async planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
+		return planTargetPrune(target, vm, retention, signal);
+	}
+
+	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
+		return pruneTarget(await this.pendingRepository().catch(() => null), target, vm, plan, options);
+	}
+
+	/** What this host knows of a VM's off-site copies. */
+	async offsiteState(vm: string) {
+		const repo = await this.pendingRepository().catch(() => null);
+		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
 	}
 
 	/** The retention of a VM's policy, with the policy's name; null retention when it sets none. */
