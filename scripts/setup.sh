@@ -15,6 +15,8 @@ command -v virsh >/dev/null || need+=(libvirt-clients)
 command -v libvirtd >/dev/null || need+=(libvirt-daemon-system libvirt-daemon-driver-qemu)
 command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)  # the remote-host tests run their own sshd on 127.0.0.1
+command -v restic >/dev/null || need+=(restic)  # off-site copies
+command -v rclone >/dev/null || need+=(rclone)  # the append-only target of the off-site tests
 if [ ${#need[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

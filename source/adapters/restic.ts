@@ -45,7 +45,7 @@ const FAILURES: ReadonlyArray<[ResticFailure, RegExp]> = [
 	['full', /no space left on device|Insufficient Storage|quota exceeded|disk quota/i],
 	['locked', /repository is already locked/i],
 	// Before no-repository: restic says "Is there a repository...?" also when it could not ask.
-	['unreachable', /connection refused|no such host|could not resolve|network is unreachable|timed out|i\/o timeout|subprocess ssh|ssh: |Connection closed|unable to start the sftp session|host key verification failed|permission denied \(publickey/i],
+	['unreachable', /connection refused|no such host|could not resolve|network is unreachable|timed out|i\/o timeout|Connection closed|unable to start the sftp session|host key verification failed|permission denied \(publickey/i],
 	['no-repository', /Is there a repository at the following location\?|unable to open config file|config (file )?does not exist/i],
 ];
 

@@ -1,9 +1,9 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
+import {freePort, waitForPort} from './net.js';
 
 /** A real sshd on 127.0.0.1 for one test file: its own host key, client key and authorized keys. */
 export async function startSshd(): Promise<{port: number; keyfile: string; stop: () => Promise<void>}> {
@@ -12,26 +12,14 @@ export async function startSshd(): Promise<{port: number; keyfile: string; stop:
 	await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
 	await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
 	await execa('cp', [path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys')]);
-	const port = await new Promise<number>(resolve => {
-		const probe = net.createServer().listen(0, '127.0.0.1', () => {
-			const {port: free} = probe.address() as net.AddressInfo;
-			probe.close(() => resolve(free));
-		});
-	});
+	const port = await freePort();
 	await writeFile(path.join(dir, 'sshd_config'), [
 		`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'host_key')}`, `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-		'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', `PidFile ${path.join(dir, 'sshd.pid')}`, '',
+		'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'Subsystem sftp /usr/lib/openssh/sftp-server', `PidFile ${path.join(dir, 'sshd.pid')}`, '',
 	].join('\n'));
 	await mkdir('/run/sshd', {recursive: true}); // sshd's privilege separation directory
 	const sshd: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {stdio: 'ignore'});
-	for (let waited = 0; waited < 5000; waited += 50) {
-		const open = await new Promise<boolean>(resolve => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) {
-			this.destroy();
-			resolve(true);
-		}).once('error', () => resolve(false)));
-		if (open) break;
-		await new Promise(resolve => setTimeout(resolve, 50));
-	}
+	await waitForPort(port, 5000);
 	return {
 		port, keyfile: path.join(dir, 'client_key'),
 		stop: async () => {

@@ -1,0 +1,224 @@
+import {spawn, type ChildProcess} from 'node:child_process';
+import {chmod, mkdir, readdir, rm, stat, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
+import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
+import {freePort, waitForPort} from '../helpers/net.js';
+import {startSshd} from '../helpers/sshd.js';
+
+/** `rclone serve restic --append-only` on 127.0.0.1: restic's REST protocol, deletes refused. */
+async function appendOnlyServer(dir: string): Promise<{url: string; stop: () => void}> {
+	const port = await freePort();
+	const server: ChildProcess = spawn('rclone', ['serve', 'restic', '--addr', `127.0.0.1:${port}`, '--append-only', dir], {stdio: 'ignore'});
+	await waitForPort(port);
+	return {url: `rest:http://127.0.0.1:${port}/`, stop: () => server.kill()};
+}
+
+/** A flat copy of what the guest sees on the disk now (no backing file). */
+async function diskNow(file: string, dir: string, name: string): Promise<string> {
+	const copy = path.join(dir, name);
+	await execa('qemu-img', ['convert', '-U', '-O', 'qcow2', file, copy]);
+	return copy;
+}
+
+/** Writes `mib` MiB of random data at `offsetMiB` into the VM's disk (data that neither qcow2 nor restic can compress). */
+async function writeRandom(file: string, offsetMiB: number, mib: number, scratch: string): Promise<void> {
+	const data = path.join(scratch, `random-${offsetMiB}`);
+	await execa('dd', ['if=/dev/urandom', `of=${data}`, `bs=${MiB / 2}`, `count=${mib * 2}`, 'status=none']);
+	await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${data} ${offsetMiB * MiB} ${mib * MiB}`, file]);
+}
+
+let sshd: Awaited<ReturnType<typeof startSshd>>;
+beforeAll(async () => {
+	sshd = await startSshd();
+});
+afterAll(async () => {
+	await sshd?.stop();
+});
+
+describe('off-site copies through restic', () => {
+	it('full + incremental copied to a path, to SFTP and to an append-only rclone server; the local repository deleted; every point restored from each, byte for byte', async () => {
+		const lab = await labWithVm('web1', ['vda'], 256);
+		const work = await tempDir();
+		const repo = path.join(work, 'repo');
+		const passwordFile = path.join(work, 'password');
+		await writeFile(passwordFile, 'correct horse battery staple\n', {mode: 0o600});
+		const configDir = path.join(work, 'config');
+		await mkdir(configDir);
+		const sftpDir = path.join(work, 'sftp-restic');
+		const server = await appendOnlyServer(path.join(work, 'append-only'));
+		try {
+			const ssh = `ssh -p ${sshd.port} -i ${sshd.keyfile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR root@127.0.0.1 -s sftp`;
+			await writeFile(path.join(configDir, 'config.json'), JSON.stringify({
+				offsite: {
+					remote: {repository: `sftp:root@127.0.0.1:${sftpDir}`, passwordFile, options: {'sftp.command': ssh}},
+					vault: {repository: server.url, passwordFile, retention: {last: 1}},
+				},
+			}));
+			const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir, RESTIC_PASSWORD_FILE: passwordFile};
+			const run = (...args: string[]) => snapdeck(args, env);
+			const local = path.join(work, 'usb', 'restic');
+			const targets = [local, 'remote', 'vault'];
+
+			await writeRandom(await lab.activeFile('vda'), 0, 8, work);
+			expect((await run('backup', 'web1')).exitCode).toBe(0);
+			const atFull = await diskNow(await lab.activeFile('vda'), work, 'at-full.qcow2');
+			for (const target of targets) {
+				const copy = await run('copy', 'web1', '--to', target, '--json');
+				expect(copy.exitCode, copy.stderr).toBe(0);
+				expect(jsonLines(copy).at(-1)).toMatchObject({type: 'result', outcome: 'done', created: true});
+			}
+			// Copying the same point again copies nothing.
+			expect(jsonLines(await run('copy', 'web1', '--to', local, '--json')).at(-1)).toMatchObject({outcome: 'already-there', uploaded: 0});
+
+			// 1% of the disk changes (2.5 MiB of 256): the second copy uploads about that, not the disk again.
+			await writeRandom(await lab.activeFile('vda'), 100, 2.5, work);
+			expect((await run('backup', 'web1')).exitCode).toBe(0);
+			const atIncremental = await diskNow(await lab.activeFile('vda'), work, 'at-incremental.qcow2');
+			for (const target of targets) {
+				const copy = await run('copy', 'web1', '--to', target, '--json');
+				expect(copy.exitCode, copy.stderr).toBe(0);
+				const result = jsonLines(copy).at(-1)!;
+				expect(result).toMatchObject({outcome: 'done', created: false});
+				expect(Number(result['uploaded'])).toBeLessThan(4 * MiB);
+				expect(Number(result['uploaded'])).toBeGreaterThan(2 * MiB);
+			}
+
+			await rm(repo, {recursive: true, force: true});
+			for (const target of targets) {
+				const listed = jsonOf(await run('backups', 'web1', '--from', target, '--json'));
+				const points = listed['points'] as Array<{id: string; kind: string}>;
+				expect(points.map(point => point.kind)).toEqual(['full', 'incremental']);
+				for (const [index, expected] of [atFull, atIncremental].entries()) {
+					const to = path.join(work, `restored-${targets.indexOf(target)}-${index}.qcow2`);
+					const restore = await run('restore', 'web1', '--from', target, '--point', points[index]!.id, '--to', to);
+					expect(restore.exitCode, restore.stderr).toBe(0);
+					expect(await qemuImg.same(to, expected)).toBe(true);
+					expect((await stat(to)).mode & 0o077).toBe(0);
+				}
+			}
+			// Nothing was staged and left behind beside the restored images.
+			expect((await readdir(work)).filter(name => name.startsWith('.snapdeck'))).toEqual([]);
+			// Each restic run derives its key (scrypt, about half a second by design): this test runs about forty.
+
+			// The append-only target keeps both points: its prune is refused, clearly, and quickly.
+			const refused = await run('prune', 'web1', '--from', 'vault', '--yes');
+			expect(refused.exitCode).toBe(1);
+			expect(refused.stderr).toContain('refuses deletes (an append-only target)');
+			expect((jsonOf(await run('backups', 'web1', '--from', 'vault', '--json'))['points'] as unknown[]).length).toBe(2);
+			// A target that allows deletes forgets what its retention does not keep, and the rest still restores.
+			const pruned = await run('prune', 'web1', '--from', local, '--keep-last', '1', '--yes', '--json');
+			expect(pruned.exitCode, pruned.stderr).toBe(0);
+			const kept = jsonOf(await run('backups', 'web1', '--from', local, '--json'))['points'] as Array<{id: string; kind: string}>;
+			expect(kept.map(point => point.kind)).toEqual(['incremental']);
+			const after = path.join(work, 'after-prune.qcow2');
+			expect((await run('restore', 'web1', '--from', local, '--point', kept[0]!.id, '--to', after)).exitCode).toBe(0);
+			expect(await qemuImg.same(after, atIncremental)).toBe(true);
+			const verify = await run('verify', 'web1', '--from', 'remote', '--read-data');
+			expect(verify.stdout).toMatch(/^ok {6}remote: 2 points of web1, structure and all of the data read back/);
+		} finally {
+			server.stop();
+		}
+	}, 240_000);
+
+	it('wrong password, unreachable target, no password, unknown name: each an error that says what to do, and nothing changes', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const work = await tempDir();
+		const good = path.join(work, 'good');
+		await writeFile(good, 'right\n');
+		const wrong = path.join(work, 'wrong');
+		await writeFile(wrong, 'wrong\n');
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: good};
+		const run = (args: string[], extra: Record<string, string> = {}) => snapdeck(args, {...env, ...extra});
+		await lab.write(0x21, 1);
+		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
+		const target = path.join(work, 'restic');
+		expect((await run(['copy', 'vm1', '--to', target])).exitCode).toBe(0);
+
+		const badPassword = await run(['copy', 'vm1', '--to', target], {RESTIC_PASSWORD_FILE: wrong});
+		expect(badPassword.exitCode).toBe(1);
+		expect(badPassword.stderr).toContain(`the password for ${target} is wrong`);
+		expect(badPassword.stderr).toContain('check RESTIC_PASSWORD_FILE');
+
+		const port = await freePort();
+		const unreachable = await run(['backups', 'vm1', '--from', `rest:http://127.0.0.1:${port}/`]);
+		expect(unreachable.exitCode).toBe(1);
+		expect(unreachable.stderr).toContain('cannot be reached');
+		expect(unreachable.stderr).toContain('connection refused');
+
+		const noPassword = await snapdeck(['copy', 'vm1', '--to', path.join(work, 'other')], {...env, RESTIC_PASSWORD_FILE: ''});
+		expect(noPassword.exitCode).toBe(2);
+		expect(noPassword.stderr).toContain('no password is given');
+		expect(await readdir(work)).not.toContain('other');
+
+		const unknown = await run(['copy', 'vm1', '--to', 'offsite-box']);
+		expect(unknown.exitCode).toBe(2);
+		expect(unknown.stderr).toContain("'offsite-box' is neither an off-site target named in");
+
+		// The target still holds exactly the one point.
+		expect((jsonOf(await run(['backups', 'vm1', '--from', target, '--json']))['points'] as unknown[]).length).toBe(1);
+	});
+
+	it('a copy killed in the middle leaves no snapshot and no restic process; the next copy completes it', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 512);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password, NO_COLOR: '1'};
+		await writeRandom(await lab.activeFile('vda'), 0, 256, work);
+		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
+		const target = path.join(work, 'restic');
+		const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--to', target, '--json'], {env, reject: false});
+		// Killed outright once restic reports progress.
+		await new Promise<void>(resolve => {
+			copy.stdout!.on('data', (chunk: Buffer) => {
+				if (chunk.toString().includes('"type":"progress"')) resolve();
+			});
+		});
+		copy.kill('SIGKILL');
+		await copy;
+		for (let waited = 0; waited < 20_000; waited += 200) {
+			if ((await execa('pgrep', ['-f', `restic.*backup`], {reject: false})).exitCode !== 0) break;
+			await new Promise(resolve => setTimeout(resolve, 200));
+		}
+		expect((await execa('pgrep', ['-f', `restic.*backup`], {reject: false})).exitCode).toBe(1);
+		const listed = await snapdeck(['backups', 'vm1', '--from', target, '--json'], env);
+		expect(listed.exitCode, listed.stderr).toBe(0);
+		expect(jsonOf(listed)['points']).toEqual([]);
+
+		const again = await snapdeck(['copy', 'vm1', '--to', target, '--json'], env);
+		expect(again.exitCode, again.stderr).toBe(0);
+		expect((jsonOf(await snapdeck(['backups', 'vm1', '--from', target, '--json'], env))['points'] as unknown[]).length).toBe(1);
+		const restored = path.join(work, 'restored.qcow2');
+		expect((await snapdeck(['restore', 'vm1', '--from', target, '--point', String(jsonLines(again).at(-1)!['point']), '--to', restored], env)).exitCode).toBe(0);
+		expect(await qemuImg.same(restored, await lab.activeFile('vda'))).toBe(true);
+	});
+
+	it('data tampered with on the target: verify --read-data fails and names the damaged point', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
+		await writeRandom(await lab.activeFile('vda'), 0, 6, work);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		const target = path.join(work, 'restic');
+		const copied = await snapdeck(['copy', 'vm1', '--to', target, '--json'], env);
+		expect(copied.exitCode).toBe(0);
+		expect((await snapdeck(['verify', 'vm1', '--from', target, '--read-data'], env)).exitCode).toBe(0);
+		// Eight bytes changed in the middle of the largest pack (the point's data).
+		const packs = (await execa('find', [path.join(target, 'data'), '-type', 'f'])).stdout.split('\n');
+		const sizes = await Promise.all(packs.map(async pack => ({pack, size: (await stat(pack)).size})));
+		const largest = sizes.sort((a, b) => b.size - a.size)[0]!;
+		await chmod(largest.pack, 0o600);
+		await execa('dd', [`of=${largest.pack}`, 'bs=1', `seek=${Math.floor(largest.size / 2)}`, 'conv=notrunc'], {input: 'XXXXXXXX'});
+		const verify = await snapdeck(['verify', 'vm1', '--from', target, '--read-data', '--json'], env);
+		expect(verify.exitCode).toBe(1);
+		const verdict = jsonOf(verify) as {ok: boolean; problems: string[]};
+		expect(verdict.ok).toBe(false);
+		expect(verdict.problems.join('\n')).toContain(path.basename(largest.pack).slice(0, 8));
+		expect(verdict.problems.join('\n')).toContain(`point ${String(jsonLines(copied).at(-1)!['point'])} is damaged there: vda/`);
+	});
+});
