@@ -541,10 +541,12 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const svc = await service();
 			const defaultRepo = await repositoryDir(flags.repo);
 			const {runDue} = await import('../service/scheduler.js');
+			const {resolveTarget} = await import('../service/targets.js');
 			const runs = await runDue(svc, {
 				now, command: commandLine,
 				policyOf: policiesFor(config, svc.hypervisor.uri),
 				repositoryFor: policy => policyRepository(config, policy) ?? defaultRepo,
+				targetFor: name => resolveTarget(config, name),
 				onLine: line => flags.json || print(line),
 			});
 			if (flags.json) printJson({now: now.toISOString(), runs});

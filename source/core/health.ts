@@ -11,8 +11,8 @@ export interface Finding {
 	readonly severity: Exclude<Severity, 'ok'>;
 	readonly vm: string;
 	readonly message: string;
-	/** The UI command that fixes it, where there is one (merge, backup, verify, recover). */
-	readonly fix?: 'merge' | 'backup' | 'verify' | 'recover';
+	/** The UI command that fixes it, where there is one (merge, backup, verify, recover, copy). */
+	readonly fix?: 'merge' | 'backup' | 'verify' | 'recover' | 'copy';
 }
 
 /** Everything the rules look at for one VM; gathered by the service, judged here without I/O. */
@@ -42,6 +42,8 @@ export interface VmFacts {
 	readonly staleBitmaps?: ReadonlyArray<{readonly name: string; readonly why: string}>;
 	/** Internal snapshots inside the VM's images that no snapshot metadata names (left by an earlier merge or tool). */
 	readonly orphanedInternal?: ReadonlyArray<{readonly file: string; readonly name: string}>;
+	/** What this host knows of the VM's copies to its policy's off-site target (by target name). */
+	readonly offsite?: ReadonlyArray<{readonly name: string | null; readonly lastCopy: {readonly at: string; readonly point: string} | null; readonly lastCheck: {readonly at: string; readonly ok: boolean; readonly message: string} | null}>;
 }
 
 const ms = (text: string) => parseDuration(text)!;
@@ -103,7 +105,25 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 			if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`);
 		}
 	}
+	if (policy.offsite) offsiteRules(facts, policy, policy.offsite, now, add);
 	return out;
+}
+
+/** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */
+function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Policy['offsite']>, now: Date, add: (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => void) {
+	const {vm} = facts;
+	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || candidate.repository === offsite.target);
+	const limit = ms(offsite.maxAge);
+	if (!record?.lastCopy) {
+		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --to ${offsite.target}'`, 'copy');
+		return;
+	}
+	const age = ago(now, record.lastCopy.at);
+	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --to ${offsite.target}'`, 'copy');
+	if (record.lastCheck && !record.lastCheck.ok) add('offsite-check-failed', 'critical', `the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`);
+	else if (!record.lastCheck || ago(now, record.lastCheck.at) > ms(offsite.checkEvery)) {
+		add('offsite-check-age', 'warning', `${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`);
+	}
 }
 
 /** The worst severity among findings. */

@@ -7,6 +7,7 @@ import {writeJsonAtomic} from '../adapters/atomic-file.js';
 import {recordChange} from '../adapters/journal.js';
 import {readState, scheduleStateFile} from './schedule-state.js';
 import {Service} from './service.js';
+import type {ResticTarget} from '../adapters/restic.js';
 
 export interface RunOptions {
 	readonly now: Date;
@@ -16,6 +17,8 @@ export interface RunOptions {
 	readonly command: string;
 	/** Told each thing done, as one line. */
 	readonly onLine?: (line: string) => void;
+	/** The off-site target a policy's "offsite" names (from the config). */
+	readonly targetFor?: (name: string) => ResticTarget;
 }
 
 export interface TaskRun {
@@ -29,7 +32,8 @@ export interface TaskRun {
 /**
  * `snapdeck run`: every task due under the policies, one VM at a time. Snapshots: take a scheduled
  * snapshot, then merge away the oldest scheduled ones beyond `keep`. Backups: back up (auto),
- * prune to the retention, verify the newest point when `verifyEvery` has passed. A VM whose lock is
+ * prune to the retention, copy the newest point to the policy's off-site target (and check that
+ * target when its `checkEvery` has passed), verify the newest point when `verifyEvery` has passed. A VM whose lock is
  * held is skipped and the skip recorded; it is due again at the next run.
  */
 export async function runDue(service: Service, options: RunOptions): Promise<TaskRun[]> {
@@ -90,6 +94,7 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
 		if (result.remove.length > 0) note(`pruned ${result.remove.join(', ')}`);
 	}
+	if (policy.offsite) await offsiteTask(service, vm, policy.offsite, options, note);
 	const points = await service.backups(vm);
 	const lastVerified = points.filter(candidate => candidate.state === 'complete').map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
 	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {
@@ -97,5 +102,19 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now});
 		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
+	}
+}
+
+/** The newest point to the policy's off-site target; a check of the target when one is due. */
+async function offsiteTask(service: Service, vm: string, offsite: NonNullable<Policy['offsite']>, options: RunOptions, note: (line: string) => void) {
+	if (!options.targetFor) throw new SnapdeckError('usage', `policy wants off-site copies to '${offsite.target}', and no target can be resolved here`);
+	const target = options.targetFor(offsite.target);
+	const copied = await service.copy(vm, target, {command: options.command, now: options.now});
+	note(copied.already ? `point ${copied.point} is already on '${offsite.target}'` : `copied point ${copied.point} to '${offsite.target}' (${copied.uploaded} bytes uploaded)`);
+	const record = (await service.offsiteState(vm)).targets.find(candidate => candidate.repository === target.repository);
+	if (!record?.lastCheck || options.now.getTime() - Date.parse(record.lastCheck.at) >= parseDuration(offsite.checkEvery)!) {
+		const verdict = await service.verifyFrom(target, vm, {command: options.command, now: options.now});
+		note(verdict.ok ? `checked '${offsite.target}' (read ${verdict.readData} of its data)` : `check of '${offsite.target}' FAILED: ${verdict.problems.join('; ')}`);
+		if (!verdict.ok) throw new SnapdeckError('failed', `off-site target '${offsite.target}' failed its check`);
 	}
 }

@@ -345,6 +345,7 @@ export class Service {
 					points, repositoryFree,
 					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.canQuiesce ? await this.hypervisor.canQuiesce(vm) : false,
+					offsite: policy.offsite && repo ? (await readOffsiteState(repo, vm)).targets : [],
 					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
 						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
 						.map(internal => ({file: image.file, name: internal.name}))),

@@ -221,4 +221,43 @@ describe('off-site copies through restic', () => {
 		expect(verdict.problems.join('\n')).toContain(path.basename(largest.pack).slice(0, 8));
 		expect(verdict.problems.join('\n')).toContain(`point ${String(jsonLines(copied).at(-1)!['point'])} is damaged there: vda/`);
 	});
+
+	it("a policy's off-site target: snapdeck run copies after the backup and checks the target; health watches the copy's age and the check", async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n', {mode: 0o600});
+		const configDir = path.join(work, 'config');
+		await mkdir(configDir);
+		const usb = path.join(work, 'usb');
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({
+			offsite: {usb: {repository: usb, passwordFile: password}},
+			policies: [{name: 'nightly', backups: {schedule: '0 2 * * *', rpo: '3d'}, offsite: {target: 'usb', maxAge: '2d', checkEvery: '7d'}}],
+		}));
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl')};
+		const run = (...args: string[]) => snapdeck(args, env);
+		await lab.write(0x31, 1);
+		const first = await run('run', '--now', '2026-12-01T03:00:00Z');
+		expect(first.exitCode, first.stderr).toBe(0);
+		expect(first.stdout).toMatch(/vm1: copied point 20261201T030000Z to 'usb'/);
+		expect(first.stdout).toMatch(/vm1: checked 'usb' \(read 10% of its data\)/);
+		const offsiteFindings = async (now: string) => ((jsonOf(await run('health', '--json', '--now', now)) as {findings: Array<{rule: string; severity: string}>}).findings)
+			.filter(finding => finding.rule.startsWith('offsite')).map(finding => `${finding.rule}:${finding.severity}`);
+		expect(await offsiteFindings('2026-12-01T04:00:00Z')).toEqual([]);
+		// The copy is the policy's 2 days old by the 4th; twice that by the 6th; the check is due after 7 days.
+		expect(await offsiteFindings('2026-12-04T00:00:00Z')).toEqual(['offsite-age:warning']);
+		expect(await offsiteFindings('2026-12-06T00:00:00Z')).toEqual(['offsite-age:critical']);
+		expect(await offsiteFindings('2026-12-09T00:00:00Z')).toEqual(['offsite-age:critical', 'offsite-check-age:warning']);
+
+		// The next night's run copies the incremental; the check is not due yet.
+		await lab.write(0x32, 2);
+		const second = await run('run', '--now', '2026-12-02T03:00:00Z');
+		expect(second.exitCode, second.stderr).toBe(0);
+		expect(second.stdout).toMatch(/vm1: copied point 20261202T030000Z to 'usb'/);
+		expect(second.stdout).not.toContain('checked');
+		const remote = jsonOf(await run('backups', 'vm1', '--from', 'usb', '--json'))['points'] as Array<{kind: string}>;
+		expect(remote.map(point => point.kind)).toEqual(['full', 'incremental']);
+		const log = jsonOf(await run('log', '--json')) as {records: Array<{action: string; outcome: string}>};
+		expect(log.records.filter(record => record.action === 'copy' && record.outcome === 'done')).toHaveLength(2);
+	}, 120_000);
 });
