@@ -1,3 +1,4 @@
+import {dropExitHooks} from './exit-hooks.js';
 import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
@@ -13,6 +14,8 @@ const cronProblem = (expression: string): string | null => {
 		return (error as Error).message;
 	}
 };
+
+dropExitHooks();
 
 /** The configuration file, validated with zod on load. */
 export const ConfigSchema = z.strictObject({

@@ -43,7 +43,7 @@ export interface VmFacts {
 	/** Internal snapshots inside the VM's images that no snapshot metadata names (left by an earlier merge or tool). */
 	readonly orphanedInternal?: ReadonlyArray<{readonly file: string; readonly name: string}>;
 	/** What this host knows of the VM's copies to its policy's off-site target (by target name). */
-	readonly offsite?: ReadonlyArray<{readonly name: string | null; readonly lastCopy: {readonly at: string; readonly point: string} | null; readonly lastCheck: {readonly at: string; readonly ok: boolean; readonly message: string} | null}>;
+	readonly offsite?: ReadonlyArray<{readonly name: string | null; readonly repository?: string; readonly lastCopy: {readonly at: string; readonly point: string} | null; readonly lastCheck: {readonly at: string; readonly ok: boolean; readonly message: string} | null}>;
 }
 
 const ms = (text: string) => parseDuration(text)!;

@@ -99,5 +99,7 @@ export const VmSummary = z.object({
 	error: z.string().nullable(),
 	/** When the newest complete backup in the repository was taken; null when there is none. */
 	lastBackup: z.string().nullable().optional(),
+	/** When a point was last copied off-site from this host; null when never. */
+	lastOffsite: z.string().nullable().optional(),
 });
 export type VmSummary = z.infer<typeof VmSummary>;

@@ -24,6 +24,7 @@ import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
 import type {ResticTarget} from '../adapters/restic.js';
+import {resolveTarget} from './targets.js';
 import path from 'node:path';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
@@ -163,6 +164,15 @@ export class Service {
 		return pruneTarget(await this.pendingRepository().catch(() => null), target, vm, plan, options);
 	}
 
+	/** The off-site target the VM's policy names, resolved through the config; or why there is none. */
+	async offsiteTargetOf(vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
+		const policy = (await this.policyOf())(vm);
+		if (!policy.offsite) return {reason: `${vm}: policy '${policy.name}' names no off-site target (set "offsite": {"target": NAME} in it)`};
+		const {loadConfig} = await import('../config/config.js');
+		const {config, path: file} = loadConfig();
+		return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
+	}
+
 	/** What this host knows of a VM's off-site copies. */
 	async offsiteState(vm: string) {
 		const repo = await this.pendingRepository().catch(() => null);
@@ -187,8 +197,9 @@ export class Service {
 		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
 		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
-			const manifest = await repo.read(vm.name).catch(() => null);
-			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null};
+			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
+			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();
+			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
 		}));
 	}
 

@@ -156,6 +156,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
 			return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
 		});
+	const startCopy = (vm: string, point: string | undefined) =>
+		// No target in the policy is a note on the status line, not a failed job.
+		void service.offsiteTargetOf(vm).then(found => {
+			if ('reason' in found) return setNotice(found.reason);
+			jobs.run(`copy ${vm}${point ? ` ${point}` : ''} to ${found.name}`, async ({signal, onEvent}) => {
+				const copied = await service.copy(vm, found.target, {point, command: `snapdeck ui: copy ${vm}`, signal, onEvent});
+				return {outcome: 'done', message: copied.already ? `point ${copied.point} was there already` : `point ${copied.point}, ${formatBytes(copied.uploaded)} uploaded`};
+			});
+		}, (error: unknown) => setNotice((error as Error).message));
 	const jobRunning = () => jobs.jobs.some(job => job.status === 'running' || job.status === 'planning');
 	const running = jobs.jobs.filter(job => job.status === 'running' || job.status === 'planning').length;
 	// Once every cancelled job has stopped at its safe point, the quit goes through.
@@ -291,6 +300,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 					startPrune(treeVm, retention);
 				}, (error: unknown) => setNotice((error as Error).message));
 			}
+			case 'copy': {
+				const vm = vmInView();
+				if (!vm) return;
+				return startCopy(vm, view === 'backups' ? selectedPoint?.id : undefined);
+			}
 			case 'revert': return startOnSnapshot('revert');
 			case 'merge': return startOnSnapshot('merge');
 			case 'filter': return setFiltering(true);
@@ -339,7 +353,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				<VmList vms={vms} selected={selected} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
 			) : view === 'health' ? (
 				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
-					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />
+					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), copy: displayKey(keymap.keys.copy[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />
 			) : view === 'log' ? (
 				<Box flexDirection="column" height={bodyHeight}>
 					<Text bold wrap="truncate-end">Journal{logVm ? ` of ${logVm}` : ''}: {logRecords.length === 0 ? 'nothing recorded yet' : `${logRecords.length} records, newest last`}</Text>

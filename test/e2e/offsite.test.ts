@@ -161,7 +161,7 @@ describe('off-site copies through restic', () => {
 		expect((jsonOf(await run(['backups', 'vm1', '--from', target, '--json']))['points'] as unknown[]).length).toBe(1);
 	});
 
-	it('a copy killed in the middle leaves no snapshot and no restic process; the next copy completes it', async () => {
+	it('a copy cancelled or killed in the middle leaves no snapshot and no restic process; the next copy completes it', async () => {
 		const lab = await labWithVm('vm1', ['vda'], 512);
 		const work = await tempDir();
 		const password = path.join(work, 'password');
@@ -170,15 +170,28 @@ describe('off-site copies through restic', () => {
 		await writeRandom(await lab.activeFile('vda'), 0, 256, work);
 		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
-		const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--to', target, '--json'], {env, reject: false});
-		// Killed outright once restic reports progress.
-		await new Promise<void>(resolve => {
-			copy.stdout!.on('data', (chunk: Buffer) => {
-				if (chunk.toString().includes('"type":"progress"')) resolve();
+		const started = () => {
+			const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--to', target, '--json'], {env, reject: false});
+			const progress = new Promise<void>(resolve => {
+				copy.stdout!.on('data', (chunk: Buffer) => {
+					if (chunk.toString().includes('"type":"progress"')) resolve();
+				});
 			});
-		});
-		copy.kill('SIGKILL');
-		await copy;
+			return {copy, progress};
+		};
+		// Ctrl-C once restic reports progress: cancelled, said so, nothing listed.
+		const interrupted = started();
+		await interrupted.progress;
+		interrupted.copy.kill('SIGINT');
+		const cancelled = await interrupted.copy;
+		expect(cancelled.exitCode, cancelled.stderr).toBe(1);
+		expect(cancelled.stderr).toContain('was cancelled; no snapshot was made there, and the next copy reuses what was uploaded');
+		expect(jsonOf(await snapdeck(['backups', 'vm1', '--from', target, '--json'], env))['points']).toEqual([]);
+		// Killed outright: restic goes with it (the kernel tells it), and writes no snapshot.
+		const killed = started();
+		await killed.progress;
+		killed.copy.kill('SIGKILL');
+		await killed.copy;
 		for (let waited = 0; waited < 20_000; waited += 200) {
 			if ((await execa('pgrep', ['-f', `restic.*backup`], {reject: false})).exitCode !== 0) break;
 			await new Promise(resolve => setTimeout(resolve, 200));

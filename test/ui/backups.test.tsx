@@ -1,3 +1,4 @@
+import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {DEFAULT_POLICY, Policy} from '../../source/core/policy.js';
@@ -81,5 +82,37 @@ describe('backups in the terminal UI', () => {
 		const refusal = await other.waitFor(frame => frame.includes("web8: policy 'default' has no backups.retention to prune by (see the config)"), 'the note on the status line');
 		expect(refusal).not.toContain('prune web8'); // no job was started
 		expect(await noRetention.backups('web8')).toHaveLength(1);
+	});
+
+	it("O copies off-site to the policy's target; the list shows the copy's age; without a target, the status line says why", async () => {
+		const lab = await labWithVm('web7', ['vda'], 64);
+		await lab.write(0xd1, 1);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		const target = path.join(work, 'offsite');
+		const previous = process.env['RESTIC_PASSWORD_FILE'];
+		process.env['RESTIC_PASSWORD_FILE'] = password;
+		try {
+			const policy = Policy.parse({name: 'offsite', offsite: {target}});
+			const service = new Service(lab.hypervisor, path.join(work, 'repo'), async () => () => policy);
+			await service.backup('web7', {mode: 'auto', command: 'test'});
+			const ui = renderApp(service);
+			await ui.waitFor(frame => /OFFSITE/.test(frame) && /web7 +stopped .* 0m +never/.test(frame), 'the list: backed up, never copied');
+			ui.press('copy');
+			const done = await ui.waitFor(frame => new RegExp(`✓ copy web7 to ${target.replaceAll('/', '\\/')} done`).test(frame), 'the copy done');
+			expect(done).toMatch(/point \d{8}T\d{6}Z, [\d.]+ [KM]iB uploaded/);
+			await ui.waitFor(frame => /web7 +stopped .* 0m +0m/.test(frame), 'the list showing the fresh copy');
+			expect((await service.remoteBackups({name: null, repository: target}, 'web7')).map(point => point.kind)).toEqual(['full']);
+
+			const plain = new Service(lab.hypervisor, path.join(work, 'repo'), async () => () => DEFAULT_POLICY);
+			const other = renderApp(plain);
+			await other.waitFor(frame => frame.includes('web7'), 'the list');
+			other.press('copy');
+			await other.waitFor(frame => frame.includes(`web7: policy 'default' names no off-site target`), 'the note on the status line');
+		} finally {
+			if (previous === undefined) delete process.env['RESTIC_PASSWORD_FILE'];
+			else process.env['RESTIC_PASSWORD_FILE'] = previous;
+		}
 	});
 });

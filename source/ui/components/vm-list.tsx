@@ -23,17 +23,18 @@ export function VmList({vms, selected, height, width, now, health}: Props) {
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(vms.length, selected, rows);
 	const nameWidth = Math.min(24, Math.max(4, ...vms.slice(start, start + rows).map(vm => vm.name.length)));
-	const currentWidth = Math.max(8, width - nameWidth - 45);
-	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, current: string) =>
-		`${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
+	const currentWidth = Math.max(8, width - nameWidth - 53);
+	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, offsite: string, current: string) =>
+		`${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`;
+	const age = (at: string | null | undefined) => (at ? ageText(at, now) : at === null ? 'never' : '-');
 	return (
 		<Box flexDirection="column" height={height}>
-			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'CURRENT')}`}</Text>
+			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'OFFSITE', 'CURRENT')}`}</Text>
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
 				const stateColor = vm.error ? theme.error : vm.state === 'running' ? theme.ok : undefined;
-				const text = line(vm.name, vm.error ? 'damaged' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), vm.lastBackup ? ageText(vm.lastBackup, now) : vm.lastBackup === null ? 'never' : '-', vm.error ?? vm.current ?? '-');
+				const text = line(vm.name, vm.error ? 'damaged' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), age(vm.lastBackup), age(vm.lastOffsite), vm.error ?? vm.current ?? '-');
 				const severity = health?.get(vm.name);
 				const badgeColor = severity === 'critical' ? theme.error : severity === 'warning' ? theme.warn : theme.ok;
 				return (
