@@ -95,6 +95,16 @@ export interface Hypervisor {
 	 */
 	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
 	/**
+	 * Every image of a stopped VM's snapshot tree, for a whole-VM archive: its name (a file name
+	 * alone), where it is, and the image it is an overlay on (by name).
+	 */
+	archiveImages?(inspection: Inspection): Promise<Array<{name: string; path: string; backing: string | null}>>;
+	/**
+	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
+	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.
+	 */
+	restoreArchive?(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+	/**
 	 * The change-tracking bitmaps a running VM's QEMU holds, by disk: they reach the image file only
 	 * when QEMU stops, so the file's own list is stale while it runs. Null when it is not running or
 	 * cannot be asked now (another client holds its monitor).

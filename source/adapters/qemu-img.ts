@@ -168,6 +168,11 @@ export class QemuImg {
 		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
 	}
 
+	/** Removes a persistent dirty bitmap from an image (not running). */
+	async removeBitmap(file: string, name: string) {
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--remove', '--', file, name], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+	}
+
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */
 	async same(a: string, b: string): Promise<boolean> {
 		try {

@@ -1,12 +1,15 @@
-import {chmod, rename, rm, stat} from 'node:fs/promises';
+import {constants} from 'node:fs';
+import {chmod, copyFile, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {archiveFile, BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu-img.js';
+import {readQcow2Header} from '../adapters/qcow2-header.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import type {BackupDriver, BackupTarget, Hypervisor} from '../adapters/hypervisor.js';
@@ -26,7 +29,15 @@ export interface BackupOptions {
 	readonly bytesPerSecond?: number;
 	/** zstd-compressed clusters in the point (default); false writes them plain. */
 	readonly compress?: boolean;
+	/**
+	 * Also archive the whole VM: its definition and every image of its snapshot tree as they are
+	 * (external overlays, and internal snapshots inside the images), so a restore brings the VM
+	 * back with its snapshots. The VM must be stopped.
+	 */
+	readonly withSnapshots?: boolean;
 }
+
+type ArchiveSource = ReadonlyArray<{name: string; path: string; backing: string | null}>;
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
@@ -85,9 +96,10 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 			const {manifest} = await repo.cleanup(await repo.read(vm));
 			// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
 			await rememberRepository(repo);
+			const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
 			const driver = await hypervisor.backupDriver(vm);
 			try {
-				return await backupFrom(driver, repo, manifest, options);
+				return await backupFrom(driver, repo, manifest, options, archive);
 			} finally {
 				await driver.close();
 			}
@@ -99,7 +111,35 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 	}
 }
 
-async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions): Promise<BackupPoint> {
+/** The images a whole-VM archive copies; only of a stopped VM, whose images nothing writes meanwhile. */
+async function archiveSource(hypervisor: Hypervisor, vm: string): Promise<ArchiveSource> {
+	if (!hypervisor.archiveImages) throw new SnapdeckError('refused', `${hypervisor.uri} cannot archive a VM with its snapshots yet`, `back it up without --with-snapshots, or use a local: connection`);
+	const inspection = await hypervisor.inspect(vm);
+	assertNoProblems(vm, 'archive', inspection.problems);
+	if (inspection.state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${inspection.state.run}: a whole-VM archive copies its image files as they are, so it must be stopped`, `stop it ('snapdeck stop ${vm}') and run the backup again, or back up without --with-snapshots (the present state, live)`);
+	return hypervisor.archiveImages(inspection);
+}
+
+/** Copies a whole-VM archive's images into archive/ID/, each as it is, private, hashed and durable. */
+async function copyArchive(repo: Repository, vm: string, id: string, source: ArchiveSource, signal?: AbortSignal): Promise<ArchiveImage[]> {
+	const dir = path.dirname(repo.resolve(vm, archiveFile(id, 'x')));
+	await makeDirs(dir, 'the backup repository');
+	const images: ArchiveImage[] = [];
+	for (const image of source) {
+		signal?.throwIfAborted();
+		const target = repo.resolve(vm, archiveFile(id, image.name));
+		await copyFile(image.path, target, constants.COPYFILE_EXCL);
+		await chmod(target, 0o600);
+		// Its backing file by the archive's own name: a header naming the VM's image by an absolute
+		// path would make the archive read the live VM.
+		if (image.backing !== null && (await readQcow2Header(target)).backingName !== image.backing) await new QemuImg(localRunner).rebase(target, image.backing, {unsafe: true});
+		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
+		images.push({name: image.name, backing: image.backing, size: (await stat(target)).size, sha256});
+	}
+	return images;
+}
+
+async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null): Promise<BackupPoint> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
 	const latest = latestPoint(manifest.points);
@@ -131,7 +171,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	const compress = options.compress ?? true;
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
-		reason: decision.reason, definition: driver.definition, verified: null, compression: compress ? 'zstd' : 'none',
+		reason: decision.reason, definition: driver.definition, verified: null, compression: compress ? 'zstd' : 'none', archive: null,
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
@@ -152,9 +192,13 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		});
 		crashPoint('backup-copied');
 		if (compress && !driver.compresses) await compressAfter(targets, options);
+		if (archive) {
+			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.length} image${archive.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
+		}
+		const archived = archive ? await copyArchive(repo, vm, id, archive, options.signal) : null;
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
-			...point, state: 'complete',
+			...point, state: 'complete', archive: archived,
 			files: await Promise.all(files.map(async file => {
 				const absolute = repo.resolve(vm, file.file);
 				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
@@ -174,6 +218,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		// Leave the repository, and the VM's bitmaps, exactly as they were.
 		await driver.removeBitmap(bitmap).catch(() => undefined);
 		for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
+		await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});
 		await repo.write(manifest);
 		const cancelled = options.signal?.aborted ?? false;
 		const message = error instanceof Error ? error.message : String(error);

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto';
 import {copyFile, link, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, Manifest, pointChain} from '../core/backup.js';
+import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -126,7 +126,8 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		const {points: there, created} = await listOrCreate(target, vm, options.signal);
 		const existing = there.find(remote => remote.id === point.id);
 		if (existing) return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
-		await stage(repo, vm, staging, {version: 1, vm, points: chain});
+		// Earlier points' archives are theirs: the snapshot holds this point's only.
+		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
 		await repo.journal(vm, {action: 'copy', snapshot: point.id, outcome: 'started', message: `to ${targetLabel(target)}`});
 		let summary: Record<string, unknown> | null = null;
@@ -161,12 +162,12 @@ async function stage(repo: Repository, vm: string, staging: string, manifest: Ma
 	await makeDirs(staging, 'the staging folder of an off-site copy');
 	await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {mode: 0o600, flag: 'wx'});
 	for (const member of manifest.points) {
-		for (const file of member.files) {
-			const to = path.join(staging, file.file);
+		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name))]) {
+			const to = path.join(staging, file);
 			await makeDirs(path.dirname(to), 'the staging folder of an off-site copy');
-			await link(repo.resolve(vm, file.file), to).catch(async (error: NodeJS.ErrnoException) => {
+			await link(repo.resolve(vm, file), to).catch(async (error: NodeJS.ErrnoException) => {
 				if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EMLINK'].includes(error.code ?? '')) throw error;
-				await copyFile(repo.resolve(vm, file.file), to);
+				await copyFile(repo.resolve(vm, file), to);
 			});
 		}
 	}
@@ -199,7 +200,8 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 		const manifest = await staged.read(vm);
 		const point = findPoint(manifest, remote.id);
 		for (const member of pointChain(manifest, point.id)) {
-			for (const file of member.files) {
+			const files = [...member.files, ...(member === point ? point.archive ?? [] : []).map(image => ({file: archiveFile(point.id, image.name), sha256: image.sha256}))];
+			for (const file of files) {
 				const absolute = staged.resolve(vm, file.file);
 				const sum = await sha256File(absolute, options.signal).catch(() => null);
 				if (sum !== file.sha256) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} is damaged: ${file.file} ${sum === null ? 'is missing' : 'does not match its checksum'}`, `run 'snapdeck verify ${vm} --from ${target.name ?? target.repository} --read-data', and restore another point`);

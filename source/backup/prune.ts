@@ -94,6 +94,9 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 		}
 		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
 		await runPlan(plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+		// The whole-VM archives of removed points: no point names them now (a crash before this leaves
+		// them to the next run's clean-up, the same way).
+		await repo.cleanup(await repo.read(vm));
 		await repo.keepReserve();
 		return {plan, keep, remove, outcome: 'done'};
 	} finally {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
-import {Manifest, type BackupFile} from '../core/backup.js';
+import {archiveFile, Manifest, type BackupFile, type BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
@@ -163,7 +163,7 @@ export class Repository {
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
 		const removed: string[] = [];
-		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.'));
+		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive');
 		for (const subdir of subdirs) {
 			for (const name of await readdir(path.join(dir, subdir.name))) {
 				const file = `${subdir.name}/${name}`;
@@ -171,6 +171,13 @@ export class Repository {
 				await rm(path.join(dir, file), {force: true});
 				removed.push(file);
 			}
+		}
+		// Archives of points that are not (or no longer) complete: a run killed while it copied them.
+		const archived = new Set(complete.filter(point => point.archive !== null).map(point => point.id));
+		for (const id of await readdir(path.join(dir, 'archive')).catch(() => [] as string[])) {
+			if (archived.has(id)) continue;
+			await rm(path.join(dir, 'archive', id), {recursive: true, force: true});
+			removed.push(`archive/${id}`);
 		}
 		const cleaned = {...manifest, points: complete};
 		if (complete.length !== manifest.points.length) await this.write(cleaned);
@@ -192,6 +199,21 @@ export class Repository {
 			}
 			const expected = file.backing === null ? null : this.resolve(vm, file.backing);
 			if (header.backing !== expected) problems.push(`${file.file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${file.backing ?? 'nothing'}`);
+		}
+		return problems;
+	}
+
+	/**
+	 * What is wrong with a whole-VM archive's images: each must be there, and a qcow2 backed by
+	 * exactly the archive image the manifest names (by its file name, so it stays in the archive).
+	 */
+	async archiveProblems(vm: string, point: BackupPoint): Promise<string[]> {
+		const problems: string[] = [];
+		for (const image of point.archive ?? []) {
+			const file = archiveFile(point.id, image.name);
+			const header = await readQcow2Header(this.resolve(vm, file)).catch((error: Error) => error);
+			if (header instanceof Error) problems.push((header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : `${file}: ${header.message}`);
+			else if (header.backingName !== image.backing) problems.push(`${file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${image.backing ?? 'nothing'}`);
 		}
 		return problems;
 	}

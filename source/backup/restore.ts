@@ -1,6 +1,7 @@
-import {link, rm, stat} from 'node:fs/promises';
+import {constants} from 'node:fs';
+import {chmod, copyFile, link, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
+import {archiveFile, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
@@ -116,6 +117,8 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 						restored[file.disk] = target;
 					}
 				}
+			} else if (point.archive !== null) {
+				Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));
 			} else {
 				if (!hypervisor.restoreVm) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a backup yet`, 'restore the disks with --to PATH instead');
 				Object.assign(restored, await hypervisor.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
@@ -130,6 +133,26 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 	} finally {
 		await release();
 	}
+}
+
+/** A whole-VM archive as a new VM: its images copied as they are, so every snapshot can still be reverted to. */
+async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: string, point: BackupPoint, options: RestoreOptions): Promise<Restored> {
+	if (!hypervisor.restoreArchive) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a whole-VM archive yet`, 'restore the present state with --to PATH, or on a local: connection');
+	const problems = await repo.archiveProblems(vm, point);
+	if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore the archive of point ${point.id}: ${problems.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
+	const images = point.archive!;
+	const total = images.reduce((sum, image) => sum + image.size, 0);
+	const progress = byteProgress(options.onEvent);
+	let done = 0;
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${vm}'s archive of point ${point.id} (${images.length} images, ${formatBytes(total)}) as VM ${options.as}`, resumed: false});
+	return hypervisor.restoreArchive(options.as!, point.definition, images.map(image => image.name), async (name, target) => {
+		options.signal?.throwIfAborted();
+		await copyFile(repo.resolve(vm, archiveFile(point.id, name)), target, constants.COPYFILE_EXCL);
+		await chmod(target, 0o600);
+		await fsyncFile(target);
+		done += images.find(image => image.name === name)!.size;
+		progress(done, total);
+	});
 }
 
 /**

@@ -1,6 +1,6 @@
 import {mkdtemp, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain, type BackupPoint} from '../core/backup.js';
+import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
@@ -79,6 +79,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 					problems.push(...fileProblems.get(file.file)!.map(problem => (member === point ? problem : `${problem}, which point ${point.id} builds on`)));
 				}
 			}
+			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal)));
 			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
@@ -87,6 +88,17 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 	} finally {
 		await release();
 	}
+}
+
+/** A whole-VM archive's images: there, backed as recorded, and unchanged since they were written. */
+async function archiveProblems(repo: Repository, vm: string, point: BackupPoint, signal?: AbortSignal): Promise<string[]> {
+	const problems = await repo.archiveProblems(vm, point);
+	for (const image of point.archive ?? []) {
+		const file = archiveFile(point.id, image.name);
+		if (problems.some(problem => problem.startsWith(`${file} `))) continue;
+		if ((await sha256File(repo.resolve(vm, file), signal)) !== image.sha256) problems.push(`${file} does not match its checksum (changed or damaged since it was written)`);
+	}
+	return problems;
 }
 
 /** The verdicts into the manifest and the journal; a repository that cannot take them is a warning, not a failed verification. */

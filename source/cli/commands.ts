@@ -37,6 +37,7 @@ const pointJson = (point: BackupPoint) => ({
 	size: point.files.reduce((sum, file) => sum + file.size, 0),
 	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({disk, file, backing, size, sha256, virtualSize})),
 	verified: point.verified, compression: point.compression,
+	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
 });
 
 export const USAGE = `snapdeck: snapshots and backups of virtual machines
@@ -53,11 +54,13 @@ Usage:
   snapdeck recover VM                       finish an operation a crash or cancel interrupted
   snapdeck start VM                         start a VM from its vm.json ("qemu" settings)
   snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off
-  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress]
+  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots]
                                             back up a VM's disks (default: incremental when its
                                             dirty bitmaps allow, else full, saying why); --limit caps
                                             each disk's read rate in MiB/s; points are zstd-compressed
-                                            unless --no-compress
+                                            unless --no-compress; --with-snapshots also archives the
+                                            stopped VM whole (every image of its snapshot tree), so
+                                            'restore --as NAME' brings it back with its snapshots
   snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)
   snapdeck verify VM [--point ID] [--restore-test]
                                             check points against their checksums and qemu-img check
@@ -377,7 +380,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
 			const svc = await service();
 			const point = await cancellable(signal => svc.backup(vm!, {
-				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'],
+				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'],
 				mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
 				onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : process.stderr.write(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}\n`)),
 			}));

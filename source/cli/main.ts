@@ -16,6 +16,7 @@ const OPTIONS = {
 	full: {type: 'boolean', default: false},
 	incremental: {type: 'boolean', default: false},
 	'no-compress': {type: 'boolean', default: false},
+	'with-snapshots': {type: 'boolean', default: false},
 	point: {type: 'string'},
 	limit: {type: 'string'},
 	now: {type: 'string'},
@@ -54,6 +55,7 @@ export type CliFlags = {
 	full: boolean;
 	incremental: boolean;
 	'no-compress': boolean;
+	'with-snapshots': boolean;
 	point?: string;
 	limit?: string;
 	now?: string;

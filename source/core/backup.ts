@@ -35,6 +35,25 @@ export type Verification = z.infer<typeof Verification>;
 /** A point id: its UTC time, sortable as text ("20261125T121314Z"), with "-2", "-3" after a clash. */
 export const POINT_ID = /^\d{8}T\d{6}Z(?:-\d+)?$/;
 
+/** An image's name in a whole-VM archive: a file name alone (no folder, no '..'), as in the VM's folder. */
+export const ARCHIVE_IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+
+/**
+ * One image of a whole-VM archive (backup --with-snapshots), copied as it is (its internal
+ * snapshots, its bitmaps and its backing name kept): `archive/POINT/NAME` in the VM's folder.
+ */
+export const ArchiveImage = z.object({
+	name: z.string().regex(ARCHIVE_IMAGE_NAME, {message: 'must be a file name alone'}),
+	/** The archive image it is an overlay on (by name); null for a base image. */
+	backing: z.string().regex(ARCHIVE_IMAGE_NAME).nullable(),
+	size: z.number().int().nonnegative(),
+	sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ArchiveImage = z.infer<typeof ArchiveImage>;
+
+/** Where an archive image of point `id` is, relative to the VM's folder in the repository. */
+export const archiveFile = (id: string, name: string) => `archive/${id}/${name}`;
+
 export const BackupPoint = z.object({
 	id: z.string().regex(POINT_ID),
 	kind: z.enum(['full', 'incremental']),
@@ -53,6 +72,8 @@ export const BackupPoint = z.object({
 	verified: Verification.nullable().default(null),
 	/** How the point's clusters are stored: zstd-compressed, or plain (older points, --no-compress). */
 	compression: z.enum(['none', 'zstd']).default('none'),
+	/** With --with-snapshots: every image of the VM's snapshot tree, as it was; null for a backup of the present state only. */
+	archive: z.array(ArchiveImage).nullable().default(null),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 
@@ -90,6 +111,11 @@ export function manifestProblems(manifest: {points: ReadonlyArray<z.infer<typeof
 			const expected = parent?.files.find(candidate => candidate.disk === file.disk)?.file ?? null;
 			if (parent && file.backing !== expected) problems.push(`${file.file} of point ${point.id} is backed by ${file.backing ?? 'nothing'}, not by its parent's ${expected ?? '(no such disk)'}`);
 			if (!parent && point.parent === null && file.backing !== null) problems.push(`${file.file} of full point ${point.id} names a backing file`);
+		}
+		const names = new Set((point.archive ?? []).map(image => image.name));
+		if (names.size !== (point.archive ?? []).length) problems.push(`the archive of point ${point.id} names an image twice`);
+		for (const image of point.archive ?? []) {
+			if (image.backing !== null && !names.has(image.backing)) problems.push(`archive image ${image.name} of point ${point.id} is backed by ${image.backing}, which the archive does not hold`);
 		}
 	});
 	return problems;

@@ -34,6 +34,7 @@ export function offsiteTags(vm: string, point: BackupPoint): string[] {
 		...(point.parent === null ? [] : [`parent=${point.parent}`]),
 		...point.files.map(file => `disk=${encodeURIComponent(file.disk)}`),
 		`compression=${point.compression}`,
+		...(point.archive === null ? [] : [`archive=${point.archive.length}`]),
 	];
 }
 

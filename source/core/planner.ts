@@ -120,7 +120,7 @@ export function planRevert(state: VmState, name: string): Plan {
 		} else if (held.file === active.file || (dependentsOf(images, held.file).length === 0 && !isExternalImage(definition, held.file))) {
 			// Nothing else reads this image: roll it back in place.
 			file = held.file;
-			applies.push(steps.internalApply(active.target, file, name));
+			applies.push(steps.internalApply(active.target, file, name, images[file]?.bitmaps ?? []));
 			discards.push(`${file}: the data of ${active.target} written since internal snapshot '${name}'`);
 		} else {
 			// Other snapshots are built on this image: copy the snapshot out rather than change it under them.

@@ -23,9 +23,13 @@ export const internalCreate = (disk: string, file: string, name: string, memory:
 	undo: `delete internal snapshot '${name}' from ${file}`,
 });
 
-export const internalApply = (disk: string, file: string, name: string): Step => ({
+/**
+ * QEMU applies an internal snapshot only to an image without dirty bitmaps: the backup bitmaps on
+ * it (`bitmaps`) are dropped first, which the summary says (the next backup of the disk is a full).
+ */
+export const internalApply = (disk: string, file: string, name: string, bitmaps: readonly string[] = []): Step => ({
 	op: 'internal-apply', disk, file, name,
-	summary: `${disk}: roll ${file} back to its internal snapshot '${name}'`,
+	summary: `${disk}: roll ${file} back to its internal snapshot '${name}'${bitmaps.length > 0 ? ` (dropping its change-tracking bitmap${bitmaps.length === 1 ? '' : 's'} ${bitmaps.join(', ')}: the next backup of ${disk} is a full)` : ''}`,
 	reads: [file], writes: [file], creates: [], deletes: [],
 	bytes: 0, space: 0,
 	undo: `cannot be undone: the data ${file} held since '${name}' is discarded`,

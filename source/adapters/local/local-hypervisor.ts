@@ -221,27 +221,61 @@ export class LocalHypervisor implements Hypervisor {
 
 	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */
 	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
-		assertValidName('VM', name);
-		const parsed = VmFile.safeParse(definition);
-		if (!parsed.success) throw new SnapdeckError('refused', 'the backup point does not hold a local VM definition (vm.json), so it cannot become a VM here', 'restore its disks with --to PATH instead');
-		const folder = path.join(this.root, name);
-		if (await fileExists(folder)) throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
-		// Built in a hidden folder and renamed into place whole: a restore killed part way leaves no
-		// half VM in the list, and the next restore of the same name starts that folder afresh.
-		const staging = path.join(this.root, `.${name}.snapdeck-partial`);
-		await rm(staging, {recursive: true, force: true});
-		await mkdir(staging, {mode: 0o700});
-		try {
+		const vm = this.definitionToRestore(name, definition);
+		return this.newVmFolder(name, async staging => {
 			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
-			const vm = parsed.data;
 			await writeVmFile(staging, {
 				...vm, name, current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
 				disks: disks.map(disk => ({target: disk, file: `${disk}.qcow2`})),
 				description: `restored from a backup of ${vm.name}`,
 			});
+			return Object.fromEntries(disks.map(disk => [disk, `${disk}.qcow2`]));
+		});
+	}
+
+	async archiveImages({state}: Inspection) {
+		const folder = await this.folderOf(state.definition.name);
+		const nested = Object.keys(state.images).filter(name => name.includes('/') || name.includes(path.sep));
+		if (nested.length > 0) throw new SnapdeckError('refused', `${state.definition.name} keeps images in subfolders (${nested.join(', ')}), which a whole-VM archive does not hold yet`, 'back it up without --with-snapshots');
+		return Object.values(state.images).map(image => ({name: image.file, path: path.join(folder, image.file), backing: image.backing}));
+	}
+
+	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
+		const vm = this.definitionToRestore(name, definition);
+		// The definition names its images by file name: each must be one the archive holds.
+		const missing = [...vm.disks, ...vm.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file).filter(file => !images.includes(file));
+		if (missing.length > 0) throw new SnapdeckError('refused', `the archive's vm.json names ${[...new Set(missing)].join(', ')}, which the archive does not hold`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
+		return this.newVmFolder(name, async staging => {
+			for (const image of images) await copy(image, path.join(staging, image));
+			await writeVmFile(staging, {...vm, name, qmp: vm.qmp === null ? null : 'qmp.sock', description: `restored from an archive of ${vm.name}${vm.description ? `: ${vm.description}` : ''}`});
+			return Object.fromEntries(vm.disks.map(disk => [disk.target, disk.file]));
+		});
+	}
+
+	/** The vm.json a backup recorded, for a new VM `name`. */
+	private definitionToRestore(name: string, definition: unknown): VmFile {
+		assertValidName('VM', name);
+		const parsed = VmFile.safeParse(definition);
+		if (!parsed.success) throw new SnapdeckError('refused', 'the backup point does not hold a local VM definition (vm.json), so it cannot become a VM here', 'restore its disks with --to PATH instead');
+		return parsed.data;
+	}
+
+	/**
+	 * Builds a new VM folder in a hidden folder and renames it into place whole: a restore killed
+	 * part way leaves no half VM in the list, and the next restore of the same name starts afresh.
+	 * `build` fills the folder and names the images by disk; they come back as absolute paths.
+	 */
+	private async newVmFolder(name: string, build: (staging: string) => Promise<Record<string, string>>): Promise<Record<string, string>> {
+		const folder = path.join(this.root, name);
+		if (await fileExists(folder)) throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
+		const staging = path.join(this.root, `.${name}.snapdeck-partial`);
+		await rm(staging, {recursive: true, force: true});
+		await mkdir(staging, {mode: 0o700});
+		try {
+			const images = await build(staging);
 			await chmod(staging, 0o755);
 			await rename(staging, folder);
-			return Object.fromEntries(disks.map(disk => [disk, path.join(folder, `${disk}.qcow2`)]));
+			return Object.fromEntries(Object.entries(images).map(([disk, file]) => [disk, path.join(folder, file)]));
 		} catch (error) {
 			// The folder is new and ours: nothing of it is kept from a failed restore.
 			await rm(staging, {recursive: true, force: true});

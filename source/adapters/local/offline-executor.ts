@@ -76,8 +76,13 @@ export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 						throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
 					}
 					return qemuImg.snapshotCreate(resolve(step.file), step.name);
-				case 'internal-apply':
+				case 'internal-apply': {
+					// QEMU refuses to apply a snapshot to an image with dirty bitmaps ("Device has active
+					// dirty bitmaps"); the plan said they go (the next backup of the disk is a full).
+					const bitmaps = (await qemuImg.info(resolve(step.file)))['format-specific']?.data.bitmaps ?? [];
+					for (const bitmap of bitmaps) await qemuImg.removeBitmap(resolve(step.file), bitmap.name);
 					return qemuImg.snapshotApply(resolve(step.file), step.name);
+				}
 				case 'internal-delete':
 					if (!(await hasInternal(step.file, step.name)) && resuming) return;
 					return qemuImg.snapshotDelete(resolve(step.file), step.name);
