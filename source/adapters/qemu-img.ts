@@ -146,7 +146,8 @@ export class QemuImg {
 	 * relative name `backingName`).
 	 */
 	async compressInto(source: string, target: string, backingName: string | null, options: JobOptions = {}) {
-		const args = ['convert', '-c', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compression_type=zstd'];
+		// -W: clusters written as they are compressed, in any order (a quarter faster here).
+		const args = ['convert', '-c', '-W', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compression_type=zstd'];
 		if (backingName !== null) args.push('-F', 'qcow2', '-B', backingName);
 		await this.job([...args, '--', source, target], options);
 	}

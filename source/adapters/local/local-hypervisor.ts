@@ -25,6 +25,14 @@ import {startVm, stopVm} from './qemu-process.js';
 import {folderOperationStore, stateDir} from './operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
 
+/**
+ * Whether a QEMU listens on the VM's QMP socket, i.e. runs it. Only a socket that is not there, or
+ * that nothing listens on, means stopped: anything else (a full backlog, no answer in time) counts
+ * as running, since taking a running VM for a stopped one would have snapdeck write its images
+ * behind QEMU's back. (A 500 ms timer used to decide "stopped" when the event loop was busy for
+ * that long: the timer ran before the connect that had already succeeded; seen under load, as a
+ * live merge planned as an offline one.)
+ */
 const socketAnswers = (socket: string) =>
 	new Promise<boolean>(resolve => {
 		const connection = net.connect(socket);
@@ -33,8 +41,8 @@ const socketAnswers = (socket: string) =>
 			resolve(answer);
 		};
 		connection.once('connect', () => done(true));
-		connection.once('error', () => done(false));
-		connection.setTimeout(500, () => done(false));
+		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
+		connection.setTimeout(5000, () => done(true));
 	});
 
 /** `local:DIR`: each VM is a folder `DIR/<vm>/` with a vm.json and its qcow2 images. */
