@@ -7,7 +7,7 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'libvirt-inventory.mjs'];
+const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'libvirt-inventory.mjs', 'offsite.mjs'];
 const results = path.join(os.tmpdir(), `snapdeck-bench-${process.pid}.jsonl`);
 const version = (command, args) => {
 	try {

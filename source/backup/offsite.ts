@@ -125,7 +125,11 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `copy point ${point.id} of ${vm} (${formatBytes(bytes)} in ${chain.length} point${chain.length === 1 ? '' : 's'}) to ${targetLabel(target)}`, resumed: false});
 		const {points: there, created} = await listOrCreate(target, vm, options.signal);
 		const existing = there.find(remote => remote.id === point.id);
-		if (existing) return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
+		if (existing) {
+			// What health knows follows what the target holds (copied from here before, or by another run).
+			await updateOffsiteState(repo, vm, target, {lastCopy: {at: existing.copiedAt.replace(/(\.\d{3})\d*Z$/, '$1Z'), point: point.id, snapshot: existing.snapshot, uploaded: 0}});
+			return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
+		}
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
 		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
@@ -135,7 +139,8 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		try {
 			crashPoint('copy-staged');
 			await restic(target, ['backup', '--json', '--ignore-ctime', '--tag', offsiteTags(vm, point).join(','), ...(parent ? ['--parent', parent.snapshot] : []), '.'], {
-				cwd: staging, signal: options.signal,
+				// A full target: restic would retry each refused write for minutes.
+				cwd: staging, signal: options.signal, stopOn: 'full',
 				onJson: line => (line['message_type'] === 'summary' ? (summary = line) : progress(line)),
 			});
 		} catch (error) {

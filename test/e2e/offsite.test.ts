@@ -2,7 +2,8 @@ import {spawn, type ChildProcess} from 'node:child_process';
 import {chmod, mkdir, readdir, rm, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import os from 'node:os';
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
 import {freePort, waitForPort} from '../helpers/net.js';
@@ -273,4 +274,32 @@ describe('off-site copies through restic', () => {
 		const log = jsonOf(await run('log', '--json')) as {records: Array<{action: string; outcome: string}>};
 		expect(log.records.filter(record => record.action === 'copy' && record.outcome === 'done')).toHaveLength(2);
 	}, 120_000);
+
+	it.runIf(os.userInfo().uid === 0)('a full target (a 6 MiB tmpfs): the copy stops at once, says so and what to do; no snapshot is listed', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		const target = path.join(work, 'usb');
+		await mkdir(target);
+		await execa('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', target]);
+		mounts.push(target);
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
+		await writeRandom(await lab.activeFile('vda'), 0, 16, work);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		const copy = await snapdeck(['copy', 'vm1', '--to', path.join(target, 'restic')], env);
+		expect(copy.exitCode).toBe(1);
+		expect(copy.stderr).toContain(`${path.join(target, 'restic')} is full`);
+		expect(copy.stderr).toContain('free space there');
+		expect(copy.stderr).toContain('no space left on device');
+		const listed = await snapdeck(['backups', 'vm1', '--from', path.join(target, 'restic'), '--json'], env);
+		expect(jsonOf(listed)['points'], listed.stderr).toEqual([]);
+		await execa('umount', [target]);
+		mounts.splice(mounts.indexOf(target), 1);
+	});
+});
+
+const mounts: string[] = [];
+afterEach(async () => {
+	for (const mount of mounts.splice(0)) await execa('umount', [mount], {reject: false});
 });
