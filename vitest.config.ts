@@ -6,6 +6,8 @@ import {defineConfig} from 'vitest/config';
 export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${process.pid}.jsonl`);
 /** And read an empty configuration there, never the user's own (whose policies or keys would change what tests see). */
 export const TEST_CONFIG_DIR = path.join(os.tmpdir(), `snapdeck-test-config-${process.pid}`);
+/** restic's cache of the off-site tests' repositories, there and not in ~/.cache/restic; removed after the run. */
+export const TEST_RESTIC_CACHE = path.join(os.tmpdir(), `snapdeck-test-restic-cache-${process.pid}`);
 
 export default defineConfig({
 	test: {
@@ -15,7 +17,7 @@ export default defineConfig({
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
-		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR},
+		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR, RESTIC_CACHE_DIR: TEST_RESTIC_CACHE},
 		testTimeout: 60_000,
 		hookTimeout: 60_000,
 	},

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {copyFile, link, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {copyFile, link, lstat, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
@@ -208,6 +208,8 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 			const files = [...member.files, ...(member === point ? point.archive ?? [] : []).map(image => ({file: archiveFile(point.id, image.name), sha256: image.sha256}))];
 			for (const file of files) {
 				const absolute = staged.resolve(vm, file.file);
+				// A snapshot is data from elsewhere: a link in it (to a file of this host) is never followed.
+				if (!(await lstat(absolute).then(entry => entry.isFile(), () => true))) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} holds ${file.file} as a link or device, not a file: it is not restored`, 'someone with the password changed that snapshot: restore another point, and check who can write to the target');
 				const sum = await sha256File(absolute, options.signal).catch(() => null);
 				if (sum !== file.sha256) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} is damaged: ${file.file} ${sum === null ? 'is missing' : 'does not match its checksum'}`, `run 'snapdeck verify ${vm} --from ${target.name ?? target.repository} --read-data', and restore another point`);
 			}

@@ -275,6 +275,32 @@ describe('off-site copies through restic', () => {
 		expect(log.records.filter(record => record.action === 'copy' && record.outcome === 'done')).toHaveLength(2);
 	}, 120_000);
 
+	it('a snapshot on the target that holds a link where a point file should be: restore refuses it, and reads nothing through it', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
+		await lab.write(0x71, 1);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		const target = path.join(work, 'restic');
+		const copied = jsonLines(await snapdeck(['copy', 'vm1', '--to', target, '--json'], env)).at(-1)!;
+		const point = String(copied['point']);
+		// Someone with the password adds a newer snapshot of the same point: its file is a link to a secret of this host.
+		const forged = path.join(work, 'forged');
+		await mkdir(path.join(forged, 'vda'), {recursive: true});
+		await writeFile(path.join(forged, 'manifest.json'), (await execa('restic', ['-r', target, 'dump', String(copied['snapshot']), '/manifest.json'], {env: {RESTIC_PASSWORD_FILE: password}})).stdout);
+		await writeFile(path.join(work, 'secret'), 'not for a restore');
+		await execa('ln', ['-s', path.join(work, 'secret'), path.join(forged, 'vda', `${point}.qcow2`)]);
+		const tags = (await execa('restic', ['-r', target, 'snapshots', '--json'], {env: {RESTIC_PASSWORD_FILE: password}})).stdout;
+		await execa('restic', ['-r', target, 'backup', '--tag', (JSON.parse(tags) as Array<{tags: string[]}>)[0]!.tags.join(','), '.'], {cwd: forged, env: {RESTIC_PASSWORD_FILE: password}});
+		const restored = path.join(work, 'restored.qcow2');
+		const result = await snapdeck(['restore', 'vm1', '--from', target, '--point', point, '--to', restored], env);
+		expect(result.exitCode).toBe(1);
+		expect(result.stderr).toContain(`holds vda/${point}.qcow2 as a link or device, not a file: it is not restored`);
+		expect(await readdir(work)).not.toContain('restored.qcow2');
+	});
+
 	it.runIf(os.userInfo().uid === 0)('a full target (a 6 MiB tmpfs): the copy stops at once, says so and what to do; no snapshot is listed', async () => {
 		const lab = await labWithVm('vm1', ['vda'], 64);
 		const work = await tempDir();

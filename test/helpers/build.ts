@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process';
 import {rmSync} from 'node:fs';
-import {TEST_CONFIG_DIR, TEST_JOURNAL} from '../../vitest.config.js';
+import {TEST_CONFIG_DIR, TEST_JOURNAL, TEST_RESTIC_CACHE} from '../../vitest.config.js';
 
 /** The end-to-end tests drive bin/snapdeck.js, which runs the bundle: build it so it is never stale. */
 export default function setup() {
@@ -9,5 +9,6 @@ export default function setup() {
 		rmSync(TEST_JOURNAL, {force: true});
 		rmSync(`${TEST_JOURNAL}.repositories.json`, {force: true}); // source/backup/checkpoints.ts
 		rmSync(TEST_CONFIG_DIR, {recursive: true, force: true});
+		rmSync(TEST_RESTIC_CACHE, {recursive: true, force: true});
 	};
 }
