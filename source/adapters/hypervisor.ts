@@ -98,7 +98,7 @@ export interface Hypervisor {
 	 * Every image of a stopped VM's snapshot tree, for a whole-VM archive: its name (a file name
 	 * alone), where it is, and the image it is an overlay on (by name).
 	 */
-	archiveImages?(inspection: Inspection): Promise<Array<{name: string; path: string; backing: string | null}>>;
+	archiveImages?(inspection: Inspection): Promise<{images: Array<{name: string; path: string; backing: string | null}>; definition?: unknown}>;
 	/**
 	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
 	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.

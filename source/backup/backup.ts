@@ -37,7 +37,7 @@ export interface BackupOptions {
 	readonly withSnapshots?: boolean;
 }
 
-type ArchiveSource = ReadonlyArray<{name: string; path: string; backing: string | null}>;
+type ArchiveSource = {readonly images: ReadonlyArray<{name: string; path: string; backing: string | null}>; readonly definition?: unknown};
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
@@ -125,7 +125,7 @@ async function copyArchive(repo: Repository, vm: string, id: string, source: Arc
 	const dir = path.dirname(repo.resolve(vm, archiveFile(id, 'x')));
 	await makeDirs(dir, 'the backup repository');
 	const images: ArchiveImage[] = [];
-	for (const image of source) {
+	for (const image of source.images) {
 		signal?.throwIfAborted();
 		const target = repo.resolve(vm, archiveFile(id, image.name));
 		await copyFile(image.path, target, constants.COPYFILE_EXCL);
@@ -193,12 +193,12 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		crashPoint('backup-copied');
 		if (compress && !driver.compresses) await compressAfter(targets, options);
 		if (archive) {
-			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.length} image${archive.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
+			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 		}
 		const archived = archive ? await copyArchive(repo, vm, id, archive, options.signal) : null;
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
-			...point, state: 'complete', archive: archived,
+			...point, state: 'complete', archive: archived, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
 			files: await Promise.all(files.map(async file => {
 				const absolute = repo.resolve(vm, file.file);
 				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.

@@ -145,7 +145,7 @@ async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: stri
 	const progress = byteProgress(options.onEvent);
 	let done = 0;
 	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${vm}'s archive of point ${point.id} (${images.length} images, ${formatBytes(total)}) as VM ${options.as}`, resumed: false});
-	return hypervisor.restoreArchive(options.as!, point.definition, images.map(image => image.name), async (name, target) => {
+	return hypervisor.restoreArchive(options.as!, point.archiveDefinition ?? point.definition, images.map(image => image.name), async (name, target) => {
 		options.signal?.throwIfAborted();
 		await copyFile(repo.resolve(vm, archiveFile(point.id, name)), target, constants.COPYFILE_EXCL);
 		await chmod(target, 0o600);

@@ -74,6 +74,8 @@ export const BackupPoint = z.object({
 	compression: z.enum(['none', 'zstd']).default('none'),
 	/** With --with-snapshots: every image of the VM's snapshot tree, as it was; null for a backup of the present state only. */
 	archive: z.array(ArchiveImage).nullable().default(null),
+	/** What the adapter restores an archive from, where `definition` is not enough (libvirt: the domain and each snapshot's XML). */
+	archiveDefinition: z.unknown().optional(),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 

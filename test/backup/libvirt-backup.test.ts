@@ -1,3 +1,4 @@
+import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -5,7 +6,7 @@ import {runBackup} from '../../source/backup/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import {restoreBackup} from '../../source/backup/restore.js';
 import {Service} from '../../source/service/service.js';
-import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
+import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
 async function ownDataBytes(file: string): Promise<number> {
@@ -73,6 +74,40 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 			expect(await dom.reads(restored['vda']!, 0x44, 2)).toBe(true);
 		} finally {
 			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy], {reject: false});
+		}
+	});
+
+	it('a whole-VM archive of a stopped domain: restored as a new domain with its snapshots redefined, each reverting to its own data', async () => {
+		const dom = await libvirtDomain({running: false});
+		const repo = new Repository(await tempDir());
+		const write = async (pattern: number, mib: number) => qemuIo.write(await dom.activeFile(), pattern, mib * MiB, MiB);
+		await write(0x61, 1);
+		await dom.take('s1');
+		await write(0x62, 2);
+		await dom.take('s2');
+		await write(0x63, 3);
+		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test', withSnapshots: true});
+		expect(point.archive?.map(image => image.backing === null)).toEqual(expect.arrayContaining([true, false, false]));
+		const copy = `${dom.name}-copy`;
+		let folder = '';
+		try {
+			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {point: point.id, as: copy, command: 'test'});
+			folder = path.dirname(restored['vda']!);
+			expect(folder).toBe(path.join(dom.dir, copy));
+			const service = new Service(dom.hypervisor);
+			const tree = await service.tree(copy);
+			expect([tree.current, tree.snapshots.map(snapshot => snapshot.name).sort()]).toEqual(['s2', ['s1', 's2']]);
+			const active = async () => (await dom.hypervisor.inspect(copy)).state.definition.disks[0]!.file;
+			expect([await qemuIo.holds(await active(), 0x63, 3 * MiB, MiB), (await active()).startsWith(folder)]).toEqual([true, true]);
+			for (const [snapshot, expected] of [['s1', [true, false]], ['s2', [true, true]]] as const) {
+				await service.perform({kind: 'revert', vm: copy, snapshot}, {command: 'test', confirm: async () => true});
+				expect([await qemuIo.holds(await active(), 0x61, MiB, MiB), await qemuIo.holds(await active(), 0x62, 2 * MiB, MiB), await qemuIo.holds(await active(), 0, 3 * MiB, MiB)], `${copy} at ${snapshot}`).toEqual([...expected, true]);
+			}
+			// The original's images are untouched: it still reads its present state.
+			expect(await qemuIo.holds(await dom.activeFile(), 0x63, 3 * MiB, MiB)).toBe(true);
+		} finally {
+			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy, '--snapshots-metadata'], {reject: false});
+			if (folder) await rm(folder, {recursive: true, force: true});
 		}
 	});
 

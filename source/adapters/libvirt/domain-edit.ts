@@ -75,6 +75,32 @@ export function withSnapshotDomainImages(xml: string, renames: ReadonlyMap<strin
 }
 
 /**
+ * A snapshot's XML for a copy of its domain (`snapshot-create --redefine` on the domain restored
+ * from a whole-VM archive): every image path renamed (`renames`: old -> new), in the snapshot's
+ * disks and in its saved domain, whose name and UUID become the copy's and whose MAC addresses go
+ * (libvirt's redefine wants the domain's own UUID).
+ */
+export function asRestoredSnapshot(xml: string, name: string, uuid: string, renames: ReadonlyMap<string, string>): string {
+	const document = new XMLParser(options).parse(withSnapshotDomainImages(xml, renames)) as OrderedNode[];
+	const snapshot = document.find(node => 'domainsnapshot' in node)!;
+	const parts = childrenOf(snapshot, 'domainsnapshot');
+	const disks = parts.find(node => 'disks' in node);
+	for (const disk of disks ? childrenOf(disks, 'disks').filter(node => 'disk' in node) : []) {
+		const source = childrenOf(disk, 'disk').find(node => 'source' in node);
+		const renamed = renames.get(source?.[':@']?.['@file'] ?? '');
+		if (renamed !== undefined && source?.[':@']) source[':@']['@file'] = renamed;
+	}
+	const domain = parts.find(node => 'domain' in node)!;
+	domain['domain'] = childrenOf(domain, 'domain').map(node => ('uuid' in node ? {uuid: [{'#text': uuid}]} : 'name' in node ? {name: [{'#text': name}]} : node));
+	for (const devices of childrenOf(domain, 'domain').filter(node => 'devices' in node)) {
+		for (const device of childrenOf(devices, 'devices').filter(node => 'interface' in node)) {
+			device['interface'] = childrenOf(device, 'interface').filter(node => !('mac' in node));
+		}
+	}
+	return new XMLBuilder(options).build(document) as string;
+}
+
+/**
  * A copy of a domain's definition as a new domain: another name, no UUID and no MAC addresses
  * (libvirt makes new ones, so the copy never clashes with the original), disks on `sources`.
  */

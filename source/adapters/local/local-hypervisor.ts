@@ -245,7 +245,7 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(state.definition.name);
 		const nested = Object.keys(state.images).filter(name => name.includes('/') || name.includes(path.sep));
 		if (nested.length > 0) throw new SnapdeckError('refused', `${state.definition.name} keeps images in subfolders (${nested.join(', ')}), which a whole-VM archive does not hold yet`, 'back it up without --with-snapshots');
-		return Object.values(state.images).map(image => ({name: image.file, path: path.join(folder, image.file), backing: image.backing}));
+		return {images: Object.values(state.images).map(image => ({name: image.file, path: path.join(folder, image.file), backing: image.backing}))};
 	}
 
 	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
