@@ -196,6 +196,9 @@ function policiesFor(config: Config, uri: string): (vm: string) => Policy {
 const policyRepository = (config: Config, policy: Policy): string | undefined =>
 	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
 
+/** When a policy's off-site copies are due: its own schedule, else its target's; undefined: after every backup. */
+const offsiteSchedule = (config: Config, policy: Policy) => policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
+
 /** The names the config gives a connection URI. */
 const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
 	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
@@ -550,6 +553,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 				policyOf: policiesFor(config, svc.hypervisor.uri),
 				repositoryFor: policy => policyRepository(config, policy) ?? defaultRepo,
 				targetFor: name => resolveTarget(config, name),
+				offsiteSchedule: policy => offsiteSchedule(config, policy),
 				onLine: line => flags.json || print(line),
 			});
 			if (flags.json) printJson({now: now.toISOString(), runs});
@@ -569,7 +573,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const uri = svc.hypervisor.uri;
 			const names = svc.hypervisor.names ? await svc.hypervisor.names() : (await svc.list()).map(vm => vm.name);
 			const {scheduleOverview} = await import('../service/schedule-state.js');
-			const overview = await scheduleOverview(uri, names, policiesFor(config, uri), parseNow(flags.now));
+			const overview = await scheduleOverview(uri, names, policiesFor(config, uri), parseNow(flags.now), policy => offsiteSchedule(config, policy));
 			if (flags.json) printJson({connection: uri, tasks: overview});
 			else print(overview.length === 0 ? 'no VM has a scheduled task (see "policies" in the README)' : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
 			return 0;

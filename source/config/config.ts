@@ -26,10 +26,13 @@ export const ConfigSchema = z.strictObject({
 	/** Backup repositories by name, for policies. */
 	repositories: z.record(z.string(), z.string().min(1)).optional(),
 	/** Off-site targets (restic repositories) by name: 'snapdeck copy VM --to NAME', and policies' "offsite". */
-	offsite: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}), OffsiteTarget).optional(),
+	offsite: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}), OffsiteTarget.superRefine((target, context) => {
+		const problem = target.schedule === undefined ? null : cronProblem(target.schedule);
+		if (problem) context.addIssue({code: 'custom', path: ['schedule'], message: `not a cron expression: ${problem}`});
+	})).optional(),
 	/** What to keep, check and schedule, for the VMs each one selects; the first that matches applies. */
 	policies: z.array(Policy.superRefine((policy, context) => {
-		for (const [kind, schedule] of [['snapshots', policy.snapshots.schedule], ['backups', policy.backups.schedule]] as const) {
+		for (const [kind, schedule] of [['snapshots', policy.snapshots.schedule], ['backups', policy.backups.schedule], ['offsite', policy.offsite?.schedule]] as const) {
 			const problem = schedule === undefined ? null : cronProblem(schedule);
 			if (problem) context.addIssue({code: 'custom', path: [kind, 'schedule'], message: `not a cron expression: ${problem}`});
 		}

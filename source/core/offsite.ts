@@ -1,6 +1,7 @@
 import {z} from 'zod';
 import {POINT_ID, type BackupPoint} from './backup.js';
 import {NAME_PATTERN} from './names.js';
+import {CronText} from './policy.js';
 import {Retention} from './retention.js';
 
 /** An off-site target in the config ("offsite": {"NAME": {...}}). */
@@ -15,6 +16,8 @@ export const OffsiteTarget = z.strictObject({
 	options: z.record(z.string(), z.string()).optional(),
 	/** What 'snapdeck prune VM --from NAME' keeps there (the same rules as local retention). */
 	retention: Retention.optional(),
+	/** When 'snapdeck run' copies to it (cron), for policies that name it without a schedule of their own; default: after every backup. */
+	schedule: CronText.optional(),
 });
 export type OffsiteTarget = z.infer<typeof OffsiteTarget>;
 

@@ -41,6 +41,8 @@ export const Policy = z.strictObject({
 	offsite: z.strictObject({
 		/** A target's name from "offsite" in the config. */
 		target: z.string().min(1),
+		/** When to copy (cron), if not after every backup; the target's own "schedule" when absent. */
+		schedule: CronText.optional(),
 		/** The newest copy there may be at most this old (health warns, twice as old is critical). */
 		maxAge: Duration.default('2d'),
 		/** How often the target is checked ('snapdeck verify VM --from TARGET'); health warns after that. */

@@ -19,11 +19,13 @@ export interface RunOptions {
 	readonly onLine?: (line: string) => void;
 	/** The off-site target a policy's "offsite" names (from the config). */
 	readonly targetFor?: (name: string) => ResticTarget;
+	/** When a policy's off-site copies are due (its own schedule, else its target's); none: after every backup. */
+	readonly offsiteSchedule?: (policy: Policy) => string | undefined;
 }
 
 export interface TaskRun {
 	readonly vm: string;
-	readonly task: 'snapshots' | 'backups';
+	readonly task: 'snapshots' | 'backups' | 'offsite';
 	readonly outcome: 'done' | 'failed' | 'skipped';
 	readonly actions: readonly string[];
 	readonly message?: string;
@@ -44,8 +46,8 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
 	for (const vm of names) {
 		const policy = options.policyOf(vm);
-		for (const task of ['snapshots', 'backups'] as const) {
-			const schedule = policy[task].schedule;
+		for (const task of ['snapshots', 'backups', 'offsite'] as const) {
+			const schedule = task === 'offsite' ? (policy.offsite ? options.offsiteSchedule?.(policy) : undefined) : policy[task].schedule;
 			const key = `${uri}|${vm}|${task}`;
 			if (schedule === undefined || !isDue(schedule, state[key]?.lastRun ?? null, now)) continue;
 			const actions: string[] = [];
@@ -56,6 +58,7 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 			let run: TaskRun;
 			try {
 				if (task === 'snapshots') await snapshotTask(service, vm, policy, options, note);
+				else if (task === 'offsite') await offsiteTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy.offsite!, options, note);
 				else await backupTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy, options, note);
 				run = {vm, task, outcome: 'done', actions};
 			} catch (error) {
@@ -94,7 +97,8 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
 		if (result.remove.length > 0) note(`pruned ${result.remove.join(', ')}`);
 	}
-	if (policy.offsite) await offsiteTask(service, vm, policy.offsite, options, note);
+	// Without a schedule of their own, off-site copies follow every backup.
+	if (policy.offsite && options.offsiteSchedule?.(policy) === undefined) await offsiteTask(service, vm, policy.offsite, options, note);
 	const points = await service.backups(vm);
 	const lastVerified = points.filter(candidate => candidate.state === 'complete').map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
 	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {

@@ -408,7 +408,10 @@ export class Service {
 	/** A VM's scheduled tasks under its policy: their last and next runs. */
 	async schedules(vm: string, now: Date) {
 		const policyOf = await this.policyOf();
-		return scheduleOverview(this.hypervisor.uri, [vm], policyOf, now);
+		// The target's own schedule is in the config: read only for a policy with off-site copies and none of its own.
+		const offsite = policyOf(vm).offsite;
+		const targetSchedule = offsite && offsite.schedule === undefined ? (await import('../config/config.js')).loadConfig().config.offsite?.[offsite.target]?.schedule : undefined;
+		return scheduleOverview(this.hypervisor.uri, [vm], policyOf, now, policy => policy.offsite?.schedule ?? targetSchedule);
 	}
 
 	/** The newest `limit` journal records of a VM (every VM when null), oldest first. */

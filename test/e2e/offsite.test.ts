@@ -31,6 +31,19 @@ async function writeRandom(file: string, offsetMiB: number, mib: number, scratch
 	await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${data} ${offsetMiB * MiB} ${mib * MiB}`, file]);
 }
 
+/** A stopped VM, a restic password file and a config from `config` (given the work folder and that file), driven through the CLI. */
+async function policyLab(config: (work: string, password: string) => object) {
+	const lab = await labWithVm('vm1', ['vda'], 64);
+	const work = await tempDir();
+	const password = path.join(work, 'password');
+	await writeFile(password, 'pw\n', {mode: 0o600});
+	const configDir = path.join(work, 'config');
+	await mkdir(configDir);
+	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config(work, password)));
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl')};
+	return {lab, run: (...args: string[]) => snapdeck(args, env)};
+}
+
 let sshd: Awaited<ReturnType<typeof startSshd>>;
 beforeAll(async () => {
 	sshd = await startSshd();
@@ -237,19 +250,10 @@ describe('off-site copies through restic', () => {
 	});
 
 	it("a policy's off-site target: snapdeck run copies after the backup and checks the target; health watches the copy's age and the check", async () => {
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const work = await tempDir();
-		const password = path.join(work, 'password');
-		await writeFile(password, 'pw\n', {mode: 0o600});
-		const configDir = path.join(work, 'config');
-		await mkdir(configDir);
-		const usb = path.join(work, 'usb');
-		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({
-			offsite: {usb: {repository: usb, passwordFile: password}},
+		const {lab, run} = await policyLab((work, password) => ({
+			offsite: {usb: {repository: path.join(work, 'usb'), passwordFile: password}},
 			policies: [{name: 'nightly', backups: {schedule: '0 2 * * *', rpo: '3d'}, offsite: {target: 'usb', maxAge: '2d', checkEvery: '7d'}}],
 		}));
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl')};
-		const run = (...args: string[]) => snapdeck(args, env);
 		await lab.write(0x31, 1);
 		const first = await run('run', '--now', '2026-12-01T03:00:00Z');
 		expect(first.exitCode, first.stderr).toBe(0);
@@ -323,6 +327,27 @@ describe('off-site copies through restic', () => {
 		await execa('umount', [target]);
 		mounts.splice(mounts.indexOf(target), 1);
 	});
+
+	it("a target's own schedule: backups every night, copies there only when the target's weekly schedule is due", async () => {
+		const {lab, run} = await policyLab((work, password) => ({
+			offsite: {weekly: {repository: path.join(work, 'weekly'), passwordFile: password, schedule: '0 4 * * 0'}},
+			policies: [{name: 'nightly', backups: {schedule: '0 2 * * *'}, offsite: {target: 'weekly', maxAge: '8d'}}],
+		}));
+		await lab.write(0x41, 1);
+		// Saturday 2026-12-05: the first run does every task that never ran, the copy too.
+		const first = await run('run', '--now', '2026-12-05T03:00:00Z', '--json');
+		expect(first.exitCode, first.stderr).toBe(0);
+		expect((jsonOf(first)['runs'] as Array<{task: string}>).map(task => task.task)).toEqual(['backups', 'offsite']);
+		// Sunday 03:00: a backup, no copy (the target's schedule is Sunday 04:00); 05:00: the copy.
+		await lab.write(0x42, 2);
+		const night = jsonOf(await run('run', '--now', '2026-12-06T03:00:00Z', '--json'))['runs'] as Array<{task: string}>;
+		expect(night.map(task => task.task)).toEqual(['backups']);
+		const morning = jsonOf(await run('run', '--now', '2026-12-06T05:00:00Z', '--json'))['runs'] as Array<{task: string; actions: string[]}>;
+		expect(morning.map(task => task.task)).toEqual(['offsite']);
+		expect(morning[0]!.actions.join('\n')).toMatch(/copied point 20261206T030000Z to 'weekly'/);
+		const schedule = jsonOf(await run('schedule', '--json', '--now', '2026-12-06T05:00:00Z'))['tasks'] as Array<{task: string; schedule: string; nextRun: string}>;
+		expect(schedule.find(task => task.task === 'offsite')).toMatchObject({schedule: '0 4 * * 0', nextRun: '2026-12-13T04:00:00.000Z'});
+	}, 120_000);
 });
 
 const mounts: string[] = [];
