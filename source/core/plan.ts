@@ -126,6 +126,12 @@ export interface PendingOperation {
 	readonly startedAt: string;
 }
 
+/**
+ * Whether a plan asks for the VM's name to be typed, not just `y`: it discards data (a revert, a
+ * merged snapshot, pruned points) or powers off a running VM.
+ */
+export const needsTypedConfirmation = (plan: Plan): boolean => plan.discards.length > 0 || plan.steps.some(step => step.op === 'stop-vm');
+
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;

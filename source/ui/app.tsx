@@ -8,7 +8,7 @@ import type {BackupMode} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import type {Retention} from '../core/retention.js';
 import {BackupList} from './components/backup-list.js';
-import {BackupDialog, ConfirmDialog, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
+import {BackupDialog, ConfirmDialog, confirmRows, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {HelpBar} from './components/help-bar.js';
 import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
@@ -19,6 +19,7 @@ import {ageText, journalLine} from '../core/describe.js';
 import {windowStart} from './layout.js';
 import {HealthList} from './components/health-list.js';
 import {worstOf, type Severity} from '../core/health.js';
+import {needsTypedConfirmation} from '../core/plan.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
@@ -71,6 +72,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [notice, setNotice] = useState<string | null>(null);
 	/** Quit was asked for while jobs run: first the question, then their cancel, then the exit. */
 	const [quitting, setQuitting] = useState<'asked' | 'cancelling' | null>(null);
+	/** The confirmation's first row shown, and the VM's name as typed for a plan that needs it. */
+	const [confirmScroll, setConfirmScroll] = useState(0);
+	const [typedName, setTypedName] = useState('');
 	const [keymap, setKeymap] = useState(initialKeymap);
 	useEffect(() => {
 		loadKeymap?.().then(setKeymap, (error: unknown) => setNotice(`configuration not used: ${(error as Error).message}`));
@@ -112,7 +116,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const selectedFinding = findings[clamp(findingCursor, findings.length)];
 	const selectedPoint = points[clamp(pointCursor, points.length)];
 
-	const context: Context = quitting ? 'quitting' : jobs.confirmation ? 'confirm' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
+	useEffect(() => {
+		setConfirmScroll(0);
+		setTypedName('');
+	}, [jobs.confirmation]);
+	const typedConfirmation = jobs.confirmation !== null && needsTypedConfirmation(jobs.confirmation.plan);
+	const context: Context = quitting ? 'quitting' : jobs.confirmation ? (typedConfirmation ? 'confirmTyped' : 'confirm') : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
 	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
 
 	const openTake = (vm: string | undefined) => {
@@ -198,8 +207,18 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			else if (quitting === 'cancelling' && command === 'quit') (onForceQuit ?? exit)();
 			return;
 		}
-		if (context === 'confirm') {
-			if (command === 'confirm' || command === 'deny') jobs.answer(command === 'confirm');
+		if ((context === 'confirm' || context === 'confirmTyped') && jobs.confirmation) {
+			const {plan} = jobs.confirmation;
+			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
+			if (context === 'confirmTyped' && (isTextKey(spec) || spec === 'backspace')) return setTypedName(editText(typedName, spec));
+			const page = Math.max(1, bodyHeight - 4);
+			const last = Math.max(0, confirmRows(plan, columns).length - page);
+			const scroll = (delta: number) => setConfirmScroll(Math.max(0, Math.min(last, confirmScroll + delta)));
+			if (command === 'up' || command === 'down') return scroll(command === 'up' ? -1 : 1);
+			if (command === 'pageUp' || command === 'pageDown') return scroll(command === 'pageUp' ? -page : page);
+			if (command === 'confirm' || command === 'deny') return jobs.answer(command === 'confirm');
+			if (command === 'dismiss') return jobs.answer(false);
+			if (command === 'submit') return typedName === plan.vm ? jobs.answer(true) : setNotice(`type ${plan.vm} exactly to proceed, or Esc to cancel`);
 			return;
 		}
 		if (context === 'backupDialog' && backupVm) {
@@ -338,7 +357,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			{help ? (
 				<HelpOverlay keymap={keymap} width={columns} />
 			) : jobs.confirmation ? (
-				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} />
+				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} width={columns} scroll={confirmScroll} typed={typedConfirmation ? typedName : null} />
 			) : take ? (
 				<TakeDialog form={take} error={takeError} />
 			) : restore ? (

@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'help' | 'quitting';
+export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'help' | 'quitting';
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
@@ -10,10 +10,10 @@ export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log
  * so that at 80 columns the actions of a view come before the ways to move.
  */
 export const COMMANDS = {
-	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
 	open: {description: 'open snapshot tree', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health']},
 	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log']},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
@@ -39,9 +39,9 @@ export const COMMANDS = {
 	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log', 'quitting']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
-	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter']},
+	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
-	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog']},
+	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped']},
 } as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]}>;
 
 export type Command = keyof typeof COMMANDS;

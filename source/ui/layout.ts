@@ -11,6 +11,40 @@ export function windowStart(count: number, selected: number, height: number): nu
 	return Math.max(0, Math.min(selected - Math.floor(height / 2), count - height));
 }
 
+/**
+ * Word-wraps `text` into lines of at most `width` columns without losing a character: a word
+ * longer than a line (a long path) is broken where the line ends. Lines after the first start with
+ * `indent` spaces.
+ */
+export function wrapWhole(text: string, width: number, indent = 2): string[] {
+	const room = Math.max(1, width);
+	const pad = ' '.repeat(Math.min(indent, Math.max(0, room - 1)));
+	const lines: string[] = [];
+	let line = '';
+	const push = () => {
+		lines.push(line);
+		line = pad;
+	};
+	for (const word of text.split(' ')) {
+		let chars = [...word];
+		const spacer = line.trim() === '' ? '' : ' ';
+		if ([...line].length + spacer.length + chars.length <= room) {
+			line += spacer + word;
+			continue;
+		}
+		if (line.trim() !== '') push();
+		while ([...line].length + chars.length > room) {
+			const take = room - [...line].length;
+			line += chars.slice(0, take).join('');
+			chars = chars.slice(take);
+			push();
+		}
+		line += chars.join('');
+	}
+	if (line.trim() !== '' || lines.length === 0) lines.push(line);
+	return lines;
+}
+
 /** Word-wraps `text` into at most `maxLines` lines of `width` columns, marking a cut with '…'. */
 export function wrapLines(text: string, width: number, maxLines: number): string[] {
 	const lines: string[] = [];

@@ -56,8 +56,8 @@ describe('snapdeck in a real terminal', () => {
 
 		await lab.write(0xb2, 1);
 		await tty.keys('r');
-		await tty.waitFor(screen => screen.includes('Proceed?') && screen.includes('Plan: revert pty1'), 'the revert plan');
-		await tty.keys('y');
+		await tty.waitFor(screen => screen.includes('Type pty1 to proceed') && screen.includes('Plan: revert pty1'), 'the revert plan');
+		await tty.keys('pty1', 'Enter');
 		const done = await tty.waitFor(screen => /✓ revert pty1 to '.*' done/.test(screen), 'the revert done');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
 		// Only changed lines are rewritten: the screen must still be exactly the app's frame, at the

@@ -2,6 +2,8 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS, displayKey} from '../../source/ui/keymap.js';
+import {confirmRows} from '../../source/ui/components/dialogs.js';
+import {wrapWhole} from '../../source/ui/layout.js';
 import {labWithVm} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -35,8 +37,11 @@ describe('the terminal UI on a real lab', () => {
 		// The guest writes B; revert brings A back.
 		await lab.write(0xb2, 1);
 		ui.press('revert');
-		await ui.waitFor(frame => frame.includes("Plan: revert web9 to external snapshot 'before-upgrade'") && frame.includes('Discards'), 'the revert plan');
-		ui.press('confirm');
+		await ui.waitFor(frame => frame.includes("Plan: revert web9 to external snapshot 'before-upgrade'") && frame.includes('Discards') && frame.includes('Type web9 to proceed'), 'the revert plan');
+		// It discards data: the VM's name, typed, is what goes ahead.
+		ui.type('web9');
+		await ui.waitFor(frame => frame.includes('Type web9 to proceed: web9'), 'the name typed');
+		ui.press('submit');
 		await ui.waitFor(frame => frame.includes("✓ revert web9 to 'before-upgrade' done"), 'the revert done');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
 		expect(await lab.reads(0xb2, 1)).toBe(false);
@@ -44,10 +49,76 @@ describe('the terminal UI on a real lab', () => {
 		// Merge it away: the tree empties, the data stays.
 		ui.press('merge');
 		await ui.waitFor(frame => frame.includes("Plan: merge away external snapshot 'before-upgrade'"), 'the merge plan');
-		ui.press('confirm');
+		ui.type('web9');
+		ui.press('submit');
 		await ui.waitFor(frame => frame.includes('no snapshots yet'), 'the tree after the merge');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
 		expect((await chainOf(await lab.activeFile())).length).toBe(1);
+	});
+
+	it('shows a plan whole: long lines wrap, nothing is cut; at 40x12 it scrolls to the end; discarding data takes the VM name, not y', async () => {
+		const lab = await labWithVm('web9');
+		const long = 'before-the-distribution-upgrade-of-the-web-server-2026-11-30';
+		await lab.take(long);
+		await lab.write(0xb2, 1);
+		const before = JSON.stringify(await lab.vmFile());
+		const plan = lab.service.plan({kind: 'revert', vm: 'web9', snapshot: long}, await lab.service.hypervisor.inspect('web9'));
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('web9: 1 snapshot'), 'the tree');
+		ui.press('revert');
+		await ui.waitFor(frame => frame.includes('Type web9 to proceed'), 'the revert plan');
+		const dialogLines = (frame: string) => frame.split('\n').filter(line => line.startsWith('│'));
+		/** Scrolls from the top to the end, collecting what the dialog showed; every row of the plan must have been on screen, none cut. */
+		const scrollThrough = async (width: number) => {
+			const rows = confirmRows(plan, width).map(row => row.text.trimEnd());
+			for (let top = 0; top < rows.length; top++) ui.press('up');
+			await ui.waitFor(frame => !frame.includes('lines ') || frame.includes('lines 1-'), 'the top of the plan');
+			const seen = new Set<string>();
+			for (let first = 1; first <= rows.length; first++) {
+				const lines = dialogLines(ui.frame());
+				expect(lines.join('\n')).not.toContain('…');
+				for (const row of rows) if (lines.some(line => line.includes(row))) seen.add(row);
+				const shown = /lines \d+-(\d+) of (\d+)/.exec(ui.frame());
+				if (!shown || shown[1] === shown[2]) break;
+				ui.press('down');
+				await ui.waitFor(frame => frame.includes(`lines ${first + 1}-`), `the plan scrolled to row ${first + 1}`);
+			}
+			expect(rows.filter(row => !seen.has(row))).toEqual([]);
+			return rows;
+		};
+		expect((await scrollThrough(80)).some(row => row.startsWith('Discards'))).toBe(true);
+
+		// y is not enough (it is typed, as any letter), a wrong name is not either: nothing changes.
+		ui.press('confirm');
+		ui.type('web9');
+		await ui.waitFor(frame => frame.includes('Type web9 to proceed: yweb9'), 'what was typed');
+		ui.press('submit');
+		await ui.waitFor(frame => frame.includes('type web9 exactly to proceed, or Esc to cancel'), 'the note');
+		expect(JSON.stringify(await lab.vmFile())).toBe(before);
+
+		// 40x12: the same plan scrolls; every row of it can be brought on screen, the last one too.
+		Object.defineProperty(ui.stdout, 'columns', {value: 40, configurable: true});
+		Object.defineProperty(ui.stdout, 'rows', {value: 12, configurable: true});
+		ui.stdout.emit('resize');
+		await ui.waitFor(frame => /lines \d+-\d+ of \d+/.test(frame) && frame.split('\n')[1]!.length <= 40, 'the plan at 40 columns');
+		await scrollThrough(40);
+		ui.press('dismiss');
+		// (At 40 columns the job's line is cut before its outcome: the dialog gone and the data unchanged say it.)
+		await ui.waitFor(frame => !frame.includes('Type web9') && frame.includes('· revert web9'), 'the declined job');
+		expect(JSON.stringify(await lab.vmFile())).toBe(before);
+	});
+
+	it('wraps a line whole: no character lost, no line wider than asked', () => {
+		const texts = ['Discards: vda.before-the-distribution-upgrade-of-the-web-server-2026-11-30.qcow2: the data of vda written since that snapshot (4.3 MiB)', 'a', '', 'x'.repeat(95), 'short words only here'];
+		for (const text of texts) {
+			for (const width of [8, 13, 40, 80]) {
+				const lines = wrapWhole(text, width, 2);
+				expect(lines.every(line => [...line].length <= width), `${width}: ${lines.join('|')}`).toBe(true);
+				expect(lines.join('').replaceAll(' ', '')).toBe(text.replaceAll(' ', ''));
+			}
+		}
 	});
 
 	it('changes nothing when the confirmation is declined', async () => {
@@ -59,8 +130,9 @@ describe('the terminal UI on a real lab', () => {
 		ui.press('open');
 		await ui.waitFor(frame => frame.includes('vm1: 1 snapshot'), 'the tree');
 		ui.press('merge');
-		await ui.waitFor(frame => frame.includes('Proceed?'), 'the merge plan');
-		ui.press('deny');
+		await ui.waitFor(frame => frame.includes('Type vm1 to proceed'), 'the merge plan');
+		ui.type('vm');
+		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('declined: nothing was changed'), 'the declined job');
 		expect(JSON.stringify(await lab.vmFile())).toBe(before);
 	});

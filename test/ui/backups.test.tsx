@@ -61,10 +61,11 @@ describe('backups in the terminal UI', () => {
 		ui.press('backups');
 		await ui.waitFor(frame => frame.includes('web8: 3 backup points'), 'the three points');
 		ui.press('prune');
-		const plan = await ui.waitFor(frame => frame.includes('Proceed?'), 'the prune plan');
+		const plan = await ui.waitFor(frame => frame.includes('Type web8 to proceed'), 'the prune plan');
 		expect(plan).toMatch(/prune/i);
 		expect(await service.backups('web8')).toHaveLength(3); // nothing happens before the answer
-		ui.press('confirm');
+		ui.type('web8');
+		ui.press('submit');
 		await ui.waitFor(frame => /✓ prune web8 done/.test(frame) && frame.includes('removed 2, kept 1'), 'the prune done');
 		await ui.waitFor(frame => frame.includes('web8: 1 backup point'), 'one point left');
 		const [kept] = await service.backups('web8');

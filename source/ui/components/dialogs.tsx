@@ -1,20 +1,38 @@
 import {Box, Text} from 'ink';
 import {planLines} from '../../core/describe.js';
+import {wrapWhole} from '../layout.js';
 import type {Plan} from '../../core/plan.js';
 import {useTheme} from '../theme.js';
 
-/** Shows the plan, every file it touches and what is lost, before anything happens. */
-export function ConfirmDialog({plan, height}: {plan: Plan; height: number}) {
+/** The plan's lines wrapped to the dialog's width, none cut: what a confirmation scrolls through. */
+export function confirmRows(plan: Plan, width: number): Array<{text: string; heading: boolean; loses: boolean}> {
+	return planLines(plan).flatMap((line, index) => {
+		const loses = /^(Discards|Deletes)/.test(line) || / stop /.test(line);
+		return wrapWhole(line, Math.max(8, width - 4), line.startsWith('  ') ? 5 : 2).map(text => ({text, heading: index === 0, loses}));
+	});
+}
+
+/**
+ * Shows the plan, every file it touches and what is lost, before anything happens: each line
+ * wrapped whole, scrolled with the movement keys when it does not fit. `typed`: the VM's name as
+ * typed so far, for a plan that discards data or powers a VM off (null: `y` is enough).
+ */
+export function ConfirmDialog({plan, height, width, scroll, typed}: {plan: Plan; height: number; width: number; scroll: number; typed: string | null}) {
 	const theme = useTheme();
-	const lines = planLines(plan);
-	const shown = lines.slice(0, Math.max(3, height - 3));
+	const rows = confirmRows(plan, width);
+	// Border 2, the question 1, the scroll line 1 when needed.
+	const room = Math.max(1, height - 3 - (rows.length > height - 3 ? 1 : 0));
+	const start = Math.max(0, Math.min(scroll, rows.length - room));
+	const shown = rows.slice(start, start + room);
 	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={theme.warn} paddingX={1}>
-			{shown.map((line, index) => (
-				<Text key={index} wrap="truncate-end" bold={index === 0} color={line.startsWith('Discards') || line.startsWith('Deletes') ? theme.warn : undefined}>{line}</Text>
+		<Box flexDirection="column" borderStyle="round" borderColor={theme.warn} paddingX={1} width={width}>
+			{shown.map((row, index) => (
+				<Text key={start + index} bold={row.heading} color={row.loses ? theme.warn : undefined}>{row.text}</Text>
 			))}
-			{shown.length < lines.length && <Text color={theme.muted}>… {lines.length - shown.length} more lines (--dry-run on the command line shows all)</Text>}
-			<Text bold>Proceed?</Text>
+			{rows.length > room && <Text color={theme.muted}>lines {start + 1}-{start + shown.length} of {rows.length}: ↑↓ PgUp PgDn scroll</Text>}
+			{typed === null
+				? <Text bold>Proceed?</Text>
+				: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}▏</Text>}
 		</Box>
 	);
 }
