@@ -9,6 +9,7 @@ import {useKeypresses} from './hooks/use-keypresses.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {buildKeymap, type Keymap} from './keymap.js';
 import {noColorRequested, ThemeContext, themeFor, useTheme} from './theme.js';
+import {asciiRequested, asciiStream} from './ascii.js';
 
 const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
@@ -99,7 +100,7 @@ export async function runUi(title: string, load: () => Promise<readonly Service[
 		// throttled where it is produced (use-jobs: 4 updates a second); the frame rate cap only
 		// bounds bursts, and at 10 fps it made every keystroke within 100 ms of the last frame wait
 		// for the next slot (measured: 111 ms a keystroke; bench/ui-pty.mjs).
-		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 60, patchConsole: true},
+		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 60, patchConsole: true, stdout: asciiRequested() ? asciiStream(stdout) : stdout},
 	);
 	const stop = () => instance.unmount();
 	const crash = (error: unknown) => {

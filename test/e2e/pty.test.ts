@@ -19,7 +19,8 @@ async function terminal(command: string) {
 	const socket = `snapdeck-test-${process.pid}-${sockets.length}`;
 	sockets.push(socket);
 	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
-	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', `export CI=true; ${command}`);
+	// A UTF-8 locale, as an operator's terminal has (CI's env -i has none); a test may set another.
+	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', `export CI=true LANG=C.UTF-8; ${command}`);
 	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
 	return {
 		screen,
@@ -72,6 +73,25 @@ describe('snapdeck in a real terminal', () => {
 		expect(after).toContain('BEFORE-MARKER');
 		expect(after).not.toContain('snapdeck local:');
 		expect(await tty.alternateScreenOn()).toBe(false);
+	});
+
+	it.each([['LANG=C', 'LANG=C'], ['TERM=dumb', 'TERM=dumb']])('draws in ASCII with %s: borders, marks, the tree and cut lines, and still lines up', async (_name, setting) => {
+		const lab = await labWithVm('ascii1');
+		await lab.take('s1');
+		await lab.take('a-snapshot-with-a-long-name-that-the-tree-cuts-at-eighty-columns');
+		const tty = await terminal(`export ${setting}; NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`);
+		const list = await tty.waitFor(screen => screen.includes('ascii1') && screen.includes('stopped'), 'the VM list');
+		await tty.keys('Enter');
+		const tree = await tty.waitFor(screen => screen.includes('ascii1: 2 snapshots'), 'the tree');
+		await tty.keys('?');
+		const help = await tty.waitFor(screen => screen.includes('take snapshot'), 'the help screen');
+		for (const screen of [list, tree, help]) expect(screen.replace(/[\x00-\x7F]/g, '')).toBe('');
+		expect(tree).toMatch(/^> +s1 /m);
+		expect(tree).toMatch(/`- a-snapshot-with/);
+		expect(tree).toContain('< you are here');
+		expect(help).toMatch(/^\+-{10,}\+$/m);
+		// Each line still ends where the app put it: the right border in the last column.
+		expect(help.split('\n').filter(line => line.startsWith('|')).every(line => line.length === 80 && line.endsWith('|'))).toBe(true);
 	});
 
 	it('gives the terminal back on Ctrl-C', async () => {
