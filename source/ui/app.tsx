@@ -369,7 +369,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			) : loading ? (
 				<Box height={bodyHeight}><Text color={theme.muted}>loading {view === 'list' ? 'VMs' : view === 'tree' ? `the snapshots of ${treeVm}` : view === 'health' ? 'health' : view === 'log' ? 'the journal' : `the backups of ${treeVm}`}…</Text></Box>
 			) : view === 'list' ? (
-				<VmList vms={vms} selected={selected} height={bodyHeight} width={columns - 2} now={now()} health={badges} />
+				<VmList vms={vms} selected={selected} height={bodyHeight} width={columns - 2} now={now()} health={badges}
+					empty={filter ? `no VM matches "${filter}": ${displayKey(keymap.keys.dismiss[0] ?? '')} clears the filter` : `no VMs on ${service.hypervisor.uri}`} />
 			) : view === 'health' ? (
 				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
 					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), copy: displayKey(keymap.keys.copy[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />

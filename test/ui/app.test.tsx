@@ -221,7 +221,7 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('web1'), 'the VM list');
 		ui.press('filter');
 		ui.type('zzz');
-		await ui.waitFor(frame => frame.includes('VMs (0 matching "zzz")'), 'an empty filtered list');
+		await ui.waitFor(frame => frame.includes('VMs (0 matching "zzz")') && frame.includes('no VM matches "zzz": Esc clears the filter'), 'an empty filtered list that says so');
 		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('VMs (1)'), 'the whole list again');
 	});

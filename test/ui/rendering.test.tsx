@@ -30,7 +30,7 @@ describe('rendering', () => {
 		const vms = Array.from({length: 1000}, (_, index) => summary(index));
 		const {lastFrame} = render(
 			<ThemeContext.Provider value={themeFor(true)}>
-				<VmList vms={vms} selected={500} height={20} width={78} now={new Date()} />
+				<VmList vms={vms} selected={500} height={20} width={78} now={new Date()} empty="no VMs" />
 			</ThemeContext.Provider>,
 		);
 		const lines = stripAnsi(lastFrame() ?? '').split('\n');

@@ -13,12 +13,14 @@ interface Props {
 	readonly selected: number;
 	readonly height: number;
 	readonly width: number;
+	/** What to say when there is no row: no VM at all, or none matching the filter. */
+	readonly empty: string;
 }
 
 /** The VM list; only the rows that fit are rendered, however many VMs there are. */
 const BADGE: Record<Severity, string> = {ok: '✓', warning: '!', critical: '✗'};
 
-export function VmList({vms, selected, height, width, now, health}: Props) {
+export function VmList({vms, selected, height, width, now, health, empty}: Props) {
 	const theme = useTheme();
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(vms.length, selected, rows);
@@ -30,6 +32,7 @@ export function VmList({vms, selected, height, width, now, health}: Props) {
 	return (
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'OFFSITE', 'CURRENT')}`}</Text>
+			{vms.length === 0 && <Text color={theme.muted} wrap="truncate-end">    {empty}</Text>}
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
