@@ -20,6 +20,7 @@ import {windowStart} from './layout.js';
 import {HealthList} from './components/health-list.js';
 import {worstOf, type Severity} from '../core/health.js';
 import {needsTypedConfirmation} from '../core/plan.js';
+import {useIdentityCursor} from './hooks/use-identity-cursor.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
@@ -52,22 +53,13 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [view, setView] = useState<'list' | 'tree' | 'backups' | 'health' | 'log'>('list');
 	const [logVm, setLogVm] = useState<string | null>(null);
 	const [logCursor, setLogCursor] = useState(0);
-	const [findingCursor, setFindingCursor] = useState(0);
-	/**
-	 * The VM under the cursor, by name: a refresh that adds or removes VMs above it leaves the
-	 * cursor on the same VM, so the next key acts on the VM the operator chose. `index` places the
-	 * cursor when that VM is gone (deleted, or filtered out).
-	 */
-	const [selection, setSelection] = useState<{name: string | null; index: number}>({name: null, index: 0});
 	const [filter, setFilter] = useState('');
 	const [filtering, setFiltering] = useState(false);
 	const [treeVm, setTreeVm] = useState<string | null>(null);
-	const [cursor, setCursor] = useState(0);
 	const [help, setHelp] = useState(false);
 	const [take, setTake] = useState<TakeForm | null>(null);
 	const [backupVm, setBackupVm] = useState<string | null>(null);
 	const [restore, setRestore] = useState<RestoreForm | null>(null);
-	const [pointCursor, setPointCursor] = useState(0);
 	const [takeError, setTakeError] = useState<string | null>(null);
 	const [notice, setNotice] = useState<string | null>(null);
 	/** Quit was asked for while jobs run: first the question, then their cancel, then the exit. */
@@ -100,21 +92,20 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		const needle = filter.toLowerCase();
 		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
 	}, [inventory.data, filter]);
-	const found = selection.name === null ? -1 : vms.findIndex(vm => vm.name === selection.name);
-	const selected = found >= 0 ? found : clamp(selection.index, vms.length);
-	const selectedVm = vms[selected];
-	const select = (index: number) => setSelection({name: vms[index]?.name ?? null, index});
-	// The cursor holds the VM it first lands on, too (the list's first load, a new filter).
-	useEffect(() => {
-		if (selection.name === null && selectedVm) setSelection({name: selectedVm.name, index: selected});
-	}, [selection.name, selectedVm, selected]);
+	// Each list's cursor holds its item (a VM, a snapshot, a point, a finding) across refreshes.
+	const vmCursor = useIdentityCursor(vms, vm => vm.name);
+	const selected = vmCursor.index;
+	const selectedVm = vmCursor.current;
 	const treeRows = tree.data?.rows ?? [];
-	const selectedSnapshot = treeRows[clamp(cursor, treeRows.length)]?.node.snapshot;
+	const treeCursor = useIdentityCursor(treeRows, row => row.node.snapshot.name);
+	const selectedSnapshot = treeCursor.current?.node.snapshot;
 	const points = useMemo(() => [...(backups.data ?? [])].reverse(), [backups.data]);
 	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
 	const findings = useMemo(() => (health.data ?? []).flatMap(vm => vm.findings).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1)), [health.data]);
-	const selectedFinding = findings[clamp(findingCursor, findings.length)];
-	const selectedPoint = points[clamp(pointCursor, points.length)];
+	const findingCursor = useIdentityCursor(findings, finding => `${finding.vm}\n${finding.rule}\n${finding.message}`);
+	const selectedFinding = findingCursor.current;
+	const pointCursor = useIdentityCursor(points, point => point.id);
+	const selectedPoint = pointCursor.current;
 
 	useEffect(() => {
 		setConfirmScroll(0);
@@ -247,7 +238,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				setFilter('');
 				return setFiltering(false);
 			}
-			setSelection({name: null, index: 0});
+			vmCursor.reset();
 			return setFilter(editText(filter, spec));
 		}
 		if (context === 'help') {
@@ -256,11 +247,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		}
 		const count = view === 'list' ? vms.length : view === 'tree' ? treeRows.length : view === 'health' ? findings.length : view === 'log' ? (journal.data ?? []).length : points.length;
 		const move = (delta: number) =>
-			view === 'list' ? select(clamp(selected + delta, count))
-				: view === 'tree' ? setCursor(clamp(cursor + delta, count))
-					: view === 'health' ? setFindingCursor(clamp(findingCursor + delta, count))
+			view === 'list' ? vmCursor.select(selected + delta)
+				: view === 'tree' ? treeCursor.select(treeCursor.index + delta)
+					: view === 'health' ? findingCursor.select(findingCursor.index + delta)
 						: view === 'log' ? setLogCursor(clamp(logCursor + delta, count))
-							: setPointCursor(clamp(pointCursor + delta, count));
+							: pointCursor.select(pointCursor.index + delta);
 		switch (command) {
 			case 'up': return move(-1);
 			case 'down': return move(1);
@@ -270,12 +261,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				const vm = vmInView();
 				if (!vm) return;
 				setTreeVm(vm);
-				setCursor(0);
+				treeCursor.reset();
 				return setView('tree');
 			}
 			case 'back': return setView('list');
 			case 'health':
-				setFindingCursor(0);
+				findingCursor.reset();
 				return setView('health');
 			case 'log':
 				setLogVm(vmInView() ?? null);
@@ -292,7 +283,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				const vm = vmInView();
 				if (!vm) return;
 				setTreeVm(vm);
-				setPointCursor(0);
+				pointCursor.reset();
 				return setView('backups');
 			}
 			case 'verify':
@@ -372,7 +363,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				<VmList vms={vms} selected={selected} height={bodyHeight} width={columns - 2} now={now()} health={badges}
 					empty={filter ? `no VM matches "${filter}": ${displayKey(keymap.keys.dismiss[0] ?? '')} clears the filter` : `no VMs on ${service.hypervisor.uri}`} />
 			) : view === 'health' ? (
-				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={clamp(findingCursor, findings.length)} height={bodyHeight} width={columns - 2}
+				<HealthList findings={findings} vms={health.data?.length ?? 0} cursor={findingCursor.index} height={bodyHeight} width={columns - 2}
 					fixKeys={{backup: displayKey(keymap.keys.backup[0] ?? ''), verify: displayKey(keymap.keys.verify[0] ?? ''), copy: displayKey(keymap.keys.copy[0] ?? ''), merge: `${displayKey(keymap.keys.open[0] ?? '')}, then ${displayKey(keymap.keys.merge[0] ?? '')}`}} />
 			) : view === 'log' ? (
 				<Box flexDirection="column" height={bodyHeight}>
@@ -382,9 +373,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 					))}
 				</Box>
 			) : view === 'backups' ? (
-				<BackupList vm={treeVm ?? ''} points={points} cursor={clamp(pointCursor, points.length)} height={bodyHeight} width={columns - 2} now={now()} />
+				<BackupList vm={treeVm ?? ''} points={points} cursor={pointCursor.index} height={bodyHeight} width={columns - 2} now={now()} />
 			) : tree.data ? (
-				<SnapshotTree view={tree.data} cursor={clamp(cursor, treeRows.length)} height={bodyHeight} width={columns - 2} now={now()} schedule={scheduleLine ? `scheduled ${scheduleLine}` : null} />
+				<SnapshotTree view={tree.data} cursor={treeCursor.index} height={bodyHeight} width={columns - 2} now={now()} schedule={scheduleLine ? `scheduled ${scheduleLine}` : null} />
 			) : null}
 			<Box flexGrow={1} />
 			<JobsPanel jobs={jobs.jobs} width={columns} />

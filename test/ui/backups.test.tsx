@@ -116,4 +116,29 @@ describe('backups in the terminal UI', () => {
 			else process.env['RESTIC_PASSWORD_FILE'] = previous;
 		}
 	});
+
+	it('the cursor stays on the selected point when a new backup appears above it, so v verifies the point chosen', async () => {
+		const lab = await labWithVm('web6');
+		const repo = await tempDir();
+		const service = new Service(lab.hypervisor, repo);
+		await lab.write(0xe1, 1);
+		const older = await service.backup('web6', {mode: 'auto', command: 'test'});
+		await lab.write(0xe2, 1);
+		await service.backup('web6', {mode: 'auto', command: 'test'});
+		const ui = renderApp(service);
+		await ui.waitFor(frame => frame.includes('web6'), 'the list');
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('web6: 2 backup points'), 'the two points');
+		ui.press('down');
+		await ui.waitFor(frame => new RegExp(`▸ ${older.id}`).test(frame), 'the cursor on the older point');
+		// Another snapdeck backs the VM up: the new point comes in at the top.
+		await lab.write(0xe3, 1);
+		await service.backup('web6', {mode: 'auto', command: 'test'});
+		ui.press('refresh');
+		await ui.waitFor(frame => frame.includes('web6: 3 backup points') && new RegExp(`▸ ${older.id}`).test(frame), 'the cursor still on the older point');
+		ui.press('verify');
+		await ui.waitFor(frame => new RegExp(`✓ verify web6 ${older.id} done`).test(frame), 'the older point verified');
+		const verified = (await service.backups('web6')).filter(point => point.verified !== null).map(point => point.id);
+		expect(verified).toEqual([older.id]);
+	});
 });
