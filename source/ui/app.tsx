@@ -1,6 +1,6 @@
 import os from 'node:os';
 import {Box, Text, useApp} from 'ink';
-import {useCallback, useEffect, useMemo, useState} from 'react';
+import {useCallback, useEffect, useMemo, useRef, useState} from 'react';
 import {nameProblem} from '../core/names.js';
 import {formatBytes} from '../core/units.js';
 import type {Service} from '../service/service.js';
@@ -38,11 +38,16 @@ export interface AppProps {
 	readonly connections?: {readonly index: number; readonly count: number; readonly next: () => void};
 	/** Leaves at once, without waiting for jobs to stop (a second quit while they are being cancelled). */
 	readonly onForceQuit?: () => void;
+	/** How often the inventory and the open view are read again on their own (health: six times less often). */
+	readonly refreshMs?: number;
 }
+
+/** Another snapdeck, or virsh, changes VMs too: the screen follows by itself this often. */
+export const AUTO_REFRESH_MS = 5000;
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
-export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -86,6 +91,24 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		schedules.refresh();
 	}, [inventory.refresh, tree.refresh, backups.refresh, health.refresh, journal.refresh, schedules.refresh]);
 	const jobs = useJobs(service, refreshAll);
+	// What is on screen is read again every refreshMs, a load at a time (a slow host is not asked
+	// twice at once); the cursors hold their items, and unchanged lines are not written again.
+	const busy = useRef({inventory: false, view: false});
+	busy.current = {inventory: inventory.loading, view: tree.loading || backups.loading || journal.loading};
+	useEffect(() => {
+		let ticks = 0;
+		const timer = setInterval(() => {
+			ticks++;
+			if (!busy.current.inventory) inventory.refresh();
+			if (!busy.current.view) {
+				tree.refresh();
+				backups.refresh();
+				journal.refresh();
+			}
+			if (ticks % 6 === 0) health.refresh();
+		}, refreshMs);
+		return () => clearInterval(timer);
+	}, [refreshMs, inventory.refresh, tree.refresh, backups.refresh, journal.refresh, health.refresh]);
 
 	const vms = useMemo(() => {
 		const all = [...(inventory.data ?? [])].sort((a, b) => a.name.localeCompare(b.name));

@@ -21,11 +21,11 @@ afterEach(() => {
 });
 
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
-export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>} = {}) {
+export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number} = {}) {
 	const keymap = options.keymap ?? buildKeymap();
 	return drive(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
-			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} />
+			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} {...(options.refreshMs ? {refreshMs: options.refreshMs} : {})} />
 		</ThemeContext.Provider>,
 		keymap,
 	);

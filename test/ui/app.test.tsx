@@ -250,4 +250,21 @@ describe('the cursor follows a VM, not a row', () => {
 		ui.press('open');
 		await ui.waitFor(frame => frame.includes('VMs › m2'), "m2's tree, not the VM now in its old row");
 	});
+
+	it('follows changes made elsewhere on its own, without R, and the cursor stays put', async () => {
+		const lab = await labWithVm('m2');
+		const {mkdir} = await import('node:fs/promises');
+		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
+		const {qemuImg} = await import('../helpers/lab.js');
+		const ui = renderApp(lab.service, {refreshMs: 200});
+		await ui.waitFor(frame => frame.includes('m2') && frame.includes('VMs (1)'), 'the VM list');
+		// Another operator adds a VM above, and takes a snapshot of m2.
+		const folder = path.join(lab.root, 'a0');
+		await mkdir(folder);
+		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
+		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		await lab.take('elsewhere');
+		const frame = await ui.waitFor(frame => frame.includes('VMs (2)') && /▸ . m2 .* elsewhere/.test(frame), 'a0 and the snapshot, with the cursor still on m2');
+		expect(frame).toMatch(/a0/);
+	});
 });
