@@ -1,5 +1,6 @@
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
+import type {LockHolder} from './lock.js';
 
 /** What an adapter can do; the service and UI offer only what is declared here. */
 export interface Capabilities {
@@ -82,6 +83,8 @@ export interface Hypervisor {
 	inspect(vm: string): Promise<Inspection>;
 	/** Takes the VM's lock (one operation per VM at a time); resolves to its release. */
 	lock(vm: string, command: string): Promise<() => Promise<void>>;
+	/** Who holds the VM's lock now (a job of this or another snapdeck), or null. */
+	lockHolder?(vm: string): Promise<LockHolder | null>;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
 	preflight(inspection: Inspection, plan: Plan): Promise<void>;
 	/** The executor for the VM as it is now (stopped or running). */

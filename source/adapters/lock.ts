@@ -135,6 +135,13 @@ export function releaseHeldLocksSync(): void {
 const busy = (what: string, file: string, message: string) =>
 	new SnapdeckError('locked', `${what} is busy: ${message}`, `wait for it to finish; if that process is gone for good, remove ${file}`);
 
+/** Who holds the lock at `file` now, if a live process does (a dead holder's lock holds nothing). */
+export async function lockHolder(file: string): Promise<LockHolder | null> {
+	const found = await readLockFile(file).catch(() => ({kind: 'absent'} as const));
+	if (found.kind !== 'held') return null;
+	return (await holderAlive(found.holder, os.hostname())) ? found.holder : null;
+}
+
 /**
  * One operation per VM at a time: a lock file that names its holder, created whole and only where
  * none exists (a temp file linked into place). A lock whose holder died on this host is taken over

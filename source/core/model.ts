@@ -101,5 +101,7 @@ export const VmSummary = z.object({
 	lastBackup: z.string().nullable().optional(),
 	/** When a point was last copied off-site from this host; null when never. */
 	lastOffsite: z.string().nullable().optional(),
+	/** Who is at work on the VM now (a job of this or another snapdeck, holding its lock); null when nobody. */
+	busy: z.string().nullable().optional(),
 });
 export type VmSummary = z.infer<typeof VmSummary>;

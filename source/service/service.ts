@@ -14,7 +14,7 @@ import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {readJournal} from '../adapters/journal.js';
-import {releaseHeldLocksSync} from '../adapters/lock.js';
+import {describeHolder, releaseHeldLocksSync} from '../adapters/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
@@ -195,11 +195,13 @@ export class Service {
 	async list(): Promise<VmSummary[]> {
 		// Finding the repository may mean loading the configuration: at the same time as the inventory.
 		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
-		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
+			const holder = this.hypervisor.lockHolder ? await this.hypervisor.lockHolder(vm.name).catch(() => null) : null;
+			const busy = holder === null ? {} : {busy: describeHolder(holder)};
+			if (!repo) return {...vm, ...busy};
 			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
 			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();
-			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
+			return {...vm, ...busy, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
 		}));
 	}
 

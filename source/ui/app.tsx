@@ -210,6 +210,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	};
 	const editText = (value: string, spec: string) => (spec === 'backspace' ? [...value].slice(0, -1).join('') : isTextKey(spec) ? value + spec : value);
 
+	/** Why the VM cannot be changed now: a job (here or in another snapdeck) holds its lock. */
+	const busyNotice = (vm: string | undefined) => {
+		const holder = vm === undefined ? undefined : inventory.data?.find(candidate => candidate.name === vm)?.busy;
+		return holder ? `${vm} is busy: ${holder}; wait for that job, or cancel it where it runs` : null;
+	};
+
 	useKeypresses(spec => {
 		const command = keymap.commandFor(context, spec);
 		setNotice(null);
@@ -275,6 +281,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 					: view === 'health' ? findingCursor.select(findingCursor.index + delta)
 						: view === 'log' ? setLogCursor(clamp(logCursor + delta, count))
 							: pointCursor.select(pointCursor.index + delta);
+		// Keys that change the VM say why they cannot while another job is at work on it.
+		const changing = command === 'take' || command === 'revert' || command === 'merge' || command === 'backup';
+		const blocked = changing ? busyNotice(command === 'revert' || command === 'merge' ? treeVm ?? undefined : vmInView()) : null;
+		if (blocked) return setNotice(blocked);
 		switch (command) {
 			case 'up': return move(-1);
 			case 'down': return move(1);

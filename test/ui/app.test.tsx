@@ -251,6 +251,30 @@ describe('the cursor follows a VM, not a row', () => {
 		await ui.waitFor(frame => frame.includes('VMs › m2'), "m2's tree, not the VM now in its old row");
 	});
 
+	it('marks a VM another snapdeck is at work on as busy, and its changing keys say why instead of acting', async () => {
+		const lab = await labWithVm('m3');
+		const {mkdir, writeFile} = await import('node:fs/promises');
+		const os = await import('node:os');
+		// Another snapdeck's job: a live process on this host holding m3's lock.
+		const other = execa('sleep', ['60']);
+		try {
+			await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
+			await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify({pid: other.pid, host: os.hostname(), user: 'ops', command: 'snapdeck backup m3', since: '2026-11-25T11:59:00Z', token: 't1'}));
+			const ui = renderApp(lab.service, {refreshMs: 200});
+			await ui.waitFor(frame => /m3 +busy/.test(frame), 'm3 marked busy');
+			ui.press('take');
+			await ui.waitFor(frame => frame.includes(`m3 is busy: pid ${other.pid} (snapdeck backup m3), user ops`), 'why take does nothing');
+			expect(ui.frame()).not.toContain('Take a snapshot of m3');
+			other.kill();
+			await ui.waitFor(frame => /m3 +stopped/.test(frame), 'm3 free again once that job is gone');
+			ui.press('take');
+			await ui.waitFor(frame => frame.includes('Take a snapshot of m3'), 'the take dialog');
+		} finally {
+			other.kill();
+			await other.catch(() => undefined);
+		}
+	});
+
 	it('follows changes made elsewhere on its own, without R, and the cursor stays put', async () => {
 		const lab = await labWithVm('m2');
 		const {mkdir} = await import('node:fs/promises');

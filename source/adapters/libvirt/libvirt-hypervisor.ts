@@ -16,7 +16,7 @@ import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hyperv
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
-import {acquireLock} from '../lock.js';
+import {acquireLock, lockHolder} from '../lock.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
@@ -131,6 +131,10 @@ export class LibvirtHypervisor implements Hypervisor {
 			problems: [...problems, ...imageProblems],
 			findings: strays.map(stray => `${stray} is an overlay on ${vm}'s images that no disk or snapshot uses (left by an interrupted operation, or made outside libvirt? inspect it, then delete it)`),
 		};
+	}
+
+	async lockHolder(vm: string) {
+		return lockHolder(path.join(stateDir(this.folderOf(vm)), 'lock'));
 	}
 
 	async lock(vm: string, command: string) {

@@ -13,7 +13,7 @@ import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
-import {acquireLock} from '../lock.js';
+import {acquireLock, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
@@ -137,6 +137,10 @@ export class LocalHypervisor implements Hypervisor {
 		const strays = await strayOverlays(existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)), known);
 		const findings = strays.map(stray => `${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`);
 		return {state: {definition: file, run, images, existingFiles}, problems, findings};
+	}
+
+	async lockHolder(vm: string) {
+		return lockHolder(path.join(stateDir(path.join(this.root, vm)), 'lock'));
 	}
 
 	async lock(vm: string, command: string) {

@@ -36,8 +36,8 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
-				const stateColor = vm.error ? theme.error : vm.state === 'running' ? theme.ok : undefined;
-				const text = line(vm.name, vm.error ? 'damaged' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), age(vm.lastBackup), age(vm.lastOffsite), vm.error ?? vm.current ?? '-');
+				const stateColor = vm.error ? theme.error : vm.busy ? theme.warn : vm.state === 'running' ? theme.ok : undefined;
+				const text = line(vm.name, vm.error ? 'damaged' : vm.busy ? 'busy' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), age(vm.lastBackup), age(vm.lastOffsite), vm.error ?? vm.current ?? '-');
 				const severity = health?.get(vm.name);
 				const badgeColor = severity === 'critical' ? theme.error : severity === 'warning' ? theme.warn : theme.ok;
 				return (
