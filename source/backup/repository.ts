@@ -19,9 +19,13 @@ import {fileSystemError, isUnwritable, makeDirs, readStateFile, stateFolder} fro
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
 export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
 
-export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
+/** `onBytes`: told how many bytes each read brought, for progress. */
+export async function sha256File(file: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string> {
 	const hash = createHash('sha256');
-	for await (const chunk of createReadStream(file, {highWaterMark: 1 << 20, signal})) hash.update(chunk as Buffer);
+	for await (const chunk of createReadStream(file, {highWaterMark: 1 << 20, signal})) {
+		hash.update(chunk as Buffer);
+		onBytes?.((chunk as Buffer).length);
+	}
 	return hash.digest('hex');
 }
 

@@ -2,10 +2,13 @@ import {mkdtemp, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
+import type {PlanEvent} from '../core/plan.js';
+import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {isUnwritable} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu-img.js';
+import {byteProgress} from './backup.js';
 import {sha256File, type Repository} from './repository.js';
 
 export interface VerifyOptions {
@@ -21,6 +24,8 @@ export interface VerifyOptions {
 	readonly onFile?: (file: string) => void;
 	/** Told what could not be done but did not stop the verification (a full or read-only repository). */
 	readonly onWarning?: (text: string) => void;
+	/** A step, then progress in bytes read (every file hashed, and each disk a restore test writes), as a plan's events. */
+	readonly onEvent?: (event: PlanEvent) => void;
 }
 
 export interface PointVerdict {
@@ -48,6 +53,20 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`);
 		const qemuImg = new QemuImg(localRunner);
 		const fileProblems = new Map<string, string[]>();
+		// Progress in bytes: each file of the points' chains read once, their archives, and what a restore test writes.
+		const chainFiles = new Map(points.flatMap(point => {
+			try {
+				return pointChain(manifest, point.id).flatMap(member => member.files.map(file => [file.file, file.size] as const));
+			} catch {
+				return [];
+			}
+		}));
+		const total = [...chainFiles.values()].reduce((sum, size) => sum + size, 0)
+			+ points.reduce((sum, point) => sum + (point.archive ?? []).reduce((inner, image) => inner + image.size, 0) + (options.restoreTest ? point.files.reduce((inner, file) => inner + file.virtualSize, 0) : 0), 0);
+		const progress = byteProgress(options.onEvent);
+		let done = 0;
+		const read = (bytes: number) => progress((done += bytes), total);
+		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `verify ${points.length === 1 ? `point ${points[0]!.id}` : `${points.length} points`} of ${vm}: read ${formatBytes(total)}${options.restoreTest ? ', with a restore test' : ''}`, resumed: false});
 		const checkFile = async (file: BackupPoint['files'][number]) => {
 			if (fileProblems.has(file.file)) return;
 			options.signal?.throwIfAborted();
@@ -57,7 +76,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
 			else {
 				problems.push(...(await repo.headerProblems(vm, [file])));
-				if ((await sha256File(absolute, options.signal)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
+				if ((await sha256File(absolute, options.signal, read)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
 				const check = await qemuImg.check(absolute).catch((error: Error) => ({'check-errors': 1, corruptions: 0, leaks: 0, message: error.message}));
 				if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) problems.push(`${file.file} fails qemu-img check (${check.corruptions ?? 0} corruptions, ${check['check-errors']} errors)`);
 			}
@@ -79,10 +98,11 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 					problems.push(...fileProblems.get(file.file)!.map(problem => (member === point ? problem : `${problem}, which point ${point.id} builds on`)));
 				}
 			}
-			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal)));
-			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal)));
+			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal, read)));
+			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal, read)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
+		options.onEvent?.({type: 'done', index: 0});
 		if (!unwritable) await recordVerdicts(repo, vm, verdicts, options);
 		return verdicts;
 	} finally {
@@ -91,12 +111,12 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 }
 
 /** A whole-VM archive's images: there, backed as recorded, and unchanged since they were written. */
-async function archiveProblems(repo: Repository, vm: string, point: BackupPoint, signal?: AbortSignal): Promise<string[]> {
+async function archiveProblems(repo: Repository, vm: string, point: BackupPoint, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string[]> {
 	const problems = await repo.archiveProblems(vm, point);
 	for (const image of point.archive ?? []) {
 		const file = archiveFile(point.id, image.name);
 		if (problems.some(problem => problem.startsWith(`${file} `))) continue;
-		if ((await sha256File(repo.resolve(vm, file), signal)) !== image.sha256) problems.push(`${file} does not match its checksum (changed or damaged since it was written)`);
+		if ((await sha256File(repo.resolve(vm, file), signal, onBytes)) !== image.sha256) problems.push(`${file} does not match its checksum (changed or damaged since it was written)`);
 	}
 	return problems;
 }
@@ -121,13 +141,19 @@ async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly P
 	}
 }
 
-async function restoreTest(repo: Repository, vm: string, point: BackupPoint, qemuImg: QemuImg, signal?: AbortSignal): Promise<string[]> {
+async function restoreTest(repo: Repository, vm: string, point: BackupPoint, qemuImg: QemuImg, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string[]> {
 	const scratch = await mkdtemp(path.join(repo.vmDir(vm), '.snapdeck', 'restore-test-'));
 	try {
 		const problems: string[] = [];
 		for (const file of point.files) {
 			const restored = path.join(scratch, `${file.disk}.qcow2`);
-			await qemuImg.convert(repo.resolve(vm, file.file), restored, {signal});
+			let reported = 0;
+			await qemuImg.convert(repo.resolve(vm, file.file), restored, {signal, onProgress: fraction => {
+				const now = Math.round(fraction * file.virtualSize);
+				onBytes?.(now - reported);
+				reported = now;
+			}});
+			onBytes?.(file.virtualSize - reported);
 			if (!(await qemuImg.same(restored, repo.resolve(vm, file.file)))) problems.push(`${file.disk} of point ${point.id} restores to an image that does not read as the backup`);
 		}
 		return problems;

@@ -446,7 +446,8 @@ export async function runCommand(command: string, args: readonly string[], flags
 				return verdict.ok ? 0 : 1;
 			}
 			const svc = await service();
-			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
+			// Progress on the terminal; --json stays the one verdict object it always was.
+			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`), ...(flags.json ? {} : {onEvent: progressReporter(flags)})}));
 			if (flags.json) printJson({vm, points: verdicts});
 			else for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
 			return verdicts.every(verdict => verdict.ok) ? 0 : 1;

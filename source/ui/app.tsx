@@ -164,8 +164,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		});
 	};
 	const verifyJob = (vm: string, point: string, restoreTest: boolean) =>
-		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal}) => {
-			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal});
+		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
+			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent});
 			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
 		});
 	const startVerify = (restoreTest: boolean) => {

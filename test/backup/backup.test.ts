@@ -4,6 +4,8 @@ import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {processAlive} from '../../source/adapters/files.js';
 import {runBackup} from '../../source/backup/backup.js';
+import {verifyBackups} from '../../source/backup/verify.js';
+import type {PlanEvent} from '../../source/core/plan.js';
 import {Repository} from '../../source/backup/repository.js';
 import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
@@ -88,6 +90,28 @@ describe('compressed points', () => {
 		expect(await ownDataBytes(incrementalFile)).toBe(4 * MiB);
 		expect(incremental.files[0]!.size).toBeLessThan(1 * MiB);
 		expect(await same(incrementalFile, await lab.activeFile('vda'))).toBe(true);
+	});
+});
+
+describe('verify shows its progress', () => {
+	it('a step, then bytes read growing to every file of the chain plus what the restore test writes, then done', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const repo = new Repository(await tempDir());
+		await lab.write(0x21, 1);
+		await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		await lab.write(0x22, 2);
+		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
+		const events: PlanEvent[] = [];
+		const [verdict] = await verifyBackups(repo, 'vm1', {point: incremental.id, restoreTest: true, command: 'test', onEvent: event => events.push(event)});
+		expect(verdict!.ok).toBe(true);
+		const manifest = await repo.read('vm1');
+		const expected = manifest.points.reduce((sum, point) => sum + point.files[0]!.size, 0) + incremental.files[0]!.virtualSize;
+		expect(events[0]).toMatchObject({type: 'step', summary: expect.stringContaining(`verify point ${incremental.id} of vm1`)});
+		expect(events.at(-1)).toEqual({type: 'done', index: 0});
+		const progress = events.filter(event => event.type === 'progress');
+		expect(progress.length).toBeGreaterThan(2);
+		expect(progress.every((event, index) => index === 0 || event.bytesDone >= progress[index - 1]!.bytesDone)).toBe(true);
+		expect(progress.at(-1)).toMatchObject({bytesDone: expected, bytesTotal: expected, fraction: 1});
 	});
 });
 
