@@ -42,6 +42,10 @@ export interface AppProps {
 	readonly refreshMs?: number;
 }
 
+/** Below this, no screen can show a plan or a list usefully: the UI asks for a larger terminal. */
+export const MIN_COLUMNS = 40;
+export const MIN_ROWS = 12;
+
 /** Another snapdeck, or virsh, changes VMs too: the screen follows by itself this often. */
 export const AUTO_REFRESH_MS = 5000;
 
@@ -216,8 +220,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		return holder ? `${vm} is busy: ${holder}; wait for that job, or cancel it where it runs` : null;
 	};
 
+	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
 	useKeypresses(spec => {
 		const command = keymap.commandFor(context, spec);
+		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
+		if (tooSmall) {
+			if (keymap.keys.quit.includes(spec) && !jobRunning()) exit();
+			return;
+		}
 		setNotice(null);
 		if (context === 'quitting') {
 			if (quitting === 'asked' && (command === 'confirm' || command === 'quit')) {
@@ -373,6 +383,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const logStart = windowStart(logRecords.length, clamp(logCursor, logRecords.length), logRows);
 	const loading = shown.loading && !shown.data;
 	const error = shown.error;
+	if (tooSmall) {
+		return (
+			<Box flexDirection="column" width={columns} height={rows}>
+				<Text wrap="wrap">snapdeck: the terminal is {columns}x{terminalRows}; it needs at least {MIN_COLUMNS}x{MIN_ROWS}.</Text>
+				<Text wrap="wrap" color={theme.muted}>Enlarge it to go on{jobRunning() ? ' (jobs keep running meanwhile)' : `, or ${displayKey(keymap.keys.quit[0] ?? '')} to quit`}.</Text>
+			</Box>
+		);
+	}
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			<Text wrap="truncate-end">

@@ -110,6 +110,25 @@ describe('the terminal UI on a real lab', () => {
 		expect(JSON.stringify(await lab.vmFile())).toBe(before);
 	});
 
+	it('below 40x12 it asks for a larger terminal and acts on no key but quit; larger again, it is back as it was', async () => {
+		const lab = await labWithVm('web9');
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
+		const resize = (columns: number, rows: number) => {
+			Object.defineProperty(ui.stdout, 'columns', {value: columns, configurable: true});
+			Object.defineProperty(ui.stdout, 'rows', {value: rows, configurable: true});
+			ui.stdout.emit('resize');
+		};
+		resize(30, 10);
+		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('the terminal is 30x10; it needs at least 40x12. Enlarge it to go on, or q to quit.') && !frame.includes('web9'), 'the request for a larger terminal');
+		ui.press('take');
+		await new Promise(resolve => setTimeout(resolve, 100));
+		resize(80, 24);
+		const back = await ui.waitFor(frame => frame.includes('web9') && frame.includes('VMs (1)'), 'the VM list again');
+		expect(back).not.toContain('Take a snapshot');
+		expect(back).not.toContain('needs at least');
+	});
+
 	it('wraps a line whole: no character lost, no line wider than asked', () => {
 		const texts = ['Discards: vda.before-the-distribution-upgrade-of-the-web-server-2026-11-30.qcow2: the data of vda written since that snapshot (4.3 MiB)', 'a', '', 'x'.repeat(95), 'short words only here'];
 		for (const text of texts) {
