@@ -8,7 +8,7 @@ import type {BackupMode} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import type {Retention} from '../core/retention.js';
 import {BackupList} from './components/backup-list.js';
-import {BackupDialog, ConfirmDialog, confirmRows, defaultSnapshotName, RestoreDialog, TakeDialog, type RestoreForm, type TakeForm} from './components/dialogs.js';
+import {BackupDialog, ConfirmDialog, confirmRows, defaultSnapshotName, RestoreDialog, TakeDialog, takeFields, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {HelpBar} from './components/help-bar.js';
 import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
@@ -145,13 +145,19 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const openTake = (vm: string | undefined) => {
 		if (!vm) return;
 		setTakeError(null);
-		setTake({vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false});
+		const running = inventory.data?.find(candidate => candidate.name === vm)?.state === 'running';
+		setTake({
+			vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
+			memoryUnavailable: running ? null : 'the VM is not running',
+			quiesceUnavailable: service.hypervisor.canQuiesce ? null : 'no guest agent on this connection',
+		});
 	};
 	const submitTake = (form: TakeForm) => {
 		const problem = nameProblem(form.name);
 		if (problem) return setTakeError(`invalid name: ${problem}`);
 		setTake(null);
-		jobs.start({kind: 'take', vm: form.vm, request: {name: form.name, description: form.description, kind: 'external', now: now()}}, `take '${form.name}' of ${form.vm}`);
+		const kind = form.internal || form.memory ? 'internal' as const : 'external' as const;
+		jobs.start({kind: 'take', vm: form.vm, request: {name: form.name, description: form.description, kind, memory: form.memory, quiesce: form.quiesce, now: now()}}, `take '${form.name}' of ${form.vm}`);
 	};
 	const startOnSnapshot = (kind: 'revert' | 'merge') => {
 		if (!treeVm || !selectedSnapshot) return setNotice('select a snapshot first');
@@ -267,9 +273,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		if (context === 'dialog' && take) {
 			if (command === 'submit') return submitTake(take);
 			if (command === 'dismiss') return setTake(null);
-			if (command === 'nextField') return setTake({...take, field: take.field === 'name' ? 'description' : 'name'});
+			if (command === 'nextField') {
+				const fields = takeFields(take);
+				return setTake({...take, field: fields[(fields.indexOf(take.field) + 1) % fields.length]!});
+			}
 			setTakeError(null);
-			return setTake({...take, [take.field]: editText(take[take.field], spec)});
+			if (take.field === 'name' || take.field === 'description') return setTake({...take, [take.field]: editText(take[take.field], spec)});
+			// On an option, Space ticks it; other letters do nothing there.
+			if (spec === ' ') return setTake({...take, [take.field]: !take[take.field]});
+			return;
 		}
 		if (context === 'filter') {
 			if (command === 'submit') return setFiltering(false);

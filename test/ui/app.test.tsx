@@ -110,6 +110,36 @@ describe('the terminal UI on a real lab', () => {
 		expect(JSON.stringify(await lab.vmFile())).toBe(before);
 	});
 
+	it("the take dialog's options reach the data: an internal snapshot really is inside the image; what the VM does not allow says why", async () => {
+		const lab = await labWithVm('web9');
+		await lab.write(0xc1, 1);
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
+		ui.press('take');
+		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web9'), 'the take dialog');
+		expect(dialog).toContain('[ ] with memory (the RAM too) (the VM is not running)');
+		expect(dialog).toContain('[ ] quiesced through the guest agent (no guest agent on this connection)');
+		ui.type('\x7f'.repeat('snap-20261125-120000'.length));
+		ui.type('inside');
+		ui.press('nextField');
+		ui.press('nextField');
+		ui.type(' ');
+		await ui.waitFor(frame => frame.includes('[x] internal (inside the images)'), 'internal ticked');
+		// Tab goes round the fields the VM allows (name, description, internal), never onto memory: back in the name.
+		ui.press('nextField');
+		ui.type(' ');
+		await ui.waitFor(frame => frame.includes('Name:        inside ▏'), 'the space typed into the name');
+		expect(ui.frame()).toContain('[ ] with memory');
+		ui.type('\x7f');
+		ui.press('submit');
+		await ui.waitFor(frame => frame.includes("record internal snapshot 'inside'") && frame.includes('Proceed?'), 'the plan of an internal snapshot');
+		ui.press('confirm');
+		await ui.waitFor(frame => frame.includes("✓ take 'inside' of web9 done"), 'the snapshot taken');
+		const {stdout} = await execa('qemu-img', ['snapshot', '-l', '-U', await lab.activeFile()]);
+		expect(stdout).toContain('inside');
+		expect((await lab.vmFile()).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([['inside', 'internal']]);
+	});
+
 	it('below 40x12 it asks for a larger terminal and acts on no key but quit; larger again, it is back as it was', async () => {
 		const lab = await labWithVm('web9');
 		const ui = renderApp(lab.service);

@@ -41,20 +41,37 @@ export interface TakeForm {
 	readonly vm: string;
 	readonly name: string;
 	readonly description: string;
-	readonly field: 'name' | 'description';
+	readonly field: 'name' | 'description' | 'internal' | 'memory' | 'quiesce';
 	readonly internal: boolean;
+	readonly memory: boolean;
+	readonly quiesce: boolean;
+	/** Where the VM allows the option, null; else why not (memory: it is not running; quiesce: no guest agent here). */
+	readonly memoryUnavailable: string | null;
+	readonly quiesceUnavailable: string | null;
 }
 
-/** Name and description of a new snapshot; the name starts as a timestamp. */
+/** The fields Tab moves through: the options the VM does not allow are shown, with why, but skipped. */
+export const takeFields = (form: TakeForm): Array<TakeForm['field']> =>
+	['name', 'description', 'internal', ...(form.memoryUnavailable === null ? ['memory' as const] : []), ...(form.quiesceUnavailable === null ? ['quiesce' as const] : [])];
+
+/** Name and description of a new snapshot (the name starts as a timestamp), and its kind and options. */
 export function TakeDialog({form, error}: {form: TakeForm; error: string | null}) {
 	const theme = useTheme();
 	const cursor = (field: TakeForm['field']) => (form.field === field ? '▏' : '');
+	const box = (field: 'internal' | 'memory' | 'quiesce', on: boolean, label: string, unavailable: string | null) => (
+		<Text wrap="truncate-end" color={unavailable === null ? undefined : theme.muted}>
+			<Text inverse={form.field === field}>[{on ? 'x' : ' '}]</Text> {label}{unavailable === null ? '' : ` (${unavailable})`}
+		</Text>
+	);
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
 			<Text bold>Take a snapshot of {form.vm}</Text>
 			<Text>Name:        <Text inverse={form.field === 'name'}>{form.name}{cursor('name')}</Text></Text>
 			<Text>Description: <Text inverse={form.field === 'description'}>{form.description}{cursor('description')}</Text></Text>
-			<Text color={theme.muted}>External disk snapshot (a new overlay on each disk).</Text>
+			{box('internal', form.internal, 'internal (inside the images) instead of external overlays', null)}
+			{box('memory', form.memory, 'with memory (the RAM too)', form.memoryUnavailable)}
+			{box('quiesce', form.quiesce, 'quiesced through the guest agent', form.quiesceUnavailable)}
+			<Text color={theme.muted} wrap="truncate-end">Tab: next field, Space: tick, Enter: take.</Text>
 			{error && <Text color={theme.error}>{error}</Text>}
 		</Box>
 	);
