@@ -21,10 +21,11 @@ import {HealthList} from './components/health-list.js';
 import {worstOf, type Severity} from '../core/health.js';
 import {needsTypedConfirmation} from '../core/plan.js';
 import {useIdentityCursor} from './hooks/use-identity-cursor.js';
+import {editText, withCursor} from './text-edit.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
-import {displayKey, isTextKey, type Context, type Keymap} from './keymap.js';
+import {displayKey, type Context, type Keymap} from './keymap.js';
 import {useTheme} from './theme.js';
 
 export interface AppProps {
@@ -76,6 +77,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	/** The confirmation's first row shown, and the VM's name as typed for a plan that needs it. */
 	const [confirmScroll, setConfirmScroll] = useState(0);
 	const [typedName, setTypedName] = useState('');
+	/** Where the cursor is in the text being edited (null: at its end); each field starts with it at the end. */
+	const [editAt, setEditAt] = useState<number | null>(null);
 	const [keymap, setKeymap] = useState(initialKeymap);
 	useEffect(() => {
 		loadKeymap?.().then(setKeymap, (error: unknown) => setNotice(`configuration not used: ${(error as Error).message}`));
@@ -137,6 +140,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	useEffect(() => {
 		setConfirmScroll(0);
 		setTypedName('');
+		setEditAt(null);
 	}, [jobs.confirmation]);
 	const typedConfirmation = jobs.confirmation !== null && needsTypedConfirmation(jobs.confirmation.plan);
 	const context: Context = quitting ? 'quitting' : jobs.confirmation ? (typedConfirmation ? 'confirmTyped' : 'confirm') : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
@@ -145,6 +149,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const openTake = (vm: string | undefined) => {
 		if (!vm) return;
 		setTakeError(null);
+		setEditAt(null);
 		const running = inventory.data?.find(candidate => candidate.name === vm)?.state === 'running';
 		setTake({
 			vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
@@ -218,7 +223,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			return {outcome: 'done', message: `new VM ${form.name}`};
 		});
 	};
-	const editText = (value: string, spec: string) => (spec === 'backspace' ? [...value].slice(0, -1).join('') : isTextKey(spec) ? value + spec : value);
+	/** Edits `value` by the key (readline's keys), moving the cursor; false when the key does not edit text. */
+	const edit = (value: string, spec: string, set: (next: string) => void): boolean => {
+		const next = editText(value, editAt ?? [...value].length, spec);
+		if (next === null) return false;
+		set(next.value);
+		setEditAt(next.at);
+		return true;
+	};
 
 	/** Why the VM cannot be changed now: a job (here or in another snapdeck) holds its lock. */
 	const busyNotice = (vm: string | undefined) => {
@@ -246,7 +258,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		if ((context === 'confirm' || context === 'confirmTyped') && jobs.confirmation) {
 			const {plan} = jobs.confirmation;
 			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
-			if (context === 'confirmTyped' && (isTextKey(spec) || spec === 'backspace')) return setTypedName(editText(typedName, spec));
+			if (context === 'confirmTyped' && edit(typedName, spec, setTypedName)) return;
 			const page = Math.max(1, bodyHeight - 4);
 			const last = Math.max(0, confirmRows(plan, columns).length - page);
 			const scroll = (delta: number) => setConfirmScroll(Math.max(0, Math.min(last, confirmScroll + delta)));
@@ -268,17 +280,23 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (command === 'submit') return submitRestore(restore);
 			if (command === 'dismiss') return setRestore(null);
 			setTakeError(null);
-			return setRestore({...restore, name: editText(restore.name, spec)});
+			edit(restore.name, spec, name => setRestore({...restore, name}));
+			return;
 		}
 		if (context === 'dialog' && take) {
 			if (command === 'submit') return submitTake(take);
 			if (command === 'dismiss') return setTake(null);
 			if (command === 'nextField') {
+				setEditAt(null);
 				const fields = takeFields(take);
 				return setTake({...take, field: fields[(fields.indexOf(take.field) + 1) % fields.length]!});
 			}
 			setTakeError(null);
-			if (take.field === 'name' || take.field === 'description') return setTake({...take, [take.field]: editText(take[take.field], spec)});
+			if (take.field === 'name' || take.field === 'description') {
+				const field = take.field;
+				edit(take[field], spec, text => setTake({...take, [field]: text}));
+				return;
+			}
 			// On an option, Space ticks it; other letters do nothing there.
 			if (spec === ' ') return setTake({...take, [take.field]: !take[take.field]});
 			return;
@@ -290,7 +308,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				return setFiltering(false);
 			}
 			vmCursor.reset();
-			return setFilter(editText(filter, spec));
+			edit(filter, spec, setFilter);
+			return;
 		}
 		if (context === 'help') {
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) setHelp(false);
@@ -356,6 +375,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			case 'restore':
 				if (!treeVm || !selectedPoint) return setNotice('select a backup point first');
 				setTakeError(null);
+				setEditAt(null);
 				return setRestore({vm: treeVm, point: selectedPoint.id, name: `${treeVm}-restored`});
 			case 'prune': {
 				if (!treeVm) return;
@@ -372,7 +392,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			}
 			case 'revert': return startOnSnapshot('revert');
 			case 'merge': return startOnSnapshot('merge');
-			case 'filter': return setFiltering(true);
+			case 'filter':
+				setEditAt(null);
+				return setFiltering(true);
 			case 'refresh': return refreshAll();
 			case 'connection':
 				if (!connections) return setNotice('only one connection is open (give --connect more than once)');
@@ -411,11 +433,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			{help ? (
 				<HelpOverlay keymap={keymap} width={columns} />
 			) : jobs.confirmation ? (
-				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} width={columns} scroll={confirmScroll} typed={typedConfirmation ? typedName : null} />
+				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} width={columns} scroll={confirmScroll} typed={typedConfirmation ? withCursor(typedName, editAt) : null} />
 			) : take ? (
-				<TakeDialog form={take} error={takeError} />
+				<TakeDialog form={take} error={takeError} at={editAt} />
 			) : restore ? (
-				<RestoreDialog form={restore} error={takeError} />
+				<RestoreDialog form={restore} error={takeError} at={editAt} />
 			) : backupVm ? (
 				<BackupDialog vm={backupVm} repository={service.repository?.vmDir(backupVm) ?? ''} />
 			) : error ? (
@@ -443,7 +465,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			<Box flexGrow={1} />
 			<JobsPanel jobs={jobs.jobs} width={columns} />
 			<Text wrap="truncate-end" color={notice || quitNotice ? theme.warn : theme.muted}>
-				{quitNotice ?? (filtering ? `filter: ${filter}▏` : notice ?? (filter ? `filter: ${filter}` : ' '))}
+				{quitNotice ?? (filtering ? `filter: ${withCursor(filter, editAt)}` : notice ?? (filter ? `filter: ${filter}` : ' '))}
 			</Text>
 			<HelpBar keymap={keymap} context={context} />
 		</Box>

@@ -119,8 +119,13 @@ describe('the terminal UI on a real lab', () => {
 		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web9'), 'the take dialog');
 		expect(dialog).toContain('[ ] with memory (the RAM too) (the VM is not running)');
 		expect(dialog).toContain('[ ] quiesced through the guest agent (no guest agent on this connection)');
-		ui.type('\x7f'.repeat('snap-20261125-120000'.length));
-		ui.type('inside');
+		// Ctrl-U clears the name, the left arrow moves into it.
+		ui.type('\x15');
+		ui.type('inide');
+		ui.type('\x1b[D\x1b[D\x1b[D');
+		ui.type('s');
+		await ui.waitFor(frame => frame.includes('Name:        ins▏ide'), 'the name edited in the middle');
+		ui.type('\x05');
 		ui.press('nextField');
 		ui.press('nextField');
 		ui.type(' ');

@@ -1,6 +1,7 @@
 import {Box, Text} from 'ink';
 import {planLines} from '../../core/describe.js';
 import {wrapWhole} from '../layout.js';
+import {withCursor} from '../text-edit.js';
 import type {Plan} from '../../core/plan.js';
 import {useTheme} from '../theme.js';
 
@@ -32,7 +33,7 @@ export function ConfirmDialog({plan, height, width, scroll, typed}: {plan: Plan;
 			{rows.length > room && <Text color={theme.muted}>lines {start + 1}-{start + shown.length} of {rows.length}: ↑↓ PgUp PgDn scroll</Text>}
 			{typed === null
 				? <Text bold>Proceed?</Text>
-				: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}▏</Text>}
+				: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}</Text>}
 		</Box>
 	);
 }
@@ -55,9 +56,9 @@ export const takeFields = (form: TakeForm): Array<TakeForm['field']> =>
 	['name', 'description', 'internal', ...(form.memoryUnavailable === null ? ['memory' as const] : []), ...(form.quiesceUnavailable === null ? ['quiesce' as const] : [])];
 
 /** Name and description of a new snapshot (the name starts as a timestamp), and its kind and options. */
-export function TakeDialog({form, error}: {form: TakeForm; error: string | null}) {
+export function TakeDialog({form, error, at}: {form: TakeForm; error: string | null; at: number | null}) {
 	const theme = useTheme();
-	const cursor = (field: TakeForm['field']) => (form.field === field ? '▏' : '');
+	const shown = (field: 'name' | 'description') => (form.field === field ? withCursor(form[field], at) : form[field]);
 	const box = (field: 'internal' | 'memory' | 'quiesce', on: boolean, label: string, unavailable: string | null) => (
 		<Text wrap="truncate-end" color={unavailable === null ? undefined : theme.muted}>
 			<Text inverse={form.field === field}>[{on ? 'x' : ' '}]</Text> {label}{unavailable === null ? '' : ` (${unavailable})`}
@@ -66,8 +67,8 @@ export function TakeDialog({form, error}: {form: TakeForm; error: string | null}
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
 			<Text bold>Take a snapshot of {form.vm}</Text>
-			<Text>Name:        <Text inverse={form.field === 'name'}>{form.name}{cursor('name')}</Text></Text>
-			<Text>Description: <Text inverse={form.field === 'description'}>{form.description}{cursor('description')}</Text></Text>
+			<Text>Name:        <Text inverse={form.field === 'name'}>{shown('name')}</Text></Text>
+			<Text>Description: <Text inverse={form.field === 'description'}>{shown('description')}</Text></Text>
 			{box('internal', form.internal, 'internal (inside the images) instead of external overlays', null)}
 			{box('memory', form.memory, 'with memory (the RAM too)', form.memoryUnavailable)}
 			{box('quiesce', form.quiesce, 'quiesced through the guest agent', form.quiesceUnavailable)}
@@ -99,12 +100,12 @@ export interface RestoreForm {
 }
 
 /** The name of the new VM a point is restored as. */
-export function RestoreDialog({form, error}: {form: RestoreForm; error: string | null}) {
+export function RestoreDialog({form, error, at}: {form: RestoreForm; error: string | null; at: number | null}) {
 	const theme = useTheme();
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
 			<Text bold>Restore point {form.point} of {form.vm} as a new VM</Text>
-			<Text>Name: <Text inverse>{form.name}▏</Text></Text>
+			<Text>Name: <Text inverse>{withCursor(form.name, at)}</Text></Text>
 			<Text color={theme.muted}>New images beside the other VMs; nothing existing is written to.</Text>
 			{error && <Text color={theme.error}>{error}</Text>}
 		</Box>
