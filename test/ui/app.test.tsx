@@ -310,7 +310,7 @@ describe('the cursor follows a VM, not a row', () => {
 		const {mkdir, writeFile} = await import('node:fs/promises');
 		const os = await import('node:os');
 		// Another snapdeck's job: a live process on this host holding m3's lock.
-		const other = execa('sleep', ['60']);
+		const other = execa('sleep', ['60'], {reject: false});
 		try {
 			await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
 			await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify({pid: other.pid, host: os.hostname(), user: 'ops', command: 'snapdeck backup m3', since: '2026-11-25T11:59:00Z', token: 't1'}));
@@ -325,7 +325,7 @@ describe('the cursor follows a VM, not a row', () => {
 			await ui.waitFor(frame => frame.includes('Take a snapshot of m3'), 'the take dialog');
 		} finally {
 			other.kill();
-			await other.catch(() => undefined);
+			await other;
 		}
 	});
 
