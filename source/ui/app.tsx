@@ -8,7 +8,8 @@ import type {BackupMode} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import type {Retention} from '../core/retention.js';
 import {BackupList} from './components/backup-list.js';
-import {BackupDialog, ConfirmDialog, confirmRows, defaultSnapshotName, RestoreDialog, TakeDialog, takeFields, type RestoreForm, type TakeForm} from './components/dialogs.js';
+import {BackupDialog, ConfirmDialog, confirmRows, defaultSnapshotName, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields, type RestoreForm, type TakeForm} from './components/dialogs.js';
+import {journalDetails, pointDetails} from './details.js';
 import {HelpBar} from './components/help-bar.js';
 import {HelpOverlay} from './components/help-overlay.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
@@ -67,6 +68,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [filtering, setFiltering] = useState(false);
 	const [treeVm, setTreeVm] = useState<string | null>(null);
 	const [help, setHelp] = useState(false);
+	/** An item shown whole (a backup point, a journal record), and how far it is scrolled. */
+	const [details, setDetails] = useState<{title: string; lines: string[]} | null>(null);
+	const [detailsScroll, setDetailsScroll] = useState(0);
 	const [take, setTake] = useState<TakeForm | null>(null);
 	const [backupVm, setBackupVm] = useState<string | null>(null);
 	const [restore, setRestore] = useState<RestoreForm | null>(null);
@@ -143,7 +147,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		setEditAt(null);
 	}, [jobs.confirmation]);
 	const typedConfirmation = jobs.confirmation !== null && needsTypedConfirmation(jobs.confirmation.plan);
-	const context: Context = quitting ? 'quitting' : jobs.confirmation ? (typedConfirmation ? 'confirmTyped' : 'confirm') : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
+	const context: Context = quitting ? 'quitting' : jobs.confirmation ? (typedConfirmation ? 'confirmTyped' : 'confirm') : details ? 'details' : take || restore ? 'dialog' : backupVm ? 'backupDialog' : filtering ? 'filter' : help ? 'help' : view;
 	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
 
 	const openTake = (vm: string | undefined) => {
@@ -269,6 +273,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (command === 'submit') return typedName === plan.vm ? jobs.answer(true) : setNotice(`type ${plan.vm} exactly to proceed, or Esc to cancel`);
 			return;
 		}
+		if (context === 'details' && details) {
+			const page = Math.max(1, bodyHeight - 4);
+			const last = Math.max(0, detailRows(details.title, details.lines, columns).length - page);
+			const scroll = (delta: number) => setDetailsScroll(Math.max(0, Math.min(last, detailsScroll + delta)));
+			if (command === 'up' || command === 'down') return scroll(command === 'up' ? -1 : 1);
+			if (command === 'pageUp' || command === 'pageDown') return scroll(command === 'pageUp' ? -page : page);
+			if (command === 'dismiss') return setDetails(null);
+			return;
+		}
 		if (context === 'backupDialog' && backupVm) {
 			if (command === 'backupAuto') return startBackup(backupVm, 'auto');
 			if (command === 'backupFull') return startBackup(backupVm, 'full');
@@ -332,6 +345,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			case 'pageUp': return move(-(bodyHeight - 2));
 			case 'pageDown': return move(bodyHeight - 2);
 			case 'open': {
+				// In the backup points and the journal, Enter shows the selected item whole.
+				if (view === 'backups' || view === 'log') {
+					const record = view === 'log' ? (journal.data ?? [])[clamp(logCursor, (journal.data ?? []).length)] : undefined;
+					const shown = view === 'backups' && selectedPoint && treeVm ? {title: `Backup point ${selectedPoint.id} of ${treeVm}`, lines: pointDetails(selectedPoint)}
+						: record ? {title: `Journal record of ${record.vm}`, lines: journalDetails(record)} : null;
+					if (!shown) return setNotice('nothing selected');
+					setDetailsScroll(0);
+					return setDetails(shown);
+				}
 				const vm = vmInView();
 				if (!vm) return;
 				setTreeVm(vm);
@@ -434,6 +456,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				<HelpOverlay keymap={keymap} width={columns} />
 			) : jobs.confirmation ? (
 				<ConfirmDialog plan={jobs.confirmation.plan} height={bodyHeight} width={columns} scroll={confirmScroll} typed={typedConfirmation ? withCursor(typedName, editAt) : null} />
+			) : details ? (
+				<DetailsBox title={details.title} lines={details.lines} height={bodyHeight} width={columns} scroll={detailsScroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} />
 			) : take ? (
 				<TakeDialog form={take} error={takeError} at={editAt} />
 			) : restore ? (

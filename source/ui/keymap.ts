@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'help' | 'quitting';
+export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
@@ -10,11 +10,11 @@ export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log
  * so that at 80 columns the actions of a view come before the ways to move.
  */
 export const COMMANDS = {
-	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
-	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
-	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
-	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped']},
-	open: {description: 'open snapshot tree', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health']},
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
+	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log']},
 	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log']},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
@@ -41,7 +41,7 @@ export const COMMANDS = {
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
-	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped']},
+	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
 } as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]}>;
 
 export type Command = keyof typeof COMMANDS;

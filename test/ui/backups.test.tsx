@@ -34,6 +34,14 @@ describe('backups in the terminal UI', () => {
 		await ui.waitFor(frame => frame.includes('web9: 2 backup points') && /▸ \S+ +incremental .* never/.test(frame), 'the backups view, newest first');
 		ui.press('verify');
 		await ui.waitFor(frame => /✓ verify web9 \S+ done/.test(frame) && /▸ \S+ +incremental .* ok 0m ago/.test(frame), 'the verified point');
+		// Enter shows the point whole: its files with their full checksums, its verification.
+		ui.press('open');
+		const [, newest] = await service.backups('web9');
+		const details = await ui.waitFor(frame => frame.includes(`Backup point ${newest!.id} of web9`), 'the point whole');
+		expect(details).toContain(newest!.files[0]!.sha256);
+		expect(details).toMatch(/verified: ok at \S+: ok/);
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes('web9: 2 backup points'), 'the points again');
 
 		ui.press('down');
 		ui.press('restore');

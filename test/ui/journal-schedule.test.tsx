@@ -14,6 +14,11 @@ describe('the journal and the schedules in the terminal UI', () => {
 		await ui.waitFor(frame => frame.includes('logvm1'), 'the VM list');
 		ui.press('log');
 		await ui.waitFor(frame => frame.includes('Journal of logvm1') && /logvm1 {2}take before-l {2}started: take external snapshot 'be/.test(frame) && /take before-l {2}done/.test(frame), 'the journal lines');
+		// Enter shows the newest record whole: who made the change, where, and how it ended.
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('Journal record of logvm1') && /take before-l of logvm1, done/.test(frame) && /by \S+ on \S+, local:/.test(frame), 'the record whole');
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes('Journal of logvm1'), 'the journal again');
 		ui.press('back');
 		ui.press('open');
 		const next = FIXED_NOW.toISOString().slice(0, 10);

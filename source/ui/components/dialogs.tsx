@@ -2,6 +2,7 @@ import {Box, Text} from 'ink';
 import {planLines} from '../../core/describe.js';
 import {wrapWhole} from '../layout.js';
 import {withCursor} from '../text-edit.js';
+import {ScrollBox} from './scroll-box.js';
 import type {Plan} from '../../core/plan.js';
 import {useTheme} from '../theme.js';
 
@@ -20,22 +21,23 @@ export function confirmRows(plan: Plan, width: number): Array<{text: string; hea
  */
 export function ConfirmDialog({plan, height, width, scroll, typed}: {plan: Plan; height: number; width: number; scroll: number; typed: string | null}) {
 	const theme = useTheme();
-	const rows = confirmRows(plan, width);
-	// Border 2, the question 1, the scroll line 1 when needed.
-	const room = Math.max(1, height - 3 - (rows.length > height - 3 ? 1 : 0));
-	const start = Math.max(0, Math.min(scroll, rows.length - room));
-	const shown = rows.slice(start, start + room);
+	const rows = confirmRows(plan, width).map(row => ({text: row.text, bold: row.heading, color: row.loses ? theme.warn : undefined}));
 	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={theme.warn} paddingX={1} width={width}>
-			{shown.map((row, index) => (
-				<Text key={start + index} bold={row.heading} color={row.loses ? theme.warn : undefined}>{row.text}</Text>
-			))}
-			{rows.length > room && <Text color={theme.muted}>lines {start + 1}-{start + shown.length} of {rows.length}: ↑↓ PgUp PgDn scroll</Text>}
-			{typed === null
-				? <Text bold>Proceed?</Text>
-				: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}</Text>}
-		</Box>
+		<ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.warn} footer={typed === null
+			? <Text bold>Proceed?</Text>
+			: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}</Text>} />
 	);
+}
+
+/** A detail view's lines wrapped to the box's width. */
+export const detailRows = (title: string, lines: readonly string[], width: number) =>
+	[title, ...lines].flatMap((line, index) => wrapWhole(line, Math.max(8, width - 4), 2).map(text => ({text, bold: index === 0})));
+
+/** One item (a backup point, a journal record) whole: every line wrapped, none cut, scrolled like a plan. */
+export function DetailsBox({title, lines, height, width, scroll, closeKey}: {title: string; lines: readonly string[]; height: number; width: number; scroll: number; closeKey: string}) {
+	const theme = useTheme();
+	const rows = detailRows(title, lines, width);
+	return <ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.accent} footer={<Text color={theme.muted}>{closeKey}: close</Text>} />;
 }
 
 export interface TakeForm {
