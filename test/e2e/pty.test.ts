@@ -15,16 +15,17 @@ afterEach(async () => {
  * A real terminal, 80x24, in a private tmux server. CI=true is set in it on purpose: Ink draws
  * nothing until exit when it sees a CI variable, and an operator's session may well have one.
  */
-async function terminal(command: string) {
+async function terminal(command: string, size: [columns: number, rows: number] = [80, 24]) {
 	const socket = `snapdeck-test-${process.pid}-${sockets.length}`;
 	sockets.push(socket);
 	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
 	// A UTF-8 locale, as an operator's terminal has (CI's env -i has none); a test may set another.
-	await tmux('new-session', '-d', '-x', '80', '-y', '24', 'bash', '--norc', '--noprofile', '-c', `export CI=true LANG=C.UTF-8; ${command}`);
+	await tmux('new-session', '-d', '-x', String(size[0]), '-y', String(size[1]), 'bash', '--norc', '--noprofile', '-c', `export CI=true LANG=C.UTF-8; ${command}`);
 	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
 	return {
 		screen,
 		keys: (...keys: string[]) => tmux('send-keys', ...keys),
+		resize: (columns: number, rows: number) => tmux('resize-window', '-x', String(columns), '-y', String(rows)),
 		alternateScreenOn: async () => (await tmux('display-message', '-p', '#{alternate_on}')).stdout.trim() === '1',
 		async waitFor(predicate: (screen: string) => boolean, what: string) {
 			const deadline = Date.now() + 20_000;
@@ -92,6 +93,24 @@ describe('snapdeck in a real terminal', () => {
 		expect(help).toMatch(/^\+-{10,}\+$/m);
 		// Each line still ends where the app put it: the right border in the last column.
 		expect(help.split('\n').filter(line => line.startsWith('|')).every(line => line.length === 80 && line.endsWith('|'))).toBe(true);
+	});
+
+	it.each([[40, 12], [60, 20], [120, 40]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
+		const lab = await labWithVm(`size${columns}`);
+		await lab.take('s1');
+		const command = `NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`;
+		const resized = await terminal(command);
+		await resized.waitFor(screen => screen.includes(`size${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
+		await resized.keys('?');
+		await resized.waitFor(screen => screen.includes('take snapshot'), 'the help screen');
+		await resized.keys('Escape');
+		await resized.waitFor(screen => !screen.includes('take snapshot'), 'the help gone');
+		await resized.resize(columns, rows);
+		const fresh = await terminal(command, [columns, rows]);
+		// Settled: the VM listed with its health badge (no backup: a warning).
+		const want = await fresh.waitFor(screen => screen.includes(`! size${columns}`), `a UI started at ${columns}x${rows}, settled`);
+		// The resized one settles on the same screen, cell for cell.
+		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
 	});
 
 	it('gives the terminal back on Ctrl-C', async () => {
