@@ -4,7 +4,8 @@ import {SnapdeckError} from '../core/errors.js';
 
 /**
  * Test hook for crash safety: SNAPDECK_CRASH_AT=NAME kills snapdeck outright (SIGKILL) where
- * crashPoint(NAME) stands (test/e2e/faults.test.ts). Plans have their own (during:N, after:N).
+ * crashPoint(NAME) stands (test/e2e/faults.test.ts: backup-recorded, backup-copied,
+ * backup-archiving, restore-write, copy-staged). Plans have their own (during:N, after:N).
  */
 export const crashPoint = (name: string): void => {
 	if (process.env['SNAPDECK_CRASH_AT'] === name) process.kill(process.pid, 'SIGKILL');

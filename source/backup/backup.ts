@@ -135,6 +135,7 @@ async function copyArchive(repo: Repository, vm: string, id: string, source: Arc
 		if (image.backing !== null && (await readQcow2Header(target)).backingName !== image.backing) await new QemuImg(localRunner).rebase(target, image.backing, {unsafe: true});
 		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
 		images.push({name: image.name, backing: image.backing, size: (await stat(target)).size, sha256});
+		if (images.length === 1) crashPoint('backup-archiving');
 	}
 	return images;
 }

@@ -137,6 +137,24 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
 	});
 
+	it('a whole-VM archive killed after its first image: the next one removes what it left, and completes', async () => {
+		const {lab, repo} = await backedUp();
+		await lab.take('s1');
+		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots'], {SNAPDECK_CRASH_AT: 'backup-archiving'});
+		expect(crashed.signal).toBe('SIGKILL');
+		const [, partial] = await pointsOf(lab, repo);
+		expect(partial!.state).toBe('partial');
+		expect(await readdir(path.join(repo, 'vm1', 'archive'))).toEqual([partial!.id]);
+		const again = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots', '--json']);
+		expect(again.exitCode, again.stderr).toBe(0);
+		const point = jsonLines({exitCode: 0, stdout: again.stdout, stderr: '', signal: undefined}).at(-1)!['point'] as {id: string; archive: Array<{name: string}>};
+		expect((await pointsOf(lab, repo)).map(each => each.state)).toEqual(['complete', 'complete']);
+		// Only the complete point's archive is left, whole: both images of the tree.
+		expect(await readdir(path.join(repo, 'vm1', 'archive'))).toEqual([point.id]);
+		expect(point.archive.map(image => image.name).sort()).toEqual(['vda.qcow2', 'vda.s1.qcow2']);
+		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
+	});
+
 	it('a restore --to killed while it writes: no half image under the name asked for; the same restore again completes', async () => {
 		const {lab, repo, point} = await backedUp();
 		const target = path.join(await tempDir(), 'restored.qcow2');
