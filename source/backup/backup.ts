@@ -53,29 +53,44 @@ export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, 
 }
 
 /**
+ * Progress over parts done one after another (disks, files): the parts finished, plus the
+ * current one's share, against the size of them all.
+ */
+export function partsProgress<T>(parts: readonly T[], sizeOf: (part: T) => number, onEvent: ((event: PlanEvent) => void) | undefined) {
+	const total = parts.reduce((sum, part) => sum + sizeOf(part), 0);
+	const progress = byteProgress(onEvent);
+	let before = 0;
+	return {
+		total,
+		of: (part: T) => (fraction: number) => progress(before + fraction * sizeOf(part), total),
+		finished: (part: T) => {
+			before += sizeOf(part);
+		},
+	};
+}
+
+/**
  * Compresses point files a driver wrote plain (libvirt's push backup has no compression): each is
  * rewritten beside itself, then renamed over it. Costs one more pass over what the point holds.
  */
 async function compressAfter(targets: readonly BackupTarget[], options: BackupOptions): Promise<void> {
 	const qemuImg = new QemuImg(localRunner);
-	const sizes = await Promise.all(targets.map(async target => (await stat(target.file)).size));
-	const total = sizes.reduce((sum, size) => sum + size, 0);
-	const progress = byteProgress(options.onEvent);
-	let before = 0;
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(total)}, zstd)`, resumed: false});
-	for (const [index, target] of targets.entries()) {
+	const sizes = new Map(await Promise.all(targets.map(async target => [target, (await stat(target.file)).size] as const)));
+	const progress = partsProgress(targets, target => sizes.get(target)!, options.onEvent);
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)`, resumed: false});
+	for (const target of targets) {
 		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
 		const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
 		try {
 			await qemuImg.compressInto(target.file, compressed, target.backing === null ? null : path.relative(path.dirname(target.file), target.backing), {
-				signal: options.signal, onProgress: fraction => progress(before + fraction * sizes[index]!, total),
+				signal: options.signal, onProgress: progress.of(target),
 			});
 			await chmod(compressed, 0o600);
 			await rename(compressed, target.file);
 		} finally {
 			await rm(compressed, {force: true});
 		}
-		before += sizes[index]!;
+		progress.finished(target);
 	}
 }
 

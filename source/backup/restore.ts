@@ -10,7 +10,7 @@ import {fileExists} from '../adapters/files.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
-import {byteProgress} from './backup.js';
+import {partsProgress} from './backup.js';
 import {fsyncFile, type Repository} from './repository.js';
 
 export interface RestoreOptions {
@@ -41,17 +41,7 @@ export function assertRestorable(manifest: Manifest, point: BackupPoint, force =
 }
 
 /** Progress over a point's disks written one after another: the disks done, plus this one's share. */
-function disksProgress(files: readonly BackupFile[], onEvent: RestoreOptions['onEvent']) {
-	const total = files.reduce((sum, file) => sum + file.virtualSize, 0);
-	const progress = byteProgress(onEvent);
-	let before = 0;
-	return {
-		of: (file: BackupFile) => (fraction: number) => progress(before + fraction * file.virtualSize, total),
-		finished: (file: BackupFile) => {
-			before += file.virtualSize;
-		},
-	};
-}
+const disksProgress = (files: readonly BackupFile[], onEvent: RestoreOptions['onEvent']) => partsProgress(files, file => file.virtualSize, onEvent);
 
 /** Where each disk of a point went. */
 export type Restored = Record<string, string>;
@@ -141,17 +131,16 @@ async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: stri
 	const problems = await repo.archiveProblems(vm, point);
 	if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore the archive of point ${point.id}: ${problems.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 	const images = point.archive!;
-	const total = images.reduce((sum, image) => sum + image.size, 0);
-	const progress = byteProgress(options.onEvent);
-	let done = 0;
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${vm}'s archive of point ${point.id} (${images.length} images, ${formatBytes(total)}) as VM ${options.as}`, resumed: false});
+	const progress = partsProgress(images, image => image.size, options.onEvent);
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${vm}'s archive of point ${point.id} (${images.length} images, ${formatBytes(progress.total)}) as VM ${options.as}`, resumed: false});
 	return hypervisor.restoreArchive(options.as!, point.archiveDefinition ?? point.definition, images.map(image => image.name), async (name, target) => {
 		options.signal?.throwIfAborted();
 		await copyFile(repo.resolve(vm, archiveFile(point.id, name)), target, constants.COPYFILE_EXCL);
 		await chmod(target, 0o600);
 		await fsyncFile(target);
-		done += images.find(image => image.name === name)!.size;
-		progress(done, total);
+		const image = images.find(candidate => candidate.name === name)!;
+		progress.of(image)(1);
+		progress.finished(image);
 	});
 }
 

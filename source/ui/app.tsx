@@ -26,7 +26,7 @@ import {editText, withCursor} from './text-edit.js';
 import {useJobs} from './hooks/use-jobs.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
-import {displayKey, type Context, type Keymap} from './keymap.js';
+import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import {useTheme} from './theme.js';
 
 export interface AppProps {
@@ -243,6 +243,15 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	};
 
 	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
+	/** Scrolls a box of `count` rows (a plan, a detail view) by the movement keys; false when `command` is not one. */
+	const scrollBox = (command: Command | undefined, count: number, position: number, set: (row: number) => void): boolean => {
+		const page = Math.max(1, bodyHeight - 4);
+		const delta = command === 'up' ? -1 : command === 'down' ? 1 : command === 'pageUp' ? -page : command === 'pageDown' ? page : null;
+		if (delta === null) return false;
+		set(Math.max(0, Math.min(Math.max(0, count - page), position + delta)));
+		return true;
+	};
+
 	useKeypresses(spec => {
 		const command = keymap.commandFor(context, spec);
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
@@ -263,22 +272,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			const {plan} = jobs.confirmation;
 			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
 			if (context === 'confirmTyped' && edit(typedName, spec, setTypedName)) return;
-			const page = Math.max(1, bodyHeight - 4);
-			const last = Math.max(0, confirmRows(plan, columns).length - page);
-			const scroll = (delta: number) => setConfirmScroll(Math.max(0, Math.min(last, confirmScroll + delta)));
-			if (command === 'up' || command === 'down') return scroll(command === 'up' ? -1 : 1);
-			if (command === 'pageUp' || command === 'pageDown') return scroll(command === 'pageUp' ? -page : page);
+			if (scrollBox(command, confirmRows(plan, columns).length, confirmScroll, setConfirmScroll)) return;
 			if (command === 'confirm' || command === 'deny') return jobs.answer(command === 'confirm');
 			if (command === 'dismiss') return jobs.answer(false);
 			if (command === 'submit') return typedName === plan.vm ? jobs.answer(true) : setNotice(`type ${plan.vm} exactly to proceed, or Esc to cancel`);
 			return;
 		}
 		if (context === 'details' && details) {
-			const page = Math.max(1, bodyHeight - 4);
-			const last = Math.max(0, detailRows(details.title, details.lines, columns).length - page);
-			const scroll = (delta: number) => setDetailsScroll(Math.max(0, Math.min(last, detailsScroll + delta)));
-			if (command === 'up' || command === 'down') return scroll(command === 'up' ? -1 : 1);
-			if (command === 'pageUp' || command === 'pageDown') return scroll(command === 'pageUp' ? -page : page);
+			if (scrollBox(command, detailRows(details.title, details.lines, columns).length, detailsScroll, setDetailsScroll)) return;
 			if (command === 'dismiss') return setDetails(null);
 			return;
 		}
