@@ -31,17 +31,23 @@ async function writeRandom(file: string, offsetMiB: number, mib: number, scratch
 	await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${data} ${offsetMiB * MiB} ${mib * MiB}`, file]);
 }
 
-/** A stopped VM, a restic password file and a config from `config` (given the work folder and that file), driven through the CLI. */
-async function policyLab(config: (work: string, password: string) => object) {
-	const lab = await labWithVm('vm1', ['vda'], 64);
+/**
+ * A stopped VM, a restic password file (RESTIC_PASSWORD_FILE), a repository and a journal of its
+ * own, and the config `config` makes (given the work folder and the password file), driven
+ * through the CLI.
+ */
+async function offsiteLab(options: {sizeMiB?: number; config?: (work: string, password: string) => object} = {}) {
+	const lab = await labWithVm('vm1', ['vda'], options.sizeMiB ?? 64);
 	const work = await tempDir();
 	const password = path.join(work, 'password');
 	await writeFile(password, 'pw\n', {mode: 0o600});
 	const configDir = path.join(work, 'config');
-	await mkdir(configDir);
-	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config(work, password)));
-	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl')};
-	return {lab, run: (...args: string[]) => snapdeck(args, env)};
+	if (options.config) {
+		await mkdir(configDir);
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify(options.config(work, password)));
+	}
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl'), RESTIC_PASSWORD_FILE: password};
+	return {lab, work, password, env, run: (...args: string[]) => snapdeck(args, env)};
 }
 
 let sshd: Awaited<ReturnType<typeof startSshd>>;
@@ -138,13 +144,9 @@ describe('off-site copies through restic', () => {
 	}, 240_000);
 
 	it('wrong password, unreachable target, no password, unknown name: each an error that says what to do, and nothing changes', async () => {
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const work = await tempDir();
-		const good = path.join(work, 'good');
-		await writeFile(good, 'right\n');
+		const {lab, work, env} = await offsiteLab();
 		const wrong = path.join(work, 'wrong');
 		await writeFile(wrong, 'wrong\n');
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: good};
 		const run = (args: string[], extra: Record<string, string> = {}) => snapdeck(args, {...env, ...extra});
 		await lab.write(0x21, 1);
 		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
@@ -176,11 +178,7 @@ describe('off-site copies through restic', () => {
 	});
 
 	it('a copy cancelled or killed in the middle leaves no snapshot and no restic process; the next copy completes it', async () => {
-		const lab = await labWithVm('vm1', ['vda'], 512);
-		const work = await tempDir();
-		const password = path.join(work, 'password');
-		await writeFile(password, 'pw\n');
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password, NO_COLOR: '1'};
+		const {lab, work, env} = await offsiteLab({sizeMiB: 512});
 		await writeRandom(await lab.activeFile('vda'), 0, 256, work);
 		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
@@ -224,11 +222,7 @@ describe('off-site copies through restic', () => {
 	});
 
 	it('data tampered with on the target: verify --read-data fails and names the damaged point', async () => {
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const work = await tempDir();
-		const password = path.join(work, 'password');
-		await writeFile(password, 'pw\n');
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
+		const {lab, work, password, env} = await offsiteLab();
 		await writeRandom(await lab.activeFile('vda'), 0, 6, work);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
@@ -250,10 +244,10 @@ describe('off-site copies through restic', () => {
 	});
 
 	it("a policy's off-site target: snapdeck run copies after the backup and checks the target; health watches the copy's age and the check", async () => {
-		const {lab, run} = await policyLab((work, password) => ({
+		const {lab, run} = await offsiteLab({config: (work, password) => ({
 			offsite: {usb: {repository: path.join(work, 'usb'), passwordFile: password}},
 			policies: [{name: 'nightly', backups: {schedule: '0 2 * * *', rpo: '3d'}, offsite: {target: 'usb', maxAge: '2d', checkEvery: '7d'}}],
-		}));
+		})});
 		await lab.write(0x31, 1);
 		const first = await run('run', '--now', '2026-12-01T03:00:00Z');
 		expect(first.exitCode, first.stderr).toBe(0);
@@ -280,11 +274,7 @@ describe('off-site copies through restic', () => {
 	}, 120_000);
 
 	it('a snapshot on the target that holds a link where a point file should be: restore refuses it, and reads nothing through it', async () => {
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const work = await tempDir();
-		const password = path.join(work, 'password');
-		await writeFile(password, 'pw\n');
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
+		const {lab, work, password, env} = await offsiteLab();
 		await lab.write(0x71, 1);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
@@ -306,15 +296,11 @@ describe('off-site copies through restic', () => {
 	});
 
 	it.runIf(os.userInfo().uid === 0)('a full target (a 6 MiB tmpfs): the copy stops at once, says so and what to do; no snapshot is listed', async () => {
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const work = await tempDir();
-		const password = path.join(work, 'password');
-		await writeFile(password, 'pw\n');
+		const {lab, work, env} = await offsiteLab();
 		const target = path.join(work, 'usb');
 		await mkdir(target);
 		await execa('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', target]);
 		mounts.push(target);
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), RESTIC_PASSWORD_FILE: password};
 		await writeRandom(await lab.activeFile('vda'), 0, 16, work);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const copy = await snapdeck(['copy', 'vm1', '--to', path.join(target, 'restic')], env);
@@ -329,10 +315,10 @@ describe('off-site copies through restic', () => {
 	});
 
 	it("a target's own schedule: backups every night, copies there only when the target's weekly schedule is due", async () => {
-		const {lab, run} = await policyLab((work, password) => ({
+		const {lab, run} = await offsiteLab({config: (work, password) => ({
 			offsite: {weekly: {repository: path.join(work, 'weekly'), passwordFile: password, schedule: '0 4 * * 0'}},
 			policies: [{name: 'nightly', backups: {schedule: '0 2 * * *'}, offsite: {target: 'weekly', maxAge: '8d'}}],
-		}));
+		})});
 		await lab.write(0x41, 1);
 		// Saturday 2026-12-05: the first run does every task that never ran, the copy too.
 		const first = await run('run', '--now', '2026-12-05T03:00:00Z', '--json');

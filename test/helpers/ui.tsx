@@ -48,15 +48,20 @@ export function renderStart(title: string, load: () => Promise<readonly Service[
 
 function drive(element: ReactElement, keymap: Keymap) {
 	const instance = render(element);
-	Object.defineProperty(instance.stdout, 'columns', {value: 80, configurable: true});
-	Object.defineProperty(instance.stdout, 'rows', {value: 24, configurable: true});
-	instance.stdout.emit('resize');
+	/** The terminal changes size, as a resized window tells the app. */
+	const resize = (columns: number, rows: number) => {
+		Object.defineProperty(instance.stdout, 'columns', {value: columns, configurable: true});
+		Object.defineProperty(instance.stdout, 'rows', {value: rows, configurable: true});
+		instance.stdout.emit('resize');
+	};
+	resize(80, 24);
 	mounted.push(instance.unmount);
 	const frame = () => stripAnsi(instance.lastFrame() ?? '');
 	return {
 		...instance,
 		keymap,
 		frame,
+		resize,
 		/** Presses the first key the keymap binds to `command`. */
 		press: (command: Command) => instance.stdin.write(rawKey(keymap.keys[command][0]!)),
 		type: (text: string) => instance.stdin.write(text),

@@ -99,9 +99,7 @@ describe('the terminal UI on a real lab', () => {
 		expect(JSON.stringify(await lab.vmFile())).toBe(before);
 
 		// 40x12: the same plan scrolls; every row of it can be brought on screen, the last one too.
-		Object.defineProperty(ui.stdout, 'columns', {value: 40, configurable: true});
-		Object.defineProperty(ui.stdout, 'rows', {value: 12, configurable: true});
-		ui.stdout.emit('resize');
+		ui.resize(40, 12);
 		await ui.waitFor(frame => /lines \d+-\d+ of \d+/.test(frame) && frame.split('\n')[1]!.length <= 40, 'the plan at 40 columns');
 		await scrollThrough(40);
 		ui.press('dismiss');
@@ -149,16 +147,11 @@ describe('the terminal UI on a real lab', () => {
 		const lab = await labWithVm('web9');
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
-		const resize = (columns: number, rows: number) => {
-			Object.defineProperty(ui.stdout, 'columns', {value: columns, configurable: true});
-			Object.defineProperty(ui.stdout, 'rows', {value: rows, configurable: true});
-			ui.stdout.emit('resize');
-		};
-		resize(30, 10);
+		ui.resize(30, 10);
 		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('the terminal is 30x10; it needs at least 40x12. Enlarge it to go on, or q to quit.') && !frame.includes('web9'), 'the request for a larger terminal');
 		ui.press('take');
 		await new Promise(resolve => setTimeout(resolve, 100));
-		resize(80, 24);
+		ui.resize(80, 24);
 		const back = await ui.waitFor(frame => frame.includes('web9') && frame.includes('VMs (1)'), 'the VM list again');
 		expect(back).not.toContain('Take a snapshot');
 		expect(back).not.toContain('needs at least');
