@@ -1,5 +1,8 @@
 import type {BackupPoint} from '../core/backup.js';
+import type {Finding} from '../core/health.js';
 import type {JournalRecord} from '../core/plan.js';
+import {progressText} from '../core/describe.js';
+import type {Job} from './hooks/use-jobs.js';
 import {formatBytes} from '../core/units.js';
 
 /** Everything the manifest says of a backup point, a line each, for its detail view. */
@@ -23,5 +26,26 @@ export function journalDetails(record: JournalRecord): string[] {
 		...(record.summary ? [`plan: ${record.summary}`] : []),
 		...(record.steps ?? []).map((step, index) => `  ${index + 1}. ${step}`),
 		...(record.message ? [`${record.outcome === 'failed' ? 'why' : 'result'}: ${record.message}`] : []),
+	];
+}
+
+/** A health finding whole, with the key that fixes it where one does (`fixKey`: how to press it, from the keymap). */
+export function findingDetails(finding: Finding, fixKey: string | null): string[] {
+	return [
+		`${finding.severity === 'critical' ? 'critical' : 'warning'} on ${finding.vm} (rule ${finding.rule})`,
+		finding.message,
+		finding.fix ? `fix: ${fixKey ? `${fixKey} (${finding.fix})` : finding.fix}${finding.fix === 'recover' ? `: snapdeck recover ${finding.vm}` : ''}` : 'fix: none from here; the message says what to do',
+	];
+}
+
+/** A job whole: what it is, how it stands or ended, its progress and its log. */
+export function jobDetails(job: Job): string[] {
+	return [
+		`${job.status}${job.cancelAsked && job.endedAt === null ? ', cancel asked' : ''}: started ${job.startedAt.slice(0, 19).replace('T', ' ')}${job.endedAt ? `, ended ${job.endedAt.slice(0, 19).replace('T', ' ')} after ${((Date.parse(job.endedAt) - Date.parse(job.startedAt)) / 1000).toFixed(1)} s` : ''}`,
+		...(job.step && job.endedAt === null ? [`step ${job.step.index + 1} of ${job.step.total}: ${job.step.summary}`] : []),
+		...(job.progress && job.endedAt === null ? [`progress: ${progressText(job.progress)}`] : []),
+		...(job.message ? [`${job.status === 'failed' ? 'why' : 'result'}: ${job.message}`] : []),
+		'log:',
+		...job.log.map(line => `  ${line}`),
 	];
 }

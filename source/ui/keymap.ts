@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'jobs' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
@@ -10,12 +10,14 @@ export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log
  * so that at 80 columns the actions of a view come before the ways to move.
  */
 export const COMMANDS = {
-	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
-	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
-	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
-	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'confirm', 'confirmTyped', 'details']},
-	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log']},
-	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log']},
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs']},
+	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log', 'jobs']},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
@@ -24,6 +26,7 @@ export const COMMANDS = {
 	verify: {description: 'verify point: sha256, check', short: 'verify', bar: 1, category: 'Backups', contexts: ['backups', 'health']},
 	health: {description: 'health findings and fixes', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree']},
 	log: {description: "journal of the VM's changes", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree']},
+	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log']},
 	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
 	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 0, category: 'Backups', contexts: ['backups']},
 	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
@@ -33,10 +36,10 @@ export const COMMANDS = {
 	backupFull: {description: 'full backup', short: 'full', bar: 2, category: 'Dialogs', contexts: ['backupDialog']},
 	backupIncremental: {description: 'incremental backup', short: 'incremental', bar: 3, category: 'Dialogs', contexts: ['backupDialog']},
 	filter: {description: 'filter VMs', short: 'filter', bar: 2, category: 'View', contexts: ['list']},
-	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	cancelJob: {description: 'cancel running job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log']},
-	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log', 'quitting']},
+	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
+	cancelJob: {description: 'cancel the (selected) job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
+	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
+	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log', 'jobs', 'quitting']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
@@ -52,6 +55,8 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	down: ['down', 'j'],
 	pageUp: ['pageup'],
 	pageDown: ['pagedown'],
+	top: ['home', 'g'],
+	bottom: ['end', 'G'],
 	open: ['enter', 'l'],
 	back: ['escape', 'h'],
 	take: ['t'],
@@ -61,6 +66,7 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	backups: ['B'],
 	health: ['H'],
 	log: ['L'],
+	jobs: ['J'],
 	connection: ['C'],
 	verify: ['v'],
 	verifyRestore: ['V'],

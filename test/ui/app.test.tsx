@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
-import {buildKeymap, COMMANDS, displayKey} from '../../source/ui/keymap.js';
+import {buildKeymap, COMMANDS, displayKey, type Command, type Context} from '../../source/ui/keymap.js';
 import {confirmRows} from '../../source/ui/components/dialogs.js';
 import {wrapWhole} from '../../source/ui/layout.js';
 import {labWithVm} from '../helpers/lab.js';
@@ -210,7 +210,7 @@ describe('the terminal UI on a real lab', () => {
 });
 
 describe('keys and help come from one keymap table', () => {
-	it('the help bar and the ? screen list the keymap, and fit 80 columns', async () => {
+	it("the help bar and each screen's ? list that screen's keys from the keymap, whole, in 80x24", async () => {
 		const lab = await labWithVm();
 		const ui = renderApp(lab.service);
 		let frame = await ui.waitFor(frame => frame.includes('vm1'), 'the VM list');
@@ -219,16 +219,26 @@ describe('keys and help come from one keymap table', () => {
 		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(80);
 		expect(lines.at(-1)).toMatch(/^Enter\/l open {2}t take {2}\/ filter/);
 
-		ui.press('help');
-		frame = await ui.waitFor(frame => frame.includes('Snapshots') && frame.includes('Dialogs'), 'the help screen');
-		expect(frame.split('\n').length).toBeLessThanOrEqual(24);
-		// Every command, with its whole description: nothing cut off at 80 columns.
-		for (const command of Object.keys(COMMANDS) as Array<keyof typeof COMMANDS>) {
-			expect(frame).toContain(COMMANDS[command].description);
+		const keymap = buildKeymap();
+		// Each screen, reached by its key from the list, and the label its help names it by.
+		const screens: Array<[Context, Command | null, string]> = [['list', null, 'the VM list'], ['tree', 'open', 'the snapshot tree'], ['backups', 'backups', 'the backup points'], ['health', 'health', 'the health view'], ['log', 'log', 'the journal'], ['jobs', 'jobs', 'the jobs screen']];
+		for (const [context, key, label] of screens) {
+			if (key) ui.press(key);
+			ui.press('help');
+			frame = await ui.waitFor(frame => frame.includes(`Keys on ${label}`), `the help of ${label}`);
+			expect(frame.split('\n').length).toBeLessThanOrEqual(24);
+			// Every command of this screen, with its whole description; none of another screen's.
+			for (const command of keymap.commandsIn(context)) expect(frame, `${context}: ${command}`).toContain(COMMANDS[command].description);
+			for (const command of ['revert', 'restore', 'verifyRestore', 'connection'] as const) {
+				if (!keymap.commandsIn(context).includes(command)) expect(frame, `${context} lists ${command}`).not.toContain(COMMANDS[command].description);
+			}
+			expect(frame).not.toContain('…');
+			expect(frame).not.toContain('lines 1-');
+			ui.press('dismiss');
+			await ui.waitFor(frame => !frame.includes('Keys on'), 'the help closed');
+			if (key) ui.press('back');
+			await ui.waitFor(frame => frame.includes('VMs (1)'), 'the list again');
 		}
-		expect(frame).not.toContain('…');
-		ui.press('dismiss');
-		await ui.waitFor(frame => !frame.includes('Dialogs') && frame.includes('vm1'), 'the list again');
 	});
 
 	it('an override in the config replaces the key everywhere: input, help bar', async () => {

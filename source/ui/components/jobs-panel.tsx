@@ -1,23 +1,24 @@
 import {Box, Text} from 'ink';
 import {progressText} from '../../core/describe.js';
-import type {Job, JobStatus} from '../hooks/use-jobs.js';
+import {isActive, type Job, type JobStatus} from '../hooks/use-jobs.js';
 import {wrapLines} from '../layout.js';
 import {useTheme, type Theme} from '../theme.js';
 import {ProgressBar} from './progress-bar.js';
 
-const MARK: Record<JobStatus, string> = {planning: '…', confirming: '?', running: '▶', done: '✓', failed: '✗', cancelled: '■', declined: '·'};
-const colorOf = (status: JobStatus, theme: Theme) =>
+export const MARK: Record<JobStatus, string> = {planning: '…', confirming: '?', running: '▶', done: '✓', failed: '✗', cancelled: '■', declined: '·'};
+export const colorOf = (status: JobStatus, theme: Theme) =>
 	status === 'done' ? theme.ok : status === 'failed' ? theme.error : status === 'cancelled' ? theme.warn : theme.accent;
 
 const JOBS_SHOWN = 3;
 const MESSAGE_LINES = 4;
 
 /** The lines of one job: its title and state, a progress line while it copies, and why it failed. */
-function jobLines(job: Job, width: number) {
+export function jobLines(job: Job, width: number) {
 	const step = job.step && job.status === 'running' ? ` [${job.step.index + 1}/${job.step.total}] ${job.step.summary}` : '';
 	const short = job.status === 'declined' && job.message ? `: ${job.message}` : '';
 	const reason = job.message && job.status !== 'declined' ? wrapLines(job.message, width - 2, MESSAGE_LINES) : [];
-	return {head: `${job.status}${step}${short}`, progress: job.status === 'running' ? job.progress : null, reason};
+	const cancelling = job.cancelAsked && isActive(job) ? ' (cancelling…)' : '';
+	return {head: `${job.status}${cancelling}${step}${short}`, progress: job.status === 'running' ? job.progress : null, reason};
 }
 
 /** How many rows the panel takes, so the view above it can be given the rest. */

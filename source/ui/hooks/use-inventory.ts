@@ -1,18 +1,19 @@
-import {useCallback, useEffect, useState} from 'react';
+import {useCallback, useEffect, useRef, useState} from 'react';
 import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
 import type {JournalRecord} from '../../core/plan.js';
 import type {Service, TreeView, VmHealth} from '../../service/service.js';
 
-interface Loaded<T> {
+export interface Loaded<T> {
 	readonly data: T | null;
 	readonly loading: boolean;
 	readonly error: string | null;
+	readonly refresh: () => void;
 }
 
 /** Loads something from the service without blocking the first frame; `refresh` loads it again. */
-function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> & {refresh: () => void} {
-	const [state, setState] = useState<Loaded<T>>({data: null, loading: load !== null, error: null});
+function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
+	const [state, setState] = useState<Omit<Loaded<T>, 'refresh'>>({data: null, loading: load !== null, error: null});
 	const [generation, setGeneration] = useState(0);
 	useEffect(() => {
 		if (!load) return;
@@ -65,4 +66,21 @@ export function useJournal(service: Service, vm: string | null, enabled: boolean
 export function useSchedules(service: Service, vm: string | null, now: () => Date) {
 	const load = useCallback(() => service.schedules(vm!, now()), [service, vm]);
 	return useLoader<Awaited<ReturnType<Service['schedules']>>>(vm === null ? null : load);
+}
+
+/**
+ * Reads `loader` again when `refresh` says so: on `forced` (R, a finished job) at once, on `tick`
+ * (the screen following changes made elsewhere) only when no load of it is running, so a slow host
+ * is not asked twice at once. Not on mount: the loader has just loaded.
+ */
+export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: number; readonly forced: number}, every = 1) {
+	const mounted = useRef(refresh);
+	const loading = useRef(loader.loading);
+	loading.current = loader.loading;
+	useEffect(() => {
+		if (refresh.forced !== mounted.current.forced) loader.refresh();
+	}, [refresh.forced]);
+	useEffect(() => {
+		if (refresh.tick !== mounted.current.tick && refresh.tick % every === 0 && !loading.current) loader.refresh();
+	}, [refresh.tick]);
 }

@@ -12,7 +12,16 @@ export interface Job {
 	readonly step: {readonly index: number; readonly total: number; readonly summary: string} | null;
 	readonly progress: ProgressEvent | null;
 	readonly message: string | null;
+	/** When it started and ended (ISO), and what happened to it, a line each: the job's log. */
+	readonly startedAt: string;
+	readonly endedAt: string | null;
+	readonly log: readonly string[];
+	/** Cancel was asked for; it is still running to its next safe point. */
+	readonly cancelAsked: boolean;
 }
+
+/** A job still at work (cancel reaches it). */
+export const isActive = (job: Job) => job.status === 'planning' || job.status === 'confirming' || job.status === 'running';
 
 export interface PendingConfirmation {
 	readonly jobId: number;
@@ -45,7 +54,8 @@ export function useJobs(service: Service, onFinished: () => void) {
 	// Leaving the UI cancels what still runs; each job stops at a safe point and can be recovered.
 	useEffect(() => () => controllers.current.forEach(controller => controller.abort()), []);
 
-	const update = (id: number, patch: Partial<Job>) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch} : job)));
+	const update = (id: number, patch: Partial<Job>, line?: string) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${new Date().toISOString().slice(11, 19)} ${line}`]} : job)));
+	const ended = (id: number, patch: Partial<Job>) => update(id, {...patch, endedAt: new Date().toISOString()}, `${patch.status}${patch.message ? `: ${patch.message}` : ''}`);
 
 	/**
 	 * Runs `task` as a job: its step and progress events update the job (progress at most every
@@ -55,10 +65,11 @@ export function useJobs(service: Service, onFinished: () => void) {
 		const id = nextId.current++;
 		const controller = new AbortController();
 		controllers.current.set(id, controller);
-		setJobs(all => [...all, {id, title, status: 'planning', step: null, progress: null, message: null}]);
+		const startedAt = new Date().toISOString();
+		setJobs(all => [...all, {id, title, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${startedAt.slice(11, 19)} planning`]}]);
 		let lastProgress = 0;
 		const onEvent = (event: PlanEvent) => {
-			if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null});
+			if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null}, `step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`);
 			if (event.type === 'progress') {
 				const now = Date.now();
 				if (now - lastProgress < PROGRESS_INTERVAL_MS && event.fraction < 1) return;
@@ -69,14 +80,14 @@ export function useJobs(service: Service, onFinished: () => void) {
 		const confirm = (plan: Plan) =>
 			new Promise<boolean>(resolve => {
 				answers.current.set(id, resolve);
-				update(id, {status: 'confirming'});
+				update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
 				setConfirmation({jobId: id, plan});
 			});
 		task({signal: controller.signal, onEvent, confirm})
-			.then(({outcome, message}) => update(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null}))
+			.then(({outcome, message}) => ended(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null}))
 			.catch((error: unknown) => {
 				const hint = (error as {hint?: string}).hint;
-				update(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${(error as Error).message}${hint ? ` (${hint})` : ''}`});
+				ended(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${(error as Error).message}${hint ? ` (${hint})` : ''}`});
 			})
 			.finally(() => {
 				controllers.current.delete(id);
@@ -95,22 +106,34 @@ export function useJobs(service: Service, onFinished: () => void) {
 	const answer = useCallback((yes: boolean) => {
 		if (!confirmation) return;
 		answers.current.get(confirmation.jobId)?.(yes);
+		update(confirmation.jobId, {}, yes ? 'confirmed' : 'declined');
 		answers.current.delete(confirmation.jobId);
 		setConfirmation(null);
 	}, [confirmation]);
 
+	/** Cancels one job (it stops at its next safe point); false when it is no longer running. */
+	const cancel = useCallback((id: number) => {
+		const controller = controllers.current.get(id);
+		if (!controller || controller.signal.aborted) return false;
+		controller.abort();
+		update(id, {cancelAsked: true}, 'cancel asked');
+		return true;
+	}, []);
+
 	/** Cancels the newest job still running; false when none is. */
 	const cancelLatest = useCallback(() => {
 		const running = [...controllers.current.entries()].at(-1);
-		running?.[1].abort();
+		if (running) cancel(running[0]);
 		return running !== undefined;
-	}, []);
+	}, [cancel]);
 
 	/** Cancels every job still running (each stops at its next safe point); how many there were. */
 	const cancelAll = useCallback(() => {
-		controllers.current.forEach(controller => controller.abort());
+		for (const id of controllers.current.keys()) cancel(id);
 		return controllers.current.size;
-	}, []);
+	}, [cancel]);
 
-	return {jobs, confirmation, start, run, answer, cancelLatest, cancelAll};
+	return {jobs, confirmation, start, run, answer, cancel, cancelLatest, cancelAll};
 }
+
+export type Jobs = ReturnType<typeof useJobs>;

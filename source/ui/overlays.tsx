@@ -1,0 +1,190 @@
+import type {Dispatch} from 'react';
+import {needsTypedConfirmation} from '../core/plan.js';
+import type {Actions} from './actions.js';
+import {BackupDialog, ConfirmDialog, confirmRows, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
+import {helpRows, HelpOverlay} from './components/help-overlay.js';
+import type {Jobs} from './hooks/use-jobs.js';
+import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
+import type {Overlay, UiAction} from './state.js';
+import {editText, withCursor} from './text-edit.js';
+
+/** The keymap context of an overlay: which commands its keys mean. */
+export function overlayContext(overlay: Overlay, jobs: Jobs): Context {
+	switch (overlay.kind) {
+		case 'help': return 'help';
+		case 'details': return 'details';
+		case 'take':
+		case 'restore': return 'dialog';
+		case 'backup': return 'backupDialog';
+		case 'filter': return 'filter';
+		case 'quitting': return 'quitting';
+		case 'confirm': return jobs.confirmation && needsTypedConfirmation(jobs.confirmation.plan) ? 'confirmTyped' : 'confirm';
+	}
+}
+
+export interface OverlayKeys {
+	readonly overlay: Overlay;
+	readonly command: Command | undefined;
+	readonly spec: string;
+	readonly dispatch: Dispatch<UiAction>;
+	readonly jobs: Jobs;
+	readonly actions: Actions;
+	readonly filter: string;
+	/** Rows the body has, for the scroll of a plan or a detail view. */
+	readonly height: number;
+	readonly width: number;
+	readonly quit: {readonly force: () => void};
+	readonly keymap: Keymap;
+	/** The screen under the overlay (the help lists its keys). */
+	readonly screen: Context;
+}
+
+/** The scroll position after a movement key, in a box of `count` rows; null when `command` does not move. */
+function scrolled(command: Command | undefined, count: number, position: number, height: number): number | null {
+	const page = Math.max(1, height - 4);
+	const last = Math.max(0, count - page);
+	const target = command === 'up' ? position - 1 : command === 'down' ? position + 1 : command === 'pageUp' ? position - page : command === 'pageDown' ? position + page
+		: command === 'top' ? 0 : command === 'bottom' ? last : null;
+	return target === null ? null : Math.max(0, Math.min(last, target));
+}
+
+/** Edits `value` by the key (readline's keys); null when the key does not edit text. */
+const edited = (value: string, at: number | null, spec: string) => editText(value, at ?? [...value].length, spec);
+
+/** A key while an overlay is open: only the overlay acts on it. Returns the status line's text, if any. */
+export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, quit, keymap, screen}: OverlayKeys): string | void {
+	const update = (next: Overlay) => dispatch({type: 'update', overlay: next});
+	const close = () => dispatch({type: 'close'});
+	switch (overlay.kind) {
+		case 'quitting':
+			if (overlay.phase === 'asked' && (command === 'confirm' || command === 'quit')) {
+				if (jobs.confirmation) jobs.answer(false);
+				jobs.cancelAll();
+				return update({kind: 'quitting', phase: 'cancelling'});
+			}
+			if (overlay.phase === 'asked' && command === 'deny') return close();
+			if (overlay.phase === 'cancelling' && command === 'quit') return quit.force();
+			return;
+		case 'confirm': {
+			const plan = jobs.confirmation?.plan;
+			if (!plan) return close();
+			const answer = (yes: boolean) => {
+				jobs.answer(yes);
+				close();
+			};
+			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
+			if (needsTypedConfirmation(plan)) {
+				const typed = edited(overlay.typed, overlay.at, spec);
+				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
+			}
+			const scroll = scrolled(command, confirmRows(plan, width).length, overlay.scroll, height);
+			if (scroll !== null) return update({...overlay, scroll});
+			if (command === 'confirm' || command === 'deny') return answer(command === 'confirm');
+			if (command === 'dismiss') return answer(false);
+			if (command === 'submit') return overlay.typed === plan.vm ? answer(true) : `type ${plan.vm} exactly to proceed, or Esc to cancel`;
+			return;
+		}
+		case 'details': {
+			const scroll = scrolled(command, detailRows(overlay.title, overlay.lines, width).length, overlay.scroll, height);
+			if (scroll !== null) return update({...overlay, scroll});
+			if (command === 'dismiss') return close();
+			return;
+		}
+		case 'backup':
+			if (command === 'backupAuto' || command === 'backupFull' || command === 'backupIncremental') {
+				close();
+				return actions.backup(overlay.vm, command === 'backupAuto' ? 'auto' : command === 'backupFull' ? 'full' : 'incremental');
+			}
+			if (command === 'dismiss') return close();
+			return;
+		case 'restore': {
+			if (command === 'submit') {
+				const error = actions.restore(overlay.form);
+				return error ? update({...overlay, error}) : close();
+			}
+			if (command === 'dismiss') return close();
+			const name = edited(overlay.form.name, overlay.at, spec);
+			if (name) update({...overlay, error: null, at: name.at, form: {...overlay.form, name: name.value}});
+			return;
+		}
+		case 'take': {
+			const {form} = overlay;
+			if (command === 'submit') {
+				const error = actions.take(form);
+				return error ? update({...overlay, error}) : close();
+			}
+			if (command === 'dismiss') return close();
+			if (command === 'nextField') {
+				const fields = takeFields(form);
+				return update({...overlay, at: null, form: {...form, field: fields[(fields.indexOf(form.field) + 1) % fields.length]!}});
+			}
+			if (form.field === 'name' || form.field === 'description') {
+				const field = form.field;
+				const text = edited(form[field], overlay.at, spec);
+				if (text) update({...overlay, error: null, at: text.at, form: {...form, [field]: text.value}});
+				return;
+			}
+			// On an option, Space ticks it; other letters do nothing there.
+			if (spec === ' ') update({...overlay, error: null, form: {...form, [form.field]: !form[form.field]}});
+			return;
+		}
+		case 'filter': {
+			if (command === 'submit') return close();
+			if (command === 'dismiss') {
+				dispatch({type: 'filter', text: ''});
+				return close();
+			}
+			const text = edited(filter, overlay.at, spec);
+			if (text) {
+				dispatch({type: 'filter', text: text.value});
+				update({kind: 'filter', at: text.at});
+			}
+			return;
+		}
+		case 'help': {
+			const scroll = scrolled(command, helpRows(keymap, screen, width).length, overlay.scroll, height);
+			if (scroll !== null) return update({...overlay, scroll});
+			if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
+		}
+	}
+}
+
+export interface OverlayViewProps {
+	readonly overlay: Overlay;
+	readonly jobs: Jobs;
+	readonly keymap: Keymap;
+	readonly repository: (vm: string) => string;
+	readonly height: number;
+	readonly width: number;
+	/** The screen under the overlay: its context (the help lists its keys) and what it is called. */
+	readonly screen: {readonly context: Context; readonly label: string};
+}
+
+/** What an overlay draws in the body; the filter and quitting draw on the status line instead (null here). */
+export function OverlayView({overlay, jobs, keymap, repository, height, width, screen}: OverlayViewProps) {
+	switch (overlay.kind) {
+		case 'help': return <HelpOverlay keymap={keymap} width={width} height={height} scroll={overlay.scroll} context={screen.context} label={screen.label} />;
+		case 'confirm': {
+			const plan = jobs.confirmation?.plan;
+			if (!plan) return null;
+			return <ConfirmDialog plan={plan} height={height} width={width} scroll={overlay.scroll} typed={needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null} />;
+		}
+		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} />;
+		case 'take': return <TakeDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
+		case 'restore': return <RestoreDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
+		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} />;
+		case 'filter':
+		case 'quitting': return null;
+	}
+}
+
+/** Whether the overlay covers the screen's body (a filter and the quit question leave the screen in view). */
+export const coversBody = (overlay: Overlay | null) => overlay !== null && overlay.kind !== 'filter' && overlay.kind !== 'quitting';
+
+/** The question on the status line while quitting, short enough for 40 columns. */
+export function quitQuestion(overlay: Overlay | null, running: number, keymap: Keymap): string | null {
+	if (overlay?.kind !== 'quitting') return null;
+	const keyOf = (command: 'confirm' | 'deny' | 'quit') => displayKey(keymap.keys[command][0] ?? '');
+	const jobs = `${running} job${running === 1 ? '' : 's'}`;
+	return overlay.phase === 'asked' ? `${jobs} running. Cancel ${running === 1 ? 'it' : 'them'} and quit? ${keyOf('confirm')}/${keyOf('deny')}` : `cancelling ${jobs}… ${keyOf('quit')} again: quit now`;
+}

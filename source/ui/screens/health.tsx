@@ -1,0 +1,35 @@
+import {useMemo} from 'react';
+import {HealthList} from '../components/health-list.js';
+import {findingDetails} from '../details.js';
+import {displayKey, type Command} from '../keymap.js';
+import {Loading} from './loading.js';
+import {useBinding, useCursor, type Screen, type ScreenProps} from './screen.js';
+
+/** Every finding of every VM, worst first, each with the key that fixes it; Enter shows one whole. */
+function HealthScreen({context, visible}: ScreenProps) {
+	const {health, actions, keymap, dispatch} = context;
+	const findings = useMemo(() => (health.data ?? []).flatMap(vm => vm.findings).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1)), [health.data]);
+	const cursor = useCursor(context, 'health', findings, finding => `${finding.vm}\n${finding.rule}\n${finding.message}`);
+	const finding = cursor.current;
+	const key = (command: Command) => displayKey(keymap.keys[command][0] ?? '');
+	const fixKeys: Readonly<Record<string, string>> = {backup: key('backup'), verify: key('verify'), copy: key('copy'), merge: `${key('open')} on the list, then ${key('merge')}`};
+	const onVm = (act: (vm: string) => string | void) => () => (finding ? act(finding.vm) : 'no finding selected');
+	useBinding(context, {rows: cursor.keys, vm: finding?.vm, commands: {
+		open: onVm(vm => dispatch({type: 'open', overlay: {kind: 'details', title: `Finding on ${vm}`, lines: findingDetails(finding!, finding!.fix ? fixKeys[finding!.fix] ?? null : null), scroll: 0}})),
+		backup: onVm(vm => actions.busy(vm) ?? actions.openBackup(vm)),
+		verify: onVm(vm => actions.verifyNewest(vm)),
+		copy: onVm(vm => actions.copy(vm)),
+	}});
+	return (
+		<Loading loaded={health} what="health" height={context.height} visible={visible}>
+			{() => <HealthList findings={findings} vms={health.data?.length ?? 0} cursor={cursor.index} height={context.height} width={context.width - 2} fixKeys={fixKeys} />}
+		</Loading>
+	);
+}
+
+export const healthScreen: Screen = {
+	name: 'health',
+	label: 'the health view',
+	title: () => 'VMs › health',
+	Component: HealthScreen,
+};

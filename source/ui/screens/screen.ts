@@ -1,0 +1,82 @@
+import {useEffect, type Dispatch, type FunctionComponent} from 'react';
+import type {Severity} from '../../core/health.js';
+import type {VmSummary} from '../../core/model.js';
+import type {Service, VmHealth} from '../../service/service.js';
+import type {Actions} from '../actions.js';
+import type {Jobs} from '../hooks/use-jobs.js';
+import type {Loaded} from '../hooks/use-inventory.js';
+import type {Command, Keymap} from '../keymap.js';
+import {cursorRow, type ScreenName, type UiAction, type UiState} from '../state.js';
+
+/** What a key does on a screen: nothing returned when it acted, else why it cannot (shown on the status line). */
+export type KeyAction = () => string | void;
+
+/** What a screen tells the app: the keys of its rows (for the movement keys) and what its commands do. */
+export interface ScreenBinding {
+	readonly rows: readonly string[];
+	/** The VM the screen's commands act on (the selected one, the one shown), for the keys every screen has (the journal). */
+	readonly vm: string | undefined;
+	readonly commands: Partial<Record<Command, KeyAction>>;
+}
+
+/** Everything a screen reads from the app: the service, the shared data, the size of its body, the state and its dispatch. */
+export interface ScreenContext {
+	readonly service: Service;
+	readonly keymap: Keymap;
+	readonly now: () => Date;
+	readonly width: number;
+	readonly height: number;
+	readonly state: UiState;
+	readonly dispatch: Dispatch<UiAction>;
+	readonly inventory: Loaded<VmSummary[]>;
+	/** The VMs shown on the list: sorted, filtered. */
+	readonly vms: readonly VmSummary[];
+	readonly health: Loaded<VmHealth[]>;
+	readonly badges: ReadonlyMap<string, Severity>;
+	readonly jobs: Jobs;
+	readonly actions: Actions;
+	/** Changes when what is on screen should be read again: `tick` on its own (skipped while a load runs), `forced` by R or a finished job. */
+	readonly refresh: {readonly tick: number; readonly forced: number};
+	/** The screen's binding; the app routes keys through the newest one. */
+	readonly bind: (binding: ScreenBinding) => void;
+}
+
+export interface ScreenProps {
+	readonly context: ScreenContext;
+	/** False while an overlay covers the screen: it stays mounted (its data and cursor kept) but is not drawn. */
+	readonly visible: boolean;
+}
+
+/** A screen: its name (the keymap context), how the header names where the operator is, and its component. */
+export interface Screen {
+	readonly name: ScreenName;
+	/** Where the operator is, for the header, and what the status line calls this screen. */
+	readonly title: (state: UiState, vms: number) => string;
+	readonly label: string;
+	/** Drawn in the body; owns its data hook, its rows, its keys (from the keymap's context of its name). */
+	readonly Component: FunctionComponent<ScreenProps>;
+}
+
+/** Hands the screen's binding to the app after each render (children's effects run before the app's key handler). */
+export function useBinding(context: ScreenContext, binding: ScreenBinding) {
+	useEffect(() => {
+		context.bind(binding);
+	});
+}
+
+/**
+ * The cursor of a screen over its rows, by identity: on the same item across refreshes, filters and
+ * resizes; placed by row when its item is gone.
+ */
+export function useCursor<T>(context: ScreenContext, screen: ScreenName, items: readonly T[], keyOf: (item: T) => string) {
+	const keys = items.map(keyOf);
+	const cursor = context.state.cursors[screen];
+	const index = cursorRow(cursor, keys);
+	const current = items[index];
+	const held = cursor?.key ?? null;
+	const key = keys[index];
+	useEffect(() => {
+		if (held === null && key !== undefined) context.dispatch({type: 'hold', screen, key, index});
+	}, [held, key, index]);
+	return {index, current, keys};
+}

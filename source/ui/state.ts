@@ -1,0 +1,83 @@
+import type {RestoreForm, TakeForm} from './components/dialogs.js';
+
+/** The screens, each a module under screens/ and a context of the keymap table. */
+export type ScreenName = 'list' | 'tree' | 'backups' | 'health' | 'log' | 'jobs';
+
+/** A cursor by identity: the key of the item it is on, and the row that places it when that item is gone. */
+export interface Cursor {
+	readonly key: string | null;
+	readonly index: number;
+}
+
+/** What is drawn over the screen; at most one at a time, so two dialogs cannot be open together. */
+export type Overlay =
+	| {readonly kind: 'help'; readonly scroll: number}
+	| {readonly kind: 'details'; readonly title: string; readonly lines: readonly string[]; readonly scroll: number}
+	| {readonly kind: 'take'; readonly form: TakeForm; readonly error: string | null; readonly at: number | null}
+	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly error: string | null; readonly at: number | null}
+	| {readonly kind: 'backup'; readonly vm: string}
+	| {readonly kind: 'filter'; readonly at: number | null}
+	/** A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown again after. */
+	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
+	| {readonly kind: 'quitting'; readonly phase: 'asked' | 'cancelling'};
+
+export interface UiState {
+	readonly screen: ScreenName;
+	/** The VM the tree, the backup points or the journal are of (null: the journal of every VM). */
+	readonly vm: string | null;
+	readonly cursors: Readonly<Partial<Record<ScreenName, Cursor>>>;
+	readonly overlay: Overlay | null;
+	readonly filter: string;
+	readonly notice: string | null;
+}
+
+export type UiAction =
+	| {readonly type: 'go'; readonly screen: ScreenName; readonly vm?: string | null; readonly at?: 'first' | 'last' | 'keep'}
+	| {readonly type: 'select'; readonly screen: ScreenName; readonly keys: readonly string[]; readonly row: number}
+	/** Holds the item a cursor first lands on (a first load, a new filter), so rows moving later leave it there. */
+	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number}
+	| {readonly type: 'open'; readonly overlay: Overlay}
+	| {readonly type: 'update'; readonly overlay: Overlay}
+	| {readonly type: 'close'}
+	| {readonly type: 'confirm'; readonly jobId: number}
+	| {readonly type: 'filter'; readonly text: string}
+	| {readonly type: 'notice'; readonly text: string | null};
+
+export const initialState: UiState = {screen: 'list', vm: null, cursors: {}, overlay: null, filter: '', notice: null};
+
+const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
+
+/** The row a cursor is on among items with these keys: its item's row, else its row clamped. */
+export function cursorRow(cursor: Cursor | undefined, keys: readonly string[]): number {
+	if (!cursor) return 0;
+	const found = cursor.key === null ? -1 : keys.indexOf(cursor.key);
+	return found >= 0 ? found : clamp(cursor.index, keys.length);
+}
+
+/** The one reducer of the UI's state: every key and every job answer goes through it. */
+export function reduce(state: UiState, action: UiAction): UiState {
+	switch (action.type) {
+		case 'go': {
+			const placed: Cursor | undefined = action.at === 'keep' ? state.cursors[action.screen] : {key: null, index: action.at === 'last' ? Number.MAX_SAFE_INTEGER : 0};
+			return {...state, screen: action.screen, vm: action.vm === undefined ? state.vm : action.vm, cursors: {...state.cursors, [action.screen]: placed}, overlay: null};
+		}
+		case 'select': {
+			const row = clamp(action.row, action.keys.length);
+			return {...state, cursors: {...state.cursors, [action.screen]: {key: action.keys[row] ?? null, index: row}}};
+		}
+		case 'hold': {
+			const cursor = state.cursors[action.screen];
+			if (cursor && cursor.key !== null) return state;
+			return {...state, cursors: {...state.cursors, [action.screen]: {key: action.key, index: action.index}}};
+		}
+		case 'open': return {...state, overlay: action.overlay};
+		case 'update': return state.overlay?.kind === action.overlay.kind ? {...state, overlay: action.overlay} : state;
+		case 'close': return {...state, overlay: state.overlay?.kind === 'confirm' ? state.overlay.under : null};
+		case 'confirm':
+			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
+			if (state.overlay?.kind === 'quitting') return state;
+			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
+		case 'filter': return {...state, filter: action.text, cursors: {...state.cursors, list: {key: null, index: 0}}};
+		case 'notice': return state.notice === action.text ? state : {...state, notice: action.text};
+	}
+}
