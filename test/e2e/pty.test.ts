@@ -2,7 +2,7 @@ import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
-import {labWithVm} from '../helpers/lab.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
 
 const BIN = path.resolve('bin/snapdeck.js');
 const sockets: string[] = [];
@@ -95,7 +95,7 @@ describe('snapdeck in a real terminal', () => {
 		expect(help.split('\n').filter(line => line.startsWith('|')).every(line => line.length === 80 && line.endsWith('|'))).toBe(true);
 	});
 
-	it.each([[40, 12], [60, 20], [120, 40]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
+	it.each([[40, 12], [60, 20], [120, 40], [200, 60]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
 		const lab = await labWithVm(`size${columns}`);
 		await lab.take('s1');
 		const command = `NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`;
@@ -110,6 +110,42 @@ describe('snapdeck in a real terminal', () => {
 		// Settled: the VM listed with its health badge (no backup: a warning).
 		const want = await fresh.waitFor(screen => screen.includes(`! size${columns}`), `a UI started at ${columns}x${rows}, settled`);
 		// The resized one settles on the same screen, cell for cell.
+		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
+	});
+
+	it.each([[40, 12], [60, 20], [120, 40], [200, 60]])('? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job', async (columns, rows) => {
+		const lab = await labWithVm(`job${columns}`);
+		const repo = await tempDir();
+		const {Service} = await import('../../source/service/service.js');
+		const point = await new Service(lab.hypervisor, repo).backup(`job${columns}`, {mode: 'full', command: 'test'});
+		// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
+		const script = path.join(repo, 'slow-qemu-img');
+		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});
+		const command = (slow: boolean) => `NO_COLOR=1 ${slow ? `SNAPDECK_QEMU_IMG=${script} ` : ''}node ${BIN} --connect local:${lab.root} --repo ${repo}; exec sleep 600`;
+		const verified = (screen: string) => screen.includes(`verify job${columns} ${point.id}`) && /✓ verify \S+ \S+ done/.test(screen);
+		const resized = await terminal(command(true));
+		await resized.waitFor(screen => screen.includes(`job${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
+		await resized.keys('B');
+		await resized.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'the backup points');
+		await resized.keys('v');
+		await resized.waitFor(screen => /verify \S+ \S+ running/.test(screen), 'the verify running');
+		await resized.keys('?');
+		await resized.waitFor(screen => screen.includes('Keys on the backup points') && /verify \S+ \S+ running/.test(screen), 'the help over the running job');
+		await resized.resize(columns, rows);
+		await resized.waitFor(verified, 'the verify done, under the help');
+
+		const fresh = await terminal(command(false), [columns, rows]);
+		await fresh.waitFor(screen => screen.includes(`job${columns}`) && screen.includes('stopped'), `a UI started at ${columns}x${rows}`);
+		await fresh.keys('B');
+		await fresh.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'its backup points');
+		await fresh.keys('v');
+		await fresh.waitFor(verified, 'its verify done');
+		await fresh.keys('?');
+		const help = await fresh.waitFor(screen => screen.includes('Keys on the backup points'), 'its help');
+		await resized.waitFor(screen => screen === help, `the resized UI's help drawing exactly the fresh one's:\n${help}`);
+		await fresh.keys('Escape');
+		await resized.keys('Escape');
+		const want = await fresh.waitFor(screen => !screen.includes('Keys on'), 'its help closed');
 		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
 	});
 
@@ -137,7 +173,7 @@ describe('snapdeck in a real terminal', () => {
 		/** A qemu-img whose 'create' (the first step of a take) takes 3 s, the next safe point after it; `stubborn`: 30 s, deaf to signals. */
 		async function slowTake(name: string, stubborn: boolean) {
 			const lab = await labWithVm(name);
-			const script = path.join(lab.root, '..', `${name}-qemu-img`);
+			const script = path.join(await tempDir(), 'slow-qemu-img');
 			await writeFile(script, `#!/bin/sh\nif [ "$1" = create ]; then ${stubborn ? 'trap "" TERM INT HUP; exec sleep 30' : 'exec sleep 3'}; fi\nexec qemu-img "$@"\n`, {mode: 0o755});
 			const tty = await terminal(`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 			await tty.waitFor(screen => screen.includes(name), 'the VM list');
