@@ -85,6 +85,11 @@ export interface Hypervisor {
 	lock(vm: string, command: string): Promise<() => Promise<void>>;
 	/** Who holds the VM's lock now (a job of this or another snapdeck), or null. */
 	lockHolder?(vm: string): Promise<LockHolder | null>;
+	/**
+	 * Calls `onChange` when the inventory may have changed (a VM added or removed, its metadata
+	 * rewritten, its lock taken or given back), where the adapter can tell; resolves to the stop.
+	 */
+	watch?(onChange: () => void): () => void;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
 	preflight(inspection: Inspection, plan: Plan): Promise<void>;
 	/** The executor for the VM as it is now (stopped or running). */

@@ -1,3 +1,4 @@
+import {hostname} from 'node:os';
 import {SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
@@ -191,13 +192,22 @@ export class Service {
 		return this.policies ? this.policies() : () => DEFAULT_POLICY;
 	}
 
+	/** Calls `onChange` when the adapter sees the inventory change (where it can); resolves to the stop. */
+	watch(onChange: () => void): () => void {
+		return this.hypervisor.watch ? this.hypervisor.watch(onChange) : () => undefined;
+	}
+
 	/** The inventory, with each VM's newest backup from the repository where there is one. */
 	async list(): Promise<VmSummary[]> {
 		// Finding the repository may mean loading the configuration: at the same time as the inventory.
 		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
 		return Promise.all(vms.map(async vm => {
 			const holder = this.hypervisor.lockHolder ? await this.hypervisor.lockHolder(vm.name).catch(() => null) : null;
-			const busy = holder === null ? {} : {busy: describeHolder(holder)};
+			// A lock this very process holds is one of its own jobs, which the caller knows better
+			// (the UI marks them from its job list, and a list read just before such a job ends must
+			// not leave the VM looking busy after it).
+			const ours = holder !== null && holder.pid === process.pid && holder.host === hostname();
+			const busy = holder === null || ours ? {} : {busy: describeHolder(holder)};
 			if (!repo) return {...vm, ...busy};
 			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
 			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();

@@ -6,7 +6,7 @@ import {latestPoint} from '../core/points.js';
 import {formatBytes} from '../core/units.js';
 import type {Service} from '../service/service.js';
 import {defaultSnapshotName, type RestoreForm, type TakeForm} from './components/dialogs.js';
-import type {Jobs} from './hooks/use-jobs.js';
+import {isActive, type Jobs} from './hooks/use-jobs.js';
 import type {UiAction} from './state.js';
 
 /**
@@ -18,8 +18,10 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 	const failed = (error: unknown) => notice((error as Error).message);
 	const summary = (vm: string) => inventory?.find(candidate => candidate.name === vm);
 
-	/** Why the VM cannot be changed now: a job (here or in another snapdeck) holds its lock. */
+	/** Why the VM cannot be changed now: a job of this window is at work on it, or another snapdeck's holds its lock. */
 	const busy = (vm: string): string | null => {
+		const here = jobs.jobs.find(job => job.vm === vm && isActive(job));
+		if (here) return `${vm} is busy: job ${here.id} here (${here.title}); wait for it, or cancel it on the jobs screen`;
 		const holder = summary(vm)?.busy;
 		return holder ? `${vm} is busy: ${holder}; wait for that job, or cancel it where it runs` : null;
 	};
@@ -28,7 +30,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
 			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent});
 			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
-		});
+		}, vm);
 
 	return {
 		busy,
@@ -61,7 +63,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason)});
 				const size = point.files.reduce((sum, file) => sum + file.size, 0);
 				return {outcome: 'done', message: `${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`};
-			});
+			}, vm);
 		},
 		verify,
 		/** Verifies the VM's newest point (the fix of a health finding). */
@@ -82,7 +84,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 			jobs.run(`restore ${form.vm} ${form.point} as ${form.name}`, async ({signal, onEvent}) => {
 				await service.restore(form.vm, {point: form.point, as: form.name, command: `snapdeck ui: restore ${form.vm}`, signal, onEvent});
 				return {outcome: 'done', message: `new VM ${form.name}`};
-			});
+			}, form.vm);
 			return null;
 		},
 		/** Prunes by the VM's policy; no retention to prune by is a note on the status line, not a failed job. */
@@ -94,7 +96,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 					if (result.outcome === 'declined') return {outcome: 'declined'};
 					if (result.outcome === 'resumed') return {outcome: 'done', message: 'finished the interrupted prune'};
 					return {outcome: 'done', message: result.remove.length === 0 ? `nothing to prune: all ${result.keep.length} points are kept` : `removed ${result.remove.length}, kept ${result.keep.length}`};
-				});
+				}, vm);
 			}, failed);
 		},
 		/** Copies off-site to the policy's target; no target is a note on the status line, not a failed job. */
@@ -104,7 +106,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				jobs.run(`copy ${vm}${point ? ` ${point}` : ''} to ${found.name}`, async ({signal, onEvent}) => {
 					const copied = await service.copy(vm, found.target, {point, command: `snapdeck ui: copy ${vm}`, signal, onEvent});
 					return {outcome: 'done', message: copied.already ? `point ${copied.point} was there already` : `point ${copied.point}, ${formatBytes(copied.uploaded)} uploaded`};
-				});
+				}, vm);
 			}, failed);
 		},
 	};

@@ -40,6 +40,8 @@ export const MIN_ROWS = 12;
 
 /** Another snapdeck, or virsh, changes VMs too: the screen follows by itself this often. */
 export const AUTO_REFRESH_MS = 5000;
+/** How long the adapter's change reports settle before the screen is read again. */
+const CHANGE_SETTLE_MS = 150;
 
 /**
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
@@ -62,9 +64,20 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [refresh, setRefresh] = useState({tick: 0, forced: 0});
 	const force = useCallback(() => setRefresh(current => ({...current, forced: current.forced + 1})), []);
 	useEffect(() => {
-		const timer = setInterval(() => setRefresh(current => ({...current, tick: current.tick + 1})), refreshMs);
-		return () => clearInterval(timer);
-	}, [refreshMs]);
+		const tick = () => setRefresh(current => ({...current, tick: current.tick + 1}));
+		const timer = setInterval(tick, refreshMs);
+		// Where the adapter sees changes (a local lab's folders), a change is shown at once: a burst of them as one read.
+		let soon: NodeJS.Timeout | undefined;
+		const stop = service.watch(() => {
+			clearTimeout(soon);
+			soon = setTimeout(tick, CHANGE_SETTLE_MS);
+		});
+		return () => {
+			clearInterval(timer);
+			clearTimeout(soon);
+			stop();
+		};
+	}, [refreshMs, service]);
 	const inventory = useInventory(service);
 	const health = useHealth(service, inventory.data !== null, now);
 	useFollow(inventory, refresh);
@@ -72,11 +85,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const jobs = useJobs(service, force);
 	const actions = makeActions(service, jobs, dispatch, now, inventory.data);
 
+	// A VM a job of this window is at work on is busy too, as one another snapdeck holds.
+	const working = jobs.jobs.filter(job => isActive(job) && job.vm !== null).map(job => `${job.vm}\n${job.id}`).join('\t');
 	const vms = useMemo(() => {
-		const all = [...(inventory.data ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+		const here = new Map(working ? working.split('\t').map(entry => entry.split('\n') as [string, string]) : []);
+		const all = [...(inventory.data ?? [])].sort((a, b) => a.name.localeCompare(b.name)).map(vm => (here.has(vm.name) && !vm.busy ? {...vm, busy: `job ${here.get(vm.name)} here`} : vm));
 		const needle = state.filter.toLowerCase();
 		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
-	}, [inventory.data, state.filter]);
+	}, [inventory.data, state.filter, working]);
 	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
 
 	// A plan waiting for an answer comes over whatever is open; while quitting, it is declined.

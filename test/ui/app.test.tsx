@@ -332,6 +332,23 @@ describe('the cursor follows a VM, not a row', () => {
 		}
 	});
 
+	it('on a local lab, shows another operator\'s change at once, without waiting for the next poll', async () => {
+		const lab = await labWithVm('w2');
+		const {mkdir} = await import('node:fs/promises');
+		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
+		const {qemuImg} = await import('../helpers/lab.js');
+		// No poll within the test's time: only the adapter's change reports can bring the changes in.
+		const ui = renderApp(lab.service, {refreshMs: 600_000});
+		await ui.waitFor(frame => frame.includes('w2') && frame.includes('VMs (1)'), 'the VM list');
+		const folder = path.join(lab.root, 'a0');
+		await mkdir(folder);
+		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
+		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		await ui.waitFor(frame => frame.includes('VMs (2)'), 'the new VM', 5000);
+		await lab.take('seen');
+		await ui.waitFor(frame => /▸ . w2 .* seen/.test(frame), "w2's new snapshot, the cursor still on w2", 5000);
+	});
+
 	it('follows changes made elsewhere on its own, without R, and the cursor stays put', async () => {
 		const lab = await labWithVm('m2');
 		const {mkdir} = await import('node:fs/promises');

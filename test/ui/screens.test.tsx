@@ -86,6 +86,11 @@ describe('screens', () => {
 			await ui.waitFor(frame => new RegExp(`of ${vm} running`).test(frame), `the take of ${vm} running`);
 			ui.press('down');
 		}
+		// Both VMs are busy with this window's jobs: the list says so, and their changing keys say why.
+		ui.press('up');
+		await ui.waitFor(frame => /▸ . j1 +busy/.test(frame) && /j2 +busy/.test(frame), 'both VMs busy');
+		ui.press('take');
+		await ui.waitFor(frame => frame.includes("j1 is busy: job 1 here (take '"), 'why take does not open');
 		ui.press('jobs');
 		await ui.waitFor(frame => frame.includes('Jobs of this window: 2 running, 0 ended') && /▸ . 2 +take '\S+' of j2 running/.test(frame), 'both jobs, the cursor on the newest');
 		ui.press('up');

@@ -1,3 +1,4 @@
+import {watch, type FSWatcher} from 'node:fs';
 import {chmod, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -78,6 +79,46 @@ export class LocalHypervisor implements Hypervisor {
 			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.uri}`, known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs');
 		}
 		return folder;
+	}
+
+	/**
+	 * Watches the lab's folder (VMs added or removed), each VM's folder (its vm.json renamed into
+	 * place) and its state folder (the lock), by inotify: another snapdeck's change shows at once.
+	 * Writes to the images (a guest, a merge) are not reported. Folders that come later are watched
+	 * when the lab's folder reports them.
+	 */
+	watch(onChange: () => void): () => void {
+		const watchers = new Map<string, FSWatcher>();
+		const add = (folder: string, relevant: (name: string | null) => boolean) => {
+			if (watchers.has(folder)) return;
+			try {
+				const watcher = watch(folder, {persistent: false}, (_event, name) => {
+					if (!relevant(name)) return;
+					if (folder === this.root) void follow();
+					onChange();
+				});
+				watcher.on('error', () => {
+					watcher.close();
+					watchers.delete(folder);
+				});
+				watchers.set(folder, watcher);
+			} catch {
+				// Gone already, or not a folder: nothing to watch there.
+			}
+		};
+		const follow = async () => {
+			for (const name of await this.names().catch(() => [])) {
+				const folder = path.join(this.root, name);
+				add(folder, changed => changed === VM_FILE || changed === '.snapdeck');
+				add(stateDir(folder), changed => changed === 'lock');
+			}
+		};
+		add(this.root, name => name === null || !name.startsWith('.'));
+		void follow();
+		return () => {
+			for (const watcher of watchers.values()) watcher.close();
+			watchers.clear();
+		};
 	}
 
 	async names(): Promise<string[]> {

@@ -75,12 +75,19 @@ export function useSchedules(service: Service, vm: string | null, now: () => Dat
  */
 export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: number; readonly forced: number}, every = 1) {
 	const mounted = useRef(refresh);
-	const loading = useRef(loader.loading);
-	loading.current = loader.loading;
+	// A tick that came while a load ran is not lost: the load that ends reads again once.
+	const missed = useRef(false);
 	useEffect(() => {
 		if (refresh.forced !== mounted.current.forced) loader.refresh();
 	}, [refresh.forced]);
 	useEffect(() => {
-		if (refresh.tick !== mounted.current.tick && refresh.tick % every === 0 && !loading.current) loader.refresh();
+		if (refresh.tick === mounted.current.tick || refresh.tick % every !== 0) return;
+		if (loader.loading) missed.current = true;
+		else loader.refresh();
 	}, [refresh.tick]);
+	useEffect(() => {
+		if (loader.loading || !missed.current) return;
+		missed.current = false;
+		loader.refresh();
+	}, [loader.loading]);
 }

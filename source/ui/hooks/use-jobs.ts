@@ -8,6 +8,8 @@ export type JobStatus = 'planning' | 'confirming' | 'running' | 'done' | 'failed
 export interface Job {
 	readonly id: number;
 	readonly title: string;
+	/** The VM it changes or reads (its repository), if one: shown busy meanwhile. */
+	readonly vm: string | null;
 	readonly status: JobStatus;
 	readonly step: {readonly index: number; readonly total: number; readonly summary: string} | null;
 	readonly progress: ProgressEvent | null;
@@ -61,12 +63,12 @@ export function useJobs(service: Service, onFinished: () => void) {
 	 * Runs `task` as a job: its step and progress events update the job (progress at most every
 	 * PROGRESS_INTERVAL_MS), its confirmation shows in the dialog, cancel aborts its signal.
 	 */
-	const run = useCallback((title: string, task: (context: JobContext) => Promise<JobOutcome>) => {
+	const run = useCallback((title: string, task: (context: JobContext) => Promise<JobOutcome>, vm: string | null = null) => {
 		const id = nextId.current++;
 		const controller = new AbortController();
 		controllers.current.set(id, controller);
 		const startedAt = new Date().toISOString();
-		setJobs(all => [...all, {id, title, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${startedAt.slice(11, 19)} planning`]}]);
+		setJobs(all => [...all, {id, title, vm, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${startedAt.slice(11, 19)} planning`]}]);
 		let lastProgress = 0;
 		const onEvent = (event: PlanEvent) => {
 			if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null}, `step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`);
@@ -100,7 +102,7 @@ export function useJobs(service: Service, onFinished: () => void) {
 		run(title, async ({signal, onEvent, confirm}) => {
 			const {outcome} = await service.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal, onEvent});
 			return {outcome: outcome === 'declined' ? 'declined' : 'done'};
-		});
+		}, action.vm);
 	}, [service, run]);
 
 	const answer = useCallback((yes: boolean) => {
