@@ -19,12 +19,16 @@ function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
 		async execute(step, context) {
 			if (step.op !== 'write-manifest') return images.execute(step, context);
 			const manifest = Manifest.parse(step.manifest);
-			for (const point of manifest.points) {
-				for (const file of point.files) {
-					if (!step.rehash.includes(file.file)) continue;
-					file.sha256 = await sha256File(repo.resolve(vm, file.file), context.signal);
-					file.size = await repo.fileSize(vm, file.file);
-				}
+			const files = manifest.points.flatMap(point => point.files).filter(file => step.rehash.includes(file.file));
+			for (const file of files) file.size = await repo.fileSize(vm, file.file);
+			// The hashing reads every byte of the files it changed: its progress, by bytes read.
+			const total = files.reduce((sum, file) => sum + file.size, 0);
+			let read = 0;
+			for (const file of files) {
+				file.sha256 = await sha256File(repo.resolve(vm, file.file), context.signal, bytes => {
+					read += bytes;
+					context.onProgress(total > 0 ? read / total : 1);
+				});
 			}
 			await repo.write(manifest);
 		},

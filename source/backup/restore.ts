@@ -40,8 +40,16 @@ export function assertRestorable(manifest: Manifest, point: BackupPoint, force =
 	}
 }
 
-/** Progress over a point's disks written one after another: the disks done, plus this one's share. */
-const disksProgress = (files: readonly BackupFile[], onEvent: RestoreOptions['onEvent']) => partsProgress(files, file => file.virtualSize, onEvent);
+/**
+ * Progress over a point's disks written one after another: the disks done, plus this one's share,
+ * in the bytes each reads (its point file and those under it), not its virtual size: a 64 GiB disk
+ * holding 1 GiB shows 1 GiB to go.
+ */
+function disksProgress(manifest: Manifest, point: BackupPoint, onEvent: RestoreOptions['onEvent']) {
+	const chain = pointChain(manifest, point.id);
+	const reads = (file: BackupFile) => chain.flatMap(member => member.files).filter(member => member.disk === file.disk).reduce((sum, member) => sum + member.size, 0);
+	return partsProgress(point.files, reads, onEvent);
+}
 
 /** Where each disk of a point went. */
 export type Restored = Record<string, string>;
@@ -65,7 +73,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			if (headers.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${headers.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 		}
 		const qemuImg = new QemuImg(localRunner);
-		const progress = disksProgress(point.files, options.onEvent);
+		const progress = disksProgress(manifest, point, options.onEvent);
 		const write = async (disk: string, target: string) => {
 			const file = point.files.find(candidate => candidate.disk === disk);
 			if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
@@ -157,7 +165,7 @@ export async function writePointInto(repo: Repository, vm: string, id: string, i
 		const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
 		if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
 		const qemuImg = new QemuImg(localRunner);
-		const progress = disksProgress(point.files, options.onEvent);
+		const progress = disksProgress(manifest, point, options.onEvent);
 		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'started', message: 'in place'});
 		try {
 			for (const file of point.files) {

@@ -8,7 +8,8 @@ const writeManifest = (manifest: Manifest, rehash: readonly string[]): Step => (
 	op: 'write-manifest', manifest, rehash,
 	summary: `record the remaining ${manifest.points.length} point${manifest.points.length === 1 ? '' : 's'} in the manifest${rehash.length > 0 ? ` (new checksums of ${rehash.join(', ')})` : ''}`,
 	reads: rehash, writes: ['manifest.json'], creates: [], deletes: [],
-	bytes: 0, space: 0,
+	// What it reads: each file it hashes again (its progress is the hashing's).
+	bytes: manifest.points.flatMap(point => point.files).filter(file => rehash.includes(file.file)).reduce((sum, file) => sum + file.size, 0), space: 0,
 	undo: 'the previous manifest is kept in the journal',
 });
 

@@ -6,6 +6,7 @@ import {pruneBackups} from '../../source/backup/prune.js';
 import {Repository} from '../../source/backup/repository.js';
 import {restoreBackup} from '../../source/backup/restore.js';
 import {verifyBackups} from '../../source/backup/verify.js';
+import type {PlanEvent} from '../../source/core/plan.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 
 const day = (n: number) => new Date(Date.UTC(2026, 10, n, 3));
@@ -34,13 +35,26 @@ async function backedUpLab() {
 
 describe('verify, restore and prune on real point files', () => {
 	it('every point restores to exactly the disk as it was; after prune, every kept point still does', async () => {
-		const {repo, ids, restoresAsAt} = await backedUpLab();
+		const {lab, repo, ids, restoresAsAt} = await backedUpLab();
 		expect((await repo.read('vm1')).points.map(point => point.kind)).toEqual(['full', 'incremental', 'incremental', 'incremental']);
 		for (const index of [0, 1, 2, 3]) expect(await restoresAsAt(index)).toBe(true);
 		expect(await restoresAsAt(0)).toBe(true);
+		// A restore's progress counts the bytes it reads (the point and those under it), not the 64 MiB disk.
+		const read: PlanEvent[] = [];
+		await restoreBackup(repo, lab.hypervisor, 'vm1', {point: ids[3]!, to: path.join(await tempDir(), 'r.qcow2'), command: 'test', onEvent: event => read.push(event)});
+		const chainBytes = (await repo.read('vm1')).points.reduce((sum, point) => sum + point.files[0]!.size, 0);
+		expect(read.filter(event => event.type === 'progress').at(-1)).toMatchObject({bytesTotal: chainBytes, fraction: 1});
+		expect(chainBytes).toBeLessThan(64 * MiB);
 
-		const result = await pruneBackups(repo, 'vm1', {retention: {last: 2}, command: 'test', confirm: async () => true});
+		const events: PlanEvent[] = [];
+		const result = await pruneBackups(repo, 'vm1', {retention: {last: 2}, command: 'test', confirm: async () => true, onEvent: event => events.push(event)});
 		expect(result.remove).toEqual([ids[1], ids[0]]);
+		// The hashing of the merged files shows progress in bytes read, up to all of them.
+		const hashing = events.findIndex(event => event.type === 'step' && event.summary.includes('new checksums'));
+		const progress = events.slice(hashing).filter(event => event.type === 'progress');
+		expect(progress.length).toBeGreaterThan(0);
+		expect(progress.at(-1)).toMatchObject({fraction: 1});
+		expect((progress.at(-1) as {bytesTotal: number}).bytesTotal).toBeGreaterThan(MiB);
 		const after = await repo.read('vm1');
 		expect(after.points.map(point => [point.id, point.kind])).toEqual([[ids[2], 'full'], [ids[3], 'incremental']]);
 		expect(await restoresAsAt(2)).toBe(true);
