@@ -1,21 +1,23 @@
 import os from 'node:os';
 import {Box, Text, useApp} from 'ink';
-import {useCallback, useEffect, useMemo, useReducer, useRef, useState} from 'react';
+import {useEffect, useMemo, useReducer, useRef, useState} from 'react';
 import {worstOf, type Severity} from '../core/health.js';
 import type {Service} from '../service/service.js';
 import {makeActions} from './actions.js';
 import {HelpBar} from './components/help-bar.js';
+import {MIN_COLUMNS, MIN_ROWS, TooSmall} from './components/too-small.js';
 import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
-import {useFollow, useHealth, useInventory} from './hooks/use-inventory.js';
+import {useFollow, useHealth, useInventory, useShownVms} from './hooks/use-inventory.js';
 import {isActive, useJobs} from './hooks/use-jobs.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
+import {useRefresh} from './hooks/use-refresh.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
-import {globalCommands, unavailableHere} from './global-keys.js';
+import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
-import {coversBody, overlayContext, overlayKey, OverlayView, quitQuestion} from './overlays.js';
+import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
-import {cursorRow, initialState, reduce} from './state.js';
+import {initialState, reduce} from './state.js';
 import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
 
@@ -34,14 +36,9 @@ export interface AppProps {
 	readonly refreshMs?: number;
 }
 
-/** Below this, no screen can show a plan or a list usefully: the UI asks for a larger terminal. */
-export const MIN_COLUMNS = 40;
-export const MIN_ROWS = 12;
 
 /** Another snapdeck, or virsh, changes VMs too: the screen follows by itself this often. */
 export const AUTO_REFRESH_MS = 5000;
-/** How long the adapter's change reports settle before the screen is read again. */
-const CHANGE_SETTLE_MS = 150;
 
 /**
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
@@ -60,24 +57,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		loadKeymap?.().then(setKeymap, (error: unknown) => dispatch({type: 'notice', text: `configuration not used: ${(error as Error).message}`}));
 	}, [loadKeymap]);
 
-	// Read again: `forced` on R and when a job ends, `tick` every refreshMs (a load at a time).
-	const [refresh, setRefresh] = useState({tick: 0, forced: 0});
-	const force = useCallback(() => setRefresh(current => ({...current, forced: current.forced + 1})), []);
-	useEffect(() => {
-		const tick = () => setRefresh(current => ({...current, tick: current.tick + 1}));
-		const timer = setInterval(tick, refreshMs);
-		// Where the adapter sees changes (a local lab's folders), a change is shown at once: a burst of them as one read.
-		let soon: NodeJS.Timeout | undefined;
-		const stop = service.watch(() => {
-			clearTimeout(soon);
-			soon = setTimeout(tick, CHANGE_SETTLE_MS);
-		});
-		return () => {
-			clearInterval(timer);
-			clearTimeout(soon);
-			stop();
-		};
-	}, [refreshMs, service]);
+	const {refresh, force} = useRefresh(service, refreshMs);
 	const inventory = useInventory(service);
 	const health = useHealth(service, inventory.data !== null, now);
 	useFollow(inventory, refresh);
@@ -85,14 +65,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const jobs = useJobs(service, force);
 	const actions = makeActions(service, jobs, dispatch, now, inventory.data);
 
-	// A VM a job of this window is at work on is busy too, as one another snapdeck holds.
-	const working = jobs.jobs.filter(job => isActive(job) && job.vm !== null).map(job => `${job.vm}\n${job.id}`).join('\t');
-	const vms = useMemo(() => {
-		const here = new Map(working ? working.split('\t').map(entry => entry.split('\n') as [string, string]) : []);
-		const all = [...(inventory.data ?? [])].sort((a, b) => a.name.localeCompare(b.name)).map(vm => (here.has(vm.name) && !vm.busy ? {...vm, busy: `job ${here.get(vm.name)} here`} : vm));
-		const needle = state.filter.toLowerCase();
-		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
-	}, [inventory.data, state.filter, working]);
+	const vms = useShownVms(inventory.data, state.filter, jobs.jobs);
 	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
 
 	// A plan waiting for an answer comes over whatever is open; while quitting, it is declined.
@@ -120,35 +93,12 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
 
 	useKeypresses(spec => {
-		const command = keymap.commandFor(context, spec);
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
-		if (tooSmall) {
-			if (keymap.keys.quit.includes(spec) && running === 0) exit();
-			return;
-		}
-		const say = (text: string | void) => dispatch({type: 'notice', text: text || null});
-		say();
-		if (state.overlay) {
-			return say(overlayKey({overlay: state.overlay, command, spec, dispatch, jobs, actions, filter: state.filter, height: bodyHeight, width: columns, quit: {force: onForceQuit ?? exit}, keymap, screen: state.screen}));
-		}
-		if (command === undefined) return say(unavailableHere(spec, keymap, state.screen));
-		const {rows: keys} = binding.current;
-		const row = cursorRow(state.cursors[state.screen], keys);
-		const page = Math.max(1, bodyHeight - 2);
-		const moves = {up: row - 1, down: row + 1, pageUp: row - page, pageDown: row + page, top: 0, bottom: keys.length - 1} as const;
-		if (command in moves) return dispatch({type: 'select', screen: state.screen, keys, row: moves[command as keyof typeof moves]});
-		const act = binding.current.commands[command] ?? globalCommands({state, dispatch, jobs, running, force, vm: binding.current.vm, connections, exit})[command];
-		return say(act ? act() : `${displayKey(spec)}: not available on ${screen.label}`);
+		if (tooSmall) return void (keymap.keys.quit.includes(spec) && running === 0 && exit());
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit});
 	});
 
-	if (tooSmall) {
-		return (
-			<Box flexDirection="column" width={columns} height={rows}>
-				<Text wrap="wrap">snapdeck: the terminal is {columns}x{terminalRows}; it needs at least {MIN_COLUMNS}x{MIN_ROWS}.</Text>
-				<Text wrap="wrap" color={theme.muted}>Enlarge it to go on{running > 0 ? ' (jobs keep running meanwhile)' : `, or ${displayKey(keymap.keys.quit[0] ?? '')} to quit`}.</Text>
-			</Box>
-		);
-	}
+	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} />;
 	const covered = coversBody(state.overlay);
 	const question = quitQuestion(state.overlay, running, keymap);
 	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));

@@ -2,31 +2,40 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-export type Context = 'starting' | 'list' | 'tree' | 'backups' | 'health' | 'log' | 'jobs' | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+/** The screens (each a module under screens/): a new one is a name here, its module, and the command that opens it. */
+export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs'] as const;
+export type ScreenName = typeof SCREEN_NAMES[number];
+
+export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+
+/** Where the keys to move and scroll work: every screen and every box that scrolls. */
+const MOVING = [...SCREEN_NAMES, 'help', 'confirm', 'confirmTyped', 'details'] as const;
+const besides = (screen: ScreenName): ScreenName[] => SCREEN_NAMES.filter(name => name !== screen);
 
 /**
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
  * applies, and its place in the help bar (`bar`: lower comes first, 0 = only on the `?` screen),
- * so that at 80 columns the actions of a view come before the ways to move.
+ * so that at 80 columns the actions of a view come before the ways to move. `opens`: the screen
+ * the command goes to, wherever it is pressed.
  */
 export const COMMANDS = {
-	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
-	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
-	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
-	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
-	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
-	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'help', 'confirm', 'confirmTyped', 'details']},
+	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: MOVING},
+	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: MOVING},
+	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: MOVING},
+	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: MOVING},
+	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: MOVING},
+	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: MOVING},
 	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs']},
-	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: ['tree', 'backups', 'health', 'log', 'jobs']},
+	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: besides('list')},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
 	backup: {description: 'back up (auto, full, incr.)', short: 'backup', bar: 3, category: 'Backups', contexts: ['list', 'tree', 'backups', 'health']},
 	backups: {description: "the VM's backup points", short: 'backups', bar: 4, category: 'Backups', contexts: ['list', 'tree']},
 	verify: {description: 'verify point: sha256, check', short: 'verify', bar: 1, category: 'Backups', contexts: ['backups', 'health']},
-	health: {description: 'health findings and fixes', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree']},
-	log: {description: "journal of the VM's changes", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree']},
-	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log']},
+	health: {description: 'health findings and fixes', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree'], opens: 'health'},
+	log: {description: "journal of the VM's changes", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree'], opens: 'log'},
+	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: besides('jobs'), opens: 'jobs'},
 	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
 	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 0, category: 'Backups', contexts: ['backups']},
 	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
@@ -36,16 +45,16 @@ export const COMMANDS = {
 	backupFull: {description: 'full backup', short: 'full', bar: 2, category: 'Dialogs', contexts: ['backupDialog']},
 	backupIncremental: {description: 'incremental backup', short: 'incremental', bar: 3, category: 'Dialogs', contexts: ['backupDialog']},
 	filter: {description: 'filter VMs', short: 'filter', bar: 2, category: 'View', contexts: ['list']},
-	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
-	cancelJob: {description: 'cancel the (selected) job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
-	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: ['list', 'tree', 'backups', 'health', 'log', 'jobs']},
-	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', 'list', 'tree', 'backups', 'health', 'log', 'jobs', 'quitting']},
+	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: SCREEN_NAMES},
+	cancelJob: {description: 'cancel the (selected) job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: SCREEN_NAMES},
+	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: SCREEN_NAMES},
+	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', ...SCREEN_NAMES, 'quitting']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
 	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
-} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]}>;
+} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]; opens?: ScreenName}>;
 
 export type Command = keyof typeof COMMANDS;
 

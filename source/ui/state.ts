@@ -1,7 +1,7 @@
 import type {RestoreForm, TakeForm} from './components/dialogs.js';
+import type {ScreenName} from './keymap.js';
 
-/** The screens, each a module under screens/ and a context of the keymap table. */
-export type ScreenName = 'list' | 'tree' | 'backups' | 'health' | 'log' | 'jobs';
+export type {ScreenName} from './keymap.js';
 
 /** A cursor by identity: the key of the item it is on, and the row that places it when that item is gone. */
 export interface Cursor {

@@ -1,4 +1,5 @@
-import {useCallback, useEffect, useRef, useState} from 'react';
+import {useCallback, useEffect, useMemo, useRef, useState} from 'react';
+import {isActive, type Job} from './use-jobs.js';
 import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
 import type {JournalRecord} from '../../core/plan.js';
@@ -90,4 +91,18 @@ export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: numb
 		missed.current = false;
 		loader.refresh();
 	}, [loader.loading]);
+}
+
+/**
+ * The VMs the list shows: sorted by name, filtered, and a VM a job of this window is at work on
+ * marked busy too, as one another snapdeck's job holds.
+ */
+export function useShownVms(inventory: readonly VmSummary[] | null, filter: string, jobs: readonly Job[]) {
+	const working = jobs.filter(job => isActive(job) && job.vm !== null).map(job => `${job.vm}\n${job.id}`).join('\t');
+	return useMemo(() => {
+		const here = new Map(working ? working.split('\t').map(entry => entry.split('\n') as [string, string]) : []);
+		const all = [...(inventory ?? [])].sort((a, b) => a.name.localeCompare(b.name)).map(vm => (here.has(vm.name) && !vm.busy ? {...vm, busy: `job ${here.get(vm.name)} here`} : vm));
+		const needle = filter.toLowerCase();
+		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
+	}, [inventory, filter, working]);
 }

@@ -55,5 +55,6 @@ export const jobsScreen: Screen = {
 	name: 'jobs',
 	label: 'the jobs screen',
 	title: () => 'VMs › jobs',
+	opensAt: 'last',
 	Component: JobsScreen,
 };

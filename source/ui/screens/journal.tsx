@@ -39,5 +39,7 @@ export const journalScreen: Screen = {
 	name: 'log',
 	label: 'the journal',
 	title: state => `VMs › ${state.vm ?? 'all'} › journal`,
+	opensAt: 'last',
+	ofVm: true,
 	Component: JournalScreen,
 };

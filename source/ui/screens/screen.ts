@@ -53,6 +53,9 @@ export interface Screen {
 	/** Where the operator is, for the header, and what the status line calls this screen. */
 	readonly title: (state: UiState, vms: number) => string;
 	readonly label: string;
+	/** Where the command that opens it (the keymap's `opens`) puts the cursor, and whether it is of the VM in view. */
+	readonly opensAt?: 'first' | 'last';
+	readonly ofVm?: boolean;
 	/** Drawn in the body; owns its data hook, its rows, its keys (from the keymap's context of its name). */
 	readonly Component: FunctionComponent<ScreenProps>;
 }
