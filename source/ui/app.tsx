@@ -114,7 +114,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			<Box flexGrow={1} />
 			<JobsPanel jobs={jobs.jobs} width={columns} />
 			<Text wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{status}</Text>
-			<HelpBar keymap={keymap} context={context} />
+			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);
 }

@@ -37,7 +37,7 @@ export const COMMANDS = {
 	log: {description: "journal of the VM's changes", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree'], opens: 'log'},
 	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: besides('jobs'), opens: 'jobs'},
 	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
-	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 0, category: 'Backups', contexts: ['backups']},
+	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 2, category: 'Backups', contexts: ['backups']},
 	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
 	prune: {description: 'prune by policy retention', short: 'prune', bar: 3, category: 'Backups', contexts: ['backups']},
 	copy: {description: 'copy to the off-site target', short: 'copy off-site', bar: 0, category: 'Backups', contexts: ['list', 'backups', 'health']},

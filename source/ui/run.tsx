@@ -36,7 +36,7 @@ function Starting({title, keymap}: {title: string; keymap: Keymap}) {
 			<Text color={theme.muted}>{title === '' ? 'reading the configuration…' : `connecting to ${title}…`}</Text>
 			<Box flexGrow={1} />
 			<Text> </Text>
-			<HelpBar keymap={keymap} context="starting" />
+			<HelpBar keymap={keymap} context="starting" width={columns} />
 		</Box>
 	);
 }

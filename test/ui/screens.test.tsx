@@ -136,3 +136,23 @@ describe('the UI state: one reducer over a tagged union', () => {
 		expect(state.cursors.tree).toEqual({key: null, index: 0});
 	});
 });
+
+describe('the help bar', () => {
+	it('shows whole keys only, the help key always, and fits every screen and dialog at 80 and 40 columns', async () => {
+		const {buildKeymap, COMMANDS} = await import('../../source/ui/keymap.js');
+		const {barItems} = await import('../../source/ui/components/help-bar.js');
+		const keymap = buildKeymap();
+		const contexts = [...new Set(Object.values(COMMANDS).flatMap(command => command.contexts))];
+		for (const width of [80, 40]) {
+			for (const context of contexts) {
+				const items = barItems(keymap, context, width);
+				const line = items.map(item => `${item.keys} ${COMMANDS[item.command].short}`).join('  ');
+				expect([...line].length, `${context} at ${width}: ${line}`).toBeLessThanOrEqual(width);
+				if (keymap.commandsIn(context).includes('help')) expect(items.map(item => item.command)).toContain('help');
+			}
+		}
+		// The backup points at 80 columns: each of their own keys, V among them.
+		const points = barItems(keymap, 'backups', 80).map(item => item.keys);
+		for (const key of ['Enter/l', 'v', 'V', 'o', 'P', 'b', '?']) expect(points, points.join(' ')).toContain(key);
+	});
+});
