@@ -345,7 +345,8 @@ describe('the cursor follows a VM, not a row', () => {
 		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
 		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
 		await ui.waitFor(frame => frame.includes('VMs (2)'), 'the new VM', 5000);
-		await lab.take('seen');
+		// Another operator's snapdeck, another process: its lock is what the adapter sees.
+		await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);
 		await ui.waitFor(frame => /▸ . w2 .* seen/.test(frame), "w2's new snapshot, the cursor still on w2", 5000);
 	});
 
