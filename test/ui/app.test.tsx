@@ -281,6 +281,13 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('VMs (0 matching "zzz")') && frame.includes('no VM matches "zzz": Esc clears the filter'), 'an empty filtered list that says so');
 		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('VMs (1)'), 'the whole list again');
+		// A filter accepted with Enter stays in force; Esc on the list clears it.
+		ui.press('filter');
+		ui.type('zz');
+		ui.press('submit');
+		await ui.waitFor(frame => frame.includes('VMs (0 matching "zz")') && frame.includes('filter: zz'), 'the filter in force');
+		ui.press('clearFilter');
+		await ui.waitFor(frame => frame.includes('VMs (1)') && !frame.includes('filter: zz'), 'the filter cleared');
 	});
 });
 

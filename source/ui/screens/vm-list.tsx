@@ -17,6 +17,7 @@ function VmListScreen({context, visible}: ScreenProps) {
 		backups: onVm(name => dispatch({type: 'go', screen: 'backups', vm: name})),
 		copy: onVm(name => actions.copy(name)),
 		filter: () => dispatch({type: 'open', overlay: {kind: 'filter', at: null}}),
+		clearFilter: () => (state.filter ? dispatch({type: 'filter', text: ''}) : 'no filter to clear'),
 	}});
 	return (
 		<Loading loaded={context.inventory} what="VMs" height={context.height} visible={visible}>
