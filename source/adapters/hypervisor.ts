@@ -34,6 +34,24 @@ export interface BackupTarget {
  * QEMU, or a qemu-storage-daemon on a stopped VM) or libvirt's backup-begin with checkpoints. Held
  * under the VM's lock; close() lets go.
  */
+/** How a boot test decides the guest is up (see verify --boot). */
+export interface BootCheck {
+	readonly timeoutMs: number;
+	/** A regular expression the serial console must show; null: the guest agent must answer. */
+	readonly pattern: string | null;
+	/** A program and its arguments run through the agent (guest-exec) once it answers; it must exit 0. */
+	readonly command: readonly string[] | null;
+}
+
+/** What a boot test saw: its verdict, how long it took, the console's text and a PNG of the display. */
+export interface BootResult {
+	readonly ok: boolean;
+	readonly message: string;
+	readonly seconds: number;
+	readonly console: string;
+	readonly screenshot: Buffer | null;
+}
+
 export interface BackupDriver {
 	readonly disks: readonly {readonly target: string; readonly virtualSize: number}[];
 	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
@@ -90,6 +108,12 @@ export interface Hypervisor {
 	 * rewritten, its lock taken or given back), where the adapter can tell; resolves to the stop.
 	 */
 	watch?(onChange: () => void): () => void;
+	/**
+	 * Boots a throwaway copy of a VM from a backup point: `definition` as the point recorded it,
+	 * `disks` (overlays on the point's files, by target), sockets and logs in `work`. Isolated (no
+	 * network, its own name), always stopped before it resolves.
+	 */
+	bootThrowaway?(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult>;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
 	preflight(inspection: Inspection, plan: Plan): Promise<void>;
 	/** The executor for the VM as it is now (stopped or running). */

@@ -187,7 +187,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	const compress = options.compress ?? true;
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
-		reason: decision.reason, definition: driver.definition, verified: null, compression: compress ? 'zstd' : 'none', archive: null,
+		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});

@@ -62,7 +62,7 @@ Usage:
                                             stopped VM whole (every image of its snapshot tree), so
                                             'restore --as NAME' brings it back with its snapshots
   snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)
-  snapdeck verify VM [--point ID] [--restore-test]
+  snapdeck verify VM [--point ID] [--restore-test] [--boot [--timeout S]]
                                             check points against their checksums and qemu-img check
   snapdeck verify VM --from TARGET [--read-data]
                                             restic's check of an off-site target: its structure and
@@ -448,9 +448,19 @@ export async function runCommand(command: string, args: readonly string[], flags
 			const svc = await service();
 			// Progress on the terminal; --json stays the one verdict object it always was.
 			const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`), ...(flags.json ? {} : {onEvent: progressReporter(flags)})}));
-			if (flags.json) printJson({vm, points: verdicts});
-			else for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
-			return verdicts.every(verdict => verdict.ok) ? 0 : 1;
+			// --boot: the point (the newest, unless named) also boots, once its files verify.
+			const newest = verdicts.at(-1);
+			const bootable = flags.boot && newest?.ok === true;
+			if (flags.boot && !bootable) process.stderr.write(`snapdeck: not booted: ${newest ? `point ${newest.id} failed verification` : 'no point'}\n`);
+			const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
+			if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 5 && timeout <= 3600)) throw new SnapdeckError('usage', `--timeout ${flags.timeout}: give whole seconds, 5 to 3600`);
+			const boot = bootable ? await cancellable(signal => svc.bootTest(vm!, {point: flags.point ?? newest.id, command: commandLine, signal, ...(timeout === undefined ? {} : {timeoutMs: timeout * 1000}), ...(flags.json ? {} : {onEvent: progressReporter(flags)})})) : null;
+			if (flags.json) printJson({vm, points: verdicts, ...(flags.boot ? {boot} : {})});
+			else {
+				for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
+				if (boot) print(`${boot.ok ? 'booted ' : 'NO BOOT'} ${flags.point ?? newest!.id}: ${boot.message} (console: ${boot.console}${boot.screenshot ? `, screenshot: ${boot.screenshot}` : ''}, in the VM's folder of the repository)`);
+			}
+			return verdicts.every(verdict => verdict.ok) && (!flags.boot || boot?.ok === true) ? 0 : 1;
 		}
 		case 'restore': {
 			const [vm] = expectArgs(command, args, ['vm']);

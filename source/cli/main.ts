@@ -22,6 +22,8 @@ const OPTIONS = {
 	now: {type: 'string'},
 	prometheus: {type: 'string'},
 	'restore-test': {type: 'boolean', default: false},
+	boot: {type: 'boolean', default: false},
+	timeout: {type: 'string'},
 	from: {type: 'string'},
 	'read-data': {type: 'boolean', default: false},
 	to: {type: 'string'},
@@ -61,6 +63,8 @@ export type CliFlags = {
 	now?: string;
 	prometheus?: string;
 	'restore-test': boolean;
+	boot: boolean;
+	timeout?: string;
 	from?: string;
 	'read-data': boolean;
 	to?: string;

@@ -32,6 +32,20 @@ export const Verification = z.object({
 });
 export type Verification = z.infer<typeof Verification>;
 
+/** The newest boot test of a point: the verdict, and where its console log and screenshot are kept (in the VM's folder). */
+export const BootTest = z.object({
+	at: z.iso.datetime({offset: true}),
+	ok: z.boolean(),
+	message: z.string(),
+	seconds: z.number().nonnegative(),
+	console: z.string().regex(/^\.snapdeck\/boot\/[0-9A-Za-z-]+\/console\.log$/),
+	screenshot: z.string().regex(/^\.snapdeck\/boot\/[0-9A-Za-z-]+\/screen\.png$/).nullable(),
+});
+export type BootTest = z.infer<typeof BootTest>;
+
+/** Where a point's boot test keeps its console log and screenshot, relative to the VM's folder. */
+export const bootFiles = (id: string) => ({folder: `.snapdeck/boot/${id}`, console: `.snapdeck/boot/${id}/console.log`, screenshot: `.snapdeck/boot/${id}/screen.png`});
+
 /** A point id: its UTC time, sortable as text ("20261125T121314Z"), with "-2", "-3" after a clash. */
 export const POINT_ID = /^\d{8}T\d{6}Z(?:-\d+)?$/;
 
@@ -70,6 +84,8 @@ export const BackupPoint = z.object({
 	/** The VM's definition when the point was taken, as the adapter keeps it (vm.json, domain XML). */
 	definition: z.unknown(),
 	verified: Verification.nullable().default(null),
+	/** The newest boot test (verify --boot); null when it was never booted. */
+	boot: BootTest.nullable().default(null),
 	/** How the point's clusters are stored: zstd-compressed, or plain (older points, --no-compress). */
 	compression: z.enum(['none', 'zstd']).default('none'),
 	/** With --with-snapshots: every image of the VM's snapshot tree, as it was; null for a backup of the present state only. */

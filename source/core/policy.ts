@@ -48,6 +48,25 @@ export const Policy = z.strictObject({
 		/** How often the target is checked ('snapdeck verify VM --from TARGET'); health warns after that. */
 		checkEvery: Duration.default('30d'),
 	}).optional(),
+	/** Boot tests of the newest backup point ('snapdeck verify VM --boot'): what proves the guest is up, and how often. */
+	boot: z.strictObject({
+		/** A regular expression the serial console must show; by default the guest agent must answer. */
+		pattern: z.string().min(1).max(500).refine(text => {
+			try {
+				new RegExp(text);
+				return true;
+			} catch {
+				return false;
+			}
+		}, 'a valid regular expression').optional(),
+		/** A program and its arguments, run through the guest agent once it answers; it must exit 0. */
+		check: z.array(z.string()).min(1).optional(),
+		/** Seconds the guest has to prove it is up. */
+		timeout: z.number().int().min(5).max(3600).default(90),
+		/** When 'snapdeck run' boot-tests the newest point (cron); health warns when the newest test is older than `every`. */
+		schedule: CronText.optional(),
+		every: Duration.default('30d'),
+	}).optional(),
 });
 export type Policy = z.infer<typeof Policy>;
 

@@ -68,7 +68,7 @@ export function planPrune(manifest: Manifest, remove: readonly string[]): Plan {
 					Object.assign(next, {backing: own.backing, size: own.size + next.size});
 				}
 			}
-			Object.assign(successor, {kind: removed.kind, parent: removed.parent, verified: null});
+			Object.assign(successor, {kind: removed.kind, parent: removed.parent, verified: null, boot: null});
 		} else {
 			for (const own of removed.files) deletes.push(deleteImage(images, own.disk, own.file));
 		}

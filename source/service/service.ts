@@ -22,6 +22,7 @@ import {pruneBackups, type PruneOptions} from '../backup/prune.js';
 import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
+import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
 import type {ResticTarget} from '../adapters/restic.js';
@@ -123,6 +124,12 @@ export class Service {
 
 	async verify(vm: string, options: VerifyOptions) {
 		return verifyBackups(await this.repo(), vm, options);
+	}
+
+	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
+	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'>) {
+		const policy = (await this.policyOf())(vm);
+		return bootTestPoint(await this.repo(), this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null});
 	}
 
 	async restore(vm: string, options: RestoreOptions) {

@@ -14,7 +14,8 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
-import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import {bootThrowaway} from './boot-vm.js';
 import {acquireLock, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
@@ -136,6 +137,10 @@ export class LocalHypervisor implements Hypervisor {
 		return () => {
 			for (const folder of [...watchers.keys()]) close(folder);
 		};
+	}
+
+	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal) {
+		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, signal);
 	}
 
 	async names(): Promise<string[]> {

@@ -6,7 +6,7 @@ import type {CommandRunner} from '../exec.js';
 import {stateDir} from './operation-store.js';
 import {assertOwnQemu} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
-import type {VmFile} from './vm-file.js';
+import type {QemuConfig, VmFile} from './vm-file.js';
 
 /** QEMU's -blockdev option syntax: a comma inside a value is written twice. */
 const optionValue = (value: string) => value.replaceAll(',', ',,');
@@ -21,16 +21,32 @@ export const qdevPath = (target: string) => `/machine/peripheral/${target}/virti
 export function qemuArgs(folder: string, vm: VmFile): string[] {
 	const qmp = qmpPath(folder, vm);
 	if (!vm.qemu || qmp === null) throw new SnapdeckError('refused', `${vm.name} has no "qemu" and "qmp" in its vm.json, so snapdeck cannot start it`, 'see "vm.json" in the README');
-	const args = ['-name', vm.name, '-machine', `${vm.qemu.machine},accel=kvm:tcg`, '-m', String(vm.qemu.memoryMiB), '-nodefaults', '-display', 'none'];
-	for (const disk of vm.disks) {
-		const file = path.resolve(folder, disk.file);
+	return [...machineArgs(folder, vm.name, vm.qemu, Object.fromEntries(vm.disks.map(disk => [disk.target, path.resolve(folder, disk.file)]))), '-qmp', `unix:${optionValue(qmp)},server=on,wait=off`, '-daemonize', '-pidfile', pidFile(folder), ...vm.qemu.args];
+}
+
+/**
+ * The machine part of a QEMU command line: machine, memory, accelerator, the kernel to boot, the
+ * disks (images by target), the guest agent's port, the serial console, the display. Files of the
+ * config are relative to `folder`. Used for the VM itself and for a throwaway copy of it (a boot test).
+ */
+export function machineArgs(folder: string, name: string, qemu: QemuConfig, disks: Readonly<Record<string, string>>, throwaway: {agent: string; console: string} | null = null): string[] {
+	// A throwaway copy does not reboot: a guest that resets or panics ends the test.
+	const args = ['-name', name, '-machine', `${qemu.machine},accel=${qemu.accel}`, '-m', String(qemu.memoryMiB), '-nodefaults', '-display', 'none', ...(throwaway ? ['-no-reboot'] : [])];
+	if (qemu.kernel) {
+		args.push('-kernel', path.resolve(folder, qemu.kernel.file), ...(qemu.kernel.initrd ? ['-initrd', path.resolve(folder, qemu.kernel.initrd)] : []), '-append', qemu.kernel.append);
+	}
+	for (const [target, image] of Object.entries(disks)) {
 		args.push(
-			'-blockdev', `driver=file,filename=${optionValue(file)},node-name=file-${disk.target}`,
-			'-blockdev', `driver=qcow2,file=file-${disk.target},node-name=${disk.target}-0`,
-			'-device', `virtio-blk-pci,drive=${disk.target}-0,id=${disk.target}`,
+			'-blockdev', `driver=file,filename=${optionValue(image)},node-name=file-${target}`,
+			'-blockdev', `driver=qcow2,file=file-${target},node-name=${target}-0`,
+			'-device', `virtio-blk-pci,drive=${target}-0,id=${target}`,
 		);
 	}
-	args.push('-qmp', `unix:${optionValue(qmp)},server=on,wait=off`, '-daemonize', '-pidfile', pidFile(folder), ...vm.qemu.args);
+	const agent = throwaway?.agent ?? (qemu.agent ? path.resolve(folder, qemu.agent) : null);
+	if (agent) args.push('-chardev', `socket,id=agent,path=${optionValue(agent)},server=on,wait=off`, '-device', 'virtio-serial', '-device', 'virtserialport,chardev=agent,name=org.qemu.guest_agent.0');
+	const console = throwaway?.console ?? (qemu.console ? path.resolve(folder, qemu.console) : null);
+	if (console) args.push('-serial', `file:${optionValue(console)}`);
+	if (qemu.display) args.push('-device', 'VGA');
 	return args;
 }
 

@@ -10,9 +10,25 @@ import {writeJsonAtomic} from '../atomic-file.js';
  * are named relative to the VM's folder.
  */
 /** How to start the VM's QEMU; the disks come from `disks` (the active images) at each start. */
+/** A file named by vm.json: relative to the VM's folder, never leaving it (no '..', not absolute). */
+const InFolder = z.string().min(1).max(255).refine(name => !path.isAbsolute(name) && !name.split(/[\\/]/).includes('..') && !name.includes(','), 'a file inside the VM\'s folder, without ".." or ","');
+
 export const QemuConfig = z.strictObject({
 	machine: z.string().regex(/^[a-z0-9.-]+$/).default('q35'),
 	memoryMiB: z.number().int().min(16).max(1 << 20).default(256),
+	/**
+	 * QEMU's accelerator: "kvm:tcg" (KVM, else software), or "tcg" where KVM is there but cannot run
+	 * the guest (a stock kernel hangs under the kvm-pvm of some cloud machines: see LAB.md).
+	 */
+	accel: z.enum(['kvm:tcg', 'kvm', 'tcg']).default('kvm:tcg'),
+	/** A direct kernel boot: the kernel, its initramfs and command line (files in the VM's folder). */
+	kernel: z.strictObject({file: InFolder, initrd: InFolder.nullable().default(null), append: z.string().max(4096).default('')}).nullable().default(null),
+	/** The guest agent's socket (a virtio-serial port named org.qemu.guest_agent.0), relative to the folder. */
+	agent: InFolder.nullable().default(null),
+	/** Where the serial console is written, relative to the folder. */
+	console: InFolder.nullable().default(null),
+	/** A display device (std VGA, shown nowhere), so that a screenshot can be taken. */
+	display: z.boolean().default(false),
 	/** More arguments for qemu-system-x86_64, passed as they are (never through a shell). */
 	args: z.array(z.string()).default([]),
 });

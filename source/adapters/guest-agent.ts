@@ -1,0 +1,108 @@
+import net from 'node:net';
+import {SnapdeckError} from '../core/errors.js';
+
+/**
+ * A client of QEMU's guest agent (qemu-ga) on its host-side socket: JSON commands, one answer a
+ * line. The agent may have been talked to before, or be half-way through starting: every session
+ * begins with `guest-sync` and a fresh id, and reads past anything older than that answer.
+ */
+export class GuestAgent {
+	private buffer = '';
+	private waiting: ((line: string) => void) | null = null;
+	private readonly lines: string[] = [];
+
+	private constructor(private readonly socket: net.Socket) {
+		socket.setEncoding('utf8');
+		socket.on('data', (chunk: string) => {
+			this.buffer += chunk;
+			for (let end = this.buffer.indexOf('\n'); end >= 0; end = this.buffer.indexOf('\n')) {
+				const line = this.buffer.slice(0, end).trim();
+				this.buffer = this.buffer.slice(end + 1);
+				if (!line) continue;
+				if (this.waiting) {
+					const resolve = this.waiting;
+					this.waiting = null;
+					resolve(line);
+				} else this.lines.push(line);
+			}
+		});
+		socket.on('error', () => undefined);
+	}
+
+	/** Connects and synchronises; fails when the agent does not answer within `timeoutMs` (not started yet, or none). */
+	static async connect(socketPath: string, timeoutMs: number): Promise<GuestAgent> {
+		const socket = await new Promise<net.Socket>((resolve, reject) => {
+			const connection = net.connect(socketPath);
+			const timer = setTimeout(() => {
+				connection.destroy();
+				reject(new SnapdeckError('failed', `the guest agent socket ${socketPath} did not accept a connection`));
+			}, timeoutMs);
+			connection.once('connect', () => {
+				clearTimeout(timer);
+				resolve(connection);
+			});
+			connection.once('error', error => {
+				clearTimeout(timer);
+				reject(error);
+			});
+		});
+		const agent = new GuestAgent(socket);
+		try {
+			const id = Math.floor(Math.random() * 2 ** 31);
+			const deadline = Date.now() + timeoutMs;
+			socket.write(`${JSON.stringify({execute: 'guest-sync', arguments: {id}})}\n`);
+			for (;;) {
+				const answer = JSON.parse(await agent.line(Math.max(1, deadline - Date.now()))) as {return?: unknown};
+				if (answer.return === id) return agent;
+			}
+		} catch (error) {
+			agent.close();
+			throw error;
+		}
+	}
+
+	private line(timeoutMs: number): Promise<string> {
+		const queued = this.lines.shift();
+		if (queued !== undefined) return Promise.resolve(queued);
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.waiting = null;
+				reject(new SnapdeckError('failed', `the guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`));
+			}, timeoutMs);
+			this.waiting = line => {
+				clearTimeout(timer);
+				resolve(line);
+			};
+		});
+	}
+
+	/** Runs an agent command; its `return`, or its error as a SnapdeckError. */
+	async execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+		this.socket.write(`${JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})}\n`);
+		const answer = JSON.parse(await this.line(timeoutMs)) as {return?: T; error?: {desc?: string}};
+		if (answer.error) throw new SnapdeckError('failed', `the guest agent refused ${command}: ${answer.error.desc ?? JSON.stringify(answer.error)}`);
+		return answer.return as T;
+	}
+
+	/**
+	 * Runs a program in the guest (guest-exec) and waits for it; its exit code and output. Arguments
+	 * go as a list, never through a shell.
+	 */
+	async exec(path: string, args: readonly string[], timeoutMs: number): Promise<{exitcode: number; stdout: string; stderr: string}> {
+		const {pid} = await this.execute<{pid: number}>('guest-exec', {path, arg: args, 'capture-output': true});
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const status = await this.execute<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
+			if (status.exited) {
+				const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
+				return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
+			}
+			if (Date.now() > deadline) throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
+			await new Promise(resolve => setTimeout(resolve, 200));
+		}
+	}
+
+	close() {
+		this.socket.destroy();
+	}
+}

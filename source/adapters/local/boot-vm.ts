@@ -1,0 +1,118 @@
+import {readFile, rm} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {SnapdeckError} from '../../core/errors.js';
+import {toolPath} from '../exec.js';
+import {GuestAgent} from '../guest-agent.js';
+import type {BootCheck, BootResult} from '../hypervisor.js';
+import {machineArgs} from './qemu-process.js';
+import {QmpClient} from './qmp-client.js';
+import {VmFile} from './vm-file.js';
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/** The last lines of a console log, for a verdict that says why. */
+const tail = (text: string, lines = 12) => text.replace(/\r/g, '').split('\n').filter(line => line.trim() !== '').slice(-lines).join('\n');
+
+/**
+ * Boots a throwaway copy of a VM (`definition`: its vm.json as a backup point recorded it) on
+ * `disks` (overlays the caller made on the point), isolated: its own name, no network, its own
+ * agent, console and monitor sockets in `work`, never rebooting. Passes when the guest proves it is
+ * up (the console pattern; else the agent answers, and the check command, if any, succeeds through
+ * it); fails when the VM stops, or at the timeout. Takes a screenshot, then stops the VM, always.
+ */
+export async function bootThrowaway(folder: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult> {
+	const parsed = VmFile.safeParse(definition);
+	if (!parsed.success || parsed.data.qemu === null) {
+		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
+	}
+	const vm = parsed.data;
+	const files = {agent: path.join(work, 'agent.sock'), console: path.join(work, 'console.log'), qmp: path.join(work, 'qmp.sock')};
+	const name = `${vm.name}-boottest`;
+	const args = [
+		...machineArgs(folder, name, vm.qemu!, disks, {agent: files.agent, console: files.console}),
+		...(vm.qemu!.display ? [] : ['-device', 'VGA']),
+		'-qmp', `unix:${files.qmp},server=on,wait=off`,
+	];
+	const began = performance.now();
+	const qemu = execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
+	let exited = false;
+	void qemu.then(() => (exited = true));
+	const seconds = () => (performance.now() - began) / 1000;
+	const consoleText = () => readFile(files.console, 'utf8').catch(() => '');
+	let verdict: {ok: boolean; message: string} | null = null;
+	try {
+		const deadline = Date.now() + check.timeoutMs;
+		while (verdict === null) {
+			signal?.throwIfAborted();
+			if (exited) {
+				const result = await qemu;
+				const text = await consoleText();
+				verdict = {ok: false, message: `the VM stopped ${seconds().toFixed(1)} s after it was started (${result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`}); its console ends: ${tail(text, 6) || '(nothing)'}`};
+				break;
+			}
+			if (Date.now() > deadline) {
+				verdict = {ok: false, message: `no sign of life within ${Math.round(check.timeoutMs / 1000)} s (${check.pattern ? `the console never showed /${check.pattern}/` : 'the guest agent never answered'}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`};
+				break;
+			}
+			if (check.pattern) {
+				if (new RegExp(check.pattern).test(await consoleText())) verdict = {ok: true, message: `the console showed /${check.pattern}/ after ${seconds().toFixed(1)} s`};
+				else await sleep(250);
+				continue;
+			}
+			const agent = await GuestAgent.connect(files.agent, 1500).catch(() => null);
+			if (!agent) {
+				await sleep(250);
+				continue;
+			}
+			try {
+				await agent.execute('guest-ping');
+				if (!check.command) {
+					verdict = {ok: true, message: `the guest agent answered after ${seconds().toFixed(1)} s`};
+					break;
+				}
+				const [program, ...rest] = check.command;
+				const result = await agent.exec(program!, rest, Math.max(1000, deadline - Date.now()));
+				verdict = result.exitcode === 0
+					? {ok: true, message: `the guest agent answered and '${check.command.join(' ')}' succeeded after ${seconds().toFixed(1)} s`}
+					: {ok: false, message: `'${check.command.join(' ')}' failed in the guest (exit ${result.exitcode}): ${tail(`${result.stdout}\n${result.stderr}`, 4) || '(no output)'}`};
+			} finally {
+				agent.close();
+			}
+		}
+		const screenshot = exited ? null : await screendump(files.qmp, path.join(work, 'screen.png'));
+		return {...verdict, seconds: seconds(), console: await consoleText(), screenshot};
+	} finally {
+		await stop(files.qmp, qemu);
+		await rm(files.qmp, {force: true});
+		await rm(files.agent, {force: true});
+	}
+}
+
+/** A PNG of the VM's display (QMP screendump); null when there is none. */
+async function screendump(qmp: string, file: string): Promise<Buffer | null> {
+	const client = await QmpClient.connect(qmp, 3000).catch(() => null);
+	if (!client) return null;
+	try {
+		await client.execute('screendump', {filename: file, format: 'png'}, {timeoutMs: 5000});
+		return await readFile(file);
+	} catch {
+		return null;
+	} finally {
+		client.close();
+	}
+}
+
+/** Stops the throwaway VM: QMP quit, else SIGKILL; waits until it is gone. */
+async function stop(qmp: string, qemu: ReturnType<typeof execa>) {
+	if (qemu.exitCode === null && qemu.signalCode === null) {
+		const client = await QmpClient.connect(qmp, 2000).catch(() => null);
+		if (client) {
+			await client.execute('quit', undefined, {timeoutMs: 2000}).catch(() => undefined);
+			client.close();
+		}
+		const gone = await Promise.race([qemu.then(() => true), sleep(3000).then(() => false)]);
+		if (!gone) qemu.kill('SIGKILL');
+	}
+	await qemu;
+}

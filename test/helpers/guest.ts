@@ -1,0 +1,43 @@
+import {execFileSync} from 'node:child_process';
+import {copyFile, mkdir, readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
+import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
+import {Service} from '../../source/service/service.js';
+import {qemuImg, tempDir} from './lab.js';
+
+let built: string | null = null;
+
+/** The real Linux guest (scripts/build-guest.mjs: Debian's kernel, busybox, qemu-guest-agent), built once and cached. */
+export function guestImage(): string {
+	built ??= execFileSync(process.execPath, ['scripts/build-guest.mjs'], {encoding: 'utf8'}).trim().split('\n').at(-1)!;
+	return built;
+}
+
+/**
+ * A lab with one stopped local VM that boots the real guest: its kernel and initramfs in its
+ * folder, its root filesystem as its disk (vda), its agent and console in its folder. Software
+ * emulation (accel tcg): a stock kernel hangs under this machine's kvm-pvm (LAB.md).
+ */
+export async function guestLab(name = 'g1') {
+	const image = guestImage();
+	const root = await tempDir();
+	const repo = await tempDir();
+	const folder = path.join(root, name);
+	await mkdir(folder);
+	await copyFile(path.join(image, 'vmlinuz'), path.join(folder, 'vmlinuz'));
+	await copyFile(path.join(image, 'initrd'), path.join(folder, 'initrd'));
+	await qemuImg.convert(path.join(image, 'root.qcow2'), path.join(folder, 'vda.qcow2'));
+	const vm: VmFile = {
+		version: 1, name, description: 'the real Linux guest of the tests', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
+		qmp: 'qmp.sock',
+		qemu: {machine: 'q35', memoryMiB: 256, accel: 'tcg', args: [], kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=ttyS0 panic=-1'}, agent: 'agent.sock', console: 'console.log', display: false},
+	};
+	await writeVmFile(folder, vm);
+	const hypervisor = new LocalHypervisor(root);
+	return {
+		root, repo, folder, name, hypervisor, service: new Service(hypervisor, repo),
+		disk: path.join(folder, 'vda.qcow2'),
+		console: () => readFile(path.join(folder, 'console.log'), 'utf8').catch(() => ''),
+	};
+}
