@@ -75,7 +75,9 @@ exec /bin/busybox switch_root /newroot /sbin/init
 	copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
 	symlinkSync('busybox', path.join(root, 'bin', 'sh'));
 	copyFileSync(path.join(unpacked, 'usr', 'sbin', 'qemu-ga'), path.join(root, 'usr', 'sbin', 'qemu-ga'));
-	const libraries = [...run('ldd', [path.join(unpacked, 'usr', 'sbin', 'qemu-ga')]).matchAll(/(\/[^\s]+\.so[^\s]*)/g)].map(match => match[1]);
+	const linked = run('ldd', [path.join(unpacked, 'usr', 'sbin', 'qemu-ga')]);
+	if (linked.includes('not found')) throw new Error(`qemu-ga needs libraries this host lacks (install qemu-system-x86, which brings them):\n${linked}`);
+	const libraries = [...linked.matchAll(/(\/[^\s]+\.so[^\s]*)/g)].map(match => match[1]);
 	for (const library of new Set(libraries)) {
 		const into = path.join(root, library);
 		mkdirSync(path.dirname(into), {recursive: true});

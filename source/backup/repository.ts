@@ -183,6 +183,13 @@ export class Repository {
 			await rm(path.join(dir, 'archive', id), {recursive: true, force: true});
 			removed.push(`archive/${id}`);
 		}
+		// Boot-test evidence of points that are gone (pruned), and overlays a crashed boot test left.
+		const points = new Set(complete.map(point => point.id));
+		for (const entry of await readdir(path.join(dir, '.snapdeck', 'boot')).catch(() => [] as string[])) {
+			if (points.has(entry)) continue;
+			await rm(path.join(dir, '.snapdeck', 'boot', entry), {recursive: true, force: true});
+			removed.push(`.snapdeck/boot/${entry}`);
+		}
 		const cleaned = {...manifest, points: complete};
 		if (complete.length !== manifest.points.length) await this.write(cleaned);
 		return {manifest: cleaned, removed};

@@ -43,10 +43,12 @@ export const renderProgress = progressText;
 
 export function renderBackups(vm: string, dir: string, points: readonly BackupPoint[], now = new Date()): string {
 	if (points.length === 0) return `${vm}: no backups in ${dir}`;
-	const rows = [['ID', 'KIND', 'AGE', 'SIZE', 'STATE', 'VERIFIED']];
+	const booted = points.some(point => point.boot !== null);
+	const rows = [['ID', 'KIND', 'AGE', 'SIZE', 'STATE', 'VERIFIED', ...(booted ? ['BOOTED'] : [])]];
 	for (const point of points) {
 		const verified = point.verified ? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ' (restore test)' : ''}` : 'never';
-		rows.push([point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), point.state, verified]);
+		const boot = point.boot ? `${point.boot.ok ? 'ok' : 'FAILED'} ${ageText(point.boot.at, now)} ago` : 'never';
+		rows.push([point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), point.state, verified, ...(booted ? [boot] : [])]);
 	}
 	return [`${vm}: ${points.length} backup point${points.length === 1 ? '' : 's'} in ${dir}`, table(rows)].join('\n');
 }

@@ -95,6 +95,13 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 		if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify');
 		else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
 		else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify');
+		if (policy.boot) {
+			// Boot tests are asked for by the policy (a VM must be bootable from its vm.json for them).
+			const booted = [...complete].reverse().find(point => point.boot !== null);
+			if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`);
+			else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
+			else if (ago(now, booted.boot!.at) > ms(policy.boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${policy.boot.every}): snapdeck verify ${vm} --boot`);
+		}
 		if (facts.bitmaps && newest.bitmap !== null) {
 			const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
 			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup');

@@ -25,7 +25,7 @@ export interface RunOptions {
 
 export interface TaskRun {
 	readonly vm: string;
-	readonly task: 'snapshots' | 'backups' | 'offsite';
+	readonly task: 'snapshots' | 'backups' | 'offsite' | 'boot';
 	readonly outcome: 'done' | 'failed' | 'skipped';
 	readonly actions: readonly string[];
 	readonly message?: string;
@@ -46,8 +46,8 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
 	for (const vm of names) {
 		const policy = options.policyOf(vm);
-		for (const task of ['snapshots', 'backups', 'offsite'] as const) {
-			const schedule = task === 'offsite' ? (policy.offsite ? options.offsiteSchedule?.(policy) : undefined) : policy[task].schedule;
+		for (const task of ['snapshots', 'backups', 'offsite', 'boot'] as const) {
+			const schedule = task === 'offsite' ? (policy.offsite ? options.offsiteSchedule?.(policy) : undefined) : task === 'boot' ? policy.boot?.schedule : policy[task].schedule;
 			const key = `${uri}|${vm}|${task}`;
 			if (schedule === undefined || !isDue(schedule, state[key]?.lastRun ?? null, now)) continue;
 			const actions: string[] = [];
@@ -59,6 +59,7 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 			try {
 				if (task === 'snapshots') await snapshotTask(service, vm, policy, options, note);
 				else if (task === 'offsite') await offsiteTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy.offsite!, options, note);
+				else if (task === 'boot') await bootTask(new Service(service.hypervisor, options.repositoryFor(policy), async () => options.policyOf), vm, options, note);
 				else await backupTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy, options, note);
 				run = {vm, task, outcome: 'done', actions};
 			} catch (error) {
@@ -107,6 +108,15 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
 	}
+}
+
+/** The newest point booted in a throwaway VM (verify --boot), as the policy's "boot" says. */
+async function bootTask(service: Service, vm: string, options: RunOptions, note: (line: string) => void) {
+	const newest = latestPoint(await service.backups(vm));
+	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`);
+	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now});
+	note(result.ok ? `booted ${newest.id}: ${result.message}` : `boot test of ${newest.id} FAILED: ${result.message}`);
+	if (!result.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} did not boot`);
 }
 
 /** The newest point to the policy's off-site target; a check of the target when one is due. */

@@ -13,6 +13,7 @@ export function pointDetails(point: BackupPoint): string[] {
 		...(point.reason ? [`a full because ${point.reason}`] : []),
 		`clusters: ${point.compression === 'zstd' ? 'zstd-compressed' : 'plain'}`,
 		`verified: ${verified}`,
+		`boot test: ${point.boot === null ? 'never (snapdeck verify VM --boot)' : `${point.boot.ok ? 'booted' : 'DID NOT BOOT'} at ${point.boot.at}, ${point.boot.message}; console log ${point.boot.console}${point.boot.screenshot ? `, screenshot ${point.boot.screenshot}` : ''} (in the VM's folder of the repository)`}`,
 		...point.files.map(file => `${file.disk}: ${file.file}, ${formatBytes(file.size)} (disk of ${formatBytes(file.virtualSize)}), backed by ${file.backing ?? 'nothing (a full)'}, sha256 ${file.sha256}`),
 		...(point.archive === null ? [] : [`whole-VM archive: ${point.archive.length} images (${point.archive.map(image => image.name).join(', ')}), ${formatBytes(point.archive.reduce((sum, image) => sum + image.size, 0))}`]),
 	];

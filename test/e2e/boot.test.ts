@@ -1,9 +1,10 @@
-import {readdir, readFile, stat} from 'node:fs/promises';
+import {readdir, readFile, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {guestLab} from '../helpers/guest.js';
+import {tempDir} from '../helpers/lab.js';
 
 /** No throwaway VM of a boot test may outlive it. */
 async function throwawayVms() {
@@ -49,5 +50,35 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(result.stdout).toMatch(/^ok {6}\S+$/m);
 		expect(result.stdout).toMatch(/NO BOOT \S+: the VM stopped .* s after it was started \(the guest powered off or reset\); its console ends: .*snapdeck-guest: cannot mount the root filesystem on \/dev\/vda/s);
 		expect(await throwawayVms()).toEqual([]);
+	});
+
+	it("a policy's boot tests: health asks for one, snapdeck run boots the newest point when due, and a point that does not boot is critical", async () => {
+		const lab = await guestLab('boot3');
+		const configDir = await tempDir();
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({policies: [{name: 'booted', boot: {schedule: '0 3 * * *', every: '7d', pattern: 'snapdeck-guest: up'}}]}));
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo, SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(configDir, 'journal.jsonl')};
+		const findings = async () => ((jsonOf(await snapdeck(['health', 'boot3', '--json'], env))['vms'] as Array<{findings: Array<{rule: string; severity: string; message: string}>}>)[0]!.findings).filter(finding => finding.rule.startsWith('boot-'));
+		expect((await snapdeck(['backup', 'boot3'], env)).exitCode).toBe(0);
+		expect(await findings()).toEqual([expect.objectContaining({rule: 'boot-missing', severity: 'warning'})]);
+		// 03:00 has passed: the boot test is due, and proves itself by the policy's console pattern.
+		const run = await snapdeck(['run', '--now', new Date(Date.now() + 86_400_000).toISOString()], env);
+		expect(run.exitCode, run.stderr).toBe(0);
+		expect(run.stdout).toMatch(/boot3: booted \S+: the console showed \/snapdeck-guest: up\/ after \d+\.\d s/);
+		expect(await findings()).toEqual([]);
+		const listed = await snapdeck(['backups', 'boot3'], env);
+		expect(listed.stdout).toMatch(/BOOTED/);
+
+		// Now the guest's root is damaged and backed up again: that newest point does not boot, and health says so.
+		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0 1024 1024', lab.disk]);
+		expect((await snapdeck(['backup', 'boot3'], env)).exitCode).toBe(0);
+		expect((await snapdeck(['verify', 'boot3', '--boot', '--timeout', '60'], env)).exitCode).toBe(1);
+		expect(await findings()).toEqual([expect.objectContaining({rule: 'boot-failed', severity: 'critical', message: expect.stringContaining('cannot mount the root filesystem')})]);
+		expect(await throwawayVms()).toEqual([]);
+		// Pruning the first point removes its boot evidence too; the newest keeps its own.
+		const evidence = () => readdir(path.join(lab.repo, 'boot3', '.snapdeck', 'boot'));
+		const [first, second] = ((jsonOf(await snapdeck(['backups', 'boot3', '--json'], env))['points']) as Array<{id: string}>).map(point => point.id);
+		expect((await evidence()).sort()).toEqual([first, second].sort());
+		expect((await snapdeck(['prune', 'boot3', '--keep-last', '1', '--yes'], env)).exitCode).toBe(0);
+		expect(await evidence()).toEqual([second]);
 	});
 });
