@@ -9,6 +9,7 @@ import {offlineExecutor} from './offline-executor.js';
 import {assertOwnQemu, clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from './qmp-client.js';
+import {GuestAgent} from '../guest-agent.js';
 import {qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
 
@@ -43,6 +44,22 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		return client;
 	}
 
+	/** Runs `work` with the guest's filesystems frozen through its agent when `freeze`; thaws after, always. */
+	async function frozenIf<T>(freeze: boolean, work: () => Promise<T>): Promise<T> {
+		if (!freeze) return work();
+		if (!vm.qemu?.agent) throw new SnapdeckError('refused', `cannot quiesce ${vm.name}: its vm.json names no guest agent socket`);
+		const agent = await GuestAgent.connect(path.resolve(folder, vm.qemu.agent), 5000);
+		try {
+			await agent.execute('guest-fsfreeze-freeze', undefined, 60_000);
+			const status = await agent.execute<string>('guest-fsfreeze-status');
+			if (status !== 'frozen') throw new SnapdeckError('failed', `the guest agent of ${vm.name} says its filesystems are ${status}, not frozen`);
+			return await work();
+		} finally {
+			await agent.execute('guest-fsfreeze-thaw', undefined, 60_000).catch(() => undefined);
+			agent.close();
+		}
+	}
+
 	const internalIn = async (file: string, name: string) => ((await qemuImg.info(resolve(file))).snapshots ?? []).some(snapshot => snapshot.name === name);
 
 	async function live(qmp: QmpClient, step: Step, {resuming, signal, onProgress}: StepContext): Promise<void> {
@@ -61,7 +78,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				return matchSource(resolve(step.file), resolve(step.backing));
 			}
 			case 'write-definition': {
-				const actions = [];
+				const actions: Array<{type: string; data: Record<string, unknown>}> = [];
 				const bitmaps = await nodeBitmaps(qmp);
 				for (const disk of step.definition.disks) {
 					const top = topOf(disk.target);
@@ -80,8 +97,10 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 						);
 					}
 				}
-				// One transaction: every disk switches to its new overlay, or none does.
-				if (actions.length > 0) await qmp.execute('transaction', {actions});
+				// One transaction: every disk switches to its new overlay, or none does; for a quiesced
+				// snapshot, with the guest's filesystems frozen (and thawed whatever happens).
+				const taken = step.definition.snapshots.find(snapshot => !vm.snapshots.some(known => known.name === snapshot.name));
+				if (actions.length > 0) await frozenIf(taken?.quiesced === true, () => qmp.execute('transaction', {actions}));
 				return offline.execute(step, {resuming, signal, onProgress});
 			}
 			case 'internal-create': {

@@ -16,6 +16,7 @@ import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
+import {GuestAgent} from '../guest-agent.js';
 import {acquireLock, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
@@ -202,6 +203,17 @@ export class LocalHypervisor implements Hypervisor {
 		return {state: {definition: file, run, images, existingFiles}, problems, findings};
 	}
 
+	/** Whether a guest agent answers on the socket the VM's vm.json names. */
+	async canQuiesce(vm: string): Promise<boolean> {
+		const folder = await this.folderOf(vm);
+		const file = await readVmFile(folder).catch(() => null);
+		if (!file?.qemu?.agent) return false;
+		return GuestAgent.connect(path.resolve(folder, file.qemu.agent), 3000).then(client => {
+			client.close();
+			return true;
+		}, () => false);
+	}
+
 	async lockHolder(vm: string) {
 		return lockHolder(path.join(stateDir(path.join(this.root, vm)), 'lock'));
 	}
@@ -213,10 +225,19 @@ export class LocalHypervisor implements Hypervisor {
 
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
-		if (takenSnapshot(plan)?.quiesced) {
-			throw new SnapdeckError('refused', `cannot quiesce ${vm}: local VMs have no guest agent channel snapdeck can use`, 'take it unquiesced (leave out --quiesce), or cancel');
-		}
 		const file = this.files.get(vm);
+		const taken = takenSnapshot(plan);
+		if (taken?.quiesced) {
+			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
+			if (taken.kind !== 'external') throw new SnapdeckError('refused', `cannot quiesce an internal snapshot of ${vm} here`, 'take an external one (leave out --internal), or leave out --quiesce');
+			const agent = file?.qemu?.agent ? path.resolve(path.join(this.root, vm), file.qemu.agent) : null;
+			if (agent === null) throw new SnapdeckError('refused', `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`, 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it');
+			const answered = await GuestAgent.connect(agent, 3000).then(client => {
+				client.close();
+				return true;
+			}, () => false);
+			if (!answered) throw new SnapdeckError('refused', `cannot quiesce ${vm}: no guest agent answers on ${agent}`, 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest');
+		}
 		if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
 			throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
 		}

@@ -1,0 +1,74 @@
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, describe, expect, it} from 'vitest';
+import {GuestAgent} from '../../source/adapters/guest-agent.js';
+import {snapdeck} from '../helpers/cli.js';
+import {guestLab} from '../helpers/guest.js';
+import {tempDir} from '../helpers/lab.js';
+
+const stops: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+	// The guest is stopped even when the test failed.
+	for (const stop of stops.splice(0)) await stop();
+});
+
+/** Waits for the guest's agent, then returns a connection to it. */
+async function agentOf(socket: string, timeoutMs = 90_000): Promise<GuestAgent> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const agent = await GuestAgent.connect(socket, 2000).catch(() => null);
+		if (agent) return agent;
+		if (Date.now() > deadline) throw new Error(`no guest agent on ${socket}`);
+		await new Promise(resolve => setTimeout(resolve, 500));
+	}
+}
+
+describe('quiesced snapshots of the real Linux guest', () => {
+	it('--quiesce freezes the guest through its agent for the switch and thaws it; the frozen image is a clean ext4 with what the guest wrote just before', async () => {
+		const lab = await guestLab('q1');
+		const connect = ['--connect', `local:${lab.root}`];
+		expect((await snapdeck(['start', 'q1', ...connect])).exitCode).toBe(0);
+		stops.push(() => snapdeck(['stop', 'q1', ...connect]));
+		let agent = await agentOf(path.join(lab.folder, 'agent.sock'));
+		// Written, not synced: in the guest's page cache and ext4's journal, not yet on the disk for sure.
+		const wrote = await agent.exec('/bin/sh', ['-c', 'echo "written before the snapshot" > /data/quiesce-proof'], 10_000);
+		expect(wrote.exitcode).toBe(0);
+		agent.close();
+
+		const taken = await snapdeck(['snapshot', 'q1', 'frozen', '--quiesce', '--yes', ...connect]);
+		expect(taken.exitCode, taken.stderr).toBe(0);
+		const vm = JSON.parse(await readFile(path.join(lab.folder, 'vm.json'), 'utf8')) as {snapshots: Array<{name: string; quiesced: boolean; disks: Array<{file: string}>}>};
+		expect(vm.snapshots).toEqual([expect.objectContaining({name: 'frozen', quiesced: true})]);
+		// Thawed again: the guest writes on.
+		agent = await agentOf(path.join(lab.folder, 'agent.sock'));
+		expect(await agent.execute('guest-fsfreeze-status')).toBe('thawed');
+		expect((await agent.exec('/bin/sh', ['-c', 'echo after > /data/after'], 10_000)).exitcode).toBe(0);
+		agent.close();
+
+		// The image frozen at the snapshot: e2fsck finds it clean, and the file is in it.
+		const raw = path.join(await tempDir(), 'frozen.raw');
+		await execa('qemu-img', ['convert', '-U', '-O', 'raw', path.join(lab.folder, vm.snapshots[0]!.disks[0]!.file), raw]);
+		const check = await execa('e2fsck', ['-fn', raw], {reject: false});
+		expect(check.exitCode, check.stdout).toBe(0);
+		expect((await execa('debugfs', ['-R', 'cat /data/quiesce-proof', raw])).stdout).toBe('written before the snapshot');
+	});
+
+	it('--quiesce with no guest agent answering is refused before anything changes, saying why', async () => {
+		const lab = await guestLab('q2');
+		const connect = ['--connect', `local:${lab.root}`];
+		// Started with a kernel command line that stops at the initramfs's shell prompt: no agent ever runs.
+		const vmFile = path.join(lab.folder, 'vm.json');
+		const vm = JSON.parse(await readFile(vmFile, 'utf8'));
+		vm.qemu.kernel.append = 'console=ttyS0 panic=-1 rdinit=/bin/busybox sh';
+		const {writeFile} = await import('node:fs/promises');
+		await writeFile(vmFile, JSON.stringify(vm));
+		expect((await snapdeck(['start', 'q2', ...connect])).exitCode).toBe(0);
+		stops.push(() => snapdeck(['stop', 'q2', ...connect]));
+		const before = await readFile(vmFile, 'utf8');
+		const refused = await snapdeck(['snapshot', 'q2', 'nope', '--quiesce', '--yes', ...connect]);
+		expect(refused.exitCode).not.toBe(0);
+		expect(refused.stderr).toContain('cannot quiesce q2: no guest agent answers on');
+		expect(await readFile(vmFile, 'utf8')).toBe(before);
+	});
+});
