@@ -17,6 +17,8 @@ command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)  # the remote-host tests run their own sshd on 127.0.0.1
 command -v restic >/dev/null || need+=(restic)  # off-site copies
 command -v rclone >/dev/null || need+=(rclone)  # the append-only target of the off-site tests
+command -v guestfish >/dev/null || need+=(libguestfs-tools)  # files inside backup points
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)  # the tests' real guest: its root filesystem
 if [ ${#need[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -38,6 +40,22 @@ if ! $sudo virsh -c qemu:///system version >/dev/null 2>&1; then
 		sleep 0.2
 	done
 	$sudo virsh -c qemu:///system version >/dev/null || { echo "libvirtd did not start" >&2; exit 1; }
+fi
+
+# libguestfs boots a small appliance with the host's kernel. A hypervisor host has one; a
+# container or CI machine has none: Debian's kernel modules are unpacked into /lib/modules (no
+# initramfs, no bootloader: nothing boots from them but the appliance) and the kernel beside them.
+if [ -z "$(ls /lib/modules 2>/dev/null)" ]; then
+	kernel=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -1)
+	version=${kernel#linux-image-}
+	unpack=$(mktemp -d)
+	chmod 755 "$unpack"
+	(cd "$unpack" && apt-get download -q "$kernel" >/dev/null && dpkg-deb -x ./*.deb x)
+	$sudo mkdir -p /lib/modules /var/lib/snapdeck
+	$sudo cp -a "$unpack/x/lib/modules/$version" /lib/modules/
+	$sudo cp "$unpack/x/boot/vmlinuz-$version" "/var/lib/snapdeck/vmlinuz-$version"
+	$sudo depmod "$version"
+	rm -rf "$unpack"
 fi
 
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund

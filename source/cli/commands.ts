@@ -18,7 +18,7 @@ import {releaseHeldLocksSync, Service, type Action} from '../service/service.js'
 import type {CliFlags} from './main.js';
 import {prometheusText, renderBackups, renderHealth, renderLog, renderList, renderPlan, renderProgress, renderTree} from './render.js';
 
-const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'checkpoints', 'health', 'copy']);
+const BACKUP_COMMANDS = new Set(['backup', 'backups', 'verify', 'restore', 'prune', 'checkpoints', 'health', 'copy', 'files']);
 
 /** The off-site target --to or --from names (a config name or a restic repository string). */
 async function targetOf(text: string) {
@@ -64,6 +64,10 @@ Usage:
   snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)
   snapdeck verify VM [--point ID] [--restore-test] [--boot [--timeout S]]
                                             check points against their checksums and qemu-img check
+  snapdeck files VM --point ID [PATH]       the filesystems of a point, or a folder in one (PATH:
+                                            /etc, or DEVICE:/etc where there are several); read-only
+  snapdeck files VM --point ID --extract PATH --to DIR
+                                            copy a file or folder out of a point into DIR
   snapdeck verify VM --from TARGET [--read-data]
                                             restic's check of an off-site target: its structure and
                                             10% of its data (all of it with --read-data)
@@ -389,6 +393,24 @@ export async function runCommand(command: string, args: readonly string[], flags
 			}));
 			if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
 			else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm!)}`);
+			return 0;
+		}
+		case 'files': {
+			const [vm, inGuest] = args.length === 2 ? args : [...expectArgs(command, args, ['vm']), undefined];
+			if (flags.point === undefined) throw new SnapdeckError('usage', 'files needs --point ID', `'snapdeck backups ${vm}' lists them`);
+			const svc = await service();
+			if (flags.extract !== undefined) {
+				if (inGuest !== undefined) throw new SnapdeckError('usage', 'give the path to extract with --extract PATH alone');
+				if (flags.to === undefined) throw new SnapdeckError('usage', '--extract needs --to DIR, the folder to copy into');
+				const done = await cancellable(signal => svc.extractFiles(vm!, {point: flags.point!, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
+				if (flags.json) printJson({vm, point: flags.point, ...done});
+				else print(`extracted ${done.device}:${done.path} of point ${flags.point} to ${done.written}`);
+				return 0;
+			}
+			const listing = await cancellable(signal => svc.listFiles(vm!, {point: flags.point!, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
+			if (flags.json) printJson({vm, point: flags.point, ...listing});
+			else if (listing.kind === 'filesystems') print(listing.filesystems.length === 0 ? 'no filesystem libguestfs can read' : listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'));
+			else print(listing.entries.map(entry => `${entry.mode}  ${String(entry.size).padStart(12)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`).join('\n'));
 			return 0;
 		}
 		case 'copy': {

@@ -23,6 +23,7 @@ const OPTIONS = {
 	prometheus: {type: 'string'},
 	'restore-test': {type: 'boolean', default: false},
 	boot: {type: 'boolean', default: false},
+	extract: {type: 'string'},
 	timeout: {type: 'string'},
 	from: {type: 'string'},
 	'read-data': {type: 'boolean', default: false},
@@ -64,6 +65,7 @@ export type CliFlags = {
 	prometheus?: string;
 	'restore-test': boolean;
 	boot: boolean;
+	extract?: string;
 	timeout?: string;
 	from?: string;
 	'read-data': boolean;

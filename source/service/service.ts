@@ -23,6 +23,7 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
+import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
 import type {ResticTarget} from '../adapters/restic.js';
@@ -124,6 +125,16 @@ export class Service {
 
 	async verify(vm: string, options: VerifyOptions) {
 		return verifyBackups(await this.repo(), vm, options);
+	}
+
+	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
+	async listFiles(vm: string, options: PointFilesOptions) {
+		return listPointFiles(await this.repo(), vm, options);
+	}
+
+	/** A file or folder copied out of a point into a host folder. */
+	async extractFiles(vm: string, options: PointFilesOptions & {to: string}) {
+		return extractPointFiles(await this.repo(), vm, options);
 	}
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
