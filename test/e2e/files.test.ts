@@ -1,26 +1,10 @@
 import {createHash} from 'node:crypto';
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
-import {afterEach, describe, expect, it} from 'vitest';
-import {GuestAgent} from '../../source/adapters/guest-agent.js';
+import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
-import {guestLab} from '../helpers/guest.js';
+import {agentOf, guestLab, startGuest} from '../helpers/guest.js';
 import {tempDir} from '../helpers/lab.js';
-
-const stops: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-	for (const stop of stops.splice(0)) await stop();
-});
-
-async function agentOf(socket: string, timeoutMs = 90_000): Promise<GuestAgent> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const agent = await GuestAgent.connect(socket, 2000).catch(() => null);
-		if (agent) return agent;
-		if (Date.now() > deadline) throw new Error(`no guest agent on ${socket}`);
-		await new Promise(resolve => setTimeout(resolve, 500));
-	}
-}
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -28,8 +12,7 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 	it('lists the point\'s filesystem and a folder, and copies a file and a folder out byte for byte, writing nothing to the point', async () => {
 		const lab = await guestLab('files1');
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
-		expect((await snapdeck(['start', 'files1'], env)).exitCode).toBe(0);
-		stops.push(() => snapdeck(['stop', 'files1'], env));
+		await startGuest(lab);
 		const agent = await agentOf(path.join(lab.folder, 'agent.sock'));
 		// The guest writes 300 KiB of random data and a folder, and syncs; its own checksum of the data.
 		const wrote = await agent.exec('/bin/sh', ['-c', 'dd if=/dev/urandom of=/data/blob bs=1024 count=300 2>/dev/null && mkdir -p "/data/a folder" && echo "inside" > "/data/a folder/note \\"quoted\\".txt" && sync && sha256sum /data/blob'], 30_000);

@@ -1,35 +1,16 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
-import {afterEach, describe, expect, it} from 'vitest';
-import {GuestAgent} from '../../source/adapters/guest-agent.js';
+import {describe, expect, it} from 'vitest';
 import {snapdeck} from '../helpers/cli.js';
-import {guestLab} from '../helpers/guest.js';
+import {agentOf, guestLab, startGuest} from '../helpers/guest.js';
 import {tempDir} from '../helpers/lab.js';
-
-const stops: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-	// The guest is stopped even when the test failed.
-	for (const stop of stops.splice(0)) await stop();
-});
-
-/** Waits for the guest's agent, then returns a connection to it. */
-async function agentOf(socket: string, timeoutMs = 90_000): Promise<GuestAgent> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const agent = await GuestAgent.connect(socket, 2000).catch(() => null);
-		if (agent) return agent;
-		if (Date.now() > deadline) throw new Error(`no guest agent on ${socket}`);
-		await new Promise(resolve => setTimeout(resolve, 500));
-	}
-}
 
 describe('quiesced snapshots of the real Linux guest', () => {
 	it('--quiesce freezes the guest through its agent for the switch and thaws it; the frozen image is a clean ext4 with what the guest wrote just before', async () => {
 		const lab = await guestLab('q1');
 		const connect = ['--connect', `local:${lab.root}`];
-		expect((await snapdeck(['start', 'q1', ...connect])).exitCode).toBe(0);
-		stops.push(() => snapdeck(['stop', 'q1', ...connect]));
+		await startGuest(lab);
 		let agent = await agentOf(path.join(lab.folder, 'agent.sock'));
 		// Written, not synced: in the guest's page cache and ext4's journal, not yet on the disk for sure.
 		const wrote = await agent.exec('/bin/sh', ['-c', 'echo "written before the snapshot" > /data/quiesce-proof'], 10_000);
@@ -63,8 +44,7 @@ describe('quiesced snapshots of the real Linux guest', () => {
 		vm.qemu.kernel.append = 'console=ttyS0 panic=-1 rdinit=/bin/busybox sh';
 		const {writeFile} = await import('node:fs/promises');
 		await writeFile(vmFile, JSON.stringify(vm));
-		expect((await snapdeck(['start', 'q2', ...connect])).exitCode).toBe(0);
-		stops.push(() => snapdeck(['stop', 'q2', ...connect]));
+		await startGuest(lab);
 		const before = await readFile(vmFile, 'utf8');
 		const refused = await snapdeck(['snapshot', 'q2', 'nope', '--quiesce', '--yes', ...connect]);
 		expect(refused.exitCode).not.toBe(0);

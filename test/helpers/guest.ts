@@ -1,4 +1,7 @@
 import {execFileSync} from 'node:child_process';
+import {afterEach} from 'vitest';
+import {GuestAgent} from '../../source/adapters/guest-agent.js';
+import {snapdeck} from './cli.js';
 import {copyFile, mkdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
@@ -40,4 +43,29 @@ export async function guestLab(name = 'g1') {
 		disk: path.join(folder, 'vda.qcow2'),
 		console: () => readFile(path.join(folder, 'console.log'), 'utf8').catch(() => ''),
 	};
+}
+
+const started: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+	// A guest a test started is stopped even when the test failed.
+	for (const stop of started.splice(0)) await stop();
+});
+
+/** Waits until the guest's agent answers on `socket`, and returns a connection to it. */
+export async function agentOf(socket: string, timeoutMs = 90_000): Promise<GuestAgent> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const agent = await GuestAgent.connect(socket, 2000).catch(() => null);
+		if (agent) return agent;
+		if (Date.now() > deadline) throw new Error(`no guest agent on ${socket}`);
+		await new Promise(resolve => setTimeout(resolve, 500));
+	}
+}
+
+/** Starts a guest lab's VM with `snapdeck start` (stopped again after the test). */
+export async function startGuest(lab: {root: string; name: string}) {
+	const connect = ['--connect', `local:${lab.root}`];
+	const result = await snapdeck(['start', lab.name, ...connect]);
+	if (result.exitCode !== 0) throw new Error(`snapdeck start ${lab.name}: ${result.stderr}`);
+	started.push(() => snapdeck(['stop', lab.name, ...connect]));
 }
