@@ -39,7 +39,8 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 			dispatch({type: 'open', overlay: {kind: 'take', error: null, at: null, form: {
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
-				quiesceUnavailable: service.hypervisor.canQuiesce ? null : 'no guest agent on this connection',
+				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
+				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.canQuiesce ? null : 'no guest agent on this connection',
 			}}});
 		},
 		/** Starts the snapshot; an invalid name is the dialog's error, returned. */

@@ -79,10 +79,10 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect((await lab.vmFile()).current).toBe('s1');
 	});
 
-	it('--quiesce is refused with the choice, since local VMs have no guest agent channel', async () => {
+	it('--quiesce is refused with the choice when the VM has no guest agent channel', async () => {
 		const lab = await runningLab();
 		const take = lab.service.perform({kind: 'take', vm: 'live1', request: {name: 'q1', kind: 'external', quiesce: true, now: new Date()}}, {command: 'test', confirm: async () => true});
-		await expect(take).rejects.toThrow('cannot quiesce live1: local VMs have no guest agent channel');
+		await expect(take).rejects.toThrow('cannot quiesce live1: its vm.json names no guest agent socket');
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2'});
 	});

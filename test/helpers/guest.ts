@@ -69,3 +69,36 @@ export async function startGuest(lab: {root: string; name: string}) {
 	if (result.exitCode !== 0) throw new Error(`snapdeck start ${lab.name}: ${result.stderr}`);
 	started.push(() => snapdeck(['stop', lab.name, ...connect]));
 }
+
+/** The newest record the guest's workload acknowledged as durable on its console ("durable N"); 0 before any. */
+export const lastDurable = (console: string) => Math.max(0, ...[...console.matchAll(/^durable (\d+)\r?$/gm)].map(match => Number(match[1])));
+
+/**
+ * The workload's records in a disk image (any qcow2 chain), read as the guest would after a crash:
+ * a copy of the filesystem, its journal replayed (e2fsck -fy), then /data/records. Each record's
+ * checksum is checked; `seqs` are the good ones, `bad` the lines that are not a good record.
+ */
+export async function recordsIn(image: string): Promise<{seqs: number[]; bad: string[]}> {
+	const {execa} = await import('execa');
+	const {createHash} = await import('node:crypto');
+	const raw = path.join(await tempDir(), 'records.raw');
+	await execa('qemu-img', ['convert', '-U', '-O', 'raw', image, raw]);
+	await execa('e2fsck', ['-fy', raw], {reject: false});
+	const {stdout} = await execa('debugfs', ['-R', 'cat /data/records', raw]);
+	const seqs: number[] = [];
+	const bad: string[] = [];
+	for (const line of stdout.split('\n').filter(Boolean)) {
+		const [seq, time, sum] = line.split(' ');
+		const good = sum === createHash('sha256').update(`${seq} ${time}\n`).digest('hex').slice(0, 16);
+		if (good) seqs.push(Number(seq));
+		else bad.push(line);
+	}
+	return {seqs, bad};
+}
+
+/** Whether `seqs` holds every record from 1 to `upTo`. */
+export const holdsAll = (seqs: readonly number[], upTo: number) => {
+	const present = new Set(seqs);
+	for (let seq = 1; seq <= upTo; seq++) if (!present.has(seq)) return false;
+	return true;
+};

@@ -116,7 +116,7 @@ describe('the terminal UI on a real lab', () => {
 		ui.press('take');
 		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web9'), 'the take dialog');
 		expect(dialog).toContain('[ ] with memory (the RAM too) (the VM is not running)');
-		expect(dialog).toContain('[ ] quiesced through the guest agent (no guest agent on this connection)');
+		expect(dialog).toContain('[ ] quiesced through the guest agent (the VM is not running)');
 		// Ctrl-U clears the name, the left arrow moves into it.
 		ui.type('\x15');
 		ui.type('inide');
