@@ -13,7 +13,7 @@ import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync
 import os from 'node:os';
 import path from 'node:path';
 
-const VERSION = 2; // of this recipe: a change to it builds the guest again
+const VERSION = 3; // of this recipe: a change to it builds the guest again
 const run = (command, args, options = {}) => execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options});
 
 const dirFlag = process.argv.indexOf('--dir');
@@ -97,6 +97,7 @@ for port in /sys/class/virtio-ports/*; do
 	[ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && /usr/sbin/qemu-ga -m virtio-serial -p "/dev/$(basename "$port")" -f /run/qemu-ga.pid -d
 done
 echo "snapdeck-guest: up, root $(cat /etc/snapdeck-guest)"
+echo "snapdeck-guest: up, root $(cat /etc/snapdeck-guest)" > /dev/tty0 2>/dev/null
 if grep -q snapdeck.workload=1 /proc/cmdline && [ -x /sbin/workload ]; then /sbin/workload /data/records & fi
 while true; do sleep 3600; done
 `, {mode: 0o755});

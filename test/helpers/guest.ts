@@ -34,7 +34,7 @@ export async function guestLab(name = 'g1') {
 	const vm: VmFile = {
 		version: 1, name, description: 'the real Linux guest of the tests', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
 		qmp: 'qmp.sock',
-		qemu: {machine: 'q35', memoryMiB: 256, accel: 'tcg', args: [], kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=ttyS0 panic=-1'}, agent: 'agent.sock', console: 'console.log', display: false},
+		qemu: {machine: 'q35', memoryMiB: 256, accel: 'tcg', args: [], kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=tty0 console=ttyS0 panic=-1'}, agent: 'agent.sock', console: 'console.log', display: false},
 	};
 	await writeVmFile(folder, vm);
 	const hypervisor = new LocalHypervisor(root);
