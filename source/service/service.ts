@@ -1,4 +1,4 @@
-import {hostname} from 'node:os';
+import {homedir, hostname} from 'node:os';
 import {SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
@@ -132,9 +132,9 @@ export class Service {
 		return listPointFiles(await this.repo(), vm, options);
 	}
 
-	/** A file or folder copied out of a point into a host folder. */
-	async extractFiles(vm: string, options: PointFilesOptions & {to: string}) {
-		return extractPointFiles(await this.repo(), vm, options);
+	/** A file or folder copied out of a point into a host folder (by default ~/snapdeck-extract/VM-POINT). */
+	async extractFiles(vm: string, options: PointFilesOptions & {to?: string}) {
+		return extractPointFiles(await this.repo(), vm, {...options, to: options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`)});
 	}
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */

@@ -3,7 +3,7 @@
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
 /** The screens (each a module under screens/): a new one is a name here, its module, and the command that opens it. */
-export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs'] as const;
+export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;
 export type ScreenName = typeof SCREEN_NAMES[number];
 
 export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
@@ -25,8 +25,8 @@ export const COMMANDS = {
 	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: MOVING},
 	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: MOVING},
 	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: MOVING},
-	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs']},
-	back: {description: 'back to VM list', short: 'back', bar: 4, category: 'Move', contexts: besides('list')},
+	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs', 'files']},
+	back: {description: 'back: up, or to the list', short: 'back', bar: 4, category: 'Move', contexts: besides('list')},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
@@ -39,6 +39,8 @@ export const COMMANDS = {
 	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
 	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 2, category: 'Backups', contexts: ['backups']},
 	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
+	files: {description: "browse the point's files", short: 'files', bar: 4, category: 'Backups', contexts: ['backups']},
+	extract: {description: 'extract file or folder', short: 'extract', bar: 2, category: 'Backups', contexts: ['files']},
 	prune: {description: 'prune by policy retention', short: 'prune', bar: 3, category: 'Backups', contexts: ['backups']},
 	copy: {description: 'copy to the off-site target', short: 'copy off-site', bar: 0, category: 'Backups', contexts: ['list', 'backups', 'health']},
 	backupAuto: {description: 'auto: incremental or full', short: 'auto', bar: 1, category: 'Dialogs', contexts: ['backupDialog']},
@@ -81,6 +83,8 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	verify: ['v'],
 	verifyRestore: ['V'],
 	restore: ['o'],
+	files: ['F'],
+	extract: ['x'],
 	prune: ['P'],
 	copy: ['O'],
 	backupAuto: ['enter', 'a'],

@@ -25,6 +25,8 @@ export interface UiState {
 	readonly screen: ScreenName;
 	/** The VM the tree, the backup points or the journal are of (null: the journal of every VM). */
 	readonly vm: string | null;
+	/** The backup point the files screen browses. */
+	readonly point: string | null;
 	readonly cursors: Readonly<Partial<Record<ScreenName, Cursor>>>;
 	readonly overlay: Overlay | null;
 	readonly filter: string;
@@ -32,7 +34,7 @@ export interface UiState {
 }
 
 export type UiAction =
-	| {readonly type: 'go'; readonly screen: ScreenName; readonly vm?: string | null; readonly at?: 'first' | 'last' | 'keep'}
+	| {readonly type: 'go'; readonly screen: ScreenName; readonly vm?: string | null; readonly point?: string | null; readonly at?: 'first' | 'last' | 'keep'}
 	| {readonly type: 'select'; readonly screen: ScreenName; readonly keys: readonly string[]; readonly row: number}
 	/** Holds the item a cursor first lands on (a first load, a new filter), so rows moving later leave it there. */
 	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number}
@@ -43,7 +45,7 @@ export type UiAction =
 	| {readonly type: 'filter'; readonly text: string}
 	| {readonly type: 'notice'; readonly text: string | null};
 
-export const initialState: UiState = {screen: 'list', vm: null, cursors: {}, overlay: null, filter: '', notice: null};
+export const initialState: UiState = {screen: 'list', vm: null, point: null, cursors: {}, overlay: null, filter: '', notice: null};
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
@@ -59,7 +61,7 @@ export function reduce(state: UiState, action: UiAction): UiState {
 	switch (action.type) {
 		case 'go': {
 			const placed: Cursor | undefined = action.at === 'keep' ? state.cursors[action.screen] : {key: null, index: action.at === 'last' ? Number.MAX_SAFE_INTEGER : 0};
-			return {...state, screen: action.screen, vm: action.vm === undefined ? state.vm : action.vm, cursors: {...state.cursors, [action.screen]: placed}, overlay: null};
+			return {...state, screen: action.screen, vm: action.vm === undefined ? state.vm : action.vm, point: action.point === undefined ? state.point : action.point, cursors: {...state.cursors, [action.screen]: placed}, overlay: null};
 		}
 		case 'select': {
 			const row = clamp(action.row, action.keys.length);

@@ -48,7 +48,9 @@ describe('screens', () => {
 		ui.type('r');
 		await ui.waitFor(frame => frame.includes('r (revert to selected) works on the snapshot tree, not on the VM list'), 'why r does nothing here');
 		ui.type('x');
-		await ui.waitFor(frame => frame.includes('x: no key here (? lists the keys of the VM list)'), 'x explained');
+		await ui.waitFor(frame => frame.includes('x (extract file or folder) works on the files of a point, not on the VM list'), 'x explained');
+		ui.type('z');
+		await ui.waitFor(frame => frame.includes('z: no key here (? lists the keys of the VM list)'), 'z explained');
 		ui.press('open');
 		await ui.waitFor(frame => frame.includes('k1: 0 snapshots'), 'the tree');
 		ui.press('revert');

@@ -13,7 +13,7 @@ export interface Loaded<T> {
 }
 
 /** Loads something from the service without blocking the first frame; `refresh` loads it again. */
-function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
+export function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
 	const [state, setState] = useState<Omit<Loaded<T>, 'refresh'>>({data: null, loading: load !== null, error: null});
 	const [generation, setGeneration] = useState(0);
 	useEffect(() => {

@@ -20,6 +20,7 @@ function BackupsScreen({context, visible}: ScreenProps) {
 		verify: onPoint((name, id) => actions.verify(name, id, false)),
 		verifyRestore: onPoint((name, id) => actions.verify(name, id, true)),
 		restore: onPoint(actions.openRestore),
+		files: onPoint((name, id) => dispatch({type: 'go', screen: 'files', vm: name, point: id})),
 		prune: () => (vm ? actions.prune(vm) : undefined),
 		copy: () => (vm ? actions.copy(vm, point?.id) : undefined),
 		backup: () => (vm ? actions.busy(vm) ?? actions.openBackup(vm) : undefined),

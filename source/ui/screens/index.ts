@@ -1,5 +1,6 @@
 import type {ScreenName} from '../state.js';
 import {backupsScreen} from './backups.js';
+import {filesScreen} from './files.js';
 import {healthScreen} from './health.js';
 import {jobsScreen} from './jobs.js';
 import {journalScreen} from './journal.js';
@@ -15,4 +16,5 @@ export const SCREENS: Readonly<Record<ScreenName, Screen>> = {
 	health: healthScreen,
 	log: journalScreen,
 	jobs: jobsScreen,
+	files: filesScreen,
 };

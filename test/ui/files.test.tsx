@@ -1,0 +1,52 @@
+import {createHash} from 'node:crypto';
+import {readFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, describe, expect, it} from 'vitest';
+import {guestLab} from '../helpers/guest.js';
+import {renderApp} from '../helpers/ui.js';
+
+const extracted: string[] = [];
+afterEach(async () => {
+	const {rm} = await import('node:fs/promises');
+	for (const dir of extracted.splice(0)) await rm(dir, {recursive: true, force: true});
+});
+
+describe("a point's files in the terminal UI (libguestfs, the real guest)", () => {
+	it('F browses the point: Enter goes into a folder, back comes out, x copies the selected file out as a job', async () => {
+		const lab = await guestLab('uif1');
+		// A file in the guest's filesystem, written offline with debugfs (the guest never ran): 64 KiB of known bytes.
+		const raw = path.join(lab.root, 'root.raw');
+		const data = Buffer.alloc(64 * 1024, 0x5a);
+		const source = path.join(lab.root, 'payload.bin');
+		const {writeFile} = await import('node:fs/promises');
+		await writeFile(source, data);
+		await execa('qemu-img', ['convert', '-O', 'raw', lab.disk, raw]);
+		await execa('debugfs', ['-w', '-R', `write ${source} /data/payload.bin`, raw]);
+		await execa('qemu-img', ['convert', '-O', 'qcow2', raw, lab.disk]);
+		const point = await lab.service.backup('uif1', {mode: 'full', command: 'test'});
+		extracted.push(path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`));
+
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('uif1'), 'the VM list');
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('uif1: 1 backup point'), 'the backup points');
+		ui.press('files');
+		await ui.waitFor(frame => frame.includes(`Point ${point.id} of uif1: / (`) && frame.includes('data/'), 'the root folder of the point', 120_000);
+		// To the data folder, by the cursor: down until it is on it.
+		for (let step = 0; step < 30 && !/▸ d\S+ +[\d.]+ \S+ +data\//.test(ui.frame()); step++) {
+			ui.press('down');
+			await new Promise(resolve => setTimeout(resolve, 30));
+		}
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes(': /data (') && /▸ -rw\S* +64(\.0)? KiB +payload\.bin/.test(frame), 'the data folder, on the file', 120_000);
+		ui.press('extract');
+		const done = await ui.waitFor(frame => /✓ extract \/data\/payload\.bin of uif1 \S+ done/.test(frame), 'the extraction done', 120_000);
+		expect(done.replace(/\s+/g, ' ')).toContain(`copied to ${path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin')}`);
+		const copy = await readFile(path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin'));
+		expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+		ui.press('back');
+		await ui.waitFor(frame => frame.includes(`Point ${point.id} of uif1: / (`), 'back in the root folder', 120_000);
+	}, 400_000);
+});
