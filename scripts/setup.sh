@@ -45,9 +45,9 @@ fi
 # libguestfs boots a small appliance with the host's kernel. A hypervisor host has one; a
 # container or CI machine has none: Debian's kernel modules are unpacked into /lib/modules (no
 # initramfs, no bootloader: nothing boots from them but the appliance) and the kernel beside them.
-if [ -z "$(ls /lib/modules 2>/dev/null)" ]; then
-	kernel=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -1)
-	version=${kernel#linux-image-}
+kernel=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -1)
+version=${kernel#linux-image-}
+if ! ls /boot/vmlinuz-* >/dev/null 2>&1 && [ -n "$kernel" ] && { [ ! -f "/var/lib/snapdeck/vmlinuz-$version" ] || [ ! -d "/lib/modules/$version" ]; }; then
 	unpack=$(mktemp -d)
 	chmod 755 "$unpack"
 	(cd "$unpack" && apt-get download -q "$kernel" >/dev/null && dpkg-deb -x ./*.deb x)
