@@ -106,3 +106,20 @@ export class GuestAgent {
 		this.socket.destroy();
 	}
 }
+
+/**
+ * Runs `work` with the guest's filesystems frozen through its agent on `socket`: freeze, check the
+ * agent says they are frozen, work, and thaw whatever happened (a guest left frozen stops writing).
+ */
+export async function withFrozenGuest<T>(socket: string, vm: string, work: () => Promise<T>): Promise<T> {
+	const agent = await GuestAgent.connect(socket, 5000);
+	try {
+		await agent.execute('guest-fsfreeze-freeze', undefined, 60_000);
+		const status = await agent.execute<string>('guest-fsfreeze-status');
+		if (status !== 'frozen') throw new SnapdeckError('failed', `the guest agent of ${vm} says its filesystems are ${status}, not frozen`);
+		return await work();
+	} finally {
+		await agent.execute('guest-fsfreeze-thaw', undefined, 60_000).catch(() => undefined);
+		agent.close();
+	}
+}

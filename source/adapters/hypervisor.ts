@@ -85,6 +85,8 @@ export interface BackupDriver {
 		readonly bytesPerSecond?: number;
 		/** Write zstd-compressed clusters (where `compresses`). */
 		readonly compress?: boolean;
+		/** Start the copy with the guest's filesystems frozen through its agent (the point is then consistent). */
+		readonly quiesce?: boolean;
 		readonly signal?: AbortSignal;
 		readonly onBytes: (done: number, total: number) => void;
 	}): Promise<void>;

@@ -27,6 +27,8 @@ export interface BackupOptions {
 	readonly now?: Date;
 	/** A bandwidth cap per disk (QEMU's job speed), so a backup leaves the VM's storage some room. */
 	readonly bytesPerSecond?: number;
+	/** Start the copy with the guest's filesystems frozen through its agent (refused where that cannot be done). */
+	readonly quiesce?: boolean;
 	/** zstd-compressed clusters in the point (default); false writes them plain. */
 	readonly compress?: boolean;
 	/**
@@ -203,7 +205,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
 		const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
 		await driver.copy({
-			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: compress && driver.compresses, signal: options.signal, onBytes: byteProgress(options.onEvent),
+			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: compress && driver.compresses, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
 			targets,
 		});
 		crashPoint('backup-copied');

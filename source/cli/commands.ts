@@ -54,7 +54,7 @@ Usage:
   snapdeck recover VM                       finish an operation a crash or cancel interrupted
   snapdeck start VM                         start a VM from its vm.json ("qemu" settings)
   snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off
-  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots]
+  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots] [--quiesce]
                                             back up a VM's disks (default: incremental when its
                                             dirty bitmaps allow, else full, saying why); --limit caps
                                             each disk's read rate in MiB/s; points are zstd-compressed
@@ -387,7 +387,7 @@ export async function runCommand(command: string, args: readonly string[], flags
 			if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
 			const svc = await service();
 			const point = await cancellable(signal => svc.backup(vm!, {
-				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'],
+				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce,
 				mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
 				onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : process.stderr.write(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}\n`)),
 			}));

@@ -35,6 +35,29 @@ describe('quiesced snapshots of the real Linux guest', () => {
 		expect((await execa('debugfs', ['-R', 'cat /data/quiesce-proof', raw])).stdout).toBe('written before the snapshot');
 	});
 
+	it('backup --quiesce: the point restores to an ext4 that e2fsck -fn finds clean, holding what the guest wrote just before', async () => {
+		const lab = await guestLab('q3');
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
+		await startGuest(lab);
+		const agent = await agentOf(path.join(lab.folder, 'agent.sock'));
+		expect((await agent.exec('/bin/sh', ['-c', 'echo "written before the backup" > /data/backup-proof'], 10_000)).exitcode).toBe(0);
+		agent.close();
+		const backup = await snapdeck(['backup', 'q3', '--quiesce'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const id = (JSON.parse(await readFile(path.join(lab.repo, 'q3', 'manifest.json'), 'utf8')) as {points: Array<{id: string}>}).points[0]!.id;
+		const restored = path.join(await tempDir(), 'restored.qcow2');
+		expect((await snapdeck(['restore', 'q3', '--point', id, '--to', restored], env)).exitCode).toBe(0);
+		const raw = path.join(await tempDir(), 'restored.raw');
+		await execa('qemu-img', ['convert', '-O', 'raw', restored, raw]);
+		const check = await execa('e2fsck', ['-fn', raw], {reject: false});
+		expect(check.exitCode, check.stdout).toBe(0);
+		expect((await execa('debugfs', ['-R', 'cat /data/backup-proof', raw])).stdout).toBe('written before the backup');
+		// Thawed after: the guest writes on.
+		const after = await agentOf(path.join(lab.folder, 'agent.sock'));
+		expect(await after.execute('guest-fsfreeze-status')).toBe('thawed');
+		after.close();
+	});
+
 	it('--quiesce with no guest agent answering is refused before anything changes, saying why', async () => {
 		const lab = await guestLab('q2');
 		const connect = ['--connect', `local:${lab.root}`];

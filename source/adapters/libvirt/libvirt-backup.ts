@@ -128,7 +128,8 @@ export function remoteCopyDriver(vm: string, state: VmState, definition: string,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),
 		removeBitmap: async () => undefined,
-		async copy({targets, signal, onBytes}) {
+		async copy({targets, quiesce, signal, onBytes}) {
+			if (quiesce) throw new SnapdeckError('refused', 'cannot quiesce a backup on a libvirt connection yet', 'take a quiesced snapshot first (snapdeck snapshot VM NAME --quiesce) and back up unquiesced, or leave out --quiesce');
 			await viaStaging(host, state, targets, async (_staging, copies) => {
 				for (const [index, target] of targets.entries()) {
 					await qemuImg.convert(sources.get(target.disk)!, copies[index]!, {signal, onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize)});

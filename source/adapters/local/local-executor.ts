@@ -9,7 +9,7 @@ import {offlineExecutor} from './offline-executor.js';
 import {assertOwnQemu, clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from './qmp-block.js';
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from './qmp-client.js';
-import {GuestAgent} from '../guest-agent.js';
+import {withFrozenGuest} from '../guest-agent.js';
 import {qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
 
@@ -48,16 +48,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 	async function frozenIf<T>(freeze: boolean, work: () => Promise<T>): Promise<T> {
 		if (!freeze) return work();
 		if (!vm.qemu?.agent) throw new SnapdeckError('refused', `cannot quiesce ${vm.name}: its vm.json names no guest agent socket`);
-		const agent = await GuestAgent.connect(path.resolve(folder, vm.qemu.agent), 5000);
-		try {
-			await agent.execute('guest-fsfreeze-freeze', undefined, 60_000);
-			const status = await agent.execute<string>('guest-fsfreeze-status');
-			if (status !== 'frozen') throw new SnapdeckError('failed', `the guest agent of ${vm.name} says its filesystems are ${status}, not frozen`);
-			return await work();
-		} finally {
-			await agent.execute('guest-fsfreeze-thaw', undefined, 60_000).catch(() => undefined);
-			agent.close();
-		}
+		return withFrozenGuest(path.resolve(folder, vm.qemu.agent), vm.name, work);
 	}
 
 	const internalIn = async (file: string, name: string) => ((await qemuImg.info(resolve(file))).snapshots ?? []).some(snapshot => snapshot.name === name);

@@ -16,7 +16,7 @@ import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
-import {GuestAgent} from '../guest-agent.js';
+import {GuestAgent, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
@@ -302,7 +302,11 @@ export class LocalHypervisor implements Hypervisor {
 					if (!top) throw new SnapdeckError('failed', `the running QEMU of ${vm} has no disk ${disk.target}, which its vm.json lists`, 'stop and start the VM so it runs what vm.json says');
 					return {target: disk.target, node: top.node, virtualSize: sizeOf(disk.target)};
 				});
-				return qmpBackupDriver({client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close()});
+				const agent = file.qemu?.agent ? path.resolve(folder, file.qemu.agent) : null;
+				return qmpBackupDriver({
+					client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close(),
+					...(agent === null ? {} : {freeze: <T>(work: () => Promise<T>) => withFrozenGuest(agent, vm, work)}),
+				});
 			} catch (error) {
 				client.close();
 				throw error;

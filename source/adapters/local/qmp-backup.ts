@@ -1,4 +1,5 @@
 import {chmod} from 'node:fs/promises';
+import {SnapdeckError} from '../../core/errors.js';
 import path from 'node:path';
 import type {BackupDriver} from '../hypervisor.js';
 import type {QemuImg} from '../qemu-img.js';
@@ -25,6 +26,8 @@ export function qmpBackupDriver(options: {
 	close: () => Promise<void>;
 	/** Why no bitmap may be added to (or removed from) the images, if so: the copy is then a plain full. */
 	untracked?: string;
+	/** Runs its work with the guest frozen (a running VM with a guest agent); absent: a quiesced copy is refused. */
+	freeze?: <T>(work: () => Promise<T>) => Promise<T>;
 }): BackupDriver {
 	const {client, disks, qemuImg, untracked} = options;
 	return {
@@ -49,7 +52,8 @@ export function qmpBackupDriver(options: {
 				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
 			}
 		},
-		async copy({bitmap, since, targets, bytesPerSecond, compress = false, signal, onBytes}) {
+		async copy({bitmap, since, targets, bytesPerSecond, compress = false, quiesce = false, signal, onBytes}) {
+			if (quiesce && !options.freeze) throw new SnapdeckError('refused', 'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach', 'back it up unquiesced (leave out --quiesce)');
 			const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
 			const added: string[] = [];
 			try {
@@ -81,8 +85,10 @@ export function qmpBackupDriver(options: {
 						}),
 						// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
 					});
+				// The point in time of a backup is the start of its jobs: that is what a quiesce freezes for.
+				const frozen = <T>(work: () => Promise<T>) => (quiesce ? options.freeze!(work) : work());
 				await runJobs(client, 'backup', targets.length, ids =>
-					begin(ids, true).catch(async error => {
+					frozen(() => begin(ids, true)).catch(async error => {
 						// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
 						if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
 						await begin(ids, false);
