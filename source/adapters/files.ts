@@ -9,6 +9,9 @@ export function liesOutside(dir: string, file: string): boolean {
 	return inside.startsWith('..') || path.isAbsolute(inside);
 }
 
+/** Whether an absolute `file` lies outside every one of `dirs`. */
+export const liesOutsideAll = (dirs: readonly string[], file: string) => dirs.every(dir => liesOutside(dir, file));
+
 /**
  * Whether a process is still running. One that exited but was not reaped yet (a zombie, common
  * for a daemonized QEMU whose parent is init) counts as gone; where /proc is missing, kill(0) says.

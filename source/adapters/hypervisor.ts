@@ -156,6 +156,12 @@ export interface Hypervisor {
 	activeImages?(vm: string): Promise<Record<string, string>>;
 	/** Power, where the adapter can start and stop VMs itself. */
 	start?(vm: string): Promise<void>;
+	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore. */
+	instantVm?(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}): Promise<Record<string, string>>;
+	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
+	instantOf?(vm: string): Promise<{repository: string; point: string} | null>;
+	/** Streams what an instantly restored VM still reads from the repository into its disks, the VM running. */
+	finishInstant?(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<void>;
 	/** Resolves false when the VM was not running. */
 	stop?(vm: string): Promise<boolean>;
 }

@@ -3,7 +3,7 @@ import type {ImageInfo, VmDefinition} from '../core/model.js';
 import {mapLimited} from '../core/chain.js';
 import {SnapdeckError} from '../core/errors.js';
 import {CommandFailed} from './exec.js';
-import {liesOutside} from './files.js';
+import {liesOutside, liesOutsideAll} from './files.js';
 import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 
@@ -14,7 +14,7 @@ import type {QemuImg} from './qemu-img.js';
  * `base`) by absolute path. Nothing read from a file is followed blindly: a backing name that is a
  * protocol, a device, or (with `confine`) a file outside `base` is a problem, and is not opened.
  */
-export async function readImageGraph(qemuImg: QemuImg, base: string | null, definition: VmDefinition, metadataName: string, options: {readsFiles?: boolean; confine?: boolean} = {}) {
+export async function readImageGraph(qemuImg: QemuImg, base: string | null, definition: VmDefinition, metadataName: string, options: {readsFiles?: boolean; confine?: boolean; alsoWithin?: readonly string[]} = {}) {
 	// Images this process can open are read directly (qcow2Info: microseconds); others, on a remote
 	// host, by qemu-img there.
 	const readInfo = options.readsFiles ? qcow2Info : (file: string) => qemuImg.info(file);
@@ -36,7 +36,7 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 			const absolute = path.resolve(base ?? '/', next);
 			const unsafe = options.readsFiles ? await backingFileProblem(absolute) : null;
 			if (unsafe) return {next, refused: unsafe};
-			if (options.confine && base !== null && liesOutside(base, absolute)) return {next, refused: `lies outside the VM's folder ${base}`};
+			if (options.confine && base !== null && liesOutsideAll([base, ...(options.alsoWithin ?? [])], absolute)) return {next, refused: `lies outside the VM's folder ${base}`};
 			try {
 				return {next, info: await readInfo(absolute)};
 			} catch (error) {

@@ -1,7 +1,7 @@
 import {open, stat, type FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
-import {liesOutside} from './files.js';
+import {liesOutside, liesOutsideAll} from './files.js';
 import type {QemuImgInfo} from './qemu-img.js';
 
 const QCOW2_MAGIC = 0x51_46_49_fb; // "QFI\xfb"
@@ -104,9 +104,9 @@ function headerDamage(header: Buffer, version: number): string | null {
  * A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2,
  * corrupt, a loop, a backing file that is a protocol, a device, or outside `within`).
  */
-export function headerChain(file: string, within?: string): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
+export function headerChain(file: string, within?: string, alsoWithin: readonly string[] = []): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
 	return walkChain(file, readQcow2Header, {
-		refuse: async next => (await backingFileProblem(next)) ?? (within !== undefined && liesOutside(within, next) ? `lies outside the VM's folder ${within}` : null),
+		refuse: async next => (await backingFileProblem(next)) ?? (within !== undefined && liesOutsideAll([within, ...alsoWithin], next) ? `lies outside the VM's folder ${within}` : null),
 		failed: (error, what) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${(error as Error).message}`),
 	});
 }

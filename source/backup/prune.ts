@@ -8,6 +8,7 @@ import {imageExecutor} from '../adapters/local/offline-executor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {Repository, sha256File} from './repository.js';
+import {instantReaders} from './instant.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {isNoSpace} from '../adapters/safe-fs.js';
 import {formatBytes} from '../core/units.js';
@@ -76,6 +77,9 @@ export interface PruneResult {
 export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions): Promise<PruneResult> {
 	const release = await lockForPrune(repo, vm, options);
 	try {
+		// A VM restored instantly reads these points until its stream is done: they are not touched meanwhile.
+		const readers = await instantReaders(repo.vmDir(vm));
+		if (readers.length > 0) throw new SnapdeckError('refused', `cannot prune the backups of ${vm} now: ${readers.join(', ')} ${readers.length === 1 ? 'was' : 'were'} restored instantly and still read${readers.length === 1 ? 's' : ''} its points`, `wait for that restore to finish, or run 'snapdeck recover ${readers[0]}' to finish it`);
 		const operations = repo.operations(vm);
 		const pending = await operations.readPending();
 		if (pending) {

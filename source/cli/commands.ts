@@ -71,6 +71,9 @@ Usage:
   snapdeck verify VM --from TARGET [--read-data]
                                             restic's check of an off-site target: its structure and
                                             10% of its data (all of it with --read-data)
+  snapdeck restore VM --point ID --instant --as NAME [--limit MIB]
+                                            a new VM that runs at once from the point, its data
+                                            streamed in meanwhile (recover NAME finishes a stream)
   snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force] [--from TARGET]
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first);
@@ -498,6 +501,19 @@ export async function runCommand(command: string, args: readonly string[], flags
 				if (flags.json) printJson({type: 'result', outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
 				else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
 				else print(result.outcome === 'done' ? `restored point ${flags.point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
+				return 0;
+			}
+			if (flags.instant) {
+				if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${flags.point} --instant --as NAME`);
+				const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+				if (limit !== undefined && !(limit > 0)) throw new SnapdeckError('usage', `--limit ${flags.limit}: give MiB/s, a positive number`);
+				const done = await cancellable(signal => svc.restoreInstant(vm!, {
+					point: flags.point!, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
+					...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
+					onStarted: name => process.stderr.write(`${name} is running (from the repository, while its data streams in)\n`),
+				}));
+				if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
+				else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
 				return 0;
 			}
 			const options = {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};

@@ -24,6 +24,7 @@ const OPTIONS = {
 	'restore-test': {type: 'boolean', default: false},
 	boot: {type: 'boolean', default: false},
 	extract: {type: 'string'},
+	instant: {type: 'boolean', default: false},
 	timeout: {type: 'string'},
 	from: {type: 'string'},
 	'read-data': {type: 'boolean', default: false},
@@ -66,6 +67,7 @@ export type CliFlags = {
 	'restore-test': boolean;
 	boot: boolean;
 	extract?: string;
+	instant: boolean;
 	timeout?: string;
 	from?: string;
 	'read-data': boolean;

@@ -24,6 +24,8 @@ import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} fr
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
+import {byteProgress} from '../backup/backup.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
 import type {ResticTarget} from '../adapters/restic.js';
@@ -125,6 +127,11 @@ export class Service {
 
 	async verify(vm: string, options: VerifyOptions) {
 		return verifyBackups(await this.repo(), vm, options);
+	}
+
+	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
+	async restoreInstant(vm: string, options: InstantOptions) {
+		return restoreInstant(await this.repo(), this.hypervisor, vm, options);
 	}
 
 	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
@@ -469,6 +476,12 @@ export class Service {
 
 	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
+		// An instant restore a crash or cancel interrupted: the VM runs from the repository; finish the stream.
+		const instant = this.hypervisor.instantOf ? await this.hypervisor.instantOf(vm) : null;
+		if (instant && this.hypervisor.finishInstant) {
+			await this.hypervisor.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
+			await releaseInstant(instant.repository, vm);
+		}
 		const release = await this.hypervisor.lock(vm, options.command);
 		try {
 			const operations = this.hypervisor.operations(vm);

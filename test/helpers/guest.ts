@@ -33,7 +33,7 @@ export async function guestLab(name = 'g1') {
 	await qemuImg.convert(path.join(image, 'root.qcow2'), path.join(folder, 'vda.qcow2'));
 	const vm: VmFile = {
 		version: 1, name, description: 'the real Linux guest of the tests', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
-		qmp: 'qmp.sock',
+		qmp: 'qmp.sock', instant: null,
 		qemu: {machine: 'q35', memoryMiB: 256, accel: 'tcg', args: [], kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=tty0 console=ttyS0 panic=-1'}, agent: 'agent.sock', console: 'console.log', display: false},
 	};
 	await writeVmFile(folder, vm);
@@ -61,6 +61,9 @@ export async function agentOf(socket: string, timeoutMs = 90_000): Promise<Guest
 		await new Promise(resolve => setTimeout(resolve, 500));
 	}
 }
+
+/** Stops VM `name` of the lab at `root` after the test (one a test started some other way). */
+export const stopAfterTest = (root: string, name: string) => started.push(() => snapdeck(['stop', name, '--connect', `local:${root}`]));
 
 /** Starts a guest lab's VM with `snapdeck start` (stopped again after the test). */
 export async function startGuest(lab: {root: string; name: string}) {

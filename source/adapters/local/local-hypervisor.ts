@@ -1,5 +1,5 @@
 import {watch, type FSWatcher} from 'node:fs';
-import {chmod, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
+import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import {hostname} from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import {assertOwnQemu, clearLeftovers, nodeBitmaps, topNodes} from './qmp-block.
 import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
+import {runJobs} from './qmp-block.js';
 import {folderOperationStore, stateDir} from './operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
 
@@ -169,7 +170,7 @@ export class LocalHypervisor implements Hypervisor {
 			const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 			const [run, disks] = await Promise.all([
 				qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
-				Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder))}))),
+				Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder, file.instant ? [file.instant.repository] : []))}))),
 			]);
 			const problems = [...consistencyProblems(file), ...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []))];
 			for (const snapshot of file.snapshots) {
@@ -193,7 +194,8 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		this.files.set(vm, file);
-		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true, confine: true});
+		// An instant restore's disks are backed by the point in the repository until the stream is done.
+		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true, confine: true, alsoWithin: file.instant ? [file.instant.repository] : []});
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
@@ -226,6 +228,7 @@ export class LocalHypervisor implements Hypervisor {
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		const file = this.files.get(vm);
+		if (file?.instant) throw new SnapdeckError('refused', `${vm} is still being restored from backup point ${file.instant.point} (an instant restore): its disks read from the repository until that is done`, `wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`);
 		const taken = takenSnapshot(plan);
 		if (taken?.quiesced) {
 			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
@@ -331,6 +334,78 @@ export class LocalHypervisor implements Hypervisor {
 			});
 			return Object.fromEntries(disks.map(disk => [disk, `${disk}.qcow2`]));
 		});
+	}
+
+	/**
+	 * A new VM folder whose disks are overlays on a backup point's files in the repository
+	 * (`backings`: each disk's point file, absolute), recorded as an instant restore in its vm.json.
+	 */
+	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
+		const vm = this.definitionToRestore(name, definition);
+		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
+		return this.newVmFolder(name, async staging => {
+			// The kernel a direct-boot VM starts (not in the backup: it is no disk): the source VM's, copied.
+			for (const file of vm.qemu!.kernel ? [vm.qemu!.kernel.file, ...(vm.qemu!.kernel.initrd ? [vm.qemu!.kernel.initrd] : [])] : []) {
+				const from = path.join(this.root, vm.name, file);
+				if (!(await fileExists(from))) throw new SnapdeckError('refused', `the VM boots the kernel ${file} of ${vm.name}'s folder, which is not there`, `put it in ${path.join(this.root, vm.name)}, or restore with --as NAME and give the new VM a kernel`);
+				await mkdir(path.dirname(path.join(staging, file)), {recursive: true});
+				await copyFile(from, path.join(staging, file));
+			}
+			await mkdir(stateDir(staging), {recursive: true, mode: 0o700});
+			for (const [disk, backing] of Object.entries(backings)) {
+				await this.qemuImg.create(path.join(staging, `${disk}.qcow2`), {backing});
+				await chmod(path.join(staging, `${disk}.qcow2`), 0o600);
+			}
+			await writeVmFile(staging, {
+				...vm, name, current: null, snapshots: [], qmp: 'qmp.sock', instant,
+				disks: Object.keys(backings).map(disk => ({target: disk, file: `${disk}.qcow2`})),
+				description: `restored instantly from point ${instant.point} of ${vm.name}`,
+			});
+			return Object.fromEntries(Object.keys(backings).map(disk => [disk, `${disk}.qcow2`]));
+		});
+	}
+
+	/** The instant restore a VM is in, if any: which repository folder and point its disks still read. */
+	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
+		return (await readVmFile(await this.folderOf(vm))).instant;
+	}
+
+	/**
+	 * Copies what an instantly restored VM still reads from the repository into its own disks
+	 * (QMP block-stream on each, the VM running), then records that it no longer depends on it. A
+	 * stream a killed snapdeck left in QEMU is cancelled first; streaming again is safe (what is in
+	 * the overlay stays).
+	 */
+	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<void> {
+		const folder = await this.folderOf(vm);
+		const file = await readVmFile(folder);
+		if (!file.instant) return;
+		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
+		if (qmp === null || !(await socketAnswers(qmp))) {
+			if (!file.qemu) throw new SnapdeckError('refused', `${vm} is not running and cannot be started`);
+			await mkdir(stateDir(folder), {recursive: true, mode: 0o700});
+			await startVm(folder, file, this.runner);
+		}
+		const client = await QmpClient.connect(path.resolve(folder, file.qmp ?? 'qmp.sock'), 5000);
+		try {
+			await assertOwnQemu(client, folder, vm);
+			await clearLeftovers(client);
+			const tops = await topNodes(client);
+			// A disk whose stream finished after a killed snapdeck left it running has no backing file left.
+			const backed = [];
+			for (const disk of file.disks) if ((await headerChain(path.resolve(folder, disk.file))).chain.length > 1) backed.push(disk);
+			const nodes = backed.map(disk => tops.get(disk.target)?.node);
+			if (nodes.some(node => node === undefined)) throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);
+			if (nodes.length > 0) await runJobs(client, 'stream', nodes.length, ids => Promise.all(nodes.map((node, index) => client.execute('block-stream', {'job-id': ids[index], device: node, ...(options.bytesPerSecond ? {speed: options.bytesPerSecond} : {})}))), {signal: options.signal, onBytes: options.onBytes});
+		} finally {
+			client.close();
+		}
+		// The disks' headers name no backing file now: the VM stands alone.
+		for (const disk of file.disks) {
+			const {chain} = await headerChain(path.resolve(folder, disk.file));
+			if (chain.length !== 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the stream`, `run 'snapdeck recover ${vm}' again`);
+		}
+		await writeVmFile(folder, {...(await readVmFile(folder)), instant: null});
 	}
 
 	async archiveImages({state}: Inspection) {

@@ -41,6 +41,11 @@ export const VmFile = VmDefinition.extend({
 	qmp: z.string().nullable().default(null),
 	/** Present when snapdeck may start and stop this VM itself (`snapdeck start`, revert with restart). */
 	qemu: QemuConfig.nullable().default(null),
+	/**
+	 * An instant restore still streaming: the disks' backing chains lie in this folder of a backup
+	 * repository (absolute), the point's, until the stream has copied them in; null otherwise.
+	 */
+	instant: z.strictObject({repository: z.string().refine(text => path.isAbsolute(text), 'an absolute path'), point: z.string().regex(/^[0-9A-Za-z-]+$/)}).nullable().default(null),
 });
 export type VmFile = z.infer<typeof VmFile>;
 
