@@ -26,9 +26,6 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 		const pointFile = path.join(lab.repo, 'files1', point.files[0]!.file);
 		const before = sha256(await readFile(pointFile));
 
-		const filesystems = await snapdeck(['files', 'files1', '--point', point.id], env);
-		expect(filesystems.exitCode, filesystems.stderr).toBe(0);
-		expect(filesystems.stdout).toBe('/dev/sda  ext4');
 		const listing = jsonOf(await snapdeck(['files', 'files1', '--point', point.id, '/data', '--json'], env)) as {entries: Array<{name: string; type: string; size: number}>};
 		expect(listing.entries).toEqual(expect.arrayContaining([
 			expect.objectContaining({name: 'blob', type: 'file', size: 300 * 1024}),
