@@ -13,7 +13,7 @@ import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync
 import os from 'node:os';
 import path from 'node:path';
 
-const VERSION = 3; // of this recipe: a change to it builds the guest again
+const VERSION = 4; // of this recipe: a change to it builds the guest again
 const run = (command, args, options = {}) => execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options});
 
 const dirFlag = process.argv.indexOf('--dir');
@@ -101,19 +101,18 @@ echo "snapdeck-guest: up, root $(cat /etc/snapdeck-guest)" > /dev/tty0 2>/dev/nu
 if grep -q snapdeck.workload=1 /proc/cmdline && [ -x /sbin/workload ]; then /sbin/workload /data/records & fi
 while true; do sleep 3600; done
 `, {mode: 0o755});
-	// The workload: checksummed records (sequence, time, checksum) appended to a file, each made
-	// durable (sync of the file: fsync) before it is acknowledged on the console as "durable N".
-	// A checker then proves that no acknowledged record was lost (test/helpers/guest.ts).
+	// The workload: checksummed records (sequence, time, checksum), one 4 KiB block each, written
+	// with O_DIRECT and fsync (busybox dd: oflag=direct conv=fsync) at block seq-1 of the file,
+	// each acknowledged on the console as "durable N" only once dd has returned. A checker then
+	// proves that no acknowledged record was lost (test/helpers/guest.ts).
 	writeFileSync(path.join(root, 'sbin', 'workload'), `#!/bin/sh
 file=$1
-seq=0
-[ -s "$file" ] && seq=$(tail -n 1 "$file" | cut -d ' ' -f 1)
+seq=$(( $(stat -c %s "$file" 2>/dev/null || echo 0) / 4096 ))
 while true; do
 	seq=$((seq + 1))
 	now=$(date +%s)
 	sum=$(echo "$seq $now" | sha256sum | cut -c 1-16)
-	echo "$seq $now $sum" >> "$file"
-	sync "$file"
+	printf '%-4095s\\n' "$seq $now $sum" | dd of="$file" bs=4096 seek=$((seq - 1)) count=1 iflag=fullblock oflag=direct conv=notrunc,fsync 2>/dev/null || exit 1
 	echo "durable $seq"
 done
 `, {mode: 0o755});

@@ -77,7 +77,7 @@ export async function startGuest(lab: {root: string; name: string}) {
 export const lastDurable = (console: string) => Math.max(0, ...[...console.matchAll(/^durable (\d+)\r?$/gm)].map(match => Number(match[1])));
 
 /**
- * The workload's records in a disk image (any qcow2 chain), read as the guest would after a crash:
+ * The workload's records (4 KiB blocks written with O_DIRECT) in a disk image (any qcow2 chain), read as the guest would after a crash:
  * a copy of the filesystem, its journal replayed (e2fsck -fy), then /data/records. Each record's
  * checksum is checked; `seqs` are the good ones, `bad` the lines that are not a good record.
  */
@@ -90,8 +90,9 @@ export async function recordsIn(image: string): Promise<{seqs: number[]; bad: st
 	const {stdout} = await execa('debugfs', ['-R', 'cat /data/records', raw]);
 	const seqs: number[] = [];
 	const bad: string[] = [];
+	// One 4 KiB block a record: its text, padded with spaces, then a newline.
 	for (const line of stdout.split('\n').filter(Boolean)) {
-		const [seq, time, sum] = line.split(' ');
+		const [seq, time, sum] = line.trim().split(' ');
 		const good = sum === createHash('sha256').update(`${seq} ${time}\n`).digest('hex').slice(0, 16);
 		if (good) seqs.push(Number(seq));
 		else bad.push(line);
