@@ -32,7 +32,7 @@ export const BOOT_TIMEOUT_MS = 90_000;
  * happened; a crash leaves the overlays, which the next boot test of the point removes.
  */
 export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions): Promise<BootTest> {
-	if (!hypervisor.bootThrowaway) throw new SnapdeckError('refused', `${hypervisor.uri} cannot boot a backup point yet (only local: connections can)`, 'verify it without --boot, or restore it as a new VM and start that');
+	if (!hypervisor.bootThrowaway) throw new SnapdeckError('refused', `${hypervisor.uri} cannot boot a backup point yet`, 'verify it without --boot, or restore it as a new VM and start that');
 	const release = await repo.lock(vm, options.command);
 	const work = path.join(repo.vmDir(vm), '.snapdeck', `boot-work-${options.point}`);
 	try {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {withDiskSources} from '../../source/adapters/libvirt/domain-edit.js';
+import {asThrowawayDomain, withDiskSources} from '../../source/adapters/libvirt/domain-edit.js';
 import {parseDomainXml} from '../../source/adapters/libvirt/xml.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
@@ -26,5 +26,18 @@ describe("libvirt's XML", () => {
 		const domain = await libvirtDomain({running: false});
 		const xml = (await virsh('dumpxml', '--domain', domain.name, '--inactive')).stdout;
 		expect(() => withDiskSources(xml, new Map([['vdz', '/x.qcow2']]))).toThrow("libvirt's XML has no disk vdz");
+	});
+
+	it("a boot test's throwaway copy has no network, no UUID, its own console and agent sockets, and is destroyed rather than restarted", () => {
+		const xml = `<domain type='qemu'><name>web</name><uuid>0b0c5e8e-4c1f-4d53-9a1d-6a8b1c2d3e4f</uuid><memory unit='MiB'>256</memory><on_reboot>restart</on_reboot>
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/vm/web.qcow2'/><target dev='vda' bus='virtio'/></disk>
+<interface type='network'><mac address='52:54:00:11:22:33'/><source network='default'/></interface><serial type='pty'/>
+<channel type='unix'><source mode='bind' path='/var/lib/libvirt/qemu/channel/target/web.agent'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>`;
+		const copy = asThrowawayDomain(xml, 'web-boottest', new Map([['vda', '/repo/web/.snapdeck/boot-work-1/vda.qcow2']]), {console: '/repo/console.log', agent: '/repo/agent.sock'});
+		expect(copy).not.toMatch(/<interface|<uuid|52:54:00:11:22:33|channel\/target\/web\.agent|restart/);
+		expect(copy).toContain("<source file=\"/repo/web/.snapdeck/boot-work-1/vda.qcow2\"");
+		expect(copy).toMatch(/<serial type="file">\s*<source path="\/repo\/console.log"/);
+		expect(copy).toMatch(/<channel type="unix">\s*<source mode="bind" path="\/repo\/agent.sock"/);
+		for (const event of ['on_poweroff', 'on_reboot', 'on_crash']) expect(copy).toContain(`<${event}>destroy</${event}>`);
 	});
 });

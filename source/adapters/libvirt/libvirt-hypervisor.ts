@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {mkdir, mkdtemp, rm} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -12,7 +12,8 @@ import {assertValidName, nameProblem} from '../../core/names.js';
 import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import type {BackupDriver, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import {judgeBoot} from '../boot-check.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
@@ -23,7 +24,7 @@ import {QemuImg} from '../qemu-img.js';
 import {qmpBackupDriver} from '../local/qmp-backup.js';
 import {startStorageDaemon} from '../local/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
-import {asNewDomain, asRestoredSnapshot} from './domain-edit.js';
+import {asNewDomain, asRestoredSnapshot, asThrowawayDomain} from './domain-edit.js';
 import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
 import {parseDomainXml, parseSnapshotXml} from './xml.js';
@@ -315,6 +316,32 @@ export class LibvirtHypervisor implements Hypervisor {
 			const check = await this.qemuImg.check(file);
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 		});
+	}
+
+	/**
+	 * Boots a point as a transient domain on this host's libvirtd (asThrowawayDomain: no network,
+	 * destroyed when the guest powers off or resets), judges it as the local adapter does, takes a
+	 * screenshot through QEMU's monitor, and destroys it, always.
+	 */
+	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult> {
+		if (this.host !== localHost) throw new SnapdeckError('refused', `boot tests on a remote libvirt host (${this.uri}) are not supported yet`, 'run snapdeck on that host to boot-test its points');
+		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
+		const name = `${vm}-boottest-${process.pid}`;
+		const files = {console: path.join(work, 'console.log'), agent: path.join(work, 'agent.sock')};
+		const began = performance.now();
+		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(disks)), files), file => this.virsh.run(['create', '--file', file]));
+		try {
+			const verdict = await judgeBoot({...files, check, signal, stopped: async () => {
+				const state = await this.virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
+				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
+			}});
+			const png = path.join(work, 'screen.png');
+			const shot = await this.virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: png, format: 'png'}})]).then(() => readFile(png), () => null);
+			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readFile(files.console, 'utf8').catch(() => ''), screenshot: shot};
+		} finally {
+			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
+			await rm(files.agent, {force: true});
+		}
 	}
 
 	async canQuiesce(vm: string): Promise<boolean> {

@@ -3,16 +3,13 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {SnapdeckError} from '../../core/errors.js';
 import {toolPath} from '../exec.js';
-import {GuestAgent} from '../guest-agent.js';
+import {judgeBoot, tail} from '../boot-check.js';
 import type {BootCheck, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
 import {QmpClient} from './qmp-client.js';
 import {VmFile} from './vm-file.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
-
-/** The last lines of a console log, for a verdict that says why. */
-const tail = (text: string, lines = 12) => text.replace(/\r/g, '').split('\n').filter(line => line.trim() !== '').slice(-lines).join('\n');
 
 /**
  * Boots a throwaway copy of a VM (`definition`: its vm.json as a backup point recorded it) on
@@ -40,46 +37,12 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 	void qemu.then(() => (exited = true));
 	const seconds = () => (performance.now() - began) / 1000;
 	const consoleText = () => readFile(files.console, 'utf8').catch(() => '');
-	let verdict: {ok: boolean; message: string} | null = null;
 	try {
-		const deadline = Date.now() + check.timeoutMs;
-		while (verdict === null) {
-			signal?.throwIfAborted();
-			if (exited) {
-				const result = await qemu;
-				const text = await consoleText();
-				verdict = {ok: false, message: `the VM stopped ${seconds().toFixed(1)} s after it was started (${result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`}); its console ends: ${tail(text, 6) || '(nothing)'}`};
-				break;
-			}
-			if (Date.now() > deadline) {
-				verdict = {ok: false, message: `no sign of life within ${Math.round(check.timeoutMs / 1000)} s (${check.pattern ? `the console never showed /${check.pattern}/` : 'the guest agent never answered'}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`};
-				break;
-			}
-			if (check.pattern) {
-				if (new RegExp(check.pattern).test(await consoleText())) verdict = {ok: true, message: `the console showed /${check.pattern}/ after ${seconds().toFixed(1)} s`};
-				else await sleep(250);
-				continue;
-			}
-			const agent = await GuestAgent.connect(files.agent, 1500).catch(() => null);
-			if (!agent) {
-				await sleep(250);
-				continue;
-			}
-			try {
-				await agent.execute('guest-ping');
-				if (!check.command) {
-					verdict = {ok: true, message: `the guest agent answered after ${seconds().toFixed(1)} s`};
-					break;
-				}
-				const [program, ...rest] = check.command;
-				const result = await agent.exec(program!, rest, Math.max(1000, deadline - Date.now()));
-				verdict = result.exitcode === 0
-					? {ok: true, message: `the guest agent answered and '${check.command.join(' ')}' succeeded after ${seconds().toFixed(1)} s`}
-					: {ok: false, message: `'${check.command.join(' ')}' failed in the guest (exit ${result.exitcode}): ${tail(`${result.stdout}\n${result.stderr}`, 4) || '(no output)'}`};
-			} finally {
-				agent.close();
-			}
-		}
+		const verdict = await judgeBoot({console: files.console, agent: files.agent, check, signal, stopped: async () => {
+			if (!exited) return null;
+			const result = await qemu;
+			return result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`;
+		}});
 		const screenshot = exited ? null : await screendump(files.qmp, path.join(work, 'screen.png'));
 		return {...verdict, seconds: seconds(), console: await consoleText(), screenshot};
 	} finally {

@@ -1,0 +1,48 @@
+import {readFile} from 'node:fs/promises';
+import {GuestAgent} from './guest-agent.js';
+import type {BootCheck} from './hypervisor.js';
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/** The last lines of a console log, for a verdict that says why. */
+export const tail = (text: string, lines = 12) => text.replace(/\r/g, '').split('\n').filter(line => line.trim() !== '').slice(-lines).join('\n');
+
+/**
+ * Watches a throwaway VM until its guest proves it is up (the console pattern; else the agent
+ * answers, and the check command, if any, succeeds through it), or it stops (`stopped` says why),
+ * or the timeout: the verdict, with the console's last lines when it fails. Any adapter's.
+ */
+export async function judgeBoot(watch: {console: string; agent: string; check: BootCheck; signal?: AbortSignal; stopped: () => Promise<string | null>}): Promise<{ok: boolean; message: string}> {
+	const {check, signal} = watch;
+	const began = performance.now();
+	const seconds = () => (performance.now() - began) / 1000;
+	const consoleText = () => readFile(watch.console, 'utf8').catch(() => '');
+	const deadline = Date.now() + check.timeoutMs;
+	for (;;) {
+		signal?.throwIfAborted();
+		const stopped = await watch.stopped();
+		if (stopped !== null) return {ok: false, message: `the VM stopped ${seconds().toFixed(1)} s after it was started (${stopped}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`};
+		if (Date.now() > deadline) return {ok: false, message: `no sign of life within ${Math.round(check.timeoutMs / 1000)} s (${check.pattern ? `the console never showed /${check.pattern}/` : 'the guest agent never answered'}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`};
+		if (check.pattern) {
+			if (new RegExp(check.pattern).test(await consoleText())) return {ok: true, message: `the console showed /${check.pattern}/ after ${seconds().toFixed(1)} s`};
+			await sleep(250);
+			continue;
+		}
+		const agent = await GuestAgent.connect(watch.agent, 1500).catch(() => null);
+		if (!agent) {
+			await sleep(250);
+			continue;
+		}
+		try {
+			await agent.execute('guest-ping');
+			if (!check.command) return {ok: true, message: `the guest agent answered after ${seconds().toFixed(1)} s`};
+			const [program, ...rest] = check.command;
+			const result = await agent.exec(program!, rest, Math.max(1000, deadline - Date.now()));
+			return result.exitcode === 0
+				? {ok: true, message: `the guest agent answered and '${check.command.join(' ')}' succeeded after ${seconds().toFixed(1)} s`}
+				: {ok: false, message: `'${check.command.join(' ')}' failed in the guest (exit ${result.exitcode}): ${tail(`${result.stdout}\n${result.stderr}`, 4) || '(no output)'}`};
+		} finally {
+			agent.close();
+		}
+	}
+}
