@@ -47,3 +47,51 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		expect((await virsh('domstate', '--domain', name)).stdout.trim()).toBe('shut off');
 	}, 180_000);
 });
+
+describe('restore --instant on libvirt, with the real Linux guest', () => {
+	it('the new domain runs at once from the point while blockpull brings its data in; prune waits; recover after a kill finishes the pull', async () => {
+		const image = guestImage();
+		const dir = await tempDir();
+		for (const file of ['vmlinuz', 'initrd']) await copyFile(path.join(image, file), path.join(dir, file));
+		const disk = path.join(dir, 'disk.qcow2');
+		await qemuImg.convert(path.join(image, 'root.qcow2'), disk);
+		const name = `sdt-inst-${process.pid}`;
+		const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
+<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel><serial type='pty'/></devices></domain>`;
+		const xmlFile = path.join(dir, 'domain.xml');
+		await writeFile(xmlFile, xml);
+		defined.push(name, `${name}-new`);
+		expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
+		const repo = await tempDir();
+		const service = new Service(new LibvirtHypervisor(URI), repo);
+		await service.backup(name, {mode: 'full', command: 'test'});
+		const point = await service.backup(name, {mode: 'auto', command: 'test'});
+		// 8 MiB/s over the 256 MiB disk: the pull runs for about 30 s; cancelled once the guest answers (as a kill would leave it).
+		const cancel = new AbortController();
+		let started = 0;
+		const restoring = service.restoreInstant(name, {point: point.id, as: `${name}-new`, command: 'test', bytesPerSecond: 8 << 20, signal: cancel.signal, onStarted: () => (started = Date.now())});
+		const began = Date.now();
+		for (;;) {
+			if ((await virsh('qemu-agent-command', '--domain', `${name}-new`, '{"execute":"guest-ping"}')).exitCode === 0) break;
+			if (Date.now() - began > 90_000) throw new Error('the instantly restored domain never answered');
+			await new Promise(resolve => setTimeout(resolve, 500));
+		}
+		expect(started).toBeGreaterThan(0);
+		const prune = service.prune(name, {retention: {last: 1}, command: 'test', confirm: async () => true});
+		await expect(prune).rejects.toThrow(`${name}-new was restored instantly and still reads its points`);
+		cancel.abort();
+		await expect(restoring).rejects.toThrow();
+		// Still running from the repository; recover pulls the rest, and the domain stands alone.
+		expect((await virsh('domstate', '--domain', `${name}-new`)).stdout.trim()).toBe('running');
+		const overlay = (await virsh('domblklist', '--domain', `${name}-new`, '--details')).stdout.match(/vda\s+(\S+)/)![1]!;
+		expect((await execa('qemu-img', ['info', '-U', '--output=json', overlay])).stdout).toContain(path.join(repo, name));
+		await service.recover(`${name}-new`, {command: 'test'});
+		expect((await execa('qemu-img', ['info', '-U', '--output=json', overlay])).stdout).not.toContain('backing-filename');
+		expect((await virsh('qemu-agent-command', '--domain', `${name}-new`, '{"execute":"guest-ping"}')).exitCode).toBe(0);
+		await expect(service.prune(name, {retention: {last: 1}, command: 'test', confirm: async () => true})).resolves.toMatchObject({outcome: 'done'});
+		const {rm} = await import('node:fs/promises');
+		await rm(overlay, {force: true});
+	}, 240_000);
+});

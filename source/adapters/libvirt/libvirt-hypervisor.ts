@@ -20,6 +20,7 @@ import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock, lockHolder} from '../lock.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {stateFolder} from '../safe-fs.js';
+import {writeJsonAtomic} from '../atomic-file.js';
 import {QemuImg} from '../qemu-img.js';
 import {qmpBackupDriver} from '../local/qmp-backup.js';
 import {startStorageDaemon} from '../local/storage-daemon.js';
@@ -145,6 +146,8 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
+		const instant = await this.instantOf(vm);
+		if (instant) throw new SnapdeckError('refused', `${vm} is still being restored from backup point ${instant.point} (an instant restore): its disks read from the repository until that is done`, `wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`);
 		if (takenSnapshot(plan)?.quiesced) {
 			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
 			await this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).catch((error: Error) => {
@@ -316,6 +319,64 @@ export class LibvirtHypervisor implements Hypervisor {
 			const check = await this.qemuImg.check(file);
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 		});
+	}
+
+	/** Starts a stopped domain. */
+	async start(vm: string): Promise<void> {
+		await this.virsh.run(['start', '--domain', vm]);
+	}
+
+	private instantFile(vm: string) {
+		return path.join(stateDir(this.folderOf(vm)), 'instant.json');
+	}
+
+	/**
+	 * A new domain whose disks are overlays (beside the original domain's images, as
+	 * NAME-<disk>.qcow2) on a backup point's files in the repository, its instant restore recorded
+	 * in snapdeck's state folder of the domain.
+	 */
+	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
+		if (this.host !== localHost) throw new SnapdeckError('refused', `instant restores on a remote libvirt host (${this.uri}) are not supported yet`, 'restore with --as NAME (a full copy)');
+		const overlays = await this.restoreVm(name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
+		await mkdir(stateDir(this.folderOf(name)), {recursive: true, mode: 0o700});
+		await writeJsonAtomic(this.instantFile(name), instant);
+		return overlays;
+	}
+
+	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
+		const text = await readFile(this.instantFile(vm), 'utf8').catch(() => null);
+		return text === null ? null : z.object({repository: z.string(), point: z.string()}).parse(JSON.parse(text));
+	}
+
+	/**
+	 * Pulls what an instantly restored domain still reads from the repository into its disks
+	 * (virsh blockpull, the domain running), waiting for a pull a killed snapdeck left running first.
+	 */
+	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<void> {
+		if (!(await this.instantOf(vm))) return;
+		if (!/running/.test(await this.virsh.run(['domstate', '--domain', vm]))) await this.start(vm);
+		const {state} = await this.inspect(vm);
+		for (const disk of state.definition.disks) {
+			const active = () => this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--info']).then(text => /\d+ %|\[/.test(text), () => false);
+			while (await active()) {
+				options.signal?.throwIfAborted();
+				await new Promise(resolve => setTimeout(resolve, 250));
+			}
+			if ((await this.host.chain(disk.file)).chain.length <= 1) continue;
+			const bandwidth = options.bytesPerSecond ? ['--bandwidth', String(Math.max(1, Math.round(options.bytesPerSecond / (1024 * 1024))))] : [];
+			const abort = () => void this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--abort']).catch(() => undefined);
+			options.signal?.addEventListener('abort', abort, {once: true});
+			try {
+				await this.virsh.run(['blockpull', '--domain', vm, '--path', disk.target, '--wait', ...bandwidth]);
+			} finally {
+				options.signal?.removeEventListener('abort', abort);
+			}
+			options.signal?.throwIfAborted();
+		}
+		for (const disk of (await this.inspect(vm)).state.definition.disks) {
+			if ((await this.host.chain(disk.file)).chain.length > 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the pull`, `run 'snapdeck recover ${vm}' again`);
+		}
+		await rm(this.instantFile(vm), {force: true});
 	}
 
 	/**
