@@ -17,23 +17,26 @@ afterEach(async () => {
 	}
 });
 
+
+/** The real guest as a stopped libvirt domain: software emulation (a stock kernel hangs under kvm-pvm), a direct kernel boot; defined for one test. */
+async function guestDomain(name: string, devices: string) {
+	const image = guestImage();
+	const dir = await tempDir();
+	for (const file of ['vmlinuz', 'initrd']) await copyFile(path.join(image, file), path.join(dir, file));
+	const disk = path.join(dir, 'disk.qcow2');
+	await qemuImg.convert(path.join(image, 'root.qcow2'), disk);
+	const xmlFile = path.join(dir, 'domain.xml');
+	await writeFile(xmlFile, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd</initrd><cmdline>console=tty0 console=ttyS0 panic=-1</cmdline></os>
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>${devices}<serial type='pty'/></devices></domain>`);
+	defined.push(name);
+	expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
+}
+
 describe('verify --boot on libvirt, with the real Linux guest', () => {
 	it("boots a point of a libvirt domain as a transient domain on this host's libvirtd: the agent answers, the evidence is kept, no domain is left", async () => {
-		const image = guestImage();
-		const dir = await tempDir();
-		for (const file of ['vmlinuz', 'initrd']) await copyFile(path.join(image, file), path.join(dir, file));
-		const disk = path.join(dir, 'disk.qcow2');
-		await qemuImg.convert(path.join(image, 'root.qcow2'), disk);
 		const name = `sdt-boot-${process.pid}`;
-		// Software emulation (type 'qemu'): a stock kernel hangs under this machine's kvm-pvm.
-		const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd</initrd><cmdline>console=tty0 console=ttyS0 panic=-1</cmdline></os>
-<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
-<interface type='user'><model type='virtio'/></interface><serial type='pty'/></devices></domain>`;
-		const xmlFile = path.join(dir, 'domain.xml');
-		await writeFile(xmlFile, xml);
-		defined.push(name);
-		expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
+		await guestDomain(name, "<interface type='user'><model type='virtio'/></interface>");
 		const repo = await tempDir();
 		const service = new Service(new LibvirtHypervisor(URI), repo);
 		const point = await service.backup(name, {mode: 'full', command: 'test'});
@@ -50,20 +53,9 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 
 describe('restore --instant on libvirt, with the real Linux guest', () => {
 	it('the new domain runs at once from the point while blockpull brings its data in; prune waits; recover after a kill finishes the pull', async () => {
-		const image = guestImage();
-		const dir = await tempDir();
-		for (const file of ['vmlinuz', 'initrd']) await copyFile(path.join(image, file), path.join(dir, file));
-		const disk = path.join(dir, 'disk.qcow2');
-		await qemuImg.convert(path.join(image, 'root.qcow2'), disk);
 		const name = `sdt-inst-${process.pid}`;
-		const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
-<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
-<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel><serial type='pty'/></devices></domain>`;
-		const xmlFile = path.join(dir, 'domain.xml');
-		await writeFile(xmlFile, xml);
-		defined.push(name, `${name}-new`);
-		expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
+		await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+		defined.push(`${name}-new`);
 		const repo = await tempDir();
 		const service = new Service(new LibvirtHypervisor(URI), repo);
 		await service.backup(name, {mode: 'full', command: 'test'});
