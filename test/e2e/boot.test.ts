@@ -81,4 +81,23 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect((await snapdeck(['prune', 'boot3', '--keep-last', '1', '--yes'], env)).exitCode).toBe(0);
 		expect(await evidence()).toEqual([second]);
 	});
+
+	it('snapdeck killed (-9) during a boot test leaves no VM running; the next boot test of the point removes the overlays and passes', async () => {
+		const lab = await guestLab('boot4');
+		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
+		expect((await snapdeck(['backup', 'boot4', ...connect])).exitCode).toBe(0);
+		const test = execa('node', [path.resolve('bin/snapdeck.js'), 'verify', 'boot4', '--boot', ...connect], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const deadline = Date.now() + 60_000;
+		while ((await throwawayVms()).length === 0) {
+			if (Date.now() > deadline) throw new Error('the throwaway VM never started');
+			await new Promise(resolve => setTimeout(resolve, 100));
+		}
+		test.kill('SIGKILL');
+		await test;
+		for (let waited = 0; (await throwawayVms()).length > 0 && waited < 5000; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
+		expect(await throwawayVms()).toEqual([]);
+		const again = await snapdeck(['verify', 'boot4', '--boot', ...connect]);
+		expect(again.exitCode, again.stderr).toBe(0);
+		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work'))).toEqual([]);
+	});
 });

@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -32,7 +33,12 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 		'-qmp', `unix:${files.qmp},server=on,wait=off`,
 	];
 	const began = performance.now();
-	const qemu = execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
+	// Under setpriv, the kernel kills the throwaway VM when snapdeck dies, even by SIGKILL: a boot
+	// test never leaves a VM running behind it (its overlays go at the next boot test of the point).
+	const setpriv = existsSync('/usr/bin/setpriv');
+	const qemu = setpriv
+		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {reject: false, stdin: 'ignore', cleanup: true})
+		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
 	let exited = false;
 	void qemu.then(() => (exited = true));
 	const seconds = () => (performance.now() - began) / 1000;
