@@ -30,7 +30,7 @@ function parseGuestPath(text: string): {device: string | null; file: string} {
  * Opens the point's images read-only in libguestfs (each disk's point file, the points under it
  * as its backing chain), checked first against the manifest as every read of a point is.
  */
-async function openPoint<T>(repo: Repository, vm: string, options: PointFilesOptions, use: (guestfs: Guestfs, filesystems: GuestFilesystem[]) => Promise<T>): Promise<T> {
+async function openPoint<T>(repo: Repository, vm: string, options: PointFilesOptions, work: (guestfs: Guestfs, filesystems: GuestFilesystem[]) => Promise<T>): Promise<T> {
 	const release = await repo.lock(vm, options.command, {readOnly: true});
 	try {
 		const manifest = await repo.read(vm);
@@ -42,7 +42,7 @@ async function openPoint<T>(repo: Repository, vm: string, options: PointFilesOpt
 		}
 		const guestfs = await Guestfs.open(point.files.map(file => repo.resolve(vm, file.file)), options.signal);
 		try {
-			return await use(guestfs, await guestfs.filesystems());
+			return await work(guestfs, await guestfs.filesystems());
 		} finally {
 			await guestfs.close();
 		}

@@ -68,12 +68,16 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const vms = useShownVms(inventory.data, state.filter, jobs.jobs);
 	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
 
-	// A plan waiting for an answer comes over whatever is open; while quitting, it is declined.
+	// A plan waiting for an answer comes over whatever is open; while quitting, it is declined. Only
+	// a new plan does this: the overlay is read through a ref, so opening another does not repeat it.
+	const overlayKind = useRef(state.overlay?.kind);
+	overlayKind.current = state.overlay?.kind;
+	const {confirmation, answer} = jobs;
 	useEffect(() => {
-		if (!jobs.confirmation) return;
-		if (state.overlay?.kind === 'quitting') jobs.answer(false);
-		else dispatch({type: 'confirm', jobId: jobs.confirmation.jobId});
-	}, [jobs.confirmation]);
+		if (!confirmation) return;
+		if (overlayKind.current === 'quitting') answer(false);
+		else dispatch({type: 'confirm', jobId: confirmation.jobId});
+	}, [confirmation, answer]);
 	const running = jobs.jobs.filter(isActive).length;
 	// Once every cancelled job has stopped at its safe point, the quit goes through.
 	useEffect(() => {

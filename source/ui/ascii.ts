@@ -14,7 +14,6 @@ const GLYPHS: Record<string, string> = {
 const WIDE = /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]|[\u{1F300}-\u{1F64F}\u{1F900}-\u{1F9FF}\u{20000}-\u{3FFFD}]/u;
 
 export function toAscii(text: string): string {
-	// eslint-disable-next-line no-control-regex
 	return text.replace(/[^\x00-\x7F]/gu, char => GLYPHS[char] ?? (/\p{M}/u.test(char) ? '' : WIDE.test(char) ? '??' : '?'));
 }
 

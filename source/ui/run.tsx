@@ -1,6 +1,6 @@
 import os from 'node:os';
 import {Box, render, Text, useApp} from 'ink';
-import {useEffect, useState} from 'react';
+import {useEffect, useRef, useState} from 'react';
 import type {Service} from '../service/service.js';
 import {App} from './app.js';
 import {HelpBar} from './components/help-bar.js';
@@ -45,8 +45,10 @@ function Starting({title, keymap}: {title: string; keymap: Keymap}) {
 export function Root({title, load, options, onLoadError}: {title: string; load: () => Promise<readonly Service[]>; options: UiOptions; onLoadError: (error: unknown) => void}) {
 	const [keymap] = useState(() => buildKeymap());
 	const [services, setServices] = useState<readonly Service[] | null>(null);
+	// Loaded once, with the props of the first render: a later render does not connect again.
+	const first = useRef({load, onLoadError});
 	useEffect(() => {
-		load().then(setServices, onLoadError);
+		first.current.load().then(setServices, first.current.onLoadError);
 	}, []);
 	return services === null ? <Starting title={title} keymap={keymap} /> : <Connections services={services} options={options} keymap={keymap} />;
 }

@@ -27,10 +27,10 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		await lab.guestWrite(0x11, 8, 'vda', 64);
 		await lab.take('s1');
 		await lab.guestWrite(0x22, 100, 'vda', 96);
-		const withQmp = async <T>(use: (client: Awaited<ReturnType<typeof lab.qmp>>) => Promise<T>) => {
+		const withQmp = async <T>(work: (client: Awaited<ReturnType<typeof lab.qmp>>) => Promise<T>) => {
 			const client = await lab.qmp();
 			try {
-				return await use(client);
+				return await work(client);
 			} finally {
 				client.close(); // QMP serves one client at a time: snapdeck must be able to connect
 			}

@@ -23,8 +23,11 @@ async function fingerprint(dir: string): Promise<Record<string, string>> {
 	return out;
 }
 
+// The edits reach anywhere in the JSON, as a hostile hand would: untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function editVm(folder: string, edit: (vm: Record<string, any>) => void) {
 	const file = path.join(folder, 'vm.json');
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
 	const vm = JSON.parse(await readFile(file, 'utf8')) as Record<string, any>;
 	edit(vm);
 	await writeFile(file, JSON.stringify(vm));

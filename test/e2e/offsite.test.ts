@@ -237,7 +237,7 @@ describe('off-site copies through restic', () => {
 	});
 
 	it('data tampered with on the target: verify --read-data fails and names the damaged point', async () => {
-		const {lab, work, password, env} = await offsiteLab();
+		const {lab, work, env} = await offsiteLab();
 		await writeRandom(await lab.activeFile('vda'), 0, 6, work);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');

@@ -12,7 +12,6 @@ const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', enter: '\r', 
 export const rawKey = (spec: string) => RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
 
 export const FIXED_NOW = new Date('2026-11-25T12:00:00Z');
-// eslint-disable-next-line no-control-regex
 export const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 const mounted: Array<() => void> = [];

@@ -8,7 +8,6 @@ import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 import {labWithVm} from '../helpers/lab.js';
 import {renderApp, stripAnsi} from '../helpers/ui.js';
 
-// eslint-disable-next-line no-control-regex
 const COLOUR = /\x1b\[(3[0-7]|9[0-7]|38;[0-9;]+)m/;
 
 const summary = (index: number): VmSummary => ({

@@ -13,13 +13,13 @@ const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charC
 export const sizedDisks = (state: VmState) => state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
 
 /**
- * Runs `use` with a new staging directory beside the domain's disks on a remote `host` and the
+ * Runs `work` with a new staging directory beside the domain's disks on a remote `host` and the
  * path there of each target's file (`<disk>.qcow2`); the directory goes afterwards, whatever happens.
  */
-async function viaStaging(host: Host, state: VmState, targets: readonly BackupTarget[], use: (staging: string, files: string[]) => Promise<void>): Promise<void> {
+async function viaStaging(host: Host, state: VmState, targets: readonly BackupTarget[], work: (staging: string, files: string[]) => Promise<void>): Promise<void> {
 	const staging = await host.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
 	try {
-		await use(staging, targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`)));
+		await work(staging, targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`)));
 	} finally {
 		await host.removeDir(staging).catch(() => undefined);
 	}

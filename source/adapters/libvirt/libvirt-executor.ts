@@ -12,11 +12,11 @@ import type {Virsh} from './virsh.js';
 import {diskChain, parseDomainXml} from './xml.js';
 
 /** Hands libvirt an XML document through a private temp file, removed afterwards. */
-export async function withXmlFile<T>(xml: string, use: (file: string) => Promise<T>): Promise<T> {
+export async function withXmlFile<T>(xml: string, work: (file: string) => Promise<T>): Promise<T> {
 	const file = path.join(os.tmpdir(), `snapdeck-${randomBytes(6).toString('hex')}.xml`);
 	await writeFile(file, xml, {mode: 0o600});
 	try {
-		return await use(file);
+		return await work(file);
 	} finally {
 		await rm(file, {force: true});
 	}

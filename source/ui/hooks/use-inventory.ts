@@ -54,7 +54,10 @@ export function useBackups(service: Service, vm: string | null) {
  */
 export function useHealth(service: Service, enabled: boolean, now: () => Date) {
 	// Two VMs at a time: on a big host the badges fill in over a few seconds, and keys stay quick meanwhile.
-	const load = useCallback(() => service.health({now: now(), checkImages: false, concurrency: 2}), [service]);
+	// The clock through a ref: a caller's `now` may be a new function each render.
+	const clock = useRef(now);
+	clock.current = now;
+	const load = useCallback(() => service.health({now: clock.current(), checkImages: false, concurrency: 2}), [service]);
 	return useLoader<VmHealth[]>(enabled ? load : null);
 }
 
@@ -65,7 +68,9 @@ export function useJournal(service: Service, vm: string | null, enabled: boolean
 
 /** A VM's scheduled tasks (last and next run), for the tree view. */
 export function useSchedules(service: Service, vm: string | null, now: () => Date) {
-	const load = useCallback(() => service.schedules(vm!, now()), [service, vm]);
+	const clock = useRef(now);
+	clock.current = now;
+	const load = useCallback(() => service.schedules(vm!, clock.current()), [service, vm]);
 	return useLoader<Awaited<ReturnType<Service['schedules']>>>(vm === null ? null : load);
 }
 
@@ -78,19 +83,23 @@ export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: numb
 	const mounted = useRef(refresh);
 	// A tick that came while a load ran is not lost: the load that ends reads again once.
 	const missed = useRef(false);
+	const {refresh: reload, loading} = loader;
+	// Whether a load runs, read when a tick comes (not a reason to run the tick's effect again).
+	const running = useRef(loading);
+	running.current = loading;
 	useEffect(() => {
-		if (refresh.forced !== mounted.current.forced) loader.refresh();
-	}, [refresh.forced]);
+		if (refresh.forced !== mounted.current.forced) reload();
+	}, [refresh.forced, reload]);
 	useEffect(() => {
 		if (refresh.tick === mounted.current.tick || refresh.tick % every !== 0) return;
-		if (loader.loading) missed.current = true;
-		else loader.refresh();
-	}, [refresh.tick]);
+		if (running.current) missed.current = true;
+		else reload();
+	}, [refresh.tick, every, reload]);
 	useEffect(() => {
-		if (loader.loading || !missed.current) return;
+		if (loading || !missed.current) return;
 		missed.current = false;
-		loader.refresh();
-	}, [loader.loading]);
+		reload();
+	}, [loading, reload]);
 }
 
 /**

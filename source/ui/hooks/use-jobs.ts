@@ -56,8 +56,8 @@ export function useJobs(service: Service, onFinished: () => void) {
 	// Leaving the UI cancels what still runs; each job stops at a safe point and can be recovered.
 	useEffect(() => () => controllers.current.forEach(controller => controller.abort()), []);
 
-	const update = (id: number, patch: Partial<Job>, line?: string) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${new Date().toISOString().slice(11, 19)} ${line}`]} : job)));
-	const ended = (id: number, patch: Partial<Job>) => update(id, {...patch, endedAt: new Date().toISOString()}, `${patch.status}${patch.message ? `: ${patch.message}` : ''}`);
+	const update = useCallback((id: number, patch: Partial<Job>, line?: string) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${new Date().toISOString().slice(11, 19)} ${line}`]} : job))), []);
+	const ended = useCallback((id: number, patch: Partial<Job>) => update(id, {...patch, endedAt: new Date().toISOString()}, `${patch.status}${patch.message ? `: ${patch.message}` : ''}`), [update]);
 
 	/**
 	 * Runs `task` as a job: its step and progress events update the job (progress at most every
@@ -95,7 +95,7 @@ export function useJobs(service: Service, onFinished: () => void) {
 				controllers.current.delete(id);
 				onFinished();
 			});
-	}, [onFinished]);
+	}, [onFinished, ended, update]);
 
 	/** A snapshot action (take, revert, merge): planned, confirmed, run. */
 	const start = useCallback((action: Action, title: string) => {
@@ -111,7 +111,7 @@ export function useJobs(service: Service, onFinished: () => void) {
 		update(confirmation.jobId, {}, yes ? 'confirmed' : 'declined');
 		answers.current.delete(confirmation.jobId);
 		setConfirmation(null);
-	}, [confirmation]);
+	}, [confirmation, update]);
 
 	/** Cancels one job (it stops at its next safe point); false when it is no longer running. */
 	const cancel = useCallback((id: number) => {
@@ -120,7 +120,7 @@ export function useJobs(service: Service, onFinished: () => void) {
 		controller.abort();
 		update(id, {cancelAsked: true}, 'cancel asked');
 		return true;
-	}, []);
+	}, [update]);
 
 	/** Cancels the newest job still running; false when none is. */
 	const cancelLatest = useCallback(() => {

@@ -10,6 +10,9 @@ import {keySpecsOf} from '../keymap.js';
 export function useKeypresses(handle: (spec: string) => void) {
 	const {setRawMode, internal_eventEmitter: emitter} = useStdin();
 	const queue = useRef<string[]>([]);
+	// The newest handler (it closes over the newest state), called from the effect below.
+	const handler = useRef(handle);
+	handler.current = handle;
 	const [tick, setTick] = useState(0);
 
 	useEffect(() => {
@@ -28,7 +31,7 @@ export function useKeypresses(handle: (spec: string) => void) {
 	useEffect(() => {
 		const next = queue.current.shift();
 		if (next === undefined) return;
-		handle(next);
+		handler.current(next);
 		if (queue.current.length > 0) setTick(value => value + 1);
 	}, [tick]);
 }

@@ -78,8 +78,9 @@ export function useCursor<T>(context: ScreenContext, screen: ScreenName, items: 
 	const current = items[index];
 	const held = cursor?.key ?? null;
 	const key = keys[index];
+	const {dispatch} = context;
 	useEffect(() => {
-		if (held === null && key !== undefined) context.dispatch({type: 'hold', screen, key, index});
-	}, [held, key, index]);
+		if (held === null && key !== undefined) dispatch({type: 'hold', screen, key, index});
+	}, [held, key, index, dispatch, screen]);
 	return {index, current, keys};
 }

@@ -1,0 +1,18 @@
+// The linter CI runs (npm run lint): typescript-eslint's recommended rules and React's rules of
+// hooks, on the sources and the tests. The layering of DESIGN.md is checked beside it by
+// scripts/check-layers.mjs.
+import reactHooks from 'eslint-plugin-react-hooks';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+	{ignores: ['dist/**', 'node_modules/**', 'bench/**', 'scripts/**']},
+	...tseslint.configs.recommended,
+	{
+		files: ['source/**/*.{ts,tsx}', 'test/**/*.{ts,tsx}'],
+		plugins: {'react-hooks': reactHooks},
+		rules: {
+			'react-hooks/rules-of-hooks': 'error',
+			'react-hooks/exhaustive-deps': 'error',
+		},
+	},
+);

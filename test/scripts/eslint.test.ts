@@ -1,0 +1,33 @@
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+
+/** ESLint on `code` as if it were the file `name` of the project, with the project's config. */
+const lint = (name: string, code: string) => execa('npx', ['eslint', '--stdin', '--stdin-filename', name], {input: code, reject: false});
+
+describe('the linter (eslint.config.js, run by npm test and npm run lint)', () => {
+	it("fails on a hook called conditionally and on an effect that misses what it reads; passes on the same code written right", async () => {
+		const wrong = `import {useEffect, useState} from 'react';
+export function Counter({start, on}: {start: number; on: boolean}) {
+	if (on) {
+		const [count] = useState(start);
+		return count;
+	}
+	useEffect(() => console.log(start), []);
+	return 0;
+}
+`;
+		const failed = await lint('source/ui/components/counter.tsx', wrong);
+		expect(failed.exitCode).toBe(1);
+		expect(failed.stdout).toContain('react-hooks/rules-of-hooks');
+		expect(failed.stdout).toContain('react-hooks/exhaustive-deps');
+		const right = `import {useEffect, useState} from 'react';
+export function Counter({start, on}: {start: number; on: boolean}) {
+	const [count] = useState(start);
+	useEffect(() => console.log(start), [start]);
+	return on ? count : 0;
+}
+`;
+		const passed = await lint('source/ui/components/counter.tsx', right);
+		expect(passed.exitCode, passed.stdout).toBe(0);
+	});
+});
