@@ -51,6 +51,31 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 	}, 180_000);
 });
 
+describe('a libvirt boot test whose snapdeck was killed', () => {
+	it('leaves its transient domain to libvirt; the next boot test of the VM destroys it, and passes', async () => {
+		const name = `sdt-kill-${process.pid}`;
+		await guestDomain(name, '');
+		const repo = await tempDir();
+		const service = new Service(new LibvirtHypervisor(URI), repo);
+		await service.backup(name, {mode: 'full', command: 'test'});
+		const args = ['verify', name, '--boot', '--connect', URI, '--repo', repo];
+		const first = execa('node', [path.resolve('bin/snapdeck.js'), ...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const throwaways = async () => (await virsh('list', '--name')).stdout.split('\n').filter(line => line.startsWith(`${name}-boottest-`));
+		for (const deadline = Date.now() + 60_000; (await throwaways()).length === 0;) {
+			if (Date.now() > deadline) throw new Error('the throwaway domain never started');
+			await new Promise(resolve => setTimeout(resolve, 100));
+		}
+		first.kill('SIGKILL');
+		await first;
+		const [left] = await throwaways();
+		expect(left).toBeDefined();
+		defined.push(left!);
+		const again = await execa('node', [path.resolve('bin/snapdeck.js'), ...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		expect(again.exitCode, again.stderr).toBe(0);
+		expect(await throwaways()).toEqual([]);
+	}, 180_000);
+});
+
 describe('restore --instant on libvirt, with the real Linux guest', () => {
 	it('the new domain runs at once from the point while blockpull brings its data in; prune waits; recover after a kill finishes the pull', async () => {
 		const name = `sdt-inst-${process.pid}`;

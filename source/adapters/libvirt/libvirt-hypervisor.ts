@@ -15,6 +15,7 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import type {BackupDriver, BootCheck, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {judgeBoot} from '../boot-check.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
+import {processAlive} from '../files.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../local/operation-store.js';
 import {acquireLock, lockHolder} from '../lock.js';
@@ -388,6 +389,12 @@ export class LibvirtHypervisor implements Hypervisor {
 		if (this.host !== localHost) throw new SnapdeckError('refused', `boot tests on a remote libvirt host (${this.uri}) are not supported yet`, 'run snapdeck on that host to boot-test its points');
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
 		const name = `${vm}-boottest-${process.pid}`;
+		// A throwaway domain of a boot test whose snapdeck was killed: libvirt runs it still. Its name
+		// carries that snapdeck's pid; one whose process is gone is destroyed before this test.
+		for (const leftover of await this.domainNames()) {
+			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
+			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
+		}
 		const files = {console: path.join(work, 'console.log'), agent: path.join(work, 'agent.sock')};
 		const began = performance.now();
 		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(disks)), files), file => this.virsh.run(['create', '--file', file]));
