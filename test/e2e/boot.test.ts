@@ -6,9 +6,9 @@ import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {guestLab} from '../helpers/guest.js';
 import {tempDir} from '../helpers/lab.js';
 
-/** No throwaway VM of a boot test may outlive it. */
-async function throwawayVms() {
-	const {stdout} = await execa('pgrep', ['-af', 'boottest'], {reject: false});
+/** The throwaway VMs of VM `vm`'s boot tests still running (other tests, in other workers, boot their own). */
+async function throwawayVms(vm: string) {
+	const {stdout} = await execa('pgrep', ['-af', `${vm}-boottest`], {reject: false});
 	return stdout.split('\n').filter(line => line.includes('qemu-system'));
 }
 
@@ -29,7 +29,7 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		// The evidence is no more readable than the point files; the overlays are gone; so is the VM.
 		expect((await stat(path.join(folder, boot.console))).mode & 0o077).toBe(0);
 		expect((await readdir(path.join(folder, '.snapdeck'))).filter(name => name.startsWith('boot-work'))).toEqual([]);
-		expect(await throwawayVms()).toEqual([]);
+		expect(await throwawayVms('boot1')).toEqual([]);
 		// The manifest keeps the verdict; the point itself was only read (it still verifies).
 		const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {points: Array<{boot: {ok: boolean}}>};
 		expect(manifest.points[0]!.boot.ok).toBe(true);
@@ -49,7 +49,7 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		// The files verify (the damage was in the guest's data, not the backup); the boot does not.
 		expect(result.stdout).toMatch(/^ok {6}\S+$/m);
 		expect(result.stdout).toMatch(/NO BOOT \S+: the VM stopped .* s after it was started \(the guest powered off or reset\); its console ends: .*snapdeck-guest: cannot mount the root filesystem on \/dev\/vda/s);
-		expect(await throwawayVms()).toEqual([]);
+		expect(await throwawayVms('boot2')).toEqual([]);
 	});
 
 	it("a policy's boot tests: health asks for one, snapdeck run boots the newest point when due, and a point that does not boot is critical", async () => {
@@ -73,7 +73,7 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect((await snapdeck(['backup', 'boot3'], env)).exitCode).toBe(0);
 		expect((await snapdeck(['verify', 'boot3', '--boot', '--timeout', '60'], env)).exitCode).toBe(1);
 		expect(await findings()).toEqual([expect.objectContaining({rule: 'boot-failed', severity: 'critical', message: expect.stringContaining('cannot mount the root filesystem')})]);
-		expect(await throwawayVms()).toEqual([]);
+		expect(await throwawayVms('boot3')).toEqual([]);
 		// Pruning the first point removes its boot evidence too; the newest keeps its own.
 		const evidence = () => readdir(path.join(lab.repo, 'boot3', '.snapdeck', 'boot'));
 		const [first, second] = ((jsonOf(await snapdeck(['backups', 'boot3', '--json'], env))['points']) as Array<{id: string}>).map(point => point.id);
@@ -88,14 +88,14 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect((await snapdeck(['backup', 'boot4', ...connect])).exitCode).toBe(0);
 		const test = execa('node', [path.resolve('bin/snapdeck.js'), 'verify', 'boot4', '--boot', ...connect], {reject: false, env: {...process.env, NO_COLOR: '1'}});
 		const deadline = Date.now() + 60_000;
-		while ((await throwawayVms()).length === 0) {
+		while ((await throwawayVms('boot4')).length === 0) {
 			if (Date.now() > deadline) throw new Error('the throwaway VM never started');
 			await new Promise(resolve => setTimeout(resolve, 100));
 		}
 		test.kill('SIGKILL');
 		await test;
-		for (let waited = 0; (await throwawayVms()).length > 0 && waited < 5000; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
-		expect(await throwawayVms()).toEqual([]);
+		for (let waited = 0; (await throwawayVms('boot4')).length > 0 && waited < 5000; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
+		expect(await throwawayVms('boot4')).toEqual([]);
 		const again = await snapdeck(['verify', 'boot4', '--boot', ...connect]);
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work'))).toEqual([]);
