@@ -7,12 +7,34 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 /** The last lines of a console log, for a verdict that says why. */
 export const tail = (text: string, lines = 12) => text.replace(/\r/g, '').split('\n').filter(line => line.trim() !== '').slice(-lines).join('\n');
 
+/** How a boot test talks to the guest's agent: a ping, and a program run through guest-exec. */
+export interface AgentLink {
+	ping(): Promise<boolean>;
+	exec(program: string, args: readonly string[], timeoutMs: number): Promise<{exitcode: number; stdout: string; stderr: string}>;
+}
+
+/** The agent on a unix socket this process connects to (a local VM's). */
+export function socketAgent(socket: string): AgentLink {
+	const once = async <T>(work: (agent: GuestAgent) => Promise<T>) => {
+		const agent = await GuestAgent.connect(socket, 5000);
+		try {
+			return await work(agent);
+		} finally {
+			agent.close();
+		}
+	};
+	return {
+		ping: () => once(agent => agent.execute('guest-ping')).then(() => true, () => false),
+		exec: (program, args, timeoutMs) => once(agent => agent.exec(program, args, timeoutMs)),
+	};
+}
+
 /**
  * Watches a throwaway VM until its guest proves it is up (the console pattern; else the agent
  * answers, and the check command, if any, succeeds through it), or it stops (`stopped` says why),
  * or the timeout: the verdict, with the console's last lines when it fails. Any adapter's.
  */
-export async function judgeBoot(watch: {console: string; agent: string; check: BootCheck; signal?: AbortSignal; stopped: () => Promise<string | null>}): Promise<{ok: boolean; message: string}> {
+export async function judgeBoot(watch: {console: string; agent: AgentLink; check: BootCheck; signal?: AbortSignal; stopped: () => Promise<string | null>}): Promise<{ok: boolean; message: string}> {
 	const {check, signal} = watch;
 	const began = performance.now();
 	const seconds = () => (performance.now() - began) / 1000;
@@ -28,21 +50,15 @@ export async function judgeBoot(watch: {console: string; agent: string; check: B
 			await sleep(250);
 			continue;
 		}
-		const agent = await GuestAgent.connect(watch.agent, 1500).catch(() => null);
-		if (!agent) {
+		if (!(await watch.agent.ping())) {
 			await sleep(250);
 			continue;
 		}
-		try {
-			await agent.execute('guest-ping');
-			if (!check.command) return {ok: true, message: `the guest agent answered after ${seconds().toFixed(1)} s`};
-			const [program, ...rest] = check.command;
-			const result = await agent.exec(program!, rest, Math.max(1000, deadline - Date.now()));
-			return result.exitcode === 0
-				? {ok: true, message: `the guest agent answered and '${check.command.join(' ')}' succeeded after ${seconds().toFixed(1)} s`}
-				: {ok: false, message: `'${check.command.join(' ')}' failed in the guest (exit ${result.exitcode}): ${tail(`${result.stdout}\n${result.stderr}`, 4) || '(no output)'}`};
-		} finally {
-			agent.close();
-		}
+		if (!check.command) return {ok: true, message: `the guest agent answered after ${seconds().toFixed(1)} s`};
+		const [program, ...rest] = check.command;
+		const result = await watch.agent.exec(program!, rest, Math.max(1000, deadline - Date.now()));
+		return result.exitcode === 0
+			? {ok: true, message: `the guest agent answered and '${check.command.join(' ')}' succeeded after ${seconds().toFixed(1)} s`}
+			: {ok: false, message: `'${check.command.join(' ')}' failed in the guest (exit ${result.exitcode}): ${tail(`${result.stdout}\n${result.stderr}`, 4) || '(no output)'}`};
 	}
 }

@@ -33,11 +33,12 @@ describe("libvirt's XML", () => {
 <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/vm/web.qcow2'/><target dev='vda' bus='virtio'/></disk>
 <interface type='network'><mac address='52:54:00:11:22:33'/><source network='default'/></interface><serial type='pty'/>
 <channel type='unix'><source mode='bind' path='/var/lib/libvirt/qemu/channel/target/web.agent'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>`;
-		const copy = asThrowawayDomain(xml, 'web-boottest', new Map([['vda', '/repo/web/.snapdeck/boot-work-1/vda.qcow2']]), {console: '/repo/console.log', agent: '/repo/agent.sock'});
+		const copy = asThrowawayDomain(xml, 'web-boottest', new Map([['vda', '/repo/web/.snapdeck/boot-work-1/vda.qcow2']]), {console: '/repo/console.log'});
 		expect(copy).not.toMatch(/<interface|<uuid|52:54:00:11:22:33|channel\/target\/web\.agent|restart/);
 		expect(copy).toContain("<source file=\"/repo/web/.snapdeck/boot-work-1/vda.qcow2\"");
 		expect(copy).toMatch(/<serial type="file">\s*<source path="\/repo\/console.log"/);
-		expect(copy).toMatch(/<channel type="unix">\s*<source mode="bind" path="\/repo\/agent.sock"/);
+		// An agent channel of its own, whose socket libvirt places and talks to.
+		expect(copy).toMatch(/<channel type="unix">\s*<target type="virtio" name="org.qemu.guest_agent.0"/);
 		for (const event of ['on_poweroff', 'on_reboot', 'on_crash']) expect(copy).toContain(`<${event}>destroy</${event}>`);
 	});
 });

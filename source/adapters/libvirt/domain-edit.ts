@@ -122,11 +122,11 @@ export function asNewDomain(xml: string, name: string, sources: ReadonlyMap<stri
 
 /**
  * A throwaway copy of a domain for a boot test, as a transient domain: another name, no UUID, no
- * network interfaces, disks on `sources`, its serial console written to `console`, the guest
- * agent's channel on the unix socket `agent`, a VGA display for a screenshot, and destroyed
+ * network interfaces, disks on `sources`, its serial console written to `console`, a guest
+ * agent channel of its own (libvirt talks to the agent on it), a VGA display for a screenshot, and destroyed
  * (never restarted) when the guest powers off, reboots or crashes.
  */
-export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMap<string, string>, files: {console: string; agent: string}): string {
+export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMap<string, string>, files: {console: string}): string {
 	const document = new XMLParser(options).parse(asNewDomain(xml, name, sources)) as OrderedNode[];
 	const domain = document.find(node => 'domain' in node)!;
 	const lifecycle = new Set(['on_poweroff', 'on_reboot', 'on_crash']);
@@ -136,7 +136,7 @@ export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMa
 		const kept = childrenOf(devices, 'devices').filter(node => !['interface', 'serial', 'console', 'channel', 'video', 'graphics'].some(tag => tag in node));
 		kept.push(
 			{serial: [{source: [], ':@': {'@path': files.console}}, {target: [], ':@': {'@port': '0'}}], ':@': {'@type': 'file'}},
-			{channel: [{source: [], ':@': {'@mode': 'bind', '@path': files.agent}}, {target: [], ':@': {'@type': 'virtio', '@name': 'org.qemu.guest_agent.0'}}], ':@': {'@type': 'unix'}},
+			{channel: [{target: [], ':@': {'@type': 'virtio', '@name': 'org.qemu.guest_agent.0'}}], ':@': {'@type': 'unix'}},
 			{video: [{model: [], ':@': {'@type': 'vga'}}]},
 		);
 		devices['devices'] = kept;

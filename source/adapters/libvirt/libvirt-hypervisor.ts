@@ -13,7 +13,7 @@ import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {BackupDriver, BootCheck, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
-import {judgeBoot} from '../boot-check.js';
+import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {processAlive} from '../files.js';
 import {localHost, type Host} from '../host.js';
@@ -395,11 +395,28 @@ export class LibvirtHypervisor implements Hypervisor {
 			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
 		}
-		const files = {console: path.join(work, 'console.log'), agent: path.join(work, 'agent.sock')};
+		const files = {console: path.join(work, 'console.log')};
 		const began = performance.now();
 		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(disks)), files), file => this.virsh.run(['create', '--file', file]));
+		// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
+		const agentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
+			(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
+		const agent: AgentLink = {
+			ping: () => agentCommand('guest-ping').then(() => true, () => false),
+			async exec(program, args, timeoutMs) {
+				const {pid} = await agentCommand<{pid: number}>('guest-exec', {path: program, arg: args, 'capture-output': true});
+				const deadline = Date.now() + timeoutMs;
+				for (;;) {
+					const status = await agentCommand<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
+					const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
+					if (status.exited) return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
+					if (Date.now() > deadline) throw new SnapdeckError('failed', `${program} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
+					await new Promise(resolve => setTimeout(resolve, 200));
+				}
+			},
+		};
 		try {
-			const verdict = await judgeBoot({...files, check, signal, stopped: async () => {
+			const verdict = await judgeBoot({...files, agent, check, signal, stopped: async () => {
 				const state = await this.virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
 				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
 			}});
@@ -408,7 +425,6 @@ export class LibvirtHypervisor implements Hypervisor {
 			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readFile(files.console, 'utf8').catch(() => ''), screenshot: shot};
 		} finally {
 			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
-			await rm(files.agent, {force: true});
 		}
 	}
 
