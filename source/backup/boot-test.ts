@@ -1,6 +1,6 @@
 import {chmod, mkdir, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {bootFiles, findPoint, pointChain, type BootTest} from '../core/backup.js';
+import {bootFiles, findPoint, type BootTest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
@@ -39,7 +39,9 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, options.point);
 		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): there is nothing to boot`);
-		pointChain(manifest, point.id);
+		// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
+		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		if (problems.length > 0) throw new SnapdeckError('failed', `cannot boot point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
 		await rm(work, {recursive: true, force: true});
 		await mkdir(work, {recursive: true, mode: 0o700});
 		const qemuImg = new QemuImg(localRunner);

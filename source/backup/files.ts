@@ -1,6 +1,6 @@
 import {lstat, mkdir} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain} from '../core/backup.js';
+import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';
 import type {Repository} from './repository.js';
@@ -36,10 +36,8 @@ async function openPoint<T>(repo: Repository, vm: string, options: PointFilesOpt
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, options.point);
 		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
-		for (const member of pointChain(manifest, point.id)) {
-			const problems = await repo.headerProblems(vm, member.files);
-			if (problems.length > 0) throw new SnapdeckError('failed', `cannot read point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
-		}
+		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		if (problems.length > 0) throw new SnapdeckError('failed', `cannot read point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
 		const guestfs = await Guestfs.open(point.files.map(file => repo.resolve(vm, file.file)), options.signal);
 		try {
 			return await work(guestfs, await guestfs.filesystems());

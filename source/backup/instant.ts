@@ -1,6 +1,6 @@
 import {mkdir, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint, pointChain} from '../core/backup.js';
+import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -47,12 +47,11 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 	const release = await repo.lock(vm, options.command);
 	let point;
 	try {
-		point = findPoint(await repo.read(vm), options.point);
+		const manifest = await repo.read(vm);
+		point = findPoint(manifest, options.point);
 		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
-		for (const member of pointChain(await repo.read(vm), point.id)) {
-			const problems = await repo.headerProblems(vm, member.files);
-			if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
-		}
+		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
 		// Before the VM reads a byte of the point: prune leaves the point (and those under it) alone.
 		await mkdir(markers(repo.vmDir(vm)), {recursive: true, mode: 0o700});
 		await writeJsonAtomic(path.join(markers(repo.vmDir(vm)), `${options.as}.json`), {vm: options.as, point: point.id, since: new Date().toISOString(), command: options.command});

@@ -117,10 +117,8 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		if (!point) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root} to copy`, `take one with 'snapdeck backup ${vm}'`);
 		assertRestorable(manifest, point, options.force);
 		const chain = pointChain(manifest, point.id).reverse();
-		for (const member of chain) {
-			const problems = await repo.headerProblems(vm, member.files);
-			if (problems.length > 0) throw new SnapdeckError('failed', `cannot copy point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}' to see which points are intact, and copy another`);
-		}
+		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		if (problems.length > 0) throw new SnapdeckError('failed', `cannot copy point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}' to see which points are intact, and copy another`);
 		const bytes = chain.reduce((sum, member) => sum + member.files.reduce((inner, file) => inner + file.size, 0), 0);
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `copy point ${point.id} of ${vm} (${formatBytes(bytes)} in ${chain.length} point${chain.length === 1 ? '' : 's'}) to ${targetLabel(target)}`, resumed: false});
 		const {points: there, created} = await listOrCreate(target, vm, options.signal);

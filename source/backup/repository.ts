@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
-import {archiveFile, Manifest, type BackupFile, type BackupPoint} from '../core/backup.js';
+import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
@@ -200,6 +200,13 @@ export class Repository {
 	 * the manifest names (its parent's), or by nothing for a full. A header changed to name another
 	 * file, a protocol or a device would make qemu-img read it into a restore.
 	 */
+	/** headerProblems of every file of a point and of the points it builds on. */
+	async chainHeaderProblems(manifest: Manifest, id: string): Promise<string[]> {
+		const problems: string[] = [];
+		for (const member of pointChain(manifest, id)) problems.push(...(await this.headerProblems(manifest.vm, member.files)));
+		return problems;
+	}
+
 	async headerProblems(vm: string, files: readonly BackupFile[]): Promise<string[]> {
 		const problems: string[] = [];
 		for (const file of files) {
