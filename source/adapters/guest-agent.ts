@@ -88,18 +88,8 @@ export class GuestAgent {
 	 * Runs a program in the guest (guest-exec) and waits for it; its exit code and output. Arguments
 	 * go as a list, never through a shell.
 	 */
-	async exec(path: string, args: readonly string[], timeoutMs: number): Promise<{exitcode: number; stdout: string; stderr: string}> {
-		const {pid} = await this.execute<{pid: number}>('guest-exec', {path, arg: args, 'capture-output': true});
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const status = await this.execute<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
-			if (status.exited) {
-				const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
-				return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
-			}
-			if (Date.now() > deadline) throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
-			await new Promise(resolve => setTimeout(resolve, 200));
-		}
+	exec(path: string, args: readonly string[], timeoutMs: number) {
+		return execInGuest((command, commandArgs) => this.execute(command, commandArgs), path, args, timeoutMs);
 	}
 
 	close() {
@@ -123,3 +113,31 @@ export async function withFrozenGuest<T>(socket: string, vm: string, work: () =>
 		agent.close();
 	}
 }
+
+/** Runs an agent command, however the agent is reached (this process's socket, or libvirt's). */
+export type AgentCommand = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
+
+/**
+ * Runs a program in the guest through its agent (guest-exec) and waits for it: its exit code and
+ * output. Arguments go as a list, never through a shell.
+ */
+export async function execInGuest(execute: AgentCommand, path: string, args: readonly string[], timeoutMs: number): Promise<{exitcode: number; stdout: string; stderr: string}> {
+	const {pid} = await execute<{pid: number}>('guest-exec', {path, arg: args, 'capture-output': true});
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const status = await execute<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
+		if (status.exited) {
+			const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
+			return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
+		}
+		if (Date.now() > deadline) throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
+		await new Promise(resolve => setTimeout(resolve, 200));
+	}
+}
+
+/** Whether a guest agent answers on `socket` within `timeoutMs` (it syncs: an answer, not just a listening socket). */
+export const agentAnswers = (socket: string, timeoutMs: number) =>
+	GuestAgent.connect(socket, timeoutMs).then(agent => {
+		agent.close();
+		return true;
+	}, () => false);

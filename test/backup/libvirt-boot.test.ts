@@ -3,6 +3,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
+import {Policy} from '../../source/core/policy.js';
 import {Service} from '../../source/service/service.js';
 import {guestImage} from '../helpers/guest.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
@@ -38,11 +39,13 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		const name = `sdt-boot-${process.pid}`;
 		await guestDomain(name, "<interface type='user'><model type='virtio'/></interface>");
 		const repo = await tempDir();
-		const service = new Service(new LibvirtHypervisor(URI), repo);
+		// The policy's check command runs in the guest through the agent (guest-exec, by way of libvirt).
+		const policy = Policy.parse({name: 'booted', boot: {check: ['/bin/sh', '-c', 'test -s /etc/snapdeck-guest']}});
+		const service = new Service(new LibvirtHypervisor(URI), repo, async () => () => policy);
 		const point = await service.backup(name, {mode: 'full', command: 'test'});
 		const result = await service.bootTest(name, {point: point.id, command: 'test'});
 		expect(result.ok, result.message).toBe(true);
-		expect(result.message).toMatch(/the guest agent answered after \d+\.\d s/);
+		expect(result.message).toMatch(/the guest agent answered and '\/bin\/sh -c test -s \/etc\/snapdeck-guest' succeeded after \d+\.\d s/);
 		expect(await readFile(path.join(repo, name, result.console), 'utf8')).toContain('snapdeck-guest: up');
 		expect((await readFile(path.join(repo, name, result.screenshot!))).subarray(1, 4).toString()).toBe('PNG');
 		// The throwaway domain is gone; the domain itself was never started.

@@ -14,6 +14,7 @@ import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {BackupDriver, BootCheck, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {judgeBoot, type AgentLink} from '../boot-check.js';
+import {execInGuest, type AgentCommand} from '../guest-agent.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {processAlive} from '../files.js';
 import {localHost, type Host} from '../host.js';
@@ -399,21 +400,11 @@ export class LibvirtHypervisor implements Hypervisor {
 		const began = performance.now();
 		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(disks)), files), file => this.virsh.run(['create', '--file', file]));
 		// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
-		const agentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
+		const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
 			(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
 		const agent: AgentLink = {
 			ping: () => agentCommand('guest-ping').then(() => true, () => false),
-			async exec(program, args, timeoutMs) {
-				const {pid} = await agentCommand<{pid: number}>('guest-exec', {path: program, arg: args, 'capture-output': true});
-				const deadline = Date.now() + timeoutMs;
-				for (;;) {
-					const status = await agentCommand<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
-					const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
-					if (status.exited) return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
-					if (Date.now() > deadline) throw new SnapdeckError('failed', `${program} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
-					await new Promise(resolve => setTimeout(resolve, 200));
-				}
-			},
+			exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
 		};
 		try {
 			const verdict = await judgeBoot({...files, agent, check, signal, stopped: async () => {

@@ -16,7 +16,7 @@ import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
-import {GuestAgent, withFrozenGuest} from '../guest-agent.js';
+import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
@@ -210,10 +210,7 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder).catch(() => null);
 		if (!file?.qemu?.agent) return false;
-		return GuestAgent.connect(path.resolve(folder, file.qemu.agent), 3000).then(client => {
-			client.close();
-			return true;
-		}, () => false);
+		return agentAnswers(path.resolve(folder, file.qemu.agent), 3000);
 	}
 
 	async lockHolder(vm: string) {
@@ -235,11 +232,7 @@ export class LocalHypervisor implements Hypervisor {
 			if (taken.kind !== 'external') throw new SnapdeckError('refused', `cannot quiesce an internal snapshot of ${vm} here`, 'take an external one (leave out --internal), or leave out --quiesce');
 			const agent = file?.qemu?.agent ? path.resolve(path.join(this.root, vm), file.qemu.agent) : null;
 			if (agent === null) throw new SnapdeckError('refused', `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`, 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it');
-			const answered = await GuestAgent.connect(agent, 3000).then(client => {
-				client.close();
-				return true;
-			}, () => false);
-			if (!answered) throw new SnapdeckError('refused', `cannot quiesce ${vm}: no guest agent answers on ${agent}`, 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest');
+			if (!(await agentAnswers(agent, 3000))) throw new SnapdeckError('refused', `cannot quiesce ${vm}: no guest agent answers on ${agent}`, 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest');
 		}
 		if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
 			throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
