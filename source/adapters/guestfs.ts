@@ -110,11 +110,6 @@ export class Guestfs {
 		return (await this.run(`ll ${word(folder)}`)).split('\n').map(parseLl).filter((entry): entry is GuestEntry => entry !== null && entry.name !== '.' && entry.name !== '..');
 	}
 
-	/** Whether `file` is a folder. */
-	async isDir(file: string): Promise<boolean> {
-		return (await this.run(`is-dir ${word(file)}`)).trim() === 'true';
-	}
-
 	/** Copies a file or a folder (recursively) out into the host folder `into`. */
 	async copyOut(file: string, into: string): Promise<void> {
 		await this.run(`copy-out ${word(file)} ${word(into)}`, 3_600_000);
