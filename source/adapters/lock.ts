@@ -19,6 +19,9 @@ export interface LockHolder {
 	readonly started?: number;
 }
 
+/** Whether a lock is held by this very process (one of its own jobs). */
+export const heldHere = (holder: LockHolder | null) => holder !== null && holder.pid === process.pid && holder.host === os.hostname();
+
 export const describeHolder = (holder: LockHolder) =>
 	`pid ${holder.pid} (${holder.command}), user ${holder.user} on ${holder.host}, since ${holder.since}`;
 

@@ -1,4 +1,4 @@
-import {homedir, hostname} from 'node:os';
+import {homedir} from 'node:os';
 import {SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
@@ -15,7 +15,7 @@ import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {freeBytesNear} from '../adapters/files.js';
 import {readJournal} from '../adapters/journal.js';
-import {describeHolder, releaseHeldLocksSync} from '../adapters/lock.js';
+import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune.js';
@@ -231,7 +231,7 @@ export class Service {
 			// A lock this very process holds is one of its own jobs, which the caller knows better
 			// (the UI marks them from its job list, and a list read just before such a job ends must
 			// not leave the VM looking busy after it).
-			const ours = holder !== null && holder.pid === process.pid && holder.host === hostname();
+			const ours = heldHere(holder);
 			const busy = holder === null || ours ? {} : {busy: describeHolder(holder)};
 			if (!repo) return {...vm, ...busy};
 			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);

@@ -1,6 +1,5 @@
 import {watch, type FSWatcher} from 'node:fs';
 import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
-import {hostname} from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
@@ -17,7 +16,7 @@ import {headerChain} from '../qcow2-header.js';
 import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
-import {acquireLock, lockHolder} from '../lock.js';
+import {acquireLock, heldHere, lockHolder} from '../lock.js';
 import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
@@ -113,7 +112,7 @@ export class LocalHypervisor implements Hypervisor {
 		};
 		const lockChanged = async (vm: string, lock: string) => {
 			const holder = await lockHolder(lock).catch(() => null);
-			const mine = holder !== null && holder.pid === process.pid && holder.host === hostname();
+			const mine = heldHere(holder);
 			if (mine) return void ours.add(vm);
 			if (holder === null && ours.delete(vm)) return;
 			onChange();
