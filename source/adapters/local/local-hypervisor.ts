@@ -21,7 +21,7 @@ import {stateFolder} from '../safe-fs.js';
 import {QemuImg} from '../qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from './qmp-backup.js';
-import {assertOwnQemu, clearLeftovers, nodeBitmaps, topNodes} from './qmp-block.js';
+import {assertOwnQemu, clearLeftovers, corruptImages, nodeBitmaps, topNodes} from './qmp-block.js';
 import {QmpClient} from './qmp-client.js';
 import {startStorageDaemon} from './storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
@@ -239,12 +239,17 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = path.join(this.root, vm);
 		const {creates, writes} = planFiles(plan);
 		const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(file => state.images[file] && !creates.includes(file));
-		const checks = await mapLimited(touched, 4, file => this.qemuImg.check(path.resolve(folder, file)));
+		// What the running QEMU writes is judged by QEMU itself; qemu-img checks the rest.
+		const running = await this.runningView({state});
+		const damaged = async (file: string) => {
+			if (running.written.has(file)) return running.corrupt.has(file) ? 'QEMU found it corrupt' : null;
+			const check = await this.qemuImg.check(path.resolve(folder, file));
+			return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+		};
+		const verdicts = await mapLimited(touched, 4, damaged);
 		for (const [index, file] of touched.entries()) {
-			const check = checks[index]!;
-			if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) {
-				throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors)`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`);
-			}
+			const verdict = verdicts[index];
+			if (verdict) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`);
 		}
 		const fs = await statfs(folder);
 		const free = fs.bavail * fs.bsize;
@@ -465,20 +470,27 @@ export class LocalHypervisor implements Hypervisor {
 		}
 	}
 
-	/** Images a running VM's QEMU may be writing: its active images, or all of them while a block job runs or its monitor is busy. */
-	private async beingWritten({state}: Inspection): Promise<Set<string>> {
-		if (state.run !== 'running') return new Set();
+	/**
+	 * Of a running VM: the images its QEMU may be writing (its active images, or all of them while a
+	 * block job runs or its monitor does not answer), and those QEMU has marked corrupt.
+	 */
+	private async runningView({state}: Pick<Inspection, 'state'>): Promise<{written: Set<string>; corrupt: Set<string>}> {
+		if (state.run !== 'running') return {written: new Set(), corrupt: new Set()};
 		const folder = path.join(this.root, state.definition.name);
 		const file = this.files.get(state.definition.name);
 		const client = file?.qmp ? await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null) : null;
-		const jobs = client ? await client.execute<unknown[]>('query-block-jobs').finally(() => client.close()) : null;
-		if (jobs === null || jobs.length > 0) return new Set(Object.keys(state.images));
-		return new Set(state.definition.disks.map(disk => disk.file));
+		const seen = client ? await Promise.all([client.execute<unknown[]>('query-block-jobs'), corruptImages(client)]).finally(() => client.close()).catch(() => null) : null;
+		if (seen === null) return {written: new Set(Object.keys(state.images)), corrupt: new Set()};
+		const [jobs, corrupt] = seen;
+		return {
+			written: new Set(jobs.length > 0 ? Object.keys(state.images) : state.definition.disks.map(disk => disk.file)),
+			corrupt: new Set(Object.keys(state.images).filter(image => corrupt.has(path.resolve(folder, image)))),
+		};
 	}
 
 	async checkImages(inspection: Inspection) {
 		const {state} = inspection;
-		const skip = await this.beingWritten(inspection);
+		const {written: skip} = await this.runningView(inspection);
 		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
 			const check = await this.qemuImg.check(path.resolve(path.join(this.root, state.definition.name), file));
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};

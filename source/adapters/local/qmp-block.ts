@@ -28,6 +28,21 @@ export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>
 	return new Map(nodes.filter(node => node.drv === 'qcow2').map(node => [imagePath(node.file), node['node-name']]));
 }
 
+const NodeImages = z.array(z.looseObject({
+	drv: z.string(), file: z.string(),
+	image: z.looseObject({'format-specific': z.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()}).optional()}).optional(),
+}));
+
+/**
+ * The qcow2 images QEMU has found damaged (it sets the header's corrupt bit and stops writing
+ * them), by absolute file name. For an image a running QEMU writes, this is the only true answer:
+ * `qemu-img check -U` reads its tables half-written and reports damage that is not there.
+ */
+export async function corruptImages(client: QmpClient): Promise<Set<string>> {
+	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
+	return new Set(nodes.filter(node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true).map(node => imagePath(node.file)));
+}
+
 /** Each guest disk's top node and its file, by disk target (vda, vdb, ...). */
 export async function topNodes(client: QmpClient): Promise<Map<string, {node: string; file: string}>> {
 	const blocks = await client.execute('query-block', undefined, {schema: Blocks});
