@@ -130,10 +130,11 @@ export function sshHost(target: SshTarget): Host {
 			}
 			options.onBytes?.((await stat(local)).size);
 		},
-		// `cat` there reads the local file on its stdin; noclobber (set -C) keeps an existing file.
+		// `cat` there reads the local file on its stdin; noclobber (set -C) keeps an existing file, and
+		// the umask keeps the copy of a disk from being readable by anyone but its owner there.
 		push: async (local, file, options = {}) => {
 			const {destination, options: ssh} = sshArgs(target);
-			const result = await execa('ssh', [...ssh, destination, '--', `set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: {file: local}, stdout: 'ignore'});
+			const result = await execa('ssh', [...ssh, destination, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: {file: local}, stdout: 'ignore'});
 			if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
 			if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
 		},

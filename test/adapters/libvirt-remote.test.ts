@@ -1,4 +1,4 @@
-import {access, mkdir, readdir} from 'node:fs/promises';
+import {access, mkdir, readdir, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -94,6 +94,8 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 			const disk = path.join(hostile, `${copy}-vda.qcow2`);
 			expect((await virsh('dumpxml', '--domain', copy)).stdout).toContain(`${copy}-vda.qcow2`);
 			expect(await qemuImg.same(disk, atIncremental)).toBe(true);
+			// Written there by its owner for its owner only, as the disk it copies (libvirt hands it to QEMU).
+			expect((await stat(disk)).mode & 0o077).toBe(0);
 			// A second restore under the same name is refused, and the first one's disk is kept.
 			expect((await snapdeck(['restore', domain.name, '--point', points[0]!.id, '--as', copy, '--connect', uri], env)).exitCode).not.toBe(0);
 			expect(await qemuImg.same(disk, atIncremental)).toBe(true);
