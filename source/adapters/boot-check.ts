@@ -1,4 +1,3 @@
-import {readFile} from 'node:fs/promises';
 import {GuestAgent} from './guest-agent.js';
 import type {BootCheck} from './hypervisor.js';
 
@@ -34,11 +33,11 @@ export function socketAgent(socket: string): AgentLink {
  * answers, and the check command, if any, succeeds through it), or it stops (`stopped` says why),
  * or the timeout: the verdict, with the console's last lines when it fails. Any adapter's.
  */
-export async function judgeBoot(watch: {console: string; agent: AgentLink; check: BootCheck; signal?: AbortSignal; stopped: () => Promise<string | null>}): Promise<{ok: boolean; message: string}> {
+export async function judgeBoot(watch: {readConsole: () => Promise<string>; agent: AgentLink; check: BootCheck; signal?: AbortSignal; stopped: () => Promise<string | null>}): Promise<{ok: boolean; message: string}> {
 	const {check, signal} = watch;
 	const began = performance.now();
 	const seconds = () => (performance.now() - began) / 1000;
-	const consoleText = () => readFile(watch.console, 'utf8').catch(() => '');
+	const consoleText = watch.readConsole;
 	const deadline = Date.now() + check.timeoutMs;
 	for (;;) {
 		signal?.throwIfAborted();

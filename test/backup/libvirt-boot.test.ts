@@ -1,12 +1,15 @@
-import {copyFile, readFile, writeFile} from 'node:fs/promises';
+import {copyFile, mkdir, readdir, readFile, writeFile} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
+import {connect} from '../../source/adapters/connect.js';
 import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
 import {Policy} from '../../source/core/policy.js';
 import {Service} from '../../source/service/service.js';
 import {guestImage} from '../helpers/guest.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
+import {startSshd} from '../helpers/sshd.js';
 
 const URI = 'qemu:///system';
 const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args], {reject: false});
@@ -32,6 +35,7 @@ async function guestDomain(name: string, devices: string) {
 <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>${devices}<serial type='pty'/></devices></domain>`);
 	defined.push(name);
 	expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
+	return {dir};
 }
 
 describe('verify --boot on libvirt, with the real Linux guest', () => {
@@ -52,6 +56,40 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		expect((await virsh('list', '--all', '--name')).stdout).not.toContain('boottest');
 		expect((await virsh('domstate', '--domain', name)).stdout.trim()).toBe('shut off');
 	}, 180_000);
+});
+
+describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127.0.0.1)', () => {
+	it("copies the point's layers into a private folder beside the domain's images there, boots them, and leaves neither the domain nor the folder; a killed test's folder goes too", async () => {
+		const sshd = await startSshd();
+		try {
+			const uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system?keyfile=${sshd.keyfile}&no_verify=1`;
+			const name = `sdt-rboot-${process.pid}`;
+			const {dir} = await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+			const repo = await tempDir();
+			const service = new Service(await connect(uri), repo);
+			// Running: the second point is an incremental, so the copies there are a chain of two layers (and the overlay).
+			expect((await virsh('start', '--domain', name)).exitCode).toBe(0);
+			await service.backup(name, {mode: 'full', command: 'test'});
+			const point = await service.backup(name, {mode: 'auto', command: 'test'});
+			expect(point.kind).toBe('incremental');
+			// What a boot test killed on its way leaves there: the next one removes it.
+			const exited = execa('true');
+			const dead = exited.pid!;
+			await exited;
+			const leftover = path.join(dir, `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${dead}-abc123`);
+			await mkdir(leftover);
+
+			const result = await service.bootTest(name, {point: point.id, command: 'test'});
+			expect(result.ok, result.message).toBe(true);
+			expect(result.message).toMatch(/the guest agent answered after \d+\.\d s/);
+			expect(await readFile(path.join(repo, name, result.console), 'utf8')).toContain('snapdeck-guest: up');
+			expect((await readFile(path.join(repo, name, result.screenshot!))).subarray(1, 4).toString()).toBe('PNG');
+			expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${name}-boottest`);
+			expect((await readdir(dir)).filter(entry => entry.startsWith('.snapdeck')).join(' ')).toBe('');
+		} finally {
+			await sshd.stop();
+		}
+	}, 240_000);
 });
 
 describe('a libvirt boot test whose snapdeck was killed', () => {

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -382,12 +382,13 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	/**
-	 * Boots a point as a transient domain on this host's libvirtd (asThrowawayDomain: no network,
-	 * destroyed when the guest powers off or resets), judges it as the local adapter does, takes a
-	 * screenshot through QEMU's monitor, and destroys it, always.
+	 * Boots a point as a transient domain on the connection's libvirtd (asThrowawayDomain: no
+	 * network, destroyed when the guest powers off or resets), judges it as the local adapter does,
+	 * takes a screenshot through QEMU's monitor, and destroys it, always. On a remote host the
+	 * point's layers are first copied into a private folder beside the domain's images there
+	 * (stageOnHost), which goes with the domain.
 	 */
 	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult> {
-		if (this.host !== localHost) throw new SnapdeckError('refused', `boot tests on a remote libvirt host (${this.uri}) are not supported yet`, 'run snapdeck on that host to boot-test its points');
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
 		const name = `${vm}-boottest-${process.pid}`;
 		// A throwaway domain of a boot test whose snapdeck was killed: libvirt runs it still. Its name
@@ -396,26 +397,74 @@ export class LibvirtHypervisor implements Hypervisor {
 			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
 		}
-		const files = {console: path.join(work, 'console.log')};
-		const began = performance.now();
-		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(disks)), files), file => this.virsh.run(['create', '--file', file]));
-		// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
-		const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
-			(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
-		const agent: AgentLink = {
-			ping: () => agentCommand('guest-ping').then(() => true, () => false),
-			exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
-		};
+		const staged = this.host === localHost ? null : await this.stageOnHost(vm, definition, disks, signal);
+		const there = staged?.dir ?? work;
+		const files = {console: path.join(there, 'console.log')};
+		const readConsole = staged === null
+			? () => readFile(files.console, 'utf8').catch(() => '')
+			: () => this.host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
 		try {
-			const verdict = await judgeBoot({...files, agent, check, signal, stopped: async () => {
+			const began = performance.now();
+			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files), file => this.virsh.run(['create', '--file', file]));
+			// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
+			const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
+				(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
+			const agent: AgentLink = {
+				ping: () => agentCommand('guest-ping').then(() => true, () => false),
+				exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
+			};
+			const verdict = await judgeBoot({readConsole, agent, check, signal, stopped: async () => {
 				const state = await this.virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
 				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
 			}});
 			const png = path.join(work, 'screen.png');
-			const shot = await this.virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: png, format: 'png'}})]).then(() => readFile(png), () => null);
-			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readFile(files.console, 'utf8').catch(() => ''), screenshot: shot};
+			const shotThere = path.join(there, 'screen.png');
+			const shot = await this.virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: shotThere, format: 'png'}})])
+				.then(async () => (staged === null ? undefined : this.host.fetch(shotThere, png)))
+				.then(() => readFile(png), () => null);
+			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readConsole(), screenshot: shot};
 		} finally {
 			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
+			if (staged !== null) await this.host.removeDir(staged.dir).catch(() => undefined);
+		}
+	}
+
+	/**
+	 * Copies each disk's layers (the local overlay on the point, then the point's chain) into a new
+	 * folder beside the domain's images on the remote host, named for this machine and process so
+	 * that the folder of a killed boot test is found and removed by the next one; the folder is
+	 * private (0711: QEMU, when it runs as its own user, may pass but not list), each copy is
+	 * 0600 and renamed to depth order, its backing rewritten (unsafe: names only) to its copied parent.
+	 */
+	private async stageOnHost(vm: string, definition: string, disks: Readonly<Record<string, string>>, signal?: AbortSignal) {
+		const original = parseDomainXml(definition).disks;
+		const parent = path.posix.dirname(original[0]?.file ?? '/var/tmp/x');
+		const me = `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
+		for (const leftover of await this.host.listDir(parent)) {
+			const owner = path.posix.basename(leftover).startsWith(me) ? Number(path.posix.basename(leftover).slice(me.length).split('-')[0]) : NaN;
+			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.host.removeDir(leftover).catch(() => undefined);
+		}
+		const chains = Object.fromEntries(await Promise.all(Object.entries(disks).map(async ([disk, file]) => [disk, await localHost.chain(file)] as const)));
+		const bytes = (await Promise.all(Object.values(chains).flatMap(chain => chain.chain).map(file => stat(file).then(info => info.size)))).reduce((sum, size) => sum + size, 0);
+		const free = await this.host.freeBytes(parent);
+		if (bytes > free) throw new SnapdeckError('refused', `booting the point on ${this.host.name} copies ${formatBytes(bytes)} of its layers to ${parent} there, and ${formatBytes(free)} is free`, 'free some space there, or restore the point elsewhere and boot it there');
+		const dir = (await this.host.runner.run('mktemp', ['-d', '-p', parent, `${me}${process.pid}-XXXXXX`])).stdout.trim();
+		try {
+			await this.host.runner.run('chmod', ['0711', '--', dir]);
+			const staged: Record<string, string> = {};
+			for (const [disk, {chain, problem}] of Object.entries(chains)) {
+				if (problem !== null) throw new SnapdeckError('failed', `cannot boot the point: ${problem}`);
+				const copies = chain.map((_, depth) => path.posix.join(dir, `${disk}.${depth}.qcow2`));
+				for (const [depth, file] of chain.entries()) await this.host.push(file, copies[depth]!, {signal});
+				for (const [depth, copy] of copies.entries()) {
+					if (depth + 1 < copies.length) await this.host.runner.run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', path.posix.basename(copies[depth + 1]!), '--', copy]);
+				}
+				staged[disk] = copies[0]!;
+			}
+			return {dir, disks: staged};
+		} catch (error) {
+			await this.host.removeDir(dir).catch(() => undefined);
+			throw error;
 		}
 	}
 

@@ -44,7 +44,7 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 	const seconds = () => (performance.now() - began) / 1000;
 	const consoleText = () => readFile(files.console, 'utf8').catch(() => '');
 	try {
-		const verdict = await judgeBoot({console: files.console, agent: socketAgent(files.agent), check, signal, stopped: async () => {
+		const verdict = await judgeBoot({readConsole: consoleText, agent: socketAgent(files.agent), check, signal, stopped: async () => {
 			if (!exited) return null;
 			const result = await qemu;
 			return result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`;
