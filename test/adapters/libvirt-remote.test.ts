@@ -102,6 +102,13 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		} finally {
 			await virsh('undefine', '--domain', copy).catch(() => undefined);
 		}
+		// An instant restore there would hang the new domain's disk on this ssh connection: refused, saying what to do, nothing defined.
+		const instant = await snapdeck(['restore', domain.name, '--point', points[1]!.id, '--instant', '--as', `${copy}-i`, '--connect', uri], env);
+		expect(instant.exitCode).not.toBe(0);
+		expect(instant.stderr).toContain('no instant restore onto a remote libvirt host');
+		expect(instant.stderr).toContain('restore with --as NAME');
+		expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${copy}-i`);
+		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', `${copy}-vda.qcow2`].sort());
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 	});
 

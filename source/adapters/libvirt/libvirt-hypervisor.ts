@@ -338,7 +338,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * in snapdeck's state folder of the domain.
 	 */
 	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
-		if (this.host !== localHost) throw new SnapdeckError('refused', `instant restores on a remote libvirt host (${this.uri}) are not supported yet`, 'restore with --as NAME (a full copy)');
+		if (this.host !== localHost) throw new SnapdeckError('refused', `no instant restore onto a remote libvirt host (${this.uri}): the new domain would read the repository on this machine across the network until its data is in, and a lost connection would fail its disk under the guest`, 'restore with --as NAME (a full copy there), then start it');
 		const overlays = await this.restoreVm(name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
 		await mkdir(stateDir(this.folderOf(name)), {recursive: true, mode: 0o700});
 		await writeJsonAtomic(this.instantFile(name), instant);
