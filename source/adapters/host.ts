@@ -1,4 +1,5 @@
-import {constants as fsConstants} from 'node:fs';
+import {constants as fsConstants, createReadStream} from 'node:fs';
+import {pipeline} from 'node:stream/promises';
 import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -32,8 +33,8 @@ export interface Host {
 	removeDir(dir: string): Promise<void>;
 	/** Copies a file from there to `local` on this machine, reporting the bytes copied so far. */
 	fetch(file: string, local: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
-	/** Copies `local` from this machine to a new file there; refuses to replace a file that exists. */
-	push(local: string, file: string, options?: {signal?: AbortSignal}): Promise<void>;
+	/** Copies `local` from this machine to a new file there, reporting the bytes sent so far; refuses to replace a file that exists. */
+	push(local: string, file: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
 }
 
 export const localHost: Host = {
@@ -134,7 +135,15 @@ export function sshHost(target: SshTarget): Host {
 		// the umask keeps the copy of a disk from being readable by anyone but its owner there.
 		push: async (local, file, options = {}) => {
 			const {destination, options: ssh} = sshArgs(target);
-			const result = await execa('ssh', [...ssh, destination, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: {file: local}, stdout: 'ignore'});
+			const subprocess = execa('ssh', [...ssh, destination, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'pipe', stdout: 'ignore'});
+			let sent = 0;
+			const source = createReadStream(local).on('data', chunk => options.onBytes?.((sent += chunk.length)));
+			// A refused or lost connection ends ssh early: its exit says why, not the broken pipe. A read
+			// that fails here ends the copy there early too, with cat content: that is an error as well.
+			const piped = pipeline(source, subprocess.stdin!).then(() => null, (error: Error) => error);
+			const result = await subprocess;
+			const readError = await piped;
+			if (result.exitCode === 0 && readError !== null) throw new SnapdeckError('failed', `cannot copy ${local} to ${name}: ${readError.message}`);
 			if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
 			if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
 		},

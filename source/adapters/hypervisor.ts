@@ -43,6 +43,11 @@ export interface BootCheck {
 	readonly command: readonly string[] | null;
 }
 
+export interface BootOptions {
+	readonly signal?: AbortSignal;
+	readonly onCopied?: (done: number, total: number) => void;
+}
+
 /** What a boot test saw: its verdict, how long it took, the console's text and a PNG of the display. */
 export interface BootResult {
 	readonly ok: boolean;
@@ -113,9 +118,10 @@ export interface Hypervisor {
 	/**
 	 * Boots a throwaway copy of a VM from a backup point: `definition` as the point recorded it,
 	 * `disks` (overlays on the point's files, by target), sockets and logs in `work`. Isolated (no
-	 * network, its own name), always stopped before it resolves.
+	 * network, its own name), always stopped before it resolves. `onCopied` reports the bytes of the
+	 * point copied to where it boots, when that is another host.
 	 */
-	bootThrowaway?(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult>;
+	bootThrowaway?(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options?: BootOptions): Promise<BootResult>;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
 	preflight(inspection: Inspection, plan: Plan): Promise<void>;
 	/** The executor for the VM as it is now (stopped or running). */

@@ -6,6 +6,7 @@ import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
 import type {BootCheck, Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
+import {byteProgress} from './backup.js';
 import type {Repository} from './repository.js';
 
 export interface BootTestOptions {
@@ -52,7 +53,7 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		}
 		const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
-		const result = await hypervisor.bootThrowaway(vm, point.definition, disks, work, check, options.signal);
+		const result = await hypervisor.bootThrowaway(vm, point.definition, disks, work, check, {signal: options.signal, onCopied: byteProgress(options.onEvent)});
 		// The evidence, kept with the point: no more readable than the point files.
 		const files = bootFiles(point.id);
 		await mkdir(repo.resolve(vm, files.folder), {recursive: true, mode: 0o700});

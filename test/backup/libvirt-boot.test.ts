@@ -79,9 +79,14 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 			const leftover = path.join(dir, `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${dead}-abc123`);
 			await mkdir(leftover);
 
-			const result = await service.bootTest(name, {point: point.id, command: 'test'});
+			const copied: Array<[number, number]> = [];
+			const result = await service.bootTest(name, {point: point.id, command: 'test', onEvent: event => event.type === 'progress' && copied.push([event.bytesDone, event.bytesTotal])});
 			expect(result.ok, result.message).toBe(true);
 			expect(result.message).toMatch(/the guest agent answered after \d+\.\d s/);
+			// The copy there showed its bytes, up to all of the point's layers.
+			expect(copied.length).toBeGreaterThan(1);
+			expect(copied.at(-1)![0]).toBe(copied.at(-1)![1]);
+			expect(copied.at(-1)![1]).toBeGreaterThan(1 << 20);
 			expect(await readFile(path.join(repo, name, result.console), 'utf8')).toContain('snapdeck-guest: up');
 			expect((await readFile(path.join(repo, name, result.screenshot!))).subarray(1, 4).toString()).toBe('PNG');
 			expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${name}-boottest`);

@@ -12,7 +12,7 @@ import {assertValidName, nameProblem} from '../../core/names.js';
 import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import type {BackupDriver, BootCheck, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {execInGuest, type AgentCommand} from '../guest-agent.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
@@ -388,7 +388,8 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * point's layers are first copied into a private folder beside the domain's images there
 	 * (stageOnHost), which goes with the domain.
 	 */
-	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult> {
+	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
+		const {signal} = options;
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
 		const name = `${vm}-boottest-${process.pid}`;
 		// A throwaway domain of a boot test whose snapdeck was killed: libvirt runs it still. Its name
@@ -397,7 +398,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
 		}
-		const staged = this.host === localHost ? null : await this.stageOnHost(vm, definition, disks, signal);
+		const staged = this.host === localHost ? null : await this.stageOnHost(vm, definition, disks, options);
 		const there = staged?.dir ?? work;
 		const files = {console: path.join(there, 'console.log')};
 		const readConsole = staged === null
@@ -436,7 +437,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * private (0711: QEMU, when it runs as its own user, may pass but not list), each copy is
 	 * 0600 and renamed to depth order, its backing rewritten (unsafe: names only) to its copied parent.
 	 */
-	private async stageOnHost(vm: string, definition: string, disks: Readonly<Record<string, string>>, signal?: AbortSignal) {
+	private async stageOnHost(vm: string, definition: string, disks: Readonly<Record<string, string>>, {signal, onCopied}: BootOptions) {
 		const original = parseDomainXml(definition).disks;
 		const parent = path.posix.dirname(original[0]?.file ?? '/var/tmp/x');
 		const me = `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
@@ -445,17 +446,22 @@ export class LibvirtHypervisor implements Hypervisor {
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.host.removeDir(leftover).catch(() => undefined);
 		}
 		const chains = Object.fromEntries(await Promise.all(Object.entries(disks).map(async ([disk, file]) => [disk, await localHost.chain(file)] as const)));
-		const bytes = (await Promise.all(Object.values(chains).flatMap(chain => chain.chain).map(file => stat(file).then(info => info.size)))).reduce((sum, size) => sum + size, 0);
+		const sizes = new Map(await Promise.all(Object.values(chains).flatMap(chain => chain.chain).map(async file => [file, (await stat(file)).size] as const)));
+		const bytes = [...sizes.values()].reduce((sum, size) => sum + size, 0);
 		const free = await this.host.freeBytes(parent);
 		if (bytes > free) throw new SnapdeckError('refused', `booting the point on ${this.host.name} copies ${formatBytes(bytes)} of its layers to ${parent} there, and ${formatBytes(free)} is free`, 'free some space there, or restore the point elsewhere and boot it there');
 		const dir = (await this.host.runner.run('mktemp', ['-d', '-p', parent, `${me}${process.pid}-XXXXXX`])).stdout.trim();
 		try {
 			await this.host.runner.run('chmod', ['0711', '--', dir]);
 			const staged: Record<string, string> = {};
+			let copied = 0;
 			for (const [disk, {chain, problem}] of Object.entries(chains)) {
 				if (problem !== null) throw new SnapdeckError('failed', `cannot boot the point: ${problem}`);
 				const copies = chain.map((_, depth) => path.posix.join(dir, `${disk}.${depth}.qcow2`));
-				for (const [depth, file] of chain.entries()) await this.host.push(file, copies[depth]!, {signal});
+				for (const [depth, file] of chain.entries()) {
+					await this.host.push(file, copies[depth]!, {signal, onBytes: sent => onCopied?.(copied + sent, bytes)});
+					copied += sizes.get(file)!;
+				}
 				for (const [depth, copy] of copies.entries()) {
 					if (depth + 1 < copies.length) await this.host.runner.run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', path.posix.basename(copies[depth + 1]!), '--', copy]);
 				}

@@ -13,7 +13,7 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../image-graph.js';
 import {headerChain} from '../qcow2-header.js';
-import type {BackupDriver, BootCheck, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, heldHere, lockHolder} from '../lock.js';
@@ -140,8 +140,8 @@ export class LocalHypervisor implements Hypervisor {
 		};
 	}
 
-	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal) {
-		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, signal);
+	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}) {
+		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, options.signal);
 	}
 
 	async names(): Promise<string[]> {
