@@ -6,6 +6,7 @@ import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
+import {byteProgress, type JobContext} from '../core/progress.js';
 import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu-img.js';
@@ -43,16 +44,6 @@ type ArchiveSource = {readonly images: ReadonlyArray<{name: string; path: string
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
-
-/** Progress events with rate and ETA from (done, total) byte counts. */
-export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, index = 0) {
-	const began = performance.now();
-	return (done: number, total: number) => {
-		const seconds = (performance.now() - began) / 1000;
-		const rate = seconds > 0 ? done / seconds : 0;
-		onEvent?.({type: 'progress', index, fraction: total > 0 ? done / total : 0, bytesDone: done, bytesTotal: total, rate, eta: rate > 0 ? (total - done) / rate : null});
-	};
-}
 
 /**
  * Progress over parts done one after another (disks, files): the parts finished, plus the
@@ -102,29 +93,19 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
  * disk, so the point is consistent across disks; the previous bitmap is left untouched until the
  * new point is on disk and recorded, so a run that fails or is killed never loses changes.
  */
-export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions): Promise<BackupPoint> {
+export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
 	if (!hypervisor.backupDriver) throw new SnapdeckError('refused', `${hypervisor.uri} cannot back up VMs yet`, 'use a local: connection');
-	const releaseVm = await hypervisor.lock(vm, options.command);
+	const pending = await repo.operations(vm).readPending();
+	if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
+	const {manifest} = await repo.cleanup(await repo.read(vm));
+	// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
+	await rememberRepository(repo);
+	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
+	const driver = await hypervisor.backupDriver(vm);
 	try {
-		const releaseRepo = await repo.lock(vm, options.command);
-		try {
-			const pending = await repo.operations(vm).readPending();
-			if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
-			const {manifest} = await repo.cleanup(await repo.read(vm));
-			// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
-			await rememberRepository(repo);
-			const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
-			const driver = await hypervisor.backupDriver(vm);
-			try {
-				return await backupFrom(driver, repo, manifest, options, archive);
-			} finally {
-				await driver.close();
-			}
-		} finally {
-			await releaseRepo();
-		}
+		return await backupFrom(driver, repo, manifest, options, archive, job);
 	} finally {
-		await releaseVm();
+		await driver.close();
 	}
 }
 
@@ -157,7 +138,7 @@ async function copyArchive(repo: Repository, vm: string, id: string, source: Arc
 	return images;
 }
 
-async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null): Promise<BackupPoint> {
+async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext): Promise<BackupPoint> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
 	const latest = latestPoint(manifest.points);
@@ -193,7 +174,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
-	await repo.journal(vm, {action: 'backup', snapshot: id, outcome: 'started', message: `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`});
+	await job.begin(id, `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`);
 	crashPoint('backup-recorded');
 	try {
 		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
@@ -229,7 +210,6 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		options.onEvent?.({type: 'done', index: 0});
 		// Only now is the previous bitmap no longer needed.
 		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
-		await repo.journal(vm, {action: 'backup', snapshot: id, outcome: 'done', message: `${decision.kind}, ${formatBytes(complete.files.reduce((sum, file) => sum + file.size, 0))}`});
 		await repo.keepReserve();
 		return complete;
 	} catch (error) {
@@ -240,7 +220,6 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		await repo.write(manifest);
 		const cancelled = options.signal?.aborted ?? false;
 		const message = error instanceof Error ? error.message : String(error);
-		await repo.journal(vm, {action: 'backup', snapshot: id, outcome: cancelled ? 'cancelled' : 'failed', message});
 		const hint = /No space left|ENOSPC/i.test(message) ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
 		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint);
 	}

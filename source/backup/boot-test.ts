@@ -6,7 +6,7 @@ import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
 import type {BootCheck, Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
-import {byteProgress} from './backup.js';
+import {byteProgress} from '../core/progress.js';
 import type {Repository} from './repository.js';
 
 export interface BootTestOptions {

@@ -6,7 +6,7 @@ import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
-import {byteProgress} from './backup.js';
+import {byteProgress} from '../core/progress.js';
 import type {Repository} from './repository.js';
 
 export interface InstantOptions {

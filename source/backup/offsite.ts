@@ -5,6 +5,7 @@ import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
 import type {PlanEvent} from '../core/plan.js';
+import type {JobContext} from '../core/progress.js';
 import {latestPoint} from '../core/points.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {formatBytes} from '../core/units.js';
@@ -192,7 +193,7 @@ async function remotePoint(target: ResticTarget, vm: string, id: string, signal?
  * (its manifest checked like any other, each file against its checksum), and restored from there
  * exactly as a local point is (--to PATH or --as NAME). The staging folder goes afterwards.
  */
-export async function restoreFromTarget(target: ResticTarget, hypervisor: Hypervisor, vm: string, stagingDir: string, options: RestoreOptions): Promise<Restored> {
+export async function restoreFromTarget(target: ResticTarget, hypervisor: Hypervisor, vm: string, stagingDir: string, options: RestoreOptions, job: JobContext): Promise<Restored> {
 	const remote = await remotePoint(target, vm, options.point, options.signal);
 	await makeDirs(stagingDir, 'the folder a restore stages in');
 	const root = await mkdtemp(path.join(stagingDir, '.snapdeck-offsite-restore-'));
@@ -212,7 +213,7 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 				if (sum !== file.sha256) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} is damaged: ${file.file} ${sum === null ? 'is missing' : 'does not match its checksum'}`, `run 'snapdeck verify ${vm} --from ${target.name ?? target.repository} --read-data', and restore another point`);
 			}
 		}
-		return await restoreBackup(staged, hypervisor, vm, options);
+		return await restoreBackup(staged, hypervisor, vm, options, job);
 	} finally {
 		await rm(root, {recursive: true, force: true});
 	}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
+import type {JobContext} from '../core/progress.js';
 import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
@@ -58,79 +59,67 @@ export type Restored = Record<string, string>;
  * Restores a point into new images (never over an existing file): each disk's point file and the
  * points under it are flattened into one standalone qcow2 with `qemu-img convert`.
  */
-export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions): Promise<Restored> {
+export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions, job: JobContext): Promise<Restored> {
 	if ((options.to === undefined) === (options.as === undefined)) throw new SnapdeckError('usage', 'restore needs exactly one of --to PATH and --as NAME');
-	const release = await repo.lock(vm, options.command);
-	try {
-		const manifest = await repo.read(vm);
-		const point = findPoint(manifest, options.point);
-		assertRestorable(manifest, point, options.force);
-		for (const member of pointChain(manifest, point.id)) {
-			for (const file of member.files) {
-				if (!(await fileExists(repo.resolve(vm, file.file)))) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${file.file} (of point ${member.id}) is missing from ${repo.vmDir(vm)}`, `run 'snapdeck verify ${vm}' to see which points are intact`);
-			}
-			const headers = await repo.headerProblems(vm, member.files);
-			if (headers.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${headers.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
+	const manifest = await repo.read(vm);
+	const point = findPoint(manifest, options.point);
+	assertRestorable(manifest, point, options.force);
+	for (const member of pointChain(manifest, point.id)) {
+		for (const file of member.files) {
+			if (!(await fileExists(repo.resolve(vm, file.file)))) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${file.file} (of point ${member.id}) is missing from ${repo.vmDir(vm)}`, `run 'snapdeck verify ${vm}' to see which points are intact`);
 		}
-		const qemuImg = new QemuImg(localRunner);
-		const progress = disksProgress(manifest, point, options.onEvent);
-		const write = async (disk: string, target: string) => {
-			const file = point.files.find(candidate => candidate.disk === disk);
-			if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
-			if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
-			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
-			// Written under a name of its own, renamed when whole: a restore killed part way never
-			// leaves a half image under the name asked for (the next restore replaces the partial one).
-			const partial = path.join(path.dirname(target), `.${path.basename(target)}.snapdeck-partial`);
-			try {
-				await rm(partial, {force: true});
-				crashPoint('restore-write');
-				await qemuImg.convert(repo.resolve(vm, file.file), partial, {signal: options.signal, onProgress: progress.of(file)});
-				// No more readable than the point it comes from.
-				await matchSource(partial, repo.resolve(vm, file.file), 0o600);
-				await fsyncFile(partial);
-				await link(partial, target).catch(error => {
-					throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new SnapdeckError('refused', `${target} appeared while it was being restored; restore never overwrites a file`) : error;
-				});
-			} finally {
-				await rm(partial, {force: true});
-			}
-			progress.finished(file);
-		};
-		const restored: Restored = {};
-		const started = {action: 'restore' as const, snapshot: point.id};
-		await repo.journal(vm, {...started, outcome: 'started', message: options.to === undefined ? `as VM ${options.as}` : `to ${options.to}`});
-		try {
-			if (options.to !== undefined) {
-				const to = path.resolve(options.to);
-				if (point.files.length === 1) {
-					await write(point.files[0]!.disk, to);
-					restored[point.files[0]!.disk] = to;
-				} else {
-					if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
-					await makeDirs(to, 'the folder to restore into');
-					for (const file of point.files) {
-						const target = path.join(to, `${file.disk}.qcow2`);
-						await write(file.disk, target);
-						restored[file.disk] = target;
-					}
-				}
-			} else if (point.archive !== null) {
-				Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));
-			} else {
-				if (!hypervisor.restoreVm) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a backup yet`, 'restore the disks with --to PATH instead');
-				Object.assign(restored, await hypervisor.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
-			}
-		} catch (error) {
-			await repo.journal(vm, {...started, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});
-			throw error;
-		}
-		options.onEvent?.({type: 'done', index: 0});
-		await repo.journal(vm, {...started, outcome: 'done', message: Object.values(restored).join(', ')});
-		return restored;
-	} finally {
-		await release();
+		const headers = await repo.headerProblems(vm, member.files);
+		if (headers.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${headers.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 	}
+	const qemuImg = new QemuImg(localRunner);
+	const progress = disksProgress(manifest, point, options.onEvent);
+	const write = async (disk: string, target: string) => {
+		const file = point.files.find(candidate => candidate.disk === disk);
+		if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
+		if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
+		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
+		// Written under a name of its own, renamed when whole: a restore killed part way never
+		// leaves a half image under the name asked for (the next restore replaces the partial one).
+		const partial = path.join(path.dirname(target), `.${path.basename(target)}.snapdeck-partial`);
+		try {
+			await rm(partial, {force: true});
+			crashPoint('restore-write');
+			await qemuImg.convert(repo.resolve(vm, file.file), partial, {signal: options.signal, onProgress: progress.of(file)});
+			// No more readable than the point it comes from.
+			await matchSource(partial, repo.resolve(vm, file.file), 0o600);
+			await fsyncFile(partial);
+			await link(partial, target).catch(error => {
+				throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new SnapdeckError('refused', `${target} appeared while it was being restored; restore never overwrites a file`) : error;
+			});
+		} finally {
+			await rm(partial, {force: true});
+		}
+		progress.finished(file);
+	};
+	const restored: Restored = {};
+	await job.begin(point.id, options.to === undefined ? `as VM ${options.as}` : `to ${options.to}`);
+	if (options.to !== undefined) {
+		const to = path.resolve(options.to);
+		if (point.files.length === 1) {
+			await write(point.files[0]!.disk, to);
+			restored[point.files[0]!.disk] = to;
+		} else {
+			if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
+			await makeDirs(to, 'the folder to restore into');
+			for (const file of point.files) {
+				const target = path.join(to, `${file.disk}.qcow2`);
+				await write(file.disk, target);
+				restored[file.disk] = target;
+			}
+		}
+	} else if (point.archive !== null) {
+		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));
+	} else {
+		if (!hypervisor.restoreVm) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a backup yet`, 'restore the disks with --to PATH instead');
+		Object.assign(restored, await hypervisor.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
+	}
+	options.onEvent?.({type: 'done', index: 0});
+	return restored;
 }
 
 /** A whole-VM archive as a new VM: its images copied as they are, so every snapshot can still be reverted to. */
@@ -156,31 +145,20 @@ async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: stri
  * Writes a point into existing images (a restore in place, onto the fresh overlays of a safety
  * snapshot), one disk after another; a run that is interrupted can simply be run again.
  */
-export async function writePointInto(repo: Repository, vm: string, id: string, images: Readonly<Record<string, string>>, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; force?: boolean}): Promise<void> {
-	const release = await repo.lock(vm, options.command);
-	try {
-		const manifest = await repo.read(vm);
-		const point = findPoint(manifest, id);
-		assertRestorable(manifest, point, options.force);
-		const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
-		if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
-		const qemuImg = new QemuImg(localRunner);
-		const progress = disksProgress(manifest, point, options.onEvent);
-		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'started', message: 'in place'});
-		try {
-			for (const file of point.files) {
-				options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
-				crashPoint('restore-write');
-				await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: progress.of(file)});
-				progress.finished(file);
-			}
-		} catch (error) {
-			await repo.journal(vm, {action: 'restore', snapshot: id, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});
-			throw error;
-		}
-		options.onEvent?.({type: 'done', index: 0});
-		await repo.journal(vm, {action: 'restore', snapshot: id, outcome: 'done', message: `in place: ${Object.values(images).join(', ')}`});
-	} finally {
-		await release();
+export async function writePointInto(repo: Repository, vm: string, id: string, images: Readonly<Record<string, string>>, options: {signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; force?: boolean}, job: JobContext): Promise<void> {
+	const manifest = await repo.read(vm);
+	const point = findPoint(manifest, id);
+	assertRestorable(manifest, point, options.force);
+	const missing = point.files.filter(file => images[file.disk] === undefined).map(file => file.disk);
+	if (missing.length > 0) throw new SnapdeckError('refused', `point ${id} has disk${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${vm} has no more`, 'restore it with --as NAME instead');
+	const qemuImg = new QemuImg(localRunner);
+	const progress = disksProgress(manifest, point, options.onEvent);
+	await job.begin(id, 'in place');
+	for (const file of point.files) {
+		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
+		crashPoint('restore-write');
+		await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: progress.of(file)});
+		progress.finished(file);
 	}
+	options.onEvent?.({type: 'done', index: 0});
 }

@@ -8,7 +8,7 @@ import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {isUnwritable} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu-img.js';
-import {byteProgress} from './backup.js';
+import {byteProgress} from '../core/progress.js';
 import {sha256File, type Repository} from './repository.js';
 
 export interface VerifyOptions {

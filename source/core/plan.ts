@@ -135,7 +135,7 @@ export const needsTypedConfirmation = (plan: Plan): boolean => plan.discards.len
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;

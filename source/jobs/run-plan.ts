@@ -1,4 +1,5 @@
 import {isChangedNothing, SnapdeckError} from '../core/errors.js';
+import {byteProgress} from '../core/progress.js';
 import type {OperationStore, PendingOperation, Plan, PlanEvent, StepExecutor} from '../core/plan.js';
 
 export interface RunOptions {
@@ -49,17 +50,11 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			crashIf('during', index);
 			options.signal?.throwIfAborted();
 			options.onEvent?.({type: 'step', index, total: plan.steps.length, summary: step.summary, resumed: resuming});
-			const began = now();
+			const progress = byteProgress(options.onEvent, index, now);
 			await executor.execute(step, {
 				resuming,
 				signal: options.signal,
-				onProgress: fraction => {
-					const seconds = (now() - began) / 1000;
-					const bytesDone = Math.round(step.bytes * fraction);
-					const rate = seconds > 0 ? bytesDone / seconds : 0;
-					const eta = rate > 0 ? (step.bytes - bytesDone) / rate : null;
-					options.onEvent?.({type: 'progress', index, fraction, bytesDone, bytesTotal: step.bytes, rate, eta});
-				},
+				onProgress: fraction => progress(Math.round(step.bytes * fraction), step.bytes, fraction),
 			});
 			pending = {...pending, done: index + 1, started: null};
 			await store.writePending(pending);

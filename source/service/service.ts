@@ -7,6 +7,8 @@ import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
 import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
+import {runJob} from '../jobs/run-job.js';
+import {formatBytes} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
@@ -14,7 +16,7 @@ import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {freeBytesNear} from '../adapters/files.js';
-import {readJournal} from '../adapters/journal.js';
+import {readJournal, recordChange} from '../adapters/journal.js';
 import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/backup.js';
@@ -25,10 +27,10 @@ import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
-import {byteProgress} from '../backup/backup.js';
+import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
-import type {ResticTarget} from '../adapters/restic.js';
+import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
 import path from 'node:path';
 
@@ -117,7 +119,14 @@ export class Service {
 
 	/** Full or incremental backup of a VM into the repository (see backup/backup.ts). */
 	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
-		return runBackup(this.hypervisor, await this.repo(), vm, options);
+		const repo = await this.repo();
+		return runJob({
+			action: 'backup', command: options.command, signal: options.signal,
+			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
+			journal: entry => repo.journal(vm, entry),
+			run: job => runBackup(this.hypervisor, repo, vm, options, job),
+			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
+		});
 	}
 
 	/** A VM's backup points, oldest first. */
@@ -151,7 +160,14 @@ export class Service {
 	}
 
 	async restore(vm: string, options: RestoreOptions) {
-		return restoreBackup(await this.repo(), this.hypervisor, vm, options);
+		const repo = await this.repo();
+		return runJob({
+			action: 'restore', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command)],
+			journal: entry => repo.journal(vm, entry),
+			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
+			describe: restored => Object.values(restored).join(', '),
+		});
 	}
 
 	async prune(vm: string, options: PruneOptions) {
@@ -174,7 +190,13 @@ export class Service {
 	 */
 	async restoreFrom(target: ResticTarget, vm: string, options: RestoreOptions) {
 		const staging = options.to === undefined ? (await this.repo()).root : path.dirname(path.resolve(options.to));
-		return restoreFromTarget(target, this.hypervisor, vm, staging, options);
+		return runJob({
+			action: 'restore', command: options.command, signal: options.signal, locks: [],
+			// The points come from the target: recorded in the central journal under its name.
+			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
+			run: job => restoreFromTarget(target, this.hypervisor, vm, staging, options, job),
+			describe: restored => Object.values(restored).join(', '),
+		});
 	}
 
 	/** restic's check of a target holding the VM's points; the verdict is kept for health where the local repository is. */
@@ -324,39 +346,45 @@ export class Service {
 		const point = findPoint(manifest, options.point);
 		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
 		assertRestorable(manifest, point, options.force);
-		const release = await this.hypervisor.lock(vm, options.command);
-		try {
-			const {state} = await this.hypervisor.inspect(vm);
-			if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
-			const taken = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
-			let snapshot = `before-restore-${point.id}`;
-			for (let n = 2; taken.has(snapshot); n++) snapshot = `before-restore-${point.id}-${n}`;
-			const request = {name: snapshot, description: `state before point ${point.id} was restored over it`, kind: 'external' as const, now: options.now ?? new Date()};
-			const {plan, outcome} = await this.performLocked({kind: 'take', vm, request}, {
-				command: options.command, signal: options.signal, onEvent: options.onEvent,
-				confirm: taking => options.confirm({
-					...taking,
-					summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
-					warnings: [...taking.warnings, `then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`],
-				}),
-			}).catch((error: unknown) => {
-				// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
-				// place needs it stopped: the way out is another, not "do it while it runs".
-				if (error instanceof SnapdeckError && /while checkpoint exists/.test(error.message)) {
-					throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`);
+		// Both locks for the whole of it: no backup or prune of the point between the safety snapshot and the write.
+		const result = await runJob({
+			action: 'restore', command: options.command, signal: options.signal,
+			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
+			journal: entry => repo.journal(vm, entry),
+			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
+				const {state} = await this.hypervisor.inspect(vm);
+				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
+				const taken = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
+				let snapshot = `before-restore-${point.id}`;
+				for (let n = 2; taken.has(snapshot); n++) snapshot = `before-restore-${point.id}-${n}`;
+				const request = {name: snapshot, description: `state before point ${point.id} was restored over it`, kind: 'external' as const, now: options.now ?? new Date()};
+				const {plan, outcome} = await this.performLocked({kind: 'take', vm, request}, {
+					command: options.command, signal: options.signal, onEvent: options.onEvent,
+					confirm: taking => options.confirm({
+						...taking,
+						summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
+						warnings: [...taking.warnings, `then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`],
+					}),
+				}).catch((error: unknown) => {
+					// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
+					// place needs it stopped: the way out is another, not "do it while it runs".
+					if (error instanceof SnapdeckError && /while checkpoint exists/.test(error.message)) {
+						throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`);
+					}
+					throw error;
+				});
+				if (outcome !== 'done') return {plan, outcome, snapshot};
+				const images = await activeImages.call(this.hypervisor, vm);
+				try {
+					await writePointInto(repo, vm, point.id, images, {signal: options.signal, onEvent: options.onEvent, force: options.force}, job);
+				} catch (error) {
+					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${(error as Error).message}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`);
 				}
-				throw error;
-			});
-			if (outcome !== 'done') return {plan, outcome, snapshot};
-			try {
-				await writePointInto(repo, vm, point.id, await activeImages.call(this.hypervisor, vm), {command: options.command, signal: options.signal, onEvent: options.onEvent, force: options.force});
-			} catch (error) {
-				throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${(error as Error).message}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`);
-			}
-			return {plan, outcome, snapshot};
-		} finally {
-			await release();
-		}
+				return {plan, outcome, snapshot, images};
+			},
+			describe: ({images}) => `in place: ${Object.values(images ?? {}).join(', ')}`,
+		});
+		return {plan: result.plan, outcome: result.outcome, snapshot: result.snapshot};
 	}
 
 	/**
@@ -460,18 +488,21 @@ export class Service {
 	async power(vm: string, on: boolean, command: string): Promise<boolean> {
 		const {start, stop} = this.hypervisor;
 		if (!start || !stop) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot start or stop VMs`);
-		const release = await this.hypervisor.lock(vm, command);
-		try {
-			const {state, problems} = await this.inspect(vm);
-			if ((state.run === 'running') === on) return false;
-			// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
-			if (on) assertNoProblems(vm, 'start', problems);
-			if (on) await start.call(this.hypervisor, vm);
-			else await stop.call(this.hypervisor, vm);
-			return true;
-		} finally {
-			await release();
-		}
+		const operations = this.hypervisor.operations(vm);
+		return runJob({
+			action: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
+			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
+			run: async job => {
+				const {state, problems} = await this.inspect(vm);
+				if ((state.run === 'running') === on) return false;
+				// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
+				if (on) assertNoProblems(vm, 'start', problems);
+				await job.begin('', on ? 'start' : `stop (${state.run})`);
+				if (on) await start.call(this.hypervisor, vm);
+				else await stop.call(this.hypervisor, vm);
+				return true;
+			},
+		});
 	}
 
 	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */

@@ -22,7 +22,7 @@ export function pointDetails(point: BackupPoint): string[] {
 /** A journal record whole, for its detail view. */
 export function journalDetails(record: JournalRecord): string[] {
 	return [
-		`${record.time}: ${record.action} ${record.snapshot} of ${record.vm}, ${record.outcome}${record.durationMs === undefined ? '' : ` after ${(record.durationMs / 1000).toFixed(1)} s`}`,
+		`${record.time}: ${[record.action, record.snapshot].filter(Boolean).join(' ')} of ${record.vm}, ${record.outcome}${record.durationMs === undefined ? '' : ` after ${(record.durationMs / 1000).toFixed(1)} s`}`,
 		`by ${record.user} on ${record.host}, ${record.connection}`,
 		...(record.summary ? [`plan: ${record.summary}`] : []),
 		...(record.steps ?? []).map((step, index) => `  ${index + 1}. ${step}`),

@@ -86,6 +86,27 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect(await lab.imagesHealthy()).toBe(true);
 	});
 
+	it('start and stop run as jobs: under the VM\'s lock, and journalled with how long they took; one that changes nothing journals nothing', async () => {
+		const lab = await runningLab();
+		expect(await lab.service.power('live1', false, 'snapdeck stop live1')).toBe(true);
+		expect(await lab.service.power('live1', false, 'snapdeck stop live1')).toBe(false);
+		expect(await lab.service.power('live1', true, 'snapdeck start live1')).toBe(true);
+		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; durationMs?: number; message?: string});
+		const power = journal.filter(entry => entry.action === 'start' || entry.action === 'stop');
+		// The first start is runningLab's.
+		expect(power.map(entry => `${entry.action} ${entry.outcome}`)).toEqual(['start started', 'start done', 'stop started', 'stop done', 'start started', 'start done']);
+		expect(power[2]!.message).toBe('stop (running)');
+		expect(power[3]!.durationMs).toBeGreaterThan(0);
+		// Held by another operation, the VM is neither stopped nor journalled.
+		const release = await lab.hypervisor.lock('live1', 'snapdeck backup live1');
+		try {
+			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toThrow(/snapdeck backup live1/);
+		} finally {
+			await release();
+		}
+		expect(await lab.isRunning()).toBe(true);
+	});
+
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {
 		const lab = await runningLab('live4', ['vda', 'vdb']);
 		const crashed = await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});

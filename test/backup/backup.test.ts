@@ -3,7 +3,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {processAlive} from '../../source/adapters/files.js';
-import {runBackup} from '../../source/backup/backup.js';
+import {runBackup} from '../helpers/backup.js';
 import {verifyBackups} from '../../source/backup/verify.js';
 import type {PlanEvent} from '../../source/core/plan.js';
 import {Repository} from '../../source/backup/repository.js';

@@ -1,10 +1,9 @@
 import {open, readdir, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {runBackup} from '../../source/backup/backup.js';
+import {restoreBackup, runBackup} from '../helpers/backup.js';
 import {pruneBackups} from '../../source/backup/prune.js';
 import {Repository} from '../../source/backup/repository.js';
-import {restoreBackup} from '../../source/backup/restore.js';
 import {verifyBackups} from '../../source/backup/verify.js';
 import type {PlanEvent} from '../../source/core/plan.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';

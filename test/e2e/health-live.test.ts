@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {Repository} from '../../source/backup/repository.js';
-import {runBackup} from '../../source/backup/backup.js';
+import {runBackup} from '../helpers/backup.js';
 import {Service} from '../../source/service/service.js';
 import {tempDir} from '../helpers/lab.js';
 import {libvirtDomain} from '../helpers/libvirt.js';

@@ -1,0 +1,21 @@
+import type {PlanEvent} from './plan.js';
+
+/**
+ * The one rate and ETA: progress events from (done, total) byte counts, the rate since the
+ * reporter was made. `now` is a monotonic clock in milliseconds (tests pass their own).
+ */
+export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, index = 0, now: () => number = () => performance.now()) {
+	const began = now();
+	// `fraction` for work whose bytes are not known (a step of 0 bytes still moves).
+	return (done: number, total: number, fraction = total > 0 ? done / total : 0) => {
+		const seconds = (now() - began) / 1000;
+		const rate = seconds > 0 ? done / seconds : 0;
+		onEvent?.({type: 'progress', index, fraction, bytesDone: done, bytesTotal: total, rate, eta: rate > 0 ? (total - done) / rate : null});
+	};
+}
+
+/** What a job's work tells the runner: when it has begun, and on what (see jobs/run-job.ts). */
+export interface JobContext {
+	/** Journals the job as started, on `subject` (a point, a snapshot), with what it does. */
+	begin(subject: string, message?: string): Promise<void>;
+}

@@ -1,0 +1,11 @@
+import type {Hypervisor} from '../../source/adapters/hypervisor.js';
+import type {BackupOptions} from '../../source/backup/backup.js';
+import type {RestoreOptions} from '../../source/backup/restore.js';
+import type {Repository} from '../../source/backup/repository.js';
+import {Service} from '../../source/service/service.js';
+
+/** A backup of `vm` into `repo` as every caller runs one: through the service's job runner (locks, journal). */
+export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) => new Service(hypervisor, repo.root).backup(vm, options);
+
+/** A restore of a point from `repo`, through the service's job runner as every caller runs one. */
+export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => new Service(hypervisor, repo.root).restore(vm, options);
