@@ -35,7 +35,6 @@ const MAY_IMPORT = {
  */
 const EXCEPTIONS = [
 	'adapters/libvirt -> adapters/local',
-	'backup -> jobs',
 	'cli -> adapters',
 	'cli -> backup',
 	'cli -> config',

@@ -6,7 +6,7 @@ import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
 import type {BootCheck, Hypervisor} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
-import {byteProgress} from '../core/progress.js';
+import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
 
 export interface BootTestOptions {
@@ -32,9 +32,8 @@ export const BOOT_TIMEOUT_MS = 90_000;
  * screenshot recorded with the point. The overlays and the VM are gone when it resolves, whatever
  * happened; a crash leaves the overlays, which the next boot test of the point removes.
  */
-export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions): Promise<BootTest> {
+export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions, job: JobContext): Promise<BootTest> {
 	if (!hypervisor.bootThrowaway) throw new SnapdeckError('refused', `${hypervisor.uri} cannot boot a backup point yet`, 'verify it without --boot, or restore it as a new VM and start that');
-	const release = await repo.lock(vm, options.command);
 	const work = path.join(repo.vmDir(vm), '.snapdeck', `boot-work-${options.point}`);
 	try {
 		const manifest = await repo.read(vm);
@@ -43,6 +42,7 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
 		const problems = await repo.chainHeaderProblems(manifest, point.id);
 		if (problems.length > 0) throw new SnapdeckError('failed', `cannot boot point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+		await job.begin(point.id, 'boot test');
 		await rm(work, {recursive: true, force: true});
 		await mkdir(work, {recursive: true, mode: 0o700});
 		const qemuImg = new QemuImg(localRunner);
@@ -64,11 +64,9 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
 		const fresh = await repo.read(vm);
 		await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
-		await repo.journal(vm, {action: 'boot-test', snapshot: point.id, outcome: result.ok ? 'done' : 'failed', message: result.message});
 		options.onEvent?.({type: 'done', index: 0});
 		return record;
 	} finally {
 		await rm(work, {recursive: true, force: true});
-		await release();
 	}
 }

@@ -6,7 +6,7 @@ import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
-import {byteProgress} from '../core/progress.js';
+import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
 
 export interface InstantOptions {
@@ -40,7 +40,7 @@ export const releaseInstant = (vmDir: string, name: string) => rm(path.join(mark
  * the repository no more. Meanwhile a marker in the repository holds prune off the point. A crash
  * or cancel leaves the VM running from the repository; `snapdeck recover NAME` finishes the stream.
  */
-export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, vm: string, options: InstantOptions): Promise<{vm: string; point: string; startedAfterMs: number}> {
+export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, vm: string, options: InstantOptions, job: JobContext): Promise<{vm: string; point: string; startedAfterMs: number}> {
 	if (!hypervisor.instantVm || !hypervisor.finishInstant || !hypervisor.start) throw new SnapdeckError('refused', `${hypervisor.uri} cannot restore instantly yet (only local: connections can)`, 'restore with --as NAME (a full copy), then start it');
 	assertValidName('VM', options.as);
 	const began = performance.now();
@@ -59,6 +59,7 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 		await release();
 	}
 	const vmDir = repo.vmDir(vm);
+	await job.begin(point.id, `instantly, as VM ${options.as}`);
 	try {
 		options.onEvent?.({type: 'step', index: 0, total: 2, summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`, resumed: false});
 		await hypervisor.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id});

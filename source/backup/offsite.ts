@@ -104,13 +104,12 @@ function resticProgress(onEvent: CopyOptions['onEvent']) {
 
 /**
  * Copies one point to an off-site target as one restic snapshot holding the point whole (its
- * chain's files and a manifest of that chain). Runs under the VM's repository lock; the files are
+ * chain's files and a manifest of that chain). Its caller holds the VM's repository lock; the files are
  * hard-linked into a staging folder so the snapshot's paths are the same for every copy (restic
  * then reads only files it has not seen). A copy that is killed leaves no snapshot (restic writes
  * it last); what it uploaded is reused by the next one.
  */
-export async function copyToTarget(repo: Repository, vm: string, target: ResticTarget, options: CopyOptions): Promise<CopyResult> {
-	const release = await repo.lock(vm, options.command);
+export async function copyToTarget(repo: Repository, vm: string, target: ResticTarget, options: CopyOptions, job: JobContext): Promise<CopyResult> {
 	const staging = path.join(stateDir(repo.vmDir(vm)), 'offsite-copy');
 	try {
 		const manifest = await repo.read(vm);
@@ -132,7 +131,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
 		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
-		await repo.journal(vm, {action: 'copy', snapshot: point.id, outcome: 'started', message: `to ${targetLabel(target)}`});
+		await job.begin(point.id, `to ${targetLabel(target)}`);
 		let summary: Record<string, unknown> | null = null;
 		const progress = resticProgress(options.onEvent);
 		try {
@@ -143,7 +142,6 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 				onJson: line => (line['message_type'] === 'summary' ? (summary = line) : progress(line)),
 			});
 		} catch (error) {
-			await repo.journal(vm, {action: 'copy', snapshot: point.id, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message});
 			if (options.signal?.aborted) throw new SnapdeckError('failed', `the copy of point ${point.id} to ${targetLabel(target)} was cancelled; no snapshot was made there, and the next copy reuses what was uploaded`);
 			throw error;
 		}
@@ -151,12 +149,10 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		const snapshot = String(done?.['snapshot_id'] ?? '');
 		const uploaded = Number(done?.['data_added'] ?? 0);
 		await updateOffsiteState(repo, vm, target, {lastCopy: {at: (options.now ?? new Date()).toISOString(), point: point.id, snapshot, uploaded}});
-		await repo.journal(vm, {action: 'copy', snapshot: point.id, outcome: 'done', message: `to ${targetLabel(target)}: snapshot ${snapshot.slice(0, 8)}, ${formatBytes(uploaded)} uploaded`});
 		options.onEvent?.({type: 'done', index: 0});
 		return {point: point.id, snapshot, uploaded, bytes, already: false, created};
 	} finally {
 		await rm(staging, {recursive: true, force: true}).catch(() => undefined);
-		await release();
 	}
 }
 
@@ -314,18 +310,11 @@ export async function planTargetPrune(target: ResticTarget, vm: string, retentio
 }
 
 /** Forgets the planned snapshots and prunes the data no snapshot uses any more (restic forget, then prune). */
-export async function pruneTarget(repo: Repository | null, target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}): Promise<void> {
+export async function pruneTarget(target: ResticTarget, plan: RemotePrunePlan, options: {signal?: AbortSignal}, job: JobContext): Promise<void> {
 	if (plan.remove.length === 0) return;
-	const ids = plan.remove.map(point => point.id).join(', ');
-	await repo?.journal(vm, {action: 'prune', snapshot: ids, outcome: 'started', message: `on ${targetLabel(target)}`}).catch(() => undefined);
-	try {
-		// An append-only target refuses the first delete; restic would retry it for minutes.
-		await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only'});
-		await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only'});
-	} catch (error) {
-		await repo?.journal(vm, {action: 'prune', snapshot: ids, outcome: options.signal?.aborted ? 'cancelled' : 'failed', message: (error as Error).message}).catch(() => undefined);
-		throw error;
-	}
-	await repo?.journal(vm, {action: 'prune', snapshot: ids, outcome: 'done', message: `on ${targetLabel(target)}`}).catch(() => undefined);
+	await job.begin(plan.remove.map(point => point.id).join(', '), `on ${targetLabel(target)}`);
+	// An append-only target refuses the first delete; restic would retry it for minutes.
+	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only'});
+	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only'});
 }
 

@@ -1,12 +1,11 @@
 import {Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
-import type {Plan, PlanEvent, StepExecutor} from '../core/plan.js';
+import type {Plan, PlanEvent, PlanRunner, StepExecutor} from '../core/plan.js';
 import {planPrune} from '../core/prune.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {localRunner} from '../adapters/exec.js';
 import {imageExecutor} from '../adapters/local/offline-executor.js';
 import {QemuImg} from '../adapters/qemu-img.js';
-import {runPlan} from '../jobs/run-plan.js';
 import {Repository, sha256File} from './repository.js';
 import {instantReaders} from './instant.js';
 import {freeBytesNear} from '../adapters/files.js';
@@ -71,10 +70,10 @@ export interface PruneResult {
 }
 
 /**
- * Applies a retention policy to a VM's points (Proxmox Backup Server's rules). A prune a crash
- * interrupted is finished first, from where it stopped.
+ * Applies a retention policy to a VM's points (Proxmox Backup Server's rules), its plan run by
+ * `runPlan`. A prune a crash interrupted is finished first, from where it stopped.
  */
-export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions): Promise<PruneResult> {
+export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions, runPlan: PlanRunner): Promise<PruneResult> {
 	const release = await lockForPrune(repo, vm, options);
 	try {
 		// A VM restored instantly reads these points until its stream is done: they are not touched meanwhile.
@@ -84,7 +83,7 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 		const pending = await operations.readPending();
 		if (pending) {
 			if (options.dryRun) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune`, `run 'snapdeck prune ${vm}' without --dry-run to finish it`);
-			await runPlan(pending.plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume: pending});
+			await runPlan(pending.plan, repositoryExecutor(repo, vm), operations, pending);
 			return {plan: pending.plan, keep: [], remove: [], outcome: 'resumed'};
 		}
 		const {manifest} = options.dryRun ? {manifest: await repo.read(vm)} : await repo.cleanup(await repo.read(vm));
@@ -101,7 +100,7 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 			throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: merging the removed points into those kept needs ${formatBytes(plan.space)} free, and ${formatBytes(free)} is available`, 'free some space on that file system, or prune with rules that remove whole chains (an old full and its incrementals) first: those need no room');
 		}
 		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
-		await runPlan(plan, repositoryExecutor(repo, vm), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+		await runPlan(plan, repositoryExecutor(repo, vm), operations);
 		// The whole-VM archives of removed points: no point names them now (a crash before this leaves
 		// them to the next run's clean-up, the same way).
 		await repo.cleanup(await repo.read(vm));

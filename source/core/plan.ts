@@ -170,3 +170,10 @@ export function takenSnapshot(plan: Plan) {
 	}
 	return undefined;
 }
+
+/**
+ * Runs a plan's steps under the pending record and the journal (jobs/run-plan.ts, given by the
+ * service): how the backup layer runs its prune plans without importing the runner; `resume`
+ * carries on an interrupted one.
+ */
+export type PlanRunner = (plan: Plan, executor: StepExecutor, store: OperationStore, resume?: PendingOperation) => Promise<void>;

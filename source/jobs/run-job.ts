@@ -14,8 +14,10 @@ export interface Job<T> {
 	readonly signal?: AbortSignal;
 	/** The work; it calls begin() once it is about to change something. */
 	readonly run: (context: JobContext) => Promise<T>;
-	/** The journal's words for a job that ended well. */
+	/** The journal's words for a job that ended. */
 	readonly describe?: (result: T) => string;
+	/** A job that ran to its end and found what it tested wanting (a boot test that did not boot): journalled as failed. */
+	readonly failed?: (result: T) => boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 					await record('started', message);
 				},
 			});
-			await record('done', job.describe?.(result));
+			await record(job.failed?.(result) ? 'failed' : 'done', job.describe?.(result));
 			return result;
 		} catch (error) {
 			const cancelled = job.signal?.aborted ?? false;

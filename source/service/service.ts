@@ -140,7 +140,14 @@ export class Service {
 
 	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
 	async restoreInstant(vm: string, options: InstantOptions) {
-		return restoreInstant(await this.repo(), this.hypervisor, vm, options);
+		const repo = await this.repo();
+		// The repository is locked only while the point is marked as read (prune then leaves it alone): the stream runs long.
+		return runJob({
+			action: 'restore', command: options.command, signal: options.signal, locks: [],
+			journal: entry => repo.journal(vm, entry),
+			run: job => restoreInstant(repo, this.hypervisor, vm, options, job),
+			describe: result => `${result.vm} runs on its own disks, started after ${(result.startedAfterMs / 1000).toFixed(1)} s`,
+		});
 	}
 
 	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
@@ -156,7 +163,15 @@ export class Service {
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
 	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'>) {
 		const policy = (await this.policyOf())(vm);
-		return bootTestPoint(await this.repo(), this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null});
+		const repo = await this.repo();
+		return runJob({
+			action: 'boot-test', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command)],
+			journal: entry => repo.journal(vm, entry),
+			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
+			describe: result => result.message,
+			failed: result => !result.ok,
+		});
 	}
 
 	async restore(vm: string, options: RestoreOptions) {
@@ -171,12 +186,19 @@ export class Service {
 	}
 
 	async prune(vm: string, options: PruneOptions) {
-		return pruneBackups(await this.repo(), vm, options);
+		return pruneBackups(await this.repo(), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
 	}
 
 	/** Copies a point to an off-site target (a restic repository; see backup/offsite.ts). */
 	async copy(vm: string, target: ResticTarget, options: CopyOptions) {
-		return copyToTarget(await this.repo(), vm, target, options);
+		const repo = await this.repo();
+		return runJob({
+			action: 'copy', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command)],
+			journal: entry => repo.journal(vm, entry),
+			run: job => copyToTarget(repo, vm, target, options, job),
+			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
+		});
 	}
 
 	/** A VM's points on an off-site target, oldest first. */
@@ -209,7 +231,14 @@ export class Service {
 	}
 
 	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
-		return pruneTarget(await this.pendingRepository().catch(() => null), target, vm, plan, options);
+		const repo = await this.pendingRepository().catch(() => null);
+		return runJob({
+			action: 'prune', command: options.command, signal: options.signal, locks: [],
+			// In the local repository's journal where there is one (health reads it), else in the central journal.
+			journal: entry => (repo ? repo.journal(vm, entry) : recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry})).catch(() => undefined),
+			run: job => pruneTarget(target, plan, options, job),
+			describe: () => `on ${targetLabel(target)}`,
+		});
 	}
 
 	/** The off-site target the VM's policy names, resolved through the config; or why there is none. */
@@ -452,22 +481,25 @@ export class Service {
 		const checkpoints = await judge();
 		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
-		if (!this.hypervisor.backupDriver) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot change bitmaps`);
-		const release = await this.hypervisor.lock(vm, options.command);
-		try {
-			const driver = await this.hypervisor.backupDriver(vm);
-			try {
-				for (const name of stale) await driver.removeBitmap(name);
-			} finally {
-				await driver.close();
-			}
-			const after = new Set((await judge()).map(checkpoint => checkpoint.name));
-			const removed = stale.filter(name => !after.has(name));
-			await this.hypervisor.operations(vm).appendJournal({time: new Date().toISOString(), vm, action: 'checkpoints', snapshot: removed.join(', '), outcome: 'done', message: `removed ${removed.length} stale bitmap(s)${after.size > 0 ? `; left ${[...after].join(', ')}` : ''}`});
-			return {checkpoints, removed, left: stale.filter(name => after.has(name))};
-		} finally {
-			await release();
-		}
+		const {backupDriver} = this.hypervisor;
+		if (!backupDriver) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot change bitmaps`);
+		const operations = this.hypervisor.operations(vm);
+		return runJob({
+			action: 'checkpoints', command: options.command, locks: [command => this.hypervisor.lock(vm, command)],
+			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
+			run: async job => {
+				await job.begin(stale.join(', '), `remove ${stale.length} stale bitmap(s)`);
+				const driver = await backupDriver.call(this.hypervisor, vm);
+				try {
+					for (const name of stale) await driver.removeBitmap(name);
+				} finally {
+					await driver.close();
+				}
+				const after = new Set((await judge()).map(checkpoint => checkpoint.name));
+				return {checkpoints, removed: stale.filter(name => !after.has(name)), left: stale.filter(name => after.has(name))};
+			},
+			describe: ({removed, left}) => `removed ${removed.length} stale bitmap(s)${left.length > 0 ? `; left ${left.join(', ')}` : ''}`,
+		});
 	}
 
 	/** A VM's scheduled tasks under its policy: their last and next runs. */

@@ -1,8 +1,7 @@
 import {open, readdir, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {restoreBackup, runBackup} from '../helpers/backup.js';
-import {pruneBackups} from '../../source/backup/prune.js';
+import {pruneBackups, restoreBackup, runBackup} from '../helpers/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import {verifyBackups} from '../../source/backup/verify.js';
 import type {PlanEvent} from '../../source/core/plan.js';

@@ -1,5 +1,7 @@
 import type {Hypervisor} from '../../source/adapters/hypervisor.js';
+import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import type {BackupOptions} from '../../source/backup/backup.js';
+import type {PruneOptions} from '../../source/backup/prune.js';
 import type {RestoreOptions} from '../../source/backup/restore.js';
 import type {Repository} from '../../source/backup/repository.js';
 import {Service} from '../../source/service/service.js';
@@ -9,3 +11,6 @@ export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, 
 
 /** A restore of a point from `repo`, through the service's job runner as every caller runs one. */
 export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => new Service(hypervisor, repo.root).restore(vm, options);
+
+/** A prune of the points in `repo`, its plan run by the service's plan runner (a prune touches only the repository: any hypervisor serves). */
+export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = new LocalHypervisor(repo.root)) => new Service(hypervisor, repo.root).prune(vm, options);
