@@ -1,88 +1,5 @@
-import {parseArgs} from 'node:util';
 import {SnapdeckError, exitCodeFor} from '../core/errors.js';
-
-const OPTIONS = {
-	connect: {type: 'string', multiple: true},
-	json: {type: 'boolean', default: false},
-	yes: {type: 'boolean', short: 'y', default: false},
-	'dry-run': {type: 'boolean', default: false},
-	description: {type: 'string'},
-	internal: {type: 'boolean', default: false},
-	memory: {type: 'boolean', default: false},
-	quiesce: {type: 'boolean', default: false},
-	dir: {type: 'string'},
-	all: {type: 'boolean', default: false},
-	repo: {type: 'string'},
-	full: {type: 'boolean', default: false},
-	incremental: {type: 'boolean', default: false},
-	'no-compress': {type: 'boolean', default: false},
-	'with-snapshots': {type: 'boolean', default: false},
-	point: {type: 'string'},
-	limit: {type: 'string'},
-	now: {type: 'string'},
-	prometheus: {type: 'string'},
-	'restore-test': {type: 'boolean', default: false},
-	boot: {type: 'boolean', default: false},
-	extract: {type: 'string'},
-	instant: {type: 'boolean', default: false},
-	timeout: {type: 'string'},
-	from: {type: 'string'},
-	'read-data': {type: 'boolean', default: false},
-	to: {type: 'string'},
-	as: {type: 'string'},
-	'in-place': {type: 'boolean', default: false},
-	force: {type: 'boolean', default: false},
-	prune: {type: 'boolean', default: false},
-	'keep-last': {type: 'string'},
-	'keep-hourly': {type: 'string'},
-	'keep-daily': {type: 'string'},
-	'keep-weekly': {type: 'string'},
-	'keep-monthly': {type: 'string'},
-	'keep-yearly': {type: 'string'},
-	help: {type: 'boolean', short: 'h', default: false},
-	version: {type: 'boolean', default: false},
-} as const;
-
-export type CliFlags = {
-	/** One or several connections (URIs or names from the config). */
-	connect?: string[];
-	json: boolean;
-	yes: boolean;
-	'dry-run': boolean;
-	description?: string;
-	internal: boolean;
-	memory: boolean;
-	quiesce: boolean;
-	dir?: string;
-	all: boolean;
-	repo?: string;
-	full: boolean;
-	incremental: boolean;
-	'no-compress': boolean;
-	'with-snapshots': boolean;
-	point?: string;
-	limit?: string;
-	now?: string;
-	prometheus?: string;
-	'restore-test': boolean;
-	boot: boolean;
-	extract?: string;
-	instant: boolean;
-	timeout?: string;
-	from?: string;
-	'read-data': boolean;
-	to?: string;
-	as?: string;
-	'in-place': boolean;
-	force: boolean;
-	prune: boolean;
-	'keep-last'?: string;
-	'keep-hourly'?: string;
-	'keep-daily'?: string;
-	'keep-weekly'?: string;
-	'keep-monthly'?: string;
-	'keep-yearly'?: string;
-};
+import {parseCommandLine} from './flags.js';
 
 function reportError(error: unknown, json: boolean): number {
 	const code = exitCodeFor(error);
@@ -100,7 +17,7 @@ function reportError(error: unknown, json: boolean): number {
 export async function main(argv: string[]): Promise<number> {
 	let parsed;
 	try {
-		parsed = parseArgs({args: argv, options: OPTIONS, allowPositionals: true, strict: true});
+		parsed = parseCommandLine(argv);
 	} catch (error) {
 		return reportError(new SnapdeckError('usage', (error as Error).message.split('\n')[0]!, "see 'snapdeck --help'"), argv.includes('--json'));
 	}
@@ -122,12 +39,17 @@ export async function main(argv: string[]): Promise<number> {
 			return reportError(error, false);
 		}
 	}
-	const {runCommand, USAGE} = await import('./commands.js');
-	if (values.help || positionals.length === 0) {
-		process.stdout.write(USAGE);
-		return positionals.length === 0 && !values.help ? 2 : 0;
-	}
 	try {
+		// `snapdeck help [COMMAND]`, `snapdeck COMMAND --help`, `snapdeck --help`.
+		const [first, ...rest] = positionals;
+		if (values.help || first === 'help' || first === undefined) {
+			const {commandHelp, usageText} = await import('./help.js');
+			const about = first === 'help' ? rest[0] : first;
+			if (first === 'help' && rest.length > 1) throw new SnapdeckError('usage', "'snapdeck help' takes at most one command");
+			process.stdout.write(about === undefined ? usageText() : commandHelp(about));
+			return first === undefined && !values.help ? 2 : 0;
+		}
+		const {runCommand} = await import('./commands.js');
 		return await runCommand(positionals[0]!, positionals.slice(1), values);
 	} catch (error) {
 		const code = reportError(error, values.json);

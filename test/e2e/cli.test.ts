@@ -98,3 +98,33 @@ describe('changing commands', () => {
 		expect(snapshot).toMatchObject({name: 'before-upgrade', kind: 'internal', description: "it's \"quoted\"; $(x)"});
 	});
 });
+
+describe('help, from the command registry', () => {
+	it('lists every command; each has its own help with its own options; a flag a command does not take is refused and changes nothing', async () => {
+		const {COMMANDS} = await import('../../source/cli/commands/index.js');
+		const global = await snapdeck(['--help']);
+		expect(global.exitCode).toBe(0);
+		for (const command of COMMANDS) expect(global.stdout).toContain(`  snapdeck ${command.name}`);
+		expect(global.stdout).toContain("'snapdeck help COMMAND'");
+
+		const viaHelp = await snapdeck(['help', 'restore']);
+		const viaFlag = await snapdeck(['restore', '--help']);
+		expect(viaHelp.exitCode).toBe(0);
+		expect(viaFlag.stdout).toBe(viaHelp.stdout);
+		expect(viaHelp.stdout).toContain("Options of 'snapdeck restore':");
+		expect(viaHelp.stdout).toMatch(/--in-place +over the stopped VM's own disks/);
+		expect(viaHelp.stdout).not.toContain('--keep-daily');
+		// A command without options of its own lists only those of every command.
+		expect((await snapdeck(['help', 'tree'])).stdout).not.toContain("Options of 'snapdeck tree'");
+
+		const unknown = await snapdeck(['help', 'frobnicate']);
+		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('the commands are: demo, list, tree')]);
+
+		const lab = await labWithVm();
+		const connect = ['--connect', `local:${lab.root}`];
+		const wrong = await snapdeck(['snapshot', 'vm1', 's1', '--keep-daily', '3', '--yes', ...connect]);
+		expect([wrong.exitCode, wrong.stderr]).toEqual([2, expect.stringContaining("'snapdeck snapshot' does not take --keep-daily")]);
+		expect(wrong.stderr).toContain("see 'snapdeck help snapshot'");
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+});

@@ -1,0 +1,32 @@
+import {SnapdeckError} from '../../core/errors.js';
+import {formatBytes} from '../../core/units.js';
+import {cancellable, expectArgs, pointJson, print, printJson, progressReporter} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'backup',
+	usage: `  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots] [--quiesce]
+                                            back up a VM's disks (default: incremental when its
+                                            dirty bitmaps allow, else full, saying why); --limit caps
+                                            each disk's read rate in MiB/s; points are zstd-compressed
+                                            unless --no-compress; --with-snapshots also archives the
+                                            stopped VM whole (every image of its snapshot tree), so
+                                            'restore --as NAME' brings it back with its snapshots`,
+	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'backup';
+		const [vm] = expectArgs(command, args, ['vm']);
+		if (flags.full && flags.incremental) throw new SnapdeckError('usage', '--full and --incremental exclude each other');
+		if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
+		const svc = await service();
+		const point = await cancellable(signal => svc.backup(vm!, {
+			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce,
+			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
+			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : process.stderr.write(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}\n`)),
+		}));
+		if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
+		else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm!)}`);
+		return 0;
+	},
+});

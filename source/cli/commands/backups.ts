@@ -1,0 +1,26 @@
+import {renderBackups} from '../render.js';
+import {expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'backups',
+	usage: `  snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)`,
+	flags: ['from'],
+	backups: true,
+	async run({args, flags, service}) {
+		const command = 'backups';
+		const [vm] = expectArgs(command, args, ['vm']);
+		if (flags.from !== undefined) {
+			const {target} = await targetOf(flags.from);
+			const points = await (await service()).remoteBackups(target, vm!);
+			if (flags.json) printJson({vm, target: target.name ?? target.repository, points: points.map(remotePointJson)});
+			else print(points.length === 0 ? `${target.name ?? target.repository} holds no point of ${vm}` : [`points of ${vm} on ${target.name ?? target.repository}:`, ...points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}`)].join('\n'));
+			return 0;
+		}
+		const svc = await service();
+		const points = await svc.backups(vm!);
+		if (flags.json) printJson({vm, repository: svc.repository!.root, points: points.map(pointJson)});
+		else print(renderBackups(vm!, svc.repository!.vmDir(vm!), points));
+		return 0;
+	},
+});

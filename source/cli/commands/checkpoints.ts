@@ -1,0 +1,25 @@
+import {expectArgs, print, printJson} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'checkpoints',
+	usage: `  snapdeck checkpoints VM [--prune]         snapdeck's bitmaps (libvirt checkpoints) on a VM: which a
+                                            backup still needs; --prune removes the others`,
+	flags: ['prune'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'checkpoints';
+		const [vm] = expectArgs(command, args, ['vm']);
+		const result = await (await service()).checkpoints(vm!, {prune: flags.prune, command: commandLine});
+		if (flags.json) printJson({vm, ...result});
+		else {
+			if (result.checkpoints.length === 0) print(`${vm} carries no bitmap (checkpoint) of snapdeck's`);
+			for (const checkpoint of result.checkpoints) {
+				print(`${checkpoint.stale === null ? 'in use' : result.removed.includes(checkpoint.name) ? 'removed' : 'stale '}  ${checkpoint.name}  ${checkpoint.stale ?? `the next incremental into ${checkpoint.repository} follows it`}`);
+			}
+			if (result.left.length > 0) print(`not removed: ${result.left.join(', ')}; libvirt deletes the checkpoints of a running domain only: start ${vm} and run this again`);
+			else if (!flags.prune && result.checkpoints.some(checkpoint => checkpoint.stale !== null)) print(`'snapdeck checkpoints ${vm} --prune' removes the stale ones`);
+		}
+		return result.left.length > 0 ? 1 : 0;
+	},
+});

@@ -1,0 +1,36 @@
+import {readFile} from 'node:fs/promises';
+import {SnapdeckError} from '../../core/errors.js';
+import {print, printJson} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'config',
+	usage: `  snapdeck config path | show | validate [FILE] | schema
+                                            the configuration file: where, as read (defaults
+                                            filled in), checked, its JSON schema`,
+	flags: [],
+	async run({args, flags}) {
+		const [what, file] = args;
+		const {loadConfig, validateConfig, configJsonSchema} = await import('../../config/config.js');
+		if (what === 'schema' && args.length === 1) return printJson(configJsonSchema()), 0;
+		if (what === 'validate' && file !== undefined && args.length === 2) {
+			let json: unknown;
+			try {
+				json = JSON.parse(await readFile(file, 'utf8'));
+			} catch (error) {
+				throw new SnapdeckError('input', `${file} cannot be read as JSON: ${(error as Error).message}`);
+			}
+			validateConfig(json, file);
+			print(flags.json ? JSON.stringify({file, valid: true}) : `${file}: valid`);
+			return 0;
+		}
+		if (!['path', 'show', 'validate'].includes(what ?? '') || args.length !== 1) {
+			throw new SnapdeckError('usage', "'snapdeck config' takes path, show, validate [FILE] or schema", "see 'snapdeck --help'");
+		}
+		const {config, path: configPath} = loadConfig();
+		if (what === 'path') print(flags.json ? JSON.stringify({path: configPath}) : configPath);
+		if (what === 'show') printJson(config);
+		if (what === 'validate') print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
+		return 0;
+	},
+});

@@ -1,0 +1,30 @@
+import {SnapdeckError} from '../../core/errors.js';
+import {formatBytes} from '../../core/units.js';
+import {cancellable, expectArgs, print, printJson, progressReporter, targetOf} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'copy',
+	usage: `  snapdeck copy VM [--point ID] --to TARGET copy a point (default: the newest) off-site: TARGET is a
+                                            name from "offsite" in the config, or a restic repository
+                                            (a path, sftp:, rest:, s3:...; password from
+                                            RESTIC_PASSWORD_FILE); made there if it is new`,
+	flags: ['point', 'to', 'force'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'copy';
+		const [vm] = expectArgs(command, args, ['vm']);
+		if (flags.to === undefined) throw new SnapdeckError('usage', 'copy needs --to TARGET: a target named under "offsite" in the config, or a restic repository', `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --to /mnt/usb/restic`);
+		const {target} = await targetOf(flags.to);
+		const svc = await service();
+		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
+		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? target.repository, ...result});
+		else {
+			if (result.created) print(`made a new restic repository at ${target.repository}`);
+			print(result.already
+				? `point ${result.point} of ${vm} is already on ${target.name ?? target.repository} (snapshot ${result.snapshot.slice(0, 8)}): nothing to copy`
+				: `copied point ${result.point} of ${vm} to ${target.name ?? target.repository}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded of ${formatBytes(result.bytes)}`);
+		}
+		return 0;
+	},
+});

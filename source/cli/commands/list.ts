@@ -1,0 +1,24 @@
+import {connect} from '../../adapters/connect.js';
+import {Service} from '../../service/service.js';
+import {renderList} from '../render.js';
+import {connectionUris, expectArgs, print, printJson, repositoryDir} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'list',
+	usage: `  snapdeck list                             VMs: state, disks, snapshot count, chain depth`,
+	flags: [],
+	async run({args, flags}) {
+		const command = 'list';
+		expectArgs(command, args, []);
+		const repository = await repositoryDir(flags.repo, false);
+		const listed = await Promise.all((await connectionUris(flags.connect)).map(async uri => {
+			const svc = new Service(await connect(uri), repository);
+			return {connection: svc.hypervisor.uri, vms: await svc.list()};
+		}));
+		// One connection: the documented shape; several: one entry each.
+		if (flags.json) printJson(listed.length === 1 ? listed[0] : {connections: listed});
+		else print(listed.map(({connection, vms}) => renderList(connection, vms)).join('\n\n'));
+		return listed.some(({vms}) => vms.some(vm => vm.error)) ? 1 : 0;
+	},
+});

@@ -1,0 +1,20 @@
+import {SnapdeckError} from '../../core/errors.js';
+import {renderLog} from '../render.js';
+import {print, printJson} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'log',
+	usage: `  snapdeck log [VM] [--limit N]             the journal: every change snapdeck made, newest last`,
+	flags: ['limit'],
+	async run({args, flags}) {
+		if (args.length > 1) throw new SnapdeckError('usage', "'snapdeck log' takes at most one VM");
+		const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--limit takes a whole number, got '${flags.limit}'`);
+		const {readJournal, journalFile} = await import('../../adapters/journal.js');
+		const records = (await readJournal()).filter(record => args.length === 0 || record.vm === args[0]).slice(-limit);
+		if (flags.json) printJson({journal: journalFile(), records});
+		else print(renderLog(records));
+		return 0;
+	},
+});

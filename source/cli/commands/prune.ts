@@ -1,0 +1,59 @@
+import {createInterface} from 'node:readline/promises';
+import {SnapdeckError} from '../../core/errors.js';
+import {renderPlan} from '../render.js';
+import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'prune',
+	usage: `  snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
+                    --keep-monthly N --keep-yearly N] [--dry-run]
+                                            remove points by retention (Proxmox Backup Server's
+                                            rules); without --keep-..., the VM's policy's; with
+                                            --from TARGET, the VM's copies there (restic forget and
+                                            prune; without --keep-..., the target's "retention")`,
+	flags: ['from', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'prune';
+		const [vm] = expectArgs(command, args, ['vm']);
+		const svc = await service();
+		if (flags.from !== undefined) {
+			const {target, retention: configured} = await targetOf(flags.from);
+			const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
+			if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
+			const plan = await svc.planPruneFrom(target, vm!, retention);
+			const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`)];
+			const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await (async () => {
+				if (!flags.json) print(lines.join('\n'));
+				if (!flags.yes) {
+					if (!process.stdin.isTTY) throw new SnapdeckError('usage', 'refusing to forget off-site copies without a confirmation, and standard input is not a terminal', 'pass --yes to go ahead, or --dry-run to see the plan');
+					const prompt = createInterface({input: process.stdin, output: process.stderr});
+					const answer = await prompt.question('Proceed? [y/N] ').finally(() => prompt.close());
+					if (!/^y(es)?$/i.test(answer.trim())) return 'declined';
+				}
+				await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
+				return 'done';
+			})();
+			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? target.repository, keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson)});
+			else if (outcome === 'nothing') print(`nothing to prune on ${plan.target}: all ${plan.keep.length} points are kept`);
+			else if (outcome === 'dry-run') print(`${lines.join('\n')}\n(dry run: nothing was changed)`);
+			else print(outcome === 'done' ? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data` : 'declined: nothing was changed');
+			return 0;
+		}
+		// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
+		let retention = retentionOf(flags);
+		if (retention === null) {
+			const policy = await svc.retentionOf(vm!);
+			if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
+			retention = policy.retention;
+		}
+		const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
+		if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
+		else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
+		else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);
+		else if (result.outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
+		else print(result.outcome === 'done' ? `done: ${result.plan.summary}` : 'cancelled: nothing was changed');
+		return 0;
+	},
+});

@@ -1,0 +1,57 @@
+import {SnapdeckError} from '../../core/errors.js';
+import type {Plan} from '../../core/plan.js';
+import {renderPlan} from '../render.js';
+import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, targetOf} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'restore',
+	usage: `  snapdeck restore VM --point ID --instant --as NAME [--limit MIB]
+                                            a new VM that runs at once from the point, its data
+                                            streamed in meanwhile (recover NAME finishes a stream)
+  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force] [--from TARGET]
+                                            restore a point to new images, as a new VM, or over the
+                                            stopped VM itself after a safety snapshot (asks first);
+                                            a point that failed its last verify needs --force;
+                                            --from restores from an off-site target, no local
+                                            repository needed`,
+	flags: ['point', 'limit', 'instant', 'from', 'to', 'as', 'in-place', 'force'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'restore';
+		const [vm] = expectArgs(command, args, ['vm']);
+		if (flags.point === undefined) throw new SnapdeckError('usage', 'restore needs --point ID', `'snapdeck backups ${vm}' lists them`);
+		const svc = await service();
+		if (flags['in-place']) {
+			if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
+			if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
+			// --dry-run: the plan is shown, then declined, so nothing changes.
+			const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
+			const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
+			const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
+			if (flags.json) printJson({type: 'result', outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
+			else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
+			else print(result.outcome === 'done' ? `restored point ${flags.point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
+			return 0;
+		}
+		if (flags.instant) {
+			if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${flags.point} --instant --as NAME`);
+			const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+			if (limit !== undefined && !(limit > 0)) throw new SnapdeckError('usage', `--limit ${flags.limit}: give MiB/s, a positive number`);
+			const done = await cancellable(signal => svc.restoreInstant(vm!, {
+				point: flags.point!, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
+				...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
+				onStarted: name => process.stderr.write(`${name} is running (from the repository, while its data streams in)\n`),
+			}));
+			if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
+			else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
+			return 0;
+		}
+		const options = {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
+		const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
+		const restored = await cancellable(signal => (from ? svc.restoreFrom(from, vm!, {...options, signal}) : svc.restore(vm!, {...options, signal})));
+		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
+		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository}` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+		return 0;
+	},
+});

@@ -1,0 +1,42 @@
+import {SnapdeckError} from '../../core/errors.js';
+import {cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, targetOf} from '../support.js';
+import {defineCommand} from '../command.js';
+
+export default defineCommand({
+	name: 'verify',
+	usage: `  snapdeck verify VM [--point ID] [--restore-test] [--boot [--timeout S]]
+                                            check points against their checksums and qemu-img check
+  snapdeck verify VM --from TARGET [--read-data]
+                                            restic's check of an off-site target: its structure and
+                                            10% of its data (all of it with --read-data)`,
+	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data'],
+	backups: true,
+	async run({args, flags, commandLine, service}) {
+		const command = 'verify';
+		const [vm] = expectArgs(command, args, ['vm']);
+		if (flags.from !== undefined) {
+			const {target} = await targetOf(flags.from);
+			const svc = await service();
+			const verdict = await cancellable(signal => svc.verifyFrom(target, vm!, {readData: flags['read-data'] ? 'all' : undefined, signal, command: commandLine}));
+			if (flags.json) printJson({vm, target: target.name ?? target.repository, ok: verdict.ok, readData: verdict.readData, problems: verdict.problems, points: verdict.points.map(remotePointJson)});
+			else print(verdict.ok ? `ok      ${target.name ?? target.repository}: ${verdict.points.length} point${verdict.points.length === 1 ? '' : 's'} of ${vm}, structure and ${verdict.readData === 'all' ? 'all' : verdict.readData} of the data read back` : `FAILED  ${target.name ?? target.repository}: ${verdict.problems.join('; ')}`);
+			return verdict.ok ? 0 : 1;
+		}
+		const svc = await service();
+		// Progress on the terminal; --json stays the one verdict object it always was.
+		const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`), ...(flags.json ? {} : {onEvent: progressReporter(flags)})}));
+		// --boot: the point (the newest, unless named) also boots, once its files verify.
+		const newest = verdicts.at(-1);
+		const bootable = flags.boot && newest?.ok === true;
+		if (flags.boot && !bootable) process.stderr.write(`snapdeck: not booted: ${newest ? `point ${newest.id} failed verification` : 'no point'}\n`);
+		const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
+		if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 5 && timeout <= 3600)) throw new SnapdeckError('usage', `--timeout ${flags.timeout}: give whole seconds, 5 to 3600`);
+		const boot = bootable ? await cancellable(signal => svc.bootTest(vm!, {point: flags.point ?? newest.id, command: commandLine, signal, ...(timeout === undefined ? {} : {timeoutMs: timeout * 1000}), ...(flags.json ? {} : {onEvent: progressReporter(flags)})})) : null;
+		if (flags.json) printJson({vm, points: verdicts, ...(flags.boot ? {boot} : {})});
+		else {
+			for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
+			if (boot) print(`${boot.ok ? 'booted ' : 'NO BOOT'} ${flags.point ?? newest!.id}: ${boot.message} (console: ${boot.console}${boot.screenshot ? `, screenshot: ${boot.screenshot}` : ''}, in the VM's folder of the repository)`);
+		}
+		return verdicts.every(verdict => verdict.ok) && (!flags.boot || boot?.ok === true) ? 0 : 1;
+	},
+});

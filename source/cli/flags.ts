@@ -1,0 +1,77 @@
+import {parseArgs} from 'node:util';
+
+interface Flag {
+	readonly type: 'string' | 'boolean';
+	readonly short?: string;
+	readonly multiple?: boolean;
+	/** What the flag's value is, in help (`--limit MIB`). */
+	readonly value?: string;
+	readonly help: string;
+}
+
+/**
+ * Every flag of the command line, once: parseArgs's options, the flags' types (CliFlags) and the
+ * help of each command are made from this table. Kept free of imports: the first frame of the UI
+ * parses the command line before anything else is loaded.
+ */
+export const FLAGS = {
+	connect: {type: 'string', multiple: true, value: 'URI', help: 'local:DIR, qemu:///system, qemu+ssh://USER@HOST/system, or a name from the config (also SNAPDECK_CONNECT); repeat it for several (list, health, the UI, where C switches between them); default: the config\'s, else the demo lab'},
+	json: {type: 'boolean', help: 'machine-readable output (progress as JSON lines)'},
+	yes: {type: 'boolean', short: 'y', help: 'do not ask for confirmation'},
+	'dry-run': {type: 'boolean', help: 'print the plan, change nothing'},
+	repo: {type: 'string', value: 'DIR', help: 'the backup repository (also SNAPDECK_REPO; else the VM\'s policy\'s, or "repository" in the config); default: backups/ in the user\'s data directory'},
+	now: {type: 'string', value: 'TIME', help: 'health, run, schedule: judge and act as if it were TIME (ISO 8601)'},
+	help: {type: 'boolean', short: 'h', help: 'this text; with a command (or \'snapdeck help COMMAND\'), that command\'s'},
+	version: {type: 'boolean', help: 'the version'},
+	description: {type: 'string', value: 'TEXT', help: 'what the snapshot is for'},
+	internal: {type: 'boolean', help: 'an internal snapshot (inside the qcow2 image) instead of an external one'},
+	memory: {type: 'boolean', help: 'save the running VM\'s memory too, so a revert resumes it where it was'},
+	quiesce: {type: 'boolean', help: 'freeze the guest\'s filesystems through its guest agent meanwhile (refused without an agent)'},
+	dir: {type: 'string', value: 'DIR', help: 'where the demo lab is built (default: demo/ in the user\'s data directory)'},
+	all: {type: 'boolean', help: 'every running VM'},
+	full: {type: 'boolean', help: 'a full backup, whatever the bitmaps allow'},
+	incremental: {type: 'boolean', help: 'an incremental, or fail saying why not'},
+	'no-compress': {type: 'boolean', help: 'store the point uncompressed'},
+	'with-snapshots': {type: 'boolean', help: 'also archive the stopped VM whole, every image of its snapshot tree'},
+	point: {type: 'string', value: 'ID', help: 'the backup point (\'snapdeck backups VM\' lists them)'},
+	limit: {type: 'string', value: 'N', help: 'backup and restore --instant: MiB/s read at most; log: how many records'},
+	prometheus: {type: 'string', value: 'FILE', help: 'also write the findings as a Prometheus textfile (atomically)'},
+	'restore-test': {type: 'boolean', help: 'also restore each point and check the restored image'},
+	boot: {type: 'boolean', help: 'also boot the point (the newest, or --point) in a throwaway VM until the guest proves it is up'},
+	extract: {type: 'string', value: 'PATH', help: 'the file or folder to copy out of the point'},
+	instant: {type: 'boolean', help: 'a new VM that runs at once from the point while its data streams in'},
+	timeout: {type: 'string', value: 'S', help: 'how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy\'s, else 90)'},
+	from: {type: 'string', value: 'TARGET', help: 'an off-site target: a name from "offsite" in the config, or a restic repository'},
+	'read-data': {type: 'boolean', help: 'read all of the target\'s data back, not 10% of it'},
+	to: {type: 'string', value: 'PATH', help: 'restore: the new image (a folder for several disks); files: the folder to copy into; copy: the target'},
+	as: {type: 'string', value: 'NAME', help: 'the new VM\'s name'},
+	'in-place': {type: 'boolean', help: 'over the stopped VM\'s own disks, after a safety snapshot (asks first)'},
+	force: {type: 'boolean', help: 'use a point that failed its last verification'},
+	prune: {type: 'boolean', help: 'remove the bitmaps no backup needs'},
+	'keep-last': {type: 'string', value: 'N', help: 'keep the newest N points'},
+	'keep-hourly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N hours'},
+	'keep-daily': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N days'},
+	'keep-weekly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N weeks'},
+	'keep-monthly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N months'},
+	'keep-yearly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N years'},
+} as const satisfies Record<string, Flag>;
+
+export type FlagName = keyof typeof FLAGS;
+
+/** The flags every command takes. */
+export const GLOBAL_FLAGS = ['connect', 'json', 'yes', 'dry-run', 'repo', 'now', 'help'] as const satisfies readonly FlagName[];
+
+const OPTIONS = Object.fromEntries(Object.entries(FLAGS).map(([name, flag]) => [name, {
+	type: flag.type, ...('short' in flag ? {short: flag.short} : {}), ...('multiple' in flag ? {multiple: flag.multiple} : {}), ...(flag.type === 'boolean' ? {default: false} : {}),
+}])) as unknown as {[Name in FlagName]: (typeof FLAGS)[Name]['type'] extends 'boolean' ? {type: 'boolean'; default: false} : (typeof FLAGS)[Name] extends {multiple: true} ? {type: 'string'; multiple: true} : {type: 'string'}};
+
+/** The command line, parsed: strict (an unknown flag is an error), the positionals after the flags. */
+export const parseCommandLine = (argv: string[]) => parseArgs({args: argv, options: OPTIONS, allowPositionals: true, strict: true});
+
+export type CliFlags = ReturnType<typeof parseCommandLine>['values'];
+
+/** `--name VALUE` or `-y, --yes`, as help shows a flag. */
+export const flagSynopsis = (name: FlagName) => {
+	const flag: Flag = FLAGS[name];
+	return `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
+};

@@ -1,0 +1,56 @@
+import {COMMANDS} from './commands/index.js';
+import {FLAGS, flagSynopsis, GLOBAL_FLAGS, type FlagName} from './flags.js';
+import {SnapdeckError} from '../core/errors.js';
+
+const WIDTH = 96;
+
+/** `text` in lines of at most WIDTH columns, each after `indent` spaces. */
+function wrap(text: string, indent: number): string[] {
+	const lines: string[] = [];
+	let line = '';
+	for (const word of text.split(' ')) {
+		if (line !== '' && indent + line.length + 1 + word.length > WIDTH) {
+			lines.push(line);
+			line = word;
+		} else {
+			line = line === '' ? word : `${line} ${word}`;
+		}
+	}
+	return [...lines, line].map(text => `${' '.repeat(indent)}${text}`);
+}
+
+/** Flags as a table: the synopsis, then its help wrapped beside it. */
+function flagTable(names: readonly FlagName[]): string {
+	const column = Math.max(...names.map(name => flagSynopsis(name).length)) + 4;
+	return names.map(name => {
+		const [first, ...rest] = wrap(FLAGS[name].help, column);
+		return [`  ${flagSynopsis(name).padEnd(column - 2)}${first!.trimStart()}`, ...rest].join('\n');
+	}).join('\n');
+}
+
+const EXIT_CODES = 'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell).';
+
+/** `snapdeck --help`: every command's block, then the flags every command takes. */
+export function usageText(): string {
+	return [
+		'snapdeck: snapshots and backups of virtual machines', '',
+		'Usage:',
+		'  snapdeck                                  open the terminal UI on the default connection',
+		...COMMANDS.map(command => command.usage),
+		'', 'Options of every command:', flagTable(GLOBAL_FLAGS), '',
+		"'snapdeck help COMMAND' (or 'snapdeck COMMAND --help') shows a command's own options.",
+		EXIT_CODES, '',
+	].join('\n');
+}
+
+/** `snapdeck help COMMAND` and `snapdeck COMMAND --help`. */
+export function commandHelp(name: string): string {
+	const command = COMMANDS.find(candidate => candidate.name === name);
+	if (!command) throw new SnapdeckError('usage', `unknown command '${name}'`, `the commands are: ${COMMANDS.map(candidate => candidate.name).join(', ')}`);
+	return [
+		'Usage:', command.usage, '',
+		...(command.flags.length > 0 ? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags), ''] : []),
+		'Options of every command:', flagTable(GLOBAL_FLAGS), '',
+		EXIT_CODES, '',
+	].join('\n');
+}

@@ -1,0 +1,214 @@
+import path from 'node:path';
+import {createInterface} from 'node:readline/promises';
+import {connect, defaultDemoDir} from '../adapters/connect.js';
+import {SnapdeckError} from '../core/errors.js';
+import type {Plan, PlanEvent} from '../core/plan.js';
+import {defaultRepositoryDir} from '../backup/repository.js';
+import type {BackupPoint} from '../core/backup.js';
+import type {RemotePoint} from '../core/offsite.js';
+import {policyFor, type Policy} from '../core/policy.js';
+import type {Config} from '../config/config.js';
+import {RETENTION_RULES, type Retention} from '../core/retention.js';
+import {releaseHeldLocksSync, Service, type Action} from '../service/service.js';
+import type {CliFlags} from './flags.js';
+import {renderPlan, renderProgress} from './render.js';
+
+/** The off-site target --to or --from names (a config name or a restic repository string). */
+export async function targetOf(text: string) {
+	const {loadConfig} = await import('../config/config.js');
+	const {config, path: file} = loadConfig();
+	const {resolveTarget, targetRetention} = await import('../service/targets.js');
+	const target = resolveTarget(config, text, file);
+	return {target, retention: targetRetention(config, target)};
+}
+
+export const remotePointJson = (point: RemotePoint) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host});
+
+/** A point as --json shows it: the documented fields, without the VM definition it carries. */
+export const pointJson = (point: BackupPoint) => ({
+	id: point.id, kind: point.kind, createdAt: point.createdAt, parent: point.parent, state: point.state, reason: point.reason,
+	size: point.files.reduce((sum, file) => sum + file.size, 0),
+	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({disk, file, backing, size, sha256, virtualSize})),
+	verified: point.verified, compression: point.compression,
+	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
+});
+
+
+export function expectArgs(command: string, args: readonly string[], names: readonly string[]): string[] {
+	if (args.length !== names.length) {
+		throw new SnapdeckError('usage', `'snapdeck ${command}' takes ${names.map(name => name.toUpperCase()).join(' ') || 'no arguments'}, got ${args.length} argument${args.length === 1 ? '' : 's'}`, "see 'snapdeck " + command + " --help'");
+	}
+	return [...args];
+}
+
+export const print = (text: string) => process.stdout.write(`${text}\n`);
+export const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+export async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean> {
+	if (!flags.json) print(renderPlan(plan));
+	if (flags.yes) return true;
+	if (!process.stdin.isTTY) {
+		throw new SnapdeckError('usage', `refusing to ${plan.action} without a confirmation, and standard input is not a terminal`, 'pass --yes to go ahead, or --dry-run to see the plan');
+	}
+	const prompt = createInterface({input: process.stdin, output: process.stderr});
+	try {
+		const answer = await prompt.question('Proceed? [y/N] ');
+		return /^y(es)?$/i.test(answer.trim());
+	} finally {
+		prompt.close();
+	}
+}
+
+/**
+ * Progress to the terminal: one rewritten line on a TTY, a plain line every few seconds otherwise
+ * (logs, cron mail), JSON lines with --json.
+ */
+export function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
+	const tty = process.stderr.isTTY;
+	let lastDraw = Date.now();
+	return event => {
+		if (flags.json) return printJson(event);
+		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${event.summary}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
+		if (event.type === 'progress' && Date.now() - lastDraw > (tty ? 200 : 5000)) {
+			lastDraw = Date.now();
+			process.stderr.write(tty ? `\r\x1b[K  ${renderProgress(event)}` : `  ${renderProgress(event)}\n`);
+		}
+		if (event.type === 'done' && tty) process.stderr.write('\n');
+	};
+}
+
+export async function perform(service: Service, action: Action, flags: CliFlags, command: string): Promise<number> {
+	return cancellable(async signal => {
+		const {plan, outcome} = await service.perform(action, {
+			command, dryRun: flags['dry-run'], signal, onEvent: progressReporter(flags),
+			confirm: planned => askToProceed(planned, flags),
+		});
+		if (flags.json) printJson({type: 'result', outcome, plan});
+		else if (outcome === 'dry-run') print(`${renderPlan(plan)}\n(dry run: nothing was changed)`);
+		else print(outcome === 'done' ? `done: ${plan.summary}` : 'cancelled: nothing was changed');
+		return 0;
+	});
+}
+
+/** The services the UI works with, one per connection; policies are read from the config when first asked for. */
+export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
+	return Promise.all(uris.map(async uri => {
+		const hypervisor = await connect(uri);
+		return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
+	}));
+}
+
+/** The policy of each VM on connection `uri`, read from the config when first asked for. */
+export const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
+
+export function parseNow(text: string | undefined): Date {
+	const now = text === undefined ? new Date() : new Date(text);
+	if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
+	return now;
+}
+
+/** The policy of each VM on connection `uri`, as the config's policies and connection names select it. */
+export function policiesFor(config: Config, uri: string): (vm: string) => Policy {
+	const aliases = connectionAliases(config.connections, uri);
+	return vm => policyFor(config.policies ?? [], vm, uri, aliases);
+}
+
+/** The directory of the repository a policy names (a name from "repositories", or a directory), if it names one. */
+export const policyRepository = (config: Config, policy: Policy): string | undefined =>
+	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
+
+/** When a policy's off-site copies are due: its own schedule, else its target's; undefined: after every backup. */
+export const offsiteSchedule = (config: Config, policy: Policy) => policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
+
+/** The names the config gives a connection URI. */
+export const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
+	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
+
+/**
+ * The connections to use: --connect (repeatable), else SNAPDECK_CONNECT, else the config's
+ * defaultConnection (one or a list), else the demo lab. Each may be a URI or a name from the
+ * config's "connections".
+ */
+export async function connectionUris(flags: readonly string[] | undefined): Promise<string[]> {
+	const chosen = flags && flags.length > 0 ? flags : process.env['SNAPDECK_CONNECT'] === undefined ? undefined : [process.env['SNAPDECK_CONNECT']];
+	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
+	const isUri = (text: string) => text.includes(':') || text === 'libvirt';
+	if (chosen?.every(isUri)) return [...chosen];
+	const {loadConfig} = await import('../config/config.js');
+	const {config, path: file} = loadConfig();
+	const resolve = (name: string) => {
+		if (isUri(name)) return name;
+		const named = config.connections?.[name];
+		if (named === undefined) {
+			const known = Object.keys(config.connections ?? {});
+			throw new SnapdeckError('usage', `'${name}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
+		}
+		return named;
+	};
+	if (chosen) return chosen.map(resolve);
+	const fallback = config.defaultConnection ?? `local:${defaultDemoDir()}`;
+	return (Array.isArray(fallback) ? fallback : [fallback]).map(resolve);
+}
+
+/** The one connection a command on a VM works on. */
+export async function connectionUri(flags: readonly string[] | undefined): Promise<string> {
+	const uris = await connectionUris(flags);
+	if (uris.length !== 1) throw new SnapdeckError('usage', `this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`, 'choose one with --connect');
+	return uris[0]!;
+}
+
+/** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
+export async function repositoryDir(flag: string | undefined, readConfig = true, forVm?: {vm: string; uri: string}): Promise<string> {
+	const chosen = flag ?? process.env['SNAPDECK_REPO'];
+	if (chosen !== undefined) return chosen;
+	if (!readConfig) return defaultRepositoryDir();
+	const {config} = (await import('../config/config.js')).loadConfig();
+	// The VM's policy may name its own repository (a name from "repositories", or a directory).
+	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
+}
+
+/** The --keep-... rules given, or null when none is. */
+export function retentionOf(flags: CliFlags): Retention | null {
+	const retention: Record<string, number> = {};
+	for (const rule of RETENTION_RULES) {
+		const value = flags[`keep-${rule}`];
+		if (value === undefined) continue;
+		if (!/^[1-9]\d*$/.test(value)) throw new SnapdeckError('usage', `--keep-${rule} takes a whole number of 1 or more, got '${value}'`);
+		retention[rule] = Number(value);
+	}
+	return Object.keys(retention).length === 0 ? null : retention;
+}
+
+/** How long a cancelled job may take to reach a safe point before snapdeck exits without it. */
+const CANCEL_GRACE_MS = 5000;
+
+/**
+ * Runs a job that Ctrl-C, SIGTERM and SIGHUP (the SSH connection dropped) cancel at its next safe
+ * point, where it cleans up, instead of the process dying in the middle. A second signal, or
+ * a job still running CANCEL_GRACE_MS after the first, ends the process at once: its locks are
+ * released, its child processes go with it (execa), and an unfinished plan keeps its pending
+ * record for 'snapdeck recover'.
+ */
+export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+	const controller = new AbortController();
+	let timer: NodeJS.Timeout | undefined;
+	const force = (name: string) => {
+		releaseHeldLocksSync();
+		process.stderr.write(`snapdeck: ${name}: stopped without waiting for the job to reach a safe point; 'snapdeck recover VM' finishes what it left\n`);
+		process.exit(128 + (name === 'SIGINT' ? 2 : name === 'SIGHUP' ? 1 : 15));
+	};
+	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
+	const cancel = (name: NodeJS.Signals) => {
+		if (controller.signal.aborted) return force(name);
+		controller.abort();
+		timer = setTimeout(() => force(name), CANCEL_GRACE_MS);
+		timer.unref();
+	};
+	const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+	for (const name of signals) process.on(name, cancel);
+	return run(controller.signal).finally(() => {
+		clearTimeout(timer);
+		for (const name of signals) process.off(name, cancel);
+	});
+}
+
