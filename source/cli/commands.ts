@@ -1,9 +1,7 @@
-import {connect} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
-import {Service} from '../service/service.js';
 import {COMMANDS} from './commands/index.js';
 import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
-import {configPolicies, connectionUri, repositoryDir} from './support.js';
+import {openSession} from './support.js';
 
 export {connectionUris, repositoryDir, uiServices} from './support.js';
 
@@ -15,10 +13,6 @@ export async function runCommand(name: string, args: readonly string[], flags: C
 	// Flags a command does not read would be ignored without a word: refused instead.
 	const given = (Object.keys(FLAGS) as FlagName[]).filter(flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false);
 	if (given.length > 0) throw new SnapdeckError('usage', `'snapdeck ${name}' does not take ${given.map(flag => `--${flag}`).join(', ')}`, `see 'snapdeck help ${name}'`);
-	const service = async () => {
-		const hypervisor = await connect(await connectionUri(flags.connect));
-		const vm = command.backups && name !== 'health' ? args[0] : undefined;
-		return new Service(hypervisor, await repositoryDir(flags.repo, command.backups ?? false, vm === undefined ? undefined : {vm, uri: hypervisor.uri}), configPolicies(hypervisor.uri));
-	};
+	const service = () => openSession({connect: flags.connect, repo: flags.repo, backups: command.backups, ...(command.backups && args[0] !== undefined ? {vm: args[0]} : {})});
 	return command.run({args, flags, commandLine: `snapdeck ${[name, ...args].join(' ')}`, service});
 }

@@ -27,6 +27,6 @@ export async function openUi(title: string, load: () => Promise<readonly Service
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await withoutFetch(() => import('../ui/run.js'));
-	const loadKeymapOverrides = async () => (await import('../config/config.js')).loadConfig().config.keymap;
+	const loadKeymapOverrides = async () => (await (await import('../service/session.js')).readSettings()).config.keymap;
 	return runUi(title, load, {loadKeymapOverrides});
 }

@@ -1,26 +1,12 @@
-import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
-import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
-import {defaultRepositoryDir} from '../backup/repository.js';
 import type {BackupPoint} from '../core/backup.js';
 import type {RemotePoint} from '../core/offsite.js';
-import {policyFor, type Policy} from '../core/policy.js';
-import type {Config} from '../config/config.js';
 import {RETENTION_RULES, type Retention} from '../core/retention.js';
 import {releaseHeldLocksSync, Service, type Action} from '../service/service.js';
 import type {CliFlags} from './flags.js';
 import {renderPlan, renderProgress} from './render.js';
-
-/** The off-site target --to or --from names (a config name or a restic repository string). */
-export async function targetOf(text: string) {
-	const {loadConfig} = await import('../config/config.js');
-	const {config, path: file} = loadConfig();
-	const {resolveTarget, targetRetention} = await import('../service/targets.js');
-	const target = resolveTarget(config, text, file);
-	return {target, retention: targetRetention(config, target)};
-}
 
 export const remotePointJson = (point: RemotePoint) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host});
 
@@ -32,7 +18,6 @@ export const pointJson = (point: BackupPoint) => ({
 	verified: point.verified, compression: point.compression,
 	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
 });
-
 
 export function expectArgs(command: string, args: readonly string[], names: readonly string[]): string[] {
 	if (args.length !== names.length) {
@@ -90,81 +75,10 @@ export async function perform(service: Service, action: Action, flags: CliFlags,
 	});
 }
 
-/** The services the UI works with, one per connection; policies are read from the config when first asked for. */
-export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
-	return Promise.all(uris.map(async uri => {
-		const hypervisor = await connect(uri);
-		return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
-	}));
-}
-
-/** The policy of each VM on connection `uri`, read from the config when first asked for. */
-export const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
-
 export function parseNow(text: string | undefined): Date {
 	const now = text === undefined ? new Date() : new Date(text);
 	if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
 	return now;
-}
-
-/** The policy of each VM on connection `uri`, as the config's policies and connection names select it. */
-export function policiesFor(config: Config, uri: string): (vm: string) => Policy {
-	const aliases = connectionAliases(config.connections, uri);
-	return vm => policyFor(config.policies ?? [], vm, uri, aliases);
-}
-
-/** The directory of the repository a policy names (a name from "repositories", or a directory), if it names one. */
-export const policyRepository = (config: Config, policy: Policy): string | undefined =>
-	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
-
-/** When a policy's off-site copies are due: its own schedule, else its target's; undefined: after every backup. */
-export const offsiteSchedule = (config: Config, policy: Policy) => policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
-
-/** The names the config gives a connection URI. */
-export const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
-	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
-
-/**
- * The connections to use: --connect (repeatable), else SNAPDECK_CONNECT, else the config's
- * defaultConnection (one or a list), else the demo lab. Each may be a URI or a name from the
- * config's "connections".
- */
-export async function connectionUris(flags: readonly string[] | undefined): Promise<string[]> {
-	const chosen = flags && flags.length > 0 ? flags : process.env['SNAPDECK_CONNECT'] === undefined ? undefined : [process.env['SNAPDECK_CONNECT']];
-	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
-	const isUri = (text: string) => text.includes(':') || text === 'libvirt';
-	if (chosen?.every(isUri)) return [...chosen];
-	const {loadConfig} = await import('../config/config.js');
-	const {config, path: file} = loadConfig();
-	const resolve = (name: string) => {
-		if (isUri(name)) return name;
-		const named = config.connections?.[name];
-		if (named === undefined) {
-			const known = Object.keys(config.connections ?? {});
-			throw new SnapdeckError('usage', `'${name}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
-		}
-		return named;
-	};
-	if (chosen) return chosen.map(resolve);
-	const fallback = config.defaultConnection ?? `local:${defaultDemoDir()}`;
-	return (Array.isArray(fallback) ? fallback : [fallback]).map(resolve);
-}
-
-/** The one connection a command on a VM works on. */
-export async function connectionUri(flags: readonly string[] | undefined): Promise<string> {
-	const uris = await connectionUris(flags);
-	if (uris.length !== 1) throw new SnapdeckError('usage', `this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`, 'choose one with --connect');
-	return uris[0]!;
-}
-
-/** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
-export async function repositoryDir(flag: string | undefined, readConfig = true, forVm?: {vm: string; uri: string}): Promise<string> {
-	const chosen = flag ?? process.env['SNAPDECK_REPO'];
-	if (chosen !== undefined) return chosen;
-	if (!readConfig) return defaultRepositoryDir();
-	const {config} = (await import('../config/config.js')).loadConfig();
-	// The VM's policy may name its own repository (a name from "repositories", or a directory).
-	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
 }
 
 /** The --keep-... rules given, or null when none is. */
@@ -212,3 +126,5 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 	});
 }
 
+
+export {connectionUri, connectionUris, configPolicies, defaultDemoDir, journalRecords, offsiteSchedule, openSession, openSessions, policiesFor, policyRepository, readSettings, repositoryDir, runSchedules, scheduledTasks, settingsModule, targetOf, uiServices, writeReport} from '../service/session.js';

@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises';
 import {SnapdeckError} from '../../core/errors.js';
-import {print, printJson} from '../support.js';
+import {print, printJson, settingsModule} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -11,7 +11,7 @@ export default defineCommand({
 	flags: [],
 	async run({args, flags}) {
 		const [what, file] = args;
-		const {loadConfig, validateConfig, configJsonSchema} = await import('../../config/config.js');
+		const {loadConfig, validateConfig, configJsonSchema} = await settingsModule();
 		if (what === 'schema' && args.length === 1) return printJson(configJsonSchema()), 0;
 		if (what === 'validate' && file !== undefined && args.length === 2) {
 			let json: unknown;

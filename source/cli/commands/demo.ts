@@ -1,6 +1,5 @@
-import {defaultDemoDir} from '../../adapters/connect.js';
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../../service/demo-lab.js';
-import {expectArgs, print, printJson, repositoryDir, uiServices} from '../support.js';
+import {defaultDemoDir, expectArgs, print, printJson, repositoryDir, uiServices} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({

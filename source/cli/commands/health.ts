@@ -1,11 +1,7 @@
-import path from 'node:path';
-import {writeFileAtomic} from '../../adapters/atomic-file.js';
-import {connect} from '../../adapters/connect.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
-import {Service} from '../../service/service.js';
 import {prometheusText, renderHealth} from '../render.js';
-import {connectionUris, parseNow, policiesFor, print, printJson, repositoryDir} from '../support.js';
+import {openSessions, parseNow, policiesFor, print, printJson, readSettings, repositoryDir, writeReport} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -17,19 +13,16 @@ export default defineCommand({
 	backups: true,
 	async run({args, flags}) {
 		const now = parseNow(flags.now);
-		const {loadConfig} = await import('../../config/config.js');
-		const {config} = loadConfig();
-		const uris = await connectionUris(flags.connect);
-		if (uris.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
-		const repository = await repositoryDir(flags.repo);
-		const checked = await Promise.all(uris.map(async uri => {
-			const svc = new Service(await connect(uri), repository);
+		const {config} = await readSettings();
+		const sessions = await openSessions({connect: flags.connect, repository: await repositoryDir(flags.repo)});
+		if (sessions.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
+		const checked = await Promise.all(sessions.map(async svc => {
 			const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: policiesFor(config, svc.hypervisor.uri)});
 			return {connection: svc.hypervisor.uri, vms};
 		}));
 		const findings = checked.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 		const status = worstOf(findings);
-		if (flags.prometheus !== undefined) await writeFileAtomic(path.resolve(flags.prometheus), prometheusText(checked, now));
+		if (flags.prometheus !== undefined) await writeReport(flags.prometheus, prometheusText(checked, now));
 		const vmsJson = (vms: typeof checked[number]['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings}));
 		if (flags.json) {
 			printJson(checked.length === 1

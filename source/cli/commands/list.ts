@@ -1,7 +1,5 @@
-import {connect} from '../../adapters/connect.js';
-import {Service} from '../../service/service.js';
 import {renderList} from '../render.js';
-import {connectionUris, expectArgs, print, printJson, repositoryDir} from '../support.js';
+import {expectArgs, openSessions, print, printJson, repositoryDir} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -12,10 +10,7 @@ export default defineCommand({
 		const command = 'list';
 		expectArgs(command, args, []);
 		const repository = await repositoryDir(flags.repo, false);
-		const listed = await Promise.all((await connectionUris(flags.connect)).map(async uri => {
-			const svc = new Service(await connect(uri), repository);
-			return {connection: svc.hypervisor.uri, vms: await svc.list()};
-		}));
+		const listed = await Promise.all((await openSessions({connect: flags.connect, repository})).map(async svc => ({connection: svc.hypervisor.uri, vms: await svc.list()})));
 		// One connection: the documented shape; several: one entry each.
 		if (flags.json) printJson(listed.length === 1 ? listed[0] : {connections: listed});
 		else print(listed.map(({connection, vms}) => renderList(connection, vms)).join('\n\n'));

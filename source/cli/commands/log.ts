@@ -1,6 +1,6 @@
 import {SnapdeckError} from '../../core/errors.js';
 import {renderLog} from '../render.js';
-import {print, printJson} from '../support.js';
+import {journalRecords, print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -11,9 +11,8 @@ export default defineCommand({
 		if (args.length > 1) throw new SnapdeckError('usage', "'snapdeck log' takes at most one VM");
 		const limit = flags.limit === undefined ? 50 : Number(flags.limit);
 		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--limit takes a whole number, got '${flags.limit}'`);
-		const {readJournal, journalFile} = await import('../../adapters/journal.js');
-		const records = (await readJournal()).filter(record => args.length === 0 || record.vm === args[0]).slice(-limit);
-		if (flags.json) printJson({journal: journalFile(), records});
+		const {file, records} = await journalRecords(args[0] ?? null, limit);
+		if (flags.json) printJson({journal: file, records});
 		else print(renderLog(records));
 		return 0;
 	},

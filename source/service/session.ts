@@ -1,0 +1,153 @@
+import path from 'node:path';
+import {connect, defaultDemoDir} from '../adapters/connect.js';
+import {defaultRepositoryDir} from '../backup/repository.js';
+import {SnapdeckError} from '../core/errors.js';
+import {policyFor, type Policy} from '../core/policy.js';
+import type {Config} from '../config/config.js';
+import {Service} from './service.js';
+
+/*
+ * Sessions: the connections, repository and policies a command or the UI works with, resolved
+ * from the flags, the environment and the configuration. The command line and the UI open their
+ * services here and import nothing below the service.
+ */
+
+/** The off-site target --to or --from names (a config name or a restic repository string). */
+export async function targetOf(text: string) {
+	const {loadConfig} = await import('../config/config.js');
+	const {config, path: file} = loadConfig();
+	const {resolveTarget, targetRetention} = await import('./targets.js');
+	const target = resolveTarget(config, text, file);
+	return {target, retention: targetRetention(config, target)};
+}
+
+/** The services the UI works with, one per connection; policies are read from the config when first asked for. */
+export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
+	return Promise.all(uris.map(async uri => {
+		const hypervisor = await connect(uri);
+		return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
+	}));
+}
+
+/** The policy of each VM on connection `uri`, read from the config when first asked for. */
+export const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
+
+/** The policy of each VM on connection `uri`, as the config's policies and connection names select it. */
+export function policiesFor(config: Config, uri: string): (vm: string) => Policy {
+	const aliases = connectionAliases(config.connections, uri);
+	return vm => policyFor(config.policies ?? [], vm, uri, aliases);
+}
+
+/** The directory of the repository a policy names (a name from "repositories", or a directory), if it names one. */
+export const policyRepository = (config: Config, policy: Policy): string | undefined =>
+	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
+
+/** When a policy's off-site copies are due: its own schedule, else its target's; undefined: after every backup. */
+export const offsiteSchedule = (config: Config, policy: Policy) => policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
+
+/** The names the config gives a connection URI. */
+export const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
+	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
+
+/**
+ * The connections to use: --connect (repeatable), else SNAPDECK_CONNECT, else the config's
+ * defaultConnection (one or a list), else the demo lab. Each may be a URI or a name from the
+ * config's "connections".
+ */
+export async function connectionUris(flags: readonly string[] | undefined): Promise<string[]> {
+	const chosen = flags && flags.length > 0 ? flags : process.env['SNAPDECK_CONNECT'] === undefined ? undefined : [process.env['SNAPDECK_CONNECT']];
+	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
+	const isUri = (text: string) => text.includes(':') || text === 'libvirt';
+	if (chosen?.every(isUri)) return [...chosen];
+	const {loadConfig} = await import('../config/config.js');
+	const {config, path: file} = loadConfig();
+	const resolve = (name: string) => {
+		if (isUri(name)) return name;
+		const named = config.connections?.[name];
+		if (named === undefined) {
+			const known = Object.keys(config.connections ?? {});
+			throw new SnapdeckError('usage', `'${name}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
+		}
+		return named;
+	};
+	if (chosen) return chosen.map(resolve);
+	const fallback = config.defaultConnection ?? `local:${defaultDemoDir()}`;
+	return (Array.isArray(fallback) ? fallback : [fallback]).map(resolve);
+}
+
+/** The one connection a command on a VM works on. */
+export async function connectionUri(flags: readonly string[] | undefined): Promise<string> {
+	const uris = await connectionUris(flags);
+	if (uris.length !== 1) throw new SnapdeckError('usage', `this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`, 'choose one with --connect');
+	return uris[0]!;
+}
+
+/** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
+export async function repositoryDir(flag: string | undefined, readConfig = true, forVm?: {vm: string; uri: string}): Promise<string> {
+	const chosen = flag ?? process.env['SNAPDECK_REPO'];
+	if (chosen !== undefined) return chosen;
+	if (!readConfig) return defaultRepositoryDir();
+	const {config} = (await import('../config/config.js')).loadConfig();
+	// The VM's policy may name its own repository (a name from "repositories", or a directory).
+	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
+}
+
+/**
+ * The service for a command on one connection (--connect, else the default): its repository
+ * --repo, else SNAPDECK_REPO, else (for a command on a VM's backups) the VM's policy's, else the
+ * config's; its policies from the config, read when first needed.
+ */
+export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Service> {
+	const hypervisor = await connect(await connectionUri(options.connect));
+	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
+	return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
+}
+
+/** A service per connection chosen (list, health), all on one repository. */
+export async function openSessions(options: {connect: readonly string[] | undefined; repository: string}): Promise<Service[]> {
+	return Promise.all((await connectionUris(options.connect)).map(async uri => new Service(await connect(uri), options.repository)));
+}
+
+/** The configuration as read (defaults filled in), and where from. */
+export const readSettings = async () => (await import('../config/config.js')).loadConfig();
+
+/** Writes a report (the Prometheus textfile) atomically: a reader sees the old file or the new one. */
+export const writeReport = async (file: string, text: string) => (await import('../adapters/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
+
+/** The central journal's newest `limit` records (of one VM, or of all), oldest first, and where it is. */
+export async function journalRecords(vm: string | null, limit: number) {
+	const {readJournal, journalFile} = await import('../adapters/journal.js');
+	return {file: journalFile(), records: (await readJournal()).filter(record => vm === null || record.vm === vm).slice(-limit)};
+}
+
+/** The configuration's module (read, validate, its JSON schema), loaded when first needed. */
+export const settingsModule = () => import('../config/config.js');
+
+/**
+ * `snapdeck run`: what the policies' schedules say is due on the session's connection, each VM's
+ * points in its policy's repository (else `defaultRepository`), off-site targets from the config.
+ */
+export async function runSchedules(service: Service, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void}) {
+	const {config} = await readSettings();
+	const {runDue} = await import('./scheduler.js');
+	const {resolveTarget} = await import('./targets.js');
+	return runDue(service, {
+		now: options.now, command: options.command,
+		policyOf: policiesFor(config, service.hypervisor.uri),
+		repositoryFor: policy => policyRepository(config, policy) ?? options.defaultRepository,
+		targetFor: name => resolveTarget(config, name),
+		offsiteSchedule: policy => offsiteSchedule(config, policy),
+		onLine: options.onLine,
+	});
+}
+
+/** Every VM's scheduled tasks on the session's connection, with their last and next runs. */
+export async function scheduledTasks(service: Service, now: Date) {
+	const {config} = await readSettings();
+	const uri = service.hypervisor.uri;
+	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
+	const {scheduleOverview} = await import('./schedule-state.js');
+	return scheduleOverview(uri, names, policiesFor(config, uri), now, policy => offsiteSchedule(config, policy));
+}
+
+export {defaultDemoDir};
