@@ -58,9 +58,9 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 			let run: TaskRun;
 			try {
 				if (task === 'snapshots') await snapshotTask(service, vm, policy, options, note);
-				else if (task === 'offsite') await offsiteTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy.offsite!, options, note);
-				else if (task === 'boot') await bootTask(new Service(service.hypervisor, options.repositoryFor(policy), async () => options.policyOf), vm, options, note);
-				else await backupTask(new Service(service.hypervisor, options.repositoryFor(policy)), vm, policy, options, note);
+				else if (task === 'offsite') await offsiteTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy)}), vm, policy.offsite!, options, note);
+				else if (task === 'boot') await bootTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy), policies: async () => options.policyOf}), vm, options, note);
+				else await backupTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy)}), vm, policy, options, note);
 				run = {vm, task, outcome: 'done', actions};
 			} catch (error) {
 				const message = error instanceof Error ? error.message : String(error);

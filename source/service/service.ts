@@ -79,19 +79,22 @@ export interface VmHealth {
 	readonly chainDepth: number;
 }
 
-/** The facade the UI and the command line call: inventory, plans, and running them. */
+export interface ServiceOptions {
+	/** The backup repository's directory, where backups are offered. */
+	readonly repository?: string;
+	/** Finds the repository (from the configuration) on first use: the UI draws its first frame before the configuration is read. */
+	readonly findRepository?: () => Promise<string>;
+	/** The policy of each VM (read from the config when first needed); the default policy when absent. */
+	readonly policies?: () => Promise<(vm: string) => Policy>;
+}
+
+/** The facade the UI and the command line call (see session.ts for opening one): inventory, plans, and running them. */
 export class Service {
 	private resolvedRepository: Repository | null = null;
 	private pending: Promise<Repository | null> | null = null;
 
-	/**
-	 * `repository`: the backup repository's directory, where backups are offered, or a function
-	 * that finds it (from the configuration), called on first use: the UI draws its first frame
-	 * before the configuration is read. `policies`: the policy of each VM, for health (read from
-	 * the config when first needed); the default policy when absent.
-	 */
-	constructor(readonly hypervisor: Hypervisor, private readonly repositorySource?: string | (() => Promise<string>), private readonly policies?: () => Promise<(vm: string) => Policy>) {
-		if (typeof repositorySource === 'string') this.resolvedRepository = new Repository(repositorySource);
+	constructor(readonly hypervisor: Hypervisor, private readonly options: ServiceOptions = {}) {
+		if (options.repository !== undefined) this.resolvedRepository = new Repository(options.repository);
 	}
 
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
@@ -105,8 +108,9 @@ export class Service {
 	}
 
 	private pendingRepository(): Promise<Repository | null> {
-		this.pending ??= typeof this.repositorySource === 'function'
-			? this.repositorySource().then(dir => (this.resolvedRepository = new Repository(dir)))
+		const {findRepository} = this.options;
+		this.pending ??= this.resolvedRepository === null && findRepository
+			? findRepository().then(dir => (this.resolvedRepository = new Repository(dir)))
 			: Promise.resolve(this.resolvedRepository);
 		return this.pending;
 	}
@@ -265,7 +269,7 @@ export class Service {
 
 	/** Each VM's policy, from the config when the service was given one, else the default. */
 	private async policyOf(): Promise<(vm: string) => Policy> {
-		return this.policies ? this.policies() : () => DEFAULT_POLICY;
+		return this.options.policies ? this.options.policies() : () => DEFAULT_POLICY;
 	}
 
 	/** Calls `onChange` when the adapter sees the inventory change (where it can); resolves to the stop. */
@@ -421,8 +425,8 @@ export class Service {
 	 * operations, backup points, bitmaps, repository space) judged by the rules in core/health.ts
 	 * under each VM's policy.
 	 */
-	async health(options: {now: Date; policyOf?: (vm: string) => Policy; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
-		const policyOf = options.policyOf ?? (await this.policyOf());
+	async health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
+		const policyOf = await this.policyOf();
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
 		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
 		const wanted = options.only ?? names;

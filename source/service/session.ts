@@ -25,7 +25,7 @@ export async function targetOf(text: string) {
 export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
 	return Promise.all(uris.map(async uri => {
 		const hypervisor = await connect(uri);
-		return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
+		return new Service(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri)});
 	}));
 }
 
@@ -100,12 +100,15 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
 export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Service> {
 	const hypervisor = await connect(await connectionUri(options.connect));
 	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
-	return new Service(hypervisor, repository, configPolicies(hypervisor.uri));
+	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri)});
 }
 
 /** A service per connection chosen (list, health), all on one repository. */
 export async function openSessions(options: {connect: readonly string[] | undefined; repository: string}): Promise<Service[]> {
-	return Promise.all((await connectionUris(options.connect)).map(async uri => new Service(await connect(uri), options.repository)));
+	return Promise.all((await connectionUris(options.connect)).map(async uri => {
+		const hypervisor = await connect(uri);
+		return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri)});
+	}));
 }
 
 /** The configuration as read (defaults filled in), and where from. */

@@ -117,7 +117,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
 		await virsh('destroy', '--domain', dom.name);
 		const before = await dom.activeFile();
-		const service = new Service(dom.hypervisor, repo.root);
+		const service = new Service(dom.hypervisor, {repository: repo.root});
 		const attempt = service.restoreInPlace(dom.name, {point: point.id, command: 'test', confirm: async () => true});
 		// libvirt 9.0 and 11.3 (Debian 13, tried from bookworm-backports) refuse in different words.
 		await expect(attempt).rejects.toThrow(/cannot perform block operations while checkpoint exists|offline external snapshots while checkpoint exists/);

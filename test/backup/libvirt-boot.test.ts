@@ -45,7 +45,7 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		const repo = await tempDir();
 		// The policy's check command runs in the guest through the agent (guest-exec, by way of libvirt).
 		const policy = Policy.parse({name: 'booted', boot: {check: ['/bin/sh', '-c', 'test -s /etc/snapdeck-guest']}});
-		const service = new Service(new LibvirtHypervisor(URI), repo, async () => () => policy);
+		const service = new Service(new LibvirtHypervisor(URI), {repository: repo, policies: async () => () => policy});
 		const point = await service.backup(name, {mode: 'full', command: 'test'});
 		const result = await service.bootTest(name, {point: point.id, command: 'test'});
 		expect(result.ok, result.message).toBe(true);
@@ -66,7 +66,7 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 			const name = `sdt-rboot-${process.pid}`;
 			const {dir} = await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
 			const repo = await tempDir();
-			const service = new Service(await connect(uri), repo);
+			const service = new Service(await connect(uri), {repository: repo});
 			// Running: the second point is an incremental, so the copies there are a chain of two layers (and the overlay).
 			expect((await virsh('start', '--domain', name)).exitCode).toBe(0);
 			await service.backup(name, {mode: 'full', command: 'test'});
@@ -102,7 +102,7 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		const name = `sdt-kill-${process.pid}`;
 		await guestDomain(name, '');
 		const repo = await tempDir();
-		const service = new Service(new LibvirtHypervisor(URI), repo);
+		const service = new Service(new LibvirtHypervisor(URI), {repository: repo});
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const args = ['verify', name, '--boot', '--connect', URI, '--repo', repo];
 		const first = execa('node', [path.resolve('bin/snapdeck.js'), ...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
@@ -128,7 +128,7 @@ describe('restore --instant on libvirt, with the real Linux guest', () => {
 		await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
 		defined.push(`${name}-new`);
 		const repo = await tempDir();
-		const service = new Service(new LibvirtHypervisor(URI), repo);
+		const service = new Service(new LibvirtHypervisor(URI), {repository: repo});
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const point = await service.backup(name, {mode: 'auto', command: 'test'});
 		// 8 MiB/s over the 256 MiB disk: the pull runs for about 30 s; cancelled once the guest answers (as a kill would leave it).

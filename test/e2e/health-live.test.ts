@@ -13,7 +13,7 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		const lab = await runningLab();
 		await lab.guestWrite(0x11, 1);
 		const repoDir = await tempDir();
-		const service = new Service(lab.hypervisor, repoDir);
+		const service = new Service(lab.hypervisor, {repository: repoDir});
 		await runBackup(lab.hypervisor, new Repository(repoDir), 'live1', {mode: 'auto', command: 'test'});
 		// The image file itself does not list it yet: QEMU writes persistent bitmaps when it stops.
 		expect((await lab.hypervisor.inspect('live1')).state.images['vda.qcow2']!.bitmaps).toEqual([]);
@@ -57,7 +57,7 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		await dom.guestWrite(0x33, 1);
 		const repoDir = await tempDir();
 		await runBackup(dom.hypervisor, new Repository(repoDir), dom.name, {mode: 'auto', command: 'test'});
-		const health = await new Service(dom.hypervisor, repoDir).health({now: new Date(), only: [dom.name]});
+		const health = await new Service(dom.hypervisor, {repository: repoDir}).health({now: new Date(), only: [dom.name]});
 		expect(rulesOf(health)).not.toContain('bitmap-missing');
 		expect(rulesOf(health)).not.toContain('image-corrupt');
 	});

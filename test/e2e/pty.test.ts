@@ -117,7 +117,7 @@ describe('snapdeck in a real terminal', () => {
 		const lab = await labWithVm(`job${columns}`);
 		const repo = await tempDir();
 		const {Service} = await import('../../source/service/service.js');
-		const point = await new Service(lab.hypervisor, repo).backup(`job${columns}`, {mode: 'full', command: 'test'});
+		const point = await new Service(lab.hypervisor, {repository: repo}).backup(`job${columns}`, {mode: 'full', command: 'test'});
 		// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
 		const script = path.join(repo, 'slow-qemu-img');
 		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});

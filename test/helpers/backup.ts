@@ -7,10 +7,10 @@ import type {Repository} from '../../source/backup/repository.js';
 import {Service} from '../../source/service/service.js';
 
 /** A backup of `vm` into `repo` as every caller runs one: through the service's job runner (locks, journal). */
-export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) => new Service(hypervisor, repo.root).backup(vm, options);
+export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) => new Service(hypervisor, {repository: repo.root}).backup(vm, options);
 
 /** A restore of a point from `repo`, through the service's job runner as every caller runs one. */
-export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => new Service(hypervisor, repo.root).restore(vm, options);
+export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => new Service(hypervisor, {repository: repo.root}).restore(vm, options);
 
 /** A prune of the points in `repo`, its plan run by the service's plan runner (a prune touches only the repository: any hypervisor serves). */
-export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = new LocalHypervisor(repo.root)) => new Service(hypervisor, repo.root).prune(vm, options);
+export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = new LocalHypervisor(repo.root)) => new Service(hypervisor, {repository: repo.root}).prune(vm, options);

@@ -39,7 +39,7 @@ export async function guestLab(name = 'g1') {
 	await writeVmFile(folder, vm);
 	const hypervisor = new LocalHypervisor(root);
 	return {
-		root, repo, folder, name, hypervisor, service: new Service(hypervisor, repo),
+		root, repo, folder, name, hypervisor, service: new Service(hypervisor, {repository: repo}),
 		disk: path.join(folder, 'vda.qcow2'),
 		console: () => readFile(path.join(folder, 'console.log'), 'utf8').catch(() => ''),
 	};

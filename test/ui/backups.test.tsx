@@ -11,7 +11,7 @@ describe('backups in the terminal UI', () => {
 		const lab = await labWithVm('web9');
 		await lab.write(0xc1, 1);
 		const repo = await tempDir();
-		const service = new Service(lab.hypervisor, repo);
+		const service = new Service(lab.hypervisor, {repository: repo});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => /web9 +stopped .* never/.test(frame), 'the list with no backup yet');
 
@@ -59,7 +59,7 @@ describe('backups in the terminal UI', () => {
 		const lab = await labWithVm('web8');
 		const repo = await tempDir();
 		const keepOne = Policy.parse({name: 'keep-one', backups: {retention: {last: 1}}});
-		const service = new Service(lab.hypervisor, repo, async () => () => keepOne);
+		const service = new Service(lab.hypervisor, {repository: repo, policies: async () => () => keepOne});
 		for (const pattern of [0xd1, 0xd2, 0xd3]) {
 			await lab.write(pattern, 1);
 			await service.backup('web8', {mode: 'auto', command: 'test'});
@@ -82,7 +82,7 @@ describe('backups in the terminal UI', () => {
 		expect(await qemuIo.holds(restored, 0xd3, MiB, MiB)).toBe(true);
 
 		// A policy without retention: P says where to set one, and changes nothing.
-		const noRetention = new Service(lab.hypervisor, repo, async () => () => DEFAULT_POLICY);
+		const noRetention = new Service(lab.hypervisor, {repository: repo, policies: async () => () => DEFAULT_POLICY});
 		const other = renderApp(noRetention);
 		await other.waitFor(frame => /web8 +stopped/.test(frame), 'the list');
 		other.press('backups');
@@ -104,7 +104,7 @@ describe('backups in the terminal UI', () => {
 		process.env['RESTIC_PASSWORD_FILE'] = password;
 		try {
 			const policy = Policy.parse({name: 'offsite', offsite: {target}});
-			const service = new Service(lab.hypervisor, path.join(work, 'repo'), async () => () => policy);
+			const service = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => policy});
 			await service.backup('web7', {mode: 'auto', command: 'test'});
 			const ui = renderApp(service);
 			await ui.waitFor(frame => /OFFSITE/.test(frame) && /web7 +stopped .* 0m +never/.test(frame), 'the list: backed up, never copied');
@@ -114,7 +114,7 @@ describe('backups in the terminal UI', () => {
 			await ui.waitFor(frame => /web7 +stopped .* 0m +0m/.test(frame), 'the list showing the fresh copy');
 			expect((await service.remoteBackups({name: null, repository: target}, 'web7')).map(point => point.kind)).toEqual(['full']);
 
-			const plain = new Service(lab.hypervisor, path.join(work, 'repo'), async () => () => DEFAULT_POLICY);
+			const plain = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
 			const other = renderApp(plain);
 			await other.waitFor(frame => frame.includes('web7'), 'the list');
 			other.press('copy');
@@ -128,7 +128,7 @@ describe('backups in the terminal UI', () => {
 	it('the cursor stays on the selected point when a new backup appears above it, so v verifies the point chosen', async () => {
 		const lab = await labWithVm('web6');
 		const repo = await tempDir();
-		const service = new Service(lab.hypervisor, repo);
+		const service = new Service(lab.hypervisor, {repository: repo});
 		await lab.write(0xe1, 1);
 		const older = await service.backup('web6', {mode: 'auto', command: 'test'});
 		await lab.write(0xe2, 1);

@@ -7,7 +7,7 @@ describe('health in the terminal UI', () => {
 	it('a badge per VM, H lists the findings with the key that fixes each, and fixing one clears it', async () => {
 		const lab = await labWithVm('web9');
 		await lab.write(0xd1, 1);
-		const service = new Service(lab.hypervisor, await tempDir());
+		const service = new Service(lab.hypervisor, {repository: await tempDir()});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => /▸ ! web9 +stopped/.test(frame), 'a warning badge (no backup)');
 

@@ -1,7 +1,7 @@
 import {SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
 import {prometheusText, renderHealth} from '../render.js';
-import {openSessions, parseNow, policiesFor, print, printJson, readSettings, repositoryDir, writeReport} from '../support.js';
+import {openSessions, parseNow, print, printJson, repositoryDir, writeReport} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -13,11 +13,10 @@ export default defineCommand({
 	backups: true,
 	async run({args, flags}) {
 		const now = parseNow(flags.now);
-		const {config} = await readSettings();
 		const sessions = await openSessions({connect: flags.connect, repository: await repositoryDir(flags.repo)});
 		if (sessions.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
 		const checked = await Promise.all(sessions.map(async svc => {
-			const vms = await svc.health({now, only: args.length > 0 ? args : undefined, policyOf: policiesFor(config, svc.hypervisor.uri)});
+			const vms = await svc.health({now, only: args.length > 0 ? args : undefined});
 			return {connection: svc.hypervisor.uri, vms};
 		}));
 		const findings = checked.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
