@@ -35,9 +35,12 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 		ui.press('files');
 		await ui.waitFor(frame => frame.includes(`Point ${point.id} of uif1: / (`) && frame.includes('data/'), 'the root folder of the point', 120_000);
 		// To the data folder, by the cursor: down until it is on it.
+		// Each press waits for the cursor to move: a frame drawn late must not let it run past.
+		const selected = (frame: string) => /▸ .*/.exec(frame)?.[0] ?? '';
 		for (let step = 0; step < 30 && !/▸ d\S+ +[\d.]+ \S+ +data\//.test(ui.frame()); step++) {
+			const before = selected(ui.frame());
 			ui.press('down');
-			await new Promise(resolve => setTimeout(resolve, 30));
+			await ui.waitFor(frame => selected(frame) !== before, 'the cursor one row down');
 		}
 		ui.press('open');
 		await ui.waitFor(frame => frame.includes(': /data (') && /▸ -rw\S* +64(\.0)? KiB +payload\.bin/.test(frame), 'the data folder, on the file', 120_000);
