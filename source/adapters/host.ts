@@ -4,7 +4,7 @@ import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {z} from 'zod';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
 import {headerChain, walkChain} from './qcow2-header.js';
@@ -93,7 +93,7 @@ export function sshRunner(target: SshTarget): CommandRunner {
 			if (result.timedOut) throw timedOut(`${command} on ${destination}`, args, runOptions.timeoutMs!);
 			if ((result as {code?: string}).code === 'ENOENT') throw new SnapdeckError('tool', 'ssh is not installed', 'install it: apt-get install openssh-client');
 			if (result.isCanceled) throw new SnapdeckError('failed', `${command} on ${destination} was cancelled`);
-			if (result.exitCode === 255) throw new SnapdeckError('failed', `cannot reach ${destination} over ssh: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check that `ssh` to it works without a password prompt');
+			if (result.exitCode === 255) throw new SnapdeckError('failed', `cannot reach ${destination} over ssh: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check that `ssh` to it works without a password prompt', 'unreachable');
 			if (result.exitCode === 127) throw new SnapdeckError('tool', `${command} is not installed on ${destination}`, `install it there (qemu-img: apt-get install qemu-utils)`);
 			if (result.exitCode !== 0) throw new CommandFailed(command, args, result.exitCode ?? -1, (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / '), result.stdout);
 			return {stdout: result.stdout, stderr: result.stderr};
@@ -153,6 +153,6 @@ export function sshHost(target: SshTarget): Host {
 			const info = parseJson(LayerJson, (await runner.run('qemu-img', ['info', '-U', '--output=json', '--', layer], {timeoutMs: METADATA_TIMEOUT_MS})).stdout, `qemu-img info on ${name}`);
 			const backingName = info['backing-filename'] ?? null;
 			return {virtualSize: info['virtual-size'], backingName, backing: backingName === null ? null : path.posix.resolve(path.posix.dirname(layer), backingName), corrupt: false};
-		}, {failed: (error, what) => `${what} cannot be read on ${name}: ${(error as Error).message}`}),
+		}, {failed: (error, what) => `${what} cannot be read on ${name}: ${errorMessage(error)}`}),
 	};
 }

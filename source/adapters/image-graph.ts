@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type {ImageInfo, VmDefinition} from '../core/model.js';
 import {mapLimited} from '../core/chain.js';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {CommandFailed} from './exec.js';
 import {liesOutsideAll} from './files.js';
 import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
@@ -44,7 +44,7 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 				if (error instanceof CommandFailed) return {next, error: {missing: /No such file/.test(error.words), words: error.words.replace(/^qemu-img: /, '')}};
 				const code = (error as NodeJS.ErrnoException).code;
 				if (!(error instanceof SnapdeckError) && typeof code !== 'string') throw error;
-				return {next, error: {missing: code === 'ENOENT', words: (error as Error).message}};
+				return {next, error: {missing: code === 'ENOENT', words: errorMessage(error)}};
 			}
 		});
 		const backings: string[] = [];

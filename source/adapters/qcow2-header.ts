@@ -1,6 +1,6 @@
 import {open, stat, type FileHandle} from 'node:fs/promises';
 import path from 'node:path';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {liesOutsideAll} from './files.js';
 import type {QemuImgInfo} from './qemu-img.js';
 
@@ -107,7 +107,7 @@ function headerDamage(header: Buffer, version: number): string | null {
 export function headerChain(file: string, within?: string, alsoWithin: readonly string[] = []): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
 	return walkChain(file, readQcow2Header, {
 		refuse: async next => (await backingFileProblem(next)) ?? (within !== undefined && liesOutsideAll([within, ...alsoWithin], next) ? `lies outside the VM's folder ${within}` : null),
-		failed: (error, what) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${(error as Error).message}`),
+		failed: (error, what) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${errorMessage(error)}`),
 	});
 }
 

@@ -30,7 +30,7 @@ export class ResticError extends SnapdeckError {
 	details: readonly string[] = [];
 
 	constructor(readonly failure: ResticFailure, message: string, hint?: string) {
-		super(failure === 'append-only' ? 'refused' : failure === 'no-password' ? 'usage' : 'failed', message, hint);
+		super(failure === 'append-only' ? 'refused' : failure === 'no-password' ? 'usage' : 'failed', message, hint, failure === 'unreachable' ? 'unreachable' : failure === 'full' ? 'no-space' : failure === 'locked' ? 'busy' : undefined);
 	}
 }
 

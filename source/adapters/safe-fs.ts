@@ -16,7 +16,8 @@ const ERRNO_WORDS: Record<string, {words: string; hint: (at: string) => string}>
 	EEXIST: {words: 'something else is already there', hint: at => `move ${at} away, or choose another place`},
 };
 
-const codeOf = (error: unknown) => (error as {code?: string} | null)?.code ?? '';
+/** The errno of a file system error, also when fileSystemError has worded it (as `errno`). */
+const codeOf = (error: unknown) => (error instanceof SnapdeckError ? (error as {errno?: string}).errno : (error as {code?: string} | null)?.code) ?? '';
 /** The file system has no room for another byte (no space, or the quota is used up). */
 export const isNoSpace = (error: unknown) => ['ENOSPC', 'EDQUOT'].includes(codeOf(error));
 /** Nothing can be written there now: no room, or mounted read-only. */
@@ -27,7 +28,8 @@ export function fileSystemError(error: unknown, doing: string, at: string): unkn
 	const code = (error as NodeJS.ErrnoException | null)?.code;
 	const known = code === undefined ? undefined : ERRNO_WORDS[code];
 	if (!known || error instanceof SnapdeckError) return error;
-	return Object.assign(new SnapdeckError('failed', `cannot ${doing} ${at}: ${known.words} (${code})`, known.hint(at)), {code});
+	const noSpace = code === 'ENOSPC' || code === 'EDQUOT';
+	return Object.assign(new SnapdeckError('failed', `cannot ${doing} ${at}: ${known.words} (${code})`, known.hint(at), noSpace ? 'no-space' : undefined), {errno: code});
 }
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {archiveFile, BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
 import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
-import {SnapdeckError} from '../core/errors.js';
+import {describeError, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import {formatBytes} from '../core/units.js';
@@ -219,8 +219,9 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});
 		await repo.write(manifest);
 		const cancelled = options.signal?.aborted ?? false;
-		const message = error instanceof Error ? error.message : String(error);
-		const hint = /No space left|ENOSPC/i.test(message) ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
-		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint);
+		const {message, code} = describeError(error);
+		const noSpace = code === 'no-space' || /No space left|ENOSPC/i.test(message);
+		const hint = noSpace ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
+		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint, cancelled ? 'cancelled' : noSpace ? 'no-space' : code);
 	}
 }

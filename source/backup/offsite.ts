@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 import {copyFile, link, lstat, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
@@ -114,7 +114,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 	try {
 		const manifest = await repo.read(vm);
 		const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
-		if (!point) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root} to copy`, `take one with 'snapdeck backup ${vm}'`);
+		if (!point) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root} to copy`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
 		assertRestorable(manifest, point, options.force);
 		const chain = pointChain(manifest, point.id).reverse();
 		const problems = await repo.chainHeaderProblems(manifest, point.id);
@@ -178,7 +178,7 @@ async function remotePoint(target: ResticTarget, vm: string, id: string, signal?
 	const points = await listRemote(target, vm, signal);
 	const found = points.filter(point => point.id === id).at(-1);
 	if (!found) {
-		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${id} of ${vm}`, points.length > 0 ? `it holds: ${points.map(point => point.id).join(', ')}` : `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`);
+		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${id} of ${vm}`, points.length > 0 ? `it holds: ${points.map(point => point.id).join(', ')}` : `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-such-point');
 	}
 	return found;
 }
@@ -231,7 +231,7 @@ export interface RemoteVerdict {
 export async function verifyTarget(repo: Repository | null, target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}): Promise<RemoteVerdict> {
 	const readData = options.readData ?? '10%';
 	const points = await listRemote(target, vm, options.signal);
-	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`);
+	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-backups');
 	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
 	let problems: string[] = [];
 	try {
@@ -275,7 +275,7 @@ async function damagedPoints(target: ResticTarget, vm: string, points: readonly 
 			manifest = Manifest.parse(JSON.parse(await restic(target, ['dump', point.snapshot, '/manifest.json'], {signal})));
 		} catch (error) {
 			if (signal?.aborted) throw error;
-			problems.push(`point ${point.id}: its manifest cannot be read back (${(error as Error).message})`);
+			problems.push(`point ${point.id}: its manifest cannot be read back (${errorMessage(error)})`);
 			continue;
 		}
 		const bad: string[] = [];

@@ -6,7 +6,7 @@ import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
 import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/atomic-file.js';
@@ -76,7 +76,7 @@ export class Repository {
 		try {
 			json = JSON.parse(text);
 		} catch (error) {
-			throw new SnapdeckError('failed', `${file} is not valid JSON: ${(error as Error).message}`, 'the backup files beside it are intact; restore the manifest from a copy, or move the folder away and take a full backup');
+			throw new SnapdeckError('failed', `${file} is not valid JSON: ${errorMessage(error)}`, 'the backup files beside it are intact; restore the manifest from a copy, or move the folder away and take a full backup');
 		}
 		const parsed = Manifest.safeParse(json);
 		if (!parsed.success) throw new SnapdeckError('failed', `${file} is not a snapdeck manifest: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`, 'restore it from a copy, or move the folder away and take a full backup');
@@ -101,7 +101,7 @@ export class Repository {
 			return await acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), what, command);
 		} catch (error) {
 			if (!options.readOnly || !isUnwritable(error)) throw error;
-			options.onFallback?.(`${(error as Error).message}; locked on this host instead, and nothing is written to the repository`);
+			options.onFallback?.(`${errorMessage(error)}; locked on this host instead, and nothing is written to the repository`);
 			const dir = await stateFolder(path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`), 'the folder of fallback locks');
 			return acquireLock(path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`), what, command);
 		}

@@ -1,7 +1,7 @@
 import {mkdtemp, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
@@ -50,7 +50,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 	try {
 		const manifest = await repo.read(vm);
 		const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
-		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`);
+		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
 		const qemuImg = new QemuImg(localRunner);
 		const fileProblems = new Map<string, string[]>();
 		// Progress in bytes: each file of the points' chains read once, their archives, and what a restore test writes.
@@ -90,7 +90,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			try {
 				chain = pointChain(manifest, point.id);
 			} catch (error) {
-				problems.push((error as Error).message);
+				problems.push(errorMessage(error));
 			}
 			for (const member of chain) {
 				for (const file of member.files) {
@@ -137,7 +137,7 @@ async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly P
 		await repo.journal(vm, {action: 'verify', snapshot: verdicts.map(verdict => verdict.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
 	} catch (error) {
 		if (!isUnwritable(error)) throw error;
-		options.onWarning?.(`the verdict is not recorded in the manifest: ${(error as Error).message}`);
+		options.onWarning?.(`the verdict is not recorded in the manifest: ${errorMessage(error)}`);
 	}
 }
 

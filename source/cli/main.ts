@@ -1,16 +1,14 @@
-import {SnapdeckError, exitCodeFor} from '../core/errors.js';
+import {describeError, errorMessage, exitCodeFor, SnapdeckError} from '../core/errors.js';
 import {parseCommandLine} from './flags.js';
 
 function reportError(error: unknown, json: boolean): number {
 	const code = exitCodeFor(error);
-	const known = error instanceof SnapdeckError;
-	const message = error instanceof Error ? error.message : String(error);
-	const hint = known ? error.hint : undefined;
+	const {kind, code: errorCode, message, hint} = describeError(error);
 	if (json) {
-		process.stdout.write(`${JSON.stringify({type: 'error', error: {kind: known ? error.kind : 'failed', message, hint: hint ?? null}, exitCode: code})}\n`);
+		process.stdout.write(`${JSON.stringify({type: 'error', error: {kind, code: errorCode, message, hint: hint ?? null}, exitCode: code})}\n`);
 	}
 	process.stderr.write(`snapdeck: ${message}\n${hint ? `  ${hint}\n` : ''}`);
-	if (!known && process.env['SNAPDECK_DEBUG']) process.stderr.write(`${(error as Error).stack}\n`);
+	if (!(error instanceof SnapdeckError) && process.env['SNAPDECK_DEBUG']) process.stderr.write(`${(error as Error).stack}\n`);
 	return code;
 }
 
@@ -19,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
 	try {
 		parsed = parseCommandLine(argv);
 	} catch (error) {
-		return reportError(new SnapdeckError('usage', (error as Error).message.split('\n')[0]!, "see 'snapdeck --help'"), argv.includes('--json'));
+		return reportError(new SnapdeckError('usage', errorMessage(error).split('\n')[0]!, "see 'snapdeck --help'"), argv.includes('--json'));
 	}
 	const {values, positionals} = parsed;
 	if (values.version) {

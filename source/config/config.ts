@@ -2,7 +2,7 @@ import {dropExitHooks} from './exit-hooks.js';
 import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {OffsiteTarget} from '../core/offsite.js';
 import {Policy} from '../core/policy.js';
 
@@ -11,7 +11,7 @@ const cronProblem = (expression: string): string | null => {
 		new Cron(expression, {paused: true});
 		return null;
 	} catch (error) {
-		return (error as Error).message;
+		return errorMessage(error);
 	}
 };
 
@@ -60,7 +60,7 @@ export function loadConfig(): LoadedConfig {
 	try {
 		store = new Conf({projectName: 'snapdeck', projectSuffix: '', cwd: process.env['SNAPDECK_CONFIG_DIR'], configName: 'config'});
 	} catch (error) {
-		throw new SnapdeckError('input', `the configuration file cannot be read: ${(error as Error).message}`, 'fix or remove the file');
+		throw new SnapdeckError('input', `the configuration file cannot be read: ${errorMessage(error)}`, 'fix or remove the file');
 	}
 	return {config: validateConfig(store.store, store.path), path: store.path};
 }

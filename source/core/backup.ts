@@ -218,7 +218,7 @@ export const findPoint = (manifest: Manifest, id: string): BackupPoint => {
 	const point = manifest.points.find(candidate => candidate.id === id);
 	if (!point) {
 		const known = manifest.points.map(candidate => candidate.id);
-		throw new SnapdeckError('not-found', `${manifest.vm} has no backup point '${id}'`, known.length > 0 ? `its points are: ${known.join(', ')}` : 'it has no backups yet');
+		throw new SnapdeckError('not-found', `${manifest.vm} has no backup point '${id}'`, known.length > 0 ? `its points are: ${known.join(', ')}` : 'it has no backups yet', 'no-such-point');
 	}
 	return point;
 };

@@ -104,7 +104,7 @@ function imageProblems(definition: VmDefinition, images: Readonly<Record<string,
 /** Refuses `doing` on a VM while its inspection found problems: they block every change. */
 export function assertNoProblems(vm: string, doing: string, problems: readonly string[]): void {
 	if (problems.length > 0) {
-		throw new SnapdeckError('refused', `cannot ${doing} ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`);
+		throw new SnapdeckError('refused', `cannot ${doing} ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`, 'damaged');
 	}
 }
 

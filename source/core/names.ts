@@ -30,6 +30,7 @@ export function assertValidName(kind: NameKind, name: string): string {
 			'input',
 			`invalid ${kind} name ${JSON.stringify(name)}: ${problem}`,
 			`${kind} names are ${NAME_RULE}`,
+			'bad-name',
 		);
 	}
 	return name;

@@ -29,6 +29,7 @@ function findSnapshot(state: VmState, name: string): Snapshot {
 			'not-found',
 			`VM '${state.definition.name}' has no snapshot '${name}'`,
 			known.length > 0 ? `its snapshots are: ${known.join(', ')}` : 'it has no snapshots yet',
+			'no-such-snapshot',
 		);
 	}
 	return snapshot;

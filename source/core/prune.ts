@@ -24,7 +24,7 @@ const writeManifest = (manifest: Manifest, rehash: readonly string[]): Step => (
 export function planPrune(manifest: Manifest, remove: readonly string[]): Plan {
 	const removing = new Set(remove);
 	for (const id of removing) {
-		if (!manifest.points.some(point => point.id === id && point.state === 'complete')) throw new SnapdeckError('not-found', `${manifest.vm} has no complete backup point '${id}'`);
+		if (!manifest.points.some(point => point.id === id && point.state === 'complete')) throw new SnapdeckError('not-found', `${manifest.vm} has no complete backup point '${id}'`, undefined, 'no-such-point');
 	}
 	const images: Record<string, ImageInfo> = {};
 	for (const point of manifest.points) {

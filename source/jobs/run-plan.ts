@@ -82,7 +82,7 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			for (const step of touched.reverse()) await executor.rollback(step);
 			await store.clearPending();
 			await journal('failed', `${where}: rolled back, nothing changed`);
-			return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined);
+			return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined, cancelled ? 'cancelled' : error instanceof SnapdeckError ? error.code : undefined);
 		}
 		await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
 		return new SnapdeckError(
@@ -91,6 +91,7 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			plan.action === 'prune'
 				? `every kept backup point still restores; run 'snapdeck prune ${plan.vm}' again to finish the prune`
 				: `every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
+			cancelled ? 'cancelled' : 'stopped-part-way',
 		);
 	}
 }

@@ -113,7 +113,7 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 /** The newest point booted in a throwaway VM (verify --boot), as the policy's "boot" says. */
 async function bootTask(service: Service, vm: string, options: RunOptions, note: (line: string) => void) {
 	const newest = latestPoint(await service.backups(vm));
-	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`);
+	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`, undefined, 'no-backups');
 	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now});
 	note(result.ok ? `booted ${newest.id}: ${result.message}` : `boot test of ${newest.id} FAILED: ${result.message}`);
 	if (!result.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} did not boot`);

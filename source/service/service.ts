@@ -1,5 +1,5 @@
 import {homedir} from 'node:os';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
 import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
@@ -401,8 +401,8 @@ export class Service {
 				}).catch((error: unknown) => {
 					// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
 					// place needs it stopped: the way out is another, not "do it while it runs".
-					if (error instanceof SnapdeckError && /while checkpoint exists/.test(error.message)) {
-						throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`);
+					if (error instanceof SnapdeckError && error.code === 'checkpoint-blocks-snapshot') {
+						throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`, error.code);
 					}
 					throw error;
 				});
@@ -411,7 +411,7 @@ export class Service {
 				try {
 					await writePointInto(repo, vm, point.id, images, {signal: options.signal, onEvent: options.onEvent, force: options.force}, job);
 				} catch (error) {
-					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${(error as Error).message}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`);
+					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${errorMessage(error)}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`, options.signal?.aborted ? 'cancelled' : 'stopped-part-way');
 				}
 				return {plan, outcome, snapshot, images};
 			},
@@ -431,7 +431,7 @@ export class Service {
 		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
 		const wanted = options.only ?? names;
 		for (const name of wanted) {
-			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`);
+			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, undefined, 'no-such-vm');
 		}
 		const repo = await this.pendingRepository().catch(() => null);
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
@@ -460,7 +460,7 @@ export class Service {
 						.map(internal => ({file: image.file, name: internal.name}))),
 				};
 			} catch (error) {
-				facts = {vm, unreadable: (error as Error).message, chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
+				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};

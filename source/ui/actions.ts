@@ -8,6 +8,7 @@ import type {Service} from '../service/service.js';
 import {defaultSnapshotName, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {isActive, type Jobs} from './hooks/use-jobs.js';
 import type {UiAction} from './state.js';
+import {errorMessage} from '../core/errors.js';
 
 /**
  * What the screens start: each change as a job of the one job list (plan, confirmation, progress,
@@ -15,7 +16,7 @@ import type {UiAction} from './state.js';
  */
 export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiAction>, now: () => Date, inventory: readonly VmSummary[] | null) {
 	const notice = (text: string) => dispatch({type: 'notice', text});
-	const failed = (error: unknown) => notice((error as Error).message);
+	const failed = (error: unknown) => notice(errorMessage(error));
 	const summary = (vm: string) => inventory?.find(candidate => candidate.name === vm);
 
 	/** Why the VM cannot be changed now: a job of this window is at work on it, or another snapdeck's holds its lock. */

@@ -20,6 +20,7 @@ import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce} from './state.js';
 import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
+import {errorMessage} from '../core/errors.js';
 
 export interface AppProps {
 	readonly service: Service;
@@ -54,7 +55,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const [state, dispatch] = useReducer(reduce, initialState);
 	const [keymap, setKeymap] = useState(initialKeymap);
 	useEffect(() => {
-		loadKeymap?.().then(setKeymap, (error: unknown) => dispatch({type: 'notice', text: `configuration not used: ${(error as Error).message}`}));
+		loadKeymap?.().then(setKeymap, (error: unknown) => dispatch({type: 'notice', text: `configuration not used: ${errorMessage(error)}`}));
 	}, [loadKeymap]);
 
 	const {refresh, force} = useRefresh(service, refreshMs);

@@ -101,6 +101,7 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		const release = await lab.hypervisor.lock('live1', 'snapdeck backup live1');
 		try {
 			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toThrow(/snapdeck backup live1/);
+			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toMatchObject({kind: 'locked', code: 'busy'});
 		} finally {
 			await release();
 		}

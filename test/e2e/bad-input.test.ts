@@ -46,7 +46,19 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 		const unknownCommand = await snapdeck(['frobnicate']);
 		expect(unknownCommand.exitCode).toBe(2);
 		const json = await snapdeck(['tree', 'nope', '--json', ...connect]);
-		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found'}});
+		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found', code: 'no-such-vm'}});
+		// Each with its stable code, for scripts (README: "Error codes").
+		const codeOf = async (...args: string[]) => (jsonOf(await snapdeck([...args, '--json', ...connect])) as {error: {code: string}}).error.code;
+		expect(await codeOf('tree', '../vm1')).toBe('bad-name');
+		expect(await codeOf('revert', 'vm1', 'nope', '--yes')).toBe('no-such-snapshot');
+		expect(await codeOf('restore', 'vm1', '--point', 'nope', '--to', path.join(lab.root, 'x.qcow2'), '--repo', lab.root)).toBe('no-such-point');
+		expect(await codeOf('frobnicate')).toBe('usage');
+	});
+
+	it('documents every error code in the README', async () => {
+		const {ERROR_CODES} = await import('../../source/core/errors.js');
+		const readme = await readFile('README.md', 'utf8');
+		for (const code of Object.keys(ERROR_CODES)) expect(readme, code).toContain(`| \`${code}\` |`);
 	});
 
 	it('a connection snapdeck cannot use, and a lab that does not exist', async () => {

@@ -6,7 +6,7 @@ import envPaths from 'env-paths';
 import {z} from 'zod';
 import {ARCHIVE_IMAGE_NAME} from '../../core/backup.js';
 import {mapLimited} from '../../core/chain.js';
-import {SnapdeckError} from '../../core/errors.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
 import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
@@ -100,7 +100,7 @@ export class LibvirtHypervisor implements Hypervisor {
 					error: row.error ?? (chains.flatMap(({problem}) => (problem ? [problem] : [])).join('; ') || null),
 				};
 			} catch (error) {
-				return {...row, error: (error as Error).message};
+				return {...row, error: errorMessage(error)};
 			}
 		});
 	}
@@ -111,7 +111,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			['domstate', '--domain', vm], ['dumpxml', '--domain', vm], ['snapshot-list', '--domain', vm, '--name'], ['snapshot-current', '--domain', vm, '--name'],
 		]) as [string, string, string, string];
 		if (!xml.trim()) {
-			throw new SnapdeckError('not-found', `there is no domain '${vm}' on ${this.uri}`, `'snapdeck list --connect ${this.uri}' shows its domains`);
+			throw new SnapdeckError('not-found', `there is no domain '${vm}' on ${this.uri}`, `'snapdeck list --connect ${this.uri}' shows its domains`, 'no-such-vm');
 		}
 		const domain = parseDomainXml(xml);
 		const names = list.split('\n').map(line => line.trim()).filter(Boolean);
@@ -167,7 +167,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 		for (const directory of new Set(plan.steps.flatMap(step => step.creates).map(file => path.dirname(file)))) {
 			const free = await this.host.freeBytes(directory);
-			if (plan.space > free) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory} on ${this.host.name}, and ${formatBytes(free)} is available`);
+			if (plan.space > free) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory} on ${this.host.name}, and ${formatBytes(free)} is available`, 'free some space there (merging old snapshots frees space too), then try again', 'no-space');
 		}
 	}
 

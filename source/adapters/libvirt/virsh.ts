@@ -33,7 +33,7 @@ export class Virsh {
 				const hint = /while checkpoint exists/.test(words)
 					? "libvirt refuses this on a stopped domain that has backup checkpoints: start the domain and do it while it runs, or drop the checkpoints ('virsh checkpoint-delete DOMAIN NAME --metadata'; the next backup is then a full)"
 					: undefined;
-				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${words}`, hint);
+				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${words}`, hint, hint === undefined ? undefined : 'checkpoint-blocks-snapshot');
 			}
 			throw error;
 		}

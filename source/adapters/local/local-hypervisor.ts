@@ -3,7 +3,7 @@ import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs
 import net from 'node:net';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
-import {SnapdeckError} from '../../core/errors.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
@@ -79,7 +79,7 @@ export class LocalHypervisor implements Hypervisor {
 		const isDir = await stat(folder).then(s => s.isDirectory(), () => false);
 		if (!isDir) {
 			const known = (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name);
-			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.uri}`, known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs');
+			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.uri}`, known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
 		}
 		return folder;
 	}
@@ -185,7 +185,7 @@ export class LocalHypervisor implements Hypervisor {
 				error: problems.length > 0 ? [...new Set(problems)].join('; ') : null,
 			};
 		} catch (error) {
-			return {name, state: 'unknown', current: null, snapshots: 0, chainDepth: 0, disks: [], error: (error as Error).message};
+			return {name, state: 'unknown', current: null, snapshots: 0, chainDepth: 0, disks: [], error: errorMessage(error)};
 		}
 	}
 
@@ -249,12 +249,12 @@ export class LocalHypervisor implements Hypervisor {
 		const verdicts = await mapLimited(touched, 4, damaged);
 		for (const [index, file] of touched.entries()) {
 			const verdict = verdicts[index];
-			if (verdict) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`);
+			if (verdict) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`, 'damaged');
 		}
 		const fs = await statfs(folder);
 		const free = fs.bavail * fs.bsize;
 		if (plan.space > free) {
-			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${folder}, and ${formatBytes(free)} is available`, 'free some space (merging old snapshots frees space too), then try again');
+			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${folder}, and ${formatBytes(free)} is available`, 'free some space (merging old snapshots frees space too), then try again', 'no-space');
 		}
 	}
 

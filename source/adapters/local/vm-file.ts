@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {z} from 'zod';
-import {SnapdeckError} from '../../core/errors.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {VmDefinition} from '../../core/model.js';
 import {writeJsonAtomic} from '../atomic-file.js';
 
@@ -66,7 +66,7 @@ export async function readVmFile(folder: string): Promise<VmFile> {
 	try {
 		json = JSON.parse(text);
 	} catch (error) {
-		throw new SnapdeckError('input', `${file} is not valid JSON: ${(error as Error).message}`, 'fix the file by hand; the journal in .snapdeck/journal.jsonl has earlier versions');
+		throw new SnapdeckError('input', `${file} is not valid JSON: ${errorMessage(error)}`, 'fix the file by hand; the journal in .snapdeck/journal.jsonl has earlier versions');
 	}
 	const parsed = VmFile.safeParse(json);
 	if (!parsed.success) {

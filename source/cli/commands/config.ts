@@ -1,5 +1,5 @@
 import {readFile} from 'node:fs/promises';
-import {SnapdeckError} from '../../core/errors.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {print, printJson, settingsModule} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -18,7 +18,7 @@ export default defineCommand({
 			try {
 				json = JSON.parse(await readFile(file, 'utf8'));
 			} catch (error) {
-				throw new SnapdeckError('input', `${file} cannot be read as JSON: ${(error as Error).message}`);
+				throw new SnapdeckError('input', `${file} cannot be read as JSON: ${errorMessage(error)}`);
 			}
 			validateConfig(json, file);
 			print(flags.json ? JSON.stringify({file, valid: true}) : `${file}: valid`);

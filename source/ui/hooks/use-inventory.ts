@@ -4,6 +4,7 @@ import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
 import type {JournalRecord} from '../../core/plan.js';
 import type {Service, TreeView, VmHealth} from '../../service/service.js';
+import {errorMessage} from '../../core/errors.js';
 
 export interface Loaded<T> {
 	readonly data: T | null;
@@ -22,7 +23,7 @@ export function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
 		setState(previous => ({...previous, loading: true}));
 		load().then(
 			data => current && setState({data, loading: false, error: null}),
-			(error: unknown) => current && setState(previous => ({...previous, loading: false, error: (error as Error).message})),
+			(error: unknown) => current && setState(previous => ({...previous, loading: false, error: errorMessage(error)})),
 		);
 		return () => {
 			current = false;

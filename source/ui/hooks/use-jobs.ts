@@ -2,6 +2,7 @@ import {useCallback, useEffect, useRef, useState} from 'react';
 import type {ProgressEvent} from '../../core/describe.js';
 import type {Plan, PlanEvent} from '../../core/plan.js';
 import type {Action, Service} from '../../service/service.js';
+import {errorMessage} from '../../core/errors.js';
 
 export type JobStatus = 'planning' | 'confirming' | 'running' | 'done' | 'failed' | 'cancelled' | 'declined';
 
@@ -89,7 +90,7 @@ export function useJobs(service: Service, onFinished: () => void) {
 			.then(({outcome, message}) => ended(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null}))
 			.catch((error: unknown) => {
 				const hint = (error as {hint?: string}).hint;
-				ended(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${(error as Error).message}${hint ? ` (${hint})` : ''}`});
+				ended(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${errorMessage(error)}${hint ? ` (${hint})` : ''}`});
 			})
 			.finally(() => {
 				controllers.current.delete(id);
