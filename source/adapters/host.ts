@@ -7,8 +7,8 @@ import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
-import {headerChain, walkChain} from './qcow2-header.js';
-import {parseJson} from './qemu-img.js';
+import {headerChain, walkChain} from './qemu/qcow2-header.js';
+import {parseJson} from './qemu/qemu-img.js';
 
 export interface DiskChain {
 	readonly chain: string[];

@@ -1,6 +1,6 @@
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
-import type {LockHolder} from './lock.js';
+import type {LockHolder} from './state/lock.js';
 
 /** What an adapter can do; the service and UI offer only what is declared here. */
 export interface Capabilities {

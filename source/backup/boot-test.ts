@@ -5,7 +5,7 @@ import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
 import type {BootCheck, Hypervisor} from '../adapters/hypervisor.js';
-import {QemuImg} from '../adapters/qemu-img.js';
+import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
 

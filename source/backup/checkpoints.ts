@@ -1,7 +1,7 @@
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {parseBackupBitmap} from '../core/backup.js';
-import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, readStateFile} from '../adapters/safe-fs.js';
 import {Repository} from './repository.js';

@@ -4,7 +4,7 @@ import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
-import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';

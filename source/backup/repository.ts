@@ -9,11 +9,11 @@ import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} fr
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
-import {writeJsonAtomic} from '../adapters/atomic-file.js';
+import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
-import {acquireLock} from '../adapters/lock.js';
-import {readQcow2Header} from '../adapters/qcow2-header.js';
-import {folderOperationStore, stateDir} from '../adapters/local/operation-store.js';
+import {acquireLock} from '../adapters/state/lock.js';
+import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
+import {folderOperationStore, stateDir} from '../adapters/state/operation-store.js';
 import {fileSystemError, isUnwritable, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */

@@ -10,7 +10,7 @@ import {crashPoint, localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
-import {QemuImg} from '../adapters/qemu-img.js';
+import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {partsProgress} from './backup.js';
 import {fsyncFile, type Repository} from './repository.js';
 

@@ -7,7 +7,7 @@ import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {isUnwritable} from '../adapters/safe-fs.js';
-import {QemuImg} from '../adapters/qemu-img.js';
+import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress} from '../core/progress.js';
 import {sha256File, type Repository} from './repository.js';
 

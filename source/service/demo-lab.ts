@@ -5,7 +5,7 @@ import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {LocalHypervisor} from '../adapters/local/local-hypervisor.js';
 import {writeVmFile} from '../adapters/local/vm-file.js';
-import {QemuImg} from '../adapters/qemu-img.js';
+import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {QemuIo} from '../adapters/qemu-io.js';
 import {Service} from './service.js';
 

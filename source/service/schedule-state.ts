@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises';
 import type {Policy} from '../core/policy.js';
 import {nextRun} from '../core/schedule.js';
-import {journalFile} from '../adapters/journal.js';
+import {journalFile} from '../adapters/state/journal.js';
 
 /** When each scheduled task last ran, by "connection|vm|task"; beside the journal. */
 export const scheduleStateFile = () => `${journalFile().replace(/\.jsonl$/, '')}.schedule.json`;

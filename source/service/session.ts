@@ -115,11 +115,11 @@ export async function openSessions(options: {connect: readonly string[] | undefi
 export const readSettings = async () => (await import('../config/config.js')).loadConfig();
 
 /** Writes a report (the Prometheus textfile) atomically: a reader sees the old file or the new one. */
-export const writeReport = async (file: string, text: string) => (await import('../adapters/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
+export const writeReport = async (file: string, text: string) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
 
 /** The central journal's newest `limit` records (of one VM, or of all), oldest first, and where it is. */
 export async function journalRecords(vm: string | null, limit: number) {
-	const {readJournal, journalFile} = await import('../adapters/journal.js');
+	const {readJournal, journalFile} = await import('../adapters/state/journal.js');
 	return {file: journalFile(), records: (await readJournal()).filter(record => vm === null || record.vm === vm).slice(-limit)};
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import {build} from 'esbuild';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {acquireLock} from '../../source/adapters/lock.js';
+import {acquireLock} from '../../source/adapters/state/lock.js';
 import type {SnapdeckError} from '../../source/core/errors.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {SnapdeckError} from '../../source/core/errors.js';
-import {headerChain, qcow2Info} from '../../source/adapters/qcow2-header.js';
+import {headerChain, qcow2Info} from '../../source/adapters/qemu/qcow2-header.js';
 import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
 
 /**

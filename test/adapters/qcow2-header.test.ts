@@ -2,8 +2,8 @@ import {open, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {execa} from 'execa';
-import {headerChain, qcow2Info, readQcow2Header} from '../../source/adapters/qcow2-header.js';
-import type {QemuImgInfo} from '../../source/adapters/qemu-img.js';
+import {headerChain, qcow2Info, readQcow2Header} from '../../source/adapters/qemu/qcow2-header.js';
+import type {QemuImgInfo} from '../../source/adapters/qemu/qemu-img.js';
 import {MiB, qemuImg, tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {QmpClient, QmpError} from '../../source/adapters/local/qmp-client.js';
+import {QmpClient, QmpError} from '../../source/adapters/qemu/qmp-client.js';
 import {runningLab} from '../helpers/live.js';
 
 describe('the QMP client, against a real QEMU', () => {

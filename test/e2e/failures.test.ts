@@ -33,7 +33,11 @@ describe('failures part-way', () => {
 		// Another process holds vdb open for writing, as a running QEMU would: qemu-img cannot write it.
 		const holder = spawn('qemu-io', ['-f', 'qcow2', path.join(lab.folder, 'vdb.qcow2')], {stdio: ['pipe', 'ignore', 'ignore']});
 		try {
-			await new Promise(resolve => setTimeout(resolve, 300));
+			// Until qemu-io has the image open (and locked): qemu-img, which takes the lock, is then refused.
+			for (let waited = 0; (await execa('qemu-img', ['info', '--', path.join(lab.folder, 'vdb.qcow2')], {reject: false})).exitCode === 0; waited += 50) {
+				if (waited > 10_000) expect.fail('qemu-io never locked vdb.qcow2');
+				await new Promise(resolve => setTimeout(resolve, 50));
+			}
 			const run = await snapdeck(['snapshot', 'vm1', 'i1', '--internal', '--yes', '--connect', `local:${lab.root}`]);
 			expect(run.exitCode).toBe(1);
 			expect(run.stderr).toContain('nothing was changed');

@@ -5,7 +5,7 @@ import {afterEach} from 'vitest';
 import {localRunner} from '../../source/adapters/exec.js';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
-import {QemuImg} from '../../source/adapters/qemu-img.js';
+import {QemuImg} from '../../source/adapters/qemu/qemu-img.js';
 import {QemuIo} from '../../source/adapters/qemu-io.js';
 import {Service} from '../../source/service/service.js';
 

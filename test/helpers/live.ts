@@ -2,8 +2,8 @@ import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {afterEach} from 'vitest';
 import {qdevPath} from '../../source/adapters/local/qemu-process.js';
-import {imagePath} from '../../source/adapters/local/qmp-block.js';
-import {QmpClient} from '../../source/adapters/local/qmp-client.js';
+import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
+import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 import {labWithVm, MiB, qemuImg} from './lab.js';
 

@@ -6,7 +6,7 @@
 import {mkdir, readdir, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {acquireLock} from '../../source/adapters/lock.js';
+import {acquireLock} from '../../source/adapters/state/lock.js';
 import {SnapdeckError} from '../../source/core/errors.js';
 
 const [dir, id, workers, rounds] = [process.argv[2]!, process.argv[3]!, Number(process.argv[4]), Number(process.argv[5])];

@@ -3,7 +3,7 @@ import {SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
-import type {QemuImg} from '../qemu-img.js';
+import type {QemuImg} from '../qemu/qemu-img.js';
 import {withXmlFile} from './libvirt-executor.js';
 import type {Virsh} from './virsh.js';
 

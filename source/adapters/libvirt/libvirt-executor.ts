@@ -6,7 +6,7 @@ import {changedNothing, SnapdeckError} from '../../core/errors.js';
 import type {Host} from '../host.js';
 import type {VmState} from '../../core/model.js';
 import type {Step, StepExecutor} from '../../core/plan.js';
-import type {QemuImg} from '../qemu-img.js';
+import type {QemuImg} from '../qemu/qemu-img.js';
 import {withDiskSources, withSnapshotDomainImages, withSnapshotOverlays} from './domain-edit.js';
 import type {Virsh} from './virsh.js';
 import {diskChain, parseDomainXml} from './xml.js';

@@ -7,7 +7,7 @@ import {toolPath} from '../exec.js';
 import {judgeBoot, socketAgent, tail} from '../boot-check.js';
 import type {BootCheck, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
-import {QmpClient} from './qmp-client.js';
+import {QmpClient} from '../qemu/qmp-client.js';
 import {VmFile} from './vm-file.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));

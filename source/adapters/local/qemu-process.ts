@@ -3,9 +3,9 @@ import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {processAlive} from '../files.js';
 import type {CommandRunner} from '../exec.js';
-import {stateDir} from './operation-store.js';
-import {assertOwnQemu} from './qmp-block.js';
-import {QmpClient} from './qmp-client.js';
+import {stateDir} from '../state/operation-store.js';
+import {assertOwnQemu} from '../qemu/qmp-block.js';
+import {QmpClient} from '../qemu/qmp-client.js';
 import type {QemuConfig, VmFile} from './vm-file.js';
 
 /** QEMU's -blockdev option syntax: a comma inside a value is written twice. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {VmDefinition} from '../../core/model.js';
-import {writeJsonAtomic} from '../atomic-file.js';
+import {writeJsonAtomic} from '../state/atomic-file.js';
 
 /**
  * `DIR/<vm>/vm.json`, the local adapter's record of a VM (documented in the README). Image files

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto';
 import {open, rename, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {fileSystemError} from './safe-fs.js';
+import {fileSystemError} from '../safe-fs.js';
 
 async function fsyncPath(file: string, flags: string) {
 	const handle = await open(file, flags);

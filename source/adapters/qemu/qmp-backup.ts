@@ -2,7 +2,7 @@ import {chmod} from 'node:fs/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import path from 'node:path';
 import type {BackupDriver} from '../hypervisor.js';
-import type {QemuImg} from '../qemu-img.js';
+import type {QemuImg} from './qemu-img.js';
 import {BACKUP_TARGET_PREFIX, nodeBitmaps, runJobs} from './qmp-block.js';
 import {QmpError, type QmpClient} from './qmp-client.js';
 

@@ -1,8 +1,8 @@
 import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {JournalEntry, OperationStore, PendingOperation} from '../../core/plan.js';
-import {writeJsonAtomic} from '../atomic-file.js';
-import {appendJournalFile, recordChange} from '../journal.js';
+import {writeJsonAtomic} from './atomic-file.js';
+import {appendJournalFile, recordChange} from './journal.js';
 import {readStateFile, stateFolder} from '../safe-fs.js';
 
 /** `.snapdeck/` inside a VM's folder: its lock, its pending operation and its journal. */

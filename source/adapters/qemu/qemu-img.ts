@@ -1,6 +1,6 @@
 import {z} from 'zod';
-import {SnapdeckError} from '../core/errors.js';
-import {METADATA_TIMEOUT_MS, type CommandRunner} from './exec.js';
+import {SnapdeckError} from '../../core/errors.js';
+import {METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
 
 /** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
 const InfoJson = z.looseObject({

@@ -2,8 +2,8 @@ import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
-import type {JournalEntry, JournalRecord} from '../core/plan.js';
-import {appendStateFile, makeDirs} from './safe-fs.js';
+import type {JournalEntry, JournalRecord} from '../../core/plan.js';
+import {appendStateFile, makeDirs} from '../safe-fs.js';
 
 export type {JournalRecord};
 

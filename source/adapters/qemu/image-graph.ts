@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type {ImageInfo, VmDefinition} from '../core/model.js';
-import {mapLimited} from '../core/chain.js';
-import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {CommandFailed} from './exec.js';
-import {liesOutsideAll} from './files.js';
+import type {ImageInfo, VmDefinition} from '../../core/model.js';
+import {mapLimited} from '../../core/chain.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {CommandFailed} from '../exec.js';
+import {liesOutsideAll} from '../files.js';
 import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import {processAlive} from '../files.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {CommandFailed, startCompanion, type Companion} from '../exec.js';
-import {stateDir} from './operation-store.js';
+import {stateDir} from '../state/operation-store.js';
 import {QmpClient} from './qmp-client.js';
 
 /** QEMU's option syntax: a comma inside a value is written twice. */

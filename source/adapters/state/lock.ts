@@ -3,9 +3,9 @@ import {closeSync, constants, openSync, readFileSync, rmSync} from 'node:fs';
 import {link, open, readdir, readFile, rename, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {SnapdeckError} from '../core/errors.js';
-import {processAlive} from './files.js';
-import {fileSystemError} from './safe-fs.js';
+import {SnapdeckError} from '../../core/errors.js';
+import {processAlive} from '../files.js';
+import {fileSystemError} from '../safe-fs.js';
 
 export interface LockHolder {
 	readonly pid: number;
