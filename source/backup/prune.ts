@@ -1,6 +1,6 @@
 import {Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
-import type {Plan, PlanEvent, PlanRunner, StepExecutor} from '../core/plan.js';
+import {handleStep, refuseSteps, type Plan, type PlanEvent, type PlanRunner, type StepExecutor, type StepHandlers} from '../core/plan.js';
 import {planPrune} from '../core/prune.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {localRunner} from '../adapters/exec.js';
@@ -15,9 +15,9 @@ import {formatBytes} from '../core/units.js';
 /** Runs prune plans in the repository: qemu-img on point files, and the manifest. */
 function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
 	const images = imageExecutor(repo.vmDir(vm), new QemuImg(localRunner));
-	return {
-		async execute(step, context) {
-			if (step.op !== 'write-manifest') return images.execute(step, context);
+	const handlers: StepHandlers = {
+		...images.handlers,
+		'write-manifest': async (step, context) => {
 			const manifest = Manifest.parse(step.manifest);
 			const files = manifest.points.flatMap(point => point.files).filter(file => step.rehash.includes(file.file));
 			for (const file of files) file.size = await repo.fileSize(vm, file.file);
@@ -32,6 +32,10 @@ function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
 			}
 			await repo.write(manifest);
 		},
+		...refuseSteps(['write-definition', 'stop-vm', 'start-vm'], op => new Error(`internal: a prune plan has no ${op} step`)),
+	};
+	return {
+		execute: (step, context) => handleStep(handlers, step, context),
 		rollback: step => images.rollback(step),
 	};
 }

@@ -115,6 +115,28 @@ export interface StepExecutor {
 	close?(): Promise<void>;
 }
 
+export type StepOp = Step['op'];
+export type StepOf<Op extends StepOp> = Extract<Step, {readonly op: Op}>;
+export type StepHandler<Op extends StepOp> = (step: StepOf<Op>, context: StepContext) => Promise<void>;
+/** How an executor carries out each kind of step it knows, one handler per kind. */
+export type StepHandlers<Op extends StepOp = StepOp> = {readonly [Kind in Op]: StepHandler<Kind>};
+
+/**
+ * Runs `step` by its kind's handler. An executor declares StepHandlers (every kind), so a new
+ * step kind that an executor does not handle is a compile error there, not a runtime surprise.
+ */
+export function handleStep(handlers: Partial<StepHandlers>, step: Step, context: StepContext): Promise<void> {
+	const handler = handlers[step.op] as StepHandler<StepOp> | undefined;
+	if (!handler) throw new Error(`internal: no handler for a ${step.op} step`);
+	return handler(step as never, context);
+}
+
+/** Every step kind refused with `why` (for an executor that only knows some). */
+export const refuseSteps = <Op extends StepOp>(ops: readonly Op[], why: (op: StepOp) => Error): StepHandlers<Op> =>
+	Object.fromEntries(ops.map(op => [op, async () => {
+		throw why(op);
+	}])) as unknown as StepHandlers<Op>;
+
 /** A plan that has started and not yet finished, kept on disk so a crash can be resumed. */
 export interface PendingOperation {
 	readonly plan: Plan;

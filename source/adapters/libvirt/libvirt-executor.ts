@@ -5,7 +5,7 @@ import path from 'node:path';
 import {changedNothing, SnapdeckError} from '../../core/errors.js';
 import type {Host} from '../host.js';
 import type {VmState} from '../../core/model.js';
-import type {Step, StepExecutor} from '../../core/plan.js';
+import {handleStep, refuseSteps, type Step, type StepExecutor, type StepHandlers} from '../../core/plan.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {withDiskSources, withSnapshotDomainImages, withSnapshotOverlays} from './domain-edit.js';
 import type {Virsh} from './virsh.js';
@@ -110,78 +110,75 @@ export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg, 
 		}
 	}
 
-	return {
-		async execute(step, {resuming, signal, onProgress}) {
-			switch (step.op) {
-				case 'stop-vm':
-					if (await running()) await virsh.run(['destroy', ...domain]);
-					return;
-				case 'start-vm':
-					if (!(await running())) await virsh.run(['start', ...domain]);
-					return;
-				case 'internal-create':
-					return; // Taken with the metadata, in one libvirt call.
-				case 'create-overlay': {
-					// A take: libvirt creates the overlay itself, with the metadata. A revert: snapdeck does.
-					if (activeOf(step.disk) === step.backing) return;
-					if (await host.exists(step.file)) {
-						if (!resuming) throw new SnapdeckError('refused', `${step.file} already exists; snapdeck never overwrites an image`);
-						await host.remove(step.file);
-					}
-					return qemuImg.create(step.file, {backing: step.backing});
-				}
-				case 'copy-internal':
-					if (await host.exists(step.target)) await host.remove(step.target);
-					return qemuImg.convertSnapshot(step.source, step.name, step.target, step.backing, {signal, onProgress});
-				case 'internal-apply':
-					if (reverted.has(step.name)) return;
-					await virsh.run(['snapshot-revert', ...domain, '--snapshotname', step.name]);
-					reverted.add(step.name);
-					return;
-				case 'delete-image':
-					return host.remove(step.file);
-				case 'internal-delete': {
-					if (reverted.has(`deleted:${step.name}`)) return;
-					if ((await snapshotNames()).includes(step.name)) {
-						const deleted = await virsh.run(['snapshot-delete', ...domain, '--snapshotname', step.name]).then(() => true, () => false);
-						// libvirt refuses when the image is no longer in the domain's chain: delete it there, then the record.
-						if (!deleted) {
-							if (!(await running()) || !(await liveChain(step.disk)).includes(step.file)) {
-								for (const snapshot of state.definition.snapshots.find(candidate => candidate.name === step.name)?.disks ?? []) {
-									if (((await qemuImg.info(snapshot.file)).snapshots ?? []).some(internal => internal.name === step.name)) await qemuImg.snapshotDelete(snapshot.file, step.name);
-								}
-								await virsh.run(['snapshot-delete', ...domain, '--snapshotname', step.name, '--metadata']);
-							} else {
-								throw new SnapdeckError('refused', `libvirt could not delete internal snapshot '${step.name}' of the running ${vm}`, 'stop the domain, then run snapdeck recover');
-							}
-						}
-					}
-					reverted.add(`deleted:${step.name}`);
-					return;
-				}
-				case 'commit': {
-					renames.set(step.top, step.base);
-					const live = (await running()) ? await liveChain(step.disk) : [];
-					if (!live.includes(step.top)) return qemuImg.commit(step.top, {signal, onProgress});
-					const active = live[0] === step.top;
-					return blockJob(['blockcommit', ...domain, step.disk, '--top', step.top, '--base', step.base, ...(active ? ['--active', '--pivot'] : [])], step.disk, signal, onProgress);
-				}
-				case 'rebase': {
-					const live = (await running()) ? await liveChain(step.disk) : [];
-					if (!live.includes(step.file)) return qemuImg.rebase(step.file, step.backing, {signal, onProgress, unsafe: !step.copy});
-					const current = (await qemuImg.info(step.file))['full-backing-filename'];
-					if ((step.backing === null && current === undefined) || current === step.backing) return; // QEMU rewrote it in the commit below.
-					if (!step.copy || live[0] !== step.file) {
-						throw new SnapdeckError('refused', `${step.file} is inside the running ${vm}'s chain, where libvirt can only pull into the top image`, 'stop the domain, then run snapdeck recover');
-					}
-					return blockJob(['blockpull', ...domain, step.disk, ...(step.backing === null ? [] : ['--base', step.backing])], step.disk, signal, onProgress);
-				}
-				case 'write-definition':
-					return writeDefinition(step);
-				default:
-					throw new Error(`internal: ${step.op} is not a step for a libvirt domain`);
-			}
+	const handlers: StepHandlers = {
+		'stop-vm': async () => {
+			if (await running()) await virsh.run(['destroy', ...domain]);
 		},
+		'start-vm': async () => {
+			if (!(await running())) await virsh.run(['start', ...domain]);
+		},
+		// Taken with the metadata, in one libvirt call.
+		'internal-create': async () => undefined,
+		'create-overlay': async (step, {resuming}) => {
+			// A take: libvirt creates the overlay itself, with the metadata. A revert: snapdeck does.
+			if (activeOf(step.disk) === step.backing) return;
+			if (await host.exists(step.file)) {
+				if (!resuming) throw new SnapdeckError('refused', `${step.file} already exists; snapdeck never overwrites an image`);
+				await host.remove(step.file);
+			}
+			return qemuImg.create(step.file, {backing: step.backing});
+		},
+		'copy-internal': async (step, {signal, onProgress}) => {
+			if (await host.exists(step.target)) await host.remove(step.target);
+			return qemuImg.convertSnapshot(step.source, step.name, step.target, step.backing, {signal, onProgress});
+		},
+		'internal-apply': async step => {
+			if (reverted.has(step.name)) return;
+			await virsh.run(['snapshot-revert', ...domain, '--snapshotname', step.name]);
+			reverted.add(step.name);
+		},
+		'delete-image': step => host.remove(step.file),
+		'internal-delete': async step => {
+			if (reverted.has(`deleted:${step.name}`)) return;
+			if ((await snapshotNames()).includes(step.name)) {
+				const deleted = await virsh.run(['snapshot-delete', ...domain, '--snapshotname', step.name]).then(() => true, () => false);
+				// libvirt refuses when the image is no longer in the domain's chain: delete it there, then the record.
+				if (!deleted) {
+					if (!(await running()) || !(await liveChain(step.disk)).includes(step.file)) {
+						for (const snapshot of state.definition.snapshots.find(candidate => candidate.name === step.name)?.disks ?? []) {
+							if (((await qemuImg.info(snapshot.file)).snapshots ?? []).some(internal => internal.name === step.name)) await qemuImg.snapshotDelete(snapshot.file, step.name);
+						}
+						await virsh.run(['snapshot-delete', ...domain, '--snapshotname', step.name, '--metadata']);
+					} else {
+						throw new SnapdeckError('refused', `libvirt could not delete internal snapshot '${step.name}' of the running ${vm}`, 'stop the domain, then run snapdeck recover');
+					}
+				}
+			}
+			reverted.add(`deleted:${step.name}`);
+		},
+		commit: async (step, {signal, onProgress}) => {
+			renames.set(step.top, step.base);
+			const live = (await running()) ? await liveChain(step.disk) : [];
+			if (!live.includes(step.top)) return qemuImg.commit(step.top, {signal, onProgress});
+			const active = live[0] === step.top;
+			return blockJob(['blockcommit', ...domain, step.disk, '--top', step.top, '--base', step.base, ...(active ? ['--active', '--pivot'] : [])], step.disk, signal, onProgress);
+		},
+		rebase: async (step, {signal, onProgress}) => {
+			const live = (await running()) ? await liveChain(step.disk) : [];
+			if (!live.includes(step.file)) return qemuImg.rebase(step.file, step.backing, {signal, onProgress, unsafe: !step.copy});
+			const current = (await qemuImg.info(step.file))['full-backing-filename'];
+			if ((step.backing === null && current === undefined) || current === step.backing) return; // QEMU rewrote it in the commit below.
+			if (!step.copy || live[0] !== step.file) {
+				throw new SnapdeckError('refused', `${step.file} is inside the running ${vm}'s chain, where libvirt can only pull into the top image`, 'stop the domain, then run snapdeck recover');
+			}
+			return blockJob(['blockpull', ...domain, step.disk, ...(step.backing === null ? [] : ['--base', step.backing])], step.disk, signal, onProgress);
+		},
+		'write-definition': step => writeDefinition(step),
+		...refuseSteps(['write-manifest'], op => new Error(`internal: ${op} is not a step for a libvirt domain`)),
+	};
+
+	return {
+		execute: (step, context) => handleStep(handlers, step, context),
 		async rollback(step) {
 			// A take makes one atomic libvirt call; a revert's new overlay is removed if it was begun.
 			if (step.op === 'create-overlay' && activeOf(step.disk) !== step.backing) await host.remove(step.file);

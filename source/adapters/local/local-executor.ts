@@ -2,7 +2,7 @@ import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {fileExists} from '../files.js';
 import {matchSource} from '../safe-fs.js';
-import type {Step, StepContext, StepExecutor} from '../../core/plan.js';
+import {handleStep, type StepExecutor, type StepHandlers} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
@@ -53,22 +53,23 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 
 	const internalIn = async (file: string, name: string) => ((await qemuImg.info(resolve(file))).snapshots ?? []).some(snapshot => snapshot.name === name);
 
-	async function live(qmp: QmpClient, step: Step, {resuming, signal, onProgress}: StepContext): Promise<void> {
-		const tops = await topNodes(qmp);
+	/** How each kind of step is carried out through the running QEMU's monitor; the rest as offline. */
+	function live(qmp: QmpClient, tops: Awaited<ReturnType<typeof topNodes>>): StepHandlers {
 		const topOf = (disk: string) => {
 			const top = tops.get(disk);
 			if (!top) throw new SnapdeckError('refused', `the running VM has no disk ${disk}`, 'stop the VM and check its vm.json');
 			return top;
 		};
-		switch (step.op) {
-			case 'create-overlay': {
+		return {
+			...offline.handlers,
+			'create-overlay': async (step, {resuming}) => {
 				// Only the file now; the switch to it happens, for all disks at once, with the metadata.
 				if ((await fileExists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
 				const size = (await qemuImg.info(resolve(step.backing)))['virtual-size'];
 				await qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
 				return matchSource(resolve(step.file), resolve(step.backing));
-			}
-			case 'write-definition': {
+			},
+			'write-definition': async (step, context) => {
 				const actions: Array<{type: string; data: Record<string, unknown>}> = [];
 				const bitmaps = await nodeBitmaps(qmp);
 				for (const disk of step.definition.disks) {
@@ -92,9 +93,9 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				// snapshot, with the guest's filesystems frozen (and thawed whatever happens).
 				const taken = step.definition.snapshots.find(snapshot => !vm.snapshots.some(known => known.name === snapshot.name));
 				if (actions.length > 0) await frozenIf(taken?.quiesced === true, () => qmp.execute('transaction', {actions}));
-				return offline.execute(step, {resuming, signal, onProgress});
-			}
-			case 'internal-create': {
+				return offline.execute(step, context);
+			},
+			'internal-create': async (step, {signal, onProgress}) => {
 				if (await internalIn(step.file, step.name)) return; // The first disk's step took it on every disk.
 				if (step.memory) {
 					const devices = vm.disks.map(disk => topOf(disk.target).node);
@@ -102,8 +103,8 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				}
 				const actions = vm.disks.map(disk => ({type: 'blockdev-snapshot-internal-sync', data: {device: topOf(disk.target).node, name: step.name}}));
 				return void (await qmp.execute('transaction', {actions}));
-			}
-			case 'internal-apply': {
+			},
+			'internal-apply': async (step, {signal, onProgress}) => {
 				const snapshot = vm.snapshots.find(candidate => candidate.name === step.name);
 				if (!snapshot?.memory) throw new SnapdeckError('refused', `a disk-only snapshot cannot be applied to a running VM`, 'the plan stops the VM first; run the command again');
 				if (loaded.has(step.name)) return;
@@ -111,8 +112,9 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				await runJob(qmp, 'snapshot-load', id => qmp.execute('snapshot-load', {'job-id': id, tag: step.name, vmstate: devices[0], devices}), {signal, onProgress});
 				loaded.add(step.name);
 				return;
-			}
-			case 'internal-delete': {
+			},
+			'internal-delete': async (step, context) => {
+				const {resuming} = context;
 				const top = topOf(step.disk);
 				if (top.file === resolve(step.file)) {
 					if (resuming && !(await internalIn(step.file, step.name))) return;
@@ -121,13 +123,14 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				if ((await qcow2Nodes(qmp)).has(resolve(step.file))) {
 					throw new SnapdeckError('refused', `${step.file} is a read-only backing image of the running VM; its internal snapshot '${step.name}' can be deleted only while the VM is stopped`, 'stop the VM, then run the command again');
 				}
-				return offline.execute(step, {resuming, signal, onProgress});
-			}
-			case 'commit': {
+				return offline.execute(step, context);
+			},
+			commit: async (step, context) => {
+				const {signal, onProgress} = context;
 				const nodes = await qcow2Nodes(qmp);
 				const topNode = nodes.get(resolve(step.top));
 				const baseNode = nodes.get(resolve(step.base));
-				if (!topNode) return offline.execute(step, {resuming, signal, onProgress});
+				if (!topNode) return offline.execute(step, context);
 				if (!baseNode) throw new SnapdeckError('refused', `${step.base} is not in the running VM's chain under ${step.top}`);
 				const top = topOf(step.disk);
 				const active = top.node === topNode;
@@ -136,11 +139,12 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 					: {'job-id': id, device: top.node, 'top-node': topNode, 'base-node': baseNode, 'backing-file': path.basename(resolve(step.base))}), {signal, onProgress, pivot: active});
 				await dropDetachedNodes(qmp);
 				return flushAll(qmp);
-			}
-			case 'rebase': {
+			},
+			rebase: async (step, context) => {
+				const {signal, onProgress} = context;
 				const nodes = await qcow2Nodes(qmp);
 				const node = nodes.get(resolve(step.file));
-				if (!node) return offline.execute(step, {resuming, signal, onProgress});
+				if (!node) return offline.execute(step, context);
 				const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
 				const already = step.backing === null ? current === undefined : current !== undefined && path.resolve(folder, current) === resolve(step.backing);
 				if (already) return flushAll(qmp); // QEMU rewrote the header (when it committed below, or before a crash).
@@ -152,21 +156,19 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				}), {signal, onProgress});
 				await dropDetachedNodes(qmp);
 				return flushAll(qmp);
-			}
-			case 'stop-vm':
+			},
+			'stop-vm': async () => {
 				await stopVm(folder, vm, qmp);
 				client?.close();
 				client = null;
-				return;
-			default:
-				return offline.execute(step, {resuming, signal, onProgress});
-		}
+			},
+		};
 	}
 
 	return {
 		async execute(step, context) {
 			const qmp = step.op === 'start-vm' ? null : await running();
-			return qmp ? live(qmp, step, context) : offline.execute(step, context);
+			return qmp ? handleStep(live(qmp, await topNodes(qmp)), step, context) : offline.execute(step, context);
 		},
 		async rollback(step) {
 			const qmp = await running();

@@ -1,17 +1,20 @@
 import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
-import type {Step, StepExecutor} from '../../core/plan.js';
+import {handleStep, type Step, type StepExecutor, type StepHandlers} from '../../core/plan.js';
 import {fileExists} from '../files.js';
 import {matchSource} from '../safe-fs.js';
 import {readQcow2Header} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 
+/** The step kinds that only touch qcow2 files. */
+export type ImageStepOp = 'create-overlay' | 'internal-create' | 'internal-apply' | 'internal-delete' | 'copy-internal' | 'commit' | 'rebase' | 'delete-image';
+
 /**
  * The steps that only touch qcow2 files (create, internal snapshots, commit, rebase, delete), with
  * qemu-img, on files named relative to `folder`: a stopped VM's images, or a backup repository's.
  */
-export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
+export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor & {readonly handlers: StepHandlers<ImageStepOp>} {
 	const resolve = (file: string) => path.resolve(folder, file);
 	/** A backing reference as it must be written into `image`'s header: relative to the image. */
 	const backingFor = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
@@ -27,56 +30,57 @@ export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor {
 		await rm(resolve(file));
 	};
 
-	return {
-		async execute(step: Step, {resuming, signal, onProgress}) {
-			const job = {signal, onProgress};
-			switch (step.op) {
-				case 'create-overlay':
-					await freshTarget(step.file, resuming);
-					await qemuImg.create(resolve(step.file), {backing: backingFor(step.file, step.backing)});
-					return matchSource(resolve(step.file), resolve(step.backing));
-				case 'internal-create':
-					if (await hasInternal(step.file, step.name)) {
-						if (resuming) return;
-						throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
-					}
-					return qemuImg.snapshotCreate(resolve(step.file), step.name);
-				case 'internal-apply': {
-					// QEMU refuses to apply a snapshot to an image with dirty bitmaps ("Device has active
-					// dirty bitmaps"); the plan said they go (the next backup of the disk is a full).
-					const bitmaps = (await qemuImg.info(resolve(step.file)))['format-specific']?.data.bitmaps ?? [];
-					for (const bitmap of bitmaps) await qemuImg.removeBitmap(resolve(step.file), bitmap.name);
-					return qemuImg.snapshotApply(resolve(step.file), step.name);
-				}
-				case 'internal-delete':
-					if (!(await hasInternal(step.file, step.name)) && resuming) return;
-					return qemuImg.snapshotDelete(resolve(step.file), step.name);
-				case 'copy-internal':
-					await freshTarget(step.target, resuming);
-					await qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), job);
-					return matchSource(resolve(step.target), resolve(step.source));
-				case 'commit': {
-					// The header says what the top is backed by now (no qemu-img process for it).
-					const actual = (await readQcow2Header(resolve(step.top))).backing ?? undefined;
-					if (actual === undefined || actual !== resolve(step.base)) {
-						throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`, 'run the command again for a fresh plan');
-					}
-					return qemuImg.commit(resolve(step.top), job);
-				}
-				case 'rebase': {
-					const backing = step.backing === null ? null : backingFor(step.file, step.backing);
-					if (resuming) {
-						const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
-						if ((current === undefined && step.backing === null) || (current !== undefined && step.backing !== null && path.resolve(current) === resolve(step.backing))) return;
-					}
-					return qemuImg.rebase(resolve(step.file), backing, {...job, unsafe: !step.copy});
-				}
-				case 'delete-image':
-					return rm(resolve(step.file), {force: true});
-				default:
-					throw new Error(`internal: ${step.op} is not an image step`);
-			}
+	const handlers: StepHandlers<ImageStepOp> = {
+		'create-overlay': async (step, {resuming}) => {
+			await freshTarget(step.file, resuming);
+			await qemuImg.create(resolve(step.file), {backing: backingFor(step.file, step.backing)});
+			return matchSource(resolve(step.file), resolve(step.backing));
 		},
+		'internal-create': async (step, {resuming}) => {
+			if (await hasInternal(step.file, step.name)) {
+				if (resuming) return;
+				throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
+			}
+			return qemuImg.snapshotCreate(resolve(step.file), step.name);
+		},
+		'internal-apply': async step => {
+			// QEMU refuses to apply a snapshot to an image with dirty bitmaps ("Device has active
+			// dirty bitmaps"); the plan said they go (the next backup of the disk is a full).
+			const bitmaps = (await qemuImg.info(resolve(step.file)))['format-specific']?.data.bitmaps ?? [];
+			for (const bitmap of bitmaps) await qemuImg.removeBitmap(resolve(step.file), bitmap.name);
+			return qemuImg.snapshotApply(resolve(step.file), step.name);
+		},
+		'internal-delete': async (step, {resuming}) => {
+			if (!(await hasInternal(step.file, step.name)) && resuming) return;
+			return qemuImg.snapshotDelete(resolve(step.file), step.name);
+		},
+		'copy-internal': async (step, {resuming, signal, onProgress}) => {
+			await freshTarget(step.target, resuming);
+			await qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), {signal, onProgress});
+			return matchSource(resolve(step.target), resolve(step.source));
+		},
+		commit: async (step, {signal, onProgress}) => {
+			// The header says what the top is backed by now (no qemu-img process for it).
+			const actual = (await readQcow2Header(resolve(step.top))).backing ?? undefined;
+			if (actual === undefined || actual !== resolve(step.base)) {
+				throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`, 'run the command again for a fresh plan');
+			}
+			return qemuImg.commit(resolve(step.top), {signal, onProgress});
+		},
+		rebase: async (step, {resuming, signal, onProgress}) => {
+			const backing = step.backing === null ? null : backingFor(step.file, step.backing);
+			if (resuming) {
+				const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
+				if ((current === undefined && step.backing === null) || (current !== undefined && step.backing !== null && path.resolve(current) === resolve(step.backing))) return;
+			}
+			return qemuImg.rebase(resolve(step.file), backing, {signal, onProgress, unsafe: !step.copy});
+		},
+		'delete-image': step => rm(resolve(step.file), {force: true}),
+	};
+
+	return {
+		handlers,
+		execute: (step, context) => handleStep(handlers, step, context),
 		async rollback(step: Step) {
 			const created = step.op === 'create-overlay' ? step.file : step.op === 'copy-internal' ? step.target : undefined;
 			if (created !== undefined && !notOurs.has(created)) await rm(resolve(created), {force: true});
