@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {MiB, qemuImg, qemuIo} from '../helpers/lab.js';
+import {damageL2, MiB, qemuImg, qemuIo} from '../helpers/lab.js';
 import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -201,5 +201,22 @@ describe('qemu:///session, the unprivileged libvirt (here as root, whose session
 		await dom.merge('s1');
 		expect((await dom.hypervisor.list()).find(vm => vm.name === dom.name)).toMatchObject({snapshots: 0});
 		expect(await dom.reads(await dom.activeFile(), 0xa1, 1)).toBe(true);
+	});
+});
+
+describe('the one preflight, on libvirt', () => {
+	it('refuses to merge into a frozen image whose tables are damaged (qemu-img check), changing nothing; the running top is not judged from outside', async () => {
+		const domain = await libvirtDomain();
+		await domain.guestWrite(0xa1, 1);
+		await domain.take('e1');
+		await domain.guestWrite(0xb2, 2);
+		// The frozen disk.qcow2 still opens, but qemu-img check finds its tables damaged.
+		await damageL2(domain.image);
+		const before = await domain.activeFile();
+
+		await expect(domain.merge('e1')).rejects.toMatchObject({code: 'damaged', message: expect.stringMatching(/disk\.qcow2 is damaged \(\d+ corruptions/)});
+		expect(await domain.activeFile()).toBe(before);
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout).toContain('e1');
+		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 	});
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {labWithVm, qemuImg, tempDir} from '../helpers/lab.js';
+import {damageL2, labWithVm, qemuImg, tempDir} from '../helpers/lab.js';
 
 /** The VM folder's files and vm.json, to prove a refused command changed nothing. */
 async function snapshotOfFolder(folder: string) {
@@ -101,19 +101,8 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		const lab = await labWithVm();
 		await lab.write(0x11, 0);
 		await lab.take('s1');
-		// Misalign the first data cluster in vda.qcow2's L2 table: the image opens, but check finds it.
-		const handle = await open(path.join(lab.folder, 'vda.qcow2'), 'r+');
-		const read64 = async (offset: number) => {
-			const buffer = Buffer.alloc(8);
-			await handle.read(buffer, 0, 8, offset);
-			return buffer.readBigUInt64BE();
-		};
-		const l1 = Number(await read64(40));
-		const l2 = Number((await read64(l1)) & 0x00ff_ffff_ffff_fe00n);
-		const entry = Buffer.alloc(8);
-		entry.writeBigUInt64BE((await read64(l2)) | 0x200n);
-		await handle.write(entry, 0, 8, l2);
-		await handle.close();
+		// The image opens, but qemu-img check finds its tables damaged.
+		await damageL2(path.join(lab.folder, 'vda.qcow2'));
 		const before = await snapshotOfFolder(lab.folder);
 		const run = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
 		expect(run.exitCode).toBe(1);

@@ -1,4 +1,4 @@
-import {mkdtemp, mkdir, readFile, rm} from 'node:fs/promises';
+import {mkdtemp, mkdir, open, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {afterEach} from 'vitest';
@@ -60,4 +60,26 @@ export async function labWithVm(name = 'vm1', targets: string[] = ['vda'], sizeM
 			return true;
 		},
 	};
+}
+
+/**
+ * Misaligns the first data cluster in `image`'s L2 table: the image still opens, but
+ * `qemu-img check` finds the damage (a corruption snapdeck must refuse to build on).
+ */
+export async function damageL2(image: string): Promise<void> {
+	const handle = await open(image, 'r+');
+	try {
+		const read64 = async (offset: number) => {
+			const buffer = Buffer.alloc(8);
+			await handle.read(buffer, 0, 8, offset);
+			return buffer.readBigUInt64BE();
+		};
+		const l1 = Number(await read64(40));
+		const l2 = Number((await read64(l1)) & 0x00ff_ffff_ffff_fe00n);
+		const entry = Buffer.alloc(8);
+		entry.writeBigUInt64BE((await read64(l2)) | 0x200n);
+		await handle.write(entry, 0, 8, l2);
+	} finally {
+		await handle.close();
+	}
 }

@@ -9,7 +9,8 @@ import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
-import {takenSnapshot, type Plan, type StepExecutor} from '../../core/plan.js';
+import type {Plan, StepExecutor} from '../../core/plan.js';
+import {preflight} from '../../core/preflight.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import type {BackupDriver, BootCheck, BootOptions, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
@@ -148,27 +149,35 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
-		const instant = await this.instantOf(vm);
-		if (instant) throw new SnapdeckError('refused', `${vm} is still being restored from backup point ${instant.point} (an instant restore): its disks read from the repository until that is done`, `wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`);
-		if (takenSnapshot(plan)?.quiesced) {
-			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
-			await this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).catch((error: Error) => {
-				throw new SnapdeckError('refused', `cannot quiesce ${vm}: ${error.message.replace(/^virsh qemu-agent-command on \S+ failed: /, '')}`,
-					`take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain`);
-			});
-		}
-		const copiesMemory = plan.steps.some(step => step.op === 'copy-internal') && state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
-		if (copiesMemory) {
-			throw new SnapdeckError('refused', `'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`, 'merge the later external snapshots first, or revert to a disk-only snapshot');
-		}
-		const snapshot = plan.steps.some(step => step.op === 'internal-create') && !plan.steps.some(step => step.op === 'internal-create' && step.memory);
-		if (snapshot && state.run === 'running') {
-			throw new SnapdeckError('refused', `libvirt takes an internal snapshot of a running domain only with its memory`, `add --memory, or take an external (disk-only) snapshot`);
-		}
-		for (const directory of new Set(plan.steps.flatMap(step => step.creates).map(file => path.dirname(file)))) {
-			const free = await this.host.freeBytes(directory);
-			if (plan.space > free) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${directory} on ${this.host.name}, and ${formatBytes(free)} is available`, 'free some space there (merging old snapshots frees space too), then try again', 'no-space');
-		}
+		return preflight(state, plan, {
+			instant: () => this.instantOf(vm),
+			quiesceProblem: () => this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).then(() => null, (error: Error) => ({
+				message: `cannot quiesce ${vm}: ${error.message.replace(/^virsh qemu-agent-command on \S+ failed: /, '')}`,
+				hint: 'take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain',
+			})),
+			own: async () => {
+				const copiesMemory = plan.steps.some(step => step.op === 'copy-internal') && state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
+				if (copiesMemory) {
+					throw new SnapdeckError('refused', `'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`, 'merge the later external snapshots first, or revert to a disk-only snapshot');
+				}
+				const snapshot = plan.steps.some(step => step.op === 'internal-create') && !plan.steps.some(step => step.op === 'internal-create' && step.memory);
+				if (snapshot && state.run === 'running') {
+					throw new SnapdeckError('refused', `libvirt takes an internal snapshot of a running domain only with its memory`, `add --memory, or take an external (disk-only) snapshot`);
+				}
+			},
+			// qemu-img check there, of what the running domain does not write (read from outside, that can look corrupt).
+			damage: async files => {
+				const skip = await this.beingWritten({state});
+				return mapLimited(files, 4, async file => {
+					if (skip.has(file)) return null;
+					const check = await this.qemuImg.check(file);
+					return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+				});
+			},
+			locate: file => file,
+			freeSpace: async () => Promise.all([...new Set(plan.steps.flatMap(step => step.creates).map(file => path.dirname(file)))]
+				.map(async directory => ({where: `${directory} on ${this.host.name}`, free: await this.host.freeBytes(directory)}))),
+		});
 	}
 
 	executor({state}: Inspection): StepExecutor {
@@ -309,14 +318,17 @@ export class LibvirtHypervisor implements Hypervisor {
 		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, names]));
 	}
 
+	/** Images a running domain's QEMU may be writing: its active images, or all of them while a job runs. */
+	private async beingWritten({state}: Pick<Inspection, 'state'>): Promise<Set<string>> {
+		if (state.run !== 'running') return new Set();
+		const vm = state.definition.name;
+		const [job, ...blockJobs] = await this.virsh.batch([['domjobinfo', '--domain', vm], ...state.definition.disks.map(disk => ['blockjob', '--domain', vm, '--path', disk.target, '--info'])]);
+		const busy = !/Job type:\s+None/.test(job ?? '') || blockJobs.some(info => info.trim() !== '' && !/No current block job/.test(info));
+		return new Set(busy ? Object.keys(state.images) : state.definition.disks.map(disk => disk.file));
+	}
+
 	async checkImages({state}: Inspection) {
-		let skip = new Set<string>();
-		if (state.run === 'running') {
-			const vm = state.definition.name;
-			const [job, ...blockJobs] = await this.virsh.batch([['domjobinfo', '--domain', vm], ...state.definition.disks.map(disk => ['blockjob', '--domain', vm, '--path', disk.target, '--info'])]);
-			const busy = !/Job type:\s+None/.test(job ?? '') || blockJobs.some(info => info.trim() !== '' && !/No current block job/.test(info));
-			skip = new Set(busy ? Object.keys(state.images) : state.definition.disks.map(disk => disk.file));
-		}
+		const skip = await this.beingWritten({state});
 		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
 			const check = await this.qemuImg.check(file);
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};

@@ -7,8 +7,8 @@ import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
-import {planFiles, takenSnapshot, type Plan} from '../../core/plan.js';
-import {formatBytes} from '../../core/units.js';
+import type {Plan} from '../../core/plan.js';
+import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
@@ -224,38 +224,35 @@ export class LocalHypervisor implements Hypervisor {
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		const file = this.files.get(vm);
-		if (file?.instant) throw new SnapdeckError('refused', `${vm} is still being restored from backup point ${file.instant.point} (an instant restore): its disks read from the repository until that is done`, `wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`);
-		const taken = takenSnapshot(plan);
-		if (taken?.quiesced) {
-			// Asked before anything changes: without an agent the answer is a choice, never a silent unquiesced snapshot.
-			if (taken.kind !== 'external') throw new SnapdeckError('refused', `cannot quiesce an internal snapshot of ${vm} here`, 'take an external one (leave out --internal), or leave out --quiesce');
-			const agent = file?.qemu?.agent ? path.resolve(path.join(this.root, vm), file.qemu.agent) : null;
-			if (agent === null) throw new SnapdeckError('refused', `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`, 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it');
-			if (!(await agentAnswers(agent, 3000))) throw new SnapdeckError('refused', `cannot quiesce ${vm}: no guest agent answers on ${agent}`, 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest');
-		}
-		if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
-			throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
-		}
 		const folder = path.join(this.root, vm);
-		const {creates, writes} = planFiles(plan);
-		const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(file => state.images[file] && !creates.includes(file));
-		// What the running QEMU writes is judged by QEMU itself; qemu-img checks the rest.
-		const running = await this.runningView({state});
-		const damaged = async (file: string) => {
-			if (running.written.has(file)) return running.corrupt.has(file) ? 'QEMU found it corrupt' : null;
-			const check = await this.qemuImg.check(path.resolve(folder, file));
-			return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
-		};
-		const verdicts = await mapLimited(touched, 4, damaged);
-		for (const [index, file] of touched.entries()) {
-			const verdict = verdicts[index];
-			if (verdict) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`, `copy it somewhere safe, then inspect it with 'qemu-img check ${path.resolve(folder, file)}'`, 'damaged');
-		}
-		const fs = await statfs(folder);
-		const free = fs.bavail * fs.bsize;
-		if (plan.space > free) {
-			throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${folder}, and ${formatBytes(free)} is available`, 'free some space (merging old snapshots frees space too), then try again', 'no-space');
-		}
+		return preflight(state, plan, {
+			instant: async () => file?.instant ?? null,
+			quiesceProblem: async () => {
+				const agent = file?.qemu?.agent ? path.resolve(folder, file.qemu.agent) : null;
+				if (agent === null) return {message: `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`, hint: 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it'};
+				if (!(await agentAnswers(agent, 3000))) return {message: `cannot quiesce ${vm}: no guest agent answers on ${agent}`, hint: 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest'};
+				return null;
+			},
+			own: async () => {
+				if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
+					throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
+				}
+			},
+			// What the running QEMU writes is judged by QEMU itself; qemu-img checks the rest.
+			damage: async files => {
+				const running = await this.runningView({state});
+				return mapLimited(files, 4, async image => {
+					if (running.written.has(image)) return running.corrupt.has(image) ? 'QEMU found it corrupt' : null;
+					const check = await this.qemuImg.check(path.resolve(folder, image));
+					return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+				});
+			},
+			locate: image => path.resolve(folder, image),
+			freeSpace: async () => {
+				const fs = await statfs(folder);
+				return [{where: folder, free: fs.bavail * fs.bsize}];
+			},
+		});
 	}
 
 	executor({state}: Inspection) {
