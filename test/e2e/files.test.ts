@@ -26,6 +26,9 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 		const pointFile = path.join(lab.repo, 'files1', point.files[0]!.file);
 		const before = sha256(await readFile(pointFile));
 
+		// Without a path: the point's filesystems.
+		const filesystems = jsonOf(await snapdeck(['files', 'files1', '--point', point.id, '--json'], env));
+		expect(filesystems).toMatchObject({kind: 'filesystems', filesystems: [expect.objectContaining({type: 'ext4'})]});
 		const listing = jsonOf(await snapdeck(['files', 'files1', '--point', point.id, '/data', '--json'], env)) as {entries: Array<{name: string; type: string; size: number}>};
 		expect(listing.entries).toEqual(expect.arrayContaining([
 			expect.objectContaining({name: 'blob', type: 'file', size: 300 * 1024}),
