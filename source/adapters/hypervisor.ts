@@ -2,21 +2,18 @@ import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
 import type {LockHolder} from './state/lock.js';
 
-/** What an adapter can do; the service and UI offer only what is declared here. */
-export interface Capabilities {
-	readonly externalSnapshots: boolean;
-	readonly internalSnapshots: boolean;
-	readonly memorySnapshots: boolean;
-	/** Snapshot, revert and merge while the VM runs. */
-	readonly liveOperations: boolean;
-}
-
 export interface Inspection {
 	readonly state: VmState;
 	/** What is wrong with the VM's images or metadata; any entry blocks every change. */
 	readonly problems: readonly string[];
 	/** What looks off but blocks nothing (an overlay no snapshot knows); for the operator and health checks. */
 	readonly findings: readonly string[];
+	/**
+	 * What the adapter read along and needs again for this VM (local: its parsed vm.json), carried
+	 * here rather than kept by the adapter, so nothing depends on the order of calls. Only the
+	 * adapter that made the inspection reads it.
+	 */
+	readonly native?: unknown;
 }
 
 /** One disk's file in a backup: where it goes and, for an incremental, the previous point's file. */
@@ -101,7 +98,6 @@ export interface BackupDriver {
 /** One hypervisor connection. Every adapter (local, libvirt, ...) implements this. */
 export interface Hypervisor {
 	readonly uri: string;
-	readonly capabilities: Capabilities;
 	list(): Promise<VmSummary[]>;
 	/** Just the VMs' names, where the adapter can tell them more cheaply than list(). */
 	names?(): Promise<string[]>;

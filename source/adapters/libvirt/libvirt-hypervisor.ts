@@ -13,7 +13,7 @@ import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import type {BackupDriver, BootCheck, BootOptions, BootResult, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection} from '../hypervisor.js';
 import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {execInGuest, type AgentCommand} from '../guest-agent.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
@@ -52,7 +52,6 @@ const runState = (domstate: string): VmRunState => {
 
 /** A local libvirt connection (qemu:///system, qemu:///session, test:///default) through virsh. */
 export class LibvirtHypervisor implements Hypervisor {
-	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: true, liveOperations: true};
 	private readonly virsh: Virsh;
 	private readonly qemuImg: QemuImg;
 

@@ -13,7 +13,7 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
-import type {BackupDriver, BootCheck, BootOptions, Capabilities, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, heldHere, lockHolder} from '../state/lock.js';
@@ -49,13 +49,17 @@ const socketAnswers = (socket: string) =>
 		connection.setTimeout(5000, () => done(true));
 	});
 
+/** The vm.json this adapter's inspect() read, carried in the inspection. */
+function vmFileOf(inspection: Inspection): VmFile {
+	if (inspection.native === undefined) throw new Error(`internal: an inspection of ${inspection.state.definition.name} that the local adapter did not make`);
+	return inspection.native as VmFile;
+}
+
 /** `local:DIR`: each VM is a folder `DIR/<vm>/` with a vm.json and its qcow2 images. */
 export class LocalHypervisor implements Hypervisor {
 	readonly uri: string;
-	readonly capabilities: Capabilities = {externalSnapshots: true, internalSnapshots: true, memorySnapshots: true, liveOperations: true};
 	private readonly qemuImg: QemuImg;
 	private readonly runner: CommandRunner;
-	private readonly files = new Map<string, VmFile>();
 
 	/** `journal`: record changes in the central journal too (not while the demo lab is being built). */
 	constructor(readonly root: string, runner: CommandRunner = localRunner, private readonly journal = true) {
@@ -192,7 +196,6 @@ export class LocalHypervisor implements Hypervisor {
 	async inspect(vm: string): Promise<Inspection> {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
-		this.files.set(vm, file);
 		// An instant restore's disks are backed by the point in the repository until the stream is done.
 		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true, confine: true, alsoWithin: file.instant ? [file.instant.repository] : []});
 		const existingFiles = await readdir(folder);
@@ -201,7 +204,7 @@ export class LocalHypervisor implements Hypervisor {
 		const known = new Set(Object.keys(images).map(image => path.resolve(folder, image)));
 		const strays = await strayOverlays(existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)), known);
 		const findings = strays.map(stray => `${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`);
-		return {state: {definition: file, run, images, existingFiles}, problems, findings};
+		return {state: {definition: file, run, images, existingFiles}, problems, findings, native: file};
 	}
 
 	/** Whether a guest agent answers on the socket the VM's vm.json names. */
@@ -221,9 +224,10 @@ export class LocalHypervisor implements Hypervisor {
 		return acquireLock(path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'), `VM '${vm}'`, command);
 	}
 
-	async preflight({state}: Inspection, plan: Plan): Promise<void> {
+	async preflight(inspection: Inspection, plan: Plan): Promise<void> {
+		const {state} = inspection;
 		const vm = state.definition.name;
-		const file = this.files.get(vm);
+		const file = vmFileOf(inspection);
 		const folder = path.join(this.root, vm);
 		return preflight(state, plan, {
 			instant: async () => file?.instant ?? null,
@@ -240,7 +244,7 @@ export class LocalHypervisor implements Hypervisor {
 			},
 			// What the running QEMU writes is judged by QEMU itself; qemu-img checks the rest.
 			damage: async files => {
-				const running = await this.runningView({state});
+				const running = await this.runningView(inspection);
 				return mapLimited(files, 4, async image => {
 					if (running.written.has(image)) return running.corrupt.has(image) ? 'QEMU found it corrupt' : null;
 					const check = await this.qemuImg.check(path.resolve(folder, image));
@@ -255,25 +259,22 @@ export class LocalHypervisor implements Hypervisor {
 		});
 	}
 
-	executor({state}: Inspection) {
-		const name = state.definition.name;
-		const file = this.files.get(name);
-		if (!file) throw new Error(`internal: executor for ${name} requested before inspect`);
-		return localExecutor(path.join(this.root, name), file, this.qemuImg, this.runner);
+	executor(inspection: Inspection) {
+		return localExecutor(path.join(this.root, inspection.state.definition.name), vmFileOf(inspection), this.qemuImg, this.runner);
 	}
 
 	/** Starts a stopped VM from its vm.json; refuses one that runs or that has no "qemu" settings. */
 	async start(vm: string): Promise<void> {
-		const {state} = await this.inspect(vm);
-		if (state.run === 'running') throw new SnapdeckError('input', `${vm} is already running`);
-		await startVm(path.join(this.root, vm), this.files.get(vm)!, this.runner);
+		const inspection = await this.inspect(vm);
+		if (inspection.state.run === 'running') throw new SnapdeckError('input', `${vm} is already running`);
+		await startVm(path.join(this.root, vm), vmFileOf(inspection), this.runner);
 	}
 
 	/** Stops a running VM at once (a power-off) and waits for its QEMU to be gone. */
 	async stop(vm: string): Promise<boolean> {
-		const {state} = await this.inspect(vm);
-		if (state.run !== 'running') return false;
-		await stopVm(path.join(this.root, vm), this.files.get(vm)!);
+		const inspection = await this.inspect(vm);
+		if (inspection.state.run !== 'running') return false;
+		await stopVm(path.join(this.root, vm), vmFileOf(inspection));
 		return true;
 	}
 
@@ -471,10 +472,11 @@ export class LocalHypervisor implements Hypervisor {
 	 * Of a running VM: the images its QEMU may be writing (its active images, or all of them while a
 	 * block job runs or its monitor does not answer), and those QEMU has marked corrupt.
 	 */
-	private async runningView({state}: Pick<Inspection, 'state'>): Promise<{written: Set<string>; corrupt: Set<string>}> {
+	private async runningView(inspection: Inspection): Promise<{written: Set<string>; corrupt: Set<string>}> {
+		const {state} = inspection;
 		if (state.run !== 'running') return {written: new Set(), corrupt: new Set()};
 		const folder = path.join(this.root, state.definition.name);
-		const file = this.files.get(state.definition.name);
+		const file = vmFileOf(inspection);
 		const client = file?.qmp ? await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null) : null;
 		const seen = client ? await Promise.all([client.execute<unknown[]>('query-block-jobs'), corruptImages(client)]).finally(() => client.close()).catch(() => null) : null;
 		if (seen === null) return {written: new Set(Object.keys(state.images)), corrupt: new Set()};
