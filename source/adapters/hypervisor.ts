@@ -1,5 +1,6 @@
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
+import {SnapdeckError} from '../core/errors.js';
 import type {LockHolder} from './state/lock.js';
 
 export interface Inspection {
@@ -95,6 +96,123 @@ export interface BackupDriver {
 	close(): Promise<void>;
 }
 
+/** Starting and stopping VMs. */
+export interface Power {
+	/** Power, where the adapter can start and stop VMs itself. */
+	start(vm: string): Promise<void>;
+	/** Resolves false when the VM was not running. */
+	stop(vm: string): Promise<boolean>;
+}
+
+/** Backups: a driver that copies a VM's disks, and what it leaves in a running QEMU. */
+export interface Backups {
+	/** Backups, where the adapter can make them. */
+	backupDriver(vm: string): Promise<BackupDriver>;
+	/**
+	 * The change-tracking bitmaps a running VM's QEMU holds, by disk: they reach the image file only
+	 * when QEMU stops, so the file's own list is stale while it runs. Null when it is not running or
+	 * cannot be asked now (another client holds its monitor).
+	 */
+	liveBitmaps(inspection: Inspection): Promise<Record<string, string[]> | null>;
+}
+
+/** Whole-VM archives (every image of a stopped VM's snapshot tree) and new VMs made from them. */
+export interface Archives {
+	/**
+	 * Every image of a stopped VM's snapshot tree, for a whole-VM archive: its name (a file name
+	 * alone), where it is, and the image it is an overlay on (by name).
+	 */
+	archiveImages(inspection: Inspection): Promise<{images: Array<{name: string; path: string; backing: string | null}>; definition?: unknown}>;
+	/**
+	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
+	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.
+	 */
+	restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+}
+
+/** New VMs made from a backup point. */
+export interface Restores {
+	/**
+	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
+	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
+	 */
+	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+}
+
+/** Restores written over a VM's own disks. */
+export interface InPlaceRestores {
+	/** The absolute path of each disk's active image, by disk target. */
+	activeImages(vm: string): Promise<Record<string, string>>;
+}
+
+/** Restores that run at once from the repository while their data streams in. */
+export interface InstantRestores {
+	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore. */
+	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}): Promise<Record<string, string>>;
+	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
+	instantOf(vm: string): Promise<{repository: string; point: string} | null>;
+	/** Streams what an instantly restored VM still reads from the repository into its disks, the VM running. */
+	finishInstant(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<void>;
+}
+
+/** Booting a backup point in a throwaway VM. */
+export interface BootTests {
+	/**
+	 * Boots a throwaway copy of a VM from a backup point: `definition` as the point recorded it,
+	 * `disks` (overlays on the point's files, by target), sockets and logs in `work`. Isolated (no
+	 * network, its own name), always stopped before it resolves. `onCopied` reports the bytes of the
+	 * point copied to where it boots, when that is another host.
+	 */
+	bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options?: BootOptions): Promise<BootResult>;
+}
+
+/** Checking images from outside (qemu-img check). */
+export interface ImageChecks {
+	/**
+	 * `qemu-img check` of every image the inspection found, except those a running QEMU is writing
+	 * (its active images, and every image while a block job runs): read from outside they can look
+	 * corrupt when they are not.
+	 */
+	checkImages(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
+}
+
+/** A guest agent, for quiesced snapshots. */
+export interface GuestAgents {
+	/** Whether a guest agent answers, so snapshots can be quiesced. */
+	canQuiesce(vm: string): Promise<boolean>;
+}
+
+/** Seeing the inventory change and who holds a VM. */
+export interface Watching {
+	/** Who holds the VM's lock now (a job of this or another snapdeck), or null. */
+	lockHolder(vm: string): Promise<LockHolder | null>;
+	/**
+	 * Calls `onChange` when the inventory may have changed (a VM added or removed, its metadata
+	 * rewritten, its lock taken or given back), where the adapter can tell; resolves to the stop.
+	 */
+	watch?(onChange: () => void): () => void;
+}
+
+/**
+ * What an adapter can do beyond snapshots (its roles): each is there or not, per connection.
+ * The service, the UI and the command line offer a role only where it is there, and say why
+ * where it is not (Hypervisor.unavailable).
+ */
+export interface Roles {
+	readonly power?: Power;
+	readonly backups?: Backups;
+	readonly archives?: Archives;
+	readonly restores?: Restores;
+	readonly inPlaceRestores?: InPlaceRestores;
+	readonly instantRestores?: InstantRestores;
+	readonly bootTests?: BootTests;
+	readonly imageChecks?: ImageChecks;
+	readonly guestAgents?: GuestAgents;
+	readonly watching?: Watching;
+}
+
+export type RoleName = keyof Roles;
+
 /** One hypervisor connection. Every adapter (local, libvirt, ...) implements this. */
 export interface Hypervisor {
 	readonly uri: string;
@@ -104,66 +222,23 @@ export interface Hypervisor {
 	inspect(vm: string): Promise<Inspection>;
 	/** Takes the VM's lock (one operation per VM at a time); resolves to its release. */
 	lock(vm: string, command: string): Promise<() => Promise<void>>;
-	/** Who holds the VM's lock now (a job of this or another snapdeck), or null. */
-	lockHolder?(vm: string): Promise<LockHolder | null>;
-	/**
-	 * Calls `onChange` when the inventory may have changed (a VM added or removed, its metadata
-	 * rewritten, its lock taken or given back), where the adapter can tell; resolves to the stop.
-	 */
-	watch?(onChange: () => void): () => void;
-	/**
-	 * Boots a throwaway copy of a VM from a backup point: `definition` as the point recorded it,
-	 * `disks` (overlays on the point's files, by target), sockets and logs in `work`. Isolated (no
-	 * network, its own name), always stopped before it resolves. `onCopied` reports the bytes of the
-	 * point copied to where it boots, when that is another host.
-	 */
-	bootThrowaway?(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options?: BootOptions): Promise<BootResult>;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */
 	preflight(inspection: Inspection, plan: Plan): Promise<void>;
 	/** The executor for the VM as it is now (stopped or running). */
 	executor(inspection: Inspection): StepExecutor;
 	operations(vm: string): OperationStore;
-	/** Backups, where the adapter can make them. */
-	backupDriver?(vm: string): Promise<BackupDriver>;
-	/**
-	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
-	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
-	 */
-	restoreVm?(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
-	/**
-	 * Every image of a stopped VM's snapshot tree, for a whole-VM archive: its name (a file name
-	 * alone), where it is, and the image it is an overlay on (by name).
-	 */
-	archiveImages?(inspection: Inspection): Promise<{images: Array<{name: string; path: string; backing: string | null}>; definition?: unknown}>;
-	/**
-	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
-	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.
-	 */
-	restoreArchive?(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>): Promise<Record<string, string>>;
-	/**
-	 * The change-tracking bitmaps a running VM's QEMU holds, by disk: they reach the image file only
-	 * when QEMU stops, so the file's own list is stale while it runs. Null when it is not running or
-	 * cannot be asked now (another client holds its monitor).
-	 */
-	liveBitmaps?(inspection: Inspection): Promise<Record<string, string[]> | null>;
-	/**
-	 * `qemu-img check` of every image the inspection found, except those a running QEMU is writing
-	 * (its active images, and every image while a block job runs): read from outside they can look
-	 * corrupt when they are not.
-	 */
-	checkImages?(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
-	/** Whether a guest agent answers, so snapshots can be quiesced. */
-	canQuiesce?(vm: string): Promise<boolean>;
-	/** The absolute path of each disk's active image, by disk target. */
-	activeImages?(vm: string): Promise<Record<string, string>>;
-	/** Power, where the adapter can start and stop VMs itself. */
-	start?(vm: string): Promise<void>;
-	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore. */
-	instantVm?(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}): Promise<Record<string, string>>;
-	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
-	instantOf?(vm: string): Promise<{repository: string; point: string} | null>;
-	/** Streams what an instantly restored VM still reads from the repository into its disks, the VM running. */
-	finishInstant?(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<void>;
-	/** Resolves false when the VM was not running. */
-	stop?(vm: string): Promise<boolean>;
+	/** The roles this connection has. */
+	readonly roles: Roles;
+	/** Why a role this connection lacks is missing (a remote host, a libvirt version), where there is more to say than "not yet". */
+	readonly unavailable: Partial<Record<RoleName, string>>;
+}
+
+/**
+ * A role of the connection, or a refusal that says why it is missing (`doing`: what was asked,
+ * for the words when the adapter has none of its own). Nothing was changed when it refuses.
+ */
+export function roleOf<Name extends RoleName>(hypervisor: Hypervisor, name: Name, doing: string, hint?: string): NonNullable<Roles[Name]> {
+	const role = hypervisor.roles[name];
+	if (role) return role as NonNullable<Roles[Name]>;
+	throw new SnapdeckError('refused', hypervisor.unavailable[name] ?? `${hypervisor.uri} cannot ${doing} yet`, hint);
 }

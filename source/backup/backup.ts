@@ -13,7 +13,7 @@ import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
-import type {BackupDriver, BackupTarget, Hypervisor} from '../adapters/hypervisor.js';
+import {type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {rememberRepository} from './checkpoints.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
@@ -94,14 +94,14 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
  * new point is on disk and recorded, so a run that fails or is killed never loses changes.
  */
 export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
-	if (!hypervisor.backupDriver) throw new SnapdeckError('refused', `${hypervisor.uri} cannot back up VMs yet`, 'use a local: connection');
+	const backups = roleOf(hypervisor, 'backups', 'back up VMs', 'use a local: connection');
 	const pending = await repo.operations(vm).readPending();
 	if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
 	const {manifest} = await repo.cleanup(await repo.read(vm));
 	// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
 	await rememberRepository(repo);
 	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
-	const driver = await hypervisor.backupDriver(vm);
+	const driver = await backups.backupDriver(vm);
 	try {
 		return await backupFrom(driver, repo, manifest, options, archive, job);
 	} finally {
@@ -111,11 +111,11 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 
 /** The images a whole-VM archive copies; only of a stopped VM, whose images nothing writes meanwhile. */
 async function archiveSource(hypervisor: Hypervisor, vm: string): Promise<ArchiveSource> {
-	if (!hypervisor.archiveImages) throw new SnapdeckError('refused', `${hypervisor.uri} cannot archive a VM with its snapshots yet`, `back it up without --with-snapshots, or use a local: connection`);
+	const archives = roleOf(hypervisor, 'archives', 'archive a VM with its snapshots', 'back it up without --with-snapshots, or use a local: connection');
 	const inspection = await hypervisor.inspect(vm);
 	assertNoProblems(vm, 'archive', inspection.problems);
 	if (inspection.state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${inspection.state.run}: a whole-VM archive copies its image files as they are, so it must be stopped`, `stop it ('snapdeck stop ${vm}') and run the backup again, or back up without --with-snapshots (the present state, live)`);
-	return hypervisor.archiveImages(inspection);
+	return archives.archiveImages(inspection);
 }
 
 /** Copies a whole-VM archive's images into archive/ID/, each as it is, private, hashed and durable. */

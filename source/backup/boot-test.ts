@@ -4,7 +4,7 @@ import {bootFiles, findPoint, type BootTest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
-import type {BootCheck, Hypervisor} from '../adapters/hypervisor.js';
+import {type BootCheck, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
@@ -33,7 +33,7 @@ export const BOOT_TIMEOUT_MS = 90_000;
  * happened; a crash leaves the overlays, which the next boot test of the point removes.
  */
 export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions, job: JobContext): Promise<BootTest> {
-	if (!hypervisor.bootThrowaway) throw new SnapdeckError('refused', `${hypervisor.uri} cannot boot a backup point yet`, 'verify it without --boot, or restore it as a new VM and start that');
+	const bootTests = roleOf(hypervisor, 'bootTests', 'boot a backup point', 'verify it without --boot, or restore it as a new VM and start that');
 	const work = path.join(repo.vmDir(vm), '.snapdeck', `boot-work-${options.point}`);
 	try {
 		const manifest = await repo.read(vm);
@@ -53,7 +53,7 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		}
 		const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
-		const result = await hypervisor.bootThrowaway(vm, point.definition, disks, work, check, {signal: options.signal, onCopied: byteProgress(options.onEvent)});
+		const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {signal: options.signal, onCopied: byteProgress(options.onEvent)});
 		// The evidence, kept with the point: no more readable than the point files.
 		const files = bootFiles(point.id);
 		await mkdir(repo.resolve(vm, files.folder), {recursive: true, mode: 0o700});

@@ -5,7 +5,7 @@ import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
-import type {Hypervisor} from '../adapters/hypervisor.js';
+import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
 
@@ -41,7 +41,8 @@ export const releaseInstant = (vmDir: string, name: string) => rm(path.join(mark
  * or cancel leaves the VM running from the repository; `snapdeck recover NAME` finishes the stream.
  */
 export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, vm: string, options: InstantOptions, job: JobContext): Promise<{vm: string; point: string; startedAfterMs: number}> {
-	if (!hypervisor.instantVm || !hypervisor.finishInstant || !hypervisor.start) throw new SnapdeckError('refused', `${hypervisor.uri} cannot restore instantly yet (only local: connections can)`, 'restore with --as NAME (a full copy), then start it');
+	const instant = roleOf(hypervisor, 'instantRestores', 'restore instantly', 'restore with --as NAME (a full copy), then start it');
+	const power = roleOf(hypervisor, 'power', 'start VMs', 'restore with --as NAME (a full copy), then start it');
 	assertValidName('VM', options.as);
 	const began = performance.now();
 	const release = await repo.lock(vm, options.command);
@@ -62,16 +63,16 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 	await job.begin(point.id, `instantly, as VM ${options.as}`);
 	try {
 		options.onEvent?.({type: 'step', index: 0, total: 2, summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`, resumed: false});
-		await hypervisor.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id});
+		await instant.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id});
 	} catch (error) {
 		await releaseInstant(vmDir, options.as);
 		throw error;
 	}
-	await hypervisor.start(options.as);
+	await power.start(options.as);
 	const startedAfterMs = performance.now() - began;
 	options.onStarted?.(options.as);
 	options.onEvent?.({type: 'step', index: 1, total: 2, summary: `stream what ${options.as} still reads from the repository into its own disks (it runs meanwhile)`, resumed: false});
-	await hypervisor.finishInstant(options.as, {signal: options.signal, onBytes: byteProgress(options.onEvent, 1), ...(options.bytesPerSecond ? {bytesPerSecond: options.bytesPerSecond} : {})});
+	await instant.finishInstant(options.as, {signal: options.signal, onBytes: byteProgress(options.onEvent, 1), ...(options.bytesPerSecond ? {bytesPerSecond: options.bytesPerSecond} : {})});
 	await releaseInstant(vmDir, options.as);
 	options.onEvent?.({type: 'done', index: 1});
 	return {vm: options.as, point: point.id, startedAfterMs};

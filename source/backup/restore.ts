@@ -9,7 +9,7 @@ import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
-import type {Hypervisor} from '../adapters/hypervisor.js';
+import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {partsProgress} from './backup.js';
 import {fsyncFile, type Repository} from './repository.js';
@@ -115,8 +115,8 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 	} else if (point.archive !== null) {
 		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));
 	} else {
-		if (!hypervisor.restoreVm) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a backup yet`, 'restore the disks with --to PATH instead');
-		Object.assign(restored, await hypervisor.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
+		const restores = roleOf(hypervisor, 'restores', 'create VMs from a backup', 'restore the disks with --to PATH instead');
+		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
 	}
 	options.onEvent?.({type: 'done', index: 0});
 	return restored;
@@ -124,13 +124,13 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 
 /** A whole-VM archive as a new VM: its images copied as they are, so every snapshot can still be reverted to. */
 async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: string, point: BackupPoint, options: RestoreOptions): Promise<Restored> {
-	if (!hypervisor.restoreArchive) throw new SnapdeckError('refused', `${hypervisor.uri} cannot create VMs from a whole-VM archive yet`, 'restore the present state with --to PATH, or on a local: connection');
+	const archives = roleOf(hypervisor, 'archives', 'create VMs from a whole-VM archive', 'restore the present state with --to PATH, or on a local: connection');
 	const problems = await repo.archiveProblems(vm, point);
 	if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore the archive of point ${point.id}: ${problems.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 	const images = point.archive!;
 	const progress = partsProgress(images, image => image.size, options.onEvent);
 	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${vm}'s archive of point ${point.id} (${images.length} images, ${formatBytes(progress.total)}) as VM ${options.as}`, resumed: false});
-	return hypervisor.restoreArchive(options.as!, point.archiveDefinition ?? point.definition, images.map(image => image.name), async (name, target) => {
+	return archives.restoreArchive(options.as!, point.archiveDefinition ?? point.definition, images.map(image => image.name), async (name, target) => {
 		options.signal?.throwIfAborted();
 		await copyFile(repo.resolve(vm, archiveFile(point.id, name)), target, constants.COPYFILE_EXCL);
 		await chmod(target, 0o600);

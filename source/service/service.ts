@@ -5,7 +5,7 @@ import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/pla
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
-import type {Hypervisor, Inspection} from '../adapters/hypervisor.js';
+import {roleOf, type Hypervisor, type Inspection} from '../adapters/hypervisor.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {runJob} from '../jobs/run-job.js';
 import {formatBytes} from '../core/units.js';
@@ -274,7 +274,7 @@ export class Service {
 
 	/** Calls `onChange` when the adapter sees the inventory change (where it can); resolves to the stop. */
 	watch(onChange: () => void): () => void {
-		return this.hypervisor.watch ? this.hypervisor.watch(onChange) : () => undefined;
+		return this.hypervisor.roles.watching?.watch?.(onChange) ?? (() => undefined);
 	}
 
 	/** The inventory, with each VM's newest backup from the repository where there is one. */
@@ -282,7 +282,7 @@ export class Service {
 		// Finding the repository may mean loading the configuration: at the same time as the inventory.
 		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
 		return Promise.all(vms.map(async vm => {
-			const holder = this.hypervisor.lockHolder ? await this.hypervisor.lockHolder(vm.name).catch(() => null) : null;
+			const holder = (await this.hypervisor.roles.watching?.lockHolder(vm.name).catch(() => null)) ?? null;
 			// A lock this very process holds is one of its own jobs, which the caller knows better
 			// (the UI marks them from its job list, and a list read just before such a job ends must
 			// not leave the VM looking busy after it).
@@ -373,8 +373,7 @@ export class Service {
 	 */
 	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
 		const repo = await this.repo();
-		const {activeImages} = this.hypervisor;
-		if (!activeImages) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot restore in place yet`, 'restore with --to PATH or --as NAME');
+		const inPlace = roleOf(this.hypervisor, 'inPlaceRestores', 'restore in place', 'restore with --to PATH or --as NAME');
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, options.point);
 		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
@@ -407,7 +406,7 @@ export class Service {
 					throw error;
 				});
 				if (outcome !== 'done') return {plan, outcome, snapshot};
-				const images = await activeImages.call(this.hypervisor, vm);
+				const images = await inPlace.activeImages(vm);
 				try {
 					await writePointInto(repo, vm, point.id, images, {signal: options.signal, onEvent: options.onEvent, force: options.force}, job);
 				} catch (error) {
@@ -447,13 +446,13 @@ export class Service {
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
 					problems: inspection.problems, findings: inspection.findings,
-					checks: options.checkImages !== false && this.hypervisor.checkImages && inspection.problems.length === 0
-						? (await this.hypervisor.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
+					checks: options.checkImages !== false && this.hypervisor.roles.imageChecks && inspection.problems.length === 0
+						? (await this.hypervisor.roles.imageChecks.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
 					points, repositoryFree,
 					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
-					canQuiesce: policy.snapshots.quiesce && this.hypervisor.canQuiesce ? await this.hypervisor.canQuiesce(vm) : false,
+					canQuiesce: policy.snapshots.quiesce && this.hypervisor.roles.guestAgents ? await this.hypervisor.roles.guestAgents.canQuiesce(vm) : false,
 					offsite: policy.offsite && repo ? (await readOffsiteState(repo, vm)).targets : [],
 					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
 						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
@@ -470,7 +469,7 @@ export class Service {
 	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
 	private async bitmapsOf(inspection: Inspection): Promise<Record<string, readonly string[]> | null> {
 		const {state} = inspection;
-		if (state.run === 'running' && this.hypervisor.liveBitmaps) return this.hypervisor.liveBitmaps(inspection);
+		if (state.run === 'running' && this.hypervisor.roles.backups) return this.hypervisor.roles.backups.liveBitmaps(inspection);
 		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]));
 	}
 
@@ -485,15 +484,14 @@ export class Service {
 		const checkpoints = await judge();
 		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
-		const {backupDriver} = this.hypervisor;
-		if (!backupDriver) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot change bitmaps`);
+		const backups = roleOf(this.hypervisor, 'backups', 'change bitmaps');
 		const operations = this.hypervisor.operations(vm);
 		return runJob({
 			action: 'checkpoints', command: options.command, locks: [command => this.hypervisor.lock(vm, command)],
 			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
 			run: async job => {
 				await job.begin(stale.join(', '), `remove ${stale.length} stale bitmap(s)`);
-				const driver = await backupDriver.call(this.hypervisor, vm);
+				const driver = await backups.backupDriver(vm);
 				try {
 					for (const name of stale) await driver.removeBitmap(name);
 				} finally {
@@ -522,8 +520,7 @@ export class Service {
 
 	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */
 	async power(vm: string, on: boolean, command: string): Promise<boolean> {
-		const {start, stop} = this.hypervisor;
-		if (!start || !stop) throw new SnapdeckError('refused', `${this.hypervisor.uri} cannot start or stop VMs`);
+		const power = roleOf(this.hypervisor, 'power', 'start or stop VMs');
 		const operations = this.hypervisor.operations(vm);
 		return runJob({
 			action: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
@@ -534,8 +531,8 @@ export class Service {
 				// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
 				if (on) assertNoProblems(vm, 'start', problems);
 				await job.begin('', on ? 'start' : `stop (${state.run})`);
-				if (on) await start.call(this.hypervisor, vm);
-				else await stop.call(this.hypervisor, vm);
+				if (on) await power.start(vm);
+				else await power.stop(vm);
 				return true;
 			},
 		});
@@ -544,9 +541,10 @@ export class Service {
 	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
 		// An instant restore a crash or cancel interrupted: the VM runs from the repository; finish the stream.
-		const instant = this.hypervisor.instantOf ? await this.hypervisor.instantOf(vm) : null;
-		if (instant && this.hypervisor.finishInstant) {
-			await this.hypervisor.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
+		const instantRestores = this.hypervisor.roles.instantRestores;
+		const instant = instantRestores ? await instantRestores.instantOf(vm) : null;
+		if (instant && instantRestores) {
+			await instantRestores.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
 			await releaseInstant(instant.repository, vm);
 		}
 		const release = await this.hypervisor.lock(vm, options.command);

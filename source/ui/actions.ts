@@ -41,7 +41,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
 				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
-				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.canQuiesce ? null : 'no guest agent on this connection',
+				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.roles.guestAgents ? null : 'no guest agent on this connection',
 			}}});
 		},
 		/** Starts the snapshot; an invalid name is the dialog's error, returned. */

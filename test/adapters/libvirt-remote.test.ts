@@ -109,6 +109,11 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		expect(instant.stderr).toContain('restore with --as NAME');
 		expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${copy}-i`);
 		expect((await readdir(hostile)).sort()).toEqual(['disk.qcow2', `${copy}-vda.qcow2`].sort());
+		// What a remote host lacks is a missing role with its reason, not a method that throws.
+		const {connect} = await import('../../source/adapters/connect.js');
+		const remote = await connect(uri);
+		expect(remote.roles.instantRestores).toBeUndefined();
+		expect(Object.keys(remote.unavailable).sort()).toEqual(['archives', 'inPlaceRestores', 'instantRestores']);
 		for (const dir of [process.cwd(), os.homedir(), '/', path.dirname(hostile), hostile]) expect(await exists(path.join(dir, marker))).toBe(false);
 	});
 

@@ -220,3 +220,17 @@ describe('the one preflight, on libvirt', () => {
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 	});
 });
+
+describe('roles on libvirt', () => {
+	it('power: stop powers a running domain off through the job runner (journalled), and a second stop changes nothing', async () => {
+		const domain = await libvirtDomain();
+		expect(await domain.service.power(domain.name, false, 'test')).toBe(true);
+		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('shut off');
+		expect(await domain.service.power(domain.name, false, 'test')).toBe(false);
+		expect(await domain.service.power(domain.name, true, 'test')).toBe(true);
+		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
+		// Every role this connection has is there; a local libvirt host lacks none.
+		expect(Object.keys(domain.hypervisor.roles).sort()).toEqual(['archives', 'backups', 'bootTests', 'guestAgents', 'imageChecks', 'inPlaceRestores', 'instantRestores', 'power', 'restores', 'watching']);
+		expect(domain.hypervisor.unavailable).toEqual({});
+	});
+});

@@ -13,7 +13,7 @@ import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
-import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
 import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {execInGuest, type AgentCommand} from '../guest-agent.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
@@ -56,7 +56,31 @@ export class LibvirtHypervisor implements Hypervisor {
 	private readonly qemuImg: QemuImg;
 
 	/** `host`: where the domains' images are, for what snapdeck does to them itself (qemu-img, files). */
+	readonly roles: Roles;
+	readonly unavailable: Partial<Record<RoleName, string>>;
+
 	constructor(readonly uri: string, private readonly host: Host = localHost, runner: CommandRunner = localRunner) {
+		const remote = host !== localHost;
+		this.roles = {
+			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
+			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
+			restores: {restoreVm: (...args) => this.restoreVm(...args)},
+			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args)},
+			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
+			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
+			watching: {lockHolder: vm => this.lockHolder(vm)},
+			// What a remote host cannot do yet: each reads or writes images on this machine's side.
+			...(remote ? {} : {
+				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (...args) => this.restoreArchive(...args)},
+				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
+				instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+			}),
+		};
+		this.unavailable = remote ? {
+			archives: `archiving a domain of a remote host (${uri}) with its snapshots, or restoring such an archive there, is not supported yet: back it up without --with-snapshots, or run snapdeck on that host`,
+			inPlaceRestores: `restoring in place on a remote host (${uri}) is not supported yet: restore the point there as a new domain (--as NAME), or run snapdeck on that host`,
+			instantRestores: `no instant restore onto a remote libvirt host (${uri}): the new domain would read the repository on this machine across the network until its data is in, and a lost connection would fail its disk under the guest; restore with --as NAME (a full copy there), then start it`,
+		} : {};
 		this.virsh = new Virsh(uri, runner);
 		this.qemuImg = new QemuImg(host.runner);
 	}
@@ -337,6 +361,14 @@ export class LibvirtHypervisor implements Hypervisor {
 	/** Starts a stopped domain. */
 	async start(vm: string): Promise<void> {
 		await this.virsh.run(['start', '--domain', vm]);
+	}
+
+	/** Stops a running domain at once (virsh destroy: a power-off); false when it was not running. */
+	async stop(vm: string): Promise<boolean> {
+		const {state} = await this.inspect(vm);
+		if (state.run !== 'running') return false;
+		await this.virsh.run(['destroy', '--domain', vm]);
+		return true;
 	}
 
 	private instantFile(vm: string) {

@@ -13,7 +13,7 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
-import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles} from '../hypervisor.js';
 import {bootThrowaway} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, heldHere, lockHolder} from '../state/lock.js';
@@ -62,6 +62,21 @@ export class LocalHypervisor implements Hypervisor {
 	private readonly runner: CommandRunner;
 
 	/** `journal`: record changes in the central journal too (not while the demo lab is being built). */
+	readonly roles: Roles = {
+		power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
+		backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
+		archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (...args) => this.restoreArchive(...args)},
+		restores: {restoreVm: (...args) => this.restoreVm(...args)},
+		inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
+		instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args)},
+		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
+		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
+		watching: {lockHolder: vm => this.lockHolder(vm), watch: onChange => this.watch(onChange)},
+	};
+
+	readonly unavailable = {};
+
 	constructor(readonly root: string, runner: CommandRunner = localRunner, private readonly journal = true) {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
