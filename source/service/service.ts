@@ -5,7 +5,9 @@ import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/pla
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
-import {roleOf, type Hypervisor, type Inspection} from '../adapters/hypervisor.js';
+import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
+
+export type {RoleName};
 import {runPlan} from '../jobs/run-plan.js';
 import {runJob} from '../jobs/run-job.js';
 import {formatBytes} from '../core/units.js';
@@ -95,6 +97,12 @@ export class Service {
 
 	constructor(readonly hypervisor: Hypervisor, private readonly options: ServiceOptions = {}) {
 		if (options.repository !== undefined) this.resolvedRepository = new Repository(options.repository);
+	}
+
+	/** Why this connection cannot do what `role` covers, or null when it can (for the UI's and CLI's offers). */
+	roleProblem(role: RoleName, doing: string): string | null {
+		if (this.hypervisor.roles[role]) return null;
+		return this.hypervisor.unavailable[role] ?? `${this.hypervisor.uri} cannot ${doing} yet`;
 	}
 
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */

@@ -100,7 +100,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	useKeypresses(spec => {
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
 		if (tooSmall) return void (keymap.keys.quit.includes(spec) && running === 0 && exit());
-		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit});
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
 	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} />;

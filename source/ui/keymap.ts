@@ -2,6 +2,8 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
+import type {RoleName} from '../service/service.js';
+
 /** The screens (each a module under screens/): a new one is a name here, its module, and the command that opens it. */
 export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;
 export type ScreenName = typeof SCREEN_NAMES[number];
@@ -16,7 +18,8 @@ const besides = (screen: ScreenName): ScreenName[] => SCREEN_NAMES.filter(name =
  * Every command: what it does (long for the `?` screen, short for the help bar), where it
  * applies, and its place in the help bar (`bar`: lower comes first, 0 = only on the `?` screen),
  * so that at 80 columns the actions of a view come before the ways to move. `opens`: the screen
- * the command goes to, wherever it is pressed.
+ * the command goes to, wherever it is pressed. `role`: what the connection must be able to do for
+ * it (service.roleProblem); where it cannot, the key says why instead of starting a job.
  */
 export const COMMANDS = {
 	up: {description: 'move up', short: 'up', bar: 7, category: 'Move', contexts: MOVING},
@@ -30,7 +33,7 @@ export const COMMANDS = {
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
-	backup: {description: 'back up (auto, full, incr.)', short: 'backup', bar: 3, category: 'Backups', contexts: ['list', 'tree', 'backups', 'health']},
+	backup: {description: 'back up (auto, full, incr.)', short: 'backup', bar: 3, category: 'Backups', contexts: ['list', 'tree', 'backups', 'health'], role: 'backups'},
 	backups: {description: "the VM's backup points", short: 'backups', bar: 4, category: 'Backups', contexts: ['list', 'tree']},
 	verify: {description: 'verify point: sha256, check', short: 'verify', bar: 1, category: 'Backups', contexts: ['backups', 'health']},
 	health: {description: 'health findings and fixes', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree'], opens: 'health'},
@@ -38,7 +41,7 @@ export const COMMANDS = {
 	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: besides('jobs'), opens: 'jobs'},
 	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
 	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 2, category: 'Backups', contexts: ['backups']},
-	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups']},
+	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups'], role: 'restores'},
 	files: {description: "browse the point's files", short: 'files', bar: 4, category: 'Backups', contexts: ['backups']},
 	extract: {description: 'extract file or folder', short: 'extract', bar: 2, category: 'Backups', contexts: ['files']},
 	prune: {description: 'prune by policy retention', short: 'prune', bar: 3, category: 'Backups', contexts: ['backups']},
@@ -57,7 +60,7 @@ export const COMMANDS = {
 	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
 	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
-} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]; opens?: ScreenName}>;
+} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]; opens?: ScreenName; role?: RoleName}>;
 
 export type Command = keyof typeof COMMANDS;
 

@@ -6,6 +6,7 @@ import {COMMANDS, displayKey, type Command, type Context, type Keymap} from './k
 import type {KeyAction, ScreenBinding} from './screens/screen.js';
 import {SCREENS} from './screens/index.js';
 import {cursorRow, type ScreenName, type UiAction, type UiState} from './state.js';
+import type {RoleName} from '../service/service.js';
 
 export interface GlobalDeps {
 	readonly state: UiState;
@@ -61,6 +62,8 @@ export interface Route extends Omit<GlobalDeps, 'vm'> {
 	readonly height: number;
 	readonly width: number;
 	readonly forceQuit: () => void;
+	/** Why the connection cannot do what a role covers (service.roleProblem), or null. */
+	readonly roleProblem: (role: RoleName, doing: string) => string | null;
 }
 
 /**
@@ -79,6 +82,9 @@ export function routeKey(spec: string, route: Route) {
 	const moves: Partial<Record<Command, number>> = {up: row - 1, down: row + 1, pageUp: row - page, pageDown: row + page, top: 0, bottom: binding.rows.length - 1};
 	const to = moves[command];
 	if (to !== undefined) return dispatch({type: 'select', screen: state.screen, keys: binding.rows, row: to});
+	const role: RoleName | undefined = (COMMANDS[command] as {role?: RoleName}).role;
+	const missing = role ? route.roleProblem(role, COMMANDS[command].description) : null;
+	if (missing) return say(missing);
 	const act = binding.commands[command] ?? globalCommands({...route, vm: binding.vm})[command];
 	return say(act ? act() : `${displayKey(spec)}: not available on ${SCREENS[state.screen].label}`);
 }

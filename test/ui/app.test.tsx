@@ -374,3 +374,17 @@ describe('the cursor follows a VM, not a row', () => {
 		expect(frame).toMatch(/a0/);
 	});
 });
+
+describe('keys follow what the connection can do (its roles)', () => {
+	it('a key whose role the connection lacks says why on the status line and starts no job', async () => {
+		const lab = await labWithVm('role1');
+		// A connection without backups, with the adapter's reason (as a remote libvirt host has for instant restores).
+		Object.assign(lab.hypervisor, {roles: {...lab.hypervisor.roles, backups: undefined}, unavailable: {backups: 'this connection keeps no backups (a test)'}});
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('role1'), 'the VM list');
+		ui.press('backup');
+		const said = await ui.waitFor(frame => frame.includes('this connection keeps no backups (a test)'), 'the reason on the status line');
+		expect(said).not.toContain('Back up role1');
+		expect(said).not.toMatch(/backup of role1/);
+	});
+});
