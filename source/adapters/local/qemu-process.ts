@@ -14,6 +14,12 @@ const optionValue = (value: string) => value.replaceAll(',', ',,');
 export const qmpPath = (folder: string, vm: VmFile) => (vm.qmp === null ? null : path.resolve(folder, vm.qmp));
 const pidFile = (folder: string) => path.join(stateDir(folder), 'qemu.pid');
 
+/** Whether the QEMU snapdeck started for the VM in `folder` is alive; null when snapdeck did not start it (no pid file). */
+export async function qemuAlive(folder: string): Promise<boolean | null> {
+	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
+	return pid === null ? null : processAlive(pid);
+}
+
 /** The guest device path of a disk, as QMP names it and as HMP's qemu-io -d takes it. */
 export const qdevPath = (target: string) => `/machine/peripheral/${target}/virtio-backend`;
 

@@ -46,7 +46,12 @@ export class QmpClient {
 	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
 		const socket = net.connect(path);
 		const greeting = await new Promise<string>((resolve, reject) => {
-			const timer = setTimeout(() => reject(new SnapdeckError('failed', `QEMU did not greet on ${path} within ${timeoutMs} ms`)), timeoutMs);
+			// QEMU serves one monitor client at a time: a QEMU that is alive but serving another waits
+			// to greet. The attempt is given up (not left queued ahead of the next one) and said to be busy.
+			const timer = setTimeout(() => {
+				socket.destroy();
+				reject(new SnapdeckError('failed', `QEMU did not greet on ${path} within ${timeoutMs} ms (another client holds its monitor?)`, undefined, 'busy'));
+			}, timeoutMs);
 			let text = '';
 			const onData = (chunk: Buffer) => {
 				text += chunk.toString('utf8');
