@@ -108,6 +108,23 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect(await lab.isRunning()).toBe(true);
 	});
 
+	it("a live merge waits for QEMU's monitor when other clients fill it (one served, one queued), instead of taking the VM for stopped", async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		await lab.take('s1');
+		await lab.guestWrite(B, 2);
+		// QEMU serves one QMP client and queues one: a third connect is refused at once (EAGAIN).
+		const {connect} = await import('node:net');
+		const socket = path.join(lab.folder, 'qmp.sock');
+		const held = [connect(socket), connect(socket)];
+		await new Promise(resolve => setTimeout(resolve, 200));
+		setTimeout(() => held.forEach(client => client.destroy()), 1500);
+		const {plan} = await lab.merge('s1');
+		expect(plan.steps[0]!.op).toBe('commit');
+		expect(await lab.isRunning()).toBe(true);
+		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, true]);
+	});
+
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {
 		const lab = await runningLab('live4', ['vda', 'vdb']);
 		const crashed = await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});
