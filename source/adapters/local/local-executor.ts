@@ -10,7 +10,7 @@ import {assertOwnQemu, clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps,
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {withFrozenGuest} from '../guest-agent.js';
-import {qemuAlive, qmpPath, stopVm} from './qemu-process.js';
+import {connectMonitor, qmpPath, stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
 
 /**
@@ -27,30 +27,11 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 	/** Memory snapshots loaded by this plan: one snapshot-load covers every disk. */
 	const loaded = new Set<string>();
 
-	/**
-	 * The running QEMU's monitor, or null when nothing answers there (a stale socket: the VM is
-	 * stopped). A QEMU that is alive but busy with another monitor client is waited for, never
-	 * taken for a stopped VM: the offline path would then work on images a running QEMU holds.
-	 */
-	async function connectLive(socket: string): Promise<QmpClient | null> {
-		for (let attempt = 1; ; attempt++) {
-			try {
-				return await QmpClient.connect(socket, 5000);
-			} catch (error) {
-				const busy = error instanceof SnapdeckError && error.code === 'busy';
-				// Refused while the QEMU snapdeck started is alive: its monitor's queue was full for a moment.
-				if (!busy && (await qemuAlive(folder)) !== true) return null;
-				if (attempt === 5) throw error;
-				await new Promise(resolve => setTimeout(resolve, 200 * attempt));
-			}
-		}
-	}
-
 	async function running(): Promise<QmpClient | null> {
 		if (client && !clientClosed) return client;
 		const socket = qmpPath(folder, vm);
 		if (socket === null || !(await fileExists(socket))) return null;
-		client = await connectLive(socket);
+		client = await connectMonitor(folder, socket);
 		clientClosed = false;
 		// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
 		if (client) {

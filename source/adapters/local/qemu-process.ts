@@ -15,9 +15,30 @@ export const qmpPath = (folder: string, vm: VmFile) => (vm.qmp === null ? null :
 const pidFile = (folder: string) => path.join(stateDir(folder), 'qemu.pid');
 
 /** Whether the QEMU snapdeck started for the VM in `folder` is alive; null when snapdeck did not start it (no pid file). */
-export async function qemuAlive(folder: string): Promise<boolean | null> {
+async function qemuAlive(folder: string): Promise<boolean | null> {
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
 	return pid === null ? null : processAlive(pid);
+}
+
+/**
+ * The running QEMU's monitor, or null when nothing answers there (a stale socket: the VM is
+ * stopped). QEMU serves one QMP client and queues one more; a connect beyond that is refused at
+ * once. A QEMU that is alive but busy so is waited for (five tries), never taken for a
+ * stopped VM: the offline path would then work on images a running QEMU holds, and a stop
+ * would kill it instead of asking it to quit.
+ */
+export async function connectMonitor(folder: string, socket: string, greetMs = 5000): Promise<QmpClient | null> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await QmpClient.connect(socket, greetMs);
+		} catch (error) {
+			const busy = error instanceof SnapdeckError && error.code === 'busy';
+			// Refused while the QEMU snapdeck started is alive: its monitor's queue was full for a moment.
+			if (!busy && (await qemuAlive(folder)) !== true) return null;
+			if (attempt === 5) throw error;
+			await new Promise(resolve => setTimeout(resolve, 200 * attempt));
+		}
+	}
 }
 
 /** The guest device path of a disk, as QMP names it and as HMP's qemu-io -d takes it. */
@@ -72,7 +93,7 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<void> {
 	const qmp = qmpPath(folder, vm);
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
-	const client = connected ?? (qmp === null ? null : await QmpClient.connect(qmp, 2000).catch(() => null));
+	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000).catch(() => null));
 	if (client && !connected) {
 		// Never quit another VM's QEMU because this vm.json names its socket.
 		await assertOwnQemu(client, folder, vm.name).catch(error => {
