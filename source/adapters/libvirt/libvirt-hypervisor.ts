@@ -481,8 +481,10 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * 0600 and renamed to depth order, its backing rewritten (unsafe: names only) to its copied parent.
 	 */
 	private async stageOnHost(vm: string, definition: string, disks: Readonly<Record<string, string>>, {signal, onCopied}: BootOptions) {
-		const original = parseDomainXml(definition).disks;
-		const parent = path.posix.dirname(original[0]?.file ?? '/var/tmp/x');
+		// Beside the domain's images as libvirt knows them now; the point's recorded paths (read from
+		// the repository, so not trusted to choose a folder on the host) only when the domain is gone.
+		const live = await this.inspect(vm).then(inspection => inspection.state.definition.disks[0]?.file, () => undefined);
+		const parent = path.posix.dirname(live ?? parseDomainXml(definition).disks[0]?.file ?? '/var/tmp/x');
 		const me = `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
 		for (const leftover of await this.host.listDir(parent)) {
 			const owner = path.posix.basename(leftover).startsWith(me) ? Number(path.posix.basename(leftover).slice(me.length).split('-')[0]) : NaN;
