@@ -24,7 +24,7 @@ import {acquireLock, lockHolder} from '../state/lock.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {stateFolder} from '../safe-fs.js';
 import {writeJsonAtomic} from '../state/atomic-file.js';
-import {QemuImg} from '../qemu/qemu-img.js';
+import {checkDamage, QemuImg} from '../qemu/qemu-img.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
@@ -194,7 +194,7 @@ export class LibvirtHypervisor implements Hypervisor {
 				return mapLimited(files, 4, async file => {
 					if (skip.has(file)) return null;
 					const check = await this.qemuImg.check(file);
-					return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+					return checkDamage(check);
 				});
 			},
 			locate: file => file,

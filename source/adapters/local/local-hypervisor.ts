@@ -18,7 +18,7 @@ import {bootThrowaway} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, heldHere, lockHolder} from '../state/lock.js';
 import {stateFolder} from '../safe-fs.js';
-import {QemuImg} from '../qemu/qemu-img.js';
+import {checkDamage, QemuImg} from '../qemu/qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {assertOwnQemu, clearLeftovers, corruptImages, nodeBitmaps, topNodes} from '../qemu/qmp-block.js';
@@ -263,7 +263,7 @@ export class LocalHypervisor implements Hypervisor {
 				return mapLimited(files, 4, async image => {
 					if (running.written.has(image)) return running.corrupt.has(image) ? 'QEMU found it corrupt' : null;
 					const check = await this.qemuImg.check(path.resolve(folder, image));
-					return check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+					return checkDamage(check);
 				});
 			},
 			locate: image => path.resolve(folder, image),

@@ -61,6 +61,10 @@ export interface JobOptions {
 }
 
 /** The qemu-img operations snapdeck uses, with arguments as arrays (never a shell string). */
+/** What a `qemu-img check` report says is damaged, in words for a refusal; null when it finds nothing. */
+export const checkDamage = (check: QemuImgCheck): string | null =>
+	check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+
 export class QemuImg {
 	constructor(private readonly runner: CommandRunner) {}
 
