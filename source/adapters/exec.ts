@@ -5,7 +5,7 @@ import {SnapdeckError} from '../core/errors.js';
 /**
  * Test hook for crash safety: SNAPDECK_CRASH_AT=NAME kills snapdeck outright (SIGKILL) where
  * crashPoint(NAME) stands (test/e2e/faults.test.ts: backup-recorded, backup-copied,
- * backup-archiving, restore-write, copy-staged). Plans have their own (during:N, after:N).
+ * backup-archiving, restore-write, restore-written, copy-staged). Plans have their own (during:N, after:N).
  */
 export const crashPoint = (name: string): void => {
 	if (process.env['SNAPDECK_CRASH_AT'] === name) process.kill(process.pid, 'SIGKILL');

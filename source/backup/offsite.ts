@@ -129,6 +129,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 			return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
 		}
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
+		await job.leaves(staging);
 		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
 		await job.begin(point.id, `to ${targetLabel(target)}`);

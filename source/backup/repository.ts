@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {chmod, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
+import {chmod, lstat, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -8,12 +8,12 @@ import {z} from 'zod';
 import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
-import type {JournalEntry} from '../core/plan.js';
+import type {JournalEntry, PendingJob} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
-import {acquireLock} from '../adapters/state/lock.js';
+import {acquireLock, lockHolder} from '../adapters/state/lock.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
-import {folderOperationStore, stateDir} from '../adapters/state/operation-store.js';
+import {folderJobStore, folderOperationStore, stateDir} from '../adapters/state/operation-store.js';
 import {fileSystemError, isUnwritable, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
@@ -46,6 +46,14 @@ export async function fsyncFile(file: string): Promise<void> {
  * `ROOT/<vm>/<disk>/<id>.qcow2`, an incremental's backing file being the previous point's file.
  * `ROOT/<vm>/.snapdeck/` holds the lock, a pending prune and the journal.
  */
+/** Whether every folder from `top` down to `folder` is a real folder, not a link that leads elsewhere. */
+async function realFoldersBetween(top: string, folder: string): Promise<boolean> {
+	for (let at = folder; at.length > top.length; at = path.dirname(at)) {
+		if (!(await lstat(at).then(found => found.isDirectory(), () => false))) return false;
+	}
+	return true;
+}
+
 export class Repository {
 	readonly root: string;
 
@@ -107,6 +115,11 @@ export class Repository {
 		}
 	}
 
+	/** Who holds the lock of the VM's backups now, if a live process does. */
+	async lockHolder(vm: string) {
+		return lockHolder(path.join(stateDir(this.vmDir(vm)), 'lock'));
+	}
+
 	/** Room the repository keeps for a prune on a full disk (its lock, pending record and manifest). */
 	static readonly RESERVE_BYTES = 1024 * 1024;
 
@@ -152,6 +165,36 @@ export class Repository {
 
 	operations(vm: string) {
 		return folderOperationStore(this.vmDir(vm), `repository ${this.root}`);
+	}
+
+	/** The record of the job that runs on the VM's backups (see PendingJob), beside their lock. */
+	jobs(vm: string) {
+		return folderJobStore(this.vmDir(vm));
+	}
+
+	/**
+	 * Removes what a killed job left: the files it said it would leave (only inside the VM's
+	 * backups, or a restore's `.NAME.snapdeck-partial` file: a record naming anything else is not
+	 * obeyed) and partial points. Returns what it removed.
+	 */
+	async recoverJob(vm: string, left: PendingJob): Promise<string[]> {
+		const own = this.vmDir(vm);
+		const removed: string[] = [];
+		for (const file of left.leaves) {
+			const resolved = path.resolve(file);
+			const inside = resolved.startsWith(own + path.sep) && (await realFoldersBetween(own, path.dirname(resolved)));
+			if (!inside && !/^\..+\.snapdeck-partial$/.test(path.basename(resolved))) continue;
+			const found = await lstat(resolved).catch(() => null);
+			if (!found || (!inside && !found.isFile())) continue;
+			await rm(resolved, {recursive: inside, force: true});
+			removed.push(resolved);
+		}
+		// A prune's own record finishes it: its files are left for it.
+		if ((await this.operations(vm).readPending()) === null) {
+			const manifest = await this.read(vm).catch(() => null);
+			if (manifest) removed.push(...(await this.cleanup(manifest)).removed.map(file => path.join(own, file)));
+		}
+		return removed;
 	}
 
 	journal(vm: string, entry: Omit<JournalEntry, 'time' | 'vm'>): Promise<void> {

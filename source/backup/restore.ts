@@ -81,6 +81,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		// Written under a name of its own, renamed when whole: a restore killed part way never
 		// leaves a half image under the name asked for (the next restore replaces the partial one).
 		const partial = path.join(path.dirname(target), `.${path.basename(target)}.snapdeck-partial`);
+		await job.leaves(partial);
 		try {
 			await rm(partial, {force: true});
 			crashPoint('restore-write');
@@ -88,6 +89,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			// No more readable than the point it comes from.
 			await matchSource(partial, repo.resolve(vm, file.file), 0o600);
 			await fsyncFile(partial);
+			crashPoint('restore-written');
 			await link(partial, target).catch(error => {
 				throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new SnapdeckError('refused', `${target} appeared while it was being restored; restore never overwrites a file`) : error;
 			});

@@ -149,6 +149,33 @@ export interface PendingOperation {
 }
 
 /**
+ * A job that is not a plan (a backup, a restore, a copy, a boot test) while it runs: written when
+ * it begins, removed when it ends, however it ends. One left behind names a job that was killed.
+ */
+export interface PendingJob {
+	readonly action: JournalEntry['action'];
+	readonly command: string;
+	/** The point or snapshot it works on, once it has begun. */
+	readonly subject: string | null;
+	readonly startedAt: string;
+	readonly pid: number;
+	/** Files and folders a kill leaves behind (see JobContext.leaves). */
+	readonly leaves: readonly string[];
+	/** Set where a kill leaves the work half done: what the operator must do (see JobContext.halfDone). */
+	readonly halfDone: string | null;
+}
+
+export interface JobStore {
+	read(): Promise<PendingJob | null>;
+	write(job: PendingJob): Promise<void>;
+	clear(): Promise<void>;
+}
+
+/** A job a kill left behind, in words. */
+export const describePendingJob = (vm: string, job: PendingJob) =>
+	`a ${job.action}${job.subject === null ? '' : ` of ${job.subject}`} of ${vm} (started ${job.startedAt} by '${job.command}', pid ${job.pid}) did not end${job.halfDone === null ? '' : `: ${job.halfDone}`}`;
+
+/**
  * Whether a plan asks for the VM's name to be typed, not just `y`: it discards data (a revert, a
  * merged snapshot, pruned points) or powers off a running VM.
  */

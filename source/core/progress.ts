@@ -18,4 +18,15 @@ export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, 
 export interface JobContext {
 	/** Journals the job as started, on `subject` (a point, a snapshot), with what it does. */
 	begin(subject: string, message?: string): Promise<void>;
+	/**
+	 * Records, before the job makes it, a file or folder that a kill would leave behind (a restore's
+	 * partial file, a copy's staging folder): recover removes it.
+	 */
+	leaves(file: string): Promise<void>;
+	/**
+	 * Records that from here on a kill leaves the job's work half done where the operator must
+	 * choose (a disk half restored in place): `hint` says what to do, and other jobs on the VM are
+	 * refused until the same job is run again or `snapdeck recover` is told it was seen.
+	 */
+	halfDone(hint: string): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import {homedir} from 'node:os';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
-import type {JournalRecord, PendingOperation, Plan, PlanEvent} from '../core/plan.js';
+import {describePendingJob, type JournalRecord, type PendingJob, type PendingOperation, type Plan, type PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
@@ -9,7 +9,7 @@ import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapte
 
 export type {RoleName};
 import {runPlan} from '../jobs/run-plan.js';
-import {runJob} from '../jobs/run-job.js';
+import {recoverJob, runJob, type JobRecord} from '../jobs/run-job.js';
 import {formatBytes} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
@@ -71,6 +71,11 @@ export interface TreeView {
 
 export const describePending = (vm: string, pending: PendingOperation) =>
 	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
+
+/** Where a job on a VM's backups records itself while it runs, and how the repository recovers one a kill left. */
+const jobRecord = (repo: Repository, vm: string, subject?: string): JobRecord => ({
+	store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), recover: left => repo.recoverJob(vm, left),
+});
 
 /** One VM's health: its findings under its policy, with the figures monitoring graphs. */
 export interface VmHealth {
@@ -135,7 +140,7 @@ export class Service {
 		return runJob({
 			action: 'backup', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
 			run: job => runBackup(this.hypervisor, repo, vm, options, job),
 			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 		});
@@ -179,7 +184,7 @@ export class Service {
 		return runJob({
 			action: 'boot-test', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
 			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
 			describe: result => result.message,
 			failed: result => !result.ok,
@@ -191,7 +196,7 @@ export class Service {
 		return runJob({
 			action: 'restore', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
 			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
 			describe: restored => Object.values(restored).join(', '),
 		});
@@ -207,7 +212,7 @@ export class Service {
 		return runJob({
 			action: 'copy', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
 			run: job => copyToTarget(repo, vm, target, options, job),
 			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
 		});
@@ -390,7 +395,7 @@ export class Service {
 		const result = await runJob({
 			action: 'restore', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm, point.id),
 			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
 				const {state} = await this.hypervisor.inspect(vm);
 				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
@@ -415,10 +420,11 @@ export class Service {
 				});
 				if (outcome !== 'done') return {plan, outcome, snapshot};
 				const images = await inPlace.activeImages(vm);
+				await job.halfDone(`${vm}'s disks may be half restored to point ${point.id}: run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it and then 'snapdeck recover ${vm}'`);
 				try {
 					await writePointInto(repo, vm, point.id, images, {signal: options.signal, onEvent: options.onEvent, force: options.force}, job);
 				} catch (error) {
-					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${errorMessage(error)}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it`, options.signal?.aborted ? 'cancelled' : 'stopped-part-way');
+					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${errorMessage(error)}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it, then 'snapdeck recover ${vm}'`, options.signal?.aborted ? 'cancelled' : 'stopped-part-way');
 				}
 				return {plan, outcome, snapshot, images};
 			},
@@ -450,6 +456,7 @@ export class Service {
 				const inspection = await this.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
+				const leftJob = repo ? await this.leftJob(repo, vm) : null;
 				const bitmaps = await this.bitmapsOf(inspection);
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
@@ -458,6 +465,7 @@ export class Service {
 						? (await this.hypervisor.roles.imageChecks.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
+					leftJob: leftJob ? {text: describePendingJob(vm, leftJob), halfDone: leftJob.halfDone !== null} : null,
 					points, repositoryFree,
 					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.roles.guestAgents ? await this.hypervisor.roles.guestAgents.canQuiesce(vm) : false,
@@ -512,6 +520,13 @@ export class Service {
 		});
 	}
 
+	/** A job on the VM's backups that a kill left (its record, and no live holder of their lock), or null. */
+	private async leftJob(repo: Repository, vm: string): Promise<PendingJob | null> {
+		const left = await repo.jobs(vm).read().catch(() => null);
+		if (!left) return null;
+		return (await repo.lockHolder(vm)) === null ? left : null;
+	}
+
 	/** A VM's scheduled tasks under its policy: their last and next runs. */
 	async schedules(vm: string, now: Date) {
 		const policyOf = await this.policyOf();
@@ -546,8 +561,28 @@ export class Service {
 		});
 	}
 
-	/** Finishes an operation that a crash or a cancel interrupted; null when there was none. */
-	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
+	/**
+	 * Finishes what a crash or a cancel interrupted: a plan (resumed), an instant restore's stream,
+	 * and a job on the VM's backups that a kill left (what it left is removed; one left half done
+	 * is cleared, the operator having been told what to do). Says what it did.
+	 */
+	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<{plan: Plan | null; job: {left: PendingJob; removed: string[]} | null}> {
+		const plan = await this.recoverPlan(vm, options);
+		const repo = await this.pendingRepository().catch(() => null);
+		// Looked for before locking (locking makes the VM's folder there); one whose job still runs is not left.
+		if (!repo || !(await this.leftJob(repo, vm))) return {plan, job: null};
+		const release = await repo.lock(vm, options.command);
+		try {
+			const record = jobRecord(repo, vm);
+			const left = await record.store.read();
+			if (!left) return {plan, job: null};
+			return {plan, job: {left, removed: await recoverJob(record, left, entry => repo.journal(vm, entry), true)}};
+		} finally {
+			await release();
+		}
+	}
+
+	private async recoverPlan(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
 		// An instant restore a crash or cancel interrupted: the VM runs from the repository; finish the stream.
 		const instantRestores = this.hypervisor.roles.instantRestores;
 		const instant = instantRestores ? await instantRestores.instantOf(vm) : null;

@@ -1,4 +1,4 @@
-import {readdir} from 'node:fs/promises';
+import {lstat, mkdir, readdir, readFile, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -23,6 +23,9 @@ type Lab = Awaited<ReturnType<typeof labWithVm>>;
 
 const cli = (lab: Lab, args: string[], env: Record<string, string> = {}) =>
 	execa('node', [BIN, ...args, '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}});
+
+/** The JSON a run printed last (the CLI's result, or its error). */
+const jsonOfRun = (result: {stdout: string; exitCode?: number}) => jsonOf({exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: '', signal: undefined});
 
 /** during:1, after:1, during:2, ... for a plan of `steps` steps. */
 const killPoints = (steps: number) => Array.from({length: steps}, (_, index) => [`during:${index + 1}`, `after:${index + 1}`]).flat();
@@ -165,6 +168,65 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect(await readdir(path.dirname(target))).toEqual(['restored.qcow2']);
 		expect(await qemuIo.holds(target, A, MiB, MiB)).toBe(true);
+	});
+
+	it('a killed restore is on record: health names it, recover removes its partial file and says so', async () => {
+		const {lab, repo, point} = await backedUp();
+		const target = path.join(await tempDir(), 'restored.qcow2');
+		const partial = path.join(path.dirname(target), '.restored.qcow2.snapdeck-partial');
+		// Killed with the image written whole under its partial name, not yet linked to the name asked for.
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-written'});
+		expect(crashed.signal).toBe('SIGKILL');
+		expect(await readdir(path.dirname(target))).toEqual(['.restored.qcow2.snapdeck-partial']);
+		const findings = async () => (jsonOfRun(await cli(lab, ['health', 'vm1', '--json', '--repo', repo]))['vms'] as Array<{findings: Array<{rule: string; severity: string; message: string}>}>)[0]!.findings;
+		expect((await findings()).find(finding => finding.rule === 'unfinished-job')).toMatchObject({severity: 'warning', message: expect.stringMatching(new RegExp(`a restore of ${point} of vm1 .* did not end; run 'snapdeck recover vm1'`))});
+		const recovered = await cli(lab, ['recover', 'vm1', '--repo', repo]);
+		expect(recovered.exitCode, recovered.stderr).toBe(0);
+		expect(recovered.stdout).toContain(`removed ${partial}`);
+		expect(await readdir(path.dirname(target))).toEqual([]);
+		expect((await findings()).map(finding => finding.rule)).not.toContain('unfinished-job');
+		expect(await readFile(path.join(repo, 'vm1', '.snapdeck', 'journal.jsonl'), 'utf8')).toMatch(/"action":"recover".*removed what it left/);
+	});
+
+	it('a restore --in-place killed while it writes: critical in health, other jobs refused until it is finished or recover is told', async () => {
+		const {lab, repo, point} = await backedUp();
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		expect(crashed.signal).toBe('SIGKILL');
+		const health = jsonOfRun(await cli(lab, ['health', 'vm1', '--json', '--repo', repo]));
+		expect((health['vms'] as Array<{findings: Array<{rule: string; severity: string}>}>)[0]!.findings).toContainEqual(expect.objectContaining({rule: 'unfinished-job', severity: 'critical'}));
+		const backup = await cli(lab, ['backup', 'vm1', '--repo', repo, '--json']);
+		expect(backup.exitCode).toBe(1);
+		expect(jsonOfRun(backup)['error']).toMatchObject({code: 'unfinished', message: expect.stringContaining(`vm1's disks may be half restored to point ${point}`)});
+		// The operator goes back to the state before the restore, then tells recover.
+		await lab.revert(`before-restore-${point}`);
+		expect(await qemuIo.holds(await lab.activeFile(), B, 16 * MiB, 64 * MiB)).toBe(true);
+		expect((await cli(lab, ['recover', 'vm1', '--repo', repo])).exitCode).toBe(0);
+		const after = await cli(lab, ['backup', 'vm1', '--repo', repo]);
+		expect(after.exitCode, after.stderr).toBe(0);
+	});
+
+	it('a forged job record is not obeyed: recover removes nothing outside the VM\'s backups but a partial file', async () => {
+		const {lab, repo} = await backedUp();
+		const outside = await tempDir();
+		const victim = path.join(outside, 'precious.qcow2');
+		await writeFile(victim, 'keep me');
+		const decoy = path.join(outside, '.decoy.snapdeck-partial');
+		await symlink(victim, decoy);
+		await mkdir(path.join(outside, '.folder.snapdeck-partial'));
+		const record = {action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, halfDone: null,
+			leaves: [victim, outside, decoy, path.join(outside, '.folder.snapdeck-partial'), path.join(repo, 'vm1', '..', 'elsewhere')]};
+		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'job.json'), JSON.stringify(record));
+		const recovered = await cli(lab, ['recover', 'vm1', '--repo', repo]);
+		expect(recovered.exitCode, recovered.stderr).toBe(0);
+		expect(await readFile(victim, 'utf8')).toBe('keep me');
+		expect((await lstat(decoy)).isSymbolicLink()).toBe(true);
+		expect((await readdir(outside)).sort()).toEqual(['.decoy.snapdeck-partial', '.folder.snapdeck-partial', 'precious.qcow2']);
+		expect(await readdir(path.join(repo, 'vm1', '.snapdeck'))).not.toContain('job.json');
+		// Not a record snapdeck wrote: refused, with what to do, and nothing else changes.
+		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'job.json'), JSON.stringify({...record, leaves: 'all'}));
+		const refused = await cli(lab, ['backup', 'vm1', '--repo', repo]);
+		expect(refused.exitCode).toBe(1);
+		expect(refused.stderr).toContain('is not a job record snapdeck wrote');
 	});
 
 	it('a restore --as killed while it writes: no VM is left half made; the same restore again completes', async () => {

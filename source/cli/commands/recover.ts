@@ -1,3 +1,4 @@
+import {describePendingJob} from '../../core/plan.js';
 import {expectArgs, print, printJson, progressReporter} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -8,9 +9,13 @@ export default defineCommand({
 	async run({args, flags, commandLine, service}) {
 		const command = 'recover';
 		const [vm] = expectArgs(command, args, ['vm']);
-		const plan = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
-		if (flags.json) printJson({type: 'result', outcome: plan ? 'done' : 'nothing-pending', plan});
-		else print(plan ? `recovered: ${plan.summary}` : `${vm} has no unfinished operation`);
+		const {plan, job} = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
+		if (flags.json) printJson({type: 'result', outcome: plan || job ? 'done' : 'nothing-pending', plan, job});
+		else {
+			if (plan) print(`recovered: ${plan.summary}`);
+			if (job) print(`recovered: ${describePendingJob(vm!, job.left)}; ${job.removed.length > 0 ? `removed ${job.removed.join(', ')}` : 'it left nothing to remove'}`);
+			if (!plan && !job) print(`${vm} has no unfinished operation`);
+		}
 		return 0;
 	},
 });
