@@ -99,11 +99,14 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 
 	useKeypresses(spec => {
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
-		if (tooSmall) return void (keymap.keys.quit.includes(spec) && running === 0 && exit());
+		if (tooSmall) {
+			if (keymap.keys.quit.includes(spec) && running === 0) return exit();
+			return dispatch({type: 'notice', text: `${displayKey(spec)} was not acted on: the terminal was too small to show it`});
+		}
 		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
-	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} />;
+	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
 	const covered = coversBody(state.overlay);
 	const question = quitQuestion(state.overlay, running, keymap);
 	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));

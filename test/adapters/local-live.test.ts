@@ -117,7 +117,9 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		const {connect} = await import('node:net');
 		const socket = path.join(lab.folder, 'qmp.sock');
 		const held = [connect(socket), connect(socket)];
-		await new Promise(resolve => setTimeout(resolve, 200));
+		// Both accepted by the kernel, and the first served: QEMU greeted it.
+		await Promise.all(held.map(client => new Promise(resolve => client.once('connect', resolve))));
+		await new Promise(resolve => held[0]!.once('data', resolve));
 		setTimeout(() => held.forEach(client => client.destroy()), 1500);
 		const {plan} = await lab.merge('s1');
 		expect(plan.steps[0]!.op).toBe('commit');

@@ -64,6 +64,16 @@ function drive(element: ReactElement, keymap: Keymap) {
 		/** Presses the first key the keymap binds to `command`. */
 		press: (command: Command) => instance.stdin.write(rawKey(keymap.keys[command][0]!)),
 		type: (text: string) => instance.stdin.write(text),
+		/** Whether the app has stopped reading keys: ink let go of the terminal's input, as it does on exit. */
+		exited: () => instance.stdin.listenerCount('readable') === 0,
+		/** Waits until the app has exited (see exited). */
+		async waitForExit(timeoutMs = 20_000) {
+			const deadline = Date.now() + timeoutMs;
+			while (instance.stdin.listenerCount('readable') > 0) {
+				if (Date.now() > deadline) expect.fail(`the app never exited; last frame:\n${frame()}`);
+				await new Promise(resolve => setTimeout(resolve, 20));
+			}
+		},
 		/** Waits until the frame satisfies `predicate` (the app loads and runs jobs asynchronously). */
 		async waitFor(predicate: (frame: string) => boolean, what: string, timeoutMs = 20_000) {
 			const deadline = Date.now() + timeoutMs;

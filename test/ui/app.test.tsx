@@ -150,11 +150,13 @@ describe('the terminal UI on a real lab', () => {
 		ui.resize(30, 10);
 		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('the terminal is 30x10; it needs at least 40x12. Enlarge it to go on, or q to quit.') && !frame.includes('web9'), 'the request for a larger terminal');
 		ui.press('take');
-		await new Promise(resolve => setTimeout(resolve, 100));
+		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('t was not acted on: the terminal was too small to show it'), 'the key refused');
 		ui.resize(80, 24);
 		const back = await ui.waitFor(frame => frame.includes('web9') && frame.includes('VMs (1)'), 'the VM list again');
 		expect(back).not.toContain('Take a snapshot');
 		expect(back).not.toContain('needs at least');
+		// What was not done stays said until the next key.
+		expect(back).toContain('t was not acted on: the terminal was too small to show it');
 	});
 
 	it('wraps a line whole: no character lost, no line wider than asked', () => {
