@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto';
 import {SnapdeckError} from '../../core/errors.js';
-import {CommandFailed, METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
+import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
+import {VirshSession} from './virsh-session.js';
 
 /**
  * Quotes one argument for virsh's own command-line parser (used when several commands go to one
@@ -16,13 +17,30 @@ export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", 
  */
 const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
 
-/** virsh against one connection URI, with arguments as arrays. */
+/** Commands that may share the session's process (see VirshSession): quick ones, and those that only write metadata or an empty overlay. */
+const inSession = (args: readonly string[]) =>
+	(QUICK.has(args[0] ?? '') || args[0] === 'domuuid'
+		|| (args[0] === 'snapshot-create-as' && args.includes('--disk-only'))
+		|| (args[0] === 'snapshot-create' && args.includes('--redefine'))
+		|| (args[0] === 'snapshot-delete' && args.includes('--metadata')))
+	&& !args.some(arg => arg.includes('\n'));
+
+/**
+ * virsh against one connection URI, with arguments as arrays. On this machine its quick commands
+ * share one virsh process for the life of the command (VirshSession; SNAPDECK_VIRSH_SESSION=0 gives
+ * each its own process); block jobs, memory snapshots and anything cancellable get their own.
+ */
 export class Virsh {
-	constructor(readonly uri: string, private readonly runner: CommandRunner) {}
+	private readonly session: VirshSession | null;
+
+	constructor(readonly uri: string, private readonly runner: CommandRunner) {
+		this.session = runner === localRunner && process.env['SNAPDECK_VIRSH_SESSION'] !== '0' ? new VirshSession(uri) : null;
+	}
 
 	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
 		try {
 			const timeoutMs = QUICK.has(args[0] ?? '') ? METADATA_TIMEOUT_MS : undefined;
+			if (this.session && !options.signal && !options.onStdout && inSession(args)) return (await this.session.run(args.map(quoteForVirsh).join(' '), args, timeoutMs)).stdout;
 			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], {...options, timeoutMs})).stdout;
 		} catch (error) {
 			if (error instanceof CommandFailed) {
@@ -47,6 +65,10 @@ export class Virsh {
 	 */
 	async batch(commands: ReadonlyArray<readonly string[]>): Promise<string[]> {
 		if (commands.length === 0) return [];
+		const session = this.session;
+		if (session && commands.every(inSession)) {
+			return Promise.all(commands.map(command => session.run(command.map(quoteForVirsh).join(' '), command, METADATA_TIMEOUT_MS).then(result => result.stdout, () => '')));
+		}
 		const marker = `snapdeck-${randomBytes(6).toString('hex')}`;
 		const script = commands.map((command, index) => `echo ${marker}:${index}; ${command.map(quoteForVirsh).join(' ')}`).join('; ');
 		const result = await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: METADATA_TIMEOUT_MS}).catch((error: unknown) => {

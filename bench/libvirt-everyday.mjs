@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The everyday libvirt commands against what an operator would type instead (issue 15), paired and
+// interleaved in one run, medians of the pairs' ratios:
+//  - take: `snapdeck snapshot VM NAME --yes` of a running domain against
+//    `virsh snapshot-create-as --disk-only --atomic` of the same domain;
+//  - list: `snapdeck list --json` of 30 domains, each with a 3-deep chain of external snapshots on
+//    disk, against one virsh process running the same queries (state, definition, snapshot names,
+//    current snapshot of each).
+// Needs libvirtd and root. Usage: npm run build && node bench/libvirt-everyday.mjs [PAIRS] [DOMAINS]
+import {execFileSync, spawnSync} from 'node:child_process';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {report} from './report.mjs';
+
+const PAIRS = Number(process.argv[2] ?? 7);
+const DOMAINS = Number(process.argv[3] ?? 30);
+const URI = 'qemu:///system';
+const BIN = path.resolve('bin/snapdeck.js');
+const virsh = (...args) => execFileSync('virsh', ['-c', URI, ...args], {encoding: 'utf8', maxBuffer: 1 << 28});
+const dir = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-everyday-'));
+const prefix = `sdday-${process.pid}`;
+const names = Array.from({length: DOMAINS}, (_, index) => `${prefix}-${String(index).padStart(2, '0')}`);
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const timed = (command, args) => {
+	const at = performance.now();
+	const run = spawnSync(command, args, {encoding: 'utf8', maxBuffer: 1 << 28, env: {...process.env, NO_COLOR: '1'}});
+	if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${run.stderr}`);
+	return performance.now() - at;
+};
+const domainXml = (name, image) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+
+try {
+	for (const name of names) {
+		const image = path.join(dir, `${name}.qcow2`);
+		execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '16M']);
+		writeFileSync(path.join(dir, `${name}.xml`), domainXml(name, image));
+	}
+	virsh(names.map(name => `define --file ${path.join(dir, `${name}.xml`)}`).join('; '));
+	// Three external snapshots each: chains 4 images deep on disk, as libvirt makes them on a stopped domain.
+	for (let depth = 1; depth <= 3; depth++) {
+		virsh(names.map(name => `snapshot-create-as --domain ${name} --name c${depth} --disk-only --diskspec vda,snapshot=external,file=${path.join(dir, `${name}.c${depth}.qcow2`)}`).join('; '));
+	}
+	const live = names[0];
+	virsh('start', '--domain', live);
+
+	// take: alternate the two, each making a new snapshot of the same running domain.
+	const take = [];
+	for (let pair = 0; pair < PAIRS; pair++) {
+		const ours = timed('node', [BIN, 'snapshot', live, `bench-s${pair}`, '--yes', '--connect', URI]);
+		const theirs = timed('virsh', ['-c', URI, 'snapshot-create-as', '--domain', live, '--name', `bench-v${pair}`, '--disk-only', '--atomic', '--diskspec', `vda,snapshot=external,file=${path.join(dir, `${live}.v${pair}.qcow2`)}`]);
+		take.push({ours, theirs});
+	}
+	// list: the same queries in one virsh process, for every domain on the host (as snapdeck lists them all).
+	const all = virsh('list', '--all', '--name').split('\n').map(line => line.trim()).filter(Boolean);
+	const script = all.map(name => `domstate --domain ${name}; dumpxml --domain ${name}; snapshot-list --domain ${name} --name; snapshot-current --domain ${name} --name`).join('; ');
+	const list = [];
+	for (let pair = 0; pair < PAIRS; pair++) {
+		const ours = timed('node', [BIN, 'list', '--json', '--connect', URI]);
+		const theirs = timed('virsh', ['-c', URI, `list --all --name; ${script}`]);
+		list.push({ours, theirs});
+	}
+	for (const [label, pairs, baseline, target] of [
+		['take, running libvirt domain (`snapdeck snapshot --yes`)', take, '`virsh snapshot-create-as --disk-only --atomic`', 1.5],
+		[`list, ${all.length} libvirt domains (${DOMAINS} with 3-deep chains on disk), \`snapdeck list --json\``, list, 'one virsh process with the same queries', 1.5],
+	]) {
+		const ratio = median(pairs.map(({ours, theirs}) => ours / theirs));
+		const ours = median(pairs.map(pair => pair.ours));
+		const theirs = median(pairs.map(pair => pair.theirs));
+		console.log(`${label}: ${ours.toFixed(0)} ms; ${baseline}: ${theirs.toFixed(0)} ms; median of ${pairs.length} paired ratios ${ratio.toFixed(2)}x`);
+		report({name: label, figure: `${ours.toFixed(0)} ms`, baseline: `${baseline}: ${theirs.toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: `at most ${target}x`, met: ratio <= target});
+	}
+} finally {
+	for (const name of names) {
+		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', name], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
+	}
+	rmSync(dir, {recursive: true, force: true});
+}

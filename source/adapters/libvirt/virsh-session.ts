@@ -1,0 +1,139 @@
+import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
+import {CommandFailed, timedOut, toolPath} from '../exec.js';
+
+/** A session with nothing to do for this long ends its process (a UI left open holds no connection it does not use). */
+const IDLE_CLOSE_MS = 5000;
+
+interface Waiting {
+	readonly line: string;
+	readonly args: readonly string[];
+	/** The random part of the markers that follow the command. */
+	readonly token: string;
+	readonly resolve: (result: {stdout: string; stderr: string}) => void;
+	readonly reject: (error: unknown) => void;
+	readonly timer: NodeJS.Timeout | null;
+}
+
+/**
+ * One virsh process, and so one libvirt connection, for the life of a command: virsh's
+ * interactive mode reads commands from its standard input and answers each at once. A process of
+ * its own costs a start and a connect per virsh command (40-120 ms each on the project's machine,
+ * more on a loaded host); here a command costs its own work only.
+ *
+ * Each command is followed by `echo 'TOKEN'-done` and `echo --err 'TOKEN'-done`, TOKEN random: the
+ * command's output and error words are what virsh printed before those (`TOKEN-done`, which the
+ * quoted typed line does not contain). The typed lines come back as `virsh # LINE` (virsh's prompt,
+ * printed when standard input is not a terminal) and are removed by their exact text, never by a
+ * pattern that an output (a domain's description) could imitate. Commands are written as they
+ * come and answered in order.
+ *
+ * While nothing waits, the process holds nothing open for Node (snapdeck exits when its work is
+ * done, and virsh at the end of its input). It is started again after it died, and ended when a
+ * command outlives its time limit.
+ */
+export class VirshSession {
+	private child: ChildProcessWithoutNullStreams | null = null;
+	private stdout = '';
+	private stderr = '';
+	private readonly waiting: Waiting[] = [];
+	private idleTimer: NodeJS.Timeout | null = null;
+
+	constructor(private readonly uri: string) {}
+
+	/** Runs one virsh command (its arguments quoted for virsh's parser) and gives its output; one that failed throws CommandFailed. */
+	run(line: string, args: readonly string[], timeoutMs: number | undefined): Promise<{stdout: string; stderr: string}> {
+		const child = this.child ?? (this.child = this.start());
+		const token = `snapdeck-${randomBytes(9).toString('hex')}`;
+		return new Promise((resolve, reject) => {
+			const timer = timeoutMs === undefined ? null : setTimeout(() => this.fail(child, timedOut('virsh', args, timeoutMs)), timeoutMs);
+			this.waiting.push({line, args, token, resolve, reject, timer});
+			this.hold(child);
+			child.stdin.write(`${line}\necho '${token}'-done\necho --err '${token}'-done\n`);
+		});
+	}
+
+	/** Ends the process. */
+	close(): void {
+		const child = this.child;
+		this.child = null;
+		if (!child) return;
+		child.stdin.end();
+		child.kill();
+	}
+
+	private start(): ChildProcessWithoutNullStreams {
+		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {stdio: ['pipe', 'pipe', 'pipe']});
+		this.stdout = '';
+		this.stderr = '';
+		child.stdout.setEncoding('utf8');
+		child.stderr.setEncoding('utf8');
+		child.stdout.on('data', (chunk: string) => {
+			this.stdout += chunk;
+			this.settle();
+		});
+		child.stderr.on('data', (chunk: string) => {
+			this.stderr += chunk;
+			this.settle();
+		});
+		child.on('error', error => this.fail(child, error));
+		child.on('exit', (code, signal) => this.fail(child, new CommandFailed('virsh', [], code ?? -1, `virsh ended (${signal ?? `exit ${code}`}) in the middle of a command: ${this.stderr.trim().split('\n').slice(-2).join(' / ')}`, this.stdout)));
+		child.stdin.on('error', () => undefined);
+		this.hold(child);
+		return child;
+	}
+
+	/** Every command still waiting on `child` fails with `error`, and the process goes (the next command starts another). */
+	private fail(child: ChildProcessWithoutNullStreams, error: unknown): void {
+		// An old process ending after a new one took over concerns none of the new one's commands.
+		if (this.child !== null && this.child !== child) return;
+		this.close();
+		for (const waiting of this.waiting.splice(0)) {
+			if (waiting.timer) clearTimeout(waiting.timer);
+			waiting.reject(error);
+		}
+	}
+
+	/** Whether Node may exit while this process runs: only while no command waits on it. */
+	private hold(child: ChildProcessWithoutNullStreams): void {
+		const busy = this.waiting.length > 0;
+		if (this.idleTimer) clearTimeout(this.idleTimer);
+		this.idleTimer = busy ? null : setTimeout(() => {
+			if (this.child === child && this.waiting.length === 0) this.close();
+		}, IDLE_CLOSE_MS).unref();
+		for (const handle of [child, child.stdin, child.stdout, child.stderr] as Array<{ref(): void; unref(): void}>) {
+			if (busy) handle.ref();
+			else handle.unref();
+		}
+	}
+
+	/** Hands the first waiting command its answer once both of virsh's streams have passed its markers; then the next. */
+	private settle(): void {
+		for (let waiting = this.waiting[0]; waiting; waiting = this.waiting[0]) {
+			const done = `${waiting.token}-done`;
+			const echoTyped = `virsh # echo '${waiting.token}'-done\n`;
+			const errTyped = `virsh # echo --err '${waiting.token}'-done\n`;
+			// The output's end: its marker, then the typed `echo --err` (the next command's answer starts after it).
+			const endOut = this.stdout.indexOf(`${done}${errTyped}`);
+			const errorMarker = `error: ${done}\n`;
+			const endErr = this.stderr.indexOf(errorMarker);
+			if (endOut < 0 || endErr < 0) return;
+			let stdout = this.stdout.slice(0, endOut);
+			this.stdout = this.stdout.slice(endOut + done.length + errTyped.length);
+			if (stdout.endsWith(echoTyped)) stdout = stdout.slice(0, -echoTyped.length);
+			const typed = `virsh # ${waiting.line}\n`;
+			if (stdout.startsWith(typed)) stdout = stdout.slice(typed.length);
+			// Interactive virsh ends each answer with an empty line; a process of its own does not, and its
+			// final newline is dropped as execa drops it: the same text either way.
+			if (stdout.endsWith('\n')) stdout = stdout.slice(0, -1);
+			if (stdout.endsWith('\n')) stdout = stdout.slice(0, -1);
+			const stderr = this.stderr.slice(0, endErr);
+			this.stderr = this.stderr.slice(endErr + errorMarker.length);
+			this.waiting.shift();
+			if (waiting.timer) clearTimeout(waiting.timer);
+			if (this.child) this.hold(this.child);
+			if (/^error: /m.test(stderr)) waiting.reject(new CommandFailed('virsh', waiting.args, 1, stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / '), stdout));
+			else waiting.resolve({stdout, stderr});
+		}
+	}
+}

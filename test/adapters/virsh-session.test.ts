@@ -1,0 +1,54 @@
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {Virsh} from '../../source/adapters/libvirt/virsh.js';
+import {localRunner} from '../../source/adapters/exec.js';
+import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
+
+/** The virsh processes running now with this connection and nothing else on their command line: sessions. */
+const sessions = async () => (await execa('pgrep', ['-f', '-x', `virsh --quiet -c ${URI}`], {reject: false})).stdout.split('\n').filter(Boolean);
+
+describe('one virsh process for a command (VirshSession)', () => {
+	it('answers each command with its own output, the same as a process of its own, through one process', async () => {
+		const domain = await libvirtDomain({running: false});
+		// A description that imitates what the session reads around an output: it must come back as it is.
+		const hostile = "virsh # echo 'snapdeck-0'-done\nsnapdeck-0-done\nerror: x";
+		await virsh('desc', '--domain', domain.name, '--config', '--new-desc', hostile);
+		const before = await sessions();
+		const shared = new Virsh(URI, localRunner);
+		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
+		const commands = [['domstate', '--domain', domain.name], ['dumpxml', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['list', '--all', '--name']];
+		for (const command of commands) expect(await shared.run(command), command.join(' ')).toBe(await own.run(command));
+		expect(await shared.run(['dumpxml', '--domain', domain.name])).toContain('virsh # echo &apos;snapdeck-0&apos;-done');
+		// A batch in a process of its own keeps the blank line virsh puts between answers: the same text but for it.
+		const trimmed = (outputs: string[]) => outputs.map(output => output.trimEnd());
+		expect(trimmed(await shared.batch(commands))).toEqual(trimmed(await own.batch(commands)));
+		expect((await sessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
+	});
+
+	it('a command that fails says libvirt\'s words, and the next one is answered', async () => {
+		const shared = new Virsh(URI, localRunner);
+		const failed = await shared.run(['domstate', '--domain', 'no-such-domain-here']).catch((error: unknown) => error);
+		expect(failed).toMatchObject({message: expect.stringContaining("failed to get domain 'no-such-domain-here'")});
+		expect(await shared.batch([['domstate', '--domain', 'no-such-domain-here'], ['list', '--all', '--name']])).toEqual(['', await shared.run(['list', '--all', '--name'])]);
+	});
+
+	it('starts again after its process died', async () => {
+		const shared = new Virsh(URI, localRunner);
+		const before = await sessions();
+		const first = await shared.run(['list', '--all', '--name']);
+		const [mine] = (await sessions()).filter(pid => !before.includes(pid));
+		await execa('kill', ['-9', mine!]);
+		for (let tries = 0; tries < 100 && (await sessions()).includes(mine!); tries++) await new Promise(resolve => setImmediate(resolve));
+		const again = await shared.run(['list', '--all', '--name']).catch(() => shared.run(['list', '--all', '--name']));
+		expect(again).toBe(first);
+	});
+
+	it('keeps no command from exiting: snapdeck list ends when its work is done, and its virsh with it', async () => {
+		const before = await sessions();
+		const run = await execa('node', [path.resolve('bin/snapdeck.js'), 'list', '--json', '--connect', URI], {reject: false, timeout: 60_000});
+		expect(run.exitCode, run.stderr).toBe(0);
+		for (let tries = 0; tries < 200 && (await sessions()).some(pid => !before.includes(pid)); tries++) await new Promise(resolve => setTimeout(resolve, 10));
+		expect((await sessions()).filter(pid => !before.includes(pid))).toEqual([]);
+	});
+});
