@@ -22,6 +22,22 @@ const inkCursorFix = {
 	},
 };
 
+/**
+ * zod's `z` namespace re-exports every locale (`z.locales`, 64 modules, half of zod's 770 KB in the
+ * bundle) though snapdeck speaks English only, and zod sets English itself: every command paid for
+ * parsing them at start (seen in --cpu-prof of `snapdeck snapshot`). Only English stays.
+ */
+const zodEnglishOnly = {
+	name: 'zod-english-only',
+	setup(build) {
+		build.onResolve({filter: /^\.\.\/locales\/index\.js$/}, ({importer}) =>
+			/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(importer) ? {path: 'zod-locales-english', namespace: 'zod-english-only'} : undefined);
+		build.onLoad({filter: /.*/, namespace: 'zod-english-only'}, () => ({
+			contents: "export {default as en} from 'zod/v4/locales/en.js';", loader: 'js', resolveDir: process.cwd(),
+		}));
+	},
+};
+
 // Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
 rmSync('dist/bundle', {recursive: true, force: true});
 
@@ -36,7 +52,7 @@ await build({
 	target: 'node20',
 	sourcemap: true,
 	logLevel: 'warning',
-	plugins: [inkCursorFix],
+	plugins: [inkCursorFix, zodEnglishOnly],
 	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
 	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	// React's production build: its development build logs every component render through
