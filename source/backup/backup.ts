@@ -52,12 +52,17 @@ const PLACEHOLDER_SHA = '0'.repeat(64);
 export function partsProgress<T>(parts: readonly T[], sizeOf: (part: T) => number, onEvent: ((event: PlanEvent) => void) | undefined) {
 	const total = parts.reduce((sum, part) => sum + sizeOf(part), 0);
 	const progress = byteProgress(onEvent);
-	let before = 0;
+	// Per part, so that parts worked on at once (a restore's disks) add up.
+	const done = new Map<T, number>();
+	const sum = () => [...done.values()].reduce((all, bytes) => all + bytes, 0);
 	return {
 		total,
-		of: (part: T) => (fraction: number) => progress(before + fraction * sizeOf(part), total),
+		of: (part: T) => (fraction: number) => {
+			done.set(part, fraction * sizeOf(part));
+			progress(sum(), total);
+		},
 		finished: (part: T) => {
-			before += sizeOf(part);
+			done.set(part, sizeOf(part));
 		},
 	};
 }
@@ -71,7 +76,8 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
 	const sizes = new Map(await Promise.all(targets.map(async target => [target, (await stat(target.file)).size] as const)));
 	const progress = partsProgress(targets, target => sizes.get(target)!, options.onEvent);
 	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)`, resumed: false});
-	for (const target of targets) {
+	// Every disk at once (qemu-img compresses in threads, but one disk leaves a core idle); all end before a failure is told.
+	const results = await Promise.allSettled(targets.map(async target => {
 		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
 		const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
 		try {
@@ -84,7 +90,9 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
 			await rm(compressed, {force: true});
 		}
 		progress.finished(target);
-	}
+	}));
+	const failed = results.find(result => result.status === 'rejected');
+	if (failed) throw failed.reason;
 }
 
 /**

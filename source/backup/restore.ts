@@ -108,11 +108,11 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		} else {
 			if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
 			await makeDirs(to, 'the folder to restore into');
-			for (const file of point.files) {
-				const target = path.join(to, `${file.disk}.qcow2`);
-				await write(file.disk, target);
-				restored[file.disk] = target;
-			}
+			// Every disk at once: each is its own qemu-img, reading its own chain. All end before a failure is told.
+			const targets = point.files.map(file => [file.disk, path.join(to, `${file.disk}.qcow2`)] as const);
+			const failed = (await Promise.allSettled(targets.map(([disk, target]) => write(disk, target)))).find(result => result.status === 'rejected');
+			if (failed) throw failed.reason;
+			for (const [disk, target] of targets) restored[disk] = target;
 		}
 	} else if (point.archive !== null) {
 		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));

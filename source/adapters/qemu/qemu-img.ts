@@ -141,7 +141,8 @@ export class QemuImg {
 
 	/** A new standalone qcow2 image that reads as `source` (with its backing chain) does. */
 	async convert(source: string, target: string, options: JobOptions = {}) {
-		await this.job(['convert', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
+		// -W: clusters written in whatever order they are read (the target is new and no one reads it until it is whole).
+		await this.job(['convert', '-W', '-f', 'qcow2', '-O', 'qcow2', '--', source, target], options);
 	}
 
 	/**
