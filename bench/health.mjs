@@ -13,7 +13,7 @@ const COUNT = process.argv.includes('--quick') ? 10 : 200;
 const RUNS = process.argv.includes('--quick') ? 1 : 5;
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-health-'));
-const env = {...process.env, SNAPDECK_CONNECT: `local:${path.join(root, 'lab')}`, SNAPDECK_REPO: path.join(root, 'repo'), SNAPDECK_CONFIG_DIR: path.join(root, 'config')};
+const env = {...process.env, SNAPDECK_CONNECT: `local:${path.join(root, 'lab')}`, SNAPDECK_REPO: path.join(root, 'repo'), SNAPDECK_CONFIG_DIR: path.join(root, 'config'), SNAPDECK_CHECK_CACHE: path.join(root, 'image-checks.json')};
 const run = args => execFileSync('node', [BIN, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']});
 const timed = args => {
 	const start = performance.now();
@@ -43,13 +43,16 @@ try {
 	for (const name of names.slice(0, Math.min(20, COUNT))) run(['backup', name]);
 	const list = [];
 	const health = [];
+	// Cold: every image checked (the first run on a host, or after every image changed).
+	rmSync(env.SNAPDECK_CHECK_CACHE, {force: true});
+	const cold = timed(['health', '--json']);
 	for (let index = 0; index < RUNS; index++) {
 		list.push(timed(['list', '--json']));
 		health.push(timed(['health', '--json']));
 	}
 	const [l, h] = [median(list), median(health)];
-	console.log(`${COUNT} VMs (3 images each, 20 with a backup), median of ${RUNS}: health ${h.toFixed(0)} ms; inventory alone (list) ${l.toFixed(0)} ms; ratio ${(h / l).toFixed(2)}x`);
-	report({name: `7. snapdeck health on ${COUNT} VMs (3 images each)`, figure: `${h.toFixed(0)} ms`, baseline: `snapdeck list: ${l.toFixed(0)} ms`, ratio: `${(h / l).toFixed(2)}x the inventory`});
+	console.log(`${COUNT} VMs (3 images each, 20 with a backup), median of ${RUNS}: health ${h.toFixed(0)} ms (the first run, checking every image: ${cold.toFixed(0)} ms); inventory alone (list) ${l.toFixed(0)} ms; ratio ${(h / l).toFixed(2)}x (first run ${(cold / l).toFixed(2)}x)`);
+	report({name: `7. snapdeck health on ${COUNT} VMs (3 images each)`, figure: `${h.toFixed(0)} ms; the first run ${cold.toFixed(0)} ms`, baseline: `snapdeck list: ${l.toFixed(0)} ms`, ratio: `${(h / l).toFixed(2)}x the inventory; the first run ${(cold / l).toFixed(2)}x`, target: 'at most 5x', met: h / l <= 5});
 } finally {
 	rmSync(root, {recursive: true, force: true});
 }

@@ -1,4 +1,4 @@
-import {mkdir, open, readFile, rm, writeFile} from 'node:fs/promises';
+import {mkdir, open, readFile, rm, stat, utimes, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -12,14 +12,14 @@ async function healthLab(config: object = {}) {
 	const repo = path.join(await tempDir(), 'repo');
 	const configDir = await tempDir();
 	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config));
-	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir};
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json')};
 	const run = (...args: string[]) => snapdeck(args, env);
 	const health = async (...args: string[]) => {
 		const result = await run('health', '--json', ...args);
 		const json = jsonOf(result) as {status: string; findings: Array<{rule: string; severity: string; message: string; fix?: string}>};
 		return {exitCode: result.exitCode, status: json.status, findings: json.findings, rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort()};
 	};
-	return {lab, repo, run, health};
+	return {lab, repo, run, health, checkCache: env.SNAPDECK_CHECK_CACHE};
 }
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
@@ -106,11 +106,17 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		expect(result.rules).toContain('broken-chain:critical');
 	});
 
-	it('an image that fails qemu-img check is critical', async () => {
-		const {lab, health} = await healthLab();
+	it('an image that fails qemu-img check is critical, also when it checked clean before and its modification time is set back', async () => {
+		const {lab, health, checkCache} = await healthLab();
 		await lab.write(0x11, 1);
+		const image = path.join(lab.folder, 'vda.qcow2');
+		// A whole second, which utimes can set back exactly.
+		await utimes(image, 1_700_000_000, 1_700_000_000);
+		// Checked clean once: the verdict is kept for as long as the image does not change.
+		expect((await health()).rules).not.toContain('image-corrupt:critical');
+		expect(Object.keys(JSON.parse(await readFile(checkCache, 'utf8')) as object)).toContain(image);
 		// Zero the refcounts of the data clusters: qemu-img check then counts corruptions.
-		const handle = await open(path.join(lab.folder, 'vda.qcow2'), 'r+');
+		const handle = await open(image, 'r+');
 		const header = Buffer.alloc(64);
 		await handle.read(header, 0, 64, 0);
 		const table = Number(header.readBigUInt64BE(48));
@@ -118,6 +124,9 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		await handle.read(entry, 0, 8, table);
 		await handle.write(Buffer.alloc(40), 0, 40, Number(entry.readBigUInt64BE(0)) + 8);
 		await handle.close();
+		// As a tool covering its tracks would: the modification time as it was (the change time moves anyway).
+		await utimes(image, 1_700_000_000, 1_700_000_000);
+		expect((await stat(image, {bigint: true})).mtimeNs).toBe(1_700_000_000_000_000_000n);
 		const result = await health();
 		expect(result.rules).toContain('image-corrupt:critical');
 		expect(result.findings.find(finding => finding.rule === 'image-corrupt')!.message).toMatch(/vda\.qcow2 fails qemu-img check \(\d+ corruptions/);

@@ -26,6 +26,7 @@ import {QmpClient} from '../qemu/qmp-client.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {startVm, stopVm} from './qemu-process.js';
 import {runJobs} from '../qemu/qmp-block.js';
+import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
 
@@ -506,7 +507,8 @@ export class LocalHypervisor implements Hypervisor {
 		const {state} = inspection;
 		const {written: skip} = await this.runningView(inspection);
 		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
-			const check = await this.qemuImg.check(path.resolve(path.join(this.root, state.definition.name), file));
+			// Nothing writes it now (what a running QEMU writes is skipped above): checked again once it has changed (see check-cache.ts).
+			const check = await checkOnce(this.qemuImg, path.resolve(path.join(this.root, state.definition.name), file), true);
 			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 		});
 	}
