@@ -2,7 +2,7 @@
 // Measures the UI in a real pseudo-terminal (script(1), 80x24), each figure against a baseline
 // measured in the same run: first frame against `node -e` printing one line, and the bytes
 // written per second while a merge's progress bar runs against rewriting one line 4 times a second.
-// Usage: npm run build && node bench/ui-pty.mjs
+// Usage: npm run build && node bench/ui-pty.mjs [--start-only: the first frame and the VM list only]
 import {spawn, execFileSync} from 'node:child_process';
 import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
@@ -169,18 +169,25 @@ const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-'));
 try {
 	execFileSync('node', [BIN, 'demo', '--dir', path.join(root, 'demo')]);
 	const frame = await firstFrame(path.join(root, 'demo'));
-	const progress = await progressBytes(path.join(root, 'lab'));
-	const demoNames = ['app1', 'db1', 'live1', 'web1'];
-	const fewKeys = await keystrokes(path.join(root, 'demo'), demoNames, 3);
-	const many = manyVms(path.join(root, 'many'), 1000);
-	const manyKeys = await keystrokes(many.lab, many.names);
-	console.log(`first frame: ${frame.frame.toFixed(0)} ms (${(frame.frame / frame.node).toFixed(2)}x node -e at ${frame.node.toFixed(0)} ms); inventory on screen: ${frame.filled.toFixed(0)} ms`);
-	console.log(`progress bar: ${progress.bytesPerSecond.toFixed(0)} B/s over ${progress.seconds.toFixed(1)} s (${(progress.bytesPerSecond / progress.floor).toFixed(2)}x the floor of ${progress.floor} B/s); the UI's main thread used ${(progress.cpuShare.main * 100).toFixed(1)}% of one core meanwhile (the whole process, with the merge's file work in libuv's threads: ${(progress.cpuShare.all * 100).toFixed(1)}%)`);
-	console.log(`keystroke to frame: ${manyKeys.toFixed(1)} ms with 1,000 VMs (${(manyKeys / fewKeys).toFixed(2)}x the ${fewKeys.toFixed(1)} ms with the demo lab's 4)`);
-	report({name: '1. UI first frame, 80x24 pty, demo lab', figure: `${frame.frame.toFixed(0)} ms`, baseline: `node -e printing a line: ${frame.node.toFixed(0)} ms`, ratio: `${(frame.frame / frame.node).toFixed(2)}x`, target: 'at most 2.7x', met: frame.frame / frame.node <= 2.7});
-	report({name: '2. keystroke to updated frame, 1,000 VMs', figure: `${manyKeys.toFixed(1)} ms`, baseline: `demo lab (4 VMs): ${fewKeys.toFixed(1)} ms`, ratio: `${(manyKeys / fewKeys).toFixed(2)}x`, target: 'under 30 ms', met: manyKeys < 30});
-	report({name: '3. bytes written while a progress bar runs', figure: `${progress.bytesPerSecond.toFixed(0)} B/s`, baseline: `one line rewritten 4 times a second: ${progress.floor} B/s`, ratio: `${(progress.bytesPerSecond / progress.floor).toFixed(2)}x`, target: 'under 2 KB/s', met: progress.bytesPerSecond < 2048});
-	report({name: "3. CPU of the UI's main thread meanwhile", figure: `${(progress.cpuShare.main * 100).toFixed(1)}% of one core`, baseline: `whole process, with the job's file work: ${(progress.cpuShare.all * 100).toFixed(1)}%`, ratio: '', target: 'under 5%', met: progress.cpuShare.main < 0.05});
+	const filledRow = () => report({name: '1. the VM list on screen (not the first frame), demo lab', figure: `${frame.filled.toFixed(0)} ms`, baseline: `node -e printing a line: ${frame.node.toFixed(0)} ms`, ratio: `${(frame.filled / frame.node).toFixed(2)}x`, target: 'at most 3x', met: frame.filled / frame.node <= 3});
+	if (process.argv.includes('--start-only')) {
+		console.log(`first frame: ${frame.frame.toFixed(0)} ms (${(frame.frame / frame.node).toFixed(2)}x node -e at ${frame.node.toFixed(0)} ms); the VM list on screen: ${frame.filled.toFixed(0)} ms (${(frame.filled / frame.node).toFixed(2)}x)`);
+		filledRow();
+	} else {
+		const progress = await progressBytes(path.join(root, 'lab'));
+		const demoNames = ['app1', 'db1', 'live1', 'web1'];
+		const fewKeys = await keystrokes(path.join(root, 'demo'), demoNames, 3);
+		const many = manyVms(path.join(root, 'many'), 1000);
+		const manyKeys = await keystrokes(many.lab, many.names);
+		console.log(`first frame: ${frame.frame.toFixed(0)} ms (${(frame.frame / frame.node).toFixed(2)}x node -e at ${frame.node.toFixed(0)} ms); inventory on screen: ${frame.filled.toFixed(0)} ms`);
+		console.log(`progress bar: ${progress.bytesPerSecond.toFixed(0)} B/s over ${progress.seconds.toFixed(1)} s (${(progress.bytesPerSecond / progress.floor).toFixed(2)}x the floor of ${progress.floor} B/s); the UI's main thread used ${(progress.cpuShare.main * 100).toFixed(1)}% of one core meanwhile (the whole process, with the merge's file work in libuv's threads: ${(progress.cpuShare.all * 100).toFixed(1)}%)`);
+		console.log(`keystroke to frame: ${manyKeys.toFixed(1)} ms with 1,000 VMs (${(manyKeys / fewKeys).toFixed(2)}x the ${fewKeys.toFixed(1)} ms with the demo lab's 4)`);
+		filledRow();
+		report({name: '1. UI first frame, 80x24 pty, demo lab', figure: `${frame.frame.toFixed(0)} ms`, baseline: `node -e printing a line: ${frame.node.toFixed(0)} ms`, ratio: `${(frame.frame / frame.node).toFixed(2)}x`, target: 'at most 2.7x', met: frame.frame / frame.node <= 2.7});
+		report({name: '2. keystroke to updated frame, 1,000 VMs', figure: `${manyKeys.toFixed(1)} ms`, baseline: `demo lab (4 VMs): ${fewKeys.toFixed(1)} ms`, ratio: `${(manyKeys / fewKeys).toFixed(2)}x`, target: 'under 30 ms', met: manyKeys < 30});
+		report({name: '3. bytes written while a progress bar runs', figure: `${progress.bytesPerSecond.toFixed(0)} B/s`, baseline: `one line rewritten 4 times a second: ${progress.floor} B/s`, ratio: `${(progress.bytesPerSecond / progress.floor).toFixed(2)}x`, target: 'under 2 KB/s', met: progress.bytesPerSecond < 2048});
+		report({name: "3. CPU of the UI's main thread meanwhile", figure: `${(progress.cpuShare.main * 100).toFixed(1)}% of one core`, baseline: `whole process, with the job's file work: ${(progress.cpuShare.all * 100).toFixed(1)}%`, ratio: '', target: 'under 5%', met: progress.cpuShare.main < 0.05});
+	}
 } finally {
 	// The demo starts a VM: stop it, so the bench leaves no QEMU behind.
 	execFileSync('node', [BIN, 'stop', '--all', '--connect', `local:${path.join(root, 'demo')}`]);

@@ -3,8 +3,6 @@ import {COMMANDS} from './commands/index.js';
 import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
 import {openSession} from './support.js';
 
-export {connectionUris, repositoryDir, uiServices} from './support.js';
-
 /** Runs the command `name` from the registry (commands/index.ts): its flags checked, its service made on first use. */
 export async function runCommand(name: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const command = COMMANDS.find(candidate => candidate.name === name);

@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
 			// the configuration) is loaded; the repository is read from the config on first use.
 			const {openUi} = await import('./open-ui.js');
 			return await openUi((values.connect ?? [process.env['SNAPDECK_CONNECT'] ?? '']).join(', '), async () => {
-				const {connectionUris, repositoryDir, uiServices} = await import('./commands.js');
+				// The session factory alone: the UI needs none of the command modules.
+				const {connectionUris, repositoryDir, uiServices} = await import('../service/session.js');
 				return uiServices(await connectionUris(values.connect), () => repositoryDir(values.repo));
 			});
 		} catch (error) {
