@@ -26,6 +26,21 @@ describe('one virsh process for a command (VirshSession)', () => {
 		expect((await sessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
 	});
 
+	it('a command line longer than a terminal (which virsh\'s line editor echoes cut) is answered whole, with TERM unset as under cron or CI', async () => {
+		const domain = await libvirtDomain({running: false, name: `sdt-${process.pid}-${'long-'.repeat(18)}name`});
+		const term = process.env['TERM'];
+		delete process.env['TERM'];
+		try {
+			const shared = new Virsh(URI, localRunner);
+			const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
+			for (const command of [['dumpxml', '--domain', domain.name, '--inactive', '--security-info'], ['domstate', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name']]) {
+				expect(await shared.run(command), command.join(' ')).toBe(await own.run(command));
+			}
+		} finally {
+			if (term !== undefined) process.env['TERM'] = term;
+		}
+	});
+
 	it('a command that fails says libvirt\'s words, and the next one is answered', async () => {
 		const shared = new Virsh(URI, localRunner);
 		const failed = await shared.run(['domstate', '--domain', 'no-such-domain-here']).catch((error: unknown) => error);

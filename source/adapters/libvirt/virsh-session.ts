@@ -21,12 +21,14 @@ interface Waiting {
  * its own costs a start and a connect per virsh command (40-120 ms each on the project's machine,
  * more on a loaded host); here a command costs its own work only.
  *
- * Each command is followed by `echo 'TOKEN'-done` and `echo --err 'TOKEN'-done`, TOKEN random: the
- * command's output and error words are what virsh printed before those (`TOKEN-done`, which the
- * quoted typed line does not contain). The typed lines come back as `virsh # LINE` (virsh's prompt,
- * printed when standard input is not a terminal) and are removed by their exact text, never by a
- * pattern that an output (a domain's description) could imitate. Commands are written as they
- * come and answered in order.
+ * Each command goes between `echo 'TOKEN'-begin` and `echo 'TOKEN'-done`, then `echo --err
+ * 'TOKEN'-done`, TOKEN random: the command's output is what virsh printed between `TOKEN-begin` and
+ * `TOKEN-done` (which the quoted typed lines do not contain, so no echo of them is taken for a
+ * marker), less the line editor's echo of the typed command (everything up to the first newline:
+ * it shows a typed line on one line, cut at the terminal's width when long) and of the done
+ * marker's `echo` (from the last prompt on); its error words are what came to stderr before
+ * `error: TOKEN-done`. Nothing an output holds (a domain's description) can move those cuts.
+ * Commands are written as they come and answered in order.
  *
  * While nothing waits, the process holds nothing open for Node (snapdeck exits when its work is
  * done, and virsh at the end of its input). It is started again after it died, and ended when a
@@ -49,7 +51,7 @@ export class VirshSession {
 			const timer = timeoutMs === undefined ? null : setTimeout(() => this.fail(child, timedOut('virsh', args, timeoutMs)), timeoutMs);
 			this.waiting.push({line, args, token, resolve, reject, timer});
 			this.hold(child);
-			child.stdin.write(`${line}\necho '${token}'-done\necho --err '${token}'-done\n`);
+			child.stdin.write(`echo '${token}'-begin\n${line}\necho '${token}'-done\necho --err '${token}'-done\n`);
 		});
 	}
 
@@ -63,7 +65,8 @@ export class VirshSession {
 	}
 
 	private start(): ChildProcessWithoutNullStreams {
-		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {stdio: ['pipe', 'pipe', 'pipe']});
+		// TERM=dumb: virsh's line editor shows each typed line on one line (cut, never wrapped or coloured).
+		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, TERM: 'dumb'}});
 		this.stdout = '';
 		this.stderr = '';
 		child.stdout.setEncoding('utf8');
@@ -110,19 +113,20 @@ export class VirshSession {
 	/** Hands the first waiting command its answer once both of virsh's streams have passed its markers; then the next. */
 	private settle(): void {
 		for (let waiting = this.waiting[0]; waiting; waiting = this.waiting[0]) {
+			const begin = this.stdout.indexOf(`${waiting.token}-begin`);
 			const done = `${waiting.token}-done`;
-			const echoTyped = `virsh # echo '${waiting.token}'-done\n`;
-			const errTyped = `virsh # echo --err '${waiting.token}'-done\n`;
-			// The output's end: its marker, then the typed `echo --err` (the next command's answer starts after it).
-			const endOut = this.stdout.indexOf(`${done}${errTyped}`);
+			const end = begin < 0 ? -1 : this.stdout.indexOf(done, begin);
 			const errorMarker = `error: ${done}\n`;
 			const endErr = this.stderr.indexOf(errorMarker);
-			if (endOut < 0 || endErr < 0) return;
-			let stdout = this.stdout.slice(0, endOut);
-			this.stdout = this.stdout.slice(endOut + done.length + errTyped.length);
-			if (stdout.endsWith(echoTyped)) stdout = stdout.slice(0, -echoTyped.length);
-			const typed = `virsh # ${waiting.line}\n`;
-			if (stdout.startsWith(typed)) stdout = stdout.slice(typed.length);
+			if (end < 0 || endErr < 0) return;
+			// Between the markers: the prompt and the typed line as virsh's line editor shows it (one
+			// line, cut or not), the output, then the prompt and the typed `echo` of the done marker.
+			const between = this.stdout.slice(begin + waiting.token.length + '-begin'.length, end);
+			const afterTyped = between.indexOf('\n');
+			let stdout = afterTyped < 0 ? '' : between.slice(afterTyped + 1);
+			const lastPrompt = stdout.lastIndexOf('virsh # ');
+			if (lastPrompt >= 0) stdout = stdout.slice(0, lastPrompt);
+			this.stdout = this.stdout.slice(end + done.length);
 			// Interactive virsh ends each answer with an empty line; a process of its own does not, and its
 			// final newline is dropped as execa drops it: the same text either way.
 			if (stdout.endsWith('\n')) stdout = stdout.slice(0, -1);
