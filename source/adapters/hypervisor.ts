@@ -100,8 +100,8 @@ export interface BackupDriver {
 export interface Power {
 	/** Power, where the adapter can start and stop VMs itself. */
 	start(vm: string): Promise<void>;
-	/** Resolves false when the VM was not running. */
-	stop(vm: string): Promise<boolean>;
+	/** Resolves false when the VM was not running, else how it was ended (for the journal: "through QMP quit", "by SIGKILL ..."). */
+	stop(vm: string): Promise<string | false>;
 }
 
 /** Backups: a driver that copies a VM's disks, and what it leaves in a running QEMU. */

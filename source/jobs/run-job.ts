@@ -80,7 +80,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 		let begun: {subject: string; at: number} | null = null;
 		const record = async (outcome: JournalEntry['outcome'], message?: string) => {
 			if (begun === null) return;
-			await job.journal({action: job.action, snapshot: begun.subject, outcome, ...(message === undefined ? {} : {message}), ...(outcome === 'started' ? {} : {durationMs: Date.now() - begun.at})});
+			await job.journal({action: job.action, snapshot: begun.subject, outcome, ...(message === undefined || message === '' ? {} : {message}), ...(outcome === 'started' ? {} : {durationMs: Date.now() - begun.at})});
 		};
 		let halfDone = false;
 		try {

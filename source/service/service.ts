@@ -545,20 +545,26 @@ export class Service {
 	async power(vm: string, on: boolean, command: string): Promise<boolean> {
 		const power = roleOf(this.hypervisor, 'power', 'start or stop VMs');
 		const operations = this.hypervisor.operations(vm);
-		return runJob({
+		const result = await runJob({
 			action: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
 			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
-			run: async job => {
+			run: async (job): Promise<{changed: boolean; how?: string}> => {
 				const {state, problems} = await this.inspect(vm);
-				if ((state.run === 'running') === on) return false;
+				if ((state.run === 'running') === on) return {changed: false};
 				// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
 				if (on) assertNoProblems(vm, 'start', problems);
 				await job.begin('', on ? 'start' : `stop (${state.run})`);
-				if (on) await power.start(vm);
-				else await power.stop(vm);
-				return true;
+				if (on) {
+					await power.start(vm);
+					return {changed: true};
+				}
+				const how = await power.stop(vm);
+				return how === false ? {changed: false} : {changed: true, how};
 			},
+			// How a VM was stopped tells whether its guest could write what it had cached (a quit) or not (a signal).
+			describe: ({how}) => (how === undefined ? '' : `stopped ${how}`),
 		});
+		return result.changed;
 	}
 
 	/**

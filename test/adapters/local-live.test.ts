@@ -127,6 +127,21 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, true]);
 	});
 
+	it("stop while other clients fill QEMU's monitor for a moment waits for it and quits QEMU through QMP, and the journal says how", async () => {
+		const lab = await runningLab('live9');
+		const {connect} = await import('node:net');
+		const socket = path.join(lab.folder, 'qmp.sock');
+		const held = [connect(socket), connect(socket)];
+		await Promise.all(held.map(client => new Promise(resolve => client.once('connect', resolve))));
+		await new Promise(resolve => held[0]!.once('data', resolve));
+		setTimeout(() => held.forEach(client => client.destroy()), 1000);
+		expect(await lab.service.power('live9', false, 'test')).toBe(true);
+		expect(await lab.isRunning()).toBe(false);
+		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; message?: string});
+		// Not SIGTERM: the guest was told to stop (what it had not written would otherwise be lost).
+		expect(journal.filter(entry => entry.action === 'stop').at(-1)).toMatchObject({outcome: 'done', message: 'stopped through QMP quit'});
+	});
+
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {
 		const lab = await runningLab('live4', ['vda', 'vdb']);
 		const crashed = await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});

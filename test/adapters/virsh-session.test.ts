@@ -1,3 +1,4 @@
+import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -60,10 +61,20 @@ describe('one virsh process for a command (VirshSession)', () => {
 	});
 
 	it('keeps no command from exiting: snapdeck list ends when its work is done, and its virsh with it', async () => {
-		const before = await sessions();
-		const run = await execa('node', [path.resolve('bin/snapdeck.js'), 'list', '--json', '--connect', URI], {reject: false, timeout: 60_000});
+		// Its own virsh, told from other tests' by a mark in its environment (which it inherits).
+		const mark = `list-${process.pid}-${Date.now()}`;
+		const marked = async () => {
+			const found: string[] = [];
+			for (const pid of await sessions()) {
+				const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+				if (environ.split('\0').includes(`SNAPDECK_TEST_MARK=${mark}`)) found.push(pid);
+			}
+			return found;
+		};
+		const run = await execa('node', [path.resolve('bin/snapdeck.js'), 'list', '--json', '--connect', URI], {reject: false, timeout: 60_000, env: {SNAPDECK_TEST_MARK: mark}});
 		expect(run.exitCode, run.stderr).toBe(0);
-		for (let tries = 0; tries < 200 && (await sessions()).some(pid => !before.includes(pid)); tries++) await new Promise(resolve => setTimeout(resolve, 10));
-		expect((await sessions()).filter(pid => !before.includes(pid))).toEqual([]);
+		for (let tries = 0; tries < 200 && (await marked()).length > 0; tries++) await new Promise(resolve => setTimeout(resolve, 10));
+		expect(await marked()).toEqual([]);
 	});
+
 });

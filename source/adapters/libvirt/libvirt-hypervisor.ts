@@ -106,7 +106,8 @@ export class LibvirtHypervisor implements Hypervisor {
 		const outputs = await this.virsh.batch(names.flatMap(name => [
 			['domstate', '--domain', name], ['dumpxml', '--domain', name], ['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name'],
 		]));
-		return mapLimited(names, 16, async (name, index) => {
+		// Over ssh each layer's header is an ssh connection: a few at a time, under sshd's MaxStartups (10 unauthenticated at once).
+		return mapLimited(names, this.host === localHost ? 16 : 4, async (name, index) => {
 			const [state, xml, snapshots, current] = outputs.slice(index * 4, index * 4 + 4) as [string, string, string, string];
 			const problem = nameProblem(name);
 			const row: VmSummary = {
@@ -366,11 +367,11 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	/** Stops a running domain at once (virsh destroy: a power-off); false when it was not running. */
-	async stop(vm: string): Promise<boolean> {
+	async stop(vm: string): Promise<string | false> {
 		const {state} = await this.inspect(vm);
 		if (state.run !== 'running') return false;
 		await this.virsh.run(['destroy', '--domain', vm]);
-		return true;
+		return 'through virsh destroy';
 	}
 
 	private instantFile(vm: string) {

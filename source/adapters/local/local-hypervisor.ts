@@ -287,11 +287,11 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	/** Stops a running VM at once (a power-off) and waits for its QEMU to be gone. */
-	async stop(vm: string): Promise<boolean> {
+	async stop(vm: string): Promise<string | false> {
 		const inspection = await this.inspect(vm);
 		if (inspection.state.run !== 'running') return false;
-		await stopVm(path.join(this.root, vm), vmFileOf(inspection));
-		return true;
+		const how = await stopVm(path.join(this.root, vm), vmFileOf(inspection));
+		return {quit: 'through QMP quit', SIGTERM: 'by SIGTERM (its monitor did not take quit)', SIGKILL: 'by SIGKILL (it outlived SIGTERM by 5 s)', gone: 'it had ended meanwhile'}[how];
 	}
 
 	/** Backups through a running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */

@@ -90,7 +90,7 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
  * monitor does not answer (another client holds it, QEMU is too busy to greet), SIGTERM asks
  * QEMU for the same quit; SIGKILL only if it is still there 5 s later.
  */
-export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<void> {
+export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<'quit' | 'SIGTERM' | 'SIGKILL' | 'gone'> {
 	const qmp = qmpPath(folder, vm);
 	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
 	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000).catch(() => null));
@@ -106,9 +106,17 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 	if (!quit && pid === null) {
 		throw new SnapdeckError('failed', `cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and snapdeck did not start it (no pid file)`, 'try again in a moment; if it still hangs, stop that QEMU yourself');
 	}
-	if (!quit && pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGTERM');
+	let how: 'quit' | 'SIGTERM' | 'SIGKILL' | 'gone' = quit ? 'quit' : 'gone';
+	if (!quit && pid !== null && (await processAlive(pid))) {
+		process.kill(pid, 'SIGTERM');
+		how = 'SIGTERM';
+	}
 	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 5000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20));
-	if (pid !== null && (await processAlive(pid))) process.kill(pid, 'SIGKILL');
+	if (pid !== null && (await processAlive(pid))) {
+		process.kill(pid, 'SIGKILL');
+		how = 'SIGKILL';
+	}
 	await rm(pidFile(folder), {force: true});
 	if (qmp !== null) await rm(qmp, {force: true});
+	return how;
 }
