@@ -6,7 +6,7 @@ import {localExecutor} from '../../source/adapters/local/local-executor.js';
 import {localRunner} from '../../source/adapters/exec.js';
 import {readVmFile} from '../../source/adapters/local/vm-file.js';
 import {qemuImg} from '../helpers/lab.js';
-import {runningLab} from '../helpers/live.js';
+import {holdMonitor, runningLab} from '../helpers/live.js';
 
 const A = 0xa1;
 const B = 0xb2;
@@ -113,14 +113,7 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		await lab.guestWrite(A, 1);
 		await lab.take('s1');
 		await lab.guestWrite(B, 2);
-		// QEMU serves one QMP client and queues one: a third connect is refused at once (EAGAIN).
-		const {connect} = await import('node:net');
-		const socket = path.join(lab.folder, 'qmp.sock');
-		const held = [connect(socket), connect(socket)];
-		// Both accepted by the kernel, and the first served: QEMU greeted it.
-		await Promise.all(held.map(client => new Promise(resolve => client.once('connect', resolve))));
-		await new Promise(resolve => held[0]!.once('data', resolve));
-		setTimeout(() => held.forEach(client => client.destroy()), 1500);
+		await holdMonitor(path.join(lab.folder, 'qmp.sock'), 1500);
 		const {plan} = await lab.merge('s1');
 		expect(plan.steps[0]!.op).toBe('commit');
 		expect(await lab.isRunning()).toBe(true);
@@ -129,12 +122,7 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 	it("stop while other clients fill QEMU's monitor for a moment waits for it and quits QEMU through QMP, and the journal says how", async () => {
 		const lab = await runningLab('live9');
-		const {connect} = await import('node:net');
-		const socket = path.join(lab.folder, 'qmp.sock');
-		const held = [connect(socket), connect(socket)];
-		await Promise.all(held.map(client => new Promise(resolve => client.once('connect', resolve))));
-		await new Promise(resolve => held[0]!.once('data', resolve));
-		setTimeout(() => held.forEach(client => client.destroy()), 1000);
+		await holdMonitor(path.join(lab.folder, 'qmp.sock'), 1000);
 		expect(await lab.service.power('live9', false, 'test')).toBe(true);
 		expect(await lab.isRunning()).toBe(false);
 		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; message?: string});

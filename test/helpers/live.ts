@@ -68,3 +68,16 @@ export async function runningLab(name = 'live1', targets: string[] = ['vda'], si
 		},
 	};
 }
+
+/**
+ * Fills a running QEMU's monitor as other clients would: QEMU serves one QMP client and queues
+ * one (a third connect is refused at once, EAGAIN). Resolves once both are accepted and the first
+ * is greeted; both go after `ms`.
+ */
+export async function holdMonitor(socket: string, ms: number): Promise<void> {
+	const {connect} = await import('node:net');
+	const held = [connect(socket), connect(socket)];
+	await Promise.all(held.map(client => new Promise(resolve => client.once('connect', resolve))));
+	await new Promise(resolve => held[0]!.once('data', resolve));
+	setTimeout(() => held.forEach(client => client.destroy()), ms);
+}
