@@ -7,7 +7,7 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'libvirt-inventory.mjs', 'offsite.mjs'];
+const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'deep-chain.mjs', 'libvirt-inventory.mjs', 'libvirt-everyday.mjs', 'backup-peer.mjs', 'stop-busy.mjs', 'offsite.mjs'];
 const results = path.join(os.tmpdir(), `snapdeck-bench-${process.pid}.jsonl`);
 const version = (command, args) => {
 	try {
@@ -31,7 +31,7 @@ const rows = readFileSync(results, 'utf8').split('\n').filter(Boolean).map(line 
 rmSync(results, {force: true});
 const cell = text => String(text).replaceAll('|', '\\|');
 const table = [
-	'| benchmark | figure | baseline (same run) | ratio | target (issue 8) |',
+	'| benchmark | figure | baseline (same run) | ratio | target (issues 8, 15) |',
 	'| --- | --- | --- | --- | --- |',
 	...rows.map(row => `| ${cell(row.name)} | ${cell(row.figure)} | ${cell(row.baseline)} | ${cell(row.ratio)} | ${row.target ? `${cell(row.target)}: ${row.met ? 'met' : 'missed'}` : ''} |`),
 ].join('\n');

@@ -3,7 +3,7 @@
 import {appendFileSync} from 'node:fs';
 
 /**
- * One figure against its same-run baseline. `target` says what issue 8 asks, `met` whether this
+ * One figure against its same-run baseline. `target` says what issue 8 or 15 asks, `met` whether this
  * run meets it (null where there is no target).
  */
 export function report({name, figure, baseline, ratio, target = '', met = null}) {
