@@ -7,7 +7,7 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'deep-chain.mjs', 'libvirt-inventory.mjs', 'libvirt-everyday.mjs', 'backup-peer.mjs', 'stop-busy.mjs', 'offsite.mjs'];
+const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'deep-chain.mjs', 'libvirt-inventory.mjs', 'libvirt-everyday.mjs', 'local-take.mjs', 'backup-peer.mjs', 'stop-busy.mjs', 'offsite.mjs'];
 const results = path.join(os.tmpdir(), `snapdeck-bench-${process.pid}.jsonl`);
 const version = (command, args) => {
 	try {

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Taking an external snapshot of a running local VM (issue 15): `snapdeck snapshot VM NAME --yes`
+// against a script doing the bare minimum the same way (a Node process that asks for the disk
+// and its top node from QMP and sends one `transaction` of `blockdev-snapshot-sync`), paired and
+// interleaved, medians of the pairs' ratios. Usage: npm run build && node bench/local-take.mjs [PAIRS]
+import {execFileSync, spawnSync} from 'node:child_process';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {report} from './report.mjs';
+
+const PAIRS = Number(process.argv[2] ?? 7);
+const BIN = path.resolve('bin/snapdeck.js');
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-take-'));
+const lab = path.join(root, 'lab');
+const connect = ['--connect', `local:${lab}`];
+// The baseline: what a script would do by hand, on a second VM with the same disk.
+const script = path.join(root, 'take.cjs');
+writeFileSync(script, `
+const net = require('node:net');
+const [socket, overlay] = process.argv.slice(2);
+const client = net.connect(socket);
+let buffer = '';
+let step = 0;
+const send = value => client.write(JSON.stringify(value) + '\\n');
+client.on('data', chunk => {
+	buffer += chunk;
+	const lines = buffer.split('\\n');
+	buffer = lines.pop();
+	for (const line of lines) {
+		const message = JSON.parse(line);
+		if (message.error) throw new Error(message.error.desc);
+		if (message.QMP) send({execute: 'qmp_capabilities'});
+		else if (!('return' in message)) continue;
+		else if (step === 0) step++, send({execute: 'query-block'});
+		else if (step === 1) {
+			step++;
+			const node = message.return.find(block => block.inserted).inserted['node-name'];
+			send({execute: 'transaction', arguments: {actions: [{type: 'blockdev-snapshot-sync', data: {'node-name': node, 'snapshot-file': overlay, 'snapshot-node-name': 'bench-' + process.pid, format: 'qcow2'}}]}});
+		} else client.end();
+	}
+});
+`);
+const timed = (command, args) => {
+	const at = performance.now();
+	const run = spawnSync(command, args, {encoding: 'utf8'});
+	if (run.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${run.stderr}`);
+	return performance.now() - at;
+};
+
+try {
+	execFileSync('node', [BIN, 'demo', '--dir', lab], {stdio: 'ignore'});
+	// The demo's running VM for snapdeck, and a twin for the script (its snapshots would change the chain behind snapdeck's back).
+	const vm = 'live1';
+	const twin = 'live2';
+	const live = JSON.parse(execFileSync('cat', [path.join(lab, vm, 'vm.json')], {encoding: 'utf8'}));
+	execFileSync('mkdir', [path.join(lab, twin)]);
+	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(lab, twin, 'vda.qcow2'), '256M']);
+	writeFileSync(path.join(lab, twin, 'vm.json'), JSON.stringify({...live, name: twin, disks: [{target: 'vda', file: 'vda.qcow2'}], snapshots: [], current: null}));
+	execFileSync('node', [BIN, 'start', twin, ...connect], {stdio: 'ignore'});
+	const [ours, theirs] = [[], []];
+	const qmpOf = name => path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
+	for (let pair = 0; pair < PAIRS; pair++) {
+		ours.push(timed('node', [BIN, 'snapshot', vm, `bench-${pair}`, '--yes', ...connect]));
+		theirs.push(timed('node', [script, qmpOf(twin), path.join(lab, twin, `bench-script-${pair}.qcow2`)]));
+	}
+	const ratio = median(ours.map((value, index) => value / theirs[index]));
+	console.log(`take, running local VM: ${median(ours).toFixed(0)} ms; a script's QMP transaction: ${median(theirs).toFixed(0)} ms; median of ${PAIRS} paired ratios ${ratio.toFixed(2)}x`);
+	report({name: 'take, running local VM (`snapdeck snapshot --yes`)', figure: `${median(ours).toFixed(0)} ms`, baseline: `a Node script's QMP transaction (blockdev-snapshot-sync): ${median(theirs).toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: 'at most 1.5x', met: ratio <= 1.5});
+} finally {
+	spawnSync('node', [BIN, 'stop', '--all', ...connect], {stdio: 'ignore'});
+	rmSync(root, {recursive: true, force: true});
+}
