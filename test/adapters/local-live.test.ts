@@ -192,6 +192,26 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect((await lab.vmFile()).snapshots.map(snapshot => snapshot.name)).toEqual(['s1']);
 	});
 
+	it('refuses to switch a running disk to an overlay that is not built on what the VM runs, before QEMU is asked', async () => {
+		const lab = await runningLab('live8');
+		const {state} = await lab.hypervisor.inspect('live8');
+		const {planTake} = await import('../../source/core/planner.js');
+		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});
+		const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
+		try {
+			for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
+			// Between the steps, the new overlay is made to name another base (as a stray tool could).
+			await qemuImg.create(path.join(lab.folder, 'other.qcow2'), {size: 256 * 1024 * 1024});
+			await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', 'other.qcow2', path.join(lab.folder, 'vda.s1.qcow2')]);
+			const define = plan.steps.find(step => step.op === 'write-definition')!;
+			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/the running VM's disk vda is on .*vda\.qcow2, which vda\.s1\.qcow2 is not built on/);
+		} finally {
+			await executor.close?.();
+		}
+		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2'});
+		expect((await lab.vmFile()).snapshots).toEqual([]);
+	});
+
 	it('a merge cancelled half-way leaves the VM running on an intact chain and vm.json unchanged', async () => {
 		const lab = await runningLab('live3', ['vda'], 1024);
 		await lab.take('s1');

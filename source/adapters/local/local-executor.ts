@@ -6,6 +6,7 @@ import {handleStep, type StepExecutor, type StepHandlers} from '../../core/plan.
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
+import {readQcow2Header} from '../qemu/qcow2-header.js';
 import {assertOwnQemu, clearLeftovers, dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob, topNodes} from '../qemu/qmp-block.js';
 import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
 import {QmpClient} from '../qemu/qmp-client.js';
@@ -65,7 +66,8 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 			'create-overlay': async (step, {resuming}) => {
 				// Only the file now; the switch to it happens, for all disks at once, with the metadata.
 				if ((await fileExists(resolve(step.file))) && !resuming) throw new SnapdeckError('refused', `${resolve(step.file)} already exists; snapdeck never overwrites an image`);
-				const size = (await qemuImg.info(resolve(step.backing)))['virtual-size'];
+				// From the header (104 bytes read), not a qemu-img process: the image is in use, and the size is all it takes.
+				const size = (await readQcow2Header(resolve(step.backing))).virtualSize;
 				await qemuImg.create(resolve(step.file), {backing: relativeTo(step.file, step.backing), size, unsafe: true});
 				return matchSource(resolve(step.file), resolve(step.backing));
 			},
@@ -75,8 +77,9 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 				for (const disk of step.definition.disks) {
 					const top = topOf(disk.target);
 					if (top.file === resolve(disk.file)) continue;
-					const backing = (await qemuImg.info(resolve(disk.file)))['full-backing-filename'];
-					if (backing === undefined || path.resolve(folder, backing) !== top.file) {
+					// The overlay's own header says what it is built on (resolved beside it, as QEMU does).
+					const {backing} = await readQcow2Header(resolve(disk.file));
+					if (backing === null || backing !== top.file) {
 						throw new SnapdeckError('refused', `the running VM's disk ${disk.target} is on ${top.file}, which ${disk.file} is not built on`, 'the metadata and the VM disagree: stop the VM and run the command again');
 					}
 					const node = `${disk.target}-${Date.now().toString(36)}`;
