@@ -42,7 +42,7 @@ export interface CommandRunner {
 }
 
 /** A tool that is not there, with the Debian package that ships it. */
-function toolMissing(command: string): SnapdeckError {
+export function toolMissing(command: string): SnapdeckError {
 	const pkg = PACKAGE_OF[command];
 	return new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
 }

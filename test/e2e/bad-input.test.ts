@@ -144,6 +144,13 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 	});
 
+	it('a missing virsh says which package to install', async () => {
+		const run = await snapdeck(['list', '--connect', 'qemu:///system'], {SNAPDECK_VIRSH: '/nonexistent/virsh'});
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('virsh is not installed');
+		expect(run.stderr).toContain('apt-get install libvirt-clients');
+	});
+
 	it('a missing qemu-storage-daemon (a backup of a stopped VM) says which package to install, and changes nothing', async () => {
 		const lab = await labWithVm();
 		const repo = path.join(await tempDir(), 'repo');

@@ -1,6 +1,6 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {CommandFailed, timedOut, toolPath} from '../exec.js';
+import {CommandFailed, timedOut, toolMissing, toolPath} from '../exec.js';
 
 /** A session with nothing to do for this long ends its process (a UI left open holds no connection it does not use). */
 const IDLE_CLOSE_MS = 5000;
@@ -79,7 +79,8 @@ export class VirshSession {
 			this.stderr += chunk;
 			this.settle();
 		});
-		child.on('error', error => this.fail(child, error));
+		// A virsh that is not there says which package to install, as a process of its own would.
+		child.on('error', error => this.fail(child, (error as NodeJS.ErrnoException).code === 'ENOENT' ? toolMissing('virsh') : error));
 		child.on('exit', (code, signal) => this.fail(child, new CommandFailed('virsh', [], code ?? -1, `virsh ended (${signal ?? `exit ${code}`}) in the middle of a command: ${this.stderr.trim().split('\n').slice(-2).join(' / ')}`, this.stdout)));
 		child.stdin.on('error', () => undefined);
 		this.hold(child);
