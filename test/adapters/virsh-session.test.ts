@@ -49,6 +49,15 @@ describe('one virsh process for a command (VirshSession)', () => {
 		expect(await shared.batch([['domstate', '--domain', 'no-such-domain-here'], ['list', '--all', '--name']])).toEqual(['', await shared.run(['list', '--all', '--name'])]);
 	});
 
+	it('a libvirtd that cannot be reached is reported in libvirt\'s words, as by a process of its own', async () => {
+		const uri = `qemu:///system?socket=/nonexistent-${process.pid}/libvirt-sock`;
+		const failure = (virsh: Virsh) => virsh.run(['list', '--all', '--name']).then(() => new Error('it answered'), (error: unknown) => error as Error);
+		const failed = await failure(new Virsh(uri, localRunner));
+		const alone = await failure(new Virsh(uri, {run: (command, args, options) => localRunner.run(command, args, options)}));
+		expect(failed.message).toContain('Failed to connect socket');
+		expect(failed.message).toBe(alone.message);
+	});
+
 	it('starts again after its process died', async () => {
 		const shared = new Virsh(URI, localRunner);
 		const before = await sessions();

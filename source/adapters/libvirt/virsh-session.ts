@@ -81,7 +81,11 @@ export class VirshSession {
 		});
 		// A virsh that is not there says which package to install, as a process of its own would.
 		child.on('error', error => this.fail(child, (error as NodeJS.ErrnoException).code === 'ENOENT' ? toolMissing('virsh') : error));
-		child.on('exit', (code, signal) => this.fail(child, new CommandFailed('virsh', [], code ?? -1, `virsh ended (${signal ?? `exit ${code}`}) in the middle of a command: ${this.stderr.trim().split('\n').slice(-2).join(' / ')}`, this.stdout)));
+		// Ended before it answered (it could not connect, or was killed): its last words, as a process of its own would give them.
+		child.on('exit', (code, signal) => {
+			const words = this.stderr.replaceAll('error: ', '').trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+			this.fail(child, new CommandFailed('virsh', [], code ?? -1, words || `virsh ended (${signal ?? `exit ${code}`}) before it answered`, this.stdout));
+		});
 		child.stdin.on('error', () => undefined);
 		this.hold(child);
 		return child;
