@@ -66,12 +66,15 @@ export const localRunner: CommandRunner = {
 		if (result.isCanceled) throw new SnapdeckError('failed', `${command} was cancelled`);
 		if ((result as {code?: string}).code === 'ENOENT') throw toolMissing(command);
 		if (result.exitCode !== 0) {
-			const words = (result.stderr || result.stdout || (result.message ?? '')).trim().split('\n').slice(-3).join(' / ');
+			const words = lastWords(result.stderr || result.stdout || (result.message ?? ''));
 			throw new CommandFailed(command, args, result.exitCode ?? -1, words, result.stdout);
 		}
 		return {stdout: result.stdout, stderr: result.stderr};
 	},
 };
+
+/** The last lines a tool wrote, on one line: what a failure report quotes. */
+export const lastWords = (text: string, lines = 3) => text.trim().split('\n').filter(Boolean).slice(-lines).join(' / ');
 
 /** A command that did not finish in time, with where to look. */
 export const timedOut = (command: string, args: readonly string[], ms: number) =>
@@ -113,7 +116,7 @@ export function startCompanion(command: string, args: readonly string[]): Compan
 	const exited = subprocess.then(result => {
 		// setpriv reports a missing program as exit 127 and its own words on stderr.
 		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw toolMissing(command);
-		return {code: result.exitCode ?? null, words: String(result.stderr ?? '').trim().split('\n').slice(-3).join(' / ')};
+		return {code: result.exitCode ?? null, words: lastWords(String(result.stderr ?? ''))};
 	});
 	return {pid: subprocess.pid ?? -1, exited};
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
+import {CommandFailed, lastWords, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
 import {headerChain, walkChain} from './qemu/qcow2-header.js';
 import {parseJson} from './qemu/qemu-img.js';
@@ -95,7 +95,7 @@ export function sshRunner(target: SshTarget): CommandRunner {
 			if (result.isCanceled) throw new SnapdeckError('failed', `${command} on ${destination} was cancelled`);
 			if (result.exitCode === 255) throw new SnapdeckError('failed', `cannot reach ${destination} over ssh: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check that `ssh` to it works without a password prompt', 'unreachable');
 			if (result.exitCode === 127) throw new SnapdeckError('tool', `${command} is not installed on ${destination}`, `install it there (qemu-img: apt-get install qemu-utils)`);
-			if (result.exitCode !== 0) throw new CommandFailed(command, args, result.exitCode ?? -1, (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / '), result.stdout);
+			if (result.exitCode !== 0) throw new CommandFailed(command, args, result.exitCode ?? -1, lastWords(result.stderr || result.stdout), result.stdout);
 			return {stdout: result.stdout, stderr: result.stderr};
 		},
 	};

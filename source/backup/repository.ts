@@ -85,6 +85,14 @@ function sha256InThread(file: string, signal?: AbortSignal, onBytes?: (bytes: nu
 	});
 }
 
+/** Whether every folder from `top` down to `folder` is a real folder, not a link that leads elsewhere. */
+async function realFoldersBetween(top: string, folder: string): Promise<boolean> {
+	for (let at = folder; at.length > top.length; at = path.dirname(at)) {
+		if (!(await lstat(at).then(found => found.isDirectory(), () => false))) return false;
+	}
+	return true;
+}
+
 /** Makes a file's data and its directory entry durable. */
 export async function fsyncFile(file: string): Promise<void> {
 	for (const target of [file, path.dirname(file)]) {
@@ -102,14 +110,6 @@ export async function fsyncFile(file: string): Promise<void> {
  * `ROOT/<vm>/<disk>/<id>.qcow2`, an incremental's backing file being the previous point's file.
  * `ROOT/<vm>/.snapdeck/` holds the lock, a pending prune and the journal.
  */
-/** Whether every folder from `top` down to `folder` is a real folder, not a link that leads elsewhere. */
-async function realFoldersBetween(top: string, folder: string): Promise<boolean> {
-	for (let at = folder; at.length > top.length; at = path.dirname(at)) {
-		if (!(await lstat(at).then(found => found.isDirectory(), () => false))) return false;
-	}
-	return true;
-}
-
 export class Repository {
 	readonly root: string;
 

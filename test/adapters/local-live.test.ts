@@ -12,6 +12,16 @@ const A = 0xa1;
 const B = 0xb2;
 const C = 0xc3;
 
+/** A live take of `name` run by hand up to its switch: the overlays made, the executor and the metadata step not yet run. */
+async function overlaysMade(lab: Awaited<ReturnType<typeof runningLab>>, vm: string, name: string) {
+	const {state} = await lab.hypervisor.inspect(vm);
+	const {planTake} = await import('../../source/core/planner.js');
+	const plan = planTake(state, {name, kind: 'external', now: new Date()});
+	const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
+	for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
+	return {executor, define: plan.steps.find(step => step.op === 'write-definition')!};
+}
+
 describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 	it('live external snapshot, then a revert that restarts the VM brings the data back', async () => {
 		const lab = await runningLab();
@@ -170,12 +180,8 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
 
 		// Now make the second disk's switch fail inside QEMU's transaction: another process holds its new overlay.
-		const {state} = await lab.hypervisor.inspect('live2');
-		const {planTake} = await import('../../source/core/planner.js');
-		const plan = planTake(state, {name: 's2', kind: 'external', now: new Date()});
-		const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
+		const {executor, define} = await overlaysMade(lab, 'live2', 's2');
 		try {
-			for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
 			// Mark vdb's new overlay corrupt (qcow2 header, incompatible feature bit 1): it still reads, but QEMU will not open it for writing.
 			const handle = await open(path.join(lab.folder, 'vdb.s2.qcow2'), 'r+');
 			const features = Buffer.alloc(8);
@@ -183,7 +189,6 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 			features.writeBigUInt64BE(features.readBigUInt64BE() | 2n);
 			await handle.write(features, 0, 8, 72);
 			await handle.close();
-			const define = plan.steps.find(step => step.op === 'write-definition')!;
 			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/QEMU refused transaction: .*corrupt/);
 		} finally {
 			await executor.close?.();
@@ -194,16 +199,11 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 	it('refuses to switch a running disk to an overlay that is not built on what the VM runs, before QEMU is asked', async () => {
 		const lab = await runningLab('live8');
-		const {state} = await lab.hypervisor.inspect('live8');
-		const {planTake} = await import('../../source/core/planner.js');
-		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});
-		const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
+		const {executor, define} = await overlaysMade(lab, 'live8', 's1');
 		try {
-			for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
 			// Between the steps, the new overlay is made to name another base (as a stray tool could).
 			await qemuImg.create(path.join(lab.folder, 'other.qcow2'), {size: 256 * 1024 * 1024});
 			await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', 'other.qcow2', path.join(lab.folder, 'vda.s1.qcow2')]);
-			const define = plan.steps.find(step => step.op === 'write-definition')!;
 			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/the running VM's disk vda is on .*vda\.qcow2, which vda\.s1\.qcow2 is not built on/);
 		} finally {
 			await executor.close?.();

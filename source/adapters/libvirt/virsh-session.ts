@@ -1,6 +1,6 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {CommandFailed, timedOut, toolMissing, toolPath} from '../exec.js';
+import {CommandFailed, lastWords, timedOut, toolMissing, toolPath} from '../exec.js';
 
 /** A session with nothing to do for this long ends its process (a UI left open holds no connection it does not use). */
 const IDLE_CLOSE_MS = 5000;
@@ -83,7 +83,7 @@ export class VirshSession {
 		child.on('error', error => this.fail(child, (error as NodeJS.ErrnoException).code === 'ENOENT' ? toolMissing('virsh') : error));
 		// Ended before it answered (it could not connect, or was killed): its last words, as a process of its own would give them.
 		child.on('exit', (code, signal) => {
-			const words = this.stderr.replaceAll('error: ', '').trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+			const words = lastWords(this.stderr.replaceAll('error: ', ''), 2);
 			this.fail(child, new CommandFailed('virsh', [], code ?? -1, words || `virsh ended (${signal ?? `exit ${code}`}) before it answered`, this.stdout));
 		});
 		child.stdin.on('error', () => undefined);
@@ -141,7 +141,7 @@ export class VirshSession {
 			this.waiting.shift();
 			if (waiting.timer) clearTimeout(waiting.timer);
 			if (this.child) this.hold(this.child);
-			if (/^error: /m.test(stderr)) waiting.reject(new CommandFailed('virsh', waiting.args, 1, stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / '), stdout));
+			if (/^error: /m.test(stderr)) waiting.reject(new CommandFailed('virsh', waiting.args, 1, lastWords(stderr), stdout));
 			else waiting.resolve({stdout, stderr});
 		}
 	}

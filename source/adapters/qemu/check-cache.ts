@@ -1,8 +1,8 @@
-import {randomBytes} from 'node:crypto';
-import {lstat, open, rename, rm} from 'node:fs/promises';
+import {lstat} from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {stateFolder, readStateFile} from '../safe-fs.js';
+import {writeFileAtomic} from '../state/atomic-file.js';
 import type {QemuImg, QemuImgCheck} from './qemu-img.js';
 
 /**
@@ -13,7 +13,7 @@ import type {QemuImg, QemuImgCheck} from './qemu-img.js';
  * change times in nanoseconds (a write moves them; the change time cannot be set back by a user),
  * read before and after the check. Only clean verdicts are kept: a damaged image is checked every
  * time. What a running QEMU writes never comes here (its own corrupt flag judges it). Losing the
- * file loses nothing but time, so it is written whole (a temp file renamed) without an fsync.
+ * file loses nothing but time, so it is written whole (writeFileAtomic) without an fsync.
  * SNAPDECK_CHECK_CACHE names another file, or `off` checks every image every time.
  */
 const cacheFile = () => process.env['SNAPDECK_CHECK_CACHE'] ?? path.join(envPaths('snapdeck', {suffix: ''}).cache, 'image-checks.json');
@@ -49,19 +49,11 @@ async function save(): Promise<void> {
 			again = false;
 			const map = await verdicts();
 			const file = cacheFile();
-			const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 			try {
 				await stateFolder(path.dirname(file), 'the cache folder');
-				const handle = await open(temp, 'wx', 0o600);
-				try {
-					await handle.writeFile(JSON.stringify(Object.fromEntries([...map].slice(-LIMIT))));
-				} finally {
-					await handle.close();
-				}
-				await rename(temp, file);
+				await writeFileAtomic(file, JSON.stringify(Object.fromEntries([...map].slice(-LIMIT))), {durable: false});
 			} catch {
 				// A cache that cannot be written costs time on the next run, nothing else.
-				await rm(temp, {force: true}).catch(() => undefined);
 			}
 		} while (again);
 	})().finally(() => {
@@ -76,7 +68,6 @@ async function keyOf(file: string): Promise<string | null> {
 	if (!stats?.isFile()) return null;
 	return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
 }
-
 
 /** `qemu-img check` of an image; one on this host (`frozen`: nothing writes it now) that checked clean and has not changed since is not read again. */
 export async function checkOnce(qemuImg: QemuImg, file: string, frozen: boolean): Promise<QemuImgCheck> {

@@ -14,16 +14,18 @@ async function fsyncPath(file: string, flags: string) {
 
 /**
  * Replaces `file` with `content` so that a crash at any moment leaves either the old or the new
- * content: write a temp file beside it, fsync it, rename it over, fsync the directory.
+ * content: write a temp file beside it, fsync it, rename it over, fsync the directory. With
+ * `durable: false` (a cache, whose loss costs only time) no fsync: readers still never see it torn.
  */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, options: {durable?: boolean} = {}): Promise<void> {
+	const durable = options.durable ?? true;
 	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 	try {
 		// 'wx' creates a new file (O_EXCL: never through a link placed there); rename replaces a link, not its target.
 		const handle = await open(temp, 'wx', 0o600);
 		try {
 			await handle.writeFile(content, 'utf8');
-			await handle.sync();
+			if (durable) await handle.sync();
 		} finally {
 			await handle.close();
 		}
@@ -32,7 +34,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
 		await rm(temp, {force: true});
 		throw fileSystemError(error, 'write', file);
 	}
-	await fsyncPath(path.dirname(file), 'r');
+	if (durable) await fsyncPath(path.dirname(file), 'r');
 }
 
 export const writeJsonAtomic = (file: string, value: unknown) => writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
