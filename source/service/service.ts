@@ -290,21 +290,31 @@ export class Service {
 		return this.hypervisor.roles.watching?.watch?.(onChange) ?? (() => undefined);
 	}
 
-	/** The inventory, with each VM's newest backup from the repository where there is one. */
-	async list(): Promise<VmSummary[]> {
-		// Finding the repository may mean loading the configuration: at the same time as the inventory.
-		const [vms, repo] = await Promise.all([this.hypervisor.list(), this.pendingRepository().catch(() => null)]);
-		return Promise.all(vms.map(async vm => {
+	/**
+	 * The inventory, with each VM's newest backup and off-site copy from the repository where there
+	 * is one. `onRows` gets the rows as soon as the hypervisor has answered, before the repository
+	 * (which may mean loading the configuration and reading a manifest per VM) is read: the UI draws
+	 * the list from them and fills in the ages after.
+	 */
+	async list(options: {onRows?: (vms: VmSummary[]) => void} = {}): Promise<VmSummary[]> {
+		// Finding the repository may mean loading the configuration: at the same time as the inventory,
+		// unless the rows are wanted early (the UI): then after them, so that it does not hold them back.
+		const findRepository = () => this.pendingRepository().catch(() => null);
+		const pending = options.onRows ? null : findRepository();
+		const vms = await Promise.all((await this.hypervisor.list()).map(async vm => {
 			const holder = (await this.hypervisor.roles.watching?.lockHolder(vm.name).catch(() => null)) ?? null;
 			// A lock this very process holds is one of its own jobs, which the caller knows better
 			// (the UI marks them from its job list, and a list read just before such a job ends must
 			// not leave the VM looking busy after it).
-			const ours = heldHere(holder);
-			const busy = holder === null || ours ? {} : {busy: describeHolder(holder)};
-			if (!repo) return {...vm, ...busy};
+			return holder === null || heldHere(holder) ? vm : {...vm, busy: describeHolder(holder)};
+		}));
+		options.onRows?.(vms);
+		const repo = await (pending ?? findRepository());
+		if (!repo) return vms;
+		return Promise.all(vms.map(async vm => {
 			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
 			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();
-			return {...vm, ...busy, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
+			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
 		}));
 	}
 

@@ -55,6 +55,20 @@ describe('backups in the terminal UI', () => {
 		await ui.waitFor(frame => frame.includes('web9-restored'), 'the restored VM in the list');
 	});
 
+	it('draws the VM list from the hypervisor\'s answer while the repository is still being found, then fills in the backup ages', async () => {
+		const lab = await labWithVm('web7');
+		const repo = await tempDir();
+		await new Service(lab.hypervisor, {repository: repo}).backup('web7', {mode: 'auto', command: 'test'});
+		// The repository comes from the configuration, which is slow to load: here it comes when the test says.
+		let found!: (dir: string) => void;
+		const service = new Service(lab.hypervisor, {findRepository: () => new Promise<string>(resolve => (found = resolve))});
+		const ui = renderApp(service);
+		const early = await ui.waitFor(frame => /web7 +stopped/.test(frame), 'the list before the repository');
+		expect(early).not.toMatch(/web7 +stopped .* (never|0m)/);
+		found(repo);
+		await ui.waitFor(frame => /web7 +stopped .* 0m/.test(frame), 'the backup age filled in');
+	});
+
 	it("P prunes by the policy's retention after showing the plan; the kept point still holds the newest data", async () => {
 		const lab = await labWithVm('web8');
 		const repo = await tempDir();

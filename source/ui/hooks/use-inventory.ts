@@ -13,15 +13,20 @@ export interface Loaded<T> {
 	readonly refresh: () => void;
 }
 
-/** Loads something from the service without blocking the first frame; `refresh` loads it again. */
-export function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
+/**
+ * Loads something from the service without blocking the first frame; `refresh` loads it again.
+ * A loader may show part of its answer early (`early`), which is drawn only while there is nothing
+ * else to show: a reload keeps what is on screen until its whole answer comes.
+ */
+export function useLoader<T>(load: ((early: (data: T) => void) => Promise<T>) | null): Loaded<T> {
 	const [state, setState] = useState<Omit<Loaded<T>, 'refresh'>>({data: null, loading: load !== null, error: null});
 	const [generation, setGeneration] = useState(0);
 	useEffect(() => {
 		if (!load) return;
 		let current = true;
 		setState(previous => ({...previous, loading: true}));
-		load().then(
+		const early = (data: T) => current && setState(previous => (previous.data === null ? {...previous, data} : previous));
+		load(early).then(
 			data => current && setState({data, loading: false, error: null}),
 			(error: unknown) => current && setState(previous => ({...previous, loading: false, error: errorMessage(error)})),
 		);
@@ -33,8 +38,9 @@ export function useLoader<T>(load: (() => Promise<T>) | null): Loaded<T> {
 	return {...state, refresh};
 }
 
+/** The VM list, drawn as soon as the hypervisor answers; the backup ages fill in after. */
 export function useInventory(service: Service) {
-	const load = useCallback(() => service.list(), [service]);
+	const load = useCallback((early: (vms: VmSummary[]) => void) => service.list({onRows: early}), [service]);
 	return useLoader<VmSummary[]>(load);
 }
 
