@@ -1,7 +1,7 @@
 import {existsSync, readdirSync} from 'node:fs';
-import {execa, type ResultPromise} from 'execa';
+import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
-import {toolPath} from './exec.js';
+import {loadExeca, toolPath} from './exec.js';
 
 /** A file or folder in a guest filesystem, as `ll` (ls -la) shows it. */
 export interface GuestEntry {
@@ -62,6 +62,7 @@ export class Guestfs {
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
 	static async open(images: readonly string[], signal?: AbortSignal): Promise<Guestfs> {
 		let fish: ResultPromise;
+		const {execa} = await loadExeca();
 		try {
 			fish = execa(toolPath('guestfish'), ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])], {env: guestfsEnv(), stdin: 'pipe', reject: false, cancelSignal: signal, cleanup: true});
 		} catch {

@@ -2,10 +2,9 @@ import {constants as fsConstants, createReadStream} from 'node:fs';
 import {pipeline} from 'node:stream/promises';
 import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
-import {execa} from 'execa';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {CommandFailed, lastWords, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
+import {CommandFailed, lastWords, loadExeca, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
 import {headerChain, walkChain} from './qemu/qcow2-header.js';
 import {parseJson} from './qemu/qemu-img.js';
@@ -84,6 +83,7 @@ export function sshRunner(target: SshTarget): CommandRunner {
 	const {destination, options} = sshArgs(target);
 	return {
 		async run(command, args, runOptions = {}) {
+			const {execa} = await loadExeca();
 			const subprocess = execa('ssh', [...options, destination, '--', [command, ...args].map(shellQuote).join(' ')], {
 				reject: false, cancelSignal: runOptions.signal, stdin: 'ignore',
 				...(runOptions.timeoutMs ? {timeout: runOptions.timeoutMs, forceKillAfterDelay: 2000} : {}),
@@ -120,6 +120,7 @@ export function sshHost(target: SshTarget): Host {
 		// `cat` on the host, its output straight into the local file; progress from the file's size.
 		fetch: async (file, local, options = {}) => {
 			const {destination, options: ssh} = sshArgs(target);
+			const {execa} = await loadExeca();
 			const subprocess = execa('ssh', [...ssh, destination, '--', `cat -- ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'ignore', stdout: {file: local}});
 			const timer = setInterval(() => void stat(local).then(({size}) => options.onBytes?.(size), () => undefined), 250);
 			try {
@@ -135,6 +136,7 @@ export function sshHost(target: SshTarget): Host {
 		// the umask keeps the copy of a disk from being readable by anyone but its owner there.
 		push: async (local, file, options = {}) => {
 			const {destination, options: ssh} = sshArgs(target);
+			const {execa} = await loadExeca();
 			const subprocess = execa('ssh', [...ssh, destination, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'pipe', stdout: 'ignore'});
 			let sent = 0;
 			const source = createReadStream(local).on('data', chunk => options.onBytes?.((sent += chunk.length)));

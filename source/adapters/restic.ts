@@ -1,7 +1,6 @@
 import {existsSync} from 'node:fs';
-import {execa} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
-import {toolPath} from './exec.js';
+import {loadExeca, toolPath} from './exec.js';
 
 /**
  * A restic repository snapdeck copies points to: a local path, sftp:, rest:, s3:, b2:, rclone:...
@@ -123,6 +122,7 @@ export async function restic(target: ResticTarget, args: readonly string[], opti
 	// removes its lock and exits without writing a snapshot, instead of finishing one unseen.
 	const setpriv = existsSync('/usr/bin/setpriv');
 	const command = [toolPath('restic'), ...extended, ...args];
+	const {execa} = await loadExeca();
 	const subprocess = execa(setpriv ? '/usr/bin/setpriv' : command[0]!, setpriv ? ['--pdeathsig', 'INT', '--', ...command] : command.slice(1), {
 		reject: false, stdin: 'ignore', encoding: 'utf8', cwd: options.cwd, env: resticEnv(target), extendEnv: true,
 		cancelSignal: signal, killSignal: 'SIGINT', forceKillAfterDelay: 10_000, buffer: {stdout: options.onData === undefined, stderr: false},

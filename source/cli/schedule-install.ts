@@ -2,7 +2,6 @@ import {existsSync} from 'node:fs';
 import {mkdir, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {execa} from 'execa';
 
 /** `snapdeck run` as this very binary, with the environment that points it at its config. */
 function runCommand(): string {
@@ -31,6 +30,8 @@ export async function installSchedule(options: {print: boolean}): Promise<string
 	await writeFile(path.join(dir, 'snapdeck-run.service'), service);
 	await writeFile(path.join(dir, 'snapdeck-run.timer'), timer);
 	const systemctl = root ? ['systemctl'] : ['systemctl', '--user'];
+	// execa on first use, as everywhere (adapters/exec.ts: loadExeca).
+	const {execa} = await import('execa');
 	await execa(systemctl[0]!, [...systemctl.slice(1), 'daemon-reload']);
 	await execa(systemctl[0]!, [...systemctl.slice(1), 'enable', '--now', 'snapdeck-run.timer']);
 	return `wrote ${path.join(dir, 'snapdeck-run.service')} and snapdeck-run.timer, and enabled the timer ('${systemctl.join(' ')} list-timers' shows it)`;

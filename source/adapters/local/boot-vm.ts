@@ -1,9 +1,9 @@
 import {existsSync} from 'node:fs';
 import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {execa} from 'execa';
+import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../../core/errors.js';
-import {toolPath} from '../exec.js';
+import {loadExeca, toolPath} from '../exec.js';
 import {judgeBoot, socketAgent, tail} from '../boot-check.js';
 import type {BootCheck, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
@@ -36,6 +36,7 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 	// Under setpriv, the kernel kills the throwaway VM when snapdeck dies, even by SIGKILL: a boot
 	// test never leaves a VM running behind it (its overlays go at the next boot test of the point).
 	const setpriv = existsSync('/usr/bin/setpriv');
+	const {execa} = await loadExeca();
 	const qemu = setpriv
 		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {reject: false, stdin: 'ignore', cleanup: true})
 		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
@@ -73,7 +74,7 @@ async function screendump(qmp: string, file: string): Promise<Buffer | null> {
 }
 
 /** Stops the throwaway VM: QMP quit, else SIGKILL; waits until it is gone. */
-async function stop(qmp: string, qemu: ReturnType<typeof execa>) {
+async function stop(qmp: string, qemu: ResultPromise) {
 	if (qemu.exitCode === null && qemu.signalCode === null) {
 		const client = await QmpClient.connect(qmp, 2000).catch(() => null);
 		if (client) {

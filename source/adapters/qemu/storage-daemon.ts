@@ -89,7 +89,7 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 	}
 	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--pidfile', pidFile);
 	// Not --daemonize: as snapdeck's own child it is stopped by the kernel if snapdeck dies.
-	const daemon = startCompanion('qemu-storage-daemon', args);
+	const daemon = await startCompanion('qemu-storage-daemon', args);
 	let client: QmpClient;
 	try {
 		client = await untilListening(socket, daemon);
