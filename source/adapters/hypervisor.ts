@@ -65,8 +65,9 @@ export interface BackupDriver {
 	 */
 	readonly untracked?: string;
 	/**
-	 * Whether copy() writes zstd-compressed clusters when asked (QMP's blockdev-backup can; libvirt's
-	 * push backup cannot, so the caller compresses its files afterwards).
+	 * Whether copy() may write zstd-compressed clusters when asked. QMP's blockdev-backup always can;
+	 * libvirt can for a full (pull mode), not for an incremental (push mode), and says so in copy()'s
+	 * answer. What copy() left plain the caller compresses afterwards.
 	 */
 	readonly compresses: boolean;
 	/** The change-tracking bitmaps (or checkpoints) whose names start with `prefix`, by disk. */
@@ -86,13 +87,13 @@ export interface BackupDriver {
 		readonly since: string | null;
 		readonly targets: readonly BackupTarget[];
 		readonly bytesPerSecond?: number;
-		/** Write zstd-compressed clusters (where `compresses`). */
+		/** Write zstd-compressed clusters (where `compresses`): copy() resolves to whether it did (nothing: it did as asked). */
 		readonly compress?: boolean;
 		/** Start the copy with the guest's filesystems frozen through its agent (the point is then consistent). */
 		readonly quiesce?: boolean;
 		readonly signal?: AbortSignal;
 		readonly onBytes: (done: number, total: number) => void;
-	}): Promise<void>;
+	}): Promise<void | {readonly compressed: boolean}>;
 	close(): Promise<void>;
 }
 

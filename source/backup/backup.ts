@@ -193,12 +193,13 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
 		const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
-		await driver.copy({
-			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: compress && driver.compresses, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
+		const asked = compress && driver.compresses;
+		const copied = await driver.copy({
+			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
 			targets,
 		});
 		crashPoint('backup-copied');
-		if (compress && !driver.compresses) await compressAfter(targets, options);
+		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options);
 		if (archive) {
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 		}

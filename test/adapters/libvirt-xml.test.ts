@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {asThrowawayDomain, withDiskSources} from '../../source/adapters/libvirt/domain-edit.js';
-import {parseDomainXml} from '../../source/adapters/libvirt/xml.js';
+import {parseDomainXml, pullSocket, qemuOwner} from '../../source/adapters/libvirt/xml.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
@@ -40,5 +40,23 @@ describe("libvirt's XML", () => {
 		// An agent channel of its own, whose socket libvirt places and talks to.
 		expect(copy).toMatch(/<channel type="unix">\s*<target type="virtio" name="org.qemu.guest_agent.0"/);
 		for (const event of ['on_poweroff', 'on_reboot', 'on_crash']) expect(copy).toContain(`<${event}>destroy</${event}>`);
+	});
+
+	it("tells the user QEMU runs as from a running domain's live XML, and nothing from a label it cannot read as numbers", async () => {
+		const domain = await libvirtDomain();
+		const live = (await virsh('dumpxml', '--domain', domain.name)).stdout;
+		// This machine's libvirt runs QEMU as root (qemu.conf); a Debian default is libvirt-qemu (+64055:+108).
+		expect(qemuOwner(live)).toEqual({uid: 0, gid: 0});
+		const labels = (dac: string) => `<domain><name>d</name><seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-x</label></seclabel><seclabel type='dynamic' model='dac' relabel='yes'><label>${dac}</label></seclabel></domain>`;
+		expect(qemuOwner(labels('+64055:+108'))).toEqual({uid: 64055, gid: 108});
+		for (const hostile of ['libvirt-qemu:kvm', '+1:+2;rm', '+-1:+0', '+99999999999:+0', '']) expect(qemuOwner(labels(hostile))).toBeNull();
+		expect(qemuOwner('<domain><name>d</name></domain>')).toBeNull();
+	});
+
+	it("reads the socket of a pull-mode backup job, and none of a push-mode one", () => {
+		expect(pullSocket("<domainbackup mode='pull'>\n  <server transport='unix' socket='/tmp/snapdeck-nbd-x/nbd.sock'/>\n  <disks/></domainbackup>")).toBe('/tmp/snapdeck-nbd-x/nbd.sock');
+		expect(pullSocket("<domainbackup mode='push'><disks/></domainbackup>")).toBeNull();
+		expect(pullSocket("<domainbackup mode='pull'><server transport='tcp' name='localhost' port='10809'/></domainbackup>")).toBeNull();
+		expect(pullSocket('')).toBeNull();
 	});
 });

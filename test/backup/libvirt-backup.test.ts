@@ -1,9 +1,11 @@
-import {rm} from 'node:fs/promises';
+import {readdir, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {restoreBackup, runBackup} from '../helpers/backup.js';
 import {Repository} from '../../source/backup/repository.js';
+import type {PlanEvent} from '../../source/core/plan.js';
 import {Service} from '../../source/service/service.js';
 import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
@@ -12,6 +14,9 @@ async function ownDataBytes(file: string): Promise<number> {
 	const {stdout} = await execa('qemu-img', ['map', '-U', '--output=json', file]);
 	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
 }
+
+/** The folders of pull-mode backups' NBD sockets in the temp directory (a domain destroyed in the middle of one leaves its folder). */
+const socketFolders = async () => (await readdir(os.tmpdir())).filter(name => name.startsWith('snapdeck-nbd-'));
 
 describe('backups of libvirt domains (running: backup-begin and checkpoints; stopped: qemu-storage-daemon)', () => {
 	it('full, incremental with just the 3 MiB written, and still incremental across an external snapshot', async () => {
@@ -27,7 +32,8 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const full = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
 		expect(full.kind).toBe('full');
 		expect(String(full.definition)).toContain(`<name>${dom.name}</name>`);
-		// libvirt's push backup writes plain clusters; snapdeck compresses the point after it.
+		// A full is read once over NBD (pull mode) and compressed as it is read; an incremental is
+		// written plain by libvirt's push backup and compressed after it.
 		expect(full.compression).toBe('zstd');
 		const check = async (file: string) => JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
 		expect((await check(repo.resolve(dom.name, full.files[0]!.file)))['compressed-clusters']).toBeGreaterThan(0);
@@ -55,6 +61,98 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const third = repo.resolve(dom.name, afterSnapshot.files[0]!.file);
 		expect(await ownDataBytes(third)).toBe(1 * MiB);
 		expect(await qemuImg.same(third, await copyOfLive('third.qcow2'))).toBe(true);
+	});
+
+	it('a compressed full reads the disk once over NBD, holds the disk as it was when it began while the guest writes on, and leaves no job, socket or scratch file', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		const before = await socketFolders();
+		await dom.guestWrite(0x51, 0, 4);
+		await dom.guestWrite(0x52, 56, 4);
+		const events: PlanEvent[] = [];
+		// 2 MiB/s: the 8 MiB of data take seconds to read, and the guest writes in the middle of it.
+		let copying!: () => void;
+		const started = new Promise<void>(resolve => (copying = resolve));
+		const backup = runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', bytesPerSecond: 2 * MiB, onEvent: event => {
+			events.push(event);
+			if (event.type === 'progress' && event.bytesDone > 0) copying();
+		}});
+		await started;
+		await dom.guestWrite(0x53, 56, 4);
+		const full = await backup;
+		const file = repo.resolve(dom.name, full.files[0]!.file);
+		// The point holds the disk as it was when the backup began; the disk has the new data.
+		expect(await dom.reads(file, 0x51, 0)).toBe(true);
+		expect(await dom.reads(file, 0x52, 59)).toBe(true);
+		expect(await dom.reads(await dom.activeFile(), 0x53, 59)).toBe(true);
+		const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+		expect(check['compressed-clusters']).toBeGreaterThan(0);
+		// One pass: no second one to compress what was written plain.
+		expect(events.filter(event => event.type === 'step' && event.summary.startsWith('compress'))).toEqual([]);
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
+		expect(await socketFolders()).toEqual(before);
+		expect((await readdir(path.dirname(file))).filter(name => name.endsWith('.scratch.qcow2'))).toEqual([]);
+		// Its checkpoint was made at the same instant: the next incremental holds just what came after.
+		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
+		await dom.guestWrite(0x54, 20, 1);
+		const incremental = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
+		expect(incremental.kind).toBe('incremental');
+		expect(await ownDataBytes(repo.resolve(dom.name, incremental.files[0]!.file))).toBe(5 * MiB);
+	});
+
+	it('a compressed full killed in the middle leaves libvirt\'s pull job running; the next backup ends it and backs up whole', async () => {
+		const dom = await libvirtDomain();
+		const repo = await tempDir();
+		await dom.guestWrite(0x61, 0, 8);
+		const before = await socketFolders();
+		const env = {NO_COLOR: '1', SNAPDECK_REPO: repo};
+		const child = execa('node', [path.resolve('bin/snapdeck.js'), 'backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'], {env, reject: false, stdin: 'ignore'});
+		await new Promise<void>(resolve => child.stdout!.on('data', (chunk: Buffer) => /"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString()) && resolve()));
+		child.kill('SIGKILL');
+		await child;
+		// A pull job ends only when its reader says so: the killed snapdeck never did.
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Operation:\s+Backup/);
+		expect(await socketFolders()).toHaveLength(before.length + 1);
+
+		const full = await runBackup(dom.hypervisor, new Repository(repo), dom.name, {mode: 'full', command: 'test'});
+		expect(await dom.reads(path.join(repo, dom.name, full.files[0]!.file), 0x61, 7)).toBe(true);
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
+		expect(await socketFolders()).toEqual(before);
+		expect(await readdir(path.join(repo, dom.name, 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
+		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
+	});
+
+	it('a compressed full cancelled in the middle: libvirt\'s job ended, no checkpoint made, the repository as it was', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		const before = await socketFolders();
+		await dom.guestWrite(0x71, 0, 8);
+		const cancel = new AbortController();
+		const backup = runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', bytesPerSecond: MiB, signal: cancel.signal, onEvent: event => {
+			if (event.type === 'progress' && event.bytesDone > 0) cancel.abort();
+		}});
+		await expect(backup).rejects.toThrow(/was cancelled; the repository is as it was/);
+		expect((await repo.read(dom.name)).points).toEqual([]);
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
+		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe('');
+		expect(await socketFolders()).toEqual(before);
+		expect(await readdir(path.join(repo.vmDir(dom.name), 'vda'))).toEqual([]);
+	});
+
+	it("refuses at once, saying why, while another tool's backup job runs on the domain (libvirt would wait 30 s, then time out)", async () => {
+		const dom = await libvirtDomain();
+		const other = await tempDir();
+		const xml = path.join(other, 'backup.xml');
+		await writeFile(xml, `<domainbackup mode='pull'><server transport='unix' socket='${other}/nbd.sock'/><disks><disk name='vda' backup='yes' type='file'><scratch file='${other}/vda.scratch'/></disk></disks></domainbackup>`);
+		await virsh('backup-begin', '--domain', dom.name, '--backupxml', xml);
+		const repo = new Repository(await tempDir());
+		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test'})).rejects.toMatchObject({
+			message: expect.stringMatching(/libvirt is running a backup on it/),
+			hint: expect.stringContaining(`virsh domjobabort ${dom.name}`),
+		});
+		expect((await repo.read(dom.name)).points).toEqual([]);
+		// Not ours: left running.
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Operation:\s+Backup/);
 	});
 
 	it('restores a point as a new domain: new name, new UUID, its own disk holding the data', async () => {

@@ -1,3 +1,5 @@
+import {chown, mkdtemp, rm} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
@@ -6,6 +8,7 @@ import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {withXmlFile} from './libvirt-executor.js';
 import type {Virsh} from './virsh.js';
+import {pullSocket, qemuOwner} from './xml.js';
 
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
@@ -25,6 +28,10 @@ async function viaStaging(host: Host, state: VmState, targets: readonly BackupTa
 	}
 }
 
+/** A checkpoint of every target disk, made by `backup-begin` at the instant the backup starts. */
+const checkpointXml = (name: string, targets: readonly BackupTarget[]) =>
+	`<domaincheckpoint><name>${escapeXml(name)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
+
 /** `virsh domjobinfo --rawstats`: "Job type: 2" then "key: value" lines. */
 export function parseJobStats(text: string): {type: number; values: Record<string, string>} {
 	const values: Record<string, string> = {};
@@ -37,12 +44,22 @@ export function parseJobStats(text: string): {type: number; values: Record<strin
 
 // virDomainJobType: 0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled.
 const JOB_RUNNING = new Set([1, 2]);
+// virDomainJobOperation, in words.
+const JOB_OPERATIONS: Record<number, string> = {1: 'a start', 2: 'a save', 3: 'a restore', 4: 'an incoming migration', 5: 'a migration', 6: 'a snapshot', 7: 'a snapshot revert', 8: 'a dump', 9: 'a backup', 10: 'a snapshot deletion'};
+
+/** Where a pull-mode backup's NBD socket is made: a private folder of this name in the temp directory. */
+const SOCKET_DIR_PREFIX = 'snapdeck-nbd-';
 
 /**
- * Backups of a running libvirt domain with libvirt's own push backup: `backup-begin` with a
- * checkpoint created in the same call (its bitmap is the next incremental's), progress from
- * `domjobinfo`, `domjobabort` on cancel. libvirt makes an incremental's file an overlay on the live
- * disk; it is re-pointed (header only) at the previous point's file, as LAB.md found necessary.
+ * Backups of a running libvirt domain: `backup-begin` with a checkpoint created in the same call
+ * (its bitmap is the next incremental's), `domjobabort` on cancel.
+ * - An incremental, and a full asked for plain, use libvirt's push mode: QEMU writes the files,
+ *   progress comes from `domjobinfo`. libvirt makes an incremental's file an overlay on the live
+ *   disk; it is re-pointed (header only) at the previous point's file, as LAB.md found necessary.
+ * - A compressed full on this machine uses pull mode: QEMU exports each disk as it was at the start
+ *   over NBD on a unix socket, and `qemu-img convert -c` reads it once, compressing as it goes (push
+ *   mode cannot compress: its plain file would be rewritten in a second pass, bench/backup-peer.mjs).
+ *   Where pull mode cannot begin (a QEMU confined from the socket's folder), it is push and compress after.
  */
 export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg, remote?: Host): BackupDriver {
 	const domain = ['--domain', vm];
@@ -50,7 +67,8 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 	const disks = sizedDisks(state);
 	return {
 		disks, definition,
-		compresses: false,
+		// Pull mode reads the disks on this machine: for a remote host the files come here plain, and are compressed here.
+		compresses: !remote,
 		close: async () => undefined,
 		async bitmaps(prefix) {
 			const names = (await checkpoints()).filter(name => name.startsWith(prefix));
@@ -60,9 +78,14 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 			if ((await checkpoints()).includes(name)) await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
 		},
 		async copy(request) {
+			if (!remote) await abandonedPull();
+			await noOtherJob();
 			if (!remote) {
+				const full = request.since === null && request.targets.every(target => target.backing === null);
+				if (request.compress && full && (await pullCompressed(request))) return {compressed: true};
 				await backUp(request, request.targets.map(target => target.file));
-				return repoint(request.targets);
+				await repoint(request.targets);
+				return {compressed: false};
 			}
 			// libvirt writes the files on its own host, into a staging directory there; each is then copied here.
 			await viaStaging(remote, state, request.targets, async (staging, written) => {
@@ -75,17 +98,90 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				}
 			});
 			await repoint(request.targets);
+			return {compressed: false};
 		},
 	};
+
+	/**
+	 * Refuses at once when the domain runs a job already (another tool's backup, a migration):
+	 * libvirt would wait 30 s for it and then say only that it timed out.
+	 */
+	async function noOtherJob() {
+		const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
+		if (!JOB_RUNNING.has(type)) return;
+		const what = JOB_OPERATIONS[Number(values['operation'])] ?? 'a job';
+		throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt is running ${what} on it (another tool's, or one started by hand)`, `wait for it to end ('virsh domjobinfo ${vm}' shows it), or end it with 'virsh domjobabort ${vm}', then back up again`, 'busy');
+	}
+
+	/**
+	 * Ends a pull-mode backup job a killed snapdeck left running in the domain (it never ends by
+	 * itself, and would refuse every later backup), with its socket's folder. Only one of ours,
+	 * known by its socket's folder: this runs under the VM's lock, so none of ours is at work.
+	 */
+	async function abandonedPull() {
+		const socket = pullSocket(await virsh.run(['backup-dumpxml', ...domain]).catch(() => ''));
+		if (socket === null || path.dirname(path.dirname(socket)) !== os.tmpdir() || !path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)) return;
+		await virsh.run(['domjobabort', ...domain]).catch(() => undefined);
+		await rm(path.dirname(socket), {recursive: true, force: true});
+	}
+
+	/**
+	 * A compressed full in one read (pull mode). Resolves false, having changed nothing, when libvirt
+	 * will not begin it; the checkpoint is made at the same instant as the export, as in push mode.
+	 */
+	async function pullCompressed({bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<boolean> {
+		signal?.throwIfAborted();
+		// Private (0700), and QEMU's own where libvirt says which user runs it: QEMU makes the socket in it.
+		const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
+		const socket = path.join(folder, 'nbd.sock');
+		// The copy-before-write store of what the guest overwrites meanwhile: beside the point file, in
+		// the repository (a name ending in .qcow2 that no point names, so a killed run's is cleaned up).
+		const scratch = (file: string) => file.replace(/\.qcow2$/, '.scratch.qcow2');
+		try {
+			const owner = qemuOwner(await virsh.run(['dumpxml', ...domain]));
+			if (owner) await chown(folder, owner.uid, owner.gid);
+			const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
+				.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`)
+				.join('')}</disks></domainbackup>`;
+			try {
+				await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+			} catch {
+				return false;
+			}
+			try {
+				const total = targets.reduce((sum, target) => sum + target.virtualSize, 0);
+				const done = new Map<string, number>();
+				const report = () => onBytes([...done.values()].reduce((sum, bytes) => sum + bytes, 0), total);
+				// Every disk at once; each read at most its share of a limit.
+				const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
+				const results = await Promise.allSettled(targets.map(target => qemuImg.compressFromNbd(socket, target.disk, target.file, {
+					signal, bytesPerSecond: share,
+					onProgress: fraction => {
+						done.set(target.disk, Math.round(fraction * target.virtualSize));
+						report();
+					},
+				})));
+				const failed = results.find(result => result.status === 'rejected');
+				if (failed) throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: it was cancelled`) : failed.reason;
+				onBytes(total, total);
+				return true;
+			} finally {
+				// A pull job ends when its reader says so; libvirt removes the socket and the scratch files.
+				await virsh.run(['domjobabort', ...domain]).catch(() => undefined);
+			}
+		} finally {
+			await rm(folder, {recursive: true, force: true});
+			for (const target of targets) await rm(scratch(target.file), {force: true});
+		}
+	}
 
 	/** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
 	async function backUp({bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0], files: readonly string[]) {
 		const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
 			.map((target, index) => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`)
 			.join('')}</disks></domainbackup>`;
-		const checkpointXml = `<domaincheckpoint><name>${escapeXml(bitmap)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
 		signal?.throwIfAborted();
-		await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml, checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+		await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
 		const abort = () => void virsh.run(['domjobabort', ...domain]).catch(() => undefined);
 		signal?.addEventListener('abort', abort, {once: true});
 		try {

@@ -90,3 +90,25 @@ export function diskChain(xml: string, target: string): string[] {
 	for (let node: BackingNode | '' | undefined = disk; node && node.source?.['@file']; node = node.backingStore) chain.push(node.source['@file']);
 	return chain;
 }
+
+/**
+ * The user and group a running domain's QEMU runs as, from its live XML's DAC label (`+UID:+GID`,
+ * as libvirt writes it); null when the XML does not say so in numbers.
+ */
+export function qemuOwner(xml: string): {uid: number; gid: number} | null {
+	const document = parser.parse(xml) as {domain?: {seclabel?: unknown}};
+	for (const label of [document.domain?.seclabel ?? []].flat() as Array<Record<string, unknown> | null>) {
+		if (label?.['@model'] !== 'dac') continue;
+		const match = /^\+(\d{1,10}):\+(\d{1,10})$/.exec(String(label['label'] ?? ''));
+		if (match) return {uid: Number(match[1]), gid: Number(match[2])};
+	}
+	return null;
+}
+
+/** The unix socket of a running pull-mode backup job (`virsh backup-dumpxml`); null for push mode or none. */
+export function pullSocket(xml: string): string | null {
+	const backup = (parser.parse(xml) as {domainbackup?: Record<string, unknown>}).domainbackup;
+	const server = backup?.['server'] as Record<string, unknown> | undefined;
+	const socket = server?.['@socket'];
+	return backup?.['@mode'] === 'pull' && server?.['@transport'] === 'unix' && typeof socket === 'string' ? socket : null;
+}

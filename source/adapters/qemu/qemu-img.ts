@@ -3,6 +3,9 @@ import {SnapdeckError} from '../../core/errors.js';
 import {METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
 
 /** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
+/** A value inside a QEMU option string (`driver=file,filename=...`): commas are doubled. */
+export const optionValue = (value: string) => value.replaceAll(',', ',,');
+
 const InfoJson = z.looseObject({
 	filename: z.string(),
 	format: z.string(),
@@ -155,6 +158,17 @@ export class QemuImg {
 		const args = ['convert', '-c', '-W', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compression_type=zstd'];
 		if (backingName !== null) args.push('-F', 'qcow2', '-B', backingName);
 		await this.job([...args, '--', source, target], options);
+	}
+
+	/**
+	 * A new standalone qcow2 image, every cluster zstd-compressed, of what an NBD server on unix
+	 * socket `socket` exports as `exportName` (libvirt's pull-mode backup): one read of the disk,
+	 * compressed as it is read; zeroes stay holes. `bytesPerSecond` caps the read.
+	 */
+	async compressFromNbd(socket: string, exportName: string, target: string, options: JobOptions & {bytesPerSecond?: number} = {}) {
+		const source = `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=${optionValue(socket)},file.export=${optionValue(exportName)}`;
+		const limit = options.bytesPerSecond ? ['-r', String(Math.max(1, Math.round(options.bytesPerSecond)))] : [];
+		await this.job(['convert', '-c', '-W', ...limit, '-O', 'qcow2', '-o', 'compression_type=zstd', '--image-opts', '--', source, target], options);
 	}
 
 	/**

@@ -7,9 +7,9 @@ import {SnapdeckError} from '../../core/errors.js';
 import {CommandFailed, startCompanion, type Companion} from '../exec.js';
 import {stateDir} from '../state/operation-store.js';
 import {QmpClient} from './qmp-client.js';
+import {optionValue} from './qemu-img.js';
 
 /** QEMU's option syntax: a comma inside a value is written twice. */
-const optionValue = (value: string) => value.replaceAll(',', ',,');
 
 const pidFileOf = (folder: string) => path.join(stateDir(folder), 'storage-daemon.pid');
 
