@@ -1,4 +1,4 @@
-import {access, mkdir, readdir, stat} from 'node:fs/promises';
+import {access, mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -146,5 +146,28 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 			expect(run.exitCode).toBe(2);
 		}
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
+	});
+
+	it('lists over a few ssh connections, not one per image: the chains of every domain are read a layer deep at a time', async () => {
+		const parent = await tempDir();
+		const domains: Array<Awaited<ReturnType<typeof libvirtDomain>>> = [];
+		for (const index of [1, 2, 3]) {
+			await mkdir(path.join(parent, `d${index}`));
+			const domain = await libvirtDomain({running: false, imageDir: path.join(parent, `d${index}`)});
+			await domain.take('s1');
+			await domain.take('s2');
+			domains.push(domain);
+		}
+		// An ssh first on PATH that notes each connection it makes, then runs the real one.
+		const wrappers = await tempDir();
+		const log = path.join(wrappers, 'ssh.log');
+		await writeFile(path.join(wrappers, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/ssh "$@"\n`, {mode: 0o755});
+		const list = await snapdeck(['list', '--json', '--connect', uri], {PATH: `${wrappers}:${process.env['PATH']}`});
+		const rows = (jsonOf(list)['vms'] as Array<Record<string, unknown>>).filter(vm => domains.some(domain => domain.name === vm['name']));
+		expect(rows.map(row => [row['chainDepth'], row['error']])).toEqual([[3, null], [3, null], [3, null]]);
+		// Nine images, three deep: a connection per depth (other test files' domains may share them).
+		const reads = (await readFile(log, 'utf8')).split('\n').filter(line => line.includes(parent));
+		expect(reads.length).toBeLessThanOrEqual(3);
+		expect(reads.join('\n').split('.qcow2').length - 1).toBeGreaterThanOrEqual(9);
 	});
 });

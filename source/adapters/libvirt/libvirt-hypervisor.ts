@@ -106,8 +106,8 @@ export class LibvirtHypervisor implements Hypervisor {
 		const outputs = await this.virsh.batch(names.flatMap(name => [
 			['domstate', '--domain', name], ['dumpxml', '--domain', name], ['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name'],
 		]));
-		// Over ssh each layer's header is an ssh connection: a few at a time, under sshd's MaxStartups (10 unauthenticated at once).
-		return mapLimited(names, this.host === localHost ? 16 : 4, async (name, index) => {
+		// Over ssh the layers every domain asks for at once are read over one connection (host.ts: layerReader).
+		return mapLimited(names, this.host === localHost ? 16 : 64, async (name, index) => {
 			const [state, xml, snapshots, current] = outputs.slice(index * 4, index * 4 + 4) as [string, string, string, string];
 			const problem = nameProblem(name);
 			const row: VmSummary = {
