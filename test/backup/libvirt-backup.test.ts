@@ -1,4 +1,4 @@
-import {readdir, rm, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -137,6 +137,31 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe('');
 		expect(await socketFolders()).toEqual(before);
 		expect(await readdir(path.join(repo.vmDir(dom.name), 'vda'))).toEqual([]);
+	});
+
+	it('where pull mode cannot begin (a socket path too long for a unix socket), a compressed full is pushed and compressed after', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		await dom.guestWrite(0x81, 0, 2);
+		// The temp directory's path alone fills a unix socket's 108 bytes: QEMU cannot listen there.
+		const long = path.join(await tempDir(), 'x'.repeat(100));
+		await mkdir(long);
+		const events: PlanEvent[] = [];
+		const saved = process.env['TMPDIR'];
+		process.env['TMPDIR'] = long;
+		try {
+			const full = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', onEvent: event => events.push(event)});
+			expect(events.some(event => event.type === 'step' && event.summary.startsWith('compress vda'))).toBe(true);
+			const file = repo.resolve(dom.name, full.files[0]!.file);
+			expect(await dom.reads(file, 0x81, 1)).toBe(true);
+			const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+			expect(check['compressed-clusters']).toBeGreaterThan(0);
+			expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
+			expect(await readdir(long)).toEqual([]);
+		} finally {
+			if (saved === undefined) delete process.env['TMPDIR'];
+			else process.env['TMPDIR'] = saved;
+		}
 	});
 
 	it("refuses at once, saying why, while another tool's backup job runs on the domain (libvirt would wait 30 s, then time out)", async () => {
