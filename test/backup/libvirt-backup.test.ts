@@ -1,8 +1,8 @@
-import {mkdir, readdir, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
-import {describe, expect, it} from 'vitest';
+import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {restoreBackup, runBackup} from '../helpers/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import type {PlanEvent} from '../../source/core/plan.js';
@@ -15,8 +15,22 @@ async function ownDataBytes(file: string): Promise<number> {
 	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
 }
 
-/** The folders of pull-mode backups' NBD sockets in the temp directory (a domain destroyed in the middle of one leaves its folder). */
+/** The folders of pull-mode backups' NBD sockets in the temp directory. */
 const socketFolders = async () => (await readdir(os.tmpdir())).filter(name => name.startsWith('snapdeck-nbd-'));
+
+// Each test has a temp directory of its own, where pull-mode backups make their sockets' folders:
+// what is left there is this test's (other test files back up at the same time).
+let savedTmpdir: string | undefined;
+beforeEach(async () => {
+	savedTmpdir = process.env['TMPDIR'];
+	process.env['TMPDIR'] = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-test-tmpdir-'));
+});
+afterEach(async () => {
+	const own = process.env['TMPDIR']!;
+	if (savedTmpdir === undefined) delete process.env['TMPDIR'];
+	else process.env['TMPDIR'] = savedTmpdir;
+	await rm(own, {recursive: true, force: true});
+});
 
 describe('backups of libvirt domains (running: backup-begin and checkpoints; stopped: qemu-storage-daemon)', () => {
 	it('full, incremental with just the 3 MiB written, and still incremental across an external snapshot', async () => {
@@ -66,7 +80,6 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 	it('a compressed full reads the disk once over NBD, holds the disk as it was when it began while the guest writes on, and leaves no job, socket or scratch file', async () => {
 		const dom = await libvirtDomain();
 		const repo = new Repository(await tempDir());
-		const before = await socketFolders();
 		await dom.guestWrite(0x51, 0, 4);
 		await dom.guestWrite(0x52, 56, 4);
 		const events: PlanEvent[] = [];
@@ -90,7 +103,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		// One pass: no second one to compress what was written plain.
 		expect(events.filter(event => event.type === 'step' && event.summary.startsWith('compress'))).toEqual([]);
 		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
-		expect(await socketFolders()).toEqual(before);
+		expect(await socketFolders()).toEqual([]);
 		expect((await readdir(path.dirname(file))).filter(name => name.endsWith('.scratch.qcow2'))).toEqual([]);
 		// Its checkpoint was made at the same instant: the next incremental holds just what came after.
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
@@ -104,7 +117,6 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const dom = await libvirtDomain();
 		const repo = await tempDir();
 		await dom.guestWrite(0x61, 0, 8);
-		const before = await socketFolders();
 		const env = {NO_COLOR: '1', SNAPDECK_REPO: repo};
 		const child = execa('node', [path.resolve('bin/snapdeck.js'), 'backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'], {env, reject: false, stdin: 'ignore'});
 		await new Promise<void>(resolve => child.stdout!.on('data', (chunk: Buffer) => /"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString()) && resolve()));
@@ -112,12 +124,12 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		await child;
 		// A pull job ends only when its reader says so: the killed snapdeck never did.
 		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Operation:\s+Backup/);
-		expect(await socketFolders()).toHaveLength(before.length + 1);
+		expect(await socketFolders()).toHaveLength(1);
 
 		const full = await runBackup(dom.hypervisor, new Repository(repo), dom.name, {mode: 'full', command: 'test'});
 		expect(await dom.reads(path.join(repo, dom.name, full.files[0]!.file), 0x61, 7)).toBe(true);
 		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
-		expect(await socketFolders()).toEqual(before);
+		expect(await socketFolders()).toEqual([]);
 		expect(await readdir(path.join(repo, dom.name, 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
 	});
@@ -125,7 +137,6 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 	it('a compressed full cancelled in the middle: libvirt\'s job ended, no checkpoint made, the repository as it was', async () => {
 		const dom = await libvirtDomain();
 		const repo = new Repository(await tempDir());
-		const before = await socketFolders();
 		await dom.guestWrite(0x71, 0, 8);
 		const cancel = new AbortController();
 		const backup = runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', bytesPerSecond: MiB, signal: cancel.signal, onEvent: event => {
@@ -135,7 +146,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect((await repo.read(dom.name)).points).toEqual([]);
 		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe('');
-		expect(await socketFolders()).toEqual(before);
+		expect(await socketFolders()).toEqual([]);
 		expect(await readdir(path.join(repo.vmDir(dom.name), 'vda'))).toEqual([]);
 	});
 

@@ -131,15 +131,19 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 	 */
 	async function pullCompressed({bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<boolean> {
 		signal?.throwIfAborted();
-		// Private (0700), and QEMU's own where libvirt says which user runs it: QEMU makes the socket in it.
+		// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
+		// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
+		const owner = qemuOwner(await virsh.run(['dumpxml', ...domain]));
+		const me = process.getuid?.() ?? -1;
+		if (owner === null || (me !== 0 && me !== owner.uid)) return false;
+		// Private (0700).
 		const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
 		const socket = path.join(folder, 'nbd.sock');
 		// The copy-before-write store of what the guest overwrites meanwhile: beside the point file, in
 		// the repository (a name ending in .qcow2 that no point names, so a killed run's is cleaned up).
 		const scratch = (file: string) => file.replace(/\.qcow2$/, '.scratch.qcow2');
 		try {
-			const owner = qemuOwner(await virsh.run(['dumpxml', ...domain]));
-			if (owner) await chown(folder, owner.uid, owner.gid);
+			if (me === 0) await chown(folder, owner.uid, owner.gid);
 			const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
 				.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`)
 				.join('')}</disks></domainbackup>`;
