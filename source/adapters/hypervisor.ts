@@ -87,13 +87,16 @@ export interface BackupDriver {
 		readonly since: string | null;
 		readonly targets: readonly BackupTarget[];
 		readonly bytesPerSecond?: number;
-		/** Write zstd-compressed clusters (where `compresses`): copy() resolves to whether it did (nothing: it did as asked). */
+		/**
+		 * Write zstd-compressed clusters (where `compresses`): copy() resolves to whether it did
+		 * (nothing: it did as asked), and why not where it could have.
+		 */
 		readonly compress?: boolean;
 		/** Start the copy with the guest's filesystems frozen through its agent (the point is then consistent). */
 		readonly quiesce?: boolean;
 		readonly signal?: AbortSignal;
 		readonly onBytes: (done: number, total: number) => void;
-	}): Promise<void | {readonly compressed: boolean}>;
+	}): Promise<void | {readonly compressed: boolean; readonly why?: string}>;
 	close(): Promise<void>;
 }
 

@@ -71,11 +71,11 @@ export function partsProgress<T>(parts: readonly T[], sizeOf: (part: T) => numbe
  * Compresses point files a driver wrote plain (libvirt's push backup has no compression): each is
  * rewritten beside itself, then renamed over it. Costs one more pass over what the point holds.
  */
-async function compressAfter(targets: readonly BackupTarget[], options: BackupOptions): Promise<void> {
+async function compressAfter(targets: readonly BackupTarget[], options: BackupOptions, why?: string): Promise<void> {
 	const qemuImg = new QemuImg(localRunner);
 	const sizes = new Map(await Promise.all(targets.map(async target => [target, (await stat(target.file)).size] as const)));
 	const progress = partsProgress(targets, target => sizes.get(target)!, options.onEvent);
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)`, resumed: false});
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)${why ? `, a pass of its own: ${why}` : ''}`, resumed: false});
 	// Every disk at once (qemu-img compresses in threads, but one disk leaves a core idle); all end before a failure is told.
 	const results = await Promise.allSettled(targets.map(async target => {
 		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
@@ -199,7 +199,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 			targets,
 		});
 		crashPoint('backup-copied');
-		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options);
+		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options, copied?.why);
 		if (archive) {
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 		}

@@ -1,7 +1,7 @@
 import {chown, mkdtemp, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {SnapdeckError} from '../../core/errors.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
@@ -82,10 +82,11 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 			await noOtherJob();
 			if (!remote) {
 				const full = request.since === null && request.targets.every(target => target.backing === null);
-				if (request.compress && full && (await pullCompressed(request))) return {compressed: true};
+				const pulled = request.compress && full ? await pullCompressed(request) : null;
+				if (pulled === true) return {compressed: true};
 				await backUp(request, request.targets.map(target => target.file));
 				await repoint(request.targets);
-				return {compressed: false};
+				return {compressed: false, ...(typeof pulled === 'string' ? {why: pulled} : {})};
 			}
 			// libvirt writes the files on its own host, into a staging directory there; each is then copied here.
 			await viaStaging(remote, state, request.targets, async (staging, written) => {
@@ -126,16 +127,17 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 	}
 
 	/**
-	 * A compressed full in one read (pull mode). Resolves false, having changed nothing, when libvirt
-	 * will not begin it; the checkpoint is made at the same instant as the export, as in push mode.
+	 * A compressed full in one read (pull mode). Resolves to why not, having changed nothing, where it
+	 * cannot begin; the checkpoint is made at the same instant as the export, as in push mode.
 	 */
-	async function pullCompressed({bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<boolean> {
+	async function pullCompressed({bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<true | string> {
 		signal?.throwIfAborted();
 		// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
 		// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
 		const owner = qemuOwner(await virsh.run(['dumpxml', ...domain]));
 		const me = process.getuid?.() ?? -1;
-		if (owner === null || (me !== 0 && me !== owner.uid)) return false;
+		if (owner === null) return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
+		if (me !== 0 && me !== owner.uid) return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
 		// Private (0700).
 		const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
 		const socket = path.join(folder, 'nbd.sock');
@@ -149,8 +151,8 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				.join('')}</disks></domainbackup>`;
 			try {
 				await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
-			} catch {
-				return false;
+			} catch (error) {
+				return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
 			}
 			try {
 				const total = targets.reduce((sum, target) => sum + target.virtualSize, 0);
