@@ -2,10 +2,10 @@ import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
 import {METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
 
-/** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
 /** A value inside a QEMU option string (`driver=file,filename=...`): commas are doubled. */
 export const optionValue = (value: string) => value.replaceAll(',', ',,');
 
+/** `qemu-img info --output=json` of one image, as qemu-img 7.x prints it (see LAB.md). */
 const InfoJson = z.looseObject({
 	filename: z.string(),
 	format: z.string(),

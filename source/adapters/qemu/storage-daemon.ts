@@ -9,8 +9,6 @@ import {stateDir} from '../state/operation-store.js';
 import {QmpClient} from './qmp-client.js';
 import {optionValue} from './qemu-img.js';
 
-/** QEMU's option syntax: a comma inside a value is written twice. */
-
 const pidFileOf = (folder: string) => path.join(stateDir(folder), 'storage-daemon.pid');
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
