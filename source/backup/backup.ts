@@ -6,7 +6,8 @@ import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
-import {byteProgress, type JobContext} from '../core/progress.js';
+import {byteProgress, partsBytes, type JobContext} from '../core/progress.js';
+import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
@@ -44,28 +45,9 @@ type ArchiveSource = {readonly images: ReadonlyArray<{name: string; path: string
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
-
-/**
- * Progress over parts done one after another (disks, files): the parts finished, plus the
- * current one's share, against the size of them all.
- */
-export function partsProgress<T>(parts: readonly T[], sizeOf: (part: T) => number, onEvent: ((event: PlanEvent) => void) | undefined) {
-	const total = parts.reduce((sum, part) => sum + sizeOf(part), 0);
-	const progress = byteProgress(onEvent);
-	// Per part, so that parts worked on at once (a restore's disks) add up.
-	const done = new Map<T, number>();
-	const sum = () => [...done.values()].reduce((all, bytes) => all + bytes, 0);
-	return {
-		total,
-		of: (part: T) => (fraction: number) => {
-			done.set(part, fraction * sizeOf(part));
-			progress(sum(), total);
-		},
-		finished: (part: T) => {
-			done.set(part, sizeOf(part));
-		},
-	};
-}
+/** Progress events over parts (disks, files), one after another or at once (see partsBytes). */
+export const partsProgress = <T>(parts: readonly T[], sizeOf: (part: T) => number, onEvent: ((event: PlanEvent) => void) | undefined) =>
+	partsBytes(parts, sizeOf, byteProgress(onEvent));
 
 /**
  * Compresses point files a driver wrote plain (libvirt's push backup has no compression): each is
@@ -77,7 +59,7 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
 	const progress = partsProgress(targets, target => sizes.get(target)!, options.onEvent);
 	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)${why ? `, a pass of its own: ${why}` : ''}`, resumed: false});
 	// Every disk at once (qemu-img compresses in threads, but one disk leaves a core idle); all end before a failure is told.
-	const results = await Promise.allSettled(targets.map(async target => {
+	await settleAll(targets.map(async target => {
 		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
 		const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
 		try {
@@ -91,8 +73,6 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
 		}
 		progress.finished(target);
 	}));
-	const failed = results.find(result => result.status === 'rejected');
-	if (failed) throw failed.reason;
 }
 
 /**

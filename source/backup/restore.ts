@@ -5,6 +5,7 @@ import {archiveFile, findPoint, pointChain, type BackupFile, type BackupPoint, t
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
+import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
 import {crashPoint, localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
@@ -110,8 +111,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			await makeDirs(to, 'the folder to restore into');
 			// Every disk at once: each is its own qemu-img, reading its own chain. All end before a failure is told.
 			const targets = point.files.map(file => [file.disk, path.join(to, `${file.disk}.qcow2`)] as const);
-			const failed = (await Promise.allSettled(targets.map(([disk, target]) => write(disk, target)))).find(result => result.status === 'rejected');
-			if (failed) throw failed.reason;
+			await settleAll(targets.map(([disk, target]) => write(disk, target)));
 			for (const [disk, target] of targets) restored[disk] = target;
 		}
 	} else if (point.archive !== null) {

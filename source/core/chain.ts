@@ -31,6 +31,17 @@ export const internalSnapshotsIn = (images: Readonly<Record<string, ImageInfo>>,
 /** `name` in the same directory as `file` ('/' separated; a bare file name stays bare). */
 export const siblingPath = (file: string, name: string) => file.slice(0, file.lastIndexOf('/') + 1) + name;
 
+/**
+ * Waits for every one of `work` to end, then throws the first failure if there was one: nothing is
+ * still running (a qemu-img writing a file the caller is about to remove) when a failure is told.
+ */
+export async function settleAll<T>(work: ReadonlyArray<Promise<T>>): Promise<T[]> {
+	const results = await Promise.allSettled(work);
+	const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+	if (failed) throw failed.reason;
+	return results.map(result => (result as PromiseFulfilledResult<T>).value);
+}
+
 /** Maps `items` with at most `limit` calls of `fn` in flight, keeping the order. */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
 	const results: R[] = new Array(items.length);

@@ -14,6 +14,26 @@ export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, 
 	};
 }
 
+/**
+ * Bytes over parts (disks, files) worked on one after another or at once: each part's share of its
+ * size as it reports a fraction, summed, against the size of them all, to `onBytes`.
+ */
+export function partsBytes<T>(parts: readonly T[], sizeOf: (part: T) => number, onBytes: (done: number, total: number) => void) {
+	const total = parts.reduce((sum, part) => sum + sizeOf(part), 0);
+	const done = new Map<T, number>();
+	const sum = () => [...done.values()].reduce((all, bytes) => all + bytes, 0);
+	return {
+		total,
+		of: (part: T) => (fraction: number) => {
+			done.set(part, Math.round(fraction * sizeOf(part)));
+			onBytes(sum(), total);
+		},
+		finished: (part: T) => {
+			done.set(part, sizeOf(part));
+		},
+	};
+}
+
 /** What a job's work tells the runner: when it has begun, and on what (see jobs/run-job.ts). */
 export interface JobContext {
 	/** Journals the job as started, on `subject` (a point, a snapshot), with what it does. */

@@ -1,7 +1,9 @@
 import {chown, mkdtemp, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {settleAll} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {partsBytes} from '../../core/progress.js';
 import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
@@ -155,21 +157,13 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
 			}
 			try {
-				const total = targets.reduce((sum, target) => sum + target.virtualSize, 0);
-				const done = new Map<string, number>();
-				const report = () => onBytes([...done.values()].reduce((sum, bytes) => sum + bytes, 0), total);
+				const progress = partsBytes(targets, target => target.virtualSize, onBytes);
 				// Every disk at once; each read at most its share of a limit.
 				const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
-				const results = await Promise.allSettled(targets.map(target => qemuImg.compressFromNbd(socket, target.disk, target.file, {
-					signal, bytesPerSecond: share,
-					onProgress: fraction => {
-						done.set(target.disk, Math.round(fraction * target.virtualSize));
-						report();
-					},
-				})));
-				const failed = results.find(result => result.status === 'rejected');
-				if (failed) throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: it was cancelled`) : failed.reason;
-				onBytes(total, total);
+				await settleAll(targets.map(target => qemuImg.compressFromNbd(socket, target.disk, target.file, {signal, bytesPerSecond: share, onProgress: progress.of(target)}))).catch((error: unknown) => {
+					throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: it was cancelled`) : error;
+				});
+				onBytes(progress.total, progress.total);
 				return true;
 			} finally {
 				// A pull job ends when its reader says so; libvirt removes the socket and the scratch files.
