@@ -15,7 +15,7 @@ export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", 
  * METADATA_TIMEOUT_MS (a libvirtd that hangs); block jobs, memory snapshots and their reverts copy
  * data and have no limit (they are cancellable).
  */
-const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
+const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'backup-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
 
 /** Commands that may share the session's process (see VirshSession): quick ones, and those that only write metadata or an empty overlay. */
 const inSession = (args: readonly string[]) =>
