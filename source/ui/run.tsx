@@ -92,15 +92,10 @@ export async function runUi(title: string, load: () => Promise<readonly Service[
 
 	let failure: Error | null = null;
 	let loadError: unknown = null;
-	// Started before the first frame is drawn, not from an effect after it: render() draws that frame
-	// synchronously while the load waits for its first file read, and the effect came ~30 ms later
-	// (measured with --cpu-prof: the main thread idle between the first frame and the service's load).
-	const loading = load();
-	loading.catch(() => undefined); // its failure is handled by Root, which may subscribe a moment later
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(noColorRequested())}>
 			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
-				<Root title={title} load={() => loading} options={options} onLoadError={error => { loadError = error; instance.unmount(); }} />
+				<Root title={title} load={load} options={options} onLoadError={error => { loadError = error; instance.unmount(); }} />
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
 		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'. Progress is
