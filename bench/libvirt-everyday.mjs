@@ -11,7 +11,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report} from './report.mjs';
+import {report, settled} from './report.mjs';
 
 const PAIRS = Number(process.argv[2] ?? 7);
 const DOMAINS = Number(process.argv[3] ?? 30);
@@ -43,6 +43,7 @@ try {
 	}
 	const live = names[0];
 	virsh('start', '--domain', live);
+	await settled([Number(execFileSync('cat', [`/run/libvirt/qemu/${live}.pid`], {encoding: 'utf8'}).trim())]);
 
 	// take: alternate the two, each making a new snapshot of the same running domain.
 	const take = [];

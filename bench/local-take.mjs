@@ -7,7 +7,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report} from './report.mjs';
+import {report, settled} from './report.mjs';
 
 const PAIRS = Number(process.argv[2] ?? 7);
 const BIN = path.resolve('bin/snapdeck.js');
@@ -59,6 +59,7 @@ try {
 	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(lab, twin, 'vda.qcow2'), '256M']);
 	writeFileSync(path.join(lab, twin, 'vm.json'), JSON.stringify({...live, name: twin, disks: [{target: 'vda', file: 'vda.qcow2'}], snapshots: [], current: null}));
 	execFileSync('node', [BIN, 'start', twin, ...connect], {stdio: 'ignore'});
+	await settled([vm, twin].map(name => Number(execFileSync('cat', [path.join(lab, name, '.snapdeck', 'qemu.pid')], {encoding: 'utf8'}).trim())));
 	const [ours, theirs] = [[], []];
 	const qmpOf = name => path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
 	for (let pair = 0; pair < PAIRS; pair++) {

@@ -49,6 +49,23 @@ describe('one virsh process for a command (VirshSession)', () => {
 		expect(await shared.batch([['domstate', '--domain', 'no-such-domain-here'], ['list', '--all', '--name']])).toEqual(['', await shared.run(['list', '--all', '--name'])]);
 	});
 
+	it('a batch of hundreds of commands (several lines in the session) answers each in order: failed ones empty, one that begins with digits whole', async () => {
+		const domain = await libvirtDomain({running: false});
+		// An output that begins with digits follows the marker's index directly in virsh's interactive output.
+		await virsh('snapshot-create-as', '--domain', domain.name, '--name', '2024-01-01', '--disk-only', '--diskspec', `vda,snapshot=external,file=${path.join(domain.dir, 'over.qcow2')}`);
+		const shared = new Virsh(URI, localRunner);
+		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
+		const kinds = [['domstate', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['domstate', '--domain', 'no-such-domain-here'], ['snapshot-current', '--domain', domain.name, '--name']];
+		const commands = Array.from({length: 600}, (_, index) => kinds[index % kinds.length]!);
+		const before = await sessions();
+		const outputs = await shared.batch(commands);
+		expect(outputs).toHaveLength(600);
+		expect(outputs.map(output => output.trim())).toEqual(commands.map((_, index) => ['shut off', '2024-01-01', '', '2024-01-01'][index % 4]));
+		const trimmed = (values: string[]) => values.map(value => value.trim());
+		expect(trimmed(outputs)).toEqual(trimmed(await own.batch(commands)));
+		expect((await sessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
+	});
+
 	it('a libvirtd that cannot be reached is reported in libvirt\'s words, as by a process of its own', async () => {
 		const uri = `qemu:///system?socket=/nonexistent-${process.pid}/libvirt-sock`;
 		const failure = (virsh: Virsh) => virsh.run(['list', '--all', '--name']).then(() => new Error('it answered'), (error: unknown) => error as Error);
