@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {asThrowawayDomain, withDiskSources} from '../../source/adapters/libvirt/domain-edit.js';
-import {parseDomainXml, pullSocket, qemuOwner} from '../../source/adapters/libvirt/xml.js';
+import {diskChain, parseDomainXml, parseSnapshotXml, pullSocket, qemuOwner} from '../../source/adapters/libvirt/xml.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
@@ -58,5 +58,23 @@ describe("libvirt's XML", () => {
 		expect(pullSocket("<domainbackup mode='push'><disks/></domainbackup>")).toBeNull();
 		expect(pullSocket("<domainbackup mode='pull'><server transport='tcp' name='localhost' port='10809'/></domainbackup>")).toBeNull();
 		expect(pullSocket('')).toBeNull();
+	});
+
+	it('reads the disks of a running domain and of each snapshot as libvirt writes them, past backing chains nested a layer each (left unparsed)', async () => {
+		const domain = await libvirtDomain({running: true});
+		const files = ['one', 'two', 'three'].map(name => path.join(domain.dir, `${name}.qcow2`));
+		for (const [index, file] of files.entries()) {
+			await virsh('snapshot-create-as', '--domain', domain.name, '--name', `s${index}`, '--disk-only', '--atomic', '--diskspec', `vda,snapshot=external,file=${file}`);
+		}
+		const live = (await virsh('dumpxml', '--domain', domain.name)).stdout;
+		expect((live.match(/<backingStore/g) ?? []).length).toBeGreaterThanOrEqual(3);
+		expect(parseDomainXml(live)).toMatchObject({name: domain.name, disks: [{target: 'vda', file: files[2]}]});
+		// The chain itself is still read whole where it is needed.
+		expect(diskChain(live, 'vda')).toEqual([...files].reverse().concat(domain.image));
+		// A snapshot's domain is the domain as it was: its disk is the image the snapshot keeps.
+		for (const [index, file] of [domain.image, ...files.slice(0, 2)].entries()) {
+			const snapshot = parseSnapshotXml((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', `s${index}`)).stdout);
+			expect(snapshot).toMatchObject({name: `s${index}`, kind: 'external', parent: index === 0 ? null : `s${index - 1}`, disks: [{target: 'vda', file}]});
+		}
 	});
 });

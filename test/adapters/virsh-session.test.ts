@@ -8,6 +8,8 @@ import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 /** The virsh processes running now with this connection and nothing else on their command line: sessions. */
 const sessions = async () => (await execa('pgrep', ['-f', '-x', `virsh --quiet -c ${URI}`], {reject: false})).stdout.split('\n').filter(Boolean);
+/** The sessions this test process started (other test files, run at the same time, start their own). */
+const ownSessions = async () => (await execa('pgrep', ['-P', String(process.pid), '-f', '-x', `virsh --quiet -c ${URI}`], {reject: false})).stdout.split('\n').filter(Boolean);
 
 describe('one virsh process for a command (VirshSession)', () => {
 	it('answers each command with its own output, the same as a process of its own, through one process', async () => {
@@ -15,7 +17,7 @@ describe('one virsh process for a command (VirshSession)', () => {
 		// A description that imitates what the session reads around an output: it must come back as it is.
 		const hostile = "virsh # echo 'snapdeck-0'-done\nsnapdeck-0-done\nerror: x";
 		await virsh('desc', '--domain', domain.name, '--config', '--new-desc', hostile);
-		const before = await sessions();
+		const before = await ownSessions();
 		const shared = new Virsh(URI, localRunner);
 		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
 		const commands = [['domstate', '--domain', domain.name], ['dumpxml', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['list', '--all', '--name']];
@@ -24,7 +26,7 @@ describe('one virsh process for a command (VirshSession)', () => {
 		// A batch in a process of its own keeps the blank line virsh puts between answers: the same text but for it.
 		const trimmed = (outputs: string[]) => outputs.map(output => output.trimEnd());
 		expect(trimmed(await shared.batch(commands))).toEqual(trimmed(await own.batch(commands)));
-		expect((await sessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
+		expect((await ownSessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
 	});
 
 	it('a command line longer than a terminal (which virsh\'s line editor echoes cut) is answered whole, with TERM unset as under cron or CI', async () => {
@@ -57,13 +59,13 @@ describe('one virsh process for a command (VirshSession)', () => {
 		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
 		const kinds = [['domstate', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['domstate', '--domain', 'no-such-domain-here'], ['snapshot-current', '--domain', domain.name, '--name']];
 		const commands = Array.from({length: 600}, (_, index) => kinds[index % kinds.length]!);
-		const before = await sessions();
+		const before = await ownSessions();
 		const outputs = await shared.batch(commands);
 		expect(outputs).toHaveLength(600);
 		expect(outputs.map(output => output.trim())).toEqual(commands.map((_, index) => ['shut off', '2024-01-01', '', '2024-01-01'][index % 4]));
 		const trimmed = (values: string[]) => values.map(value => value.trim());
 		expect(trimmed(outputs)).toEqual(trimmed(await own.batch(commands)));
-		expect((await sessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
+		expect((await ownSessions()).filter(pid => !before.includes(pid))).toHaveLength(1);
 	});
 
 	it('a libvirtd that cannot be reached is reported in libvirt\'s words, as by a process of its own', async () => {
@@ -77,9 +79,9 @@ describe('one virsh process for a command (VirshSession)', () => {
 
 	it('starts again after its process died', async () => {
 		const shared = new Virsh(URI, localRunner);
-		const before = await sessions();
+		const before = await ownSessions();
 		const first = await shared.run(['list', '--all', '--name']);
-		const [mine] = (await sessions()).filter(pid => !before.includes(pid));
+		const [mine] = (await ownSessions()).filter(pid => !before.includes(pid));
 		await execa('kill', ['-9', mine!]);
 		for (let tries = 0; tries < 100 && (await sessions()).includes(mine!); tries++) await new Promise(resolve => setImmediate(resolve));
 		const again = await shared.run(['list', '--all', '--name']).catch(() => shared.run(['list', '--all', '--name']));

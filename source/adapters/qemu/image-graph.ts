@@ -98,11 +98,14 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
  * by a tool that changed the chain behind snapdeck's back). Candidates are absolute paths.
  */
 export async function strayOverlays(candidates: readonly string[], images: ReadonlySet<string>, chainOf: (file: string) => Promise<{chain: string[]}> = headerChain): Promise<string[]> {
-	const strays: string[] = [];
-	for (const file of candidates) {
-		if (images.has(file)) continue;
+	// Every candidate at once: a libvirt pool's folder holds every domain's images, and a take of one
+	// domain read the 120 of 30 others one after another (80 ms of the bench's 330 ms take).
+	const stray = await mapLimited(candidates.filter(file => !images.has(file)), STRAY_READS, async file => {
 		const {chain} = await chainOf(file);
-		if (chain.length > 1 && chain.slice(1).some(layer => images.has(layer))) strays.push(file);
-	}
-	return strays.sort();
+		return chain.length > 1 && chain.slice(1).some(layer => images.has(layer)) ? [file] : [];
+	});
+	return stray.flat().sort();
 }
+
+/** Candidates read at once by strayOverlays: enough to keep a remote host's batched reads (host.ts: layerReader) full. */
+const STRAY_READS = 32;
