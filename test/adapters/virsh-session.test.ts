@@ -57,12 +57,14 @@ describe('one virsh process for a command (VirshSession)', () => {
 		await virsh('snapshot-create-as', '--domain', domain.name, '--name', '2024-01-01', '--disk-only', '--diskspec', `vda,snapshot=external,file=${path.join(domain.dir, 'over.qcow2')}`);
 		const shared = new Virsh(URI, localRunner);
 		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
-		const kinds = [['domstate', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['domstate', '--domain', 'no-such-domain-here'], ['snapshot-current', '--domain', domain.name, '--name']];
+		// Definitions too: hundreds of KB, which come in many pieces.
+		const kinds = [['domstate', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['domstate', '--domain', 'no-such-domain-here'], ['snapshot-current', '--domain', domain.name, '--name'], ['dumpxml', '--domain', domain.name]];
 		const commands = Array.from({length: 600}, (_, index) => kinds[index % kinds.length]!);
 		const before = await ownSessions();
 		const outputs = await shared.batch(commands);
 		expect(outputs).toHaveLength(600);
-		expect(outputs.map(output => output.trim())).toEqual(commands.map((_, index) => ['shut off', '2024-01-01', '', '2024-01-01'][index % 4]));
+		const xml = (await virsh('dumpxml', '--domain', domain.name)).stdout.trim();
+		expect(outputs.map(output => output.trim())).toEqual(commands.map((_, index) => ['shut off', '2024-01-01', '', '2024-01-01', xml][index % 5]));
 		const trimmed = (values: string[]) => values.map(value => value.trim());
 		expect(trimmed(outputs)).toEqual(trimmed(await own.batch(commands)));
 		expect((await ownSessions()).filter(pid => !before.includes(pid))).toHaveLength(1);

@@ -37,6 +37,8 @@ interface Waiting {
 export class VirshSession {
 	private child: ChildProcessWithoutNullStreams | null = null;
 	private stdout = '';
+	/** The last 4 characters of stdout, kept apart (reading them from stdout would join its pieces every chunk). */
+	private stdoutTail = '';
 	private stderr = '';
 	private readonly waiting: Waiting[] = [];
 	private idleTimer: NodeJS.Timeout | null = null;
@@ -68,12 +70,18 @@ export class VirshSession {
 		// TERM=dumb: virsh's line editor shows each typed line on one line (cut, never wrapped or coloured).
 		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, TERM: 'dumb'}});
 		this.stdout = '';
+		this.stdoutTail = '';
 		this.stderr = '';
 		child.stdout.setEncoding('utf8');
 		child.stderr.setEncoding('utf8');
 		child.stdout.on('data', (chunk: string) => {
+			// An answer can end only in a chunk that completes a '-done' (with the 4 characters before
+			// it): searching the whole buffer on every chunk made a batch of 40 snapshot XMLs (600 KB)
+			// cost its length squared.
+			const seen = this.stdoutTail + chunk;
+			this.stdoutTail = seen.slice(-4);
 			this.stdout += chunk;
-			this.settle();
+			if (seen.includes('-done')) this.settle();
 		});
 		child.stderr.on('data', (chunk: string) => {
 			this.stderr += chunk;
