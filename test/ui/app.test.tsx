@@ -351,9 +351,11 @@ describe('the cursor follows a VM, not a row', () => {
 		await ui.waitFor(frame => frame.includes('w2') && frame.includes('VMs (1)'), 'the VM list');
 		const folder = path.join(lab.root, 'a0');
 		await mkdir(folder);
+		// The folder comes first (as a copy or mkdir makes it): without its vm.json it is damaged, until vm.json comes.
+		await ui.waitFor(frame => /a0 +damaged/.test(frame), 'the new folder, damaged', 5000);
 		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
 		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
-		await ui.waitFor(frame => frame.includes('VMs (2)'), 'the new VM', 5000);
+		await ui.waitFor(frame => frame.includes('VMs (2)') && /a0 +stopped/.test(frame), 'the new VM, whole', 5000);
 		// Another operator's snapdeck, another process: its lock is what the adapter sees.
 		await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);
 		await ui.waitFor(frame => /▸ . w2 .* seen/.test(frame), "w2's new snapshot, the cursor still on w2", 5000);

@@ -109,8 +109,9 @@ export class LocalHypervisor implements Hypervisor {
 	 * lock taken or given back: every change snapdeck makes to a VM is made under it), so another
 	 * snapdeck's change shows at once. Not the VM's own folder: a guest or a merge writing its images
 	 * would report every write (measured: 1,400 callbacks in a 2 s merge). A VM without a state folder
-	 * yet is watched for its creation only. The caller's own jobs' locks are not reported (it knows
-	 * them); vm.json edited by hand shows at the caller's next poll.
+	 * yet is watched for its creation and for its vm.json's. The caller's own jobs' locks are not
+	 * reported (it knows them); vm.json edited by hand once the VM has a state folder shows at the
+	 * caller's next poll.
 	 */
 	watch(onChange: () => void): () => void {
 		const watchers = new Map<string, FSWatcher>();
@@ -143,6 +144,8 @@ export class LocalHypervisor implements Hypervisor {
 			const lock = path.join(state, 'lock');
 			if (add(state, name => name === 'lock' && void lockChanged(vm, lock))) return close(folder);
 			add(folder, name => {
+				// A folder made before its vm.json (by hand, or a copy) lists as damaged until vm.json comes.
+				if (name === VM_FILE) onChange();
 				if (name === '.snapdeck' && add(state, changed => changed === 'lock' && void lockChanged(vm, lock))) close(folder);
 			});
 		};
