@@ -92,13 +92,16 @@ export async function readImageGraph(qemuImg: QemuImg, base: string | null, defi
 	return {images, problems};
 }
 
+/** Candidates read at once by strayOverlays: enough to keep a remote host's batched reads (host.ts: layerReader) full. */
+const STRAY_READS = 32;
+
 /**
  * Overlays built on a VM's images that neither a disk nor a snapshot knows: qcow2 files among
  * `candidates` whose backing chain reaches one of `images` (left by an interrupted operation, or
  * by a tool that changed the chain behind snapdeck's back). Candidates are absolute paths.
  */
 export async function strayOverlays(candidates: readonly string[], images: ReadonlySet<string>, chainOf: (file: string) => Promise<{chain: string[]}> = headerChain): Promise<string[]> {
-	// Every candidate at once: a libvirt pool's folder holds every domain's images, and a take of one
+	// Many at once: a libvirt pool's folder holds every domain's images, and a take of one
 	// domain read the 120 of 30 others one after another (80 ms of the bench's 330 ms take).
 	const stray = await mapLimited(candidates.filter(file => !images.has(file)), STRAY_READS, async file => {
 		const {chain} = await chainOf(file);
@@ -106,6 +109,3 @@ export async function strayOverlays(candidates: readonly string[], images: Reado
 	});
 	return stray.flat().sort();
 }
-
-/** Candidates read at once by strayOverlays: enough to keep a remote host's batched reads (host.ts: layerReader) full. */
-const STRAY_READS = 32;
