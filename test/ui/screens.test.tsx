@@ -1,8 +1,9 @@
 import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {afterEach, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 import {initialState, reduce} from '../../source/ui/state.js';
+import {restoreEnvAfterEach} from '../helpers/env.js';
 import {labWithVm, qemuImg} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -15,11 +16,7 @@ async function addVm(root: string, name: string) {
 	return folder;
 }
 
-const saved = process.env['SNAPDECK_QEMU_IMG'];
-afterEach(() => {
-	if (saved === undefined) delete process.env['SNAPDECK_QEMU_IMG'];
-	else process.env['SNAPDECK_QEMU_IMG'] = saved;
-});
+restoreEnvAfterEach('SNAPDECK_QEMU_IMG');
 
 describe('screens', () => {
 	it('Home/End and g/G go to the first and last row, and the next key acts on the VM there', async () => {
