@@ -15,7 +15,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report} from './report.mjs';
+import {cpuSeconds, report} from './report.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const URI = 'qemu:///system';
@@ -27,12 +27,7 @@ const DISK_MIB = 2048;
 const run = (command, args, env = {}) => execFileSync(command, args, {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26}).toString();
 const virsh = (...args) => run('virsh', ['-c', URI, ...args]);
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const ticks = Number(run('getconf', ['CLK_TCK']).trim());
-/** CPU seconds a process has used (user and system), from /proc. */
-const cpuOf = pid => {
-	const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-	return (Number(fields[11]) + Number(fields[12])) / ticks;
-};
+const cpuOf = pid => cpuSeconds(`/proc/${pid}/stat`);
 const qemuPid = domain => Number(readFileSync(`/run/libvirt/qemu/${domain}.pid`, 'utf8').trim());
 
 if (spawnSync('which', ['virtnbdbackup']).status !== 0) {

@@ -4,10 +4,10 @@
 // written per second while a merge's progress bar runs against rewriting one line 4 times a second.
 // Usage: npm run build && node bench/ui-pty.mjs [--start-only: the first frame and the VM list only]
 import {spawn, execFileSync} from 'node:child_process';
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report} from './report.mjs';
+import {cpuSeconds, report} from './report.mjs';
 
 const BIN = path.resolve('bin/snapdeck.js');
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -47,14 +47,9 @@ function inPty(command, env = {}) {
 		/** CPU seconds the program in the pty (script's child) has used so far. */
 		cpu() {
 			const pid = execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim().split('\n')[0];
-			const ticks = file => {
-				const stat = readFileSync(file, 'utf8');
-				const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-				return Number(fields[11]) + Number(fields[12]);
-			};
 			// The main thread runs the UI (rendering, progress); libuv's pool threads do the job's own
 			// file work (fsync, deleting a merged image), which is not the progress bar's cost.
-			return {main: ticks(`/proc/${pid}/task/${pid}/stat`) / 100, all: ticks(`/proc/${pid}/stat`) / 100};
+			return {main: cpuSeconds(`/proc/${pid}/task/${pid}/stat`), all: cpuSeconds(`/proc/${pid}/stat`)};
 		},
 		stop: () => {
 			try {
