@@ -20,7 +20,8 @@ describe('one virsh process for a command (VirshSession)', () => {
 		const before = await ownSessions();
 		const shared = new Virsh(URI, localRunner);
 		const own = new Virsh(URI, {run: (command, args, options) => localRunner.run(command, args, options)});
-		const commands = [['domstate', '--domain', domain.name], ['dumpxml', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['list', '--all', '--name']];
+		// Nothing another test file changes meanwhile (it defines and undefines domains): this domain's answers, and virsh's version.
+		const commands = [['domstate', '--domain', domain.name], ['dumpxml', '--domain', domain.name], ['snapshot-list', '--domain', domain.name, '--name'], ['version']];
 		for (const command of commands) expect(await shared.run(command), command.join(' ')).toBe(await own.run(command));
 		expect(await shared.run(['dumpxml', '--domain', domain.name])).toContain('virsh # echo &apos;snapdeck-0&apos;-done');
 		// A batch in a process of its own keeps the blank line virsh puts between answers: the same text but for it.
@@ -48,7 +49,7 @@ describe('one virsh process for a command (VirshSession)', () => {
 		const shared = new Virsh(URI, localRunner);
 		const failed = await shared.run(['domstate', '--domain', 'no-such-domain-here']).catch((error: unknown) => error);
 		expect(failed).toMatchObject({message: expect.stringContaining("failed to get domain 'no-such-domain-here'")});
-		expect(await shared.batch([['domstate', '--domain', 'no-such-domain-here'], ['list', '--all', '--name']])).toEqual(['', await shared.run(['list', '--all', '--name'])]);
+		expect(await shared.batch([['domstate', '--domain', 'no-such-domain-here'], ['version']])).toEqual(['', await shared.run(['version'])]);
 	});
 
 	it('a batch of hundreds of commands (several lines in the session) answers each in order: failed ones empty, one that begins with digits whole', async () => {
