@@ -106,7 +106,9 @@ describe('one virsh process for a command (VirshSession)', () => {
 			return found;
 		};
 		const run = await execa('node', [path.resolve('bin/snapdeck.js'), 'list', '--json', '--connect', URI], {reject: false, timeout: 60_000, env: {SNAPDECK_TEST_MARK: mark}});
-		expect(run.exitCode, run.stderr).toBe(0);
+		// Exit 1 says a domain on the host has a problem: other test files, running meanwhile, make such domains.
+		const listed = JSON.parse(run.stdout) as {vms: Array<{error: string | null}>};
+		expect(run.exitCode, run.stderr).toBe(listed.vms.some(vm => vm.error !== null) ? 1 : 0);
 		for (let tries = 0; tries < 200 && (await marked()).length > 0; tries++) await new Promise(resolve => setTimeout(resolve, 10));
 		expect(await marked()).toEqual([]);
 	});
