@@ -3,8 +3,8 @@ import {SnapdeckError} from '../core/errors.js';
 
 /**
  * Test hook for crash safety: SNAPDECK_CRASH_AT=NAME kills snapdeck outright (SIGKILL) where
- * crashPoint(NAME) stands (test/e2e/faults.test.ts: backup-recorded, backup-copied,
- * backup-archiving, restore-write, restore-written, copy-staged). Plans have their own (during:N, after:N).
+ * crashPoint(NAME) stands (inside QMP jobs: job:KIND). Jobs mark their steps through the runner
+ * (KIND:STEP, core/job-kinds.ts); plans have their own (during:N, after:N).
  */
 export const crashPoint = (name: string): void => {
 	if (process.env['SNAPDECK_CRASH_AT'] === name) process.kill(process.pid, 'SIGKILL');

@@ -44,6 +44,13 @@ export interface BootCheck {
 export interface BootOptions {
 	readonly signal?: AbortSignal;
 	readonly onCopied?: (done: number, total: number) => void;
+	/**
+	 * The job's token and how to register the throwaway VM before it is made (JobContext.registers):
+	 * its name carries the token, so recover destroys it after a kill, and nothing else.
+	 */
+	readonly throwaway?: {readonly token: string; readonly register: (name: string) => Promise<void>};
+	/** Told when the throwaway VM has been started. */
+	readonly onStarted?: () => void;
 }
 
 /** What a boot test saw: its verdict, how long it took, the console's text and a PNG of the display. */
@@ -131,8 +138,11 @@ export interface Archives {
 	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
 	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.
 	 */
-	restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+	restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>, work?: WorkFolders): Promise<Record<string, string>>;
 }
+
+/** Where an adapter builds something a kill must not leave half made: a job's work folder in `parent` (JobContext.workFolder). */
+export type WorkFolders = (parent: string, label: string) => Promise<string>;
 
 /** New VMs made from a backup point. */
 export interface Restores {
@@ -140,7 +150,7 @@ export interface Restores {
 	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
 	 */
-	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>): Promise<Record<string, string>>;
+	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders): Promise<Record<string, string>>;
 }
 
 /** Restores written over a VM's own disks. */
@@ -168,6 +178,11 @@ export interface BootTests {
 	 * point copied to where it boots, when that is another host.
 	 */
 	bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options?: BootOptions): Promise<BootResult>;
+	/**
+	 * Destroys throwaway VM `name` that a killed boot test left, where it is one (its name carries
+	 * `token`); where the adapter's throwaways die with snapdeck, there is nothing to do.
+	 */
+	removeThrowaway?(name: string, token: string): Promise<{removed?: string; left?: string}>;
 }
 
 /** Checking images from outside (qemu-img check). */

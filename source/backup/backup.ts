@@ -9,7 +9,7 @@ import type {PlanEvent} from '../core/plan.js';
 import {byteProgress, partsBytes, type JobContext} from '../core/progress.js';
 import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
-import {crashPoint, localRunner} from '../adapters/exec.js';
+import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/files.js';
@@ -107,7 +107,7 @@ async function archiveSource(hypervisor: Hypervisor, vm: string): Promise<Archiv
 }
 
 /** Copies a whole-VM archive's images into archive/ID/, each as it is, private, hashed and durable. */
-async function copyArchive(repo: Repository, vm: string, id: string, source: ArchiveSource, signal?: AbortSignal): Promise<ArchiveImage[]> {
+async function copyArchive(repo: Repository, vm: string, id: string, source: ArchiveSource, job: JobContext, signal?: AbortSignal): Promise<ArchiveImage[]> {
 	const dir = path.dirname(repo.resolve(vm, archiveFile(id, 'x')));
 	await makeDirs(dir, 'the backup repository');
 	const images: ArchiveImage[] = [];
@@ -121,7 +121,7 @@ async function copyArchive(repo: Repository, vm: string, id: string, source: Arc
 		if (image.backing !== null && (await readQcow2Header(target)).backingName !== image.backing) await new QemuImg(localRunner).rebase(target, image.backing, {unsafe: true});
 		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
 		images.push({name: image.name, backing: image.backing, size: (await stat(target)).size, sha256});
-		if (images.length === 1) crashPoint('backup-archiving');
+		if (images.length === 1) job.step('archiving');
 	}
 	return images;
 }
@@ -163,7 +163,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
 	await job.begin(id, `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`);
-	crashPoint('backup-recorded');
+	job.step('recorded');
 	try {
 		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
 		const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
@@ -178,12 +178,12 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
 			targets,
 		});
-		crashPoint('backup-copied');
+		job.step('copied');
 		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options, copied?.why);
 		if (archive) {
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 		}
-		const archived = archive ? await copyArchive(repo, vm, id, archive, options.signal) : null;
+		const archived = archive ? await copyArchive(repo, vm, id, archive, job, options.signal) : null;
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
 			...point, state: 'complete', archive: archived, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
@@ -195,6 +195,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 				return {...file, size: await repo.fileSize(vm, file.file), sha256};
 			})),
 		};
+		job.step('hashed');
 		await repo.write({...manifest, points: [...manifest.points, complete]});
 		options.onEvent?.({type: 'done', index: 0});
 		// Only now is the previous bitmap no longer needed.

@@ -1,4 +1,6 @@
 import {chmod, mkdir, rm, writeFile} from 'node:fs/promises';
+import {stateFolder} from '../adapters/safe-fs.js';
+import {stateDir} from '../adapters/state/operation-store.js';
 import path from 'node:path';
 import {bootFiles, findPoint, type BootTest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
@@ -30,43 +32,44 @@ export const BOOT_TIMEOUT_MS = 90_000;
  * Boots a backup point to prove it starts: each disk a temporary overlay on the point's file (the
  * point is only read), a throwaway VM of the adapter's, the verdict with its console log and
  * screenshot recorded with the point. The overlays and the VM are gone when it resolves, whatever
- * happened; a crash leaves the overlays, which the next boot test of the point removes.
+ * happened; after a kill, recover (or the next job on the VM's backups) removes them and the VM.
  */
 export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions, job: JobContext): Promise<BootTest> {
 	const bootTests = roleOf(hypervisor, 'bootTests', 'boot a backup point', 'verify it without --boot, or restore it as a new VM and start that');
-	const work = path.join(repo.vmDir(vm), '.snapdeck', `boot-work-${options.point}`);
-	try {
-		const manifest = await repo.read(vm);
-		const point = findPoint(manifest, options.point);
-		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): there is nothing to boot`);
-		// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
-		const problems = await repo.chainHeaderProblems(manifest, point.id);
-		if (problems.length > 0) throw new SnapdeckError('failed', `cannot boot point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
-		await job.begin(point.id, 'boot test');
-		await rm(work, {recursive: true, force: true});
-		await mkdir(work, {recursive: true, mode: 0o700});
-		const qemuImg = new QemuImg(localRunner);
-		const disks: Record<string, string> = {};
-		for (const file of point.files) {
-			disks[file.disk] = path.join(work, `${file.disk}.qcow2`);
-			await qemuImg.create(disks[file.disk]!, {backing: repo.resolve(vm, file.file)});
-		}
-		const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
-		const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {signal: options.signal, onCopied: byteProgress(options.onEvent)});
-		// The evidence, kept with the point: no more readable than the point files.
-		const files = bootFiles(point.id);
-		await mkdir(repo.resolve(vm, files.folder), {recursive: true, mode: 0o700});
-		await writeFile(repo.resolve(vm, files.console), result.console, {mode: 0o600});
-		await chmod(repo.resolve(vm, files.console), 0o600);
-		if (result.screenshot) await writeFile(repo.resolve(vm, files.screenshot), result.screenshot, {mode: 0o600});
-		else await rm(repo.resolve(vm, files.screenshot), {force: true});
-		const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
-		const fresh = await repo.read(vm);
-		await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
-		options.onEvent?.({type: 'done', index: 0});
-		return record;
-	} finally {
-		await rm(work, {recursive: true, force: true});
+	const manifest = await repo.read(vm);
+	const point = findPoint(manifest, options.point);
+	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): there is nothing to boot`);
+	// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
+	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	if (problems.length > 0) throw new SnapdeckError('failed', `cannot boot point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+	await job.begin(point.id, 'boot test');
+	// The overlays, sockets and logs of the throwaway VM: a work folder of the job's, gone when it ends (or at recover after a kill).
+	const work = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'boot');
+	const qemuImg = new QemuImg(localRunner);
+	const disks: Record<string, string> = {};
+	for (const file of point.files) {
+		disks[file.disk] = path.join(work, `${file.disk}.qcow2`);
+		await qemuImg.create(disks[file.disk]!, {backing: repo.resolve(vm, file.file)});
 	}
+	job.step('overlays');
+	const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
+	const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {
+		signal: options.signal, onCopied: byteProgress(options.onEvent),
+		throwaway: {token: job.token, register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name})},
+		onStarted: () => job.step('booting'),
+	});
+	job.step('judged');
+	// The evidence, kept with the point: no more readable than the point files.
+	const files = bootFiles(point.id);
+	await mkdir(repo.resolve(vm, files.folder), {recursive: true, mode: 0o700});
+	await writeFile(repo.resolve(vm, files.console), result.console, {mode: 0o600});
+	await chmod(repo.resolve(vm, files.console), 0o600);
+	if (result.screenshot) await writeFile(repo.resolve(vm, files.screenshot), result.screenshot, {mode: 0o600});
+	else await rm(repo.resolve(vm, files.screenshot), {force: true});
+	const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
+	const fresh = await repo.read(vm);
+	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
+	options.onEvent?.({type: 'done', index: 0});
+	return record;
 }

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {copyFile, link, lstat, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {copyFile, link, lstat, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
@@ -10,7 +10,6 @@ import {latestPoint} from '../core/points.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {formatBytes} from '../core/units.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
-import {crashPoint} from '../adapters/exec.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
@@ -110,7 +109,7 @@ function resticProgress(onEvent: CopyOptions['onEvent']) {
  * it last); what it uploaded is reused by the next one.
  */
 export async function copyToTarget(repo: Repository, vm: string, target: ResticTarget, options: CopyOptions, job: JobContext): Promise<CopyResult> {
-	const staging = path.join(stateDir(repo.vmDir(vm)), 'offsite-copy');
+	let staging: string | null = null;
 	try {
 		const manifest = await repo.read(vm);
 		const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
@@ -129,14 +128,14 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 			return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
 		}
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
-		await job.leaves(staging);
+		staging = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'offsite-copy');
 		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
 		await job.begin(point.id, `to ${targetLabel(target)}`);
 		let summary: Record<string, unknown> | null = null;
 		const progress = resticProgress(options.onEvent);
 		try {
-			crashPoint('copy-staged');
+			job.step('staged');
 			await restic(target, ['backup', '--json', '--ignore-ctime', '--tag', offsiteTags(vm, point).join(','), ...(parent ? ['--parent', parent.snapshot] : []), '.'], {
 				// A full target: restic would retry each refused write for minutes.
 				cwd: staging, signal: options.signal, stopOn: 'full',
@@ -149,18 +148,17 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		const done = summary as Record<string, unknown> | null;
 		const snapshot = String(done?.['snapshot_id'] ?? '');
 		const uploaded = Number(done?.['data_added'] ?? 0);
+		job.step('uploaded');
 		await updateOffsiteState(repo, vm, target, {lastCopy: {at: (options.now ?? new Date()).toISOString(), point: point.id, snapshot, uploaded}});
 		options.onEvent?.({type: 'done', index: 0});
 		return {point: point.id, snapshot, uploaded, bytes, already: false, created};
 	} finally {
-		await rm(staging, {recursive: true, force: true}).catch(() => undefined);
+		if (staging !== null) await rm(staging, {recursive: true, force: true}).catch(() => undefined);
 	}
 }
 
 /** The staging folder of a copy: the chain's manifest, and its files linked (copied where links are not allowed). */
 async function stage(repo: Repository, vm: string, staging: string, manifest: Manifest): Promise<void> {
-	await rm(staging, {recursive: true, force: true});
-	await makeDirs(staging, 'the staging folder of an off-site copy');
 	await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {mode: 0o600, flag: 'wx'});
 	for (const member of manifest.points) {
 		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name))]) {
@@ -192,11 +190,11 @@ async function remotePoint(target: ResticTarget, vm: string, id: string, signal?
  */
 export async function restoreFromTarget(target: ResticTarget, hypervisor: Hypervisor, vm: string, stagingDir: string, options: RestoreOptions, job: JobContext): Promise<Restored> {
 	const remote = await remotePoint(target, vm, options.point, options.signal);
-	await makeDirs(stagingDir, 'the folder a restore stages in');
-	const root = await mkdtemp(path.join(stagingDir, '.snapdeck-offsite-restore-'));
+	const root = await job.workFolder(stagingDir, 'offsite-restore');
 	try {
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `fetch point ${remote.id} of ${vm} from ${targetLabel(target)}`, resumed: false});
 		await restic(target, ['restore', remote.snapshot, '--target', path.join(root, vm)], {signal: options.signal});
+		job.step('fetched');
 		const staged = new Repository(root);
 		const manifest = await staged.read(vm);
 		const point = findPoint(manifest, remote.id);
@@ -210,6 +208,7 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 				if (sum !== file.sha256) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} is damaged: ${file.file} ${sum === null ? 'is missing' : 'does not match its checksum'}`, `run 'snapdeck verify ${vm} --from ${target.name ?? target.repository} --read-data', and restore another point`);
 			}
 		}
+		job.step('checked');
 		return await restoreBackup(staged, hypervisor, vm, options, job);
 	} finally {
 		await rm(root, {recursive: true, force: true});

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {chmod, lstat, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
+import {chmod, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import {Worker} from 'node:worker_threads';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import {z} from 'zod';
 import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
-import type {JournalEntry, PendingJob} from '../core/plan.js';
+import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
 import {acquireLock, lockHolder} from '../adapters/state/lock.js';
@@ -83,14 +83,6 @@ function sha256InThread(file: string, signal?: AbortSignal, onBytes?: (bytes: nu
 		worker.on('error', error => finish(error));
 		worker.on('exit', code => finish(new Error(`the hashing of ${file} stopped (exit ${code})`)));
 	});
-}
-
-/** Whether every folder from `top` down to `folder` is a real folder, not a link that leads elsewhere. */
-async function realFoldersBetween(top: string, folder: string): Promise<boolean> {
-	for (let at = folder; at.length > top.length; at = path.dirname(at)) {
-		if (!(await lstat(at).then(found => found.isDirectory(), () => false))) return false;
-	}
-	return true;
 }
 
 /** Makes a file's data and its directory entry durable. */
@@ -229,28 +221,13 @@ export class Repository {
 	}
 
 	/**
-	 * Removes what a killed job left: the files it said it would leave (only inside the VM's
-	 * backups, or a restore's `.NAME.snapdeck-partial` file: a record naming anything else is not
-	 * obeyed) and partial points. Returns what it removed.
+	 * What a killed job left in the VM's backups besides its work folders: points it recorded as
+	 * partial, and point files no point names (unless a prune's own record will finish them).
 	 */
-	async recoverJob(vm: string, left: PendingJob): Promise<string[]> {
-		const own = this.vmDir(vm);
-		const removed: string[] = [];
-		for (const file of left.leaves) {
-			const resolved = path.resolve(file);
-			const inside = resolved.startsWith(own + path.sep) && (await realFoldersBetween(own, path.dirname(resolved)));
-			if (!inside && !/^\..+\.snapdeck-partial$/.test(path.basename(resolved))) continue;
-			const found = await lstat(resolved).catch(() => null);
-			if (!found || (!inside && !found.isFile())) continue;
-			await rm(resolved, {recursive: inside, force: true});
-			removed.push(resolved);
-		}
-		// A prune's own record finishes it: its files are left for it.
-		if ((await this.operations(vm).readPending()) === null) {
-			const manifest = await this.read(vm).catch(() => null);
-			if (manifest) removed.push(...(await this.cleanup(manifest)).removed.map(file => path.join(own, file)));
-		}
-		return removed;
+	async recoverPartial(vm: string): Promise<string[]> {
+		if ((await this.operations(vm).readPending()) !== null) return [];
+		const manifest = await this.read(vm).catch(() => null);
+		return manifest ? (await this.cleanup(manifest)).removed.map(file => path.join(this.vmDir(vm), file)) : [];
 	}
 
 	journal(vm: string, entry: Omit<JournalEntry, 'time' | 'vm'>): Promise<void> {

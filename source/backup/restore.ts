@@ -7,7 +7,7 @@ import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
 import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
-import {crashPoint, localRunner} from '../adapters/exec.js';
+import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
@@ -79,23 +79,24 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
 		if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`, resumed: false});
-		// Written under a name of its own, renamed when whole: a restore killed part way never
-		// leaves a half image under the name asked for (the next restore replaces the partial one).
-		const partial = path.join(path.dirname(target), `.${path.basename(target)}.snapdeck-partial`);
-		await job.leaves(partial);
+		// Written in a work folder of the job's beside the target, given its name when whole: a restore
+		// killed part way never leaves a half image under the name asked for, and recover removes the folder.
+		const work = await job.workFolder(path.dirname(target), 'restore');
+		const partial = path.join(work, path.basename(target));
 		try {
-			await rm(partial, {force: true});
-			crashPoint('restore-write');
+			job.step('writing');
 			await qemuImg.convert(repo.resolve(vm, file.file), partial, {signal: options.signal, onProgress: progress.of(file)});
 			// No more readable than the point it comes from.
 			await matchSource(partial, repo.resolve(vm, file.file), 0o600);
 			await fsyncFile(partial);
-			crashPoint('restore-written');
+			job.step('written');
 			await link(partial, target).catch(error => {
 				throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? new SnapdeckError('refused', `${target} appeared while it was being restored; restore never overwrites a file`) : error;
 			});
+			await fsyncFile(target);
+			job.step('placed');
 		} finally {
-			await rm(partial, {force: true});
+			await rm(work, {recursive: true, force: true});
 		}
 		progress.finished(file);
 	};
@@ -115,17 +116,17 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 			for (const [disk, target] of targets) restored[disk] = target;
 		}
 	} else if (point.archive !== null) {
-		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options));
+		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options, job));
 	} else {
 		const restores = roleOf(hypervisor, 'restores', 'create VMs from a backup', 'restore the disks with --to PATH instead');
-		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write));
+		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write, (parent, label) => job.workFolder(parent, label)));
 	}
 	options.onEvent?.({type: 'done', index: 0});
 	return restored;
 }
 
 /** A whole-VM archive as a new VM: its images copied as they are, so every snapshot can still be reverted to. */
-async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: string, point: BackupPoint, options: RestoreOptions): Promise<Restored> {
+async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: string, point: BackupPoint, options: RestoreOptions, job: JobContext): Promise<Restored> {
 	const archives = roleOf(hypervisor, 'archives', 'create VMs from a whole-VM archive', 'restore the present state with --to PATH, or on a local: connection');
 	const problems = await repo.archiveProblems(vm, point);
 	if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore the archive of point ${point.id}: ${problems.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
@@ -140,7 +141,7 @@ async function restoreArchive(repo: Repository, hypervisor: Hypervisor, vm: stri
 		const image = images.find(candidate => candidate.name === name)!;
 		progress.of(image)(1);
 		progress.finished(image);
-	});
+	}, (parent, label) => job.workFolder(parent, label));
 }
 
 /**
@@ -158,7 +159,7 @@ export async function writePointInto(repo: Repository, vm: string, id: string, i
 	await job.begin(id, 'in place');
 	for (const file of point.files) {
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`, resumed: false});
-		crashPoint('restore-write');
+		job.step('writing');
 		await qemuImg.convertInto(repo.resolve(vm, file.file), images[file.disk]!, {signal: options.signal, onProgress: progress.of(file)});
 		progress.finished(file);
 	}

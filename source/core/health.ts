@@ -30,8 +30,8 @@ export interface VmFacts {
 	readonly checks: ReadonlyArray<{readonly file: string; readonly errors: number; readonly corruptions: number; readonly leaks: number}>;
 	/** An operation a crash or cancel left unfinished. */
 	readonly pending: string | null;
-	/** A job on its backups that a kill left (a backup, a restore, a copy); half done when the operator must act. */
-	readonly leftJob?: {readonly text: string; readonly halfDone: boolean} | null;
+	/** Jobs on its backups that a kill left (a backup, a restore, a copy), or records not snapdeck's; half done when the operator must act. */
+	readonly leftJobs?: ReadonlyArray<{readonly text: string; readonly halfDone: boolean}>;
 	/** The VM's backup points, oldest first (empty without a repository). */
 	readonly points: readonly BackupPoint[];
 	/** The bitmaps on each disk's active image, by disk (to tell whether the next incremental will be a full). */
@@ -64,7 +64,7 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 		return out;
 	}
 	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
-	if (facts.leftJob) add('unfinished-job', facts.leftJob.halfDone ? 'critical' : 'warning', `${facts.leftJob.text}; run 'snapdeck recover ${vm}'${facts.leftJob.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover');
+	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover');
 	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
 	for (const orphan of facts.orphanedInternal ?? []) {

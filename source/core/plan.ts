@@ -149,30 +149,56 @@ export interface PendingOperation {
 }
 
 /**
+ * Something a job makes that a kill would leave behind, recorded in the job's record before it is
+ * made, so that `recover` can find it; and made so that it can be told apart from anything else
+ * (a work folder carries the job's token in its name and in a file inside; a throwaway VM carries
+ * it in its name or definition). Recover removes a leftover only where both match.
+ */
+export type Debris =
+	/** A work folder `parent/name` (name `.snapdeck-work-TOKEN-LABEL`) holding a `.snapdeck-job` file with the token. */
+	| {readonly kind: 'folder'; readonly parent: string; readonly name: string}
+	/** A throwaway VM (a boot test's) on `connection`, named `name`. */
+	| {readonly kind: 'throwaway'; readonly connection: string; readonly name: string};
+
+/**
  * A job that is not a plan (a backup, a restore, a copy, a boot test) while it runs: written when
- * it begins, removed when it ends, however it ends. One left behind names a job that was killed.
+ * it begins, removed when it ends, however it ends. One whose process is gone names a job that
+ * was killed: what it registered (its debris) is removed by `recover` or the next job.
  */
 export interface PendingJob {
+	readonly version: 2;
+	/** Random, one per job: what its work folders and throwaway VMs carry, and what recover matches. */
+	readonly token: string;
 	readonly action: JournalEntry['action'];
 	readonly command: string;
 	/** The point or snapshot it works on, once it has begun. */
 	readonly subject: string | null;
 	readonly startedAt: string;
 	readonly pid: number;
-	/** Files and folders a kill leaves behind (see JobContext.leaves). */
-	readonly leaves: readonly string[];
+	/** The host it runs on: a process of another host is never judged gone. */
+	readonly host: string;
+	/** The process's start time (clock ticks since boot), so a reused pid is not taken for it; null where unknown. */
+	readonly started: number | null;
+	/** What a kill would leave, registered before it was made (see JobContext.workFolder). */
+	readonly debris: readonly Debris[];
 	/** Set where a kill leaves the work half done: what the operator must do (see JobContext.halfDone). */
 	readonly halfDone: string | null;
 }
 
+/** A record in a job store: a job's, with whether its process is gone; or a file that is not a record snapdeck wrote. */
+export type StoredJob =
+	| {readonly record: PendingJob; readonly left: boolean}
+	| {readonly damaged: string; readonly problem: string};
+
+/** Where the records of the jobs on something (a VM's backups) are kept: one file per job. */
 export interface JobStore {
-	read(): Promise<PendingJob | null>;
+	list(): Promise<StoredJob[]>;
 	write(job: PendingJob): Promise<void>;
-	clear(): Promise<void>;
+	clear(token: string): Promise<void>;
 }
 
 /** A job a kill left behind, in words. */
-export const describePendingJob = (vm: string, job: PendingJob) =>
+export const describePendingJob = (vm: string, job: Pick<PendingJob, 'action' | 'subject' | 'startedAt' | 'command' | 'pid' | 'halfDone'>) =>
 	`a ${job.action}${job.subject === null ? '' : ` of ${job.subject}`} of ${vm} (started ${job.startedAt} by '${job.command}', pid ${job.pid}) did not end${job.halfDone === null ? '' : `: ${job.halfDone}`}`;
 
 /**
@@ -184,7 +210,7 @@ export const needsTypedConfirmation = (plan: Plan): boolean => plan.discards.len
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop' | 'extract';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;

@@ -1,4 +1,4 @@
-import type {PlanEvent} from './plan.js';
+import type {Debris, PlanEvent} from './plan.js';
 
 /**
  * The one rate and ETA: progress events from (done, total) byte counts, the rate since the
@@ -34,15 +34,26 @@ export function partsBytes<T>(parts: readonly T[], sizeOf: (part: T) => number, 
 	};
 }
 
-/** What a job's work tells the runner: when it has begun, and on what (see jobs/run-job.ts). */
+/** What a job's work tells the runner: when it has begun, on what, and what a kill would leave (see jobs/run-job.ts). */
 export interface JobContext {
 	/** Journals the job as started, on `subject` (a point, a snapshot), with what it does. */
 	begin(subject: string, message?: string): Promise<void>;
 	/**
-	 * Records, before the job makes it, a file or folder that a kill would leave behind (a restore's
-	 * partial file, a copy's staging folder): recover removes it.
+	 * A new private folder for the job's work inside `parent` (a restore's image before it takes its
+	 * name, a copy's staging, a boot test's overlays): registered in the job's record first, then
+	 * made, named `.snapdeck-work-TOKEN-LABEL` with the job's token in a file inside. Whatever is
+	 * left of it when the job ends (or after a kill, at `recover`) is removed; nothing else is.
 	 */
-	leaves(file: string): Promise<void>;
+	workFolder(parent: string, label: string): Promise<string>;
+	/** Registers, before it is made, a leftover that is not a folder (a throwaway VM), named with `token()` in it. */
+	registers(debris: Debris): Promise<void>;
+	/** The job's token, for what it names (a throwaway VM's name or description). */
+	readonly token: string;
+	/**
+	 * Marks a step of the job (declared for its kind in core/job-kinds.ts): where the fault suite
+	 * kills it (SNAPDECK_CRASH_AT=KIND:STEP) to prove that recover finds everything it left.
+	 */
+	step(name: string): void;
 	/**
 	 * Records that from here on a kill leaves the job's work half done where the operator must
 	 * choose (a disk half restored in place): `hint` says what to do, and other jobs on the VM are

@@ -9,7 +9,9 @@ import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapte
 
 export type {RoleName};
 import {runPlan} from '../jobs/run-plan.js';
-import {recoverJob, runJob, type JobRecord} from '../jobs/run-job.js';
+import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
+import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
+import {thisProcess} from '../adapters/state/operation-store.js';
 import {formatBytes} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
@@ -56,6 +58,18 @@ export interface PerformOptions {
 
 export type Outcome = 'done' | 'dry-run' | 'declined';
 
+/** A job a kill left, as recover found it: what it removed of it, and what it left alone (with why). */
+export interface RecoveredJob extends Recovered {
+	readonly job: PendingJob;
+}
+
+/** What recover did: the plan it finished, the jobs it cleaned up after, and records it found and could not act on. */
+export interface RecoverResult {
+	readonly plan: Plan | null;
+	readonly jobs: readonly RecoveredJob[];
+	readonly problems: readonly string[];
+}
+
 export interface TreeView {
 	readonly vm: string;
 	readonly current: string | null;
@@ -72,9 +86,22 @@ export interface TreeView {
 export const describePending = (vm: string, pending: PendingOperation) =>
 	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
 
+/** How a job's leftovers are made and removed: work folders here, throwaway VMs by the adapter that made them. */
+export const debrisHandlers = (hypervisor: Hypervisor): DebrisHandlers => ({
+	realFolder: realWorkParent,
+	makeFolder: makeWorkFolder,
+	remove: async (job, debris) => {
+		if (debris.kind === 'folder') return removeWorkFolder(job, debris);
+		const remover = hypervisor.roles.bootTests?.removeThrowaway;
+		if (debris.connection !== hypervisor.uri || !remover) return {left: `the throwaway VM ${debris.name} on ${debris.connection}: remove it there (snapdeck recover on that connection)`};
+		return remover(debris.name, job.token);
+	},
+});
+
 /** Where a job on a VM's backups records itself while it runs, and how the repository recovers one a kill left. */
-const jobRecord = (repo: Repository, vm: string, subject?: string): JobRecord => ({
-	store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), recover: left => repo.recoverJob(vm, left),
+const jobRecord = (hypervisor: Hypervisor, repo: Repository, vm: string, subject?: string): JobRecord => ({
+	store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), debris: debrisHandlers(hypervisor),
+	recoverMore: () => repo.recoverPartial(vm), self: thisProcess(),
 });
 
 /** One VM's health: its findings under its policy, with the figures monitoring graphs. */
@@ -138,9 +165,9 @@ export class Service {
 	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
 		const repo = await this.repo();
 		return runJob({
-			action: 'backup', command: options.command, signal: options.signal,
+			kind: 'backup', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
 			run: job => runBackup(this.hypervisor, repo, vm, options, job),
 			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 		});
@@ -160,7 +187,7 @@ export class Service {
 		const repo = await this.repo();
 		// The repository is locked only while the point is marked as read (prune then leaves it alone): the stream runs long.
 		return runJob({
-			action: 'restore', command: options.command, signal: options.signal, locks: [],
+			kind: 'restore-instant', command: options.command, signal: options.signal, locks: [],
 			journal: entry => repo.journal(vm, entry),
 			run: job => restoreInstant(repo, this.hypervisor, vm, options, job),
 			describe: result => `${result.vm} runs on its own disks, started after ${(result.startedAfterMs / 1000).toFixed(1)} s`,
@@ -182,9 +209,9 @@ export class Service {
 		const policy = (await this.policyOf())(vm);
 		const repo = await this.repo();
 		return runJob({
-			action: 'boot-test', command: options.command, signal: options.signal,
+			kind: 'boot-test', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
 			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
 			describe: result => result.message,
 			failed: result => !result.ok,
@@ -194,9 +221,9 @@ export class Service {
 	async restore(vm: string, options: RestoreOptions) {
 		const repo = await this.repo();
 		return runJob({
-			action: 'restore', command: options.command, signal: options.signal,
+			kind: 'restore', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
 			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
 			describe: restored => Object.values(restored).join(', '),
 		});
@@ -210,9 +237,9 @@ export class Service {
 	async copy(vm: string, target: ResticTarget, options: CopyOptions) {
 		const repo = await this.repo();
 		return runJob({
-			action: 'copy', command: options.command, signal: options.signal,
+			kind: 'copy', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
 			run: job => copyToTarget(repo, vm, target, options, job),
 			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
 		});
@@ -228,9 +255,11 @@ export class Service {
 	 * beside --to PATH, or in the local repository's folder for --as NAME.
 	 */
 	async restoreFrom(target: ResticTarget, vm: string, options: RestoreOptions) {
-		const staging = options.to === undefined ? (await this.repo()).root : path.dirname(path.resolve(options.to));
+		const repo = await this.repo();
+		const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
 		return runJob({
-			action: 'restore', command: options.command, signal: options.signal, locks: [],
+			// Recorded in the local repository (made if it is not there yet): recover there finds what a kill left.
+			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: jobRecord(this.hypervisor, repo, vm),
 			// The points come from the target: recorded in the central journal under its name.
 			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
 			run: job => restoreFromTarget(target, this.hypervisor, vm, staging, options, job),
@@ -250,7 +279,7 @@ export class Service {
 	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
 		const repo = await this.pendingRepository().catch(() => null);
 		return runJob({
-			action: 'prune', command: options.command, signal: options.signal, locks: [],
+			kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
 			// In the local repository's journal where there is one (health reads it), else in the central journal.
 			journal: entry => (repo ? repo.journal(vm, entry) : recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry})).catch(() => undefined),
 			run: job => pruneTarget(target, plan, options, job),
@@ -403,9 +432,9 @@ export class Service {
 		assertRestorable(manifest, point, options.force);
 		// Both locks for the whole of it: no backup or prune of the point between the safety snapshot and the write.
 		const result = await runJob({
-			action: 'restore', command: options.command, signal: options.signal,
+			kind: 'restore-in-place', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(repo, vm, point.id),
+			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm, point.id),
 			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
 				const {state} = await this.hypervisor.inspect(vm);
 				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
@@ -429,6 +458,7 @@ export class Service {
 					throw error;
 				});
 				if (outcome !== 'done') return {plan, outcome, snapshot};
+				job.step('snapshot-taken');
 				const images = await inPlace.activeImages(vm);
 				await job.halfDone(`${vm}'s disks may be half restored to point ${point.id}: run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it and then 'snapdeck recover ${vm}'`);
 				try {
@@ -466,7 +496,7 @@ export class Service {
 				const inspection = await this.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
-				const leftJob = repo ? await this.leftJob(repo, vm) : null;
+				const leftJobs = repo ? await this.leftJobs(repo, vm) : [];
 				const bitmaps = await this.bitmapsOf(inspection);
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
@@ -475,7 +505,7 @@ export class Service {
 						? (await this.hypervisor.roles.imageChecks.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
-					leftJob: leftJob ? {text: describePendingJob(vm, leftJob), halfDone: leftJob.halfDone !== null} : null,
+					leftJobs,
 					points, repositoryFree,
 					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.roles.guestAgents ? await this.hypervisor.roles.guestAgents.canQuiesce(vm) : false,
@@ -513,7 +543,7 @@ export class Service {
 		const backups = roleOf(this.hypervisor, 'backups', 'change bitmaps');
 		const operations = this.hypervisor.operations(vm);
 		return runJob({
-			action: 'checkpoints', command: options.command, locks: [command => this.hypervisor.lock(vm, command)],
+			kind: 'checkpoints', command: options.command, locks: [command => this.hypervisor.lock(vm, command)],
 			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
 			run: async job => {
 				await job.begin(stale.join(', '), `remove ${stale.length} stale bitmap(s)`);
@@ -530,11 +560,35 @@ export class Service {
 		});
 	}
 
-	/** A job on the VM's backups that a kill left (its record, and no live holder of their lock), or null. */
-	private async leftJob(repo: Repository, vm: string): Promise<PendingJob | null> {
-		const left = await repo.jobs(vm).read().catch(() => null);
-		if (!left) return null;
-		return (await repo.lockHolder(vm)) === null ? left : null;
+	/** The jobs on the VM's backups that a kill left, in words, and records that are not snapdeck's (reported, never acted on). */
+	private async leftJobs(repo: Repository, vm: string): Promise<Array<{text: string; halfDone: boolean}>> {
+		const stored = await repo.jobs(vm).list().catch(() => []);
+		return stored.flatMap(entry => {
+			if ('damaged' in entry) return [{text: `${entry.damaged} is not a job record snapdeck wrote (${entry.problem}); nothing in it is acted on: look at it, and remove it if no snapdeck job runs there`, halfDone: false}];
+			return entry.left ? [{text: describePendingJob(vm, entry.record), halfDone: entry.record.halfDone !== null}] : [];
+		});
+	}
+
+	/** Recovers every job on the VM's backups that a kill left, under their lock; says what it did and what it could not act on. */
+	private async recoverJobs(repo: Repository, vm: string, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
+		const record = jobRecord(this.hypervisor, repo, vm);
+		// Looked at before locking (locking makes the VM's folder there): records of jobs still running are not left.
+		if (!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || entry.left)) return {jobs: [], problems: []};
+		const release = await repo.lock(vm, command);
+		try {
+			const jobs: RecoveredJob[] = [];
+			const problems: string[] = [];
+			for (const entry of await record.store.list()) {
+				if ('damaged' in entry) {
+					problems.push(`${entry.damaged} is not a job record snapdeck wrote (${entry.problem}): nothing in it was acted on; look at it, and remove it if no snapdeck job runs there`);
+				} else if (entry.left) {
+					jobs.push({job: entry.record, ...(await recoverJob(record, entry.record, line => repo.journal(vm, line), true))});
+				}
+			}
+			return {jobs, problems};
+		} finally {
+			await release();
+		}
 	}
 
 	/** A VM's scheduled tasks under its policy: their last and next runs. */
@@ -556,7 +610,7 @@ export class Service {
 		const power = roleOf(this.hypervisor, 'power', 'start or stop VMs');
 		const operations = this.hypervisor.operations(vm);
 		const result = await runJob({
-			action: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
+			kind: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
 			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
 			run: async (job): Promise<{changed: boolean; how?: string}> => {
 				const {state, problems} = await this.inspect(vm);
@@ -582,20 +636,11 @@ export class Service {
 	 * and a job on the VM's backups that a kill left (what it left is removed; one left half done
 	 * is cleared, the operator having been told what to do). Says what it did.
 	 */
-	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<{plan: Plan | null; job: {left: PendingJob; removed: string[]} | null}> {
+	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<RecoverResult> {
 		const plan = await this.recoverPlan(vm, options);
 		const repo = await this.pendingRepository().catch(() => null);
-		// Looked for before locking (locking makes the VM's folder there); one whose job still runs is not left.
-		if (!repo || !(await this.leftJob(repo, vm))) return {plan, job: null};
-		const release = await repo.lock(vm, options.command);
-		try {
-			const record = jobRecord(repo, vm);
-			const left = await record.store.read();
-			if (!left) return {plan, job: null};
-			return {plan, job: {left, removed: await recoverJob(record, left, entry => repo.journal(vm, entry), true)}};
-		} finally {
-			await release();
-		}
+		const {jobs, problems} = repo ? await this.recoverJobs(repo, vm, options.command) : {jobs: [], problems: []};
+		return {plan, jobs, problems};
 	}
 
 	private async recoverPlan(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {

@@ -28,7 +28,7 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(png.subarray(1, 4).toString()).toBe('PNG');
 		// The evidence is no more readable than the point files; the overlays are gone; so is the VM.
 		expect((await stat(path.join(folder, boot.console))).mode & 0o077).toBe(0);
-		expect((await readdir(path.join(folder, '.snapdeck'))).filter(name => name.startsWith('boot-work'))).toEqual([]);
+		expect((await readdir(path.join(folder, '.snapdeck'))).filter(name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'))).toEqual([]);
 		expect(await throwawayVms('boot1')).toEqual([]);
 		// The manifest keeps the verdict; the point itself was only read (it still verifies).
 		const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {points: Array<{boot: {ok: boolean}}>};
@@ -98,6 +98,6 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(await throwawayVms('boot4')).toEqual([]);
 		const again = await snapdeck(['verify', 'boot4', '--boot', ...connect]);
 		expect(again.exitCode, again.stderr).toBe(0);
-		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work'))).toEqual([]);
+		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'))).toEqual([]);
 	});
 });

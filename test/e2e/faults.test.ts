@@ -1,4 +1,5 @@
-import {lstat, mkdir, readdir, readFile, symlink, writeFile} from 'node:fs/promises';
+import {mkdir, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises';
+import {hostname} from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -127,7 +128,7 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 	};
 	const pointsOf = async (lab: Lab, repo: string) => (jsonOf({exitCode: 0, stdout: (await cli(lab, ['backups', 'vm1', '--repo', repo, '--json'])).stdout, stderr: '', signal: undefined})['points'] as Array<{id: string; state: string; files: Array<{file: string}>}>);
 
-	it.each(['backup-recorded', 'backup-copied'])('a backup killed at %s: the next backup completes, and its point reads as the disk', async point => {
+	it.each(['backup:recorded', 'backup:copied', 'backup:hashed'])('a backup killed at %s: the next backup completes, and its point reads as the disk', async point => {
 		const {lab, repo} = await backedUp();
 		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo], {SNAPDECK_CRASH_AT: point});
 		expect(crashed.signal).toBe('SIGKILL');
@@ -143,7 +144,7 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 	it('a whole-VM archive killed after its first image: the next one removes what it left, and completes', async () => {
 		const {lab, repo} = await backedUp();
 		await lab.take('s1');
-		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots'], {SNAPDECK_CRASH_AT: 'backup-archiving'});
+		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots'], {SNAPDECK_CRASH_AT: 'backup:archiving'});
 		expect(crashed.signal).toBe('SIGKILL');
 		const [, partial] = await pointsOf(lab, repo);
 		expect(partial!.state).toBe('partial');
@@ -161,7 +162,7 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 	it('a restore --to killed while it writes: no half image under the name asked for; the same restore again completes', async () => {
 		const {lab, repo, point} = await backedUp();
 		const target = path.join(await tempDir(), 'restored.qcow2');
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore:writing'});
 		expect(crashed.signal).toBe('SIGKILL');
 		expect(await readdir(path.dirname(target))).not.toContain('restored.qcow2');
 		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo]);
@@ -173,11 +174,12 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 	it('a killed restore is on record: health names it, recover removes its partial file and says so', async () => {
 		const {lab, repo, point} = await backedUp();
 		const target = path.join(await tempDir(), 'restored.qcow2');
-		const partial = path.join(path.dirname(target), '.restored.qcow2.snapdeck-partial');
-		// Killed with the image written whole under its partial name, not yet linked to the name asked for.
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-written'});
+		// Killed with the image written whole in the job's work folder, not yet linked to the name asked for.
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore:written'});
 		expect(crashed.signal).toBe('SIGKILL');
-		expect(await readdir(path.dirname(target))).toEqual(['.restored.qcow2.snapdeck-partial']);
+		const [work, ...others] = await readdir(path.dirname(target));
+		expect([work, others]).toEqual([expect.stringMatching(/^\.snapdeck-work-[0-9a-f]{16}-restore$/), []]);
+		const partial = path.join(path.dirname(target), work!);
 		const findings = async () => (jsonOfRun(await cli(lab, ['health', 'vm1', '--json', '--repo', repo]))['vms'] as Array<{findings: Array<{rule: string; severity: string; message: string}>}>)[0]!.findings;
 		expect((await findings()).find(finding => finding.rule === 'unfinished-job')).toMatchObject({severity: 'warning', message: expect.stringMatching(new RegExp(`a restore of ${point} of vm1 .* did not end; run 'snapdeck recover vm1'`))});
 		const recovered = await cli(lab, ['recover', 'vm1', '--repo', repo]);
@@ -190,7 +192,7 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 
 	it('a restore --in-place killed while it writes: critical in health, other jobs refused until it is finished or recover is told', async () => {
 		const {lab, repo, point} = await backedUp();
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-in-place:writing'});
 		expect(crashed.signal).toBe('SIGKILL');
 		const health = jsonOfRun(await cli(lab, ['health', 'vm1', '--json', '--repo', repo]));
 		expect((health['vms'] as Array<{findings: Array<{rule: string; severity: string}>}>)[0]!.findings).toContainEqual(expect.objectContaining({rule: 'unfinished-job', severity: 'critical'}));
@@ -205,33 +207,49 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect(after.exitCode, after.stderr).toBe(0);
 	});
 
-	it('a forged job record is not obeyed: recover removes nothing outside the VM\'s backups but a partial file', async () => {
-		const {lab, repo} = await backedUp();
+	it('a forged job record is not obeyed: recover removes no point, no manifest, nothing outside, and says what it left alone', async () => {
+		const {lab, repo, point} = await backedUp();
+		const vmDir = path.join(repo, 'vm1');
 		const outside = await tempDir();
-		const victim = path.join(outside, 'precious.qcow2');
+		const victim = path.join(outside, '.x.snapdeck-partial');
 		await writeFile(victim, 'keep me');
-		const decoy = path.join(outside, '.decoy.snapdeck-partial');
-		await symlink(victim, decoy);
-		await mkdir(path.join(outside, '.folder.snapdeck-partial'));
-		const record = {action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, halfDone: null,
-			leaves: [victim, outside, decoy, path.join(outside, '.folder.snapdeck-partial'), path.join(repo, 'vm1', '..', 'elsewhere')]};
-		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'job.json'), JSON.stringify(record));
+		const before = async () => ({manifest: await readFile(path.join(vmDir, 'manifest.json'), 'utf8'), vda: (await readdir(path.join(vmDir, 'vda'))).sort(), outside: (await readdir(outside)).sort()});
+		const was = await before();
+		// An older snapdeck's record, naming the VM's point folder, its manifest and a partial file outside: reported, never obeyed.
+		const legacy = {action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, halfDone: null, leaves: [path.join(vmDir, 'vda'), path.join(vmDir, 'manifest.json'), victim]};
+		await writeFile(path.join(vmDir, '.snapdeck', 'job.json'), JSON.stringify(legacy));
 		const recovered = await cli(lab, ['recover', 'vm1', '--repo', repo]);
-		expect(recovered.exitCode, recovered.stderr).toBe(0);
-		expect(await readFile(victim, 'utf8')).toBe('keep me');
-		expect((await lstat(decoy)).isSymbolicLink()).toBe(true);
-		expect((await readdir(outside)).sort()).toEqual(['.decoy.snapdeck-partial', '.folder.snapdeck-partial', 'precious.qcow2']);
-		expect(await readdir(path.join(repo, 'vm1', '.snapdeck'))).not.toContain('job.json');
-		// Not a record snapdeck wrote: refused, with what to do, and nothing else changes.
-		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'job.json'), JSON.stringify({...record, leaves: 'all'}));
-		const refused = await cli(lab, ['backup', 'vm1', '--repo', repo]);
-		expect(refused.exitCode).toBe(1);
-		expect(refused.stderr).toContain('is not a job record snapdeck wrote');
+		expect(recovered.exitCode).toBe(1);
+		expect(recovered.stdout).toContain('job.json is not a job record snapdeck wrote');
+		expect(await before()).toEqual(was);
+		expect((await cli(lab, ['restore', 'vm1', '--point', point, '--to', path.join(outside, 'r.qcow2'), '--repo', repo])).stderr).toContain('is not a job record snapdeck wrote');
+		await rm(path.join(vmDir, '.snapdeck', 'job.json'));
+		// A record in today's form naming them: refused whole (its leftovers must be its own work folders).
+		const token = '0123456789abcdef';
+		const record = {version: 2, token, action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, host: hostname(), started: null, halfDone: null,
+			debris: [{kind: 'folder', parent: repo, name: 'vm1'}, {kind: 'folder', parent: vmDir, name: 'manifest.json'}, {kind: 'folder', parent: outside, name: '.x.snapdeck-partial'}]};
+		await mkdir(path.join(vmDir, '.snapdeck', 'jobs'), {recursive: true});
+		await writeFile(path.join(vmDir, '.snapdeck', 'jobs', `${token}.json`), JSON.stringify(record));
+		expect((await cli(lab, ['recover', 'vm1', '--repo', repo])).exitCode).toBe(1);
+		expect(await before()).toEqual(was);
+		// One whose work folder is a link to the points, or holds no token: left alone, and said so; the record goes.
+		const linked = `.snapdeck-work-${token}-restore`;
+		await symlink(path.join(vmDir, 'vda'), path.join(outside, linked));
+		await mkdir(path.join(vmDir, `.snapdeck-work-${token}-copy`));
+		await writeFile(path.join(vmDir, `.snapdeck-work-${token}-copy`, 'precious'), 'keep me');
+		await writeFile(path.join(vmDir, '.snapdeck', 'jobs', `${token}.json`), JSON.stringify({...record, debris: [{kind: 'folder', parent: outside, name: linked}, {kind: 'folder', parent: vmDir, name: `.snapdeck-work-${token}-copy`}]}));
+		const third = await cli(lab, ['recover', 'vm1', '--repo', repo]);
+		expect(third.exitCode, third.stderr).toBe(0);
+		expect(third.stdout).toMatch(/left alone \(not what it made\):.*not a folder.*does not carry the job's token/);
+		expect(await before()).toEqual({...was, outside: [linked, ...was.outside].sort()});
+		expect(await readFile(path.join(vmDir, `.snapdeck-work-${token}-copy`, 'precious'), 'utf8')).toBe('keep me');
+		expect(await readdir(path.join(vmDir, '.snapdeck', 'jobs'))).toEqual([]);
+		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
 	});
 
 	it('a restore --as killed while it writes: no VM is left half made; the same restore again completes', async () => {
 		const {lab, repo, point} = await backedUp();
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore-write'});
+		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore:writing'});
 		expect(crashed.signal).toBe('SIGKILL');
 		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo]);
 		expect(again.exitCode, again.stderr).toBe(0);
@@ -241,7 +259,7 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 	it('a restore --in-place killed at every step: running it again leaves the disk reading as the point, and the safety snapshot undoes it', async () => {
 		const {lab: probe, repo: probeRepo, point: probePoint} = await backedUp();
 		const steps = await planSteps(probe, ['restore', 'vm1', '--point', probePoint, '--in-place', '--repo', probeRepo]);
-		for (const killAt of [...killPoints(steps), 'restore-write']) {
+		for (const killAt of [...killPoints(steps), 'restore-in-place:snapshot-taken', 'restore-in-place:writing']) {
 			const {lab, repo, point} = await backedUp();
 			const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--in-place', '--yes', '--repo', repo], {SNAPDECK_CRASH_AT: killAt});
 			expect(crashed.signal, killAt).toBe('SIGKILL');

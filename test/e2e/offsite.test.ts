@@ -226,9 +226,11 @@ describe('off-site copies through restic', () => {
 		await lab.write(0x51, 1);
 		expect((await run('backup', 'vm1')).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
-		const crashed = await snapdeck(['copy', 'vm1', '--to', target], {...env, SNAPDECK_CRASH_AT: 'copy-staged'});
+		const crashed = await snapdeck(['copy', 'vm1', '--to', target], {...env, SNAPDECK_CRASH_AT: 'copy:staged'});
 		expect(crashed.signal).toBe('SIGKILL');
-		const staging = path.join(work, 'repo', 'vm1', '.snapdeck', 'offsite-copy');
+		const staged = (await readdir(path.join(work, 'repo', 'vm1', '.snapdeck'))).filter(name => /^\.snapdeck-work-[0-9a-f]{16}-offsite-copy$/.test(name));
+		expect(staged).toHaveLength(1);
+		const staging = path.join(work, 'repo', 'vm1', '.snapdeck', staged[0]!);
 		expect((await stat(staging)).isDirectory()).toBe(true);
 		expect(jsonOf(await run('backups', 'vm1', '--from', target, '--json'))['points']).toEqual([]);
 		expect((await run('copy', 'vm1', '--to', target)).exitCode).toBe(0);

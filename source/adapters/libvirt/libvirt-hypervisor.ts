@@ -65,14 +65,14 @@ export class LibvirtHypervisor implements Hypervisor {
 		this.roles = {
 			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-			restores: {restoreVm: (...args) => this.restoreVm(...args)},
-			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args)},
+			restores: {restoreVm: (name, definition, disks, write) => this.restoreVm(name, definition, disks, write)},
+			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: (name, token) => this.removeThrowaway(name, token)},
 			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 			watching: {lockHolder: vm => this.lockHolder(vm)},
 			// What a remote host cannot do yet: each reads or writes images on this machine's side.
 			...(remote ? {} : {
-				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (...args) => this.restoreArchive(...args)},
+				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (name, definition, images, copy) => this.restoreArchive(name, definition, images, copy)},
 				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
 				instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
 			}),
@@ -437,9 +437,10 @@ export class LibvirtHypervisor implements Hypervisor {
 	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
 		const {signal} = options;
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
-		const name = `${vm}-boottest-${process.pid}`;
-		// A throwaway domain of a boot test whose snapdeck was killed: libvirt runs it still. Its name
-		// carries that snapdeck's pid; one whose process is gone is destroyed before this test.
+		// Its name carries the job's token: recover destroys it by that after a kill, and nothing else.
+		const name = options.throwaway ? `${vm}-boottest-${options.throwaway.token}` : `${vm}-boottest-${process.pid}`;
+		// A throwaway domain of an older snapdeck's boot test that was killed: its name carries that
+		// snapdeck's pid; one whose process is gone is destroyed before this test.
 		for (const leftover of await this.domainNames()) {
 			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
@@ -452,7 +453,9 @@ export class LibvirtHypervisor implements Hypervisor {
 			: () => this.host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
 		try {
 			const began = performance.now();
+			await options.throwaway?.register(name);
 			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files), file => this.virsh.run(['create', '--file', file]));
+			options.onStarted?.();
 			// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
 			const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
 				(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
@@ -474,6 +477,19 @@ export class LibvirtHypervisor implements Hypervisor {
 			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
 			if (staged !== null) await this.host.removeDir(staged.dir).catch(() => undefined);
 		}
+	}
+
+	/**
+	 * Destroys the throwaway domain of a killed boot test: only a transient domain whose name carries
+	 * the job's token (a domain defined for good is never one of snapdeck's throwaways).
+	 */
+	async removeThrowaway(name: string, token: string): Promise<{removed?: string; left?: string}> {
+		if (!name.endsWith(`-boottest-${token}`)) return {left: `throwaway domain ${name}: its name does not carry the job's token`};
+		const info = await this.virsh.run(['dominfo', '--domain', name]).catch(() => null);
+		if (info === null) return {};
+		if (!/^Persistent:\s+no$/m.test(info)) return {left: `domain ${name} is defined for good, so it is not a throwaway of snapdeck's`};
+		await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
+		return {removed: `the throwaway domain ${name} on ${this.uri}`};
 	}
 
 	/**

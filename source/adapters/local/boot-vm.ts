@@ -1,11 +1,11 @@
 import {existsSync} from 'node:fs';
-import {readFile, rm} from 'node:fs/promises';
+import {readdir, readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../../core/errors.js';
 import {loadExeca, toolPath} from '../exec.js';
 import {judgeBoot, socketAgent, tail} from '../boot-check.js';
-import type {BootCheck, BootResult} from '../hypervisor.js';
+import type {BootCheck, BootOptions, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {VmFile} from './vm-file.js';
@@ -19,14 +19,17 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
  * up (the console pattern; else the agent answers, and the check command, if any, succeeds through
  * it); fails when the VM stops, or at the timeout. Takes a screenshot, then stops the VM, always.
  */
-export async function bootThrowaway(folder: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, signal?: AbortSignal): Promise<BootResult> {
+export async function bootThrowaway(folder: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
+	const {signal} = options;
 	const parsed = VmFile.safeParse(definition);
 	if (!parsed.success || parsed.data.qemu === null) {
 		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
 	}
 	const vm = parsed.data;
 	const files = {agent: path.join(work, 'agent.sock'), console: path.join(work, 'console.log'), qmp: path.join(work, 'qmp.sock')};
-	const name = `${vm.name}-boottest`;
+	// Its name carries the job's token: recover finds it by that after a kill (removeThrowaway), and nothing else.
+	const name = `${vm.name}-boottest${options.throwaway ? `-${options.throwaway.token}` : ''}`;
+	await options.throwaway?.register(name);
 	const args = [
 		...machineArgs(folder, name, vm.qemu!, disks, {agent: files.agent, console: files.console}),
 		...(vm.qemu!.display ? [] : ['-device', 'VGA']),
@@ -42,6 +45,7 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
 	let exited = false;
 	void qemu.then(() => (exited = true));
+	options.onStarted?.();
 	const seconds = () => (performance.now() - began) / 1000;
 	const consoleText = () => readFile(files.console, 'utf8').catch(() => '');
 	try {
@@ -85,4 +89,25 @@ async function stop(qmp: string, qemu: ResultPromise) {
 		if (!gone) qemu.kill('SIGKILL');
 	}
 	await qemu;
+}
+
+/**
+ * Kills the throwaway QEMU of a killed boot test, found by its name (`-name VM-boottest-TOKEN`,
+ * which carries the job's token) among this host's processes; nothing else is ever signalled.
+ */
+export async function removeThrowawayQemu(name: string, token: string): Promise<{removed?: string; left?: string}> {
+	if (!name.endsWith(`-boottest-${token}`)) return {left: `throwaway VM ${name}: its name does not carry the job's token`};
+	for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+		if (!/^\d+$/.test(pid)) continue;
+		const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+		const at = argv.indexOf('-name');
+		if (at < 0 || argv[at + 1] !== name || !/qemu-system/.test(path.basename(argv[0] ?? ''))) continue;
+		try {
+			process.kill(Number(pid), 'SIGKILL');
+		} catch {
+			continue;
+		}
+		return {removed: `the throwaway VM ${name} (QEMU pid ${pid})`};
+	}
+	return {};
 }

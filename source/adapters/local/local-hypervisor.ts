@@ -13,8 +13,9 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
-import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles} from '../hypervisor.js';
-import {bootThrowaway} from './boot-vm.js';
+import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles, WorkFolders} from '../hypervisor.js';
+import {TOKEN_FILE} from '../state/work-folder.js';
+import {bootThrowaway, removeThrowawayQemu} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, heldHere, lockHolder} from '../state/lock.js';
 import {stateFolder} from '../safe-fs.js';
@@ -70,7 +71,7 @@ export class LocalHypervisor implements Hypervisor {
 		restores: {restoreVm: (...args) => this.restoreVm(...args)},
 		inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
 		instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
-		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args)},
+		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: removeThrowawayQemu},
 		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 		watching: {lockHolder: vm => this.lockHolder(vm), watch: onChange => this.watch(onChange)},
@@ -164,7 +165,7 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}) {
-		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, options.signal);
+		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, options);
 	}
 
 	async names(): Promise<string[]> {
@@ -337,9 +338,9 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
+	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders) {
 		const vm = this.definitionToRestore(name, definition);
-		return this.newVmFolder(name, async staging => {
+		return this.newVmFolder(name, work, async staging => {
 			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
 			await writeVmFile(staging, {
 				...vm, name, current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
@@ -357,7 +358,7 @@ export class LocalHypervisor implements Hypervisor {
 	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
 		const vm = this.definitionToRestore(name, definition);
 		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
-		return this.newVmFolder(name, async staging => {
+		return this.newVmFolder(name, undefined, async staging => {
 			// The kernel a direct-boot VM starts (not in the backup: it is no disk): the source VM's, copied.
 			for (const file of vm.qemu!.kernel ? [vm.qemu!.kernel.file, ...(vm.qemu!.kernel.initrd ? [vm.qemu!.kernel.initrd] : [])] : []) {
 				const from = path.join(this.root, vm.name, file);
@@ -429,12 +430,12 @@ export class LocalHypervisor implements Hypervisor {
 		return {images: Object.values(state.images).map(image => ({name: image.file, path: path.join(folder, image.file), backing: image.backing}))};
 	}
 
-	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
+	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>, work?: WorkFolders) {
 		const vm = this.definitionToRestore(name, definition);
 		// The definition names its images by file name: each must be one the archive holds.
 		const missing = [...vm.disks, ...vm.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file).filter(file => !images.includes(file));
 		if (missing.length > 0) throw new SnapdeckError('refused', `the archive's vm.json names ${[...new Set(missing)].join(', ')}, which the archive does not hold`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
-		return this.newVmFolder(name, async staging => {
+		return this.newVmFolder(name, work, async staging => {
 			for (const image of images) await copy(image, path.join(staging, image));
 			await writeVmFile(staging, {...vm, name, qmp: vm.qmp === null ? null : 'qmp.sock', description: `restored from an archive of ${vm.name}${vm.description ? `: ${vm.description}` : ''}`});
 			return Object.fromEntries(vm.disks.map(disk => [disk.target, disk.file]));
@@ -450,20 +451,27 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	/**
-	 * Builds a new VM folder in a hidden folder and renames it into place whole: a restore killed
-	 * part way leaves no half VM in the list, and the next restore of the same name starts afresh.
-	 * `build` fills the folder and names the images by disk; they come back as absolute paths.
+	 * Builds a new VM folder in a job's work folder in the lab (`work`; else a hidden folder of its
+	 * own) and renames it into place whole: a restore killed part way leaves no half VM in the list,
+	 * and recover (or the next restore of the same name) removes what it left. `build` fills the
+	 * folder and names the images by disk; they come back as absolute paths.
 	 */
-	private async newVmFolder(name: string, build: (staging: string) => Promise<Record<string, string>>): Promise<Record<string, string>> {
+	private async newVmFolder(name: string, work: WorkFolders | undefined, build: (staging: string) => Promise<Record<string, string>>): Promise<Record<string, string>> {
 		const folder = path.join(this.root, name);
 		if (await fileExists(folder)) throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
-		const staging = path.join(this.root, `.${name}.snapdeck-partial`);
-		await rm(staging, {recursive: true, force: true});
-		await mkdir(staging, {mode: 0o700});
+		let staging: string;
+		if (work) staging = await work(this.root, 'new-vm');
+		else {
+			staging = path.join(this.root, `.${name}.snapdeck-partial`);
+			await rm(staging, {recursive: true, force: true});
+			await mkdir(staging, {mode: 0o700});
+		}
 		try {
 			const images = await build(staging);
 			await chmod(staging, 0o755);
 			await rename(staging, folder);
+			// Renamed first: a kill between the two leaves a whole VM with a stray token file, never a work folder without one.
+			await rm(path.join(folder, TOKEN_FILE), {force: true});
 			return Object.fromEntries(Object.entries(images).map(([disk, file]) => [disk, path.join(folder, file)]));
 		} catch (error) {
 			// The folder is new and ours: nothing of it is kept from a failed restore.

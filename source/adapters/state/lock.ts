@@ -26,7 +26,7 @@ export const describeHolder = (holder: LockHolder) =>
 	`pid ${holder.pid} (${holder.command}), user ${holder.user} on ${holder.host}, since ${holder.since}`;
 
 /** A process's start time from /proc (field 22 of stat), or undefined where there is no /proc. */
-async function startTimeOf(pid: number): Promise<number | undefined> {
+export async function processStartTime(pid: number): Promise<number | undefined> {
 	const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
 	if (stat === null) return undefined;
 	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -108,7 +108,7 @@ const publish = (file: string, record: Record) =>
 async function holderAlive(holder: Record, host: string): Promise<boolean> {
 	if (holder.host !== host) return true;
 	if (!(await processAlive(holder.pid))) return false;
-	return holder.started === undefined || (await startTimeOf(holder.pid)) === holder.started;
+	return holder.started === undefined || (await processStartTime(holder.pid)) === holder.started;
 }
 
 /** The locks this process holds (file -> token), for a last release when it must exit at once. */
@@ -157,7 +157,7 @@ export async function acquireLock(file: string, what: string, command: string): 
 	const host = os.hostname();
 	const me: Record = {
 		pid: process.pid, host, user: os.userInfo().username, command, since: new Date().toISOString(),
-		token: randomBytes(12).toString('hex'), started: await startTimeOf(process.pid),
+		token: randomBytes(12).toString('hex'), started: await processStartTime(process.pid),
 	};
 	const release = async () => {
 		held.delete(file);

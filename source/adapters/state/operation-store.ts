@@ -1,8 +1,12 @@
-import {rm} from 'node:fs/promises';
+import {readFileSync} from 'node:fs';
+import {readdir, rm} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {z} from 'zod';
-import {SnapdeckError} from '../../core/errors.js';
-import type {JobStore, JournalEntry, OperationStore, PendingJob, PendingOperation} from '../../core/plan.js';
+import type {JobStore, JournalEntry, OperationStore, PendingJob, PendingOperation, StoredJob} from '../../core/plan.js';
+import {processAlive} from '../files.js';
+import {processStartTime} from './lock.js';
+import {WORK_FOLDER} from './work-folder.js';
 import {writeJsonAtomic} from './atomic-file.js';
 import {appendJournalFile, recordChange} from './journal.js';
 import {readStateFile, stateFolder} from '../safe-fs.js';
@@ -36,41 +40,101 @@ export function folderOperationStore(folder: string, connection?: string): Opera
 	};
 }
 
-/** What a job record may hold: read back after a crash, it is checked like any other file. */
-const PendingJobFile = z.object({
-	action: z.string().max(40),
+const Token = z.string().regex(/^[0-9a-f]{16}$/);
+const AbsolutePath = z.string().min(1).max(4096).refine(text => path.isAbsolute(text) && !text.includes('\0'), 'an absolute path');
+
+/** What a job record may hold: read back after a crash, it is checked like any other file from outside. */
+const PendingJobFile = z.strictObject({
+	version: z.literal(2),
+	token: Token,
+	action: z.enum(['take', 'revert', 'merge', 'prune', 'recover', 'backup', 'verify', 'restore', 'schedule', 'checkpoints', 'copy', 'boot-test', 'start', 'stop', 'extract']),
 	command: z.string().max(4096),
 	subject: z.string().max(4096).nullable(),
 	startedAt: z.string().max(64),
 	pid: z.number().int().positive(),
-	leaves: z.array(z.string().min(1).max(4096)).max(1000),
+	host: z.string().min(1).max(255),
+	started: z.number().int().nonnegative().nullable(),
+	debris: z.array(z.discriminatedUnion('kind', [
+		z.strictObject({kind: z.literal('folder'), parent: AbsolutePath, name: z.string().regex(WORK_FOLDER)}),
+		z.strictObject({kind: z.literal('throwaway'), connection: z.string().min(1).max(4096), name: z.string().min(1).max(255)}),
+	])).max(1000),
 	halfDone: z.string().max(4096).nullable(),
+}).superRefine((job, context) => {
+	// Each work folder it names carries its own token: a record cannot name another job's (or anything else).
+	for (const debris of job.debris) {
+		if (debris.kind === 'folder' && WORK_FOLDER.exec(debris.name)?.[1] !== job.token) context.addIssue({code: 'custom', message: `${debris.name} does not carry the record's token`, path: ['debris']});
+	}
 });
 
-/** `.snapdeck/job.json` inside a folder: the record of the job that runs there (see PendingJob). */
+let self: {host: string; started: number | null} | undefined;
+/** This process, as its job records name it: its host and its start time. */
+export function thisProcess(): {host: string; started: number | null} {
+	if (!self) {
+		let started: number | null = null;
+		try {
+			const stat = readFileSync('/proc/self/stat', 'utf8');
+			const value = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+			started = Number.isSafeInteger(value) ? value : null;
+		} catch {
+			// No /proc: the pid alone says.
+		}
+		self = {host: os.hostname(), started};
+	}
+	return self;
+}
+
+/** Whether the process a record names is gone: on this host, its pid ended (or is another process now); another host's is never judged gone. */
+async function recordLeft(job: PendingJob): Promise<boolean> {
+	if (job.host !== os.hostname()) return false;
+	if (!(await processAlive(job.pid))) return true;
+	return job.started !== null && (await processStartTime(job.pid)) !== job.started;
+}
+
+/**
+ * `.snapdeck/jobs/TOKEN.json` inside a folder: a record per job that runs on what the folder holds
+ * (a VM's backups), see PendingJob. A record an older snapdeck wrote (`.snapdeck/job.json`, whose
+ * leftovers carry no token) is reported, never acted on.
+ */
 export function folderJobStore(folder: string): JobStore {
-	const dir = stateDir(folder);
-	const file = path.join(dir, 'job.json');
+	const dir = path.join(stateDir(folder), 'jobs');
+	const legacy = path.join(stateDir(folder), 'job.json');
+	const fileOf = (token: string) => {
+		if (!Token.safeParse(token).success) throw new Error(`internal: job token '${token}'`);
+		return path.join(dir, `${token}.json`);
+	};
 	return {
-		async read() {
-			const text = await readStateFile(file);
-			if (text === null) return null;
-			let parsed: unknown;
-			try {
-				parsed = JSON.parse(text);
-			} catch {
-				parsed = null;
+		async list() {
+			const stored: StoredJob[] = [];
+			if ((await readStateFile(legacy).catch(() => null)) !== null) {
+				stored.push({damaged: legacy, problem: 'a record of an older snapdeck, whose leftovers cannot be told apart from anything else'});
 			}
-			const checked = PendingJobFile.safeParse(parsed);
-			if (!checked.success) throw new SnapdeckError('failed', `${file} is not a job record snapdeck wrote`, `look at it, and remove it if no snapdeck job runs there`, 'damaged');
-			return checked.data as PendingJob;
+			const names = await readdir(dir).catch(() => [] as string[]);
+			for (const name of names.filter(entry => !entry.startsWith('.')).sort()) {
+				const file = path.join(dir, name);
+				const text = await readStateFile(file).catch(() => null);
+				let parsed: unknown = null;
+				try {
+					parsed = text === null ? null : JSON.parse(text);
+				} catch {
+					// judged below
+				}
+				const checked = PendingJobFile.safeParse(parsed);
+				if (!checked.success || name !== `${checked.data.token}.json`) {
+					stored.push({damaged: file, problem: checked.success ? 'its name is not its token' : z.prettifyError(checked.error).split('\n')[0] ?? 'unreadable'});
+					continue;
+				}
+				const record = checked.data as PendingJob;
+				stored.push({record, left: await recordLeft(record)});
+			}
+			return stored;
 		},
 		async write(job) {
-			await stateFolder(dir, 'the state folder');
-			await writeJsonAtomic(file, job);
+			await stateFolder(stateDir(folder), 'the state folder');
+			await stateFolder(dir, 'the folder of job records');
+			await writeJsonAtomic(fileOf(job.token), job);
 		},
-		async clear() {
-			await rm(file, {force: true});
+		async clear(token) {
+			await rm(fileOf(token), {force: true});
 		},
 	};
 }

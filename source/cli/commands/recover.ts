@@ -9,13 +9,18 @@ export default defineCommand({
 	async run({args, flags, commandLine, service}) {
 		const command = 'recover';
 		const [vm] = expectArgs(command, args, ['vm']);
-		const {plan, job} = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
-		if (flags.json) printJson({type: 'result', outcome: plan || job ? 'done' : 'nothing-pending', plan, job});
-		else {
+		const {plan, jobs, problems} = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
+		const done = plan !== null || jobs.length > 0;
+		if (flags.json) {
+			printJson({type: 'result', outcome: done ? 'done' : 'nothing-pending', plan, jobs: jobs.map(({job, removed, untouched}) => ({left: job, removed, untouched})), problems});
+		} else {
 			if (plan) print(`recovered: ${plan.summary}`);
-			if (job) print(`recovered: ${describePendingJob(vm!, job.left)}; ${job.removed.length > 0 ? `removed ${job.removed.join(', ')}` : 'it left nothing to remove'}`);
-			if (!plan && !job) print(`${vm} has no unfinished operation`);
+			for (const {job, removed, untouched} of jobs) {
+				print(`recovered: ${describePendingJob(vm!, job)}; ${removed.length > 0 ? `removed ${removed.join(', ')}` : 'it left nothing to remove'}${untouched.length > 0 ? `; left alone (not what it made): ${untouched.join('; ')}` : ''}`);
+			}
+			for (const problem of problems) print(`! ${problem}`);
+			if (!done && problems.length === 0) print(`${vm} has no unfinished operation`);
 		}
-		return 0;
+		return problems.length > 0 ? 1 : 0;
 	},
 });
