@@ -15,4 +15,15 @@ export default tseslint.config(
 			'react-hooks/exhaustive-deps': 'error',
 		},
 	},
+	{
+		// A command's text reaches the terminal through print() and note() (cli/support.ts), which pass
+		// it through the one sanitizer (core/terminal-text.ts): never written raw.
+		files: ['source/cli/commands/**/*.ts'],
+		rules: {
+			'no-restricted-syntax': ['error', {
+				selector: "MemberExpression[object.object.name='process'][object.property.name=/^(stdout|stderr)$/][property.name='write']",
+				message: 'write text with print(), note() or printJson() (cli/support.ts): text passes the terminal sanitizer there',
+			}],
+		},
+	},
 );

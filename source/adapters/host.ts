@@ -1,7 +1,8 @@
 import {randomBytes} from 'node:crypto';
 import {constants as fsConstants, createReadStream} from 'node:fs';
 import {pipeline} from 'node:stream/promises';
-import {copyFile, mkdtemp, readdir, rm, stat, statfs} from 'node:fs/promises';
+import {copyFile, mkdtemp, readdir, readFile, rm, stat, statfs} from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
@@ -35,7 +36,27 @@ export interface Host {
 	fetch(file: string, local: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
 	/** Copies `local` from this machine to a new file there, reporting the bytes sent so far; refuses to replace a file that exists. */
 	push(local: string, file: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
+	/** Who the host is: its machine-id (or `name:HOSTNAME` where it has none) and its name, for VM identities. */
+	identity(): Promise<HostIdentity>;
 }
+
+export interface HostIdentity {
+	readonly host: string;
+	readonly hostName: string;
+}
+
+/** A host's identity from what `cat /etc/machine-id` and `hostname` said there. */
+function hostIdentityFrom(machineId: string, hostName: string): HostIdentity {
+	const id = machineId.trim().toLowerCase();
+	const name = hostName.trim().split('\n')[0]!.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 253) || 'unknown';
+	return {host: /^[0-9a-f]{32}$/.test(id) ? id : `name:${name}`, hostName: name};
+}
+
+let localIdentity: Promise<HostIdentity> | undefined;
+const readLocalIdentity = () => (localIdentity ??= (async () => {
+	const id = await readFile('/etc/machine-id', 'utf8').catch(() => readFile('/var/lib/dbus/machine-id', 'utf8')).catch(() => '');
+	return hostIdentityFrom(id, os.hostname());
+})());
 
 export const localHost: Host = {
 	name: 'this host',
@@ -52,6 +73,7 @@ export const localHost: Host = {
 	removeDir: dir => rm(dir, {recursive: true, force: true}),
 	fetch: (file, local) => copyFile(file, local),
 	push: (local, file) => copyFile(local, file, fsConstants.COPYFILE_EXCL),
+	identity: readLocalIdentity,
 };
 
 /** One argument for a POSIX shell: single-quoted, a quote inside written as '\''. */
@@ -158,8 +180,14 @@ export function sshHost(target: SshTarget): Host {
 	const runner = sshRunner(target);
 	const name = target.user ? `${target.user}@${target.host}` : target.host;
 	const readLayer = layerReader(runner, name);
+	let identity: Promise<HostIdentity> | undefined;
 	return {
 		name, runner,
+		identity: () => (identity ??= runner.run('sh', ['-c', 'cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null; echo; hostname'], {timeoutMs: METADATA_TIMEOUT_MS})
+			.then(({stdout}) => {
+				const [id = '', hostName = target.host] = stdout.split('\n');
+				return hostIdentityFrom(id, hostName);
+			})),
 		listDir: async dir => (await runner.run('ls', ['-1A', '--', dir]).catch(() => ({stdout: ''}))).stdout.split('\n').filter(Boolean).map(file => path.posix.join(dir, file)),
 		exists: async file => runner.run('test', ['-e', file]).then(() => true, (error: unknown) => {
 			if (error instanceof CommandFailed && error.exitCode === 1) return false;

@@ -1,3 +1,4 @@
+import type {VmIdentity} from '../core/identity.js';
 import type {VmState, VmSummary} from '../core/model.js';
 import type {OperationStore, Plan, StepExecutor} from '../core/plan.js';
 import {SnapdeckError} from '../core/errors.js';
@@ -161,12 +162,16 @@ export interface InPlaceRestores {
 
 /** Restores that run at once from the repository while their data streams in. */
 export interface InstantRestores {
-	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore. */
-	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}): Promise<Record<string, string>>;
+	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore; built in `work` where given. */
+	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders): Promise<Record<string, string>>;
 	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
 	instantOf(vm: string): Promise<{repository: string; point: string} | null>;
-	/** Streams what an instantly restored VM still reads from the repository into its disks, the VM running. */
-	finishInstant(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<void>;
+	/**
+	 * Copies into an instantly restored VM's disks what they still read from the repository: streamed
+	 * while it runs, or, where it is stopped, offline (it is never started for it). The caller holds
+	 * the VM's lock. Resolves to how ('nothing' where it reads nothing from there any more).
+	 */
+	finishInstant(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<'running' | 'stopped' | 'nothing'>;
 }
 
 /** Booting a backup point in a throwaway VM. */
@@ -239,6 +244,11 @@ export interface Hypervisor {
 	/** Just the VMs' names, where the adapter can tell them more cheaply than list(). */
 	names?(): Promise<string[]>;
 	inspect(vm: string): Promise<Inspection>;
+	/**
+	 * Which VM `vm` is (core/identity.ts): this connection's host and the VM's UUID there. Its
+	 * backups, job records and journal lines carry it, so two hosts' VMs of one name never mix.
+	 */
+	identity(vm: string): Promise<VmIdentity>;
 	/** Takes the VM's lock (one operation per VM at a time); resolves to its release. */
 	lock(vm: string, command: string): Promise<() => Promise<void>>;
 	/** Refuses, with reasons, a plan the VM's images or storage cannot take (corruption, free space). */

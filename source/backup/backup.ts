@@ -15,7 +15,6 @@ import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import {type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
-import {rememberRepository} from './checkpoints.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 
 export interface BackupOptions {
@@ -86,8 +85,6 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 	const pending = await repo.operations(vm).readPending();
 	if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
 	const {manifest} = await repo.cleanup(await repo.read(vm));
-	// So that the bitmaps this backup leaves can be judged later, whichever repository is in use then.
-	await rememberRepository(repo);
 	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
 	const driver = await backups.backupDriver(vm);
 	try {
@@ -159,6 +156,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
 		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
+		identity: repo.bindingOf(vm)?.identity ?? manifest.identity,
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});

@@ -5,6 +5,8 @@ import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs, readStateFile} from '../adapters/safe-fs.js';
 import {Repository} from './repository.js';
+import type {VmIdentity} from '../core/identity.js';
+import type {OperationStore} from '../core/plan.js';
 
 /**
  * Which repository each bitmap tag stands for: written when a repository is first backed up into
@@ -26,8 +28,13 @@ async function readRegistry(): Promise<Record<string, string>> {
 	}
 }
 
-/** Records the repository's tag, once. */
-export async function rememberRepository(repo: Repository): Promise<void> {
+/**
+ * Records the repository's tag, once: with the VM's state, and (unless the repository was named on
+ * the command line, when nothing is written outside what was named) in this user's list.
+ */
+export async function rememberRepository(repo: Repository, vmState?: OperationStore, userList = true): Promise<void> {
+	await vmState?.repositoryTags?.remember(repo.tag, repo.root);
+	if (!userList) return;
 	const known = await readRegistry();
 	if (known[repo.tag] === repo.root) return;
 	await makeDirs(path.dirname(registryFile()), 'the data folder');
@@ -48,8 +55,8 @@ export interface CheckpointStatus {
  * newest complete point's (and that of a backup being written) is needed for the next incremental.
  * Bitmaps of other tools are not listed.
  */
-export async function judgeBitmaps(vm: string, names: Iterable<string>, current: Repository | null): Promise<CheckpointStatus[]> {
-	const registry = await readRegistry();
+export async function judgeBitmaps(vm: string, identity: VmIdentity | null, names: Iterable<string>, current: Repository | null, vmState?: OperationStore): Promise<CheckpointStatus[]> {
+	const registry: Record<string, string> = {...(await readRegistry()), ...((await vmState?.repositoryTags?.read().catch(() => ({}))) ?? {})};
 	const out: CheckpointStatus[] = [];
 	for (const name of [...new Set(names)].sort()) {
 		const parsed = parseBackupBitmap(name);
@@ -64,7 +71,9 @@ export async function judgeBitmaps(vm: string, names: Iterable<string>, current:
 			status(`its repository ${root} is gone`);
 			continue;
 		}
-		const manifest = await new Repository(root).read(vm).catch(() => null);
+		// The VM's own folder there: a bitmap is judged by this VM's points, never another's of its name.
+		const other: Repository = current !== null && current.root === root ? current : new Repository(root);
+		const manifest = await (current === other ? Promise.resolve() : other.bind(vm, identity)).then(() => other.read(vm)).catch(() => null);
 		// A manifest that cannot be read says nothing: keep the bitmap rather than guess.
 		if (!manifest) {
 			status(null);

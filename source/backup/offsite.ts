@@ -129,7 +129,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		}
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
 		staging = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'offsite-copy');
-		await stage(repo, vm, staging, {version: 1, vm, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
+		await stage(repo, vm, staging, {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
 		await job.begin(point.id, `to ${targetLabel(target)}`);
 		let summary: Record<string, unknown> | null = null;

@@ -6,9 +6,10 @@ import {Worker} from 'node:worker_threads';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
-import {archiveFile, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
+import {archiveFile, definitionUuid, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup.js';
+import {describeVm, identityTag, sameVm, type VmIdentity} from '../core/identity.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {assertValidName} from '../core/names.js';
+import {assertValidName, NAME_PATTERN} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/files.js';
@@ -97,16 +98,94 @@ export async function fsyncFile(file: string): Promise<void> {
 	}
 }
 
+/** One VM's folder of backups in a repository, and whose it is. */
+export interface VmFolder {
+	/** `VM`, or `VM@TAG` for a VM of that name with another identity (core/identity.ts). */
+	readonly folder: string;
+	/** Whose backups the manifest says these are; null for a folder of an older snapdeck (or one whose manifest cannot be read). */
+	readonly identity: VmIdentity | null;
+	readonly points: number;
+	/** The manifest could not be read: whose they are is unknown. */
+	readonly damaged: boolean;
+	/** For a folder of an older snapdeck: the UUIDs its points' definitions name (a libvirt domain's, a vm.json's), which tell whose they were. */
+	readonly uuids: readonly string[];
+}
+
+/** What binding a VM to its folder found (Repository.bind). */
+export interface Binding {
+	readonly vm: string;
+	readonly folder: string;
+	/** The VM the folder is bound for; null where the VM is not on the connection (a restore after a disaster). */
+	readonly identity: VmIdentity | null;
+	/** The folder holds backups of another VM of the same name (chosen with --origin, or the only one there). */
+	readonly foreign: VmFolder | null;
+	/** The other folders of VMs of this name: a hint, never used. */
+	readonly others: readonly VmFolder[];
+}
+
+const FOLDER_TAG = /^[0-9a-f]{12}$/;
+
 /**
  * A backup repository: `ROOT/<vm>/manifest.json` lists the points; each disk's point files are
  * `ROOT/<vm>/<disk>/<id>.qcow2`, an incremental's backing file being the previous point's file.
- * `ROOT/<vm>/.snapdeck/` holds the lock, a pending prune and the journal.
+ * `ROOT/<vm>/.snapdeck/` holds the lock, job records, a pending prune and the journal. Each folder
+ * is one VM's, by identity: a VM of the same name on another host (or another lab) has its own
+ * folder `ROOT/<vm>@TAG` (see bind); nothing of one is ever taken for the other's.
  */
 export class Repository {
 	readonly root: string;
+	/** The folder each VM was bound to (bind), by VM name. */
+	private readonly bindings = new Map<string, Binding>();
 
-	constructor(root: string) {
+	/**
+	 * `connection`: the connection the VMs are on, as journal lines name it; `central`: whether its
+	 * journal lines also go to the central journal (not for a repository named with --repo: nothing
+	 * is written outside what was named).
+	 */
+	constructor(root: string, private readonly options: {connection?: string; central?: boolean} = {}) {
 		this.root = path.resolve(root);
+	}
+
+	/**
+	 * Where point `id` of a VM named `vm` is, among the folders of other VMs of that name than the
+	 * one bound: for the hint that says whose it is and how to restore it deliberately.
+	 */
+	async otherPoint(vm: string, id: string): Promise<VmFolder | null> {
+		for (const folder of this.bindings.get(vm)?.others ?? []) {
+			const text = await readStateFile(path.join(this.root, folder.folder, 'manifest.json')).catch(() => null);
+			try {
+				if (text !== null && Manifest.parse(JSON.parse(text)).points.some(point => point.id === id)) return folder;
+			} catch {
+				// A folder whose manifest cannot be read holds nothing to point at.
+			}
+		}
+		return null;
+	}
+
+	/** Binds `vm` to `folder` as it is (a folder found by what it holds, such as an instant restore's mark). */
+	bindFolder(vm: string, folder: string): Repository {
+		assertValidName('VM', vm);
+		this.bindings.set(vm, {vm, folder, identity: null, foreign: null, others: []});
+		return this;
+	}
+
+	/** The marks of instant restores as `name` (REPO/SOURCE/.snapdeck/instant/NAME.json), with the folder and VM they are in. */
+	async instantMarks(name: string): Promise<Array<{folder: string; source: string}>> {
+		assertValidName('VM', name);
+		const marks: Array<{folder: string; source: string}> = [];
+		for (const entry of await readdir(this.root, {withFileTypes: true}).catch(() => [])) {
+			if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+			const text = await readStateFile(path.join(this.root, entry.name, '.snapdeck', 'instant', `${name}.json`)).catch(() => null);
+			if (text === null) continue;
+			const source = entry.name.split('@')[0]!;
+			if (NAME_PATTERN.test(source)) marks.push({folder: entry.name, source});
+		}
+		return marks;
+	}
+
+	/** The journal files of every folder of VMs named `vm` here (each VM's backups keep their own). */
+	async journalFiles(vm: string): Promise<string[]> {
+		return (await this.folders(vm)).map(folder => path.join(this.root, folder.folder, '.snapdeck', 'journal.jsonl'));
 	}
 
 	/** Short and stable per repository: names the dirty bitmaps this repository's backups follow. */
@@ -114,9 +193,71 @@ export class Repository {
 		return createHash('sha256').update(this.root).digest('hex').slice(0, 8);
 	}
 
+	/** The VM's folder: the one bind() chose, else `ROOT/<vm>`. */
 	vmDir(vm: string): string {
 		assertValidName('VM', vm);
-		return path.join(this.root, vm);
+		return path.join(this.root, this.bindings.get(vm)?.folder ?? vm);
+	}
+
+	/** What bind() found for the VM, if it was bound. */
+	bindingOf(vm: string): Binding | undefined {
+		return this.bindings.get(vm);
+	}
+
+	/** Every folder of backups of VMs named `vm` here (`vm` and `vm@TAG`), with whose they are. */
+	async folders(vm: string): Promise<VmFolder[]> {
+		assertValidName('VM', vm);
+		const names = (await readdir(this.root, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && (entry.name === vm || (entry.name.startsWith(`${vm}@`) && FOLDER_TAG.test(entry.name.slice(vm.length + 1))))).map(entry => entry.name).sort();
+		return Promise.all(names.map(async folder => {
+			const text = await readStateFile(path.join(this.root, folder, 'manifest.json')).catch(() => null);
+			let parsed: Manifest | null = null;
+			try {
+				parsed = text === null ? null : Manifest.parse(JSON.parse(text));
+			} catch {
+				parsed = null;
+			}
+			const damaged = text !== null && parsed === null;
+			const uuids = [...new Set((parsed?.points ?? []).map(point => definitionUuid(point.definition)).filter((uuid): uuid is string => uuid !== null))];
+			return {folder, identity: parsed?.identity ?? null, points: parsed?.points.length ?? 0, damaged, uuids};
+		}));
+	}
+
+	/**
+	 * Binds a VM to its folder of backups: the one whose manifest names its identity; else `ROOT/<vm>`
+	 * when it is free or was written by an older snapdeck for (as far as its points tell) this VM,
+	 * which is then adopted at the next write; else a new `ROOT/<vm>@TAG`. With `origin` (a folder, a
+	 * tag or a host name), the folder of another VM of that name, for what is done deliberately with
+	 * another VM's points (restore --as, --to; verify; backups). Without an identity (the VM is
+	 * not on the connection: a restore after a disaster), the only folder there is, or a refusal
+	 * that lists them.
+	 */
+	async bind(vm: string, identity: VmIdentity | null, origin?: string): Promise<Binding> {
+		const folders = await this.folders(vm);
+		const own = identity ? folders.find(folder => folder.identity !== null && sameVm(folder.identity, identity)) : undefined;
+		const describe = (folder: VmFolder) => `${path.join(this.root, folder.folder)}: ${describeVm(vm, folder.identity)}, ${folder.points} point${folder.points === 1 ? '' : 's'}`;
+		let chosen: string;
+		let foreign: VmFolder | null = null;
+		if (origin !== undefined) {
+			const match = folders.find(folder => folder.folder === origin || folder.folder === `${vm}@${origin}` || folder.identity?.hostName === origin || (folder.identity !== null && identityTag(folder.identity) === origin));
+			if (!match) throw new SnapdeckError('not-found', `${this.root} holds no backups of a VM ${vm} from '${origin}'`, folders.length > 0 ? `it holds: ${folders.map(describe).join('; ')}` : `it holds no backups of a VM ${vm}`, 'no-backups');
+			chosen = match.folder;
+			foreign = identity !== null && match.identity !== null && sameVm(match.identity, identity) ? null : match;
+		} else if (own) {
+			chosen = own.folder;
+		} else if (identity) {
+			const base = folders.find(folder => folder.folder === vm);
+			// An older snapdeck's folder is this VM's unless its points name another VM's UUID.
+			const basesOwn = base && base.identity === null && (base.damaged || base.uuids.every(uuid => uuid === identity.uuid));
+			chosen = !base || basesOwn ? vm : `${vm}@${identityTag(identity)}`;
+		} else if (folders.length <= 1) {
+			chosen = folders[0]?.folder ?? vm;
+			foreign = folders[0] ?? null;
+		} else {
+			throw new SnapdeckError('usage', `${this.root} holds backups of ${folders.length} VMs named ${vm}, and ${vm} is not on this connection to tell which is meant`, `say which with --origin (a host name or the folder's tag): ${folders.map(describe).join('; ')}`);
+		}
+		const binding: Binding = {vm, folder: chosen, identity, foreign, others: folders.filter(folder => folder.folder !== chosen)};
+		this.bindings.set(vm, binding);
+		return binding;
 	}
 
 	/** A point file's absolute path from its name in the manifest. */
@@ -127,7 +268,7 @@ export class Repository {
 	async read(vm: string): Promise<Manifest> {
 		const file = path.join(this.vmDir(vm), 'manifest.json');
 		const text = await readStateFile(file);
-		if (text === null) return {version: 1, vm, points: []};
+		if (text === null) return {version: 1, vm, identity: this.bindings.get(vm)?.identity ?? null, points: []};
 		let json: unknown;
 		try {
 			json = JSON.parse(text);
@@ -139,10 +280,25 @@ export class Repository {
 		return parsed.data;
 	}
 
-	/** Validated, then written atomically (temp file, fsync, rename, fsync of the folder). */
+	/**
+	 * Validated, then written atomically (temp file, fsync, rename, fsync of the folder). A folder
+	 * bound for a VM carries its identity: a manifest of an older snapdeck is adopted here (its
+	 * points given the VM's identity), once, with a journal line that says so.
+	 */
 	async write(manifest: Manifest): Promise<void> {
+		const binding = this.bindings.get(manifest.vm);
+		let written = manifest;
+		if (binding?.identity && !binding.foreign) {
+			const identity = binding.identity;
+			const adopted = manifest.points.filter(point => point.identity === null).map(point => point.id);
+			if (manifest.identity !== null && !sameVm(manifest.identity, identity)) throw new Error(`internal: a manifest of ${describeVm(manifest.vm, manifest.identity)} written for ${describeVm(manifest.vm, identity)}`);
+			written = {...manifest, identity, points: manifest.points.map(point => (point.identity === null ? {...point, identity} : point))};
+			if (manifest.identity === null && adopted.length > 0) {
+				await this.journal(manifest.vm, {action: 'adopt', snapshot: adopted.join(', '), outcome: 'done', message: `${adopted.length} point${adopted.length === 1 ? '' : 's'} of an older snapdeck, with no identity, adopted as ${describeVm(manifest.vm, identity)}`});
+			}
+		}
 		await this.ownFolder(manifest.vm);
-		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(manifest));
+		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(written));
 	}
 
 	/**
@@ -212,7 +368,10 @@ export class Repository {
 	}
 
 	operations(vm: string) {
-		return folderOperationStore(this.vmDir(vm), `repository ${this.root}`);
+		const binding = this.bindings.get(vm);
+		return folderOperationStore(this.vmDir(vm), this.options.central === false ? undefined : this.options.connection ?? `repository ${this.root}`, {
+			repository: this.root, ...(binding?.identity ? {identity: binding.identity} : {}), ...(this.options.connection ? {connection: this.options.connection} : {}),
+		});
 	}
 
 	/** The record of the job that runs on the VM's backups (see PendingJob), beside their lock. */

@@ -1,4 +1,4 @@
-import {mkdtemp, rm} from 'node:fs/promises';
+import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
@@ -6,9 +6,9 @@ import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
-import {isUnwritable} from '../adapters/safe-fs.js';
+import {isUnwritable, stateFolder} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
-import {byteProgress} from '../core/progress.js';
+import {byteProgress, type JobContext} from '../core/progress.js';
 import {sha256File, type Repository} from './repository.js';
 
 export interface VerifyOptions {
@@ -41,13 +41,8 @@ export interface PointVerdict {
  * restored to a scratch image that must read exactly as the backup chain. The verdict is recorded
  * in the manifest.
  */
-export async function verifyBackups(repo: Repository, vm: string, options: VerifyOptions): Promise<PointVerdict[]> {
-	let unwritable = false;
-	const release = await repo.lock(vm, options.command, {readOnly: true, onFallback: why => {
-		unwritable = true;
-		options.onWarning?.(why);
-	}});
-	try {
+export async function verifyBackups(repo: Repository, vm: string, options: VerifyOptions, job: JobContext, unwritable = false): Promise<PointVerdict[]> {
+	{
 		const manifest = await repo.read(vm);
 		const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
 		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
@@ -83,6 +78,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 			fileProblems.set(file.file, problems);
 		};
 		const verdicts: PointVerdict[] = [];
+		job.step('hashing');
 		for (const point of points) {
 			const problems: string[] = [];
 			if (point.state !== 'complete') problems.push(`point ${point.id} is partial (an interrupted backup)`);
@@ -99,14 +95,12 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 				}
 			}
 			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal, read)));
-			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, options.signal, read)));
+			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, job, options.signal, read)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
 		options.onEvent?.({type: 'done', index: 0});
 		if (!unwritable) await recordVerdicts(repo, vm, verdicts, options);
 		return verdicts;
-	} finally {
-		await release();
 	}
 }
 
@@ -141,8 +135,10 @@ async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly P
 	}
 }
 
-async function restoreTest(repo: Repository, vm: string, point: BackupPoint, qemuImg: QemuImg, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string[]> {
-	const scratch = await mkdtemp(path.join(repo.vmDir(vm), '.snapdeck', 'restore-test-'));
+async function restoreTest(repo: Repository, vm: string, point: BackupPoint, qemuImg: QemuImg, job: JobContext, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string[]> {
+	// Scratch images in a work folder of the job's: gone when it ends, or at recover after a kill.
+	const scratch = await job.workFolder(await stateFolder(path.join(repo.vmDir(vm), '.snapdeck'), `the state folder of ${vm}'s backups`), 'restore-test');
+	job.step('restore-test');
 	try {
 		const problems: string[] = [];
 		for (const file of point.files) {

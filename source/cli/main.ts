@@ -1,5 +1,6 @@
 import {describeError, errorMessage, exitCodeFor, SnapdeckError} from '../core/errors.js';
 import {parseCommandLine} from './flags.js';
+import {safeText} from '../core/terminal-text.js';
 
 function reportError(error: unknown, json: boolean): number {
 	const code = exitCodeFor(error);
@@ -7,7 +8,7 @@ function reportError(error: unknown, json: boolean): number {
 	if (json) {
 		process.stdout.write(`${JSON.stringify({type: 'error', error: {kind, code: errorCode, message, hint: hint ?? null}, exitCode: code})}\n`);
 	}
-	process.stderr.write(`snapdeck: ${message}\n${hint ? `  ${hint}\n` : ''}`);
+	process.stderr.write(`snapdeck: ${safeText(message, {lines: true})}\n${hint ? `  ${safeText(hint, {lines: true})}\n` : ''}`);
 	if (!(error instanceof SnapdeckError) && process.env['SNAPDECK_DEBUG']) process.stderr.write(`${(error as Error).stack}\n`);
 	return code;
 }
@@ -31,8 +32,8 @@ export async function main(argv: string[]): Promise<number> {
 			const {openUi} = await import('./open-ui.js');
 			return await openUi((values.connect ?? [process.env['SNAPDECK_CONNECT'] ?? '']).join(', '), async () => {
 				// The session factory alone: the UI needs none of the command modules.
-				const {connectionUris, repositoryDir, uiServices} = await import('../service/session.js');
-				return uiServices(await connectionUris(values.connect), () => repositoryDir(values.repo));
+				const {connectionUris, repositoryDir, repositoryNamed, uiServices} = await import('../service/session.js');
+				return uiServices(await connectionUris(values.connect), () => repositoryDir(values.repo), repositoryNamed(values.repo));
 			});
 		} catch (error) {
 			return reportError(error, false);

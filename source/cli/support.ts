@@ -1,5 +1,6 @@
 import {createInterface} from 'node:readline/promises';
 import {SnapdeckError} from '../core/errors.js';
+import {safeText} from '../core/terminal-text.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
 import type {BackupPoint} from '../core/backup.js';
 import type {RemotePoint} from '../core/offsite.js';
@@ -26,7 +27,14 @@ export function expectArgs(command: string, args: readonly string[], names: read
 	return [...args];
 }
 
-export const print = (text: string) => process.stdout.write(`${text}\n`);
+/**
+ * Text output: every line through the one sanitizer, so text from outside (a snapshot's
+ * description, a folder's name, a guest's file names, a tool's words) never reaches the terminal
+ * as control sequences. JSON output (printJson) is escaped by JSON itself.
+ */
+export const print = (text: string) => process.stdout.write(`${safeText(text, {lines: true})}\n`);
+/** A line on stderr (a warning, a decision, what happens meanwhile), through the same sanitizer. */
+export const note = (text: string) => process.stderr.write(`${safeText(text, {lines: true})}\n`);
 export const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 export async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean> {
@@ -53,7 +61,7 @@ export function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 	let lastDraw = Date.now();
 	return event => {
 		if (flags.json) return printJson(event);
-		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${event.summary}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
+		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${safeText(event.summary)}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
 		if (event.type === 'progress' && Date.now() - lastDraw > (tty ? 200 : 5000)) {
 			lastDraw = Date.now();
 			process.stderr.write(tty ? `\r\x1b[K  ${renderProgress(event)}` : `  ${renderProgress(event)}\n`);
@@ -127,4 +135,4 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 }
 
 
-export {connectionUri, connectionUris, configPolicies, defaultDemoDir, journalRecords, offsiteSchedule, openSession, openSessions, policiesFor, policyRepository, readSettings, repositoryDir, runSchedules, scheduledTasks, settingsModule, targetOf, uiServices, writeReport} from '../service/session.js';
+export {connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessions, policiesFor, policyRepository, readSettings, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, uiServices, writeReport} from '../service/session.js';

@@ -2,6 +2,7 @@ import {z} from 'zod';
 import {latestPoint} from './points.js';
 import {SnapdeckError} from './errors.js';
 import {Name} from './model.js';
+import {VmIdentity} from './identity.js';
 
 /**
  * A point file's name as the manifest holds it: DISK/ID.qcow2, inside the VM's folder of the
@@ -92,12 +93,16 @@ export const BackupPoint = z.object({
 	archive: z.array(ArchiveImage).nullable().default(null),
 	/** What the adapter restores an archive from, where `definition` is not enough (libvirt: the domain and each snapshot's XML). */
 	archiveDefinition: z.unknown().optional(),
+	/** Which VM it is a point of (core/identity.ts); null for a point an older snapdeck took. */
+	identity: VmIdentity.nullable().default(null),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 
 export const Manifest = z.object({
 	version: z.literal(1),
 	vm: Name,
+	/** Whose backups these are: every point in the folder is of this VM; null in a folder an older snapdeck wrote (adopted by the first VM of that name to write it). */
+	identity: VmIdentity.nullable().default(null),
 	/** Oldest first. */
 	points: z.array(BackupPoint),
 }).superRefine((manifest, context) => {
@@ -222,3 +227,13 @@ export const findPoint = (manifest: Manifest, id: string): BackupPoint => {
 	}
 	return point;
 };
+
+/**
+ * The UUID a point's recorded definition names, where it names one (a libvirt domain's <uuid>, a
+ * local vm.json's "uuid"): what tells whether points of an older snapdeck are this VM's.
+ */
+export function definitionUuid(definition: unknown): string | null {
+	if (typeof definition === 'string') return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(definition)?.[1]?.toLowerCase() ?? null;
+	if (definition !== null && typeof definition === 'object' && typeof (definition as {uuid?: unknown}).uuid === 'string') return (definition as {uuid: string}).uuid.toLowerCase();
+	return null;
+}

@@ -30,6 +30,8 @@ export interface VmFacts {
 	readonly checks: ReadonlyArray<{readonly file: string; readonly errors: number; readonly corruptions: number; readonly leaks: number}>;
 	/** An operation a crash or cancel left unfinished. */
 	readonly pending: string | null;
+	/** The instant restore the VM is still in (its disks read a backup point in a repository); `active` while a job streams it. */
+	readonly instant?: {readonly point: string; readonly repository: string; readonly active: boolean; readonly present: boolean} | null;
 	/** Jobs on its backups that a kill left (a backup, a restore, a copy), or records not snapdeck's; half done when the operator must act. */
 	readonly leftJobs?: ReadonlyArray<{readonly text: string; readonly halfDone: boolean}>;
 	/** The VM's backup points, oldest first (empty without a repository). */
@@ -64,6 +66,11 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 		return out;
 	}
 	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
+	if (facts.instant && !facts.instant.active) {
+		const {point, repository} = facts.instant;
+		if (facts.instant.present) add('instant-unfinished', 'warning', `${vm} still reads point ${point} from ${repository}: its instant restore did not finish (the stream or the VM was stopped), and prune leaves that point alone until it does; run 'snapdeck recover ${vm}' to copy the rest in (offline, without starting it, where it is stopped)`, 'recover');
+		else add('instant-unfinished', 'critical', `${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`, 'recover');
+	}
 	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover');
 	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);

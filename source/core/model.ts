@@ -1,5 +1,6 @@
 import {z} from 'zod';
 import {NAME_PATTERN, NAME_RULE} from './names.js';
+import {VmIdentity} from './identity.js';
 
 /** A VM or snapshot name, held to the documented set (see names.ts). */
 export const Name = z.string().regex(NAME_PATTERN, {message: `must be ${NAME_RULE}`});
@@ -103,5 +104,7 @@ export const VmSummary = z.object({
 	lastOffsite: z.string().nullable().optional(),
 	/** Who is at work on the VM now (a job of this or another snapdeck, holding its lock); null when nobody. */
 	busy: z.string().nullable().optional(),
+	/** Which VM it is (its host and UUID, core/identity.ts), where the adapter could tell. */
+	identity: VmIdentity.optional(),
 });
 export type VmSummary = z.infer<typeof VmSummary>;

@@ -1,5 +1,6 @@
 import type {Manifest} from './backup.js';
 import type {VmDefinition} from './model.js';
+import type {VmIdentity} from './identity.js';
 
 /**
  * One step of a plan. Each names the files it reads, writes, creates and deletes, so a confirmation
@@ -158,7 +159,13 @@ export type Debris =
 	/** A work folder `parent/name` (name `.snapdeck-work-TOKEN-LABEL`) holding a `.snapdeck-job` file with the token. */
 	| {readonly kind: 'folder'; readonly parent: string; readonly name: string}
 	/** A throwaway VM (a boot test's) on `connection`, named `name`. */
-	| {readonly kind: 'throwaway'; readonly connection: string; readonly name: string};
+	| {readonly kind: 'throwaway'; readonly connection: string; readonly name: string}
+	/**
+	 * An instant restore's mark in the repository (`marker`: REPO/VM/.snapdeck/instant/NAME.json),
+	 * which holds prune off the point while VM `vm` on `connection` reads it: it goes once that VM
+	 * reads it no more (its stream finished, or it was never made).
+	 */
+	| {readonly kind: 'instant'; readonly connection: string; readonly vm: string; readonly marker: string};
 
 /**
  * A job that is not a plan (a backup, a restore, a copy, a boot test) while it runs: written when
@@ -210,7 +217,7 @@ export const needsTypedConfirmation = (plan: Plan): boolean => plan.discards.len
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop' | 'extract';
+	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop' | 'extract' | 'adopt';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;
@@ -219,14 +226,18 @@ export interface JournalEntry {
 	readonly summary?: string;
 	/** How long it ran (on 'done', 'failed', 'cancelled'). */
 	readonly durationMs?: number;
+	/** Which VM it is (core/identity.ts), where known: a VM of the same name on another host is another VM. */
+	readonly identity?: VmIdentity;
 }
 
 /** One line of the central journal: a JournalEntry and who made the change, where. */
 export interface JournalRecord extends JournalEntry {
 	readonly user: string;
 	readonly host: string;
-	/** The connection (local:DIR, qemu:///system), or "repository DIR" for backups. */
+	/** The connection (local:DIR, qemu:///system); "repository DIR" in lines of older snapdecks' backups. */
 	readonly connection: string;
+	/** For a job on a VM's backups: the repository. */
+	readonly repository?: string;
 }
 
 /** Where a VM's pending operation and journal live. */
@@ -235,6 +246,8 @@ export interface OperationStore {
 	writePending(pending: PendingOperation): Promise<void>;
 	clearPending(): Promise<void>;
 	appendJournal(entry: JournalEntry): Promise<void>;
+	/** Which repository each tag of this VM's backup bitmaps stands for, kept with the VM's state (see backup/checkpoints.ts). */
+	readonly repositoryTags?: {read(): Promise<Record<string, string>>; remember(tag: string, root: string): Promise<void>};
 }
 
 /** The snapshot a take plan records, as it will be written. */

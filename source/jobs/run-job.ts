@@ -16,8 +16,10 @@ export interface DebrisHandlers {
 	/**
 	 * Removes what a job registered, where it is what that job made (its token matches): says what
 	 * it removed, and what it left and why (a leftover that does not match is never touched).
+	 * `explicit`: the operator asked for it (`snapdeck recover`), so what takes long is finished too
+	 * (an instant restore's stream); otherwise such a leftover is `pending`, and its record stays.
 	 */
-	remove(job: PendingJob, debris: Debris): Promise<{removed?: string; left?: string}>;
+	remove(job: PendingJob, debris: Debris, explicit: boolean): Promise<{removed?: string; left?: string; pending?: string}>;
 }
 
 /** Where a job records itself while it runs, and how one a kill left behind is recovered. */
@@ -32,6 +34,11 @@ export interface JobRecord {
 	readonly recoverMore?: (left: PendingJob) => Promise<string[]>;
 	/** This process's identity, for its own record: its host and start time. */
 	readonly self: {readonly host: string; readonly started: number | null};
+	/**
+	 * The job may run without a record where none can be written (verify of a full or read-only
+	 * repository): it then makes nothing a kill could leave (it asks for no work folder).
+	 */
+	readonly optional?: boolean;
 }
 
 export interface Job<T> {
@@ -57,19 +64,23 @@ export interface Job<T> {
 export interface Recovered {
 	readonly removed: string[];
 	readonly untouched: string[];
+	/** What only an explicit recover finishes (the record stays until then). */
+	readonly pending: string[];
 }
 
 /** Removes every leftover a record registered, then (where given) what else the job left. */
-async function removeDebris(record: JobRecord, job: PendingJob): Promise<Recovered> {
+async function removeDebris(record: JobRecord, job: PendingJob, explicit: boolean): Promise<Recovered> {
 	const removed: string[] = [];
 	const untouched: string[] = [];
+	const pending: string[] = [];
 	for (const debris of job.debris) {
-		const outcome = await record.debris.remove(job, debris);
+		const outcome = await record.debris.remove(job, debris, explicit);
 		if (outcome.removed) removed.push(outcome.removed);
 		if (outcome.left) untouched.push(outcome.left);
+		if (outcome.pending) pending.push(outcome.pending);
 	}
 	if (record.recoverMore) removed.push(...(await record.recoverMore(job)));
-	return {removed, untouched};
+	return {removed, untouched, pending};
 }
 
 /**
@@ -83,13 +94,15 @@ export async function recoverJob(record: JobRecord, left: PendingJob, journal: J
 	if (left.halfDone !== null && !acknowledged && !rerun) {
 		throw new SnapdeckError('interrupted', describePendingJob(record.vm, left), `do as it says, then run 'snapdeck recover ${record.vm}' to clear it`);
 	}
-	const outcome = await removeDebris(record, left);
+	const outcome = await removeDebris(record, left, acknowledged);
 	const words = [
 		outcome.removed.length > 0 ? `removed what it left: ${outcome.removed.join(', ')}` : 'it left nothing to remove',
 		...(outcome.untouched.length > 0 ? [`left alone: ${outcome.untouched.join('; ')}`] : []),
+		...(outcome.pending.length > 0 ? [`still to do: ${outcome.pending.join('; ')}`] : []),
 	];
 	await journal({action: 'recover', snapshot: left.subject ?? '-', outcome: 'done', message: `${describePendingJob(record.vm, left)}; ${words.join('; ')}`});
-	await record.store.clear(left.token);
+	// What only an explicit recover finishes keeps its record: health shows it, recover finds it.
+	if (outcome.pending.length === 0) await record.store.clear(left.token);
 	return outcome;
 }
 
@@ -133,7 +146,12 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 				version: 2, token, action, command: job.command, subject: job.record.subject ?? null, startedAt: new Date().toISOString(),
 				pid: process.pid, host: job.record.self.host, started: job.record.self.started, debris: [], halfDone: null,
 			};
-			await job.record.store.write(pending);
+			try {
+				await job.record.store.write(pending);
+			} catch (error) {
+				if (!job.record.optional) throw error;
+				pending = null;
+			}
 		}
 		let begun: {subject: string; at: number} | null = null;
 		const record = async (outcome: JournalEntry['outcome'], message?: string) => {
@@ -152,7 +170,8 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 		 */
 		const sweep = async () => {
 			if (!job.record || !pending || pending.debris.length === 0) return true;
-			return (await removeDebris({...job.record, recoverMore: undefined}, pending)).untouched.length === 0;
+			const outcome = await removeDebris({...job.record, recoverMore: undefined}, pending, false);
+			return outcome.untouched.length === 0 && outcome.pending.length === 0;
 		};
 		try {
 			const result = await job.run({
@@ -163,7 +182,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 					await record('started', message);
 				},
 				workFolder: async (parent, label) => {
-					if (!job.record) throw new Error(`internal: a ${job.kind} job without a record asked for a work folder`);
+					if (!job.record || !pending) throw new Error(`internal: a ${job.kind} job without a record asked for a work folder`);
 					if (!/^[a-z0-9-]{1,40}$/.test(label)) throw new Error(`internal: work folder label '${label}'`);
 					const name = `.snapdeck-work-${token}-${label}${folders++ === 0 ? '' : `-${folders}`}`;
 					const real = await job.record.debris.realFolder(parent);

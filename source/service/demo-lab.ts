@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto';
 import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
@@ -5,6 +6,7 @@ import {localRunner} from '../adapters/exec.js';
 import {fileExists} from '../adapters/files.js';
 import {LocalHypervisor} from '../adapters/local/local-hypervisor.js';
 import {writeVmFile} from '../adapters/local/vm-file.js';
+import {uuidFrom} from '../core/identity.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {QemuIo} from '../adapters/qemu-io.js';
 import {Service} from './service.js';
@@ -109,7 +111,7 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 			await mkdir(folder);
 			for (const disk of vm.disks) await qemuImg.create(path.join(folder, `${disk.target}.qcow2`), {size: disk.size});
 			await writeVmFile(folder, {
-				version: 1, name: vm.name, description: vm.description, current: null, snapshots: [],
+				version: 1, name: vm.name, uuid: uuidFrom(randomBytes(16)), description: vm.description, current: null, snapshots: [],
 				qmp: vm.runs ? 'qmp.sock' : null, qemu: vm.runs ? {machine: 'q35', memoryMiB: 128, args: []} : null,
 				disks: vm.disks.map(disk => ({target: disk.target, file: `${disk.target}.qcow2`})),
 			});

@@ -1,3 +1,4 @@
+import {lstat, rm} from 'node:fs/promises';
 import {homedir} from 'node:os';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {Snapshot, VmSummary} from '../core/model.js';
@@ -19,7 +20,7 @@ import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
-import {freeBytesNear} from '../adapters/files.js';
+import {fileExists, freeBytesNear} from '../adapters/files.js';
 import {readJournal, recordChange} from '../adapters/state/journal.js';
 import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
@@ -32,7 +33,8 @@ import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
-import {judgeBitmaps, type CheckpointStatus} from '../backup/checkpoints.js';
+import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
+import {describeVm, identityTag, type VmIdentity} from '../core/identity.js';
 import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
@@ -68,6 +70,8 @@ export interface RecoverResult {
 	readonly plan: Plan | null;
 	readonly jobs: readonly RecoveredJob[];
 	readonly problems: readonly string[];
+	/** What else it did (an instant restore's stream finished), in words. */
+	readonly did: readonly string[];
 }
 
 export interface TreeView {
@@ -86,22 +90,35 @@ export interface TreeView {
 export const describePending = (vm: string, pending: PendingOperation) =>
 	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
 
-/** How a job's leftovers are made and removed: work folders here, throwaway VMs by the adapter that made them. */
-export const debrisHandlers = (hypervisor: Hypervisor): DebrisHandlers => ({
+/**
+ * How a job's leftovers are made and removed: work folders here, throwaway VMs by the adapter that
+ * made them, an instant restore's mark once its VM no longer reads the repository (`finish`: what
+ * copies the rest in, for an explicit recover).
+ */
+export const debrisHandlers = (hypervisor: Hypervisor, finish?: (vm: string) => Promise<string | null>): DebrisHandlers => ({
 	realFolder: realWorkParent,
 	makeFolder: makeWorkFolder,
-	remove: async (job, debris) => {
+	remove: async (job, debris, explicit) => {
 		if (debris.kind === 'folder') return removeWorkFolder(job, debris);
-		const remover = hypervisor.roles.bootTests?.removeThrowaway;
-		if (debris.connection !== hypervisor.uri || !remover) return {left: `the throwaway VM ${debris.name} on ${debris.connection}: remove it there (snapdeck recover on that connection)`};
-		return remover(debris.name, job.token);
+		if (debris.connection !== hypervisor.uri) return {left: `${debris.kind === 'instant' ? `the instant restore of ${debris.vm}` : `the throwaway VM ${debris.name}`} on ${debris.connection}: recover it on that connection`};
+		if (debris.kind === 'throwaway') {
+			const remover = hypervisor.roles.bootTests?.removeThrowaway;
+			return remover ? remover(debris.name, job.token) : {left: `the throwaway VM ${debris.name}: ${hypervisor.uri} cannot remove it`};
+		}
+		const instant = await hypervisor.roles.instantRestores?.instantOf(debris.vm).catch((error: unknown) => {
+			if (error instanceof SnapdeckError && error.code === 'no-such-vm') return null;
+			throw error;
+		}) ?? null;
+		if (instant !== null) {
+			if (!explicit || !finish) return {pending: `${debris.vm} still reads point ${instant.point} from the repository (its stream did not finish): 'snapdeck recover ${debris.vm}' copies the rest in`};
+			await finish(debris.vm);
+		}
+		// The VM reads the repository no more (or was never made): the mark that held prune off goes.
+		const found = await lstat(debris.marker).catch(() => null);
+		if (!found?.isFile()) return {};
+		await rm(debris.marker, {force: true});
+		return {removed: `the mark of the instant restore of ${debris.vm} (${debris.marker})${instant ? `, after copying the rest of ${debris.vm}'s data in` : ''}`};
 	},
-});
-
-/** Where a job on a VM's backups records itself while it runs, and how the repository recovers one a kill left. */
-const jobRecord = (hypervisor: Hypervisor, repo: Repository, vm: string, subject?: string): JobRecord => ({
-	store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), debris: debrisHandlers(hypervisor),
-	recoverMore: () => repo.recoverPartial(vm), self: thisProcess(),
 });
 
 /** One VM's health: its findings under its policy, with the figures monitoring graphs. */
@@ -120,6 +137,18 @@ export interface ServiceOptions {
 	readonly findRepository?: () => Promise<string>;
 	/** The policy of each VM (read from the config when first needed); the default policy when absent. */
 	readonly policies?: () => Promise<(vm: string) => Policy>;
+	/**
+	 * The repository was named on the command line (--repo, SNAPDECK_REPO): its jobs are journalled
+	 * in it and in the VMs' own journals only, and it is not added to this user's list of
+	 * repositories; nothing is written outside what was named.
+	 */
+	readonly named?: boolean;
+}
+
+/** Which folder of a VM's backups a command works on: another VM's of the same name only when asked (--origin). */
+export interface BackupsOf {
+	/** Another VM of this name whose backups to use (a host name, or the tag of its folder): restore --as/--to, verify, backups. */
+	readonly origin?: string;
 }
 
 /** The facade the UI and the command line call (see session.ts for opening one): inventory, plans, and running them. */
@@ -128,7 +157,20 @@ export class Service {
 	private pending: Promise<Repository | null> | null = null;
 
 	constructor(readonly hypervisor: Hypervisor, private readonly options: ServiceOptions = {}) {
-		if (options.repository !== undefined) this.resolvedRepository = new Repository(options.repository);
+		if (options.repository !== undefined) this.resolvedRepository = this.openRepository(options.repository);
+	}
+
+	/** Where a job on a VM's backups records itself while it runs, and how what a kill left is recovered. */
+	private jobRecord(repo: Repository, vm: string, subject?: string): JobRecord {
+		return {
+			store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), self: thisProcess(),
+			debris: debrisHandlers(this.hypervisor, name => this.finishInstantRestore(name, {command: `recover ${name}`})),
+			recoverMore: () => repo.recoverPartial(vm),
+		};
+	}
+
+	private openRepository(dir: string): Repository {
+		return new Repository(dir, {connection: this.hypervisor.uri, central: !this.options.named});
 	}
 
 	/** Why this connection cannot do what `role` covers, or null when it can (for the UI's and CLI's offers). */
@@ -150,7 +192,7 @@ export class Service {
 	private pendingRepository(): Promise<Repository | null> {
 		const {findRepository} = this.options;
 		this.pending ??= this.resolvedRepository === null && findRepository
-			? findRepository().then(dir => (this.resolvedRepository = new Repository(dir)))
+			? findRepository().then(dir => (this.resolvedRepository = this.openRepository(dir)))
 			: Promise.resolve(this.resolvedRepository);
 		return this.pending;
 	}
@@ -161,88 +203,162 @@ export class Service {
 		return repo;
 	}
 
+	/**
+	 * The repository, bound to the folder of this VM's backups (Repository.bind): the one of its
+	 * identity; with `origin`, another VM's of the same name. `gone`: the VM need not be on the
+	 * connection (a restore after a disaster): then the only folder of that name there is.
+	 */
+	private async repoOf(vm: string, options: BackupsOf & {gone?: boolean} = {}): Promise<Repository> {
+		const repo = await this.repo();
+		await repo.bind(vm, await this.identityOf(vm, options.gone ?? false), options.origin);
+		return repo;
+	}
+
+	/** The VM's identity; null where it is not on the connection and `gone` allows that. */
+	private async identityOf(vm: string, gone: boolean): Promise<VmIdentity | null> {
+		try {
+			return await this.hypervisor.identity(vm);
+		} catch (error) {
+			// Not on the connection (nor the connection's lab there): its points are judged by what they are.
+			if (gone && error instanceof SnapdeckError && (error.code === 'no-such-vm' || error.kind === 'not-found')) return null;
+			throw error;
+		}
+	}
+
+	/**
+	 * Runs `work` on the VM's backups; a point it does not find there but another VM of the same
+	 * name has is named as that VM's, with how to restore it deliberately (never as this VM's).
+	 */
+	private async pointOfThisVm<T>(repo: Repository, vm: string, id: string | undefined, work: () => Promise<T>): Promise<T> {
+		try {
+			return await work();
+		} catch (error) {
+			if (id === undefined || !(error instanceof SnapdeckError) || error.code !== 'no-such-point') throw error;
+			const other = await repo.otherPoint(vm, id);
+			if (!other) throw error;
+			const origin = other.identity ? identityTag(other.identity) : other.folder;
+			throw new SnapdeckError('not-found', `${id} is a point of ${describeVm(vm, other.identity)}, another VM of this name (${path.join(repo.root, other.folder)}), not of ${describeVm(vm, repo.bindingOf(vm)?.identity)}`,
+				`a point of another VM is never restored as this one's; restore it deliberately as a new VM: 'snapdeck restore ${vm} --origin ${origin} --point ${id} --as NAME' (or --to PATH)`, 'no-such-point');
+		}
+	}
+
+	/** The repository bound to the VM's folder, where there is a repository and the VM's folder can be told; else null. */
+	private async boundRepository(vm: string): Promise<Repository | null> {
+		return this.repoOf(vm, {gone: true}).catch(() => null);
+	}
+
+	/** Refuses to change another VM's backups as if they were this VM's (a point is restored over a VM only from its own). */
+	private static assertOwn(repo: Repository, vm: string, doing: string): void {
+		const binding = repo.bindingOf(vm);
+		if (!binding?.foreign) return;
+		throw new SnapdeckError('refused', `cannot ${doing}: ${path.join(repo.root, binding.foreign.folder)} holds the backups of ${describeVm(vm, binding.foreign.identity)}, not of ${describeVm(vm, binding.identity)}`,
+			`a point of another VM is restored deliberately as a new VM ('--as NAME' or '--to PATH' with --origin ${binding.foreign.folder})`);
+	}
+
 	/** Full or incremental backup of a VM into the repository (see backup/backup.ts). */
 	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
-		const repo = await this.repo();
+		const repo = await this.repoOf(vm);
+		Service.assertOwn(repo, vm, `back up ${vm}`);
+		await rememberRepository(repo, this.hypervisor.operations(vm), !this.options.named);
 		return runJob({
 			kind: 'backup', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
 			run: job => runBackup(this.hypervisor, repo, vm, options, job),
 			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 		});
 	}
 
-	/** A VM's backup points, oldest first. */
-	async backups(vm: string): Promise<BackupPoint[]> {
-		return (await (await this.repo()).read(vm)).points;
+	/** A VM's backup points, oldest first (those of another VM of that name with `origin`). */
+	async backups(vm: string, options: BackupsOf = {}): Promise<BackupPoint[]> {
+		return (await (await this.repoOf(vm, {...options, gone: true})).read(vm)).points;
 	}
 
-	async verify(vm: string, options: VerifyOptions) {
-		return verifyBackups(await this.repo(), vm, options);
+	/** Where the VM's backups are, and the folders of other VMs of its name (after a call that bound it). */
+	backupsFolder(vm: string) {
+		return this.repository?.bindingOf(vm) ?? null;
+	}
+
+	async verify(vm: string, options: VerifyOptions & BackupsOf) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		// Verify runs where the repository cannot take a byte more (full, read-only: verify and prune
+		// are the way out): its lock then falls back to this host, and it keeps no record there.
+		let unwritable = false;
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+			kind: 'verify', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command, {readOnly: true, onFallback: why => {
+				unwritable = true;
+				options.onWarning?.(why);
+			}})],
+			journal: async () => undefined, record: {...this.jobRecord(repo, vm), optional: true},
+			run: job => verifyBackups(repo, vm, options, job, unwritable),
+		}));
 	}
 
 	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
-	async restoreInstant(vm: string, options: InstantOptions) {
-		const repo = await this.repo();
+	async restoreInstant(vm: string, options: InstantOptions & BackupsOf) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
 		// The repository is locked only while the point is marked as read (prune then leaves it alone): the stream runs long.
-		return runJob({
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'restore-instant', command: options.command, signal: options.signal, locks: [],
-			journal: entry => repo.journal(vm, entry),
+			// On record in the point's VM's backups: the mark that holds prune off and the new VM's work folder are registered there before they exist.
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
 			run: job => restoreInstant(repo, this.hypervisor, vm, options, job),
 			describe: result => `${result.vm} runs on its own disks, started after ${(result.startedAfterMs / 1000).toFixed(1)} s`,
-		});
+		}));
 	}
 
 	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
-	async listFiles(vm: string, options: PointFilesOptions) {
-		return listPointFiles(await this.repo(), vm, options);
+	async listFiles(vm: string, options: PointFilesOptions & BackupsOf) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		return this.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
 	}
 
 	/** A file or folder copied out of a point into a host folder (by default ~/snapdeck-extract/VM-POINT). */
-	async extractFiles(vm: string, options: PointFilesOptions & {to?: string}) {
-		return extractPointFiles(await this.repo(), vm, {...options, to: options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`)});
+	async extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		return this.pointOfThisVm(repo, vm, options.point, () => extractPointFiles(repo, vm, {...options, to: options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`)}));
 	}
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
-	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'>) {
+	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'> & BackupsOf) {
 		const policy = (await this.policyOf())(vm);
-		const repo = await this.repo();
-		return runJob({
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'boot-test', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
 			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
 			describe: result => result.message,
 			failed: result => !result.ok,
-		});
+		}));
 	}
 
-	async restore(vm: string, options: RestoreOptions) {
-		const repo = await this.repo();
-		return runJob({
+	async restore(vm: string, options: RestoreOptions & BackupsOf) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'restore', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
 			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
 			describe: restored => Object.values(restored).join(', '),
-		});
+		}));
 	}
 
-	async prune(vm: string, options: PruneOptions) {
-		return pruneBackups(await this.repo(), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
+	async prune(vm: string, options: PruneOptions & BackupsOf) {
+		return pruneBackups(await this.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
 	}
 
 	/** Copies a point to an off-site target (a restic repository; see backup/offsite.ts). */
-	async copy(vm: string, target: ResticTarget, options: CopyOptions) {
-		const repo = await this.repo();
-		return runJob({
+	async copy(vm: string, target: ResticTarget, options: CopyOptions & BackupsOf) {
+		const repo = await this.repoOf(vm, {...options, gone: true});
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'copy', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
 			run: job => copyToTarget(repo, vm, target, options, job),
 			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
-		});
+		}));
 	}
 
 	/** A VM's points on an off-site target, oldest first. */
@@ -255,11 +371,11 @@ export class Service {
 	 * beside --to PATH, or in the local repository's folder for --as NAME.
 	 */
 	async restoreFrom(target: ResticTarget, vm: string, options: RestoreOptions) {
-		const repo = await this.repo();
+		const repo = await this.repoOf(vm, {gone: true});
 		const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
 		return runJob({
 			// Recorded in the local repository (made if it is not there yet): recover there finds what a kill left.
-			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: jobRecord(this.hypervisor, repo, vm),
+			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: this.jobRecord(repo, vm),
 			// The points come from the target: recorded in the central journal under its name.
 			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
 			run: job => restoreFromTarget(target, this.hypervisor, vm, staging, options, job),
@@ -269,7 +385,7 @@ export class Service {
 
 	/** restic's check of a target holding the VM's points; the verdict is kept for health where the local repository is. */
 	async verifyFrom(target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}) {
-		return verifyTarget(await this.pendingRepository().catch(() => null), target, vm, options);
+		return verifyTarget(await this.boundRepository(vm), target, vm, options);
 	}
 
 	async planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
@@ -277,7 +393,7 @@ export class Service {
 	}
 
 	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
-		const repo = await this.pendingRepository().catch(() => null);
+		const repo = await this.boundRepository(vm);
 		return runJob({
 			kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
 			// In the local repository's journal where there is one (health reads it), else in the central journal.
@@ -298,7 +414,7 @@ export class Service {
 
 	/** What this host knows of a VM's off-site copies. */
 	async offsiteState(vm: string) {
-		const repo = await this.pendingRepository().catch(() => null);
+		const repo = await this.boundRepository(vm);
 		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
 	}
 
@@ -341,6 +457,9 @@ export class Service {
 		const repo = await (pending ?? findRepository());
 		if (!repo) return vms;
 		return Promise.all(vms.map(async vm => {
+			// Each VM's own folder of backups: another host's VM of the same name has its own.
+			const bound = await repo.bind(vm.name, vm.identity ?? null).then(() => true, () => false);
+			if (!bound) return vm;
 			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
 			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();
 			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
@@ -423,18 +542,19 @@ export class Service {
 	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
 	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
 	 */
-	async restoreInPlace(vm: string, options: {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
-		const repo = await this.repo();
+	async restoreInPlace(vm: string, options: BackupsOf & {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
+		const repo = await this.repoOf(vm, options);
+		Service.assertOwn(repo, vm, `restore a point over ${vm}`);
 		const inPlace = roleOf(this.hypervisor, 'inPlaceRestores', 'restore in place', 'restore with --to PATH or --as NAME');
 		const manifest = await repo.read(vm);
-		const point = findPoint(manifest, options.point);
+		const point = await this.pointOfThisVm(repo, vm, options.point, async () => findPoint(manifest, options.point));
 		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
 		assertRestorable(manifest, point, options.force);
 		// Both locks for the whole of it: no backup or prune of the point between the safety snapshot and the write.
 		const result = await runJob({
 			kind: 'restore-in-place', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: jobRecord(this.hypervisor, repo, vm, point.id),
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm, point.id),
 			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
 				const {state} = await this.hypervisor.inspect(vm);
 				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
@@ -490,7 +610,9 @@ export class Service {
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
 		return mapLimited(wanted, options.concurrency ?? 8, async vm => {
 			const policy = policyOf(vm);
-			const points = repo ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
+			// Only this VM's own points: another host's VM of the same name has its own folder.
+			const bound = repo ? await repo.bind(vm, await this.hypervisor.identity(vm).catch(() => null)).then(() => true, () => false) : false;
+			const points = repo && bound ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;
 			try {
 				const inspection = await this.inspect(vm);
@@ -505,9 +627,9 @@ export class Service {
 						? (await this.hypervisor.roles.imageChecks.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
 						: [],
 					pending: pending ? describePending(vm, pending) : null,
-					leftJobs,
+					leftJobs, instant: await this.instantFacts(vm),
 					points, repositoryFree,
-					bitmaps, staleBitmaps: (await judgeBitmaps(vm, Object.values(bitmaps ?? {}).flat(), repo)).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
+					bitmaps, staleBitmaps: (await judgeBitmaps(vm, await this.hypervisor.identity(vm).catch(() => null), Object.values(bitmaps ?? {}).flat(), bound ? repo : null, this.hypervisor.operations(vm))).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
 					canQuiesce: policy.snapshots.quiesce && this.hypervisor.roles.guestAgents ? await this.hypervisor.roles.guestAgents.canQuiesce(vm) : false,
 					offsite: policy.offsite && repo ? (await readOffsiteState(repo, vm)).targets : [],
 					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
@@ -520,6 +642,14 @@ export class Service {
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
 			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
 		});
+	}
+
+	/** The instant restore a VM is still in, as health judges it: a job streaming it now is no problem; a repository folder gone is. */
+	private async instantFacts(vm: string): Promise<VmFacts['instant']> {
+		const instant = await this.hypervisor.roles.instantRestores?.instantOf(vm).catch(() => null);
+		if (!instant) return null;
+		const holder = await this.hypervisor.roles.watching?.lockHolder(vm).catch(() => null);
+		return {point: instant.point, repository: instant.repository, active: holder !== null && holder !== undefined, present: await fileExists(instant.repository)};
 	}
 
 	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
@@ -535,8 +665,9 @@ export class Service {
 	 * could not remove (libvirt deletes checkpoints of running domains only).
 	 */
 	async checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
-		const repo = await this.pendingRepository().catch(() => null);
-		const judge = async () => judgeBitmaps(vm, Object.values((await this.bitmapsOf(await this.inspect(vm))) ?? {}).flat(), repo);
+		const repo = await this.boundRepository(vm);
+		const identity = await this.hypervisor.identity(vm);
+		const judge = async () => judgeBitmaps(vm, identity, Object.values((await this.bitmapsOf(await this.inspect(vm))) ?? {}).flat(), repo, this.hypervisor.operations(vm));
 		const checkpoints = await judge();
 		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
@@ -570,10 +701,10 @@ export class Service {
 	}
 
 	/** Recovers every job on the VM's backups that a kill left, under their lock; says what it did and what it could not act on. */
-	private async recoverJobs(repo: Repository, vm: string, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
-		const record = jobRecord(this.hypervisor, repo, vm);
+	private async recoverJobs(repo: Repository, vm: string, command: string, only: (job: PendingJob) => boolean = () => true): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
+		const record = this.jobRecord(repo, vm);
 		// Looked at before locking (locking makes the VM's folder there): records of jobs still running are not left.
-		if (!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || entry.left)) return {jobs: [], problems: []};
+		if (!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || (entry.left && only(entry.record)))) return {jobs: [], problems: []};
 		const release = await repo.lock(vm, command);
 		try {
 			const jobs: RecoveredJob[] = [];
@@ -581,7 +712,7 @@ export class Service {
 			for (const entry of await record.store.list()) {
 				if ('damaged' in entry) {
 					problems.push(`${entry.damaged} is not a job record snapdeck wrote (${entry.problem}): nothing in it was acted on; look at it, and remove it if no snapdeck job runs there`);
-				} else if (entry.left) {
+				} else if (entry.left && only(entry.record)) {
 					jobs.push({job: entry.record, ...(await recoverJob(record, entry.record, line => repo.journal(vm, line), true))});
 				}
 			}
@@ -602,7 +733,8 @@ export class Service {
 
 	/** The newest `limit` journal records of a VM (every VM when null), oldest first. */
 	async journal(vm: string | null, limit = 200): Promise<JournalRecord[]> {
-		return (await readJournal()).filter(record => vm === null || record.vm === vm).slice(-limit);
+		// This connection's: another host's VM of the same name is another VM.
+		return (await readJournal()).filter(record => (vm === null || record.vm === vm) && record.connection === this.hypervisor.uri).slice(-limit);
 	}
 
 	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */
@@ -637,30 +769,88 @@ export class Service {
 	 * is cleared, the operator having been told what to do). Says what it did.
 	 */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<RecoverResult> {
-		const plan = await this.recoverPlan(vm, options);
-		const repo = await this.pendingRepository().catch(() => null);
-		const {jobs, problems} = repo ? await this.recoverJobs(repo, vm, options.command) : {jobs: [], problems: []};
-		return {plan, jobs, problems};
+		const exists = await this.identityOf(vm, true).then(identity => identity !== null);
+		const did: string[] = [];
+		let plan: Plan | null = null;
+		if (exists) {
+			const release = await this.hypervisor.lock(vm, options.command);
+			try {
+				const finished = await this.finishInstantLocked(vm, options);
+				if (finished) did.push(finished);
+				plan = await this.resumePlan(vm, options);
+			} finally {
+				await release();
+			}
+		}
+		const repo = await this.boundRepository(vm);
+		const own = repo ? await this.recoverJobs(repo, vm, options.command) : {jobs: [], problems: []};
+		// An instant restore as this VM is on record in the backups of the VM it was restored from.
+		const instant = repo ? await this.recoverInstantRecords(repo, vm, options.command) : {jobs: [], problems: [], did: []};
+		if (!exists && own.jobs.length === 0 && own.problems.length === 0 && instant.jobs.length === 0 && instant.did.length === 0) {
+			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.hypervisor.uri}, and no instant restore as ${vm} is on record${repo ? ` in ${repo.root}` : ''}`, undefined, 'no-such-vm');
+		}
+		return {plan, jobs: [...own.jobs, ...instant.jobs], problems: [...own.problems, ...instant.problems], did: [...did, ...instant.did]};
 	}
 
-	private async recoverPlan(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
-		// An instant restore a crash or cancel interrupted: the VM runs from the repository; finish the stream.
-		const instantRestores = this.hypervisor.roles.instantRestores;
-		const instant = instantRestores ? await instantRestores.instantOf(vm) : null;
-		if (instant && instantRestores) {
-			await instantRestores.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
-			await releaseInstant(instant.repository, vm);
-		}
+	/** Resumes the VM's unfinished plan, under its lock (held by the caller). */
+	private async resumePlan(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<Plan | null> {
+		const operations = this.hypervisor.operations(vm);
+		const pending = await operations.readPending();
+		if (!pending) return null;
+		const inspection = await this.hypervisor.inspect(vm);
+		await runPlan(pending.plan, this.hypervisor.executor(inspection), operations, {...options, resume: pending});
+		return pending.plan;
+	}
+
+	/** Finishes an instant restore as `vm` that a kill or cancel left, under the VM's lock; says what it did. */
+	private async finishInstantRestore(vm: string, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<string | null> {
 		const release = await this.hypervisor.lock(vm, options.command);
 		try {
-			const operations = this.hypervisor.operations(vm);
-			const pending = await operations.readPending();
-			if (!pending) return null;
-			const inspection = await this.hypervisor.inspect(vm);
-			await runPlan(pending.plan, this.hypervisor.executor(inspection), operations, {...options, resume: pending});
-			return pending.plan;
+			return await this.finishInstantLocked(vm, options);
 		} finally {
 			await release();
 		}
+	}
+
+	/**
+	 * With the VM's lock held: copies in what an instantly restored VM still reads from the
+	 * repository (streamed while it runs; offline where it is stopped: it is never started for
+	 * it), then lets prune at the point again. Journalled on the VM; says what it did.
+	 */
+	private async finishInstantLocked(vm: string, options: {signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<string | null> {
+		const roles = this.hypervisor.roles.instantRestores;
+		const instant = roles ? await roles.instantOf(vm) : null;
+		if (!roles || !instant) return null;
+		const how = await roles.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
+		await releaseInstant(instant.repository, vm);
+		const words = `finished the instant restore of ${vm} from point ${instant.point}: ${how === 'stopped'
+			? `${vm} is stopped, so what it still read from the repository was copied into its disks offline; it was not started`
+			: how === 'running' ? 'what it still read from the repository was streamed into its disks while it ran' : 'its disks read nothing from the repository any more'}`;
+		await this.hypervisor.operations(vm).appendJournal({time: new Date().toISOString(), vm, action: 'recover', snapshot: instant.point, outcome: 'done', message: words});
+		return words;
+	}
+
+	/**
+	 * The records, in other VMs' backups, of instant restores as `vm` that a kill left (the mark
+	 * REPO/SOURCE/.snapdeck/instant/VM.json names them): recovered there (the work folder of a VM
+	 * never made removed, the mark released). A mark no record names (an older snapdeck's) goes
+	 * once the VM does not read the repository.
+	 */
+	private async recoverInstantRecords(repo: Repository, vm: string, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]; did: string[]}> {
+		const jobs: RecoveredJob[] = [];
+		const problems: string[] = [];
+		const did: string[] = [];
+		for (const mark of await repo.instantMarks(vm)) {
+			const source = repo.bindFolder(mark.source, mark.folder);
+			const recovered = await this.recoverJobs(source, mark.source, command, record => record.debris.some(debris => debris.kind === 'instant' && debris.vm === vm));
+			jobs.push(...recovered.jobs);
+			problems.push(...recovered.problems);
+			if (recovered.jobs.length > 0) continue;
+			const reads = await this.hypervisor.roles.instantRestores?.instantOf(vm).catch(() => null);
+			if (reads) continue;
+			await releaseInstant(path.join(repo.root, mark.folder), vm);
+			did.push(`removed the mark of an instant restore as ${vm} in ${path.join(repo.root, mark.folder)}: ${vm} reads nothing from it`);
+		}
+		return {jobs, problems, did};
 	}
 }

@@ -22,12 +22,15 @@ export async function targetOf(text: string) {
 }
 
 /** The services the UI works with, one per connection; policies are read from the config when first asked for. */
-export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>)): Promise<Service[]> {
+export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>), named = repositoryNamed(undefined)): Promise<Service[]> {
 	return Promise.all(uris.map(async uri => {
 		const hypervisor = await connect(uri);
-		return new Service(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri)});
+		return new Service(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri), named});
 	}));
 }
+
+/** Whether the repository was named on the command line or in the environment (--repo, SNAPDECK_REPO): then nothing is written outside it (see ServiceOptions.named). */
+export const repositoryNamed = (flag: string | undefined) => flag !== undefined || process.env['SNAPDECK_REPO'] !== undefined;
 
 /** The policy of each VM on connection `uri`, read from the config when first asked for. */
 export const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
@@ -100,14 +103,14 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
 export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Service> {
 	const hypervisor = await connect(await connectionUri(options.connect));
 	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
-	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri)});
+	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
 }
 
 /** A service per connection chosen (list, health), all on one repository. */
-export async function openSessions(options: {connect: readonly string[] | undefined; repository: string}): Promise<Service[]> {
+export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Service[]> {
 	return Promise.all((await connectionUris(options.connect)).map(async uri => {
 		const hypervisor = await connect(uri);
-		return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri)});
+		return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
 	}));
 }
 
@@ -117,11 +120,32 @@ export const readSettings = async () => (await import('../config/config.js')).lo
 /** Writes a report (the Prometheus textfile) atomically: a reader sees the old file or the new one. */
 export const writeReport = async (file: string, text: string) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
 
-/** The central journal's newest `limit` records (of one VM, or of all), oldest first, and where it is. */
-export async function journalRecords(vm: string | null, limit: number) {
+/**
+ * The journal's newest `limit` records (of one VM, or of all), oldest first: those of the connection
+ * `connection` (another host's VM of the same name is another VM), or every one when it is null.
+ * A repository named on the command line keeps its jobs' lines in itself only: they are read from
+ * there. `hidden` counts the records of other connections (and older lines that name none) left out.
+ */
+export async function journalRecords(vm: string | null, limit: number, scope: {connection: string | null; repository?: string | null} = {connection: null}) {
 	const {readJournal, journalFile} = await import('../adapters/state/journal.js');
-	return {file: journalFile(), records: (await readJournal()).filter(record => vm === null || record.vm === vm).slice(-limit)};
+	let records = await readJournal();
+	if (scope.repository && vm !== null) {
+		const {Repository} = await import('../backup/repository.js');
+		const seen = new Set(records.map(record => JSON.stringify([record.time, record.vm, record.action, record.outcome])));
+		for (const file of await new Repository(scope.repository).journalFiles(vm)) {
+			for (const record of await readJournal(file)) {
+				if (!seen.has(JSON.stringify([record.time, record.vm, record.action, record.outcome]))) records.push({...record, connection: record.connection ?? `repository ${scope.repository}`});
+			}
+		}
+		records = records.sort((a, b) => a.time.localeCompare(b.time));
+	}
+	const mine = records.filter(record => vm === null || record.vm === vm);
+	const shown = scope.connection === null ? mine : mine.filter(record => record.connection === scope.connection);
+	return {file: journalFile(), records: shown.slice(-limit), hidden: mine.length - shown.length};
 }
+
+/** A connection as journal lines name it: a local: lab by its absolute folder. */
+export const journalConnection = (uri: string) => (uri.startsWith('local:') ? `local:${path.resolve(uri.slice('local:'.length))}` : uri);
 
 /** The configuration's module (read, validate, its JSON schema), loaded when first needed. */
 export const settingsModule = () => import('../config/config.js');

@@ -3,8 +3,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {processAlive} from '../../source/adapters/files.js';
-import {runBackup} from '../helpers/backup.js';
-import {verifyBackups} from '../../source/backup/verify.js';
+import {runBackup, verifyBackups} from '../helpers/backup.js';
 import type {PlanEvent} from '../../source/core/plan.js';
 import {Repository} from '../../source/backup/repository.js';
 import {labWithVm, MiB, qemuImg, tempDir} from '../helpers/lab.js';
@@ -102,7 +101,7 @@ describe('verify shows its progress', () => {
 		await lab.write(0x22, 2);
 		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
 		const events: PlanEvent[] = [];
-		const [verdict] = await verifyBackups(repo, 'vm1', {point: incremental.id, restoreTest: true, command: 'test', onEvent: event => events.push(event)});
+		const [verdict] = await verifyBackups(repo, 'vm1', {point: incremental.id, restoreTest: true, command: 'test', onEvent: event => events.push(event)}, lab.hypervisor);
 		expect(verdict!.ok).toBe(true);
 		const manifest = await repo.read('vm1');
 		const expected = manifest.points.reduce((sum, point) => sum + point.files[0]!.size, 0) + incremental.files[0]!.virtualSize;

@@ -1,9 +1,8 @@
 import {open, readdir, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {pruneBackups, restoreBackup, runBackup} from '../helpers/backup.js';
+import {pruneBackups, restoreBackup, runBackup, verifyBackups} from '../helpers/backup.js';
 import {Repository} from '../../source/backup/repository.js';
-import {verifyBackups} from '../../source/backup/verify.js';
 import type {PlanEvent} from '../../source/core/plan.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 
@@ -60,13 +59,13 @@ describe('verify, restore and prune on real point files', () => {
 		// Only the kept points' files are left, and they verify (new checksums were recorded).
 		const files = (await readdir(path.join(repo.vmDir('vm1'), 'vda'))).sort();
 		expect(files).toEqual(after.points.map(point => path.basename(point.files[0]!.file)).sort());
-		const verdicts = await verifyBackups(repo, 'vm1', {command: 'test', restoreTest: true});
+		const verdicts = await verifyBackups(repo, 'vm1', {command: 'test', restoreTest: true}, lab.hypervisor);
 		expect(verdicts.map(verdict => verdict.ok)).toEqual([true, true]);
 		expect((await repo.read('vm1')).points.every(point => point.verified?.ok && point.verified.restoreTest)).toBe(true);
 	});
 
 	it('one flipped byte in a point file fails verify for that point and those built on it, naming the file', async () => {
-		const {repo, ids} = await backedUpLab();
+		const {lab, repo, ids} = await backedUpLab();
 		const victim = repo.resolve('vm1', (await repo.read('vm1')).points[2]!.files[0]!.file);
 		const handle = await open(victim, 'r+');
 		const offset = Math.floor((await stat(victim)).size / 2);
@@ -74,7 +73,7 @@ describe('verify, restore and prune on real point files', () => {
 		await handle.read(byte, 0, 1, offset);
 		await handle.write(Buffer.from([byte[0]! ^ 0xff]), 0, 1, offset);
 		await handle.close();
-		const verdicts = await verifyBackups(repo, 'vm1', {command: 'test'});
+		const verdicts = await verifyBackups(repo, 'vm1', {command: 'test'}, lab.hypervisor);
 		expect(verdicts.map(verdict => [verdict.id, verdict.ok])).toEqual([[ids[0], true], [ids[1], true], [ids[2], false], [ids[3], false]]);
 		expect(verdicts[2]!.problems.join()).toContain(`vda/${ids[2]}.qcow2 does not match its checksum`);
 		expect(verdicts[3]!.problems.join()).toContain(`which point ${ids[3]} builds on`);

@@ -1,10 +1,16 @@
+import os from 'node:os';
+import path from 'node:path';
 import type {Hypervisor} from '../../source/adapters/hypervisor.js';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import type {BackupOptions} from '../../source/backup/backup.js';
 import type {PruneOptions} from '../../source/backup/prune.js';
 import type {RestoreOptions} from '../../source/backup/restore.js';
+import type {VerifyOptions} from '../../source/backup/verify.js';
 import type {Repository} from '../../source/backup/repository.js';
 import {Service} from '../../source/service/service.js';
+
+/** A lab with no VM: for jobs on points whose VM is not on the connection (a prune, a verify after a disaster). */
+const emptyLab = () => new LocalHypervisor(path.join(os.tmpdir(), 'snapdeck-test-no-lab'));
 
 /** A backup of `vm` into `repo` as every caller runs one: through the service's job runner (locks, journal). */
 export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) => new Service(hypervisor, {repository: repo.root}).backup(vm, options);
@@ -13,4 +19,7 @@ export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, 
 export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => new Service(hypervisor, {repository: repo.root}).restore(vm, options);
 
 /** A prune of the points in `repo`, its plan run by the service's plan runner (a prune touches only the repository: any hypervisor serves). */
-export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = new LocalHypervisor(repo.root)) => new Service(hypervisor, {repository: repo.root}).prune(vm, options);
+export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = emptyLab()) => new Service(hypervisor, {repository: repo.root}).prune(vm, options);
+
+/** A verification of the points in `repo`, through the service's job runner as every caller runs one. */
+export const verifyBackups = (repo: Repository, vm: string, options: VerifyOptions, hypervisor: Hypervisor = emptyLab()) => new Service(hypervisor, {repository: repo.root}).verify(vm, options);

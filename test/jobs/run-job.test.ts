@@ -98,7 +98,7 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 				realFolder: async parent => parent,
 				makeFolder: async (parent, name) => (made.add(`${parent}/${name}`), `${parent}/${name}`),
 				remove: async (job, item) => {
-					const at = item.kind === 'folder' ? `${item.parent}/${item.name}` : item.name;
+					const at = item.kind === 'folder' ? `${item.parent}/${item.name}` : item.kind === 'throwaway' ? item.name : item.marker;
 					if (!at.includes(job.token)) return {left: `${at}: not this job's`};
 					log.push(`remove ${at}`);
 					return made.delete(at) ? {removed: at} : {};

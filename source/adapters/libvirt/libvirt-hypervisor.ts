@@ -13,6 +13,7 @@ import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {formatBytes} from '../../core/units.js';
 import {localRunner, type CommandRunner} from '../exec.js';
+import {VmIdentity} from '../../core/identity.js';
 import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
 import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {execInGuest, type AgentCommand} from '../guest-agent.js';
@@ -74,7 +75,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			...(remote ? {} : {
 				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (name, definition, images, copy) => this.restoreArchive(name, definition, images, copy)},
 				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-				instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+				instantRestores: {instantVm: (name, definition, backings, instant) => this.instantVm(name, definition, backings, instant), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
 			}),
 		};
 		this.unavailable = remote ? {
@@ -94,6 +95,16 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	names(): Promise<string[]> {
 		return this.domainNames();
+	}
+
+	/** The domain's identity: this connection's host and libvirt's UUID of the domain. */
+	async identity(vm: string): Promise<VmIdentity> {
+		assertValidName('VM', vm);
+		const [[uuid = ''], host] = await Promise.all([this.virsh.batch([['domuuid', '--domain', vm]]), this.host.identity()]);
+		if (!uuid.trim()) throw new SnapdeckError('not-found', `there is no domain '${vm}' on ${this.uri}`, `'snapdeck list --connect ${this.uri}' shows its domains`, 'no-such-vm');
+		const parsed = VmIdentity.safeParse({...host, uuid: uuid.trim().toLowerCase()});
+		if (!parsed.success) throw new SnapdeckError('failed', `libvirt gave no UUID for domain ${vm} (${uuid.trim().slice(0, 80)})`);
+		return parsed.data;
 	}
 
 	private async domainNames(): Promise<string[]> {
@@ -117,10 +128,11 @@ export class LibvirtHypervisor implements Hypervisor {
 			};
 			if (!xml.trim()) return {...row, state: 'unknown', error: 'libvirt returned no definition (was it undefined meanwhile?)'};
 			try {
-				const {disks} = parseDomainXml(xml);
-				const chains = await Promise.all(disks.map(async disk => ({disk, ...(await this.host.chain(disk.file))})));
+				const {disks, uuid} = parseDomainXml(xml);
+				const [chains, host] = await Promise.all([Promise.all(disks.map(async disk => ({disk, ...(await this.host.chain(disk.file))}))), this.host.identity()]);
+				const identity = VmIdentity.safeParse({...host, uuid: uuid.trim().toLowerCase()});
 				return {
-					...row,
+					...row, ...(identity.success ? {identity: identity.data} : {}),
 					disks: chains.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain})),
 					chainDepth: Math.max(0, ...chains.map(({chain}) => chain.length)),
 					error: row.error ?? (chains.flatMap(({problem}) => (problem ? [problem] : [])).join('; ') || null),
@@ -397,20 +409,28 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	/**
-	 * Pulls what an instantly restored domain still reads from the repository into its disks
-	 * (virsh blockpull, the domain running), waiting for a pull a killed snapdeck left running first.
+	 * Pulls what an instantly restored domain still reads from the repository into its disks:
+	 * running, by virsh blockpull (waiting for a pull a killed snapdeck left running first);
+	 * stopped, offline with `qemu-img rebase -b ''` (safe mode), and it stays stopped. The caller
+	 * holds its lock.
 	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<void> {
-		if (!(await this.instantOf(vm))) return;
-		if (!/running/.test(await this.virsh.run(['domstate', '--domain', vm]))) await this.start(vm);
+	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
+		if (!(await this.instantOf(vm))) return 'nothing';
+		const running = /running|paused/.test(await this.virsh.run(['domstate', '--domain', vm]));
 		const {state} = await this.inspect(vm);
 		for (const disk of state.definition.disks) {
-			const active = () => this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--info']).then(text => /\d+ %|\[/.test(text), () => false);
-			while (await active()) {
-				options.signal?.throwIfAborted();
-				await new Promise(resolve => setTimeout(resolve, 250));
+			if (running) {
+				const active = () => this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--info']).then(text => /\d+ %|\[/.test(text), () => false);
+				while (await active()) {
+					options.signal?.throwIfAborted();
+					await new Promise(resolve => setTimeout(resolve, 250));
+				}
 			}
 			if ((await this.host.chain(disk.file)).chain.length <= 1) continue;
+			if (!running) {
+				await this.qemuImg.rebase(disk.file, null, {signal: options.signal});
+				continue;
+			}
 			const bandwidth = options.bytesPerSecond ? ['--bandwidth', String(Math.max(1, Math.round(options.bytesPerSecond / (1024 * 1024))))] : [];
 			const abort = () => void this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--abort']).catch(() => undefined);
 			options.signal?.addEventListener('abort', abort, {once: true});
@@ -422,9 +442,10 @@ export class LibvirtHypervisor implements Hypervisor {
 			options.signal?.throwIfAborted();
 		}
 		for (const disk of (await this.inspect(vm)).state.definition.disks) {
-			if ((await this.host.chain(disk.file)).chain.length > 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the pull`, `run 'snapdeck recover ${vm}' again`);
+			if ((await this.host.chain(disk.file)).chain.length > 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'pull' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
 		}
 		await rm(this.instantFile(vm), {force: true});
+		return running ? 'running' : 'stopped';
 	}
 
 	/**

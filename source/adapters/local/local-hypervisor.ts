@@ -1,8 +1,10 @@
+import {randomBytes} from 'node:crypto';
 import {watch, type FSWatcher} from 'node:fs';
 import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
+import {partsBytes} from '../../core/progress.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
@@ -10,6 +12,8 @@ import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import type {Plan} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
+import {localHost} from '../host.js';
+import {derivedUuid, uuidFrom, type VmIdentity} from '../../core/identity.js';
 import {fileExists, liesOutside} from '../files.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
@@ -50,6 +54,9 @@ const socketAnswers = (socket: string) =>
 		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
 		connection.setTimeout(5000, () => done(true));
 	});
+
+/** A new VM's identity on this host. */
+const newUuid = () => uuidFrom(randomBytes(16));
 
 /** The vm.json this adapter's inspect() read, carried in the inspection. */
 function vmFileOf(inspection: Inspection): VmFile {
@@ -202,8 +209,9 @@ export class LocalHypervisor implements Hypervisor {
 					else if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
 				}
 			}
+			const host = await localHost.identity();
 			return {
-				name, state: run, current: file.current, snapshots: file.snapshots.length,
+				name, state: run, current: file.current, snapshots: file.snapshots.length, identity: {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)},
 				chainDepth: Math.max(0, ...disks.map(({chain}) => chain.length)),
 				disks: disks.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain: chain.map(relative)})),
 				error: problems.length > 0 ? [...new Set(problems)].join('; ') : null,
@@ -225,6 +233,14 @@ export class LocalHypervisor implements Hypervisor {
 		const strays = await strayOverlays(existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)), known);
 		const findings = strays.map(stray => `${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`);
 		return {state: {definition: file, run, images, existingFiles}, problems, findings, native: file};
+	}
+
+	/** The VM's identity: this host's, and the "uuid" of its vm.json (one derived from its folder for a VM made before VMs had one). */
+	async identity(vm: string): Promise<VmIdentity> {
+		const folder = await this.folderOf(vm);
+		const file = await readVmFile(folder);
+		const host = await localHost.identity();
+		return {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)};
 	}
 
 	/** Whether a guest agent answers on the socket the VM's vm.json names. */
@@ -343,7 +359,7 @@ export class LocalHypervisor implements Hypervisor {
 		return this.newVmFolder(name, work, async staging => {
 			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
 			await writeVmFile(staging, {
-				...vm, name, current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
+				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
 				disks: disks.map(disk => ({target: disk, file: `${disk}.qcow2`})),
 				description: `restored from a backup of ${vm.name}`,
 			});
@@ -355,10 +371,10 @@ export class LocalHypervisor implements Hypervisor {
 	 * A new VM folder whose disks are overlays on a backup point's files in the repository
 	 * (`backings`: each disk's point file, absolute), recorded as an instant restore in its vm.json.
 	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
+	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders) {
 		const vm = this.definitionToRestore(name, definition);
 		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
-		return this.newVmFolder(name, undefined, async staging => {
+		return this.newVmFolder(name, work, async staging => {
 			// The kernel a direct-boot VM starts (not in the backup: it is no disk): the source VM's, copied.
 			for (const file of vm.qemu!.kernel ? [vm.qemu!.kernel.file, ...(vm.qemu!.kernel.initrd ? [vm.qemu!.kernel.initrd] : [])] : []) {
 				const from = path.join(this.root, vm.name, file);
@@ -372,7 +388,7 @@ export class LocalHypervisor implements Hypervisor {
 				await chmod(path.join(staging, `${disk}.qcow2`), 0o600);
 			}
 			await writeVmFile(staging, {
-				...vm, name, current: null, snapshots: [], qmp: 'qmp.sock', instant,
+				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: 'qmp.sock', instant,
 				disks: Object.keys(backings).map(disk => ({target: disk, file: `${disk}.qcow2`})),
 				description: `restored instantly from point ${instant.point} of ${vm.name}`,
 			});
@@ -386,41 +402,48 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	/**
-	 * Copies what an instantly restored VM still reads from the repository into its own disks
-	 * (QMP block-stream on each, the VM running), then records that it no longer depends on it. A
-	 * stream a killed snapdeck left in QEMU is cancelled first; streaming again is safe (what is in
-	 * the overlay stays).
+	 * Copies what an instantly restored VM still reads from the repository into its own disks, then
+	 * records that it no longer depends on it. Running: QMP block-stream on each disk (a stream a
+	 * killed snapdeck left in QEMU is cancelled first; streaming again is safe: what is in the
+	 * overlay stays). Stopped: `qemu-img rebase -b ''` of each disk (safe mode: every cluster it
+	 * still reads from the point is copied in), and the VM stays stopped. The caller holds its lock.
 	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<void> {
+	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
-		if (!file.instant) return;
+		if (!file.instant) return 'nothing';
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
-		if (qmp === null || !(await socketAnswers(qmp))) {
-			if (!file.qemu) throw new SnapdeckError('refused', `${vm} is not running and cannot be started`);
-			await mkdir(stateDir(folder), {recursive: true, mode: 0o700});
-			await startVm(folder, file, this.runner);
-		}
-		const client = await QmpClient.connect(path.resolve(folder, file.qmp ?? 'qmp.sock'), 5000);
-		try {
-			await assertOwnQemu(client, folder, vm);
-			await clearLeftovers(client);
-			const tops = await topNodes(client);
-			// A disk whose stream finished after a killed snapdeck left it running has no backing file left.
-			const backed = [];
-			for (const disk of file.disks) if ((await headerChain(path.resolve(folder, disk.file))).chain.length > 1) backed.push(disk);
-			const nodes = backed.map(disk => tops.get(disk.target)?.node);
-			if (nodes.some(node => node === undefined)) throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);
-			if (nodes.length > 0) await runJobs(client, 'stream', nodes.length, ids => Promise.all(nodes.map((node, index) => client.execute('block-stream', {'job-id': ids[index], device: node, ...(options.bytesPerSecond ? {speed: options.bytesPerSecond} : {})}))), {signal: options.signal, onBytes: options.onBytes});
-		} finally {
-			client.close();
+		// A disk whose stream finished after a killed snapdeck left it has no backing file left.
+		const backed = [];
+		for (const disk of file.disks) if ((await headerChain(path.resolve(folder, disk.file))).chain.length > 1) backed.push(disk);
+		const running = qmp !== null && (await socketAnswers(qmp));
+		if (running) {
+			const client = await QmpClient.connect(qmp, 5000);
+			try {
+				await assertOwnQemu(client, folder, vm);
+				await clearLeftovers(client);
+				const tops = await topNodes(client);
+				const nodes = backed.map(disk => tops.get(disk.target)?.node);
+				if (nodes.some(node => node === undefined)) throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);
+				if (nodes.length > 0) await runJobs(client, 'stream', nodes.length, ids => Promise.all(nodes.map((node, index) => client.execute('block-stream', {'job-id': ids[index], device: node, ...(options.bytesPerSecond ? {speed: options.bytesPerSecond} : {})}))), {signal: options.signal, onBytes: options.onBytes});
+			} finally {
+				client.close();
+			}
+		} else {
+			const sizes = new Map(await Promise.all(backed.map(async disk => [disk, (await headerChain(path.resolve(folder, disk.file))).virtualSize] as const)));
+			const progress = partsBytes(backed, disk => sizes.get(disk) ?? 0, (done, total) => options.onBytes?.(done, total));
+			for (const disk of backed) {
+				await this.qemuImg.rebase(path.resolve(folder, disk.file), null, {signal: options.signal, onProgress: progress.of(disk)});
+				progress.finished(disk);
+			}
 		}
 		// The disks' headers name no backing file now: the VM stands alone.
 		for (const disk of file.disks) {
 			const {chain} = await headerChain(path.resolve(folder, disk.file));
-			if (chain.length !== 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the stream`, `run 'snapdeck recover ${vm}' again`);
+			if (chain.length !== 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'stream' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
 		}
 		await writeVmFile(folder, {...(await readVmFile(folder)), instant: null});
+		return running ? 'running' : 'stopped';
 	}
 
 	async archiveImages({state}: Inspection) {
@@ -437,7 +460,7 @@ export class LocalHypervisor implements Hypervisor {
 		if (missing.length > 0) throw new SnapdeckError('refused', `the archive's vm.json names ${[...new Set(missing)].join(', ')}, which the archive does not hold`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
 		return this.newVmFolder(name, work, async staging => {
 			for (const image of images) await copy(image, path.join(staging, image));
-			await writeVmFile(staging, {...vm, name, qmp: vm.qmp === null ? null : 'qmp.sock', description: `restored from an archive of ${vm.name}${vm.description ? `: ${vm.description}` : ''}`});
+			await writeVmFile(staging, {...vm, name, uuid: newUuid(), qmp: vm.qmp === null ? null : 'qmp.sock', description: `restored from an archive of ${vm.name}${vm.description ? `: ${vm.description}` : ''}`});
 			return Object.fromEntries(vm.disks.map(disk => [disk.target, disk.file]));
 		});
 	}

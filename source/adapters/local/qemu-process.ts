@@ -1,4 +1,4 @@
-import {readFile, rm} from 'node:fs/promises';
+import {readdir, readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {processAlive} from '../files.js';
@@ -85,14 +85,46 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 
 
 /**
- * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone.
- * QMP serves one client at a time: a caller that holds the connection passes it in. Where the
- * monitor does not answer (another client holds it, QEMU is too busy to greet), SIGTERM asks
- * QEMU for the same quit; SIGKILL only if it is still there 5 s later.
+ * The QEMUs that run this VM: the one its pid file names, and any qemu-system process whose
+ * command line serves its pid file or its QMP socket (found in /proc, so that a QEMU whose pid file
+ * was lost or replaced is not taken for gone).
+ */
+async function qemuPidsOf(folder: string, qmp: string | null): Promise<Set<number>> {
+	const pids = new Set<number>();
+	const fromFile = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
+	if (fromFile !== null && (await processAlive(fromFile))) pids.add(fromFile);
+	const socket = qmp === null ? null : `unix:${optionValue(qmp)},`;
+	for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+		if (!/^\d+$/.test(entry)) continue;
+		const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+		if (!/qemu-system/.test(path.basename(argv[0] ?? ''))) continue;
+		const ours = argv.some((arg, index) => (arg === '-pidfile' && argv[index + 1] === pidFile(folder)) || (socket !== null && arg === '-qmp' && (argv[index + 1] ?? '').startsWith(socket)));
+		if (ours && (await processAlive(Number(entry)))) pids.add(Number(entry));
+	}
+	return pids;
+}
+
+const aliveOf = async (pids: ReadonlySet<number>) => (await Promise.all([...pids].map(async pid => ((await processAlive(pid)) ? [pid] : [])))).flat();
+
+/** Waits up to `ms` for every one of `pids` to be gone; the ones still alive. */
+async function waitGone(pids: ReadonlySet<number>, ms: number): Promise<number[]> {
+	for (let waited = 0; ; waited += 20) {
+		const alive = await aliveOf(pids);
+		if (alive.length === 0 || waited >= ms) return alive;
+		await new Promise(resolve => setTimeout(resolve, 20));
+	}
+}
+
+/**
+ * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone: it
+ * says stopped only once no QEMU of the VM runs (found by its pid file and, in /proc, by its pid
+ * file or QMP socket on its command line). QMP serves one client at a time: a caller that holds
+ * the connection passes it in. Where the monitor does not answer (another client holds it, QEMU
+ * is too busy to greet), SIGTERM asks QEMU for the same quit; SIGKILL if it is still there 5 s later.
  */
 export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<'quit' | 'SIGTERM' | 'SIGKILL' | 'gone'> {
 	const qmp = qmpPath(folder, vm);
-	const pid = Number((await readFile(pidFile(folder), 'utf8').catch(() => '')).trim()) || null;
+	const pids = await qemuPidsOf(folder, qmp);
 	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000).catch(() => null));
 	if (client && !connected) {
 		// Never quit another VM's QEMU because this vm.json names its socket.
@@ -103,19 +135,23 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 	}
 	const quit = client ? await client.execute('quit', undefined, {timeoutMs: 2000}).then(() => true, () => false) : false;
 	if (client) client.close();
-	if (!quit && pid === null) {
-		throw new SnapdeckError('failed', `cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and snapdeck did not start it (no pid file)`, 'try again in a moment; if it still hangs, stop that QEMU yourself');
+	if (!quit && pids.size === 0) {
+		throw new SnapdeckError('failed', `cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and no QEMU process of it was found`, 'try again in a moment; if it still hangs, stop that QEMU yourself');
 	}
 	let how: 'quit' | 'SIGTERM' | 'SIGKILL' | 'gone' = quit ? 'quit' : 'gone';
-	if (!quit && pid !== null && (await processAlive(pid))) {
-		process.kill(pid, 'SIGTERM');
-		how = 'SIGTERM';
+	if (!quit) {
+		for (const pid of await aliveOf(pids)) {
+			process.kill(pid, 'SIGTERM');
+			how = 'SIGTERM';
+		}
 	}
-	for (let waited = 0; pid !== null && (await processAlive(pid)) && waited < 5000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20));
-	if (pid !== null && (await processAlive(pid))) {
+	const outlived = await waitGone(pids, 5000);
+	for (const pid of outlived) {
 		process.kill(pid, 'SIGKILL');
 		how = 'SIGKILL';
 	}
+	const left = await waitGone(pids, 5000);
+	if (left.length > 0) throw new SnapdeckError('failed', `${vm.name}'s QEMU (pid ${left.join(', ')}) still runs after quit, SIGTERM and SIGKILL`, 'it may be stuck in the kernel (an unresponsive storage mount): check it with ps and /proc, then try again');
 	await rm(pidFile(folder), {force: true});
 	if (qmp !== null) await rm(qmp, {force: true});
 	return how;

@@ -36,6 +36,8 @@ export type QemuConfig = z.infer<typeof QemuConfig>;
 
 export const VmFile = VmDefinition.extend({
 	version: z.literal(1),
+	/** The VM's identity on this host (core/identity.ts), given at creation; a VM made before has none (its folder stands in). */
+	uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/).optional(),
 	description: z.string().default(''),
 	/** The QMP socket of a running QEMU, relative to the VM's folder or absolute. */
 	qmp: z.string().nullable().default(null),

@@ -16,8 +16,8 @@ export async function appendJournalFile(file: string, line: object): Promise<voi
 	await appendStateFile(file, `${JSON.stringify(line)}\n`);
 }
 
-export const recordChange = (connection: string, entry: JournalEntry) =>
-	appendJournalFile(journalFile(), {...entry, user: os.userInfo().username, host: os.hostname(), connection} satisfies JournalRecord);
+export const recordChange = (connection: string, entry: JournalEntry, repository?: string) =>
+	appendJournalFile(journalFile(), {...entry, user: os.userInfo().username, host: os.hostname(), connection, ...(repository === undefined ? {} : {repository})} satisfies JournalRecord);
 
 /** The journal's records, oldest first; a torn last line (a crash mid-write) is skipped. */
 export async function readJournal(file = journalFile()): Promise<JournalRecord[]> {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import {z} from 'zod';
 import type {JobStore, JournalEntry, OperationStore, PendingJob, PendingOperation, StoredJob} from '../../core/plan.js';
 import {processAlive} from '../files.js';
+import {NAME_PATTERN} from '../../core/names.js';
+import type {VmIdentity} from '../../core/identity.js';
 import {processStartTime} from './lock.js';
 import {WORK_FOLDER} from './work-folder.js';
 import {writeJsonAtomic} from './atomic-file.js';
@@ -16,12 +18,13 @@ export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
 
 /**
  * The VM's own journal (`.snapdeck/journal.jsonl`) and, with `connection`, the central journal that
- * `snapdeck log` reads; both appended with an fsync.
+ * `snapdeck log` reads; both appended with an fsync. Each line of the central journal names the
+ * connection, and with `extra` the repository and the VM's identity.
  */
-export function folderOperationStore(folder: string, connection?: string): OperationStore {
+export function folderOperationStore(folder: string, connection?: string, extra: {repository?: string; identity?: VmIdentity; connection?: string} = {}): OperationStore {
 	const dir = stateDir(folder);
 	const pendingFile = path.join(dir, 'pending.json');
-	return {
+	const store: OperationStore = {
 		async readPending() {
 			const text = await readStateFile(pendingFile);
 			return text === null ? null : (JSON.parse(text) as PendingOperation);
@@ -34,10 +37,34 @@ export function folderOperationStore(folder: string, connection?: string): Opera
 			await rm(pendingFile, {force: true});
 		},
 		async appendJournal(entry: JournalEntry) {
-			await appendJournalFile(path.join(dir, 'journal.jsonl'), entry);
-			if (connection !== undefined) await recordChange(connection, entry);
+			const line = {...entry, ...(extra.identity ? {identity: extra.identity} : {})};
+			// The VM's own journal says who and where too: for a repository named on the command line it is the only one.
+			const own = {...line, user: os.userInfo().username, host: os.hostname(), ...((extra.connection ?? connection) === undefined ? {} : {connection: extra.connection ?? connection}), ...(extra.repository ? {repository: extra.repository} : {})};
+			await appendJournalFile(path.join(dir, 'journal.jsonl'), own);
+			if (connection !== undefined) await recordChange(connection, line, extra.repository);
+		},
+		repositoryTags: {
+			read: async () => {
+				const text = await readStateFile(path.join(dir, 'repositories.json')).catch(() => null);
+				const parsed = z.record(z.string().regex(/^[0-9a-f]{8}$/), z.string().refine(root => path.isAbsolute(root))).safeParse((() => {
+					try {
+						return text === null ? {} : JSON.parse(text);
+					} catch {
+						return {};
+					}
+				})());
+				return parsed.success ? parsed.data : {};
+			},
+			remember: async (tag, root) => {
+				const known = await readTags();
+				if (known[tag] === root) return;
+				await stateFolder(dir, 'the state folder');
+				await writeJsonAtomic(path.join(dir, 'repositories.json'), {...known, [tag]: root});
+			},
 		},
 	};
+	const readTags = () => store.repositoryTags!.read();
+	return store;
 }
 
 const Token = z.string().regex(/^[0-9a-f]{16}$/);
@@ -47,7 +74,7 @@ const AbsolutePath = z.string().min(1).max(4096).refine(text => path.isAbsolute(
 const PendingJobFile = z.strictObject({
 	version: z.literal(2),
 	token: Token,
-	action: z.enum(['take', 'revert', 'merge', 'prune', 'recover', 'backup', 'verify', 'restore', 'schedule', 'checkpoints', 'copy', 'boot-test', 'start', 'stop', 'extract']),
+	action: z.enum(['take', 'revert', 'merge', 'prune', 'recover', 'backup', 'verify', 'restore', 'schedule', 'checkpoints', 'copy', 'boot-test', 'start', 'stop', 'extract', 'adopt']),
 	command: z.string().max(4096),
 	subject: z.string().max(4096).nullable(),
 	startedAt: z.string().max(64),
@@ -57,6 +84,11 @@ const PendingJobFile = z.strictObject({
 	debris: z.array(z.discriminatedUnion('kind', [
 		z.strictObject({kind: z.literal('folder'), parent: AbsolutePath, name: z.string().regex(WORK_FOLDER)}),
 		z.strictObject({kind: z.literal('throwaway'), connection: z.string().min(1).max(4096), name: z.string().min(1).max(255)}),
+		// Only an instant restore's mark: REPO/VM/.snapdeck/instant/NAME.json of that very VM.
+		z.strictObject({kind: z.literal('instant'), connection: z.string().min(1).max(4096), vm: z.string().regex(NAME_PATTERN), marker: AbsolutePath}).refine(
+			debris => path.basename(debris.marker) === `${debris.vm}.json` && path.basename(path.dirname(debris.marker)) === 'instant' && path.basename(path.dirname(path.dirname(debris.marker))) === '.snapdeck',
+			'an instant restore\'s mark is REPO/VM/.snapdeck/instant/NAME.json',
+		),
 	])).max(1000),
 	halfDone: z.string().max(4096).nullable(),
 }).superRefine((job, context) => {

@@ -1,6 +1,6 @@
 import {SnapdeckError} from '../../core/errors.js';
 import {formatBytes} from '../../core/units.js';
-import {cancellable, expectArgs, pointJson, print, printJson, progressReporter} from '../support.js';
+import {cancellable, expectArgs, pointJson, print, printJson, progressReporter, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -23,7 +23,7 @@ export default defineCommand({
 		const point = await cancellable(signal => svc.backup(vm!, {
 			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce,
 			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
-			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : process.stderr.write(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}\n`)),
+			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : note(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}`)),
 		}));
 		if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
 		else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm!)}`);

@@ -1,3 +1,4 @@
+import {describeVm, identityTag} from '../../core/identity.js';
 import {renderBackups} from '../render.js';
 import {expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
 import {defineCommand} from '../command.js';
@@ -5,7 +6,7 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'backups',
 	usage: `  snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)`,
-	flags: ['from'],
+	flags: ['from', 'origin'],
 	backups: true,
 	async run({args, flags, service}) {
 		const command = 'backups';
@@ -18,9 +19,15 @@ export default defineCommand({
 			return 0;
 		}
 		const svc = await service();
-		const points = await svc.backups(vm!);
-		if (flags.json) printJson({vm, repository: svc.repository!.root, points: points.map(pointJson)});
-		else print(renderBackups(vm!, svc.repository!.vmDir(vm!), points));
+		const points = await svc.backups(vm!, {origin: flags.origin});
+		const binding = svc.backupsFolder(vm!);
+		const others = (binding?.others ?? []).map(other => ({folder: other.folder, origin: other.identity ? identityTag(other.identity) : other.folder, identity: other.identity, points: other.points}));
+		if (flags.json) printJson({vm, repository: svc.repository!.root, folder: svc.repository!.vmDir(vm!), identity: binding?.foreign?.identity ?? binding?.identity ?? null, points: points.map(pointJson), others});
+		else {
+			print(renderBackups(vm!, svc.repository!.vmDir(vm!), points));
+			if (binding?.foreign) print(`(these are the backups of ${describeVm(vm!, binding.foreign.identity)}, not of this connection's ${vm}: they are restored only as a new VM)`);
+			for (const other of others) print(`${svc.repository!.root} also holds the backups of ${describeVm(vm!, other.identity)}, ${other.points} point${other.points === 1 ? '' : 's'}: --origin ${other.origin} lists them`);
+		}
 		return 0;
 	},
 });

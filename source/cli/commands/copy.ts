@@ -9,7 +9,7 @@ export default defineCommand({
                                             name from "offsite" in the config, or a restic repository
                                             (a path, sftp:, rest:, s3:...; password from
                                             RESTIC_PASSWORD_FILE); made there if it is new`,
-	flags: ['point', 'to', 'force'],
+	flags: ['point', 'to', 'force', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'copy';
@@ -17,7 +17,7 @@ export default defineCommand({
 		if (flags.to === undefined) throw new SnapdeckError('usage', 'copy needs --to TARGET: a target named under "offsite" in the config, or a restic repository', `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --to /mnt/usb/restic`);
 		const {target} = await targetOf(flags.to);
 		const svc = await service();
-		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
+		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
 		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? target.repository, ...result});
 		else {
 			if (result.created) print(`made a new restic repository at ${target.repository}`);

@@ -1,5 +1,5 @@
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../../service/demo-lab.js';
-import {defaultDemoDir, expectArgs, print, printJson, repositoryDir, uiServices} from '../support.js';
+import {defaultDemoDir, expectArgs, print, printJson, repositoryDir, uiServices, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -10,9 +10,9 @@ export default defineCommand({
 		const command = 'demo';
 		expectArgs(command, args, []);
 		const dir = flags.dir ?? defaultDemoDir();
-		const {created} = await buildDemoLab(dir, name => flags.json || process.stderr.write(`building demo VM ${name}\n`));
-		const {running, note} = await startDemoVms(dir);
-		if (note && !flags.json) process.stderr.write(`${note}\n`);
+		const {created} = await buildDemoLab(dir, name => flags.json || note(`building demo VM ${name}`));
+		const {running, note: started} = await startDemoVms(dir);
+		if (started && !flags.json) note(started);
 		if (flags.json) {
 			printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name), running});
 			return 0;

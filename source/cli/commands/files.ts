@@ -8,7 +8,7 @@ export default defineCommand({
                                             /etc, or DEVICE:/etc where there are several); read-only
   snapdeck files VM --point ID --extract PATH --to DIR
                                             copy a file or folder out of a point into DIR`,
-	flags: ['point', 'extract', 'to'],
+	flags: ['point', 'extract', 'to', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'files';
@@ -18,12 +18,12 @@ export default defineCommand({
 		if (flags.extract !== undefined) {
 			if (inGuest !== undefined) throw new SnapdeckError('usage', 'give the path to extract with --extract PATH alone');
 			if (flags.to === undefined) throw new SnapdeckError('usage', '--extract needs --to DIR, the folder to copy into');
-			const done = await cancellable(signal => svc.extractFiles(vm!, {point: flags.point!, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
+			const done = await cancellable(signal => svc.extractFiles(vm!, {point: flags.point!, origin: flags.origin, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
 			if (flags.json) printJson({vm, point: flags.point, ...done});
 			else print(`extracted ${done.device}:${done.path} of point ${flags.point} to ${done.written}`);
 			return 0;
 		}
-		const listing = await cancellable(signal => svc.listFiles(vm!, {point: flags.point!, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
+		const listing = await cancellable(signal => svc.listFiles(vm!, {point: flags.point!, origin: flags.origin, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
 		if (flags.json) printJson({vm, point: flags.point, ...listing});
 		else if (listing.kind === 'filesystems') print(listing.filesystems.length === 0 ? 'no filesystem libguestfs can read' : listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'));
 		else print(listing.entries.map(entry => `${entry.mode}  ${String(entry.size).padStart(12)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`).join('\n'));

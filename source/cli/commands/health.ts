@@ -1,7 +1,7 @@
 import {SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
 import {prometheusText, renderHealth} from '../render.js';
-import {openSessions, parseNow, print, printJson, repositoryDir, writeReport} from '../support.js';
+import {openSessions, parseNow, print, printJson, repositoryDir, repositoryNamed, writeReport} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -13,7 +13,7 @@ export default defineCommand({
 	backups: true,
 	async run({args, flags}) {
 		const now = parseNow(flags.now);
-		const sessions = await openSessions({connect: flags.connect, repository: await repositoryDir(flags.repo)});
+		const sessions = await openSessions({connect: flags.connect, repository: await repositoryDir(flags.repo), named: repositoryNamed(flags.repo)});
 		if (sessions.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
 		const checked = await Promise.all(sessions.map(async svc => {
 			const vms = await svc.health({now, only: args.length > 0 ? args : undefined});

@@ -1,5 +1,5 @@
 import {renderList} from '../render.js';
-import {expectArgs, openSessions, print, printJson, repositoryDir} from '../support.js';
+import {expectArgs, openSessions, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -10,7 +10,7 @@ export default defineCommand({
 		const command = 'list';
 		expectArgs(command, args, []);
 		const repository = await repositoryDir(flags.repo, false);
-		const listed = await Promise.all((await openSessions({connect: flags.connect, repository})).map(async svc => ({connection: svc.hypervisor.uri, vms: await svc.list()})));
+		const listed = await Promise.all((await openSessions({connect: flags.connect, repository, named: repositoryNamed(flags.repo)})).map(async svc => ({connection: svc.hypervisor.uri, vms: await svc.list()})));
 		// One connection: the documented shape; several: one entry each.
 		if (flags.json) printJson(listed.length === 1 ? listed[0] : {connections: listed});
 		else print(listed.map(({connection, vms}) => renderList(connection, vms)).join('\n\n'));

@@ -1,7 +1,7 @@
 import {createInterface} from 'node:readline/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';
-import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf} from '../support.js';
+import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -48,7 +48,7 @@ export default defineCommand({
 			if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
 			retention = policy.retention;
 		}
-		const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`)}));
+		const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => note(`snapdeck: warning: ${text}`)}));
 		if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 		else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
 		else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);

@@ -9,14 +9,15 @@ export default defineCommand({
 	async run({args, flags, commandLine, service}) {
 		const command = 'recover';
 		const [vm] = expectArgs(command, args, ['vm']);
-		const {plan, jobs, problems} = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
-		const done = plan !== null || jobs.length > 0;
+		const {plan, jobs, problems, did} = await (await service()).recover(vm!, {command: commandLine, onEvent: progressReporter(flags)});
+		const done = plan !== null || jobs.length > 0 || did.length > 0;
 		if (flags.json) {
-			printJson({type: 'result', outcome: done ? 'done' : 'nothing-pending', plan, jobs: jobs.map(({job, removed, untouched}) => ({left: job, removed, untouched})), problems});
+			printJson({type: 'result', outcome: done ? 'done' : 'nothing-pending', plan, jobs: jobs.map(({job, removed, untouched, pending}) => ({left: job, removed, untouched, pending})), did, problems});
 		} else {
+			for (const line of did) print(`recovered: ${line}`);
 			if (plan) print(`recovered: ${plan.summary}`);
-			for (const {job, removed, untouched} of jobs) {
-				print(`recovered: ${describePendingJob(vm!, job)}; ${removed.length > 0 ? `removed ${removed.join(', ')}` : 'it left nothing to remove'}${untouched.length > 0 ? `; left alone (not what it made): ${untouched.join('; ')}` : ''}`);
+			for (const {job, removed, untouched, pending} of jobs) {
+				print(`recovered: ${describePendingJob(vm!, job)}; ${removed.length > 0 ? `removed ${removed.join(', ')}` : 'it left nothing to remove'}${untouched.length > 0 ? `; left alone (not what it made): ${untouched.join('; ')}` : ''}${pending.length > 0 ? `; still to do: ${pending.join('; ')}` : ''}`);
 			}
 			for (const problem of problems) print(`! ${problem}`);
 			if (!done && problems.length === 0) print(`${vm} has no unfinished operation`);

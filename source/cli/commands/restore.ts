@@ -1,7 +1,7 @@
 import {SnapdeckError} from '../../core/errors.js';
 import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';
-import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, targetOf} from '../support.js';
+import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -15,7 +15,7 @@ export default defineCommand({
                                             a point that failed its last verify needs --force;
                                             --from restores from an off-site target, no local
                                             repository needed`,
-	flags: ['point', 'limit', 'instant', 'from', 'to', 'as', 'in-place', 'force'],
+	flags: ['point', 'limit', 'instant', 'from', 'to', 'as', 'in-place', 'force', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'restore';
@@ -27,7 +27,7 @@ export default defineCommand({
 			if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
 			// --dry-run: the plan is shown, then declined, so nothing changes.
 			const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
-			const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
+			const result = await cancellable(signal => svc.restoreInPlace(vm!, {point: flags.point!, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
 			const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
 			if (flags.json) printJson({type: 'result', outcome, point: flags.point, snapshot: result.snapshot, plan: result.plan});
 			else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
@@ -36,18 +36,19 @@ export default defineCommand({
 		}
 		if (flags.instant) {
 			if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${flags.point} --instant --as NAME`);
+			// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s, as backup takes it.
+			if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
 			const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-			if (limit !== undefined && !(limit > 0)) throw new SnapdeckError('usage', `--limit ${flags.limit}: give MiB/s, a positive number`);
 			const done = await cancellable(signal => svc.restoreInstant(vm!, {
-				point: flags.point!, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
+				point: flags.point!, origin: flags.origin, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
 				...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
-				onStarted: name => process.stderr.write(`${name} is running (from the repository, while its data streams in)\n`),
+				onStarted: name => note(`${name} is running (from the repository, while its data streams in)`),
 			}));
 			if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
 			else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
 			return 0;
 		}
-		const options = {point: flags.point!, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
+		const options = {point: flags.point!, origin: flags.origin, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
 		const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
 		const restored = await cancellable(signal => (from ? svc.restoreFrom(from, vm!, {...options, signal}) : svc.restore(vm!, {...options, signal})));
 		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});

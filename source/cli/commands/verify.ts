@@ -1,5 +1,5 @@
 import {SnapdeckError} from '../../core/errors.js';
-import {cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, targetOf} from '../support.js';
+import {cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -9,7 +9,7 @@ export default defineCommand({
   snapdeck verify VM --from TARGET [--read-data]
                                             restic's check of an off-site target: its structure and
                                             10% of its data (all of it with --read-data)`,
-	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data'],
+	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'verify';
@@ -24,14 +24,14 @@ export default defineCommand({
 		}
 		const svc = await service();
 		// Progress on the terminal; --json stays the one verdict object it always was.
-		const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => process.stderr.write(`snapdeck: warning: ${text}\n`), ...(flags.json ? {} : {onEvent: progressReporter(flags)})}));
+		const verdicts = await cancellable(signal => svc.verify(vm!, {point: flags.point, origin: flags.origin, restoreTest: flags['restore-test'], command: commandLine, signal, onWarning: text => note(`snapdeck: warning: ${text}`), ...(flags.json ? {} : {onEvent: progressReporter(flags)})}));
 		// --boot: the point (the newest, unless named) also boots, once its files verify.
 		const newest = verdicts.at(-1);
 		const bootable = flags.boot && newest?.ok === true;
-		if (flags.boot && !bootable) process.stderr.write(`snapdeck: not booted: ${newest ? `point ${newest.id} failed verification` : 'no point'}\n`);
+		if (flags.boot && !bootable) note(`snapdeck: not booted: ${newest ? `point ${newest.id} failed verification` : 'no point'}`);
 		const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
 		if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 5 && timeout <= 3600)) throw new SnapdeckError('usage', `--timeout ${flags.timeout}: give whole seconds, 5 to 3600`);
-		const boot = bootable ? await cancellable(signal => svc.bootTest(vm!, {point: flags.point ?? newest.id, command: commandLine, signal, ...(timeout === undefined ? {} : {timeoutMs: timeout * 1000}), ...(flags.json ? {} : {onEvent: progressReporter(flags)})})) : null;
+		const boot = bootable ? await cancellable(signal => svc.bootTest(vm!, {point: flags.point ?? newest.id, origin: flags.origin, command: commandLine, signal, ...(timeout === undefined ? {} : {timeoutMs: timeout * 1000}), ...(flags.json ? {} : {onEvent: progressReporter(flags)})})) : null;
 		if (flags.json) printJson({vm, points: verdicts, ...(flags.boot ? {boot} : {})});
 		else {
 			for (const verdict of verdicts) print(verdict.ok ? `ok      ${verdict.id}` : `FAILED  ${verdict.id}: ${verdict.problems.join('; ')}`);
