@@ -52,6 +52,8 @@ export interface BootOptions {
 	readonly throwaway?: {readonly token: string; readonly register: (name: string) => Promise<void>};
 	/** Told when the throwaway VM has been started. */
 	readonly onStarted?: () => void;
+	/** The point's own copies of what the VM needs to start besides its disks, by how its definition names them (never the live VM's). */
+	readonly bootFiles?: Readonly<Record<string, string>>;
 }
 
 /** What a boot test saw: its verdict, how long it took, the console's text and a PNG of the display. */
@@ -65,6 +67,13 @@ export interface BootResult {
 
 export interface BackupDriver {
 	readonly disks: readonly {readonly target: string; readonly virtualSize: number}[];
+	/**
+	 * What the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI
+	 * variables): how its definition names each, and where it is (`fetch` brings it here from another
+	 * host). Copied into every
+	 * point, so that a point boots (and restores) whole, without the live VM's folder.
+	 */
+	readonly bootFiles?: ReadonlyArray<{readonly role: 'kernel' | 'initrd' | 'nvram'; readonly name: string; readonly path: string; readonly fetch?: (local: string) => Promise<void>}>;
 	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
 	readonly definition: unknown;
 	/**
@@ -151,7 +160,7 @@ export interface Restores {
 	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
 	 */
-	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders): Promise<Record<string, string>>;
+	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders, bootFiles?: Readonly<Record<string, string>>): Promise<Record<string, string>>;
 }
 
 /** Restores written over a VM's own disks. */
@@ -163,7 +172,7 @@ export interface InPlaceRestores {
 /** Restores that run at once from the repository while their data streams in. */
 export interface InstantRestores {
 	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore; built in `work` where given. */
-	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders): Promise<Record<string, string>>;
+	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders, bootFiles?: Readonly<Record<string, string>>): Promise<Record<string, string>>;
 	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
 	instantOf(vm: string): Promise<{repository: string; point: string} | null>;
 	/**

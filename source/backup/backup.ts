@@ -1,7 +1,7 @@
 import {constants} from 'node:fs';
-import {chmod, copyFile, rename, rm, stat} from 'node:fs/promises';
+import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, BACKUP_BITMAP_PREFIX, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type Manifest} from '../core/backup.js';
+import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type BootFile, type Manifest} from '../core/backup.js';
 import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
@@ -123,6 +123,34 @@ async function copyArchive(repo: Repository, vm: string, id: string, source: Arc
 	return images;
 }
 
+/**
+ * Copies what the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI
+ * variables) into the point: boot/ID/ROLE, private, hashed and durable. One the previous point
+ * holds unchanged is linked, not copied again.
+ */
+async function copyBootFiles(repo: Repository, vm: string, id: string, files: NonNullable<BackupDriver['bootFiles']>, previous: BackupPoint | null | undefined, signal?: AbortSignal): Promise<BootFile[]> {
+	const copied: BootFile[] = [];
+	for (const source of files) {
+		signal?.throwIfAborted();
+		const file = bootFileOf(id, source.role);
+		const target = repo.resolve(vm, file);
+		await makeDirs(path.dirname(target), 'the backup repository');
+		await (source.fetch ? source.fetch(target) : copyFile(source.path, target, constants.COPYFILE_EXCL)).catch((error: NodeJS.ErrnoException) => {
+			throw new SnapdeckError('failed', `cannot copy ${vm}'s ${source.role} (${source.name}) into the point: ${error.code === 'ENOENT' ? 'it is missing' : error.message}`, `a VM that boots a kernel from a file needs it there to be backed up whole: put ${source.name} back, or change the VM's definition`);
+		});
+		await chmod(target, 0o600);
+		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
+		const same = previous?.bootFiles.find(other => other.role === source.role && other.sha256 === sha256);
+		if (same) {
+			// The same bytes as the previous point's: one copy on disk, two names.
+			const linked = `${target}.link`;
+			if (await link(repo.resolve(vm, same.file), linked).then(() => true, () => false)) await rename(linked, target);
+		}
+		copied.push({role: source.role, name: source.name, file, size: (await stat(target)).size, sha256});
+	}
+	return copied;
+}
+
 async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext): Promise<BackupPoint> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
@@ -156,7 +184,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
 		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
-		identity: repo.bindingOf(vm)?.identity ?? manifest.identity,
+		identity: repo.bindingOf(vm)?.identity ?? manifest.identity, bootFiles: [],
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
@@ -182,9 +210,10 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 		}
 		const archived = archive ? await copyArchive(repo, vm, id, archive, job, options.signal) : null;
+		const bootFiles = await copyBootFiles(repo, vm, id, driver.bootFiles ?? [], latest, options.signal);
 		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 		const complete: BackupPoint = {
-			...point, state: 'complete', archive: archived, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
+			...point, state: 'complete', archive: archived, bootFiles, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
 			files: await Promise.all(files.map(async file => {
 				const absolute = repo.resolve(vm, file.file);
 				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
@@ -205,6 +234,7 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		await driver.removeBitmap(bitmap).catch(() => undefined);
 		for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
 		await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});
+		await rm(path.dirname(repo.resolve(vm, bootFileOf(id, 'kernel'))), {recursive: true, force: true});
 		await repo.write(manifest);
 		const cancelled = options.signal?.aborted ?? false;
 		const {message, code} = describeError(error);

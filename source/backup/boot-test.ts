@@ -2,7 +2,7 @@ import {chmod, mkdir, rm, writeFile} from 'node:fs/promises';
 import {stateFolder} from '../adapters/safe-fs.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import path from 'node:path';
-import {bootFiles, findPoint, type BootTest} from '../core/backup.js';
+import {bootFiles, bootFilesOf, findPoint, type BootTest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
@@ -58,6 +58,8 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		signal: options.signal, onCopied: byteProgress(options.onEvent),
 		throwaway: {token: job.token, register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name})},
 		onStarted: () => job.step('booting'),
+		// The point's own kernel and initramfs: a boot test proves the point, never the live VM's folder.
+		bootFiles: bootFilesOf(point, file => repo.resolve(vm, file)),
 	});
 	job.step('judged');
 	// The evidence, kept with the point: no more readable than the point files.

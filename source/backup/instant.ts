@@ -1,6 +1,6 @@
 import {lstat, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {findPoint} from '../core/backup.js';
+import {bootFilesOf, findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -80,7 +80,7 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 	}
 	await job.begin(point.id, `instantly, as VM ${options.as}`);
 	options.onEvent?.({type: 'step', index: 0, total: 2, summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`, resumed: false});
-	await instant.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id}, (parent, label) => job.workFolder(parent, label));
+	await instant.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id}, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file)));
 	job.step('created');
 	// The new VM is this job's until its stream ends: no other change to it meanwhile.
 	const unlock = await hypervisor.lock(options.as, options.command);

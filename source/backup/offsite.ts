@@ -129,7 +129,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 		}
 		// Earlier points' archives are theirs: the snapshot holds this point's only.
 		staging = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'offsite-copy');
-		await stage(repo, vm, staging, {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null}))});
+		await stage(repo, vm, staging, {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null, bootFiles: []}))});
 		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
 		await job.begin(point.id, `to ${targetLabel(target)}`);
 		let summary: Record<string, unknown> | null = null;
@@ -161,7 +161,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 async function stage(repo: Repository, vm: string, staging: string, manifest: Manifest): Promise<void> {
 	await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {mode: 0o600, flag: 'wx'});
 	for (const member of manifest.points) {
-		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name))]) {
+		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name)), ...member.bootFiles.map(boot => boot.file)]) {
 			const to = path.join(staging, file);
 			await makeDirs(path.dirname(to), 'the staging folder of an off-site copy');
 			await link(repo.resolve(vm, file), to).catch(async (error: NodeJS.ErrnoException) => {
@@ -199,7 +199,7 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 		const manifest = await staged.read(vm);
 		const point = findPoint(manifest, remote.id);
 		for (const member of pointChain(manifest, point.id)) {
-			const files = [...member.files, ...(member === point ? point.archive ?? [] : []).map(image => ({file: archiveFile(point.id, image.name), sha256: image.sha256}))];
+			const files = [...member.files, ...(member === point ? point.archive ?? [] : []).map(image => ({file: archiveFile(point.id, image.name), sha256: image.sha256})), ...(member === point ? point.bootFiles : [])];
 			for (const file of files) {
 				const absolute = staged.resolve(vm, file.file);
 				// A snapshot is data from elsewhere: a link in it (to a file of this host) is never followed.
@@ -314,7 +314,10 @@ export async function pruneTarget(target: ResticTarget, plan: RemotePrunePlan, o
 	if (plan.remove.length === 0) return;
 	await job.begin(plan.remove.map(point => point.id).join(', '), `on ${targetLabel(target)}`);
 	// An append-only target refuses the first delete; restic would retry it for minutes.
+	job.step('forgetting');
 	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only'});
+	// Killed here, the points are forgotten and their data waits for the next prune (restic's own, or this one run again).
+	job.step('forgotten');
 	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only'});
 }
 

@@ -402,7 +402,7 @@ export class Repository {
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
 		const removed: string[] = [];
-		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive');
+		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive' && entry.name !== 'boot');
 		for (const subdir of subdirs) {
 			for (const name of await readdir(path.join(dir, subdir.name))) {
 				const file = `${subdir.name}/${name}`;
@@ -417,6 +417,13 @@ export class Repository {
 			if (archived.has(id)) continue;
 			await rm(path.join(dir, 'archive', id), {recursive: true, force: true});
 			removed.push(`archive/${id}`);
+		}
+		// Boot files (kernel, initramfs) of points that are not, or no longer, complete.
+		const kept = new Set(complete.filter(point => point.bootFiles.length > 0).map(point => point.id));
+		for (const id of await readdir(path.join(dir, 'boot')).catch(() => [] as string[])) {
+			if (kept.has(id)) continue;
+			await rm(path.join(dir, 'boot', id), {recursive: true, force: true});
+			removed.push(`boot/${id}`);
 		}
 		// Boot-test evidence of points that are gone (pruned), and overlays a crashed boot test left.
 		const points = new Set(complete.map(point => point.id));

@@ -1,7 +1,7 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
+import {archiveFile, bootFilesOf, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
@@ -119,7 +119,7 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options, job));
 	} else {
 		const restores = roleOf(hypervisor, 'restores', 'create VMs from a backup', 'restore the disks with --to PATH instead');
-		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write, (parent, label) => job.workFolder(parent, label)));
+		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file))));
 	}
 	options.onEvent?.({type: 'done', index: 0});
 	return restored;

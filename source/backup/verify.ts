@@ -1,4 +1,4 @@
-import {rm} from 'node:fs/promises';
+import {lstat, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
@@ -56,7 +56,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 				return [];
 			}
 		}));
-		const total = [...chainFiles.values()].reduce((sum, size) => sum + size, 0)
+		const total = [...chainFiles.values()].reduce((sum, size) => sum + size, 0) + points.reduce((sum, point) => sum + point.bootFiles.reduce((inner, boot) => inner + boot.size, 0), 0)
 			+ points.reduce((sum, point) => sum + (point.archive ?? []).reduce((inner, image) => inner + image.size, 0) + (options.restoreTest ? point.files.reduce((inner, file) => inner + file.virtualSize, 0) : 0), 0);
 		const progress = byteProgress(options.onEvent);
 		let done = 0;
@@ -95,6 +95,7 @@ export async function verifyBackups(repo: Repository, vm: string, options: Verif
 				}
 			}
 			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal, read)));
+			problems.push(...(await bootFileProblems(repo, vm, point, options.signal, read)));
 			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, job, options.signal, read)));
 			verdicts.push({id: point.id, ok: problems.length === 0, problems});
 		}
@@ -111,6 +112,18 @@ async function archiveProblems(repo: Repository, vm: string, point: BackupPoint,
 		const file = archiveFile(point.id, image.name);
 		if (problems.some(problem => problem.startsWith(`${file} `))) continue;
 		if ((await sha256File(repo.resolve(vm, file), signal, onBytes)) !== image.sha256) problems.push(`${file} does not match its checksum (changed or damaged since it was written)`);
+	}
+	return problems;
+}
+
+/** A point's boot files (kernel, initramfs, UEFI variables): there, regular files, unchanged since they were written. */
+async function bootFileProblems(repo: Repository, vm: string, point: BackupPoint, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string[]> {
+	const problems: string[] = [];
+	for (const boot of point.bootFiles) {
+		const absolute = repo.resolve(vm, boot.file);
+		const found = await lstat(absolute).catch(() => null);
+		if (!found?.isFile()) problems.push(`${boot.file} (the ${boot.role} ${vm} boots) is ${found ? 'not a file' : 'missing'}`);
+		else if ((await sha256File(absolute, signal, onBytes)) !== boot.sha256) problems.push(`${boot.file} (the ${boot.role} ${vm} boots) does not match its checksum`);
 	}
 	return problems;
 }

@@ -66,6 +66,21 @@ export const ArchiveImage = z.object({
 });
 export type ArchiveImage = z.infer<typeof ArchiveImage>;
 
+/** A file the VM needs to start that is no disk, kept with a point: the kernel and initramfs of a direct-boot VM, UEFI's variables. */
+export const BootFile = z.object({
+	role: z.enum(['kernel', 'initrd', 'nvram']),
+	/** How the VM's definition names it (vm.json: relative to the VM's folder; libvirt: a path on the host). */
+	name: z.string().min(1).max(4096),
+	/** Where the point keeps it: boot/ID/NAME in the VM's folder of the repository. */
+	file: z.string().regex(/^boot\/\d{8}T\d{6}Z(?:-\d+)?\/[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/, {message: 'must be boot/ID/NAME, inside the VM\'s folder of the repository'}),
+	size: z.number().int().nonnegative(),
+	sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type BootFile = z.infer<typeof BootFile>;
+
+/** Where point `id` keeps a boot file, relative to the VM's folder in the repository. */
+export const bootFileOf = (id: string, role: BootFile['role']) => `boot/${id}/${role}`;
+
 /** Where an archive image of point `id` is, relative to the VM's folder in the repository. */
 export const archiveFile = (id: string, name: string) => `archive/${id}/${name}`;
 
@@ -95,6 +110,8 @@ export const BackupPoint = z.object({
 	archiveDefinition: z.unknown().optional(),
 	/** Which VM it is a point of (core/identity.ts); null for a point an older snapdeck took. */
 	identity: VmIdentity.nullable().default(null),
+	/** What the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI variables), as it was; a boot test and a restore use these, never the live VM's. */
+	bootFiles: z.array(BootFile).default([]),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 
@@ -135,6 +152,7 @@ export function manifestProblems(manifest: {points: ReadonlyArray<z.infer<typeof
 			if (parent && file.backing !== expected) problems.push(`${file.file} of point ${point.id} is backed by ${file.backing ?? 'nothing'}, not by its parent's ${expected ?? '(no such disk)'}`);
 			if (!parent && point.parent === null && file.backing !== null) problems.push(`${file.file} of full point ${point.id} names a backing file`);
 		}
+		for (const boot of point.bootFiles ?? []) if (!boot.file.startsWith(`boot/${point.id}/`)) problems.push(`point ${point.id} names ${boot.file} as its ${boot.role}`);
 		const names = new Set((point.archive ?? []).map(image => image.name));
 		if (names.size !== (point.archive ?? []).length) problems.push(`the archive of point ${point.id} names an image twice`);
 		for (const image of point.archive ?? []) {
@@ -237,3 +255,7 @@ export function definitionUuid(definition: unknown): string | null {
 	if (definition !== null && typeof definition === 'object' && typeof (definition as {uuid?: unknown}).uuid === 'string') return (definition as {uuid: string}).uuid.toLowerCase();
 	return null;
 }
+
+/** A point's boot files by how the VM's definition names them, at `resolve(file)`: what a boot test and a restore start the VM with. */
+export const bootFilesOf = (point: Pick<BackupPoint, 'bootFiles'>, resolve: (file: string) => string): Record<string, string> =>
+	Object.fromEntries(point.bootFiles.map(file => [file.name, resolve(file.file)]));

@@ -21,7 +21,7 @@ export const JOB_KINDS = {
 	/** A point copied to an off-site target. */
 	copy: {action: 'copy', steps: ['staged', 'uploaded']},
 	/** Points forgotten on an off-site target. */
-	'prune-offsite': {action: 'prune', steps: ['forgetting']},
+	'prune-offsite': {action: 'prune', steps: ['forgetting', 'forgotten']},
 	/** A point booted in a throwaway VM. */
 	'boot-test': {action: 'boot-test', steps: ['overlays', 'booting', 'judged']},
 	/** Points checked against their checksums, optionally restored to scratch images. */

@@ -770,6 +770,9 @@ export class Service {
 	 */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<RecoverResult> {
 		const exists = await this.identityOf(vm, true).then(identity => identity !== null);
+		const repo = await this.boundRepository(vm);
+		// Looked for first: finishing the VM's own stream below releases the mark that leads to its job's record.
+		const marks = repo ? await repo.instantMarks(vm) : [];
 		const did: string[] = [];
 		let plan: Plan | null = null;
 		if (exists) {
@@ -782,10 +785,9 @@ export class Service {
 				await release();
 			}
 		}
-		const repo = await this.boundRepository(vm);
 		const own = repo ? await this.recoverJobs(repo, vm, options.command) : {jobs: [], problems: []};
 		// An instant restore as this VM is on record in the backups of the VM it was restored from.
-		const instant = repo ? await this.recoverInstantRecords(repo, vm, options.command) : {jobs: [], problems: [], did: []};
+		const instant = repo ? await this.recoverInstantRecords(repo, vm, marks, options.command) : {jobs: [], problems: [], did: []};
 		if (!exists && own.jobs.length === 0 && own.problems.length === 0 && instant.jobs.length === 0 && instant.did.length === 0) {
 			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.hypervisor.uri}, and no instant restore as ${vm} is on record${repo ? ` in ${repo.root}` : ''}`, undefined, 'no-such-vm');
 		}
@@ -836,18 +838,18 @@ export class Service {
 	 * never made removed, the mark released). A mark no record names (an older snapdeck's) goes
 	 * once the VM does not read the repository.
 	 */
-	private async recoverInstantRecords(repo: Repository, vm: string, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]; did: string[]}> {
+	private async recoverInstantRecords(repo: Repository, vm: string, marks: ReadonlyArray<{folder: string; source: string}>, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]; did: string[]}> {
 		const jobs: RecoveredJob[] = [];
 		const problems: string[] = [];
 		const did: string[] = [];
-		for (const mark of await repo.instantMarks(vm)) {
+		for (const mark of marks) {
 			const source = repo.bindFolder(mark.source, mark.folder);
 			const recovered = await this.recoverJobs(source, mark.source, command, record => record.debris.some(debris => debris.kind === 'instant' && debris.vm === vm));
 			jobs.push(...recovered.jobs);
 			problems.push(...recovered.problems);
 			if (recovered.jobs.length > 0) continue;
 			const reads = await this.hypervisor.roles.instantRestores?.instantOf(vm).catch(() => null);
-			if (reads) continue;
+			if (reads || !(await fileExists(path.join(repo.root, mark.folder, '.snapdeck', 'instant', `${vm}.json`)))) continue;
 			await releaseInstant(path.join(repo.root, mark.folder), vm);
 			did.push(`removed the mark of an instant restore as ${vm} in ${path.join(repo.root, mark.folder)}: ${vm} reads nothing from it`);
 		}

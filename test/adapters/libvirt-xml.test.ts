@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {asThrowawayDomain, withDiskSources} from '../../source/adapters/libvirt/domain-edit.js';
-import {diskChain, parseDomainXml, parseSnapshotXml, pullSocket, qemuOwner} from '../../source/adapters/libvirt/xml.js';
+import {diskChain, domainBootFiles, parseDomainXml, parseSnapshotXml, pullSocket, qemuOwner} from '../../source/adapters/libvirt/xml.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
@@ -76,5 +76,24 @@ describe("libvirt's XML", () => {
 			const snapshot = parseSnapshotXml((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', `s${index}`)).stdout);
 			expect(snapshot).toMatchObject({name: `s${index}`, kind: 'external', parent: index === 0 ? null : `s${index - 1}`, disks: [{target: 'vda', file}]});
 		}
+	});
+});
+
+describe('what a domain boots besides its disks', () => {
+	const uefi = `<domain type='kvm'><name>web</name><uuid>5f1c7c3e-0000-4000-8000-000000000001</uuid><os><type arch='x86_64' machine='q35'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/var/lib/libvirt/qemu/nvram/web_VARS.fd</nvram><kernel>/boot/vmlinuz-web</kernel><initrd>/boot/initrd-web</initrd></os><devices><disk type='file' device='disk'><source file='/images/web.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+
+	it('reads the kernel, initramfs and UEFI variables <os> names (the firmware itself is the host\'s, not the domain\'s)', () => {
+		expect(domainBootFiles(uefi)).toEqual([
+			{role: 'kernel', path: '/boot/vmlinuz-web'}, {role: 'initrd', path: '/boot/initrd-web'}, {role: 'nvram', path: '/var/lib/libvirt/qemu/nvram/web_VARS.fd'},
+		]);
+		expect(domainBootFiles(uefi.replace(/<nvram>.*<\/initrd>/, ''))).toEqual([]);
+	});
+
+	it('a throwaway copy boots the point\'s copies, and never writes the live domain\'s UEFI variables', () => {
+		const copy = asThrowawayDomain(uefi, 'web-boottest-x', new Map([['vda', '/repo/work/vda.qcow2']]), {console: '/repo/work/console.log'}, new Map([['/boot/vmlinuz-web', '/repo/web/boot/P/kernel'], ['/boot/initrd-web', '/repo/web/boot/P/initrd'], ['/var/lib/libvirt/qemu/nvram/web_VARS.fd', '']]));
+		expect(copy).toContain('<kernel>/repo/web/boot/P/kernel</kernel>');
+		expect(copy).toContain('<initrd>/repo/web/boot/P/initrd</initrd>');
+		expect(copy).not.toContain('nvram');
+		expect(copy).not.toContain('/boot/vmlinuz-web');
 	});
 });

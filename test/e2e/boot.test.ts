@@ -1,9 +1,9 @@
-import {readdir, readFile, stat, writeFile} from 'node:fs/promises';
+import {readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
-import {guestLab} from '../helpers/guest.js';
+import {agentOf, guestLab, stopAfterTest} from '../helpers/guest.js';
 import {tempDir} from '../helpers/lab.js';
 
 /** The throwaway VMs of VM `vm`'s boot tests still running (other tests, in other workers, boot their own). */
@@ -100,4 +100,43 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'))).toEqual([]);
 	});
+
+	it('a point boots from its own kernel and initramfs, never the live folder\'s; a run that could not start changes no verdict; a point of a VM that is gone restores and starts', async () => {
+		const lab = await guestLab('boot5');
+		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
+		const backup = await snapdeck(['backup', 'boot5', '--json', ...connect]);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const id = (JSON.parse(backup.stdout.trim().split('\n').at(-1)!) as {point: {id: string}}).point.id;
+		const manifest = async () => JSON.parse(await readFile(path.join(lab.repo, 'boot5', 'manifest.json'), 'utf8')) as {points: Array<{bootFiles: Array<{role: string; name: string; file: string}>; boot: {ok: boolean; at: string} | null}>};
+		expect((await manifest()).points[0]!.bootFiles.map(file => [file.role, file.name, file.file])).toEqual([['kernel', 'vmlinuz', `boot/${id}/kernel`], ['initrd', 'initrd', `boot/${id}/initrd`]]);
+		// The live folder's kernel gone and its initramfs garbage: the point boots from its own.
+		await rm(path.join(lab.folder, 'vmlinuz'));
+		await writeFile(path.join(lab.folder, 'initrd'), 'not an initramfs');
+		const booted = await snapdeck(['verify', 'boot5', '--boot', '--json', ...connect]);
+		expect(booted.exitCode, booted.stderr).toBe(0);
+		const verdict = (await manifest()).points[0]!.boot!;
+		expect(verdict.ok).toBe(true);
+		// A boot test that could not start QEMU learned nothing about the point: the verdict stays as it was.
+		const noQemu = await snapdeck(['verify', 'boot5', '--boot', ...connect], {SNAPDECK_QEMU_SYSTEM_X86_64: '/nonexistent/qemu-system-x86_64'});
+		expect(noQemu.exitCode).toBe(1);
+		expect(noQemu.stderr).toContain('qemu-system-x86_64 is not installed');
+		expect((await manifest()).points[0]!.boot).toEqual(verdict);
+		// The VM is gone, folder and all: its point still becomes a VM that starts (kernel and initramfs from the point).
+		await rm(lab.folder, {recursive: true, force: true});
+		const restored = await snapdeck(['restore', 'boot5', '--point', id, '--as', 'boot6', ...connect]);
+		expect(restored.exitCode, restored.stderr).toBe(0);
+		expect((await snapdeck(['start', 'boot6', '--connect', `local:${lab.root}`])).exitCode).toBe(0);
+		stopAfterTest(lab.root, 'boot6');
+		const agent = await agentOf(path.join(lab.root, 'boot6', 'agent.sock'));
+		expect(await agent.execute('guest-ping')).toEqual({});
+		agent.close();
+		// A changed byte in the point's kernel fails verify, naming it.
+		const kernel = path.join(lab.repo, 'boot5', 'boot', id, 'kernel');
+		const bytes = await readFile(kernel);
+		bytes[4096] = bytes[4096]! ^ 0xff;
+		await writeFile(kernel, bytes);
+		const damaged = await snapdeck(['verify', 'boot5', ...connect]);
+		expect(damaged.exitCode).toBe(1);
+		expect(damaged.stdout).toContain(`boot/${id}/kernel (the kernel boot5 boots) does not match its checksum`);
+	}, 240_000);
 });

@@ -126,8 +126,8 @@ export function asNewDomain(xml: string, name: string, sources: ReadonlyMap<stri
  * agent channel of its own (libvirt talks to the agent on it), a VGA display for a screenshot, and destroyed
  * (never restarted) when the guest powers off, reboots or crashes.
  */
-export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMap<string, string>, files: {console: string}): string {
-	const document = new XMLParser(options).parse(asNewDomain(xml, name, sources)) as OrderedNode[];
+export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMap<string, string>, files: {console: string}, bootFiles: ReadonlyMap<string, string> = new Map()): string {
+	const document = new XMLParser(options).parse(withBootFiles(asNewDomain(xml, name, sources), bootFiles)) as OrderedNode[];
 	const domain = document.find(node => 'domain' in node)!;
 	const lifecycle = new Set(['on_poweroff', 'on_reboot', 'on_crash']);
 	const parts = childrenOf(domain, 'domain').filter(node => !Object.keys(node).some(key => lifecycle.has(key)));
@@ -143,4 +143,24 @@ export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMa
 	}
 	domain['domain'] = parts;
 	return new XMLBuilder({...options, suppressEmptyNode: true}).build(document) as string;
+}
+
+/** A domain's XML with the files <os> names (<kernel>, <initrd>, <nvram>) replaced as `files` says (old path -> new; '' drops the element). */
+export function withBootFiles(xml: string, files: ReadonlyMap<string, string>): string {
+	if (files.size === 0) return xml;
+	const document = new XMLParser(options).parse(xml) as OrderedNode[];
+	const domain = document.find(node => 'domain' in node);
+	const os = domain ? childrenOf(domain, 'domain').find(node => 'os' in node) : undefined;
+	const dropped = new Set<OrderedNode>();
+	for (const part of os ? childrenOf(os, 'os') : []) {
+		for (const role of ['kernel', 'initrd', 'nvram']) {
+			if (!(role in part)) continue;
+			const text = childrenOf(part, role).find(node => '#text' in node);
+			const replaced = files.get(String(text?.['#text'] ?? '').trim());
+			if (text && replaced === '') dropped.add(part);
+			else if (text && replaced !== undefined) text['#text'] = replaced;
+		}
+	}
+	if (os) os['os'] = childrenOf(os, 'os').filter(part => !dropped.has(part));
+	return new XMLBuilder(options).build(document) as string;
 }

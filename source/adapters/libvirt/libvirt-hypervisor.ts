@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
+import {copyFile, mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -30,10 +30,10 @@ import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
-import {asNewDomain, asRestoredSnapshot, asThrowawayDomain} from './domain-edit.js';
+import {asNewDomain, asRestoredSnapshot, asThrowawayDomain, withBootFiles} from './domain-edit.js';
 import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
 import {Virsh} from './virsh.js';
-import {parseDomainXml, parseSnapshotXml} from './xml.js';
+import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
 
 /** What a libvirt whole-VM archive records to define the domain and its snapshots again. */
 const LibvirtArchive = z.object({
@@ -66,7 +66,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		this.roles = {
 			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-			restores: {restoreVm: (name, definition, disks, write) => this.restoreVm(name, definition, disks, write)},
+			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => this.restoreVm(name, definition, disks, write, bootFiles)},
 			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: (name, token) => this.removeThrowaway(name, token)},
 			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
@@ -234,17 +234,19 @@ export class LibvirtHypervisor implements Hypervisor {
 		const definition = await this.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
 		// The repository is on this machine: its files are rebased by qemu-img here.
 		const remote = this.host === localHost ? undefined : this.host;
-		if (state.run === 'running') return libvirtBackupDriver(vm, state, definition, this.virsh, new QemuImg(localRunner), remote);
+		// A direct-boot kernel and initramfs, UEFI's variables: kept with every point where they are on this machine.
+		const bootFiles = domainBootFiles(definition).map(file => ({...file, name: file.path, ...(remote ? {fetch: (local: string) => remote.fetch(file.path, local)} : {})}));
+		if (state.run === 'running') return {...libvirtBackupDriver(vm, state, definition, this.virsh, new QemuImg(localRunner), remote), bootFiles};
 		const untracked = `${vm} is stopped, and libvirt 9 tracks changes (checkpoints) only while a domain runs (once it runs, one more full starts a new chain of incrementals)`;
 		if (state.run !== 'stopped') throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt reports it neither running nor shut off ('virsh domstate ${vm}' tells what it is)`, 'resume it or shut it down, then back it up');
-		if (remote) return remoteCopyDriver(vm, state, definition, remote, this.qemuImg, this.virsh, untracked);
+		if (remote) return {...(await remoteCopyDriver(vm, state, definition, remote, this.qemuImg, this.virsh, untracked)), bootFiles};
 		const folder = this.folderOf(vm);
 		const disks = state.definition.disks;
 		const daemon = await startStorageDaemon(folder, disks, {readOnly: true});
 		return qmpBackupDriver({
 			client: daemon.client, definition, qemuImg: this.qemuImg, close: () => daemon.stop(),
 			disks: sizedDisks(state).map(disk => ({...disk, node: daemon.nodes.get(disk.target)!})),
-			untracked,
+			untracked, bootFiles,
 		});
 	}
 
@@ -252,7 +254,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	 * A new domain from a backup: the recorded definition under a new name, UUID and MAC addresses,
 	 * its disks restored beside the original domain's images as NAME-<disk>.qcow2.
 	 */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>) {
+	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, bootFiles: Readonly<Record<string, string>> = {}) {
 		assertValidName('VM', name);
 		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
 		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
@@ -274,7 +276,18 @@ export class LibvirtHypervisor implements Hypervisor {
 					await rm(local, {force: true});
 				}
 			}
-			await withXmlFile(asNewDomain(definition, name, sources), file => this.virsh.run(['define', '--file', file]));
+			// The point's kernel, initramfs and UEFI variables, beside the new disks: the new domain starts without the old one's.
+			const boot = new Map<string, string>();
+			const folder = path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x');
+			for (const file of domainBootFiles(definition)) {
+				const own = bootFiles[file.path];
+				if (own === undefined) continue;
+				const there = path.join(folder, `${name}-${file.role}${file.role === 'nvram' ? '.fd' : ''}`);
+				await this.host.push(own, there);
+				written.push(there);
+				boot.set(file.path, there);
+			}
+			await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file => this.virsh.run(['define', '--file', file]));
 			return Object.fromEntries(sources);
 		} catch (error) {
 			for (const file of written) await this.host.remove(file);
@@ -467,6 +480,22 @@ export class LibvirtHypervisor implements Hypervisor {
 			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
 		}
 		const staged = this.host === localHost ? null : await this.stageOnHost(vm, definition, disks, options);
+		// The point's own kernel, initramfs and UEFI variables (never the live domain's), copied to the host where it is another.
+		const boot: Record<string, string> = {};
+		for (const file of domainBootFiles(definition)) {
+			const own = options.bootFiles?.[file.path];
+			if (own === undefined && file.role !== 'nvram') throw new SnapdeckError('refused', `the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+			if (own === undefined) {
+				// No variables of its own: the throwaway starts with fresh ones, never the live domain's file.
+				boot[file.path] = '';
+				continue;
+			}
+			// UEFI writes its variables: into a copy of the point's, never the point's own.
+			const there = staged === null ? (file.role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, file.role);
+			if (staged !== null) await this.host.push(own, there, {signal});
+			else if (there !== own) await copyFile(own, there);
+			boot[file.path] = there;
+		}
 		const there = staged?.dir ?? work;
 		const files = {console: path.join(there, 'console.log')};
 		const readConsole = staged === null
@@ -475,7 +504,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		try {
 			const began = performance.now();
 			await options.throwaway?.register(name);
-			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files), file => this.virsh.run(['create', '--file', file]));
+			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files, new Map(Object.entries(boot))), file => this.virsh.run(['create', '--file', file]));
 			options.onStarted?.();
 			// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
 			const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>

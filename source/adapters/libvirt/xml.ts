@@ -121,3 +121,20 @@ export function pullSocket(xml: string): string | null {
 	const socket = server?.['@socket'];
 	return backup?.['@mode'] === 'pull' && server?.['@transport'] === 'unix' && typeof socket === 'string' ? socket : null;
 }
+
+const BOOT_ROLES = {kernel: 'kernel', initrd: 'initrd', nvram: 'nvram'} as const;
+
+/**
+ * What a domain needs to start besides its disks, as its XML names them: <os>'s <kernel> and
+ * <initrd> (a direct kernel boot) and <nvram> (UEFI's variables, the domain's own).
+ */
+export function domainBootFiles(xml: string): Array<{role: 'kernel' | 'initrd' | 'nvram'; path: string}> {
+	const document = parser.parse(xml) as {domain?: {os?: Record<string, unknown>}};
+	const os = document.domain?.os;
+	if (!os || typeof os !== 'object') return [];
+	const text = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'object' && value !== null && typeof (value as {'#text'?: unknown})['#text'] === 'string' ? (value as {'#text': string})['#text'] : null);
+	return (Object.keys(BOOT_ROLES) as Array<keyof typeof BOOT_ROLES>).flatMap(role => {
+		const found = text(os[role])?.trim();
+		return found && found.startsWith('/') ? [{role, path: found}] : [];
+	});
+}

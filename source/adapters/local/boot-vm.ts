@@ -3,7 +3,7 @@ import {readdir, readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../../core/errors.js';
-import {loadExeca, toolPath} from '../exec.js';
+import {loadExeca, toolMissing, toolPath} from '../exec.js';
 import {judgeBoot, socketAgent, tail} from '../boot-check.js';
 import type {BootCheck, BootOptions, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
@@ -26,12 +26,17 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
 	}
 	const vm = parsed.data;
+	// The kernel and initramfs the point holds, never those of the live VM's folder (which prove nothing about the point).
+	const kernel = vm.qemu!.kernel;
+	const own = options.bootFiles ?? {};
+	const missing = kernel ? [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])].filter(name => own[name] === undefined) : [];
+	if (missing.length > 0) throw new SnapdeckError('refused', `the point does not hold ${missing.join(' and ')}, which ${vm.name} boots (it was taken before snapdeck kept a VM's kernel and initramfs with its points): booting the live folder's would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
 	const files = {agent: path.join(work, 'agent.sock'), console: path.join(work, 'console.log'), qmp: path.join(work, 'qmp.sock')};
 	// Its name carries the job's token: recover finds it by that after a kill (removeThrowaway), and nothing else.
 	const name = `${vm.name}-boottest${options.throwaway ? `-${options.throwaway.token}` : ''}`;
 	await options.throwaway?.register(name);
 	const args = [
-		...machineArgs(folder, name, vm.qemu!, disks, {agent: files.agent, console: files.console}),
+		...machineArgs(folder, name, vm.qemu!, disks, {agent: files.agent, console: files.console, kernelFiles: own}),
 		...(vm.qemu!.display ? [] : ['-device', 'VGA']),
 		'-qmp', `unix:${files.qmp},server=on,wait=off`,
 	];
@@ -52,6 +57,8 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 		const verdict = await judgeBoot({readConsole: consoleText, agent: socketAgent(files.agent), check, signal, stopped: async () => {
 			if (!exited) return null;
 			const result = await qemu;
+			// QEMU could not be started at all: nothing about the point was learned, and no verdict is recorded.
+			if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw toolMissing('qemu-system-x86_64');
 			return result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`;
 		}});
 		const screenshot = exited ? null : await screendump(files.qmp, path.join(work, 'screen.png'));

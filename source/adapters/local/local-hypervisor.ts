@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto';
-import {watch, type FSWatcher} from 'node:fs';
+import {constants as fsConstants, watch, type FSWatcher} from 'node:fs';
 import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -54,6 +54,26 @@ const socketAnswers = (socket: string) =>
 		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
 		connection.setTimeout(5000, () => done(true));
 	});
+
+/**
+ * Puts a direct-boot VM's kernel and initramfs into a new VM's folder, at the names its vm.json
+ * gives them, from the point's copies (`bootFiles`, by those names). A point without them (taken
+ * by an older snapdeck) cannot become a VM that starts at once: `required` refuses it, saying so.
+ */
+async function copyKernel(vm: VmFile, staging: string, bootFiles: Readonly<Record<string, string>>, required: boolean): Promise<void> {
+	const kernel = vm.qemu?.kernel;
+	if (!kernel) return;
+	for (const name of [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])]) {
+		const from = bootFiles[name];
+		// Restored as a VM to start later, a point of an older snapdeck still gives its disks (its kernel is the operator's to put there).
+		if (from === undefined && !required) continue;
+		if (from === undefined) throw new SnapdeckError('refused', `${vm.name} boots the kernel file ${name}, which this point does not hold (it was taken before snapdeck kept a VM's kernel and initramfs with its points)`, 'restore its disks with --to PATH and give the new VM a kernel of its own, or restore a newer point');
+		const to = path.join(staging, name);
+		await mkdir(path.dirname(to), {recursive: true, mode: 0o700});
+		await copyFile(from, to, fsConstants.COPYFILE_EXCL);
+		await chmod(to, 0o600);
+	}
+}
 
 /** A new VM's identity on this host. */
 const newUuid = () => uuidFrom(randomBytes(16));
@@ -325,6 +345,12 @@ export class LocalHypervisor implements Hypervisor {
 		assertNoProblems(vm, 'back up', summary.error === null ? [] : [summary.error]);
 		const file = await readVmFile(folder);
 		const sizeOf = (target: string) => summary.disks.find(disk => disk.target === target)?.virtualSize ?? 0;
+		// A direct-boot VM's kernel and initramfs (files in its folder, vm.json says): kept with every point.
+		const kernel = file.qemu?.kernel ?? null;
+		const bootFiles = kernel === null ? [] : [
+			{role: 'kernel' as const, name: kernel.file, path: path.resolve(folder, kernel.file)},
+			...(kernel.initrd === null ? [] : [{role: 'initrd' as const, name: kernel.initrd, path: path.resolve(folder, kernel.initrd)}]),
+		];
 		if (summary.state === 'running') {
 			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
 			try {
@@ -338,7 +364,7 @@ export class LocalHypervisor implements Hypervisor {
 				});
 				const agent = file.qemu?.agent ? path.resolve(folder, file.qemu.agent) : null;
 				return qmpBackupDriver({
-					client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close(),
+					client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close(), bootFiles,
 					...(agent === null ? {} : {freeze: <T>(work: () => Promise<T>) => withFrozenGuest(agent, vm, work)}),
 				});
 			} catch (error) {
@@ -348,15 +374,16 @@ export class LocalHypervisor implements Hypervisor {
 		}
 		const daemon = await startStorageDaemon(folder, file.disks);
 		return qmpBackupDriver({
-			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(),
+			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(), bootFiles,
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
 		});
 	}
 
 	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders) {
+	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders, bootFiles: Readonly<Record<string, string>> = {}) {
 		const vm = this.definitionToRestore(name, definition);
 		return this.newVmFolder(name, work, async staging => {
+			await copyKernel(vm, staging, bootFiles, false);
 			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
 			await writeVmFile(staging, {
 				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
@@ -371,17 +398,12 @@ export class LocalHypervisor implements Hypervisor {
 	 * A new VM folder whose disks are overlays on a backup point's files in the repository
 	 * (`backings`: each disk's point file, absolute), recorded as an instant restore in its vm.json.
 	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders) {
+	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders, bootFiles: Readonly<Record<string, string>> = {}) {
 		const vm = this.definitionToRestore(name, definition);
 		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
 		return this.newVmFolder(name, work, async staging => {
-			// The kernel a direct-boot VM starts (not in the backup: it is no disk): the source VM's, copied.
-			for (const file of vm.qemu!.kernel ? [vm.qemu!.kernel.file, ...(vm.qemu!.kernel.initrd ? [vm.qemu!.kernel.initrd] : [])] : []) {
-				const from = path.join(this.root, vm.name, file);
-				if (!(await fileExists(from))) throw new SnapdeckError('refused', `the VM boots the kernel ${file} of ${vm.name}'s folder, which is not there`, `put it in ${path.join(this.root, vm.name)}, or restore with --as NAME and give the new VM a kernel`);
-				await mkdir(path.dirname(path.join(staging, file)), {recursive: true});
-				await copyFile(from, path.join(staging, file));
-			}
+			// The kernel a direct-boot VM starts: the point's own copy (never the live VM's).
+			await copyKernel(vm, staging, bootFiles, true);
 			await mkdir(stateDir(staging), {recursive: true, mode: 0o700});
 			for (const [disk, backing] of Object.entries(backings)) {
 				await this.qemuImg.create(path.join(staging, `${disk}.qcow2`), {backing});

@@ -56,11 +56,13 @@ export function qemuArgs(folder: string, vm: VmFile): string[] {
  * disks (images by target), the guest agent's port, the serial console, the display. Files of the
  * config are relative to `folder`. Used for the VM itself and for a throwaway copy of it (a boot test).
  */
-export function machineArgs(folder: string, name: string, qemu: QemuConfig, disks: Readonly<Record<string, string>>, throwaway: {agent: string; console: string} | null = null): string[] {
+export function machineArgs(folder: string, name: string, qemu: QemuConfig, disks: Readonly<Record<string, string>>, throwaway: {agent: string; console: string; kernelFiles?: Readonly<Record<string, string>>} | null = null): string[] {
 	// A throwaway copy does not reboot: a guest that resets or panics ends the test.
 	const args = ['-name', name, '-machine', `${qemu.machine},accel=${qemu.accel}`, '-m', String(qemu.memoryMiB), '-nodefaults', '-display', 'none', ...(throwaway ? ['-no-reboot'] : [])];
 	if (qemu.kernel) {
-		args.push('-kernel', path.resolve(folder, qemu.kernel.file), ...(qemu.kernel.initrd ? ['-initrd', path.resolve(folder, qemu.kernel.initrd)] : []), '-append', qemu.kernel.append);
+		// A throwaway copy boots the kernel files it is given (a point's own), by the names vm.json gives them.
+		const file = (name: string) => throwaway?.kernelFiles?.[name] ?? path.resolve(folder, name);
+		args.push('-kernel', file(qemu.kernel.file), ...(qemu.kernel.initrd ? ['-initrd', file(qemu.kernel.initrd)] : []), '-append', qemu.kernel.append);
 	}
 	for (const [target, image] of Object.entries(disks)) {
 		args.push(

@@ -28,10 +28,13 @@ export function qmpBackupDriver(options: {
 	untracked?: string;
 	/** Runs its work with the guest frozen (a running VM with a guest agent); absent: a quiesced copy is refused. */
 	freeze?: <T>(work: () => Promise<T>) => Promise<T>;
+	/** What the VM needs to start besides its disks (see BackupDriver.bootFiles). */
+	bootFiles?: BackupDriver['bootFiles'];
 }): BackupDriver {
 	const {client, disks, qemuImg, untracked} = options;
 	return {
 		disks: disks.map(({target, virtualSize}) => ({target, virtualSize})),
+		...(options.bootFiles ? {bootFiles: options.bootFiles} : {}),
 		definition: options.definition,
 		...(untracked === undefined ? {} : {untracked}),
 		compresses: true,
