@@ -216,3 +216,27 @@ describe('state files are never written through a symbolic link', () => {
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 	});
 });
+
+describe('text from outside never reaches the terminal raw', () => {
+	it('a snapshot description and a folder name holding escape sequences, BEL, a carriage return and a bidi override are shown visibly by tree, list, health and log; --json keeps them as they are', async () => {
+		const lab = await labWithVm();
+		await lab.take('s1');
+		const title = '\u001b]0;owned\u0007\u001b[2Jdone\rFAKE\u202etxt.exe';
+		await editVm(lab.folder, vm => {
+			vm['snapshots'][0]['description'] = title;
+		});
+		// A folder in the lab whose name no VM could have: listed (as not a VM), never printed raw.
+		await mkdir(path.join(lab.root, 'evil\u001b[31mred'));
+		const connect = ['--connect', `local:${lab.root}`];
+		const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
+		for (const args of [['tree', 'vm1'], ['list'], ['health'], ['log', '--all']]) {
+			const result = await snapdeck([...args, ...connect]);
+			expect(`${result.stdout}${result.stderr}`, args.join(' ')).not.toMatch(raw);
+		}
+		const tree = await snapdeck(['tree', 'vm1', ...connect]);
+		expect(tree.stdout).toContain('\\x1b]0;owned\\x07\\x1b[2Jdone\\rFAKE\\u202etxt.exe');
+		expect((await snapdeck(['list', ...connect])).stdout + (await snapdeck(['list', ...connect])).stderr).toContain('evil\\x1b[31mred');
+		const json = jsonOf(await snapdeck(['tree', 'vm1', '--json', ...connect])) as {snapshots: Array<{description: string}>};
+		expect(json.snapshots[0]!.description).toBe(title);
+	});
+});
