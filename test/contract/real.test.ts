@@ -1,0 +1,22 @@
+import {labWithVm, MiB, qemuIo} from '../helpers/lab.js';
+import {libvirtDomain} from '../helpers/libvirt.js';
+import {hypervisorContract} from './hypervisor-contract.js';
+
+/** The contract on the real adapters: qemu-img on a local lab, and libvirtd (the full tier). */
+hypervisorContract('local (qemu-img)', async () => {
+	const lab = await labWithVm('vm1', ['vda'], 32);
+	return {
+		service: lab.service, vm: 'vm1',
+		write: async (pattern, mib) => qemuIo.write(await lab.activeFile(), pattern, mib * MiB, MiB),
+		reads: async (pattern, mib) => qemuIo.holds(await lab.activeFile(), pattern, mib * MiB, MiB),
+	};
+}, {internal: true});
+
+hypervisorContract('libvirt (a stopped domain)', async () => {
+	const domain = await libvirtDomain({running: false, sizeMiB: 32});
+	return {
+		service: domain.service, vm: domain.name,
+		write: async (pattern, mib) => qemuIo.write(await domain.activeFile(), pattern, mib * MiB, MiB),
+		reads: async (pattern, mib) => qemuIo.holds(await domain.activeFile(), pattern, mib * MiB, MiB),
+	};
+}, {internal: false});
