@@ -149,3 +149,22 @@ export const worstOf = (findings: readonly Finding[]): Severity =>
 
 /** The Nagios/Icinga convention: 0 ok, 1 warning, 2 critical. */
 export const healthExitCode = (severity: Severity): 0 | 1 | 2 => (severity === 'critical' ? 2 : severity === 'warning' ? 1 : 0);
+
+/**
+ * The newest proof that a VM's backups restore: a verification with a restore test, or a boot
+ * test, that passed. `at` is when the newest such test ran, `point` when the newest point that
+ * passed one was taken (how old the newest data known to restore is). Null when nothing was proved.
+ */
+export function restoreProof(points: readonly BackupPoint[]): {at: string; point: string} | null {
+	let at: string | null = null;
+	let point: string | null = null;
+	for (const candidate of points) {
+		if (candidate.state !== 'complete') continue;
+		const proofs = [candidate.verified?.ok && candidate.verified.restoreTest ? candidate.verified.at : null, candidate.boot?.ok ? candidate.boot.at : null]
+			.filter((time): time is string => time !== null);
+		if (proofs.length === 0) continue;
+		for (const time of proofs) if (at === null || Date.parse(time) > Date.parse(at)) at = time;
+		if (point === null || Date.parse(candidate.createdAt) > Date.parse(point)) point = candidate.createdAt;
+	}
+	return at === null || point === null ? null : {at, point};
+}

@@ -13,11 +13,11 @@ import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
-import {formatBytes} from '../core/units.js';
+import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
-import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
+import {evaluateHealth, restoreProof, type Finding, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {fileExists, freeBytesNear} from '../adapters/files.js';
@@ -128,6 +128,12 @@ export interface VmHealth {
 	readonly findings: Finding[];
 	readonly lastBackup: string | null;
 	readonly chainDepth: number;
+	/** The policy's RPO (backups.rpo) in seconds; null when it sets none. */
+	readonly rpoSeconds: number | null;
+	/** The newest passed restore test or boot test, and the newest point one proved (core/health.ts restoreProof). */
+	readonly restoreProof: {readonly at: string; readonly point: string} | null;
+	/** How old the newest proof may be (the policy's boot.every), in seconds; null when the policy asks for none. */
+	readonly proofMaxAgeSeconds: number | null;
 }
 
 export interface ServiceOptions {
@@ -640,7 +646,11 @@ export class Service {
 				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
-			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
+			const seconds = (duration: string | undefined) => (duration === undefined ? null : parseDuration(duration)! / 1000);
+			return {
+				vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth,
+				rpoSeconds: seconds(policy.backups.rpo), restoreProof: restoreProof(points), proofMaxAgeSeconds: seconds(policy.boot?.every),
+			};
 		});
 	}
 

@@ -106,6 +106,21 @@ export async function openSession(options: {connect: readonly string[] | undefin
 	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
 }
 
+/** The service on connection `uri` (one of those connectionUris chose), with the repository given. */
+export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Service> {
+	const hypervisor = await connect(uri);
+	return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
+}
+
+/**
+ * A connection as its service names it (hypervisor.uri), without opening it: a local: lab by its
+ * absolute folder, `libvirt` by the URI it stands for. Metrics of a connection that could not be
+ * opened carry the same label as when it can.
+ */
+export const canonicalUri = (uri: string) => (uri.startsWith('local:') && uri.length > 'local:'.length
+	? `local:${path.resolve(uri.slice('local:'.length))}`
+	: uri === 'libvirt' ? process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system' : uri);
+
 /** A service per connection chosen (list, health), all on one repository. */
 export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Service[]> {
 	return Promise.all((await connectionUris(options.connect)).map(async uri => {
@@ -117,8 +132,8 @@ export async function openSessions(options: {connect: readonly string[] | undefi
 /** The configuration as read (defaults filled in), and where from. */
 export const readSettings = async () => (await import('../config/config.js')).loadConfig();
 
-/** Writes a report (the Prometheus textfile) atomically: a reader sees the old file or the new one. */
-export const writeReport = async (file: string, text: string) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
+/** Writes a report (the Prometheus textfile) atomically, with `mode`: a reader sees the old file or the new one. */
+export const writeReport = async (file: string, text: string, mode: number) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text, {mode});
 
 /**
  * The journal's newest `limit` records (of one VM, or of all), oldest first: those of the connection
