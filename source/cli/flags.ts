@@ -36,6 +36,7 @@ export const FLAGS = {
 	point: {type: 'string', value: 'ID', help: 'the backup point (\'snapdeck backups VM\' lists them)'},
 	origin: {type: 'string', value: 'FROM', help: 'the backups of another VM of the same name (another host\'s, another lab\'s): its host name or the tag of its folder, as \'snapdeck backups VM\' shows them; restored only as a new VM (--as, --to)'},
 	limit: {type: 'string', value: 'N', help: 'backup and restore --instant: MiB/s read at most; log: how many records'},
+	via: {type: 'string', value: 'systemd|cron', help: 'schedule install: a systemd timer (the default where systemd runs), or the crontab line to add'},
 	prometheus: {type: 'string', value: 'FILE', help: 'also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0)'},
 	'prometheus-mode': {type: 'string', value: 'MODE', help: 'the textfile\'s mode, no wider than 0644 (default); 0640 with the folder\'s group set to the exporter\'s'},
 	'restore-test': {type: 'boolean', help: 'also restore each point and check the restored image'},
