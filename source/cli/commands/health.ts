@@ -1,8 +1,9 @@
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
+import type {HealthVerdict} from '../../core/notify.js';
 import {renderHealth} from '../render.js';
 import {prometheusMode, prometheusText, type CheckedConnection} from '../prometheus.js';
-import {canonicalUri, connectionUris, note, openSessionOn, parseNow, print, printJson, repositoryDir, repositoryNamed, writeReport} from '../support.js';
+import {canonicalUri, connectionUris, note, openSessionOn, parseNow, print, printJson, repositoryDir, repositoryNamed, tellHealthChanges, writeReport} from '../support.js';
 import type {CliFlags} from '../flags.js';
 import {defineCommand} from '../command.js';
 
@@ -37,6 +38,8 @@ export default defineCommand({
 			throw error;
 		}
 		if (report) await writeReport(report.file, prometheusText(checked, now), report.mode);
+		// Each change told once to the config's notifiers; a connection left out for a mistake of this command line's (a VM name) is no change.
+		await tellHealthChanges(checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.length === 0)), now, note);
 		const failed = uris.find(uri => causes.has(uri));
 		if (failed !== undefined) throw causes.get(failed);
 		const inspected = checked as Inspected[];
@@ -66,3 +69,12 @@ function downConnections(uris: readonly string[], flags: CliFlags, error: unknow
 	const names = uris.length > 0 ? uris : given.length > 0 ? given : [''];
 	return names.map(uri => ({connection: uri === '' ? '' : canonicalUri(uri), error: errorMessage(error)}));
 }
+
+/** What notifications are told of a connection: its VMs' health, or that it could not be inspected. */
+function verdictOf(entry: CheckedConnection, cause: unknown, complete: boolean): Array<{connection: string; verdict: HealthVerdict}> {
+	if ('vms' in entry) return [{connection: entry.connection, verdict: {up: true, complete, vms: entry.vms.map(vm => ({vm: vm.vm, status: worstOf(vm.findings), findings: vm.findings}))}}];
+	return isMistake(cause) ? [] : [{connection: entry.connection, verdict: {up: false, error: entry.error}}];
+}
+
+/** An error of the command line's own making (a VM that is not there, a bad name): not a connection that is down. */
+const isMistake = (error: unknown) => error instanceof SnapdeckError && ['usage', 'no-such-vm', 'bad-name'].includes(error.code);
