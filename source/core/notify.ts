@@ -103,6 +103,10 @@ export function maskUrl(text: string): string {
 export const notifierLabel = (notifier: Notifier): string =>
 	'webhook' in notifier ? `webhook ${maskUrl(notifier.webhook)}` : 'ntfy' in notifier ? `ntfy ${maskUrl(notifier.ntfy)}` : `command ${notifier.command[0]}`;
 
+/** A notifier as `config show` prints it: its URL masked. */
+export const maskedNotifier = (notifier: Notifier): Notifier =>
+	'webhook' in notifier ? {...notifier, webhook: maskUrl(notifier.webhook)} : 'ntfy' in notifier ? {...notifier, ntfy: maskUrl(notifier.ntfy)} : notifier;
+
 /** Text with every secret of a notifier's URL masked (an error message may quote the URL). */
 export function maskSecrets(notifier: Notifier, text: string): string {
 	const url = 'webhook' in notifier ? notifier.webhook : 'ntfy' in notifier ? notifier.ntfy : null;
