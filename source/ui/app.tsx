@@ -1,5 +1,6 @@
 import os from 'node:os';
-import {Box, Text, useApp} from 'ink';
+import {Box, useApp} from 'ink';
+import {Text} from './components/text.js';
 import {useEffect, useMemo, useReducer, useRef, useState} from 'react';
 import {worstOf, type Severity} from '../core/health.js';
 import type {Service} from '../service/service.js';

@@ -1,5 +1,6 @@
 import os from 'node:os';
-import {Box, render, Text, useApp} from 'ink';
+import {Box, render, useApp} from 'ink';
+import {Text} from './components/text.js';
 import {useEffect, useRef, useState} from 'react';
 import type {Service} from '../service/service.js';
 import {App} from './app.js';

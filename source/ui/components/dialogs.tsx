@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import {planLines} from '../../core/describe.js';
 import {wrapWhole} from '../layout.js';
 import {withCursor} from '../text-edit.js';

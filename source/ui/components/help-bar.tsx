@@ -1,4 +1,4 @@
-import {Text} from 'ink';
+import {Text} from './text.js';
 import {COMMANDS, displayKey, isTextKey, type Command, type Context, type Keymap} from '../keymap.js';
 import {useTheme} from '../theme.js';
 

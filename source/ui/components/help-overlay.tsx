@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import {COMMANDS, displayKey, type Command, type Context, type Keymap} from '../keymap.js';
 import {fit} from '../layout.js';
 import {useTheme} from '../theme.js';

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import {progressText} from '../../core/describe.js';
 import {isActive, type Job, type JobStatus} from '../hooks/use-jobs.js';
 import {wrapLines} from '../layout.js';

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from '../components/text.js';
 import {progressText} from '../../core/describe.js';
 import {colorOf, jobLines, MARK} from '../components/jobs-panel.js';
 import {ProgressBar} from '../components/progress-bar.js';
