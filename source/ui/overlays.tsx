@@ -6,14 +6,14 @@ import {helpRows, HelpOverlay} from './components/help-overlay.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import type {Overlay, UiAction} from './state.js';
-import {editText, withCursor} from './text-edit.js';
+import {editText, textEditFor, withCursor} from './text-edit.js';
 
 /** The keymap context of an overlay: which commands its keys mean. */
 export function overlayContext(overlay: Overlay, jobs: Jobs): Context {
 	switch (overlay.kind) {
 		case 'help': return 'help';
 		case 'details': return 'details';
-		case 'take':
+		case 'take': return overlay.form.field === 'name' || overlay.form.field === 'description' ? 'dialog' : 'dialogOption';
 		case 'restore': return 'dialog';
 		case 'backup': return 'backupDialog';
 		case 'filter': return 'filter';
@@ -48,13 +48,13 @@ function scrolled(command: Command | undefined, count: number, position: number,
 	return target === null ? null : Math.max(0, Math.min(last, target));
 }
 
-/** Edits `value` by the key (readline's keys); null when the key does not edit text. */
-const edited = (value: string, at: number | null, spec: string) => editText(value, at ?? [...value].length, spec);
-
 /** A key while an overlay is open: only the overlay acts on it. Returns the status line's text, if any. */
 export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, quit, keymap, screen}: OverlayKeys): string | void {
 	const update = (next: Overlay) => dispatch({type: 'update', overlay: next});
 	const close = () => dispatch({type: 'close'});
+	/** `value` edited by the key (readline's keys, from the keymap); null when the key does not edit text here. */
+	const edit = textEditFor(keymap, overlayContext(overlay, jobs), spec);
+	const edited = (value: string, at: number | null) => (edit === null ? null : editText(value, at ?? [...value].length, edit));
 	switch (overlay.kind) {
 		case 'quitting':
 			if (overlay.phase === 'asked' && (command === 'confirm' || command === 'quit')) {
@@ -74,7 +74,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			};
 			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
 			if (needsTypedConfirmation(plan)) {
-				const typed = edited(overlay.typed, overlay.at, spec);
+				const typed = edited(overlay.typed, overlay.at);
 				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
 			}
 			const scroll = scrolled(command, confirmRows(plan, width).length, overlay.scroll, height);
@@ -103,7 +103,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				return error ? update({...overlay, error}) : close();
 			}
 			if (command === 'dismiss') return close();
-			const name = edited(overlay.form.name, overlay.at, spec);
+			const name = edited(overlay.form.name, overlay.at);
 			if (name) update({...overlay, error: null, at: name.at, form: {...overlay.form, name: name.value}});
 			return;
 		}
@@ -114,18 +114,19 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				return error ? update({...overlay, error}) : close();
 			}
 			if (command === 'dismiss') return close();
-			if (command === 'nextField') {
+			if (command === 'nextField' || command === 'previousField') {
 				const fields = takeFields(form);
-				return update({...overlay, at: null, form: {...form, field: fields[(fields.indexOf(form.field) + 1) % fields.length]!}});
+				const step = command === 'nextField' ? 1 : fields.length - 1;
+				return update({...overlay, at: null, form: {...form, field: fields[(fields.indexOf(form.field) + step) % fields.length]!}});
 			}
 			if (form.field === 'name' || form.field === 'description') {
 				const field = form.field;
-				const text = edited(form[field], overlay.at, spec);
+				const text = edited(form[field], overlay.at);
 				if (text) update({...overlay, error: null, at: text.at, form: {...form, [field]: text.value}});
 				return;
 			}
-			// On an option, Space ticks it; other letters do nothing there.
-			if (spec === ' ') update({...overlay, error: null, form: {...form, [form.field]: !form[form.field]}});
+			// On an option, the tick key ticks it; other letters do nothing there.
+			if (command === 'tick') update({...overlay, error: null, form: {...form, [form.field]: !form[form.field]}});
 			return;
 		}
 		case 'filter': {
@@ -134,7 +135,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				dispatch({type: 'filter', text: ''});
 				return close();
 			}
-			const text = edited(filter, overlay.at, spec);
+			const text = edited(filter, overlay.at);
 			if (text) {
 				dispatch({type: 'filter', text: text.value});
 				update({kind: 'filter', at: text.at});

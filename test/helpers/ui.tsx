@@ -7,7 +7,7 @@ import {Root} from '../../source/ui/run.js';
 import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 
-const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', enter: '\r', escape: '\x1b', tab: '\t', backspace: '\x7f', pageup: '\x1b[5~', pagedown: '\x1b[6~', home: '\x1b[H', end: '\x1b[F'};
+const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', left: '\x1b[D', right: '\x1b[C', enter: '\r', escape: '\x1b', tab: '\t', 'shift+tab': '\x1b[Z', backspace: '\x7f', delete: '\x1b[3~', pageup: '\x1b[5~', pagedown: '\x1b[6~', home: '\x1b[H', end: '\x1b[F'};
 /** What the terminal sends for a key spec. */
 export const rawKey = (spec: string) => RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
 

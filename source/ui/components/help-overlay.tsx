@@ -47,7 +47,7 @@ export function HelpOverlay({keymap, width, height, scroll, context, label}: {ke
 	const cell = (entry: Entry | null, key: string) =>
 		entry === null ? <Text key={key}>{' '.repeat(columnWidth)}</Text>
 			: 'heading' in entry ? <Text key={key} bold color={theme.accent}>{fit(entry.heading, columnWidth)}</Text>
-				: <Text key={key}>{fit(` ${fit(keymap.keys[entry.command].map(displayKey).join(',') || '-', 8)} ${COMMANDS[entry.command].description}`, columnWidth)}</Text>;
+				: <Text key={key}>{fit(` ${fit(keymap.keysIn(context, entry.command).map(displayKey).join(',') || '-', 8)} ${COMMANDS[entry.command].description}`, columnWidth)}</Text>;
 	return (
 		<Box flexDirection="column" borderStyle="round" paddingX={1} width={width}>
 			<Text bold wrap="truncate-end">{notes[0]}</Text>
