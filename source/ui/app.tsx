@@ -16,6 +16,7 @@ import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
 import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
+import {confirmGeometry} from './components/confirm-plan.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce} from './state.js';
@@ -110,25 +111,29 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (keymap.keys.quit.includes(spec) && running === 0) return exit();
 			return dispatch({type: 'notice', text: `${displayKey(spec)} was not acted on: the terminal was too small to show it`});
 		}
-		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, terminalRows, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
 	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
 	const covered = coversBody(state.overlay);
+	// A plan in a small terminal covers all of it but the keys: every row for the plan.
+	const planCovers = state.overlay?.kind === 'confirm' && jobs.confirmation !== null && confirmGeometry(columns, terminalRows, bodyHeight).fullScreen;
 	const question = quitQuestion(state.overlay, running, keymap);
 	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
-			<Text wrap="truncate-end">
-				<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {screen.title(state, vms.length)}
-			</Text>
+			{!planCovers && (
+				<Text wrap="truncate-end">
+					<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {screen.title(state, vms.length)}
+				</Text>
+			)}
 			{covered && state.overlay && (
-				<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} screen={{context: state.screen, label: screen.label}} />
+				<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} terminalRows={terminalRows} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
 			)}
 			<screen.Component key={state.screen} context={screenContext} visible={!covered} />
-			<Box flexGrow={1} />
-			<JobsPanel jobs={jobs.jobs} width={columns} />
-			<Text wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{status}</Text>
+			{!planCovers && <Box flexGrow={1} />}
+			{!planCovers && <JobsPanel jobs={jobs.jobs} width={columns} />}
+			{!planCovers && <Text wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{status}</Text>}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);

@@ -1,8 +1,11 @@
 import type {Dispatch} from 'react';
 import {needsTypedConfirmation} from '../core/plan.js';
 import type {Actions} from './actions.js';
-import {BackupDialog, ConfirmDialog, confirmRows, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
-import {helpRows, HelpOverlay} from './components/help-overlay.js';
+import {confirmGeometry, ConfirmPlan, confirmView} from './components/confirm-plan.js';
+import {BackupDialog, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
+import {scrollBoxLayout, scrollKeys} from './components/scroll-box.js';
+import {pagerScroll, shownRows} from './pager.js';
+import {helpLayout, HelpOverlay} from './components/help-overlay.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import type {Overlay, UiAction} from './state.js';
@@ -30,26 +33,21 @@ export interface OverlayKeys {
 	readonly jobs: Jobs;
 	readonly actions: Actions;
 	readonly filter: string;
-	/** Rows the body has, for the scroll of a plan or a detail view. */
+	/** Rows the body has, for the scroll of a plan or a detail view; the terminal's rows (a plan may cover it). */
 	readonly height: number;
 	readonly width: number;
+	readonly terminalRows: number;
+	/** The status line's note now (a plan covering the terminal shows it inside). */
+	readonly notice: string | null;
 	readonly quit: {readonly force: () => void};
 	readonly keymap: Keymap;
-	/** The screen under the overlay (the help lists its keys). */
+	/** The screen under the overlay (the help lists its keys) and what it is called. */
 	readonly screen: Context;
-}
-
-/** The scroll position after a movement key, in a box of `count` rows; null when `command` does not move. */
-function scrolled(command: Command | undefined, count: number, position: number, height: number): number | null {
-	const page = Math.max(1, height - 4);
-	const last = Math.max(0, count - page);
-	const target = command === 'up' ? position - 1 : command === 'down' ? position + 1 : command === 'pageUp' ? position - page : command === 'pageDown' ? position + page
-		: command === 'top' ? 0 : command === 'bottom' ? last : null;
-	return target === null ? null : Math.max(0, Math.min(last, target));
+	readonly screenLabel: string;
 }
 
 /** A key while an overlay is open: only the overlay acts on it. Returns the status line's text, if any. */
-export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, quit, keymap, screen}: OverlayKeys): string | void {
+export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, terminalRows, notice, quit, keymap, screen, screenLabel}: OverlayKeys): string | void {
 	const update = (next: Overlay) => dispatch({type: 'update', overlay: next});
 	const close = () => dispatch({type: 'close'});
 	/** `value` edited by the key (readline's keys, from the keymap); null when the key does not edit text here. */
@@ -72,20 +70,29 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				jobs.answer(yes);
 				close();
 			};
+			const typedNeeded = needsTypedConfirmation(plan);
 			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
-			if (needsTypedConfirmation(plan)) {
+			if (typedNeeded) {
 				const typed = edited(overlay.typed, overlay.at);
 				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
 			}
-			const scroll = scrolled(command, confirmRows(plan, width).length, overlay.scroll, height);
-			if (scroll !== null) return update({...overlay, scroll});
-			if (command === 'confirm' || command === 'deny') return answer(command === 'confirm');
-			if (command === 'dismiss') return answer(false);
-			if (command === 'submit') return overlay.typed === plan.vm ? answer(true) : `type ${plan.vm} exactly to proceed, or Esc to cancel`;
+			// Paged by the layout on screen now: a page is exactly the rows shown.
+			const view = confirmView(plan, confirmGeometry(width, terminalRows, height), {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
+			const scroll = pagerScroll(command, view.layout);
+			if (scroll !== null) return update({...overlay, scroll, seen: [...view.seen, ...shownRows({...view.layout, start: scroll})]});
+			// Accepted once every line of the plan has been on screen.
+			const accept = () => {
+				if (view.unread === 0) return answer(true);
+				update({...overlay, seen: [...view.seen]});
+				return `${view.unread} line${view.unread === 1 ? '' : 's'} not read yet: ${displayKey(keymap.keys.pageDown[0] ?? '')}`;
+			};
+			if (command === 'confirm') return accept();
+			if (command === 'deny' || command === 'dismiss') return answer(false);
+			if (command === 'submit') return overlay.typed === plan.vm ? accept() : `type ${plan.vm} exactly, or ${displayKey(keymap.keys.dismiss[0] ?? '')} to cancel`;
 			return;
 		}
 		case 'details': {
-			const scroll = scrolled(command, detailRows(overlay.title, overlay.lines, width).length, overlay.scroll, height);
+			const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, width), height, overlay.scroll));
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss') return close();
 			return;
@@ -143,7 +150,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		}
 		case 'help': {
-			const scroll = scrolled(command, helpRows(keymap, screen, width).length, overlay.scroll, height);
+			const scroll = pagerScroll(command, helpLayout(keymap, screen, screenLabel, width, height, overlay.scroll).layout);
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
 		}
@@ -155,22 +162,28 @@ export interface OverlayViewProps {
 	readonly jobs: Jobs;
 	readonly keymap: Keymap;
 	readonly repository: (vm: string) => string;
+	/** The body's rows, the terminal's columns and rows (a plan may cover the whole terminal). */
 	readonly height: number;
 	readonly width: number;
+	readonly terminalRows: number;
+	/** The status line's note (a plan covering the terminal shows it inside). */
+	readonly notice: string | null;
 	/** The screen under the overlay: its context (the help lists its keys) and what it is called. */
 	readonly screen: {readonly context: Context; readonly label: string};
 }
 
-/** What an overlay draws in the body; the filter and quitting draw on the status line instead (null here). */
-export function OverlayView({overlay, jobs, keymap, repository, height, width, screen}: OverlayViewProps) {
+/** What an overlay draws in the body (or, a plan in a small terminal, over everything); the filter and quitting draw on the status line instead (null here). */
+export function OverlayView({overlay, jobs, keymap, repository, height, width, terminalRows, notice, screen}: OverlayViewProps) {
+	const keys = scrollKeys(keymap);
 	switch (overlay.kind) {
-		case 'help': return <HelpOverlay keymap={keymap} width={width} height={height} scroll={overlay.scroll} context={screen.context} label={screen.label} />;
+		case 'help': return <HelpOverlay keymap={keymap} width={width} height={height} scroll={overlay.scroll} context={screen.context} label={screen.label} keys={keys} />;
 		case 'confirm': {
 			const plan = jobs.confirmation?.plan;
 			if (!plan) return null;
-			return <ConfirmDialog plan={plan} height={height} width={width} scroll={overlay.scroll} typed={needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null} />;
+			const typed = needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null;
+			return <ConfirmPlan plan={plan} geometry={confirmGeometry(width, terminalRows, height)} state={{scroll: overlay.scroll, typed, seen: overlay.seen, note: notice}} keys={keys} />;
 		}
-		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} />;
+		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />;
 		case 'take': return <TakeDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
 		case 'restore': return <RestoreDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
 		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} />;

@@ -61,6 +61,7 @@ export interface Route extends Omit<GlobalDeps, 'vm'> {
 	readonly binding: ScreenBinding;
 	readonly height: number;
 	readonly width: number;
+	readonly terminalRows: number;
 	readonly forceQuit: () => void;
 	/** Why the connection cannot do what a role covers (service.roleProblem), or null. */
 	readonly roleProblem: (role: RoleName, doing: string) => string | null;
@@ -75,7 +76,7 @@ export function routeKey(spec: string, route: Route) {
 	const command = keymap.commandFor(context, spec);
 	const say = (text: string | void) => dispatch({type: 'notice', text: text || null});
 	say();
-	if (state.overlay) return say(overlayKey({...route, overlay: state.overlay, command, spec, filter: state.filter, quit: {force: route.forceQuit}, screen: state.screen}));
+	if (state.overlay) return say(overlayKey({...route, overlay: state.overlay, command, spec, filter: state.filter, notice: state.notice, quit: {force: route.forceQuit}, screen: state.screen, screenLabel: SCREENS[state.screen].label}));
 	if (command === undefined) return say(unavailableHere(spec, keymap, state.screen));
 	const row = cursorRow(state.cursors[state.screen], binding.rows);
 	const page = Math.max(1, height - 2);

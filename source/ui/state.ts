@@ -17,8 +17,11 @@ export type Overlay =
 	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly error: string | null; readonly at: number | null}
 	| {readonly kind: 'backup'; readonly vm: string}
 	| {readonly kind: 'filter'; readonly at: number | null}
-	/** A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown again after. */
-	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
+	/**
+	 * A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown
+	 * again after. `seen`: the rows of the plan shown so far (it is accepted once each was on screen).
+	 */
+	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly seen: readonly string[]; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
 	| {readonly kind: 'quitting'; readonly phase: 'asked' | 'cancelling'};
 
 export interface UiState {
@@ -82,7 +85,7 @@ export function reduce(state: UiState, action: UiAction): UiState {
 		case 'confirm':
 			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
 			if (state.overlay?.kind === 'quitting') return state;
-			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
+			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, seen: [], typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
 		// The cursor stays on its VM where the new filter shows it; where it hides it, on the first VM shown.
 		case 'filter': return {...state, filter: action.text, cursors: {...state.cursors, list: {key: state.cursors.list?.key ?? null, index: 0}}};
 		case 'notice': return state.notice === action.text ? state : {...state, notice: action.text};

@@ -1,44 +1,18 @@
 import {Box} from 'ink';
 import {Text} from './text.js';
-import {planLines} from '../../core/describe.js';
-import {wrapWhole} from '../layout.js';
 import {withCursor} from '../text-edit.js';
-import {ScrollBox} from './scroll-box.js';
-import type {Plan} from '../../core/plan.js';
+import {pagerRows, ScrollBox} from './scroll-box.js';
 import {useTheme} from '../theme.js';
 
-/** The plan's lines wrapped to the dialog's width, none cut: what a confirmation scrolls through. */
-export function confirmRows(plan: Plan, width: number): Array<{text: string; heading: boolean; loses: boolean}> {
-	return planLines(plan).flatMap((line, index) => {
-		const loses = /^(Discards|Deletes)/.test(line) || / stop /.test(line);
-		return wrapWhole(line, Math.max(8, width - 4), line.startsWith('  ') ? 5 : 2).map(text => ({text, heading: index === 0, loses}));
-	});
-}
-
-/**
- * Shows the plan, every file it touches and what is lost, before anything happens: each line
- * wrapped whole, scrolled with the movement keys when it does not fit. `typed`: the VM's name as
- * typed so far, for a plan that discards data or powers a VM off (null: `y` is enough).
- */
-export function ConfirmDialog({plan, height, width, scroll, typed}: {plan: Plan; height: number; width: number; scroll: number; typed: string | null}) {
-	const theme = useTheme();
-	const rows = confirmRows(plan, width).map(row => ({text: row.text, bold: row.heading, color: row.loses ? theme.warn : undefined}));
-	return (
-		<ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.warn} footer={typed === null
-			? <Text bold>Proceed?</Text>
-			: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}</Text>} />
-	);
-}
-
-/** A detail view's lines wrapped to the box's width. */
+/** A detail view's lines wrapped to the box's width (its border and padding take four columns). */
 export const detailRows = (title: string, lines: readonly string[], width: number) =>
-	[title, ...lines].flatMap((line, index) => wrapWhole(line, Math.max(8, width - 4), 2).map(text => ({text, bold: index === 0})));
+	pagerRows([title, ...lines], width - 4, () => 2, (_line, index) => (index === 0 ? 'heading' : undefined));
 
 /** One item (a backup point, a journal record) whole: every line wrapped, none cut, scrolled like a plan. */
-export function DetailsBox({title, lines, height, width, scroll, closeKey}: {title: string; lines: readonly string[]; height: number; width: number; scroll: number; closeKey: string}) {
+export function DetailsBox({title, lines, height, width, scroll, closeKey, keys}: {title: string; lines: readonly string[]; height: number; width: number; scroll: number; closeKey: string; keys: string}) {
 	const theme = useTheme();
 	const rows = detailRows(title, lines, width);
-	return <ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.accent} footer={<Text color={theme.muted}>{closeKey}: close</Text>} />;
+	return <ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.accent} keys={keys} footer={<Text color={theme.muted} wrap="truncate-end">{closeKey}: close</Text>} />;
 }
 
 export interface TakeForm {
