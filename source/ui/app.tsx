@@ -7,7 +7,10 @@ import type {Service} from '../service/service.js';
 import {makeActions} from './actions.js';
 import {HelpBar} from './components/help-bar.js';
 import {MIN_COLUMNS, MIN_ROWS, TooSmall} from './components/too-small.js';
-import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
+import {MessagesPanel} from './components/jobs-panel.js';
+import {useMessages} from './hooks/use-messages.js';
+import {fit, wrapWhole} from './layout.js';
+import {messageCap, messageRows, type MessageEntry, type MessageTtl} from './messages.js';
 import {useFollow, useHealth, useInventory, useShownVms} from './hooks/use-inventory.js';
 import {isActive, useJobs} from './hooks/use-jobs.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
@@ -37,6 +40,8 @@ export interface AppProps {
 	readonly onForceQuit?: () => void;
 	/** How often the inventory and the open view are read again on their own (health: six times less often). */
 	readonly refreshMs?: number;
+	/** How long an ended job's message stays under the view. */
+	readonly messageTtl?: MessageTtl;
 }
 
 
@@ -47,7 +52,7 @@ export const AUTO_REFRESH_MS = 5000;
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
  * header, the body (the screen, or the overlay over it), the jobs, the status line and the keys.
  */
-export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, messageTtl, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -88,14 +93,23 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		else dispatch({type: 'confirm', jobId: confirmation.jobId});
 	}, [confirmation, answer]);
 	const running = jobs.jobs.filter(isActive).length;
-	// Once every cancelled job has stopped at its safe point, the quit goes through.
+	// Once every cancelled job has stopped at its safe point, the quit goes through; a question
+	// about jobs that have all ended meanwhile is moot: it goes, and says so.
+	const quitting = state.overlay?.kind === 'quitting' ? state.overlay.phase : null;
 	useEffect(() => {
-		if (state.overlay?.kind === 'quitting' && state.overlay.phase === 'cancelling' && running === 0) exit();
-	}, [state.overlay, running, exit]);
+		if (quitting === 'cancelling' && running === 0) exit();
+		if (quitting === 'asked' && running === 0) {
+			dispatch({type: 'close'});
+			dispatch({type: 'notice', text: `no job runs any more: ${displayKey(keymap.keys.quit[0] ?? '')} quits`});
+		}
+	}, [quitting, running, exit, keymap]);
 
 	const screen = SCREENS[state.screen];
 	const context = state.overlay ? overlayContext(state.overlay, jobs) : state.screen;
-	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
+	const messages = useMessages(jobs.jobs, messageTtl);
+	const question = quitQuestion(state.overlay, running, keymap);
+	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
+	const {messageLines, statusLines, bodyHeight} = frameLayout(messages.entries, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
 	const binding = useRef<ScreenBinding>({rows: [], vm: undefined, commands: {}});
 	const screenContext: ScreenContext = {
 		service, keymap, now, width: columns, height: bodyHeight, state, dispatch, inventory, vms, health, badges, jobs, actions, refresh,
@@ -111,15 +125,13 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (keymap.keys.quit.includes(spec) && running === 0) return exit();
 			return dispatch({type: 'notice', text: `${displayKey(spec)} was not acted on: the terminal was too small to show it`});
 		}
-		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, terminalRows, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, clearMessages: messages.clear, binding: binding.current, height: bodyHeight, width: columns, terminalRows, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
 	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
 	const covered = coversBody(state.overlay);
 	// A plan in a small terminal covers all of it but the keys: every row for the plan.
 	const planCovers = state.overlay?.kind === 'confirm' && jobs.confirmation !== null && confirmGeometry(columns, terminalRows, bodyHeight).fullScreen;
-	const question = quitQuestion(state.overlay, running, keymap);
-	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			{!planCovers && (
@@ -127,14 +139,31 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 					<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {screen.title(state, vms.length)}
 				</Text>
 			)}
-			{covered && state.overlay && (
-				<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} terminalRows={terminalRows} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
-			)}
-			<screen.Component key={state.screen} context={screenContext} visible={!covered} />
-			{!planCovers && <Box flexGrow={1} />}
-			{!planCovers && <JobsPanel jobs={jobs.jobs} width={columns} />}
-			{!planCovers && <Text wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{status}</Text>}
+			<Box flexDirection="column" height={planCovers ? rows - 1 : bodyHeight} overflow="hidden">
+				{covered && state.overlay && (
+					<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} terminalRows={terminalRows} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
+				)}
+				<screen.Component key={state.screen} context={screenContext} visible={!covered} />
+			</Box>
+			{!planCovers && <MessagesPanel rows={messageLines} />}
+			{!planCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);
+}
+
+/** Rows the body keeps at least (the list's heading and three VMs) while a note or messages are shown. */
+const MIN_BODY = 4;
+
+/**
+ * How the frame's rows are shared below the header: the messages (bounded, messages.ts), the
+ * status line (a note wraps whole, on as many rows as the body can spare), the help bar, and the
+ * body, which gets the rest, exactly.
+ */
+function frameLayout(entries: readonly MessageEntry[], status: string, columns: number, rows: number, jobsKey: string) {
+	const messageLines = messageRows(entries, columns, messageCap(rows), jobsKey);
+	const spare = Math.max(1, rows - 2 - MIN_BODY - messageLines.length);
+	const wrapped = wrapWhole(status, columns, 2);
+	const statusLines = wrapped.length <= spare ? wrapped : [...wrapped.slice(0, spare - 1), fit(wrapped.slice(spare - 1).join(' '), columns)];
+	return {messageLines, statusLines, bodyHeight: Math.max(3, rows - 2 - messageLines.length - statusLines.length)};
 }

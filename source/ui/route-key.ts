@@ -18,10 +18,12 @@ export interface GlobalDeps {
 	readonly vm: string | undefined;
 	readonly connections: {readonly count: number; readonly next: () => void} | undefined;
 	readonly exit: () => void;
+	/** Clears the ended jobs' messages under the view (the jobs screen keeps them). */
+	readonly clearMessages: () => void;
 }
 
 /** The commands every screen has (where the keymap gives them to it): going between screens, refresh, jobs, help, quit. */
-export function globalCommands({dispatch, jobs, running, force, vm, connections, exit}: GlobalDeps): Partial<Record<Command, KeyAction>> {
+export function globalCommands({dispatch, jobs, running, force, vm, connections, exit, clearMessages}: GlobalDeps): Partial<Record<Command, KeyAction>> {
 	// The commands that open a screen (the keymap's `opens`), as that screen asks to be opened.
 	const opening = (Object.keys(COMMANDS) as Command[]).flatMap(command => {
 		const screen = (COMMANDS[command] as {opens?: ScreenName}).opens;
@@ -34,6 +36,7 @@ export function globalCommands({dispatch, jobs, running, force, vm, connections,
 		back: () => dispatch({type: 'go', screen: 'list', at: 'keep'}),
 		refresh: force,
 		cancelJob: () => (jobs.cancelLatest() ? undefined : 'no job is running'),
+		clearMessages,
 		help: () => dispatch({type: 'open', overlay: {kind: 'help', scroll: 0}}),
 		quit: () => (running > 0 ? dispatch({type: 'open', overlay: {kind: 'quitting', phase: 'asked'}}) : exit()),
 		connection: () => {
