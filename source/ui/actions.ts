@@ -37,14 +37,14 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		busy,
 		openTake(vm: string): string | void {
 			const running = summary(vm)?.state === 'running';
-			dispatch({type: 'open', overlay: {kind: 'take', error: null, at: null, form: {
+			dispatch({type: 'open', overlay: {kind: 'take', at: null, form: {
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
 				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
 				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.roles.guestAgents ? null : 'no guest agent on this connection',
 			}}});
 		},
-		/** Starts the snapshot; an invalid name is the dialog's error, returned. */
+		/** Starts the snapshot; an invalid name is returned, for the status line (the dialog stays). */
 		take(form: TakeForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
@@ -77,9 +77,9 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 			}, failed);
 		},
 		openRestore(vm: string, point: string) {
-			dispatch({type: 'open', overlay: {kind: 'restore', error: null, at: null, form: {vm, point, name: `${vm}-restored`}}});
+			dispatch({type: 'open', overlay: {kind: 'restore', at: null, form: {vm, point, name: `${vm}-restored`}}});
 		},
-		/** Starts the restore; an invalid name is the dialog's error, returned. */
+		/** Starts the restore; an invalid name is returned, for the status line (the dialog stays). */
 		restore(form: RestoreForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;

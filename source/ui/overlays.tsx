@@ -106,19 +106,18 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		case 'restore': {
 			if (command === 'submit') {
-				const error = actions.restore(overlay.form);
-				return error ? update({...overlay, error}) : close();
+				// An invalid name is said on the status line; the dialog stays to fix it.
+				return actions.restore(overlay.form) ?? close();
 			}
 			if (command === 'dismiss') return close();
 			const name = edited(overlay.form.name, overlay.at);
-			if (name) update({...overlay, error: null, at: name.at, form: {...overlay.form, name: name.value}});
+			if (name) update({...overlay, at: name.at, form: {...overlay.form, name: name.value}});
 			return;
 		}
 		case 'take': {
 			const {form} = overlay;
 			if (command === 'submit') {
-				const error = actions.take(form);
-				return error ? update({...overlay, error}) : close();
+				return actions.take(form) ?? close();
 			}
 			if (command === 'dismiss') return close();
 			if (command === 'nextField' || command === 'previousField') {
@@ -129,11 +128,11 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			if (form.field === 'name' || form.field === 'description') {
 				const field = form.field;
 				const text = edited(form[field], overlay.at);
-				if (text) update({...overlay, error: null, at: text.at, form: {...form, [field]: text.value}});
+				if (text) update({...overlay, at: text.at, form: {...form, [field]: text.value}});
 				return;
 			}
 			// On an option, the tick key ticks it; other letters do nothing there.
-			if (command === 'tick') update({...overlay, error: null, form: {...form, [form.field]: !form[form.field]}});
+			if (command === 'tick') update({...overlay, form: {...form, [form.field]: !form[form.field]}});
 			return;
 		}
 		case 'filter': {
@@ -184,12 +183,18 @@ export function OverlayView({overlay, jobs, keymap, repository, height, width, t
 			return <ConfirmPlan plan={plan} geometry={confirmGeometry(width, terminalRows, height)} state={{scroll: overlay.scroll, typed, seen: overlay.seen, note: notice}} keys={keys} />;
 		}
 		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />;
-		case 'take': return <TakeDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
-		case 'restore': return <RestoreDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
-		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} />;
+		case 'take': return <TakeDialog form={overlay.form} at={overlay.at} height={height} width={width} hint={takeHint(keymap)} />;
+		case 'restore': return <RestoreDialog form={overlay.form} at={overlay.at} height={height} width={width} />;
+		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} height={height} width={width} />;
 		case 'filter':
 		case 'quitting': return null;
 	}
+}
+
+/** The take dialog's last line: its keys, from the keymap. */
+function takeHint(keymap: Keymap): string {
+	const keys = (command: Command, context: Context = 'dialog') => keymap.keysIn(context, command).map(displayKey).join('/');
+	return `${keys('nextField')}, ${keys('previousField')}: next, previous field; ${keys('tick', 'dialogOption')}: tick; ${keys('submit')}: take.`;
 }
 
 /** Whether the overlay covers the screen's body (a filter and the quit question leave the screen in view). */

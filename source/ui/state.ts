@@ -13,8 +13,8 @@ export interface Cursor {
 export type Overlay =
 	| {readonly kind: 'help'; readonly scroll: number}
 	| {readonly kind: 'details'; readonly title: string; readonly lines: readonly string[]; readonly scroll: number}
-	| {readonly kind: 'take'; readonly form: TakeForm; readonly error: string | null; readonly at: number | null}
-	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly error: string | null; readonly at: number | null}
+	| {readonly kind: 'take'; readonly form: TakeForm; readonly at: number | null}
+	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly at: number | null}
 	| {readonly kind: 'backup'; readonly vm: string}
 	| {readonly kind: 'filter'; readonly at: number | null}
 	/**
