@@ -19,13 +19,14 @@ import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
 import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
-import {confirmGeometry} from './components/confirm-plan.js';
+import {pagerGeometry} from './pager.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce} from './state.js';
 import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
 import {errorMessage} from '../core/errors.js';
+import {safeText} from '../core/terminal-text.js';
 
 export interface AppProps {
 	readonly service: Service;
@@ -109,7 +110,8 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const messages = useMessages(jobs.jobs, messageTtl);
 	const question = quitQuestion(state.overlay, running, keymap);
 	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
-	const {messageLines, statusLines, bodyHeight} = frameLayout(messages.entries, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
+	// The jobs screen lists every job: the messages would say it twice.
+	const {messageLines, statusLines, bodyHeight} = frameLayout(state.screen === 'jobs' ? [] : messages.entries, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
 	const binding = useRef<ScreenBinding>({rows: [], vm: undefined, commands: {}});
 	const screenContext: ScreenContext = {
 		service, keymap, now, width: columns, height: bodyHeight, state, dispatch, inventory, vms, health, badges, jobs, actions, refresh,
@@ -118,6 +120,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		},
 	};
 	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
+	// A pager (a plan, a detail view, the help) in a small terminal covers all of it but the keys,
+	// and, but for a plan (a decision, all its rows its own), the jobs' messages.
+	const pagerKind = state.overlay?.kind === 'confirm' ? (jobs.confirmation ? 'plan' : null) : state.overlay?.kind === 'details' || state.overlay?.kind === 'help' ? 'view' : null;
+	const geometry = pagerGeometry(columns, terminalRows, bodyHeight, rows - 1 - (pagerKind === 'plan' ? 0 : messageLines.length));
+	const pagerCovers = pagerKind !== null && geometry.fullScreen;
 
 	useKeypresses(spec => {
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
@@ -125,31 +132,40 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (keymap.keys.quit.includes(spec) && running === 0) return exit();
 			return dispatch({type: 'notice', text: `${displayKey(spec)} was not acted on: the terminal was too small to show it`});
 		}
-		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, clearMessages: messages.clear, binding: binding.current, height: bodyHeight, width: columns, terminalRows, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, clearMessages: messages.clear, binding: binding.current, height: bodyHeight, width: columns, geometry, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
 	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
 	const covered = coversBody(state.overlay);
-	// A plan in a small terminal covers all of it but the keys: every row for the plan.
-	const planCovers = state.overlay?.kind === 'confirm' && jobs.confirmation !== null && confirmGeometry(columns, terminalRows, bodyHeight).fullScreen;
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
-			{!planCovers && (
-				<Text wrap="truncate-end">
-					<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {screen.title(state, vms.length)}
-				</Text>
+			{!pagerCovers && (
+				<Header uri={`${service.hypervisor.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`} where={screen.title(state, vms.length)} width={columns} />
 			)}
-			<Box flexDirection="column" height={planCovers ? rows - 1 : bodyHeight} overflow="hidden">
+			<Box flexDirection="column" height={pagerCovers ? geometry.height : bodyHeight} overflow="hidden">
 				{covered && state.overlay && (
-					<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} terminalRows={terminalRows} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
+					<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} geometry={geometry} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
 				)}
 				<screen.Component key={state.screen} context={screenContext} visible={!covered} />
 			</Box>
-			{!planCovers && <MessagesPanel rows={messageLines} />}
-			{!planCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
+			{(!pagerCovers || pagerKind === 'view') && <MessagesPanel rows={messageLines} />}
+			{!pagerCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);
+}
+
+/**
+ * Where the operator is, always: the connection, the host, the screen. Where that does not fit
+ * (a phone's SSH client), the host goes first, then the screen comes before the connection.
+ */
+function Header({uri, where, width}: {uri: string; where: string; width: number}) {
+	const theme = useTheme();
+	const host = os.hostname();
+	const fits = (text: string) => [...safeText(text)].length <= width;
+	if (fits(`snapdeck ${uri} on ${host} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} <Text color={theme.muted}>on {host}</Text> · {where}</Text>;
+	if (fits(`snapdeck ${uri} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} · {where}</Text>;
+	return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> · {where} <Text color={theme.muted}>· {uri}</Text></Text>;
 }
 
 /** Rows the body keeps at least (the list's heading and three VMs) while a note or messages are shown. */

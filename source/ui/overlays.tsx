@@ -1,10 +1,10 @@
 import type {Dispatch} from 'react';
 import {needsTypedConfirmation} from '../core/plan.js';
 import type {Actions} from './actions.js';
-import {confirmGeometry, ConfirmPlan, confirmView} from './components/confirm-plan.js';
+import {ConfirmPlan, confirmView} from './components/confirm-plan.js';
 import {BackupDialog, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
 import {scrollBoxLayout, scrollKeys} from './components/scroll-box.js';
-import {pagerScroll, shownRows} from './pager.js';
+import {pagerScroll, shownRows, type PagerGeometry} from './pager.js';
 import {helpLayout, HelpOverlay} from './components/help-overlay.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
@@ -33,10 +33,10 @@ export interface OverlayKeys {
 	readonly jobs: Jobs;
 	readonly actions: Actions;
 	readonly filter: string;
-	/** Rows the body has, for the scroll of a plan or a detail view; the terminal's rows (a plan may cover it). */
+	/** Rows the body has, the terminal's columns, and where a pager (a plan, a detail view, the help) is drawn. */
 	readonly height: number;
 	readonly width: number;
-	readonly terminalRows: number;
+	readonly geometry: PagerGeometry;
 	/** The status line's note now (a plan covering the terminal shows it inside). */
 	readonly notice: string | null;
 	readonly quit: {readonly force: () => void};
@@ -47,7 +47,7 @@ export interface OverlayKeys {
 }
 
 /** A key while an overlay is open: only the overlay acts on it. Returns the status line's text, if any. */
-export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, terminalRows, notice, quit, keymap, screen, screenLabel}: OverlayKeys): string | void {
+export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, geometry, notice, quit, keymap, screen, screenLabel}: OverlayKeys): string | void {
 	const update = (next: Overlay) => dispatch({type: 'update', overlay: next});
 	const close = () => dispatch({type: 'close'});
 	/** `value` edited by the key (readline's keys, from the keymap); null when the key does not edit text here. */
@@ -77,7 +77,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
 			}
 			// Paged by the layout on screen now: a page is exactly the rows shown.
-			const view = confirmView(plan, confirmGeometry(width, terminalRows, height), {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
+			const view = confirmView(plan, geometry, {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
 			const scroll = pagerScroll(command, view.layout);
 			if (scroll !== null) return update({...overlay, scroll, seen: [...view.seen, ...shownRows({...view.layout, start: scroll})]});
 			// Accepted once every line of the plan has been on screen.
@@ -92,7 +92,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		}
 		case 'details': {
-			const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, width), height, overlay.scroll));
+			const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, geometry.width), geometry, overlay.scroll));
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss') return close();
 			return;
@@ -149,7 +149,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		}
 		case 'help': {
-			const scroll = pagerScroll(command, helpLayout(keymap, screen, screenLabel, width, height, overlay.scroll).layout);
+			const scroll = pagerScroll(command, helpLayout(keymap, screen, screenLabel, geometry, overlay.scroll).layout);
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
 		}
@@ -164,7 +164,7 @@ export interface OverlayViewProps {
 	/** The body's rows, the terminal's columns and rows (a plan may cover the whole terminal). */
 	readonly height: number;
 	readonly width: number;
-	readonly terminalRows: number;
+	readonly geometry: PagerGeometry;
 	/** The status line's note (a plan covering the terminal shows it inside). */
 	readonly notice: string | null;
 	/** The screen under the overlay: its context (the help lists its keys) and what it is called. */
@@ -172,17 +172,17 @@ export interface OverlayViewProps {
 }
 
 /** What an overlay draws in the body (or, a plan in a small terminal, over everything); the filter and quitting draw on the status line instead (null here). */
-export function OverlayView({overlay, jobs, keymap, repository, height, width, terminalRows, notice, screen}: OverlayViewProps) {
+export function OverlayView({overlay, jobs, keymap, repository, height, width, geometry, notice, screen}: OverlayViewProps) {
 	const keys = scrollKeys(keymap);
 	switch (overlay.kind) {
-		case 'help': return <HelpOverlay keymap={keymap} width={width} height={height} scroll={overlay.scroll} context={screen.context} label={screen.label} keys={keys} />;
+		case 'help': return <HelpOverlay keymap={keymap} geometry={geometry} scroll={overlay.scroll} context={screen.context} label={screen.label} keys={keys} />;
 		case 'confirm': {
 			const plan = jobs.confirmation?.plan;
 			if (!plan) return null;
 			const typed = needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null;
-			return <ConfirmPlan plan={plan} geometry={confirmGeometry(width, terminalRows, height)} state={{scroll: overlay.scroll, typed, seen: overlay.seen, note: notice}} keys={keys} />;
+			return <ConfirmPlan plan={plan} geometry={geometry} state={{scroll: overlay.scroll, typed, seen: overlay.seen, note: notice}} keys={keys} />;
 		}
-		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />;
+		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} geometry={geometry} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />;
 		case 'take': return <TakeDialog form={overlay.form} at={overlay.at} height={height} width={width} hint={takeHint(keymap)} />;
 		case 'restore': return <RestoreDialog form={overlay.form} at={overlay.at} height={height} width={width} />;
 		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} height={height} width={width} />;

@@ -22,6 +22,26 @@ export interface PagerLayout {
 	readonly pinned: readonly PagerRow[];
 }
 
+/** Below this size a pager (a plan, a detail view, the help) takes the whole terminal but the keys: no header, messages, status line or border. */
+export const FULL_SCREEN_BELOW = {columns: 80, rows: 24} as const;
+
+/** Where a pager is drawn: its rows and columns inside, and whether it covers the whole terminal. */
+export interface PagerGeometry {
+	readonly fullScreen: boolean;
+	readonly width: number;
+	readonly height: number;
+}
+
+/**
+ * `bodyHeight`: the rows of the app's body, between the header and the messages; `fullHeight`:
+ * the rows a pager covering the terminal gets (the frame less the help bar, and less the messages
+ * where they stay in view). Boxed in the body, the border and its padding take two rows and four columns.
+ */
+export function pagerGeometry(columns: number, terminalRows: number, bodyHeight: number, fullHeight: number): PagerGeometry {
+	const fullScreen = columns < FULL_SCREEN_BELOW.columns || terminalRows < FULL_SCREEN_BELOW.rows;
+	return fullScreen ? {fullScreen, width: columns, height: fullHeight} : {fullScreen, width: columns - 4, height: bodyHeight - 2};
+}
+
 /** Scrolled rows never fewer than this, however many lines ask to be pinned. */
 const MIN_ROOM = 2;
 

@@ -7,6 +7,7 @@ import type {KeyAction, ScreenBinding} from './screens/screen.js';
 import {SCREENS} from './screens/index.js';
 import {cursorRow, type ScreenName, type UiAction, type UiState} from './state.js';
 import type {RoleName} from '../service/service.js';
+import type {PagerGeometry} from './pager.js';
 
 export interface GlobalDeps {
 	readonly state: UiState;
@@ -64,7 +65,8 @@ export interface Route extends Omit<GlobalDeps, 'vm'> {
 	readonly binding: ScreenBinding;
 	readonly height: number;
 	readonly width: number;
-	readonly terminalRows: number;
+	/** Where a pager (a plan, a detail view, the help) is drawn. */
+	readonly geometry: PagerGeometry;
 	readonly forceQuit: () => void;
 	/** Why the connection cannot do what a role covers (service.roleProblem), or null. */
 	readonly roleProblem: (role: RoleName, doing: string) => string | null;

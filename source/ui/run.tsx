@@ -11,6 +11,7 @@ import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {buildKeymap, type Keymap} from './keymap.js';
 import {noColorRequested, ThemeContext, themeFor, useTheme} from './theme.js';
 import {asciiRequested, asciiStream} from './ascii.js';
+import {safeText} from '../core/terminal-text.js';
 
 const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
@@ -125,7 +126,7 @@ export async function runUi(title: string, load: () => Promise<readonly Service[
 	}
 	if (loadError !== null) throw loadError;
 	if (failure) {
-		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${(failure as Error).message}\n`);
+		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${safeText((failure as Error).message)}\n`);
 		return 1;
 	}
 	return 0;

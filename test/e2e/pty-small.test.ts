@@ -30,10 +30,11 @@ const selected = (screen: string) => /^▸ . (\S+)/m.exec(screen)?.[1];
 
 /** The plan's rows at this size, from the service as the UI gets them. */
 async function planRows(root: string, vm: string, snapshot: string, columns: number, rows: number) {
-	const {confirmGeometry, confirmRows} = await import('../../source/ui/components/confirm-plan.js');
+	const {confirmRows} = await import('../../source/ui/components/confirm-plan.js');
+	const {pagerGeometry} = await import('../../source/ui/pager.js');
 	const service = new Service(new LocalHypervisor(root));
 	const plan = service.plan({kind: 'revert', vm, snapshot}, await service.hypervisor.inspect(vm));
-	return confirmRows(plan, confirmGeometry(columns, rows, rows - 5).width).map(row => row.text.trimEnd());
+	return confirmRows(plan, pagerGeometry(columns, rows, rows - 5, rows - 2).width).map(row => row.text.trimEnd());
 }
 
 describe('snapdeck in a small terminal (40x12), on the demo lab', () => {

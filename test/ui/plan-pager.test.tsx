@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {confirmGeometry, confirmRows} from '../../source/ui/components/confirm-plan.js';
+import {confirmRows} from '../../source/ui/components/confirm-plan.js';
+import {pagerGeometry} from '../../source/ui/pager.js';
 import {labWithVm} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -69,7 +70,7 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		await ui.waitFor(frame => frame.includes('Type web1 to proceed'), 'the revert plan');
 		const plan = lab.service.plan({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.service.hypervisor.inspect('web1'));
 		const bodyHeight = terminalRows - 1 - 3 - 1;
-		const rows = confirmRows(plan, confirmGeometry(columns, terminalRows, bodyHeight).width).map(row => row.text.trimEnd());
+		const rows = confirmRows(plan, pagerGeometry(columns, terminalRows, bodyHeight, terminalRows - 2).width).map(row => row.text.trimEnd());
 		const seen = new Set<string>();
 		for (let page = 0; page < 40; page++) {
 			const frame = ui.frame();

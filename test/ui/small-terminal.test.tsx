@@ -31,6 +31,28 @@ describe('dialogs and the help in small and large terminals', () => {
 		expect(note).not.toContain('…');
 	});
 
+	it('at 40x12 the header says where the operator is; the ? screen covers the terminal but the keys and pages to its end', async () => {
+		const lab = await labWithVm('a-vm-with-a-long-name-on-a-phone');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		const list = await ui.waitFor(frame => frame.includes('a-vm-with'), 'the list');
+		expect(list.split('\n')[0]).toMatch(/^snapdeck · VMs \(1\) · local:/);
+		ui.press('help');
+		let help = await ui.waitFor(frame => frame.includes('Keys on the VM list'), 'the help');
+		expect(help.split('\n')[0]).toBe('Keys on the VM list');
+		const seen = new Set<string>();
+		for (let page = 0; page < 20; page++) {
+			for (const line of help.split('\n')) seen.add(line.trim());
+			const where = /lines (\d+)-(\d+) of (\d+)/.exec(help)!;
+			if (where[2] === where[3]) break;
+			ui.press('pageDown');
+			help = await ui.waitFor(frame => !frame.includes(where[0]), 'the next page');
+		}
+		const keymap = buildKeymap();
+		for (const command of keymap.commandsIn('list')) expect([...seen].some(line => line.endsWith(COMMANDS[command].description)), command).toBe(true);
+		expect([...seen].some(line => line.startsWith('Text fields:'))).toBe(true);
+	});
+
 	it('at 200x60 the ? screen lays its keys out across the width, and cuts no line', async () => {
 		const lab = await labWithVm('wide1');
 		const ui = renderApp(lab.service);

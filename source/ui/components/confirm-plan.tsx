@@ -2,27 +2,10 @@ import {Box} from 'ink';
 import {planLines} from '../../core/describe.js';
 import type {Plan} from '../../core/plan.js';
 import {wrapWhole} from '../layout.js';
-import {pagerLayout, shownRows, unreadLines, type PagerLayout, type PagerRow} from '../pager.js';
+import {pagerLayout, shownRows, unreadLines, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
 import {useTheme} from '../theme.js';
-import {Pager, pagerRows} from './scroll-box.js';
+import {Pager, PagerFrame, pagerRows} from './scroll-box.js';
 import {Text} from './text.js';
-
-/** Below this size a plan takes the whole terminal: no header, jobs, status line or border, every row for the plan. */
-export const FULL_SCREEN_BELOW = {columns: 80, rows: 24} as const;
-
-/** Where a plan is drawn: its rows and columns inside, and whether it covers the whole terminal. */
-export interface ConfirmGeometry {
-	readonly fullScreen: boolean;
-	readonly width: number;
-	readonly height: number;
-}
-
-/** `bodyHeight`: the rows of the app's body, between the header and the jobs. */
-export function confirmGeometry(columns: number, terminalRows: number, bodyHeight: number): ConfirmGeometry {
-	const fullScreen = columns < FULL_SCREEN_BELOW.columns || terminalRows < FULL_SCREEN_BELOW.rows;
-	// Full screen: the app's frame (one row short of the terminal) less the help bar. Boxed in the body: less the border and its padding.
-	return fullScreen ? {fullScreen, width: columns, height: Math.max(3, terminalRows - 1) - 1} : {fullScreen, width: columns - 4, height: bodyHeight - 2};
-}
 
 /** What is lost: these lines stay in view, pinned above the question, when the plan must scroll. */
 const LOSES = /^(Discards|Deletes):/;
@@ -42,7 +25,7 @@ export interface ConfirmState {
 }
 
 /** Everything a plan's confirmation draws and pages by: the same for the view and the keys. */
-export function confirmView(plan: Plan, geometry: ConfirmGeometry, state: ConfirmState) {
+export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmState) {
 	const rows = confirmRows(plan, geometry.width);
 	const prompt = state.typed === null ? ['Proceed?'] : wrapWhole(`Type ${plan.vm} to proceed: ${state.typed}`, geometry.width, 2);
 	const note = geometry.fullScreen && state.note ? wrapWhole(state.note, geometry.width, 2).slice(0, 2) : [];
@@ -55,7 +38,7 @@ export function confirmView(plan: Plan, geometry: ConfirmGeometry, state: Confir
  * Shows the plan, every file it touches and what is lost, before anything happens: each line
  * wrapped whole, paged with the movement keys when it does not fit, what is lost pinned in view.
  */
-export function ConfirmPlan({plan, geometry, state, keys}: {plan: Plan; geometry: ConfirmGeometry; state: ConfirmState; keys: string}) {
+export function ConfirmPlan({plan, geometry, state, keys}: {plan: Plan; geometry: PagerGeometry; state: ConfirmState; keys: string}) {
 	const theme = useTheme();
 	const {layout, prompt, note, unread} = confirmView(plan, geometry, state);
 	const body = (
@@ -65,6 +48,5 @@ export function ConfirmPlan({plan, geometry, state, keys}: {plan: Plan; geometry
 			{prompt.map((line, index) => <Text key={`prompt${index}`} bold wrap="truncate-end">{line}</Text>)}
 		</Pager>
 	);
-	if (geometry.fullScreen) return <Box flexDirection="column" width={geometry.width} height={geometry.height}>{body}</Box>;
-	return <Box flexDirection="column" borderStyle="round" borderColor={theme.warn} paddingX={1} width={geometry.width + 4}>{body}</Box>;
+	return <PagerFrame geometry={geometry} borderColor={theme.warn}>{body}</PagerFrame>;
 }

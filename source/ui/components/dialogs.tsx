@@ -4,18 +4,19 @@ import {safeText} from '../../core/terminal-text.js';
 import {fit, wrapWhole} from '../layout.js';
 import {Text} from './text.js';
 import {withCursor} from '../text-edit.js';
+import type {PagerGeometry} from '../pager.js';
 import {pagerRows, ScrollBox} from './scroll-box.js';
 import {useTheme} from '../theme.js';
 
-/** A detail view's lines wrapped to the box's width (its border and padding take four columns). */
+/** A detail view's lines wrapped to the pager's width. */
 export const detailRows = (title: string, lines: readonly string[], width: number) =>
-	pagerRows([title, ...lines], width - 4, () => 2, (_line, index) => (index === 0 ? 'heading' : undefined));
+	pagerRows([title, ...lines], width, () => 2, (_line, index) => (index === 0 ? 'heading' : undefined));
 
 /** One item (a backup point, a journal record) whole: every line wrapped, none cut, scrolled like a plan. */
-export function DetailsBox({title, lines, height, width, scroll, closeKey, keys}: {title: string; lines: readonly string[]; height: number; width: number; scroll: number; closeKey: string; keys: string}) {
+export function DetailsBox({title, lines, geometry, scroll, closeKey, keys}: {title: string; lines: readonly string[]; geometry: PagerGeometry; scroll: number; closeKey: string; keys: string}) {
 	const theme = useTheme();
-	const rows = detailRows(title, lines, width);
-	return <ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.accent} keys={keys} footer={<Text color={theme.muted} wrap="truncate-end">{closeKey}: close</Text>} />;
+	const rows = detailRows(title, lines, geometry.width);
+	return <ScrollBox rows={rows} geometry={geometry} scroll={scroll} borderColor={theme.accent} keys={keys} footer={<Text color={theme.muted} wrap="truncate-end">{closeKey}: close</Text>} />;
 }
 
 export interface TakeForm {

@@ -1,7 +1,7 @@
-import {Box} from 'ink';
 import {COMMANDS, displayKey, type Command, type Context, type Keymap} from '../keymap.js';
 import {fit, wrapWhole} from '../layout.js';
-import {pagerLayout, positionText, type PagerRow} from '../pager.js';
+import {pagerLayout, positionText, type PagerGeometry, type PagerRow} from '../pager.js';
+import {PagerFrame} from './scroll-box.js';
 import {TEXT_EDITS} from '../text-edit.js';
 import {useTheme} from '../theme.js';
 import {Text} from './text.js';
@@ -72,19 +72,19 @@ export function helpLines(keymap: Keymap, context: Context, label: string, width
 	return {rows, cells, columnWidth};
 }
 
-/** The layout of the `?` screen in `height` rows of the body (its border takes two). */
-export const helpLayout = (keymap: Keymap, context: Context, label: string, width: number, height: number, scroll: number) => {
-	const lines = helpLines(keymap, context, label, width - 4);
-	return {...lines, layout: pagerLayout(lines.rows, height - 2, 0, scroll)};
+/** The layout of the `?` screen in a pager of `geometry`. */
+export const helpLayout = (keymap: Keymap, context: Context, label: string, geometry: PagerGeometry, scroll: number) => {
+	const lines = helpLines(keymap, context, label, geometry.width);
+	return {...lines, layout: pagerLayout(lines.rows, geometry.height, 0, scroll)};
 };
 
-/** The `?` screen of the screen under it, in a box `height` rows tall, scrolled with the movement keys when it does not fit. */
-export function HelpOverlay({keymap, width, height, scroll, context, label, keys}: {keymap: Keymap; width: number; height: number; scroll: number; context: Context; label: string; keys: string}) {
+/** The `?` screen of the screen under it, in a pager of `geometry`, scrolled with the movement keys when it does not fit. */
+export function HelpOverlay({keymap, geometry, scroll, context, label, keys}: {keymap: Keymap; geometry: PagerGeometry; scroll: number; context: Context; label: string; keys: string}) {
 	const theme = useTheme();
-	const {layout, cells, columnWidth} = helpLayout(keymap, context, label, width, height, scroll);
+	const {layout, cells, columnWidth} = helpLayout(keymap, context, label, geometry, scroll);
 	const color = (style: Cell['style']) => (style === 'heading' ? theme.accent : style === 'problem' ? theme.warn : undefined);
 	return (
-		<Box flexDirection="column" borderStyle="round" paddingX={1} width={width}>
+		<PagerFrame geometry={geometry}>
 			{layout.scrolling.slice(layout.start, layout.start + layout.room).map(row => (
 				<Text key={row.line} wrap="truncate-end">
 					{cells[row.line]!.map((cell, index) => (
@@ -92,7 +92,7 @@ export function HelpOverlay({keymap, width, height, scroll, context, label, keys
 					))}
 				</Text>
 			))}
-			{layout.position && <Text color={theme.muted} wrap="truncate-end">{positionText(layout, 0, keys, width - 4)}</Text>}
-		</Box>
+			{layout.position && <Text color={theme.muted} wrap="truncate-end">{positionText(layout, 0, keys, geometry.width)}</Text>}
+		</PagerFrame>
 	);
 }

@@ -2,7 +2,7 @@ import {Box} from 'ink';
 import type {ReactNode} from 'react';
 import {displayKey, type Keymap} from '../keymap.js';
 import {wrapWhole} from '../layout.js';
-import {pagerLayout, positionText, type PagerLayout, type PagerRow} from '../pager.js';
+import {pagerLayout, positionText, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
 import {useTheme} from '../theme.js';
 import {Text} from './text.js';
 
@@ -36,14 +36,26 @@ export function Pager({layout, width, unread = 0, keys, children}: {layout: Page
 	);
 }
 
-/** Rows in a bordered box `height` rows tall, from `scroll` on, with a last line of its own (`footer`, one row). */
-export function ScrollBox({rows, height, width, scroll, borderColor, keys, footer}: {rows: readonly PagerRow[]; height: number; width: number; scroll: number; borderColor?: string; keys: string; footer: ReactNode}) {
-	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={borderColor} paddingX={1} width={width}>
-			<Pager layout={scrollBoxLayout(rows, height, scroll)} width={width - 4} keys={keys}>{footer}</Pager>
-		</Box>
+/**
+ * Rows in a pager of `geometry` (a bordered box in the body, or the whole terminal), from `scroll`
+ * on, with a last line of its own (`footer`, one row).
+ */
+export function ScrollBox({rows, geometry, scroll, borderColor, keys, footer}: {rows: readonly PagerRow[]; geometry: PagerGeometry; scroll: number; borderColor?: string; keys: string; footer: ReactNode}) {
+	const body = (
+		<Pager layout={scrollBoxLayout(rows, geometry, scroll)} width={geometry.width} keys={keys}>
+			{geometry.fullScreen && <Box flexGrow={1} />}
+			{footer}
+		</Pager>
 	);
+	return <PagerFrame geometry={geometry} borderColor={borderColor}>{body}</PagerFrame>;
 }
 
-/** The layout of a ScrollBox: its border takes two rows, its footer one. */
-export const scrollBoxLayout = (rows: readonly PagerRow[], height: number, scroll: number) => pagerLayout(rows, height - 2, 1, scroll);
+/** The layout of a ScrollBox: its footer takes one row. */
+export const scrollBoxLayout = (rows: readonly PagerRow[], geometry: PagerGeometry, scroll: number) => pagerLayout(rows, geometry.height, 1, scroll);
+
+/** A pager's frame: a bordered box in the body, or the whole terminal, as `geometry` says. */
+export function PagerFrame({geometry, borderColor, children}: {geometry: PagerGeometry; borderColor?: string; children: ReactNode}) {
+	return geometry.fullScreen
+		? <Box flexDirection="column" width={geometry.width} height={geometry.height}>{children}</Box>
+		: <Box flexDirection="column" borderStyle="round" borderColor={borderColor} paddingX={1} width={geometry.width + 4}>{children}</Box>;
+}
