@@ -3,9 +3,26 @@ import {afterEach, expect} from 'vitest';
 
 const sockets: string[] = [];
 afterEach(async () => {
-	// The tmux server, the shell and snapdeck in it all go, even when the test failed.
-	for (const socket of sockets.splice(0)) await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
+	// The tmux server, the shell and snapdeck in it all go, even when the test failed; and they are
+	// gone before the test's folders are removed (a snapdeck stopped mid-job still tidies its files).
+	for (const socket of sockets.splice(0)) {
+		const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_pid}'], {reject: false});
+		const sessions = panes.stdout.split('\n').filter(Boolean);
+		const pids = sessions.length === 0 ? [] : (await execa('pgrep', ['-s', sessions.join(',')], {reject: false})).stdout.split('\n').filter(Boolean).map(Number);
+		await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
+		const deadline = Date.now() + 15_000;
+		while (pids.some(alive) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+	}
 });
+
+const alive = (pid: number) => {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+};
 
 /**
  * A real terminal, 80x24 unless asked, in a private tmux server, running `command` in bash. CI=true
