@@ -63,34 +63,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			if (overlay.phase === 'asked' && command === 'deny') return close();
 			if (overlay.phase === 'cancelling' && command === 'quit') return quit.force();
 			return;
-		case 'confirm': {
-			const plan = jobs.confirmation?.plan;
-			if (!plan) return close();
-			const answer = (yes: boolean) => {
-				jobs.answer(yes);
-				close();
-			};
-			const typedNeeded = needsTypedConfirmation(plan);
-			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
-			if (typedNeeded) {
-				const typed = edited(overlay.typed, overlay.at);
-				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
-			}
-			// Paged by the layout on screen now: a page is exactly the rows shown.
-			const view = confirmView(plan, geometry, {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
-			const scroll = pagerScroll(command, view.layout);
-			if (scroll !== null) return update({...overlay, scroll, seen: [...view.seen, ...shownRows({...view.layout, start: scroll})]});
-			// Accepted once every line of the plan has been on screen.
-			const accept = () => {
-				if (view.unread === 0) return answer(true);
-				update({...overlay, seen: [...view.seen]});
-				return `${view.unread} line${view.unread === 1 ? '' : 's'} not read yet: ${displayKey(keymap.keys.pageDown[0] ?? '')}`;
-			};
-			if (command === 'confirm') return accept();
-			if (command === 'deny' || command === 'dismiss') return answer(false);
-			if (command === 'submit') return overlay.typed === plan.vm ? accept() : `type ${plan.vm} exactly, or ${displayKey(keymap.keys.dismiss[0] ?? '')} to cancel`;
-			return;
-		}
+		case 'confirm': return confirmKey({overlay, command, jobs, geometry, notice, keymap, update, close, edited});
 		case 'details': {
 			const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, geometry.width), geometry, overlay.scroll));
 			if (scroll !== null) return update({...overlay, scroll});
@@ -154,6 +127,41 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
 		}
 	}
+}
+
+type ConfirmOverlay = Extract<Overlay, {kind: 'confirm'}>;
+
+/**
+ * A key on a plan waiting for its answer: characters go into the name being typed (j and k too), the
+ * arrows and pages scroll it by the layout on screen now (a page is exactly the rows shown), and it
+ * is accepted once every line of it has been on screen.
+ */
+function confirmKey({overlay, command, jobs, geometry, notice, keymap, update, close, edited}: {
+	overlay: ConfirmOverlay; command: Command | undefined; jobs: Jobs; geometry: PagerGeometry; notice: string | null; keymap: Keymap;
+	update: (next: Overlay) => void; close: () => void; edited: (value: string, at: number | null) => {value: string; at: number} | null;
+}): string | void {
+	const plan = jobs.confirmation?.plan;
+	if (!plan) return close();
+	const answer = (yes: boolean) => {
+		jobs.answer(yes);
+		close();
+	};
+	const typedNeeded = needsTypedConfirmation(plan);
+	if (typedNeeded) {
+		const typed = edited(overlay.typed, overlay.at);
+		if (typed) return update({...overlay, typed: typed.value, at: typed.at});
+	}
+	const view = confirmView(plan, geometry, {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
+	const scroll = pagerScroll(command, view.layout);
+	if (scroll !== null) return update({...overlay, scroll, seen: [...view.seen, ...shownRows({...view.layout, start: scroll})]});
+	const accept = () => {
+		if (view.unread === 0) return answer(true);
+		update({...overlay, seen: [...view.seen]});
+		return `${view.unread} line${view.unread === 1 ? '' : 's'} not read yet: ${displayKey(keymap.keys.pageDown[0] ?? '')}`;
+	};
+	if (command === 'confirm') return accept();
+	if (command === 'deny' || command === 'dismiss') return answer(false);
+	if (command === 'submit') return overlay.typed === plan.vm ? accept() : `type ${plan.vm} exactly, or ${displayKey(keymap.keys.dismiss[0] ?? '')} to cancel`;
 }
 
 export interface OverlayViewProps {
