@@ -403,13 +403,27 @@ export class Service {
 		});
 	}
 
-	/** The off-site target the VM's policy names, resolved through the config; or why there is none. */
+	/**
+	 * The off-site target a copy of the VM goes to when none is named: the one its policy names, else
+	 * the config's only one; or why there is none, naming the file to edit.
+	 */
 	async offsiteTargetOf(vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
 		const policy = (await this.policyOf())(vm);
-		if (!policy.offsite) return {reason: `${vm}: policy '${policy.name}' names no off-site target (set "offsite": {"target": NAME} in it)`};
 		const {loadConfig} = await import('../config/config.js');
 		const {config, path: file} = loadConfig();
-		return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
+		if (policy.offsite) return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
+		const names = Object.keys(config.offsite ?? {});
+		if (names.length === 1) return {target: resolveTarget(config, names[0]!, file), name: names[0]!};
+		const set = `set "offsite": {"target": NAME} in a policy for ${vm} there`;
+		return {reason: names.length === 0
+			? `${vm}: policy '${policy.name}' names no off-site target, and ${file} has none: add one under "offsite" there (a restic repository), or ${set}`
+			: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`};
+	}
+
+	/** The configuration file (policies, targets, keys), for a hint that asks to edit it. */
+	async configFile(): Promise<string> {
+		const {configFilePath} = await import('../config/config.js');
+		return configFilePath();
 	}
 
 	/** What this host knows of a VM's off-site copies. */

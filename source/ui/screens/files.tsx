@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from '../components/text.js';
 import {useCallback, useEffect, useState} from 'react';
 import {formatBytes} from '../../core/units.js';
 import {useLoader} from '../hooks/use-inventory.js';
