@@ -16,6 +16,7 @@ import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import {type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
+import {keepKit} from './kit.js';
 
 export interface BackupOptions {
 	readonly mode: BackupMode;
@@ -228,6 +229,8 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		// Only now is the previous bitmap no longer needed.
 		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
 		await repo.keepReserve();
+		// restore.sh and RESTORE.md at the repository's root: a point restores even without snapdeck.
+		await keepKit(repo.root);
 		return complete;
 	} catch (error) {
 		// Leave the repository, and the VM's bitmaps, exactly as they were.

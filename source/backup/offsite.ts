@@ -15,6 +15,7 @@ import {stateDir} from '../adapters/state/operation-store.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 import {Repository, sha256File} from './repository.js';
+import {keepKit, syncKit} from './kit.js';
 import {assertRestorable, restoreBackup, type Restored, type RestoreOptions} from './restore.js';
 
 export interface CopyOptions {
@@ -159,6 +160,9 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 
 /** The staging folder of a copy: the chain's manifest, and its files linked (copied where links are not allowed). */
 async function stage(repo: Repository, vm: string, staging: string, manifest: Manifest): Promise<void> {
+	// The restore kit travels with the copy: restic restore, then sh restore.sh, with nothing of snapdeck's.
+	await keepKit(staging);
+	await syncKit(staging, manifest);
 	await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {mode: 0o600, flag: 'wx'});
 	for (const member of manifest.points) {
 		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name)), ...member.bootFiles.map(boot => boot.file)]) {
