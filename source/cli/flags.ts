@@ -32,6 +32,7 @@ export const FLAGS = {
 	full: {type: 'boolean', help: 'a full backup, whatever the bitmaps allow'},
 	incremental: {type: 'boolean', help: 'an incremental, or fail saying why not'},
 	'no-compress': {type: 'boolean', help: 'store the point uncompressed'},
+	audit: {type: 'boolean', help: 'also audit the point: each disk as it was at the backup, compared with what the point restores (writes the dirty bitmap missed fail the backup)'},
 	'with-snapshots': {type: 'boolean', help: 'also archive the stopped VM whole, every image of its snapshot tree'},
 	point: {type: 'string', value: 'ID', help: 'the backup point (\'snapdeck backups VM\' lists them)'},
 	origin: {type: 'string', value: 'FROM', help: 'the backups of another VM of the same name (another host\'s, another lab\'s): its host name or the tag of its folder, as \'snapdeck backups VM\' shows them; restored only as a new VM (--as, --to)'},
