@@ -17,6 +17,7 @@ import {makeDirs} from '../adapters/safe-fs.js';
 import {type AuditView, type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
 import {keepKit} from './kit.js';
+import {writeReceipt} from './receipts.js';
 import {auditDisk, describeAudit, type DiskAudit} from './audit.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 
@@ -128,6 +129,7 @@ async function auditBackup(repo: Repository, vm: string, point: BackupPoint, vie
 	if (!record.ok) {
 		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
 	}
+	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch(() => undefined);
 	return {...point, audit: record};
 }
 

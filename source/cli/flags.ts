@@ -50,6 +50,7 @@ export const FLAGS = {
 	'in-place': {type: 'boolean', help: 'over the stopped VM\'s own disks, after a safety snapshot (asks first)'},
 	force: {type: 'boolean', help: 'use a point that failed its last verification'},
 	prune: {type: 'boolean', help: 'remove the bitmaps no backup needs'},
+	key: {type: 'string', value: 'PUBLIC', help: 'the public key (PEM) a receipt must be signed by; default: this user\'s (receipts-ed25519.pub in the configuration folder)'},
 	'keep-last': {type: 'string', value: 'N', help: 'keep the newest N points'},
 	'keep-hourly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N hours'},
 	'keep-daily': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N days'},

@@ -83,6 +83,7 @@ export function prometheusText(checked: ReadonlyArray<{connection: string; vms: 
 		...family('snapdeck_findings', 'Findings of a VM by rule and severity.', findings),
 		...family('snapdeck_chain_depth', "Deepest backing chain of a VM's disks.", rows.map(({labels, vm}) => `snapdeck_chain_depth{${labels}} ${vm.chainDepth}`)),
 		...family('snapdeck_last_backup_timestamp_seconds', 'When the newest complete backup of a VM was taken.', rows.flatMap(({labels, vm}) => (vm.lastBackup ? [`snapdeck_last_backup_timestamp_seconds{${labels}} ${Math.floor(Date.parse(vm.lastBackup) / 1000)}`] : []))),
+		...family('snapdeck_last_verified_restore_timestamp_seconds', 'When a restore of a VM was last proved (its newest signed receipt: a restore test, a boot test or an audit).', rows.flatMap(({labels, vm}) => (vm.lastProvedRestore ? [`snapdeck_last_verified_restore_timestamp_seconds{${labels}} ${Math.floor(Date.parse(vm.lastProvedRestore) / 1000)}`] : []))),
 		...family('snapdeck_health_checked_timestamp_seconds', 'When this health check ran.', [`snapdeck_health_checked_timestamp_seconds ${Math.floor(now.getTime() / 1000)}`]),
 	].join('\n')}\n`;
 }

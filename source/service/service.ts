@@ -30,6 +30,7 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
+import {lastProvedRestore, listReceipts} from '../backup/receipts.js';
 import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
@@ -128,6 +129,8 @@ export interface VmHealth {
 	readonly findings: Finding[];
 	readonly lastBackup: string | null;
 	readonly chainDepth: number;
+	/** When a restore of it was last proved: its newest receipt signed by this user's key (a restore test, a boot test, an audit). */
+	readonly lastProvedRestore: string | null;
 }
 
 export interface ServiceOptions {
@@ -267,6 +270,11 @@ export class Service {
 			run: job => runBackup(this.hypervisor, repo, vm, options, job),
 			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 		});
+	}
+
+	/** A VM's restore receipts, oldest first (what was proved of its points, signed). */
+	async receipts(vm: string, options: BackupsOf = {}) {
+		return listReceipts(await this.repoOf(vm, {...options, gone: true}), vm);
 	}
 
 	/** A VM's backup points, oldest first (those of another VM of that name with `origin`). */
@@ -654,7 +662,8 @@ export class Service {
 				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
-			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
+			const proved = repo && bound ? await lastProvedRestore(repo, vm).catch(() => null) : null;
+			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth, lastProvedRestore: proved};
 		});
 	}
 

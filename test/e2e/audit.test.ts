@@ -31,6 +31,8 @@ describe('backup --audit: each disk at the backup\'s instant, against what the p
 		const sound = await run(['backup', 'vm1', '--audit', '--json']);
 		expect(sound.exitCode, sound.stderr).toBe(0);
 		expect(pointOf(sound)).toMatchObject({kind: 'incremental', audit: {ok: true, disks: [{disk: 'vda', ok: true}, {disk: 'vdb', ok: true}]}});
+		// A passing audit is a restore proved: a signed receipt says so.
+		expect((jsonOf(await run(['receipts', 'vm1', '--json']))['receipts'] as Array<{receipt: {proved: string; point: string}}>).map(entry => [entry.receipt.proved, entry.receipt.point])).toEqual([['audit', pointOf(sound).id]]);
 
 		// A write no bitmap saw: the incremental misses it, the audit does not.
 		await writeBehindTheBitmap(await lab.activeFile(), 70 * MiB + 4096, Buffer.from('written behind the bitmap'));

@@ -1,4 +1,4 @@
-import {cp, readFile, symlink, writeFile} from 'node:fs/promises';
+import {cp, readdir, readFile, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -88,9 +88,12 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		const pw = path.join(await tempDir(), 'pw');
 		await writeFile(pw, 'kit test\n', {mode: 0o600});
 		const target = path.join(await tempDir(), 'restic');
+		expect((await run(['verify', 'vm1', '--point', point.id, '--restore-test'])).exitCode).toBe(0);
 		expect((await run(['copy', 'vm1', '--to', target], {RESTIC_PASSWORD_FILE: pw})).exitCode).toBe(0);
 		const fetched = path.join(await tempDir(), 'fetched');
 		await execa('restic', ['-r', target, 'restore', 'latest', '--target', fetched], {env: {RESTIC_PASSWORD_FILE: pw}});
+		// The point's receipt travelled with it.
+		expect((await readdir(path.join(fetched, 'receipts'))).filter(name => name.includes(point.id))).toHaveLength(1);
 		const dest = path.join(await tempDir(), 'from-restic');
 		const restored = await kit(fetched, ['vm1', point.id, dest], await barePath());
 		expect(restored.exitCode, restored.stderr).toBe(0);

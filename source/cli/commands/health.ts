@@ -22,7 +22,7 @@ export default defineCommand({
 		const findings = checked.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 		const status = worstOf(findings);
 		if (flags.prometheus !== undefined) await writeReport(flags.prometheus, prometheusText(checked, now));
-		const vmsJson = (vms: typeof checked[number]['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings}));
+		const vmsJson = (vms: typeof checked[number]['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings, lastBackup: vm.lastBackup, lastProvedRestore: vm.lastProvedRestore}));
 		if (flags.json) {
 			printJson(checked.length === 1
 				? {status, connection: checked[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(checked[0]!.vms), findings}

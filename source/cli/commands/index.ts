@@ -24,5 +24,6 @@ import schedule from './schedule.js';
 import checkpoints from './checkpoints.js';
 import logCommand from './log.js';
 import configCommand from './config.js';
+import receipts from './receipts.js';
 
-export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, checkpoints, logCommand, configCommand] as const;
+export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, checkpoints, receipts, logCommand, configCommand] as const;
