@@ -4,6 +4,7 @@ import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, snapdeck} from '../helpers/cli.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+import {libvirtDomain, URI} from '../helpers/libvirt.js';
 
 /** A folder of links to what the kit may use: a shell, coreutils and qemu-img; no node, no virsh, no grep, sed or awk. */
 async function barePath(): Promise<string> {
@@ -98,5 +99,23 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		const restored = await kit(fetched, ['vm1', point.id, dest], await barePath());
 		expect(restored.exitCode, restored.stderr).toBe(0);
 		expect(await qemuImg.same(path.join(dest, 'vda.qcow2'), path.join(repo, 'vm1', 'vda', `${point.id}.qcow2`))).toBe(true);
+	});
+
+	it("restores a libvirt domain's incremental point (push mode, rebased onto the full) the same way", async () => {
+		const domain = await libvirtDomain({sizeMiB: 32});
+		await domain.guestWrite(0x71, 1);
+		const repo = path.join(await tempDir(), 'repo');
+		const run = (args: string[]) => snapdeck([...args, '--connect', URI, '--repo', repo]);
+		expect((await run(['backup', domain.name])).exitCode).toBe(0);
+		await domain.guestWrite(0x72, 2);
+		const second = await run(['backup', domain.name, '--json']);
+		expect(second.exitCode, second.stderr).toBe(0);
+		const point = jsonLines(second).at(-1)!['point'] as {id: string; kind: string};
+		expect(point.kind).toBe('incremental');
+		const dest = path.join(await tempDir(), 'out');
+		const restored = await kit(repo, [domain.name, point.id, dest], await barePath());
+		expect(restored.exitCode, restored.stderr).toBe(0);
+		expect([await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x71, MiB, MiB), await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x72, 2 * MiB, MiB)]).toEqual([true, true]);
+		expect(await readFile(path.join(dest, `${point.id}.definition.xml`), 'utf8')).toContain(`<name>${domain.name}</name>`);
 	});
 });
