@@ -108,14 +108,13 @@ export class Guestfs {
 		const {execa} = await loadExeca();
 		const scratch = options.scratch ?? await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
-		// Ends with snapdeck even when it is killed (it may be blocked opening a FIFO then, deaf to its stdin closing).
-		const setpriv = existsSync('/usr/bin/setpriv');
-		const fish = setpriv
-			? execa('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', toolPath('guestfish'), ...args], {env: guestfsEnv(scratch), stdin: 'pipe', reject: false, cancelSignal: options.signal, cleanup: true})
-			: execa(toolPath('guestfish'), args, {env: guestfsEnv(scratch), stdin: 'pipe', reject: false, cancelSignal: options.signal, cleanup: true});
+		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
+		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO
+		// is let go by the removal of the work folder the FIFO is in (adapters/state/work-folder.ts).
+		const fish = execa(toolPath('guestfish'), args, {env: guestfsEnv(scratch), stdin: 'pipe', reject: false, cancelSignal: options.signal, cleanup: true});
 		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined);
 		void fish.then(result => {
-			if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) guestfs.err += 'guestfish is not installed';
+			if ((result as {code?: string}).code === 'ENOENT') guestfs.err += 'guestfish is not installed';
 		});
 		try {
 			await guestfs.run('run', 600_000);
