@@ -52,7 +52,7 @@ export async function assertMayHoldFilesystem(images: readonly string[]): Promis
 			if (!(await qemuIo.holds(image, firsts[index]!, offset!, length!))) return;
 		}
 	}
-	throw new SnapdeckError('not-found', NO_FILESYSTEM, 'the start and the end of each of its disks hold no data (no partition table, no filesystem): nothing to list or copy');
+	throw new SnapdeckError('not-found', NO_FILESYSTEM, 'the first and the last MiB of each of its disks hold one byte value throughout: no partition table, volume label or filesystem is there to list or copy from');
 }
 
 /**
