@@ -8,7 +8,7 @@ import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
 import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
 
-export type {RoleName};
+export type {RoleName, Extracted};
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
@@ -31,7 +31,8 @@ import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} fr
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {lastProvedRestore, listReceipts} from '../backup/receipts.js';
-import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {extractPointFiles, type Extracted} from '../backup/extract.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
@@ -322,10 +323,21 @@ export class Service {
 		return this.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
 	}
 
-	/** A file or folder copied out of a point into a host folder (by default ~/snapdeck-extract/VM-POINT). */
+	/**
+	 * A file or folder copied out of a point into a host folder (by default
+	 * ~/snapdeck-extract/VM-POINT), as data only: a job, written in its work folder there, so a
+	 * kill leaves nothing `recover` does not remove.
+	 */
 	async extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}) {
 		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => extractPointFiles(repo, vm, {...options, to: options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`)}));
+		const to = options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`);
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+			kind: 'extract', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command, {readOnly: true})],
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			run: job => extractPointFiles(repo, vm, {...options, to}, job),
+			describe: done => `${done.device}:${done.path} to ${done.written}${done.skipped.length > 0 ? `, ${done.skipped.length} left out (not data)` : ''}`,
+		}));
 	}
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
