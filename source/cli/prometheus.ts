@@ -29,8 +29,8 @@ const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 /**
  * node_exporter's textfile format (Prometheus naming: units in names, timestamps as
  * `_timestamp_seconds`): whether each connection could be inspected (`snapdeck_up`), when this
- * run was, and per VM its health, findings, chain depth, newest backup, newest restore proof and
- * the limits its policy sets, which the alert rules in monitoring/ compare against.
+ * run was, and per VM its health, findings, chain depth, newest backup, newest signed restore
+ * proof and the limits its policy sets, which the alert rules in monitoring/ compare against.
  */
 export function prometheusText(checked: readonly CheckedConnection[], now: Date): string {
 	const level: Record<Severity, number> = {ok: 0, warning: 1, critical: 2};
@@ -57,8 +57,8 @@ export function prometheusText(checked: readonly CheckedConnection[], now: Date)
 		...family('snapdeck_chain_depth', "Deepest backing chain of a VM's disks.", perVm('snapdeck_chain_depth', vm => vm.chainDepth)),
 		...family('snapdeck_last_backup_timestamp_seconds', 'When the newest complete backup of a VM was taken.', perVm('snapdeck_last_backup_timestamp_seconds', vm => (vm.lastBackup ? seconds(vm.lastBackup) : null))),
 		...family('snapdeck_backup_rpo_seconds', "How old a VM's newest backup may be (its policy's backups.rpo).", perVm('snapdeck_backup_rpo_seconds', vm => vm.rpoSeconds)),
-		...family('snapdeck_last_restore_proof_timestamp_seconds', "When a restore test or boot test of one of a VM's points last passed.", perVm('snapdeck_last_restore_proof_timestamp_seconds', vm => (vm.restoreProof ? seconds(vm.restoreProof.at) : null))),
-		...family('snapdeck_last_proved_point_timestamp_seconds', 'When the newest point that passed a restore test or boot test was taken.', perVm('snapdeck_last_proved_point_timestamp_seconds', vm => (vm.restoreProof ? seconds(vm.restoreProof.point) : null))),
+		...family('snapdeck_last_verified_restore_timestamp_seconds', 'When a restore of a VM was last proved (its newest signed receipt: a restore test, a boot test or an audit).', perVm('snapdeck_last_verified_restore_timestamp_seconds', vm => (vm.lastProvedRestore ? seconds(vm.lastProvedRestore) : null))),
+		...family('snapdeck_last_proved_point_timestamp_seconds', 'When the newest point a signed receipt proves was taken.', perVm('snapdeck_last_proved_point_timestamp_seconds', vm => (vm.lastProvedPoint ? seconds(vm.lastProvedPoint) : null))),
 		...family('snapdeck_restore_proof_max_age_seconds', "How old a VM's newest restore proof may be (its policy's boot.every).", perVm('snapdeck_restore_proof_max_age_seconds', vm => vm.proofMaxAgeSeconds)),
 		// The name before snapdeck_last_run_timestamp_seconds, kept for dashboards and rules that use it.
 		...family('snapdeck_health_checked_timestamp_seconds', 'When this health check ran (the same as snapdeck_last_run_timestamp_seconds).', [`snapdeck_health_checked_timestamp_seconds ${runAt}`]),

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import envPaths from 'env-paths';
 import {dropExitHooks} from './exit-hooks.js';
 import Conf from 'conf';
 import {Cron} from 'croner';
@@ -55,6 +57,11 @@ export const configJsonSchema = () => z.toJSONSchema(ConfigSchema, {io: 'input'}
 export interface LoadedConfig {
 	readonly config: Config;
 	readonly path: string;
+}
+
+/** Where the configuration file is, whether or not it exists or reads: ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */
+export function configFilePath(): string {
+	return path.join(process.env['SNAPDECK_CONFIG_DIR'] || envPaths('snapdeck', {suffix: ''}).config, 'config.json');
 }
 
 /** Reads ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */

@@ -1,4 +1,5 @@
 import {latestPoint} from '../core/points.js';
+import type {BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
@@ -91,8 +92,16 @@ async function snapshotTask(service: Service, vm: string, policy: Policy, option
 	}
 }
 
+/** Whether a policy's audit is due: no point passed one within `every`. */
+export function auditDue(points: readonly BackupPoint[], every: string, now: Date): boolean {
+	const last = points.flatMap(point => (point.audit?.ok ? [Date.parse(point.audit.at)] : [])).sort((a, b) => a - b).at(-1);
+	return last === undefined || now.getTime() - last >= parseDuration(every)!;
+}
+
 async function backupTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
-	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now});
+	// An audit rides on the scheduled backup once the last passing one is older than the policy says.
+	const audit = policy.audit !== undefined && auditDue(await service.backups(vm), policy.audit.every, options.now);
+	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now, audit});
 	note(`backed up: ${point.kind} point ${point.id}${point.reason ? ` (full because ${point.reason})` : ''}`);
 	if (policy.backups.retention) {
 		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});

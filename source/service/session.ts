@@ -238,3 +238,20 @@ export async function scheduledTasks(service: Service, now: Date) {
 }
 
 export {defaultDemoDir};
+
+/**
+ * Checks a receipt file offline: the signature by `publicKey` (PEM; default: this user's key),
+ * over the receipt as it is. What it proves, in one line, when valid; why not, when not.
+ */
+export async function receiptCheck(file: string, publicKey?: string): Promise<{ok: boolean; file: string; keyId: string | null; summary?: string; why?: string}> {
+	const {readReceipt} = await import('../backup/receipts.js');
+	const {ownPublicKey, receiptValid} = await import('../adapters/state/receipt-key.js');
+	const receipt = await readReceipt(file);
+	const key = publicKey ?? (await ownPublicKey());
+	if (key === null) throw new SnapdeckError('usage', 'this user has no receipt key to check against', 'pass the signer\'s public key: --key receipts-ed25519.pub');
+	const {ok, keyId} = receiptValid(receipt, key);
+	const body = receipt.receipt;
+	return ok
+		? {ok, file, keyId, summary: `${body.proved} of point ${body.point} of ${body.vm} at ${body.at} on ${body.host} (${body.files.length} files), signed by key ${keyId}: ${body.how}`}
+		: {ok, file, keyId, why: receipt.keyId === keyId ? 'the receipt was changed after it was signed' : `it is not signed by key ${keyId} (it names key ${receipt.keyId}), or it was changed after it was signed`};
+}

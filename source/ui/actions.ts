@@ -37,14 +37,14 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		busy,
 		openTake(vm: string): string | void {
 			const running = summary(vm)?.state === 'running';
-			dispatch({type: 'open', overlay: {kind: 'take', error: null, at: null, form: {
+			dispatch({type: 'open', overlay: {kind: 'take', at: null, form: {
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
 				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
 				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.roles.guestAgents ? null : 'no guest agent on this connection',
 			}}});
 		},
-		/** Starts the snapshot; an invalid name is the dialog's error, returned. */
+		/** Starts the snapshot; an invalid name is returned, for the status line (the dialog stays). */
 		take(form: TakeForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
@@ -77,9 +77,9 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 			}, failed);
 		},
 		openRestore(vm: string, point: string) {
-			dispatch({type: 'open', overlay: {kind: 'restore', error: null, at: null, form: {vm, point, name: `${vm}-restored`}}});
+			dispatch({type: 'open', overlay: {kind: 'restore', at: null, form: {vm, point, name: `${vm}-restored`}}});
 		},
-		/** Starts the restore; an invalid name is the dialog's error, returned. */
+		/** Starts the restore; an invalid name is returned, for the status line (the dialog stays). */
 		restore(form: RestoreForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
@@ -91,8 +91,8 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		},
 		/** Prunes by the VM's policy; no retention to prune by is a note on the status line, not a failed job. */
 		prune(vm: string) {
-			void service.retentionOf(vm).then(({policy, retention}) => {
-				if (!retention) return notice(`${vm}: policy '${policy}' has no backups.retention to prune by (see the config)`);
+			void service.retentionOf(vm).then(async ({policy, retention}) => {
+				if (!retention) return notice(`${vm}: policy '${policy}' has no backups.retention to prune by: set one in ${await service.configFile()} ("backups": {"retention": {"daily": 7}} in a policy for ${vm})`);
 				jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
 					const result = await service.prune(vm, {retention, command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
 					if (result.outcome === 'declined') return {outcome: 'declined'};
@@ -101,7 +101,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				}, vm);
 			}, failed);
 		},
-		/** Copies off-site to the policy's target; no target is a note on the status line, not a failed job. */
+		/** Copies off-site to the target a copy goes to by default (the policy's, else the config's only one); none is a note on the status line, not a failed job. */
 		copy(vm: string, point?: string) {
 			void service.offsiteTargetOf(vm).then(found => {
 				if ('reason' in found) return notice(found.reason);

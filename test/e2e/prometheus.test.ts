@@ -92,7 +92,7 @@ describe('the Prometheus textfile\'s contents', () => {
 		expect(sample(text, 'snapdeck_findings')).toEqual([`snapdeck_findings{${labels},rule="boot-missing",severity="warning"} 1`]);
 		expect(sample(text, 'snapdeck_chain_depth')).toEqual([`snapdeck_chain_depth{${labels}} 1`]);
 		const [backup] = sample(text, 'snapdeck_last_backup_timestamp_seconds');
-		const [proof] = sample(text, 'snapdeck_last_restore_proof_timestamp_seconds');
+		const [proof] = sample(text, 'snapdeck_last_verified_restore_timestamp_seconds');
 		const [proved] = sample(text, 'snapdeck_last_proved_point_timestamp_seconds');
 		const value = (line: string | undefined) => Number(line?.split(' ').at(-1));
 		expect(Math.abs(value(backup) - Date.now() / 1000)).toBeLessThan(120);

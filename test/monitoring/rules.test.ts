@@ -18,7 +18,7 @@ describe('the alert rules in monitoring/', () => {
 		const used = new Set((await readFile(RULES, 'utf8')).match(/\bsnapdeck_[a-z_]+\b/g));
 		const text = prometheusText([{connection: 'local:/lab', vms: [{
 			vm: 'vm1', policy: 'p', findings: [], lastBackup: '2026-12-01T00:00:00Z', chainDepth: 1,
-			rpoSeconds: 3600, restoreProof: {at: '2026-12-01T01:00:00Z', point: '2026-12-01T00:00:00Z'}, proofMaxAgeSeconds: 86_400,
+			rpoSeconds: 3600, lastProvedRestore: '2026-12-01T01:00:00Z', lastProvedPoint: '2026-12-01T00:00:00Z', proofMaxAgeSeconds: 86_400,
 		}]}], new Date());
 		const written = new Set([...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map(match => match[1]));
 		expect([...used].filter(name => !written.has(name))).toEqual([]);

@@ -45,7 +45,7 @@ export default defineCommand({
 		const inspected = checked as Inspected[];
 		const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 		const status = worstOf(findings);
-		const vmsJson = (vms: Inspected['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings}));
+		const vmsJson = (vms: Inspected['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings, lastBackup: vm.lastBackup, lastProvedRestore: vm.lastProvedRestore}));
 		if (flags.json) {
 			printJson(inspected.length === 1
 				? {status, connection: inspected[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(inspected[0]!.vms), findings}

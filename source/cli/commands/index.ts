@@ -25,5 +25,6 @@ import notify from './notify.js';
 import checkpoints from './checkpoints.js';
 import logCommand from './log.js';
 import configCommand from './config.js';
+import receipts from './receipts.js';
 
-export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, logCommand, configCommand] as const;
+export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, receipts, logCommand, configCommand] as const;
