@@ -29,6 +29,8 @@ export interface BackupOptions {
 	readonly onEvent?: (event: PlanEvent) => void;
 	/** Told, before the copy starts, what kind of backup this is and why. */
 	readonly onDecision?: (decision: {kind: 'full' | 'incremental'; base: string | null; reason: string}) => void;
+	/** Told what went wrong after the work itself succeeded (a receipt that could not be written). */
+	readonly onWarning?: (text: string) => void;
 	readonly now?: Date;
 	/** A bandwidth cap per disk (QEMU's job speed), so a backup leaves the VM's storage some room. */
 	readonly bytesPerSecond?: number;
@@ -129,7 +131,7 @@ async function auditBackup(repo: Repository, vm: string, point: BackupPoint, vie
 	if (!record.ok) {
 		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
 	}
-	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch(() => undefined);
+	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch((error: Error) => options.onWarning?.(`the audit passed, and no receipt was written: ${error.message}`));
 	return {...point, audit: record};
 }
 

@@ -73,6 +73,11 @@ else fail "no point $point of $vm here: looked for $here/$vm/${KIT_FOLDER}/$poin
 fi
 index=$dir/${KIT_FOLDER}/$point.txt
 
+# The repository's format, beside this script: a kit reads only the format it was written for.
+[ -f "$here/FORMAT" ] || fail "$here/FORMAT is missing: this is not a snapdeck repository (or not all of it was copied)"
+IFS= read -r repoformat < "$here/FORMAT" || repoformat=
+[ "$repoformat" = "snapdeck-repository ${KIT_VERSION}" ] || fail "$here/FORMAT says '$repoformat'; this kit reads 'snapdeck-repository ${KIT_VERSION}' only: use the restore.sh of the snapdeck that wrote it"
+
 # A name from the index: inside the VM's folder, no '..', no absolute path, no option.
 safe() {
 	case $1 in ''|/*|-*|*..*) fail "the index names '$1', which is not a file of the VM's folder" ;; esac
@@ -90,25 +95,30 @@ while read -r kind a b c rest; do
 	file)
 		safe "$a"
 		[ -f "$dir/$a" ] || fail "$a is missing"
-		sum=$(sha256sum -- "$dir/$a" </dev/null) || fail "cannot read $a"
+		# Read from stdin: sha256sum escapes the hash of a name holding a backslash or a newline.
+		sum=$(sha256sum < "$dir/$a") || fail "cannot read $a"
 		sum=@{sum%% *}
 		[ "$sum" = "$b" ] || fail "$a does not match its checksum: the point is damaged, refused"
-		# qemu-img info reads the header alone (it does not open the backing file it names).
-		info=$(qemu-img info -U -f qcow2 -- "$dir/$a" </dev/null) || fail "$a is not a qcow2 image qemu-img can read"
-		backing=-
+		# qemu-img info reads the header alone (it does not open the backing file it names). Its JSON
+		# puts each key on a line of its own and escapes quotes and control characters, so a backing
+		# name cannot pass for another: at most one "backing-filename" line, equal to the recorded one.
+		info=$(qemu-img info -U -f qcow2 --output=json -- "$dir/$a" </dev/null) || fail "$a is not a qcow2 image qemu-img can read"
+		backing=-; seen=0
 		while IFS= read -r line; do
+			line=@{line#"@{line%%[![:space:]]*}"}
 			case $line in
-			"backing file: "*) backing=@{line#backing file: }; backing=@{backing%% (actual path: *} ;;
+			'"backing-filename": '*) seen=$((seen + 1)); backing=@{line%,} ;;
 			esac
 		done <<EOF
 $info
 EOF
-		[ "$backing" = "$c" ] || fail "$a is backed by '$backing' in its header, not by '$c' as recorded: refused"
+		if [ "$c" = - ]; then want=-; else want="\\"backing-filename\\": \\"$c\\""; fi
+		[ "$seen" -le 1 ] && [ "$backing" = "$want" ] || fail "$a is backed by @{backing#\\"backing-filename\\": } in its header, not by '$c' as recorded: refused"
 		checked=$((checked + 1))
 		;;
 	boot)
 		safe "$b"
-		sum=$(sha256sum -- "$dir/$b" </dev/null) || fail "cannot read $b"
+		sum=$(sha256sum < "$dir/$b") || fail "cannot read $b"
 		sum=@{sum%% *}
 		[ "$sum" = "$c" ] || fail "$b (the $a the VM boots) does not match its checksum: refused"
 		;;

@@ -29,8 +29,9 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 
 	const verify = (vm: string, point: string, restoreTest: boolean) =>
 		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
-			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent});
-			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
+			const warnings: string[] = [];
+			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent, onWarning: text => warnings.push(text)});
+			return verdict!.ok ? {outcome: 'done', message: ['ok', ...warnings.map(text => `warning: ${text}`)].join('; ')} : {outcome: 'failed', message: verdict!.problems.join('; ')};
 		}, vm);
 
 	return {
@@ -62,9 +63,10 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		backup(vm: string, mode: BackupMode) {
 			jobs.run(`${mode === 'auto' ? '' : `${mode} `}backup of ${vm}`, async ({signal, onEvent}) => {
 				let why = '';
-				const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason)});
+				const warnings: string[] = [];
+				const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason), onWarning: text => warnings.push(text)});
 				const size = point.files.reduce((sum, file) => sum + file.size, 0);
-				return {outcome: 'done', message: `${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`};
+				return {outcome: 'done', message: [`${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`, ...warnings.map(text => `warning: ${text}`)].join('; ')};
 			}, vm);
 		},
 		verify,

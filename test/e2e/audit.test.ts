@@ -1,4 +1,4 @@
-import {open, readFile, writeFile} from 'node:fs/promises';
+import {open, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -51,6 +51,13 @@ describe('backup --audit: each disk at the backup\'s instant, against what the p
 		expect(jsonLines(full)[0]).toMatchObject({type: 'decision', kind: 'full', reason: expect.stringContaining('found writes its dirty bitmap had missed (vda)')});
 		expect(pointOf(full).audit?.ok).toBe(true);
 		expect(await rules(run)).not.toContain('audit-failed:critical');
+
+		// A receipt that cannot be written is said; the audit stands.
+		await rm(path.join(repo, 'vm1', 'receipts'), {recursive: true});
+		await writeFile(path.join(repo, 'vm1', 'receipts'), 'not a folder');
+		const unsigned = await run(['backup', 'vm1', '--audit']);
+		expect(unsigned.exitCode, unsigned.stderr).toBe(0);
+		expect(unsigned.stderr).toContain('snapdeck: warning: the audit passed, and no receipt was written');
 	});
 
 	it('a running VM is audited at the instant of its backup (its QEMU keeps that instant for the audit), and leaves nothing in it', async () => {

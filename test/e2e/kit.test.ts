@@ -1,4 +1,4 @@
-import {cp, readdir, readFile, symlink, writeFile} from 'node:fs/promises';
+import {cp, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -35,7 +35,8 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 
 	it('a repository copied elsewhere restores a two-disk incremental point, without Node or libvirt on PATH, identical to snapdeck\'s restore', async () => {
 		const {repo, run, point} = await twoDiskChain();
-		const copy = path.join(await tempDir(), 'copied-repo');
+		// A folder name with a backslash: sha256sum would escape the hash of such a path given as an argument.
+		const copy = path.join(await tempDir(), 'copied\\repo');
 		await cp(repo, copy, {recursive: true});
 		const bin = await barePath();
 		const dest = path.join(await tempDir(), 'kit-out');
@@ -76,12 +77,21 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		await writeFile(index, text.replace(new RegExp(`^(file vdb/${point.id}\\.qcow2 )[0-9a-f]{64}`, 'm'), `$1${newSum}`));
 		const rebased = await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin);
 		expect(rebased.exitCode).toBe(1);
-		expect(rebased.stderr).toContain(`is backed by '${elsewhere}' in its header, not by '${point.parent}.qcow2' as recorded`);
+		expect(rebased.stderr).toContain(`is backed by "${elsewhere}" in its header, not by '${point.parent}.qcow2' as recorded`);
 
 		await writeFile(index, text.replace('snapdeck-kit 1', 'snapdeck-kit 2'));
 		const future = await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin);
 		expect(future.exitCode).toBe(1);
 		expect(future.stderr).toContain("is of format 'snapdeck-kit 2'");
+		await writeFile(index, text);
+
+		// A repository of a format the kit does not know (or not all of it copied): refused before anything is read.
+		await writeFile(path.join(repo, 'FORMAT'), 'snapdeck-repository 2\n');
+		const newer = await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin);
+		expect(newer.exitCode).toBe(1);
+		expect(newer.stderr).toContain("FORMAT says 'snapdeck-repository 2'; this kit reads 'snapdeck-repository 1' only");
+		await rm(path.join(repo, 'FORMAT'));
+		expect((await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin)).stderr).toContain('FORMAT is missing');
 	});
 
 	it('an off-site copy carries the kit: restic restore, then sh restore.sh, restores the point', async () => {

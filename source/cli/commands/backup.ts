@@ -22,7 +22,7 @@ export default defineCommand({
 		const svc = await service();
 		const point = await cancellable(signal => svc.backup(vm!, {
 			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce, audit: flags.audit,
-			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
+			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags), onWarning: text => note(`snapdeck: warning: ${text}`),
 			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : note(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}`)),
 		}));
 		if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
