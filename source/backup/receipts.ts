@@ -54,12 +54,15 @@ export async function listReceipts(repo: Repository, vm: string): Promise<Array<
 }
 
 /**
- * When a restore of the VM was last proved: the newest receipt that this user's key signed (a
- * receipt in the repository is a file from outside: one that does not verify proves nothing), or null.
+ * What the receipts this user's key signed prove of the VM (a receipt in the repository is a file
+ * from outside: one that does not verify proves nothing): when the newest was signed, and which
+ * points they prove. Null when none does.
  */
-export async function lastProvedRestore(repo: Repository, vm: string): Promise<string | null> {
+export async function provedRestores(repo: Repository, vm: string): Promise<{at: string; points: string[]} | null> {
 	const key = await ownPublicKey();
 	if (key === null) return null;
-	const receipts = await listReceipts(repo, vm);
-	return receipts.flatMap(entry => (entry.receipt && receiptValid(entry.receipt, key).ok ? [entry.receipt.receipt.at] : [])).sort().at(-1) ?? null;
+	const valid = (await listReceipts(repo, vm)).flatMap(entry => (entry.receipt && receiptValid(entry.receipt, key).ok ? [entry.receipt.receipt] : []));
+	if (valid.length === 0) return null;
+	const at = valid.map(receipt => receipt.at).reduce((newest, time) => (Date.parse(time) > Date.parse(newest) ? time : newest));
+	return {at, points: [...new Set(valid.map(receipt => receipt.point))]};
 }

@@ -135,4 +135,4 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 }
 
 
-export {connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessions, policiesFor, receiptCheck, policyRepository, readSettings, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, uiServices, writeReport} from '../service/session.js';
+export {canonicalUri, connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessionOn, openSessions, policiesFor, policyRepository, readSettings, receiptCheck, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, tellHealthChanges, tellJobFailures, testNotifiers, uiServices, writeReport} from '../service/session.js';

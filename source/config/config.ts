@@ -5,6 +5,7 @@ import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
+import {Notifier} from '../core/notify.js';
 import {OffsiteTarget} from '../core/offsite.js';
 import {Policy} from '../core/policy.js';
 
@@ -43,6 +44,8 @@ export const ConfigSchema = z.strictObject({
 	defaultConnection: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
 	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
 	repository: z.string().min(1).optional(),
+	/** Who is told of failed scheduled jobs and of VMs whose health gets worse or recovers: webhooks, ntfy topics, commands. */
+	notify: z.array(Notifier).optional(),
 	/** Key overrides: command name -> key specs, e.g. {"take": ["s"]}. */
 	keymap: z.record(z.string(), z.array(z.string())).optional(),
 });

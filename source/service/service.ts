@@ -13,7 +13,7 @@ import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
-import {formatBytes} from '../core/units.js';
+import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
@@ -30,7 +30,7 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
-import {lastProvedRestore, listReceipts} from '../backup/receipts.js';
+import {listReceipts, provedRestores} from '../backup/receipts.js';
 import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {extractPointFiles, type Extracted} from '../backup/extract.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
@@ -130,8 +130,14 @@ export interface VmHealth {
 	readonly findings: Finding[];
 	readonly lastBackup: string | null;
 	readonly chainDepth: number;
+	/** The policy's RPO (backups.rpo) in seconds; null when it sets none. */
+	readonly rpoSeconds: number | null;
 	/** When a restore of it was last proved: its newest receipt signed by this user's key (a restore test, a boot test, an audit). */
 	readonly lastProvedRestore: string | null;
+	/** When the newest point such a receipt proves was taken: how old the newest data known to restore is. */
+	readonly lastProvedPoint: string | null;
+	/** How old the newest proof may be (the policy's boot.every), in seconds; null when the policy asks for none. */
+	readonly proofMaxAgeSeconds: number | null;
 }
 
 export interface ServiceOptions {
@@ -674,8 +680,13 @@ export class Service {
 				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
-			const proved = repo && bound ? await lastProvedRestore(repo, vm).catch(() => null) : null;
-			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth, lastProvedRestore: proved};
+			const proved = repo && bound ? await provedRestores(repo, vm).catch(() => null) : null;
+			const provedPoint = latestPoint(points.filter(point => proved?.points.includes(point.id)))?.createdAt ?? null;
+			const seconds = (duration: string | undefined) => (duration === undefined ? null : parseDuration(duration)! / 1000);
+			return {
+				vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth,
+				rpoSeconds: seconds(policy.backups.rpo), lastProvedRestore: proved?.at ?? null, lastProvedPoint: provedPoint, proofMaxAgeSeconds: seconds(policy.boot?.every),
+			};
 		});
 	}
 
