@@ -8,7 +8,7 @@ import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
-import {withXmlFile} from './libvirt-executor.js';
+import {withXmlFile} from './xml-file.js';
 import type {Virsh} from './virsh.js';
 import {pullSocket, qemuOwner} from './xml.js';
 
