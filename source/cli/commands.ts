@@ -1,4 +1,5 @@
 import {SnapdeckError} from '../core/errors.js';
+import {unknownCommand} from './help.js';
 import {COMMANDS} from './commands/index.js';
 import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
 import {openSession} from './support.js';
@@ -6,7 +7,7 @@ import {openSession} from './support.js';
 /** Runs the command `name` from the registry (commands/index.ts): its flags checked, its service made on first use. */
 export async function runCommand(name: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const command = COMMANDS.find(candidate => candidate.name === name);
-	if (!command) throw new SnapdeckError('usage', `unknown command '${name}'`, "see 'snapdeck --help'");
+	if (!command) throw unknownCommand(name);
 	const allowed = new Set<FlagName>([...GLOBAL_FLAGS, ...command.flags]);
 	// Flags a command does not read would be ignored without a word: refused instead.
 	const given = (Object.keys(FLAGS) as FlagName[]).filter(flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false);
@@ -14,3 +15,4 @@ export async function runCommand(name: string, args: readonly string[], flags: C
 	const service = () => openSession({connect: flags.connect, repo: flags.repo, backups: command.backups, ...(command.backups && args[0] !== undefined ? {vm: args[0]} : {})});
 	return command.run({args, flags, commandLine: `snapdeck ${[name, ...args].join(' ')}`, service});
 }
+

@@ -1,6 +1,7 @@
 import {COMMANDS} from './commands/index.js';
 import {FLAGS, flagSynopsis, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {SnapdeckError} from '../core/errors.js';
+import {didYouMean} from './suggest.js';
 
 const WIDTH = 96;
 
@@ -28,7 +29,7 @@ function flagTable(names: readonly FlagName[]): string {
 	}).join('\n');
 }
 
-const EXIT_CODES = 'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell).';
+const EXIT_CODES = 'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell; a wrong command line is 2 there too).';
 
 /** `snapdeck --help`: every command's block, then the flags every command takes. */
 export function usageText(): string {
@@ -46,11 +47,17 @@ export function usageText(): string {
 /** `snapdeck help COMMAND` and `snapdeck COMMAND --help`. */
 export function commandHelp(name: string): string {
 	const command = COMMANDS.find(candidate => candidate.name === name);
-	if (!command) throw new SnapdeckError('usage', `unknown command '${name}'`, `the commands are: ${COMMANDS.map(candidate => candidate.name).join(', ')}`);
+	if (!command) throw unknownCommand(name);
 	return [
 		'Usage:', command.usage, '',
 		...(command.flags.length > 0 ? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags), ''] : []),
 		'Options of every command:', flagTable(GLOBAL_FLAGS), '',
 		EXIT_CODES, '',
 	].join('\n');
+}
+
+/** A command that is not there: the nearest ones, and every one. */
+export function unknownCommand(name: string): SnapdeckError {
+	const near = didYouMean(name, [...COMMANDS.map(command => command.name), 'help']);
+	return new SnapdeckError('usage', `unknown command '${name}'${near ? `: ${near}` : ''}`, `the commands are: ${COMMANDS.map(command => command.name).join(', ')}; 'snapdeck --help' tells what each does`);
 }

@@ -1,4 +1,4 @@
-import {describeError, errorMessage, exitCodeFor, SnapdeckError} from '../core/errors.js';
+import {describeError, exitCodeFor, SnapdeckError} from '../core/errors.js';
 import {parseCommandLine} from './flags.js';
 import {safeText} from '../core/terminal-text.js';
 
@@ -18,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
 	try {
 		parsed = parseCommandLine(argv);
 	} catch (error) {
-		return reportError(new SnapdeckError('usage', errorMessage(error).split('\n')[0]!, "see 'snapdeck --help'"), argv.includes('--json'));
+		const {usageErrorOf} = await import('./parse-error.js');
+		return reportError(usageErrorOf(error, argv), argv.includes('--json'));
 	}
 	const {values, positionals} = parsed;
 	if (values.version) {
@@ -53,8 +54,10 @@ export async function main(argv: string[]): Promise<number> {
 		return await runCommand(positionals[0]!, positionals.slice(1), values);
 	} catch (error) {
 		const code = reportError(error, values.json);
-		// For health, 1 and 2 mean warning and critical (Nagios): a check that could not run is UNKNOWN.
-		return positionals[0] === 'health' ? 3 : code;
+		// For health, 1 and 2 mean warning and critical (Nagios): a check that could not run is
+		// UNKNOWN, unless the command line itself was wrong (a VM that is not there): that is 2.
+		const mistake = error instanceof SnapdeckError && (error.kind === 'usage' || error.code === 'no-such-vm' || error.code === 'bad-name');
+		return positionals[0] === 'health' && !mistake ? 3 : code;
 	}
 }
 

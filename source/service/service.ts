@@ -644,7 +644,7 @@ export class Service {
 		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
 		const wanted = options.only ?? names;
 		for (const name of wanted) {
-			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, undefined, 'no-such-vm');
+			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, names.length > 0 ? `its VMs are: ${[...names].sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
 		}
 		const repo = await this.pendingRepository().catch(() => null);
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;

@@ -157,12 +157,13 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		expect((await health()).rules).toEqual(['verify-failed:critical']);
 	});
 
-	it('bad input is UNKNOWN (exit 3), with the reason', async () => {
+	it('a wrong command line is bad input (exit 2) naming what exists; a config it cannot read is UNKNOWN (exit 3)', async () => {
 		const {run} = await healthLab();
 		const unknownVm = await run('health', 'nosuch');
-		expect(unknownVm.exitCode).toBe(3);
+		expect(unknownVm.exitCode).toBe(2);
 		expect(unknownVm.stderr).toContain("there is no VM 'nosuch'");
-		expect((await run('health', '--now', 'yesterday')).exitCode).toBe(3);
+		expect(unknownVm.stderr).toContain('its VMs are: vm1');
+		expect((await run('health', '--now', 'yesterday')).exitCode).toBe(2);
 		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
 		const result = await broken.run('health');
 		expect(result.exitCode).toBe(3);

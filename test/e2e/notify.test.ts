@@ -38,8 +38,8 @@ describe('notifications', () => {
 			'command /usr/bin/tee: delivered',
 		]);
 		for (const secret of SECRETS) expect(result.stdout + result.stderr).not.toContain(secret);
-		const shown = await run('config', 'show');
-		expect(jsonOf(shown)['notify']).toEqual([expect.objectContaining({webhook: `http://***@127.0.0.1:${server.port}/hook?token=***&team=***`}), expect.anything(), expect.anything()]);
+		const shown = await run('config', 'show', '--json');
+		expect((jsonOf(shown)['effective'] as Record<string, unknown>)['notify']).toEqual([expect.objectContaining({webhook: `http://***@127.0.0.1:${server.port}/hook?token=***&team=***`}), expect.anything(), expect.anything()]);
 		for (const secret of SECRETS) expect(shown.stdout).not.toContain(secret);
 
 		const [hook, ntfy] = [server.received.find(request => request.url.startsWith('/hook')), server.received.find(request => request.url === '/snapdeck-alerts')];

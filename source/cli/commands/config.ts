@@ -1,14 +1,17 @@
-import {readFile} from 'node:fs/promises';
+import {lstat, readFile} from 'node:fs/promises';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {maskedNotifier} from '../../core/notify.js';
-import {print, printJson, settingsModule} from '../support.js';
+import {DEFAULT_POLICY} from '../../core/policy.js';
+import type {CliFlags} from '../flags.js';
+import {connectionUris, print, printJson, repositoryDir, settingsModule} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'config',
 	usage: `  snapdeck config path | show | validate [FILE] | schema
-                                            the configuration file: where, as read (defaults
-                                            filled in), checked, its JSON schema`,
+                                            the configuration file: where; the settings in use
+                                            (defaults and environment included, from which file);
+                                            checked; its JSON schema`,
 	flags: [],
 	async run({args, flags}) {
 		const [what, file] = args;
@@ -30,9 +33,40 @@ export default defineCommand({
 		}
 		const {config, path: configPath} = loadConfig();
 		if (what === 'path') print(flags.json ? JSON.stringify({path: configPath}) : configPath);
-		// The notifiers' URLs may carry credentials and tokens: shown masked, as everywhere.
-		if (what === 'show') printJson(config.notify ? {...config, notify: config.notify.map(maskedNotifier)} : config);
+		if (what === 'show') {
+			const shown = await effectiveConfig(config, configPath, flags);
+			if (flags.json) printJson(shown);
+			else {
+				print(shown.exists ? `# the configuration in use: ${configPath}, with the defaults of what it leaves out` : `# ${configPath} does not exist: every setting is its default (snapdeck config schema lists them)`);
+				print(JSON.stringify(shown.effective, null, 2));
+			}
+		}
 		if (what === 'validate') print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
 		return 0;
 	},
 });
+
+type Config = Awaited<ReturnType<Awaited<ReturnType<typeof settingsModule>>['loadConfig']>>['config'];
+
+/**
+ * What this snapdeck would use, each setting with where it comes from (the file, an environment
+ * variable, or the default), notifiers' URLs masked: they may carry credentials and tokens.
+ */
+async function effectiveConfig(config: Config, file: string, flags: CliFlags) {
+	const exists = await lstat(file).then(() => true, () => false);
+	const from = (env: string, key: keyof Config) => (process.env[env] !== undefined ? env : config[key] !== undefined ? 'file' : 'default');
+	return {
+		file, exists,
+		effective: {
+			connection: {value: await connectionUris(flags.connect), from: flags.connect ? '--connect' : from('SNAPDECK_CONNECT', 'defaultConnection')},
+			repository: {value: await repositoryDir(flags.repo), from: flags.repo ? '--repo' : from('SNAPDECK_REPO', 'repository'), note: "a VM's policy may name its own"},
+			connections: config.connections ?? {},
+			repositories: config.repositories ?? {},
+			offsite: config.offsite ?? {},
+			// The first policy that selects a VM applies; the default one selects every VM the others leave.
+			policies: [...(config.policies ?? []), DEFAULT_POLICY],
+			notify: (config.notify ?? []).map(maskedNotifier),
+			keymap: config.keymap ?? {},
+		},
+	};
+}

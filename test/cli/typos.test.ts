@@ -1,0 +1,35 @@
+import {describe, expect, it} from 'vitest';
+import {jsonOf, snapdeck} from '../helpers/cli.js';
+import {nearest} from '../../source/cli/suggest.js';
+
+describe('typos on the command line get a suggestion in snapdeck\'s words, exit 2, and change nothing', () => {
+	it('a mistyped command or option names the nearest; nothing near, nothing suggested', async () => {
+		const cases: Array<[string[], string]> = [
+			[['lsit'], "unknown command 'lsit': did you mean 'list'?"],
+			[['sanpshot', 'vm1', 'x'], "unknown command 'sanpshot': did you mean 'snapshot'?"],
+			[['help', 'backpu'], "unknown command 'backpu': did you mean 'backup' or 'backups'?"],
+			[['list', '--jsn'], "unknown option '--jsn': did you mean --json?"],
+			[['backup', 'vm1', '--ful'], "unknown option '--ful': did you mean --full?"],
+			[['list', '--repo'], '--repo needs a value (--repo DIR)'],
+			[['list', '--yes=1'], '--yes takes no value'],
+			[['frobnicate'], "unknown command 'frobnicate'\n"],
+		];
+		for (const [args, message] of cases) {
+			const result = await snapdeck(args);
+			expect([result.exitCode, result.stdout], args.join(' ')).toEqual([2, '']);
+			expect(result.stderr, args.join(' ')).toContain(`snapdeck: ${message}`);
+			// node's own wording ("To specify a positional argument starting with a '-'...") never shows.
+			expect(result.stderr).not.toMatch(/To specify|positional argument|ERR_PARSE/);
+		}
+		expect(jsonOf(await snapdeck(['list', '--jsn', '--json']))).toMatchObject({type: 'error', exitCode: 2, error: {code: 'usage', message: "unknown option '--jsn': did you mean --json?"}});
+	});
+
+	it('near means one edit in a short word (a swap is one), two in a longer one', () => {
+		const commands = ['list', 'tree', 'log', 'backup', 'backups', 'restore', 'verify'];
+		expect(nearest('lsit', commands)).toEqual(['list']);
+		expect(nearest('lgo', commands)).toEqual(['log']);
+		expect(nearest('restroe', commands)).toEqual(['restore']);
+		expect(nearest('xyz', commands)).toEqual([]);
+		expect(nearest('vrfy', commands)).toEqual([]);
+	});
+});
