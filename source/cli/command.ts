@@ -21,6 +21,8 @@ export interface Command {
 	readonly name: string;
 	readonly usage: string;
 	readonly flags: readonly FlagName[];
+	/** The words its first argument may be (`config show`, `schedule install`): shell completion offers them. */
+	readonly words?: readonly string[];
 	/** It works on a VM's backups: the repository comes from the VM's policy when not given. */
 	readonly backups?: boolean;
 	run(context: CommandContext): Promise<number>;

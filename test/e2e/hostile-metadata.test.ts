@@ -229,7 +229,7 @@ describe('text from outside never reaches the terminal raw', () => {
 		await mkdir(path.join(lab.root, 'evil\u001b[31mred'));
 		const connect = ['--connect', `local:${lab.root}`];
 		const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
-		for (const args of [['tree', 'vm1'], ['list'], ['health'], ['log', '--all']]) {
+		for (const args of [['tree', 'vm1'], ['list'], ['health'], ['log', '--all-connections']]) {
 			const result = await snapdeck([...args, ...connect]);
 			expect(`${result.stdout}${result.stderr}`, args.join(' ')).not.toMatch(raw);
 		}

@@ -75,7 +75,7 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect(new Set(logA.map(record => record.connection))).toEqual(new Set([`local:${a.root}`]));
 		expect(new Set(logB.map(record => record.connection))).toEqual(new Set([`local:${b.root}`]));
 		expect(logA.some(record => record.snapshot === pointA) && !logA.some(record => record.snapshot === pointB)).toBe(true);
-		const all = jsonOf(await runA(['log', 'web1', '--all', '--json']))['records'] as unknown[];
+		const all = jsonOf(await runA(['log', 'web1', '--all-connections', '--json']))['records'] as unknown[];
 		expect(all.length).toBe(logA.length + logB.length);
 	});
 

@@ -40,7 +40,7 @@ describe('snapdeck run, stepped through a simulated week with --now', () => {
 		expect(backups.points.map(point => point.kind)).toEqual(['full', 'incremental', 'incremental']);
 		expect(backups.points.some(point => point.verified !== null)).toBe(true);
 
-		const log = jsonOf(await run('log', '--json', '--limit', '1000')) as {records: Array<{action: string; outcome: string}>};
+		const log = jsonOf(await run('log', '--json', '--last', '1000')) as {records: Array<{action: string; outcome: string}>};
 		const done = (action: string) => log.records.filter(record => record.action === action && record.outcome === 'done').length;
 		// Backups: one at the very first run (a task that never ran is due at once), then one a day.
 		expect([done('take'), done('merge'), done('backup')]).toEqual([14, 11, 8]);

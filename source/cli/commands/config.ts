@@ -13,6 +13,7 @@ export default defineCommand({
                                             (defaults and environment included, from which file);
                                             checked; its JSON schema`,
 	flags: [],
+	words: ['path', 'show', 'validate', 'schema'],
 	async run({args, flags}) {
 		const [what, file] = args;
 		const {loadConfig, validateConfig, configJsonSchema} = await settingsModule();

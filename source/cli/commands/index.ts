@@ -26,5 +26,6 @@ import checkpoints from './checkpoints.js';
 import logCommand from './log.js';
 import configCommand from './config.js';
 import receipts from './receipts.js';
+import completion from './completion.js';
 
-export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, receipts, logCommand, configCommand] as const;
+export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, receipts, logCommand, configCommand, completion] as const;

@@ -5,20 +5,21 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'log',
-	usage: `  snapdeck log [VM] [--limit N] [--all]     the journal: every change snapdeck made on this connection,
-                                            newest last; --all: on every connection`,
-	flags: ['limit', 'all'],
+	usage: `  snapdeck log [VM] [--last N] [--all-connections]
+                                            the journal: every change snapdeck made on this
+                                            connection, newest last; --all-connections: on every one`,
+	flags: ['last', 'all-connections'],
 	async run({args, flags}) {
 		if (args.length > 1) throw new SnapdeckError('usage', "'snapdeck log' takes at most one VM");
-		const limit = flags.limit === undefined ? 50 : Number(flags.limit);
-		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--limit takes a whole number, got '${flags.limit}'`);
-		const connection = flags.all ? null : journalConnection(await connectionUri(flags.connect));
+		const limit = flags.last === undefined ? 50 : Number(flags.last);
+		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--last takes a whole number of 1 or more, got '${flags.last}'`);
+		const connection = flags['all-connections'] ? null : journalConnection(await connectionUri(flags.connect));
 		const repository = repositoryNamed(flags.repo) ? await repositoryDir(flags.repo, false) : null;
 		const {file, records, hidden} = await journalRecords(args[0] ?? null, limit, {connection, repository});
 		if (flags.json) printJson({journal: file, connection, records, hidden});
 		else {
 			print(renderLog(records));
-			if (hidden > 0) print(`(${hidden} record${hidden === 1 ? '' : 's'} of other connections, or of older snapdecks that named none, not shown: --all shows them)`);
+			if (hidden > 0) print(`(${hidden} record${hidden === 1 ? '' : 's'} of other connections, or of older snapdecks that named none, not shown: --all-connections shows them)`);
 		}
 		return 0;
 	},

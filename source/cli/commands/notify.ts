@@ -7,6 +7,7 @@ export default defineCommand({
 	usage: `  snapdeck notify test                      send a test message to each notifier of the config's
                                             "notify" list; exit 1 when one could not be reached`,
 	flags: [],
+	words: ['test'],
 	async run({args, flags}) {
 		if (args[0] !== 'test') throw new SnapdeckError('usage', "'snapdeck notify' takes test", "see 'snapdeck help notify'");
 		expectArgs('notify test', args.slice(1), []);

@@ -12,6 +12,7 @@ export default defineCommand({
                                             (or print the crontab line) that runs 'snapdeck run'
                                             with this command's --connect, --repo and config`,
 	flags: ['via'],
+	words: ['list', 'install'],
 	async run({args, flags, service}) {
 		const [what] = args;
 		if (flags.via !== undefined && !(what === 'install' && ['systemd', 'cron'].includes(flags.via))) {

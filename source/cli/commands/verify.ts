@@ -5,7 +5,9 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'verify',
 	usage: `  snapdeck verify VM [--point ID] [--restore-test] [--boot [--timeout S]]
-                                            check points against their checksums and qemu-img check
+                                            check points against their checksums and qemu-img check;
+                                            --restore-test restores each too; --boot starts the
+                                            newest (or --point) in a throwaway VM until it is up
   snapdeck verify VM --from TARGET [--read-data]
                                             restic's check of an off-site target: its structure and
                                             10% of its data (all of it with --read-data)`,
