@@ -68,6 +68,30 @@ export function word(text: string | Uint8Array): string {
 	return `${quoted}"`;
 }
 
+/**
+ * The longest line snapdeck sends guestfish, in bytes. guestfish reads a script a line at a time
+ * into an 8192-byte buffer (fish.c, rl_gets): a longer line is cut there, and the rest runs as a
+ * command of its own, in which a leading '!' is a host shell command and '-' ignores errors. A
+ * guest's name, quoted by word(), could put either at the cut.
+ */
+export const MAX_COMMAND_BYTES = 8000;
+
+/**
+ * One command as the line guestfish reads, checked: it must be one whole guestfish command
+ * (a command name first, never '!', '-', '#' or a blank; no control character, so no line
+ * break inside) and fit guestfish's buffer. Every line snapdeck sends passes here.
+ */
+export function commandLine(command: string): string {
+	const verb = command.split(' ', 1)[0]!;
+	if (!/^[a-z][a-z0-9-]*$/.test(verb)) throw new SnapdeckError('failed', `internal: ${JSON.stringify(command.slice(0, 40))} is not a guestfish command (a line must begin with a command's name)`);
+	if (/[\u0000-\u001f\u007f]/.test(command)) throw new SnapdeckError('failed', `internal: guestfish's ${verb} was given a control character unquoted: it is not sent`);
+	const bytes = Buffer.byteLength(command, 'utf8') + 1;
+	if (bytes > MAX_COMMAND_BYTES) {
+		throw new SnapdeckError('refused', `a path too long for guestfish: its ${verb} command would be ${bytes} bytes, and guestfish reads ${MAX_COMMAND_BYTES} at most as one command (it would run the rest as another); nothing was sent`, 'list or extract a folder nearer to it');
+	}
+	return `${command}\n`;
+}
+
 /** One `lstatns` report: `st_NAME: VALUE` lines. */
 function parseStat(text: string, what: string): GuestStat {
 	const fields = new Map([...text.matchAll(/^\s*(st_\w+): (-?\d+)$/gm)].map(match => [match[1]!, Number(match[2])]));
@@ -138,7 +162,9 @@ export class Guestfs {
 		const marker = (index: number) => `@@snapdeck-${this.tag}-${first + index}@@\n`;
 		const start = this.out.length;
 		const errStart = this.err.length;
-		this.fish.stdin!.write(commands.map((command, index) => `${command}\necho ${marker(index).trim()}\n`).join(''));
+		// Every line checked before any is sent: a batch runs whole or not at all.
+		const lines = commands.map((command, index) => `${commandLine(command)}${commandLine(`echo ${marker(index).trim()}`)}`);
+		this.fish.stdin!.write(lines.join(''));
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const failed = this.err.slice(errStart).match(/libguestfs: error: (.*)/);
@@ -260,7 +286,7 @@ export class Guestfs {
 
 	async close(): Promise<void> {
 		if (this.fish.exitCode === null && this.fish.signalCode === null) {
-			this.fish.stdin!.end('exit\n');
+			this.fish.stdin!.end(commandLine('exit'));
 			const gone = await Promise.race([this.fish.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 10_000))]);
 			if (!gone) this.fish.kill('SIGKILL');
 		}
