@@ -56,12 +56,21 @@ export function deviceNumbers(rdev: number): string {
 	return `${major},${minor}`;
 }
 
-/** The mode a copy gets: the guest's permission bits, no wider, without setuid, setgid or sticky. */
-export const dataMode = (mode: number) => mode & 0o777;
+const SPECIAL = 0o7000;
+const GROUP_OTHER_WRITE = 0o022;
 
-/** The special bits a copy leaves out, in words (empty when there are none). */
+/**
+ * The mode a copy gets: the guest's permission bits, no wider, without setuid, setgid or sticky;
+ * and where one of those is dropped, without write for group and others too: a world-writable
+ * sticky folder (/tmp) loses the rule that only an owner removes a file, and a group-writable
+ * setgid one its group; what is left must not be more open than what the guest had.
+ */
+export const dataMode = (mode: number) => (mode & SPECIAL ? mode & 0o777 & ~GROUP_OTHER_WRITE : mode & 0o777);
+
+/** The bits a copy leaves out, in words (empty when there are none). */
 export function droppedBits(mode: number): string[] {
-	return [[0o4000, 'setuid'], [0o2000, 'setgid'], [0o1000, 'sticky']].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
+	const special = [[0o4000, 'setuid'], [0o2000, 'setgid'], [0o1000, 'sticky']].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
+	return special.length > 0 && mode & GROUP_OTHER_WRITE ? [...special, 'group and other write'] : special;
 }
 
 /**
