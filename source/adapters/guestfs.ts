@@ -9,6 +9,7 @@ import {promisify} from 'node:util';
 import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
 import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
+import {escapeName} from '../core/guest-names.js';
 import {loadExeca, toolPath} from './exec.js';
 
 export type {GuestEntry};
@@ -104,7 +105,11 @@ function parseStat(text: string, what: string): GuestStat {
 }
 
 /** Joins a guest folder and a name (bytes kept as they are). */
-const inFolder = (folder: string, name: Uint8Array) => Buffer.concat([Buffer.from(folder === '/' ? '/' : `${folder.replace(/\/+$/, '')}/`), name]);
+const inFolder = (folder: Uint8Array, name: Uint8Array) => {
+	let end = folder.length;
+	while (end > 0 && folder[end - 1] === 0x2f) end--;
+	return Buffer.concat([folder.subarray(0, end), Buffer.from('/'), name]);
+};
 
 /**
  * One libguestfs appliance over a point's images, read-only (`guestfish --ro`: nothing is ever
@@ -121,7 +126,8 @@ export class Guestfs {
 	private readonly tag = randomBytes(6).toString('hex');
 
 	private constructor(private readonly fish: ResultPromise, readonly scratch: string, private readonly ownScratch: boolean) {
-		fish.stdout!.setEncoding('utf8');
+		// One character a byte: a guest's bytes in a reply (a link's target) are kept as they are.
+		fish.stdout!.setEncoding('latin1');
 		fish.stderr!.setEncoding('utf8');
 		fish.stdout!.on('data', (chunk: string) => (this.out += chunk));
 		fish.stderr!.on('data', (chunk: string) => (this.err += chunk));
@@ -199,22 +205,22 @@ export class Guestfs {
 
 	/** lstat of one path in the guest (a link is not followed). */
 	async stat(file: string | Uint8Array): Promise<GuestStat> {
-		return parseStat(await this.run(`lstatns ${word(file)}`), String(file));
+		return parseStat(await this.run(`lstatns ${word(file)}`), escapeName(Buffer.from(file)));
 	}
 
 	/** Each path's lstat, in one round trip. */
 	async statAll(files: readonly Uint8Array[]): Promise<GuestStat[]> {
 		const outputs = await this.runAll(files.map(file => `lstatns ${word(file)}`));
-		return outputs.map((output, index) => parseStat(output, Buffer.from(files[index]!).toString('utf8')));
+		return outputs.map((output, index) => parseStat(output, escapeName(files[index]!)));
 	}
 
-	/** Where each symbolic link points, in one round trip (each target exactly, line breaks included). */
-	async readlinkAll(links: readonly Uint8Array[]): Promise<string[]> {
-		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => output.replace(/\n$/, ''));
+	/** Where each symbolic link points, in one round trip (each target's bytes exactly, line breaks included). */
+	async readlinkAll(links: readonly Uint8Array[]): Promise<Buffer[]> {
+		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => Buffer.from(output.replace(/\n$/, ''), 'latin1'));
 	}
 
 	/** The names in a folder, each exactly as it is (`ls0`: NUL-separated, into a file of the scratch folder). */
-	async names(folder: string): Promise<Buffer[]> {
+	async names(folder: Uint8Array): Promise<Buffer[]> {
 		const file = path.join(this.scratch, `ls0-${this.next}`);
 		await this.run(`ls0 ${word(folder)} ${word(file)}`);
 		const data = await readFile(file);
@@ -223,7 +229,7 @@ export class Guestfs {
 	}
 
 	/** Every path under a folder, relative to it (`find0`), each exactly as it is. */
-	async find(folder: string): Promise<Buffer[]> {
+	async find(folder: Uint8Array): Promise<Buffer[]> {
 		const file = path.join(this.scratch, `find0-${this.next}`);
 		await this.run(`find0 ${word(folder)} ${word(file)}`, 3_600_000);
 		const data = await readFile(file);
@@ -235,9 +241,9 @@ export class Guestfs {
 	 * Every entry of a folder (`.` and `..` left out), or the one entry of a path that is not a
 	 * folder: all kinds (devices, FIFOs, sockets and links with their targets), every name as it is.
 	 */
-	async list(folder: string): Promise<GuestEntry[]> {
+	async list(folder: Uint8Array): Promise<GuestEntry[]> {
 		const self = await this.stat(folder);
-		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(path.posix.basename(folder) || '/')], [self], [Buffer.from(folder)]);
+		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(folder).subarray(folder.lastIndexOf(0x2f) + 1)], [self], [Buffer.from(folder)]);
 		const names = await this.names(folder);
 		const paths = names.map(name => inFolder(folder, name));
 		const stats: GuestStat[] = [];
@@ -248,7 +254,7 @@ export class Guestfs {
 
 	private async entries(names: readonly Buffer[], stats: readonly GuestStat[], paths: readonly Buffer[]): Promise<GuestEntry[]> {
 		const linkAt = stats.flatMap((stat, index) => (entryType(stat.mode) === 'link' ? [index] : []));
-		const targets = new Map<number, string>();
+		const targets = new Map<number, Buffer>();
 		for (let at = 0; at < linkAt.length; at += 2000) {
 			const some = linkAt.slice(at, at + 2000);
 			(await this.readlinkAll(some.map(index => paths[index]!))).forEach((target, offset) => targets.set(some[offset]!, target));
@@ -256,9 +262,10 @@ export class Guestfs {
 		return names.map((name, index) => {
 			const stat = stats[index]!;
 			const type = entryType(stat.mode);
+			const target = targets.get(index);
 			return {
-				name: name.toString('utf8'), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
-				...(targets.has(index) ? {target: targets.get(index)!} : {}),
+				name: name.toString('utf8'), escapedName: escapeName(name), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
+				...(target === undefined ? {} : {target: target.toString('utf8'), escapedTarget: escapeName(target)}),
 				...(type === 'char-device' || type === 'block-device' ? {device: deviceNumbers(stat.rdev)} : {}),
 			};
 		});
@@ -269,7 +276,7 @@ export class Guestfs {
 	 * through a FIFO in the scratch folder as guestfish writes it: nothing is staged on disk.
 	 * `done` settles when guestfish has finished (or failed).
 	 */
-	async stream(kind: 'tar' | 'file', from: string): Promise<{data: Readable; done: Promise<void>}> {
+	async stream(kind: 'tar' | 'file', from: Uint8Array): Promise<{data: Readable; done: Promise<void>}> {
 		const fifo = path.join(this.scratch, `stream-${this.fifos++}`);
 		const {execa} = await loadExeca();
 		await execa('mkfifo', ['-m', '600', '--', fifo]);

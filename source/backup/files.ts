@@ -2,6 +2,7 @@ import {mkdtemp, rm} from 'node:fs/promises';
 import os from 'node:os';
 import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
+import {escapeName, unescapeName} from '../core/guest-names.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';
 import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
@@ -11,7 +12,7 @@ import path from 'node:path';
 
 export interface PointFilesOptions {
 	readonly point: string;
-	/** `[DEVICE:]/path`: a folder or file in one of the point's filesystems; none: the filesystems. */
+	/** `[DEVICE:]/path`: a folder or file in one of the point's filesystems, escaped as names are listed; none: the filesystems. */
 	readonly path?: string;
 	readonly command: string;
 	readonly signal?: AbortSignal;
@@ -21,13 +22,19 @@ export type PointListing =
 	| {readonly kind: 'filesystems'; readonly filesystems: readonly GuestFilesystem[]}
 	| {readonly kind: 'entries'; readonly device: string; readonly path: string; readonly entries: readonly GuestEntry[]};
 
-/** `[DEVICE:]/path` split; the device may be omitted where the point has one filesystem. */
-export function parseGuestPath(text: string): {device: string | null; file: string} {
-	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/);
-	const file = match ? match[2]! : text;
-	if (!file.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
-	if (file.split('/').includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
-	return {device: match ? match[1]! : null, file: file.length > 1 ? file.replace(/\/+$/, '') : file};
+/**
+ * `[DEVICE:]/path` split; the device may be omitted where the point has one filesystem. The path
+ * is escaped as listings show names (core/guest-names.ts): `file` is its bytes, `shown` its
+ * escaped form again, tidied.
+ */
+export function parseGuestPath(text: string): {device: string | null; file: Buffer; shown: string} {
+	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/s);
+	const given = match ? match[2]! : text;
+	if (!given.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
+	const parts = unescapeName(given).toString('latin1').split('/');
+	if (parts.includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
+	const file = Buffer.from(`/${parts.filter(part => part !== '').join('/')}`, 'latin1');
+	return {device: match ? match[1]! : null, file, shown: escapeName(file)};
 }
 
 const MiB = 1024 * 1024;
@@ -97,9 +104,9 @@ export async function listPointFiles(repo: Repository, vm: string, options: Poin
 			try {
 				const filesystems = await guestfs.filesystems();
 				if (guestPath === null) return {kind: 'filesystems', filesystems};
-				const on = chosen(filesystems, guestPath.device, guestPath.file);
+				const on = chosen(filesystems, guestPath.device, guestPath.shown);
 				await guestfs.mount(on);
-				return {kind: 'entries', device: on, path: guestPath.file, entries: await guestfs.list(guestPath.file)};
+				return {kind: 'entries', device: on, path: guestPath.shown, entries: await guestfs.list(guestPath.file)};
 			} finally {
 				await guestfs.close();
 			}

@@ -10,8 +10,10 @@ export type GuestEntryType = 'file' | 'directory' | 'link' | 'char-device' | 'bl
 
 /** A file, folder or other entry in a guest filesystem. */
 export interface GuestEntry {
-	/** Its name in its folder, as the guest has it (control characters included: escape it for a terminal). */
+	/** Its name in its folder read as UTF-8, control characters included (a byte that is not UTF-8 reads as U+FFFD). */
 	readonly name: string;
+	/** Its name exactly, escaped (core/guest-names.ts): one printable line, what PATH and --extract take. */
+	readonly escapedName: string;
 	readonly type: GuestEntryType;
 	/** As `ls -l` shows it: `-rwsr-xr-x`, `crw-rw-rw-`. */
 	readonly mode: string;
@@ -19,8 +21,9 @@ export interface GuestEntry {
 	/** The guest's numeric owner and group. */
 	readonly uid: number;
 	readonly gid: number;
-	/** Where a symbolic link points (never followed). */
+	/** Where a symbolic link points (never followed), read as UTF-8; exactly, escaped, in escapedTarget. */
 	readonly target?: string;
+	readonly escapedTarget?: string;
 	/** A device node's major and minor numbers, as `1,1`. */
 	readonly device?: string;
 }

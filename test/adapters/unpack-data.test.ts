@@ -1,9 +1,10 @@
-import {lstat, readdir, readFile, readlink} from 'node:fs/promises';
+import {chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {Readable} from 'node:stream';
+import {execa} from 'execa';
 import {pack} from 'tar-stream';
 import {describe, expect, it} from 'vitest';
-import {applyFolderModes, unpackData} from '../../source/adapters/unpack-data.js';
+import {applyModes, unpackData} from '../../source/adapters/unpack-data.js';
 import {tempDir} from '../helpers/lab.js';
 
 /** A tar stream of `entries`, as a hostile archive could hold them. */
@@ -38,7 +39,7 @@ describe('unpacking a guest\'s tar stream as data only', () => {
 			{name: 'ro/', type: 'directory', mode: 0o555},
 			{name: 'ro/f', mode: 0o444, body: 'ro'},
 		]), root, '/guest');
-		await applyFolderModes(root, unpacked.folders);
+		await applyModes(root, unpacked.modes);
 
 		expect(await readdir(dir)).toEqual(['copy']);
 		expect((await readdir(root, {recursive: true})).sort()).toEqual(['deep', 'deep/er', 'deep/er/file', 'dup', 'hard', 'link', 'open-suid', 'ro', 'ro/f', 'suid', 'tmp']);
@@ -57,5 +58,81 @@ describe('unpacking a guest\'s tar stream as data only', () => {
 			'/guest/tmp: sticky, group and other write not copied', '/guest/hard: setuid not copied',
 		]);
 		expect([unpacked.files, unpacked.links, unpacked.bytes]).toEqual([6, 1, 'suid\n'.length + 'first'.length + 'deep'.length + 'ro'.length]);
+	});
+});
+
+/** `files` (name bytes -> body, or a mode; `hard` names a file to link to) made in a new folder, archived by GNU tar as guestfish's tar-out does. */
+async function gnuTar(files: Array<{name: Buffer; body?: string; mode?: number; hard?: Buffer}>): Promise<Readable> {
+	const src = path.join(await tempDir(), 'src');
+	await mkdir(src);
+	const at = (name: Buffer) => Buffer.concat([Buffer.from(`${src}/`), name]);
+	for (const file of files) {
+		if (file.hard) await link(at(file.hard), at(file.name));
+		else await writeFile(at(file.name), file.body ?? '');
+	}
+	for (const file of files) if (file.mode !== undefined) await chmod(at(file.name), file.mode);
+	const {stdout} = await execa('tar', ['-C', src, '--numeric-owner', '-cf', '-', '.'], {encoding: 'buffer'});
+	return Readable.from([Buffer.from(stdout)]);
+}
+
+describe('unpacking names and modes a guest chose', () => {
+	it('keeps names that are not UTF-8, or hold a line break, byte for byte, and says them escaped', async () => {
+		const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+		const long = Buffer.concat([Buffer.from('x'.repeat(120)), Buffer.from([0xff])]);
+		const root = path.join(await tempDir(), 'copy');
+		const unpacked = await unpackData(await gnuTar([
+			{name: latin1, body: 'latin1\n', mode: 0o4777},
+			{name: Buffer.from('new\nline'), body: 'nl\n'},
+			{name: long, body: 'long\n'},
+		]), root, '/guest');
+		await applyModes(root, unpacked.modes);
+		const names = (await readdir(root, {encoding: 'buffer'})).map(name => name.toString('hex')).sort();
+		expect(names).toEqual([latin1, Buffer.from('new\nline'), long].map(name => name.toString('hex')).sort());
+		expect(await readFile(Buffer.concat([Buffer.from(`${root}/`), latin1]), 'utf8')).toBe('latin1\n');
+		expect(await readFile(Buffer.concat([Buffer.from(`${root}/`), long]), 'utf8')).toBe('long\n');
+		expect(unpacked.dropped).toEqual(['/guest/caf\\xe9: setuid, group and other write not copied']);
+	});
+
+	it('copies a hard link to a file the guest made unreadable, as whoever runs it (not only root)', async () => {
+		const dir = await tempDir();
+		const root = path.join(dir, 'copy');
+		const tar = await gnuTar([{name: Buffer.from('locked'), body: 'secret\n', mode: 0o000}, {name: Buffer.from('again'), hard: Buffer.from('locked')}]);
+		// Root reads anything: unpacked as an ordinary user, as most operators run it.
+		const asNobody = process.getuid?.() === 0;
+		if (asNobody) await chown(dir, 65534, 65534);
+		if (asNobody) process.seteuid!(65534);
+		let unpacked;
+		try {
+			unpacked = await unpackData(tar, root, '/guest');
+			await applyModes(root, unpacked.modes);
+		} finally {
+			if (asNobody) process.seteuid!(0);
+		}
+		expect(unpacked.skipped).toEqual([]);
+		expect([unpacked.files, unpacked.bytes]).toEqual([2, 'secret\n'.length]);
+		for (const name of ['locked', 'again']) expect((await lstat(path.join(root, name))).mode & 0o777, name).toBe(0);
+		expect(await readFile(path.join(root, 'again'), 'utf8')).toBe('secret\n');
+		if (asNobody) await chown(root, 0, 0);
+	});
+
+	it('sets modes through the entry itself: a link planted in its place before is not followed', async () => {
+		const dir = await tempDir();
+		const outside = path.join(dir, 'outside');
+		await mkdir(outside, {mode: 0o700});
+		await writeFile(path.join(outside, 'file'), 'mine\n', {mode: 0o600});
+		const root = path.join(dir, 'copy');
+		const unpacked = await unpackData(archive([
+			{name: 'open/', type: 'directory', mode: 0o777},
+			{name: 'open/inner', mode: 0o666, body: 'inner'},
+			{name: 'file', mode: 0o666, body: 'file'},
+		]), root, '/guest');
+		// Something swaps a folder and a file of the copy for links to the operator's own.
+		await rename(path.join(root, 'open'), path.join(dir, 'moved'));
+		await symlink(outside, path.join(root, 'open'));
+		await rm(path.join(root, 'file'));
+		await symlink(path.join(outside, 'file'), path.join(root, 'file'));
+		await expect(applyModes(root, unpacked.modes)).rejects.toThrow();
+		expect((await lstat(outside)).mode & 0o777).toBe(0o700);
+		expect((await lstat(path.join(outside, 'file'))).mode & 0o777).toBe(0o600);
 	});
 });
