@@ -1,8 +1,7 @@
 import {randomBytes} from 'node:crypto';
 import {constants, existsSync, open as openFd, readdirSync} from 'node:fs';
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {readFile, rm} from 'node:fs/promises';
 import {Socket} from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type {Readable} from 'node:stream';
 import {promisify} from 'node:util';
@@ -11,6 +10,7 @@ import {SnapdeckError} from '../core/errors.js';
 import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
 import {escapeName} from '../core/guest-names.js';
 import {loadExeca, toolPath} from './exec.js';
+import {makeGuestfsScratch} from './guestfs-scratch.js';
 
 export type {GuestEntry};
 
@@ -136,7 +136,7 @@ export class Guestfs {
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
 	static async open(images: readonly string[], options: {signal?: AbortSignal; scratch?: string} = {}): Promise<Guestfs> {
 		const {execa} = await loadExeca();
-		const scratch = options.scratch ?? await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		const scratch = options.scratch ?? await makeGuestfsScratch();
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
 		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
 		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO

@@ -1,14 +1,13 @@
-import {mkdtemp, rm} from 'node:fs/promises';
-import os from 'node:os';
+import {rm} from 'node:fs/promises';
 import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {escapeName, unescapeName} from '../core/guest-names.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';
+import {makeGuestfsScratch, sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {QemuIo} from '../adapters/qemu-io.js';
 import type {Repository} from './repository.js';
-import path from 'node:path';
 
 export interface PointFilesOptions {
 	readonly point: string;
@@ -91,14 +90,15 @@ export function chosen(filesystems: readonly GuestFilesystem[], device: string |
 /**
  * Lists the point's filesystems, or a folder (or file) in one of them: every entry, of every
  * kind. Nothing is written to the point; guestfish's scratch folder (its HOME) is a private
- * temporary folder, removed after.
+ * temporary folder, removed after, and those killed listings left are removed first.
  */
 export async function listPointFiles(repo: Repository, vm: string, options: PointFilesOptions): Promise<PointListing> {
 	const guestPath = options.path === undefined ? null : parseGuestPath(options.path);
+	await sweepGuestfsScratch();
 	const release = await repo.lock(vm, options.command, {readOnly: true});
 	try {
 		const {images} = await pointImages(repo, vm, options.point);
-		const scratch = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		const scratch = await makeGuestfsScratch();
 		try {
 			const guestfs = await Guestfs.open(images, {signal: options.signal, scratch});
 			try {

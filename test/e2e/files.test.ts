@@ -198,6 +198,29 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 		expect(await readdir(home)).toEqual([]);
 	}, 120_000);
 
+	it('kill -9 in a listing, then recover: guestfish\'s scratch folder is removed', async () => {
+		const lab = await labWithVm('scratch1');
+		// Not one byte value throughout: the point may hold a filesystem, so the listing starts guestfish.
+		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x22 4k 4k', path.join(lab.folder, 'vda.qcow2')]);
+		const repo = await tempDir();
+		const tools = await tempDir();
+		const tmp = await tempDir();
+		// A guestfish that kills snapdeck as it starts: the listing dies with its scratch folder made.
+		await writeFile(path.join(tools, 'guestfish'), '#!/bin/sh\nkill -9 $PPID\n', {mode: 0o755});
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, TMPDIR: tmp};
+		const backup = await snapdeck(['backup', 'scratch1', '--json'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = (jsonLines(backup).at(-1)!['point'] as {id: string}).id;
+		const scratch = async () => (await readdir(tmp)).filter(name => name.startsWith('snapdeck-guestfs-'));
+		const killed = await snapdeck(['files', 'scratch1', '--point', point, '/'], {...env, SNAPDECK_GUESTFISH: path.join(tools, 'guestfish')});
+		expect(killed.signal, killed.stderr).toBe('SIGKILL');
+		expect(await scratch()).toHaveLength(1);
+		const recovered = await snapdeck(['recover', 'scratch1'], env);
+		expect(recovered.exitCode, recovered.stderr).toBe(0);
+		expect(recovered.stdout).toContain("guestfish's scratch folder");
+		expect(await scratch()).toEqual([]);
+	}, 60_000);
+
 	it.skipIf(!asRoot)('kill -9 at each step of an extraction, then recover: nothing left in the target folder, no job record, no guestfish or qemu', async () => {
 		const lab = await hostileLab('evil2');
 		const jobs = path.join(lab.repo, 'evil2', '.snapdeck', 'jobs');
