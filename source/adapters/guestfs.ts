@@ -1,15 +1,16 @@
 import {randomBytes} from 'node:crypto';
 import {constants, existsSync, open as openFd, readdirSync} from 'node:fs';
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {readFile, rm} from 'node:fs/promises';
 import {Socket} from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type {Readable} from 'node:stream';
 import {promisify} from 'node:util';
 import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
 import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
+import {escapeName} from '../core/guest-names.js';
 import {loadExeca, toolPath} from './exec.js';
+import {makeGuestfsScratch} from './guestfs-scratch.js';
 
 export type {GuestEntry};
 
@@ -68,6 +69,30 @@ export function word(text: string | Uint8Array): string {
 	return `${quoted}"`;
 }
 
+/**
+ * The longest line snapdeck sends guestfish, in bytes. guestfish reads a script a line at a time
+ * into an 8192-byte buffer (fish.c, rl_gets): a longer line is cut there, and the rest runs as a
+ * command of its own, in which a leading '!' is a host shell command and '-' ignores errors. A
+ * guest's name, quoted by word(), could put either at the cut.
+ */
+export const MAX_COMMAND_BYTES = 8000;
+
+/**
+ * One command as the line guestfish reads, checked: it must be one whole guestfish command
+ * (a command name first, never '!', '-', '#' or a blank; no control character, so no line
+ * break inside) and fit guestfish's buffer. Every line snapdeck sends passes here.
+ */
+export function commandLine(command: string): string {
+	const verb = command.split(' ', 1)[0]!;
+	if (!/^[a-z][a-z0-9-]*$/.test(verb)) throw new SnapdeckError('failed', `internal: ${JSON.stringify(command.slice(0, 40))} is not a guestfish command (a line must begin with a command's name)`);
+	if (/[\u0000-\u001f\u007f]/.test(command)) throw new SnapdeckError('failed', `internal: guestfish's ${verb} was given a control character unquoted: it is not sent`);
+	const bytes = Buffer.byteLength(command, 'utf8') + 1;
+	if (bytes > MAX_COMMAND_BYTES) {
+		throw new SnapdeckError('refused', `a path too long for guestfish: its ${verb} command would be ${bytes} bytes, and guestfish reads ${MAX_COMMAND_BYTES} at most as one command (it would run the rest as another); nothing was sent`, 'list or extract a folder nearer to it');
+	}
+	return `${command}\n`;
+}
+
 /** One `lstatns` report: `st_NAME: VALUE` lines. */
 function parseStat(text: string, what: string): GuestStat {
 	const fields = new Map([...text.matchAll(/^\s*(st_\w+): (-?\d+)$/gm)].map(match => [match[1]!, Number(match[2])]));
@@ -80,7 +105,11 @@ function parseStat(text: string, what: string): GuestStat {
 }
 
 /** Joins a guest folder and a name (bytes kept as they are). */
-const inFolder = (folder: string, name: Uint8Array) => Buffer.concat([Buffer.from(folder === '/' ? '/' : `${folder.replace(/\/+$/, '')}/`), name]);
+const inFolder = (folder: Uint8Array, name: Uint8Array) => {
+	let end = folder.length;
+	while (end > 0 && folder[end - 1] === 0x2f) end--;
+	return Buffer.concat([folder.subarray(0, end), Buffer.from('/'), name]);
+};
 
 /**
  * One libguestfs appliance over a point's images, read-only (`guestfish --ro`: nothing is ever
@@ -97,7 +126,8 @@ export class Guestfs {
 	private readonly tag = randomBytes(6).toString('hex');
 
 	private constructor(private readonly fish: ResultPromise, readonly scratch: string, private readonly ownScratch: boolean) {
-		fish.stdout!.setEncoding('utf8');
+		// One character a byte: a guest's bytes in a reply (a link's target) are kept as they are.
+		fish.stdout!.setEncoding('latin1');
 		fish.stderr!.setEncoding('utf8');
 		fish.stdout!.on('data', (chunk: string) => (this.out += chunk));
 		fish.stderr!.on('data', (chunk: string) => (this.err += chunk));
@@ -106,7 +136,7 @@ export class Guestfs {
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
 	static async open(images: readonly string[], options: {signal?: AbortSignal; scratch?: string} = {}): Promise<Guestfs> {
 		const {execa} = await loadExeca();
-		const scratch = options.scratch ?? await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		const scratch = options.scratch ?? await makeGuestfsScratch();
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
 		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
 		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO
@@ -138,7 +168,9 @@ export class Guestfs {
 		const marker = (index: number) => `@@snapdeck-${this.tag}-${first + index}@@\n`;
 		const start = this.out.length;
 		const errStart = this.err.length;
-		this.fish.stdin!.write(commands.map((command, index) => `${command}\necho ${marker(index).trim()}\n`).join(''));
+		// Every line checked before any is sent: a batch runs whole or not at all.
+		const lines = commands.map((command, index) => `${commandLine(command)}${commandLine(`echo ${marker(index).trim()}`)}`);
+		this.fish.stdin!.write(lines.join(''));
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const failed = this.err.slice(errStart).match(/libguestfs: error: (.*)/);
@@ -173,22 +205,22 @@ export class Guestfs {
 
 	/** lstat of one path in the guest (a link is not followed). */
 	async stat(file: string | Uint8Array): Promise<GuestStat> {
-		return parseStat(await this.run(`lstatns ${word(file)}`), String(file));
+		return parseStat(await this.run(`lstatns ${word(file)}`), escapeName(Buffer.from(file)));
 	}
 
 	/** Each path's lstat, in one round trip. */
 	async statAll(files: readonly Uint8Array[]): Promise<GuestStat[]> {
 		const outputs = await this.runAll(files.map(file => `lstatns ${word(file)}`));
-		return outputs.map((output, index) => parseStat(output, Buffer.from(files[index]!).toString('utf8')));
+		return outputs.map((output, index) => parseStat(output, escapeName(files[index]!)));
 	}
 
-	/** Where each symbolic link points, in one round trip (each target exactly, line breaks included). */
-	async readlinkAll(links: readonly Uint8Array[]): Promise<string[]> {
-		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => output.replace(/\n$/, ''));
+	/** Where each symbolic link points, in one round trip (each target's bytes exactly, line breaks included). */
+	async readlinkAll(links: readonly Uint8Array[]): Promise<Buffer[]> {
+		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => Buffer.from(output.replace(/\n$/, ''), 'latin1'));
 	}
 
 	/** The names in a folder, each exactly as it is (`ls0`: NUL-separated, into a file of the scratch folder). */
-	async names(folder: string): Promise<Buffer[]> {
+	async names(folder: Uint8Array): Promise<Buffer[]> {
 		const file = path.join(this.scratch, `ls0-${this.next}`);
 		await this.run(`ls0 ${word(folder)} ${word(file)}`);
 		const data = await readFile(file);
@@ -197,7 +229,7 @@ export class Guestfs {
 	}
 
 	/** Every path under a folder, relative to it (`find0`), each exactly as it is. */
-	async find(folder: string): Promise<Buffer[]> {
+	async find(folder: Uint8Array): Promise<Buffer[]> {
 		const file = path.join(this.scratch, `find0-${this.next}`);
 		await this.run(`find0 ${word(folder)} ${word(file)}`, 3_600_000);
 		const data = await readFile(file);
@@ -209,9 +241,9 @@ export class Guestfs {
 	 * Every entry of a folder (`.` and `..` left out), or the one entry of a path that is not a
 	 * folder: all kinds (devices, FIFOs, sockets and links with their targets), every name as it is.
 	 */
-	async list(folder: string): Promise<GuestEntry[]> {
+	async list(folder: Uint8Array): Promise<GuestEntry[]> {
 		const self = await this.stat(folder);
-		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(path.posix.basename(folder) || '/')], [self], [Buffer.from(folder)]);
+		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(folder).subarray(folder.lastIndexOf(0x2f) + 1)], [self], [Buffer.from(folder)]);
 		const names = await this.names(folder);
 		const paths = names.map(name => inFolder(folder, name));
 		const stats: GuestStat[] = [];
@@ -222,7 +254,7 @@ export class Guestfs {
 
 	private async entries(names: readonly Buffer[], stats: readonly GuestStat[], paths: readonly Buffer[]): Promise<GuestEntry[]> {
 		const linkAt = stats.flatMap((stat, index) => (entryType(stat.mode) === 'link' ? [index] : []));
-		const targets = new Map<number, string>();
+		const targets = new Map<number, Buffer>();
 		for (let at = 0; at < linkAt.length; at += 2000) {
 			const some = linkAt.slice(at, at + 2000);
 			(await this.readlinkAll(some.map(index => paths[index]!))).forEach((target, offset) => targets.set(some[offset]!, target));
@@ -230,9 +262,10 @@ export class Guestfs {
 		return names.map((name, index) => {
 			const stat = stats[index]!;
 			const type = entryType(stat.mode);
+			const target = targets.get(index);
 			return {
-				name: name.toString('utf8'), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
-				...(targets.has(index) ? {target: targets.get(index)!} : {}),
+				name: name.toString('utf8'), escapedName: escapeName(name), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
+				...(target === undefined ? {} : {target: target.toString('utf8'), escapedTarget: escapeName(target)}),
 				...(type === 'char-device' || type === 'block-device' ? {device: deviceNumbers(stat.rdev)} : {}),
 			};
 		});
@@ -243,7 +276,7 @@ export class Guestfs {
 	 * through a FIFO in the scratch folder as guestfish writes it: nothing is staged on disk.
 	 * `done` settles when guestfish has finished (or failed).
 	 */
-	async stream(kind: 'tar' | 'file', from: string): Promise<{data: Readable; done: Promise<void>}> {
+	async stream(kind: 'tar' | 'file', from: Uint8Array): Promise<{data: Readable; done: Promise<void>}> {
 		const fifo = path.join(this.scratch, `stream-${this.fifos++}`);
 		const {execa} = await loadExeca();
 		await execa('mkfifo', ['-m', '600', '--', fifo]);
@@ -260,7 +293,7 @@ export class Guestfs {
 
 	async close(): Promise<void> {
 		if (this.fish.exitCode === null && this.fish.signalCode === null) {
-			this.fish.stdin!.end('exit\n');
+			this.fish.stdin!.end(commandLine('exit'));
 			const gone = await Promise.race([this.fish.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 10_000))]);
 			if (!gone) this.fish.kill('SIGKILL');
 		}

@@ -1,31 +1,53 @@
-import {constants} from 'node:fs';
-import {chmod, copyFile, mkdir, open, symlink, utimes} from 'node:fs/promises';
-import path from 'node:path';
+import {constants, createReadStream} from 'node:fs';
+import {mkdir, open, symlink, type FileHandle} from 'node:fs/promises';
 import type {Readable} from 'node:stream';
 import {extract, type Header} from 'tar-stream';
 import {confinedParts, dataMode, droppedBits, NOT_DATA, type ExtractSummary, type SkippedEntry} from '../core/guest-files.js';
+import {escapeName} from '../core/guest-names.js';
 
-/** A folder's mode and time, set once everything in it is written (a folder the guest made read-only still gets its files). */
-export interface FolderMode {
-	/** Its path inside the copy, `[]` for the copy's top. */
+/**
+ * A file's or folder's mode and time, set once the whole copy is written and in place: a folder
+ * the guest made read-only still gets its files, and a file the guest made unreadable can still
+ * be copied for a hard link to it. Set through a handle opened without following a link and
+ * checked to be the very entry this unpacking made (device and inode).
+ */
+export interface ModeToSet {
+	/** Its path inside the copy as bytes (archive names read as latin1: one character a byte), `[]` for the copy's top. */
 	readonly parts: readonly string[];
+	readonly folder: boolean;
 	readonly mode: number;
 	readonly mtime: Date | null;
+	readonly dev: number;
+	readonly ino: number;
 }
 
 export interface Unpacked extends ExtractSummary {
-	readonly folders: readonly FolderMode[];
-	/** Every member the archive held, as paths inside the copy (`.` for its top): what it left out is what find lists beyond these. */
+	readonly modes: readonly ModeToSet[];
+	/** Every member the archive held, as paths inside the copy (`.` for its top, names as latin1): what it left out is what find lists beyond these. */
 	readonly seen: ReadonlySet<string>;
 }
 
+/**
+ * How archive names are read: latin1 maps each byte to one character and back, so a name that is
+ * not UTF-8 reaches the disk as the guest had it (tar-stream's default, UTF-8, would change it).
+ */
+const NAME_BYTES = 'latin1';
+
 const relative = (parts: readonly string[]) => (parts.length === 0 ? '.' : parts.join('/'));
+
+/** A host path: `root` (text) and, inside it, parts that are bytes as latin1. */
+export const hostPath = (root: string | Buffer, parts: readonly string[]): Buffer =>
+	Buffer.concat([typeof root === 'string' ? Buffer.from(root) : root, ...parts.map(part => Buffer.from(`/${part}`, NAME_BYTES))]);
+
+/** A path inside the copy, as the operator reads it (escaped). */
+const shownPath = (parts: readonly string[]) => escapeName(Buffer.from(relative(parts), NAME_BYTES));
 
 /**
  * Writes a file's bytes as a new file `file` (never over anything, never through a link), owned
- * by whoever runs snapdeck, with the guest's permission bits only.
+ * by whoever runs snapdeck. With `mode`, it gets the guest's permission bits (dataMode) at once;
+ * without, it stays 0600 until applyModes. Says the bytes written and what the file is.
  */
-export async function writeDataFile(data: AsyncIterable<Uint8Array>, file: string, mode: number, mtime: Date | null): Promise<number> {
+export async function writeDataFile(data: AsyncIterable<Uint8Array>, file: string | Buffer, mode: number | null, mtime: Date | null): Promise<{bytes: number; dev: number; ino: number}> {
 	const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
 	let bytes = 0;
 	try {
@@ -33,12 +55,24 @@ export async function writeDataFile(data: AsyncIterable<Uint8Array>, file: strin
 			await handle.write(chunk);
 			bytes += chunk.length;
 		}
-		await handle.chmod(dataMode(mode));
+		if (mode !== null) await handle.chmod(dataMode(mode));
 		if (mtime) await handle.utimes(mtime, mtime);
+		const {dev, ino} = await handle.stat();
+		return {bytes, dev, ino};
 	} finally {
 		await handle.close();
 	}
-	return bytes;
+}
+
+/** Opens what this unpacking made at `at`, never through a link at its end, and only where it is still that entry. */
+async function openOwn(at: Buffer, entry: Pick<ModeToSet, 'folder' | 'dev' | 'ino'>): Promise<FileHandle> {
+	const handle = await open(at, constants.O_RDONLY | constants.O_NOFOLLOW | (entry.folder ? constants.O_DIRECTORY : 0));
+	const found = await handle.stat();
+	if (found.dev !== entry.dev || found.ino !== entry.ino) {
+		await handle.close();
+		throw Object.assign(new Error(`${at.toString()} was replaced while the copy was made`), {code: 'ESTALE'});
+	}
+	return handle;
 }
 
 /**
@@ -47,72 +81,86 @@ export async function writeDataFile(data: AsyncIterable<Uint8Array>, file: strin
  * name. Device nodes, FIFOs and anything else are left out and listed; setuid, setgid and sticky
  * bits are dropped and listed; owners are never set. Every entry is created new (O_EXCL) in a
  * folder this unpacking made itself, so nothing is written through a link and nothing lands
- * outside `root`. Folder modes are returned for applyFolderModes, once the copy is in place.
+ * outside `root`. Modes are returned for applyModes, once the copy is in place. `guestPath`:
+ * the extracted folder as the operator reads it, for what is reported.
  */
 export async function unpackData(tar: Readable, root: string, guestPath: string): Promise<Unpacked> {
 	await mkdir(root, {mode: 0o700});
-	const folders = new Map<string, FolderMode>([['.', {parts: [], mode: 0o700, mtime: null}]]);
-	const files = new Map<string, string>();
+	const made = async (parts: readonly string[], mode: number, mtime: Date | null) => {
+		const handle = await open(hostPath(root, parts), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+		const {dev, ino} = await handle.stat().finally(() => handle.close());
+		return {parts, folder: true, mode, mtime, dev, ino};
+	};
+	const folders = new Map<string, ModeToSet>([['.', await made([], 0o700, null)]]);
+	const files = new Map<string, ModeToSet>();
 	const taken = new Set<string>(['.']);
 	const seen = new Set<string>();
 	const skipped: SkippedEntry[] = [];
 	const dropped: string[] = [];
 	let bytes = 0;
 	let links = 0;
-	const inGuest = (rel: string) => (rel === '.' ? guestPath : path.posix.join(guestPath, rel));
-	const skip = (rel: string, type: SkippedEntry['type'], reason: string) => skipped.push({path: inGuest(rel), type, reason});
+	const inGuest = (parts: readonly string[]) => (parts.length === 0 ? guestPath : `${guestPath.replace(/\/$/, '')}/${shownPath(parts)}`);
+	const skip = (parts: readonly string[], type: SkippedEntry['type'], reason: string) => skipped.push({path: inGuest(parts), type, reason});
 
-	/** The folder an entry goes in, made where the archive did not list it first; null where its path passes through something that is not a folder of this copy. */
-	const folderOf = async (parts: readonly string[]): Promise<string | null> => {
+	/** Makes the folders above an entry that the archive did not list first; false where its path passes through something that is not a folder of this copy. */
+	const foldersAbove = async (parts: readonly string[]): Promise<boolean> => {
 		for (let depth = 1; depth < parts.length; depth++) {
 			const rel = relative(parts.slice(0, depth));
 			if (folders.has(rel)) continue;
-			if (taken.has(rel)) return null;
-			await mkdir(path.join(root, ...parts.slice(0, depth)), {mode: 0o700});
-			folders.set(rel, {parts: parts.slice(0, depth), mode: 0o700, mtime: null});
+			if (taken.has(rel)) return false;
+			await mkdir(hostPath(root, parts.slice(0, depth)), {mode: 0o700});
+			folders.set(rel, await made(parts.slice(0, depth), 0o700, null));
 			taken.add(rel);
 		}
-		return path.join(root, ...parts.slice(0, -1));
+		return true;
+	};
+
+	/** A hard link, as a copy of a file this unpacking wrote (still 0600, whatever mode the guest gave it). */
+	const copyOfFile = async (header: Header, parts: readonly string[], at: Buffer) => {
+		const source = confinedParts(header.linkname ?? '');
+		const original = source === null ? undefined : files.get(relative(source));
+		if (original === undefined) return skip(parts, 'hard-link', `a hard link to ${escapeName(Buffer.from(header.linkname ?? '?', NAME_BYTES))}, which is not a file of the copy`);
+		const handle = await openOwn(hostPath(root, original.parts), original);
+		const written = await writeDataFile(createReadStream('', {fd: handle}), at, null, null);
+		files.set(relative(parts), {...original, parts, mode: dataMode(header.mode), mtime: header.mtime ?? original.mtime, dev: written.dev, ino: written.ino});
 	};
 
 	const place = async (header: Header, entry: AsyncIterable<Uint8Array>) => {
 		const parts = confinedParts(header.name);
 		// Named as the archive names it: joined as a path, it would name somewhere else.
-		if (parts === null) return skipped.push({path: `${guestPath.replace(/\/$/, '')}/${header.name}`, type: header.type === 'link' ? 'hard-link' : 'unknown', reason: 'its name leads outside the folder (..)'});
+		if (parts === null) return skipped.push({path: `${guestPath.replace(/\/$/, '')}/${escapeName(Buffer.from(header.name, NAME_BYTES))}`, type: header.type === 'link' ? 'hard-link' : 'unknown', reason: 'its name leads outside the folder (..)'});
 		const rel = relative(parts);
 		seen.add(rel);
 		const special = droppedBits(header.mode);
 		const isFolder = header.type === 'directory';
-		if (taken.has(rel) && !(isFolder && folders.has(rel))) return skip(rel, 'unknown', 'it appears twice in the archive: the first is kept');
+		if (taken.has(rel) && !(isFolder && folders.has(rel))) return skip(parts, 'unknown', 'it appears twice in the archive: the first is kept');
 		const kind = header.type === 'character-device' ? 'char-device' : header.type === 'block-device' ? 'block-device' : header.type === 'fifo' ? 'fifo' : null;
-		if (kind) return skip(rel, kind, NOT_DATA[kind]!);
-		if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) return skip(rel, 'unknown', `${NOT_DATA.unknown} (tar type ${header.type})`);
-		const folder = await folderOf(parts);
-		if (folder === null) return skip(rel, 'unknown', 'a folder above it is not a folder in the copy');
-		const at = rel === '.' ? root : path.join(folder, parts.at(-1)!);
+		if (kind) return skip(parts, kind, NOT_DATA[kind]!);
+		if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) return skip(parts, 'unknown', `${NOT_DATA.unknown} (tar type ${header.type})`);
+		if (!(await foldersAbove(parts))) return skip(parts, 'unknown', 'a folder above it is not a folder in the copy');
+		const at = hostPath(root, parts);
+		const mtime = header.mtime ?? null;
 		if (isFolder) {
 			if (!taken.has(rel)) await mkdir(at, {mode: 0o700});
-			folders.set(rel, {parts, mode: dataMode(header.mode), mtime: header.mtime ?? null});
+			folders.set(rel, {...(folders.get(rel) ?? await made(parts, 0, null)), mode: dataMode(header.mode), mtime});
 		} else if (header.type === 'symlink') {
-			await symlink(header.linkname ?? '', at);
+			await symlink(Buffer.from(header.linkname ?? '', NAME_BYTES), at);
 			links++;
 		} else if (header.type === 'link') {
-			const source = confinedParts(header.linkname ?? '');
-			const copyOf = source === null ? undefined : files.get(relative(source));
-			if (copyOf === undefined) return skip(rel, 'hard-link', `a hard link to ${header.linkname ?? '?'}, which is not a file of the copy`);
-			await copyFile(copyOf, at, constants.COPYFILE_EXCL);
-			await chmod(at, dataMode(header.mode));
-			if (header.mtime) await utimes(at, header.mtime, header.mtime);
-			files.set(rel, at);
+			const before = files.size;
+			await copyOfFile(header, parts, at);
+			if (files.size === before) return;
 		} else {
-			bytes += await writeDataFile(entry, at, header.mode, header.mtime ?? null);
-			files.set(rel, at);
+			const written = await writeDataFile(entry, at, null, mtime);
+			bytes += written.bytes;
+			files.set(rel, {parts, folder: false, mode: dataMode(header.mode), mtime, dev: written.dev, ino: written.ino});
 		}
 		taken.add(rel);
-		if (special.length > 0) dropped.push(`${inGuest(rel)}: ${special.join(', ')} not copied`);
+		if (special.length > 0) dropped.push(`${inGuest(parts)}: ${special.join(', ')} not copied`);
 	};
 
-	const parser = extract();
+	// tar-stream reads this option (extract.js) though its types do not list it.
+	const parser = extract({filenameEncoding: NAME_BYTES} as Parameters<typeof extract>[0]);
 	tar.on('error', error => parser.destroy(error));
 	tar.pipe(parser);
 	for await (const entry of parser) {
@@ -120,15 +168,21 @@ export async function unpackData(tar: Readable, root: string, guestPath: string)
 		// Whatever an entry's data was not read for (a skipped file) is passed over.
 		entry.resume();
 	}
-	const directories = [...folders.keys()].length;
-	return {files: files.size, directories, links, bytes, skipped, dropped, folders: [...folders.values()], seen};
+	return {files: files.size, directories: folders.size, links, bytes, skipped, dropped, modes: [...files.values(), ...folders.values()], seen};
 }
 
-/** Gives each folder of a copy (now at `root`) its mode and time, deepest first. */
-export async function applyFolderModes(root: string, folders: readonly FolderMode[]): Promise<void> {
-	for (const folder of [...folders].sort((a, b) => b.parts.length - a.parts.length)) {
-		const at = path.join(root, ...folder.parts);
-		await chmod(at, folder.mode);
-		if (folder.mtime) await utimes(at, folder.mtime, folder.mtime);
+/**
+ * Gives each file and folder of a copy (now at `root`) its mode and time, deepest first, each
+ * through a handle on the entry itself (never a path-based chmod that a link could redirect).
+ */
+export async function applyModes(root: string | Buffer, modes: readonly ModeToSet[]): Promise<void> {
+	for (const entry of [...modes].sort((a, b) => b.parts.length - a.parts.length)) {
+		const handle = await openOwn(hostPath(root, entry.parts), entry);
+		try {
+			await handle.chmod(entry.mode);
+			if (entry.mtime) await handle.utimes(entry.mtime, entry.mtime);
+		} finally {
+			await handle.close();
+		}
 	}
 }

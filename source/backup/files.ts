@@ -1,17 +1,17 @@
-import {mkdtemp, rm} from 'node:fs/promises';
-import os from 'node:os';
+import {rm} from 'node:fs/promises';
 import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
+import {escapeName, unescapeName} from '../core/guest-names.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';
+import {makeGuestfsScratch, sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {QemuIo} from '../adapters/qemu-io.js';
 import type {Repository} from './repository.js';
-import path from 'node:path';
 
 export interface PointFilesOptions {
 	readonly point: string;
-	/** `[DEVICE:]/path`: a folder or file in one of the point's filesystems; none: the filesystems. */
+	/** `[DEVICE:]/path`: a folder or file in one of the point's filesystems, escaped as names are listed; none: the filesystems. */
 	readonly path?: string;
 	readonly command: string;
 	readonly signal?: AbortSignal;
@@ -21,13 +21,19 @@ export type PointListing =
 	| {readonly kind: 'filesystems'; readonly filesystems: readonly GuestFilesystem[]}
 	| {readonly kind: 'entries'; readonly device: string; readonly path: string; readonly entries: readonly GuestEntry[]};
 
-/** `[DEVICE:]/path` split; the device may be omitted where the point has one filesystem. */
-export function parseGuestPath(text: string): {device: string | null; file: string} {
-	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/);
-	const file = match ? match[2]! : text;
-	if (!file.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
-	if (file.split('/').includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
-	return {device: match ? match[1]! : null, file: file.length > 1 ? file.replace(/\/+$/, '') : file};
+/**
+ * `[DEVICE:]/path` split; the device may be omitted where the point has one filesystem. The path
+ * is escaped as listings show names (core/guest-names.ts): `file` is its bytes, `shown` its
+ * escaped form again, tidied.
+ */
+export function parseGuestPath(text: string): {device: string | null; file: Buffer; shown: string} {
+	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/s);
+	const given = match ? match[2]! : text;
+	if (!given.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
+	const parts = unescapeName(given).toString('latin1').split('/');
+	if (parts.includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
+	const file = Buffer.from(`/${parts.filter(part => part !== '').join('/')}`, 'latin1');
+	return {device: match ? match[1]! : null, file, shown: escapeName(file)};
 }
 
 const MiB = 1024 * 1024;
@@ -84,22 +90,23 @@ export function chosen(filesystems: readonly GuestFilesystem[], device: string |
 /**
  * Lists the point's filesystems, or a folder (or file) in one of them: every entry, of every
  * kind. Nothing is written to the point; guestfish's scratch folder (its HOME) is a private
- * temporary folder, removed after.
+ * temporary folder, removed after, and those killed listings left are removed first.
  */
 export async function listPointFiles(repo: Repository, vm: string, options: PointFilesOptions): Promise<PointListing> {
 	const guestPath = options.path === undefined ? null : parseGuestPath(options.path);
+	await sweepGuestfsScratch();
 	const release = await repo.lock(vm, options.command, {readOnly: true});
 	try {
 		const {images} = await pointImages(repo, vm, options.point);
-		const scratch = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		const scratch = await makeGuestfsScratch();
 		try {
 			const guestfs = await Guestfs.open(images, {signal: options.signal, scratch});
 			try {
 				const filesystems = await guestfs.filesystems();
 				if (guestPath === null) return {kind: 'filesystems', filesystems};
-				const on = chosen(filesystems, guestPath.device, guestPath.file);
+				const on = chosen(filesystems, guestPath.device, guestPath.shown);
 				await guestfs.mount(on);
-				return {kind: 'entries', device: on, path: guestPath.file, entries: await guestfs.list(guestPath.file)};
+				return {kind: 'entries', device: on, path: guestPath.shown, entries: await guestfs.list(guestPath.file)};
 			} finally {
 				await guestfs.close();
 			}

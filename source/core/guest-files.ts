@@ -10,8 +10,10 @@ export type GuestEntryType = 'file' | 'directory' | 'link' | 'char-device' | 'bl
 
 /** A file, folder or other entry in a guest filesystem. */
 export interface GuestEntry {
-	/** Its name in its folder, as the guest has it (control characters included: escape it for a terminal). */
+	/** Its name in its folder read as UTF-8, control characters included (a byte that is not UTF-8 reads as U+FFFD). */
 	readonly name: string;
+	/** Its name exactly, escaped (core/guest-names.ts): one printable line, what PATH and --extract take. */
+	readonly escapedName: string;
 	readonly type: GuestEntryType;
 	/** As `ls -l` shows it: `-rwsr-xr-x`, `crw-rw-rw-`. */
 	readonly mode: string;
@@ -19,8 +21,9 @@ export interface GuestEntry {
 	/** The guest's numeric owner and group. */
 	readonly uid: number;
 	readonly gid: number;
-	/** Where a symbolic link points (never followed). */
+	/** Where a symbolic link points (never followed), read as UTF-8; exactly, escaped, in escapedTarget. */
 	readonly target?: string;
+	readonly escapedTarget?: string;
 	/** A device node's major and minor numbers, as `1,1`. */
 	readonly device?: string;
 }
@@ -56,12 +59,21 @@ export function deviceNumbers(rdev: number): string {
 	return `${major},${minor}`;
 }
 
-/** The mode a copy gets: the guest's permission bits, no wider, without setuid, setgid or sticky. */
-export const dataMode = (mode: number) => mode & 0o777;
+const SPECIAL = 0o7000;
+const GROUP_OTHER_WRITE = 0o022;
 
-/** The special bits a copy leaves out, in words (empty when there are none). */
+/**
+ * The mode a copy gets: the guest's permission bits, no wider, without setuid, setgid or sticky;
+ * and where one of those is dropped, without write for group and others too: a world-writable
+ * sticky folder (/tmp) loses the rule that only an owner removes a file, and a group-writable
+ * setgid one its group; what is left must not be more open than what the guest had.
+ */
+export const dataMode = (mode: number) => (mode & SPECIAL ? mode & 0o777 & ~GROUP_OTHER_WRITE : mode & 0o777);
+
+/** The bits a copy leaves out, in words (empty when there are none). */
 export function droppedBits(mode: number): string[] {
-	return [[0o4000, 'setuid'], [0o2000, 'setgid'], [0o1000, 'sticky']].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
+	const special = [[0o4000, 'setuid'], [0o2000, 'setgid'], [0o1000, 'sticky']].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
+	return special.length > 0 && mode & GROUP_OTHER_WRITE ? [...special, 'group and other write'] : special;
 }
 
 /**

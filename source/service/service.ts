@@ -12,6 +12,7 @@ export type {RoleName, Extracted};
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
+import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
 import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
@@ -819,7 +820,8 @@ export class Service {
 		const repo = await this.boundRepository(vm);
 		// Looked for first: finishing the VM's own stream below releases the mark that leads to its job's record.
 		const marks = repo ? await repo.instantMarks(vm) : [];
-		const did: string[] = [];
+		// A listing of a point's files is no job: what a killed one left is found by its process being gone.
+		const did = (await sweepGuestfsScratch()).map(folder => `removed ${folder}, guestfish's scratch folder, which a killed listing of a point's files left`);
 		let plan: Plan | null = null;
 		if (exists) {
 			const release = await this.hypervisor.lock(vm, options.command);
@@ -834,7 +836,7 @@ export class Service {
 		const own = repo ? await this.recoverJobs(repo, vm, options.command) : {jobs: [], problems: []};
 		// An instant restore as this VM is on record in the backups of the VM it was restored from.
 		const instant = repo ? await this.recoverInstantRecords(repo, vm, marks, options.command) : {jobs: [], problems: [], did: []};
-		if (!exists && own.jobs.length === 0 && own.problems.length === 0 && instant.jobs.length === 0 && instant.did.length === 0) {
+		if (!exists && own.jobs.length === 0 && own.problems.length === 0 && instant.jobs.length === 0 && instant.did.length === 0 && did.length === 0) {
 			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.hypervisor.uri}, and no instant restore as ${vm} is on record${repo ? ` in ${repo.root}` : ''}`, undefined, 'no-such-vm');
 		}
 		return {plan, jobs: [...own.jobs, ...instant.jobs], problems: [...own.problems, ...instant.problems], did: [...did, ...instant.did]};

@@ -25,8 +25,12 @@ describe('guest file entries', () => {
 
 	it('copies permission bits only, and names what it drops', () => {
 		expect(dataMode(0o104755)).toBe(0o755);
-		expect(dataMode(0o041777)).toBe(0o777);
+		expect(dataMode(0o100777)).toBe(0o777);
+		// With a special bit dropped, write by group and others goes too: never more open than the guest had it.
+		expect([0o041777, 0o104777, 0o102775, 0o106757].map(dataMode)).toEqual([0o755, 0o755, 0o755, 0o755]);
 		expect(droppedBits(0o7755)).toEqual(['setuid', 'setgid', 'sticky']);
+		expect(droppedBits(0o1777)).toEqual(['sticky', 'group and other write']);
+		expect(droppedBits(0o666)).toEqual([]);
 		expect(droppedBits(0o644)).toEqual([]);
 	});
 

@@ -65,8 +65,8 @@ async function processesUsing(dir: string): Promise<string[]> {
 /**
  * A VM whose disk is an ext4 filesystem (no partition table) a hostile guest could have made,
  * backed up as a point: in /evil a world-writable character device 1,1 (a twin of /dev/mem), a
- * setuid-root and a setgid binary, a FIFO, a socket, a file named with a line break and one with
- * an escape sequence, a link to /etc/shadow, a hard link, and a sticky folder owned by 1234.
+ * setuid-root and a setgid binary, a FIFO, a socket, a file named with a line break, one with
+ * an escape sequence and one in latin1 (not UTF-8), a link to /etc/shadow, a hard link, and a sticky folder owned by 1234.
  */
 async function hostileLab(name: string) {
 	const lab = await labWithVm(name);
@@ -82,6 +82,8 @@ async function hostileLab(name: string) {
 	await execa('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(evil, 'sock')]);
 	await writeFile(path.join(evil, 'new\nline'), 'line break\n');
 	await writeFile(path.join(evil, 'esc\x1b[2J\x1b[31mred'), 'escape\n');
+	// A latin1 name (0xE9), not UTF-8.
+	await writeFile(Buffer.from(`${evil}/caf\xe9`, 'latin1'), 'latin1\n');
 	await symlink('/etc/shadow', path.join(evil, 'shadow-link'));
 	await writeFile(path.join(evil, 'hard1'), 'hard\n');
 	await link(path.join(evil, 'hard1'), path.join(evil, 'hard2'));
@@ -103,14 +105,21 @@ async function hostileLab(name: string) {
 	return {...lab, repo, home, env, point};
 }
 
-/** Every entry under `dir`: its path inside, kind, mode and owner (links not followed). */
+/** Every entry under `dir`: its path inside (read as UTF-8), kind, mode and owner (links not followed; names as bytes). */
 async function tree(dir: string): Promise<Array<{path: string; kind: string; mode: number; uid: number}>> {
-	const entries = await readdir(dir, {recursive: true});
-	return Promise.all(entries.map(async entry => {
-		const stats = await lstat(path.join(dir, entry));
-		const kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'link' : 'other';
-		return {path: entry, kind, mode: stats.mode & 0o7777, uid: stats.uid};
-	}));
+	const found: Array<{path: string; kind: string; mode: number; uid: number}> = [];
+	const walk = async (folder: Buffer, inside: string) => {
+		for (const name of await readdir(folder, {encoding: 'buffer'})) {
+			const at = Buffer.concat([folder, Buffer.from('/'), name]);
+			const stats = await lstat(at);
+			const kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'link' : 'other';
+			const entry = `${inside}${name.toString('utf8')}`;
+			found.push({path: entry, kind, mode: stats.mode & 0o7777, uid: stats.uid});
+			if (kind === 'directory') await walk(at, `${entry}/`);
+		}
+	};
+	await walk(Buffer.from(dir), '');
+	return found;
 }
 
 const asRoot = process.getuid?.() === 0;
@@ -122,20 +131,21 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 		const extracted = await snapdeck(['files', 'evil3', '--point', lab.point, '--extract', '/evil', '--to', out, '--json'], lab.env);
 		expect(extracted.exitCode, extracted.stderr).toBe(0);
 		const copied = await tree(path.join(out, 'evil'));
-		expect(copied.map(entry => entry.path).sort()).toEqual(['esc\x1b[2J\x1b[31mred', 'hard1', 'hard2', 'new\nline', 'sgid', 'shadow-link', 'sub', 'sub/plain', 'suid']);
+		expect(copied.map(entry => entry.path).sort()).toEqual(['caf\ufffd', 'esc\x1b[2J\x1b[31mred', 'hard1', 'hard2', 'new\nline', 'sgid', 'shadow-link', 'sub', 'sub/plain', 'suid']);
 		for (const entry of copied) {
 			expect(['file', 'directory', 'link'], entry.path).toContain(entry.kind);
 			expect(entry.mode & 0o7000, `${entry.path}: no setuid, setgid or sticky bit`).toBe(0);
 			expect(entry.uid, `${entry.path}: owned by the caller`).toBe(process.getuid!());
 		}
 		const mode = (file: string) => copied.find(entry => entry.path === file)!.mode;
-		expect([mode('suid'), mode('sgid'), mode('sub'), mode('sub/plain')]).toEqual([0o755, 0o755, 0o777, 0o644]);
+		expect([mode('suid'), mode('sgid'), mode('sub'), mode('sub/plain')]).toEqual([0o755, 0o755, 0o755, 0o644]);
 		// The link is a link, to where it pointed; nothing was read through it.
 		expect(await readlink(path.join(out, 'evil', 'shadow-link'))).toBe('/etc/shadow');
 		// A hard link became a copy of its own; names with a line break and an escape sequence kept their bytes.
 		expect(await readFile(path.join(out, 'evil', 'hard2'), 'utf8')).toBe('hard\n');
 		expect((await lstat(path.join(out, 'evil', 'hard2'))).ino).not.toBe((await lstat(path.join(out, 'evil', 'hard1'))).ino);
 		expect(await readFile(path.join(out, 'evil', 'new\nline'), 'utf8')).toBe('line break\n');
+		expect(await readFile(Buffer.from(`${out}/evil/caf\xe9`, 'latin1'), 'utf8')).toBe('latin1\n');
 		expect(await readdir(out)).toEqual(['evil']);
 		// What was left out, and what was changed, is said.
 		const result = jsonOf(extracted) as {written: string; skipped: Array<{path: string; type: string}>; dropped: string[]; files: number; links: number};
@@ -153,7 +163,7 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 		expect(text.exitCode, text.stderr).toBe(0);
 		expect(text.stdout).not.toContain('\x1b');
 		const lines = text.stdout.trimEnd().split('\n');
-		expect(lines).toHaveLength(11);
+		expect(lines).toHaveLength(12);
 		expect(lines).toEqual(expect.arrayContaining([
 			expect.stringMatching(/^crw-rw-rw- +0:0 +1,1 +mem$/),
 			expect.stringMatching(/^-rwsr-xr-x .* suid$/),
@@ -164,15 +174,18 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 			expect.stringMatching(/^drwxrwxrwt +1234:1234 .* sub\/$/),
 			expect.stringMatching(/ new\\nline$/),
 			expect.stringMatching(/ esc\\x1b\[2J\\x1b\[31mred$/),
+			expect.stringMatching(/ caf\\xe9$/),
 		]));
 
 		// The same listing as JSON keeps the names as they are.
-		const json = jsonOf(await snapdeck(['files', 'evil1', '--point', lab.point, '/evil', '--json'], lab.env)) as {entries: Array<{name: string; type: string; target?: string; device?: string}>};
+		const json = jsonOf(await snapdeck(['files', 'evil1', '--point', lab.point, '/evil', '--json'], lab.env)) as {entries: Array<{name: string; escapedName: string; type: string; target?: string; device?: string}>};
 		expect(json.entries.map(entry => `${entry.name} ${entry.type}`).sort()).toEqual([
-			'esc\x1b[2J\x1b[31mred file', 'fifo fifo', 'hard1 file', 'hard2 file', 'mem char-device', 'new\nline file', 'sgid file', 'shadow-link link', 'sock socket', 'sub directory', 'suid file',
+			'caf\ufffd file', 'esc\x1b[2J\x1b[31mred file', 'fifo fifo', 'hard1 file', 'hard2 file', 'mem char-device', 'new\nline file', 'sgid file', 'shadow-link link', 'sock socket', 'sub directory', 'suid file',
 		]);
 		expect(json.entries.find(entry => entry.name === 'shadow-link')!.target).toBe('/etc/shadow');
 		expect(json.entries.find(entry => entry.name === 'mem')!.device).toBe('1,1');
+		// The escaped name gives the bytes back: what PATH and --extract take.
+		expect(json.entries.find(entry => entry.name === 'caf\ufffd')!.escapedName).toBe('caf\\xe9');
 		// guestfish wrote nothing in the user's home (its history file, .guestfish).
 		expect(await readdir(lab.home)).toEqual([]);
 	}, 400_000);
@@ -197,6 +210,29 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 		}
 		expect(await readdir(home)).toEqual([]);
 	}, 120_000);
+
+	it('kill -9 in a listing, then recover: guestfish\'s scratch folder is removed', async () => {
+		const lab = await labWithVm('scratch1');
+		// Not one byte value throughout: the point may hold a filesystem, so the listing starts guestfish.
+		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x22 4k 4k', path.join(lab.folder, 'vda.qcow2')]);
+		const repo = await tempDir();
+		const tools = await tempDir();
+		const tmp = await tempDir();
+		// A guestfish that kills snapdeck as it starts: the listing dies with its scratch folder made.
+		await writeFile(path.join(tools, 'guestfish'), '#!/bin/sh\nkill -9 $PPID\n', {mode: 0o755});
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, TMPDIR: tmp};
+		const backup = await snapdeck(['backup', 'scratch1', '--json'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = (jsonLines(backup).at(-1)!['point'] as {id: string}).id;
+		const scratch = async () => (await readdir(tmp)).filter(name => name.startsWith('snapdeck-guestfs-'));
+		const killed = await snapdeck(['files', 'scratch1', '--point', point, '/'], {...env, SNAPDECK_GUESTFISH: path.join(tools, 'guestfish')});
+		expect(killed.signal, killed.stderr).toBe('SIGKILL');
+		expect(await scratch()).toHaveLength(1);
+		const recovered = await snapdeck(['recover', 'scratch1'], env);
+		expect(recovered.exitCode, recovered.stderr).toBe(0);
+		expect(recovered.stdout).toContain("guestfish's scratch folder");
+		expect(await scratch()).toEqual([]);
+	}, 60_000);
 
 	it.skipIf(!asRoot)('kill -9 at each step of an extraction, then recover: nothing left in the target folder, no job record, no guestfish or qemu', async () => {
 		const lab = await hostileLab('evil2');

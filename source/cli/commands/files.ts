@@ -9,7 +9,9 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'files',
 	usage: `  snapdeck files VM --point ID [PATH]       the filesystems of a point, or a folder in one (PATH:
-                                            /etc, or DEVICE:/etc where there are several); read-only
+                                            /etc, or DEVICE:/etc where there are several); read-only.
+                                            Names are listed escaped (\\\\, \\n, \\xHH for a byte that is
+                                            not UTF-8), and PATH and --extract take them so
   snapdeck files VM --point ID --extract PATH --to DIR
                                             copy a file or folder out of a point into DIR/NAME, as
                                             data only: files, folders and links; no devices, FIFOs,
@@ -37,9 +39,9 @@ export default defineCommand({
 	},
 });
 
-/** One entry as `ls -l` would show it, its name (and a link's target) with control characters shown visibly: one line each, whatever the guest named it. */
+/** One entry as `ls -l` would show it, its name (and a link's target) escaped: one printable line each, whatever bytes the guest named it with, and the name as PATH and --extract take it. */
 export const entryLine = (entry: GuestEntry) =>
-	`${entry.mode}  ${`${entry.uid}:${entry.gid}`.padEnd(11)} ${(entry.device ?? String(entry.size)).padStart(12)}  ${safeText(entry.name)}${entry.type === 'directory' ? '/' : ''}${entry.target === undefined ? '' : ` -> ${safeText(entry.target)}`}`;
+	`${entry.mode}  ${`${entry.uid}:${entry.gid}`.padEnd(11)} ${(entry.device ?? String(entry.size)).padStart(12)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`;
 
 /** What an extraction copied, and each entry it left out or changed, one line each. */
 function extractedText(done: Extracted, point: string): string {

@@ -1,7 +1,6 @@
 import {Box} from 'ink';
 import {Text} from '../components/text.js';
 import {useCallback, useEffect, useState} from 'react';
-import {safeText} from '../../core/terminal-text.js';
 import {formatBytes} from '../../core/units.js';
 import {useLoader} from '../hooks/use-inventory.js';
 import {fit, windowStart} from '../layout.js';
@@ -43,10 +42,10 @@ function FilesScreen({context, visible}: ScreenProps) {
 	const rows: Row[] = listing.data === null ? []
 		: listing.data.kind === 'filesystems' ? listing.data.filesystems.map(fs => ({name: fs.device, into: `${fs.device}:/`, text: `${fs.device}  ${fs.type}`}))
 			: listing.data.entries.map(entry => ({
-				name: entry.name,
-				into: entry.type === 'directory' ? joined(where ?? '/', entry.name) : null,
-				// A guest's names may hold line breaks and escape sequences: shown visibly, never interpreted.
-				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${safeText(entry.name)}${entry.type === 'directory' ? '/' : ''}${entry.target === undefined ? '' : ` -> ${safeText(entry.target)}`}`,
+				name: entry.escapedName,
+				into: entry.type === 'directory' ? joined(where ?? '/', entry.escapedName) : null,
+				// A guest's names may hold line breaks, escape sequences and bytes that are not UTF-8: escaped, as paths take them.
+				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
 			}));
 	const cursor = useCursor(context, 'files', rows, row => row.name);
 	const go = (next: string | null) => {
