@@ -17,6 +17,9 @@ import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 import {Repository, sha256File} from './repository.js';
 import {assertRestorable, restoreBackup, type Restored, type RestoreOptions} from './restore.js';
 
+/** The largest manifest read back from a target (a manifest of a few points is a few KiB; its definitions are the bulk). */
+const MANIFEST_LIMIT = 16 * 1024 * 1024;
+
 export interface CopyOptions {
 	/** The point to copy; the newest complete one when absent. */
 	readonly point?: string;
@@ -43,7 +46,7 @@ export interface CopyResult {
 
 /** The snapshots of `vm`'s points on a target, oldest first. */
 export async function listRemote(target: ResticTarget, vm: string, signal?: AbortSignal): Promise<RemotePoint[]> {
-	const text = await restic(target, ['snapshots', '--json', '--tag', vmTagFilter(vm)], {signal});
+	const text = await restic(target, ['snapshots', '--json', '--tag', vmTagFilter(vm)], {signal, bound: 'metadata', maxOutput: 64 * 1024 * 1024});
 	let json: unknown;
 	try {
 		json = JSON.parse(text || '[]');
@@ -62,7 +65,7 @@ async function listOrCreate(target: ResticTarget, vm: string, signal?: AbortSign
 	} catch (error) {
 		if (!(error instanceof ResticError) || error.failure !== 'no-repository') throw error;
 	}
-	await restic(target, ['init'], {signal});
+	await restic(target, ['init'], {signal, bound: 'metadata'});
 	return {points: [], created: true};
 }
 
@@ -138,7 +141,7 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 			job.step('staged');
 			await restic(target, ['backup', '--json', '--ignore-ctime', '--tag', offsiteTags(vm, point).join(','), ...(parent ? ['--parent', parent.snapshot] : []), '.'], {
 				// A full target: restic would retry each refused write for minutes.
-				cwd: staging, signal: options.signal, stopOn: 'full',
+				cwd: staging, signal: options.signal, stopOn: 'full', bound: 'data',
 				onJson: line => (line['message_type'] === 'summary' ? (summary = line) : progress(line)),
 			});
 		} catch (error) {
@@ -193,7 +196,7 @@ export async function restoreFromTarget(target: ResticTarget, hypervisor: Hyperv
 	const root = await job.workFolder(stagingDir, 'offsite-restore');
 	try {
 		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `fetch point ${remote.id} of ${vm} from ${targetLabel(target)}`, resumed: false});
-		await restic(target, ['restore', remote.snapshot, '--target', path.join(root, vm)], {signal: options.signal});
+		await restic(target, ['restore', remote.snapshot, '--target', path.join(root, vm)], {signal: options.signal, bound: 'data'});
 		job.step('fetched');
 		const staged = new Repository(root);
 		const manifest = await staged.read(vm);
@@ -235,7 +238,8 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
 	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
 	let problems: string[] = [];
 	try {
-		await restic(target, args, {signal: options.signal});
+		// The structure alone: bounded in time, generously (it reads every index and tree of the target).
+		await restic(target, args, {signal: options.signal, bound: readData === 'none' ? 'metadata' : 'data', slow: 6});
 	} catch (error) {
 		if (!(error instanceof ResticError) || error.failure !== 'other') throw error;
 		// restic names packs; the operator needs to know which points: each one's files are read back.
@@ -254,7 +258,7 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
 async function remoteSha256(target: ResticTarget, snapshot: string, file: string, signal?: AbortSignal): Promise<string | Error> {
 	const hash = createHash('sha256');
 	try {
-		await restic(target, ['dump', snapshot, `/${file}`], {signal, onData: chunk => hash.update(chunk)});
+		await restic(target, ['dump', snapshot, `/${file}`], {signal, bound: 'data', onData: chunk => hash.update(chunk)});
 		return hash.digest('hex');
 	} catch (error) {
 		if (signal?.aborted) throw error;
@@ -272,7 +276,7 @@ async function damagedPoints(target: ResticTarget, vm: string, points: readonly 
 	for (const point of points) {
 		let manifest: Manifest;
 		try {
-			manifest = Manifest.parse(JSON.parse(await restic(target, ['dump', point.snapshot, '/manifest.json'], {signal})));
+			manifest = Manifest.parse(JSON.parse(await restic(target, ['dump', point.snapshot, '/manifest.json'], {signal, bound: 'metadata', maxOutput: MANIFEST_LIMIT})));
 		} catch (error) {
 			if (signal?.aborted) throw error;
 			problems.push(`point ${point.id}: its manifest cannot be read back (${errorMessage(error)})`);
@@ -315,9 +319,9 @@ export async function pruneTarget(target: ResticTarget, plan: RemotePrunePlan, o
 	await job.begin(plan.remove.map(point => point.id).join(', '), `on ${targetLabel(target)}`);
 	// An append-only target refuses the first delete; restic would retry it for minutes.
 	job.step('forgetting');
-	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only'});
+	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only', bound: 'metadata'});
 	// Killed here, the points are forgotten and their data waits for the next prune (restic's own, or this one run again).
 	job.step('forgotten');
-	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only'});
+	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only', bound: 'data'});
 }
 
