@@ -26,4 +26,13 @@ export default tseslint.config(
 			}],
 		},
 	},
+	{
+		// Text reaches the screen through the UI's own Text (ui/components/text.tsx), which passes every
+		// string through the one sanitizer (core/terminal-text.ts): Ink's Text would write it raw.
+		files: ['source/**/*.{ts,tsx}'],
+		ignores: ['source/ui/components/text.tsx'],
+		rules: {
+			'no-restricted-imports': ['error', {paths: [{name: 'ink', importNames: ['Text'], message: "use Text from source/ui/components/text.tsx: it shows control characters in text from outside escaped"}]}],
+		},
+	},
 );

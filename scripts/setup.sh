@@ -19,9 +19,33 @@ command -v restic >/dev/null || need+=(restic)  # off-site copies
 command -v rclone >/dev/null || need+=(rclone)  # the append-only target of the off-site tests
 command -v guestfish >/dev/null || need+=(libguestfs-tools)  # files inside backup points
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)  # the tests' real guest: its root filesystem
-if [ ${#need[@]} -gt 0 ]; then
+# Monitoring: the textfile's reader, and promtool for the alert rules' tests. Both packages start
+# their services on install wherever nothing forbids it; the tests start what they need themselves.
+services=()
+command -v prometheus-node-exporter >/dev/null || services+=(prometheus-node-exporter)
+command -v promtool >/dev/null || services+=(prometheus)
+if [ ${#need[@]} -gt 0 ] || [ ${#services[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	[ ${#need[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ${#services[@]} -gt 0 ]; then
+	# A policy-rc.d that refuses every start, for this install only (invoke-rc.d and deb-systemd-invoke ask it).
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+		$sudo chmod 755 /usr/sbin/policy-rc.d
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${services[@]}" >/dev/null
+		$sudo rm -f /usr/sbin/policy-rc.d
+		trap - EXIT
+	else
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${services[@]}" >/dev/null
+	fi
+	# Nor at the next boot, where systemd runs.
+	[ ! -d /run/systemd/system ] || $sudo systemctl disable "${services[@]/%/.service}" >/dev/null 2>&1 || true
+	if pgrep -f '^(/usr/bin/)?prometheus(-node-exporter)?( |$)' >/dev/null; then
+		echo "a Prometheus server or node_exporter runs after installing ${services[*]}: stop it (the tests start their own)" >&2
+		exit 1
+	fi
 fi
 
 # libvirtd, as LAB.md shows for a machine without systemd: QEMU runs as root so that it can

@@ -1,17 +1,17 @@
-import {existsSync, readdirSync} from 'node:fs';
+import {randomBytes} from 'node:crypto';
+import {constants, existsSync, open as openFd, readdirSync} from 'node:fs';
+import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {Socket} from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type {Readable} from 'node:stream';
+import {promisify} from 'node:util';
 import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
+import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
 import {loadExeca, toolPath} from './exec.js';
 
-/** A file or folder in a guest filesystem, as `ll` (ls -la) shows it. */
-export interface GuestEntry {
-	readonly name: string;
-	readonly type: 'file' | 'directory' | 'link' | 'other';
-	readonly mode: string;
-	readonly size: number;
-	/** Where a symbolic link points. */
-	readonly target?: string;
-}
+export type {GuestEntry};
 
 /** A filesystem libguestfs found on the images: its device (or LVM volume) and type. */
 export interface GuestFilesystem {
@@ -19,12 +19,24 @@ export interface GuestFilesystem {
 	readonly type: string;
 }
 
+/** What `lstatns` says of one entry (the fields snapdeck uses). */
+export interface GuestStat {
+	readonly mode: number;
+	readonly size: number;
+	readonly uid: number;
+	readonly gid: number;
+	readonly rdev: number;
+	readonly mtime: number;
+}
+
 /**
  * The environment libguestfs needs here: its direct backend (no libvirtd involved); software
  * emulation under kvm-pvm, where a stock kernel hangs (LAB.md); and, on a machine without a kernel
- * in /boot (a container), the one scripts/setup.sh unpacked into /var/lib/snapdeck.
+ * in /boot (a container), the one scripts/setup.sh unpacked into /var/lib/snapdeck. `scratch`:
+ * guestfish's HOME (it writes its history file, .guestfish, there even when not interactive) and
+ * libguestfs's temporary files, so nothing lands in the user's home.
  */
-export function guestfsEnv(): Record<string, string> {
+export function guestfsEnv(scratch?: string): Record<string, string> {
 	const env: Record<string, string> = {LIBGUESTFS_BACKEND: 'direct'};
 	if (existsSync('/sys/module/kvm_pvm')) env['LIBGUESTFS_BACKEND_SETTINGS'] = 'force_tcg';
 	const inBoot = existsSync('/boot') && readdirSync('/boot').some(name => name.startsWith('vmlinuz-'));
@@ -33,26 +45,58 @@ export function guestfsEnv(): Record<string, string> {
 		env['SUPERMIN_KERNEL'] = `/var/lib/snapdeck/${spare}`;
 		env['SUPERMIN_MODULES'] = `/lib/modules/${spare.slice('vmlinuz-'.length)}`;
 	}
+	if (scratch !== undefined) {
+		env['HOME'] = scratch;
+		env['LIBGUESTFS_TMPDIR'] = scratch;
+		// The appliance is cached where it always is (built once, ~20 s): not in the scratch folder.
+		env['LIBGUESTFS_CACHEDIR'] = process.env['LIBGUESTFS_CACHEDIR'] ?? process.env['TMPDIR'] ?? '/var/tmp';
+	}
 	return env;
 }
 
-/** A guestfish word: quoted, with its backslashes and quotes escaped; no newline can be in it. */
-function word(text: string): string {
-	if (/[\n\r\0]/.test(text)) throw new SnapdeckError('input', `a path with a line break or NUL cannot be read from a guest: ${JSON.stringify(text)}`);
-	return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/**
+ * A guestfish word: double-quoted, every byte that is not printable ASCII (a newline in a name,
+ * an escape sequence, UTF-8) written as \xHH, which guestfish turns back into that byte.
+ */
+export function word(text: string | Uint8Array): string {
+	const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
+	if (bytes.includes(0)) throw new SnapdeckError('input', `a name with a NUL byte cannot be in a guest filesystem: ${JSON.stringify(bytes.toString('utf8'))}`);
+	let quoted = '"';
+	for (const byte of bytes) {
+		quoted += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+	}
+	return `${quoted}"`;
 }
+
+/** One `lstatns` report: `st_NAME: VALUE` lines. */
+function parseStat(text: string, what: string): GuestStat {
+	const fields = new Map([...text.matchAll(/^\s*(st_\w+): (-?\d+)$/gm)].map(match => [match[1]!, Number(match[2])]));
+	const field = (name: string) => {
+		const value = fields.get(name);
+		if (value === undefined) throw new SnapdeckError('failed', `guestfish's lstatns of ${what} has no ${name}: ${JSON.stringify(text.slice(0, 200))}`);
+		return value;
+	};
+	return {mode: field('st_mode'), size: field('st_size'), uid: field('st_uid'), gid: field('st_gid'), rdev: field('st_rdev'), mtime: field('st_mtime_sec')};
+}
+
+/** Joins a guest folder and a name (bytes kept as they are). */
+const inFolder = (folder: string, name: Uint8Array) => Buffer.concat([Buffer.from(folder === '/' ? '/' : `${folder.replace(/\/+$/, '')}/`), name]);
 
 /**
  * One libguestfs appliance over a point's images, read-only (`guestfish --ro`: nothing is ever
  * written to them), driven a command at a time through guestfish's stdin, so one boot of the
- * appliance serves the whole operation.
+ * appliance serves the whole operation. Its HOME and temporary files are in a private scratch
+ * folder: the caller's (inside a job's work folder), or one of its own that close() removes.
  */
 export class Guestfs {
 	private out = '';
 	private err = '';
 	private next = 0;
+	private fifos = 0;
+	/** Unguessable: a guest's file name or link target cannot fake the end of a reply. */
+	private readonly tag = randomBytes(6).toString('hex');
 
-	private constructor(private readonly fish: ResultPromise) {
+	private constructor(private readonly fish: ResultPromise, readonly scratch: string, private readonly ownScratch: boolean) {
 		fish.stdout!.setEncoding('utf8');
 		fish.stderr!.setEncoding('utf8');
 		fish.stdout!.on('data', (chunk: string) => (this.out += chunk));
@@ -60,40 +104,61 @@ export class Guestfs {
 	}
 
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
-	static async open(images: readonly string[], signal?: AbortSignal): Promise<Guestfs> {
-		let fish: ResultPromise;
+	static async open(images: readonly string[], options: {signal?: AbortSignal; scratch?: string} = {}): Promise<Guestfs> {
 		const {execa} = await loadExeca();
-		try {
-			fish = execa(toolPath('guestfish'), ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])], {env: guestfsEnv(), stdin: 'pipe', reject: false, cancelSignal: signal, cleanup: true});
-		} catch {
-			throw new SnapdeckError('tool', 'guestfish is not installed', 'install it: apt-get install libguestfs-tools');
-		}
-		const guestfs = new Guestfs(fish);
+		const scratch = options.scratch ?? await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
+		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
+		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO
+		// is let go by the removal of the work folder the FIFO is in (adapters/state/work-folder.ts).
+		const fish = execa(toolPath('guestfish'), args, {env: guestfsEnv(scratch), stdin: 'pipe', reject: false, cancelSignal: options.signal, cleanup: true});
+		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined);
 		void fish.then(result => {
-			if ((result as {code?: string}).code === 'ENOENT' || /ENOENT/.test(String((result as {message?: string}).message ?? ''))) guestfs.err += 'guestfish is not installed';
+			if ((result as {code?: string}).code === 'ENOENT') guestfs.err += 'guestfish is not installed';
 		});
-		await guestfs.run('run', 600_000);
+		try {
+			await guestfs.run('run', 600_000);
+		} catch (error) {
+			await guestfs.close();
+			throw error;
+		}
 		return guestfs;
 	}
 
 	/** Runs one guestfish command; its output, or its error as a SnapdeckError. */
 	async run(command: string, timeoutMs = 120_000): Promise<string> {
-		const marker = `@@snapdeck-${this.next++}@@`;
+		return (await this.runAll([command], timeoutMs))[0]!;
+	}
+
+	/** Runs commands in one round trip: the output of each, or the first error as a SnapdeckError. */
+	async runAll(commands: readonly string[], timeoutMs = 120_000): Promise<string[]> {
+		if (commands.length === 0) return [];
+		const first = this.next;
+		this.next += commands.length;
+		const marker = (index: number) => `@@snapdeck-${this.tag}-${first + index}@@\n`;
 		const start = this.out.length;
 		const errStart = this.err.length;
-		this.fish.stdin!.write(`${command}\necho ${marker}\n`);
+		this.fish.stdin!.write(commands.map((command, index) => `${command}\necho ${marker(index).trim()}\n`).join(''));
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
-			const at = this.out.indexOf(`${marker}\n`, start);
 			const failed = this.err.slice(errStart).match(/libguestfs: error: (.*)/);
 			if (failed) throw new SnapdeckError('failed', `libguestfs: ${failed[1]}`, /supermin|kernel|appliance/.test(failed[1]!) ? 'libguestfs cannot build its appliance: install a kernel (linux-image-amd64), or run scripts/setup.sh' : undefined);
-			if (at >= 0) return this.out.slice(start, at);
+			if (this.out.indexOf(marker(commands.length - 1), start) >= 0) break;
 			if (this.fish.exitCode !== null || this.fish.signalCode !== null) {
-				throw new SnapdeckError(/not installed|ENOENT/.test(this.err) ? 'tool' : 'failed', `guestfish stopped: ${this.err.trim().split('\n').slice(-3).join('; ') || 'no reason given'}`, /not installed|ENOENT/.test(this.err) ? 'install it: apt-get install libguestfs-tools' : undefined);
+				const missing = /not installed|ENOENT/.test(this.err);
+				throw new SnapdeckError(missing ? 'tool' : 'failed', `guestfish stopped: ${this.err.trim().split('\n').slice(-3).join('; ') || 'no reason given'}`, missing ? 'install it: apt-get install libguestfs-tools' : undefined);
 			}
-			if (Date.now() > deadline) throw new SnapdeckError('failed', `guestfish did not finish '${command.split(' ')[0]}' within ${Math.round(timeoutMs / 1000)} s`);
+			if (Date.now() > deadline) throw new SnapdeckError('failed', `guestfish did not finish '${commands[0]!.split(' ')[0]}' within ${Math.round(timeoutMs / 1000)} s`);
 			await new Promise(resolve => setTimeout(resolve, 20));
 		}
+		const outputs: string[] = [];
+		let at = start;
+		for (let index = 0; index < commands.length; index++) {
+			const end = this.out.indexOf(marker(index), at);
+			outputs.push(this.out.slice(at, end));
+			at = end + marker(index).length;
+		}
+		return outputs;
 	}
 
 	/** The filesystems on the images (partitions, LVM volumes, whole disks); swap and unknown left out. */
@@ -106,30 +171,110 @@ export class Guestfs {
 		await this.run(`mount-ro ${word(device)} /`);
 	}
 
-	/** A folder's entries (`.` and `..` left out), or the one entry of a file. */
-	async list(folder: string): Promise<GuestEntry[]> {
-		return (await this.run(`ll ${word(folder)}`)).split('\n').map(parseLl).filter((entry): entry is GuestEntry => entry !== null && entry.name !== '.' && entry.name !== '..');
+	/** lstat of one path in the guest (a link is not followed). */
+	async stat(file: string | Uint8Array): Promise<GuestStat> {
+		return parseStat(await this.run(`lstatns ${word(file)}`), String(file));
 	}
 
-	/** Copies a file or a folder (recursively) out into the host folder `into`. */
-	async copyOut(file: string, into: string): Promise<void> {
-		await this.run(`copy-out ${word(file)} ${word(into)}`, 3_600_000);
+	/** Each path's lstat, in one round trip. */
+	async statAll(files: readonly Uint8Array[]): Promise<GuestStat[]> {
+		const outputs = await this.runAll(files.map(file => `lstatns ${word(file)}`));
+		return outputs.map((output, index) => parseStat(output, Buffer.from(files[index]!).toString('utf8')));
+	}
+
+	/** Where each symbolic link points, in one round trip (each target exactly, line breaks included). */
+	async readlinkAll(links: readonly Uint8Array[]): Promise<string[]> {
+		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => output.replace(/\n$/, ''));
+	}
+
+	/** The names in a folder, each exactly as it is (`ls0`: NUL-separated, into a file of the scratch folder). */
+	async names(folder: string): Promise<Buffer[]> {
+		const file = path.join(this.scratch, `ls0-${this.next}`);
+		await this.run(`ls0 ${word(folder)} ${word(file)}`);
+		const data = await readFile(file);
+		await rm(file, {force: true});
+		return splitNul(data);
+	}
+
+	/** Every path under a folder, relative to it (`find0`), each exactly as it is. */
+	async find(folder: string): Promise<Buffer[]> {
+		const file = path.join(this.scratch, `find0-${this.next}`);
+		await this.run(`find0 ${word(folder)} ${word(file)}`, 3_600_000);
+		const data = await readFile(file);
+		await rm(file, {force: true});
+		return splitNul(data);
+	}
+
+	/**
+	 * Every entry of a folder (`.` and `..` left out), or the one entry of a path that is not a
+	 * folder: all kinds (devices, FIFOs, sockets and links with their targets), every name as it is.
+	 */
+	async list(folder: string): Promise<GuestEntry[]> {
+		const self = await this.stat(folder);
+		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(path.posix.basename(folder) || '/')], [self], [Buffer.from(folder)]);
+		const names = await this.names(folder);
+		const paths = names.map(name => inFolder(folder, name));
+		const stats: GuestStat[] = [];
+		// A few thousand a round trip: each reply stays small.
+		for (let at = 0; at < paths.length; at += 2000) stats.push(...await this.statAll(paths.slice(at, at + 2000)));
+		return this.entries(names, stats, paths);
+	}
+
+	private async entries(names: readonly Buffer[], stats: readonly GuestStat[], paths: readonly Buffer[]): Promise<GuestEntry[]> {
+		const linkAt = stats.flatMap((stat, index) => (entryType(stat.mode) === 'link' ? [index] : []));
+		const targets = new Map<number, string>();
+		for (let at = 0; at < linkAt.length; at += 2000) {
+			const some = linkAt.slice(at, at + 2000);
+			(await this.readlinkAll(some.map(index => paths[index]!))).forEach((target, offset) => targets.set(some[offset]!, target));
+		}
+		return names.map((name, index) => {
+			const stat = stats[index]!;
+			const type = entryType(stat.mode);
+			return {
+				name: name.toString('utf8'), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
+				...(targets.has(index) ? {target: targets.get(index)!} : {}),
+				...(type === 'char-device' || type === 'block-device' ? {device: deviceNumbers(stat.rdev)} : {}),
+			};
+		});
+	}
+
+	/**
+	 * A folder as a tar stream (`tar-out`, owners as numbers), or a file's bytes (`download`), read
+	 * through a FIFO in the scratch folder as guestfish writes it: nothing is staged on disk.
+	 * `done` settles when guestfish has finished (or failed).
+	 */
+	async stream(kind: 'tar' | 'file', from: string): Promise<{data: Readable; done: Promise<void>}> {
+		const fifo = path.join(this.scratch, `stream-${this.fifos++}`);
+		const {execa} = await loadExeca();
+		await execa('mkfifo', ['-m', '600', '--', fifo]);
+		// Opened before guestfish opens it for writing, non-blocking: guestfish never waits for a reader.
+		const fd = await promisify(openFd)(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+		const data = new Socket({fd, readable: true, writable: false});
+		const command = kind === 'tar' ? `tar-out ${word(from)} ${word(fifo)} numericowner:true` : `download ${word(from)} ${word(fifo)}`;
+		const done = this.run(command, 24 * 3_600_000).then(() => undefined, (error: unknown) => {
+			data.destroy();
+			throw error;
+		});
+		return {data, done};
 	}
 
 	async close(): Promise<void> {
-		this.fish.stdin!.end('exit\n');
-		const gone = await Promise.race([this.fish.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 10_000))]);
-		if (!gone) this.fish.kill('SIGKILL');
+		if (this.fish.exitCode === null && this.fish.signalCode === null) {
+			this.fish.stdin!.end('exit\n');
+			const gone = await Promise.race([this.fish.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 10_000))]);
+			if (!gone) this.fish.kill('SIGKILL');
+		}
 		await this.fish;
+		if (this.ownScratch) await rm(this.scratch, {recursive: true, force: true});
 	}
 }
 
-/** One line of `ll` (ls -la): mode, links, owner, group, size, date (3 words), name[ -> target]. */
-function parseLl(line: string): GuestEntry | null {
-	const match = line.match(/^([-dlcbps])([-rwxsStT]{9})\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+\S+\s(.+)$/);
-	if (!match) return null;
-	const [, kind, mode, size, rest] = match;
-	const type = kind === 'd' ? 'directory' : kind === '-' ? 'file' : kind === 'l' ? 'link' : 'other';
-	const [name, target] = type === 'link' ? rest!.split(' -> ') : [rest!, undefined];
-	return {name: name!, type, mode: `${kind}${mode}`, size: Number(size), ...(target === undefined ? {} : {target})};
-}
+const splitNul = (data: Buffer): Buffer[] => {
+	const parts: Buffer[] = [];
+	for (let at = 0; at < data.length;) {
+		const end = data.indexOf(0, at);
+		parts.push(data.subarray(at, end < 0 ? data.length : end));
+		at = end < 0 ? data.length : end + 1;
+	}
+	return parts;
+};

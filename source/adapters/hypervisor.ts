@@ -65,6 +65,19 @@ export interface BootResult {
 	readonly screenshot: Buffer | null;
 }
 
+/** Where an audit reads a disk as it was at the instant of a backup: a qcow2 chain by its top file, or an NBD export. */
+export type AuditSource = {readonly kind: 'file'; readonly path: string} | {readonly kind: 'nbd'; readonly socket: string; readonly export: string};
+
+/** What a backup that was asked to be audited leaves open until the audit has read it. */
+export interface AuditView {
+	/** Each disk as it was at the instant the backup began, by disk. */
+	readonly sources: Readonly<Record<string, AuditSource>>;
+	/** A folder of the job's where the audit may put its scratch files. */
+	readonly dir: string;
+	/** Lets go of the view (the export, the overlay that kept the instant). */
+	release(): Promise<void>;
+}
+
 export interface BackupDriver {
 	readonly disks: readonly {readonly target: string; readonly virtualSize: number}[];
 	/**
@@ -111,9 +124,16 @@ export interface BackupDriver {
 		readonly compress?: boolean;
 		/** Start the copy with the guest's filesystems frozen through its agent (the point is then consistent). */
 		readonly quiesce?: boolean;
+		/**
+		 * Also keep each disk as it is at the instant the copy begins, for an audit to read (its
+		 * files in this folder, a job's work folder): answered with `audit`. Only where `audits`.
+		 */
+		readonly audit?: {readonly dir: string};
 		readonly signal?: AbortSignal;
 		readonly onBytes: (done: number, total: number) => void;
-	}): Promise<void | {readonly compressed: boolean; readonly why?: string}>;
+	}): Promise<void | {readonly compressed?: boolean; readonly why?: string; readonly audit?: AuditView}>;
+	/** Why this driver cannot keep the instant of a backup for an audit, where it cannot. */
+	readonly noAudit?: string;
 	close(): Promise<void>;
 }
 

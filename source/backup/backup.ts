@@ -1,7 +1,7 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type BootFile, type Manifest} from '../core/backup.js';
+import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type BootFile, type Manifest, type PointAudit} from '../core/backup.js';
 import {assertNoProblems} from '../core/consistency.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
@@ -14,8 +14,12 @@ import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/files.js';
 import {makeDirs} from '../adapters/safe-fs.js';
-import {type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
+import {type AuditView, type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {fsyncFile, sha256File, type Repository} from './repository.js';
+import {keepKit} from './kit.js';
+import {writeReceipt} from './receipts.js';
+import {auditDisk, describeAudit, type DiskAudit} from './audit.js';
+import {stateFolder} from '../adapters/safe-fs.js';
 
 export interface BackupOptions {
 	readonly mode: BackupMode;
@@ -25,11 +29,15 @@ export interface BackupOptions {
 	readonly onEvent?: (event: PlanEvent) => void;
 	/** Told, before the copy starts, what kind of backup this is and why. */
 	readonly onDecision?: (decision: {kind: 'full' | 'incremental'; base: string | null; reason: string}) => void;
+	/** Told what went wrong after the work itself succeeded (a receipt that could not be written). */
+	readonly onWarning?: (text: string) => void;
 	readonly now?: Date;
 	/** A bandwidth cap per disk (QEMU's job speed), so a backup leaves the VM's storage some room. */
 	readonly bytesPerSecond?: number;
 	/** Start the copy with the guest's filesystems frozen through its agent (refused where that cannot be done). */
 	readonly quiesce?: boolean;
+	/** Also audit the point: each disk as it was at the backup's instant, compared with what the point restores. */
+	readonly audit?: boolean;
 	/** zstd-compressed clusters in the point (default); false writes them plain. */
 	readonly compress?: boolean;
 	/**
@@ -87,11 +95,44 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 	const {manifest} = await repo.cleanup(await repo.read(vm));
 	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
 	const driver = await backups.backupDriver(vm);
+	let view: AuditView | undefined;
 	try {
-		return await backupFrom(driver, repo, manifest, options, archive, job);
+		if (options.audit && driver.noAudit) throw new SnapdeckError('refused', `cannot audit this backup of ${vm}: ${driver.noAudit}`, 'back it up without --audit; an audit of a stopped VM, or of a VM on a local: connection, is possible');
+		// The instant of the backup, kept for the audit: an overlay per disk, in a work folder of the job's.
+		const audit = options.audit ? {dir: await job.workFolder(await stateFolder(path.join(repo.vmDir(vm), '.snapdeck'), `the state folder of ${vm}'s backups`), 'audit')} : null;
+		const done = await backupFrom(driver, repo, manifest, options, archive, job, audit);
+		view = done.view;
+		return view ? await auditBackup(repo, vm, done.point, view, options, job) : done.point;
 	} finally {
+		await view?.release().catch(() => undefined);
 		await driver.close();
 	}
+}
+
+/**
+ * Compares each disk, as it was at the instant of the backup, with what the new point's chain
+ * restores; records the verdict with the point. A difference is a write the dirty bitmap never
+ * saw: the backup fails, naming the disks and ranges, and the next backup is a full.
+ */
+async function auditBackup(repo: Repository, vm: string, point: BackupPoint, view: AuditView, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
+	job.step('auditing');
+	const began = Date.now();
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `audit ${point.files.map(file => file.disk).join(', ')} of ${vm}: each disk as it was at the backup, against what point ${point.id} restores`, resumed: false});
+	const disks: DiskAudit[] = [];
+	for (const file of point.files) {
+		const source = view.sources[file.disk];
+		if (!source) throw new SnapdeckError('failed', `the audit has no view of ${file.disk}`);
+		disks.push(await auditDisk(file.disk, source, repo.resolve(vm, file.file), file.virtualSize, view.dir, {signal: options.signal}));
+	}
+	const record: PointAudit = {at: (options.now ?? new Date()).toISOString(), ok: disks.every(disk => disk.ok), seconds: Math.round((Date.now() - began) / 100) / 10, disks: disks.map(disk => ({...disk, ranges: [...disk.ranges]}))};
+	const fresh = await repo.read(vm);
+	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, audit: record} : candidate))});
+	options.onEvent?.({type: 'done', index: 0});
+	if (!record.ok) {
+		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
+	}
+	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch((error: Error) => options.onWarning?.(`the audit passed, and no receipt was written: ${error.message}`));
+	return {...point, audit: record};
 }
 
 /** The images a whole-VM archive copies; only of a stopped VM, whose images nothing writes meanwhile. */
@@ -151,7 +192,7 @@ async function copyBootFiles(repo: Repository, vm: string, id: string, files: No
 	return copied;
 }
 
-async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext): Promise<BackupPoint> {
+async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext, audit: {dir: string} | null): Promise<{point: BackupPoint; view?: AuditView}> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
 	const latest = latestPoint(manifest.points);
@@ -184,12 +225,13 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 	const point: BackupPoint = {
 		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
 		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
-		identity: repo.bindingOf(vm)?.identity ?? manifest.identity, bootFiles: [],
+		identity: repo.bindingOf(vm)?.identity ?? manifest.identity, bootFiles: [], audit: null,
 	};
 	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
 	await repo.write({...manifest, points: [...manifest.points, point]});
 	await job.begin(id, `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`);
 	job.step('recorded');
+	let view: AuditView | undefined;
 	try {
 		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
 		const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
@@ -202,8 +244,9 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		const asked = compress && driver.compresses;
 		const copied = await driver.copy({
 			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
-			targets,
+			targets, ...(audit ? {audit} : {}),
 		});
+		view = copied?.audit;
 		job.step('copied');
 		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options, copied?.why);
 		if (archive) {
@@ -228,9 +271,12 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		// Only now is the previous bitmap no longer needed.
 		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
 		await repo.keepReserve();
-		return complete;
+		// restore.sh and RESTORE.md at the repository's root: a point restores even without snapdeck.
+		await keepKit(repo.root);
+		return {point: complete, ...(view ? {view} : {})};
 	} catch (error) {
 		// Leave the repository, and the VM's bitmaps, exactly as they were.
+		await view?.release().catch(() => undefined);
 		await driver.removeBitmap(bitmap).catch(() => undefined);
 		for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
 		await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});

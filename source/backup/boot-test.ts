@@ -10,6 +10,7 @@ import {type BootCheck, type Hypervisor, roleOf} from '../adapters/hypervisor.js
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
+import {writeReceipt} from './receipts.js';
 
 export interface BootTestOptions {
 	readonly point: string;
@@ -22,6 +23,8 @@ export interface BootTestOptions {
 	readonly check?: readonly string[] | null;
 	readonly signal?: AbortSignal;
 	readonly onEvent?: (event: PlanEvent) => void;
+	/** Told what went wrong after the boot test itself was judged (a receipt that could not be written). */
+	readonly onWarning?: (text: string) => void;
 	readonly now?: Date;
 }
 
@@ -72,6 +75,7 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 	const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
 	const fresh = await repo.read(vm);
 	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
+	if (record.ok) await writeReceipt(repo, vm, point, 'boot-test', `booted in a throwaway VM from the point's own disks${point.bootFiles.length > 0 ? ', kernel and initramfs' : ''}: ${record.message}`, new Date(Date.parse(record.at) - record.seconds * 1000), options.now).catch((error: Error) => options.onWarning?.(`the point booted, and no receipt was written: ${error.message}`));
 	options.onEvent?.({type: 'done', index: 0});
 	return record;
 }

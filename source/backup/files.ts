@@ -1,9 +1,13 @@
-import {lstat, mkdir} from 'node:fs/promises';
-import path from 'node:path';
+import {mkdtemp, rm} from 'node:fs/promises';
+import os from 'node:os';
 import {findPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';
+import {localRunner} from '../adapters/exec.js';
+import {QemuImg} from '../adapters/qemu/qemu-img.js';
+import {QemuIo} from '../adapters/qemu-io.js';
 import type {Repository} from './repository.js';
+import path from 'node:path';
 
 export interface PointFilesOptions {
 	readonly point: string;
@@ -18,40 +22,57 @@ export type PointListing =
 	| {readonly kind: 'entries'; readonly device: string; readonly path: string; readonly entries: readonly GuestEntry[]};
 
 /** `[DEVICE:]/path` split; the device may be omitted where the point has one filesystem. */
-function parseGuestPath(text: string): {device: string | null; file: string} {
+export function parseGuestPath(text: string): {device: string | null; file: string} {
 	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/);
 	const file = match ? match[2]! : text;
 	if (!file.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
 	if (file.split('/').includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
-	return {device: match ? match[1]! : null, file};
+	return {device: match ? match[1]! : null, file: file.length > 1 ? file.replace(/\/+$/, '') : file};
+}
+
+const MiB = 1024 * 1024;
+const NO_FILESYSTEM = 'libguestfs finds no filesystem it can read on the point\'s disks';
+
+/**
+ * Refuses at once (before libguestfs's appliance boots, ~30 s under emulation) a point whose
+ * disks cannot hold a filesystem: where the first and the last MiB of every disk each hold one
+ * byte value throughout (never written, or filled by a pattern, as the demo's disks), there is
+ * no partition table (MBR, GPT and its backup at the end), no LVM, RAID or LUKS label and no
+ * filesystem superblock (all within the first MiB, or the last for RAID 0.90/1.0 and ZFS), so
+ * nothing libguestfs could find. Anything else is left to libguestfs to judge.
+ */
+export async function assertMayHoldFilesystem(images: readonly string[]): Promise<void> {
+	const qemuIo = new QemuIo(localRunner);
+	const qemuImg = new QemuImg(localRunner);
+	for (const image of images) {
+		const size = (await qemuImg.info(image))['virtual-size'];
+		const ranges = size <= 2 * MiB ? [[0, size]] : [[0, MiB], [size - MiB, MiB]];
+		const firsts = await qemuIo.bytesAt(image, ranges.map(([offset]) => offset!));
+		for (const [index, [offset, length]] of ranges.entries()) {
+			if (!(await qemuIo.holds(image, firsts[index]!, offset!, length!))) return;
+		}
+	}
+	throw new SnapdeckError('not-found', NO_FILESYSTEM, 'the first and the last MiB of each of its disks hold one byte value throughout: no partition table, volume label or filesystem is there to list or copy from');
 }
 
 /**
- * Opens the point's images read-only in libguestfs (each disk's point file, the points under it
- * as its backing chain), checked first against the manifest as every read of a point is.
+ * The point's images, checked first against the manifest as every read of a point is: each
+ * disk's point file, the points under it as its backing chain.
  */
-async function openPoint<T>(repo: Repository, vm: string, options: PointFilesOptions, work: (guestfs: Guestfs, filesystems: GuestFilesystem[]) => Promise<T>): Promise<T> {
-	const release = await repo.lock(vm, options.command, {readOnly: true});
-	try {
-		const manifest = await repo.read(vm);
-		const point = findPoint(manifest, options.point);
-		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
-		const problems = await repo.chainHeaderProblems(manifest, point.id);
-		if (problems.length > 0) throw new SnapdeckError('failed', `cannot read point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
-		const guestfs = await Guestfs.open(point.files.map(file => repo.resolve(vm, file.file)), options.signal);
-		try {
-			return await work(guestfs, await guestfs.filesystems());
-		} finally {
-			await guestfs.close();
-		}
-	} finally {
-		await release();
-	}
+export async function pointImages(repo: Repository, vm: string, id: string): Promise<{point: string; images: string[]}> {
+	const manifest = await repo.read(vm);
+	const point = findPoint(manifest, id);
+	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
+	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	if (problems.length > 0) throw new SnapdeckError('failed', `cannot read point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+	const images = point.files.map(file => repo.resolve(vm, file.file));
+	await assertMayHoldFilesystem(images);
+	return {point: point.id, images};
 }
 
 /** The filesystem a path names, or the only one there is. */
-function chosen(filesystems: readonly GuestFilesystem[], device: string | null, text: string): string {
-	if (filesystems.length === 0) throw new SnapdeckError('not-found', 'libguestfs finds no filesystem it can read on the point\'s disks');
+export function chosen(filesystems: readonly GuestFilesystem[], device: string | null, text: string): string {
+	if (filesystems.length === 0) throw new SnapdeckError('not-found', NO_FILESYSTEM);
 	if (device !== null) {
 		if (!filesystems.some(fs => fs.device === device)) throw new SnapdeckError('not-found', `the point has no filesystem ${device}`, `it has: ${filesystems.map(fs => `${fs.device} (${fs.type})`).join(', ')}`);
 		return device;
@@ -60,31 +81,32 @@ function chosen(filesystems: readonly GuestFilesystem[], device: string | null, 
 	return filesystems[0]!.device;
 }
 
-/** Lists the point's filesystems, or a folder (or file) in one of them. Nothing is written to the point. */
-export async function listPointFiles(repo: Repository, vm: string, options: PointFilesOptions): Promise<PointListing> {
-	return openPoint(repo, vm, options, async (guestfs, filesystems) => {
-		if (options.path === undefined) return {kind: 'filesystems', filesystems};
-		const {device, file} = parseGuestPath(options.path);
-		const on = chosen(filesystems, device, file);
-		await guestfs.mount(on);
-		return {kind: 'entries', device: on, path: file, entries: await guestfs.list(file)};
-	});
-}
-
 /**
- * Copies a file or a folder (with everything in it) out of a point into the host folder `to`
- * (made, private, when missing). Never over an existing file: the name it would take must be free.
+ * Lists the point's filesystems, or a folder (or file) in one of them: every entry, of every
+ * kind. Nothing is written to the point; guestfish's scratch folder (its HOME) is a private
+ * temporary folder, removed after.
  */
-export async function extractPointFiles(repo: Repository, vm: string, options: PointFilesOptions & {readonly to: string}): Promise<{device: string; path: string; written: string}> {
-	if (options.path === undefined) throw new SnapdeckError('usage', '--extract needs the path in the guest, as /etc/hosts');
-	const {device, file} = parseGuestPath(options.path);
-	const written = path.join(path.resolve(options.to), path.basename(file) || 'root');
-	if (await lstat(written).then(() => true, () => false)) throw new SnapdeckError('refused', `${written} already exists; extracting never overwrites a file`, 'choose another --to folder, or move that one away');
-	return openPoint(repo, vm, options, async (guestfs, filesystems) => {
-		const on = chosen(filesystems, device, file);
-		await guestfs.mount(on);
-		await mkdir(path.resolve(options.to), {recursive: true, mode: 0o700});
-		await guestfs.copyOut(file, path.resolve(options.to));
-		return {device: on, path: file, written};
-	});
+export async function listPointFiles(repo: Repository, vm: string, options: PointFilesOptions): Promise<PointListing> {
+	const guestPath = options.path === undefined ? null : parseGuestPath(options.path);
+	const release = await repo.lock(vm, options.command, {readOnly: true});
+	try {
+		const {images} = await pointImages(repo, vm, options.point);
+		const scratch = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-guestfs-'));
+		try {
+			const guestfs = await Guestfs.open(images, {signal: options.signal, scratch});
+			try {
+				const filesystems = await guestfs.filesystems();
+				if (guestPath === null) return {kind: 'filesystems', filesystems};
+				const on = chosen(filesystems, guestPath.device, guestPath.file);
+				await guestfs.mount(on);
+				return {kind: 'entries', device: on, path: guestPath.file, entries: await guestfs.list(guestPath.file)};
+			} finally {
+				await guestfs.close();
+			}
+		} finally {
+			await rm(scratch, {recursive: true, force: true});
+		}
+	} finally {
+		await release();
+	}
 }

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {copyFile, link, lstat, rm, writeFile} from 'node:fs/promises';
+import {copyFile, link, lstat, readdir, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
@@ -15,6 +15,8 @@ import {stateDir} from '../adapters/state/operation-store.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
 import {Repository, sha256File} from './repository.js';
+import {keepKit, syncKit} from './kit.js';
+import {RECEIPTS} from './receipts.js';
 import {assertRestorable, restoreBackup, type Restored, type RestoreOptions} from './restore.js';
 
 /** The largest manifest read back from a target (a manifest of a few points is a few KiB; its definitions are the bulk). */
@@ -162,6 +164,14 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 
 /** The staging folder of a copy: the chain's manifest, and its files linked (copied where links are not allowed). */
 async function stage(repo: Repository, vm: string, staging: string, manifest: Manifest): Promise<void> {
+	// The restore kit travels with the copy: restic restore, then sh restore.sh, with nothing of snapdeck's.
+	await keepKit(staging);
+	await syncKit(staging, manifest);
+	// The point's receipts travel with it: what was proved of it, signed.
+	const point = manifest.points.at(-1);
+	const receipts = point ? (await readdir(path.join(repo.vmDir(vm), RECEIPTS)).catch(() => [] as string[])).filter(name => name.includes(`-${point.id}-`) && name.endsWith('.json')) : [];
+	if (receipts.length > 0) await makeDirs(path.join(staging, RECEIPTS), 'the staging folder of an off-site copy');
+	for (const name of receipts) await copyFile(path.join(repo.vmDir(vm), RECEIPTS, name), path.join(staging, RECEIPTS, name));
 	await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, {mode: 0o600, flag: 'wx'});
 	for (const member of manifest.points) {
 		for (const file of [...member.files.map(own => own.file), ...(member.archive ?? []).map(image => archiveFile(member.id, image.name)), ...member.bootFiles.map(boot => boot.file)]) {

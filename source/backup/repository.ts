@@ -12,6 +12,7 @@ import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName, NAME_PATTERN} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
+import {syncKit} from './kit.js';
 import {fileExists} from '../adapters/files.js';
 import {acquireLock, lockHolder} from '../adapters/state/lock.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
@@ -298,7 +299,10 @@ export class Repository {
 			}
 		}
 		await this.ownFolder(manifest.vm);
-		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), Manifest.parse(written));
+		const checked = Manifest.parse(written);
+		await writeJsonAtomic(path.join(this.vmDir(manifest.vm), 'manifest.json'), checked);
+		// The restore kit's view of it (VM/kit/), kept current with the manifest itself.
+		await syncKit(this.vmDir(manifest.vm), checked);
 	}
 
 	/**
@@ -402,7 +406,7 @@ export class Repository {
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
 		const removed: string[] = [];
-		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive' && entry.name !== 'boot');
+		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive' && entry.name !== 'boot' && entry.name !== 'kit');
 		for (const subdir of subdirs) {
 			for (const name of await readdir(path.join(dir, subdir.name))) {
 				const file = `${subdir.name}/${name}`;

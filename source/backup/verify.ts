@@ -10,6 +10,7 @@ import {isUnwritable, stateFolder} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import {sha256File, type Repository} from './repository.js';
+import {writeReceipt} from './receipts.js';
 
 export interface VerifyOptions {
 	/** One point; every complete point when absent. */
@@ -20,6 +21,8 @@ export interface VerifyOptions {
 	readonly signal?: AbortSignal;
 	/** The time recorded as the verification's (default: now). */
 	readonly now?: Date;
+	/** When it began (the receipts' start). */
+	readonly began?: Date;
 	/** Told each file as it is checked. */
 	readonly onFile?: (file: string) => void;
 	/** Told what could not be done but did not stop the verification (a full or read-only repository). */
@@ -141,6 +144,13 @@ async function recordVerdicts(repo: Repository, vm: string, verdicts: readonly P
 				return verdict ? {...point, verified: {at, ok: verdict.ok, restoreTest: options.restoreTest ?? false, message: verdict.problems.join('; ') || 'ok'}} : point;
 			}),
 		});
+		// A restore test that passed is a restore proved: a signed receipt says so, beside the point.
+		if (options.restoreTest) {
+			for (const verdict of verdicts.filter(candidate => candidate.ok)) {
+				const point = fresh.points.find(candidate => candidate.id === verdict.id)!;
+				await writeReceipt(repo, vm, point, 'restore-test', 'every file of the point and of the points it builds on matched its sha256 and passed qemu-img check; each disk was restored to a scratch image that qemu-img compare found identical to the backup chain', options.began ?? new Date(at), options.now).catch((error: Error) => options.onWarning?.(`no receipt was written: ${error.message}`));
+			}
+		}
 		await repo.journal(vm, {action: 'verify', snapshot: verdicts.map(verdict => verdict.id).join(', '), outcome: failed.length > 0 ? 'failed' : 'done', message: failed.length > 0 ? failed.map(verdict => `${verdict.id}: ${verdict.problems.join('; ')}`).join(' | ') : `${verdicts.length} ok`});
 	} catch (error) {
 		if (!isUnwritable(error)) throw error;

@@ -65,28 +65,6 @@ export function renderHealth(uri: string, vms: readonly VmHealth[], status: Seve
 	return lines.join('\n');
 }
 
-const label = (value: string) => value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-
-/** node_exporter's textfile format: one gauge per VM for status, findings, chain depth and last backup. */
-/** node_exporter's textfile format: one gauge per VM for status, findings, chain depth and last backup; every connection's VMs. */
-export function prometheusText(checked: ReadonlyArray<{connection: string; vms: readonly VmHealth[]}>, now: Date): string {
-	const level: Record<Severity, number> = {ok: 0, warning: 1, critical: 2};
-	const rows = checked.flatMap(({connection, vms}) => vms.map(vm => ({labels: `connection="${label(connection)}",vm="${label(vm.vm)}"`, vm})));
-	const family = (name: string, help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples];
-	const findings = rows.flatMap(({labels, vm}) => {
-		const counts = new Map<string, number>();
-		for (const finding of vm.findings) counts.set(`rule="${finding.rule}",severity="${finding.severity}"`, (counts.get(`rule="${finding.rule}",severity="${finding.severity}"`) ?? 0) + 1);
-		return [...counts].map(([key, count]) => `snapdeck_findings{${labels},${key}} ${count}`);
-	});
-	return `${[
-		...family('snapdeck_vm_health', 'Health of a VM: 0 ok, 1 warning, 2 critical.', rows.map(({labels, vm}) => `snapdeck_vm_health{${labels}} ${level[worstOf(vm.findings)]}`)),
-		...family('snapdeck_findings', 'Findings of a VM by rule and severity.', findings),
-		...family('snapdeck_chain_depth', "Deepest backing chain of a VM's disks.", rows.map(({labels, vm}) => `snapdeck_chain_depth{${labels}} ${vm.chainDepth}`)),
-		...family('snapdeck_last_backup_timestamp_seconds', 'When the newest complete backup of a VM was taken.', rows.flatMap(({labels, vm}) => (vm.lastBackup ? [`snapdeck_last_backup_timestamp_seconds{${labels}} ${Math.floor(Date.parse(vm.lastBackup) / 1000)}`] : []))),
-		...family('snapdeck_health_checked_timestamp_seconds', 'When this health check ran.', [`snapdeck_health_checked_timestamp_seconds ${Math.floor(now.getTime() / 1000)}`]),
-	].join('\n')}\n`;
-}
-
 export function renderLog(records: readonly JournalRecord[]): string {
 	if (records.length === 0) return 'the journal is empty';
 	return records.map(record => `${journalLine(record)}  [${record.user}@${record.host}, ${record.connection}]`).join('\n');

@@ -16,7 +16,7 @@ export const pointJson = (point: BackupPoint) => ({
 	id: point.id, kind: point.kind, createdAt: point.createdAt, parent: point.parent, state: point.state, reason: point.reason,
 	size: point.files.reduce((sum, file) => sum + file.size, 0),
 	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({disk, file, backing, size, sha256, virtualSize})),
-	verified: point.verified, compression: point.compression,
+	verified: point.verified, compression: point.compression, audit: point.audit,
 	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
 });
 
@@ -135,4 +135,4 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 }
 
 
-export {connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessions, policiesFor, policyRepository, readSettings, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, uiServices, writeReport} from '../service/session.js';
+export {canonicalUri, connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessionOn, openSessions, policiesFor, policyRepository, readSettings, receiptCheck, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, tellHealthChanges, tellJobFailures, testNotifiers, uiServices, writeReport} from '../service/session.js';

@@ -1,8 +1,11 @@
+import path from 'node:path';
+import envPaths from 'env-paths';
 import {dropExitHooks} from './exit-hooks.js';
 import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
+import {Notifier} from '../core/notify.js';
 import {OffsiteTarget} from '../core/offsite.js';
 import {Policy} from '../core/policy.js';
 
@@ -41,6 +44,8 @@ export const ConfigSchema = z.strictObject({
 	defaultConnection: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
 	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
 	repository: z.string().min(1).optional(),
+	/** Who is told of failed scheduled jobs and of VMs whose health gets worse or recovers: webhooks, ntfy topics, commands. */
+	notify: z.array(Notifier).optional(),
 	/** Key overrides: command name -> key specs, e.g. {"take": ["s"]}. */
 	keymap: z.record(z.string(), z.array(z.string())).optional(),
 });
@@ -52,6 +57,11 @@ export const configJsonSchema = () => z.toJSONSchema(ConfigSchema, {io: 'input'}
 export interface LoadedConfig {
 	readonly config: Config;
 	readonly path: string;
+}
+
+/** Where the configuration file is, whether or not it exists or reads: ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */
+export function configFilePath(): string {
+	return path.join(process.env['SNAPDECK_CONFIG_DIR'] || envPaths('snapdeck', {suffix: ''}).config, 'config.json');
 }
 
 /** Reads ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */

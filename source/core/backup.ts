@@ -81,6 +81,19 @@ export type BootFile = z.infer<typeof BootFile>;
 /** Where point `id` keeps a boot file, relative to the VM's folder in the repository. */
 export const bootFileOf = (id: string, role: BootFile['role']) => `boot/${id}/${role}`;
 
+/**
+ * An audit of a point (backup --audit): each disk as it was at the backup's instant compared with
+ * what the point's chain restores; where they differ, which byte ranges (writes a dirty bitmap
+ * never recorded).
+ */
+export const PointAudit = z.object({
+	at: z.iso.datetime({offset: true}),
+	ok: z.boolean(),
+	seconds: z.number().nonnegative(),
+	disks: z.array(z.object({disk: Name, ok: z.boolean(), ranges: z.array(z.object({start: z.number().int().nonnegative(), length: z.number().int().positive()}))})),
+});
+export type PointAudit = z.infer<typeof PointAudit>;
+
 /** Where an archive image of point `id` is, relative to the VM's folder in the repository. */
 export const archiveFile = (id: string, name: string) => `archive/${id}/${name}`;
 
@@ -112,6 +125,8 @@ export const BackupPoint = z.object({
 	identity: VmIdentity.nullable().default(null),
 	/** What the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI variables), as it was; a boot test and a restore use these, never the live VM's. */
 	bootFiles: z.array(BootFile).default([]),
+	/** The newest audit of the point (backup --audit); null when it was never audited. */
+	audit: PointAudit.nullable().default(null),
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 
@@ -202,6 +217,7 @@ export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readon
 		if (!base) return 'there is no earlier backup of this VM in the repository';
 		if (missingFiles.length > 0) return `the files of the last backup (${base.id}) or of a point it builds on are missing: ${missingFiles.join(', ')}`;
 		if (base.bitmap === null) return `the last backup (${base.id}) left no dirty bitmap to follow`;
+		if (base.audit?.ok === false) return `the audit of the last backup (${base.id}) found writes its dirty bitmap had missed (${base.audit.disks.filter(disk => !disk.ok).map(disk => disk.disk).join(', ')}): a full starts a chain that holds them`;
 		const targets = disks.map(disk => disk.target).sort().join(',');
 		const backedUp = base.files.map(file => file.disk).sort().join(',');
 		if (targets !== backedUp) return `the VM's disks (${targets}) are not those of the last backup (${backedUp})`;

@@ -112,6 +112,7 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 			else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
 			else if (ago(now, booted.boot!.at) > ms(policy.boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${policy.boot.every}): snapdeck verify ${vm} --boot`);
 		}
+		auditRules(complete, policy, now, add, vm);
 		if (facts.bitmaps && newest.bitmap !== null) {
 			const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
 			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup');
@@ -124,6 +125,24 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	}
 	if (policy.offsite) offsiteRules(facts, policy, policy.offsite, now, add);
 	return out;
+}
+
+/**
+ * Audits (backup --audit): the newest audit that failed is critical until a later one passes (the
+ * bitmap missed writes; the chain it found is not the disk); with a policy's "audit", none within
+ * its `every` is a warning.
+ */
+function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date, add: (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => void, vm: string) {
+	const audited = complete.filter(point => point.audit !== null).sort((a, b) => a.audit!.at.localeCompare(b.audit!.at));
+	const last = audited.at(-1);
+	if (last && !last.audit!.ok) {
+		const disks = last.audit!.disks.filter(disk => !disk.ok).map(disk => disk.disk).join(', ');
+		add('audit-failed', 'critical', `the audit of backup ${last.id} of ${vm} (${last.audit!.at}) found ${disks} not reading as the backup: writes its dirty bitmap missed; the next backup is a full, and an audit of it clears this ('snapdeck backup ${vm} --audit')`, 'backup');
+	}
+	if (!policy.audit) return;
+	const passed = audited.filter(point => point.audit!.ok).at(-1);
+	if (!passed) add('audit-age', 'warning', `no backup of ${vm} was ever audited (policy '${policy.name}' asks for one every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup');
+	else if (ago(now, passed.audit!.at) > ms(policy.audit.every)) add('audit-age', 'warning', `the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup');
 }
 
 /** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */

@@ -8,8 +8,8 @@ import type {JournalEntry} from './plan.js';
  * plan instead (SNAPDECK_CRASH_AT=during:N / after:N).
  */
 export const JOB_KINDS = {
-	/** Full or incremental backup: the partial point recorded, the disks copied, the archive copied, the files hashed. */
-	backup: {action: 'backup', steps: ['recorded', 'copied', 'archiving', 'hashed']},
+	/** Full or incremental backup: the partial point recorded, the disks copied, the archive copied, the files hashed, the point audited. */
+	backup: {action: 'backup', steps: ['recorded', 'copied', 'archiving', 'hashed', 'auditing']},
 	/** A point to new images (--to) or as a new VM (--as): each disk written in a work folder, then given its name. */
 	restore: {action: 'restore', steps: ['writing', 'written', 'placed']},
 	/** A point written over a stopped VM's disks, after a safety snapshot. */

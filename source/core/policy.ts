@@ -48,6 +48,10 @@ export const Policy = z.strictObject({
 		/** How often the target is checked ('snapdeck verify VM --from TARGET'); health warns after that. */
 		checkEvery: Duration.default('30d'),
 	}).optional(),
+	/** Audits of incremental backups ('snapdeck backup VM --audit'): 'snapdeck run' audits the backup it takes once the last passing audit is older than `every`; health warns after that. */
+	audit: z.strictObject({
+		every: Duration.default('30d'),
+	}).optional(),
 	/** Boot tests of the newest backup point ('snapdeck verify VM --boot'): what proves the guest is up, and how often. */
 	boot: z.strictObject({
 		/** A regular expression the serial console must show; by default the guest agent must answer. */

@@ -1,4 +1,5 @@
 import {latestPoint} from '../core/points.js';
+import type {BackupPoint} from '../core/backup.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
@@ -91,8 +92,16 @@ async function snapshotTask(service: Service, vm: string, policy: Policy, option
 	}
 }
 
+/** Whether a policy's audit is due: no point passed one within `every`. */
+export function auditDue(points: readonly BackupPoint[], every: string, now: Date): boolean {
+	const last = points.flatMap(point => (point.audit?.ok ? [Date.parse(point.audit.at)] : [])).sort((a, b) => a - b).at(-1);
+	return last === undefined || now.getTime() - last >= parseDuration(every)!;
+}
+
 async function backupTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
-	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now});
+	// An audit rides on the scheduled backup once the last passing one is older than the policy says.
+	const audit = policy.audit !== undefined && auditDue(await service.backups(vm), policy.audit.every, options.now);
+	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now, audit, onWarning: text => note(`warning: ${text}`)});
 	note(`backed up: ${point.kind} point ${point.id}${point.reason ? ` (full because ${point.reason})` : ''}`);
 	if (policy.backups.retention) {
 		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
@@ -104,7 +113,7 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 	const lastVerified = points.filter(candidate => candidate.state === 'complete').map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
 	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {
 		const newest = latestPoint(points)!;
-		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now});
+		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now, onWarning: text => note(`warning: ${text}`)});
 		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
 	}
@@ -114,7 +123,7 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 async function bootTask(service: Service, vm: string, options: RunOptions, note: (line: string) => void) {
 	const newest = latestPoint(await service.backups(vm));
 	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`, undefined, 'no-backups');
-	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now});
+	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now, onWarning: text => note(`warning: ${text}`)});
 	note(result.ok ? `booted ${newest.id}: ${result.message}` : `boot test of ${newest.id} FAILED: ${result.message}`);
 	if (!result.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} did not boot`);
 }

@@ -8,12 +8,12 @@ import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
 import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
 
-export type {RoleName};
+export type {RoleName, Extracted};
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
-import {formatBytes} from '../core/units.js';
+import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
@@ -30,7 +30,9 @@ import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
-import {extractPointFiles, listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {listReceipts, provedRestores} from '../backup/receipts.js';
+import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {extractPointFiles, type Extracted} from '../backup/extract.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
@@ -128,6 +130,14 @@ export interface VmHealth {
 	readonly findings: Finding[];
 	readonly lastBackup: string | null;
 	readonly chainDepth: number;
+	/** The policy's RPO (backups.rpo) in seconds; null when it sets none. */
+	readonly rpoSeconds: number | null;
+	/** When a restore of it was last proved: its newest receipt signed by this user's key (a restore test, a boot test, an audit). */
+	readonly lastProvedRestore: string | null;
+	/** When the newest point such a receipt proves was taken: how old the newest data known to restore is. */
+	readonly lastProvedPoint: string | null;
+	/** How old the newest proof may be (the policy's boot.every), in seconds; null when the policy asks for none. */
+	readonly proofMaxAgeSeconds: number | null;
 }
 
 export interface ServiceOptions {
@@ -269,6 +279,11 @@ export class Service {
 		});
 	}
 
+	/** A VM's restore receipts, oldest first (what was proved of its points, signed). */
+	async receipts(vm: string, options: BackupsOf = {}) {
+		return listReceipts(await this.repoOf(vm, {...options, gone: true}), vm);
+	}
+
 	/** A VM's backup points, oldest first (those of another VM of that name with `origin`). */
 	async backups(vm: string, options: BackupsOf = {}): Promise<BackupPoint[]> {
 		return (await (await this.repoOf(vm, {...options, gone: true})).read(vm)).points;
@@ -314,10 +329,21 @@ export class Service {
 		return this.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
 	}
 
-	/** A file or folder copied out of a point into a host folder (by default ~/snapdeck-extract/VM-POINT). */
+	/**
+	 * A file or folder copied out of a point into a host folder (by default
+	 * ~/snapdeck-extract/VM-POINT), as data only: a job, written in its work folder there, so a
+	 * kill leaves nothing `recover` does not remove.
+	 */
 	async extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}) {
 		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => extractPointFiles(repo, vm, {...options, to: options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`)}));
+		const to = options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`);
+		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+			kind: 'extract', command: options.command, signal: options.signal,
+			locks: [command => repo.lock(vm, command, {readOnly: true})],
+			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			run: job => extractPointFiles(repo, vm, {...options, to}, job),
+			describe: done => `${done.device}:${done.path} to ${done.written}${done.skipped.length > 0 ? `, ${done.skipped.length} left out (not data)` : ''}`,
+		}));
 	}
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
@@ -403,13 +429,27 @@ export class Service {
 		});
 	}
 
-	/** The off-site target the VM's policy names, resolved through the config; or why there is none. */
+	/**
+	 * The off-site target a copy of the VM goes to when none is named: the one its policy names, else
+	 * the config's only one; or why there is none, naming the file to edit.
+	 */
 	async offsiteTargetOf(vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
 		const policy = (await this.policyOf())(vm);
-		if (!policy.offsite) return {reason: `${vm}: policy '${policy.name}' names no off-site target (set "offsite": {"target": NAME} in it)`};
 		const {loadConfig} = await import('../config/config.js');
 		const {config, path: file} = loadConfig();
-		return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
+		if (policy.offsite) return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
+		const names = Object.keys(config.offsite ?? {});
+		if (names.length === 1) return {target: resolveTarget(config, names[0]!, file), name: names[0]!};
+		const set = `set "offsite": {"target": NAME} in a policy for ${vm} there`;
+		return {reason: names.length === 0
+			? `${vm}: policy '${policy.name}' names no off-site target, and ${file} has none: add one under "offsite" there (a restic repository), or ${set}`
+			: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`};
+	}
+
+	/** The configuration file (policies, targets, keys), for a hint that asks to edit it. */
+	async configFile(): Promise<string> {
+		const {configFilePath} = await import('../config/config.js');
+		return configFilePath();
 	}
 
 	/** What this host knows of a VM's off-site copies. */
@@ -640,7 +680,13 @@ export class Service {
 				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
 			}
 			const lastBackup = latestPoint(points)?.createdAt ?? null;
-			return {vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth};
+			const proved = repo && bound ? await provedRestores(repo, vm).catch(() => null) : null;
+			const provedPoint = latestPoint(points.filter(point => proved?.points.includes(point.id)))?.createdAt ?? null;
+			const seconds = (duration: string | undefined) => (duration === undefined ? null : parseDuration(duration)! / 1000);
+			return {
+				vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth,
+				rpoSeconds: seconds(policy.backups.rpo), lastProvedRestore: proved?.at ?? null, lastProvedPoint: provedPoint, proofMaxAgeSeconds: seconds(policy.boot?.every),
+			};
 		});
 	}
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {defaultRepositoryDir} from '../backup/repository.js';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
+import type {HealthVerdict} from '../core/notify.js';
 import {policyFor, type Policy} from '../core/policy.js';
 import type {Config} from '../config/config.js';
 import {Service} from './service.js';
@@ -106,6 +107,21 @@ export async function openSession(options: {connect: readonly string[] | undefin
 	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
 }
 
+/** The service on connection `uri` (one of those connectionUris chose), with the repository given. */
+export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Service> {
+	const hypervisor = await connect(uri);
+	return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
+}
+
+/**
+ * A connection as its service names it (hypervisor.uri), without opening it: a local: lab by its
+ * absolute folder, `libvirt` by the URI it stands for. Metrics of a connection that could not be
+ * opened carry the same label as when it can.
+ */
+export const canonicalUri = (uri: string) => (uri.startsWith('local:') && uri.length > 'local:'.length
+	? `local:${path.resolve(uri.slice('local:'.length))}`
+	: uri === 'libvirt' ? process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system' : uri);
+
 /** A service per connection chosen (list, health), all on one repository. */
 export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Service[]> {
 	return Promise.all((await connectionUris(options.connect)).map(async uri => {
@@ -117,8 +133,8 @@ export async function openSessions(options: {connect: readonly string[] | undefi
 /** The configuration as read (defaults filled in), and where from. */
 export const readSettings = async () => (await import('../config/config.js')).loadConfig();
 
-/** Writes a report (the Prometheus textfile) atomically: a reader sees the old file or the new one. */
-export const writeReport = async (file: string, text: string) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text);
+/** Writes a report (the Prometheus textfile) atomically, with `mode`: a reader sees the old file or the new one. */
+export const writeReport = async (file: string, text: string, mode: number) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text, {mode});
 
 /**
  * The journal's newest `limit` records (of one VM, or of all), oldest first: those of the connection
@@ -154,11 +170,11 @@ export const settingsModule = () => import('../config/config.js');
  * `snapdeck run`: what the policies' schedules say is due on the session's connection, each VM's
  * points in its policy's repository (else `defaultRepository`), off-site targets from the config.
  */
-export async function runSchedules(service: Service, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void}) {
+export async function runSchedules(service: Service, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void; onNotifyFailure: (line: string) => void}) {
 	const {config} = await readSettings();
 	const {runDue} = await import('./scheduler.js');
 	const {resolveTarget} = await import('./targets.js');
-	return runDue(service, {
+	const runs = await runDue(service, {
 		now: options.now, command: options.command,
 		policyOf: policiesFor(config, service.hypervisor.uri),
 		repositoryFor: policy => policyRepository(config, policy) ?? options.defaultRepository,
@@ -166,6 +182,50 @@ export async function runSchedules(service: Service, options: {now: Date; comman
 		offsiteSchedule: policy => offsiteSchedule(config, policy),
 		onLine: options.onLine,
 	});
+	const failures = runs.filter(run => run.outcome === 'failed');
+	if (failures.length > 0) await tellJobFailures(service.hypervisor.uri, failures, options.now, options.onNotifyFailure);
+	return runs;
+}
+
+/**
+ * Failed scheduled jobs (or `snapdeck run` itself, with vm null) to the config's notifiers.
+ * Never throws: a notification that cannot be sent must not fail the run; `onFailure` hears why.
+ */
+export async function tellJobFailures(connection: string, failures: ReadonlyArray<{vm: string | null; task: string; message?: string; actions: readonly string[]}>, now: Date, onFailure: (line: string) => void): Promise<void> {
+	try {
+		const notifiers = (await readSettings()).config.notify ?? [];
+		if (notifiers.length === 0) return;
+		const {notifyJobFailures} = await import('./notify.js');
+		reportDeliveries(await notifyJobFailures(notifiers, connection, failures, now), onFailure);
+	} catch (error) {
+		onFailure(`snapdeck: notifications were not sent: ${errorMessage(error)}`);
+	}
+}
+
+/** A health run's verdict on each connection to the config's notifiers, each change once; never throws. */
+export async function tellHealthChanges(verdicts: ReadonlyArray<{connection: string; verdict: HealthVerdict}>, now: Date, onFailure: (line: string) => void): Promise<void> {
+	try {
+		const notifiers = (await readSettings()).config.notify ?? [];
+		if (notifiers.length === 0) return;
+		const {notifyHealth} = await import('./notify.js');
+		const sent = await Promise.all(verdicts.map(({connection, verdict}) => notifyHealth(notifiers, connection, verdict, now)));
+		reportDeliveries(sent.flat(), onFailure);
+	} catch (error) {
+		onFailure(`snapdeck: notifications were not sent: ${errorMessage(error)}`);
+	}
+}
+
+const reportDeliveries = (deliveries: ReadonlyArray<{ok: boolean; notifier: string; title: string; attempts: number; error?: string}>, onFailure: (line: string) => void) => {
+	for (const delivery of deliveries) {
+		if (!delivery.ok) onFailure(`snapdeck: could not notify ${delivery.notifier} of "${delivery.title}" (${delivery.attempts} attempts): ${delivery.error}`);
+	}
+};
+
+/** `snapdeck notify test`: a test message to each notifier of the config. */
+export async function testNotifiers(now: Date) {
+	const notifiers = (await readSettings()).config.notify ?? [];
+	const {notifyTest} = await import('./notify.js');
+	return {count: notifiers.length, deliveries: await notifyTest(notifiers, now)};
 }
 
 /** Every VM's scheduled tasks on the session's connection, with their last and next runs. */
@@ -178,3 +238,20 @@ export async function scheduledTasks(service: Service, now: Date) {
 }
 
 export {defaultDemoDir};
+
+/**
+ * Checks a receipt file offline: the signature by `publicKey` (PEM; default: this user's key),
+ * over the receipt as it is. What it proves, in one line, when valid; why not, when not.
+ */
+export async function receiptCheck(file: string, publicKey?: string): Promise<{ok: boolean; file: string; keyId: string | null; summary?: string; why?: string}> {
+	const {readReceipt} = await import('../backup/receipts.js');
+	const {ownPublicKey, receiptValid} = await import('../adapters/state/receipt-key.js');
+	const receipt = await readReceipt(file);
+	const key = publicKey ?? (await ownPublicKey());
+	if (key === null) throw new SnapdeckError('usage', 'this user has no receipt key to check against', 'pass the signer\'s public key: --key receipts-ed25519.pub');
+	const {ok, keyId} = receiptValid(receipt, key);
+	const body = receipt.receipt;
+	return ok
+		? {ok, file, keyId, summary: `${body.proved} of point ${body.point} of ${body.vm} at ${body.at} on ${body.host} (${body.files.length} files), signed by key ${keyId}: ${body.how}`}
+		: {ok, file, keyId, why: receipt.keyId === keyId ? 'the receipt was changed after it was signed' : `it is not signed by key ${keyId} (it names key ${receipt.keyId}), or it was changed after it was signed`};
+}

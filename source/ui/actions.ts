@@ -29,22 +29,23 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 
 	const verify = (vm: string, point: string, restoreTest: boolean) =>
 		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
-			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent});
-			return verdict!.ok ? {outcome: 'done', message: 'ok'} : {outcome: 'failed', message: verdict!.problems.join('; ')};
+			const warnings: string[] = [];
+			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent, onWarning: text => warnings.push(text)});
+			return verdict!.ok ? {outcome: 'done', message: ['ok', ...warnings.map(text => `warning: ${text}`)].join('; ')} : {outcome: 'failed', message: verdict!.problems.join('; ')};
 		}, vm);
 
 	return {
 		busy,
 		openTake(vm: string): string | void {
 			const running = summary(vm)?.state === 'running';
-			dispatch({type: 'open', overlay: {kind: 'take', error: null, at: null, form: {
+			dispatch({type: 'open', overlay: {kind: 'take', at: null, form: {
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
 				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
 				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.roles.guestAgents ? null : 'no guest agent on this connection',
 			}}});
 		},
-		/** Starts the snapshot; an invalid name is the dialog's error, returned. */
+		/** Starts the snapshot; an invalid name is returned, for the status line (the dialog stays). */
 		take(form: TakeForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
@@ -62,9 +63,10 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		backup(vm: string, mode: BackupMode) {
 			jobs.run(`${mode === 'auto' ? '' : `${mode} `}backup of ${vm}`, async ({signal, onEvent}) => {
 				let why = '';
-				const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason)});
+				const warnings: string[] = [];
+				const point = await service.backup(vm, {mode, command: `snapdeck ui: backup ${vm}`, signal, onEvent, onDecision: decision => (why = decision.reason), onWarning: text => warnings.push(text)});
 				const size = point.files.reduce((sum, file) => sum + file.size, 0);
-				return {outcome: 'done', message: `${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`};
+				return {outcome: 'done', message: [`${point.kind} point ${point.id}, ${formatBytes(size)}${why ? `; full because ${why}` : ''}`, ...warnings.map(text => `warning: ${text}`)].join('; ')};
 			}, vm);
 		},
 		verify,
@@ -77,9 +79,9 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 			}, failed);
 		},
 		openRestore(vm: string, point: string) {
-			dispatch({type: 'open', overlay: {kind: 'restore', error: null, at: null, form: {vm, point, name: `${vm}-restored`}}});
+			dispatch({type: 'open', overlay: {kind: 'restore', at: null, form: {vm, point, name: `${vm}-restored`}}});
 		},
-		/** Starts the restore; an invalid name is the dialog's error, returned. */
+		/** Starts the restore; an invalid name is returned, for the status line (the dialog stays). */
 		restore(form: RestoreForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
@@ -91,8 +93,8 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		},
 		/** Prunes by the VM's policy; no retention to prune by is a note on the status line, not a failed job. */
 		prune(vm: string) {
-			void service.retentionOf(vm).then(({policy, retention}) => {
-				if (!retention) return notice(`${vm}: policy '${policy}' has no backups.retention to prune by (see the config)`);
+			void service.retentionOf(vm).then(async ({policy, retention}) => {
+				if (!retention) return notice(`${vm}: policy '${policy}' has no backups.retention to prune by: set one in ${await service.configFile()} ("backups": {"retention": {"daily": 7}} in a policy for ${vm})`);
 				jobs.run(`prune ${vm}`, async ({signal, onEvent, confirm}) => {
 					const result = await service.prune(vm, {retention, command: `snapdeck ui: prune ${vm}`, signal, onEvent, confirm});
 					if (result.outcome === 'declined') return {outcome: 'declined'};
@@ -101,7 +103,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				}, vm);
 			}, failed);
 		},
-		/** Copies off-site to the policy's target; no target is a note on the status line, not a failed job. */
+		/** Copies off-site to the target a copy goes to by default (the policy's, else the config's only one); none is a note on the status line, not a failed job. */
 		copy(vm: string, point?: string) {
 			void service.offsiteTargetOf(vm).then(found => {
 				if ('reason' in found) return notice(found.reason);

@@ -1,12 +1,16 @@
 import os from 'node:os';
-import {Box, Text, useApp} from 'ink';
+import {Box, useApp} from 'ink';
+import {Text} from './components/text.js';
 import {useEffect, useMemo, useReducer, useRef, useState} from 'react';
 import {worstOf, type Severity} from '../core/health.js';
 import type {Service} from '../service/service.js';
 import {makeActions} from './actions.js';
 import {HelpBar} from './components/help-bar.js';
 import {MIN_COLUMNS, MIN_ROWS, TooSmall} from './components/too-small.js';
-import {JobsPanel, jobsPanelHeight} from './components/jobs-panel.js';
+import {MessagesPanel} from './components/jobs-panel.js';
+import {useMessages} from './hooks/use-messages.js';
+import {fit, wrapWhole} from './layout.js';
+import {messageCap, messageRows, type MessageEntry, type MessageTtl} from './messages.js';
 import {useFollow, useHealth, useInventory, useShownVms} from './hooks/use-inventory.js';
 import {isActive, useJobs} from './hooks/use-jobs.js';
 import {useKeypresses} from './hooks/use-keypresses.js';
@@ -15,12 +19,14 @@ import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
 import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
+import {pagerGeometry} from './pager.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce} from './state.js';
 import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
 import {errorMessage} from '../core/errors.js';
+import {safeText} from '../core/terminal-text.js';
 
 export interface AppProps {
 	readonly service: Service;
@@ -35,6 +41,8 @@ export interface AppProps {
 	readonly onForceQuit?: () => void;
 	/** How often the inventory and the open view are read again on their own (health: six times less often). */
 	readonly refreshMs?: number;
+	/** How long an ended job's message stays under the view. */
+	readonly messageTtl?: MessageTtl;
 }
 
 
@@ -45,7 +53,7 @@ export const AUTO_REFRESH_MS = 5000;
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
  * header, the body (the screen, or the overlay over it), the jobs, the status line and the keys.
  */
-export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, now = () => new Date()}: AppProps) {
+export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, messageTtl, now = () => new Date()}: AppProps) {
 	const {exit} = useApp();
 	const theme = useTheme();
 	const {columns, rows: terminalRows} = useTerminalSize();
@@ -86,14 +94,24 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		else dispatch({type: 'confirm', jobId: confirmation.jobId});
 	}, [confirmation, answer]);
 	const running = jobs.jobs.filter(isActive).length;
-	// Once every cancelled job has stopped at its safe point, the quit goes through.
+	// Once every cancelled job has stopped at its safe point, the quit goes through; a question
+	// about jobs that have all ended meanwhile is moot: it goes, and says so.
+	const quitting = state.overlay?.kind === 'quitting' ? state.overlay.phase : null;
 	useEffect(() => {
-		if (state.overlay?.kind === 'quitting' && state.overlay.phase === 'cancelling' && running === 0) exit();
-	}, [state.overlay, running, exit]);
+		if (quitting === 'cancelling' && running === 0) exit();
+		if (quitting === 'asked' && running === 0) {
+			dispatch({type: 'close'});
+			dispatch({type: 'notice', text: `no job runs any more: ${displayKey(keymap.keys.quit[0] ?? '')} quits`});
+		}
+	}, [quitting, running, exit, keymap]);
 
 	const screen = SCREENS[state.screen];
 	const context = state.overlay ? overlayContext(state.overlay, jobs) : state.screen;
-	const bodyHeight = Math.max(3, rows - 3 - jobsPanelHeight(jobs.jobs, columns));
+	const messages = useMessages(jobs.jobs, messageTtl);
+	const question = quitQuestion(state.overlay, running, keymap);
+	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
+	// The jobs screen lists every job: the messages would say it twice.
+	const {messageLines, statusLines, bodyHeight} = frameLayout(state.screen === 'jobs' ? [] : messages.entries, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
 	const binding = useRef<ScreenBinding>({rows: [], vm: undefined, commands: {}});
 	const screenContext: ScreenContext = {
 		service, keymap, now, width: columns, height: bodyHeight, state, dispatch, inventory, vms, health, badges, jobs, actions, refresh,
@@ -102,6 +120,11 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 		},
 	};
 	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
+	// A pager (a plan, a detail view, the help) in a small terminal covers all of it but the keys,
+	// and, but for a plan (a decision, all its rows its own), the jobs' messages.
+	const pagerKind = state.overlay?.kind === 'confirm' ? (jobs.confirmation ? 'plan' : null) : state.overlay?.kind === 'details' || state.overlay?.kind === 'help' ? 'view' : null;
+	const geometry = pagerGeometry(columns, terminalRows, bodyHeight, rows - 1 - (pagerKind === 'plan' ? 0 : messageLines.length));
+	const pagerCovers = pagerKind !== null && geometry.fullScreen;
 
 	useKeypresses(spec => {
 		// Nothing is acted on blind: in a terminal too small to show it, only quit works (and only with no job to ask about).
@@ -109,26 +132,54 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 			if (keymap.keys.quit.includes(spec) && running === 0) return exit();
 			return dispatch({type: 'notice', text: `${displayKey(spec)} was not acted on: the terminal was too small to show it`});
 		}
-		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, binding: binding.current, height: bodyHeight, width: columns, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
+		routeKey(spec, {context, state, dispatch, keymap, jobs, actions, running, force, clearMessages: messages.clear, binding: binding.current, height: bodyHeight, width: columns, geometry, connections, exit, forceQuit: onForceQuit ?? exit, roleProblem: (role, doing) => service.roleProblem(role, doing)});
 	});
 
 	if (tooSmall) return <TooSmall columns={columns} rows={terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
 	const covered = coversBody(state.overlay);
-	const question = quitQuestion(state.overlay, running, keymap);
-	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
-			<Text wrap="truncate-end">
-				<Text bold color={theme.accent}>snapdeck</Text> {service.hypervisor.uri}{connections ? ` (${connections.index + 1}/${connections.count})` : ''} <Text color={theme.muted}>on {os.hostname()}</Text> · {screen.title(state, vms.length)}
-			</Text>
-			{covered && state.overlay && (
-				<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} screen={{context: state.screen, label: screen.label}} />
+			{!pagerCovers && (
+				<Header uri={`${service.hypervisor.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`} where={screen.title(state, vms.length)} width={columns} />
 			)}
-			<screen.Component key={state.screen} context={screenContext} visible={!covered} />
-			<Box flexGrow={1} />
-			<JobsPanel jobs={jobs.jobs} width={columns} />
-			<Text wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{status}</Text>
+			<Box flexDirection="column" height={pagerCovers ? geometry.height : bodyHeight} overflow="hidden">
+				{covered && state.overlay && (
+					<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} geometry={geometry} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
+				)}
+				<screen.Component key={state.screen} context={screenContext} visible={!covered} />
+			</Box>
+			{(!pagerCovers || pagerKind === 'view') && <MessagesPanel rows={messageLines} />}
+			{!pagerCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);
+}
+
+/**
+ * Where the operator is, always: the connection, the host, the screen. Where that does not fit
+ * (a phone's SSH client), the host goes first, then the screen comes before the connection.
+ */
+function Header({uri, where, width}: {uri: string; where: string; width: number}) {
+	const theme = useTheme();
+	const host = os.hostname();
+	const fits = (text: string) => [...safeText(text)].length <= width;
+	if (fits(`snapdeck ${uri} on ${host} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} <Text color={theme.muted}>on {host}</Text> · {where}</Text>;
+	if (fits(`snapdeck ${uri} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} · {where}</Text>;
+	return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> · {where} <Text color={theme.muted}>· {uri}</Text></Text>;
+}
+
+/** Rows the body keeps at least (the list's heading and three VMs) while a note or messages are shown. */
+const MIN_BODY = 4;
+
+/**
+ * How the frame's rows are shared below the header: the messages (bounded, messages.ts), the
+ * status line (a note wraps whole, on as many rows as the body can spare), the help bar, and the
+ * body, which gets the rest, exactly.
+ */
+function frameLayout(entries: readonly MessageEntry[], status: string, columns: number, rows: number, jobsKey: string) {
+	const messageLines = messageRows(entries, columns, messageCap(rows), jobsKey);
+	const spare = Math.max(1, rows - 2 - MIN_BODY - messageLines.length);
+	const wrapped = wrapWhole(status, columns, 2);
+	const statusLines = wrapped.length <= spare ? wrapped : [...wrapped.slice(0, spare - 1), fit(wrapped.slice(spare - 1).join(' '), columns)];
+	return {messageLines, statusLines, bodyHeight: Math.max(3, rows - 2 - messageLines.length - statusLines.length)};
 }

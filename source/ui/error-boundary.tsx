@@ -1,4 +1,4 @@
-import {Text} from 'ink';
+import {Text} from './components/text.js';
 import {Component, type ReactNode} from 'react';
 
 /** A render error becomes one readable line, never a stack trace over the operator's screen. */

@@ -8,10 +8,18 @@ import type {RoleName} from '../service/service.js';
 export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;
 export type ScreenName = typeof SCREEN_NAMES[number];
 
-export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+/** `dialog`: a dialog's text field has the focus; `dialogOption`: one of its options (Space ticks it). */
+export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'dialogOption' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+
+/** Where a character typed is text (the filter, a name, a typed confirmation): there, no letter is a command. */
+export const TEXT_CONTEXTS = ['filter', 'dialog', 'confirmTyped'] as const satisfies readonly Context[];
+export const isTextContext = (context: Context) => (TEXT_CONTEXTS as readonly Context[]).includes(context);
 
 /** Where the keys to move and scroll work: every screen and every box that scrolls. */
 const MOVING = [...SCREEN_NAMES, 'help', 'confirm', 'confirmTyped', 'details'] as const;
+/** Home and End: in a typed confirmation they move in the name being typed instead. */
+const JUMPING = [...SCREEN_NAMES, 'help', 'confirm', 'details'] as const;
+const DIALOGS = ['dialog', 'dialogOption'] as const;
 const besides = (screen: ScreenName): ScreenName[] => SCREEN_NAMES.filter(name => name !== screen);
 
 /**
@@ -26,8 +34,8 @@ export const COMMANDS = {
 	down: {description: 'move down', short: 'down', bar: 8, category: 'Move', contexts: MOVING},
 	pageUp: {description: 'page up', short: 'page up', bar: 0, category: 'Move', contexts: MOVING},
 	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: MOVING},
-	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: MOVING},
-	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: MOVING},
+	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: JUMPING},
+	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: JUMPING},
 	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs', 'files']},
 	back: {description: 'back: up, or to the list', short: 'back', bar: 4, category: 'Move', contexts: besides('list')},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
@@ -53,13 +61,26 @@ export const COMMANDS = {
 	clearFilter: {description: 'clear the filter', short: 'clear filter', bar: 0, category: 'View', contexts: ['list']},
 	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: SCREEN_NAMES},
 	cancelJob: {description: 'cancel the (selected) job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: SCREEN_NAMES},
+	clearMessages: {description: 'clear ended jobs\' messages', short: 'clear messages', bar: 0, category: 'Jobs', contexts: SCREEN_NAMES},
 	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: SCREEN_NAMES},
 	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', ...SCREEN_NAMES, 'quitting']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
-	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: ['dialog', 'filter', 'confirmTyped']},
-	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: ['dialog']},
-	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: ['dialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
+	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: [...DIALOGS, 'filter', 'confirmTyped']},
+	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: DIALOGS},
+	previousField: {description: 'previous field', short: 'previous field', bar: 0, category: 'Dialogs', contexts: DIALOGS},
+	tick: {description: 'tick or untick the option', short: 'tick', bar: 3, category: 'Dialogs', contexts: ['dialogOption']},
+	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: [...DIALOGS, 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
+	// Text fields: readline's keys (the shared editor, text-edit.ts, does what they say).
+	cursorLeft: {description: 'cursor left', short: 'left', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	cursorRight: {description: 'cursor right', short: 'right', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	lineStart: {description: 'to the start of the text', short: 'start', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	lineEnd: {description: 'to the end of the text', short: 'end', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	deleteBack: {description: 'delete the character before', short: 'delete back', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	deleteForward: {description: 'delete the character under', short: 'delete', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	deleteToStart: {description: 'delete to the start', short: 'delete to start', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	deleteToEnd: {description: 'delete to the end', short: 'delete to end', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
+	deleteWord: {description: 'delete the word before', short: 'delete word', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
 } as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]; opens?: ScreenName; role?: RoleName}>;
 
 export type Command = keyof typeof COMMANDS;
@@ -97,16 +118,29 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	clearFilter: ['escape'],
 	refresh: ['R'],
 	cancelJob: ['c'],
+	clearMessages: ['ctrl+l'],
 	help: ['?'],
 	quit: ['q', 'ctrl+c'],
 	confirm: ['y'],
-	deny: ['n', 'escape'],
+	// Ctrl-C closes whatever asks (a dialog, a field, a plan: declined); on a screen it quits.
+	deny: ['n', 'escape', 'ctrl+c'],
 	submit: ['enter'],
 	nextField: ['tab'],
-	dismiss: ['escape'],
+	previousField: ['shift+tab'],
+	tick: [' '],
+	dismiss: ['escape', 'ctrl+c'],
+	cursorLeft: ['left', 'ctrl+b'],
+	cursorRight: ['right', 'ctrl+f'],
+	lineStart: ['home', 'ctrl+a'],
+	lineEnd: ['end', 'ctrl+e'],
+	deleteBack: ['backspace'],
+	deleteForward: ['delete', 'ctrl+d'],
+	deleteToStart: ['ctrl+u'],
+	deleteToEnd: ['ctrl+k'],
+	deleteWord: ['ctrl+w'],
 };
 
-const NAMED_KEYS = ['up', 'down', 'left', 'right', 'enter', 'escape', 'tab', 'backspace', 'pageup', 'pagedown', 'home', 'end'];
+const NAMED_KEYS = ['up', 'down', 'left', 'right', 'enter', 'escape', 'tab', 'shift+tab', 'backspace', 'delete', 'pageup', 'pagedown', 'home', 'end'];
 
 export const isValidKeySpec = (spec: string) => NAMED_KEYS.includes(spec) || /^ctrl\+[a-z]$/.test(spec) || [...spec].length === 1;
 
@@ -115,7 +149,7 @@ const SEQUENCES: Record<string, string> = {
 	'\x1bOA': 'up', '\x1bOB': 'down', '\x1bOC': 'right', '\x1bOD': 'left',
 	'\x1b[5~': 'pageup', '\x1b[6~': 'pagedown',
 	'\x1b[H': 'home', '\x1b[1~': 'home', '\x1bOH': 'home', '\x1b[F': 'end', '\x1b[4~': 'end', '\x1bOF': 'end',
-	'\x1b[3~': 'backspace', '\x1b': 'escape', '\r': 'enter', '\n': 'enter', '\t': 'tab', '\x7f': 'backspace', '\b': 'backspace',
+	'\x1b[3~': 'delete', '\x1b[Z': 'shift+tab', '\x1b': 'escape', '\r': 'enter', '\n': 'enter', '\t': 'tab', '\x7f': 'backspace', '\b': 'backspace',
 };
 
 /**
@@ -136,13 +170,15 @@ export function keySpecsOf(chunk: string): string[] {
 /** A key spec that types a character into a text field, as opposed to a named or ctrl key. */
 export const isTextKey = (spec: string) => [...spec].length === 1;
 
-const DISPLAY: Record<string, string> = {up: '↑', down: '↓', left: '←', right: '→', enter: 'Enter', escape: 'Esc', tab: 'Tab', backspace: 'Bksp', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End'};
+const DISPLAY: Record<string, string> = {up: '↑', down: '↓', left: '←', right: '→', enter: 'Enter', escape: 'Esc', tab: 'Tab', 'shift+tab': 'S-Tab', backspace: 'Bksp', delete: 'Del', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', ' ': 'Space'};
 export const displayKey = (spec: string) => DISPLAY[spec] ?? (spec.startsWith('ctrl+') ? `^${spec.slice(5).toUpperCase()}` : spec);
 
 export interface Keymap {
 	readonly keys: Readonly<Record<Command, readonly string[]>>;
-	/** The command a keypress means in a context, if any. */
+	/** The command a keypress means in a context, if any (in a text field, a character is text: none). */
 	commandFor(context: Context, spec: string): Command | undefined;
+	/** The keys that mean `command` in a context: what the help bar and the `?` screen show for it there. */
+	keysIn(context: Context, command: Command): string[];
 	/** Commands of a context, in table order. */
 	commandsIn(context: Context): Command[];
 	/** Commands of a context for the help bar, most important first. */
@@ -165,11 +201,16 @@ export function buildKeymap(overrides: Readonly<Record<string, readonly string[]
 	}
 	const commands = Object.keys(COMMANDS) as Command[];
 	const inContext = (context: Context) => commands.filter(command => (COMMANDS[command].contexts as readonly Context[]).includes(context));
+	const commandFor = (context: Context, spec: string) =>
+		isTextContext(context) && isTextKey(spec) ? undefined : inContext(context).find(command => keys[command].includes(spec));
+	// A key shared by two commands of a context acts as the first: only there is it shown.
+	const keysIn = (context: Context, command: Command) => keys[command].filter(spec => commandFor(context, spec) === command);
 	return {
 		keys,
 		problems,
-		commandFor: (context, spec) => inContext(context).find(command => keys[command].includes(spec)),
+		commandFor,
+		keysIn,
 		commandsIn: inContext,
-		barCommands: context => inContext(context).filter(command => COMMANDS[command].bar > 0 && keys[command].length > 0).sort((a, b) => COMMANDS[a].bar - COMMANDS[b].bar),
+		barCommands: context => inContext(context).filter(command => COMMANDS[command].bar > 0 && keysIn(context, command).length > 0).sort((a, b) => COMMANDS[a].bar - COMMANDS[b].bar),
 	};
 }

@@ -1,8 +1,12 @@
+import {safeText} from '../core/terminal-text.js';
+
 /** Fits text into `width` columns, marking a cut with '…'. */
 export function fit(text: string, width: number): string {
 	if (width <= 0) return '';
-	const chars = [...text];
-	return chars.length <= width ? text.padEnd(width) : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+	// Measured as it will be shown: a control character takes the columns of its visible escape.
+	const safe = safeText(text);
+	const chars = [...safe];
+	return chars.length <= width ? safe + ' '.repeat(width - chars.length) : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
 /** The first row to show so that `selected` is visible in `height` rows: only these rows are rendered. */
@@ -25,7 +29,7 @@ export function wrapWhole(text: string, width: number, indent = 2): string[] {
 		lines.push(line);
 		line = pad;
 	};
-	for (const word of text.split(' ')) {
+	for (const word of safeText(text).split(' ')) {
 		let chars = [...word];
 		const spacer = line.trim() === '' ? '' : ' ';
 		if ([...line].length + spacer.length + chars.length <= room) {
@@ -49,7 +53,8 @@ export function wrapWhole(text: string, width: number, indent = 2): string[] {
 export function wrapLines(text: string, width: number, maxLines: number): string[] {
 	const lines: string[] = [];
 	let line = '';
-	for (const word of text.split(/\s+/).filter(Boolean)) {
+	// Line breaks and tabs in a message are spaces between words here; the rest is shown escaped.
+	for (const word of text.split(/\s+/).filter(Boolean).map(part => safeText(part))) {
 		const candidate = line ? `${line} ${word}` : word;
 		if ([...candidate].length <= width) {
 			line = candidate;

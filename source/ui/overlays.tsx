@@ -1,19 +1,22 @@
 import type {Dispatch} from 'react';
 import {needsTypedConfirmation} from '../core/plan.js';
 import type {Actions} from './actions.js';
-import {BackupDialog, ConfirmDialog, confirmRows, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
-import {helpRows, HelpOverlay} from './components/help-overlay.js';
+import {ConfirmPlan, confirmView} from './components/confirm-plan.js';
+import {BackupDialog, DetailsBox, detailRows, RestoreDialog, TakeDialog, takeFields} from './components/dialogs.js';
+import {scrollBoxLayout, scrollKeys} from './components/scroll-box.js';
+import {pagerScroll, shownRows, type PagerGeometry} from './pager.js';
+import {helpLayout, HelpOverlay} from './components/help-overlay.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import type {Overlay, UiAction} from './state.js';
-import {editText, withCursor} from './text-edit.js';
+import {editText, textEditFor, withCursor} from './text-edit.js';
 
 /** The keymap context of an overlay: which commands its keys mean. */
 export function overlayContext(overlay: Overlay, jobs: Jobs): Context {
 	switch (overlay.kind) {
 		case 'help': return 'help';
 		case 'details': return 'details';
-		case 'take':
+		case 'take': return overlay.form.field === 'name' || overlay.form.field === 'description' ? 'dialog' : 'dialogOption';
 		case 'restore': return 'dialog';
 		case 'backup': return 'backupDialog';
 		case 'filter': return 'filter';
@@ -30,31 +33,26 @@ export interface OverlayKeys {
 	readonly jobs: Jobs;
 	readonly actions: Actions;
 	readonly filter: string;
-	/** Rows the body has, for the scroll of a plan or a detail view. */
+	/** Rows the body has, the terminal's columns, and where a pager (a plan, a detail view, the help) is drawn. */
 	readonly height: number;
 	readonly width: number;
+	readonly geometry: PagerGeometry;
+	/** The status line's note now (a plan covering the terminal shows it inside). */
+	readonly notice: string | null;
 	readonly quit: {readonly force: () => void};
 	readonly keymap: Keymap;
-	/** The screen under the overlay (the help lists its keys). */
+	/** The screen under the overlay (the help lists its keys) and what it is called. */
 	readonly screen: Context;
+	readonly screenLabel: string;
 }
-
-/** The scroll position after a movement key, in a box of `count` rows; null when `command` does not move. */
-function scrolled(command: Command | undefined, count: number, position: number, height: number): number | null {
-	const page = Math.max(1, height - 4);
-	const last = Math.max(0, count - page);
-	const target = command === 'up' ? position - 1 : command === 'down' ? position + 1 : command === 'pageUp' ? position - page : command === 'pageDown' ? position + page
-		: command === 'top' ? 0 : command === 'bottom' ? last : null;
-	return target === null ? null : Math.max(0, Math.min(last, target));
-}
-
-/** Edits `value` by the key (readline's keys); null when the key does not edit text. */
-const edited = (value: string, at: number | null, spec: string) => editText(value, at ?? [...value].length, spec);
 
 /** A key while an overlay is open: only the overlay acts on it. Returns the status line's text, if any. */
-export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, height, width, quit, keymap, screen}: OverlayKeys): string | void {
+export function overlayKey({overlay, command, spec, dispatch, jobs, actions, filter, geometry, notice, quit, keymap, screen, screenLabel}: OverlayKeys): string | void {
 	const update = (next: Overlay) => dispatch({type: 'update', overlay: next});
 	const close = () => dispatch({type: 'close'});
+	/** `value` edited by the key (readline's keys, from the keymap); null when the key does not edit text here. */
+	const edit = textEditFor(keymap, overlayContext(overlay, jobs), spec);
+	const edited = (value: string, at: number | null) => (edit === null ? null : editText(value, at ?? [...value].length, edit));
 	switch (overlay.kind) {
 		case 'quitting':
 			if (overlay.phase === 'asked' && (command === 'confirm' || command === 'quit')) {
@@ -65,27 +63,9 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			if (overlay.phase === 'asked' && command === 'deny') return close();
 			if (overlay.phase === 'cancelling' && command === 'quit') return quit.force();
 			return;
-		case 'confirm': {
-			const plan = jobs.confirmation?.plan;
-			if (!plan) return close();
-			const answer = (yes: boolean) => {
-				jobs.answer(yes);
-				close();
-			};
-			// Characters go into the name being typed (j and k too); the arrows and pages scroll.
-			if (needsTypedConfirmation(plan)) {
-				const typed = edited(overlay.typed, overlay.at, spec);
-				if (typed) return update({...overlay, typed: typed.value, at: typed.at});
-			}
-			const scroll = scrolled(command, confirmRows(plan, width).length, overlay.scroll, height);
-			if (scroll !== null) return update({...overlay, scroll});
-			if (command === 'confirm' || command === 'deny') return answer(command === 'confirm');
-			if (command === 'dismiss') return answer(false);
-			if (command === 'submit') return overlay.typed === plan.vm ? answer(true) : `type ${plan.vm} exactly to proceed, or Esc to cancel`;
-			return;
-		}
+		case 'confirm': return confirmKey({overlay, command, jobs, geometry, notice, keymap, update, close, edited});
 		case 'details': {
-			const scroll = scrolled(command, detailRows(overlay.title, overlay.lines, width).length, overlay.scroll, height);
+			const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, geometry.width), geometry, overlay.scroll));
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss') return close();
 			return;
@@ -99,33 +79,33 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		case 'restore': {
 			if (command === 'submit') {
-				const error = actions.restore(overlay.form);
-				return error ? update({...overlay, error}) : close();
+				// An invalid name is said on the status line; the dialog stays to fix it.
+				return actions.restore(overlay.form) ?? close();
 			}
 			if (command === 'dismiss') return close();
-			const name = edited(overlay.form.name, overlay.at, spec);
-			if (name) update({...overlay, error: null, at: name.at, form: {...overlay.form, name: name.value}});
+			const name = edited(overlay.form.name, overlay.at);
+			if (name) update({...overlay, at: name.at, form: {...overlay.form, name: name.value}});
 			return;
 		}
 		case 'take': {
 			const {form} = overlay;
 			if (command === 'submit') {
-				const error = actions.take(form);
-				return error ? update({...overlay, error}) : close();
+				return actions.take(form) ?? close();
 			}
 			if (command === 'dismiss') return close();
-			if (command === 'nextField') {
+			if (command === 'nextField' || command === 'previousField') {
 				const fields = takeFields(form);
-				return update({...overlay, at: null, form: {...form, field: fields[(fields.indexOf(form.field) + 1) % fields.length]!}});
+				const step = command === 'nextField' ? 1 : fields.length - 1;
+				return update({...overlay, at: null, form: {...form, field: fields[(fields.indexOf(form.field) + step) % fields.length]!}});
 			}
 			if (form.field === 'name' || form.field === 'description') {
 				const field = form.field;
-				const text = edited(form[field], overlay.at, spec);
-				if (text) update({...overlay, error: null, at: text.at, form: {...form, [field]: text.value}});
+				const text = edited(form[field], overlay.at);
+				if (text) update({...overlay, at: text.at, form: {...form, [field]: text.value}});
 				return;
 			}
-			// On an option, Space ticks it; other letters do nothing there.
-			if (spec === ' ') update({...overlay, error: null, form: {...form, [form.field]: !form[form.field]}});
+			// On an option, the tick key ticks it; other letters do nothing there.
+			if (command === 'tick') update({...overlay, form: {...form, [form.field]: !form[form.field]}});
 			return;
 		}
 		case 'filter': {
@@ -134,7 +114,7 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 				dispatch({type: 'filter', text: ''});
 				return close();
 			}
-			const text = edited(filter, overlay.at, spec);
+			const text = edited(filter, overlay.at);
 			if (text) {
 				dispatch({type: 'filter', text: text.value});
 				update({kind: 'filter', at: text.at});
@@ -142,11 +122,46 @@ export function overlayKey({overlay, command, spec, dispatch, jobs, actions, fil
 			return;
 		}
 		case 'help': {
-			const scroll = scrolled(command, helpRows(keymap, screen, width).length, overlay.scroll, height);
+			const scroll = pagerScroll(command, helpLayout(keymap, screen, screenLabel, geometry, overlay.scroll).layout);
 			if (scroll !== null) return update({...overlay, scroll});
 			if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
 		}
 	}
+}
+
+type ConfirmOverlay = Extract<Overlay, {kind: 'confirm'}>;
+
+/**
+ * A key on a plan waiting for its answer: characters go into the name being typed (j and k too), the
+ * arrows and pages scroll it by the layout on screen now (a page is exactly the rows shown), and it
+ * is accepted once every line of it has been on screen.
+ */
+function confirmKey({overlay, command, jobs, geometry, notice, keymap, update, close, edited}: {
+	overlay: ConfirmOverlay; command: Command | undefined; jobs: Jobs; geometry: PagerGeometry; notice: string | null; keymap: Keymap;
+	update: (next: Overlay) => void; close: () => void; edited: (value: string, at: number | null) => {value: string; at: number} | null;
+}): string | void {
+	const plan = jobs.confirmation?.plan;
+	if (!plan) return close();
+	const answer = (yes: boolean) => {
+		jobs.answer(yes);
+		close();
+	};
+	const typedNeeded = needsTypedConfirmation(plan);
+	if (typedNeeded) {
+		const typed = edited(overlay.typed, overlay.at);
+		if (typed) return update({...overlay, typed: typed.value, at: typed.at});
+	}
+	const view = confirmView(plan, geometry, {scroll: overlay.scroll, typed: typedNeeded ? withCursor(overlay.typed, overlay.at) : null, seen: overlay.seen, note: notice});
+	const scroll = pagerScroll(command, view.layout);
+	if (scroll !== null) return update({...overlay, scroll, seen: [...view.seen, ...shownRows({...view.layout, start: scroll})]});
+	const accept = () => {
+		if (view.unread === 0) return answer(true);
+		update({...overlay, seen: [...view.seen]});
+		return `${view.unread} line${view.unread === 1 ? '' : 's'} not read yet: ${displayKey(keymap.keys.pageDown[0] ?? '')}`;
+	};
+	if (command === 'confirm') return accept();
+	if (command === 'deny' || command === 'dismiss') return answer(false);
+	if (command === 'submit') return overlay.typed === plan.vm ? accept() : `type ${plan.vm} exactly, or ${displayKey(keymap.keys.dismiss[0] ?? '')} to cancel`;
 }
 
 export interface OverlayViewProps {
@@ -154,28 +169,40 @@ export interface OverlayViewProps {
 	readonly jobs: Jobs;
 	readonly keymap: Keymap;
 	readonly repository: (vm: string) => string;
+	/** The body's rows, the terminal's columns and rows (a plan may cover the whole terminal). */
 	readonly height: number;
 	readonly width: number;
+	readonly geometry: PagerGeometry;
+	/** The status line's note (a plan covering the terminal shows it inside). */
+	readonly notice: string | null;
 	/** The screen under the overlay: its context (the help lists its keys) and what it is called. */
 	readonly screen: {readonly context: Context; readonly label: string};
 }
 
-/** What an overlay draws in the body; the filter and quitting draw on the status line instead (null here). */
-export function OverlayView({overlay, jobs, keymap, repository, height, width, screen}: OverlayViewProps) {
+/** What an overlay draws in the body (or, a plan in a small terminal, over everything); the filter and quitting draw on the status line instead (null here). */
+export function OverlayView({overlay, jobs, keymap, repository, height, width, geometry, notice, screen}: OverlayViewProps) {
+	const keys = scrollKeys(keymap);
 	switch (overlay.kind) {
-		case 'help': return <HelpOverlay keymap={keymap} width={width} height={height} scroll={overlay.scroll} context={screen.context} label={screen.label} />;
+		case 'help': return <HelpOverlay keymap={keymap} geometry={geometry} scroll={overlay.scroll} context={screen.context} label={screen.label} keys={keys} />;
 		case 'confirm': {
 			const plan = jobs.confirmation?.plan;
 			if (!plan) return null;
-			return <ConfirmDialog plan={plan} height={height} width={width} scroll={overlay.scroll} typed={needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null} />;
+			const typed = needsTypedConfirmation(plan) ? withCursor(overlay.typed, overlay.at) : null;
+			return <ConfirmPlan plan={plan} geometry={geometry} state={{scroll: overlay.scroll, typed, seen: overlay.seen, note: notice}} keys={keys} />;
 		}
-		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} height={height} width={width} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} />;
-		case 'take': return <TakeDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
-		case 'restore': return <RestoreDialog form={overlay.form} error={overlay.error} at={overlay.at} />;
-		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} />;
+		case 'details': return <DetailsBox title={overlay.title} lines={overlay.lines} geometry={geometry} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />;
+		case 'take': return <TakeDialog form={overlay.form} at={overlay.at} height={height} width={width} hint={takeHint(keymap)} />;
+		case 'restore': return <RestoreDialog form={overlay.form} at={overlay.at} height={height} width={width} />;
+		case 'backup': return <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} height={height} width={width} />;
 		case 'filter':
 		case 'quitting': return null;
 	}
+}
+
+/** The take dialog's last line: its keys, from the keymap. */
+function takeHint(keymap: Keymap): string {
+	const keys = (command: Command, context: Context = 'dialog') => keymap.keysIn(context, command).map(displayKey).join('/');
+	return `${keys('nextField')}, ${keys('previousField')}: next, previous field; ${keys('tick', 'dialogOption')}: tick; ${keys('submit')}: take.`;
 }
 
 /** Whether the overlay covers the screen's body (a filter and the quit question leave the screen in view). */

@@ -7,6 +7,7 @@ import type {KeyAction, ScreenBinding} from './screens/screen.js';
 import {SCREENS} from './screens/index.js';
 import {cursorRow, type ScreenName, type UiAction, type UiState} from './state.js';
 import type {RoleName} from '../service/service.js';
+import type {PagerGeometry} from './pager.js';
 
 export interface GlobalDeps {
 	readonly state: UiState;
@@ -18,10 +19,12 @@ export interface GlobalDeps {
 	readonly vm: string | undefined;
 	readonly connections: {readonly count: number; readonly next: () => void} | undefined;
 	readonly exit: () => void;
+	/** Clears the ended jobs' messages under the view (the jobs screen keeps them). */
+	readonly clearMessages: () => void;
 }
 
 /** The commands every screen has (where the keymap gives them to it): going between screens, refresh, jobs, help, quit. */
-export function globalCommands({dispatch, jobs, running, force, vm, connections, exit}: GlobalDeps): Partial<Record<Command, KeyAction>> {
+export function globalCommands({dispatch, jobs, running, force, vm, connections, exit, clearMessages}: GlobalDeps): Partial<Record<Command, KeyAction>> {
 	// The commands that open a screen (the keymap's `opens`), as that screen asks to be opened.
 	const opening = (Object.keys(COMMANDS) as Command[]).flatMap(command => {
 		const screen = (COMMANDS[command] as {opens?: ScreenName}).opens;
@@ -34,6 +37,7 @@ export function globalCommands({dispatch, jobs, running, force, vm, connections,
 		back: () => dispatch({type: 'go', screen: 'list', at: 'keep'}),
 		refresh: force,
 		cancelJob: () => (jobs.cancelLatest() ? undefined : 'no job is running'),
+		clearMessages,
 		help: () => dispatch({type: 'open', overlay: {kind: 'help', scroll: 0}}),
 		quit: () => (running > 0 ? dispatch({type: 'open', overlay: {kind: 'quitting', phase: 'asked'}}) : exit()),
 		connection: () => {
@@ -61,6 +65,8 @@ export interface Route extends Omit<GlobalDeps, 'vm'> {
 	readonly binding: ScreenBinding;
 	readonly height: number;
 	readonly width: number;
+	/** Where a pager (a plan, a detail view, the help) is drawn. */
+	readonly geometry: PagerGeometry;
 	readonly forceQuit: () => void;
 	/** Why the connection cannot do what a role covers (service.roleProblem), or null. */
 	readonly roleProblem: (role: RoleName, doing: string) => string | null;
@@ -75,7 +81,7 @@ export function routeKey(spec: string, route: Route) {
 	const command = keymap.commandFor(context, spec);
 	const say = (text: string | void) => dispatch({type: 'notice', text: text || null});
 	say();
-	if (state.overlay) return say(overlayKey({...route, overlay: state.overlay, command, spec, filter: state.filter, quit: {force: route.forceQuit}, screen: state.screen}));
+	if (state.overlay) return say(overlayKey({...route, overlay: state.overlay, command, spec, filter: state.filter, notice: state.notice, quit: {force: route.forceQuit}, screen: state.screen, screenLabel: SCREENS[state.screen].label}));
 	if (command === undefined) return say(unavailableHere(spec, keymap, state.screen));
 	const row = cursorRow(state.cursors[state.screen], binding.rows);
 	const page = Math.max(1, height - 2);

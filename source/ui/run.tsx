@@ -1,5 +1,6 @@
 import os from 'node:os';
-import {Box, render, Text, useApp} from 'ink';
+import {Box, render, useApp} from 'ink';
+import {Text} from './components/text.js';
 import {useEffect, useRef, useState} from 'react';
 import type {Service} from '../service/service.js';
 import {App} from './app.js';
@@ -10,6 +11,7 @@ import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {buildKeymap, type Keymap} from './keymap.js';
 import {noColorRequested, ThemeContext, themeFor, useTheme} from './theme.js';
 import {asciiRequested, asciiStream} from './ascii.js';
+import {safeText} from '../core/terminal-text.js';
 
 const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
@@ -124,7 +126,7 @@ export async function runUi(title: string, load: () => Promise<readonly Service[
 	}
 	if (loadError !== null) throw loadError;
 	if (failure) {
-		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${(failure as Error).message}\n`);
+		process.stderr.write(`snapdeck: the UI stopped on an internal error: ${safeText((failure as Error).message)}\n`);
 		return 1;
 	}
 	return 0;

@@ -13,12 +13,15 @@ export interface Cursor {
 export type Overlay =
 	| {readonly kind: 'help'; readonly scroll: number}
 	| {readonly kind: 'details'; readonly title: string; readonly lines: readonly string[]; readonly scroll: number}
-	| {readonly kind: 'take'; readonly form: TakeForm; readonly error: string | null; readonly at: number | null}
-	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly error: string | null; readonly at: number | null}
+	| {readonly kind: 'take'; readonly form: TakeForm; readonly at: number | null}
+	| {readonly kind: 'restore'; readonly form: RestoreForm; readonly at: number | null}
 	| {readonly kind: 'backup'; readonly vm: string}
 	| {readonly kind: 'filter'; readonly at: number | null}
-	/** A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown again after. */
-	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
+	/**
+	 * A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown
+	 * again after. `seen`: the rows of the plan shown so far (it is accepted once each was on screen).
+	 */
+	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly seen: readonly string[]; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
 	| {readonly kind: 'quitting'; readonly phase: 'asked' | 'cancelling'};
 
 export interface UiState {
@@ -36,8 +39,12 @@ export interface UiState {
 export type UiAction =
 	| {readonly type: 'go'; readonly screen: ScreenName; readonly vm?: string | null; readonly point?: string | null; readonly at?: 'first' | 'last' | 'keep'}
 	| {readonly type: 'select'; readonly screen: ScreenName; readonly keys: readonly string[]; readonly row: number}
-	/** Holds the item a cursor first lands on (a first load, a new filter), so rows moving later leave it there. */
-	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number}
+	/**
+	 * Holds the item a cursor is shown on when its own item is not among the rows (a first load, a
+	 * filter that hides it, the item gone), so rows moving later leave it there. `replacing`: the key
+	 * it held when this was asked (nothing changes if another key moved it meanwhile).
+	 */
+	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number; readonly replacing: string | null}
 	| {readonly type: 'open'; readonly overlay: Overlay}
 	| {readonly type: 'update'; readonly overlay: Overlay}
 	| {readonly type: 'close'}
@@ -69,7 +76,7 @@ export function reduce(state: UiState, action: UiAction): UiState {
 		}
 		case 'hold': {
 			const cursor = state.cursors[action.screen];
-			if (cursor && cursor.key !== null) return state;
+			if ((cursor?.key ?? null) !== action.replacing) return state;
 			return {...state, cursors: {...state.cursors, [action.screen]: {key: action.key, index: action.index}}};
 		}
 		case 'open': return {...state, overlay: action.overlay};
@@ -78,8 +85,9 @@ export function reduce(state: UiState, action: UiAction): UiState {
 		case 'confirm':
 			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
 			if (state.overlay?.kind === 'quitting') return state;
-			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
-		case 'filter': return {...state, filter: action.text, cursors: {...state.cursors, list: {key: null, index: 0}}};
+			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, seen: [], typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
+		// The cursor stays on its VM where the new filter shows it; where it hides it, on the first VM shown.
+		case 'filter': return {...state, filter: action.text, cursors: {...state.cursors, list: {key: state.cursors.list?.key ?? null, index: 0}}};
 		case 'notice': return state.notice === action.text ? state : {...state, notice: action.text};
 	}
 }

@@ -1,4 +1,5 @@
-import {open, readFile} from 'node:fs/promises';
+import {open, readFile, rm} from 'node:fs/promises';
+import {processAlive} from '../../source/adapters/files.js';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -138,6 +139,17 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; message?: string});
 		// Not SIGTERM: the guest was told to stop (what it had not written would otherwise be lost).
 		expect(journal.filter(entry => entry.action === 'stop').at(-1)).toMatchObject({outcome: 'done', message: 'stopped through QMP quit'});
+	});
+
+	it('stop says stopped only once no QEMU of the VM runs: one whose pid file is gone and whose monitor does not answer is found by its command line and ended', async () => {
+		const lab = await runningLab('live10');
+		const pid = Number((await readFile(path.join(lab.folder, '.snapdeck', 'qemu.pid'), 'utf8')).trim());
+		// The pid file lost, the monitor held by other clients: neither says where QEMU is.
+		await rm(path.join(lab.folder, '.snapdeck', 'qemu.pid'));
+		await holdMonitor(path.join(lab.folder, 'qmp.sock'), 8000);
+		expect(await lab.service.power('live10', false, 'test')).toBe(true);
+		expect(await processAlive(pid)).toBe(false);
+		expect(await lab.isRunning()).toBe(false);
 	});
 
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {

@@ -2,7 +2,7 @@ import {chown, lstat, readdir, readFile, stat, symlink, writeFile} from 'node:fs
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
-import {withXmlFile} from '../../source/adapters/libvirt/libvirt-executor.js';
+import {withXmlFile} from '../../source/adapters/libvirt/xml-file.js';
 import {restoreEnvAfterEach} from '../helpers/env.js';
 import {tempDir} from '../helpers/lab.js';
 

@@ -29,3 +29,18 @@ describe('the configuration', () => {
 		expect(policyFor(policies!, 'a.b', 'x')).toBe(DEFAULT_POLICY);
 	});
 });
+
+describe('where the configuration file is', () => {
+	it('configFilePath names the file loadConfig reads, with or without SNAPDECK_CONFIG_DIR', async () => {
+		const {configFilePath, loadConfig} = await import('../../source/config/config.js');
+		const saved = process.env['SNAPDECK_CONFIG_DIR'];
+		try {
+			expect(configFilePath()).toBe(loadConfig().path);
+			delete process.env['SNAPDECK_CONFIG_DIR'];
+			const os = await import('node:os');
+			expect(configFilePath()).toBe(`${process.env['XDG_CONFIG_HOME'] || `${os.homedir()}/.config`}/snapdeck/config.json`);
+		} finally {
+			process.env['SNAPDECK_CONFIG_DIR'] = saved;
+		}
+	});
+});

@@ -42,7 +42,7 @@ describe('retention, as Proxmox Backup Server counts it', () => {
 const sha = 'a'.repeat(64);
 function point(id: string, parent: string | null, size: number, disks = ['vda']): BackupPoint {
 	return {
-		id, kind: parent === null ? 'full' : 'incremental', createdAt: '2026-11-25T10:00:00.000Z', parent, state: 'complete', bitmap: `b.${id}`, reason: '', definition: {}, verified: null, boot: null, compression: 'none', archive: null, identity: null, bootFiles: [],
+		id, kind: parent === null ? 'full' : 'incremental', createdAt: '2026-11-25T10:00:00.000Z', parent, state: 'complete', bitmap: `b.${id}`, reason: '', definition: {}, verified: null, boot: null, compression: 'none', archive: null, identity: null, bootFiles: [], audit: null,
 		files: disks.map(disk => ({disk, file: `${disk}/${id}.qcow2`, backing: parent === null ? null : `${disk}/${parent}.qcow2`, virtualSize: 1 << 30, size, sha256: sha})),
 	};
 }

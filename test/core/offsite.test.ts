@@ -6,7 +6,7 @@ import {Policy} from '../../source/core/policy.js';
 
 const sha = 'a'.repeat(64);
 const point = (id: string, parent: string | null): BackupPoint => ({
-	id, kind: parent === null ? 'full' : 'incremental', createdAt: pointTime(id), parent, state: 'complete', bitmap: null, reason: '', definition: {}, verified: {at: pointTime(id), ok: true, restoreTest: false, message: 'ok'}, boot: null, compression: 'zstd', archive: null, identity: null, bootFiles: [],
+	id, kind: parent === null ? 'full' : 'incremental', createdAt: pointTime(id), parent, state: 'complete', bitmap: null, reason: '', definition: {}, verified: {at: pointTime(id), ok: true, restoreTest: false, message: 'ok'}, boot: null, compression: 'zstd', archive: null, identity: null, bootFiles: [], audit: null,
 	files: [{disk: 'vda', file: `vda/${id}.qcow2`, backing: parent === null ? null : `vda/${parent}.qcow2`, virtualSize: 1 << 30, size: 1 << 20, sha256: sha}],
 });
 const snapshot = (id: string, tags: string[]): ResticSnapshot => ({id: id.repeat(64).slice(0, 64), time: '2026-11-30T10:00:00Z', hostname: 'host', tags});

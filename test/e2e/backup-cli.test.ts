@@ -91,7 +91,7 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain('exactly one of --to PATH and --as NAME');
 		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain("vm1 has no backup point 'nope'");
 		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain('restore never overwrites');
-		expect((await readdir(repo)).sort()).toEqual(['.snapdeck-reserve', 'vm1']); // the reserve: see Repository.keepReserve
+		expect((await readdir(repo)).sort()).toEqual(['.snapdeck-reserve', 'FORMAT', 'RESTORE.md', 'restore.sh', 'vm1']); // the reserve: see Repository.keepReserve; the rest: the restore kit
 	});
 });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf} from '../helpers/cli.js';
-import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
+import {labWithVm, MiB, qemuIo, tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
 
 /**
@@ -115,6 +115,7 @@ describe('kill -9 at every step of take, merge and revert, offline and live, the
 	});
 });
 
+/** Killed at every step of every kind of job, in every variant: test/e2e/fault-suite*.test.ts; here, what those do not ask. */
 describe('kill -9 in a backup and in a restore, then the same command again', () => {
 	const backedUp = async () => {
 		const lab = await labWithVm('vm1', ['vda'], 256);
@@ -126,50 +127,6 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		await qemuIo.write(await lab.activeFile(), B, 16 * MiB, 64 * MiB);
 		return {lab, repo, point: point.id};
 	};
-	const pointsOf = async (lab: Lab, repo: string) => (jsonOf({exitCode: 0, stdout: (await cli(lab, ['backups', 'vm1', '--repo', repo, '--json'])).stdout, stderr: '', signal: undefined})['points'] as Array<{id: string; state: string; files: Array<{file: string}>}>);
-
-	it.each(['backup:recorded', 'backup:copied', 'backup:hashed'])('a backup killed at %s: the next backup completes, and its point reads as the disk', async point => {
-		const {lab, repo} = await backedUp();
-		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo], {SNAPDECK_CRASH_AT: point});
-		expect(crashed.signal).toBe('SIGKILL');
-		expect((await pointsOf(lab, repo)).map(each => each.state)).toEqual(['complete', 'partial']);
-		const again = await cli(lab, ['backup', 'vm1', '--repo', repo]);
-		expect(again.exitCode, again.stderr).toBe(0);
-		const points = await pointsOf(lab, repo);
-		expect(points.map(each => each.state)).toEqual(['complete', 'complete']);
-		expect(await qemuImg.same(path.join(repo, 'vm1', points[1]!.files[0]!.file), await lab.activeFile())).toBe(true);
-		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
-	});
-
-	it('a whole-VM archive killed after its first image: the next one removes what it left, and completes', async () => {
-		const {lab, repo} = await backedUp();
-		await lab.take('s1');
-		const crashed = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots'], {SNAPDECK_CRASH_AT: 'backup:archiving'});
-		expect(crashed.signal).toBe('SIGKILL');
-		const [, partial] = await pointsOf(lab, repo);
-		expect(partial!.state).toBe('partial');
-		expect(await readdir(path.join(repo, 'vm1', 'archive'))).toEqual([partial!.id]);
-		const again = await cli(lab, ['backup', 'vm1', '--repo', repo, '--with-snapshots', '--json']);
-		expect(again.exitCode, again.stderr).toBe(0);
-		const point = jsonLines({exitCode: 0, stdout: again.stdout, stderr: '', signal: undefined}).at(-1)!['point'] as {id: string; archive: Array<{name: string}>};
-		expect((await pointsOf(lab, repo)).map(each => each.state)).toEqual(['complete', 'complete']);
-		// Only the complete point's archive is left, whole: both images of the tree.
-		expect(await readdir(path.join(repo, 'vm1', 'archive'))).toEqual([point.id]);
-		expect(point.archive.map(image => image.name).sort()).toEqual(['vda.qcow2', 'vda.s1.qcow2']);
-		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
-	});
-
-	it('a restore --to killed while it writes: no half image under the name asked for; the same restore again completes', async () => {
-		const {lab, repo, point} = await backedUp();
-		const target = path.join(await tempDir(), 'restored.qcow2');
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo], {SNAPDECK_CRASH_AT: 'restore:writing'});
-		expect(crashed.signal).toBe('SIGKILL');
-		expect(await readdir(path.dirname(target))).not.toContain('restored.qcow2');
-		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--to', target, '--repo', repo]);
-		expect(again.exitCode, again.stderr).toBe(0);
-		expect(await readdir(path.dirname(target))).toEqual(['restored.qcow2']);
-		expect(await qemuIo.holds(target, A, MiB, MiB)).toBe(true);
-	});
 
 	it('a killed restore is on record: health names it, recover removes its partial file and says so', async () => {
 		const {lab, repo, point} = await backedUp();
@@ -245,15 +202,6 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect(await readFile(path.join(vmDir, `.snapdeck-work-${token}-copy`, 'precious'), 'utf8')).toBe('keep me');
 		expect(await readdir(path.join(vmDir, '.snapdeck', 'jobs'))).toEqual([]);
 		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
-	});
-
-	it('a restore --as killed while it writes: no VM is left half made; the same restore again completes', async () => {
-		const {lab, repo, point} = await backedUp();
-		const crashed = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo], {SNAPDECK_CRASH_AT: 'restore:writing'});
-		expect(crashed.signal).toBe('SIGKILL');
-		const again = await cli(lab, ['restore', 'vm1', '--point', point, '--as', 'copy1', '--repo', repo]);
-		expect(again.exitCode, again.stderr).toBe(0);
-		expect(await qemuIo.holds(path.join(lab.root, 'copy1', 'vda.qcow2'), A, MiB, MiB)).toBe(true);
 	});
 
 	it('a restore --in-place killed at every step: running it again leaves the disk reading as the point, and the safety snapshot undoes it', async () => {

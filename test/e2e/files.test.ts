@@ -1,10 +1,11 @@
 import {createHash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
+import {chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {agentOf, guestLab, startGuest} from '../helpers/guest.js';
-import {tempDir} from '../helpers/lab.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -47,4 +48,181 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 		expect(again.stderr).toContain('already exists; extracting never overwrites a file');
 		expect(sha256(await readFile(pointFile))).toBe(before);
 	}, 300_000);
+});
+
+/** Paths of every process that has `dir`'s files open or names it on its command line (guestfish, its qemu). */
+async function processesUsing(dir: string): Promise<string[]> {
+	const found: string[] = [];
+	for (const pid of (await readdir('/proc')).filter(name => /^\d+$/.test(name) && Number(name) !== process.pid)) {
+		const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+		const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+		const open = await Promise.all(fds.map(fd => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+		if (cmdline.includes(dir) || open.some(target => target.startsWith(dir))) found.push(`${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 200)}`);
+	}
+	return found;
+}
+
+/**
+ * A VM whose disk is an ext4 filesystem (no partition table) a hostile guest could have made,
+ * backed up as a point: in /evil a world-writable character device 1,1 (a twin of /dev/mem), a
+ * setuid-root and a setgid binary, a FIFO, a socket, a file named with a line break and one with
+ * an escape sequence, a link to /etc/shadow, a hard link, and a sticky folder owned by 1234.
+ */
+async function hostileLab(name: string) {
+	const lab = await labWithVm(name);
+	const src = path.join(await tempDir(), 'src');
+	const evil = path.join(src, 'evil');
+	await mkdir(path.join(evil, 'sub'), {recursive: true});
+	await execa('mknod', ['-m', '0666', path.join(evil, 'mem'), 'c', '1', '1']);
+	for (const [file, mode] of [['suid', 0o4755], ['sgid', 0o2755]] as const) {
+		await writeFile(path.join(evil, file), `#!/bin/sh\necho ${file}\n`);
+		await chmod(path.join(evil, file), mode);
+	}
+	await execa('mkfifo', [path.join(evil, 'fifo')]);
+	await execa('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(evil, 'sock')]);
+	await writeFile(path.join(evil, 'new\nline'), 'line break\n');
+	await writeFile(path.join(evil, 'esc\x1b[2J\x1b[31mred'), 'escape\n');
+	await symlink('/etc/shadow', path.join(evil, 'shadow-link'));
+	await writeFile(path.join(evil, 'hard1'), 'hard\n');
+	await link(path.join(evil, 'hard1'), path.join(evil, 'hard2'));
+	await writeFile(path.join(evil, 'sub', 'plain'), 'plain\n');
+	await chown(path.join(evil, 'sub', 'plain'), 1234, 1234);
+	await chown(path.join(evil, 'sub'), 1234, 1234);
+	await chmod(path.join(evil, 'sub'), 0o1777);
+	const raw = path.join(path.dirname(src), 'image.raw');
+	await execa('truncate', ['-s', '64M', raw]);
+	await execa('mkfs.ext4', ['-q', '-F', '-d', src, raw]);
+	await execa('qemu-img', ['convert', '-O', 'qcow2', raw, path.join(lab.folder, 'vda.qcow2')]);
+	const repo = await tempDir();
+	const home = await tempDir();
+	// HOME: where guestfish would leave its history file; nothing may be written there.
+	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, HOME: home};
+	const backup = await snapdeck(['backup', name, '--json'], env);
+	expect(backup.exitCode, backup.stderr).toBe(0);
+	const point = (jsonLines(backup).at(-1)!['point'] as {id: string}).id;
+	return {...lab, repo, home, env, point};
+}
+
+/** Every entry under `dir`: its path inside, kind, mode and owner (links not followed). */
+async function tree(dir: string): Promise<Array<{path: string; kind: string; mode: number; uid: number}>> {
+	const entries = await readdir(dir, {recursive: true});
+	return Promise.all(entries.map(async entry => {
+		const stats = await lstat(path.join(dir, entry));
+		const kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'link' : 'other';
+		return {path: entry, kind, mode: stats.mode & 0o7777, uid: stats.uid};
+	}));
+}
+
+const asRoot = process.getuid?.() === 0;
+
+describe('files of a hostile guest filesystem (libguestfs): data, never privileges; every entry shown, safely', () => {
+	it.skipIf(!asRoot)('extracts only files, folders and links, owned by the caller, with no setuid, setgid or sticky bit; devices, the FIFO and the socket are named as left out; the link is not followed', async () => {
+		const lab = await hostileLab('evil3');
+		const out = await tempDir();
+		const extracted = await snapdeck(['files', 'evil3', '--point', lab.point, '--extract', '/evil', '--to', out, '--json'], lab.env);
+		expect(extracted.exitCode, extracted.stderr).toBe(0);
+		const copied = await tree(path.join(out, 'evil'));
+		expect(copied.map(entry => entry.path).sort()).toEqual(['esc\x1b[2J\x1b[31mred', 'hard1', 'hard2', 'new\nline', 'sgid', 'shadow-link', 'sub', 'sub/plain', 'suid']);
+		for (const entry of copied) {
+			expect(['file', 'directory', 'link'], entry.path).toContain(entry.kind);
+			expect(entry.mode & 0o7000, `${entry.path}: no setuid, setgid or sticky bit`).toBe(0);
+			expect(entry.uid, `${entry.path}: owned by the caller`).toBe(process.getuid!());
+		}
+		const mode = (file: string) => copied.find(entry => entry.path === file)!.mode;
+		expect([mode('suid'), mode('sgid'), mode('sub'), mode('sub/plain')]).toEqual([0o755, 0o755, 0o777, 0o644]);
+		// The link is a link, to where it pointed; nothing was read through it.
+		expect(await readlink(path.join(out, 'evil', 'shadow-link'))).toBe('/etc/shadow');
+		// A hard link became a copy of its own; names with a line break and an escape sequence kept their bytes.
+		expect(await readFile(path.join(out, 'evil', 'hard2'), 'utf8')).toBe('hard\n');
+		expect((await lstat(path.join(out, 'evil', 'hard2'))).ino).not.toBe((await lstat(path.join(out, 'evil', 'hard1'))).ino);
+		expect(await readFile(path.join(out, 'evil', 'new\nline'), 'utf8')).toBe('line break\n');
+		expect(await readdir(out)).toEqual(['evil']);
+		// What was left out, and what was changed, is said.
+		const result = jsonOf(extracted) as {written: string; skipped: Array<{path: string; type: string}>; dropped: string[]; files: number; links: number};
+		expect(result.written).toBe(path.join(out, 'evil'));
+		expect(result.skipped.map(skip => `${skip.path} ${skip.type}`).sort()).toEqual(['/evil/fifo fifo', '/evil/mem char-device', '/evil/sock socket']);
+		expect(result.dropped.join('\n')).toMatch(/\/evil\/suid: setuid/);
+		expect(result.dropped.join('\n')).toMatch(/\/evil\/sgid: setgid/);
+		expect(result.dropped.join('\n')).toMatch(/\/evil\/sub: sticky/);
+		expect(await readdir(lab.home)).toEqual([]);
+	}, 400_000);
+
+	it.skipIf(!asRoot)('lists every entry (devices, FIFOs, sockets, links with their targets), names with line breaks and escape sequences shown visibly as text and kept in JSON', async () => {
+		const lab = await hostileLab('evil1');
+		const text = await snapdeck(['files', 'evil1', '--point', lab.point, '/evil'], lab.env);
+		expect(text.exitCode, text.stderr).toBe(0);
+		expect(text.stdout).not.toContain('\x1b');
+		const lines = text.stdout.trimEnd().split('\n');
+		expect(lines).toHaveLength(11);
+		expect(lines).toEqual(expect.arrayContaining([
+			expect.stringMatching(/^crw-rw-rw- +0:0 +1,1 +mem$/),
+			expect.stringMatching(/^-rwsr-xr-x .* suid$/),
+			expect.stringMatching(/^-rwxr-sr-x .* sgid$/),
+			expect.stringMatching(/^prw-r--r-- .* fifo$/),
+			expect.stringMatching(/^srwxr-xr-x .* sock$/),
+			expect.stringMatching(/^lrwxrwxrwx .* shadow-link -> \/etc\/shadow$/),
+			expect.stringMatching(/^drwxrwxrwt +1234:1234 .* sub\/$/),
+			expect.stringMatching(/ new\\nline$/),
+			expect.stringMatching(/ esc\\x1b\[2J\\x1b\[31mred$/),
+		]));
+
+		// The same listing as JSON keeps the names as they are.
+		const json = jsonOf(await snapdeck(['files', 'evil1', '--point', lab.point, '/evil', '--json'], lab.env)) as {entries: Array<{name: string; type: string; target?: string; device?: string}>};
+		expect(json.entries.map(entry => `${entry.name} ${entry.type}`).sort()).toEqual([
+			'esc\x1b[2J\x1b[31mred file', 'fifo fifo', 'hard1 file', 'hard2 file', 'mem char-device', 'new\nline file', 'sgid file', 'shadow-link link', 'sock socket', 'sub directory', 'suid file',
+		]);
+		expect(json.entries.find(entry => entry.name === 'shadow-link')!.target).toBe('/etc/shadow');
+		expect(json.entries.find(entry => entry.name === 'mem')!.device).toBe('1,1');
+		// guestfish wrote nothing in the user's home (its history file, .guestfish).
+		expect(await readdir(lab.home)).toEqual([]);
+	}, 400_000);
+
+	it('a point whose disks hold no filesystem is answered at once, without booting libguestfs', async () => {
+		const lab = await labWithVm('blank1');
+		// As the demo's disks: a pattern over the first MiBs, the rest never written.
+		await lab.write(0x11, 0);
+		await lab.write(0x11, 1);
+		const repo = await tempDir();
+		const home = await tempDir();
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, HOME: home};
+		const backup = await snapdeck(['backup', 'blank1', '--json'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = (jsonLines(backup).at(-1)!['point'] as {id: string}).id;
+		for (const args of [[], ['/etc'], ['--extract', '/etc', '--to', path.join(home, 'out')]]) {
+			const began = Date.now();
+			const result = await snapdeck(['files', 'blank1', '--point', point, ...args], env);
+			expect(result.exitCode, args.join(' ')).toBe(2);
+			expect(result.stderr).toContain('libguestfs finds no filesystem it can read on the point\'s disks');
+			expect(Date.now() - began, `${args.join(' ')}: answered before any appliance could boot`).toBeLessThan(8000);
+		}
+		expect(await readdir(home)).toEqual([]);
+	}, 120_000);
+
+	it.skipIf(!asRoot)('kill -9 at each step of an extraction, then recover: nothing left in the target folder, no job record, no guestfish or qemu', async () => {
+		const lab = await hostileLab('evil2');
+		const jobs = path.join(lab.repo, 'evil2', '.snapdeck', 'jobs');
+		for (const step of ['extract:extracting', 'extract:extracted']) {
+			const out = await tempDir();
+			const killed = await snapdeck(['files', 'evil2', '--point', lab.point, '--extract', '/evil', '--to', out], {...lab.env, SNAPDECK_CRASH_AT: step});
+			expect(killed.signal, `${step}: ${killed.stderr}`).toBe('SIGKILL');
+			expect((await readdir(out)).some(name => name.startsWith('.snapdeck-work-')), `${step}: its work folder is there until recover`).toBe(true);
+			// guestfish ends with snapdeck, and its appliance with it.
+			let left = await processesUsing(lab.repo);
+			for (let wait = 0; wait < 60 && left.length > 0; wait++) {
+				await new Promise(resolve => setTimeout(resolve, 500));
+				left = await processesUsing(lab.repo);
+			}
+			expect(left, `${step}: processes of the killed extraction`).toEqual([]);
+			const health = jsonOf(await snapdeck(['health', 'evil2', '--json'], lab.env)) as {findings: Array<{rule: string}>};
+			expect(health.findings.map(finding => finding.rule), step).toContain('unfinished-job');
+			const recovered = await snapdeck(['recover', 'evil2'], lab.env);
+			expect(recovered.exitCode, `${step}: ${recovered.stderr}`).toBe(0);
+			expect(await readdir(out), `${step}: nothing left in the target folder`).toEqual([]);
+			expect(await readdir(jobs), `${step}: no job record`).toEqual([]);
+			const after = jsonOf(await snapdeck(['health', 'evil2', '--json'], lab.env)) as {findings: Array<{rule: string}>};
+			expect(after.findings.map(finding => finding.rule), step).not.toContain('unfinished-job');
+		}
+		// snapdeck keeps its own state there (health, recover); guestfish left nothing.
+		expect(await readdir(lab.home)).not.toContain('.guestfish');
+	}, 400_000);
 });

@@ -157,17 +157,6 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		expect((await health()).rules).toEqual(['verify-failed:critical']);
 	});
 
-	it('writes the Prometheus textfile atomically', async () => {
-		const {run} = await healthLab();
-		const file = path.join(await tempDir(), 'snapdeck.prom');
-		expect((await run('health', '--prometheus', file)).exitCode).toBe(1);
-		const text = await readFile(file, 'utf8');
-		expect(text).toMatch(/^# HELP snapdeck_vm_health /);
-		expect(text).toMatch(/^snapdeck_vm_health\{connection="local:[^"]+",vm="vm1"\} 1$/m);
-		expect(text).toMatch(/^snapdeck_findings\{.*vm="vm1",rule="backup-missing",severity="warning"\} 1$/m);
-		expect(text).toMatch(/^snapdeck_chain_depth\{.*\} 1$/m);
-	});
-
 	it('bad input is UNKNOWN (exit 3), with the reason', async () => {
 		const {run} = await healthLab();
 		const unknownVm = await run('health', 'nosuch');

@@ -221,23 +221,6 @@ describe('off-site copies through restic', () => {
 		expect(await qemuImg.same(restored, await lab.activeFile('vda'))).toBe(true);
 	});
 
-	it('a copy killed once its files are staged: the staging folder goes with the next copy, which completes', async () => {
-		const {lab, work, env, run} = await offsiteLab();
-		await lab.write(0x51, 1);
-		expect((await run('backup', 'vm1')).exitCode).toBe(0);
-		const target = path.join(work, 'restic');
-		const crashed = await snapdeck(['copy', 'vm1', '--to', target], {...env, SNAPDECK_CRASH_AT: 'copy:staged'});
-		expect(crashed.signal).toBe('SIGKILL');
-		const staged = (await readdir(path.join(work, 'repo', 'vm1', '.snapdeck'))).filter(name => /^\.snapdeck-work-[0-9a-f]{16}-offsite-copy$/.test(name));
-		expect(staged).toHaveLength(1);
-		const staging = path.join(work, 'repo', 'vm1', '.snapdeck', staged[0]!);
-		expect((await stat(staging)).isDirectory()).toBe(true);
-		expect(jsonOf(await run('backups', 'vm1', '--from', target, '--json'))['points']).toEqual([]);
-		expect((await run('copy', 'vm1', '--to', target)).exitCode).toBe(0);
-		await expect(stat(staging)).rejects.toThrow();
-		expect((jsonOf(await run('backups', 'vm1', '--from', target, '--json'))['points'] as unknown[]).length).toBe(1);
-	});
-
 	it('data tampered with on the target: verify --read-data fails and names the damaged point', async () => {
 		const {lab, work, env} = await offsiteLab();
 		await writeRandom(await lab.activeFile('vda'), 0, 6, work);

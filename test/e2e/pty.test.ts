@@ -1,43 +1,11 @@
 import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
-import {afterEach, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {labWithVm, tempDir} from '../helpers/lab.js';
+import {terminal} from '../helpers/terminal.js';
 
 const BIN = path.resolve('bin/snapdeck.js');
-const sockets: string[] = [];
-afterEach(async () => {
-	// The tmux server, the shell and snapdeck in it all go, even when the test failed.
-	for (const socket of sockets.splice(0)) await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
-});
-
-/**
- * A real terminal, 80x24, in a private tmux server. CI=true is set in it on purpose: Ink draws
- * nothing until exit when it sees a CI variable, and an operator's session may well have one.
- */
-async function terminal(command: string, size: [columns: number, rows: number] = [80, 24]) {
-	const socket = `snapdeck-test-${process.pid}-${sockets.length}`;
-	sockets.push(socket);
-	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
-	// A UTF-8 locale, as an operator's terminal has (CI's env -i has none); a test may set another.
-	await tmux('new-session', '-d', '-x', String(size[0]), '-y', String(size[1]), 'bash', '--norc', '--noprofile', '-c', `export CI=true LANG=C.UTF-8; ${command}`);
-	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
-	return {
-		screen,
-		keys: (...keys: string[]) => tmux('send-keys', ...keys),
-		resize: (columns: number, rows: number) => tmux('resize-window', '-x', String(columns), '-y', String(rows)),
-		alternateScreenOn: async () => (await tmux('display-message', '-p', '#{alternate_on}')).stdout.trim() === '1',
-		async waitFor(predicate: (screen: string) => boolean, what: string) {
-			const deadline = Date.now() + 20_000;
-			for (;;) {
-				const text = await screen();
-				if (predicate(text)) return text;
-				if (Date.now() > deadline) expect.fail(`the terminal never showed ${what}:\n${text}`);
-				await new Promise(resolve => setTimeout(resolve, 50));
-			}
-		},
-	};
-}
 
 describe('snapdeck in a real terminal', () => {
 	it('takes and reverts a snapshot with keys only, then gives the terminal back', async () => {

@@ -1,4 +1,4 @@
-import {mkdir, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -84,9 +84,57 @@ describe('snapdeck run, stepped through a simulated week with --now', () => {
 		expect(later.stdout).toContain("vm1: took snapshot 'auto-20261201-004500'");
 	});
 
-	it('prints the crontab line where there is no systemd, or the units with --dry-run', async () => {
-		const result = await snapdeck(['schedule', 'install', '--dry-run']);
-		expect(result.exitCode).toBe(0);
-		expect(result.stdout).toMatch(/\*\/15 \* \* \* \* .*snapdeck\.js run|OnCalendar=\*:0\/15/);
+	it('the crontab line keeps --connect, --repo and the config folder, quoted for cron and sh: run as cron would, it acts on that lab', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const state = await tempDir();
+		// A config folder whose name cron and sh would both mangle unquoted.
+		const configDir = path.join(state, `it's 100% "mine" $HOME`);
+		await mkdir(configDir);
+		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({policies: [{name: 'p', snapshots: {schedule: '0 * * * *'}}]}));
+		const repo = path.join(state, 'repo');
+		const home = await tempDir();
+		const env = {SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(state, 'journal.jsonl'), HOME: home};
+		const printed = await snapdeck(['schedule', 'install', '--dry-run', '--via', 'cron', '--connect', `local:${lab.root}`, '--repo', repo], env);
+		expect(printed.exitCode, printed.stderr).toBe(0);
+		const line = printed.stdout.split('\n').find(text => text.startsWith('*/15 * * * * '))!;
+		expect(line).toContain(`--connect local:${lab.root}`);
+		expect(line).toContain(`--repo ${repo}`);
+		// What cron does to the line (\% is a %), then sh, from another folder, with no snapdeck variable set.
+		const command = line.slice('*/15 * * * * '.length).replaceAll('\\%', '%');
+		const ran = await execa('/bin/sh', ['-c', command], {cwd: '/', env: {PATH: '/usr/bin:/bin', HOME: home}, extendEnv: false, reject: false});
+		expect(ran.exitCode, ran.stderr).toBe(0);
+		expect(await readFile(path.join(home, 'snapdeck-run.log'), 'utf8')).toMatch(/vm1: took snapshot 'auto-\d{8}-\d{6}'/);
+		const tree = jsonOf(await snapdeck(['tree', 'vm1', '--json', '--connect', `local:${lab.root}`])) as {snapshots: Array<{name: string}>};
+		expect(tree.snapshots).toHaveLength(1);
+	});
+
+	it('the systemd unit keeps --connect, --repo and the config folder, in systemd\'s quoting', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const units = await tempDir();
+		const configDir = path.join(units, 'a "quoted" 50% $dir');
+		const printed = await snapdeck(['schedule', 'install', '--dry-run', '--via', 'systemd', '--connect', `local:${lab.root}`, '--repo', 'rel/repo'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect(printed.exitCode, printed.stderr).toBe(0);
+		const execStart = printed.stdout.split('\n').find(text => text.startsWith('ExecStart='))!;
+		expect(execStart).toMatch(/^ExecStart="\/usr\/bin\/env" "SNAPDECK_CONFIG_DIR=[^"]*\/a \\"quoted\\" 50%% \$\$dir" (?:"[^"]*" )*"[^"]*node[^"]*" "[^"]*snapdeck\.js" "run" /);
+		expect(execStart).toContain(`"--connect" "local:${lab.root}"`);
+		expect(execStart).toContain(`"--repo" "${path.resolve('rel/repo')}"`);
+		// systemd itself reads both units without a complaint.
+		const [service, timer] = printed.stdout.split(/^# .*$/m).slice(1);
+		await writeFile(path.join(units, 'snapdeck-run.service'), service!.trim() + '\n');
+		await writeFile(path.join(units, 'snapdeck-run.timer'), timer!.trim() + '\n');
+		const verified = await execa('systemd-analyze', ['verify', path.join(units, 'snapdeck-run.service'), path.join(units, 'snapdeck-run.timer')], {reject: false});
+		expect(verified.exitCode, verified.stderr).toBe(0);
+		expect(verified.stderr).toBe('');
+	});
+
+	it('schedule install refuses two connections and a --via it does not know; schedule list points to a README section that exists', async () => {
+		const two = await snapdeck(['schedule', 'install', '--dry-run', '--via', 'cron', '--connect', 'local:/a', '--connect', 'local:/b']);
+		expect([two.exitCode, two.stderr]).toEqual([2, expect.stringContaining("'snapdeck run' works on one connection")]);
+		expect((await snapdeck(['schedule', 'install', '--via', 'anacron'])).exitCode).toBe(2);
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		const listed = await snapdeck(['schedule', '--connect', `local:${lab.root}`]);
+		const section = /\("([^"]+)" in the README\)/.exec(listed.stdout)?.[1];
+		expect(section).toBeDefined();
+		expect((await readFile('README.md', 'utf8')).split('\n')).toContain(`## ${section}`);
 	});
 });

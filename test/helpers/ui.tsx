@@ -5,9 +5,10 @@ import type {Service} from '../../source/service/service.js';
 import {App} from '../../source/ui/app.js';
 import {Root} from '../../source/ui/run.js';
 import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
+import type {MessageTtl} from '../../source/ui/messages.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 
-const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', enter: '\r', escape: '\x1b', tab: '\t', backspace: '\x7f', pageup: '\x1b[5~', pagedown: '\x1b[6~', home: '\x1b[H', end: '\x1b[F'};
+const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', left: '\x1b[D', right: '\x1b[C', enter: '\r', escape: '\x1b', tab: '\t', 'shift+tab': '\x1b[Z', backspace: '\x7f', delete: '\x1b[3~', pageup: '\x1b[5~', pagedown: '\x1b[6~', home: '\x1b[H', end: '\x1b[F'};
 /** What the terminal sends for a key spec. */
 export const rawKey = (spec: string) => RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
 
@@ -20,11 +21,11 @@ afterEach(() => {
 });
 
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
-export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number} = {}) {
+export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number; messageTtl?: MessageTtl} = {}) {
 	const keymap = options.keymap ?? buildKeymap();
 	return drive(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
-			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} {...(options.refreshMs ? {refreshMs: options.refreshMs} : {})} />
+			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} {...(options.refreshMs ? {refreshMs: options.refreshMs} : {})} {...(options.messageTtl ? {messageTtl: options.messageTtl} : {})} />
 		</ThemeContext.Provider>,
 		keymap,
 	);

@@ -30,4 +30,14 @@ export function Counter({start, on}: {start: number; on: boolean}) {
 		const passed = await lint('source/ui/components/counter.tsx', right);
 		expect(passed.exitCode, passed.stdout).toBe(0);
 	});
+
+	it("fails on Ink's Text imported anywhere but the UI's own Text, which sanitizes what it shows", async () => {
+		const raw = "import {Box, Text} from 'ink';\nexport const Name = ({name}: {name: string}) => <Box><Text>{name}</Text></Box>;\n";
+		const failed = await lint('source/ui/components/name.tsx', raw);
+		expect(failed.exitCode).toBe(1);
+		expect(failed.stdout).toContain('no-restricted-imports');
+		const safe = "import {Box} from 'ink';\nimport {Text} from './text.js';\nexport const Name = ({name}: {name: string}) => <Box><Text>{name}</Text></Box>;\n";
+		const passed = await lint('source/ui/components/name.tsx', safe);
+		expect(passed.exitCode, passed.stdout).toBe(0);
+	});
 });

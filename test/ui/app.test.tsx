@@ -2,7 +2,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS, displayKey, type Command, type Context} from '../../source/ui/keymap.js';
-import {confirmRows} from '../../source/ui/components/dialogs.js';
+import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {wrapWhole} from '../../source/ui/layout.js';
 import {labWithVm} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
@@ -69,7 +69,9 @@ describe('the terminal UI on a real lab', () => {
 		await ui.waitFor(frame => frame.includes('web9: 1 snapshot'), 'the tree');
 		ui.press('revert');
 		await ui.waitFor(frame => frame.includes('Type web9 to proceed'), 'the revert plan');
-		const dialogLines = (frame: string) => frame.split('\n').filter(line => line.startsWith('│'));
+		// The plan's lines: in a box at 80x24, the whole terminal at 40x12.
+		const dialogLines = (frame: string) => frame.split('\n').filter(line => line.startsWith('│')).map(line => line.slice(2, -2));
+		const pagerLines = (frame: string) => (frame.includes('│') ? dialogLines(frame) : frame.split('\n'));
 		/** Scrolls from the top to the end, collecting what the dialog showed; every row of the plan must have been on screen, none cut. */
 		const scrollThrough = async (width: number) => {
 			const rows = confirmRows(plan, width).map(row => row.text.trimEnd());
@@ -77,9 +79,9 @@ describe('the terminal UI on a real lab', () => {
 			await ui.waitFor(frame => !frame.includes('lines ') || frame.includes('lines 1-'), 'the top of the plan');
 			const seen = new Set<string>();
 			for (let first = 1; first <= rows.length; first++) {
-				const lines = dialogLines(ui.frame());
+				const lines = pagerLines(ui.frame());
 				expect(lines.join('\n')).not.toContain('…');
-				for (const row of rows) if (lines.some(line => line.includes(row))) seen.add(row);
+				for (const row of rows) if (lines.some(line => line.trimEnd() === row)) seen.add(row);
 				const shown = /lines \d+-(\d+) of (\d+)/.exec(ui.frame());
 				if (!shown || shown[1] === shown[2]) break;
 				ui.press('down');
@@ -88,17 +90,17 @@ describe('the terminal UI on a real lab', () => {
 			expect(rows.filter(row => !seen.has(row))).toEqual([]);
 			return rows;
 		};
-		expect((await scrollThrough(80)).some(row => row.startsWith('Discards'))).toBe(true);
+		expect((await scrollThrough(76)).some(row => row.startsWith('Discards'))).toBe(true);
 
 		// y is not enough (it is typed, as any letter), a wrong name is not either: nothing changes.
 		ui.press('confirm');
 		ui.type('web9');
 		await ui.waitFor(frame => frame.includes('Type web9 to proceed: yweb9'), 'what was typed');
 		ui.press('submit');
-		await ui.waitFor(frame => frame.includes('type web9 exactly to proceed, or Esc to cancel'), 'the note');
+		await ui.waitFor(frame => frame.includes('type web9 exactly, or Esc to cancel'), 'the note');
 		expect(JSON.stringify(await lab.vmFile())).toBe(before);
 
-		// 40x12: the same plan scrolls; every row of it can be brought on screen, the last one too.
+		// 40x12: the same plan covers the terminal and pages; every row of it can be brought on screen, the last one too.
 		ui.resize(40, 12);
 		await ui.waitFor(frame => /lines \d+-\d+ of \d+/.test(frame) && frame.split('\n')[1]!.length <= 40, 'the plan at 40 columns');
 		await scrollThrough(40);

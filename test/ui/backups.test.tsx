@@ -3,8 +3,11 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {DEFAULT_POLICY, Policy} from '../../source/core/policy.js';
 import {Service} from '../../source/service/service.js';
+import {restoreEnvAfterEach} from '../helpers/env.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
+
+restoreEnvAfterEach('SNAPDECK_CONFIG_DIR', 'RESTIC_PASSWORD_FILE');
 
 describe('backups in the terminal UI', () => {
 	it('b backs up, B lists the points, v verifies, o restores as a new VM whose disk holds the data', async () => {
@@ -102,7 +105,9 @@ describe('backups in the terminal UI', () => {
 		other.press('backups');
 		await other.waitFor(frame => frame.includes('web8: 1 backup point'), 'the point');
 		other.press('prune');
-		const refusal = await other.waitFor(frame => frame.includes("web8: policy 'default' has no backups.retention to prune by (see the config)"), 'the note on the status line');
+		const refusal = await other.waitFor(frame => frame.includes("web8: policy 'default' has no backups.retention to prune by"), 'the note on the status line');
+		// Whole, naming the file to edit.
+		expect(refusal.replace(/\s+/g, ' ')).toContain(`set one in ${path.join(process.env['SNAPDECK_CONFIG_DIR']!, 'config.json')} ("backups": {"retention": {"daily": 7}} in a policy for web8)`);
 		expect(refusal).not.toContain('prune web8'); // no job was started
 		expect(await noRetention.backups('web8')).toHaveLength(1);
 	});
@@ -137,6 +142,38 @@ describe('backups in the terminal UI', () => {
 			if (previous === undefined) delete process.env['RESTIC_PASSWORD_FILE'];
 			else process.env['RESTIC_PASSWORD_FILE'] = previous;
 		}
+	});
+
+	it("O with no target in the VM's policy copies to the config's only target, as a copy does by default; with none or several, the note names the file to edit", async () => {
+		const lab = await labWithVm('web5', ['vda'], 16);
+		await lab.write(0xd5, 1);
+		const work = await tempDir();
+		const password = path.join(work, 'password');
+		await writeFile(password, 'pw\n');
+		process.env['SNAPDECK_CONFIG_DIR'] = path.join(work, 'config');
+		const file = path.join(work, 'config', 'config.json');
+		const service = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
+		await service.backup('web5', {mode: 'auto', command: 'test'});
+		const ui = renderApp(service);
+		await ui.waitFor(frame => frame.includes('web5'), 'the list');
+		const note = async (words: string) => {
+			ui.press('copy');
+			const frame = await ui.waitFor(frame => frame.includes("web5: policy 'default' names no off-site target"), 'the note');
+			const said = frame.replace(/\s+/g, ' ');
+			expect(said).toContain(words);
+			expect(said).not.toContain('…');
+			ui.press('refresh');
+		};
+		await note(`and ${file} has none: add one under "offsite" there (a restic repository), or set "offsite": {"target": NAME} in a policy for web5 there`);
+		const {mkdir} = await import('node:fs/promises');
+		await mkdir(path.join(work, 'config'), {recursive: true});
+		const target = (name: string) => ({repository: path.join(work, name), passwordFile: password});
+		await writeFile(file, JSON.stringify({offsite: {usb: target('usb'), vault: target('vault')}}));
+		await note(`and ${file} has 2 (usb, vault): set "offsite": {"target": NAME} in a policy for web5 there`);
+		await writeFile(file, JSON.stringify({offsite: {usb: target('usb')}}));
+		ui.press('copy');
+		await ui.waitFor(frame => /✓ copy web5 to usb done/.test(frame), 'the copy to the only target', 60_000);
+		expect((await service.remoteBackups({name: null, repository: path.join(work, 'usb'), passwordFile: password}, 'web5')).map(point => point.kind)).toEqual(['full']);
 	});
 
 	it('the cursor stays on the selected point when a new backup appears above it, so v verifies the point chosen', async () => {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {guestLab} from '../helpers/guest.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
+import {Service} from '../../source/service/service.js';
 import {renderApp} from '../helpers/ui.js';
 
 const extracted: string[] = [];
@@ -50,4 +52,19 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 		const copy = await readFile(path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin'));
 		expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
 	}, 400_000);
+
+	it('F on a point whose disks hold no filesystem (as the demo\'s) says so at once, without booting libguestfs', async () => {
+		const lab = await labWithVm('uif2');
+		await lab.write(0x11, 0);
+		const service = new Service(lab.hypervisor, {repository: await tempDir()});
+		await service.backup('uif2', {mode: 'full', command: 'test'});
+		const ui = renderApp(service);
+		await ui.waitFor(frame => frame.includes('uif2'), 'the VM list');
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('uif2: 1 backup point'), 'the backup points');
+		const began = Date.now();
+		ui.press('files');
+		await ui.waitFor(frame => frame.includes('libguestfs finds no filesystem'), 'the answer', 10_000);
+		expect(Date.now() - began).toBeLessThan(8000);
+	}, 60_000);
 });

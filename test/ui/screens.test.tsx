@@ -119,11 +119,11 @@ describe('screens', () => {
 describe('the UI state: one reducer over a tagged union', () => {
 	it('a plan arriving over a dialog being filled in covers it, and the dialog is back as it was after the answer', () => {
 		const form = {vm: 'v', point: 'p', name: 'half-typed'};
-		let state = reduce(initialState, {type: 'open', overlay: {kind: 'restore', form, error: null, at: 3}});
+		let state = reduce(initialState, {type: 'open', overlay: {kind: 'restore', form, at: 3}});
 		state = reduce(state, {type: 'confirm', jobId: 7});
 		expect(state.overlay?.kind).toBe('confirm');
 		state = reduce(state, {type: 'close'});
-		expect(state.overlay).toEqual({kind: 'restore', form, error: null, at: 3});
+		expect(state.overlay).toEqual({kind: 'restore', form, at: 3});
 	});
 
 	it('the cursor holds its item when rows move, and takes the row when its item is gone', () => {

@@ -8,7 +8,7 @@ import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
-import {withXmlFile} from './libvirt-executor.js';
+import {withXmlFile} from './xml-file.js';
 import type {Virsh} from './virsh.js';
 import {pullSocket, qemuOwner} from './xml.js';
 
@@ -69,6 +69,7 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 	const disks = sizedDisks(state);
 	return {
 		disks, definition,
+		noAudit: `${vm} runs under libvirt, whose backup job snapdeck cannot pair with a view of the disks at the same instant yet; stop it (an audit of a stopped domain works), or audit on a local: connection`,
 		// Pull mode reads the disks on this machine: for a remote host the files come here plain, and are compressed here.
 		compresses: !remote,
 		close: async () => undefined,
@@ -220,6 +221,7 @@ export function remoteCopyDriver(vm: string, state: VmState, definition: string,
 	return {
 		disks: sizedDisks(state),
 		definition, untracked,
+		noAudit: `${vm} is on a remote host, whose disks come here over ssh: an audit would read each one whole across the network a second time`,
 		compresses: false,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),

@@ -31,7 +31,8 @@ import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
 import {asNewDomain, asRestoredSnapshot, asThrowawayDomain, withBootFiles} from './domain-edit.js';
-import {libvirtExecutor, withXmlFile} from './libvirt-executor.js';
+import {libvirtExecutor} from './libvirt-executor.js';
+import {withXmlFile} from './xml-file.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
 

@@ -1,9 +1,9 @@
 import {chmod} from 'node:fs/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import path from 'node:path';
-import type {BackupDriver} from '../hypervisor.js';
+import type {AuditView, BackupDriver} from '../hypervisor.js';
 import type {QemuImg} from './qemu-img.js';
-import {BACKUP_TARGET_PREFIX, nodeBitmaps, runJobs} from './qmp-block.js';
+import {BACKUP_TARGET_PREFIX, endJob, newJobId, nodeBitmaps, runJobs} from './qmp-block.js';
 import {QmpError, type QmpClient} from './qmp-client.js';
 
 /**
@@ -55,10 +55,11 @@ export function qmpBackupDriver(options: {
 				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
 			}
 		},
-		async copy({bitmap, since, targets, bytesPerSecond, compress = false, quiesce = false, signal, onBytes}) {
+		async copy({bitmap, since, targets, bytesPerSecond, compress = false, quiesce = false, audit, signal, onBytes}) {
 			if (quiesce && !options.freeze) throw new SnapdeckError('refused', 'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach', 'back it up unquiesced (leave out --quiesce)');
 			const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
 			const added: string[] = [];
+			let fleeces: Fleece[] = [];
 			try {
 				for (const [index, target] of targets.entries()) {
 					// An incremental's backing file is the previous point's, named relative to it.
@@ -71,9 +72,12 @@ export function qmpBackupDriver(options: {
 					added.push(nodes[index]!);
 				}
 				const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
+				// Image fleecing for an audit: an overlay over each disk, kept at the backup's instant by a
+				// copy-before-write job (sync none) that starts in the same transaction as the backup's.
+				fleeces = audit ? await addFleeces(client, audit.dir, targets.map(target => ({disk: target.disk, node: disks.find(disk => disk.target === target.disk)!.node, virtualSize: target.virtualSize})), qemuImg) : [];
 				const begin = (ids: string[], tuned: boolean) =>
 					client.execute('transaction', {
-						actions: targets.flatMap((target, index) => {
+						actions: [...fleeces.map(fleece => fleece.action), ...targets.flatMap((target, index) => {
 							const node = disks.find(disk => disk.target === target.disk)!.node;
 							return [
 								...(untracked === undefined ? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}] : []),
@@ -85,7 +89,7 @@ export function qmpBackupDriver(options: {
 									},
 								},
 							];
-						}),
+						})],
 						// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
 					});
 				// The point in time of a backup is the start of its jobs: that is what a quiesce freezes for.
@@ -96,10 +100,75 @@ export function qmpBackupDriver(options: {
 						if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
 						await begin(ids, false);
 					}), {signal, onBytes});
+				if (audit) return {audit: await exportFleeces(client, audit.dir, fleeces)};
+			} catch (error) {
+				await releaseFleeces(client, fleeces);
+				throw error;
 			} finally {
 				// Closing a target node flushes it to its file.
 				for (const node of added) await client.execute('blockdev-del', {'node-name': node}).catch(() => undefined);
 			}
 		},
 	};
+}
+
+/** An audit's overlay over one disk: its node, the copy-before-write job that keeps it, and the transaction action that starts that job. */
+interface Fleece {
+	readonly disk: string;
+	readonly node: string;
+	readonly job: string;
+	readonly action: {type: string; data: Record<string, unknown>};
+}
+
+/** The prefix of an audit's overlay nodes and exports (clearLeftovers removes what a killed snapdeck left). */
+export const FLEECE_PREFIX = 'snapdeck-fleece-';
+
+/**
+ * Adds, for each disk, an empty qcow2 overlay (a file in `dir`) backed by the disk's node: once a
+ * `blockdev-backup` with sync none runs from the disk to it, every write the guest makes copies the
+ * old data into the overlay first, so the overlay reads as the disk at the job's start.
+ */
+async function addFleeces(client: QmpClient, dir: string, disks: ReadonlyArray<{disk: string; node: string; virtualSize: number}>, qemuImg: QemuImg): Promise<Fleece[]> {
+	const fleeces: Fleece[] = [];
+	try {
+		for (const {disk, node, virtualSize} of disks) {
+			const file = path.join(dir, `fleece-${disk}.qcow2`);
+			await qemuImg.create(file, {size: virtualSize});
+			await chmod(file, 0o600);
+			const fleece = `${FLEECE_PREFIX}${disk}`;
+			await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': fleece, file: {driver: 'file', filename: file}, backing: node});
+			const job = newJobId(`fleece-${disk}`);
+			fleeces.push({disk, node: fleece, job, action: {type: 'blockdev-backup', data: {'job-id': job, device: node, target: fleece, sync: 'none'}}});
+		}
+		return fleeces;
+	} catch (error) {
+		await releaseFleeces(client, fleeces);
+		throw error;
+	}
+}
+
+/** Serves the overlays read-only over NBD on a unix socket in `dir`, until released. */
+async function exportFleeces(client: QmpClient, dir: string, fleeces: readonly Fleece[]): Promise<AuditView> {
+	const socket = path.join(dir, 'nbd.sock');
+	if (socket.length > 100) throw new SnapdeckError('failed', `the audit's NBD socket path is too long for a unix socket (${socket.length} characters): ${socket}`, 'use a repository with a shorter path');
+	await client.execute('nbd-server-start', {addr: {type: 'unix', data: {path: socket}}});
+	for (const fleece of fleeces) await client.execute('block-export-add', {type: 'nbd', id: fleece.node, 'node-name': fleece.node, writable: false});
+	return {
+		sources: Object.fromEntries(fleeces.map(fleece => [fleece.disk, {kind: 'nbd' as const, socket, export: fleece.node}])), dir,
+		release: () => releaseFleeces(client, fleeces, true),
+	};
+}
+
+/** Ends what an audit kept: the exports and the NBD server, the copy-before-write jobs, the overlay nodes. */
+async function releaseFleeces(client: QmpClient, fleeces: readonly Fleece[], exported = false): Promise<void> {
+	for (const fleece of fleeces) if (exported) await client.execute('block-export-del', {id: fleece.node}).catch(() => undefined);
+	if (exported) await client.execute('nbd-server-stop').catch(() => undefined);
+	for (const fleece of fleeces) await endJob(client, fleece.job);
+	for (const fleece of fleeces) {
+		for (let tries = 0; tries < 50; tries++) {
+			// An export is removed asynchronously: its node is free a moment later.
+			if (await client.execute('blockdev-del', {'node-name': fleece.node}).then(() => true, () => false)) break;
+			await new Promise(resolve => setTimeout(resolve, 100));
+		}
+	}
 }

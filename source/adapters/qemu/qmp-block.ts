@@ -94,30 +94,45 @@ export const BACKUP_TARGET_PREFIX = 'snapdeck-target-';
 export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 	const removed: string[] = [];
 	const leftover = (id: string) => id.startsWith('snapdeck-') && !id.includes(`-${process.pid}-`);
+	// An audit's exports and NBD server, before the overlays they serve.
+	const exports = await client.execute<Array<{id: string}>>('query-block-exports').catch(() => [] as Array<{id: string}>);
+	for (const found of exports.filter(candidate => candidate.id.startsWith('snapdeck-'))) {
+		await client.execute('block-export-del', {id: found.id}).catch(() => undefined);
+		removed.push(`export ${found.id}`);
+	}
+	if (exports.length > 0) await client.execute('nbd-server-stop').catch(() => undefined);
 	for (const job of (await client.execute('query-jobs', undefined, {schema: Jobs})).filter(candidate => leftover(candidate.id))) {
-		if (job.status !== 'concluded' && job.status !== 'null') {
-			await client.execute('block-job-cancel', {device: job.id, force: true}).catch(() => client.execute('job-cancel', {id: job.id}));
-		}
-		for (let waited = 0; ; waited += 50) {
-			const now = (await client.execute('query-jobs', undefined, {schema: Jobs})).find(candidate => candidate.id === job.id);
-			if (!now) break;
-			if (now.status === 'concluded') {
-				await client.execute('job-dismiss', {id: job.id}).catch(() => undefined);
-				break;
-			}
-			if (waited > 30_000) throw new SnapdeckError('failed', `QEMU did not end the job ${job.id} a killed snapdeck left (${now.status})`, 'stop the VM and start it again, then run the command again');
-			await new Promise(resolve => setTimeout(resolve, 50));
-		}
+		await endJob(client, job.id);
 		removed.push(`job ${job.id} (${job.type ?? 'block job'}, ${job.status})`);
 	}
 	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NamedNodes});
 	// Called before this process adds targets of its own: any there are a dead snapdeck's.
-	for (const node of nodes.filter(candidate => candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX))) {
-		await client.execute('blockdev-del', {'node-name': node['node-name']});
+	for (const node of nodes.filter(candidate => candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'))) {
+		await client.execute('blockdev-del', {'node-name': node['node-name']}).catch(() => undefined);
 		removed.push(`node ${node['node-name']} (${imagePath(node.file)})`);
 	}
 	removed.push(...(await dropDetachedNodes(client)));
 	return removed;
+}
+
+/** Ends a QEMU job, whatever its state (cancelled where it runs, dismissed once concluded), and waits until it is gone. */
+export async function endJob(client: QmpClient, id: string): Promise<void> {
+	const find = async () => (await client.execute('query-jobs', undefined, {schema: Jobs})).find(candidate => candidate.id === id);
+	const job = await find();
+	if (!job) return;
+	if (job.status !== 'concluded' && job.status !== 'null') {
+		await client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
+	}
+	for (let waited = 0; ; waited += 50) {
+		const now = await find();
+		if (!now) return;
+		if (now.status === 'concluded') {
+			await client.execute('job-dismiss', {id}).catch(() => undefined);
+			return;
+		}
+		if (waited > 30_000) throw new SnapdeckError('failed', `QEMU did not end the job ${id} (${now.status})`, 'stop the VM and start it again, then run the command again');
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
 }
 
 /**

@@ -1,5 +1,5 @@
 import {constants} from 'node:fs';
-import {lstat, mkdir, open, readFile, realpath, rm} from 'node:fs/promises';
+import {lstat, mkdir, open, readdir, readFile, realpath, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Debris, PendingJob} from '../../core/plan.js';
@@ -60,10 +60,24 @@ export async function removeWorkFolder(job: Pick<PendingJob, 'token'>, debris: E
 	if (real !== path.resolve(debris.parent)) return {left: `${folder}: its folder is reached through a symbolic link`};
 	const token = await readFile(path.join(folder, TOKEN_FILE), {encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW}).catch(() => null);
 	if (token?.trim() !== job.token) return {left: `${folder}: its ${TOKEN_FILE} does not carry the job's token`};
+	await releaseFifoWriters(folder);
 	try {
 		await rm(folder, {recursive: true, force: true});
 	} catch (error) {
 		throw new SnapdeckError('failed', `cannot remove ${folder}, which a killed job left: ${(error as Error).message}`, 'remove it by hand, then run the command again');
 	}
 	return {removed: folder};
+}
+
+/**
+ * Lets go of a process blocked opening one of the folder's FIFOs for writing (guestfish, told to
+ * write a tar stream into one just as the job that was to read it was killed): a reader comes and
+ * goes, so its open returns, its write fails and it ends.
+ */
+async function releaseFifoWriters(folder: string): Promise<void> {
+	const entries = await readdir(folder, {recursive: true, withFileTypes: true}).catch(() => []);
+	for (const entry of entries.filter(found => found.isFIFO())) {
+		const handle = await open(path.join(entry.parentPath, entry.name), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(() => null);
+		await handle?.close();
+	}
 }

@@ -5,14 +5,14 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'backup',
-	usage: `  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots] [--quiesce]
+	usage: `  snapdeck backup VM [--full|--incremental] [--limit MIB] [--no-compress] [--with-snapshots] [--quiesce] [--audit]
                                             back up a VM's disks (default: incremental when its
                                             dirty bitmaps allow, else full, saying why); --limit caps
                                             each disk's read rate in MiB/s; points are zstd-compressed
                                             unless --no-compress; --with-snapshots also archives the
                                             stopped VM whole (every image of its snapshot tree), so
                                             'restore --as NAME' brings it back with its snapshots`,
-	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit'],
+	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit', 'audit'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'backup';
@@ -21,8 +21,8 @@ export default defineCommand({
 		if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
 		const svc = await service();
 		const point = await cancellable(signal => svc.backup(vm!, {
-			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce,
-			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags),
+			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce, audit: flags.audit,
+			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags), onWarning: text => note(`snapdeck: warning: ${text}`),
 			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : note(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}`)),
 		}));
 		if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});

@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {maskedNotifier} from '../../core/notify.js';
 import {print, printJson, settingsModule} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -29,7 +30,8 @@ export default defineCommand({
 		}
 		const {config, path: configPath} = loadConfig();
 		if (what === 'path') print(flags.json ? JSON.stringify({path: configPath}) : configPath);
-		if (what === 'show') printJson(config);
+		// The notifiers' URLs may carry credentials and tokens: shown masked, as everywhere.
+		if (what === 'show') printJson(config.notify ? {...config, notify: config.notify.map(maskedNotifier)} : config);
 		if (what === 'validate') print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
 		return 0;
 	},

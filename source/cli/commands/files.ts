@@ -1,4 +1,8 @@
 import {SnapdeckError} from '../../core/errors.js';
+import type {GuestEntry} from '../../core/guest-files.js';
+import {safeText} from '../../core/terminal-text.js';
+import {formatBytes} from '../../core/units.js';
+import type {Extracted} from '../../service/service.js';
 import {cancellable, expectArgs, print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -7,7 +11,9 @@ export default defineCommand({
 	usage: `  snapdeck files VM --point ID [PATH]       the filesystems of a point, or a folder in one (PATH:
                                             /etc, or DEVICE:/etc where there are several); read-only
   snapdeck files VM --point ID --extract PATH --to DIR
-                                            copy a file or folder out of a point into DIR`,
+                                            copy a file or folder out of a point into DIR/NAME, as
+                                            data only: files, folders and links; no devices, FIFOs,
+                                            sockets, owners or setuid/setgid/sticky bits`,
 	flags: ['point', 'extract', 'to', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
@@ -20,13 +26,26 @@ export default defineCommand({
 			if (flags.to === undefined) throw new SnapdeckError('usage', '--extract needs --to DIR, the folder to copy into');
 			const done = await cancellable(signal => svc.extractFiles(vm!, {point: flags.point!, origin: flags.origin, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
 			if (flags.json) printJson({vm, point: flags.point, ...done});
-			else print(`extracted ${done.device}:${done.path} of point ${flags.point} to ${done.written}`);
+			else print(extractedText(done, flags.point));
 			return 0;
 		}
 		const listing = await cancellable(signal => svc.listFiles(vm!, {point: flags.point!, origin: flags.origin, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
 		if (flags.json) printJson({vm, point: flags.point, ...listing});
 		else if (listing.kind === 'filesystems') print(listing.filesystems.length === 0 ? 'no filesystem libguestfs can read' : listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'));
-		else print(listing.entries.map(entry => `${entry.mode}  ${String(entry.size).padStart(12)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`).join('\n'));
+		else print(listing.entries.map(entryLine).join('\n'));
 		return 0;
 	},
 });
+
+/** One entry as `ls -l` would show it, its name (and a link's target) with control characters shown visibly: one line each, whatever the guest named it. */
+export const entryLine = (entry: GuestEntry) =>
+	`${entry.mode}  ${`${entry.uid}:${entry.gid}`.padEnd(11)} ${(entry.device ?? String(entry.size)).padStart(12)}  ${safeText(entry.name)}${entry.type === 'directory' ? '/' : ''}${entry.target === undefined ? '' : ` -> ${safeText(entry.target)}`}`;
+
+/** What an extraction copied, and each entry it left out or changed, one line each. */
+function extractedText(done: Extracted, point: string): string {
+	return [
+		`extracted ${safeText(`${done.device}:${done.path}`)} of point ${point} to ${safeText(done.written)}: ${done.files} files (${formatBytes(done.bytes)}), ${done.directories} folders, ${done.links} links`,
+		...done.skipped.map(skip => `  left out ${safeText(skip.path)} (${skip.type}): ${skip.reason}`),
+		...done.dropped.map(line => `  ${safeText(line)}`),
+	].join('\n');
+}

@@ -21,8 +21,10 @@ import prune from './prune.js';
 import health from './health.js';
 import runCommand from './run.js';
 import schedule from './schedule.js';
+import notify from './notify.js';
 import checkpoints from './checkpoints.js';
 import logCommand from './log.js';
 import configCommand from './config.js';
+import receipts from './receipts.js';
 
-export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, checkpoints, logCommand, configCommand] as const;
+export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, receipts, logCommand, configCommand] as const;

@@ -2,24 +2,31 @@ import {SnapdeckError} from '../../core/errors.js';
 import {parseNow, print, printJson, scheduledTasks} from '../support.js';
 import {defineCommand} from '../command.js';
 
+/** The README's section on schedules (a test checks that it is there). */
+export const SCHEDULES_SECTION = '"Schedules and the journal"';
+
 export default defineCommand({
 	name: 'schedule',
-	usage: `  snapdeck schedule [list] | install [--dry-run]
+	usage: `  snapdeck schedule [list] | install [--dry-run] [--via systemd|cron]
                                             each VM's scheduled tasks; install a systemd timer
-                                            (or print the crontab line) that runs 'snapdeck run'`,
-	flags: [],
+                                            (or print the crontab line) that runs 'snapdeck run'
+                                            with this command's --connect, --repo and config`,
+	flags: ['via'],
 	async run({args, flags, service}) {
 		const [what] = args;
+		if (flags.via !== undefined && !(what === 'install' && ['systemd', 'cron'].includes(flags.via))) {
+			throw new SnapdeckError('usage', `--via goes with 'schedule install' and takes systemd or cron, got '${flags.via}'`);
+		}
 		if (what === 'install' && args.length === 1) {
 			const {installSchedule} = await import('../schedule-install.js');
-			print(await installSchedule({print: flags['dry-run']}));
+			print(await installSchedule({print: flags['dry-run'], via: flags.via as 'systemd' | 'cron' | undefined, context: {connect: flags.connect, repo: flags.repo}}));
 			return 0;
 		}
 		if (what !== undefined && what !== 'list') throw new SnapdeckError('usage', "'snapdeck schedule' takes list or install [--dry-run]");
 		const svc = await service();
 		const overview = await scheduledTasks(svc, parseNow(flags.now));
 		if (flags.json) printJson({connection: svc.hypervisor.uri, tasks: overview});
-		else print(overview.length === 0 ? 'no VM has a scheduled task (see "policies" in the README)' : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
+		else print(overview.length === 0 ? `no VM has a scheduled task: a policy's schedules make them (${SCHEDULES_SECTION} in the README)` : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
 		return 0;
 	},
 });

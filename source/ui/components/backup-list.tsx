@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import type {BackupPoint} from '../../core/backup.js';
 import {ageText} from '../../core/describe.js';
 import {formatBytes} from '../../core/units.js';

@@ -1,43 +1,22 @@
-import {Box, Text} from 'ink';
-import {planLines} from '../../core/describe.js';
-import {wrapWhole} from '../layout.js';
+import {Box} from 'ink';
+import type {ReactElement, ReactNode} from 'react';
+import {safeText} from '../../core/terminal-text.js';
+import {fit, wrapWhole} from '../layout.js';
+import {Text} from './text.js';
 import {withCursor} from '../text-edit.js';
-import {ScrollBox} from './scroll-box.js';
-import type {Plan} from '../../core/plan.js';
+import type {PagerGeometry} from '../pager.js';
+import {pagerRows, ScrollBox} from './scroll-box.js';
 import {useTheme} from '../theme.js';
 
-/** The plan's lines wrapped to the dialog's width, none cut: what a confirmation scrolls through. */
-export function confirmRows(plan: Plan, width: number): Array<{text: string; heading: boolean; loses: boolean}> {
-	return planLines(plan).flatMap((line, index) => {
-		const loses = /^(Discards|Deletes)/.test(line) || / stop /.test(line);
-		return wrapWhole(line, Math.max(8, width - 4), line.startsWith('  ') ? 5 : 2).map(text => ({text, heading: index === 0, loses}));
-	});
-}
-
-/**
- * Shows the plan, every file it touches and what is lost, before anything happens: each line
- * wrapped whole, scrolled with the movement keys when it does not fit. `typed`: the VM's name as
- * typed so far, for a plan that discards data or powers a VM off (null: `y` is enough).
- */
-export function ConfirmDialog({plan, height, width, scroll, typed}: {plan: Plan; height: number; width: number; scroll: number; typed: string | null}) {
-	const theme = useTheme();
-	const rows = confirmRows(plan, width).map(row => ({text: row.text, bold: row.heading, color: row.loses ? theme.warn : undefined}));
-	return (
-		<ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.warn} footer={typed === null
-			? <Text bold>Proceed?</Text>
-			: <Text bold wrap="truncate-end">Type <Text color={theme.warn}>{plan.vm}</Text> to proceed: {typed}</Text>} />
-	);
-}
-
-/** A detail view's lines wrapped to the box's width. */
+/** A detail view's lines wrapped to the pager's width. */
 export const detailRows = (title: string, lines: readonly string[], width: number) =>
-	[title, ...lines].flatMap((line, index) => wrapWhole(line, Math.max(8, width - 4), 2).map(text => ({text, bold: index === 0})));
+	pagerRows([title, ...lines], width, () => 2, (_line, index) => (index === 0 ? 'heading' : undefined));
 
 /** One item (a backup point, a journal record) whole: every line wrapped, none cut, scrolled like a plan. */
-export function DetailsBox({title, lines, height, width, scroll, closeKey}: {title: string; lines: readonly string[]; height: number; width: number; scroll: number; closeKey: string}) {
+export function DetailsBox({title, lines, geometry, scroll, closeKey, keys}: {title: string; lines: readonly string[]; geometry: PagerGeometry; scroll: number; closeKey: string; keys: string}) {
 	const theme = useTheme();
-	const rows = detailRows(title, lines, width);
-	return <ScrollBox rows={rows} height={height} width={width} scroll={scroll} borderColor={theme.accent} footer={<Text color={theme.muted}>{closeKey}: close</Text>} />;
+	const rows = detailRows(title, lines, geometry.width);
+	return <ScrollBox rows={rows} geometry={geometry} scroll={scroll} borderColor={theme.accent} keys={keys} footer={<Text color={theme.muted} wrap="truncate-end">{closeKey}: close</Text>} />;
 }
 
 export interface TakeForm {
@@ -58,25 +37,25 @@ export const takeFields = (form: TakeForm): Array<TakeForm['field']> =>
 	['name', 'description', 'internal', ...(form.memoryUnavailable === null ? ['memory' as const] : []), ...(form.quiesceUnavailable === null ? ['quiesce' as const] : [])];
 
 /** Name and description of a new snapshot (the name starts as a timestamp), and its kind and options. */
-export function TakeDialog({form, error, at}: {form: TakeForm; error: string | null; at: number | null}) {
+export function TakeDialog({form, at, height, width, hint}: {form: TakeForm; at: number | null; height: number; width: number; hint: string}) {
 	const theme = useTheme();
-	const shown = (field: 'name' | 'description') => (form.field === field ? withCursor(form[field], at) : form[field]);
-	const box = (field: 'internal' | 'memory' | 'quiesce', on: boolean, label: string, unavailable: string | null) => (
+	const room = width - 4 - 'Description: '.length;
+	const field = (label: string, name: 'name' | 'description') => (
+		<Text wrap="truncate-end">{label}<Text inverse={form.field === name}>{form.field === name ? fieldText(form[name], at, room) : fit(form[name], room).trimEnd()}</Text></Text>
+	);
+	const box = (name: 'internal' | 'memory' | 'quiesce', on: boolean, label: string, unavailable: string | null) => (
 		<Text wrap="truncate-end" color={unavailable === null ? undefined : theme.muted}>
-			<Text inverse={form.field === field}>[{on ? 'x' : ' '}]</Text> {label}{unavailable === null ? '' : ` (${unavailable})`}
+			<Text inverse={form.field === name}>[{on ? 'x' : ' '}]</Text> {label}{unavailable === null ? '' : ` (${unavailable})`}
 		</Text>
 	);
 	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
-			<Text bold>Take a snapshot of {form.vm}</Text>
-			<Text>Name:        <Text inverse={form.field === 'name'}>{shown('name')}</Text></Text>
-			<Text>Description: <Text inverse={form.field === 'description'}>{shown('description')}</Text></Text>
-			{box('internal', form.internal, 'internal (inside the images) instead of external overlays', null)}
-			{box('memory', form.memory, 'with memory (the RAM too)', form.memoryUnavailable)}
-			{box('quiesce', form.quiesce, 'quiesced through the guest agent', form.quiesceUnavailable)}
-			<Text color={theme.muted} wrap="truncate-end">Tab: next field, Space: tick, Enter: take.</Text>
-			{error && <Text color={theme.error}>{error}</Text>}
-		</Box>
+		<DialogFrame title={`Take a snapshot of ${form.vm}`} height={height} width={width} hint={hint} rows={[
+			field('Name:        ', 'name'),
+			field('Description: ', 'description'),
+			box('internal', form.internal, 'internal (inside the images) instead of external overlays', null),
+			box('memory', form.memory, 'with memory (the RAM too)', form.memoryUnavailable),
+			box('quiesce', form.quiesce, 'quiesced through the guest agent', form.quiesceUnavailable),
+		]} />
 	);
 }
 
@@ -84,14 +63,12 @@ export const defaultSnapshotName = (now: Date) =>
 	`snap-${now.toISOString().slice(0, 19).replaceAll('-', '').replace('T', '-').replaceAll(':', '')}`;
 
 /** The kind of backup to start: auto (incremental when the VM's bitmaps allow), full or incremental. */
-export function BackupDialog({vm, repository}: {vm: string; repository: string}) {
+export function BackupDialog({vm, repository, height, width}: {vm: string; repository: string; height: number; width: number}) {
 	const theme = useTheme();
 	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
-			<Text bold>Back up {vm}</Text>
-			<Text wrap="truncate-end">into {repository}</Text>
-			<Text color={theme.muted}>auto: incremental when the last backup's dirty bitmaps are still on the disks, else full (and why).</Text>
-		</Box>
+		<DialogFrame title={`Back up ${vm}`} height={height} width={width} rows={[
+			<Text wrap="truncate-end">into {repository}</Text>,
+		]} hint={<Text color={theme.muted}>auto: incremental when the last backup's dirty bitmaps are still on the disks, else full (and why).</Text>} />
 	);
 }
 
@@ -102,14 +79,46 @@ export interface RestoreForm {
 }
 
 /** The name of the new VM a point is restored as. */
-export function RestoreDialog({form, error, at}: {form: RestoreForm; error: string | null; at: number | null}) {
+export function RestoreDialog({form, at, height, width}: {form: RestoreForm; at: number | null; height: number; width: number}) {
 	const theme = useTheme();
 	return (
-		<Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1}>
-			<Text bold>Restore point {form.point} of {form.vm} as a new VM</Text>
-			<Text>Name: <Text inverse>{withCursor(form.name, at)}</Text></Text>
-			<Text color={theme.muted}>New images beside the other VMs; nothing existing is written to.</Text>
-			{error && <Text color={theme.error}>{error}</Text>}
-		</Box>
+		<DialogFrame title={`Restore point ${form.point} of ${form.vm} as a new VM`} height={height} width={width} rows={[
+			<Text wrap="truncate-end">Name: <Text inverse>{fieldText(form.name, at, width - 10)}</Text></Text>,
+		]} hint={<Text color={theme.muted}>New images beside the other VMs; nothing existing is written to.</Text>} />
 	);
+}
+
+/**
+ * A field's text with its cursor, in `width` columns: where it is longer, the part around the
+ * cursor (a long description scrolls sideways as it is typed, the cursor always in view).
+ */
+export function fieldText(value: string, at: number | null, width: number): string {
+	const chars = [...withCursor(safeText(value), at === null ? null : [...safeText([...value].slice(0, at).join(''))].length)];
+	if (chars.length <= width) return chars.join('');
+	const cursor = chars.indexOf('▏');
+	const start = Math.max(0, Math.min(cursor - width + 2, chars.length - width));
+	return chars.slice(start, start + width).join('');
+}
+
+/**
+ * A dialog in the body `height` rows tall: its title first (wrapped whole), then its rows, one each,
+ * then `hint` (a string: its keys, or a note) where there is room. Bordered where that fits; in a
+ * small terminal the border and then the hint go, never the title.
+ */
+function DialogFrame({title, rows, hint, height, width}: {title: string; rows: readonly ReactElement[]; hint?: ReactNode; height: number; width: number}) {
+	const theme = useTheme();
+	const boxed = wrapWhole(title, width - 4, 2);
+	const bordered = boxed.length + rows.length + 2 + (hint ? 1 : 0) <= height;
+	const heading = bordered ? boxed : wrapWhole(title, width, 2);
+	const showHint = hint !== undefined && heading.length + rows.length + (bordered ? 2 : 0) + 1 <= height;
+	const content = (
+		<>
+			{heading.map((line, index) => <Text key={index} bold wrap="truncate-end">{line}</Text>)}
+			{rows.map((row, index) => <Box key={index}>{row}</Box>)}
+			{showHint && (typeof hint === 'string' ? <Text color={theme.muted} wrap="truncate-end">{hint}</Text> : hint)}
+		</>
+	);
+	return bordered
+		? <Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1} width={width}>{content}</Box>
+		: <Box flexDirection="column" width={width}>{content}</Box>;
 }

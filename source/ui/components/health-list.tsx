@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import type {Finding} from '../../core/health.js';
 import {fit, windowStart} from '../layout.js';
 import {useTheme} from '../theme.js';

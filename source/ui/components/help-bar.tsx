@@ -1,5 +1,5 @@
-import {Text} from 'ink';
-import {COMMANDS, displayKey, isTextKey, type Command, type Context, type Keymap} from '../keymap.js';
+import {Text} from './text.js';
+import {COMMANDS, displayKey, type Command, type Context, type Keymap} from '../keymap.js';
 import {useTheme} from '../theme.js';
 
 /**
@@ -7,8 +7,8 @@ import {useTheme} from '../theme.js';
  * always among them when the context has one (its screen lists the rest).
  */
 export function barItems(keymap: Keymap, context: Context, width: number): Array<{command: Command; keys: string}> {
-	// Where a name is being typed, letters are the name's: only the other keys act.
-	const keysOf = (command: Command) => keymap.keys[command].filter(spec => context !== 'confirmTyped' || !isTextKey(spec)).map(displayKey).join('/');
+	// Only the keys that act here (in a text field, letters are the text's).
+	const keysOf = (command: Command) => keymap.keysIn(context, command).map(displayKey).join('/');
 	const all = keymap.barCommands(context).filter(command => keysOf(command) !== '').map(command => ({command, keys: keysOf(command)}));
 	const size = (item: {command: Command; keys: string}) => [...`${item.keys} ${COMMANDS[item.command].short}`].length;
 	const help = all.find(item => item.command === 'help');

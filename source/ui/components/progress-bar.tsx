@@ -1,4 +1,4 @@
-import {Text} from 'ink';
+import {Text} from './text.js';
 import {useTheme} from '../theme.js';
 
 /** A bar of `width` cells; full cells only, so one update changes few bytes. */

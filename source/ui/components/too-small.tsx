@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import {useTheme} from '../theme.js';
 
 /** Below this, no screen can show a plan or a list usefully: the UI asks for a larger terminal. */

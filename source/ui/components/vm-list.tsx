@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from './text.js';
 import {ageText} from '../../core/describe.js';
 import type {Severity} from '../../core/health.js';
 import type {VmSummary} from '../../core/model.js';

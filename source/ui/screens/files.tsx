@@ -1,5 +1,7 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from '../components/text.js';
 import {useCallback, useEffect, useState} from 'react';
+import {safeText} from '../../core/terminal-text.js';
 import {formatBytes} from '../../core/units.js';
 import {useLoader} from '../hooks/use-inventory.js';
 import {fit, windowStart} from '../layout.js';
@@ -43,7 +45,8 @@ function FilesScreen({context, visible}: ScreenProps) {
 			: listing.data.entries.map(entry => ({
 				name: entry.name,
 				into: entry.type === 'directory' ? joined(where ?? '/', entry.name) : null,
-				text: `${entry.mode}  ${formatBytes(entry.size).padStart(9)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`,
+				// A guest's names may hold line breaks and escape sequences: shown visibly, never interpreted.
+				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${safeText(entry.name)}${entry.type === 'directory' ? '/' : ''}${entry.target === undefined ? '' : ` -> ${safeText(entry.target)}`}`,
 			}));
 	const cursor = useCursor(context, 'files', rows, row => row.name);
 	const go = (next: string | null) => {
@@ -65,7 +68,7 @@ function FilesScreen({context, visible}: ScreenProps) {
 			const file = joined(where ?? '/', row.name);
 			jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
 				const done = await service.extractFiles(vm, {point, path: file, command: `snapdeck ui: files ${vm} --extract`, signal});
-				return {outcome: 'done', message: `copied to ${done.written}`};
+				return {outcome: 'done', message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`};
 			});
 		},
 	}});

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from '../components/text.js';
 import {progressText} from '../../core/describe.js';
 import {colorOf, jobLines, MARK} from '../components/jobs-panel.js';
 import {ProgressBar} from '../components/progress-bar.js';
@@ -33,7 +34,7 @@ function JobsScreen({context, visible}: ScreenProps) {
 			<Text bold wrap="truncate-end">Jobs of this window: {all.length === 0 ? 'none yet' : `${running} running, ${all.length - running} ended, newest last`}</Text>
 			{all.slice(start, start + rows).map((shown, offset) => {
 				const selected = start + offset === cursor.index;
-				const {head, progress} = jobLines(shown, width);
+				const {head, progress} = jobLines(shown);
 				return (
 					<Box key={shown.id} flexDirection="column">
 						<Text wrap="truncate-end" inverse={selected}>

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {Text} from '../components/text.js';
 import {journalLine} from '../../core/describe.js';
 import {journalDetails} from '../details.js';
 import {useFollow, useJournal} from '../hooks/use-inventory.js';

@@ -79,8 +79,9 @@ export function useCursor<T>(context: ScreenContext, screen: ScreenName, items: 
 	const held = cursor?.key ?? null;
 	const key = keys[index];
 	const {dispatch} = context;
+	// The item shown under the cursor becomes the one it holds: the next key acts on what is seen.
 	useEffect(() => {
-		if (held === null && key !== undefined) dispatch({type: 'hold', screen, key, index});
+		if (key !== undefined && key !== held) dispatch({type: 'hold', screen, key, index, replacing: held});
 	}, [held, key, index, dispatch, screen]);
 	return {index, current, keys};
 }

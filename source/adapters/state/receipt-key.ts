@@ -1,0 +1,56 @@
+import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject} from 'node:crypto';
+import {chmod, readFile} from 'node:fs/promises';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import {canonicalJson, type Receipt, type ReceiptBody} from '../../core/receipt.js';
+import {SnapdeckError} from '../../core/errors.js';
+import {makeDirs, readStateFile} from '../safe-fs.js';
+import {writeFileAtomic} from './atomic-file.js';
+
+/** Where snapdeck keeps its receipt key: the configuration's folder (SNAPDECK_CONFIG_DIR, else ~/.config/snapdeck). */
+export const receiptKeyFiles = () => {
+	const dir = process.env['SNAPDECK_CONFIG_DIR'] ?? envPaths('snapdeck', {suffix: ''}).config;
+	return {dir, privateKey: path.join(dir, 'receipts-ed25519.key'), publicKey: path.join(dir, 'receipts-ed25519.pub')};
+};
+
+const keyIdOf = (publicKey: KeyObject) => createHash('sha256').update(publicKey.export({type: 'spki', format: 'der'})).digest('hex').slice(0, 16);
+
+/** The receipt key, made on first use (Ed25519; the private key 0600, never leaving this folder). */
+async function receiptKey(): Promise<{privateKey: KeyObject; publicKey: KeyObject}> {
+	const files = receiptKeyFiles();
+	const text = await readStateFile(files.privateKey);
+	if (text !== null) {
+		const privateKey = createPrivateKey(text);
+		return {privateKey, publicKey: createPublicKey(privateKey)};
+	}
+	await makeDirs(files.dir, 'the configuration folder');
+	const {privateKey, publicKey} = generateKeyPairSync('ed25519');
+	await writeFileAtomic(files.privateKey, privateKey.export({type: 'pkcs8', format: 'pem'}) as string);
+	await chmod(files.privateKey, 0o600);
+	await writeFileAtomic(files.publicKey, publicKey.export({type: 'spki', format: 'pem'}) as string);
+	await chmod(files.publicKey, 0o644);
+	return {privateKey, publicKey};
+}
+
+/** A receipt signed with this user's receipt key. */
+export async function signReceipt(body: ReceiptBody): Promise<Receipt> {
+	const {privateKey, publicKey} = await receiptKey();
+	return {
+		receipt: body, signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64'),
+		publicKey: publicKey.export({type: 'spki', format: 'pem'}) as string, keyId: keyIdOf(publicKey),
+	};
+}
+
+/** Whether `receipt` was signed by the key `publicKeyPem` (SPKI PEM) and is unchanged since. */
+export function receiptValid(receipt: Receipt, publicKeyPem: string): {ok: boolean; keyId: string} {
+	let key: KeyObject;
+	try {
+		key = createPublicKey(publicKeyPem);
+	} catch {
+		throw new SnapdeckError('input', 'the public key is not a PEM public key', 'pass the receipts-ed25519.pub of the snapdeck that signed it');
+	}
+	return {ok: verify(null, Buffer.from(canonicalJson(receipt.receipt)), key, Buffer.from(receipt.signature, 'base64')), keyId: keyIdOf(key)};
+}
+
+/** This user's public receipt key, if there is one. */
+export const ownPublicKey = async () => readFile(receiptKeyFiles().publicKey, 'utf8').catch(() => null);

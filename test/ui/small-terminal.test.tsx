@@ -1,0 +1,73 @@
+import {describe, expect, it} from 'vitest';
+import {buildKeymap, COMMANDS} from '../../source/ui/keymap.js';
+import {labWithVm} from '../helpers/lab.js';
+import {rawKey, renderApp} from '../helpers/ui.js';
+
+describe('dialogs and the help in small and large terminals', () => {
+	it('at 40x12 the take dialog keeps its title and fields in view; a long description scrolls with its cursor; an invalid name is said whole', async () => {
+		const lab = await labWithVm('web1');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		await ui.waitFor(frame => frame.includes('web1'), 'the list');
+		ui.press('take');
+		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web1'), 'the take dialog with its title');
+		const lines = dialog.split('\n');
+		expect(lines.length).toBeLessThanOrEqual(11);
+		expect(lines.findIndex(line => line.includes('Take a snapshot of web1'))).toBeLessThan(lines.findIndex(line => line.includes('Name:')));
+		for (const row of ['Name:', 'Description:', '[ ] internal', '[ ] with memory', '[ ] quiesced']) expect(dialog).toContain(row);
+		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
+		ui.press('nextField');
+		ui.type('before the distribution upgrade of the web server');
+		await ui.waitFor(frame => frame.includes('web server▏'), 'the end of the description, with the cursor, in view');
+		ui.type(rawKey('home'));
+		await ui.waitFor(frame => frame.includes('▏before the'), 'its start, with the cursor');
+		ui.type(rawKey('shift+tab'));
+		ui.type(`${rawKey('ctrl+u')}bad name/`);
+		ui.press('submit');
+		const said = await ui.waitFor(frame => frame.includes('invalid name'), 'why the name is refused');
+		expect(said).toContain('Take a snapshot of web1');
+		const note = said.split('\n').filter(line => /invalid name|separator/.test(line)).join(' ');
+		expect(note).toMatch(/^invalid name: .*separator/);
+		expect(note).not.toContain('…');
+	});
+
+	it('at 40x12 the header says where the operator is; the ? screen covers the terminal but the keys and pages to its end', async () => {
+		const lab = await labWithVm('a-vm-with-a-long-name-on-a-phone');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		const list = await ui.waitFor(frame => frame.includes('a-vm-with'), 'the list');
+		expect(list.split('\n')[0]).toMatch(/^snapdeck · VMs \(1\) · local:/);
+		ui.press('help');
+		let help = await ui.waitFor(frame => frame.includes('Keys on the VM list'), 'the help');
+		expect(help.split('\n')[0]).toBe('Keys on the VM list');
+		const seen = new Set<string>();
+		for (let page = 0; page < 20; page++) {
+			for (const line of help.split('\n')) seen.add(line.trim());
+			const where = /lines (\d+)-(\d+) of (\d+)/.exec(help)!;
+			if (where[2] === where[3]) break;
+			ui.press('pageDown');
+			help = await ui.waitFor(frame => !frame.includes(where[0]), 'the next page');
+		}
+		const keymap = buildKeymap();
+		for (const command of keymap.commandsIn('list')) expect([...seen].some(line => line.endsWith(COMMANDS[command].description)), command).toBe(true);
+		expect([...seen].some(line => line.startsWith('Text fields:'))).toBe(true);
+	});
+
+	it('at 200x60 the ? screen lays its keys out across the width, and cuts no line', async () => {
+		const lab = await labWithVm('wide1');
+		const ui = renderApp(lab.service);
+		ui.resize(200, 60);
+		await ui.waitFor(frame => frame.includes('wide1'), 'the list');
+		ui.press('help');
+		const help = await ui.waitFor(frame => frame.includes('Keys on the VM list'), 'the help');
+		expect(help).not.toContain('…');
+		expect(help).not.toContain('lines 1-');
+		const keymap = buildKeymap();
+		for (const command of keymap.commandsIn('list')) expect(help).toContain(COMMANDS[command].description);
+		// Side by side: the categories in three columns or more, so the box is not mostly empty.
+		const headings = help.split('\n').find(line => line.includes('Move'))!;
+		expect(headings.match(/(Move|Snapshots|Backups|View|Jobs)/g)!.length).toBeGreaterThanOrEqual(3);
+		const boxRows = help.split('\n').filter(line => line.startsWith('│'));
+		expect(boxRows.length).toBeLessThan(20);
+	});
+});
