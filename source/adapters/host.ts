@@ -88,10 +88,13 @@ export interface SshTarget {
 	readonly noVerify?: boolean;
 }
 
-/** ssh's destination and options for a target: never a password prompt, a bounded connect. */
+/**
+ * ssh's destination and options for a target: never a password prompt, a bounded connect (and
+ * banner), and keep-alives that end a connection whose peer stopped answering (3 x 15 s).
+ */
 function sshArgs(target: SshTarget): {destination: string; options: string[]} {
 	const destination = target.user ? `${target.user}@${target.host}` : target.host;
-	const options = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'];
+	const options = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3'];
 	if (target.port) options.push('-p', String(target.port));
 	if (target.keyfile) options.push('-i', target.keyfile);
 	if (target.noVerify) options.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR');

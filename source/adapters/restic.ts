@@ -1,6 +1,8 @@
 import {existsSync} from 'node:fs';
 import {SnapdeckError} from '../core/errors.js';
 import {loadExeca, toolPath} from './exec.js';
+import {holdGroup, signalGroup, signalProcess, watchStall} from './process-group.js';
+import {sftpCommand} from './restic-sftp.js';
 
 /**
  * A restic repository snapdeck copies points to: a local path, sftp:, rest:, s3:, b2:, rclone:...
@@ -87,6 +89,14 @@ function describe(target: ResticTarget, failure: ResticFailure, words: string, c
 
 export interface ResticRunOptions {
 	readonly signal?: AbortSignal;
+	/**
+	 * How the run is bounded. 'metadata' (snapshots, ls, a manifest's dump, check of the structure,
+	 * init, forget): a time limit, and the stall limit. 'data' (backup, restore, a file's dump,
+	 * check --read-data, prune): the stall limit only, since their length follows the data.
+	 */
+	readonly bound: 'metadata' | 'data';
+	/** A metadata run that reads the whole repository's index and trees (check): its time limit is this many times the usual. */
+	readonly slow?: number;
 	/** Working directory (backup: the folder whose files are copied). */
 	readonly cwd?: string;
 	/** Each JSON line restic prints on stdout (--json), as it arrives. */
@@ -98,7 +108,21 @@ export interface ResticRunOptions {
 	readonly stopOn?: ResticFailure;
 	/** Takes stdout as it comes (restic dump), instead of buffering it. */
 	readonly onData?: (chunk: Buffer) => void;
+	/** The most stdout that is buffered (a manifest's dump): past it the run is stopped, and refused. */
+	readonly maxOutput?: number;
 }
+
+const positive = (name: string, fallback: number) => {
+	const value = Number(process.env[name]);
+	return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+
+/** How long a metadata command may take in all (SNAPDECK_RESTIC_TIMEOUT_MS). */
+export const resticTimeLimitMs = () => positive('SNAPDECK_RESTIC_TIMEOUT_MS', 300_000);
+/** How long any restic run may move no bytes at all, over the network or on disk (SNAPDECK_RESTIC_STALL_MS). */
+export const resticStallMs = () => positive('SNAPDECK_RESTIC_STALL_MS', 60_000);
+/** How long restic has after SIGINT (removing its lock) before its whole process group is killed. */
+const GRACE_MS = 10_000;
 
 /** The environment restic runs with: the target's password source, or the caller's RESTIC_PASSWORD* as given. */
 function resticEnv(target: ResticTarget): Record<string, string | undefined> {
@@ -109,56 +133,107 @@ function resticEnv(target: ResticTarget): Record<string, string | undefined> {
 	return env;
 }
 
+/** restic's -o options: the target's own, and for sftp: a bounded ssh of snapdeck's where the target names none. */
+function extendedOptions(target: ResticTarget): string[] {
+	const options = {...target.options};
+	if (target.repository.startsWith('sftp:') && options['sftp.command'] === undefined) options['sftp.command'] = sftpCommand(target.repository, existsSync('/usr/bin/setpriv'));
+	return Object.entries(options).flatMap(([key, value]) => ['-o', `${key}=${value}`]);
+}
+
+/** Why a run was stopped by snapdeck rather than by restic itself. */
+type Stop = {kind: 'failure'; failure: ResticFailure} | {kind: 'error'; error: SnapdeckError} | {kind: 'cancel'};
+
 /**
  * Runs restic on a target, never through a shell, without a terminal (it never prompts for a
- * password). Cancelling sends SIGINT, on which restic removes its lock and exits; SIGKILL follows
- * after 10 s.
+ * password), in a session and process group of its own with whatever it starts (ssh, rclone).
+ * Cancelling, a stall or the time limit send restic SIGINT, on which it removes its lock and
+ * exits; the whole group is killed after GRACE_MS, and whatever is left of it when restic ends.
  */
-export async function restic(target: ResticTarget, args: readonly string[], options: ResticRunOptions = {}): Promise<string> {
-	const extended = Object.entries(target.options ?? {}).flatMap(([key, value]) => ['-o', `${key}=${value}`]);
-	const stop = new AbortController();
-	const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+export async function restic(target: ResticTarget, args: readonly string[], options: ResticRunOptions): Promise<string> {
 	// Under setpriv, the kernel sends restic SIGINT when snapdeck dies (even by SIGKILL): it then
 	// removes its lock and exits without writing a snapshot, instead of finishing one unseen.
 	const setpriv = existsSync('/usr/bin/setpriv');
-	const command = [toolPath('restic'), ...extended, ...args];
+	const command = [toolPath('restic'), ...extendedOptions(target), ...args];
 	const {execa} = await loadExeca();
 	const subprocess = execa(setpriv ? '/usr/bin/setpriv' : command[0]!, setpriv ? ['--pdeathsig', 'INT', '--', ...command] : command.slice(1), {
-		reject: false, stdin: 'ignore', encoding: 'utf8', cwd: options.cwd, env: resticEnv(target), extendEnv: true,
-		cancelSignal: signal, killSignal: 'SIGINT', forceKillAfterDelay: 10_000, buffer: {stdout: options.onData === undefined, stderr: false},
+		reject: false, stdin: 'ignore', encoding: 'utf8', cwd: options.cwd, env: resticEnv(target), extendEnv: true, detached: true,
+		buffer: {stdout: options.onData === undefined, stderr: false}, ...(options.maxOutput === undefined ? {} : {maxBuffer: {stdout: options.maxOutput}}),
 	});
-	if (options.onData) subprocess.stdout?.on('data', options.onData);
+	const group = subprocess.pid;
+	const held = group === undefined ? null : holdGroup(group);
+	let stopped: Stop | null = null;
+	let killer: NodeJS.Timeout | undefined;
+	const stop = (why: Stop) => {
+		if (stopped !== null || group === undefined) return;
+		stopped = why;
+		// restic alone first: its ssh must still carry the removal of its lock.
+		signalProcess(group, 'SIGINT');
+		killer = setTimeout(() => signalGroup(group, 'SIGKILL'), GRACE_MS);
+	};
+	const name = args[0] ?? '';
+	const unreachable = (what: string): Stop => ({kind: 'error', error: new ResticError('unreachable', `${targetLabel(target)} cannot be reached: ${what}; restic ${name} was stopped`, 'check the network and the host, then run the same command again; a copy that was stopped made no snapshot there')});
+	const onAbort = () => stop({kind: 'cancel'});
+	options.signal?.addEventListener('abort', onAbort);
+	if (options.signal?.aborted) onAbort();
+	const stallMs = resticStallMs();
+	let ownBytes = 0;
+	const watchdog = group === undefined ? null : watchStall(group, stallMs, () => ownBytes, () => stop(unreachable(`nothing moved for ${Math.round(stallMs / 1000)} s`)));
+	const limitMs = resticTimeLimitMs() * (options.slow ?? 1);
+	const limit = options.bound === 'metadata' ? setTimeout(() => stop(unreachable(`no answer within ${Math.round(limitMs / 1000)} s`)), limitMs) : undefined;
 	let stderr = '';
-	let stoppedFor: ResticFailure | null = null;
-	subprocess.stderr?.on('data', (chunk: Buffer) => {
-		stderr = `${stderr}${chunk.toString('utf8')}`.slice(-20_000);
-		if (options.stopOn !== undefined && stoppedFor === null && classifyResticError(chunk.toString('utf8')) === options.stopOn) {
-			stoppedFor = options.stopOn;
-			stop.abort();
-		}
+	subprocess.stdout?.on('data', (chunk: Buffer) => {
+		ownBytes += chunk.length;
+		options.onData?.(chunk);
 	});
-	if (options.onJson) {
-		let partial = '';
-		subprocess.stdout?.on('data', (chunk: Buffer) => {
-			const lines = `${partial}${chunk.toString('utf8')}`.split('\n');
-			partial = lines.pop()!;
-			for (const line of lines) {
-				if (!line.startsWith('{')) continue;
-				try {
-					options.onJson?.(JSON.parse(line) as Record<string, unknown>);
-				} catch {
-					// A line restic did not finish as JSON: not progress.
-				}
-			}
-		});
+	subprocess.stderr?.on('data', (chunk: Buffer) => {
+		ownBytes += chunk.length;
+		stderr = `${stderr}${chunk.toString('utf8')}`.slice(-20_000);
+		if (options.stopOn !== undefined && classifyResticError(chunk.toString('utf8')) === options.stopOn) stop({kind: 'failure', failure: options.stopOn});
+	});
+	if (options.onJson) subprocess.stdout?.on('data', jsonLines(options.onJson));
+	try {
+		const result = await subprocess;
+		return outcome(target, args, options, result, stopped, stderr, setpriv);
+	} finally {
+		options.signal?.removeEventListener('abort', onAbort);
+		watchdog?.stop();
+		clearTimeout(limit);
+		clearTimeout(killer);
+		// What restic started and left behind (an ssh it did not wait for) goes with it.
+		if (group !== undefined) signalGroup(group, 'SIGKILL');
+		held?.release();
 	}
-	const result = await subprocess;
-	if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw new SnapdeckError('tool', 'restic is not installed (or not on PATH)', 'install it: apt-get install restic');
-	if (stoppedFor !== null) throw explain(target, stoppedFor, stderr, args[0] ?? '');
-	if (result.isCanceled) throw new SnapdeckError('failed', `restic ${args[0] ?? ''} was cancelled`);
+}
+
+/** Each whole JSON line of a stream, parsed (restic --json). */
+function jsonLines(onJson: (value: Record<string, unknown>) => void) {
+	let partial = '';
+	return (chunk: Buffer) => {
+		const lines = `${partial}${chunk.toString('utf8')}`.split('\n');
+		partial = lines.pop()!;
+		for (const line of lines) {
+			if (!line.startsWith('{')) continue;
+			try {
+				onJson(JSON.parse(line) as Record<string, unknown>);
+			} catch {
+				// A line restic did not finish as JSON: not progress.
+			}
+		}
+	};
+}
+
+/** What a finished run means: its stdout, or the error that says what went wrong. */
+function outcome(target: ResticTarget, args: readonly string[], options: ResticRunOptions, result: {exitCode?: number; stdout?: unknown; isMaxBuffer?: boolean; code?: string}, stopped: Stop | null, stderr: string, setpriv: boolean): string {
+	const name = args[0] ?? '';
+	if (result.code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw new SnapdeckError('tool', 'restic is not installed (or not on PATH)', 'install it: apt-get install restic');
+	const stop = stopped as Stop | null;
+	if (stop?.kind === 'failure') throw explain(target, stop.failure, stderr, name);
+	if (stop?.kind === 'error') throw stop.error;
+	if (stop?.kind === 'cancel') throw new SnapdeckError('failed', `restic ${name} was cancelled`);
+	if (result.isMaxBuffer) throw new SnapdeckError('failed', `restic ${name} on ${targetLabel(target)} printed more than ${options.maxOutput} bytes: what it holds there is not what snapdeck wrote`, 'someone with the password changed the target: check who can write to it');
 	if (result.exitCode !== 0) {
 		const words = `${stderr}\n${typeof result.stdout === 'string' && !options.onJson ? result.stdout : ''}`;
-		throw explain(target, classifyResticError(words), words, args[0] ?? '');
+		throw explain(target, classifyResticError(words), words, name);
 	}
 	return typeof result.stdout === 'string' ? result.stdout : '';
 }

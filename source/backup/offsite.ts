@@ -1,23 +1,25 @@
-import {createHash} from 'node:crypto';
-import {copyFile, link, lstat, readdir, rm, writeFile} from 'node:fs/promises';
+import {copyFile, link, readdir, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
-import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
+import {archiveFile, findPoint, pointChain, type Manifest} from '../core/backup.js';
+import {SnapdeckError} from '../core/errors.js';
+import {resolveRecorded, type RecordedCopies} from '../core/offsite-claims.js';
+import {offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type RemotePoint} from '../core/offsite.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
 import {latestPoint} from '../core/points.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {formatBytes} from '../core/units.js';
-import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
-import type {Hypervisor} from '../adapters/hypervisor.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
-import {makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
-import {Repository, sha256File} from './repository.js';
+import {makeDirs, stateFolder} from '../adapters/safe-fs.js';
 import {keepKit, syncKit} from './kit.js';
+import {recordCopy, recordOf} from './offsite-record.js';
 import {RECEIPTS} from './receipts.js';
-import {assertRestorable, restoreBackup, type Restored, type RestoreOptions} from './restore.js';
+import {Repository} from './repository.js';
+import {assertRestorable} from './restore.js';
+
+/** The most `restic snapshots --json` may print (a snapshot is a few hundred bytes: some 100,000 of them). */
+const LISTING_LIMIT = 64 * 1024 * 1024;
 
 export interface CopyOptions {
 	/** The point to copy; the newest complete one when absent. */
@@ -43,9 +45,9 @@ export interface CopyResult {
 	readonly created: boolean;
 }
 
-/** The snapshots of `vm`'s points on a target, oldest first. */
-export async function listRemote(target: ResticTarget, vm: string, signal?: AbortSignal): Promise<RemotePoint[]> {
-	const text = await restic(target, ['snapshots', '--json', '--tag', vmTagFilter(vm)], {signal});
+/** The snapshots on a target tagged as `vm`'s points, as restic lists them (checked: a target is not ours alone). */
+async function listSnapshots(target: ResticTarget, vm: string, signal?: AbortSignal): Promise<ResticSnapshot[]> {
+	const text = await restic(target, ['snapshots', '--json', '--tag', vmTagFilter(vm)], {signal, bound: 'metadata', maxOutput: LISTING_LIMIT});
 	let json: unknown;
 	try {
 		json = JSON.parse(text || '[]');
@@ -54,7 +56,18 @@ export async function listRemote(target: ResticTarget, vm: string, signal?: Abor
 	}
 	const parsed = ResticSnapshot.array().safeParse(json ?? []);
 	if (!parsed.success) throw new SnapdeckError('failed', `restic snapshots on ${targetLabel(target)} answered with something that is not a snapshot list`);
-	return remotePoints(parsed.data, vm).points;
+	return parsed.data;
+}
+
+/** The snapshots of `vm`'s points on a target, oldest first (two that claim one point both listed, marked `duplicate`). */
+export async function listRemote(target: ResticTarget, vm: string, signal?: AbortSignal): Promise<RemotePoint[]> {
+	return remotePoints(await listSnapshots(target, vm, signal), vm).points;
+}
+
+/** The VM's points on a target, and what this host recorded of its copies there (null: no record of that target here). */
+export async function remoteClaims(repo: Repository | null, target: ResticTarget, vm: string, signal?: AbortSignal): Promise<{points: RemotePoint[]; recorded: RecordedCopies | null}> {
+	const points = await listRemote(target, vm, signal);
+	return {points, recorded: resolveRecorded(await recordOf(repo, vm, target), points)};
 }
 
 /** The VM's points on the target, after making a restic repository there if there is none (`created`). */
@@ -64,31 +77,8 @@ async function listOrCreate(target: ResticTarget, vm: string, signal?: AbortSign
 	} catch (error) {
 		if (!(error instanceof ResticError) || error.failure !== 'no-repository') throw error;
 	}
-	await restic(target, ['init'], {signal});
+	await restic(target, ['init'], {signal, bound: 'metadata'});
 	return {points: [], created: true};
-}
-
-/** This host's record of a VM's copies (`.snapdeck/offsite.json` beside its local backups). */
-const stateFile = (repo: Repository, vm: string) => path.join(stateDir(repo.vmDir(vm)), 'offsite.json');
-
-export async function readOffsiteState(repo: Repository, vm: string): Promise<OffsiteState> {
-	const text = await readStateFile(stateFile(repo, vm)).catch(() => null);
-	if (text === null) return {version: 1, targets: []};
-	try {
-		return OffsiteState.parse(JSON.parse(text));
-	} catch {
-		// A damaged record only costs health its knowledge of past copies; the next copy rewrites it.
-		return {version: 1, targets: []};
-	}
-}
-
-async function updateOffsiteState(repo: Repository, vm: string, target: ResticTarget, change: Partial<Pick<OffsiteRecord, 'lastCopy' | 'lastCheck'>>): Promise<void> {
-	await repo.ownFolder(vm);
-	await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`);
-	const state = await readOffsiteState(repo, vm);
-	const old = state.targets.find(record => record.repository === target.repository);
-	const record: OffsiteRecord = {repository: target.repository, name: target.name ?? old?.name ?? null, lastCopy: old?.lastCopy ?? null, lastCheck: old?.lastCheck ?? null, ...change};
-	await writeJsonAtomic(stateFile(repo, vm), {version: 1, targets: [...state.targets.filter(other => other !== old), record]} satisfies OffsiteState);
 }
 
 /** Progress events from restic's --json status lines. */
@@ -108,55 +98,77 @@ function resticProgress(onEvent: CopyOptions['onEvent']) {
  * chain's files and a manifest of that chain). Its caller holds the VM's repository lock; the files are
  * hard-linked into a staging folder so the snapshot's paths are the same for every copy (restic
  * then reads only files it has not seen). A copy that is killed leaves no snapshot (restic writes
- * it last); what it uploaded is reused by the next one.
+ * it last); what it uploaded is reused by the next one. A point is on the target already only
+ * when this host's record names a snapshot of it there: one that someone else added is no copy.
  */
 export async function copyToTarget(repo: Repository, vm: string, target: ResticTarget, options: CopyOptions, job: JobContext): Promise<CopyResult> {
-	let staging: string | null = null;
+	const manifest = await repo.read(vm);
+	const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
+	if (!point) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root} to copy`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
+	assertRestorable(manifest, point, options.force);
+	const chain = pointChain(manifest, point.id).reverse();
+	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	if (problems.length > 0) throw new SnapdeckError('failed', `cannot copy point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}' to see which points are intact, and copy another`);
+	const bytes = chain.reduce((sum, member) => sum + member.files.reduce((inner, file) => inner + file.size, 0), 0);
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `copy point ${point.id} of ${vm} (${formatBytes(bytes)} in ${chain.length} point${chain.length === 1 ? '' : 's'}) to ${targetLabel(target)}`, resumed: false});
+	const {points: there, created} = await listOrCreate(target, vm, options.signal);
+	const recorded = resolveRecorded(await recordOf(repo, vm, target), there);
+	const mine = there.filter(remote => recorded?.snapshots.has(remote.snapshot));
+	const existing = mine.filter(remote => remote.id === point.id).at(-1);
+	if (existing) {
+		// Recorded again: a copy an older snapdeck recorded by its short id is now recorded whole.
+		await recordCopy(repo, vm, target, {at: existing.copiedAt.replace(/(\.\d{3})\d*Z$/, '$1Z'), point: point.id, snapshot: existing.snapshot, uploaded: 0});
+		return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
+	}
+	// Earlier points' archives are theirs: the snapshot holds this point's only.
+	const staged: Manifest = {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null, bootFiles: []}))};
+	// restic reads again only the files its parent's tree does not list the same: the parent must be this host's own copy.
+	const {snapshot, uploaded} = await upload(repo, vm, target, staged, point.id, mine.at(-1) ?? null, options, job);
+	await recordCopy(repo, vm, target, {at: (options.now ?? new Date()).toISOString(), point: point.id, snapshot, uploaded});
+	options.onEvent?.({type: 'done', index: 0});
+	return {point: point.id, snapshot, uploaded, bytes, already: false, created};
+}
+
+/** Stages the chain and runs restic backup on it: the new snapshot's whole id, and the bytes restic added. */
+async function upload(repo: Repository, vm: string, target: ResticTarget, manifest: Manifest, id: string, parent: RemotePoint | null, options: CopyOptions, job: JobContext): Promise<{snapshot: string; uploaded: number}> {
+	const point = manifest.points.find(member => member.id === id)!;
+	const staging = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'offsite-copy');
 	try {
-		const manifest = await repo.read(vm);
-		const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
-		if (!point) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root} to copy`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
-		assertRestorable(manifest, point, options.force);
-		const chain = pointChain(manifest, point.id).reverse();
-		const problems = await repo.chainHeaderProblems(manifest, point.id);
-		if (problems.length > 0) throw new SnapdeckError('failed', `cannot copy point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}' to see which points are intact, and copy another`);
-		const bytes = chain.reduce((sum, member) => sum + member.files.reduce((inner, file) => inner + file.size, 0), 0);
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `copy point ${point.id} of ${vm} (${formatBytes(bytes)} in ${chain.length} point${chain.length === 1 ? '' : 's'}) to ${targetLabel(target)}`, resumed: false});
-		const {points: there, created} = await listOrCreate(target, vm, options.signal);
-		const existing = there.find(remote => remote.id === point.id);
-		if (existing) {
-			// What health knows follows what the target holds (copied from here before, or by another run).
-			await updateOffsiteState(repo, vm, target, {lastCopy: {at: existing.copiedAt.replace(/(\.\d{3})\d*Z$/, '$1Z'), point: point.id, snapshot: existing.snapshot, uploaded: 0}});
-			return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
-		}
-		// Earlier points' archives are theirs: the snapshot holds this point's only.
-		staging = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'offsite-copy');
-		await stage(repo, vm, staging, {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null, bootFiles: []}))});
-		const parent = [...there].sort((a, b) => a.copiedAt.localeCompare(b.copiedAt)).at(-1);
-		await job.begin(point.id, `to ${targetLabel(target)}`);
+		await stage(repo, vm, staging, manifest);
+		await job.begin(id, `to ${targetLabel(target)}`);
 		let summary: Record<string, unknown> | null = null;
 		const progress = resticProgress(options.onEvent);
 		try {
 			job.step('staged');
 			await restic(target, ['backup', '--json', '--ignore-ctime', '--tag', offsiteTags(vm, point).join(','), ...(parent ? ['--parent', parent.snapshot] : []), '.'], {
 				// A full target: restic would retry each refused write for minutes.
-				cwd: staging, signal: options.signal, stopOn: 'full',
+				cwd: staging, signal: options.signal, stopOn: 'full', bound: 'data',
 				onJson: line => (line['message_type'] === 'summary' ? (summary = line) : progress(line)),
 			});
 		} catch (error) {
-			if (options.signal?.aborted) throw new SnapdeckError('failed', `the copy of point ${point.id} to ${targetLabel(target)} was cancelled; no snapshot was made there, and the next copy reuses what was uploaded`);
+			if (options.signal?.aborted) throw new SnapdeckError('failed', `the copy of point ${id} to ${targetLabel(target)} was cancelled; no snapshot was made there, and the next copy reuses what was uploaded`);
 			throw error;
 		}
 		const done = summary as Record<string, unknown> | null;
-		const snapshot = String(done?.['snapshot_id'] ?? '');
-		const uploaded = Number(done?.['data_added'] ?? 0);
+		const snapshot = await wholeId(target, vm, String(done?.['snapshot_id'] ?? ''), staging, options.signal);
 		job.step('uploaded');
-		await updateOffsiteState(repo, vm, target, {lastCopy: {at: (options.now ?? new Date()).toISOString(), point: point.id, snapshot, uploaded}});
-		options.onEvent?.({type: 'done', index: 0});
-		return {point: point.id, snapshot, uploaded, bytes, already: false, created};
+		return {snapshot, uploaded: Number(done?.['data_added'] ?? 0)};
 	} finally {
-		if (staging !== null) await rm(staging, {recursive: true, force: true}).catch(() => undefined);
+		await rm(staging, {recursive: true, force: true}).catch(() => undefined);
 	}
+}
+
+/**
+ * The whole id of the snapshot restic just made: its summary gives 8 digits only (restic 0.14).
+ * It is the one snapshot whose id begins with them and whose path is this copy's staging folder
+ * (a name with the job's random token): another that claims both is refused, not guessed at.
+ */
+async function wholeId(target: ResticTarget, vm: string, short: string, staging: string, signal?: AbortSignal): Promise<string> {
+	const made = (await listSnapshots(target, vm, signal)).filter(snapshot => short.length >= 8 && snapshot.id.startsWith(short) && (snapshot.paths ?? []).length === 1 && snapshot.paths![0] === staging);
+	if (made.length !== 1) {
+		throw new SnapdeckError('failed', `restic made snapshot ${short || '(no id given)'} on ${targetLabel(target)}, and ${made.length === 0 ? 'no snapshot there is it' : `${made.length} snapshots there claim to be it`}: it is not recorded as this host's copy`, 'someone who holds the target\'s password may be adding snapshots: check who can write to it, then copy again');
+	}
+	return made[0]!.id;
 }
 
 /** The staging folder of a copy: the chain's manifest, and its files linked (copied where links are not allowed). */
@@ -182,129 +194,6 @@ async function stage(repo: Repository, vm: string, staging: string, manifest: Ma
 	}
 }
 
-/** The remote point `id` of `vm` (its newest snapshot when copied twice). */
-async function remotePoint(target: ResticTarget, vm: string, id: string, signal?: AbortSignal): Promise<RemotePoint> {
-	const points = await listRemote(target, vm, signal);
-	const found = points.filter(point => point.id === id).at(-1);
-	if (!found) {
-		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${id} of ${vm}`, points.length > 0 ? `it holds: ${points.map(point => point.id).join(', ')}` : `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-such-point');
-	}
-	return found;
-}
-
-/**
- * Restores a point from an off-site target, with nothing of the local repository needed: the
- * snapshot is restored into a private staging folder under `stagingDir`, read as a repository
- * (its manifest checked like any other, each file against its checksum), and restored from there
- * exactly as a local point is (--to PATH or --as NAME). The staging folder goes afterwards.
- */
-export async function restoreFromTarget(target: ResticTarget, hypervisor: Hypervisor, vm: string, stagingDir: string, options: RestoreOptions, job: JobContext): Promise<Restored> {
-	const remote = await remotePoint(target, vm, options.point, options.signal);
-	const root = await job.workFolder(stagingDir, 'offsite-restore');
-	try {
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `fetch point ${remote.id} of ${vm} from ${targetLabel(target)}`, resumed: false});
-		await restic(target, ['restore', remote.snapshot, '--target', path.join(root, vm)], {signal: options.signal});
-		job.step('fetched');
-		const staged = new Repository(root);
-		const manifest = await staged.read(vm);
-		const point = findPoint(manifest, remote.id);
-		for (const member of pointChain(manifest, point.id)) {
-			const files = [...member.files, ...(member === point ? point.archive ?? [] : []).map(image => ({file: archiveFile(point.id, image.name), sha256: image.sha256})), ...(member === point ? point.bootFiles : [])];
-			for (const file of files) {
-				const absolute = staged.resolve(vm, file.file);
-				// A snapshot is data from elsewhere: a link in it (to a file of this host) is never followed.
-				if (!(await lstat(absolute).then(entry => entry.isFile(), () => true))) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} holds ${file.file} as a link or device, not a file: it is not restored`, 'someone with the password changed that snapshot: restore another point, and check who can write to the target');
-				const sum = await sha256File(absolute, options.signal).catch(() => null);
-				if (sum !== file.sha256) throw new SnapdeckError('failed', `point ${remote.id} on ${targetLabel(target)} is damaged: ${file.file} ${sum === null ? 'is missing' : 'does not match its checksum'}`, `run 'snapdeck verify ${vm} --from ${target.name ?? target.repository} --read-data', and restore another point`);
-			}
-		}
-		job.step('checked');
-		return await restoreBackup(staged, hypervisor, vm, options, job);
-	} finally {
-		await rm(root, {recursive: true, force: true});
-	}
-}
-
-export interface RemoteVerdict {
-	readonly ok: boolean;
-	/** What restic read: "all" data, a subset ("10%"), or none (structure only). */
-	readonly readData: string;
-	readonly problems: readonly string[];
-	/** The VM's points on the target. */
-	readonly points: readonly RemotePoint[];
-}
-
-/**
- * Checks a target with restic's `check`: its structure always, and the data of a subset of its
- * packs (`readData`: "10%" by default) or all of it ("all"). The verdict is kept for health.
- */
-export async function verifyTarget(repo: Repository | null, target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}): Promise<RemoteVerdict> {
-	const readData = options.readData ?? '10%';
-	const points = await listRemote(target, vm, options.signal);
-	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-backups');
-	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
-	let problems: string[] = [];
-	try {
-		await restic(target, args, {signal: options.signal});
-	} catch (error) {
-		if (!(error instanceof ResticError) || error.failure !== 'other') throw error;
-		// restic names packs; the operator needs to know which points: each one's files are read back.
-		const found = error.details.filter(line => /pack|blob|error|damaged|mismatch|does not match|unexpected|missing/i.test(line) && !/^(Fatal: repository contains errors$|check |read |load |using temporary|create exclusive lock)/.test(line));
-		problems = [`restic check: ${found.join('; ') || error.message}`, ...(await damagedPoints(target, vm, points, options.signal))];
-	}
-	const verdict = {ok: problems.length === 0, readData, problems, points};
-	if (repo) {
-		await updateOffsiteState(repo, vm, target, {lastCheck: {at: (options.now ?? new Date()).toISOString(), ok: verdict.ok, readData, message: problems.join('; ') || 'ok'}}).catch(() => undefined);
-		await repo.journal(vm, {action: 'verify', snapshot: points.map(point => point.id).join(', '), outcome: verdict.ok ? 'done' : 'failed', message: `${targetLabel(target)}: ${problems.join('; ') || `ok (read ${readData} of the data)`}`}).catch(() => undefined);
-	}
-	return verdict;
-}
-
-/** The sha256 of a file inside a snapshot, read with restic dump; the error restic gave when it cannot be read. */
-async function remoteSha256(target: ResticTarget, snapshot: string, file: string, signal?: AbortSignal): Promise<string | Error> {
-	const hash = createHash('sha256');
-	try {
-		await restic(target, ['dump', snapshot, `/${file}`], {signal, onData: chunk => hash.update(chunk)});
-		return hash.digest('hex');
-	} catch (error) {
-		if (signal?.aborted) throw error;
-		return error as Error;
-	}
-}
-
-/**
- * Which of the VM's points on a target read back wrong: each snapshot's manifest, then each file
- * it names (once, however many snapshots share it) against the checksum the manifest records.
- */
-async function damagedPoints(target: ResticTarget, vm: string, points: readonly RemotePoint[], signal?: AbortSignal): Promise<string[]> {
-	const problems: string[] = [];
-	const files = new Map<string, string | null>();
-	for (const point of points) {
-		let manifest: Manifest;
-		try {
-			manifest = Manifest.parse(JSON.parse(await restic(target, ['dump', point.snapshot, '/manifest.json'], {signal})));
-		} catch (error) {
-			if (signal?.aborted) throw error;
-			problems.push(`point ${point.id}: its manifest cannot be read back (${errorMessage(error)})`);
-			continue;
-		}
-		const bad: string[] = [];
-		for (const member of manifest.points) {
-			for (const file of member.files) {
-				const key = `${file.file}:${file.sha256}`;
-				if (!files.has(key)) {
-					const sum = await remoteSha256(target, point.snapshot, file.file, signal);
-					files.set(key, sum instanceof Error ? `cannot be read back (${sum.message})` : sum === file.sha256 ? null : 'does not match its checksum');
-				}
-				const wrong = files.get(key);
-				if (wrong) bad.push(`${file.file} ${wrong}`);
-			}
-		}
-		if (bad.length > 0) problems.push(`point ${point.id} is damaged there: ${bad.join('; ')}`);
-	}
-	return problems;
-}
-
 export interface RemotePrunePlan {
 	readonly target: string;
 	readonly keep: readonly RemotePoint[];
@@ -320,14 +209,15 @@ export async function planTargetPrune(target: ResticTarget, vm: string, retentio
 }
 
 /** Forgets the planned snapshots and prunes the data no snapshot uses any more (restic forget, then prune). */
-export async function pruneTarget(target: ResticTarget, plan: RemotePrunePlan, options: {signal?: AbortSignal}, job: JobContext): Promise<void> {
+export async function pruneTarget(target: ResticTarget, plan: RemotePrunePlan, options: {signal?: AbortSignal; onForgotten?: (snapshots: string[]) => Promise<void>}, job: JobContext): Promise<void> {
 	if (plan.remove.length === 0) return;
 	await job.begin(plan.remove.map(point => point.id).join(', '), `on ${targetLabel(target)}`);
 	// An append-only target refuses the first delete; restic would retry it for minutes.
 	job.step('forgetting');
-	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only'});
+	await restic(target, ['forget', ...plan.remove.map(point => point.snapshot)], {signal: options.signal, stopOn: 'append-only', bound: 'metadata'});
 	// Killed here, the points are forgotten and their data waits for the next prune (restic's own, or this one run again).
 	job.step('forgotten');
-	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only'});
+	await options.onForgotten?.(plan.remove.map(point => point.snapshot));
+	await restic(target, ['prune'], {signal: options.signal, stopOn: 'append-only', bound: 'data'});
 }
 

@@ -48,6 +48,7 @@ export const FLAGS = {
 	instant: {type: 'boolean', help: 'a new VM that runs at once from the point while its data streams in'},
 	timeout: {type: 'string', value: 'S', help: 'how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy\'s, else 90)'},
 	from: {type: 'string', value: 'TARGET', help: 'an off-site target: a name from "offsite" in the config, or a restic repository'},
+	snapshot: {type: 'string', value: 'ID', help: 'restore --from: the restic snapshot to restore the point from (its id, 8 or more of its first digits), where more than one claims the point'},
 	'read-data': {type: 'boolean', help: 'read all of the target\'s data back, not 10% of it'},
 	to: {type: 'string', value: 'PATH', help: 'restore: the new image (a folder for several disks); files: the folder to copy into; copy: the target'},
 	as: {type: 'string', value: 'NAME', help: 'the new VM\'s name'},

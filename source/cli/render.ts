@@ -6,6 +6,7 @@ import type {Plan} from '../core/plan.js';
 import type {TreeView, VmHealth} from '../service/service.js';
 import type {JournalRecord} from '../core/plan.js';
 import {worstOf, type Severity} from '../core/health.js';
+import {duplicateClaims, duplicateProblem, type ListedPoint} from '../core/offsite-claims.js';
 
 function table(rows: string[][]): string {
 	const widths = rows[0]!.map((_, column) => Math.max(...rows.map(row => row[column]!.length)));
@@ -68,4 +69,17 @@ export function renderHealth(uri: string, vms: readonly VmHealth[], status: Seve
 export function renderLog(records: readonly JournalRecord[]): string {
 	if (records.length === 0) return 'the journal is empty';
 	return records.map(record => `${journalLine(record)}  [${record.user}@${record.host}, ${record.connection}]`).join('\n');
+}
+
+/**
+ * A VM's points on an off-site target. A point two snapshots claim is marked on each of its lines
+ * (DUPLICATE, and whether this host made that copy) and explained below: one of them was added by
+ * someone else who holds the target's password.
+ */
+export function renderRemoteBackups(vm: string, target: string, points: readonly ListedPoint[]): string {
+	if (points.length === 0) return `${target} holds no point of ${vm}`;
+	const mark = (point: ListedPoint) => (point.duplicate ? `  DUPLICATE${point.recorded === true ? ' (this host\'s copy)' : point.recorded === false ? ' (not copied from here)' : ''}` : '');
+	const lines = points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}  by ${point.host ?? '?'}${mark(point)}`);
+	const duplicates = [...duplicateClaims(points)].map(([id, claims]) => duplicateProblem(id, claims));
+	return [`points of ${vm} on ${target}:`, ...lines, ...duplicates].join('\n');
 }

@@ -3,13 +3,14 @@ import {SnapdeckError} from '../core/errors.js';
 import {safeText} from '../core/terminal-text.js';
 import type {Plan, PlanEvent} from '../core/plan.js';
 import type {BackupPoint} from '../core/backup.js';
+import type {ListedPoint} from '../core/offsite-claims.js';
 import type {RemotePoint} from '../core/offsite.js';
 import {RETENTION_RULES, type Retention} from '../core/retention.js';
 import {releaseHeldLocksSync, Service, type Action} from '../service/service.js';
 import type {CliFlags} from './flags.js';
 import {renderPlan, renderProgress} from './render.js';
 
-export const remotePointJson = (point: RemotePoint) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host});
+export const remotePointJson = (point: RemotePoint & Partial<Pick<ListedPoint, 'recorded'>>) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host, duplicate: point.duplicate, recorded: point.recorded ?? null});
 
 /** A point as --json shows it: the documented fields, without the VM definition it carries. */
 export const pointJson = (point: BackupPoint) => ({

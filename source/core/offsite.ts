@@ -50,6 +50,7 @@ export const ResticSnapshot = z.looseObject({
 	short_id: z.string().optional(),
 	time: z.string(),
 	hostname: z.string().optional(),
+	paths: z.array(z.string()).nullable().optional(),
 	tags: z.array(z.string()).nullable().optional(),
 });
 export type ResticSnapshot = z.infer<typeof ResticSnapshot>;
@@ -67,6 +68,8 @@ export interface RemotePoint {
 	/** When it was copied (the snapshot's time). */
 	readonly copiedAt: string;
 	readonly host: string | null;
+	/** Another snapshot on the target claims the same point id (one of them was not made by snapdeck's copy of this point). */
+	readonly duplicate: boolean;
 }
 
 /** The time a point id names ("20261125T121314Z" -> 2026-11-25T12:13:14.000Z). */
@@ -102,11 +105,17 @@ export function remotePoints(snapshots: readonly ResticSnapshot[], vm: string): 
 			ignored++;
 			continue;
 		}
-		points.push({snapshot: snapshot.id, id, kind, parent, disks, createdAt: pointTime(id), copiedAt: snapshot.time, host: snapshot.hostname ?? null});
+		points.push({snapshot: snapshot.id, id, kind, parent, disks, createdAt: pointTime(id), copiedAt: snapshot.time, host: snapshot.hostname ?? null, duplicate: false});
 	}
 	points.sort((a, b) => a.id.localeCompare(b.id) || a.copiedAt.localeCompare(b.copiedAt));
-	return {points, ignored};
+	const claims = new Map<string, number>();
+	for (const point of points) claims.set(point.id, (claims.get(point.id) ?? 0) + 1);
+	return {points: points.map(point => (claims.get(point.id)! > 1 ? {...point, duplicate: true} : point)), ignored};
 }
+
+/** One copy this host made: the point, and the restic snapshot (its whole id) that holds it. */
+export const OffsiteCopy = z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), snapshot: z.string().regex(/^[0-9a-f]{64}$/)});
+export type OffsiteCopy = z.infer<typeof OffsiteCopy>;
 
 /** What this host knows of a VM's copies to one target: kept beside its local backups, read by health. */
 export const OffsiteRecord = z.object({
@@ -116,6 +125,11 @@ export const OffsiteRecord = z.object({
 	name: z.string().nullable(),
 	lastCopy: z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), snapshot: z.string(), uploaded: z.number().int().nonnegative()}).nullable(),
 	lastCheck: z.object({at: z.iso.datetime({offset: true}), ok: z.boolean(), readData: z.string(), message: z.string()}).nullable(),
+	/**
+	 * Every copy this host made there, of every point (a point copied twice is here twice): what
+	 * tells this host's snapshots from ones someone else added with the target's password.
+	 */
+	copies: z.array(OffsiteCopy).default([]),
 });
 export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
 

@@ -38,7 +38,11 @@ import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/ins
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
 import {describeVm, identityTag, type VmIdentity} from '../core/identity.js';
-import {copyToTarget, listRemote, planTargetPrune, pruneTarget, readOffsiteState, restoreFromTarget, verifyTarget, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
+import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
+import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
+import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
+import {verifyTarget} from '../backup/offsite-verify.js';
+import {withRecord} from '../core/offsite-claims.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
 import path from 'node:path';
@@ -388,16 +392,17 @@ export class Service {
 		}));
 	}
 
-	/** A VM's points on an off-site target, oldest first. */
+	/** A VM's points on an off-site target, oldest first, each with whether this host's record names it as its copy. */
 	async remoteBackups(target: ResticTarget, vm: string, signal?: AbortSignal) {
-		return listRemote(target, vm, signal);
+		const {points, recorded} = await remoteClaims(await this.boundRepository(vm), target, vm, signal);
+		return withRecord(points, recorded);
 	}
 
 	/**
 	 * Restores a point from an off-site target; the local repository need not exist. It stages
 	 * beside --to PATH, or in the local repository's folder for --as NAME.
 	 */
-	async restoreFrom(target: ResticTarget, vm: string, options: RestoreOptions) {
+	async restoreFrom(target: ResticTarget, vm: string, options: RemoteRestoreOptions) {
 		const repo = await this.repoOf(vm, {gone: true});
 		const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
 		return runJob({
@@ -405,8 +410,8 @@ export class Service {
 			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: this.jobRecord(repo, vm),
 			// The points come from the target: recorded in the central journal under its name.
 			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
-			run: job => restoreFromTarget(target, this.hypervisor, vm, staging, options, job),
-			describe: restored => Object.values(restored).join(', '),
+			run: job => restoreFromTarget(repo, target, this.hypervisor, vm, staging, options, job),
+			describe: ({restored, snapshot}) => `${Object.values(restored).join(', ')} (snapshot ${snapshot.slice(0, 8)})`,
 		});
 	}
 
@@ -425,7 +430,8 @@ export class Service {
 			kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
 			// In the local repository's journal where there is one (health reads it), else in the central journal.
 			journal: entry => (repo ? repo.journal(vm, entry) : recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry})).catch(() => undefined),
-			run: job => pruneTarget(target, plan, options, job),
+			// This host's record forgets them too: a snapshot it named that is gone would read as removed by someone else.
+			run: job => pruneTarget(target, plan, {...options, onForgotten: async snapshots => (repo ? forgetCopies(repo, vm, target, snapshots) : undefined)}, job),
 			describe: () => `on ${targetLabel(target)}`,
 		});
 	}

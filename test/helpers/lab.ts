@@ -1,7 +1,7 @@
 import {mkdtemp, mkdir, open, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {afterEach} from 'vitest';
+import {afterAll, afterEach} from 'vitest';
 import {localRunner} from '../../source/adapters/exec.js';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
@@ -18,6 +18,17 @@ afterEach(async () => {
 	// Removed even when the test failed: no temp image is left behind.
 	await Promise.all(dirs.splice(0).map(dir => rm(dir, {recursive: true, force: true})));
 });
+
+/** Temp folders a file's tests share (made in beforeAll): removed after all of them. */
+const held: string[] = [];
+afterAll(async () => {
+	await Promise.all(held.splice(0).map(dir => rm(dir, {recursive: true, force: true})));
+});
+
+/** Keeps the temp folders made so far until the file's tests are all done (a lab made once in beforeAll). */
+export function holdTempDirs(): void {
+	held.push(...dirs.splice(0));
+}
 
 export async function tempDir(): Promise<string> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-test-'));

@@ -1,6 +1,6 @@
 import {describeVm, identityTag} from '../../core/identity.js';
-import {renderBackups} from '../render.js';
-import {expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
+import {renderBackups, renderRemoteBackups} from '../render.js';
+import {cancellable, expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -13,9 +13,11 @@ export default defineCommand({
 		const [vm] = expectArgs(command, args, ['vm']);
 		if (flags.from !== undefined) {
 			const {target} = await targetOf(flags.from);
-			const points = await (await service()).remoteBackups(target, vm!);
+			const svc = await service();
+			// Ctrl-C and SIGTERM end restic and what it started (ssh), not only snapdeck.
+			const points = await cancellable(signal => svc.remoteBackups(target, vm!, signal));
 			if (flags.json) printJson({vm, target: target.name ?? target.repository, points: points.map(remotePointJson)});
-			else print(points.length === 0 ? `${target.name ?? target.repository} holds no point of ${vm}` : [`points of ${vm} on ${target.name ?? target.repository}:`, ...points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}`)].join('\n'));
+			else print(renderRemoteBackups(vm!, target.name ?? target.repository, points));
 			return 0;
 		}
 		const svc = await service();

@@ -22,7 +22,7 @@ export default defineCommand({
 			const {target, retention: configured} = await targetOf(flags.from);
 			const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
 			if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
-			const plan = await svc.planPruneFrom(target, vm!, retention);
+			const plan = await cancellable(signal => svc.planPruneFrom(target, vm!, retention, signal));
 			const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`)];
 			const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await (async () => {
 				if (!flags.json) print(lines.join('\n'));

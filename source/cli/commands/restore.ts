@@ -9,18 +9,21 @@ export default defineCommand({
 	usage: `  snapdeck restore VM --point ID --instant --as NAME [--limit MIB]
                                             a new VM that runs at once from the point, its data
                                             streamed in meanwhile (recover NAME finishes a stream)
-  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force] [--from TARGET]
+  snapdeck restore VM --point ID (--to PATH | --as NAME | --in-place) [--force] [--from TARGET [--snapshot ID]]
                                             restore a point to new images, as a new VM, or over the
                                             stopped VM itself after a safety snapshot (asks first);
                                             a point that failed its last verify needs --force;
                                             --from restores from an off-site target, no local
-                                            repository needed`,
-	flags: ['point', 'limit', 'instant', 'from', 'to', 'as', 'in-place', 'force', 'origin'],
+                                            repository needed: this host's copy of the point, or
+                                            the one --snapshot names where several claim it`,
+	flags: ['point', 'limit', 'instant', 'from', 'snapshot', 'to', 'as', 'in-place', 'force', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'restore';
 		const [vm] = expectArgs(command, args, ['vm']);
 		if (flags.point === undefined) throw new SnapdeckError('usage', 'restore needs --point ID', `'snapdeck backups ${vm}' lists them`);
+		if (flags.snapshot !== undefined && flags.from === undefined) throw new SnapdeckError('usage', '--snapshot names a snapshot on an off-site target: it needs --from TARGET');
+		if (flags.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(flags.snapshot)) throw new SnapdeckError('usage', `--snapshot ${flags.snapshot}: give a restic snapshot id, 8 to 64 of its hex digits`, `'snapdeck backups ${vm} --from ${flags.from}' lists them`);
 		const svc = await service();
 		if (flags['in-place']) {
 			if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
@@ -50,9 +53,10 @@ export default defineCommand({
 		}
 		const options = {point: flags.point!, origin: flags.origin, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
 		const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
-		const restored = await cancellable(signal => (from ? svc.restoreFrom(from, vm!, {...options, signal}) : svc.restore(vm!, {...options, signal})));
-		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
-		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository}` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+		const onWarning = (text: string) => note(`snapdeck: warning: ${text}`);
+		const {restored, snapshot} = await cancellable(async signal => (from ? svc.restoreFrom(from, vm!, {...options, snapshot: flags.snapshot, onWarning, signal}) : {restored: await svc.restore(vm!, {...options, signal}), snapshot: null}));
+		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null, ...(from ? {snapshot} : {})});
+		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
 		return 0;
 	},
 });
