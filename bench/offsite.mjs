@@ -113,10 +113,10 @@ try {
 	const target = path.join(root, 'offsite');
 	// Made beforehand, as for the baselines: restic init is not part of a copy's time.
 	restic(target, ['init', '-q']);
-	const first = timed(() => cli('copy', 'vm1', '--to', target));
+	const first = timed(() => cli('copy', 'vm1', '--target', target));
 	change();
 	cli('backup', 'vm1');
-	const second = timed(() => cli('copy', 'vm1', '--to', target));
+	const second = timed(() => cli('copy', 'vm1', '--target', target));
 	console.log(`snapdeck copy, first: ${first.seconds.toFixed(2)} s, ${mib(first.value.uploaded)} added; after ${changedMiB} MiB changed: ${second.seconds.toFixed(2)} s, ${mib(second.value.uploaded)} added`);
 
 	// Baselines: plain restic of the same full point file; and the raw-stream layout (restic --stdin of each point read whole).

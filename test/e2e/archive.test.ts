@@ -43,7 +43,7 @@ describe('whole-VM archives (backup --with-snapshots)', () => {
 		]);
 		expect((await run('verify', 'web1')).stdout).toBe(`ok      ${backup.id}`);
 		const target = path.join(work, 'offsite');
-		await run('copy', 'web1', '--to', target);
+		await run('copy', 'web1', '--target', target);
 
 		await run('restore', 'web1', '--point', backup.id, '--as', 'web1-local');
 		// The local repository gone: the off-site copy alone brings the VM back, snapshots and all.

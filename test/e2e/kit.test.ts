@@ -100,7 +100,7 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		await writeFile(pw, 'kit test\n', {mode: 0o600});
 		const target = path.join(await tempDir(), 'restic');
 		expect((await run(['verify', 'vm1', '--point', point.id, '--restore-test'])).exitCode).toBe(0);
-		expect((await run(['copy', 'vm1', '--to', target], {RESTIC_PASSWORD_FILE: pw})).exitCode).toBe(0);
+		expect((await run(['copy', 'vm1', '--target', target], {RESTIC_PASSWORD_FILE: pw})).exitCode).toBe(0);
 		const fetched = path.join(await tempDir(), 'fetched');
 		await execa('restic', ['-r', target, 'restore', 'latest', '--target', fetched], {env: {RESTIC_PASSWORD_FILE: pw}});
 		// The point's receipt travelled with it.

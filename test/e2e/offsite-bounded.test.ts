@@ -161,7 +161,7 @@ describe('off-site calls are bounded', () => {
 		expect((await execa('restic', ['-r', `rest:http://127.0.0.1:${upstream}/`, 'init'], {env: {RESTIC_PASSWORD_FILE: env.RESTIC_PASSWORD_FILE}, reject: false})).exitCode).toBe(0);
 		const port = await stallingProxy(upstream, 4 * MiB);
 		reap(`127.0.0.1:${port}`);
-		const result = await timed(['copy', 'vm1', '--to', `rest:http://127.0.0.1:${port}/`], {...env, SNAPDECK_RESTIC_STALL_MS: '3000'}, 60_000);
+		const result = await timed(['copy', 'vm1', '--target', `rest:http://127.0.0.1:${port}/`], {...env, SNAPDECK_RESTIC_STALL_MS: '3000'}, 60_000);
 		expect(result.timedOut, 'snapdeck still waited after 60 s').toBe(false);
 		expect(result.exitCode, result.stderr).toBe(1);
 		expect(result.stderr).toMatch(/cannot be reached: .*nothing moved for 3 s/);

@@ -46,7 +46,7 @@ async function copied(target?: (work: string) => Promise<string> | string) {
 	const repository = target ? await target(work) : path.join(work, 'restic');
 	await lab.write(0x61, 1);
 	expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
-	const copy = await snapdeck(['copy', 'vm1', '--to', repository, '--json'], env);
+	const copy = await snapdeck(['copy', 'vm1', '--target', repository, '--json'], env);
 	expect(copy.exitCode, copy.stderr).toBe(0);
 	const result = jsonLines(copy).at(-1)!;
 	const point = String(result['point']);
@@ -182,7 +182,7 @@ describe.sequential('forged snapshots of real points on an append-only target', 
 			await forgedImage(file, 0xee);
 			return {...manifest, points: [{...manifest.points[0]!, id: next, files: [{...manifest.points[0]!.files[0]!, file: `vda/${next}.qcow2`, size: (await readFile(file)).length, sha256: await sha256(file)}]}]};
 		});
-		const copy = await lab.run('copy', 'vm1', '--to', lab.repository, '--json');
+		const copy = await lab.run('copy', 'vm1', '--target', lab.repository, '--json');
 		expect(copy.exitCode, copy.stderr).toBe(0);
 		expect(jsonLines(copy).at(-1)).toMatchObject({outcome: 'done', point: next, already: false});
 		const mine = String(jsonLines(copy).at(-1)!['snapshot']);
@@ -190,7 +190,7 @@ describe.sequential('forged snapshots of real points on an append-only target', 
 		expect(mine).not.toBe(pre);
 		expect(jsonLines(await lab.run('restore', 'vm1', '--from', lab.repository, '--point', next, '--to', path.join(lab.work, 'next.qcow2'), '--json')).at(-1)).toMatchObject({outcome: 'done', snapshot: mine});
 		// Copying again finds this host's own copy there, not the forger's.
-		expect(jsonLines(await lab.run('copy', 'vm1', '--to', lab.repository, '--json')).at(-1)).toMatchObject({outcome: 'already-there', snapshot: mine});
+		expect(jsonLines(await lab.run('copy', 'vm1', '--target', lab.repository, '--json')).at(-1)).toMatchObject({outcome: 'already-there', snapshot: mine});
 	}, 30_000);
 
 	it('a second snapshot of a real point: listed as a duplicate, verify fails naming both, the copying host restores its own, and after a disaster restore asks which (--snapshot)', async () => {

@@ -86,19 +86,19 @@ describe('off-site copies through restic', () => {
 			expect((await run('backup', 'web1')).exitCode).toBe(0);
 			const atFull = await diskNow(await lab.activeFile('vda'), work, 'at-full.qcow2');
 			for (const target of targets) {
-				const copy = await run('copy', 'web1', '--to', target, '--json');
+				const copy = await run('copy', 'web1', '--target', target, '--json');
 				expect(copy.exitCode, copy.stderr).toBe(0);
 				expect(jsonLines(copy).at(-1)).toMatchObject({type: 'result', outcome: 'done', created: true});
 			}
 			// Copying the same point again copies nothing.
-			expect(jsonLines(await run('copy', 'web1', '--to', local, '--json')).at(-1)).toMatchObject({outcome: 'already-there', uploaded: 0});
+			expect(jsonLines(await run('copy', 'web1', '--target', local, '--json')).at(-1)).toMatchObject({outcome: 'already-there', uploaded: 0});
 
 			// 1% of the disk changes (2.5 MiB of 256): the second copy uploads about that, not the disk again.
 			await writeRandom(await lab.activeFile('vda'), 100, 2.5, work);
 			expect((await run('backup', 'web1')).exitCode).toBe(0);
 			const atIncremental = await diskNow(await lab.activeFile('vda'), work, 'at-incremental.qcow2');
 			for (const target of targets) {
-				const copy = await run('copy', 'web1', '--to', target, '--json');
+				const copy = await run('copy', 'web1', '--target', target, '--json');
 				expect(copy.exitCode, copy.stderr).toBe(0);
 				const result = jsonLines(copy).at(-1)!;
 				expect(result).toMatchObject({outcome: 'done', created: false});
@@ -151,9 +151,9 @@ describe('off-site copies through restic', () => {
 		await lab.write(0x21, 1);
 		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
-		expect((await run(['copy', 'vm1', '--to', target])).exitCode).toBe(0);
+		expect((await run(['copy', 'vm1', '--target', target])).exitCode).toBe(0);
 
-		const badPassword = await run(['copy', 'vm1', '--to', target], {RESTIC_PASSWORD_FILE: wrong});
+		const badPassword = await run(['copy', 'vm1', '--target', target], {RESTIC_PASSWORD_FILE: wrong});
 		expect(badPassword.exitCode).toBe(1);
 		expect(badPassword.stderr).toContain(`the password for ${target} is wrong`);
 		expect(badPassword.stderr).toContain('check RESTIC_PASSWORD_FILE');
@@ -164,14 +164,16 @@ describe('off-site copies through restic', () => {
 		expect(unreachable.stderr).toContain('cannot be reached');
 		expect(unreachable.stderr).toContain('connection refused');
 
-		const noPassword = await snapdeck(['copy', 'vm1', '--to', path.join(work, 'other')], {...env, RESTIC_PASSWORD_FILE: ''});
+		const noPassword = await snapdeck(['copy', 'vm1', '--target', path.join(work, 'other')], {...env, RESTIC_PASSWORD_FILE: ''});
 		expect(noPassword.exitCode).toBe(2);
 		expect(noPassword.stderr).toContain('no password is given');
 		expect(await readdir(work)).not.toContain('other');
 
-		const unknown = await run(['copy', 'vm1', '--to', 'offsite-box']);
+		const unknown = await run(['copy', 'vm1', '--target', 'offsite-box']);
 		expect(unknown.exitCode).toBe(2);
 		expect(unknown.stderr).toContain("'offsite-box' is neither an off-site target named in");
+		const nowhere = await run(['copy', 'vm1']);
+		expect([nowhere.exitCode, nowhere.stderr]).toEqual([2, expect.stringContaining("copy needs --target TARGET: vm1: policy 'default' names no off-site target")]);
 
 		// The target still holds exactly the one point.
 		expect((jsonOf(await run(['backups', 'vm1', '--from', target, '--json']))['points'] as unknown[]).length).toBe(1);
@@ -183,7 +185,7 @@ describe('off-site copies through restic', () => {
 		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
 		const started = () => {
-			const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--to', target, '--json'], {env, reject: false});
+			const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--target', target, '--json'], {env, reject: false});
 			const progress = new Promise<void>(resolve => {
 				copy.stdout!.on('data', (chunk: Buffer) => {
 					if (chunk.toString().includes('"type":"progress"')) resolve();
@@ -213,7 +215,7 @@ describe('off-site copies through restic', () => {
 		expect(listed.exitCode, listed.stderr).toBe(0);
 		expect(jsonOf(listed)['points']).toEqual([]);
 
-		const again = await snapdeck(['copy', 'vm1', '--to', target, '--json'], env);
+		const again = await snapdeck(['copy', 'vm1', '--target', target, '--json'], env);
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect((jsonOf(await snapdeck(['backups', 'vm1', '--from', target, '--json'], env))['points'] as unknown[]).length).toBe(1);
 		const restored = path.join(work, 'restored.qcow2');
@@ -226,7 +228,7 @@ describe('off-site copies through restic', () => {
 		await writeRandom(await lab.activeFile('vda'), 0, 6, work);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
-		const copied = await snapdeck(['copy', 'vm1', '--to', target, '--json'], env);
+		const copied = await snapdeck(['copy', 'vm1', '--target', target, '--json'], env);
 		expect(copied.exitCode).toBe(0);
 		expect((await snapdeck(['verify', 'vm1', '--from', target, '--read-data'], env)).exitCode).toBe(0);
 		// Eight bytes changed in the middle of the largest pack (the point's data).
@@ -271,6 +273,10 @@ describe('off-site copies through restic', () => {
 		expect(remote.map(point => point.kind)).toEqual(['full', 'incremental']);
 		const log = jsonOf(await run('log', '--json')) as {records: Array<{action: string; outcome: string}>};
 		expect(log.records.filter(record => record.action === 'copy' && record.outcome === 'done')).toHaveLength(2);
+		// copy without --target goes where the policy says, as O in the UI does.
+		const byPolicy = await run('copy', 'vm1', '--json');
+		expect(byPolicy.exitCode, byPolicy.stderr).toBe(0);
+		expect(jsonLines(byPolicy).at(-1)).toMatchObject({outcome: 'already-there', target: 'usb'});
 	}, 120_000);
 
 	it('a snapshot on the target that holds a link where a point file should be: restore refuses it, and reads nothing through it', async () => {
@@ -278,7 +284,7 @@ describe('off-site copies through restic', () => {
 		await lab.write(0x71, 1);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
-		const copied = jsonLines(await snapdeck(['copy', 'vm1', '--to', target, '--json'], env)).at(-1)!;
+		const copied = jsonLines(await snapdeck(['copy', 'vm1', '--target', target, '--json'], env)).at(-1)!;
 		const point = String(copied['point']);
 		// Someone with the password adds a newer snapshot of the same point: its file is a link to a secret of this host.
 		const forged = path.join(work, 'forged');
@@ -305,7 +311,7 @@ describe('off-site copies through restic', () => {
 		mounts.push(target);
 		await writeRandom(await lab.activeFile('vda'), 0, 16, work);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
-		const copy = await snapdeck(['copy', 'vm1', '--to', path.join(target, 'restic')], env);
+		const copy = await snapdeck(['copy', 'vm1', '--target', path.join(target, 'restic')], env);
 		expect(copy.exitCode).toBe(1);
 		expect(copy.stderr).toContain(`${path.join(target, 'restic')} is full`);
 		expect(copy.stderr).toContain('free space there');

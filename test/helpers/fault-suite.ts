@@ -167,7 +167,7 @@ export const SCENARIOS: Record<Exclude<JobKind, keyof typeof ELSEWHERE>, readonl
 			const {lab, repo, run, id} = await localBackedUp();
 			const env = await resticEnv();
 			const target = path.join(await tempDir(), 'restic');
-			expect((await run(['copy', 'vm1', '--to', target], env)).exitCode).toBe(0);
+			expect((await run(['copy', 'vm1', '--target', target], env)).exitCode).toBe(0);
 			const out = await tempDir();
 			const restored = (step: string) => path.join(out, `${step}.qcow2`);
 			const withEnv = (args: string[], more: Record<string, string> = {}) => run(args, {...env, ...more});
@@ -183,8 +183,8 @@ export const SCENARIOS: Record<Exclude<JobKind, keyof typeof ELSEWHERE>, readonl
 			const env = await resticEnv();
 			const target = path.join(await tempDir(), 'restic');
 			const withEnv = (args: string[], more: Record<string, string> = {}) => run(args, {...env, ...more});
-			return {run: withEnv, vm: 'vm1', dirs: [lab.root, repo], args: ['copy', 'vm1', '--to', target], check: async () => {
-				expect((await withEnv(['copy', 'vm1', '--to', target])).exitCode).toBe(0);
+			return {run: withEnv, vm: 'vm1', dirs: [lab.root, repo], args: ['copy', 'vm1', '--target', target], check: async () => {
+				expect((await withEnv(['copy', 'vm1', '--target', target])).exitCode).toBe(0);
 				expect((jsonOf(await withEnv(['backups', 'vm1', '--from', target, '--json']))['points'] as Array<{id: string}>).map(remote => remote.id)).toEqual([id]);
 			}};
 		}},
@@ -195,10 +195,10 @@ export const SCENARIOS: Record<Exclude<JobKind, keyof typeof ELSEWHERE>, readonl
 			const env = await resticEnv();
 			const target = path.join(await tempDir(), 'restic');
 			const withEnv = (args: string[], more: Record<string, string> = {}) => run(args, {...env, ...more});
-			expect((await withEnv(['copy', 'vm1', '--to', target])).exitCode).toBe(0);
+			expect((await withEnv(['copy', 'vm1', '--target', target])).exitCode).toBe(0);
 			await lab.write(B, 2);
 			expect((await withEnv(['backup', 'vm1'])).exitCode).toBe(0);
-			expect((await withEnv(['copy', 'vm1', '--to', target])).exitCode).toBe(0);
+			expect((await withEnv(['copy', 'vm1', '--target', target])).exitCode).toBe(0);
 			return {run: withEnv, vm: 'vm1', dirs: [lab.root, repo], args: ['prune', 'vm1', '--from', target, '--keep-last', '1', '--yes'], check: async () => {
 				expect((await withEnv(['prune', 'vm1', '--from', target, '--keep-last', '1', '--yes'])).exitCode).toBe(0);
 				expect((jsonOf(await withEnv(['backups', 'vm1', '--from', target, '--json']))['points'] as unknown[])).toHaveLength(1);

@@ -5,18 +5,26 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'copy',
-	usage: `  snapdeck copy VM [--point ID] --to TARGET copy a point (default: the newest) off-site: TARGET is a
+	usage: `  snapdeck copy VM [--point ID] [--target TARGET]
+                                            copy a point (default: the newest) off-site: TARGET is a
                                             name from "offsite" in the config, or a restic repository
                                             (a path, sftp:, rest:, s3:...; password from
-                                            RESTIC_PASSWORD_FILE); made there if it is new`,
-	flags: ['point', 'to', 'force', 'origin'],
+                                            RESTIC_PASSWORD_FILE), made there if it is new; default:
+                                            the VM's policy's target, else the config's only one`,
+	flags: ['point', 'target', 'force', 'origin'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'copy';
 		const [vm] = expectArgs(command, args, ['vm']);
-		if (flags.to === undefined) throw new SnapdeckError('usage', 'copy needs --to TARGET: a target named under "offsite" in the config, or a restic repository', `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --to /mnt/usb/restic`);
-		const {target} = await targetOf(flags.to);
 		const svc = await service();
+		// The target the UI's O copies to: the policy's, else the config's only one.
+		let chosen = flags.target;
+		if (chosen === undefined) {
+			const found = await svc.offsiteTargetOf(vm!);
+			if ('reason' in found) throw new SnapdeckError('usage', `copy needs --target TARGET: ${found.reason}`, `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --target /mnt/usb/restic`);
+			chosen = found.name;
+		}
+		const {target} = await targetOf(chosen);
 		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
 		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? target.repository, ...result});
 		else {
