@@ -32,14 +32,14 @@ export async function recordOf(repo: Repository | null, vm: string, target: Rest
 	return recordedCopies((await readOffsiteState(repo, vm)).targets.find(record => record.repository === target.repository));
 }
 
-type Change = (record: OffsiteRecord) => Partial<Pick<OffsiteRecord, 'lastCopy' | 'lastCheck' | 'copies'>>;
+type Change = (record: OffsiteRecord) => Partial<Pick<OffsiteRecord, 'lastCopy' | 'lastCheck' | 'copies' | 'pending'>>;
 
 export async function updateOffsiteState(repo: Repository, vm: string, target: ResticTarget, change: Change | Partial<Pick<OffsiteRecord, 'lastCopy' | 'lastCheck'>>): Promise<void> {
 	await repo.ownFolder(vm);
 	await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`);
 	const state = await readOffsiteState(repo, vm);
 	const old = state.targets.find(record => record.repository === target.repository);
-	const base: OffsiteRecord = {repository: target.repository, name: target.name ?? old?.name ?? null, lastCopy: old?.lastCopy ?? null, lastCheck: old?.lastCheck ?? null, copies: old?.copies ?? []};
+	const base: OffsiteRecord = {repository: target.repository, name: target.name ?? old?.name ?? null, lastCopy: old?.lastCopy ?? null, lastCheck: old?.lastCheck ?? null, copies: old?.copies ?? [], pending: old?.pending ?? []};
 	const record: OffsiteRecord = {...base, ...(typeof change === 'function' ? change(base) : change)};
 	await writeJsonAtomic(stateFile(repo, vm), {version: 1, targets: [...state.targets.filter(other => other !== old), record]} satisfies OffsiteState);
 }
@@ -51,7 +51,19 @@ export async function recordCopy(repo: Repository, vm: string, target: ResticTar
 		lastCopy: {...made, uploaded},
 		// A record an older snapdeck wrote has its last copy only, by restic's short id: kept out (it proves nothing).
 		copies: [...record.copies.filter(other => other.snapshot !== made.snapshot), made],
+		pending: record.pending.filter(begun => begun.point !== made.point),
 	}));
+}
+
+/** Records, before restic runs, that a copy of `point` is staged in `staging`: see OffsiteRecord.pending. */
+export async function recordPendingCopy(repo: Repository, vm: string, target: ResticTarget, begun: {at: string; point: string; staging: string}): Promise<void> {
+	await updateOffsiteState(repo, vm, target, record => ({pending: [...record.pending.filter(other => other.staging !== begun.staging), begun]}));
+}
+
+/** The copies of `point` to `target` this host began and did not record (a kill came between restic and the record). */
+export async function pendingCopies(repo: Repository, vm: string, target: ResticTarget, point: string): Promise<string[]> {
+	const record = (await readOffsiteState(repo, vm)).targets.find(candidate => candidate.repository === target.repository);
+	return (record?.pending ?? []).filter(begun => begun.point === point).map(begun => begun.staging);
 }
 
 /** Drops the copies a prune from here forgot on the target. */

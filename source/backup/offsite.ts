@@ -13,7 +13,7 @@ import {stateDir} from '../adapters/state/operation-store.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {makeDirs, stateFolder} from '../adapters/safe-fs.js';
 import {keepKit, syncKit} from './kit.js';
-import {recordCopy, recordOf} from './offsite-record.js';
+import {pendingCopies, recordCopy, recordOf, recordPendingCopy} from './offsite-record.js';
 import {RECEIPTS} from './receipts.js';
 import {Repository} from './repository.js';
 import {assertRestorable} from './restore.js';
@@ -115,15 +115,20 @@ export async function copyToTarget(repo: Repository, vm: string, target: ResticT
 	const recorded = resolveRecorded(await recordOf(repo, vm, target), there);
 	const mine = there.filter(remote => recorded?.snapshots.has(remote.snapshot));
 	const existing = mine.filter(remote => remote.id === point.id).at(-1);
-	if (existing) {
+	// A copy from here that a kill stopped after restic made its snapshot and before it was recorded:
+	// the one snapshot of the point whose path is the staging folder (its random token) recorded before restic ran.
+	const staged = await pendingCopies(repo, vm, target, point.id);
+	const adopted = there.filter(remote => remote.id === point.id && remote.paths?.length === 1 && staged.includes(remote.paths[0]!));
+	const found = existing ?? (adopted.length === 1 ? adopted[0] : undefined);
+	if (found) {
 		// Recorded again: a copy an older snapdeck recorded by its short id is now recorded whole.
-		await recordCopy(repo, vm, target, {at: existing.copiedAt.replace(/(\.\d{3})\d*Z$/, '$1Z'), point: point.id, snapshot: existing.snapshot, uploaded: 0});
-		return {point: point.id, snapshot: existing.snapshot, uploaded: 0, bytes, already: true, created};
+		await recordCopy(repo, vm, target, {at: found.copiedAt.replace(/(\.\d{3})\d*Z$/, '$1Z'), point: point.id, snapshot: found.snapshot, uploaded: 0});
+		return {point: point.id, snapshot: found.snapshot, uploaded: 0, bytes, already: true, created};
 	}
 	// Earlier points' archives are theirs: the snapshot holds this point's only.
-	const staged: Manifest = {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null, bootFiles: []}))};
+	const stagedManifest: Manifest = {version: 1, vm, identity: manifest.identity, points: chain.map(member => (member === point ? member : {...member, archive: null, bootFiles: []}))};
 	// restic reads again only the files its parent's tree does not list the same: the parent must be this host's own copy.
-	const {snapshot, uploaded} = await upload(repo, vm, target, staged, point.id, mine.at(-1) ?? null, options, job);
+	const {snapshot, uploaded} = await upload(repo, vm, target, stagedManifest, point.id, mine.at(-1) ?? null, options, job);
 	await recordCopy(repo, vm, target, {at: (options.now ?? new Date()).toISOString(), point: point.id, snapshot, uploaded});
 	options.onEvent?.({type: 'done', index: 0});
 	return {point: point.id, snapshot, uploaded, bytes, already: false, created};
@@ -136,6 +141,7 @@ async function upload(repo: Repository, vm: string, target: ResticTarget, manife
 	try {
 		await stage(repo, vm, staging, manifest);
 		await job.begin(id, `to ${targetLabel(target)}`);
+		await recordPendingCopy(repo, vm, target, {at: (options.now ?? new Date()).toISOString(), point: id, staging});
 		let summary: Record<string, unknown> | null = null;
 		const progress = resticProgress(options.onEvent);
 		try {

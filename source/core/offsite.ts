@@ -68,6 +68,8 @@ export interface RemotePoint {
 	/** When it was copied (the snapshot's time). */
 	readonly copiedAt: string;
 	readonly host: string | null;
+	/** The folders the snapshot holds, as restic recorded them (a copy from here: its staging folder). */
+	readonly paths?: readonly string[];
 	/** Another snapshot on the target claims the same point id (one of them was not made by snapdeck's copy of this point). */
 	readonly duplicate: boolean;
 }
@@ -105,7 +107,7 @@ export function remotePoints(snapshots: readonly ResticSnapshot[], vm: string): 
 			ignored++;
 			continue;
 		}
-		points.push({snapshot: snapshot.id, id, kind, parent, disks, createdAt: pointTime(id), copiedAt: snapshot.time, host: snapshot.hostname ?? null, duplicate: false});
+		points.push({snapshot: snapshot.id, id, kind, parent, disks, createdAt: pointTime(id), copiedAt: snapshot.time, host: snapshot.hostname ?? null, paths: snapshot.paths ?? [], duplicate: false});
 	}
 	points.sort((a, b) => a.id.localeCompare(b.id) || a.copiedAt.localeCompare(b.copiedAt));
 	const claims = new Map<string, number>();
@@ -130,6 +132,12 @@ export const OffsiteRecord = z.object({
 	 * tells this host's snapshots from ones someone else added with the target's password.
 	 */
 	copies: z.array(OffsiteCopy).default([]),
+	/**
+	 * Copies begun and not yet recorded: the point, and the staging folder (its name holds the
+	 * job's random token) that restic records as the snapshot's path. A copy killed after restic
+	 * made its snapshot is recognised by it, the next time, instead of being made twice.
+	 */
+	pending: z.array(z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), staging: z.string().min(1)})).default([]),
 });
 export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
 
