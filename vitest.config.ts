@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import {defineConfig} from 'vitest/config';
+import LongestFirst from './test/helpers/sequencer.js';
 
 /** Tests journal here, never into the user's own journal; removed after the run (test/helpers/build.ts). */
 export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${process.pid}.jsonl`);
@@ -13,6 +14,8 @@ export default defineConfig({
 	test: {
 		include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
 		globalSetup: ['test/helpers/build.ts'],
+		// The longest files first (test/durations.json), so both workers finish together.
+		sequence: {sequencer: LongestFirst},
 		// The adapter tests run real qemu-img processes; two workers suit the 2-core CI machine.
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},
