@@ -63,7 +63,7 @@ describe('snapdeck in a real terminal', () => {
 		expect(help.split('\n').filter(line => line.startsWith('|')).every(line => line.length === 80 && line.endsWith('|'))).toBe(true);
 	});
 
-	it.each([[40, 12], [60, 20], [120, 40], [200, 60]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
+	it.each([[40, 12], [200, 60]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
 		const lab = await labWithVm(`size${columns}`);
 		await lab.take('s1');
 		const command = `NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`;
@@ -81,7 +81,7 @@ describe('snapdeck in a real terminal', () => {
 		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
 	});
 
-	it.each([[40, 12], [60, 20], [120, 40], [200, 60]])('? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job', async (columns, rows) => {
+	it.each([[40, 12], [200, 60]])('? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job', async (columns, rows) => {
 		const lab = await labWithVm(`job${columns}`);
 		const repo = await tempDir();
 		const {Service} = await import('../../source/service/service.js');
