@@ -128,31 +128,35 @@ const crashAt = process.env['SNAPDECK_CRASH_AT'] ?? '';
  * long it ran), cancelled through its signal. Whatever the job registered and did not remove is
  * removed when it ends; where it said it is half done (JobContext.halfDone), its record stays.
  */
+/** The records a kill left recovered first, then this job's own written: null where it runs without one. */
+async function openRecord<T>(job: Job<T>, token: string): Promise<PendingJob | null> {
+	if (!job.record) return null;
+	for (const left of await leftJobs(job.record)) await recoverJob(job.record, left, job.journal, false);
+	const pending: PendingJob = {
+		version: 2, token, action: JOB_KINDS[job.kind].action, command: job.command, subject: job.record.subject ?? null, startedAt: new Date().toISOString(),
+		pid: process.pid, host: job.record.self.host, started: job.record.self.started, debris: [], halfDone: null,
+	};
+	try {
+		await job.record.store.write(pending);
+		return pending;
+	} catch (error) {
+		if (!job.record.optional) throw error;
+		return null;
+	}
+}
+
 export async function runJob<T>(job: Job<T>): Promise<T> {
 	const releases: Array<() => Promise<void>> = [];
 	const {action} = JOB_KINDS[job.kind];
 	try {
 		for (const lock of job.locks) releases.push(await lock(job.command));
-		let pending: PendingJob | null = null;
+		const token = randomToken();
+		let pending: PendingJob | null = await openRecord(job, token);
 		const update = async (change: Partial<PendingJob>) => {
 			if (pending === null || !job.record) return;
 			pending = {...pending, ...change};
 			await job.record.store.write(pending);
 		};
-		const token = randomToken();
-		if (job.record) {
-			for (const left of await leftJobs(job.record)) await recoverJob(job.record, left, job.journal, false);
-			pending = {
-				version: 2, token, action, command: job.command, subject: job.record.subject ?? null, startedAt: new Date().toISOString(),
-				pid: process.pid, host: job.record.self.host, started: job.record.self.started, debris: [], halfDone: null,
-			};
-			try {
-				await job.record.store.write(pending);
-			} catch (error) {
-				if (!job.record.optional) throw error;
-				pending = null;
-			}
-		}
 		let begun: {subject: string; at: number} | null = null;
 		const record = async (outcome: JournalEntry['outcome'], message?: string) => {
 			if (begun === null) return;

@@ -15,8 +15,6 @@ import {errorMessage} from '../core/errors.js';
  * cancel). A returned string is why it cannot start, for the status line.
  */
 export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiAction>, now: () => Date, inventory: readonly VmSummary[] | null) {
-	const notice = (text: string) => dispatch({type: 'notice', text});
-	const failed = (error: unknown) => notice(errorMessage(error));
 	const summary = (vm: string) => inventory?.find(candidate => candidate.name === vm);
 
 	/** Why the VM cannot be changed now: a job of this window is at work on it, or another snapdeck's holds its lock. */
@@ -26,13 +24,6 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		const holder = summary(vm)?.busy;
 		return holder ? `${vm} is busy: ${holder}; wait for that job, or cancel it where it runs` : null;
 	};
-
-	const verify = (vm: string, point: string, restoreTest: boolean) =>
-		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
-			const warnings: string[] = [];
-			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent, onWarning: text => warnings.push(text)});
-			return verdict!.ok ? {outcome: 'done', message: ['ok', ...warnings.map(text => `warning: ${text}`)].join('; ')} : {outcome: 'failed', message: verdict!.problems.join('; ')};
-		}, vm);
 
 	return {
 		busy,
@@ -56,6 +47,22 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 		onSnapshot(kind: 'revert' | 'merge', vm: string, snapshot: string) {
 			jobs.start({kind, vm, snapshot}, `${kind} ${vm} ${kind === 'revert' ? 'to' : 'away'} '${snapshot}'`);
 		},
+		...backupActions(service, jobs, dispatch),
+	};
+}
+
+/** What the backup screens start: backups, verifies, restores, prunes and off-site copies, each a job. */
+function backupActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiAction>) {
+	const notice = (text: string) => dispatch({type: 'notice', text});
+	const failed = (error: unknown) => notice(errorMessage(error));
+	const verify = (vm: string, point: string, restoreTest: boolean) =>
+		jobs.run(`verify ${vm} ${point}${restoreTest ? ' with a restore test' : ''}`, async ({signal, onEvent}) => {
+			const warnings: string[] = [];
+			const [verdict] = await service.verify(vm, {point, restoreTest, command: `snapdeck ui: verify ${vm}`, signal, onEvent, onWarning: text => warnings.push(text)});
+			return verdict!.ok ? {outcome: 'done', message: ['ok', ...warnings.map(text => `warning: ${text}`)].join('; ')} : {outcome: 'failed', message: verdict!.problems.join('; ')};
+		}, vm);
+
+	return {
 		openBackup(vm: string): string | void {
 			if (!service.repository) return 'no backup repository: pass --repo DIR';
 			dispatch({type: 'open', overlay: {kind: 'backup', vm}});

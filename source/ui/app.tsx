@@ -22,7 +22,7 @@ import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.
 import {pagerGeometry} from './pager.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
-import {initialState, reduce} from './state.js';
+import {initialState, reduce, type UiAction} from './state.js';
 import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
 import {errorMessage} from '../core/errors.js';
@@ -50,6 +50,37 @@ export interface AppProps {
 export const AUTO_REFRESH_MS = 5000;
 
 /**
+ * The keymap: the table given, then the configuration's, read once the VM list has its first
+ * answer (loading the configuration library before it held the list back, ~35 ms, --cpu-prof of
+ * the start); a configuration that cannot be used is said, and the table given stays.
+ */
+function useConfiguredKeymap(initial: Keymap, load: AppProps['loadKeymap'], listed: boolean, dispatch: (action: UiAction) => void): Keymap {
+	const [keymap, setKeymap] = useState(initial);
+	const asked = useRef(false);
+	useEffect(() => {
+		if (!listed || asked.current) return;
+		asked.current = true;
+		load?.().then(setKeymap, (error: unknown) => dispatch({type: 'notice', text: `configuration not used: ${errorMessage(error)}`}));
+	}, [listed, load, dispatch]);
+	return keymap;
+}
+
+/**
+ * A plan waiting for an answer comes over whatever is open; while quitting, it is declined. Only
+ * a new plan does this: the overlay is read through a ref, so opening another does not repeat it.
+ */
+function usePlansOnTop(overlay: string | undefined, jobs: ReturnType<typeof useJobs>, dispatch: (action: UiAction) => void): void {
+	const overlayKind = useRef(overlay);
+	overlayKind.current = overlay;
+	const {confirmation, answer} = jobs;
+	useEffect(() => {
+		if (!confirmation) return;
+		if (overlayKind.current === 'quitting') answer(false);
+		else dispatch({type: 'confirm', jobId: confirmation.jobId});
+	}, [confirmation, answer, dispatch]);
+}
+
+/**
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
  * header, the body (the screen, or the overlay over it), the jobs, the status line and the keys.
  */
@@ -61,19 +92,10 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	// whole screen on every frame (measured: ~700 bytes a progress update instead of one line's worth).
 	const rows = Math.max(3, terminalRows - 1);
 	const [state, dispatch] = useReducer(reduce, initialState);
-	const [keymap, setKeymap] = useState(initialKeymap);
 
 	const {refresh, force} = useRefresh(service, refreshMs);
 	const inventory = useInventory(service);
-	// The configuration's keymap is read once the VM list has its first answer: loading the
-	// configuration library before it held the list back (~35 ms, --cpu-prof of the start).
-	const listed = inventory.data !== null || inventory.error !== null;
-	const keymapAsked = useRef(false);
-	useEffect(() => {
-		if (!listed || keymapAsked.current) return;
-		keymapAsked.current = true;
-		loadKeymap?.().then(setKeymap, (error: unknown) => dispatch({type: 'notice', text: `configuration not used: ${errorMessage(error)}`}));
-	}, [listed, loadKeymap]);
+	const keymap = useConfiguredKeymap(initialKeymap, loadKeymap, inventory.data !== null || inventory.error !== null, dispatch);
 	const health = useHealth(service, inventory.data !== null, now);
 	useFollow(inventory, refresh);
 	useFollow(health, refresh, 6);
@@ -85,14 +107,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 
 	// A plan waiting for an answer comes over whatever is open; while quitting, it is declined. Only
 	// a new plan does this: the overlay is read through a ref, so opening another does not repeat it.
-	const overlayKind = useRef(state.overlay?.kind);
-	overlayKind.current = state.overlay?.kind;
-	const {confirmation, answer} = jobs;
-	useEffect(() => {
-		if (!confirmation) return;
-		if (overlayKind.current === 'quitting') answer(false);
-		else dispatch({type: 'confirm', jobId: confirmation.jobId});
-	}, [confirmation, answer]);
+	usePlansOnTop(state.overlay?.kind, jobs, dispatch);
 	const running = jobs.jobs.filter(isActive).length;
 	// Once every cancelled job has stopped at its safe point, the quit goes through; a question
 	// about jobs that have all ended meanwhile is moot: it goes, and says so.

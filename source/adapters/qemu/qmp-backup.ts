@@ -13,6 +13,17 @@ import {QmpError, type QmpClient} from './qmp-client.js';
  */
 const TUNING = {'x-perf': {'max-chunk': 4 * 1024 * 1024}};
 
+/** A point's new image for one disk, made and opened in QEMU as the node its backup job writes to. */
+async function addTargetNode(client: QmpClient, qemuImg: QemuImg, target: {file: string; backing: string | null; virtualSize: number}, node: string, compress: boolean): Promise<void> {
+	// An incremental's backing file is the previous point's, named relative to it.
+	const compression = compress ? {compression: 'zstd' as const} : {};
+	if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize, ...compression});
+	else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing), ...compression});
+	// Before a byte of the disk is in it: a point is its owner's alone.
+	await chmod(target.file, 0o600);
+	await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': node, file: {driver: 'file', filename: target.file}});
+}
+
 /**
  * Backups through QMP: blockdev-backup jobs into target nodes, and persistent dirty bitmaps added
  * in the same transaction that starts the jobs. Serves a running VM's QEMU and a
@@ -62,13 +73,7 @@ export function qmpBackupDriver(options: {
 			let fleeces: Fleece[] = [];
 			try {
 				for (const [index, target] of targets.entries()) {
-					// An incremental's backing file is the previous point's, named relative to it.
-					const compression = compress ? {compression: 'zstd' as const} : {};
-					if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize, ...compression});
-					else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing), ...compression});
-					// Before a byte of the disk is in it: a point is its owner's alone.
-					await chmod(target.file, 0o600);
-					await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': nodes[index], file: {driver: 'file', filename: target.file}});
+					await addTargetNode(client, qemuImg, target, nodes[index]!, compress);
 					added.push(nodes[index]!);
 				}
 				const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
