@@ -3,7 +3,7 @@ import {copyFile, link, lstat, readdir, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {archiveFile, findPoint, Manifest, pointChain} from '../core/backup.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
+import {claimedTwice, describeClaims, OffsiteState, offsiteTags, remotePoints, ResticSnapshot, vmTagFilter, type OffsiteRecord, type RemotePoint} from '../core/offsite.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
 import {latestPoint} from '../core/points.js';
@@ -182,10 +182,14 @@ async function stage(repo: Repository, vm: string, staging: string, manifest: Ma
 	}
 }
 
-/** The remote point `id` of `vm` (its newest snapshot when copied twice). */
+/** The remote point `id` of `vm`: refused where more than one snapshot claims it (see claimedTwice). */
 async function remotePoint(target: ResticTarget, vm: string, id: string, signal?: AbortSignal): Promise<RemotePoint> {
 	const points = await listRemote(target, vm, signal);
-	const found = points.filter(point => point.id === id).at(-1);
+	const claims = points.filter(point => point.id === id);
+	if (claims.length > 1) {
+		throw new SnapdeckError('refused', `${claims.length} snapshots on ${targetLabel(target)} claim point ${id} of ${vm} (${describeClaims(claims)}), and snapdeck copies a point once: all but one were added by someone else with the target's password, so none is restored`, `look at them ('restic snapshots'), forget those this host did not make, and check who can write to the target; or restore another point`, 'damaged');
+	}
+	const found = claims[0];
 	if (!found) {
 		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${id} of ${vm}`, points.length > 0 ? `it holds: ${points.map(point => point.id).join(', ')}` : `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-such-point');
 	}
@@ -243,6 +247,8 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
 	const points = await listRemote(target, vm, options.signal);
 	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-backups');
 	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
+	// Points claimed by more than one snapshot: someone else added to the target (none of them is restored).
+	const twice = [...claimedTwice(points)].map(([id, claims]) => `point ${id} is claimed by ${claims.length} snapshots (${describeClaims(claims)}): all but one were added by someone else with the target's password`);
 	let problems: string[] = [];
 	try {
 		await restic(target, args, {signal: options.signal});
@@ -252,6 +258,7 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
 		const found = error.details.filter(line => /pack|blob|error|damaged|mismatch|does not match|unexpected|missing/i.test(line) && !/^(Fatal: repository contains errors$|check |read |load |using temporary|create exclusive lock)/.test(line));
 		problems = [`restic check: ${found.join('; ') || error.message}`, ...(await damagedPoints(target, vm, points, options.signal))];
 	}
+	problems = [...twice, ...problems];
 	const verdict = {ok: problems.length === 0, readData, problems, points};
 	if (repo) {
 		await updateOffsiteState(repo, vm, target, {lastCheck: {at: (options.now ?? new Date()).toISOString(), ok: verdict.ok, readData, message: problems.join('; ') || 'ok'}}).catch(() => undefined);

@@ -41,6 +41,21 @@ export function offsiteTags(vm: string, point: BackupPoint): string[] {
 	];
 }
 
+/**
+ * The points more than one snapshot claims, each with its claims (oldest copy first). snapdeck
+ * copies a point once (a copy finds it there and stops), so all but one of them were added by
+ * someone else with the target's password: none of them is restored, and a check reports them.
+ */
+export function claimedTwice(points: readonly RemotePoint[]): Map<string, RemotePoint[]> {
+	const claims = new Map<string, RemotePoint[]>();
+	for (const point of points) claims.set(point.id, [...(claims.get(point.id) ?? []), point]);
+	return new Map([...claims].filter(([, list]) => list.length > 1));
+}
+
+/** The snapshots that claim one point, in words: their ids, when they were copied, and from which host. */
+export const describeClaims = (claims: readonly RemotePoint[]) =>
+	claims.map(claim => `snapshot ${claim.snapshot.slice(0, 8)}, copied ${claim.copiedAt} from ${claim.host ?? 'an unnamed host'}`).join('; ');
+
 /** The restic tag filter that selects one VM's snapshots (`--tag A,B` means both). */
 export const vmTagFilter = (vm: string) => `${OFFSITE_TAG},vm=${encodeURIComponent(vm)}`;
 

@@ -1,5 +1,6 @@
 import {spawn, type ChildProcess} from 'node:child_process';
-import {chmod, mkdir, readdir, rm, stat, writeFile} from 'node:fs/promises';
+import {createHash} from 'node:crypto';
+import {chmod, mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import os from 'node:os';
@@ -288,11 +289,44 @@ describe('off-site copies through restic', () => {
 		await execa('ln', ['-s', path.join(work, 'secret'), path.join(forged, 'vda', `${point}.qcow2`)]);
 		const tags = (await execa('restic', ['-r', target, 'snapshots', '--json'], {env: {RESTIC_PASSWORD_FILE: password}})).stdout;
 		await execa('restic', ['-r', target, 'backup', '--tag', (JSON.parse(tags) as Array<{tags: string[]}>)[0]!.tags.join(','), '.'], {cwd: forged, env: {RESTIC_PASSWORD_FILE: password}});
+		// ... and forgets the real one, so the forged snapshot is the only one that claims the point.
+		await execa('restic', ['-r', target, 'forget', String(copied['snapshot'])], {env: {RESTIC_PASSWORD_FILE: password}});
 		const restored = path.join(work, 'restored.qcow2');
 		const result = await snapdeck(['restore', 'vm1', '--from', target, '--point', point, '--to', restored], env);
 		expect(result.exitCode).toBe(1);
 		expect(result.stderr).toContain(`holds vda/${point}.qcow2 as a link or device, not a file: it is not restored`);
 		expect(await readdir(work)).not.toContain('restored.qcow2');
+	});
+
+	it('a second snapshot that claims a copied point (a whole, consistent point of its own): restore refuses both, verify --from fails and names them', async () => {
+		const {lab, work, password, env} = await offsiteLab();
+		await lab.write(0x71, 1);
+		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
+		const target = path.join(work, 'restic');
+		const copied = jsonLines(await snapdeck(['copy', 'vm1', '--to', target, '--json'], env)).at(-1)!;
+		const point = String(copied['point']);
+		const resticEnv = {RESTIC_PASSWORD_FILE: password};
+		// Someone with the password (an append-only one will do) adds a newer snapshot of the point: its own disk, its manifest's checksums matching it.
+		const forged = path.join(work, 'forged');
+		await mkdir(forged);
+		await execa('restic', ['-r', target, 'restore', String(copied['snapshot']), '--target', forged], {env: resticEnv});
+		const disk = path.join(forged, 'vda', `${point}.qcow2`);
+		await rm(disk);
+		await execa('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
+		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x66 0 1M', disk]);
+		const manifest = JSON.parse(await readFile(path.join(forged, 'manifest.json'), 'utf8')) as {points: Array<{files: Array<{size: number; sha256: string}>}>};
+		manifest.points[0]!.files[0] = {...manifest.points[0]!.files[0]!, size: (await stat(disk)).size, sha256: createHash('sha256').update(await readFile(disk)).digest('hex')};
+		await writeFile(path.join(forged, 'manifest.json'), JSON.stringify(manifest));
+		const tags = (JSON.parse((await execa('restic', ['-r', target, 'snapshots', '--json'], {env: resticEnv})).stdout) as Array<{tags: string[]}>)[0]!.tags;
+		await execa('restic', ['-r', target, 'backup', '--tag', tags.join(','), '.'], {cwd: forged, env: resticEnv});
+		const restored = path.join(work, 'restored.qcow2');
+		const result = await snapdeck(['restore', 'vm1', '--from', target, '--point', point, '--to', restored], env);
+		expect(result.exitCode).toBe(1);
+		expect(result.stderr).toContain(`2 snapshots on ${target} claim point ${point} of vm1`);
+		expect(await readdir(work)).not.toContain('restored.qcow2');
+		const checked = await snapdeck(['verify', 'vm1', '--from', target, '--json'], env);
+		expect(checked.exitCode).toBe(1);
+		expect(jsonOf(checked)).toMatchObject({ok: false, problems: [expect.stringContaining(`point ${point} is claimed by 2 snapshots`)]});
 	});
 
 	it.runIf(os.userInfo().uid === 0)('a full target (a 6 MiB tmpfs): the copy stops at once, says so and what to do; no snapshot is listed', async () => {
