@@ -103,6 +103,12 @@ export function maskUrl(text: string): string {
 	return `${url.protocol}//${auth}${url.host}${url.pathname}${query ? `?${query}` : ''}`;
 }
 
+/**
+ * A location as it may be shown: a restic repository (`rest:https://user:password@host/`), a
+ * connection URI; the user and password of any `SCHEME://USER:PASSWORD@` in it replaced by ***.
+ */
+export const maskCredentials = (text: string) => text.replace(/(:\/\/)[^/@\s]*@/g, '$1***@');
+
 /** A notifier as output names it, with no secret: the masked URL, or the program alone. */
 export const notifierLabel = (notifier: Notifier): string =>
 	'webhook' in notifier ? `webhook ${maskUrl(notifier.webhook)}` : 'ntfy' in notifier ? `ntfy ${maskUrl(notifier.ntfy)}` : `command ${notifier.command[0]}`;

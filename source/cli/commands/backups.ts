@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {describeVm, identityTag} from '../../core/identity.js';
 import {renderBackups} from '../render.js';
 import {expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
@@ -14,8 +15,8 @@ export default defineCommand({
 		if (flags.from !== undefined) {
 			const {target} = await targetOf(flags.from);
 			const points = await (await service()).remoteBackups(target, vm!);
-			if (flags.json) printJson({vm, target: target.name ?? target.repository, points: points.map(remotePointJson)});
-			else print(points.length === 0 ? `${target.name ?? target.repository} holds no point of ${vm}` : [`points of ${vm} on ${target.name ?? target.repository}:`, ...points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}`)].join('\n'));
+			if (flags.json) printJson({vm, target: target.name ?? maskCredentials(target.repository), points: points.map(remotePointJson)});
+			else print(points.length === 0 ? `${target.name ?? maskCredentials(target.repository)} holds no point of ${vm}` : [`points of ${vm} on ${target.name ?? maskCredentials(target.repository)}:`, ...points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}`)].join('\n'));
 			return 0;
 		}
 		const svc = await service();

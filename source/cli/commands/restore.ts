@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';
@@ -52,7 +53,7 @@ export default defineCommand({
 		const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
 		const restored = await cancellable(signal => (from ? svc.restoreFrom(from, vm!, {...options, signal}) : svc.restore(vm!, {...options, signal})));
 		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null});
-		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository}` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)}` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
 		return 0;
 	},
 });
