@@ -204,6 +204,28 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
 	});
 
+	it('a forged unfinished plan (pending.json) that names files outside: neither prune nor recover removes them', async () => {
+		const {lab, repo} = await backedUp();
+		const outside = await tempDir();
+		const victim = path.join(outside, 'precious');
+		await writeFile(victim, 'keep me');
+		const step = (file: string) => ({op: 'delete-image', disk: 'vda', file, summary: 'forged', reads: [], writes: [], creates: [], deletes: [], bytes: 0, space: 0, undo: '-'});
+		const pending = (action: string, vm: string, files: string[]) => JSON.stringify({plan: {action, vm, snapshot: '-', summary: 'forged', steps: files.map(step), bytes: 0, space: 0, discards: [], warnings: []}, done: 0, started: null, command: 'forged', startedAt: '2026-01-01T00:00:00Z'});
+		// In the repository (whoever else writes it): a prune's plan.
+		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'pending.json'), pending('prune', 'vm1', [victim, path.relative(path.join(repo, 'vm1'), victim)]));
+		const pruned = await cli(lab, ['prune', 'vm1', '--keep-last', '5', '--repo', repo, '--yes']);
+		expect(pruned.exitCode).toBe(1);
+		expect(pruned.stderr).toContain('which is not a file in');
+		expect(await readFile(victim, 'utf8')).toBe('keep me');
+		// In the VM's own folder (whoever may edit it): a merge's plan.
+		await mkdir(path.join(lab.root, 'vm1', '.snapdeck'), {recursive: true});
+		await writeFile(path.join(lab.root, 'vm1', '.snapdeck', 'pending.json'), pending('merge', 'vm1', [victim]));
+		const recovered = await cli(lab, ['recover', 'vm1', '--yes']);
+		expect(recovered.exitCode).toBe(1);
+		expect(recovered.stderr).toContain('which is not a file in');
+		expect(await readFile(victim, 'utf8')).toBe('keep me');
+	});
+
 	it("a forged record's instant-restore mark outside these backups, or reached through a link, is left alone", async () => {
 		const {lab, repo} = await backedUp();
 		const vmDir = path.join(repo, 'vm1');
