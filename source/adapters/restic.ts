@@ -1,5 +1,6 @@
 import {existsSync} from 'node:fs';
 import {SnapdeckError} from '../core/errors.js';
+import {maskCredentials} from '../core/notify.js';
 import {loadExeca, toolPath} from './exec.js';
 import {holdGroup, signalGroup, signalProcess, watchStall} from './process-group.js';
 import {sftpCommand} from './restic-sftp.js';
@@ -21,7 +22,7 @@ export interface ResticTarget {
 }
 
 /** How a target is named in messages: its config name and repository, or the repository. */
-export const targetLabel = (target: ResticTarget) => (target.name === null ? target.repository : `'${target.name}' (${target.repository})`);
+export const targetLabel = (target: ResticTarget) => (target.name === null ? maskCredentials(target.repository) : `'${target.name}' (${maskCredentials(target.repository)})`);
 
 /** What went wrong with a restic run, as snapdeck tells the operator. */
 export type ResticFailure = 'no-repository' | 'wrong-password' | 'no-password' | 'unreachable' | 'full' | 'append-only' | 'locked' | 'other';

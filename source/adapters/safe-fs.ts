@@ -72,6 +72,21 @@ export async function stateFolder(dir: string, what: string): Promise<string> {
 	return dir;
 }
 
+/**
+ * Whether `dir` is there as a real folder: false where it is missing, refused where a symbolic
+ * link (or a file) is in its place. For the folders snapdeck removes or changes things in (a
+ * VM's backups, their archive/, boot/ and kit/): through a link they would be somewhere else.
+ */
+export async function realFolder(dir: string, what: string): Promise<boolean> {
+	const found = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
+		if (error.code === 'ENOENT') return null;
+		throw fileSystemError(error, `use ${what}`, dir);
+	});
+	if (found === null) return false;
+	if (!found.isDirectory()) throw fileSystemError(Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'}), `use ${what}`, dir);
+	return true;
+}
+
 /** A state file's text, read without following a symbolic link; null when there is none. */
 export async function readStateFile(file: string): Promise<string | null> {
 	let handle;

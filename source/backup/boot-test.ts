@@ -1,4 +1,5 @@
-import {chmod, mkdir, rm, writeFile} from 'node:fs/promises';
+import {rm} from 'node:fs/promises';
+import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import path from 'node:path';
@@ -67,10 +68,11 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 	job.step('judged');
 	// The evidence, kept with the point: no more readable than the point files.
 	const files = bootFiles(point.id);
-	await mkdir(repo.resolve(vm, files.folder), {recursive: true, mode: 0o700});
-	await writeFile(repo.resolve(vm, files.console), result.console, {mode: 0o600});
-	await chmod(repo.resolve(vm, files.console), 0o600);
-	if (result.screenshot) await writeFile(repo.resolve(vm, files.screenshot), result.screenshot, {mode: 0o600});
+	// Its folders real folders and its files replaced, never written through a link someone put there (the guest chooses what the console says).
+	await stateFolder(path.dirname(repo.resolve(vm, files.folder)), `the boot tests' folder of ${vm}'s backups`);
+	await stateFolder(repo.resolve(vm, files.folder), `the boot test's folder of point ${point.id}`);
+	await writeFileAtomic(repo.resolve(vm, files.console), result.console, {mode: 0o600});
+	if (result.screenshot) await writeFileAtomic(repo.resolve(vm, files.screenshot), result.screenshot, {mode: 0o600});
 	else await rm(repo.resolve(vm, files.screenshot), {force: true});
 	const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
 	const fresh = await repo.read(vm);

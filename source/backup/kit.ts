@@ -3,7 +3,7 @@ import path from 'node:path';
 import type {Manifest} from '../core/backup.js';
 import {KIT_FOLDER, kitDefinitionOf, kitDefinitionText, kitIndex, kitIndexOf, RESTORE_MD, RESTORE_SH, KIT_VERSION} from '../core/kit.js';
 import {writeFileAtomic} from '../adapters/state/atomic-file.js';
-import {makeDirs, readStateFile} from '../adapters/safe-fs.js';
+import {makeDirs, readStateFile, realFolder} from '../adapters/safe-fs.js';
 
 /** Writes `text` to `file` (atomically) unless it holds exactly that already. */
 async function keep(file: string, text: string, mode = 0o600): Promise<void> {
@@ -32,6 +32,8 @@ export async function syncKit(vmDir: string, manifest: Manifest): Promise<void> 
 	const complete = manifest.points.filter(point => point.state === 'complete');
 	const wanted = new Set<string>();
 	if (complete.length > 0) await makeDirs(dir, 'the restore kit\'s folder');
+	// Files are written and removed in it: never through a link to another folder.
+	if (!(await realFolder(dir, 'the restore kit\'s folder'))) return;
 	for (const point of complete) {
 		const index = kitIndexOf(point.id);
 		const definition = kitDefinitionOf(point.id, point.definition);

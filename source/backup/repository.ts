@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {chmod, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
+import {chmod, lstat, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import {Worker} from 'node:worker_threads';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import {fileExists} from '../adapters/files.js';
 import {acquireLock, lockHolder} from '../adapters/state/lock.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {folderJobStore, folderOperationStore, stateDir} from '../adapters/state/operation-store.js';
-import {fileSystemError, isUnwritable, makeDirs, readStateFile, stateFolder} from '../adapters/safe-fs.js';
+import {fileSystemError, isUnwritable, makeDirs, readStateFile, realFolder, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
 export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
@@ -365,7 +365,9 @@ export class Repository {
 	async ownFolder(vm: string): Promise<string> {
 		const dir = this.vmDir(vm);
 		await makeDirs(dir, 'the backup repository');
-		if (((await stat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700).catch(error => {
+		// A link in its place would have points written, files removed and modes changed somewhere else.
+		await realFolder(dir, `the folder of ${vm}'s backups`);
+		if (((await lstat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700).catch(error => {
 			throw fileSystemError(error, 'make private', dir);
 		});
 		return dir;
@@ -403,6 +405,8 @@ export class Repository {
 	 */
 	async cleanup(manifest: Manifest): Promise<{manifest: Manifest; removed: string[]}> {
 		const dir = this.vmDir(manifest.vm);
+		// Each folder whose entries are removed here is a real folder of these backups, never a link to elsewhere.
+		for (const folder of ['', 'archive', 'boot', path.join('.snapdeck', 'boot')]) await realFolder(path.join(dir, folder), `the folder of ${manifest.vm}'s backups`);
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
 		const removed: string[] = [];

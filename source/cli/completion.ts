@@ -1,3 +1,4 @@
+import {NAME_PATTERN} from '../core/names.js';
 import type {Command} from './command.js';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
 
@@ -11,7 +12,9 @@ const PATH_VALUES = new Set(['DIR', 'FILE', 'PATH', 'PUBLIC']);
  * The bash completion script, made from the command registry: command names, each command's own
  * options and the global ones, the words a command's first argument may be (config show, ...),
  * paths after an option that takes one, and VM names from `snapdeck list --json` on the
- * connection the line names.
+ * connection the line names. Those names come from the connection (a VM folder, a libvirt domain),
+ * not from us: they never pass through compgen -W (which expands $(...) and `...` in its word
+ * list), and only names snapdeck accepts (core/names.ts) are offered.
  */
 export function bashCompletion(commands: readonly Command[]): string {
 	const flagsOf = (command: Command) => words([...GLOBAL_FLAGS, ...command.flags].map(flag => `--${flag}`));
@@ -50,7 +53,10 @@ ${commands.filter(command => command.words).map(command => `	${command.name}) [ 
 	help) COMPREPLY=($(compgen -W ${words(commands.map(command => command.name))} -- "$cur")); return ;;
 	esac
 	if [ $position -eq 0 ]; then
-		COMPREPLY=($(compgen -W "$(snapdeck list --json "\${connect[@]}" 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4)" -- "$cur"))
+		COMPREPLY=()
+		while IFS= read -r word; do
+			[[ $word =~ ${NAME_PATTERN.source} && $word == "$cur"* ]] && COMPREPLY+=("$word")
+		done < <(snapdeck list --json "\${connect[@]}" 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4)
 	fi
 }
 complete -o default -F _snapdeck snapdeck

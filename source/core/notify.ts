@@ -86,7 +86,11 @@ export function notifierWants(notifier: Notifier, event: Pick<NotifyEvent, 'kind
 	return event.vm === null || !notifier.vms || notifier.vms.some(pattern => globToRegExp(pattern).test(event.vm!));
 }
 
-/** A URL as it may be shown or logged: its user and password, and every query value, replaced by ***. */
+/**
+ * A URL as it may be shown or logged: its user and password, and every query value, replaced by
+ * ***. A query word with no value (`?SECRET`, the form some webhooks take a key in) is a value
+ * itself: it is replaced whole.
+ */
 export function maskUrl(text: string): string {
 	let url: URL;
 	try {
@@ -95,9 +99,15 @@ export function maskUrl(text: string): string {
 		return '***';
 	}
 	const auth = url.username || url.password ? '***@' : '';
-	const query = [...url.searchParams.keys()].map(key => `${encodeURIComponent(key)}=***`).join('&');
+	const query = [...url.searchParams.entries()].map(([key, value]) => (value === '' ? '***' : `${encodeURIComponent(key)}=***`)).join('&');
 	return `${url.protocol}//${auth}${url.host}${url.pathname}${query ? `?${query}` : ''}`;
 }
+
+/**
+ * A location as it may be shown: a restic repository (`rest:https://user:password@host/`), a
+ * connection URI; the user and password of any `SCHEME://USER:PASSWORD@` in it replaced by ***.
+ */
+export const maskCredentials = (text: string) => text.replace(/(:\/\/)[^/@\s]*@/g, '$1***@');
 
 /** A notifier as output names it, with no secret: the masked URL, or the program alone. */
 export const notifierLabel = (notifier: Notifier): string =>
@@ -114,7 +124,7 @@ export function maskSecrets(notifier: Notifier, text: string): string {
 	let masked = text.replaceAll(url, maskUrl(url));
 	try {
 		const parsed = new URL(url);
-		const secrets = [parsed.username, parsed.password, decodeURIComponent(parsed.username), decodeURIComponent(parsed.password), ...parsed.searchParams.values()].filter(secret => secret.length >= 3);
+		const secrets = [parsed.username, parsed.password, decodeURIComponent(parsed.username), decodeURIComponent(parsed.password), ...[...parsed.searchParams.entries()].map(([key, value]) => (value === '' ? key : value))].filter(secret => secret.length >= 3);
 		for (const secret of secrets) masked = masked.replaceAll(secret, '***');
 	} catch {
 		// Not a URL: nothing more to find.

@@ -34,7 +34,7 @@ import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {listReceipts, provedRestores} from '../backup/receipts.js';
 import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
 import {extractPointFiles, type Extracted} from '../backup/extract.js';
-import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
+import {instantMarkers, releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
 import {describeVm, identityTag, type VmIdentity} from '../core/identity.js';
@@ -102,11 +102,16 @@ export const describePending = (vm: string, pending: PendingOperation) =>
  * made them, an instant restore's mark once its VM no longer reads the repository (`finish`: what
  * copies the rest in, for an explicit recover).
  */
-export const debrisHandlers = (hypervisor: Hypervisor, finish?: (vm: string) => Promise<string | null>): DebrisHandlers => ({
+export const debrisHandlers = (hypervisor: Hypervisor, finish?: (vm: string) => Promise<string | null>, backupsDir?: () => string): DebrisHandlers => ({
 	realFolder: realWorkParent,
 	makeFolder: makeWorkFolder,
 	remove: async (job, debris, explicit) => {
 		if (debris.kind === 'folder') return removeWorkFolder(job, debris);
+		// A record is read back from the repository: its mark must be where this job store's instant restores put theirs, reached through no link.
+		if (debris.kind === 'instant') {
+			const problem = await instantMarkProblem(debris.vm, debris.marker, backupsDir?.());
+			if (problem !== null) return {left: `${debris.marker}: ${problem}`};
+		}
 		if (debris.connection !== hypervisor.uri) return {left: `${debris.kind === 'instant' ? `the instant restore of ${debris.vm}` : `the throwaway VM ${debris.name}`} on ${debris.connection}: recover it on that connection`};
 		if (debris.kind === 'throwaway') {
 			const remover = hypervisor.roles.bootTests?.removeThrowaway;
@@ -127,6 +132,21 @@ export const debrisHandlers = (hypervisor: Hypervisor, finish?: (vm: string) => 
 		return {removed: `the mark of the instant restore of ${debris.vm} (${debris.marker})${instant ? `, after copying the rest of ${debris.vm}'s data in` : ''}`};
 	},
 });
+
+/**
+ * Why `marker` is not the mark of an instant restore of `vm` from the backups in `vmDir`
+ * (`vmDir/.snapdeck/instant/VM.json`, its folders real folders, not links), or null when it is.
+ */
+async function instantMarkProblem(vm: string, marker: string, vmDir: string | undefined): Promise<string | null> {
+	if (vmDir === undefined) return 'not a mark in the backups this record is kept with';
+	const expected = path.join(instantMarkers(vmDir), `${vm}.json`);
+	if (marker !== expected) return `not the mark of an instant restore of these backups (that is ${expected})`;
+	for (const folder of [vmDir, path.dirname(instantMarkers(vmDir)), instantMarkers(vmDir)]) {
+		const found = await lstat(folder).catch(() => null);
+		if (found !== null && !found.isDirectory()) return `${folder} is not a folder (a link or a file)`;
+	}
+	return null;
+}
 
 /** One VM's health: its findings under its policy, with the figures monitoring graphs. */
 export interface VmHealth {
@@ -179,7 +199,7 @@ export class Service {
 	private jobRecord(repo: Repository, vm: string, subject?: string): JobRecord {
 		return {
 			store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), self: thisProcess(),
-			debris: debrisHandlers(this.hypervisor, name => this.finishInstantRestore(name, {command: `recover ${name}`})),
+			debris: debrisHandlers(this.hypervisor, name => this.finishInstantRestore(name, {command: `recover ${name}`}), () => repo.vmDir(vm)),
 			recoverMore: () => repo.recoverPartial(vm),
 		};
 	}

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {applyChange, forgetGone, healthChanges, healthEvent, mailMessage, maskSecrets, maskUrl, Notifier, notifierWants, type NotifiedState} from '../../source/core/notify.js';
+import {applyChange, forgetGone, healthChanges, healthEvent, mailMessage, maskCredentials, maskSecrets, maskUrl, Notifier, notifierWants, type NotifiedState} from '../../source/core/notify.js';
 
 const where = {connection: 'local:/lab', host: 'hv1', time: '2026-12-01T00:00:00.000Z'};
 
@@ -8,6 +8,12 @@ describe('notifications, the pure part', () => {
 		expect(maskUrl('https://user:pa%40ss@hooks.example.org:8443/a/b?token=xyz&x=1')).toBe('https://***@hooks.example.org:8443/a/b?token=***&x=***');
 		expect(maskUrl('https://ntfy.sh/topic')).toBe('https://ntfy.sh/topic');
 		expect(maskUrl('not a url')).toBe('***');
+		expect(maskCredentials('rest:https://alice:pw@backup.example.org:8000/repo')).toBe('rest:https://***@backup.example.org:8000/repo');
+		expect(maskCredentials('sftp:backup@nas:/srv/restic')).toBe('sftp:backup@nas:/srv/restic');
+		// A query word without a value is the secret itself (https://host/hook?APIKEY).
+		expect(maskUrl('https://hooks.example.org/hook?s3cr3tkey')).toBe('https://hooks.example.org/hook?***');
+		expect(maskUrl('https://hooks.example.org/hook?s3cr3tkey&token=abc')).toBe('https://hooks.example.org/hook?***&token=***');
+		expect(maskSecrets({webhook: 'https://hooks.example.org/hook?s3cr3tkey', timeout: 10}, 'refused: /hook?s3cr3tkey')).not.toContain('s3cr3tkey');
 		const notifier = Notifier.parse({webhook: 'https://user:pa%40ss@hooks.example.org/a?token=xyz123'});
 		expect(maskSecrets(notifier, 'POST https://user:pa%40ss@hooks.example.org/a?token=xyz123 failed; token xyz123, password pa@ss'))
 			.toBe('POST https://***@hooks.example.org/a?token=*** failed; token ***, password ***');

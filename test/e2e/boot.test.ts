@@ -1,4 +1,4 @@
-import {readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -13,6 +13,32 @@ async function throwawayVms(vm: string) {
 }
 
 describe('verify --boot: a backup point booted in a throwaway VM, with the real Linux guest', () => {
+	it("the evidence is never written through a link someone put in the repository (the guest chooses the console's words)", async () => {
+		const lab = await guestLab('boot7');
+		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
+		const backup = await snapdeck(['backup', 'boot7', '--json', ...connect]);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = (JSON.parse(backup.stdout.trim().split('\n').at(-1)!) as {point: {id: string}}).point.id;
+		const outside = await tempDir();
+		await writeFile(path.join(outside, 'console.log'), 'keep me');
+		const evidence = path.join(lab.repo, 'boot7', '.snapdeck', 'boot', point);
+		await mkdir(path.dirname(evidence), {recursive: true});
+		// The point's evidence folder a link to a folder of the host: refused, nothing written there.
+		await symlink(outside, evidence);
+		const linked = await snapdeck(['verify', 'boot7', '--boot', ...connect]);
+		expect(linked.exitCode).toBe(1);
+		expect(linked.stderr).toContain('symbolic link');
+		expect(await readdir(outside)).toEqual(['console.log']);
+		// A link where the console log goes: replaced, its target untouched.
+		await rm(evidence);
+		await mkdir(evidence);
+		await symlink(path.join(outside, 'console.log'), path.join(evidence, 'console.log'));
+		const filed = await snapdeck(['verify', 'boot7', '--boot', ...connect]);
+		expect(filed.exitCode, filed.stderr).toBe(0);
+		expect(await readFile(path.join(outside, 'console.log'), 'utf8')).toBe('keep me');
+		expect((await lstat(path.join(evidence, 'console.log'))).isFile()).toBe(true);
+	});
+
 	it('a point boots: the guest agent answers; the console log and a screenshot are kept with the point; nothing is left running', async () => {
 		const lab = await guestLab('boot1');
 		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];

@@ -204,6 +204,62 @@ describe('kill -9 in a backup and in a restore, then the same command again', ()
 		expect((await cli(lab, ['verify', 'vm1', '--repo', repo])).exitCode).toBe(0);
 	});
 
+	it('a forged unfinished plan (pending.json) that names files outside: neither prune nor recover removes them', async () => {
+		const {lab, repo} = await backedUp();
+		const outside = await tempDir();
+		const victim = path.join(outside, 'precious');
+		await writeFile(victim, 'keep me');
+		const step = (file: string) => ({op: 'delete-image', disk: 'vda', file, summary: 'forged', reads: [], writes: [], creates: [], deletes: [], bytes: 0, space: 0, undo: '-'});
+		const pending = (action: string, vm: string, files: string[]) => JSON.stringify({plan: {action, vm, snapshot: '-', summary: 'forged', steps: files.map(step), bytes: 0, space: 0, discards: [], warnings: []}, done: 0, started: null, command: 'forged', startedAt: '2026-01-01T00:00:00Z'});
+		// In the repository (whoever else writes it): a prune's plan.
+		await writeFile(path.join(repo, 'vm1', '.snapdeck', 'pending.json'), pending('prune', 'vm1', [victim, path.relative(path.join(repo, 'vm1'), victim)]));
+		const pruned = await cli(lab, ['prune', 'vm1', '--keep-last', '5', '--repo', repo, '--yes']);
+		expect(pruned.exitCode).toBe(1);
+		expect(pruned.stderr).toContain('which is not a file in');
+		expect(await readFile(victim, 'utf8')).toBe('keep me');
+		// In the VM's own folder (whoever may edit it): a merge's plan.
+		await mkdir(path.join(lab.root, 'vm1', '.snapdeck'), {recursive: true});
+		await writeFile(path.join(lab.root, 'vm1', '.snapdeck', 'pending.json'), pending('merge', 'vm1', [victim]));
+		const recovered = await cli(lab, ['recover', 'vm1', '--yes']);
+		expect(recovered.exitCode).toBe(1);
+		expect(recovered.stderr).toContain('which is not a file in');
+		expect(await readFile(victim, 'utf8')).toBe('keep me');
+	});
+
+	it("a forged record's instant-restore mark outside these backups, or reached through a link, is left alone", async () => {
+		const {lab, repo} = await backedUp();
+		const vmDir = path.join(repo, 'vm1');
+		const outside = await tempDir();
+		// Files named like marks, elsewhere: another repository's mark, and a file a link in the repository leads to.
+		const elsewhere = path.join(outside, 'other-repo', 'vm2', '.snapdeck', 'instant');
+		await mkdir(elsewhere, {recursive: true});
+		await writeFile(path.join(elsewhere, 'vm3.json'), 'keep me');
+		await mkdir(path.join(outside, 'precious'));
+		await writeFile(path.join(outside, 'precious', 'config.json'), 'keep me');
+		await mkdir(path.join(vmDir, '.snapdeck', 'x', '.snapdeck'), {recursive: true});
+		await symlink(path.join(outside, 'precious'), path.join(vmDir, '.snapdeck', 'x', '.snapdeck', 'instant'));
+		const token = 'fedcba9876543210';
+		const connection = `local:${lab.root}`;
+		await mkdir(path.join(vmDir, '.snapdeck', 'jobs'), {recursive: true});
+		await writeFile(path.join(vmDir, '.snapdeck', 'jobs', `${token}.json`), JSON.stringify({version: 2, token, action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, host: hostname(), started: null, halfDone: null, debris: [
+			{kind: 'instant', connection, vm: 'vm3', marker: path.join(elsewhere, 'vm3.json')},
+			{kind: 'instant', connection, vm: 'config', marker: path.join(vmDir, '.snapdeck', 'x', '.snapdeck', 'instant', 'config.json')},
+		]}));
+		const recovered = await cli(lab, ['recover', 'vm1', '--repo', repo]);
+		expect(recovered.exitCode, recovered.stderr).toBe(0);
+		expect(recovered.stdout).toContain('not the mark of an instant restore of these backups');
+		expect(await readFile(path.join(elsewhere, 'vm3.json'), 'utf8')).toBe('keep me');
+		expect(await readFile(path.join(outside, 'precious', 'config.json'), 'utf8')).toBe('keep me');
+		// The mark of these backups' own folder, reached through a link, is not removed either.
+		await rm(path.join(vmDir, '.snapdeck', 'instant'), {recursive: true, force: true});
+		await symlink(path.join(outside, 'precious'), path.join(vmDir, '.snapdeck', 'instant'));
+		await writeFile(path.join(vmDir, '.snapdeck', 'jobs', `${token}.json`), JSON.stringify({version: 2, token, action: 'restore', command: 'forged', subject: null, startedAt: '2026-01-01T00:00:00Z', pid: 999999, host: hostname(), started: null, halfDone: null, debris: [
+			{kind: 'instant', connection, vm: 'config', marker: path.join(vmDir, '.snapdeck', 'instant', 'config.json')},
+		]}));
+		expect((await cli(lab, ['recover', 'vm1', '--repo', repo])).stdout).toContain('is not a folder');
+		expect(await readFile(path.join(outside, 'precious', 'config.json'), 'utf8')).toBe('keep me');
+	});
+
 	it('a restore --in-place killed at every step: running it again leaves the disk reading as the point, and the safety snapshot undoes it', async () => {
 		const {lab: probe, repo: probeRepo, point: probePoint} = await backedUp();
 		const steps = await planSteps(probe, ['restore', 'vm1', '--point', probePoint, '--in-place', '--repo', probeRepo]);

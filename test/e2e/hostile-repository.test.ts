@@ -1,4 +1,4 @@
-import {open, readdir, readFile, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, open, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -170,5 +170,44 @@ describe.runIf(os.userInfo().uid === 0)('a full and a read-only repository (tmpf
 		const backup = await snapdeck(['backup', 'vm1'], env);
 		expect(backup.exitCode).toBe(1);
 		expect(backup.stderr).toContain('the file system is read-only');
+	});
+});
+
+describe("links in a VM's folder of a repository (planted by whoever else writes it)", () => {
+	it('a backup and a prune remove, write and chmod nothing through them: not the folder itself, not archive/, boot/, .snapdeck/boot/ or kit/', async () => {
+		const {repo, run} = await backedUp();
+		const vmDir = path.join(repo, 'vm1');
+		// What the links lead to: a folder of VM images and ordinary folders of the host.
+		const outside = await tempDir();
+		const images = path.join(outside, 'libvirt');
+		await mkdir(path.join(images, 'images'), {recursive: true, mode: 0o755});
+		await qemuImg.create(path.join(images, 'images', 'prod.qcow2'), {size: 1 << 20});
+		const plain = path.join(outside, 'etc');
+		await mkdir(plain, {mode: 0o755});
+		await writeFile(path.join(plain, 'passwd'), 'keep me');
+		const untouched = async () => {
+			expect(await readdir(path.join(images, 'images'))).toEqual(['prod.qcow2']);
+			expect(await readdir(plain)).toEqual(['passwd']);
+			expect((await lstat(images)).mode & 0o777).toBe(0o755);
+		};
+		// The VM's whole folder a link (a repository where vm2 has never been backed up): nothing is made there.
+		await symlink(images, path.join(repo, 'vm2'));
+		const other = await labWithVm('vm2');
+		const backup2 = await snapdeck(['backup', 'vm2', '--yes'], {SNAPDECK_CONNECT: `local:${other.root}`, SNAPDECK_REPO: repo});
+		expect(backup2.exitCode).toBe(1);
+		expect(backup2.stderr).toContain('symbolic link');
+		await untouched();
+		// One of the folders whose entries are swept: each refused, its target untouched.
+		for (const folder of ['archive', 'boot', path.join('.snapdeck', 'boot'), 'kit']) {
+			const at = path.join(vmDir, folder);
+			await rm(at, {recursive: true, force: true});
+			await symlink(plain, at);
+			for (const args of [['backup', 'vm1', '--yes'], ['prune', 'vm1', '--keep-last', '1', '--yes']]) {
+				const result = await run(...args);
+				expect(result.stderr, `${folder}: ${args.join(' ')}`).toContain('symbolic link');
+				await untouched();
+			}
+			await rm(at);
+		}
 	});
 });

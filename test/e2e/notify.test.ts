@@ -20,6 +20,21 @@ const json = (request: Received) => JSON.parse(request.body) as Record<string, u
 const SECRETS = ['s3cretpw', 'tok3n123', 'abcdef123'];
 
 describe('notifications', () => {
+	it("the user and password in an off-site target's URL (restic's REST server) or a connection's are shown masked: config show, errors", async () => {
+		const port = await freePort();
+		const password = path.join(await tempDir(), 'password');
+		await writeFile(password, 'pw\n', {mode: 0o600});
+		const {run} = await notifyLab({offsite: {vault: {repository: `rest:http://alice:r3stpw99@127.0.0.1:${port}/`, passwordFile: password}}, connections: {far: 'qemu+ssh://root:sshpw99@far.example.org/system'}});
+		const shown = await run('config', 'show', '--json');
+		expect(shown.exitCode, shown.stderr).toBe(0);
+		const effective = jsonOf(shown)['effective'] as {offsite: Record<string, {repository: string}>; connections: Record<string, string>};
+		expect(effective.offsite['vault']!.repository).toBe(`rest:http://***@127.0.0.1:${port}/`);
+		expect(effective.connections['far']).toBe('qemu+ssh://***@far.example.org/system');
+		const listed = await run('backups', 'vm1', '--from', 'vault');
+		expect(listed.exitCode).not.toBe(0);
+		for (const result of [shown, listed]) expect(result.stdout + result.stderr).not.toMatch(/r3stpw99|sshpw99/);
+	});
+
 	it('notify test reaches a webhook (with its credentials), an ntfy topic and a command run without a shell; no secret is printed', async () => {
 		const server = await recordingServer();
 		const out = await tempDir();

@@ -15,7 +15,18 @@ export type ImageStepOp = 'create-overlay' | 'internal-create' | 'internal-apply
  * qemu-img, on files named relative to `folder`: a stopped VM's images, or a backup repository's.
  */
 export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor & {readonly handlers: StepHandlers<ImageStepOp>} {
-	const resolve = (file: string) => path.resolve(folder, file);
+	/**
+	 * A file a step names, inside `folder` or refused: a plan resumed after a crash is read back from
+	 * the folder's state (pending.json), where whoever else writes the folder could name any file.
+	 */
+	const resolve = (file: string) => {
+		const absolute = path.resolve(folder, file);
+		const inside = path.relative(folder, absolute);
+		if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
+			throw new SnapdeckError('failed', `a step of the plan names ${file}, which is not a file in ${folder}: nothing was done with it`, `the plan on record was not written by snapdeck: look at ${path.join(folder, '.snapdeck', 'pending.json')}, and remove it if no snapdeck runs there`, 'damaged');
+		}
+		return absolute;
+	};
 	/** A backing reference as it must be written into `image`'s header: relative to the image. */
 	const backingFor = (image: string, backing: string) => path.relative(path.dirname(resolve(image)), resolve(backing));
 	const hasInternal = async (file: string, name: string) =>

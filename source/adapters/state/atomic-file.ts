@@ -18,7 +18,7 @@ async function fsyncPath(file: string, flags: string) {
  * `durable: false` (a cache, whose loss costs only time) no fsync: readers still never see it torn.
  * The file is private (0600) unless `mode` says otherwise.
  */
-export async function writeFileAtomic(file: string, content: string, options: {durable?: boolean; mode?: number} = {}): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array, options: {durable?: boolean; mode?: number} = {}): Promise<void> {
 	const durable = options.durable ?? true;
 	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 	try {
@@ -27,7 +27,7 @@ export async function writeFileAtomic(file: string, content: string, options: {d
 		try {
 			// A file others read (the Prometheus textfile): its mode set before it takes the name, whatever the umask.
 			if (options.mode !== undefined) await handle.chmod(options.mode);
-			await handle.writeFile(content, 'utf8');
+			await handle.writeFile(content, typeof content === 'string' ? 'utf8' : undefined);
 			if (durable) await handle.sync();
 		} finally {
 			await handle.close();

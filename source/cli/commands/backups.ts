@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {describeVm, identityTag} from '../../core/identity.js';
 import {renderBackups, renderRemoteBackups} from '../render.js';
 import {cancellable, expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';
@@ -16,8 +17,8 @@ export default defineCommand({
 			const svc = await service();
 			// Ctrl-C and SIGTERM end restic and what it started (ssh), not only snapdeck.
 			const points = await cancellable(signal => svc.remoteBackups(target, vm!, signal));
-			if (flags.json) printJson({vm, target: target.name ?? target.repository, points: points.map(remotePointJson)});
-			else print(renderRemoteBackups(vm!, target.name ?? target.repository, points));
+			if (flags.json) printJson({vm, target: target.name ?? maskCredentials(target.repository), points: points.map(remotePointJson)});
+			else print(renderRemoteBackups(vm!, target.name ?? maskCredentials(target.repository), points));
 			return 0;
 		}
 		const svc = await service();

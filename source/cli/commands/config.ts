@@ -1,6 +1,6 @@
 import {lstat, readFile} from 'node:fs/promises';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
-import {maskedNotifier} from '../../core/notify.js';
+import {maskCredentials, maskedNotifier} from '../../core/notify.js';
 import {DEFAULT_POLICY} from '../../core/policy.js';
 import type {CliFlags} from '../flags.js';
 import {connectionUris, print, printJson, repositoryDir, settingsModule} from '../support.js';
@@ -51,7 +51,8 @@ type Config = Awaited<ReturnType<Awaited<ReturnType<typeof settingsModule>>['loa
 
 /**
  * What this snapdeck would use, each setting with where it comes from (the file, an environment
- * variable, or the default), notifiers' URLs masked: they may carry credentials and tokens.
+ * variable, or the default), notifiers' URLs and the user and password in a target's or a connection's URL
+ * masked: they may carry credentials and tokens.
  */
 async function effectiveConfig(config: Config, file: string, flags: CliFlags) {
 	const exists = await lstat(file).then(() => true, () => false);
@@ -61,9 +62,10 @@ async function effectiveConfig(config: Config, file: string, flags: CliFlags) {
 		effective: {
 			connection: {value: await connectionUris(flags.connect), from: flags.connect ? '--connect' : from('SNAPDECK_CONNECT', 'defaultConnection')},
 			repository: {value: await repositoryDir(flags.repo), from: flags.repo ? '--repo' : from('SNAPDECK_REPO', 'repository'), note: "a VM's policy may name its own"},
-			connections: config.connections ?? {},
+			connections: Object.fromEntries(Object.entries(config.connections ?? {}).map(([name, uri]) => [name, maskCredentials(uri)])),
 			repositories: config.repositories ?? {},
-			offsite: config.offsite ?? {},
+			// A REST server's user and password may be in its URL (restic's own way to give them).
+			offsite: Object.fromEntries(Object.entries(config.offsite ?? {}).map(([name, target]) => [name, {...target, repository: maskCredentials(target.repository)}])),
 			// The first policy that selects a VM applies; the default one selects every VM the others leave.
 			policies: [...(config.policies ?? []), DEFAULT_POLICY],
 			notify: (config.notify ?? []).map(maskedNotifier),

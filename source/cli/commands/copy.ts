@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {formatBytes} from '../../core/units.js';
 import {cancellable, expectArgs, print, printJson, progressReporter, targetOf} from '../support.js';
@@ -26,12 +27,12 @@ export default defineCommand({
 		}
 		const {target} = await targetOf(chosen);
 		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
-		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? target.repository, ...result});
+		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? maskCredentials(target.repository), ...result});
 		else {
-			if (result.created) print(`made a new restic repository at ${target.repository}`);
+			if (result.created) print(`made a new restic repository at ${maskCredentials(target.repository)}`);
 			print(result.already
-				? `point ${result.point} of ${vm} is already on ${target.name ?? target.repository} (snapshot ${result.snapshot.slice(0, 8)}): nothing to copy`
-				: `copied point ${result.point} of ${vm} to ${target.name ?? target.repository}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded of ${formatBytes(result.bytes)}`);
+				? `point ${result.point} of ${vm} is already on ${target.name ?? maskCredentials(target.repository)} (snapshot ${result.snapshot.slice(0, 8)}): nothing to copy`
+				: `copied point ${result.point} of ${vm} to ${target.name ?? maskCredentials(target.repository)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded of ${formatBytes(result.bytes)}`);
 		}
 		return 0;
 	},

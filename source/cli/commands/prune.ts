@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {createInterface} from 'node:readline/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';
@@ -35,7 +36,7 @@ export default defineCommand({
 				await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
 				return 'done';
 			})();
-			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? target.repository, keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson)});
+			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? maskCredentials(target.repository), keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson)});
 			else if (outcome === 'nothing') print(`nothing to prune on ${plan.target}: all ${plan.keep.length} points are kept`);
 			else if (outcome === 'dry-run') print(`${lines.join('\n')}\n(dry run: nothing was changed)`);
 			else print(outcome === 'done' ? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data` : 'declined: nothing was changed');

@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';
@@ -56,7 +57,7 @@ export default defineCommand({
 		const onWarning = (text: string) => note(`snapdeck: warning: ${text}`);
 		const {restored, snapshot} = await cancellable(async signal => (from ? svc.restoreFrom(from, vm!, {...options, snapshot: flags.snapshot, onWarning, signal}) : {restored: await svc.restore(vm!, {...options, signal}), snapshot: null}));
 		if (flags.json) printJson({type: 'result', outcome: 'done', point: flags.point, restored, vm: flags.as ?? null, ...(from ? {snapshot} : {})});
-		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? from.repository} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+		else print(`restored point ${flags.point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
 		return 0;
 	},
 });

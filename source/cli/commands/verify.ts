@@ -1,3 +1,4 @@
+import {maskCredentials} from '../../core/notify.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
@@ -20,8 +21,8 @@ export default defineCommand({
 			const {target} = await targetOf(flags.from);
 			const svc = await service();
 			const verdict = await cancellable(signal => svc.verifyFrom(target, vm!, {readData: flags['read-data'] ? 'all' : undefined, signal, command: commandLine}));
-			if (flags.json) printJson({vm, target: target.name ?? target.repository, ok: verdict.ok, readData: verdict.readData, problems: verdict.problems, points: verdict.points.map(remotePointJson)});
-			else print(verdict.ok ? `ok      ${target.name ?? target.repository}: ${verdict.points.length} point${verdict.points.length === 1 ? '' : 's'} of ${vm}, structure and ${verdict.readData === 'all' ? 'all' : verdict.readData} of the data read back` : `FAILED  ${target.name ?? target.repository}: ${verdict.problems.join('; ')}`);
+			if (flags.json) printJson({vm, target: target.name ?? maskCredentials(target.repository), ok: verdict.ok, readData: verdict.readData, problems: verdict.problems, points: verdict.points.map(remotePointJson)});
+			else print(verdict.ok ? `ok      ${target.name ?? maskCredentials(target.repository)}: ${verdict.points.length} point${verdict.points.length === 1 ? '' : 's'} of ${vm}, structure and ${verdict.readData === 'all' ? 'all' : verdict.readData} of the data read back` : `FAILED  ${target.name ?? maskCredentials(target.repository)}: ${verdict.problems.join('; ')}`);
 			return verdict.ok ? 0 : 1;
 		}
 		const svc = await service();
