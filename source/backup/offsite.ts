@@ -204,14 +204,23 @@ export interface RemotePrunePlan {
 	readonly target: string;
 	readonly keep: readonly RemotePoint[];
 	readonly remove: readonly RemotePoint[];
+	/** Snapshots of a VM of this name that this host did not copy (another host's, or added by someone else): left alone. */
+	readonly others: readonly RemotePoint[];
 }
 
-/** Which of a VM's points on a target its retention keeps: each snapshot holds its point whole, so any may go. */
-export async function planTargetPrune(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
-	const points = await listRemote(target, vm, signal);
-	const {remove} = selectRetention(points.map(point => ({id: point.snapshot, createdAt: point.createdAt})), retention);
+/**
+ * Which of a VM's copies on a target its retention keeps: each snapshot holds its point whole, so
+ * any may go. Where this host has a record of the target, only the copies it made are weighed: a
+ * VM of the same name on another host copies there too, and its copies are not this VM's to forget.
+ * Without a record (a new host after a disaster), every snapshot of the name is.
+ */
+export async function planTargetPrune(repo: Repository | null, target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
+	const {points, recorded} = await remoteClaims(repo, target, vm, signal);
+	const mine = recorded === null ? points : points.filter(point => recorded.snapshots.has(point.snapshot));
+	const others = points.filter(point => !mine.includes(point));
+	const {remove} = selectRetention(mine.map(point => ({id: point.snapshot, createdAt: point.createdAt})), retention);
 	const removed = new Set(remove);
-	return {target: targetLabel(target), keep: points.filter(point => !removed.has(point.snapshot)), remove: points.filter(point => removed.has(point.snapshot))};
+	return {target: targetLabel(target), keep: mine.filter(point => !removed.has(point.snapshot)), remove: mine.filter(point => removed.has(point.snapshot)), others};
 }
 
 /** Forgets the planned snapshots and prunes the data no snapshot uses any more (restic forget, then prune). */

@@ -441,7 +441,7 @@ export class Service {
 	}
 
 	async planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
-		return planTargetPrune(target, vm, retention, signal);
+		return planTargetPrune(await this.boundRepository(vm), target, vm, retention, signal);
 	}
 
 	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {

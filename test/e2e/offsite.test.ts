@@ -279,6 +279,24 @@ describe('off-site copies through restic', () => {
 		expect(jsonLines(byPolicy).at(-1)).toMatchObject({outcome: 'already-there', target: 'usb'});
 	}, 120_000);
 
+	it("prune --from weighs only this host's copies: another VM of the same name copied to the same target keeps its copies", async () => {
+		const a = await offsiteLab();
+		const b = await offsiteLab();
+		const target = path.join(a.work, 'shared');
+		const onB = (...args: string[]) => snapdeck(args, {...b.env, RESTIC_PASSWORD_FILE: a.password});
+		for (const [run, pattern] of [[a.run, 0x41], [onB, 0x42]] as const) {
+			await (run === a.run ? a.lab : b.lab).write(pattern, 1);
+			expect((await run('backup', 'vm1')).exitCode).toBe(0);
+			expect((await run('copy', 'vm1', '--target', target)).exitCode).toBe(0);
+		}
+		// B's copy is the newest of the name there: a keep-last 1 over every snapshot would forget A's only one.
+		const pruned = await a.run('prune', 'vm1', '--from', target, '--keep-last', '1', '--yes', '--json');
+		expect(pruned.exitCode, pruned.stderr).toBe(0);
+		expect(jsonOf(pruned)).toMatchObject({outcome: 'nothing', remove: [], keep: [expect.anything()], others: [expect.anything()]});
+		const left = (jsonOf(await onB('backups', 'vm1', '--from', target, '--json'))['points'] as unknown[]);
+		expect(left).toHaveLength(2);
+	});
+
 	it('a snapshot on the target that holds a link where a point file should be: restore refuses it, and reads nothing through it', async () => {
 		const {lab, work, password, env} = await offsiteLab();
 		await lab.write(0x71, 1);

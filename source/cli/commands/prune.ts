@@ -24,7 +24,7 @@ export default defineCommand({
 			const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
 			if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
 			const plan = await cancellable(signal => svc.planPruneFrom(target, vm!, retention, signal));
-			const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`)];
+			const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`), ...plan.others.map(point => `  leave  ${point.id} (snapshot ${point.snapshot.slice(0, 8)}, copied by ${point.host ?? 'an unnamed host'}: not a copy this host made)`)];
 			const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await (async () => {
 				if (!flags.json) print(lines.join('\n'));
 				if (!flags.yes) {
@@ -36,7 +36,7 @@ export default defineCommand({
 				await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
 				return 'done';
 			})();
-			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? maskCredentials(target.repository), keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson)});
+			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? maskCredentials(target.repository), keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson), others: plan.others.map(remotePointJson)});
 			else if (outcome === 'nothing') print(`nothing to prune on ${plan.target}: all ${plan.keep.length} points are kept`);
 			else if (outcome === 'dry-run') print(`${lines.join('\n')}\n(dry run: nothing was changed)`);
 			else print(outcome === 'done' ? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data` : 'declined: nothing was changed');
