@@ -21,7 +21,9 @@ export default defineConfig({
 		poolOptions: {forks: {maxForks: 2, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
 		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR, RESTIC_CACHE_DIR: TEST_RESTIC_CACHE},
-		testTimeout: 60_000,
-		hookTimeout: 60_000,
+		// A bound on a hung test, not a speed limit: a test that kills and recovers a job at each of its
+		// steps takes a minute on a quiet 2-core machine and more beside a busy one.
+		testTimeout: 180_000,
+		hookTimeout: 120_000,
 	},
 });
