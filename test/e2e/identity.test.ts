@@ -1,4 +1,4 @@
-import {readdir, readFile, writeFile} from 'node:fs/promises';
+import {cp, readdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck, type CliResult} from '../helpers/cli.js';
@@ -116,5 +116,29 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect(log.filter(record => record.action === 'backup').map(record => record.outcome)).toEqual(['started', 'done']);
 		expect(JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8'))).toEqual(expect.objectContaining({}));
 		expect(Object.values(JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8')) as Record<string, string>)).toEqual([path.resolve(named)]);
+	});
+
+	it("a copy of a lab's folder (cp -a) carries its VMs' UUIDs: the copy is refused, saying how to give it its own, instead of sharing the first one's backups", async () => {
+		const {env, a, runA} = await twoLabs();
+		// A UUID of its own in vm.json, as the demo lab's VMs have (without one, it is derived from the folder).
+		const original = path.join(a.folder, 'vm.json');
+		await writeFile(original, JSON.stringify({...JSON.parse(await readFile(original, 'utf8')) as object, uuid: '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab'}));
+		expect((await runA(['backup', 'web1'])).exitCode).toBe(0);
+		const copy = path.join(await tempDir(), 'lab');
+		await cp(a.root, copy, {recursive: true});
+		const runCopy = (args: string[]) => snapdeck([...args, '--connect', `local:${copy}`], env);
+		const refused = await runCopy(['backup', 'web1']);
+		expect(refused.exitCode).toBe(1);
+		expect(refused.stderr).toContain(`is a copy of the VM in ${a.folder}`);
+		expect(refused.stderr).toContain('remove "uuid" from');
+		expect(idsOf(await runA(['backups', 'web1', '--json']))).toHaveLength(1);
+		// Given its own identity, it backs up into a folder of its own.
+		const vmFile = path.join(copy, 'web1', 'vm.json');
+		const withUuid = JSON.parse(await readFile(vmFile, 'utf8')) as Record<string, unknown>;
+		delete withUuid['uuid'];
+		await writeFile(vmFile, JSON.stringify(withUuid));
+		expect((await runCopy(['backup', 'web1'])).exitCode).toBe(0);
+		expect(idsOf(await runA(['backups', 'web1', '--json']))).toHaveLength(1);
+		expect(idsOf(await runCopy(['backups', 'web1', '--json']))).toHaveLength(1);
 	});
 });

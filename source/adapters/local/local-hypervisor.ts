@@ -34,6 +34,7 @@ import {runJobs} from '../qemu/qmp-block.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
+import {assertOwnUuid} from './vm-home.js';
 
 /**
  * Whether a QEMU listens on the VM's QMP socket, i.e. runs it. Only a socket that is not there, or
@@ -260,6 +261,7 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		const host = await localHost.identity();
+		if (file.uuid) await assertOwnUuid(folder, file.uuid);
 		return {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)};
 	}
 
