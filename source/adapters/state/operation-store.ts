@@ -3,10 +3,12 @@ import {readdir, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {z} from 'zod';
-import type {JobStore, JournalEntry, OperationStore, PendingJob, PendingOperation, StoredJob} from '../../core/plan.js';
+import type {JobStore, JournalEntry, OperationStore, PendingJob, StoredJob} from '../../core/plan.js';
 import {processAlive} from '../files.js';
 import {NAME_PATTERN} from '../../core/names.js';
 import type {VmIdentity} from '../../core/identity.js';
+import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {parsePendingOperation} from '../../core/pending-record.js';
 import {processStartTime} from './lock.js';
 import {WORK_FOLDER} from './work-folder.js';
 import {writeJsonAtomic} from './atomic-file.js';
@@ -27,7 +29,16 @@ export function folderOperationStore(folder: string, connection?: string, extra:
 	const store: OperationStore = {
 		async readPending() {
 			const text = await readStateFile(pendingFile);
-			return text === null ? null : (JSON.parse(text) as PendingOperation);
+			if (text === null) return null;
+			let json: unknown;
+			try {
+				json = JSON.parse(text);
+			} catch (error) {
+				throw new SnapdeckError('failed', `${pendingFile} is damaged (${errorMessage(error)}): the interrupted operation it recorded cannot be read, and nothing was done`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+			}
+			const read = parsePendingOperation(json);
+			if ('problem' in read) throw new SnapdeckError('failed', `${pendingFile} is not a record snapdeck wrote (${read.problem}): nothing in it was acted on`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+			return read.pending;
 		},
 		async writePending(pending) {
 			await stateFolder(dir, 'the state folder');
