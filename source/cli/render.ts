@@ -1,6 +1,7 @@
 import type {BackupPoint} from '../core/backup.js';
 import type {VmSummary} from '../core/model.js';
 import {formatBytes} from '../core/units.js';
+import {safeText} from '../core/terminal-text.js';
 import {ageText, journalLine, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
 import type {TreeView, VmHealth} from '../service/service.js';
@@ -8,9 +9,11 @@ import type {JournalRecord} from '../core/plan.js';
 import {worstOf, type Severity} from '../core/health.js';
 import {duplicateClaims, duplicateProblem, type ListedPoint} from '../core/offsite-claims.js';
 
+/** Columns lined up by what the terminal will show: each cell escaped first (a name with control characters is longer shown than stored). */
 function table(rows: string[][]): string {
-	const widths = rows[0]!.map((_, column) => Math.max(...rows.map(row => row[column]!.length)));
-	return rows.map(row => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+	const shown = rows.map(row => row.map(cell => safeText(cell)));
+	const widths = shown[0]!.map((_, column) => Math.max(...shown.map(row => row[column]!.length)));
+	return shown.map(row => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
 export function renderList(uri: string, vms: readonly VmSummary[]): string {
