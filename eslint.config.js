@@ -35,4 +35,12 @@ export default tseslint.config(
 			'no-restricted-imports': ['error', {paths: [{name: 'ink', importNames: ['Text'], message: "use Text from source/ui/components/text.tsx: it shows control characters in text from outside escaped"}]}],
 		},
 	},
+	{
+		// A function one can read at once: past 80 lines of code, split it (step handlers, hooks,
+		// helpers over a context). Tests are exempt: a scenario reads best whole.
+		files: ['source/**/*.{ts,tsx}'],
+		rules: {
+			'max-lines-per-function': ['error', {max: 80, skipBlankLines: true, skipComments: true}],
+		},
+	},
 );

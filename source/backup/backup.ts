@@ -192,17 +192,18 @@ async function copyBootFiles(repo: Repository, vm: string, id: string, files: No
 	return copied;
 }
 
-async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext, audit: {dir: string} | null): Promise<{point: BackupPoint; view?: AuditView}> {
-	const vm = manifest.vm;
-	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
+/**
+ * Full or incremental, and why: the VM's bitmaps of this repository that no recorded point owns
+ * (a failed or killed run's) removed first, and an incremental only where every file of the
+ * points under it is there.
+ */
+async function decide(driver: BackupDriver, repo: Repository, manifest: Manifest, mode: BackupOptions['mode'], prefix: string) {
 	const latest = latestPoint(manifest.points);
-	// Bitmaps of this repository that no recorded point owns were left by a failed or killed run.
 	const found = await driver.bitmaps(prefix);
 	for (const name of new Set([...found.values()].flat().map(bitmap => bitmap.name))) {
 		if (name !== latest?.bitmap) await driver.removeBitmap(name);
 	}
 	const ours = (target: string) => (found.get(target) ?? []).filter(bitmap => bitmap.name === latest?.bitmap);
-	// An incremental is only as good as the points under it: all of their files must be there.
 	const chain = latest ? (() => {
 		try {
 			return pointChain(manifest, latest.id);
@@ -211,8 +212,15 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		}
 	})() : [];
 	const chainFiles = (chain ?? []).flatMap(member => member.files.map(file => file.file));
-	const missing = chain === null ? [`a point under ${latest!.id} (not in the manifest)`] : (await Promise.all(chainFiles.map(async file => ((await fileExists(repo.resolve(vm, file))) ? [] : [file])))).flat();
-	const decision = decideBackup(options.mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing, driver.untracked);
+	const missing = chain === null ? [`a point under ${latest!.id} (not in the manifest)`] : (await Promise.all(chainFiles.map(async file => ((await fileExists(repo.resolve(manifest.vm, file))) ? [] : [file])))).flat();
+	return decideBackup(mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing, driver.untracked);
+}
+
+async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext, audit: {dir: string} | null): Promise<{point: BackupPoint; view?: AuditView}> {
+	const vm = manifest.vm;
+	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
+	const latest = latestPoint(manifest.points);
+	const decision = await decide(driver, repo, manifest, options.mode, prefix);
 	options.onDecision?.({kind: decision.kind, base: decision.base?.id ?? null, reason: decision.reason});
 	const now = options.now ?? new Date();
 	const id = newPointId(now, manifest.points.map(point => point.id));

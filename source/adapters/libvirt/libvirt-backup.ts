@@ -52,6 +52,14 @@ const JOB_OPERATIONS: Record<number, string> = {1: 'a start', 2: 'a save', 3: 'a
 /** Where a pull-mode backup's NBD socket is made: a private folder of this name in the temp directory. */
 const SOCKET_DIR_PREFIX = 'snapdeck-nbd-';
 
+/** What a libvirt backup job needs of its domain: its name, virsh's --domain words, and the tools. */
+interface DomainJobs {
+	readonly vm: string;
+	readonly domain: readonly string[];
+	readonly virsh: Virsh;
+	readonly qemuImg: QemuImg;
+}
+
 /**
  * Backups of a running libvirt domain: `backup-begin` with a checkpoint created in the same call
  * (its bitmap is the next incremental's), `domjobabort` on cancel.
@@ -65,6 +73,7 @@ const SOCKET_DIR_PREFIX = 'snapdeck-nbd-';
  */
 export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg, remote?: Host): BackupDriver {
 	const domain = ['--domain', vm];
+	const d: DomainJobs = {vm, domain, virsh, qemuImg};
 	const checkpoints = async () => (await virsh.run(['checkpoint-list', ...domain, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
 	const disks = sizedDisks(state);
 	return {
@@ -81,133 +90,133 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 			if ((await checkpoints()).includes(name)) await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
 		},
 		async copy(request) {
-			if (!remote) await abandonedPull();
-			await noOtherJob();
+			if (!remote) await abandonedPull(d);
+			await noOtherJob(d);
 			if (!remote) {
 				const full = request.since === null && request.targets.every(target => target.backing === null);
-				const pulled = request.compress && full ? await pullCompressed(request) : null;
+				const pulled = request.compress && full ? await pullCompressed(d, request) : null;
 				if (pulled === true) return {compressed: true};
-				await backUp(request, request.targets.map(target => target.file));
-				await repoint(request.targets);
+				await backUp(d, request, request.targets.map(target => target.file));
+				await repoint(d, request.targets);
 				return {compressed: false, ...(typeof pulled === 'string' ? {why: pulled} : {})};
 			}
 			// libvirt writes the files on its own host, into a staging directory there; each is then copied here.
 			await viaStaging(remote, state, request.targets, async (staging, written) => {
 				// QEMU, which may run as its own user there, opens the files libvirt makes in it.
 				await remote.runner.run('chmod', ['0711', '--', staging]);
-				await backUp(request, written);
+				await backUp(d, request, written);
 				for (const [index, target] of request.targets.entries()) {
 					const size = Number((await remote.runner.run('stat', ['-c', '%s', '--', written[index]!])).stdout.trim());
 					await remote.fetch(written[index]!, target.file, {signal: request.signal, onBytes: bytes => request.onBytes(bytes, size)});
 				}
 			});
-			await repoint(request.targets);
+			await repoint(d, request.targets);
 			return {compressed: false};
 		},
 	};
+}
 
-	/**
-	 * Refuses at once when the domain runs a job already (another tool's backup, a migration):
-	 * libvirt would wait 30 s for it and then say only that it timed out.
-	 */
-	async function noOtherJob() {
-		const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
-		if (!JOB_RUNNING.has(type)) return;
-		const what = JOB_OPERATIONS[Number(values['operation'])] ?? 'a job';
-		throw new SnapdeckError('refused', `cannot back up ${vm}: libvirt is running ${what} on it (another tool's, or one started by hand)`, `wait for it to end ('virsh domjobinfo ${vm}' shows it), or end it with 'virsh domjobabort ${vm}', then back up again`, 'busy');
-	}
+/**
+ * Refuses at once when the domain runs a job already (another tool's backup, a migration):
+ * libvirt would wait 30 s for it and then say only that it timed out.
+ */
+async function noOtherJob(d: DomainJobs) {
+	const {type, values} = parseJobStats(await d.virsh.run(['domjobinfo', ...d.domain, '--rawstats']));
+	if (!JOB_RUNNING.has(type)) return;
+	const what = JOB_OPERATIONS[Number(values['operation'])] ?? 'a job';
+	throw new SnapdeckError('refused', `cannot back up ${d.vm}: libvirt is running ${what} on it (another tool's, or one started by hand)`, `wait for it to end ('virsh domjobinfo ${d.vm}' shows it), or end it with 'virsh domjobabort ${d.vm}', then back up again`, 'busy');
+}
 
-	/**
-	 * Ends a pull-mode backup job a killed snapdeck left running in the domain (it never ends by
-	 * itself, and would refuse every later backup), with its socket's folder. Only one of ours,
-	 * known by its socket's folder: this runs under the VM's lock, so none of ours is at work.
-	 */
-	async function abandonedPull() {
-		const socket = pullSocket(await virsh.run(['backup-dumpxml', ...domain]).catch(() => ''));
-		if (socket === null || path.dirname(path.dirname(socket)) !== os.tmpdir() || !path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)) return;
-		await virsh.run(['domjobabort', ...domain]).catch(() => undefined);
-		await rm(path.dirname(socket), {recursive: true, force: true});
-	}
+/**
+ * Ends a pull-mode backup job a killed snapdeck left running in the domain (it never ends by
+ * itself, and would refuse every later backup), with its socket's folder. Only one of ours,
+ * known by its socket's folder: this runs under the VM's lock, so none of ours is at work.
+ */
+async function abandonedPull(d: DomainJobs) {
+	const socket = pullSocket(await d.virsh.run(['backup-dumpxml', ...d.domain]).catch(() => ''));
+	if (socket === null || path.dirname(path.dirname(socket)) !== os.tmpdir() || !path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)) return;
+	await d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
+	await rm(path.dirname(socket), {recursive: true, force: true});
+}
 
-	/**
-	 * A compressed full in one read (pull mode). Resolves to why not, having changed nothing, where it
-	 * cannot begin; the checkpoint is made at the same instant as the export, as in push mode.
-	 */
-	async function pullCompressed({bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<true | string> {
-		signal?.throwIfAborted();
-		// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
-		// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
-		const owner = qemuOwner(await virsh.run(['dumpxml', ...domain]));
-		const me = process.getuid?.() ?? -1;
-		if (owner === null) return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
-		if (me !== 0 && me !== owner.uid) return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
-		// Private (0700).
-		const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
-		const socket = path.join(folder, 'nbd.sock');
-		// The copy-before-write store of what the guest overwrites meanwhile: beside the point file, in
-		// the repository (a name ending in .qcow2 that no point names, so a killed run's is cleaned up).
-		const scratch = (file: string) => file.replace(/\.qcow2$/, '.scratch.qcow2');
-		try {
-			if (me === 0) await chown(folder, owner.uid, owner.gid);
-			const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
-				.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`)
-				.join('')}</disks></domainbackup>`;
-			try {
-				await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
-			} catch (error) {
-				return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
-			}
-			try {
-				const progress = partsBytes(targets, target => target.virtualSize, onBytes);
-				// Every disk at once; each read at most its share of a limit.
-				const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
-				await settleAll(targets.map(target => qemuImg.compressFromNbd(socket, target.disk, target.file, {signal, bytesPerSecond: share, onProgress: progress.of(target)}))).catch((error: unknown) => {
-					throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: it was cancelled`) : error;
-				});
-				onBytes(progress.total, progress.total);
-				return true;
-			} finally {
-				// A pull job ends when its reader says so; libvirt removes the socket and the scratch files.
-				await virsh.run(['domjobabort', ...domain]).catch(() => undefined);
-			}
-		} finally {
-			await rm(folder, {recursive: true, force: true});
-			for (const target of targets) await rm(scratch(target.file), {force: true});
-		}
-	}
-
-	/** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
-	async function backUp({bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0], files: readonly string[]) {
-		const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
-			.map((target, index) => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`)
+/**
+ * A compressed full in one read (pull mode). Resolves to why not, having changed nothing, where it
+ * cannot begin; the checkpoint is made at the same instant as the export, as in push mode.
+ */
+async function pullCompressed(d: DomainJobs, {bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<true | string> {
+	signal?.throwIfAborted();
+	// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
+	// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
+	const owner = qemuOwner(await d.virsh.run(['dumpxml', ...d.domain]));
+	const me = process.getuid?.() ?? -1;
+	if (owner === null) return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
+	if (me !== 0 && me !== owner.uid) return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
+	// Private (0700).
+	const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
+	const socket = path.join(folder, 'nbd.sock');
+	// The copy-before-write store of what the guest overwrites meanwhile: beside the point file, in
+	// the repository (a name ending in .qcow2 that no point names, so a killed run's is cleaned up).
+	const scratch = (file: string) => file.replace(/\.qcow2$/, '.scratch.qcow2');
+	try {
+		if (me === 0) await chown(folder, owner.uid, owner.gid);
+		const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
+			.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`)
 			.join('')}</disks></domainbackup>`;
-		signal?.throwIfAborted();
-		await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => virsh.run(['backup-begin', ...domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
-		const abort = () => void virsh.run(['domjobabort', ...domain]).catch(() => undefined);
-		signal?.addEventListener('abort', abort, {once: true});
 		try {
-			for (;;) {
-				const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--rawstats']));
-				if (!JOB_RUNNING.has(type)) break;
-				onBytes(Number(values['disk_processed'] ?? 0), Number(values['disk_total'] ?? 0));
-				await new Promise(resolve => setTimeout(resolve, 250));
-			}
-			const {type, values} = parseJobStats(await virsh.run(['domjobinfo', ...domain, '--completed', '--rawstats']));
-			if (type !== 3) {
-				const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
-				throw new SnapdeckError('failed', `libvirt's backup of ${vm} did not complete: ${why}`);
-			}
-			onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
+			await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+		} catch (error) {
+			return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
+		}
+		try {
+			const progress = partsBytes(targets, target => target.virtualSize, onBytes);
+			// Every disk at once; each read at most its share of a limit.
+			const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
+			await settleAll(targets.map(target => d.qemuImg.compressFromNbd(socket, target.disk, target.file, {signal, bytesPerSecond: share, onProgress: progress.of(target)}))).catch((error: unknown) => {
+				throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: it was cancelled`) : error;
+			});
+			onBytes(progress.total, progress.total);
+			return true;
 		} finally {
-			signal?.removeEventListener('abort', abort);
+			// A pull job ends when its reader says so; libvirt removes the socket and the scratch files.
+			await d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
 		}
+	} finally {
+		await rm(folder, {recursive: true, force: true});
+		for (const target of targets) await rm(scratch(target.file), {force: true});
 	}
+}
 
-	/** An incremental's file names the live disk as its backing file: re-point it (header only) at the previous point's. */
-	async function repoint(targets: Parameters<BackupDriver['copy']>[0]['targets']) {
-		for (const target of targets) {
-			if (target.backing !== null) await qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
+/** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
+async function backUp(d: DomainJobs, {bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0], files: readonly string[]) {
+	const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
+		.map((target, index) => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`)
+		.join('')}</disks></domainbackup>`;
+	signal?.throwIfAborted();
+	await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+	const abort = () => void d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
+	signal?.addEventListener('abort', abort, {once: true});
+	try {
+		for (;;) {
+			const {type, values} = parseJobStats(await d.virsh.run(['domjobinfo', ...d.domain, '--rawstats']));
+			if (!JOB_RUNNING.has(type)) break;
+			onBytes(Number(values['disk_processed'] ?? 0), Number(values['disk_total'] ?? 0));
+			await new Promise(resolve => setTimeout(resolve, 250));
 		}
+		const {type, values} = parseJobStats(await d.virsh.run(['domjobinfo', ...d.domain, '--completed', '--rawstats']));
+		if (type !== 3) {
+			const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
+			throw new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: ${why}`);
+		}
+		onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
+	} finally {
+		signal?.removeEventListener('abort', abort);
+	}
+}
+
+/** An incremental's file names the live disk as its backing file: re-point it (header only) at the previous point's. */
+async function repoint(d: DomainJobs, targets: Parameters<BackupDriver['copy']>[0]['targets']) {
+	for (const target of targets) {
+		if (target.backing !== null) await d.qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
 	}
 }
 
