@@ -43,4 +43,14 @@ export default tseslint.config(
 			'max-lines-per-function': ['error', {max: 80, skipBlankLines: true, skipComments: true}],
 		},
 	},
+	{
+		// A file one can hold in mind: past 450 lines of code, its parts go to modules of their own.
+		// The one file still over it: the service facade, to be split into the ports the UI and the
+		// command line use (inventory, snapshots, backups, restores, off-site, health, jobs).
+		files: ['source/**/*.{ts,tsx}'],
+		ignores: ['source/service/service.ts'],
+		rules: {
+			'max-lines': ['error', {max: 450, skipBlankLines: true, skipComments: true}],
+		},
+	},
 );
