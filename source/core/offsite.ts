@@ -1,4 +1,5 @@
 import {z} from 'zod';
+import {maskCredentials} from './notify.js';
 import {POINT_ID, type BackupPoint} from './backup.js';
 import {NAME_PATTERN} from './names.js';
 import {CronText} from './policy.js';
@@ -140,6 +141,14 @@ export const OffsiteRecord = z.object({
 	pending: z.array(z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), staging: z.string().min(1)})).default([]),
 });
 export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
+
+/**
+ * Whether a record is of the target whose restic repository string is `repository`. Records keep
+ * the string with any user and password masked (the repository's state is no place for a
+ * target's credentials); older ones kept it whole.
+ */
+export const recordOf = (repository: string) => (record: {readonly repository?: string | undefined}) =>
+	record.repository === repository || record.repository === maskCredentials(repository);
 
 export const OffsiteState = z.object({version: z.literal(1), targets: z.array(OffsiteRecord)});
 export type OffsiteState = z.infer<typeof OffsiteState>;
