@@ -34,7 +34,7 @@ import {runJobs} from '../qemu/qmp-block.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
-import {assertOwnUuid} from './vm-home.js';
+import {assertOwnUuid, recordHome} from './vm-home.js';
 import {watchLab} from './lab-watch.js';
 
 /**
@@ -226,7 +226,15 @@ export class LocalHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		const folder = await this.folderOf(vm);
-		return acquireLock(path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'), `VM '${vm}'`, command);
+		const release = await acquireLock(path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'), `VM '${vm}'`, command);
+		await this.recordIdentity(folder);
+		return release;
+	}
+
+	/** Where the VM's UUID is, recorded when it is changed or backed up (vm-home.ts). */
+	private async recordIdentity(folder: string) {
+		const uuid = (await readVmFile(folder).catch(() => null))?.uuid;
+		if (uuid) await recordHome(folder, uuid);
 	}
 
 	async preflight(inspection: Inspection, plan: Plan): Promise<void> {
@@ -286,6 +294,7 @@ export class LocalHypervisor implements Hypervisor {
 	/** Backups through a running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */
 	async backupDriver(vm: string): Promise<BackupDriver> {
 		const folder = await this.folderOf(vm);
+		await this.recordIdentity(folder);
 		// The inventory row (qcow2 headers, the QMP socket) tells the run state and the disks' sizes;
 		// a qemu-img process per image cost an incremental backup a tenth of its time (bench/block.mjs).
 		const summary = await this.summary(vm);

@@ -17,26 +17,39 @@ const Home = z.strictObject({uuid: z.string(), folder: z.string()});
  * VM of the same UUID, is a copy: refused, with how to give it a UUID of its own. A folder that
  * was moved (the first one is gone) takes its UUID along.
  */
-export async function assertOwnUuid(folder: string, uuid: string): Promise<void> {
-	const here = await realpath(folder);
-	const file = path.join(stateDir(folder), 'home.json');
-	let home: z.infer<typeof Home> | null = null;
+async function readHome(folder: string): Promise<z.infer<typeof Home> | null> {
 	try {
-		const text = await readStateFile(file);
-		home = text === null ? null : Home.parse(JSON.parse(text));
+		const text = await readStateFile(path.join(stateDir(folder), 'home.json'));
+		return text === null ? null : Home.parse(JSON.parse(text));
 	} catch {
-		home = null;
+		return null;
 	}
-	if (home && home.uuid === uuid && home.folder === here) return;
-	if (home && home.uuid === uuid && home.folder !== here) {
-		const original = await readVmFile(home.folder).catch(() => null);
-		if (original?.uuid === uuid && (await realpath(home.folder).catch(() => null)) === home.folder) {
-			throw new SnapdeckError('refused', `${here} is a copy of the VM in ${home.folder}: both have uuid ${uuid}, and one identity's backups would mix with the other's`,
-				`give the copy a UUID of its own: remove "uuid" from ${path.join(here, 'vm.json')} (snapdeck then derives one from its folder), or set a new one`);
-		}
+}
+
+/** Refuses a folder whose UUID was first seen in another folder that still holds it (see above); reads only. */
+export async function assertOwnUuid(folder: string, uuid: string): Promise<void> {
+	const home = await readHome(folder);
+	if (!home || home.uuid !== uuid) return;
+	const here = await realpath(folder);
+	if (home.folder === here) return;
+	const original = await readVmFile(home.folder).catch(() => null);
+	if (original?.uuid === uuid && (await realpath(home.folder).catch(() => null)) === home.folder) {
+		throw new SnapdeckError('refused', `${here} is a copy of the VM in ${home.folder}: both have uuid ${uuid}, and one identity's backups would mix with the other's`,
+			`give the copy a UUID of its own: remove "uuid" from ${path.join(here, 'vm.json')} (snapdeck then derives one from its folder), or set a new one`);
 	}
-	// Best effort: a folder that cannot take it (read-only, a state folder that is a link) is checked no further.
+}
+
+/**
+ * Records where this folder's UUID is (after assertOwnUuid passed), when snapdeck is about to
+ * change the VM or back it up: read-only commands write nothing into a VM's folder. Best effort:
+ * a folder that cannot take it (read-only, a state folder that is a link) is checked no further.
+ */
+export async function recordHome(folder: string, uuid: string): Promise<void> {
+	const here = await realpath(folder).catch(() => null);
+	if (here === null) return;
+	const home = await readHome(folder);
+	if (home?.uuid === uuid && home.folder === here) return;
 	await stateFolder(stateDir(folder), `the state folder of ${path.basename(folder)}`)
-		.then(() => writeJsonAtomic(file, {uuid, folder: here}))
+		.then(() => writeJsonAtomic(path.join(stateDir(folder), 'home.json'), {uuid, folder: here}))
 		.catch(() => undefined);
 }
