@@ -72,8 +72,9 @@ describe.runIf(os.userInfo().uid === 0)('the Prometheus textfile, read by Debian
 		} finally {
 			await exporter.stop();
 		}
+		// A wrong command line is bad input (exit 2), as for every command: not a check that could not run.
 		const wide = await run('health', '--prometheus', file, '--prometheus-mode', '0666');
-		expect(wide.exitCode).toBe(3);
+		expect(wide.exitCode).toBe(2);
 		expect(wide.stderr).toContain('--prometheus-mode takes an octal mode no wider than 0644');
 		expect((await run('health', '--prometheus-mode', '0640')).stderr).toContain('--prometheus-mode goes with --prometheus FILE');
 	});
