@@ -16,9 +16,10 @@ export default defineConfig({
 		globalSetup: ['test/helpers/build.ts'],
 		// The longest files first (test/durations.json), so both workers finish together.
 		sequence: {sequencer: LongestFirst},
-		// The adapter tests run real qemu-img processes; two workers suit the 2-core CI machine.
+		// Three workers on the 2-core CI machine: much of a test's time is waiting (a guest's boot, a
+		// restic round trip, a killed job's recover), so a third keeps both cores busy.
 		pool: 'forks',
-		poolOptions: {forks: {maxForks: 2, minForks: 1}},
+		poolOptions: {forks: {maxForks: 3, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
 		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR, RESTIC_CACHE_DIR: TEST_RESTIC_CACHE},
 		// A bound on a hung test, not a speed limit: a test that kills and recovers a job at each of its
