@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {recordedCopies, type RecordedCopies} from '../core/offsite-claims.js';
-import {OffsiteState, recordOf as recordFor, type OffsiteCopy, type OffsiteRecord} from '../core/offsite.js';
+import {OffsiteState, isRecordOf, type OffsiteCopy, type OffsiteRecord} from '../core/offsite.js';
 import {maskCredentials} from '../core/notify.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {stateDir} from '../adapters/state/operation-store.js';
@@ -30,7 +30,7 @@ export async function readOffsiteState(repo: Repository, vm: string): Promise<Of
 /** What this host recorded of its copies to `target`; null without a repository or a record of that target. */
 export async function recordOf(repo: Repository | null, vm: string, target: ResticTarget): Promise<RecordedCopies | null> {
 	if (!repo) return null;
-	return recordedCopies((await readOffsiteState(repo, vm)).targets.find(recordFor(target.repository)));
+	return recordedCopies((await readOffsiteState(repo, vm)).targets.find(isRecordOf(target.repository)));
 }
 
 type Change = (record: OffsiteRecord) => Partial<Pick<OffsiteRecord, 'lastCopy' | 'lastCheck' | 'copies' | 'pending'>>;
@@ -39,7 +39,7 @@ export async function updateOffsiteState(repo: Repository, vm: string, target: R
 	await repo.ownFolder(vm);
 	await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`);
 	const state = await readOffsiteState(repo, vm);
-	const old = state.targets.find(recordFor(target.repository));
+	const old = state.targets.find(isRecordOf(target.repository));
 	const base: OffsiteRecord = {repository: maskCredentials(target.repository), name: target.name ?? old?.name ?? null, lastCopy: old?.lastCopy ?? null, lastCheck: old?.lastCheck ?? null, copies: old?.copies ?? [], pending: old?.pending ?? []};
 	const record: OffsiteRecord = {...base, ...(typeof change === 'function' ? change(base) : change)};
 	await writeJsonAtomic(stateFile(repo, vm), {version: 1, targets: [...state.targets.filter(other => other !== old), record]} satisfies OffsiteState);
@@ -63,7 +63,7 @@ export async function recordPendingCopy(repo: Repository, vm: string, target: Re
 
 /** The copies of `point` to `target` this host began and did not record (a kill came between restic and the record). */
 export async function pendingCopies(repo: Repository, vm: string, target: ResticTarget, point: string): Promise<string[]> {
-	const record = (await readOffsiteState(repo, vm)).targets.find(recordFor(target.repository));
+	const record = (await readOffsiteState(repo, vm)).targets.find(isRecordOf(target.repository));
 	return (record?.pending ?? []).filter(begun => begun.point === point).map(begun => begun.staging);
 }
 

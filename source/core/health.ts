@@ -2,7 +2,7 @@ import type {BackupPoint} from './backup.js';
 import type {Snapshot} from './model.js';
 import type {Policy} from './policy.js';
 import {formatBytes, formatDuration, parseDuration} from './units.js';
-import {recordOf} from './offsite.js';
+import {isRecordOf} from './offsite.js';
 
 export type Severity = 'ok' | 'warning' | 'critical';
 
@@ -149,7 +149,7 @@ function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date,
 /** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */
 function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Policy['offsite']>, now: Date, add: (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => void) {
 	const {vm} = facts;
-	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || recordOf(offsite.target)(candidate));
+	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate));
 	const limit = ms(offsite.maxAge);
 	if (!record?.lastCopy) {
 		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --to ${offsite.target}'`, 'copy');

@@ -147,7 +147,7 @@ export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
  * the string with any user and password masked (the repository's state is no place for a
  * target's credentials); older ones kept it whole.
  */
-export const recordOf = (repository: string) => (record: {readonly repository?: string | undefined}) =>
+export const isRecordOf = (repository: string) => (record: {readonly repository?: string | undefined}) =>
 	record.repository === repository || record.repository === maskCredentials(repository);
 
 export const OffsiteState = z.object({version: z.literal(1), targets: z.array(OffsiteRecord)});

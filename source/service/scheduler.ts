@@ -4,7 +4,7 @@ import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
 import {parseDuration} from '../core/units.js';
-import {recordOf} from '../core/offsite.js';
+import {isRecordOf} from '../core/offsite.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {recordChange} from '../adapters/state/journal.js';
 import {readState, scheduleStateFile} from './schedule-state.js';
@@ -135,7 +135,7 @@ async function offsiteTask(service: Service, vm: string, offsite: NonNullable<Po
 	const target = options.targetFor(offsite.target);
 	const copied = await service.copy(vm, target, {command: options.command, now: options.now});
 	note(copied.already ? `point ${copied.point} is already on '${offsite.target}'` : `copied point ${copied.point} to '${offsite.target}' (${copied.uploaded} bytes uploaded)`);
-	const record = (await service.offsiteState(vm)).targets.find(recordOf(target.repository));
+	const record = (await service.offsiteState(vm)).targets.find(isRecordOf(target.repository));
 	if (!record?.lastCheck || options.now.getTime() - Date.parse(record.lastCheck.at) >= parseDuration(offsite.checkEvery)!) {
 		const verdict = await service.verifyFrom(target, vm, {command: options.command, now: options.now});
 		note(verdict.ok ? `checked '${offsite.target}' (read ${verdict.readData} of its data)` : `check of '${offsite.target}' FAILED: ${verdict.problems.join('; ')}`);

@@ -19,13 +19,9 @@ export default defineCommand({
 		const [vm] = expectArgs(command, args, ['vm']);
 		const svc = await service();
 		// The target the UI's O copies to: the policy's, else the config's only one.
-		let chosen = flags.target;
-		if (chosen === undefined) {
-			const found = await svc.offsiteTargetOf(vm!);
-			if ('reason' in found) throw new SnapdeckError('usage', `copy needs --target TARGET: ${found.reason}`, `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --target /mnt/usb/restic`);
-			chosen = found.name;
-		}
-		const {target} = await targetOf(chosen);
+		const found = flags.target === undefined ? await svc.offsiteTargetOf(vm!) : await targetOf(flags.target);
+		if ('reason' in found) throw new SnapdeckError('usage', `copy needs --target TARGET: ${found.reason}`, `for example: RESTIC_PASSWORD_FILE=~/.restic-pw snapdeck copy ${vm} --target /mnt/usb/restic`);
+		const {target} = found;
 		const result = await cancellable(signal => svc.copy(vm!, target, {point: flags.point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags)}));
 		if (flags.json) printJson({type: 'result', outcome: result.already ? 'already-there' : 'done', target: target.name ?? maskCredentials(target.repository), ...result});
 		else {
