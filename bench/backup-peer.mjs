@@ -19,7 +19,7 @@ import {cpuSeconds, report} from './report.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const URI = 'qemu:///system';
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const MiB = 1024 * 1024;
 const FILES_MIB = 768;
 const RANDOM_MIB = 256;
@@ -107,26 +107,26 @@ try {
 		};
 		// Compressed fulls first, then thrown away with their checkpoints: the plain fulls start the chains the incrementals build on.
 		rows.compressed.push(pair(
-			() => measured(ours, 'node', [BIN, 'backup', ours, '--full'], {...env, SNAPDECK_REPO: zRepo}),
+			() => measured(ours, BIN, ['backup', ours, '--full'], {...env, SNAPDECK_REPO: zRepo}),
 			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-z', '-o', zOut, '--noprogress']),
 		).map((result, index) => ({...result, bytes: bytesUnder(index === 0 ? zRepo : zOut)})));
 		cleanCheckpoints(ours);
 		cleanCheckpoints(theirs);
 		rows.full.push(pair(
-			() => measured(ours, 'node', [BIN, 'backup', ours, '--full', '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
+			() => measured(ours, BIN, ['backup', ours, '--full', '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
 			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-o', out, '--noprogress']),
 		));
 		change(ours);
 		change(theirs);
 		rows.incremental.push(pair(
-			() => measured(ours, 'node', [BIN, 'backup', ours, '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
+			() => measured(ours, BIN, ['backup', ours, '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
 			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'inc', '-o', out, '--noprogress']),
 		));
 		const restored = path.join(root, `restored-${round}`);
 		mkdirSync(restored);
-		const newest = JSON.parse(run('node', [BIN, 'backups', ours, '--json', '--repo', plainRepo], env)).points.at(-1).id;
+		const newest = JSON.parse(run(BIN, ['backups', ours, '--json', '--repo', plainRepo], env)).points.at(-1).id;
 		rows.restore.push(pair(
-			() => measured(ours, 'node', [BIN, 'restore', ours, '--point', newest, '--to', path.join(restored, 'ours'), '--repo', plainRepo], env),
+			() => measured(ours, BIN, ['restore', ours, '--point', newest, '--to', path.join(restored, 'ours'), '--repo', plainRepo], env),
 			() => measured(theirs, 'virtnbdrestore', ['-i', out, '-o', path.join(restored, 'theirs'), '--noprogress']),
 		));
 		for (const domain of domains) stop(domain);

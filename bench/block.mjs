@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {report} from './report.mjs';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const quick = process.argv.includes('--quick');
 const SIZE_MIB = quick ? 64 : 1024;
 const RUNS = quick ? 1 : 3;
@@ -60,7 +60,7 @@ try {
 		rmSync(out);
 		const repo = path.join(root, `repo-${index}`);
 		// Plain clusters, as qemu-img convert writes them (bench/offsite.mjs measures compressed points).
-		full.push(timed(() => run('node', [BIN, 'backup', 'vm1', '--full', '--no-compress'], {...env, SNAPDECK_REPO: repo})));
+		full.push(timed(() => run(BIN, ['backup', 'vm1', '--full', '--no-compress'], {...env, SNAPDECK_REPO: repo})));
 		if (index < RUNS - 1) rmSync(repo, {recursive: true});
 	}
 
@@ -73,7 +73,7 @@ try {
 			const offset = Math.floor(((piece + 0.5) * SIZE_MIB) / pieces);
 			run('qemu-io', ['-f', 'qcow2', '-c', `write -P ${0x10 + index} ${offset}M 1M`, disk]);
 		}
-		incremental.push(timed(() => run('node', [BIN, 'backup', 'vm1', '--incremental', '--no-compress'], {...env, SNAPDECK_REPO: repo})));
+		incremental.push(timed(() => run(BIN, ['backup', 'vm1', '--incremental', '--no-compress'], {...env, SNAPDECK_REPO: repo})));
 	}
 
 	// 3. Merge of an overlay holding half the disk, against qemu-img commit of a copy of the same chain.
@@ -83,7 +83,7 @@ try {
 	for (let index = 0; index < RUNS; index++) {
 		const mergeLab = path.join(root, `merge-${index}`);
 		const mergeDisk = vmWithData(mergeLab, 'vm2');
-		run('node', [BIN, 'snapshot', 'vm2', 's1', '--yes'], {SNAPDECK_CONNECT: `local:${mergeLab}`});
+		run(BIN, ['snapshot', 'vm2', 's1', '--yes'], {SNAPDECK_CONNECT: `local:${mergeLab}`});
 		const top = path.join(mergeLab, 'vm2', 'vda.s1.qcow2');
 		run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x77 0 ${SIZE_MIB / 2}M`, top]);
 		const bare = path.join(root, `bare-${index}`);
@@ -93,7 +93,7 @@ try {
 		// What a merge also does: delete the merged overlay (freeing its extents takes time too).
 		removal.push(timed(() => rmSync(path.join(bare, 'vda.s1.qcow2'))));
 		// Merging s1 away commits the active overlay down into vda.qcow2, as the bare commit does.
-		merge.push(timed(() => run('node', [BIN, 'merge', 'vm2', 's1', '--yes'], {SNAPDECK_CONNECT: `local:${mergeLab}`})));
+		merge.push(timed(() => run(BIN, ['merge', 'vm2', 's1', '--yes'], {SNAPDECK_CONNECT: `local:${mergeLab}`})));
 		rmSync(mergeLab, {recursive: true});
 		rmSync(bare, {recursive: true});
 	}

@@ -10,13 +10,13 @@ import path from 'node:path';
 import {report} from './report.mjs';
 
 const DEPTH = Number(process.argv[2] ?? 500);
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-deep-'));
 const env = {...process.env, SNAPDECK_CONNECT: `local:${path.join(root, 'lab')}`, SNAPDECK_REPO: path.join(root, 'repo'), SNAPDECK_CONFIG_DIR: path.join(root, 'config'), SNAPDECK_CHECK_CACHE: path.join(root, 'image-checks.json')};
 const timed = args => {
 	const start = performance.now();
-	const run = spawnSync('node', [BIN, ...args], {env, encoding: 'utf8', maxBuffer: 1 << 28});
+	const run = spawnSync(BIN, [...args], {env, encoding: 'utf8', maxBuffer: 1 << 28});
 	// health exits 1 or 2 for what it finds (a chain this deep is a finding).
 	if (run.status !== 0 && !(args[0] === 'health' && [1, 2].includes(run.status))) throw new Error(`${args.join(' ')}: ${run.stderr}`);
 	return performance.now() - start;

@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import {report} from './report.mjs';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const COUNT = process.argv.includes('--quick') ? 10 : 200;
 const RUNS = process.argv.includes('--quick') ? 1 : 5;
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-health-'));
 const env = {...process.env, SNAPDECK_CONNECT: `local:${path.join(root, 'lab')}`, SNAPDECK_REPO: path.join(root, 'repo'), SNAPDECK_CONFIG_DIR: path.join(root, 'config'), SNAPDECK_CHECK_CACHE: path.join(root, 'image-checks.json')};
-const run = args => execFileSync('node', [BIN, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']});
+const run = args => execFileSync(BIN, [...args], {env, stdio: ['ignore', 'pipe', 'pipe']});
 const timed = args => {
 	const start = performance.now();
 	try {

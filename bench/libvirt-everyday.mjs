@@ -16,7 +16,7 @@ import {report, settled} from './report.mjs';
 const PAIRS = Number(process.argv[2] ?? 7);
 const DOMAINS = Number(process.argv[3] ?? 30);
 const URI = 'qemu:///system';
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const virsh = (...args) => execFileSync('virsh', ['-c', URI, ...args], {encoding: 'utf8', maxBuffer: 1 << 28});
 const dir = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-everyday-'));
 const prefix = `sdday-${process.pid}`;
@@ -48,7 +48,7 @@ try {
 	// take: alternate the two, each making a new snapshot of the same running domain.
 	const take = [];
 	for (let pair = 0; pair < PAIRS; pair++) {
-		const ours = timed('node', [BIN, 'snapshot', live, `bench-s${pair}`, '--yes', '--connect', URI]);
+		const ours = timed(BIN, ['snapshot', live, `bench-s${pair}`, '--yes', '--connect', URI]);
 		const theirs = timed('virsh', ['-c', URI, 'snapshot-create-as', '--domain', live, '--name', `bench-v${pair}`, '--disk-only', '--atomic', '--diskspec', `vda,snapshot=external,file=${path.join(dir, `${live}.v${pair}.qcow2`)}`]);
 		take.push({ours, theirs});
 	}
@@ -57,7 +57,7 @@ try {
 	const script = all.map(name => `domstate --domain ${name}; dumpxml --domain ${name}; snapshot-list --domain ${name} --name; snapshot-current --domain ${name} --name`).join('; ');
 	const list = [];
 	for (let pair = 0; pair < PAIRS; pair++) {
-		const ours = timed('node', [BIN, 'list', '--json', '--connect', URI]);
+		const ours = timed(BIN, ['list', '--json', '--connect', URI]);
 		const theirs = timed('virsh', ['-c', URI, `list --all --name; ${script}`]);
 		list.push({ours, theirs});
 	}

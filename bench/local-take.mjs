@@ -10,7 +10,7 @@ import path from 'node:path';
 import {report, settled} from './report.mjs';
 
 const PAIRS = Number(process.argv[2] ?? 7);
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-take-'));
 const lab = path.join(root, 'lab');
@@ -50,7 +50,7 @@ const timed = (command, args) => {
 };
 
 try {
-	execFileSync('node', [BIN, 'demo', '--dir', lab], {stdio: 'ignore'});
+	execFileSync(BIN, ['demo', '--dir', lab], {stdio: 'ignore'});
 	// The demo's running VM for snapdeck, and a twin for the script (its snapshots would change the chain behind snapdeck's back).
 	const vm = 'live1';
 	const twin = 'live2';
@@ -58,18 +58,18 @@ try {
 	execFileSync('mkdir', [path.join(lab, twin)]);
 	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(lab, twin, 'vda.qcow2'), '256M']);
 	writeFileSync(path.join(lab, twin, 'vm.json'), JSON.stringify({...live, name: twin, disks: [{target: 'vda', file: 'vda.qcow2'}], snapshots: [], current: null}));
-	execFileSync('node', [BIN, 'start', twin, ...connect], {stdio: 'ignore'});
+	execFileSync(BIN, ['start', twin, ...connect], {stdio: 'ignore'});
 	await settled([vm, twin].map(name => Number(execFileSync('cat', [path.join(lab, name, '.snapdeck', 'qemu.pid')], {encoding: 'utf8'}).trim())));
 	const [ours, theirs] = [[], []];
 	const qmpOf = name => path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
 	for (let pair = 0; pair < PAIRS; pair++) {
-		ours.push(timed('node', [BIN, 'snapshot', vm, `bench-${pair}`, '--yes', ...connect]));
+		ours.push(timed(BIN, ['snapshot', vm, `bench-${pair}`, '--yes', ...connect]));
 		theirs.push(timed('node', [script, qmpOf(twin), path.join(lab, twin, `bench-script-${pair}.qcow2`)]));
 	}
 	const ratio = median(ours.map((value, index) => value / theirs[index]));
 	console.log(`take, running local VM: ${median(ours).toFixed(0)} ms; a script's QMP transaction: ${median(theirs).toFixed(0)} ms; median of ${PAIRS} paired ratios ${ratio.toFixed(2)}x`);
 	report({name: 'take, running local VM (`snapdeck snapshot --yes`)', figure: `${median(ours).toFixed(0)} ms`, baseline: `a Node script's QMP transaction (blockdev-snapshot-sync): ${median(theirs).toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: 'at most 1.5x', met: ratio <= 1.5});
 } finally {
-	spawnSync('node', [BIN, 'stop', '--all', ...connect], {stdio: 'ignore'});
+	spawnSync(BIN, ['stop', '--all', ...connect], {stdio: 'ignore'});
 	rmSync(root, {recursive: true, force: true});
 }

@@ -20,7 +20,7 @@ const DISK_MIB = quick ? 128 : 1024;
 const FILES_MIB = DISK_MIB / 2;
 const RANDOM_MIB = DISK_MIB / 8;
 const RUNS = quick ? 1 : 3;
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const URI = 'qemu:///system';
 
 const run = (command, args, env = {}, input) => execFileSync(command, args, {env: {...process.env, ...env}, input, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26}).toString();
@@ -74,7 +74,7 @@ try {
 		console.log(`${label.padEnd(34)} ${seconds.toFixed(2)} s  ${mib(bytes)} in the repository`);
 		return {seconds, bytes};
 	};
-	const snapdeck = (args, repo) => run('node', [BIN, ...args], {SNAPDECK_CONNECT: URI, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: path.join(root, 'config')});
+	const snapdeck = (args, repo) => run(BIN, [...args], {SNAPDECK_CONNECT: URI, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: path.join(root, 'config')});
 	const ours = measure('snapdeck backup --full (zstd)', dir => snapdeck(['backup', domain, '--full'], dir));
 	const plain = measure('snapdeck backup --full --no-compress', dir => snapdeck(['backup', domain, '--full', '--no-compress'], dir));
 	// -l copy: a full without checkpoints, so snapdeck's checkpoint does not stop it ("Foreign checkpoint found").
@@ -100,7 +100,7 @@ try {
 	const password = path.join(root, 'password');
 	writeFileSync(password, 'bench\n');
 	const env = {SNAPDECK_CONNECT: `local:${lab}`, SNAPDECK_REPO: path.join(root, 'repo'), SNAPDECK_CONFIG_DIR: path.join(root, 'config'), RESTIC_PASSWORD_FILE: password};
-	const cli = (...args) => JSON.parse(run('node', [BIN, ...args, '--json'], env).trim().split('\n').at(-1));
+	const cli = (...args) => JSON.parse(run(BIN, [...args, '--json'], env).trim().split('\n').at(-1));
 	const restic = (repo, args, input) => run('restic', ['-r', repo, ...args], {RESTIC_PASSWORD_FILE: password}, input);
 	const added = output => JSON.parse(output.trim().split('\n').find(line => line.includes('"summary"'))).data_added;
 	const changedMiB = Math.max(1, Math.round(DISK_MIB / 100));

@@ -13,13 +13,13 @@ import path from 'node:path';
 import {report} from './report.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const guest = execFileSync(process.execPath, ['scripts/build-guest.mjs'], {encoding: 'utf8'}).trim().split('\n').at(-1);
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-stop-'));
 const folder = path.join(root, 'busy1');
-const cli = (...args) => spawnSync('node', [BIN, ...args, '--connect', `local:${root}`], {encoding: 'utf8'});
+const cli = (...args) => spawnSync(BIN, [...args, '--connect', `local:${root}`], {encoding: 'utf8'});
 
 try {
 	mkdirSync(folder);
@@ -48,7 +48,7 @@ try {
 		const at = performance.now();
 		// Not spawnSync: the timer that lets the two clients go must run while snapdeck stops the VM.
 		const stopped = await new Promise(resolve => {
-			const child = spawn('node', [BIN, 'stop', 'busy1', '--connect', `local:${root}`]);
+			const child = spawn(BIN, ['stop', 'busy1', '--connect', `local:${root}`]);
 			let stderr = '';
 			child.stderr.on('data', chunk => (stderr += chunk));
 			child.on('exit', status => resolve({status, stderr}));
@@ -65,6 +65,6 @@ try {
 	const quit = endings.every(ending => ending === 'quit');
 	report({name: 'stop of a busy VM (the real guest writing, the monitor held by two clients)', figure: `${seconds.toFixed(2)} s (median of ${ROUNDS}); ended by ${[...new Set(endings)].join(', ')}`, baseline: '-', ratio: '', target: 'under 2 s, through QMP quit', met: seconds < 2 && quit});
 } finally {
-	spawnSync('node', [BIN, 'stop', '--all', '--connect', `local:${root}`], {stdio: 'ignore'});
+	spawnSync(BIN, ['stop', '--all', '--connect', `local:${root}`], {stdio: 'ignore'});
 	rmSync(root, {recursive: true, force: true});
 }

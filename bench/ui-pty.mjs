@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {cpuSeconds, report} from './report.mjs';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
 /** Runs `command` in an 80x24 pty; resolves helpers to watch its output and type into it. */
@@ -63,7 +63,7 @@ function inPty(command, env = {}) {
 
 /** Keystroke to updated frame: `j` moves the selection one row; the frame is updated when the new row is drawn selected. */
 async function keystrokes(lab, names, presses = 30) {
-	const ui = inPty(`node ${BIN} --connect local:${lab}`);
+	const ui = inPty(`${BIN} --connect local:${lab}`);
 	// Once health has marked the first row (it loads after the inventory): the steady state.
 	await ui.until(text => text.includes(`VMs (${names.length})`) && new RegExp(`[✓!✗] ${names[0]} `).test(text), 120_000);
 	await sleep(500);
@@ -104,7 +104,7 @@ async function firstFrame(lab, runs = 7) {
 		const baseline = inPty(`node -e "console.log('ready')"`);
 		node.push(await baseline.until(text => text.includes('ready')));
 		baseline.stop();
-		const ui = inPty(`node ${BIN} --connect local:${lab}`);
+		const ui = inPty(`${BIN} --connect local:${lab}`);
 		frame.push(await ui.until(text => text.includes('snapdeck local:')));
 		filled.push(await ui.until(text => text.includes('stopped')));
 		ui.type('q');
@@ -120,14 +120,14 @@ async function progressBytes(root) {
 	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(folder, 'vda.qcow2'), '4G']);
 	const vm = {version: 1, name: 'big', disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []};
 	execFileSync('sh', ['-c', `cat > ${folder}/vm.json`], {input: JSON.stringify(vm)});
-	execFileSync('node', [BIN, 'snapshot', 'big', 's1', '--yes', '--connect', `local:${root}`]);
+	execFileSync(BIN, ['snapshot', 'big', 's1', '--yes', '--connect', `local:${root}`]);
 	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1536M', path.join(folder, 'vda.s1.qcow2')]);
 	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5b 1536M 1536M', path.join(folder, 'vda.s1.qcow2')]);
 	// The base holds as much as the layer, so whichever way the merge goes it copies 3 GiB.
 	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x11 0 1536M', path.join(folder, 'vda.qcow2')]);
 	execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x12 1536M 1536M', path.join(folder, 'vda.qcow2')]);
-	execFileSync('node', [BIN, 'snapshot', 'big', 's2', '--yes', '--connect', `local:${root}`]);
-	const ui = inPty(`node ${BIN} --connect local:${root}`);
+	execFileSync(BIN, ['snapshot', 'big', 's2', '--yes', '--connect', `local:${root}`]);
+	const ui = inPty(`${BIN} --connect local:${root}`);
 	await ui.until(text => text.includes('stopped'));
 	ui.type('\r');
 	await ui.until(text => text.includes('big: 2 snapshots'));
@@ -162,7 +162,7 @@ async function progressBytes(root) {
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-'));
 try {
-	execFileSync('node', [BIN, 'demo', '--dir', path.join(root, 'demo')]);
+	execFileSync(BIN, ['demo', '--dir', path.join(root, 'demo')]);
 	const frame = await firstFrame(path.join(root, 'demo'));
 	const filledRow = () => report({name: '1. the VM list on screen (not the first frame), demo lab', figure: `${frame.filled.toFixed(0)} ms`, baseline: `node -e printing a line: ${frame.node.toFixed(0)} ms`, ratio: `${(frame.filled / frame.node).toFixed(2)}x`, target: 'at most 3x', met: frame.filled / frame.node <= 3});
 	if (process.argv.includes('--start-only')) {
@@ -185,6 +185,6 @@ try {
 	}
 } finally {
 	// The demo starts a VM: stop it, so the bench leaves no QEMU behind.
-	execFileSync('node', [BIN, 'stop', '--all', '--connect', `local:${path.join(root, 'demo')}`]);
+	execFileSync(BIN, ['stop', '--all', '--connect', `local:${path.join(root, 'demo')}`]);
 	rmSync(root, {recursive: true, force: true});
 }

@@ -1,6 +1,7 @@
 // Bundles the command line into dist/bundle/ for a fast start: one file for the commands, and
 // the UI (React, Ink) in chunks loaded only when the UI opens. See bench/ui-pty.mjs for the effect.
-import {readFileSync, rmSync} from 'node:fs';
+import {execFileSync} from 'node:child_process';
+import {readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {build} from 'esbuild';
 
 /**
@@ -40,10 +41,11 @@ const zodEnglishOnly = {
 
 // Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
 rmSync('dist/bundle', {recursive: true, force: true});
+rmSync('dist/snapshot', {recursive: true, force: true});
 
 await build({
 	// The benchmarks drive the adapters directly, from the same bundle build.
-	entryPoints: {snapdeck: 'source/cli/main.ts', 'libvirt-bench': 'source/adapters/libvirt/libvirt-hypervisor.ts'},
+	entryPoints: {snapdeck: 'source/cli/entry.ts', 'libvirt-bench': 'source/adapters/libvirt/libvirt-hypervisor.ts'},
 	outdir: 'dist/bundle',
 	bundle: true,
 	splitting: true,
@@ -61,3 +63,48 @@ await build({
 	// CommonJS packages (React) call require(); give the ES module bundle one.
 	banner: {js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);"},
 });
+
+/**
+ * The startup snapshot (Node's --build-snapshot): the commands' code loaded and initialised once,
+ * here, and saved with the heap; bin/snapdeck starts from it, which halves what Node spends before
+ * a command's own work (compiling ~1 MB of code, building zod's schemas, the garbage they leave:
+ * bench/startup.mjs). It holds one CommonJS file, minified (the snapshot's size is start time),
+ * without the UI: open-ui.ts is replaced by a module that runs the bundle for it. The blob only fits
+ * the node binary that made it: bin/snapdeck checks that binary's size and time, stored beside it.
+ */
+await buildSnapshot();
+
+async function buildSnapshot() {
+	await build({
+		entryPoints: {cli: 'source/cli/snapshot-entry.ts'},
+		outdir: 'dist/snapshot',
+		outExtension: {'.js': '.cjs'},
+		bundle: true,
+		format: 'cjs',
+		platform: 'node',
+		target: 'node20',
+		minify: true,
+		logLevel: 'warning',
+		plugins: [zodEnglishOnly, {
+			name: 'ui-from-the-bundle',
+			setup(build) {
+				build.onResolve({filter: /[\\/]open-ui\.js$/}, () => ({path: realpathSync('source/cli/open-ui-elsewhere.ts')}));
+			},
+		}],
+		define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},
+	});
+	// A process started from a snapshot has no import(): a dynamic import of something outside the
+	// file (a Node module) would fail there at run time, so the build fails instead.
+	const dynamic = readFileSync('dist/snapshot/cli.cjs', 'utf8').match(/\bimport\((["'`])[^"'`]*\1\)/g);
+	if (dynamic) throw new Error(`the snapshot's code has ${dynamic.join(', ')}: a snapshot cannot import(); use process.getBuiltinModule for Node's modules`);
+	// Its output to a file: a pipe would be a handle in the heap, which a snapshot cannot hold.
+	const log = 'dist/snapshot/build.log';
+	try {
+		execFileSync('sh', ['-c', 'exec "$0" --snapshot-blob dist/snapshot/cli.blob --build-snapshot dist/snapshot/cli.cjs >"$1" 2>&1', process.execPath, log], {stdio: 'ignore'});
+	} catch {
+		throw new Error(`building the startup snapshot failed:\n${readFileSync(log, 'utf8').split('\n').filter(line => !/^\(node:\d+\) Warning: It's not yet fully verified|^It may still work|^To request support|^\(Use `node --trace-warnings/.test(line)).join('\n')}`);
+	}
+	rmSync(log);
+	const node = statSync(realpathSync(process.execPath));
+	writeFileSync('dist/snapshot/node', `${node.size} ${Math.floor(node.mtimeMs / 1000)}\n`);
+}

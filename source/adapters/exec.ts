@@ -88,8 +88,12 @@ export const lastWords = (text: string, lines = 3) => text.trim().split('\n').fi
 export const timedOut = (command: string, args: readonly string[], ms: number) =>
 	new SnapdeckError('failed', `${command} ${args[0] ?? ''} did not finish within ${Math.round(ms / 1000)} s and was stopped`, 'something holds it up: a hung storage mount (NFS, iSCSI), an image another process has locked, or an overloaded host; check, then try again');
 
-/** How long commands that only read or change metadata may take before they are stopped (SNAPDECK_METADATA_TIMEOUT_MS for another limit). */
-export const METADATA_TIMEOUT_MS = Number(process.env['SNAPDECK_METADATA_TIMEOUT_MS']) || 120_000;
+/**
+ * How long commands that only read or change metadata may take before they are stopped
+ * (SNAPDECK_METADATA_TIMEOUT_MS for another limit). Read at each use, never at load: the startup
+ * snapshot (scripts/bundle.mjs) loads this module when it is built, with the build's environment.
+ */
+export const metadataTimeoutMs = () => Number(process.env['SNAPDECK_METADATA_TIMEOUT_MS']) || 120_000;
 
 export class CommandFailed extends SnapdeckError {
 	constructor(

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {CommandFailed, lastWords, loadExeca, localRunner, METADATA_TIMEOUT_MS, timedOut, type CommandRunner} from './exec.js';
+import {CommandFailed, lastWords, loadExeca, localRunner, metadataTimeoutMs, timedOut, type CommandRunner} from './exec.js';
 import {fileExists} from './files.js';
 import {headerChain, walkChain} from './qemu/qcow2-header.js';
 import {parseJson} from './qemu/qemu-img.js';
@@ -147,7 +147,7 @@ function layerReader(runner: CommandRunner, name: string): (file: string) => Pro
 		const mark = `snapdeck-end-${randomBytes(8).toString('hex')}`;
 		const script = 'm=$1; shift; for f do qemu-img info -U --output=json -- "$f" 2>&1; printf \'\\n%s %s\\n\' "$m" "$?"; done';
 		try {
-			const {stdout} = await runner.run('sh', ['-c', script, 'sh', mark, ...batch.map(entry => entry.file)], {timeoutMs: METADATA_TIMEOUT_MS});
+			const {stdout} = await runner.run('sh', ['-c', script, 'sh', mark, ...batch.map(entry => entry.file)], {timeoutMs: metadataTimeoutMs()});
 			// Output, status, output, status...: each layer's output ends at the mark and its exit status.
 			const parts = stdout.split(new RegExp(`\\n${mark} (\\d+)(?:\\n|$)`));
 			for (const [index, entry] of batch.entries()) {
@@ -186,7 +186,7 @@ export function sshHost(target: SshTarget): Host {
 	let identity: Promise<HostIdentity> | undefined;
 	return {
 		name, runner,
-		identity: () => (identity ??= runner.run('sh', ['-c', 'cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null; echo; hostname'], {timeoutMs: METADATA_TIMEOUT_MS})
+		identity: () => (identity ??= runner.run('sh', ['-c', 'cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null; echo; hostname'], {timeoutMs: metadataTimeoutMs()})
 			.then(({stdout}) => {
 				const [id = '', hostName = target.host] = stdout.split('\n');
 				return hostIdentityFrom(id, hostName);

@@ -2,7 +2,6 @@ import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
 import {chmod, lstat, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
-import {Worker} from 'node:worker_threads';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
@@ -63,6 +62,9 @@ export async function sha256File(file: string, signal?: AbortSignal, onBytes?: (
 }
 
 function sha256InThread(file: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string> {
+	// Loaded on first use: a process started from the startup snapshot (scripts/bundle.mjs) cannot
+	// start threads if node:worker_threads was loaded while the snapshot was built, nor import().
+	const {Worker} = process.getBuiltinModule('node:worker_threads');
 	return new Promise((resolve, reject) => {
 		const worker = new Worker(HASH_WORKER, {eval: true, workerData: {file}});
 		let settled = false;

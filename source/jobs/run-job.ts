@@ -118,8 +118,11 @@ export async function leftJobs(record: JobRecord): Promise<PendingJob[]> {
 
 const randomToken = () => randomBytes(8).toString('hex');
 
-/** SNAPDECK_CRASH_AT=KIND:STEP kills the process where a job of that kind marks that step (the fault suite's hook). */
-const crashAt = process.env['SNAPDECK_CRASH_AT'] ?? '';
+/**
+ * SNAPDECK_CRASH_AT=KIND:STEP kills the process where a job of that kind marks that step (the fault
+ * suite's hook). Read at each use: the startup snapshot loads this module with the build's environment.
+ */
+const crashAt = () => process.env['SNAPDECK_CRASH_AT'] ?? '';
 
 /**
  * Runs a change that is not a Plan of steps (a backup, a restore, a start or a stop) the way
@@ -196,7 +199,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 				registers: register,
 				step: name => {
 					if (!declaresStep(job.kind, name)) throw new Error(`internal: step '${name}' is not declared for ${job.kind} jobs (core/job-kinds.ts)`);
-					if (crashAt === `${job.kind}:${name}`) process.kill(process.pid, 'SIGKILL');
+					if (crashAt() === `${job.kind}:${name}`) process.kill(process.pid, 'SIGKILL');
 				},
 				halfDone: async hint => {
 					halfDone = true;

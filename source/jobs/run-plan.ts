@@ -19,8 +19,9 @@ const ADDITIVE = new Set(['create-overlay', 'copy-internal', 'internal-create'])
  * Test hook for crash safety: SNAPDECK_CRASH_AT=after:N kills the process right after step N
  * (1-based) completes; during:N kills it once step N is recorded as started, before it runs.
  */
-const [crashWhen, crashStep] = (process.env['SNAPDECK_CRASH_AT'] ?? ':0').split(':');
 const crashIf = (when: string, index: number) => {
+	// Read at each step, never at load: the startup snapshot loads this module with the build's environment.
+	const [crashWhen, crashStep] = (process.env['SNAPDECK_CRASH_AT'] ?? ':0').split(':');
 	if (crashWhen === when && Number(crashStep) === index + 1) process.kill(process.pid, 'SIGKILL');
 };
 

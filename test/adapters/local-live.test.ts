@@ -154,11 +154,11 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {
 		const lab = await runningLab('live4', ['vda', 'vdb']);
-		const crashed = await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});
+		const crashed = await execa(path.resolve('bin/snapdeck'), ['snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});
 		expect(crashed.signal).toBe('SIGKILL');
 		// Both overlays exist, neither disk has switched: the VM runs on as before.
 		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2', vdb: 'vdb.qcow2'});
-		const recovered = await execa('node', [path.resolve('bin/snapdeck.js'), 'recover', 'live4', '--connect', `local:${lab.root}`], {reject: false});
+		const recovered = await execa(path.resolve('bin/snapdeck'), ['recover', 'live4', '--connect', `local:${lab.root}`], {reject: false});
 		expect(recovered.exitCode).toBe(0);
 		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
 		expect((await lab.vmFile()).current).toBe('s1');

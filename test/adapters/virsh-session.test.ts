@@ -105,7 +105,7 @@ describe('one virsh process for a command (VirshSession)', () => {
 			}
 			return found;
 		};
-		const run = await execa('node', [path.resolve('bin/snapdeck.js'), 'list', '--json', '--connect', URI], {reject: false, timeout: 60_000, env: {SNAPDECK_TEST_MARK: mark}});
+		const run = await execa(path.resolve('bin/snapdeck'), ['list', '--json', '--connect', URI], {reject: false, timeout: 60_000, env: {SNAPDECK_TEST_MARK: mark}});
 		// Exit 1 says a domain on the host has a problem: other test files, running meanwhile, make such domains.
 		const listed = JSON.parse(run.stdout) as {vms: Array<{error: string | null}>};
 		expect(run.exitCode, run.stderr).toBe(listed.vms.some(vm => vm.error !== null) ? 1 : 0);

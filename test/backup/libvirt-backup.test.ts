@@ -118,7 +118,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const repo = await tempDir();
 		await dom.guestWrite(0x61, 0, 8);
 		const env = {NO_COLOR: '1', SNAPDECK_REPO: repo};
-		const child = execa('node', [path.resolve('bin/snapdeck.js'), 'backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'], {env, reject: false, stdin: 'ignore'});
+		const child = execa(path.resolve('bin/snapdeck'), ['backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'], {env, reject: false, stdin: 'ignore'});
 		await new Promise<void>(resolve => child.stdout!.on('data', (chunk: Buffer) => /"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString()) && resolve()));
 		child.kill('SIGKILL');
 		await child;

@@ -107,7 +107,7 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		const service = new Service(new LibvirtHypervisor(URI), {repository: repo});
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const args = ['verify', name, '--boot', '--connect', URI, '--repo', repo];
-		const first = execa('node', [path.resolve('bin/snapdeck.js'), ...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const first = execa(path.resolve('bin/snapdeck'), [...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
 		const throwaways = async () => (await virsh('list', '--name')).stdout.split('\n').filter(line => line.startsWith(`${name}-boottest-`));
 		for (const deadline = Date.now() + 60_000; (await throwaways()).length === 0;) {
 			if (Date.now() > deadline) throw new Error('the throwaway domain never started');
@@ -122,7 +122,7 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		// handed libvirt in the temp folder: the next snapdeck removes it.
 		const xmlFiles = async () => (await readdir(os.tmpdir())).filter(file => file.startsWith(`snapdeck-xml-${first.pid}-`));
 		const killedIn = (await xmlFiles()).length;
-		const again = await execa('node', [path.resolve('bin/snapdeck.js'), ...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const again = await execa(path.resolve('bin/snapdeck'), [...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect(await throwaways()).toEqual([]);
 		expect(await xmlFiles(), `${killedIn} left by the kill`).toEqual([]);

@@ -1,4 +1,4 @@
-import {writeFile, chmod, cp, readFile, readdir} from 'node:fs/promises';
+import {writeFile, cp, readFile, readdir, symlink} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -8,8 +8,8 @@ describe("bash completion ('snapdeck completion bash'), made from the command re
 	it('completes commands, a command\'s own options, its words, paths after a path option, and VM names of the connection on the line', async () => {
 		const lab = await labWithVm('web1');
 		const bin = await tempDir();
-		await writeFile(path.join(bin, 'snapdeck'), `#!/bin/sh\nexec node ${JSON.stringify(path.resolve('bin/snapdeck.js'))} "$@"\n`);
-		await chmod(path.join(bin, 'snapdeck'), 0o755);
+		// On PATH as npm puts it there: a link to bin/snapdeck.
+		await symlink(path.resolve('bin/snapdeck'), path.join(bin, 'snapdeck'));
 		const complete = async (...line: string[]) => {
 			const script = `source <(snapdeck completion bash) && COMP_WORDS=("$@") && COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)) && { _snapdeck; printf '%s\\n' "\${COMPREPLY[@]}"; }`;
 			const result = await execa('bash', ['-c', script, 'bash', 'snapdeck', ...line], {env: {PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1'}, cwd: lab.root});
@@ -30,8 +30,8 @@ describe("bash completion ('snapdeck completion bash'), made from the command re
 	it('never runs a VM name: a name from the connection is not expanded, and one snapdeck refuses is not offered', async () => {
 		const lab = await labWithVm('web1');
 		const bin = await tempDir();
-		await writeFile(path.join(bin, 'snapdeck'), `#!/bin/sh\nexec node ${JSON.stringify(path.resolve('bin/snapdeck.js'))} "$@"\n`);
-		await chmod(path.join(bin, 'snapdeck'), 0o755);
+		// On PATH as npm puts it there: a link to bin/snapdeck.
+		await symlink(path.resolve('bin/snapdeck'), path.join(bin, 'snapdeck'));
 		// Whoever can make a VM folder (or define a libvirt domain) chooses its name.
 		for (const name of ['$(touch${IFS}pwned)', '`touch${IFS}pwned2`', 'w{a,b}']) {
 			await cp(path.join(lab.root, 'web1'), path.join(lab.root, name), {recursive: true});

@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 
 async function cliLab() {
 	const lab = await labWithVm('vm1', ['vda'], 256);
@@ -16,7 +16,7 @@ async function cliLab() {
 
 /** `snapdeck backup` capped at 16 MiB/s (so the copy takes seconds), once its bytes are moving. */
 async function backupMoving(env: Record<string, string>) {
-	const child = execa('node', [BIN, 'backup', 'vm1', '--json', '--limit', '16'], {env, reject: false, stdin: 'ignore'});
+	const child = execa(BIN, ['backup', 'vm1', '--json', '--limit', '16'], {env, reject: false, stdin: 'ignore'});
 	await new Promise<void>(resolve => {
 		child.stdout!.on('data', (chunk: Buffer) => {
 			if (/"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString())) resolve();

@@ -112,7 +112,7 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		const lab = await guestLab('boot4');
 		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
 		expect((await snapdeck(['backup', 'boot4', ...connect])).exitCode).toBe(0);
-		const test = execa('node', [path.resolve('bin/snapdeck.js'), 'verify', 'boot4', '--boot', ...connect], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const test = execa(path.resolve('bin/snapdeck'), ['verify', 'boot4', '--boot', ...connect], {reject: false, env: {...process.env, NO_COLOR: '1'}});
 		const deadline = Date.now() + 60_000;
 		while ((await throwawayVms('boot4')).length === 0) {
 			if (Date.now() > deadline) throw new Error('the throwaway VM never started');

@@ -61,7 +61,7 @@ describe('failures part-way', () => {
 		// A layer big enough that its commit is still copying when the interrupt arrives.
 		await qemuIo.write(await disk(), 0x5a, 128 * MiB, 96 * MiB);
 		await lab.take('s2');
-		const child = execa('node', [path.resolve('bin/snapdeck.js'), 'merge', 'vm1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore'});
+		const child = execa(path.resolve('bin/snapdeck'), ['merge', 'vm1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore'});
 		let interrupted = false;
 		child.stdout?.on('data', (chunk: Buffer) => {
 			if (!interrupted && chunk.toString().includes('"type":"step"')) {

@@ -15,7 +15,7 @@ import {runningLab} from '../helpers/live.js';
  * backup mid-copy), qemu-leftovers.test.ts (inside a QMP job).
  */
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const A = 0xa1;
 const B = 0xb2;
 const C = 0xc3;
@@ -23,7 +23,7 @@ const C = 0xc3;
 type Lab = Awaited<ReturnType<typeof labWithVm>>;
 
 const cli = (lab: Lab, args: string[], env: Record<string, string> = {}) =>
-	execa('node', [BIN, ...args, '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}});
+	execa(BIN, [...args, '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}});
 
 /** The JSON a run printed last (the CLI's result, or its error). */
 const jsonOfRun = (result: {stdout: string; exitCode?: number}) => jsonOf({exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: '', signal: undefined});

@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest';
 import {jsonLines, snapdeck} from '../helpers/cli.js';
 import {agentOf, guestLab, stopAfterTest} from '../helpers/guest.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 
 /** The backing file a disk's header names now (qemu-img info -U on a running VM's disk), or null. */
 async function backingOf(image: string): Promise<string | null> {
@@ -21,7 +21,7 @@ describe('restore --instant, with the real Linux guest', () => {
 		const point = (jsonLines(await snapdeck(['backup', 'src1', '--json'], env)).at(-1)!['point'] as {id: string}).id;
 		const began = Date.now();
 		// 8 MiB/s over the 256 MiB disk: about 30 s of streaming, long enough to watch the VM run meanwhile, even on a busy machine.
-		const restore = execa('node', [BIN, 'restore', 'src1', '--point', point, '--instant', '--as', 'fast1', '--limit', '8', '--json'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
+		const restore = execa(BIN, ['restore', 'src1', '--point', point, '--instant', '--as', 'fast1', '--limit', '8', '--json'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
 		stopAfterTest(lab.root, 'fast1');
 		const agent = await agentOf(path.join(lab.root, 'fast1', 'agent.sock'));
 		const bootedAfter = Date.now() - began;
@@ -53,7 +53,7 @@ describe('restore --instant, with the real Linux guest', () => {
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
 		expect((await snapdeck(['backup', 'src2'], env)).exitCode).toBe(0);
 		const point = (jsonLines(await snapdeck(['backup', 'src2', '--json'], env)).at(-1)!['point'] as {id: string}).id;
-		const restore = execa('node', [BIN, 'restore', 'src2', '--point', point, '--instant', '--as', 'fast2', '--limit', '8'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
+		const restore = execa(BIN, ['restore', 'src2', '--point', point, '--instant', '--as', 'fast2', '--limit', '8'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
 		stopAfterTest(lab.root, 'fast2');
 		(await agentOf(path.join(lab.root, 'fast2', 'agent.sock'))).close();
 		restore.kill('SIGKILL');

@@ -15,7 +15,7 @@ describe('progress of a live merge on the command line', () => {
 		await execa('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], {reject: false});
 		const started = performance.now();
 		const arrivals: Array<{at: number; line: Record<string, unknown>}> = [];
-		const child = execa('node', [path.resolve('bin/snapdeck.js'), 'merge', 'big1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', lines: true, buffer: false});
+		const child = execa(path.resolve('bin/snapdeck'), ['merge', 'big1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', lines: true, buffer: false});
 		for await (const line of child.iterable()) arrivals.push({at: performance.now() - started, line: JSON.parse(line as string) as Record<string, unknown>});
 		const result = await child;
 		expect(result.exitCode).toBe(0);

@@ -14,7 +14,7 @@ import {freePort, waitForPort} from '../helpers/net.js';
  * the middle of an upload. Only loopback addresses are used.
  */
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
 	for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -99,7 +99,7 @@ async function lab() {
 /** Runs snapdeck, killing it at `limitMs` (a hang fails the test instead of stalling the suite). */
 async function timed(args: string[], env: Record<string, string>, limitMs: number) {
 	const started = Date.now();
-	const result = await execa('node', [BIN, ...args], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: limitMs});
+	const result = await execa(BIN, [...args], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: limitMs});
 	return {...result, seconds: (Date.now() - started) / 1000};
 }
 
@@ -123,7 +123,7 @@ describe('off-site calls are bounded', () => {
 		const port = await silentPeer();
 		reap(`127.0.0.1:${port}`);
 		reap(`-p ${port}`);
-		const run = execa('node', [BIN, 'backups', 'vm1', '--from', `sftp://root@127.0.0.1:${port}//srv/restic`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: 40_000});
+		const run = execa(BIN, ['backups', 'vm1', '--from', `sftp://root@127.0.0.1:${port}//srv/restic`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: 40_000});
 		for (let waited = 0; waited < 10_000 && (await processesWith(`-p ${port}`)).length === 0; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
 		expect(await processesWith(`-p ${port}`), 'ssh was started').not.toEqual([]);
 		const sent = Date.now();

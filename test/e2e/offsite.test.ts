@@ -185,7 +185,7 @@ describe('off-site copies through restic', () => {
 		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 		const target = path.join(work, 'restic');
 		const started = () => {
-			const copy = execa('node', [path.resolve('bin/snapdeck.js'), 'copy', 'vm1', '--target', target, '--json'], {env, reject: false});
+			const copy = execa(path.resolve('bin/snapdeck'), ['copy', 'vm1', '--target', target, '--json'], {env, reject: false});
 			const progress = new Promise<void>(resolve => {
 				copy.stdout!.on('data', (chunk: Buffer) => {
 					if (chunk.toString().includes('"type":"progress"')) resolve();

@@ -7,12 +7,12 @@ import {HOSTILE_SHOWN, hostileLab} from '../helpers/hostile.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {terminal} from '../helpers/terminal.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 
 /** The demo labs started here: their running VM (live1) is stopped after each test, whatever happened. */
 const labs: string[] = [];
 afterEach(async () => {
-	for (const dir of labs.splice(0)) await execa('node', [BIN, 'stop', '--all', '--connect', `local:${dir}`], {reject: false});
+	for (const dir of labs.splice(0)) await execa(BIN, ['stop', '--all', '--connect', `local:${dir}`], {reject: false});
 });
 
 /** `snapdeck demo` in a real terminal of this size, with a repository, on the VM list. */
@@ -20,7 +20,7 @@ async function demo(columns: number, rows: number) {
 	const dir = path.join(await tempDir(), 'lab');
 	labs.push(dir);
 	const repo = path.join(await tempDir(), 'repo');
-	const tty = await terminal(`NO_COLOR=1 node ${BIN} demo --dir ${dir} --repo ${repo}; echo EXIT=$?; exec sleep 600`, [columns, rows]);
+	const tty = await terminal(`NO_COLOR=1 ${BIN} demo --dir ${dir} --repo ${repo}; echo EXIT=$?; exec sleep 600`, [columns, rows]);
 	await tty.waitFor(screen => shownVms(screen).length === 4, 'the four VMs of the demo', 60_000);
 	return {tty, dir};
 }
@@ -71,7 +71,7 @@ describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
 		expect(rows.filter(row => !seen.has(row))).toEqual([]);
 		await tty.keys('Enter');
 		await tty.waitFor(screen => screen.includes('✓ revert web1'), 'the revert done');
-		const {stdout} = await execa('node', [BIN, 'list', '--json', '--connect', `local:${dir}`], {reject: false});
+		const {stdout} = await execa(BIN, ['list', '--json', '--connect', `local:${dir}`], {reject: false});
 		expect((JSON.parse(stdout) as {vms: Array<{name: string; current: string}>}).vms.find(vm => vm.name === 'web1')!.current).toBe('pre-upgrade');
 	});
 
@@ -113,7 +113,7 @@ describe('a plan in a real terminal of any size', () => {
 		await lab.write(0x22, 1);
 		await lab.take('hotfix-applied-instead-of-the-upgrade');
 		await lab.write(0x33, 2);
-		const tty = await terminal(`NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`, [columns, rows]);
+		const tty = await terminal(`NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`, [columns, rows]);
 		await tty.waitFor(screen => screen.includes('big1'), 'the list');
 		await tty.keys('Enter');
 		await tty.waitFor(screen => screen.includes('big1: 2 snapshots'), 'the tree');
@@ -146,7 +146,7 @@ describe('a plan in a real terminal of any size', () => {
 describe('text from outside in a real terminal', () => {
 	it('a description and an error holding ESC sequences, BEL and a bidi override are shown escaped: the title is unchanged, nothing cleared', async () => {
 		const lab = await hostileLab();
-		const tty = await terminal(`NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`, [200, 30]);
+		const tty = await terminal(`NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`, [200, 30]);
 		const list = await tty.waitFor(screen => screen.includes('h1') && screen.includes('h2'), 'the list');
 		const title = await tty.title();
 		expect(title).not.toContain('PWNED');

@@ -5,13 +5,13 @@ import {describe, expect, it} from 'vitest';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {terminal} from '../helpers/terminal.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 
 describe('snapdeck in a real terminal', () => {
 	it('takes and reverts a snapshot with keys only, then gives the terminal back', async () => {
 		const lab = await labWithVm('pty1');
 		await lab.write(0xa1, 1);
-		const tty = await terminal(`echo BEFORE-MARKER; NO_COLOR=1 node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		const tty = await terminal(`echo BEFORE-MARKER; NO_COLOR=1 ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 		await tty.waitFor(screen => screen.includes('pty1') && screen.includes('stopped'), 'the VM list');
 		expect(await tty.alternateScreenOn()).toBe(true);
 
@@ -48,7 +48,7 @@ describe('snapdeck in a real terminal', () => {
 		const lab = await labWithVm('ascii1');
 		await lab.take('s1');
 		await lab.take('a-snapshot-with-a-long-name-that-the-tree-cuts-at-eighty-columns');
-		const tty = await terminal(`export ${setting}; NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`);
+		const tty = await terminal(`export ${setting}; NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`);
 		const list = await tty.waitFor(screen => screen.includes('ascii1') && screen.includes('stopped'), 'the VM list');
 		await tty.keys('Enter');
 		const tree = await tty.waitFor(screen => screen.includes('ascii1: 2 snapshots'), 'the tree');
@@ -66,7 +66,7 @@ describe('snapdeck in a real terminal', () => {
 	it.each([[40, 12], [200, 60]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
 		const lab = await labWithVm(`size${columns}`);
 		await lab.take('s1');
-		const command = `NO_COLOR=1 node ${BIN} --connect local:${lab.root}; exec sleep 600`;
+		const command = `NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`;
 		const resized = await terminal(command);
 		await resized.waitFor(screen => screen.includes(`size${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
 		await resized.keys('?');
@@ -89,7 +89,7 @@ describe('snapdeck in a real terminal', () => {
 		// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
 		const script = path.join(repo, 'slow-qemu-img');
 		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});
-		const command = (slow: boolean) => `NO_COLOR=1 ${slow ? `SNAPDECK_QEMU_IMG=${script} ` : ''}node ${BIN} --connect local:${lab.root} --repo ${repo}; exec sleep 600`;
+		const command = (slow: boolean) => `NO_COLOR=1 ${slow ? `SNAPDECK_QEMU_IMG=${script} ` : ''}${BIN} --connect local:${lab.root} --repo ${repo}; exec sleep 600`;
 		const verified = (screen: string) => screen.includes(`verify job${columns} ${point.id}`) && /✓ verify \S+ \S+ done/.test(screen);
 		const resized = await terminal(command(true));
 		await resized.waitFor(screen => screen.includes(`job${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
@@ -119,7 +119,7 @@ describe('snapdeck in a real terminal', () => {
 
 	it('gives the terminal back on Ctrl-C', async () => {
 		const lab = await labWithVm('pty3');
-		const tty = await terminal(`echo BEFORE-MARKER; node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		const tty = await terminal(`echo BEFORE-MARKER; ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 		await tty.waitFor(screen => screen.includes('pty3'), 'the VM list');
 		await tty.keys('C-c');
 		const after = await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck exiting');
@@ -129,9 +129,9 @@ describe('snapdeck in a real terminal', () => {
 
 	it.each(['TERM', 'HUP'])('gives the terminal back on SIG%s too (HUP: the SSH connection dropped)', async signal => {
 		const lab = await labWithVm('pty2');
-		const tty = await terminal(`echo BEFORE-MARKER; node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		const tty = await terminal(`echo BEFORE-MARKER; ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 		await tty.waitFor(screen => screen.includes('pty2'), 'the VM list');
-		await execa('pkill', [`-${signal}`, '-f', '--', `^node ${BIN} --connect local:${lab.root}$`]);
+		await execa('pkill', [`-${signal}`, '-f', '--', `^node ${BIN}\\.js --connect local:${lab.root}$`]);
 		const after = await tty.waitFor(screen => /EXIT=\d+/.test(screen), 'snapdeck exiting');
 		expect(after).toContain('BEFORE-MARKER');
 		expect(await tty.alternateScreenOn()).toBe(false);
@@ -143,7 +143,7 @@ describe('snapdeck in a real terminal', () => {
 			const lab = await labWithVm(name);
 			const script = path.join(await tempDir(), 'slow-qemu-img');
 			await writeFile(script, `#!/bin/sh\nif [ "$1" = create ]; then ${stubborn ? 'trap "" TERM INT HUP; exec sleep 30' : 'exec sleep 3'}; fi\nexec qemu-img "$@"\n`, {mode: 0o755});
-			const tty = await terminal(`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} node ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+			const tty = await terminal(`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
 			await tty.waitFor(screen => screen.includes(name), 'the VM list');
 			await tty.keys('t');
 			await tty.waitFor(screen => screen.includes(`Take a snapshot of ${name}`), 'the take dialog');
@@ -186,7 +186,7 @@ describe('snapdeck in a real terminal', () => {
 			const state = await readdir(path.join(lab.folder, '.snapdeck'));
 			expect(state).not.toContain('lock');
 			expect(state).toContain('pending.json');
-			expect((await execa('node', [BIN, 'recover', 'pty5', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+			expect((await execa(BIN, ['recover', 'pty5', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
 			expect((await lab.vmFile()).current).not.toBeNull();
 		});
 	});

@@ -7,7 +7,7 @@ import {MiB, qemuIo, tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const A = 0xa1;
 const B = 0xb2;
 
@@ -26,7 +26,7 @@ async function leftovers(lab: Lab) {
 }
 
 const cli = (lab: Lab, args: string[], env: Record<string, string> = {}) =>
-	execa('node', [BIN, ...args, '--connect', `local:${lab.root}`], {reject: false, env: {NO_COLOR: '1', ...env}});
+	execa(BIN, [...args, '--connect', `local:${lab.root}`], {reject: false, env: {NO_COLOR: '1', ...env}});
 
 describe('what a killed snapdeck leaves in a running QEMU is cleared before the next live operation', () => {
 	it('a live merge killed while QEMU commits the active layer: recover finishes it', async () => {

@@ -4,7 +4,7 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 const stuck: string[] = [];
 afterEach(async () => {
 	for (const script of stuck.splice(0)) await execa('pkill', ['-f', script], {reject: false});
@@ -19,7 +19,7 @@ describe('SIGTERM and SIGINT always end snapdeck within seconds', () => {
 		await writeFile(script, '#!/bin/sh\nif [ "$1" = create ]; then trap "" TERM INT HUP; sleep 20; exit 1; fi\nexec qemu-img "$@"\n');
 		await chmod(script, 0o755);
 		stuck.push(script);
-		const run = execa('node', [BIN, 'snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_QEMU_IMG: script, NO_COLOR: '1'}});
+		const run = execa(BIN, ['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_QEMU_IMG: script, NO_COLOR: '1'}});
 		// Wait until the stuck step runs.
 		for (let i = 0; i < 200 && (await execa('pgrep', ['-f', `${script} create`], {reject: false})).exitCode !== 0; i++) await new Promise(resolve => setTimeout(resolve, 50));
 		const sent = Date.now();
@@ -31,7 +31,7 @@ describe('SIGTERM and SIGINT always end snapdeck within seconds', () => {
 		expect(took).toBeLessThan(15_000);
 		expect(await readdir(path.join(lab.folder, '.snapdeck'))).not.toContain('lock');
 		expect(await readdir(path.join(lab.folder, '.snapdeck'))).toContain('pending.json');
-		const recover = await execa('node', [BIN, 'recover', 'vm1', '--connect', `local:${lab.root}`], {reject: false});
+		const recover = await execa(BIN, ['recover', 'vm1', '--connect', `local:${lab.root}`], {reject: false});
 		expect(recover.exitCode, recover.stderr).toBe(0);
 		expect((await lab.vmFile()).current).toBe('s1');
 		expect(await lab.reads(0x21, 0)).toBe(true);
@@ -46,7 +46,7 @@ describe('every external command that only reads or writes metadata has a time l
 		await chmod(script, 0o755);
 		stuck.push(script);
 		const started = Date.now();
-		const health = await execa('node', [BIN, 'health', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_QEMU_IMG: script, SNAPDECK_METADATA_TIMEOUT_MS: '200', NO_COLOR: '1'}});
+		const health = await execa(BIN, ['health', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_QEMU_IMG: script, SNAPDECK_METADATA_TIMEOUT_MS: '200', NO_COLOR: '1'}});
 		expect(Date.now() - started).toBeLessThan(15_000); // check's limit is 15x the metadata limit
 		expect(health.exitCode).toBe(2);
 		expect(health.stdout).toContain('qemu-img check did not finish within 3 s and was stopped');
@@ -57,14 +57,14 @@ describe('snapdeck stop', () => {
 	it('stops a running VM through QMP quit at once, and through SIGTERM when its monitor is held by another client', async () => {
 		const {runningLab} = await import('../helpers/live.js');
 		const lab = await runningLab();
-		expect((await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+		expect((await execa(BIN, ['stop', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
 		expect(await lab.isRunning()).toBe(false);
 
-		expect((await execa('node', [BIN, 'start', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+		expect((await execa(BIN, ['start', 'live1', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
 		const holder = await lab.qmp(); // QMP serves one client at a time: snapdeck's connect waits in vain
 		try {
 			const started = Date.now();
-			const stop = await execa('node', [BIN, 'stop', 'live1', '--connect', `local:${lab.root}`], {reject: false});
+			const stop = await execa(BIN, ['stop', 'live1', '--connect', `local:${lab.root}`], {reject: false});
 			expect(stop.exitCode, stop.stderr).toBe(0);
 			// Not a speed figure (bench/ has those): it used to wait 10 s for nothing, then SIGKILL.
 			expect(Date.now() - started).toBeLessThan(9000);

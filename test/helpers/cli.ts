@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {execa} from 'execa';
 
-const BIN = path.resolve('bin/snapdeck.js');
+const BIN = path.resolve('bin/snapdeck');
 
 export interface CliResult {
 	readonly exitCode: number;
@@ -12,7 +12,7 @@ export interface CliResult {
 
 /** Runs the real snapdeck binary, without a terminal, as a script or cron job would. */
 export async function snapdeck(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-	const result = await execa('node', [BIN, ...args], {reject: false, env: {NO_COLOR: '1', ...env}, stdin: 'ignore'});
+	const result = await execa(BIN, [...args], {reject: false, env: {NO_COLOR: '1', ...env}, stdin: 'ignore'});
 	return {exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, signal: result.signal};
 }
 

@@ -359,7 +359,7 @@ describe('the cursor follows a VM, not a row', () => {
 		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
 		await ui.waitFor(frame => frame.includes('VMs (2)') && /a0 +stopped/.test(frame), 'the new VM, whole', 5000);
 		// Another operator's snapdeck, another process: its lock is what the adapter sees.
-		await execa('node', [path.resolve('bin/snapdeck.js'), 'snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);
+		await execa(path.resolve('bin/snapdeck'), ['snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);
 		await ui.waitFor(frame => /▸ . w2 .* seen/.test(frame), "w2's new snapshot, the cursor still on w2", 5000);
 	});
 

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {SnapdeckError} from '../../core/errors.js';
-import {CommandFailed, localRunner, METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
+import {CommandFailed, localRunner, metadataTimeoutMs, type CommandRunner} from '../exec.js';
 import {VirshSession} from './virsh-session.js';
 
 /**
@@ -12,7 +12,7 @@ export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", 
 
 /**
  * virsh commands that only read or change metadata, stopped when they take longer than
- * METADATA_TIMEOUT_MS (a libvirtd that hangs); block jobs, memory snapshots and their reverts copy
+ * metadataTimeoutMs() (a libvirtd that hangs); block jobs, memory snapshots and their reverts copy
  * data and have no limit (they are cancellable).
  */
 const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'backup-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
@@ -63,7 +63,7 @@ export class Virsh {
 
 	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
 		try {
-			const timeoutMs = QUICK.has(args[0] ?? '') ? METADATA_TIMEOUT_MS : undefined;
+			const timeoutMs = QUICK.has(args[0] ?? '') ? metadataTimeoutMs() : undefined;
 			if (this.session && !options.signal && !options.onStdout && inSession(args)) return (await this.session.run(args.map(quoteForVirsh).join(' '), args, timeoutMs)).stdout;
 			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], {...options, timeoutMs})).stdout;
 		} catch (error) {
@@ -96,9 +96,9 @@ export class Virsh {
 		if (session && commands.every(inSession)) {
 			const lines: Array<ReadonlyArray<readonly string[]>> = [];
 			for (let index = 0; index < commands.length; index += SESSION_BATCH_LINE) lines.push(commands.slice(index, index + SESSION_BATCH_LINE));
-			const outputs = await Promise.all(lines.map(line => batchScript(line, async script => (await session.run(script, ['batch'], METADATA_TIMEOUT_MS)).stdout)));
+			const outputs = await Promise.all(lines.map(line => batchScript(line, async script => (await session.run(script, ['batch'], metadataTimeoutMs())).stdout)));
 			return outputs.flat();
 		}
-		return batchScript(commands, async script => (await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: METADATA_TIMEOUT_MS})).stdout);
+		return batchScript(commands, async script => (await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: metadataTimeoutMs()})).stdout);
 	}
 }

@@ -1,6 +1,6 @@
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
-import {METADATA_TIMEOUT_MS, type CommandRunner} from '../exec.js';
+import {metadataTimeoutMs, type CommandRunner} from '../exec.js';
 
 /** A value inside a QEMU option string (`driver=file,filename=...`): commas are doubled. */
 export const optionValue = (value: string) => value.replaceAll(',', ',,');
@@ -84,7 +84,7 @@ export class QemuImg {
 
 	/** Info of one image without opening its backing file, so a missing backing file still reads. */
 	async info(file: string): Promise<QemuImgInfo> {
-		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file], {timeoutMs: METADATA_TIMEOUT_MS});
+		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file], {timeoutMs: metadataTimeoutMs()});
 		return parseJson(InfoJson, stdout, `qemu-img info ${file}`);
 	}
 
@@ -97,7 +97,7 @@ export class QemuImg {
 		const alone = `json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
 		try {
 			// Reads every table of a large image: bounded, but generously.
-			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {timeoutMs: 15 * METADATA_TIMEOUT_MS});
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {timeoutMs: 15 * metadataTimeoutMs()});
 			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
 		} catch (error) {
 			// Exit 2 (corruptions) and 3 (leaks) still print the JSON report.
@@ -114,20 +114,20 @@ export class QemuImg {
 		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
 		args.push('--', file);
 		if (options.size !== undefined) args.push(String(options.size));
-		await this.runner.run('qemu-img', args, {timeoutMs: METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', args, {timeoutMs: metadataTimeoutMs()});
 	}
 
 	// Internal snapshots rewrite refcounts of the whole image: bounded, but generously.
 	async snapshotCreate(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-c', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', ['snapshot', '-c', name, '--', file], {timeoutMs: 5 * metadataTimeoutMs()});
 	}
 
 	async snapshotApply(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-a', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', ['snapshot', '-a', name, '--', file], {timeoutMs: 5 * metadataTimeoutMs()});
 	}
 
 	async snapshotDelete(file: string, name: string) {
-		await this.runner.run('qemu-img', ['snapshot', '-d', name, '--', file], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', ['snapshot', '-d', name, '--', file], {timeoutMs: 5 * metadataTimeoutMs()});
 	}
 
 	/** Copies `top` into its backing file and leaves `top` intact (-d), so a crash loses nothing. */
@@ -185,12 +185,12 @@ export class QemuImg {
 	 * backup it belongs to.
 	 */
 	async carryBitmap(overlay: string, backing: string, name: string) {
-		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name], {timeoutMs: 5 * metadataTimeoutMs()});
 	}
 
 	/** Removes a persistent dirty bitmap from an image (not running). */
 	async removeBitmap(file: string, name: string) {
-		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--remove', '--', file, name], {timeoutMs: 5 * METADATA_TIMEOUT_MS});
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--remove', '--', file, name], {timeoutMs: 5 * metadataTimeoutMs()});
 	}
 
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */

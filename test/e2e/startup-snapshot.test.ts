@@ -1,0 +1,67 @@
+import {chmod, cp, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {describe, expect, it} from 'vitest';
+import {jsonLines, snapdeck} from '../helpers/cli.js';
+import {labWithVm, qemuIo, tempDir} from '../helpers/lab.js';
+
+/**
+ * bin/snapdeck starts commands from the build's startup snapshot (dist/snapshot/cli.blob), where
+ * every module was loaded and initialised at build time. What a user would notice if that went
+ * wrong: the build's environment instead of theirs, threads that do not start, or a snapshot that
+ * does not fit their node; each is tried here on the real command.
+ */
+
+/** A qemu-img that notes the command line of the snapdeck process that ran it, then does the real work. */
+async function recordingQemuImg(): Promise<{script: string; starts: () => Promise<string[]>}> {
+	const dir = await tempDir();
+	const script = path.join(dir, 'qemu-img');
+	const log = path.join(dir, 'starts');
+	await writeFile(script, `#!/bin/sh\ntr '\\0' ' ' </proc/$PPID/cmdline >>${JSON.stringify(log)}; echo >>${JSON.stringify(log)}\nexec qemu-img "$@"\n`);
+	await chmod(script, 0o755);
+	return {script, starts: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean)};
+}
+
+/** bin/ and dist/ copied (as an installation elsewhere), with `edit` applied to the copy's dist/. */
+async function installedCopy(edit: (dist: string) => Promise<void>): Promise<string> {
+	const root = await tempDir();
+	await mkdir(path.join(root, 'bin'));
+	for (const file of ['snapdeck', 'snapdeck.js']) await cp(path.resolve('bin', file), path.join(root, 'bin', file), {preserveTimestamps: true});
+	await cp(path.resolve('dist'), path.join(root, 'dist'), {recursive: true});
+	await edit(path.join(root, 'dist'));
+	return path.join(root, 'bin', 'snapdeck');
+}
+
+describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/)', () => {
+	it.each([
+		{start: 'the build\'s snapshot', from: 'snapshot', env: {}, bin: async () => path.resolve('bin/snapdeck')},
+		{start: 'a snapshot another node binary made: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => writeFile(path.join(dist, 'snapshot', 'node'), '1 2\n'))},
+		{start: 'no snapshot at all: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => rm(path.join(dist, 'snapshot', 'cli.blob')))},
+		{start: 'NODE_OPTIONS set (its flags may not fit the snapshot): the bundle', from: 'bundle', env: {NODE_OPTIONS: '--max-old-space-size=512'}, bin: async () => path.resolve('bin/snapdeck')},
+	])('from $start: a snapshot is taken with the environment of this run', async ({from, env, bin}) => {
+		const lab = await labWithVm('vm1');
+		const qemuImg = await recordingQemuImg();
+		const run = await execa(await bin(), ['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {...env, SNAPDECK_QEMU_IMG: qemuImg.script, NO_COLOR: '1'}});
+		expect(run.exitCode, run.stderr).toBe(0);
+		expect((await lab.vmFile()).current).toBe('s1');
+		// This run's SNAPDECK_QEMU_IMG was the one used (read when used, not when the snapshot was built).
+		const starts = await qemuImg.starts();
+		expect(starts.length).toBeGreaterThan(0);
+		for (const start of starts) {
+			if (from === 'snapshot') expect(start).toContain('--snapshot-blob');
+			else expect(start).not.toContain('--snapshot-blob');
+		}
+	});
+
+	it('a backup of a disk over 64 MiB: its point is hashed in a thread (which a snapshot must be able to start), and verify proves it', async () => {
+		const lab = await labWithVm('big1', ['vda'], 128);
+		await qemuIo.write(await lab.activeFile(), 0x5c, 0, 80 << 20);
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: path.join(await tempDir(), 'repo')};
+		const backup = await snapdeck(['backup', 'big1', '--no-compress', '--json'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = jsonLines(backup).at(-1)!['point'] as {id: string; files: Array<{file: string; size: number}>};
+		expect(point.files[0]!.size).toBeGreaterThan(64 << 20);
+		const verify = await snapdeck(['verify', 'big1', '--json'], env);
+		expect(verify.exitCode, verify.stderr).toBe(0);
+	});
+});
