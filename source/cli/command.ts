@@ -25,7 +25,10 @@ export interface Command<Uses extends PortName = PortName> {
 	readonly words?: readonly string[];
 	/** It works on a VM's backups: the repository comes from the VM's policy when not given. */
 	readonly backups?: boolean;
-	/** The ports of the session (service/ports.ts) its run calls: its context's service is typed to those alone. */
+	/**
+	 * The ports of the session (service/ports.ts) its run calls: its context's service is typed to
+	 * those alone (none named: it offers nothing), so calling another role means naming it here.
+	 */
 	readonly uses?: readonly Uses[];
 	run(context: CommandContext<Uses>): Promise<number>;
 }
