@@ -1,15 +1,15 @@
-import type {Service} from '../service/service.js';
+import type {PortName, PortsOf} from '../service/ports.js';
 import type {CliFlags, FlagName} from './flags.js';
 
-/** What a command is given to run. */
-export interface CommandContext {
+/** What a command is given to run: the session as the ports it declared (`uses`), and no more. */
+export interface CommandContext<Uses extends PortName = PortName> {
 	/** The positionals after the command's name. */
 	readonly args: readonly string[];
 	readonly flags: CliFlags;
 	/** The command line as typed, for the VM's lock and the journal. */
 	readonly commandLine: string;
-	/** The service on the one connection chosen (--connect), made on first use. */
-	readonly service: () => Promise<Service>;
+	/** The session on the one connection chosen (--connect), made on first use, as the ports the command uses. */
+	readonly service: () => Promise<PortsOf<Uses>>;
 }
 
 /**
@@ -17,7 +17,7 @@ export interface CommandContext {
  * global help lists it), the flags it takes besides the global ones, and its run, which prints
  * its text or JSON and resolves to the exit code.
  */
-export interface Command {
+export interface Command<Uses extends PortName = PortName> {
 	readonly name: string;
 	readonly usage: string;
 	readonly flags: readonly FlagName[];
@@ -25,7 +25,12 @@ export interface Command {
 	readonly words?: readonly string[];
 	/** It works on a VM's backups: the repository comes from the VM's policy when not given. */
 	readonly backups?: boolean;
-	run(context: CommandContext): Promise<number>;
+	/**
+	 * The ports of the session (service/ports.ts) its run calls: its context's service is typed to
+	 * those alone (none named: it offers nothing), so calling another role means naming it here.
+	 */
+	readonly uses?: readonly Uses[];
+	run(context: CommandContext<Uses>): Promise<number>;
 }
 
-export const defineCommand = (command: Command): Command => command;
+export const defineCommand = <Uses extends PortName = never>(command: Command<Uses>): Command => command;

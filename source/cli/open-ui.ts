@@ -1,4 +1,4 @@
-import type {Service} from '../service/service.js';
+import type {Ports} from '../service/ports.js';
 
 /**
  * Runs `load` with globalThis.fetch hidden. Ink's layout engine (yoga, WebAssembly built with
@@ -23,7 +23,7 @@ async function withoutFetch<T>(load: () => Promise<T>): Promise<T> {
  * `load` brings in the configuration, the adapters and the service (zod, execa, the XML parser),
  * which took ~60 ms of the start before (bench/ui-pty.mjs).
  */
-export async function openUi(title: string, load: () => Promise<readonly Service[]>): Promise<number> {
+export async function openUi(title: string, load: () => Promise<readonly Ports[]>): Promise<number> {
 	// Before Ink (and its colour library) load: NO_COLOR means no colour escape at all.
 	if ((process.env['NO_COLOR'] ?? '') !== '') process.env['FORCE_COLOR'] = '0';
 	const {runUi} = await withoutFetch(() => import('../ui/run.js'));

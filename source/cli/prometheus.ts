@@ -1,6 +1,6 @@
 import {SnapdeckError} from '../core/errors.js';
 import {worstOf, type Severity} from '../core/health.js';
-import type {VmHealth} from '../service/service.js';
+import type {VmHealth} from '../service/ports.js';
 
 /** One connection as a health run saw it: its VMs, or why it could not be inspected. */
 export type CheckedConnection =

@@ -4,7 +4,7 @@ import {formatBytes} from '../core/units.js';
 import {safeText} from '../core/terminal-text.js';
 import {ageText, journalLine, planLines, progressText} from '../core/describe.js';
 import type {Plan} from '../core/plan.js';
-import type {TreeView, VmHealth} from '../service/service.js';
+import type {TreeView, VmHealth} from '../service/ports.js';
 import type {JournalRecord} from '../core/plan.js';
 import {worstOf, type Severity} from '../core/health.js';
 import {duplicateClaims, duplicateProblem, type ListedPoint} from '../core/offsite-claims.js';

@@ -6,7 +6,8 @@ import type {BackupPoint} from '../core/backup.js';
 import type {ListedPoint} from '../core/offsite-claims.js';
 import type {RemotePoint} from '../core/offsite.js';
 import {RETENTION_RULES, type Retention} from '../core/retention.js';
-import {releaseHeldLocksSync, Service, type Action} from '../service/service.js';
+import type {Action, Snapshots} from '../service/ports.js';
+import {releaseHeldLocksSync} from '../service/session.js';
 import type {CliFlags} from './flags.js';
 import {renderPlan, renderProgress} from './render.js';
 
@@ -71,7 +72,7 @@ export function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 	};
 }
 
-export async function perform(service: Service, action: Action, flags: CliFlags, command: string): Promise<number> {
+export async function perform(service: Snapshots, action: Action, flags: CliFlags, command: string): Promise<number> {
 	return cancellable(async signal => {
 		const {plan, outcome} = await service.perform(action, {
 			command, dryRun: flags['dry-run'], signal, onEvent: progressReporter(flags),

@@ -45,7 +45,7 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 	const uri = service.hypervisor.uri;
 	const state = await readState();
 	const runs: TaskRun[] = [];
-	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
+	const names = await service.names();
 	for (const vm of names) {
 		const policy = options.policyOf(vm);
 		for (const task of ['snapshots', 'backups', 'offsite', 'boot'] as const) {

@@ -1,16 +1,18 @@
 import {lstat, rm} from 'node:fs/promises';
 import {homedir} from 'node:os';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import type {Snapshot, VmSummary} from '../core/model.js';
+import type {VmSummary} from '../core/model.js';
 import {describePendingJob, type JournalRecord, type PendingJob, type PendingOperation, type Plan, type PlanEvent} from '../core/plan.js';
-import {planMerge, planRevert, planTake, type TakeRequest} from '../core/planner.js';
-import {buildSnapshotTree, flattenTree, type TreeRow} from '../core/tree.js';
+import {planMerge, planRevert, planTake} from '../core/planner.js';
+import {buildSnapshotTree, flattenTree} from '../core/tree.js';
 import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
 import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
+import type {Action, Backups, BackupsOf, Connection, Health, Inventory, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, Snapshots, TreeView, VmHealth} from './ports.js';
+import type {RunOptions, TaskRun} from './scheduler.js';
 
-export type {RoleName, Extracted};
+export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, RoleName, TreeView, VmHealth} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {recoverJob, runJob, type DebrisHandlers, type JobRecord, type Recovered} from '../jobs/run-job.js';
+import {recoverJob, runJob, type DebrisHandlers, type JobRecord} from '../jobs/run-job.js';
 import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
@@ -18,7 +20,7 @@ import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
-import {evaluateHealth, type Finding, type VmFacts} from '../core/health.js';
+import {evaluateHealth, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {fileExists, freeBytesNear} from '../adapters/files.js';
@@ -33,7 +35,7 @@ import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {listReceipts, provedRestores} from '../backup/receipts.js';
 import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
-import {extractPointFiles, type Extracted} from '../backup/extract.js';
+import {extractPointFiles} from '../backup/extract.js';
 import {instantMarkers, releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
@@ -49,50 +51,6 @@ import path from 'node:path';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync};
-
-export type Action =
-	| {readonly kind: 'take'; readonly vm: string; readonly request: TakeRequest}
-	| {readonly kind: 'revert'; readonly vm: string; readonly snapshot: string}
-	| {readonly kind: 'merge'; readonly vm: string; readonly snapshot: string};
-
-export interface PerformOptions {
-	/** How this operation names itself in the VM's lock and journal. */
-	readonly command: string;
-	readonly dryRun?: boolean;
-	/** Shown the plan; resolves true to go ahead. */
-	readonly confirm: (plan: Plan) => Promise<boolean>;
-	readonly signal?: AbortSignal;
-	readonly onEvent?: (event: PlanEvent) => void;
-}
-
-export type Outcome = 'done' | 'dry-run' | 'declined';
-
-/** A job a kill left, as recover found it: what it removed of it, and what it left alone (with why). */
-export interface RecoveredJob extends Recovered {
-	readonly job: PendingJob;
-}
-
-/** What recover did: the plan it finished, the jobs it cleaned up after, and records it found and could not act on. */
-export interface RecoverResult {
-	readonly plan: Plan | null;
-	readonly jobs: readonly RecoveredJob[];
-	readonly problems: readonly string[];
-	/** What else it did (an instant restore's stream finished), in words. */
-	readonly did: readonly string[];
-}
-
-export interface TreeView {
-	readonly vm: string;
-	readonly current: string | null;
-	readonly snapshots: readonly Snapshot[];
-	readonly rows: readonly TreeRow[];
-	/** Bytes each snapshot holds on disk: its frozen images, or the saved RAM of an internal one. */
-	readonly sizes: Readonly<Record<string, number>>;
-	readonly problems: readonly string[];
-	/** Non-blocking observations, such as an overlay no snapshot knows. */
-	readonly findings: readonly string[];
-	readonly pending: PendingOperation | null;
-}
 
 export const describePending = (vm: string, pending: PendingOperation) =>
 	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
@@ -148,23 +106,6 @@ async function instantMarkProblem(vm: string, marker: string, vmDir: string | un
 	return null;
 }
 
-/** One VM's health: its findings under its policy, with the figures monitoring graphs. */
-export interface VmHealth {
-	readonly vm: string;
-	readonly policy: string;
-	readonly findings: Finding[];
-	readonly lastBackup: string | null;
-	readonly chainDepth: number;
-	/** The policy's RPO (backups.rpo) in seconds; null when it sets none. */
-	readonly rpoSeconds: number | null;
-	/** When a restore of it was last proved: its newest receipt signed by this user's key (a restore test, a boot test, an audit). */
-	readonly lastProvedRestore: string | null;
-	/** When the newest point such a receipt proves was taken: how old the newest data known to restore is. */
-	readonly lastProvedPoint: string | null;
-	/** How old the newest proof may be (the policy's boot.every), in seconds; null when the policy asks for none. */
-	readonly proofMaxAgeSeconds: number | null;
-}
-
 export interface ServiceOptions {
 	/** The backup repository's directory, where backups are offered. */
 	readonly repository?: string;
@@ -180,14 +121,11 @@ export interface ServiceOptions {
 	readonly named?: boolean;
 }
 
-/** Which folder of a VM's backups a command works on: another VM's of the same name only when asked (--origin). */
-export interface BackupsOf {
-	/** Another VM of this name whose backups to use (a host name, or the tag of its folder): restore --as/--to, verify, backups. */
-	readonly origin?: string;
-}
-
-/** The facade the UI and the command line call (see session.ts for opening one): inventory, plans, and running them. */
-export class Service {
+/**
+ * What a session does (see session.ts for opening one), behind the ports the UI and the command
+ * line call (ports.ts): they name the ports they use, and never reach the adapter.
+ */
+export class Service implements Inventory, Snapshots, Backups, Restores, Offsite, Health, Jobs {
 	private resolvedRepository: Repository | null = null;
 	private pending: Promise<Repository | null> | null = null;
 
@@ -206,6 +144,16 @@ export class Service {
 
 	private openRepository(dir: string): Repository {
 		return new Repository(dir, {connection: this.hypervisor.uri, central: !this.options.named});
+	}
+
+	/** What the UI and the command line know of the connection (the adapter stays behind the ports). */
+	get connection(): Connection {
+		return {uri: this.hypervisor.uri, canQuiesce: this.hypervisor.roles.guestAgents !== undefined};
+	}
+
+	/** The VMs' names alone, where the adapter can tell them cheaply; else from the inventory. */
+	async names(): Promise<string[]> {
+		return this.hypervisor.names ? this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
 	}
 
 	/** Why this connection cannot do what `role` covers, or null when it can (for the UI's and CLI's offers). */
@@ -668,7 +616,7 @@ export class Service {
 	async health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
 		const policyOf = await this.policyOf();
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
-		const names = this.hypervisor.names ? await this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
+		const names = await this.names();
 		const wanted = options.only ?? names;
 		for (const name of wanted) {
 			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, names.length > 0 ? `its VMs are: ${[...names].sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
@@ -802,6 +750,12 @@ export class Service {
 		const offsite = policyOf(vm).offsite;
 		const targetSchedule = offsite && offsite.schedule === undefined ? (await import('../config/config.js')).loadConfig().config.offsite?.[offsite.target]?.schedule : undefined;
 		return scheduleOverview(this.hypervisor.uri, [vm], policyOf, now, policy => policy.offsite?.schedule ?? targetSchedule);
+	}
+
+	/** Runs every task the policies' schedules say is due on this connection, one VM at a time (see scheduler.ts). */
+	async runScheduled(options: RunOptions): Promise<TaskRun[]> {
+		const {runDue} = await import('./scheduler.js');
+		return runDue(this, options);
 	}
 
 	/** The newest `limit` journal records of a VM (every VM when null), oldest first. */

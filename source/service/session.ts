@@ -6,11 +6,12 @@ import type {HealthVerdict} from '../core/notify.js';
 import {policyFor, type Policy} from '../core/policy.js';
 import type {Config} from '../config/config.js';
 import {Service} from './service.js';
+import type {Inventory, Jobs, Ports} from './ports.js';
 
 /*
  * Sessions: the connections, repository and policies a command or the UI works with, resolved
  * from the flags, the environment and the configuration. The command line and the UI open their
- * services here and import nothing below the service.
+ * sessions here, get them as ports (ports.ts), and import nothing below the service.
  */
 
 /** The off-site target --to or --from names (a config name or a restic repository string). */
@@ -23,7 +24,7 @@ export async function targetOf(text: string) {
 }
 
 /** The services the UI works with, one per connection; policies are read from the config when first asked for. */
-export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>), named = repositoryNamed(undefined)): Promise<Service[]> {
+export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>), named = repositoryNamed(undefined)): Promise<Ports[]> {
 	return Promise.all(uris.map(async uri => {
 		const hypervisor = await connect(uri);
 		return new Service(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri), named});
@@ -101,20 +102,20 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
  * --repo, else SNAPDECK_REPO, else (for a command on a VM's backups) the VM's policy's, else the
  * config's; its policies from the config, read when first needed.
  */
-export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Service> {
+export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Ports> {
 	const hypervisor = await connect(await connectionUri(options.connect));
 	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
 	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
 }
 
 /** The service on connection `uri` (one of those connectionUris chose), with the repository given. */
-export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Service> {
+export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Ports> {
 	const hypervisor = await connect(uri);
 	return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
 }
 
 /**
- * A connection as its service names it (hypervisor.uri), without opening it: a local: lab by its
+ * A connection as its session names it (connection.uri), without opening it: a local: lab by its
  * absolute folder, `libvirt` by the URI it stands for. Metrics of a connection that could not be
  * opened carry the same label as when it can.
  */
@@ -123,7 +124,7 @@ export const canonicalUri = (uri: string) => (uri.startsWith('local:') && uri.le
 	: uri === 'libvirt' ? process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system' : uri);
 
 /** A service per connection chosen (list, health), all on one repository. */
-export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Service[]> {
+export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Ports[]> {
 	return Promise.all((await connectionUris(options.connect)).map(async uri => {
 		const hypervisor = await connect(uri);
 		return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
@@ -170,20 +171,19 @@ export const settingsModule = () => import('../config/config.js');
  * `snapdeck run`: what the policies' schedules say is due on the session's connection, each VM's
  * points in its policy's repository (else `defaultRepository`), off-site targets from the config.
  */
-export async function runSchedules(service: Service, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void; onNotifyFailure: (line: string) => void}) {
+export async function runSchedules(service: Inventory & Jobs, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void; onNotifyFailure: (line: string) => void}) {
 	const {config} = await readSettings();
-	const {runDue} = await import('./scheduler.js');
 	const {resolveTarget} = await import('./targets.js');
-	const runs = await runDue(service, {
+	const runs = await service.runScheduled({
 		now: options.now, command: options.command,
-		policyOf: policiesFor(config, service.hypervisor.uri),
+		policyOf: policiesFor(config, service.connection.uri),
 		repositoryFor: policy => policyRepository(config, policy) ?? options.defaultRepository,
 		targetFor: name => resolveTarget(config, name),
 		offsiteSchedule: policy => offsiteSchedule(config, policy),
 		onLine: options.onLine,
 	});
 	const failures = runs.filter(run => run.outcome === 'failed');
-	if (failures.length > 0) await tellJobFailures(service.hypervisor.uri, failures, options.now, options.onNotifyFailure);
+	if (failures.length > 0) await tellJobFailures(service.connection.uri, failures, options.now, options.onNotifyFailure);
 	return runs;
 }
 
@@ -229,15 +229,18 @@ export async function testNotifiers(now: Date) {
 }
 
 /** Every VM's scheduled tasks on the session's connection, with their last and next runs. */
-export async function scheduledTasks(service: Service, now: Date) {
+export async function scheduledTasks(service: Inventory, now: Date) {
 	const {config} = await readSettings();
-	const uri = service.hypervisor.uri;
-	const names = service.hypervisor.names ? await service.hypervisor.names() : (await service.list()).map(vm => vm.name);
+	const uri = service.connection.uri;
+	const names = await service.names();
 	const {scheduleOverview} = await import('./schedule-state.js');
 	return scheduleOverview(uri, names, policiesFor(config, uri), now, policy => offsiteSchedule(config, policy));
 }
 
 export {defaultDemoDir};
+
+/** For an exit that cannot wait: every lock this process holds, released at once. */
+export {releaseHeldLocksSync} from './service.js';
 
 /**
  * Checks a receipt file offline: the signature by `publicKey` (PEM; default: this user's key),

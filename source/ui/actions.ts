@@ -4,7 +4,7 @@ import type {VmSummary} from '../core/model.js';
 import {nameProblem} from '../core/names.js';
 import {latestPoint} from '../core/points.js';
 import {formatBytes} from '../core/units.js';
-import type {Service} from '../service/service.js';
+import type {Backups, Inventory, Offsite, Restores} from '../service/ports.js';
 import {defaultSnapshotName, type RestoreForm, type TakeForm} from './components/dialogs.js';
 import {isActive, type Jobs} from './hooks/use-jobs.js';
 import type {UiAction} from './state.js';
@@ -14,7 +14,7 @@ import {errorMessage} from '../core/errors.js';
  * What the screens start: each change as a job of the one job list (plan, confirmation, progress,
  * cancel). A returned string is why it cannot start, for the status line.
  */
-export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiAction>, now: () => Date, inventory: readonly VmSummary[] | null) {
+export function makeActions(service: Inventory & Backups & Restores & Offsite, jobs: Jobs, dispatch: Dispatch<UiAction>, now: () => Date, inventory: readonly VmSummary[] | null) {
 	const summary = (vm: string) => inventory?.find(candidate => candidate.name === vm);
 
 	/** Why the VM cannot be changed now: a job of this window is at work on it, or another snapdeck's holds its lock. */
@@ -33,7 +33,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
 				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
-				quiesceUnavailable: !running ? 'the VM is not running' : service.hypervisor.roles.guestAgents ? null : 'no guest agent on this connection',
+				quiesceUnavailable: !running ? 'the VM is not running' : service.connection.canQuiesce ? null : 'no guest agent on this connection',
 			}}});
 		},
 		/** Starts the snapshot; an invalid name is returned, for the status line (the dialog stays). */
@@ -52,7 +52,7 @@ export function makeActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiA
 }
 
 /** What the backup screens start: backups, verifies, restores, prunes and off-site copies, each a job. */
-function backupActions(service: Service, jobs: Jobs, dispatch: Dispatch<UiAction>) {
+function backupActions(service: Backups & Restores & Offsite, jobs: Jobs, dispatch: Dispatch<UiAction>) {
 	const notice = (text: string) => dispatch({type: 'notice', text});
 	const failed = (error: unknown) => notice(errorMessage(error));
 	const verify = (vm: string, point: string, restoreTest: boolean) =>

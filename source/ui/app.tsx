@@ -3,7 +3,7 @@ import {Box, useApp} from 'ink';
 import {Text} from './components/text.js';
 import {useEffect, useMemo, useReducer, useRef, useState} from 'react';
 import {worstOf, type Severity} from '../core/health.js';
-import type {Service} from '../service/service.js';
+import type {Ports} from '../service/ports.js';
 import {makeActions} from './actions.js';
 import {HelpBar} from './components/help-bar.js';
 import {MIN_COLUMNS, MIN_ROWS, TooSmall} from './components/too-small.js';
@@ -29,7 +29,7 @@ import {errorMessage} from '../core/errors.js';
 import {safeText} from '../core/terminal-text.js';
 
 export interface AppProps {
-	readonly service: Service;
+	readonly service: Ports;
 	readonly keymap: Keymap;
 	/** The clock for snapshot ages and default names; tests pass a fixed one. */
 	readonly now?: () => Date;
@@ -155,7 +155,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			{!pagerCovers && (
-				<Header uri={`${service.hypervisor.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`} where={screen.title(state, vms.length)} width={columns} />
+				<Header uri={`${service.connection.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`} where={screen.title(state, vms.length)} width={columns} />
 			)}
 			<Box flexDirection="column" height={pagerCovers ? geometry.height : bodyHeight} overflow="hidden">
 				{covered && state.overlay && (

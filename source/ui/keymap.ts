@@ -2,7 +2,7 @@
  * The one keymap table. Input handlers, the help bar and the `?` overlay all read it, so a key
  * cannot work undocumented. Config overrides replace a command's keys (see README "Keys").
  */
-import type {RoleName} from '../service/service.js';
+import type {RoleName} from '../service/ports.js';
 
 /** The screens (each a module under screens/): a new one is a name here, its module, and the command that opens it. */
 export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;

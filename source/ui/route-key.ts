@@ -6,7 +6,7 @@ import {COMMANDS, displayKey, type Command, type Context, type Keymap} from './k
 import type {KeyAction, ScreenBinding} from './screens/screen.js';
 import {SCREENS} from './screens/index.js';
 import {cursorRow, type ScreenName, type UiAction, type UiState} from './state.js';
-import type {RoleName} from '../service/service.js';
+import type {RoleName} from '../service/ports.js';
 import type {PagerGeometry} from './pager.js';
 
 export interface GlobalDeps {

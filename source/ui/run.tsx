@@ -2,7 +2,7 @@ import os from 'node:os';
 import {Box, render, useApp} from 'ink';
 import {Text} from './components/text.js';
 import {useEffect, useRef, useState} from 'react';
-import type {Service} from '../service/service.js';
+import type {Jobs, Ports} from '../service/ports.js';
 import {App} from './app.js';
 import {HelpBar} from './components/help-bar.js';
 import {ErrorBoundary} from './error-boundary.js';
@@ -44,9 +44,9 @@ function Starting({title, keymap}: {title: string; keymap: Keymap}) {
 }
 
 /** The starting frame until `load` gives the services, then the app on one of them. */
-export function Root({title, load, options, onLoadError}: {title: string; load: () => Promise<readonly Service[]>; options: UiOptions; onLoadError: (error: unknown) => void}) {
+export function Root({title, load, options, onLoadError}: {title: string; load: () => Promise<readonly Ports[]>; options: UiOptions; onLoadError: (error: unknown) => void}) {
 	const [keymap] = useState(() => buildKeymap());
-	const [services, setServices] = useState<readonly Service[] | null>(null);
+	const [services, setServices] = useState<readonly Ports[] | null>(null);
 	// Loaded once, with the props of the first render: a later render does not connect again.
 	const first = useRef({load, onLoadError});
 	useEffect(() => {
@@ -59,13 +59,13 @@ export function Root({title, load, options, onLoadError}: {title: string; load: 
  * Leaves without waiting for jobs to reach a safe point: this process's locks are released, its
  * child processes go with it, and the terminal is restored by the exit handler.
  */
-function forceQuit(service: Service): void {
+function forceQuit(service: Jobs): void {
 	service.releaseHeldLocks();
 	process.exit(130);
 }
 
 /** The app on one of several connections; the connection command switches to the next. */
-function Connections({services, options, keymap}: {services: readonly Service[]; options: UiOptions; keymap: Keymap}) {
+function Connections({services, options, keymap}: {services: readonly Ports[]; options: UiOptions; keymap: Keymap}) {
 	const [index, setIndex] = useState(0);
 	return (
 		<App
@@ -81,7 +81,7 @@ function Connections({services, options, keymap}: {services: readonly Service[];
  * SIGTERM, SIGHUP (the SSH connection dropped) and crashes. `load` runs after the first frame; what
  * it throws (an unknown connection, say) closes the UI and is thrown from here, for the caller to report.
  */
-export async function runUi(title: string, load: () => Promise<readonly Service[]>, options: UiOptions = {}): Promise<number> {
+export async function runUi(title: string, load: () => Promise<readonly Ports[]>, options: UiOptions = {}): Promise<number> {
 	const stdout = process.stdout;
 	let restored = false;
 	const restore = () => {

@@ -18,6 +18,9 @@ describe('the layering check (scripts/check-layers.mjs, run by npm test and npm 
 		['an adapter', 'source/adapters/local/vm-file.ts', "import {Virsh} from '../libvirt/virsh.js';", 'adapters/local may not import adapters/libvirt'],
 		['the UI', 'source/ui/theme.ts', "const late = () => import('../adapters/connect.js');", 'ui may not import adapters'],
 		['the command line', 'source/cli/commands/tree.ts', "import {connect} from '../../adapters/connect.js';", 'cli may not import adapters'],
+		['the UI, the Service class', 'source/ui/actions.ts', "import type {Service} from '../service/service.js';", 'ui may not import the Service class'],
+		['the command line, the Service class', 'source/cli/commands/tree.ts', "const late = () => import('../../service/service.js');", 'cli may not import the Service class'],
+		['the command line, the adapter\'s interface', 'source/cli/support.ts', "import type {Hypervisor} from '../adapters/hypervisor.js';", "cli may not import the adapter's interface"],
 	])('fails on a wrong import in %s, naming the file, the line and the rule', async (_where, file, line, rule) => {
 		const root = await tempDir();
 		await cp('source', path.join(root, 'source'), {recursive: true});

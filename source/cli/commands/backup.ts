@@ -13,6 +13,7 @@ export default defineCommand({
                                             stopped VM whole (every image of its snapshot tree), so
                                             'restore --as NAME' brings it back with its snapshots`,
 	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit', 'audit'],
+	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'backup';

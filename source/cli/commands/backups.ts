@@ -8,6 +8,7 @@ export default defineCommand({
 	name: 'backups',
 	usage: `  snapdeck backups VM [--from TARGET]       a VM's backup points (here, or on an off-site target)`,
 	flags: ['from', 'origin'],
+	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, service}) {
 		const command = 'backups';

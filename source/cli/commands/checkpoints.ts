@@ -6,6 +6,7 @@ export default defineCommand({
 	usage: `  snapdeck checkpoints VM [--prune]         snapdeck's bitmaps (libvirt checkpoints) on a VM: which a
                                             backup still needs; --prune removes the others`,
 	flags: ['prune'],
+	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'checkpoints';

@@ -13,6 +13,7 @@ export default defineCommand({
                                             RESTIC_PASSWORD_FILE), made there if it is new; default:
                                             the VM's policy's target, else the config's only one`,
 	flags: ['point', 'target', 'force', 'origin'],
+	uses: ['offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'copy';

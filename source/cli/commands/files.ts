@@ -2,7 +2,7 @@ import {SnapdeckError} from '../../core/errors.js';
 import type {GuestEntry} from '../../core/guest-files.js';
 import {safeText} from '../../core/terminal-text.js';
 import {formatBytes} from '../../core/units.js';
-import type {Extracted} from '../../service/service.js';
+import type {Extracted} from '../../service/ports.js';
 import {cancellable, expectArgs, print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -17,6 +17,7 @@ export default defineCommand({
                                             data only: files, folders and links; no devices, FIFOs,
                                             sockets, owners or setuid/setgid/sticky bits`,
 	flags: ['point', 'extract', 'to', 'origin'],
+	uses: ['restores'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'files';

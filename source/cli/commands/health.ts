@@ -60,7 +60,7 @@ export default defineCommand({
 async function inspect(uri: string, options: {repository: string; named: boolean; now: Date; only: readonly string[]}): Promise<Inspected> {
 	const svc = await openSessionOn(uri, {repository: options.repository, named: options.named});
 	const vms = await svc.health({now: options.now, only: options.only.length > 0 ? options.only : undefined});
-	return {connection: svc.hypervisor.uri, vms};
+	return {connection: svc.connection.uri, vms};
 }
 
 /** Every connection of a run that could not tell; where not even their names could be read (a broken config), the ones given, else one without a name. */

@@ -5,6 +5,7 @@ export default defineCommand({
 	name: 'merge',
 	usage: `  snapdeck merge VM SNAPSHOT                delete a snapshot, merging its data (shows the plan, asks first)`,
 	flags: [],
+	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'merge';
 		const [vm, snapshot] = expectArgs(command, args, ['vm', 'snapshot']);

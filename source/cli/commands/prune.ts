@@ -14,6 +14,7 @@ export default defineCommand({
                                             --from TARGET, the VM's copies there (restic forget and
                                             prune; without --keep-..., the target's "retention")`,
 	flags: ['from', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'],
+	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'prune';

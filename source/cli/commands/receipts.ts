@@ -11,6 +11,7 @@ export default defineCommand({
                                             check a receipt offline: its signature by the public key
                                             (default: this user's), and that nothing in it changed`,
 	flags: ['key', 'origin'],
+	uses: ['backups'],
 	words: ['verify'],
 	backups: true,
 	async run({args, flags, service}) {

@@ -6,6 +6,7 @@ export default defineCommand({
 	name: 'recover',
 	usage: `  snapdeck recover VM                       finish an operation a crash or cancel interrupted`,
 	flags: [],
+	uses: ['jobs'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'recover';
 		const [vm] = expectArgs(command, args, ['vm']);

@@ -18,6 +18,7 @@ export default defineCommand({
                                             repository needed: this host's copy of the point, or
                                             the one --snapshot names where several claim it`,
 	flags: ['point', 'limit', 'instant', 'from', 'snapshot', 'to', 'as', 'in-place', 'force', 'origin'],
+	uses: ['restores', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'restore';

@@ -5,6 +5,7 @@ export default defineCommand({
 	name: 'revert',
 	usage: `  snapdeck revert VM SNAPSHOT               go back to a snapshot (shows the plan, asks first)`,
 	flags: [],
+	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'revert';
 		const [vm, snapshot] = expectArgs(command, args, ['vm', 'snapshot']);

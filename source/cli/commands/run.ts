@@ -8,6 +8,7 @@ export default defineCommand({
                                             (and their expiry), backups, prune, verify; a task that
                                             fails is told to the config's "notify" list`,
 	flags: [],
+	uses: ['inventory', 'jobs'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'run';
 		expectArgs(command, args, []);
@@ -16,7 +17,7 @@ export default defineCommand({
 		let runs;
 		try {
 			const svc = await service();
-			connection = svc.hypervisor.uri;
+			connection = svc.connection.uri;
 			runs = await runSchedules(svc, {now, command: commandLine, defaultRepository: await repositoryDir(flags.repo), onLine: line => void (flags.json || print(line)), onNotifyFailure: note});
 		} catch (error) {
 			// The run itself failed (its connection, its config): that too is a failed job someone must hear of.

@@ -12,6 +12,7 @@ export default defineCommand({
                                             (or print the crontab line) that runs 'snapdeck run'
                                             with this command's --connect, --repo and config`,
 	flags: ['via'],
+	uses: ['inventory'],
 	words: ['list', 'install'],
 	async run({args, flags, service}) {
 		const [what] = args;
@@ -26,7 +27,7 @@ export default defineCommand({
 		if (what !== undefined && what !== 'list') throw new SnapdeckError('usage', "'snapdeck schedule' takes list or install [--dry-run]");
 		const svc = await service();
 		const overview = await scheduledTasks(svc, parseNow(flags.now));
-		if (flags.json) printJson({connection: svc.hypervisor.uri, tasks: overview});
+		if (flags.json) printJson({connection: svc.connection.uri, tasks: overview});
 		else print(overview.length === 0 ? `no VM has a scheduled task: a policy's schedules make them (${SCHEDULES_SECTION} in the README)` : overview.map(task => `${task.vm}  ${task.task}  "${task.schedule}"  last: ${task.lastRun ?? 'never'}${task.lastOutcome ? ` (${task.lastOutcome})` : ''}  next: ${task.nextRun ?? '-'}`).join('\n'));
 		return 0;
 	},

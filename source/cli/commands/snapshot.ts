@@ -6,6 +6,7 @@ export default defineCommand({
 	usage: `  snapdeck snapshot VM NAME [--description TEXT] [--internal] [--memory] [--quiesce]
                                             take a snapshot (external disk snapshot by default)`,
 	flags: ['description', 'internal', 'memory', 'quiesce'],
+	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'snapshot';
 		const [vm, name] = expectArgs(command, args, ['vm', 'name']);

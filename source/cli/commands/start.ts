@@ -5,6 +5,7 @@ export default defineCommand({
 	name: 'start',
 	usage: `  snapdeck start VM                         start a VM from its vm.json ("qemu" settings)`,
 	flags: [],
+	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'start';
 		const [vm] = expectArgs(command, args, ['vm']);

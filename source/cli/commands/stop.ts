@@ -5,6 +5,7 @@ export default defineCommand({
 	name: 'stop',
 	usage: `  snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off`,
 	flags: ['all'],
+	uses: ['inventory', 'snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const command = 'stop';
 		const svc = await service();

@@ -6,6 +6,7 @@ export default defineCommand({
 	name: 'tree',
 	usage: `  snapdeck tree VM                          a VM's snapshot tree`,
 	flags: [],
+	uses: ['inventory'],
 	async run({args, flags, service}) {
 		const command = 'tree';
 		const [vm] = expectArgs(command, args, ['vm']);

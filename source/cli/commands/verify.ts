@@ -13,6 +13,7 @@ export default defineCommand({
                                             restic's check of an off-site target: its structure and
                                             10% of its data (all of it with --read-data)`,
 	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data', 'origin'],
+	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const command = 'verify';

@@ -2,7 +2,7 @@ import {Box} from 'ink';
 import {Text} from './text.js';
 import {ageText} from '../../core/describe.js';
 import {formatBytes} from '../../core/units.js';
-import type {TreeView} from '../../service/service.js';
+import type {TreeView} from '../../service/ports.js';
 import {fit, windowStart} from '../layout.js';
 import {useTheme} from '../theme.js';
 

@@ -3,7 +3,7 @@ import {isActive, type Job} from './use-jobs.js';
 import type {BackupPoint} from '../../core/backup.js';
 import type {VmSummary} from '../../core/model.js';
 import type {JournalRecord} from '../../core/plan.js';
-import type {Service, TreeView, VmHealth} from '../../service/service.js';
+import type {Backups, Health, Inventory, Jobs, ScheduledTask, TreeView, VmHealth} from '../../service/ports.js';
 import {errorMessage} from '../../core/errors.js';
 
 export interface Loaded<T> {
@@ -39,17 +39,17 @@ export function useLoader<T>(load: ((early: (data: T) => void) => Promise<T>) | 
 }
 
 /** The VM list, drawn as soon as the hypervisor answers; the backup ages fill in after. */
-export function useInventory(service: Service) {
+export function useInventory(service: Inventory) {
 	const load = useCallback((early: (vms: VmSummary[]) => void) => service.list({onRows: early}), [service]);
 	return useLoader<VmSummary[]>(load);
 }
 
-export function useTree(service: Service, vm: string | null) {
+export function useTree(service: Inventory, vm: string | null) {
 	const load = useCallback(() => service.tree(vm!), [service, vm]);
 	return useLoader<TreeView>(vm === null ? null : load);
 }
 
-export function useBackups(service: Service, vm: string | null) {
+export function useBackups(service: Backups, vm: string | null) {
 	const load = useCallback(() => service.backups(vm!), [service, vm]);
 	return useLoader<BackupPoint[]>(vm === null ? null : load);
 }
@@ -59,7 +59,7 @@ export function useBackups(service: Service, vm: string | null) {
  * image (that is `snapdeck health`'s job): on a big host it would keep both cores busy for many
  * seconds, and keystrokes would wait for them.
  */
-export function useHealth(service: Service, enabled: boolean, now: () => Date) {
+export function useHealth(service: Health, enabled: boolean, now: () => Date) {
 	// Two VMs at a time: on a big host the badges fill in over a few seconds, and keys stay quick meanwhile.
 	// The clock through a ref: a caller's `now` may be a new function each render.
 	const clock = useRef(now);
@@ -68,17 +68,17 @@ export function useHealth(service: Service, enabled: boolean, now: () => Date) {
 	return useLoader<VmHealth[]>(enabled ? load : null);
 }
 
-export function useJournal(service: Service, vm: string | null, enabled: boolean) {
+export function useJournal(service: Jobs, vm: string | null, enabled: boolean) {
 	const load = useCallback(() => service.journal(vm), [service, vm]);
 	return useLoader<JournalRecord[]>(enabled ? load : null);
 }
 
 /** A VM's scheduled tasks (last and next run), for the tree view. */
-export function useSchedules(service: Service, vm: string | null, now: () => Date) {
+export function useSchedules(service: Jobs, vm: string | null, now: () => Date) {
 	const clock = useRef(now);
 	clock.current = now;
 	const load = useCallback(() => service.schedules(vm!, clock.current()), [service, vm]);
-	return useLoader<Awaited<ReturnType<Service['schedules']>>>(vm === null ? null : load);
+	return useLoader<ScheduledTask[]>(vm === null ? null : load);
 }
 
 /**

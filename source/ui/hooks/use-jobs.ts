@@ -1,7 +1,7 @@
 import {useCallback, useEffect, useRef, useState} from 'react';
 import type {ProgressEvent} from '../../core/describe.js';
 import type {Plan, PlanEvent} from '../../core/plan.js';
-import type {Action, Service} from '../../service/service.js';
+import type {Action, Snapshots} from '../../service/ports.js';
 import {errorMessage} from '../../core/errors.js';
 
 export type JobStatus = 'planning' | 'confirming' | 'running' | 'done' | 'failed' | 'cancelled' | 'declined';
@@ -47,7 +47,7 @@ export interface JobOutcome {
 export const PROGRESS_INTERVAL_MS = 250;
 
 /** Runs actions as jobs: plan, confirmation, progress (throttled), cancel, outcome. */
-export function useJobs(service: Service, onFinished: () => void) {
+export function useJobs(service: Snapshots, onFinished: () => void) {
 	const [jobs, setJobs] = useState<Job[]>([]);
 	const [confirmation, setConfirmation] = useState<PendingConfirmation | null>(null);
 	const answers = useRef(new Map<number, (yes: boolean) => void>());

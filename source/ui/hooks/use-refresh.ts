@@ -1,5 +1,5 @@
 import {useCallback, useEffect, useState} from 'react';
-import type {Service} from '../../service/service.js';
+import type {Inventory} from '../../service/ports.js';
 
 /** How long the adapter's change reports settle before the screen is read again. */
 const CHANGE_SETTLE_MS = 150;
@@ -8,7 +8,7 @@ const CHANGE_SETTLE_MS = 150;
  * When what is on screen is read again: `tick` every `refreshMs` and soon after the adapter reports
  * a change (a local lab's folders; a burst of reports as one), `forced` by `force` (R, a job ended).
  */
-export function useRefresh(service: Service, refreshMs: number) {
+export function useRefresh(service: Inventory, refreshMs: number) {
 	const [refresh, setRefresh] = useState({tick: 0, forced: 0});
 	const force = useCallback(() => setRefresh(current => ({...current, forced: current.forced + 1})), []);
 	useEffect(() => {

@@ -1,7 +1,7 @@
 import {useEffect, type Dispatch, type FunctionComponent} from 'react';
 import type {Severity} from '../../core/health.js';
 import type {VmSummary} from '../../core/model.js';
-import type {Service, VmHealth} from '../../service/service.js';
+import type {Backups, Inventory, Jobs as JobsPort, Restores, VmHealth} from '../../service/ports.js';
 import type {Actions} from '../actions.js';
 import type {Jobs} from '../hooks/use-jobs.js';
 import type {Loaded} from '../hooks/use-inventory.js';
@@ -19,9 +19,9 @@ export interface ScreenBinding {
 	readonly commands: Partial<Record<Command, KeyAction>>;
 }
 
-/** Everything a screen reads from the app: the service, the shared data, the size of its body, the state and its dispatch. */
+/** Everything a screen reads from the app: the ports its data hooks read, the shared data, the size of its body, the state and its dispatch. */
 export interface ScreenContext {
-	readonly service: Service;
+	readonly service: Inventory & Backups & Restores & JobsPort;
 	readonly keymap: Keymap;
 	readonly now: () => Date;
 	readonly width: number;

@@ -23,7 +23,7 @@ function VmListScreen({context, visible}: ScreenProps) {
 		<Loading loaded={context.inventory} what="VMs" height={context.height} visible={visible}>
 			{() => (
 				<VmList vms={vms} selected={cursor.index} height={context.height} width={context.width - 2} now={context.now()} health={context.badges}
-					empty={state.filter ? `no VM matches "${state.filter}": ${displayKey(keymap.keys.dismiss[0] ?? '')} clears the filter` : `no VMs on ${context.service.hypervisor.uri}`} />
+					empty={state.filter ? `no VM matches "${state.filter}": ${displayKey(keymap.keys.dismiss[0] ?? '')} clears the filter` : `no VMs on ${context.service.connection.uri}`} />
 			)}
 		</Loading>
 	);
