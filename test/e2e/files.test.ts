@@ -5,7 +5,7 @@ import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {agentOf, guestLab, startGuest} from '../helpers/guest.js';
-import {labWithVm, tempDir} from '../helpers/lab.js';
+import {holdTempDirs, labWithVm, tempDir} from '../helpers/lab.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -13,16 +13,18 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 	it('lists the point\'s filesystem and a folder, and copies a file and a folder out byte for byte, writing nothing to the point', async () => {
 		const lab = await guestLab('files1');
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
-		await startGuest(lab);
+		const guest = await startGuest(lab);
 		const agent = await agentOf(path.join(lab.folder, 'agent.sock'));
 		// The guest writes 300 KiB of random data and a folder, and syncs; its own checksum of the data.
 		const wrote = await agent.exec('/bin/sh', ['-c', 'dd if=/dev/urandom of=/data/blob bs=1024 count=300 2>/dev/null && mkdir -p "/data/a folder" && echo "inside" > "/data/a folder/note \\"quoted\\".txt" && sync && sha256sum /data/blob'], 30_000);
 		expect(wrote.exitcode, wrote.stderr).toBe(0);
 		const inGuest = wrote.stdout.split(' ')[0]!;
 		agent.close();
-		// A live backup of the running guest, then the guest goes on without us.
+		// A live backup of the running guest; then the guest is stopped (the rest reads only the point,
+		// and an idle guest under software emulation would take CPU from the appliance's boots).
 		const backup = await snapdeck(['backup', 'files1', '--json'], env);
 		expect(backup.exitCode, backup.stderr).toBe(0);
+		await guest.stop();
 		const point = (jsonLines(backup).at(-1)!['point'] as {id: string; files: Array<{file: string}>});
 		const pointFile = path.join(lab.repo, 'files1', point.files[0]!.file);
 		const before = sha256(await readFile(pointFile));
@@ -105,6 +107,22 @@ async function hostileLab(name: string) {
 	return {...lab, repo, home, env, point};
 }
 
+/**
+ * The hostile lab the tests as root share, built by the first of them (one backup, not one a
+ * test): they only read its point, or kill and recover an extraction of it. Each test gets a HOME
+ * of its own, so what it finds written there (nothing, or no .guestfish) is its own doing.
+ */
+let hostile: ReturnType<typeof hostileLab> | undefined;
+async function sharedHostileLab() {
+	hostile ??= hostileLab('evil').then(lab => {
+		holdTempDirs();
+		return lab;
+	});
+	const lab = await hostile;
+	const home = await tempDir();
+	return {...lab, home, env: {...lab.env, HOME: home}};
+}
+
 /** Every entry under `dir`: its path inside (read as UTF-8), kind, mode and owner (links not followed; names as bytes). */
 async function tree(dir: string): Promise<Array<{path: string; kind: string; mode: number; uid: number}>> {
 	const found: Array<{path: string; kind: string; mode: number; uid: number}> = [];
@@ -126,9 +144,9 @@ const asRoot = process.getuid?.() === 0;
 
 describe('files of a hostile guest filesystem (libguestfs): data, never privileges; every entry shown, safely', () => {
 	it.skipIf(!asRoot)('extracts only files, folders and links, owned by the caller, with no setuid, setgid or sticky bit; devices, the FIFO and the socket are named as left out; the link is not followed', async () => {
-		const lab = await hostileLab('evil3');
+		const lab = await sharedHostileLab();
 		const out = await tempDir();
-		const extracted = await snapdeck(['files', 'evil3', '--point', lab.point, '--extract', '/evil', '--to', out, '--json'], lab.env);
+		const extracted = await snapdeck(['files', 'evil', '--point', lab.point, '--extract', '/evil', '--to', out, '--json'], lab.env);
 		expect(extracted.exitCode, extracted.stderr).toBe(0);
 		const copied = await tree(path.join(out, 'evil'));
 		expect(copied.map(entry => entry.path).sort()).toEqual(['caf\ufffd', 'esc\x1b[2J\x1b[31mred', 'hard1', 'hard2', 'new\nline', 'sgid', 'shadow-link', 'sub', 'sub/plain', 'suid']);
@@ -158,8 +176,8 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 	}, 400_000);
 
 	it.skipIf(!asRoot)('lists every entry (devices, FIFOs, sockets, links with their targets), names with line breaks and escape sequences shown visibly as text and kept in JSON', async () => {
-		const lab = await hostileLab('evil1');
-		const text = await snapdeck(['files', 'evil1', '--point', lab.point, '/evil'], lab.env);
+		const lab = await sharedHostileLab();
+		const text = await snapdeck(['files', 'evil', '--point', lab.point, '/evil'], lab.env);
 		expect(text.exitCode, text.stderr).toBe(0);
 		expect(text.stdout).not.toContain('\x1b');
 		const lines = text.stdout.trimEnd().split('\n');
@@ -178,7 +196,7 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 		]));
 
 		// The same listing as JSON keeps the names as they are.
-		const json = jsonOf(await snapdeck(['files', 'evil1', '--point', lab.point, '/evil', '--json'], lab.env)) as {entries: Array<{name: string; escapedName: string; type: string; target?: string; device?: string}>};
+		const json = jsonOf(await snapdeck(['files', 'evil', '--point', lab.point, '/evil', '--json'], lab.env)) as {entries: Array<{name: string; escapedName: string; type: string; target?: string; device?: string}>};
 		expect(json.entries.map(entry => `${entry.name} ${entry.type}`).sort()).toEqual([
 			'caf\ufffd file', 'esc\x1b[2J\x1b[31mred file', 'fifo fifo', 'hard1 file', 'hard2 file', 'mem char-device', 'new\nline file', 'sgid file', 'shadow-link link', 'sock socket', 'sub directory', 'suid file',
 		]);
@@ -235,11 +253,11 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 	}, 60_000);
 
 	it.skipIf(!asRoot)('kill -9 at each step of an extraction, then recover: nothing left in the target folder, no job record, no guestfish or qemu', async () => {
-		const lab = await hostileLab('evil2');
-		const jobs = path.join(lab.repo, 'evil2', '.snapdeck', 'jobs');
+		const lab = await sharedHostileLab();
+		const jobs = path.join(lab.repo, 'evil', '.snapdeck', 'jobs');
 		for (const step of ['extract:extracting', 'extract:extracted']) {
 			const out = await tempDir();
-			const killed = await snapdeck(['files', 'evil2', '--point', lab.point, '--extract', '/evil', '--to', out], {...lab.env, SNAPDECK_CRASH_AT: step});
+			const killed = await snapdeck(['files', 'evil', '--point', lab.point, '--extract', '/evil', '--to', out], {...lab.env, SNAPDECK_CRASH_AT: step});
 			expect(killed.signal, `${step}: ${killed.stderr}`).toBe('SIGKILL');
 			expect((await readdir(out)).some(name => name.startsWith('.snapdeck-work-')), `${step}: its work folder is there until recover`).toBe(true);
 			// guestfish ends with snapdeck, and its appliance with it.
@@ -249,13 +267,13 @@ describe('files of a hostile guest filesystem (libguestfs): data, never privileg
 				left = await processesUsing(lab.repo);
 			}
 			expect(left, `${step}: processes of the killed extraction`).toEqual([]);
-			const health = jsonOf(await snapdeck(['health', 'evil2', '--json'], lab.env)) as {findings: Array<{rule: string}>};
+			const health = jsonOf(await snapdeck(['health', 'evil', '--json'], lab.env)) as {findings: Array<{rule: string}>};
 			expect(health.findings.map(finding => finding.rule), step).toContain('unfinished-job');
-			const recovered = await snapdeck(['recover', 'evil2'], lab.env);
+			const recovered = await snapdeck(['recover', 'evil'], lab.env);
 			expect(recovered.exitCode, `${step}: ${recovered.stderr}`).toBe(0);
 			expect(await readdir(out), `${step}: nothing left in the target folder`).toEqual([]);
 			expect(await readdir(jobs), `${step}: no job record`).toEqual([]);
-			const after = jsonOf(await snapdeck(['health', 'evil2', '--json'], lab.env)) as {findings: Array<{rule: string}>};
+			const after = jsonOf(await snapdeck(['health', 'evil', '--json'], lab.env)) as {findings: Array<{rule: string}>};
 			expect(after.findings.map(finding => finding.rule), step).not.toContain('unfinished-job');
 		}
 		// snapdeck keeps its own state there (health, recover); guestfish left nothing.

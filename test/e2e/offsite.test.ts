@@ -131,7 +131,9 @@ describe('off-site copies through restic', () => {
 			// A target that allows deletes forgets what its retention does not keep, and the rest still restores.
 			const pruned = await run('prune', 'web1', '--from', local, '--keep-last', '1', '--yes', '--json');
 			expect(pruned.exitCode, pruned.stderr).toBe(0);
-			const kept = jsonOf(await run('backups', 'web1', '--from', local, '--json'))['points'] as Array<{id: string; kind: string}>;
+			const keptRun = await run('backups', 'web1', '--from', local, '--json');
+			expect(keptRun.exitCode, keptRun.stderr).toBe(0);
+			const kept = jsonOf(keptRun)['points'] as Array<{id: string; kind: string}>;
 			expect(kept.map(point => point.kind)).toEqual(['incremental']);
 			const after = path.join(work, 'after-prune.qcow2');
 			expect((await run('restore', 'web1', '--from', local, '--point', kept[0]!.id, '--to', after)).exitCode).toBe(0);

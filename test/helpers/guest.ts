@@ -70,7 +70,16 @@ export async function startGuest(lab: {root: string; name: string}) {
 	const connect = ['--connect', `local:${lab.root}`];
 	const result = await snapdeck(['start', lab.name, ...connect]);
 	if (result.exitCode !== 0) throw new Error(`snapdeck start ${lab.name}: ${result.stderr}`);
-	started.push(() => snapdeck(['stop', lab.name, ...connect]));
+	const stop = () => snapdeck(['stop', lab.name, ...connect]);
+	started.push(stop);
+	return {
+		/** Stops it now (a guest left idle still costs CPU under software emulation); then not again after the test. */
+		stop: async () => {
+			started.splice(started.indexOf(stop), 1);
+			const stopped = await stop();
+			if (stopped.exitCode !== 0) throw new Error(`snapdeck stop ${lab.name}: ${stopped.stderr}`);
+		},
+	};
 }
 
 /** The newest record the guest's workload acknowledged as durable on its console ("durable N"); 0 before any. */
