@@ -7,11 +7,17 @@
 //   - full, compressed: `snapdeck backup --full` (zstd) against `virtnbdbackup -l full -z` (lz4);
 //   - incremental after 1% of each disk changed: `snapdeck backup` against `virtnbdbackup -l inc`;
 //   - restore of the incremental as a disk image: `snapdeck restore --to` against `virtnbdrestore`.
+// And against the floor of the stack (issue 29), in the same rounds:
+//   - the compressed full against `qemu-img convert -c -O qcow2 -o compression_type=zstd` of the same
+//     two disks (both at once, as snapdeck copies them), from a stopped copy of their images;
+//   - the restore against `qemu-img convert -O qcow2` of the same point's chain, then fsync of the
+//     result (`sync FILE`), both disks at once.
 // Time is wall clock; CPU is the tool's processes and its children plus what its domain's QEMU
 // spent meanwhile (snapdeck's copy runs inside QEMU, virtnbdbackup's in Python over NBD).
 // Installs virtnbdbackup from Debian when it is missing. Needs root and libvirtd.
 // Usage: npm run build && node bench/backup-peer.mjs [ROUNDS]
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFile, execFileSync, spawnSync} from 'node:child_process';
+import {promisify} from 'node:util';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +53,16 @@ function measured(domain, command, args, env = {}) {
 	if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
 	const [, user, system] = result.stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/);
 	return {seconds, cpu: Number(user) + Number(system) + cpuOf(qemu) - before};
+}
+
+/** `jobs` (command lines) run at once: wall seconds until the last ends, and their CPU seconds. */
+async function together(jobs) {
+	execFileSync('sync');
+	const started = performance.now();
+	const results = await Promise.all(jobs.map(([command, ...args]) => promisify(execFile)('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {maxBuffer: 1 << 26})));
+	const seconds = (performance.now() - started) / 1000;
+	const cpu = results.reduce((sum, {stderr}) => sum + stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/).slice(1).reduce((a, b) => a + Number(b), 0), 0);
+	return {seconds, cpu};
 }
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-peer-'));
@@ -90,7 +106,7 @@ try {
 	};
 	const bytesUnder = dir => readdirSync(dir, {recursive: true, withFileTypes: true}).filter(entry => entry.isFile()).reduce((sum, entry) => sum + statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
 
-	const rows = {full: [], compressed: [], incremental: [], restore: []};
+	const rows = {full: [], compressed: [], incremental: [], restore: [], convertZstd: [], restoreFloor: []};
 	for (let round = 0; round < ROUNDS; round++) {
 		const [ours, theirs] = domains;
 		for (const domain of domains) start(domain);
@@ -110,6 +126,11 @@ try {
 			() => measured(ours, BIN, ['backup', ours, '--full'], {...env, SNAPDECK_REPO: zRepo}),
 			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-z', '-o', zOut, '--noprogress']),
 		).map((result, index) => ({...result, bytes: bytesUnder(index === 0 ? zRepo : zOut)})));
+		// The floor of a compressed full: qemu-img compressing the same data, nothing else.
+		const floorOut = path.join(root, `floor-${round}`);
+		mkdirSync(floorOut);
+		rows.convertZstd.push([rows.compressed.at(-1)[0], {...await together(pristine.map(({target, image}) => ['qemu-img', 'convert', '-c', '-O', 'qcow2', '-o', 'compression_type=zstd', image, path.join(floorOut, `${target}.qcow2`)])), bytes: bytesUnder(floorOut)}]);
+		rmSync(floorOut, {recursive: true, force: true});
 		cleanCheckpoints(ours);
 		cleanCheckpoints(theirs);
 		rows.full.push(pair(
@@ -124,11 +145,20 @@ try {
 		));
 		const restored = path.join(root, `restored-${round}`);
 		mkdirSync(restored);
-		const newest = JSON.parse(run(BIN, ['backups', ours, '--json', '--repo', plainRepo], env)).points.at(-1).id;
+		const newestPoint = JSON.parse(run(BIN, ['backups', ours, '--json', '--repo', plainRepo], env)).points.at(-1);
+		const newest = newestPoint.id;
 		rows.restore.push(pair(
 			() => measured(ours, BIN, ['restore', ours, '--point', newest, '--to', path.join(restored, 'ours'), '--repo', plainRepo], env),
 			() => measured(theirs, 'virtnbdrestore', ['-i', out, '-o', path.join(restored, 'theirs'), '--noprogress']),
 		));
+		// The floor of a restore: qemu-img reading the same point's chain into a new image, then fsync.
+		mkdirSync(path.join(restored, 'floor'));
+		const pointFiles = newestPoint.files.map(({file, disk}) => ({
+			// The VM's folder in the repository (its name, or its name and host tag).
+			source: path.join(plainRepo, readdirSync(plainRepo, {recursive: true}).find(entry => entry.endsWith(`/${file}`))),
+			out: path.join(restored, 'floor', `${disk}.qcow2`),
+		}));
+		rows.restoreFloor.push([rows.restore.at(-1)[0], await together(pointFiles.map(({source, out}) => ['sh', '-c', 'qemu-img convert -O qcow2 "$0" "$1" && sync "$1"', source, out]))]);
 		for (const domain of domains) stop(domain);
 		for (const dir of [repo, plainRepo, zRepo, out, zOut, restored]) rmSync(dir, {recursive: true, force: true});
 		console.log(`round ${round + 1} of ${ROUNDS} done`);
@@ -148,6 +178,8 @@ try {
 	summary('full backup, the same, compressed (zstd against lz4)', rows.compressed, 'virtnbdbackup -l full -z', 1.0, null);
 	summary('incremental backup, 1% of each disk changed', rows.incremental, 'virtnbdbackup -l inc', 1.0, 1.0);
 	summary('restore of the incremental (both disks)', rows.restore, 'virtnbdrestore', 3.0, null);
+	summary('full backup, compressed, against the floor', rows.convertZstd, '`qemu-img convert -c -O qcow2 -o compression_type=zstd` of both disks at once (stopped images)', 1.0, null);
+	summary('restore of the incremental, against the floor', rows.restoreFloor, '`qemu-img convert -O qcow2` of the point\'s chain + fsync, both disks at once', 0.9, null);
 } finally {
 	for (const domain of domains) {
 		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
