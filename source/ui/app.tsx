@@ -18,12 +18,11 @@ import {useRefresh} from './hooks/use-refresh.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
 import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
-import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
+import {coversBody, overlayContext, overlayStatus, OverlayView, pagerOf} from './overlays/index.js';
 import {pagerGeometry} from './pager.js';
 import {SCREENS} from './screens/index.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce, type UiAction} from './state.js';
-import {withCursor} from './text-edit.js';
 import {useTheme} from './theme.js';
 import {errorMessage} from '../core/errors.js';
 import {safeText} from '../core/terminal-text.js';
@@ -123,8 +122,9 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const screen = SCREENS[state.screen];
 	const context = state.overlay ? overlayContext(state.overlay, jobs) : state.screen;
 	const messages = useMessages(jobs.jobs, messageTtl);
-	const question = quitQuestion(state.overlay, running, keymap);
-	const status = question ?? (state.overlay?.kind === 'filter' ? `filter: ${withCursor(state.filter, state.overlay.at)}` : state.notice ?? (state.filter ? `filter: ${state.filter}` : ' '));
+	// The open overlay's own line (the filter being typed, the quit question), else the note, else the filter kept.
+	const said = overlayStatus(state.overlay, {filter: state.filter, running, keymap});
+	const status = said?.text ?? state.notice ?? (state.filter ? `filter: ${state.filter}` : ' ');
 	// The jobs screen lists every job: the messages would say it twice.
 	const {messageLines, statusLines, bodyHeight} = frameLayout(state.screen === 'jobs' ? [] : messages.entries, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
 	const binding = useRef<ScreenBinding>({rows: [], vm: undefined, commands: {}});
@@ -137,7 +137,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const tooSmall = columns < MIN_COLUMNS || terminalRows < MIN_ROWS;
 	// A pager (a plan, a detail view, the help) in a small terminal covers all of it but the keys,
 	// and, but for a plan (a decision, all its rows its own), the jobs' messages.
-	const pagerKind = state.overlay?.kind === 'confirm' ? (jobs.confirmation ? 'plan' : null) : state.overlay?.kind === 'details' || state.overlay?.kind === 'help' ? 'view' : null;
+	const pagerKind = pagerOf(state.overlay, jobs);
 	const geometry = pagerGeometry(columns, terminalRows, bodyHeight, rows - 1 - (pagerKind === 'plan' ? 0 : messageLines.length));
 	const pagerCovers = pagerKind !== null && geometry.fullScreen;
 
@@ -164,7 +164,7 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 				<screen.Component key={state.screen} context={screenContext} visible={!covered} />
 			</Box>
 			{(!pagerCovers || pagerKind === 'view') && <MessagesPanel rows={messageLines} />}
-			{!pagerCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={question || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
+			{!pagerCovers && statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={said?.warn || state.notice ? theme.warn : theme.muted}>{line || ' '}</Text>)}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);

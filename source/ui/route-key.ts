@@ -1,6 +1,6 @@
 import type {Dispatch} from 'react';
 import type {Actions} from './actions.js';
-import {overlayKey} from './overlays.js';
+import {overlayKey} from './overlays/index.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {COMMANDS, displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import type {KeyAction, ScreenBinding} from './screens/screen.js';
