@@ -70,7 +70,7 @@ function describe(target: ResticTarget, failure: ResticFailure, words: string, c
 	const last = (pattern && lines.find(line => pattern.test(line))) ?? lines.find(line => line.startsWith('Fatal:')) ?? lines.slice(-2).join(' / ');
 	switch (failure) {
 		case 'no-repository':
-			return new ResticError(failure, `there is no restic repository at ${label}`, `check the repository string; 'snapdeck copy VM --to ${target.name ?? target.repository}' creates one there`);
+			return new ResticError(failure, `there is no restic repository at ${label}`, `check the repository string; 'snapdeck copy VM --target ${target.name ?? target.repository}' creates one there`);
 		case 'wrong-password':
 			return new ResticError(failure, `the password for ${label} is wrong (restic: ${last})`, target.passwordFile ? `check ${target.passwordFile}` : target.passwordCommand ? 'check the password command' : 'check RESTIC_PASSWORD_FILE (or RESTIC_PASSWORD)');
 		case 'no-password':

@@ -33,7 +33,7 @@ async function snapshotToRestore(repo: Repository | null, target: ResticTarget, 
 	const {points, recorded} = await remoteClaims(repo, target, vm, options.signal);
 	const claims = points.filter(point => point.id === options.point);
 	if (claims.length === 0) {
-		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${options.point} of ${vm}`, points.length > 0 ? `it holds: ${[...new Set(points.map(point => point.id))].join(', ')}` : `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-such-point');
+		throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point ${options.point} of ${vm}`, points.length > 0 ? `it holds: ${[...new Set(points.map(point => point.id))].join(', ')}` : `copy one there with 'snapdeck copy ${vm} --target ${target.name ?? target.repository}'`, 'no-such-point');
 	}
 	const {chosen, ignored} = chooseSnapshot(claims, {vm, label: targetLabel(target), target: target.name ?? target.repository}, recorded, options.snapshot);
 	for (const {point, why} of ignored) options.onWarning?.(`snapshot ${describeClaim(point, null)} claims point ${point.id} too: ${why}`);

@@ -32,7 +32,7 @@ export interface RemoteVerdict {
 export async function verifyTarget(repo: Repository | null, target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}): Promise<RemoteVerdict> {
 	const readData = options.readData ?? '10%';
 	const {points, recorded} = await remoteClaims(repo, target, vm, options.signal);
-	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --to ${target.name ?? target.repository}'`, 'no-backups');
+	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --target ${target.name ?? target.repository}'`, 'no-backups');
 	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
 	const listed = withRecord(points, recorded);
 	const problems: string[] = [...duplicateClaims(listed)].map(([id, claims]) => duplicateProblem(id, claims));

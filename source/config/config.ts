@@ -28,7 +28,7 @@ export const ConfigSchema = z.strictObject({
 	connections: z.record(z.string(), z.string().min(1)).optional(),
 	/** Backup repositories by name, for policies. */
 	repositories: z.record(z.string(), z.string().min(1)).optional(),
-	/** Off-site targets (restic repositories) by name: 'snapdeck copy VM --to NAME', and policies' "offsite". */
+	/** Off-site targets (restic repositories) by name: 'snapdeck copy VM --target NAME', and policies' "offsite". */
 	offsite: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}), OffsiteTarget.superRefine((target, context) => {
 		const problem = target.schedule === undefined ? null : cronProblem(target.schedule);
 		if (problem) context.addIssue({code: 'custom', path: ['schedule'], message: `not a cron expression: ${problem}`});

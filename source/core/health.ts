@@ -152,11 +152,11 @@ function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Polic
 	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate));
 	const limit = ms(offsite.maxAge);
 	if (!record?.lastCopy) {
-		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --to ${offsite.target}'`, 'copy');
+		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy');
 		return;
 	}
 	const age = ago(now, record.lastCopy.at);
-	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --to ${offsite.target}'`, 'copy');
+	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy');
 	if (record.lastCheck && !record.lastCheck.ok) add('offsite-check-failed', 'critical', `the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`);
 	else if (!record.lastCheck || ago(now, record.lastCheck.at) > ms(offsite.checkEvery)) {
 		add('offsite-check-age', 'warning', `${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`);
