@@ -21,7 +21,7 @@ import {promisify} from 'node:util';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {cpuSeconds, report} from './report.mjs';
+import {cleanupOnSignals, cpuSeconds, report} from './report.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const URI = 'qemu:///system';
@@ -67,6 +67,14 @@ async function together(jobs) {
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-peer-'));
 const domains = ['ours', 'theirs'].map(side => `sdpeer-${side}-${process.pid}`);
+const cleanup = cleanupOnSignals(() => {
+	for (const domain of domains) {
+		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {stdio: 'ignore'});
+	}
+	rmSync(root, {recursive: true, force: true});
+
+});
 try {
 	const files = path.join(root, 'files.bin');
 	run('bash', ['-c', `tar cf - /usr/bin /usr/lib/x86_64-linux-gnu /usr/share 2>/dev/null | head -c ${FILES_MIB * MiB} > ${files}`]);
@@ -181,9 +189,5 @@ try {
 	summary('full backup, compressed, against the floor', rows.convertZstd, '`qemu-img convert -c -O qcow2 -o compression_type=zstd` of both disks at once (stopped images)', 1.0, null);
 	summary('restore of the incremental, against the floor', rows.restoreFloor, '`qemu-img convert -O qcow2` of the point\'s chain + fsync, both disks at once', 0.9, null);
 } finally {
-	for (const domain of domains) {
-		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
-		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {stdio: 'ignore'});
-	}
-	rmSync(root, {recursive: true, force: true});
+	cleanup();
 }

@@ -12,7 +12,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report, settled} from './report.mjs';
+import {cleanupOnSignals, report, settled} from './report.mjs';
 
 const PAIRS = Number(process.argv[2] ?? 7);
 const DOMAINS = Number(process.argv[3] ?? 30);
@@ -31,6 +31,14 @@ const timed = (command, args) => {
 };
 const domainXml = (name, image) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
 
+const cleanup = cleanupOnSignals(() => {
+	for (const name of names) {
+		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', name], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
+	}
+	rmSync(dir, {recursive: true, force: true});
+
+});
 try {
 	for (const name of names) {
 		const image = path.join(dir, `${name}.qcow2`);
@@ -73,9 +81,5 @@ try {
 		report({name: label, figure: `${ours.toFixed(0)} ms`, baseline: `${baseline}: ${theirs.toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: `at most ${target}x`, met: ratio <= target});
 	}
 } finally {
-	for (const name of names) {
-		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', name], {stdio: 'ignore'});
-		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
-	}
-	rmSync(dir, {recursive: true, force: true});
+	cleanup();
 }

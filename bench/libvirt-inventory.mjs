@@ -8,7 +8,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {LibvirtHypervisor} from '../dist/bundle/libvirt-bench.js';
-import {report} from './report.mjs';
+import {cleanupOnSignals, report} from './report.mjs';
 
 const DOMAINS = Number(process.argv[2] ?? 200);
 const KEEP = process.env.KEEP === "1";
@@ -19,6 +19,11 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-libvirt-'));
 const names = Array.from({length: DOMAINS}, (_, index) => `sdbench-${process.pid}-${String(index).padStart(3, '0')}`);
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+const cleanup = cleanupOnSignals(() => {
+	if (KEEP) process.exit(0);
+	execFileSync('virsh', ['-c', URI, names.map(name => `undefine --domain ${name} --snapshots-metadata`).join('; ')], {stdio: 'ignore'});
+	rmSync(dir, {recursive: true, force: true});
+});
 try {
 	const started = performance.now();
 	for (const name of names) {
@@ -49,7 +54,5 @@ try {
 	console.log(`ratio: snapdeck is ${(b / a).toFixed(1)}x faster`);
 	report({name: `4. inventory of ${DOMAINS} libvirt domains x ${SNAPSHOTS} snapshots`, figure: `${a.toFixed(0)} ms`, baseline: `one virsh snapshot-list per domain: ${b.toFixed(0)} ms`, ratio: `${(b / a).toFixed(1)}x faster`, target: 'at least 4x faster', met: b / a >= 4});
 } finally {
-	if (KEEP) process.exit(0);
-	execFileSync('virsh', ['-c', URI, names.map(name => `undefine --domain ${name} --snapshots-metadata`).join('; ')], {stdio: 'ignore'});
-	rmSync(dir, {recursive: true, force: true});
+	cleanup();
 }

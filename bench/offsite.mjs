@@ -11,7 +11,7 @@ import {execFileSync} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {report} from './report.mjs';
+import {cleanupOnSignals, report} from './report.mjs';
 
 const quick = process.argv.includes('--quick');
 const MiB = 1024 * 1024;
@@ -38,6 +38,15 @@ const mib = bytes => `${(bytes / MiB).toFixed(1)} MiB`;
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-offsite-'));
 const domain = `sdbench-offsite-${process.pid}`;
+const cleanup = cleanupOnSignals(() => {
+	try {
+		execFileSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
+	} catch {}
+	try {
+		execFileSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata'], {stdio: 'ignore'});
+	} catch {}
+	rmSync(root, {recursive: true, force: true});
+});
 try {
 	// Real data: programs, libraries and shared files as tar writes them (zstd -3 makes them about a third), and random bytes.
 	const files = path.join(root, 'files.bin');
@@ -142,11 +151,5 @@ try {
 		ratio: `second copy ${((second.value.uploaded / first.value.uploaded) * 100).toFixed(1)}% of the first's bytes; first copy ${(first.seconds / plainCopy.seconds).toFixed(2)}x plain restic's time`,
 	});
 } finally {
-	try {
-		execFileSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
-	} catch {}
-	try {
-		execFileSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata'], {stdio: 'ignore'});
-	} catch {}
-	rmSync(root, {recursive: true, force: true});
+	cleanup();
 }

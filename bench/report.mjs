@@ -35,3 +35,25 @@ export async function settled(pids) {
 	}
 	console.log(`(the QEMU processes ${pids.join(', ')} were still busy after 30 s; measuring anyway)`);
 }
+
+/**
+ * Runs `cleanup` (stop and undefine a bench's domains, remove its folder) also when the bench is
+ * interrupted (Ctrl-C, SIGTERM, a hang-up): a `finally` alone never runs then, and the twin domains
+ * kept running. Returns a function that runs it once in the normal way (from a `finally`).
+ */
+export function cleanupOnSignals(cleanup) {
+	let done = false;
+	const once = () => {
+		if (done) return;
+		done = true;
+		cleanup();
+	};
+	for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+		process.once(signal, () => {
+			console.error(`\n${signal}: stopping the bench's domains and removing its files`);
+			once();
+			process.exit(code);
+		});
+	}
+	return once;
+}

@@ -10,7 +10,7 @@ import {spawn, spawnSync, execFileSync} from 'node:child_process';
 import {copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {cpuSeconds, report} from './report.mjs';
+import {cleanupOnSignals, cpuSeconds, report} from './report.mjs';
 
 const BIN = path.resolve('bin/snapdeck');
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -170,6 +170,12 @@ async function uiTake(pairs) {
 	const name = `sduitake-${process.pid}`;
 	const virsh = (...args) => execFileSync('virsh', ['-c', URI, ...args], {encoding: 'utf8'});
 	let ui;
+	const cleanup = cleanupOnSignals(() => {
+		ui?.stop();
+		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', name], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
+		rmSync(dir, {recursive: true, force: true});
+	});
 	try {
 		const image = path.join(dir, 'vda.qcow2');
 		execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '16M']);
@@ -210,10 +216,7 @@ async function uiTake(pairs) {
 		console.log(`take from the running UI (confirm to the tree showing it): ${ours.toFixed(0)} ms; virsh snapshot-create-as alone: ${theirs.toFixed(0)} ms; ${ratio.toFixed(2)}x (median of ${pairs} paired ratios)`);
 		report({name: 'take from the running UI, running libvirt domain (confirm to the tree showing it)', figure: `${ours.toFixed(0)} ms`, baseline: `\`virsh snapshot-create-as --disk-only --atomic\` alone: ${theirs.toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: 'at most 1.5x', met: ratio <= 1.5});
 	} finally {
-		ui?.stop();
-		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', name], {stdio: 'ignore'});
-		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
-		rmSync(dir, {recursive: true, force: true});
+		cleanup();
 	}
 }
 
