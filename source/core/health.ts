@@ -14,7 +14,17 @@ export interface Finding {
 	readonly message: string;
 	/** The UI command that fixes it, where there is one (merge, backup, verify, recover, copy). */
 	readonly fix?: 'merge' | 'backup' | 'verify' | 'recover' | 'copy';
+	/**
+	 * What the rule measured, as data (the message says the same in words): durations in seconds,
+	 * sizes in bytes, the point, snapshot, file, disks or target concerned. In --json, in
+	 * notifications' JSON, and in the UI's details of a finding; stable names per rule.
+	 */
+	readonly facts?: FindingFacts;
 }
+
+export type FindingFacts = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+type Add = (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix'], facts?: FindingFacts) => void;
+const seconds = (milliseconds: number) => Math.round(milliseconds / 1000);
 
 /** Everything the rules look at for one VM; gathered by the service, judged here without I/O. */
 export interface VmFacts {
@@ -61,7 +71,7 @@ const ago = (now: Date, iso: string) => now.getTime() - Date.parse(iso);
 export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Finding[] {
 	const {vm} = facts;
 	const out: Finding[] = [];
-	const add = (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => out.push({rule, severity, vm, message, ...(fix ? {fix} : {})});
+	const add: Add = (rule, severity, message, fix, facts) => out.push({rule, severity, vm, message, ...(fix ? {fix} : {}), ...(facts ? {facts} : {})});
 	if (facts.unreadable) {
 		add('vm-unreadable', 'critical', `${vm} cannot be read: ${facts.unreadable}`);
 		return out;
@@ -69,28 +79,28 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
 	if (facts.instant && !facts.instant.active) {
 		const {point, repository} = facts.instant;
-		if (facts.instant.present) add('instant-unfinished', 'warning', `${vm} still reads point ${point} from ${repository}: its instant restore did not finish (the stream or the VM was stopped), and prune leaves that point alone until it does; run 'snapdeck recover ${vm}' to copy the rest in (offline, without starting it, where it is stopped)`, 'recover');
-		else add('instant-unfinished', 'critical', `${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`, 'recover');
+		if (facts.instant.present) add('instant-unfinished', 'warning', `${vm} still reads point ${point} from ${repository}: its instant restore did not finish (the stream or the VM was stopped), and prune leaves that point alone until it does; run 'snapdeck recover ${vm}' to copy the rest in (offline, without starting it, where it is stopped)`, 'recover', {point, repository, present: true});
+		else add('instant-unfinished', 'critical', `${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`, 'recover', {point, repository, present: false});
 	}
-	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover');
+	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover', {halfDone: left.halfDone});
 	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
 	for (const orphan of facts.orphanedInternal ?? []) {
-		add('orphaned-internal-snapshot', 'warning', `${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`);
+		add('orphaned-internal-snapshot', 'warning', `${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`, undefined, {file: orphan.file, snapshot: orphan.name});
 	}
 	for (const stale of facts.staleBitmaps ?? []) {
-		add('stale-checkpoint', 'warning', `${vm} carries ${stale.name}, a change-tracking bitmap (a libvirt checkpoint) of snapdeck's that no backup needs: ${stale.why}. It costs every write, and other checkpoint-based backup tools (virtnbdbackup) refuse to run beside it: 'snapdeck checkpoints ${vm} --prune' removes it`);
+		add('stale-checkpoint', 'warning', `${vm} carries ${stale.name}, a change-tracking bitmap (a libvirt checkpoint) of snapdeck's that no backup needs: ${stale.why}. It costs every write, and other checkpoint-based backup tools (virtnbdbackup) refuse to run beside it: 'snapdeck checkpoints ${vm} --prune' removes it`, undefined, {checkpoint: stale.name});
 	}
 	for (const check of facts.checks) {
-		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`);
-		else if (check.leaks > 0) add('image-leaks', 'warning', `${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`);
+		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`, undefined, {file: check.file, corruptions: check.corruptions, errors: check.errors});
+		else if (check.leaks > 0) add('image-leaks', 'warning', `${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`, undefined, {file: check.file, leaks: check.leaks});
 	}
 	if (facts.chainDepth > policy.maxChainDepth) {
-		add('chain-depth', facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning', `a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`, 'merge');
+		add('chain-depth', facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning', `a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`, 'merge', {depth: facts.chainDepth, allowed: policy.maxChainDepth, policy: policy.name});
 	}
 	for (const snapshot of facts.snapshots) {
 		const age = ago(now, snapshot.createdAt);
-		if (age > ms(policy.snapshots.maxAge)) add('snapshot-age', 'warning', `snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`, 'merge');
+		if (age > ms(policy.snapshots.maxAge)) add('snapshot-age', 'warning', `snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`, 'merge', {snapshot: snapshot.name, ageSeconds: seconds(age), maxAgeSeconds: seconds(ms(policy.snapshots.maxAge)), policy: policy.name});
 	}
 	if (policy.snapshots.quiesce && !facts.canQuiesce) add('quiesce-unavailable', 'critical', `policy '${policy.name}' wants quiesced snapshots, and no guest agent answers in ${vm}`);
 
@@ -98,30 +108,30 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	const newest = complete.at(-1);
 	const rpo = policy.backups.rpo === undefined ? null : ms(policy.backups.rpo);
 	if (!newest) {
-		add('backup-missing', rpo === null ? 'warning' : 'critical', `${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`, 'backup');
+		add('backup-missing', rpo === null ? 'warning' : 'critical', `${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`, 'backup', {rpoSeconds: rpo === null ? null : seconds(rpo), policy: policy.name});
 	} else {
 		const age = ago(now, newest.createdAt);
-		if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup');
+		if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup', {point: newest.id, ageSeconds: seconds(age), rpoSeconds: seconds(rpo), policy: policy.name});
 		const verified = [...complete].reverse().find(point => point.verified !== null);
-		if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify');
+		if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify', {point: newest.id, verifiedAt: newest.verified.at});
 		else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
-		else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify');
+		else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify', {point: verified.id, ageSeconds: seconds(ago(now, verified.verified!.at)), everySeconds: seconds(ms(policy.backups.verifyEvery)), policy: policy.name});
 		if (policy.boot) {
 			// Boot tests are asked for by the policy (a VM must be bootable from its vm.json for them).
 			const booted = [...complete].reverse().find(point => point.boot !== null);
-			if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`);
+			if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`, undefined, {point: newest.id, console: newest.boot.console});
 			else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
-			else if (ago(now, booted.boot!.at) > ms(policy.boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${policy.boot.every}): snapdeck verify ${vm} --boot`);
+			else if (ago(now, booted.boot!.at) > ms(policy.boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${policy.boot.every}): snapdeck verify ${vm} --boot`, undefined, {point: booted.id, ageSeconds: seconds(ago(now, booted.boot!.at)), everySeconds: seconds(ms(policy.boot.every)), policy: policy.name});
 		}
 		auditRules(complete, policy, now, add, vm);
 		if (facts.bitmaps && newest.bitmap !== null) {
 			const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
-			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup');
+			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup', {point: newest.id, disks: lacking});
 		}
 		if (facts.repositoryFree !== null) {
 			const full = [...complete].reverse().find(point => point.kind === 'full') ?? newest;
 			const need = full.files.reduce((sum, file) => sum + file.size, 0);
-			if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`);
+			if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`, undefined, {freeBytes: facts.repositoryFree, needBytes: need});
 		}
 	}
 	if (policy.offsite) offsiteRules(facts, policy, policy.offsite, now, add);
@@ -133,33 +143,33 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
  * bitmap missed writes; the chain it found is not the disk); with a policy's "audit", none within
  * its `every` is a warning.
  */
-function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date, add: (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => void, vm: string) {
+function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date, add: Add, vm: string) {
 	const audited = complete.filter(point => point.audit !== null).sort((a, b) => a.audit!.at.localeCompare(b.audit!.at));
 	const last = audited.at(-1);
 	if (last && !last.audit!.ok) {
-		const disks = last.audit!.disks.filter(disk => !disk.ok).map(disk => disk.disk).join(', ');
-		add('audit-failed', 'critical', `the audit of backup ${last.id} of ${vm} (${last.audit!.at}) found ${disks} not reading as the backup: writes its dirty bitmap missed; the next backup is a full, and an audit of it clears this ('snapdeck backup ${vm} --audit')`, 'backup');
+		const disks = last.audit!.disks.filter(disk => !disk.ok).map(disk => disk.disk);
+		add('audit-failed', 'critical', `the audit of backup ${last.id} of ${vm} (${last.audit!.at}) found ${disks.join(', ')} not reading as the backup: writes its dirty bitmap missed; the next backup is a full, and an audit of it clears this ('snapdeck backup ${vm} --audit')`, 'backup', {point: last.id, auditedAt: last.audit!.at, disks});
 	}
 	if (!policy.audit) return;
 	const passed = audited.filter(point => point.audit!.ok).at(-1);
-	if (!passed) add('audit-age', 'warning', `no backup of ${vm} was ever audited (policy '${policy.name}' asks for one every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup');
-	else if (ago(now, passed.audit!.at) > ms(policy.audit.every)) add('audit-age', 'warning', `the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup');
+	if (!passed) add('audit-age', 'warning', `no backup of ${vm} was ever audited (policy '${policy.name}' asks for one every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup', {ageSeconds: null, everySeconds: seconds(ms(policy.audit.every)), policy: policy.name});
+	else if (ago(now, passed.audit!.at) > ms(policy.audit.every)) add('audit-age', 'warning', `the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup', {point: passed.id, ageSeconds: seconds(ago(now, passed.audit!.at)), everySeconds: seconds(ms(policy.audit.every)), policy: policy.name});
 }
 
 /** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */
-function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Policy['offsite']>, now: Date, add: (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix']) => void) {
+function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Policy['offsite']>, now: Date, add: Add) {
 	const {vm} = facts;
 	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate));
 	const limit = ms(offsite.maxAge);
 	if (!record?.lastCopy) {
-		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy');
+		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy', {target: offsite.target, policy: policy.name});
 		return;
 	}
 	const age = ago(now, record.lastCopy.at);
-	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy');
-	if (record.lastCheck && !record.lastCheck.ok) add('offsite-check-failed', 'critical', `the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`);
+	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy', {target: offsite.target, point: record.lastCopy.point, ageSeconds: seconds(age), maxAgeSeconds: seconds(limit), policy: policy.name});
+	if (record.lastCheck && !record.lastCheck.ok) add('offsite-check-failed', 'critical', `the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`, undefined, {target: offsite.target, checkedAt: record.lastCheck.at});
 	else if (!record.lastCheck || ago(now, record.lastCheck.at) > ms(offsite.checkEvery)) {
-		add('offsite-check-age', 'warning', `${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`);
+		add('offsite-check-age', 'warning', `${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`, undefined, {target: offsite.target, ageSeconds: record.lastCheck ? seconds(ago(now, record.lastCheck.at)) : null, everySeconds: seconds(ms(offsite.checkEvery)), policy: policy.name});
 	}
 }
 

@@ -36,6 +36,8 @@ export function findingDetails(finding: Finding, fixKey: string | null): string[
 		`${finding.severity === 'critical' ? 'critical' : 'warning'} on ${finding.vm} (rule ${finding.rule})`,
 		finding.message,
 		finding.fix ? `fix: ${fixKey ? `${fixKey} (${finding.fix})` : finding.fix}${finding.fix === 'recover' ? `: snapdeck recover ${finding.vm}` : ''}` : 'fix: none from here; the message says what to do',
+		// What the rule measured, one fact a line (as --json has them).
+		...Object.entries(finding.facts ?? {}).map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}`),
 	];
 }
 
