@@ -7,7 +7,7 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const BENCHES = ['ui-pty.mjs', 'block.mjs', 'health.mjs', 'deep-chain.mjs', 'libvirt-inventory.mjs', 'libvirt-everyday.mjs', 'local-take.mjs', 'backup-peer.mjs', 'stop-busy.mjs', 'offsite.mjs'];
+const BENCHES = [['startup.mjs'], ['ui-pty.mjs'], ['ui-pty.mjs', '--take-libvirt'], ['block.mjs'], ['health.mjs'], ['deep-chain.mjs'], ['libvirt-inventory.mjs'], ['libvirt-everyday.mjs'], ['local-take.mjs'], ['backup-peer.mjs'], ['stop-busy.mjs'], ['offsite.mjs']];
 const results = path.join(os.tmpdir(), `snapdeck-bench-${process.pid}.jsonl`);
 const version = (command, args) => {
 	try {
@@ -19,9 +19,9 @@ const version = (command, args) => {
 
 rmSync(results, {force: true});
 let failed = false;
-for (const bench of BENCHES) {
-	console.log(`\n== ${bench}`);
-	const run = spawnSync(process.execPath, [path.join('bench', bench)], {stdio: 'inherit', env: {...process.env, BENCH_RESULTS: results}});
+for (const [bench, ...args] of BENCHES) {
+	console.log(`\n== ${[bench, ...args].join(' ')}`);
+	const run = spawnSync(process.execPath, [path.join('bench', bench), ...args], {stdio: 'inherit', env: {...process.env, BENCH_RESULTS: results}});
 	if (run.status !== 0) {
 		failed = true;
 		console.log(`${bench} failed (exit ${run.status})`);
@@ -31,7 +31,7 @@ const rows = readFileSync(results, 'utf8').split('\n').filter(Boolean).map(line 
 rmSync(results, {force: true});
 const cell = text => String(text).replaceAll('|', '\\|');
 const table = [
-	'| benchmark | figure | baseline (same run) | ratio | target (issues 8, 15) |',
+	'| benchmark | figure | baseline (same run) | ratio | target (issues 8, 15, 29) |',
 	'| --- | --- | --- | --- | --- |',
 	...rows.map(row => `| ${cell(row.name)} | ${cell(row.figure)} | ${cell(row.baseline)} | ${cell(row.ratio)} | ${row.target ? `${cell(row.target)}: ${row.met ? 'met' : 'missed'}` : ''} |`),
 ].join('\n');
