@@ -17,7 +17,7 @@ describe('the layering check (scripts/check-layers.mjs, run by npm test and npm 
 		['core', 'source/core/units.ts', "import {localRunner} from '../adapters/exec.js';", 'core may not import adapters'],
 		['an adapter', 'source/adapters/local/vm-file.ts', "import {Virsh} from '../libvirt/virsh.js';", 'adapters/local may not import adapters/libvirt'],
 		['the UI', 'source/ui/theme.ts', "const late = () => import('../adapters/connect.js');", 'ui may not import adapters'],
-		['the command line', 'source/cli/commands/tree.ts', "import {connect} from '../../adapters/connect.js';", 'cli may not import adapters'],
+		['the command line', 'source/cli/commands/tree-command.ts', "import {connect} from '../../adapters/connect.js';", 'cli may not import adapters'],
 	])('fails on a wrong import in %s, naming the file, the line and the rule', async (_where, file, line, rule) => {
 		const root = await tempDir();
 		await cp('source', path.join(root, 'source'), {recursive: true});
