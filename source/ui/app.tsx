@@ -20,7 +20,7 @@ import {routeKey} from './route-key.js';
 import {displayKey, type Keymap} from './keymap.js';
 import {coversBody, overlayContext, OverlayView, quitQuestion} from './overlays.js';
 import {pagerGeometry} from './pager.js';
-import {SCREENS} from './screens/index.js';
+import {SCREENS} from './screens/screen-registry.js';
 import type {ScreenBinding, ScreenContext} from './screens/screen.js';
 import {initialState, reduce, type UiAction} from './state.js';
 import {withCursor} from './text-edit.js';
