@@ -5,7 +5,10 @@
 // (service/ports.ts), never through the Service class or the adapter's interface. Usage: node scripts/check-layers.mjs [ROOT] (ROOT defaults to the
 // project). Exits 1 naming each import that breaks a rule, and each exception below that is no
 // longer needed (so the list can only shrink).
-import {readdirSync, readFileSync} from 'node:fs';
+// It also checks that no two files under source/ (and none under test/) share a base name, the
+// extension aside: each file's name says its job (core/backup-manifest.ts, the model, beside
+// backup/run-backup.ts, the job), so an import, a stack trace or a search names one file.
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '..'));
@@ -49,15 +52,28 @@ const EXCEPTIONS = [
 	'cli -> ui',
 ];
 
-const files = [];
-const walk = dir => {
+const walk = (dir, into = []) => {
 	for (const entry of readdirSync(dir, {withFileTypes: true})) {
 		const full = path.join(dir, entry.name);
-		if (entry.isDirectory()) walk(full);
-		else if (/\.tsx?$/.test(entry.name)) files.push(full);
+		if (entry.isDirectory()) walk(full, into);
+		else if (/\.tsx?$/.test(entry.name)) into.push(full);
 	}
+	return into;
 };
-walk(source);
+const files = walk(source);
+
+/** Each group of files in `list` whose names are the same but for .ts/.tsx, as one line. */
+function sharedNames(list) {
+	const byName = new Map();
+	for (const file of list) {
+		const name = path.basename(file).replace(/\.tsx?$/, '');
+		byName.set(name, [...(byName.get(name) ?? []), path.relative(root, file)]);
+	}
+	return [...byName].filter(([, same]) => same.length > 1)
+		.map(([name, same]) => `${same.sort().join(', ')}: one base name '${name}' for ${same.length} files; name each for its job (docs/architecture.md)`);
+}
+const tests = path.join(root, 'test');
+const clashes = [...sharedNames(files), ...(existsSync(tests) ? sharedNames(walk(tests)) : [])];
 
 const describe = ({layer, adapter}) => (adapter ? `${layer}/${adapter}` : layer);
 const broken = [];
@@ -89,8 +105,7 @@ for (const file of files) {
 }
 for (const exception of EXCEPTIONS) if (!used.has(exception)) broken.push(`scripts/check-layers.mjs: the exception '${exception}' is no longer needed: remove it`);
 
-if (broken.length > 0) {
-	process.stderr.write(`layering (../shared/DESIGN.md) broken:\n${broken.map(line => `  ${line}`).join('\n')}\n`);
-	process.exit(1);
-}
-process.stdout.write(`layering ok: ${files.length} files, ${EXCEPTIONS.length} known exception(s) left, each listed in scripts/check-layers.mjs\n`);
+if (broken.length > 0) process.stderr.write(`layering (../shared/DESIGN.md) broken:\n${broken.map(line => `  ${line}`).join('\n')}\n`);
+if (clashes.length > 0) process.stderr.write(`files that share a base name (each file's name says its job):\n${clashes.map(line => `  ${line}`).join('\n')}\n`);
+if (broken.length > 0 || clashes.length > 0) process.exit(1);
+process.stdout.write(`layering ok: ${files.length} files, ${EXCEPTIONS.length} known exception(s) left, each listed in scripts/check-layers.mjs; no two files share a base name\n`);

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {lstat, mkdir, readdir, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {processAlive} from './files.js';
+import {processAlive} from './file-checks.js';
 
 /**
  * guestfish's scratch folders (its HOME, libguestfs's temporary files, ls0/find0 replies) for a

@@ -7,7 +7,7 @@ import path from 'node:path';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {CommandFailed, lastWords, loadExeca, localRunner, metadataTimeoutMs, timedOut, type CommandRunner} from './exec.js';
-import {fileExists} from './files.js';
+import {fileExists} from './file-checks.js';
 import {headerChain, walkChain} from './qemu/qcow2-header.js';
 import {parseJson} from './qemu/qemu-img.js';
 

@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs';
 import {SnapdeckError} from '../core/errors.js';
-import {maskCredentials} from '../core/notify.js';
+import {maskCredentials} from '../core/notifications.js';
 import {loadExeca, toolPath} from './exec.js';
 import {holdGroup, signalGroup, signalProcess, watchStall} from './process-group.js';
 import {sftpCommand} from './restic-sftp.js';

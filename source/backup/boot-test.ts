@@ -3,7 +3,7 @@ import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import path from 'node:path';
-import {bootFiles, bootFilesOf, findPoint, type BootTest} from '../core/backup.js';
+import {bootFiles, bootFilesOf, findPoint, type BootTest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';

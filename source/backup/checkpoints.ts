@@ -1,8 +1,8 @@
 import path from 'node:path';
 import envPaths from 'env-paths';
-import {parseBackupBitmap} from '../core/backup.js';
+import {parseBackupBitmap} from '../core/backup-manifest.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
-import {fileExists} from '../adapters/files.js';
+import {fileExists} from '../adapters/file-checks.js';
 import {makeDirs, readStateFile} from '../adapters/safe-fs.js';
 import {Repository} from './repository.js';
 import type {VmIdentity} from '../core/identity.js';

@@ -7,7 +7,7 @@ import type {JobContext} from '../core/progress.js';
 import {Guestfs, type GuestStat} from '../adapters/guestfs.js';
 import {fileSystemError} from '../adapters/safe-fs.js';
 import {applyModes, hostPath, unpackData, writeDataFile, type Unpacked} from '../adapters/unpack-data.js';
-import {chosen, parseGuestPath, pointImages, type PointFilesOptions} from './files.js';
+import {chosen, parseGuestPath, pointImages, type PointFilesOptions} from './point-files.js';
 import type {Repository} from './repository.js';
 
 export interface Extracted extends ExtractSummary {

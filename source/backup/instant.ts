@@ -1,6 +1,6 @@
 import {lstat, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {bootFilesOf, findPoint} from '../core/backup.js';
+import {bootFilesOf, findPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';

@@ -1,9 +1,9 @@
 import {createHash} from 'node:crypto';
 import {closeSync, constants, fsyncSync, openSync, writeSync} from 'node:fs';
-import type {Manifest} from '../core/backup.js';
+import type {Manifest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {LISTING_OUTPUT_LIMIT, MANIFEST_LIMIT, manifestEntryProblem, namedFiles, parseListing, parseRemoteManifest, snapshotProblems, type NamedFile} from '../core/offsite-contents.js';
-import type {RemotePoint} from '../core/offsite.js';
+import type {RemotePoint} from '../core/offsite-model.js';
 import {restic, targetLabel, type ResticTarget} from '../adapters/restic.js';
 
 /** A snapshot read as a copy of its point: its manifest, and the files a restore of the point fetches. */

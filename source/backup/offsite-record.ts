@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {recordedCopies, type RecordedCopies} from '../core/offsite-claims.js';
-import {OffsiteState, isRecordOf, type OffsiteCopy, type OffsiteRecord} from '../core/offsite.js';
-import {maskCredentials} from '../core/notify.js';
+import {OffsiteState, isRecordOf, type OffsiteCopy, type OffsiteRecord} from '../core/offsite-model.js';
+import {maskCredentials} from '../core/notifications.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import type {ResticTarget} from '../adapters/restic.js';

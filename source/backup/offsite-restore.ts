@@ -3,15 +3,15 @@ import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import {chooseSnapshot, describeClaim} from '../core/offsite-claims.js';
 import {stagedManifest} from '../core/offsite-contents.js';
-import type {RemotePoint} from '../core/offsite.js';
+import type {RemotePoint} from '../core/offsite-model.js';
 import type {JobContext} from '../core/progress.js';
 import {formatBytes} from '../core/units.js';
 import type {Hypervisor} from '../adapters/hypervisor.js';
-import {freeBytesNear} from '../adapters/files.js';
+import {freeBytesNear} from '../adapters/file-checks.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import {dumpFile, inspectOrRefuse} from './offsite-fetch.js';
-import {remoteClaims} from './offsite.js';
+import {remoteClaims} from './offsite-copy.js';
 import {Repository} from './repository.js';
 import {restoreBackup, type Restored, type RestoreOptions} from './restore.js';
 

@@ -5,12 +5,12 @@ import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import {duplicateClaims, duplicateProblem, withRecord, type ListedPoint, type RecordedCopies} from '../core/offsite-claims.js';
 import type {NamedFile} from '../core/offsite-contents.js';
-import type {RemotePoint} from '../core/offsite.js';
+import type {RemotePoint} from '../core/offsite-model.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {restic, ResticError, targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {inspectSnapshot, type InspectedSnapshot} from './offsite-fetch.js';
 import {updateOffsiteState} from './offsite-record.js';
-import {remoteClaims} from './offsite.js';
+import {remoteClaims} from './offsite-copy.js';
 import type {Repository} from './repository.js';
 
 export interface RemoteVerdict {

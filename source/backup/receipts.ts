@@ -2,7 +2,7 @@ import {hostname} from 'node:os';
 import {readdir} from 'node:fs/promises';
 import path from 'node:path';
 import {z} from 'zod';
-import {pointChain, type BackupPoint} from '../core/backup.js';
+import {pointChain, type BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {Receipt, SNAPDECK_VERSION, type ReceiptBody} from '../core/receipt.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';

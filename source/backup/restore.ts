@@ -1,18 +1,18 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, bootFilesOf, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup.js';
+import {archiveFile, bootFilesOf, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import type {JobContext} from '../core/progress.js';
 import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
-import {fileExists} from '../adapters/files.js';
+import {fileExists} from '../adapters/file-checks.js';
 import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
-import {partsProgress} from './backup.js';
+import {partsProgress} from './run-backup.js';
 import {fsyncFile, type Repository} from './repository.js';
 
 export interface RestoreOptions {

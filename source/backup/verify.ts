@@ -1,11 +1,11 @@
 import {lstat, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup.js';
+import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup-manifest.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
-import {fileExists} from '../adapters/files.js';
+import {fileExists} from '../adapters/file-checks.js';
 import {isUnwritable, stateFolder} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';

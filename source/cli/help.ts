@@ -1,4 +1,4 @@
-import {COMMANDS} from './commands/index.js';
+import {COMMANDS} from './commands/command-registry.js';
 import {FLAGS, flagSynopsis, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {SnapdeckError} from '../core/errors.js';
 import {didYouMean} from './suggest.js';

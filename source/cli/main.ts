@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
 			process.stdout.write(about === undefined ? usageText() : commandHelp(about));
 			return first === undefined && !values.help ? 2 : 0;
 		}
-		const {runCommand} = await import('./commands.js');
+		const {runCommand} = await import('./command-runner.js');
 		return await runCommand(positionals[0]!, positionals.slice(1), values);
 	} catch (error) {
 		const code = reportError(error, values.json);

@@ -1,6 +1,6 @@
 import {SnapdeckError} from '../core/errors.js';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
-import {COMMANDS} from './commands/index.js';
+import {COMMANDS} from './commands/command-registry.js';
 import {didYouMean} from './suggest.js';
 
 /** The flags the command being typed takes (the first word that is not a flag), else every flag. */

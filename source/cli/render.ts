@@ -1,4 +1,4 @@
-import type {BackupPoint} from '../core/backup.js';
+import type {BackupPoint} from '../core/backup-manifest.js';
 import type {VmSummary} from '../core/model.js';
 import {formatBytes} from '../core/units.js';
 import {safeText} from '../core/terminal-text.js';

@@ -4,13 +4,13 @@ import v8 from 'node:v8';
 import {main} from './main.js';
 // Every module a command may load, loaded and initialised now, while the snapshot is built, so a
 // command starts with its code ready (main and the service load these on first use otherwise).
-import './commands.js';
+import './command-runner.js';
 import './help.js';
 import './parse-error.js';
 import './schedule-install.js';
 import '../service/session.js';
 import '../service/targets.js';
-import '../service/notify.js';
+import '../service/deliver-notifications.js';
 import '../service/scheduler.js';
 import '../service/schedule-state.js';
 import '../config/config.js';

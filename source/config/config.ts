@@ -5,8 +5,8 @@ import Conf from 'conf';
 import {Cron} from 'croner';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {Notifier} from '../core/notify.js';
-import {OffsiteTarget} from '../core/offsite.js';
+import {Notifier} from '../core/notifications.js';
+import {OffsiteTarget} from '../core/offsite-model.js';
 import {Policy} from '../core/policy.js';
 
 const cronProblem = (expression: string): string | null => {

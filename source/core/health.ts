@@ -1,8 +1,8 @@
-import type {BackupPoint} from './backup.js';
+import type {BackupPoint} from './backup-manifest.js';
 import type {Snapshot} from './model.js';
 import type {Policy} from './policy.js';
 import {formatBytes, formatDuration, parseDuration} from './units.js';
-import {isRecordOf} from './offsite.js';
+import {isRecordOf} from './offsite-model.js';
 
 export type Severity = 'ok' | 'warning' | 'critical';
 

@@ -1,5 +1,5 @@
 import {SnapdeckError} from './errors.js';
-import type {OffsiteCopy, OffsiteRecord, RemotePoint} from './offsite.js';
+import type {OffsiteCopy, OffsiteRecord, RemotePoint} from './offsite-model.js';
 
 /**
  * Who may be believed on an off-site target. Anyone with its password (or write access to an

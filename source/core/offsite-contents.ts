@@ -1,8 +1,8 @@
 import {z} from 'zod';
-import {archiveFile, Manifest, manifestProblems, pointChain} from './backup.js';
+import {archiveFile, Manifest, manifestProblems, pointChain} from './backup-manifest.js';
 import {errorMessage} from './errors.js';
-import {kitDefinitionOf, kitIndexOf} from './kit.js';
-import type {RemotePoint} from './offsite.js';
+import {kitDefinitionOf, kitIndexOf} from './restore-kit.js';
+import type {RemotePoint} from './offsite-model.js';
 
 /**
  * What a snapshot on an off-site target holds, read as hostile: anyone with the target's password

@@ -1,4 +1,4 @@
-import type {Manifest} from './backup.js';
+import type {Manifest} from './backup-manifest.js';
 import type {VmDefinition} from './model.js';
 import type {VmIdentity} from './identity.js';
 

@@ -3,7 +3,7 @@ import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
 import {localRunner} from '../adapters/exec.js';
-import {fileExists} from '../adapters/files.js';
+import {fileExists} from '../adapters/file-checks.js';
 import {LocalHypervisor} from '../adapters/local/local-hypervisor.js';
 import {writeVmFile} from '../adapters/local/vm-file.js';
 import {uuidFrom} from '../core/identity.js';

@@ -1,10 +1,10 @@
 import {latestPoint} from '../core/points.js';
-import type {BackupPoint} from '../core/backup.js';
+import type {BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {Policy} from '../core/policy.js';
 import {isDue, isScheduledSnapshot, scheduledSnapshotName} from '../core/schedule.js';
 import {parseDuration} from '../core/units.js';
-import {isRecordOf} from '../core/offsite.js';
+import {isRecordOf} from '../core/offsite-model.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {recordChange} from '../adapters/state/journal.js';
 import {readState, scheduleStateFile} from './schedule-state.js';

@@ -17,30 +17,30 @@ import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/stat
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {thisProcess} from '../adapters/state/operation-store.js';
 import {formatBytes, parseDuration} from '../core/units.js';
-import {findPoint, type BackupPoint} from '../core/backup.js';
+import {findPoint, type BackupPoint} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type VmFacts} from '../core/health.js';
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
-import {fileExists, freeBytesNear} from '../adapters/files.js';
+import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
 import {readJournal, recordChange} from '../adapters/state/journal.js';
 import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
-import {runBackup, type BackupOptions} from '../backup/backup.js';
-import {pruneBackups, type PruneOptions} from '../backup/prune.js';
+import {runBackup, type BackupOptions} from '../backup/run-backup.js';
+import {pruneBackups, type PruneOptions} from '../backup/prune-backups.js';
 import {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {listReceipts, provedRestores} from '../backup/receipts.js';
-import {listPointFiles, type PointFilesOptions} from '../backup/files.js';
+import {listPointFiles, type PointFilesOptions} from '../backup/point-files.js';
 import {extractPointFiles} from '../backup/extract.js';
 import {instantMarkers, releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {byteProgress} from '../core/progress.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
 import {describeVm, identityTag, type VmIdentity} from '../core/identity.js';
-import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite.js';
+import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
 import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
 import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
 import {verifyTarget} from '../backup/offsite-verify.js';
@@ -238,7 +238,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 			`a point of another VM is restored deliberately as a new VM ('--as NAME' or '--to PATH' with --origin ${binding.foreign.folder})`);
 	}
 
-	/** Full or incremental backup of a VM into the repository (see backup/backup.ts). */
+	/** Full or incremental backup of a VM into the repository (see backup/run-backup.ts). */
 	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
 		const repo = await this.repoOf(vm);
 		Service.assertOwn(repo, vm, `back up ${vm}`);
@@ -348,7 +348,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		return pruneBackups(await this.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
 	}
 
-	/** Copies a point to an off-site target (a restic repository; see backup/offsite.ts). */
+	/** Copies a point to an off-site target (a restic repository; see backup/offsite-copy.ts). */
 	async copy(vm: string, target: ResticTarget, options: CopyOptions & BackupsOf) {
 		const repo = await this.repoOf(vm, {...options, gone: true});
 		return this.pointOfThisVm(repo, vm, options.point, () => runJob({

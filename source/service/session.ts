@@ -2,7 +2,7 @@ import path from 'node:path';
 import {connect, defaultDemoDir} from '../adapters/connect.js';
 import {defaultRepositoryDir} from '../backup/repository.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import type {HealthVerdict} from '../core/notify.js';
+import type {HealthVerdict} from '../core/notifications.js';
 import {policyFor, type Policy} from '../core/policy.js';
 import type {Config} from '../config/config.js';
 import {Service} from './service.js';
@@ -195,7 +195,7 @@ export async function tellJobFailures(connection: string, failures: ReadonlyArra
 	try {
 		const notifiers = (await readSettings()).config.notify ?? [];
 		if (notifiers.length === 0) return;
-		const {notifyJobFailures} = await import('./notify.js');
+		const {notifyJobFailures} = await import('./deliver-notifications.js');
 		reportDeliveries(await notifyJobFailures(notifiers, connection, failures, now), onFailure);
 	} catch (error) {
 		onFailure(`snapdeck: notifications were not sent: ${errorMessage(error)}`);
@@ -207,7 +207,7 @@ export async function tellHealthChanges(verdicts: ReadonlyArray<{connection: str
 	try {
 		const notifiers = (await readSettings()).config.notify ?? [];
 		if (notifiers.length === 0) return;
-		const {notifyHealth} = await import('./notify.js');
+		const {notifyHealth} = await import('./deliver-notifications.js');
 		const sent = await Promise.all(verdicts.map(({connection, verdict}) => notifyHealth(notifiers, connection, verdict, now)));
 		reportDeliveries(sent.flat(), onFailure);
 	} catch (error) {
@@ -224,7 +224,7 @@ const reportDeliveries = (deliveries: ReadonlyArray<{ok: boolean; notifier: stri
 /** `snapdeck notify test`: a test message to each notifier of the config. */
 export async function testNotifiers(now: Date) {
 	const notifiers = (await readSettings()).config.notify ?? [];
-	const {notifyTest} = await import('./notify.js');
+	const {notifyTest} = await import('./deliver-notifications.js');
 	return {count: notifiers.length, deliveries: await notifyTest(notifiers, now)};
 }
 

@@ -1,5 +1,5 @@
 import type {Dispatch} from 'react';
-import type {BackupMode} from '../core/backup.js';
+import type {BackupMode} from '../core/backup-manifest.js';
 import type {VmSummary} from '../core/model.js';
 import {nameProblem} from '../core/names.js';
 import {latestPoint} from '../core/points.js';

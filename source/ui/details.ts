@@ -1,4 +1,4 @@
-import type {BackupPoint} from '../core/backup.js';
+import type {BackupPoint} from '../core/backup-manifest.js';
 import type {Finding} from '../core/health.js';
 import type {JournalRecord} from '../core/plan.js';
 import {progressText} from '../core/describe.js';

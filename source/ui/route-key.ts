@@ -1,10 +1,10 @@
 import type {Dispatch} from 'react';
 import type {Actions} from './actions.js';
-import {overlayKey} from './overlays/index.js';
+import {overlayKey} from './overlays/overlay-registry.js';
 import type {Jobs} from './hooks/use-jobs.js';
 import {COMMANDS, displayKey, type Command, type Context, type Keymap} from './keymap.js';
 import type {KeyAction, ScreenBinding} from './screens/screen.js';
-import {SCREENS} from './screens/index.js';
+import {SCREENS} from './screens/screen-registry.js';
 import {cursorRow, type ScreenName, type UiAction, type UiState} from './state.js';
 import type {RoleName} from '../service/ports.js';
 import type {PagerGeometry} from './pager.js';

@@ -1,5 +1,5 @@
 import {open, readFile, rm} from 'node:fs/promises';
-import {processAlive} from '../../source/adapters/files.js';
+import {processAlive} from '../../source/adapters/file-checks.js';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';

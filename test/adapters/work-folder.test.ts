@@ -3,7 +3,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {makeWorkFolder, removeWorkFolder} from '../../source/adapters/state/work-folder.js';
-import {fileExists} from '../../source/adapters/files.js';
+import {fileExists} from '../../source/adapters/file-checks.js';
 import {tempDir} from '../helpers/lab.js';
 
 describe('removing a work folder a killed job left', () => {

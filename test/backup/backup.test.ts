@@ -2,7 +2,7 @@ import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
-import {processAlive} from '../../source/adapters/files.js';
+import {processAlive} from '../../source/adapters/file-checks.js';
 import {runBackup, verifyBackups} from '../helpers/backup.js';
 import type {PlanEvent} from '../../source/core/plan.js';
 import {Repository} from '../../source/backup/repository.js';

@@ -1,7 +1,7 @@
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {COMMANDS} from '../../source/cli/commands/index.js';
+import {COMMANDS} from '../../source/cli/commands/command-registry.js';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from '../../source/cli/flags.js';
 
 /** Every command line snapdeck's messages tell the user to type: `'snapdeck COMMAND ...'` in the source. */

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {decideBackup, newPointId, type BackupPoint, type Manifest} from '../../source/core/backup.js';
-import {planPrune} from '../../source/core/prune.js';
+import {decideBackup, newPointId, type BackupPoint, type Manifest} from '../../source/core/backup-manifest.js';
+import {planPrune} from '../../source/core/prune-plan.js';
 import {selectRetention} from '../../source/core/retention.js';
 
 const at = (year: number, month: number, day: number, hour = 12) => new Date(year, month - 1, day, hour).toISOString();

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
-import type {BackupPoint} from '../../source/core/backup.js';
+import type {BackupPoint} from '../../source/core/backup-manifest.js';
 import {evaluateHealth, type VmFacts} from '../../source/core/health.js';
-import {pointTime} from '../../source/core/offsite.js';
+import {pointTime} from '../../source/core/offsite-model.js';
 import {Policy} from '../../source/core/policy.js';
 import {findingDetails} from '../../source/ui/details.js';
 

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest';
-import type {BackupPoint, Manifest} from '../../source/core/backup.js';
+import type {BackupPoint, Manifest} from '../../source/core/backup-manifest.js';
 import {chooseSnapshot} from '../../source/core/offsite-claims.js';
 import {parseListing, parseRemoteManifest, snapshotProblems, type SnapshotListing} from '../../source/core/offsite-contents.js';
-import {pointTime, type RemotePoint} from '../../source/core/offsite.js';
+import {pointTime, type RemotePoint} from '../../source/core/offsite-model.js';
 
 /** The forgeries of a snapshot's contents that need no restic to tell: each refused with the words an operator reads. */
 const sha = 'a'.repeat(64);

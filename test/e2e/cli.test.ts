@@ -101,7 +101,7 @@ describe('changing commands', () => {
 
 describe('help, from the command registry', () => {
 	it('lists every command; each has its own help with its own options; a flag a command does not take is refused and changes nothing', async () => {
-		const {COMMANDS} = await import('../../source/cli/commands/index.js');
+		const {COMMANDS} = await import('../../source/cli/commands/command-registry.js');
 		const global = await snapdeck(['--help']);
 		expect(global.exitCode).toBe(0);
 		for (const command of COMMANDS) expect(global.stdout).toContain(`  snapdeck ${command.name}`);

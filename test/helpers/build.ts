@@ -8,7 +8,7 @@ export default function setup() {
 	return () => {
 		rmSync(TEST_JOURNAL, {force: true});
 		rmSync(`${TEST_JOURNAL}.repositories.json`, {force: true}); // source/backup/checkpoints.ts
-		rmSync(TEST_JOURNAL.replace(/\.jsonl$/, '.notified'), {recursive: true, force: true}); // source/service/notify.ts
+		rmSync(TEST_JOURNAL.replace(/\.jsonl$/, '.notified'), {recursive: true, force: true}); // source/service/deliver-notifications.ts
 		rmSync(TEST_JOURNAL.replace(/\.jsonl$/, '.schedule.json'), {force: true}); // source/service/schedule-state.ts
 		rmSync(TEST_CONFIG_DIR, {recursive: true, force: true});
 		rmSync(TEST_RESTIC_CACHE, {recursive: true, force: true});

@@ -1,4 +1,4 @@
-import {appendFile, cp, mkdir} from 'node:fs/promises';
+import {appendFile, cp, mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -6,20 +6,32 @@ import {tempDir} from '../helpers/lab.js';
 
 const check = (root?: string) => execa('node', ['scripts/check-layers.mjs', ...(root ? [root] : [])], {reject: false});
 
-describe('the layering check (scripts/check-layers.mjs, run by npm test and npm run lint)', () => {
+describe('the layering and naming check (scripts/check-layers.mjs, run by npm test and npm run lint)', () => {
 	it('passes on the tree as it is', async () => {
 		const result = await check();
 		expect(result.exitCode, result.stderr).toBe(0);
-		expect(result.stdout).toMatch(/^layering ok: \d+ files/);
+		expect(result.stdout).toMatch(/^layering ok: \d+ files.*; no two files share a base name$/m);
+	});
+
+	it.each([
+		['in two folders', 'source/backup/health.ts', 'source/backup/health.ts, source/core/health.ts', 'health'],
+		['but for .ts and .tsx', 'source/ui/components/tree.tsx', 'source/core/tree.ts, source/ui/components/tree.tsx', 'tree'],
+	])('fails when two files under source/ share a base name %s, naming both', async (_how, added, both, name) => {
+		const root = await tempDir();
+		await cp('source', path.join(root, 'source'), {recursive: true});
+		await writeFile(path.join(root, added), 'export const x = 1;\n');
+		const result = await check(root);
+		expect(result.exitCode).toBe(1);
+		expect(result.stderr).toContain(`${both}: one base name '${name}' for 2 files`);
 	});
 
 	it.each([
 		['core', 'source/core/units.ts', "import {localRunner} from '../adapters/exec.js';", 'core may not import adapters'],
 		['an adapter', 'source/adapters/local/vm-file.ts', "import {Virsh} from '../libvirt/virsh.js';", 'adapters/local may not import adapters/libvirt'],
 		['the UI', 'source/ui/theme.ts', "const late = () => import('../adapters/connect.js');", 'ui may not import adapters'],
-		['the command line', 'source/cli/commands/tree.ts', "import {connect} from '../../adapters/connect.js';", 'cli may not import adapters'],
+		['the command line', 'source/cli/commands/tree-command.ts', "import {connect} from '../../adapters/connect.js';", 'cli may not import adapters'],
 		['the UI, the Service class', 'source/ui/actions.ts', "import type {Service} from '../service/service.js';", 'ui may not import the Service class'],
-		['the command line, the Service class', 'source/cli/commands/tree.ts', "const late = () => import('../../service/service.js');", 'cli may not import the Service class'],
+		['the command line, the Service class', 'source/cli/commands/tree-command.ts', "const late = () => import('../../service/service.js');", 'cli may not import the Service class'],
 		['the command line, the adapter\'s interface', 'source/cli/support.ts', "import type {Hypervisor} from '../adapters/hypervisor.js';", "cli may not import the adapter's interface"],
 	])('fails on a wrong import in %s, naming the file, the line and the rule', async (_where, file, line, rule) => {
 		const root = await tempDir();

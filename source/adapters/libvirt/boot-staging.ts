@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {formatBytes} from '../../core/units.js';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import {localHost, type Host} from '../host.js';
 import type {BootOptions} from '../hypervisor.js';
 import type {Virsh} from './virsh.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {z} from 'zod';
-import {ARCHIVE_IMAGE_NAME} from '../../core/backup.js';
+import {ARCHIVE_IMAGE_NAME} from '../../core/backup-manifest.js';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
@@ -17,7 +17,7 @@ import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspe
 import {judgeBoot, type AgentLink} from '../boot-check.js';
 import {execInGuest, type AgentCommand} from '../guest-agent.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {acquireLock, lockHolder} from '../state/lock.js';

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {lstat, readdir, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 
 /** A temp file of withXmlFile: the pid of the snapdeck that wrote it, and a random part. */
 const XML_FILE = /^snapdeck-xml-(\d{1,10})-[0-9a-f]{12}\.xml$/;

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
-import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
+import {BACKUP_BITMAP_PREFIX} from '../../core/backup-manifest.js';
 import type {StepContext, StepHandlers, StepOf} from '../../core/plan.js';
-import {fileExists} from '../files.js';
+import {fileExists} from '../file-checks.js';
 import {matchSource} from '../safe-fs.js';
 import {withFrozenGuest} from '../guest-agent.js';
 import type {QemuImg} from '../qemu/qemu-img.js';

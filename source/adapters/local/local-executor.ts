@@ -1,5 +1,5 @@
 import path from 'node:path';
-import {fileExists} from '../files.js';
+import {fileExists} from '../file-checks.js';
 import {handleStep, type StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu/qemu-img.js';

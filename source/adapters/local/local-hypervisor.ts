@@ -14,7 +14,7 @@ import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {localHost} from '../host.js';
 import {derivedUuid, uuidFrom, type VmIdentity} from '../../core/identity.js';
-import {fileExists, liesOutside} from '../files.js';
+import {fileExists, liesOutside} from '../file-checks.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
 import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles, WorkFolders} from '../hypervisor.js';

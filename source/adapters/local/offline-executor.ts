@@ -1,5 +1,5 @@
 import path from 'node:path';
-import {BACKUP_BITMAP_PREFIX} from '../../core/backup.js';
+import {BACKUP_BITMAP_PREFIX} from '../../core/backup-manifest.js';
 import {handleStep, refuseSteps, type StepExecutor, type StepHandlers} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import {imageExecutor} from '../qemu/image-executor.js';

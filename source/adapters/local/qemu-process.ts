@@ -1,7 +1,7 @@
 import {readdir, readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import type {CommandRunner} from '../exec.js';
 import {stateDir} from '../state/operation-store.js';
 import {assertOwnQemu} from '../qemu/qmp-block.js';

@@ -2,7 +2,7 @@ import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {handleStep, type Step, type StepExecutor, type StepHandlers} from '../../core/plan.js';
-import {fileExists} from '../files.js';
+import {fileExists} from '../file-checks.js';
 import {matchSource} from '../safe-fs.js';
 import {readQcow2Header} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';

@@ -3,7 +3,7 @@ import type {ImageInfo, VmDefinition} from '../../core/model.js';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {CommandFailed} from '../exec.js';
-import {liesOutsideAll} from '../files.js';
+import {liesOutsideAll} from '../file-checks.js';
 import {backingFileProblem, backingNameProblem, headerChain, qcow2Info} from './qcow2-header.js';
 import type {QemuImg} from './qemu-img.js';
 

@@ -1,7 +1,7 @@
 import {open, stat, type FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
-import {liesOutsideAll} from '../files.js';
+import {liesOutsideAll} from '../file-checks.js';
 import type {QemuImgInfo} from './qemu-img.js';
 
 const QCOW2_MAGIC = 0x51_46_49_fb; // "QFI\xfb"

@@ -2,7 +2,7 @@ import path from 'node:path';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
 import {crashPoint} from '../exec.js';
-import {liesOutside} from '../files.js';
+import {liesOutside} from '../file-checks.js';
 import type {QmpClient} from './qmp-client.js';
 
 const NamedNodes = z.array(z.looseObject({'node-name': z.string(), drv: z.string(), file: z.string()}));

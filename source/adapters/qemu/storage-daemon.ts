@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import {mkdir, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {CommandFailed, startCompanion, type Companion} from '../exec.js';
 import {stateDir} from '../state/operation-store.js';

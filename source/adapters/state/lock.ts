@@ -4,7 +4,7 @@ import {link, open, readdir, readFile, rename, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import {fileSystemError} from '../safe-fs.js';
 
 export interface LockHolder {

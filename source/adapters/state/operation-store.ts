@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {z} from 'zod';
 import type {JobStore, JournalEntry, OperationStore, PendingJob, StoredJob} from '../../core/plan.js';
-import {processAlive} from '../files.js';
+import {processAlive} from '../file-checks.js';
 import {NAME_PATTERN} from '../../core/names.js';
 import type {VmIdentity} from '../../core/identity.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';

@@ -1,6 +1,6 @@
 import {Box} from 'ink';
 import {Text} from './text.js';
-import type {BackupPoint} from '../../core/backup.js';
+import type {BackupPoint} from '../../core/backup-manifest.js';
 import {ageText} from '../../core/describe.js';
 import {formatBytes} from '../../core/units.js';
 import {fit, windowStart} from '../layout.js';

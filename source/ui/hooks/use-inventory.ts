@@ -1,6 +1,6 @@
 import {useCallback, useEffect, useMemo, useRef, useState} from 'react';
 import {isActive, type Job} from './use-jobs.js';
-import type {BackupPoint} from '../../core/backup.js';
+import type {BackupPoint} from '../../core/backup-manifest.js';
 import type {VmSummary} from '../../core/model.js';
 import type {JournalRecord} from '../../core/plan.js';
 import type {Backups, Health, Inventory, Jobs, ScheduledTask, TreeView, VmHealth} from '../../service/ports.js';

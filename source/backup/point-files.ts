@@ -1,5 +1,5 @@
 import {rm} from 'node:fs/promises';
-import {findPoint} from '../core/backup.js';
+import {findPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {escapeName, unescapeName} from '../core/guest-names.js';
 import {Guestfs, type GuestEntry, type GuestFilesystem} from '../adapters/guestfs.js';

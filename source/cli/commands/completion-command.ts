@@ -11,7 +11,7 @@ export default defineCommand({
 	words: ['bash'],
 	async run({args}) {
 		if (args.length !== 1 || args[0] !== 'bash') throw new SnapdeckError('usage', "'snapdeck completion' takes bash (the only shell it writes for so far)");
-		const {COMMANDS} = await import('./index.js');
+		const {COMMANDS} = await import('./command-registry.js');
 		print(bashCompletion(COMMANDS).trimEnd());
 		return 0;
 	},

@@ -1,14 +1,14 @@
-import {Manifest} from '../core/backup.js';
+import {Manifest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {handleStep, refuseSteps, type Plan, type PlanEvent, type PlanRunner, type StepExecutor, type StepHandlers} from '../core/plan.js';
-import {planPrune} from '../core/prune.js';
+import {planPrune} from '../core/prune-plan.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {localRunner} from '../adapters/exec.js';
 import {imageExecutor} from '../adapters/qemu/image-executor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {Repository, sha256File} from './repository.js';
 import {instantReaders} from './instant.js';
-import {freeBytesNear} from '../adapters/files.js';
+import {freeBytesNear} from '../adapters/file-checks.js';
 import {isNoSpace} from '../adapters/safe-fs.js';
 import {formatBytes} from '../core/units.js';
 

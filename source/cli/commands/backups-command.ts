@@ -1,4 +1,4 @@
-import {maskCredentials} from '../../core/notify.js';
+import {maskCredentials} from '../../core/notifications.js';
 import {describeVm, identityTag} from '../../core/identity.js';
 import {renderBackups, renderRemoteBackups} from '../render.js';
 import {cancellable, expectArgs, pointJson, print, printJson, remotePointJson, targetOf} from '../support.js';

@@ -1,4 +1,4 @@
-import {pointChain, type BackupPoint, type Manifest} from './backup.js';
+import {pointChain, type BackupPoint, type Manifest} from './backup-manifest.js';
 
 /**
  * The restore kit: what restores a point with nothing of snapdeck's (no Node, no libvirt), only a

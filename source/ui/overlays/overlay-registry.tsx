@@ -3,15 +3,15 @@ import type {Jobs} from '../hooks/use-jobs.js';
 import type {Context, Keymap} from '../keymap.js';
 import type {Overlay} from '../state.js';
 import {editText, textEditFor} from '../text-edit.js';
-import {backupOverlay} from './backup.js';
-import {confirmOverlay} from './confirm.js';
-import {detailsOverlay} from './details.js';
-import {filterOverlay} from './filter.js';
-import {helpOverlay} from './help.js';
+import {backupOverlay} from './backup-overlay.js';
+import {confirmOverlay} from './confirm-overlay.js';
+import {detailsOverlay} from './details-overlay.js';
+import {filterOverlay} from './filter-overlay.js';
+import {helpOverlay} from './help-overlay.js';
 import type {OverlayDraw, OverlayKeys, OverlayModule, OverlayOf, OverlayStatus} from './overlay.js';
-import {quittingOverlay} from './quitting.js';
-import {restoreOverlay} from './restore.js';
-import {takeOverlay} from './take.js';
+import {quittingOverlay} from './quitting-overlay.js';
+import {restoreOverlay} from './restore-overlay.js';
+import {takeOverlay} from './take-overlay.js';
 
 export type {OverlayKeys} from './overlay.js';
 

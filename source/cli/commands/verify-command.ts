@@ -1,4 +1,4 @@
-import {maskCredentials} from '../../core/notify.js';
+import {maskCredentials} from '../../core/notifications.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';

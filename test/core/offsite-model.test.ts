@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
-import type {BackupPoint} from '../../source/core/backup.js';
+import type {BackupPoint} from '../../source/core/backup-manifest.js';
 import {evaluateHealth, type VmFacts} from '../../source/core/health.js';
-import {offsiteTags, pointTime, remotePoints, type ResticSnapshot} from '../../source/core/offsite.js';
+import {offsiteTags, pointTime, remotePoints, type ResticSnapshot} from '../../source/core/offsite-model.js';
 import {Policy} from '../../source/core/policy.js';
 
 const sha = 'a'.repeat(64);

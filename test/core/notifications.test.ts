@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {applyChange, forgetGone, healthChanges, healthEvent, mailMessage, maskCredentials, maskSecrets, maskUrl, Notifier, notifierWants, type NotifiedState} from '../../source/core/notify.js';
+import {applyChange, forgetGone, healthChanges, healthEvent, mailMessage, maskCredentials, maskSecrets, maskUrl, Notifier, notifierWants, type NotifiedState} from '../../source/core/notifications.js';
 
 const where = {connection: 'local:/lab', host: 'hv1', time: '2026-12-01T00:00:00.000Z'};
 

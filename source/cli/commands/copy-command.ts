@@ -1,4 +1,4 @@
-import {maskCredentials} from '../../core/notify.js';
+import {maskCredentials} from '../../core/notifications.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {formatBytes} from '../../core/units.js';
 import {cancellable, expectArgs, print, printJson, progressReporter, targetOf} from '../support.js';

@@ -1,4 +1,4 @@
-import type {BackupPoint, Manifest} from './backup.js';
+import type {BackupPoint, Manifest} from './backup-manifest.js';
 import {SnapdeckError} from './errors.js';
 import type {ImageInfo} from './model.js';
 import {makePlan, type Plan, type Step} from './plan.js';

@@ -10,7 +10,7 @@ import {errorMessage} from '../core/errors.js';
 import {
 	applyChange, forgetGone, healthChanges, healthEvent, jobFailedEvent, mailMessage, maskSecrets, notifierLabel, notifierWants,
 	NotifiedState, ntfyPriority, testEvent, webhookBody, type HealthVerdict, type Notifier, type NotifyEvent,
-} from '../core/notify.js';
+} from '../core/notifications.js';
 
 /** How one event went to one notifier. Nothing in it carries a secret of the notifier's URL. */
 export interface Delivery {

@@ -1,6 +1,6 @@
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
-import type {HealthVerdict} from '../../core/notify.js';
+import type {HealthVerdict} from '../../core/notifications.js';
 import {renderHealth} from '../render.js';
 import {prometheusMode, prometheusText, type CheckedConnection} from '../prometheus.js';
 import {canonicalUri, connectionUris, note, openSessionOn, parseNow, print, printJson, repositoryDir, repositoryNamed, tellHealthChanges, writeReport} from '../support.js';

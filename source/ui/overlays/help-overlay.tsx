@@ -1,4 +1,4 @@
-import {helpLayout, HelpOverlay} from '../components/help-overlay.js';
+import {helpLayout, HelpOverlay} from '../components/help-panel.js';
 import {pagerScroll} from '../pager.js';
 import type {OverlayModule, OverlayOf} from './overlay.js';
 

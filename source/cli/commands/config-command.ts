@@ -1,6 +1,6 @@
 import {lstat, readFile} from 'node:fs/promises';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
-import {maskCredentials, maskedNotifier} from '../../core/notify.js';
+import {maskCredentials, maskedNotifier} from '../../core/notifications.js';
 import {DEFAULT_POLICY} from '../../core/policy.js';
 import type {CliFlags} from '../flags.js';
 import {connectionUris, print, printJson, repositoryDir, settingsModule} from '../support.js';

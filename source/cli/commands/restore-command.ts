@@ -1,4 +1,4 @@
-import {maskCredentials} from '../../core/notify.js';
+import {maskCredentials} from '../../core/notifications.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';

@@ -1,4 +1,4 @@
-import {maskCredentials} from '../../core/notify.js';
+import {maskCredentials} from '../../core/notifications.js';
 import {createInterface} from 'node:readline/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';

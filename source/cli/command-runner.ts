@@ -1,10 +1,10 @@
 import {SnapdeckError} from '../core/errors.js';
 import {unknownCommand} from './help.js';
-import {COMMANDS} from './commands/index.js';
+import {COMMANDS} from './commands/command-registry.js';
 import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
 import {openSession} from './support.js';
 
-/** Runs the command `name` from the registry (commands/index.ts): its flags checked, its service made on first use. */
+/** Runs the command `name` from the registry (commands/command-registry.ts): its flags checked, its service made on first use. */
 export async function runCommand(name: string, args: readonly string[], flags: CliFlags): Promise<number> {
 	const command = COMMANDS.find(candidate => candidate.name === name);
 	if (!command) throw unknownCommand(name);

@@ -1,7 +1,7 @@
 import {chmod, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import type {Manifest} from '../core/backup.js';
-import {KIT_FOLDER, kitDefinitionOf, kitDefinitionText, kitIndex, kitIndexOf, RESTORE_MD, RESTORE_SH, KIT_VERSION} from '../core/kit.js';
+import type {Manifest} from '../core/backup-manifest.js';
+import {KIT_FOLDER, kitDefinitionOf, kitDefinitionText, kitIndex, kitIndexOf, RESTORE_MD, RESTORE_SH, KIT_VERSION} from '../core/restore-kit.js';
 import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {makeDirs, readStateFile, realFolder} from '../adapters/safe-fs.js';
 

@@ -1,6 +1,6 @@
 import {z} from 'zod';
-import {maskCredentials} from './notify.js';
-import {POINT_ID, type BackupPoint} from './backup.js';
+import {maskCredentials} from './notifications.js';
+import {POINT_ID, type BackupPoint} from './backup-manifest.js';
 import {NAME_PATTERN} from './names.js';
 import {CronText} from './policy.js';
 import {Retention} from './retention.js';
