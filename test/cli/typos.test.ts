@@ -34,6 +34,11 @@ describe('typos on the command line get a suggestion in snapdeck\'s words, exit 
 		expect(list.stderr).not.toContain("goes after '--'");
 	});
 
+	it("prune's synopsis names --from TARGET, which its text and options describe", async () => {
+		const help = await snapdeck(['help', 'prune']);
+		expect(help.stdout.split('\n').slice(0, 3).join('\n')).toContain('[--from TARGET]');
+	});
+
 	it('near means one edit in a short word (a swap is one), two in a longer one', () => {
 		const commands = ['list', 'tree', 'log', 'backup', 'backups', 'restore', 'verify'];
 		expect(nearest('lsit', commands)).toEqual(['list']);

@@ -7,7 +7,7 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'prune',
 	usage: `  snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
-                    --keep-monthly N --keep-yearly N] [--dry-run]
+                    --keep-monthly N --keep-yearly N] [--from TARGET] [--dry-run]
                                             remove points by retention (Proxmox Backup Server's
                                             rules); without --keep-..., the VM's policy's; with
                                             --from TARGET, the VM's copies there (restic forget and
