@@ -1,11 +1,12 @@
 import path from 'node:path';
-import envPaths from 'env-paths';
+import os from 'node:os';
+import {userDir} from '../core/user-dirs.js';
 import {SnapdeckError} from '../core/errors.js';
 import {sshHost, type SshTarget} from './host.js';
 import type {Hypervisor} from './hypervisor.js';
 
 /** Where `snapdeck demo` builds its lab unless told otherwise: the user's data directory. */
-export const defaultDemoDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'demo');
+export const defaultDemoDir = () => path.join(userDir('data', process.env, os.homedir()), 'demo');
 
 
 /**

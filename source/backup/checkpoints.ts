@@ -1,5 +1,6 @@
 import path from 'node:path';
-import envPaths from 'env-paths';
+import os from 'node:os';
+import {userDir} from '../core/user-dirs.js';
 import {parseBackupBitmap} from '../core/backup-manifest.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {fileExists} from '../adapters/file-checks.js';
@@ -15,7 +16,7 @@ import type {OperationStore} from '../core/plan.js';
  */
 export const registryFile = () => {
 	const journal = process.env['SNAPDECK_JOURNAL'];
-	return journal ? `${journal}.repositories.json` : path.join(envPaths('snapdeck', {suffix: ''}).data, 'repositories.json');
+	return journal ? `${journal}.repositories.json` : path.join(userDir('data', process.env, os.homedir()), 'repositories.json');
 };
 
 async function readRegistry(): Promise<Record<string, string>> {

@@ -3,7 +3,7 @@ import {createReadStream} from 'node:fs';
 import {chmod, lstat, open, readdir, rename, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import envPaths from 'env-paths';
+import {userDir} from '../core/user-dirs.js';
 import {z} from 'zod';
 import {archiveFile, definitionUuid, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup-manifest.js';
 import {describeVm, identityTag, sameVm, type VmIdentity} from '../core/identity.js';
@@ -19,7 +19,7 @@ import {folderJobStore, folderOperationStore, stateDir} from '../adapters/state/
 import {fileSystemError, isUnwritable, makeDirs, readStateFile, realFolder, stateFolder} from '../adapters/safe-fs.js';
 
 /** The repository used when neither --repo, SNAPDECK_REPO nor the config names one. */
-export const defaultRepositoryDir = () => path.join(envPaths('snapdeck', {suffix: ''}).data, 'backups');
+export const defaultRepositoryDir = () => path.join(userDir('data', process.env, os.homedir()), 'backups');
 
 /**
  * Hashes a file in a thread of its own: several files (a backup's disks) are hashed at once on as

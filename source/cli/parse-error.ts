@@ -3,11 +3,27 @@ import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {COMMANDS} from './commands/command-registry.js';
 import {didYouMean} from './suggest.js';
 
-/** The flags the command being typed takes (the first word that is not a flag), else every flag. */
-function flagsOf(argv: readonly string[]): readonly FlagName[] {
+/** The command being typed: the first word that is not a flag, where it names one. */
+const commandOf = (argv: readonly string[]) => {
 	const name = argv.find(word => !word.startsWith('-'));
-	const command = COMMANDS.find(candidate => candidate.name === name);
+	return COMMANDS.find(candidate => candidate.name === name);
+};
+
+/** The flags the command being typed takes, else every flag. */
+function flagsOf(argv: readonly string[]): readonly FlagName[] {
+	const command = commandOf(argv);
 	return command ? [...GLOBAL_FLAGS, ...command.flags] : (Object.keys(FLAGS) as FlagName[]);
+}
+
+/**
+ * Where to look next, for this command: its own help, and where the command takes a VM, how to pass
+ * one whose name begins with '-' (the example is of the command typed, not of another one).
+ */
+function unknownOptionHint(argv: readonly string[]): string {
+	const command = commandOf(argv);
+	if (!command) return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
+	const takesVm = new RegExp(`snapdeck ${command.name} \\[?VM\\b`).test(command.usage);
+	return `'snapdeck help ${command.name}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
 }
 
 /**
@@ -23,8 +39,7 @@ export function usageErrorOf(error: unknown, argv: readonly string[]): SnapdeckE
 		const word = quoted.startsWith('--') ? quoted : argv.find(candidate => /^-[^-]/.test(candidate) && candidate.includes(quoted.slice(1))) ?? quoted;
 		const typed = word.replace(/^-+/, '');
 		const near = typed.length > 1 ? didYouMean(typed, flags, name => `--${name}`) : '';
-		return new SnapdeckError('usage', `unknown option '${word}'${near ? `: ${near}` : ''}`,
-			`a name that begins with '-' goes after '--' (snapdeck tree -- -vm); 'snapdeck help COMMAND' lists a command's options`);
+		return new SnapdeckError('usage', `unknown option '${word}'${near ? `: ${near}` : ''}`, unknownOptionHint(argv));
 	}
 	if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
 		const name = /--([a-z-]+)/.exec(message ?? '')?.[1] as FlagName | undefined;

@@ -45,10 +45,25 @@ export async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean
 	if (!process.stdin.isTTY) {
 		throw new SnapdeckError('usage', `refusing to ${plan.action} without a confirmation, and standard input is not a terminal`, 'pass --yes to go ahead, or --dry-run to see the plan');
 	}
+	return askYes('Proceed? [y/N] ');
+}
+
+/**
+ * Asks on the terminal: y or yes is yes, anything else no. Ctrl-C (readline reads it as a key:
+ * no SIGINT comes) and Ctrl-D are a no too, as n is: the question's line ends, and the caller says
+ * that nothing was changed (without this, readline's 'Aborted with Ctrl+C' went on the question's
+ * line, as a failure).
+ */
+export async function askYes(question: string): Promise<boolean> {
 	const prompt = createInterface({input: process.stdin, output: process.stderr});
 	try {
-		const answer = await prompt.question('Proceed? [y/N] ');
-		return /^y(es)?$/i.test(answer.trim());
+		const answer = await new Promise<string | null>((resolve, reject) => {
+			prompt.once('SIGINT', () => resolve(null));
+			prompt.once('close', () => resolve(null));
+			prompt.question(question).then(resolve, reject);
+		});
+		if (answer === null) process.stderr.write('\n');
+		return answer !== null && /^y(es)?$/i.test(answer.trim());
 	} finally {
 		prompt.close();
 	}

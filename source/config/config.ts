@@ -1,5 +1,6 @@
 import path from 'node:path';
-import envPaths from 'env-paths';
+import os from 'node:os';
+import {userDir} from '../core/user-dirs.js';
 import {dropExitHooks} from './exit-hooks.js';
 import Conf from 'conf';
 import {Cron} from 'croner';
@@ -61,14 +62,19 @@ export interface LoadedConfig {
 
 /** Where the configuration file is, whether or not it exists or reads: ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */
 export function configFilePath(): string {
-	return path.join(process.env['SNAPDECK_CONFIG_DIR'] || envPaths('snapdeck', {suffix: ''}).config, 'config.json');
+	return path.join(configDir(), 'config.json');
+}
+
+/** The configuration's folder, read at each call (see core/user-dirs.ts): SNAPDECK_CONFIG_DIR, else ~/.config/snapdeck. */
+function configDir(): string {
+	return process.env['SNAPDECK_CONFIG_DIR'] || userDir('config', process.env, os.homedir());
 }
 
 /** Reads ~/.config/snapdeck/config.json (SNAPDECK_CONFIG_DIR overrides the folder). */
 export function loadConfig(): LoadedConfig {
 	let store: Conf<Record<string, unknown>>;
 	try {
-		store = new Conf({projectName: 'snapdeck', projectSuffix: '', cwd: process.env['SNAPDECK_CONFIG_DIR'], configName: 'config'});
+		store = new Conf({projectName: 'snapdeck', projectSuffix: '', cwd: configDir(), configName: 'config'});
 	} catch (error) {
 		throw new SnapdeckError('input', `the configuration file cannot be read: ${errorMessage(error)}`, 'fix or remove the file');
 	}

@@ -1,5 +1,5 @@
 import {planFiles, type JournalRecord, type Plan, type PlanEvent} from './plan.js';
-import {formatBytes} from './units.js';
+import {formatBytes, formatDuration} from './units.js';
 
 /** A plan as the lines an operator reads before saying yes: steps, files, what is lost, cost. */
 export function planLines(plan: Plan): string[] {
@@ -30,12 +30,12 @@ export function progressText(event: ProgressEvent): string {
 	return `${percent} ${formatBytes(event.bytesDone)}/${formatBytes(event.bytesTotal)} at ${formatBytes(event.rate)}/s${eta}`;
 }
 
-/** "3m", "5h", "24d": how long ago an ISO time was. */
+/**
+ * "3m", "5h", "24d": how long ago an ISO time was, in whole units as health counts them
+ * (formatDuration): a snapshot that health calls 32d old is not 33d in the tree beside it.
+ */
 export function ageText(iso: string, now: Date): string {
-	const minutes = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 60_000));
-	if (minutes < 60) return `${minutes}m`;
-	if (minutes < 48 * 60) return `${Math.round(minutes / 60)}h`;
-	return `${Math.round(minutes / 1440)}d`;
+	return formatDuration(Math.max(0, now.getTime() - Date.parse(iso)));
 }
 
 /** One journal record as a line: when, which VM, what, how it ended (and how long it took), why. */

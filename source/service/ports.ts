@@ -124,6 +124,8 @@ export interface Inventory {
 	/** The VMs' names alone, cheaply where the connection can tell them without inspecting each. */
 	names(): Promise<string[]>;
 	tree(vm: string): Promise<TreeView>;
+	/** Whether a guest agent answers in the running VM now, so that its snapshot can be quiesced (asks it: up to a few seconds). */
+	canQuiesce(vm: string): Promise<boolean>;
 	/** Calls `onChange` when the connection sees the inventory change (where it can); returns the stop. */
 	watch(onChange: () => void): () => void;
 }

@@ -151,6 +151,10 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		return {uri: this.hypervisor.uri, canQuiesce: this.hypervisor.roles.guestAgents !== undefined};
 	}
 
+	async canQuiesce(vm: string): Promise<boolean> {
+		return this.hypervisor.roles.guestAgents ? this.hypervisor.roles.guestAgents.canQuiesce(vm) : false;
+	}
+
 	/** The VMs' names alone, where the adapter can tell them cheaply; else from the inventory. */
 	async names(): Promise<string[]> {
 		return this.hypervisor.names ? this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);

@@ -29,12 +29,20 @@ export function makeActions(service: Inventory & Backups & Restores & Offsite, j
 		busy,
 		openTake(vm: string): string | void {
 			const running = summary(vm)?.state === 'running';
+			const asking = running && service.connection.canQuiesce;
 			dispatch({type: 'open', overlay: {kind: 'take', at: null, form: {
 				vm, name: defaultSnapshotName(now()), description: '', field: 'name', internal: false, memory: false, quiesce: false,
 				memoryUnavailable: running ? null : 'the VM is not running',
-				// Quiescing freezes a running guest's filesystems through its agent (asked again before the snapshot).
-				quiesceUnavailable: !running ? 'the VM is not running' : service.connection.canQuiesce ? null : 'no guest agent on this connection',
+				// Quiescing freezes a running guest's filesystems through its agent: offered once the agent
+				// of this VM answers (asked again before the snapshot), not for every VM of a connection that has agents.
+				quiesceUnavailable: !running ? 'the VM is not running' : asking ? 'asking its guest agent…' : 'no guest agent on this connection',
 			}}});
+			if (asking) {
+				void service.canQuiesce(vm).then(
+					answers => dispatch({type: 'quiesceChecked', vm, unavailable: answers ? null : 'no guest agent answers in the VM'}),
+					(error: unknown) => dispatch({type: 'quiesceChecked', vm, unavailable: `its guest agent could not be asked: ${errorMessage(error)}`}),
+				);
+			}
 		},
 		/** Starts the snapshot; an invalid name is returned, for the status line (the dialog stays). */
 		take(form: TakeForm): string | null {

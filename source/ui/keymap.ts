@@ -8,11 +8,14 @@ import type {RoleName} from '../service/ports.js';
 export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;
 export type ScreenName = typeof SCREEN_NAMES[number];
 
-/** `dialog`: a dialog's text field has the focus; `dialogOption`: one of its options (Space ticks it). */
-export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'dialogOption' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+/**
+ * `dialog`: a dialog's text field has the focus; `dialogOption`: one of its options (Space ticks it);
+ * `nameDialog`: a dialog of one text field (the restore's name), with no other field to move to.
+ */
+export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'dialogOption' | 'nameDialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
 
 /** Where a character typed is text (the filter, a name, a typed confirmation): there, no letter is a command. */
-export const TEXT_CONTEXTS = ['filter', 'dialog', 'confirmTyped'] as const satisfies readonly Context[];
+export const TEXT_CONTEXTS = ['filter', 'dialog', 'nameDialog', 'confirmTyped'] as const satisfies readonly Context[];
 export const isTextContext = (context: Context) => (TEXT_CONTEXTS as readonly Context[]).includes(context);
 
 /** Where the keys to move and scroll work: every screen and every box that scrolls. */
@@ -66,11 +69,11 @@ export const COMMANDS = {
 	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', ...SCREEN_NAMES, 'quitting']},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
-	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: [...DIALOGS, 'filter', 'confirmTyped']},
+	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: [...DIALOGS, 'nameDialog', 'filter', 'confirmTyped']},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: DIALOGS},
 	previousField: {description: 'previous field', short: 'previous field', bar: 0, category: 'Dialogs', contexts: DIALOGS},
 	tick: {description: 'tick or untick the option', short: 'tick', bar: 3, category: 'Dialogs', contexts: ['dialogOption']},
-	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: [...DIALOGS, 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
+	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: [...DIALOGS, 'nameDialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
 	// Text fields: readline's keys (the shared editor, text-edit.ts, does what they say).
 	cursorLeft: {description: 'cursor left', short: 'left', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
 	cursorRight: {description: 'cursor right', short: 'right', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},

@@ -47,6 +47,8 @@ export type UiAction =
 	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number; readonly replacing: string | null}
 	| {readonly type: 'open'; readonly overlay: Overlay}
 	| {readonly type: 'update'; readonly overlay: Overlay}
+	/** The VM's guest agent was asked: quiescing its snapshot is offered (null), or not and why; the take dialog keeps what was typed. */
+	| {readonly type: 'quiesceChecked'; readonly vm: string; readonly unavailable: string | null}
 	| {readonly type: 'close'}
 	| {readonly type: 'confirm'; readonly jobId: number}
 	| {readonly type: 'filter'; readonly text: string}
@@ -81,6 +83,12 @@ export function reduce(state: UiState, action: UiAction): UiState {
 		}
 		case 'open': return {...state, overlay: action.overlay};
 		case 'update': return state.overlay?.kind === action.overlay.kind ? {...state, overlay: action.overlay} : state;
+		case 'quiesceChecked': {
+			if (state.overlay?.kind !== 'take' || state.overlay.form.vm !== action.vm) return state;
+			const form = state.overlay.form;
+			const offered = action.unavailable === null;
+			return {...state, overlay: {...state.overlay, form: {...form, quiesceUnavailable: action.unavailable, quiesce: offered && form.quiesce, field: !offered && form.field === 'quiesce' ? 'name' : form.field}}};
+		}
 		case 'close': return {...state, overlay: state.overlay?.kind === 'confirm' ? state.overlay.under : null};
 		case 'confirm':
 			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.

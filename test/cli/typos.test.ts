@@ -24,6 +24,21 @@ describe('typos on the command line get a suggestion in snapdeck\'s words, exit 
 		expect(jsonOf(await snapdeck(['list', '--jsn', '--json']))).toMatchObject({type: 'error', exitCode: 2, error: {code: 'usage', message: "unknown option '--jsn': did you mean --json?"}});
 	});
 
+	it("an unknown option's hint points at the help of the command typed, and shows '--' on that command, where it takes a VM", async () => {
+		const backup = await snapdeck(['backup', 'vm1', '--ful']);
+		expect(backup.stderr).toContain("'snapdeck help backup' lists its options; a name that begins with '-' goes after '--' (snapdeck backup -- -vm)");
+		expect(backup.stderr).not.toContain('snapdeck tree');
+		// list takes no VM: no '--' example, which would be wrong there.
+		const list = await snapdeck(['list', '--jsn']);
+		expect(list.stderr).toContain("'snapdeck help list' lists its options");
+		expect(list.stderr).not.toContain("goes after '--'");
+	});
+
+	it("prune's synopsis names --from TARGET, which its text and options describe", async () => {
+		const help = await snapdeck(['help', 'prune']);
+		expect(help.stdout.split('\n').slice(0, 3).join('\n')).toContain('[--from TARGET]');
+	});
+
 	it('near means one edit in a short word (a swap is one), two in a longer one', () => {
 		const commands = ['list', 'tree', 'log', 'backup', 'backups', 'restore', 'verify'];
 		expect(nearest('lsit', commands)).toEqual(['list']);

@@ -53,6 +53,22 @@ describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/
 		}
 	});
 
+	it('the folders in the home of this run, not of the build: HOME and XDG_* are read when used', async () => {
+		// What a module computes from the home folder as it loads is the builder's home in every run
+		// (env-paths did so): the demo lab, the backups and the configuration went to /root for everyone.
+		const home = await tempDir();
+		const env = {HOME: home, XDG_DATA_HOME: '', XDG_CONFIG_HOME: '', SNAPDECK_CONFIG_DIR: ''};
+		const config = await snapdeck(['config', 'path'], env);
+		expect(config.exitCode, config.stderr).toBe(0);
+		expect(config.stdout.trim()).toBe(path.join(home, '.config', 'snapdeck', 'config.json'));
+		const list = await snapdeck(['list'], env);
+		expect(list.exitCode).toBe(2);
+		expect(list.stderr).toContain(`there is no lab at ${path.join(home, '.local', 'share', 'snapdeck', 'demo')}`);
+		const xdg = await tempDir();
+		const elsewhere = await snapdeck(['list'], {...env, XDG_DATA_HOME: xdg});
+		expect(elsewhere.stderr).toContain(`there is no lab at ${path.join(xdg, 'snapdeck', 'demo')}`);
+	});
+
 	it('a backup of a disk over 64 MiB: its point is hashed in a thread (which a snapshot must be able to start), and verify proves it', async () => {
 		const lab = await labWithVm('big1', ['vda'], 128);
 		await qemuIo.write(await lab.activeFile(), 0x5c, 0, 80 << 20);

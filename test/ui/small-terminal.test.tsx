@@ -53,6 +53,24 @@ describe('dialogs and the help in small and large terminals', () => {
 		expect([...seen].some(line => line.startsWith('Text fields:'))).toBe(true);
 	});
 
+	it('at 40x12 the snapshot tree still marks where the VM is (the columns after the name are what is cut)', async () => {
+		const lab = await labWithVm('web1');
+		await lab.take('installed');
+		await lab.take('configured-for-prod');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		await ui.waitFor(frame => frame.includes('web1'), 'the list');
+		ui.press('open');
+		const tree = await ui.waitFor(frame => frame.includes('web1: 2 snapshots'), 'the tree');
+		const lines = tree.split('\n');
+		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
+		expect(lines.find(line => line.includes('configured-for-prod ◀'))).toMatch(/configured-for-prod ◀ external/);
+		expect(lines.find(line => line.includes('installed'))).not.toContain('◀');
+		// At 80 columns, whole: the columns, then the marker in words.
+		ui.resize(80, 24);
+		await ui.waitFor(frame => /└─ configured-for-prod +external .* ◀ you are here/.test(frame), 'the marker in words at 80 columns');
+	});
+
 	it('at 200x60 the ? screen lays its keys out across the width, and cuts no line', async () => {
 		const lab = await labWithVm('wide1');
 		const ui = renderApp(lab.service);

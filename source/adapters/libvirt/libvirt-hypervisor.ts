@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 import {copyFile, mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import envPaths from 'env-paths';
+import {userDir} from '../../core/user-dirs.js';
 import {z} from 'zod';
 import {ARCHIVE_IMAGE_NAME} from '../../core/backup-manifest.js';
 import {mapLimited} from '../../core/chain.js';
@@ -91,7 +91,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	/** Where snapdeck keeps a domain's lock, pending operation and journal (libvirt keeps the rest). */
 	private folderOf(vm: string) {
 		const connection = createHash('sha256').update(this.uri).digest('hex').slice(0, 12);
-		return path.join(envPaths('snapdeck', {suffix: ''}).data, 'libvirt', connection, vm);
+		return path.join(userDir('data', process.env, os.homedir()), 'libvirt', connection, vm);
 	}
 
 	names(): Promise<string[]> {

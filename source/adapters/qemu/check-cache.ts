@@ -1,6 +1,7 @@
 import {lstat} from 'node:fs/promises';
 import path from 'node:path';
-import envPaths from 'env-paths';
+import os from 'node:os';
+import {userDir} from '../../core/user-dirs.js';
 import {stateFolder, readStateFile} from '../safe-fs.js';
 import {writeFileAtomic} from '../state/atomic-file.js';
 import type {QemuImg, QemuImgCheck} from './qemu-img.js';
@@ -16,7 +17,7 @@ import type {QemuImg, QemuImgCheck} from './qemu-img.js';
  * file loses nothing but time, so it is written whole (writeFileAtomic) without an fsync.
  * SNAPDECK_CHECK_CACHE names another file, or `off` checks every image every time.
  */
-const cacheFile = () => process.env['SNAPDECK_CHECK_CACHE'] ?? path.join(envPaths('snapdeck', {suffix: ''}).cache, 'image-checks.json');
+const cacheFile = () => process.env['SNAPDECK_CHECK_CACHE'] ?? path.join(userDir('cache', process.env, os.homedir()), 'image-checks.json');
 
 /** At most this many verdicts are kept (the newest), so that a host whose images come and go does not grow it forever. */
 const LIMIT = 20_000;

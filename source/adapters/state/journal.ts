@@ -1,14 +1,14 @@
 import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import envPaths from 'env-paths';
+import {userDir} from '../../core/user-dirs.js';
 import type {JournalEntry, JournalRecord} from '../../core/plan.js';
 import {appendStateFile, makeDirs} from '../safe-fs.js';
 
 export type {JournalRecord};
 
 /** Every change snapdeck makes, from any VM and connection: one file, one JSON line each. */
-export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(envPaths('snapdeck', {suffix: ''}).data, 'journal.jsonl');
+export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(userDir('data', process.env, os.homedir()), 'journal.jsonl');
 
 /** Appends one line and fsyncs it: a crash right after a change still finds it recorded. */
 export async function appendJournalFile(file: string, line: object): Promise<void> {

@@ -1,7 +1,8 @@
 import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject} from 'node:crypto';
 import {chmod, readFile} from 'node:fs/promises';
 import path from 'node:path';
-import envPaths from 'env-paths';
+import os from 'node:os';
+import {userDir} from '../../core/user-dirs.js';
 import {canonicalJson, type Receipt, type ReceiptBody} from '../../core/receipt.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {makeDirs, readStateFile} from '../safe-fs.js';
@@ -9,7 +10,7 @@ import {writeFileAtomic} from './atomic-file.js';
 
 /** Where snapdeck keeps its receipt key: the configuration's folder (SNAPDECK_CONFIG_DIR, else ~/.config/snapdeck). */
 export const receiptKeyFiles = () => {
-	const dir = process.env['SNAPDECK_CONFIG_DIR'] ?? envPaths('snapdeck', {suffix: ''}).config;
+	const dir = process.env['SNAPDECK_CONFIG_DIR'] ?? userDir('config', process.env, os.homedir());
 	return {dir, privateKey: path.join(dir, 'receipts-ed25519.key'), publicKey: path.join(dir, 'receipts-ed25519.pub')};
 };
 

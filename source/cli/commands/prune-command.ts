@@ -1,14 +1,13 @@
 import {maskCredentials} from '../../core/notifications.js';
-import {createInterface} from 'node:readline/promises';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';
-import {askToProceed, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
+import {askToProceed, askYes, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'prune',
 	usage: `  snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
-                    --keep-monthly N --keep-yearly N] [--dry-run]
+                    --keep-monthly N --keep-yearly N] [--from TARGET] [--dry-run]
                                             remove points by retention (Proxmox Backup Server's
                                             rules); without --keep-..., the VM's policy's; with
                                             --from TARGET, the VM's copies there (restic forget and
@@ -30,9 +29,7 @@ export default defineCommand({
 				if (!flags.json) print(lines.join('\n'));
 				if (!flags.yes) {
 					if (!process.stdin.isTTY) throw new SnapdeckError('usage', 'refusing to forget off-site copies without a confirmation, and standard input is not a terminal', 'pass --yes to go ahead, or --dry-run to see the plan');
-					const prompt = createInterface({input: process.stdin, output: process.stderr});
-					const answer = await prompt.question('Proceed? [y/N] ').finally(() => prompt.close());
-					if (!/^y(es)?$/i.test(answer.trim())) return 'declined';
+					if (!await askYes('Proceed? [y/N] ')) return 'declined';
 				}
 				await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
 				return 'done';

@@ -3,7 +3,8 @@ import type {OverlayModule, OverlayOf} from './overlay.js';
 
 /** The name a restore is made under. */
 export const restoreOverlay: OverlayModule<OverlayOf<'restore'>> = {
-	context: () => 'dialog',
+	// One field: Tab has nowhere to go, so the help bar offers it not.
+	context: () => 'nameDialog',
 	key(overlay, {command, actions, update, close, edited}) {
 		if (command === 'submit') {
 			// An invalid name is said on the status line; the dialog stays to fix it.
