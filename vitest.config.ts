@@ -28,7 +28,7 @@ export const UNIT_TESTS = [
 	'test/monitoring/**/*.test.ts',
 	'test/cli/{readme,typos}.test.ts',
 	'test/ui/{pager,text-edit}.test.ts',
-	'test/ui/{keys,plan-pager,rendering,small-terminal,starting}.test.tsx',
+	'test/ui/{app,keys,plan-pager,rendering,small-terminal,starting}.test.tsx',
 	'test/adapters/{guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
 	'test/backup/{hashing,offsite-record}.test.ts',
 ];
