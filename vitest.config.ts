@@ -9,11 +9,35 @@ export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${proc
 export const TEST_CONFIG_DIR = path.join(os.tmpdir(), `snapdeck-test-config-${process.pid}`);
 /** restic's cache of the off-site tests' repositories, there and not in ~/.cache/restic; removed after the run. */
 export const TEST_RESTIC_CACHE = path.join(os.tmpdir(), `snapdeck-test-restic-cache-${process.pid}`);
+/** The unit tier's PATH: links to every command on the caller's PATH but the system tools (test/helpers/unit-setup.ts). */
+export const UNIT_PATH = path.join(os.tmpdir(), `snapdeck-test-unit-path-${process.pid}`);
+
+/**
+ * The unit tier (`npm run test:unit`): the test files that need no QEMU, libvirt, restic, rclone
+ * or libguestfs, and run with none of them on PATH. UI and service tests here run on the in-memory
+ * hypervisor, which test/contract/ holds to what the real adapters do. Everything else is the
+ * system tier. `npm test` runs both, each file once.
+ */
+export const UNIT_TESTS = [
+	'test/unit-tier.test.ts',
+	'test/core/**/*.test.ts',
+	'test/contract/memory.test.ts',
+	'test/jobs/**/*.test.ts',
+	'test/config/**/*.test.ts',
+	'test/scripts/**/*.test.ts',
+	'test/monitoring/**/*.test.ts',
+	'test/cli/{bad-connection,readme,typos}.test.ts',
+	'test/ui/{pager,text-edit}.test.ts',
+	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting}.test.tsx',
+	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
+	'test/backup/{hashing,offsite-record}.test.ts',
+];
+
+const env = {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR, RESTIC_CACHE_DIR: TEST_RESTIC_CACHE};
 
 export default defineConfig({
 	test: {
-		include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-		globalSetup: ['test/helpers/build.ts'],
+		// No globalSetup here: vitest runs the root's even for `--project unit` (the projects below hold them).
 		// The longest files first (test/durations.json), so both workers finish together.
 		sequence: {sequencer: LongestFirst},
 		// Three workers on the 2-core CI machine: much of a test's time is waiting (a guest's boot, a
@@ -21,10 +45,15 @@ export default defineConfig({
 		pool: 'forks',
 		poolOptions: {forks: {maxForks: 3, minForks: 1}},
 		// Colour escapes on even without a terminal, so the NO_COLOR test sees a difference.
-		env: {FORCE_COLOR: '1', SNAPDECK_JOURNAL: TEST_JOURNAL, SNAPDECK_CONFIG_DIR: TEST_CONFIG_DIR, RESTIC_CACHE_DIR: TEST_RESTIC_CACHE},
+		env,
 		// A bound on a hung test, not a speed limit: a test that kills and recovers a job at each of its
 		// steps takes a minute on a quiet 2-core machine and more beside a busy one.
 		testTimeout: 180_000,
 		hookTimeout: 120_000,
+		projects: [
+			{extends: true, test: {name: 'unit', include: UNIT_TESTS, globalSetup: ['test/helpers/unit-setup.ts'], env: {...env, PATH: UNIT_PATH}}},
+			// The end-to-end tests drive bin/snapdeck, which runs the bundle: test/helpers/build.ts builds it first.
+			{extends: true, test: {name: 'system', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: UNIT_TESTS, globalSetup: ['test/helpers/build.ts']}},
+		],
 	},
 });

@@ -4,6 +4,8 @@ import v8 from 'node:v8';
 import {main} from './main.js';
 // Every module a command may load, loaded and initialised now, while the snapshot is built, so a
 // command starts with its code ready (main and the service load these on first use otherwise).
+// Not the configuration (config/config.ts): conf and what it uses (env-paths, atomically) ask for
+// the home folder and the user as they load, so they load when a command first reads the config.
 import './command-runner.js';
 import './help.js';
 import './parse-error.js';
@@ -13,7 +15,6 @@ import '../service/targets.js';
 import '../service/deliver-notifications.js';
 import '../service/scheduler.js';
 import '../service/schedule-state.js';
-import '../config/config.js';
 import '../adapters/local/local-hypervisor.js';
 import '../adapters/libvirt/libvirt-hypervisor.js';
 import '../adapters/state/journal.js';

@@ -107,5 +107,16 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			await f.service.perform({kind: 'revert', vm: f.vm, snapshot: 'i1'}, yes);
 			expect(await f.reads(A, 1)).toBe(true);
 		});
+
+		it.runIf(options.internal)('a merge that would orphan internal snapshots is refused, naming them and the way out, and changes nothing', async () => {
+			const f = await make();
+			await f.write(A, 1);
+			await take(f, 'e1');
+			await f.write(B, 1);
+			await take(f, 'i2', 'internal');
+			await expect(f.service.perform({kind: 'merge', vm: f.vm, snapshot: 'e1'}, yes)).rejects.toMatchObject({message: expect.stringContaining('holds internal snapshots i2'), hint: expect.stringContaining('delete those internal snapshots first')});
+			expect((await f.service.tree(f.vm)).snapshots.map(snapshot => snapshot.name)).toEqual(['e1', 'i2']);
+			expect(await f.reads(B, 1)).toBe(true);
+		});
 	});
 }

@@ -247,6 +247,11 @@ export class MemoryHypervisor implements Hypervisor {
 		return this.vm(vm).journal;
 	}
 
+	/** The VM's definition: its disks, snapshots and current snapshot (a copy). */
+	definitionOf(vm: string): VmDefinition {
+		return structuredClone(this.vm(vm).definition);
+	}
+
 	/** Snapshots as the VM's definition lists them. */
 	snapshotsOf(vm: string): readonly Snapshot[] {
 		return this.vm(vm).definition.snapshots;

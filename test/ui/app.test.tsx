@@ -1,21 +1,18 @@
-import path from 'node:path';
-import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS, displayKey, type Command, type Context} from '../../source/ui/keymap.js';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {wrapWhole} from '../../source/ui/layout.js';
-import {labWithVm} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
-/** The backing chain as qemu-img sees it, top first, as file names. */
-async function chainOf(file: string): Promise<string[]> {
-	const {stdout} = await execa('qemu-img', ['info', '-U', '--backing-chain', '--output=json', file]);
-	return (JSON.parse(stdout) as Array<{filename: string}>).map(layer => path.basename(layer.filename));
+/** The VM's backing chain, top first, as file names (the contract suite holds it to qemu-img's). */
+async function chainOf(lab: ReturnType<typeof memoryLab>): Promise<string[]> {
+	return (await lab.service.list()).find(vm => vm.name === lab.definition().name)!.disks[0]!.chain;
 }
 
-describe('the terminal UI on a real lab', () => {
+describe('the terminal UI', () => {
 	it('takes, reverts and merges a snapshot by keys alone, showing the plan first, and the disk follows', async () => {
-		const lab = await labWithVm('web9');
+		const lab = memoryLab('web9');
 		await lab.write(0xa1, 1);
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9') && frame.includes('stopped'), 'the VM list');
@@ -32,7 +29,7 @@ describe('the terminal UI on a real lab', () => {
 		await ui.waitFor(frame => frame.includes('Creates: vda.before-upgrade.qcow2') && frame.includes('Proceed?'), 'the plan of the snapshot');
 		ui.press('confirm');
 		await ui.waitFor(frame => /before-upgrade .*◀ you are here/.test(frame), 'the new snapshot as current');
-		expect(await chainOf(await lab.activeFile())).toEqual(['vda.before-upgrade.qcow2', 'vda.qcow2']);
+		expect(await chainOf(lab)).toEqual(['vda.before-upgrade.qcow2', 'web9-vda.qcow2']);
 
 		// The guest writes B; revert brings A back.
 		await lab.write(0xb2, 1);
@@ -53,15 +50,15 @@ describe('the terminal UI on a real lab', () => {
 		ui.press('submit');
 		await ui.waitFor(frame => frame.includes('no snapshots yet'), 'the tree after the merge');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
-		expect((await chainOf(await lab.activeFile())).length).toBe(1);
+		expect((await chainOf(lab)).length).toBe(1);
 	});
 
 	it('shows a plan whole: long lines wrap, nothing is cut; at 40x12 it scrolls to the end; discarding data takes the VM name, not y', async () => {
-		const lab = await labWithVm('web9');
+		const lab = memoryLab('web9');
 		const long = 'before-the-distribution-upgrade-of-the-web-server-2026-11-30';
 		await lab.take(long);
 		await lab.write(0xb2, 1);
-		const before = JSON.stringify(await lab.vmFile());
+		const before = JSON.stringify(lab.definition());
 		const plan = lab.service.plan({kind: 'revert', vm: 'web9', snapshot: long}, await lab.service.hypervisor.inspect('web9'));
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
@@ -98,7 +95,7 @@ describe('the terminal UI on a real lab', () => {
 		await ui.waitFor(frame => frame.includes('Type web9 to proceed: yweb9'), 'what was typed');
 		ui.press('submit');
 		await ui.waitFor(frame => frame.includes('type web9 exactly, or Esc to cancel'), 'the note');
-		expect(JSON.stringify(await lab.vmFile())).toBe(before);
+		expect(JSON.stringify(lab.definition())).toBe(before);
 
 		// 40x12: the same plan covers the terminal and pages; every row of it can be brought on screen, the last one too.
 		ui.resize(40, 12);
@@ -107,46 +104,11 @@ describe('the terminal UI on a real lab', () => {
 		ui.press('dismiss');
 		// (At 40 columns the job's line is cut before its outcome: the dialog gone and the data unchanged say it.)
 		await ui.waitFor(frame => !frame.includes('Type web9') && frame.includes('· revert web9'), 'the declined job');
-		expect(JSON.stringify(await lab.vmFile())).toBe(before);
-	});
-
-	it("the take dialog's options reach the data: an internal snapshot really is inside the image; what the VM does not allow says why", async () => {
-		const lab = await labWithVm('web9');
-		await lab.write(0xc1, 1);
-		const ui = renderApp(lab.service);
-		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
-		ui.press('take');
-		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web9'), 'the take dialog');
-		expect(dialog).toContain('[ ] with memory (the RAM too) (the VM is not running)');
-		expect(dialog).toContain('[ ] quiesced through the guest agent (the VM is not running)');
-		// Ctrl-U clears the name, the left arrow moves into it.
-		ui.type('\x15');
-		ui.type('inide');
-		ui.type('\x1b[D\x1b[D\x1b[D');
-		ui.type('s');
-		await ui.waitFor(frame => frame.includes('Name:        ins▏ide'), 'the name edited in the middle');
-		ui.type('\x05');
-		ui.press('nextField');
-		ui.press('nextField');
-		ui.type(' ');
-		await ui.waitFor(frame => frame.includes('[x] internal (inside the images)'), 'internal ticked');
-		// Tab goes round the fields the VM allows (name, description, internal), never onto memory: back in the name.
-		ui.press('nextField');
-		ui.type(' ');
-		await ui.waitFor(frame => frame.includes('Name:        inside ▏'), 'the space typed into the name');
-		expect(ui.frame()).toContain('[ ] with memory');
-		ui.type('\x7f');
-		ui.press('submit');
-		await ui.waitFor(frame => frame.includes("record internal snapshot 'inside'") && frame.includes('Proceed?'), 'the plan of an internal snapshot');
-		ui.press('confirm');
-		await ui.waitFor(frame => frame.includes("✓ take 'inside' of web9 done"), 'the snapshot taken');
-		const {stdout} = await execa('qemu-img', ['snapshot', '-l', '-U', await lab.activeFile()]);
-		expect(stdout).toContain('inside');
-		expect((await lab.vmFile()).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([['inside', 'internal']]);
+		expect(JSON.stringify(lab.definition())).toBe(before);
 	});
 
 	it('below 40x12 it asks for a larger terminal and acts on no key but quit; larger again, it is back as it was', async () => {
-		const lab = await labWithVm('web9');
+		const lab = memoryLab('web9');
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
 		ui.resize(30, 10);
@@ -173,9 +135,9 @@ describe('the terminal UI on a real lab', () => {
 	});
 
 	it('changes nothing when the confirmation is declined', async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		await lab.take('s1');
-		const before = JSON.stringify(await lab.vmFile());
+		const before = JSON.stringify(lab.definition());
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('vm1'), 'the VM list');
 		ui.press('open');
@@ -185,11 +147,11 @@ describe('the terminal UI on a real lab', () => {
 		ui.type('vm');
 		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('declined: nothing was changed'), 'the declined job');
-		expect(JSON.stringify(await lab.vmFile())).toBe(before);
+		expect(JSON.stringify(lab.definition())).toBe(before);
 	});
 
 	it('shows a refusal as a readable message, not a crash', async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		await lab.take('e1');
 		await lab.take('i2', 'internal');
 		const ui = renderApp(lab.service);
@@ -204,7 +166,7 @@ describe('the terminal UI on a real lab', () => {
 	});
 
 	it('handles keys that arrive in one read, as they do over SSH', async () => {
-		const lab = await labWithVm('aaa');
+		const lab = memoryLab('aaa');
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('aaa'), 'the VM list');
 		ui.type('t\x1b');
@@ -215,7 +177,7 @@ describe('the terminal UI on a real lab', () => {
 
 describe('keys and help come from one keymap table', () => {
 	it("the help bar and each screen's ? list that screen's keys from the keymap, whole, in 80x24", async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		const ui = renderApp(lab.service);
 		let frame = await ui.waitFor(frame => frame.includes('vm1'), 'the VM list');
 		const lines = frame.split('\n');
@@ -246,7 +208,7 @@ describe('keys and help come from one keymap table', () => {
 	});
 
 	it('an override in the config replaces the key everywhere: input, help bar', async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		const keymap = buildKeymap({take: ['s']});
 		const ui = renderApp(lab.service, {keymap});
 		await ui.waitFor(frame => frame.includes('vm1'), 'the VM list');
@@ -257,7 +219,7 @@ describe('keys and help come from one keymap table', () => {
 	});
 
 	it('applies the configuration\'s keymap once it has loaded after the first frame, and shows a broken one', async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		const ui = renderApp(lab.service, {loadKeymap: async () => buildKeymap({take: ['s']})});
 		await ui.waitFor(frame => frame.includes(`${displayKey('s')} take`) && frame.includes('vm1'), 'the overridden help bar');
 		ui.type('s');
@@ -276,8 +238,7 @@ describe('keys and help come from one keymap table', () => {
 	});
 
 	it('filters the list with /', async () => {
-		const lab = await labWithVm('web1');
-		await labWithVm('db1');
+		const lab = memoryLab('web1');
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web1'), 'the VM list');
 		ui.press('filter');
@@ -297,84 +258,26 @@ describe('keys and help come from one keymap table', () => {
 
 describe('the cursor follows a VM, not a row', () => {
 	it('stays on the selected VM when a refresh brings a VM in above it, so the next key acts on the same VM', async () => {
-		const lab = await labWithVm('m2');
-		const {mkdir} = await import('node:fs/promises');
-		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
-		const {qemuImg} = await import('../helpers/lab.js');
-		const addVm = async (name: string) => {
-			const folder = path.join(lab.root, name);
-			await mkdir(folder);
-			await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-			await writeVmFile(folder, {version: 1, name, description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
-		};
-		await addVm('m1');
+		const lab = memoryLab('m2');
+		const addVm = (name: string) => lab.hypervisor.addVm(name, ['vda'], 1);
+		addVm('m1');
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('m1') && frame.includes('m2'), 'the VM list');
 		ui.press('down');
 		await ui.waitFor(frame => /▸ . m2/.test(frame), 'the cursor on m2');
-		await addVm('a0');
+		addVm('a0');
 		ui.press('refresh');
 		await ui.waitFor(frame => frame.includes('a0') && /▸ . m2/.test(frame), 'a0 above, the cursor still on m2');
 		ui.press('open');
 		await ui.waitFor(frame => frame.includes('VMs › m2'), "m2's tree, not the VM now in its old row");
 	});
 
-	it('marks a VM another snapdeck is at work on as busy, and its changing keys say why instead of acting', async () => {
-		const lab = await labWithVm('m3');
-		const {mkdir, writeFile} = await import('node:fs/promises');
-		const os = await import('node:os');
-		// Another snapdeck's job: a live process on this host holding m3's lock.
-		const other = execa('sleep', ['60'], {reject: false});
-		try {
-			await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
-			await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify({pid: other.pid, host: os.hostname(), user: 'ops', command: 'snapdeck backup m3', since: '2026-11-25T11:59:00Z', token: 't1'}));
-			const ui = renderApp(lab.service, {refreshMs: 200});
-			await ui.waitFor(frame => /m3 +busy/.test(frame), 'm3 marked busy');
-			ui.press('take');
-			await ui.waitFor(frame => frame.includes(`m3 is busy: pid ${other.pid} (snapdeck backup m3), user ops`), 'why take does nothing');
-			expect(ui.frame()).not.toContain('Take a snapshot of m3');
-			other.kill();
-			await ui.waitFor(frame => /m3 +stopped/.test(frame), 'm3 free again once that job is gone');
-			ui.press('take');
-			await ui.waitFor(frame => frame.includes('Take a snapshot of m3'), 'the take dialog');
-		} finally {
-			other.kill();
-			await other;
-		}
-	});
-
-	it('on a local lab, shows another operator\'s change at once, without waiting for the next poll', async () => {
-		const lab = await labWithVm('w2');
-		const {mkdir} = await import('node:fs/promises');
-		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
-		const {qemuImg} = await import('../helpers/lab.js');
-		// No poll within the test's time: only the adapter's change reports can bring the changes in.
-		const ui = renderApp(lab.service, {refreshMs: 600_000});
-		await ui.waitFor(frame => frame.includes('w2') && frame.includes('VMs (1)'), 'the VM list');
-		const folder = path.join(lab.root, 'a0');
-		await mkdir(folder);
-		// The folder comes first (as a copy or mkdir makes it): without its vm.json it is damaged, until vm.json comes.
-		await ui.waitFor(frame => /a0 +damaged/.test(frame), 'the new folder, damaged', 5000);
-		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
-		await ui.waitFor(frame => frame.includes('VMs (2)') && /a0 +stopped/.test(frame), 'the new VM, whole', 5000);
-		// Another operator's snapdeck, another process: its lock is what the adapter sees.
-		await execa(path.resolve('bin/snapdeck'), ['snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);
-		await ui.waitFor(frame => /▸ . w2 .* seen/.test(frame), "w2's new snapshot, the cursor still on w2", 5000);
-	});
-
 	it('follows changes made elsewhere on its own, without R, and the cursor stays put', async () => {
-		const lab = await labWithVm('m2');
-		const {mkdir} = await import('node:fs/promises');
-		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
-		const {qemuImg} = await import('../helpers/lab.js');
+		const lab = memoryLab('m2');
 		const ui = renderApp(lab.service, {refreshMs: 200});
 		await ui.waitFor(frame => frame.includes('m2') && frame.includes('VMs (1)'), 'the VM list');
 		// Another operator adds a VM above, and takes a snapshot of m2.
-		const folder = path.join(lab.root, 'a0');
-		await mkdir(folder);
-		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		lab.hypervisor.addVm('a0', ['vda'], 1);
 		await lab.take('elsewhere');
 		const frame = await ui.waitFor(frame => frame.includes('VMs (2)') && /▸ . m2 .* elsewhere/.test(frame), 'a0 and the snapshot, with the cursor still on m2');
 		expect(frame).toMatch(/a0/);
@@ -383,7 +286,7 @@ describe('the cursor follows a VM, not a row', () => {
 
 describe('keys follow what the connection can do (its roles)', () => {
 	it('a key whose role the connection lacks says why on the status line and starts no job', async () => {
-		const lab = await labWithVm('role1');
+		const lab = memoryLab('role1');
 		// A connection without backups, with the adapter's reason (as a remote libvirt host has for instant restores).
 		Object.assign(lab.hypervisor, {roles: {...lab.hypervisor.roles, backups: undefined}, unavailable: {backups: 'this connection keeps no backups (a test)'}});
 		const ui = renderApp(lab.service);

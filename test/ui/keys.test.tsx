@@ -1,27 +1,15 @@
-import {mkdir} from 'node:fs/promises';
-import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {writeVmFile} from '../../source/adapters/local/vm-file.js';
-import {labWithVm, qemuImg} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {rawKey, renderApp} from '../helpers/ui.js';
 
 /** A lab of the VMs named, as the demo lab has them: the list sorts them app1, db1, live1, web1. */
-async function labOf(names: string[]) {
-	const lab = await labWithVm(names[0]);
-	for (const name of names.slice(1)) {
-		const folder = path.join(lab.root, name);
-		await mkdir(folder);
-		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-		await writeVmFile(folder, {version: 1, name, description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
-	}
-	return lab;
-}
+const labOf = (names: string[]) => memoryLab(names, {sizeMiB: 1});
 
 const selected = (frame: string) => /▸ . (\S+)/.exec(frame)?.[1];
 
 describe('the cursor keeps its VM through filters', () => {
 	it('clearing or changing a filter leaves the cursor on the VM it was on while that VM is shown; the next key acts on it', async () => {
-		const lab = await labOf(['web1', 'app1', 'db1', 'live1']);
+		const lab = labOf(['web1', 'app1', 'db1', 'live1']);
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => selected(frame) === 'app1' && frame.includes('web1'), 'the list on app1');
 		ui.press('filter');
@@ -52,7 +40,7 @@ describe('the cursor keeps its VM through filters', () => {
 
 describe('text fields and dialogs: the keys readline users expect', () => {
 	it('Ctrl-C closes the filter field; a second Ctrl-C quits', async () => {
-		const lab = await labOf(['web1', 'db1']);
+		const lab = labOf(['web1', 'db1']);
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web1'), 'the list');
 		ui.press('filter');
@@ -66,7 +54,7 @@ describe('text fields and dialogs: the keys readline users expect', () => {
 	});
 
 	it('Ctrl-C closes the take dialog and declines a plan; Shift-Tab goes back a field; Delete and the arrows edit in the text', async () => {
-		const lab = await labOf(['web1']);
+		const lab = labOf(['web1']);
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web1'), 'the list');
 		ui.press('take');
@@ -94,6 +82,6 @@ describe('text fields and dialogs: the keys readline users expect', () => {
 		ui.type(rawKey('ctrl+c'));
 		await ui.waitFor(frame => frame.includes('declined: nothing was changed'), 'the plan declined by Ctrl-C');
 		expect(ui.exited()).toBe(false);
-		expect((await lab.vmFile()).snapshots).toEqual([]);
+		expect(lab.definition().snapshots).toEqual([]);
 	});
 });

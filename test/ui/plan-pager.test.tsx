@@ -1,12 +1,12 @@
 import {describe, expect, it} from 'vitest';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {pagerGeometry} from '../../source/ui/pager.js';
-import {labWithVm} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
 /** A VM on 'hotfix', a snapshot beside 'pre-upgrade', with data written since: reverting to 'pre-upgrade' discards it. */
 async function hotfixLab() {
-	const lab = await labWithVm('web1');
+	const lab = memoryLab('web1');
 	await lab.write(0x11, 0);
 	await lab.take('pre-upgrade');
 	await lab.write(0x22, 1);
@@ -21,7 +21,7 @@ const planLines = (frame: string) => (frame.includes('╭') ? frame.split('\n').
 describe('a plan in any terminal size: read whole before it is accepted', () => {
 	it('at 40x12 it covers the terminal, pages line by line with what is lost pinned, and takes the typed name only once every line was shown', async () => {
 		const lab = await hotfixLab();
-		const before = JSON.stringify(await lab.vmFile());
+		const before = JSON.stringify(lab.definition());
 		const ui = renderApp(lab.service);
 		ui.resize(40, 12);
 		await ui.waitFor(frame => frame.includes('web1'), 'the list');
@@ -35,7 +35,7 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		ui.type('web1');
 		ui.press('submit');
 		await ui.waitFor(frame => /\d+ lines? not read yet: PgDn/.test(frame), 'the refusal');
-		expect(JSON.stringify(await lab.vmFile())).toBe(before);
+		expect(JSON.stringify(lab.definition())).toBe(before);
 
 		const plan = lab.service.plan({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.service.hypervisor.inspect('web1'));
 		const rows = confirmRows(plan, 40).map(row => row.text.trimEnd());

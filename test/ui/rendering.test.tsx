@@ -5,7 +5,7 @@ import {VmList} from '../../source/ui/components/vm-list.js';
 import {keySpecsOf} from '../../source/ui/keymap.js';
 import {wrapLines} from '../../source/ui/layout.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
-import {labWithVm} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp, stripAnsi} from '../helpers/ui.js';
 
 const COLOUR = /\x1b\[(3[0-7]|9[0-7]|38;[0-9;]+)m/;
@@ -16,7 +16,7 @@ const summary = (index: number): VmSummary => ({
 
 describe('rendering', () => {
 	it('honours NO_COLOR: colour escapes with colours on, none with NO_COLOR', async () => {
-		const lab = await labWithVm();
+		const lab = memoryLab();
 		const coloured = renderApp(lab.service, {noColor: false});
 		await coloured.waitFor(frame => frame.includes('vm1'), 'the coloured list');
 		expect(coloured.lastFrame()).toMatch(COLOUR);

@@ -1,11 +1,11 @@
 import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS} from '../../source/ui/keymap.js';
-import {labWithVm} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {rawKey, renderApp} from '../helpers/ui.js';
 
 describe('dialogs and the help in small and large terminals', () => {
 	it('at 40x12 the take dialog keeps its title and fields in view; a long description scrolls with its cursor; an invalid name is said whole', async () => {
-		const lab = await labWithVm('web1');
+		const lab = memoryLab('web1');
 		const ui = renderApp(lab.service);
 		ui.resize(40, 12);
 		await ui.waitFor(frame => frame.includes('web1'), 'the list');
@@ -32,11 +32,12 @@ describe('dialogs and the help in small and large terminals', () => {
 	});
 
 	it('at 40x12 the header says where the operator is; the ? screen covers the terminal but the keys and pages to its end', async () => {
-		const lab = await labWithVm('a-vm-with-a-long-name-on-a-phone');
+		// A connection as long as a lab's folder (local:/tmp/snapdeck-test-…), too long for the line's start.
+		const lab = memoryLab('a-vm-with-a-long-name-on-a-phone', {connection: '/tmp/snapdeck-test-x1Yz2W'});
 		const ui = renderApp(lab.service);
 		ui.resize(40, 12);
 		const list = await ui.waitFor(frame => frame.includes('a-vm-with'), 'the list');
-		expect(list.split('\n')[0]).toMatch(/^snapdeck · VMs \(1\) · local:/);
+		expect(list.split('\n')[0]).toMatch(/^snapdeck · VMs \(1\) · memory:/);
 		ui.press('help');
 		let help = await ui.waitFor(frame => frame.includes('Keys on the VM list'), 'the help');
 		expect(help.split('\n')[0]).toBe('Keys on the VM list');
@@ -54,7 +55,7 @@ describe('dialogs and the help in small and large terminals', () => {
 	});
 
 	it('at 40x12 the snapshot tree still marks where the VM is (the columns after the name are what is cut)', async () => {
-		const lab = await labWithVm('web1');
+		const lab = memoryLab('web1');
 		await lab.take('installed');
 		await lab.take('configured-for-prod');
 		const ui = renderApp(lab.service);
@@ -72,7 +73,7 @@ describe('dialogs and the help in small and large terminals', () => {
 	});
 
 	it('at 200x60 the ? screen lays its keys out across the width, and cuts no line', async () => {
-		const lab = await labWithVm('wide1');
+		const lab = memoryLab('wide1');
 		const ui = renderApp(lab.service);
 		ui.resize(200, 60);
 		await ui.waitFor(frame => frame.includes('wide1'), 'the list');

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import type {Service} from '../../source/service/service.js';
-import {labWithVm} from '../helpers/lab.js';
+import {memoryLab} from '../helpers/memory-lab.js';
 import {renderStart} from '../helpers/ui.js';
 
 /** A load the test finishes when it chooses: the adapters and the config arriving after the first frame. */
@@ -16,7 +16,7 @@ function deferred() {
 
 describe('the first frame', () => {
 	it('shows the connection and the quit key before the service has loaded, then the VMs once it has', async () => {
-		const lab = await labWithVm('first1');
+		const lab = memoryLab('first1');
 		const load = deferred();
 		const ui = renderStart(lab.service.hypervisor.uri, load.load);
 		const first = await ui.waitFor(frame => frame.includes('starting'), 'the starting frame');
@@ -29,7 +29,7 @@ describe('the first frame', () => {
 	});
 
 	it('quits with the quit key while still starting: the app never opens', async () => {
-		const lab = await labWithVm('first2');
+		const lab = memoryLab('first2');
 		const load = deferred();
 		const ui = renderStart('', load.load);
 		await ui.waitFor(frame => frame.includes('reading the configuration…'), 'the starting frame');
