@@ -1,7 +1,11 @@
+import {render} from 'ink-testing-library';
 import {describe, expect, it} from 'vitest';
+import type {Finding} from '../../source/core/health.js';
+import {HealthList} from '../../source/ui/components/health-list.js';
+import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 import {Service} from '../../source/service/service.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
-import {renderApp} from '../helpers/ui.js';
+import {renderApp, stripAnsi} from '../helpers/ui.js';
 
 describe('health in the terminal UI', () => {
 	it('a badge per VM, H lists the findings with the key that fixes each, and fixing one clears it', async () => {
@@ -12,7 +16,7 @@ describe('health in the terminal UI', () => {
 		await ui.waitFor(frame => /▸ ! web9 +stopped/.test(frame), 'a warning badge (no backup)');
 
 		ui.press('health');
-		await ui.waitFor(frame => frame.includes('Health of 1 VM: 0 critical, 1 warnings') && /▸ WARN web9 +web9 has no backup: snapshots are not backups \[b backup\]/.test(frame), 'the finding with its fix key');
+		await ui.waitFor(frame => frame.includes('Health of 1 VM: 0 critical, 1 warning (no image checks: snapdeck health)') && /▸ WARN web9 +web9 has no backup: snapshots are not backups \[b backup\]/.test(frame), 'the finding with its fix key');
 		ui.press('backup');
 		await ui.waitFor(frame => frame.includes('Back up web9'), 'the backup dialog from the health view');
 		ui.press('backupAuto');
@@ -22,5 +26,14 @@ describe('health in the terminal UI', () => {
 		ui.press('back');
 		await ui.waitFor(frame => /▸ ✓ web9 +stopped/.test(frame), 'the ok badge');
 		expect((await service.backups('web9'))[0]!.verified).toMatchObject({ok: true});
+	});
+
+	it('the header is whole at 80 columns with a hundred VMs and their findings: the note says which command checks the images', () => {
+		const findings: Finding[] = Array.from({length: 113}, (_, index) => ({rule: 'backup-missing', severity: index < 12 ? 'critical' : 'warning', vm: `vm${index}`, message: 'no backup'}));
+		const {lastFrame, unmount} = render(<ThemeContext.Provider value={themeFor(true)}><HealthList findings={findings} vms={100} cursor={0} height={10} width={80} fixKeys={{}} /></ThemeContext.Provider>);
+		const header = stripAnsi(lastFrame()!).split('\n')[0]!;
+		unmount();
+		expect(header).toBe('Health of 100 VMs: 12 critical, 101 warnings (no image checks: snapdeck health)');
+		expect(header.length).toBeLessThanOrEqual(80);
 	});
 });

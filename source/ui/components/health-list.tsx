@@ -24,8 +24,9 @@ export function HealthList({findings, vms, cursor, height, width, fixKeys}: Prop
 	return (
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">
-				Health of {vms} VM{vms === 1 ? '' : 's'}: {findings.length === 0 ? <Text color={theme.ok}>all well</Text> : `${critical} critical, ${findings.length - critical} warnings`}
-				<Text color={theme.muted}> (images unchecked: snapdeck health checks them)</Text>
+				Health of {vms} VM{vms === 1 ? '' : 's'}: {findings.length === 0 ? <Text color={theme.ok}>all well</Text> : `${critical} critical, ${findings.length - critical} warning${findings.length - critical === 1 ? '' : 's'}`}
+				{/* Short enough that the whole line fits 80 columns with dozens of VMs and findings: the part cut was the command to run. */}
+				<Text color={theme.muted}> (no image checks: snapdeck health)</Text>
 			</Text>
 			{findings.slice(start, start + rows).map((finding, offset) => {
 				const isSelected = start + offset === cursor;
