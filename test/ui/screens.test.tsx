@@ -49,6 +49,21 @@ describe('screens', () => {
 		ui.press('dismiss');
 		await ui.waitFor(frame => !frame.includes('Finding on f1') && frame.includes('Health of 1 VM'), 'the health view again');
 	});
+
+	it('a finding fixed by a merge says where the merge is done: in the tree, not by Enter here (which shows the finding)', async () => {
+		const lab = memoryLab('m1');
+		// A snapshot taken long ago: older than the policy's 30 days.
+		await lab.service.perform({kind: 'take', vm: 'm1', request: {name: 'old1', kind: 'external', now: new Date('2025-01-01T00:00:00Z')}}, {command: 'test', confirm: async () => true});
+		const ui = renderApp(lab.service);
+		ui.press('health');
+		await ui.waitFor(frame => /snapshot 'old1' is \d+d old/.test(frame), 'the old snapshot found');
+		ui.resize(160, 24);
+		await ui.waitFor(frame => frame.includes('[m in the tree to merge]'), 'the row says where the merge is done');
+		ui.press('open');
+		const frame = await ui.waitFor(frame => frame.includes('Finding on m1'), 'the finding whole');
+		expect(frame.replace(/[│\s]+/g, ' ')).toContain('fix: Esc to the VM list, Enter on m1, then m on the snapshot (merge)');
+		expect(frame).not.toContain('Enter on the list');
+	});
 });
 
 describe('the UI state: one reducer over a tagged union', () => {

@@ -12,10 +12,14 @@ function HealthScreen({context, visible}: ScreenProps) {
 	const cursor = useCursor(context, 'health', findings, finding => `${finding.vm}\n${finding.rule}\n${finding.message}`);
 	const finding = cursor.current;
 	const key = (command: Command) => displayKey(keymap.keys[command][0] ?? '');
-	const fixKeys: Readonly<Record<string, string>> = {backup: key('backup'), verify: key('verify'), copy: key('copy'), merge: `${key('open')} on the list, then ${key('merge')}`};
+	// Merging is done in the VM's tree, not here (where Enter shows the finding whole): the row says where, the finding whole how to get there.
+	const fixKeys: Readonly<Record<string, string>> = {backup: key('backup'), verify: key('verify'), copy: key('copy'), merge: `${key('merge')} in the tree to`};
+	const fixText = (found: NonNullable<typeof finding>) => !found.fix ? null
+		: found.fix === 'merge' ? `${key('back')} to the VM list, ${key('open')} on ${found.vm}, then ${key('merge')} on the snapshot`
+		: fixKeys[found.fix] ?? null;
 	const onVm = (act: (vm: string) => string | void) => () => (finding ? act(finding.vm) : 'no finding selected');
 	useBinding(context, {rows: cursor.keys, vm: finding?.vm, commands: {
-		open: onVm(vm => dispatch({type: 'open', overlay: {kind: 'details', title: `Finding on ${vm}`, lines: findingDetails(finding!, finding!.fix ? fixKeys[finding!.fix] ?? null : null), scroll: 0}})),
+		open: onVm(vm => dispatch({type: 'open', overlay: {kind: 'details', title: `Finding on ${vm}`, lines: findingDetails(finding!, fixText(finding!)), scroll: 0}})),
 		backup: onVm(vm => actions.busy(vm) ?? actions.openBackup(vm)),
 		verify: onVm(vm => actions.verifyNewest(vm)),
 		copy: onVm(vm => actions.copy(vm)),
