@@ -54,6 +54,20 @@ describe('dialogs and the help in small and large terminals', () => {
 		expect([...seen].some(line => line.startsWith('Text fields:'))).toBe(true);
 	});
 
+	it('at 40x12 the VM list keeps where each VM is and its last backup: the counts are the columns that go', async () => {
+		const lab = memoryLab('web1');
+		await lab.take('configured');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		const list = await ui.waitFor(frame => frame.includes('web1'), 'the list');
+		const lines = list.split('\n');
+		expect(lines[1]!.trimEnd()).toMatch(/^ +NAME +STATE +BACKUP +CURRENT$/);
+		expect(lines.find(line => line.includes('web1'))!.trimEnd()).toMatch(/web1 +stopped +(never|-) +configured$/);
+		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
+		ui.resize(80, 24);
+		await ui.waitFor(frame => /NAME +STATE +DISKS +SNAPS +DEPTH +BACKUP +OFFSITE +CURRENT/.test(frame), 'every column at 80');
+	});
+
 	it('at 40x12 the snapshot tree still marks where the VM is (the columns after the name are what is cut)', async () => {
 		const lab = memoryLab('web1');
 		await lab.take('installed');

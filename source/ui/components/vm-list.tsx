@@ -26,9 +26,13 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(vms.length, selected, rows);
 	const nameWidth = Math.min(24, Math.max(4, ...vms.slice(start, start + rows).map(vm => vm.name.length)));
-	const currentWidth = Math.max(8, width - nameWidth - 53);
-	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, offsite: string, current: string) =>
-		`${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`;
+	// Every column where they fit (80 columns); else (40 columns, a phone) the ones that say what to do
+	// next, where the VM is and when it was last backed up, before the counts, which are what goes.
+	const full = width - nameWidth - 53 >= 8;
+	const currentWidth = Math.max(8, width - nameWidth - (full ? 53 : 23));
+	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, offsite: string, current: string) => full
+		? `${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`
+		: `${fit(name, nameWidth)}  ${fit(state, 8)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
 	const age = (at: string | null | undefined) => (at ? ageText(at, now) : at === null ? 'never' : '-');
 	return (
 		<Box flexDirection="column" height={height}>
