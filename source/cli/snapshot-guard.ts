@@ -6,9 +6,9 @@ import v8 from 'node:v8';
  * variable that snapdeck's modules or libraries read as they load, and every question about the
  * user or the host they ask then (home and temporary folders, host name, user, working folder), is
  * recorded, and the build fails on one that changes what snapdeck does: an answer taken at load
- * would be the build's in every later run (env-paths once kept the builder's home that way). Node's own reads (colours of its warnings) are not ours. Terminal and locale guesses of
- * libraries (TERM, LANG, CI...) and NODE_DEBUG (semver's debug log) are let through: no command
- * depends on them.
+ * would be the build's in every later run (env-paths once kept the builder's home that way).
+ * Node's own reads (colours of its warnings) are not ours. Terminal and locale guesses of libraries
+ * (TERM, LANG, CI...) and NODE_DEBUG (semver's debug log) are let through: no command depends on them.
  */
 const HARMLESS = /^(TERM|TERM_PROGRAM|COLORTERM|LANG|LC_\w+|CI|WT_SESSION|TERMINUS_SUBLIME|ConEmuTask|NODE_DEBUG)$/;
 
