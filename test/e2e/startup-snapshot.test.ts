@@ -1,4 +1,4 @@
-import {chmod, cp, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {chmod, cp, mkdir, readFile, rm, truncate, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
@@ -37,6 +37,9 @@ describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/
 		{start: 'the build\'s snapshot', from: 'snapshot', env: {}, bin: async () => path.resolve('bin/snapdeck')},
 		{start: 'a snapshot another node binary made: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => writeFile(path.join(dist, 'snapshot', 'node'), '1 2\n'))},
 		{start: 'no snapshot at all: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => rm(path.join(dist, 'snapshot', 'cli.blob')))},
+		// Node crashes (SIGSEGV, or an assertion) on a blob cut short by a copy or a full disk.
+		{start: 'a snapshot cut short: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 1 << 20))},
+		{start: 'an empty snapshot: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 0))},
 		{start: 'NODE_OPTIONS set (its flags may not fit the snapshot): the bundle', from: 'bundle', env: {NODE_OPTIONS: '--max-old-space-size=512'}, bin: async () => path.resolve('bin/snapdeck')},
 	])('from $start: a snapshot is taken with the environment of this run', async ({from, env, bin}) => {
 		const lab = await labWithVm('vm1');
