@@ -70,7 +70,8 @@ await build({
  * a command's own work (compiling ~1 MB of code, building zod's schemas, the garbage they leave:
  * bench/startup.mjs). It holds one CommonJS file, minified (the snapshot's size is start time),
  * without the UI: open-ui.ts is replaced by a module that runs the bundle for it. The blob only fits
- * the node binary that made it: bin/snapdeck checks that binary's size and time, stored beside it.
+ * the node binary that made it: bin/snapdeck checks that binary's size and time, stored beside it
+ * with the blob's own size.
  */
 await buildSnapshot();
 
@@ -106,5 +107,6 @@ async function buildSnapshot() {
 	}
 	rmSync(log);
 	const node = statSync(realpathSync(process.execPath));
-	writeFileSync('dist/snapshot/node', `${node.size} ${Math.floor(node.mtimeMs / 1000)}\n`);
+	// And the blob's size: node crashes on one cut short, so bin/snapdeck starts only the whole one.
+	writeFileSync('dist/snapshot/node', `${node.size} ${Math.floor(node.mtimeMs / 1000)} ${statSync('dist/snapshot/cli.blob').size}\n`);
 }

@@ -35,6 +35,16 @@ if (v8.startupSnapshot.isBuildingSnapshot()) {
 			if (typeof key === 'string' && calledByUs()) read.add(key);
 			return Reflect.get(target, key);
 		},
+		// `'FORCE_COLOR' in process.env` reads it as much as process.env.FORCE_COLOR does.
+		has(target, key) {
+			if (typeof key === 'string' && calledByUs()) read.add(key);
+			return Reflect.has(target, key);
+		},
+		// A copy ({...process.env}, Object.keys) keeps every variable of the build.
+		ownKeys(target) {
+			if (calledByUs()) read.add('every variable (a copy of process.env)');
+			return Reflect.ownKeys(target);
+		},
 	});
 	for (const [owner, names, prefix] of ASKED) {
 		for (const name of names) {

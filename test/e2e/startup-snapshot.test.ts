@@ -1,5 +1,6 @@
-import {chmod, cp, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {chmod, cp, mkdir, readFile, rm, truncate, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {build} from 'esbuild';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, snapdeck} from '../helpers/cli.js';
@@ -37,6 +38,9 @@ describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/
 		{start: 'the build\'s snapshot', from: 'snapshot', env: {}, bin: async () => path.resolve('bin/snapdeck')},
 		{start: 'a snapshot another node binary made: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => writeFile(path.join(dist, 'snapshot', 'node'), '1 2\n'))},
 		{start: 'no snapshot at all: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => rm(path.join(dist, 'snapshot', 'cli.blob')))},
+		// Node crashes (SIGSEGV, or an assertion) on a blob cut short by a copy or a full disk.
+		{start: 'a snapshot cut short: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 1 << 20))},
+		{start: 'an empty snapshot: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 0))},
 		{start: 'NODE_OPTIONS set (its flags may not fit the snapshot): the bundle', from: 'bundle', env: {NODE_OPTIONS: '--max-old-space-size=512'}, bin: async () => path.resolve('bin/snapdeck')},
 	])('from $start: a snapshot is taken with the environment of this run', async ({from, env, bin}) => {
 		const lab = await labWithVm('vm1');
@@ -67,6 +71,20 @@ describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/
 		const xdg = await tempDir();
 		const elsewhere = await snapdeck(['list'], {...env, XDG_DATA_HOME: xdg});
 		expect(elsewhere.stderr).toContain(`there is no lab at ${path.join(xdg, 'snapdeck', 'demo')}`);
+	});
+
+	it.each([
+		{read: "`'NAME' in process.env`", code: "export const forced = 'SNAPDECK_FORCED' in process.env;", named: 'SNAPDECK_FORCED'},
+		{read: 'Object.keys(process.env)', code: 'export const names = Object.keys(process.env).length;', named: 'every variable'},
+	])('the build fails on a module that reads the environment as it loads through $read (snapshot-guard.ts)', async ({code, named}) => {
+		// A proxy that sees only `process.env.NAME` let these keep the build's environment unseen.
+		const dir = await tempDir();
+		await writeFile(path.join(dir, 'reader.ts'), `${code}\n`);
+		await writeFile(path.join(dir, 'entry.ts'), `import {loaded} from ${JSON.stringify(path.resolve('source/cli/snapshot-guard.ts'))};\nimport * as reader from './reader.js';\nloaded();\nconsole.log(reader);\n`);
+		await build({entryPoints: [path.join(dir, 'entry.ts')], outfile: path.join(dir, 'entry.cjs'), bundle: true, format: 'cjs', platform: 'node', logLevel: 'silent'});
+		const made = await execa(process.execPath, ['--snapshot-blob', path.join(dir, 'entry.blob'), '--build-snapshot', path.join(dir, 'entry.cjs')], {reject: false, stdin: 'ignore', env: {SNAPDECK_FORCED: '1'}});
+		expect(made.exitCode).not.toBe(0);
+		expect(made.stderr).toContain(`modules read ${named}`);
 	});
 
 	it('a backup of a disk over 64 MiB: its point is hashed in a thread (which a snapshot must be able to start), and verify proves it', async () => {
