@@ -42,6 +42,9 @@ if (spawnSync('which', ['virtnbdbackup']).status !== 0) {
 }
 const peerVersion = run('virtnbdbackup', ['--version']).trim();
 
+/** The CPU seconds (user + system) that /usr/bin/time -f 'CPU %U %S' wrote last on `stderr`. */
+const timedCpu = stderr => stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/).slice(1).reduce((sum, part) => sum + Number(part), 0);
+
 /** Runs a command under /usr/bin/time, with its domain's QEMU watched: wall seconds, and CPU seconds of both. */
 function measured(domain, command, args, env = {}) {
 	execFileSync('sync');
@@ -51,8 +54,7 @@ function measured(domain, command, args, env = {}) {
 	const result = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {env: {...process.env, NO_COLOR: '1', ...env}, encoding: 'utf8', maxBuffer: 1 << 26});
 	const seconds = (performance.now() - started) / 1000;
 	if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-	const [, user, system] = result.stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/);
-	return {seconds, cpu: Number(user) + Number(system) + cpuOf(qemu) - before};
+	return {seconds, cpu: timedCpu(result.stderr) + cpuOf(qemu) - before};
 }
 
 /** `jobs` (command lines) run at once: wall seconds until the last ends, and their CPU seconds. */
@@ -61,7 +63,7 @@ async function together(jobs) {
 	const started = performance.now();
 	const results = await Promise.all(jobs.map(([command, ...args]) => promisify(execFile)('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {maxBuffer: 1 << 26})));
 	const seconds = (performance.now() - started) / 1000;
-	const cpu = results.reduce((sum, {stderr}) => sum + stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/).slice(1).reduce((a, b) => a + Number(b), 0), 0);
+	const cpu = results.reduce((sum, {stderr}) => sum + timedCpu(stderr), 0);
 	return {seconds, cpu};
 }
 

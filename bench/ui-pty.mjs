@@ -10,7 +10,7 @@ import {spawn, spawnSync, execFileSync} from 'node:child_process';
 import {copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {cleanupOnSignals, cpuSeconds, report} from './report.mjs';
+import {cleanupOnSignals, cpuSeconds, report, settled} from './report.mjs';
 
 const BIN = path.resolve('bin/snapdeck');
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -182,7 +182,6 @@ async function uiTake(pairs) {
 		writeFileSync(path.join(dir, 'domain.xml'), `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`);
 		virsh('define', '--file', path.join(dir, 'domain.xml'));
 		virsh('start', '--domain', name);
-		const {settled} = await import('./report.mjs');
 		await settled([Number(execFileSync('cat', [`/run/libvirt/qemu/${name}.pid`], {encoding: 'utf8'}).trim())]);
 		ui = inPty(`${BIN} --connect ${URI}`, {NO_COLOR: '1'});
 		await ui.until(text => text.includes(name), 60_000);

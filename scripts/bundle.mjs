@@ -39,6 +39,17 @@ const zodEnglishOnly = {
 	},
 };
 
+/** What both builds share: Node 20, and React's production build (see the bundle's define). */
+const common = {
+	bundle: true,
+	platform: 'node',
+	target: 'node20',
+	logLevel: 'warning',
+	// React's production build: its development build logs every component render through
+	// performance.measure and checks props, which cost CPU on every frame (seen in --cpu-prof).
+	define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},
+};
+
 // Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
 rmSync('dist/bundle', {recursive: true, force: true});
 rmSync('dist/snapshot', {recursive: true, force: true});
@@ -47,19 +58,13 @@ await build({
 	// The benchmarks drive the adapters directly, from the same bundle build.
 	entryPoints: {snapdeck: 'source/cli/entry.ts', 'libvirt-bench': 'source/adapters/libvirt/libvirt-hypervisor.ts'},
 	outdir: 'dist/bundle',
-	bundle: true,
+	...common,
 	splitting: true,
 	format: 'esm',
-	platform: 'node',
-	target: 'node20',
 	sourcemap: true,
-	logLevel: 'warning',
 	plugins: [inkCursorFix, zodEnglishOnly],
 	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
 	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
-	// React's production build: its development build logs every component render through
-	// performance.measure and checks props, which cost CPU on every frame (seen in --cpu-prof).
-	define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},
 	// CommonJS packages (React) call require(); give the ES module bundle one.
 	banner: {js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);"},
 });
@@ -80,19 +85,15 @@ async function buildSnapshot() {
 		entryPoints: {cli: 'source/cli/snapshot-entry.ts'},
 		outdir: 'dist/snapshot',
 		outExtension: {'.js': '.cjs'},
-		bundle: true,
+		...common,
 		format: 'cjs',
-		platform: 'node',
-		target: 'node20',
 		minify: true,
-		logLevel: 'warning',
 		plugins: [zodEnglishOnly, {
 			name: 'ui-from-the-bundle',
 			setup(build) {
 				build.onResolve({filter: /[\\/]open-ui\.js$/}, () => ({path: realpathSync('source/cli/open-ui-elsewhere.ts')}));
 			},
 		}],
-		define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},
 	});
 	// A process started from a snapshot has no import(): a dynamic import of something outside the
 	// file (a Node module) would fail there at run time, so the build fails instead.

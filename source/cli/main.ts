@@ -60,3 +60,14 @@ export async function main(argv: string[]): Promise<number> {
 		return positionals[0] === 'health' && !mistake ? 3 : code;
 	}
 }
+
+/**
+ * A process's run of the command line, as both entries start it (entry.ts for the bundle,
+ * snapshot-entry.ts for the startup snapshot): its exit code set when main is done.
+ */
+export async function runMain(): Promise<void> {
+	// Once an SSH session drops, writing to its terminal fails (EIO, EPIPE); what was running must still
+	// stop cleanly (SIGHUP cancels it), not die of an unhandled stream error halfway.
+	for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+	process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,7 +1,7 @@
 // First: it records what the modules below read of the environment as they load.
 import {loaded} from './snapshot-guard.js';
 import v8 from 'node:v8';
-import {main} from './main.js';
+import {runMain} from './main.js';
 // Every module a command may load, loaded and initialised now, while the snapshot is built, so a
 // command starts with its code ready (main and the service load these on first use otherwise).
 // Not the configuration (config/config.ts): conf and what it uses (env-paths, atomically) ask for
@@ -31,10 +31,4 @@ import '../backup/receipts.js';
  */
 loaded();
 
-v8.startupSnapshot.setDeserializeMainFunction(() => {
-	// As entry.ts: a dropped SSH session's terminal must not kill a job halfway.
-	for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-	void main(process.argv.slice(2)).then(code => {
-		process.exitCode = code;
-	});
-});
+v8.startupSnapshot.setDeserializeMainFunction(() => void runMain());

@@ -15,12 +15,15 @@ const HARMLESS = /^(TERM|TERM_PROGRAM|COLORTERM|LANG|LC_\w+|CI|WT_SESSION|TERMIN
 const real = process.env;
 const read = new Set<string>();
 
-/** Whether the caller of the function this is called from is ours (a module of the bundle), not Node's own code. */
-function calledByUs(): boolean {
+/**
+ * Whether the caller of the function this is called from is ours (a module of the bundle), not
+ * Node's own code; `between`: the guard's own frames between that function and this one.
+ */
+function calledByUs(between = 0): boolean {
 	// However short a library set stack traces to be.
 	const limit = Error.stackTraceLimit;
-	Error.stackTraceLimit = 4;
-	const caller = (new Error().stack ?? '').split('\n')[3] ?? '';
+	Error.stackTraceLimit = 4 + between;
+	const caller = (new Error().stack ?? '').split('\n')[3 + between] ?? '';
 	Error.stackTraceLimit = limit;
 	return !/\(node:|at node:/.test(caller);
 }
@@ -29,15 +32,20 @@ function calledByUs(): boolean {
 const ASKED = [[os, ['homedir', 'tmpdir', 'hostname', 'userInfo'], 'os.'], [process, ['cwd', 'getuid', 'getgid'], 'process.']] as const;
 const originals: Array<() => void> = [];
 
+/** A variable's name read by one of our modules, from a trap of the proxy (a symbol is no variable). */
+const noteRead = (key: string | symbol) => {
+	if (typeof key === 'string' && calledByUs(1)) read.add(key);
+};
+
 if (v8.startupSnapshot.isBuildingSnapshot()) {
 	process.env = new Proxy(real, {
 		get(target, key) {
-			if (typeof key === 'string' && calledByUs()) read.add(key);
+			noteRead(key);
 			return Reflect.get(target, key);
 		},
 		// `'FORCE_COLOR' in process.env` reads it as much as process.env.FORCE_COLOR does.
 		has(target, key) {
-			if (typeof key === 'string' && calledByUs()) read.add(key);
+			noteRead(key);
 			return Reflect.has(target, key);
 		},
 		// A copy ({...process.env}, Object.keys) keeps every variable of the build.
