@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {holdTempDirs, labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {freePort, waitForPort} from '../helpers/net.js';
+import {cheapenResticKeys} from '../helpers/restic-key.js';
 
 /**
  * The hostile corpus of off-site copies: what someone who holds a target's password (or write
@@ -48,6 +49,8 @@ async function copied(target?: (work: string) => Promise<string> | string) {
 	expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 	const copy = await snapdeck(['copy', 'vm1', '--target', repository, '--json'], env);
 	expect(copy.exitCode, copy.stderr).toBe(0);
+	// From here on restic opens a target in a folder at a millisecond's KDF cost (test/helpers/restic-key.ts).
+	if (path.isAbsolute(repository)) await cheapenResticKeys(repository, 'pw');
 	const result = jsonLines(copy).at(-1)!;
 	const point = String(result['point']);
 	const restic = (args: string[], options: {cwd?: string} = {}) => execa('restic', ['-r', repository, ...args], {env: {RESTIC_PASSWORD_FILE: password}, ...options});
@@ -103,6 +106,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 async function freshTarget(lab: Lab, name: string): Promise<string> {
 	const repository = path.join(lab.work, name);
 	await execa('restic', ['-r', repository, 'init'], {env: {RESTIC_PASSWORD_FILE: lab.password}});
+	await cheapenResticKeys(repository, 'pw');
 	return repository;
 }
 
