@@ -33,6 +33,17 @@ const A = 0x1a;
 const B = 0x2b;
 const C = 0x3c;
 
+/** The metadata once snapshot `name` is merged away, as the planner writes it: images handed over by `renames`. */
+function forget(definition: VmDefinition, name: string, renames: ReadonlyArray<readonly [string, string]>): VmDefinition {
+	const moved = new Map(renames);
+	const rename = (disk: {target: string; file: string}) => ({...disk, file: moved.get(disk.file) ?? disk.file});
+	const gone = definition.snapshots.find(snapshot => snapshot.name === name)!;
+	return {
+		...definition, disks: definition.disks.map(rename), current: definition.current === name ? gone.parent : definition.current,
+		snapshots: definition.snapshots.filter(snapshot => snapshot !== gone).map(snapshot => ({...snapshot, parent: snapshot.parent === name ? gone.parent : snapshot.parent, disks: snapshot.disks.map(rename)})),
+	};
+}
+
 /** One disk, vda, snapshotted through the store alone, with the metadata kept here as the planner would. */
 function driveDisk(f: StoreFixture, kind: SnapshotKind) {
 	let definition: VmDefinition = {name: 'contract', disks: [{target: 'vda', file: f.disk}], current: null, snapshots: []};
@@ -82,13 +93,7 @@ function driveDisk(f: StoreFixture, kind: SnapshotKind) {
 		async merge(name: string, twice = false) {
 			const {content, deletes, renames} = f.planning.merge(await view(), held(name), name);
 			await run(content, twice);
-			const moved = new Map(renames);
-			const rename = (disk: {target: string; file: string}) => ({...disk, file: moved.get(disk.file) ?? disk.file});
-			const gone = definition.snapshots.find(snapshot => snapshot.name === name)!;
-			definition = {
-				...definition, disks: definition.disks.map(rename), current: definition.current === name ? gone.parent : definition.current,
-				snapshots: definition.snapshots.filter(snapshot => snapshot !== gone).map(snapshot => ({...snapshot, parent: snapshot.parent === name ? gone.parent : snapshot.parent, disks: snapshot.disks.map(rename)})),
-			};
+			definition = forget(definition, name, renames);
 			await run(deletes, twice);
 		},
 		/** How many snapshots the store's own reads show for the disk: layers below the active image, and snapshots inside them. */
