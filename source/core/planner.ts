@@ -4,6 +4,8 @@ import {SnapdeckError} from './errors.js';
 import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
 import {assertValidName} from './names.js';
 import {makePlan, type Plan, type Step} from './plan.js';
+import {QCOW2_STORES} from './qcow2-store-plans.js';
+import type {StorePlanning, StoreView} from './snapshot-store.js';
 import * as steps from './steps.js';
 import {formatBytes} from './units.js';
 
@@ -53,10 +55,12 @@ function freshFileNamer(state: VmState) {
 const isSnapshotImage = (definition: VmDefinition, file: string) =>
 	definition.snapshots.some(snapshot => snapshot.disks.some(disk => disk.file === file));
 
-const isExternalImage = (definition: VmDefinition, file: string) =>
-	definition.snapshots.some(snapshot => snapshot.kind === 'external' && snapshot.disks.some(disk => disk.file === file));
+/** The store that keeps each kind of snapshot: the planner asks it what a take, revert or merge is on one disk. */
+export type SnapshotStores = Readonly<Record<Snapshot['kind'], StorePlanning>>;
 
-export function planTake(state: VmState, request: TakeRequest): Plan {
+const viewOf = (state: VmState): StoreView => ({state, fresh: freshFileNamer(state)});
+
+export function planTake(state: VmState, request: TakeRequest, stores: SnapshotStores = QCOW2_STORES): Plan {
 	const {definition} = state;
 	const name = assertValidName('snapshot', request.name);
 	assertConsistent(state, 'take a snapshot of');
@@ -73,12 +77,8 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 		throw new SnapdeckError('input', `quiescing freezes the filesystems of a running guest, and '${definition.name}' is ${state.run}`, 'a stopped VM\'s disks are already consistent: leave out --quiesce');
 	}
 	const kind = memory ? 'internal' : request.kind;
-	const fresh = freshFileNamer(state);
-	const planned = definition.disks.map(disk =>
-		kind === 'external'
-			? {disk, step: steps.createOverlay(disk.target, fresh(disk.file, `${disk.target}.${name}`), disk.file)}
-			: {disk, step: steps.internalCreate(disk.target, disk.file, name, memory)},
-	);
+	const view = viewOf(state);
+	const planned = definition.disks.map(disk => ({disk, ...stores[kind].take(view, disk, name, memory)}));
 	const snapshot: Snapshot = {
 		name, kind, memory, quiesced, description: request.description ?? '', createdAt: request.now.toISOString(),
 		parent: definition.current, disks: definition.disks.map(disk => ({...disk})),
@@ -87,7 +87,7 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 		...definition,
 		current: name,
 		snapshots: [...definition.snapshots, snapshot],
-		disks: kind === 'external' ? planned.map(({disk, step}) => ({target: disk.target, file: step.creates[0]!})) : definition.disks,
+		disks: planned.map(({disk, file}) => ({target: disk.target, file})),
 	};
 	return assertPlanConfined(state, makePlan({
 		action: 'take', vm: definition.name, snapshot: name,
@@ -97,11 +97,11 @@ export function planTake(state: VmState, request: TakeRequest): Plan {
 	}));
 }
 
-export function planRevert(state: VmState, name: string): Plan {
+export function planRevert(state: VmState, name: string, stores: SnapshotStores = QCOW2_STORES): Plan {
 	const {definition, images} = state;
 	const snapshot = findSnapshot(state, name);
 	assertConsistent(state, 'revert');
-	const fresh = freshFileNamer(state);
+	const view = viewOf(state);
 	const creates: Step[] = [];
 	const applies: Step[] = [];
 	const deletes: Step[] = [];
@@ -114,20 +114,10 @@ export function planRevert(state: VmState, name: string): Plan {
 		if (!held) {
 			throw refuse(`snapshot '${name}' has no image for disk ${active.target} (the disk was added after it)`, 'revert is only possible to snapshots that cover every disk');
 		}
-		let file: string;
-		if (snapshot.kind === 'external') {
-			file = fresh(held.file, `${active.target}.${name}`);
-			creates.push(steps.createOverlay(active.target, file, held.file));
-		} else if (held.file === active.file || (dependentsOf(images, held.file).length === 0 && !isExternalImage(definition, held.file))) {
-			// Nothing else reads this image: roll it back in place.
-			file = held.file;
-			applies.push(steps.internalApply(active.target, file, name, images[file]?.bitmaps ?? []));
-			discards.push(`${file}: the data of ${active.target} written since internal snapshot '${name}'`);
-		} else {
-			// Other snapshots are built on this image: copy the snapshot out rather than change it under them.
-			file = fresh(held.file, `${active.target}.${name}`);
-			creates.push(steps.copyInternal(images, active.target, held.file, name, file));
-		}
+		const {file, ...revert} = stores[snapshot.kind].revert(view, active, held, name);
+		creates.push(...revert.creates);
+		applies.push(...revert.applies);
+		discards.push(...revert.discards);
 		if (file !== active.file) {
 			const discardable = dependentsOf(images, active.file).length === 0 && !isSnapshotImage(definition, active.file) && internalSnapshotsIn(images, active.file).length === 0;
 			if (discardable) {
@@ -153,64 +143,17 @@ export function planRevert(state: VmState, name: string): Plan {
 	}));
 }
 
-export function planMerge(state: VmState, name: string): Plan {
-	const {definition, images} = state;
+export function planMerge(state: VmState, name: string, stores: SnapshotStores = QCOW2_STORES): Plan {
+	const {definition} = state;
 	const snapshot = findSnapshot(state, name);
 	assertConsistent(state, 'merge a snapshot of');
-	const content: Step[] = [];
-	const deletes: Step[] = [];
-	const warnings: string[] = [];
+	const view = viewOf(state);
+	const merges = snapshot.disks.map(held => stores[snapshot.kind].merge(view, held, name));
+	const content = merges.flatMap(merge => merge.content);
+	const deletes = merges.flatMap(merge => merge.deletes);
+	const warnings = merges.flatMap(merge => merge.warnings);
 	/** Images whose role passes to another file: a committed top is replaced by its base. */
-	const renames = new Map<string, string>();
-
-	for (const {target, file: frozen} of snapshot.disks) {
-		if (snapshot.kind === 'internal') {
-			content.push(steps.internalDelete(target, frozen, name));
-			continue;
-		}
-		const children = dependentsOf(images, frozen);
-		const ownInternals = internalSnapshotsIn(images, frozen);
-		const cannot = `cannot merge snapshot '${name}' of ${definition.name}: disk ${target}:`;
-		if (children.length === 0) {
-			if (ownInternals.length > 0) warnings.push(`${frozen} is kept: it holds internal snapshots ${ownInternals.join(', ')}`);
-			else deletes.push(steps.deleteImage(images, target, frozen));
-			continue;
-		}
-		for (const child of children) {
-			const held = internalSnapshotsIn(images, child);
-			if (held.length > 0) {
-				throw refuse(
-					`${cannot} ${child} is built on ${frozen} and holds internal snapshots ${held.join(', ')}; streaming ${frozen} into it would change what they read, and committing it down would delete them`,
-					`delete those internal snapshots first (snapdeck merge ${definition.name} ${held[0]})`,
-				);
-			}
-		}
-		const backing = images[frozen]?.backing ?? null;
-		if (children.length > 1) {
-			if (ownInternals.length > 0) {
-				throw refuse(
-					`${cannot} ${frozen} is shared by ${children.length} branches (${children.join(', ')}) and holds internal snapshots ${ownInternals.join(', ')}; it can neither be committed into one branch nor deleted`,
-					`delete internal snapshots ${ownInternals.join(', ')} first, or merge away the other branches`,
-				);
-			}
-			for (const child of children) content.push(steps.rebase(images, target, child, frozen, backing, true));
-			deletes.push(steps.deleteImage(images, target, frozen));
-			continue;
-		}
-		const child = children[0]!;
-		const childSize = images[child]?.actualSize ?? 0;
-		const frozenSize = images[frozen]?.actualSize ?? 0;
-		// Commit keeps the frozen image (and any internal snapshots in it); streaming deletes it.
-		if (ownInternals.length > 0 || childSize <= frozenSize) {
-			content.push(steps.commit(images, target, child, frozen));
-			for (const grandchild of dependentsOf(images, child)) content.push(steps.rebase(images, target, grandchild, child, frozen, false));
-			renames.set(child, frozen);
-			deletes.push(steps.deleteImage(images, target, child));
-		} else {
-			content.push(steps.rebase(images, target, child, frozen, backing, true));
-			deletes.push(steps.deleteImage(images, target, frozen));
-		}
-	}
+	const renames = new Map(merges.flatMap(merge => merge.renames));
 
 	const rename = (disk: DiskRef): DiskRef => ({...disk, file: renames.get(disk.file) ?? disk.file});
 	const next: VmDefinition = {

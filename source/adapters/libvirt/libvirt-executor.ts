@@ -3,6 +3,9 @@ import type {Host} from '../host.js';
 import type {VmState} from '../../core/model.js';
 import {handleStep, refuseSteps, type Step, type StepExecutor, type StepHandlers} from '../../core/plan.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
+import {hostImages} from '../qemu/image-folder.js';
+import {qcow2InternalStore} from '../qemu/qcow2-internal-store.js';
+import {qcow2OverlayStore} from '../qemu/qcow2-overlay-store.js';
 import {withDiskSources, withSnapshotDomainImages, withSnapshotOverlays} from './domain-edit.js';
 import {withXmlFile} from './xml-file.js';
 import type {Virsh} from './virsh.js';
@@ -21,6 +24,9 @@ interface Domain {
 	readonly done: Set<string>;
 	/** Images a merge hands over: a committed top's role passes to its base. */
 	readonly renames: Map<string, string>;
+	/** The snapshot stores, for the images no running domain holds (qemu-img on the host). */
+	readonly overlays: ReturnType<typeof qcow2OverlayStore>;
+	readonly internal: ReturnType<typeof qcow2InternalStore>;
 }
 
 const running = async (d: Domain) => (await d.virsh.run(['domstate', ...d.arg])).trim() !== 'shut off';
@@ -124,8 +130,8 @@ async function deleteInternal(d: Domain, step: Extract<Step, {op: 'internal-dele
 			if ((await running(d)) && (await liveChain(d, step.disk)).includes(step.file)) {
 				throw new SnapdeckError('refused', `libvirt could not delete internal snapshot '${step.name}' of the running ${d.vm}`, 'stop the domain, then run snapdeck recover');
 			}
-			for (const snapshot of d.state.definition.snapshots.find(candidate => candidate.name === step.name)?.disks ?? []) {
-				if (((await d.qemuImg.info(snapshot.file)).snapshots ?? []).some(internal => internal.name === step.name)) await d.qemuImg.snapshotDelete(snapshot.file, step.name);
+			for (const disk of d.state.definition.snapshots.find(candidate => candidate.name === step.name)?.disks ?? []) {
+				await d.internal.handlers['internal-delete']({...step, disk: disk.target, file: disk.file}, {resuming: true, onProgress: () => undefined});
 			}
 			await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', step.name, '--metadata']);
 		}
@@ -133,7 +139,10 @@ async function deleteInternal(d: Domain, step: Extract<Step, {op: 'internal-dele
 	d.done.add(`deleted:${step.name}`);
 }
 
-/** One function per step kind; the plain image work offline, libvirt's block jobs on a running domain's chain. */
+/**
+ * One function per step kind: what libvirt does itself (the metadata, a take, an internal revert,
+ * block jobs on a running domain's chain), and the snapshot stores' work for the rest.
+ */
 function handlers(d: Domain): StepHandlers {
 	return {
 		'stop-vm': async () => {
@@ -144,36 +153,31 @@ function handlers(d: Domain): StepHandlers {
 		},
 		// Taken with the metadata, in one libvirt call.
 		'internal-create': async () => undefined,
-		'create-overlay': async (step, {resuming}) => {
-			// A take: libvirt creates the overlay itself, with the metadata. A revert: snapdeck does.
+		'create-overlay': async (step, context) => {
+			// A take: libvirt creates the overlay itself, with the metadata. A revert: the store does.
 			if (activeOf(d, step.disk) === step.backing) return;
-			if (await d.host.exists(step.file)) {
-				if (!resuming) throw new SnapdeckError('refused', `${step.file} already exists; snapdeck never overwrites an image`);
-				await d.host.remove(step.file);
-			}
-			return d.qemuImg.create(step.file, {backing: step.backing});
+			return d.overlays.handlers['create-overlay'](step, context);
 		},
-		'copy-internal': async (step, {signal, onProgress}) => {
-			if (await d.host.exists(step.target)) await d.host.remove(step.target);
-			return d.qemuImg.convertSnapshot(step.source, step.name, step.target, step.backing, {signal, onProgress});
-		},
+		'copy-internal': (step, context) => d.internal.handlers['copy-internal'](step, context),
 		'internal-apply': async step => {
 			if (d.done.has(step.name)) return;
 			await d.virsh.run(['snapshot-revert', ...d.arg, '--snapshotname', step.name]);
 			d.done.add(step.name);
 		},
-		'delete-image': step => d.host.remove(step.file),
+		'delete-image': (step, context) => d.overlays.handlers['delete-image'](step, context),
 		'internal-delete': step => deleteInternal(d, step),
-		commit: async (step, {signal, onProgress}) => {
+		commit: async (step, context) => {
+			const {signal, onProgress} = context;
 			d.renames.set(step.top, step.base);
 			const live = (await running(d)) ? await liveChain(d, step.disk) : [];
-			if (!live.includes(step.top)) return d.qemuImg.commit(step.top, {signal, onProgress});
+			if (!live.includes(step.top)) return d.overlays.handlers.commit(step, context);
 			const active = live[0] === step.top;
 			return blockJob(d, ['blockcommit', ...d.arg, step.disk, '--top', step.top, '--base', step.base, ...(active ? ['--active', '--pivot'] : [])], step.disk, signal, onProgress);
 		},
-		rebase: async (step, {signal, onProgress}) => {
+		rebase: async (step, context) => {
+			const {signal, onProgress} = context;
 			const live = (await running(d)) ? await liveChain(d, step.disk) : [];
-			if (!live.includes(step.file)) return d.qemuImg.rebase(step.file, step.backing, {signal, onProgress, unsafe: !step.copy});
+			if (!live.includes(step.file)) return d.overlays.handlers.rebase(step, context);
 			const current = (await d.qemuImg.info(step.file))['full-backing-filename'];
 			if ((step.backing === null && current === undefined) || current === step.backing) return; // QEMU rewrote it in the commit below.
 			if (!step.copy || live[0] !== step.file) {
@@ -194,13 +198,14 @@ function handlers(d: Domain): StepHandlers {
  */
 export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg, host: Host): StepExecutor {
 	const vm = state.definition.name;
-	const d: Domain = {state, virsh, qemuImg, host, vm, arg: ['--domain', vm], done: new Set(), renames: new Map()};
+	const images = hostImages(host, qemuImg);
+	const d: Domain = {state, virsh, qemuImg, host, vm, arg: ['--domain', vm], done: new Set(), renames: new Map(), overlays: qcow2OverlayStore(images), internal: qcow2InternalStore(images)};
 	const table = handlers(d);
 	return {
 		execute: (step, context) => handleStep(table, step, context),
 		async rollback(step) {
 			// A take makes one atomic libvirt call; a revert's new overlay is removed if it was begun.
-			if (step.op === 'create-overlay' && activeOf(d, step.disk) !== step.backing) await host.remove(step.file);
+			if (step.op === 'create-overlay' && activeOf(d, step.disk) !== step.backing) await d.overlays.rollback(step);
 		},
 	};
 }

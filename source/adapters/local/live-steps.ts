@@ -12,7 +12,10 @@ import {dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob} from '../q
 import {stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
 
-/** What every live step of one plan shares: the VM, its running QEMU, and the offline handlers to fall back on. */
+/**
+ * What every live step of one plan shares: the VM, its running QEMU, and the offline handlers to
+ * fall back on (the snapshot stores' work and vm.json, offline-executor.ts) for what QEMU does not hold.
+ */
 export interface Live {
 	readonly folder: string;
 	readonly vm: VmFile;
@@ -28,8 +31,9 @@ export interface Live {
 }
 
 /**
- * How each kind of step is carried out through a running QEMU's monitor (QMP); the kinds QEMU
- * has no part in (and a step on an image the VM does not have open) run as offline.
+ * How each kind of step is carried out through a running QEMU's monitor (QMP): the hypervisor's
+ * live handling of the snapshot stores' steps. The kinds QEMU has no part in (and a step on an
+ * image the VM does not have open) go to the stores, as on a stopped VM.
  */
 export function liveHandlers(live: Live): StepHandlers {
 	return {
