@@ -3,6 +3,7 @@
 import {execFileSync} from 'node:child_process';
 import {readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {build} from 'esbuild';
+import {fasterStyledChars} from './ansi-tokenize-patch.mjs';
 import {loadedTooEarly} from './first-frame.mjs';
 
 /**
@@ -63,7 +64,7 @@ const bundle = await build({
 	splitting: true,
 	format: 'esm',
 	sourcemap: true,
-	plugins: [inkCursorFix, zodEnglishOnly],
+	plugins: [inkCursorFix, fasterStyledChars, zodEnglishOnly],
 	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
 	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	// CommonJS packages (React) call require(); give the ES module bundle one.
