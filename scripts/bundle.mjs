@@ -3,6 +3,8 @@
 import {execFileSync} from 'node:child_process';
 import {readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {build} from 'esbuild';
+import {fasterStyledChars} from './ansi-tokenize-patch.mjs';
+import {loadedTooEarly} from './first-frame.mjs';
 
 /**
  * Ink 6.8's incremental renderer moves the cursor up one row too few when the previous frame ended
@@ -54,7 +56,7 @@ const common = {
 rmSync('dist/bundle', {recursive: true, force: true});
 rmSync('dist/snapshot', {recursive: true, force: true});
 
-await build({
+const bundle = await build({
 	// The benchmarks drive the adapters directly, from the same bundle build.
 	entryPoints: {snapdeck: 'source/cli/entry.ts', 'libvirt-bench': 'source/adapters/libvirt/libvirt-hypervisor.ts'},
 	outdir: 'dist/bundle',
@@ -62,12 +64,15 @@ await build({
 	splitting: true,
 	format: 'esm',
 	sourcemap: true,
-	plugins: [inkCursorFix, zodEnglishOnly],
+	plugins: [inkCursorFix, fasterStyledChars, zodEnglishOnly],
 	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
 	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	// CommonJS packages (React) call require(); give the ES module bundle one.
 	banner: {js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);"},
+	metafile: true,
 });
+const early = loadedTooEarly(bundle.metafile);
+if (early.length > 0) throw new Error(`the UI loads these before its first frame (scripts/first-frame.mjs): ${early.join(', ')}; import them where they are used, after the first frame`);
 
 /**
  * The startup snapshot (Node's --build-snapshot): the commands' code loaded and initialised once,

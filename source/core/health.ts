@@ -2,7 +2,7 @@ import type {BackupPoint} from './backup-manifest.js';
 import type {Snapshot} from './model.js';
 import type {Policy} from './policy.js';
 import {formatBytes, formatDuration, parseDuration} from './units.js';
-import {isRecordOf} from './offsite-model.js';
+import {isRecordOf} from './credentials.js';
 
 export type Severity = 'ok' | 'warning' | 'critical';
 

@@ -1,5 +1,7 @@
 import {z} from 'zod';
 import type {Finding, Severity} from './health.js';
+// Also imported from here; its module of its own, without zod, is what core/health.ts (the UI's first frame) loads.
+export {maskCredentials} from './credentials.js';
 
 /*
  * Notifications: who is told (the config's "notify" list), of what (a failed scheduled job, a VM
@@ -102,12 +104,6 @@ export function maskUrl(text: string): string {
 	const query = [...url.searchParams.entries()].map(([key, value]) => (value === '' ? '***' : `${encodeURIComponent(key)}=***`)).join('&');
 	return `${url.protocol}//${auth}${url.host}${url.pathname}${query ? `?${query}` : ''}`;
 }
-
-/**
- * A location as it may be shown: a restic repository (`rest:https://user:password@host/`), a
- * connection URI; the user and password of any `SCHEME://USER:PASSWORD@` in it replaced by ***.
- */
-export const maskCredentials = (text: string) => text.replace(/(:\/\/)[^/@\s]*@/g, '$1***@');
 
 /** A notifier as output names it, with no secret: the masked URL, or the program alone. */
 export const notifierLabel = (notifier: Notifier): string =>

@@ -1,9 +1,10 @@
 import {z} from 'zod';
-import {maskCredentials} from './notifications.js';
 import {POINT_ID, type BackupPoint} from './backup-manifest.js';
 import {NAME_PATTERN} from './names.js';
 import {CronText} from './policy.js';
 import {Retention} from './retention.js';
+// Also imported from here; its module of its own, without zod, is what core/health.ts (the UI's first frame) loads.
+export {isRecordOf} from './credentials.js';
 
 /** An off-site target in the config ("offsite": {"NAME": {...}}). */
 export const OffsiteTarget = z.strictObject({
@@ -141,14 +142,6 @@ export const OffsiteRecord = z.object({
 	pending: z.array(z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), staging: z.string().min(1)})).default([]),
 });
 export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
-
-/**
- * Whether a record is of the target whose restic repository string is `repository`. Records keep
- * the string with any user and password masked (the repository's state is no place for a
- * target's credentials); older ones kept it whole.
- */
-export const isRecordOf = (repository: string) => (record: {readonly repository?: string | undefined}) =>
-	record.repository === repository || record.repository === maskCredentials(repository);
 
 export const OffsiteState = z.object({version: z.literal(1), targets: z.array(OffsiteRecord)});
 export type OffsiteState = z.infer<typeof OffsiteState>;
