@@ -1,27 +1,24 @@
-import {lstat, rm} from 'node:fs/promises';
 import {homedir} from 'node:os';
+import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {VmSummary} from '../core/model.js';
-import {describePendingJob, type JournalRecord, type PendingJob, type PendingOperation, type Plan, type PlanEvent} from '../core/plan.js';
+import {describePendingJob, type JournalRecord, type PendingJob, type Plan, type PlanEvent} from '../core/plan.js';
 import {planMerge, planRevert, planTake} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree} from '../core/tree.js';
-import {assertNoProblems, consistencyProblems} from '../core/consistency.js';
+import {assertNoProblems} from '../core/consistency.js';
 import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
 import type {Action, Backups, BackupsOf, Connection, Health, Inventory, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, Snapshots, TreeView, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
 export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, RoleName, TreeView, VmHealth} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {recoverJob, runJob, type DebrisHandlers, type JobRecord} from '../jobs/run-job.js';
-import {makeWorkFolder, realWorkParent, removeWorkFolder} from '../adapters/state/work-folder.js';
+import {recoverJob, runJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
-import {thisProcess} from '../adapters/state/operation-store.js';
 import {formatBytes, parseDuration} from '../core/units.js';
 import {findPoint, type BackupPoint} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type VmFacts} from '../core/health.js';
-import {DEFAULT_POLICY, type Policy} from '../core/policy.js';
 import type {Retention} from '../core/retention.js';
 import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
 import {readJournal, recordChange} from '../adapters/state/journal.js';
@@ -29,17 +26,15 @@ import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/state/
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/run-backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune-backups.js';
-import {Repository} from '../backup/repository.js';
+import type {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
 import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
 import {listReceipts, provedRestores} from '../backup/receipts.js';
 import {listPointFiles, type PointFilesOptions} from '../backup/point-files.js';
 import {extractPointFiles} from '../backup/extract.js';
-import {instantMarkers, releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
-import {byteProgress} from '../core/progress.js';
+import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
 import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
-import {describeVm, identityTag, type VmIdentity} from '../core/identity.js';
 import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
 import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
 import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
@@ -47,103 +42,22 @@ import {verifyTarget} from '../backup/offsite-verify.js';
 import {withRecord} from '../core/offsite-claims.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
-import path from 'node:path';
+import {describePending, finishInstantLocked} from './leftovers.js';
+import {assertOwn, SessionContext, type SessionOptions} from './session-context.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync};
-
-export const describePending = (vm: string, pending: PendingOperation) =>
-	`${vm} has an unfinished ${pending.plan.action} of '${pending.plan.snapshot}' (started ${pending.startedAt} by '${pending.command}', ${pending.done} of ${pending.plan.steps.length} steps done)`;
-
-/**
- * How a job's leftovers are made and removed: work folders here, throwaway VMs by the adapter that
- * made them, an instant restore's mark once its VM no longer reads the repository (`finish`: what
- * copies the rest in, for an explicit recover).
- */
-export const debrisHandlers = (hypervisor: Hypervisor, finish?: (vm: string) => Promise<string | null>, backupsDir?: () => string): DebrisHandlers => ({
-	realFolder: realWorkParent,
-	makeFolder: makeWorkFolder,
-	remove: async (job, debris, explicit) => {
-		if (debris.kind === 'folder') return removeWorkFolder(job, debris);
-		// A record is read back from the repository: its mark must be where this job store's instant restores put theirs, reached through no link.
-		if (debris.kind === 'instant') {
-			const problem = await instantMarkProblem(debris.vm, debris.marker, backupsDir?.());
-			if (problem !== null) return {left: `${debris.marker}: ${problem}`};
-		}
-		if (debris.connection !== hypervisor.uri) return {left: `${debris.kind === 'instant' ? `the instant restore of ${debris.vm}` : `the throwaway VM ${debris.name}`} on ${debris.connection}: recover it on that connection`};
-		if (debris.kind === 'throwaway') {
-			const remover = hypervisor.roles.bootTests?.removeThrowaway;
-			return remover ? remover(debris.name, job.token) : {left: `the throwaway VM ${debris.name}: ${hypervisor.uri} cannot remove it`};
-		}
-		const instant = await hypervisor.roles.instantRestores?.instantOf(debris.vm).catch((error: unknown) => {
-			if (error instanceof SnapdeckError && error.code === 'no-such-vm') return null;
-			throw error;
-		}) ?? null;
-		if (instant !== null) {
-			if (!explicit || !finish) return {pending: `${debris.vm} still reads point ${instant.point} from the repository (its stream did not finish): 'snapdeck recover ${debris.vm}' copies the rest in`};
-			await finish(debris.vm);
-		}
-		// The VM reads the repository no more (or was never made): the mark that held prune off goes.
-		const found = await lstat(debris.marker).catch(() => null);
-		if (!found?.isFile()) return {};
-		await rm(debris.marker, {force: true});
-		return {removed: `the mark of the instant restore of ${debris.vm} (${debris.marker})${instant ? `, after copying the rest of ${debris.vm}'s data in` : ''}`};
-	},
-});
-
-/**
- * Why `marker` is not the mark of an instant restore of `vm` from the backups in `vmDir`
- * (`vmDir/.snapdeck/instant/VM.json`, its folders real folders, not links), or null when it is.
- */
-async function instantMarkProblem(vm: string, marker: string, vmDir: string | undefined): Promise<string | null> {
-	if (vmDir === undefined) return 'not a mark in the backups this record is kept with';
-	const expected = path.join(instantMarkers(vmDir), `${vm}.json`);
-	if (marker !== expected) return `not the mark of an instant restore of these backups (that is ${expected})`;
-	for (const folder of [vmDir, path.dirname(instantMarkers(vmDir)), instantMarkers(vmDir)]) {
-		const found = await lstat(folder).catch(() => null);
-		if (found !== null && !found.isDirectory()) return `${folder} is not a folder (a link or a file)`;
-	}
-	return null;
-}
-
-export interface ServiceOptions {
-	/** The backup repository's directory, where backups are offered. */
-	readonly repository?: string;
-	/** Finds the repository (from the configuration) on first use: the UI draws its first frame before the configuration is read. */
-	readonly findRepository?: () => Promise<string>;
-	/** The policy of each VM (read from the config when first needed); the default policy when absent. */
-	readonly policies?: () => Promise<(vm: string) => Policy>;
-	/**
-	 * The repository was named on the command line (--repo, SNAPDECK_REPO): its jobs are journalled
-	 * in it and in the VMs' own journals only, and it is not added to this user's list of
-	 * repositories; nothing is written outside what was named.
-	 */
-	readonly named?: boolean;
-}
+export type {SessionOptions as ServiceOptions};
 
 /**
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
 export class Service implements Inventory, Snapshots, Backups, Restores, Offsite, Health, Jobs {
-	private resolvedRepository: Repository | null = null;
-	private pending: Promise<Repository | null> | null = null;
+	private readonly session: SessionContext;
 
-	constructor(readonly hypervisor: Hypervisor, private readonly options: ServiceOptions = {}) {
-		if (options.repository !== undefined) this.resolvedRepository = this.openRepository(options.repository);
-	}
-
-	/** Where a job on a VM's backups records itself while it runs, and how what a kill left is recovered. */
-	private jobRecord(repo: Repository, vm: string, subject?: string): JobRecord {
-		return {
-			store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), self: thisProcess(),
-			debris: debrisHandlers(this.hypervisor, name => this.finishInstantRestore(name, {command: `recover ${name}`}), () => repo.vmDir(vm)),
-			recoverMore: () => repo.recoverPartial(vm),
-		};
-	}
-
-	private openRepository(dir: string): Repository {
-		return new Repository(dir, {connection: this.hypervisor.uri, central: !this.options.named});
+	constructor(readonly hypervisor: Hypervisor, options: SessionOptions = {}) {
+		this.session = new SessionContext(hypervisor, options);
 	}
 
 	/** What the UI and the command line know of the connection (the adapter stays behind the ports). */
@@ -157,7 +71,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** The VMs' names alone, where the adapter can tell them cheaply; else from the inventory. */
 	async names(): Promise<string[]> {
-		return this.hypervisor.names ? this.hypervisor.names() : (await this.hypervisor.list()).map(vm => vm.name);
+		return this.session.names();
 	}
 
 	/** Why this connection cannot do what `role` covers, or null when it can (for the UI's and CLI's offers). */
@@ -173,84 +87,18 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** The repository, once known (at once when given as a directory, after first use otherwise). */
 	get repository(): Repository | null {
-		return this.resolvedRepository;
-	}
-
-	private pendingRepository(): Promise<Repository | null> {
-		const {findRepository} = this.options;
-		this.pending ??= this.resolvedRepository === null && findRepository
-			? findRepository().then(dir => (this.resolvedRepository = this.openRepository(dir)))
-			: Promise.resolve(this.resolvedRepository);
-		return this.pending;
-	}
-
-	private async repo(): Promise<Repository> {
-		const repo = await this.pendingRepository();
-		if (!repo) throw new SnapdeckError('usage', 'no backup repository is configured', 'pass --repo DIR');
-		return repo;
-	}
-
-	/**
-	 * The repository, bound to the folder of this VM's backups (Repository.bind): the one of its
-	 * identity; with `origin`, another VM's of the same name. `gone`: the VM need not be on the
-	 * connection (a restore after a disaster): then the only folder of that name there is.
-	 */
-	private async repoOf(vm: string, options: BackupsOf & {gone?: boolean} = {}): Promise<Repository> {
-		const repo = await this.repo();
-		await repo.bind(vm, await this.identityOf(vm, options.gone ?? false), options.origin);
-		return repo;
-	}
-
-	/** The VM's identity; null where it is not on the connection and `gone` allows that. */
-	private async identityOf(vm: string, gone: boolean): Promise<VmIdentity | null> {
-		try {
-			return await this.hypervisor.identity(vm);
-		} catch (error) {
-			// Not on the connection (nor the connection's lab there): its points are judged by what they are.
-			if (gone && error instanceof SnapdeckError && (error.code === 'no-such-vm' || error.kind === 'not-found')) return null;
-			throw error;
-		}
-	}
-
-	/**
-	 * Runs `work` on the VM's backups; a point it does not find there but another VM of the same
-	 * name has is named as that VM's, with how to restore it deliberately (never as this VM's).
-	 */
-	private async pointOfThisVm<T>(repo: Repository, vm: string, id: string | undefined, work: () => Promise<T>): Promise<T> {
-		try {
-			return await work();
-		} catch (error) {
-			if (id === undefined || !(error instanceof SnapdeckError) || error.code !== 'no-such-point') throw error;
-			const other = await repo.otherPoint(vm, id);
-			if (!other) throw error;
-			const origin = other.identity ? identityTag(other.identity) : other.folder;
-			throw new SnapdeckError('not-found', `${id} is a point of ${describeVm(vm, other.identity)}, another VM of this name (${path.join(repo.root, other.folder)}), not of ${describeVm(vm, repo.bindingOf(vm)?.identity)}`,
-				`a point of another VM is never restored as this one's; restore it deliberately as a new VM: 'snapdeck restore ${vm} --origin ${origin} --point ${id} --as NAME' (or --to PATH)`, 'no-such-point');
-		}
-	}
-
-	/** The repository bound to the VM's folder, where there is a repository and the VM's folder can be told; else null. */
-	private async boundRepository(vm: string): Promise<Repository | null> {
-		return this.repoOf(vm, {gone: true}).catch(() => null);
-	}
-
-	/** Refuses to change another VM's backups as if they were this VM's (a point is restored over a VM only from its own). */
-	private static assertOwn(repo: Repository, vm: string, doing: string): void {
-		const binding = repo.bindingOf(vm);
-		if (!binding?.foreign) return;
-		throw new SnapdeckError('refused', `cannot ${doing}: ${path.join(repo.root, binding.foreign.folder)} holds the backups of ${describeVm(vm, binding.foreign.identity)}, not of ${describeVm(vm, binding.identity)}`,
-			`a point of another VM is restored deliberately as a new VM ('--as NAME' or '--to PATH' with --origin ${binding.foreign.folder})`);
+		return this.session.repository;
 	}
 
 	/** Full or incremental backup of a VM into the repository (see backup/run-backup.ts). */
 	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
-		const repo = await this.repoOf(vm);
-		Service.assertOwn(repo, vm, `back up ${vm}`);
-		await rememberRepository(repo, this.hypervisor.operations(vm), !this.options.named);
+		const repo = await this.session.repoOf(vm);
+		assertOwn(repo, vm, `back up ${vm}`);
+		await rememberRepository(repo, this.hypervisor.operations(vm), !this.session.named);
 		return runJob({
 			kind: 'backup', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => runBackup(this.hypervisor, repo, vm, options, job),
 			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 		});
@@ -258,12 +106,12 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** A VM's restore receipts, oldest first (what was proved of its points, signed). */
 	async receipts(vm: string, options: BackupsOf = {}) {
-		return listReceipts(await this.repoOf(vm, {...options, gone: true}), vm);
+		return listReceipts(await this.session.repoOf(vm, {...options, gone: true}), vm);
 	}
 
 	/** A VM's backup points, oldest first (those of another VM of that name with `origin`). */
 	async backups(vm: string, options: BackupsOf = {}): Promise<BackupPoint[]> {
-		return (await (await this.repoOf(vm, {...options, gone: true})).read(vm)).points;
+		return (await (await this.session.repoOf(vm, {...options, gone: true})).read(vm)).points;
 	}
 
 	/** Where the VM's backups are, and the folders of other VMs of its name (after a call that bound it). */
@@ -272,29 +120,29 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	}
 
 	async verify(vm: string, options: VerifyOptions & BackupsOf) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
 		// Verify runs where the repository cannot take a byte more (full, read-only: verify and prune
 		// are the way out): its lock then falls back to this host, and it keeps no record there.
 		let unwritable = false;
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'verify', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command, {readOnly: true, onFallback: why => {
 				unwritable = true;
 				options.onWarning?.(why);
 			}})],
-			journal: async () => undefined, record: {...this.jobRecord(repo, vm), optional: true},
+			journal: async () => undefined, record: {...this.session.jobRecord(repo, vm), optional: true},
 			run: job => verifyBackups(repo, vm, options, job, unwritable),
 		}));
 	}
 
 	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
 	async restoreInstant(vm: string, options: InstantOptions & BackupsOf) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
 		// The repository is locked only while the point is marked as read (prune then leaves it alone): the stream runs long.
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'restore-instant', command: options.command, signal: options.signal, locks: [],
 			// On record in the point's VM's backups: the mark that holds prune off and the new VM's work folder are registered there before they exist.
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => restoreInstant(repo, this.hypervisor, vm, options, job),
 			describe: result => `${result.vm} runs on its own disks, started after ${(result.startedAfterMs / 1000).toFixed(1)} s`,
 		}));
@@ -302,8 +150,8 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
 	async listFiles(vm: string, options: PointFilesOptions & BackupsOf) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
+		return this.session.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
 	}
 
 	/**
@@ -312,12 +160,12 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * kill leaves nothing `recover` does not remove.
 	 */
 	async extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
 		const to = options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`);
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'extract', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command, {readOnly: true})],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => extractPointFiles(repo, vm, {...options, to}, job),
 			describe: done => `${done.device}:${done.path} to ${done.written}${done.skipped.length > 0 ? `, ${done.skipped.length} left out (not data)` : ''}`,
 		}));
@@ -325,12 +173,12 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
 	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'> & BackupsOf) {
-		const policy = (await this.policyOf())(vm);
-		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		const policy = (await this.session.policyOf())(vm);
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'boot-test', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
 			describe: result => result.message,
 			failed: result => !result.ok,
@@ -338,27 +186,27 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	}
 
 	async restore(vm: string, options: RestoreOptions & BackupsOf) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'restore', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
 			describe: restored => Object.values(restored).join(', '),
 		}));
 	}
 
 	async prune(vm: string, options: PruneOptions & BackupsOf) {
-		return pruneBackups(await this.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
+		return pruneBackups(await this.session.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
 	}
 
 	/** Copies a point to an off-site target (a restic repository; see backup/offsite-copy.ts). */
 	async copy(vm: string, target: ResticTarget, options: CopyOptions & BackupsOf) {
-		const repo = await this.repoOf(vm, {...options, gone: true});
-		return this.pointOfThisVm(repo, vm, options.point, () => runJob({
+		const repo = await this.session.repoOf(vm, {...options, gone: true});
+		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
 			kind: 'copy', command: options.command, signal: options.signal,
 			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
 			run: job => copyToTarget(repo, vm, target, options, job),
 			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
 		}));
@@ -366,7 +214,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** A VM's points on an off-site target, oldest first, each with whether this host's record names it as its copy. */
 	async remoteBackups(target: ResticTarget, vm: string, signal?: AbortSignal) {
-		const {points, recorded} = await remoteClaims(await this.boundRepository(vm), target, vm, signal);
+		const {points, recorded} = await remoteClaims(await this.session.boundRepository(vm), target, vm, signal);
 		return withRecord(points, recorded);
 	}
 
@@ -375,11 +223,11 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * beside --to PATH, or in the local repository's folder for --as NAME.
 	 */
 	async restoreFrom(target: ResticTarget, vm: string, options: RemoteRestoreOptions) {
-		const repo = await this.repoOf(vm, {gone: true});
+		const repo = await this.session.repoOf(vm, {gone: true});
 		const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
 		return runJob({
 			// Recorded in the local repository (made if it is not there yet): recover there finds what a kill left.
-			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: this.jobRecord(repo, vm),
+			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: this.session.jobRecord(repo, vm),
 			// The points come from the target: recorded in the central journal under its name.
 			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
 			run: job => restoreFromTarget(repo, target, this.hypervisor, vm, staging, options, job),
@@ -389,15 +237,15 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** restic's check of a target holding the VM's points; the verdict is kept for health where the local repository is. */
 	async verifyFrom(target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}) {
-		return verifyTarget(await this.boundRepository(vm), target, vm, options);
+		return verifyTarget(await this.session.boundRepository(vm), target, vm, options);
 	}
 
 	async planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
-		return planTargetPrune(await this.boundRepository(vm), target, vm, retention, signal);
+		return planTargetPrune(await this.session.boundRepository(vm), target, vm, retention, signal);
 	}
 
 	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
-		const repo = await this.boundRepository(vm);
+		const repo = await this.session.boundRepository(vm);
 		return runJob({
 			kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
 			// In the local repository's journal where there is one (health reads it), else in the central journal.
@@ -413,7 +261,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * the config's only one; or why there is none, naming the file to edit.
 	 */
 	async offsiteTargetOf(vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
-		const policy = (await this.policyOf())(vm);
+		const policy = (await this.session.policyOf())(vm);
 		const {loadConfig} = await import('../config/config.js');
 		const {config, path: file} = loadConfig();
 		if (policy.offsite) return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
@@ -433,20 +281,15 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** What this host knows of a VM's off-site copies. */
 	async offsiteState(vm: string) {
-		const repo = await this.boundRepository(vm);
+		const repo = await this.session.boundRepository(vm);
 		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
 	}
 
 	/** The retention of a VM's policy, with the policy's name; null retention when it sets none. */
 	async retentionOf(vm: string): Promise<{policy: string; retention: Retention | null}> {
-		const policy = (await this.policyOf())(vm);
+		const policy = (await this.session.policyOf())(vm);
 		const retention = policy.backups.retention;
 		return {policy: policy.name, retention: retention && Object.keys(retention).length > 0 ? retention : null};
-	}
-
-	/** Each VM's policy, from the config when the service was given one, else the default. */
-	private async policyOf(): Promise<(vm: string) => Policy> {
-		return this.options.policies ? this.options.policies() : () => DEFAULT_POLICY;
 	}
 
 	/** Calls `onChange` when the adapter sees the inventory change (where it can); resolves to the stop. */
@@ -463,7 +306,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	async list(options: {onRows?: (vms: VmSummary[]) => void} = {}): Promise<VmSummary[]> {
 		// Finding the repository may mean loading the configuration: at the same time as the inventory,
 		// unless the rows are wanted early (the UI): then after them, so that it does not hold them back.
-		const findRepository = () => this.pendingRepository().catch(() => null);
+		const findRepository = () => this.session.pendingRepository().catch(() => null);
 		const pending = options.onRows ? null : findRepository();
 		const vms = await Promise.all((await this.hypervisor.list()).map(async vm => {
 			const holder = (await this.hypervisor.roles.watching?.lockHolder(vm.name).catch(() => null)) ?? null;
@@ -485,18 +328,8 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		}));
 	}
 
-	/**
-	 * The adapter's inspection with core's consistency check added to its problems: the tree,
-	 * health and every plan see the same list, and any entry blocks a change.
-	 */
-	private async inspect(vm: string): Promise<Inspection> {
-		const inspection = await this.hypervisor.inspect(vm);
-		const more = consistencyProblems(inspection.state.definition, inspection.state.images).filter(problem => !inspection.problems.includes(problem));
-		return more.length === 0 ? inspection : {...inspection, problems: [...inspection.problems, ...more]};
-	}
-
 	async tree(vm: string): Promise<TreeView> {
-		const {state, problems, findings} = await this.inspect(vm);
+		const {state, problems, findings} = await this.session.inspect(vm);
 		const {definition} = state;
 		const tree = buildSnapshotTree(definition);
 		return {
@@ -528,7 +361,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	/** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
 	async perform(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
 		if (options.dryRun) {
-			const inspection = await this.inspect(action.vm);
+			const inspection = await this.session.inspect(action.vm);
 			const plan = this.plan(action, inspection);
 			await this.hypervisor.preflight(inspection, plan);
 			return {plan, outcome: 'dry-run'};
@@ -548,7 +381,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		if (pending) {
 			throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
 		}
-		const inspection = await this.inspect(action.vm);
+		const inspection = await this.session.inspect(action.vm);
 		const plan = this.plan(action, inspection);
 		await this.hypervisor.preflight(inspection, plan);
 		if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
@@ -562,18 +395,18 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
 	 */
 	async restoreInPlace(vm: string, options: BackupsOf & {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
-		const repo = await this.repoOf(vm, options);
-		Service.assertOwn(repo, vm, `restore a point over ${vm}`);
+		const repo = await this.session.repoOf(vm, options);
+		assertOwn(repo, vm, `restore a point over ${vm}`);
 		const inPlace = roleOf(this.hypervisor, 'inPlaceRestores', 'restore in place', 'restore with --to PATH or --as NAME');
 		const manifest = await repo.read(vm);
-		const point = await this.pointOfThisVm(repo, vm, options.point, async () => findPoint(manifest, options.point));
+		const point = await this.session.pointOfThisVm(repo, vm, options.point, async () => findPoint(manifest, options.point));
 		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
 		assertRestorable(manifest, point, options.force);
 		// Both locks for the whole of it: no backup or prune of the point between the safety snapshot and the write.
 		const result = await runJob({
 			kind: 'restore-in-place', command: options.command, signal: options.signal,
 			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm, point.id),
+			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm, point.id),
 			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
 				const {state} = await this.hypervisor.inspect(vm);
 				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
@@ -618,14 +451,14 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * under each VM's policy.
 	 */
 	async health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
-		const policyOf = await this.policyOf();
+		const policyOf = await this.session.policyOf();
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
 		const names = await this.names();
 		const wanted = options.only ?? names;
 		for (const name of wanted) {
 			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, names.length > 0 ? `its VMs are: ${[...names].sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
 		}
-		const repo = await this.pendingRepository().catch(() => null);
+		const repo = await this.session.pendingRepository().catch(() => null);
 		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
 		return mapLimited(wanted, options.concurrency ?? 8, async vm => {
 			const policy = policyOf(vm);
@@ -634,11 +467,11 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 			const points = repo && bound ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
 			let facts: VmFacts;
 			try {
-				const inspection = await this.inspect(vm);
+				const inspection = await this.session.inspect(vm);
 				const {state} = inspection;
 				const pending = await this.hypervisor.operations(vm).readPending();
 				const leftJobs = repo ? await this.leftJobs(repo, vm) : [];
-				const bitmaps = await this.bitmapsOf(inspection);
+				const bitmaps = await this.session.bitmapsOf(inspection);
 				facts = {
 					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
 					problems: inspection.problems, findings: inspection.findings,
@@ -677,22 +510,15 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		return {point: instant.point, repository: instant.repository, active: holder !== null && holder !== undefined, present: await fileExists(instant.repository)};
 	}
 
-	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
-	private async bitmapsOf(inspection: Inspection): Promise<Record<string, readonly string[]> | null> {
-		const {state} = inspection;
-		if (state.run === 'running' && this.hypervisor.roles.backups) return this.hypervisor.roles.backups.liveBitmaps(inspection);
-		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]));
-	}
-
 	/**
 	 * snapdeck's bitmaps (libvirt checkpoints) on a VM and whether a backup still needs each; with
 	 * `prune`, the ones none needs are removed, under the VM's lock. `left` names those the adapter
 	 * could not remove (libvirt deletes checkpoints of running domains only).
 	 */
 	async checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
-		const repo = await this.boundRepository(vm);
+		const repo = await this.session.boundRepository(vm);
 		const identity = await this.hypervisor.identity(vm);
-		const judge = async () => judgeBitmaps(vm, identity, Object.values((await this.bitmapsOf(await this.inspect(vm))) ?? {}).flat(), repo, this.hypervisor.operations(vm));
+		const judge = async () => judgeBitmaps(vm, identity, Object.values((await this.session.bitmapsOf(await this.session.inspect(vm))) ?? {}).flat(), repo, this.hypervisor.operations(vm));
 		const checkpoints = await judge();
 		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
@@ -727,7 +553,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** Recovers every job on the VM's backups that a kill left, under their lock; says what it did and what it could not act on. */
 	private async recoverJobs(repo: Repository, vm: string, command: string, only: (job: PendingJob) => boolean = () => true): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
-		const record = this.jobRecord(repo, vm);
+		const record = this.session.jobRecord(repo, vm);
 		// Looked at before locking (locking makes the VM's folder there): records of jobs still running are not left.
 		if (!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || (entry.left && only(entry.record)))) return {jobs: [], problems: []};
 		const release = await repo.lock(vm, command);
@@ -749,7 +575,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 
 	/** A VM's scheduled tasks under its policy: their last and next runs. */
 	async schedules(vm: string, now: Date) {
-		const policyOf = await this.policyOf();
+		const policyOf = await this.session.policyOf();
 		// The target's own schedule is in the config: read only for a policy with off-site copies and none of its own.
 		const offsite = policyOf(vm).offsite;
 		const targetSchedule = offsite && offsite.schedule === undefined ? (await import('../config/config.js')).loadConfig().config.offsite?.[offsite.target]?.schedule : undefined;
@@ -776,7 +602,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 			kind: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
 			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
 			run: async (job): Promise<{changed: boolean; how?: string}> => {
-				const {state, problems} = await this.inspect(vm);
+				const {state, problems} = await this.session.inspect(vm);
 				if ((state.run === 'running') === on) return {changed: false};
 				// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
 				if (on) assertNoProblems(vm, 'start', problems);
@@ -800,8 +626,8 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	 * is cleared, the operator having been told what to do). Says what it did.
 	 */
 	async recover(vm: string, options: Omit<PerformOptions, 'confirm' | 'dryRun'>): Promise<RecoverResult> {
-		const exists = await this.identityOf(vm, true).then(identity => identity !== null);
-		const repo = await this.boundRepository(vm);
+		const exists = await this.session.identityOf(vm, true).then(identity => identity !== null);
+		const repo = await this.session.boundRepository(vm);
 		// Looked for first: finishing the VM's own stream below releases the mark that leads to its job's record.
 		const marks = repo ? await repo.instantMarks(vm) : [];
 		// A listing of a point's files is no job: what a killed one left is found by its process being gone.
@@ -810,7 +636,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		if (exists) {
 			const release = await this.hypervisor.lock(vm, options.command);
 			try {
-				const finished = await this.finishInstantLocked(vm, options);
+				const finished = await finishInstantLocked(this.hypervisor, vm, options);
 				if (finished) did.push(finished);
 				plan = await this.resumePlan(vm, options);
 			} finally {
@@ -834,34 +660,6 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		const inspection = await this.hypervisor.inspect(vm);
 		await runPlan(pending.plan, this.hypervisor.executor(inspection), operations, {...options, resume: pending});
 		return pending.plan;
-	}
-
-	/** Finishes an instant restore as `vm` that a kill or cancel left, under the VM's lock; says what it did. */
-	private async finishInstantRestore(vm: string, options: {command: string; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<string | null> {
-		const release = await this.hypervisor.lock(vm, options.command);
-		try {
-			return await this.finishInstantLocked(vm, options);
-		} finally {
-			await release();
-		}
-	}
-
-	/**
-	 * With the VM's lock held: copies in what an instantly restored VM still reads from the
-	 * repository (streamed while it runs; offline where it is stopped: it is never started for
-	 * it), then lets prune at the point again. Journalled on the VM; says what it did.
-	 */
-	private async finishInstantLocked(vm: string, options: {signal?: AbortSignal; onEvent?: (event: PlanEvent) => void}): Promise<string | null> {
-		const roles = this.hypervisor.roles.instantRestores;
-		const instant = roles ? await roles.instantOf(vm) : null;
-		if (!roles || !instant) return null;
-		const how = await roles.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
-		await releaseInstant(instant.repository, vm);
-		const words = `finished the instant restore of ${vm} from point ${instant.point}: ${how === 'stopped'
-			? `${vm} is stopped, so what it still read from the repository was copied into its disks offline; it was not started`
-			: how === 'running' ? 'what it still read from the repository was streamed into its disks while it ran' : 'its disks read nothing from the repository any more'}`;
-		await this.hypervisor.operations(vm).appendJournal({time: new Date().toISOString(), vm, action: 'recover', snapshot: instant.point, outcome: 'done', message: words});
-		return words;
 	}
 
 	/**
