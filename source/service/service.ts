@@ -49,6 +49,19 @@ import {assertOwn, SessionContext, type SessionOptions} from './session-context.
 export {releaseHeldLocksSync};
 export type {SessionOptions as ServiceOptions};
 
+/** The plan of a change to a VM's snapshots, refused while its inspection finds a problem. */
+export function planAction(action: Action, inspection: Inspection): Plan {
+	assertNoProblems(action.vm, `${action.kind} on`, inspection.problems);
+	switch (action.kind) {
+		case 'take':
+			return planTake(inspection.state, action.request);
+		case 'revert':
+			return planRevert(inspection.state, action.snapshot);
+		case 'merge':
+			return planMerge(inspection.state, action.snapshot);
+	}
+}
+
 /**
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
@@ -346,23 +359,11 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		};
 	}
 
-	plan(action: Action, inspection: Inspection): Plan {
-		assertNoProblems(action.vm, `${action.kind} on`, inspection.problems);
-		switch (action.kind) {
-			case 'take':
-				return planTake(inspection.state, action.request);
-			case 'revert':
-				return planRevert(inspection.state, action.snapshot);
-			case 'merge':
-				return planMerge(inspection.state, action.snapshot);
-		}
-	}
-
 	/** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
 	async perform(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
 		if (options.dryRun) {
 			const inspection = await this.session.inspect(action.vm);
-			const plan = this.plan(action, inspection);
+			const plan = planAction(action, inspection);
 			await this.hypervisor.preflight(inspection, plan);
 			return {plan, outcome: 'dry-run'};
 		}
@@ -382,7 +383,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 			throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
 		}
 		const inspection = await this.session.inspect(action.vm);
-		const plan = this.plan(action, inspection);
+		const plan = planAction(action, inspection);
 		await this.hypervisor.preflight(inspection, plan);
 		if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
 		await runPlan(plan, this.hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
