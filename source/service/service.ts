@@ -3,11 +3,9 @@ import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {VmSummary} from '../core/model.js';
 import {describePendingJob, type JournalRecord, type PendingJob, type Plan, type PlanEvent} from '../core/plan.js';
-import {planMerge, planRevert, planTake} from '../core/planner.js';
 import {buildSnapshotTree, flattenTree} from '../core/tree.js';
-import {assertNoProblems} from '../core/consistency.js';
-import {roleOf, type Hypervisor, type Inspection, type RoleName} from '../adapters/hypervisor.js';
-import type {Action, Backups, BackupsOf, Connection, Health, Inventory, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, Snapshots, TreeView, VmHealth} from './ports.js';
+import {roleOf, type Hypervisor, type RoleName} from '../adapters/hypervisor.js';
+import type {Backups, BackupsOf, Connection, Health, Inventory, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, TreeView, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
 export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, RoleName, TreeView, VmHealth} from './ports.js';
@@ -43,34 +41,22 @@ import {withRecord} from '../core/offsite-claims.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
 import {describePending, finishInstantLocked} from './leftovers.js';
+import {performLocked} from './snapshots-port.js';
 import {assertOwn, SessionContext, type SessionOptions} from './session-context.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync};
 export type {SessionOptions as ServiceOptions};
 
-/** The plan of a change to a VM's snapshots, refused while its inspection finds a problem. */
-export function planAction(action: Action, inspection: Inspection): Plan {
-	assertNoProblems(action.vm, `${action.kind} on`, inspection.problems);
-	switch (action.kind) {
-		case 'take':
-			return planTake(inspection.state, action.request);
-		case 'revert':
-			return planRevert(inspection.state, action.snapshot);
-		case 'merge':
-			return planMerge(inspection.state, action.snapshot);
-	}
-}
-
 /**
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Inventory, Snapshots, Backups, Restores, Offsite, Health, Jobs {
-	private readonly session: SessionContext;
+export class Service implements Inventory, Backups, Restores, Offsite, Health, Jobs {
+	readonly hypervisor: Hypervisor;
 
-	constructor(readonly hypervisor: Hypervisor, options: SessionOptions = {}) {
-		this.session = new SessionContext(hypervisor, options);
+	constructor(private readonly session: SessionContext) {
+		this.hypervisor = session.hypervisor;
 	}
 
 	/** What the UI and the command line know of the connection (the adapter stays behind the ports). */
@@ -359,37 +345,6 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 		};
 	}
 
-	/** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
-	async perform(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
-		if (options.dryRun) {
-			const inspection = await this.session.inspect(action.vm);
-			const plan = planAction(action, inspection);
-			await this.hypervisor.preflight(inspection, plan);
-			return {plan, outcome: 'dry-run'};
-		}
-		const release = await this.hypervisor.lock(action.vm, options.command);
-		try {
-			return await this.performLocked(action, options);
-		} finally {
-			await release();
-		}
-	}
-
-	/** perform() for a caller that already holds the VM's lock. */
-	private async performLocked(action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
-		const operations = this.hypervisor.operations(action.vm);
-		const pending = await operations.readPending();
-		if (pending) {
-			throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
-		}
-		const inspection = await this.session.inspect(action.vm);
-		const plan = planAction(action, inspection);
-		await this.hypervisor.preflight(inspection, plan);
-		if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
-		await runPlan(plan, this.hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
-		return {plan, outcome: 'done'};
-	}
-
 	/**
 	 * Restores a point over a stopped VM's own disks: first an external snapshot of the state it is
 	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
@@ -415,7 +370,7 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 				let snapshot = `before-restore-${point.id}`;
 				for (let n = 2; taken.has(snapshot); n++) snapshot = `before-restore-${point.id}-${n}`;
 				const request = {name: snapshot, description: `state before point ${point.id} was restored over it`, kind: 'external' as const, now: options.now ?? new Date()};
-				const {plan, outcome} = await this.performLocked({kind: 'take', vm, request}, {
+				const {plan, outcome} = await performLocked(this.session, {kind: 'take', vm, request}, {
 					command: options.command, signal: options.signal, onEvent: options.onEvent,
 					confirm: taking => options.confirm({
 						...taking,
@@ -586,39 +541,13 @@ export class Service implements Inventory, Snapshots, Backups, Restores, Offsite
 	/** Runs every task the policies' schedules say is due on this connection, one VM at a time (see scheduler.ts). */
 	async runScheduled(options: RunOptions): Promise<TaskRun[]> {
 		const {runDue} = await import('./scheduler.js');
-		return runDue(this, options);
+		return runDue(this.session, options);
 	}
 
 	/** The newest `limit` journal records of a VM (every VM when null), oldest first. */
 	async journal(vm: string | null, limit = 200): Promise<JournalRecord[]> {
 		// This connection's: another host's VM of the same name is another VM.
 		return (await readJournal()).filter(record => (vm === null || record.vm === vm) && record.connection === this.hypervisor.uri).slice(-limit);
-	}
-
-	/** Starts or stops a VM, under its lock; resolves false when it already was as asked. */
-	async power(vm: string, on: boolean, command: string): Promise<boolean> {
-		const power = roleOf(this.hypervisor, 'power', 'start or stop VMs');
-		const operations = this.hypervisor.operations(vm);
-		const result = await runJob({
-			kind: on ? 'start' : 'stop', command, locks: [holder => this.hypervisor.lock(vm, holder)],
-			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
-			run: async (job): Promise<{changed: boolean; how?: string}> => {
-				const {state, problems} = await this.session.inspect(vm);
-				if ((state.run === 'running') === on) return {changed: false};
-				// QEMU opens a disk's chain from its headers: one that leads to a protocol, a device or a loop is never started.
-				if (on) assertNoProblems(vm, 'start', problems);
-				await job.begin('', on ? 'start' : `stop (${state.run})`);
-				if (on) {
-					await power.start(vm);
-					return {changed: true};
-				}
-				const how = await power.stop(vm);
-				return how === false ? {changed: false} : {changed: true, how};
-			},
-			// How a VM was stopped tells whether its guest could write what it had cached (a quit) or not (a signal).
-			describe: ({how}) => (how === undefined ? '' : `stopped ${how}`),
-		});
-		return result.changed;
 	}
 
 	/**

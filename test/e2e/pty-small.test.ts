@@ -2,7 +2,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
-import {planAction} from '../../source/service/service.js';
+import {planAction} from '../../source/service/snapshots-port.js';
 import {HOSTILE_SHOWN, hostileLab} from '../helpers/hostile.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {terminal} from '../helpers/terminal.js';

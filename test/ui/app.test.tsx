@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS, displayKey, type Command, type Context} from '../../source/ui/keymap.js';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {wrapWhole} from '../../source/ui/layout.js';
-import {planAction} from '../../source/service/service.js';
+import {planAction} from '../../source/service/snapshots-port.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {pagerGeometry} from '../../source/ui/pager.js';
-import {planAction} from '../../source/service/service.js';
+import {planAction} from '../../source/service/snapshots-port.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
