@@ -1,14 +1,12 @@
 import {homedir} from 'node:os';
 import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import type {VmSummary} from '../core/model.js';
 import {describePendingJob, type JournalRecord, type PendingJob, type Plan, type PlanEvent} from '../core/plan.js';
-import {buildSnapshotTree, flattenTree} from '../core/tree.js';
-import {roleOf, type Hypervisor, type RoleName} from '../adapters/hypervisor.js';
-import type {Backups, BackupsOf, Connection, Health, Inventory, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, TreeView, VmHealth} from './ports.js';
+import {roleOf, type Hypervisor} from '../adapters/hypervisor.js';
+import type {Backups, BackupsOf, Health, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
-export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, RoleName, TreeView, VmHealth} from './ports.js';
+export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
@@ -20,7 +18,7 @@ import {evaluateHealth, type VmFacts} from '../core/health.js';
 import type {Retention} from '../core/retention.js';
 import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
 import {readJournal, recordChange} from '../adapters/state/journal.js';
-import {describeHolder, heldHere, releaseHeldLocksSync} from '../adapters/state/lock.js';
+import {releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import {runBackup, type BackupOptions} from '../backup/run-backup.js';
 import {pruneBackups, type PruneOptions} from '../backup/prune-backups.js';
@@ -52,31 +50,11 @@ export type {SessionOptions as ServiceOptions};
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Inventory, Backups, Restores, Offsite, Health, Jobs {
+export class Service implements Backups, Restores, Offsite, Health, Jobs {
 	readonly hypervisor: Hypervisor;
 
 	constructor(private readonly session: SessionContext) {
 		this.hypervisor = session.hypervisor;
-	}
-
-	/** What the UI and the command line know of the connection (the adapter stays behind the ports). */
-	get connection(): Connection {
-		return {uri: this.hypervisor.uri, canQuiesce: this.hypervisor.roles.guestAgents !== undefined};
-	}
-
-	async canQuiesce(vm: string): Promise<boolean> {
-		return this.hypervisor.roles.guestAgents ? this.hypervisor.roles.guestAgents.canQuiesce(vm) : false;
-	}
-
-	/** The VMs' names alone, where the adapter can tell them cheaply; else from the inventory. */
-	async names(): Promise<string[]> {
-		return this.session.names();
-	}
-
-	/** Why this connection cannot do what `role` covers, or null when it can (for the UI's and CLI's offers). */
-	roleProblem(role: RoleName, doing: string): string | null {
-		if (this.hypervisor.roles[role]) return null;
-		return this.hypervisor.unavailable[role] ?? `${this.hypervisor.uri} cannot ${doing} yet`;
 	}
 
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
@@ -291,60 +269,6 @@ export class Service implements Inventory, Backups, Restores, Offsite, Health, J
 		return {policy: policy.name, retention: retention && Object.keys(retention).length > 0 ? retention : null};
 	}
 
-	/** Calls `onChange` when the adapter sees the inventory change (where it can); resolves to the stop. */
-	watch(onChange: () => void): () => void {
-		return this.hypervisor.roles.watching?.watch?.(onChange) ?? (() => undefined);
-	}
-
-	/**
-	 * The inventory, with each VM's newest backup and off-site copy from the repository where there
-	 * is one. `onRows` gets the rows as soon as the hypervisor has answered, before the repository
-	 * (which may mean loading the configuration and reading a manifest per VM) is read: the UI draws
-	 * the list from them and fills in the ages after.
-	 */
-	async list(options: {onRows?: (vms: VmSummary[]) => void} = {}): Promise<VmSummary[]> {
-		// Finding the repository may mean loading the configuration: at the same time as the inventory,
-		// unless the rows are wanted early (the UI): then after them, so that it does not hold them back.
-		const findRepository = () => this.session.pendingRepository().catch(() => null);
-		const pending = options.onRows ? null : findRepository();
-		const vms = await Promise.all((await this.hypervisor.list()).map(async vm => {
-			const holder = (await this.hypervisor.roles.watching?.lockHolder(vm.name).catch(() => null)) ?? null;
-			// A lock this very process holds is one of its own jobs, which the caller knows better
-			// (the UI marks them from its job list, and a list read just before such a job ends must
-			// not leave the VM looking busy after it).
-			return holder === null || heldHere(holder) ? vm : {...vm, busy: describeHolder(holder)};
-		}));
-		options.onRows?.(vms);
-		const repo = await (pending ?? findRepository());
-		if (!repo) return vms;
-		return Promise.all(vms.map(async vm => {
-			// Each VM's own folder of backups: another host's VM of the same name has its own.
-			const bound = await repo.bind(vm.name, vm.identity ?? null).then(() => true, () => false);
-			if (!bound) return vm;
-			const [manifest, offsite] = await Promise.all([repo.read(vm.name).catch(() => null), readOffsiteState(repo, vm.name).catch(() => null)]);
-			const copies = (offsite?.targets ?? []).flatMap(target => (target.lastCopy ? [target.lastCopy.at] : [])).sort();
-			return {...vm, lastBackup: latestPoint(manifest?.points ?? [])?.createdAt ?? null, lastOffsite: copies.at(-1) ?? null};
-		}));
-	}
-
-	async tree(vm: string): Promise<TreeView> {
-		const {state, problems, findings} = await this.session.inspect(vm);
-		const {definition} = state;
-		const tree = buildSnapshotTree(definition);
-		return {
-			vm: definition.name, current: definition.current, snapshots: definition.snapshots,
-			rows: flattenTree(tree),
-			sizes: Object.fromEntries(definition.snapshots.map(snapshot => [snapshot.name, snapshot.disks.reduce((sum, disk) => {
-				const image = state.images[disk.file];
-				if (snapshot.kind === 'external') return sum + (image?.actualSize ?? 0);
-				return sum + (image?.internalSnapshots.find(internal => internal.name === snapshot.name)?.vmStateSize ?? 0);
-			}, 0)])),
-			problems,
-			findings,
-			pending: await this.hypervisor.operations(vm).readPending(),
-		};
-	}
-
 	/**
 	 * Restores a point over a stopped VM's own disks: first an external snapshot of the state it is
 	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
@@ -409,7 +333,7 @@ export class Service implements Inventory, Backups, Restores, Offsite, Health, J
 	async health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
 		const policyOf = await this.session.policyOf();
 		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
-		const names = await this.names();
+		const names = await this.session.names();
 		const wanted = options.only ?? names;
 		for (const name of wanted) {
 			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, names.length > 0 ? `its VMs are: ${[...names].sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
