@@ -3,7 +3,7 @@ import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {describePendingJob, type JournalRecord, type PendingJob, type Plan, type PlanEvent} from '../core/plan.js';
 import {roleOf, type Hypervisor} from '../adapters/hypervisor.js';
-import type {Backups, BackupsOf, Health, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, VmHealth} from './ports.js';
+import type {BackupsOf, Health, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
 export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
@@ -11,7 +11,7 @@ import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {formatBytes, parseDuration} from '../core/units.js';
-import {findPoint, type BackupPoint} from '../core/backup-manifest.js';
+import {findPoint} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type VmFacts} from '../core/health.js';
@@ -20,17 +20,13 @@ import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
 import {readJournal, recordChange} from '../adapters/state/journal.js';
 import {releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
-import {runBackup, type BackupOptions} from '../backup/run-backup.js';
-import {pruneBackups, type PruneOptions} from '../backup/prune-backups.js';
 import type {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
-import {verifyBackups, type VerifyOptions} from '../backup/verify.js';
-import {bootTestPoint, type BootTestOptions} from '../backup/boot-test.js';
-import {listReceipts, provedRestores} from '../backup/receipts.js';
+import {provedRestores} from '../backup/receipts.js';
 import {listPointFiles, type PointFilesOptions} from '../backup/point-files.js';
 import {extractPointFiles} from '../backup/extract.js';
 import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
-import {judgeBitmaps, rememberRepository, type CheckpointStatus} from '../backup/checkpoints.js';
+import {judgeBitmaps} from '../backup/checkpoints.js';
 import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
 import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
 import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
@@ -50,7 +46,7 @@ export type {SessionOptions as ServiceOptions};
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Backups, Restores, Offsite, Health, Jobs {
+export class Service implements Restores, Offsite, Health, Jobs {
 	readonly hypervisor: Hypervisor;
 
 	constructor(private readonly session: SessionContext) {
@@ -60,56 +56,6 @@ export class Service implements Backups, Restores, Offsite, Health, Jobs {
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
 	releaseHeldLocks(): void {
 		releaseHeldLocksSync();
-	}
-
-	/** The repository, once known (at once when given as a directory, after first use otherwise). */
-	get repository(): Repository | null {
-		return this.session.repository;
-	}
-
-	/** Full or incremental backup of a VM into the repository (see backup/run-backup.ts). */
-	async backup(vm: string, options: BackupOptions): Promise<BackupPoint> {
-		const repo = await this.session.repoOf(vm);
-		assertOwn(repo, vm, `back up ${vm}`);
-		await rememberRepository(repo, this.hypervisor.operations(vm), !this.session.named);
-		return runJob({
-			kind: 'backup', command: options.command, signal: options.signal,
-			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => runBackup(this.hypervisor, repo, vm, options, job),
-			describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
-		});
-	}
-
-	/** A VM's restore receipts, oldest first (what was proved of its points, signed). */
-	async receipts(vm: string, options: BackupsOf = {}) {
-		return listReceipts(await this.session.repoOf(vm, {...options, gone: true}), vm);
-	}
-
-	/** A VM's backup points, oldest first (those of another VM of that name with `origin`). */
-	async backups(vm: string, options: BackupsOf = {}): Promise<BackupPoint[]> {
-		return (await (await this.session.repoOf(vm, {...options, gone: true})).read(vm)).points;
-	}
-
-	/** Where the VM's backups are, and the folders of other VMs of its name (after a call that bound it). */
-	backupsFolder(vm: string) {
-		return this.repository?.bindingOf(vm) ?? null;
-	}
-
-	async verify(vm: string, options: VerifyOptions & BackupsOf) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		// Verify runs where the repository cannot take a byte more (full, read-only: verify and prune
-		// are the way out): its lock then falls back to this host, and it keeps no record there.
-		let unwritable = false;
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'verify', command: options.command, signal: options.signal,
-			locks: [command => repo.lock(vm, command, {readOnly: true, onFallback: why => {
-				unwritable = true;
-				options.onWarning?.(why);
-			}})],
-			journal: async () => undefined, record: {...this.session.jobRecord(repo, vm), optional: true},
-			run: job => verifyBackups(repo, vm, options, job, unwritable),
-		}));
 	}
 
 	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
@@ -148,20 +94,6 @@ export class Service implements Backups, Restores, Offsite, Health, Jobs {
 		}));
 	}
 
-	/** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
-	async bootTest(vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'> & BackupsOf) {
-		const policy = (await this.session.policyOf())(vm);
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'boot-test', command: options.command, signal: options.signal,
-			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => bootTestPoint(repo, this.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
-			describe: result => result.message,
-			failed: result => !result.ok,
-		}));
-	}
-
 	async restore(vm: string, options: RestoreOptions & BackupsOf) {
 		const repo = await this.session.repoOf(vm, {...options, gone: true});
 		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
@@ -171,10 +103,6 @@ export class Service implements Backups, Restores, Offsite, Health, Jobs {
 			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
 			describe: restored => Object.values(restored).join(', '),
 		}));
-	}
-
-	async prune(vm: string, options: PruneOptions & BackupsOf) {
-		return pruneBackups(await this.session.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
 	}
 
 	/** Copies a point to an off-site target (a restic repository; see backup/offsite-copy.ts). */
@@ -250,23 +178,10 @@ export class Service implements Backups, Restores, Offsite, Health, Jobs {
 			: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`};
 	}
 
-	/** The configuration file (policies, targets, keys), for a hint that asks to edit it. */
-	async configFile(): Promise<string> {
-		const {configFilePath} = await import('../config/config.js');
-		return configFilePath();
-	}
-
 	/** What this host knows of a VM's off-site copies. */
 	async offsiteState(vm: string) {
 		const repo = await this.session.boundRepository(vm);
 		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
-	}
-
-	/** The retention of a VM's policy, with the policy's name; null retention when it sets none. */
-	async retentionOf(vm: string): Promise<{policy: string; retention: Retention | null}> {
-		const policy = (await this.session.policyOf())(vm);
-		const retention = policy.backups.retention;
-		return {policy: policy.name, retention: retention && Object.keys(retention).length > 0 ? retention : null};
 	}
 
 	/**
@@ -388,38 +303,6 @@ export class Service implements Backups, Restores, Offsite, Health, Jobs {
 		if (!instant) return null;
 		const holder = await this.hypervisor.roles.watching?.lockHolder(vm).catch(() => null);
 		return {point: instant.point, repository: instant.repository, active: holder !== null && holder !== undefined, present: await fileExists(instant.repository)};
-	}
-
-	/**
-	 * snapdeck's bitmaps (libvirt checkpoints) on a VM and whether a backup still needs each; with
-	 * `prune`, the ones none needs are removed, under the VM's lock. `left` names those the adapter
-	 * could not remove (libvirt deletes checkpoints of running domains only).
-	 */
-	async checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
-		const repo = await this.session.boundRepository(vm);
-		const identity = await this.hypervisor.identity(vm);
-		const judge = async () => judgeBitmaps(vm, identity, Object.values((await this.session.bitmapsOf(await this.session.inspect(vm))) ?? {}).flat(), repo, this.hypervisor.operations(vm));
-		const checkpoints = await judge();
-		const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
-		if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
-		const backups = roleOf(this.hypervisor, 'backups', 'change bitmaps');
-		const operations = this.hypervisor.operations(vm);
-		return runJob({
-			kind: 'checkpoints', command: options.command, locks: [command => this.hypervisor.lock(vm, command)],
-			journal: entry => operations.appendJournal({time: new Date().toISOString(), vm, ...entry}),
-			run: async job => {
-				await job.begin(stale.join(', '), `remove ${stale.length} stale bitmap(s)`);
-				const driver = await backups.backupDriver(vm);
-				try {
-					for (const name of stale) await driver.removeBitmap(name);
-				} finally {
-					await driver.close();
-				}
-				const after = new Set((await judge()).map(checkpoint => checkpoint.name));
-				return {checkpoints, removed: stale.filter(name => !after.has(name)), left: stale.filter(name => after.has(name))};
-			},
-			describe: ({removed, left}) => `removed ${removed.length} stale bitmap(s)${left.length > 0 ? `; left ${left.join(', ')}` : ''}`,
-		});
 	}
 
 	/** The jobs on the VM's backups that a kill left, in words, and records that are not snapdeck's (reported, never acted on). */

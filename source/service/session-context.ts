@@ -144,6 +144,11 @@ export class SessionContext {
 		return runJob({...job, journal: entry => repo.journal(vm, entry), record: this.jobRecord(repo, vm, subject)});
 	}
 
+	/** A job on one point of the VM's backups (backupsJob), where a point of another VM of its name is named as such (pointOfThisVm). */
+	pointJob<T>(repo: Repository, vm: string, point: string | undefined, job: Omit<Job<T>, 'journal' | 'record'>): Promise<T> {
+		return this.pointOfThisVm(repo, vm, point, () => this.backupsJob(repo, vm, job));
+	}
+
 	/**
 	 * Runs `work` on the VM's backups; a point it does not find there but another VM of the same
 	 * name has is named as that VM's, with how to restore it deliberately (never as this VM's).
