@@ -1,17 +1,15 @@
-import {homedir} from 'node:os';
 import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {describePendingJob, type JournalRecord, type PendingJob, type Plan, type PlanEvent} from '../core/plan.js';
-import {roleOf, type Hypervisor} from '../adapters/hypervisor.js';
-import type {BackupsOf, Health, Jobs, Offsite, Outcome, PerformOptions, RecoveredJob, RecoverResult, Restores, VmHealth} from './ports.js';
+import {describePendingJob, type JournalRecord, type PendingJob, type Plan} from '../core/plan.js';
+import {type Hypervisor} from '../adapters/hypervisor.js';
+import type {BackupsOf, Health, Jobs, Offsite, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
-export type {Action, BackupsOf, Extracted, Outcome, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
+export type {Action, BackupsOf, Extracted, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob, runJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
 import {formatBytes, parseDuration} from '../core/units.js';
-import {findPoint} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type VmFacts} from '../core/health.js';
@@ -21,11 +19,8 @@ import {readJournal, recordChange} from '../adapters/state/journal.js';
 import {releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import type {Repository} from '../backup/repository.js';
-import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import {provedRestores} from '../backup/receipts.js';
-import {listPointFiles, type PointFilesOptions} from '../backup/point-files.js';
-import {extractPointFiles} from '../backup/extract.js';
-import {releaseInstant, restoreInstant, type InstantOptions} from '../backup/instant.js';
+import {releaseInstant} from '../backup/instant.js';
 import {judgeBitmaps} from '../backup/checkpoints.js';
 import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
 import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
@@ -35,8 +30,7 @@ import {withRecord} from '../core/offsite-claims.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {resolveTarget} from './targets.js';
 import {describePending, finishInstantLocked} from './leftovers.js';
-import {performLocked} from './snapshots-port.js';
-import {assertOwn, SessionContext, type SessionOptions} from './session-context.js';
+import {SessionContext, type SessionOptions} from './session-context.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
 export {releaseHeldLocksSync};
@@ -46,7 +40,7 @@ export type {SessionOptions as ServiceOptions};
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Restores, Offsite, Health, Jobs {
+export class Service implements Offsite, Health, Jobs {
 	readonly hypervisor: Hypervisor;
 
 	constructor(private readonly session: SessionContext) {
@@ -56,53 +50,6 @@ export class Service implements Restores, Offsite, Health, Jobs {
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
 	releaseHeldLocks(): void {
 		releaseHeldLocksSync();
-	}
-
-	/** Restores a point as a new VM that runs at once, its data streamed in while it runs (restore --instant). */
-	async restoreInstant(vm: string, options: InstantOptions & BackupsOf) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		// The repository is locked only while the point is marked as read (prune then leaves it alone): the stream runs long.
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'restore-instant', command: options.command, signal: options.signal, locks: [],
-			// On record in the point's VM's backups: the mark that holds prune off and the new VM's work folder are registered there before they exist.
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => restoreInstant(repo, this.hypervisor, vm, options, job),
-			describe: result => `${result.vm} runs on its own disks, started after ${(result.startedAfterMs / 1000).toFixed(1)} s`,
-		}));
-	}
-
-	/** The filesystems of a point, or a folder in one, read through libguestfs (the point is only read). */
-	async listFiles(vm: string, options: PointFilesOptions & BackupsOf) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		return this.session.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
-	}
-
-	/**
-	 * A file or folder copied out of a point into a host folder (by default
-	 * ~/snapdeck-extract/VM-POINT), as data only: a job, written in its work folder there, so a
-	 * kill leaves nothing `recover` does not remove.
-	 */
-	async extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		const to = options.to ?? path.join(homedir(), 'snapdeck-extract', `${vm}-${options.point}`);
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'extract', command: options.command, signal: options.signal,
-			locks: [command => repo.lock(vm, command, {readOnly: true})],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => extractPointFiles(repo, vm, {...options, to}, job),
-			describe: done => `${done.device}:${done.path} to ${done.written}${done.skipped.length > 0 ? `, ${done.skipped.length} left out (not data)` : ''}`,
-		}));
-	}
-
-	async restore(vm: string, options: RestoreOptions & BackupsOf) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'restore', command: options.command, signal: options.signal,
-			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => restoreBackup(repo, this.hypervisor, vm, options, job),
-			describe: restored => Object.values(restored).join(', '),
-		}));
 	}
 
 	/** Copies a point to an off-site target (a restic repository; see backup/offsite-copy.ts). */
@@ -182,62 +129,6 @@ export class Service implements Restores, Offsite, Health, Jobs {
 	async offsiteState(vm: string) {
 		const repo = await this.session.boundRepository(vm);
 		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
-	}
-
-	/**
-	 * Restores a point over a stopped VM's own disks: first an external snapshot of the state it is
-	 * in (reverting to it undoes the restore), then each disk's new overlay is written to read
-	 * exactly as the point. The confirmation shows the snapshot's plan with what follows it.
-	 */
-	async restoreInPlace(vm: string, options: BackupsOf & {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}> {
-		const repo = await this.session.repoOf(vm, options);
-		assertOwn(repo, vm, `restore a point over ${vm}`);
-		const inPlace = roleOf(this.hypervisor, 'inPlaceRestores', 'restore in place', 'restore with --to PATH or --as NAME');
-		const manifest = await repo.read(vm);
-		const point = await this.session.pointOfThisVm(repo, vm, options.point, async () => findPoint(manifest, options.point));
-		// Before the safety snapshot: a point known to be damaged is refused while nothing has changed.
-		assertRestorable(manifest, point, options.force);
-		// Both locks for the whole of it: no backup or prune of the point between the safety snapshot and the write.
-		const result = await runJob({
-			kind: 'restore-in-place', command: options.command, signal: options.signal,
-			locks: [command => this.hypervisor.lock(vm, command), command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm, point.id),
-			run: async (job): Promise<{plan: Plan; outcome: Outcome; snapshot: string; images?: Readonly<Record<string, string>>}> => {
-				const {state} = await this.hypervisor.inspect(vm);
-				if (state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${state.run}; a restore in place needs it stopped`, `stop it ('snapdeck stop ${vm}'), then run the restore again`);
-				const taken = new Set(state.definition.snapshots.map(snapshot => snapshot.name));
-				let snapshot = `before-restore-${point.id}`;
-				for (let n = 2; taken.has(snapshot); n++) snapshot = `before-restore-${point.id}-${n}`;
-				const request = {name: snapshot, description: `state before point ${point.id} was restored over it`, kind: 'external' as const, now: options.now ?? new Date()};
-				const {plan, outcome} = await performLocked(this.session, {kind: 'take', vm, request}, {
-					command: options.command, signal: options.signal, onEvent: options.onEvent,
-					confirm: taking => options.confirm({
-						...taking,
-						summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
-						warnings: [...taking.warnings, `then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`],
-					}),
-				}).catch((error: unknown) => {
-					// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
-					// place needs it stopped: the way out is another, not "do it while it runs".
-					if (error instanceof SnapdeckError && error.code === 'checkpoint-blocks-snapshot') {
-						throw new SnapdeckError(error.kind, `cannot restore in place: ${error.message}`, `restore the point as a new VM instead (--as NAME), or drop ${vm}'s backup checkpoints ('virsh checkpoint-delete ${vm} NAME --metadata'; the next backup is then a full) and run the restore again`, error.code);
-					}
-					throw error;
-				});
-				if (outcome !== 'done') return {plan, outcome, snapshot};
-				job.step('snapshot-taken');
-				const images = await inPlace.activeImages(vm);
-				await job.halfDone(`${vm}'s disks may be half restored to point ${point.id}: run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it and then 'snapdeck recover ${vm}'`);
-				try {
-					await writePointInto(repo, vm, point.id, images, {signal: options.signal, onEvent: options.onEvent, force: options.force}, job);
-				} catch (error) {
-					throw new SnapdeckError('interrupted', `the restore of point ${point.id} over ${vm} stopped part way: ${errorMessage(error)}`, `run the same restore again to finish it, or 'snapdeck revert ${vm} ${snapshot}' to go back to the state before it, then 'snapdeck recover ${vm}'`, options.signal?.aborted ? 'cancelled' : 'stopped-part-way');
-				}
-				return {plan, outcome, snapshot, images};
-			},
-			describe: ({images}) => `in place: ${Object.values(images ?? {}).join(', ')}`,
-		});
-		return {plan: result.plan, outcome: result.outcome, snapshot: result.snapshot};
 	}
 
 	/**
