@@ -2,33 +2,26 @@ import path from 'node:path';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {describePendingJob, type JournalRecord, type PendingJob, type Plan} from '../core/plan.js';
 import {type Hypervisor} from '../adapters/hypervisor.js';
-import type {BackupsOf, Health, Jobs, Offsite, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
+import type {Health, Jobs, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
-export type {Action, BackupsOf, Extracted, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
+export type {Action, Extracted, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
-import {recoverJob, runJob} from '../jobs/run-job.js';
+import {recoverJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
-import {formatBytes, parseDuration} from '../core/units.js';
+import {parseDuration} from '../core/units.js';
 import {latestPoint} from '../core/points.js';
 import {chainDepth, mapLimited} from '../core/chain.js';
 import {evaluateHealth, type VmFacts} from '../core/health.js';
-import type {Retention} from '../core/retention.js';
 import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
-import {readJournal, recordChange} from '../adapters/state/journal.js';
+import {readJournal} from '../adapters/state/journal.js';
 import {releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import type {Repository} from '../backup/repository.js';
 import {provedRestores} from '../backup/receipts.js';
 import {releaseInstant} from '../backup/instant.js';
 import {judgeBitmaps} from '../backup/checkpoints.js';
-import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
-import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
-import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
-import {verifyTarget} from '../backup/offsite-verify.js';
-import {withRecord} from '../core/offsite-claims.js';
-import {targetLabel, type ResticTarget} from '../adapters/restic.js';
-import {resolveTarget} from './targets.js';
+import {readOffsiteState} from '../backup/offsite-record.js';
 import {describePending, finishInstantLocked} from './leftovers.js';
 import {SessionContext, type SessionOptions} from './session-context.js';
 
@@ -40,7 +33,7 @@ export type {SessionOptions as ServiceOptions};
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Offsite, Health, Jobs {
+export class Service implements Health, Jobs {
 	readonly hypervisor: Hypervisor;
 
 	constructor(private readonly session: SessionContext) {
@@ -50,85 +43,6 @@ export class Service implements Offsite, Health, Jobs {
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
 	releaseHeldLocks(): void {
 		releaseHeldLocksSync();
-	}
-
-	/** Copies a point to an off-site target (a restic repository; see backup/offsite-copy.ts). */
-	async copy(vm: string, target: ResticTarget, options: CopyOptions & BackupsOf) {
-		const repo = await this.session.repoOf(vm, {...options, gone: true});
-		return this.session.pointOfThisVm(repo, vm, options.point, () => runJob({
-			kind: 'copy', command: options.command, signal: options.signal,
-			locks: [command => repo.lock(vm, command)],
-			journal: entry => repo.journal(vm, entry), record: this.session.jobRecord(repo, vm),
-			run: job => copyToTarget(repo, vm, target, options, job),
-			describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
-		}));
-	}
-
-	/** A VM's points on an off-site target, oldest first, each with whether this host's record names it as its copy. */
-	async remoteBackups(target: ResticTarget, vm: string, signal?: AbortSignal) {
-		const {points, recorded} = await remoteClaims(await this.session.boundRepository(vm), target, vm, signal);
-		return withRecord(points, recorded);
-	}
-
-	/**
-	 * Restores a point from an off-site target; the local repository need not exist. It stages
-	 * beside --to PATH, or in the local repository's folder for --as NAME.
-	 */
-	async restoreFrom(target: ResticTarget, vm: string, options: RemoteRestoreOptions) {
-		const repo = await this.session.repoOf(vm, {gone: true});
-		const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
-		return runJob({
-			// Recorded in the local repository (made if it is not there yet): recover there finds what a kill left.
-			kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: this.session.jobRecord(repo, vm),
-			// The points come from the target: recorded in the central journal under its name.
-			journal: entry => recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry}),
-			run: job => restoreFromTarget(repo, target, this.hypervisor, vm, staging, options, job),
-			describe: ({restored, snapshot}) => `${Object.values(restored).join(', ')} (snapshot ${snapshot.slice(0, 8)})`,
-		});
-	}
-
-	/** restic's check of a target holding the VM's points; the verdict is kept for health where the local repository is. */
-	async verifyFrom(target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}) {
-		return verifyTarget(await this.session.boundRepository(vm), target, vm, options);
-	}
-
-	async planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan> {
-		return planTargetPrune(await this.session.boundRepository(vm), target, vm, retention, signal);
-	}
-
-	async pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
-		const repo = await this.session.boundRepository(vm);
-		return runJob({
-			kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
-			// In the local repository's journal where there is one (health reads it), else in the central journal.
-			journal: entry => (repo ? repo.journal(vm, entry) : recordChange(`restic ${targetLabel(target)}`, {time: new Date().toISOString(), vm, ...entry})).catch(() => undefined),
-			// This host's record forgets them too: a snapshot it named that is gone would read as removed by someone else.
-			run: job => pruneTarget(target, plan, {...options, onForgotten: async snapshots => (repo ? forgetCopies(repo, vm, target, snapshots) : undefined)}, job),
-			describe: () => `on ${targetLabel(target)}`,
-		});
-	}
-
-	/**
-	 * The off-site target a copy of the VM goes to when none is named: the one its policy names, else
-	 * the config's only one; or why there is none, naming the file to edit.
-	 */
-	async offsiteTargetOf(vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
-		const policy = (await this.session.policyOf())(vm);
-		const {loadConfig} = await import('../config/config.js');
-		const {config, path: file} = loadConfig();
-		if (policy.offsite) return {target: resolveTarget(config, policy.offsite.target, file), name: policy.offsite.target};
-		const names = Object.keys(config.offsite ?? {});
-		if (names.length === 1) return {target: resolveTarget(config, names[0]!, file), name: names[0]!};
-		const set = `set "offsite": {"target": NAME} in a policy for ${vm} there`;
-		return {reason: names.length === 0
-			? `${vm}: policy '${policy.name}' names no off-site target, and ${file} has none: add one under "offsite" there (a restic repository), or ${set}`
-			: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`};
-	}
-
-	/** What this host knows of a VM's off-site copies. */
-	async offsiteState(vm: string) {
-		const repo = await this.session.boundRepository(vm);
-		return repo ? readOffsiteState(repo, vm) : {version: 1 as const, targets: []};
 	}
 
 	/**
