@@ -1,28 +1,21 @@
 import path from 'node:path';
-import {errorMessage, SnapdeckError} from '../core/errors.js';
-import {describePendingJob, type JournalRecord, type PendingJob, type Plan} from '../core/plan.js';
+import {SnapdeckError} from '../core/errors.js';
+import {type JournalRecord, type PendingJob, type Plan} from '../core/plan.js';
 import {type Hypervisor} from '../adapters/hypervisor.js';
-import type {Health, Jobs, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
+import type {Jobs, PerformOptions, RecoveredJob, RecoverResult} from './ports.js';
 import type {RunOptions, TaskRun} from './scheduler.js';
 
-export type {Action, Extracted, PerformOptions, RecoveredJob, RecoverResult, VmHealth} from './ports.js';
+export type {Action, Extracted, PerformOptions, RecoveredJob, RecoverResult} from './ports.js';
 import {runPlan} from '../jobs/run-plan.js';
 import {recoverJob} from '../jobs/run-job.js';
 import {sweepGuestfsScratch} from '../adapters/guestfs-scratch.js';
-import {parseDuration} from '../core/units.js';
-import {latestPoint} from '../core/points.js';
-import {chainDepth, mapLimited} from '../core/chain.js';
-import {evaluateHealth, type VmFacts} from '../core/health.js';
-import {fileExists, freeBytesNear} from '../adapters/file-checks.js';
+import {fileExists} from '../adapters/file-checks.js';
 import {readJournal} from '../adapters/state/journal.js';
 import {releaseHeldLocksSync} from '../adapters/state/lock.js';
 import {scheduleOverview} from './schedule-state.js';
 import type {Repository} from '../backup/repository.js';
-import {provedRestores} from '../backup/receipts.js';
 import {releaseInstant} from '../backup/instant.js';
-import {judgeBitmaps} from '../backup/checkpoints.js';
-import {readOffsiteState} from '../backup/offsite-record.js';
-import {describePending, finishInstantLocked} from './leftovers.js';
+import {finishInstantLocked} from './leftovers.js';
 import {SessionContext, type SessionOptions} from './session-context.js';
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
@@ -33,7 +26,7 @@ export type {SessionOptions as ServiceOptions};
  * What a session does (see session.ts for opening one), behind the ports the UI and the command
  * line call (ports.ts): they name the ports they use, and never reach the adapter.
  */
-export class Service implements Health, Jobs {
+export class Service implements Jobs {
 	readonly hypervisor: Hypervisor;
 
 	constructor(private readonly session: SessionContext) {
@@ -43,80 +36,6 @@ export class Service implements Health, Jobs {
 	/** For a UI that must leave at once: every lock this process holds, released now (see releaseHeldLocksSync). */
 	releaseHeldLocks(): void {
 		releaseHeldLocksSync();
-	}
-
-	/**
-	 * Health of every VM (or of `only`): the facts per VM (inspection, image checks, unfinished
-	 * operations, backup points, bitmaps, repository space) judged by the rules in core/health.ts
-	 * under each VM's policy.
-	 */
-	async health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]> {
-		const policyOf = await this.session.policyOf();
-		// Names alone where the adapter can tell them cheaply: each VM is inspected below anyway.
-		const names = await this.session.names();
-		const wanted = options.only ?? names;
-		for (const name of wanted) {
-			if (!names.includes(name)) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.hypervisor.uri}`, names.length > 0 ? `its VMs are: ${[...names].sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
-		}
-		const repo = await this.session.pendingRepository().catch(() => null);
-		const repositoryFree = repo ? await freeBytesNear(repo.root) : null;
-		return mapLimited(wanted, options.concurrency ?? 8, async vm => {
-			const policy = policyOf(vm);
-			// Only this VM's own points: another host's VM of the same name has its own folder.
-			const bound = repo ? await repo.bind(vm, await this.hypervisor.identity(vm).catch(() => null)).then(() => true, () => false) : false;
-			const points = repo && bound ? await repo.read(vm).then(manifest => manifest.points, () => []) : [];
-			let facts: VmFacts;
-			try {
-				const inspection = await this.session.inspect(vm);
-				const {state} = inspection;
-				const pending = await this.hypervisor.operations(vm).readPending();
-				const leftJobs = repo ? await this.leftJobs(repo, vm) : [];
-				const bitmaps = await this.session.bitmapsOf(inspection);
-				facts = {
-					vm, unreadable: null, chainDepth: chainDepth(state), snapshots: state.definition.snapshots,
-					problems: inspection.problems, findings: inspection.findings,
-					checks: options.checkImages !== false && this.hypervisor.roles.imageChecks && inspection.problems.length === 0
-						? (await this.hypervisor.roles.imageChecks.checkImages(inspection)).filter(check => check.errors + check.corruptions + check.leaks > 0)
-						: [],
-					pending: pending ? describePending(vm, pending) : null,
-					leftJobs, instant: await this.instantFacts(vm),
-					points, repositoryFree,
-					bitmaps, staleBitmaps: (await judgeBitmaps(vm, await this.hypervisor.identity(vm).catch(() => null), Object.values(bitmaps ?? {}).flat(), bound ? repo : null, this.hypervisor.operations(vm))).flatMap(({name, stale}) => (stale === null ? [] : [{name, why: stale}])),
-					canQuiesce: policy.snapshots.quiesce && this.hypervisor.roles.guestAgents ? await this.hypervisor.roles.guestAgents.canQuiesce(vm) : false,
-					offsite: policy.offsite && repo ? (await readOffsiteState(repo, vm)).targets : [],
-					orphanedInternal: Object.values(state.images).flatMap(image => image.internalSnapshots
-						.filter(internal => !state.definition.snapshots.some(snapshot => snapshot.name === internal.name && snapshot.kind === 'internal'))
-						.map(internal => ({file: image.file, name: internal.name}))),
-				};
-			} catch (error) {
-				facts = {vm, unreadable: errorMessage(error), chainDepth: 0, snapshots: [], problems: [], findings: [], checks: [], pending: null, points, bitmaps: null, repositoryFree, canQuiesce: false};
-			}
-			const lastBackup = latestPoint(points)?.createdAt ?? null;
-			const proved = repo && bound ? await provedRestores(repo, vm).catch(() => null) : null;
-			const provedPoint = latestPoint(points.filter(point => proved?.points.includes(point.id)))?.createdAt ?? null;
-			const seconds = (duration: string | undefined) => (duration === undefined ? null : parseDuration(duration)! / 1000);
-			return {
-				vm, policy: policy.name, findings: evaluateHealth(facts, policy, options.now), lastBackup, chainDepth: facts.chainDepth,
-				rpoSeconds: seconds(policy.backups.rpo), lastProvedRestore: proved?.at ?? null, lastProvedPoint: provedPoint, proofMaxAgeSeconds: seconds(policy.boot?.every),
-			};
-		});
-	}
-
-	/** The instant restore a VM is still in, as health judges it: a job streaming it now is no problem; a repository folder gone is. */
-	private async instantFacts(vm: string): Promise<VmFacts['instant']> {
-		const instant = await this.hypervisor.roles.instantRestores?.instantOf(vm).catch(() => null);
-		if (!instant) return null;
-		const holder = await this.hypervisor.roles.watching?.lockHolder(vm).catch(() => null);
-		return {point: instant.point, repository: instant.repository, active: holder !== null && holder !== undefined, present: await fileExists(instant.repository)};
-	}
-
-	/** The jobs on the VM's backups that a kill left, in words, and records that are not snapdeck's (reported, never acted on). */
-	private async leftJobs(repo: Repository, vm: string): Promise<Array<{text: string; halfDone: boolean}>> {
-		const stored = await repo.jobs(vm).list().catch(() => []);
-		return stored.flatMap(entry => {
-			if ('damaged' in entry) return [{text: `${entry.damaged} is not a job record snapdeck wrote (${entry.problem}); nothing in it is acted on: look at it, and remove it if no snapdeck job runs there`, halfDone: false}];
-			return entry.left ? [{text: describePendingJob(vm, entry.record), halfDone: entry.record.halfDone !== null}] : [];
-		});
 	}
 
 	/** Recovers every job on the VM's backups that a kill left, under their lock; says what it did and what it could not act on. */

@@ -1,5 +1,6 @@
 import type {Hypervisor} from '../adapters/hypervisor.js';
 import {backupsPort} from './backups-port.js';
+import {healthPort} from './health-port.js';
 import {inventoryPort} from './inventory-port.js';
 import type {Ports} from './ports.js';
 import {offsitePort} from './offsite-port.js';
@@ -20,7 +21,7 @@ export function sessionPorts(hypervisor: Hypervisor, options: SessionOptions = {
 
 /** The ports over a session's context: each port's module implements its port on the one context. */
 export function portsOver(session: SessionContext): Ports {
-	return joinRoles([inventoryPort(session), snapshotsPort(session), backupsPort(session), restoresPort(session), offsitePort(session)], new Service(session)) as Ports;
+	return joinRoles([inventoryPort(session), snapshotsPort(session), backupsPort(session), restoresPort(session), offsitePort(session), healthPort(session)], new Service(session)) as Ports;
 }
 
 /** The roles as one object; a getter stays a getter (the repository is found after the session opens), and no two roles may offer one name. */
