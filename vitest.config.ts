@@ -22,6 +22,7 @@ export const UNIT_TESTS = [
 	'test/unit-tier.test.ts',
 	'test/core/**/*.test.ts',
 	'test/contract/memory.test.ts',
+	'test/service/session-ports.test.ts',
 	'test/jobs/**/*.test.ts',
 	'test/config/**/*.test.ts',
 	'test/scripts/**/*.test.ts',

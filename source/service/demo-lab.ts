@@ -9,7 +9,7 @@ import {writeVmFile} from '../adapters/local/vm-file.js';
 import {uuidFrom} from '../core/identity.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {QemuIo} from '../adapters/qemu-io.js';
-import {Service} from './service.js';
+import {sessionPorts} from './session-ports.js';
 
 const MiB = 1024 * 1024;
 /** Every demo write fills one 4 MiB region with one byte value. */
@@ -103,7 +103,7 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 		const qemuImg = new QemuImg(localRunner);
 		const qemuIo = new QemuIo(localRunner);
 		const hypervisor = new LocalHypervisor(staging, undefined, false);
-		const service = new Service(hypervisor);
+		const service = sessionPorts(hypervisor);
 		const now = Date.parse('2026-11-01T09:00:00Z');
 		for (const vm of DEMO_VMS) {
 			onVm?.(vm.name);
@@ -145,7 +145,7 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
  * running and, when QEMU is missing, why none could start.
  */
 export async function startDemoVms(dir: string): Promise<{running: string[]; note: string | null}> {
-	const service = new Service(new LocalHypervisor(dir));
+	const service = sessionPorts(new LocalHypervisor(dir));
 	const running: string[] = [];
 	for (const vm of DEMO_VMS.filter(candidate => candidate.runs)) {
 		try {

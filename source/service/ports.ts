@@ -29,8 +29,9 @@ import type {RunOptions, TaskRun} from './scheduler.js';
 
 /*
  * The ports: what the UI and the command line may ask of a session, as small roles (restic's
- * repository is used the same way, through Lister, Loader, Saver). `Service` implements them all;
- * a consumer names the few it uses, and none reaches the adapter behind them: what it needs to know
+ * repository is used the same way, through Lister, Loader, Saver). Each is implemented by a module
+ * of its own (`NAME-port.ts`) over the session's one context, and session-ports.ts joins them; a
+ * consumer names the few it uses, and none reaches the adapter behind them: what it needs to know
  * of the connection is in `Inventory.connection`.
  */
 

@@ -8,7 +8,9 @@ import {isRecordOf} from '../core/offsite-model.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {recordChange} from '../adapters/state/journal.js';
 import {readState, scheduleStateFile} from './schedule-state.js';
-import {Service} from './service.js';
+import type {Backups, Inventory, Offsite, Snapshots} from './ports.js';
+import type {SessionContext} from './session-context.js';
+import {portsOver, sessionPorts} from './session-ports.js';
 import type {ResticTarget} from '../adapters/restic.js';
 
 export interface RunOptions {
@@ -40,12 +42,13 @@ export interface TaskRun {
  * target when its `checkEvery` has passed), verify the newest point when `verifyEvery` has passed. A VM whose lock is
  * held is skipped and the skip recorded; it is due again at the next run.
  */
-export async function runDue(service: Service, options: RunOptions): Promise<TaskRun[]> {
+export async function runDue(session: SessionContext, options: RunOptions): Promise<TaskRun[]> {
 	const {now} = options;
-	const uri = service.hypervisor.uri;
+	const {hypervisor} = session;
+	const uri = hypervisor.uri;
 	const state = await readState();
 	const runs: TaskRun[] = [];
-	const names = await service.names();
+	const names = await session.names();
 	for (const vm of names) {
 		const policy = options.policyOf(vm);
 		for (const task of ['snapshots', 'backups', 'offsite', 'boot'] as const) {
@@ -59,10 +62,11 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 			};
 			let run: TaskRun;
 			try {
-				if (task === 'snapshots') await snapshotTask(service, vm, policy, options, note);
-				else if (task === 'offsite') await offsiteTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy)}), vm, policy.offsite!, options, note);
-				else if (task === 'boot') await bootTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy), policies: async () => options.policyOf}), vm, options, note);
-				else await backupTask(new Service(service.hypervisor, {repository: options.repositoryFor(policy)}), vm, policy, options, note);
+				// Each VM's backups are in its policy's repository: a session on it for the tasks on them.
+				if (task === 'snapshots') await snapshotTask(portsOver(session), vm, policy, options, note);
+				else if (task === 'offsite') await offsiteTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}), vm, policy.offsite!, options, note);
+				else if (task === 'boot') await bootTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy), policies: async () => options.policyOf}), vm, options, note);
+				else await backupTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}), vm, policy, options, note);
 				run = {vm, task, outcome: 'done', actions};
 			} catch (error) {
 				const message = error instanceof Error ? error.message : String(error);
@@ -80,7 +84,7 @@ export async function runDue(service: Service, options: RunOptions): Promise<Tas
 	return runs;
 }
 
-async function snapshotTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+async function snapshotTask(service: Snapshots & Inventory, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
 	const confirm = async () => true;
 	const name = scheduledSnapshotName(options.now);
 	const request = {name, kind: 'external' as const, description: `scheduled by policy '${policy.name}'`, quiesce: policy.snapshots.quiesce, now: options.now};
@@ -99,7 +103,7 @@ export function auditDue(points: readonly BackupPoint[], every: string, now: Dat
 	return last === undefined || now.getTime() - last >= parseDuration(every)!;
 }
 
-async function backupTask(service: Service, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+async function backupTask(service: Backups & Offsite, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
 	// An audit rides on the scheduled backup once the last passing one is older than the policy says.
 	const audit = policy.audit !== undefined && auditDue(await service.backups(vm), policy.audit.every, options.now);
 	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now, audit, onWarning: text => note(`warning: ${text}`)});
@@ -121,7 +125,7 @@ async function backupTask(service: Service, vm: string, policy: Policy, options:
 }
 
 /** The newest point booted in a throwaway VM (verify --boot), as the policy's "boot" says. */
-async function bootTask(service: Service, vm: string, options: RunOptions, note: (line: string) => void) {
+async function bootTask(service: Backups, vm: string, options: RunOptions, note: (line: string) => void) {
 	const newest = latestPoint(await service.backups(vm));
 	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`, undefined, 'no-backups');
 	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now, onWarning: text => note(`warning: ${text}`)});
@@ -130,7 +134,7 @@ async function bootTask(service: Service, vm: string, options: RunOptions, note:
 }
 
 /** The newest point to the policy's off-site target; a check of the target when one is due. */
-async function offsiteTask(service: Service, vm: string, offsite: NonNullable<Policy['offsite']>, options: RunOptions, note: (line: string) => void) {
+async function offsiteTask(service: Offsite, vm: string, offsite: NonNullable<Policy['offsite']>, options: RunOptions, note: (line: string) => void) {
 	if (!options.targetFor) throw new SnapdeckError('usage', `policy wants off-site copies to '${offsite.target}', and no target can be resolved here`);
 	const target = options.targetFor(offsite.target);
 	const copied = await service.copy(vm, target, {command: options.command, now: options.now});

@@ -5,7 +5,7 @@ import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {HealthVerdict} from '../core/notifications.js';
 import {policyFor, type Policy} from '../core/policy.js';
 import type {Config} from '../config/config.js';
-import {Service} from './service.js';
+import {sessionPorts} from './session-ports.js';
 import type {Inventory, Jobs, Ports} from './ports.js';
 
 /*
@@ -27,11 +27,11 @@ export async function targetOf(text: string) {
 export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>), named = repositoryNamed(undefined)): Promise<Ports[]> {
 	return Promise.all(uris.map(async uri => {
 		const hypervisor = await connect(uri);
-		return new Service(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri), named});
+		return sessionPorts(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri), named});
 	}));
 }
 
-/** Whether the repository was named on the command line or in the environment (--repo, SNAPDECK_REPO): then nothing is written outside it (see ServiceOptions.named). */
+/** Whether the repository was named on the command line or in the environment (--repo, SNAPDECK_REPO): then nothing is written outside it (see SessionOptions.named). */
 export const repositoryNamed = (flag: string | undefined) => flag !== undefined || process.env['SNAPDECK_REPO'] !== undefined;
 
 /** The policy of each VM on connection `uri`, read from the config when first asked for. */
@@ -105,13 +105,13 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
 export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Ports> {
 	const hypervisor = await connect(await connectionUri(options.connect));
 	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
-	return new Service(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
+	return sessionPorts(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
 }
 
 /** The service on connection `uri` (one of those connectionUris chose), with the repository given. */
 export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Ports> {
 	const hypervisor = await connect(uri);
-	return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
+	return sessionPorts(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
 }
 
 /**
@@ -127,7 +127,7 @@ export const canonicalUri = (uri: string) => (uri.startsWith('local:') && uri.le
 export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Ports[]> {
 	return Promise.all((await connectionUris(options.connect)).map(async uri => {
 		const hypervisor = await connect(uri);
-		return new Service(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
+		return sessionPorts(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
 	}));
 }
 
@@ -240,7 +240,7 @@ export async function scheduledTasks(service: Inventory, now: Date) {
 export {defaultDemoDir};
 
 /** For an exit that cannot wait: every lock this process holds, released at once. */
-export {releaseHeldLocksSync} from './service.js';
+export {releaseHeldLocksSync} from '../adapters/state/lock.js';
 
 /**
  * Checks a receipt file offline: the signature by `publicKey` (PEM; default: this user's key),

@@ -6,7 +6,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {restoreBackup, runBackup} from '../helpers/backup.js';
 import {Repository} from '../../source/backup/repository.js';
 import type {PlanEvent} from '../../source/core/plan.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
@@ -229,7 +229,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {point: point.id, as: copy, command: 'test'});
 			folder = path.dirname(restored['vda']!);
 			expect(folder).toBe(path.join(dom.dir, copy));
-			const service = new Service(dom.hypervisor);
+			const service = sessionPorts(dom.hypervisor);
 			const tree = await service.tree(copy);
 			expect([tree.current, tree.snapshots.map(snapshot => snapshot.name).sort()]).toEqual(['s2', ['s1', 's2']]);
 			const active = async () => (await dom.hypervisor.inspect(copy)).state.definition.disks[0]!.file;
@@ -253,7 +253,7 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
 		await virsh('destroy', '--domain', dom.name);
 		const before = await dom.activeFile();
-		const service = new Service(dom.hypervisor, {repository: repo.root});
+		const service = sessionPorts(dom.hypervisor, {repository: repo.root});
 		const attempt = service.restoreInPlace(dom.name, {point: point.id, command: 'test', confirm: async () => true});
 		// libvirt 9.0 and 11.3 (Debian 13, tried from bookworm-backports) refuse in different words.
 		await expect(attempt).rejects.toThrow(/cannot perform block operations while checkpoint exists|offline external snapshots while checkpoint exists/);

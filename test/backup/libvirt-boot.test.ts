@@ -6,7 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest';
 import {connect} from '../../source/adapters/connect.js';
 import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
 import {Policy} from '../../source/core/policy.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {guestImage} from '../helpers/guest.js';
 import {qemuImg, tempDir} from '../helpers/lab.js';
 import {startSshd} from '../helpers/sshd.js';
@@ -45,7 +45,7 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		const repo = await tempDir();
 		// The policy's check command runs in the guest through the agent (guest-exec, by way of libvirt).
 		const policy = Policy.parse({name: 'booted', boot: {check: ['/bin/sh', '-c', 'test -s /etc/snapdeck-guest']}});
-		const service = new Service(new LibvirtHypervisor(URI), {repository: repo, policies: async () => () => policy});
+		const service = sessionPorts(new LibvirtHypervisor(URI), {repository: repo, policies: async () => () => policy});
 		const point = await service.backup(name, {mode: 'full', command: 'test'});
 		const result = await service.bootTest(name, {point: point.id, command: 'test'});
 		expect(result.ok, result.message).toBe(true);
@@ -66,7 +66,7 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 			const name = `sdt-rboot-${process.pid}`;
 			const {dir} = await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
 			const repo = await tempDir();
-			const service = new Service(await connect(uri), {repository: repo});
+			const service = sessionPorts(await connect(uri), {repository: repo});
 			// Running: the second point is an incremental, so the copies there are a chain of two layers (and the overlay).
 			// Paused from its start: an active domain takes backups as a running one does, without a
 			// second guest booting under software emulation beside the boot test's.
@@ -104,7 +104,7 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		const name = `sdt-kill-${process.pid}`;
 		await guestDomain(name, '');
 		const repo = await tempDir();
-		const service = new Service(new LibvirtHypervisor(URI), {repository: repo});
+		const service = sessionPorts(new LibvirtHypervisor(URI), {repository: repo});
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const args = ['verify', name, '--boot', '--connect', URI, '--repo', repo];
 		const first = execa(path.resolve('bin/snapdeck'), [...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
@@ -135,7 +135,7 @@ describe('restore --instant on libvirt, with the real Linux guest', () => {
 		await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
 		defined.push(`${name}-new`);
 		const repo = await tempDir();
-		const service = new Service(new LibvirtHypervisor(URI), {repository: repo});
+		const service = sessionPorts(new LibvirtHypervisor(URI), {repository: repo});
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const point = await service.backup(name, {mode: 'auto', command: 'test'});
 		// 8 MiB/s over the 256 MiB disk: the pull runs for about 30 s; cancelled once the guest answers (as a kill would leave it).

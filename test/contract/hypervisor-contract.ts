@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import type {Service} from '../../source/service/service.js';
+import type {Hypervisor} from '../../source/adapters/hypervisor.js';
+import type {Ports} from '../../source/service/ports.js';
 
 /**
  * One contract for every hypervisor (restic's backend test suite is the model): the same cases,
@@ -8,7 +9,9 @@ import type {Service} from '../../source/service/service.js';
  * case goes through the service, as the UI and the command line do: plans, the runner, recover.
  */
 export interface Fixture {
-	readonly service: Service;
+	readonly service: Ports;
+	/** The adapter behind the service, for what a case asks of it directly (its lock, a VM's identity). */
+	readonly hypervisor: Hypervisor;
 	readonly vm: string;
 	/** The guest writes `pattern` over 1 MiB at `mib` MiB of its disk (the VM is stopped). */
 	write(pattern: number, mib: number): Promise<void>;
@@ -82,7 +85,7 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 
 		it('one operation at a time: a second lock on the VM is refused, naming who holds it', async () => {
 			const f = await make();
-			const release = await f.service.hypervisor.lock(f.vm, 'first holder');
+			const release = await f.hypervisor.lock(f.vm, 'first holder');
 			try {
 				await expect(take(f, 's1')).rejects.toMatchObject({code: 'busy'});
 			} finally {
@@ -93,7 +96,7 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 
 		it('the VM has one identity, the same at every ask', async () => {
 			const f = await make();
-			const [first, second] = [await f.service.hypervisor.identity(f.vm), await f.service.hypervisor.identity(f.vm)];
+			const [first, second] = [await f.hypervisor.identity(f.vm), await f.hypervisor.identity(f.vm)];
 			expect(first).toEqual(second);
 			expect(first.uuid).toMatch(/^[0-9a-f-]{36}$/);
 		});

@@ -1,4 +1,4 @@
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {MemoryHypervisor} from '../helpers/memory-hypervisor.js';
 import {hypervisorContract} from './hypervisor-contract.js';
 
@@ -7,7 +7,7 @@ hypervisorContract('in memory (the fast tier)', async () => {
 	const memory = new MemoryHypervisor();
 	memory.addVm('vm1', ['vda'], 32);
 	return {
-		service: new Service(memory), vm: 'vm1',
+		service: sessionPorts(memory), hypervisor: memory, vm: 'vm1',
 		write: async (pattern, mib) => memory.write('vm1', pattern, mib),
 		reads: async (pattern, mib) => memory.read(memory.activeFile('vm1'), mib) === pattern,
 	};

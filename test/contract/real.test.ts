@@ -6,7 +6,7 @@ import {hypervisorContract} from './hypervisor-contract.js';
 hypervisorContract('local (qemu-img)', async () => {
 	const lab = await labWithVm('vm1', ['vda'], 32);
 	return {
-		service: lab.service, vm: 'vm1',
+		service: lab.service, hypervisor: lab.hypervisor, vm: 'vm1',
 		write: async (pattern, mib) => qemuIo.write(await lab.activeFile(), pattern, mib * MiB, MiB),
 		reads: async (pattern, mib) => qemuIo.holds(await lab.activeFile(), pattern, mib * MiB, MiB),
 	};
@@ -15,7 +15,7 @@ hypervisorContract('local (qemu-img)', async () => {
 hypervisorContract('libvirt (a stopped domain)', async () => {
 	const domain = await libvirtDomain({running: false, sizeMiB: 32});
 	return {
-		service: domain.service, vm: domain.name,
+		service: domain.service, hypervisor: domain.hypervisor, vm: domain.name,
 		write: async (pattern, mib) => qemuIo.write(await domain.activeFile(), pattern, mib * MiB, MiB),
 		reads: async (pattern, mib) => qemuIo.holds(await domain.activeFile(), pattern, mib * MiB, MiB),
 	};

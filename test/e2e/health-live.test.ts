@@ -1,19 +1,20 @@
 import {describe, expect, it} from 'vitest';
 import {Repository} from '../../source/backup/repository.js';
 import {runBackup} from '../helpers/backup.js';
-import {Service} from '../../source/service/service.js';
+import type {Health} from '../../source/service/ports.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {tempDir} from '../helpers/lab.js';
 import {libvirtDomain} from '../helpers/libvirt.js';
 import {runningLab} from '../helpers/live.js';
 
-const rulesOf = (health: Awaited<ReturnType<Service['health']>>) => health.flatMap(vm => vm.findings.map(finding => finding.rule));
+const rulesOf = (health: Awaited<ReturnType<Health['health']>>) => health.flatMap(vm => vm.findings.map(finding => finding.rule));
 
 describe('health of running VMs reads what QEMU holds, not the image files from outside', () => {
 	it('a local VM right after a live backup: its bitmap is in QEMU, so no bitmap-missing', async () => {
 		const lab = await runningLab();
 		await lab.guestWrite(0x11, 1);
 		const repoDir = await tempDir();
-		const service = new Service(lab.hypervisor, {repository: repoDir});
+		const service = sessionPorts(lab.hypervisor, {repository: repoDir});
 		await runBackup(lab.hypervisor, new Repository(repoDir), 'live1', {mode: 'auto', command: 'test'});
 		// The image file itself does not list it yet: QEMU writes persistent bitmaps when it stops.
 		expect((await lab.hypervisor.inspect('live1')).state.images['vda.qcow2']!.bitmaps).toEqual([]);
@@ -57,7 +58,7 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		await dom.guestWrite(0x33, 1);
 		const repoDir = await tempDir();
 		await runBackup(dom.hypervisor, new Repository(repoDir), dom.name, {mode: 'auto', command: 'test'});
-		const health = await new Service(dom.hypervisor, {repository: repoDir}).health({now: new Date(), only: [dom.name]});
+		const health = await sessionPorts(dom.hypervisor, {repository: repoDir}).health({now: new Date(), only: [dom.name]});
 		expect(rulesOf(health)).not.toContain('bitmap-missing');
 		expect(rulesOf(health)).not.toContain('image-corrupt');
 	});

@@ -57,8 +57,8 @@ describe('a manifest that names files outside the repository', () => {
 		const prune = await run('prune', 'vm1', '--keep-last', '1', '--yes');
 		expect([prune.exitCode, prune.stderr]).toEqual([1, expect.stringContaining('cannot prune the backups of vm1')]);
 		// Nor does anything else that hands the point to QEMU or libguestfs: a boot test, an instant restore, a look at its files.
-		const {Service} = await import('../../source/service/service.js');
-		const service = new Service(lab.hypervisor, {repository: repo});
+		const {sessionPorts} = await import('../../source/service/session-ports.js');
+		const service = sessionPorts(lab.hypervisor, {repository: repo});
 		await expect(service.bootTest('vm1', {point: incremental, command: 'test'})).rejects.toThrow(`cannot boot point ${incremental}: vda/${incremental}.qcow2 is backed by ${secret}`);
 		await expect(service.restoreInstant('vm1', {point: incremental, as: 'vm9', command: 'test'})).rejects.toThrow(`cannot restore point ${incremental}: vda/${incremental}.qcow2 is backed by`);
 		await expect(service.listFiles('vm1', {point: incremental, path: '/', command: 'test'})).rejects.toThrow(`cannot read point ${incremental}: vda/${incremental}.qcow2 is backed by`);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
-import {Service} from '../../source/service/service.js';
+import {planAction} from '../../source/service/snapshots-port.js';
 import {HOSTILE_SHOWN, hostileLab} from '../helpers/hostile.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {terminal} from '../helpers/terminal.js';
@@ -32,8 +32,7 @@ const selected = (screen: string) => /^▸ . (\S+)/m.exec(screen)?.[1];
 async function planRows(root: string, vm: string, snapshot: string, columns: number, rows: number) {
 	const {confirmRows} = await import('../../source/ui/components/confirm-plan.js');
 	const {pagerGeometry} = await import('../../source/ui/pager.js');
-	const service = new Service(new LocalHypervisor(root));
-	const plan = service.plan({kind: 'revert', vm, snapshot}, await service.hypervisor.inspect(vm));
+	const plan = planAction({kind: 'revert', vm, snapshot}, await new LocalHypervisor(root).inspect(vm));
 	return confirmRows(plan, pagerGeometry(columns, rows, rows - 5, rows - 2).width).map(row => row.text.trimEnd());
 }
 

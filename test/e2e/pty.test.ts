@@ -84,8 +84,8 @@ describe('snapdeck in a real terminal', () => {
 	it.each([[40, 12], [200, 60]])('? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job', async (columns, rows) => {
 		const lab = await labWithVm(`job${columns}`);
 		const repo = await tempDir();
-		const {Service} = await import('../../source/service/service.js');
-		const point = await new Service(lab.hypervisor, {repository: repo}).backup(`job${columns}`, {mode: 'full', command: 'test'});
+		const {sessionPorts} = await import('../../source/service/session-ports.js');
+		const point = await sessionPorts(lab.hypervisor, {repository: repo}).backup(`job${columns}`, {mode: 'full', command: 'test'});
 		// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
 		const script = path.join(repo, 'slow-qemu-img');
 		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});

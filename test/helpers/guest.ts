@@ -6,7 +6,7 @@ import {copyFile, mkdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {qemuImg, tempDir} from './lab.js';
 
 let built: string | null = null;
@@ -39,7 +39,7 @@ export async function guestLab(name = 'g1') {
 	await writeVmFile(folder, vm);
 	const hypervisor = new LocalHypervisor(root);
 	return {
-		root, repo, folder, name, hypervisor, service: new Service(hypervisor, {repository: repo}),
+		root, repo, folder, name, hypervisor, service: sessionPorts(hypervisor, {repository: repo}),
 		disk: path.join(folder, 'vda.qcow2'),
 		console: () => readFile(path.join(folder, 'console.log'), 'utf8').catch(() => ''),
 	};

@@ -7,7 +7,7 @@ import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
 import {QemuImg} from '../../source/adapters/qemu/qemu-img.js';
 import {QemuIo} from '../../source/adapters/qemu-io.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 
 export const MiB = 1024 * 1024;
 export const qemuImg = new QemuImg(localRunner);
@@ -47,7 +47,7 @@ export async function labWithVm(name = 'vm1', targets: string[] = ['vda'], sizeM
 		disks: targets.map(target => ({target, file: `${target}.qcow2`})),
 	});
 	const hypervisor = new LocalHypervisor(root);
-	const service = new Service(hypervisor);
+	const service = sessionPorts(hypervisor);
 	const vmFile = async () => JSON.parse(await readFile(path.join(folder, 'vm.json'), 'utf8')) as VmFile;
 	const activeFile = async (target = 'vda') => path.join(folder, (await vmFile()).disks.find(disk => disk.target === target)!.file);
 	const yes = {command: 'test', confirm: async () => true};

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach} from 'vitest';
 import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {MiB, qemuImg, qemuIo, tempDir} from './lab.js';
 
 export const URI = 'qemu:///system';
@@ -41,7 +41,7 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 	await on('define', '--file', xmlFile);
 	if (options.running ?? true) await on('start', '--domain', name);
 	const hypervisor = new LibvirtHypervisor(uri);
-	const service = new Service(hypervisor);
+	const service = sessionPorts(hypervisor);
 	const activeFile = async () => (await hypervisor.inspect(name)).state.definition.disks[0]!.file;
 	const hmp = (command: string) => on('qemu-monitor-command', '--domain', name, '--hmp', command);
 	const qdev = '/machine/peripheral/virtio-disk0/virtio-backend';

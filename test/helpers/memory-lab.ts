@@ -1,4 +1,4 @@
-import {Service, type ServiceOptions} from '../../source/service/service.js';
+import {sessionPorts, type SessionOptions} from '../../source/service/session-ports.js';
 import {MemoryHypervisor} from './memory-hypervisor.js';
 
 /**
@@ -6,12 +6,12 @@ import {MemoryHypervisor} from './memory-hypervisor.js';
  * qemu-img and no files, for the unit tier's UI and service tests. What it may stand in for is what
  * test/contract/ checks on both it and the real adapters; a test of real images stays on lab.ts.
  */
-export function memoryLab(names: string | readonly string[] = 'vm1', options: {targets?: readonly string[]; sizeMiB?: number; service?: ServiceOptions; connection?: string} = {}) {
+export function memoryLab(names: string | readonly string[] = 'vm1', options: {targets?: readonly string[]; sizeMiB?: number; service?: SessionOptions; connection?: string} = {}) {
 	const all = typeof names === 'string' ? [names] : names;
 	const name = all[0]!;
 	const hypervisor = new MemoryHypervisor(options.connection);
 	for (const vm of all) hypervisor.addVm(vm, options.targets ?? ['vda'], options.sizeMiB ?? 64);
-	const service = new Service(hypervisor, options.service);
+	const service = sessionPorts(hypervisor, options.service);
 	const yes = {command: 'test', confirm: async () => true};
 	return {
 		hypervisor, service,

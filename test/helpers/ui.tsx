@@ -1,7 +1,7 @@
 import {render} from 'ink-testing-library';
 import {useState, type ReactElement} from 'react';
 import {afterEach, expect} from 'vitest';
-import type {Service} from '../../source/service/service.js';
+import type {Ports} from '../../source/service/ports.js';
 import {App} from '../../source/ui/app.js';
 import {Root} from '../../source/ui/run.js';
 import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
@@ -21,7 +21,7 @@ afterEach(() => {
 });
 
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
-export function renderApp(service: Service, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number; messageTtl?: MessageTtl} = {}) {
+export function renderApp(service: Ports, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number; messageTtl?: MessageTtl} = {}) {
 	const keymap = options.keymap ?? buildKeymap();
 	return drive(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
@@ -32,7 +32,7 @@ export function renderApp(service: Service, options: {keymap?: Keymap; noColor?:
 }
 
 /** The app on several connections, switched with the connection key, as `runUi` does. */
-export function renderAppOn(services: readonly Service[]) {
+export function renderAppOn(services: readonly Ports[]) {
 	const keymap = buildKeymap();
 	function Switching() {
 		const [index, setIndex] = useState(0);
@@ -42,7 +42,7 @@ export function renderAppOn(services: readonly Service[]) {
 }
 
 /** What `snapdeck` shows from its first frame on: the starting frame until `load` gives the services, then the app. */
-export function renderStart(title: string, load: () => Promise<readonly Service[]>, onLoadError: (error: unknown) => void = () => undefined) {
+export function renderStart(title: string, load: () => Promise<readonly Ports[]>, onLoadError: (error: unknown) => void = () => undefined) {
 	return drive(<ThemeContext.Provider value={themeFor(true)}><Root title={title} load={load} options={{}} onLoadError={onLoadError} /></ThemeContext.Provider>, buildKeymap());
 }
 

@@ -2,12 +2,12 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {buildDemoLab, DEMO_VMS, expectedData, REGION, type DiskData} from '../../source/service/demo-lab.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {qemuIo, tempDir} from '../helpers/lab.js';
 
 /** Every region the script touched, plus one it never did, reads what `data` says (0 = never written). */
-async function assertGuestReads(service: Service, vm: string, folder: string, data: DiskData) {
-	const {state} = await service.hypervisor.inspect(vm);
+async function assertGuestReads(hypervisor: LocalHypervisor, vm: string, folder: string, data: DiskData) {
+	const {state} = await hypervisor.inspect(vm);
 	for (const disk of state.definition.disks) {
 		const regions = data[disk.target]!;
 		for (const region of [...Object.keys(regions).map(Number), 7]) {
@@ -34,14 +34,15 @@ describe('the demo lab', () => {
 	it('holds each snapshot\'s own data pattern: reverting to any of them brings exactly that data back', async () => {
 		const dir = path.join(await tempDir(), 'lab');
 		await buildDemoLab(dir);
-		const service = new Service(new LocalHypervisor(dir));
+		const hypervisor = new LocalHypervisor(dir);
+		const service = sessionPorts(hypervisor);
 		for (const vm of DEMO_VMS) {
 			const expected = expectedData(vm);
 			const folder = path.join(dir, vm.name);
-			await assertGuestReads(service, vm.name, folder, expected.now);
+			await assertGuestReads(hypervisor, vm.name, folder, expected.now);
 			for (const [snapshot, data] of Object.entries(expected.snapshots)) {
 				await service.perform({kind: 'revert', vm: vm.name, snapshot}, {command: 'test', confirm: async () => true});
-				await assertGuestReads(service, vm.name, folder, data);
+				await assertGuestReads(hypervisor, vm.name, folder, data);
 			}
 		}
 	});

@@ -2,7 +2,7 @@ import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {DEFAULT_POLICY, Policy} from '../../source/core/policy.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {restoreEnvAfterEach} from '../helpers/env.js';
 import {labWithVm, MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {renderApp} from '../helpers/ui.js';
@@ -14,7 +14,7 @@ describe('backups in the terminal UI', () => {
 		const lab = await labWithVm('web9');
 		await lab.write(0xc1, 1);
 		const repo = await tempDir();
-		const service = new Service(lab.hypervisor, {repository: repo});
+		const service = sessionPorts(lab.hypervisor, {repository: repo});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => /web9 +stopped .* never/.test(frame), 'the list with no backup yet');
 
@@ -63,10 +63,10 @@ describe('backups in the terminal UI', () => {
 	it('draws the VM list from the hypervisor\'s answer while the repository is still being found, then fills in the backup ages', async () => {
 		const lab = await labWithVm('web7');
 		const repo = await tempDir();
-		await new Service(lab.hypervisor, {repository: repo}).backup('web7', {mode: 'auto', command: 'test'});
+		await sessionPorts(lab.hypervisor, {repository: repo}).backup('web7', {mode: 'auto', command: 'test'});
 		// The repository comes from the configuration, which is slow to load: here it comes when the test says.
 		let found!: (dir: string) => void;
-		const service = new Service(lab.hypervisor, {findRepository: () => new Promise<string>(resolve => (found = resolve))});
+		const service = sessionPorts(lab.hypervisor, {findRepository: () => new Promise<string>(resolve => (found = resolve))});
 		const ui = renderApp(service);
 		const early = await ui.waitFor(frame => /web7 +stopped/.test(frame), 'the list before the repository');
 		expect(early).not.toMatch(/web7 +stopped .* (never|0m)/);
@@ -78,7 +78,7 @@ describe('backups in the terminal UI', () => {
 		const lab = await labWithVm('web8');
 		const repo = await tempDir();
 		const keepOne = Policy.parse({name: 'keep-one', backups: {retention: {last: 1}}});
-		const service = new Service(lab.hypervisor, {repository: repo, policies: async () => () => keepOne});
+		const service = sessionPorts(lab.hypervisor, {repository: repo, policies: async () => () => keepOne});
 		for (const pattern of [0xd1, 0xd2, 0xd3]) {
 			await lab.write(pattern, 1);
 			await service.backup('web8', {mode: 'auto', command: 'test'});
@@ -101,7 +101,7 @@ describe('backups in the terminal UI', () => {
 		expect(await qemuIo.holds(restored, 0xd3, MiB, MiB)).toBe(true);
 
 		// A policy without retention: P says where to set one, and changes nothing.
-		const noRetention = new Service(lab.hypervisor, {repository: repo, policies: async () => () => DEFAULT_POLICY});
+		const noRetention = sessionPorts(lab.hypervisor, {repository: repo, policies: async () => () => DEFAULT_POLICY});
 		const other = renderApp(noRetention);
 		await other.waitFor(frame => /web8 +stopped/.test(frame), 'the list');
 		other.press('backups');
@@ -125,7 +125,7 @@ describe('backups in the terminal UI', () => {
 		process.env['RESTIC_PASSWORD_FILE'] = password;
 		try {
 			const policy = Policy.parse({name: 'offsite', offsite: {target}});
-			const service = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => policy});
+			const service = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => policy});
 			await service.backup('web7', {mode: 'auto', command: 'test'});
 			const ui = renderApp(service);
 			await ui.waitFor(frame => /OFFSITE/.test(frame) && /web7 +stopped .* 0m +never/.test(frame), 'the list: backed up, never copied');
@@ -135,7 +135,7 @@ describe('backups in the terminal UI', () => {
 			await ui.waitFor(frame => /web7 +stopped .* 0m +0m/.test(frame), 'the list showing the fresh copy');
 			expect((await service.remoteBackups({name: null, repository: target}, 'web7')).map(point => point.kind)).toEqual(['full']);
 
-			const plain = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
+			const plain = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
 			const other = renderApp(plain);
 			await other.waitFor(frame => frame.includes('web7'), 'the list');
 			other.press('copy');
@@ -154,7 +154,7 @@ describe('backups in the terminal UI', () => {
 		await writeFile(password, 'pw\n');
 		process.env['SNAPDECK_CONFIG_DIR'] = path.join(work, 'config');
 		const file = path.join(work, 'config', 'config.json');
-		const service = new Service(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
+		const service = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
 		await service.backup('web5', {mode: 'auto', command: 'test'});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => frame.includes('web5'), 'the list');
@@ -181,7 +181,7 @@ describe('backups in the terminal UI', () => {
 	it('the cursor stays on the selected point when a new backup appears above it, so v verifies the point chosen', async () => {
 		const lab = await labWithVm('web6');
 		const repo = await tempDir();
-		const service = new Service(lab.hypervisor, {repository: repo});
+		const service = sessionPorts(lab.hypervisor, {repository: repo});
 		await lab.write(0xe1, 1);
 		const older = await service.backup('web6', {mode: 'auto', command: 'test'});
 		await lab.write(0xe2, 1);

@@ -6,7 +6,7 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {guestLab} from '../helpers/guest.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {renderApp} from '../helpers/ui.js';
 
 const extracted: string[] = [];
@@ -56,7 +56,7 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 	it('F on a point whose disks hold no filesystem (as the demo\'s) says so at once, without booting libguestfs', async () => {
 		const lab = await labWithVm('uif2');
 		await lab.write(0x11, 0);
-		const service = new Service(lab.hypervisor, {repository: await tempDir()});
+		const service = sessionPorts(lab.hypervisor, {repository: await tempDir()});
 		await service.backup('uif2', {mode: 'full', command: 'test'});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => frame.includes('uif2'), 'the VM list');

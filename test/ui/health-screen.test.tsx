@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest';
 import type {Finding} from '../../source/core/health.js';
 import {HealthList} from '../../source/ui/components/health-list.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {renderApp, stripAnsi} from '../helpers/ui.js';
 
@@ -11,7 +11,7 @@ describe('health in the terminal UI', () => {
 	it('a badge per VM, H lists the findings with the key that fixes each, and fixing one clears it', async () => {
 		const lab = await labWithVm('web9');
 		await lab.write(0xd1, 1);
-		const service = new Service(lab.hypervisor, {repository: await tempDir()});
+		const service = sessionPorts(lab.hypervisor, {repository: await tempDir()});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => /▸ ! web9 +stopped/.test(frame), 'a warning badge (no backup)');
 

@@ -1,6 +1,6 @@
 import {describe, it} from 'vitest';
 import {Policy} from '../../source/core/policy.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {FIXED_NOW, renderApp} from '../helpers/ui.js';
 
@@ -8,7 +8,7 @@ describe('the journal and the schedules in the terminal UI', () => {
 	it('L shows the VM\'s changes from the journal; the tree shows its scheduled tasks', async () => {
 		const lab = await labWithVm('logvm1');
 		const policy = Policy.parse({name: 'p', snapshots: {schedule: '0 */6 * * *'}, backups: {schedule: '30 2 * * *'}});
-		const service = new Service(lab.hypervisor, {repository: await tempDir(), policies: async () => () => policy});
+		const service = sessionPorts(lab.hypervisor, {repository: await tempDir(), policies: async () => () => policy});
 		await lab.take('before-l');
 		const ui = renderApp(service);
 		await ui.waitFor(frame => frame.includes('logvm1'), 'the VM list');

@@ -2,7 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import type {Job} from '../../source/ui/hooks/use-jobs.js';
 import {messageEntries, messageRows} from '../../source/ui/messages.js';
 import {restoreEnvAfterEach} from '../helpers/env.js';
@@ -53,7 +53,7 @@ const vmsShown = (frame: string) => ['app1', 'db1', 'live1', 'web1'].filter(vm =
 describe('messages at 40x12', () => {
 	it('after backups, the list keeps three VMs or more in view; the messages take two rows, go after a while or with Ctrl-L; the jobs screen keeps them', async () => {
 		const lab = await fourVms();
-		const service = new Service(lab.hypervisor, {repository: path.join(await tempDir(), 'repo')});
+		const service = sessionPorts(lab.hypervisor, {repository: path.join(await tempDir(), 'repo')});
 		const ui = renderApp(service, {messageTtl: {ended: 1500, failed: 60_000}});
 		ui.resize(40, 12);
 		await ui.waitFor(frame => vmsShown(frame) === 4, 'the four VMs');

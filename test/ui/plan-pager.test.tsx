@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {pagerGeometry} from '../../source/ui/pager.js';
+import {planAction} from '../../source/service/snapshots-port.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -37,7 +38,7 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		await ui.waitFor(frame => /\d+ lines? not read yet: PgDn/.test(frame), 'the refusal');
 		expect(JSON.stringify(lab.definition())).toBe(before);
 
-		const plan = lab.service.plan({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.service.hypervisor.inspect('web1'));
+		const plan = planAction({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.hypervisor.inspect('web1'));
 		const rows = confirmRows(plan, 40).map(row => row.text.trimEnd());
 		const seen = new Set<string>();
 		for (let step = 0; step < 40; step++) {
@@ -68,7 +69,7 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		await ui.waitFor(frame => frame.includes('web1: 2 snapshots'), 'the tree');
 		ui.press('revert');
 		await ui.waitFor(frame => frame.includes('Type web1 to proceed'), 'the revert plan');
-		const plan = lab.service.plan({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.service.hypervisor.inspect('web1'));
+		const plan = planAction({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.hypervisor.inspect('web1'));
 		const bodyHeight = terminalRows - 1 - 3 - 1;
 		const rows = confirmRows(plan, pagerGeometry(columns, terminalRows, bodyHeight, terminalRows - 2).width).map(row => row.text.trimEnd());
 		const seen = new Set<string>();

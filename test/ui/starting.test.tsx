@@ -1,13 +1,13 @@
 import {describe, expect, it} from 'vitest';
-import type {Service} from '../../source/service/service.js';
+import type {Ports} from '../../source/service/ports.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderStart} from '../helpers/ui.js';
 
 /** A load the test finishes when it chooses: the adapters and the config arriving after the first frame. */
 function deferred() {
-	let finish!: (services: readonly Service[]) => void;
+	let finish!: (services: readonly Ports[]) => void;
 	let fail!: (error: unknown) => void;
-	const promise = new Promise<readonly Service[]>((resolve, reject) => {
+	const promise = new Promise<readonly Ports[]>((resolve, reject) => {
 		finish = resolve;
 		fail = reject;
 	});
@@ -18,10 +18,10 @@ describe('the first frame', () => {
 	it('shows the connection and the quit key before the service has loaded, then the VMs once it has', async () => {
 		const lab = memoryLab('first1');
 		const load = deferred();
-		const ui = renderStart(lab.service.hypervisor.uri, load.load);
+		const ui = renderStart(lab.service.connection.uri, load.load);
 		const first = await ui.waitFor(frame => frame.includes('starting'), 'the starting frame');
-		expect(first.split('\n')[0]).toContain(`snapdeck ${lab.service.hypervisor.uri}`);
-		expect(first).toContain(`connecting to ${lab.service.hypervisor.uri}…`);
+		expect(first.split('\n')[0]).toContain(`snapdeck ${lab.service.connection.uri}`);
+		expect(first).toContain(`connecting to ${lab.service.connection.uri}…`);
 		expect(first).toMatch(/q\/\^C quit/);
 		expect(first.split('\n')).toHaveLength(23);
 		load.finish([lab.service]);

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {Service} from '../../source/service/service.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {MemoryHypervisor} from '../helpers/memory-hypervisor.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -12,7 +12,7 @@ describe('the take dialog', () => {
 		Object.assign(hypervisor.roles, {guestAgents: {canQuiesce: async (vm: string) => vm === 'agent1'}});
 		await hypervisor.roles.power!.start('agent1');
 		await hypervisor.roles.power!.start('bare1');
-		const ui = renderApp(new Service(hypervisor));
+		const ui = renderApp(sessionPorts(hypervisor));
 		await ui.waitFor(frame => frame.includes('agent1') && frame.includes('bare1') && frame.includes('running'), 'the VM list');
 
 		ui.press('down');
