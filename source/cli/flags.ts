@@ -50,7 +50,7 @@ export const FLAGS = {
 	from: {type: 'string', value: 'TARGET', help: 'an off-site target: a name from "offsite" in the config, or a restic repository'},
 	snapshot: {type: 'string', value: 'ID', help: 'restore --from: the restic snapshot to restore the point from (its id, 8 or more of its first digits), where more than one claims the point'},
 	'read-data': {type: 'boolean', help: 'read all of the target\'s data back, not 10% of it'},
-	to: {type: 'string', value: 'PATH', help: 'where it is written: restore, the new image (a folder for several disks); files, the folder to copy into'},
+	to: {type: 'string', value: 'PATH', help: 'where it is written: a file or folder on this machine, made by the command'},
 	target: {type: 'string', value: 'TARGET', help: 'the off-site target: a name from "offsite" in the config, or a restic repository (default: the VM\'s policy\'s, else the config\'s only one)'},
 	as: {type: 'string', value: 'NAME', help: 'the new VM\'s name'},
 	'in-place': {type: 'boolean', help: 'over the stopped VM\'s own disks, after a safety snapshot (asks first)'},
@@ -78,9 +78,3 @@ const OPTIONS = Object.fromEntries(Object.entries(FLAGS).map(([name, flag]) => [
 export const parseCommandLine = (argv: string[]) => parseArgs({args: argv, options: OPTIONS, allowPositionals: true, strict: true});
 
 export type CliFlags = ReturnType<typeof parseCommandLine>['values'];
-
-/** `--name VALUE` or `-y, --yes`, as help shows a flag. */
-export const flagSynopsis = (name: FlagName) => {
-	const flag: Flag = FLAGS[name];
-	return `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
-};

@@ -22,7 +22,7 @@ function flagsOf(argv: readonly string[]): readonly FlagName[] {
 function unknownOptionHint(argv: readonly string[]): string {
 	const command = commandOf(argv);
 	if (!command) return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
-	const takesVm = new RegExp(`snapdeck ${command.name} \\[?VM\\b`).test(command.usage);
+	const takesVm = command.args[0]?.kind === 'vm';
 	return `'snapdeck help ${command.name}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
 }
 

@@ -1,0 +1,60 @@
+import {SnapdeckError} from '../core/errors.js';
+import {NAME_RULE, nameProblem} from '../core/names.js';
+import {argName, type ArgSpec, type Command} from './command.js';
+import {didYouMean} from './suggest.js';
+import {synopsisOf} from './synopsis.js';
+
+/** Where a usage error points: the command's synopsis, and its help. */
+const usageHint = (command: Command, first?: string) =>
+	`${first ? `${first}\n  ` : ''}usage: ${synopsisOf(command)}\n  'snapdeck help ${command.name.split(' ')[0]}' tells more`;
+
+const plural = (count: number) => `${count} argument${count === 1 ? '' : 's'}`;
+
+/** Whether `given` has as many positionals as the spec takes; else the error that says what is missing or extra. */
+function checkCount(command: Command, given: readonly string[]): void {
+	const specs = command.args;
+	const least = specs.filter(spec => !spec.optional).length;
+	const most = specs.some(spec => spec.variadic) ? Infinity : specs.length;
+	if (given.length >= least && given.length <= most) return;
+	const names = specs.map(argName).join(' ');
+	const message = specs.length === 0
+		? `'snapdeck ${command.name}' takes no arguments, got ${plural(given.length)}: ${given.map(word => JSON.stringify(word)).join(' ')}`
+		: given.length < least
+			? `'snapdeck ${command.name}' needs ${names}: ${specs.slice(given.length).filter(spec => !spec.optional).map(argName).join(' ')} is missing`
+			: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given.slice(most).map(word => JSON.stringify(word)).join(' ')} is one too many`;
+	throw new SnapdeckError('usage', message, usageHint(command));
+}
+
+/** The problem with one value, for its kind; undefined when it is fine. */
+function checkKind(command: Command, spec: ArgSpec, value: string): void {
+	const label = argName(spec).replace(/[[\].]/g, '');
+	if (spec.kind === 'vm' || spec.kind === 'snapshot' || spec.kind === 'new-snapshot') {
+		const what = spec.kind === 'vm' ? 'VM' : 'snapshot';
+		const problem = nameProblem(value);
+		if (problem) throw new SnapdeckError('usage', `invalid ${what} name ${JSON.stringify(value)}: ${problem}`, usageHint(command, `${what} names are ${NAME_RULE}`), 'bad-name');
+	} else if (spec.kind === 'word') {
+		const words = spec.words ?? [];
+		if (!words.includes(value)) {
+			const near = didYouMean(value, words);
+			throw new SnapdeckError('usage', `'snapdeck ${command.name}' takes ${words.map(word => `'${word}'`).join(', ')} here, got ${JSON.stringify(value)}${near ? `: ${near}` : ''}`, usageHint(command));
+		}
+	} else if (value === '') {
+		throw new SnapdeckError('usage', `${label} is empty: ${spec.help}`, usageHint(command));
+	}
+}
+
+/**
+ * The positionals after the command's name, checked against its spec (how many, and each of its
+ * kind) and named by the spec's keys: what `run` reads. Done before any session opens, so a wrong
+ * command line is told at once and changes nothing.
+ */
+export function typedArgs(command: Command, given: readonly string[]): Record<string, string | readonly string[] | undefined> {
+	checkCount(command, given);
+	const values: Record<string, string | readonly string[] | undefined> = {};
+	command.args.forEach((spec, index) => {
+		const taken = spec.variadic ? given.slice(index) : given.slice(index, index + 1);
+		for (const value of taken) checkKind(command, spec, value);
+		values[spec.key] = spec.variadic ? taken : taken[0];
+	});
+	return values;
+}
