@@ -22,7 +22,9 @@ function checkCount(command: Command, given: readonly string[]): void {
 		: given.length < least
 			? `'snapdeck ${command.name}' needs ${names}: ${specs.slice(given.length).filter(spec => !spec.optional).map(argName).join(' ')} is missing`
 			: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given.slice(most).map(word => JSON.stringify(word)).join(' ')} is one too many`;
-	throw new SnapdeckError('usage', message, usageHint(command));
+	// 'receipts verfy FILE': a subcommand mistyped reads as an argument too many.
+	const near = given.length > 0 ? didYouMean(given[0]!, (command.subcommands ?? []).map(sub => sub.name.split(' ')[1]!), word => `'snapdeck ${command.name} ${word}'`) : '';
+	throw new SnapdeckError('usage', `${message}${near ? `; ${near}` : ''}`, usageHint(command));
 }
 
 /** The problem with one value, for its kind; undefined when it is fine. */

@@ -36,13 +36,13 @@ describe('command specs: help and usage made from them', () => {
 		// The gaps of the hand-written lines: copy took --force and --origin without saying so.
 		const copy = (await helpOf('copy')).stdout.split('\n\n')[0]!;
 		expect(copy).toContain('[--force]');
-		expect(copy).toContain('[--origin FROM]');
+		expect(copy).toContain('[--origin HOST|TAG]');
 		expect((await helpOf('health')).stdout.split('\n')[1]).toMatch(/^ {2}snapdeck health \[VM\.\.\.\]/);
 	});
 
 	it('a subcommand is listed and helped with its own synopsis', async () => {
 		const help = await helpOf('receipts');
-		expect(help.stdout).toContain('  snapdeck receipts VM [--origin FROM]\n');
+		expect(help.stdout).toContain('  snapdeck receipts VM [--origin HOST|TAG]\n');
 		expect(help.stdout).toContain('  snapdeck receipts verify FILE [--key PUBLIC]\n');
 		expect(help.stdout).toContain('Arguments:\n  FILE');
 		expect((await snapdeck(['--help'])).stdout).toContain('  snapdeck receipts verify FILE [--key PUBLIC]');

@@ -7,6 +7,7 @@ export default defineCommand({
 	summary: 'send a test message to each notifier of the config',
 	description: 'Exit 1 when one could not be reached.',
 	args: [{key: 'what', kind: 'word', words: ['test'], help: 'test: the one thing it does so far'}],
+	globals: ['now'],
 	examples: [{line: 'snapdeck notify test', does: 'a test message through every notifier of the config'}],
 	flags: [],
 	async run({flags}) {
