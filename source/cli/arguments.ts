@@ -1,6 +1,7 @@
 import {SnapdeckError} from '../core/errors.js';
 import {NAME_RULE, nameProblem} from '../core/names.js';
 import {argName, type ArgSpec, type Command} from './command.js';
+import {FLAGS, type CliFlags, type Flag, type FlagName} from './flags.js';
 import {didYouMean} from './suggest.js';
 import {synopsisOf} from './synopsis.js';
 
@@ -59,4 +60,19 @@ export function typedArgs(command: Command, given: readonly string[]): Record<st
 		values[spec.key] = spec.variadic ? taken : taken[0];
 	});
 	return values;
+}
+
+/** The values of the flags given, checked against FLAGS (a whole number in its range, one of its words), before the command runs. */
+export function checkFlagValues(command: Command, flags: CliFlags): void {
+	for (const name of Object.keys(FLAGS) as FlagName[]) {
+		const flag: Flag = FLAGS[name];
+		const value = flags[name];
+		if (typeof value !== 'string') continue;
+		const [least, most] = flag.whole ?? [0, 0];
+		const wholeOk = !flag.whole || (/^\d+$/.test(value) && Number(value) >= least && Number(value) <= most);
+		const wordOk = !flag.words || flag.words.includes(value);
+		if (wholeOk && wordOk) continue;
+		const wanted = flag.words ? flag.words.join(' or ') : `a whole number ${most === Number.MAX_SAFE_INTEGER ? `of ${least} or more` : `from ${least} to ${most}`}`;
+		throw new SnapdeckError('usage', `--${name} ${flag.value} takes ${wanted}, got ${JSON.stringify(value)}`, usageHint(command));
+	}
 }

@@ -1,10 +1,11 @@
 import {SnapdeckError} from '../core/errors.js';
-import {typedArgs} from './arguments.js';
+import {checkFlagValues, typedArgs} from './arguments.js';
 import {vmOf, type Command} from './command.js';
 import {unknownCommand} from './help.js';
 import {COMMANDS} from './commands/command-registry.js';
 import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
 import {openSession} from './support.js';
+import {flagSynopsis} from './synopsis.js';
 
 /** The command `name` names, or its subcommand where the first argument names one ('receipts verify'), with the arguments left for it. */
 export function resolveCommand(name: string, args: readonly string[]): {command: Command; args: readonly string[]} {
@@ -25,7 +26,8 @@ export async function runCommand(name: string, given: readonly string[], flags: 
 	const unread = (Object.keys(FLAGS) as FlagName[]).filter(flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false);
 	if (unread.length > 0) throw new SnapdeckError('usage', `'snapdeck ${command.name}' does not take ${unread.map(flag => `--${flag}`).join(', ')}`, `see 'snapdeck help ${name}'`);
 	const missing = (command.required ?? []).filter(flag => flags[flag] === undefined);
-	if (missing.length > 0) throw new SnapdeckError('usage', `${command.name} needs ${missing.map(flag => `--${flag} ${(FLAGS[flag] as {value?: string}).value ?? ''}`.trimEnd()).join(', ')}`, `see 'snapdeck help ${name}'`);
+	if (missing.length > 0) throw new SnapdeckError('usage', `${command.name} needs ${missing.map(flag => flagSynopsis(flag, false)).join(', ')}`, `see 'snapdeck help ${name}'`);
+	checkFlagValues(command, flags);
 	const values = typedArgs(command, args);
 	const vm = command.backups ? vmOf(command, values) : undefined;
 	const service = () => openSession({connect: flags.connect, repo: flags.repo, backups: command.backups, ...(vm === undefined ? {} : {vm})});

@@ -1,11 +1,15 @@
 import {parseArgs} from 'node:util';
 
-interface Flag {
+export interface Flag {
 	readonly type: 'string' | 'boolean';
 	readonly short?: string;
 	readonly multiple?: boolean;
 	/** What the flag's value is, in help (`--limit MIB`). */
 	readonly value?: string;
+	/** Its value is a whole number from the first to the second (the runner checks it before the command runs). */
+	readonly whole?: readonly [number, number];
+	/** Its value is one of these words. */
+	readonly words?: readonly string[];
 	readonly help: string;
 }
 
@@ -37,16 +41,16 @@ export const FLAGS = {
 	'with-snapshots': {type: 'boolean', help: 'also archive the stopped VM whole, every image of its snapshot tree'},
 	point: {type: 'string', value: 'ID', help: 'the backup point (\'snapdeck backups VM\' lists them)'},
 	origin: {type: 'string', value: 'HOST|TAG', help: 'the backups of another VM of the same name (another host\'s, another lab\'s): its host name or the tag of its folder, as \'snapdeck backups VM\' shows them; restored only as a new VM (--as, --to)'},
-	limit: {type: 'string', value: 'MIB', help: 'MiB/s read at most (per disk)'},
-	last: {type: 'string', value: 'N', help: 'how many records, the newest (default 50)'},
-	via: {type: 'string', value: 'systemd|cron', help: 'schedule install: a systemd timer (the default where systemd runs), or the crontab line to add'},
+	limit: {type: 'string', value: 'MIB', whole: [1, Number.MAX_SAFE_INTEGER], help: 'MiB/s read at most (per disk)'},
+	last: {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'how many records, the newest (default 50)'},
+	via: {type: 'string', value: 'systemd|cron', words: ['systemd', 'cron'], help: 'schedule install: a systemd timer (the default where systemd runs), or the crontab line to add'},
 	prometheus: {type: 'string', value: 'FILE', help: 'also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0)'},
 	'prometheus-mode': {type: 'string', value: 'MODE', help: 'the textfile\'s mode, no wider than 0644 (default); 0640 with the folder\'s group set to the exporter\'s'},
 	'restore-test': {type: 'boolean', help: 'also restore each point and check the restored image'},
 	boot: {type: 'boolean', help: 'also boot the point (the newest, or --point) in a throwaway VM until the guest proves it is up'},
 	extract: {type: 'string', value: 'PATH', help: 'the file or folder to copy out of the point'},
 	instant: {type: 'boolean', help: 'a new VM that runs at once from the point while its data streams in'},
-	timeout: {type: 'string', value: 'S', help: 'how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy\'s, else 90)'},
+	timeout: {type: 'string', value: 'S', whole: [5, 3600], help: 'how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy\'s, else 90)'},
 	from: {type: 'string', value: 'TARGET', help: 'an off-site target: a name from "offsite" in the config, or a restic repository'},
 	snapshot: {type: 'string', value: 'ID', help: 'restore --from: the restic snapshot to restore the point from (its id, 8 or more of its first digits), where more than one claims the point'},
 	'read-data': {type: 'boolean', help: 'read all of the target\'s data back, not 10% of it'},
@@ -57,12 +61,12 @@ export const FLAGS = {
 	force: {type: 'boolean', help: 'use a point that failed its last verification'},
 	prune: {type: 'boolean', help: 'remove the bitmaps no backup needs'},
 	key: {type: 'string', value: 'PUBLIC', help: 'the public key (PEM) a receipt must be signed by; default: this user\'s (receipts-ed25519.pub in the configuration folder)'},
-	'keep-last': {type: 'string', value: 'N', help: 'keep the newest N points'},
-	'keep-hourly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N hours'},
-	'keep-daily': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N days'},
-	'keep-weekly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N weeks'},
-	'keep-monthly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N months'},
-	'keep-yearly': {type: 'string', value: 'N', help: 'keep the newest point of each of the last N years'},
+	'keep-last': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest N points'},
+	'keep-hourly': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest point of each of the last N hours'},
+	'keep-daily': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest point of each of the last N days'},
+	'keep-weekly': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest point of each of the last N weeks'},
+	'keep-monthly': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest point of each of the last N months'},
+	'keep-yearly': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest point of each of the last N years'},
 } as const satisfies Record<string, Flag>;
 
 export type FlagName = keyof typeof FLAGS;

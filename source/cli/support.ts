@@ -105,7 +105,7 @@ export function retentionOf(flags: CliFlags): Retention | null {
 	for (const rule of RETENTION_RULES) {
 		const value = flags[`keep-${rule}`];
 		if (value === undefined) continue;
-		if (!/^[1-9]\d*$/.test(value)) throw new SnapdeckError('usage', `--keep-${rule} takes a whole number of 1 or more, got '${value}'`);
+		// A whole number of 1 or more: the runner checked it (FLAGS).
 		retention[rule] = Number(value);
 	}
 	return Object.keys(retention).length === 0 ? null : retention;

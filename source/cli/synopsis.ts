@@ -1,5 +1,5 @@
 import {argName, type Command} from './command.js';
-import {FLAGS, type FlagName} from './flags.js';
+import {FLAGS, type Flag, type FlagName} from './flags.js';
 
 export const WIDTH = 96;
 /** The column the global help lists what a command does at. */
@@ -26,7 +26,7 @@ function wrapWords(words: readonly string[], first: number, rest: number): strin
 
 /** `--name VALUE` or `-y, --yes`, as the options' table shows a flag. */
 export const flagSynopsis = (name: FlagName, short = true) => {
-	const flag: {short?: string; value?: string; help: string} = FLAGS[name];
+	const flag: Flag = FLAGS[name];
 	return `${short && flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
 };
 

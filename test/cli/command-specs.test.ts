@@ -119,6 +119,21 @@ describe('arguments are checked against the spec before any session opens', () =
 		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {code: 'bad-name', message: expect.stringContaining(`invalid snapshot name ${JSON.stringify(name)}: `)}});
 	});
 
+	it("an option's value is checked against FLAGS before anything opens: a whole number in its range, one of its words", async () => {
+		const cases: Array<[string[], string]> = [
+			// verify ran every check of the points before it looked at --timeout.
+			[['verify', 'vm1', '--boot', '--timeout', '2'], '--timeout S takes a whole number from 5 to 3600, got "2"'],
+			[['backup', 'vm1', '--limit', '0'], '--limit MIB takes a whole number of 1 or more, got "0"'],
+			[['prune', 'vm1', '--keep-last', 'seven'], '--keep-last N takes a whole number of 1 or more, got "seven"'],
+			[['log', '--last=-1'], '--last N takes a whole number of 1 or more, got "-1"'],
+			[['schedule', 'install', '--via', 'upstart'], '--via systemd|cron takes systemd or cron, got "upstart"'],
+		];
+		for (const [args, message] of cases) {
+			const run = await snapdeck([...args, ...nowhere]);
+			expect([run.exitCode, run.stderr], args.join(' ')).toEqual([2, expect.stringContaining(`snapdeck: ${message}\n  usage: snapdeck ${args[0]} `)]);
+		}
+	});
+
 	it('a flag the command cannot do without, asked for before anything opens', async () => {
 		const run = await snapdeck(['files', 'vm1', ...nowhere]);
 		expect([run.exitCode, run.stderr]).toEqual([2, expect.stringContaining('files needs --point ID')]);

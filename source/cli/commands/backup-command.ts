@@ -19,7 +19,6 @@ export default defineCommand({
 	async run({args, flags, commandLine, service}) {
 		const {vm} = args;
 		if (flags.full && flags.incremental) throw new SnapdeckError('usage', '--full and --incremental exclude each other');
-		if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
 		const svc = await service();
 		const point = await cancellable(signal => svc.backup(vm, {
 			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce, audit: flags.audit,

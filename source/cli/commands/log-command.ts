@@ -1,4 +1,3 @@
-import {SnapdeckError} from '../../core/errors.js';
 import {renderLog} from '../render.js';
 import {connectionUri, journalConnection, journalRecords, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
 import {defineCommand} from '../command.js';
@@ -12,7 +11,6 @@ export default defineCommand({
 	flags: ['last', 'all-connections'],
 	async run({args, flags}) {
 		const limit = flags.last === undefined ? 50 : Number(flags.last);
-		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--last takes a whole number of 1 or more, got '${flags.last}'`);
 		const connection = flags['all-connections'] ? null : journalConnection(await connectionUri(flags.connect));
 		const repository = repositoryNamed(flags.repo) ? await repositoryDir(flags.repo, false) : null;
 		const {file, records, hidden} = await journalRecords(args.vm ?? null, limit, {connection, repository});

@@ -42,8 +42,7 @@ export default defineCommand({
 		}
 		if (flags.instant) {
 			if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${point} --instant --as NAME`);
-			// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s, as backup takes it.
-			if (flags.limit !== undefined && !/^[1-9]\d*$/.test(flags.limit)) throw new SnapdeckError('usage', `--limit takes a whole number of MiB per second, got '${flags.limit}'`);
+			// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s (FLAGS.limit), as backup takes it.
 			const limit = flags.limit === undefined ? undefined : Number(flags.limit);
 			const done = await cancellable(signal => svc.restoreInstant(vm, {
 				point: point, origin: flags.origin, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),

@@ -16,9 +16,7 @@ export default defineCommand({
 	uses: ['inventory'],
 	async run({args, flags, service}) {
 		const {what} = args;
-		if (flags.via !== undefined && !(what === 'install' && ['systemd', 'cron'].includes(flags.via))) {
-			throw new SnapdeckError('usage', `--via goes with 'schedule install' and takes systemd or cron, got '${flags.via}'`);
-		}
+		if (flags.via !== undefined && what !== 'install') throw new SnapdeckError('usage', "--via goes with 'schedule install'");
 		if (what === 'install') {
 			const {installSchedule} = await import('../schedule-install.js');
 			print(await installSchedule({print: flags['dry-run'], via: flags.via as 'systemd' | 'cron' | undefined, context: {connect: flags.connect, repo: flags.repo}}));
