@@ -4,8 +4,8 @@ import {print} from '../support.js';
 
 export default defineCommand({
 	name: 'completion',
-	summary: 'the bash completion script',
-	description: 'Commands, options, VM and snapshot names, words, paths. Load it with: source <(snapdeck completion bash).',
+	summary: 'bash completion: source <(snapdeck completion bash)',
+	description: 'It completes commands, options, VM and snapshot names, words and paths.',
 	args: [{key: 'shell', kind: 'word', words: ['bash'], help: 'the shell: bash, the only one it writes for so far'}],
 	examples: [{line: 'snapdeck completion bash > /etc/bash_completion.d/snapdeck', does: 'completion for every bash session'}],
 	flags: [],
