@@ -22,13 +22,13 @@ function checkCount(command: Command, given: readonly string[]): void {
 		? `'snapdeck ${command.name}' takes no arguments, got ${plural(given.length)}: ${given.map(word => JSON.stringify(word)).join(' ')}`
 		: given.length < least
 			? `'snapdeck ${command.name}' needs ${names}: ${specs.slice(given.length).filter(spec => !spec.optional).map(argName).join(' ')} is missing`
-			: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given.slice(most).map(word => JSON.stringify(word)).join(' ')} is one too many`;
+			: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given.slice(most).map(word => JSON.stringify(word)).join(' ')} ${given.length - most === 1 ? 'is one' : 'are'} too many`;
 	// 'receipts verfy FILE': a subcommand mistyped reads as an argument too many.
 	const near = given.length > 0 ? didYouMean(given[0]!, (command.subcommands ?? []).map(sub => sub.name.split(' ')[1]!), word => `'snapdeck ${command.name} ${word}'`) : '';
 	throw new SnapdeckError('usage', `${message}${near ? `; ${near}` : ''}`, usageHint(command));
 }
 
-/** The problem with one value, for its kind; undefined when it is fine. */
+/** Refuses a value that is not of its argument's kind: a name outside the name rules, a word not in the list, an empty path. */
 function checkKind(command: Command, spec: ArgSpec, value: string): void {
 	const label = argName(spec).replace(/[[\].]/g, '');
 	if (spec.kind === 'vm' || spec.kind === 'snapshot' || spec.kind === 'new-snapshot') {

@@ -30,21 +30,16 @@ export const flagSynopsis = (name: FlagName, short = true) => {
 	return `${short && flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
 };
 
-/** The flags of a synopsis: the required ones bare, each choice as one [--a | --b], the rest each in brackets. */
+/** The flags of a synopsis: the required ones bare, each choice once as [--a|--b], the rest each in brackets. */
 function flagWords(command: Command): string[] {
-	const chosen = new Set((command.choices ?? []).flat());
-	const words: string[] = [];
-	const shownChoices = new Set<readonly FlagName[]>();
-	for (const name of [...command.flags, ...(command.globals ?? [])]) {
-		const choice = (command.choices ?? []).find(group => group.includes(name));
-		if (choice && chosen.has(name)) {
-			if (!shownChoices.has(choice)) words.push(`[${choice.map(flag => flagSynopsis(flag, false)).join('|')}]`);
-			shownChoices.add(choice);
-		} else {
-			words.push(command.required?.includes(name) ? flagSynopsis(name, false) : `[${flagSynopsis(name, false)}]`);
-		}
-	}
-	return words;
+	const shown = new Set<readonly FlagName[]>();
+	return [...command.flags, ...(command.globals ?? [])].flatMap(name => {
+		const choice = command.choices?.find(group => group.includes(name));
+		if (!choice) return [command.required?.includes(name) ? flagSynopsis(name, false) : `[${flagSynopsis(name, false)}]`];
+		if (shown.has(choice)) return [];
+		shown.add(choice);
+		return [`[${choice.map(flag => flagSynopsis(flag, false)).join('|')}]`];
+	});
 }
 
 const synopsisWords = (command: Command) => [`snapdeck ${command.name}`, ...command.args.map(argName), ...flagWords(command)];
