@@ -27,7 +27,7 @@ export const UNIT_TESTS = [
 	'test/config/**/*.test.ts',
 	'test/scripts/**/*.test.ts',
 	'test/monitoring/**/*.test.ts',
-	'test/cli/{bad-connection,readme,typos}.test.ts',
+	'test/cli/{bad-connection,command-specs,launcher,readme,typos}.test.ts',
 	'test/ui/{pager,text-edit}.test.ts',
 	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting}.test.tsx',
 	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',

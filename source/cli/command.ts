@@ -1,10 +1,55 @@
 import type {PortName, PortsOf} from '../service/ports.js';
 import type {CliFlags, FlagName} from './flags.js';
 
-/** What a command is given to run: the session as the ports it declared (`uses`), and no more. */
-export interface CommandContext<Uses extends PortName = PortName> {
-	/** The positionals after the command's name. */
-	readonly args: readonly string[];
+/**
+ * What a positional argument is. The runner checks it before any session opens (arguments.ts),
+ * help names it, and shell completion offers what fits (completion.ts).
+ */
+export type ArgKind =
+	/** A VM of the connection: held to the name rules (core/names.ts); completion offers the connection's VMs. */
+	| 'vm'
+	/** A snapshot of the VM named before it: the name rules; completion offers that VM's snapshots. */
+	| 'snapshot'
+	/** The name of a snapshot about to be made: the name rules; nothing to offer. */
+	| 'new-snapshot'
+	/** One of the spec's `words`; completion offers them. */
+	| 'word'
+	/** A file or folder on this machine; completion offers paths. */
+	| 'path'
+	/** A path inside a guest's filesystem (or DEVICE:PATH): any text but empty. */
+	| 'guest-path';
+
+export interface ArgSpec {
+	/** The name `run` reads its value by (`args.vm`). */
+	readonly key: string;
+	/** How help shows it (VM, SNAPSHOT); default: the key in capitals. A word's list shows itself. */
+	readonly name?: string;
+	readonly kind: ArgKind;
+	readonly help: string;
+	readonly optional?: boolean;
+	/** It takes the rest of the positionals (zero or more when optional, else one or more). Last only. */
+	readonly variadic?: boolean;
+	/** The words a 'word' argument may be. */
+	readonly words?: readonly string[];
+}
+
+type ValueOf<Spec extends ArgSpec> =
+	Spec extends {variadic: true} ? readonly string[]
+		: Spec extends {words: ReadonlyArray<infer Word>} ? (Spec extends {optional: true} ? Word | undefined : Word)
+			: Spec extends {optional: true} ? string | undefined : string;
+
+/** The positionals, checked and named: `{vm: 'web1', snapshot: 'pre-upgrade'}`. */
+export type ArgValues<Args extends readonly ArgSpec[]> = {readonly [Spec in Args[number] as Spec['key']]: ValueOf<Spec>};
+
+/** An example in the command's help: the line, and what it does. */
+export interface Example {
+	readonly line: string;
+	readonly does: string;
+}
+
+/** What a command is given to run: its checked arguments, and the session as the ports it declared (`uses`), and no more. */
+export interface CommandContext<Uses extends PortName = PortName, Args extends readonly ArgSpec[] = readonly ArgSpec[]> {
+	readonly args: ArgValues<Args>;
 	readonly flags: CliFlags;
 	/** The command line as typed, for the VM's lock and the journal. */
 	readonly commandLine: string;
@@ -13,16 +58,32 @@ export interface CommandContext<Uses extends PortName = PortName> {
 }
 
 /**
- * One command of the command line: its help block (the synopsis, then what it does, as the
- * global help lists it), the flags it takes besides the global ones, and its run, which prints
- * its text or JSON and resolves to the exit code.
+ * One command of the command line, as a spec: its name, what it does, its typed positionals and
+ * its flags, examples, and its run, which prints its text or JSON and resolves to the exit code.
+ * Usage lines, help, the README's command list, shell completion and "did you mean" are all made
+ * from these specs (synopsis.ts, help.ts, completion.ts).
  */
-export interface Command<Uses extends PortName = PortName> {
+export interface Command<Uses extends PortName = PortName, Args extends readonly ArgSpec[] = readonly ArgSpec[]> {
+	/** Its name; a subcommand's is its parent's and its own ('receipts verify'). */
 	readonly name: string;
-	readonly usage: string;
+	/** What it does, in a line: the global help lists it beside the synopsis. */
+	readonly summary: string;
+	/** What else its help says: how its flags combine, what it prints, what it refuses. */
+	readonly description?: string;
+	readonly args: Args;
+	/** The flags it takes besides the global ones. */
 	readonly flags: readonly FlagName[];
-	/** The words its first argument may be (`config show`, `schedule install`): shell completion offers them. */
-	readonly words?: readonly string[];
+	/** Of those, the ones it cannot do without. */
+	readonly required?: readonly FlagName[];
+	/** Flags that exclude each other, shown as one choice: [--full | --incremental]. */
+	readonly choices?: ReadonlyArray<readonly FlagName[]>;
+	/** The global flags that change what it does (--yes, --dry-run, --now), named in its synopsis. */
+	readonly globals?: readonly FlagName[];
+	/** What a flag is for in this command, where FLAGS says it for every command that takes it (one meaning, said of this command). */
+	readonly flagHelp?: Partial<Record<FlagName, string>>;
+	readonly examples: readonly Example[];
+	/** Commands under this one, chosen by its first argument ('receipts verify FILE'). */
+	readonly subcommands?: readonly Command[];
 	/** It works on a VM's backups: the repository comes from the VM's policy when not given. */
 	readonly backups?: boolean;
 	/**
@@ -30,7 +91,21 @@ export interface Command<Uses extends PortName = PortName> {
 	 * those alone (none named: it offers nothing), so calling another role means naming it here.
 	 */
 	readonly uses?: readonly Uses[];
-	run(context: CommandContext<Uses>): Promise<number>;
+	run(context: CommandContext<Uses, Args>): Promise<number>;
 }
 
-export const defineCommand = <Uses extends PortName = never>(command: Command<Uses>): Command => command;
+export const defineCommand = <Uses extends PortName = never, const Args extends readonly ArgSpec[] = readonly []>(command: Command<Uses, Args>): Command => command as unknown as Command;
+
+/** How help shows an argument: VM, [SNAPSHOT], VM..., path|show|schema. */
+export function argName(spec: ArgSpec): string {
+	const name = spec.name ?? (spec.kind === 'word' && spec.words ? spec.words.join('|') : spec.key.toUpperCase());
+	const shown = spec.variadic ? `${name}...` : name;
+	return spec.optional ? `[${shown}]` : shown;
+}
+
+/** The VM a command works on, where its first argument is one (the repository may come from its policy). */
+export const vmOf = (command: Command, args: Readonly<Record<string, unknown>>): string | undefined => {
+	const spec = command.args.find(arg => arg.kind === 'vm' && !arg.variadic);
+	const value = spec && args[spec.key];
+	return typeof value === 'string' ? value : undefined;
+};

@@ -1,47 +1,50 @@
 import {COMMANDS} from './commands/command-registry.js';
-import {FLAGS, flagSynopsis, GLOBAL_FLAGS, type FlagName} from './flags.js';
+import {argName, type Command} from './command.js';
+import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {SnapdeckError} from '../core/errors.js';
 import {didYouMean} from './suggest.js';
+import {flagSynopsis, synopsisLines, usageBlock, wrap} from './synopsis.js';
 
-const WIDTH = 96;
-
-/** `text` in lines of at most WIDTH columns, each after `indent` spaces. */
-function wrap(text: string, indent: number): string[] {
-	const lines: string[] = [];
-	let line = '';
-	for (const word of text.split(' ')) {
-		if (line !== '' && indent + line.length + 1 + word.length > WIDTH) {
-			lines.push(line);
-			line = word;
-		} else {
-			line = line === '' ? word : `${line} ${word}`;
-		}
-	}
-	return [...lines, line].map(text => `${' '.repeat(indent)}${text}`);
-}
-
-/** Flags as a table: the synopsis, then its help wrapped beside it. */
-function flagTable(names: readonly FlagName[]): string {
-	const column = Math.max(...names.map(name => flagSynopsis(name).length)) + 4;
-	return names.map(name => {
-		const [first, ...rest] = wrap(FLAGS[name].help, column);
-		return [`  ${flagSynopsis(name).padEnd(column - 2)}${first!.trimStart()}`, ...rest].join('\n');
+/** Rows as a table: each name, then its text wrapped beside it. */
+function table(rows: ReadonlyArray<readonly [string, string]>): string {
+	const column = Math.max(...rows.map(([name]) => name.length)) + 4;
+	return rows.map(([name, text]) => {
+		const [first, ...rest] = wrap(text, column);
+		return [`  ${name.padEnd(column - 2)}${first!.trimStart()}`, ...rest].join('\n');
 	}).join('\n');
 }
 
+/** Flags as a table, each with what it is for in `command` where that says it of this command. */
+const flagTable = (names: readonly FlagName[], command?: Command) =>
+	table(names.map(name => [flagSynopsis(name), command?.flagHelp?.[name] ?? FLAGS[name].help]));
+
 const EXIT_CODES = 'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell; a wrong command line is 2 there too).';
 
-/** `snapdeck --help`: every command's block, then the flags every command takes. */
+/** Every command and subcommand, in the order help lists them. */
+const everyCommand = (commands: readonly Command[]) => commands.flatMap(command => [command, ...(command.subcommands ?? [])]);
+
+/** `snapdeck --help`: every command's synopsis and what it does, then the flags every command takes. */
 export function usageText(): string {
 	return [
 		'snapdeck: snapshots and backups of virtual machines', '',
 		'Usage:',
-		'  snapdeck                                  open the terminal UI on the default connection',
-		...COMMANDS.map(command => command.usage),
+		`${'  snapdeck'.padEnd(44)}open the terminal UI on the default connection`,
+		...everyCommand(COMMANDS).flatMap(usageBlock),
 		'', 'Options of every command:', flagTable(GLOBAL_FLAGS), '',
-		"'snapdeck help COMMAND' (or 'snapdeck COMMAND --help') shows a command's own options.",
+		"'snapdeck help COMMAND' (or 'snapdeck COMMAND --help') shows a command's arguments, own options and examples.",
 		EXIT_CODES, '',
 	].join('\n');
+}
+
+/** One command's (or subcommand's) part of its help: synopsis, what it does, arguments, options, examples. */
+function commandSection(command: Command): string[] {
+	return [
+		...synopsisLines(command), '',
+		...wrap(`${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.${command.description ? ` ${command.description}` : ''}`, 2), '',
+		...(command.args.length > 0 ? ['Arguments:', table(command.args.map(spec => [argName(spec), spec.help])), ''] : []),
+		...(command.flags.length > 0 ? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags, command), ''] : []),
+		...(command.examples.length > 0 ? ['Examples:', ...command.examples.flatMap(example => [`  ${example.line}`, ...wrap(example.does, 6)]), ''] : []),
+	];
 }
 
 /** `snapdeck help COMMAND` and `snapdeck COMMAND --help`. */
@@ -49,8 +52,7 @@ export function commandHelp(name: string): string {
 	const command = COMMANDS.find(candidate => candidate.name === name);
 	if (!command) throw unknownCommand(name);
 	return [
-		'Usage:', command.usage, '',
-		...(command.flags.length > 0 ? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags), ''] : []),
+		'Usage:', ...[command, ...(command.subcommands ?? [])].flatMap(commandSection),
 		'Options of every command:', flagTable(GLOBAL_FLAGS), '',
 		EXIT_CODES, '',
 	].join('\n');

@@ -3,10 +3,11 @@ import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {COMMANDS} from './commands/command-registry.js';
 import {didYouMean} from './suggest.js';
 
-/** The command being typed: the first word that is not a flag, where it names one. */
+/** The command being typed: the first word that is not a flag, where it names one, or its subcommand the next word names. */
 const commandOf = (argv: readonly string[]) => {
-	const name = argv.find(word => !word.startsWith('-'));
-	return COMMANDS.find(candidate => candidate.name === name);
+	const [name, next] = argv.filter(word => !word.startsWith('-'));
+	const command = COMMANDS.find(candidate => candidate.name === name);
+	return command?.subcommands?.find(sub => sub.name === `${name} ${next}`) ?? command;
 };
 
 /** The flags the command being typed takes, else every flag. */
@@ -22,8 +23,8 @@ function flagsOf(argv: readonly string[]): readonly FlagName[] {
 function unknownOptionHint(argv: readonly string[]): string {
 	const command = commandOf(argv);
 	if (!command) return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
-	const takesVm = new RegExp(`snapdeck ${command.name} \\[?VM\\b`).test(command.usage);
-	return `'snapdeck help ${command.name}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
+	const takesVm = command.args[0]?.kind === 'vm';
+	return `'snapdeck help ${command.name.split(' ')[0]}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
 }
 
 /**

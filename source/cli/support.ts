@@ -22,13 +22,6 @@ export const pointJson = (point: BackupPoint) => ({
 	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
 });
 
-export function expectArgs(command: string, args: readonly string[], names: readonly string[]): string[] {
-	if (args.length !== names.length) {
-		throw new SnapdeckError('usage', `'snapdeck ${command}' takes ${names.map(name => name.toUpperCase()).join(' ') || 'no arguments'}, got ${args.length} argument${args.length === 1 ? '' : 's'}`, "see 'snapdeck " + command + " --help'");
-	}
-	return [...args];
-}
-
 /**
  * Text output: every line through the one sanitizer, so text from outside (a snapshot's
  * description, a folder's name, a guest's file names, a tool's words) never reaches the terminal
@@ -112,7 +105,7 @@ export function retentionOf(flags: CliFlags): Retention | null {
 	for (const rule of RETENTION_RULES) {
 		const value = flags[`keep-${rule}`];
 		if (value === undefined) continue;
-		if (!/^[1-9]\d*$/.test(value)) throw new SnapdeckError('usage', `--keep-${rule} takes a whole number of 1 or more, got '${value}'`);
+		// A whole number of 1 or more: the runner checked it (FLAGS).
 		retention[rule] = Number(value);
 	}
 	return Object.keys(retention).length === 0 ? null : retention;

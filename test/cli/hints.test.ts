@@ -23,12 +23,14 @@ describe('the command lines that messages and hints suggest', () => {
 		expect(lines.length).toBeGreaterThan(40);
 		const wrong: string[] = [];
 		for (const {file, line} of lines) {
-			const [name] = line.split(' ');
-			const command = COMMANDS.find(candidate => candidate.name === name);
-			if (!command) {
+			const [name, first] = line.split(' ');
+			const parent = COMMANDS.find(candidate => candidate.name === name);
+			if (!parent) {
 				if (name !== 'help') wrong.push(`${file}: '${line}': no command '${name}'`);
 				continue;
 			}
+			// 'receipts verify FILE --key K': the subcommand's options.
+			const command = parent.subcommands?.find(sub => sub.name === `${name} ${first}`) ?? parent;
 			const allowed = new Set<string>([...GLOBAL_FLAGS, ...command.flags, 'version']);
 			for (const [, flag] of line.matchAll(/(?:^| )--([a-z][a-z-]*)/g)) {
 				if (!(flag! in FLAGS)) wrong.push(`${file}: '${line}': no option --${flag}`);

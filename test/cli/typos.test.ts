@@ -13,11 +13,14 @@ describe('typos on the command line get a suggestion in snapdeck\'s words, exit 
 			[['list', '--repo'], '--repo needs a value (--repo DIR)'],
 			[['list', '--yes=1'], '--yes takes no value'],
 			[['frobnicate'], "unknown command 'frobnicate'\n"],
+			[['receipts', 'verfy', 'r.json'], "did you mean 'snapdeck receipts verify'?"],
+			[['receipts', 'verify', 'r.json', '--kye'], "unknown option '--kye': did you mean --key?"],
+			[['schedule', 'instal'], "got \"instal\": did you mean 'install'?"],
 		];
 		for (const [args, message] of cases) {
 			const result = await snapdeck(args);
 			expect([result.exitCode, result.stdout], args.join(' ')).toEqual([2, '']);
-			expect(result.stderr, args.join(' ')).toContain(`snapdeck: ${message}`);
+			expect(result.stderr, args.join(' ')).toContain(message.startsWith('did you') || message.startsWith('got') ? message : `snapdeck: ${message}`);
 			// node's own wording ("To specify a positional argument starting with a '-'...") never shows.
 			expect(result.stderr).not.toMatch(/To specify|positional argument|ERR_PARSE/);
 		}

@@ -1,17 +1,18 @@
-import {expectArgs, print, printJson} from '../support.js';
+import {print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'checkpoints',
-	usage: `  snapdeck checkpoints VM [--prune]         snapdeck's bitmaps (libvirt checkpoints) on a VM: which a
-                                            backup still needs; --prune removes the others`,
+	summary: "snapdeck's bitmaps (libvirt checkpoints) on a VM",
+	description: 'Which a backup still needs; --prune removes the others.',
+	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
+	examples: [{line: 'snapdeck checkpoints web1 --prune', does: 'removes the bitmaps of web1 that no backup needs any more'}],
 	flags: ['prune'],
 	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
-		const command = 'checkpoints';
-		const [vm] = expectArgs(command, args, ['vm']);
-		const result = await (await service()).checkpoints(vm!, {prune: flags.prune, command: commandLine});
+		const {vm} = args;
+		const result = await (await service()).checkpoints(vm, {prune: flags.prune, command: commandLine});
 		if (flags.json) printJson({vm, ...result});
 		else {
 			if (result.checkpoints.length === 0) print(`${vm} carries no bitmap (checkpoint) of snapdeck's`);

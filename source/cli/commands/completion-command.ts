@@ -1,16 +1,15 @@
-import {SnapdeckError} from '../../core/errors.js';
 import {defineCommand} from '../command.js';
 import {bashCompletion} from '../completion.js';
 import {print} from '../support.js';
 
 export default defineCommand({
 	name: 'completion',
-	usage: `  snapdeck completion bash                  the bash completion script: commands, options, VM
-                                            names (source <(snapdeck completion bash))`,
+	summary: 'bash completion: source <(snapdeck completion bash)',
+	description: 'It completes commands, options, VM and snapshot names, words and paths.',
+	args: [{key: 'shell', kind: 'word', words: ['bash'], help: 'the shell: bash, the only one it writes for so far'}],
+	examples: [{line: 'snapdeck completion bash > /etc/bash_completion.d/snapdeck', does: 'completion for every bash session'}],
 	flags: [],
-	words: ['bash'],
-	async run({args}) {
-		if (args.length !== 1 || args[0] !== 'bash') throw new SnapdeckError('usage', "'snapdeck completion' takes bash (the only shell it writes for so far)");
+	async run() {
 		const {COMMANDS} = await import('./command-registry.js');
 		print(bashCompletion(COMMANDS).trimEnd());
 		return 0;

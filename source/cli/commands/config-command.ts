@@ -8,17 +8,17 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'config',
-	usage: `  snapdeck config path | show | validate [FILE] | schema
-                                            the configuration file: where; the settings in use
-                                            (defaults and environment included, from which file);
-                                            checked; its JSON schema`,
+	summary: 'the configuration: path, show, validate or schema',
+	description: 'path: where it is; show: the settings in use, defaults and environment included, each with where it comes from; validate: checked (the one in use, or FILE); schema: its JSON schema.',
+	args: [{key: 'what', kind: 'word', words: ['path', 'show', 'validate', 'schema'], help: 'what to say of the configuration'}, {key: 'file', kind: 'path', optional: true, help: 'validate: the file to check instead of the one in use'}],
+	examples: [{line: 'snapdeck config validate ./snapdeck.json', does: 'checks a configuration before it is put in place'}],
 	flags: [],
-	words: ['path', 'show', 'validate', 'schema'],
 	async run({args, flags}) {
-		const [what, file] = args;
+		const {what, file} = args;
+		if (file !== undefined && what !== 'validate') throw new SnapdeckError('usage', `'snapdeck config ${what}' takes no FILE (only validate does)`, "see 'snapdeck help config'");
 		const {loadConfig, validateConfig, configJsonSchema} = await settingsModule();
-		if (what === 'schema' && args.length === 1) return printJson(configJsonSchema()), 0;
-		if (what === 'validate' && file !== undefined && args.length === 2) {
+		if (what === 'schema') return printJson(configJsonSchema()), 0;
+		if (what === 'validate' && file !== undefined) {
 			let json: unknown;
 			try {
 				json = JSON.parse(await readFile(file, 'utf8'));
@@ -28,9 +28,6 @@ export default defineCommand({
 			validateConfig(json, file);
 			print(flags.json ? JSON.stringify({file, valid: true}) : `${file}: valid`);
 			return 0;
-		}
-		if (!['path', 'show', 'validate'].includes(what ?? '') || args.length !== 1) {
-			throw new SnapdeckError('usage', "'snapdeck config' takes path, show, validate [FILE] or schema", "see 'snapdeck --help'");
 		}
 		const {config, path: configPath} = loadConfig();
 		if (what === 'path') print(flags.json ? JSON.stringify({path: configPath}) : configPath);

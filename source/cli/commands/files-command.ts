@@ -3,37 +3,38 @@ import type {GuestEntry} from '../../core/guest-files.js';
 import {safeText} from '../../core/terminal-text.js';
 import {formatBytes} from '../../core/units.js';
 import type {Extracted} from '../../service/ports.js';
-import {cancellable, expectArgs, print, printJson} from '../support.js';
+import {cancellable, print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'files',
-	usage: `  snapdeck files VM --point ID [PATH]       the filesystems of a point, or a folder in one (PATH:
-                                            /etc, or DEVICE:/etc where there are several); read-only.
-                                            Names are listed escaped (\\\\, \\n, \\xHH for a byte that is
-                                            not UTF-8), and PATH and --extract take them so
-  snapdeck files VM --point ID --extract PATH --to DIR
-                                            copy a file or folder out of a point into DIR/NAME, as
-                                            data only: files, folders and links; no devices, FIFOs,
-                                            sockets, owners or setuid/setgid/sticky bits`,
+	summary: 'the files of a point: list a folder, or copy one out',
+	description: "Read-only. Without PATH, the point's filesystems; with it, a folder in one. Names are listed escaped (\\\\, \\n, \\xHH for a byte that is not UTF-8), and PATH and --extract take them so. With --extract PATH --to PATH: copy a file or folder out of the point into the folder --to names, as data only: files, folders and links; no devices, FIFOs, sockets, owners or setuid/setgid/sticky bits.",
+	args: [{key: 'vm', kind: 'vm', help: 'the VM'}, {key: 'path', kind: 'guest-path', optional: true, help: 'a folder in the point: /etc, or DEVICE:/etc where there are several filesystems'}],
+	required: ['point'],
+	flagHelp: {to: 'the folder to copy into (the copy is DIR/NAME)'},
+	examples: [
+		{line: 'snapdeck files web1 --point 20261125T020000Z /etc', does: "the point's /etc, as ls -l shows a folder"},
+		{line: 'snapdeck files web1 --point 20261125T020000Z --extract /etc/nginx --to /tmp/out', does: 'copies the folder out as /tmp/out/nginx'},
+	],
 	flags: ['point', 'extract', 'to', 'origin'],
 	uses: ['restores'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
-		const command = 'files';
-		const [vm, inGuest] = args.length === 2 ? args : [...expectArgs(command, args, ['vm']), undefined];
-		if (flags.point === undefined) throw new SnapdeckError('usage', 'files needs --point ID', `'snapdeck backups ${vm}' lists them`);
+		const {vm, path: inGuest} = args;
+		// Required (the spec's 'required'): the runner refused the command line without it.
+		const point = flags.point!;
 		const svc = await service();
 		if (flags.extract !== undefined) {
 			if (inGuest !== undefined) throw new SnapdeckError('usage', 'give the path to extract with --extract PATH alone');
 			if (flags.to === undefined) throw new SnapdeckError('usage', '--extract needs --to DIR, the folder to copy into');
-			const done = await cancellable(signal => svc.extractFiles(vm!, {point: flags.point!, origin: flags.origin, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
-			if (flags.json) printJson({vm, point: flags.point, ...done});
-			else print(extractedText(done, flags.point));
+			const done = await cancellable(signal => svc.extractFiles(vm, {point: point, origin: flags.origin, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
+			if (flags.json) printJson({vm, point: point, ...done});
+			else print(extractedText(done, point));
 			return 0;
 		}
-		const listing = await cancellable(signal => svc.listFiles(vm!, {point: flags.point!, origin: flags.origin, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
-		if (flags.json) printJson({vm, point: flags.point, ...listing});
+		const listing = await cancellable(signal => svc.listFiles(vm, {point: point, origin: flags.origin, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
+		if (flags.json) printJson({vm, point: point, ...listing});
 		else if (listing.kind === 'filesystems') print(listing.filesystems.length === 0 ? 'no filesystem libguestfs can read' : listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'));
 		else print(listing.entries.map(entryLine).join('\n'));
 		return 0;

@@ -11,9 +11,11 @@ type Inspected = Extract<CheckedConnection, {vms: unknown}>;
 
 export default defineCommand({
 	name: 'health',
-	usage: `  snapdeck health [VM...] [--prometheus FILE [--prometheus-mode MODE]] [--now TIME]
-                                            is everything healthy? findings with what to do; exit 0
-                                            ok, 1 warnings, 2 critical, 3 could not tell`,
+	summary: 'is everything healthy? findings, with what to do',
+	description: 'Exit 0 ok, 1 warnings, 2 critical, 3 could not tell.',
+	args: [{key: 'vms', name: 'VM', kind: 'vm', optional: true, variadic: true, help: 'the VMs to check (one connection only); default: every VM'}],
+	globals: ['now'],
+	examples: [{line: 'snapdeck health --prometheus /var/lib/node_exporter/snapdeck.prom', does: "every VM's findings, also as a textfile for node_exporter"}],
 	flags: ['prometheus', 'prometheus-mode'],
 	backups: true,
 	async run({args, flags}) {
@@ -26,9 +28,9 @@ export default defineCommand({
 		try {
 			uris = await connectionUris(flags.connect);
 			now = parseNow(flags.now);
-			if (uris.length > 1 && args.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
+			if (uris.length > 1 && args.vms.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
 			const repository = await repositoryDir(flags.repo);
-			checked = await Promise.all(uris.map(uri => inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only: args}).catch((error: unknown) => {
+			checked = await Promise.all(uris.map(uri => inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only: args.vms}).catch((error: unknown) => {
 				causes.set(uri, error);
 				return {connection: canonicalUri(uri), error: errorMessage(error)};
 			})));
@@ -39,7 +41,7 @@ export default defineCommand({
 		}
 		if (report) await writeReport(report.file, prometheusText(checked, now), report.mode);
 		// Each change told once to the config's notifiers; a connection left out for a mistake of this command line's (a VM name) is no change.
-		await tellHealthChanges(checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.length === 0)), now, note);
+		await tellHealthChanges(checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.vms.length === 0)), now, note);
 		const failed = uris.find(uri => causes.has(uri));
 		if (failed !== undefined) throw causes.get(failed);
 		const inspected = checked as Inspected[];

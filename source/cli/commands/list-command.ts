@@ -1,14 +1,14 @@
 import {renderList} from '../render.js';
-import {expectArgs, openSessions, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
+import {openSessions, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'list',
-	usage: `  snapdeck list                             VMs: state, disks, snapshot count, chain depth`,
+	summary: 'VMs: state, disks, snapshot count, chain depth',
+	args: [],
+	examples: [{line: 'snapdeck list --connect qemu:///system --json', does: 'the VMs of the local libvirt, as JSON'}],
 	flags: [],
-	async run({args, flags}) {
-		const command = 'list';
-		expectArgs(command, args, []);
+	async run({flags}) {
 		const repository = await repositoryDir(flags.repo, false);
 		const listed = await Promise.all((await openSessions({connect: flags.connect, repository, named: repositoryNamed(flags.repo)})).map(async svc => ({connection: svc.connection.uri, vms: await svc.list()})));
 		// One connection: the documented shape; several: one entry each.

@@ -1,21 +1,19 @@
-import {SnapdeckError} from '../../core/errors.js';
 import {renderLog} from '../render.js';
 import {connectionUri, journalConnection, journalRecords, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'log',
-	usage: `  snapdeck log [VM] [--last N] [--all-connections]
-                                            the journal: every change snapdeck made on this
-                                            connection, newest last; --all-connections: on every one`,
+	summary: 'the journal: every change snapdeck made, newest last',
+	description: 'On this connection; --all-connections: on every one.',
+	args: [{key: 'vm', kind: 'vm', optional: true, help: 'only the changes to this VM'}],
+	examples: [{line: 'snapdeck log web1 --last 10', does: 'the ten newest changes to web1'}],
 	flags: ['last', 'all-connections'],
 	async run({args, flags}) {
-		if (args.length > 1) throw new SnapdeckError('usage', "'snapdeck log' takes at most one VM");
 		const limit = flags.last === undefined ? 50 : Number(flags.last);
-		if (!Number.isInteger(limit) || limit < 1) throw new SnapdeckError('usage', `--last takes a whole number of 1 or more, got '${flags.last}'`);
 		const connection = flags['all-connections'] ? null : journalConnection(await connectionUri(flags.connect));
 		const repository = repositoryNamed(flags.repo) ? await repositoryDir(flags.repo, false) : null;
-		const {file, records, hidden} = await journalRecords(args[0] ?? null, limit, {connection, repository});
+		const {file, records, hidden} = await journalRecords(args.vm ?? null, limit, {connection, repository});
 		if (flags.json) printJson({journal: file, connection, records, hidden});
 		else {
 			print(renderLog(records));

@@ -1,29 +1,27 @@
 import {maskCredentials} from '../../core/notifications.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';
-import {askToProceed, askYes, cancellable, expectArgs, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
+import {askToProceed, askYes, cancellable, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'prune',
-	usage: `  snapdeck prune VM [--keep-last N --keep-hourly N --keep-daily N --keep-weekly N
-                    --keep-monthly N --keep-yearly N] [--from TARGET] [--dry-run]
-                                            remove points by retention (Proxmox Backup Server's
-                                            rules); without --keep-..., the VM's policy's; with
-                                            --from TARGET, the VM's copies there (restic forget and
-                                            prune; without --keep-..., the target's "retention")`,
+	summary: 'remove points by retention, here or off-site',
+	description: "Proxmox Backup Server's rules; without --keep-..., the VM's policy's. With --from TARGET, the VM's copies there (restic forget and prune; without --keep-..., the target's \"retention\").",
+	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
+	globals: ['yes', 'dry-run'],
+	examples: [{line: 'snapdeck prune web1 --keep-last 7 --keep-weekly 4 --dry-run', does: 'which points those rules keep and remove, nothing changed'}],
 	flags: ['from', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'],
 	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
-		const command = 'prune';
-		const [vm] = expectArgs(command, args, ['vm']);
+		const {vm} = args;
 		const svc = await service();
 		if (flags.from !== undefined) {
 			const {target, retention: configured} = await targetOf(flags.from);
 			const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
 			if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
-			const plan = await cancellable(signal => svc.planPruneFrom(target, vm!, retention, signal));
+			const plan = await cancellable(signal => svc.planPruneFrom(target, vm, retention, signal));
 			const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`), ...plan.others.map(point => `  leave  ${point.id} (snapshot ${point.snapshot.slice(0, 8)}, copied by ${point.host ?? 'an unnamed host'}: not a copy this host made)`)];
 			const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await (async () => {
 				if (!flags.json) print(lines.join('\n'));
@@ -31,7 +29,7 @@ export default defineCommand({
 					if (!process.stdin.isTTY) throw new SnapdeckError('usage', 'refusing to forget off-site copies without a confirmation, and standard input is not a terminal', 'pass --yes to go ahead, or --dry-run to see the plan');
 					if (!await askYes('Proceed? [y/N] ')) return 'declined';
 				}
-				await cancellable(signal => svc.pruneFrom(target, vm!, plan, {signal, command: commandLine}));
+				await cancellable(signal => svc.pruneFrom(target, vm, plan, {signal, command: commandLine}));
 				return 'done';
 			})();
 			if (flags.json) printJson({type: 'result', outcome, target: target.name ?? maskCredentials(target.repository), keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson), others: plan.others.map(remotePointJson)});
@@ -43,11 +41,11 @@ export default defineCommand({
 		// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
 		let retention = retentionOf(flags);
 		if (retention === null) {
-			const policy = await svc.retentionOf(vm!);
+			const policy = await svc.retentionOf(vm);
 			if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
 			retention = policy.retention;
 		}
-		const result = await cancellable(signal => svc.prune(vm!, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => note(`snapdeck: warning: ${text}`)}));
+		const result = await cancellable(signal => svc.prune(vm, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => note(`snapdeck: warning: ${text}`)}));
 		if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 		else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
 		else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);

@@ -1,17 +1,17 @@
 import {errorMessage} from '../../core/errors.js';
-import {canonicalUri, expectArgs, note, parseNow, print, printJson, repositoryDir, runSchedules, tellJobFailures} from '../support.js';
+import {canonicalUri, note, parseNow, print, printJson, repositoryDir, runSchedules, tellJobFailures} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'run',
-	usage: `  snapdeck run [--now TIME]                 do what the policies' schedules say is due: snapshots
-                                            (and their expiry), backups, prune, verify; a task that
-                                            fails is told to the config's "notify" list`,
+	summary: "do what the policies' schedules say is due",
+	description: "Snapshots (and their expiry), backups, prune, verify; a task that fails is told to the config's \"notify\" list.",
+	args: [],
+	globals: ['now'],
+	examples: [{line: 'snapdeck run', does: 'what a systemd timer or cron runs every few minutes (snapdeck schedule install sets one up)'}],
 	flags: [],
 	uses: ['inventory', 'jobs'],
-	async run({args, flags, commandLine, service}) {
-		const command = 'run';
-		expectArgs(command, args, []);
+	async run({flags, commandLine, service}) {
 		const now = parseNow(flags.now);
 		let connection = canonicalUri(flags.connect?.[0] ?? process.env['SNAPDECK_CONNECT'] ?? 'the default connection');
 		let runs;

@@ -7,24 +7,21 @@ export const SCHEDULES_SECTION = '"Schedules and the journal"';
 
 export default defineCommand({
 	name: 'schedule',
-	usage: `  snapdeck schedule [list] | install [--dry-run] [--via systemd|cron]
-                                            each VM's scheduled tasks; install a systemd timer
-                                            (or print the crontab line) that runs 'snapdeck run'
-                                            with this command's --connect, --repo and config`,
+	summary: "each VM's scheduled tasks; install a timer for them",
+	description: "install: a systemd timer (or the crontab line to add, --via cron) that runs 'snapdeck run' with this command's --connect, --repo and config.",
+	args: [{key: 'what', kind: 'word', words: ['list', 'install'], optional: true, help: 'list (the default) or install'}],
+	globals: ['dry-run', 'now'],
+	examples: [{line: 'snapdeck schedule install --dry-run', does: 'the systemd units (or crontab line) it would install, nothing installed'}],
 	flags: ['via'],
 	uses: ['inventory'],
-	words: ['list', 'install'],
 	async run({args, flags, service}) {
-		const [what] = args;
-		if (flags.via !== undefined && !(what === 'install' && ['systemd', 'cron'].includes(flags.via))) {
-			throw new SnapdeckError('usage', `--via goes with 'schedule install' and takes systemd or cron, got '${flags.via}'`);
-		}
-		if (what === 'install' && args.length === 1) {
+		const {what} = args;
+		if (flags.via !== undefined && what !== 'install') throw new SnapdeckError('usage', "--via goes with 'schedule install'");
+		if (what === 'install') {
 			const {installSchedule} = await import('../schedule-install.js');
 			print(await installSchedule({print: flags['dry-run'], via: flags.via as 'systemd' | 'cron' | undefined, context: {connect: flags.connect, repo: flags.repo}}));
 			return 0;
 		}
-		if (what !== undefined && what !== 'list') throw new SnapdeckError('usage', "'snapdeck schedule' takes list or install [--dry-run]");
 		const svc = await service();
 		const overview = await scheduledTasks(svc, parseNow(flags.now));
 		if (flags.json) printJson({connection: svc.connection.uri, tasks: overview});

@@ -1,16 +1,19 @@
-import {expectArgs, print, printJson} from '../support.js';
+import {print, printJson} from '../support.js';
+import {SnapdeckError} from '../../core/errors.js';
 import {defineCommand} from '../command.js';
+import {synopsisOf} from '../synopsis.js';
 
-export default defineCommand({
+const stop = defineCommand({
 	name: 'stop',
-	usage: `  snapdeck stop VM | --all                  stop a VM (or every running VM) at once: a power-off`,
+	summary: 'power a VM off at once (or every running one: --all)',
+	args: [{key: 'vm', kind: 'vm', optional: true, help: 'the VM; none with --all'}],
+	examples: [{line: 'snapdeck stop web1', does: 'powers web1 off'}, {line: 'snapdeck stop --all', does: 'powers off every running VM of the connection'}],
 	flags: ['all'],
 	uses: ['inventory', 'snapshots'],
 	async run({args, flags, commandLine, service}) {
-		const command = 'stop';
+		if (flags.all === (args.vm !== undefined)) throw new SnapdeckError('usage', "'snapdeck stop' takes a VM, or --all", `usage: ${synopsisOf(stop)}`);
 		const svc = await service();
-		const names = flags.all ? (await svc.list()).filter(vm => vm.state === 'running').map(vm => vm.name) : expectArgs(command, args, ['vm']);
-		if (flags.all) expectArgs(command, args, []);
+		const names = args.vm === undefined ? (await svc.list()).filter(vm => vm.state === 'running').map(vm => vm.name) : [args.vm];
 		const stopped: string[] = [];
 		for (const vm of names) if (await svc.power(vm, false, commandLine)) stopped.push(vm);
 		if (flags.json) printJson({stopped});
@@ -18,3 +21,5 @@ export default defineCommand({
 		return 0;
 	},
 });
+
+export default stop;

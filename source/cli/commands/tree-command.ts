@@ -1,16 +1,16 @@
 import {renderTree} from '../render.js';
-import {expectArgs, print, printJson} from '../support.js';
+import {print, printJson} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'tree',
-	usage: `  snapdeck tree VM                          a VM's snapshot tree`,
+	summary: "a VM's snapshot tree",
+	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
+	examples: [{line: 'snapdeck tree web1', does: "web1's snapshots, the one its present state descends from marked"}],
 	flags: [],
 	uses: ['inventory'],
 	async run({args, flags, service}) {
-		const command = 'tree';
-		const [vm] = expectArgs(command, args, ['vm']);
-		const view = await (await service()).tree(vm!);
+		const view = await (await service()).tree(args.vm);
 		if (flags.json) {
 			printJson({
 				vm: view.vm, current: view.current, problems: view.problems, findings: view.findings,
