@@ -27,9 +27,9 @@ export const UNIT_TESTS = [
 	'test/config/**/*.test.ts',
 	'test/scripts/**/*.test.ts',
 	'test/monitoring/**/*.test.ts',
-	'test/cli/{bad-connection,changing-commands,health-rules,hints,readme,refused-input,typos}.test.ts',
+	'test/cli/{bad-connection,changing-commands,health-rules,hints,readme,refused-input,sessions,typos}.test.ts',
 	'test/ui/{pager,text-edit}.test.ts',
-	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting}.test.tsx',
+	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting,switch-connection}.test.tsx',
 	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
 	'test/backup/{hashing,offsite-record}.test.ts',
 ];
