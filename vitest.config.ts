@@ -28,8 +28,8 @@ export const UNIT_TESTS = [
 	'test/scripts/**/*.test.ts',
 	'test/monitoring/**/*.test.ts',
 	'test/cli/{bad-connection,changing-commands,health-rules,hints,readme,refused-input,sessions,typos}.test.ts',
-	'test/ui/{pager,text-edit}.test.ts',
-	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting,switch-connection}.test.tsx',
+	'test/ui/{message-rows,pager,text-edit}.test.ts',
+	'test/ui/{app,health-list,hostile-text,journal-schedule,keys,plan-pager,rendering,screens,small-terminal,starting,switch-connection,take-dialog}.test.tsx',
 	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
 	'test/backup/{hashing,offsite-record}.test.ts',
 ];
