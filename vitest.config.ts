@@ -15,8 +15,9 @@ export const UNIT_PATH = path.join(os.tmpdir(), `snapdeck-test-unit-path-${proce
 /**
  * The unit tier (`npm run test:unit`): the test files that need no QEMU, libvirt, restic, rclone
  * or libguestfs, and run with none of them on PATH. UI and service tests here run on the in-memory
- * hypervisor, which test/contract/ holds to what the real adapters do. Everything else is the
- * system tier. `npm test` runs both, each file once.
+ * hypervisor, and command-line tests run the command line in-process on it (test/helpers/memory-cli.ts);
+ * test/contract/ holds it to what the real adapters do. Everything else is the system tier.
+ * `npm test` runs both, each file once.
  */
 export const UNIT_TESTS = [
 	'test/unit-tier.test.ts',
@@ -27,9 +28,9 @@ export const UNIT_TESTS = [
 	'test/config/**/*.test.ts',
 	'test/scripts/**/*.test.ts',
 	'test/monitoring/**/*.test.ts',
-	'test/cli/{bad-connection,command-specs,launcher,readme,typos}.test.ts',
-	'test/ui/{pager,text-edit}.test.ts',
-	'test/ui/{app,keys,plan-pager,rendering,screens,small-terminal,starting}.test.tsx',
+	'test/cli/{bad-connection,changing-commands,command-specs,health-rules,hints,launcher,readme,refused-input,sessions,typos}.test.ts',
+	'test/ui/{message-rows,pager,text-edit}.test.ts',
+	'test/ui/{app,health-list,hostile-text,journal-schedule,keys,plan-pager,rendering,screens,small-terminal,starting,switch-connection,take-dialog}.test.tsx',
 	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
 	'test/backup/{hashing,offsite-record}.test.ts',
 ];

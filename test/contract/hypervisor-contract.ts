@@ -17,13 +17,16 @@ export interface Fixture {
 	write(pattern: number, mib: number): Promise<void>;
 	/** Whether the guest reads `pattern` over 1 MiB at `mib` MiB now. */
 	reads(pattern: number, mib: number): Promise<boolean>;
+	/** Every file the VM's images live among (its folder's, recursively; the lock's state folder aside). */
+	files(): Promise<string[]>;
 }
 
 const A = 0x1a;
 const B = 0x2b;
 const C = 0x3c;
 const yes = {command: 'contract', confirm: async () => true};
-const take = (f: Fixture, name: string, kind: 'external' | 'internal' = 'external') => f.service.perform({kind: 'take', vm: f.vm, request: {name, kind, now: new Date()}}, yes);
+const take = (f: Fixture, name: string, kind: 'external' | 'internal' = 'external', description?: string) =>
+	f.service.perform({kind: 'take', vm: f.vm, request: {name, kind, now: new Date(), ...(description === undefined ? {} : {description})}}, yes);
 
 export function hypervisorContract(name: string, make: () => Promise<Fixture>, options: {internal: boolean}) {
 	describe(`the hypervisor contract: ${name}`, () => {
@@ -31,7 +34,10 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			const f = await make();
 			const row = (await f.service.list()).find(vm => vm.name === f.vm)!;
 			expect({state: row.state, disks: row.disks.length, snapshots: row.snapshots, chainDepth: row.chainDepth, current: row.current, error: row.error}).toEqual({state: 'stopped', disks: 1, snapshots: 0, chainDepth: 1, current: null, error: null});
-			await expect(f.service.tree('no-such-vm-here')).rejects.toMatchObject({code: 'no-such-vm'});
+			// The error names the VM asked for, and its hint how to see those there are.
+			const unknown = await f.service.tree('no-such-vm-here').then(() => null, (error: unknown) => error as {code: string; message: string; hint?: string});
+			expect(unknown).toMatchObject({code: 'no-such-vm', message: expect.stringContaining("'no-such-vm-here'")});
+			expect([`its VMs are: ${f.vm}`, `'snapdeck list --connect ${f.hypervisor.uri}' shows its domains`]).toContain(unknown!.hint);
 		});
 
 		it('an external snapshot becomes current, deepens the chain by one, and holds what was written before it', async () => {
@@ -92,6 +98,34 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 				await release();
 			}
 			expect((await take(f, 's1')).outcome).toBe('done');
+		});
+
+		it('a snapshot name that could escape the folder or reach a shell is refused (bad-name) before anything is made', async () => {
+			const f = await make();
+			const before = await f.files();
+			for (const name of ['../escape', 'a/b', '$(touch pwned)', '`id`', 'with space', '-rf', '']) {
+				await expect(take(f, name), name).rejects.toMatchObject({code: 'bad-name', message: expect.stringContaining('invalid snapshot name')});
+			}
+			expect(await f.files()).toEqual(before);
+			expect((await f.service.tree(f.vm)).snapshots).toEqual([]);
+		});
+
+		it('a description is kept as given (quotes, a semicolon and $() are text, never a command), and the snapshot is dated when it was taken', async () => {
+			const f = await make();
+			const description = `it's "quoted"; $(touch pwned) \`id\` <b>&amp;</b>`;
+			expect((await take(f, 'described', 'external', description)).outcome).toBe('done');
+			const snapshots = (await f.service.tree(f.vm)).snapshots;
+			expect(snapshots.map(snapshot => [snapshot.name, snapshot.description])).toEqual([['described', description]]);
+			// Health's snapshot-age rule reads this date (test/cli/health-rules.test.ts).
+			expect(Math.abs(Date.parse(snapshots[0]!.createdAt) - Date.now())).toBeLessThan(60_000);
+		});
+
+		it("a change is journalled under the VM's connection: the service's journal shows it started and done", async () => {
+			const f = await make();
+			await take(f, 'logged');
+			const records = (await f.service.journal(f.vm)).filter(record => record.snapshot === 'logged');
+			expect(records.map(record => [record.action, record.outcome])).toEqual([['take', 'started'], ['take', 'done']]);
+			expect(records.every(record => record.connection === f.hypervisor.uri)).toBe(true);
 		});
 
 		it('the VM has one identity, the same at every ask', async () => {

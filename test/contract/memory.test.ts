@@ -10,5 +10,6 @@ hypervisorContract('in memory (the fast tier)', async () => {
 		service: sessionPorts(memory), hypervisor: memory, vm: 'vm1',
 		write: async (pattern, mib) => memory.write('vm1', pattern, mib),
 		reads: async (pattern, mib) => memory.read(memory.activeFile('vm1'), mib) === pattern,
+		files: async () => [...memory.images.keys()].sort(),
 	};
 }, {internal: true});

@@ -1,6 +1,10 @@
+import {readdir} from 'node:fs/promises';
 import {labWithVm, MiB, qemuIo} from '../helpers/lab.js';
 import {libvirtDomain} from '../helpers/libvirt.js';
 import {hypervisorContract} from './hypervisor-contract.js';
+
+/** The files under `dir`, the lock's state folder (.snapdeck) aside. */
+const filesUnder = async (dir: string) => (await readdir(dir, {recursive: true})).filter(file => !file.split('/').includes('.snapdeck')).sort();
 
 /** The contract on the real adapters: qemu-img on a local lab, and libvirtd (the full tier). */
 hypervisorContract('local (qemu-img)', async () => {
@@ -9,6 +13,7 @@ hypervisorContract('local (qemu-img)', async () => {
 		service: lab.service, hypervisor: lab.hypervisor, vm: 'vm1',
 		write: async (pattern, mib) => qemuIo.write(await lab.activeFile(), pattern, mib * MiB, MiB),
 		reads: async (pattern, mib) => qemuIo.holds(await lab.activeFile(), pattern, mib * MiB, MiB),
+		files: () => filesUnder(lab.root),
 	};
 }, {internal: true});
 
@@ -18,5 +23,6 @@ hypervisorContract('libvirt (a stopped domain)', async () => {
 		service: domain.service, hypervisor: domain.hypervisor, vm: domain.name,
 		write: async (pattern, mib) => qemuIo.write(await domain.activeFile(), pattern, mib * MiB, MiB),
 		reads: async (pattern, mib) => qemuIo.holds(await domain.activeFile(), pattern, mib * MiB, MiB),
+		files: () => filesUnder(domain.dir),
 	};
 }, {internal: false});

@@ -73,18 +73,11 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 	});
 
 	it('bad input changes nothing and says what to do', async () => {
+		// The argument checks that need no backup are test/cli/sessions.test.ts's (in-process, in memory).
 		const {lab, repo, run} = await cliLab();
-		expect((await run('backup', 'vm1', '--full', '--incremental')).exitCode).toBe(2);
 		const incremental = await run('backup', 'vm1', '--incremental');
 		expect(incremental.exitCode).toBe(1);
 		expect(incremental.stderr).toContain('cannot take an incremental backup: there is no earlier backup');
-		for (const name of ['a b', '$(touch x)', '../vm1', '-rf', 'vm;1']) {
-			const result = await run('backup', '--', name);
-			expect(result.exitCode, name).toBe(2);
-		}
-		expect((await run('backup', 'nosuchvm')).stderr).toContain("there is no VM 'nosuchvm'");
-		expect((await run('prune', 'vm1')).stderr).toContain("prune needs --keep-... rules, and vm1's policy ('default') sets no backups.retention");
-		expect((await run('restore', 'vm1', '--to', '/tmp/x')).stderr).toContain('restore needs --point ID');
 		await lab.write(0x71, 1);
 		await run('backup', 'vm1');
 		const id = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>)[0]!.id;

@@ -126,15 +126,4 @@ describe('snapdeck run, stepped through a simulated week with --now', () => {
 		expect(verified.exitCode, verified.stderr).toBe(0);
 		expect(verified.stderr).toBe('');
 	});
-
-	it('schedule install refuses two connections and a --via it does not know; schedule list points to a README section that exists', async () => {
-		const two = await snapdeck(['schedule', 'install', '--dry-run', '--via', 'cron', '--connect', 'local:/a', '--connect', 'local:/b']);
-		expect([two.exitCode, two.stderr]).toEqual([2, expect.stringContaining("'snapdeck run' works on one connection")]);
-		expect((await snapdeck(['schedule', 'install', '--via', 'anacron'])).exitCode).toBe(2);
-		const lab = await labWithVm('vm1', ['vda'], 64);
-		const listed = await snapdeck(['schedule', '--connect', `local:${lab.root}`]);
-		const section = /\("([^"]+)" in the README\)/.exec(listed.stdout)?.[1];
-		expect(section).toBeDefined();
-		expect((await readFile('README.md', 'utf8')).split('\n')).toContain(`## ${section}`);
-	});
 });

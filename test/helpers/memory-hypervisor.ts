@@ -5,6 +5,7 @@ import {assertValidName} from '../../source/core/names.js';
 import {handleStep, type JournalEntry, type OperationStore, type PendingOperation, type Plan, type StepExecutor, type StepHandlers} from '../../source/core/plan.js';
 import {preflight} from '../../source/core/preflight.js';
 import type {Hypervisor, Inspection, Roles} from '../../source/adapters/hypervisor.js';
+import {recordChange} from '../../source/adapters/state/journal.js';
 import type {LockHolder} from '../../source/adapters/state/lock.js';
 
 export const MiB = 1024 * 1024;
@@ -238,7 +239,11 @@ export class MemoryHypervisor implements Hypervisor {
 			readPending: async () => found.pending,
 			writePending: async pending => void (found.pending = structuredClone(pending)),
 			clearPending: async () => void (found.pending = null),
-			appendJournal: async entry => void found.journal.push(entry),
+			appendJournal: async entry => {
+				found.journal.push(entry);
+				// Into the central journal too (SNAPDECK_JOURNAL in the tests), under this connection, as the real adapters do.
+				await recordChange(this.uri, entry);
+			},
 		};
 	}
 
@@ -250,6 +255,11 @@ export class MemoryHypervisor implements Hypervisor {
 	/** The VM's definition: its disks, snapshots and current snapshot (a copy). */
 	definitionOf(vm: string): VmDefinition {
 		return structuredClone(this.vm(vm).definition);
+	}
+
+	/** Changes the VM's definition as someone else's hand would (a hostile description, a disk file renamed). */
+	editDefinition(vm: string, change: (definition: VmDefinition) => void): void {
+		change(this.vm(vm).definition);
 	}
 
 	/** Snapshots as the VM's definition lists them. */

@@ -1,0 +1,71 @@
+import {writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {describe, expect, it, vi} from 'vitest';
+import {jsonOf} from '../helpers/cli.js';
+import {tempDir} from '../helpers/lab.js';
+import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
+
+vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+
+/** A VM on the in-memory hypervisor, an empty repository and a config folder, with `health` run in-process. */
+async function healthLab(config: object = {}) {
+	const lab = memoryCliLab();
+	const configDir = await tempDir();
+	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config));
+	const env = {SNAPDECK_CONNECT: lab.hypervisor.uri, SNAPDECK_REPO: path.join(configDir, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json')};
+	const run = (...args: string[]) => runCli(args, env);
+	const health = async (...args: string[]) => {
+		const result = await run('health', '--json', ...args);
+		const json = jsonOf(result) as {status: string; findings: Array<{rule: string; severity: string; message: string; fix?: string}>};
+		return {exitCode: result.exitCode, status: json.status, findings: json.findings, rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort()};
+	};
+	return {lab, run, health};
+}
+
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+describe('snapdeck health: its rules, exit codes and words', () => {
+	it('no backup is a warning (exit 1); with an RPO in the policy it is critical (exit 2)', async () => {
+		expect(await (await healthLab()).health()).toMatchObject({exitCode: 1, rules: ['backup-missing:warning']});
+		const strict = await healthLab({policies: [{name: 'prod', vms: ['vm*'], backups: {rpo: '26h'}}]});
+		const result = await strict.health();
+		expect(result).toMatchObject({exitCode: 2, rules: ['backup-missing:critical']});
+		expect(result.findings[0]!.message).toContain("policy 'prod' wants one at most 26h old");
+	});
+
+	it('a snapshot ages past the policy: "a snapshot is not a backup"', async () => {
+		const {lab, health} = await healthLab({policies: [{name: 'p', snapshots: {maxAge: '7d'}}]});
+		await lab.take('old');
+		expect((await health('--now', inDays(1))).rules).toEqual(['backup-missing:warning']);
+		const aged = await health('--now', inDays(8));
+		expect(aged.rules).toEqual(['backup-missing:warning', 'snapshot-age:warning']);
+		const finding = aged.findings.find(candidate => candidate.rule === 'snapshot-age')!;
+		expect(finding).toMatchObject({fix: 'merge'});
+		expect(finding.message).toMatch(/snapshot 'old' is 8d old .* a snapshot is not a backup/);
+	});
+
+	it('a chain deeper than the policy is a warning, twice as deep critical', async () => {
+		const {lab, health} = await healthLab({policies: [{name: 'p', maxChainDepth: 2}]});
+		const depth = async () => (await health()).rules.filter(rule => rule.startsWith('chain-depth'));
+		await lab.take('s1');
+		expect(await depth()).toEqual([]);
+		await lab.take('s2');
+		expect(await depth()).toEqual(['chain-depth:warning']);
+		await lab.take('s3');
+		await lab.take('s4');
+		expect(await depth()).toEqual(['chain-depth:critical']);
+	});
+
+	it('a wrong command line is bad input (exit 2) naming what exists; a config it cannot read is UNKNOWN (exit 3)', async () => {
+		const {run} = await healthLab();
+		const unknownVm = await run('health', 'nosuch');
+		expect(unknownVm.exitCode).toBe(2);
+		expect(unknownVm.stderr).toContain("there is no VM 'nosuch'");
+		expect(unknownVm.stderr).toContain('its VMs are: vm1');
+		expect((await run('health', '--now', 'yesterday')).exitCode).toBe(2);
+		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
+		const result = await broken.run('health');
+		expect(result.exitCode).toBe(3);
+		expect(result.stderr).toMatch(/config\.json: policies\.0\.backups\.schedule: not a cron expression/);
+	});
+});

@@ -1,0 +1,91 @@
+import {writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {describe, expect, it, vi} from 'vitest';
+import {jsonOf} from '../helpers/cli.js';
+import {tempDir} from '../helpers/lab.js';
+import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
+
+vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+
+/** Everything a refused command could have changed: the VMs, their definitions and every image. */
+function stateOf(lab: ReturnType<typeof memoryCliLab>) {
+	const {hypervisor} = lab;
+	return async () => ({vms: await hypervisor.names(), definition: hypervisor.definitionOf('vm1'), images: [...hypervisor.images.keys()].sort()});
+}
+
+/**
+ * Bad input on the command line: the checks of names, arguments and the configuration, and their
+ * words and exit codes, in-process on the in-memory hypervisor. test/e2e/bad-input.test.ts keeps
+ * what only the real adapters can get wrong (damaged images, missing tools, a real lock), and the
+ * contract (test/contract/) that a refused name changes nothing on them either.
+ */
+describe('bad input gets a clear error, exit code 2, and changes nothing', () => {
+	const oddNames = ['with space', "qu'ote", 'semi;colon', '$(touch pwned)', '`id`', '../escape', 'a/b', 'snäpshot', '*', ''];
+
+	it.each(oddNames)('snapshot name %j', async name => {
+		const lab = memoryCliLab();
+		const state = stateOf(lab);
+		const before = await state();
+		const run = await runCli(['snapshot', 'vm1', name, '--yes', ...lab.connect]);
+		expect(run.exitCode).toBe(2);
+		expect(run.stderr).toContain('invalid snapshot name');
+		expect(run.stderr).toContain('letters A-Z');
+		expect(await state()).toEqual(before);
+	});
+
+	it('a name with a leading dash, after --, is refused as a name; before it, as an unknown option', async () => {
+		const lab = memoryCliLab();
+		const state = stateOf(lab);
+		const before = await state();
+		const afterDashes = await runCli(['snapshot', '--yes', ...lab.connect, '--', 'vm1', '-rf']);
+		expect(afterDashes.exitCode).toBe(2);
+		expect(afterDashes.stderr).toContain("starts with '-'");
+		const asOption = await runCli(['snapshot', 'vm1', '-rf', ...lab.connect]);
+		expect(asOption.exitCode).toBe(2);
+		expect(asOption.stderr).toContain("unknown option '-rf'");
+		expect(asOption.stderr).toContain("a name that begins with '-' goes after '--'");
+		expect(await state()).toEqual(before);
+	});
+
+	it('an odd VM name, an unknown VM, an unknown snapshot, an unknown command', async () => {
+		const lab = memoryCliLab();
+		const connect = lab.connect;
+		const odd = await runCli(['tree', '../vm1', ...connect]);
+		expect([odd.exitCode, odd.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
+		const unknownVm = await runCli(['tree', 'nope', ...connect]);
+		expect([unknownVm.exitCode, unknownVm.stderr]).toEqual([2, expect.stringContaining('its VMs are: vm1')]);
+		const unknownSnapshot = await runCli(['revert', 'vm1', 'nope', '--yes', ...connect]);
+		expect([unknownSnapshot.exitCode, unknownSnapshot.stderr]).toEqual([2, expect.stringContaining("has no snapshot 'nope'")]);
+		const unknownCommand = await runCli(['frobnicate']);
+		expect(unknownCommand.exitCode).toBe(2);
+		const json = await runCli(['tree', 'nope', '--json', ...connect]);
+		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found', code: 'no-such-vm'}});
+		// Each with its stable code, for scripts (README: "Error codes").
+		const codeOf = async (...args: string[]) => (jsonOf(await runCli([...args, '--json', ...connect])) as {error: {code: string}}).error.code;
+		expect(await codeOf('tree', '../vm1')).toBe('bad-name');
+		expect(await codeOf('revert', 'vm1', 'nope', '--yes')).toBe('no-such-snapshot');
+		const repo = await tempDir();
+		expect(await codeOf('restore', 'vm1', '--point', 'nope', '--to', path.join(repo, 'x.qcow2'), '--repo', repo)).toBe('no-such-point');
+		expect(await codeOf('frobnicate')).toBe('usage');
+	});
+});
+
+describe('the configuration file', () => {
+	it('supplies the default connection, and a bad value is named by key and file', async () => {
+		const lab = memoryCliLab();
+		const configDir = await tempDir();
+		const config = path.join(configDir, 'config.json');
+		await writeFile(config, JSON.stringify({defaultConnection: lab.hypervisor.uri, keymap: {take: ['s']}}));
+		const list = await runCli(['list', '--json'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect(list.exitCode).toBe(0);
+		expect(jsonOf(list)['connection']).toBe(lab.hypervisor.uri);
+
+		await writeFile(config, JSON.stringify({defaultConnection: 5}));
+		const bad = await runCli(['list'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect(bad.exitCode).toBe(2);
+		expect(bad.stderr).toContain(`${config}: defaultConnection:`);
+		await writeFile(config, JSON.stringify({colour: 'pink'}));
+		const unknown = await runCli(['list'], {SNAPDECK_CONFIG_DIR: configDir});
+		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('colour')]);
+	});
+});
