@@ -4,7 +4,7 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {damageL2, MiB, qemuImg, qemuIo} from '../helpers/lab.js';
-import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
+import {countingVirsh, libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
@@ -185,6 +185,22 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect([tree.exitCode, tree.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
 		expect(await exists(path.resolve(marker))).toBe(false);
 		expect(await exists(path.join(os.homedir(), marker))).toBe(false);
+	});
+});
+
+describe('what a command asks libvirt', () => {
+	it('a take of a running domain: one virsh, its inventory, its snapshots\' XML, then the create', async () => {
+		const domain = await libvirtDomain();
+		await domain.take('e1');
+		const virshes = await countingVirsh();
+		expect((await snapdeck(['snapshot', domain.name, 'e2', '--yes', '--connect', URI], virshes.env)).exitCode).toBe(0);
+		const take = await virshes.count();
+		// No job queries (a take touches only active images, which a running domain's preflight never
+		// judges from outside) and no second look for e2 before its create (the lock is held since the inspection).
+		expect(take).toMatchObject({processes: 1, roundTrips: 3});
+		expect(take.commands.map(command => command.split(' ')[0])).toEqual(["'domstate'", "'dumpxml'", "'snapshot-list'", "'snapshot-current'", "'snapshot-dumpxml'", "'snapshot-create-as'"]);
+		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
+		expect(await domain.activeFile()).toBe(path.join(domain.dir, `${domain.name}-vda.e2.qcow2`));
 	});
 });
 

@@ -182,6 +182,8 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		assertValidName('VM', vm);
+		// The inspection follows the lock: virsh starts and connects meanwhile.
+		this.virsh.warm();
 		return acquireLock(path.join(await stateFolder(stateDir(this.folderOf(vm)), `the state folder of domain '${vm}'`), 'lock'), `domain '${vm}' on ${this.uri}`, command);
 	}
 
@@ -205,7 +207,10 @@ export class LibvirtHypervisor implements Hypervisor {
 			},
 			// qemu-img check there, of what the running domain does not write (read from outside, that can look corrupt).
 			damage: async files => {
-				const skip = await this.beingWritten({state});
+				// A running domain's active images are skipped whether a job runs or not: libvirt is asked
+				// about jobs only when the plan touches another image (a take touches the active ones alone).
+				const active = new Set(state.definition.disks.map(disk => disk.file));
+				const skip = state.run === 'running' && files.every(file => active.has(file)) ? active : await this.beingWritten({state});
 				return mapLimited(files, 4, async file => {
 					if (skip.has(file)) return null;
 					const check = await this.qemuImg.check(file);
