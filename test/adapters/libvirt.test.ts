@@ -202,6 +202,22 @@ describe('what a command asks libvirt', () => {
 		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
 		expect(await domain.activeFile()).toBe(path.join(domain.dir, `${domain.name}-vda.e2.qcow2`));
 	});
+
+	it('a list: one virsh, two batches, and of each domain only its XML and, where it has snapshots, their names and the current one', async () => {
+		const domain = await libvirtDomain();
+		const stopped = await libvirtDomain({running: false});
+		await domain.take('e1');
+		const virshes = await countingVirsh();
+		const vms = jsonOf(await snapdeck(['list', '--json', '--connect', URI], virshes.env))['vms'] as Array<Record<string, unknown>>;
+		expect(vms.find(vm => vm['name'] === domain.name)).toMatchObject({state: 'running', snapshots: 1, current: 'e1', chainDepth: 2, error: null});
+		expect(vms.find(vm => vm['name'] === stopped.name)).toMatchObject({state: 'stopped', snapshots: 0, current: null, chainDepth: 1, error: null});
+		const list = await virshes.count();
+		expect(list).toMatchObject({processes: 1, roundTrips: 2});
+		// States, and which domains have no snapshots, come from lists of all domains (one libvirt call each).
+		const asked = (name: string) => list.commands.filter(command => command.includes(`'--domain' '${name}'`)).map(command => command.split(' ')[0]);
+		expect(asked(domain.name)).toEqual(["'dumpxml'", "'snapshot-list'", "'snapshot-current'"]);
+		expect(asked(stopped.name)).toEqual(["'dumpxml'"]);
+	});
 });
 
 describe('qemu:///session, the unprivileged libvirt (here as root, whose session libvirtd virsh starts)', () => {
