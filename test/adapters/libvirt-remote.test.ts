@@ -5,7 +5,7 @@ import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
-import {libvirtDomain, virsh} from '../helpers/libvirt.js';
+import {countingVirsh, libvirtDomain, virsh} from '../helpers/libvirt.js';
 import {startSshd} from '../helpers/sshd.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -26,11 +26,17 @@ describe('a remote libvirt host over ssh (a real sshd on 127.0.0.1)', () => {
 		await domain.guestWrite(0xa1, 1);
 
 		// The exit code speaks for every domain on the shared libvirtd (other test files define odd ones): check this one's row.
-		const list = await snapdeck(['list', '--json', '--connect', uri]);
+		const virshes = await countingVirsh();
+		const list = await snapdeck(['list', '--json', '--connect', uri], virshes.env);
 		const row = (jsonOf(list)['vms'] as Array<Record<string, unknown>>).find(vm => vm['name'] === domain.name);
 		expect(row).toMatchObject({state: 'running', chainDepth: 1, error: null, disks: [expect.objectContaining({file: domain.image})]});
-
-		expect((await snapdeck(['snapshot', domain.name, 'e1', '--yes', '--connect', uri])).exitCode).toBe(0);
+		// Each question to libvirt crosses the network: two batches for the list, two for the take (its
+		// inventory, then the create). (Its virsh may end between them: the images are read over ssh meanwhile.)
+		expect(await virshes.count()).toMatchObject({roundTrips: 2});
+		expect((await snapdeck(['snapshot', domain.name, 'e1', '--yes', '--connect', uri], virshes.env)).exitCode).toBe(0);
+		const take = await virshes.count();
+		expect(take.roundTrips).toBe(2);
+		expect(take.commands.map(command => command.split(' ')[0])).toEqual(["'domstate'", "'dumpxml'", "'snapshot-list'", "'snapshot-current'", "'snapshot-create-as'"]);
 		await domain.guestWrite(0xb2, 1);
 		const revert = await snapdeck(['revert', domain.name, 'e1', '--yes', '--connect', uri]);
 		expect(revert.exitCode).toBe(0);

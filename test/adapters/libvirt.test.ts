@@ -4,7 +4,7 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {damageL2, MiB, qemuImg, qemuIo} from '../helpers/lab.js';
-import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
+import {countingVirsh, libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
@@ -185,6 +185,38 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect([tree.exitCode, tree.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
 		expect(await exists(path.resolve(marker))).toBe(false);
 		expect(await exists(path.join(os.homedir(), marker))).toBe(false);
+	});
+});
+
+describe('what a command asks libvirt', () => {
+	it('a take of a running domain: one virsh, its inventory, its snapshots\' XML, then the create', async () => {
+		const domain = await libvirtDomain();
+		await domain.take('e1');
+		const virshes = await countingVirsh();
+		expect((await snapdeck(['snapshot', domain.name, 'e2', '--yes', '--connect', URI], virshes.env)).exitCode).toBe(0);
+		const take = await virshes.count();
+		// No job queries (a take touches only active images, which a running domain's preflight never
+		// judges from outside) and no second look for e2 before its create (the lock is held since the inspection).
+		expect(take).toMatchObject({processes: 1, roundTrips: 3});
+		expect(take.commands.map(command => command.split(' ')[0])).toEqual(["'domstate'", "'dumpxml'", "'snapshot-list'", "'snapshot-current'", "'snapshot-dumpxml'", "'snapshot-create-as'"]);
+		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
+		expect(await domain.activeFile()).toBe(path.join(domain.dir, `${domain.name}-vda.e2.qcow2`));
+	});
+
+	it('a list: one virsh, two batches, and of each domain only its XML and, where it has snapshots, their names and the current one', async () => {
+		const domain = await libvirtDomain();
+		const stopped = await libvirtDomain({running: false});
+		await domain.take('e1');
+		const virshes = await countingVirsh();
+		const vms = jsonOf(await snapdeck(['list', '--json', '--connect', URI], virshes.env))['vms'] as Array<Record<string, unknown>>;
+		expect(vms.find(vm => vm['name'] === domain.name)).toMatchObject({state: 'running', snapshots: 1, current: 'e1', chainDepth: 2, error: null});
+		expect(vms.find(vm => vm['name'] === stopped.name)).toMatchObject({state: 'stopped', snapshots: 0, current: null, chainDepth: 1, error: null});
+		const list = await virshes.count();
+		expect(list).toMatchObject({processes: 1, roundTrips: 2});
+		// States, and which domains have no snapshots, come from lists of all domains (one libvirt call each).
+		const asked = (name: string) => list.commands.filter(command => command.includes(`'--domain' '${name}'`)).map(command => command.split(' ')[0]);
+		expect(asked(domain.name)).toEqual(["'dumpxml'", "'snapshot-list'", "'snapshot-current'"]);
+		expect(asked(stopped.name)).toEqual(["'dumpxml'"]);
 	});
 });
 

@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs';
-import {writeFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach} from 'vitest';
@@ -57,5 +57,43 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind: 'external', now: new Date(), ...extra}}, {command: 'test', confirm: async () => true}),
 		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
 		merge: (snapshot: string) => service.perform({kind: 'merge', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
+	};
+}
+
+/** The commands of a line virsh reads: split at each ';' outside single quotes (virsh's quoting: 'it'\''s'). */
+function commandsOf(line: string): string[] {
+	const commands: string[] = [];
+	let quoted = false;
+	let start = 0;
+	for (let index = 0; index < line.length; index++) {
+		const char = line[index];
+		if (char === "'") quoted = !quoted;
+		else if (char === '\\' && !quoted) index++;
+		else if (char === ';' && !quoted) {
+			commands.push(line.slice(start, index).trim());
+			start = index + 1;
+		}
+	}
+	return [...commands, line.slice(start).trim()].filter(Boolean);
+}
+
+/**
+ * A virsh (for SNAPDECK_VIRSH) that notes each process snapdeck starts and every line it sends a
+ * session (`virsh --quiet -c URI` reading its standard input), so that a test counts what a
+ * command asks libvirt: processes, round trips (each command line a session answers) and virsh
+ * commands (those of a batch are joined with '; ').
+ */
+export async function countingVirsh() {
+	const dir = await tempDir();
+	const [log, lines, script] = ['processes', 'lines', 'virsh'].map(name => path.join(dir, name)) as [string, string, string];
+	await writeFile(script, `#!/bin/sh\necho "$1 $#" >> '${log}'\nif [ "$1 $#" = '--quiet 3' ]; then tee -a '${lines}' | exec virsh "$@"; fi\nexec virsh "$@"\n`, {mode: 0o755});
+	return {
+		env: {SNAPDECK_VIRSH: script},
+		async count() {
+			const processes = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+			const sent = (await readFile(lines, 'utf8').catch(() => '')).split('\n').filter(line => line && !line.startsWith("echo '") && !line.startsWith('echo --err'));
+			await Promise.all([writeFile(log, ''), writeFile(lines, '')]);
+			return {processes: processes.length, sessions: processes.filter(args => args === '--quiet 3').length, roundTrips: sent.length, commands: sent.flatMap(line => commandsOf(line).filter(part => !part.startsWith('echo ')))};
+		},
 	};
 }

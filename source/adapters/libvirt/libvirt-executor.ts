@@ -57,9 +57,13 @@ async function blockJob(d: Domain, args: string[], target: string, signal: Abort
 
 type Definition = Extract<Step, {op: 'write-definition'}>['definition'];
 
-/** A take: one atomic libvirt call makes the snapshot, its overlays (external) and its metadata. */
-async function createSnapshot(d: Domain, created: Definition['snapshots'][number], next: Definition) {
-	if ((await snapshotNames(d)).includes(created.name)) return;
+/**
+ * A take: one atomic libvirt call makes the snapshot, its overlays (external) and its metadata.
+ * Only a resumed take asks whether it was made already: a fresh one planned from an inspection,
+ * under the lock, that found no such snapshot (and libvirt refuses a second of the same name).
+ */
+async function createSnapshot(d: Domain, created: Definition['snapshots'][number], next: Definition, resuming: boolean) {
+	if (resuming && (await snapshotNames(d)).includes(created.name)) return;
 	const args = ['snapshot-create-as', ...d.arg, '--name', created.name, ...(created.description ? ['--description', created.description] : [])];
 	if (created.kind === 'external') {
 		args.push('--disk-only', '--atomic', ...(created.quiesced ? ['--quiesce'] : []));
@@ -110,10 +114,10 @@ async function setCurrent(d: Domain, next: Definition) {
 }
 
 /** The definition a plan ends with, in libvirt's terms: a new snapshot, repointed disks, a forgotten one, or the current one. */
-async function writeDefinition(d: Domain, next: Definition) {
+async function writeDefinition(d: Domain, next: Definition, resuming: boolean) {
 	const known = new Set(d.state.definition.snapshots.map(snapshot => snapshot.name));
 	const created = next.snapshots.find(snapshot => !known.has(snapshot.name));
-	if (created) return createSnapshot(d, created, next);
+	if (created) return createSnapshot(d, created, next, resuming);
 	const moved = new Map(next.disks.filter(disk => activeOf(d, disk.target) !== disk.file).map(disk => [disk.target, disk.file]));
 	const removed = d.state.definition.snapshots.find(snapshot => !next.snapshots.some(candidate => candidate.name === snapshot.name));
 	if (moved.size > 0) await repointDisks(d, moved, removed !== undefined);
@@ -185,7 +189,7 @@ function handlers(d: Domain): StepHandlers {
 			}
 			return blockJob(d, ['blockpull', ...d.arg, step.disk, ...(step.backing === null ? [] : ['--base', step.backing])], step.disk, signal, onProgress);
 		},
-		'write-definition': step => writeDefinition(d, step.definition),
+		'write-definition': (step, {resuming}) => writeDefinition(d, step.definition, resuming),
 		...refuseSteps(['write-manifest'], op => new Error(`internal: ${op} is not a step for a libvirt domain`)),
 	};
 }

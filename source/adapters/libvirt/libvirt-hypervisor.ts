@@ -7,7 +7,7 @@ import {z} from 'zod';
 import {ARCHIVE_IMAGE_NAME} from '../../core/backup-manifest.js';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
-import type {Snapshot, VmDefinition, VmRunState, VmSummary} from '../../core/model.js';
+import type {Snapshot, VmDefinition, VmSummary} from '../../core/model.js';
 import {assertValidName, nameProblem} from '../../core/names.js';
 import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
@@ -33,6 +33,7 @@ import {asNewDomain, asRestoredSnapshot, asThrowawayDomain, withBootFiles} from 
 import {libvirtExecutor} from './libvirt-executor.js';
 import {withXmlFile} from './xml-file.js';
 import {removeThrowawayDomain, stageOnHost} from './boot-staging.js';
+import {domainRows, runState} from './inventory.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
 
@@ -45,13 +46,6 @@ const LibvirtArchive = z.object({
 	images: z.record(z.string().regex(ARCHIVE_IMAGE_NAME), z.string()),
 });
 type LibvirtArchive = z.infer<typeof LibvirtArchive>;
-
-const runState = (domstate: string): VmRunState => {
-	const state = domstate.trim();
-	if (state === 'running' || state === 'paused' || state === 'in shutdown') return 'running';
-	if (state === 'shut off' || state === 'crashed') return 'stopped';
-	return 'unknown';
-};
 
 /** A local libvirt connection (qemu:///system, qemu:///session, test:///default) through virsh. */
 export class LibvirtHypervisor implements Hypervisor {
@@ -113,18 +107,11 @@ export class LibvirtHypervisor implements Hypervisor {
 	}
 
 	async list(): Promise<VmSummary[]> {
-		const names = await this.domainNames();
-		// One virsh process for every domain: four commands each.
-		const outputs = await this.virsh.batch(names.flatMap(name => [
-			['domstate', '--domain', name], ['dumpxml', '--domain', name], ['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name'],
-		]));
 		// Over ssh the layers every domain asks for at once are read over one connection (host.ts: layerReader).
-		return mapLimited(names, this.host === localHost ? 16 : 64, async (name, index) => {
-			const [state, xml, snapshots, current] = outputs.slice(index * 4, index * 4 + 4) as [string, string, string, string];
+		return mapLimited(await domainRows(this.virsh), this.host === localHost ? 16 : 64, async ({name, state, xml, snapshots, current}) => {
 			const problem = nameProblem(name);
 			const row: VmSummary = {
-				name, state: runState(state), current: current.trim() || null, chainDepth: 0, disks: [],
-				snapshots: snapshots.split('\n').filter(line => line.trim()).length,
+				name, state, current, chainDepth: 0, disks: [], snapshots: snapshots.length,
 				error: problem ? `snapdeck cannot manage a domain named like this: ${problem}` : null,
 			};
 			if (!xml.trim()) return {...row, state: 'unknown', error: 'libvirt returned no definition (was it undefined meanwhile?)'};
@@ -182,6 +169,8 @@ export class LibvirtHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		assertValidName('VM', vm);
+		// The inspection follows the lock: virsh starts and connects meanwhile.
+		this.virsh.warm();
 		return acquireLock(path.join(await stateFolder(stateDir(this.folderOf(vm)), `the state folder of domain '${vm}'`), 'lock'), `domain '${vm}' on ${this.uri}`, command);
 	}
 
@@ -205,7 +194,10 @@ export class LibvirtHypervisor implements Hypervisor {
 			},
 			// qemu-img check there, of what the running domain does not write (read from outside, that can look corrupt).
 			damage: async files => {
-				const skip = await this.beingWritten({state});
+				// A running domain's active images are skipped whether a job runs or not: libvirt is asked
+				// about jobs only when the plan touches another image (a take touches the active ones alone).
+				const active = new Set(state.definition.disks.map(disk => disk.file));
+				const skip = state.run === 'running' && files.every(file => active.has(file)) ? active : await this.beingWritten({state});
 				return mapLimited(files, 4, async file => {
 					if (skip.has(file)) return null;
 					const check = await this.qemuImg.check(file);

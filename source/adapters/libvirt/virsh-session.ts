@@ -57,6 +57,14 @@ export class VirshSession {
 		});
 	}
 
+	/**
+	 * Starts the process (and so its connection to libvirt) ahead of the first command, while the
+	 * caller does other work: virsh's start and connect are 40-120 ms here, more over ssh.
+	 */
+	warm(): void {
+		this.child ??= this.start();
+	}
+
 	/** Ends the process. */
 	close(): void {
 		const child = this.child;

@@ -61,6 +61,11 @@ export class Virsh {
 		this.session = runner === localRunner && process.env['SNAPDECK_VIRSH_SESSION'] !== '0' ? new VirshSession(uri) : null;
 	}
 
+	/** Starts the session's virsh and its connection now, for commands that are about to come (nothing without a session). */
+	warm(): void {
+		this.session?.warm();
+	}
+
 	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
 		try {
 			const timeoutMs = QUICK.has(args[0] ?? '') ? metadataTimeoutMs() : undefined;
