@@ -4,13 +4,14 @@ import {describe, expect, it} from 'vitest';
 import {COMMANDS} from '../../source/cli/commands/command-registry.js';
 import type {Command} from '../../source/cli/command.js';
 import {FLAGS, type FlagName} from '../../source/cli/flags.js';
-import {jsonOf, snapdeck, type CliResult} from '../helpers/cli.js';
+import {jsonOf, type CliResult} from '../helpers/cli.js';
+import {runCli as snapdeck} from '../helpers/memory-cli.js';
 
 const every: Command[] = COMMANDS.flatMap(command => [command, ...(command.subcommands ?? [])]);
 /** A connection that cannot open: a command that got that far would say so, not what is wrong with its arguments. */
 const nowhere = ['--connect', `local:${path.join(os.tmpdir(), 'snapdeck-no-such-lab')}`];
 const helps = new Map<string, Promise<CliResult>>();
-/** `snapdeck help NAME`, run once for the file. */
+/** `snapdeck help NAME`, run once for the file (in-process: what is tested is the specs, not the binary's start). */
 const helpOf = (name: string) => helps.get(name) ?? helps.set(name, snapdeck(['help', name])).get(name)!;
 
 describe('command specs: help and usage made from them', () => {
