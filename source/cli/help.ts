@@ -47,12 +47,21 @@ function commandSection(command: Command): string[] {
 	];
 }
 
-/** `snapdeck help COMMAND` and `snapdeck COMMAND --help`. */
-export function commandHelp(name: string): string {
+/**
+ * `snapdeck help COMMAND [SUBCOMMAND]` and `snapdeck COMMAND [SUBCOMMAND] --help`: a command's
+ * help with its subcommands', or one subcommand's alone where `next` names it.
+ */
+export function commandHelp(name: string, next?: string, mustName = false): string {
 	const command = COMMANDS.find(candidate => candidate.name === name);
 	if (!command) throw unknownCommand(name);
+	const sub = command.subcommands?.find(candidate => candidate.name === `${name} ${next}`);
+	// `snapdeck help list web1`: after 'help', a second word can only name a subcommand.
+	if (mustName && next !== undefined && !sub) {
+		const names = (command.subcommands ?? []).map(candidate => candidate.name);
+		throw new SnapdeckError('usage', `'snapdeck help ${name}' takes no '${next}'`, names.length > 0 ? `its subcommands: ${names.map(one => `'snapdeck help ${one}'`).join(', ')}` : `'snapdeck help ${name}' tells all there is of it`);
+	}
 	return [
-		'Usage:', ...[command, ...(command.subcommands ?? [])].flatMap(commandSection),
+		'Usage:', ...(sub ? [sub] : [command, ...(command.subcommands ?? [])]).flatMap(commandSection),
 		'Options of every command:', flagTable(GLOBAL_FLAGS), '',
 		EXIT_CODES, '',
 	].join('\n');

@@ -45,9 +45,9 @@ export async function main(argv: string[]): Promise<number> {
 		const [first, ...rest] = positionals;
 		if (values.help || first === 'help' || first === undefined) {
 			const {commandHelp, usageText} = await import('./help.js');
-			const about = first === 'help' ? rest[0] : first;
-			if (first === 'help' && rest.length > 1) throw new SnapdeckError('usage', "'snapdeck help' takes at most one command");
-			process.stdout.write(about === undefined ? usageText() : commandHelp(about));
+			const [about, next, ...more] = first === 'help' ? rest : positionals;
+			if (first === 'help' && more.length > 0) throw new SnapdeckError('usage', "'snapdeck help' takes a command and, where it has them, a subcommand", "e.g. 'snapdeck help receipts verify'");
+			process.stdout.write(about === undefined ? usageText() : commandHelp(about, next, first === 'help'));
 			return first === undefined && !values.help ? 2 : 0;
 		}
 		const {runCommand} = await import('./command-runner.js');

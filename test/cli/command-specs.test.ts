@@ -49,6 +49,20 @@ describe('command specs: help and usage made from them', () => {
 		expect((await snapdeck(['--help'])).stdout).toContain('  snapdeck receipts verify FILE [--key PUBLIC]');
 	});
 
+	it("a subcommand's help alone: 'help receipts verify' and 'receipts verify --help'; a second word that names none is refused", async () => {
+		for (const args of [['help', 'receipts', 'verify'], ['receipts', 'verify', '--help']]) {
+			const help = await snapdeck(args);
+			expect(help.exitCode, args.join(' ')).toBe(0);
+			expect(help.stdout.split('\n').slice(0, 2)).toEqual(['Usage:', '  snapdeck receipts verify FILE [--key PUBLIC]']);
+			expect(help.stdout).not.toContain('snapdeck receipts VM');
+		}
+		const wrong = await snapdeck(['help', 'receipts', 'verfy']);
+		expect(wrong.exitCode).toBe(2);
+		expect(wrong.stderr).toContain("'snapdeck help receipts verify'");
+		expect((await snapdeck(['help', 'list', 'web1'])).exitCode).toBe(2);
+		expect((await snapdeck(['list', 'web1', '--help'])).stdout).toContain('  snapdeck list');
+	});
+
 	it('each command has a summary and an example of itself, and help for each of its arguments', () => {
 		for (const command of every) {
 			expect(command.summary.length, command.name).toBeGreaterThan(10);
