@@ -9,6 +9,8 @@ export const TEST_JOURNAL = path.join(os.tmpdir(), `snapdeck-test-journal-${proc
 export const TEST_CONFIG_DIR = path.join(os.tmpdir(), `snapdeck-test-config-${process.pid}`);
 /** restic's cache of the off-site tests' repositories, there and not in ~/.cache/restic; removed after the run. */
 export const TEST_RESTIC_CACHE = path.join(os.tmpdir(), `snapdeck-test-restic-cache-${process.pid}`);
+/** The restic the system tier's snapdeck runs: the real one, its new repositories' keys made cheap to open (test/helpers/restic-shim.ts). */
+export const RESTIC_SHIM_DIR = path.join(os.tmpdir(), `snapdeck-test-restic-shim-${process.pid}`);
 /** The unit tier's PATH: links to every command on the caller's PATH but the system tools (test/helpers/unit-setup.ts). */
 export const UNIT_PATH = path.join(os.tmpdir(), `snapdeck-test-unit-path-${process.pid}`);
 
@@ -55,7 +57,7 @@ export default defineConfig({
 		projects: [
 			{extends: true, test: {name: 'unit', include: UNIT_TESTS, globalSetup: ['test/helpers/unit-setup.ts'], env: {...env, PATH: UNIT_PATH}}},
 			// The end-to-end tests drive bin/snapdeck, which runs the bundle: test/helpers/build.ts builds it first.
-			{extends: true, test: {name: 'system', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: UNIT_TESTS, globalSetup: ['test/helpers/build.ts']}},
+			{extends: true, test: {name: 'system', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: UNIT_TESTS, globalSetup: ['test/helpers/build.ts'], env: {...env, SNAPDECK_RESTIC: path.join(RESTIC_SHIM_DIR, 'restic')}}},
 		],
 	},
 });

@@ -1,6 +1,7 @@
 import {execFileSync} from 'node:child_process';
 import {rmSync} from 'node:fs';
-import {TEST_CONFIG_DIR, TEST_JOURNAL, TEST_RESTIC_CACHE} from '../../vitest.config.js';
+import {RESTIC_SHIM_DIR, TEST_CONFIG_DIR, TEST_JOURNAL, TEST_RESTIC_CACHE} from '../../vitest.config.js';
+import {installResticShim} from './restic-shim.js';
 
 const BUILT = Symbol.for('snapdeck.test.bundle-built');
 
@@ -18,6 +19,7 @@ export function buildBundle(): void {
 /** The system tier's global setup. */
 export default function setup() {
 	buildBundle();
+	installResticShim(RESTIC_SHIM_DIR);
 	return cleanUp;
 }
 
@@ -29,4 +31,5 @@ export function cleanUp() {
 	rmSync(TEST_JOURNAL.replace(/\.jsonl$/, '.schedule.json'), {force: true}); // source/service/schedule-state.ts
 	rmSync(TEST_CONFIG_DIR, {recursive: true, force: true});
 	rmSync(TEST_RESTIC_CACHE, {recursive: true, force: true});
+	rmSync(RESTIC_SHIM_DIR, {recursive: true, force: true});
 }
