@@ -17,6 +17,9 @@ export interface DiskChain {
 	readonly problem: string | null;
 }
 
+/** A copy's cancel and its progress, in bytes copied so far. */
+type CopyOptions = {signal?: AbortSignal; onBytes?: (bytes: number) => void};
+
 /** The machine whose files an adapter works on: this one, or a hypervisor host over SSH. */
 export interface Host {
 	readonly name: string;
@@ -33,9 +36,9 @@ export interface Host {
 	/** Removes a directory and what is in it. */
 	removeDir(dir: string): Promise<void>;
 	/** Copies a file from there to `local` on this machine, reporting the bytes copied so far. */
-	fetch(file: string, local: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
+	fetch(file: string, local: string, options?: CopyOptions): Promise<void>;
 	/** Copies `local` from this machine to a new file there, reporting the bytes sent so far; refuses to replace a file that exists. */
-	push(local: string, file: string, options?: {signal?: AbortSignal; onBytes?: (bytes: number) => void}): Promise<void>;
+	push(local: string, file: string, options?: CopyOptions): Promise<void>;
 	/** Who the host is: its machine-id (or `name:HOSTNAME` where it has none) and its name, for VM identities. */
 	identity(): Promise<HostIdentity>;
 }
@@ -179,6 +182,42 @@ function layerReader(runner: CommandRunner, name: string): (file: string) => Pro
 	});
 }
 
+/** `cat` on the host, its output straight into the local file; progress from the file's size. */
+async function sshFetch(target: SshTarget, file: string, local: string, options: CopyOptions): Promise<void> {
+	const {destination: name, options: ssh} = sshArgs(target);
+	const {execa} = await loadExeca();
+	const subprocess = execa('ssh', [...ssh, name, '--', `cat -- ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'ignore', stdout: {file: local}});
+	const timer = setInterval(() => void stat(local).then(({size}) => options.onBytes?.(size), () => undefined), 250);
+	try {
+		const result = await subprocess;
+		if (result.isCanceled) throw new SnapdeckError('failed', `copying ${file} from ${name} was cancelled`);
+		if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot copy ${file} from ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
+	} finally {
+		clearInterval(timer);
+	}
+	options.onBytes?.((await stat(local)).size);
+}
+
+/**
+ * `cat` there reads the local file on its stdin; noclobber (set -C) keeps an existing file, and
+ * the umask keeps the copy of a disk from being readable by anyone but its owner there.
+ */
+async function sshPush(target: SshTarget, local: string, file: string, options: CopyOptions): Promise<void> {
+	const {destination: name, options: ssh} = sshArgs(target);
+	const {execa} = await loadExeca();
+	const subprocess = execa('ssh', [...ssh, name, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'pipe', stdout: 'ignore'});
+	let sent = 0;
+	const source = createReadStream(local).on('data', chunk => options.onBytes?.((sent += chunk.length)));
+	// A refused or lost connection ends ssh early: its exit says why, not the broken pipe. A read
+	// that fails here ends the copy there early too, with cat content: that is an error as well.
+	const piped = pipeline(source, subprocess.stdin!).then(() => null, (error: Error) => error);
+	const result = await subprocess;
+	const readError = await piped;
+	if (result.exitCode === 0 && readError !== null) throw new SnapdeckError('failed', `cannot copy ${local} to ${name}: ${readError.message}`);
+	if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
+	if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
+}
+
 export function sshHost(target: SshTarget): Host {
 	const runner = sshRunner(target);
 	const name = target.user ? `${target.user}@${target.host}` : target.host;
@@ -200,38 +239,8 @@ export function sshHost(target: SshTarget): Host {
 		freeBytes: async dir => Number((await runner.run('df', ['-B1', '--output=avail', '--', dir])).stdout.trim().split('\n').at(-1)),
 		makeTempDir: async dir => (await runner.run('mktemp', ['-d', '-p', dir, '.snapdeck-XXXXXX'])).stdout.trim(),
 		removeDir: async dir => void (await runner.run('rm', ['-rf', '--', dir])),
-		// `cat` on the host, its output straight into the local file; progress from the file's size.
-		fetch: async (file, local, options = {}) => {
-			const {destination, options: ssh} = sshArgs(target);
-			const {execa} = await loadExeca();
-			const subprocess = execa('ssh', [...ssh, destination, '--', `cat -- ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'ignore', stdout: {file: local}});
-			const timer = setInterval(() => void stat(local).then(({size}) => options.onBytes?.(size), () => undefined), 250);
-			try {
-				const result = await subprocess;
-				if (result.isCanceled) throw new SnapdeckError('failed', `copying ${file} from ${name} was cancelled`);
-				if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot copy ${file} from ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
-			} finally {
-				clearInterval(timer);
-			}
-			options.onBytes?.((await stat(local)).size);
-		},
-		// `cat` there reads the local file on its stdin; noclobber (set -C) keeps an existing file, and
-		// the umask keeps the copy of a disk from being readable by anyone but its owner there.
-		push: async (local, file, options = {}) => {
-			const {destination, options: ssh} = sshArgs(target);
-			const {execa} = await loadExeca();
-			const subprocess = execa('ssh', [...ssh, destination, '--', `umask 077 && set -C && cat > ${shellQuote(file)}`], {reject: false, cancelSignal: options.signal, stdin: 'pipe', stdout: 'ignore'});
-			let sent = 0;
-			const source = createReadStream(local).on('data', chunk => options.onBytes?.((sent += chunk.length)));
-			// A refused or lost connection ends ssh early: its exit says why, not the broken pipe. A read
-			// that fails here ends the copy there early too, with cat content: that is an error as well.
-			const piped = pipeline(source, subprocess.stdin!).then(() => null, (error: Error) => error);
-			const result = await subprocess;
-			const readError = await piped;
-			if (result.exitCode === 0 && readError !== null) throw new SnapdeckError('failed', `cannot copy ${local} to ${name}: ${readError.message}`);
-			if (result.isCanceled) throw new SnapdeckError('failed', `copying to ${file} on ${name} was cancelled`);
-			if (result.exitCode !== 0) throw new SnapdeckError('failed', `cannot write ${file} on ${name}: ${String(result.stderr).trim().split('\n').at(-1) ?? `ssh exited with ${result.exitCode}`}`);
-		},
+		fetch: (file, local, options = {}) => sshFetch(target, file, local, options),
+		push: (local, file, options = {}) => sshPush(target, local, file, options),
 		// qemu-img over ssh (the header trick needs local files), each layer opened without its backing
 		// file: --backing-chain would let qemu-img follow a protocol name (nbd://, json:) there.
 		chain: file => walkChain(file, async layer => {

@@ -144,13 +144,8 @@ function extendedOptions(target: ResticTarget): string[] {
 /** Why a run was stopped by snapdeck rather than by restic itself. */
 type Stop = {kind: 'failure'; failure: ResticFailure} | {kind: 'error'; error: SnapdeckError} | {kind: 'cancel'};
 
-/**
- * Runs restic on a target, never through a shell, without a terminal (it never prompts for a
- * password), in a session and process group of its own with whatever it starts (ssh, rclone).
- * Cancelling, a stall or the time limit send restic SIGINT, on which it removes its lock and
- * exits; the whole group is killed after GRACE_MS, and whatever is left of it when restic ends.
- */
-export async function restic(target: ResticTarget, args: readonly string[], options: ResticRunOptions): Promise<string> {
+/** Starts restic, without a terminal, in a process group of its own; under setpriv where there is one. */
+async function startRestic(target: ResticTarget, args: readonly string[], options: ResticRunOptions) {
 	// Under setpriv, the kernel sends restic SIGINT when snapdeck dies (even by SIGKILL): it then
 	// removes its lock and exits without writing a snapshot, instead of finishing one unseen.
 	const setpriv = existsSync('/usr/bin/setpriv');
@@ -160,17 +155,40 @@ export async function restic(target: ResticTarget, args: readonly string[], opti
 		reject: false, stdin: 'ignore', encoding: 'utf8', cwd: options.cwd, env: resticEnv(target), extendEnv: true, detached: true,
 		buffer: {stdout: options.onData === undefined, stderr: false}, ...(options.maxOutput === undefined ? {} : {maxBuffer: {stdout: options.maxOutput}}),
 	});
-	const group = subprocess.pid;
-	const held = group === undefined ? null : holdGroup(group);
+	return {subprocess, setpriv};
+}
+
+/** Stops a run once, for the first reason given: restic alone (SIGINT), then its whole group after GRACE_MS. */
+function runStopper(group: number | undefined) {
 	let stopped: Stop | null = null;
 	let killer: NodeJS.Timeout | undefined;
-	const stop = (why: Stop) => {
-		if (stopped !== null || group === undefined) return;
-		stopped = why;
-		// restic alone first: its ssh must still carry the removal of its lock.
-		signalProcess(group, 'SIGINT');
-		killer = setTimeout(() => signalGroup(group, 'SIGKILL'), GRACE_MS);
+	return {
+		stop(why: Stop) {
+			if (stopped !== null || group === undefined) return;
+			stopped = why;
+			// restic alone first: its ssh must still carry the removal of its lock.
+			signalProcess(group, 'SIGINT');
+			killer = setTimeout(() => signalGroup(group, 'SIGKILL'), GRACE_MS);
+		},
+		/** Why the run was stopped, if it was. */
+		why: () => stopped,
+		/** Ends the wait for the grace period. */
+		end: () => clearTimeout(killer),
 	};
+}
+
+/**
+ * Runs restic on a target, never through a shell, without a terminal (it never prompts for a
+ * password), in a session and process group of its own with whatever it starts (ssh, rclone).
+ * Cancelling, a stall or the time limit send restic SIGINT, on which it removes its lock and
+ * exits; the whole group is killed after GRACE_MS, and whatever is left of it when restic ends.
+ */
+export async function restic(target: ResticTarget, args: readonly string[], options: ResticRunOptions): Promise<string> {
+	const {subprocess, setpriv} = await startRestic(target, args, options);
+	const group = subprocess.pid;
+	const held = group === undefined ? null : holdGroup(group);
+	const stopper = runStopper(group);
+	const stop = stopper.stop;
 	const name = args[0] ?? '';
 	const unreachable = (what: string): Stop => ({kind: 'error', error: new ResticError('unreachable', `${targetLabel(target)} cannot be reached: ${what}; restic ${name} was stopped`, 'check the network and the host, then run the same command again; a copy that was stopped made no snapshot there')});
 	const onAbort = () => stop({kind: 'cancel'});
@@ -194,12 +212,12 @@ export async function restic(target: ResticTarget, args: readonly string[], opti
 	if (options.onJson) subprocess.stdout?.on('data', jsonLines(options.onJson));
 	try {
 		const result = await subprocess;
-		return outcome(target, args, options, result, stopped, stderr, setpriv);
+		return outcome(target, args, options, result, stopper.why(), stderr, setpriv);
 	} finally {
 		options.signal?.removeEventListener('abort', onAbort);
 		watchdog?.stop();
 		clearTimeout(limit);
-		clearTimeout(killer);
+		stopper.end();
 		// What restic started and left behind (an ssh it did not wait for) goes with it.
 		if (group !== undefined) signalGroup(group, 'SIGKILL');
 		held?.release();

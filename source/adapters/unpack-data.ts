@@ -75,6 +75,102 @@ async function openOwn(at: Buffer, entry: Pick<ModeToSet, 'folder' | 'dev' | 'in
 	return handle;
 }
 
+/** What one unpacking has made so far and what it left out: the state its steps share. */
+interface Unpacking {
+	readonly root: string;
+	/** The extracted folder as the operator reads it, for what is reported. */
+	readonly guestPath: string;
+	readonly folders: Map<string, ModeToSet>;
+	readonly files: Map<string, ModeToSet>;
+	/** Every path made in the copy (a folder, a file or a link), by relative(). */
+	readonly taken: Set<string>;
+	readonly seen: Set<string>;
+	readonly skipped: SkippedEntry[];
+	readonly dropped: string[];
+	bytes: number;
+	links: number;
+}
+
+/** A folder this unpacking made, as applyModes will find it. */
+async function madeFolder(root: string, parts: readonly string[], mode: number, mtime: Date | null): Promise<ModeToSet> {
+	const handle = await open(hostPath(root, parts), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+	const {dev, ino} = await handle.stat().finally(() => handle.close());
+	return {parts, folder: true, mode, mtime, dev, ino};
+}
+
+/** An entry's path as the operator reads it: inside the extracted folder. */
+const inGuest = (unpacking: Unpacking, parts: readonly string[]) => (parts.length === 0 ? unpacking.guestPath : `${unpacking.guestPath.replace(/\/$/, '')}/${shownPath(parts)}`);
+
+/** Lists an entry as left out, and why. */
+const skip = (unpacking: Unpacking, parts: readonly string[], type: SkippedEntry['type'], reason: string) => unpacking.skipped.push({path: inGuest(unpacking, parts), type, reason});
+
+/** Makes the folders above an entry that the archive did not list first; false where its path passes through something that is not a folder of this copy. */
+async function foldersAbove(unpacking: Unpacking, parts: readonly string[]): Promise<boolean> {
+	const {root, folders, taken} = unpacking;
+	for (let depth = 1; depth < parts.length; depth++) {
+		const rel = relative(parts.slice(0, depth));
+		if (folders.has(rel)) continue;
+		if (taken.has(rel)) return false;
+		await mkdir(hostPath(root, parts.slice(0, depth)), {mode: 0o700});
+		folders.set(rel, await madeFolder(root, parts.slice(0, depth), 0o700, null));
+		taken.add(rel);
+	}
+	return true;
+}
+
+/** A hard link, as a copy of a file this unpacking wrote (still 0600, whatever mode the guest gave it). */
+async function copyOfFile(unpacking: Unpacking, header: Header, parts: readonly string[], at: Buffer) {
+	const source = confinedParts(header.linkname ?? '');
+	const original = source === null ? undefined : unpacking.files.get(relative(source));
+	if (original === undefined) return skip(unpacking, parts, 'hard-link', `a hard link to ${escapeName(Buffer.from(header.linkname ?? '?', NAME_BYTES))}, which is not a file of the copy`);
+	const handle = await openOwn(hostPath(unpacking.root, original.parts), original);
+	const written = await writeDataFile(createReadStream('', {fd: handle}), at, null, null);
+	unpacking.files.set(relative(parts), {...original, parts, mode: dataMode(header.mode), mtime: header.mtime ?? original.mtime, dev: written.dev, ino: written.ino});
+}
+
+/** Why an entry is left out of the copy, or null where it is made (the folders above it made first). */
+async function leftOut(unpacking: Unpacking, header: Header, parts: readonly string[]): Promise<Pick<SkippedEntry, 'type' | 'reason'> | null> {
+	const rel = relative(parts);
+	if (unpacking.taken.has(rel) && !(header.type === 'directory' && unpacking.folders.has(rel))) return {type: 'unknown', reason: 'it appears twice in the archive: the first is kept'};
+	const kind = header.type === 'character-device' ? 'char-device' : header.type === 'block-device' ? 'block-device' : header.type === 'fifo' ? 'fifo' : null;
+	if (kind) return {type: kind, reason: NOT_DATA[kind]!};
+	if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) return {type: 'unknown', reason: `${NOT_DATA.unknown} (tar type ${header.type})`};
+	if (!(await foldersAbove(unpacking, parts))) return {type: 'unknown', reason: 'a folder above it is not a folder in the copy'};
+	return null;
+}
+
+/** Makes one archive entry in the copy, or lists why it is not there. */
+async function place(unpacking: Unpacking, header: Header, entry: AsyncIterable<Uint8Array>) {
+	const {root, guestPath, folders, files, taken} = unpacking;
+	const parts = confinedParts(header.name);
+	// Named as the archive names it: joined as a path, it would name somewhere else.
+	if (parts === null) return unpacking.skipped.push({path: `${guestPath.replace(/\/$/, '')}/${escapeName(Buffer.from(header.name, NAME_BYTES))}`, type: header.type === 'link' ? 'hard-link' : 'unknown', reason: 'its name leads outside the folder (..)'});
+	const rel = relative(parts);
+	unpacking.seen.add(rel);
+	const special = droppedBits(header.mode);
+	const refused = await leftOut(unpacking, header, parts);
+	if (refused) return skip(unpacking, parts, refused.type, refused.reason);
+	const at = hostPath(root, parts);
+	const mtime = header.mtime ?? null;
+	if (header.type === 'directory') {
+		if (!taken.has(rel)) await mkdir(at, {mode: 0o700});
+		folders.set(rel, {...(folders.get(rel) ?? await madeFolder(root, parts, 0, null)), mode: dataMode(header.mode), mtime});
+	} else if (header.type === 'symlink') {
+		await symlink(Buffer.from(header.linkname ?? '', NAME_BYTES), at);
+		unpacking.links++;
+	} else if (header.type === 'link') {
+		const before = files.size;
+		await copyOfFile(unpacking, header, parts, at);
+		if (files.size === before) return;
+	} else {
+		const written = await writeDataFile(entry, at, null, mtime);
+		unpacking.bytes += written.bytes;
+		files.set(rel, {parts, folder: false, mode: dataMode(header.mode), mtime, dev: written.dev, ino: written.ino});
+	}
+	taken.add(rel);
+	if (special.length > 0) unpacking.dropped.push(`${inGuest(unpacking, parts)}: ${special.join(', ')} not copied`);
+}
+
 /**
  * Unpacks a tar stream into the new folder `root` as data only: regular files, folders and
  * symbolic links (made as links, never followed); hard links become copies of the file they
@@ -86,88 +182,20 @@ async function openOwn(at: Buffer, entry: Pick<ModeToSet, 'folder' | 'dev' | 'in
  */
 export async function unpackData(tar: Readable, root: string, guestPath: string): Promise<Unpacked> {
 	await mkdir(root, {mode: 0o700});
-	const made = async (parts: readonly string[], mode: number, mtime: Date | null) => {
-		const handle = await open(hostPath(root, parts), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_DIRECTORY);
-		const {dev, ino} = await handle.stat().finally(() => handle.close());
-		return {parts, folder: true, mode, mtime, dev, ino};
+	const unpacking: Unpacking = {
+		root, guestPath, folders: new Map([['.', await madeFolder(root, [], 0o700, null)]]), files: new Map(),
+		taken: new Set(['.']), seen: new Set(), skipped: [], dropped: [], bytes: 0, links: 0,
 	};
-	const folders = new Map<string, ModeToSet>([['.', await made([], 0o700, null)]]);
-	const files = new Map<string, ModeToSet>();
-	const taken = new Set<string>(['.']);
-	const seen = new Set<string>();
-	const skipped: SkippedEntry[] = [];
-	const dropped: string[] = [];
-	let bytes = 0;
-	let links = 0;
-	const inGuest = (parts: readonly string[]) => (parts.length === 0 ? guestPath : `${guestPath.replace(/\/$/, '')}/${shownPath(parts)}`);
-	const skip = (parts: readonly string[], type: SkippedEntry['type'], reason: string) => skipped.push({path: inGuest(parts), type, reason});
-
-	/** Makes the folders above an entry that the archive did not list first; false where its path passes through something that is not a folder of this copy. */
-	const foldersAbove = async (parts: readonly string[]): Promise<boolean> => {
-		for (let depth = 1; depth < parts.length; depth++) {
-			const rel = relative(parts.slice(0, depth));
-			if (folders.has(rel)) continue;
-			if (taken.has(rel)) return false;
-			await mkdir(hostPath(root, parts.slice(0, depth)), {mode: 0o700});
-			folders.set(rel, await made(parts.slice(0, depth), 0o700, null));
-			taken.add(rel);
-		}
-		return true;
-	};
-
-	/** A hard link, as a copy of a file this unpacking wrote (still 0600, whatever mode the guest gave it). */
-	const copyOfFile = async (header: Header, parts: readonly string[], at: Buffer) => {
-		const source = confinedParts(header.linkname ?? '');
-		const original = source === null ? undefined : files.get(relative(source));
-		if (original === undefined) return skip(parts, 'hard-link', `a hard link to ${escapeName(Buffer.from(header.linkname ?? '?', NAME_BYTES))}, which is not a file of the copy`);
-		const handle = await openOwn(hostPath(root, original.parts), original);
-		const written = await writeDataFile(createReadStream('', {fd: handle}), at, null, null);
-		files.set(relative(parts), {...original, parts, mode: dataMode(header.mode), mtime: header.mtime ?? original.mtime, dev: written.dev, ino: written.ino});
-	};
-
-	const place = async (header: Header, entry: AsyncIterable<Uint8Array>) => {
-		const parts = confinedParts(header.name);
-		// Named as the archive names it: joined as a path, it would name somewhere else.
-		if (parts === null) return skipped.push({path: `${guestPath.replace(/\/$/, '')}/${escapeName(Buffer.from(header.name, NAME_BYTES))}`, type: header.type === 'link' ? 'hard-link' : 'unknown', reason: 'its name leads outside the folder (..)'});
-		const rel = relative(parts);
-		seen.add(rel);
-		const special = droppedBits(header.mode);
-		const isFolder = header.type === 'directory';
-		if (taken.has(rel) && !(isFolder && folders.has(rel))) return skip(parts, 'unknown', 'it appears twice in the archive: the first is kept');
-		const kind = header.type === 'character-device' ? 'char-device' : header.type === 'block-device' ? 'block-device' : header.type === 'fifo' ? 'fifo' : null;
-		if (kind) return skip(parts, kind, NOT_DATA[kind]!);
-		if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) return skip(parts, 'unknown', `${NOT_DATA.unknown} (tar type ${header.type})`);
-		if (!(await foldersAbove(parts))) return skip(parts, 'unknown', 'a folder above it is not a folder in the copy');
-		const at = hostPath(root, parts);
-		const mtime = header.mtime ?? null;
-		if (isFolder) {
-			if (!taken.has(rel)) await mkdir(at, {mode: 0o700});
-			folders.set(rel, {...(folders.get(rel) ?? await made(parts, 0, null)), mode: dataMode(header.mode), mtime});
-		} else if (header.type === 'symlink') {
-			await symlink(Buffer.from(header.linkname ?? '', NAME_BYTES), at);
-			links++;
-		} else if (header.type === 'link') {
-			const before = files.size;
-			await copyOfFile(header, parts, at);
-			if (files.size === before) return;
-		} else {
-			const written = await writeDataFile(entry, at, null, mtime);
-			bytes += written.bytes;
-			files.set(rel, {parts, folder: false, mode: dataMode(header.mode), mtime, dev: written.dev, ino: written.ino});
-		}
-		taken.add(rel);
-		if (special.length > 0) dropped.push(`${inGuest(parts)}: ${special.join(', ')} not copied`);
-	};
-
 	// tar-stream reads this option (extract.js) though its types do not list it.
 	const parser = extract({filenameEncoding: NAME_BYTES} as Parameters<typeof extract>[0]);
 	tar.on('error', error => parser.destroy(error));
 	tar.pipe(parser);
 	for await (const entry of parser) {
-		await place(entry.header, entry as AsyncIterable<Uint8Array>);
+		await place(unpacking, entry.header, entry as AsyncIterable<Uint8Array>);
 		// Whatever an entry's data was not read for (a skipped file) is passed over.
 		entry.resume();
 	}
+	const {files, folders, links, bytes, skipped, dropped, seen} = unpacking;
 	return {files: files.size, directories: folders.size, links, bytes, skipped, dropped, modes: [...files.values(), ...folders.values()], seen};
 }
 

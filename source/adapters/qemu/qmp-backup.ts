@@ -24,12 +24,8 @@ async function addTargetNode(client: QmpClient, qemuImg: QemuImg, target: {file:
 	await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': node, file: {driver: 'file', filename: target.file}});
 }
 
-/**
- * Backups through QMP: blockdev-backup jobs into target nodes, and persistent dirty bitmaps added
- * in the same transaction that starts the jobs. Serves a running VM's QEMU and a
- * qemu-storage-daemon alike.
- */
-export function qmpBackupDriver(options: {
+/** What a QMP backup driver works with. */
+interface QmpBackupOptions {
 	client: QmpClient;
 	disks: ReadonlyArray<{target: string; node: string; virtualSize: number}>;
 	definition: unknown;
@@ -41,8 +37,20 @@ export function qmpBackupDriver(options: {
 	freeze?: <T>(work: () => Promise<T>) => Promise<T>;
 	/** What the VM needs to start besides its disks (see BackupDriver.bootFiles). */
 	bootFiles?: BackupDriver['bootFiles'];
-}): BackupDriver {
-	const {client, disks, qemuImg, untracked} = options;
+}
+
+type CopyRequest = Parameters<BackupDriver['copy']>[0];
+
+/** The node of a guest disk, by its target (vda). */
+const nodeOf = (options: QmpBackupOptions, disk: string) => options.disks.find(candidate => candidate.target === disk)!.node;
+
+/**
+ * Backups through QMP: blockdev-backup jobs into target nodes, and persistent dirty bitmaps added
+ * in the same transaction that starts the jobs. Serves a running VM's QEMU and a
+ * qemu-storage-daemon alike.
+ */
+export function qmpBackupDriver(options: QmpBackupOptions): BackupDriver {
+	const {client, disks, untracked} = options;
 	return {
 		disks: disks.map(({target, virtualSize}) => ({target, virtualSize})),
 		...(options.bootFiles ? {bootFiles: options.bootFiles} : {}),
@@ -66,55 +74,67 @@ export function qmpBackupDriver(options: {
 				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
 			}
 		},
-		async copy({bitmap, since, targets, bytesPerSecond, compress = false, quiesce = false, audit, signal, onBytes}) {
-			if (quiesce && !options.freeze) throw new SnapdeckError('refused', 'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach', 'back it up unquiesced (leave out --quiesce)');
-			const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
-			const added: string[] = [];
-			let fleeces: Fleece[] = [];
-			try {
-				for (const [index, target] of targets.entries()) {
-					await addTargetNode(client, qemuImg, target, nodes[index]!, compress);
-					added.push(nodes[index]!);
-				}
-				const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
-				// Image fleecing for an audit: an overlay over each disk, kept at the backup's instant by a
-				// copy-before-write job (sync none) that starts in the same transaction as the backup's.
-				fleeces = audit ? await addFleeces(client, audit.dir, targets.map(target => ({disk: target.disk, node: disks.find(disk => disk.target === target.disk)!.node, virtualSize: target.virtualSize})), qemuImg) : [];
-				const begin = (ids: string[], tuned: boolean) =>
-					client.execute('transaction', {
-						actions: [...fleeces.map(fleece => fleece.action), ...targets.flatMap((target, index) => {
-							const node = disks.find(disk => disk.target === target.disk)!.node;
-							return [
-								...(untracked === undefined ? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}] : []),
-								{
-									type: 'blockdev-backup',
-									data: {
-										'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}), ...(compress ? {compress: true} : {}),
-										...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
-									},
-								},
-							];
-						})],
-						// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
-					});
-				// The point in time of a backup is the start of its jobs: that is what a quiesce freezes for.
-				const frozen = <T>(work: () => Promise<T>) => (quiesce ? options.freeze!(work) : work());
-				await runJobs(client, 'backup', targets.length, ids =>
-					frozen(() => begin(ids, true)).catch(async error => {
-						// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
-						if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
-						await begin(ids, false);
-					}), {signal, onBytes});
-				if (audit) return {audit: await exportFleeces(client, audit.dir, fleeces)};
-			} catch (error) {
-				await releaseFleeces(client, fleeces);
-				throw error;
-			} finally {
-				// Closing a target node flushes it to its file.
-				for (const node of added) await client.execute('blockdev-del', {'node-name': node}).catch(() => undefined);
-			}
-		},
+		copy: request => copyDisks(options, request),
 	};
+}
+
+/** The driver's copy(): a target node per disk, the jobs into them, and an audit's overlays where asked. */
+async function copyDisks(options: QmpBackupOptions, request: CopyRequest) {
+	const {client, qemuImg} = options;
+	const {targets, compress = false, quiesce = false, audit, signal, onBytes} = request;
+	if (quiesce && !options.freeze) throw new SnapdeckError('refused', 'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach', 'back it up unquiesced (leave out --quiesce)');
+	const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
+	const added: string[] = [];
+	let fleeces: Fleece[] = [];
+	try {
+		for (const [index, target] of targets.entries()) {
+			await addTargetNode(client, qemuImg, target, nodes[index]!, compress);
+			added.push(nodes[index]!);
+		}
+		// Image fleecing for an audit: an overlay over each disk, kept at the backup's instant by a
+		// copy-before-write job (sync none) that starts in the same transaction as the backup's.
+		fleeces = audit ? await addFleeces(client, audit.dir, targets.map(target => ({disk: target.disk, node: nodeOf(options, target.disk), virtualSize: target.virtualSize})), qemuImg) : [];
+		// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
+		const begin = (ids: string[], tuned: boolean) => client.execute('transaction', {actions: backupActions(options, request, nodes, fleeces, ids, tuned)});
+		// The point in time of a backup is the start of its jobs: that is what a quiesce freezes for.
+		const frozen = <T>(work: () => Promise<T>) => (quiesce ? options.freeze!(work) : work());
+		await runJobs(client, 'backup', targets.length, ids =>
+			frozen(() => begin(ids, true)).catch(async error => {
+				// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
+				if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
+				await begin(ids, false);
+			}), {signal, onBytes});
+		if (audit) return {audit: await exportFleeces(client, audit.dir, fleeces)};
+	} catch (error) {
+		await releaseFleeces(client, fleeces);
+		throw error;
+	} finally {
+		// Closing a target node flushes it to its file.
+		for (const node of added) await client.execute('blockdev-del', {'node-name': node}).catch(() => undefined);
+	}
+}
+
+/**
+ * The actions of the transaction that starts a backup: each audit overlay's copy-before-write
+ * job, then for each disk its new bitmap (where bitmaps are kept) and its job into its node of
+ * `nodes`, with the ids `ids`.
+ */
+function backupActions(options: QmpBackupOptions, request: CopyRequest, nodes: readonly string[], fleeces: readonly Fleece[], ids: readonly string[], tuned: boolean) {
+	const {bitmap, since, bytesPerSecond, compress = false} = request;
+	const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
+	return [...fleeces.map(fleece => fleece.action), ...request.targets.flatMap((target, index) => {
+		const node = nodeOf(options, target.disk);
+		return [
+			...(options.untracked === undefined ? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}] : []),
+			{
+				type: 'blockdev-backup',
+				data: {
+					'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}), ...(compress ? {compress: true} : {}),
+					...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
+				},
+			},
+		];
+	})];
 }
 
 /** An audit's overlay over one disk: its node, the copy-before-write job that keeps it, and the transaction action that starts that job. */

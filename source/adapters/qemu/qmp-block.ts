@@ -163,12 +163,8 @@ export function runJob(client: QmpClient, kind: string, start: (id: string) => P
 	return runJobs(client, kind, 1, ids => start(ids[0]!), options);
 }
 
-/**
- * `count` jobs that `start(ids)` starts together (one QMP transaction), followed to the end of all
- * of them. Rejects with the first failure once every job has ended.
- */
-export async function runJobs(client: QmpClient, kind: string, count: number, start: (ids: string[]) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
-	const ids = Array.from({length: count}, () => newJobId(kind));
+/** Jobs started together, until each has ended: `finished` settles then, rejected with the first failure. */
+function jobsEnding(ids: readonly string[]) {
 	const pending = new Set(ids);
 	let failure: Error | null = null;
 	let settle!: {resolve: () => void; reject: (error: Error) => void};
@@ -182,8 +178,16 @@ export async function runJobs(client: QmpClient, kind: string, count: number, st
 		if (failure) settle.reject(failure);
 		else settle.resolve();
 	};
-	let cancelled = false;
-	const unsubscribe = client.onEvent(event => {
+	return {pending, finished, ended};
+}
+
+/**
+ * Follows the jobs through QEMU's events: a pivot when one is READY (if asked), and its end when
+ * it is cancelled, completed or (a job that is not a block job) concluded. Returns the unsubscribe.
+ */
+function followJobEvents(client: QmpClient, kind: string, ending: ReturnType<typeof jobsEnding>, options: JobOptions, cancelled: () => boolean): () => void {
+	const {pending, ended} = ending;
+	return client.onEvent(event => {
 		const data = event.data ?? {};
 		const id = [data['id'], data['device']].find((candidate): candidate is string => typeof candidate === 'string' && pending.has(candidate));
 		if (id === undefined) return;
@@ -199,24 +203,38 @@ export async function runJobs(client: QmpClient, kind: string, count: number, st
 				const job = jobs.find(candidate => candidate.id === id);
 				await client.execute('job-dismiss', {id}).catch(() => undefined);
 				if (job?.error) ended(id, new SnapdeckError('failed', `${kind} failed in QEMU: ${job.error}`));
-				else ended(id, cancelled ? new SnapdeckError('failed', `${kind} was cancelled`) : null);
+				else ended(id, cancelled() ? new SnapdeckError('failed', `${kind} was cancelled`) : null);
 			}, error => ended(id, error as Error));
 		}
 	});
+}
+
+/** Reads the jobs' progress from query-jobs, summed over them, once QEMU lists them all. */
+const jobProgress = (client: QmpClient, ids: readonly string[], options: JobOptions) => () =>
+	client.execute('query-jobs', undefined, {schema: Jobs}).then(jobs => {
+		const ours = jobs.filter(job => ids.includes(job.id));
+		const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
+		const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
+		if (ours.length === ids.length && total > 0) {
+			options.onProgress?.(done / total);
+			options.onBytes?.(done, total);
+		}
+	}, () => undefined);
+
+/**
+ * `count` jobs that `start(ids)` starts together (one QMP transaction), followed to the end of all
+ * of them. Rejects with the first failure once every job has ended.
+ */
+export async function runJobs(client: QmpClient, kind: string, count: number, start: (ids: string[]) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
+	const ids = Array.from({length: count}, () => newJobId(kind));
+	const jobs = jobsEnding(ids);
+	let cancelled = false;
+	const unsubscribe = followJobEvents(client, kind, jobs, options, () => cancelled);
 	const onAbort = () => {
 		cancelled = true;
-		for (const id of pending) client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
+		for (const id of jobs.pending) client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
 	};
-	const readProgress = () =>
-		client.execute('query-jobs', undefined, {schema: Jobs}).then(jobs => {
-			const ours = jobs.filter(job => ids.includes(job.id));
-			const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
-			const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
-			if (ours.length === count && total > 0) {
-				options.onProgress?.(done / total);
-				options.onBytes?.(done, total);
-			}
-		}, () => undefined);
+	const readProgress = jobProgress(client, ids, options);
 	const poll = setInterval(readProgress, 250);
 	try {
 		options.signal?.throwIfAborted();
@@ -224,7 +242,7 @@ export async function runJobs(client: QmpClient, kind: string, count: number, st
 		await start(ids);
 		crashInJob(kind);
 		void readProgress();
-		await Promise.race([finished, client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`)))]);
+		await Promise.race([jobs.finished, client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`)))]);
 		options.onProgress?.(1);
 	} finally {
 		clearInterval(poll);

@@ -18,6 +18,45 @@ import {readStateFile, stateFolder} from '../safe-fs.js';
 /** `.snapdeck/` inside a VM's folder: its lock, its pending operation and its journal. */
 export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
 
+/** The interrupted operation `pending.json` records, checked like any file from outside; null where there is none. */
+async function readPendingFile(pendingFile: string) {
+	const text = await readStateFile(pendingFile);
+	if (text === null) return null;
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch (error) {
+		throw new SnapdeckError('failed', `${pendingFile} is damaged (${errorMessage(error)}): the interrupted operation it recorded cannot be read, and nothing was done`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+	}
+	const read = parsePendingOperation(json);
+	if ('problem' in read) throw new SnapdeckError('failed', `${pendingFile} is not a record snapdeck wrote (${read.problem}): nothing in it was acted on`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+	return read.pending;
+}
+
+/** `repositories.json` in a state folder: the repositories the VM was backed up to, by tag; what is unreadable there is forgotten. */
+function repositoryTagStore(dir: string): NonNullable<OperationStore['repositoryTags']> {
+	const read = async () => {
+		const text = await readStateFile(path.join(dir, 'repositories.json')).catch(() => null);
+		const parsed = z.record(z.string().regex(/^[0-9a-f]{8}$/), z.string().refine(root => path.isAbsolute(root))).safeParse((() => {
+			try {
+				return text === null ? {} : JSON.parse(text);
+			} catch {
+				return {};
+			}
+		})());
+		return parsed.success ? parsed.data : {};
+	};
+	return {
+		read,
+		remember: async (tag, root) => {
+			const known = await read();
+			if (known[tag] === root) return;
+			await stateFolder(dir, 'the state folder');
+			await writeJsonAtomic(path.join(dir, 'repositories.json'), {...known, [tag]: root});
+		},
+	};
+}
+
 /**
  * The VM's own journal (`.snapdeck/journal.jsonl`) and, with `connection`, the central journal that
  * `snapdeck log` reads; both appended with an fsync. Each line of the central journal names the
@@ -26,20 +65,8 @@ export const stateDir = (folder: string) => path.join(folder, '.snapdeck');
 export function folderOperationStore(folder: string, connection?: string, extra: {repository?: string; identity?: VmIdentity; connection?: string} = {}): OperationStore {
 	const dir = stateDir(folder);
 	const pendingFile = path.join(dir, 'pending.json');
-	const store: OperationStore = {
-		async readPending() {
-			const text = await readStateFile(pendingFile);
-			if (text === null) return null;
-			let json: unknown;
-			try {
-				json = JSON.parse(text);
-			} catch (error) {
-				throw new SnapdeckError('failed', `${pendingFile} is damaged (${errorMessage(error)}): the interrupted operation it recorded cannot be read, and nothing was done`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
-			}
-			const read = parsePendingOperation(json);
-			if ('problem' in read) throw new SnapdeckError('failed', `${pendingFile} is not a record snapdeck wrote (${read.problem}): nothing in it was acted on`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
-			return read.pending;
-		},
+	return {
+		readPending: () => readPendingFile(pendingFile),
 		async writePending(pending) {
 			await stateFolder(dir, 'the state folder');
 			await writeJsonAtomic(pendingFile, pending);
@@ -54,28 +81,8 @@ export function folderOperationStore(folder: string, connection?: string, extra:
 			await appendJournalFile(path.join(dir, 'journal.jsonl'), own);
 			if (connection !== undefined) await recordChange(connection, line, extra.repository);
 		},
-		repositoryTags: {
-			read: async () => {
-				const text = await readStateFile(path.join(dir, 'repositories.json')).catch(() => null);
-				const parsed = z.record(z.string().regex(/^[0-9a-f]{8}$/), z.string().refine(root => path.isAbsolute(root))).safeParse((() => {
-					try {
-						return text === null ? {} : JSON.parse(text);
-					} catch {
-						return {};
-					}
-				})());
-				return parsed.success ? parsed.data : {};
-			},
-			remember: async (tag, root) => {
-				const known = await readTags();
-				if (known[tag] === root) return;
-				await stateFolder(dir, 'the state folder');
-				await writeJsonAtomic(path.join(dir, 'repositories.json'), {...known, [tag]: root});
-			},
-		},
+		repositoryTags: repositoryTagStore(dir),
 	};
-	const readTags = () => store.repositoryTags!.read();
-	return store;
 }
 
 const Token = z.string().regex(/^[0-9a-f]{16}$/);
