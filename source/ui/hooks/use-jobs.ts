@@ -3,6 +3,7 @@ import type {ProgressEvent} from '../../core/describe.js';
 import type {Plan, PlanEvent} from '../../core/plan.js';
 import type {Action, Snapshots} from '../../service/ports.js';
 import {errorMessage} from '../../core/errors.js';
+import {useJobCancel} from './use-job-cancel.js';
 
 export type JobStatus = 'planning' | 'confirming' | 'running' | 'done' | 'failed' | 'cancelled' | 'declined';
 
@@ -46,6 +47,44 @@ export interface JobOutcome {
 /** A person reads a few updates a second; more only costs bytes over SSH. */
 export const PROGRESS_INTERVAL_MS = 250;
 
+export type Update = (id: number, patch: Partial<Job>, line?: string) => void;
+
+/** The time of day of an ISO time, as a job's log shows it. */
+const timeOf = (iso: string) => iso.slice(11, 19);
+
+/** The jobs with `patch` applied to job `id`, and `line` added to its log if given. */
+const patched = (all: Job[], id: number, patch: Partial<Job>, line?: string) =>
+	all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${timeOf(new Date().toISOString())} ${line}`]} : job));
+
+function newJob(id: number, title: string, vm: string | null): Job {
+	const startedAt = new Date().toISOString();
+	return {id, title, vm, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${timeOf(startedAt)} planning`]};
+}
+
+/** The job's step and progress events as updates of it: progress at most every PROGRESS_INTERVAL_MS, and its end always. */
+function eventsOf(id: number, update: Update) {
+	let lastProgress = 0;
+	return (event: PlanEvent) => {
+		if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null}, `step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`);
+		if (event.type === 'progress') {
+			const now = Date.now();
+			if (now - lastProgress < PROGRESS_INTERVAL_MS && event.fraction < 1) return;
+			lastProgress = now;
+			update(id, {progress: event});
+		}
+	};
+}
+
+/** How a job ended, from what its task returned. */
+const endOf = ({outcome, message}: JobOutcome): Partial<Job> =>
+	outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null};
+
+/** How a job ended that threw: cancelled where it was asked to stop, else failed, with the error's hint. */
+function failureOf(error: unknown, aborted: boolean): Partial<Job> {
+	const hint = (error as {hint?: string}).hint;
+	return {status: aborted ? 'cancelled' : 'failed', message: `${errorMessage(error)}${hint ? ` (${hint})` : ''}`};
+}
+
 /** Runs actions as jobs: plan, confirmation, progress (throttled), cancel, outcome. */
 export function useJobs(service: Snapshots, onFinished: () => void) {
 	const [jobs, setJobs] = useState<Job[]>([]);
@@ -57,7 +96,7 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 	// Leaving the UI cancels what still runs; each job stops at a safe point and can be recovered.
 	useEffect(() => () => controllers.current.forEach(controller => controller.abort()), []);
 
-	const update = useCallback((id: number, patch: Partial<Job>, line?: string) => setJobs(all => all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${new Date().toISOString().slice(11, 19)} ${line}`]} : job))), []);
+	const update = useCallback<Update>((id, patch, line) => setJobs(all => patched(all, id, patch, line)), []);
 	const ended = useCallback((id: number, patch: Partial<Job>) => update(id, {...patch, endedAt: new Date().toISOString()}, `${patch.status}${patch.message ? `: ${patch.message}` : ''}`), [update]);
 
 	/**
@@ -68,30 +107,16 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 		const id = nextId.current++;
 		const controller = new AbortController();
 		controllers.current.set(id, controller);
-		const startedAt = new Date().toISOString();
-		setJobs(all => [...all, {id, title, vm, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${startedAt.slice(11, 19)} planning`]}]);
-		let lastProgress = 0;
-		const onEvent = (event: PlanEvent) => {
-			if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null}, `step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`);
-			if (event.type === 'progress') {
-				const now = Date.now();
-				if (now - lastProgress < PROGRESS_INTERVAL_MS && event.fraction < 1) return;
-				lastProgress = now;
-				update(id, {progress: event});
-			}
-		};
+		setJobs(all => [...all, newJob(id, title, vm)]);
 		const confirm = (plan: Plan) =>
 			new Promise<boolean>(resolve => {
 				answers.current.set(id, resolve);
 				update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
 				setConfirmation({jobId: id, plan});
 			});
-		task({signal: controller.signal, onEvent, confirm})
-			.then(({outcome, message}) => ended(id, outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null}))
-			.catch((error: unknown) => {
-				const hint = (error as {hint?: string}).hint;
-				ended(id, {status: controller.signal.aborted ? 'cancelled' : 'failed', message: `${errorMessage(error)}${hint ? ` (${hint})` : ''}`});
-			})
+		task({signal: controller.signal, onEvent: eventsOf(id, update), confirm})
+			.then(outcome => ended(id, endOf(outcome)))
+			.catch((error: unknown) => ended(id, failureOf(error, controller.signal.aborted)))
 			.finally(() => {
 				controllers.current.delete(id);
 				onFinished();
@@ -114,27 +139,7 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 		setConfirmation(null);
 	}, [confirmation, update]);
 
-	/** Cancels one job (it stops at its next safe point); false when it is no longer running. */
-	const cancel = useCallback((id: number) => {
-		const controller = controllers.current.get(id);
-		if (!controller || controller.signal.aborted) return false;
-		controller.abort();
-		update(id, {cancelAsked: true}, 'cancel asked');
-		return true;
-	}, [update]);
-
-	/** Cancels the newest job still running; false when none is. */
-	const cancelLatest = useCallback(() => {
-		const running = [...controllers.current.entries()].at(-1);
-		if (running) cancel(running[0]);
-		return running !== undefined;
-	}, [cancel]);
-
-	/** Cancels every job still running (each stops at its next safe point); how many there were. */
-	const cancelAll = useCallback(() => {
-		for (const id of controllers.current.keys()) cancel(id);
-		return controllers.current.size;
-	}, [cancel]);
+	const {cancel, cancelLatest, cancelAll} = useJobCancel(controllers, update);
 
 	return {jobs, confirmation, start, run, answer, cancel, cancelLatest, cancelAll};
 }

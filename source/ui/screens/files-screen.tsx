@@ -1,11 +1,12 @@
 import {Box} from 'ink';
 import {Text} from '../components/text.js';
-import {useCallback, useEffect, useState} from 'react';
 import {formatBytes} from '../../core/units.js';
-import {useLoader} from '../hooks/use-inventory.js';
+import type {Restores} from '../../service/ports.js';
+import {useFileListing} from '../hooks/use-file-listing.js';
+import type {Loaded} from '../hooks/use-inventory.js';
 import {fit, windowStart} from '../layout.js';
 import {useTheme} from '../theme.js';
-import {useBinding, useCursor, type Screen, type ScreenProps} from './screen.js';
+import {useBinding, useCursor, type Screen, type ScreenContext, type ScreenProps} from './screen.js';
 
 interface Row {
 	readonly name: string;
@@ -21,32 +22,38 @@ const parentOf = (where: string) => {
 };
 const joined = (where: string, name: string) => `${where.replace(/\/$/, '')}/${name}`;
 
+type Listing = Awaited<ReturnType<Restores['listFiles']>>;
+
+/** The rows of a listing: the point's filesystems, or the entries of the folder `where`. */
+const rowsOf = (listing: Listing | null, where: string | null): Row[] =>
+	listing === null ? []
+		: listing.kind === 'filesystems' ? listing.filesystems.map(fs => ({name: fs.device, into: `${fs.device}:/`, text: `${fs.device}  ${fs.type}`}))
+			: listing.entries.map(entry => ({
+				name: entry.escapedName,
+				into: entry.type === 'directory' ? joined(where ?? '/', entry.escapedName) : null,
+				// A guest's names may hold line breaks, escape sequences and bytes that are not UTF-8: escaped, as paths take them.
+				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
+			}));
+
+/** Copies `file` (a file or a folder) of the point out, as a job, into ~/snapdeck-extract. */
+function extract({service, jobs}: ScreenContext, vm: string, point: string, file: string) {
+	jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
+		const done = await service.extractFiles(vm, {point, path: file, command: `snapdeck ui: files ${vm} --extract`, signal});
+		return {outcome: 'done', message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`};
+	});
+}
+
 /**
  * A backup point's files, read through libguestfs without restoring the point: Enter goes into a
  * folder, back goes up, x copies the selected file or folder out (a job, into ~/snapdeck-extract).
  * Each folder is one boot of libguestfs's appliance: seconds on KVM, about 20 s under emulation.
  */
 function FilesScreen({context, visible}: ScreenProps) {
-	const theme = useTheme();
-	const {service, state, dispatch, jobs, height, width} = context;
+	const {service, state, dispatch, height, width} = context;
 	const vm = state.vm ?? '';
 	const point = state.point ?? '';
-	// null: the point's filesystems (one of them is entered at once when it is the only one).
-	const [where, setWhere] = useState<string | null>('/');
-	const load = useCallback(() => service.listFiles(vm, {point, ...(where === null ? {} : {path: where}), command: `snapdeck ui: files ${vm}`}), [service, vm, point, where]);
-	const listing = useLoader(load);
-	// A point with several filesystems: '/' alone does not say which; show them to choose from.
-	useEffect(() => {
-		if (where === '/' && listing.error?.includes('filesystems: say which')) setWhere(null);
-	}, [where, listing.error]);
-	const rows: Row[] = listing.data === null ? []
-		: listing.data.kind === 'filesystems' ? listing.data.filesystems.map(fs => ({name: fs.device, into: `${fs.device}:/`, text: `${fs.device}  ${fs.type}`}))
-			: listing.data.entries.map(entry => ({
-				name: entry.escapedName,
-				into: entry.type === 'directory' ? joined(where ?? '/', entry.escapedName) : null,
-				// A guest's names may hold line breaks, escape sequences and bytes that are not UTF-8: escaped, as paths take them.
-				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
-			}));
+	const {where, setWhere, listing} = useFileListing(service, vm, point);
+	const rows = rowsOf(listing.data, where);
 	const cursor = useCursor(context, 'files', rows, row => row.name);
 	const go = (next: string | null) => {
 		dispatch({type: 'select', screen: 'files', keys: [], row: 0});
@@ -64,27 +71,29 @@ function FilesScreen({context, visible}: ScreenProps) {
 		extract: () => {
 			const row = cursor.current;
 			if (!row || listing.data?.kind !== 'entries') return 'select a file or folder first';
-			const file = joined(where ?? '/', row.name);
-			jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
-				const done = await service.extractFiles(vm, {point, path: file, command: `snapdeck ui: files ${vm} --extract`, signal});
-				return {outcome: 'done', message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`};
-			});
+			extract(context, vm, point, joined(where ?? '/', row.name));
 		},
 	}});
-	const room = Math.max(1, height - 1);
-	const start = windowStart(rows.length, cursor.index, room);
 	const shown = where === null ? 'its filesystems' : where;
 	return (
 		<Box flexDirection="column" height={height} display={visible ? 'flex' : 'none'}>
 			<Text bold wrap="truncate-end">Point {point} of {vm}: {shown}{listing.data?.kind === 'entries' ? ` (${rows.length} entries)` : ''}</Text>
-			{listing.error ? <Text color={theme.error} wrap="wrap">{listing.error}</Text>
-				: listing.loading ? <Text color={theme.muted} wrap="truncate-end">reading {shown} through libguestfs, read-only (about 20 s where it runs emulated)…</Text>
-					: rows.length === 0 ? <Text color={theme.muted}>  empty</Text>
-						: rows.slice(start, start + room).map((row, offset) => (
-							<Text key={row.name} inverse={start + offset === cursor.index} wrap="truncate-end">{start + offset === cursor.index ? '▸ ' : '  '}{fit(row.text, Math.max(10, width - 4)).trimEnd()}</Text>
-						))}
+			<FolderRows listing={listing} shown={shown} rows={rows} cursor={cursor.index} room={Math.max(1, height - 1)} width={width} />
 		</Box>
 	);
+}
+
+/** What the folder shows under its heading: why it cannot be read, the wait while it is, or its rows around the cursor. */
+function FolderRows({listing, shown, rows, cursor, room, width}: {listing: Loaded<Listing>; shown: string; rows: readonly Row[]; cursor: number; room: number; width: number}) {
+	const theme = useTheme();
+	const start = windowStart(rows.length, cursor, room);
+	if (listing.error) return <Text color={theme.error} wrap="wrap">{listing.error}</Text>;
+	if (listing.loading) return <Text color={theme.muted} wrap="truncate-end">reading {shown} through libguestfs, read-only (about 20 s where it runs emulated)…</Text>;
+	// In braces: a formatter takes runs of spaces in JSX text for one.
+	if (rows.length === 0) return <Text color={theme.muted}>{'  empty'}</Text>;
+	return rows.slice(start, start + room).map((row, offset) => (
+		<Text key={row.name} inverse={start + offset === cursor} wrap="truncate-end">{start + offset === cursor ? '▸ ' : '  '}{fit(row.text, Math.max(10, width - 4)).trimEnd()}</Text>
+	));
 }
 
 export const filesScreen: Screen = {
