@@ -27,7 +27,7 @@ export function BackupList({vm, points, cursor, height, width, now}: Props) {
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">{vm}: {points.length} backup point{points.length === 1 ? '' : 's'}</Text>
 			<Text bold wrap="truncate-end">{`  ${line('ID', 'KIND', 'AGE', 'SIZE', 'VERIFIED')}`}</Text>
-			{points.length === 0 && <Text color={theme.muted}>  no backups yet: press the backup key</Text>}
+			{points.length === 0 && <Text color={theme.muted}>{'  no backups yet: press the backup key'}</Text>}
 			{points.slice(start, start + rows).map((point, offset) => {
 				const isSelected = start + offset === cursor;
 				const verified = point.state !== 'complete' ? 'partial (interrupted)' : point.verified ? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ', restore-tested' : ''}` : 'never';

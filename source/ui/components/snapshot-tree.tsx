@@ -33,10 +33,10 @@ export function SnapshotTree({view, cursor, height, width, now, schedule}: Props
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">
 				{view.vm}: {view.snapshots.length} snapshot{view.snapshots.length === 1 ? '' : 's'}, current: {view.current ?? '(none)'}
-				{view.problems.length > 0 ? <Text color={theme.error}>  ! {view.problems[0]}</Text> : view.findings.length > 0 ? <Text color={theme.warn}>  note: {view.findings[0]}</Text> : null}
+				{view.problems.length > 0 ? <Text color={theme.error}>{`  ! ${view.problems[0]}`}</Text> : view.findings.length > 0 ? <Text color={theme.warn}>{`  note: ${view.findings[0]}`}</Text> : null}
 			</Text>
 			{schedule && <Text color={theme.muted} wrap="truncate-end">{schedule}</Text>}
-			{view.rows.length === 0 && <Text color={theme.muted}>  no snapshots yet: press the take key</Text>}
+			{view.rows.length === 0 && <Text color={theme.muted}>{'  no snapshots yet: press the take key'}</Text>}
 			{view.rows.slice(start, start + rows).map((row, offset) => {
 				const {snapshot} = row.node;
 				const isSelected = start + offset === cursor;
@@ -53,7 +53,7 @@ export function SnapshotTree({view, cursor, height, width, now, schedule}: Props
 				const description = fit(snapshot.description, Math.max(0, width - nameWidth - meta.length - (row.node.isCurrent ? HERE.length : 0) - 6)).trimEnd();
 				return (
 					<Text key={snapshot.name} inverse={isSelected} wrap="truncate-end" color={!isSelected && !row.node.onCurrentPath ? theme.muted : undefined}>
-						{isSelected ? '▸ ' : '  '}{fit(`${row.prefix}${snapshot.name}`, nameWidth)}  {meta}  {description}
+						{isSelected ? '▸ ' : '  '}{`${fit(`${row.prefix}${snapshot.name}`, nameWidth)}  ${meta}  ${description}`}
 						{marker}
 					</Text>
 				);

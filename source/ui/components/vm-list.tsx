@@ -37,7 +37,7 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 	return (
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'OFFSITE', 'CURRENT')}`}</Text>
-			{vms.length === 0 && <Text color={theme.muted} wrap="truncate-end">    {empty}</Text>}
+			{vms.length === 0 && <Text color={theme.muted} wrap="truncate-end">{`    ${empty}`}</Text>}
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
