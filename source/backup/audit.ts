@@ -1,7 +1,7 @@
 import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {CommandFailed, localRunner} from '../adapters/exec.js';
-import {sha256File} from './repository.js';
+import {sha256File} from './hashing.js';
 import type {AuditSource} from '../adapters/hypervisor.js';
 import {SnapdeckError} from '../core/errors.js';
 import {formatBytes} from '../core/units.js';

@@ -13,7 +13,8 @@ import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {partsProgress} from './run-backup.js';
-import {fsyncFile, type Repository} from './repository.js';
+import type {Repository} from './repository.js';
+import {fsyncFile} from '../adapters/state/atomic-file.js';
 
 export interface RestoreOptions {
 	readonly point: string;

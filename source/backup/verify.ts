@@ -9,7 +9,8 @@ import {fileExists} from '../adapters/file-checks.js';
 import {isUnwritable, stateFolder} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
-import {sha256File, type Repository} from './repository.js';
+import type {Repository} from './repository.js';
+import {sha256File} from './hashing.js';
 import {writeReceipt} from './receipts.js';
 
 export interface VerifyOptions {
