@@ -1,8 +1,7 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type BootFile, type Manifest, type PointAudit} from '../core/backup-manifest.js';
-import {assertNoProblems} from '../core/consistency.js';
+import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type BackupMode, type BackupPoint, type BootFile, type Manifest} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -11,7 +10,6 @@ import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
-import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/file-checks.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import {type AuditView, type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
@@ -19,8 +17,8 @@ import type {Repository} from './repository.js';
 import {sha256File} from './hashing.js';
 import {fsyncFile} from '../adapters/state/atomic-file.js';
 import {keepKit} from './write-kit.js';
-import {writeReceipt} from './receipts.js';
-import {auditDisk, describeAudit, type DiskAudit} from './audit.js';
+import {auditBackup} from './audit.js';
+import {archiveSource, copyArchive, type ArchiveSource} from './vm-archive.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 
 export interface BackupOptions {
@@ -49,8 +47,6 @@ export interface BackupOptions {
 	 */
 	readonly withSnapshots?: boolean;
 }
-
-type ArchiveSource = {readonly images: ReadonlyArray<{name: string; path: string; backing: string | null}>; readonly definition?: unknown};
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
@@ -109,61 +105,6 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 		await view?.release().catch(() => undefined);
 		await driver.close();
 	}
-}
-
-/**
- * Compares each disk, as it was at the instant of the backup, with what the new point's chain
- * restores; records the verdict with the point. A difference is a write the dirty bitmap never
- * saw: the backup fails, naming the disks and ranges, and the next backup is a full.
- */
-async function auditBackup(repo: Repository, vm: string, point: BackupPoint, view: AuditView, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
-	job.step('auditing');
-	const began = Date.now();
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `audit ${point.files.map(file => file.disk).join(', ')} of ${vm}: each disk as it was at the backup, against what point ${point.id} restores`, resumed: false});
-	const disks: DiskAudit[] = [];
-	for (const file of point.files) {
-		const source = view.sources[file.disk];
-		if (!source) throw new SnapdeckError('failed', `the audit has no view of ${file.disk}`);
-		disks.push(await auditDisk(file.disk, source, repo.resolve(vm, file.file), file.virtualSize, view.dir, {signal: options.signal}));
-	}
-	const record: PointAudit = {at: (options.now ?? new Date()).toISOString(), ok: disks.every(disk => disk.ok), seconds: Math.round((Date.now() - began) / 100) / 10, disks: disks.map(disk => ({...disk, ranges: [...disk.ranges]}))};
-	const fresh = await repo.read(vm);
-	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, audit: record} : candidate))});
-	options.onEvent?.({type: 'done', index: 0});
-	if (!record.ok) {
-		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
-	}
-	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch((error: Error) => options.onWarning?.(`the audit passed, and no receipt was written: ${error.message}`));
-	return {...point, audit: record};
-}
-
-/** The images a whole-VM archive copies; only of a stopped VM, whose images nothing writes meanwhile. */
-async function archiveSource(hypervisor: Hypervisor, vm: string): Promise<ArchiveSource> {
-	const archives = roleOf(hypervisor, 'archives', 'archive a VM with its snapshots', 'back it up without --with-snapshots, or use a local: connection');
-	const inspection = await hypervisor.inspect(vm);
-	assertNoProblems(vm, 'archive', inspection.problems);
-	if (inspection.state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${inspection.state.run}: a whole-VM archive copies its image files as they are, so it must be stopped`, `stop it ('snapdeck stop ${vm}') and run the backup again, or back up without --with-snapshots (the present state, live)`);
-	return archives.archiveImages(inspection);
-}
-
-/** Copies a whole-VM archive's images into archive/ID/, each as it is, private, hashed and durable. */
-async function copyArchive(repo: Repository, vm: string, id: string, source: ArchiveSource, job: JobContext, signal?: AbortSignal): Promise<ArchiveImage[]> {
-	const dir = path.dirname(repo.resolve(vm, archiveFile(id, 'x')));
-	await makeDirs(dir, 'the backup repository');
-	const images: ArchiveImage[] = [];
-	for (const image of source.images) {
-		signal?.throwIfAborted();
-		const target = repo.resolve(vm, archiveFile(id, image.name));
-		await copyFile(image.path, target, constants.COPYFILE_EXCL);
-		await chmod(target, 0o600);
-		// Its backing file by the archive's own name: a header naming the VM's image by an absolute
-		// path would make the archive read the live VM.
-		if (image.backing !== null && (await readQcow2Header(target)).backingName !== image.backing) await new QemuImg(localRunner).rebase(target, image.backing, {unsafe: true});
-		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
-		images.push({name: image.name, backing: image.backing, size: (await stat(target)).size, sha256});
-		if (images.length === 1) job.step('archiving');
-	}
-	return images;
 }
 
 /**
