@@ -1,9 +1,14 @@
 import {rm} from 'node:fs/promises';
 import path from 'node:path';
 import {CommandFailed, localRunner} from '../adapters/exec.js';
-import {sha256File} from './repository.js';
-import type {AuditSource} from '../adapters/hypervisor.js';
+import {sha256File} from './hashing.js';
+import type {Repository} from './repository.js';
+import {writeReceipt} from './receipts.js';
+import type {AuditSource, AuditView} from '../adapters/hypervisor.js';
+import type {BackupPoint, PointAudit} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
+import type {PlanEvent} from '../core/plan.js';
+import type {JobContext} from '../core/progress.js';
 import {formatBytes} from '../core/units.js';
 
 /** How much of a disk one compared range covers: a mismatch is named to this precision. */
@@ -88,3 +93,29 @@ export async function auditDisk(disk: string, source: AuditSource, chain: string
 /** "vda: 64 MiB at 128 MiB, 128 MiB at 1 GiB". */
 export const describeAudit = (audits: readonly DiskAudit[]) =>
 	audits.filter(audit => !audit.ok).map(audit => `${audit.disk}: ${audit.ranges.map(range => `${formatBytes(range.length)} at ${formatBytes(range.start)}`).join(', ') || 'differs'}`).join('; ');
+
+/**
+ * Compares each disk, as it was at the instant of the backup, with what the new point's chain
+ * restores; records the verdict with the point. A difference is a write the dirty bitmap never
+ * saw: the backup fails, naming the disks and ranges, and the next backup is a full.
+ */
+export async function auditBackup(repo: Repository, vm: string, point: BackupPoint, view: AuditView, options: {readonly signal?: AbortSignal; readonly now?: Date; readonly onEvent?: (event: PlanEvent) => void; readonly onWarning?: (text: string) => void}, job: JobContext): Promise<BackupPoint> {
+	job.step('auditing');
+	const began = Date.now();
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `audit ${point.files.map(file => file.disk).join(', ')} of ${vm}: each disk as it was at the backup, against what point ${point.id} restores`, resumed: false});
+	const disks: DiskAudit[] = [];
+	for (const file of point.files) {
+		const source = view.sources[file.disk];
+		if (!source) throw new SnapdeckError('failed', `the audit has no view of ${file.disk}`);
+		disks.push(await auditDisk(file.disk, source, repo.resolve(vm, file.file), file.virtualSize, view.dir, {signal: options.signal}));
+	}
+	const record: PointAudit = {at: (options.now ?? new Date()).toISOString(), ok: disks.every(disk => disk.ok), seconds: Math.round((Date.now() - began) / 100) / 10, disks: disks.map(disk => ({...disk, ranges: [...disk.ranges]}))};
+	const fresh = await repo.read(vm);
+	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, audit: record} : candidate))});
+	options.onEvent?.({type: 'done', index: 0});
+	if (!record.ok) {
+		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
+	}
+	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch((error: Error) => options.onWarning?.(`the audit passed, and no receipt was written: ${error.message}`));
+	return {...point, audit: record};
+}

@@ -3,11 +3,11 @@ import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 import {stateDir} from '../adapters/state/operation-store.js';
 import path from 'node:path';
-import {bootFiles, bootFilesOf, findPoint, type BootTest} from '../core/backup-manifest.js';
+import {bootFiles, bootFilesOf, findPoint, type BackupPoint, type BootTest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {localRunner} from '../adapters/exec.js';
-import {type BootCheck, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
+import {type BootCheck, type BootResult, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
@@ -40,8 +40,27 @@ export const BOOT_TIMEOUT_MS = 90_000;
  */
 export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions, job: JobContext): Promise<BootTest> {
 	const bootTests = roleOf(hypervisor, 'bootTests', 'boot a backup point', 'verify it without --boot, or restore it as a new VM and start that');
+	const {point, work, disks} = await bootOverlays(repo, vm, options.point, job);
+	job.step('overlays');
+	const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
+	const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {
+		signal: options.signal, onCopied: byteProgress(options.onEvent),
+		throwaway: {token: job.token, register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name})},
+		onStarted: () => job.step('booting'),
+		// The point's own kernel and initramfs: a boot test proves the point, never the live VM's folder.
+		bootFiles: bootFilesOf(point, file => repo.resolve(vm, file)),
+	});
+	job.step('judged');
+	const record = await recordBootTest(repo, vm, point, result, options);
+	options.onEvent?.({type: 'done', index: 0});
+	return record;
+}
+
+/** The point to boot, checked, and an overlay on each of its disks' files in a work folder of the job's. */
+async function bootOverlays(repo: Repository, vm: string, id: string, job: JobContext): Promise<{point: BackupPoint; work: string; disks: Record<string, string>}> {
 	const manifest = await repo.read(vm);
-	const point = findPoint(manifest, options.point);
+	const point = findPoint(manifest, id);
 	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): there is nothing to boot`);
 	// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
 	const problems = await repo.chainHeaderProblems(manifest, point.id);
@@ -55,17 +74,11 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 		disks[file.disk] = path.join(work, `${file.disk}.qcow2`);
 		await qemuImg.create(disks[file.disk]!, {backing: repo.resolve(vm, file.file)});
 	}
-	job.step('overlays');
-	const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
-	const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {
-		signal: options.signal, onCopied: byteProgress(options.onEvent),
-		throwaway: {token: job.token, register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name})},
-		onStarted: () => job.step('booting'),
-		// The point's own kernel and initramfs: a boot test proves the point, never the live VM's folder.
-		bootFiles: bootFilesOf(point, file => repo.resolve(vm, file)),
-	});
-	job.step('judged');
+	return {point, work, disks};
+}
+
+/** The verdict with its evidence, kept with the point, and a receipt for a boot that passed. */
+async function recordBootTest(repo: Repository, vm: string, point: BackupPoint, result: BootResult, options: BootTestOptions): Promise<BootTest> {
 	// The evidence, kept with the point: no more readable than the point files.
 	const files = bootFiles(point.id);
 	// Its folders real folders and its files replaced, never written through a link someone put there (the guest chooses what the console says).
@@ -78,6 +91,5 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 	const fresh = await repo.read(vm);
 	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
 	if (record.ok) await writeReceipt(repo, vm, point, 'boot-test', `booted in a throwaway VM from the point's own disks${point.bootFiles.length > 0 ? ', kernel and initramfs' : ''}: ${record.message}`, new Date(Date.parse(record.at) - record.seconds * 1000), options.now).catch((error: Error) => options.onWarning?.(`the point booted, and no receipt was written: ${error.message}`));
-	options.onEvent?.({type: 'done', index: 0});
 	return record;
 }

@@ -1,6 +1,6 @@
 import {lstat, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {bootFilesOf, findPoint} from '../core/backup-manifest.js';
+import {bootFilesOf, findPoint, type BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {assertValidName} from '../core/names.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -41,6 +41,12 @@ export async function releaseInstant(vmDir: string, name: string): Promise<void>
 /** The slowest stream an instant restore takes: QEMU counts its speed in whole bytes per second, and slower than this is no restore. */
 export const MIN_STREAM_RATE = 1024 * 1024;
 
+function assertStreamRate(bytesPerSecond: number | undefined): void {
+	if (bytesPerSecond !== undefined && !(Number.isSafeInteger(bytesPerSecond) && bytesPerSecond >= MIN_STREAM_RATE)) {
+		throw new SnapdeckError('usage', `a stream rate of ${bytesPerSecond} bytes/s: give a whole number of MiB/s, 1 or more`);
+	}
+}
+
 /**
  * Restores a point as a new VM that runs at once: its disks are overlays on the point's files in
  * the repository, the VM is started, then what it still reads from the repository is streamed
@@ -56,28 +62,10 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 	const power = roleOf(hypervisor, 'power', 'start VMs', 'restore with --as NAME (a full copy), then start it');
 	assertValidName('VM', options.as);
 	// QEMU refuses a fraction of a byte per second only after the VM is started: refused before anything is done.
-	if (options.bytesPerSecond !== undefined && !(Number.isSafeInteger(options.bytesPerSecond) && options.bytesPerSecond >= MIN_STREAM_RATE)) {
-		throw new SnapdeckError('usage', `a stream rate of ${options.bytesPerSecond} bytes/s: give a whole number of MiB/s, 1 or more`);
-	}
+	assertStreamRate(options.bytesPerSecond);
 	const began = performance.now();
 	const vmDir = repo.vmDir(vm);
-	const marker = path.join(instantMarkers(vmDir), `${options.as}.json`);
-	const release = await repo.lock(vm, options.command);
-	let point;
-	try {
-		const manifest = await repo.read(vm);
-		point = findPoint(manifest, options.point);
-		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
-		const problems = await repo.chainHeaderProblems(manifest, point.id);
-		if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
-		// Before the VM reads a byte of the point: prune leaves the point (and those under it) alone.
-		await job.registers({kind: 'instant', connection: hypervisor.uri, vm: options.as, marker});
-		await stateFolder(instantMarkers(vmDir), `the instant restores' folder of ${vm}'s backups`);
-		await writeJsonAtomic(marker, {vm: options.as, source: vm, point: point.id, since: new Date().toISOString(), command: options.command, connection: hypervisor.uri, token: job.token});
-		job.step('marked');
-	} finally {
-		await release();
-	}
+	const point = await markInstant(repo, hypervisor.uri, vm, options, job);
 	await job.begin(point.id, `instantly, as VM ${options.as}`);
 	options.onEvent?.({type: 'step', index: 0, total: 2, summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`, resumed: false});
 	await instant.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id}, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file)));
@@ -98,5 +86,30 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 		return {vm: options.as, point: point.id, startedAfterMs};
 	} finally {
 		await unlock();
+	}
+}
+
+/**
+ * The point checked and marked for the instant restore, under the lock of the VM's backups: the
+ * marker, registered in the job's record before it is made, holds prune off the point.
+ */
+async function markInstant(repo: Repository, connection: string, vm: string, options: InstantOptions, job: JobContext): Promise<BackupPoint> {
+	const vmDir = repo.vmDir(vm);
+	const marker = path.join(instantMarkers(vmDir), `${options.as}.json`);
+	const release = await repo.lock(vm, options.command);
+	try {
+		const manifest = await repo.read(vm);
+		const point = findPoint(manifest, options.point);
+		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
+		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+		// Before the VM reads a byte of the point: prune leaves the point (and those under it) alone.
+		await job.registers({kind: 'instant', connection, vm: options.as, marker});
+		await stateFolder(instantMarkers(vmDir), `the instant restores' folder of ${vm}'s backups`);
+		await writeJsonAtomic(marker, {vm: options.as, source: vm, point: point.id, since: new Date().toISOString(), command: options.command, connection, token: job.token});
+		job.step('marked');
+		return point;
+	} finally {
+		await release();
 	}
 }

@@ -13,7 +13,8 @@ import {makeDirs, matchSource} from '../adapters/safe-fs.js';
 import {type Hypervisor, roleOf} from '../adapters/hypervisor.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {partsProgress} from './run-backup.js';
-import {fsyncFile, type Repository} from './repository.js';
+import type {Repository} from './repository.js';
+import {fsyncFile} from '../adapters/state/atomic-file.js';
 
 export interface RestoreOptions {
 	readonly point: string;
@@ -65,6 +66,24 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 	const manifest = await repo.read(vm);
 	const point = findPoint(manifest, options.point);
 	assertRestorable(manifest, point, options.force);
+	await assertChainIntact(repo, vm, manifest, point);
+	const write = diskWriter(repo, vm, manifest, point, options, job);
+	const restored: Restored = {};
+	await job.begin(point.id, options.to === undefined ? `as VM ${options.as}` : `to ${options.to}`);
+	if (options.to !== undefined) {
+		Object.assign(restored, await restoreToPath(point, path.resolve(options.to), write));
+	} else if (point.archive !== null) {
+		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options, job));
+	} else {
+		const restores = roleOf(hypervisor, 'restores', 'create VMs from a backup', 'restore the disks with --to PATH instead');
+		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file))));
+	}
+	options.onEvent?.({type: 'done', index: 0});
+	return restored;
+}
+
+/** Every file of the point and of the points under it there, each backed by what the manifest says. */
+async function assertChainIntact(repo: Repository, vm: string, manifest: Manifest, point: BackupPoint): Promise<void> {
 	for (const member of pointChain(manifest, point.id)) {
 		for (const file of member.files) {
 			if (!(await fileExists(repo.resolve(vm, file.file)))) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${file.file} (of point ${member.id}) is missing from ${repo.vmDir(vm)}`, `run 'snapdeck verify ${vm}' to see which points are intact`);
@@ -72,9 +91,13 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		const headers = await repo.headerProblems(vm, member.files);
 		if (headers.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${headers.join('; ')}`, `the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}', and restore another point`);
 	}
+}
+
+/** Writes one disk of the point into a new image `target`, flattened, durable, and under its name only when whole. */
+function diskWriter(repo: Repository, vm: string, manifest: Manifest, point: BackupPoint, options: RestoreOptions, job: JobContext) {
 	const qemuImg = new QemuImg(localRunner);
 	const progress = disksProgress(manifest, point, options.onEvent);
-	const write = async (disk: string, target: string) => {
+	return async (disk: string, target: string) => {
 		const file = point.files.find(candidate => candidate.disk === disk);
 		if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
 		if (await fileExists(target)) throw new SnapdeckError('refused', `${target} already exists; restore never overwrites a file`, 'choose another path, or move that file away');
@@ -100,29 +123,20 @@ export async function restoreBackup(repo: Repository, hypervisor: Hypervisor, vm
 		}
 		progress.finished(file);
 	};
-	const restored: Restored = {};
-	await job.begin(point.id, options.to === undefined ? `as VM ${options.as}` : `to ${options.to}`);
-	if (options.to !== undefined) {
-		const to = path.resolve(options.to);
-		if (point.files.length === 1) {
-			await write(point.files[0]!.disk, to);
-			restored[point.files[0]!.disk] = to;
-		} else {
-			if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
-			await makeDirs(to, 'the folder to restore into');
-			// Every disk at once: each is its own qemu-img, reading its own chain. All end before a failure is told.
-			const targets = point.files.map(file => [file.disk, path.join(to, `${file.disk}.qcow2`)] as const);
-			await settleAll(targets.map(([disk, target]) => write(disk, target)));
-			for (const [disk, target] of targets) restored[disk] = target;
-		}
-	} else if (point.archive !== null) {
-		Object.assign(restored, await restoreArchive(repo, hypervisor, vm, point, options, job));
-	} else {
-		const restores = roleOf(hypervisor, 'restores', 'create VMs from a backup', 'restore the disks with --to PATH instead');
-		Object.assign(restored, await restores.restoreVm(options.as!, point.definition, point.files.map(file => file.disk), write, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file))));
+}
+
+/** --to: one disk to the file named, several each to `<disk>.qcow2` in the directory named. */
+async function restoreToPath(point: BackupPoint, to: string, write: (disk: string, target: string) => Promise<void>): Promise<Restored> {
+	if (point.files.length === 1) {
+		await write(point.files[0]!.disk, to);
+		return {[point.files[0]!.disk]: to};
 	}
-	options.onEvent?.({type: 'done', index: 0});
-	return restored;
+	if (await stat(to).then(s => !s.isDirectory(), () => false)) throw new SnapdeckError('usage', `point ${point.id} has ${point.files.length} disks, so --to must name a directory, and ${to} is a file`);
+	await makeDirs(to, 'the folder to restore into');
+	// Every disk at once: each is its own qemu-img, reading its own chain. All end before a failure is told.
+	const targets = point.files.map(file => [file.disk, path.join(to, `${file.disk}.qcow2`)] as const);
+	await settleAll(targets.map(([disk, target]) => write(disk, target)));
+	return Object.fromEntries(targets);
 }
 
 /** A whole-VM archive as a new VM: its images copied as they are, so every snapshot can still be reverted to. */

@@ -1,8 +1,7 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type ArchiveImage, type BackupMode, type BackupPoint, type BootFile, type Manifest, type PointAudit} from '../core/backup-manifest.js';
-import {assertNoProblems} from '../core/consistency.js';
+import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type BackupDecision, type BackupMode, type BackupPoint, type BootFile, type Manifest} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -11,14 +10,15 @@ import {settleAll} from '../core/chain.js';
 import {formatBytes} from '../core/units.js';
 import {localRunner} from '../adapters/exec.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
-import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {fileExists} from '../adapters/file-checks.js';
 import {makeDirs} from '../adapters/safe-fs.js';
 import {type AuditView, type BackupDriver, type BackupTarget, type Hypervisor, roleOf} from '../adapters/hypervisor.js';
-import {fsyncFile, sha256File, type Repository} from './repository.js';
+import type {Repository} from './repository.js';
+import {sha256File} from './hashing.js';
+import {fsyncFile} from '../adapters/state/atomic-file.js';
 import {keepKit} from './write-kit.js';
-import {writeReceipt} from './receipts.js';
-import {auditDisk, describeAudit, type DiskAudit} from './audit.js';
+import {auditBackup} from './audit.js';
+import {archiveSource, copyArchive, type ArchiveSource} from './vm-archive.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 
 export interface BackupOptions {
@@ -47,8 +47,6 @@ export interface BackupOptions {
 	 */
 	readonly withSnapshots?: boolean;
 }
-
-type ArchiveSource = {readonly images: ReadonlyArray<{name: string; path: string; backing: string | null}>; readonly definition?: unknown};
 
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
@@ -110,61 +108,6 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
 }
 
 /**
- * Compares each disk, as it was at the instant of the backup, with what the new point's chain
- * restores; records the verdict with the point. A difference is a write the dirty bitmap never
- * saw: the backup fails, naming the disks and ranges, and the next backup is a full.
- */
-async function auditBackup(repo: Repository, vm: string, point: BackupPoint, view: AuditView, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
-	job.step('auditing');
-	const began = Date.now();
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `audit ${point.files.map(file => file.disk).join(', ')} of ${vm}: each disk as it was at the backup, against what point ${point.id} restores`, resumed: false});
-	const disks: DiskAudit[] = [];
-	for (const file of point.files) {
-		const source = view.sources[file.disk];
-		if (!source) throw new SnapdeckError('failed', `the audit has no view of ${file.disk}`);
-		disks.push(await auditDisk(file.disk, source, repo.resolve(vm, file.file), file.virtualSize, view.dir, {signal: options.signal}));
-	}
-	const record: PointAudit = {at: (options.now ?? new Date()).toISOString(), ok: disks.every(disk => disk.ok), seconds: Math.round((Date.now() - began) / 100) / 10, disks: disks.map(disk => ({...disk, ranges: [...disk.ranges]}))};
-	const fresh = await repo.read(vm);
-	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, audit: record} : candidate))});
-	options.onEvent?.({type: 'done', index: 0});
-	if (!record.ok) {
-		throw new SnapdeckError('failed', `the audit of backup ${point.id} of ${vm} failed: the disk does not read as the backup in ${describeAudit(disks)}: writes its dirty bitmap never recorded`, `the point is kept, marked audit: failed; the next backup of ${vm} is a full, which starts a new chain`, 'damaged');
-	}
-	await writeReceipt(repo, vm, point, 'audit', `each disk, as it was at the instant of the backup (image fleecing), read whole and compared with what the point's chain restores: identical`, new Date(began), options.now).catch((error: Error) => options.onWarning?.(`the audit passed, and no receipt was written: ${error.message}`));
-	return {...point, audit: record};
-}
-
-/** The images a whole-VM archive copies; only of a stopped VM, whose images nothing writes meanwhile. */
-async function archiveSource(hypervisor: Hypervisor, vm: string): Promise<ArchiveSource> {
-	const archives = roleOf(hypervisor, 'archives', 'archive a VM with its snapshots', 'back it up without --with-snapshots, or use a local: connection');
-	const inspection = await hypervisor.inspect(vm);
-	assertNoProblems(vm, 'archive', inspection.problems);
-	if (inspection.state.run !== 'stopped') throw new SnapdeckError('refused', `${vm} is ${inspection.state.run}: a whole-VM archive copies its image files as they are, so it must be stopped`, `stop it ('snapdeck stop ${vm}') and run the backup again, or back up without --with-snapshots (the present state, live)`);
-	return archives.archiveImages(inspection);
-}
-
-/** Copies a whole-VM archive's images into archive/ID/, each as it is, private, hashed and durable. */
-async function copyArchive(repo: Repository, vm: string, id: string, source: ArchiveSource, job: JobContext, signal?: AbortSignal): Promise<ArchiveImage[]> {
-	const dir = path.dirname(repo.resolve(vm, archiveFile(id, 'x')));
-	await makeDirs(dir, 'the backup repository');
-	const images: ArchiveImage[] = [];
-	for (const image of source.images) {
-		signal?.throwIfAborted();
-		const target = repo.resolve(vm, archiveFile(id, image.name));
-		await copyFile(image.path, target, constants.COPYFILE_EXCL);
-		await chmod(target, 0o600);
-		// Its backing file by the archive's own name: a header naming the VM's image by an absolute
-		// path would make the archive read the live VM.
-		if (image.backing !== null && (await readQcow2Header(target)).backingName !== image.backing) await new QemuImg(localRunner).rebase(target, image.backing, {unsafe: true});
-		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
-		images.push({name: image.name, backing: image.backing, size: (await stat(target)).size, sha256});
-		if (images.length === 1) job.step('archiving');
-	}
-	return images;
-}
-
-/**
  * Copies what the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI
  * variables) into the point: boot/ID/ROLE, private, hashed and durable. One the previous point
  * holds unchanged is linked, not copied again.
@@ -216,10 +159,55 @@ async function decide(driver: BackupDriver, repo: Repository, manifest: Manifest
 	return decideBackup(mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing, driver.untracked);
 }
 
+/** What the phases of one backup share: the new point as it was recorded (partial), and how it is made. */
+interface BackupRun {
+	readonly driver: BackupDriver;
+	readonly repo: Repository;
+	/** The manifest before the run: what a failed run writes back. */
+	readonly manifest: Manifest;
+	readonly options: BackupOptions;
+	readonly decision: BackupDecision;
+	readonly point: BackupPoint;
+	/** The bitmap the copy starts on each disk, for the next incremental. */
+	readonly bitmap: string;
+	readonly compress: boolean;
+}
+
+/** The backup past runBackup's checks: the point recorded as partial, copied, completed and recorded; a failure undoes it all. */
 async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext, audit: {dir: string} | null): Promise<{point: BackupPoint; view?: AuditView}> {
+	const latest = latestPoint(manifest.points);
+	const run = await partialPoint(driver, repo, manifest, options);
+	const {point, decision} = run;
+	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
+	await repo.write({...manifest, points: [...manifest.points, point]});
+	await job.begin(point.id, `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`);
+	job.step('recorded');
+	let view: AuditView | undefined;
+	try {
+		const {targets, asked, copied} = await copyDisks(run, audit);
+		view = copied?.audit;
+		job.step('copied');
+		if (run.compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options, copied?.why);
+		const complete = await completePoint(run, archive, latest, job);
+		job.step('hashed');
+		await repo.write({...manifest, points: [...manifest.points, complete]});
+		options.onEvent?.({type: 'done', index: 0});
+		// Only now is the previous bitmap no longer needed.
+		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
+		await repo.keepReserve();
+		// restore.sh and RESTORE.md at the repository's root: a point restores even without snapdeck.
+		await keepKit(repo.root);
+		return {point: complete, ...(view ? {view} : {})};
+	} catch (error) {
+		await view?.release().catch(() => undefined);
+		throw await undoBackup(run, error);
+	}
+}
+
+/** The new point as it is recorded before anything is copied: partial, each disk's file backed by the base's file of that disk. */
+async function partialPoint(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions): Promise<BackupRun> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
-	const latest = latestPoint(manifest.points);
 	const decision = await decide(driver, repo, manifest, options.mode, prefix);
 	options.onDecision?.({kind: decision.kind, base: decision.base?.id ?? null, reason: decision.reason});
 	const now = options.now ?? new Date();
@@ -235,65 +223,63 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
 		identity: repo.bindingOf(vm)?.identity ?? manifest.identity, bootFiles: [], audit: null,
 	};
-	// Recorded as partial first: a run killed from here on is cleaned up by the next one.
-	await repo.write({...manifest, points: [...manifest.points, point]});
-	await job.begin(id, `${decision.kind}${decision.reason ? ` (${decision.reason})` : ''}`);
-	job.step('recorded');
-	let view: AuditView | undefined;
-	try {
-		for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
-		const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
-		// An incremental copies what its bitmap marks, not the disks' size.
-		const changed = decision.base?.bitmap && driver.changedBytes ? await driver.changedBytes(decision.base.bitmap) : null;
-		const amount = changed === null ? size : `${formatBytes(changed)} changed since ${decision.base!.id}, of ${size}`;
-		const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
-		const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
-		const asked = compress && driver.compresses;
-		const copied = await driver.copy({
-			bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
-			targets, ...(audit ? {audit} : {}),
-		});
-		view = copied?.audit;
-		job.step('copied');
-		if (compress && !(copied?.compressed ?? asked)) await compressAfter(targets, options, copied?.why);
-		if (archive) {
-			options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
-		}
-		const archived = archive ? await copyArchive(repo, vm, id, archive, job, options.signal) : null;
-		const bootFiles = await copyBootFiles(repo, vm, id, driver.bootFiles ?? [], latest, options.signal);
-		// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
-		const complete: BackupPoint = {
-			...point, state: 'complete', archive: archived, bootFiles, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
-			files: await Promise.all(files.map(async file => {
-				const absolute = repo.resolve(vm, file.file);
-				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
-				await chmod(absolute, 0o600);
-				const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
-				return {...file, size: await repo.fileSize(vm, file.file), sha256};
-			})),
-		};
-		job.step('hashed');
-		await repo.write({...manifest, points: [...manifest.points, complete]});
-		options.onEvent?.({type: 'done', index: 0});
-		// Only now is the previous bitmap no longer needed.
-		if (latest?.bitmap) await driver.removeBitmap(latest.bitmap).catch(() => undefined);
-		await repo.keepReserve();
-		// restore.sh and RESTORE.md at the repository's root: a point restores even without snapdeck.
-		await keepKit(repo.root);
-		return {point: complete, ...(view ? {view} : {})};
-	} catch (error) {
-		// Leave the repository, and the VM's bitmaps, exactly as they were.
-		await view?.release().catch(() => undefined);
-		await driver.removeBitmap(bitmap).catch(() => undefined);
-		for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
-		await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});
-		await rm(path.dirname(repo.resolve(vm, bootFileOf(id, 'kernel'))), {recursive: true, force: true});
-		await repo.write(manifest);
-		const cancelled = options.signal?.aborted ?? false;
-		const {message, code} = describeError(error);
-		const noSpace = code === 'no-space' || /No space left|ENOSPC/i.test(message);
-		const hint = noSpace ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
-		throw new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint, cancelled ? 'cancelled' : noSpace ? 'no-space' : code);
+	return {driver, repo, manifest, options, decision, point, bitmap, compress};
+}
+
+/** Every disk into its point file, in one copy of the driver's (compressed where it can), and what it left to do. */
+async function copyDisks(run: BackupRun, audit: {dir: string} | null) {
+	const {driver, repo, decision, options, point: {files}} = run;
+	const vm = run.manifest.vm;
+	for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
+	const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
+	// An incremental copies what its bitmap marks, not the disks' size.
+	const changed = decision.base?.bitmap && driver.changedBytes ? await driver.changedBytes(decision.base.bitmap) : null;
+	const amount = changed === null ? size : `${formatBytes(changed)} changed since ${decision.base!.id}, of ${size}`;
+	const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
+	const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
+	const asked = run.compress && driver.compresses;
+	const copied = await driver.copy({
+		bitmap: run.bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
+		targets, ...(audit ? {audit} : {}),
+	});
+	return {targets, asked, copied};
+}
+
+/** The point as complete: the archive and boot files copied in, and each disk's file private, durable and hashed. */
+async function completePoint(run: BackupRun, archive: ArchiveSource | null, latest: BackupPoint | null | undefined, job: JobContext): Promise<BackupPoint> {
+	const {driver, repo, options, point} = run;
+	const vm = run.manifest.vm;
+	if (archive) {
+		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
 	}
+	const archived = archive ? await copyArchive(repo, vm, point.id, archive, job, options.signal) : null;
+	const bootFiles = await copyBootFiles(repo, vm, point.id, driver.bootFiles ?? [], latest, options.signal);
+	// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
+	return {
+		...point, state: 'complete', archive: archived, bootFiles, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
+		files: await Promise.all(point.files.map(async file => {
+			const absolute = repo.resolve(vm, file.file);
+			// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
+			await chmod(absolute, 0o600);
+			const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
+			return {...file, size: await repo.fileSize(vm, file.file), sha256};
+		})),
+	};
+}
+
+/** Leaves the repository, and the VM's bitmaps, exactly as they were; the error to throw, saying so. */
+async function undoBackup(run: BackupRun, error: unknown): Promise<SnapdeckError> {
+	const {driver, repo, manifest, options, point: {id, files}} = run;
+	const vm = manifest.vm;
+	await driver.removeBitmap(run.bitmap).catch(() => undefined);
+	for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
+	await rm(path.dirname(repo.resolve(vm, archiveFile(id, 'x'))), {recursive: true, force: true});
+	await rm(path.dirname(repo.resolve(vm, bootFileOf(id, 'kernel'))), {recursive: true, force: true});
+	await repo.write(manifest);
+	const cancelled = options.signal?.aborted ?? false;
+	const {message, code} = describeError(error);
+	const noSpace = code === 'no-space' || /No space left|ENOSPC/i.test(message);
+	const hint = noSpace ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
+	return new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint, cancelled ? 'cancelled' : noSpace ? 'no-space' : code);
 }

@@ -1,6 +1,6 @@
 import {lstat, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, findPoint, pointChain, type BackupPoint} from '../core/backup-manifest.js';
+import {archiveFile, findPoint, pointChain, type BackupFile, type BackupPoint, type Manifest} from '../core/backup-manifest.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
 import {formatBytes} from '../core/units.js';
@@ -9,7 +9,8 @@ import {fileExists} from '../adapters/file-checks.js';
 import {isUnwritable, stateFolder} from '../adapters/safe-fs.js';
 import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
-import {sha256File, type Repository} from './repository.js';
+import type {Repository} from './repository.js';
+import {sha256File} from './hashing.js';
 import {writeReceipt} from './receipts.js';
 
 export interface VerifyOptions {
@@ -45,67 +46,92 @@ export interface PointVerdict {
  * in the manifest.
  */
 export async function verifyBackups(repo: Repository, vm: string, options: VerifyOptions, job: JobContext, unwritable = false): Promise<PointVerdict[]> {
-	{
-		const manifest = await repo.read(vm);
-		const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
-		if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
-		const qemuImg = new QemuImg(localRunner);
-		const fileProblems = new Map<string, string[]>();
-		// Progress in bytes: each file of the points' chains read once, their archives, and what a restore test writes.
-		const chainFiles = new Map(points.flatMap(point => {
-			try {
-				return pointChain(manifest, point.id).flatMap(member => member.files.map(file => [file.file, file.size] as const));
-			} catch {
-				return [];
-			}
-		}));
-		const total = [...chainFiles.values()].reduce((sum, size) => sum + size, 0) + points.reduce((sum, point) => sum + point.bootFiles.reduce((inner, boot) => inner + boot.size, 0), 0)
-			+ points.reduce((sum, point) => sum + (point.archive ?? []).reduce((inner, image) => inner + image.size, 0) + (options.restoreTest ? point.files.reduce((inner, file) => inner + file.virtualSize, 0) : 0), 0);
-		const progress = byteProgress(options.onEvent);
-		let done = 0;
-		const read = (bytes: number) => progress((done += bytes), total);
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `verify ${points.length === 1 ? `point ${points[0]!.id}` : `${points.length} points`} of ${vm}: read ${formatBytes(total)}${options.restoreTest ? ', with a restore test' : ''}`, resumed: false});
-		const checkFile = async (file: BackupPoint['files'][number]) => {
-			if (fileProblems.has(file.file)) return;
-			options.signal?.throwIfAborted();
-			options.onFile?.(file.file);
-			const absolute = repo.resolve(vm, file.file);
-			const problems: string[] = [];
-			if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
-			else {
-				problems.push(...(await repo.headerProblems(vm, [file])));
-				if ((await sha256File(absolute, options.signal, read)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
-				const check = await qemuImg.check(absolute).catch((error: Error) => ({'check-errors': 1, corruptions: 0, leaks: 0, message: error.message}));
-				if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) problems.push(`${file.file} fails qemu-img check (${check.corruptions ?? 0} corruptions, ${check['check-errors']} errors)`);
-			}
-			fileProblems.set(file.file, problems);
-		};
-		const verdicts: PointVerdict[] = [];
-		job.step('hashing');
-		for (const point of points) {
-			const problems: string[] = [];
-			if (point.state !== 'complete') problems.push(`point ${point.id} is partial (an interrupted backup)`);
-			let chain: BackupPoint[] = [];
-			try {
-				chain = pointChain(manifest, point.id);
-			} catch (error) {
-				problems.push(errorMessage(error));
-			}
-			for (const member of chain) {
-				for (const file of member.files) {
-					await checkFile(file);
-					problems.push(...fileProblems.get(file.file)!.map(problem => (member === point ? problem : `${problem}, which point ${point.id} builds on`)));
-				}
-			}
-			if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal, read)));
-			problems.push(...(await bootFileProblems(repo, vm, point, options.signal, read)));
-			if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, qemuImg, job, options.signal, read)));
-			verdicts.push({id: point.id, ok: problems.length === 0, problems});
+	const manifest = await repo.read(vm);
+	const points = options.point === undefined ? manifest.points.filter(point => point.state === 'complete') : [findPoint(manifest, options.point)];
+	if (points.length === 0) throw new SnapdeckError('not-found', `there are no backups of ${vm} in ${repo.root}`, `take one with 'snapdeck backup ${vm}'`, 'no-backups');
+	const qemuImg = new QemuImg(localRunner);
+	const total = bytesToRead(manifest, points, options.restoreTest ?? false);
+	const progress = byteProgress(options.onEvent);
+	let done = 0;
+	const read = (bytes: number) => progress((done += bytes), total);
+	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `verify ${points.length === 1 ? `point ${points[0]!.id}` : `${points.length} points`} of ${vm}: read ${formatBytes(total)}${options.restoreTest ? ', with a restore test' : ''}`, resumed: false});
+	const run: VerifyRun = {repo, vm, manifest, qemuImg, job, options, read, fileProblems: fileChecker(repo, vm, qemuImg, options, read)};
+	const verdicts: PointVerdict[] = [];
+	job.step('hashing');
+	for (const point of points) verdicts.push(await verifyPoint(run, point));
+	options.onEvent?.({type: 'done', index: 0});
+	if (!unwritable) await recordVerdicts(repo, vm, verdicts, options);
+	return verdicts;
+}
+
+/** Progress in bytes: each file of the points' chains read once, their boot files and archives, and what a restore test writes. */
+function bytesToRead(manifest: Manifest, points: readonly BackupPoint[], restoreTest: boolean): number {
+	const chainFiles = new Map(points.flatMap(point => {
+		try {
+			return pointChain(manifest, point.id).flatMap(member => member.files.map(file => [file.file, file.size] as const));
+		} catch {
+			return [];
 		}
-		options.onEvent?.({type: 'done', index: 0});
-		if (!unwritable) await recordVerdicts(repo, vm, verdicts, options);
-		return verdicts;
+	}));
+	return [...chainFiles.values()].reduce((sum, size) => sum + size, 0) + points.reduce((sum, point) => sum + point.bootFiles.reduce((inner, boot) => inner + boot.size, 0), 0)
+		+ points.reduce((sum, point) => sum + (point.archive ?? []).reduce((inner, image) => inner + image.size, 0) + (restoreTest ? point.files.reduce((inner, file) => inner + file.virtualSize, 0) : 0), 0);
+}
+
+/** What the points of one verification share: each point file is checked once, however many points build on it. */
+interface VerifyRun {
+	readonly repo: Repository;
+	readonly vm: string;
+	readonly manifest: Manifest;
+	readonly qemuImg: QemuImg;
+	readonly job: JobContext;
+	readonly options: VerifyOptions;
+	/** Told the bytes each read brought. */
+	readonly read: (bytes: number) => void;
+	readonly fileProblems: (file: BackupFile) => Promise<readonly string[]>;
+}
+
+/** A point file's problems: there, backed as recorded, its sha256 and qemu-img check; found once per file and kept. */
+function fileChecker(repo: Repository, vm: string, qemuImg: QemuImg, options: VerifyOptions, read: (bytes: number) => void) {
+	const found = new Map<string, string[]>();
+	return async (file: BackupFile): Promise<readonly string[]> => {
+		const known = found.get(file.file);
+		if (known) return known;
+		options.signal?.throwIfAborted();
+		options.onFile?.(file.file);
+		const absolute = repo.resolve(vm, file.file);
+		const problems: string[] = [];
+		if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
+		else {
+			problems.push(...(await repo.headerProblems(vm, [file])));
+			if ((await sha256File(absolute, options.signal, read)) !== file.sha256) problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
+			const check = await qemuImg.check(absolute).catch((error: Error) => ({'check-errors': 1, corruptions: 0, leaks: 0, message: error.message}));
+			if (check['check-errors'] > 0 || (check.corruptions ?? 0) > 0) problems.push(`${file.file} fails qemu-img check (${check.corruptions ?? 0} corruptions, ${check['check-errors']} errors)`);
+		}
+		found.set(file.file, problems);
+		return problems;
+	};
+}
+
+/** One point's verdict: its chain's files, its archive, its boot files, and with restoreTest a restore of each disk. */
+async function verifyPoint(run: VerifyRun, point: BackupPoint): Promise<PointVerdict> {
+	const {repo, vm, options} = run;
+	const problems: string[] = [];
+	if (point.state !== 'complete') problems.push(`point ${point.id} is partial (an interrupted backup)`);
+	let chain: BackupPoint[] = [];
+	try {
+		chain = pointChain(run.manifest, point.id);
+	} catch (error) {
+		problems.push(errorMessage(error));
 	}
+	for (const member of chain) {
+		for (const file of member.files) {
+			problems.push(...(await run.fileProblems(file)).map(problem => (member === point ? problem : `${problem}, which point ${point.id} builds on`)));
+		}
+	}
+	if (point.archive !== null) problems.push(...(await archiveProblems(repo, vm, point, options.signal, run.read)));
+	problems.push(...(await bootFileProblems(repo, vm, point, options.signal, run.read)));
+	if (options.restoreTest && problems.length === 0) problems.push(...(await restoreTest(repo, vm, point, run.qemuImg, run.job, options.signal, run.read)));
+	return {id: point.id, ok: problems.length === 0, problems};
 }
 
 /** A whole-VM archive's images: there, backed as recorded, and unchanged since they were written. */

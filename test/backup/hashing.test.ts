@@ -2,7 +2,7 @@ import {createHash, randomBytes} from 'node:crypto';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {sha256File} from '../../source/backup/repository.js';
+import {sha256File} from '../../source/backup/hashing.js';
 import {tempDir} from '../helpers/lab.js';
 
 describe('the checksums of points', () => {

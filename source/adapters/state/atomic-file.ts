@@ -12,6 +12,11 @@ async function fsyncPath(file: string, flags: string) {
 	}
 }
 
+/** Makes a file's data and its directory entry durable. */
+export async function fsyncFile(file: string): Promise<void> {
+	for (const target of [file, path.dirname(file)]) await fsyncPath(target, 'r');
+}
+
 /**
  * Replaces `file` with `content` so that a crash at any moment leaves either the old or the new
  * content: write a temp file beside it, fsync it, rename it over, fsync the directory. With
