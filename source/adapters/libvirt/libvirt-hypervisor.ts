@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {copyFile, mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../../core/user-dirs.js';
@@ -13,11 +13,8 @@ import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {VmIdentity} from '../../core/identity.js';
-import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
-import {judgeBoot, type AgentLink} from '../boot-check.js';
-import {execInGuest, type AgentCommand} from '../guest-agent.js';
+import type {BackupDriver, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
-import {processAlive} from '../file-checks.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {acquireLock, lockHolder} from '../state/lock.js';
@@ -29,10 +26,12 @@ import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
-import {asNewDomain, asRestoredSnapshot, asThrowawayDomain, withBootFiles} from './domain-edit.js';
+import {asNewDomain, asRestoredSnapshot, withBootFiles} from './domain-edit.js';
 import {libvirtExecutor} from './libvirt-executor.js';
 import {withXmlFile} from './xml-file.js';
-import {removeThrowawayDomain, stageOnHost} from './boot-staging.js';
+import {removeThrowawayDomain} from './boot-staging.js';
+import {bootThrowawayDomain} from './boot-domain.js';
+import type {LibvirtConnection} from './connection.js';
 import {domainRows, runState} from './inventory.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
@@ -51,6 +50,8 @@ type LibvirtArchive = z.infer<typeof LibvirtArchive>;
 export class LibvirtHypervisor implements Hypervisor {
 	private readonly virsh: Virsh;
 	private readonly qemuImg: QemuImg;
+	/** What the role modules use of this connection. */
+	private readonly connection: LibvirtConnection;
 
 	/** `host`: where the domains' images are, for what snapdeck does to them itself (qemu-img, files). */
 	readonly roles: Roles;
@@ -62,7 +63,8 @@ export class LibvirtHypervisor implements Hypervisor {
 			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
 			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => this.restoreVm(name, definition, disks, write, bootFiles)},
-			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: (name, token) => this.removeThrowaway(name, token)},
+			// removeThrowawayDomain: only a transient domain whose name carries the job's token.
+			bootTests: {bootThrowaway: (...args) => bootThrowawayDomain(this.connection, ...args), removeThrowaway: (name, token) => removeThrowawayDomain(this.virsh, uri, name, token)},
 			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 			watching: {lockHolder: vm => this.lockHolder(vm)},
@@ -80,6 +82,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		} : {};
 		this.virsh = new Virsh(uri, runner);
 		this.qemuImg = new QemuImg(host.runner);
+		this.connection = {uri, virsh: this.virsh, qemuImg: this.qemuImg, host, domainNames: () => this.domainNames(), inspect: vm => this.inspect(vm), folderOf: vm => this.folderOf(vm)};
 	}
 
 	/** Where snapdeck keeps a domain's lock, pending operation and journal (libvirt keeps the rest). */
@@ -452,80 +455,6 @@ export class LibvirtHypervisor implements Hypervisor {
 		}
 		await rm(this.instantFile(vm), {force: true});
 		return running ? 'running' : 'stopped';
-	}
-
-	/**
-	 * Boots a point as a transient domain on the connection's libvirtd (asThrowawayDomain: no
-	 * network, destroyed when the guest powers off or resets), judges it as the local adapter does,
-	 * takes a screenshot through QEMU's monitor, and destroys it, always. On a remote host the
-	 * point's layers are first copied into a private folder beside the domain's images there
-	 * (stageOnHost), which goes with the domain.
-	 */
-	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
-		const {signal} = options;
-		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
-		// Its name carries the job's token: recover destroys it by that after a kill, and nothing else.
-		const name = options.throwaway ? `${vm}-boottest-${options.throwaway.token}` : `${vm}-boottest-${process.pid}`;
-		// A throwaway domain of an older snapdeck's boot test that was killed: its name carries that
-		// snapdeck's pid; one whose process is gone is destroyed before this test.
-		for (const leftover of await this.domainNames()) {
-			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
-			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
-		}
-		const live = this.host === localHost ? undefined : await this.inspect(vm).then(inspection => inspection.state.definition.disks[0]?.file, () => undefined);
-		const staged = this.host === localHost ? null : await stageOnHost(this.host, live, definition, disks, options);
-		// The point's own kernel, initramfs and UEFI variables (never the live domain's), copied to the host where it is another.
-		const boot: Record<string, string> = {};
-		for (const file of domainBootFiles(definition)) {
-			const own = options.bootFiles?.[file.path];
-			if (own === undefined && file.role !== 'nvram') throw new SnapdeckError('refused', `the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
-			if (own === undefined) {
-				// No variables of its own: the throwaway starts with fresh ones, never the live domain's file.
-				boot[file.path] = '';
-				continue;
-			}
-			// UEFI writes its variables: into a copy of the point's, never the point's own.
-			const there = staged === null ? (file.role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, file.role);
-			if (staged !== null) await this.host.push(own, there, {signal});
-			else if (there !== own) await copyFile(own, there);
-			boot[file.path] = there;
-		}
-		const there = staged?.dir ?? work;
-		const files = {console: path.join(there, 'console.log')};
-		const readConsole = staged === null
-			? () => readFile(files.console, 'utf8').catch(() => '')
-			: () => this.host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
-		try {
-			const began = performance.now();
-			await options.throwaway?.register(name);
-			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files, new Map(Object.entries(boot))), file => this.virsh.run(['create', '--file', file]));
-			options.onStarted?.();
-			// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
-			const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
-				(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
-			const agent: AgentLink = {
-				ping: () => agentCommand('guest-ping').then(() => true, () => false),
-				exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
-			};
-			const verdict = await judgeBoot({readConsole, agent, check, signal, stopped: async () => {
-				const state = await this.virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
-				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
-			}});
-			const png = path.join(work, 'screen.png');
-			const shotThere = path.join(there, 'screen.png');
-			const shot = await this.virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: shotThere, format: 'png'}})])
-				.then(async () => (staged === null ? undefined : this.host.fetch(shotThere, png)))
-				.then(() => readFile(png), () => null);
-			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readConsole(), screenshot: shot};
-		} finally {
-			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
-			if (staged !== null) await this.host.removeDir(staged.dir).catch(() => undefined);
-		}
-	}
-
-	/** See removeThrowawayDomain: only a transient domain whose name carries the job's token. */
-	async removeThrowaway(name: string, token: string): Promise<{removed?: string; left?: string}> {
-		return removeThrowawayDomain(this.virsh, this.uri, name, token);
 	}
 
 	async canQuiesce(vm: string): Promise<boolean> {
