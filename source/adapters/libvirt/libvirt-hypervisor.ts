@@ -1,10 +1,9 @@
 import {createHash} from 'node:crypto';
-import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdir, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../../core/user-dirs.js';
 import {z} from 'zod';
-import {ARCHIVE_IMAGE_NAME} from '../../core/backup-manifest.js';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmSummary} from '../../core/model.js';
@@ -26,25 +25,15 @@ import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
-import {asNewDomain, asRestoredSnapshot, withBootFiles} from './domain-edit.js';
 import {libvirtExecutor} from './libvirt-executor.js';
-import {withXmlFile} from './xml-file.js';
 import {removeThrowawayDomain} from './boot-staging.js';
 import {bootThrowawayDomain} from './boot-domain.js';
 import type {LibvirtConnection} from './connection.js';
+import {archiveDomain, restoreDomainArchive} from './domain-archive.js';
+import {restoreDomain} from './domain-restore.js';
 import {domainRows, runState} from './inventory.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
-
-/** What a libvirt whole-VM archive records to define the domain and its snapshots again. */
-const LibvirtArchive = z.object({
-	domain: z.string().includes('<domain'),
-	snapshots: z.array(z.object({name: z.string(), xml: z.string().includes('<domainsnapshot')})),
-	current: z.string().nullable(),
-	/** Each archive image's path when it was archived, by its name in the archive. */
-	images: z.record(z.string().regex(ARCHIVE_IMAGE_NAME), z.string()),
-});
-type LibvirtArchive = z.infer<typeof LibvirtArchive>;
 
 /** A local libvirt connection (qemu:///system, qemu:///session, test:///default) through virsh. */
 export class LibvirtHypervisor implements Hypervisor {
@@ -62,7 +51,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		this.roles = {
 			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => this.restoreVm(name, definition, disks, write, bootFiles)},
+			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => restoreDomain(this.connection, name, definition, disks, write, bootFiles)},
 			// removeThrowawayDomain: only a transient domain whose name carries the job's token.
 			bootTests: {bootThrowaway: (...args) => bootThrowawayDomain(this.connection, ...args), removeThrowaway: (name, token) => removeThrowawayDomain(this.virsh, uri, name, token)},
 			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
@@ -70,7 +59,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			watching: {lockHolder: vm => this.lockHolder(vm)},
 			// What a remote host cannot do yet: each reads or writes images on this machine's side.
 			...(remote ? {} : {
-				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (name, definition, images, copy) => this.restoreArchive(name, definition, images, copy)},
+				archives: {archiveImages: inspection => archiveDomain(this.connection, inspection), restoreArchive: (name, definition, images, copy) => restoreDomainArchive(this.connection, name, definition, images, copy)},
 				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
 				instantRestores: {instantVm: (name, definition, backings, instant) => this.instantVm(name, definition, backings, instant), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
 			}),
@@ -246,116 +235,6 @@ export class LibvirtHypervisor implements Hypervisor {
 		});
 	}
 
-	/**
-	 * A new domain from a backup: the recorded definition under a new name, UUID and MAC addresses,
-	 * its disks restored beside the original domain's images as NAME-<disk>.qcow2.
-	 */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, bootFiles: Readonly<Record<string, string>> = {}) {
-		assertValidName('VM', name);
-		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
-		const original = parseDomainXml(definition).disks;
-		const sources = new Map(disks.map(disk => [disk, path.join(path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'), `${name}-${disk}.qcow2`)]));
-		for (const file of sources.values()) {
-			if (await this.host.exists(file)) throw new SnapdeckError('refused', `${file} already exists on ${this.host.name}; snapdeck never overwrites an image`, 'choose another name with --as, or move the file away');
-		}
-		const written: string[] = [];
-		// On a remote host each disk is restored here first, then copied there over ssh.
-		const staging = this.host === localHost ? null : await mkdtemp(path.join(os.tmpdir(), 'snapdeck-restore-'));
-		try {
-			for (const [disk, file] of sources) {
-				const local = staging === null ? file : path.join(staging, `${disk}.qcow2`);
-				await write(disk, local);
-				written.push(file);
-				if (staging !== null) {
-					await this.host.push(local, file);
-					await rm(local, {force: true});
-				}
-			}
-			// The point's kernel, initramfs and UEFI variables, beside the new disks: the new domain starts without the old one's.
-			const boot = new Map<string, string>();
-			const folder = path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x');
-			for (const file of domainBootFiles(definition)) {
-				const own = bootFiles[file.path];
-				if (own === undefined) continue;
-				const there = path.join(folder, `${name}-${file.role}${file.role === 'nvram' ? '.fd' : ''}`);
-				await this.host.push(own, there);
-				written.push(there);
-				boot.set(file.path, there);
-			}
-			await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file => this.virsh.run(['define', '--file', file]));
-			return Object.fromEntries(sources);
-		} catch (error) {
-			for (const file of written) await this.host.remove(file);
-			throw error;
-		} finally {
-			if (staging !== null) await rm(staging, {recursive: true, force: true});
-		}
-	}
-
-	/**
-	 * A stopped domain's whole-VM archive: every image of its snapshot tree (by file name, so
-	 * images of one archive need distinct names), the inactive domain XML, and each snapshot's XML
-	 * (parents first) with which one is current.
-	 */
-	async archiveImages({state}: Inspection) {
-		const vm = state.definition.name;
-		if (this.host !== localHost) throw new SnapdeckError('refused', `archiving a domain of a remote host (${this.uri}) with its snapshots is not supported yet`, 'back it up without --with-snapshots, or run snapdeck on that host');
-		const images = Object.values(state.images).map(image => ({name: path.basename(image.file), path: image.file, backing: image.backing === null ? null : path.basename(image.backing)}));
-		const clash = images.find((image, index) => images.findIndex(other => other.name === image.name) !== index);
-		if (clash) throw new SnapdeckError('refused', `${vm} has two images named ${clash.name} (in different folders), which one archive cannot hold`, 'back it up without --with-snapshots');
-		const unnamed = images.find(image => !ARCHIVE_IMAGE_NAME.test(image.name));
-		if (unnamed) throw new SnapdeckError('refused', `${vm} has an image named ${JSON.stringify(unnamed.name)}, which an archive cannot hold (letters, digits, '.', '_', '+' and '-' only)`, 'back it up without --with-snapshots');
-		const order: string[] = [];
-		const add = (name: string) => {
-			const snapshot = state.definition.snapshots.find(candidate => candidate.name === name)!;
-			if (snapshot.parent !== null && !order.includes(snapshot.parent)) add(snapshot.parent);
-			if (!order.includes(name)) order.push(name);
-		};
-		for (const snapshot of state.definition.snapshots) add(snapshot.name);
-		const [domain, ...snapshots] = await this.virsh.batch([['dumpxml', '--domain', vm, '--inactive', '--security-info'], ...order.map(name => ['snapshot-dumpxml', '--domain', vm, '--snapshotname', name, '--security-info'])]);
-		const definition: LibvirtArchive = {domain: domain!, snapshots: order.map((name, index) => ({name, xml: snapshots[index]!})), current: state.definition.current, images: Object.fromEntries(images.map(image => [image.name, image.path]))};
-		return {images, definition};
-	}
-
-	/**
-	 * A new domain from a whole-VM archive: its images in a new folder `NAME` beside the original
-	 * domain's first disk, the domain defined from the recorded XML (new name, UUID and MAC
-	 * addresses), then each snapshot redefined on it, parents first, with every path renamed.
-	 */
-	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
-		assertValidName('VM', name);
-		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring a whole-VM archive onto a remote host (${this.uri}) is not supported yet`, 'restore the present state with --as (without the snapshots), or run snapdeck on that host');
-		const parsed = LibvirtArchive.safeParse(definition);
-		if (!parsed.success) throw new SnapdeckError('refused', 'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-		const archive = parsed.data;
-		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
-		const original = parseDomainXml(archive.domain).disks;
-		const folder = path.join(path.dirname(original[0]?.file ?? '/var/lib/libvirt/images/x'), name);
-		if (await this.host.exists(folder)) throw new SnapdeckError('refused', `${folder} already exists; snapdeck never overwrites it`, 'choose another name with --as, or move it away');
-		const renames = new Map(Object.entries(archive.images).filter(([image]) => images.includes(image)).map(([image, old]) => [old, path.join(folder, image)]));
-		const missing = original.filter(disk => !renames.has(disk.file)).map(disk => disk.file);
-		if (missing.length > 0) throw new SnapdeckError('refused', `the archive does not hold ${missing.join(', ')}, which the domain runs on`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
-		await mkdir(folder, {mode: 0o711});
-		let defined = false;
-		try {
-			for (const image of images) await copy(image, path.join(folder, image));
-			await withXmlFile(asNewDomain(archive.domain, name, new Map(original.map(disk => [disk.target, renames.get(disk.file)!]))), file => this.virsh.run(['define', '--file', file]));
-			defined = true;
-			const uuid = (await this.virsh.run(['domuuid', '--domain', name])).trim();
-			for (const snapshot of archive.snapshots) {
-				const current = snapshot.name === archive.current ? ['--current'] : [];
-				await withXmlFile(asRestoredSnapshot(snapshot.xml, name, uuid, renames), file => this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', file, '--redefine', ...current]));
-			}
-			return Object.fromEntries(original.map(disk => [disk.target, renames.get(disk.file)!]));
-		} catch (error) {
-			// The domain and the folder are new and ours: nothing of them is kept from a failed restore.
-			if (defined) await this.virsh.run(['undefine', '--domain', name, '--snapshots-metadata']).catch(() => undefined);
-			await rm(folder, {recursive: true, force: true});
-			throw error;
-		}
-	}
-
 	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {
 		if (state.run !== 'running') return null;
 		const vm = state.definition.name;
@@ -406,7 +285,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	 */
 	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
 		if (this.host !== localHost) throw new SnapdeckError('refused', `no instant restore onto a remote libvirt host (${this.uri}): the new domain would read the repository on this machine across the network until its data is in, and a lost connection would fail its disk under the guest`, 'restore with --as NAME (a full copy there), then start it');
-		const overlays = await this.restoreVm(name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
+		const overlays = await restoreDomain(this.connection, name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
 		await mkdir(stateDir(this.folderOf(name)), {recursive: true, mode: 0o700});
 		await writeJsonAtomic(this.instantFile(name), instant);
 		return overlays;
