@@ -1,9 +1,7 @@
 import {createHash} from 'node:crypto';
-import {mkdir, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../../core/user-dirs.js';
-import {z} from 'zod';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmSummary} from '../../core/model.js';
@@ -19,7 +17,6 @@ import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {acquireLock, lockHolder} from '../state/lock.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {stateFolder} from '../safe-fs.js';
-import {writeJsonAtomic} from '../state/atomic-file.js';
 import {checkDamage, QemuImg} from '../qemu/qemu-img.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
@@ -31,6 +28,7 @@ import {bootThrowawayDomain} from './boot-domain.js';
 import type {LibvirtConnection} from './connection.js';
 import {archiveDomain, restoreDomainArchive} from './domain-archive.js';
 import {restoreDomain} from './domain-restore.js';
+import {domainInstant, finishInstantDomain, instantDomain} from './instant-domain.js';
 import {domainRows, runState} from './inventory.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
@@ -61,7 +59,7 @@ export class LibvirtHypervisor implements Hypervisor {
 			...(remote ? {} : {
 				archives: {archiveImages: inspection => archiveDomain(this.connection, inspection), restoreArchive: (name, definition, images, copy) => restoreDomainArchive(this.connection, name, definition, images, copy)},
 				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-				instantRestores: {instantVm: (name, definition, backings, instant) => this.instantVm(name, definition, backings, instant), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+				instantRestores: {instantVm: (name, definition, backings, instant) => instantDomain(this.connection, name, definition, backings, instant), instantOf: vm => domainInstant(this.connection, vm), finishInstant: (vm, options) => finishInstantDomain(this.connection, vm, options)},
 			}),
 		};
 		this.unavailable = remote ? {
@@ -169,7 +167,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		return preflight(state, plan, {
-			instant: () => this.instantOf(vm),
+			instant: () => domainInstant(this.connection, vm),
 			quiesceProblem: () => this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).then(() => null, (error: Error) => ({
 				message: `cannot quiesce ${vm}: ${error.message.replace(/^virsh qemu-agent-command on \S+ failed: /, '')}`,
 				hint: 'take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain',
@@ -272,68 +270,6 @@ export class LibvirtHypervisor implements Hypervisor {
 		if (state.run !== 'running') return false;
 		await this.virsh.run(['destroy', '--domain', vm]);
 		return 'through virsh destroy';
-	}
-
-	private instantFile(vm: string) {
-		return path.join(stateDir(this.folderOf(vm)), 'instant.json');
-	}
-
-	/**
-	 * A new domain whose disks are overlays (beside the original domain's images, as
-	 * NAME-<disk>.qcow2) on a backup point's files in the repository, its instant restore recorded
-	 * in snapdeck's state folder of the domain.
-	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
-		if (this.host !== localHost) throw new SnapdeckError('refused', `no instant restore onto a remote libvirt host (${this.uri}): the new domain would read the repository on this machine across the network until its data is in, and a lost connection would fail its disk under the guest`, 'restore with --as NAME (a full copy there), then start it');
-		const overlays = await restoreDomain(this.connection, name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
-		await mkdir(stateDir(this.folderOf(name)), {recursive: true, mode: 0o700});
-		await writeJsonAtomic(this.instantFile(name), instant);
-		return overlays;
-	}
-
-	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
-		const text = await readFile(this.instantFile(vm), 'utf8').catch(() => null);
-		return text === null ? null : z.object({repository: z.string(), point: z.string()}).parse(JSON.parse(text));
-	}
-
-	/**
-	 * Pulls what an instantly restored domain still reads from the repository into its disks:
-	 * running, by virsh blockpull (waiting for a pull a killed snapdeck left running first);
-	 * stopped, offline with `qemu-img rebase -b ''` (safe mode), and it stays stopped. The caller
-	 * holds its lock.
-	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
-		if (!(await this.instantOf(vm))) return 'nothing';
-		const running = /running|paused/.test(await this.virsh.run(['domstate', '--domain', vm]));
-		const {state} = await this.inspect(vm);
-		for (const disk of state.definition.disks) {
-			if (running) {
-				const active = () => this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--info']).then(text => /\d+ %|\[/.test(text), () => false);
-				while (await active()) {
-					options.signal?.throwIfAborted();
-					await new Promise(resolve => setTimeout(resolve, 250));
-				}
-			}
-			if ((await this.host.chain(disk.file)).chain.length <= 1) continue;
-			if (!running) {
-				await this.qemuImg.rebase(disk.file, null, {signal: options.signal});
-				continue;
-			}
-			const bandwidth = options.bytesPerSecond ? ['--bandwidth', String(Math.max(1, Math.round(options.bytesPerSecond / (1024 * 1024))))] : [];
-			const abort = () => void this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--abort']).catch(() => undefined);
-			options.signal?.addEventListener('abort', abort, {once: true});
-			try {
-				await this.virsh.run(['blockpull', '--domain', vm, '--path', disk.target, '--wait', ...bandwidth]);
-			} finally {
-				options.signal?.removeEventListener('abort', abort);
-			}
-			options.signal?.throwIfAborted();
-		}
-		for (const disk of (await this.inspect(vm)).state.definition.disks) {
-			if ((await this.host.chain(disk.file)).chain.length > 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'pull' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
-		}
-		await rm(this.instantFile(vm), {force: true});
-		return running ? 'running' : 'stopped';
 	}
 
 	async canQuiesce(vm: string): Promise<boolean> {
