@@ -52,19 +52,8 @@ export async function archiveDomain({uri, host, virsh}: LibvirtConnection, {stat
  * addresses), then each snapshot redefined on it, parents first, with every path renamed.
  */
 export async function restoreDomainArchive(connection: LibvirtConnection, name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
-	assertValidName('VM', name);
-	const {host, virsh} = connection;
-	if (host !== localHost) throw new SnapdeckError('refused', `restoring a whole-VM archive onto a remote host (${connection.uri}) is not supported yet`, 'restore the present state with --as (without the snapshots), or run snapdeck on that host');
-	const parsed = LibvirtArchive.safeParse(definition);
-	if (!parsed.success) throw new SnapdeckError('refused', 'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-	const archive = parsed.data;
-	if ((await connection.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${connection.uri}`, 'choose another name with --as');
-	const original = parseDomainXml(archive.domain).disks;
-	const folder = path.join(path.dirname(original[0]?.file ?? '/var/lib/libvirt/images/x'), name);
-	if (await host.exists(folder)) throw new SnapdeckError('refused', `${folder} already exists; snapdeck never overwrites it`, 'choose another name with --as, or move it away');
-	const renames = new Map(Object.entries(archive.images).filter(([image]) => images.includes(image)).map(([image, old]) => [old, path.join(folder, image)]));
-	const missing = original.filter(disk => !renames.has(disk.file)).map(disk => disk.file);
-	if (missing.length > 0) throw new SnapdeckError('refused', `the archive does not hold ${missing.join(', ')}, which the domain runs on`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
+	const {virsh} = connection;
+	const {archive, original, folder, renames} = await placeArchive(connection, name, definition, images);
 	await mkdir(folder, {mode: 0o711});
 	let defined = false;
 	try {
@@ -83,4 +72,26 @@ export async function restoreDomainArchive(connection: LibvirtConnection, name: 
 		await rm(folder, {recursive: true, force: true});
 		throw error;
 	}
+}
+
+/**
+ * Where an archive's domain goes (a new folder `NAME` beside the original domain's first disk),
+ * what it holds, and each archived image's path renamed into that folder; refused where the
+ * archive cannot become domain `name` here.
+ */
+async function placeArchive(connection: LibvirtConnection, name: string, definition: unknown, images: readonly string[]) {
+	assertValidName('VM', name);
+	const {host} = connection;
+	if (host !== localHost) throw new SnapdeckError('refused', `restoring a whole-VM archive onto a remote host (${connection.uri}) is not supported yet`, 'restore the present state with --as (without the snapshots), or run snapdeck on that host');
+	const parsed = LibvirtArchive.safeParse(definition);
+	if (!parsed.success) throw new SnapdeckError('refused', 'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here', 'restore its disks with --to PATH instead');
+	const archive = parsed.data;
+	if ((await connection.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${connection.uri}`, 'choose another name with --as');
+	const original = parseDomainXml(archive.domain).disks;
+	const folder = path.join(path.dirname(original[0]?.file ?? '/var/lib/libvirt/images/x'), name);
+	if (await host.exists(folder)) throw new SnapdeckError('refused', `${folder} already exists; snapdeck never overwrites it`, 'choose another name with --as, or move it away');
+	const renames = new Map(Object.entries(archive.images).filter(([image]) => images.includes(image)).map(([image, old]) => [old, path.join(folder, image)]));
+	const missing = original.filter(disk => !renames.has(disk.file)).map(disk => disk.file);
+	if (missing.length > 0) throw new SnapdeckError('refused', `the archive does not hold ${missing.join(', ')}, which the domain runs on`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
+	return {archive, original, folder, renames};
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {assertValidName} from '../../core/names.js';
-import {localHost} from '../host.js';
+import {localHost, type Host} from '../host.js';
 import type {LibvirtConnection} from './connection.js';
 import {asNewDomain, withBootFiles} from './domain-edit.js';
 import {withXmlFile} from './xml-file.js';
@@ -36,17 +36,7 @@ export async function restoreDomain(connection: LibvirtConnection, name: string,
 				await rm(local, {force: true});
 			}
 		}
-		// The point's kernel, initramfs and UEFI variables, beside the new disks: the new domain starts without the old one's.
-		const boot = new Map<string, string>();
-		const folder = path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x');
-		for (const file of domainBootFiles(definition)) {
-			const own = bootFiles[file.path];
-			if (own === undefined) continue;
-			const there = path.join(folder, `${name}-${file.role}${file.role === 'nvram' ? '.fd' : ''}`);
-			await host.push(own, there);
-			written.push(there);
-			boot.set(file.path, there);
-		}
+		const boot = await pushBootFiles(host, definition, name, path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x'), bootFiles, written);
 		await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file => virsh.run(['define', '--file', file]));
 		return Object.fromEntries(sources);
 	} catch (error) {
@@ -55,4 +45,22 @@ export async function restoreDomain(connection: LibvirtConnection, name: string,
 	} finally {
 		if (staging !== null) await rm(staging, {recursive: true, force: true});
 	}
+}
+
+/**
+ * The point's kernel, initramfs and UEFI variables, beside the new disks in `folder`: the new
+ * domain starts without the old one's. Each file pushed is added to `written` as it is there;
+ * resolves to where each is, by the path the definition gives it.
+ */
+async function pushBootFiles(host: Host, definition: string, name: string, folder: string, bootFiles: Readonly<Record<string, string>>, written: string[]): Promise<Map<string, string>> {
+	const boot = new Map<string, string>();
+	for (const file of domainBootFiles(definition)) {
+		const own = bootFiles[file.path];
+		if (own === undefined) continue;
+		const there = path.join(folder, `${name}-${file.role}${file.role === 'nvram' ? '.fd' : ''}`);
+		await host.push(own, there);
+		written.push(there);
+		boot.set(file.path, there);
+	}
+	return boot;
 }
