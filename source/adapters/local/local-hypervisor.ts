@@ -1,20 +1,19 @@
 import {randomBytes} from 'node:crypto';
 import {constants as fsConstants} from 'node:fs';
 import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
 import {partsBytes} from '../../core/progress.js';
-import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
-import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
+import {assertNoProblems} from '../../core/consistency.js';
 import type {Plan} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {localHost} from '../host.js';
 import {derivedUuid, uuidFrom, type VmIdentity} from '../../core/identity.js';
-import {fileExists, liesOutside} from '../file-checks.js';
+import {fileExists} from '../file-checks.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
 import {headerChain} from '../qemu/qcow2-header.js';
 import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles, WorkFolders} from '../hypervisor.js';
@@ -29,33 +28,15 @@ import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {assertOwnQemu, clearLeftovers, corruptImages, nodeBitmaps, topNodes} from '../qemu/qmp-block.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
-import {startVm, stopVm} from './qemu-process.js';
+import {socketAnswers, startVm, stopVm} from './qemu-process.js';
+import type {LocalLab} from './lab.js';
+import {vmSummary} from './vm-summary.js';
 import {runJobs} from '../qemu/qmp-block.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
 import {assertOwnUuid, recordHome} from './vm-home.js';
 import {watchLab} from './lab-watch.js';
-
-/**
- * Whether a QEMU listens on the VM's QMP socket, i.e. runs it. Only a socket that is not there, or
- * that nothing listens on, means stopped: anything else (a full backlog, no answer in time) counts
- * as running, since taking a running VM for a stopped one would have snapdeck write its images
- * behind QEMU's back. (A 500 ms timer used to decide "stopped" when the event loop was busy for
- * that long: the timer ran before the connect that had already succeeded; seen under load, as a
- * live merge planned as an offline one.)
- */
-const socketAnswers = (socket: string) =>
-	new Promise<boolean>(resolve => {
-		const connection = net.connect(socket);
-		const done = (answer: boolean) => {
-			connection.destroy();
-			resolve(answer);
-		};
-		connection.once('connect', () => done(true));
-		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
-		connection.setTimeout(5000, () => done(true));
-	});
 
 /**
  * Puts a direct-boot VM's kernel and initramfs into a new VM's folder, at the names its vm.json
@@ -91,6 +72,8 @@ export class LocalHypervisor implements Hypervisor {
 	readonly uri: string;
 	private readonly qemuImg: QemuImg;
 	private readonly runner: CommandRunner;
+	/** What the role modules use of this lab. */
+	private readonly lab: LocalLab;
 
 	/** `journal`: record changes in the central journal too (not while the demo lab is being built). */
 	readonly roles: Roles = {
@@ -112,6 +95,7 @@ export class LocalHypervisor implements Hypervisor {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
 		this.runner = runner;
+		this.lab = {root, uri: this.uri, qemuImg: this.qemuImg, folderOf: vm => this.folderOf(vm)};
 	}
 
 	private async rootEntries() {
@@ -150,43 +134,7 @@ export class LocalHypervisor implements Hypervisor {
 	async list(): Promise<VmSummary[]> {
 		const names = await this.names();
 		// Header reads only; bounded anyway, so thousands of VMs do not open thousands of files at once.
-		return mapLimited(names, 32, name => this.summary(name));
-	}
-
-	/**
-	 * One inventory row from vm.json and the images' qcow2 headers (microseconds each, where a
-	 * `qemu-img info` costs milliseconds): chains, sizes, missing files. What only qemu-img can tell
-	 * (internal snapshot tables, bitmaps, corruption) is for inspect(), the tree and health.
-	 */
-	private async summary(name: string): Promise<VmSummary> {
-		try {
-			const folder = await this.folderOf(name);
-			const file = await readVmFile(folder);
-			const relative = (image: string) => path.relative(folder, image);
-			/** Images named in vm.json or a header must stay inside the VM's folder. */
-			const outside = (image: string) => liesOutside(folder, image);
-			const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
-			const [run, disks] = await Promise.all([
-				qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
-				Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder, file.instant ? [file.instant.repository] : []))}))),
-			]);
-			const problems = [...consistencyProblems(file), ...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []))];
-			for (const snapshot of file.snapshots) {
-				for (const {file: image} of snapshot.disks) {
-					if (outside(image)) problems.push(`${image} (an image of snapshot '${snapshot.name}') lies outside the VM's folder`);
-					else if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
-				}
-			}
-			const host = await localHost.identity();
-			return {
-				name, state: run, current: file.current, snapshots: file.snapshots.length, identity: {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)},
-				chainDepth: Math.max(0, ...disks.map(({chain}) => chain.length)),
-				disks: disks.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain: chain.map(relative)})),
-				error: problems.length > 0 ? [...new Set(problems)].join('; ') : null,
-			};
-		} catch (error) {
-			return {name, state: 'unknown', current: null, snapshots: 0, chainDepth: 0, disks: [], error: errorMessage(error)};
-		}
+		return mapLimited(names, 32, name => vmSummary(this.lab, name));
 	}
 
 	async inspect(vm: string): Promise<Inspection> {
@@ -297,7 +245,7 @@ export class LocalHypervisor implements Hypervisor {
 		await this.recordIdentity(folder);
 		// The inventory row (qcow2 headers, the QMP socket) tells the run state and the disks' sizes;
 		// a qemu-img process per image cost an incremental backup a tenth of its time (bench/block.mjs).
-		const summary = await this.summary(vm);
+		const summary = await vmSummary(this.lab, vm);
 		if (summary.state === 'unknown') throw new SnapdeckError('failed', `cannot back up ${vm}: ${summary.error}`);
 		// A chain with a problem (a protocol or device as backing file, a loop, a file outside the folder) is never opened.
 		assertNoProblems(vm, 'back up', summary.error === null ? [] : [summary.error]);
