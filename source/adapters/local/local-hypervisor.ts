@@ -1,7 +1,6 @@
-import {chmod, mkdir, readdir, stat, statfs} from 'node:fs/promises';
+import {readdir, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
-import {partsBytes} from '../../core/progress.js';
 import {SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
@@ -12,8 +11,7 @@ import {localRunner, type CommandRunner} from '../exec.js';
 import {localHost} from '../host.js';
 import {derivedUuid, type VmIdentity} from '../../core/identity.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
-import {headerChain} from '../qemu/qcow2-header.js';
-import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles, WorkFolders} from '../hypervisor.js';
+import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles} from '../hypervisor.js';
 import {bootThrowaway, removeThrowawayQemu} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, lockHolder} from '../state/lock.js';
@@ -27,11 +25,11 @@ import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {socketAnswers, startVm, stopVm} from './qemu-process.js';
 import type {LocalLab} from './lab.js';
 import {vmSummary} from './vm-summary.js';
-import {archiveImages, copyKernel, definitionToRestore, newUuid, newVmFolder, restoreArchive, restoreVm} from './vm-restore.js';
-import {runJobs} from '../qemu/qmp-block.js';
+import {archiveImages, restoreArchive, restoreVm} from './vm-restore.js';
+import {finishInstant, instantOf, instantVm} from './instant-vm.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
-import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
+import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
 import {assertOwnUuid, recordHome} from './vm-home.js';
 import {watchLab} from './lab-watch.js';
 
@@ -56,7 +54,7 @@ export class LocalHypervisor implements Hypervisor {
 		archives: {archiveImages: inspection => archiveImages(this.lab, inspection), restoreArchive: (...args) => restoreArchive(this.lab, ...args)},
 		restores: {restoreVm: (...args) => restoreVm(this.lab, ...args)},
 		inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-		instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+		instantRestores: {instantVm: (...args) => instantVm(this.lab, ...args), instantOf: vm => instantOf(this.lab, vm), finishInstant: (vm, options) => finishInstant(this.lab, vm, options)},
 		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: removeThrowawayQemu},
 		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
@@ -257,80 +255,6 @@ export class LocalHypervisor implements Hypervisor {
 			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(), bootFiles,
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
 		});
-	}
-
-	/**
-	 * A new VM folder whose disks are overlays on a backup point's files in the repository
-	 * (`backings`: each disk's point file, absolute), recorded as an instant restore in its vm.json.
-	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders, bootFiles: Readonly<Record<string, string>> = {}) {
-		const vm = definitionToRestore(name, definition);
-		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
-		return newVmFolder(this.lab, name, work, async staging => {
-			// The kernel a direct-boot VM starts: the point's own copy (never the live VM's).
-			await copyKernel(vm, staging, bootFiles, true);
-			await mkdir(stateDir(staging), {recursive: true, mode: 0o700});
-			for (const [disk, backing] of Object.entries(backings)) {
-				await this.qemuImg.create(path.join(staging, `${disk}.qcow2`), {backing});
-				await chmod(path.join(staging, `${disk}.qcow2`), 0o600);
-			}
-			await writeVmFile(staging, {
-				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: 'qmp.sock', instant,
-				disks: Object.keys(backings).map(disk => ({target: disk, file: `${disk}.qcow2`})),
-				description: `restored instantly from point ${instant.point} of ${vm.name}`,
-			});
-			return Object.fromEntries(Object.keys(backings).map(disk => [disk, `${disk}.qcow2`]));
-		});
-	}
-
-	/** The instant restore a VM is in, if any: which repository folder and point its disks still read. */
-	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
-		return (await readVmFile(await this.folderOf(vm))).instant;
-	}
-
-	/**
-	 * Copies what an instantly restored VM still reads from the repository into its own disks, then
-	 * records that it no longer depends on it. Running: QMP block-stream on each disk (a stream a
-	 * killed snapdeck left in QEMU is cancelled first; streaming again is safe: what is in the
-	 * overlay stays). Stopped: `qemu-img rebase -b ''` of each disk (safe mode: every cluster it
-	 * still reads from the point is copied in), and the VM stays stopped. The caller holds its lock.
-	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
-		const folder = await this.folderOf(vm);
-		const file = await readVmFile(folder);
-		if (!file.instant) return 'nothing';
-		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
-		// A disk whose stream finished after a killed snapdeck left it has no backing file left.
-		const backed = [];
-		for (const disk of file.disks) if ((await headerChain(path.resolve(folder, disk.file))).chain.length > 1) backed.push(disk);
-		const running = qmp !== null && (await socketAnswers(qmp));
-		if (running) {
-			const client = await QmpClient.connect(qmp, 5000);
-			try {
-				await assertOwnQemu(client, folder, vm);
-				await clearLeftovers(client);
-				const tops = await topNodes(client);
-				const nodes = backed.map(disk => tops.get(disk.target)?.node);
-				if (nodes.some(node => node === undefined)) throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);
-				if (nodes.length > 0) await runJobs(client, 'stream', nodes.length, ids => Promise.all(nodes.map((node, index) => client.execute('block-stream', {'job-id': ids[index], device: node, ...(options.bytesPerSecond ? {speed: options.bytesPerSecond} : {})}))), {signal: options.signal, onBytes: options.onBytes});
-			} finally {
-				client.close();
-			}
-		} else {
-			const sizes = new Map(await Promise.all(backed.map(async disk => [disk, (await headerChain(path.resolve(folder, disk.file))).virtualSize] as const)));
-			const progress = partsBytes(backed, disk => sizes.get(disk) ?? 0, (done, total) => options.onBytes?.(done, total));
-			for (const disk of backed) {
-				await this.qemuImg.rebase(path.resolve(folder, disk.file), null, {signal: options.signal, onProgress: progress.of(disk)});
-				progress.finished(disk);
-			}
-		}
-		// The disks' headers name no backing file now: the VM stands alone.
-		for (const disk of file.disks) {
-			const {chain} = await headerChain(path.resolve(folder, disk.file));
-			if (chain.length !== 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'stream' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
-		}
-		await writeVmFile(folder, {...(await readVmFile(folder)), instant: null});
-		return running ? 'running' : 'stopped';
 	}
 
 	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {
