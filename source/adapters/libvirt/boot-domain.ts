@@ -30,15 +30,17 @@ export async function bootThrowawayDomain(connection: LibvirtConnection, vm: str
 	// Its name carries the job's token: recover destroys it by that after a kill, and nothing else.
 	const name = options.throwaway ? `${vm}-boottest-${options.throwaway.token}` : `${vm}-boottest-${process.pid}`;
 	await destroyDeadThrowaways(connection, vm);
+	// Refused, where the point lacks one, before anything is copied.
+	const bootFiles = pointBootFiles(definition, options.bootFiles ?? {});
 	const live = host === localHost ? undefined : await connection.inspect(vm).then(inspection => inspection.state.definition.disks[0]?.file, () => undefined);
 	const staged: Staged = host === localHost ? null : await stageOnHost(host, live, definition, disks, options);
-	const boot = await pointBootFiles(host, definition, work, staged, options);
 	const there = staged?.dir ?? work;
 	const files = {console: path.join(there, 'console.log')};
 	const readConsole = staged === null
 		? () => readFile(files.console, 'utf8').catch(() => '')
 		: () => host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
 	try {
+		const boot = await placeBootFiles(host, bootFiles, work, staged, signal);
 		const began = performance.now();
 		await options.throwaway?.register(name);
 		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files, new Map(Object.entries(boot))), file => virsh.run(['create', '--file', file]));
@@ -67,24 +69,31 @@ async function destroyDeadThrowaways(connection: LibvirtConnection, vm: string) 
 }
 
 /**
- * The point's own kernel, initramfs and UEFI variables (never the live domain's), copied to the
- * host where it is another: where the throwaway finds each, by the path the definition gives it.
+ * The point's own kernel, initramfs and UEFI variables (never the live domain's), by the path the
+ * definition gives each: `own` is the point's copy, none for UEFI variables it does not hold.
  */
-async function pointBootFiles(host: Host, definition: string, work: string, staged: Staged, {signal, bootFiles}: BootOptions): Promise<Record<string, string>> {
-	const boot: Record<string, string> = {};
-	for (const file of domainBootFiles(definition)) {
-		const own = bootFiles?.[file.path];
+function pointBootFiles(definition: string, bootFiles: Readonly<Record<string, string>>) {
+	return domainBootFiles(definition).map(file => {
+		const own = bootFiles[file.path];
 		if (own === undefined && file.role !== 'nvram') throw new SnapdeckError('refused', `the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+		return {...file, own};
+	});
+}
+
+/** Where the throwaway finds each of the point's boot files, copied to the host where it is another. */
+async function placeBootFiles(host: Host, files: ReturnType<typeof pointBootFiles>, work: string, staged: Staged, signal: AbortSignal | undefined): Promise<Record<string, string>> {
+	const boot: Record<string, string> = {};
+	for (const {path: at, role, own} of files) {
 		if (own === undefined) {
 			// No variables of its own: the throwaway starts with fresh ones, never the live domain's file.
-			boot[file.path] = '';
+			boot[at] = '';
 			continue;
 		}
 		// UEFI writes its variables: into a copy of the point's, never the point's own.
-		const there = staged === null ? (file.role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, file.role);
+		const there = staged === null ? (role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, role);
 		if (staged !== null) await host.push(own, there, {signal});
 		else if (there !== own) await copyFile(own, there);
-		boot[file.path] = there;
+		boot[at] = there;
 	}
 	return boot;
 }
