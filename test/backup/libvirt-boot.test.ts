@@ -99,6 +99,40 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 	}, 240_000);
 });
 
+describe('a remote libvirt boot test that cannot start', () => {
+	it("a point without the kernel its domain boots is refused before anything is copied there; a kernel that cannot be copied there takes the point's copied layers with it", async () => {
+		const sshd = await startSshd();
+		try {
+			const uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system?keyfile=${sshd.keyfile}&no_verify=1`;
+			const name = `sdt-rnokernel-${process.pid}`;
+			const dir = await tempDir();
+			const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel></os>
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${dir}/disk.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+			await qemuImg.create(path.join(dir, 'disk.qcow2'), {size: 1 << 20});
+			await writeFile(path.join(dir, 'domain.xml'), xml);
+			defined.push(name);
+			expect((await virsh('define', '--file', path.join(dir, 'domain.xml'))).exitCode).toBe(0);
+			// The point's layer, on this machine.
+			const layer = path.join(await tempDir(), 'vda.qcow2');
+			await qemuImg.create(layer, {size: 1 << 20});
+			const hypervisor = await connect(uri);
+			const check = {timeoutMs: 10_000, pattern: null, command: null};
+			const leftBeside = async () => (await readdir(dir)).filter(entry => entry.startsWith('.snapdeck')).join(' ');
+			// A point of an older snapdeck: no copy of the kernel.
+			await expect(hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check)).rejects.toThrow(/does not hold .*vmlinuz/);
+			expect(await leftBeside()).toBe('');
+			// Its copy of the kernel is gone from this machine: the copy there fails after the layers went.
+			const gone = path.join(await tempDir(), 'vmlinuz');
+			await expect(hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check, {bootFiles: {[`${dir}/vmlinuz`]: gone}})).rejects.toThrow();
+			expect(await leftBeside()).toBe('');
+			expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${name}-boottest`);
+		} finally {
+			await sshd.stop();
+		}
+	}, 120_000);
+});
+
 describe('a libvirt boot test whose snapdeck was killed', () => {
 	it('leaves its transient domain to libvirt; the next boot test of the VM destroys it, and passes', async () => {
 		const name = `sdt-kill-${process.pid}`;

@@ -1,10 +1,7 @@
 import {createHash} from 'node:crypto';
-import {copyFile, mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../../core/user-dirs.js';
-import {z} from 'zod';
-import {ARCHIVE_IMAGE_NAME} from '../../core/backup-manifest.js';
 import {mapLimited} from '../../core/chain.js';
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import type {Snapshot, VmDefinition, VmSummary} from '../../core/model.js';
@@ -13,44 +10,35 @@ import type {Plan, StepExecutor} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {VmIdentity} from '../../core/identity.js';
-import type {BackupDriver, BootCheck, BootOptions, BootResult, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
-import {judgeBoot, type AgentLink} from '../boot-check.js';
-import {execInGuest, type AgentCommand} from '../guest-agent.js';
+import type {BackupDriver, Hypervisor, Inspection, RoleName, Roles} from '../hypervisor.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
-import {processAlive} from '../file-checks.js';
 import {localHost, type Host} from '../host.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
 import {acquireLock, lockHolder} from '../state/lock.js';
 import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
 import {stateFolder} from '../safe-fs.js';
-import {writeJsonAtomic} from '../state/atomic-file.js';
 import {checkDamage, QemuImg} from '../qemu/qemu-img.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
-import {asNewDomain, asRestoredSnapshot, asThrowawayDomain, withBootFiles} from './domain-edit.js';
 import {libvirtExecutor} from './libvirt-executor.js';
-import {withXmlFile} from './xml-file.js';
-import {removeThrowawayDomain, stageOnHost} from './boot-staging.js';
+import {removeThrowawayDomain} from './boot-staging.js';
+import {bootThrowawayDomain} from './boot-domain.js';
+import type {LibvirtConnection} from './connection.js';
+import {archiveDomain, restoreDomainArchive} from './domain-archive.js';
+import {restoreDomain} from './domain-restore.js';
+import {domainInstant, finishInstantDomain, instantDomain} from './instant-domain.js';
 import {domainRows, runState} from './inventory.js';
 import {Virsh} from './virsh.js';
 import {domainBootFiles, parseDomainXml, parseSnapshotXml} from './xml.js';
-
-/** What a libvirt whole-VM archive records to define the domain and its snapshots again. */
-const LibvirtArchive = z.object({
-	domain: z.string().includes('<domain'),
-	snapshots: z.array(z.object({name: z.string(), xml: z.string().includes('<domainsnapshot')})),
-	current: z.string().nullable(),
-	/** Each archive image's path when it was archived, by its name in the archive. */
-	images: z.record(z.string().regex(ARCHIVE_IMAGE_NAME), z.string()),
-});
-type LibvirtArchive = z.infer<typeof LibvirtArchive>;
 
 /** A local libvirt connection (qemu:///system, qemu:///session, test:///default) through virsh. */
 export class LibvirtHypervisor implements Hypervisor {
 	private readonly virsh: Virsh;
 	private readonly qemuImg: QemuImg;
+	/** What the role modules use of this connection. */
+	private readonly connection: LibvirtConnection;
 
 	/** `host`: where the domains' images are, for what snapdeck does to them itself (qemu-img, files). */
 	readonly roles: Roles;
@@ -61,16 +49,17 @@ export class LibvirtHypervisor implements Hypervisor {
 		this.roles = {
 			power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 			backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => this.restoreVm(name, definition, disks, write, bootFiles)},
-			bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: (name, token) => this.removeThrowaway(name, token)},
+			restores: {restoreVm: (name, definition, disks, write, _work, bootFiles) => restoreDomain(this.connection, name, definition, disks, write, bootFiles)},
+			// removeThrowawayDomain: only a transient domain whose name carries the job's token.
+			bootTests: {bootThrowaway: (...args) => bootThrowawayDomain(this.connection, ...args), removeThrowaway: (name, token) => removeThrowawayDomain(this.virsh, uri, name, token)},
 			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 			watching: {lockHolder: vm => this.lockHolder(vm)},
 			// What a remote host cannot do yet: each reads or writes images on this machine's side.
 			...(remote ? {} : {
-				archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (name, definition, images, copy) => this.restoreArchive(name, definition, images, copy)},
+				archives: {archiveImages: inspection => archiveDomain(this.connection, inspection), restoreArchive: (name, definition, images, copy) => restoreDomainArchive(this.connection, name, definition, images, copy)},
 				inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-				instantRestores: {instantVm: (name, definition, backings, instant) => this.instantVm(name, definition, backings, instant), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+				instantRestores: {instantVm: (name, definition, backings, instant) => instantDomain(this.connection, name, definition, backings, instant), instantOf: vm => domainInstant(this.connection, vm), finishInstant: (vm, options) => finishInstantDomain(this.connection, vm, options)},
 			}),
 		};
 		this.unavailable = remote ? {
@@ -80,6 +69,7 @@ export class LibvirtHypervisor implements Hypervisor {
 		} : {};
 		this.virsh = new Virsh(uri, runner);
 		this.qemuImg = new QemuImg(host.runner);
+		this.connection = {uri, virsh: this.virsh, qemuImg: this.qemuImg, host, domainNames: () => this.domainNames(), inspect: vm => this.inspect(vm), folderOf: vm => this.folderOf(vm)};
 	}
 
 	/** Where snapdeck keeps a domain's lock, pending operation and journal (libvirt keeps the rest). */
@@ -177,7 +167,7 @@ export class LibvirtHypervisor implements Hypervisor {
 	async preflight({state}: Inspection, plan: Plan): Promise<void> {
 		const vm = state.definition.name;
 		return preflight(state, plan, {
-			instant: () => this.instantOf(vm),
+			instant: () => domainInstant(this.connection, vm),
 			quiesceProblem: () => this.virsh.run(['qemu-agent-command', '--domain', vm, '{"execute":"guest-ping"}']).then(() => null, (error: Error) => ({
 				message: `cannot quiesce ${vm}: ${error.message.replace(/^virsh qemu-agent-command on \S+ failed: /, '')}`,
 				hint: 'take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain',
@@ -243,116 +233,6 @@ export class LibvirtHypervisor implements Hypervisor {
 		});
 	}
 
-	/**
-	 * A new domain from a backup: the recorded definition under a new name, UUID and MAC addresses,
-	 * its disks restored beside the original domain's images as NAME-<disk>.qcow2.
-	 */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, bootFiles: Readonly<Record<string, string>> = {}) {
-		assertValidName('VM', name);
-		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
-		const original = parseDomainXml(definition).disks;
-		const sources = new Map(disks.map(disk => [disk, path.join(path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'), `${name}-${disk}.qcow2`)]));
-		for (const file of sources.values()) {
-			if (await this.host.exists(file)) throw new SnapdeckError('refused', `${file} already exists on ${this.host.name}; snapdeck never overwrites an image`, 'choose another name with --as, or move the file away');
-		}
-		const written: string[] = [];
-		// On a remote host each disk is restored here first, then copied there over ssh.
-		const staging = this.host === localHost ? null : await mkdtemp(path.join(os.tmpdir(), 'snapdeck-restore-'));
-		try {
-			for (const [disk, file] of sources) {
-				const local = staging === null ? file : path.join(staging, `${disk}.qcow2`);
-				await write(disk, local);
-				written.push(file);
-				if (staging !== null) {
-					await this.host.push(local, file);
-					await rm(local, {force: true});
-				}
-			}
-			// The point's kernel, initramfs and UEFI variables, beside the new disks: the new domain starts without the old one's.
-			const boot = new Map<string, string>();
-			const folder = path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x');
-			for (const file of domainBootFiles(definition)) {
-				const own = bootFiles[file.path];
-				if (own === undefined) continue;
-				const there = path.join(folder, `${name}-${file.role}${file.role === 'nvram' ? '.fd' : ''}`);
-				await this.host.push(own, there);
-				written.push(there);
-				boot.set(file.path, there);
-			}
-			await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file => this.virsh.run(['define', '--file', file]));
-			return Object.fromEntries(sources);
-		} catch (error) {
-			for (const file of written) await this.host.remove(file);
-			throw error;
-		} finally {
-			if (staging !== null) await rm(staging, {recursive: true, force: true});
-		}
-	}
-
-	/**
-	 * A stopped domain's whole-VM archive: every image of its snapshot tree (by file name, so
-	 * images of one archive need distinct names), the inactive domain XML, and each snapshot's XML
-	 * (parents first) with which one is current.
-	 */
-	async archiveImages({state}: Inspection) {
-		const vm = state.definition.name;
-		if (this.host !== localHost) throw new SnapdeckError('refused', `archiving a domain of a remote host (${this.uri}) with its snapshots is not supported yet`, 'back it up without --with-snapshots, or run snapdeck on that host');
-		const images = Object.values(state.images).map(image => ({name: path.basename(image.file), path: image.file, backing: image.backing === null ? null : path.basename(image.backing)}));
-		const clash = images.find((image, index) => images.findIndex(other => other.name === image.name) !== index);
-		if (clash) throw new SnapdeckError('refused', `${vm} has two images named ${clash.name} (in different folders), which one archive cannot hold`, 'back it up without --with-snapshots');
-		const unnamed = images.find(image => !ARCHIVE_IMAGE_NAME.test(image.name));
-		if (unnamed) throw new SnapdeckError('refused', `${vm} has an image named ${JSON.stringify(unnamed.name)}, which an archive cannot hold (letters, digits, '.', '_', '+' and '-' only)`, 'back it up without --with-snapshots');
-		const order: string[] = [];
-		const add = (name: string) => {
-			const snapshot = state.definition.snapshots.find(candidate => candidate.name === name)!;
-			if (snapshot.parent !== null && !order.includes(snapshot.parent)) add(snapshot.parent);
-			if (!order.includes(name)) order.push(name);
-		};
-		for (const snapshot of state.definition.snapshots) add(snapshot.name);
-		const [domain, ...snapshots] = await this.virsh.batch([['dumpxml', '--domain', vm, '--inactive', '--security-info'], ...order.map(name => ['snapshot-dumpxml', '--domain', vm, '--snapshotname', name, '--security-info'])]);
-		const definition: LibvirtArchive = {domain: domain!, snapshots: order.map((name, index) => ({name, xml: snapshots[index]!})), current: state.definition.current, images: Object.fromEntries(images.map(image => [image.name, image.path]))};
-		return {images, definition};
-	}
-
-	/**
-	 * A new domain from a whole-VM archive: its images in a new folder `NAME` beside the original
-	 * domain's first disk, the domain defined from the recorded XML (new name, UUID and MAC
-	 * addresses), then each snapshot redefined on it, parents first, with every path renamed.
-	 */
-	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
-		assertValidName('VM', name);
-		if (this.host !== localHost) throw new SnapdeckError('refused', `restoring a whole-VM archive onto a remote host (${this.uri}) is not supported yet`, 'restore the present state with --as (without the snapshots), or run snapdeck on that host');
-		const parsed = LibvirtArchive.safeParse(definition);
-		if (!parsed.success) throw new SnapdeckError('refused', 'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-		const archive = parsed.data;
-		if ((await this.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${this.uri}`, 'choose another name with --as');
-		const original = parseDomainXml(archive.domain).disks;
-		const folder = path.join(path.dirname(original[0]?.file ?? '/var/lib/libvirt/images/x'), name);
-		if (await this.host.exists(folder)) throw new SnapdeckError('refused', `${folder} already exists; snapdeck never overwrites it`, 'choose another name with --as, or move it away');
-		const renames = new Map(Object.entries(archive.images).filter(([image]) => images.includes(image)).map(([image, old]) => [old, path.join(folder, image)]));
-		const missing = original.filter(disk => !renames.has(disk.file)).map(disk => disk.file);
-		if (missing.length > 0) throw new SnapdeckError('refused', `the archive does not hold ${missing.join(', ')}, which the domain runs on`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
-		await mkdir(folder, {mode: 0o711});
-		let defined = false;
-		try {
-			for (const image of images) await copy(image, path.join(folder, image));
-			await withXmlFile(asNewDomain(archive.domain, name, new Map(original.map(disk => [disk.target, renames.get(disk.file)!]))), file => this.virsh.run(['define', '--file', file]));
-			defined = true;
-			const uuid = (await this.virsh.run(['domuuid', '--domain', name])).trim();
-			for (const snapshot of archive.snapshots) {
-				const current = snapshot.name === archive.current ? ['--current'] : [];
-				await withXmlFile(asRestoredSnapshot(snapshot.xml, name, uuid, renames), file => this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', file, '--redefine', ...current]));
-			}
-			return Object.fromEntries(original.map(disk => [disk.target, renames.get(disk.file)!]));
-		} catch (error) {
-			// The domain and the folder are new and ours: nothing of them is kept from a failed restore.
-			if (defined) await this.virsh.run(['undefine', '--domain', name, '--snapshots-metadata']).catch(() => undefined);
-			await rm(folder, {recursive: true, force: true});
-			throw error;
-		}
-	}
-
 	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {
 		if (state.run !== 'running') return null;
 		const vm = state.definition.name;
@@ -390,142 +270,6 @@ export class LibvirtHypervisor implements Hypervisor {
 		if (state.run !== 'running') return false;
 		await this.virsh.run(['destroy', '--domain', vm]);
 		return 'through virsh destroy';
-	}
-
-	private instantFile(vm: string) {
-		return path.join(stateDir(this.folderOf(vm)), 'instant.json');
-	}
-
-	/**
-	 * A new domain whose disks are overlays (beside the original domain's images, as
-	 * NAME-<disk>.qcow2) on a backup point's files in the repository, its instant restore recorded
-	 * in snapdeck's state folder of the domain.
-	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}) {
-		if (this.host !== localHost) throw new SnapdeckError('refused', `no instant restore onto a remote libvirt host (${this.uri}): the new domain would read the repository on this machine across the network until its data is in, and a lost connection would fail its disk under the guest`, 'restore with --as NAME (a full copy there), then start it');
-		const overlays = await this.restoreVm(name, definition, Object.keys(backings), (disk, target) => this.qemuImg.create(target, {backing: backings[disk]!}));
-		await mkdir(stateDir(this.folderOf(name)), {recursive: true, mode: 0o700});
-		await writeJsonAtomic(this.instantFile(name), instant);
-		return overlays;
-	}
-
-	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
-		const text = await readFile(this.instantFile(vm), 'utf8').catch(() => null);
-		return text === null ? null : z.object({repository: z.string(), point: z.string()}).parse(JSON.parse(text));
-	}
-
-	/**
-	 * Pulls what an instantly restored domain still reads from the repository into its disks:
-	 * running, by virsh blockpull (waiting for a pull a killed snapdeck left running first);
-	 * stopped, offline with `qemu-img rebase -b ''` (safe mode), and it stays stopped. The caller
-	 * holds its lock.
-	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
-		if (!(await this.instantOf(vm))) return 'nothing';
-		const running = /running|paused/.test(await this.virsh.run(['domstate', '--domain', vm]));
-		const {state} = await this.inspect(vm);
-		for (const disk of state.definition.disks) {
-			if (running) {
-				const active = () => this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--info']).then(text => /\d+ %|\[/.test(text), () => false);
-				while (await active()) {
-					options.signal?.throwIfAborted();
-					await new Promise(resolve => setTimeout(resolve, 250));
-				}
-			}
-			if ((await this.host.chain(disk.file)).chain.length <= 1) continue;
-			if (!running) {
-				await this.qemuImg.rebase(disk.file, null, {signal: options.signal});
-				continue;
-			}
-			const bandwidth = options.bytesPerSecond ? ['--bandwidth', String(Math.max(1, Math.round(options.bytesPerSecond / (1024 * 1024))))] : [];
-			const abort = () => void this.virsh.run(['blockjob', '--domain', vm, '--path', disk.target, '--abort']).catch(() => undefined);
-			options.signal?.addEventListener('abort', abort, {once: true});
-			try {
-				await this.virsh.run(['blockpull', '--domain', vm, '--path', disk.target, '--wait', ...bandwidth]);
-			} finally {
-				options.signal?.removeEventListener('abort', abort);
-			}
-			options.signal?.throwIfAborted();
-		}
-		for (const disk of (await this.inspect(vm)).state.definition.disks) {
-			if ((await this.host.chain(disk.file)).chain.length > 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'pull' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
-		}
-		await rm(this.instantFile(vm), {force: true});
-		return running ? 'running' : 'stopped';
-	}
-
-	/**
-	 * Boots a point as a transient domain on the connection's libvirtd (asThrowawayDomain: no
-	 * network, destroyed when the guest powers off or resets), judges it as the local adapter does,
-	 * takes a screenshot through QEMU's monitor, and destroys it, always. On a remote host the
-	 * point's layers are first copied into a private folder beside the domain's images there
-	 * (stageOnHost), which goes with the domain.
-	 */
-	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
-		const {signal} = options;
-		if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
-		// Its name carries the job's token: recover destroys it by that after a kill, and nothing else.
-		const name = options.throwaway ? `${vm}-boottest-${options.throwaway.token}` : `${vm}-boottest-${process.pid}`;
-		// A throwaway domain of an older snapdeck's boot test that was killed: its name carries that
-		// snapdeck's pid; one whose process is gone is destroyed before this test.
-		for (const leftover of await this.domainNames()) {
-			const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
-			if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await this.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
-		}
-		const live = this.host === localHost ? undefined : await this.inspect(vm).then(inspection => inspection.state.definition.disks[0]?.file, () => undefined);
-		const staged = this.host === localHost ? null : await stageOnHost(this.host, live, definition, disks, options);
-		// The point's own kernel, initramfs and UEFI variables (never the live domain's), copied to the host where it is another.
-		const boot: Record<string, string> = {};
-		for (const file of domainBootFiles(definition)) {
-			const own = options.bootFiles?.[file.path];
-			if (own === undefined && file.role !== 'nvram') throw new SnapdeckError('refused', `the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
-			if (own === undefined) {
-				// No variables of its own: the throwaway starts with fresh ones, never the live domain's file.
-				boot[file.path] = '';
-				continue;
-			}
-			// UEFI writes its variables: into a copy of the point's, never the point's own.
-			const there = staged === null ? (file.role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, file.role);
-			if (staged !== null) await this.host.push(own, there, {signal});
-			else if (there !== own) await copyFile(own, there);
-			boot[file.path] = there;
-		}
-		const there = staged?.dir ?? work;
-		const files = {console: path.join(there, 'console.log')};
-		const readConsole = staged === null
-			? () => readFile(files.console, 'utf8').catch(() => '')
-			: () => this.host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
-		try {
-			const began = performance.now();
-			await options.throwaway?.register(name);
-			await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files, new Map(Object.entries(boot))), file => this.virsh.run(['create', '--file', file]));
-			options.onStarted?.();
-			// libvirt holds the agent's channel itself (QEMU serves one client): the agent through virsh.
-			const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
-				(JSON.parse(await this.virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
-			const agent: AgentLink = {
-				ping: () => agentCommand('guest-ping').then(() => true, () => false),
-				exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
-			};
-			const verdict = await judgeBoot({readConsole, agent, check, signal, stopped: async () => {
-				const state = await this.virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
-				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
-			}});
-			const png = path.join(work, 'screen.png');
-			const shotThere = path.join(there, 'screen.png');
-			const shot = await this.virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: shotThere, format: 'png'}})])
-				.then(async () => (staged === null ? undefined : this.host.fetch(shotThere, png)))
-				.then(() => readFile(png), () => null);
-			return {...verdict, seconds: (performance.now() - began) / 1000, console: await readConsole(), screenshot: shot};
-		} finally {
-			await this.virsh.run(['destroy', '--domain', name]).catch(() => undefined);
-			if (staged !== null) await this.host.removeDir(staged.dir).catch(() => undefined);
-		}
-	}
-
-	/** See removeThrowawayDomain: only a transient domain whose name carries the job's token. */
-	async removeThrowaway(name: string, token: string): Promise<{removed?: string; left?: string}> {
-		return removeThrowawayDomain(this.virsh, this.uri, name, token);
 	}
 
 	async canQuiesce(vm: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import {judgeBoot, socketAgent, tail} from '../boot-check.js';
 import type {BootCheck, BootOptions, BootResult} from '../hypervisor.js';
 import {machineArgs} from './qemu-process.js';
 import {QmpClient} from '../qemu/qmp-client.js';
-import {VmFile} from './vm-file.js';
+import {VmFile, type QemuConfig} from './vm-file.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -21,33 +21,19 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
  */
 export async function bootThrowaway(folder: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
 	const {signal} = options;
-	const parsed = VmFile.safeParse(definition);
-	if (!parsed.success || parsed.data.qemu === null) {
-		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
-	}
-	const vm = parsed.data;
-	// The kernel and initramfs the point holds, never those of the live VM's folder (which prove nothing about the point).
-	const kernel = vm.qemu!.kernel;
-	const own = options.bootFiles ?? {};
-	const missing = kernel ? [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])].filter(name => own[name] === undefined) : [];
-	if (missing.length > 0) throw new SnapdeckError('refused', `the point does not hold ${missing.join(' and ')}, which ${vm.name} boots (it was taken before snapdeck kept a VM's kernel and initramfs with its points): booting the live folder's would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+	const {vm, qemu: config} = pointVm(definition);
+	const own = pointKernelFiles(vm.name, config, options);
 	const files = {agent: path.join(work, 'agent.sock'), console: path.join(work, 'console.log'), qmp: path.join(work, 'qmp.sock')};
 	// Its name carries the job's token: recover finds it by that after a kill (removeThrowaway), and nothing else.
 	const name = `${vm.name}-boottest${options.throwaway ? `-${options.throwaway.token}` : ''}`;
 	await options.throwaway?.register(name);
 	const args = [
-		...machineArgs(folder, name, vm.qemu!, disks, {agent: files.agent, console: files.console, kernelFiles: own}),
-		...(vm.qemu!.display ? [] : ['-device', 'VGA']),
+		...machineArgs(folder, name, config, disks, {agent: files.agent, console: files.console, kernelFiles: own}),
+		...(config.display ? [] : ['-device', 'VGA']),
 		'-qmp', `unix:${files.qmp},server=on,wait=off`,
 	];
 	const began = performance.now();
-	// Under setpriv, the kernel kills the throwaway VM when snapdeck dies, even by SIGKILL: a boot
-	// test never leaves a VM running behind it (its overlays go at the next boot test of the point).
-	const setpriv = existsSync('/usr/bin/setpriv');
-	const {execa} = await loadExeca();
-	const qemu = setpriv
-		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {reject: false, stdin: 'ignore', cleanup: true})
-		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
+	const {qemu, setpriv} = await launchQemu(args);
 	let exited = false;
 	void qemu.then(() => (exited = true));
 	options.onStarted?.();
@@ -68,6 +54,39 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 		await rm(files.qmp, {force: true});
 		await rm(files.agent, {force: true});
 	}
+}
+
+/** The vm.json a point recorded, with the "qemu" settings a copy of the VM starts from. */
+function pointVm(definition: unknown): {vm: VmFile; qemu: QemuConfig} {
+	const parsed = VmFile.safeParse(definition);
+	const qemu = parsed.success ? parsed.data.qemu : null;
+	if (!parsed.success || qemu === null) {
+		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
+	}
+	return {vm: parsed.data, qemu};
+}
+
+/** The kernel and initramfs the point holds, never those of the live VM's folder (which prove nothing about the point). */
+function pointKernelFiles(vm: string, qemu: QemuConfig, options: BootOptions): Readonly<Record<string, string>> {
+	const kernel = qemu.kernel;
+	const own = options.bootFiles ?? {};
+	const missing = kernel ? [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])].filter(name => own[name] === undefined) : [];
+	if (missing.length > 0) throw new SnapdeckError('refused', `the point does not hold ${missing.join(' and ')}, which ${vm} boots (it was taken before snapdeck kept a VM's kernel and initramfs with its points): booting the live folder's would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+	return own;
+}
+
+/**
+ * Starts the throwaway's QEMU. Under setpriv, the kernel kills the throwaway VM when snapdeck
+ * dies, even by SIGKILL: a boot test never leaves a VM running behind it (its overlays go at the
+ * next boot test of the point).
+ */
+async function launchQemu(args: readonly string[]) {
+	const setpriv = existsSync('/usr/bin/setpriv');
+	const {execa} = await loadExeca();
+	const qemu = setpriv
+		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {reject: false, stdin: 'ignore', cleanup: true})
+		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
+	return {qemu, setpriv};
 }
 
 /** A PNG of the VM's display (QMP screendump); null when there is none. */

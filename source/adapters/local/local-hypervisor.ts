@@ -1,24 +1,17 @@
-import {randomBytes} from 'node:crypto';
-import {constants as fsConstants} from 'node:fs';
-import {chmod, copyFile, mkdir, readdir, rename, rm, stat, statfs} from 'node:fs/promises';
-import net from 'node:net';
+import {readdir, stat, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import {mapLimited} from '../../core/chain.js';
-import {partsBytes} from '../../core/progress.js';
-import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {SnapdeckError} from '../../core/errors.js';
 import type {VmRunState, VmSummary} from '../../core/model.js';
 import {assertValidName} from '../../core/names.js';
-import {assertNoProblems, consistencyProblems} from '../../core/consistency.js';
+import {assertNoProblems} from '../../core/consistency.js';
 import type {Plan} from '../../core/plan.js';
 import {preflight} from '../../core/preflight.js';
 import {localRunner, type CommandRunner} from '../exec.js';
 import {localHost} from '../host.js';
-import {derivedUuid, uuidFrom, type VmIdentity} from '../../core/identity.js';
-import {fileExists, liesOutside} from '../file-checks.js';
+import {derivedUuid, type VmIdentity} from '../../core/identity.js';
 import {readImageGraph, strayOverlays} from '../qemu/image-graph.js';
-import {headerChain} from '../qemu/qcow2-header.js';
-import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles, WorkFolders} from '../hypervisor.js';
-import {TOKEN_FILE} from '../state/work-folder.js';
+import type {BackupDriver, BootCheck, BootOptions, Hypervisor, Inspection, Roles} from '../hypervisor.js';
 import {bootThrowaway, removeThrowawayQemu} from './boot-vm.js';
 import {agentAnswers, withFrozenGuest} from '../guest-agent.js';
 import {acquireLock, lockHolder} from '../state/lock.js';
@@ -29,56 +22,16 @@ import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {assertOwnQemu, clearLeftovers, corruptImages, nodeBitmaps, topNodes} from '../qemu/qmp-block.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
-import {startVm, stopVm} from './qemu-process.js';
-import {runJobs} from '../qemu/qmp-block.js';
+import {socketAnswers, startVm, stopVm} from './qemu-process.js';
+import type {LocalLab} from './lab.js';
+import {vmSummary} from './vm-summary.js';
+import {archiveImages, restoreArchive, restoreVm} from './vm-restore.js';
+import {finishInstant, instantOf, instantVm} from './instant-vm.js';
 import {checkOnce} from '../qemu/check-cache.js';
 import {folderOperationStore, stateDir} from '../state/operation-store.js';
-import {readVmFile, VM_FILE, VmFile, writeVmFile} from './vm-file.js';
+import {readVmFile, VM_FILE, type VmFile} from './vm-file.js';
 import {assertOwnUuid, recordHome} from './vm-home.js';
 import {watchLab} from './lab-watch.js';
-
-/**
- * Whether a QEMU listens on the VM's QMP socket, i.e. runs it. Only a socket that is not there, or
- * that nothing listens on, means stopped: anything else (a full backlog, no answer in time) counts
- * as running, since taking a running VM for a stopped one would have snapdeck write its images
- * behind QEMU's back. (A 500 ms timer used to decide "stopped" when the event loop was busy for
- * that long: the timer ran before the connect that had already succeeded; seen under load, as a
- * live merge planned as an offline one.)
- */
-const socketAnswers = (socket: string) =>
-	new Promise<boolean>(resolve => {
-		const connection = net.connect(socket);
-		const done = (answer: boolean) => {
-			connection.destroy();
-			resolve(answer);
-		};
-		connection.once('connect', () => done(true));
-		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
-		connection.setTimeout(5000, () => done(true));
-	});
-
-/**
- * Puts a direct-boot VM's kernel and initramfs into a new VM's folder, at the names its vm.json
- * gives them, from the point's copies (`bootFiles`, by those names). A point without them (taken
- * by an older snapdeck) cannot become a VM that starts at once: `required` refuses it, saying so.
- */
-async function copyKernel(vm: VmFile, staging: string, bootFiles: Readonly<Record<string, string>>, required: boolean): Promise<void> {
-	const kernel = vm.qemu?.kernel;
-	if (!kernel) return;
-	for (const name of [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])]) {
-		const from = bootFiles[name];
-		// Restored as a VM to start later, a point of an older snapdeck still gives its disks (its kernel is the operator's to put there).
-		if (from === undefined && !required) continue;
-		if (from === undefined) throw new SnapdeckError('refused', `${vm.name} boots the kernel file ${name}, which this point does not hold (it was taken before snapdeck kept a VM's kernel and initramfs with its points)`, 'restore its disks with --to PATH and give the new VM a kernel of its own, or restore a newer point');
-		const to = path.join(staging, name);
-		await mkdir(path.dirname(to), {recursive: true, mode: 0o700});
-		await copyFile(from, to, fsConstants.COPYFILE_EXCL);
-		await chmod(to, 0o600);
-	}
-}
-
-/** A new VM's identity on this host. */
-const newUuid = () => uuidFrom(randomBytes(16));
 
 /** The vm.json this adapter's inspect() read, carried in the inspection. */
 function vmFileOf(inspection: Inspection): VmFile {
@@ -91,15 +44,17 @@ export class LocalHypervisor implements Hypervisor {
 	readonly uri: string;
 	private readonly qemuImg: QemuImg;
 	private readonly runner: CommandRunner;
+	/** What the role modules use of this lab. */
+	private readonly lab: LocalLab;
 
 	/** `journal`: record changes in the central journal too (not while the demo lab is being built). */
 	readonly roles: Roles = {
 		power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 		backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-		archives: {archiveImages: inspection => this.archiveImages(inspection), restoreArchive: (...args) => this.restoreArchive(...args)},
-		restores: {restoreVm: (...args) => this.restoreVm(...args)},
+		archives: {archiveImages: inspection => archiveImages(this.lab, inspection), restoreArchive: (...args) => restoreArchive(this.lab, ...args)},
+		restores: {restoreVm: (...args) => restoreVm(this.lab, ...args)},
 		inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-		instantRestores: {instantVm: (...args) => this.instantVm(...args), instantOf: vm => this.instantOf(vm), finishInstant: (vm, options) => this.finishInstant(vm, options)},
+		instantRestores: {instantVm: (...args) => instantVm(this.lab, ...args), instantOf: vm => instantOf(this.lab, vm), finishInstant: (vm, options) => finishInstant(this.lab, vm, options)},
 		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: removeThrowawayQemu},
 		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
@@ -112,6 +67,7 @@ export class LocalHypervisor implements Hypervisor {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
 		this.runner = runner;
+		this.lab = {root, uri: this.uri, qemuImg: this.qemuImg, folderOf: vm => this.folderOf(vm)};
 	}
 
 	private async rootEntries() {
@@ -150,43 +106,7 @@ export class LocalHypervisor implements Hypervisor {
 	async list(): Promise<VmSummary[]> {
 		const names = await this.names();
 		// Header reads only; bounded anyway, so thousands of VMs do not open thousands of files at once.
-		return mapLimited(names, 32, name => this.summary(name));
-	}
-
-	/**
-	 * One inventory row from vm.json and the images' qcow2 headers (microseconds each, where a
-	 * `qemu-img info` costs milliseconds): chains, sizes, missing files. What only qemu-img can tell
-	 * (internal snapshot tables, bitmaps, corruption) is for inspect(), the tree and health.
-	 */
-	private async summary(name: string): Promise<VmSummary> {
-		try {
-			const folder = await this.folderOf(name);
-			const file = await readVmFile(folder);
-			const relative = (image: string) => path.relative(folder, image);
-			/** Images named in vm.json or a header must stay inside the VM's folder. */
-			const outside = (image: string) => liesOutside(folder, image);
-			const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
-			const [run, disks] = await Promise.all([
-				qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
-				Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder, file.instant ? [file.instant.repository] : []))}))),
-			]);
-			const problems = [...consistencyProblems(file), ...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []))];
-			for (const snapshot of file.snapshots) {
-				for (const {file: image} of snapshot.disks) {
-					if (outside(image)) problems.push(`${image} (an image of snapshot '${snapshot.name}') lies outside the VM's folder`);
-					else if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
-				}
-			}
-			const host = await localHost.identity();
-			return {
-				name, state: run, current: file.current, snapshots: file.snapshots.length, identity: {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)},
-				chainDepth: Math.max(0, ...disks.map(({chain}) => chain.length)),
-				disks: disks.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain: chain.map(relative)})),
-				error: problems.length > 0 ? [...new Set(problems)].join('; ') : null,
-			};
-		} catch (error) {
-			return {name, state: 'unknown', current: null, snapshots: 0, chainDepth: 0, disks: [], error: errorMessage(error)};
-		}
+		return mapLimited(names, 32, name => vmSummary(this.lab, name));
 	}
 
 	async inspect(vm: string): Promise<Inspection> {
@@ -297,7 +217,7 @@ export class LocalHypervisor implements Hypervisor {
 		await this.recordIdentity(folder);
 		// The inventory row (qcow2 headers, the QMP socket) tells the run state and the disks' sizes;
 		// a qemu-img process per image cost an incremental backup a tenth of its time (bench/block.mjs).
-		const summary = await this.summary(vm);
+		const summary = await vmSummary(this.lab, vm);
 		if (summary.state === 'unknown') throw new SnapdeckError('failed', `cannot back up ${vm}: ${summary.error}`);
 		// A chain with a problem (a protocol or device as backing file, a loop, a file outside the folder) is never opened.
 		assertNoProblems(vm, 'back up', summary.error === null ? [] : [summary.error]);
@@ -335,152 +255,6 @@ export class LocalHypervisor implements Hypervisor {
 			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(), bootFiles,
 			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
 		});
-	}
-
-	/** A new VM folder beside the others, with a vm.json from the backup's and the restored images. */
-	async restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders, bootFiles: Readonly<Record<string, string>> = {}) {
-		const vm = this.definitionToRestore(name, definition);
-		return this.newVmFolder(name, work, async staging => {
-			await copyKernel(vm, staging, bootFiles, false);
-			for (const disk of disks) await write(disk, path.join(staging, `${disk}.qcow2`));
-			await writeVmFile(staging, {
-				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: vm.qmp === null ? null : 'qmp.sock',
-				disks: disks.map(disk => ({target: disk, file: `${disk}.qcow2`})),
-				description: `restored from a backup of ${vm.name}`,
-			});
-			return Object.fromEntries(disks.map(disk => [disk, `${disk}.qcow2`]));
-		});
-	}
-
-	/**
-	 * A new VM folder whose disks are overlays on a backup point's files in the repository
-	 * (`backings`: each disk's point file, absolute), recorded as an instant restore in its vm.json.
-	 */
-	async instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders, bootFiles: Readonly<Record<string, string>> = {}) {
-		const vm = this.definitionToRestore(name, definition);
-		if (!vm.qemu) throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start it instantly', 'restore it with --as NAME (without --instant), then give it a "qemu" section');
-		return this.newVmFolder(name, work, async staging => {
-			// The kernel a direct-boot VM starts: the point's own copy (never the live VM's).
-			await copyKernel(vm, staging, bootFiles, true);
-			await mkdir(stateDir(staging), {recursive: true, mode: 0o700});
-			for (const [disk, backing] of Object.entries(backings)) {
-				await this.qemuImg.create(path.join(staging, `${disk}.qcow2`), {backing});
-				await chmod(path.join(staging, `${disk}.qcow2`), 0o600);
-			}
-			await writeVmFile(staging, {
-				...vm, name, uuid: newUuid(), current: null, snapshots: [], qmp: 'qmp.sock', instant,
-				disks: Object.keys(backings).map(disk => ({target: disk, file: `${disk}.qcow2`})),
-				description: `restored instantly from point ${instant.point} of ${vm.name}`,
-			});
-			return Object.fromEntries(Object.keys(backings).map(disk => [disk, `${disk}.qcow2`]));
-		});
-	}
-
-	/** The instant restore a VM is in, if any: which repository folder and point its disks still read. */
-	async instantOf(vm: string): Promise<{repository: string; point: string} | null> {
-		return (await readVmFile(await this.folderOf(vm))).instant;
-	}
-
-	/**
-	 * Copies what an instantly restored VM still reads from the repository into its own disks, then
-	 * records that it no longer depends on it. Running: QMP block-stream on each disk (a stream a
-	 * killed snapdeck left in QEMU is cancelled first; streaming again is safe: what is in the
-	 * overlay stays). Stopped: `qemu-img rebase -b ''` of each disk (safe mode: every cluster it
-	 * still reads from the point is copied in), and the VM stays stopped. The caller holds its lock.
-	 */
-	async finishInstant(vm: string, options: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number} = {}): Promise<'running' | 'stopped' | 'nothing'> {
-		const folder = await this.folderOf(vm);
-		const file = await readVmFile(folder);
-		if (!file.instant) return 'nothing';
-		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
-		// A disk whose stream finished after a killed snapdeck left it has no backing file left.
-		const backed = [];
-		for (const disk of file.disks) if ((await headerChain(path.resolve(folder, disk.file))).chain.length > 1) backed.push(disk);
-		const running = qmp !== null && (await socketAnswers(qmp));
-		if (running) {
-			const client = await QmpClient.connect(qmp, 5000);
-			try {
-				await assertOwnQemu(client, folder, vm);
-				await clearLeftovers(client);
-				const tops = await topNodes(client);
-				const nodes = backed.map(disk => tops.get(disk.target)?.node);
-				if (nodes.some(node => node === undefined)) throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);
-				if (nodes.length > 0) await runJobs(client, 'stream', nodes.length, ids => Promise.all(nodes.map((node, index) => client.execute('block-stream', {'job-id': ids[index], device: node, ...(options.bytesPerSecond ? {speed: options.bytesPerSecond} : {})}))), {signal: options.signal, onBytes: options.onBytes});
-			} finally {
-				client.close();
-			}
-		} else {
-			const sizes = new Map(await Promise.all(backed.map(async disk => [disk, (await headerChain(path.resolve(folder, disk.file))).virtualSize] as const)));
-			const progress = partsBytes(backed, disk => sizes.get(disk) ?? 0, (done, total) => options.onBytes?.(done, total));
-			for (const disk of backed) {
-				await this.qemuImg.rebase(path.resolve(folder, disk.file), null, {signal: options.signal, onProgress: progress.of(disk)});
-				progress.finished(disk);
-			}
-		}
-		// The disks' headers name no backing file now: the VM stands alone.
-		for (const disk of file.disks) {
-			const {chain} = await headerChain(path.resolve(folder, disk.file));
-			if (chain.length !== 1) throw new SnapdeckError('failed', `${disk.file} of ${vm} still has a backing file after the ${running ? 'stream' : 'copy'}`, `run 'snapdeck recover ${vm}' again`);
-		}
-		await writeVmFile(folder, {...(await readVmFile(folder)), instant: null});
-		return running ? 'running' : 'stopped';
-	}
-
-	async archiveImages({state}: Inspection) {
-		const folder = await this.folderOf(state.definition.name);
-		const nested = Object.keys(state.images).filter(name => name.includes('/') || name.includes(path.sep));
-		if (nested.length > 0) throw new SnapdeckError('refused', `${state.definition.name} keeps images in subfolders (${nested.join(', ')}), which a whole-VM archive does not hold yet`, 'back it up without --with-snapshots');
-		return {images: Object.values(state.images).map(image => ({name: image.file, path: path.join(folder, image.file), backing: image.backing}))};
-	}
-
-	async restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>, work?: WorkFolders) {
-		const vm = this.definitionToRestore(name, definition);
-		// The definition names its images by file name: each must be one the archive holds.
-		const missing = [...vm.disks, ...vm.snapshots.flatMap(snapshot => snapshot.disks)].map(disk => disk.file).filter(file => !images.includes(file));
-		if (missing.length > 0) throw new SnapdeckError('refused', `the archive's vm.json names ${[...new Set(missing)].join(', ')}, which the archive does not hold`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
-		return this.newVmFolder(name, work, async staging => {
-			for (const image of images) await copy(image, path.join(staging, image));
-			await writeVmFile(staging, {...vm, name, uuid: newUuid(), qmp: vm.qmp === null ? null : 'qmp.sock', description: `restored from an archive of ${vm.name}${vm.description ? `: ${vm.description}` : ''}`});
-			return Object.fromEntries(vm.disks.map(disk => [disk.target, disk.file]));
-		});
-	}
-
-	/** The vm.json a backup recorded, for a new VM `name`. */
-	private definitionToRestore(name: string, definition: unknown): VmFile {
-		assertValidName('VM', name);
-		const parsed = VmFile.safeParse(definition);
-		if (!parsed.success) throw new SnapdeckError('refused', 'the backup point does not hold a local VM definition (vm.json), so it cannot become a VM here', 'restore its disks with --to PATH instead');
-		return parsed.data;
-	}
-
-	/**
-	 * Builds a new VM folder in a job's work folder in the lab (`work`; else a hidden folder of its
-	 * own) and renames it into place whole: a restore killed part way leaves no half VM in the list,
-	 * and recover (or the next restore of the same name) removes what it left. `build` fills the
-	 * folder and names the images by disk; they come back as absolute paths.
-	 */
-	private async newVmFolder(name: string, work: WorkFolders | undefined, build: (staging: string) => Promise<Record<string, string>>): Promise<Record<string, string>> {
-		const folder = path.join(this.root, name);
-		if (await fileExists(folder)) throw new SnapdeckError('refused', `there is already a VM (or a folder) '${name}' in ${this.uri}`, 'choose another name with --as');
-		let staging: string;
-		if (work) staging = await work(this.root, 'new-vm');
-		else {
-			staging = path.join(this.root, `.${name}.snapdeck-partial`);
-			await rm(staging, {recursive: true, force: true});
-			await mkdir(staging, {mode: 0o700});
-		}
-		try {
-			const images = await build(staging);
-			await chmod(staging, 0o755);
-			await rename(staging, folder);
-			// Renamed first: a kill between the two leaves a whole VM with a stray token file, never a work folder without one.
-			await rm(path.join(folder, TOKEN_FILE), {force: true});
-			return Object.fromEntries(Object.entries(images).map(([disk, file]) => [disk, path.join(folder, file)]));
-		} catch (error) {
-			// The folder is new and ours: nothing of it is kept from a failed restore.
-			await rm(staging, {recursive: true, force: true});
-			throw error;
-		}
 	}
 
 	async liveBitmaps({state}: Inspection): Promise<Record<string, string[]> | null> {

@@ -1,4 +1,5 @@
 import {readdir, readFile, rm} from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import {SnapdeckError} from '../../core/errors.js';
 import {processAlive} from '../file-checks.js';
@@ -40,6 +41,26 @@ export async function connectMonitor(folder: string, socket: string, greetMs = 5
 		}
 	}
 }
+
+/**
+ * Whether a QEMU listens on the VM's QMP socket, i.e. runs it. Only a socket that is not there, or
+ * that nothing listens on, means stopped: anything else (a full backlog, no answer in time) counts
+ * as running, since taking a running VM for a stopped one would have snapdeck write its images
+ * behind QEMU's back. (A 500 ms timer used to decide "stopped" when the event loop was busy for
+ * that long: the timer ran before the connect that had already succeeded; seen under load, as a
+ * live merge planned as an offline one.)
+ */
+export const socketAnswers = (socket: string) =>
+	new Promise<boolean>(resolve => {
+		const connection = net.connect(socket);
+		const done = (answer: boolean) => {
+			connection.destroy();
+			resolve(answer);
+		};
+		connection.once('connect', () => done(true));
+		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
+		connection.setTimeout(5000, () => done(true));
+	});
 
 /** The guest device path of a disk, as QMP names it and as HMP's qemu-io -d takes it. */
 export const qdevPath = (target: string) => `/machine/peripheral/${target}/virtio-backend`;
