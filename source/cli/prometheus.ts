@@ -26,6 +26,24 @@ export function prometheusMode(text: string | undefined): number {
 const label = (value: string) => value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
+type Row = {readonly labels: string; readonly vm: VmHealth};
+/** A gauge with a sample per VM: its name, its help, and its value (null: no sample for that VM). */
+type VmGauge = readonly [name: string, help: string, value: (vm: VmHealth) => number | null];
+
+const level: Record<Severity, number> = {ok: 0, warning: 1, critical: 2};
+const HEALTH_GAUGE: VmGauge = ['snapdeck_vm_health', 'Health of a VM: 0 ok, 1 warning, 2 critical.', vm => level[worstOf(vm.findings)]];
+/** The gauges per VM that follow its findings in the file, in their order. */
+const VM_GAUGES: readonly VmGauge[] = [
+	['snapdeck_chain_depth', "Deepest backing chain of a VM's disks.", vm => vm.chainDepth],
+	['snapdeck_last_backup_timestamp_seconds', 'When the newest complete backup of a VM was taken.', vm => (vm.lastBackup ? seconds(vm.lastBackup) : null)],
+	['snapdeck_backup_rpo_seconds', "How old a VM's newest backup may be (its policy's backups.rpo).", vm => vm.rpoSeconds],
+	['snapdeck_last_verified_restore_timestamp_seconds', 'When a restore of a VM was last proved (its newest signed receipt: a restore test, a boot test or an audit).', vm => (vm.lastProvedRestore ? seconds(vm.lastProvedRestore) : null)],
+	['snapdeck_last_proved_point_timestamp_seconds', 'When the newest point a signed receipt proves was taken.', vm => (vm.lastProvedPoint ? seconds(vm.lastProvedPoint) : null)],
+	['snapdeck_restore_proof_max_age_seconds', "How old a VM's newest restore proof may be (its policy's boot.every).", vm => vm.proofMaxAgeSeconds],
+];
+
+const family = (name: string, help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples];
+
 /**
  * node_exporter's textfile format (Prometheus naming: units in names, timestamps as
  * `_timestamp_seconds`): whether each connection could be inspected (`snapdeck_up`), when this
@@ -33,14 +51,26 @@ const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
  * proof and the limits its policy sets, which the alert rules in monitoring/ compare against.
  */
 export function prometheusText(checked: readonly CheckedConnection[], now: Date): string {
-	const level: Record<Severity, number> = {ok: 0, warning: 1, critical: 2};
-	const rows = checked.flatMap(entry => ('vms' in entry ? entry.vms.map(vm => ({labels: `connection="${label(entry.connection)}",vm="${label(vm.vm)}"`, vm})) : []));
-	const family = (name: string, help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples];
-	const perVm = (name: string, value: (vm: VmHealth) => number | null) => rows.flatMap(({labels, vm}) => {
+	const rows: Row[] = checked.flatMap(entry => ('vms' in entry ? entry.vms.map(vm => ({labels: `connection="${label(entry.connection)}",vm="${label(vm.vm)}"`, vm})) : []));
+	const perVm = ([name, help, value]: VmGauge) => family(name, help, rows.flatMap(({labels, vm}) => {
 		const sample = value(vm);
 		return sample === null ? [] : [`${name}{${labels}} ${sample}`];
-	});
-	const findings = rows.flatMap(({labels, vm}) => {
+	}));
+	const runAt = Math.floor(now.getTime() / 1000);
+	return `${[
+		...family('snapdeck_up', 'Whether this health run could inspect the connection: 1 yes, 0 no (the VM metrics of a connection at 0 are missing).', checked.map(entry => `snapdeck_up{connection="${label(entry.connection)}"} ${'vms' in entry ? 1 : 0}`)),
+		...family('snapdeck_last_run_timestamp_seconds', 'When the health run that wrote this file ran.', [`snapdeck_last_run_timestamp_seconds ${runAt}`]),
+		...perVm(HEALTH_GAUGE),
+		...family('snapdeck_findings', 'Findings of a VM by rule and severity.', findingSamples(rows)),
+		...VM_GAUGES.flatMap(perVm),
+		// The name before snapdeck_last_run_timestamp_seconds, kept for dashboards and rules that use it.
+		...family('snapdeck_health_checked_timestamp_seconds', 'When this health check ran (the same as snapdeck_last_run_timestamp_seconds).', [`snapdeck_health_checked_timestamp_seconds ${runAt}`]),
+	].join('\n')}\n`;
+}
+
+/** snapdeck_findings: per VM, how many findings of each rule and severity. */
+function findingSamples(rows: readonly Row[]): string[] {
+	return rows.flatMap(({labels, vm}) => {
 		const counts = new Map<string, number>();
 		for (const finding of vm.findings) {
 			const key = `rule="${label(finding.rule)}",severity="${finding.severity}"`;
@@ -48,19 +78,4 @@ export function prometheusText(checked: readonly CheckedConnection[], now: Date)
 		}
 		return [...counts].map(([key, count]) => `snapdeck_findings{${labels},${key}} ${count}`);
 	});
-	const runAt = Math.floor(now.getTime() / 1000);
-	return `${[
-		...family('snapdeck_up', 'Whether this health run could inspect the connection: 1 yes, 0 no (the VM metrics of a connection at 0 are missing).', checked.map(entry => `snapdeck_up{connection="${label(entry.connection)}"} ${'vms' in entry ? 1 : 0}`)),
-		...family('snapdeck_last_run_timestamp_seconds', 'When the health run that wrote this file ran.', [`snapdeck_last_run_timestamp_seconds ${runAt}`]),
-		...family('snapdeck_vm_health', 'Health of a VM: 0 ok, 1 warning, 2 critical.', perVm('snapdeck_vm_health', vm => level[worstOf(vm.findings)])),
-		...family('snapdeck_findings', 'Findings of a VM by rule and severity.', findings),
-		...family('snapdeck_chain_depth', "Deepest backing chain of a VM's disks.", perVm('snapdeck_chain_depth', vm => vm.chainDepth)),
-		...family('snapdeck_last_backup_timestamp_seconds', 'When the newest complete backup of a VM was taken.', perVm('snapdeck_last_backup_timestamp_seconds', vm => (vm.lastBackup ? seconds(vm.lastBackup) : null))),
-		...family('snapdeck_backup_rpo_seconds', "How old a VM's newest backup may be (its policy's backups.rpo).", perVm('snapdeck_backup_rpo_seconds', vm => vm.rpoSeconds)),
-		...family('snapdeck_last_verified_restore_timestamp_seconds', 'When a restore of a VM was last proved (its newest signed receipt: a restore test, a boot test or an audit).', perVm('snapdeck_last_verified_restore_timestamp_seconds', vm => (vm.lastProvedRestore ? seconds(vm.lastProvedRestore) : null))),
-		...family('snapdeck_last_proved_point_timestamp_seconds', 'When the newest point a signed receipt proves was taken.', perVm('snapdeck_last_proved_point_timestamp_seconds', vm => (vm.lastProvedPoint ? seconds(vm.lastProvedPoint) : null))),
-		...family('snapdeck_restore_proof_max_age_seconds', "How old a VM's newest restore proof may be (its policy's boot.every).", perVm('snapdeck_restore_proof_max_age_seconds', vm => vm.proofMaxAgeSeconds)),
-		// The name before snapdeck_last_run_timestamp_seconds, kept for dashboards and rules that use it.
-		...family('snapdeck_health_checked_timestamp_seconds', 'When this health check ran (the same as snapdeck_last_run_timestamp_seconds).', [`snapdeck_health_checked_timestamp_seconds ${runAt}`]),
-	].join('\n')}\n`;
 }

@@ -64,9 +64,24 @@ export interface VmFacts {
 const ms = (text: string) => parseDuration(text)!;
 const ago = (now: Date, iso: string) => now.getTime() - Date.parse(iso);
 
+/** What every rule reads: the VM's facts, its policy, the time, and where its findings go. */
+interface RuleContext {
+	readonly facts: VmFacts;
+	readonly policy: Policy;
+	readonly now: Date;
+	readonly vm: string;
+	readonly add: Add;
+}
+
+/** The rules about backups also read the complete points, oldest first, and the newest of them. */
+interface PointsContext extends RuleContext {
+	readonly complete: readonly BackupPoint[];
+	readonly newest: BackupPoint;
+}
+
 /**
  * The health rules, each a pure function of the facts, the VM's policy and the time. Rule ids are
- * stable (they appear in --json and Prometheus labels).
+ * stable (they appear in --json and Prometheus labels); findings come in the order of the rules here.
  */
 export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Finding[] {
 	const {vm} = facts;
@@ -76,6 +91,14 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 		add('vm-unreadable', 'critical', `${vm} cannot be read: ${facts.unreadable}`);
 		return out;
 	}
+	const context: RuleContext = {facts, policy, now, vm, add};
+	for (const rules of [unfinishedRules, imageRules, snapshotRules, backupRules]) rules(context);
+	if (policy.offsite) offsiteRules(context, policy.offsite);
+	return out;
+}
+
+/** What a crash, a kill or a stopped instant restore left unfinished. */
+function unfinishedRules({facts, vm, add}: RuleContext) {
 	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
 	if (facts.instant && !facts.instant.active) {
 		const {point, repository} = facts.instant;
@@ -83,6 +106,10 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 		else add('instant-unfinished', 'critical', `${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`, 'recover', {point, repository, present: false});
 	}
 	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover', {halfDone: left.halfDone});
+}
+
+/** The images and their chains: broken, inconsistent, corrupt, leaking, too deep, or carrying what nothing needs. */
+function imageRules({facts, policy, vm, add}: RuleContext) {
 	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
 	for (const orphan of facts.orphanedInternal ?? []) {
@@ -98,44 +125,51 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 	if (facts.chainDepth > policy.maxChainDepth) {
 		add('chain-depth', facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning', `a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`, 'merge', {depth: facts.chainDepth, allowed: policy.maxChainDepth, policy: policy.name});
 	}
+}
+
+/** Snapshots kept too long, and quiesced snapshots asked for where no guest agent answers. */
+function snapshotRules({facts, policy, now, vm, add}: RuleContext) {
 	for (const snapshot of facts.snapshots) {
 		const age = ago(now, snapshot.createdAt);
 		if (age > ms(policy.snapshots.maxAge)) add('snapshot-age', 'warning', `snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`, 'merge', {snapshot: snapshot.name, ageSeconds: seconds(age), maxAgeSeconds: seconds(ms(policy.snapshots.maxAge)), policy: policy.name});
 	}
 	if (policy.snapshots.quiesce && !facts.canQuiesce) add('quiesce-unavailable', 'critical', `policy '${policy.name}' wants quiesced snapshots, and no guest agent answers in ${vm}`);
+}
 
+/** The backups: one recent enough, then what the newest points say of verification, boot tests, audits and the next backup. */
+function backupRules(context: RuleContext) {
+	const {facts, policy, now, vm, add} = context;
 	const complete = facts.points.filter(point => point.state === 'complete');
 	const newest = complete.at(-1);
 	const rpo = policy.backups.rpo === undefined ? null : ms(policy.backups.rpo);
 	if (!newest) {
 		add('backup-missing', rpo === null ? 'warning' : 'critical', `${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`, 'backup', {rpoSeconds: rpo === null ? null : seconds(rpo), policy: policy.name});
-	} else {
-		const age = ago(now, newest.createdAt);
-		if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup', {point: newest.id, ageSeconds: seconds(age), rpoSeconds: seconds(rpo), policy: policy.name});
-		const verified = [...complete].reverse().find(point => point.verified !== null);
-		if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify', {point: newest.id, verifiedAt: newest.verified.at});
-		else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
-		else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify', {point: verified.id, ageSeconds: seconds(ago(now, verified.verified!.at)), everySeconds: seconds(ms(policy.backups.verifyEvery)), policy: policy.name});
-		if (policy.boot) {
-			// Boot tests are asked for by the policy (a VM must be bootable from its vm.json for them).
-			const booted = [...complete].reverse().find(point => point.boot !== null);
-			if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`, undefined, {point: newest.id, console: newest.boot.console});
-			else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
-			else if (ago(now, booted.boot!.at) > ms(policy.boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${policy.boot.every}): snapdeck verify ${vm} --boot`, undefined, {point: booted.id, ageSeconds: seconds(ago(now, booted.boot!.at)), everySeconds: seconds(ms(policy.boot.every)), policy: policy.name});
-		}
-		auditRules(complete, policy, now, add, vm);
-		if (facts.bitmaps && newest.bitmap !== null) {
-			const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
-			if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup', {point: newest.id, disks: lacking});
-		}
-		if (facts.repositoryFree !== null) {
-			const full = [...complete].reverse().find(point => point.kind === 'full') ?? newest;
-			const need = full.files.reduce((sum, file) => sum + file.size, 0);
-			if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`, undefined, {freeBytes: facts.repositoryFree, needBytes: need});
-		}
+		return;
 	}
-	if (policy.offsite) offsiteRules(facts, policy, policy.offsite, now, add);
-	return out;
+	const age = ago(now, newest.createdAt);
+	if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup', {point: newest.id, ageSeconds: seconds(age), rpoSeconds: seconds(rpo), policy: policy.name});
+	const points: PointsContext = {...context, complete, newest};
+	verifyRules(points);
+	// Boot tests are asked for by the policy (a VM must be bootable from its vm.json for them).
+	if (policy.boot) bootRules(points, policy.boot);
+	auditRules(points);
+	nextBackupRules(points);
+}
+
+/** The newest verification: failed, never made, or too long ago. */
+function verifyRules({policy, now, vm, add, complete, newest}: PointsContext) {
+	const verified = [...complete].reverse().find(point => point.verified !== null);
+	if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify', {point: newest.id, verifiedAt: newest.verified.at});
+	else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
+	else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify', {point: verified.id, ageSeconds: seconds(ago(now, verified.verified!.at)), everySeconds: seconds(ms(policy.backups.verifyEvery)), policy: policy.name});
+}
+
+/** The newest boot test: failed, never made, or too long ago. */
+function bootRules({policy, now, vm, add, complete, newest}: PointsContext, boot: NonNullable<Policy['boot']>) {
+	const booted = [...complete].reverse().find(point => point.boot !== null);
+	if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`, undefined, {point: newest.id, console: newest.boot.console});
+	else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
+	else if (ago(now, booted.boot!.at) > ms(boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${boot.every}): snapdeck verify ${vm} --boot`, undefined, {point: booted.id, ageSeconds: seconds(ago(now, booted.boot!.at)), everySeconds: seconds(ms(boot.every)), policy: policy.name});
 }
 
 /**
@@ -143,7 +177,7 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
  * bitmap missed writes; the chain it found is not the disk); with a policy's "audit", none within
  * its `every` is a warning.
  */
-function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date, add: Add, vm: string) {
+function auditRules({policy, now, vm, add, complete}: PointsContext) {
 	const audited = complete.filter(point => point.audit !== null).sort((a, b) => a.audit!.at.localeCompare(b.audit!.at));
 	const last = audited.at(-1);
 	if (last && !last.audit!.ok) {
@@ -156,9 +190,21 @@ function auditRules(complete: readonly BackupPoint[], policy: Policy, now: Date,
 	else if (ago(now, passed.audit!.at) > ms(policy.audit.every)) add('audit-age', 'warning', `the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup', {point: passed.id, ageSeconds: seconds(ago(now, passed.audit!.at)), everySeconds: seconds(ms(policy.audit.every)), policy: policy.name});
 }
 
+/** What the next backup will meet: disks that lost the newest point's bitmap (it will be a full), and too little room for a full. */
+function nextBackupRules({facts, vm, add, complete, newest}: PointsContext) {
+	if (facts.bitmaps && newest.bitmap !== null) {
+		const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
+		if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup', {point: newest.id, disks: lacking});
+	}
+	if (facts.repositoryFree !== null) {
+		const full = [...complete].reverse().find(point => point.kind === 'full') ?? newest;
+		const need = full.files.reduce((sum, file) => sum + file.size, 0);
+		if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`, undefined, {freeBytes: facts.repositoryFree, needBytes: need});
+	}
+}
+
 /** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */
-function offsiteRules(facts: VmFacts, policy: Policy, offsite: NonNullable<Policy['offsite']>, now: Date, add: Add) {
-	const {vm} = facts;
+function offsiteRules({facts, policy, now, vm, add}: RuleContext, offsite: NonNullable<Policy['offsite']>) {
 	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate));
 	const limit = ms(offsite.maxAge);
 	if (!record?.lastCopy) {

@@ -32,13 +32,7 @@ const crashIf = (when: string, index: number) => {
 export async function runPlan(plan: Plan, executor: StepExecutor, store: OperationStore, options: RunOptions): Promise<void> {
 	const now = options.now ?? (() => performance.now());
 	const base: PendingOperation = options.resume ?? {plan, done: 0, started: null, command: options.command, startedAt: new Date().toISOString()};
-	const began = Date.now();
-	const journal = (outcome: 'started' | 'done' | 'failed' | 'cancelled', message?: string) =>
-		store.appendJournal({
-			time: new Date().toISOString(), vm: plan.vm, action: options.resume ? 'recover' : plan.action, snapshot: plan.snapshot, outcome,
-			...(message === undefined ? {} : {message}),
-			...(outcome === 'started' ? {summary: plan.summary, steps: plan.steps.map(step => step.summary)} : {durationMs: Date.now() - began}),
-		});
+	const journal = planJournal(plan, store, options);
 
 	await journal('started');
 	let pending = base;
@@ -63,36 +57,59 @@ export async function runPlan(plan: Plan, executor: StepExecutor, store: Operati
 			crashIf('after', index);
 		}
 	} catch (error) {
-		throw await failed(error);
+		throw await failed(error, {plan, executor, store, signal: options.signal, journal, pending});
 	} finally {
 		await executor.close?.();
 	}
 	await store.clearPending();
 	await journal('done');
+}
 
-	/** Rolls back when only additions were made; otherwise leaves the pending record for recover. */
-	async function failed(error: unknown): Promise<SnapdeckError> {
-		const cancelled = options.signal?.aborted ?? false;
-		const reached = pending.started ?? pending.done;
-		const where = `step ${reached + 1} of ${plan.steps.length}`;
-		const message = error instanceof Error ? error.message : String(error);
-		// The failed step counts as done-and-undoable unless it was atomic and changed nothing.
-		const touched = plan.steps.slice(0, isChangedNothing(error) ? reached : reached + 1);
-		if (touched.every(step => ADDITIVE.has(step.op))) {
-			// Only new files or new snapshot-table entries so far: undo them, and nothing has changed.
-			for (const step of touched.reverse()) await executor.rollback(step);
-			await store.clearPending();
-			await journal('failed', `${where}: rolled back, nothing changed`);
-			return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined, cancelled ? 'cancelled' : error instanceof SnapdeckError ? error.code : undefined);
-		}
-		await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
-		return new SnapdeckError(
-			'interrupted',
-			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[reached]?.summary ?? ''}): ${message}`,
-			plan.action === 'prune'
-				? `every kept backup point still restores; run 'snapdeck prune ${plan.vm}' again to finish the prune`
-				: `every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
-			cancelled ? 'cancelled' : 'stopped-part-way',
-		);
+type Journal = (outcome: 'started' | 'done' | 'failed' | 'cancelled', message?: string) => Promise<void>;
+
+/** The plan's lines in the journal: what it will do when it starts, and how long it took when it ends. */
+function planJournal(plan: Plan, store: OperationStore, options: RunOptions): Journal {
+	const began = Date.now();
+	return (outcome, message) =>
+		store.appendJournal({
+			time: new Date().toISOString(), vm: plan.vm, action: options.resume ? 'recover' : plan.action, snapshot: plan.snapshot, outcome,
+			...(message === undefined ? {} : {message}),
+			...(outcome === 'started' ? {summary: plan.summary, steps: plan.steps.map(step => step.summary)} : {durationMs: Date.now() - began}),
+		});
+}
+
+/** What a failed run knows: its plan, where it writes, and the pending record as it stood when the step failed. */
+interface Failure {
+	readonly plan: Plan;
+	readonly executor: StepExecutor;
+	readonly store: OperationStore;
+	readonly signal: AbortSignal | undefined;
+	readonly journal: Journal;
+	readonly pending: PendingOperation;
+}
+
+/** Rolls back when only additions were made; otherwise leaves the pending record for recover. */
+async function failed(error: unknown, {plan, executor, store, signal, journal, pending}: Failure): Promise<SnapdeckError> {
+	const cancelled = signal?.aborted ?? false;
+	const reached = pending.started ?? pending.done;
+	const where = `step ${reached + 1} of ${plan.steps.length}`;
+	const message = error instanceof Error ? error.message : String(error);
+	// The failed step counts as done-and-undoable unless it was atomic and changed nothing.
+	const touched = plan.steps.slice(0, isChangedNothing(error) ? reached : reached + 1);
+	if (touched.every(step => ADDITIVE.has(step.op))) {
+		// Only new files or new snapshot-table entries so far: undo them, and nothing has changed.
+		for (const step of touched.reverse()) await executor.rollback(step);
+		await store.clearPending();
+		await journal('failed', `${where}: rolled back, nothing changed`);
+		return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined, cancelled ? 'cancelled' : error instanceof SnapdeckError ? error.code : undefined);
 	}
+	await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
+	return new SnapdeckError(
+		'interrupted',
+		`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'} at ${where} (${plan.steps[reached]?.summary ?? ''}): ${message}`,
+		plan.action === 'prune'
+			? `every kept backup point still restores; run 'snapdeck prune ${plan.vm}' again to finish the prune`
+			: `every other snapshot and the present state still read as before; run 'snapdeck recover ${plan.vm}' to finish the ${plan.action}`,
+		cancelled ? 'cancelled' : 'stopped-part-way',
+	);
 }

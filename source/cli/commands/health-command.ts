@@ -21,43 +21,54 @@ export default defineCommand({
 	async run({args, flags}) {
 		if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined) throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
 		const report = flags.prometheus === undefined ? null : {file: flags.prometheus, mode: prometheusMode(flags['prometheus-mode'])};
-		let now = new Date();
-		let uris: string[] = [];
-		let checked: CheckedConnection[];
-		const causes = new Map<string, unknown>();
-		try {
-			uris = await connectionUris(flags.connect);
-			now = parseNow(flags.now);
-			if (uris.length > 1 && args.vms.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
-			const repository = await repositoryDir(flags.repo);
-			checked = await Promise.all(uris.map(uri => inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only: args.vms}).catch((error: unknown) => {
-				causes.set(uri, error);
-				return {connection: canonicalUri(uri), error: errorMessage(error)};
-			})));
-		} catch (error) {
-			// Health could not tell: the textfile still says so (snapdeck_up 0), so alerts stop trusting the last good values.
-			if (report) await writeReport(report.file, prometheusText(downConnections(uris, flags, error), now), report.mode).catch((writeError: unknown) => note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`));
-			throw error;
-		}
+		const {uris, now, checked, causes} = await checkConnections(args.vms, flags, report);
 		if (report) await writeReport(report.file, prometheusText(checked, now), report.mode);
 		// Each change told once to the config's notifiers; a connection left out for a mistake of this command line's (a VM name) is no change.
 		await tellHealthChanges(checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.vms.length === 0)), now, note);
 		const failed = uris.find(uri => causes.has(uri));
 		if (failed !== undefined) throw causes.get(failed);
-		const inspected = checked as Inspected[];
-		const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
-		const status = worstOf(findings);
-		const vmsJson = (vms: Inspected['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings, lastBackup: vm.lastBackup, lastProvedRestore: vm.lastProvedRestore}));
-		if (flags.json) {
-			printJson(inspected.length === 1
-				? {status, connection: inspected[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(inspected[0]!.vms), findings}
-				: {status, checkedAt: now.toISOString(), connections: inspected.map(({connection, vms}) => ({connection, status: worstOf(vms.flatMap(vm => vm.findings)), vms: vmsJson(vms)})), findings});
-		} else {
-			print(inspected.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings)))).join('\n'));
-		}
-		return healthExitCode(status);
+		return printHealth(checked as Inspected[], now, flags.json);
 	},
 });
+
+type Report = {readonly file: string; readonly mode: number};
+
+/** Inspects each connection: what it found, or why it could not (in `causes`, by URI); where even that could not start, says so in the textfile too. */
+async function checkConnections(only: readonly string[], flags: CliFlags, report: Report | null) {
+	let now = new Date();
+	let uris: string[] = [];
+	const causes = new Map<string, unknown>();
+	try {
+		uris = await connectionUris(flags.connect);
+		now = parseNow(flags.now);
+		if (uris.length > 1 && only.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
+		const repository = await repositoryDir(flags.repo);
+		const checked: CheckedConnection[] = await Promise.all(uris.map(uri => inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only}).catch((error: unknown) => {
+			causes.set(uri, error);
+			return {connection: canonicalUri(uri), error: errorMessage(error)};
+		})));
+		return {uris, now, checked, causes};
+	} catch (error) {
+		// Health could not tell: the textfile still says so (snapdeck_up 0), so alerts stop trusting the last good values.
+		if (report) await writeReport(report.file, prometheusText(downConnections(uris, flags, error), now), report.mode).catch((writeError: unknown) => note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`));
+		throw error;
+	}
+}
+
+/** The findings of every connection, as JSON or as text; the exit code says the worst of them. */
+function printHealth(inspected: readonly Inspected[], now: Date, json: boolean | undefined) {
+	const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
+	const status = worstOf(findings);
+	const vmsJson = (vms: Inspected['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings, lastBackup: vm.lastBackup, lastProvedRestore: vm.lastProvedRestore}));
+	if (json) {
+		printJson(inspected.length === 1
+			? {status, connection: inspected[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(inspected[0]!.vms), findings}
+			: {status, checkedAt: now.toISOString(), connections: inspected.map(({connection, vms}) => ({connection, status: worstOf(vms.flatMap(vm => vm.findings)), vms: vmsJson(vms)})), findings});
+	} else {
+		print(inspected.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings)))).join('\n'));
+	}
+	return healthExitCode(status);
+}
 
 async function inspect(uri: string, options: {repository: string; named: boolean; now: Date; only: readonly string[]}): Promise<Inspected> {
 	const svc = await openSessionOn(uri, {repository: options.repository, named: options.named});

@@ -4,6 +4,8 @@ import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';
 import {askToProceed, cancellable, print, printJson, progressReporter, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
+import type {CliFlags} from '../flags.js';
+import type {Offsite, Restores} from '../../service/ports.js';
 
 export default defineCommand({
 	name: 'restore',
@@ -28,37 +30,57 @@ export default defineCommand({
 		if (flags.snapshot !== undefined && flags.from === undefined) throw new SnapdeckError('usage', '--snapshot names a snapshot on an off-site target: it needs --from TARGET');
 		if (flags.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(flags.snapshot)) throw new SnapdeckError('usage', `--snapshot ${flags.snapshot}: give a restic snapshot id, 8 to 64 of its hex digits`, `'snapdeck backups ${vm} --from ${flags.from}' lists them`);
 		const svc = await service();
-		if (flags['in-place']) {
-			if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
-			if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
-			// --dry-run: the plan is shown, then declined, so nothing changes.
-			const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
-			const result = await cancellable(signal => svc.restoreInPlace(vm, {point: point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
-			const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
-			if (flags.json) printJson({type: 'result', outcome, point: point, snapshot: result.snapshot, plan: result.plan});
-			else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
-			else print(result.outcome === 'done' ? `restored point ${point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
-			return 0;
-		}
-		if (flags.instant) {
-			if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${point} --instant --as NAME`);
-			// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s (FLAGS.limit), as backup takes it.
-			const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-			const done = await cancellable(signal => svc.restoreInstant(vm, {
-				point: point, origin: flags.origin, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
-				...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
-				onStarted: name => note(`${name} is running (from the repository, while its data streams in)`),
-			}));
-			if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
-			else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
-			return 0;
-		}
-		const options = {point: point, origin: flags.origin, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
-		const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
-		const onWarning = (text: string) => note(`snapdeck: warning: ${text}`);
-		const {restored, snapshot} = await cancellable(async signal => (from ? svc.restoreFrom(from, vm, {...options, snapshot: flags.snapshot, onWarning, signal}) : {restored: await svc.restore(vm, {...options, signal}), snapshot: null}));
-		if (flags.json) printJson({type: 'result', outcome: 'done', point: point, restored, vm: flags.as ?? null, ...(from ? {snapshot} : {})});
-		else print(`restored point ${point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
-		return 0;
+		const request: Request = {vm, point, flags, commandLine};
+		if (flags['in-place']) return restoreOverVm(svc, request);
+		if (flags.instant) return restoreInstantly(svc, request);
+		return restoreAsNew(svc, request);
 	},
 });
+
+/** What every kind of restore is given: the VM, the point, the flags and the command line as typed. */
+interface Request {
+	readonly vm: string;
+	readonly point: string;
+	readonly flags: CliFlags;
+	readonly commandLine: string;
+}
+
+/** --in-place: over the stopped VM itself, after a safety snapshot, once confirmed. */
+async function restoreOverVm(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
+	if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
+	if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
+	// --dry-run: the plan is shown, then declined, so nothing changes.
+	const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
+	const result = await cancellable(signal => svc.restoreInPlace(vm, {point: point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
+	const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
+	if (flags.json) printJson({type: 'result', outcome, point: point, snapshot: result.snapshot, plan: result.plan});
+	else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
+	else print(result.outcome === 'done' ? `restored point ${point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
+	return 0;
+}
+
+/** --instant --as NAME: a new VM that runs at once from the point while its data streams in. */
+async function restoreInstantly(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
+	if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${point} --instant --as NAME`);
+	// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s (FLAGS.limit), as backup takes it.
+	const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+	const done = await cancellable(signal => svc.restoreInstant(vm, {
+		point: point, origin: flags.origin, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
+		...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
+		onStarted: name => note(`${name} is running (from the repository, while its data streams in)`),
+	}));
+	if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
+	else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
+	return 0;
+}
+
+/** --to or --as: new images, or a new VM, from the local repository or (--from) an off-site target. */
+async function restoreAsNew(svc: Restores & Offsite, {vm, point, flags, commandLine}: Request): Promise<number> {
+	const options = {point: point, origin: flags.origin, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
+	const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
+	const onWarning = (text: string) => note(`snapdeck: warning: ${text}`);
+	const {restored, snapshot} = await cancellable(async signal => (from ? svc.restoreFrom(from, vm, {...options, snapshot: flags.snapshot, onWarning, signal}) : {restored: await svc.restore(vm, {...options, signal}), snapshot: null}));
+	if (flags.json) printJson({type: 'result', outcome: 'done', point: point, restored, vm: flags.as ?? null, ...(from ? {snapshot} : {})});
+	else print(`restored point ${point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+	return 0;
+}
