@@ -30,7 +30,12 @@ const MiB = 1024 * 1024;
 const FILES_MIB = 768;
 const RANDOM_MIB = 256;
 const DISK_MIB = 2048;
-const run = (command, args, env = {}) => execFileSync(command, args, {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26}).toString();
+const run = (command, args, env = {}) =>
+	execFileSync(command, args, {
+		env: {...process.env, ...env},
+		stdio: ['ignore', 'pipe', 'pipe'],
+		maxBuffer: 1 << 26,
+	}).toString();
 const virsh = (...args) => run('virsh', ['-c', URI, ...args]);
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const cpuOf = pid => cpuSeconds(`/proc/${pid}/stat`);
@@ -43,7 +48,11 @@ if (spawnSync('which', ['virtnbdbackup']).status !== 0) {
 const peerVersion = run('virtnbdbackup', ['--version']).trim();
 
 /** The CPU seconds (user + system) that /usr/bin/time -f 'CPU %U %S' wrote last on `stderr`. */
-const timedCpu = stderr => stderr.match(/CPU ([\d.]+) ([\d.]+)\s*$/).slice(1).reduce((sum, part) => sum + Number(part), 0);
+const timedCpu = stderr =>
+	stderr
+		.match(/CPU ([\d.]+) ([\d.]+)\s*$/)
+		.slice(1)
+		.reduce((sum, part) => sum + Number(part), 0);
 
 /** Runs a command under /usr/bin/time, with its domain's QEMU watched: wall seconds, and CPU seconds of both. */
 function measured(domain, command, args, env = {}) {
@@ -51,7 +60,11 @@ function measured(domain, command, args, env = {}) {
 	const qemu = qemuPid(domain);
 	const before = cpuOf(qemu);
 	const started = performance.now();
-	const result = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {env: {...process.env, NO_COLOR: '1', ...env}, encoding: 'utf8', maxBuffer: 1 << 26});
+	const result = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {
+		env: {...process.env, NO_COLOR: '1', ...env},
+		encoding: 'utf8',
+		maxBuffer: 1 << 26,
+	});
 	const seconds = (performance.now() - started) / 1000;
 	if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
 	return {seconds, cpu: timedCpu(result.stderr) + cpuOf(qemu) - before};
@@ -61,7 +74,11 @@ function measured(domain, command, args, env = {}) {
 async function together(jobs) {
 	execFileSync('sync');
 	const started = performance.now();
-	const results = await Promise.all(jobs.map(([command, ...args]) => promisify(execFile)('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {maxBuffer: 1 << 26})));
+	const results = await Promise.all(
+		jobs.map(([command, ...args]) =>
+			promisify(execFile)('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {maxBuffer: 1 << 26}),
+		),
+	);
 	const seconds = (performance.now() - started) / 1000;
 	const cpu = results.reduce((sum, {stderr}) => sum + timedCpu(stderr), 0);
 	return {seconds, cpu};
@@ -72,14 +89,18 @@ const domains = ['ours', 'theirs'].map(side => `sdpeer-${side}-${process.pid}`);
 const cleanup = cleanupOnSignals(() => {
 	for (const domain of domains) {
 		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
-		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {
+			stdio: 'ignore',
+		});
 	}
 	rmSync(root, {recursive: true, force: true});
-
 });
 try {
 	const files = path.join(root, 'files.bin');
-	run('bash', ['-c', `tar cf - /usr/bin /usr/lib/x86_64-linux-gnu /usr/share 2>/dev/null | head -c ${FILES_MIB * MiB} > ${files}`]);
+	run('bash', [
+		'-c',
+		`tar cf - /usr/bin /usr/lib/x86_64-linux-gnu /usr/share 2>/dev/null | head -c ${FILES_MIB * MiB} > ${files}`,
+	]);
 	const random = path.join(root, 'random.bin');
 	run('dd', ['if=/dev/urandom', `of=${random}`, 'bs=1M', `count=${RANDOM_MIB}`, 'status=none']);
 	const fresh = path.join(root, 'fresh.bin');
@@ -100,21 +121,35 @@ try {
 			run('cp', ['--sparse=always', image, copy]);
 			return `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${copy}'/><target dev='${target}' bus='virtio'/></disk>`;
 		});
-		writeFileSync(path.join(root, `${domain}.xml`), `<domain type='${type}'><name>${domain}</name><memory unit='MiB'>128</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices>${disks.join('')}</devices></domain>`);
+		writeFileSync(
+			path.join(root, `${domain}.xml`),
+			`<domain type='${type}'><name>${domain}</name><memory unit='MiB'>128</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices>${disks.join('')}</devices></domain>`,
+		);
 		virsh('define', '--file', path.join(root, `${domain}.xml`));
 		virsh('start', '--domain', domain);
 	};
 	const stop = domain => {
 		spawnSync('virsh', ['-c', URI, 'destroy', '--domain', domain], {stdio: 'ignore'});
-		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {stdio: 'ignore'});
+		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', domain, '--checkpoints-metadata', '--snapshots-metadata'], {
+			stdio: 'ignore',
+		});
 	};
 	// 1% of each disk changed, in the running domain, through its QEMU (as a guest would).
 	const change = domain => {
 		for (const target of ['vda', 'vdb']) {
-			virsh('qemu-monitor-command', '--domain', domain, '--hmp', `qemu-io -d /machine/peripheral/virtio-disk${target === 'vda' ? 0 : 1}/virtio-backend "write -s ${fresh} ${(FILES_MIB + RANDOM_MIB + 64) * MiB} ${changedMiB * MiB}"`);
+			virsh(
+				'qemu-monitor-command',
+				'--domain',
+				domain,
+				'--hmp',
+				`qemu-io -d /machine/peripheral/virtio-disk${target === 'vda' ? 0 : 1}/virtio-backend "write -s ${fresh} ${(FILES_MIB + RANDOM_MIB + 64) * MiB} ${changedMiB * MiB}"`,
+			);
 		}
 	};
-	const bytesUnder = dir => readdirSync(dir, {recursive: true, withFileTypes: true}).filter(entry => entry.isFile()).reduce((sum, entry) => sum + statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
+	const bytesUnder = dir =>
+		readdirSync(dir, {recursive: true, withFileTypes: true})
+			.filter(entry => entry.isFile())
+			.reduce((sum, entry) => sum + statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
 
 	const rows = {full: [], compressed: [], incremental: [], restore: [], convertZstd: [], restoreFloor: []};
 	for (let round = 0; round < ROUNDS; round++) {
@@ -129,46 +164,96 @@ try {
 		// Which tool goes first alternates, so neither always finds the page cache warmer.
 		const pair = (a, b) => (round % 2 === 0 ? [a(), b()] : [b(), a()].reverse());
 		const cleanCheckpoints = domain => {
-			for (const name of virsh('checkpoint-list', '--domain', domain, '--name').split('\n').map(line => line.trim()).filter(Boolean)) virsh('checkpoint-delete', '--domain', domain, '--checkpointname', name);
+			for (const name of virsh('checkpoint-list', '--domain', domain, '--name')
+				.split('\n')
+				.map(line => line.trim())
+				.filter(Boolean))
+				virsh('checkpoint-delete', '--domain', domain, '--checkpointname', name);
 		};
 		// Compressed fulls first, then thrown away with their checkpoints: the plain fulls start the chains the incrementals build on.
-		rows.compressed.push(pair(
-			() => measured(ours, BIN, ['backup', ours, '--full'], {...env, SNAPDECK_REPO: zRepo}),
-			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-z', '-o', zOut, '--noprogress']),
-		).map((result, index) => ({...result, bytes: bytesUnder(index === 0 ? zRepo : zOut)})));
+		rows.compressed.push(
+			pair(
+				() => measured(ours, BIN, ['backup', ours, '--full'], {...env, SNAPDECK_REPO: zRepo}),
+				() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-z', '-o', zOut, '--noprogress']),
+			).map((result, index) => ({...result, bytes: bytesUnder(index === 0 ? zRepo : zOut)})),
+		);
 		// The floor of a compressed full: qemu-img compressing the same data, nothing else.
 		const floorOut = path.join(root, `floor-${round}`);
 		mkdirSync(floorOut);
-		rows.convertZstd.push([rows.compressed.at(-1)[0], {...await together(pristine.map(({target, image}) => ['qemu-img', 'convert', '-c', '-O', 'qcow2', '-o', 'compression_type=zstd', image, path.join(floorOut, `${target}.qcow2`)])), bytes: bytesUnder(floorOut)}]);
+		rows.convertZstd.push([
+			rows.compressed.at(-1)[0],
+			{
+				...(await together(
+					pristine.map(({target, image}) => [
+						'qemu-img',
+						'convert',
+						'-c',
+						'-O',
+						'qcow2',
+						'-o',
+						'compression_type=zstd',
+						image,
+						path.join(floorOut, `${target}.qcow2`),
+					]),
+				)),
+				bytes: bytesUnder(floorOut),
+			},
+		]);
 		rmSync(floorOut, {recursive: true, force: true});
 		cleanCheckpoints(ours);
 		cleanCheckpoints(theirs);
-		rows.full.push(pair(
-			() => measured(ours, BIN, ['backup', ours, '--full', '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
-			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-o', out, '--noprogress']),
-		));
+		rows.full.push(
+			pair(
+				() => measured(ours, BIN, ['backup', ours, '--full', '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
+				() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'full', '-o', out, '--noprogress']),
+			),
+		);
 		change(ours);
 		change(theirs);
-		rows.incremental.push(pair(
-			() => measured(ours, BIN, ['backup', ours, '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
-			() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'inc', '-o', out, '--noprogress']),
-		));
+		rows.incremental.push(
+			pair(
+				() => measured(ours, BIN, ['backup', ours, '--no-compress'], {...env, SNAPDECK_REPO: plainRepo}),
+				() => measured(theirs, 'virtnbdbackup', ['-d', theirs, '-l', 'inc', '-o', out, '--noprogress']),
+			),
+		);
 		const restored = path.join(root, `restored-${round}`);
 		mkdirSync(restored);
 		const newestPoint = JSON.parse(run(BIN, ['backups', ours, '--json', '--repo', plainRepo], env)).points.at(-1);
 		const newest = newestPoint.id;
-		rows.restore.push(pair(
-			() => measured(ours, BIN, ['restore', ours, '--point', newest, '--to', path.join(restored, 'ours'), '--repo', plainRepo], env),
-			() => measured(theirs, 'virtnbdrestore', ['-i', out, '-o', path.join(restored, 'theirs'), '--noprogress']),
-		));
+		rows.restore.push(
+			pair(
+				() =>
+					measured(
+						ours,
+						BIN,
+						['restore', ours, '--point', newest, '--to', path.join(restored, 'ours'), '--repo', plainRepo],
+						env,
+					),
+				() => measured(theirs, 'virtnbdrestore', ['-i', out, '-o', path.join(restored, 'theirs'), '--noprogress']),
+			),
+		);
 		// The floor of a restore: qemu-img reading the same point's chain into a new image, then fsync.
 		mkdirSync(path.join(restored, 'floor'));
 		const pointFiles = newestPoint.files.map(({file, disk}) => ({
 			// The VM's folder in the repository (its name, or its name and host tag).
-			source: path.join(plainRepo, readdirSync(plainRepo, {recursive: true}).find(entry => entry.endsWith(`/${file}`))),
+			source: path.join(
+				plainRepo,
+				readdirSync(plainRepo, {recursive: true}).find(entry => entry.endsWith(`/${file}`)),
+			),
 			out: path.join(restored, 'floor', `${disk}.qcow2`),
 		}));
-		rows.restoreFloor.push([rows.restore.at(-1)[0], await together(pointFiles.map(({source, out}) => ['sh', '-c', 'qemu-img convert -O qcow2 "$0" "$1" && sync "$1"', source, out]))]);
+		rows.restoreFloor.push([
+			rows.restore.at(-1)[0],
+			await together(
+				pointFiles.map(({source, out}) => [
+					'sh',
+					'-c',
+					'qemu-img convert -O qcow2 "$0" "$1" && sync "$1"',
+					source,
+					out,
+				]),
+			),
+		]);
 		for (const domain of domains) stop(domain);
 		for (const dir of [repo, plainRepo, zRepo, out, zOut, restored]) rmSync(dir, {recursive: true, force: true});
 		console.log(`round ${round + 1} of ${ROUNDS} done`);
@@ -178,18 +263,54 @@ try {
 		const cpu = median(pairs.map(([ours, theirs]) => ours.cpu / theirs.cpu));
 		const ours = median(pairs.map(([result]) => result.seconds));
 		const theirs = median(pairs.map(([, result]) => result.seconds));
-		const bytes = pairs[0][0].bytes === undefined ? '' : `; ${(median(pairs.map(([o, t]) => o.bytes / t.bytes))).toFixed(2)}x its bytes`;
+		const bytes =
+			pairs[0][0].bytes === undefined
+				? ''
+				: `; ${median(pairs.map(([o, t]) => o.bytes / t.bytes)).toFixed(2)}x its bytes`;
 		const met = speed >= target && (cpuTarget === null || cpu <= cpuTarget);
-		console.log(`${label}: ${ours.toFixed(2)} s, ${baseline} ${theirs.toFixed(2)} s: ${speed.toFixed(2)}x its speed, ${cpu.toFixed(2)}x its CPU${bytes}`);
-		report({name: label, figure: `${ours.toFixed(2)} s`, baseline: `${baseline}: ${theirs.toFixed(2)} s`, ratio: `${speed.toFixed(2)}x its speed, ${cpu.toFixed(2)}x its CPU${bytes}`, target: `at least ${target}x its speed${cpuTarget === null ? '' : ' and CPU'}`, met});
+		console.log(
+			`${label}: ${ours.toFixed(2)} s, ${baseline} ${theirs.toFixed(2)} s: ${speed.toFixed(2)}x its speed, ${cpu.toFixed(2)}x its CPU${bytes}`,
+		);
+		report({
+			name: label,
+			figure: `${ours.toFixed(2)} s`,
+			baseline: `${baseline}: ${theirs.toFixed(2)} s`,
+			ratio: `${speed.toFixed(2)}x its speed, ${cpu.toFixed(2)}x its CPU${bytes}`,
+			target: `at least ${target}x its speed${cpuTarget === null ? '' : ' and CPU'}`,
+			met,
+		});
 	};
 	console.log(`virtnbdbackup: ${peerVersion}; ${ROUNDS} rounds, medians of the paired ratios`);
-	summary(`full backup, running 2-disk domain, ${(2 * (FILES_MIB + RANDOM_MIB) / 1024).toFixed(0)} GiB of data, uncompressed`, rows.full, `virtnbdbackup ${peerVersion} -l full`, 1.0, null);
-	summary('full backup, the same, compressed (zstd against lz4)', rows.compressed, 'virtnbdbackup -l full -z', 1.0, null);
+	summary(
+		`full backup, running 2-disk domain, ${((2 * (FILES_MIB + RANDOM_MIB)) / 1024).toFixed(0)} GiB of data, uncompressed`,
+		rows.full,
+		`virtnbdbackup ${peerVersion} -l full`,
+		1.0,
+		null,
+	);
+	summary(
+		'full backup, the same, compressed (zstd against lz4)',
+		rows.compressed,
+		'virtnbdbackup -l full -z',
+		1.0,
+		null,
+	);
 	summary('incremental backup, 1% of each disk changed', rows.incremental, 'virtnbdbackup -l inc', 1.0, 1.0);
 	summary('restore of the incremental (both disks)', rows.restore, 'virtnbdrestore', 3.0, null);
-	summary('full backup, compressed, against the floor', rows.convertZstd, '`qemu-img convert -c -O qcow2 -o compression_type=zstd` of both disks at once (stopped images)', 1.0, null);
-	summary('restore of the incremental, against the floor', rows.restoreFloor, '`qemu-img convert -O qcow2` of the point\'s chain + fsync, both disks at once', 0.9, null);
+	summary(
+		'full backup, compressed, against the floor',
+		rows.convertZstd,
+		'`qemu-img convert -c -O qcow2 -o compression_type=zstd` of both disks at once (stopped images)',
+		1.0,
+		null,
+	);
+	summary(
+		'restore of the incremental, against the floor',
+		rows.restoreFloor,
+		"`qemu-img convert -O qcow2` of the point's chain + fsync, both disks at once",
+		0.9,
+		null,
+	);
 } finally {
 	cleanup();
 }

@@ -16,7 +16,8 @@ const SIZE_MIB = quick ? 64 : 1024;
 const RUNS = quick ? 1 : 3;
 const MiB = 1024 * 1024;
 
-const run = (command, args, env = {}) => execFileSync(command, args, {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}).toString();
+const run = (command, args, env = {}) =>
+	execFileSync(command, args, {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}).toString();
 const timed = fn => {
 	// Writeback of the previous run's output must not slow this one down.
 	execFileSync('sync');
@@ -33,7 +34,10 @@ function vmWithData(root, name) {
 	const disk = path.join(folder, 'vda.qcow2');
 	run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${SIZE_MIB}M`]);
 	run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5c 0 ${SIZE_MIB}M`, disk]);
-	writeFileSync(path.join(folder, 'vm.json'), JSON.stringify({version: 1, name, disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []}));
+	writeFileSync(
+		path.join(folder, 'vm.json'),
+		JSON.stringify({version: 1, name, disks: [{target: 'vda', file: 'vda.qcow2'}], current: null, snapshots: []}),
+	);
 	return disk;
 }
 
@@ -52,11 +56,13 @@ try {
 		const out = path.join(root, `convert-${index}.qcow2`);
 		convert.push(timed(() => run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', disk, out])));
 		rmSync(out);
-		durable.push(timed(() => {
-			run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', disk, out]);
-			run('sync', [out]);
-			createHash('sha256').update(readFileSync(out)).digest('hex');
-		}));
+		durable.push(
+			timed(() => {
+				run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', disk, out]);
+				run('sync', [out]);
+				createHash('sha256').update(readFileSync(out)).digest('hex');
+			}),
+		);
 		rmSync(out);
 		const repo = path.join(root, `repo-${index}`);
 		// Plain clusters, as qemu-img convert writes them (bench/offsite.mjs measures compressed points).
@@ -73,7 +79,9 @@ try {
 			const offset = Math.floor(((piece + 0.5) * SIZE_MIB) / pieces);
 			run('qemu-io', ['-f', 'qcow2', '-c', `write -P ${0x10 + index} ${offset}M 1M`, disk]);
 		}
-		incremental.push(timed(() => run(BIN, ['backup', 'vm1', '--incremental', '--no-compress'], {...env, SNAPDECK_REPO: repo})));
+		incremental.push(
+			timed(() => run(BIN, ['backup', 'vm1', '--incremental', '--no-compress'], {...env, SNAPDECK_REPO: repo})),
+		);
 	}
 
 	// 3. Merge of an overlay holding half the disk, against qemu-img commit of a copy of the same chain.
@@ -99,16 +107,52 @@ try {
 	}
 
 	const throughput = seconds => `${((SIZE_MIB * MiB) / seconds / MiB).toFixed(0)} MiB/s`;
-	const [c, d, f, i, q, m] = [median(convert), median(durable), median(full), median(incremental), median(commit), median(merge)];
+	const [c, d, f, i, q, m] = [
+		median(convert),
+		median(durable),
+		median(full),
+		median(incremental),
+		median(commit),
+		median(merge),
+	];
 	console.log(`disk: ${SIZE_MIB} MiB of data, ${RUNS} run(s) each, medians`);
-	console.log(`full backup: ${f.toFixed(2)} s (${throughput(f)}); qemu-img convert: ${c.toFixed(2)} s (${throughput(c)}); ratio ${(c / f).toFixed(2)}x convert's throughput`);
-	console.log(`  against convert + fsync + sha256 of the copy: ${d.toFixed(2)} s (${throughput(d)}); ratio ${(d / f).toFixed(2)}x`);
+	console.log(
+		`full backup: ${f.toFixed(2)} s (${throughput(f)}); qemu-img convert: ${c.toFixed(2)} s (${throughput(c)}); ratio ${(c / f).toFixed(2)}x convert's throughput`,
+	);
+	console.log(
+		`  against convert + fsync + sha256 of the copy: ${d.toFixed(2)} s (${throughput(d)}); ratio ${(d / f).toFixed(2)}x`,
+	);
 	console.log(`incremental, 1% changed: ${i.toFixed(2)} s = ${((i / f) * 100).toFixed(1)}% of the full's time`);
-	console.log(`merge (${SIZE_MIB / 2} MiB overlay): ${m.toFixed(2)} s; qemu-img commit: ${q.toFixed(2)} s; ratio ${(q / m).toFixed(2)}x commit's throughput`);
-	console.log(`  against commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s; ratio ${((q + median(removal)) / m).toFixed(2)}x`);
-	report({name: `5. full backup, ${SIZE_MIB} MiB of data, stopped VM`, figure: `${f.toFixed(2)} s (${throughput(f)})`, baseline: `qemu-img convert: ${c.toFixed(2)} s; convert + fsync + sha256: ${d.toFixed(2)} s`, ratio: `${(c / f).toFixed(2)}x convert; ${(d / f).toFixed(2)}x convert + fsync + sha256`, target: 'at least 0.9x convert', met: c / f >= 0.9});
-	report({name: '5. incremental backup, 1% of the disk changed', figure: `${i.toFixed(2)} s`, baseline: `the full: ${f.toFixed(2)} s`, ratio: `${((i / f) * 100).toFixed(1)}% of the full's time`, target: 'at most 10%', met: i / f <= 0.1});
-	report({name: `6. merge of a ${SIZE_MIB / 2} MiB overlay, stopped VM`, figure: `${m.toFixed(2)} s`, baseline: `qemu-img commit: ${q.toFixed(2)} s; commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s`, ratio: `${(q / m).toFixed(2)}x commit; ${((q + median(removal)) / m).toFixed(2)}x commit + delete`, target: 'at least 0.9x commit', met: q / m >= 0.9});
+	console.log(
+		`merge (${SIZE_MIB / 2} MiB overlay): ${m.toFixed(2)} s; qemu-img commit: ${q.toFixed(2)} s; ratio ${(q / m).toFixed(2)}x commit's throughput`,
+	);
+	console.log(
+		`  against commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s; ratio ${((q + median(removal)) / m).toFixed(2)}x`,
+	);
+	report({
+		name: `5. full backup, ${SIZE_MIB} MiB of data, stopped VM`,
+		figure: `${f.toFixed(2)} s (${throughput(f)})`,
+		baseline: `qemu-img convert: ${c.toFixed(2)} s; convert + fsync + sha256: ${d.toFixed(2)} s`,
+		ratio: `${(c / f).toFixed(2)}x convert; ${(d / f).toFixed(2)}x convert + fsync + sha256`,
+		target: 'at least 0.9x convert',
+		met: c / f >= 0.9,
+	});
+	report({
+		name: '5. incremental backup, 1% of the disk changed',
+		figure: `${i.toFixed(2)} s`,
+		baseline: `the full: ${f.toFixed(2)} s`,
+		ratio: `${((i / f) * 100).toFixed(1)}% of the full's time`,
+		target: 'at most 10%',
+		met: i / f <= 0.1,
+	});
+	report({
+		name: `6. merge of a ${SIZE_MIB / 2} MiB overlay, stopped VM`,
+		figure: `${m.toFixed(2)} s`,
+		baseline: `qemu-img commit: ${q.toFixed(2)} s; commit + deleting the overlay: ${(q + median(removal)).toFixed(2)} s`,
+		ratio: `${(q / m).toFixed(2)}x commit; ${((q + median(removal)) / m).toFixed(2)}x commit + delete`,
+		target: 'at least 0.9x commit',
+		met: q / m >= 0.9,
+	});
 } finally {
 	rmSync(root, {recursive: true, force: true});
 }

@@ -43,7 +43,8 @@ const builds = (pair, time) => {
 	const before = time(BEFORE);
 	return [time(BIN), before];
 };
-const domainXml = (name, image) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+const domainXml = (name, image) =>
+	`<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
 
 const cleanup = cleanupOnSignals(() => {
 	for (const name of names) {
@@ -51,7 +52,6 @@ const cleanup = cleanupOnSignals(() => {
 		spawnSync('virsh', ['-c', URI, 'undefine', '--domain', name, '--snapshots-metadata'], {stdio: 'ignore'});
 	}
 	rmSync(dir, {recursive: true, force: true});
-
 });
 try {
 	for (const name of names) {
@@ -62,7 +62,14 @@ try {
 	virsh(names.map(name => `define --file ${path.join(dir, `${name}.xml`)}`).join('; '));
 	// Three external snapshots each: chains 4 images deep on disk, as libvirt makes them on a stopped domain.
 	for (let depth = 1; depth <= 3; depth++) {
-		virsh(names.map(name => `snapshot-create-as --domain ${name} --name c${depth} --disk-only --diskspec vda,snapshot=external,file=${path.join(dir, `${name}.c${depth}.qcow2`)}`).join('; '));
+		virsh(
+			names
+				.map(
+					name =>
+						`snapshot-create-as --domain ${name} --name c${depth} --disk-only --diskspec vda,snapshot=external,file=${path.join(dir, `${name}.c${depth}.qcow2`)}`,
+				)
+				.join('; '),
+		);
 	}
 	const live = names[0];
 	virsh('start', '--domain', live);
@@ -71,13 +78,37 @@ try {
 	// take: alternate the two, each making a new snapshot of the same running domain.
 	const take = [];
 	for (let pair = 0; pair < PAIRS; pair++) {
-		const [ours, before] = builds(pair, bin => timed(bin, ['snapshot', live, `bench-${bin === BIN ? 's' : 'b'}${pair}`, '--yes', '--connect', URI]));
-		const theirs = timed(process.execPath, ['-e', '0']) + timed('virsh', ['-c', URI, 'snapshot-create-as', '--domain', live, '--name', `bench-v${pair}`, '--disk-only', '--atomic', '--diskspec', `vda,snapshot=external,file=${path.join(dir, `${live}.v${pair}.qcow2`)}`]);
+		const [ours, before] = builds(pair, bin =>
+			timed(bin, ['snapshot', live, `bench-${bin === BIN ? 's' : 'b'}${pair}`, '--yes', '--connect', URI]),
+		);
+		const theirs =
+			timed(process.execPath, ['-e', '0']) +
+			timed('virsh', [
+				'-c',
+				URI,
+				'snapshot-create-as',
+				'--domain',
+				live,
+				'--name',
+				`bench-v${pair}`,
+				'--disk-only',
+				'--atomic',
+				'--diskspec',
+				`vda,snapshot=external,file=${path.join(dir, `${live}.v${pair}.qcow2`)}`,
+			]);
 		take.push({ours, theirs, before});
 	}
 	// list: the same queries in one virsh process, for every domain on the host (as snapdeck lists them all).
-	const all = virsh('list', '--all', '--name').split('\n').map(line => line.trim()).filter(Boolean);
-	const script = all.map(name => `domstate --domain ${name}; dumpxml --domain ${name}; snapshot-list --domain ${name} --name; snapshot-current --domain ${name} --name`).join('; ');
+	const all = virsh('list', '--all', '--name')
+		.split('\n')
+		.map(line => line.trim())
+		.filter(Boolean);
+	const script = all
+		.map(
+			name =>
+				`domstate --domain ${name}; dumpxml --domain ${name}; snapshot-list --domain ${name} --name; snapshot-current --domain ${name} --name`,
+		)
+		.join('; ');
 	const list = [];
 	for (let pair = 0; pair < PAIRS; pair++) {
 		const [ours, before] = builds(pair, bin => timed(bin, ['list', '--json', '--connect', URI], [0, 1]));
@@ -85,18 +116,39 @@ try {
 		list.push({ours, theirs, before});
 	}
 	for (const [label, pairs, baseline, target] of [
-		['take, running libvirt domain (`snapdeck snapshot --yes`)', take, '`node -e 0` + `virsh snapshot-create-as --disk-only --atomic`', 1.5],
-		[`list, ${all.length} libvirt domains (${DOMAINS} with 3-deep chains on disk), \`snapdeck list --json\``, list, '`node -e 0` + one virsh process with the same queries', 1.5],
+		[
+			'take, running libvirt domain (`snapdeck snapshot --yes`)',
+			take,
+			'`node -e 0` + `virsh snapshot-create-as --disk-only --atomic`',
+			1.5,
+		],
+		[
+			`list, ${all.length} libvirt domains (${DOMAINS} with 3-deep chains on disk), \`snapdeck list --json\``,
+			list,
+			'`node -e 0` + one virsh process with the same queries',
+			1.5,
+		],
 	]) {
 		const ratio = median(pairs.map(({ours, theirs}) => ours / theirs));
 		const ours = median(pairs.map(pair => pair.ours));
 		const theirs = median(pairs.map(pair => pair.theirs));
-		console.log(`${label}: ${ours.toFixed(0)} ms; ${baseline}: ${theirs.toFixed(0)} ms; median of ${pairs.length} paired ratios ${ratio.toFixed(2)}x`);
+		console.log(
+			`${label}: ${ours.toFixed(0)} ms; ${baseline}: ${theirs.toFixed(0)} ms; median of ${pairs.length} paired ratios ${ratio.toFixed(2)}x`,
+		);
 		if (BEFORE) {
 			const was = median(pairs.map(pair => pair.before / pair.theirs));
-			console.log(`  before (${BEFORE}): ${median(pairs.map(pair => pair.before)).toFixed(0)} ms, ${was.toFixed(2)}x its floor; this build against it, median of the pairs: ${median(pairs.map(pair => pair.ours / pair.before)).toFixed(2)}x`);
+			console.log(
+				`  before (${BEFORE}): ${median(pairs.map(pair => pair.before)).toFixed(0)} ms, ${was.toFixed(2)}x its floor; this build against it, median of the pairs: ${median(pairs.map(pair => pair.ours / pair.before)).toFixed(2)}x`,
+			);
 		}
-		report({name: label, figure: `${ours.toFixed(0)} ms`, baseline: `${baseline}: ${theirs.toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: `at most ${target}x`, met: ratio <= target});
+		report({
+			name: label,
+			figure: `${ours.toFixed(0)} ms`,
+			baseline: `${baseline}: ${theirs.toFixed(0)} ms`,
+			ratio: `${ratio.toFixed(2)}x`,
+			target: `at most ${target}x`,
+			met: ratio <= target,
+		});
 	}
 } finally {
 	cleanup();

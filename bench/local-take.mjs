@@ -17,7 +17,9 @@ const lab = path.join(root, 'lab');
 const connect = ['--connect', `local:${lab}`];
 // The baseline: what a script would do by hand, on a second VM with the same disk.
 const script = path.join(root, 'take.cjs');
-writeFileSync(script, `
+writeFileSync(
+	script,
+	`
 const net = require('node:net');
 const [socket, overlay] = process.argv.slice(2);
 const client = net.connect(socket);
@@ -41,7 +43,8 @@ client.on('data', chunk => {
 		} else client.end();
 	}
 });
-`);
+`,
+);
 const timed = (command, args) => {
 	const at = performance.now();
 	const run = spawnSync(command, args, {encoding: 'utf8'});
@@ -57,18 +60,35 @@ try {
 	const live = JSON.parse(execFileSync('cat', [path.join(lab, vm, 'vm.json')], {encoding: 'utf8'}));
 	execFileSync('mkdir', [path.join(lab, twin)]);
 	execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(lab, twin, 'vda.qcow2'), '256M']);
-	writeFileSync(path.join(lab, twin, 'vm.json'), JSON.stringify({...live, name: twin, disks: [{target: 'vda', file: 'vda.qcow2'}], snapshots: [], current: null}));
+	writeFileSync(
+		path.join(lab, twin, 'vm.json'),
+		JSON.stringify({...live, name: twin, disks: [{target: 'vda', file: 'vda.qcow2'}], snapshots: [], current: null}),
+	);
 	execFileSync(BIN, ['start', twin, ...connect], {stdio: 'ignore'});
-	await settled([vm, twin].map(name => Number(execFileSync('cat', [path.join(lab, name, '.snapdeck', 'qemu.pid')], {encoding: 'utf8'}).trim())));
+	await settled(
+		[vm, twin].map(name =>
+			Number(execFileSync('cat', [path.join(lab, name, '.snapdeck', 'qemu.pid')], {encoding: 'utf8'}).trim()),
+		),
+	);
 	const [ours, theirs] = [[], []];
-	const qmpOf = name => path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
+	const qmpOf = name =>
+		path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
 	for (let pair = 0; pair < PAIRS; pair++) {
 		ours.push(timed(BIN, ['snapshot', vm, `bench-${pair}`, '--yes', ...connect]));
 		theirs.push(timed('node', [script, qmpOf(twin), path.join(lab, twin, `bench-script-${pair}.qcow2`)]));
 	}
 	const ratio = median(ours.map((value, index) => value / theirs[index]));
-	console.log(`take, running local VM: ${median(ours).toFixed(0)} ms; a script's QMP transaction: ${median(theirs).toFixed(0)} ms; median of ${PAIRS} paired ratios ${ratio.toFixed(2)}x`);
-	report({name: 'take, running local VM (`snapdeck snapshot --yes`)', figure: `${median(ours).toFixed(0)} ms`, baseline: `a Node script's QMP transaction (blockdev-snapshot-sync): ${median(theirs).toFixed(0)} ms`, ratio: `${ratio.toFixed(2)}x`, target: 'at most 1.5x', met: ratio <= 1.5});
+	console.log(
+		`take, running local VM: ${median(ours).toFixed(0)} ms; a script's QMP transaction: ${median(theirs).toFixed(0)} ms; median of ${PAIRS} paired ratios ${ratio.toFixed(2)}x`,
+	);
+	report({
+		name: 'take, running local VM (`snapdeck snapshot --yes`)',
+		figure: `${median(ours).toFixed(0)} ms`,
+		baseline: `a Node script's QMP transaction (blockdev-snapshot-sync): ${median(theirs).toFixed(0)} ms`,
+		ratio: `${ratio.toFixed(2)}x`,
+		target: 'at most 1.5x',
+		met: ratio <= 1.5,
+	});
 } finally {
 	spawnSync(BIN, ['stop', '--all', ...connect], {stdio: 'ignore'});
 	rmSync(root, {recursive: true, force: true});

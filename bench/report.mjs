@@ -8,7 +8,8 @@ import {appendFileSync, readFileSync} from 'node:fs';
  * run meets it (null where there is no target).
  */
 export function report({name, figure, baseline, ratio, target = '', met = null}) {
-	if (process.env.BENCH_RESULTS) appendFileSync(process.env.BENCH_RESULTS, `${JSON.stringify({name, figure, baseline, ratio, target, met})}\n`);
+	if (process.env.BENCH_RESULTS)
+		appendFileSync(process.env.BENCH_RESULTS, `${JSON.stringify({name, figure, baseline, ratio, target, met})}\n`);
 }
 
 const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).trim());
@@ -48,7 +49,11 @@ export function cleanupOnSignals(cleanup) {
 		done = true;
 		cleanup();
 	};
-	for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+	for (const [signal, code] of [
+		['SIGINT', 130],
+		['SIGTERM', 143],
+		['SIGHUP', 129],
+	]) {
 		process.once(signal, () => {
 			console.error(`\n${signal}: stopping the bench's domains and removing its files`);
 			once();

@@ -15,11 +15,19 @@ const lab = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-start-'));
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const timed = (command, args) => {
 	const at = performance.now();
-	const run = spawnSync(command, args, {encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
+	const run = spawnSync(command, args, {
+		encoding: 'utf8',
+		env: {...process.env, NO_COLOR: '1'},
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
 	if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${run.status}): ${run.stderr}`);
 	return performance.now() - at;
 };
-const commands = {'--version': ['--version'], 'list, empty lab': ['list', '--connect', `local:${lab}`], 'health --json, empty lab': ['health', '--json', '--connect', `local:${lab}`]};
+const commands = {
+	'--version': ['--version'],
+	'list, empty lab': ['list', '--connect', `local:${lab}`],
+	'health --json, empty lab': ['health', '--json', '--connect', `local:${lab}`],
+};
 
 try {
 	const floor = [];
@@ -35,8 +43,15 @@ try {
 	console.log(`node -e 0: ${zero.toFixed(0)} ms (median of ${ROUNDS})`);
 	for (const [name, {bundle, snapshot}] of Object.entries(times)) {
 		const [b, s] = [median(bundle), median(snapshot)];
-		console.log(`${name}: bundle ${b.toFixed(0)} ms (${(b / zero).toFixed(2)}x), snapshot ${s.toFixed(0)} ms (${(s / zero).toFixed(2)}x); over node -e 0: ${(b - zero).toFixed(0)} -> ${(s - zero).toFixed(0)} ms`);
-		report({name: `start: ${name}`, figure: `snapshot ${s.toFixed(0)} ms, bundle ${b.toFixed(0)} ms`, baseline: `node -e 0: ${zero.toFixed(0)} ms`, ratio: `${(s / zero).toFixed(2)}x (bundle ${(b / zero).toFixed(2)}x)`});
+		console.log(
+			`${name}: bundle ${b.toFixed(0)} ms (${(b / zero).toFixed(2)}x), snapshot ${s.toFixed(0)} ms (${(s / zero).toFixed(2)}x); over node -e 0: ${(b - zero).toFixed(0)} -> ${(s - zero).toFixed(0)} ms`,
+		);
+		report({
+			name: `start: ${name}`,
+			figure: `snapshot ${s.toFixed(0)} ms, bundle ${b.toFixed(0)} ms`,
+			baseline: `node -e 0: ${zero.toFixed(0)} ms`,
+			ratio: `${(s / zero).toFixed(2)}x (bundle ${(b / zero).toFixed(2)}x)`,
+		});
 	}
 } finally {
 	rmSync(lab, {recursive: true, force: true});

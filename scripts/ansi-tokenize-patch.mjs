@@ -44,7 +44,10 @@ function sameCodes(a, b) {
 
 /** The module's source with the faster loop; throws when the package changed what it patches. */
 export function patchStyledChars(source, path = 'styledChars.js') {
-	if (!source.includes(SLOW)) throw new Error(`${path} changed: check whether @alcalzone/ansi-tokenize's styledCharsToString still diffs every cell (see scripts/ansi-tokenize-patch.mjs), then update or drop this patch`);
+	if (!source.includes(SLOW))
+		throw new Error(
+			`${path} changed: check whether @alcalzone/ansi-tokenize's styledCharsToString still diffs every cell (see scripts/ansi-tokenize-patch.mjs), then update or drop this patch`,
+		);
 	return source.replace(SLOW, FAST) + SAME_CODES;
 }
 
@@ -52,6 +55,9 @@ export function patchStyledChars(source, path = 'styledChars.js') {
 export const fasterStyledChars = {
 	name: 'ansi-tokenize-faster-styled-chars',
 	setup(build) {
-		build.onLoad({filter: /[\\/]@alcalzone[\\/]ansi-tokenize[\\/]build[\\/]styledChars\.js$/}, ({path}) => ({contents: patchStyledChars(readFileSync(path, 'utf8'), path), loader: 'js'}));
+		build.onLoad({filter: /[\\/]@alcalzone[\\/]ansi-tokenize[\\/]build[\\/]styledChars\.js$/}, ({path}) => ({
+			contents: patchStyledChars(readFileSync(path, 'utf8'), path),
+			loader: 'js',
+		}));
 	},
 };

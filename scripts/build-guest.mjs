@@ -9,18 +9,37 @@
 // The folder: vmlinuz, initrd (an uncompressed newc cpio), root.qcow2 (the template disk, 256 MiB),
 // guest.json (what it is). Built once per kernel version; later runs only print the folder.
 import {execFileSync} from 'node:child_process';
-import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs';
+import {
+	chmodSync,
+	copyFileSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+	writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const VERSION = 4; // of this recipe: a change to it builds the guest again
-const run = (command, args, options = {}) => execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options});
+const run = (command, args, options = {}) =>
+	execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options});
 
 const dirFlag = process.argv.indexOf('--dir');
-const cacheRoot = dirFlag > 0 ? path.resolve(process.argv[dirFlag + 1]) : path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'snapdeck', 'guest');
+const cacheRoot =
+	dirFlag > 0
+		? path.resolve(process.argv[dirFlag + 1])
+		: path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'snapdeck', 'guest');
 
 // The kernel package linux-image-amd64 points at today (e.g. linux-image-6.1.0-57-amd64).
-const kernelPackage = run('apt-cache', ['depends', 'linux-image-amd64']).match(/Depends: (linux-image-[0-9][^\s]*)/)?.[1];
+const kernelPackage = run('apt-cache', ['depends', 'linux-image-amd64']).match(
+	/Depends: (linux-image-[0-9][^\s]*)/,
+)?.[1];
 if (!kernelPackage) throw new Error('apt-cache knows no linux-image-amd64: run apt-get update');
 const kernelVersion = kernelPackage.replace(/^linux-image-/, '');
 const target = path.join(cacheRoot, `${kernelVersion}-v${VERSION}`);
@@ -35,15 +54,29 @@ try {
 	chmodSync(work, 0o755);
 	run('apt-get', ['download', '-q', kernelPackage, 'busybox-static', 'qemu-guest-agent'], {cwd: work});
 	const unpacked = path.join(work, 'x');
-	for (const deb of readdirSync(work).filter(name => name.endsWith('.deb'))) run('dpkg-deb', ['-x', path.join(work, deb), unpacked]);
+	for (const deb of readdirSync(work).filter(name => name.endsWith('.deb')))
+		run('dpkg-deb', ['-x', path.join(work, deb), unpacked]);
 	const modules = path.join(unpacked, 'lib', 'modules', kernelVersion, 'kernel');
 	const busybox = path.join(unpacked, 'bin', 'busybox');
 
 	// The initramfs: busybox, the virtio and ext4 modules (in load order), /dev/console, and an init that
 	// mounts the first disk and switches to it, saying on the console why when it cannot.
-	const MODULES = ['drivers/virtio/virtio_ring.ko', 'drivers/virtio/virtio.ko', 'drivers/virtio/virtio_pci_legacy_dev.ko', 'drivers/virtio/virtio_pci_modern_dev.ko', 'drivers/virtio/virtio_pci.ko', 'drivers/block/virtio_blk.ko', 'drivers/char/virtio_console.ko',
+	const MODULES = [
+		'drivers/virtio/virtio_ring.ko',
+		'drivers/virtio/virtio.ko',
+		'drivers/virtio/virtio_pci_legacy_dev.ko',
+		'drivers/virtio/virtio_pci_modern_dev.ko',
+		'drivers/virtio/virtio_pci.ko',
+		'drivers/block/virtio_blk.ko',
+		'drivers/char/virtio_console.ko',
 		// ext4 is a module in Debian's kernel, with what it needs (checksums through the crypto API).
-		'crypto/crc32c_generic.ko', 'lib/libcrc32c.ko', 'lib/crc16.ko', 'fs/mbcache.ko', 'fs/jbd2/jbd2.ko', 'fs/ext4/ext4.ko'];
+		'crypto/crc32c_generic.ko',
+		'lib/libcrc32c.ko',
+		'lib/crc16.ko',
+		'fs/mbcache.ko',
+		'fs/jbd2/jbd2.ko',
+		'fs/ext4/ext4.ko',
+	];
 	const initramfsInit = `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /newroot
 /bin/busybox mount -t proc proc /proc
@@ -61,22 +94,31 @@ fi
 exec /bin/busybox switch_root /newroot /sbin/init
 `;
 	const entries = [
-		{name: 'bin', mode: 0o040755}, {name: 'dev', mode: 0o040755}, {name: 'lib', mode: 0o040755}, {name: 'lib/modules', mode: 0o040755},
+		{name: 'bin', mode: 0o040755},
+		{name: 'dev', mode: 0o040755},
+		{name: 'lib', mode: 0o040755},
+		{name: 'lib/modules', mode: 0o040755},
 		{name: 'dev/console', mode: 0o020600, rdev: [5, 1]},
 		{name: 'bin/busybox', mode: 0o100755, data: readFileSync(busybox)},
 		{name: 'init', mode: 0o100755, data: Buffer.from(initramfsInit)},
-		...MODULES.map(module => ({name: `lib/modules/${path.basename(module)}`, mode: 0o100644, data: readFileSync(path.join(modules, module))})),
+		...MODULES.map(module => ({
+			name: `lib/modules/${path.basename(module)}`,
+			mode: 0o100644,
+			data: readFileSync(path.join(modules, module)),
+		})),
 	];
 
 	// The root filesystem: busybox (its applets linked at boot), qemu-ga with the libraries it
 	// links (from this host, a Debian of the same release), and the init the tests rely on.
 	const root = path.join(work, 'root');
-	for (const folder of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'var/run', 'usr/sbin', 'data']) mkdirSync(path.join(root, folder), {recursive: true});
+	for (const folder of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'var/run', 'usr/sbin', 'data'])
+		mkdirSync(path.join(root, folder), {recursive: true});
 	copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
 	symlinkSync('busybox', path.join(root, 'bin', 'sh'));
 	copyFileSync(path.join(unpacked, 'usr', 'sbin', 'qemu-ga'), path.join(root, 'usr', 'sbin', 'qemu-ga'));
 	const linked = run('ldd', [path.join(unpacked, 'usr', 'sbin', 'qemu-ga')]);
-	if (linked.includes('not found')) throw new Error(`qemu-ga needs libraries this host lacks (install qemu-system-x86, which brings them):\n${linked}`);
+	if (linked.includes('not found'))
+		throw new Error(`qemu-ga needs libraries this host lacks (install qemu-system-x86, which brings them):\n${linked}`);
 	const libraries = [...linked.matchAll(/(\/[^\s]+\.so[^\s]*)/g)].map(match => match[1]);
 	for (const library of new Set(libraries)) {
 		const into = path.join(root, library);
@@ -85,7 +127,9 @@ exec /bin/busybox switch_root /newroot /sbin/init
 	}
 	// The init: the agent on its virtio-serial port (found by name: there is no udev), the marker
 	// tests wait for, then the workload if the kernel command line asks for it (snapdeck.workload=1).
-	writeFileSync(path.join(root, 'sbin', 'init'), `#!/bin/busybox sh
+	writeFileSync(
+		path.join(root, 'sbin', 'init'),
+		`#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -100,12 +144,16 @@ echo "snapdeck-guest: up, root $(cat /etc/snapdeck-guest)"
 echo "snapdeck-guest: up, root $(cat /etc/snapdeck-guest)" > /dev/tty0 2>/dev/null
 if grep -q snapdeck.workload=1 /proc/cmdline && [ -x /sbin/workload ]; then /sbin/workload /data/records & fi
 while true; do sleep 3600; done
-`, {mode: 0o755});
+`,
+		{mode: 0o755},
+	);
 	// The workload: checksummed records (sequence, time, checksum), one 4 KiB block each, written
 	// with O_DIRECT and fsync (busybox dd: oflag=direct conv=fsync) at block seq-1 of the file,
 	// each acknowledged on the console as "durable N" only once dd has returned. A checker then
 	// proves that no acknowledged record was lost (test/helpers/guest.ts).
-	writeFileSync(path.join(root, 'sbin', 'workload'), `#!/bin/sh
+	writeFileSync(
+		path.join(root, 'sbin', 'workload'),
+		`#!/bin/sh
 file=$1
 seq=$(( $(stat -c %s "$file" 2>/dev/null || echo 0) / 4096 ))
 while true; do
@@ -115,7 +163,9 @@ while true; do
 	printf '%-4095s\\n' "$seq $now $sum" | dd of="$file" bs=4096 seek=$((seq - 1)) count=1 iflag=fullblock oflag=direct conv=notrunc,fsync 2>/dev/null || exit 1
 	echo "durable $seq"
 done
-`, {mode: 0o755});
+`,
+		{mode: 0o755},
+	);
 	writeFileSync(path.join(root, 'etc', 'snapdeck-guest'), `${kernelVersion} v${VERSION}\n`);
 
 	writeFileSync(path.join(work, 'initrd'), newc(entries));
@@ -128,7 +178,10 @@ done
 	copyFileSync(path.join(unpacked, 'boot', `vmlinuz-${kernelVersion}`), path.join(staged, 'vmlinuz'));
 	renameSync(path.join(work, 'initrd'), path.join(staged, 'initrd'));
 	renameSync(path.join(work, 'root.qcow2'), path.join(staged, 'root.qcow2'));
-	writeFileSync(path.join(staged, 'guest.json'), `${JSON.stringify({kernel: kernelVersion, recipe: VERSION, builtAt: new Date().toISOString(), rootBytes: statSync(path.join(staged, 'root.qcow2')).size}, null, 2)}\n`);
+	writeFileSync(
+		path.join(staged, 'guest.json'),
+		`${JSON.stringify({kernel: kernelVersion, recipe: VERSION, builtAt: new Date().toISOString(), rootBytes: statSync(path.join(staged, 'root.qcow2')).size}, null, 2)}\n`,
+	);
 	rmSync(target, {recursive: true, force: true});
 	renameSync(staged, target);
 	console.log(target);

@@ -19,8 +19,17 @@ const inkCursorFix = {
 		build.onLoad({filter: /[\\/]ink[\\/]build[\\/]log-update\.js$/}, ({path}) => {
 			const source = readFileSync(path, 'utf8');
 			const wrong = 'buffer.push(ansiEscapes.cursorUp(previousVisible - 1));';
-			if (!source.includes(wrong)) throw new Error(`${path} changed: check whether Ink fixed its incremental cursor (see scripts/bundle.mjs), then update or drop this fix`);
-			return {contents: source.replace(wrong, "buffer.push(ansiEscapes.cursorUp(previousVisible - (previousOutput.endsWith('\\n') ? 0 : 1)));"), loader: 'js'};
+			if (!source.includes(wrong))
+				throw new Error(
+					`${path} changed: check whether Ink fixed its incremental cursor (see scripts/bundle.mjs), then update or drop this fix`,
+				);
+			return {
+				contents: source.replace(
+					wrong,
+					"buffer.push(ansiEscapes.cursorUp(previousVisible - (previousOutput.endsWith('\\n') ? 0 : 1)));",
+				),
+				loader: 'js',
+			};
 		});
 	},
 };
@@ -34,9 +43,14 @@ const zodEnglishOnly = {
 	name: 'zod-english-only',
 	setup(build) {
 		build.onResolve({filter: /^\.\.\/locales\/index\.js$/}, ({importer}) =>
-			/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(importer) ? {path: 'zod-locales-english', namespace: 'zod-english-only'} : undefined);
+			/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(importer)
+				? {path: 'zod-locales-english', namespace: 'zod-english-only'}
+				: undefined,
+		);
 		build.onLoad({filter: /.*/, namespace: 'zod-english-only'}, () => ({
-			contents: "export {default as en} from 'zod/v4/locales/en.js';", loader: 'js', resolveDir: process.cwd(),
+			contents: "export {default as en} from 'zod/v4/locales/en.js';",
+			loader: 'js',
+			resolveDir: process.cwd(),
 		}));
 	},
 };
@@ -68,11 +82,16 @@ const bundle = await build({
 	// Ink imports react-devtools-core only when DEV is set; it is not installed. is-in-ci: see there.
 	alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	// CommonJS packages (React) call require(); give the ES module bundle one.
-	banner: {js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);"},
+	banner: {
+		js: "import {createRequire as __snapdeckRequire} from 'node:module'; const require = __snapdeckRequire(import.meta.url);",
+	},
 	metafile: true,
 });
 const early = loadedTooEarly(bundle.metafile);
-if (early.length > 0) throw new Error(`the UI loads these before its first frame (scripts/first-frame.mjs): ${early.join(', ')}; import them where they are used, after the first frame`);
+if (early.length > 0)
+	throw new Error(
+		`the UI loads these before its first frame (scripts/first-frame.mjs): ${early.join(', ')}; import them where they are used, after the first frame`,
+	);
 
 /**
  * The startup snapshot (Node's --build-snapshot): the commands' code loaded and initialised once,
@@ -93,26 +112,56 @@ async function buildSnapshot() {
 		...common,
 		format: 'cjs',
 		minify: true,
-		plugins: [zodEnglishOnly, {
-			name: 'ui-from-the-bundle',
-			setup(build) {
-				build.onResolve({filter: /[\\/]open-ui\.js$/}, () => ({path: realpathSync('source/cli/open-ui-elsewhere.ts')}));
+		plugins: [
+			zodEnglishOnly,
+			{
+				name: 'ui-from-the-bundle',
+				setup(build) {
+					build.onResolve({filter: /[\\/]open-ui\.js$/}, () => ({
+						path: realpathSync('source/cli/open-ui-elsewhere.ts'),
+					}));
+				},
 			},
-		}],
+		],
 	});
 	// A process started from a snapshot has no import(): a dynamic import of something outside the
 	// file (a Node module) would fail there at run time, so the build fails instead.
 	const dynamic = readFileSync('dist/snapshot/cli.cjs', 'utf8').match(/\bimport\((["'`])[^"'`]*\1\)/g);
-	if (dynamic) throw new Error(`the snapshot's code has ${dynamic.join(', ')}: a snapshot cannot import(); use process.getBuiltinModule for Node's modules`);
+	if (dynamic)
+		throw new Error(
+			`the snapshot's code has ${dynamic.join(', ')}: a snapshot cannot import(); use process.getBuiltinModule for Node's modules`,
+		);
 	// Its output to a file: a pipe would be a handle in the heap, which a snapshot cannot hold.
 	const log = 'dist/snapshot/build.log';
 	try {
-		execFileSync('sh', ['-c', 'exec "$0" --snapshot-blob dist/snapshot/cli.blob --build-snapshot dist/snapshot/cli.cjs >"$1" 2>&1', process.execPath, log], {stdio: 'ignore'});
+		execFileSync(
+			'sh',
+			[
+				'-c',
+				'exec "$0" --snapshot-blob dist/snapshot/cli.blob --build-snapshot dist/snapshot/cli.cjs >"$1" 2>&1',
+				process.execPath,
+				log,
+			],
+			{stdio: 'ignore'},
+		);
 	} catch {
-		throw new Error(`building the startup snapshot failed:\n${readFileSync(log, 'utf8').split('\n').filter(line => !/^\(node:\d+\) Warning: It's not yet fully verified|^It may still work|^To request support|^\(Use `node --trace-warnings/.test(line)).join('\n')}`);
+		throw new Error(
+			`building the startup snapshot failed:\n${readFileSync(log, 'utf8')
+				.split('\n')
+				.filter(
+					line =>
+						!/^\(node:\d+\) Warning: It's not yet fully verified|^It may still work|^To request support|^\(Use `node --trace-warnings/.test(
+							line,
+						),
+				)
+				.join('\n')}`,
+		);
 	}
 	rmSync(log);
 	const node = statSync(realpathSync(process.execPath));
 	// And the blob's size: node crashes on one cut short, so bin/snapdeck starts only the whole one.
-	writeFileSync('dist/snapshot/node', `${node.size} ${Math.floor(node.mtimeMs / 1000)} ${statSync('dist/snapshot/cli.blob').size}\n`);
+	writeFileSync(
+		'dist/snapshot/node',
+		`${node.size} ${Math.floor(node.mtimeMs / 1000)} ${statSync('dist/snapshot/cli.blob').size}\n`,
+	);
 }

@@ -45,11 +45,15 @@ const FRONT_ENDS = ['ui', 'cli'];
 const NOT_FOR_FRONT_ENDS = {
 	'service/session-ports.ts': "the ports' factory: open a session through service/session.ts",
 	'service/session-context.ts': "the context the ports' modules share: depend on the ports (service/ports.ts)",
-	'adapters/hypervisor.ts': "the adapter's interface: what a front end knows of a connection is Inventory.connection (service/ports.ts)",
+	'adapters/hypervisor.ts':
+		"the adapter's interface: what a front end knows of a connection is Inventory.connection (service/ports.ts)",
 };
 /** Why a front end may not import `file` (relative to source/), or undefined when it may. */
-const keptFromFrontEnds = file => NOT_FOR_FRONT_ENDS[file]
-	?? (/^service\/[^/]+-port\.ts$/.test(file) ? "a port's implementation: depend on the port it implements (service/ports.ts)" : undefined);
+const keptFromFrontEnds = file =>
+	NOT_FOR_FRONT_ENDS[file] ??
+	(/^service\/[^/]+-port\.ts$/.test(file)
+		? "a port's implementation: depend on the port it implements (service/ports.ts)"
+		: undefined);
 
 /** Imports that break the table today. A new one fails. */
 const EXCEPTIONS = [
@@ -74,8 +78,12 @@ function sharedNames(list) {
 		const name = path.basename(file).replace(/\.tsx?$/, '');
 		byName.set(name, [...(byName.get(name) ?? []), path.relative(root, file)]);
 	}
-	return [...byName].filter(([, same]) => same.length > 1)
-		.map(([name, same]) => `${same.sort().join(', ')}: one base name '${name}' for ${same.length} files; name each for its job (docs/architecture.md)`);
+	return [...byName]
+		.filter(([, same]) => same.length > 1)
+		.map(
+			([name, same]) =>
+				`${same.sort().join(', ')}: one base name '${name}' for ${same.length} files; name each for its job (docs/architecture.md)`,
+		);
 }
 const tests = path.join(root, 'test');
 const clashes = [...sharedNames(files), ...(existsSync(tests) ? sharedNames(walk(tests)) : [])];
@@ -90,13 +98,16 @@ for (const file of files) {
 		const target = path.resolve(path.dirname(file), match[1]).replace(/\.js$/, '.ts');
 		if (!target.startsWith(source + path.sep)) continue;
 		const to = layerOf(target);
-		const kept = FRONT_ENDS.includes(from.layer) ? keptFromFrontEnds(path.relative(source, target).split(path.sep).join('/')) : undefined;
+		const kept = FRONT_ENDS.includes(from.layer)
+			? keptFromFrontEnds(path.relative(source, target).split(path.sep).join('/'))
+			: undefined;
 		if (kept) {
 			const line = text.slice(0, match.index).split('\n').length;
 			broken.push(`${path.relative(root, file)}:${line}: ${from.layer} may not import ${kept} (${match[1]})`);
 			continue;
 		}
-		const allowed = MAY_IMPORT[from.layer]?.includes(to.layer) && !(from.adapter && to.adapter && from.adapter !== to.adapter);
+		const allowed =
+			MAY_IMPORT[from.layer]?.includes(to.layer) && !(from.adapter && to.adapter && from.adapter !== to.adapter);
 		if (allowed) continue;
 		const rule = `${describe(from)} -> ${describe(to)}`;
 		const general = `${from.layer === 'adapters' ? describe(from) : from.layer} -> ${to.layer}`;
@@ -108,9 +119,17 @@ for (const file of files) {
 		broken.push(`${path.relative(root, file)}:${line}: ${describe(from)} may not import ${describe(to)} (${match[1]})`);
 	}
 }
-for (const exception of EXCEPTIONS) if (!used.has(exception)) broken.push(`scripts/check-layers.mjs: the exception '${exception}' is no longer needed: remove it`);
+for (const exception of EXCEPTIONS)
+	if (!used.has(exception))
+		broken.push(`scripts/check-layers.mjs: the exception '${exception}' is no longer needed: remove it`);
 
-if (broken.length > 0) process.stderr.write(`layering (../shared/DESIGN.md) broken:\n${broken.map(line => `  ${line}`).join('\n')}\n`);
-if (clashes.length > 0) process.stderr.write(`files that share a base name (each file's name says its job):\n${clashes.map(line => `  ${line}`).join('\n')}\n`);
+if (broken.length > 0)
+	process.stderr.write(`layering (../shared/DESIGN.md) broken:\n${broken.map(line => `  ${line}`).join('\n')}\n`);
+if (clashes.length > 0)
+	process.stderr.write(
+		`files that share a base name (each file's name says its job):\n${clashes.map(line => `  ${line}`).join('\n')}\n`,
+	);
 if (broken.length > 0 || clashes.length > 0) process.exit(1);
-process.stdout.write(`layering ok: ${files.length} files, ${EXCEPTIONS.length} known exception(s) left, each listed in scripts/check-layers.mjs; no two files share a base name\n`);
+process.stdout.write(
+	`layering ok: ${files.length} files, ${EXCEPTIONS.length} known exception(s) left, each listed in scripts/check-layers.mjs; no two files share a base name\n`,
+);

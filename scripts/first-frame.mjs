@@ -23,7 +23,8 @@ export function firstFrameInputs(metafile, entry = 'source/ui/run.tsx') {
 		seen.add(file);
 		const output = metafile.outputs[file];
 		for (const input of Object.keys(output.inputs)) inputs.add(input);
-		for (const imported of output.imports) if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+		for (const imported of output.imports)
+			if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
 	};
 	visit(start[0]);
 	return [...inputs];

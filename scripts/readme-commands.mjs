@@ -6,7 +6,11 @@ import {readFileSync, writeFileSync} from 'node:fs';
 
 const help = execFileSync(process.execPath, ['bin/snapdeck.js', '--help'], {encoding: 'utf8'});
 const start = help.indexOf('Usage:\n') + 'Usage:\n'.length;
-const usage = help.slice(start, help.indexOf('\n\n', start)).split('\n').map(line => line.slice(2)).join('\n');
+const usage = help
+	.slice(start, help.indexOf('\n\n', start))
+	.split('\n')
+	.map(line => line.slice(2))
+	.join('\n');
 const readme = readFileSync('README.md', 'utf8');
 const block = /(## Commands\n\n```\n)([\s\S]*?)(\n```)/;
 if (!block.test(readme)) throw new Error('README.md has no "## Commands" code block');

@@ -6,7 +6,17 @@ import {describe, expect, it} from 'vitest';
  * QEMU, libvirt or restic on PATH, so none of them can lean on one without failing here first.
  */
 describe('the unit tier', () => {
-	it.each(['qemu-img', 'qemu-io', 'qemu-system-x86_64', 'virsh', 'libvirtd', 'restic', 'rclone', 'guestfish', 'virt-customize'])('finds no %s on PATH', async tool => {
+	it.each([
+		'qemu-img',
+		'qemu-io',
+		'qemu-system-x86_64',
+		'virsh',
+		'libvirtd',
+		'restic',
+		'rclone',
+		'guestfish',
+		'virt-customize',
+	])('finds no %s on PATH', async tool => {
 		const found = await execa('sh', ['-c', `command -v ${tool}`], {reject: false});
 		expect(found.exitCode, `${tool} is at ${found.stdout}`).not.toBe(0);
 	});

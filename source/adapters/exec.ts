@@ -51,7 +51,11 @@ export interface CommandRunner {
 /** A tool that is not there, with the Debian package that ships it. */
 export function toolMissing(command: string): SnapdeckError {
 	const pkg = PACKAGE_OF[command];
-	return new SnapdeckError('tool', `${command} is not installed (or not on PATH)`, pkg ? `install it: apt-get install ${pkg}` : undefined);
+	return new SnapdeckError(
+		'tool',
+		`${command} is not installed (or not on PATH)`,
+		pkg ? `install it: apt-get install ${pkg}` : undefined,
+	);
 }
 
 /** The binary to use for a tool; SNAPDECK_QEMU_IMG and the like point at another build. */
@@ -86,7 +90,11 @@ export const lastWords = (text: string, lines = 3) => text.trim().split('\n').fi
 
 /** A command that did not finish in time, with where to look. */
 export const timedOut = (command: string, args: readonly string[], ms: number) =>
-	new SnapdeckError('failed', `${command} ${args[0] ?? ''} did not finish within ${Math.round(ms / 1000)} s and was stopped`, 'something holds it up: a hung storage mount (NFS, iSCSI), an image another process has locked, or an overloaded host; check, then try again');
+	new SnapdeckError(
+		'failed',
+		`${command} ${args[0] ?? ''} did not finish within ${Math.round(ms / 1000)} s and was stopped`,
+		'something holds it up: a hung storage mount (NFS, iSCSI), an image another process has locked, or an overloaded host; check, then try again',
+	);
 
 /**
  * How long commands that only read or change metadata may take before they are stopped
@@ -124,11 +132,24 @@ export async function startCompanion(command: string, args: readonly string[]): 
 	const {execa} = await loadExeca();
 	const setpriv = existsSync('/usr/bin/setpriv');
 	const subprocess = setpriv
-		? execa('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', toolPath(command), ...args], {reject: false, stdin: 'ignore', stdout: 'ignore', detached: true, encoding: 'utf8'})
-		: execa(toolPath(command), args, {reject: false, stdin: 'ignore', stdout: 'ignore', detached: true, encoding: 'utf8'});
+		? execa('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', toolPath(command), ...args], {
+				reject: false,
+				stdin: 'ignore',
+				stdout: 'ignore',
+				detached: true,
+				encoding: 'utf8',
+			})
+		: execa(toolPath(command), args, {
+				reject: false,
+				stdin: 'ignore',
+				stdout: 'ignore',
+				detached: true,
+				encoding: 'utf8',
+			});
 	const exited = subprocess.then(result => {
 		// setpriv reports a missing program as exit 127 and its own words on stderr.
-		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw toolMissing(command);
+		if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127))
+			throw toolMissing(command);
 		return {code: result.exitCode ?? null, words: lastWords(String(result.stderr ?? ''))};
 	});
 	return {pid: subprocess.pid ?? -1, exited};

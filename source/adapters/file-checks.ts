@@ -1,7 +1,11 @@
 import {access, readFile, statfs} from 'node:fs/promises';
 import path from 'node:path';
 
-export const fileExists = (file: string) => access(file).then(() => true, () => false);
+export const fileExists = (file: string) =>
+	access(file).then(
+		() => true,
+		() => false,
+	);
 
 /** Whether `file` (absolute, or relative to `dir`) resolves to a place outside `dir`. */
 export function liesOutside(dir: string, file: string): boolean {

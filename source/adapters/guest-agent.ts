@@ -80,7 +80,11 @@ export class GuestAgent {
 	async execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
 		this.socket.write(`${JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})}\n`);
 		const answer = JSON.parse(await this.line(timeoutMs)) as {return?: T; error?: {desc?: string}};
-		if (answer.error) throw new SnapdeckError('failed', `the guest agent refused ${command}: ${answer.error.desc ?? JSON.stringify(answer.error)}`);
+		if (answer.error)
+			throw new SnapdeckError(
+				'failed',
+				`the guest agent refused ${command}: ${answer.error.desc ?? JSON.stringify(answer.error)}`,
+			);
 		return answer.return as T;
 	}
 
@@ -106,7 +110,8 @@ export async function withFrozenGuest<T>(socket: string, vm: string, work: () =>
 	try {
 		await agent.execute('guest-fsfreeze-freeze', undefined, 60_000);
 		const status = await agent.execute<string>('guest-fsfreeze-status');
-		if (status !== 'frozen') throw new SnapdeckError('failed', `the guest agent of ${vm} says its filesystems are ${status}, not frozen`);
+		if (status !== 'frozen')
+			throw new SnapdeckError('failed', `the guest agent of ${vm} says its filesystems are ${status}, not frozen`);
 		return await work();
 	} finally {
 		await agent.execute('guest-fsfreeze-thaw', undefined, 60_000).catch(() => undefined);
@@ -121,23 +126,35 @@ export type AgentCommand = <T>(command: string, args?: Record<string, unknown>) 
  * Runs a program in the guest through its agent (guest-exec) and waits for it: its exit code and
  * output. Arguments go as a list, never through a shell.
  */
-export async function execInGuest(execute: AgentCommand, path: string, args: readonly string[], timeoutMs: number): Promise<{exitcode: number; stdout: string; stderr: string}> {
+export async function execInGuest(
+	execute: AgentCommand,
+	path: string,
+	args: readonly string[],
+	timeoutMs: number,
+): Promise<{exitcode: number; stdout: string; stderr: string}> {
 	const {pid} = await execute<{pid: number}>('guest-exec', {path, arg: args, 'capture-output': true});
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const status = await execute<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>('guest-exec-status', {pid});
+		const status = await execute<{exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string}>(
+			'guest-exec-status',
+			{pid},
+		);
 		if (status.exited) {
 			const decode = (data?: string) => (data ? Buffer.from(data, 'base64').toString('utf8') : '');
 			return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
 		}
-		if (Date.now() > deadline) throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
+		if (Date.now() > deadline)
+			throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
 		await new Promise(resolve => setTimeout(resolve, 200));
 	}
 }
 
 /** Whether a guest agent answers on `socket` within `timeoutMs` (it syncs: an answer, not just a listening socket). */
 export const agentAnswers = (socket: string, timeoutMs: number) =>
-	GuestAgent.connect(socket, timeoutMs).then(agent => {
-		agent.close();
-		return true;
-	}, () => false);
+	GuestAgent.connect(socket, timeoutMs).then(
+		agent => {
+			agent.close();
+			return true;
+		},
+		() => false,
+	);

@@ -21,7 +21,10 @@ async function startTime(pid: number): Promise<number> {
 
 /** A new private scratch folder of this process in `dir` (the system's temporary folder). */
 export async function makeGuestfsScratch(dir = os.tmpdir()): Promise<string> {
-	const folder = path.join(dir, `snapdeck-guestfs-${process.pid}-${await startTime(process.pid)}-${randomBytes(6).toString('hex')}`);
+	const folder = path.join(
+		dir,
+		`snapdeck-guestfs-${process.pid}-${await startTime(process.pid)}-${randomBytes(6).toString('hex')}`,
+	);
 	await mkdir(folder, {mode: 0o700});
 	return folder;
 }
@@ -40,7 +43,7 @@ export async function sweepGuestfsScratch(dir = os.tmpdir()): Promise<string[]> 
 		const found = await lstat(folder).catch(() => null);
 		if (!found?.isDirectory() || (uid !== undefined && found.uid !== uid)) continue;
 		const pid = Number(match[1]);
-		if (await processAlive(pid) && await startTime(pid) === Number(match[2])) continue;
+		if ((await processAlive(pid)) && (await startTime(pid)) === Number(match[2])) continue;
 		await rm(folder, {recursive: true, force: true});
 		removed.push(folder);
 	}

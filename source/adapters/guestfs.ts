@@ -41,7 +41,9 @@ export function guestfsEnv(scratch?: string): Record<string, string> {
 	const env: Record<string, string> = {LIBGUESTFS_BACKEND: 'direct'};
 	if (existsSync('/sys/module/kvm_pvm')) env['LIBGUESTFS_BACKEND_SETTINGS'] = 'force_tcg';
 	const inBoot = existsSync('/boot') && readdirSync('/boot').some(name => name.startsWith('vmlinuz-'));
-	const spare = existsSync('/var/lib/snapdeck') ? readdirSync('/var/lib/snapdeck').find(name => name.startsWith('vmlinuz-')) : undefined;
+	const spare = existsSync('/var/lib/snapdeck')
+		? readdirSync('/var/lib/snapdeck').find(name => name.startsWith('vmlinuz-'))
+		: undefined;
 	if (!inBoot && spare && !process.env['SUPERMIN_KERNEL']) {
 		env['SUPERMIN_KERNEL'] = `/var/lib/snapdeck/${spare}`;
 		env['SUPERMIN_MODULES'] = `/lib/modules/${spare.slice('vmlinuz-'.length)}`;
@@ -61,10 +63,17 @@ export function guestfsEnv(scratch?: string): Record<string, string> {
  */
 export function word(text: string | Uint8Array): string {
 	const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
-	if (bytes.includes(0)) throw new SnapdeckError('input', `a name with a NUL byte cannot be in a guest filesystem: ${JSON.stringify(bytes.toString('utf8'))}`);
+	if (bytes.includes(0))
+		throw new SnapdeckError(
+			'input',
+			`a name with a NUL byte cannot be in a guest filesystem: ${JSON.stringify(bytes.toString('utf8'))}`,
+		);
 	let quoted = '"';
 	for (const byte of bytes) {
-		quoted += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+		quoted +=
+			byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c
+				? String.fromCharCode(byte)
+				: `\\x${byte.toString(16).padStart(2, '0')}`;
 	}
 	return `${quoted}"`;
 }
@@ -84,11 +93,23 @@ export const MAX_COMMAND_BYTES = 8000;
  */
 export function commandLine(command: string): string {
 	const verb = command.split(' ', 1)[0]!;
-	if (!/^[a-z][a-z0-9-]*$/.test(verb)) throw new SnapdeckError('failed', `internal: ${JSON.stringify(command.slice(0, 40))} is not a guestfish command (a line must begin with a command's name)`);
-	if (/[\u0000-\u001f\u007f]/.test(command)) throw new SnapdeckError('failed', `internal: guestfish's ${verb} was given a control character unquoted: it is not sent`);
+	if (!/^[a-z][a-z0-9-]*$/.test(verb))
+		throw new SnapdeckError(
+			'failed',
+			`internal: ${JSON.stringify(command.slice(0, 40))} is not a guestfish command (a line must begin with a command's name)`,
+		);
+	if (/[\u0000-\u001f\u007f]/.test(command))
+		throw new SnapdeckError(
+			'failed',
+			`internal: guestfish's ${verb} was given a control character unquoted: it is not sent`,
+		);
 	const bytes = Buffer.byteLength(command, 'utf8') + 1;
 	if (bytes > MAX_COMMAND_BYTES) {
-		throw new SnapdeckError('refused', `a path too long for guestfish: its ${verb} command would be ${bytes} bytes, and guestfish reads ${MAX_COMMAND_BYTES} at most as one command (it would run the rest as another); nothing was sent`, 'list or extract a folder nearer to it');
+		throw new SnapdeckError(
+			'refused',
+			`a path too long for guestfish: its ${verb} command would be ${bytes} bytes, and guestfish reads ${MAX_COMMAND_BYTES} at most as one command (it would run the rest as another); nothing was sent`,
+			'list or extract a folder nearer to it',
+		);
 	}
 	return `${command}\n`;
 }
@@ -98,10 +119,21 @@ function parseStat(text: string, what: string): GuestStat {
 	const fields = new Map([...text.matchAll(/^\s*(st_\w+): (-?\d+)$/gm)].map(match => [match[1]!, Number(match[2])]));
 	const field = (name: string) => {
 		const value = fields.get(name);
-		if (value === undefined) throw new SnapdeckError('failed', `guestfish's lstatns of ${what} has no ${name}: ${JSON.stringify(text.slice(0, 200))}`);
+		if (value === undefined)
+			throw new SnapdeckError(
+				'failed',
+				`guestfish's lstatns of ${what} has no ${name}: ${JSON.stringify(text.slice(0, 200))}`,
+			);
 		return value;
 	};
-	return {mode: field('st_mode'), size: field('st_size'), uid: field('st_uid'), gid: field('st_gid'), rdev: field('st_rdev'), mtime: field('st_mtime_sec')};
+	return {
+		mode: field('st_mode'),
+		size: field('st_size'),
+		uid: field('st_uid'),
+		gid: field('st_gid'),
+		rdev: field('st_rdev'),
+		mtime: field('st_mtime_sec'),
+	};
 }
 
 /** Joins a guest folder and a name (bytes kept as they are). */
@@ -125,7 +157,11 @@ export class Guestfs {
 	/** Unguessable: a guest's file name or link target cannot fake the end of a reply. */
 	private readonly tag = randomBytes(6).toString('hex');
 
-	private constructor(private readonly fish: ResultPromise, readonly scratch: string, private readonly ownScratch: boolean) {
+	private constructor(
+		private readonly fish: ResultPromise,
+		readonly scratch: string,
+		private readonly ownScratch: boolean,
+	) {
 		// One character a byte: a guest's bytes in a reply (a link's target) are kept as they are.
 		fish.stdout!.setEncoding('latin1');
 		fish.stderr!.setEncoding('utf8');
@@ -134,14 +170,23 @@ export class Guestfs {
 	}
 
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
-	static async open(images: readonly string[], options: {signal?: AbortSignal; scratch?: string} = {}): Promise<Guestfs> {
+	static async open(
+		images: readonly string[],
+		options: {signal?: AbortSignal; scratch?: string} = {},
+	): Promise<Guestfs> {
 		const {execa} = await loadExeca();
-		const scratch = options.scratch ?? await makeGuestfsScratch();
+		const scratch = options.scratch ?? (await makeGuestfsScratch());
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
 		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
 		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO
 		// is let go by the removal of the work folder the FIFO is in (adapters/state/work-folder.ts).
-		const fish = execa(toolPath('guestfish'), args, {env: guestfsEnv(scratch), stdin: 'pipe', reject: false, cancelSignal: options.signal, cleanup: true});
+		const fish = execa(toolPath('guestfish'), args, {
+			env: guestfsEnv(scratch),
+			stdin: 'pipe',
+			reject: false,
+			cancelSignal: options.signal,
+			cleanup: true,
+		});
 		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined);
 		void fish.then(result => {
 			if ((result as {code?: string}).code === 'ENOENT') guestfs.err += 'guestfish is not installed';
@@ -169,18 +214,35 @@ export class Guestfs {
 		const start = this.out.length;
 		const errStart = this.err.length;
 		// Every line checked before any is sent: a batch runs whole or not at all.
-		const lines = commands.map((command, index) => `${commandLine(command)}${commandLine(`echo ${marker(index).trim()}`)}`);
+		const lines = commands.map(
+			(command, index) => `${commandLine(command)}${commandLine(`echo ${marker(index).trim()}`)}`,
+		);
 		this.fish.stdin!.write(lines.join(''));
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const failed = this.err.slice(errStart).match(/libguestfs: error: (.*)/);
-			if (failed) throw new SnapdeckError('failed', `libguestfs: ${failed[1]}`, /supermin|kernel|appliance/.test(failed[1]!) ? 'libguestfs cannot build its appliance: install a kernel (linux-image-amd64), or run scripts/setup.sh' : undefined);
+			if (failed)
+				throw new SnapdeckError(
+					'failed',
+					`libguestfs: ${failed[1]}`,
+					/supermin|kernel|appliance/.test(failed[1]!)
+						? 'libguestfs cannot build its appliance: install a kernel (linux-image-amd64), or run scripts/setup.sh'
+						: undefined,
+				);
 			if (this.out.indexOf(marker(commands.length - 1), start) >= 0) break;
 			if (this.fish.exitCode !== null || this.fish.signalCode !== null) {
 				const missing = /not installed|ENOENT/.test(this.err);
-				throw new SnapdeckError(missing ? 'tool' : 'failed', `guestfish stopped: ${this.err.trim().split('\n').slice(-3).join('; ') || 'no reason given'}`, missing ? 'install it: apt-get install libguestfs-tools' : undefined);
+				throw new SnapdeckError(
+					missing ? 'tool' : 'failed',
+					`guestfish stopped: ${this.err.trim().split('\n').slice(-3).join('; ') || 'no reason given'}`,
+					missing ? 'install it: apt-get install libguestfs-tools' : undefined,
+				);
 			}
-			if (Date.now() > deadline) throw new SnapdeckError('failed', `guestfish did not finish '${commands[0]!.split(' ')[0]}' within ${Math.round(timeoutMs / 1000)} s`);
+			if (Date.now() > deadline)
+				throw new SnapdeckError(
+					'failed',
+					`guestfish did not finish '${commands[0]!.split(' ')[0]}' within ${Math.round(timeoutMs / 1000)} s`,
+				);
 			await new Promise(resolve => setTimeout(resolve, 20));
 		}
 		const outputs: string[] = [];
@@ -195,8 +257,12 @@ export class Guestfs {
 
 	/** The filesystems on the images (partitions, LVM volumes, whole disks); swap and unknown left out. */
 	async filesystems(): Promise<GuestFilesystem[]> {
-		return (await this.run('list-filesystems')).split('\n').map(line => line.match(/^(\S+): (\S+)$/)).filter(match => match !== null)
-			.map(match => ({device: match[1]!, type: match[2]!})).filter(fs => fs.type !== 'unknown' && fs.type !== 'swap');
+		return (await this.run('list-filesystems'))
+			.split('\n')
+			.map(line => line.match(/^(\S+): (\S+)$/))
+			.filter(match => match !== null)
+			.map(match => ({device: match[1]!, type: match[2]!}))
+			.filter(fs => fs.type !== 'unknown' && fs.type !== 'swap');
 	}
 
 	async mount(device: string): Promise<void> {
@@ -216,7 +282,9 @@ export class Guestfs {
 
 	/** Where each symbolic link points, in one round trip (each target's bytes exactly, line breaks included). */
 	async readlinkAll(links: readonly Uint8Array[]): Promise<Buffer[]> {
-		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output => Buffer.from(output.replace(/\n$/, ''), 'latin1'));
+		return (await this.runAll(links.map(link => `readlink ${word(link)}`))).map(output =>
+			Buffer.from(output.replace(/\n$/, ''), 'latin1'),
+		);
 	}
 
 	/** The names in a folder, each exactly as it is (`ls0`: NUL-separated, into a file of the scratch folder). */
@@ -243,28 +311,41 @@ export class Guestfs {
 	 */
 	async list(folder: Uint8Array): Promise<GuestEntry[]> {
 		const self = await this.stat(folder);
-		if (entryType(self.mode) !== 'directory') return this.entries([Buffer.from(folder).subarray(folder.lastIndexOf(0x2f) + 1)], [self], [Buffer.from(folder)]);
+		if (entryType(self.mode) !== 'directory')
+			return this.entries([Buffer.from(folder).subarray(folder.lastIndexOf(0x2f) + 1)], [self], [Buffer.from(folder)]);
 		const names = await this.names(folder);
 		const paths = names.map(name => inFolder(folder, name));
 		const stats: GuestStat[] = [];
 		// A few thousand a round trip: each reply stays small.
-		for (let at = 0; at < paths.length; at += 2000) stats.push(...await this.statAll(paths.slice(at, at + 2000)));
+		for (let at = 0; at < paths.length; at += 2000) stats.push(...(await this.statAll(paths.slice(at, at + 2000))));
 		return this.entries(names, stats, paths);
 	}
 
-	private async entries(names: readonly Buffer[], stats: readonly GuestStat[], paths: readonly Buffer[]): Promise<GuestEntry[]> {
+	private async entries(
+		names: readonly Buffer[],
+		stats: readonly GuestStat[],
+		paths: readonly Buffer[],
+	): Promise<GuestEntry[]> {
 		const linkAt = stats.flatMap((stat, index) => (entryType(stat.mode) === 'link' ? [index] : []));
 		const targets = new Map<number, Buffer>();
 		for (let at = 0; at < linkAt.length; at += 2000) {
 			const some = linkAt.slice(at, at + 2000);
-			(await this.readlinkAll(some.map(index => paths[index]!))).forEach((target, offset) => targets.set(some[offset]!, target));
+			(await this.readlinkAll(some.map(index => paths[index]!))).forEach((target, offset) =>
+				targets.set(some[offset]!, target),
+			);
 		}
 		return names.map((name, index) => {
 			const stat = stats[index]!;
 			const type = entryType(stat.mode);
 			const target = targets.get(index);
 			return {
-				name: name.toString('utf8'), escapedName: escapeName(name), type, mode: modeString(stat.mode), size: stat.size, uid: stat.uid, gid: stat.gid,
+				name: name.toString('utf8'),
+				escapedName: escapeName(name),
+				type,
+				mode: modeString(stat.mode),
+				size: stat.size,
+				uid: stat.uid,
+				gid: stat.gid,
 				...(target === undefined ? {} : {target: target.toString('utf8'), escapedTarget: escapeName(target)}),
 				...(type === 'char-device' || type === 'block-device' ? {device: deviceNumbers(stat.rdev)} : {}),
 			};
@@ -283,18 +364,25 @@ export class Guestfs {
 		// Opened before guestfish opens it for writing, non-blocking: guestfish never waits for a reader.
 		const fd = await promisify(openFd)(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
 		const data = new Socket({fd, readable: true, writable: false});
-		const command = kind === 'tar' ? `tar-out ${word(from)} ${word(fifo)} numericowner:true` : `download ${word(from)} ${word(fifo)}`;
-		const done = this.run(command, 24 * 3_600_000).then(() => undefined, (error: unknown) => {
-			data.destroy();
-			throw error;
-		});
+		const command =
+			kind === 'tar' ? `tar-out ${word(from)} ${word(fifo)} numericowner:true` : `download ${word(from)} ${word(fifo)}`;
+		const done = this.run(command, 24 * 3_600_000).then(
+			() => undefined,
+			(error: unknown) => {
+				data.destroy();
+				throw error;
+			},
+		);
 		return {data, done};
 	}
 
 	async close(): Promise<void> {
 		if (this.fish.exitCode === null && this.fish.signalCode === null) {
 			this.fish.stdin!.end(commandLine('exit'));
-			const gone = await Promise.race([this.fish.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 10_000))]);
+			const gone = await Promise.race([
+				this.fish.then(() => true),
+				new Promise(resolve => setTimeout(() => resolve(false), 10_000)),
+			]);
 			if (!gone) this.fish.kill('SIGKILL');
 		}
 		await this.fish;

@@ -66,7 +66,9 @@ export interface BootResult {
 }
 
 /** Where an audit reads a disk as it was at the instant of a backup: a qcow2 chain by its top file, or an NBD export. */
-export type AuditSource = {readonly kind: 'file'; readonly path: string} | {readonly kind: 'nbd'; readonly socket: string; readonly export: string};
+export type AuditSource =
+	| {readonly kind: 'file'; readonly path: string}
+	| {readonly kind: 'nbd'; readonly socket: string; readonly export: string};
 
 /** What a backup that was asked to be audited leaves open until the audit has read it. */
 export interface AuditView {
@@ -86,7 +88,12 @@ export interface BackupDriver {
 	 * host). Copied into every
 	 * point, so that a point boots (and restores) whole, without the live VM's folder.
 	 */
-	readonly bootFiles?: ReadonlyArray<{readonly role: 'kernel' | 'initrd' | 'nvram'; readonly name: string; readonly path: string; readonly fetch?: (local: string) => Promise<void>}>;
+	readonly bootFiles?: ReadonlyArray<{
+		readonly role: 'kernel' | 'initrd' | 'nvram';
+		readonly name: string;
+		readonly path: string;
+		readonly fetch?: (local: string) => Promise<void>;
+	}>;
 	/** The VM's definition as the adapter keeps it, recorded with each backup point. */
 	readonly definition: unknown;
 	/**
@@ -163,12 +170,20 @@ export interface Archives {
 	 * Every image of a stopped VM's snapshot tree, for a whole-VM archive: its name (a file name
 	 * alone), where it is, and the image it is an overlay on (by name).
 	 */
-	archiveImages(inspection: Inspection): Promise<{images: Array<{name: string; path: string; backing: string | null}>; definition?: unknown}>;
+	archiveImages(
+		inspection: Inspection,
+	): Promise<{images: Array<{name: string; path: string; backing: string | null}>; definition?: unknown}>;
 	/**
 	 * Creates VM `name` from a whole-VM archive: each image copied in under its own name by
 	 * `copy(image, path)`, the recorded definition (its snapshots included) under the new name.
 	 */
-	restoreArchive(name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>, work?: WorkFolders): Promise<Record<string, string>>;
+	restoreArchive(
+		name: string,
+		definition: unknown,
+		images: readonly string[],
+		copy: (image: string, target: string) => Promise<void>,
+		work?: WorkFolders,
+	): Promise<Record<string, string>>;
 }
 
 /** Where an adapter builds something a kill must not leave half made: a job's work folder in `parent` (JobContext.workFolder). */
@@ -180,7 +195,14 @@ export interface Restores {
 	 * Creates a new VM `name` from a backup: `definition` as the point recorded it, each disk's image
 	 * written by `write(disk, path)` where the adapter wants it. Resolves to the images by disk.
 	 */
-	restoreVm(name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, work?: WorkFolders, bootFiles?: Readonly<Record<string, string>>): Promise<Record<string, string>>;
+	restoreVm(
+		name: string,
+		definition: unknown,
+		disks: readonly string[],
+		write: (disk: string, target: string) => Promise<void>,
+		work?: WorkFolders,
+		bootFiles?: Readonly<Record<string, string>>,
+	): Promise<Record<string, string>>;
 }
 
 /** Restores written over a VM's own disks. */
@@ -192,7 +214,14 @@ export interface InPlaceRestores {
 /** Restores that run at once from the repository while their data streams in. */
 export interface InstantRestores {
 	/** A new VM whose disks are overlays on a backup point's files (`backings`, absolute), recorded as an instant restore; built in `work` where given. */
-	instantVm(name: string, definition: unknown, backings: Readonly<Record<string, string>>, instant: {repository: string; point: string}, work?: WorkFolders, bootFiles?: Readonly<Record<string, string>>): Promise<Record<string, string>>;
+	instantVm(
+		name: string,
+		definition: unknown,
+		backings: Readonly<Record<string, string>>,
+		instant: {repository: string; point: string},
+		work?: WorkFolders,
+		bootFiles?: Readonly<Record<string, string>>,
+	): Promise<Record<string, string>>;
 	/** The instant restore a VM is still in (the repository folder and point its disks read), or null. */
 	instantOf(vm: string): Promise<{repository: string; point: string} | null>;
 	/**
@@ -200,7 +229,10 @@ export interface InstantRestores {
 	 * while it runs, or, where it is stopped, offline (it is never started for it). The caller holds
 	 * the VM's lock. Resolves to how ('nothing' where it reads nothing from there any more).
 	 */
-	finishInstant(vm: string, options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number}): Promise<'running' | 'stopped' | 'nothing'>;
+	finishInstant(
+		vm: string,
+		options?: {signal?: AbortSignal; onBytes?: (done: number, total: number) => void; bytesPerSecond?: number},
+	): Promise<'running' | 'stopped' | 'nothing'>;
 }
 
 /** Booting a backup point in a throwaway VM. */
@@ -211,7 +243,14 @@ export interface BootTests {
 	 * network, its own name), always stopped before it resolves. `onCopied` reports the bytes of the
 	 * point copied to where it boots, when that is another host.
 	 */
-	bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options?: BootOptions): Promise<BootResult>;
+	bootThrowaway(
+		vm: string,
+		definition: unknown,
+		disks: Readonly<Record<string, string>>,
+		work: string,
+		check: BootCheck,
+		options?: BootOptions,
+	): Promise<BootResult>;
 	/**
 	 * Destroys throwaway VM `name` that a killed boot test left, where it is one (its name carries
 	 * `token`); where the adapter's throwaways die with snapdeck, there is nothing to do.
@@ -226,7 +265,9 @@ export interface ImageChecks {
 	 * (its active images, and every image while a block job runs): read from outside they can look
 	 * corrupt when they are not.
 	 */
-	checkImages(inspection: Inspection): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
+	checkImages(
+		inspection: Inspection,
+	): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
 }
 
 /** A guest agent, for quiesced snapshots. */
@@ -295,7 +336,12 @@ export interface Hypervisor {
  * A role of the connection, or a refusal that says why it is missing (`doing`: what was asked,
  * for the words when the adapter has none of its own). Nothing was changed when it refuses.
  */
-export function roleOf<Name extends RoleName>(hypervisor: Hypervisor, name: Name, doing: string, hint?: string): NonNullable<Roles[Name]> {
+export function roleOf<Name extends RoleName>(
+	hypervisor: Hypervisor,
+	name: Name,
+	doing: string,
+	hint?: string,
+): NonNullable<Roles[Name]> {
 	const role = hypervisor.roles[name];
 	if (role) return role as NonNullable<Roles[Name]>;
 	throw new SnapdeckError('refused', hypervisor.unavailable[name] ?? `${hypervisor.uri} cannot ${doing} yet`, hint);

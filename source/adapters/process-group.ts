@@ -80,22 +80,27 @@ export function watchStall(group: number, stallMs: number, ownBytes: () => numbe
 	let last = -1;
 	let since = Date.now();
 	let busy = false;
-	const timer = setInterval(() => {
-		if (busy) return;
-		busy = true;
-		void groupIo(group).then(io => {
-			const moved = io - ownBytes();
-			if (moved !== last) {
-				last = moved;
-				since = Date.now();
-			} else if (Date.now() - since >= stallMs) {
-				clearInterval(timer);
-				onStall();
-			}
-		}).finally(() => {
-			busy = false;
-		});
-	}, Math.max(100, Math.min(5000, Math.floor(stallMs / 4))));
+	const timer = setInterval(
+		() => {
+			if (busy) return;
+			busy = true;
+			void groupIo(group)
+				.then(io => {
+					const moved = io - ownBytes();
+					if (moved !== last) {
+						last = moved;
+						since = Date.now();
+					} else if (Date.now() - since >= stallMs) {
+						clearInterval(timer);
+						onStall();
+					}
+				})
+				.finally(() => {
+					busy = false;
+				});
+		},
+		Math.max(100, Math.min(5000, Math.floor(stallMs / 4))),
+	);
 	timer.unref();
 	return {stop: () => clearInterval(timer)};
 }

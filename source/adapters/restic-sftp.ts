@@ -21,11 +21,19 @@ export function sftpParts(repository: string): {host: string; port: string | nul
 		} catch {
 			throw new SnapdeckError('usage', `${repository} is not an sftp:// URL restic can read`);
 		}
-		return {host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port || null, user: url.username ? decodeURIComponent(url.username) : null};
+		return {
+			host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+			port: url.port || null,
+			user: url.username ? decodeURIComponent(url.username) : null,
+		};
 	}
 	const rest = repository.slice('sftp:'.length);
 	const colon = rest.indexOf(':');
-	if (colon < 0) throw new SnapdeckError('usage', `${repository}: an sftp: repository is sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH`);
+	if (colon < 0)
+		throw new SnapdeckError(
+			'usage',
+			`${repository}: an sftp: repository is sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH`,
+		);
 	const login = rest.slice(0, colon);
 	const at = login.lastIndexOf('@');
 	return {host: at < 0 ? login : login.slice(at + 1), port: null, user: at < 0 ? null : login.slice(0, at)};
@@ -34,13 +42,36 @@ export function sftpParts(repository: string): {host: string; port: string | nul
 /** restic's sftp.command for a repository: a word list restic splits at spaces, so every word is checked to hold none. */
 export function sftpCommand(repository: string, setpriv: boolean): string {
 	const {host, port, user} = sftpParts(repository);
-	const bad = !HOST.test(host) ? `host '${host}'` : port !== null && !(PORT.test(port) && Number(port) > 0 && Number(port) < 65536) ? `port '${port}'` : user !== null && !USER.test(user) ? `user '${user}'` : null;
+	const bad = !HOST.test(host)
+		? `host '${host}'`
+		: port !== null && !(PORT.test(port) && Number(port) > 0 && Number(port) < 65536)
+			? `port '${port}'`
+			: user !== null && !USER.test(user)
+				? `user '${user}'`
+				: null;
 	if (bad !== null) {
-		throw new SnapdeckError('usage', `cannot build a bounded ssh command for ${repository}: its ${bad} is not a plain name`, 'give the target your own "options": {"sftp.command": "ssh ... -s sftp"} in the config (with -o ConnectTimeout= and -o ServerAliveInterval= so that it cannot hang)');
+		throw new SnapdeckError(
+			'usage',
+			`cannot build a bounded ssh command for ${repository}: its ${bad} is not a plain name`,
+			'give the target your own "options": {"sftp.command": "ssh ... -s sftp"} in the config (with -o ConnectTimeout= and -o ServerAliveInterval= so that it cannot hang)',
+		);
 	}
 	return [
 		...(setpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'TERM', '--'] : []),
-		'ssh', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3', '-o', 'BatchMode=yes',
-		...(port === null ? [] : ['-p', port]), ...(user === null ? [] : ['-l', user]), '-s', '--', host, 'sftp',
+		'ssh',
+		'-o',
+		'ConnectTimeout=10',
+		'-o',
+		'ServerAliveInterval=15',
+		'-o',
+		'ServerAliveCountMax=3',
+		'-o',
+		'BatchMode=yes',
+		...(port === null ? [] : ['-p', port]),
+		...(user === null ? [] : ['-l', user]),
+		'-s',
+		'--',
+		host,
+		'sftp',
 	].join(' ');
 }

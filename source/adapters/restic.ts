@@ -22,22 +22,45 @@ export interface ResticTarget {
 }
 
 /** How a target is named in messages: its config name and repository, or the repository. */
-export const targetLabel = (target: ResticTarget) => (target.name === null ? maskCredentials(target.repository) : `'${target.name}' (${maskCredentials(target.repository)})`);
+export const targetLabel = (target: ResticTarget) =>
+	target.name === null
+		? maskCredentials(target.repository)
+		: `'${target.name}' (${maskCredentials(target.repository)})`;
 
 /** What went wrong with a restic run, as snapdeck tells the operator. */
-export type ResticFailure = 'no-repository' | 'wrong-password' | 'no-password' | 'unreachable' | 'full' | 'append-only' | 'locked' | 'other';
+export type ResticFailure =
+	'no-repository' | 'wrong-password' | 'no-password' | 'unreachable' | 'full' | 'append-only' | 'locked' | 'other';
 
 export class ResticError extends SnapdeckError {
 	/** restic's own error lines (no progress, no stack traces). */
 	details: readonly string[] = [];
 
-	constructor(readonly failure: ResticFailure, message: string, hint?: string) {
-		super(failure === 'append-only' ? 'refused' : failure === 'no-password' ? 'usage' : 'failed', message, hint, failure === 'unreachable' ? 'unreachable' : failure === 'full' ? 'no-space' : failure === 'locked' ? 'busy' : undefined);
+	constructor(
+		readonly failure: ResticFailure,
+		message: string,
+		hint?: string,
+	) {
+		super(
+			failure === 'append-only' ? 'refused' : failure === 'no-password' ? 'usage' : 'failed',
+			message,
+			hint,
+			failure === 'unreachable'
+				? 'unreachable'
+				: failure === 'full'
+					? 'no-space'
+					: failure === 'locked'
+						? 'busy'
+						: undefined,
+		);
 	}
 }
 
 /** restic's words without its progress lines and Go stack traces. */
-const meaningfulLines = (words: string) => words.split(/\r?\n/).map(line => line.trim()).filter(line => line && !/^\[\d+:\d+\]|\.go:\d+$|^(main|runtime|github\.com|golang\.org)[./]/.test(line));
+const meaningfulLines = (words: string) =>
+	words
+		.split(/\r?\n/)
+		.map(line => line.trim())
+		.filter(line => line && !/^\[\d+:\d+\]|\.go:\d+$|^(main|runtime|github\.com|golang\.org)[./]/.test(line));
 
 /** restic's words for each failure (restic 0.14 to 0.17; its exit code is 1 for all of them). */
 const FAILURES: ReadonlyArray<[ResticFailure, RegExp]> = [
@@ -47,8 +70,14 @@ const FAILURES: ReadonlyArray<[ResticFailure, RegExp]> = [
 	['full', /no space left on device|Insufficient Storage|quota exceeded|disk quota/i],
 	['locked', /repository is already locked/i],
 	// Before no-repository: restic says "Is there a repository...?" also when it could not ask.
-	['unreachable', /connection refused|no such host|could not resolve|network is unreachable|timed out|i\/o timeout|Connection closed|unable to start the sftp session|host key verification failed|permission denied \(publickey/i],
-	['no-repository', /Is there a repository at the following location\?|unable to open config file|config (file )?does not exist/i],
+	[
+		'unreachable',
+		/connection refused|no such host|could not resolve|network is unreachable|timed out|i\/o timeout|Connection closed|unable to start the sftp session|host key verification failed|permission denied \(publickey/i,
+	],
+	[
+		'no-repository',
+		/Is there a repository at the following location\?|unable to open config file|config (file )?does not exist/i,
+	],
 ];
 
 export function classifyResticError(words: string): ResticFailure {
@@ -67,22 +96,57 @@ function describe(target: ResticTarget, failure: ResticFailure, words: string, c
 	const lines = meaningfulLines(words);
 	// The line that shows the failure (restic's Fatal: line, say), else its last words.
 	const pattern = FAILURES.find(([kind]) => kind === failure)?.[1];
-	const last = (pattern && lines.find(line => pattern.test(line))) ?? lines.find(line => line.startsWith('Fatal:')) ?? lines.slice(-2).join(' / ');
+	const last =
+		(pattern && lines.find(line => pattern.test(line))) ??
+		lines.find(line => line.startsWith('Fatal:')) ??
+		lines.slice(-2).join(' / ');
 	switch (failure) {
 		case 'no-repository':
-			return new ResticError(failure, `there is no restic repository at ${label}`, `check the repository string; 'snapdeck copy VM --target ${target.name ?? target.repository}' creates one there`);
+			return new ResticError(
+				failure,
+				`there is no restic repository at ${label}`,
+				`check the repository string; 'snapdeck copy VM --target ${target.name ?? target.repository}' creates one there`,
+			);
 		case 'wrong-password':
-			return new ResticError(failure, `the password for ${label} is wrong (restic: ${last})`, target.passwordFile ? `check ${target.passwordFile}` : target.passwordCommand ? 'check the password command' : 'check RESTIC_PASSWORD_FILE (or RESTIC_PASSWORD)');
+			return new ResticError(
+				failure,
+				`the password for ${label} is wrong (restic: ${last})`,
+				target.passwordFile
+					? `check ${target.passwordFile}`
+					: target.passwordCommand
+						? 'check the password command'
+						: 'check RESTIC_PASSWORD_FILE (or RESTIC_PASSWORD)',
+			);
 		case 'no-password':
-			return new ResticError(failure, `no password is given for ${label}`, 'set RESTIC_PASSWORD_FILE (a file holding it), or "passwordFile" of the target under "offsite" in the config');
+			return new ResticError(
+				failure,
+				`no password is given for ${label}`,
+				'set RESTIC_PASSWORD_FILE (a file holding it), or "passwordFile" of the target under "offsite" in the config',
+			);
 		case 'unreachable':
-			return new ResticError(failure, `${label} cannot be reached: ${last}`, 'check the network, the host and the credentials, then run the same command again; nothing was changed on it');
+			return new ResticError(
+				failure,
+				`${label} cannot be reached: ${last}`,
+				'check the network, the host and the credentials, then run the same command again; nothing was changed on it',
+			);
 		case 'full':
-			return new ResticError(failure, `${label} is full: ${last}`, `free space there (for example 'snapdeck prune VM --from ${target.name ?? target.repository}'), then copy again; the next copy reuses what was already uploaded`);
+			return new ResticError(
+				failure,
+				`${label} is full: ${last}`,
+				`free space there (for example 'snapdeck prune VM --from ${target.name ?? target.repository}'), then copy again; the next copy reuses what was already uploaded`,
+			);
 		case 'append-only':
-			return new ResticError(failure, `${label} refuses deletes (an append-only target): restic ${command} cannot remove anything there`, 'this is the protection it is meant to give: prune it where deletes are allowed (on its server, with restic forget and prune), or with credentials that may delete');
+			return new ResticError(
+				failure,
+				`${label} refuses deletes (an append-only target): restic ${command} cannot remove anything there`,
+				'this is the protection it is meant to give: prune it where deletes are allowed (on its server, with restic forget and prune), or with credentials that may delete',
+			);
 		case 'locked':
-			return new ResticError(failure, `${label} is locked by another restic run: ${last}`, `wait for it to end; if it was killed, 'restic -r ${target.repository} unlock' removes its stale lock`);
+			return new ResticError(
+				failure,
+				`${label} is locked by another restic run: ${last}`,
+				`wait for it to end; if it was killed, 'restic -r ${target.repository} unlock' removes its stale lock`,
+			);
 		default:
 			return new ResticError(failure, `restic ${command} on ${label} failed: ${last || 'no reason given'}`);
 	}
@@ -129,7 +193,11 @@ const GRACE_MS = 10_000;
 function resticEnv(target: ResticTarget): Record<string, string | undefined> {
 	const env: Record<string, string | undefined> = {RESTIC_REPOSITORY: target.repository, RESTIC_PROGRESS_FPS: '2'};
 	if (target.passwordFile !== undefined || target.passwordCommand !== undefined) {
-		Object.assign(env, {RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_FILE: target.passwordFile, RESTIC_PASSWORD_COMMAND: target.passwordCommand});
+		Object.assign(env, {
+			RESTIC_PASSWORD: undefined,
+			RESTIC_PASSWORD_FILE: target.passwordFile,
+			RESTIC_PASSWORD_COMMAND: target.passwordCommand,
+		});
 	}
 	return env;
 }
@@ -137,7 +205,8 @@ function resticEnv(target: ResticTarget): Record<string, string | undefined> {
 /** restic's -o options: the target's own, and for sftp: a bounded ssh of snapdeck's where the target names none. */
 function extendedOptions(target: ResticTarget): string[] {
 	const options = {...target.options};
-	if (target.repository.startsWith('sftp:') && options['sftp.command'] === undefined) options['sftp.command'] = sftpCommand(target.repository, existsSync('/usr/bin/setpriv'));
+	if (target.repository.startsWith('sftp:') && options['sftp.command'] === undefined)
+		options['sftp.command'] = sftpCommand(target.repository, existsSync('/usr/bin/setpriv'));
 	return Object.entries(options).flatMap(([key, value]) => ['-o', `${key}=${value}`]);
 }
 
@@ -151,10 +220,21 @@ async function startRestic(target: ResticTarget, args: readonly string[], option
 	const setpriv = existsSync('/usr/bin/setpriv');
 	const command = [toolPath('restic'), ...extendedOptions(target), ...args];
 	const {execa} = await loadExeca();
-	const subprocess = execa(setpriv ? '/usr/bin/setpriv' : command[0]!, setpriv ? ['--pdeathsig', 'INT', '--', ...command] : command.slice(1), {
-		reject: false, stdin: 'ignore', encoding: 'utf8', cwd: options.cwd, env: resticEnv(target), extendEnv: true, detached: true,
-		buffer: {stdout: options.onData === undefined, stderr: false}, ...(options.maxOutput === undefined ? {} : {maxBuffer: {stdout: options.maxOutput}}),
-	});
+	const subprocess = execa(
+		setpriv ? '/usr/bin/setpriv' : command[0]!,
+		setpriv ? ['--pdeathsig', 'INT', '--', ...command] : command.slice(1),
+		{
+			reject: false,
+			stdin: 'ignore',
+			encoding: 'utf8',
+			cwd: options.cwd,
+			env: resticEnv(target),
+			extendEnv: true,
+			detached: true,
+			buffer: {stdout: options.onData === undefined, stderr: false},
+			...(options.maxOutput === undefined ? {} : {maxBuffer: {stdout: options.maxOutput}}),
+		},
+	);
 	return {subprocess, setpriv};
 }
 
@@ -183,22 +263,44 @@ function runStopper(group: number | undefined) {
  * Cancelling, a stall or the time limit send restic SIGINT, on which it removes its lock and
  * exits; the whole group is killed after GRACE_MS, and whatever is left of it when restic ends.
  */
-export async function restic(target: ResticTarget, args: readonly string[], options: ResticRunOptions): Promise<string> {
+export async function restic(
+	target: ResticTarget,
+	args: readonly string[],
+	options: ResticRunOptions,
+): Promise<string> {
 	const {subprocess, setpriv} = await startRestic(target, args, options);
 	const group = subprocess.pid;
 	const held = group === undefined ? null : holdGroup(group);
 	const stopper = runStopper(group);
 	const stop = stopper.stop;
 	const name = args[0] ?? '';
-	const unreachable = (what: string): Stop => ({kind: 'error', error: new ResticError('unreachable', `${targetLabel(target)} cannot be reached: ${what}; restic ${name} was stopped`, 'check the network and the host, then run the same command again; a copy that was stopped made no snapshot there')});
+	const unreachable = (what: string): Stop => ({
+		kind: 'error',
+		error: new ResticError(
+			'unreachable',
+			`${targetLabel(target)} cannot be reached: ${what}; restic ${name} was stopped`,
+			'check the network and the host, then run the same command again; a copy that was stopped made no snapshot there',
+		),
+	});
 	const onAbort = () => stop({kind: 'cancel'});
 	options.signal?.addEventListener('abort', onAbort);
 	if (options.signal?.aborted) onAbort();
 	const stallMs = resticStallMs();
 	let ownBytes = 0;
-	const watchdog = group === undefined ? null : watchStall(group, stallMs, () => ownBytes, () => stop(unreachable(`nothing moved for ${Math.round(stallMs / 1000)} s`)));
+	const watchdog =
+		group === undefined
+			? null
+			: watchStall(
+					group,
+					stallMs,
+					() => ownBytes,
+					() => stop(unreachable(`nothing moved for ${Math.round(stallMs / 1000)} s`)),
+				);
 	const limitMs = resticTimeLimitMs() * (options.slow ?? 1);
-	const limit = options.bound === 'metadata' ? setTimeout(() => stop(unreachable(`no answer within ${Math.round(limitMs / 1000)} s`)), limitMs) : undefined;
+	const limit =
+		options.bound === 'metadata'
+			? setTimeout(() => stop(unreachable(`no answer within ${Math.round(limitMs / 1000)} s`)), limitMs)
+			: undefined;
 	let stderr = '';
 	subprocess.stdout?.on('data', (chunk: Buffer) => {
 		ownBytes += chunk.length;
@@ -207,7 +309,8 @@ export async function restic(target: ResticTarget, args: readonly string[], opti
 	subprocess.stderr?.on('data', (chunk: Buffer) => {
 		ownBytes += chunk.length;
 		stderr = `${stderr}${chunk.toString('utf8')}`.slice(-20_000);
-		if (options.stopOn !== undefined && classifyResticError(chunk.toString('utf8')) === options.stopOn) stop({kind: 'failure', failure: options.stopOn});
+		if (options.stopOn !== undefined && classifyResticError(chunk.toString('utf8')) === options.stopOn)
+			stop({kind: 'failure', failure: options.stopOn});
 	});
 	if (options.onJson) subprocess.stdout?.on('data', jsonLines(options.onJson));
 	try {
@@ -242,14 +345,28 @@ function jsonLines(onJson: (value: Record<string, unknown>) => void) {
 }
 
 /** What a finished run means: its stdout, or the error that says what went wrong. */
-function outcome(target: ResticTarget, args: readonly string[], options: ResticRunOptions, result: {exitCode?: number; stdout?: unknown; isMaxBuffer?: boolean; code?: string}, stopped: Stop | null, stderr: string, setpriv: boolean): string {
+function outcome(
+	target: ResticTarget,
+	args: readonly string[],
+	options: ResticRunOptions,
+	result: {exitCode?: number; stdout?: unknown; isMaxBuffer?: boolean; code?: string},
+	stopped: Stop | null,
+	stderr: string,
+	setpriv: boolean,
+): string {
 	const name = args[0] ?? '';
-	if (result.code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw new SnapdeckError('tool', 'restic is not installed (or not on PATH)', 'install it: apt-get install restic');
+	if (result.code === 'ENOENT' || (setpriv && result.exitCode === 127))
+		throw new SnapdeckError('tool', 'restic is not installed (or not on PATH)', 'install it: apt-get install restic');
 	const stop = stopped as Stop | null;
 	if (stop?.kind === 'failure') throw explain(target, stop.failure, stderr, name);
 	if (stop?.kind === 'error') throw stop.error;
 	if (stop?.kind === 'cancel') throw new SnapdeckError('failed', `restic ${name} was cancelled`);
-	if (result.isMaxBuffer) throw new SnapdeckError('failed', `restic ${name} on ${targetLabel(target)} printed more than ${options.maxOutput} bytes: what it holds there is not what snapdeck wrote`, 'someone with the password changed the target: check who can write to it');
+	if (result.isMaxBuffer)
+		throw new SnapdeckError(
+			'failed',
+			`restic ${name} on ${targetLabel(target)} printed more than ${options.maxOutput} bytes: what it holds there is not what snapdeck wrote`,
+			'someone with the password changed the target: check who can write to it',
+		);
 	if (result.exitCode !== 0) {
 		const words = `${stderr}\n${typeof result.stdout === 'string' && !options.onJson ? result.stdout : ''}`;
 		throw explain(target, classifyResticError(words), words, name);

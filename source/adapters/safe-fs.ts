@@ -5,19 +5,35 @@ import {SnapdeckError} from '../core/errors.js';
 
 /** What a file system error means to an operator, and what to do about it. */
 const ERRNO_WORDS: Record<string, {words: string; hint: (at: string) => string}> = {
-	ENOENT: {words: 'a folder above it does not exist and cannot be created there', hint: at => `choose a place on a writable file system, or create the folders above ${at} first`},
-	EACCES: {words: 'permission denied', hint: at => `run snapdeck as a user who may write to ${at}, or choose another place`},
-	EPERM: {words: 'operation not permitted', hint: at => `run snapdeck as a user who may write to ${at}, or choose another place`},
+	ENOENT: {
+		words: 'a folder above it does not exist and cannot be created there',
+		hint: at => `choose a place on a writable file system, or create the folders above ${at} first`,
+	},
+	EACCES: {
+		words: 'permission denied',
+		hint: at => `run snapdeck as a user who may write to ${at}, or choose another place`,
+	},
+	EPERM: {
+		words: 'operation not permitted',
+		hint: at => `run snapdeck as a user who may write to ${at}, or choose another place`,
+	},
 	EROFS: {words: 'the file system is read-only', hint: at => `remount it writable, or choose another place than ${at}`},
-	ENOSPC: {words: 'no space is left on the device', hint: at => `free some space where ${at} lives (prune old backups: 'snapdeck prune VM'), then try again`},
+	ENOSPC: {
+		words: 'no space is left on the device',
+		hint: at => `free some space where ${at} lives (prune old backups: 'snapdeck prune VM'), then try again`,
+	},
 	EDQUOT: {words: 'the disk quota is used up', hint: at => `free some space where ${at} lives, or raise the quota`},
 	ENOTDIR: {words: 'a part of the path is a file, not a folder', hint: at => `choose another place than ${at}`},
-	ELOOP: {words: 'it is a symbolic link, which snapdeck never follows for its own files', hint: at => `remove the link ${at} after checking what put it there`},
+	ELOOP: {
+		words: 'it is a symbolic link, which snapdeck never follows for its own files',
+		hint: at => `remove the link ${at} after checking what put it there`,
+	},
 	EEXIST: {words: 'something else is already there', hint: at => `move ${at} away, or choose another place`},
 };
 
 /** The errno of a file system error, also when fileSystemError has worded it (as `errno`). */
-const codeOf = (error: unknown) => (error instanceof SnapdeckError ? (error as {errno?: string}).errno : (error as {code?: string} | null)?.code) ?? '';
+const codeOf = (error: unknown) =>
+	(error instanceof SnapdeckError ? (error as {errno?: string}).errno : (error as {code?: string} | null)?.code) ?? '';
 /** The file system has no room for another byte (no space, or the quota is used up). */
 export const isNoSpace = (error: unknown) => ['ENOSPC', 'EDQUOT'].includes(codeOf(error));
 /** Nothing can be written there now: no room, or mounted read-only. */
@@ -29,7 +45,15 @@ export function fileSystemError(error: unknown, doing: string, at: string): unkn
 	const known = code === undefined ? undefined : ERRNO_WORDS[code];
 	if (!known || error instanceof SnapdeckError) return error;
 	const noSpace = code === 'ENOSPC' || code === 'EDQUOT';
-	return Object.assign(new SnapdeckError('failed', `cannot ${doing} ${at}: ${known.words} (${code})`, known.hint(at), noSpace ? 'no-space' : undefined), {errno: code});
+	return Object.assign(
+		new SnapdeckError(
+			'failed',
+			`cannot ${doing} ${at}: ${known.words} (${code})`,
+			known.hint(at),
+			noSpace ? 'no-space' : undefined,
+		),
+		{errno: code},
+	);
 }
 
 /**
@@ -45,7 +69,8 @@ export async function makeDirs(dir: string, what: string, mode = 0o700): Promise
 			throw fileSystemError(error, `create ${what}`, dir);
 		});
 		if (found) {
-			if (!found.isDirectory()) throw fileSystemError(Object.assign(new Error(), {code: 'ENOTDIR'}), `create ${what}`, dir);
+			if (!found.isDirectory())
+				throw fileSystemError(Object.assign(new Error(), {code: 'ENOTDIR'}), `create ${what}`, dir);
 			break;
 		}
 		missing.unshift(current);
@@ -55,7 +80,14 @@ export async function makeDirs(dir: string, what: string, mode = 0o700): Promise
 		try {
 			await mkdir(folder, {mode});
 		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(folder).then(s => s.isDirectory(), () => false))) continue;
+			if (
+				(error as NodeJS.ErrnoException).code === 'EEXIST' &&
+				(await stat(folder).then(
+					s => s.isDirectory(),
+					() => false,
+				))
+			)
+				continue;
 			throw fileSystemError(error, `create ${what}`, dir);
 		}
 	}
@@ -68,7 +100,12 @@ export async function makeDirs(dir: string, what: string, mode = 0o700): Promise
 export async function stateFolder(dir: string, what: string): Promise<string> {
 	await makeDirs(dir, what);
 	const found = await lstat(dir);
-	if (!found.isDirectory()) throw fileSystemError(Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'}), `use ${what}`, dir);
+	if (!found.isDirectory())
+		throw fileSystemError(
+			Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'}),
+			`use ${what}`,
+			dir,
+		);
 	return dir;
 }
 
@@ -83,7 +120,12 @@ export async function realFolder(dir: string, what: string): Promise<boolean> {
 		throw fileSystemError(error, `use ${what}`, dir);
 	});
 	if (found === null) return false;
-	if (!found.isDirectory()) throw fileSystemError(Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'}), `use ${what}`, dir);
+	if (!found.isDirectory())
+		throw fileSystemError(
+			Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'}),
+			`use ${what}`,
+			dir,
+		);
 	return true;
 }
 
@@ -107,7 +149,11 @@ export async function readStateFile(file: string): Promise<string | null> {
 export async function appendStateFile(file: string, text: string): Promise<void> {
 	let handle;
 	try {
-		handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+		handle = await open(
+			file,
+			constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+			0o600,
+		);
 	} catch (error) {
 		throw fileSystemError(error, 'write', file);
 	}

@@ -2,7 +2,14 @@ import {constants, createReadStream} from 'node:fs';
 import {mkdir, open, symlink, type FileHandle} from 'node:fs/promises';
 import type {Readable} from 'node:stream';
 import {extract, type Header} from 'tar-stream';
-import {confinedParts, dataMode, droppedBits, NOT_DATA, type ExtractSummary, type SkippedEntry} from '../core/guest-files.js';
+import {
+	confinedParts,
+	dataMode,
+	droppedBits,
+	NOT_DATA,
+	type ExtractSummary,
+	type SkippedEntry,
+} from '../core/guest-files.js';
 import {escapeName} from '../core/guest-names.js';
 
 /**
@@ -37,7 +44,10 @@ const relative = (parts: readonly string[]) => (parts.length === 0 ? '.' : parts
 
 /** A host path: `root` (text) and, inside it, parts that are bytes as latin1. */
 export const hostPath = (root: string | Buffer, parts: readonly string[]): Buffer =>
-	Buffer.concat([typeof root === 'string' ? Buffer.from(root) : root, ...parts.map(part => Buffer.from(`/${part}`, NAME_BYTES))]);
+	Buffer.concat([
+		typeof root === 'string' ? Buffer.from(root) : root,
+		...parts.map(part => Buffer.from(`/${part}`, NAME_BYTES)),
+	]);
 
 /** A path inside the copy, as the operator reads it (escaped). */
 const shownPath = (parts: readonly string[]) => escapeName(Buffer.from(relative(parts), NAME_BYTES));
@@ -47,8 +57,17 @@ const shownPath = (parts: readonly string[]) => escapeName(Buffer.from(relative(
  * by whoever runs snapdeck. With `mode`, it gets the guest's permission bits (dataMode) at once;
  * without, it stays 0600 until applyModes. Says the bytes written and what the file is.
  */
-export async function writeDataFile(data: AsyncIterable<Uint8Array>, file: string | Buffer, mode: number | null, mtime: Date | null): Promise<{bytes: number; dev: number; ino: number}> {
-	const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+export async function writeDataFile(
+	data: AsyncIterable<Uint8Array>,
+	file: string | Buffer,
+	mode: number | null,
+	mtime: Date | null,
+): Promise<{bytes: number; dev: number; ino: number}> {
+	const handle = await open(
+		file,
+		constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+		0o600,
+	);
 	let bytes = 0;
 	try {
 		for await (const chunk of data) {
@@ -92,17 +111,24 @@ interface Unpacking {
 }
 
 /** A folder this unpacking made, as applyModes will find it. */
-async function madeFolder(root: string, parts: readonly string[], mode: number, mtime: Date | null): Promise<ModeToSet> {
+async function madeFolder(
+	root: string,
+	parts: readonly string[],
+	mode: number,
+	mtime: Date | null,
+): Promise<ModeToSet> {
 	const handle = await open(hostPath(root, parts), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_DIRECTORY);
 	const {dev, ino} = await handle.stat().finally(() => handle.close());
 	return {parts, folder: true, mode, mtime, dev, ino};
 }
 
 /** An entry's path as the operator reads it: inside the extracted folder. */
-const inGuest = (unpacking: Unpacking, parts: readonly string[]) => (parts.length === 0 ? unpacking.guestPath : `${unpacking.guestPath.replace(/\/$/, '')}/${shownPath(parts)}`);
+const inGuest = (unpacking: Unpacking, parts: readonly string[]) =>
+	parts.length === 0 ? unpacking.guestPath : `${unpacking.guestPath.replace(/\/$/, '')}/${shownPath(parts)}`;
 
 /** Lists an entry as left out, and why. */
-const skip = (unpacking: Unpacking, parts: readonly string[], type: SkippedEntry['type'], reason: string) => unpacking.skipped.push({path: inGuest(unpacking, parts), type, reason});
+const skip = (unpacking: Unpacking, parts: readonly string[], type: SkippedEntry['type'], reason: string) =>
+	unpacking.skipped.push({path: inGuest(unpacking, parts), type, reason});
 
 /** Makes the folders above an entry that the archive did not list first; false where its path passes through something that is not a folder of this copy. */
 async function foldersAbove(unpacking: Unpacking, parts: readonly string[]): Promise<boolean> {
@@ -122,20 +148,47 @@ async function foldersAbove(unpacking: Unpacking, parts: readonly string[]): Pro
 async function copyOfFile(unpacking: Unpacking, header: Header, parts: readonly string[], at: Buffer) {
 	const source = confinedParts(header.linkname ?? '');
 	const original = source === null ? undefined : unpacking.files.get(relative(source));
-	if (original === undefined) return skip(unpacking, parts, 'hard-link', `a hard link to ${escapeName(Buffer.from(header.linkname ?? '?', NAME_BYTES))}, which is not a file of the copy`);
+	if (original === undefined)
+		return skip(
+			unpacking,
+			parts,
+			'hard-link',
+			`a hard link to ${escapeName(Buffer.from(header.linkname ?? '?', NAME_BYTES))}, which is not a file of the copy`,
+		);
 	const handle = await openOwn(hostPath(unpacking.root, original.parts), original);
 	const written = await writeDataFile(createReadStream('', {fd: handle}), at, null, null);
-	unpacking.files.set(relative(parts), {...original, parts, mode: dataMode(header.mode), mtime: header.mtime ?? original.mtime, dev: written.dev, ino: written.ino});
+	unpacking.files.set(relative(parts), {
+		...original,
+		parts,
+		mode: dataMode(header.mode),
+		mtime: header.mtime ?? original.mtime,
+		dev: written.dev,
+		ino: written.ino,
+	});
 }
 
 /** Why an entry is left out of the copy, or null where it is made (the folders above it made first). */
-async function leftOut(unpacking: Unpacking, header: Header, parts: readonly string[]): Promise<Pick<SkippedEntry, 'type' | 'reason'> | null> {
+async function leftOut(
+	unpacking: Unpacking,
+	header: Header,
+	parts: readonly string[],
+): Promise<Pick<SkippedEntry, 'type' | 'reason'> | null> {
 	const rel = relative(parts);
-	if (unpacking.taken.has(rel) && !(header.type === 'directory' && unpacking.folders.has(rel))) return {type: 'unknown', reason: 'it appears twice in the archive: the first is kept'};
-	const kind = header.type === 'character-device' ? 'char-device' : header.type === 'block-device' ? 'block-device' : header.type === 'fifo' ? 'fifo' : null;
+	if (unpacking.taken.has(rel) && !(header.type === 'directory' && unpacking.folders.has(rel)))
+		return {type: 'unknown', reason: 'it appears twice in the archive: the first is kept'};
+	const kind =
+		header.type === 'character-device'
+			? 'char-device'
+			: header.type === 'block-device'
+				? 'block-device'
+				: header.type === 'fifo'
+					? 'fifo'
+					: null;
 	if (kind) return {type: kind, reason: NOT_DATA[kind]!};
-	if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) return {type: 'unknown', reason: `${NOT_DATA.unknown} (tar type ${header.type})`};
-	if (!(await foldersAbove(unpacking, parts))) return {type: 'unknown', reason: 'a folder above it is not a folder in the copy'};
+	if (!['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type))
+		return {type: 'unknown', reason: `${NOT_DATA.unknown} (tar type ${header.type})`};
+	if (!(await foldersAbove(unpacking, parts)))
+		return {type: 'unknown', reason: 'a folder above it is not a folder in the copy'};
 	return null;
 }
 
@@ -144,7 +197,12 @@ async function place(unpacking: Unpacking, header: Header, entry: AsyncIterable<
 	const {root, guestPath, folders, files, taken} = unpacking;
 	const parts = confinedParts(header.name);
 	// Named as the archive names it: joined as a path, it would name somewhere else.
-	if (parts === null) return unpacking.skipped.push({path: `${guestPath.replace(/\/$/, '')}/${escapeName(Buffer.from(header.name, NAME_BYTES))}`, type: header.type === 'link' ? 'hard-link' : 'unknown', reason: 'its name leads outside the folder (..)'});
+	if (parts === null)
+		return unpacking.skipped.push({
+			path: `${guestPath.replace(/\/$/, '')}/${escapeName(Buffer.from(header.name, NAME_BYTES))}`,
+			type: header.type === 'link' ? 'hard-link' : 'unknown',
+			reason: 'its name leads outside the folder (..)',
+		});
 	const rel = relative(parts);
 	unpacking.seen.add(rel);
 	const special = droppedBits(header.mode);
@@ -154,7 +212,11 @@ async function place(unpacking: Unpacking, header: Header, entry: AsyncIterable<
 	const mtime = header.mtime ?? null;
 	if (header.type === 'directory') {
 		if (!taken.has(rel)) await mkdir(at, {mode: 0o700});
-		folders.set(rel, {...(folders.get(rel) ?? await madeFolder(root, parts, 0, null)), mode: dataMode(header.mode), mtime});
+		folders.set(rel, {
+			...(folders.get(rel) ?? (await madeFolder(root, parts, 0, null))),
+			mode: dataMode(header.mode),
+			mtime,
+		});
 	} else if (header.type === 'symlink') {
 		await symlink(Buffer.from(header.linkname ?? '', NAME_BYTES), at);
 		unpacking.links++;
@@ -183,8 +245,16 @@ async function place(unpacking: Unpacking, header: Header, entry: AsyncIterable<
 export async function unpackData(tar: Readable, root: string, guestPath: string): Promise<Unpacked> {
 	await mkdir(root, {mode: 0o700});
 	const unpacking: Unpacking = {
-		root, guestPath, folders: new Map([['.', await madeFolder(root, [], 0o700, null)]]), files: new Map(),
-		taken: new Set(['.']), seen: new Set(), skipped: [], dropped: [], bytes: 0, links: 0,
+		root,
+		guestPath,
+		folders: new Map([['.', await madeFolder(root, [], 0o700, null)]]),
+		files: new Map(),
+		taken: new Set(['.']),
+		seen: new Set(),
+		skipped: [],
+		dropped: [],
+		bytes: 0,
+		links: 0,
 	};
 	// tar-stream reads this option (extract.js) though its types do not list it.
 	const parser = extract({filenameEncoding: NAME_BYTES} as Parameters<typeof extract>[0]);
@@ -196,7 +266,16 @@ export async function unpackData(tar: Readable, root: string, guestPath: string)
 		entry.resume();
 	}
 	const {files, folders, links, bytes, skipped, dropped, seen} = unpacking;
-	return {files: files.size, directories: folders.size, links, bytes, skipped, dropped, modes: [...files.values(), ...folders.values()], seen};
+	return {
+		files: files.size,
+		directories: folders.size,
+		links,
+		bytes,
+		skipped,
+		dropped,
+		modes: [...files.values(), ...folders.values()],
+		seen,
+	};
 }
 
 /**

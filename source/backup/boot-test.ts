@@ -38,15 +38,40 @@ export const BOOT_TIMEOUT_MS = 90_000;
  * screenshot recorded with the point. The overlays and the VM are gone when it resolves, whatever
  * happened; after a kill, recover (or the next job on the VM's backups) removes them and the VM.
  */
-export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm: string, options: BootTestOptions, job: JobContext): Promise<BootTest> {
-	const bootTests = roleOf(hypervisor, 'bootTests', 'boot a backup point', 'verify it without --boot, or restore it as a new VM and start that');
+export async function bootTestPoint(
+	repo: Repository,
+	hypervisor: Hypervisor,
+	vm: string,
+	options: BootTestOptions,
+	job: JobContext,
+): Promise<BootTest> {
+	const bootTests = roleOf(
+		hypervisor,
+		'bootTests',
+		'boot a backup point',
+		'verify it without --boot, or restore it as a new VM and start that',
+	);
 	const {point, work, disks} = await bootOverlays(repo, vm, options.point, job);
 	job.step('overlays');
-	const check: BootCheck = {timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pattern: options.pattern ?? null, command: options.check ?? null};
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`, resumed: false});
+	const check: BootCheck = {
+		timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS,
+		pattern: options.pattern ?? null,
+		command: options.check ?? null,
+	};
+	options.onEvent?.({
+		type: 'step',
+		index: 0,
+		total: 1,
+		summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`,
+		resumed: false,
+	});
 	const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {
-		signal: options.signal, onCopied: byteProgress(options.onEvent),
-		throwaway: {token: job.token, register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name})},
+		signal: options.signal,
+		onCopied: byteProgress(options.onEvent),
+		throwaway: {
+			token: job.token,
+			register: name => job.registers({kind: 'throwaway', connection: hypervisor.uri, name}),
+		},
 		onStarted: () => job.step('booting'),
 		// The point's own kernel and initramfs: a boot test proves the point, never the live VM's folder.
 		bootFiles: bootFilesOf(point, file => repo.resolve(vm, file)),
@@ -58,16 +83,33 @@ export async function bootTestPoint(repo: Repository, hypervisor: Hypervisor, vm
 }
 
 /** The point to boot, checked, and an overlay on each of its disks' files in a work folder of the job's. */
-async function bootOverlays(repo: Repository, vm: string, id: string, job: JobContext): Promise<{point: BackupPoint; work: string; disks: Record<string, string>}> {
+async function bootOverlays(
+	repo: Repository,
+	vm: string,
+	id: string,
+	job: JobContext,
+): Promise<{point: BackupPoint; work: string; disks: Record<string, string>}> {
 	const manifest = await repo.read(vm);
 	const point = findPoint(manifest, id);
-	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): there is nothing to boot`);
+	if (point.state !== 'complete')
+		throw new SnapdeckError(
+			'refused',
+			`point ${point.id} is partial (an interrupted backup): there is nothing to boot`,
+		);
 	// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
 	const problems = await repo.chainHeaderProblems(manifest, point.id);
-	if (problems.length > 0) throw new SnapdeckError('failed', `cannot boot point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+	if (problems.length > 0)
+		throw new SnapdeckError(
+			'failed',
+			`cannot boot point ${point.id}: ${problems.join('; ')}`,
+			`run 'snapdeck verify ${vm}'`,
+		);
 	await job.begin(point.id, 'boot test');
 	// The overlays, sockets and logs of the throwaway VM: a work folder of the job's, gone when it ends (or at recover after a kill).
-	const work = await job.workFolder(await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`), 'boot');
+	const work = await job.workFolder(
+		await stateFolder(stateDir(repo.vmDir(vm)), `the state folder of ${vm}'s backups`),
+		'boot',
+	);
 	const qemuImg = new QemuImg(localRunner);
 	const disks: Record<string, string> = {};
 	for (const file of point.files) {
@@ -78,7 +120,13 @@ async function bootOverlays(repo: Repository, vm: string, id: string, job: JobCo
 }
 
 /** The verdict with its evidence, kept with the point, and a receipt for a boot that passed. */
-async function recordBootTest(repo: Repository, vm: string, point: BackupPoint, result: BootResult, options: BootTestOptions): Promise<BootTest> {
+async function recordBootTest(
+	repo: Repository,
+	vm: string,
+	point: BackupPoint,
+	result: BootResult,
+	options: BootTestOptions,
+): Promise<BootTest> {
 	// The evidence, kept with the point: no more readable than the point files.
 	const files = bootFiles(point.id);
 	// Its folders real folders and its files replaced, never written through a link someone put there (the guest chooses what the console says).
@@ -87,9 +135,28 @@ async function recordBootTest(repo: Repository, vm: string, point: BackupPoint, 
 	await writeFileAtomic(repo.resolve(vm, files.console), result.console, {mode: 0o600});
 	if (result.screenshot) await writeFileAtomic(repo.resolve(vm, files.screenshot), result.screenshot, {mode: 0o600});
 	else await rm(repo.resolve(vm, files.screenshot), {force: true});
-	const record: BootTest = {at: (options.now ?? new Date()).toISOString(), ok: result.ok, message: result.message, seconds: Math.round(result.seconds * 10) / 10, console: files.console, screenshot: result.screenshot ? files.screenshot : null};
+	const record: BootTest = {
+		at: (options.now ?? new Date()).toISOString(),
+		ok: result.ok,
+		message: result.message,
+		seconds: Math.round(result.seconds * 10) / 10,
+		console: files.console,
+		screenshot: result.screenshot ? files.screenshot : null,
+	};
 	const fresh = await repo.read(vm);
-	await repo.write({...fresh, points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate))});
-	if (record.ok) await writeReceipt(repo, vm, point, 'boot-test', `booted in a throwaway VM from the point's own disks${point.bootFiles.length > 0 ? ', kernel and initramfs' : ''}: ${record.message}`, new Date(Date.parse(record.at) - record.seconds * 1000), options.now).catch((error: Error) => options.onWarning?.(`the point booted, and no receipt was written: ${error.message}`));
+	await repo.write({
+		...fresh,
+		points: fresh.points.map(candidate => (candidate.id === point.id ? {...candidate, boot: record} : candidate)),
+	});
+	if (record.ok)
+		await writeReceipt(
+			repo,
+			vm,
+			point,
+			'boot-test',
+			`booted in a throwaway VM from the point's own disks${point.bootFiles.length > 0 ? ', kernel and initramfs' : ''}: ${record.message}`,
+			new Date(Date.parse(record.at) - record.seconds * 1000),
+			options.now,
+		).catch((error: Error) => options.onWarning?.(`the point booted, and no receipt was written: ${error.message}`));
 	return record;
 }

@@ -16,7 +16,9 @@ import type {OperationStore} from '../core/plan.js';
  */
 export const registryFile = () => {
 	const journal = process.env['SNAPDECK_JOURNAL'];
-	return journal ? `${journal}.repositories.json` : path.join(userDir('data', process.env, os.homedir()), 'repositories.json');
+	return journal
+		? `${journal}.repositories.json`
+		: path.join(userDir('data', process.env, os.homedir()), 'repositories.json');
 };
 
 async function readRegistry(): Promise<Record<string, string>> {
@@ -56,13 +58,22 @@ export interface CheckpointStatus {
  * newest complete point's (and that of a backup being written) is needed for the next incremental.
  * Bitmaps of other tools are not listed.
  */
-export async function judgeBitmaps(vm: string, identity: VmIdentity | null, names: Iterable<string>, current: Repository | null, vmState?: OperationStore): Promise<CheckpointStatus[]> {
-	const registry: Record<string, string> = {...(await readRegistry()), ...((await vmState?.repositoryTags?.read().catch(() => ({}))) ?? {})};
+export async function judgeBitmaps(
+	vm: string,
+	identity: VmIdentity | null,
+	names: Iterable<string>,
+	current: Repository | null,
+	vmState?: OperationStore,
+): Promise<CheckpointStatus[]> {
+	const registry: Record<string, string> = {
+		...(await readRegistry()),
+		...((await vmState?.repositoryTags?.read().catch(() => ({}))) ?? {}),
+	};
 	const out: CheckpointStatus[] = [];
 	for (const name of [...new Set(names)].sort()) {
 		const parsed = parseBackupBitmap(name);
 		if (!parsed) continue;
-		const root = current?.tag === parsed.tag ? current.root : registry[parsed.tag] ?? null;
+		const root = current?.tag === parsed.tag ? current.root : (registry[parsed.tag] ?? null);
 		const status = (stale: string | null) => out.push({name, repository: root, point: parsed.point, stale});
 		if (root === null) {
 			status('it belongs to a repository this host has no record of');
@@ -74,7 +85,9 @@ export async function judgeBitmaps(vm: string, identity: VmIdentity | null, name
 		}
 		// The VM's own folder there: a bitmap is judged by this VM's points, never another's of its name.
 		const other: Repository = current !== null && current.root === root ? current : new Repository(root);
-		const manifest = await (current === other ? Promise.resolve() : other.bind(vm, identity)).then(() => other.read(vm)).catch(() => null);
+		const manifest = await (current === other ? Promise.resolve() : other.bind(vm, identity))
+			.then(() => other.read(vm))
+			.catch(() => null);
 		// A manifest that cannot be read says nothing: keep the bitmap rather than guess.
 		if (!manifest) {
 			status(null);
@@ -84,7 +97,10 @@ export async function judgeBitmaps(vm: string, identity: VmIdentity | null, name
 		const newest = manifest.points.filter(candidate => candidate.state === 'complete').at(-1);
 		if (!point) status(`point ${parsed.point} is gone from ${root}`);
 		else if (point.state === 'partial' || point.id === newest?.id) status(null);
-		else status(`point ${parsed.point} is no longer the newest in ${root} (the next backup there follows ${newest?.id ?? 'none'})`);
+		else
+			status(
+				`point ${parsed.point} is no longer the newest in ${root} (the next backup there follows ${newest?.id ?? 'none'})`,
+			);
 	}
 	return out;
 }

@@ -18,16 +18,31 @@ export interface Extracted extends ExtractSummary {
 	readonly written: string;
 }
 
-const taken = (file: string | Buffer) => lstat(file).then(() => true, () => false);
-const refuseTaken = (written: string) => new SnapdeckError('refused', `${written} already exists; extracting never overwrites a file`, 'choose another --to folder, or move that one away');
+const taken = (file: string | Buffer) =>
+	lstat(file).then(
+		() => true,
+		() => false,
+	);
+const refuseTaken = (written: string) =>
+	new SnapdeckError(
+		'refused',
+		`${written} already exists; extracting never overwrites a file`,
+		'choose another --to folder, or move that one away',
+	);
 
 /**
  * Copies a file or a folder (with everything in it) out of a point into the host folder `to`
  * (made, private, when missing) as data only (see unpackData): it is written in the job's work
  * folder there, then given its name `to/NAME` once whole, never over anything.
  */
-export async function extractPointFiles(repo: Repository, vm: string, options: PointFilesOptions & {readonly to: string}, job: JobContext): Promise<Extracted> {
-	if (options.path === undefined) throw new SnapdeckError('usage', '--extract needs the path in the guest, as /etc/hosts');
+export async function extractPointFiles(
+	repo: Repository,
+	vm: string,
+	options: PointFilesOptions & {readonly to: string},
+	job: JobContext,
+): Promise<Extracted> {
+	if (options.path === undefined)
+		throw new SnapdeckError('usage', '--extract needs the path in the guest, as /etc/hosts');
 	const {device, file, shown} = parseGuestPath(options.path);
 	const to = path.resolve(options.to);
 	const name = file.length > 1 ? file.subarray(file.lastIndexOf(0x2f) + 1) : Buffer.from('root');
@@ -66,31 +81,57 @@ export async function extractPointFiles(repo: Repository, vm: string, options: P
 }
 
 /** One entry of the guest (a folder with all in it) into the new path `staged`: `file` its bytes, `shown` as it is said. */
-async function copyOut(guestfs: Guestfs, {file, shown}: {file: Buffer; shown: string}, self: GuestStat, staged: string): Promise<Unpacked> {
+async function copyOut(
+	guestfs: Guestfs,
+	{file, shown}: {file: Buffer; shown: string},
+	self: GuestStat,
+	staged: string,
+): Promise<Unpacked> {
 	const type = entryType(self.mode);
-	const nothing = {files: 0, directories: 0, links: 0, bytes: 0, skipped: [], dropped: [], modes: [], seen: new Set<string>()};
+	const nothing = {
+		files: 0,
+		directories: 0,
+		links: 0,
+		bytes: 0,
+		skipped: [],
+		dropped: [],
+		modes: [],
+		seen: new Set<string>(),
+	};
 	if (type === 'link') {
 		await symlink((await guestfs.readlinkAll([file]))[0]!, staged);
 		return {...nothing, links: 1};
 	}
 	if (type === 'file') {
 		const {data, done} = await guestfs.stream('file', file);
-		const [written] = await settle(writeDataFile(data, staged, self.mode, new Date(self.mtime * 1000)), done, () => data.destroy());
+		const [written] = await settle(writeDataFile(data, staged, self.mode, new Date(self.mtime * 1000)), done, () =>
+			data.destroy(),
+		);
 		return {...nothing, files: 1, bytes: written.bytes};
 	}
-	if (type !== 'directory') throw new SnapdeckError('refused', `${shown} is a ${type}: ${NOT_DATA[type] ?? NOT_DATA.unknown}`, 'extract the folder it is in, or a file');
+	if (type !== 'directory')
+		throw new SnapdeckError(
+			'refused',
+			`${shown} is a ${type}: ${NOT_DATA[type] ?? NOT_DATA.unknown}`,
+			'extract the folder it is in, or a file',
+		);
 	const {data, done} = await guestfs.stream('tar', file);
 	const [unpacked] = await settle(unpackData(data, staged, shown), done, () => data.destroy());
-	return {...unpacked, skipped: [...unpacked.skipped, ...await leftOut(guestfs, {file, shown}, unpacked.seen)]};
+	return {...unpacked, skipped: [...unpacked.skipped, ...(await leftOut(guestfs, {file, shown}, unpacked.seen))]};
 }
 
 /**
  * What guestfish's tar left out of a folder without a word (sockets; anything it could not
  * read): every path under the folder that the archive did not hold, with its kind.
  */
-async function leftOut(guestfs: Guestfs, folder: {file: Buffer; shown: string}, seen: ReadonlySet<string>): Promise<SkippedEntry[]> {
+async function leftOut(
+	guestfs: Guestfs,
+	folder: {file: Buffer; shown: string},
+	seen: ReadonlySet<string>,
+): Promise<SkippedEntry[]> {
 	// find0 names each path from the folder, as `/a/b` or `./a/b` depending on the version: compared as the archive's are (bytes as latin1).
-	const bare = (found: Buffer) => (found[0] === 0x2f ? found.subarray(1) : found[0] === 0x2e && found[1] === 0x2f ? found.subarray(2) : found);
+	const bare = (found: Buffer) =>
+		found[0] === 0x2f ? found.subarray(1) : found[0] === 0x2e && found[1] === 0x2f ? found.subarray(2) : found;
 	const inCopy = (found: Buffer) => confinedParts(bare(found).toString('latin1'))?.join('/') ?? '';
 	const missing = (await guestfs.find(folder.file)).filter(found => inCopy(found) !== '' && !seen.has(inCopy(found)));
 	if (missing.length === 0) return [];
@@ -98,7 +139,11 @@ async function leftOut(guestfs: Guestfs, folder: {file: Buffer; shown: string}, 
 	const stats = await guestfs.statAll(missing.map(found => Buffer.concat([prefix, bare(found)])));
 	return missing.map((found, index) => {
 		const type = entryType(stats[index]!.mode);
-		return {path: path.posix.join(folder.shown, escapeName(Buffer.from(inCopy(found), 'latin1'))), type, reason: NOT_DATA[type] ?? 'guestfish\'s archive left it out'};
+		return {
+			path: path.posix.join(folder.shown, escapeName(Buffer.from(inCopy(found), 'latin1'))),
+			type,
+			reason: NOT_DATA[type] ?? "guestfish's archive left it out",
+		};
 	});
 }
 
@@ -108,11 +153,15 @@ async function leftOut(guestfs: Guestfs, folder: {file: Buffer; shown: string}, 
  * fails, its words say why, not the stream's end.
  */
 async function settle<T>(writing: Promise<T>, done: Promise<void>, stop: () => void): Promise<[T]> {
-	const [wrote, finished] = await Promise.allSettled([writing.catch((error: unknown) => {
-		stop();
-		throw error;
-	}), done]);
-	if (wrote.status === 'rejected' && (wrote.reason as NodeJS.ErrnoException | null)?.code !== undefined) throw fileSystemError(wrote.reason, 'write the copy in', 'the target folder');
+	const [wrote, finished] = await Promise.allSettled([
+		writing.catch((error: unknown) => {
+			stop();
+			throw error;
+		}),
+		done,
+	]);
+	if (wrote.status === 'rejected' && (wrote.reason as NodeJS.ErrnoException | null)?.code !== undefined)
+		throw fileSystemError(wrote.reason, 'write the copy in', 'the target folder');
 	if (finished.status === 'rejected') throw finished.reason;
 	if (wrote.status === 'rejected') throw wrote.reason;
 	return [wrote.value];

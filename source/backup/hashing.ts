@@ -31,7 +31,11 @@ parentPort.postMessage({bytes: unreported, sha256: hash.digest('hex')});
 const HASH_IN_THREAD_BYTES = 64 << 20;
 
 /** `onBytes`: told how many bytes each read brought, for progress. */
-export async function sha256File(file: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<string> {
+export async function sha256File(
+	file: string,
+	signal?: AbortSignal,
+	onBytes?: (bytes: number) => void,
+): Promise<string> {
 	signal?.throwIfAborted();
 	if ((await stat(file)).size >= HASH_IN_THREAD_BYTES) return sha256InThread(file, signal, onBytes);
 	const hash = createHash('sha256');

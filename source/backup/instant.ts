@@ -28,7 +28,9 @@ export const instantMarkers = (vmDir: string) => path.join(vmDir, '.snapdeck', '
 
 /** The instant restores that still read this VM's points (the new VMs' names). */
 export async function instantReaders(vmDir: string): Promise<string[]> {
-	return (await readdir(instantMarkers(vmDir)).catch(() => [] as string[])).filter(name => name.endsWith('.json')).map(name => name.slice(0, -'.json'.length));
+	return (await readdir(instantMarkers(vmDir)).catch(() => [] as string[]))
+		.filter(name => name.endsWith('.json'))
+		.map(name => name.slice(0, -'.json'.length));
 }
 
 /** The marker of a finished instant restore, removed (only a file, never through a link): prune may touch the point again. */
@@ -43,7 +45,10 @@ export const MIN_STREAM_RATE = 1024 * 1024;
 
 function assertStreamRate(bytesPerSecond: number | undefined): void {
 	if (bytesPerSecond !== undefined && !(Number.isSafeInteger(bytesPerSecond) && bytesPerSecond >= MIN_STREAM_RATE)) {
-		throw new SnapdeckError('usage', `a stream rate of ${bytesPerSecond} bytes/s: give a whole number of MiB/s, 1 or more`);
+		throw new SnapdeckError(
+			'usage',
+			`a stream rate of ${bytesPerSecond} bytes/s: give a whole number of MiB/s, 1 or more`,
+		);
 	}
 }
 
@@ -57,8 +62,19 @@ function assertStreamRate(bytesPerSecond: number | undefined): void {
  * running from the repository, on record: `snapdeck recover NAME` finishes the stream (copies the
  * rest in offline, without starting it, where it was stopped meanwhile).
  */
-export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, vm: string, options: InstantOptions, job: JobContext): Promise<{vm: string; point: string; startedAfterMs: number}> {
-	const instant = roleOf(hypervisor, 'instantRestores', 'restore instantly', 'restore with --as NAME (a full copy), then start it');
+export async function restoreInstant(
+	repo: Repository,
+	hypervisor: Hypervisor,
+	vm: string,
+	options: InstantOptions,
+	job: JobContext,
+): Promise<{vm: string; point: string; startedAfterMs: number}> {
+	const instant = roleOf(
+		hypervisor,
+		'instantRestores',
+		'restore instantly',
+		'restore with --as NAME (a full copy), then start it',
+	);
 	const power = roleOf(hypervisor, 'power', 'start VMs', 'restore with --as NAME (a full copy), then start it');
 	assertValidName('VM', options.as);
 	// QEMU refuses a fraction of a byte per second only after the VM is started: refused before anything is done.
@@ -67,8 +83,21 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 	const vmDir = repo.vmDir(vm);
 	const point = await markInstant(repo, hypervisor.uri, vm, options, job);
 	await job.begin(point.id, `instantly, as VM ${options.as}`);
-	options.onEvent?.({type: 'step', index: 0, total: 2, summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`, resumed: false});
-	await instant.instantVm(options.as, point.definition, Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])), {repository: vmDir, point: point.id}, (parent, label) => job.workFolder(parent, label), bootFilesOf(point, file => repo.resolve(vm, file)));
+	options.onEvent?.({
+		type: 'step',
+		index: 0,
+		total: 2,
+		summary: `start ${options.as} at once, on overlays over point ${point.id} of ${vm} in the repository`,
+		resumed: false,
+	});
+	await instant.instantVm(
+		options.as,
+		point.definition,
+		Object.fromEntries(point.files.map(file => [file.disk, repo.resolve(vm, file.file)])),
+		{repository: vmDir, point: point.id},
+		(parent, label) => job.workFolder(parent, label),
+		bootFilesOf(point, file => repo.resolve(vm, file)),
+	);
 	job.step('created');
 	// The new VM is this job's until its stream ends: no other change to it meanwhile.
 	const unlock = await hypervisor.lock(options.as, options.command);
@@ -77,9 +106,19 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
 		const startedAfterMs = performance.now() - began;
 		job.step('started');
 		options.onStarted?.(options.as);
-		options.onEvent?.({type: 'step', index: 1, total: 2, summary: `stream what ${options.as} still reads from the repository into its own disks (it runs meanwhile)`, resumed: false});
+		options.onEvent?.({
+			type: 'step',
+			index: 1,
+			total: 2,
+			summary: `stream what ${options.as} still reads from the repository into its own disks (it runs meanwhile)`,
+			resumed: false,
+		});
 		job.step('streaming');
-		await instant.finishInstant(options.as, {signal: options.signal, onBytes: byteProgress(options.onEvent, 1), ...(options.bytesPerSecond ? {bytesPerSecond: options.bytesPerSecond} : {})});
+		await instant.finishInstant(options.as, {
+			signal: options.signal,
+			onBytes: byteProgress(options.onEvent, 1),
+			...(options.bytesPerSecond ? {bytesPerSecond: options.bytesPerSecond} : {}),
+		});
 		job.step('streamed');
 		await releaseInstant(vmDir, options.as);
 		options.onEvent?.({type: 'done', index: 1});
@@ -93,20 +132,40 @@ export async function restoreInstant(repo: Repository, hypervisor: Hypervisor, v
  * The point checked and marked for the instant restore, under the lock of the VM's backups: the
  * marker, registered in the job's record before it is made, holds prune off the point.
  */
-async function markInstant(repo: Repository, connection: string, vm: string, options: InstantOptions, job: JobContext): Promise<BackupPoint> {
+async function markInstant(
+	repo: Repository,
+	connection: string,
+	vm: string,
+	options: InstantOptions,
+	job: JobContext,
+): Promise<BackupPoint> {
 	const vmDir = repo.vmDir(vm);
 	const marker = path.join(instantMarkers(vmDir), `${options.as}.json`);
 	const release = await repo.lock(vm, options.command);
 	try {
 		const manifest = await repo.read(vm);
 		const point = findPoint(manifest, options.point);
-		if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
+		if (point.state !== 'complete')
+			throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
 		const problems = await repo.chainHeaderProblems(manifest, point.id);
-		if (problems.length > 0) throw new SnapdeckError('failed', `cannot restore point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+		if (problems.length > 0)
+			throw new SnapdeckError(
+				'failed',
+				`cannot restore point ${point.id}: ${problems.join('; ')}`,
+				`run 'snapdeck verify ${vm}'`,
+			);
 		// Before the VM reads a byte of the point: prune leaves the point (and those under it) alone.
 		await job.registers({kind: 'instant', connection, vm: options.as, marker});
 		await stateFolder(instantMarkers(vmDir), `the instant restores' folder of ${vm}'s backups`);
-		await writeJsonAtomic(marker, {vm: options.as, source: vm, point: point.id, since: new Date().toISOString(), command: options.command, connection, token: job.token});
+		await writeJsonAtomic(marker, {
+			vm: options.as,
+			source: vm,
+			point: point.id,
+			since: new Date().toISOString(),
+			command: options.command,
+			connection,
+			token: job.token,
+		});
 		job.step('marked');
 		return point;
 	} finally {

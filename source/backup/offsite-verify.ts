@@ -3,7 +3,13 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
-import {duplicateClaims, duplicateProblem, withRecord, type ListedPoint, type RecordedCopies} from '../core/offsite-claims.js';
+import {
+	duplicateClaims,
+	duplicateProblem,
+	withRecord,
+	type ListedPoint,
+	type RecordedCopies,
+} from '../core/offsite-claims.js';
 import type {NamedFile} from '../core/offsite-contents.js';
 import type {RemotePoint} from '../core/offsite-model.js';
 import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
@@ -29,11 +35,25 @@ export interface RemoteVerdict {
  * `readData` "all" or a failed check: each file read back against its checksum and its qcow2
  * header's backing name). The verdict is kept for health.
  */
-export async function verifyTarget(repo: Repository | null, target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}): Promise<RemoteVerdict> {
+export async function verifyTarget(
+	repo: Repository | null,
+	target: ResticTarget,
+	vm: string,
+	options: {readData?: string; signal?: AbortSignal; now?: Date; command: string},
+): Promise<RemoteVerdict> {
 	const readData = options.readData ?? '10%';
 	const {points, recorded} = await remoteClaims(repo, target, vm, options.signal);
-	if (points.length === 0) throw new SnapdeckError('not-found', `${targetLabel(target)} holds no point of ${vm}`, `copy one there with 'snapdeck copy ${vm} --target ${target.name ?? target.repository}'`, 'no-backups');
-	const args = ['check', ...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`])];
+	if (points.length === 0)
+		throw new SnapdeckError(
+			'not-found',
+			`${targetLabel(target)} holds no point of ${vm}`,
+			`copy one there with 'snapdeck copy ${vm} --target ${target.name ?? target.repository}'`,
+			'no-backups',
+		);
+	const args = [
+		'check',
+		...(readData === 'all' ? ['--read-data'] : readData === 'none' ? [] : [`--read-data-subset=${readData}`]),
+	];
 	const listed = withRecord(points, recorded);
 	const problems: string[] = [...duplicateClaims(listed)].map(([id, claims]) => duplicateProblem(id, claims));
 	let checked = true;
@@ -44,14 +64,32 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
 		if (!(error instanceof ResticError) || error.failure !== 'other') throw error;
 		checked = false;
 		// restic names packs; the operator needs to know which points: each one's files are read back.
-		const found = error.details.filter(line => /pack|blob|error|damaged|mismatch|does not match|unexpected|missing/i.test(line) && !/^(Fatal: repository contains errors$|check |read |load |using temporary|create exclusive lock)/.test(line));
+		const found = error.details.filter(
+			line =>
+				/pack|blob|error|damaged|mismatch|does not match|unexpected|missing/i.test(line) &&
+				!/^(Fatal: repository contains errors$|check |read |load |using temporary|create exclusive lock)/.test(line),
+		);
 		problems.push(`restic check: ${found.join('; ') || error.message}`);
 	}
 	problems.push(...(await pointProblems(target, vm, points, recorded, readData === 'all' || !checked, options.signal)));
 	const verdict = {ok: problems.length === 0, readData, problems, points: listed};
 	if (repo) {
-		await updateOffsiteState(repo, vm, target, {lastCheck: {at: (options.now ?? new Date()).toISOString(), ok: verdict.ok, readData, message: problems.join('; ') || 'ok'}}).catch(() => undefined);
-		await repo.journal(vm, {action: 'verify', snapshot: [...new Set(points.map(point => point.id))].join(', '), outcome: verdict.ok ? 'done' : 'failed', message: `${targetLabel(target)}: ${problems.join('; ') || `ok (read ${readData} of the data)`}`}).catch(() => undefined);
+		await updateOffsiteState(repo, vm, target, {
+			lastCheck: {
+				at: (options.now ?? new Date()).toISOString(),
+				ok: verdict.ok,
+				readData,
+				message: problems.join('; ') || 'ok',
+			},
+		}).catch(() => undefined);
+		await repo
+			.journal(vm, {
+				action: 'verify',
+				snapshot: [...new Set(points.map(point => point.id))].join(', '),
+				outcome: verdict.ok ? 'done' : 'failed',
+				message: `${targetLabel(target)}: ${problems.join('; ') || `ok (read ${readData} of the data)`}`,
+			})
+			.catch(() => undefined);
 	}
 	return verdict;
 }
@@ -61,7 +99,14 @@ export async function verifyTarget(repo: Repository | null, target: ResticTarget
  * `read`, each file they name read back. A file this host's copies share is read once; one in a
  * snapshot this host did not record is read in that snapshot (its name and checksum prove nothing).
  */
-async function pointProblems(target: ResticTarget, vm: string, points: readonly RemotePoint[], recorded: RecordedCopies | null, read: boolean, signal?: AbortSignal): Promise<string[]> {
+async function pointProblems(
+	target: ResticTarget,
+	vm: string,
+	points: readonly RemotePoint[],
+	recorded: RecordedCopies | null,
+	read: boolean,
+	signal?: AbortSignal,
+): Promise<string[]> {
 	const problems: string[] = [];
 	const files = new Map<string, string | null>();
 	for (const point of points) {
@@ -78,11 +123,13 @@ async function pointProblems(target: ResticTarget, vm: string, points: readonly 
 		const bad: string[] = [];
 		for (const file of inspected.files) {
 			const key = `${recorded?.snapshots.has(point.snapshot) ? '' : point.snapshot}:${file.file}:${file.sha256}`;
-			if (!files.has(key)) files.set(key, await fileProblem(target, point.snapshot, file, backingOf(inspected, file), signal));
+			if (!files.has(key))
+				files.set(key, await fileProblem(target, point.snapshot, file, backingOf(inspected, file), signal));
 			const wrong = files.get(key);
 			if (wrong) bad.push(`${file.file} ${wrong}`);
 		}
-		if (bad.length > 0) problems.push(`point ${point.id} is damaged there: ${bad.join('; ')} (snapshot ${point.snapshot.slice(0, 8)})`);
+		if (bad.length > 0)
+			problems.push(`point ${point.id} is damaged there: ${bad.join('; ')} (snapshot ${point.snapshot.slice(0, 8)})`);
 	}
 	return problems;
 }
@@ -94,13 +141,20 @@ function backingOf({manifest}: InspectedSnapshot, named: NamedFile): string | nu
 }
 
 /** How a file of a snapshot reads back wrong (its checksum, its qcow2 header's backing name), or null. */
-async function fileProblem(target: ResticTarget, snapshot: string, file: NamedFile, backing: string | null | undefined, signal?: AbortSignal): Promise<string | null> {
+async function fileProblem(
+	target: ResticTarget,
+	snapshot: string,
+	file: NamedFile,
+	backing: string | null | undefined,
+	signal?: AbortSignal,
+): Promise<string | null> {
 	const hash = createHash('sha256');
 	const head: Buffer[] = [];
 	let headBytes = 0;
 	try {
 		await restic(target, ['dump', snapshot, `/${file.file}`], {
-			signal, bound: 'data',
+			signal,
+			bound: 'data',
 			onData: chunk => {
 				hash.update(chunk);
 				if (headBytes >= 65_536) return;
@@ -123,10 +177,13 @@ async function headerProblem(head: Buffer, file: string, backing: string | null)
 		const copy = path.join(dir, 'vm', file);
 		await writeFile(path.join(dir, 'head'), head, {mode: 0o600});
 		const header = await readQcow2Header(path.join(dir, 'head')).catch((error: Error) => error);
-		if (header instanceof Error) return `is not a qcow2 image snapdeck wrote (${header.message.replace(path.join(dir, 'head'), file)})`;
+		if (header instanceof Error)
+			return `is not a qcow2 image snapdeck wrote (${header.message.replace(path.join(dir, 'head'), file)})`;
 		const named = header.backingName === null ? null : path.resolve(path.dirname(copy), header.backingName);
 		const expected = backing === null ? null : path.join(dir, 'vm', backing);
-		return named === expected ? null : `is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${backing ?? 'nothing'}`;
+		return named === expected
+			? null
+			: `is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${backing ?? 'nothing'}`;
 	} finally {
 		await rm(dir, {recursive: true, force: true});
 	}

@@ -29,7 +29,11 @@ export type PointListing =
 export function parseGuestPath(text: string): {device: string | null; file: Buffer; shown: string} {
 	const match = text.match(/^(\/dev\/[^:]+):(\/.*)$/s);
 	const given = match ? match[2]! : text;
-	if (!given.startsWith('/')) throw new SnapdeckError('usage', `'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`);
+	if (!given.startsWith('/'))
+		throw new SnapdeckError(
+			'usage',
+			`'${text}': give an absolute path in the guest, as /etc/hosts, or DEVICE:/path (as /dev/sda1:/etc/hosts)`,
+		);
 	const parts = unescapeName(given).toString('latin1').split('/');
 	if (parts.includes('..')) throw new SnapdeckError('usage', `'${text}': a path in the guest may not contain '..'`);
 	const file = Buffer.from(`/${parts.filter(part => part !== '').join('/')}`, 'latin1');
@@ -37,7 +41,7 @@ export function parseGuestPath(text: string): {device: string | null; file: Buff
 }
 
 const MiB = 1024 * 1024;
-const NO_FILESYSTEM = 'libguestfs finds no filesystem it can read on the point\'s disks';
+const NO_FILESYSTEM = "libguestfs finds no filesystem it can read on the point's disks";
 
 /**
  * Refuses at once (before libguestfs's appliance boots, ~30 s under emulation) a point whose
@@ -52,25 +56,48 @@ export async function assertMayHoldFilesystem(images: readonly string[]): Promis
 	const qemuImg = new QemuImg(localRunner);
 	for (const image of images) {
 		const size = (await qemuImg.info(image))['virtual-size'];
-		const ranges = size <= 2 * MiB ? [[0, size]] : [[0, MiB], [size - MiB, MiB]];
-		const firsts = await qemuIo.bytesAt(image, ranges.map(([offset]) => offset!));
+		const ranges =
+			size <= 2 * MiB
+				? [[0, size]]
+				: [
+						[0, MiB],
+						[size - MiB, MiB],
+					];
+		const firsts = await qemuIo.bytesAt(
+			image,
+			ranges.map(([offset]) => offset!),
+		);
 		for (const [index, [offset, length]] of ranges.entries()) {
 			if (!(await qemuIo.holds(image, firsts[index]!, offset!, length!))) return;
 		}
 	}
-	throw new SnapdeckError('not-found', NO_FILESYSTEM, 'the first and the last MiB of each of its disks hold one byte value throughout: no partition table, volume label or filesystem is there to list or copy from');
+	throw new SnapdeckError(
+		'not-found',
+		NO_FILESYSTEM,
+		'the first and the last MiB of each of its disks hold one byte value throughout: no partition table, volume label or filesystem is there to list or copy from',
+	);
 }
 
 /**
  * The point's images, checked first against the manifest as every read of a point is: each
  * disk's point file, the points under it as its backing chain.
  */
-export async function pointImages(repo: Repository, vm: string, id: string): Promise<{point: string; images: string[]}> {
+export async function pointImages(
+	repo: Repository,
+	vm: string,
+	id: string,
+): Promise<{point: string; images: string[]}> {
 	const manifest = await repo.read(vm);
 	const point = findPoint(manifest, id);
-	if (point.state !== 'complete') throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
+	if (point.state !== 'complete')
+		throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
 	const problems = await repo.chainHeaderProblems(manifest, point.id);
-	if (problems.length > 0) throw new SnapdeckError('failed', `cannot read point ${point.id}: ${problems.join('; ')}`, `run 'snapdeck verify ${vm}'`);
+	if (problems.length > 0)
+		throw new SnapdeckError(
+			'failed',
+			`cannot read point ${point.id}: ${problems.join('; ')}`,
+			`run 'snapdeck verify ${vm}'`,
+		);
 	const images = point.files.map(file => repo.resolve(vm, file.file));
 	await assertMayHoldFilesystem(images);
 	return {point: point.id, images};
@@ -80,10 +107,20 @@ export async function pointImages(repo: Repository, vm: string, id: string): Pro
 export function chosen(filesystems: readonly GuestFilesystem[], device: string | null, text: string): string {
 	if (filesystems.length === 0) throw new SnapdeckError('not-found', NO_FILESYSTEM);
 	if (device !== null) {
-		if (!filesystems.some(fs => fs.device === device)) throw new SnapdeckError('not-found', `the point has no filesystem ${device}`, `it has: ${filesystems.map(fs => `${fs.device} (${fs.type})`).join(', ')}`);
+		if (!filesystems.some(fs => fs.device === device))
+			throw new SnapdeckError(
+				'not-found',
+				`the point has no filesystem ${device}`,
+				`it has: ${filesystems.map(fs => `${fs.device} (${fs.type})`).join(', ')}`,
+			);
 		return device;
 	}
-	if (filesystems.length > 1) throw new SnapdeckError('usage', `the point has ${filesystems.length} filesystems: say which, as DEVICE:${text}`, `they are: ${filesystems.map(fs => `${fs.device} (${fs.type})`).join(', ')}`);
+	if (filesystems.length > 1)
+		throw new SnapdeckError(
+			'usage',
+			`the point has ${filesystems.length} filesystems: say which, as DEVICE:${text}`,
+			`they are: ${filesystems.map(fs => `${fs.device} (${fs.type})`).join(', ')}`,
+		);
 	return filesystems[0]!.device;
 }
 

@@ -1,6 +1,14 @@
 import {Manifest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
-import {handleStep, refuseSteps, type Plan, type PlanEvent, type PlanRunner, type StepExecutor, type StepHandlers} from '../core/plan.js';
+import {
+	handleStep,
+	refuseSteps,
+	type Plan,
+	type PlanEvent,
+	type PlanRunner,
+	type StepExecutor,
+	type StepHandlers,
+} from '../core/plan.js';
 import {planPrune} from '../core/prune-plan.js';
 import {selectRetention, type Retention} from '../core/retention.js';
 import {localRunner} from '../adapters/exec.js';
@@ -33,7 +41,10 @@ function repositoryExecutor(repo: Repository, vm: string): StepExecutor {
 			}
 			await repo.write(manifest);
 		},
-		...refuseSteps(['write-definition', 'stop-vm', 'start-vm'], op => new Error(`internal: a prune plan has no ${op} step`)),
+		...refuseSteps(
+			['write-definition', 'stop-vm', 'start-vm'],
+			op => new Error(`internal: a prune plan has no ${op} step`),
+		),
 	};
 	return {
 		execute: (step, context) => handleStep(handlers, step, context),
@@ -62,7 +73,9 @@ async function lockForPrune(repo: Repository, vm: string, options: PruneOptions)
 		return await repo.lock(vm, options.command);
 	} catch (error) {
 		if (!isNoSpace(error) || !(await repo.releaseReserve())) throw error;
-		options.onWarning?.(`the repository's file system is full: snapdeck gave back the ${formatBytes(Repository.RESERVE_BYTES)} it keeps in reserve for this, and prunes with it`);
+		options.onWarning?.(
+			`the repository's file system is full: snapdeck gave back the ${formatBytes(Repository.RESERVE_BYTES)} it keeps in reserve for this, and prunes with it`,
+		);
 		return repo.lock(vm, options.command);
 	}
 }
@@ -78,16 +91,31 @@ export interface PruneResult {
  * Applies a retention policy to a VM's points (Proxmox Backup Server's rules), its plan run by
  * `runPlan`. A prune a crash interrupted is finished first, from where it stopped.
  */
-export async function pruneBackups(repo: Repository, vm: string, options: PruneOptions, runPlan: PlanRunner): Promise<PruneResult> {
+export async function pruneBackups(
+	repo: Repository,
+	vm: string,
+	options: PruneOptions,
+	runPlan: PlanRunner,
+): Promise<PruneResult> {
 	const release = await lockForPrune(repo, vm, options);
 	try {
 		// A VM restored instantly reads these points until its stream is done: they are not touched meanwhile.
 		const readers = await instantReaders(repo.vmDir(vm));
-		if (readers.length > 0) throw new SnapdeckError('refused', `cannot prune the backups of ${vm} now: ${readers.join(', ')} ${readers.length === 1 ? 'was' : 'were'} restored instantly and still read${readers.length === 1 ? 's' : ''} its points`, `wait for that restore to finish, or run 'snapdeck recover ${readers[0]}' to finish it`);
+		if (readers.length > 0)
+			throw new SnapdeckError(
+				'refused',
+				`cannot prune the backups of ${vm} now: ${readers.join(', ')} ${readers.length === 1 ? 'was' : 'were'} restored instantly and still read${readers.length === 1 ? 's' : ''} its points`,
+				`wait for that restore to finish, or run 'snapdeck recover ${readers[0]}' to finish it`,
+			);
 		const operations = repo.operations(vm);
 		const pending = await operations.readPending();
 		if (pending) {
-			if (options.dryRun) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune`, `run 'snapdeck prune ${vm}' without --dry-run to finish it`);
+			if (options.dryRun)
+				throw new SnapdeckError(
+					'interrupted',
+					`the backups of ${vm} have an unfinished prune`,
+					`run 'snapdeck prune ${vm}' without --dry-run to finish it`,
+				);
 			await runPlan(pending.plan, repositoryExecutor(repo, vm), operations, pending);
 			return {plan: pending.plan, keep: [], remove: [], outcome: 'resumed'};
 		}
@@ -98,11 +126,23 @@ export async function pruneBackups(repo: Repository, vm: string, options: PruneO
 		if (options.dryRun) return {plan, keep, remove, outcome: 'dry-run'};
 		if (remove.length === 0) return {plan, keep, remove, outcome: 'done'};
 		// Commits and rebases follow the files' headers: they must say what the manifest says.
-		const headers = await repo.headerProblems(vm, complete.flatMap(point => point.files));
-		if (headers.length > 0) throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: ${headers.join('; ')}`, `nothing was changed; the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}'`);
+		const headers = await repo.headerProblems(
+			vm,
+			complete.flatMap(point => point.files),
+		);
+		if (headers.length > 0)
+			throw new SnapdeckError(
+				'refused',
+				`cannot prune the backups of ${vm}: ${headers.join('; ')}`,
+				`nothing was changed; the repository was changed behind snapdeck's back: run 'snapdeck verify ${vm}'`,
+			);
 		const free = await freeBytesNear(repo.vmDir(vm));
 		if (plan.space > free) {
-			throw new SnapdeckError('refused', `cannot prune the backups of ${vm}: merging the removed points into those kept needs ${formatBytes(plan.space)} free, and ${formatBytes(free)} is available`, 'free some space on that file system, or prune with rules that remove whole chains (an old full and its incrementals) first: those need no room');
+			throw new SnapdeckError(
+				'refused',
+				`cannot prune the backups of ${vm}: merging the removed points into those kept needs ${formatBytes(plan.space)} free, and ${formatBytes(free)} is available`,
+				'free some space on that file system, or prune with rules that remove whole chains (an old full and its incrementals) first: those need no room',
+			);
 		}
 		if (!(await options.confirm(plan))) return {plan, keep, remove, outcome: 'declined'};
 		await runPlan(plan, repositoryExecutor(repo, vm), operations);

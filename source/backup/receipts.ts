@@ -18,12 +18,32 @@ export const RECEIPTS = 'receipts';
  * audit), beside it in the repository. A receipt that cannot be written is a warning, not a failure
  * of what it proves (the proof stands in the manifest).
  */
-export async function writeReceipt(repo: Repository, vm: string, point: BackupPoint, proved: ReceiptBody['proved'], how: string, startedAt: Date, now = new Date()): Promise<string> {
+export async function writeReceipt(
+	repo: Repository,
+	vm: string,
+	point: BackupPoint,
+	proved: ReceiptBody['proved'],
+	how: string,
+	startedAt: Date,
+	now = new Date(),
+): Promise<string> {
 	const manifest = await repo.read(vm);
 	const body: ReceiptBody = {
-		kind: 'snapdeck-restore-receipt', version: 1, vm, identity: manifest.identity ?? point.identity, point: point.id,
-		files: pointChain(manifest, point.id).flatMap(member => member.files.map(file => ({file: file.file, sha256: file.sha256}))),
-		proved, how, startedAt: startedAt.toISOString(), at: now.toISOString(), snapdeck: SNAPDECK_VERSION, host: hostname(), repository: repo.root,
+		kind: 'snapdeck-restore-receipt',
+		version: 1,
+		vm,
+		identity: manifest.identity ?? point.identity,
+		point: point.id,
+		files: pointChain(manifest, point.id).flatMap(member =>
+			member.files.map(file => ({file: file.file, sha256: file.sha256})),
+		),
+		proved,
+		how,
+		startedAt: startedAt.toISOString(),
+		at: now.toISOString(),
+		snapdeck: SNAPDECK_VERSION,
+		host: hostname(),
+		repository: repo.root,
 	};
 	const signed = await signReceipt(body);
 	const dir = await stateFolder(path.join(repo.vmDir(vm), RECEIPTS), `the receipts of ${vm}'s backups`);
@@ -39,18 +59,29 @@ export async function readReceipt(file: string): Promise<Receipt> {
 	try {
 		return Receipt.parse(JSON.parse(text));
 	} catch (error) {
-		throw new SnapdeckError('input', `${file} is not a snapdeck receipt: ${error instanceof z.ZodError ? z.prettifyError(error).split('\n')[0] : (error as Error).message}`);
+		throw new SnapdeckError(
+			'input',
+			`${file} is not a snapdeck receipt: ${error instanceof z.ZodError ? z.prettifyError(error).split('\n')[0] : (error as Error).message}`,
+		);
 	}
 }
 
 /** A VM's receipts, oldest first, each with its file; unreadable ones named with why. */
-export async function listReceipts(repo: Repository, vm: string): Promise<Array<{file: string; receipt: Receipt | null; problem?: string}>> {
+export async function listReceipts(
+	repo: Repository,
+	vm: string,
+): Promise<Array<{file: string; receipt: Receipt | null; problem?: string}>> {
 	const dir = path.join(repo.vmDir(vm), RECEIPTS);
 	const names = (await readdir(dir).catch(() => [] as string[])).filter(name => name.endsWith('.json')).sort();
-	return Promise.all(names.map(async name => {
-		const file = path.join(dir, name);
-		return readReceipt(file).then(receipt => ({file, receipt}), (error: Error) => ({file, receipt: null, problem: error.message}));
-	}));
+	return Promise.all(
+		names.map(async name => {
+			const file = path.join(dir, name);
+			return readReceipt(file).then(
+				receipt => ({file, receipt}),
+				(error: Error) => ({file, receipt: null, problem: error.message}),
+			);
+		}),
+	);
 }
 
 /**
@@ -61,8 +92,12 @@ export async function listReceipts(repo: Repository, vm: string): Promise<Array<
 export async function provedRestores(repo: Repository, vm: string): Promise<{at: string; points: string[]} | null> {
 	const key = await ownPublicKey();
 	if (key === null) return null;
-	const valid = (await listReceipts(repo, vm)).flatMap(entry => (entry.receipt && receiptValid(entry.receipt, key).ok ? [entry.receipt.receipt] : []));
+	const valid = (await listReceipts(repo, vm)).flatMap(entry =>
+		entry.receipt && receiptValid(entry.receipt, key).ok ? [entry.receipt.receipt] : [],
+	);
 	if (valid.length === 0) return null;
-	const at = valid.map(receipt => receipt.at).reduce((newest, time) => (Date.parse(time) > Date.parse(newest) ? time : newest));
+	const at = valid
+		.map(receipt => receipt.at)
+		.reduce((newest, time) => (Date.parse(time) > Date.parse(newest) ? time : newest));
 	return {at, points: [...new Set(valid.map(receipt => receipt.point))]};
 }

@@ -4,7 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../core/user-dirs.js';
 import {z} from 'zod';
-import {archiveFile, definitionUuid, Manifest, pointChain, type BackupFile, type BackupPoint} from '../core/backup-manifest.js';
+import {
+	archiveFile,
+	definitionUuid,
+	Manifest,
+	pointChain,
+	type BackupFile,
+	type BackupPoint,
+} from '../core/backup-manifest.js';
 import {describeVm, identityTag, sameVm, type VmIdentity} from '../core/identity.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName, NAME_PATTERN} from '../core/names.js';
@@ -64,7 +71,10 @@ export class Repository {
 	 * journal lines also go to the central journal (not for a repository named with --repo: nothing
 	 * is written outside what was named).
 	 */
-	constructor(root: string, private readonly options: {connection?: string; central?: boolean} = {}) {
+	constructor(
+		root: string,
+		private readonly options: {connection?: string; central?: boolean} = {},
+	) {
 		this.root = path.resolve(root);
 	}
 
@@ -97,7 +107,9 @@ export class Repository {
 		const marks: Array<{folder: string; source: string}> = [];
 		for (const entry of await readdir(this.root, {withFileTypes: true}).catch(() => [])) {
 			if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-			const text = await readStateFile(path.join(this.root, entry.name, '.snapdeck', 'instant', `${name}.json`)).catch(() => null);
+			const text = await readStateFile(path.join(this.root, entry.name, '.snapdeck', 'instant', `${name}.json`)).catch(
+				() => null,
+			);
 			if (text === null) continue;
 			const source = entry.name.split('@')[0]!;
 			if (NAME_PATTERN.test(source)) marks.push({folder: entry.name, source});
@@ -129,19 +141,34 @@ export class Repository {
 	/** Every folder of backups of VMs named `vm` here (`vm` and `vm@TAG`), with whose they are. */
 	async folders(vm: string): Promise<VmFolder[]> {
 		assertValidName('VM', vm);
-		const names = (await readdir(this.root, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && (entry.name === vm || (entry.name.startsWith(`${vm}@`) && FOLDER_TAG.test(entry.name.slice(vm.length + 1))))).map(entry => entry.name).sort();
-		return Promise.all(names.map(async folder => {
-			const text = await readStateFile(path.join(this.root, folder, 'manifest.json')).catch(() => null);
-			let parsed: Manifest | null = null;
-			try {
-				parsed = text === null ? null : Manifest.parse(JSON.parse(text));
-			} catch {
-				parsed = null;
-			}
-			const damaged = text !== null && parsed === null;
-			const uuids = [...new Set((parsed?.points ?? []).map(point => definitionUuid(point.definition)).filter((uuid): uuid is string => uuid !== null))];
-			return {folder, identity: parsed?.identity ?? null, points: parsed?.points.length ?? 0, damaged, uuids};
-		}));
+		const names = (await readdir(this.root, {withFileTypes: true}).catch(() => []))
+			.filter(
+				entry =>
+					entry.isDirectory() &&
+					(entry.name === vm || (entry.name.startsWith(`${vm}@`) && FOLDER_TAG.test(entry.name.slice(vm.length + 1)))),
+			)
+			.map(entry => entry.name)
+			.sort();
+		return Promise.all(
+			names.map(async folder => {
+				const text = await readStateFile(path.join(this.root, folder, 'manifest.json')).catch(() => null);
+				let parsed: Manifest | null = null;
+				try {
+					parsed = text === null ? null : Manifest.parse(JSON.parse(text));
+				} catch {
+					parsed = null;
+				}
+				const damaged = text !== null && parsed === null;
+				const uuids = [
+					...new Set(
+						(parsed?.points ?? [])
+							.map(point => definitionUuid(point.definition))
+							.filter((uuid): uuid is string => uuid !== null),
+					),
+				];
+				return {folder, identity: parsed?.identity ?? null, points: parsed?.points.length ?? 0, damaged, uuids};
+			}),
+		);
 	}
 
 	/**
@@ -155,13 +182,28 @@ export class Repository {
 	 */
 	async bind(vm: string, identity: VmIdentity | null, origin?: string): Promise<Binding> {
 		const folders = await this.folders(vm);
-		const own = identity ? folders.find(folder => folder.identity !== null && sameVm(folder.identity, identity)) : undefined;
-		const describe = (folder: VmFolder) => `${path.join(this.root, folder.folder)}: ${describeVm(vm, folder.identity)}, ${folder.points} point${folder.points === 1 ? '' : 's'}`;
+		const own = identity
+			? folders.find(folder => folder.identity !== null && sameVm(folder.identity, identity))
+			: undefined;
+		const describe = (folder: VmFolder) =>
+			`${path.join(this.root, folder.folder)}: ${describeVm(vm, folder.identity)}, ${folder.points} point${folder.points === 1 ? '' : 's'}`;
 		let chosen: string;
 		let foreign: VmFolder | null = null;
 		if (origin !== undefined) {
-			const match = folders.find(folder => folder.folder === origin || folder.folder === `${vm}@${origin}` || folder.identity?.hostName === origin || (folder.identity !== null && identityTag(folder.identity) === origin));
-			if (!match) throw new SnapdeckError('not-found', `${this.root} holds no backups of a VM ${vm} from '${origin}'`, folders.length > 0 ? `it holds: ${folders.map(describe).join('; ')}` : `it holds no backups of a VM ${vm}`, 'no-backups');
+			const match = folders.find(
+				folder =>
+					folder.folder === origin ||
+					folder.folder === `${vm}@${origin}` ||
+					folder.identity?.hostName === origin ||
+					(folder.identity !== null && identityTag(folder.identity) === origin),
+			);
+			if (!match)
+				throw new SnapdeckError(
+					'not-found',
+					`${this.root} holds no backups of a VM ${vm} from '${origin}'`,
+					folders.length > 0 ? `it holds: ${folders.map(describe).join('; ')}` : `it holds no backups of a VM ${vm}`,
+					'no-backups',
+				);
 			chosen = match.folder;
 			foreign = identity !== null && match.identity !== null && sameVm(match.identity, identity) ? null : match;
 		} else if (own) {
@@ -169,15 +211,26 @@ export class Repository {
 		} else if (identity) {
 			const base = folders.find(folder => folder.folder === vm);
 			// An older snapdeck's folder is this VM's unless its points name another VM's UUID.
-			const basesOwn = base && base.identity === null && (base.damaged || base.uuids.every(uuid => uuid === identity.uuid));
+			const basesOwn =
+				base && base.identity === null && (base.damaged || base.uuids.every(uuid => uuid === identity.uuid));
 			chosen = !base || basesOwn ? vm : `${vm}@${identityTag(identity)}`;
 		} else if (folders.length <= 1) {
 			chosen = folders[0]?.folder ?? vm;
 			foreign = folders[0] ?? null;
 		} else {
-			throw new SnapdeckError('usage', `${this.root} holds backups of ${folders.length} VMs named ${vm}, and ${vm} is not on this connection to tell which is meant`, `say which with --origin (a host name or the folder's tag): ${folders.map(describe).join('; ')}`);
+			throw new SnapdeckError(
+				'usage',
+				`${this.root} holds backups of ${folders.length} VMs named ${vm}, and ${vm} is not on this connection to tell which is meant`,
+				`say which with --origin (a host name or the folder's tag): ${folders.map(describe).join('; ')}`,
+			);
 		}
-		const binding: Binding = {vm, folder: chosen, identity, foreign, others: folders.filter(folder => folder.folder !== chosen)};
+		const binding: Binding = {
+			vm,
+			folder: chosen,
+			identity,
+			foreign,
+			others: folders.filter(folder => folder.folder !== chosen),
+		};
 		this.bindings.set(vm, binding);
 		return binding;
 	}
@@ -195,10 +248,19 @@ export class Repository {
 		try {
 			json = JSON.parse(text);
 		} catch (error) {
-			throw new SnapdeckError('failed', `${file} is not valid JSON: ${errorMessage(error)}`, 'the backup files beside it are intact; restore the manifest from a copy, or move the folder away and take a full backup');
+			throw new SnapdeckError(
+				'failed',
+				`${file} is not valid JSON: ${errorMessage(error)}`,
+				'the backup files beside it are intact; restore the manifest from a copy, or move the folder away and take a full backup',
+			);
 		}
 		const parsed = Manifest.safeParse(json);
-		if (!parsed.success) throw new SnapdeckError('failed', `${file} is not a snapdeck manifest: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`, 'restore it from a copy, or move the folder away and take a full backup');
+		if (!parsed.success)
+			throw new SnapdeckError(
+				'failed',
+				`${file} is not a snapdeck manifest: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`,
+				'restore it from a copy, or move the folder away and take a full backup',
+			);
 		return parsed.data;
 	}
 
@@ -213,10 +275,22 @@ export class Repository {
 		if (binding?.identity && !binding.foreign) {
 			const identity = binding.identity;
 			const adopted = manifest.points.filter(point => point.identity === null).map(point => point.id);
-			if (manifest.identity !== null && !sameVm(manifest.identity, identity)) throw new Error(`internal: a manifest of ${describeVm(manifest.vm, manifest.identity)} written for ${describeVm(manifest.vm, identity)}`);
-			written = {...manifest, identity, points: manifest.points.map(point => (point.identity === null ? {...point, identity} : point))};
+			if (manifest.identity !== null && !sameVm(manifest.identity, identity))
+				throw new Error(
+					`internal: a manifest of ${describeVm(manifest.vm, manifest.identity)} written for ${describeVm(manifest.vm, identity)}`,
+				);
+			written = {
+				...manifest,
+				identity,
+				points: manifest.points.map(point => (point.identity === null ? {...point, identity} : point)),
+			};
 			if (manifest.identity === null && adopted.length > 0) {
-				await this.journal(manifest.vm, {action: 'adopt', snapshot: adopted.join(', '), outcome: 'done', message: `${adopted.length} point${adopted.length === 1 ? '' : 's'} of an older snapdeck, with no identity, adopted as ${describeVm(manifest.vm, identity)}`});
+				await this.journal(manifest.vm, {
+					action: 'adopt',
+					snapshot: adopted.join(', '),
+					outcome: 'done',
+					message: `${adopted.length} point${adopted.length === 1 ? '' : 's'} of an older snapdeck, with no identity, adopted as ${describeVm(manifest.vm, identity)}`,
+				});
 			}
 		}
 		await this.ownFolder(manifest.vm);
@@ -231,16 +305,33 @@ export class Repository {
 	 * runs where the repository cannot take even a lock file (full, read-only: verify and prune are
 	 * the way out of that): it then locks on this host, in the temp folder, and `onFallback` says so.
 	 */
-	async lock(vm: string, command: string, options: {readOnly?: boolean; onFallback?: (why: string) => void} = {}): Promise<() => Promise<void>> {
+	async lock(
+		vm: string,
+		command: string,
+		options: {readOnly?: boolean; onFallback?: (why: string) => void} = {},
+	): Promise<() => Promise<void>> {
 		const what = `the backups of '${vm}' in ${this.root}`;
 		try {
 			await this.ownFolder(vm);
-			return await acquireLock(path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'), what, command);
+			return await acquireLock(
+				path.join(await stateFolder(stateDir(this.vmDir(vm)), `the state folder of ${vm}'s backups`), 'lock'),
+				what,
+				command,
+			);
 		} catch (error) {
 			if (!options.readOnly || !isUnwritable(error)) throw error;
-			options.onFallback?.(`${errorMessage(error)}; locked on this host instead, and nothing is written to the repository`);
-			const dir = await stateFolder(path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`), 'the folder of fallback locks');
-			return acquireLock(path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`), what, command);
+			options.onFallback?.(
+				`${errorMessage(error)}; locked on this host instead, and nothing is written to the repository`,
+			);
+			const dir = await stateFolder(
+				path.join(os.tmpdir(), `snapdeck-locks-${process.getuid?.() ?? 0}`),
+				'the folder of fallback locks',
+			);
+			return acquireLock(
+				path.join(dir, `${createHash('sha256').update(this.vmDir(vm)).digest('hex').slice(0, 16)}.lock`),
+				what,
+				command,
+			);
 		}
 	}
 
@@ -288,17 +379,24 @@ export class Repository {
 		await makeDirs(dir, 'the backup repository');
 		// A link in its place would have points written, files removed and modes changed somewhere else.
 		await realFolder(dir, `the folder of ${vm}'s backups`);
-		if (((await lstat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700).catch(error => {
-			throw fileSystemError(error, 'make private', dir);
-		});
+		if (((await lstat(dir)).mode & 0o777) !== 0o700)
+			await chmod(dir, 0o700).catch(error => {
+				throw fileSystemError(error, 'make private', dir);
+			});
 		return dir;
 	}
 
 	operations(vm: string) {
 		const binding = this.bindings.get(vm);
-		return folderOperationStore(this.vmDir(vm), this.options.central === false ? undefined : this.options.connection ?? `repository ${this.root}`, {
-			repository: this.root, ...(binding?.identity ? {identity: binding.identity} : {}), ...(this.options.connection ? {connection: this.options.connection} : {}),
-		});
+		return folderOperationStore(
+			this.vmDir(vm),
+			this.options.central === false ? undefined : (this.options.connection ?? `repository ${this.root}`),
+			{
+				repository: this.root,
+				...(binding?.identity ? {identity: binding.identity} : {}),
+				...(this.options.connection ? {connection: this.options.connection} : {}),
+			},
+		);
 	}
 
 	/** The record of the job that runs on the VM's backups (see PendingJob), beside their lock. */
@@ -327,11 +425,19 @@ export class Repository {
 	async cleanup(manifest: Manifest): Promise<{manifest: Manifest; removed: string[]}> {
 		const dir = this.vmDir(manifest.vm);
 		// Each folder whose entries are removed here is a real folder of these backups, never a link to elsewhere.
-		for (const folder of ['', 'archive', 'boot', path.join('.snapdeck', 'boot')]) await realFolder(path.join(dir, folder), `the folder of ${manifest.vm}'s backups`);
+		for (const folder of ['', 'archive', 'boot', path.join('.snapdeck', 'boot')])
+			await realFolder(path.join(dir, folder), `the folder of ${manifest.vm}'s backups`);
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
 		const removed: string[] = [];
-		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(entry => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'archive' && entry.name !== 'boot' && entry.name !== 'kit');
+		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(
+			entry =>
+				entry.isDirectory() &&
+				!entry.name.startsWith('.') &&
+				entry.name !== 'archive' &&
+				entry.name !== 'boot' &&
+				entry.name !== 'kit',
+		);
 		for (const subdir of subdirs) {
 			for (const name of await readdir(path.join(dir, subdir.name))) {
 				const file = `${subdir.name}/${name}`;
@@ -374,7 +480,8 @@ export class Repository {
 	/** headerProblems of every file of a point and of the points it builds on. */
 	async chainHeaderProblems(manifest: Manifest, id: string): Promise<string[]> {
 		const problems: string[] = [];
-		for (const member of pointChain(manifest, id)) problems.push(...(await this.headerProblems(manifest.vm, member.files)));
+		for (const member of pointChain(manifest, id))
+			problems.push(...(await this.headerProblems(manifest.vm, member.files)));
 		return problems;
 	}
 
@@ -383,11 +490,18 @@ export class Repository {
 		for (const file of files) {
 			const header = await readQcow2Header(this.resolve(vm, file.file)).catch((error: Error) => error);
 			if (header instanceof Error) {
-				problems.push((header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file.file} is missing` : `${file.file}: ${header.message}`);
+				problems.push(
+					(header as NodeJS.ErrnoException).code === 'ENOENT'
+						? `${file.file} is missing`
+						: `${file.file}: ${header.message}`,
+				);
 				continue;
 			}
 			const expected = file.backing === null ? null : this.resolve(vm, file.backing);
-			if (header.backing !== expected) problems.push(`${file.file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${file.backing ?? 'nothing'}`);
+			if (header.backing !== expected)
+				problems.push(
+					`${file.file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${file.backing ?? 'nothing'}`,
+				);
 		}
 		return problems;
 	}
@@ -401,8 +515,14 @@ export class Repository {
 		for (const image of point.archive ?? []) {
 			const file = archiveFile(point.id, image.name);
 			const header = await readQcow2Header(this.resolve(vm, file)).catch((error: Error) => error);
-			if (header instanceof Error) problems.push((header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : `${file}: ${header.message}`);
-			else if (header.backingName !== image.backing) problems.push(`${file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${image.backing ?? 'nothing'}`);
+			if (header instanceof Error)
+				problems.push(
+					(header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : `${file}: ${header.message}`,
+				);
+			else if (header.backingName !== image.backing)
+				problems.push(
+					`${file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${image.backing ?? 'nothing'}`,
+				);
 		}
 		return problems;
 	}

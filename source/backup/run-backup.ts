@@ -1,7 +1,19 @@
 import {constants} from 'node:fs';
 import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {archiveFile, BACKUP_BITMAP_PREFIX, bootFileOf, decideBackup, newPointId, pointChain, type BackupDecision, type BackupMode, type BackupPoint, type BootFile, type Manifest} from '../core/backup-manifest.js';
+import {
+	archiveFile,
+	BACKUP_BITMAP_PREFIX,
+	bootFileOf,
+	decideBackup,
+	newPointId,
+	pointChain,
+	type BackupDecision,
+	type BackupMode,
+	type BackupPoint,
+	type BootFile,
+	type Manifest,
+} from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
 import {describeError, SnapdeckError} from '../core/errors.js';
 import type {PlanEvent} from '../core/plan.js';
@@ -51,8 +63,11 @@ export interface BackupOptions {
 const PLACEHOLDER_SHA = '0'.repeat(64);
 
 /** Progress events over parts (disks, files), one after another or at once (see partsBytes). */
-export const partsProgress = <T>(parts: readonly T[], sizeOf: (part: T) => number, onEvent: ((event: PlanEvent) => void) | undefined) =>
-	partsBytes(parts, sizeOf, byteProgress(onEvent));
+export const partsProgress = <T>(
+	parts: readonly T[],
+	sizeOf: (part: T) => number,
+	onEvent: ((event: PlanEvent) => void) | undefined,
+) => partsBytes(parts, sizeOf, byteProgress(onEvent));
 
 /**
  * Compresses point files a driver wrote plain (libvirt's push backup has no compression): each is
@@ -60,24 +75,40 @@ export const partsProgress = <T>(parts: readonly T[], sizeOf: (part: T) => numbe
  */
 async function compressAfter(targets: readonly BackupTarget[], options: BackupOptions, why?: string): Promise<void> {
 	const qemuImg = new QemuImg(localRunner);
-	const sizes = new Map(await Promise.all(targets.map(async target => [target, (await stat(target.file)).size] as const)));
+	const sizes = new Map(
+		await Promise.all(targets.map(async target => [target, (await stat(target.file)).size] as const)),
+	);
 	const progress = partsProgress(targets, target => sizes.get(target)!, options.onEvent);
-	options.onEvent?.({type: 'step', index: 0, total: 1, summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)${why ? `, a pass of its own: ${why}` : ''}`, resumed: false});
+	options.onEvent?.({
+		type: 'step',
+		index: 0,
+		total: 1,
+		summary: `compress ${targets.map(target => target.disk).join(', ')} (${formatBytes(progress.total)}, zstd)${why ? `, a pass of its own: ${why}` : ''}`,
+		resumed: false,
+	});
 	// Every disk at once (qemu-img compresses in threads, but one disk leaves a core idle); all end before a failure is told.
-	await settleAll(targets.map(async target => {
-		// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
-		const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
-		try {
-			await qemuImg.compressInto(target.file, compressed, target.backing === null ? null : path.relative(path.dirname(target.file), target.backing), {
-				signal: options.signal, onProgress: progress.of(target),
-			});
-			await chmod(compressed, 0o600);
-			await rename(compressed, target.file);
-		} finally {
-			await rm(compressed, {force: true});
-		}
-		progress.finished(target);
-	}));
+	await settleAll(
+		targets.map(async target => {
+			// Ends in .qcow2, so that the next run's cleanup removes it after a kill.
+			const compressed = target.file.replace(/\.qcow2$/, '.compressing.qcow2');
+			try {
+				await qemuImg.compressInto(
+					target.file,
+					compressed,
+					target.backing === null ? null : path.relative(path.dirname(target.file), target.backing),
+					{
+						signal: options.signal,
+						onProgress: progress.of(target),
+					},
+				);
+				await chmod(compressed, 0o600);
+				await rename(compressed, target.file);
+			} finally {
+				await rm(compressed, {force: true});
+			}
+			progress.finished(target);
+		}),
+	);
 }
 
 /**
@@ -86,18 +117,41 @@ async function compressAfter(targets: readonly BackupTarget[], options: BackupOp
  * disk, so the point is consistent across disks; the previous bitmap is left untouched until the
  * new point is on disk and recorded, so a run that fails or is killed never loses changes.
  */
-export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions, job: JobContext): Promise<BackupPoint> {
+export async function runBackup(
+	hypervisor: Hypervisor,
+	repo: Repository,
+	vm: string,
+	options: BackupOptions,
+	job: JobContext,
+): Promise<BackupPoint> {
 	const backups = roleOf(hypervisor, 'backups', 'back up VMs', 'use a local: connection');
 	const pending = await repo.operations(vm).readPending();
-	if (pending) throw new SnapdeckError('interrupted', `the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`, `run 'snapdeck prune ${vm}' again to finish it first`);
+	if (pending)
+		throw new SnapdeckError(
+			'interrupted',
+			`the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`,
+			`run 'snapdeck prune ${vm}' again to finish it first`,
+		);
 	const {manifest} = await repo.cleanup(await repo.read(vm));
 	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
 	const driver = await backups.backupDriver(vm);
 	let view: AuditView | undefined;
 	try {
-		if (options.audit && driver.noAudit) throw new SnapdeckError('refused', `cannot audit this backup of ${vm}: ${driver.noAudit}`, 'back it up without --audit; an audit of a stopped VM, or of a VM on a local: connection, is possible');
+		if (options.audit && driver.noAudit)
+			throw new SnapdeckError(
+				'refused',
+				`cannot audit this backup of ${vm}: ${driver.noAudit}`,
+				'back it up without --audit; an audit of a stopped VM, or of a VM on a local: connection, is possible',
+			);
 		// The instant of the backup, kept for the audit: an overlay per disk, in a work folder of the job's.
-		const audit = options.audit ? {dir: await job.workFolder(await stateFolder(path.join(repo.vmDir(vm), '.snapdeck'), `the state folder of ${vm}'s backups`), 'audit')} : null;
+		const audit = options.audit
+			? {
+					dir: await job.workFolder(
+						await stateFolder(path.join(repo.vmDir(vm), '.snapdeck'), `the state folder of ${vm}'s backups`),
+						'audit',
+					),
+				}
+			: null;
 		const done = await backupFrom(driver, repo, manifest, options, archive, job, audit);
 		view = done.view;
 		return view ? await auditBackup(repo, vm, done.point, view, options, job) : done.point;
@@ -112,23 +166,42 @@ export async function runBackup(hypervisor: Hypervisor, repo: Repository, vm: st
  * variables) into the point: boot/ID/ROLE, private, hashed and durable. One the previous point
  * holds unchanged is linked, not copied again.
  */
-async function copyBootFiles(repo: Repository, vm: string, id: string, files: NonNullable<BackupDriver['bootFiles']>, previous: BackupPoint | null | undefined, signal?: AbortSignal): Promise<BootFile[]> {
+async function copyBootFiles(
+	repo: Repository,
+	vm: string,
+	id: string,
+	files: NonNullable<BackupDriver['bootFiles']>,
+	previous: BackupPoint | null | undefined,
+	signal?: AbortSignal,
+): Promise<BootFile[]> {
 	const copied: BootFile[] = [];
 	for (const source of files) {
 		signal?.throwIfAborted();
 		const file = bootFileOf(id, source.role);
 		const target = repo.resolve(vm, file);
 		await makeDirs(path.dirname(target), 'the backup repository');
-		await (source.fetch ? source.fetch(target) : copyFile(source.path, target, constants.COPYFILE_EXCL)).catch((error: NodeJS.ErrnoException) => {
-			throw new SnapdeckError('failed', `cannot copy ${vm}'s ${source.role} (${source.name}) into the point: ${error.code === 'ENOENT' ? 'it is missing' : error.message}`, `a VM that boots a kernel from a file needs it there to be backed up whole: put ${source.name} back, or change the VM's definition`);
-		});
+		await (source.fetch ? source.fetch(target) : copyFile(source.path, target, constants.COPYFILE_EXCL)).catch(
+			(error: NodeJS.ErrnoException) => {
+				throw new SnapdeckError(
+					'failed',
+					`cannot copy ${vm}'s ${source.role} (${source.name}) into the point: ${error.code === 'ENOENT' ? 'it is missing' : error.message}`,
+					`a VM that boots a kernel from a file needs it there to be backed up whole: put ${source.name} back, or change the VM's definition`,
+				);
+			},
+		);
 		await chmod(target, 0o600);
 		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
 		const same = previous?.bootFiles.find(other => other.role === source.role && other.sha256 === sha256);
 		if (same) {
 			// The same bytes as the previous point's: one copy on disk, two names.
 			const linked = `${target}.link`;
-			if (await link(repo.resolve(vm, same.file), linked).then(() => true, () => false)) await rename(linked, target);
+			if (
+				await link(repo.resolve(vm, same.file), linked).then(
+					() => true,
+					() => false,
+				)
+			)
+				await rename(linked, target);
 		}
 		copied.push({role: source.role, name: source.name, file, size: (await stat(target)).size, sha256});
 	}
@@ -140,23 +213,44 @@ async function copyBootFiles(repo: Repository, vm: string, id: string, files: No
  * (a failed or killed run's) removed first, and an incremental only where every file of the
  * points under it is there.
  */
-async function decide(driver: BackupDriver, repo: Repository, manifest: Manifest, mode: BackupOptions['mode'], prefix: string) {
+async function decide(
+	driver: BackupDriver,
+	repo: Repository,
+	manifest: Manifest,
+	mode: BackupOptions['mode'],
+	prefix: string,
+) {
 	const latest = latestPoint(manifest.points);
 	const found = await driver.bitmaps(prefix);
 	for (const name of new Set([...found.values()].flat().map(bitmap => bitmap.name))) {
 		if (name !== latest?.bitmap) await driver.removeBitmap(name);
 	}
 	const ours = (target: string) => (found.get(target) ?? []).filter(bitmap => bitmap.name === latest?.bitmap);
-	const chain = latest ? (() => {
-		try {
-			return pointChain(manifest, latest.id);
-		} catch {
-			return null;
-		}
-	})() : [];
+	const chain = latest
+		? (() => {
+				try {
+					return pointChain(manifest, latest.id);
+				} catch {
+					return null;
+				}
+			})()
+		: [];
 	const chainFiles = (chain ?? []).flatMap(member => member.files.map(file => file.file));
-	const missing = chain === null ? [`a point under ${latest!.id} (not in the manifest)`] : (await Promise.all(chainFiles.map(async file => ((await fileExists(repo.resolve(manifest.vm, file))) ? [] : [file])))).flat();
-	return decideBackup(mode, manifest, driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})), missing, driver.untracked);
+	const missing =
+		chain === null
+			? [`a point under ${latest!.id} (not in the manifest)`]
+			: (
+					await Promise.all(
+						chainFiles.map(async file => ((await fileExists(repo.resolve(manifest.vm, file))) ? [] : [file])),
+					)
+				).flat();
+	return decideBackup(
+		mode,
+		manifest,
+		driver.disks.map(disk => ({...disk, bitmaps: ours(disk.target)})),
+		missing,
+		driver.untracked,
+	);
 }
 
 /** What the phases of one backup share: the new point as it was recorded (partial), and how it is made. */
@@ -174,7 +268,15 @@ interface BackupRun {
 }
 
 /** The backup past runBackup's checks: the point recorded as partial, copied, completed and recorded; a failure undoes it all. */
-async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions, archive: ArchiveSource | null, job: JobContext, audit: {dir: string} | null): Promise<{point: BackupPoint; view?: AuditView}> {
+async function backupFrom(
+	driver: BackupDriver,
+	repo: Repository,
+	manifest: Manifest,
+	options: BackupOptions,
+	archive: ArchiveSource | null,
+	job: JobContext,
+	audit: {dir: string} | null,
+): Promise<{point: BackupPoint; view?: AuditView}> {
 	const latest = latestPoint(manifest.points);
 	const run = await partialPoint(driver, repo, manifest, options);
 	const {point, decision} = run;
@@ -205,30 +307,64 @@ async function backupFrom(driver: BackupDriver, repo: Repository, manifest: Mani
 }
 
 /** The new point as it is recorded before anything is copied: partial, each disk's file backed by the base's file of that disk. */
-async function partialPoint(driver: BackupDriver, repo: Repository, manifest: Manifest, options: BackupOptions): Promise<BackupRun> {
+async function partialPoint(
+	driver: BackupDriver,
+	repo: Repository,
+	manifest: Manifest,
+	options: BackupOptions,
+): Promise<BackupRun> {
 	const vm = manifest.vm;
 	const prefix = `${BACKUP_BITMAP_PREFIX}${repo.tag}.`;
 	const decision = await decide(driver, repo, manifest, options.mode, prefix);
 	options.onDecision?.({kind: decision.kind, base: decision.base?.id ?? null, reason: decision.reason});
 	const now = options.now ?? new Date();
-	const id = newPointId(now, manifest.points.map(point => point.id));
+	const id = newPointId(
+		now,
+		manifest.points.map(point => point.id),
+	);
 	const bitmap = `${prefix}${id}`;
 	const files = driver.disks.map(disk => {
 		const backing = decision.base?.files.find(file => file.disk === disk.target)?.file ?? null;
-		return {disk: disk.target, file: `${disk.target}/${id}.qcow2`, backing, virtualSize: disk.virtualSize, size: 0, sha256: PLACEHOLDER_SHA};
+		return {
+			disk: disk.target,
+			file: `${disk.target}/${id}.qcow2`,
+			backing,
+			virtualSize: disk.virtualSize,
+			size: 0,
+			sha256: PLACEHOLDER_SHA,
+		};
 	});
 	const compress = options.compress ?? true;
 	const point: BackupPoint = {
-		id, kind: decision.kind, createdAt: now.toISOString(), parent: decision.base?.id ?? null, state: 'partial', files, bitmap: driver.untracked === undefined ? bitmap : null,
-		reason: decision.reason, definition: driver.definition, verified: null, boot: null, compression: compress ? 'zstd' : 'none', archive: null,
-		identity: repo.bindingOf(vm)?.identity ?? manifest.identity, bootFiles: [], audit: null,
+		id,
+		kind: decision.kind,
+		createdAt: now.toISOString(),
+		parent: decision.base?.id ?? null,
+		state: 'partial',
+		files,
+		bitmap: driver.untracked === undefined ? bitmap : null,
+		reason: decision.reason,
+		definition: driver.definition,
+		verified: null,
+		boot: null,
+		compression: compress ? 'zstd' : 'none',
+		archive: null,
+		identity: repo.bindingOf(vm)?.identity ?? manifest.identity,
+		bootFiles: [],
+		audit: null,
 	};
 	return {driver, repo, manifest, options, decision, point, bitmap, compress};
 }
 
 /** Every disk into its point file, in one copy of the driver's (compressed where it can), and what it left to do. */
 async function copyDisks(run: BackupRun, audit: {dir: string} | null) {
-	const {driver, repo, decision, options, point: {files}} = run;
+	const {
+		driver,
+		repo,
+		decision,
+		options,
+		point: {files},
+	} = run;
 	const vm = run.manifest.vm;
 	for (const file of files) await makeDirs(path.dirname(repo.resolve(vm, file.file)), 'the backup repository');
 	const size = formatBytes(driver.disks.reduce((sum, disk) => sum + disk.virtualSize, 0));
@@ -237,40 +373,75 @@ async function copyDisks(run: BackupRun, audit: {dir: string} | null) {
 	const amount = changed === null ? size : `${formatBytes(changed)} changed since ${decision.base!.id}, of ${size}`;
 	const what = `${decision.kind} backup of ${driver.disks.map(disk => disk.target).join(', ')} (${amount}) to ${repo.vmDir(vm)}`;
 	options.onEvent?.({type: 'step', index: 0, total: 1, summary: what, resumed: false});
-	const targets = files.map(file => ({disk: file.disk, file: repo.resolve(vm, file.file), backing: file.backing === null ? null : repo.resolve(vm, file.backing), virtualSize: file.virtualSize}));
+	const targets = files.map(file => ({
+		disk: file.disk,
+		file: repo.resolve(vm, file.file),
+		backing: file.backing === null ? null : repo.resolve(vm, file.backing),
+		virtualSize: file.virtualSize,
+	}));
 	const asked = run.compress && driver.compresses;
 	const copied = await driver.copy({
-		bitmap: run.bitmap, since: decision.base?.bitmap ?? null, bytesPerSecond: options.bytesPerSecond, compress: asked, quiesce: options.quiesce ?? false, signal: options.signal, onBytes: byteProgress(options.onEvent),
-		targets, ...(audit ? {audit} : {}),
+		bitmap: run.bitmap,
+		since: decision.base?.bitmap ?? null,
+		bytesPerSecond: options.bytesPerSecond,
+		compress: asked,
+		quiesce: options.quiesce ?? false,
+		signal: options.signal,
+		onBytes: byteProgress(options.onEvent),
+		targets,
+		...(audit ? {audit} : {}),
 	});
 	return {targets, asked, copied};
 }
 
 /** The point as complete: the archive and boot files copied in, and each disk's file private, durable and hashed. */
-async function completePoint(run: BackupRun, archive: ArchiveSource | null, latest: BackupPoint | null | undefined, job: JobContext): Promise<BackupPoint> {
+async function completePoint(
+	run: BackupRun,
+	archive: ArchiveSource | null,
+	latest: BackupPoint | null | undefined,
+	job: JobContext,
+): Promise<BackupPoint> {
 	const {driver, repo, options, point} = run;
 	const vm = run.manifest.vm;
 	if (archive) {
-		options.onEvent?.({type: 'step', index: 0, total: 1, summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`, resumed: false});
+		options.onEvent?.({
+			type: 'step',
+			index: 0,
+			total: 1,
+			summary: `archive ${archive.images.length} image${archive.images.length === 1 ? '' : 's'} of ${vm}'s snapshot tree, as they are`,
+			resumed: false,
+		});
 	}
 	const archived = archive ? await copyArchive(repo, vm, point.id, archive, job, options.signal) : null;
 	const bootFiles = await copyBootFiles(repo, vm, point.id, driver.bootFiles ?? [], latest, options.signal);
 	// Durable and hashed; the checksum is read while the kernel writes the file back, every disk at once.
 	return {
-		...point, state: 'complete', archive: archived, bootFiles, ...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
-		files: await Promise.all(point.files.map(async file => {
-			const absolute = repo.resolve(vm, file.file);
-			// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
-			await chmod(absolute, 0o600);
-			const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
-			return {...file, size: await repo.fileSize(vm, file.file), sha256};
-		})),
+		...point,
+		state: 'complete',
+		archive: archived,
+		bootFiles,
+		...(archive?.definition === undefined ? {} : {archiveDefinition: archive.definition}),
+		files: await Promise.all(
+			point.files.map(async file => {
+				const absolute = repo.resolve(vm, file.file);
+				// Whoever made the file (QEMU, libvirt), a point is its owner's alone.
+				await chmod(absolute, 0o600);
+				const [sha256] = await Promise.all([sha256File(absolute, options.signal), fsyncFile(absolute)]);
+				return {...file, size: await repo.fileSize(vm, file.file), sha256};
+			}),
+		),
 	};
 }
 
 /** Leaves the repository, and the VM's bitmaps, exactly as they were; the error to throw, saying so. */
 async function undoBackup(run: BackupRun, error: unknown): Promise<SnapdeckError> {
-	const {driver, repo, manifest, options, point: {id, files}} = run;
+	const {
+		driver,
+		repo,
+		manifest,
+		options,
+		point: {id, files},
+	} = run;
 	const vm = manifest.vm;
 	await driver.removeBitmap(run.bitmap).catch(() => undefined);
 	for (const file of files) await rm(repo.resolve(vm, file.file), {force: true});
@@ -280,6 +451,15 @@ async function undoBackup(run: BackupRun, error: unknown): Promise<SnapdeckError
 	const cancelled = options.signal?.aborted ?? false;
 	const {message, code} = describeError(error);
 	const noSpace = code === 'no-space' || /No space left|ENOSPC/i.test(message);
-	const hint = noSpace ? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again` : error instanceof SnapdeckError ? error.hint : undefined;
-	return new SnapdeckError(error instanceof SnapdeckError && !cancelled ? error.kind : 'failed', `backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`, hint, cancelled ? 'cancelled' : noSpace ? 'no-space' : code);
+	const hint = noSpace
+		? `free some space in ${repo.vmDir(vm)} (prune old points with 'snapdeck prune ${vm}'), then try again`
+		: error instanceof SnapdeckError
+			? error.hint
+			: undefined;
+	return new SnapdeckError(
+		error instanceof SnapdeckError && !cancelled ? error.kind : 'failed',
+		`backup of ${vm} ${cancelled ? 'was cancelled' : 'failed'}; the repository is as it was: ${message}`,
+		hint,
+		cancelled ? 'cancelled' : noSpace ? 'no-space' : code,
+	);
 }

@@ -1,7 +1,16 @@
 import {chmod, readdir, rm} from 'node:fs/promises';
 import path from 'node:path';
 import type {Manifest} from '../core/backup-manifest.js';
-import {KIT_FOLDER, kitDefinitionOf, kitDefinitionText, kitIndex, kitIndexOf, RESTORE_MD, RESTORE_SH, KIT_VERSION} from '../core/restore-kit.js';
+import {
+	KIT_FOLDER,
+	kitDefinitionOf,
+	kitDefinitionText,
+	kitIndex,
+	kitIndexOf,
+	RESTORE_MD,
+	RESTORE_SH,
+	KIT_VERSION,
+} from '../core/restore-kit.js';
 import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {makeDirs, readStateFile, realFolder} from '../adapters/safe-fs.js';
 
@@ -31,9 +40,9 @@ export async function syncKit(vmDir: string, manifest: Manifest): Promise<void> 
 	const dir = path.join(vmDir, KIT_FOLDER);
 	const complete = manifest.points.filter(point => point.state === 'complete');
 	const wanted = new Set<string>();
-	if (complete.length > 0) await makeDirs(dir, 'the restore kit\'s folder');
+	if (complete.length > 0) await makeDirs(dir, "the restore kit's folder");
 	// Files are written and removed in it: never through a link to another folder.
-	if (!(await realFolder(dir, 'the restore kit\'s folder'))) return;
+	if (!(await realFolder(dir, "the restore kit's folder"))) return;
 	for (const point of complete) {
 		const index = kitIndexOf(point.id);
 		const definition = kitDefinitionOf(point.id, point.definition);

@@ -18,13 +18,28 @@ function checkCount(command: Command, given: readonly string[]): void {
 	const most = specs.some(spec => spec.variadic) ? Infinity : specs.length;
 	if (given.length >= least && given.length <= most) return;
 	const names = specs.map(argName).join(' ');
-	const message = specs.length === 0
-		? `'snapdeck ${command.name}' takes no arguments, got ${plural(given.length)}: ${given.map(word => JSON.stringify(word)).join(' ')}`
-		: given.length < least
-			? `'snapdeck ${command.name}' needs ${names}: ${specs.slice(given.length).filter(spec => !spec.optional).map(argName).join(' ')} is missing`
-			: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given.slice(most).map(word => JSON.stringify(word)).join(' ')} ${given.length - most === 1 ? 'is one' : 'are'} too many`;
+	const message =
+		specs.length === 0
+			? `'snapdeck ${command.name}' takes no arguments, got ${plural(given.length)}: ${given.map(word => JSON.stringify(word)).join(' ')}`
+			: given.length < least
+				? `'snapdeck ${command.name}' needs ${names}: ${specs
+						.slice(given.length)
+						.filter(spec => !spec.optional)
+						.map(argName)
+						.join(' ')} is missing`
+				: `'snapdeck ${command.name}' takes ${names}, got ${plural(given.length)}: ${given
+						.slice(most)
+						.map(word => JSON.stringify(word))
+						.join(' ')} ${given.length - most === 1 ? 'is one' : 'are'} too many`;
 	// 'receipts verfy FILE': a subcommand mistyped reads as an argument too many.
-	const near = given.length > 0 ? didYouMean(given[0]!, (command.subcommands ?? []).map(sub => sub.name.split(' ')[1]!), word => `'snapdeck ${command.name} ${word}'`) : '';
+	const near =
+		given.length > 0
+			? didYouMean(
+					given[0]!,
+					(command.subcommands ?? []).map(sub => sub.name.split(' ')[1]!),
+					word => `'snapdeck ${command.name} ${word}'`,
+				)
+			: '';
 	throw new SnapdeckError('usage', `${message}${near ? `; ${near}` : ''}`, usageHint(command));
 }
 
@@ -34,12 +49,22 @@ function checkKind(command: Command, spec: ArgSpec, value: string): void {
 	if (spec.kind === 'vm' || spec.kind === 'snapshot' || spec.kind === 'new-snapshot') {
 		const what = spec.kind === 'vm' ? 'VM' : 'snapshot';
 		const problem = nameProblem(value);
-		if (problem) throw new SnapdeckError('usage', `invalid ${what} name ${JSON.stringify(value)}: ${problem}`, usageHint(command, `${what} names are ${NAME_RULE}`), 'bad-name');
+		if (problem)
+			throw new SnapdeckError(
+				'usage',
+				`invalid ${what} name ${JSON.stringify(value)}: ${problem}`,
+				usageHint(command, `${what} names are ${NAME_RULE}`),
+				'bad-name',
+			);
 	} else if (spec.kind === 'word') {
 		const words = spec.words ?? [];
 		if (!words.includes(value)) {
 			const near = didYouMean(value, words);
-			throw new SnapdeckError('usage', `'snapdeck ${command.name}' takes ${words.map(word => `'${word}'`).join(', ')} here, got ${JSON.stringify(value)}${near ? `: ${near}` : ''}`, usageHint(command));
+			throw new SnapdeckError(
+				'usage',
+				`'snapdeck ${command.name}' takes ${words.map(word => `'${word}'`).join(', ')} here, got ${JSON.stringify(value)}${near ? `: ${near}` : ''}`,
+				usageHint(command),
+			);
 		}
 	} else if (value === '') {
 		throw new SnapdeckError('usage', `${label} is empty: ${spec.help}`, usageHint(command));
@@ -51,7 +76,10 @@ function checkKind(command: Command, spec: ArgSpec, value: string): void {
  * kind) and named by the spec's keys: what `run` reads. Done before any session opens, so a wrong
  * command line is told at once and changes nothing.
  */
-export function typedArgs(command: Command, given: readonly string[]): Record<string, string | readonly string[] | undefined> {
+export function typedArgs(
+	command: Command,
+	given: readonly string[],
+): Record<string, string | readonly string[] | undefined> {
 	checkCount(command, given);
 	const values: Record<string, string | readonly string[] | undefined> = {};
 	command.args.forEach((spec, index) => {
@@ -72,7 +100,13 @@ export function checkFlagValues(command: Command, flags: CliFlags): void {
 		const wholeOk = !flag.whole || (/^\d+$/.test(value) && Number(value) >= least && Number(value) <= most);
 		const wordOk = !flag.words || flag.words.includes(value);
 		if (wholeOk && wordOk) continue;
-		const wanted = flag.words ? flag.words.join(' or ') : `a whole number ${most === Number.MAX_SAFE_INTEGER ? `of ${least} or more` : `from ${least} to ${most}`}`;
-		throw new SnapdeckError('usage', `--${name} ${flag.value} takes ${wanted}, got ${JSON.stringify(value)}`, usageHint(command));
+		const wanted = flag.words
+			? flag.words.join(' or ')
+			: `a whole number ${most === Number.MAX_SAFE_INTEGER ? `of ${least} or more` : `from ${least} to ${most}`}`;
+		throw new SnapdeckError(
+			'usage',
+			`--${name} ${flag.value} takes ${wanted}, got ${JSON.stringify(value)}`,
+			usageHint(command),
+		);
 	}
 }

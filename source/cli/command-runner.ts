@@ -23,13 +23,31 @@ export async function runCommand(name: string, given: readonly string[], flags: 
 	const {command, args} = resolveCommand(name, given);
 	const allowed = new Set<FlagName>([...GLOBAL_FLAGS, ...command.flags]);
 	// Flags a command does not read would be ignored without a word: refused instead.
-	const unread = (Object.keys(FLAGS) as FlagName[]).filter(flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false);
-	if (unread.length > 0) throw new SnapdeckError('usage', `'snapdeck ${command.name}' does not take ${unread.map(flag => `--${flag}`).join(', ')}`, `see 'snapdeck help ${name}'`);
+	const unread = (Object.keys(FLAGS) as FlagName[]).filter(
+		flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false,
+	);
+	if (unread.length > 0)
+		throw new SnapdeckError(
+			'usage',
+			`'snapdeck ${command.name}' does not take ${unread.map(flag => `--${flag}`).join(', ')}`,
+			`see 'snapdeck help ${name}'`,
+		);
 	const missing = (command.required ?? []).filter(flag => flags[flag] === undefined);
-	if (missing.length > 0) throw new SnapdeckError('usage', `${command.name} needs ${missing.map(flag => flagSynopsis(flag, false)).join(', ')}`, `see 'snapdeck help ${name}'`);
+	if (missing.length > 0)
+		throw new SnapdeckError(
+			'usage',
+			`${command.name} needs ${missing.map(flag => flagSynopsis(flag, false)).join(', ')}`,
+			`see 'snapdeck help ${name}'`,
+		);
 	checkFlagValues(command, flags);
 	const values = typedArgs(command, args);
 	const vm = command.backups ? vmOf(command, values) : undefined;
-	const service = () => openSession({connect: flags.connect, repo: flags.repo, backups: command.backups, ...(vm === undefined ? {} : {vm})});
+	const service = () =>
+		openSession({
+			connect: flags.connect,
+			repo: flags.repo,
+			backups: command.backups,
+			...(vm === undefined ? {} : {vm}),
+		});
 	return command.run({args: values as never, flags, commandLine: `snapdeck ${[name, ...given].join(' ')}`, service});
 }

@@ -33,13 +33,20 @@ export interface ArgSpec {
 	readonly words?: readonly string[];
 }
 
-type ValueOf<Spec extends ArgSpec> =
-	Spec extends {variadic: true} ? readonly string[]
-		: Spec extends {words: ReadonlyArray<infer Word>} ? (Spec extends {optional: true} ? Word | undefined : Word)
-			: Spec extends {optional: true} ? string | undefined : string;
+type ValueOf<Spec extends ArgSpec> = Spec extends {variadic: true}
+	? readonly string[]
+	: Spec extends {words: ReadonlyArray<infer Word>}
+		? Spec extends {optional: true}
+			? Word | undefined
+			: Word
+		: Spec extends {optional: true}
+			? string | undefined
+			: string;
 
 /** The positionals, checked and named: `{vm: 'web1', snapshot: 'pre-upgrade'}`. */
-export type ArgValues<Args extends readonly ArgSpec[]> = {readonly [Spec in Args[number] as Spec['key']]: ValueOf<Spec>};
+export type ArgValues<Args extends readonly ArgSpec[]> = {
+	readonly [Spec in Args[number] as Spec['key']]: ValueOf<Spec>;
+};
 
 /** An example in the command's help: the line, and what it does. */
 export interface Example {
@@ -48,7 +55,10 @@ export interface Example {
 }
 
 /** What a command is given to run: its checked arguments, and the session as the ports it declared (`uses`), and no more. */
-export interface CommandContext<Uses extends PortName = PortName, Args extends readonly ArgSpec[] = readonly ArgSpec[]> {
+export interface CommandContext<
+	Uses extends PortName = PortName,
+	Args extends readonly ArgSpec[] = readonly ArgSpec[],
+> {
 	readonly args: ArgValues<Args>;
 	readonly flags: CliFlags;
 	/** The command line as typed, for the VM's lock and the journal. */
@@ -94,7 +104,9 @@ export interface Command<Uses extends PortName = PortName, Args extends readonly
 	run(context: CommandContext<Uses, Args>): Promise<number>;
 }
 
-export const defineCommand = <Uses extends PortName = never, const Args extends readonly ArgSpec[] = readonly []>(command: Command<Uses, Args>): Command => command as unknown as Command;
+export const defineCommand = <Uses extends PortName = never, const Args extends readonly ArgSpec[] = readonly []>(
+	command: Command<Uses, Args>,
+): Command => command as unknown as Command;
 
 /** How help shows an argument: VM, [SNAPSHOT], VM..., path|show|schema. */
 export function argName(spec: ArgSpec): string {

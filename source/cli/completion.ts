@@ -14,15 +14,19 @@ const offerPaths = 'compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -
 /** What completion offers at an argument of this kind (`args` holds the positionals before it). */
 function offer(spec: ArgSpec, specs: readonly ArgSpec[]): string | undefined {
 	switch (spec.kind) {
-		case 'vm': return '_snapdeck_names list --json "${connect[@]}"';
+		case 'vm':
+			return '_snapdeck_names list --json "${connect[@]}"';
 		case 'snapshot': {
 			// The snapshots of the VM named before it.
 			const vm = specs.findIndex(other => other.kind === 'vm');
 			return vm < 0 ? undefined : `_snapdeck_names tree --json "\${connect[@]}" -- "\${args[${vm}]}"`;
 		}
-		case 'word': return offerWords(spec.words ?? []);
-		case 'path': return offerPaths;
-		default: return undefined;
+		case 'word':
+			return offerWords(spec.words ?? []);
+		case 'path':
+			return offerPaths;
+		default:
+			return undefined;
 	}
 }
 
@@ -87,7 +91,10 @@ _snapdeck() {
 			case $word in
 			--) rest=1; continue ;;
 			--connect) connect+=(--connect "\${COMP_WORDS[i+1]}"); i=$((i + 1)); continue ;;
-			${valued.filter(name => name !== 'connect').map(name => `--${name}`).join('|')}) i=$((i + 1)); continue ;;
+			${valued
+				.filter(name => name !== 'connect')
+				.map(name => `--${name}`)
+				.join('|')}) i=$((i + 1)); continue ;;
 			-*) continue ;;
 			esac
 		fi
@@ -98,7 +105,10 @@ _snapdeck() {
 	if [ -z "$rest" ]; then
 		case $prev in
 		${paths.map(name => `--${name}`).join('|')}) ${offerPaths}; return ;;
-		${valued.filter(name => !paths.includes(name)).map(name => `--${name}`).join('|')}) return ;;
+		${valued
+			.filter(name => !paths.includes(name))
+			.map(name => `--${name}`)
+			.join('|')}) return ;;
 		esac
 	fi
 	if [ -z "$command" ]; then

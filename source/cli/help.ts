@@ -8,42 +8,60 @@ import {flagSynopsis, synopsisLines, usageBlock, wrap} from './synopsis.js';
 /** Rows as a table: each name, then its text wrapped beside it. */
 function table(rows: ReadonlyArray<readonly [string, string]>): string {
 	const column = Math.max(...rows.map(([name]) => name.length)) + 4;
-	return rows.map(([name, text]) => {
-		const [first, ...rest] = wrap(text, column);
-		return [`  ${name.padEnd(column - 2)}${first!.trimStart()}`, ...rest].join('\n');
-	}).join('\n');
+	return rows
+		.map(([name, text]) => {
+			const [first, ...rest] = wrap(text, column);
+			return [`  ${name.padEnd(column - 2)}${first!.trimStart()}`, ...rest].join('\n');
+		})
+		.join('\n');
 }
 
 /** Flags as a table, each with what it is for in `command` where that says it of this command. */
 const flagTable = (names: readonly FlagName[], command?: Command) =>
 	table(names.map(name => [flagSynopsis(name), command?.flagHelp?.[name] ?? FLAGS[name].help]));
 
-const EXIT_CODES = 'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell; a wrong command line is 2 there too).';
+const EXIT_CODES =
+	'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell; a wrong command line is 2 there too).';
 
 /** Every command and subcommand, in the order help lists them. */
-const everyCommand = (commands: readonly Command[]) => commands.flatMap(command => [command, ...(command.subcommands ?? [])]);
+const everyCommand = (commands: readonly Command[]) =>
+	commands.flatMap(command => [command, ...(command.subcommands ?? [])]);
 
 /** `snapdeck --help`: every command's synopsis and what it does, then the flags every command takes. */
 export function usageText(): string {
 	return [
-		'snapdeck: snapshots and backups of virtual machines', '',
+		'snapdeck: snapshots and backups of virtual machines',
+		'',
 		'Usage:',
 		`${'  snapdeck'.padEnd(44)}open the terminal UI on the default connection`,
 		...everyCommand(COMMANDS).flatMap(usageBlock),
-		'', 'Options of every command:', flagTable(GLOBAL_FLAGS), '',
+		'',
+		'Options of every command:',
+		flagTable(GLOBAL_FLAGS),
+		'',
 		"'snapdeck help COMMAND' (or 'snapdeck COMMAND --help') shows a command's arguments, own options and examples.",
-		EXIT_CODES, '',
+		EXIT_CODES,
+		'',
 	].join('\n');
 }
 
 /** One command's (or subcommand's) part of its help: synopsis, what it does, arguments, options, examples. */
 function commandSection(command: Command): string[] {
 	return [
-		...synopsisLines(command), '',
-		...wrap(`${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.${command.description ? ` ${command.description}` : ''}`, 2), '',
+		...synopsisLines(command),
+		'',
+		...wrap(
+			`${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.${command.description ? ` ${command.description}` : ''}`,
+			2,
+		),
+		'',
 		...(command.args.length > 0 ? ['Arguments:', table(command.args.map(spec => [argName(spec), spec.help])), ''] : []),
-		...(command.flags.length > 0 ? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags, command), ''] : []),
-		...(command.examples.length > 0 ? ['Examples:', ...command.examples.flatMap(example => [`  ${example.line}`, ...wrap(example.does, 6)]), ''] : []),
+		...(command.flags.length > 0
+			? [`Options of 'snapdeck ${command.name}':`, flagTable(command.flags, command), '']
+			: []),
+		...(command.examples.length > 0
+			? ['Examples:', ...command.examples.flatMap(example => [`  ${example.line}`, ...wrap(example.does, 6)]), '']
+			: []),
 	];
 }
 
@@ -58,17 +76,31 @@ export function commandHelp(name: string, next?: string, mustName = false): stri
 	// `snapdeck help list web1`: after 'help', a second word can only name a subcommand.
 	if (mustName && next !== undefined && !sub) {
 		const names = (command.subcommands ?? []).map(candidate => candidate.name);
-		throw new SnapdeckError('usage', `'snapdeck help ${name}' takes no '${next}'`, names.length > 0 ? `its subcommands: ${names.map(one => `'snapdeck help ${one}'`).join(', ')}` : `'snapdeck help ${name}' tells all there is of it`);
+		throw new SnapdeckError(
+			'usage',
+			`'snapdeck help ${name}' takes no '${next}'`,
+			names.length > 0
+				? `its subcommands: ${names.map(one => `'snapdeck help ${one}'`).join(', ')}`
+				: `'snapdeck help ${name}' tells all there is of it`,
+		);
 	}
 	return [
-		'Usage:', ...(sub ? [sub] : [command, ...(command.subcommands ?? [])]).flatMap(commandSection),
-		'Options of every command:', flagTable(GLOBAL_FLAGS), '',
-		EXIT_CODES, '',
+		'Usage:',
+		...(sub ? [sub] : [command, ...(command.subcommands ?? [])]).flatMap(commandSection),
+		'Options of every command:',
+		flagTable(GLOBAL_FLAGS),
+		'',
+		EXIT_CODES,
+		'',
 	].join('\n');
 }
 
 /** A command that is not there: the nearest ones, and every one. */
 export function unknownCommand(name: string): SnapdeckError {
 	const near = didYouMean(name, [...COMMANDS.map(command => command.name), 'help']);
-	return new SnapdeckError('usage', `unknown command '${name}'${near ? `: ${near}` : ''}`, `the commands are: ${COMMANDS.map(command => command.name).join(', ')}; 'snapdeck --help' tells what each does`);
+	return new SnapdeckError(
+		'usage',
+		`unknown command '${name}'${near ? `: ${near}` : ''}`,
+		`the commands are: ${COMMANDS.map(command => command.name).join(', ')}; 'snapdeck --help' tells what each does`,
+	);
 }

@@ -6,10 +6,15 @@ function reportError(error: unknown, json: boolean): number {
 	const code = exitCodeFor(error);
 	const {kind, code: errorCode, message, hint} = describeError(error);
 	if (json) {
-		process.stdout.write(`${JSON.stringify({type: 'error', error: {kind, code: errorCode, message, hint: hint ?? null}, exitCode: code})}\n`);
+		process.stdout.write(
+			`${JSON.stringify({type: 'error', error: {kind, code: errorCode, message, hint: hint ?? null}, exitCode: code})}\n`,
+		);
 	}
-	process.stderr.write(`snapdeck: ${safeText(message, {lines: true})}\n${hint ? `  ${safeText(hint, {lines: true})}\n` : ''}`);
-	if (!(error instanceof SnapdeckError) && process.env['SNAPDECK_DEBUG']) process.stderr.write(`${(error as Error).stack}\n`);
+	process.stderr.write(
+		`snapdeck: ${safeText(message, {lines: true})}\n${hint ? `  ${safeText(hint, {lines: true})}\n` : ''}`,
+	);
+	if (!(error instanceof SnapdeckError) && process.env['SNAPDECK_DEBUG'])
+		process.stderr.write(`${(error as Error).stack}\n`);
 	return code;
 }
 
@@ -34,7 +39,11 @@ export async function main(argv: string[]): Promise<number> {
 			return await openUi((values.connect ?? [process.env['SNAPDECK_CONNECT'] ?? '']).join(', '), async () => {
 				// The session factory alone: the UI needs none of the command modules.
 				const {connectionUris, repositoryDir, repositoryNamed, uiServices} = await import('../service/session.js');
-				return uiServices(await connectionUris(values.connect), () => repositoryDir(values.repo), repositoryNamed(values.repo));
+				return uiServices(
+					await connectionUris(values.connect),
+					() => repositoryDir(values.repo),
+					repositoryNamed(values.repo),
+				);
 			});
 		} catch (error) {
 			return reportError(error, false);
@@ -46,7 +55,12 @@ export async function main(argv: string[]): Promise<number> {
 		if (values.help || first === 'help' || first === undefined) {
 			const {commandHelp, usageText} = await import('./help.js');
 			const [about, next, ...more] = first === 'help' ? rest : positionals;
-			if (first === 'help' && more.length > 0) throw new SnapdeckError('usage', "'snapdeck help' takes a command and, where it has them, a subcommand", "e.g. 'snapdeck help receipts verify'");
+			if (first === 'help' && more.length > 0)
+				throw new SnapdeckError(
+					'usage',
+					"'snapdeck help' takes a command and, where it has them, a subcommand",
+					"e.g. 'snapdeck help receipts verify'",
+				);
 			process.stdout.write(about === undefined ? usageText() : commandHelp(about, next, first === 'help'));
 			return first === undefined && !values.help ? 2 : 0;
 		}
@@ -56,7 +70,9 @@ export async function main(argv: string[]): Promise<number> {
 		const code = reportError(error, values.json);
 		// For health, 1 and 2 mean warning and critical (Nagios): a check that could not run is
 		// UNKNOWN, unless the command line itself was wrong (a VM that is not there): that is 2.
-		const mistake = error instanceof SnapdeckError && (error.kind === 'usage' || error.code === 'no-such-vm' || error.code === 'bad-name');
+		const mistake =
+			error instanceof SnapdeckError &&
+			(error.kind === 'usage' || error.code === 'no-such-vm' || error.code === 'bad-name');
 		return positionals[0] === 'health' && !mistake ? 3 : code;
 	}
 }

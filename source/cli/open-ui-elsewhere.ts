@@ -10,7 +10,8 @@ import os from 'node:os';
  */
 export async function openUi(): Promise<number> {
 	const [bundle, ...args] = process.argv.slice(1);
-	if (bundle === undefined) throw new Error('the snapshot was started without the path of bin/snapdeck.js (see bin/snapdeck)');
+	if (bundle === undefined)
+		throw new Error('the snapshot was started without the path of bin/snapdeck.js (see bin/snapdeck)');
 	const child = spawn(process.execPath, [bundle, ...args], {stdio: 'inherit'});
 	// A hang-up or a kill reaches this process, not the UI in the child: passed on.
 	const forward = (signal: NodeJS.Signals) => child.kill(signal);

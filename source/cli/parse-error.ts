@@ -22,7 +22,8 @@ function flagsOf(argv: readonly string[]): readonly FlagName[] {
  */
 function unknownOptionHint(argv: readonly string[]): string {
 	const command = commandOf(argv);
-	if (!command) return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
+	if (!command)
+		return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
 	const takesVm = command.args[0]?.kind === 'vm';
 	return `'snapdeck help ${command.name.split(' ')[0]}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
 }
@@ -37,7 +38,9 @@ export function usageErrorOf(error: unknown, argv: readonly string[]): SnapdeckE
 	const flags = flagsOf(argv);
 	if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
 		// A group of short ones (-rf) is told whole, as typed: it is most often a name meant as an argument.
-		const word = quoted.startsWith('--') ? quoted : argv.find(candidate => /^-[^-]/.test(candidate) && candidate.includes(quoted.slice(1))) ?? quoted;
+		const word = quoted.startsWith('--')
+			? quoted
+			: (argv.find(candidate => /^-[^-]/.test(candidate) && candidate.includes(quoted.slice(1))) ?? quoted);
 		const typed = word.replace(/^-+/, '');
 		const near = typed.length > 1 ? didYouMean(typed, flags, name => `--${name}`) : '';
 		return new SnapdeckError('usage', `unknown option '${word}'${near ? `: ${near}` : ''}`, unknownOptionHint(argv));
@@ -45,9 +48,14 @@ export function usageErrorOf(error: unknown, argv: readonly string[]): SnapdeckE
 	if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
 		const name = /--([a-z-]+)/.exec(message ?? '')?.[1] as FlagName | undefined;
 		const flag = name === undefined ? undefined : FLAGS[name];
-		if (flag && flag.type === 'boolean') return new SnapdeckError('usage', `--${name} takes no value`, `write --${name} alone`);
+		if (flag && flag.type === 'boolean')
+			return new SnapdeckError('usage', `--${name} takes no value`, `write --${name} alone`);
 		const value = flag && 'value' in flag ? flag.value : 'VALUE';
-		return new SnapdeckError('usage', `--${name} needs a value (--${name} ${value})`, `a value that begins with '-' is written --${name}=-VALUE`);
+		return new SnapdeckError(
+			'usage',
+			`--${name} needs a value (--${name} ${value})`,
+			`a value that begins with '-' is written --${name}=-VALUE`,
+		);
 	}
 	return new SnapdeckError('usage', (message ?? String(error)).split('\n')[0]!, "see 'snapdeck --help'");
 }

@@ -13,21 +13,37 @@ import {duplicateClaims, duplicateProblem, type ListedPoint} from '../core/offsi
 function table(rows: string[][]): string {
 	const shown = rows.map(row => row.map(cell => safeText(cell)));
 	const widths = shown[0]!.map((_, column) => Math.max(...shown.map(row => row[column]!.length)));
-	return shown.map(row => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+	return shown
+		.map(row =>
+			row
+				.map((cell, column) => cell.padEnd(widths[column]!))
+				.join('  ')
+				.trimEnd(),
+		)
+		.join('\n');
 }
 
 export function renderList(uri: string, vms: readonly VmSummary[]): string {
 	if (vms.length === 0) return `${uri}: no VMs`;
 	const rows = [['NAME', 'STATE', 'DISKS', 'SNAPSHOTS', 'DEPTH', 'CURRENT']];
 	for (const vm of vms) {
-		rows.push([vm.name, vm.state, vm.disks.map(disk => `${disk.target}:${disk.file}`).join(' ') || '-', String(vm.snapshots), String(vm.chainDepth), vm.current ?? '-']);
+		rows.push([
+			vm.name,
+			vm.state,
+			vm.disks.map(disk => `${disk.target}:${disk.file}`).join(' ') || '-',
+			String(vm.snapshots),
+			String(vm.chainDepth),
+			vm.current ?? '-',
+		]);
 	}
 	const errors = vms.filter(vm => vm.error).map(vm => `! ${vm.name}: ${vm.error}`);
 	return [table(rows), ...errors].join('\n');
 }
 
 export function renderTree(view: TreeView, now = new Date()): string {
-	const lines = [`${view.vm}: ${view.snapshots.length} snapshot${view.snapshots.length === 1 ? '' : 's'}, current: ${view.current ?? '(none)'}`];
+	const lines = [
+		`${view.vm}: ${view.snapshots.length} snapshot${view.snapshots.length === 1 ? '' : 's'}, current: ${view.current ?? '(none)'}`,
+	];
 	for (const {node, prefix} of view.rows) {
 		const {snapshot} = node;
 		const kind = snapshot.memory ? 'internal+memory' : snapshot.kind;
@@ -38,7 +54,10 @@ export function renderTree(view: TreeView, now = new Date()): string {
 	if (view.current === null && view.snapshots.length > 0) lines.push('(the present state descends from no snapshot)');
 	for (const problem of view.problems) lines.push(`! ${problem}`);
 	for (const finding of view.findings) lines.push(`note: ${finding}`);
-	if (view.pending) lines.push(`! unfinished ${view.pending.plan.action} of '${view.pending.plan.snapshot}': run 'snapdeck recover ${view.vm}'`);
+	if (view.pending)
+		lines.push(
+			`! unfinished ${view.pending.plan.action} of '${view.pending.plan.snapshot}': run 'snapdeck recover ${view.vm}'`,
+		);
 	return lines.join('\n');
 }
 
@@ -50,9 +69,19 @@ export function renderBackups(vm: string, dir: string, points: readonly BackupPo
 	const booted = points.some(point => point.boot !== null);
 	const rows = [['ID', 'KIND', 'AGE', 'SIZE', 'STATE', 'VERIFIED', ...(booted ? ['BOOTED'] : [])]];
 	for (const point of points) {
-		const verified = point.verified ? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ' (restore test)' : ''}` : 'never';
+		const verified = point.verified
+			? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ' (restore test)' : ''}`
+			: 'never';
 		const boot = point.boot ? `${point.boot.ok ? 'ok' : 'FAILED'} ${ageText(point.boot.at, now)} ago` : 'never';
-		rows.push([point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), point.state, verified, ...(booted ? [boot] : [])]);
+		rows.push([
+			point.id,
+			point.kind,
+			ageText(point.createdAt, now),
+			formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)),
+			point.state,
+			verified,
+			...(booted ? [boot] : []),
+		]);
 	}
 	return [`${vm}: ${points.length} backup point${points.length === 1 ? '' : 's'} in ${dir}`, table(rows)].join('\n');
 }
@@ -62,16 +91,21 @@ const MARK: Record<Severity, string> = {ok: 'ok', warning: 'WARN', critical: 'CR
 export function renderHealth(uri: string, vms: readonly VmHealth[], status: Severity): string {
 	const counts = {ok: 0, warning: 0, critical: 0};
 	for (const vm of vms) counts[worstOf(vm.findings)]++;
-	const lines = [`${uri}: ${MARK[status]}: ${vms.length} VM${vms.length === 1 ? '' : 's'}, ${counts.ok} ok, ${counts.warning} with warnings, ${counts.critical} critical`];
+	const lines = [
+		`${uri}: ${MARK[status]}: ${vms.length} VM${vms.length === 1 ? '' : 's'}, ${counts.ok} ok, ${counts.warning} with warnings, ${counts.critical} critical`,
+	];
 	for (const vm of vms) {
-		for (const finding of vm.findings) lines.push(`${MARK[finding.severity].padEnd(4)}  ${vm.vm}  ${finding.rule}: ${finding.message}`);
+		for (const finding of vm.findings)
+			lines.push(`${MARK[finding.severity].padEnd(4)}  ${vm.vm}  ${finding.rule}: ${finding.message}`);
 	}
 	return lines.join('\n');
 }
 
 export function renderLog(records: readonly JournalRecord[]): string {
 	if (records.length === 0) return 'the journal is empty';
-	return records.map(record => `${journalLine(record)}  [${record.user}@${record.host}, ${record.connection}]`).join('\n');
+	return records
+		.map(record => `${journalLine(record)}  [${record.user}@${record.host}, ${record.connection}]`)
+		.join('\n');
 }
 
 /**
@@ -81,8 +115,14 @@ export function renderLog(records: readonly JournalRecord[]): string {
  */
 export function renderRemoteBackups(vm: string, target: string, points: readonly ListedPoint[]): string {
 	if (points.length === 0) return `${target} holds no point of ${vm}`;
-	const mark = (point: ListedPoint) => (point.duplicate ? `  DUPLICATE${point.recorded === true ? ' (this host\'s copy)' : point.recorded === false ? ' (not copied from here)' : ''}` : '');
-	const lines = points.map(point => `  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}  by ${point.host ?? '?'}${mark(point)}`);
+	const mark = (point: ListedPoint) =>
+		point.duplicate
+			? `  DUPLICATE${point.recorded === true ? " (this host's copy)" : point.recorded === false ? ' (not copied from here)' : ''}`
+			: '';
+	const lines = points.map(
+		point =>
+			`  ${point.id}  ${point.kind.padEnd(11)}  ${point.disks.join(',')}  copied ${point.copiedAt.replace(/\.\d+.*$/, '')}  snapshot ${point.snapshot.slice(0, 8)}  by ${point.host ?? '?'}${mark(point)}`,
+	);
 	const duplicates = [...duplicateClaims(points)].map(([id, claims]) => duplicateProblem(id, claims));
 	return [`points of ${vm} on ${target}:`, ...lines, ...duplicates].join('\n');
 }

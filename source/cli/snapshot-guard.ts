@@ -29,7 +29,10 @@ function calledByUs(between = 0): boolean {
 }
 
 /** Questions about the user and the host whose answers differ between the build and a run. */
-const ASKED = [[os, ['homedir', 'tmpdir', 'hostname', 'userInfo'], 'os.'], [process, ['cwd', 'getuid', 'getgid'], 'process.']] as const;
+const ASKED = [
+	[os, ['homedir', 'tmpdir', 'hostname', 'userInfo'], 'os.'],
+	[process, ['cwd', 'getuid', 'getgid'], 'process.'],
+] as const;
 const originals: Array<() => void> = [];
 
 /** A variable's name read by one of our modules, from a trap of the proxy (a symbol is no variable). */
@@ -74,5 +77,8 @@ export function loaded(): void {
 	process.env = real;
 	for (const restore of originals) restore();
 	const wrong = [...read].filter(name => !HARMLESS.test(name));
-	if (wrong.length > 0) throw new Error(`modules read ${wrong.join(', ')} as they loaded: read it where it is used (the startup snapshot would keep the build's value)`);
+	if (wrong.length > 0)
+		throw new Error(
+			`modules read ${wrong.join(', ')} as they loaded: read it where it is used (the startup snapshot would keep the build's value)`,
+		);
 }

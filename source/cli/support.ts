@@ -11,14 +11,39 @@ import {releaseHeldLocksSync} from '../service/session.js';
 import type {CliFlags} from './flags.js';
 import {renderPlan, renderProgress} from './render.js';
 
-export const remotePointJson = (point: RemotePoint & Partial<Pick<ListedPoint, 'recorded'>>) => ({id: point.id, kind: point.kind, parent: point.parent, createdAt: point.createdAt, copiedAt: point.copiedAt, snapshot: point.snapshot, disks: point.disks, host: point.host, duplicate: point.duplicate, recorded: point.recorded ?? null});
+export const remotePointJson = (point: RemotePoint & Partial<Pick<ListedPoint, 'recorded'>>) => ({
+	id: point.id,
+	kind: point.kind,
+	parent: point.parent,
+	createdAt: point.createdAt,
+	copiedAt: point.copiedAt,
+	snapshot: point.snapshot,
+	disks: point.disks,
+	host: point.host,
+	duplicate: point.duplicate,
+	recorded: point.recorded ?? null,
+});
 
 /** A point as --json shows it: the documented fields, without the VM definition it carries. */
 export const pointJson = (point: BackupPoint) => ({
-	id: point.id, kind: point.kind, createdAt: point.createdAt, parent: point.parent, state: point.state, reason: point.reason,
+	id: point.id,
+	kind: point.kind,
+	createdAt: point.createdAt,
+	parent: point.parent,
+	state: point.state,
+	reason: point.reason,
 	size: point.files.reduce((sum, file) => sum + file.size, 0),
-	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({disk, file, backing, size, sha256, virtualSize})),
-	verified: point.verified, compression: point.compression, audit: point.audit,
+	files: point.files.map(({disk, file, backing, size, sha256, virtualSize}) => ({
+		disk,
+		file,
+		backing,
+		size,
+		sha256,
+		virtualSize,
+	})),
+	verified: point.verified,
+	compression: point.compression,
+	audit: point.audit,
 	archive: point.archive && point.archive.map(({name, backing, size, sha256}) => ({name, backing, size, sha256})),
 });
 
@@ -36,7 +61,11 @@ export async function askToProceed(plan: Plan, flags: CliFlags): Promise<boolean
 	if (!flags.json) print(renderPlan(plan));
 	if (flags.yes) return true;
 	if (!process.stdin.isTTY) {
-		throw new SnapdeckError('usage', `refusing to ${plan.action} without a confirmation, and standard input is not a terminal`, 'pass --yes to go ahead, or --dry-run to see the plan');
+		throw new SnapdeckError(
+			'usage',
+			`refusing to ${plan.action} without a confirmation, and standard input is not a terminal`,
+			'pass --yes to go ahead, or --dry-run to see the plan',
+		);
 	}
 	return askYes('Proceed? [y/N] ');
 }
@@ -71,7 +100,10 @@ export function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 	let lastDraw = Date.now();
 	return event => {
 		if (flags.json) return printJson(event);
-		if (event.type === 'step') process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${safeText(event.summary)}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`);
+		if (event.type === 'step')
+			process.stderr.write(
+				`${tty ? '\r\x1b[K' : ''}[${event.index + 1}/${event.total}] ${safeText(event.summary)}${event.resumed ? ' (resumed)' : ''}${tty ? '' : '\n'}`,
+			);
 		if (event.type === 'progress' && Date.now() - lastDraw > (tty ? 200 : 5000)) {
 			lastDraw = Date.now();
 			process.stderr.write(tty ? `\r\x1b[K  ${renderProgress(event)}` : `  ${renderProgress(event)}\n`);
@@ -83,7 +115,10 @@ export function progressReporter(flags: CliFlags): (event: PlanEvent) => void {
 export async function perform(service: Snapshots, action: Action, flags: CliFlags, command: string): Promise<number> {
 	return cancellable(async signal => {
 		const {plan, outcome} = await service.perform(action, {
-			command, dryRun: flags['dry-run'], signal, onEvent: progressReporter(flags),
+			command,
+			dryRun: flags['dry-run'],
+			signal,
+			onEvent: progressReporter(flags),
 			confirm: planned => askToProceed(planned, flags),
 		});
 		if (flags.json) printJson({type: 'result', outcome, plan});
@@ -95,7 +130,8 @@ export async function perform(service: Snapshots, action: Action, flags: CliFlag
 
 export function parseNow(text: string | undefined): Date {
 	const now = text === undefined ? new Date() : new Date(text);
-	if (Number.isNaN(now.getTime())) throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
+	if (Number.isNaN(now.getTime()))
+		throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
 	return now;
 }
 
@@ -126,7 +162,9 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 	let timer: NodeJS.Timeout | undefined;
 	const force = (name: string) => {
 		releaseHeldLocksSync();
-		process.stderr.write(`snapdeck: ${name}: stopped without waiting for the job to reach a safe point; 'snapdeck recover VM' finishes what it left\n`);
+		process.stderr.write(
+			`snapdeck: ${name}: stopped without waiting for the job to reach a safe point; 'snapdeck recover VM' finishes what it left\n`,
+		);
 		process.exit(128 + (name === 'SIGINT' ? 2 : name === 'SIGHUP' ? 1 : 15));
 	};
 	// A listener that stays registered (not `once`): execa's exit handler re-raises a signal nobody else listens to.
@@ -144,5 +182,31 @@ export function cancellable<T>(run: (signal: AbortSignal) => Promise<T>): Promis
 	});
 }
 
-
-export {canonicalUri, connectionUri, connectionUris, configPolicies, defaultDemoDir, journalConnection, journalRecords, offsiteSchedule, openSession, openSessionOn, openSessions, policiesFor, policyRepository, readSettings, receiptCheck, repositoryDir, repositoryNamed, runSchedules, scheduledTasks, settingsModule, targetOf, tellHealthChanges, tellJobFailures, testNotifiers, uiServices, writeReport} from '../service/session.js';
+export {
+	canonicalUri,
+	connectionUri,
+	connectionUris,
+	configPolicies,
+	defaultDemoDir,
+	journalConnection,
+	journalRecords,
+	offsiteSchedule,
+	openSession,
+	openSessionOn,
+	openSessions,
+	policiesFor,
+	policyRepository,
+	readSettings,
+	receiptCheck,
+	repositoryDir,
+	repositoryNamed,
+	runSchedules,
+	scheduledTasks,
+	settingsModule,
+	targetOf,
+	tellHealthChanges,
+	tellJobFailures,
+	testNotifiers,
+	uiServices,
+	writeReport,
+} from '../service/session.js';

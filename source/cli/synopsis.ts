@@ -35,14 +35,19 @@ function flagWords(command: Command): string[] {
 	const shown = new Set<readonly FlagName[]>();
 	return [...command.flags, ...(command.globals ?? [])].flatMap(name => {
 		const choice = command.choices?.find(group => group.includes(name));
-		if (!choice) return [command.required?.includes(name) ? flagSynopsis(name, false) : `[${flagSynopsis(name, false)}]`];
+		if (!choice)
+			return [command.required?.includes(name) ? flagSynopsis(name, false) : `[${flagSynopsis(name, false)}]`];
 		if (shown.has(choice)) return [];
 		shown.add(choice);
 		return [`[${choice.map(flag => flagSynopsis(flag, false)).join('|')}]`];
 	});
 }
 
-const synopsisWords = (command: Command) => [`snapdeck ${command.name}`, ...command.args.map(argName), ...flagWords(command)];
+const synopsisWords = (command: Command) => [
+	`snapdeck ${command.name}`,
+	...command.args.map(argName),
+	...flagWords(command),
+];
 
 /** `snapdeck revert VM SNAPSHOT [--yes] [--dry-run]`: one line, made from the spec. */
 export const synopsisOf = (command: Command): string => synopsisWords(command).join(' ');
@@ -56,6 +61,7 @@ export function usageBlock(command: Command): string[] {
 	const lines = synopsisLines(command);
 	const summary = wrap(command.summary, SUMMARY_COLUMN);
 	const last = lines.at(-1)!;
-	if (lines.length === 1 && last.length + 2 <= SUMMARY_COLUMN) return [`${last.padEnd(SUMMARY_COLUMN)}${summary[0]!.trimStart()}`, ...summary.slice(1)];
+	if (lines.length === 1 && last.length + 2 <= SUMMARY_COLUMN)
+		return [`${last.padEnd(SUMMARY_COLUMN)}${summary[0]!.trimStart()}`, ...summary.slice(1)];
 	return [...lines, ...summary];
 }

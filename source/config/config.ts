@@ -30,17 +30,32 @@ export const ConfigSchema = z.strictObject({
 	/** Backup repositories by name, for policies. */
 	repositories: z.record(z.string(), z.string().min(1)).optional(),
 	/** Off-site targets (restic repositories) by name: 'snapdeck copy VM --target NAME', and policies' "offsite". */
-	offsite: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}), OffsiteTarget.superRefine((target, context) => {
-		const problem = target.schedule === undefined ? null : cronProblem(target.schedule);
-		if (problem) context.addIssue({code: 'custom', path: ['schedule'], message: `not a cron expression: ${problem}`});
-	})).optional(),
+	offsite: z
+		.record(
+			z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'a target name is letters, digits, ".", "_" and "-"'}),
+			OffsiteTarget.superRefine((target, context) => {
+				const problem = target.schedule === undefined ? null : cronProblem(target.schedule);
+				if (problem)
+					context.addIssue({code: 'custom', path: ['schedule'], message: `not a cron expression: ${problem}`});
+			}),
+		)
+		.optional(),
 	/** What to keep, check and schedule, for the VMs each one selects; the first that matches applies. */
-	policies: z.array(Policy.superRefine((policy, context) => {
-		for (const [kind, schedule] of [['snapshots', policy.snapshots.schedule], ['backups', policy.backups.schedule], ['offsite', policy.offsite?.schedule]] as const) {
-			const problem = schedule === undefined ? null : cronProblem(schedule);
-			if (problem) context.addIssue({code: 'custom', path: [kind, 'schedule'], message: `not a cron expression: ${problem}`});
-		}
-	})).optional(),
+	policies: z
+		.array(
+			Policy.superRefine((policy, context) => {
+				for (const [kind, schedule] of [
+					['snapshots', policy.snapshots.schedule],
+					['backups', policy.backups.schedule],
+					['offsite', policy.offsite?.schedule],
+				] as const) {
+					const problem = schedule === undefined ? null : cronProblem(schedule);
+					if (problem)
+						context.addIssue({code: 'custom', path: [kind, 'schedule'], message: `not a cron expression: ${problem}`});
+				}
+			}),
+		)
+		.optional(),
 	/** The connection used when neither --connect nor SNAPDECK_CONNECT names one. */
 	defaultConnection: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
 	/** The backup repository used when neither --repo nor SNAPDECK_REPO names one. */
@@ -76,7 +91,11 @@ export function loadConfig(): LoadedConfig {
 	try {
 		store = new Conf({projectName: 'snapdeck', projectSuffix: '', cwd: configDir(), configName: 'config'});
 	} catch (error) {
-		throw new SnapdeckError('input', `the configuration file cannot be read: ${errorMessage(error)}`, 'fix or remove the file');
+		throw new SnapdeckError(
+			'input',
+			`the configuration file cannot be read: ${errorMessage(error)}`,
+			'fix or remove the file',
+		);
 	}
 	return {config: validateConfig(store.store, store.path), path: store.path};
 }

@@ -10,7 +10,9 @@ import {VmIdentity} from './identity.js';
  * with write access could have changed, and prune deletes and commits into what it names.
  */
 export const POINT_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{8}T\d{6}Z(?:-\d+)?\.qcow2$/;
-const PointFileName = z.string().regex(POINT_FILE, {message: 'must be DISK/ID.qcow2, inside the VM\'s folder of the repository'});
+const PointFileName = z
+	.string()
+	.regex(POINT_FILE, {message: "must be DISK/ID.qcow2, inside the VM's folder of the repository"});
 
 /** One disk's file of a backup point, named relative to the VM's folder in the repository. */
 export const BackupFile = z.object({
@@ -40,12 +42,19 @@ export const BootTest = z.object({
 	message: z.string(),
 	seconds: z.number().nonnegative(),
 	console: z.string().regex(/^\.snapdeck\/boot\/[0-9A-Za-z-]+\/console\.log$/),
-	screenshot: z.string().regex(/^\.snapdeck\/boot\/[0-9A-Za-z-]+\/screen\.png$/).nullable(),
+	screenshot: z
+		.string()
+		.regex(/^\.snapdeck\/boot\/[0-9A-Za-z-]+\/screen\.png$/)
+		.nullable(),
 });
 export type BootTest = z.infer<typeof BootTest>;
 
 /** Where a point's boot test keeps its console log and screenshot, relative to the VM's folder. */
-export const bootFiles = (id: string) => ({folder: `.snapdeck/boot/${id}`, console: `.snapdeck/boot/${id}/console.log`, screenshot: `.snapdeck/boot/${id}/screen.png`});
+export const bootFiles = (id: string) => ({
+	folder: `.snapdeck/boot/${id}`,
+	console: `.snapdeck/boot/${id}/console.log`,
+	screenshot: `.snapdeck/boot/${id}/screen.png`,
+});
 
 /** A point id: its UTC time, sortable as text ("20261125T121314Z"), with "-2", "-3" after a clash. */
 export const POINT_ID = /^\d{8}T\d{6}Z(?:-\d+)?$/;
@@ -72,7 +81,9 @@ export const BootFile = z.object({
 	/** How the VM's definition names it (vm.json: relative to the VM's folder; libvirt: a path on the host). */
 	name: z.string().min(1).max(4096),
 	/** Where the point keeps it: boot/ID/NAME in the VM's folder of the repository. */
-	file: z.string().regex(/^boot\/\d{8}T\d{6}Z(?:-\d+)?\/[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/, {message: 'must be boot/ID/NAME, inside the VM\'s folder of the repository'}),
+	file: z.string().regex(/^boot\/\d{8}T\d{6}Z(?:-\d+)?\/[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/, {
+		message: "must be boot/ID/NAME, inside the VM's folder of the repository",
+	}),
 	size: z.number().int().nonnegative(),
 	sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -90,7 +101,13 @@ export const PointAudit = z.object({
 	at: z.iso.datetime({offset: true}),
 	ok: z.boolean(),
 	seconds: z.number().nonnegative(),
-	disks: z.array(z.object({disk: Name, ok: z.boolean(), ranges: z.array(z.object({start: z.number().int().nonnegative(), length: z.number().int().positive()}))})),
+	disks: z.array(
+		z.object({
+			disk: Name,
+			ok: z.boolean(),
+			ranges: z.array(z.object({start: z.number().int().nonnegative(), length: z.number().int().positive()})),
+		}),
+	),
 });
 export type PointAudit = z.infer<typeof PointAudit>;
 
@@ -130,16 +147,19 @@ export const BackupPoint = z.object({
 });
 export type BackupPoint = z.infer<typeof BackupPoint>;
 
-export const Manifest = z.object({
-	version: z.literal(1),
-	vm: Name,
-	/** Whose backups these are: every point in the folder is of this VM; null in a folder an older snapdeck wrote (adopted by the first VM of that name to write it). */
-	identity: VmIdentity.nullable().default(null),
-	/** Oldest first. */
-	points: z.array(BackupPoint),
-}).superRefine((manifest, context) => {
-	for (const problem of manifestProblems(manifest)) context.addIssue({code: 'custom', message: problem, path: ['points']});
-});
+export const Manifest = z
+	.object({
+		version: z.literal(1),
+		vm: Name,
+		/** Whose backups these are: every point in the folder is of this VM; null in a folder an older snapdeck wrote (adopted by the first VM of that name to write it). */
+		identity: VmIdentity.nullable().default(null),
+		/** Oldest first. */
+		points: z.array(BackupPoint),
+	})
+	.superRefine((manifest, context) => {
+		for (const problem of manifestProblems(manifest))
+			context.addIssue({code: 'custom', message: problem, path: ['points']});
+	});
 
 /**
  * What makes a manifest contradict itself: a point id twice, a parent that is missing, later, or
@@ -156,22 +176,37 @@ export function manifestProblems(manifest: {points: ReadonlyArray<z.infer<typeof
 	});
 	manifest.points.forEach((point, at) => {
 		const parent = point.parent === null ? undefined : manifest.points[index.get(point.parent) ?? -1];
-		if (point.parent !== null && (!parent || index.get(point.parent)! >= at)) problems.push(`point ${point.id} builds on ${point.parent}, which is not an earlier point`);
-		if ((point.kind === 'full') !== (point.parent === null)) problems.push(`point ${point.id} is ${point.kind === 'full' ? 'a full with a parent' : 'an incremental without a parent'}`);
+		if (point.parent !== null && (!parent || index.get(point.parent)! >= at))
+			problems.push(`point ${point.id} builds on ${point.parent}, which is not an earlier point`);
+		if ((point.kind === 'full') !== (point.parent === null))
+			problems.push(
+				`point ${point.id} is ${point.kind === 'full' ? 'a full with a parent' : 'an incremental without a parent'}`,
+			);
 		for (const file of point.files) {
-			if (!file.file.startsWith(`${file.disk}/`)) problems.push(`point ${point.id} names ${file.file} for disk ${file.disk}`);
+			if (!file.file.startsWith(`${file.disk}/`))
+				problems.push(`point ${point.id} names ${file.file} for disk ${file.disk}`);
 			const other = owner.get(file.file);
 			if (other !== undefined) problems.push(`points ${other} and ${point.id} both name ${file.file}`);
 			owner.set(file.file, point.id);
 			const expected = parent?.files.find(candidate => candidate.disk === file.disk)?.file ?? null;
-			if (parent && file.backing !== expected) problems.push(`${file.file} of point ${point.id} is backed by ${file.backing ?? 'nothing'}, not by its parent's ${expected ?? '(no such disk)'}`);
-			if (!parent && point.parent === null && file.backing !== null) problems.push(`${file.file} of full point ${point.id} names a backing file`);
+			if (parent && file.backing !== expected)
+				problems.push(
+					`${file.file} of point ${point.id} is backed by ${file.backing ?? 'nothing'}, not by its parent's ${expected ?? '(no such disk)'}`,
+				);
+			if (!parent && point.parent === null && file.backing !== null)
+				problems.push(`${file.file} of full point ${point.id} names a backing file`);
 		}
-		for (const boot of point.bootFiles ?? []) if (!boot.file.startsWith(`boot/${point.id}/`)) problems.push(`point ${point.id} names ${boot.file} as its ${boot.role}`);
+		for (const boot of point.bootFiles ?? [])
+			if (!boot.file.startsWith(`boot/${point.id}/`))
+				problems.push(`point ${point.id} names ${boot.file} as its ${boot.role}`);
 		const names = new Set((point.archive ?? []).map(image => image.name));
-		if (names.size !== (point.archive ?? []).length) problems.push(`the archive of point ${point.id} names an image twice`);
+		if (names.size !== (point.archive ?? []).length)
+			problems.push(`the archive of point ${point.id} names an image twice`);
 		for (const image of point.archive ?? []) {
-			if (image.backing !== null && !names.has(image.backing)) problems.push(`archive image ${image.name} of point ${point.id} is backed by ${image.backing}, which the archive does not hold`);
+			if (image.backing !== null && !names.has(image.backing))
+				problems.push(
+					`archive image ${image.name} of point ${point.id} is backed by ${image.backing}, which the archive does not hold`,
+				);
 		}
 	});
 	return problems;
@@ -209,35 +244,62 @@ export interface BackupDecision {
  * image, a usable bitmap named after it; bitmaps are lost after a restore, a new overlay
  * (snapshot) or a QEMU crash, and then only a full is correct.
  */
-export function decideBackup(mode: BackupMode, manifest: Manifest, disks: readonly SourceDisk[], missingFiles: readonly string[] = [], untracked?: string): BackupDecision {
+export function decideBackup(
+	mode: BackupMode,
+	manifest: Manifest,
+	disks: readonly SourceDisk[],
+	missingFiles: readonly string[] = [],
+	untracked?: string,
+): BackupDecision {
 	if (mode === 'full') return {kind: 'full', base: null, reason: 'a full backup was asked for'};
 	const base = latestPoint(manifest.points);
 	const why = (() => {
 		if (untracked !== undefined) return untracked;
 		if (!base) return 'there is no earlier backup of this VM in the repository';
-		if (missingFiles.length > 0) return `the files of the last backup (${base.id}) or of a point it builds on are missing: ${missingFiles.join(', ')}`;
+		if (missingFiles.length > 0)
+			return `the files of the last backup (${base.id}) or of a point it builds on are missing: ${missingFiles.join(', ')}`;
 		if (base.bitmap === null) return `the last backup (${base.id}) left no dirty bitmap to follow`;
-		if (base.audit?.ok === false) return `the audit of the last backup (${base.id}) found writes its dirty bitmap had missed (${base.audit.disks.filter(disk => !disk.ok).map(disk => disk.disk).join(', ')}): a full starts a chain that holds them`;
-		const targets = disks.map(disk => disk.target).sort().join(',');
-		const backedUp = base.files.map(file => file.disk).sort().join(',');
+		if (base.audit?.ok === false)
+			return `the audit of the last backup (${base.id}) found writes its dirty bitmap had missed (${base.audit.disks
+				.filter(disk => !disk.ok)
+				.map(disk => disk.disk)
+				.join(', ')}): a full starts a chain that holds them`;
+		const targets = disks
+			.map(disk => disk.target)
+			.sort()
+			.join(',');
+		const backedUp = base.files
+			.map(file => file.disk)
+			.sort()
+			.join(',');
 		if (targets !== backedUp) return `the VM's disks (${targets}) are not those of the last backup (${backedUp})`;
 		for (const disk of disks) {
 			const file = base.files.find(candidate => candidate.disk === disk.target)!;
 			if (file.virtualSize !== disk.virtualSize) return `${disk.target} was resized since the last backup (${base.id})`;
 			const bitmap = disk.bitmaps.find(candidate => candidate.name === base.bitmap);
-			if (!bitmap) return `${disk.target}'s active image has no dirty bitmap '${base.bitmap}' (lost to a snapshot, a revert, a restore or a migration since ${base.id})`;
-			if (!bitmap.usable) return `${disk.target}'s dirty bitmap '${base.bitmap}' is inconsistent (QEMU stopped without saving it)`;
+			if (!bitmap)
+				return `${disk.target}'s active image has no dirty bitmap '${base.bitmap}' (lost to a snapshot, a revert, a restore or a migration since ${base.id})`;
+			if (!bitmap.usable)
+				return `${disk.target}'s dirty bitmap '${base.bitmap}' is inconsistent (QEMU stopped without saving it)`;
 		}
 		return null;
 	})();
 	if (why === null) return {kind: 'incremental', base, reason: ''};
-	if (mode === 'incremental') throw new SnapdeckError('refused', `cannot take an incremental backup: ${why}`, 'take a full backup (--full), or leave the choice to snapdeck (no flag)');
+	if (mode === 'incremental')
+		throw new SnapdeckError(
+			'refused',
+			`cannot take an incremental backup: ${why}`,
+			'take a full backup (--full), or leave the choice to snapdeck (no flag)',
+		);
 	return {kind: 'full', base: null, reason: why};
 }
 
 /** A new point id from the time, unique among `taken`. */
 export function newPointId(now: Date, taken: readonly string[]): string {
-	const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(/[-:]/g, '');
+	const stamp = now
+		.toISOString()
+		.replace(/\.\d+Z$/, 'Z')
+		.replaceAll(/[-:]/g, '');
 	let id = stamp;
 	for (let n = 2; taken.includes(id); n++) id = `${stamp}-${n}`;
 	return id;
@@ -246,18 +308,31 @@ export function newPointId(now: Date, taken: readonly string[]): string {
 /** Every point `id` depends on, itself first, down to its full. */
 export function pointChain(manifest: Manifest, id: string): BackupPoint[] {
 	const chain: BackupPoint[] = [];
-	for (let point = manifest.points.find(candidate => candidate.id === id); point; point = manifest.points.find(candidate => candidate.id === point!.parent)) {
+	for (
+		let point = manifest.points.find(candidate => candidate.id === id);
+		point;
+		point = manifest.points.find(candidate => candidate.id === point!.parent)
+	) {
 		chain.push(point);
 		if (point.parent === null) return chain;
 	}
-	throw new SnapdeckError('failed', `backup point ${id} depends on point ${chain.at(-1)?.parent ?? id}, which the manifest does not have`, 'the repository is damaged: take a full backup');
+	throw new SnapdeckError(
+		'failed',
+		`backup point ${id} depends on point ${chain.at(-1)?.parent ?? id}, which the manifest does not have`,
+		'the repository is damaged: take a full backup',
+	);
 }
 
 export const findPoint = (manifest: Manifest, id: string): BackupPoint => {
 	const point = manifest.points.find(candidate => candidate.id === id);
 	if (!point) {
 		const known = manifest.points.map(candidate => candidate.id);
-		throw new SnapdeckError('not-found', `${manifest.vm} has no backup point '${id}'`, known.length > 0 ? `its points are: ${known.join(', ')}` : 'it has no backups yet', 'no-such-point');
+		throw new SnapdeckError(
+			'not-found',
+			`${manifest.vm} has no backup point '${id}'`,
+			known.length > 0 ? `its points are: ${known.join(', ')}` : 'it has no backups yet',
+			'no-such-point',
+		);
 	}
 	return point;
 };
@@ -267,11 +342,19 @@ export const findPoint = (manifest: Manifest, id: string): BackupPoint => {
  * local vm.json's "uuid"): what tells whether points of an older snapdeck are this VM's.
  */
 export function definitionUuid(definition: unknown): string | null {
-	if (typeof definition === 'string') return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(definition)?.[1]?.toLowerCase() ?? null;
-	if (definition !== null && typeof definition === 'object' && typeof (definition as {uuid?: unknown}).uuid === 'string') return (definition as {uuid: string}).uuid.toLowerCase();
+	if (typeof definition === 'string')
+		return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(definition)?.[1]?.toLowerCase() ?? null;
+	if (
+		definition !== null &&
+		typeof definition === 'object' &&
+		typeof (definition as {uuid?: unknown}).uuid === 'string'
+	)
+		return (definition as {uuid: string}).uuid.toLowerCase();
 	return null;
 }
 
 /** A point's boot files by how the VM's definition names them, at `resolve(file)`: what a boot test and a restore start the VM with. */
-export const bootFilesOf = (point: Pick<BackupPoint, 'bootFiles'>, resolve: (file: string) => string): Record<string, string> =>
-	Object.fromEntries(point.bootFiles.map(file => [file.name, resolve(file.file)]));
+export const bootFilesOf = (
+	point: Pick<BackupPoint, 'bootFiles'>,
+	resolve: (file: string) => string,
+): Record<string, string> => Object.fromEntries(point.bootFiles.map(file => [file.name, resolve(file.file)]));

@@ -43,7 +43,11 @@ export async function settleAll<T>(work: ReadonlyArray<Promise<T>>): Promise<T[]
 }
 
 /** Maps `items` with at most `limit` calls of `fn` in flight, keeping the order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(
+	items: readonly T[],
+	limit: number,
+	fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
 	const results: R[] = new Array(items.length);
 	let next = 0;
 	const worker = async () => {

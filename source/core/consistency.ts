@@ -18,13 +18,16 @@ export function consistencyProblems(definition: VmDefinition, images?: Readonly<
 		if (targets.has(disk.target)) problems.push(`disk ${disk.target} is listed twice`);
 		targets.add(disk.target);
 		const other = activeOwner.get(disk.file);
-		if (other !== undefined) problems.push(`disks ${other} and ${disk.target} both name ${disk.file} as their active image`);
+		if (other !== undefined)
+			problems.push(`disks ${other} and ${disk.target} both name ${disk.file} as their active image`);
 		activeOwner.set(disk.file, disk.target);
 	}
 
-	if (definition.current !== null && !byName.has(definition.current)) problems.push(`the current snapshot '${definition.current}' does not exist`);
+	if (definition.current !== null && !byName.has(definition.current))
+		problems.push(`the current snapshot '${definition.current}' does not exist`);
 	for (const snapshot of definition.snapshots) {
-		if (snapshot.parent !== null && !byName.has(snapshot.parent)) problems.push(`snapshot '${snapshot.name}' names a parent that does not exist ('${snapshot.parent}')`);
+		if (snapshot.parent !== null && !byName.has(snapshot.parent))
+			problems.push(`snapshot '${snapshot.name}' names a parent that does not exist ('${snapshot.parent}')`);
 	}
 	// Parent cycles: follow each snapshot's parents; meeting one twice is a loop (reported once).
 	const inLoop = new Set<string>();
@@ -36,7 +39,11 @@ export function consistencyProblems(definition: VmDefinition, images?: Readonly<
 				const loop = path.slice(at);
 				if (!loop.some(member => inLoop.has(member))) {
 					for (const member of loop) inLoop.add(member);
-					problems.push(loop.length === 1 ? `snapshot '${name}' names itself as its parent` : `snapshots ${[...loop, name].map(member => `'${member}'`).join(' → ')} are each other's parents (a loop)`);
+					problems.push(
+						loop.length === 1
+							? `snapshot '${name}' names itself as its parent`
+							: `snapshots ${[...loop, name].map(member => `'${member}'`).join(' → ')} are each other's parents (a loop)`,
+					);
 				}
 				break;
 			}
@@ -52,9 +59,13 @@ export function consistencyProblems(definition: VmDefinition, images?: Readonly<
 			seen.add(disk.target);
 			if (snapshot.kind !== 'external') continue;
 			const active = activeOwner.get(disk.file);
-			if (active !== undefined) problems.push(`snapshot '${snapshot.name}' names ${disk.file} as its frozen image, but it is the active image of disk ${active}`);
+			if (active !== undefined)
+				problems.push(
+					`snapshot '${snapshot.name}' names ${disk.file} as its frozen image, but it is the active image of disk ${active}`,
+				);
 			const other = frozenOwner.get(disk.file);
-			if (other !== undefined) problems.push(`snapshots '${other}' and '${snapshot.name}' both name ${disk.file} as their frozen image`);
+			if (other !== undefined)
+				problems.push(`snapshots '${other}' and '${snapshot.name}' both name ${disk.file} as their frozen image`);
 			frozenOwner.set(disk.file, snapshot.name);
 		}
 	}
@@ -92,11 +103,17 @@ function imageProblems(definition: VmDefinition, images: Readonly<Record<string,
 	for (const disk of definition.disks) {
 		for (const file of chainOf(disk.file)) {
 			const other = owner.get(file);
-			if (other !== undefined && other !== disk.target) problems.push(`${file} is in the chains of both disk ${other} and disk ${disk.target}`);
+			if (other !== undefined && other !== disk.target)
+				problems.push(`${file} is in the chains of both disk ${other} and disk ${disk.target}`);
 			owner.set(file, disk.target);
 		}
-		const builtOn = Object.values(images).filter(image => image.backing === disk.file).map(image => image.file);
-		if (builtOn.length > 0) problems.push(`${builtOn.join(', ')} ${builtOn.length === 1 ? 'is' : 'are'} built on ${disk.file}, the active image of disk ${disk.target}: a write to the disk would change ${builtOn.length === 1 ? 'it' : 'them'}`);
+		const builtOn = Object.values(images)
+			.filter(image => image.backing === disk.file)
+			.map(image => image.file);
+		if (builtOn.length > 0)
+			problems.push(
+				`${builtOn.join(', ')} ${builtOn.length === 1 ? 'is' : 'are'} built on ${disk.file}, the active image of disk ${disk.target}: a write to the disk would change ${builtOn.length === 1 ? 'it' : 'them'}`,
+			);
 	}
 	return problems;
 }
@@ -104,7 +121,12 @@ function imageProblems(definition: VmDefinition, images: Readonly<Record<string,
 /** Refuses `doing` on a VM while its inspection found problems: they block every change. */
 export function assertNoProblems(vm: string, doing: string, problems: readonly string[]): void {
 	if (problems.length > 0) {
-		throw new SnapdeckError('refused', `cannot ${doing} ${vm}: ${problems.join('; ')}`, `nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`, 'damaged');
+		throw new SnapdeckError(
+			'refused',
+			`cannot ${doing} ${vm}: ${problems.join('; ')}`,
+			`nothing was changed; 'snapdeck tree ${vm}' shows the VM as it is`,
+			'damaged',
+		);
 	}
 }
 
@@ -112,7 +134,11 @@ export function assertNoProblems(vm: string, doing: string, problems: readonly s
 export function assertConsistent(state: Pick<VmState, 'definition' | 'images'>, doing: string): void {
 	const problems = consistencyProblems(state.definition, state.images);
 	if (problems.length > 0) {
-		throw new SnapdeckError('refused', `cannot ${doing} ${state.definition.name}: ${problems.join('; ')}`, `nothing was changed; fix the VM's metadata (its vm.json or snapshot metadata) by hand, or restore it from a backup; 'snapdeck tree ${state.definition.name}' shows the problems`);
+		throw new SnapdeckError(
+			'refused',
+			`cannot ${doing} ${state.definition.name}: ${problems.join('; ')}`,
+			`nothing was changed; fix the VM's metadata (its vm.json or snapshot metadata) by hand, or restore it from a backup; 'snapdeck tree ${state.definition.name}' shows the problems`,
+		);
 	}
 }
 
@@ -127,11 +153,20 @@ export function assertPlanConfined(state: Pick<VmState, 'definition' | 'images'>
 		// Their writes name the metadata itself, not an image.
 		if (step.op === 'write-definition' || step.op === 'write-manifest') continue;
 		for (const file of step.creates) {
-			if (known.has(file)) throw new SnapdeckError('refused', `cannot ${plan.action} on ${plan.vm}: the plan would create ${file}, which is already one of its images`, 'nothing was changed; report this plan (--dry-run --json) as a bug');
+			if (known.has(file))
+				throw new SnapdeckError(
+					'refused',
+					`cannot ${plan.action} on ${plan.vm}: the plan would create ${file}, which is already one of its images`,
+					'nothing was changed; report this plan (--dry-run --json) as a bug',
+				);
 		}
 		for (const file of [...step.reads, ...step.writes, ...step.deletes]) {
 			if (!known.has(file) && !step.creates.includes(file)) {
-				throw new SnapdeckError('refused', `cannot ${plan.action} on ${plan.vm}: step '${step.summary}' touches ${file}, which is not in the VM's own chain`, 'nothing was changed; the VM\'s metadata names a file its images do not reach: check it with \'snapdeck tree\'');
+				throw new SnapdeckError(
+					'refused',
+					`cannot ${plan.action} on ${plan.vm}: step '${step.summary}' touches ${file}, which is not in the VM's own chain`,
+					"nothing was changed; the VM's metadata names a file its images do not reach: check it with 'snapdeck tree'",
+				);
 			}
 		}
 		for (const file of step.creates) known.add(file);

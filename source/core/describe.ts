@@ -41,6 +41,6 @@ export function ageText(iso: string, now: Date): string {
 /** One journal record as a line: when, which VM, what, how it ended (and how long it took), why. */
 export function journalLine(record: JournalRecord): string {
 	const took = record.durationMs === undefined ? '' : ` (${(record.durationMs / 1000).toFixed(1)} s)`;
-	const words = record.outcome === 'started' ? record.summary ?? '' : record.message ?? '';
+	const words = record.outcome === 'started' ? (record.summary ?? '') : (record.message ?? '');
 	return `${record.time.slice(0, 19).replace('T', ' ')}  ${record.vm}  ${[record.action, record.snapshot].filter(Boolean).join(' ')}  ${record.outcome}${took}${words ? `: ${words}` : ''}`;
 }

@@ -17,7 +17,8 @@ export const ERROR_CODES = {
 	'no-such-snapshot': 'the VM has no snapshot of that name',
 	'no-such-point': 'there is no backup point of that id (here, or on the target)',
 	'no-backups': 'the VM has no backup point at all (here, or on the target)',
-	'duplicate-point': 'two snapshots on an off-site target claim one point, and which is this host\'s copy cannot be told: restore --from needs --snapshot ID',
+	'duplicate-point':
+		"two snapshots on an off-site target claim one point, and which is this host's copy cannot be told: restore --from needs --snapshot ID",
 	busy: 'another operation holds the VM or its backups: the message names it',
 	unfinished: 'an earlier operation was interrupted: finish it first (the hint says how)',
 	'stopped-part-way': 'this operation stopped part way: the hint says how to finish or undo it',
@@ -34,7 +35,14 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 const CODE_OF_KIND: Record<ErrorKind, ErrorCode> = {
-	usage: 'usage', input: 'input', 'not-found': 'not-found', refused: 'refused', locked: 'busy', interrupted: 'unfinished', tool: 'tool-missing', failed: 'failed',
+	usage: 'usage',
+	input: 'input',
+	'not-found': 'not-found',
+	refused: 'refused',
+	locked: 'busy',
+	interrupted: 'unfinished',
+	tool: 'tool-missing',
+	failed: 'failed',
 };
 
 export class SnapdeckError extends Error {
@@ -54,9 +62,20 @@ export class SnapdeckError extends Error {
 }
 
 /** Any thrown value as an operator sees it: the one place that turns `unknown` into words and a code. */
-export function describeError(error: unknown): {kind: ErrorKind; code: ErrorCode; message: string; hint: string | undefined} {
-	if (error instanceof SnapdeckError) return {kind: error.kind, code: error.code, message: error.message, hint: error.hint};
-	return {kind: 'failed', code: 'failed', message: error instanceof Error ? error.message : String(error), hint: undefined};
+export function describeError(error: unknown): {
+	kind: ErrorKind;
+	code: ErrorCode;
+	message: string;
+	hint: string | undefined;
+} {
+	if (error instanceof SnapdeckError)
+		return {kind: error.kind, code: error.code, message: error.message, hint: error.hint};
+	return {
+		kind: 'failed',
+		code: 'failed',
+		message: error instanceof Error ? error.message : String(error),
+		hint: undefined,
+	};
 }
 
 /** The message of any thrown value. */
@@ -64,7 +83,8 @@ export const errorMessage = (error: unknown) => describeError(error).message;
 
 /** Marks an error from a step that is atomic: it failed as a whole and changed nothing. */
 export const changedNothing = <E extends Error>(error: E): E => Object.assign(error, {changedNothing: true});
-export const isChangedNothing = (error: unknown) => (error as {changedNothing?: boolean} | null)?.changedNothing === true;
+export const isChangedNothing = (error: unknown) =>
+	(error as {changedNothing?: boolean} | null)?.changedNothing === true;
 
 export const exitCodeFor = (error: unknown): 1 | 2 =>
 	error instanceof SnapdeckError && (error.kind === 'usage' || error.kind === 'input' || error.kind === 'not-found')

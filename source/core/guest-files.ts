@@ -6,7 +6,8 @@
  */
 
 /** What kind of entry it is: the kinds of lstat's st_mode. */
-export type GuestEntryType = 'file' | 'directory' | 'link' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
+export type GuestEntryType =
+	'file' | 'directory' | 'link' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
 
 /** A file, folder or other entry in a guest filesystem. */
 export interface GuestEntry {
@@ -44,11 +45,20 @@ export const entryType = (stMode: number): GuestEntryType => TYPES[stMode & S_IF
 /** st_mode as `ls -l` shows it, setuid, setgid and sticky bits included (s/S, t/T). */
 export function modeString(stMode: number): string {
 	const bit = (mask: number, letter: string) => (stMode & mask ? letter : '-');
-	const special = (execute: number, flag: number, on: string) => (stMode & flag ? (stMode & execute ? on : on.toUpperCase()) : bit(execute, 'x'));
-	return (TYPES[stMode & S_IFMT]?.letter ?? '?')
-		+ bit(0o400, 'r') + bit(0o200, 'w') + special(0o100, 0o4000, 's')
-		+ bit(0o040, 'r') + bit(0o020, 'w') + special(0o010, 0o2000, 's')
-		+ bit(0o004, 'r') + bit(0o002, 'w') + special(0o001, 0o1000, 't');
+	const special = (execute: number, flag: number, on: string) =>
+		stMode & flag ? (stMode & execute ? on : on.toUpperCase()) : bit(execute, 'x');
+	return (
+		(TYPES[stMode & S_IFMT]?.letter ?? '?') +
+		bit(0o400, 'r') +
+		bit(0o200, 'w') +
+		special(0o100, 0o4000, 's') +
+		bit(0o040, 'r') +
+		bit(0o020, 'w') +
+		special(0o010, 0o2000, 's') +
+		bit(0o004, 'r') +
+		bit(0o002, 'w') +
+		special(0o001, 0o1000, 't')
+	);
 }
 
 /** Linux's st_rdev as `major,minor` (glibc's gnu_dev_major/minor). */
@@ -72,7 +82,11 @@ export const dataMode = (mode: number) => (mode & SPECIAL ? mode & 0o777 & ~GROU
 
 /** The bits a copy leaves out, in words (empty when there are none). */
 export function droppedBits(mode: number): string[] {
-	const special = [[0o4000, 'setuid'], [0o2000, 'setgid'], [0o1000, 'sticky']].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
+	const special = [
+		[0o4000, 'setuid'],
+		[0o2000, 'setgid'],
+		[0o1000, 'sticky'],
+	].flatMap(([mask, name]) => (mode & (mask as number) ? [name as string] : []));
 	return special.length > 0 && mode & GROUP_OTHER_WRITE ? [...special, 'group and other write'] : special;
 }
 

@@ -17,7 +17,16 @@ const NAMED: Readonly<Record<string, string>> = {'\n': '\\n', '\r': '\\r', '\t':
 const strict = new TextDecoder('utf-8', {fatal: true});
 
 /** How many bytes the UTF-8 sequence a lead byte starts takes (0: it starts none). */
-const sequenceLength = (lead: number) => (lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0);
+const sequenceLength = (lead: number) =>
+	lead < 0x80
+		? 1
+		: lead >= 0xc2 && lead <= 0xdf
+			? 2
+			: lead >= 0xe0 && lead <= 0xef
+				? 3
+				: lead >= 0xf0 && lead <= 0xf4
+					? 4
+					: 0;
 
 /** The character at `at`, where a well-formed UTF-8 sequence starts there. */
 function characterAt(bytes: Uint8Array, at: number): string | null {
@@ -43,7 +52,9 @@ export function escapeName(bytes: Uint8Array): string {
 			continue;
 		}
 		const code = character.codePointAt(0)!;
-		text += !ESCAPED.test(character) ? character : NAMED[character] ?? (code < 0x80 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`);
+		text += !ESCAPED.test(character)
+			? character
+			: (NAMED[character] ?? (code < 0x80 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`));
 		at += Buffer.byteLength(character);
 	}
 	return text;
@@ -60,8 +71,14 @@ export function unescapeName(text: string): Buffer {
 		const [whole, byte, code, letter] = match;
 		if (byte !== undefined) parts.push(Buffer.from([Number.parseInt(byte, 16)]));
 		else if (code !== undefined) parts.push(Buffer.from(String.fromCharCode(Number.parseInt(code, 16)), 'utf8'));
-		else if (letter !== undefined) parts.push(Buffer.from(({n: '\n', r: '\r', t: '\t', '\\': '\\'} as Record<string, string>)[letter]!));
-		else throw new SnapdeckError('usage', `'${text}': a backslash in a guest path begins an escape (\\\\, \\n, \\r, \\t, \\xHH or \\uHHHH), as names are listed`, 'write a backslash itself as \\\\');
+		else if (letter !== undefined)
+			parts.push(Buffer.from(({n: '\n', r: '\r', t: '\t', '\\': '\\'} as Record<string, string>)[letter]!));
+		else
+			throw new SnapdeckError(
+				'usage',
+				`'${text}': a backslash in a guest path begins an escape (\\\\, \\n, \\r, \\t, \\xHH or \\uHHHH), as names are listed`,
+				'write a backslash itself as \\\\',
+			);
 		from = match.index + whole.length;
 	}
 	parts.push(Buffer.from(text.slice(from), 'utf8'));

@@ -23,7 +23,13 @@ export interface Finding {
 }
 
 export type FindingFacts = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
-type Add = (rule: string, severity: Finding['severity'], message: string, fix?: Finding['fix'], facts?: FindingFacts) => void;
+type Add = (
+	rule: string,
+	severity: Finding['severity'],
+	message: string,
+	fix?: Finding['fix'],
+	facts?: FindingFacts,
+) => void;
 const seconds = (milliseconds: number) => Math.round(milliseconds / 1000);
 
 /** Everything the rules look at for one VM; gathered by the service, judged here without I/O. */
@@ -38,11 +44,21 @@ export interface VmFacts {
 	/** Inconsistencies that block nothing: overlays no snapshot knows, metadata that names another image. */
 	readonly findings: readonly string[];
 	/** `qemu-img check` of each image that reported something. */
-	readonly checks: ReadonlyArray<{readonly file: string; readonly errors: number; readonly corruptions: number; readonly leaks: number}>;
+	readonly checks: ReadonlyArray<{
+		readonly file: string;
+		readonly errors: number;
+		readonly corruptions: number;
+		readonly leaks: number;
+	}>;
 	/** An operation a crash or cancel left unfinished. */
 	readonly pending: string | null;
 	/** The instant restore the VM is still in (its disks read a backup point in a repository); `active` while a job streams it. */
-	readonly instant?: {readonly point: string; readonly repository: string; readonly active: boolean; readonly present: boolean} | null;
+	readonly instant?: {
+		readonly point: string;
+		readonly repository: string;
+		readonly active: boolean;
+		readonly present: boolean;
+	} | null;
 	/** Jobs on its backups that a kill left (a backup, a restore, a copy), or records not snapdeck's; half done when the operator must act. */
 	readonly leftJobs?: ReadonlyArray<{readonly text: string; readonly halfDone: boolean}>;
 	/** The VM's backup points, oldest first (empty without a repository). */
@@ -58,7 +74,12 @@ export interface VmFacts {
 	/** Internal snapshots inside the VM's images that no snapshot metadata names (left by an earlier merge or tool). */
 	readonly orphanedInternal?: ReadonlyArray<{readonly file: string; readonly name: string}>;
 	/** What this host knows of the VM's copies to its policy's off-site target (by target name). */
-	readonly offsite?: ReadonlyArray<{readonly name: string | null; readonly repository?: string; readonly lastCopy: {readonly at: string; readonly point: string} | null; readonly lastCheck: {readonly at: string; readonly ok: boolean; readonly message: string} | null}>;
+	readonly offsite?: ReadonlyArray<{
+		readonly name: string | null;
+		readonly repository?: string;
+		readonly lastCopy: {readonly at: string; readonly point: string} | null;
+		readonly lastCheck: {readonly at: string; readonly ok: boolean; readonly message: string} | null;
+	}>;
 }
 
 const ms = (text: string) => parseDuration(text)!;
@@ -86,7 +107,8 @@ interface PointsContext extends RuleContext {
 export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Finding[] {
 	const {vm} = facts;
 	const out: Finding[] = [];
-	const add: Add = (rule, severity, message, fix, facts) => out.push({rule, severity, vm, message, ...(fix ? {fix} : {}), ...(facts ? {facts} : {})});
+	const add: Add = (rule, severity, message, fix, facts) =>
+		out.push({rule, severity, vm, message, ...(fix ? {fix} : {}), ...(facts ? {facts} : {})});
 	if (facts.unreadable) {
 		add('vm-unreadable', 'critical', `${vm} cannot be read: ${facts.unreadable}`);
 		return out;
@@ -99,31 +121,90 @@ export function evaluateHealth(facts: VmFacts, policy: Policy, now: Date): Findi
 
 /** What a crash, a kill or a stopped instant restore left unfinished. */
 function unfinishedRules({facts, vm, add}: RuleContext) {
-	if (facts.pending) add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
+	if (facts.pending)
+		add('unfinished-operation', 'critical', `${facts.pending}; run 'snapdeck recover ${vm}'`, 'recover');
 	if (facts.instant && !facts.instant.active) {
 		const {point, repository} = facts.instant;
-		if (facts.instant.present) add('instant-unfinished', 'warning', `${vm} still reads point ${point} from ${repository}: its instant restore did not finish (the stream or the VM was stopped), and prune leaves that point alone until it does; run 'snapdeck recover ${vm}' to copy the rest in (offline, without starting it, where it is stopped)`, 'recover', {point, repository, present: true});
-		else add('instant-unfinished', 'critical', `${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`, 'recover', {point, repository, present: false});
+		if (facts.instant.present)
+			add(
+				'instant-unfinished',
+				'warning',
+				`${vm} still reads point ${point} from ${repository}: its instant restore did not finish (the stream or the VM was stopped), and prune leaves that point alone until it does; run 'snapdeck recover ${vm}' to copy the rest in (offline, without starting it, where it is stopped)`,
+				'recover',
+				{point, repository, present: true},
+			);
+		else
+			add(
+				'instant-unfinished',
+				'critical',
+				`${vm}'s disks read point ${point} from ${repository}, which is gone: what it had not copied in is lost unless that folder comes back; put it back, then run 'snapdeck recover ${vm}'`,
+				'recover',
+				{point, repository, present: false},
+			);
 	}
-	for (const left of facts.leftJobs ?? []) add('unfinished-job', left.halfDone ? 'critical' : 'warning', `${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`, 'recover', {halfDone: left.halfDone});
+	for (const left of facts.leftJobs ?? [])
+		add(
+			'unfinished-job',
+			left.halfDone ? 'critical' : 'warning',
+			`${left.text}; run 'snapdeck recover ${vm}'${left.halfDone ? ' once that is done' : ' to remove what it left'}`,
+			'recover',
+			{halfDone: left.halfDone},
+		);
 }
 
 /** The images and their chains: broken, inconsistent, corrupt, leaking, too deep, or carrying what nothing needs. */
 function imageRules({facts, policy, vm, add}: RuleContext) {
-	for (const problem of facts.problems) add('broken-chain', 'critical', `${problem}; restore the missing or damaged image from a backup, or fix the metadata`);
+	for (const problem of facts.problems)
+		add(
+			'broken-chain',
+			'critical',
+			`${problem}; restore the missing or damaged image from a backup, or fix the metadata`,
+		);
 	for (const finding of facts.findings) add('inconsistent-metadata', 'warning', finding);
 	for (const orphan of facts.orphanedInternal ?? []) {
-		add('orphaned-internal-snapshot', 'warning', `${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`, undefined, {file: orphan.file, snapshot: orphan.name});
+		add(
+			'orphaned-internal-snapshot',
+			'warning',
+			`${orphan.file} holds an internal snapshot '${orphan.name}' that no snapshot of ${vm} names (left by an earlier merge or another tool): it takes space, and nothing can revert to it; inspect it with 'qemu-img snapshot -l', then delete it`,
+			undefined,
+			{file: orphan.file, snapshot: orphan.name},
+		);
 	}
 	for (const stale of facts.staleBitmaps ?? []) {
-		add('stale-checkpoint', 'warning', `${vm} carries ${stale.name}, a change-tracking bitmap (a libvirt checkpoint) of snapdeck's that no backup needs: ${stale.why}. It costs every write, and other checkpoint-based backup tools (virtnbdbackup) refuse to run beside it: 'snapdeck checkpoints ${vm} --prune' removes it`, undefined, {checkpoint: stale.name});
+		add(
+			'stale-checkpoint',
+			'warning',
+			`${vm} carries ${stale.name}, a change-tracking bitmap (a libvirt checkpoint) of snapdeck's that no backup needs: ${stale.why}. It costs every write, and other checkpoint-based backup tools (virtnbdbackup) refuse to run beside it: 'snapdeck checkpoints ${vm} --prune' removes it`,
+			undefined,
+			{checkpoint: stale.name},
+		);
 	}
 	for (const check of facts.checks) {
-		if (check.corruptions > 0 || check.errors > 0) add('image-corrupt', 'critical', `${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`, undefined, {file: check.file, corruptions: check.corruptions, errors: check.errors});
-		else if (check.leaks > 0) add('image-leaks', 'warning', `${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`, undefined, {file: check.file, leaks: check.leaks});
+		if (check.corruptions > 0 || check.errors > 0)
+			add(
+				'image-corrupt',
+				'critical',
+				`${check.file} fails qemu-img check (${check.corruptions} corruptions, ${check.errors} errors): copy it away, then repair it with 'qemu-img check -r all' or restore it from a backup`,
+				undefined,
+				{file: check.file, corruptions: check.corruptions, errors: check.errors},
+			);
+		else if (check.leaks > 0)
+			add(
+				'image-leaks',
+				'warning',
+				`${check.file} has ${check.leaks} leaked clusters (space lost, no data): 'qemu-img check -r leaks' while the VM is stopped reclaims them`,
+				undefined,
+				{file: check.file, leaks: check.leaks},
+			);
 	}
 	if (facts.chainDepth > policy.maxChainDepth) {
-		add('chain-depth', facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning', `a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`, 'merge', {depth: facts.chainDepth, allowed: policy.maxChainDepth, policy: policy.name});
+		add(
+			'chain-depth',
+			facts.chainDepth > 2 * policy.maxChainDepth ? 'critical' : 'warning',
+			`a disk's backing chain is ${facts.chainDepth} images deep (policy '${policy.name}' allows ${policy.maxChainDepth}): merge old snapshots`,
+			'merge',
+			{depth: facts.chainDepth, allowed: policy.maxChainDepth, policy: policy.name},
+		);
 	}
 }
 
@@ -131,9 +212,26 @@ function imageRules({facts, policy, vm, add}: RuleContext) {
 function snapshotRules({facts, policy, now, vm, add}: RuleContext) {
 	for (const snapshot of facts.snapshots) {
 		const age = ago(now, snapshot.createdAt);
-		if (age > ms(policy.snapshots.maxAge)) add('snapshot-age', 'warning', `snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`, 'merge', {snapshot: snapshot.name, ageSeconds: seconds(age), maxAgeSeconds: seconds(ms(policy.snapshots.maxAge)), policy: policy.name});
+		if (age > ms(policy.snapshots.maxAge))
+			add(
+				'snapshot-age',
+				'warning',
+				`snapshot '${snapshot.name}' is ${formatDuration(age)} old (policy '${policy.name}': ${policy.snapshots.maxAge}); a snapshot is not a backup: merge it, and back up`,
+				'merge',
+				{
+					snapshot: snapshot.name,
+					ageSeconds: seconds(age),
+					maxAgeSeconds: seconds(ms(policy.snapshots.maxAge)),
+					policy: policy.name,
+				},
+			);
 	}
-	if (policy.snapshots.quiesce && !facts.canQuiesce) add('quiesce-unavailable', 'critical', `policy '${policy.name}' wants quiesced snapshots, and no guest agent answers in ${vm}`);
+	if (policy.snapshots.quiesce && !facts.canQuiesce)
+		add(
+			'quiesce-unavailable',
+			'critical',
+			`policy '${policy.name}' wants quiesced snapshots, and no guest agent answers in ${vm}`,
+		);
 }
 
 /** The backups: one recent enough, then what the newest points say of verification, boot tests, audits and the next backup. */
@@ -143,11 +241,24 @@ function backupRules(context: RuleContext) {
 	const newest = complete.at(-1);
 	const rpo = policy.backups.rpo === undefined ? null : ms(policy.backups.rpo);
 	if (!newest) {
-		add('backup-missing', rpo === null ? 'warning' : 'critical', `${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`, 'backup', {rpoSeconds: rpo === null ? null : seconds(rpo), policy: policy.name});
+		add(
+			'backup-missing',
+			rpo === null ? 'warning' : 'critical',
+			`${vm} has no backup${rpo === null ? '' : ` (policy '${policy.name}' wants one at most ${policy.backups.rpo} old)`}: snapshots are not backups`,
+			'backup',
+			{rpoSeconds: rpo === null ? null : seconds(rpo), policy: policy.name},
+		);
 		return;
 	}
 	const age = ago(now, newest.createdAt);
-	if (rpo !== null && age > rpo) add('backup-age', age > 2 * rpo ? 'critical' : 'warning', `the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`, 'backup', {point: newest.id, ageSeconds: seconds(age), rpoSeconds: seconds(rpo), policy: policy.name});
+	if (rpo !== null && age > rpo)
+		add(
+			'backup-age',
+			age > 2 * rpo ? 'critical' : 'warning',
+			`the newest backup of ${vm} is ${formatDuration(age)} old (RPO ${policy.backups.rpo})`,
+			'backup',
+			{point: newest.id, ageSeconds: seconds(age), rpoSeconds: seconds(rpo), policy: policy.name},
+		);
 	const points: PointsContext = {...context, complete, newest};
 	verifyRules(points);
 	// Boot tests are asked for by the policy (a VM must be bootable from its vm.json for them).
@@ -159,17 +270,60 @@ function backupRules(context: RuleContext) {
 /** The newest verification: failed, never made, or too long ago. */
 function verifyRules({policy, now, vm, add, complete, newest}: PointsContext) {
 	const verified = [...complete].reverse().find(point => point.verified !== null);
-	if (newest.verified && !newest.verified.ok) add('verify-failed', 'critical', `the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`, 'verify', {point: newest.id, verifiedAt: newest.verified.at});
+	if (newest.verified && !newest.verified.ok)
+		add(
+			'verify-failed',
+			'critical',
+			`the newest backup of ${vm} (${newest.id}) failed verification: ${newest.verified.message}`,
+			'verify',
+			{point: newest.id, verifiedAt: newest.verified.at},
+		);
 	else if (!verified) add('verify-missing', 'warning', `no backup of ${vm} was ever verified`, 'verify');
-	else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery)) add('verify-age', 'warning', `the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`, 'verify', {point: verified.id, ageSeconds: seconds(ago(now, verified.verified!.at)), everySeconds: seconds(ms(policy.backups.verifyEvery)), policy: policy.name});
+	else if (ago(now, verified.verified!.at) > ms(policy.backups.verifyEvery))
+		add(
+			'verify-age',
+			'warning',
+			`the last verification of ${vm}'s backups was ${formatDuration(ago(now, verified.verified!.at))} ago (policy '${policy.name}': every ${policy.backups.verifyEvery})`,
+			'verify',
+			{
+				point: verified.id,
+				ageSeconds: seconds(ago(now, verified.verified!.at)),
+				everySeconds: seconds(ms(policy.backups.verifyEvery)),
+				policy: policy.name,
+			},
+		);
 }
 
 /** The newest boot test: failed, never made, or too long ago. */
 function bootRules({policy, now, vm, add, complete, newest}: PointsContext, boot: NonNullable<Policy['boot']>) {
 	const booted = [...complete].reverse().find(point => point.boot !== null);
-	if (newest.boot && !newest.boot.ok) add('boot-failed', 'critical', `the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`, undefined, {point: newest.id, console: newest.boot.console});
-	else if (!booted) add('boot-missing', 'warning', `no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`);
-	else if (ago(now, booted.boot!.at) > ms(boot.every)) add('boot-age', 'warning', `the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${boot.every}): snapdeck verify ${vm} --boot`, undefined, {point: booted.id, ageSeconds: seconds(ago(now, booted.boot!.at)), everySeconds: seconds(ms(boot.every)), policy: policy.name});
+	if (newest.boot && !newest.boot.ok)
+		add(
+			'boot-failed',
+			'critical',
+			`the newest backup of ${vm} (${newest.id}) did not boot: ${newest.boot.message}; see ${newest.boot.console} in its repository folder`,
+			undefined,
+			{point: newest.id, console: newest.boot.console},
+		);
+	else if (!booted)
+		add(
+			'boot-missing',
+			'warning',
+			`no backup of ${vm} was ever boot-tested (policy '${policy.name}' asks for it): snapdeck verify ${vm} --boot`,
+		);
+	else if (ago(now, booted.boot!.at) > ms(boot.every))
+		add(
+			'boot-age',
+			'warning',
+			`the last boot test of ${vm}'s backups was ${formatDuration(ago(now, booted.boot!.at))} ago (policy '${policy.name}': every ${boot.every}): snapdeck verify ${vm} --boot`,
+			undefined,
+			{
+				point: booted.id,
+				ageSeconds: seconds(ago(now, booted.boot!.at)),
+				everySeconds: seconds(ms(boot.every)),
+				policy: policy.name,
+			},
+		);
 }
 
 /**
@@ -182,40 +336,121 @@ function auditRules({policy, now, vm, add, complete}: PointsContext) {
 	const last = audited.at(-1);
 	if (last && !last.audit!.ok) {
 		const disks = last.audit!.disks.filter(disk => !disk.ok).map(disk => disk.disk);
-		add('audit-failed', 'critical', `the audit of backup ${last.id} of ${vm} (${last.audit!.at}) found ${disks.join(', ')} not reading as the backup: writes its dirty bitmap missed; the next backup is a full, and an audit of it clears this ('snapdeck backup ${vm} --audit')`, 'backup', {point: last.id, auditedAt: last.audit!.at, disks});
+		add(
+			'audit-failed',
+			'critical',
+			`the audit of backup ${last.id} of ${vm} (${last.audit!.at}) found ${disks.join(', ')} not reading as the backup: writes its dirty bitmap missed; the next backup is a full, and an audit of it clears this ('snapdeck backup ${vm} --audit')`,
+			'backup',
+			{point: last.id, auditedAt: last.audit!.at, disks},
+		);
 	}
 	if (!policy.audit) return;
 	const passed = audited.filter(point => point.audit!.ok).at(-1);
-	if (!passed) add('audit-age', 'warning', `no backup of ${vm} was ever audited (policy '${policy.name}' asks for one every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup', {ageSeconds: null, everySeconds: seconds(ms(policy.audit.every)), policy: policy.name});
-	else if (ago(now, passed.audit!.at) > ms(policy.audit.every)) add('audit-age', 'warning', `the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`, 'backup', {point: passed.id, ageSeconds: seconds(ago(now, passed.audit!.at)), everySeconds: seconds(ms(policy.audit.every)), policy: policy.name});
+	if (!passed)
+		add(
+			'audit-age',
+			'warning',
+			`no backup of ${vm} was ever audited (policy '${policy.name}' asks for one every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`,
+			'backup',
+			{ageSeconds: null, everySeconds: seconds(ms(policy.audit.every)), policy: policy.name},
+		);
+	else if (ago(now, passed.audit!.at) > ms(policy.audit.every))
+		add(
+			'audit-age',
+			'warning',
+			`the last passing audit of ${vm}'s backups was ${formatDuration(ago(now, passed.audit!.at))} ago (policy '${policy.name}': every ${policy.audit.every}): 'snapdeck backup ${vm} --audit'`,
+			'backup',
+			{
+				point: passed.id,
+				ageSeconds: seconds(ago(now, passed.audit!.at)),
+				everySeconds: seconds(ms(policy.audit.every)),
+				policy: policy.name,
+			},
+		);
 }
 
 /** What the next backup will meet: disks that lost the newest point's bitmap (it will be a full), and too little room for a full. */
 function nextBackupRules({facts, vm, add, complete, newest}: PointsContext) {
 	if (facts.bitmaps && newest.bitmap !== null) {
-		const lacking = Object.entries(facts.bitmaps).filter(([, names]) => !names.includes(newest.bitmap!)).map(([disk]) => disk);
-		if (lacking.length > 0) add('bitmap-missing', 'warning', `${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`, 'backup', {point: newest.id, disks: lacking});
+		const lacking = Object.entries(facts.bitmaps)
+			.filter(([, names]) => !names.includes(newest.bitmap!))
+			.map(([disk]) => disk);
+		if (lacking.length > 0)
+			add(
+				'bitmap-missing',
+				'warning',
+				`${lacking.join(', ')} of ${vm} no longer carr${lacking.length === 1 ? 'ies' : 'y'} the dirty bitmap of backup ${newest.id} (a snapshot or revert since): the next backup will be a full`,
+				'backup',
+				{point: newest.id, disks: lacking},
+			);
 	}
 	if (facts.repositoryFree !== null) {
 		const full = [...complete].reverse().find(point => point.kind === 'full') ?? newest;
 		const need = full.files.reduce((sum, file) => sum + file.size, 0);
-		if (facts.repositoryFree < need) add('repository-space', facts.repositoryFree < need / 4 ? 'critical' : 'warning', `the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`, undefined, {freeBytes: facts.repositoryFree, needBytes: need});
+		if (facts.repositoryFree < need)
+			add(
+				'repository-space',
+				facts.repositoryFree < need / 4 ? 'critical' : 'warning',
+				`the repository has ${formatBytes(facts.repositoryFree)} free, and a full backup of ${vm} takes about ${formatBytes(need)}: prune old points or add space`,
+				undefined,
+				{freeBytes: facts.repositoryFree, needBytes: need},
+			);
 	}
 }
 
 /** A policy's off-site copies: one recent enough on its target, and the target checked recently and found good. */
 function offsiteRules({facts, policy, now, vm, add}: RuleContext, offsite: NonNullable<Policy['offsite']>) {
-	const record = facts.offsite?.find(candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate));
+	const record = facts.offsite?.find(
+		candidate => candidate.name === offsite.target || isRecordOf(offsite.target)(candidate),
+	);
 	const limit = ms(offsite.maxAge);
 	if (!record?.lastCopy) {
-		if (facts.points.some(point => point.state === 'complete')) add('offsite-missing', 'warning', `no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy', {target: offsite.target, policy: policy.name});
+		if (facts.points.some(point => point.state === 'complete'))
+			add(
+				'offsite-missing',
+				'warning',
+				`no backup of ${vm} was copied to off-site target '${offsite.target}' from this host (policy '${policy.name}'): 'snapdeck copy ${vm} --target ${offsite.target}'`,
+				'copy',
+				{target: offsite.target, policy: policy.name},
+			);
 		return;
 	}
 	const age = ago(now, record.lastCopy.at);
-	if (age > limit) add('offsite-age', age > 2 * limit ? 'critical' : 'warning', `the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --target ${offsite.target}'`, 'copy', {target: offsite.target, point: record.lastCopy.point, ageSeconds: seconds(age), maxAgeSeconds: seconds(limit), policy: policy.name});
-	if (record.lastCheck && !record.lastCheck.ok) add('offsite-check-failed', 'critical', `the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`, undefined, {target: offsite.target, checkedAt: record.lastCheck.at});
+	if (age > limit)
+		add(
+			'offsite-age',
+			age > 2 * limit ? 'critical' : 'warning',
+			`the newest copy of ${vm} on '${offsite.target}' is ${formatDuration(age)} old (policy '${policy.name}': ${offsite.maxAge}): 'snapdeck copy ${vm} --target ${offsite.target}'`,
+			'copy',
+			{
+				target: offsite.target,
+				point: record.lastCopy.point,
+				ageSeconds: seconds(age),
+				maxAgeSeconds: seconds(limit),
+				policy: policy.name,
+			},
+		);
+	if (record.lastCheck && !record.lastCheck.ok)
+		add(
+			'offsite-check-failed',
+			'critical',
+			`the last check of '${offsite.target}' (${record.lastCheck.at}) failed: ${record.lastCheck.message}; copy ${vm} there again, or to another target, and repair or replace it`,
+			undefined,
+			{target: offsite.target, checkedAt: record.lastCheck.at},
+		);
 	else if (!record.lastCheck || ago(now, record.lastCheck.at) > ms(offsite.checkEvery)) {
-		add('offsite-check-age', 'warning', `${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`, undefined, {target: offsite.target, ageSeconds: record.lastCheck ? seconds(ago(now, record.lastCheck.at)) : null, everySeconds: seconds(ms(offsite.checkEvery)), policy: policy.name});
+		add(
+			'offsite-check-age',
+			'warning',
+			`${record.lastCheck ? `the last check of '${offsite.target}' was ${formatDuration(ago(now, record.lastCheck.at))} ago` : `'${offsite.target}' was never checked from this host`} (policy '${policy.name}': every ${offsite.checkEvery}): 'snapdeck verify ${vm} --from ${offsite.target}'`,
+			undefined,
+			{
+				target: offsite.target,
+				ageSeconds: record.lastCheck ? seconds(ago(now, record.lastCheck.at)) : null,
+				everySeconds: seconds(ms(offsite.checkEvery)),
+				policy: policy.name,
+			},
+		);
 	}
 }
 
@@ -224,4 +459,5 @@ export const worstOf = (findings: readonly Finding[]): Severity =>
 	findings.some(finding => finding.severity === 'critical') ? 'critical' : findings.length > 0 ? 'warning' : 'ok';
 
 /** The Nagios/Icinga convention: 0 ok, 1 warning, 2 critical. */
-export const healthExitCode = (severity: Severity): 0 | 1 | 2 => (severity === 'critical' ? 2 : severity === 'warning' ? 1 : 0);
+export const healthExitCode = (severity: Severity): 0 | 1 | 2 =>
+	severity === 'critical' ? 2 : severity === 'warning' ? 1 : 0;

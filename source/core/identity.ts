@@ -20,7 +20,9 @@ export const sameVm = (a: VmIdentity, b: VmIdentity) => a.host === b.host && a.u
 
 /** "web1 on host1 (uuid 1b4e28ba-...)". */
 export const describeVm = (vm: string, identity: VmIdentity | null | undefined) =>
-	identity ? `${vm} on ${identity.hostName} (uuid ${identity.uuid})` : `${vm} (of no recorded host: backed up by an older snapdeck)`;
+	identity
+		? `${vm} on ${identity.hostName} (uuid ${identity.uuid})`
+		: `${vm} (of no recorded host: backed up by an older snapdeck)`;
 
 /** FNV-1a, 64 bits: a short stable tag, not a secret (the manifest says whose a folder is; the tag only keeps names apart). */
 function fnv64(text: string): string {

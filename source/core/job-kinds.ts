@@ -36,4 +36,5 @@ export const JOB_KINDS = {
 export type JobKind = keyof typeof JOB_KINDS;
 
 /** Whether `step` is declared for `kind`. */
-export const declaresStep = (kind: JobKind, step: string) => (JOB_KINDS[kind].steps as readonly string[]).includes(step);
+export const declaresStep = (kind: JobKind, step: string) =>
+	(JOB_KINDS[kind].steps as readonly string[]).includes(step);

@@ -6,8 +6,7 @@ import {SnapdeckError} from './errors.js';
  * at most 64 characters. Everything else is refused here, once, before any I/O.
  */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const NAME_RULE =
-	"1-64 characters: letters A-Z a-z, digits, '.', '_' or '-', starting with a letter or digit";
+export const NAME_RULE = "1-64 characters: letters A-Z a-z, digits, '.', '_' or '-', starting with a letter or digit";
 
 export type NameKind = 'VM' | 'snapshot' | 'disk target';
 

@@ -12,17 +12,22 @@ export {maskCredentials} from './credentials.js';
 export const NOTIFY_EVENTS = ['job-failed', 'health-worse', 'health-recovered'] as const;
 export type NotifyEventKind = (typeof NOTIFY_EVENTS)[number] | 'test';
 
-const HttpUrl = z.string().refine(text => {
-	try {
-		const url = new URL(text);
-		return url.protocol === 'http:' || url.protocol === 'https:';
-	} catch {
-		return false;
-	}
-}, {message: 'must be an http:// or https:// URL'});
+const HttpUrl = z.string().refine(
+	text => {
+		try {
+			const url = new URL(text);
+			return url.protocol === 'http:' || url.protocol === 'https:';
+		} catch {
+			return false;
+		}
+	},
+	{message: 'must be an http:// or https:// URL'},
+);
 
 /** An e-mail address for a command notifier's To: header; one line, no header of its own. */
-const MailAddress = z.string().regex(/^[^\s<>@,;:"]+@[^\s<>@,;:"]+$/, {message: 'must be one e-mail address, such as ops@example.org'});
+const MailAddress = z
+	.string()
+	.regex(/^[^\s<>@,;:"]+@[^\s<>@,;:"]+$/, {message: 'must be one e-mail address, such as ops@example.org'});
 
 const common = {
 	/** Which events this notifier is told of; default: all of them. */
@@ -79,7 +84,13 @@ export interface NotifyEvent {
 export type HealthState = Severity | 'unknown';
 const RANK: Record<HealthState, number> = {ok: 0, warning: 1, critical: 2, unknown: 3};
 
-const globToRegExp = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
+const globToRegExp = (pattern: string) =>
+	new RegExp(
+		`^${pattern
+			.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+			.replaceAll('*', '.*')
+			.replaceAll('?', '.')}$`,
+	);
 
 /** Whether a notifier is told of an event: a test always; otherwise its "events" and "vms", where given. */
 export function notifierWants(notifier: Notifier, event: Pick<NotifyEvent, 'kind' | 'vm'>): boolean {
@@ -101,17 +112,27 @@ export function maskUrl(text: string): string {
 		return '***';
 	}
 	const auth = url.username || url.password ? '***@' : '';
-	const query = [...url.searchParams.entries()].map(([key, value]) => (value === '' ? '***' : `${encodeURIComponent(key)}=***`)).join('&');
+	const query = [...url.searchParams.entries()]
+		.map(([key, value]) => (value === '' ? '***' : `${encodeURIComponent(key)}=***`))
+		.join('&');
 	return `${url.protocol}//${auth}${url.host}${url.pathname}${query ? `?${query}` : ''}`;
 }
 
 /** A notifier as output names it, with no secret: the masked URL, or the program alone. */
 export const notifierLabel = (notifier: Notifier): string =>
-	'webhook' in notifier ? `webhook ${maskUrl(notifier.webhook)}` : 'ntfy' in notifier ? `ntfy ${maskUrl(notifier.ntfy)}` : `command ${notifier.command[0]}`;
+	'webhook' in notifier
+		? `webhook ${maskUrl(notifier.webhook)}`
+		: 'ntfy' in notifier
+			? `ntfy ${maskUrl(notifier.ntfy)}`
+			: `command ${notifier.command[0]}`;
 
 /** A notifier as `config show` prints it: its URL masked. */
 export const maskedNotifier = (notifier: Notifier): Notifier =>
-	'webhook' in notifier ? {...notifier, webhook: maskUrl(notifier.webhook)} : 'ntfy' in notifier ? {...notifier, ntfy: maskUrl(notifier.ntfy)} : notifier;
+	'webhook' in notifier
+		? {...notifier, webhook: maskUrl(notifier.webhook)}
+		: 'ntfy' in notifier
+			? {...notifier, ntfy: maskUrl(notifier.ntfy)}
+			: notifier;
 
 /** Text with every secret of a notifier's URL masked (an error message may quote the URL). */
 export function maskSecrets(notifier: Notifier, text: string): string {
@@ -120,7 +141,13 @@ export function maskSecrets(notifier: Notifier, text: string): string {
 	let masked = text.replaceAll(url, maskUrl(url));
 	try {
 		const parsed = new URL(url);
-		const secrets = [parsed.username, parsed.password, decodeURIComponent(parsed.username), decodeURIComponent(parsed.password), ...[...parsed.searchParams.entries()].map(([key, value]) => (value === '' ? key : value))].filter(secret => secret.length >= 3);
+		const secrets = [
+			parsed.username,
+			parsed.password,
+			decodeURIComponent(parsed.username),
+			decodeURIComponent(parsed.password),
+			...[...parsed.searchParams.entries()].map(([key, value]) => (value === '' ? key : value)),
+		].filter(secret => secret.length >= 3);
 		for (const secret of secrets) masked = masked.replaceAll(secret, '***');
 	} catch {
 		// Not a URL: nothing more to find.
@@ -134,11 +161,22 @@ export interface NotifiedState {
 	readonly vms: Readonly<Record<string, Severity>>;
 }
 
-export const NotifiedState = z.object({up: z.boolean(), vms: z.record(z.string(), z.enum(['ok', 'warning', 'critical']))});
+export const NotifiedState = z.object({
+	up: z.boolean(),
+	vms: z.record(z.string(), z.enum(['ok', 'warning', 'critical'])),
+});
 
 /** A health run's verdict on one connection: each VM's health and findings, or why it could not be inspected. */
 export type HealthVerdict =
-	| {readonly up: true; readonly vms: ReadonlyArray<{readonly vm: string; readonly status: Severity; readonly findings: readonly Finding[]}>; readonly complete: boolean}
+	| {
+			readonly up: true;
+			readonly vms: ReadonlyArray<{
+				readonly vm: string;
+				readonly status: Severity;
+				readonly findings: readonly Finding[];
+			}>;
+			readonly complete: boolean;
+	  }
 	| {readonly up: false; readonly error: string};
 
 /** One change since what was last told, and what the state is once it has been told. */
@@ -153,7 +191,8 @@ export interface HealthChange {
 /** What changed between what was told (`told`, null: nothing yet, all taken as well) and the verdict. */
 export function healthChanges(told: NotifiedState | null, verdict: HealthVerdict): HealthChange[] {
 	const before = told ?? {up: true, vms: {}};
-	if (!verdict.up) return before.up ? [{vm: null, previous: 'ok', status: 'unknown', findings: [], error: verdict.error}] : [];
+	if (!verdict.up)
+		return before.up ? [{vm: null, previous: 'ok', status: 'unknown', findings: [], error: verdict.error}] : [];
 	const changes: HealthChange[] = before.up ? [] : [{vm: null, previous: 'unknown', status: 'ok', findings: []}];
 	for (const {vm, status, findings} of verdict.vms) {
 		const previous = before.vms[vm] ?? 'ok';
@@ -178,45 +217,95 @@ export function forgetGone(state: NotifiedState, verdict: HealthVerdict): Notifi
 const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
 
 /** The event that tells a health change. */
-export function healthEvent(change: HealthChange, where: {connection: string; host: string; time: string}): NotifyEvent {
+export function healthEvent(
+	change: HealthChange,
+	where: {connection: string; host: string; time: string},
+): NotifyEvent {
 	const worse = RANK[change.status] > RANK[change.previous];
 	const kind = worse ? 'health-worse' : 'health-recovered';
-	const base = {kind, ...where, vm: change.vm, previous: change.previous, status: change.status, findings: change.findings} as const;
+	const base = {
+		kind,
+		...where,
+		vm: change.vm,
+		previous: change.previous,
+		status: change.status,
+		findings: change.findings,
+	} as const;
 	if (change.vm === null) {
 		return change.status === 'unknown'
-			? {...base, urgency: 'critical', title: oneLine(`snapdeck cannot inspect ${where.connection} on ${where.host}`), text: `snapdeck health on ${where.host} could not inspect ${where.connection} at ${where.time}: ${change.error ?? 'unknown error'}\n\nNothing is known of its VMs until it can again.`}
-			: {...base, urgency: 'info', title: oneLine(`snapdeck can inspect ${where.connection} on ${where.host} again`), text: `snapdeck health on ${where.host} could inspect ${where.connection} again at ${where.time}.`};
+			? {
+					...base,
+					urgency: 'critical',
+					title: oneLine(`snapdeck cannot inspect ${where.connection} on ${where.host}`),
+					text: `snapdeck health on ${where.host} could not inspect ${where.connection} at ${where.time}: ${change.error ?? 'unknown error'}\n\nNothing is known of its VMs until it can again.`,
+				}
+			: {
+					...base,
+					urgency: 'info',
+					title: oneLine(`snapdeck can inspect ${where.connection} on ${where.host} again`),
+					text: `snapdeck health on ${where.host} could inspect ${where.connection} again at ${where.time}.`,
+				};
 	}
 	const lines = change.findings.map(finding => `- ${finding.severity}: ${finding.rule}: ${finding.message}`);
 	return {
 		...base,
 		urgency: !worse ? 'info' : change.status === 'critical' ? 'critical' : 'warning',
 		title: oneLine(`${change.vm} is ${change.status} (was ${change.previous}) on ${where.host}`),
-		text: [`${change.vm} on ${where.connection} (${where.host}) is ${change.status} at ${where.time}, and was ${change.previous}.`, ...(lines.length > 0 ? ['', ...lines] : []), '', `'snapdeck health ${change.vm}' shows it, with what to do.`].join('\n'),
+		text: [
+			`${change.vm} on ${where.connection} (${where.host}) is ${change.status} at ${where.time}, and was ${change.previous}.`,
+			...(lines.length > 0 ? ['', ...lines] : []),
+			'',
+			`'snapdeck health ${change.vm}' shows it, with what to do.`,
+		].join('\n'),
 	};
 }
 
 /** The event that tells a scheduled task that failed; `vm` null: `snapdeck run` itself failed (its connection, its config). */
-export function jobFailedEvent(failure: {vm: string | null; task: string; message: string; actions: readonly string[]}, where: {connection: string; host: string; time: string}): NotifyEvent {
-	const what = failure.vm === null ? `snapdeck run on ${where.connection}` : `The scheduled ${failure.task} task of ${failure.vm} on ${where.connection}`;
+export function jobFailedEvent(
+	failure: {vm: string | null; task: string; message: string; actions: readonly string[]},
+	where: {connection: string; host: string; time: string},
+): NotifyEvent {
+	const what =
+		failure.vm === null
+			? `snapdeck run on ${where.connection}`
+			: `The scheduled ${failure.task} task of ${failure.vm} on ${where.connection}`;
 	return {
-		kind: 'job-failed', ...where, vm: failure.vm, urgency: 'critical', task: failure.task, message: failure.message,
-		title: oneLine(failure.vm === null ? `snapdeck: run failed on ${where.host}` : `snapdeck: ${failure.task} of ${failure.vm} failed on ${where.host}`),
-		text: [`${what} (${where.host}) failed at ${where.time}:`, failure.message,
-			...(failure.actions.length > 0 ? ['', 'Done before it failed:', ...failure.actions.map(action => `- ${action}`)] : []),
-			'', `'snapdeck log${failure.vm === null ? '' : ` ${failure.vm}`}' has the details.`].join('\n'),
+		kind: 'job-failed',
+		...where,
+		vm: failure.vm,
+		urgency: 'critical',
+		task: failure.task,
+		message: failure.message,
+		title: oneLine(
+			failure.vm === null
+				? `snapdeck: run failed on ${where.host}`
+				: `snapdeck: ${failure.task} of ${failure.vm} failed on ${where.host}`,
+		),
+		text: [
+			`${what} (${where.host}) failed at ${where.time}:`,
+			failure.message,
+			...(failure.actions.length > 0
+				? ['', 'Done before it failed:', ...failure.actions.map(action => `- ${action}`)]
+				: []),
+			'',
+			`'snapdeck log${failure.vm === null ? '' : ` ${failure.vm}`}' has the details.`,
+		].join('\n'),
 	};
 }
 
 /** The event `snapdeck notify test` sends. */
 export const testEvent = (where: {connection: string; host: string; time: string}): NotifyEvent => ({
-	kind: 'test', ...where, vm: null, urgency: 'info',
+	kind: 'test',
+	...where,
+	vm: null,
+	urgency: 'info',
 	title: oneLine(`snapdeck on ${where.host}: a test message`),
 	text: `A test message from 'snapdeck notify test' on ${where.host} at ${where.time}: this notifier works.`,
 });
 
 /** ntfy's priority (1 min, 3 default, 5 max) for an event: high for what needs someone, low for a recovery. */
-export const ntfyPriority = (event: NotifyEvent): number => (event.urgency === 'critical' ? 4 : event.urgency === 'warning' || event.kind === 'test' ? 3 : 2);
+export const ntfyPriority = (event: NotifyEvent): number =>
+	event.urgency === 'critical' ? 4 : event.urgency === 'warning' || event.kind === 'test' ? 3 : 2;
 
 /** The message a command notifier reads on stdin: a mail (To: where given, Subject:, a blank line, the text). */
 export function mailMessage(event: NotifyEvent, to: readonly string[] | undefined): string {
@@ -231,8 +320,16 @@ export function mailMessage(event: NotifyEvent, to: readonly string[] | undefine
 
 /** What a webhook receives: the event as JSON. */
 export const webhookBody = (event: NotifyEvent) => ({
-	event: event.kind, connection: event.connection, vm: event.vm, host: event.host, time: event.time, urgency: event.urgency,
-	title: event.title, text: event.text,
-	...(event.status === undefined ? {} : {status: event.status, previous: event.previous ?? null, findings: event.findings ?? []}),
+	event: event.kind,
+	connection: event.connection,
+	vm: event.vm,
+	host: event.host,
+	time: event.time,
+	urgency: event.urgency,
+	title: event.title,
+	text: event.text,
+	...(event.status === undefined
+		? {}
+		: {status: event.status, previous: event.previous ?? null, findings: event.findings ?? []}),
 	...(event.task === undefined ? {} : {task: event.task, message: event.message ?? ''}),
 });

@@ -56,7 +56,10 @@ export function parseListing(text: string): SnapshotListing | Error {
 		if (SnapshotHeader.safeParse(json).success) continue;
 		const node = SnapshotNode.safeParse(json);
 		if (!node.success) return new Error('restic ls answered with a line that is not a file of the snapshot');
-		listing.set(node.data.path, [...(listing.get(node.data.path) ?? []), {type: node.data.type, size: node.data.size ?? null}]);
+		listing.set(node.data.path, [
+			...(listing.get(node.data.path) ?? []),
+			{type: node.data.type, size: node.data.size ?? null},
+		]);
 	}
 	return listing;
 }
@@ -65,8 +68,10 @@ export function parseListing(text: string): SnapshotListing | Error {
 export function manifestEntryProblem(listing: SnapshotListing, short: string): string | null {
 	const found = listing.get('/manifest.json') ?? [];
 	if (found.length === 0) return `its manifest is not in snapshot ${short}`;
-	if (found.length > 1 || found[0]!.type !== 'file') return `snapshot ${short} holds its manifest as a link or device, not a file`;
-	if ((found[0]!.size ?? Infinity) > MANIFEST_LIMIT) return `its manifest is ${found[0]!.size ?? 'an unknown number of'} bytes in snapshot ${short}: no manifest snapdeck writes is that large`;
+	if (found.length > 1 || found[0]!.type !== 'file')
+		return `snapshot ${short} holds its manifest as a link or device, not a file`;
+	if ((found[0]!.size ?? Infinity) > MANIFEST_LIMIT)
+		return `its manifest is ${found[0]!.size ?? 'an unknown number of'} bytes in snapshot ${short}: no manifest snapdeck writes is that large`;
 	return null;
 }
 
@@ -79,7 +84,8 @@ export function parseRemoteManifest(text: string): Manifest | Error {
 		return new Error(`its manifest cannot be read (${errorMessage(error)})`);
 	}
 	const parsed = Manifest.safeParse(json);
-	if (!parsed.success) return new Error(`its manifest is not one snapdeck wrote: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
+	if (!parsed.success)
+		return new Error(`its manifest is not one snapdeck wrote: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
 	const problems = manifestProblems(parsed.data);
 	if (problems.length > 0) return new Error(`its manifest is not one snapdeck wrote: ${problems.join('; ')}`);
 	return parsed.data;
@@ -96,12 +102,27 @@ export function remoteManifestProblems(manifest: Manifest, vm: string, remote: R
 	const chain = new Set(pointChain(manifest, remote.id).map(member => member.id));
 	const problems: string[] = [];
 	const beyond = manifest.points.filter(member => !chain.has(member.id)).map(member => member.id);
-	if (beyond.length > 0) problems.push(`its manifest names points ${beyond.join(', ')} beyond the chain of point ${remote.id}`);
-	if (point.kind !== remote.kind || point.parent !== remote.parent) problems.push(`its tags say ${remote.kind}${remote.parent ? ` on ${remote.parent}` : ''}, its manifest ${point.kind}${point.parent ? ` on ${point.parent}` : ''}`);
+	if (beyond.length > 0)
+		problems.push(`its manifest names points ${beyond.join(', ')} beyond the chain of point ${remote.id}`);
+	if (point.kind !== remote.kind || point.parent !== remote.parent)
+		problems.push(
+			`its tags say ${remote.kind}${remote.parent ? ` on ${remote.parent}` : ''}, its manifest ${point.kind}${point.parent ? ` on ${point.parent}` : ''}`,
+		);
 	const disks = (list: readonly string[]) => [...list].sort().join(',');
-	if (disks(point.files.map(file => file.disk)) !== disks(remote.disks)) problems.push(`its tags name disks ${disks(remote.disks)}, its manifest ${disks(point.files.map(file => file.disk))}`);
-	const others = manifest.points.filter(member => member.identity !== null && manifest.identity !== null && (member.identity.host !== manifest.identity.host || member.identity.uuid !== manifest.identity.uuid));
-	if (others.length > 0) problems.push(`its manifest's points ${others.map(member => member.id).join(', ')} are of another VM than the manifest`);
+	if (disks(point.files.map(file => file.disk)) !== disks(remote.disks))
+		problems.push(
+			`its tags name disks ${disks(remote.disks)}, its manifest ${disks(point.files.map(file => file.disk))}`,
+		);
+	const others = manifest.points.filter(
+		member =>
+			member.identity !== null &&
+			manifest.identity !== null &&
+			(member.identity.host !== manifest.identity.host || member.identity.uuid !== manifest.identity.uuid),
+	);
+	if (others.length > 0)
+		problems.push(
+			`its manifest's points ${others.map(member => member.id).join(', ')} are of another VM than the manifest`,
+		);
 	return problems;
 }
 
@@ -111,7 +132,12 @@ export function remoteManifestProblems(manifest: Manifest, vm: string, remote: R
  */
 export function stagedManifest(manifest: Manifest, id: string): Manifest {
 	const chain = new Set(pointChain(manifest, id).map(member => member.id));
-	return {...manifest, points: manifest.points.filter(member => chain.has(member.id)).map(member => (member.id === id ? member : {...member, archive: null, bootFiles: []}))};
+	return {
+		...manifest,
+		points: manifest.points
+			.filter(member => chain.has(member.id))
+			.map(member => (member.id === id ? member : {...member, archive: null, bootFiles: []})),
+	};
 }
 
 /** Every file a restore of point `id` fetches: its chain's disk files, and its own archive images and boot files. */
@@ -120,7 +146,11 @@ export function namedFiles(manifest: Manifest, id: string): NamedFile[] {
 	const point = chain[0]!;
 	return [
 		...chain.flatMap(member => member.files.map(({file, size, sha256}) => ({file, size, sha256}))),
-		...(point.archive ?? []).map(image => ({file: archiveFile(point.id, image.name), size: image.size, sha256: image.sha256})),
+		...(point.archive ?? []).map(image => ({
+			file: archiveFile(point.id, image.name),
+			size: image.size,
+			sha256: image.sha256,
+		})),
 		...point.bootFiles.map(({file, size, sha256}) => ({file, size, sha256})),
 	];
 }
@@ -136,8 +166,12 @@ export function listingProblems(files: readonly NamedFile[], entries: SnapshotLi
 		if (found.length === 0) return [`${named.file} is not in snapshot ${short}`];
 		if (found.length > 1) return [`${named.file} is in snapshot ${short} ${found.length} times`];
 		const entry = found[0]!;
-		if (entry.type !== 'file') return [`snapshot ${short} holds ${named.file} as a link or device, not a file: it is not restored`];
-		if (entry.size !== named.size) return [`${named.file} is ${entry.size ?? 'an unknown number of'} bytes in snapshot ${short}, and its manifest says ${named.size}`];
+		if (entry.type !== 'file')
+			return [`snapshot ${short} holds ${named.file} as a link or device, not a file: it is not restored`];
+		if (entry.size !== named.size)
+			return [
+				`${named.file} is ${entry.size ?? 'an unknown number of'} bytes in snapshot ${short}, and its manifest says ${named.size}`,
+			];
 		return [];
 	});
 }
@@ -146,7 +180,12 @@ export function listingProblems(files: readonly NamedFile[], entries: SnapshotLi
 function carriedFile(manifest: Manifest, id: string, file: string): boolean {
 	// .snapdeck-job: the marker of the copy job's staging folder (what recover looks for).
 	if (['/manifest.json', '/restore.sh', '/RESTORE.md', '/FORMAT', '/.snapdeck-job'].includes(file)) return true;
-	if (pointChain(manifest, id).some(member => file === `/${kitIndexOf(member.id)}` || file === `/${kitDefinitionOf(member.id, member.definition)}`)) return true;
+	if (
+		pointChain(manifest, id).some(
+			member => file === `/${kitIndexOf(member.id)}` || file === `/${kitDefinitionOf(member.id, member.definition)}`,
+		)
+	)
+		return true;
 	return /^\/receipts\/[\w.-]+\.json$/.test(file) && file.includes(`-${id}-`);
 }
 
@@ -154,22 +193,44 @@ function carriedFile(manifest: Manifest, id: string, file: string): boolean {
  * What a snapshot holds that a copy of point `id` never does: files its manifest does not name,
  * links, devices, a carried file larger than any snapdeck writes. Folders are nothing to restore.
  */
-export function unexpectedEntries(manifest: Manifest, id: string, entries: SnapshotListing, snapshot: string): string[] {
+export function unexpectedEntries(
+	manifest: Manifest,
+	id: string,
+	entries: SnapshotListing,
+	snapshot: string,
+): string[] {
 	const named = new Set(namedFiles(manifest, id).map(file => `/${file.file}`));
 	const extra: string[] = [];
 	for (const [file, found] of entries) {
 		if (named.has(file) || found.every(entry => entry.type === 'dir')) continue;
-		const carried = carriedFile(manifest, id, file) && found.length === 1 && found[0]!.type === 'file' && (found[0]!.size ?? Infinity) <= CARRIED_LIMIT;
-		if (!carried) extra.push(`${file.slice(1)} (${found.map(entry => (entry.type === 'file' ? `${entry.size ?? '?'} bytes` : entry.type)).join(', ')})`);
+		const carried =
+			carriedFile(manifest, id, file) &&
+			found.length === 1 &&
+			found[0]!.type === 'file' &&
+			(found[0]!.size ?? Infinity) <= CARRIED_LIMIT;
+		if (!carried)
+			extra.push(
+				`${file.slice(1)} (${found.map(entry => (entry.type === 'file' ? `${entry.size ?? '?'} bytes` : entry.type)).join(', ')})`,
+			);
 	}
 	if (extra.length === 0) return [];
 	const shown = extra.slice(0, 5).join(', ');
-	return [`snapshot ${snapshot.slice(0, 8)} holds what no copy of point ${id} does: ${shown}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`];
+	return [
+		`snapshot ${snapshot.slice(0, 8)} holds what no copy of point ${id} does: ${shown}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`,
+	];
 }
 
 /** Everything wrong with a snapshot's manifest and listing as a copy of `remote`: none, or what to refuse it for. */
-export function snapshotProblems(manifest: Manifest, vm: string, remote: RemotePoint, entries: SnapshotListing): string[] {
+export function snapshotProblems(
+	manifest: Manifest,
+	vm: string,
+	remote: RemotePoint,
+	entries: SnapshotListing,
+): string[] {
 	const problems = remoteManifestProblems(manifest, vm, remote);
 	if (problems.length > 0) return problems;
-	return [...listingProblems(namedFiles(manifest, remote.id), entries, remote.snapshot), ...unexpectedEntries(manifest, remote.id, entries, remote.snapshot)];
+	return [
+		...listingProblems(namedFiles(manifest, remote.id), entries, remote.snapshot),
+		...unexpectedEntries(manifest, remote.id, entries, remote.snapshot),
+	];
 }

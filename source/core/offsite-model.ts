@@ -35,7 +35,10 @@ export const OFFSITE_TAG = 'snapdeck';
 
 export function offsiteTags(vm: string, point: BackupPoint): string[] {
 	return [
-		OFFSITE_TAG, `vm=${encodeURIComponent(vm)}`, `point=${point.id}`, `kind=${point.kind}`,
+		OFFSITE_TAG,
+		`vm=${encodeURIComponent(vm)}`,
+		`point=${point.id}`,
+		`kind=${point.kind}`,
 		...(point.parent === null ? [] : [`parent=${point.parent}`]),
 		...point.files.map(file => `disk=${encodeURIComponent(file.disk)}`),
 		`compression=${point.compression}`,
@@ -79,37 +82,71 @@ export interface RemotePoint {
 /** The time a point id names ("20261125T121314Z" -> 2026-11-25T12:13:14.000Z). */
 export function pointTime(id: string): string {
 	const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id)!;
-	return new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6]))).toISOString();
+	return new Date(
+		Date.UTC(
+			Number(match[1]),
+			Number(match[2]) - 1,
+			Number(match[3]),
+			Number(match[4]),
+			Number(match[5]),
+			Number(match[6]),
+		),
+	).toISOString();
 }
 
 /**
  * The points of `vm` among a target's snapshots, oldest first; snapshots that are not snapdeck's,
  * not this VM's, or whose tags do not read as a point are left out (and counted).
  */
-export function remotePoints(snapshots: readonly ResticSnapshot[], vm: string): {points: RemotePoint[]; ignored: number} {
+export function remotePoints(
+	snapshots: readonly ResticSnapshot[],
+	vm: string,
+): {points: RemotePoint[]; ignored: number} {
 	const points: RemotePoint[] = [];
 	let ignored = 0;
 	for (const snapshot of snapshots) {
 		const tags = snapshot.tags ?? [];
-		const values = (key: string) => tags.filter(tag => tag.startsWith(`${key}=`)).map(tag => {
-			try {
-				return decodeURIComponent(tag.slice(key.length + 1));
-			} catch {
-				return '';
-			}
-		});
+		const values = (key: string) =>
+			tags
+				.filter(tag => tag.startsWith(`${key}=`))
+				.map(tag => {
+					try {
+						return decodeURIComponent(tag.slice(key.length + 1));
+					} catch {
+						return '';
+					}
+				});
 		const [id] = values('point');
 		const [kind] = values('kind');
 		const parent = values('parent')[0] ?? null;
 		const disks = values('disk');
-		const valid = tags.includes(OFFSITE_TAG) && values('vm').length === 1 && values('vm')[0] === vm && id !== undefined && POINT_ID.test(id)
-			&& (kind === 'full' || kind === 'incremental') && (parent === null || POINT_ID.test(parent)) && (kind === 'full') === (parent === null)
-			&& disks.length > 0 && disks.every(disk => NAME_PATTERN.test(disk));
+		const valid =
+			tags.includes(OFFSITE_TAG) &&
+			values('vm').length === 1 &&
+			values('vm')[0] === vm &&
+			id !== undefined &&
+			POINT_ID.test(id) &&
+			(kind === 'full' || kind === 'incremental') &&
+			(parent === null || POINT_ID.test(parent)) &&
+			(kind === 'full') === (parent === null) &&
+			disks.length > 0 &&
+			disks.every(disk => NAME_PATTERN.test(disk));
 		if (!valid) {
 			ignored++;
 			continue;
 		}
-		points.push({snapshot: snapshot.id, id, kind, parent, disks, createdAt: pointTime(id), copiedAt: snapshot.time, host: snapshot.hostname ?? null, paths: snapshot.paths ?? [], duplicate: false});
+		points.push({
+			snapshot: snapshot.id,
+			id,
+			kind,
+			parent,
+			disks,
+			createdAt: pointTime(id),
+			copiedAt: snapshot.time,
+			host: snapshot.hostname ?? null,
+			paths: snapshot.paths ?? [],
+			duplicate: false,
+		});
 	}
 	points.sort((a, b) => a.id.localeCompare(b.id) || a.copiedAt.localeCompare(b.copiedAt));
 	const claims = new Map<string, number>();
@@ -118,7 +155,11 @@ export function remotePoints(snapshots: readonly ResticSnapshot[], vm: string): 
 }
 
 /** One copy this host made: the point, and the restic snapshot (its whole id) that holds it. */
-export const OffsiteCopy = z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), snapshot: z.string().regex(/^[0-9a-f]{64}$/)});
+export const OffsiteCopy = z.object({
+	at: z.iso.datetime({offset: true}),
+	point: z.string().regex(POINT_ID),
+	snapshot: z.string().regex(/^[0-9a-f]{64}$/),
+});
 export type OffsiteCopy = z.infer<typeof OffsiteCopy>;
 
 /** What this host knows of a VM's copies to one target: kept beside its local backups, read by health. */
@@ -127,8 +168,17 @@ export const OffsiteRecord = z.object({
 	repository: z.string(),
 	/** Its name in the config, where it has one. */
 	name: z.string().nullable(),
-	lastCopy: z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), snapshot: z.string(), uploaded: z.number().int().nonnegative()}).nullable(),
-	lastCheck: z.object({at: z.iso.datetime({offset: true}), ok: z.boolean(), readData: z.string(), message: z.string()}).nullable(),
+	lastCopy: z
+		.object({
+			at: z.iso.datetime({offset: true}),
+			point: z.string().regex(POINT_ID),
+			snapshot: z.string(),
+			uploaded: z.number().int().nonnegative(),
+		})
+		.nullable(),
+	lastCheck: z
+		.object({at: z.iso.datetime({offset: true}), ok: z.boolean(), readData: z.string(), message: z.string()})
+		.nullable(),
 	/**
 	 * Every copy this host made there, of every point (a point copied twice is here twice): what
 	 * tells this host's snapshots from ones someone else added with the target's password.
@@ -139,7 +189,11 @@ export const OffsiteRecord = z.object({
 	 * job's random token) that restic records as the snapshot's path. A copy killed after restic
 	 * made its snapshot is recognised by it, the next time, instead of being made twice.
 	 */
-	pending: z.array(z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), staging: z.string().min(1)})).default([]),
+	pending: z
+		.array(
+			z.object({at: z.iso.datetime({offset: true}), point: z.string().regex(POINT_ID), staging: z.string().min(1)}),
+		)
+		.default([]),
 });
 export type OffsiteRecord = z.infer<typeof OffsiteRecord>;
 

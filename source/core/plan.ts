@@ -11,12 +11,25 @@ export type StepOperation =
 	/** A new qcow2 overlay `file` on top of `backing`. */
 	| {readonly op: 'create-overlay'; readonly disk: string; readonly file: string; readonly backing: string}
 	/** A new internal snapshot `name` inside `file`. */
-	| {readonly op: 'internal-create'; readonly disk: string; readonly file: string; readonly name: string; readonly memory: boolean}
+	| {
+			readonly op: 'internal-create';
+			readonly disk: string;
+			readonly file: string;
+			readonly name: string;
+			readonly memory: boolean;
+	  }
 	/** Makes `file`'s own data the data of its internal snapshot `name` again. */
 	| {readonly op: 'internal-apply'; readonly disk: string; readonly file: string; readonly name: string}
 	| {readonly op: 'internal-delete'; readonly disk: string; readonly file: string; readonly name: string}
 	/** A new image `target` holding what internal snapshot `name` of `source` holds, over `backing`. */
-	| {readonly op: 'copy-internal'; readonly disk: string; readonly source: string; readonly name: string; readonly target: string; readonly backing: string | null}
+	| {
+			readonly op: 'copy-internal';
+			readonly disk: string;
+			readonly source: string;
+			readonly name: string;
+			readonly target: string;
+			readonly backing: string | null;
+	  }
 	/** Copies `top`'s data down into its backing file `base`; `top` itself is left intact. */
 	| {readonly op: 'commit'; readonly disk: string; readonly top: string; readonly base: string}
 	/**
@@ -24,7 +37,13 @@ export type StepOperation =
 	 * backing held that the new one does not (a stream up); without it only the header changes,
 	 * which is right only when both backings read the same.
 	 */
-	| {readonly op: 'rebase'; readonly disk: string; readonly file: string; readonly backing: string | null; readonly copy: boolean}
+	| {
+			readonly op: 'rebase';
+			readonly disk: string;
+			readonly file: string;
+			readonly backing: string | null;
+			readonly copy: boolean;
+	  }
 	| {readonly op: 'delete-image'; readonly disk: string; readonly file: string}
 	/** Stops the running VM (a power-off: what the guest had not written to disk is lost). */
 	| {readonly op: 'stop-vm'}
@@ -81,12 +100,22 @@ export function makePlan(fields: Omit<Plan, 'bytes' | 'space'>): Plan {
 /** Every file a plan touches, for the confirmation dialog and for recovery checks. */
 export function planFiles(plan: Plan): {creates: string[]; writes: string[]; deletes: string[]} {
 	const collect = (pick: (step: Step) => readonly string[]) => [...new Set(plan.steps.flatMap(pick))];
-	return {creates: collect(step => step.creates), writes: collect(step => step.writes), deletes: collect(step => step.deletes)};
+	return {
+		creates: collect(step => step.creates),
+		writes: collect(step => step.writes),
+		deletes: collect(step => step.deletes),
+	};
 }
 
 /** Progress of a running plan, as the UI and `--json` see it. */
 export type PlanEvent =
-	| {readonly type: 'step'; readonly index: number; readonly total: number; readonly summary: string; readonly resumed: boolean}
+	| {
+			readonly type: 'step';
+			readonly index: number;
+			readonly total: number;
+			readonly summary: string;
+			readonly resumed: boolean;
+	  }
 	| {
 			readonly type: 'progress';
 			readonly index: number;
@@ -134,9 +163,14 @@ export function handleStep(handlers: Partial<StepHandlers>, step: Step, context:
 
 /** Every step kind refused with `why` (for an executor that only knows some). */
 export const refuseSteps = <Op extends StepOp>(ops: readonly Op[], why: (op: StepOp) => Error): StepHandlers<Op> =>
-	Object.fromEntries(ops.map(op => [op, async () => {
-		throw why(op);
-	}])) as unknown as StepHandlers<Op>;
+	Object.fromEntries(
+		ops.map(op => [
+			op,
+			async () => {
+				throw why(op);
+			},
+		]),
+	) as unknown as StepHandlers<Op>;
 
 /** A plan that has started and not yet finished, kept on disk so a crash can be resumed. */
 export interface PendingOperation {
@@ -194,8 +228,7 @@ export interface PendingJob {
 
 /** A record in a job store: a job's, with whether its process is gone; or a file that is not a record snapdeck wrote. */
 export type StoredJob =
-	| {readonly record: PendingJob; readonly left: boolean}
-	| {readonly damaged: string; readonly problem: string};
+	{readonly record: PendingJob; readonly left: boolean} | {readonly damaged: string; readonly problem: string};
 
 /** Where the records of the jobs on something (a VM's backups) are kept: one file per job. */
 export interface JobStore {
@@ -205,19 +238,36 @@ export interface JobStore {
 }
 
 /** A job a kill left behind, in words. */
-export const describePendingJob = (vm: string, job: Pick<PendingJob, 'action' | 'subject' | 'startedAt' | 'command' | 'pid' | 'halfDone'>) =>
+export const describePendingJob = (
+	vm: string,
+	job: Pick<PendingJob, 'action' | 'subject' | 'startedAt' | 'command' | 'pid' | 'halfDone'>,
+) =>
 	`a ${job.action}${job.subject === null ? '' : ` of ${job.subject}`} of ${vm} (started ${job.startedAt} by '${job.command}', pid ${job.pid}) did not end${job.halfDone === null ? '' : `: ${job.halfDone}`}`;
 
 /**
  * Whether a plan asks for the VM's name to be typed, not just `y`: it discards data (a revert, a
  * merged snapshot, pruned points) or powers off a running VM.
  */
-export const needsTypedConfirmation = (plan: Plan): boolean => plan.discards.length > 0 || plan.steps.some(step => step.op === 'stop-vm');
+export const needsTypedConfirmation = (plan: Plan): boolean =>
+	plan.discards.length > 0 || plan.steps.some(step => step.op === 'stop-vm');
 
 export interface JournalEntry {
 	readonly time: string;
 	readonly vm: string;
-	readonly action: ActionKind | 'recover' | 'backup' | 'verify' | 'restore' | 'schedule' | 'checkpoints' | 'copy' | 'boot-test' | 'start' | 'stop' | 'extract' | 'adopt';
+	readonly action:
+		| ActionKind
+		| 'recover'
+		| 'backup'
+		| 'verify'
+		| 'restore'
+		| 'schedule'
+		| 'checkpoints'
+		| 'copy'
+		| 'boot-test'
+		| 'start'
+		| 'stop'
+		| 'extract'
+		| 'adopt';
 	readonly snapshot: string;
 	readonly outcome: 'started' | 'done' | 'failed' | 'cancelled';
 	readonly message?: string;
@@ -247,14 +297,18 @@ export interface OperationStore {
 	clearPending(): Promise<void>;
 	appendJournal(entry: JournalEntry): Promise<void>;
 	/** Which repository each tag of this VM's backup bitmaps stands for, kept with the VM's state (see backup/checkpoints.ts). */
-	readonly repositoryTags?: {read(): Promise<Record<string, string>>; remember(tag: string, root: string): Promise<void>};
+	readonly repositoryTags?: {
+		read(): Promise<Record<string, string>>;
+		remember(tag: string, root: string): Promise<void>;
+	};
 }
 
 /** The snapshot a take plan records, as it will be written. */
 export function takenSnapshot(plan: Plan) {
 	if (plan.action !== 'take') return undefined;
 	for (const step of plan.steps) {
-		if (step.op === 'write-definition') return step.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot);
+		if (step.op === 'write-definition')
+			return step.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot);
 	}
 	return undefined;
 }
@@ -264,4 +318,9 @@ export function takenSnapshot(plan: Plan) {
  * service): how the backup layer runs its prune plans without importing the runner; `resume`
  * carries on an interrupted one.
  */
-export type PlanRunner = (plan: Plan, executor: StepExecutor, store: OperationStore, resume?: PendingOperation) => Promise<void>;
+export type PlanRunner = (
+	plan: Plan,
+	executor: StepExecutor,
+	store: OperationStore,
+	resume?: PendingOperation,
+) => Promise<void>;

@@ -69,19 +69,38 @@ export function planTake(state: VmState, request: TakeRequest, stores: SnapshotS
 	}
 	const memory = request.memory ?? false;
 	if (memory && state.run !== 'running') {
-		throw new SnapdeckError('input', `a snapshot with memory saves the RAM of a running VM, and '${definition.name}' is ${state.run}`, 'take a disk snapshot instead (leave out --memory)');
+		throw new SnapdeckError(
+			'input',
+			`a snapshot with memory saves the RAM of a running VM, and '${definition.name}' is ${state.run}`,
+			'take a disk snapshot instead (leave out --memory)',
+		);
 	}
 	const quiesced = request.quiesce ?? false;
-	if (quiesced && memory) throw new SnapdeckError('input', 'a snapshot with memory is consistent by itself; --quiesce applies to disk snapshots', 'leave out one of --memory and --quiesce');
+	if (quiesced && memory)
+		throw new SnapdeckError(
+			'input',
+			'a snapshot with memory is consistent by itself; --quiesce applies to disk snapshots',
+			'leave out one of --memory and --quiesce',
+		);
 	if (quiesced && state.run !== 'running') {
-		throw new SnapdeckError('input', `quiescing freezes the filesystems of a running guest, and '${definition.name}' is ${state.run}`, 'a stopped VM\'s disks are already consistent: leave out --quiesce');
+		throw new SnapdeckError(
+			'input',
+			`quiescing freezes the filesystems of a running guest, and '${definition.name}' is ${state.run}`,
+			"a stopped VM's disks are already consistent: leave out --quiesce",
+		);
 	}
 	const kind = memory ? 'internal' : request.kind;
 	const view = viewOf(state);
 	const planned = definition.disks.map(disk => ({disk, ...stores[kind].take(view, disk, name, memory)}));
 	const snapshot: Snapshot = {
-		name, kind, memory, quiesced, description: request.description ?? '', createdAt: request.now.toISOString(),
-		parent: definition.current, disks: definition.disks.map(disk => ({...disk})),
+		name,
+		kind,
+		memory,
+		quiesced,
+		description: request.description ?? '',
+		createdAt: request.now.toISOString(),
+		parent: definition.current,
+		disks: definition.disks.map(disk => ({...disk})),
 	};
 	const next: VmDefinition = {
 		...definition,
@@ -89,12 +108,18 @@ export function planTake(state: VmState, request: TakeRequest, stores: SnapshotS
 		snapshots: [...definition.snapshots, snapshot],
 		disks: planned.map(({disk, file}) => ({target: disk.target, file})),
 	};
-	return assertPlanConfined(state, makePlan({
-		action: 'take', vm: definition.name, snapshot: name,
-		summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''}${quiesced ? ', quiesced' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
-		steps: [...planned.map(({step}) => step), steps.writeDefinition(next, `snapshot '${name}'`)],
-		discards: [], warnings: [],
-	}));
+	return assertPlanConfined(
+		state,
+		makePlan({
+			action: 'take',
+			vm: definition.name,
+			snapshot: name,
+			summary: `take ${kind} snapshot '${name}' of ${definition.name}${memory ? ' with memory' : ''}${quiesced ? ', quiesced' : ''} (${definition.disks.length} disk${definition.disks.length === 1 ? '' : 's'})`,
+			steps: [...planned.map(({step}) => step), steps.writeDefinition(next, `snapshot '${name}'`)],
+			discards: [],
+			warnings: [],
+		}),
+	);
 }
 
 export function planRevert(state: VmState, name: string, stores: SnapshotStores = QCOW2_STORES): Plan {
@@ -112,17 +137,25 @@ export function planRevert(state: VmState, name: string, stores: SnapshotStores 
 	const disks: DiskRef[] = definition.disks.map(active => {
 		const held = snapshot.disks.find(disk => disk.target === active.target);
 		if (!held) {
-			throw refuse(`snapshot '${name}' has no image for disk ${active.target} (the disk was added after it)`, 'revert is only possible to snapshots that cover every disk');
+			throw refuse(
+				`snapshot '${name}' has no image for disk ${active.target} (the disk was added after it)`,
+				'revert is only possible to snapshots that cover every disk',
+			);
 		}
 		const {file, ...revert} = stores[snapshot.kind].revert(view, active, held, name);
 		creates.push(...revert.creates);
 		applies.push(...revert.applies);
 		discards.push(...revert.discards);
 		if (file !== active.file) {
-			const discardable = dependentsOf(images, active.file).length === 0 && !isSnapshotImage(definition, active.file) && internalSnapshotsIn(images, active.file).length === 0;
+			const discardable =
+				dependentsOf(images, active.file).length === 0 &&
+				!isSnapshotImage(definition, active.file) &&
+				internalSnapshotsIn(images, active.file).length === 0;
 			if (discardable) {
 				deletes.push(steps.deleteImage(images, active.target, active.file));
-				discards.push(`${active.file}: the data of ${active.target} written since ${since} (${formatBytes(images[active.file]?.actualSize ?? 0)})`);
+				discards.push(
+					`${active.file}: the data of ${active.target} written since ${since} (${formatBytes(images[active.file]?.actualSize ?? 0)})`,
+				);
 			} else {
 				warnings.push(`${active.file} is kept: other snapshots need it`);
 			}
@@ -134,13 +167,20 @@ export function planRevert(state: VmState, name: string, stores: SnapshotStores 
 	const revertSteps = [...creates, ...applies, steps.writeDefinition(next, `the revert to '${name}'`), ...deletes];
 	// A running VM loads a memory snapshot in place; for anything else it must be off while its disks change.
 	const restart = state.run === 'running' && !snapshot.memory;
-	if (restart) warnings.push(`${definition.name} is running: it is stopped for the revert and started again afterwards`);
-	return assertPlanConfined(state, makePlan({
-		action: 'revert', vm: definition.name, snapshot: name,
-		summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'${restart ? ', restarting it' : ''}`,
-		steps: restart ? [steps.stopVm(definition.name), ...revertSteps, steps.startVm(definition.name)] : revertSteps,
-		discards, warnings,
-	}));
+	if (restart)
+		warnings.push(`${definition.name} is running: it is stopped for the revert and started again afterwards`);
+	return assertPlanConfined(
+		state,
+		makePlan({
+			action: 'revert',
+			vm: definition.name,
+			snapshot: name,
+			summary: `revert ${definition.name} to ${snapshot.kind} snapshot '${name}'${restart ? ', restarting it' : ''}`,
+			steps: restart ? [steps.stopVm(definition.name), ...revertSteps, steps.startVm(definition.name)] : revertSteps,
+			discards,
+			warnings,
+		}),
+	);
 }
 
 export function planMerge(state: VmState, name: string, stores: SnapshotStores = QCOW2_STORES): Plan {
@@ -162,13 +202,22 @@ export function planMerge(state: VmState, name: string, stores: SnapshotStores =
 		current: definition.current === name ? snapshot.parent : definition.current,
 		snapshots: definition.snapshots
 			.filter(other => other.name !== name)
-			.map(other => ({...other, parent: other.parent === name ? snapshot.parent : other.parent, disks: other.disks.map(rename)})),
+			.map(other => ({
+				...other,
+				parent: other.parent === name ? snapshot.parent : other.parent,
+				disks: other.disks.map(rename),
+			})),
 	};
-	return assertPlanConfined(state, makePlan({
-		action: 'merge', vm: definition.name, snapshot: name,
-		summary: `merge away ${snapshot.kind} snapshot '${name}' of ${definition.name}, keeping every other snapshot's data`,
-		steps: [...content, steps.writeDefinition(next, `that '${name}' is gone`), ...deletes],
-		discards: [`snapshot '${name}': the state of the VM at ${snapshot.createdAt}`],
-		warnings,
-	}));
+	return assertPlanConfined(
+		state,
+		makePlan({
+			action: 'merge',
+			vm: definition.name,
+			snapshot: name,
+			summary: `merge away ${snapshot.kind} snapshot '${name}' of ${definition.name}, keeping every other snapshot's data`,
+			steps: [...content, steps.writeDefinition(next, `that '${name}' is gone`), ...deletes],
+			discards: [`snapshot '${name}': the state of the VM at ${snapshot.createdAt}`],
+			warnings,
+		}),
+	);
 }

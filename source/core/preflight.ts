@@ -28,22 +28,46 @@ export interface PreflightHooks {
 export async function preflight(state: VmState, plan: Plan, hooks: PreflightHooks): Promise<void> {
 	const vm = state.definition.name;
 	const instant = await hooks.instant();
-	if (instant) throw new SnapdeckError('refused', `${vm} is still being restored from backup point ${instant.point} (an instant restore): its disks read from the repository until that is done`, `wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`);
+	if (instant)
+		throw new SnapdeckError(
+			'refused',
+			`${vm} is still being restored from backup point ${instant.point} (an instant restore): its disks read from the repository until that is done`,
+			`wait for the restore to finish, or run 'snapdeck recover ${vm}' to finish it`,
+		);
 	const taken = takenSnapshot(plan);
 	if (taken?.quiesced) {
-		if (taken.kind !== 'external') throw new SnapdeckError('refused', `cannot quiesce an internal snapshot of ${vm}`, 'take an external one (leave out --internal), or leave out --quiesce');
+		if (taken.kind !== 'external')
+			throw new SnapdeckError(
+				'refused',
+				`cannot quiesce an internal snapshot of ${vm}`,
+				'take an external one (leave out --internal), or leave out --quiesce',
+			);
 		const problem = await hooks.quiesceProblem();
 		if (problem) throw new SnapdeckError('refused', problem.message, problem.hint);
 	}
 	await hooks.own();
 	const {creates, writes} = planFiles(plan);
-	const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(file => state.images[file] && !creates.includes(file));
+	const touched = [...new Set(plan.steps.flatMap(step => step.reads).concat(writes))].filter(
+		file => state.images[file] && !creates.includes(file),
+	);
 	const verdicts = await hooks.damage(touched);
 	for (const [index, file] of touched.entries()) {
 		const verdict = verdicts[index];
-		if (verdict) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`, `copy it somewhere safe, then inspect it with 'qemu-img check ${hooks.locate(file)}'`, 'damaged');
+		if (verdict)
+			throw new SnapdeckError(
+				'refused',
+				`cannot ${plan.action} on ${vm}: ${file} is damaged (${verdict})`,
+				`copy it somewhere safe, then inspect it with 'qemu-img check ${hooks.locate(file)}'`,
+				'damaged',
+			);
 	}
 	for (const {where, free} of await hooks.freeSpace()) {
-		if (plan.space > free) throw new SnapdeckError('refused', `cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${where}, and ${formatBytes(free)} is available`, 'free some space (merging old snapshots frees space too), then try again', 'no-space');
+		if (plan.space > free)
+			throw new SnapdeckError(
+				'refused',
+				`cannot ${plan.action} on ${vm}: it needs ${formatBytes(plan.space)} free in ${where}, and ${formatBytes(free)} is available`,
+				'free some space (merging old snapshots frees space too), then try again',
+				'no-space',
+			);
 	}
 }

@@ -4,13 +4,25 @@ import type {Debris, PlanEvent} from './plan.js';
  * The one rate and ETA: progress events from (done, total) byte counts, the rate since the
  * reporter was made. `now` is a monotonic clock in milliseconds (tests pass their own).
  */
-export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, index = 0, now: () => number = () => performance.now()) {
+export function byteProgress(
+	onEvent: ((event: PlanEvent) => void) | undefined,
+	index = 0,
+	now: () => number = () => performance.now(),
+) {
 	const began = now();
 	// `fraction` for work whose bytes are not known (a step of 0 bytes still moves).
 	return (done: number, total: number, fraction = total > 0 ? done / total : 0) => {
 		const seconds = (now() - began) / 1000;
 		const rate = seconds > 0 ? done / seconds : 0;
-		onEvent?.({type: 'progress', index, fraction, bytesDone: done, bytesTotal: total, rate, eta: rate > 0 ? (total - done) / rate : null});
+		onEvent?.({
+			type: 'progress',
+			index,
+			fraction,
+			bytesDone: done,
+			bytesTotal: total,
+			rate,
+			eta: rate > 0 ? (total - done) / rate : null,
+		});
 	};
 }
 
@@ -18,7 +30,11 @@ export function byteProgress(onEvent: ((event: PlanEvent) => void) | undefined, 
  * Bytes over parts (disks, files) worked on one after another or at once: each part's share of its
  * size as it reports a fraction, summed, against the size of them all, to `onBytes`.
  */
-export function partsBytes<T>(parts: readonly T[], sizeOf: (part: T) => number, onBytes: (done: number, total: number) => void) {
+export function partsBytes<T>(
+	parts: readonly T[],
+	sizeOf: (part: T) => number,
+	onBytes: (done: number, total: number) => void,
+) {
 	const total = parts.reduce((sum, part) => sum + sizeOf(part), 0);
 	const done = new Map<T, number>();
 	const sum = () => [...done.values()].reduce((all, bytes) => all + bytes, 0);

@@ -5,11 +5,20 @@ import {makePlan, type Plan, type Step} from './plan.js';
 import {commit, deleteImage, rebase} from './steps.js';
 
 const writeManifest = (manifest: Manifest, rehash: readonly string[]): Step => ({
-	op: 'write-manifest', manifest, rehash,
+	op: 'write-manifest',
+	manifest,
+	rehash,
 	summary: `record the remaining ${manifest.points.length} point${manifest.points.length === 1 ? '' : 's'} in the manifest${rehash.length > 0 ? ` (new checksums of ${rehash.join(', ')})` : ''}`,
-	reads: rehash, writes: ['manifest.json'], creates: [], deletes: [],
+	reads: rehash,
+	writes: ['manifest.json'],
+	creates: [],
+	deletes: [],
 	// What it reads: each file it hashes again (its progress is the hashing's).
-	bytes: manifest.points.flatMap(point => point.files).filter(file => rehash.includes(file.file)).reduce((sum, file) => sum + file.size, 0), space: 0,
+	bytes: manifest.points
+		.flatMap(point => point.files)
+		.filter(file => rehash.includes(file.file))
+		.reduce((sum, file) => sum + file.size, 0),
+	space: 0,
 	undo: 'the previous manifest is kept in the journal',
 });
 
@@ -34,25 +43,54 @@ type PointFile = BackupPoint['files'][number];
 export function planPrune(manifest: Manifest, remove: readonly string[]): Plan {
 	const removing = new Set(remove);
 	for (const id of removing) {
-		if (!manifest.points.some(point => point.id === id && point.state === 'complete')) throw new SnapdeckError('not-found', `${manifest.vm} has no complete backup point '${id}'`, undefined, 'no-such-point');
+		if (!manifest.points.some(point => point.id === id && point.state === 'complete'))
+			throw new SnapdeckError(
+				'not-found',
+				`${manifest.vm} has no complete backup point '${id}'`,
+				undefined,
+				'no-such-point',
+			);
 	}
 	const work: PruneWork = {images: imagesOf(manifest), steps: [], deletes: [], rehash: new Set<string>()};
-	let points: BackupPoint[] = manifest.points.filter(point => point.state === 'complete').map(point => ({...point, files: point.files.map(file => ({...file}))}));
+	let points: BackupPoint[] = manifest.points
+		.filter(point => point.state === 'complete')
+		.map(point => ({...point, files: point.files.map(file => ({...file}))}));
 	// Newest first: a removed point that only removed points build on is then simply deleted, so
 	// removing an old full with its incrementals copies nothing (and needs no free space).
-	for (const id of manifest.points.map(point => point.id).filter(id => removing.has(id)).reverse()) {
+	for (const id of manifest.points
+		.map(point => point.id)
+		.filter(id => removing.has(id))
+		.reverse()) {
 		const removed = points.find(point => point.id === id)!;
 		const successor = points.find(point => point.parent === id);
-		if (successor) mergeIntoSuccessor(work, removed, successor, points.find(point => point.parent === successor.id));
+		if (successor)
+			mergeIntoSuccessor(
+				work,
+				removed,
+				successor,
+				points.find(point => point.parent === successor.id),
+			);
 		else for (const own of removed.files) work.deletes.push(deleteImage(work.images, own.disk, own.file));
 		points = points.filter(point => point !== removed);
 	}
 	const kept = points.map(point => point.id);
 	const listed = new Set(points.flatMap(point => point.files.map(file => file.file)));
 	return makePlan({
-		action: 'prune', vm: manifest.vm, snapshot: [...removing].join(', '),
+		action: 'prune',
+		vm: manifest.vm,
+		snapshot: [...removing].join(', '),
 		summary: `remove ${removing.size} backup point${removing.size === 1 ? '' : 's'} of ${manifest.vm}, keeping ${kept.length}${kept.length > 0 ? ` (${kept.join(', ')})` : ''}`,
-		steps: removing.size === 0 ? [] : [...work.steps, writeManifest({...manifest, points}, [...work.rehash].filter(file => listed.has(file))), ...work.deletes],
+		steps:
+			removing.size === 0
+				? []
+				: [
+						...work.steps,
+						writeManifest(
+							{...manifest, points},
+							[...work.rehash].filter(file => listed.has(file)),
+						),
+						...work.deletes,
+					],
 		discards: [...removing].map(id => `backup point ${id}`),
 		warnings: [],
 	});
@@ -63,17 +101,35 @@ function imagesOf(manifest: Manifest): Record<string, ImageInfo> {
 	const images: Record<string, ImageInfo> = {};
 	for (const point of manifest.points) {
 		for (const file of point.files) {
-			images[file.file] = {file: file.file, format: 'qcow2', virtualSize: file.virtualSize, actualSize: file.size, backing: file.backing, internalSnapshots: [], bitmaps: []};
+			images[file.file] = {
+				file: file.file,
+				format: 'qcow2',
+				virtualSize: file.virtualSize,
+				actualSize: file.size,
+				backing: file.backing,
+				internalSnapshots: [],
+				bitmaps: [],
+			};
 		}
 	}
 	return images;
 }
 
 /** Merges a removed point into the one that builds on it, disk by disk; the successor then stands where the removed point stood. */
-function mergeIntoSuccessor(work: PruneWork, removed: BackupPoint, successor: BackupPoint, after: BackupPoint | undefined) {
+function mergeIntoSuccessor(
+	work: PruneWork,
+	removed: BackupPoint,
+	successor: BackupPoint,
+	after: BackupPoint | undefined,
+) {
 	for (const own of removed.files) {
 		const next = successor.files.find(file => file.disk === own.disk);
-		if (!next) throw new SnapdeckError('refused', `cannot remove point ${removed.id}: point ${successor.id}, which builds on it, has no ${own.disk}`, 'the manifest is inconsistent; verify the repository');
+		if (!next)
+			throw new SnapdeckError(
+				'refused',
+				`cannot remove point ${removed.id}: point ${successor.id}, which builds on it, has no ${own.disk}`,
+				'the manifest is inconsistent; verify the repository',
+			);
 		const third = after?.files.find(file => file.disk === own.disk);
 		if (next.size <= own.size) commitDown(work, own, next, third);
 		else streamUp(work, own, next);
@@ -82,7 +138,12 @@ function mergeIntoSuccessor(work: PruneWork, removed: BackupPoint, successor: Ba
 }
 
 /** The smaller successor's file is committed into the removed point's file, which then holds the successor; the point after it is re-pointed there. */
-function commitDown({images, steps, deletes, rehash}: PruneWork, own: PointFile, next: PointFile, third: PointFile | undefined) {
+function commitDown(
+	{images, steps, deletes, rehash}: PruneWork,
+	own: PointFile,
+	next: PointFile,
+	third: PointFile | undefined,
+) {
 	steps.push(commit(images, own.disk, next.file, own.file));
 	if (third) steps.push(rebase(images, own.disk, third.file, next.file, own.file, false));
 	deletes.push(deleteImage(images, own.disk, next.file));

@@ -13,10 +13,12 @@ export const KIT_FORMAT_LINE = `snapdeck-kit ${KIT_VERSION}`;
 
 /** Where a point's kit index and recorded definition are, relative to the VM's folder. */
 export const kitIndexOf = (id: string) => `${KIT_FOLDER}/${id}.txt`;
-export const kitDefinitionOf = (id: string, definition: unknown) => `${KIT_FOLDER}/${id}.definition.${typeof definition === 'string' ? 'xml' : 'json'}`;
+export const kitDefinitionOf = (id: string, definition: unknown) =>
+	`${KIT_FOLDER}/${id}.definition.${typeof definition === 'string' ? 'xml' : 'json'}`;
 
 /** A point's recorded definition as its kit keeps it: a libvirt domain's XML, or a local VM's vm.json. */
-export const kitDefinitionText = (definition: unknown) => (typeof definition === 'string' ? definition : `${JSON.stringify(definition, null, 2)}\n`);
+export const kitDefinitionText = (definition: unknown) =>
+	typeof definition === 'string' ? definition : `${JSON.stringify(definition, null, 2)}\n`;
 
 /**
  * The index of point `id`: its disks (each with its top file), every file of its chain (itself
@@ -28,7 +30,12 @@ export const kitDefinitionText = (definition: unknown) => (typeof definition ===
 export function kitIndex(manifest: Manifest, id: string): string {
 	const chain = pointChain(manifest, id);
 	const point = chain[0]!;
-	const lines = [KIT_FORMAT_LINE, `vm ${manifest.vm}`, `point ${point.id} ${point.kind} ${point.createdAt}`, `definition ${kitDefinitionOf(point.id, point.definition)}`];
+	const lines = [
+		KIT_FORMAT_LINE,
+		`vm ${manifest.vm}`,
+		`point ${point.id} ${point.kind} ${point.createdAt}`,
+		`definition ${kitDefinitionOf(point.id, point.definition)}`,
+	];
 	for (const file of point.files) lines.push(`disk ${file.disk} ${file.file}`);
 	for (const member of chain) {
 		for (const file of member.files) lines.push(`file ${file.file} ${file.sha256} ${backingName(file)}`);

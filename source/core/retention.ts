@@ -21,7 +21,9 @@ function isoWeek(date: Date): string {
 	const weekday = (day.getDay() + 6) % 7; // Monday = 0
 	day.setDate(day.getDate() - weekday + 3); // the Thursday of this week decides its year
 	const firstThursday = new Date(day.getFullYear(), 0, 4);
-	const week = 1 + Math.round(((day.getTime() - firstThursday.getTime()) / 86_400_000 - 3 + ((firstThursday.getDay() + 6) % 7)) / 7);
+	const week =
+		1 +
+		Math.round(((day.getTime() - firstThursday.getTime()) / 86_400_000 - 3 + ((firstThursday.getDay() + 6) % 7)) / 7);
 	return `${day.getFullYear()}/${pad(week)}`;
 }
 
@@ -47,7 +49,8 @@ export interface Dated {
  */
 export function selectRetention(points: readonly Dated[], retention: Retention): {keep: string[]; remove: string[]} {
 	const newestFirst = [...points].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-	if (RETENTION_RULES.every(rule => retention[rule] === undefined)) return {keep: newestFirst.map(point => point.id), remove: []};
+	if (RETENTION_RULES.every(rule => retention[rule] === undefined))
+		return {keep: newestFirst.map(point => point.id), remove: []};
 	const mark = new Map<string, 'keep' | 'remove'>();
 	for (const rule of RETENTION_RULES) {
 		const count = retention[rule];

@@ -15,5 +15,6 @@ export function isDue(cron: string, lastRun: string | null, now: Date): boolean 
 export const nextRun = (cron: string, now: Date): Date | null => new Cron(cron, {paused: true}).nextRun(now);
 
 /** The name of a scheduled snapshot: "auto-" and the UTC time, which sorts as the time does. */
-export const scheduledSnapshotName = (now: Date) => `auto-${now.toISOString().slice(0, 19).replaceAll('-', '').replaceAll(':', '').replace('T', '-')}`;
+export const scheduledSnapshotName = (now: Date) =>
+	`auto-${now.toISOString().slice(0, 19).replaceAll('-', '').replaceAll(':', '').replace('T', '-')}`;
 export const isScheduledSnapshot = (name: string) => /^auto-\d{8}-\d{6}$/.test(name);

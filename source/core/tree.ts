@@ -29,7 +29,7 @@ const byTime = (a: Snapshot, b: Snapshot) => a.createdAt.localeCompare(b.created
 export function buildSnapshotTree(definition: Pick<VmDefinition, 'snapshots' | 'current'>): SnapshotTree {
 	const byName = new Map(definition.snapshots.map(snapshot => [snapshot.name, snapshot]));
 	const currentPath = new Set<string>();
-	for (let name = definition.current; name !== null && !currentPath.has(name); ) {
+	for (let name = definition.current; name !== null && !currentPath.has(name);) {
 		currentPath.add(name);
 		name = byName.get(name)?.parent ?? null;
 	}

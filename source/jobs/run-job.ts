@@ -19,7 +19,11 @@ export interface DebrisHandlers {
 	 * `explicit`: the operator asked for it (`snapdeck recover`), so what takes long is finished too
 	 * (an instant restore's stream); otherwise such a leftover is `pending`, and its record stays.
 	 */
-	remove(job: PendingJob, debris: Debris, explicit: boolean): Promise<{removed?: string; left?: string; pending?: string}>;
+	remove(
+		job: PendingJob,
+		debris: Debris,
+		explicit: boolean,
+	): Promise<{removed?: string; left?: string; pending?: string}>;
 }
 
 /** Where a job records itself while it runs, and how one a kill left behind is recovered. */
@@ -89,10 +93,19 @@ async function removeDebris(record: JobRecord, job: PendingJob, explicit: boolea
  * is not cleared behind the operator's back: only the same job run again (which finishes it) or
  * `recover` (the operator has seen it) goes past it.
  */
-export async function recoverJob(record: JobRecord, left: PendingJob, journal: Job<unknown>['journal'], acknowledged: boolean): Promise<Recovered> {
+export async function recoverJob(
+	record: JobRecord,
+	left: PendingJob,
+	journal: Job<unknown>['journal'],
+	acknowledged: boolean,
+): Promise<Recovered> {
 	const rerun = left.subject !== null && left.subject === record.subject;
 	if (left.halfDone !== null && !acknowledged && !rerun) {
-		throw new SnapdeckError('interrupted', describePendingJob(record.vm, left), `do as it says, then run 'snapdeck recover ${record.vm}' to clear it`);
+		throw new SnapdeckError(
+			'interrupted',
+			describePendingJob(record.vm, left),
+			`do as it says, then run 'snapdeck recover ${record.vm}' to clear it`,
+		);
 	}
 	const outcome = await removeDebris(record, left, acknowledged);
 	const words = [
@@ -100,7 +113,12 @@ export async function recoverJob(record: JobRecord, left: PendingJob, journal: J
 		...(outcome.untouched.length > 0 ? [`left alone: ${outcome.untouched.join('; ')}`] : []),
 		...(outcome.pending.length > 0 ? [`still to do: ${outcome.pending.join('; ')}`] : []),
 	];
-	await journal({action: 'recover', snapshot: left.subject ?? '-', outcome: 'done', message: `${describePendingJob(record.vm, left)}; ${words.join('; ')}`});
+	await journal({
+		action: 'recover',
+		snapshot: left.subject ?? '-',
+		outcome: 'done',
+		message: `${describePendingJob(record.vm, left)}; ${words.join('; ')}`,
+	});
 	// What only an explicit recover finishes keeps its record: health shows it, recover finds it.
 	if (outcome.pending.length === 0) await record.store.clear(left.token);
 	return outcome;
@@ -111,7 +129,12 @@ export async function leftJobs(record: JobRecord): Promise<PendingJob[]> {
 	const stored = await record.store.list();
 	const damaged = stored.find(entry => 'damaged' in entry);
 	if (damaged && 'damaged' in damaged) {
-		throw new SnapdeckError('failed', `${damaged.damaged} is not a job record snapdeck wrote (${damaged.problem}); nothing in it was acted on`, `look at it, and remove it if no snapdeck job runs there`, 'damaged');
+		throw new SnapdeckError(
+			'failed',
+			`${damaged.damaged} is not a job record snapdeck wrote (${damaged.problem}); nothing in it was acted on`,
+			`look at it, and remove it if no snapdeck job runs there`,
+			'damaged',
+		);
 	}
 	return stored.flatMap(entry => ('record' in entry && entry.left ? [entry.record] : []));
 }
@@ -136,8 +159,17 @@ async function openRecord<T>(job: Job<T>, token: string): Promise<PendingJob | n
 	if (!job.record) return null;
 	for (const left of await leftJobs(job.record)) await recoverJob(job.record, left, job.journal, false);
 	const pending: PendingJob = {
-		version: 2, token, action: JOB_KINDS[job.kind].action, command: job.command, subject: job.record.subject ?? null, startedAt: new Date().toISOString(),
-		pid: process.pid, host: job.record.self.host, started: job.record.self.started, debris: [], halfDone: null,
+		version: 2,
+		token,
+		action: JOB_KINDS[job.kind].action,
+		command: job.command,
+		subject: job.record.subject ?? null,
+		startedAt: new Date().toISOString(),
+		pid: process.pid,
+		host: job.record.self.host,
+		started: job.record.self.started,
+		debris: [],
+		halfDone: null,
 	};
 	try {
 		await job.record.store.write(pending);
@@ -163,10 +195,17 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 		let begun: {subject: string; at: number} | null = null;
 		const record = async (outcome: JournalEntry['outcome'], message?: string) => {
 			if (begun === null) return;
-			await job.journal({action, snapshot: begun.subject, outcome, ...(message === undefined || message === '' ? {} : {message}), ...(outcome === 'started' ? {} : {durationMs: Date.now() - begun.at})});
+			await job.journal({
+				action,
+				snapshot: begun.subject,
+				outcome,
+				...(message === undefined || message === '' ? {} : {message}),
+				...(outcome === 'started' ? {} : {durationMs: Date.now() - begun.at}),
+			});
 		};
 		const register = async (debris: Debris) => {
-			if (!job.record || !pending) throw new Error(`internal: a ${job.kind} job without a record registered a leftover`);
+			if (!job.record || !pending)
+				throw new Error(`internal: a ${job.kind} job without a record registered a leftover`);
 			await update({debris: [...pending.debris, debris]});
 		};
 		let halfDone = false;
@@ -189,7 +228,8 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 					await record('started', message);
 				},
 				workFolder: async (parent, label) => {
-					if (!job.record || !pending) throw new Error(`internal: a ${job.kind} job without a record asked for a work folder`);
+					if (!job.record || !pending)
+						throw new Error(`internal: a ${job.kind} job without a record asked for a work folder`);
 					if (!/^[a-z0-9-]{1,40}$/.test(label)) throw new Error(`internal: work folder label '${label}'`);
 					const name = `.snapdeck-work-${token}-${label}${folders++ === 0 ? '' : `-${folders}`}`;
 					const real = await job.record.debris.realFolder(parent);
@@ -198,7 +238,8 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 				},
 				registers: register,
 				step: name => {
-					if (!declaresStep(job.kind, name)) throw new Error(`internal: step '${name}' is not declared for ${job.kind} jobs (core/job-kinds.ts)`);
+					if (!declaresStep(job.kind, name))
+						throw new Error(`internal: step '${name}' is not declared for ${job.kind} jobs (core/job-kinds.ts)`);
 					if (crashAt() === `${job.kind}:${name}`) process.kill(process.pid, 'SIGKILL');
 				},
 				halfDone: async hint => {
@@ -212,9 +253,12 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 			return result;
 		} catch (error) {
 			const cancelled = job.signal?.aborted ?? false;
-			await record(cancelled ? 'cancelled' : 'failed', error instanceof Error ? error.message : String(error)).catch(() => undefined);
+			await record(cancelled ? 'cancelled' : 'failed', error instanceof Error ? error.message : String(error)).catch(
+				() => undefined,
+			);
 			// The job cleaned up after itself, and what it registered goes now; what it left half done stays on record for health and recover.
-			if (pending && !halfDone && (await sweep().catch(() => false))) await job.record?.store.clear(token).catch(() => undefined);
+			if (pending && !halfDone && (await sweep().catch(() => false)))
+				await job.record?.store.clear(token).catch(() => undefined);
 			throw error;
 		}
 	} finally {

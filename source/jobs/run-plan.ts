@@ -29,9 +29,20 @@ const crashIf = (when: string, index: number) => {
  * Runs a plan's steps in order. Before each step the pending operation is written atomically, so
  * a crash at any point leaves a record of exactly where it stopped; `resume` carries on from there.
  */
-export async function runPlan(plan: Plan, executor: StepExecutor, store: OperationStore, options: RunOptions): Promise<void> {
+export async function runPlan(
+	plan: Plan,
+	executor: StepExecutor,
+	store: OperationStore,
+	options: RunOptions,
+): Promise<void> {
 	const now = options.now ?? (() => performance.now());
-	const base: PendingOperation = options.resume ?? {plan, done: 0, started: null, command: options.command, startedAt: new Date().toISOString()};
+	const base: PendingOperation = options.resume ?? {
+		plan,
+		done: 0,
+		started: null,
+		command: options.command,
+		startedAt: new Date().toISOString(),
+	};
 	const journal = planJournal(plan, store, options);
 
 	await journal('started');
@@ -72,9 +83,15 @@ function planJournal(plan: Plan, store: OperationStore, options: RunOptions): Jo
 	const began = Date.now();
 	return (outcome, message) =>
 		store.appendJournal({
-			time: new Date().toISOString(), vm: plan.vm, action: options.resume ? 'recover' : plan.action, snapshot: plan.snapshot, outcome,
+			time: new Date().toISOString(),
+			vm: plan.vm,
+			action: options.resume ? 'recover' : plan.action,
+			snapshot: plan.snapshot,
+			outcome,
 			...(message === undefined ? {} : {message}),
-			...(outcome === 'started' ? {summary: plan.summary, steps: plan.steps.map(step => step.summary)} : {durationMs: Date.now() - began}),
+			...(outcome === 'started'
+				? {summary: plan.summary, steps: plan.steps.map(step => step.summary)}
+				: {durationMs: Date.now() - began}),
 		});
 }
 
@@ -89,7 +106,10 @@ interface Failure {
 }
 
 /** Rolls back when only additions were made; otherwise leaves the pending record for recover. */
-async function failed(error: unknown, {plan, executor, store, signal, journal, pending}: Failure): Promise<SnapdeckError> {
+async function failed(
+	error: unknown,
+	{plan, executor, store, signal, journal, pending}: Failure,
+): Promise<SnapdeckError> {
 	const cancelled = signal?.aborted ?? false;
 	const reached = pending.started ?? pending.done;
 	const where = `step ${reached + 1} of ${plan.steps.length}`;
@@ -101,7 +121,12 @@ async function failed(error: unknown, {plan, executor, store, signal, journal, p
 		for (const step of touched.reverse()) await executor.rollback(step);
 		await store.clearPending();
 		await journal('failed', `${where}: rolled back, nothing changed`);
-		return new SnapdeckError(error instanceof SnapdeckError ? error.kind : 'failed', `${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`, error instanceof SnapdeckError ? error.hint : undefined, cancelled ? 'cancelled' : error instanceof SnapdeckError ? error.code : undefined);
+		return new SnapdeckError(
+			error instanceof SnapdeckError ? error.kind : 'failed',
+			`${plan.action} of ${plan.vm} ${cancelled ? 'was cancelled' : 'failed'}, nothing was changed: ${message}`,
+			error instanceof SnapdeckError ? error.hint : undefined,
+			cancelled ? 'cancelled' : error instanceof SnapdeckError ? error.code : undefined,
+		);
 	}
 	await journal(cancelled ? 'cancelled' : 'failed', `${where}: ${message}`);
 	return new SnapdeckError(

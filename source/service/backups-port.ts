@@ -44,7 +44,10 @@ async function backup(session: SessionContext, vm: string, options: BackupOption
 	assertOwn(repo, vm, `back up ${vm}`);
 	await rememberRepository(repo, hypervisor.operations(vm), !session.named);
 	return session.backupsJob(repo, vm, {
-		kind: 'backup', command: options.command, signal: options.signal, locks: [session.vmLock(vm), backupsLock(repo, vm)],
+		kind: 'backup',
+		command: options.command,
+		signal: options.signal,
+		locks: [session.vmLock(vm), backupsLock(repo, vm)],
 		run: job => runBackup(hypervisor, repo, vm, options, job),
 		describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 	});
@@ -55,24 +58,54 @@ async function verify(session: SessionContext, vm: string, options: VerifyOption
 	// Verify runs where the repository cannot take a byte more (full, read-only: verify and prune
 	// are the way out): its lock then falls back to this host, and it keeps no record there.
 	let unwritable = false;
-	return session.pointOfThisVm(repo, vm, options.point, () => runJob({
-		kind: 'verify', command: options.command, signal: options.signal,
-		locks: [command => repo.lock(vm, command, {readOnly: true, onFallback: why => {
-			unwritable = true;
-			options.onWarning?.(why);
-		}})],
-		journal: async () => undefined, record: {...session.jobRecord(repo, vm), optional: true},
-		run: job => verifyBackups(repo, vm, options, job, unwritable),
-	}));
+	return session.pointOfThisVm(repo, vm, options.point, () =>
+		runJob({
+			kind: 'verify',
+			command: options.command,
+			signal: options.signal,
+			locks: [
+				command =>
+					repo.lock(vm, command, {
+						readOnly: true,
+						onFallback: why => {
+							unwritable = true;
+							options.onWarning?.(why);
+						},
+					}),
+			],
+			journal: async () => undefined,
+			record: {...session.jobRecord(repo, vm), optional: true},
+			run: job => verifyBackups(repo, vm, options, job, unwritable),
+		}),
+	);
 }
 
 /** Boots a point in a throwaway VM to prove it starts (verify --boot); the VM's policy may name what proves it. */
-async function bootTest(session: SessionContext, vm: string, options: Omit<BootTestOptions, 'pattern' | 'check'> & BackupsOf) {
+async function bootTest(
+	session: SessionContext,
+	vm: string,
+	options: Omit<BootTestOptions, 'pattern' | 'check'> & BackupsOf,
+) {
 	const policy = (await session.policyOf())(vm);
 	const repo = await session.repoOf(vm, {...options, gone: true});
 	return session.pointJob(repo, vm, options.point, {
-		kind: 'boot-test', command: options.command, signal: options.signal, locks: [backupsLock(repo, vm)],
-		run: job => bootTestPoint(repo, session.hypervisor, vm, {timeoutMs: (policy.boot?.timeout ?? 90) * 1000, ...options, pattern: policy.boot?.pattern ?? null, check: policy.boot?.check ?? null}, job),
+		kind: 'boot-test',
+		command: options.command,
+		signal: options.signal,
+		locks: [backupsLock(repo, vm)],
+		run: job =>
+			bootTestPoint(
+				repo,
+				session.hypervisor,
+				vm,
+				{
+					timeoutMs: (policy.boot?.timeout ?? 90) * 1000,
+					...options,
+					pattern: policy.boot?.pattern ?? null,
+					check: policy.boot?.check ?? null,
+				},
+				job,
+			),
 		describe: result => result.message,
 		failed: result => !result.ok,
 	});
@@ -80,7 +113,18 @@ async function bootTest(session: SessionContext, vm: string, options: Omit<BootT
 
 /** Retention, then the prune as a plan (backup/prune-backups.ts), run by the plan runner. */
 async function prune(session: SessionContext, vm: string, options: PruneOptions & BackupsOf) {
-	return pruneBackups(await session.repoOf(vm, {...options, gone: true}), vm, options, (plan, executor, store, resume) => runPlan(plan, executor, store, {command: options.command, signal: options.signal, onEvent: options.onEvent, resume}));
+	return pruneBackups(
+		await session.repoOf(vm, {...options, gone: true}),
+		vm,
+		options,
+		(plan, executor, store, resume) =>
+			runPlan(plan, executor, store, {
+				command: options.command,
+				signal: options.signal,
+				onEvent: options.onEvent,
+				resume,
+			}),
+	);
 }
 
 /**
@@ -88,17 +132,31 @@ async function prune(session: SessionContext, vm: string, options: PruneOptions 
  * `prune`, the ones none needs are removed, under the VM's lock. `left` names those the adapter
  * could not remove (libvirt deletes checkpoints of running domains only).
  */
-async function checkpoints(session: SessionContext, vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
+async function checkpoints(
+	session: SessionContext,
+	vm: string,
+	options: {prune?: boolean; command: string},
+): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}> {
 	const {hypervisor} = session;
 	const repo = await session.boundRepository(vm);
 	const identity = await hypervisor.identity(vm);
-	const judge = async () => judgeBitmaps(vm, identity, Object.values((await session.bitmapsOf(await session.inspect(vm))) ?? {}).flat(), repo, hypervisor.operations(vm));
+	const judge = async () =>
+		judgeBitmaps(
+			vm,
+			identity,
+			Object.values((await session.bitmapsOf(await session.inspect(vm))) ?? {}).flat(),
+			repo,
+			hypervisor.operations(vm),
+		);
 	const checkpoints = await judge();
 	const stale = checkpoints.filter(checkpoint => checkpoint.stale !== null).map(checkpoint => checkpoint.name);
 	if (!options.prune || stale.length === 0) return {checkpoints, removed: [], left: []};
 	const backups = roleOf(hypervisor, 'backups', 'change bitmaps');
 	return runJob({
-		kind: 'checkpoints', command: options.command, locks: [session.vmLock(vm)], journal: session.vmJournal(vm),
+		kind: 'checkpoints',
+		command: options.command,
+		locks: [session.vmLock(vm)],
+		journal: session.vmJournal(vm),
 		run: async job => {
 			await job.begin(stale.join(', '), `remove ${stale.length} stale bitmap(s)`);
 			const driver = await backups.backupDriver(vm);
@@ -108,8 +166,13 @@ async function checkpoints(session: SessionContext, vm: string, options: {prune?
 				await driver.close();
 			}
 			const after = new Set((await judge()).map(checkpoint => checkpoint.name));
-			return {checkpoints, removed: stale.filter(name => !after.has(name)), left: stale.filter(name => after.has(name))};
+			return {
+				checkpoints,
+				removed: stale.filter(name => !after.has(name)),
+				left: stale.filter(name => after.has(name)),
+			};
 		},
-		describe: ({removed, left}) => `removed ${removed.length} stale bitmap(s)${left.length > 0 ? `; left ${left.join(', ')}` : ''}`,
+		describe: ({removed, left}) =>
+			`removed ${removed.length} stale bitmap(s)${left.length > 0 ? `; left ${left.join(', ')}` : ''}`,
 	});
 }

@@ -32,42 +32,60 @@ interface DemoVm {
 /** The demo lab: a branched external chain, internal snapshots, and a two-disk VM that mixes both. */
 export const DEMO_VMS: readonly DemoVm[] = [
 	{
-		name: 'web1', description: 'external chain with a branch: the upgrade failed and was reverted',
+		name: 'web1',
+		description: 'external chain with a branch: the upgrade failed and was reverted',
 		disks: [{target: 'vda', size: 1024 * MiB}],
 		script: [
-			{write: 'vda', pattern: 0x11, region: 0}, {take: 'installed', kind: 'external', description: 'fresh OS install'},
-			{write: 'vda', pattern: 0x22, region: 1}, {take: 'configured', kind: 'external', description: 'web server configured'},
-			{write: 'vda', pattern: 0x33, region: 2}, {take: 'pre-upgrade', kind: 'external', description: 'before the distribution upgrade'},
-			{write: 'vda', pattern: 0x44, region: 3}, {revert: 'configured'},
-			{write: 'vda', pattern: 0x55, region: 3}, {take: 'hotfix', kind: 'external', description: 'hotfix applied instead of the upgrade'},
+			{write: 'vda', pattern: 0x11, region: 0},
+			{take: 'installed', kind: 'external', description: 'fresh OS install'},
+			{write: 'vda', pattern: 0x22, region: 1},
+			{take: 'configured', kind: 'external', description: 'web server configured'},
+			{write: 'vda', pattern: 0x33, region: 2},
+			{take: 'pre-upgrade', kind: 'external', description: 'before the distribution upgrade'},
+			{write: 'vda', pattern: 0x44, region: 3},
+			{revert: 'configured'},
+			{write: 'vda', pattern: 0x55, region: 3},
+			{take: 'hotfix', kind: 'external', description: 'hotfix applied instead of the upgrade'},
 			{write: 'vda', pattern: 0x66, region: 4},
 		],
 	},
 	{
-		name: 'db1', description: 'internal snapshots inside one qcow2 image',
+		name: 'db1',
+		description: 'internal snapshots inside one qcow2 image',
 		disks: [{target: 'vda', size: 512 * MiB}],
 		script: [
-			{write: 'vda', pattern: 0xa1, region: 0}, {take: 'nightly-1', kind: 'internal', description: 'nightly'},
-			{write: 'vda', pattern: 0xa2, region: 1}, {take: 'nightly-2', kind: 'internal', description: 'nightly'},
+			{write: 'vda', pattern: 0xa1, region: 0},
+			{take: 'nightly-1', kind: 'internal', description: 'nightly'},
+			{write: 'vda', pattern: 0xa2, region: 1},
+			{take: 'nightly-2', kind: 'internal', description: 'nightly'},
 			{write: 'vda', pattern: 0xa3, region: 2},
 		],
 	},
 	{
-		name: 'app1', description: 'two disks, an external snapshot and an internal one on top',
-		disks: [{target: 'vda', size: 512 * MiB}, {target: 'vdb', size: 256 * MiB}],
+		name: 'app1',
+		description: 'two disks, an external snapshot and an internal one on top',
+		disks: [
+			{target: 'vda', size: 512 * MiB},
+			{target: 'vdb', size: 256 * MiB},
+		],
 		script: [
-			{write: 'vda', pattern: 0xb1, region: 0}, {write: 'vdb', pattern: 0xc1, region: 0},
+			{write: 'vda', pattern: 0xb1, region: 0},
+			{write: 'vdb', pattern: 0xc1, region: 0},
 			{take: 'before-migration', kind: 'external', description: 'before the schema migration'},
-			{write: 'vda', pattern: 0xb2, region: 1}, {write: 'vdb', pattern: 0xc2, region: 1},
+			{write: 'vda', pattern: 0xb2, region: 1},
+			{write: 'vdb', pattern: 0xc2, region: 1},
 			{take: 'migrated', kind: 'internal', description: 'schema migrated'},
 			{write: 'vda', pattern: 0xb3, region: 2},
 		],
 	},
 	{
-		name: 'live1', description: 'runs in QEMU (no guest OS): live snapshots, merges and reverts', runs: true,
+		name: 'live1',
+		description: 'runs in QEMU (no guest OS): live snapshots, merges and reverts',
+		runs: true,
 		disks: [{target: 'vda', size: 1024 * MiB}],
 		script: [
-			{write: 'vda', pattern: 0xd1, region: 0}, {take: 'installed', kind: 'external', description: 'before first boot'},
+			{write: 'vda', pattern: 0xd1, region: 0},
+			{take: 'installed', kind: 'external', description: 'before first boot'},
 			{write: 'vda', pattern: 0xd2, region: 1},
 		],
 	},
@@ -90,10 +108,17 @@ export function expectedData(vm: DemoVm): {snapshots: Record<string, DiskData>; 
 }
 
 /** Builds the demo lab in `dir` (through the same planner and executor as every user action). */
-export async function buildDemoLab(dir: string, onVm?: (name: string) => void): Promise<{dir: string; created: boolean}> {
+export async function buildDemoLab(
+	dir: string,
+	onVm?: (name: string) => void,
+): Promise<{dir: string; created: boolean}> {
 	if (await fileExists(path.join(dir, '.snapdeck-demo'))) return {dir, created: false};
 	if ((await readdir(dir).catch(() => [])).length > 0) {
-		throw new SnapdeckError('input', `${dir} already exists and is not a snapdeck demo lab`, 'choose another --dir, or move that directory away');
+		throw new SnapdeckError(
+			'input',
+			`${dir} already exists and is not a snapdeck demo lab`,
+			'choose another --dir, or move that directory away',
+		);
 	}
 	// Build beside the target and rename it into place, so a half-built lab is never left behind.
 	const staging = `${dir}.building-${process.pid}`;
@@ -111,8 +136,14 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 			await mkdir(folder);
 			for (const disk of vm.disks) await qemuImg.create(path.join(folder, `${disk.target}.qcow2`), {size: disk.size});
 			await writeVmFile(folder, {
-				version: 1, name: vm.name, uuid: uuidFrom(randomBytes(16)), description: vm.description, current: null, snapshots: [],
-				qmp: vm.runs ? 'qmp.sock' : null, qemu: vm.runs ? {machine: 'q35', memoryMiB: 128, args: []} : null,
+				version: 1,
+				name: vm.name,
+				uuid: uuidFrom(randomBytes(16)),
+				description: vm.description,
+				current: null,
+				snapshots: [],
+				qmp: vm.runs ? 'qmp.sock' : null,
+				qemu: vm.runs ? {machine: 'q35', memoryMiB: 128, args: []} : null,
 				disks: vm.disks.map(disk => ({target: disk.target, file: `${disk.target}.qcow2`})),
 			});
 			let tick = 0;
@@ -123,7 +154,12 @@ export async function buildDemoLab(dir: string, onVm?: (name: string) => void): 
 					const active = state.definition.disks.find(disk => disk.target === step.write)!.file;
 					await qemuIo.write(path.join(folder, active), step.pattern, step.region * REGION, REGION);
 				} else if ('take' in step) {
-					const request = {name: step.take, kind: step.kind, description: step.description, now: new Date(now + ++tick * 3_600_000)};
+					const request = {
+						name: step.take,
+						kind: step.kind,
+						description: step.description,
+						now: new Date(now + ++tick * 3_600_000),
+					};
 					await service.perform({kind: 'take', vm: vm.name, request}, options);
 				} else {
 					await service.perform({kind: 'revert', vm: vm.name, snapshot: step.revert}, options);
@@ -152,7 +188,8 @@ export async function startDemoVms(dir: string): Promise<{running: string[]; not
 			await service.power(vm.name, true, 'snapdeck demo');
 			running.push(vm.name);
 		} catch (error) {
-			if (error instanceof SnapdeckError && error.kind === 'tool') return {running, note: `${vm.name} stays stopped: ${error.message} (${error.hint ?? ''})`};
+			if (error instanceof SnapdeckError && error.kind === 'tool')
+				return {running, note: `${vm.name} stays stopped: ${error.message} (${error.hint ?? ''})`};
 			throw error;
 		}
 	}

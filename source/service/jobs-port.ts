@@ -19,13 +19,25 @@ type RecoverOptions = Omit<PerformOptions, 'confirm' | 'dryRun'>;
 /** The Jobs port: what ran (the journal) and what is due (the schedules, `snapdeck run`), recovering what a kill left, and the locks of this process. */
 export const jobsPort = (session: SessionContext): Jobs => ({
 	// This connection's: another host's VM of the same name is another VM.
-	journal: async (vm, limit = 200) => (await readJournal()).filter(record => (vm === null || record.vm === vm) && record.connection === session.hypervisor.uri).slice(-limit),
+	journal: async (vm, limit = 200) =>
+		(await readJournal())
+			.filter(record => (vm === null || record.vm === vm) && record.connection === session.hypervisor.uri)
+			.slice(-limit),
 	schedules: async (vm, now) => {
 		const policyOf = await session.policyOf();
 		// The target's own schedule is in the config: read only for a policy with off-site copies and none of its own.
 		const offsite = policyOf(vm).offsite;
-		const targetSchedule = offsite && offsite.schedule === undefined ? (await import('../config/config.js')).loadConfig().config.offsite?.[offsite.target]?.schedule : undefined;
-		return scheduleOverview(session.hypervisor.uri, [vm], policyOf, now, policy => policy.offsite?.schedule ?? targetSchedule);
+		const targetSchedule =
+			offsite && offsite.schedule === undefined
+				? (await import('../config/config.js')).loadConfig().config.offsite?.[offsite.target]?.schedule
+				: undefined;
+		return scheduleOverview(
+			session.hypervisor.uri,
+			[vm],
+			policyOf,
+			now,
+			policy => policy.offsite?.schedule ?? targetSchedule,
+		);
 	},
 	// One VM at a time (see scheduler.ts).
 	runScheduled: async options => (await import('./scheduler.js')).runDue(session, options),
@@ -45,7 +57,9 @@ async function recover(session: SessionContext, vm: string, options: RecoverOpti
 	// Looked for first: finishing the VM's own stream below releases the mark that leads to its job's record.
 	const marks = repo ? await repo.instantMarks(vm) : [];
 	// A listing of a point's files is no job: what a killed one left is found by its process being gone.
-	const did = (await sweepGuestfsScratch()).map(folder => `removed ${folder}, guestfish's scratch folder, which a killed listing of a point's files left`);
+	const did = (await sweepGuestfsScratch()).map(
+		folder => `removed ${folder}, guestfish's scratch folder, which a killed listing of a point's files left`,
+	);
 	let plan: Plan | null = null;
 	if (exists) {
 		const release = await hypervisor.lock(vm, options.command);
@@ -59,11 +73,30 @@ async function recover(session: SessionContext, vm: string, options: RecoverOpti
 	}
 	const own = repo ? await recoverJobs(session, repo, vm, options.command) : {jobs: [], problems: []};
 	// An instant restore as this VM is on record in the backups of the VM it was restored from.
-	const instant = repo ? await recoverInstantRecords(session, repo, vm, marks, options.command) : {jobs: [], problems: [], did: []};
-	if (!exists && own.jobs.length === 0 && own.problems.length === 0 && instant.jobs.length === 0 && instant.did.length === 0 && did.length === 0) {
-		throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${hypervisor.uri}, and no instant restore as ${vm} is on record${repo ? ` in ${repo.root}` : ''}`, undefined, 'no-such-vm');
+	const instant = repo
+		? await recoverInstantRecords(session, repo, vm, marks, options.command)
+		: {jobs: [], problems: [], did: []};
+	if (
+		!exists &&
+		own.jobs.length === 0 &&
+		own.problems.length === 0 &&
+		instant.jobs.length === 0 &&
+		instant.did.length === 0 &&
+		did.length === 0
+	) {
+		throw new SnapdeckError(
+			'not-found',
+			`there is no VM '${vm}' in ${hypervisor.uri}, and no instant restore as ${vm} is on record${repo ? ` in ${repo.root}` : ''}`,
+			undefined,
+			'no-such-vm',
+		);
 	}
-	return {plan, jobs: [...own.jobs, ...instant.jobs], problems: [...own.problems, ...instant.problems], did: [...did, ...instant.did]};
+	return {
+		plan,
+		jobs: [...own.jobs, ...instant.jobs],
+		problems: [...own.problems, ...instant.problems],
+		did: [...did, ...instant.did],
+	};
 }
 
 /** Resumes the VM's unfinished plan, under its lock (held by the caller). */
@@ -78,19 +111,33 @@ async function resumePlan(session: SessionContext, vm: string, options: RecoverO
 }
 
 /** Recovers every job on the VM's backups that a kill left, under their lock; says what it did and what it could not act on. */
-async function recoverJobs(session: SessionContext, repo: Repository, vm: string, command: string, only: (job: PendingJob) => boolean = () => true): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
+async function recoverJobs(
+	session: SessionContext,
+	repo: Repository,
+	vm: string,
+	command: string,
+	only: (job: PendingJob) => boolean = () => true,
+): Promise<{jobs: RecoveredJob[]; problems: string[]}> {
 	const record = session.jobRecord(repo, vm);
 	// Looked at before locking (locking makes the VM's folder there): records of jobs still running are not left.
-	if (!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || (entry.left && only(entry.record)))) return {jobs: [], problems: []};
+	if (
+		!(await record.store.list().catch(() => [])).some(entry => 'damaged' in entry || (entry.left && only(entry.record)))
+	)
+		return {jobs: [], problems: []};
 	const release = await repo.lock(vm, command);
 	try {
 		const jobs: RecoveredJob[] = [];
 		const problems: string[] = [];
 		for (const entry of await record.store.list()) {
 			if ('damaged' in entry) {
-				problems.push(`${entry.damaged} is not a job record snapdeck wrote (${entry.problem}): nothing in it was acted on; look at it, and remove it if no snapdeck job runs there`);
+				problems.push(
+					`${entry.damaged} is not a job record snapdeck wrote (${entry.problem}): nothing in it was acted on; look at it, and remove it if no snapdeck job runs there`,
+				);
 			} else if (entry.left && only(entry.record)) {
-				jobs.push({job: entry.record, ...(await recoverJob(record, entry.record, line => repo.journal(vm, line), true))});
+				jobs.push({
+					job: entry.record,
+					...(await recoverJob(record, entry.record, line => repo.journal(vm, line), true)),
+				});
 			}
 		}
 		return {jobs, problems};
@@ -105,20 +152,30 @@ async function recoverJobs(session: SessionContext, repo: Repository, vm: string
  * never made removed, the mark released). A mark no record names (an older snapdeck's) goes
  * once the VM does not read the repository.
  */
-async function recoverInstantRecords(session: SessionContext, repo: Repository, vm: string, marks: ReadonlyArray<{folder: string; source: string}>, command: string): Promise<{jobs: RecoveredJob[]; problems: string[]; did: string[]}> {
+async function recoverInstantRecords(
+	session: SessionContext,
+	repo: Repository,
+	vm: string,
+	marks: ReadonlyArray<{folder: string; source: string}>,
+	command: string,
+): Promise<{jobs: RecoveredJob[]; problems: string[]; did: string[]}> {
 	const jobs: RecoveredJob[] = [];
 	const problems: string[] = [];
 	const did: string[] = [];
 	for (const mark of marks) {
 		const source = repo.bindFolder(mark.source, mark.folder);
-		const recovered = await recoverJobs(session, source, mark.source, command, record => record.debris.some(debris => debris.kind === 'instant' && debris.vm === vm));
+		const recovered = await recoverJobs(session, source, mark.source, command, record =>
+			record.debris.some(debris => debris.kind === 'instant' && debris.vm === vm),
+		);
 		jobs.push(...recovered.jobs);
 		problems.push(...recovered.problems);
 		if (recovered.jobs.length > 0) continue;
 		const reads = await session.hypervisor.roles.instantRestores?.instantOf(vm).catch(() => null);
 		if (reads || !(await fileExists(path.join(repo.root, mark.folder, '.snapdeck', 'instant', `${vm}.json`)))) continue;
 		await releaseInstant(path.join(repo.root, mark.folder), vm);
-		did.push(`removed the mark of an instant restore as ${vm} in ${path.join(repo.root, mark.folder)}: ${vm} reads nothing from it`);
+		did.push(
+			`removed the mark of an instant restore as ${vm} in ${path.join(repo.root, mark.folder)}: ${vm} reads nothing from it`,
+		);
 	}
 	return {jobs, problems, did};
 }

@@ -31,24 +31,35 @@ export const debrisHandlers = (hypervisor: Hypervisor, backupsDir: () => string)
 			const problem = await instantMarkProblem(debris.vm, debris.marker, backupsDir());
 			if (problem !== null) return {left: `${debris.marker}: ${problem}`};
 		}
-		if (debris.connection !== hypervisor.uri) return {left: `${debris.kind === 'instant' ? `the instant restore of ${debris.vm}` : `the throwaway VM ${debris.name}`} on ${debris.connection}: recover it on that connection`};
+		if (debris.connection !== hypervisor.uri)
+			return {
+				left: `${debris.kind === 'instant' ? `the instant restore of ${debris.vm}` : `the throwaway VM ${debris.name}`} on ${debris.connection}: recover it on that connection`,
+			};
 		if (debris.kind === 'throwaway') {
 			const remover = hypervisor.roles.bootTests?.removeThrowaway;
-			return remover ? remover(debris.name, job.token) : {left: `the throwaway VM ${debris.name}: ${hypervisor.uri} cannot remove it`};
+			return remover
+				? remover(debris.name, job.token)
+				: {left: `the throwaway VM ${debris.name}: ${hypervisor.uri} cannot remove it`};
 		}
-		const instant = await hypervisor.roles.instantRestores?.instantOf(debris.vm).catch((error: unknown) => {
-			if (error instanceof SnapdeckError && error.code === 'no-such-vm') return null;
-			throw error;
-		}) ?? null;
+		const instant =
+			(await hypervisor.roles.instantRestores?.instantOf(debris.vm).catch((error: unknown) => {
+				if (error instanceof SnapdeckError && error.code === 'no-such-vm') return null;
+				throw error;
+			})) ?? null;
 		if (instant !== null) {
-			if (!explicit) return {pending: `${debris.vm} still reads point ${instant.point} from the repository (its stream did not finish): 'snapdeck recover ${debris.vm}' copies the rest in`};
+			if (!explicit)
+				return {
+					pending: `${debris.vm} still reads point ${instant.point} from the repository (its stream did not finish): 'snapdeck recover ${debris.vm}' copies the rest in`,
+				};
 			await finishInstantRestore(hypervisor, debris.vm, {command: `recover ${debris.vm}`});
 		}
 		// The VM reads the repository no more (or was never made): the mark that held prune off goes.
 		const found = await lstat(debris.marker).catch(() => null);
 		if (!found?.isFile()) return {};
 		await rm(debris.marker, {force: true});
-		return {removed: `the mark of the instant restore of ${debris.vm} (${debris.marker})${instant ? `, after copying the rest of ${debris.vm}'s data in` : ''}`};
+		return {
+			removed: `the mark of the instant restore of ${debris.vm} (${debris.marker})${instant ? `, after copying the rest of ${debris.vm}'s data in` : ''}`,
+		};
 	},
 });
 
@@ -72,7 +83,11 @@ interface FinishOptions {
 }
 
 /** Finishes an instant restore as `vm` that a kill or cancel left, under the VM's lock; says what it did. */
-export async function finishInstantRestore(hypervisor: Hypervisor, vm: string, options: FinishOptions & {command: string}): Promise<string | null> {
+export async function finishInstantRestore(
+	hypervisor: Hypervisor,
+	vm: string,
+	options: FinishOptions & {command: string},
+): Promise<string | null> {
 	const release = await hypervisor.lock(vm, options.command);
 	try {
 		return await finishInstantLocked(hypervisor, vm, options);
@@ -86,15 +101,30 @@ export async function finishInstantRestore(hypervisor: Hypervisor, vm: string, o
  * repository (streamed while it runs; offline where it is stopped: it is never started for
  * it), then lets prune at the point again. Journalled on the VM; says what it did.
  */
-export async function finishInstantLocked(hypervisor: Hypervisor, vm: string, options: FinishOptions): Promise<string | null> {
+export async function finishInstantLocked(
+	hypervisor: Hypervisor,
+	vm: string,
+	options: FinishOptions,
+): Promise<string | null> {
 	const roles = hypervisor.roles.instantRestores;
 	const instant = roles ? await roles.instantOf(vm) : null;
 	if (!roles || !instant) return null;
 	const how = await roles.finishInstant(vm, {signal: options.signal, onBytes: byteProgress(options.onEvent)});
 	await releaseInstant(instant.repository, vm);
-	const words = `finished the instant restore of ${vm} from point ${instant.point}: ${how === 'stopped'
-		? `${vm} is stopped, so what it still read from the repository was copied into its disks offline; it was not started`
-		: how === 'running' ? 'what it still read from the repository was streamed into its disks while it ran' : 'its disks read nothing from the repository any more'}`;
-	await hypervisor.operations(vm).appendJournal({time: new Date().toISOString(), vm, action: 'recover', snapshot: instant.point, outcome: 'done', message: words});
+	const words = `finished the instant restore of ${vm} from point ${instant.point}: ${
+		how === 'stopped'
+			? `${vm} is stopped, so what it still read from the repository was copied into its disks offline; it was not started`
+			: how === 'running'
+				? 'what it still read from the repository was streamed into its disks while it ran'
+				: 'its disks read nothing from the repository any more'
+	}`;
+	await hypervisor.operations(vm).appendJournal({
+		time: new Date().toISOString(),
+		vm,
+		action: 'recover',
+		snapshot: instant.point,
+		outcome: 'done',
+		message: words,
+	});
 	return words;
 }

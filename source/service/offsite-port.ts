@@ -4,7 +4,14 @@ import {formatBytes} from '../core/units.js';
 import {targetLabel, type ResticTarget} from '../adapters/restic.js';
 import {recordChange} from '../adapters/state/journal.js';
 import {runJob, type Job} from '../jobs/run-job.js';
-import {copyToTarget, planTargetPrune, pruneTarget, remoteClaims, type CopyOptions, type RemotePrunePlan} from '../backup/offsite-copy.js';
+import {
+	copyToTarget,
+	planTargetPrune,
+	pruneTarget,
+	remoteClaims,
+	type CopyOptions,
+	type RemotePrunePlan,
+} from '../backup/offsite-copy.js';
 import {forgetCopies, readOffsiteState} from '../backup/offsite-record.js';
 import {restoreFromTarget, type RemoteRestoreOptions} from '../backup/offsite-restore.js';
 import {verifyTarget} from '../backup/offsite-verify.js';
@@ -24,7 +31,8 @@ export const offsitePort = (session: SessionContext): Offsite => ({
 	restoreFrom: (target, vm, options) => restoreFrom(session, target, vm, options),
 	// restic's check; the verdict is kept for health where the local repository is.
 	verifyFrom: async (target, vm, options) => verifyTarget(await session.boundRepository(vm), target, vm, options),
-	planPruneFrom: async (target, vm, retention, signal) => planTargetPrune(await session.boundRepository(vm), target, vm, retention, signal),
+	planPruneFrom: async (target, vm, retention, signal) =>
+		planTargetPrune(await session.boundRepository(vm), target, vm, retention, signal),
 	pruneFrom: (target, vm, plan, options) => pruneFrom(session, target, vm, plan, options),
 	offsiteState: async vm => {
 		const repo = await session.boundRepository(vm);
@@ -40,9 +48,13 @@ const targetJournal = (target: ResticTarget, vm: string) => (entry: Parameters<J
 async function copy(session: SessionContext, vm: string, target: ResticTarget, options: CopyOptions & BackupsOf) {
 	const repo = await session.repoOf(vm, {...options, gone: true});
 	return session.pointJob(repo, vm, options.point, {
-		kind: 'copy', command: options.command, signal: options.signal, locks: [backupsLock(repo, vm)],
+		kind: 'copy',
+		command: options.command,
+		signal: options.signal,
+		locks: [backupsLock(repo, vm)],
 		run: job => copyToTarget(repo, vm, target, options, job),
-		describe: result => `to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
+		describe: result =>
+			`to ${targetLabel(target)}: snapshot ${result.snapshot.slice(0, 8)}, ${formatBytes(result.uploaded)} uploaded`,
 	});
 }
 
@@ -55,7 +67,11 @@ async function restoreFrom(session: SessionContext, target: ResticTarget, vm: st
 	const staging = options.to === undefined ? repo.root : path.dirname(path.resolve(options.to));
 	return runJob({
 		// Recorded in the local repository (made if it is not there yet): recover there finds what a kill left.
-		kind: 'restore-from', command: options.command, signal: options.signal, locks: [], record: session.jobRecord(repo, vm),
+		kind: 'restore-from',
+		command: options.command,
+		signal: options.signal,
+		locks: [],
+		record: session.jobRecord(repo, vm),
 		// The points come from the target: recorded in the central journal under its name.
 		journal: targetJournal(target, vm),
 		run: job => restoreFromTarget(repo, target, session.hypervisor, vm, staging, options, job),
@@ -63,14 +79,29 @@ async function restoreFrom(session: SessionContext, target: ResticTarget, vm: st
 	});
 }
 
-async function pruneFrom(session: SessionContext, target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}) {
+async function pruneFrom(
+	session: SessionContext,
+	target: ResticTarget,
+	vm: string,
+	plan: RemotePrunePlan,
+	options: {signal?: AbortSignal; command: string},
+) {
 	const repo = await session.boundRepository(vm);
 	return runJob({
-		kind: 'prune-offsite', command: options.command, signal: options.signal, locks: [],
+		kind: 'prune-offsite',
+		command: options.command,
+		signal: options.signal,
+		locks: [],
 		// In the local repository's journal where there is one (health reads it), else in the central journal.
 		journal: entry => (repo ? repo.journal(vm, entry) : targetJournal(target, vm)(entry)).catch(() => undefined),
 		// This host's record forgets them too: a snapshot it named that is gone would read as removed by someone else.
-		run: job => pruneTarget(target, plan, {...options, onForgotten: async snapshots => (repo ? forgetCopies(repo, vm, target, snapshots) : undefined)}, job),
+		run: job =>
+			pruneTarget(
+				target,
+				plan,
+				{...options, onForgotten: async snapshots => (repo ? forgetCopies(repo, vm, target, snapshots) : undefined)},
+				job,
+			),
 		describe: () => `on ${targetLabel(target)}`,
 	});
 }
@@ -79,7 +110,10 @@ async function pruneFrom(session: SessionContext, target: ResticTarget, vm: stri
  * The off-site target a copy of the VM goes to when none is named: the one its policy names, else
  * the config's only one; or why there is none, naming the file to edit.
  */
-async function offsiteTargetOf(session: SessionContext, vm: string): Promise<{target: ResticTarget; name: string} | {reason: string}> {
+async function offsiteTargetOf(
+	session: SessionContext,
+	vm: string,
+): Promise<{target: ResticTarget; name: string} | {reason: string}> {
 	const policy = (await session.policyOf())(vm);
 	const {loadConfig} = await import('../config/config.js');
 	const {config, path: file} = loadConfig();
@@ -87,7 +121,10 @@ async function offsiteTargetOf(session: SessionContext, vm: string): Promise<{ta
 	const names = Object.keys(config.offsite ?? {});
 	if (names.length === 1) return {target: resolveTarget(config, names[0]!, file), name: names[0]!};
 	const set = `set "offsite": {"target": NAME} in a policy for ${vm} there`;
-	return {reason: names.length === 0
-		? `${vm}: policy '${policy.name}' names no off-site target, and ${file} has none: add one under "offsite" there (a restic repository), or ${set}`
-		: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`};
+	return {
+		reason:
+			names.length === 0
+				? `${vm}: policy '${policy.name}' names no off-site target, and ${file} has none: add one under "offsite" there (a restic repository), or ${set}`
+				: `${vm}: policy '${policy.name}' names no off-site target, and ${file} has ${names.length} (${names.join(', ')}): ${set}`,
+	};
 }

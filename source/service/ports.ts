@@ -155,14 +155,31 @@ export interface Backups {
 	/** The configuration file, for a hint that asks to edit the policy there. */
 	configFile(): Promise<string>;
 	/** snapdeck's bitmaps on a VM, whether a backup still needs each; with `prune`, the stale ones removed. */
-	checkpoints(vm: string, options: {prune?: boolean; command: string}): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}>;
+	checkpoints(
+		vm: string,
+		options: {prune?: boolean; command: string},
+	): Promise<{checkpoints: CheckpointStatus[]; removed: string[]; left: string[]}>;
 }
 
 /** A point brought back: as a new VM or files, running at once, over the VM's own disks, or a file out of it. */
 export interface Restores {
 	restore(vm: string, options: RestoreOptions & BackupsOf): Promise<Restored>;
-	restoreInstant(vm: string, options: InstantOptions & BackupsOf): Promise<{vm: string; point: string; startedAfterMs: number}>;
-	restoreInPlace(vm: string, options: BackupsOf & {point: string; command: string; confirm: (plan: Plan) => Promise<boolean>; signal?: AbortSignal; onEvent?: (event: PlanEvent) => void; now?: Date; force?: boolean}): Promise<{plan: Plan; outcome: Outcome; snapshot: string}>;
+	restoreInstant(
+		vm: string,
+		options: InstantOptions & BackupsOf,
+	): Promise<{vm: string; point: string; startedAfterMs: number}>;
+	restoreInPlace(
+		vm: string,
+		options: BackupsOf & {
+			point: string;
+			command: string;
+			confirm: (plan: Plan) => Promise<boolean>;
+			signal?: AbortSignal;
+			onEvent?: (event: PlanEvent) => void;
+			now?: Date;
+			force?: boolean;
+		},
+	): Promise<{plan: Plan; outcome: Outcome; snapshot: string}>;
 	listFiles(vm: string, options: PointFilesOptions & BackupsOf): Promise<PointListing>;
 	extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}): Promise<Extracted>;
 }
@@ -174,16 +191,30 @@ export interface Offsite {
 	copy(vm: string, target: ResticTarget, options: CopyOptions & BackupsOf): Promise<CopyResult>;
 	remoteBackups(target: ResticTarget, vm: string, signal?: AbortSignal): Promise<ListedPoint[]>;
 	restoreFrom(target: ResticTarget, vm: string, options: RemoteRestoreOptions): Promise<RemoteRestored>;
-	verifyFrom(target: ResticTarget, vm: string, options: {readData?: string; signal?: AbortSignal; now?: Date; command: string}): Promise<RemoteVerdict>;
+	verifyFrom(
+		target: ResticTarget,
+		vm: string,
+		options: {readData?: string; signal?: AbortSignal; now?: Date; command: string},
+	): Promise<RemoteVerdict>;
 	planPruneFrom(target: ResticTarget, vm: string, retention: Retention, signal?: AbortSignal): Promise<RemotePrunePlan>;
-	pruneFrom(target: ResticTarget, vm: string, plan: RemotePrunePlan, options: {signal?: AbortSignal; command: string}): Promise<void>;
+	pruneFrom(
+		target: ResticTarget,
+		vm: string,
+		plan: RemotePrunePlan,
+		options: {signal?: AbortSignal; command: string},
+	): Promise<void>;
 	/** What this host knows of a VM's off-site copies. */
 	offsiteState(vm: string): Promise<OffsiteState>;
 }
 
 /** Every VM's health under its policy. */
 export interface Health {
-	health(options: {now: Date; only?: readonly string[]; checkImages?: boolean; concurrency?: number}): Promise<VmHealth[]>;
+	health(options: {
+		now: Date;
+		only?: readonly string[];
+		checkImages?: boolean;
+		concurrency?: number;
+	}): Promise<VmHealth[]>;
 }
 
 /** What ran and what is due: the journal, the schedules, recovering what a kill left, and the locks of this process. */
@@ -211,7 +242,11 @@ export interface PortMap {
 export type PortName = keyof PortMap;
 
 /** The ports named, as one object (the session implements them all). */
-export type PortsOf<Name extends PortName> = (Name extends PortName ? (port: PortMap[Name]) => void : never) extends (port: infer Both) => void ? Both : never;
+export type PortsOf<Name extends PortName> = (Name extends PortName ? (port: PortMap[Name]) => void : never) extends (
+	port: infer Both,
+) => void
+	? Both
+	: never;
 
 /** Every port: for the few places that use them all (the UI's app, the session factory). */
 export type Ports = Inventory & Snapshots & Backups & Restores & Offsite & Health & Jobs;

@@ -52,7 +52,14 @@ export async function runDue(session: SessionContext, options: RunOptions): Prom
 	for (const vm of names) {
 		const policy = options.policyOf(vm);
 		for (const task of ['snapshots', 'backups', 'offsite', 'boot'] as const) {
-			const schedule = task === 'offsite' ? (policy.offsite ? options.offsiteSchedule?.(policy) : undefined) : task === 'boot' ? policy.boot?.schedule : policy[task].schedule;
+			const schedule =
+				task === 'offsite'
+					? policy.offsite
+						? options.offsiteSchedule?.(policy)
+						: undefined
+					: task === 'boot'
+						? policy.boot?.schedule
+						: policy[task].schedule;
 			const key = `${uri}|${vm}|${task}`;
 			if (schedule === undefined || !isDue(schedule, state[key]?.lastRun ?? null, now)) continue;
 			const actions: string[] = [];
@@ -64,16 +71,46 @@ export async function runDue(session: SessionContext, options: RunOptions): Prom
 			try {
 				// Each VM's backups are in its policy's repository: a session on it for the tasks on them.
 				if (task === 'snapshots') await snapshotTask(portsOver(session), vm, policy, options, note);
-				else if (task === 'offsite') await offsiteTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}), vm, policy.offsite!, options, note);
-				else if (task === 'boot') await bootTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy), policies: async () => options.policyOf}), vm, options, note);
-				else await backupTask(sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}), vm, policy, options, note);
+				else if (task === 'offsite')
+					await offsiteTask(
+						sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}),
+						vm,
+						policy.offsite!,
+						options,
+						note,
+					);
+				else if (task === 'boot')
+					await bootTask(
+						sessionPorts(hypervisor, {
+							repository: options.repositoryFor(policy),
+							policies: async () => options.policyOf,
+						}),
+						vm,
+						options,
+						note,
+					);
+				else
+					await backupTask(
+						sessionPorts(hypervisor, {repository: options.repositoryFor(policy)}),
+						vm,
+						policy,
+						options,
+						note,
+					);
 				run = {vm, task, outcome: 'done', actions};
 			} catch (error) {
 				const message = error instanceof Error ? error.message : String(error);
 				const locked = error instanceof SnapdeckError && error.kind === 'locked';
 				run = {vm, task, outcome: locked ? 'skipped' : 'failed', actions, message};
 				options.onLine?.(`${vm}: ${task} ${run.outcome}: ${message}`);
-				await recordChange(uri, {time: now.toISOString(), vm, action: 'schedule', snapshot: task, outcome: 'failed', message: `${locked ? 'skipped, ' : ''}${message}`});
+				await recordChange(uri, {
+					time: now.toISOString(),
+					vm,
+					action: 'schedule',
+					snapshot: task,
+					outcome: 'failed',
+					message: `${locked ? 'skipped, ' : ''}${message}`,
+				});
 			}
 			runs.push(run);
 			// A skipped task stays due; a failed one waits for its next occurrence (the journal has why).
@@ -84,13 +121,27 @@ export async function runDue(session: SessionContext, options: RunOptions): Prom
 	return runs;
 }
 
-async function snapshotTask(service: Snapshots & Inventory, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+async function snapshotTask(
+	service: Snapshots & Inventory,
+	vm: string,
+	policy: Policy,
+	options: RunOptions,
+	note: (line: string) => void,
+) {
 	const confirm = async () => true;
 	const name = scheduledSnapshotName(options.now);
-	const request = {name, kind: 'external' as const, description: `scheduled by policy '${policy.name}'`, quiesce: policy.snapshots.quiesce, now: options.now};
+	const request = {
+		name,
+		kind: 'external' as const,
+		description: `scheduled by policy '${policy.name}'`,
+		quiesce: policy.snapshots.quiesce,
+		now: options.now,
+	};
 	await service.perform({kind: 'take', vm, request}, {command: options.command, confirm});
 	note(`took snapshot '${name}'`);
-	const scheduled = (await service.tree(vm)).snapshots.filter(snapshot => isScheduledSnapshot(snapshot.name)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+	const scheduled = (await service.tree(vm)).snapshots
+		.filter(snapshot => isScheduledSnapshot(snapshot.name))
+		.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 	for (const old of scheduled.slice(0, Math.max(0, scheduled.length - policy.snapshots.keep))) {
 		await service.perform({kind: 'merge', vm, snapshot: old.name}, {command: options.command, confirm});
 		note(`merged away snapshot '${old.name}' (keeping ${policy.snapshots.keep})`);
@@ -99,27 +150,62 @@ async function snapshotTask(service: Snapshots & Inventory, vm: string, policy: 
 
 /** Whether a policy's audit is due: no point passed one within `every`. */
 export function auditDue(points: readonly BackupPoint[], every: string, now: Date): boolean {
-	const last = points.flatMap(point => (point.audit?.ok ? [Date.parse(point.audit.at)] : [])).sort((a, b) => a - b).at(-1);
+	const last = points
+		.flatMap(point => (point.audit?.ok ? [Date.parse(point.audit.at)] : []))
+		.sort((a, b) => a - b)
+		.at(-1);
 	return last === undefined || now.getTime() - last >= parseDuration(every)!;
 }
 
-async function backupTask(service: Backups & Offsite, vm: string, policy: Policy, options: RunOptions, note: (line: string) => void) {
+async function backupTask(
+	service: Backups & Offsite,
+	vm: string,
+	policy: Policy,
+	options: RunOptions,
+	note: (line: string) => void,
+) {
 	// An audit rides on the scheduled backup once the last passing one is older than the policy says.
 	const audit = policy.audit !== undefined && auditDue(await service.backups(vm), policy.audit.every, options.now);
-	const point = await service.backup(vm, {mode: 'auto', command: options.command, now: options.now, audit, onWarning: text => note(`warning: ${text}`)});
+	const point = await service.backup(vm, {
+		mode: 'auto',
+		command: options.command,
+		now: options.now,
+		audit,
+		onWarning: text => note(`warning: ${text}`),
+	});
 	note(`backed up: ${point.kind} point ${point.id}${point.reason ? ` (full because ${point.reason})` : ''}`);
 	if (policy.backups.retention) {
-		const result = await service.prune(vm, {retention: policy.backups.retention, command: options.command, confirm: async () => true});
+		const result = await service.prune(vm, {
+			retention: policy.backups.retention,
+			command: options.command,
+			confirm: async () => true,
+		});
 		if (result.remove.length > 0) note(`pruned ${result.remove.join(', ')}`);
 	}
 	// Without a schedule of their own, off-site copies follow every backup.
-	if (policy.offsite && options.offsiteSchedule?.(policy) === undefined) await offsiteTask(service, vm, policy.offsite, options, note);
+	if (policy.offsite && options.offsiteSchedule?.(policy) === undefined)
+		await offsiteTask(service, vm, policy.offsite, options, note);
 	const points = await service.backups(vm);
-	const lastVerified = points.filter(candidate => candidate.state === 'complete').map(candidate => candidate.verified?.at).filter((at): at is string => at !== undefined).sort().at(-1);
-	if (lastVerified === undefined || options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!) {
+	const lastVerified = points
+		.filter(candidate => candidate.state === 'complete')
+		.map(candidate => candidate.verified?.at)
+		.filter((at): at is string => at !== undefined)
+		.sort()
+		.at(-1);
+	if (
+		lastVerified === undefined ||
+		options.now.getTime() - Date.parse(lastVerified) >= parseDuration(policy.backups.verifyEvery)!
+	) {
 		const newest = latestPoint(points)!;
-		const [verdict] = await service.verify(vm, {point: newest.id, command: options.command, now: options.now, onWarning: text => note(`warning: ${text}`)});
-		note(verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`);
+		const [verdict] = await service.verify(vm, {
+			point: newest.id,
+			command: options.command,
+			now: options.now,
+			onWarning: text => note(`warning: ${text}`),
+		});
+		note(
+			verdict!.ok ? `verified ${newest.id}` : `verification of ${newest.id} FAILED: ${verdict!.problems.join('; ')}`,
+		);
 		if (!verdict!.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} failed verification`);
 	}
 }
@@ -128,21 +214,47 @@ async function backupTask(service: Backups & Offsite, vm: string, policy: Policy
 async function bootTask(service: Backups, vm: string, options: RunOptions, note: (line: string) => void) {
 	const newest = latestPoint(await service.backups(vm));
 	if (!newest) throw new SnapdeckError('not-found', `${vm} has no backup to boot`, undefined, 'no-backups');
-	const result = await service.bootTest(vm, {point: newest.id, command: options.command, now: options.now, onWarning: text => note(`warning: ${text}`)});
+	const result = await service.bootTest(vm, {
+		point: newest.id,
+		command: options.command,
+		now: options.now,
+		onWarning: text => note(`warning: ${text}`),
+	});
 	note(result.ok ? `booted ${newest.id}: ${result.message}` : `boot test of ${newest.id} FAILED: ${result.message}`);
 	if (!result.ok) throw new SnapdeckError('failed', `backup point ${newest.id} of ${vm} did not boot`);
 }
 
 /** The newest point to the policy's off-site target; a check of the target when one is due. */
-async function offsiteTask(service: Offsite, vm: string, offsite: NonNullable<Policy['offsite']>, options: RunOptions, note: (line: string) => void) {
-	if (!options.targetFor) throw new SnapdeckError('usage', `policy wants off-site copies to '${offsite.target}', and no target can be resolved here`);
+async function offsiteTask(
+	service: Offsite,
+	vm: string,
+	offsite: NonNullable<Policy['offsite']>,
+	options: RunOptions,
+	note: (line: string) => void,
+) {
+	if (!options.targetFor)
+		throw new SnapdeckError(
+			'usage',
+			`policy wants off-site copies to '${offsite.target}', and no target can be resolved here`,
+		);
 	const target = options.targetFor(offsite.target);
 	const copied = await service.copy(vm, target, {command: options.command, now: options.now});
-	note(copied.already ? `point ${copied.point} is already on '${offsite.target}'` : `copied point ${copied.point} to '${offsite.target}' (${copied.uploaded} bytes uploaded)`);
+	note(
+		copied.already
+			? `point ${copied.point} is already on '${offsite.target}'`
+			: `copied point ${copied.point} to '${offsite.target}' (${copied.uploaded} bytes uploaded)`,
+	);
 	const record = (await service.offsiteState(vm)).targets.find(isRecordOf(target.repository));
-	if (!record?.lastCheck || options.now.getTime() - Date.parse(record.lastCheck.at) >= parseDuration(offsite.checkEvery)!) {
+	if (
+		!record?.lastCheck ||
+		options.now.getTime() - Date.parse(record.lastCheck.at) >= parseDuration(offsite.checkEvery)!
+	) {
 		const verdict = await service.verifyFrom(target, vm, {command: options.command, now: options.now});
-		note(verdict.ok ? `checked '${offsite.target}' (read ${verdict.readData} of its data)` : `check of '${offsite.target}' FAILED: ${verdict.problems.join('; ')}`);
+		note(
+			verdict.ok
+				? `checked '${offsite.target}' (read ${verdict.readData} of its data)`
+				: `check of '${offsite.target}' FAILED: ${verdict.problems.join('; ')}`,
+		);
 		if (!verdict.ok) throw new SnapdeckError('failed', `off-site target '${offsite.target}' failed its check`);
 	}
 }

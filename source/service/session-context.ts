@@ -37,7 +37,10 @@ export class SessionContext {
 	private resolvedRepository: Repository | null = null;
 	private pending: Promise<Repository | null> | null = null;
 
-	constructor(readonly hypervisor: Hypervisor, private readonly options: SessionOptions = {}) {
+	constructor(
+		readonly hypervisor: Hypervisor,
+		private readonly options: SessionOptions = {},
+	) {
 		if (options.repository !== undefined) this.resolvedRepository = this.openRepository(options.repository);
 	}
 
@@ -58,9 +61,10 @@ export class SessionContext {
 	/** The repository, found on first use; null when there is none to find. */
 	pendingRepository(): Promise<Repository | null> {
 		const {findRepository} = this.options;
-		this.pending ??= this.resolvedRepository === null && findRepository
-			? findRepository().then(dir => (this.resolvedRepository = this.openRepository(dir)))
-			: Promise.resolve(this.resolvedRepository);
+		this.pending ??=
+			this.resolvedRepository === null && findRepository
+				? findRepository().then(dir => (this.resolvedRepository = this.openRepository(dir)))
+				: Promise.resolve(this.resolvedRepository);
 		return this.pending;
 	}
 
@@ -87,7 +91,8 @@ export class SessionContext {
 			return await this.hypervisor.identity(vm);
 		} catch (error) {
 			// Not on the connection (nor the connection's lab there): its points are judged by what they are.
-			if (gone && error instanceof SnapdeckError && (error.code === 'no-such-vm' || error.kind === 'not-found')) return null;
+			if (gone && error instanceof SnapdeckError && (error.code === 'no-such-vm' || error.kind === 'not-found'))
+				return null;
 			throw error;
 		}
 	}
@@ -108,15 +113,20 @@ export class SessionContext {
 	 */
 	async inspect(vm: string): Promise<Inspection> {
 		const inspection = await this.hypervisor.inspect(vm);
-		const more = consistencyProblems(inspection.state.definition, inspection.state.images).filter(problem => !inspection.problems.includes(problem));
+		const more = consistencyProblems(inspection.state.definition, inspection.state.images).filter(
+			problem => !inspection.problems.includes(problem),
+		);
 		return more.length === 0 ? inspection : {...inspection, problems: [...inspection.problems, ...more]};
 	}
 
 	/** The bitmaps on each disk; a running QEMU keeps them in memory until it stops, so it is asked, not the image file. */
 	async bitmapsOf(inspection: Inspection): Promise<Record<string, readonly string[]> | null> {
 		const {state} = inspection;
-		if (state.run === 'running' && this.hypervisor.roles.backups) return this.hypervisor.roles.backups.liveBitmaps(inspection);
-		return Object.fromEntries(state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]));
+		if (state.run === 'running' && this.hypervisor.roles.backups)
+			return this.hypervisor.roles.backups.liveBitmaps(inspection);
+		return Object.fromEntries(
+			state.definition.disks.map(disk => [disk.target, state.images[disk.file]?.bitmaps ?? []]),
+		);
 	}
 
 	/** The VM's lock, as a job takes it. */
@@ -133,7 +143,10 @@ export class SessionContext {
 	/** Where a job on a VM's backups records itself while it runs, and how what a kill left is recovered. */
 	jobRecord(repo: Repository, vm: string, subject?: string): JobRecord {
 		return {
-			store: repo.jobs(vm), vm, ...(subject === undefined ? {} : {subject}), self: thisProcess(),
+			store: repo.jobs(vm),
+			vm,
+			...(subject === undefined ? {} : {subject}),
+			self: thisProcess(),
 			debris: debrisHandlers(this.hypervisor, () => repo.vmDir(vm)),
 			recoverMore: () => repo.recoverPartial(vm),
 		};
@@ -145,7 +158,12 @@ export class SessionContext {
 	}
 
 	/** A job on one point of the VM's backups (backupsJob), where a point of another VM of its name is named as such (pointOfThisVm). */
-	pointJob<T>(repo: Repository, vm: string, point: string | undefined, job: Omit<Job<T>, 'journal' | 'record'>): Promise<T> {
+	pointJob<T>(
+		repo: Repository,
+		vm: string,
+		point: string | undefined,
+		job: Omit<Job<T>, 'journal' | 'record'>,
+	): Promise<T> {
 		return this.pointOfThisVm(repo, vm, point, () => this.backupsJob(repo, vm, job));
 	}
 
@@ -161,19 +179,29 @@ export class SessionContext {
 			const other = await repo.otherPoint(vm, id);
 			if (!other) throw error;
 			const origin = other.identity ? identityTag(other.identity) : other.folder;
-			throw new SnapdeckError('not-found', `${id} is a point of ${describeVm(vm, other.identity)}, another VM of this name (${path.join(repo.root, other.folder)}), not of ${describeVm(vm, repo.bindingOf(vm)?.identity)}`,
-				`a point of another VM is never restored as this one's; restore it deliberately as a new VM: 'snapdeck restore ${vm} --origin ${origin} --point ${id} --as NAME' (or --to PATH)`, 'no-such-point');
+			throw new SnapdeckError(
+				'not-found',
+				`${id} is a point of ${describeVm(vm, other.identity)}, another VM of this name (${path.join(repo.root, other.folder)}), not of ${describeVm(vm, repo.bindingOf(vm)?.identity)}`,
+				`a point of another VM is never restored as this one's; restore it deliberately as a new VM: 'snapdeck restore ${vm} --origin ${origin} --point ${id} --as NAME' (or --to PATH)`,
+				'no-such-point',
+			);
 		}
 	}
 }
 
 /** The lock of the VM's backups, as a job takes it. */
-export const backupsLock = (repo: Repository, vm: string): Lock => command => repo.lock(vm, command);
+export const backupsLock =
+	(repo: Repository, vm: string): Lock =>
+	command =>
+		repo.lock(vm, command);
 
 /** Refuses to change another VM's backups as if they were this VM's (a point is restored over a VM only from its own). */
 export function assertOwn(repo: Repository, vm: string, doing: string): void {
 	const binding = repo.bindingOf(vm);
 	if (!binding?.foreign) return;
-	throw new SnapdeckError('refused', `cannot ${doing}: ${path.join(repo.root, binding.foreign.folder)} holds the backups of ${describeVm(vm, binding.foreign.identity)}, not of ${describeVm(vm, binding.identity)}`,
-		`a point of another VM is restored deliberately as a new VM ('--as NAME' or '--to PATH' with --origin ${binding.foreign.folder})`);
+	throw new SnapdeckError(
+		'refused',
+		`cannot ${doing}: ${path.join(repo.root, binding.foreign.folder)} holds the backups of ${describeVm(vm, binding.foreign.identity)}, not of ${describeVm(vm, binding.identity)}`,
+		`a point of another VM is restored deliberately as a new VM ('--as NAME' or '--to PATH' with --origin ${binding.foreign.folder})`,
+	);
 }

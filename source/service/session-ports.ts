@@ -23,8 +23,13 @@ export function sessionPorts(hypervisor: Hypervisor, options: SessionOptions = {
 export function portsOver(session: SessionContext): Ports {
 	// Typed by name: a port without its module, or a module that does not implement its port, does not compile.
 	const roles: {[Name in PortName]: PortMap[Name]} = {
-		inventory: inventoryPort(session), snapshots: snapshotsPort(session), backups: backupsPort(session), restores: restoresPort(session),
-		offsite: offsitePort(session), health: healthPort(session), jobs: jobsPort(session),
+		inventory: inventoryPort(session),
+		snapshots: snapshotsPort(session),
+		backups: backupsPort(session),
+		restores: restoresPort(session),
+		offsite: offsitePort(session),
+		health: healthPort(session),
+		jobs: jobsPort(session),
 	};
 	return joinRoles(Object.values(roles)) as Ports;
 }

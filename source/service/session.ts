@@ -24,18 +24,30 @@ export async function targetOf(text: string) {
 }
 
 /** The services the UI works with, one per connection; policies are read from the config when first asked for. */
-export async function uiServices(uris: readonly string[], repository: string | (() => Promise<string>), named = repositoryNamed(undefined)): Promise<Ports[]> {
-	return Promise.all(uris.map(async uri => {
-		const hypervisor = await connect(uri);
-		return sessionPorts(hypervisor, {...(typeof repository === 'string' ? {repository} : {findRepository: repository}), policies: configPolicies(hypervisor.uri), named});
-	}));
+export async function uiServices(
+	uris: readonly string[],
+	repository: string | (() => Promise<string>),
+	named = repositoryNamed(undefined),
+): Promise<Ports[]> {
+	return Promise.all(
+		uris.map(async uri => {
+			const hypervisor = await connect(uri);
+			return sessionPorts(hypervisor, {
+				...(typeof repository === 'string' ? {repository} : {findRepository: repository}),
+				policies: configPolicies(hypervisor.uri),
+				named,
+			});
+		}),
+	);
 }
 
 /** Whether the repository was named on the command line or in the environment (--repo, SNAPDECK_REPO): then nothing is written outside it (see SessionOptions.named). */
-export const repositoryNamed = (flag: string | undefined) => flag !== undefined || process.env['SNAPDECK_REPO'] !== undefined;
+export const repositoryNamed = (flag: string | undefined) =>
+	flag !== undefined || process.env['SNAPDECK_REPO'] !== undefined;
 
 /** The policy of each VM on connection `uri`, read from the config when first asked for. */
-export const configPolicies = (uri: string) => async () => policiesFor((await import('../config/config.js')).loadConfig().config, uri);
+export const configPolicies = (uri: string) => async () =>
+	policiesFor((await import('../config/config.js')).loadConfig().config, uri);
 
 /** The policy of each VM on connection `uri`, as the config's policies and connection names select it. */
 export function policiesFor(config: Config, uri: string): (vm: string) => Policy {
@@ -45,14 +57,23 @@ export function policiesFor(config: Config, uri: string): (vm: string) => Policy
 
 /** The directory of the repository a policy names (a name from "repositories", or a directory), if it names one. */
 export const policyRepository = (config: Config, policy: Policy): string | undefined =>
-	policy.backups.repository === undefined ? undefined : config.repositories?.[policy.backups.repository] ?? policy.backups.repository;
+	policy.backups.repository === undefined
+		? undefined
+		: (config.repositories?.[policy.backups.repository] ?? policy.backups.repository);
 
 /** When a policy's off-site copies are due: its own schedule, else its target's; undefined: after every backup. */
-export const offsiteSchedule = (config: Config, policy: Policy) => policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
+export const offsiteSchedule = (config: Config, policy: Policy) =>
+	policy.offsite?.schedule ?? config.offsite?.[policy.offsite?.target ?? '']?.schedule;
 
 /** The names the config gives a connection URI. */
 export const connectionAliases = (connections: Readonly<Record<string, string>> | undefined, uri: string) =>
-	Object.entries(connections ?? {}).filter(([, target]) => target === uri || (target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri)).map(([name]) => name);
+	Object.entries(connections ?? {})
+		.filter(
+			([, target]) =>
+				target === uri ||
+				(target.startsWith('local:') && `local:${path.resolve(target.slice('local:'.length))}` === uri),
+		)
+		.map(([name]) => name);
 
 /**
  * The connections to use: --connect (repeatable), else SNAPDECK_CONNECT, else the config's
@@ -60,7 +81,12 @@ export const connectionAliases = (connections: Readonly<Record<string, string>> 
  * config's "connections".
  */
 export async function connectionUris(flags: readonly string[] | undefined): Promise<string[]> {
-	const chosen = flags && flags.length > 0 ? flags : process.env['SNAPDECK_CONNECT'] === undefined ? undefined : [process.env['SNAPDECK_CONNECT']];
+	const chosen =
+		flags && flags.length > 0
+			? flags
+			: process.env['SNAPDECK_CONNECT'] === undefined
+				? undefined
+				: [process.env['SNAPDECK_CONNECT']];
 	// A URI has a scheme (local:, qemu://, ...); a bare word names a connection in the config.
 	const isUri = (text: string) => text.includes(':') || text === 'libvirt';
 	if (chosen?.every(isUri)) return [...chosen];
@@ -71,7 +97,13 @@ export async function connectionUris(flags: readonly string[] | undefined): Prom
 		const named = config.connections?.[name];
 		if (named === undefined) {
 			const known = Object.keys(config.connections ?? {});
-			throw new SnapdeckError('usage', `'${name}' is neither a connection URI nor a connection named in ${file}`, known.length > 0 ? `named connections: ${known.join(', ')}` : 'write it as local:DIR or qemu:///system, or name it under "connections" in the config');
+			throw new SnapdeckError(
+				'usage',
+				`'${name}' is neither a connection URI nor a connection named in ${file}`,
+				known.length > 0
+					? `named connections: ${known.join(', ')}`
+					: 'write it as local:DIR or qemu:///system, or name it under "connections" in the config',
+			);
 		}
 		return named;
 	};
@@ -83,18 +115,31 @@ export async function connectionUris(flags: readonly string[] | undefined): Prom
 /** The one connection a command on a VM works on. */
 export async function connectionUri(flags: readonly string[] | undefined): Promise<string> {
 	const uris = await connectionUris(flags);
-	if (uris.length !== 1) throw new SnapdeckError('usage', `this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`, 'choose one with --connect');
+	if (uris.length !== 1)
+		throw new SnapdeckError(
+			'usage',
+			`this command works on one connection, and ${uris.length} are chosen (${uris.join(', ')})`,
+			'choose one with --connect',
+		);
 	return uris[0]!;
 }
 
 /** The backup repository: --repo, else SNAPDECK_REPO, else the config's, else the default. */
-export async function repositoryDir(flag: string | undefined, readConfig = true, forVm?: {vm: string; uri: string}): Promise<string> {
+export async function repositoryDir(
+	flag: string | undefined,
+	readConfig = true,
+	forVm?: {vm: string; uri: string},
+): Promise<string> {
 	const chosen = flag ?? process.env['SNAPDECK_REPO'];
 	if (chosen !== undefined) return chosen;
 	if (!readConfig) return defaultRepositoryDir();
 	const {config} = (await import('../config/config.js')).loadConfig();
 	// The VM's policy may name its own repository (a name from "repositories", or a directory).
-	return (forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ?? config.repository ?? defaultRepositoryDir();
+	return (
+		(forVm && policyRepository(config, policiesFor(config, forVm.uri)(forVm.vm))) ??
+		config.repository ??
+		defaultRepositoryDir()
+	);
 }
 
 /**
@@ -102,16 +147,33 @@ export async function repositoryDir(flag: string | undefined, readConfig = true,
  * --repo, else SNAPDECK_REPO, else (for a command on a VM's backups) the VM's policy's, else the
  * config's; its policies from the config, read when first needed.
  */
-export async function openSession(options: {connect: readonly string[] | undefined; repo: string | undefined; backups?: boolean; vm?: string}): Promise<Ports> {
+export async function openSession(options: {
+	connect: readonly string[] | undefined;
+	repo: string | undefined;
+	backups?: boolean;
+	vm?: string;
+}): Promise<Ports> {
 	const hypervisor = await connect(await connectionUri(options.connect));
-	const repository = await repositoryDir(options.repo, options.backups ?? false, options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri});
-	return sessionPorts(hypervisor, {repository: repository, policies: configPolicies(hypervisor.uri), named: repositoryNamed(options.repo)});
+	const repository = await repositoryDir(
+		options.repo,
+		options.backups ?? false,
+		options.vm === undefined ? undefined : {vm: options.vm, uri: hypervisor.uri},
+	);
+	return sessionPorts(hypervisor, {
+		repository: repository,
+		policies: configPolicies(hypervisor.uri),
+		named: repositoryNamed(options.repo),
+	});
 }
 
 /** The service on connection `uri` (one of those connectionUris chose), with the repository given. */
 export async function openSessionOn(uri: string, options: {repository: string; named?: boolean}): Promise<Ports> {
 	const hypervisor = await connect(uri);
-	return sessionPorts(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
+	return sessionPorts(hypervisor, {
+		repository: options.repository,
+		policies: configPolicies(hypervisor.uri),
+		named: options.named ?? false,
+	});
 }
 
 /**
@@ -119,23 +181,37 @@ export async function openSessionOn(uri: string, options: {repository: string; n
  * absolute folder, `libvirt` by the URI it stands for. Metrics of a connection that could not be
  * opened carry the same label as when it can.
  */
-export const canonicalUri = (uri: string) => (uri.startsWith('local:') && uri.length > 'local:'.length
-	? `local:${path.resolve(uri.slice('local:'.length))}`
-	: uri === 'libvirt' ? process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system' : uri);
+export const canonicalUri = (uri: string) =>
+	uri.startsWith('local:') && uri.length > 'local:'.length
+		? `local:${path.resolve(uri.slice('local:'.length))}`
+		: uri === 'libvirt'
+			? (process.env['LIBVIRT_DEFAULT_URI'] ?? 'qemu:///system')
+			: uri;
 
 /** A service per connection chosen (list, health), all on one repository. */
-export async function openSessions(options: {connect: readonly string[] | undefined; repository: string; named?: boolean}): Promise<Ports[]> {
-	return Promise.all((await connectionUris(options.connect)).map(async uri => {
-		const hypervisor = await connect(uri);
-		return sessionPorts(hypervisor, {repository: options.repository, policies: configPolicies(hypervisor.uri), named: options.named ?? false});
-	}));
+export async function openSessions(options: {
+	connect: readonly string[] | undefined;
+	repository: string;
+	named?: boolean;
+}): Promise<Ports[]> {
+	return Promise.all(
+		(await connectionUris(options.connect)).map(async uri => {
+			const hypervisor = await connect(uri);
+			return sessionPorts(hypervisor, {
+				repository: options.repository,
+				policies: configPolicies(hypervisor.uri),
+				named: options.named ?? false,
+			});
+		}),
+	);
 }
 
 /** The configuration as read (defaults filled in), and where from. */
 export const readSettings = async () => (await import('../config/config.js')).loadConfig();
 
 /** Writes a report (the Prometheus textfile) atomically, with `mode`: a reader sees the old file or the new one. */
-export const writeReport = async (file: string, text: string, mode: number) => (await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text, {mode});
+export const writeReport = async (file: string, text: string, mode: number) =>
+	(await import('../adapters/state/atomic-file.js')).writeFileAtomic(path.resolve(file), text, {mode});
 
 /**
  * The journal's newest `limit` records (of one VM, or of all), oldest first: those of the connection
@@ -143,15 +219,22 @@ export const writeReport = async (file: string, text: string, mode: number) => (
  * A repository named on the command line keeps its jobs' lines in itself only: they are read from
  * there. `hidden` counts the records of other connections (and older lines that name none) left out.
  */
-export async function journalRecords(vm: string | null, limit: number, scope: {connection: string | null; repository?: string | null} = {connection: null}) {
+export async function journalRecords(
+	vm: string | null,
+	limit: number,
+	scope: {connection: string | null; repository?: string | null} = {connection: null},
+) {
 	const {readJournal, journalFile} = await import('../adapters/state/journal.js');
 	let records = await readJournal();
 	if (scope.repository && vm !== null) {
 		const {Repository} = await import('../backup/repository.js');
-		const seen = new Set(records.map(record => JSON.stringify([record.time, record.vm, record.action, record.outcome])));
+		const seen = new Set(
+			records.map(record => JSON.stringify([record.time, record.vm, record.action, record.outcome])),
+		);
 		for (const file of await new Repository(scope.repository).journalFiles(vm)) {
 			for (const record of await readJournal(file)) {
-				if (!seen.has(JSON.stringify([record.time, record.vm, record.action, record.outcome]))) records.push({...record, connection: record.connection ?? `repository ${scope.repository}`});
+				if (!seen.has(JSON.stringify([record.time, record.vm, record.action, record.outcome])))
+					records.push({...record, connection: record.connection ?? `repository ${scope.repository}`});
 			}
 		}
 		records = records.sort((a, b) => a.time.localeCompare(b.time));
@@ -162,7 +245,8 @@ export async function journalRecords(vm: string | null, limit: number, scope: {c
 }
 
 /** A connection as journal lines name it: a local: lab by its absolute folder. */
-export const journalConnection = (uri: string) => (uri.startsWith('local:') ? `local:${path.resolve(uri.slice('local:'.length))}` : uri);
+export const journalConnection = (uri: string) =>
+	uri.startsWith('local:') ? `local:${path.resolve(uri.slice('local:'.length))}` : uri;
 
 /** The configuration's module (read, validate, its JSON schema), loaded when first needed. */
 export const settingsModule = () => import('../config/config.js');
@@ -171,11 +255,21 @@ export const settingsModule = () => import('../config/config.js');
  * `snapdeck run`: what the policies' schedules say is due on the session's connection, each VM's
  * points in its policy's repository (else `defaultRepository`), off-site targets from the config.
  */
-export async function runSchedules(service: Inventory & Jobs, options: {now: Date; command: string; defaultRepository: string; onLine: (line: string) => void; onNotifyFailure: (line: string) => void}) {
+export async function runSchedules(
+	service: Inventory & Jobs,
+	options: {
+		now: Date;
+		command: string;
+		defaultRepository: string;
+		onLine: (line: string) => void;
+		onNotifyFailure: (line: string) => void;
+	},
+) {
 	const {config} = await readSettings();
 	const {resolveTarget} = await import('./targets.js');
 	const runs = await service.runScheduled({
-		now: options.now, command: options.command,
+		now: options.now,
+		command: options.command,
 		policyOf: policiesFor(config, service.connection.uri),
 		repositoryFor: policy => policyRepository(config, policy) ?? options.defaultRepository,
 		targetFor: name => resolveTarget(config, name),
@@ -183,7 +277,8 @@ export async function runSchedules(service: Inventory & Jobs, options: {now: Dat
 		onLine: options.onLine,
 	});
 	const failures = runs.filter(run => run.outcome === 'failed');
-	if (failures.length > 0) await tellJobFailures(service.connection.uri, failures, options.now, options.onNotifyFailure);
+	if (failures.length > 0)
+		await tellJobFailures(service.connection.uri, failures, options.now, options.onNotifyFailure);
 	return runs;
 }
 
@@ -191,7 +286,12 @@ export async function runSchedules(service: Inventory & Jobs, options: {now: Dat
  * Failed scheduled jobs (or `snapdeck run` itself, with vm null) to the config's notifiers.
  * Never throws: a notification that cannot be sent must not fail the run; `onFailure` hears why.
  */
-export async function tellJobFailures(connection: string, failures: ReadonlyArray<{vm: string | null; task: string; message?: string; actions: readonly string[]}>, now: Date, onFailure: (line: string) => void): Promise<void> {
+export async function tellJobFailures(
+	connection: string,
+	failures: ReadonlyArray<{vm: string | null; task: string; message?: string; actions: readonly string[]}>,
+	now: Date,
+	onFailure: (line: string) => void,
+): Promise<void> {
 	try {
 		const notifiers = (await readSettings()).config.notify ?? [];
 		if (notifiers.length === 0) return;
@@ -203,21 +303,33 @@ export async function tellJobFailures(connection: string, failures: ReadonlyArra
 }
 
 /** A health run's verdict on each connection to the config's notifiers, each change once; never throws. */
-export async function tellHealthChanges(verdicts: ReadonlyArray<{connection: string; verdict: HealthVerdict}>, now: Date, onFailure: (line: string) => void): Promise<void> {
+export async function tellHealthChanges(
+	verdicts: ReadonlyArray<{connection: string; verdict: HealthVerdict}>,
+	now: Date,
+	onFailure: (line: string) => void,
+): Promise<void> {
 	try {
 		const notifiers = (await readSettings()).config.notify ?? [];
 		if (notifiers.length === 0) return;
 		const {notifyHealth} = await import('./deliver-notifications.js');
-		const sent = await Promise.all(verdicts.map(({connection, verdict}) => notifyHealth(notifiers, connection, verdict, now)));
+		const sent = await Promise.all(
+			verdicts.map(({connection, verdict}) => notifyHealth(notifiers, connection, verdict, now)),
+		);
 		reportDeliveries(sent.flat(), onFailure);
 	} catch (error) {
 		onFailure(`snapdeck: notifications were not sent: ${errorMessage(error)}`);
 	}
 }
 
-const reportDeliveries = (deliveries: ReadonlyArray<{ok: boolean; notifier: string; title: string; attempts: number; error?: string}>, onFailure: (line: string) => void) => {
+const reportDeliveries = (
+	deliveries: ReadonlyArray<{ok: boolean; notifier: string; title: string; attempts: number; error?: string}>,
+	onFailure: (line: string) => void,
+) => {
 	for (const delivery of deliveries) {
-		if (!delivery.ok) onFailure(`snapdeck: could not notify ${delivery.notifier} of "${delivery.title}" (${delivery.attempts} attempts): ${delivery.error}`);
+		if (!delivery.ok)
+			onFailure(
+				`snapdeck: could not notify ${delivery.notifier} of "${delivery.title}" (${delivery.attempts} attempts): ${delivery.error}`,
+			);
 	}
 };
 
@@ -246,15 +358,36 @@ export {releaseHeldLocksSync} from '../adapters/state/lock.js';
  * Checks a receipt file offline: the signature by `publicKey` (PEM; default: this user's key),
  * over the receipt as it is. What it proves, in one line, when valid; why not, when not.
  */
-export async function receiptCheck(file: string, publicKey?: string): Promise<{ok: boolean; file: string; keyId: string | null; summary?: string; why?: string}> {
+export async function receiptCheck(
+	file: string,
+	publicKey?: string,
+): Promise<{ok: boolean; file: string; keyId: string | null; summary?: string; why?: string}> {
 	const {readReceipt} = await import('../backup/receipts.js');
 	const {ownPublicKey, receiptValid} = await import('../adapters/state/receipt-key.js');
 	const receipt = await readReceipt(file);
 	const key = publicKey ?? (await ownPublicKey());
-	if (key === null) throw new SnapdeckError('usage', 'this user has no receipt key to check against', 'pass the signer\'s public key: --key receipts-ed25519.pub');
+	if (key === null)
+		throw new SnapdeckError(
+			'usage',
+			'this user has no receipt key to check against',
+			"pass the signer's public key: --key receipts-ed25519.pub",
+		);
 	const {ok, keyId} = receiptValid(receipt, key);
 	const body = receipt.receipt;
 	return ok
-		? {ok, file, keyId, summary: `${body.proved} of point ${body.point} of ${body.vm} at ${body.at} on ${body.host} (${body.files.length} files), signed by key ${keyId}: ${body.how}`}
-		: {ok, file, keyId, why: receipt.keyId === keyId ? 'the receipt was changed after it was signed' : `it is not signed by key ${keyId} (it names key ${receipt.keyId}), or it was changed after it was signed`};
+		? {
+				ok,
+				file,
+				keyId,
+				summary: `${body.proved} of point ${body.point} of ${body.vm} at ${body.at} on ${body.host} (${body.files.length} files), signed by key ${keyId}: ${body.how}`,
+			}
+		: {
+				ok,
+				file,
+				keyId,
+				why:
+					receipt.keyId === keyId
+						? 'the receipt was changed after it was signed'
+						: `it is not signed by key ${keyId} (it names key ${receipt.keyId}), or it was changed after it was signed`,
+			};
 }

@@ -29,7 +29,11 @@ export function planAction(action: Action, inspection: Inspection): Plan {
 }
 
 /** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
-async function perform(session: SessionContext, action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
+async function perform(
+	session: SessionContext,
+	action: Action,
+	options: PerformOptions,
+): Promise<{plan: Plan; outcome: Outcome}> {
 	const {hypervisor} = session;
 	if (options.dryRun) {
 		const inspection = await session.inspect(action.vm);
@@ -46,18 +50,30 @@ async function perform(session: SessionContext, action: Action, options: Perform
 }
 
 /** perform() for a caller that already holds the VM's lock (a restore in place takes its safety snapshot so). */
-export async function performLocked(session: SessionContext, action: Action, options: PerformOptions): Promise<{plan: Plan; outcome: Outcome}> {
+export async function performLocked(
+	session: SessionContext,
+	action: Action,
+	options: PerformOptions,
+): Promise<{plan: Plan; outcome: Outcome}> {
 	const {hypervisor} = session;
 	const operations = hypervisor.operations(action.vm);
 	const pending = await operations.readPending();
 	if (pending) {
-		throw new SnapdeckError('interrupted', describePending(action.vm, pending), `run 'snapdeck recover ${action.vm}' to finish it first`);
+		throw new SnapdeckError(
+			'interrupted',
+			describePending(action.vm, pending),
+			`run 'snapdeck recover ${action.vm}' to finish it first`,
+		);
 	}
 	const inspection = await session.inspect(action.vm);
 	const plan = planAction(action, inspection);
 	await hypervisor.preflight(inspection, plan);
 	if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};
-	await runPlan(plan, hypervisor.executor(inspection), operations, {command: options.command, signal: options.signal, onEvent: options.onEvent});
+	await runPlan(plan, hypervisor.executor(inspection), operations, {
+		command: options.command,
+		signal: options.signal,
+		onEvent: options.onEvent,
+	});
 	return {plan, outcome: 'done'};
 }
 
@@ -65,7 +81,10 @@ export async function performLocked(session: SessionContext, action: Action, opt
 async function power(session: SessionContext, vm: string, on: boolean, command: string): Promise<boolean> {
 	const power = roleOf(session.hypervisor, 'power', 'start or stop VMs');
 	const result = await runJob({
-		kind: on ? 'start' : 'stop', command, locks: [session.vmLock(vm)], journal: session.vmJournal(vm),
+		kind: on ? 'start' : 'stop',
+		command,
+		locks: [session.vmLock(vm)],
+		journal: session.vmJournal(vm),
 		run: async (job): Promise<{changed: boolean; how?: string}> => {
 			const {state, problems} = await session.inspect(vm);
 			if ((state.run === 'running') === on) return {changed: false};

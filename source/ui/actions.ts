@@ -13,7 +13,13 @@ import type {UiAction} from './state.js';
  * What the screens start: each change as a job of the one job list (plan, confirmation, progress,
  * cancel), grouped by role under actions/. A returned string is why it cannot start, for the status line.
  */
-export function makeActions(service: Inventory & Backups & Restores & Offsite, jobs: Jobs, dispatch: Dispatch<UiAction>, now: () => Date, inventory: readonly VmSummary[] | null) {
+export function makeActions(
+	service: Inventory & Backups & Restores & Offsite,
+	jobs: Jobs,
+	dispatch: Dispatch<UiAction>,
+	now: () => Date,
+	inventory: readonly VmSummary[] | null,
+) {
 	const summary = (vm: string) => inventory?.find(candidate => candidate.name === vm);
 
 	/** Why the VM cannot be changed now: a job of this window is at work on it, or another snapdeck's holds its lock. */
@@ -25,7 +31,13 @@ export function makeActions(service: Inventory & Backups & Restores & Offsite, j
 	};
 
 	const context = actionContext(service, jobs, dispatch);
-	return {busy, ...snapshotActions(context, now, summary), ...backupActions(context), ...restoreActions(context), ...offsiteActions(context)};
+	return {
+		busy,
+		...snapshotActions(context, now, summary),
+		...backupActions(context),
+		...restoreActions(context),
+		...offsiteActions(context),
+	};
 }
 
 export type Actions = ReturnType<typeof makeActions>;

@@ -39,7 +39,6 @@ export interface AppProps {
 	readonly messageTtl?: MessageTtl;
 }
 
-
 /** Another snapdeck, or virsh, changes VMs too: the screen follows by itself this often. */
 export const AUTO_REFRESH_MS = 5000;
 
@@ -47,11 +46,24 @@ export const AUTO_REFRESH_MS = 5000;
  * The app: routes a key to the open overlay or else the current screen (screens/), and draws the
  * header, the body (the screen, or the overlay over it), the jobs, the status line and the keys.
  */
-export function App({service, keymap: initialKeymap, loadKeymap, connections, onForceQuit, refreshMs = AUTO_REFRESH_MS, messageTtl, now = () => new Date()}: AppProps) {
+export function App({
+	service,
+	keymap: initialKeymap,
+	loadKeymap,
+	connections,
+	onForceQuit,
+	refreshMs = AUTO_REFRESH_MS,
+	messageTtl,
+	now = () => new Date(),
+}: AppProps) {
 	const {exit} = useApp();
 	const {columns, rows: terminalRows} = useTerminalSize();
 	const [state, dispatch] = useReducer(reduce, initialState);
-	const {force, shared} = useAppData({service, keymap: initialKeymap, loadKeymap, refreshMs, now}, state.filter, dispatch);
+	const {force, shared} = useAppData(
+		{service, keymap: initialKeymap, loadKeymap, refreshMs, now},
+		state.filter,
+		dispatch,
+	);
 	const {keymap, jobs} = shared;
 
 	usePlansOnTop(state.overlay?.kind, jobs, dispatch);
@@ -65,32 +77,98 @@ export function App({service, keymap: initialKeymap, loadKeymap, connections, on
 	const bind = (next: ScreenBinding) => {
 		binding.current = next;
 	};
-	const screenContext: ScreenContext = {...shared, service, now, width: columns, height: frame.bodyHeight, state, dispatch, bind};
-	useAppKeys(screenContext, {context, frame, binding, running, force, clearMessages: messages.clear, connections, exit, forceQuit: onForceQuit ?? exit});
-	return <AppFrame screenContext={screenContext} frame={frame} context={context} connections={connections} running={running} />;
+	const screenContext: ScreenContext = {
+		...shared,
+		service,
+		now,
+		width: columns,
+		height: frame.bodyHeight,
+		state,
+		dispatch,
+		bind,
+	};
+	useAppKeys(screenContext, {
+		context,
+		frame,
+		binding,
+		running,
+		force,
+		clearMessages: messages.clear,
+		connections,
+		exit,
+		forceQuit: onForceQuit ?? exit,
+	});
+	return (
+		<AppFrame
+			screenContext={screenContext}
+			frame={frame}
+			context={context}
+			connections={connections}
+			running={running}
+		/>
+	);
 }
 
 /** What the app draws: the header, the body (the screen, or the overlay over it), the jobs' messages, the status line and the keys. */
-function AppFrame({screenContext, frame, context, connections, running}: {screenContext: ScreenContext; frame: Frame; context: Context; connections: AppProps['connections']; running: number}) {
+function AppFrame({
+	screenContext,
+	frame,
+	context,
+	connections,
+	running,
+}: {
+	screenContext: ScreenContext;
+	frame: Frame;
+	context: Context;
+	connections: AppProps['connections'];
+	running: number;
+}) {
 	const theme = useTheme();
 	const {service, keymap, state, jobs, vms} = screenContext;
 	const {columns, rows, bodyHeight, geometry, pagerCovers} = frame;
-	if (frame.tooSmall) return <TooSmall columns={columns} rows={frame.terminalRows} quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')} notice={state.notice} />;
+	if (frame.tooSmall)
+		return (
+			<TooSmall
+				columns={columns}
+				rows={frame.terminalRows}
+				quitKey={running > 0 ? null : displayKey(keymap.keys.quit[0] ?? '')}
+				notice={state.notice}
+			/>
+		);
 	const screen = SCREENS[state.screen];
 	const covered = coversBody(state.overlay);
 	return (
 		<Box flexDirection="column" width={columns} height={rows}>
 			{!pagerCovers && (
-				<Header uri={`${service.connection.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`} where={screen.title(state, vms.length)} width={columns} />
+				<Header
+					uri={`${service.connection.uri}${connections ? ` (${connections.index + 1}/${connections.count})` : ''}`}
+					where={screen.title(state, vms.length)}
+					width={columns}
+				/>
 			)}
 			<Box flexDirection="column" height={pagerCovers ? geometry.height : bodyHeight} overflow="hidden">
 				{covered && state.overlay && (
-					<OverlayView overlay={state.overlay} jobs={jobs} keymap={keymap} repository={vm => service.repository?.vmDir(vm) ?? ''} height={bodyHeight} width={columns} geometry={geometry} notice={state.notice} screen={{context: state.screen, label: screen.label}} />
+					<OverlayView
+						overlay={state.overlay}
+						jobs={jobs}
+						keymap={keymap}
+						repository={vm => service.repository?.vmDir(vm) ?? ''}
+						height={bodyHeight}
+						width={columns}
+						geometry={geometry}
+						notice={state.notice}
+						screen={{context: state.screen, label: screen.label}}
+					/>
 				)}
 				<screen.Component key={state.screen} context={screenContext} visible={!covered} />
 			</Box>
 			{(!pagerCovers || frame.pagerKind === 'view') && <MessagesPanel rows={frame.messageLines} />}
-			{!pagerCovers && frame.statusLines.map((line, index) => <Text key={index} wrap="truncate-end" color={frame.statusWarns ? theme.warn : theme.muted}>{line || ' '}</Text>)}
+			{!pagerCovers &&
+				frame.statusLines.map((line, index) => (
+					<Text key={index} wrap="truncate-end" color={frame.statusWarns ? theme.warn : theme.muted}>
+						{line || ' '}
+					</Text>
+				))}
 			<HelpBar keymap={keymap} context={context} width={columns} />
 		</Box>
 	);
@@ -104,7 +182,30 @@ function Header({uri, where, width}: {uri: string; where: string; width: number}
 	const theme = useTheme();
 	const host = os.hostname();
 	const fits = (text: string) => [...safeText(text)].length <= width;
-	if (fits(`snapdeck ${uri} on ${host} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} <Text color={theme.muted}>on {host}</Text> · {where}</Text>;
-	if (fits(`snapdeck ${uri} · ${where}`)) return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {uri} · {where}</Text>;
-	return <Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> · {where} <Text color={theme.muted}>· {uri}</Text></Text>;
+	if (fits(`snapdeck ${uri} on ${host} · ${where}`))
+		return (
+			<Text wrap="truncate-end">
+				<Text bold color={theme.accent}>
+					snapdeck
+				</Text>{' '}
+				{uri} <Text color={theme.muted}>on {host}</Text> · {where}
+			</Text>
+		);
+	if (fits(`snapdeck ${uri} · ${where}`))
+		return (
+			<Text wrap="truncate-end">
+				<Text bold color={theme.accent}>
+					snapdeck
+				</Text>{' '}
+				{uri} · {where}
+			</Text>
+		);
+	return (
+		<Text wrap="truncate-end">
+			<Text bold color={theme.accent}>
+				snapdeck
+			</Text>{' '}
+			· {where} <Text color={theme.muted}>· {uri}</Text>
+		</Text>
+	);
 }

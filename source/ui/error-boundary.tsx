@@ -2,7 +2,10 @@ import {Text} from './components/text.js';
 import {Component, type ReactNode} from 'react';
 
 /** A render error becomes one readable line, never a stack trace over the operator's screen. */
-export class ErrorBoundary extends Component<{children: ReactNode; onError: (error: Error) => void}, {error: Error | null}> {
+export class ErrorBoundary extends Component<
+	{children: ReactNode; onError: (error: Error) => void},
+	{error: Error | null}
+> {
 	override state = {error: null as Error | null};
 
 	static getDerivedStateFromError(error: Error) {
@@ -14,6 +17,10 @@ export class ErrorBoundary extends Component<{children: ReactNode; onError: (err
 	}
 
 	override render() {
-		return this.state.error ? <Text>snapdeck hit an internal error: {this.state.error.message}</Text> : this.props.children;
+		return this.state.error ? (
+			<Text>snapdeck hit an internal error: {this.state.error.message}</Text>
+		) : (
+			this.props.children
+		);
 	}
 }

@@ -19,7 +19,10 @@ function shareRows(entries: readonly MessageEntry[], status: string, columns: nu
 	const messageLines = messageRows(entries, columns, messageCap(rows), jobsKey);
 	const spare = Math.max(1, rows - 2 - MIN_BODY - messageLines.length);
 	const wrapped = wrapWhole(status, columns, 2);
-	const statusLines = wrapped.length <= spare ? wrapped : [...wrapped.slice(0, spare - 1), fit(wrapped.slice(spare - 1).join(' '), columns)];
+	const statusLines =
+		wrapped.length <= spare
+			? wrapped
+			: [...wrapped.slice(0, spare - 1), fit(wrapped.slice(spare - 1).join(' '), columns)];
 	return {messageLines, statusLines, bodyHeight: Math.max(3, rows - 2 - messageLines.length - statusLines.length)};
 }
 
@@ -43,14 +46,34 @@ export function arrangeFrame({state, jobs, keymap, running, messages, columns, t
 	const said = overlayStatus(state.overlay, {filter: state.filter, running, keymap});
 	const status = said?.text ?? state.notice ?? (state.filter ? `filter: ${state.filter}` : ' ');
 	// The jobs screen lists every job: the messages would say it twice.
-	const {messageLines, statusLines, bodyHeight} = shareRows(state.screen === 'jobs' ? [] : messages, status, columns, rows, displayKey(keymap.keys.jobs[0] ?? ''));
+	const {messageLines, statusLines, bodyHeight} = shareRows(
+		state.screen === 'jobs' ? [] : messages,
+		status,
+		columns,
+		rows,
+		displayKey(keymap.keys.jobs[0] ?? ''),
+	);
 	// A pager (a plan, a detail view, the help) in a small terminal covers all of it but the keys,
 	// and, but for a plan (a decision, all its rows its own), the jobs' messages.
 	const pagerKind = pagerOf(state.overlay, jobs);
-	const geometry = pagerGeometry(columns, terminalRows, bodyHeight, rows - 1 - (pagerKind === 'plan' ? 0 : messageLines.length));
+	const geometry = pagerGeometry(
+		columns,
+		terminalRows,
+		bodyHeight,
+		rows - 1 - (pagerKind === 'plan' ? 0 : messageLines.length),
+	);
 	return {
-		columns, rows, terminalRows, tooSmall: columns < MIN_COLUMNS || terminalRows < MIN_ROWS,
-		messageLines, statusLines, statusWarns: Boolean(said?.warn || state.notice), bodyHeight, pagerKind, geometry, pagerCovers: pagerKind !== null && geometry.fullScreen,
+		columns,
+		rows,
+		terminalRows,
+		tooSmall: columns < MIN_COLUMNS || terminalRows < MIN_ROWS,
+		messageLines,
+		statusLines,
+		statusWarns: Boolean(said?.warn || state.notice),
+		bodyHeight,
+		pagerKind,
+		geometry,
+		pagerCovers: pagerKind !== null && geometry.fullScreen,
 	};
 }
 

@@ -6,13 +6,25 @@ import type {RoleName} from '../service/ports.js';
 
 /** The screens (each a module under screens/): a new one is a name here, its module, and the command that opens it. */
 export const SCREEN_NAMES = ['list', 'tree', 'backups', 'health', 'log', 'jobs', 'files'] as const;
-export type ScreenName = typeof SCREEN_NAMES[number];
+export type ScreenName = (typeof SCREEN_NAMES)[number];
 
 /**
  * `dialog`: a dialog's text field has the focus; `dialogOption`: one of its options (Space ticks it);
  * `nameDialog`: a dialog of one text field (the restore's name), with no other field to move to.
  */
-export type Context = 'starting' | ScreenName | 'filter' | 'dialog' | 'dialogOption' | 'nameDialog' | 'backupDialog' | 'confirm' | 'confirmTyped' | 'details' | 'help' | 'quitting';
+export type Context =
+	| 'starting'
+	| ScreenName
+	| 'filter'
+	| 'dialog'
+	| 'dialogOption'
+	| 'nameDialog'
+	| 'backupDialog'
+	| 'confirm'
+	| 'confirmTyped'
+	| 'details'
+	| 'help'
+	| 'quitting';
 
 /** Where a character typed is text (the filter, a name, a typed confirmation): there, no letter is a command. */
 export const TEXT_CONTEXTS = ['filter', 'dialog', 'nameDialog', 'confirmTyped'] as const satisfies readonly Context[];
@@ -39,52 +51,230 @@ export const COMMANDS = {
 	pageDown: {description: 'page down', short: 'page down', bar: 0, category: 'Move', contexts: MOVING},
 	top: {description: 'first row', short: 'top', bar: 0, category: 'Move', contexts: JUMPING},
 	bottom: {description: 'last row', short: 'bottom', bar: 0, category: 'Move', contexts: JUMPING},
-	open: {description: 'open (tree, or item whole)', short: 'open', bar: 1, category: 'Move', contexts: ['list', 'health', 'backups', 'log', 'jobs', 'files']},
+	open: {
+		description: 'open (tree, or item whole)',
+		short: 'open',
+		bar: 1,
+		category: 'Move',
+		contexts: ['list', 'health', 'backups', 'log', 'jobs', 'files'],
+	},
 	back: {description: 'back: up, or to the list', short: 'back', bar: 4, category: 'Move', contexts: besides('list')},
 	take: {description: 'take snapshot', short: 'take', bar: 1, category: 'Snapshots', contexts: ['list', 'tree']},
 	revert: {description: 'revert to selected', short: 'revert', bar: 2, category: 'Snapshots', contexts: ['tree']},
 	merge: {description: 'merge/delete selected', short: 'merge', bar: 3, category: 'Snapshots', contexts: ['tree']},
-	backup: {description: 'back up (auto, full, incr.)', short: 'backup', bar: 3, category: 'Backups', contexts: ['list', 'tree', 'backups', 'health'], role: 'backups'},
-	backups: {description: "the VM's backup points", short: 'backups', bar: 4, category: 'Backups', contexts: ['list', 'tree']},
-	verify: {description: 'verify point: sha256, check', short: 'verify', bar: 1, category: 'Backups', contexts: ['backups', 'health']},
-	health: {description: 'health findings and fixes', short: 'health', bar: 4, category: 'View', contexts: ['list', 'tree'], opens: 'health'},
-	log: {description: "journal of the VM's changes", short: 'log', bar: 0, category: 'View', contexts: ['list', 'tree'], opens: 'log'},
-	jobs: {description: 'jobs: cancel one, its log', short: 'jobs', bar: 0, category: 'Jobs', contexts: besides('jobs'), opens: 'jobs'},
-	connection: {description: 'next connection (--connect)', short: 'connection', bar: 0, category: 'View', contexts: ['list']},
-	verifyRestore: {description: 'verify with a restore test', short: 'verify+restore', bar: 2, category: 'Backups', contexts: ['backups']},
-	restore: {description: 'restore point as a new VM', short: 'restore', bar: 2, category: 'Backups', contexts: ['backups'], role: 'restores'},
+	backup: {
+		description: 'back up (auto, full, incr.)',
+		short: 'backup',
+		bar: 3,
+		category: 'Backups',
+		contexts: ['list', 'tree', 'backups', 'health'],
+		role: 'backups',
+	},
+	backups: {
+		description: "the VM's backup points",
+		short: 'backups',
+		bar: 4,
+		category: 'Backups',
+		contexts: ['list', 'tree'],
+	},
+	verify: {
+		description: 'verify point: sha256, check',
+		short: 'verify',
+		bar: 1,
+		category: 'Backups',
+		contexts: ['backups', 'health'],
+	},
+	health: {
+		description: 'health findings and fixes',
+		short: 'health',
+		bar: 4,
+		category: 'View',
+		contexts: ['list', 'tree'],
+		opens: 'health',
+	},
+	log: {
+		description: "journal of the VM's changes",
+		short: 'log',
+		bar: 0,
+		category: 'View',
+		contexts: ['list', 'tree'],
+		opens: 'log',
+	},
+	jobs: {
+		description: 'jobs: cancel one, its log',
+		short: 'jobs',
+		bar: 0,
+		category: 'Jobs',
+		contexts: besides('jobs'),
+		opens: 'jobs',
+	},
+	connection: {
+		description: 'next connection (--connect)',
+		short: 'connection',
+		bar: 0,
+		category: 'View',
+		contexts: ['list'],
+	},
+	verifyRestore: {
+		description: 'verify with a restore test',
+		short: 'verify+restore',
+		bar: 2,
+		category: 'Backups',
+		contexts: ['backups'],
+	},
+	restore: {
+		description: 'restore point as a new VM',
+		short: 'restore',
+		bar: 2,
+		category: 'Backups',
+		contexts: ['backups'],
+		role: 'restores',
+	},
 	files: {description: "browse the point's files", short: 'files', bar: 4, category: 'Backups', contexts: ['backups']},
 	extract: {description: 'extract file or folder', short: 'extract', bar: 2, category: 'Backups', contexts: ['files']},
 	prune: {description: 'prune by policy retention', short: 'prune', bar: 3, category: 'Backups', contexts: ['backups']},
-	copy: {description: 'copy to the off-site target', short: 'copy off-site', bar: 0, category: 'Backups', contexts: ['list', 'backups', 'health']},
-	backupAuto: {description: 'auto: incremental or full', short: 'auto', bar: 1, category: 'Dialogs', contexts: ['backupDialog']},
+	copy: {
+		description: 'copy to the off-site target',
+		short: 'copy off-site',
+		bar: 0,
+		category: 'Backups',
+		contexts: ['list', 'backups', 'health'],
+	},
+	backupAuto: {
+		description: 'auto: incremental or full',
+		short: 'auto',
+		bar: 1,
+		category: 'Dialogs',
+		contexts: ['backupDialog'],
+	},
 	backupFull: {description: 'full backup', short: 'full', bar: 2, category: 'Dialogs', contexts: ['backupDialog']},
-	backupIncremental: {description: 'incremental backup', short: 'incremental', bar: 3, category: 'Dialogs', contexts: ['backupDialog']},
+	backupIncremental: {
+		description: 'incremental backup',
+		short: 'incremental',
+		bar: 3,
+		category: 'Dialogs',
+		contexts: ['backupDialog'],
+	},
 	filter: {description: 'filter VMs', short: 'filter', bar: 2, category: 'View', contexts: ['list']},
 	clearFilter: {description: 'clear the filter', short: 'clear filter', bar: 0, category: 'View', contexts: ['list']},
 	refresh: {description: 'refresh', short: 'refresh', bar: 9, category: 'View', contexts: SCREEN_NAMES},
-	cancelJob: {description: 'cancel the (selected) job', short: 'cancel job', bar: 10, category: 'Jobs', contexts: SCREEN_NAMES},
-	clearMessages: {description: 'clear ended jobs\' messages', short: 'clear messages', bar: 0, category: 'Jobs', contexts: SCREEN_NAMES},
+	cancelJob: {
+		description: 'cancel the (selected) job',
+		short: 'cancel job',
+		bar: 10,
+		category: 'Jobs',
+		contexts: SCREEN_NAMES,
+	},
+	clearMessages: {
+		description: "clear ended jobs' messages",
+		short: 'clear messages',
+		bar: 0,
+		category: 'Jobs',
+		contexts: SCREEN_NAMES,
+	},
 	help: {description: 'help', short: 'help', bar: 5, category: 'View', contexts: SCREEN_NAMES},
-	quit: {description: 'quit (asks while jobs run)', short: 'quit', bar: 6, category: 'View', contexts: ['starting', ...SCREEN_NAMES, 'quitting']},
+	quit: {
+		description: 'quit (asks while jobs run)',
+		short: 'quit',
+		bar: 6,
+		category: 'View',
+		contexts: ['starting', ...SCREEN_NAMES, 'quitting'],
+	},
 	confirm: {description: 'yes, do it', short: 'yes', bar: 1, category: 'Dialogs', contexts: ['confirm', 'quitting']},
 	deny: {description: 'no, cancel', short: 'no', bar: 2, category: 'Dialogs', contexts: ['confirm', 'quitting']},
-	submit: {description: 'accept', short: 'accept', bar: 1, category: 'Dialogs', contexts: [...DIALOGS, 'nameDialog', 'filter', 'confirmTyped']},
+	submit: {
+		description: 'accept',
+		short: 'accept',
+		bar: 1,
+		category: 'Dialogs',
+		contexts: [...DIALOGS, 'nameDialog', 'filter', 'confirmTyped'],
+	},
 	nextField: {description: 'next field', short: 'next field', bar: 2, category: 'Dialogs', contexts: DIALOGS},
-	previousField: {description: 'previous field', short: 'previous field', bar: 0, category: 'Dialogs', contexts: DIALOGS},
-	tick: {description: 'tick or untick the option', short: 'tick', bar: 3, category: 'Dialogs', contexts: ['dialogOption']},
-	dismiss: {description: 'close', short: 'close', bar: 4, category: 'Dialogs', contexts: [...DIALOGS, 'nameDialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details']},
+	previousField: {
+		description: 'previous field',
+		short: 'previous field',
+		bar: 0,
+		category: 'Dialogs',
+		contexts: DIALOGS,
+	},
+	tick: {
+		description: 'tick or untick the option',
+		short: 'tick',
+		bar: 3,
+		category: 'Dialogs',
+		contexts: ['dialogOption'],
+	},
+	dismiss: {
+		description: 'close',
+		short: 'close',
+		bar: 4,
+		category: 'Dialogs',
+		contexts: [...DIALOGS, 'nameDialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details'],
+	},
 	// Text fields: readline's keys (the shared editor, text-edit.ts, does what they say).
 	cursorLeft: {description: 'cursor left', short: 'left', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
 	cursorRight: {description: 'cursor right', short: 'right', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	lineStart: {description: 'to the start of the text', short: 'start', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	lineEnd: {description: 'to the end of the text', short: 'end', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	deleteBack: {description: 'delete the character before', short: 'delete back', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	deleteForward: {description: 'delete the character under', short: 'delete', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	deleteToStart: {description: 'delete to the start', short: 'delete to start', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	deleteToEnd: {description: 'delete to the end', short: 'delete to end', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-	deleteWord: {description: 'delete the word before', short: 'delete word', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},
-} as const satisfies Record<string, {description: string; short: string; bar: number; category: string; contexts: readonly Context[]; opens?: ScreenName; role?: RoleName}>;
+	lineStart: {
+		description: 'to the start of the text',
+		short: 'start',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	lineEnd: {
+		description: 'to the end of the text',
+		short: 'end',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	deleteBack: {
+		description: 'delete the character before',
+		short: 'delete back',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	deleteForward: {
+		description: 'delete the character under',
+		short: 'delete',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	deleteToStart: {
+		description: 'delete to the start',
+		short: 'delete to start',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	deleteToEnd: {
+		description: 'delete to the end',
+		short: 'delete to end',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+	deleteWord: {
+		description: 'delete the word before',
+		short: 'delete word',
+		bar: 0,
+		category: 'Text fields',
+		contexts: TEXT_CONTEXTS,
+	},
+} as const satisfies Record<
+	string,
+	{
+		description: string;
+		short: string;
+		bar: number;
+		category: string;
+		contexts: readonly Context[];
+		opens?: ScreenName;
+		role?: RoleName;
+	}
+>;
 
 export type Command = keyof typeof COMMANDS;
 
@@ -143,16 +333,51 @@ export const DEFAULT_KEYS: Record<Command, readonly string[]> = {
 	deleteWord: ['ctrl+w'],
 };
 
-const NAMED_KEYS = ['up', 'down', 'left', 'right', 'enter', 'escape', 'tab', 'shift+tab', 'backspace', 'delete', 'pageup', 'pagedown', 'home', 'end'];
+const NAMED_KEYS = [
+	'up',
+	'down',
+	'left',
+	'right',
+	'enter',
+	'escape',
+	'tab',
+	'shift+tab',
+	'backspace',
+	'delete',
+	'pageup',
+	'pagedown',
+	'home',
+	'end',
+];
 
-export const isValidKeySpec = (spec: string) => NAMED_KEYS.includes(spec) || /^ctrl\+[a-z]$/.test(spec) || [...spec].length === 1;
+export const isValidKeySpec = (spec: string) =>
+	NAMED_KEYS.includes(spec) || /^ctrl\+[a-z]$/.test(spec) || [...spec].length === 1;
 
 const SEQUENCES: Record<string, string> = {
-	'\x1b[A': 'up', '\x1b[B': 'down', '\x1b[C': 'right', '\x1b[D': 'left',
-	'\x1bOA': 'up', '\x1bOB': 'down', '\x1bOC': 'right', '\x1bOD': 'left',
-	'\x1b[5~': 'pageup', '\x1b[6~': 'pagedown',
-	'\x1b[H': 'home', '\x1b[1~': 'home', '\x1bOH': 'home', '\x1b[F': 'end', '\x1b[4~': 'end', '\x1bOF': 'end',
-	'\x1b[3~': 'delete', '\x1b[Z': 'shift+tab', '\x1b': 'escape', '\r': 'enter', '\n': 'enter', '\t': 'tab', '\x7f': 'backspace', '\b': 'backspace',
+	'\x1b[A': 'up',
+	'\x1b[B': 'down',
+	'\x1b[C': 'right',
+	'\x1b[D': 'left',
+	'\x1bOA': 'up',
+	'\x1bOB': 'down',
+	'\x1bOC': 'right',
+	'\x1bOD': 'left',
+	'\x1b[5~': 'pageup',
+	'\x1b[6~': 'pagedown',
+	'\x1b[H': 'home',
+	'\x1b[1~': 'home',
+	'\x1bOH': 'home',
+	'\x1b[F': 'end',
+	'\x1b[4~': 'end',
+	'\x1bOF': 'end',
+	'\x1b[3~': 'delete',
+	'\x1b[Z': 'shift+tab',
+	'\x1b': 'escape',
+	'\r': 'enter',
+	'\n': 'enter',
+	'\t': 'tab',
+	'\x7f': 'backspace',
+	'\b': 'backspace',
 };
 
 /**
@@ -164,7 +389,8 @@ export function keySpecsOf(chunk: string): string[] {
 	for (const [token] of chunk.matchAll(/\x1b\[[0-9;]*[A-Za-z~]|\x1bO[A-Za-z]|\x1b|[\s\S]/gu)) {
 		const named = SEQUENCES[token];
 		if (named) specs.push(named);
-		else if (token.length === 1 && token.charCodeAt(0) < 27) specs.push(`ctrl+${String.fromCharCode(token.charCodeAt(0) + 96)}`);
+		else if (token.length === 1 && token.charCodeAt(0) < 27)
+			specs.push(`ctrl+${String.fromCharCode(token.charCodeAt(0) + 96)}`);
 		else if (!token.startsWith('\x1b')) specs.push(token);
 	}
 	return specs;
@@ -173,8 +399,25 @@ export function keySpecsOf(chunk: string): string[] {
 /** A key spec that types a character into a text field, as opposed to a named or ctrl key. */
 export const isTextKey = (spec: string) => [...spec].length === 1;
 
-const DISPLAY: Record<string, string> = {up: '↑', down: '↓', left: '←', right: '→', enter: 'Enter', escape: 'Esc', tab: 'Tab', 'shift+tab': 'S-Tab', backspace: 'Bksp', delete: 'Del', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', ' ': 'Space'};
-export const displayKey = (spec: string) => DISPLAY[spec] ?? (spec.startsWith('ctrl+') ? `^${spec.slice(5).toUpperCase()}` : spec);
+const DISPLAY: Record<string, string> = {
+	up: '↑',
+	down: '↓',
+	left: '←',
+	right: '→',
+	enter: 'Enter',
+	escape: 'Esc',
+	tab: 'Tab',
+	'shift+tab': 'S-Tab',
+	backspace: 'Bksp',
+	delete: 'Del',
+	pageup: 'PgUp',
+	pagedown: 'PgDn',
+	home: 'Home',
+	end: 'End',
+	' ': 'Space',
+};
+export const displayKey = (spec: string) =>
+	DISPLAY[spec] ?? (spec.startsWith('ctrl+') ? `^${spec.slice(5).toUpperCase()}` : spec);
 
 export interface Keymap {
 	readonly keys: Readonly<Record<Command, readonly string[]>>;
@@ -199,21 +442,29 @@ export function buildKeymap(overrides: Readonly<Record<string, readonly string[]
 			continue;
 		}
 		const bad = specs.filter(spec => !isValidKeySpec(spec));
-		if (bad.length > 0) problems.push(`keymap.${command}: unusable key ${bad.map(spec => JSON.stringify(spec)).join(', ')}`);
+		if (bad.length > 0)
+			problems.push(`keymap.${command}: unusable key ${bad.map(spec => JSON.stringify(spec)).join(', ')}`);
 		keys[command as Command] = specs.filter(isValidKeySpec);
 	}
 	const commands = Object.keys(COMMANDS) as Command[];
-	const inContext = (context: Context) => commands.filter(command => (COMMANDS[command].contexts as readonly Context[]).includes(context));
+	const inContext = (context: Context) =>
+		commands.filter(command => (COMMANDS[command].contexts as readonly Context[]).includes(context));
 	const commandFor = (context: Context, spec: string) =>
-		isTextContext(context) && isTextKey(spec) ? undefined : inContext(context).find(command => keys[command].includes(spec));
+		isTextContext(context) && isTextKey(spec)
+			? undefined
+			: inContext(context).find(command => keys[command].includes(spec));
 	// A key shared by two commands of a context acts as the first: only there is it shown.
-	const keysIn = (context: Context, command: Command) => keys[command].filter(spec => commandFor(context, spec) === command);
+	const keysIn = (context: Context, command: Command) =>
+		keys[command].filter(spec => commandFor(context, spec) === command);
 	return {
 		keys,
 		problems,
 		commandFor,
 		keysIn,
 		commandsIn: inContext,
-		barCommands: context => inContext(context).filter(command => COMMANDS[command].bar > 0 && keysIn(context, command).length > 0).sort((a, b) => COMMANDS[a].bar - COMMANDS[b].bar),
+		barCommands: context =>
+			inContext(context)
+				.filter(command => COMMANDS[command].bar > 0 && keysIn(context, command).length > 0)
+				.sort((a, b) => COMMANDS[a].bar - COMMANDS[b].bar),
 	};
 }

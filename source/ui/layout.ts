@@ -6,7 +6,9 @@ export function fit(text: string, width: number): string {
 	// Measured as it will be shown: a control character takes the columns of its visible escape.
 	const safe = safeText(text);
 	const chars = [...safe];
-	return chars.length <= width ? safe + ' '.repeat(width - chars.length) : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+	return chars.length <= width
+		? safe + ' '.repeat(width - chars.length)
+		: `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
 /** The first row to show so that `selected` is visible in `height` rows: only these rows are rendered. */
@@ -54,7 +56,10 @@ export function wrapLines(text: string, width: number, maxLines: number): string
 	const lines: string[] = [];
 	let line = '';
 	// Line breaks and tabs in a message are spaces between words here; the rest is shown escaped.
-	for (const word of text.split(/\s+/).filter(Boolean).map(part => safeText(part))) {
+	for (const word of text
+		.split(/\s+/)
+		.filter(Boolean)
+		.map(part => safeText(part))) {
 		const candidate = line ? `${line} ${word}` : word;
 		if ([...candidate].length <= width) {
 			line = candidate;
@@ -64,5 +69,7 @@ export function wrapLines(text: string, width: number, maxLines: number): string
 		line = [...word].length > width ? fit(word, width) : word;
 	}
 	if (line) lines.push(line);
-	return lines.length > maxLines ? [...lines.slice(0, maxLines - 1), fit(lines.slice(maxLines - 1).join(' '), width).replace(/.$/u, '…')] : lines;
+	return lines.length > maxLines
+		? [...lines.slice(0, maxLines - 1), fit(lines.slice(maxLines - 1).join(' '), width).replace(/.$/u, '…')]
+		: lines;
 }

@@ -22,8 +22,13 @@ const expiresAt = (job: Job, ttl: MessageTtl) => endedAt(job) + (job.status === 
  * `clearedAt` and not longer ago than their time to live, newest first, repeats merged into one.
  */
 export function messageEntries(jobs: readonly Job[], now: number, clearedAt: number, ttl: MessageTtl): MessageEntry[] {
-	const active = jobs.filter(isActive).sort((a, b) => b.id - a.id).map(job => ({job, count: 1}));
-	const ended = jobs.filter(job => !isActive(job) && endedAt(job) > clearedAt && expiresAt(job, ttl) > now).sort((a, b) => endedAt(b) - endedAt(a) || b.id - a.id);
+	const active = jobs
+		.filter(isActive)
+		.sort((a, b) => b.id - a.id)
+		.map(job => ({job, count: 1}));
+	const ended = jobs
+		.filter(job => !isActive(job) && endedAt(job) > clearedAt && expiresAt(job, ttl) > now)
+		.sort((a, b) => endedAt(b) - endedAt(a) || b.id - a.id);
 	const merged = new Map<string, MessageEntry>();
 	for (const job of ended) {
 		const key = `${job.status}\n${job.title}\n${job.message}`;
@@ -35,7 +40,9 @@ export function messageEntries(jobs: readonly Job[], now: number, clearedAt: num
 
 /** When the next message shown goes (null: none will on its own). */
 export function nextExpiry(jobs: readonly Job[], now: number, clearedAt: number, ttl: MessageTtl): number | null {
-	const times = jobs.filter(job => !isActive(job) && endedAt(job) > clearedAt && expiresAt(job, ttl) > now).map(job => expiresAt(job, ttl));
+	const times = jobs
+		.filter(job => !isActive(job) && endedAt(job) > clearedAt && expiresAt(job, ttl) > now)
+		.map(job => expiresAt(job, ttl));
 	return times.length === 0 ? null : Math.min(...times);
 }
 
@@ -50,7 +57,12 @@ export type MessageRow =
  * first), then, as far as room is left, its progress bar, or its result or why it failed wrapped
  * whole; what does not fit is on the jobs screen (`jobsKey`), and says so.
  */
-export function messageRows(entries: readonly MessageEntry[], width: number, cap: number, jobsKey: string): MessageRow[] {
+export function messageRows(
+	entries: readonly MessageEntry[],
+	width: number,
+	cap: number,
+	jobsKey: string,
+): MessageRow[] {
 	const more = entries.length > cap ? entries.length - (cap - 1) : 0;
 	const shown = more > 0 ? entries.slice(0, cap - 1) : entries;
 	let left = cap - shown.length - (more > 0 ? 1 : 0);
@@ -59,15 +71,21 @@ export function messageRows(entries: readonly MessageEntry[], width: number, cap
 		if (job.status === 'running' && job.progress) {
 			if (left === 0) return [{kind: 'head', entry}];
 			left--;
-			return [{kind: 'head', entry}, {kind: 'progress', entry}];
+			return [
+				{kind: 'head', entry},
+				{kind: 'progress', entry},
+			];
 		}
 		if (!job.message || job.status === 'declined' || isActive(job) || left === 0) return [{kind: 'head', entry}];
 		const all = wrapLines(job.message, width - 2, Number.MAX_SAFE_INTEGER);
-		const lines = all.length <= left ? all : [...all.slice(0, left - 1), whole(all.slice(left - 1).join(' '), width - 2, jobsKey)];
+		const lines =
+			all.length <= left ? all : [...all.slice(0, left - 1), whole(all.slice(left - 1).join(' '), width - 2, jobsKey)];
 		left -= lines.length;
 		return [{kind: 'head', entry}, ...lines.map(text => ({kind: 'detail' as const, entry, text}))];
 	});
-	return more > 0 ? [...rows, {kind: 'more', text: fit(`+${more} more: ${jobsKey} shows every job`, width).trimEnd()}] : rows;
+	return more > 0
+		? [...rows, {kind: 'more', text: fit(`+${more} more: ${jobsKey} shows every job`, width).trimEnd()}]
+		: rows;
 }
 
 /** The last row of a message cut short, saying where it is whole. */

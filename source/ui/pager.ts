@@ -37,9 +37,16 @@ export interface PagerGeometry {
  * the rows a pager covering the terminal gets (the frame less the help bar, and less the messages
  * where they stay in view). Boxed in the body, the border and its padding take two rows and four columns.
  */
-export function pagerGeometry(columns: number, terminalRows: number, bodyHeight: number, fullHeight: number): PagerGeometry {
+export function pagerGeometry(
+	columns: number,
+	terminalRows: number,
+	bodyHeight: number,
+	fullHeight: number,
+): PagerGeometry {
 	const fullScreen = columns < FULL_SCREEN_BELOW.columns || terminalRows < FULL_SCREEN_BELOW.rows;
-	return fullScreen ? {fullScreen, width: columns, height: fullHeight} : {fullScreen, width: columns - 4, height: bodyHeight - 2};
+	return fullScreen
+		? {fullScreen, width: columns, height: fullHeight}
+		: {fullScreen, width: columns - 4, height: bodyHeight - 2};
 }
 
 /** Scrolled rows never fewer than this, however many lines ask to be pinned. */
@@ -52,7 +59,13 @@ const MIN_ROOM = 2;
  * position line of one row goes between. The same layout draws the pager and moves it, so a page
  * is exactly the rows shown: paging never skips one.
  */
-export function pagerLayout(rows: readonly PagerRow[], height: number, footer: number, scroll: number, pin: (row: PagerRow) => boolean = () => false): PagerLayout {
+export function pagerLayout(
+	rows: readonly PagerRow[],
+	height: number,
+	footer: number,
+	scroll: number,
+	pin: (row: PagerRow) => boolean = () => false,
+): PagerLayout {
 	const available = Math.max(1, height - footer);
 	if (rows.length <= available) return {scrolling: rows, start: 0, room: rows.length, position: false, pinned: []};
 	let budget = available - 1 - MIN_ROOM;
@@ -74,8 +87,20 @@ export function pagerLayout(rows: readonly PagerRow[], height: number, footer: n
 export function pagerScroll(command: Command | undefined, layout: PagerLayout): number | null {
 	const {start, room, scrolling} = layout;
 	const last = Math.max(0, scrolling.length - room);
-	const target = command === 'up' ? start - 1 : command === 'down' ? start + 1 : command === 'pageUp' ? start - room : command === 'pageDown' ? start + room
-		: command === 'top' ? 0 : command === 'bottom' ? last : null;
+	const target =
+		command === 'up'
+			? start - 1
+			: command === 'down'
+				? start + 1
+				: command === 'pageUp'
+					? start - room
+					: command === 'pageDown'
+						? start + room
+						: command === 'top'
+							? 0
+							: command === 'bottom'
+								? last
+								: null;
 	return target === null ? null : Math.max(0, Math.min(last, target));
 }
 

@@ -24,13 +24,22 @@ export interface GlobalDeps {
 }
 
 /** The commands every screen has (where the keymap gives them to it): going between screens, refresh, jobs, help, quit. */
-export function globalCommands({dispatch, jobs, running, force, vm, connections, exit, clearMessages}: GlobalDeps): Partial<Record<Command, KeyAction>> {
+export function globalCommands({
+	dispatch,
+	jobs,
+	running,
+	force,
+	vm,
+	connections,
+	exit,
+	clearMessages,
+}: GlobalDeps): Partial<Record<Command, KeyAction>> {
 	// The commands that open a screen (the keymap's `opens`), as that screen asks to be opened.
 	const opening = (Object.keys(COMMANDS) as Command[]).flatMap(command => {
 		const screen = (COMMANDS[command] as {opens?: ScreenName}).opens;
 		if (!screen) return [];
 		const {opensAt = 'first', ofVm = false} = SCREENS[screen];
-		return [[command, () => dispatch({type: 'go', screen, vm: ofVm ? vm ?? null : null, at: opensAt})] as const];
+		return [[command, () => dispatch({type: 'go', screen, vm: ofVm ? (vm ?? null) : null, at: opensAt})] as const];
 	});
 	return {
 		...Object.fromEntries(opening),
@@ -51,10 +60,15 @@ export function globalCommands({dispatch, jobs, running, force, vm, connections,
 /** What the status line says of a key that does nothing on this screen: where it does act, if anywhere. */
 export function unavailableHere(spec: string, keymap: Keymap, screen: ScreenName): string {
 	const names = Object.keys(SCREENS) as ScreenName[];
-	const elsewhere = (Object.keys(COMMANDS) as Command[]).filter(command => keymap.keys[command].includes(spec))
-		.map(command => ({command, where: names.filter(name => name !== screen && (COMMANDS[command].contexts as readonly Context[]).includes(name))}))
+	const elsewhere = (Object.keys(COMMANDS) as Command[])
+		.filter(command => keymap.keys[command].includes(spec))
+		.map(command => ({
+			command,
+			where: names.filter(name => name !== screen && (COMMANDS[command].contexts as readonly Context[]).includes(name)),
+		}))
 		.find(found => found.where.length > 0);
-	if (!elsewhere) return `${displayKey(spec)}: no key here (${displayKey(keymap.keys.help[0] ?? '')} lists the keys of ${SCREENS[screen].label})`;
+	if (!elsewhere)
+		return `${displayKey(spec)}: no key here (${displayKey(keymap.keys.help[0] ?? '')} lists the keys of ${SCREENS[screen].label})`;
 	return `${displayKey(spec)} (${COMMANDS[elsewhere.command].description}) works on ${elsewhere.where.map(name => SCREENS[name].label).join(', ')}, not on ${SCREENS[screen].label}`;
 }
 
@@ -81,11 +95,31 @@ export function routeKey(spec: string, route: Route) {
 	const command = keymap.commandFor(context, spec);
 	const say = (text: string | void) => dispatch({type: 'notice', text: text || null});
 	say();
-	if (state.overlay) return say(overlayKey({...route, overlay: state.overlay, command, spec, filter: state.filter, notice: state.notice, quit: {force: route.forceQuit}, screen: state.screen, screenLabel: SCREENS[state.screen].label}));
+	if (state.overlay)
+		return say(
+			overlayKey({
+				...route,
+				overlay: state.overlay,
+				command,
+				spec,
+				filter: state.filter,
+				notice: state.notice,
+				quit: {force: route.forceQuit},
+				screen: state.screen,
+				screenLabel: SCREENS[state.screen].label,
+			}),
+		);
 	if (command === undefined) return say(unavailableHere(spec, keymap, state.screen));
 	const row = cursorRow(state.cursors[state.screen], binding.rows);
 	const page = Math.max(1, height - 2);
-	const moves: Partial<Record<Command, number>> = {up: row - 1, down: row + 1, pageUp: row - page, pageDown: row + page, top: 0, bottom: binding.rows.length - 1};
+	const moves: Partial<Record<Command, number>> = {
+		up: row - 1,
+		down: row + 1,
+		pageUp: row - page,
+		pageDown: row + page,
+		top: 0,
+		bottom: binding.rows.length - 1,
+	};
 	const to = moves[command];
 	if (to !== undefined) return dispatch({type: 'select', screen: state.screen, keys: binding.rows, row: to});
 	const role: RoleName | undefined = (COMMANDS[command] as {role?: RoleName}).role;

@@ -34,7 +34,12 @@ function Starting({title, keymap}: {title: string; keymap: Keymap}) {
 	});
 	return (
 		<Box flexDirection="column" width={columns} height={Math.max(3, terminalRows - 1)}>
-			<Text wrap="truncate-end"><Text bold color={theme.accent}>snapdeck</Text> {title} <Text color={theme.muted}>on {os.hostname()}</Text> · starting</Text>
+			<Text wrap="truncate-end">
+				<Text bold color={theme.accent}>
+					snapdeck
+				</Text>{' '}
+				{title} <Text color={theme.muted}>on {os.hostname()}</Text> · starting
+			</Text>
 			<Text color={theme.muted}>{title === '' ? 'reading the configuration…' : `connecting to ${title}…`}</Text>
 			<Box flexGrow={1} />
 			<Text> </Text>
@@ -44,7 +49,17 @@ function Starting({title, keymap}: {title: string; keymap: Keymap}) {
 }
 
 /** The starting frame until `load` gives the services, then the app on one of them. */
-export function Root({title, load, options, onLoadError}: {title: string; load: () => Promise<readonly Ports[]>; options: UiOptions; onLoadError: (error: unknown) => void}) {
+export function Root({
+	title,
+	load,
+	options,
+	onLoadError,
+}: {
+	title: string;
+	load: () => Promise<readonly Ports[]>;
+	options: UiOptions;
+	onLoadError: (error: unknown) => void;
+}) {
 	const [keymap] = useState(() => buildKeymap());
 	const [services, setServices] = useState<readonly Ports[] | null>(null);
 	// Loaded once, with the props of the first render: a later render does not connect again.
@@ -52,7 +67,11 @@ export function Root({title, load, options, onLoadError}: {title: string; load: 
 	useEffect(() => {
 		first.current.load().then(setServices, first.current.onLoadError);
 	}, []);
-	return services === null ? <Starting title={title} keymap={keymap} /> : <Connections services={services} options={options} keymap={keymap} />;
+	return services === null ? (
+		<Starting title={title} keymap={keymap} />
+	) : (
+		<Connections services={services} options={options} keymap={keymap} />
+	);
 }
 
 /**
@@ -69,9 +88,16 @@ function Connections({services, options, keymap}: {services: readonly Ports[]; o
 	const [index, setIndex] = useState(0);
 	return (
 		<App
-			key={index} service={services[index]!} keymap={keymap} onForceQuit={() => forceQuit(services[index]!)}
+			key={index}
+			service={services[index]!}
+			keymap={keymap}
+			onForceQuit={() => forceQuit(services[index]!)}
 			loadKeymap={options.loadKeymapOverrides && (async () => buildKeymap(await options.loadKeymapOverrides!()))}
-			connections={services.length > 1 ? {index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)} : undefined}
+			connections={
+				services.length > 1
+					? {index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)}
+					: undefined
+			}
 		/>
 	);
 }
@@ -81,7 +107,11 @@ function Connections({services, options, keymap}: {services: readonly Ports[]; o
  * SIGTERM, SIGHUP (the SSH connection dropped) and crashes. `load` runs after the first frame; what
  * it throws (an unknown connection, say) closes the UI and is thrown from here, for the caller to report.
  */
-export async function runUi(title: string, load: () => Promise<readonly Ports[]>, options: UiOptions = {}): Promise<number> {
+export async function runUi(
+	title: string,
+	load: () => Promise<readonly Ports[]>,
+	options: UiOptions = {},
+): Promise<number> {
 	const stdout = process.stdout;
 	let restored = false;
 	const restore = () => {
@@ -96,15 +126,34 @@ export async function runUi(title: string, load: () => Promise<readonly Ports[]>
 	let loadError: unknown = null;
 	const instance = render(
 		<ThemeContext.Provider value={themeFor(noColorRequested())}>
-			<ErrorBoundary onError={error => { failure = error; instance.unmount(); }}>
-				<Root title={title} load={load} options={options} onLoadError={error => { loadError = error; instance.unmount(); }} />
+			<ErrorBoundary
+				onError={error => {
+					failure = error;
+					instance.unmount();
+				}}
+			>
+				<Root
+					title={title}
+					load={load}
+					options={options}
+					onLoadError={error => {
+						loadError = error;
+						instance.unmount();
+					}}
+				/>
 			</ErrorBoundary>
 		</ThemeContext.Provider>,
 		// Ctrl-C is a key of the keymap (quit), so it goes through the same path as 'q'. Progress is
 		// throttled where it is produced (use-jobs: 4 updates a second); the frame rate cap only
 		// bounds bursts, and at 10 fps it made every keystroke within 100 ms of the last frame wait
 		// for the next slot (measured: 111 ms a keystroke; bench/ui-pty.mjs).
-		{exitOnCtrlC: false, incrementalRendering: true, maxFps: 60, patchConsole: true, stdout: asciiRequested() ? asciiStream(stdout) : stdout},
+		{
+			exitOnCtrlC: false,
+			incrementalRendering: true,
+			maxFps: 60,
+			patchConsole: true,
+			stdout: asciiRequested() ? asciiStream(stdout) : stdout,
+		},
 	);
 	const stop = () => instance.unmount();
 	const crash = (error: unknown) => {

@@ -21,7 +21,15 @@ export type Overlay =
 	 * A job's plan waiting for an answer; `under` is what it covered (a dialog being filled in), shown
 	 * again after. `seen`: the rows of the plan shown so far (it is accepted once each was on screen).
 	 */
-	| {readonly kind: 'confirm'; readonly jobId: number; readonly scroll: number; readonly seen: readonly string[]; readonly typed: string; readonly at: number | null; readonly under: Overlay | null}
+	| {
+			readonly kind: 'confirm';
+			readonly jobId: number;
+			readonly scroll: number;
+			readonly seen: readonly string[];
+			readonly typed: string;
+			readonly at: number | null;
+			readonly under: Overlay | null;
+	  }
 	| {readonly kind: 'quitting'; readonly phase: 'asked' | 'cancelling'};
 
 export interface UiState {
@@ -37,14 +45,26 @@ export interface UiState {
 }
 
 export type UiAction =
-	| {readonly type: 'go'; readonly screen: ScreenName; readonly vm?: string | null; readonly point?: string | null; readonly at?: 'first' | 'last' | 'keep'}
+	| {
+			readonly type: 'go';
+			readonly screen: ScreenName;
+			readonly vm?: string | null;
+			readonly point?: string | null;
+			readonly at?: 'first' | 'last' | 'keep';
+	  }
 	| {readonly type: 'select'; readonly screen: ScreenName; readonly keys: readonly string[]; readonly row: number}
 	/**
 	 * Holds the item a cursor is shown on when its own item is not among the rows (a first load, a
 	 * filter that hides it, the item gone), so rows moving later leave it there. `replacing`: the key
 	 * it held when this was asked (nothing changes if another key moved it meanwhile).
 	 */
-	| {readonly type: 'hold'; readonly screen: ScreenName; readonly key: string; readonly index: number; readonly replacing: string | null}
+	| {
+			readonly type: 'hold';
+			readonly screen: ScreenName;
+			readonly key: string;
+			readonly index: number;
+			readonly replacing: string | null;
+	  }
 	| {readonly type: 'open'; readonly overlay: Overlay}
 	| {readonly type: 'update'; readonly overlay: Overlay}
 	/** The VM's guest agent was asked: quiescing its snapshot is offered (null), or not and why; the take dialog keeps what was typed. */
@@ -54,7 +74,15 @@ export type UiAction =
 	| {readonly type: 'filter'; readonly text: string}
 	| {readonly type: 'notice'; readonly text: string | null};
 
-export const initialState: UiState = {screen: 'list', vm: null, point: null, cursors: {}, overlay: null, filter: '', notice: null};
+export const initialState: UiState = {
+	screen: 'list',
+	vm: null,
+	point: null,
+	cursors: {},
+	overlay: null,
+	filter: '',
+	notice: null,
+};
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
@@ -69,8 +97,18 @@ export function cursorRow(cursor: Cursor | undefined, keys: readonly string[]): 
 export function reduce(state: UiState, action: UiAction): UiState {
 	switch (action.type) {
 		case 'go': {
-			const placed: Cursor | undefined = action.at === 'keep' ? state.cursors[action.screen] : {key: null, index: action.at === 'last' ? Number.MAX_SAFE_INTEGER : 0};
-			return {...state, screen: action.screen, vm: action.vm === undefined ? state.vm : action.vm, point: action.point === undefined ? state.point : action.point, cursors: {...state.cursors, [action.screen]: placed}, overlay: null};
+			const placed: Cursor | undefined =
+				action.at === 'keep'
+					? state.cursors[action.screen]
+					: {key: null, index: action.at === 'last' ? Number.MAX_SAFE_INTEGER : 0};
+			return {
+				...state,
+				screen: action.screen,
+				vm: action.vm === undefined ? state.vm : action.vm,
+				point: action.point === undefined ? state.point : action.point,
+				cursors: {...state.cursors, [action.screen]: placed},
+				overlay: null,
+			};
 		}
 		case 'select': {
 			const row = clamp(action.row, action.keys.length);
@@ -81,21 +119,52 @@ export function reduce(state: UiState, action: UiAction): UiState {
 			if ((cursor?.key ?? null) !== action.replacing) return state;
 			return {...state, cursors: {...state.cursors, [action.screen]: {key: action.key, index: action.index}}};
 		}
-		case 'open': return {...state, overlay: action.overlay};
-		case 'update': return state.overlay?.kind === action.overlay.kind ? {...state, overlay: action.overlay} : state;
+		case 'open':
+			return {...state, overlay: action.overlay};
+		case 'update':
+			return state.overlay?.kind === action.overlay.kind ? {...state, overlay: action.overlay} : state;
 		case 'quiesceChecked': {
 			if (state.overlay?.kind !== 'take' || state.overlay.form.vm !== action.vm) return state;
 			const form = state.overlay.form;
 			const offered = action.unavailable === null;
-			return {...state, overlay: {...state.overlay, form: {...form, quiesceUnavailable: action.unavailable, quiesce: offered && form.quiesce, field: !offered && form.field === 'quiesce' ? 'name' : form.field}}};
+			return {
+				...state,
+				overlay: {
+					...state.overlay,
+					form: {
+						...form,
+						quiesceUnavailable: action.unavailable,
+						quiesce: offered && form.quiesce,
+						field: !offered && form.field === 'quiesce' ? 'name' : form.field,
+					},
+				},
+			};
 		}
-		case 'close': return {...state, overlay: state.overlay?.kind === 'confirm' ? state.overlay.under : null};
+		case 'close':
+			return {...state, overlay: state.overlay?.kind === 'confirm' ? state.overlay.under : null};
 		case 'confirm':
 			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
 			if (state.overlay?.kind === 'quitting') return state;
-			return {...state, overlay: {kind: 'confirm', jobId: action.jobId, scroll: 0, seen: [], typed: '', at: null, under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay}};
+			return {
+				...state,
+				overlay: {
+					kind: 'confirm',
+					jobId: action.jobId,
+					scroll: 0,
+					seen: [],
+					typed: '',
+					at: null,
+					under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay,
+				},
+			};
 		// The cursor stays on its VM where the new filter shows it; where it hides it, on the first VM shown.
-		case 'filter': return {...state, filter: action.text, cursors: {...state.cursors, list: {key: state.cursors.list?.key ?? null, index: 0}}};
-		case 'notice': return state.notice === action.text ? state : {...state, notice: action.text};
+		case 'filter':
+			return {
+				...state,
+				filter: action.text,
+				cursors: {...state.cursors, list: {key: state.cursors.list?.key ?? null, index: 0}},
+			};
+		case 'notice':
+			return state.notice === action.text ? state : {...state, notice: action.text};
 	}
 }

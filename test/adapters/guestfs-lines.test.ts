@@ -26,12 +26,15 @@ describe('the lines snapdeck sends guestfish', () => {
 		delete process.env['SNAPDECK_GUESTFISH'];
 	});
 
-	it('are each one whole command that fits guestfish\'s line buffer; a longer one is refused, not cut', () => {
+	it("are each one whole command that fits guestfish's line buffer; a longer one is refused, not cut", () => {
 		expect(commandLine('lstatns "/etc/hosts"')).toBe('lstatns "/etc/hosts"\n');
-		expect(() => commandLine(`lstatns "${nameAtTheCut('lstatns', '/tmp/x')}"`)).toThrow(/too long for guestfish: its lstatns command would be \d+ bytes/);
+		expect(() => commandLine(`lstatns "${nameAtTheCut('lstatns', '/tmp/x')}"`)).toThrow(
+			/too long for guestfish: its lstatns command would be \d+ bytes/,
+		);
 		expect(() => commandLine(`lstatns "/${'a'.repeat(MAX_COMMAND_BYTES - 12)}"`)).not.toThrow();
 		expect(() => commandLine(`lstatns "/${'a'.repeat(MAX_COMMAND_BYTES - 11)}"`)).toThrow(/too long/);
-		for (const line of ['!touch /tmp/x', '-lstatns "/"', '# comment', ' lstatns "/"', '', 'lstatns "/a\nb"']) expect(() => commandLine(line), JSON.stringify(line)).toThrow(/internal/);
+		for (const line of ['!touch /tmp/x', '-lstatns "/"', '# comment', ' lstatns "/"', '', 'lstatns "/a\nb"'])
+			expect(() => commandLine(line), JSON.stringify(line)).toThrow(/internal/);
 	});
 
 	it('never carry a guest name past the cut: a batch with one line too long sends nothing', async () => {
@@ -45,7 +48,9 @@ describe('the lines snapdeck sends guestfish', () => {
 		const guestfs = await Guestfs.open(['disk.qcow2'], {scratch});
 		try {
 			const planted = path.join(dir, 'planted');
-			await expect(guestfs.statAll([Buffer.from('/etc/hosts'), Buffer.from(nameAtTheCut('lstatns', planted))])).rejects.toThrow(/too long for guestfish/);
+			await expect(
+				guestfs.statAll([Buffer.from('/etc/hosts'), Buffer.from(nameAtTheCut('lstatns', planted))]),
+			).rejects.toThrow(/too long for guestfish/);
 			expect(await guestfs.run('echo still here')).toBe('still here\n');
 		} finally {
 			await guestfs.close();

@@ -33,9 +33,11 @@ describe("libvirt's XML", () => {
 		const live = (await virsh('dumpxml', '--domain', domain.name)).stdout;
 		// This machine's libvirt runs QEMU as root (qemu.conf); a Debian default is libvirt-qemu (+64055:+108).
 		expect(qemuOwner(live)).toEqual({uid: 0, gid: 0});
-		const labels = (dac: string) => `<domain><name>d</name><seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-x</label></seclabel><seclabel type='dynamic' model='dac' relabel='yes'><label>${dac}</label></seclabel></domain>`;
+		const labels = (dac: string) =>
+			`<domain><name>d</name><seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-x</label></seclabel><seclabel type='dynamic' model='dac' relabel='yes'><label>${dac}</label></seclabel></domain>`;
 		expect(qemuOwner(labels('+64055:+108'))).toEqual({uid: 64055, gid: 108});
-		for (const hostile of ['libvirt-qemu:kvm', '+1:+2;rm', '+-1:+0', '+99999999999:+0', '']) expect(qemuOwner(labels(hostile))).toBeNull();
+		for (const hostile of ['libvirt-qemu:kvm', '+1:+2;rm', '+-1:+0', '+99999999999:+0', ''])
+			expect(qemuOwner(labels(hostile))).toBeNull();
 		expect(qemuOwner('<domain><name>d</name></domain>')).toBeNull();
 	});
 
@@ -43,7 +45,17 @@ describe("libvirt's XML", () => {
 		const domain = await libvirtDomain({running: true});
 		const files = ['one', 'two', 'three'].map(name => path.join(domain.dir, `${name}.qcow2`));
 		for (const [index, file] of files.entries()) {
-			await virsh('snapshot-create-as', '--domain', domain.name, '--name', `s${index}`, '--disk-only', '--atomic', '--diskspec', `vda,snapshot=external,file=${file}`);
+			await virsh(
+				'snapshot-create-as',
+				'--domain',
+				domain.name,
+				'--name',
+				`s${index}`,
+				'--disk-only',
+				'--atomic',
+				'--diskspec',
+				`vda,snapshot=external,file=${file}`,
+			);
 		}
 		const live = (await virsh('dumpxml', '--domain', domain.name)).stdout;
 		expect((live.match(/<backingStore/g) ?? []).length).toBeGreaterThanOrEqual(3);
@@ -52,8 +64,15 @@ describe("libvirt's XML", () => {
 		expect(diskChain(live, 'vda')).toEqual([...files].reverse().concat(domain.image));
 		// A snapshot's domain is the domain as it was: its disk is the image the snapshot keeps.
 		for (const [index, file] of [domain.image, ...files.slice(0, 2)].entries()) {
-			const snapshot = parseSnapshotXml((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', `s${index}`)).stdout);
-			expect(snapshot).toMatchObject({name: `s${index}`, kind: 'external', parent: index === 0 ? null : `s${index - 1}`, disks: [{target: 'vda', file}]});
+			const snapshot = parseSnapshotXml(
+				(await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', `s${index}`)).stdout,
+			);
+			expect(snapshot).toMatchObject({
+				name: `s${index}`,
+				kind: 'external',
+				parent: index === 0 ? null : `s${index - 1}`,
+				disks: [{target: 'vda', file}],
+			});
 		}
 	});
 });

@@ -6,7 +6,11 @@ import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {damageL2, MiB, qemuImg, qemuIo} from '../helpers/lab.js';
 import {countingVirsh, libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+	access(file).then(
+		() => true,
+		() => false,
+	);
 
 /** A running domain whose e1 holds A, e2 holds A and B, and whose present state also holds C. */
 async function threeStates() {
@@ -27,10 +31,26 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		const vms = await running.service.list();
 		const mine = vms.filter(vm => vm.name === running.name || vm.name === stopped.name);
 		expect(mine).toEqual([
-			expect.objectContaining({name: running.name, state: 'running', snapshots: 1, chainDepth: 2, current: 'e1', error: null}),
-			expect.objectContaining({name: stopped.name, state: 'stopped', snapshots: 0, chainDepth: 1, current: null, error: null}),
+			expect.objectContaining({
+				name: running.name,
+				state: 'running',
+				snapshots: 1,
+				chainDepth: 2,
+				current: 'e1',
+				error: null,
+			}),
+			expect.objectContaining({
+				name: stopped.name,
+				state: 'stopped',
+				snapshots: 0,
+				chainDepth: 1,
+				current: null,
+				error: null,
+			}),
 		]);
-		expect(mine[0]!.disks).toEqual([expect.objectContaining({target: 'vda', file: path.join(running.dir, `${running.name}-vda.e1.qcow2`)})]);
+		expect(mine[0]!.disks).toEqual([
+			expect.objectContaining({target: 'vda', file: path.join(running.dir, `${running.name}-vda.e1.qcow2`)}),
+		]);
 	});
 
 	it('takes an external snapshot of a running domain: the frozen image keeps A, the overlay gets B', async () => {
@@ -46,7 +66,15 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		// libvirt and snapdeck agree on the tree.
 		const tree = await domain.service.tree(domain.name);
 		expect(tree.current).toBe('e1');
-		expect(tree.snapshots).toEqual([expect.objectContaining({name: 'e1', kind: 'external', description: 'before the upgrade', parent: null, disks: [{target: 'vda', file: domain.image}]})]);
+		expect(tree.snapshots).toEqual([
+			expect.objectContaining({
+				name: 'e1',
+				kind: 'external',
+				description: 'before the upgrade',
+				parent: null,
+				disks: [{target: 'vda', file: domain.image}],
+			}),
+		]);
 		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e1');
 	});
 
@@ -70,13 +98,21 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		await domain.take('e1');
 		await domain.guestWrite(0xb2, 1);
 		const {plan} = await domain.revert('e1');
-		expect(plan.steps.map(step => step.op)).toEqual(['stop-vm', 'create-overlay', 'write-definition', 'delete-image', 'start-vm']);
+		expect(plan.steps.map(step => step.op)).toEqual([
+			'stop-vm',
+			'create-overlay',
+			'write-definition',
+			'delete-image',
+			'start-vm',
+		]);
 		const active = await domain.activeFile();
 		expect(await domain.reads(active, 0xa1, 1)).toBe(true);
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 		// libvirt agrees: e1 is current, and its record names the image the domain runs on now.
 		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e1');
-		expect((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', 'e1')).stdout).toContain(`<source file='${active}'/>`);
+		expect((await virsh('snapshot-dumpxml', '--domain', domain.name, '--snapshotname', 'e1')).stdout).toContain(
+			`<source file='${active}'/>`,
+		);
 		// And once more, from the reverted state.
 		await domain.guestWrite(0xc3, 1);
 		await domain.revert('e1');
@@ -100,7 +136,7 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('snapshot-current', '--domain', stopped.name, '--name')).stdout.trim()).toBe('off1');
 	});
 
-	it('merges a middle snapshot and then the current one of a running domain, keeping every other snapshot\'s data', async () => {
+	it("merges a middle snapshot and then the current one of a running domain, keeping every other snapshot's data", async () => {
 		const domain = await threeStates();
 
 		const middle = await domain.merge('e1');
@@ -108,15 +144,25 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
 		const active = await domain.activeFile();
-		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, true]);
+		expect([
+			await domain.reads(active, 0xa1, 1),
+			await domain.reads(active, 0xb2, 2),
+			await domain.reads(active, 0xc3, 3),
+		]).toEqual([true, true, true]);
 
 		// e2 was taken on the image just merged away: libvirt's record of it must now name the image it went into.
 		const current = await domain.merge('e2');
 		expect(current.plan.steps[0]!.op).toBe('commit');
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
 		expect(await domain.activeFile()).toBe(domain.image);
-		expect((await virsh('dumpxml', '--domain', domain.name, '--inactive')).stdout).toContain(`<source file='${domain.image}'/>`);
-		expect([await domain.reads(domain.image, 0xa1, 1), await domain.reads(domain.image, 0xb2, 2), await domain.reads(domain.image, 0xc3, 3)]).toEqual([true, true, true]);
+		expect((await virsh('dumpxml', '--domain', domain.name, '--inactive')).stdout).toContain(
+			`<source file='${domain.image}'/>`,
+		);
+		expect([
+			await domain.reads(domain.image, 0xa1, 1),
+			await domain.reads(domain.image, 0xb2, 2),
+			await domain.reads(domain.image, 0xc3, 3),
+		]).toEqual([true, true, true]);
 	});
 
 	it('merges a middle snapshot, then reverts to the one taken on its image', async () => {
@@ -124,7 +170,11 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		await domain.merge('e1');
 		await domain.revert('e2');
 		const active = await domain.activeFile();
-		expect([await domain.reads(active, 0xa1, 1), await domain.reads(active, 0xb2, 2), await domain.reads(active, 0xc3, 3)]).toEqual([true, true, false]);
+		expect([
+			await domain.reads(active, 0xa1, 1),
+			await domain.reads(active, 0xb2, 2),
+			await domain.reads(active, 0xc3, 3),
+		]).toEqual([true, true, false]);
 	});
 
 	it('deletes an internal snapshot, and merges on a stopped domain', async () => {
@@ -150,24 +200,31 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		expect(merge.exitCode).toBe(1);
 		expect(merge.stderr).toContain('holds internal snapshots m1');
 		expect(await domain.activeFile()).toBe(before);
-		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim().split('\n')).toEqual(['e1', 'm1']);
+		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim().split('\n')).toEqual([
+			'e1',
+			'm1',
+		]);
 	});
 
-	it('finds an overlay on the domain\'s images that no snapshot or disk uses', async () => {
+	it("finds an overlay on the domain's images that no snapshot or disk uses", async () => {
 		const domain = await libvirtDomain({running: false});
 		await domain.take('e1');
 		const stray = path.join(domain.dir, 'made-by-hand.qcow2');
 		await qemuImg.create(stray, {backing: domain.image});
 		const {findings, problems} = await domain.hypervisor.inspect(domain.name);
 		expect(problems).toEqual([]);
-		expect(findings).toEqual([expect.stringContaining(`${stray} is an overlay on ${domain.name}'s images that no disk or snapshot uses`)]);
+		expect(findings).toEqual([
+			expect.stringContaining(`${stray} is an overlay on ${domain.name}'s images that no disk or snapshot uses`),
+		]);
 	});
 
 	it('--quiesce without a guest agent is refused before anything changes, offering the choice', async () => {
 		const domain = await libvirtDomain();
 		const run = await snapdeck(['snapshot', domain.name, 'q1', '--quiesce', '--yes', '--connect', URI]);
 		expect(run.exitCode).toBe(1);
-		expect(run.stderr).toContain(`cannot quiesce ${domain.name}: argument unsupported: QEMU guest agent is not configured`);
+		expect(run.stderr).toContain(
+			`cannot quiesce ${domain.name}: argument unsupported: QEMU guest agent is not configured`,
+		);
 		expect(run.stderr).toContain('take it unquiesced (leave out --quiesce), or cancel');
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout.trim()).toBe('');
 		expect(await domain.activeFile()).toBe(domain.image);
@@ -179,8 +236,13 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 		const hostile = `sd t;$(touch ${marker})'\`touch ${marker}\`-${process.pid}`;
 		const domain = await libvirtDomain({name: hostile, running: false});
 		const list = await snapdeck(['list', '--json', '--connect', URI]);
-		const row = (jsonOf(list)['vms'] as Array<{name: string; error: string | null; state: string}>).find(vm => vm.name === domain.name);
-		expect(row).toMatchObject({state: 'stopped', error: expect.stringContaining('snapdeck cannot manage a domain named like this')});
+		const row = (jsonOf(list)['vms'] as Array<{name: string; error: string | null; state: string}>).find(
+			vm => vm.name === domain.name,
+		);
+		expect(row).toMatchObject({
+			state: 'stopped',
+			error: expect.stringContaining('snapdeck cannot manage a domain named like this'),
+		});
 		const tree = await snapdeck(['tree', hostile, '--connect', URI]);
 		expect([tree.exitCode, tree.stderr]).toEqual([2, expect.stringContaining('invalid VM name')]);
 		expect(await exists(path.resolve(marker))).toBe(false);
@@ -189,7 +251,7 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 });
 
 describe('what a command asks libvirt', () => {
-	it('a take of a running domain: one virsh, its inventory, its snapshots\' XML, then the create', async () => {
+	it("a take of a running domain: one virsh, its inventory, its snapshots' XML, then the create", async () => {
 		const domain = await libvirtDomain();
 		await domain.take('e1');
 		const virshes = await countingVirsh();
@@ -198,7 +260,14 @@ describe('what a command asks libvirt', () => {
 		// No job queries (a take touches only active images, which a running domain's preflight never
 		// judges from outside) and no second look for e2 before its create (the lock is held since the inspection).
 		expect(take).toMatchObject({processes: 1, roundTrips: 3});
-		expect(take.commands.map(command => command.split(' ')[0])).toEqual(["'domstate'", "'dumpxml'", "'snapshot-list'", "'snapshot-current'", "'snapshot-dumpxml'", "'snapshot-create-as'"]);
+		expect(take.commands.map(command => command.split(' ')[0])).toEqual([
+			"'domstate'",
+			"'dumpxml'",
+			"'snapshot-list'",
+			"'snapshot-current'",
+			"'snapshot-dumpxml'",
+			"'snapshot-create-as'",
+		]);
 		expect((await virsh('snapshot-current', '--domain', domain.name, '--name')).stdout.trim()).toBe('e2');
 		expect(await domain.activeFile()).toBe(path.join(domain.dir, `${domain.name}-vda.e2.qcow2`));
 	});
@@ -208,13 +277,28 @@ describe('what a command asks libvirt', () => {
 		const stopped = await libvirtDomain({running: false});
 		await domain.take('e1');
 		const virshes = await countingVirsh();
-		const vms = jsonOf(await snapdeck(['list', '--json', '--connect', URI], virshes.env))['vms'] as Array<Record<string, unknown>>;
-		expect(vms.find(vm => vm['name'] === domain.name)).toMatchObject({state: 'running', snapshots: 1, current: 'e1', chainDepth: 2, error: null});
-		expect(vms.find(vm => vm['name'] === stopped.name)).toMatchObject({state: 'stopped', snapshots: 0, current: null, chainDepth: 1, error: null});
+		const vms = jsonOf(await snapdeck(['list', '--json', '--connect', URI], virshes.env))['vms'] as Array<
+			Record<string, unknown>
+		>;
+		expect(vms.find(vm => vm['name'] === domain.name)).toMatchObject({
+			state: 'running',
+			snapshots: 1,
+			current: 'e1',
+			chainDepth: 2,
+			error: null,
+		});
+		expect(vms.find(vm => vm['name'] === stopped.name)).toMatchObject({
+			state: 'stopped',
+			snapshots: 0,
+			current: null,
+			chainDepth: 1,
+			error: null,
+		});
 		const list = await virshes.count();
 		expect(list).toMatchObject({processes: 1, roundTrips: 2});
 		// States, and which domains have no snapshots, come from lists of all domains (one libvirt call each).
-		const asked = (name: string) => list.commands.filter(command => command.includes(`'--domain' '${name}'`)).map(command => command.split(' ')[0]);
+		const asked = (name: string) =>
+			list.commands.filter(command => command.includes(`'--domain' '${name}'`)).map(command => command.split(' ')[0]);
 		expect(asked(domain.name)).toEqual(["'dumpxml'", "'snapshot-list'", "'snapshot-current'"]);
 		expect(asked(stopped.name)).toEqual(["'dumpxml'"]);
 	});
@@ -246,7 +330,10 @@ describe('the one preflight, on libvirt', () => {
 		await damageL2(domain.image);
 		const before = await domain.activeFile();
 
-		await expect(domain.merge('e1')).rejects.toMatchObject({code: 'damaged', message: expect.stringMatching(/disk\.qcow2 is damaged \(\d+ corruptions/)});
+		await expect(domain.merge('e1')).rejects.toMatchObject({
+			code: 'damaged',
+			message: expect.stringMatching(/disk\.qcow2 is damaged \(\d+ corruptions/),
+		});
 		expect(await domain.activeFile()).toBe(before);
 		expect((await virsh('snapshot-list', '--domain', domain.name, '--name')).stdout).toContain('e1');
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
@@ -262,7 +349,18 @@ describe('roles on libvirt', () => {
 		expect(await domain.service.power(domain.name, true, 'test')).toBe(true);
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');
 		// Every role this connection has is there; a local libvirt host lacks none.
-		expect(Object.keys(domain.hypervisor.roles).sort()).toEqual(['archives', 'backups', 'bootTests', 'guestAgents', 'imageChecks', 'inPlaceRestores', 'instantRestores', 'power', 'restores', 'watching']);
+		expect(Object.keys(domain.hypervisor.roles).sort()).toEqual([
+			'archives',
+			'backups',
+			'bootTests',
+			'guestAgents',
+			'imageChecks',
+			'inPlaceRestores',
+			'instantRestores',
+			'power',
+			'restores',
+			'watching',
+		]);
 		expect(domain.hypervisor.unavailable).toEqual({});
 	});
 });

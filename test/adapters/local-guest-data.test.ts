@@ -6,7 +6,11 @@ import {labWithVm} from '../helpers/lab.js';
 const A = 0xaa;
 const B = 0xbb;
 const C = 0xcc;
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+	access(file).then(
+		() => true,
+		() => false,
+	);
 
 describe('local adapter on real qcow2 images: what the guest reads', () => {
 	it('external: write A, snapshot s1, write B, revert to s1 reads A; merging s1 away still reads A', async () => {

@@ -15,6 +15,8 @@ describe('the local adapter keeps nothing between calls', () => {
 		for (const step of plan.steps) await executor.execute(step, {resuming: false, onProgress: () => undefined});
 		expect((await lab.vmFile()).snapshots.map(snapshot => snapshot.name)).toEqual(['s1']);
 		// An inspection another adapter made is refused, not guessed at.
-		expect(() => other.executor({...inspection, native: undefined})).toThrow('an inspection of vm1 that the local adapter did not make');
+		expect(() => other.executor({...inspection, native: undefined})).toThrow(
+			'an inspection of vm1 that the local adapter did not make',
+		);
 	});
 });

@@ -19,7 +19,8 @@ async function overlaysMade(lab: Awaited<ReturnType<typeof runningLab>>, vm: str
 	const {planTake} = await import('../../source/core/planner.js');
 	const plan = planTake(state, {name, kind: 'external', now: new Date()});
 	const executor = localExecutor(lab.folder, await readVmFile(lab.folder), qemuImg, localRunner);
-	for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay')) await executor.execute(step, {resuming: false, onProgress: () => {}});
+	for (const step of plan.steps.filter(candidate => candidate.op === 'create-overlay'))
+		await executor.execute(step, {resuming: false, onProgress: () => {}});
 	return {executor, define: plan.steps.find(step => step.op === 'write-definition')!};
 }
 
@@ -34,13 +35,19 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect(await lab.reads(B, 1)).toBe(true);
 
 		const {plan} = await lab.revert('s1');
-		expect(plan.steps.map(step => step.op)).toEqual(['stop-vm', 'create-overlay', 'write-definition', 'delete-image', 'start-vm']);
+		expect(plan.steps.map(step => step.op)).toEqual([
+			'stop-vm',
+			'create-overlay',
+			'write-definition',
+			'delete-image',
+			'start-vm',
+		]);
 		expect(await lab.isRunning()).toBe(true);
 		expect(await lab.reads(A, 1)).toBe(true);
 		expect((await lab.liveTops())['vda']).toBe(path.basename(await lab.activeFile()));
 	});
 
-	it('live merge of the active layer and of a middle layer keeps every snapshot\'s data', async () => {
+	it("live merge of the active layer and of a middle layer keeps every snapshot's data", async () => {
 		const lab = await runningLab();
 		await lab.guestWrite(A, 1);
 		await lab.take('s1');
@@ -97,22 +104,35 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		expect(await lab.imagesHealthy()).toBe(true);
 	});
 
-	it('start and stop run as jobs: under the VM\'s lock, and journalled with how long they took; one that changes nothing journals nothing', async () => {
+	it("start and stop run as jobs: under the VM's lock, and journalled with how long they took; one that changes nothing journals nothing", async () => {
 		const lab = await runningLab();
 		expect(await lab.service.power('live1', false, 'snapdeck stop live1')).toBe(true);
 		expect(await lab.service.power('live1', false, 'snapdeck stop live1')).toBe(false);
 		expect(await lab.service.power('live1', true, 'snapdeck start live1')).toBe(true);
-		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; durationMs?: number; message?: string});
+		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8'))
+			.trim()
+			.split('\n')
+			.map(line => JSON.parse(line) as {action: string; outcome: string; durationMs?: number; message?: string});
 		const power = journal.filter(entry => entry.action === 'start' || entry.action === 'stop');
 		// The first start is runningLab's.
-		expect(power.map(entry => `${entry.action} ${entry.outcome}`)).toEqual(['start started', 'start done', 'stop started', 'stop done', 'start started', 'start done']);
+		expect(power.map(entry => `${entry.action} ${entry.outcome}`)).toEqual([
+			'start started',
+			'start done',
+			'stop started',
+			'stop done',
+			'start started',
+			'start done',
+		]);
 		expect(power[2]!.message).toBe('stop (running)');
 		expect(power[3]!.durationMs).toBeGreaterThan(0);
 		// Held by another operation, the VM is neither stopped nor journalled.
 		const release = await lab.hypervisor.lock('live1', 'snapdeck backup live1');
 		try {
 			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toThrow(/snapdeck backup live1/);
-			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toMatchObject({kind: 'locked', code: 'busy'});
+			await expect(lab.service.power('live1', false, 'snapdeck stop live1')).rejects.toMatchObject({
+				kind: 'locked',
+				code: 'busy',
+			});
 		} finally {
 			await release();
 		}
@@ -136,9 +156,15 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		await holdMonitor(path.join(lab.folder, 'qmp.sock'), 1000);
 		expect(await lab.service.power('live9', false, 'test')).toBe(true);
 		expect(await lab.isRunning()).toBe(false);
-		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8')).trim().split('\n').map(line => JSON.parse(line) as {action: string; outcome: string; message?: string});
+		const journal = (await readFile(path.join(lab.folder, '.snapdeck', 'journal.jsonl'), 'utf8'))
+			.trim()
+			.split('\n')
+			.map(line => JSON.parse(line) as {action: string; outcome: string; message?: string});
 		// Not SIGTERM: the guest was told to stop (what it had not written would otherwise be lost).
-		expect(journal.filter(entry => entry.action === 'stop').at(-1)).toMatchObject({outcome: 'done', message: 'stopped through QMP quit'});
+		expect(journal.filter(entry => entry.action === 'stop').at(-1)).toMatchObject({
+			outcome: 'done',
+			message: 'stopped through QMP quit',
+		});
 	});
 
 	it('stop says stopped only once no QEMU of the VM runs: one whose pid file is gone and whose monitor does not answer is found by its command line and ended', async () => {
@@ -154,11 +180,19 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 	it('a live snapshot interrupted between its steps is finished by recover', async () => {
 		const lab = await runningLab('live4', ['vda', 'vdb']);
-		const crashed = await execa(path.resolve('bin/snapdeck'), ['snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}});
+		const crashed = await execa(
+			path.resolve('bin/snapdeck'),
+			['snapshot', 'live4', 's1', '--yes', '--connect', `local:${lab.root}`],
+			{reject: false, env: {SNAPDECK_CRASH_AT: 'after:2'}},
+		);
 		expect(crashed.signal).toBe('SIGKILL');
 		// Both overlays exist, neither disk has switched: the VM runs on as before.
 		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2', vdb: 'vdb.qcow2'});
-		const recovered = await execa(path.resolve('bin/snapdeck'), ['recover', 'live4', '--connect', `local:${lab.root}`], {reject: false});
+		const recovered = await execa(
+			path.resolve('bin/snapdeck'),
+			['recover', 'live4', '--connect', `local:${lab.root}`],
+			{reject: false},
+		);
 		expect(recovered.exitCode).toBe(0);
 		expect(await lab.liveTops()).toEqual({vda: 'vda.s1.qcow2', vdb: 'vdb.s1.qcow2'});
 		expect((await lab.vmFile()).current).toBe('s1');
@@ -166,7 +200,10 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 	it('--quiesce is refused with the choice when the VM has no guest agent channel', async () => {
 		const lab = await runningLab();
-		const take = lab.service.perform({kind: 'take', vm: 'live1', request: {name: 'q1', kind: 'external', quiesce: true, now: new Date()}}, {command: 'test', confirm: async () => true});
+		const take = lab.service.perform(
+			{kind: 'take', vm: 'live1', request: {name: 'q1', kind: 'external', quiesce: true, now: new Date()}},
+			{command: 'test', confirm: async () => true},
+		);
 		await expect(take).rejects.toThrow('cannot quiesce live1: its vm.json names no guest agent socket');
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 		expect(await lab.liveTops()).toEqual({vda: 'vda.qcow2'});
@@ -175,7 +212,10 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 	it('a snapshot with memory is taken and loaded without a restart', async () => {
 		const lab = await runningLab();
 		await lab.guestWrite(A, 1);
-		const {plan} = await lab.service.perform({kind: 'take', vm: 'live1', request: {name: 'm1', kind: 'external', memory: true, now: new Date()}}, {command: 'test', confirm: async () => true});
+		const {plan} = await lab.service.perform(
+			{kind: 'take', vm: 'live1', request: {name: 'm1', kind: 'external', memory: true, now: new Date()}},
+			{command: 'test', confirm: async () => true},
+		);
 		expect(plan.steps.map(step => step.op)).toEqual(['internal-create', 'write-definition']);
 		const info = await qemuImg.info(await lab.activeFile());
 		expect(info.snapshots?.find(snapshot => snapshot.name === 'm1')?.['vm-state-size']).toBeGreaterThan(0);
@@ -201,7 +241,9 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 			features.writeBigUInt64BE(features.readBigUInt64BE() | 2n);
 			await handle.write(features, 0, 8, 72);
 			await handle.close();
-			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/QEMU refused transaction: .*corrupt/);
+			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(
+				/QEMU refused transaction: .*corrupt/,
+			);
 		} finally {
 			await executor.close?.();
 		}
@@ -215,8 +257,20 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		try {
 			// Between the steps, the new overlay is made to name another base (as a stray tool could).
 			await qemuImg.create(path.join(lab.folder, 'other.qcow2'), {size: 256 * 1024 * 1024});
-			await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', 'other.qcow2', path.join(lab.folder, 'vda.s1.qcow2')]);
-			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(/the running VM's disk vda is on .*vda\.qcow2, which vda\.s1\.qcow2 is not built on/);
+			await execa('qemu-img', [
+				'rebase',
+				'-u',
+				'-f',
+				'qcow2',
+				'-F',
+				'qcow2',
+				'-b',
+				'other.qcow2',
+				path.join(lab.folder, 'vda.s1.qcow2'),
+			]);
+			await expect(executor.execute(define, {resuming: false, onProgress: () => {}})).rejects.toThrow(
+				/the running VM's disk vda is on .*vda\.qcow2, which vda\.s1\.qcow2 is not built on/,
+			);
 		} finally {
 			await executor.close?.();
 		}
@@ -234,12 +288,17 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		const before = await readFile(path.join(lab.folder, 'vm.json'), 'utf8');
 		const chainBefore = await lab.chain();
 		const controller = new AbortController();
-		const run = lab.service.perform({kind: 'merge', vm: 'live3', snapshot: 's2'}, {
-			command: 'test', confirm: async () => true, signal: controller.signal,
-			onEvent: event => {
-				if (event.type === 'progress' && event.fraction < 1) controller.abort();
+		const run = lab.service.perform(
+			{kind: 'merge', vm: 'live3', snapshot: 's2'},
+			{
+				command: 'test',
+				confirm: async () => true,
+				signal: controller.signal,
+				onEvent: event => {
+					if (event.type === 'progress' && event.fraction < 1) controller.abort();
+				},
 			},
-		});
+		);
 		await expect(run).rejects.toThrow(/cancelled/);
 		expect(await lab.isRunning()).toBe(true);
 		expect(await readFile(path.join(lab.folder, 'vm.json'), 'utf8')).toBe(before);

@@ -14,17 +14,32 @@ let worker: string;
 beforeAll(async () => {
 	dir = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-lock-'));
 	worker = path.join(dir, 'lock-worker.mjs');
-	await build({entryPoints: ['test/helpers/lock-worker.ts'], outfile: worker, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning'});
+	await build({
+		entryPoints: ['test/helpers/lock-worker.ts'],
+		outfile: worker,
+		bundle: true,
+		format: 'esm',
+		platform: 'node',
+		target: 'node20',
+		logLevel: 'warning',
+	});
 });
 afterAll(() => rmSync(dir, {recursive: true, force: true}));
 
 /** The pid of a process that has exited (and been reaped): a dead holder. */
 const deadPid = () => Number(execFileSync('sh', ['-c', 'sh -c "echo \\$\\$"']).toString().trim());
 
-const staleHolder = (pid: number, token?: string) => ({pid, host: os.hostname(), user: 'root', command: 'merge (killed)', since: '2026-01-01T00:00:00.000Z', ...(token ? {token} : {})});
+const staleHolder = (pid: number, token?: string) => ({
+	pid,
+	host: os.hostname(),
+	user: 'root',
+	command: 'merge (killed)',
+	since: '2026-01-01T00:00:00.000Z',
+	...(token ? {token} : {}),
+});
 
 describe('the VM lock', () => {
-	it('is held by one process at a time even when eight race for a dead holder\'s lock, round after round', async () => {
+	it("is held by one process at a time even when eight race for a dead holder's lock, round after round", async () => {
 		const workers = 8;
 		const rounds = 150;
 		const race = path.join(dir, 'race');
@@ -42,12 +57,22 @@ describe('the VM lock', () => {
 				await writeFile(lock, JSON.stringify(staleHolder(dead, round % 3 === 0 ? `dead${round}` : undefined)));
 			}
 		}
-		const runs = await Promise.all(Array.from({length: workers}, (_, id) => execa('node', [worker, race, String(id), String(workers), String(rounds)])));
-		const results = runs.flatMap(run => run.stdout.split('\n').filter(Boolean).map(line => JSON.parse(line) as {round: number; got: boolean; others: number; error: string | null}));
+		const runs = await Promise.all(
+			Array.from({length: workers}, (_, id) =>
+				execa('node', [worker, race, String(id), String(workers), String(rounds)]),
+			),
+		);
+		const results = runs.flatMap(run =>
+			run.stdout
+				.split('\n')
+				.filter(Boolean)
+				.map(line => JSON.parse(line) as {round: number; got: boolean; others: number; error: string | null}),
+		);
 		expect(results).toHaveLength(workers * rounds);
 		// Never two holders at once; every stale lock was taken over; a refusal is always "locked".
 		expect(results.filter(result => result.others > 0)).toEqual([]);
-		for (let round = 0; round < rounds; round++) expect(results.some(result => result.round === round && result.got)).toBe(true);
+		for (let round = 0; round < rounds; round++)
+			expect(results.some(result => result.round === round && result.got)).toBe(true);
 		expect(results.filter(result => result.error !== null && result.error !== 'locked')).toEqual([]);
 		// Racing happened: most rounds had refusals (the winner held the lock while others tried).
 		expect(results.filter(result => result.error === 'locked').length).toBeGreaterThan(rounds);
@@ -63,7 +88,10 @@ describe('the VM lock', () => {
 		expect(holder.pid).toBe(process.pid);
 		// Another job of this same process (the UI runs several): said as such, with nothing to remove.
 		const same = await acquireLock(file, "VM 'web1'", 'take').catch((error: SnapdeckError) => error);
-		expect(same).toMatchObject({kind: 'locked', message: "VM 'web1' is busy: this snapdeck is already at work on it (merge web1 a)"});
+		expect(same).toMatchObject({
+			kind: 'locked',
+			message: "VM 'web1' is busy: this snapdeck is already at work on it (merge web1 a)",
+		});
 		expect((same as SnapdeckError).hint).not.toContain('remove');
 		await release();
 		await expect(readFile(file)).rejects.toThrow(/ENOENT/);

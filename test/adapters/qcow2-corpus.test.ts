@@ -34,12 +34,16 @@ describe('a corpus of damaged qcow2 headers', () => {
 			const flips = 1 + Math.floor(next() * 8);
 			// The header, its extensions, the snapshot table and the bitmap directory live in the first clusters.
 			const span = Math.min(bytes.length, 4 * 65_536);
-			for (let flip = 0; flip < flips; flip++) bytes[Math.floor(next() * (round % 2 === 0 ? 512 : span))] = Math.floor(next() * 256);
+			for (let flip = 0; flip < flips; flip++)
+				bytes[Math.floor(next() * (round % 2 === 0 ? 512 : span))] = Math.floor(next() * 256);
 			const cut = round % 10 === 9 ? Math.floor(next() * 600) : bytes.length;
 			await writeFile(victim, bytes.subarray(0, cut));
 			for (const read of [() => qcow2Info(victim), () => headerChain(victim, dir)]) {
 				try {
-					const result = await Promise.race([read(), new Promise((_, reject) => setTimeout(() => reject(new Error('hung')), 5000))]);
+					const result = await Promise.race([
+						read(),
+						new Promise((_, reject) => setTimeout(() => reject(new Error('hung')), 5000)),
+					]);
 					expect(result).toBeTruthy();
 					outcomes.read++;
 				} catch (error) {

@@ -17,8 +17,17 @@ describe('reading qcow2 headers directly, checked against qemu-img', () => {
 		const top = path.join(dir, 'top.qcow2');
 		const header = await readQcow2Header(top);
 		const info = await qemuImg.info(top);
-		expect(header).toEqual({virtualSize: info['virtual-size'], backing: info['full-backing-filename'], backingName: info['backing-filename'], corrupt: false});
-		expect(await headerChain(top)).toEqual({chain: [top, path.join(dir, 'mid.qcow2'), base], virtualSize: 96 * MiB, problem: null});
+		expect(header).toEqual({
+			virtualSize: info['virtual-size'],
+			backing: info['full-backing-filename'],
+			backingName: info['backing-filename'],
+			corrupt: false,
+		});
+		expect(await headerChain(top)).toEqual({
+			chain: [top, path.join(dir, 'mid.qcow2'), base],
+			virtualSize: 96 * MiB,
+			problem: null,
+		});
 	});
 
 	it('reports a missing backing file, a file that is not qcow2, and the corrupt bit', async () => {
@@ -26,7 +35,9 @@ describe('reading qcow2 headers directly, checked against qemu-img', () => {
 		await qemuImg.create(path.join(dir, 'base.qcow2'), {size: MiB});
 		await qemuImg.create(path.join(dir, 'top.qcow2'), {backing: 'base.qcow2'});
 		await rm(path.join(dir, 'base.qcow2'));
-		expect((await headerChain(path.join(dir, 'top.qcow2'))).problem).toBe(`${path.join(dir, 'base.qcow2')} (the backing file of ${path.join(dir, 'top.qcow2')}) is missing`);
+		expect((await headerChain(path.join(dir, 'top.qcow2'))).problem).toBe(
+			`${path.join(dir, 'base.qcow2')} (the backing file of ${path.join(dir, 'top.qcow2')}) is missing`,
+		);
 
 		await writeFile(path.join(dir, 'raw.img'), Buffer.alloc(4096));
 		expect((await headerChain(path.join(dir, 'raw.img'))).problem).toContain('cannot be read as a qcow2 image');
@@ -56,9 +67,16 @@ async function readFileBytes(file: string, position: number, length: number) {
 describe('reading snapshot tables and bitmap directories directly, checked against qemu-img', () => {
 	/** What the inspection takes from `qemu-img info`, in the same shape from both readers. */
 	const facts = (info: QemuImgInfo) => ({
-		virtualSize: info['virtual-size'], actualSize: info['actual-size'], backing: info['full-backing-filename'] ?? null,
+		virtualSize: info['virtual-size'],
+		actualSize: info['actual-size'],
+		backing: info['full-backing-filename'] ?? null,
 		corrupt: info['format-specific']?.data.corrupt ?? false,
-		snapshots: (info.snapshots ?? []).map(({id, name, 'vm-state-size': vmStateSize, 'date-sec': dateSec}) => ({id, name, vmStateSize, dateSec})),
+		snapshots: (info.snapshots ?? []).map(({id, name, 'vm-state-size': vmStateSize, 'date-sec': dateSec}) => ({
+			id,
+			name,
+			vmStateSize,
+			dateSec,
+		})),
 		bitmaps: (info['format-specific']?.data.bitmaps ?? []).map(bitmap => bitmap.name),
 	});
 	const same = async (file: string) => {
@@ -72,7 +90,8 @@ describe('reading snapshot tables and bitmap directories directly, checked again
 		await qemuImg.create(path.join(dir, 'base.qcow2'), {size: 64 * MiB});
 		const top = path.join(dir, 'top.qcow2');
 		await qemuImg.create(top, {backing: 'base.qcow2'});
-		for (const name of ['before upgrade', 'nightly-2026-11-25', 'ü']) await execa('qemu-img', ['snapshot', '-c', name, top]);
+		for (const name of ['before upgrade', 'nightly-2026-11-25', 'ü'])
+			await execa('qemu-img', ['snapshot', '-c', name, top]);
 		await execa('qemu-img', ['snapshot', '-d', 'nightly-2026-11-25', top]);
 		await execa('qemu-img', ['bitmap', '--add', top, 'snapdeck.abc.20261125T120000Z']);
 		await execa('qemu-img', ['bitmap', '--add', '--disable', '-g', '128K', top, 'a-longer-bitmap-name-to-pad']);

@@ -22,7 +22,8 @@ describe('the QMP client, against a real QEMU', () => {
 			const unsubscribe = client.onEvent(event => events.push(event.event));
 			await client.execute('stop');
 			await client.execute('cont');
-			for (let waited = 0; events.length < 2 && waited < 5000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20));
+			for (let waited = 0; events.length < 2 && waited < 5000; waited += 20)
+				await new Promise(resolve => setTimeout(resolve, 20));
 			unsubscribe();
 			expect(events).toEqual(['STOP', 'RESUME']);
 		} finally {

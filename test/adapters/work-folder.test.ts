@@ -21,7 +21,10 @@ describe('removing a work folder a killed job left', () => {
 			await new Promise(resolve => setTimeout(resolve, 300));
 			expect(writer.exitCode).toBeNull();
 			expect(await removeWorkFolder({token}, {kind: 'folder', parent, name})).toEqual({removed: folder});
-			const ended = await Promise.race([writer.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 5000))]);
+			const ended = await Promise.race([
+				writer.then(() => true),
+				new Promise(resolve => setTimeout(() => resolve(false), 5000)),
+			]);
 			expect(ended, 'the writer ended').toBe(true);
 			expect(await fileExists(folder)).toBe(false);
 		} finally {

@@ -25,7 +25,8 @@ describe('XML handed to libvirt through a temp file (withXmlFile)', () => {
 				otherUser: `snapdeck-xml-${dead}-111111111111.xml`,
 				notOurs: `snapdeck-${dead}.xml`,
 			};
-			for (const name of [files.killed, files.running, files.otherUser, files.notOurs]) await writeFile(path.join(dir, name), '<domain/>', {mode: 0o600});
+			for (const name of [files.killed, files.running, files.otherUser, files.notOurs])
+				await writeFile(path.join(dir, name), '<domain/>', {mode: 0o600});
 			await symlink(victim, path.join(dir, files.link));
 			if (process.getuid?.() === 0) await chown(path.join(dir, files.otherUser), 65534, 65534);
 			let seen = '';

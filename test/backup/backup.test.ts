@@ -23,7 +23,8 @@ async function snapshotOf(file: string, dir: string, name: string): Promise<stri
 	return copy;
 }
 
-const same = async (a: string, b: string) => (await execa('qemu-img', ['compare', '-U', a, b], {reject: false})).exitCode === 0;
+const same = async (a: string, b: string) =>
+	(await execa('qemu-img', ['compare', '-U', a, b], {reject: false})).exitCode === 0;
 
 describe('backups of a running VM (QEMU, no guest OS, 2 GiB disk)', () => {
 	it('full, then an incremental holding just the 3 MiB the guest wrote; each point reads as the disk did then', async () => {
@@ -49,13 +50,18 @@ describe('backups of a running VM (QEMU, no guest OS, 2 GiB disk)', () => {
 		expect(await same(incrementalFile, atIncremental)).toBe(true);
 		expect(await same(incrementalFile, atFull)).toBe(false);
 		const manifest = await repo.read('live1');
-		expect(manifest.points.map(point => [point.kind, point.state])).toEqual([['full', 'complete'], ['incremental', 'complete']]);
+		expect(manifest.points.map(point => [point.kind, point.state])).toEqual([
+			['full', 'complete'],
+			['incremental', 'complete'],
+		]);
 	});
 });
 
 /** What `qemu-img check` says of a point file: its compressed clusters and the fragmentation stats. */
 async function checkOf(file: string): Promise<{'compressed-clusters'?: number; 'allocated-clusters'?: number}> {
-	return JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+	return JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {
+		'compressed-clusters'?: number;
+	};
 }
 
 describe('compressed points', () => {
@@ -67,7 +73,13 @@ describe('compressed points', () => {
 		for (let mib = 0; mib < 32; mib++) await lab.write(0x40 + mib, mib);
 		const random = path.join(await tempDir(), 'random');
 		await execa('head', ['-c', String(4 * MiB), '/dev/urandom'], {stdout: {file: random}});
-		await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${random} ${512 * MiB} ${4 * MiB}`, await lab.activeFile('vda')]);
+		await execa('qemu-io', [
+			'-f',
+			'qcow2',
+			'-c',
+			`write -s ${random} ${512 * MiB} ${4 * MiB}`,
+			await lab.activeFile('vda'),
+		]);
 		const plain = await runBackup(lab.hypervisor, plainRepo, 'vm1', {mode: 'full', command: 'test', compress: false});
 		const packed = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'full', command: 'test'});
 		expect([plain.compression, packed.compression]).toEqual(['none', 'zstd']);
@@ -101,15 +113,26 @@ describe('verify shows its progress', () => {
 		await lab.write(0x22, 2);
 		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
 		const events: PlanEvent[] = [];
-		const [verdict] = await verifyBackups(repo, 'vm1', {point: incremental.id, restoreTest: true, command: 'test', onEvent: event => events.push(event)}, lab.hypervisor);
+		const [verdict] = await verifyBackups(
+			repo,
+			'vm1',
+			{point: incremental.id, restoreTest: true, command: 'test', onEvent: event => events.push(event)},
+			lab.hypervisor,
+		);
 		expect(verdict!.ok).toBe(true);
 		const manifest = await repo.read('vm1');
-		const expected = manifest.points.reduce((sum, point) => sum + point.files[0]!.size, 0) + incremental.files[0]!.virtualSize;
-		expect(events[0]).toMatchObject({type: 'step', summary: expect.stringContaining(`verify point ${incremental.id} of vm1`)});
+		const expected =
+			manifest.points.reduce((sum, point) => sum + point.files[0]!.size, 0) + incremental.files[0]!.virtualSize;
+		expect(events[0]).toMatchObject({
+			type: 'step',
+			summary: expect.stringContaining(`verify point ${incremental.id} of vm1`),
+		});
 		expect(events.at(-1)).toEqual({type: 'done', index: 0});
 		const progress = events.filter(event => event.type === 'progress');
 		expect(progress.length).toBeGreaterThan(2);
-		expect(progress.every((event, index) => index === 0 || event.bytesDone >= progress[index - 1]!.bytesDone)).toBe(true);
+		expect(progress.every((event, index) => index === 0 || event.bytesDone >= progress[index - 1]!.bytesDone)).toBe(
+			true,
+		);
 		expect(progress.at(-1)).toMatchObject({bytesDone: expected, bytesTotal: expected, fraction: 1});
 	});
 });
@@ -122,8 +145,13 @@ describe('backups of a stopped VM (qemu-storage-daemon)', () => {
 		await lab.write(0x31, 5, 'vda');
 		await lab.write(0x32, 7, 'vdb');
 		const full = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'auto', command: 'test'});
-		const fullCopies = [await snapshotOf(await lab.activeFile('vda'), copies, 'a0'), await snapshotOf(await lab.activeFile('vdb'), copies, 'b0')];
-		expect((await qemuImg.info(await lab.activeFile('vda')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name)).toEqual([full.bitmap]);
+		const fullCopies = [
+			await snapshotOf(await lab.activeFile('vda'), copies, 'a0'),
+			await snapshotOf(await lab.activeFile('vdb'), copies, 'b0'),
+		];
+		expect(
+			(await qemuImg.info(await lab.activeFile('vda')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name),
+		).toEqual([full.bitmap]);
 
 		for (let mib = 200; mib < 203; mib++) await lab.write(0x41, mib, 'vdb');
 		const incremental = await runBackup(lab.hypervisor, repo, 'vm1', {mode: 'incremental', command: 'test'});
@@ -135,7 +163,9 @@ describe('backups of a stopped VM (qemu-storage-daemon)', () => {
 		expect(await same(byDisk['vdb']!, await lab.activeFile('vdb'))).toBe(true);
 		expect(await same(byDisk['vdb']!, fullCopies[1]!)).toBe(false);
 		// Only the newest point's bitmap is kept.
-		expect((await qemuImg.info(await lab.activeFile('vdb')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name)).toEqual([incremental.bitmap]);
+		expect(
+			(await qemuImg.info(await lab.activeFile('vdb')))['format-specific']?.data.bitmaps?.map(bitmap => bitmap.name),
+		).toEqual([incremental.bitmap]);
 	});
 });
 
@@ -150,7 +180,9 @@ describe('a VM that stops in the middle of its backup', () => {
 		const pid = Number((await readFile(path.join(lab.folder, '.snapdeck', 'qemu.pid'), 'utf8')).trim());
 		let killed = false;
 		const run = runBackup(lab.hypervisor, repo, 'live2', {
-			mode: 'auto', command: 'test', bytesPerSecond: 32 * MiB,
+			mode: 'auto',
+			command: 'test',
+			bytesPerSecond: 32 * MiB,
 			onEvent: event => {
 				if (killed || event.type !== 'progress' || event.bytesDone === 0) return;
 				killed = true;
@@ -162,7 +194,8 @@ describe('a VM that stops in the middle of its backup', () => {
 		expect(await repo.read('live2')).toEqual(before);
 		expect(await readdir(path.join(repo.vmDir('live2'), 'vda'))).toEqual([path.basename(full.files[0]!.file)]);
 		// SIGKILL is delivered at once, but QEMU takes a moment to be gone: wait for it, then look.
-		for (let waited = 0; ((await processAlive(pid)) || (await lab.isRunning())) && waited < 10_000; waited += 50) await new Promise(resolve => setTimeout(resolve, 50));
+		for (let waited = 0; ((await processAlive(pid)) || (await lab.isRunning())) && waited < 10_000; waited += 50)
+			await new Promise(resolve => setTimeout(resolve, 50));
 		expect(await lab.isRunning()).toBe(false);
 		// QEMU died with the bitmap open: it cannot be trusted, so the next backup copies everything.
 		const next = await runBackup(lab.hypervisor, repo, 'live2', {mode: 'auto', command: 'test'});
@@ -176,7 +209,8 @@ describe('a VM that stops in the middle of its backup', () => {
 async function backedUpOnce(running: boolean) {
 	const lab = running ? await runningLab('live3', ['vda'], 256) : await labWithVm('vm3', ['vda'], 256);
 	const name = running ? 'live3' : 'vm3';
-	const write = (pattern: number, mib: number) => (running ? (lab as Awaited<ReturnType<typeof runningLab>>).guestWrite(pattern, mib) : lab.write(pattern, mib));
+	const write = (pattern: number, mib: number) =>
+		running ? (lab as Awaited<ReturnType<typeof runningLab>>).guestWrite(pattern, mib) : lab.write(pattern, mib);
 	const repo = new Repository(await tempDir());
 	await write(0x11, 1);
 	await runBackup(lab.hypervisor, repo, name, {mode: 'auto', command: 'test'});
@@ -184,7 +218,11 @@ async function backedUpOnce(running: boolean) {
 }
 
 describe('backups after snapshots are merged or reverted: the bitmap must not miss what moved', () => {
-	for (const [running, change] of [[false, 'merge'], [true, 'merge'], [false, 'revert']] as const) {
+	for (const [running, change] of [
+		[false, 'merge'],
+		[true, 'merge'],
+		[false, 'revert'],
+	] as const) {
 		it(`${running ? 'running' : 'stopped'} VM: backup, snapshot, write, ${change} the snapshot, back up again`, async () => {
 			const {lab, name, write, repo} = await backedUpOnce(running);
 			await write(0x12, 2);
@@ -196,7 +234,9 @@ describe('backups after snapshots are merged or reverted: the bitmap must not mi
 			const next = await runBackup(lab.hypervisor, repo, name, {mode: 'auto', command: 'test'});
 			const copy = await snapshotOf(await lab.activeFile(), await tempDir(), 'now.qcow2');
 			// Whatever kind it chose, the point must read exactly as the disk.
-			expect(await same(repo.resolve(name, next.files[0]!.file), copy), `${next.kind} backup ${next.reason}`).toBe(true);
+			expect(await same(repo.resolve(name, next.files[0]!.file), copy), `${next.kind} backup ${next.reason}`).toBe(
+				true,
+			);
 		});
 	}
 });

@@ -8,15 +8,25 @@ import {tempDir} from '../helpers/lab.js';
 describe('the checksums of points', () => {
 	it('a big file is hashed in a thread of its own, several at once: the same sum as hashing it here, every byte counted', async () => {
 		const dir = await tempDir();
-		const files = await Promise.all(['vda', 'vdb'].map(async (disk, index) => {
-			const file = path.join(dir, `${disk}.qcow2`);
-			// Over the threshold (64 MiB), and not a whole number of the thread's reads.
-			await writeFile(file, Buffer.concat([randomBytes(80 << 20), Buffer.from([index])]));
-			return file;
-		}));
+		const files = await Promise.all(
+			['vda', 'vdb'].map(async (disk, index) => {
+				const file = path.join(dir, `${disk}.qcow2`);
+				// Over the threshold (64 MiB), and not a whole number of the thread's reads.
+				await writeFile(file, Buffer.concat([randomBytes(80 << 20), Buffer.from([index])]));
+				return file;
+			}),
+		);
 		const counted = [0, 0];
-		const sums = await Promise.all(files.map((file, index) => sha256File(file, undefined, bytes => (counted[index]! += bytes))));
-		const expected = await Promise.all(files.map(async file => createHash('sha256').update(await readFile(file)).digest('hex')));
+		const sums = await Promise.all(
+			files.map((file, index) => sha256File(file, undefined, bytes => (counted[index]! += bytes))),
+		);
+		const expected = await Promise.all(
+			files.map(async file =>
+				createHash('sha256')
+					.update(await readFile(file))
+					.digest('hex'),
+			),
+		);
 		expect(sums).toEqual(expected);
 		expect(sums[0]).not.toBe(sums[1]);
 		expect(counted).toEqual([(80 << 20) + 1, (80 << 20) + 1]);

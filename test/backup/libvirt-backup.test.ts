@@ -12,7 +12,9 @@ import {libvirtDomain, virsh} from '../helpers/libvirt.js';
 
 async function ownDataBytes(file: string): Promise<number> {
 	const {stdout} = await execa('qemu-img', ['map', '-U', '--output=json', file]);
-	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>).filter(extent => extent.depth === 0 && extent.data).reduce((sum, extent) => sum + extent.length, 0);
+	return (JSON.parse(stdout) as Array<{depth: number; data: boolean; length: number}>)
+		.filter(extent => extent.depth === 0 && extent.data)
+		.reduce((sum, extent) => sum + extent.length, 0);
 }
 
 /** The folders of pull-mode backups' NBD sockets in the temp directory. */
@@ -49,7 +51,10 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		// A full is read once over NBD (pull mode) and compressed as it is read; an incremental is
 		// written plain by libvirt's push backup and compressed after it.
 		expect(full.compression).toBe('zstd');
-		const check = async (file: string) => JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+		const check = async (file: string) =>
+			JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {
+				'compressed-clusters'?: number;
+			};
 		expect((await check(repo.resolve(dom.name, full.files[0]!.file)))['compressed-clusters']).toBeGreaterThan(0);
 		expect(full.files[0]!.size).toBeLessThan(1 * MiB);
 		const atFull = await copyOfLive('full.qcow2');
@@ -86,10 +91,15 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		// 2 MiB/s: the 8 MiB of data take seconds to read, and the guest writes in the middle of it.
 		let copying!: () => void;
 		const started = new Promise<void>(resolve => (copying = resolve));
-		const backup = runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', bytesPerSecond: 2 * MiB, onEvent: event => {
-			events.push(event);
-			if (event.type === 'progress' && event.bytesDone > 0) copying();
-		}});
+		const backup = runBackup(dom.hypervisor, repo, dom.name, {
+			mode: 'full',
+			command: 'test',
+			bytesPerSecond: 2 * MiB,
+			onEvent: event => {
+				events.push(event);
+				if (event.type === 'progress' && event.bytesDone > 0) copying();
+			},
+		});
 		await started;
 		await dom.guestWrite(0x53, 56, 4);
 		const full = await backup;
@@ -98,7 +108,9 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect(await dom.reads(file, 0x51, 0)).toBe(true);
 		expect(await dom.reads(file, 0x52, 59)).toBe(true);
 		expect(await dom.reads(await dom.activeFile(), 0x53, 59)).toBe(true);
-		const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+		const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {
+			'compressed-clusters'?: number;
+		};
 		expect(check['compressed-clusters']).toBeGreaterThan(0);
 		// One pass: no second one to compress what was written plain.
 		expect(events.filter(event => event.type === 'step' && event.summary.startsWith('compress'))).toEqual([]);
@@ -113,13 +125,22 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect(await ownDataBytes(repo.resolve(dom.name, incremental.files[0]!.file))).toBe(5 * MiB);
 	});
 
-	it('a compressed full killed in the middle leaves libvirt\'s pull job running; the next backup ends it and backs up whole', async () => {
+	it("a compressed full killed in the middle leaves libvirt's pull job running; the next backup ends it and backs up whole", async () => {
 		const dom = await libvirtDomain();
 		const repo = await tempDir();
 		await dom.guestWrite(0x61, 0, 8);
 		const env = {NO_COLOR: '1', SNAPDECK_REPO: repo};
-		const child = execa(path.resolve('bin/snapdeck'), ['backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'], {env, reject: false, stdin: 'ignore'});
-		await new Promise<void>(resolve => child.stdout!.on('data', (chunk: Buffer) => /"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString()) && resolve()));
+		const child = execa(
+			path.resolve('bin/snapdeck'),
+			['backup', dom.name, '--full', '--json', '--limit', '1', '--connect', 'qemu:///system'],
+			{env, reject: false, stdin: 'ignore'},
+		);
+		await new Promise<void>(resolve =>
+			child.stdout!.on(
+				'data',
+				(chunk: Buffer) => /"type":"progress".*"bytesDone":[1-9]/.test(chunk.toString()) && resolve(),
+			),
+		);
 		child.kill('SIGKILL');
 		await child;
 		// A pull job ends only when its reader says so: the killed snapdeck never did.
@@ -134,14 +155,20 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
 	});
 
-	it('a compressed full cancelled in the middle: libvirt\'s job ended, no checkpoint made, the repository as it was', async () => {
+	it("a compressed full cancelled in the middle: libvirt's job ended, no checkpoint made, the repository as it was", async () => {
 		const dom = await libvirtDomain();
 		const repo = new Repository(await tempDir());
 		await dom.guestWrite(0x71, 0, 8);
 		const cancel = new AbortController();
-		const backup = runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', bytesPerSecond: MiB, signal: cancel.signal, onEvent: event => {
-			if (event.type === 'progress' && event.bytesDone > 0) cancel.abort();
-		}});
+		const backup = runBackup(dom.hypervisor, repo, dom.name, {
+			mode: 'full',
+			command: 'test',
+			bytesPerSecond: MiB,
+			signal: cancel.signal,
+			onEvent: event => {
+				if (event.type === 'progress' && event.bytesDone > 0) cancel.abort();
+			},
+		});
 		await expect(backup).rejects.toThrow(/was cancelled; the repository is as it was/);
 		expect((await repo.read(dom.name)).points).toEqual([]);
 		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
@@ -161,13 +188,21 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const saved = process.env['TMPDIR'];
 		process.env['TMPDIR'] = long;
 		try {
-			const full = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', onEvent: event => events.push(event)});
+			const full = await runBackup(dom.hypervisor, repo, dom.name, {
+				mode: 'full',
+				command: 'test',
+				onEvent: event => events.push(event),
+			});
 			// The pass of its own says why, for an operator wondering why this backup is the slower kind.
 			const compressing = events.find(event => event.type === 'step' && event.summary.startsWith('compress vda'));
-			expect(compressing).toMatchObject({summary: expect.stringMatching(/, a pass of its own: libvirt would not begin a pull-mode backup: \S.*/)});
+			expect(compressing).toMatchObject({
+				summary: expect.stringMatching(/, a pass of its own: libvirt would not begin a pull-mode backup: \S.*/),
+			});
 			const file = repo.resolve(dom.name, full.files[0]!.file);
 			expect(await dom.reads(file, 0x81, 1)).toBe(true);
-			const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {'compressed-clusters'?: number};
+			const check = JSON.parse((await execa('qemu-img', ['check', '-U', '--output=json', file])).stdout) as {
+				'compressed-clusters'?: number;
+			};
 			expect(check['compressed-clusters']).toBeGreaterThan(0);
 			expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe(full.bitmap);
 			expect(await readdir(long)).toEqual([]);
@@ -181,7 +216,10 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const dom = await libvirtDomain();
 		const other = await tempDir();
 		const xml = path.join(other, 'backup.xml');
-		await writeFile(xml, `<domainbackup mode='pull'><server transport='unix' socket='${other}/nbd.sock'/><disks><disk name='vda' backup='yes' type='file'><scratch file='${other}/vda.scratch'/></disk></disks></domainbackup>`);
+		await writeFile(
+			xml,
+			`<domainbackup mode='pull'><server transport='unix' socket='${other}/nbd.sock'/><disks><disk name='vda' backup='yes' type='file'><scratch file='${other}/vda.scratch'/></disk></disks></domainbackup>`,
+		);
 		await virsh('backup-begin', '--domain', dom.name, '--backupxml', xml);
 		const repo = new Repository(await tempDir());
 		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test'})).rejects.toMatchObject({
@@ -200,7 +238,11 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const point = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'});
 		const copy = `${dom.name}-copy`;
 		try {
-			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {point: point.id, as: copy, command: 'test'});
+			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {
+				point: point.id,
+				as: copy,
+				command: 'test',
+			});
 			expect(restored).toEqual({vda: path.join(dom.dir, `${copy}-vda.qcow2`)});
 			const xml = (await virsh('dumpxml', '--domain', copy)).stdout;
 			expect(xml).toContain(`<source file='${restored['vda']}'/>`);
@@ -226,22 +268,41 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const copy = `${dom.name}-copy`;
 		let folder = '';
 		try {
-			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {point: point.id, as: copy, command: 'test'});
+			const restored = await restoreBackup(repo, dom.hypervisor, dom.name, {
+				point: point.id,
+				as: copy,
+				command: 'test',
+			});
 			folder = path.dirname(restored['vda']!);
 			expect(folder).toBe(path.join(dom.dir, copy));
 			const service = sessionPorts(dom.hypervisor);
 			const tree = await service.tree(copy);
 			expect([tree.current, tree.snapshots.map(snapshot => snapshot.name).sort()]).toEqual(['s2', ['s1', 's2']]);
 			const active = async () => (await dom.hypervisor.inspect(copy)).state.definition.disks[0]!.file;
-			expect([await qemuIo.holds(await active(), 0x63, 3 * MiB, MiB), (await active()).startsWith(folder)]).toEqual([true, true]);
-			for (const [snapshot, expected] of [['s1', [true, false]], ['s2', [true, true]]] as const) {
+			expect([await qemuIo.holds(await active(), 0x63, 3 * MiB, MiB), (await active()).startsWith(folder)]).toEqual([
+				true,
+				true,
+			]);
+			for (const [snapshot, expected] of [
+				['s1', [true, false]],
+				['s2', [true, true]],
+			] as const) {
 				await service.perform({kind: 'revert', vm: copy, snapshot}, {command: 'test', confirm: async () => true});
-				expect([await qemuIo.holds(await active(), 0x61, MiB, MiB), await qemuIo.holds(await active(), 0x62, 2 * MiB, MiB), await qemuIo.holds(await active(), 0, 3 * MiB, MiB)], `${copy} at ${snapshot}`).toEqual([...expected, true]);
+				expect(
+					[
+						await qemuIo.holds(await active(), 0x61, MiB, MiB),
+						await qemuIo.holds(await active(), 0x62, 2 * MiB, MiB),
+						await qemuIo.holds(await active(), 0, 3 * MiB, MiB),
+					],
+					`${copy} at ${snapshot}`,
+				).toEqual([...expected, true]);
 			}
 			// The original's images are untouched: it still reads its present state.
 			expect(await qemuIo.holds(await dom.activeFile(), 0x63, 3 * MiB, MiB)).toBe(true);
 		} finally {
-			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy, '--snapshots-metadata'], {reject: false});
+			await execa('virsh', ['-c', 'qemu:///system', 'undefine', '--domain', copy, '--snapshots-metadata'], {
+				reject: false,
+			});
 			if (folder) await rm(folder, {recursive: true, force: true});
 		}
 	});
@@ -256,9 +317,13 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const service = sessionPorts(dom.hypervisor, {repository: repo.root});
 		const attempt = service.restoreInPlace(dom.name, {point: point.id, command: 'test', confirm: async () => true});
 		// libvirt 9.0 and 11.3 (Debian 13, tried from bookworm-backports) refuse in different words.
-		await expect(attempt).rejects.toThrow(/cannot perform block operations while checkpoint exists|offline external snapshots while checkpoint exists/);
+		await expect(attempt).rejects.toThrow(
+			/cannot perform block operations while checkpoint exists|offline external snapshots while checkpoint exists/,
+		);
 		// A restore in place needs the domain stopped, so the way out it names is another.
-		await expect(attempt).rejects.toMatchObject({hint: expect.stringContaining('restore the point as a new VM instead (--as NAME)')});
+		await expect(attempt).rejects.toMatchObject({
+			hint: expect.stringContaining('restore the point as a new VM instead (--as NAME)'),
+		});
 		expect(await dom.activeFile()).toBe(before);
 		expect((await dom.hypervisor.inspect(dom.name)).state.definition.snapshots).toEqual([]);
 	});
@@ -277,9 +342,15 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		const atStop = path.join(copies, 'stopped.qcow2');
 		await execa('qemu-img', ['convert', '-O', 'qcow2', disk, atStop]);
 
-		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'incremental', command: 'test'})).rejects.toThrow(/is stopped, and libvirt 9 tracks changes \(checkpoints\) only while a domain runs/);
+		await expect(runBackup(dom.hypervisor, repo, dom.name, {mode: 'incremental', command: 'test'})).rejects.toThrow(
+			/is stopped, and libvirt 9 tracks changes \(checkpoints\) only while a domain runs/,
+		);
 		const decisions: string[] = [];
-		const stopped = await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test', onDecision: decision => decisions.push(`${decision.kind}: ${decision.reason}`)});
+		const stopped = await runBackup(dom.hypervisor, repo, dom.name, {
+			mode: 'auto',
+			command: 'test',
+			onDecision: decision => decisions.push(`${decision.kind}: ${decision.reason}`),
+		});
 		expect(stopped.kind).toBe('full');
 		expect(stopped.bitmap).toBeNull();
 		expect(decisions[0]).toMatch(/^full: .* is stopped/);

@@ -21,7 +21,6 @@ afterEach(async () => {
 	}
 });
 
-
 /** The real guest as a stopped libvirt domain: software emulation (a stock kernel hangs under kvm-pvm), a direct kernel boot; defined for one test. */
 async function guestDomain(name: string, devices: string) {
 	const image = guestImage();
@@ -30,9 +29,12 @@ async function guestDomain(name: string, devices: string) {
 	const disk = path.join(dir, 'disk.qcow2');
 	await qemuImg.convert(path.join(image, 'root.qcow2'), disk);
 	const xmlFile = path.join(dir, 'domain.xml');
-	await writeFile(xmlFile, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
+	await writeFile(
+		xmlFile,
+		`<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory>
 <os><type arch='x86_64' machine='q35'>hvm</type><kernel>${dir}/vmlinuz</kernel><initrd>${dir}/initrd</initrd><cmdline>console=tty0 console=ttyS0 panic=-1</cmdline></os>
-<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>${devices}<serial type='pty'/></devices></domain>`);
+<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>${devices}<serial type='pty'/></devices></domain>`,
+	);
 	defined.push(name);
 	expect((await virsh('define', '--file', xmlFile)).exitCode).toBe(0);
 	return {dir};
@@ -49,7 +51,9 @@ describe('verify --boot on libvirt, with the real Linux guest', () => {
 		const point = await service.backup(name, {mode: 'full', command: 'test'});
 		const result = await service.bootTest(name, {point: point.id, command: 'test'});
 		expect(result.ok, result.message).toBe(true);
-		expect(result.message).toMatch(/the guest agent answered and '\/bin\/sh -c test -s \/etc\/snapdeck-guest' succeeded after \d+\.\d s/);
+		expect(result.message).toMatch(
+			/the guest agent answered and '\/bin\/sh -c test -s \/etc\/snapdeck-guest' succeeded after \d+\.\d s/,
+		);
 		expect(await readFile(path.join(repo, name, result.console), 'utf8')).toContain('snapdeck-guest: up');
 		expect((await readFile(path.join(repo, name, result.screenshot!))).subarray(1, 4).toString()).toBe('PNG');
 		// The throwaway domain is gone; the domain itself was never started.
@@ -64,7 +68,10 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 		try {
 			const uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system?keyfile=${sshd.keyfile}&no_verify=1`;
 			const name = `sdt-rboot-${process.pid}`;
-			const {dir} = await guestDomain(name, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+			const {dir} = await guestDomain(
+				name,
+				"<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
+			);
 			const repo = await tempDir();
 			const service = sessionPorts(await connect(uri), {repository: repo});
 			// Running: the second point is an incremental, so the copies there are a chain of two layers (and the overlay).
@@ -78,11 +85,18 @@ describe('verify --boot on a remote libvirt host (qemu+ssh to a real sshd on 127
 			const exited = execa('true');
 			const dead = exited.pid!;
 			await exited;
-			const leftover = path.join(dir, `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${dead}-abc123`);
+			const leftover = path.join(
+				dir,
+				`.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${dead}-abc123`,
+			);
 			await mkdir(leftover);
 
 			const copied: Array<[number, number]> = [];
-			const result = await service.bootTest(name, {point: point.id, command: 'test', onEvent: event => event.type === 'progress' && copied.push([event.bytesDone, event.bytesTotal])});
+			const result = await service.bootTest(name, {
+				point: point.id,
+				command: 'test',
+				onEvent: event => event.type === 'progress' && copied.push([event.bytesDone, event.bytesTotal]),
+			});
 			expect(result.ok, result.message).toBe(true);
 			expect(result.message).toMatch(/the guest agent answered after \d+\.\d s/);
 			// The copy there showed its bytes, up to all of the point's layers.
@@ -120,11 +134,17 @@ describe('a remote libvirt boot test that cannot start', () => {
 			const check = {timeoutMs: 10_000, pattern: null, command: null};
 			const leftBeside = async () => (await readdir(dir)).filter(entry => entry.startsWith('.snapdeck')).join(' ');
 			// A point of an older snapdeck: no copy of the kernel.
-			await expect(hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check)).rejects.toThrow(/does not hold .*vmlinuz/);
+			await expect(
+				hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check),
+			).rejects.toThrow(/does not hold .*vmlinuz/);
 			expect(await leftBeside()).toBe('');
 			// Its copy of the kernel is gone from this machine: the copy there fails after the layers went.
 			const gone = path.join(await tempDir(), 'vmlinuz');
-			await expect(hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check, {bootFiles: {[`${dir}/vmlinuz`]: gone}})).rejects.toThrow();
+			await expect(
+				hypervisor.roles.bootTests!.bootThrowaway(name, xml, {vda: layer}, await tempDir(), check, {
+					bootFiles: {[`${dir}/vmlinuz`]: gone},
+				}),
+			).rejects.toThrow();
 			expect(await leftBeside()).toBe('');
 			expect((await virsh('list', '--all', '--name')).stdout).not.toContain(`${name}-boottest`);
 		} finally {
@@ -142,7 +162,8 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		await service.backup(name, {mode: 'full', command: 'test'});
 		const args = ['verify', name, '--boot', '--connect', URI, '--repo', repo];
 		const first = execa(path.resolve('bin/snapdeck'), [...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
-		const throwaways = async () => (await virsh('list', '--name')).stdout.split('\n').filter(line => line.startsWith(`${name}-boottest-`));
+		const throwaways = async () =>
+			(await virsh('list', '--name')).stdout.split('\n').filter(line => line.startsWith(`${name}-boottest-`));
 		for (const deadline = Date.now() + 60_000; (await throwaways()).length === 0;) {
 			if (Date.now() > deadline) throw new Error('the throwaway domain never started');
 			await new Promise(resolve => setTimeout(resolve, 100));
@@ -154,9 +175,13 @@ describe('a libvirt boot test whose snapdeck was killed', () => {
 		defined.push(left!);
 		// Killed while in `virsh create` (most runs; the kill can also come just after), it left the XML it
 		// handed libvirt in the temp folder: the next snapdeck removes it.
-		const xmlFiles = async () => (await readdir(os.tmpdir())).filter(file => file.startsWith(`snapdeck-xml-${first.pid}-`));
+		const xmlFiles = async () =>
+			(await readdir(os.tmpdir())).filter(file => file.startsWith(`snapdeck-xml-${first.pid}-`));
 		const killedIn = (await xmlFiles()).length;
-		const again = await execa(path.resolve('bin/snapdeck'), [...args], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const again = await execa(path.resolve('bin/snapdeck'), [...args], {
+			reject: false,
+			env: {...process.env, NO_COLOR: '1'},
+		});
 		expect(again.exitCode, again.stderr).toBe(0);
 		expect(await throwaways()).toEqual([]);
 		expect(await xmlFiles(), `${killedIn} left by the kill`).toEqual([]);
@@ -175,10 +200,18 @@ describe('restore --instant on libvirt, with the real Linux guest', () => {
 		// 8 MiB/s over the 256 MiB disk: the pull runs for about 30 s; cancelled once the guest answers (as a kill would leave it).
 		const cancel = new AbortController();
 		let started = 0;
-		const restoring = service.restoreInstant(name, {point: point.id, as: `${name}-new`, command: 'test', bytesPerSecond: 8 << 20, signal: cancel.signal, onStarted: () => (started = Date.now())});
+		const restoring = service.restoreInstant(name, {
+			point: point.id,
+			as: `${name}-new`,
+			command: 'test',
+			bytesPerSecond: 8 << 20,
+			signal: cancel.signal,
+			onStarted: () => (started = Date.now()),
+		});
 		const began = Date.now();
 		for (;;) {
-			if ((await virsh('qemu-agent-command', '--domain', `${name}-new`, '{"execute":"guest-ping"}')).exitCode === 0) break;
+			if ((await virsh('qemu-agent-command', '--domain', `${name}-new`, '{"execute":"guest-ping"}')).exitCode === 0)
+				break;
 			if (Date.now() - began > 90_000) throw new Error('the instantly restored domain never answered');
 			await new Promise(resolve => setTimeout(resolve, 500));
 		}
@@ -189,12 +222,18 @@ describe('restore --instant on libvirt, with the real Linux guest', () => {
 		await expect(restoring).rejects.toThrow();
 		// Still running from the repository; recover pulls the rest, and the domain stands alone.
 		expect((await virsh('domstate', '--domain', `${name}-new`)).stdout.trim()).toBe('running');
-		const overlay = (await virsh('domblklist', '--domain', `${name}-new`, '--details')).stdout.match(/vda\s+(\S+)/)![1]!;
+		const overlay = (await virsh('domblklist', '--domain', `${name}-new`, '--details')).stdout.match(
+			/vda\s+(\S+)/,
+		)![1]!;
 		expect((await execa('qemu-img', ['info', '-U', '--output=json', overlay])).stdout).toContain(path.join(repo, name));
 		await service.recover(`${name}-new`, {command: 'test'});
-		expect((await execa('qemu-img', ['info', '-U', '--output=json', overlay])).stdout).not.toContain('backing-filename');
+		expect((await execa('qemu-img', ['info', '-U', '--output=json', overlay])).stdout).not.toContain(
+			'backing-filename',
+		);
 		expect((await virsh('qemu-agent-command', '--domain', `${name}-new`, '{"execute":"guest-ping"}')).exitCode).toBe(0);
-		await expect(service.prune(name, {retention: {last: 1}, command: 'test', confirm: async () => true})).resolves.toMatchObject({outcome: 'done'});
+		await expect(
+			service.prune(name, {retention: {last: 1}, command: 'test', confirm: async () => true}),
+		).resolves.toMatchObject({outcome: 'done'});
 		const {rm} = await import('node:fs/promises');
 		await rm(overlay, {force: true});
 	}, 240_000);

@@ -18,7 +18,10 @@ describe('bad input that reaches no VM gets a clear error and the right exit cod
 
 	it('a connection snapdeck cannot use, and a lab that does not exist', async () => {
 		const transport = await snapdeck(['list', '--connect', 'qemu+tls://example.invalid/system']);
-		expect([transport.exitCode, transport.stderr]).toEqual([2, expect.stringContaining('uses a transport snapdeck does not support')]);
+		expect([transport.exitCode, transport.stderr]).toEqual([
+			2,
+			expect.stringContaining('uses a transport snapdeck does not support'),
+		]);
 		const unknown = await snapdeck(['list', '--connect', 'vmware:whatever']);
 		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('not a connection snapdeck knows')]);
 		const none = await snapdeck(['list', '--connect', `local:${path.join(os.tmpdir(), 'no-such-lab-here')}`]);

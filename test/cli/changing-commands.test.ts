@@ -2,7 +2,9 @@ import {describe, expect, it, vi} from 'vitest';
 import {jsonLines} from '../helpers/cli.js';
 import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
 
-vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+vi.mock('../../source/adapters/connect.js', async original =>
+	(await import('../helpers/memory-cli.js')).memoryConnect(await original()),
+);
 
 /**
  * The changing commands' words, flags and JSON lines, in-process on the in-memory hypervisor.
@@ -37,16 +39,33 @@ describe('changing commands', () => {
 		const lines = jsonLines(run);
 		expect(lines[0]).toMatchObject({type: 'step', index: 0, total: 3});
 		expect(lines.filter(line => line['type'] === 'done')).toHaveLength(3);
-		expect(lines.at(-1)).toMatchObject({type: 'result', outcome: 'done', plan: {action: 'merge', vm: 'vm1', snapshot: 's1'}});
+		expect(lines.at(-1)).toMatchObject({
+			type: 'result',
+			outcome: 'done',
+			plan: {action: 'merge', vm: 'vm1', snapshot: 's1'},
+		});
 		const active = hypervisor.activeFile('vm1');
 		expect([hypervisor.read(active, 1), hypervisor.read(active, 2)]).toEqual([0x11, 0x22]);
 	});
 
 	it('take a snapshot with a description, internal on request', async () => {
 		const {hypervisor, connect} = memoryCliLab();
-		const run = await runCli(['snapshot', 'vm1', 'before-upgrade', '--description', "it's \"quoted\"; $(x)", '--internal', '--yes', ...connect]);
+		const run = await runCli([
+			'snapshot',
+			'vm1',
+			'before-upgrade',
+			'--description',
+			'it\'s "quoted"; $(x)',
+			'--internal',
+			'--yes',
+			...connect,
+		]);
 		expect(run.exitCode).toBe(0);
-		expect(hypervisor.definitionOf('vm1').snapshots[0]).toMatchObject({name: 'before-upgrade', kind: 'internal', description: "it's \"quoted\"; $(x)"});
+		expect(hypervisor.definitionOf('vm1').snapshots[0]).toMatchObject({
+			name: 'before-upgrade',
+			kind: 'internal',
+			description: 'it\'s "quoted"; $(x)',
+		});
 	});
 });
 
@@ -69,11 +88,17 @@ describe('help, from the command registry', () => {
 		expect((await runCli(['help', 'tree'])).stdout).not.toContain("Options of 'snapdeck tree'");
 
 		const unknown = await runCli(['help', 'frobnicate']);
-		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('the commands are: demo, list, tree')]);
+		expect([unknown.exitCode, unknown.stderr]).toEqual([
+			2,
+			expect.stringContaining('the commands are: demo, list, tree'),
+		]);
 
 		const {hypervisor, connect} = memoryCliLab();
 		const wrong = await runCli(['snapshot', 'vm1', 's1', '--keep-daily', '3', '--yes', ...connect]);
-		expect([wrong.exitCode, wrong.stderr]).toEqual([2, expect.stringContaining("'snapdeck snapshot' does not take --keep-daily")]);
+		expect([wrong.exitCode, wrong.stderr]).toEqual([
+			2,
+			expect.stringContaining("'snapdeck snapshot' does not take --keep-daily"),
+		]);
 		expect(wrong.stderr).toContain("see 'snapdeck help snapshot'");
 		expect(hypervisor.definitionOf('vm1').snapshots).toEqual([]);
 	});

@@ -20,13 +20,19 @@ describe('command specs: help and usage made from them', () => {
 			const help = await helpOf(command.name);
 			expect(help.exitCode, command.name).toBe(0);
 			// The synopsis may wrap: read it up to its first blank line.
-			const synopsis = help.stdout.split('\n\n')[0]!.replace(/^Usage:\n/, '').replace(/\n +/g, ' ').trim();
+			const synopsis = help.stdout
+				.split('\n\n')[0]!
+				.replace(/^Usage:\n/, '')
+				.replace(/\n +/g, ' ')
+				.trim();
 			const args = command.args.map(spec => {
 				const name = spec.name ?? (spec.kind === 'word' ? spec.words!.join('|') : spec.key.toUpperCase());
 				const shown = spec.variadic ? `${name}...` : name;
 				return spec.optional ? `[${shown}]` : shown;
 			});
-			expect(synopsis, command.name).toMatch(new RegExp(`^snapdeck ${command.name}${args.map(arg => ` ${arg.replace(/[[\]|.]/g, '\\$&')}`).join('')}( |$)`));
+			expect(synopsis, command.name).toMatch(
+				new RegExp(`^snapdeck ${command.name}${args.map(arg => ` ${arg.replace(/[[\]|.]/g, '\\$&')}`).join('')}( |$)`),
+			);
 			for (const flag of command.flags) {
 				const value = (FLAGS[flag] as {value?: string}).value;
 				expect(synopsis, `${command.name} --${flag}`).toContain(`--${flag}${value ? ` ${value}` : ''}`);
@@ -50,7 +56,10 @@ describe('command specs: help and usage made from them', () => {
 	});
 
 	it("a subcommand's help alone: 'help receipts verify' and 'receipts verify --help'; a second word that names none is refused", async () => {
-		for (const args of [['help', 'receipts', 'verify'], ['receipts', 'verify', '--help']]) {
+		for (const args of [
+			['help', 'receipts', 'verify'],
+			['receipts', 'verify', '--help'],
+		]) {
 			const help = await snapdeck(args);
 			expect(help.exitCode, args.join(' ')).toBe(0);
 			expect(help.stdout.split('\n').slice(0, 2)).toEqual(['Usage:', '  snapdeck receipts verify FILE [--key PUBLIC]']);
@@ -67,11 +76,16 @@ describe('command specs: help and usage made from them', () => {
 		for (const command of every) {
 			expect(command.summary.length, command.name).toBeGreaterThan(10);
 			expect(command.examples.length, command.name).toBeGreaterThan(0);
-			for (const example of command.examples) expect(example.line, command.name).toMatch(new RegExp(`(^|\\s)snapdeck ${command.name}( |$)`));
+			for (const example of command.examples)
+				expect(example.line, command.name).toMatch(new RegExp(`(^|\\s)snapdeck ${command.name}( |$)`));
 			for (const spec of command.args) expect(spec.help, `${command.name} ${spec.key}`).not.toBe('');
 			// A variadic argument is the last one; words come with a word list.
-			expect(command.args.slice(0, -1).some(spec => spec.variadic), command.name).toBe(false);
-			for (const spec of command.args) expect(spec.kind === 'word', `${command.name} ${spec.key}`).toBe(spec.words !== undefined);
+			expect(
+				command.args.slice(0, -1).some(spec => spec.variadic),
+				command.name,
+			).toBe(false);
+			for (const spec of command.args)
+				expect(spec.kind === 'word', `${command.name} ${spec.key}`).toBe(spec.words !== undefined);
 		}
 	});
 });
@@ -86,9 +100,12 @@ describe('one meaning per option', () => {
 				seen.set(flag!, new Set([...(seen.get(flag!) ?? []), value]));
 			}
 		}
-		const disagree = [...seen].filter(([, values]) => values.size > 1).map(([flag, values]) => `--${flag}: ${[...values].join(', ')}`);
+		const disagree = [...seen]
+			.filter(([, values]) => values.size > 1)
+			.map(([flag, values]) => `--${flag}: ${[...values].join(', ')}`);
 		expect(disagree).toEqual([]);
-		for (const [flag, values] of seen) expect([...values], flag).toEqual([(FLAGS[flag as FlagName] as {value?: string}).value]);
+		for (const [flag, values] of seen)
+			expect([...values], flag).toEqual([(FLAGS[flag as FlagName] as {value?: string}).value]);
 	});
 
 	it("a command's own words for an option are for an option it takes, and say what that option says: where it is written, not read", () => {
@@ -100,19 +117,36 @@ describe('one meaning per option', () => {
 		// --to is where a command writes (restore's new image, files' folder to copy into): one meaning.
 		const writers = every.filter(command => command.flags.includes('to'));
 		expect(writers.map(command => command.name).sort()).toEqual(['files', 'restore']);
-		for (const command of writers) expect(command.flagHelp?.to ?? FLAGS.to.help, command.name).not.toMatch(/\bread\b|\bfrom\b/);
+		for (const command of writers)
+			expect(command.flagHelp?.to ?? FLAGS.to.help, command.name).not.toMatch(/\bread\b|\bfrom\b/);
 	});
 });
 
 describe('arguments are checked against the spec before any session opens', () => {
 	it('a wrong count: what is missing or extra, the usage, exit 2', async () => {
 		const cases: Array<[string[], string, string]> = [
-			[['revert', 'vm1'], "'snapdeck revert' needs VM SNAPSHOT: SNAPSHOT is missing", 'usage: snapdeck revert VM SNAPSHOT [--yes] [--dry-run]'],
+			[
+				['revert', 'vm1'],
+				"'snapdeck revert' needs VM SNAPSHOT: SNAPSHOT is missing",
+				'usage: snapdeck revert VM SNAPSHOT [--yes] [--dry-run]',
+			],
 			[['tree'], "'snapdeck tree' needs VM: VM is missing", 'usage: snapdeck tree VM'],
-			[['tree', 'vm1', 'vm2'], "'snapdeck tree' takes VM, got 2 arguments: \"vm2\" is one too many", 'usage: snapdeck tree VM'],
-			[['list', 'vm1'], "'snapdeck list' takes no arguments, got 1 argument: \"vm1\"", 'usage: snapdeck list'],
-			[['config', 'shwo'], "'snapdeck config' takes 'path', 'show', 'validate', 'schema' here, got \"shwo\": did you mean 'show'?", 'usage: snapdeck config path|show|validate|schema [FILE]'],
-			[['receipts', 'verify'], "'snapdeck receipts verify' needs FILE: FILE is missing", 'usage: snapdeck receipts verify FILE [--key PUBLIC]'],
+			[
+				['tree', 'vm1', 'vm2'],
+				'\'snapdeck tree\' takes VM, got 2 arguments: "vm2" is one too many',
+				'usage: snapdeck tree VM',
+			],
+			[['list', 'vm1'], '\'snapdeck list\' takes no arguments, got 1 argument: "vm1"', 'usage: snapdeck list'],
+			[
+				['config', 'shwo'],
+				"'snapdeck config' takes 'path', 'show', 'validate', 'schema' here, got \"shwo\": did you mean 'show'?",
+				'usage: snapdeck config path|show|validate|schema [FILE]',
+			],
+			[
+				['receipts', 'verify'],
+				"'snapdeck receipts verify' needs FILE: FILE is missing",
+				'usage: snapdeck receipts verify FILE [--key PUBLIC]',
+			],
 		];
 		for (const [args, message, usage] of cases) {
 			const run = await snapdeck([...args, ...nowhere]);
@@ -122,17 +156,29 @@ describe('arguments are checked against the spec before any session opens', () =
 		}
 	});
 
-	it.each(['with space', "qu'ote", 'semi;colon', '$(touch pwned)', '../escape', '-rf', 'snäpshot', ''])('an odd VM name %j: refused as a name, with the usage, before the connection is tried', async name => {
-		for (const args of [['tree', '--', name], ['snapshot', '--', name, 's1'], ['backup', '--', name], ['health', '--', 'vm1', name]]) {
-			const run = await snapdeck([...nowhere, '--yes', ...args]);
-			expect(run.exitCode, args.join(' ')).toBe(2);
-			expect(run.stderr, args.join(' ')).toContain(`invalid VM name ${JSON.stringify(name)}`);
-			expect(run.stderr, args.join(' ')).toContain(`usage: snapdeck ${args[0]} `);
-			expect(run.stderr, args.join(' ')).not.toContain('snapdeck-no-such-lab');
-		}
-		const json = await snapdeck([...nowhere, 'revert', '--json', '--', 'vm1', name]);
-		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {code: 'bad-name', message: expect.stringContaining(`invalid snapshot name ${JSON.stringify(name)}: `)}});
-	});
+	it.each(['with space', "qu'ote", 'semi;colon', '$(touch pwned)', '../escape', '-rf', 'snäpshot', ''])(
+		'an odd VM name %j: refused as a name, with the usage, before the connection is tried',
+		async name => {
+			for (const args of [
+				['tree', '--', name],
+				['snapshot', '--', name, 's1'],
+				['backup', '--', name],
+				['health', '--', 'vm1', name],
+			]) {
+				const run = await snapdeck([...nowhere, '--yes', ...args]);
+				expect(run.exitCode, args.join(' ')).toBe(2);
+				expect(run.stderr, args.join(' ')).toContain(`invalid VM name ${JSON.stringify(name)}`);
+				expect(run.stderr, args.join(' ')).toContain(`usage: snapdeck ${args[0]} `);
+				expect(run.stderr, args.join(' ')).not.toContain('snapdeck-no-such-lab');
+			}
+			const json = await snapdeck([...nowhere, 'revert', '--json', '--', 'vm1', name]);
+			expect(jsonOf(json)).toMatchObject({
+				type: 'error',
+				exitCode: 2,
+				error: {code: 'bad-name', message: expect.stringContaining(`invalid snapshot name ${JSON.stringify(name)}: `)},
+			});
+		},
+	);
 
 	it("an option's value is checked against FLAGS before anything opens: a whole number in its range, one of its words", async () => {
 		const cases: Array<[string[], string]> = [
@@ -145,7 +191,10 @@ describe('arguments are checked against the spec before any session opens', () =
 		];
 		for (const [args, message] of cases) {
 			const run = await snapdeck([...args, ...nowhere]);
-			expect([run.exitCode, run.stderr], args.join(' ')).toEqual([2, expect.stringContaining(`snapdeck: ${message}\n  usage: snapdeck ${args[0]} `)]);
+			expect([run.exitCode, run.stderr], args.join(' ')).toEqual([
+				2,
+				expect.stringContaining(`snapdeck: ${message}\n  usage: snapdeck ${args[0]} `),
+			]);
 		}
 	});
 

@@ -9,11 +9,20 @@ async function completer(cwd: string) {
 	const bin = await tempDir();
 	await symlink(path.resolve('bin/snapdeck'), path.join(bin, 'snapdeck'));
 	const script = `source <(snapdeck completion bash) && COMP_WORDS=("$@") && COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)) && { _snapdeck; printf '%s\\n' "\${COMPREPLY[@]}"; }`;
-	return async (...line: string[]) => (await execa('bash', ['-c', script, 'bash', 'snapdeck', ...line], {env: {PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1'}, cwd})).stdout.split('\n').filter(Boolean).sort();
+	return async (...line: string[]) =>
+		(
+			await execa('bash', ['-c', script, 'bash', 'snapdeck', ...line], {
+				env: {PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1'},
+				cwd,
+			})
+		).stdout
+			.split('\n')
+			.filter(Boolean)
+			.sort();
 }
 
 describe("bash completion ('snapdeck completion bash'), made from the command specs", () => {
-	it('completes commands, a command\'s own options, its words, paths after a path option, and VM names of the connection on the line', async () => {
+	it("completes commands, a command's own options, its words, paths after a path option, and VM names of the connection on the line", async () => {
 		const lab = await labWithVm('web1');
 		const complete = await completer(lab.root);
 		expect(await complete('li')).toEqual(['list']);
@@ -42,7 +51,7 @@ describe("bash completion ('snapdeck completion bash'), made from the command sp
 		expect((await readdir(lab.root)).filter(name => name.startsWith('pwned'))).toEqual([]);
 	});
 
-	it('offers at each argument what its kind takes: VMs, that VM\'s snapshots, more VMs where it takes several, subcommands, paths, and nothing for a new name', async () => {
+	it("offers at each argument what its kind takes: VMs, that VM's snapshots, more VMs where it takes several, subcommands, paths, and nothing for a new name", async () => {
 		const lab = await labWithVm('web1');
 		await lab.take('pre-upgrade');
 		await lab.take('pre-kernel');

@@ -5,19 +5,34 @@ import {jsonOf} from '../helpers/cli.js';
 import {tempDir} from '../helpers/lab.js';
 import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
 
-vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+vi.mock('../../source/adapters/connect.js', async original =>
+	(await import('../helpers/memory-cli.js')).memoryConnect(await original()),
+);
 
 /** A VM on the in-memory hypervisor, an empty repository and a config folder, with `health` run in-process. */
 async function healthLab(config: object = {}) {
 	const lab = memoryCliLab();
 	const configDir = await tempDir();
 	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config));
-	const env = {SNAPDECK_CONNECT: lab.hypervisor.uri, SNAPDECK_REPO: path.join(configDir, 'repo'), SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json')};
+	const env = {
+		SNAPDECK_CONNECT: lab.hypervisor.uri,
+		SNAPDECK_REPO: path.join(configDir, 'repo'),
+		SNAPDECK_CONFIG_DIR: configDir,
+		SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json'),
+	};
 	const run = (...args: string[]) => runCli(args, env);
 	const health = async (...args: string[]) => {
 		const result = await run('health', '--json', ...args);
-		const json = jsonOf(result) as {status: string; findings: Array<{rule: string; severity: string; message: string; fix?: string}>};
-		return {exitCode: result.exitCode, status: json.status, findings: json.findings, rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort()};
+		const json = jsonOf(result) as {
+			status: string;
+			findings: Array<{rule: string; severity: string; message: string; fix?: string}>;
+		};
+		return {
+			exitCode: result.exitCode,
+			status: json.status,
+			findings: json.findings,
+			rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort(),
+		};
 	};
 	return {lab, run, health};
 }

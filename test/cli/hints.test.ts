@@ -11,7 +11,8 @@ async function suggestedCommandLines(): Promise<Array<{file: string; line: strin
 	for (const file of files) {
 		const text = await readFile(path.join('source', file), 'utf8');
 		// Quoted in a message ('snapdeck backup web1 --full', `snapdeck copy ${vm} --target X`).
-		for (const match of text.matchAll(/'snapdeck ([a-z][a-z-]*)((?: [^'\n]*)?)'/g)) found.push({file, line: `${match[1]}${match[2]}`});
+		for (const match of text.matchAll(/'snapdeck ([a-z][a-z-]*)((?: [^'\n]*)?)'/g))
+			found.push({file, line: `${match[1]}${match[2]}`});
 	}
 	return found;
 }

@@ -7,11 +7,19 @@ describe('bin/snapdeck, the launcher', () => {
 		const launcher = await readFile('bin/snapdeck', 'utf8');
 		const body = /opens_ui\(\) \{([\s\S]*?)\n\}/.exec(launcher)?.[1] ?? '';
 		const pattern = /case \$arg in\s+([^)]*)\) value=1 ;;/.exec(body)?.[1] ?? '';
-		const listed = pattern.replace(/\\\n/g, ' ').split('|').map(word => word.trim()).filter(Boolean).sort();
-		const valued = (Object.keys(FLAGS) as FlagName[]).filter(name => FLAGS[name].type === 'string')
-			.flatMap(name => [`--${name}`, ...('short' in FLAGS[name] ? [`-${(FLAGS[name] as {short: string}).short}`] : [])]).sort();
+		const listed = pattern
+			.replace(/\\\n/g, ' ')
+			.split('|')
+			.map(word => word.trim())
+			.filter(Boolean)
+			.sort();
+		const valued = (Object.keys(FLAGS) as FlagName[])
+			.filter(name => FLAGS[name].type === 'string')
+			.flatMap(name => [`--${name}`, ...('short' in FLAGS[name] ? [`-${(FLAGS[name] as {short: string}).short}`] : [])])
+			.sort();
 		expect(listed).toEqual(valued);
 		// The UI's own flags are among them (it opens with a connection and a repository named).
-		for (const flag of GLOBAL_FLAGS.filter(name => FLAGS[name].type === 'string')) expect(listed).toContain(`--${flag}`);
+		for (const flag of GLOBAL_FLAGS.filter(name => FLAGS[name].type === 'string'))
+			expect(listed).toContain(`--${flag}`);
 	});
 });

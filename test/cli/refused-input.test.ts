@@ -5,12 +5,18 @@ import {jsonOf} from '../helpers/cli.js';
 import {tempDir} from '../helpers/lab.js';
 import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
 
-vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+vi.mock('../../source/adapters/connect.js', async original =>
+	(await import('../helpers/memory-cli.js')).memoryConnect(await original()),
+);
 
 /** Everything a refused command could have changed: the VMs, their definitions and every image. */
 function stateOf(lab: ReturnType<typeof memoryCliLab>) {
 	const {hypervisor} = lab;
-	return async () => ({vms: await hypervisor.names(), definition: hypervisor.definitionOf('vm1'), images: [...hypervisor.images.keys()].sort()});
+	return async () => ({
+		vms: await hypervisor.names(),
+		definition: hypervisor.definitionOf('vm1'),
+		images: [...hypervisor.images.keys()].sort(),
+	});
 }
 
 /**
@@ -20,7 +26,18 @@ function stateOf(lab: ReturnType<typeof memoryCliLab>) {
  * contract (test/contract/) that a refused name changes nothing on them either.
  */
 describe('bad input gets a clear error, exit code 2, and changes nothing', () => {
-	const oddNames = ['with space', "qu'ote", 'semi;colon', '$(touch pwned)', '`id`', '../escape', 'a/b', 'snäpshot', '*', ''];
+	const oddNames = [
+		'with space',
+		"qu'ote",
+		'semi;colon',
+		'$(touch pwned)',
+		'`id`',
+		'../escape',
+		'a/b',
+		'snäpshot',
+		'*',
+		'',
+	];
 
 	it.each(oddNames)('snapshot name %j', async name => {
 		const lab = memoryCliLab();
@@ -55,17 +72,23 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 		const unknownVm = await runCli(['tree', 'nope', ...connect]);
 		expect([unknownVm.exitCode, unknownVm.stderr]).toEqual([2, expect.stringContaining('its VMs are: vm1')]);
 		const unknownSnapshot = await runCli(['revert', 'vm1', 'nope', '--yes', ...connect]);
-		expect([unknownSnapshot.exitCode, unknownSnapshot.stderr]).toEqual([2, expect.stringContaining("has no snapshot 'nope'")]);
+		expect([unknownSnapshot.exitCode, unknownSnapshot.stderr]).toEqual([
+			2,
+			expect.stringContaining("has no snapshot 'nope'"),
+		]);
 		const unknownCommand = await runCli(['frobnicate']);
 		expect(unknownCommand.exitCode).toBe(2);
 		const json = await runCli(['tree', 'nope', '--json', ...connect]);
 		expect(jsonOf(json)).toMatchObject({type: 'error', exitCode: 2, error: {kind: 'not-found', code: 'no-such-vm'}});
 		// Each with its stable code, for scripts (README: "Error codes").
-		const codeOf = async (...args: string[]) => (jsonOf(await runCli([...args, '--json', ...connect])) as {error: {code: string}}).error.code;
+		const codeOf = async (...args: string[]) =>
+			(jsonOf(await runCli([...args, '--json', ...connect])) as {error: {code: string}}).error.code;
 		expect(await codeOf('tree', '../vm1')).toBe('bad-name');
 		expect(await codeOf('revert', 'vm1', 'nope', '--yes')).toBe('no-such-snapshot');
 		const repo = await tempDir();
-		expect(await codeOf('restore', 'vm1', '--point', 'nope', '--to', path.join(repo, 'x.qcow2'), '--repo', repo)).toBe('no-such-point');
+		expect(await codeOf('restore', 'vm1', '--point', 'nope', '--to', path.join(repo, 'x.qcow2'), '--repo', repo)).toBe(
+			'no-such-point',
+		);
 		expect(await codeOf('frobnicate')).toBe('usage');
 	});
 });

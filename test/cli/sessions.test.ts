@@ -4,7 +4,9 @@ import {describe, expect, it, vi} from 'vitest';
 import {tempDir} from '../helpers/lab.js';
 import {memoryCliLab, runCli} from '../helpers/memory-cli.js';
 
-vi.mock('../../source/adapters/connect.js', async original => (await import('../helpers/memory-cli.js')).memoryConnect(await original()));
+vi.mock('../../source/adapters/connect.js', async original =>
+	(await import('../helpers/memory-cli.js')).memoryConnect(await original()),
+);
 
 /**
  * Which connection, repository and arguments a command works with, and its words when they are
@@ -16,8 +18,15 @@ describe('connections and arguments', () => {
 		const east = memoryCliLab('east1');
 		const west = memoryCliLab('west1');
 		const configDir = await tempDir();
-		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({connections: {east: east.hypervisor.uri, west: west.hypervisor.uri}, defaultConnection: ['east', 'west']}));
-		const run = (...args: string[]) => runCli(args, {SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_REPO: path.join(configDir, 'repo')});
+		await writeFile(
+			path.join(configDir, 'config.json'),
+			JSON.stringify({
+				connections: {east: east.hypervisor.uri, west: west.hypervisor.uri},
+				defaultConnection: ['east', 'west'],
+			}),
+		);
+		const run = (...args: string[]) =>
+			runCli(args, {SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_REPO: path.join(configDir, 'repo')});
 		const take = await run('snapshot', 'east1', 's1', '--yes');
 		expect(take.exitCode).toBe(2);
 		expect(take.stderr).toContain('this command works on one connection, and 2 are chosen');
@@ -31,7 +40,17 @@ describe('connections and arguments', () => {
 	});
 
 	it('schedule install refuses two connections and a --via it does not know; schedule list points to a README section that exists', async () => {
-		const two = await runCli(['schedule', 'install', '--dry-run', '--via', 'cron', '--connect', 'local:/a', '--connect', 'local:/b']);
+		const two = await runCli([
+			'schedule',
+			'install',
+			'--dry-run',
+			'--via',
+			'cron',
+			'--connect',
+			'local:/a',
+			'--connect',
+			'local:/b',
+		]);
 		expect([two.exitCode, two.stderr]).toEqual([2, expect.stringContaining("'snapdeck run' works on one connection")]);
 		expect((await runCli(['schedule', 'install', '--via', 'anacron'])).exitCode).toBe(2);
 		const lab = memoryCliLab();
@@ -51,9 +70,13 @@ describe('connections and arguments', () => {
 			expect(result.exitCode, name).toBe(2);
 		}
 		expect((await run('backup', 'nosuchvm')).stderr).toContain("there is no VM 'nosuchvm'");
-		expect((await run('prune', 'vm1')).stderr).toContain("prune needs --keep-... rules, and vm1's policy ('default') sets no backups.retention");
+		expect((await run('prune', 'vm1')).stderr).toContain(
+			"prune needs --keep-... rules, and vm1's policy ('default') sets no backups.retention",
+		);
 		expect((await run('restore', 'vm1', '--to', '/tmp/x')).stderr).toContain('restore needs --point ID');
-		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain("vm1 has no backup point 'nope'");
+		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
+			"vm1 has no backup point 'nope'",
+		);
 		expect(lab.hypervisor.definitionOf('vm1').snapshots).toEqual([]);
 	});
 });

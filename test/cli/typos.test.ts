@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {nearest} from '../../source/cli/suggest.js';
 
-describe('typos on the command line get a suggestion in snapdeck\'s words, exit 2, and change nothing', () => {
+describe("typos on the command line get a suggestion in snapdeck's words, exit 2, and change nothing", () => {
 	it('a mistyped command or option names the nearest; nothing near, nothing suggested', async () => {
 		const cases: Array<[string[], string]> = [
 			[['lsit'], "unknown command 'lsit': did you mean 'list'?"],
@@ -15,21 +15,29 @@ describe('typos on the command line get a suggestion in snapdeck\'s words, exit 
 			[['frobnicate'], "unknown command 'frobnicate'\n"],
 			[['receipts', 'verfy', 'r.json'], "did you mean 'snapdeck receipts verify'?"],
 			[['receipts', 'verify', 'r.json', '--kye'], "unknown option '--kye': did you mean --key?"],
-			[['schedule', 'instal'], "got \"instal\": did you mean 'install'?"],
+			[['schedule', 'instal'], 'got "instal": did you mean \'install\'?'],
 		];
 		for (const [args, message] of cases) {
 			const result = await snapdeck(args);
 			expect([result.exitCode, result.stdout], args.join(' ')).toEqual([2, '']);
-			expect(result.stderr, args.join(' ')).toContain(message.startsWith('did you') || message.startsWith('got') ? message : `snapdeck: ${message}`);
+			expect(result.stderr, args.join(' ')).toContain(
+				message.startsWith('did you') || message.startsWith('got') ? message : `snapdeck: ${message}`,
+			);
 			// node's own wording ("To specify a positional argument starting with a '-'...") never shows.
 			expect(result.stderr).not.toMatch(/To specify|positional argument|ERR_PARSE/);
 		}
-		expect(jsonOf(await snapdeck(['list', '--jsn', '--json']))).toMatchObject({type: 'error', exitCode: 2, error: {code: 'usage', message: "unknown option '--jsn': did you mean --json?"}});
+		expect(jsonOf(await snapdeck(['list', '--jsn', '--json']))).toMatchObject({
+			type: 'error',
+			exitCode: 2,
+			error: {code: 'usage', message: "unknown option '--jsn': did you mean --json?"},
+		});
 	});
 
 	it("an unknown option's hint points at the help of the command typed, and shows '--' on that command, where it takes a VM", async () => {
 		const backup = await snapdeck(['backup', 'vm1', '--ful']);
-		expect(backup.stderr).toContain("'snapdeck help backup' lists its options; a name that begins with '-' goes after '--' (snapdeck backup -- -vm)");
+		expect(backup.stderr).toContain(
+			"'snapdeck help backup' lists its options; a name that begins with '-' goes after '--' (snapdeck backup -- -vm)",
+		);
 		expect(backup.stderr).not.toContain('snapdeck tree');
 		// list takes no VM: no '--' example, which would be wrong there.
 		const list = await snapdeck(['list', '--jsn']);

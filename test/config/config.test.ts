@@ -9,19 +9,35 @@ describe('the configuration', () => {
 		expect(published).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));
 	});
 
-	it('fills in a policy\'s defaults and names the key that is wrong', () => {
-		const config = validateConfig({policies: [{name: 'prod', vms: ['db*'], backups: {rpo: '26h', retention: {daily: 7}}}]}, 'c.json');
-		expect(config.policies![0]).toMatchObject({maxChainDepth: 8, snapshots: {maxAge: '30d', keep: 7, quiesce: false}, backups: {rpo: '26h', verifyEvery: '30d'}});
-		expect(() => validateConfig({policies: [{name: 'p', maxChainDepth: 0}]}, 'c.json')).toThrow('c.json: policies.0.maxChainDepth:');
-		expect(() => validateConfig({policies: [{name: 'p', snapshots: {schedule: '61 * * * *'}}]}, 'c.json')).toThrow('c.json: policies.0.snapshots.schedule: not a cron expression');
+	it("fills in a policy's defaults and names the key that is wrong", () => {
+		const config = validateConfig(
+			{policies: [{name: 'prod', vms: ['db*'], backups: {rpo: '26h', retention: {daily: 7}}}]},
+			'c.json',
+		);
+		expect(config.policies![0]).toMatchObject({
+			maxChainDepth: 8,
+			snapshots: {maxAge: '30d', keep: 7, quiesce: false},
+			backups: {rpo: '26h', verifyEvery: '30d'},
+		});
+		expect(() => validateConfig({policies: [{name: 'p', maxChainDepth: 0}]}, 'c.json')).toThrow(
+			'c.json: policies.0.maxChainDepth:',
+		);
+		expect(() => validateConfig({policies: [{name: 'p', snapshots: {schedule: '61 * * * *'}}]}, 'c.json')).toThrow(
+			'c.json: policies.0.snapshots.schedule: not a cron expression',
+		);
 		expect(() => validateConfig({polices: []}, 'c.json')).toThrow('c.json: polices:');
 	});
 
 	it('applies the first policy whose patterns and connections select the VM', () => {
-		const {policies} = validateConfig({policies: [
-			{name: 'lab-db', vms: ['db?'], connections: ['lab']},
-			{name: 'web', vms: ['web*', 'www']},
-		]}, 'c.json');
+		const {policies} = validateConfig(
+			{
+				policies: [
+					{name: 'lab-db', vms: ['db?'], connections: ['lab']},
+					{name: 'web', vms: ['web*', 'www']},
+				],
+			},
+			'c.json',
+		);
 		expect(policyFor(policies!, 'db1', 'local:/x', ['lab']).name).toBe('lab-db');
 		expect(policyFor(policies!, 'db1', 'qemu:///system').name).toBe('default');
 		expect(policyFor(policies!, 'db12', 'local:/x', ['lab']).name).toBe('default');
@@ -38,7 +54,9 @@ describe('where the configuration file is', () => {
 			expect(configFilePath()).toBe(loadConfig().path);
 			delete process.env['SNAPDECK_CONFIG_DIR'];
 			const os = await import('node:os');
-			expect(configFilePath()).toBe(`${process.env['XDG_CONFIG_HOME'] || `${os.homedir()}/.config`}/snapdeck/config.json`);
+			expect(configFilePath()).toBe(
+				`${process.env['XDG_CONFIG_HOME'] || `${os.homedir()}/.config`}/snapdeck/config.json`,
+			);
 		} finally {
 			process.env['SNAPDECK_CONFIG_DIR'] = saved;
 		}

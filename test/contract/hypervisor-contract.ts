@@ -26,18 +26,37 @@ const B = 0x2b;
 const C = 0x3c;
 const yes = {command: 'contract', confirm: async () => true};
 const take = (f: Fixture, name: string, kind: 'external' | 'internal' = 'external', description?: string) =>
-	f.service.perform({kind: 'take', vm: f.vm, request: {name, kind, now: new Date(), ...(description === undefined ? {} : {description})}}, yes);
+	f.service.perform(
+		{
+			kind: 'take',
+			vm: f.vm,
+			request: {name, kind, now: new Date(), ...(description === undefined ? {} : {description})},
+		},
+		yes,
+	);
 
 export function hypervisorContract(name: string, make: () => Promise<Fixture>, options: {internal: boolean}) {
 	describe(`the hypervisor contract: ${name}`, () => {
 		it('lists the VM: stopped, one disk, no snapshots, a chain one image deep; an unknown VM is no-such-vm', async () => {
 			const f = await make();
 			const row = (await f.service.list()).find(vm => vm.name === f.vm)!;
-			expect({state: row.state, disks: row.disks.length, snapshots: row.snapshots, chainDepth: row.chainDepth, current: row.current, error: row.error}).toEqual({state: 'stopped', disks: 1, snapshots: 0, chainDepth: 1, current: null, error: null});
+			expect({
+				state: row.state,
+				disks: row.disks.length,
+				snapshots: row.snapshots,
+				chainDepth: row.chainDepth,
+				current: row.current,
+				error: row.error,
+			}).toEqual({state: 'stopped', disks: 1, snapshots: 0, chainDepth: 1, current: null, error: null});
 			// The error names the VM asked for, and its hint how to see those there are.
-			const unknown = await f.service.tree('no-such-vm-here').then(() => null, (error: unknown) => error as {code: string; message: string; hint?: string});
+			const unknown = await f.service.tree('no-such-vm-here').then(
+				() => null,
+				(error: unknown) => error as {code: string; message: string; hint?: string},
+			);
 			expect(unknown).toMatchObject({code: 'no-such-vm', message: expect.stringContaining("'no-such-vm-here'")});
-			expect([`its VMs are: ${f.vm}`, `'snapdeck list --connect ${f.hypervisor.uri}' shows its domains`]).toContain(unknown!.hint);
+			expect([`its VMs are: ${f.vm}`, `'snapdeck list --connect ${f.hypervisor.uri}' shows its domains`]).toContain(
+				unknown!.hint,
+			);
 		});
 
 		it('an external snapshot becomes current, deepens the chain by one, and holds what was written before it', async () => {
@@ -46,7 +65,10 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			expect((await take(f, 's1')).outcome).toBe('done');
 			await f.write(B, 1);
 			const tree = await f.service.tree(f.vm);
-			expect([tree.current, tree.snapshots.map(snapshot => [snapshot.name, snapshot.kind])]).toEqual(['s1', [['s1', 'external']]]);
+			expect([tree.current, tree.snapshots.map(snapshot => [snapshot.name, snapshot.kind])]).toEqual([
+				's1',
+				[['s1', 'external']],
+			]);
 			expect((await f.service.list()).find(vm => vm.name === f.vm)!.chainDepth).toBe(2);
 			expect(await f.reads(B, 1)).toBe(true);
 		});
@@ -63,7 +85,7 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			expect((await f.service.tree(f.vm)).current).toBe('s1');
 		});
 
-		it('a merge removes the snapshot and keeps every other snapshot\'s data and the present', async () => {
+		it("a merge removes the snapshot and keeps every other snapshot's data and the present", async () => {
 			const f = await make();
 			await f.write(A, 1);
 			await take(f, 's1');
@@ -82,7 +104,10 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			await f.write(A, 1);
 			await take(f, 's1');
 			await f.write(B, 1);
-			const declined = await f.service.perform({kind: 'revert', vm: f.vm, snapshot: 's1'}, {command: 'contract', confirm: async () => false});
+			const declined = await f.service.perform(
+				{kind: 'revert', vm: f.vm, snapshot: 's1'},
+				{command: 'contract', confirm: async () => false},
+			);
 			const dry = await f.service.perform({kind: 'merge', vm: f.vm, snapshot: 's1'}, {...yes, dryRun: true});
 			expect([declined.outcome, dry.outcome]).toEqual(['declined', 'dry-run']);
 			expect(await f.reads(B, 1)).toBe(true);
@@ -104,7 +129,10 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			const f = await make();
 			const before = await f.files();
 			for (const name of ['../escape', 'a/b', '$(touch pwned)', '`id`', 'with space', '-rf', '']) {
-				await expect(take(f, name), name).rejects.toMatchObject({code: 'bad-name', message: expect.stringContaining('invalid snapshot name')});
+				await expect(take(f, name), name).rejects.toMatchObject({
+					code: 'bad-name',
+					message: expect.stringContaining('invalid snapshot name'),
+				});
 			}
 			expect(await f.files()).toEqual(before);
 			expect((await f.service.tree(f.vm)).snapshots).toEqual([]);
@@ -124,7 +152,10 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			const f = await make();
 			await take(f, 'logged');
 			const records = (await f.service.journal(f.vm)).filter(record => record.snapshot === 'logged');
-			expect(records.map(record => [record.action, record.outcome])).toEqual([['take', 'started'], ['take', 'done']]);
+			expect(records.map(record => [record.action, record.outcome])).toEqual([
+				['take', 'started'],
+				['take', 'done'],
+			]);
 			expect(records.every(record => record.connection === f.hypervisor.uri)).toBe(true);
 		});
 
@@ -140,20 +171,28 @@ export function hypervisorContract(name: string, make: () => Promise<Fixture>, o
 			await f.write(A, 1);
 			await take(f, 'i1', 'internal');
 			await f.write(B, 1);
-			expect((await f.service.tree(f.vm)).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([['i1', 'internal']]);
+			expect((await f.service.tree(f.vm)).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([
+				['i1', 'internal'],
+			]);
 			await f.service.perform({kind: 'revert', vm: f.vm, snapshot: 'i1'}, yes);
 			expect(await f.reads(A, 1)).toBe(true);
 		});
 
-		it.runIf(options.internal)('a merge that would orphan internal snapshots is refused, naming them and the way out, and changes nothing', async () => {
-			const f = await make();
-			await f.write(A, 1);
-			await take(f, 'e1');
-			await f.write(B, 1);
-			await take(f, 'i2', 'internal');
-			await expect(f.service.perform({kind: 'merge', vm: f.vm, snapshot: 'e1'}, yes)).rejects.toMatchObject({message: expect.stringContaining('holds internal snapshots i2'), hint: expect.stringContaining('delete those internal snapshots first')});
-			expect((await f.service.tree(f.vm)).snapshots.map(snapshot => snapshot.name)).toEqual(['e1', 'i2']);
-			expect(await f.reads(B, 1)).toBe(true);
-		});
+		it.runIf(options.internal)(
+			'a merge that would orphan internal snapshots is refused, naming them and the way out, and changes nothing',
+			async () => {
+				const f = await make();
+				await f.write(A, 1);
+				await take(f, 'e1');
+				await f.write(B, 1);
+				await take(f, 'i2', 'internal');
+				await expect(f.service.perform({kind: 'merge', vm: f.vm, snapshot: 'e1'}, yes)).rejects.toMatchObject({
+					message: expect.stringContaining('holds internal snapshots i2'),
+					hint: expect.stringContaining('delete those internal snapshots first'),
+				});
+				expect((await f.service.tree(f.vm)).snapshots.map(snapshot => snapshot.name)).toEqual(['e1', 'i2']);
+				expect(await f.reads(B, 1)).toBe(true);
+			},
+		);
 	});
 }

@@ -34,19 +34,36 @@ const B = 0x2b;
 const C = 0x3c;
 
 /** The metadata once snapshot `name` is merged away, as the planner writes it: images handed over by `renames`. */
-function forget(definition: VmDefinition, name: string, renames: ReadonlyArray<readonly [string, string]>): VmDefinition {
+function forget(
+	definition: VmDefinition,
+	name: string,
+	renames: ReadonlyArray<readonly [string, string]>,
+): VmDefinition {
 	const moved = new Map(renames);
 	const rename = (disk: {target: string; file: string}) => ({...disk, file: moved.get(disk.file) ?? disk.file});
 	const gone = definition.snapshots.find(snapshot => snapshot.name === name)!;
 	return {
-		...definition, disks: definition.disks.map(rename), current: definition.current === name ? gone.parent : definition.current,
-		snapshots: definition.snapshots.filter(snapshot => snapshot !== gone).map(snapshot => ({...snapshot, parent: snapshot.parent === name ? gone.parent : snapshot.parent, disks: snapshot.disks.map(rename)})),
+		...definition,
+		disks: definition.disks.map(rename),
+		current: definition.current === name ? gone.parent : definition.current,
+		snapshots: definition.snapshots
+			.filter(snapshot => snapshot !== gone)
+			.map(snapshot => ({
+				...snapshot,
+				parent: snapshot.parent === name ? gone.parent : snapshot.parent,
+				disks: snapshot.disks.map(rename),
+			})),
 	};
 }
 
 /** One disk, vda, snapshotted through the store alone, with the metadata kept here as the planner would. */
 function driveDisk(f: StoreFixture, kind: SnapshotKind) {
-	let definition: VmDefinition = {name: 'contract', disks: [{target: 'vda', file: f.disk}], current: null, snapshots: []};
+	let definition: VmDefinition = {
+		name: 'contract',
+		disks: [{target: 'vda', file: f.disk}],
+		current: null,
+		snapshots: [],
+	};
 	let made = 0;
 	const view = async (): Promise<StoreView> => {
 		const state = await f.inspect(definition);
@@ -80,8 +97,22 @@ function driveDisk(f: StoreFixture, kind: SnapshotKind) {
 			const {step, file} = f.planning.take(await view(), definition.disks[0]!, name, false);
 			await run([step], twice);
 			definition = {
-				...definition, current: name, disks: [{target: 'vda', file}],
-				snapshots: [...definition.snapshots, {name, kind, memory: false, quiesced: false, description: '', createdAt: new Date().toISOString(), parent: definition.current, disks: definition.disks}],
+				...definition,
+				current: name,
+				disks: [{target: 'vda', file}],
+				snapshots: [
+					...definition.snapshots,
+					{
+						name,
+						kind,
+						memory: false,
+						quiesced: false,
+						description: '',
+						createdAt: new Date().toISOString(),
+						parent: definition.current,
+						disks: definition.disks,
+					},
+				],
 			};
 			return step;
 		},
@@ -143,9 +174,11 @@ export function snapshotStoreContract(name: string, make: () => Promise<StoreFix
 			expect([await f.same(disk.active(), atS2), disk.overruns]).toEqual([true, []]);
 		};
 
-		it('merging an older snapshot away keeps the later one\'s data and the present; its reads no longer show it', () => mergeOlder([2]));
+		it("merging an older snapshot away keeps the later one's data and the present; its reads no longer show it", () =>
+			mergeOlder([2]));
 
-		it('merging a snapshot after which more was written than before it keeps every snapshot\'s data (overlays: streamed up, not committed down)', () => mergeOlder([2, 3, 4, 5]));
+		it("merging a snapshot after which more was written than before it keeps every snapshot's data (overlays: streamed up, not committed down)", () =>
+			mergeOlder([2, 3, 4, 5]));
 
 		it('merging the newest snapshot keeps the present as it is, with each step run again as after a kill', async () => {
 			const f = await make();
@@ -167,7 +200,11 @@ export function snapshotStoreContract(name: string, make: () => Promise<StoreFix
 			const before = {kept: await f.keep(disk.active()), files: await f.files()};
 			const step = await disk.take('s1');
 			await f.store.rollback(step);
-			expect([await f.files(), await f.same(f.disk, before.kept), (await f.store.read(f.disk)).snapshots]).toEqual([before.files, true, []]);
+			expect([await f.files(), await f.same(f.disk, before.kept), (await f.store.read(f.disk)).snapshots]).toEqual([
+				before.files,
+				true,
+				[],
+			]);
 		});
 	});
 }

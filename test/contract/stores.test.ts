@@ -9,16 +9,24 @@ import {MiB, qemuImg, qemuIo, tempDir} from '../helpers/lab.js';
 import {snapshotStoreContract, type StoreFixture} from './snapshot-store-contract.js';
 
 /** The contract on the two qcow2 stores, each in a folder of real images, as a stopped VM's are. */
-async function qcow2Fixture(kind: 'external' | 'internal', make: (images: ImageFolder) => StoreFixture['store']): Promise<StoreFixture> {
+async function qcow2Fixture(
+	kind: 'external' | 'internal',
+	make: (images: ImageFolder) => StoreFixture['store'],
+): Promise<StoreFixture> {
 	const folder = await tempDir();
 	const elsewhere = await tempDir();
 	await qemuImg.create(path.join(folder, 'disk.qcow2'), {size: 16 * MiB});
 	const at = (file: string) => path.join(folder, file);
 	let kept = 0;
 	return {
-		planning: QCOW2_STORES[kind], store: make(imageFolder(folder, qemuImg)), disk: 'disk.qcow2',
+		planning: QCOW2_STORES[kind],
+		store: make(imageFolder(folder, qemuImg)),
+		disk: 'disk.qcow2',
 		async inspect(definition) {
-			const {images, problems} = await readImageGraph(qemuImg, folder, definition, 'the contract', {readsFiles: true, confine: true});
+			const {images, problems} = await readImageGraph(qemuImg, folder, definition, 'the contract', {
+				readsFiles: true,
+				confine: true,
+			});
 			if (problems.length > 0) throw new Error(problems.join('; '));
 			return {definition, run: 'stopped', images, existingFiles: await readdir(folder)};
 		},

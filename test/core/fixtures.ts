@@ -1,15 +1,40 @@
 import type {ImageInfo, Snapshot, VmState} from '../../source/core/model.js';
 
 /** Pure fixtures for the planner: images by name, with sizes and internal snapshots. */
-export function image(file: string, backing: string | null, actualSize = 1_000_000, internal: string[] = []): ImageInfo {
+export function image(
+	file: string,
+	backing: string | null,
+	actualSize = 1_000_000,
+	internal: string[] = [],
+): ImageInfo {
 	return {
-		file, format: 'qcow2', virtualSize: 64 << 20, actualSize, backing, bitmaps: [],
+		file,
+		format: 'qcow2',
+		virtualSize: 64 << 20,
+		actualSize,
+		backing,
+		bitmaps: [],
 		internalSnapshots: internal.map(name => ({name, vmStateSize: 0, createdAt: '2026-01-01T00:00:00.000Z'})),
 	};
 }
 
-export function snapshot(name: string, parent: string | null, file: string, kind: 'external' | 'internal' = 'external', minute = 0): Snapshot {
-	return {name, parent, kind, memory: false, quiesced: false, description: '', createdAt: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`, disks: [{target: 'vda', file}]};
+export function snapshot(
+	name: string,
+	parent: string | null,
+	file: string,
+	kind: 'external' | 'internal' = 'external',
+	minute = 0,
+): Snapshot {
+	return {
+		name,
+		parent,
+		kind,
+		memory: false,
+		quiesced: false,
+		description: '',
+		createdAt: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`,
+		disks: [{target: 'vda', file}],
+	};
 }
 
 export function vmState(active: string, current: string | null, snapshots: Snapshot[], images: ImageInfo[]): VmState {

@@ -1,5 +1,12 @@
 import {describe, expect, it} from 'vitest';
-import {confinedParts, dataMode, deviceNumbers, droppedBits, entryType, modeString} from '../../source/core/guest-files.js';
+import {
+	confinedParts,
+	dataMode,
+	deviceNumbers,
+	droppedBits,
+	entryType,
+	modeString,
+} from '../../source/core/guest-files.js';
 
 describe('guest file entries', () => {
 	it('shows modes as ls -l does, special bits included', () => {
@@ -12,15 +19,25 @@ describe('guest file entries', () => {
 		expect(modeString(0o010644)).toBe('prw-r--r--');
 		expect(modeString(0o140755)).toBe('srwxr-xr-x');
 		expect(modeString(0o120777)).toBe('lrwxrwxrwx');
-		expect([0o100644, 0o040755, 0o120777, 0o020666, 0o060660, 0o010644, 0o140755, 0o0644].map(entryType))
-			.toEqual(['file', 'directory', 'link', 'char-device', 'block-device', 'fifo', 'socket', 'unknown']);
+		expect([0o100644, 0o040755, 0o120777, 0o020666, 0o060660, 0o010644, 0o140755, 0o0644].map(entryType)).toEqual([
+			'file',
+			'directory',
+			'link',
+			'char-device',
+			'block-device',
+			'fifo',
+			'socket',
+			'unknown',
+		]);
 	});
 
 	it('reads device numbers as glibc does', () => {
 		expect(deviceNumbers(0x0101)).toBe('1,1');
 		expect(deviceNumbers(0x0803)).toBe('8,3');
 		// major 259, minor 70000 (the large encoding)
-		expect(deviceNumbers(Number((259n & 0xfffn) << 8n | (70000n & 0xffn) | ((70000n & ~0xffn) << 12n)))).toBe('259,70000');
+		expect(deviceNumbers(Number(((259n & 0xfffn) << 8n) | (70000n & 0xffn) | ((70000n & ~0xffn) << 12n)))).toBe(
+			'259,70000',
+		);
 	});
 
 	it('copies permission bits only, and names what it drops', () => {

@@ -21,7 +21,11 @@ function random(seed: number) {
 		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
 		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
 	};
-	return {next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!};
+	return {
+		next,
+		int: (n: number) => Math.floor(next() * n),
+		pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!,
+	};
 }
 
 /** A consistent VM: a chain of external snapshots on one disk, some reverted into branches, some internal snapshots. */
@@ -36,7 +40,10 @@ function consistentVm(rng: ReturnType<typeof random>): VmState {
 		if (rng.next() < 0.25) {
 			// An internal snapshot inside the active image.
 			const holder = images.find(candidate => candidate.file === active)!;
-			images[images.indexOf(holder)] = {...holder, internalSnapshots: [...holder.internalSnapshots, {name, vmStateSize: 0, createdAt: '2026-01-01T00:00:00.000Z'}]};
+			images[images.indexOf(holder)] = {
+				...holder,
+				internalSnapshots: [...holder.internalSnapshots, {name, vmStateSize: 0, createdAt: '2026-01-01T00:00:00.000Z'}],
+			};
 			snapshots.push({...snapshot(name, current, active, 'internal', index)});
 		} else {
 			const overlay = `vda.${name}.qcow2`;
@@ -66,57 +73,114 @@ function consistentVm(rng: ReturnType<typeof random>): VmState {
 
 type Mutation = {name: string; apply: (state: VmState, rng: ReturnType<typeof random>) => VmState | null};
 
-const withDefinition = (state: VmState, change: (definition: VmDefinition) => VmDefinition): VmState => ({...state, definition: change(state.definition)});
+const withDefinition = (state: VmState, change: (definition: VmDefinition) => VmDefinition): VmState => ({
+	...state,
+	definition: change(state.definition),
+});
 const editSnapshot = (state: VmState, name: string, change: (snapshot: Snapshot) => Snapshot) =>
-	withDefinition(state, definition => ({...definition, snapshots: definition.snapshots.map(candidate => (candidate.name === name ? change(candidate) : candidate))}));
+	withDefinition(state, definition => ({
+		...definition,
+		snapshots: definition.snapshots.map(candidate => (candidate.name === name ? change(candidate) : candidate)),
+	}));
 const externals = (state: VmState) => state.definition.snapshots.filter(candidate => candidate.kind === 'external');
 
 const MUTATIONS: Mutation[] = [
-	{name: 'a snapshot is its own parent', apply: (state, rng) => {
-		const victim = rng.pick(state.definition.snapshots);
-		return editSnapshot(state, victim.name, candidate => ({...candidate, parent: candidate.name}));
-	}},
-	{name: 'two snapshots are each other\'s parents', apply: (state, rng) => {
-		if (state.definition.snapshots.length < 2) return null;
-		const a = rng.pick(state.definition.snapshots);
-		const b = rng.pick(state.definition.snapshots.filter(candidate => candidate !== a));
-		return editSnapshot(editSnapshot(state, a.name, candidate => ({...candidate, parent: b.name})), b.name, candidate => ({...candidate, parent: a.name}));
-	}},
-	{name: 'an external snapshot names the active image as frozen', apply: (state, rng) => {
-		const victim = externals(state).length > 0 ? rng.pick(externals(state)) : null;
-		return victim && editSnapshot(state, victim.name, candidate => ({...candidate, disks: [{target: 'vda', file: state.definition.disks[0]!.file}]}));
-	}},
-	{name: 'two external snapshots freeze one image', apply: (state, rng) => {
-		if (externals(state).length < 2) return null;
-		const [a, b] = [rng.pick(externals(state)), rng.pick(externals(state))];
-		if (a === b) return null;
-		return editSnapshot(state, b.name, candidate => ({...candidate, disks: a.disks}));
-	}},
-	{name: 'a parent that does not exist', apply: (state, rng) => editSnapshot(state, rng.pick(state.definition.snapshots).name, candidate => ({...candidate, parent: 'ghost'}))},
-	{name: 'a current snapshot that does not exist', apply: state => withDefinition(state, definition => ({...definition, current: 'ghost'}))},
-	{name: 'a backing chain that loops', apply: state => {
-		const active = state.definition.disks[0]!.file;
-		return {...state, images: {...state.images, 'vda.qcow2': {...state.images['vda.qcow2']!, backing: active === 'vda.qcow2' ? 'vda.qcow2' : active}}};
-	}},
-	{name: 'an image built on the active image', apply: state => {
-		const active = state.definition.disks[0]!.file;
-		return {...state, images: {...state.images, 'stray.qcow2': image('stray.qcow2', active)}};
-	}},
+	{
+		name: 'a snapshot is its own parent',
+		apply: (state, rng) => {
+			const victim = rng.pick(state.definition.snapshots);
+			return editSnapshot(state, victim.name, candidate => ({...candidate, parent: candidate.name}));
+		},
+	},
+	{
+		name: "two snapshots are each other's parents",
+		apply: (state, rng) => {
+			if (state.definition.snapshots.length < 2) return null;
+			const a = rng.pick(state.definition.snapshots);
+			const b = rng.pick(state.definition.snapshots.filter(candidate => candidate !== a));
+			return editSnapshot(
+				editSnapshot(state, a.name, candidate => ({...candidate, parent: b.name})),
+				b.name,
+				candidate => ({...candidate, parent: a.name}),
+			);
+		},
+	},
+	{
+		name: 'an external snapshot names the active image as frozen',
+		apply: (state, rng) => {
+			const victim = externals(state).length > 0 ? rng.pick(externals(state)) : null;
+			return (
+				victim &&
+				editSnapshot(state, victim.name, candidate => ({
+					...candidate,
+					disks: [{target: 'vda', file: state.definition.disks[0]!.file}],
+				}))
+			);
+		},
+	},
+	{
+		name: 'two external snapshots freeze one image',
+		apply: (state, rng) => {
+			if (externals(state).length < 2) return null;
+			const [a, b] = [rng.pick(externals(state)), rng.pick(externals(state))];
+			if (a === b) return null;
+			return editSnapshot(state, b.name, candidate => ({...candidate, disks: a.disks}));
+		},
+	},
+	{
+		name: 'a parent that does not exist',
+		apply: (state, rng) =>
+			editSnapshot(state, rng.pick(state.definition.snapshots).name, candidate => ({...candidate, parent: 'ghost'})),
+	},
+	{
+		name: 'a current snapshot that does not exist',
+		apply: state => withDefinition(state, definition => ({...definition, current: 'ghost'})),
+	},
+	{
+		name: 'a backing chain that loops',
+		apply: state => {
+			const active = state.definition.disks[0]!.file;
+			return {
+				...state,
+				images: {
+					...state.images,
+					'vda.qcow2': {...state.images['vda.qcow2']!, backing: active === 'vda.qcow2' ? 'vda.qcow2' : active},
+				},
+			};
+		},
+	},
+	{
+		name: 'an image built on the active image',
+		apply: state => {
+			const active = state.definition.disks[0]!.file;
+			return {...state, images: {...state.images, 'stray.qcow2': image('stray.qcow2', active)}};
+		},
+	},
 ];
 
 /** Every image a definition still needs: active images, frozen images, and all they are built on. */
 function needed(definition: VmDefinition, images: Readonly<Record<string, ImageInfo>>): Set<string> {
 	const out = new Set<string>();
-	const roots = [...definition.disks, ...definition.snapshots.flatMap(candidate => candidate.disks)].map(disk => disk.file);
-	for (const root of roots) for (let file: string | null = root; file !== null && !out.has(file); file = images[file]?.backing ?? null) out.add(file);
+	const roots = [...definition.disks, ...definition.snapshots.flatMap(candidate => candidate.disks)].map(
+		disk => disk.file,
+	);
+	for (const root of roots)
+		for (let file: string | null = root; file !== null && !out.has(file); file = images[file]?.backing ?? null)
+			out.add(file);
 	return out;
 }
 
 function plansFor(state: VmState): Array<{what: string; plan: () => Plan}> {
 	const names = state.definition.snapshots.map(candidate => candidate.name);
 	return [
-		{what: 'take', plan: () => planTake(state, {name: 'new1', kind: 'external', now: new Date('2026-06-01T00:00:00Z')})},
-		{what: 'take internal', plan: () => planTake(state, {name: 'new2', kind: 'internal', now: new Date('2026-06-01T00:00:00Z')})},
+		{
+			what: 'take',
+			plan: () => planTake(state, {name: 'new1', kind: 'external', now: new Date('2026-06-01T00:00:00Z')}),
+		},
+		{
+			what: 'take internal',
+			plan: () => planTake(state, {name: 'new2', kind: 'internal', now: new Date('2026-06-01T00:00:00Z')}),
+		},
 		...names.flatMap(name => [
 			{what: `revert ${name}`, plan: () => planRevert(state, name)},
 			{what: `merge ${name}`, plan: () => planMerge(state, name)},
@@ -136,7 +200,8 @@ describe('a corpus of hostile VM metadata', () => {
 			if (!state) continue;
 			counts.vms++;
 			const hostile = mutation !== null;
-			if (hostile) expect(consistencyProblems(state.definition, state.images), `seed ${seed}: ${mutation.name}`).not.toEqual([]);
+			if (hostile)
+				expect(consistencyProblems(state.definition, state.images), `seed ${seed}: ${mutation.name}`).not.toEqual([]);
 			for (const {what, plan: make} of plansFor(state)) {
 				counts.plans++;
 				let plan: Plan;
@@ -152,18 +217,38 @@ describe('a corpus of hostile VM metadata', () => {
 				const next = plan.steps.find(step => step.op === 'write-definition');
 				if (!next || next.op !== 'write-definition') continue;
 				const created = plan.steps.flatMap(step => step.creates);
-				const after = {...state.images, ...Object.fromEntries(created.map(file => [file, image(file, plan.steps.find(step => step.op === 'create-overlay' && step.file === file)?.op === 'create-overlay' ? (plan.steps.find(step => step.op === 'create-overlay' && step.file === file) as {backing: string}).backing : null)]))};
+				const after = {
+					...state.images,
+					...Object.fromEntries(
+						created.map(file => [
+							file,
+							image(
+								file,
+								plan.steps.find(step => step.op === 'create-overlay' && step.file === file)?.op === 'create-overlay'
+									? (plan.steps.find(step => step.op === 'create-overlay' && step.file === file) as {backing: string})
+											.backing
+									: null,
+							),
+						]),
+					),
+				};
 				// Rebases change what an image is built on: follow them.
-				for (const step of plan.steps) if (step.op === 'rebase') after[step.file] = {...after[step.file]!, backing: step.backing};
+				for (const step of plan.steps)
+					if (step.op === 'rebase') after[step.file] = {...after[step.file]!, backing: step.backing};
 				const keep = needed(next.definition, after);
 				const deleted = plan.steps.flatMap(step => step.deletes);
-				expect(deleted.filter(file => keep.has(file)), `seed ${seed} ${what} deletes what the VM still needs`).toEqual([]);
+				expect(
+					deleted.filter(file => keep.has(file)),
+					`seed ${seed} ${what} deletes what the VM still needs`,
+				).toEqual([]);
 			}
 		}
 		// The corpus is large enough to mean something, and both outcomes happen.
 		expect(counts.vms).toBeGreaterThan(300);
 		expect(counts.refused).toBeGreaterThan(500);
 		expect(counts.made).toBeGreaterThan(200);
-		console.log(`hostile corpus: ${counts.vms} VMs, ${counts.plans} plans asked for, ${counts.refused} refused, ${counts.made} made`);
+		console.log(
+			`hostile corpus: ${counts.vms} VMs, ${counts.plans} plans asked for, ${counts.refused} refused, ${counts.made} made`,
+		);
 	});
 });

@@ -8,7 +8,7 @@ describe('assertValidName', () => {
 
 	it.each([
 		['with space', 'whitespace'],
-		["quo'te", "\"'\""],
+		["quo'te", '"\'"'],
 		['semi;colon', '";"'],
 		['$(reboot)', '"$"'],
 		['a$(reboot)', '"$"'],

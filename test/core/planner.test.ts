@@ -5,7 +5,13 @@ import {image, snapshot, vmState} from './fixtures.js';
 
 const ops = (plan: {steps: readonly {op: string}[]}) => plan.steps.map(step => step.op);
 const definitionOf = (plan: {steps: readonly unknown[]}) => {
-	const step = plan.steps.find(candidate => (candidate as {op: string}).op === 'write-definition') as {definition: {current: string | null; disks: {file: string}[]; snapshots: {name: string; parent: string | null; disks: {file: string}[]}[]}};
+	const step = plan.steps.find(candidate => (candidate as {op: string}).op === 'write-definition') as {
+		definition: {
+			current: string | null;
+			disks: {file: string}[];
+			snapshots: {name: string; parent: string | null; disks: {file: string}[]}[];
+		};
+	};
 	return step.definition;
 };
 const refusal = (fn: () => unknown) => {
@@ -20,7 +26,12 @@ const refusal = (fn: () => unknown) => {
 
 // base <- top (active), snapshot s1 froze base.
 const oneSnapshot = (baseSize = 5_000_000, topSize = 1_000_000, internal: {base?: string[]; top?: string[]} = {}) =>
-	vmState('top.qcow2', 's1', [snapshot('s1', null, 'base.qcow2')], [image('base.qcow2', null, baseSize, internal.base), image('top.qcow2', 'base.qcow2', topSize, internal.top)]);
+	vmState(
+		'top.qcow2',
+		's1',
+		[snapshot('s1', null, 'base.qcow2')],
+		[image('base.qcow2', null, baseSize, internal.base), image('top.qcow2', 'base.qcow2', topSize, internal.top)],
+	);
 
 describe('planTake', () => {
 	it('freezes the active image under a new overlay and records the snapshot there', () => {
@@ -34,14 +45,20 @@ describe('planTake', () => {
 		expect(next.snapshots[0]).toMatchObject({name: 's1', parent: null, disks: [{target: 'vda', file: 'disk.qcow2'}]});
 	});
 
-	it('puts the overlay beside the active image, with the adapter\'s prefix', () => {
-		const state = {...vmState('/pool/web1-disk.qcow2', null, [], [image('/pool/web1-disk.qcow2', null)]), imagePrefix: 'vm1-'};
+	it("puts the overlay beside the active image, with the adapter's prefix", () => {
+		const state = {
+			...vmState('/pool/web1-disk.qcow2', null, [], [image('/pool/web1-disk.qcow2', null)]),
+			imagePrefix: 'vm1-',
+		};
 		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});
 		expect(plan.steps[0]).toMatchObject({file: '/pool/vm1-vda.s1.qcow2', backing: '/pool/web1-disk.qcow2'});
 	});
 
 	it('never reuses a file name that exists in the folder', () => {
-		const state = {...vmState('disk.qcow2', null, [], [image('disk.qcow2', null)]), existingFiles: ['vda.s1.qcow2', 'vda.s1-2.qcow2']};
+		const state = {
+			...vmState('disk.qcow2', null, [], [image('disk.qcow2', null)]),
+			existingFiles: ['vda.s1.qcow2', 'vda.s1-2.qcow2'],
+		};
 		const plan = planTake(state, {name: 's1', kind: 'external', now: new Date()});
 		expect(plan.steps[0]).toMatchObject({file: 'vda.s1-3.qcow2'});
 	});
@@ -53,16 +70,27 @@ describe('planTake', () => {
 	});
 
 	it('refuses to quiesce a stopped VM, or a snapshot with memory', () => {
-		expect(refusal(() => planTake(oneSnapshot(), {name: 'q', kind: 'external', quiesce: true, now: new Date()})).message).toContain('quiescing freezes the filesystems of a running guest');
+		expect(
+			refusal(() => planTake(oneSnapshot(), {name: 'q', kind: 'external', quiesce: true, now: new Date()})).message,
+		).toContain('quiescing freezes the filesystems of a running guest');
 		const running = {...oneSnapshot(), run: 'running' as const};
-		expect(refusal(() => planTake(running, {name: 'q', kind: 'external', quiesce: true, memory: true, now: new Date()})).hint).toContain('leave out one of --memory and --quiesce');
-		expect(planTake(running, {name: 'q', kind: 'external', quiesce: true, now: new Date()}).summary).toContain('quiesced');
+		expect(
+			refusal(() => planTake(running, {name: 'q', kind: 'external', quiesce: true, memory: true, now: new Date()}))
+				.hint,
+		).toContain('leave out one of --memory and --quiesce');
+		expect(planTake(running, {name: 'q', kind: 'external', quiesce: true, now: new Date()}).summary).toContain(
+			'quiesced',
+		);
 	});
 
 	it('refuses a taken name, an odd name, and memory on a stopped VM', () => {
 		expect(refusal(() => planTake(oneSnapshot(), {name: 's1', kind: 'external', now: new Date()})).kind).toBe('input');
-		expect(refusal(() => planTake(oneSnapshot(), {name: '$(reboot)', kind: 'external', now: new Date()})).message).toContain('invalid snapshot name');
-		expect(refusal(() => planTake(oneSnapshot(), {name: 'm', kind: 'internal', memory: true, now: new Date()})).message).toContain('running VM');
+		expect(
+			refusal(() => planTake(oneSnapshot(), {name: '$(reboot)', kind: 'external', now: new Date()})).message,
+		).toContain('invalid snapshot name');
+		expect(
+			refusal(() => planTake(oneSnapshot(), {name: 'm', kind: 'internal', memory: true, now: new Date()})).message,
+		).toContain('running VM');
 	});
 });
 
@@ -78,20 +106,40 @@ describe('planRevert', () => {
 
 	it('keeps an active image that holds internal snapshots (it is a branch of the tree)', () => {
 		const state = oneSnapshot(5, 1, {top: ['i1']});
-		const plan = planRevert({...state, definition: {...state.definition, snapshots: [...state.definition.snapshots, snapshot('i1', 's1', 'top.qcow2', 'internal', 1)], current: 'i1'}}, 's1');
+		const plan = planRevert(
+			{
+				...state,
+				definition: {
+					...state.definition,
+					snapshots: [...state.definition.snapshots, snapshot('i1', 's1', 'top.qcow2', 'internal', 1)],
+					current: 'i1',
+				},
+			},
+			's1',
+		);
 		expect(ops(plan)).toEqual(['create-overlay', 'write-definition']);
 		expect(plan.warnings.join()).toContain('top.qcow2 is kept');
 	});
 
 	it('rolls an internal snapshot back in place when it lives in the active image', () => {
-		const state = vmState('disk.qcow2', 'i1', [snapshot('i1', null, 'disk.qcow2', 'internal')], [image('disk.qcow2', null, 1, ['i1'])]);
+		const state = vmState(
+			'disk.qcow2',
+			'i1',
+			[snapshot('i1', null, 'disk.qcow2', 'internal')],
+			[image('disk.qcow2', null, 1, ['i1'])],
+		);
 		const plan = planRevert(state, 'i1');
 		expect(ops(plan)).toEqual(['internal-apply', 'write-definition']);
 	});
 
 	it('copies an internal snapshot out of an image that other snapshots are built on', () => {
 		// i1 in base, then external e1 froze base: rolling base back would destroy e1.
-		const state = vmState('top.qcow2', 'e1', [snapshot('i1', null, 'base.qcow2', 'internal'), snapshot('e1', 'i1', 'base.qcow2', 'external', 1)], [image('base.qcow2', null, 5, ['i1']), image('top.qcow2', 'base.qcow2', 1)]);
+		const state = vmState(
+			'top.qcow2',
+			'e1',
+			[snapshot('i1', null, 'base.qcow2', 'internal'), snapshot('e1', 'i1', 'base.qcow2', 'external', 1)],
+			[image('base.qcow2', null, 5, ['i1']), image('top.qcow2', 'base.qcow2', 1)],
+		);
 		const plan = planRevert(state, 'i1');
 		expect(ops(plan)).toEqual(['copy-internal', 'write-definition', 'delete-image']);
 		expect(plan.steps[0]).toMatchObject({source: 'base.qcow2', name: 'i1', backing: null});
@@ -132,7 +180,12 @@ describe('planMerge', () => {
 	});
 
 	it('streams into every branch when the frozen image is shared', () => {
-		const state = vmState('b.qcow2', 's2', [snapshot('s1', null, 'base.qcow2'), snapshot('s2', 's1', 'a.qcow2', 'external', 1)], [image('base.qcow2', null), image('a.qcow2', 'base.qcow2'), image('b.qcow2', 'base.qcow2')]);
+		const state = vmState(
+			'b.qcow2',
+			's2',
+			[snapshot('s1', null, 'base.qcow2'), snapshot('s2', 's1', 'a.qcow2', 'external', 1)],
+			[image('base.qcow2', null), image('a.qcow2', 'base.qcow2'), image('b.qcow2', 'base.qcow2')],
+		);
 		const plan = planMerge(state, 's1');
 		expect(ops(plan)).toEqual(['rebase', 'rebase', 'write-definition', 'delete-image']);
 		expect(plan.steps.slice(0, 2).map(step => (step as {file: string}).file)).toEqual(['a.qcow2', 'b.qcow2']);
@@ -147,12 +200,22 @@ describe('planMerge', () => {
 	});
 
 	it('refuses a shared frozen image that holds internal snapshots', () => {
-		const state = vmState('b.qcow2', 's1', [snapshot('s1', null, 'base.qcow2')], [image('base.qcow2', null, 1, ['i1']), image('a.qcow2', 'base.qcow2'), image('b.qcow2', 'base.qcow2')]);
+		const state = vmState(
+			'b.qcow2',
+			's1',
+			[snapshot('s1', null, 'base.qcow2')],
+			[image('base.qcow2', null, 1, ['i1']), image('a.qcow2', 'base.qcow2'), image('b.qcow2', 'base.qcow2')],
+		);
 		expect(refusal(() => planMerge(state, 's1')).message).toContain('shared by 2 branches');
 	});
 
 	it('deletes an internal snapshot in place and re-parents its children', () => {
-		const state = vmState('disk.qcow2', 'i2', [snapshot('i1', null, 'disk.qcow2', 'internal'), snapshot('i2', 'i1', 'disk.qcow2', 'internal', 1)], [image('disk.qcow2', null, 1, ['i1', 'i2'])]);
+		const state = vmState(
+			'disk.qcow2',
+			'i2',
+			[snapshot('i1', null, 'disk.qcow2', 'internal'), snapshot('i2', 'i1', 'disk.qcow2', 'internal', 1)],
+			[image('disk.qcow2', null, 1, ['i1', 'i2'])],
+		);
 		const plan = planMerge(state, 'i1');
 		expect(ops(plan)).toEqual(['internal-delete', 'write-definition']);
 		expect(definitionOf(plan).snapshots).toEqual([expect.objectContaining({name: 'i2', parent: null})]);

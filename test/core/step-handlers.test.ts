@@ -1,7 +1,20 @@
 import {describe, expect, it} from 'vitest';
 import {handleStep, refuseSteps, type Step, type StepHandlers, type StepOp} from '../../source/core/plan.js';
 
-const ALL: readonly StepOp[] = ['create-overlay', 'internal-create', 'internal-apply', 'internal-delete', 'copy-internal', 'commit', 'rebase', 'delete-image', 'stop-vm', 'start-vm', 'write-definition', 'write-manifest'];
+const ALL: readonly StepOp[] = [
+	'create-overlay',
+	'internal-create',
+	'internal-apply',
+	'internal-delete',
+	'copy-internal',
+	'commit',
+	'rebase',
+	'delete-image',
+	'stop-vm',
+	'start-vm',
+	'write-definition',
+	'write-manifest',
+];
 
 describe('executors as tables of step handlers (core/plan.ts)', () => {
 	it('a table that misses a step kind does not compile; each step goes to the handler of its kind', async () => {

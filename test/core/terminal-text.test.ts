@@ -21,7 +21,8 @@ describe('safeText: text from outside on its way to a terminal', () => {
 	});
 
 	it('leaves ordinary text, unicode letters and emoji as they are', () => {
-		for (const text of ['web1', 'before the upgrade: ok', 'Grüße, 東京 ✓ ▸ └─', 'café 🚀']) expect(safeText(text)).toBe(text);
+		for (const text of ['web1', 'before the upgrade: ok', 'Grüße, 東京 ✓ ▸ └─', 'café 🚀'])
+			expect(safeText(text)).toBe(text);
 		expect(hasControlCharacters('web1')).toBe(false);
 		expect(hasControlCharacters('a\u001bb')).toBe(true);
 		expect(hasControlCharacters('a\u001bb')).toBe(true);

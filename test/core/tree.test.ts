@@ -30,7 +30,10 @@ describe('buildSnapshotTree', () => {
 	});
 
 	it('survives a parent cycle without looping', () => {
-		const tree = buildSnapshotTree({snapshots: [snapshot('a', 'b', 'x'), snapshot('b', 'a', 'y', 'external', 1)], current: 'a'});
+		const tree = buildSnapshotTree({
+			snapshots: [snapshot('a', 'b', 'x'), snapshot('b', 'a', 'y', 'external', 1)],
+			current: 'a',
+		});
 		expect(flattenTree(tree)).toHaveLength(2);
 		expect(tree.orphans.length).toBeGreaterThan(0);
 	});

@@ -10,17 +10,30 @@ import {runningLab} from '../helpers/live.js';
 /** Writes `bytes` straight into the image file where the guest's byte `guestOffset` is stored: past QEMU, so past every dirty bitmap. */
 async function writeBehindTheBitmap(image: string, guestOffset: number, bytes: Buffer) {
 	const {stdout} = await execa('qemu-img', ['map', '--output=json', image]);
-	const extent = (JSON.parse(stdout) as Array<{start: number; length: number; data: boolean; offset?: number}>).find(candidate => candidate.data && candidate.start <= guestOffset && guestOffset < candidate.start + candidate.length)!;
+	const extent = (JSON.parse(stdout) as Array<{start: number; length: number; data: boolean; offset?: number}>).find(
+		candidate => candidate.data && candidate.start <= guestOffset && guestOffset < candidate.start + candidate.length,
+	)!;
 	const handle = await open(image, 'r+');
 	await handle.write(bytes, 0, bytes.length, extent.offset! + guestOffset - extent.start);
 	await handle.close();
 }
 
-const pointOf = (result: CliResult) => jsonLines(result).at(-1)!['point'] as {id: string; kind: string; audit: {ok: boolean; disks: Array<{disk: string; ok: boolean; ranges: Array<{start: number; length: number}>}>} | null};
-const rules = async (run: (args: string[]) => Promise<CliResult>) => (jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string; severity: string}>).map(finding => `${finding.rule}:${finding.severity}`);
+const pointOf = (result: CliResult) =>
+	jsonLines(result).at(-1)!['point'] as {
+		id: string;
+		kind: string;
+		audit: {
+			ok: boolean;
+			disks: Array<{disk: string; ok: boolean; ranges: Array<{start: number; length: number}>}>;
+		} | null;
+	};
+const rules = async (run: (args: string[]) => Promise<CliResult>) =>
+	(jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string; severity: string}>).map(
+		finding => `${finding.rule}:${finding.severity}`,
+	);
 
-describe('backup --audit: each disk at the backup\'s instant, against what the point restores', () => {
-	it('passes on a sound chain; fails, naming the disk and the range, after bytes were written behind the bitmap\'s back; health is critical until an audit passes', async () => {
+describe("backup --audit: each disk at the backup's instant, against what the point restores", () => {
+	it("passes on a sound chain; fails, naming the disk and the range, after bytes were written behind the bitmap's back; health is critical until an audit passes", async () => {
 		const lab = await labWithVm('vm1', ['vda', 'vdb'], 192);
 		const repo = path.join(await tempDir(), 'repo');
 		const run = (args: string[]) => snapdeck([...args, '--connect', `local:${lab.root}`, '--repo', repo]);
@@ -30,25 +43,61 @@ describe('backup --audit: each disk at the backup\'s instant, against what the p
 		await lab.write(0x21, 2);
 		const sound = await run(['backup', 'vm1', '--audit', '--json']);
 		expect(sound.exitCode, sound.stderr).toBe(0);
-		expect(pointOf(sound)).toMatchObject({kind: 'incremental', audit: {ok: true, disks: [{disk: 'vda', ok: true}, {disk: 'vdb', ok: true}]}});
+		expect(pointOf(sound)).toMatchObject({
+			kind: 'incremental',
+			audit: {
+				ok: true,
+				disks: [
+					{disk: 'vda', ok: true},
+					{disk: 'vdb', ok: true},
+				],
+			},
+		});
 		// A passing audit is a restore proved: a signed receipt says so.
-		expect((jsonOf(await run(['receipts', 'vm1', '--json']))['receipts'] as Array<{receipt: {proved: string; point: string}}>).map(entry => [entry.receipt.proved, entry.receipt.point])).toEqual([['audit', pointOf(sound).id]]);
+		expect(
+			(
+				jsonOf(await run(['receipts', 'vm1', '--json']))['receipts'] as Array<{
+					receipt: {proved: string; point: string};
+				}>
+			).map(entry => [entry.receipt.proved, entry.receipt.point]),
+		).toEqual([['audit', pointOf(sound).id]]);
 
 		// A write no bitmap saw: the incremental misses it, the audit does not.
 		await writeBehindTheBitmap(await lab.activeFile(), 70 * MiB + 4096, Buffer.from('written behind the bitmap'));
 		await lab.write(0x31, 3, 'vdb');
 		const missed = await run(['backup', 'vm1', '--audit', '--json']);
 		expect(missed.exitCode).toBe(1);
-		expect(jsonOf({...missed, stdout: missed.stdout.trim().split('\n').at(-1)!})['error']).toMatchObject({code: 'damaged', message: expect.stringContaining('vda: 64.0 MiB at 64.0 MiB')});
-		const manifest = JSON.parse(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')) as {points: Array<{kind: string; audit: {ok: boolean; disks: Array<{disk: string; ok: boolean; ranges: Array<{start: number; length: number}>}>} | null}>};
+		expect(jsonOf({...missed, stdout: missed.stdout.trim().split('\n').at(-1)!})['error']).toMatchObject({
+			code: 'damaged',
+			message: expect.stringContaining('vda: 64.0 MiB at 64.0 MiB'),
+		});
+		const manifest = JSON.parse(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')) as {
+			points: Array<{
+				kind: string;
+				audit: {
+					ok: boolean;
+					disks: Array<{disk: string; ok: boolean; ranges: Array<{start: number; length: number}>}>;
+				} | null;
+			}>;
+		};
 		const failed = manifest.points.at(-1)!;
-		expect(failed.audit).toMatchObject({ok: false, disks: [{disk: 'vda', ok: false, ranges: [{start: 64 * MiB, length: 64 * MiB}]}, {disk: 'vdb', ok: true, ranges: []}]});
+		expect(failed.audit).toMatchObject({
+			ok: false,
+			disks: [
+				{disk: 'vda', ok: false, ranges: [{start: 64 * MiB, length: 64 * MiB}]},
+				{disk: 'vdb', ok: true, ranges: []},
+			],
+		});
 		expect(await rules(run)).toContain('audit-failed:critical');
 
 		// The next backup is a full, saying why; an audit of it clears the finding.
 		const full = await run(['backup', 'vm1', '--audit', '--json']);
 		expect(full.exitCode, full.stderr).toBe(0);
-		expect(jsonLines(full)[0]).toMatchObject({type: 'decision', kind: 'full', reason: expect.stringContaining('found writes its dirty bitmap had missed (vda)')});
+		expect(jsonLines(full)[0]).toMatchObject({
+			type: 'decision',
+			kind: 'full',
+			reason: expect.stringContaining('found writes its dirty bitmap had missed (vda)'),
+		});
 		expect(pointOf(full).audit?.ok).toBe(true);
 		expect(await rules(run)).not.toContain('audit-failed:critical');
 
@@ -87,29 +136,44 @@ describe('backup --audit: each disk at the backup\'s instant, against what the p
 		const refused = await snapdeck(['backup', domain.name, '--audit', '--connect', URI, '--repo', repo]);
 		expect(refused.exitCode).toBe(1);
 		expect(refused.stderr).toContain('cannot audit this backup');
-		expect(jsonOf(await snapdeck(['backups', domain.name, '--json', '--connect', URI, '--repo', repo]))['points']).toEqual([]);
+		expect(
+			jsonOf(await snapdeck(['backups', domain.name, '--json', '--connect', URI, '--repo', repo]))['points'],
+		).toEqual([]);
 	});
 });
 
-describe('a policy\'s audits', () => {
+describe("a policy's audits", () => {
 	it('snapdeck run audits the backup it takes when an audit is due; health warns when none passed within "every"', async () => {
 		const lab = await labWithVm('vm1', ['vda'], 32);
 		const repo = path.join(await tempDir(), 'repo');
 		const config = await tempDir();
-		await writeFile(path.join(config, 'config.json'), JSON.stringify({policies: [{name: 'audited', backups: {schedule: '0 2 * * *'}, audit: {every: '7d'}}]}));
+		await writeFile(
+			path.join(config, 'config.json'),
+			JSON.stringify({policies: [{name: 'audited', backups: {schedule: '0 2 * * *'}, audit: {every: '7d'}}]}),
+		);
 		const env = {SNAPDECK_CONFIG_DIR: config};
 		const run = (args: string[]) => snapdeck([...args, '--connect', `local:${lab.root}`, '--repo', repo], env);
 		await lab.write(0x51, 1);
 		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
-		const before = (jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string}>).map(finding => finding.rule);
+		const before = (jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string}>).map(
+			finding => finding.rule,
+		);
 		expect(before).toContain('audit-age');
 		await lab.write(0x52, 2);
 		const ran = await run(['run', '--now', new Date(Date.now() + 86_400_000).toISOString()]);
 		expect(ran.exitCode, ran.stdout + ran.stderr).toBe(0);
 		const points = jsonOf(await run(['backups', 'vm1', '--json']))['points'] as Array<{audit: {ok: boolean} | null}>;
 		expect(points.at(-1)!.audit).toMatchObject({ok: true});
-		expect((jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string}>).map(finding => finding.rule)).not.toContain('audit-age');
+		expect(
+			(jsonOf(await run(['health', 'vm1', '--json']))['findings'] as Array<{rule: string}>).map(
+				finding => finding.rule,
+			),
+		).not.toContain('audit-age');
 		const later = new Date(Date.now() + 10 * 86_400_000).toISOString();
-		expect((jsonOf(await run(['health', 'vm1', '--json', '--now', later]))['findings'] as Array<{rule: string}>).map(finding => finding.rule)).toContain('audit-age');
+		expect(
+			(jsonOf(await run(['health', 'vm1', '--json', '--now', later]))['findings'] as Array<{rule: string}>).map(
+				finding => finding.rule,
+			),
+		).toContain('audit-age');
 	});
 });

@@ -21,7 +21,12 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		const first = await run('backup', 'vm1', '--json');
 		expect(first.exitCode).toBe(0);
 		const lines = jsonLines(first);
-		expect(lines[0]).toEqual({type: 'decision', kind: 'full', base: null, reason: 'there is no earlier backup of this VM in the repository'});
+		expect(lines[0]).toEqual({
+			type: 'decision',
+			kind: 'full',
+			base: null,
+			reason: 'there is no earlier backup of this VM in the repository',
+		});
 		const full = lines.at(-1)!['point'] as Record<string, unknown>;
 		expect(full).toMatchObject({kind: 'full', state: 'complete', parent: null, verified: null});
 
@@ -34,8 +39,11 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		const listed = jsonOf(await run('backups', 'vm1', '--json'));
 		const points = listed['points'] as Array<Record<string, unknown>>;
 		expect(points.map(point => point['kind'])).toEqual(['full', 'incremental']);
-		for (const point of points) expect(Object.keys(point)).toEqual(expect.arrayContaining(['id', 'kind', 'createdAt', 'files', 'verified']));
-		expect((await run('backups', 'vm1')).stdout).toMatch(/2 backup points .*\n.*ID +KIND +AGE +SIZE +STATE +VERIFIED\n.*full .*never\n.*incremental/);
+		for (const point of points)
+			expect(Object.keys(point)).toEqual(expect.arrayContaining(['id', 'kind', 'createdAt', 'files', 'verified']));
+		expect((await run('backups', 'vm1')).stdout).toMatch(
+			/2 backup points .*\n.*ID +KIND +AGE +SIZE +STATE +VERIFIED\n.*full .*never\n.*incremental/,
+		);
 
 		const verify = await run('verify', 'vm1', '--restore-test');
 		expect(verify.exitCode).toBe(0);
@@ -50,7 +58,11 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		expect((await run('prune', 'vm1', '--keep-last', '1')).exitCode).toBe(2); // no terminal to confirm on, no --yes
 		const prune = await run('prune', 'vm1', '--keep-last', '1', '--yes', '--json');
 		expect(prune.exitCode).toBe(0);
-		expect(jsonLines(prune).at(-1)).toMatchObject({outcome: 'done', keep: [points[1]!['id']], remove: [points[0]!['id']]});
+		expect(jsonLines(prune).at(-1)).toMatchObject({
+			outcome: 'done',
+			keep: [points[1]!['id']],
+			remove: [points[0]!['id']],
+		});
 		const left = await readdir(path.join(repo, 'vm1', 'vda'));
 		expect(left).toHaveLength(1);
 		const again = path.join(await tempDir(), 'again.qcow2');
@@ -61,7 +73,10 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 	it('a flipped byte makes verify exit 1 and name the point', async () => {
 		const {lab, repo, run} = await cliLab();
 		await lab.write(0x61, 1);
-		const point = (jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {id: string; files: Array<{file: string}>});
+		const point = jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {
+			id: string;
+			files: Array<{file: string}>;
+		};
 		const file = path.join(repo, 'vm1', point.files[0]!.file);
 		const handle = await open(file, 'r+');
 		await handle.write(Buffer.from([0x5a]), 0, 1, MiB + 123);
@@ -69,7 +84,9 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		const verify = await run('verify', 'vm1');
 		expect(verify.exitCode).toBe(1);
 		expect(verify.stdout).toContain(`FAILED  ${point.id}: ${point.files[0]!.file} does not match its checksum`);
-		expect(jsonOf(await run('backups', 'vm1', '--json'))['points']).toEqual([expect.objectContaining({verified: expect.objectContaining({ok: false})})]);
+		expect(jsonOf(await run('backups', 'vm1', '--json'))['points']).toEqual([
+			expect.objectContaining({verified: expect.objectContaining({ok: false})}),
+		]);
 	});
 
 	it('bad input changes nothing and says what to do', async () => {
@@ -82,8 +99,12 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		await run('backup', 'vm1');
 		const id = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>)[0]!.id;
 		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain('exactly one of --to PATH and --as NAME');
-		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain("vm1 has no backup point 'nope'");
-		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain('restore never overwrites');
+		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
+			"vm1 has no backup point 'nope'",
+		);
+		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain(
+			'restore never overwrites',
+		);
 		expect((await readdir(repo)).sort()).toEqual(['.snapdeck-reserve', 'FORMAT', 'RESTORE.md', 'restore.sh', 'vm1']); // the reserve: see Repository.keepReserve; the rest: the restore kit
 	});
 });
@@ -139,17 +160,30 @@ describe('prune without --keep rules', () => {
 		const {lab, repo} = await cliLab();
 		const configDir = await tempDir();
 		const {writeFile} = await import('node:fs/promises');
-		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({policies: [{name: 'two', vms: ['vm*'], backups: {retention: {last: 2}}}]}));
+		await writeFile(
+			path.join(configDir, 'config.json'),
+			JSON.stringify({policies: [{name: 'two', vms: ['vm*'], backups: {retention: {last: 2}}}]}),
+		);
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir};
 		for (const pattern of [0x81, 0x82, 0x83]) {
 			await lab.write(pattern, 1);
 			expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
 		}
-		const before = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id);
+		const before = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(
+			point => point.id,
+		);
 		const pruned = await snapdeck(['prune', 'vm1', '--yes', '--json'], env);
 		expect(pruned.exitCode, pruned.stderr).toBe(0);
-		expect(jsonLines(pruned).at(-1)).toMatchObject({outcome: 'done', keep: [...before.slice(1)].reverse(), remove: [before[0]]});
-		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id)).toEqual(before.slice(1));
+		expect(jsonLines(pruned).at(-1)).toMatchObject({
+			outcome: 'done',
+			keep: [...before.slice(1)].reverse(),
+			remove: [before[0]],
+		});
+		expect(
+			(jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(
+				point => point.id,
+			),
+		).toEqual(before.slice(1));
 	});
 });
 
@@ -159,13 +193,21 @@ describe('which repository', () => {
 		const offsite = path.join(await tempDir(), 'offsite');
 		const configDir = await tempDir();
 		const {writeFile} = await import('node:fs/promises');
-		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({repositories: {offsite}, policies: [{name: 'p', vms: ['vm*'], backups: {repository: 'offsite'}}]}));
+		await writeFile(
+			path.join(configDir, 'config.json'),
+			JSON.stringify({
+				repositories: {offsite},
+				policies: [{name: 'p', vms: ['vm*'], backups: {repository: 'offsite'}}],
+			}),
+		);
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_CONFIG_DIR: configDir};
 		const backup = await snapdeck(['backup', 'vm1', '--json'], env);
 		expect(backup.exitCode).toBe(0);
 		expect(jsonLines(backup).at(-1)).toMatchObject({repository: offsite});
 		const explicit = path.join(await tempDir(), 'explicit');
-		expect(jsonLines(await snapdeck(['backup', 'vm1', '--json', '--repo', explicit], env)).at(-1)).toMatchObject({repository: explicit});
+		expect(jsonLines(await snapdeck(['backup', 'vm1', '--json', '--repo', explicit], env)).at(-1)).toMatchObject({
+			repository: explicit,
+		});
 	});
 });
 
@@ -179,7 +221,12 @@ describe('what a backup says it does', () => {
 		const step = incremental.find(line => line['type'] === 'step')!;
 		expect(step['summary']).toMatch(/^incremental backup of vda \(3.0 MiB changed since \d{8}T\d{6}Z, of 64.0 MiB\)/);
 		const full = await run('backup', 'vm1', '--full', '--json');
-		expect(jsonLines(full)[0]).toEqual({type: 'decision', kind: 'full', base: null, reason: 'a full backup was asked for'});
+		expect(jsonLines(full)[0]).toEqual({
+			type: 'decision',
+			kind: 'full',
+			base: null,
+			reason: 'a full backup was asked for',
+		});
 		expect((jsonLines(full).at(-1)!['point'] as {reason: string}).reason).toBe('a full backup was asked for');
 	});
 });

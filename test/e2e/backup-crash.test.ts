@@ -27,7 +27,11 @@ async function backupMoving(env: Record<string, string>) {
 }
 
 async function daemonGone(root: string) {
-	for (let waited = 0; (await execa('pgrep', ['-f', `qemu-storage-daemon.*${root}`], {reject: false})).exitCode === 0; waited += 50) {
+	for (
+		let waited = 0;
+		(await execa('pgrep', ['-f', `qemu-storage-daemon.*${root}`], {reject: false})).exitCode === 0;
+		waited += 50
+	) {
 		if (waited > 10_000) expect.fail('a qemu-storage-daemon outlived the snapdeck that started it');
 		await new Promise(resolve => setTimeout(resolve, 50));
 	}
@@ -44,7 +48,9 @@ describe('a backup killed in the middle', () => {
 		const result = await child;
 		expect(result.exitCode).toBe(1);
 		expect(result.stderr).toMatch(/backup of vm1 was cancelled; the repository is as it was/);
-		expect((jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{state: string}>).map(point => point.state)).toEqual(['complete']);
+		expect(
+			(jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{state: string}>).map(point => point.state),
+		).toEqual(['complete']);
 		await daemonGone(lab.root);
 		expect((await run('backup', 'vm1', '--json')).exitCode).toBe(0);
 	});
@@ -85,8 +91,12 @@ describe('a prune killed at any step', () => {
 			snapshots.push(path.join(copies, `${index}.qcow2`));
 			await qemuImg.convert(await lab.activeFile(), snapshots.at(-1)!);
 		}
-		const points = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>).map(point => point.id);
-		const plan = jsonOf(await run('prune', 'vm1', '--keep-last', '2', '--dry-run', '--json'))['plan'] as {steps: unknown[]};
+		const points = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>).map(
+			point => point.id,
+		);
+		const plan = jsonOf(await run('prune', 'vm1', '--keep-last', '2', '--dry-run', '--json'))['plan'] as {
+			steps: unknown[];
+		};
 		const steps = plan.steps.length;
 		expect(steps).toBeGreaterThanOrEqual(4);
 		const repoCopy = await tempDir();
@@ -95,12 +105,17 @@ describe('a prune killed at any step', () => {
 		for (let step = 1; step <= steps; step++) {
 			await execa('rm', ['-rf', env.SNAPDECK_REPO]);
 			await execa('cp', ['-a', pristine, env.SNAPDECK_REPO]);
-			const crashed = await snapdeck(['prune', 'vm1', '--keep-last', '2', '--yes'], {...env, SNAPDECK_CRASH_AT: `during:${step}`});
+			const crashed = await snapdeck(['prune', 'vm1', '--keep-last', '2', '--yes'], {
+				...env,
+				SNAPDECK_CRASH_AT: `during:${step}`,
+			});
 			expect(crashed.signal, `step ${step}`).toBe('SIGKILL');
 			expect((await run('backup', 'vm1')).stderr).toContain('unfinished prune');
 			const finished = await run('prune', 'vm1', '--keep-last', '2', '--yes');
 			expect(finished.stdout, `step ${step}`).toContain('finished the interrupted prune');
-			const kept = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>).map(point => point.id);
+			const kept = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>).map(
+				point => point.id,
+			);
 			expect(kept).toEqual(points.slice(2));
 			expect((await run('verify', 'vm1')).exitCode, `step ${step}`).toBe(0);
 			for (const index of [2, 3]) {

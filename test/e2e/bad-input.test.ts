@@ -7,7 +7,10 @@ import {damageL2, labWithVm, qemuImg, tempDir} from '../helpers/lab.js';
 
 /** The VM folder's files and vm.json, to prove a refused command changed nothing. */
 async function snapshotOfFolder(folder: string) {
-	return {files: (await readdir(folder)).filter(name => name !== '.snapdeck').sort(), vm: await readFile(path.join(folder, 'vm.json'), 'utf8')};
+	return {
+		files: (await readdir(folder)).filter(name => name !== '.snapdeck').sort(),
+		vm: await readFile(path.join(folder, 'vm.json'), 'utf8'),
+	};
 }
 
 /*
@@ -23,7 +26,9 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		await rm(path.join(lab.folder, 'vda.qcow2'));
 		const list = await snapdeck(['list', '--json', '--connect', `local:${lab.root}`]);
 		expect(list.exitCode).toBe(1);
-		expect((jsonOf(list)['vms'] as Array<{error: string}>)[0]!.error).toContain('vda.qcow2 (the backing file of vda.s1.qcow2) is missing');
+		expect((jsonOf(list)['vms'] as Array<{error: string}>)[0]!.error).toContain(
+			'vda.qcow2 (the backing file of vda.s1.qcow2) is missing',
+		);
 		const before = await snapshotOfFolder(lab.folder);
 		const merge = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
 		expect(merge.exitCode).toBe(1);
@@ -55,14 +60,16 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
 	});
 
-	it('an overlay on the VM\'s images that nothing uses is a finding: shown, and blocking nothing', async () => {
+	it("an overlay on the VM's images that nothing uses is a finding: shown, and blocking nothing", async () => {
 		const lab = await labWithVm();
 		await lab.take('s1');
 		await qemuImg.create(path.join(lab.folder, 'left-behind.qcow2'), {backing: 'vda.s1.qcow2'});
 		await qemuImg.create(path.join(lab.folder, 'unrelated.qcow2'), {size: 1 << 20});
 		const tree = await snapdeck(['tree', 'vm1', '--json', '--connect', `local:${lab.root}`]);
 		expect(tree.exitCode).toBe(0);
-		expect(jsonOf(tree)['findings']).toEqual([expect.stringContaining('left-behind.qcow2 is an overlay on this VM\'s images that no disk or snapshot uses')]);
+		expect(jsonOf(tree)['findings']).toEqual([
+			expect.stringContaining("left-behind.qcow2 is an overlay on this VM's images that no disk or snapshot uses"),
+		]);
 		const take = await snapdeck(['snapshot', 'vm1', 's2', '--yes', '--connect', `local:${lab.root}`]);
 		expect(take.exitCode).toBe(0);
 	});
@@ -82,7 +89,9 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 
 	it('a missing qemu-img says which package to install', async () => {
 		const lab = await labWithVm();
-		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {SNAPDECK_QEMU_IMG: '/nonexistent/qemu-img'});
+		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {
+			SNAPDECK_QEMU_IMG: '/nonexistent/qemu-img',
+		});
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain('qemu-img is not installed');
 		expect(run.stderr).toContain('apt-get install qemu-utils');
@@ -92,17 +101,27 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 	it('a missing qemu-storage-daemon (a backup of a stopped VM) says which package to install, and changes nothing', async () => {
 		const lab = await labWithVm();
 		const repo = path.join(await tempDir(), 'repo');
-		const run = await snapdeck(['backup', 'vm1', '--connect', `local:${lab.root}`, '--repo', repo], {SNAPDECK_QEMU_STORAGE_DAEMON: '/nonexistent/qemu-storage-daemon'});
+		const run = await snapdeck(['backup', 'vm1', '--connect', `local:${lab.root}`, '--repo', repo], {
+			SNAPDECK_QEMU_STORAGE_DAEMON: '/nonexistent/qemu-storage-daemon',
+		});
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain('qemu-storage-daemon is not installed');
 		expect(run.stderr).toContain('apt-get install qemu-system-common');
-		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json', '--connect', `local:${lab.root}`, '--repo', repo]))['points'])).toEqual([]);
+		expect(
+			jsonOf(await snapdeck(['backups', 'vm1', '--json', '--connect', `local:${lab.root}`, '--repo', repo]))['points'],
+		).toEqual([]);
 	});
 
 	it('a VM locked by another live process names the holder', async () => {
 		const lab = await labWithVm();
 		await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
-		const holder = {pid: process.pid, host: os.hostname(), user: 'ops', command: 'snapdeck merge vm1 old', since: '2026-11-25T10:00:00.000Z'};
+		const holder = {
+			pid: process.pid,
+			host: os.hostname(),
+			user: 'ops',
+			command: 'snapdeck merge vm1 old',
+			since: '2026-11-25T10:00:00.000Z',
+		};
 		await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify(holder));
 		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
 		expect(run.exitCode).toBe(1);

@@ -45,7 +45,13 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect((await snapdeck(['backup', 'boot1', ...connect])).exitCode).toBe(0);
 		const result = await snapdeck(['verify', 'boot1', '--boot', '--json', ...connect]);
 		expect(result.exitCode, result.stderr).toBe(0);
-		const boot = jsonOf(result)['boot'] as {ok: boolean; message: string; seconds: number; console: string; screenshot: string};
+		const boot = jsonOf(result)['boot'] as {
+			ok: boolean;
+			message: string;
+			seconds: number;
+			console: string;
+			screenshot: string;
+		};
 		expect(boot.ok).toBe(true);
 		expect(boot.message).toMatch(/the guest agent answered after \d+\.\d s/);
 		const folder = path.join(lab.repo, 'boot1');
@@ -54,10 +60,16 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(png.subarray(1, 4).toString()).toBe('PNG');
 		// The evidence is no more readable than the point files; the overlays are gone; so is the VM.
 		expect((await stat(path.join(folder, boot.console))).mode & 0o077).toBe(0);
-		expect((await readdir(path.join(folder, '.snapdeck'))).filter(name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'))).toEqual([]);
+		expect(
+			(await readdir(path.join(folder, '.snapdeck'))).filter(
+				name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'),
+			),
+		).toEqual([]);
 		expect(await throwawayVms('boot1')).toEqual([]);
 		// The manifest keeps the verdict; the point itself was only read (it still verifies).
-		const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {points: Array<{boot: {ok: boolean}}>};
+		const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {
+			points: Array<{boot: {ok: boolean}}>;
+		};
 		expect(manifest.points[0]!.boot.ok).toBe(true);
 		expect((await snapdeck(['verify', 'boot1', ...connect])).exitCode).toBe(0);
 		// The VM itself was never started.
@@ -74,16 +86,33 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		expect(result.exitCode).toBe(1);
 		// The files verify (the damage was in the guest's data, not the backup); the boot does not.
 		expect(result.stdout).toMatch(/^ok {6}\S+$/m);
-		expect(result.stdout).toMatch(/NO BOOT \S+: the VM stopped .* s after it was started \(the guest powered off or reset\); its console ends: .*snapdeck-guest: cannot mount the root filesystem on \/dev\/vda/s);
+		expect(result.stdout).toMatch(
+			/NO BOOT \S+: the VM stopped .* s after it was started \(the guest powered off or reset\); its console ends: .*snapdeck-guest: cannot mount the root filesystem on \/dev\/vda/s,
+		);
 		expect(await throwawayVms('boot2')).toEqual([]);
 	});
 
 	it("a policy's boot tests: health asks for one, snapdeck run boots the newest point when due, and a point that does not boot is critical", async () => {
 		const lab = await guestLab('boot3');
 		const configDir = await tempDir();
-		await writeFile(path.join(configDir, 'config.json'), JSON.stringify({policies: [{name: 'booted', boot: {schedule: '0 3 * * *', every: '7d', pattern: 'snapdeck-guest: up'}}]}));
-		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo, SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_JOURNAL: path.join(configDir, 'journal.jsonl')};
-		const findings = async () => ((jsonOf(await snapdeck(['health', 'boot3', '--json'], env))['vms'] as Array<{findings: Array<{rule: string; severity: string; message: string}>}>)[0]!.findings).filter(finding => finding.rule.startsWith('boot-'));
+		await writeFile(
+			path.join(configDir, 'config.json'),
+			JSON.stringify({
+				policies: [{name: 'booted', boot: {schedule: '0 3 * * *', every: '7d', pattern: 'snapdeck-guest: up'}}],
+			}),
+		);
+		const env = {
+			SNAPDECK_CONNECT: `local:${lab.root}`,
+			SNAPDECK_REPO: lab.repo,
+			SNAPDECK_CONFIG_DIR: configDir,
+			SNAPDECK_JOURNAL: path.join(configDir, 'journal.jsonl'),
+		};
+		const findings = async () =>
+			(
+				jsonOf(await snapdeck(['health', 'boot3', '--json'], env))['vms'] as Array<{
+					findings: Array<{rule: string; severity: string; message: string}>;
+				}>
+			)[0]!.findings.filter(finding => finding.rule.startsWith('boot-'));
 		expect((await snapdeck(['backup', 'boot3'], env)).exitCode).toBe(0);
 		expect(await findings()).toEqual([expect.objectContaining({rule: 'boot-missing', severity: 'warning'})]);
 		// 03:00 has passed: the boot test is due, and proves itself by the policy's console pattern.
@@ -98,11 +127,19 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0 1024 1024', lab.disk]);
 		expect((await snapdeck(['backup', 'boot3'], env)).exitCode).toBe(0);
 		expect((await snapdeck(['verify', 'boot3', '--boot', '--timeout', '60'], env)).exitCode).toBe(1);
-		expect(await findings()).toEqual([expect.objectContaining({rule: 'boot-failed', severity: 'critical', message: expect.stringContaining('cannot mount the root filesystem')})]);
+		expect(await findings()).toEqual([
+			expect.objectContaining({
+				rule: 'boot-failed',
+				severity: 'critical',
+				message: expect.stringContaining('cannot mount the root filesystem'),
+			}),
+		]);
 		expect(await throwawayVms('boot3')).toEqual([]);
 		// Pruning the first point removes its boot evidence too; the newest keeps its own.
 		const evidence = () => readdir(path.join(lab.repo, 'boot3', '.snapdeck', 'boot'));
-		const [first, second] = ((jsonOf(await snapdeck(['backups', 'boot3', '--json'], env))['points']) as Array<{id: string}>).map(point => point.id);
+		const [first, second] = (
+			jsonOf(await snapdeck(['backups', 'boot3', '--json'], env))['points'] as Array<{id: string}>
+		).map(point => point.id);
 		expect((await evidence()).sort()).toEqual([first, second].sort());
 		expect((await snapdeck(['prune', 'boot3', '--keep-last', '1', '--yes'], env)).exitCode).toBe(0);
 		expect(await evidence()).toEqual([second]);
@@ -112,7 +149,10 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		const lab = await guestLab('boot4');
 		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
 		expect((await snapdeck(['backup', 'boot4', ...connect])).exitCode).toBe(0);
-		const test = execa(path.resolve('bin/snapdeck'), ['verify', 'boot4', '--boot', ...connect], {reject: false, env: {...process.env, NO_COLOR: '1'}});
+		const test = execa(path.resolve('bin/snapdeck'), ['verify', 'boot4', '--boot', ...connect], {
+			reject: false,
+			env: {...process.env, NO_COLOR: '1'},
+		});
 		const deadline = Date.now() + 60_000;
 		while ((await throwawayVms('boot4')).length === 0) {
 			if (Date.now() > deadline) throw new Error('the throwaway VM never started');
@@ -120,21 +160,35 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		}
 		test.kill('SIGKILL');
 		await test;
-		for (let waited = 0; (await throwawayVms('boot4')).length > 0 && waited < 5000; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
+		for (let waited = 0; (await throwawayVms('boot4')).length > 0 && waited < 5000; waited += 100)
+			await new Promise(resolve => setTimeout(resolve, 100));
 		expect(await throwawayVms('boot4')).toEqual([]);
 		const again = await snapdeck(['verify', 'boot4', '--boot', ...connect]);
 		expect(again.exitCode, again.stderr).toBe(0);
-		expect((await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'))).toEqual([]);
+		expect(
+			(await readdir(path.join(lab.repo, 'boot4', '.snapdeck'))).filter(
+				name => name.startsWith('boot-work') || name.startsWith('.snapdeck-work-'),
+			),
+		).toEqual([]);
 	});
 
-	it('a point boots from its own kernel and initramfs, never the live folder\'s; a run that could not start changes no verdict; a point of a VM that is gone restores and starts', async () => {
+	it("a point boots from its own kernel and initramfs, never the live folder's; a run that could not start changes no verdict; a point of a VM that is gone restores and starts", async () => {
 		const lab = await guestLab('boot5');
 		const connect = ['--connect', `local:${lab.root}`, '--repo', lab.repo];
 		const backup = await snapdeck(['backup', 'boot5', '--json', ...connect]);
 		expect(backup.exitCode, backup.stderr).toBe(0);
 		const id = (JSON.parse(backup.stdout.trim().split('\n').at(-1)!) as {point: {id: string}}).point.id;
-		const manifest = async () => JSON.parse(await readFile(path.join(lab.repo, 'boot5', 'manifest.json'), 'utf8')) as {points: Array<{bootFiles: Array<{role: string; name: string; file: string}>; boot: {ok: boolean; at: string} | null}>};
-		expect((await manifest()).points[0]!.bootFiles.map(file => [file.role, file.name, file.file])).toEqual([['kernel', 'vmlinuz', `boot/${id}/kernel`], ['initrd', 'initrd', `boot/${id}/initrd`]]);
+		const manifest = async () =>
+			JSON.parse(await readFile(path.join(lab.repo, 'boot5', 'manifest.json'), 'utf8')) as {
+				points: Array<{
+					bootFiles: Array<{role: string; name: string; file: string}>;
+					boot: {ok: boolean; at: string} | null;
+				}>;
+			};
+		expect((await manifest()).points[0]!.bootFiles.map(file => [file.role, file.name, file.file])).toEqual([
+			['kernel', 'vmlinuz', `boot/${id}/kernel`],
+			['initrd', 'initrd', `boot/${id}/initrd`],
+		]);
 		// The live folder's kernel gone and its initramfs garbage: the point boots from its own.
 		await rm(path.join(lab.folder, 'vmlinuz'));
 		await writeFile(path.join(lab.folder, 'initrd'), 'not an initramfs');
@@ -143,7 +197,9 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 		const verdict = (await manifest()).points[0]!.boot!;
 		expect(verdict.ok).toBe(true);
 		// A boot test that could not start QEMU learned nothing about the point: the verdict stays as it was.
-		const noQemu = await snapdeck(['verify', 'boot5', '--boot', ...connect], {SNAPDECK_QEMU_SYSTEM_X86_64: '/nonexistent/qemu-system-x86_64'});
+		const noQemu = await snapdeck(['verify', 'boot5', '--boot', ...connect], {
+			SNAPDECK_QEMU_SYSTEM_X86_64: '/nonexistent/qemu-system-x86_64',
+		});
 		expect(noQemu.exitCode).toBe(1);
 		expect(noQemu.stderr).toContain('qemu-system-x86_64 is not installed');
 		expect((await manifest()).points[0]!.boot).toEqual(verdict);

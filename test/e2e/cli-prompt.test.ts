@@ -8,7 +8,9 @@ const BIN = path.resolve('bin/snapdeck');
 describe("the command line's confirmation in a terminal", () => {
 	it('Ctrl-C at "Proceed? [y/N]" declines, as n does: nothing changed, said on a line of its own', async () => {
 		const lab = await labWithVm('ask1');
-		const tty = await terminal(`NO_COLOR=1 ${BIN} snapshot ask1 s1 --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		const tty = await terminal(
+			`NO_COLOR=1 ${BIN} snapshot ask1 s1 --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`,
+		);
 		await tty.waitFor(screen => screen.includes('Proceed? [y/N]'), 'the question');
 		await tty.keys('C-c');
 		const screen = await tty.waitFor(screen => screen.includes('EXIT='), 'the end of the command');

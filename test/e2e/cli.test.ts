@@ -26,7 +26,13 @@ describe('snapdeck demo, list and tree', () => {
 
 async function demoChecks(dir: string, demo: CliResult) {
 	expect(demo.exitCode).toBe(0);
-	expect(jsonOf(demo)).toEqual({dir, connect: `local:${dir}`, created: true, vms: ['web1', 'db1', 'app1', 'live1'], running: ['live1']});
+	expect(jsonOf(demo)).toEqual({
+		dir,
+		connect: `local:${dir}`,
+		created: true,
+		vms: ['web1', 'db1', 'app1', 'live1'],
+		running: ['live1'],
+	});
 
 	// Not a terminal and no --json: only the path, for scripts.
 	const again = await snapdeck(['demo', '--dir', dir]);
@@ -49,9 +55,14 @@ async function demoChecks(dir: string, demo: CliResult) {
 	expect(shape['current']).toBe('hotfix');
 	const snapshots = shape['snapshots'] as Array<Record<string, unknown>>;
 	expect(snapshots.map(snapshot => [snapshot['name'], snapshot['parent']])).toEqual([
-		['installed', null], ['configured', 'installed'], ['pre-upgrade', 'configured'], ['hotfix', 'configured'],
+		['installed', null],
+		['configured', 'installed'],
+		['pre-upgrade', 'configured'],
+		['hotfix', 'configured'],
 	]);
-	expect(snapshots[0]).toEqual(expect.objectContaining({kind: 'external', description: 'fresh OS install', createdAt: expect.any(String)}));
+	expect(snapshots[0]).toEqual(
+		expect.objectContaining({kind: 'external', description: 'fresh OS install', createdAt: expect.any(String)}),
+	);
 
 	const text = await snapdeck(['tree', 'web1', '--connect', `local:${dir}`]);
 	expect(text.stdout).toContain('   ├─ pre-upgrade');

@@ -21,7 +21,9 @@ type Lab = Awaited<ReturnType<typeof threeStateLab>>;
 
 const operations: Array<{name: string; args: string[]; steps: number; check: (lab: Lab) => Promise<void>}> = [
 	{
-		name: 'merge of a middle snapshot', args: ['merge', 'vm1', 's1'], steps: 3,
+		name: 'merge of a middle snapshot',
+		args: ['merge', 'vm1', 's1'],
+		steps: 3,
 		check: async lab => {
 			expect(await lab.reads(C, 3)).toBe(true);
 			await lab.revert('s2');
@@ -29,7 +31,9 @@ const operations: Array<{name: string; args: string[]; steps: number; check: (la
 		},
 	},
 	{
-		name: 'merge of the current snapshot', args: ['merge', 'vm1', 's2'], steps: 3,
+		name: 'merge of the current snapshot',
+		args: ['merge', 'vm1', 's2'],
+		steps: 3,
 		check: async lab => {
 			expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, true, true]);
 			await lab.revert('s1');
@@ -37,7 +41,9 @@ const operations: Array<{name: string; args: string[]; steps: number; check: (la
 		},
 	},
 	{
-		name: 'revert', args: ['revert', 'vm1', 's1'], steps: 3,
+		name: 'revert',
+		args: ['revert', 'vm1', 's1'],
+		steps: 3,
 		check: async lab => {
 			expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, false, false]);
 			await lab.revert('s2');
@@ -53,7 +59,9 @@ describe('a crash in the middle of an operation', () => {
 				it(`${operation.name}: killed ${when} step ${step} leaves readable images and a resumable record`, async () => {
 					const lab = await threeStateLab();
 					const connect = ['--connect', `local:${lab.root}`];
-					const crashed = await snapdeck([...operation.args, '--yes', ...connect], {SNAPDECK_CRASH_AT: `${when}:${step}`});
+					const crashed = await snapdeck([...operation.args, '--yes', ...connect], {
+						SNAPDECK_CRASH_AT: `${when}:${step}`,
+					});
 					expect(crashed.signal).toBe('SIGKILL');
 					expect(await lab.imagesHealthy()).toBe(true);
 

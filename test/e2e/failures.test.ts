@@ -20,7 +20,8 @@ describe('failures part-way', () => {
 		mounts.push(small);
 		const folder = path.join(small, 'vm1');
 		await mkdir(folder);
-		for (const file of ['vda.qcow2', 'vdb.qcow2', 'vm.json']) await copyFile(path.join(lab.folder, file), path.join(folder, file));
+		for (const file of ['vda.qcow2', 'vdb.qcow2', 'vm.json'])
+			await copyFile(path.join(lab.folder, file), path.join(folder, file));
 		const before = (await readdir(folder)).sort();
 		const run = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${small}`]);
 		expect(run.exitCode).toBe(1);
@@ -31,10 +32,16 @@ describe('failures part-way', () => {
 	it('a step that fails after an earlier one succeeded is rolled back when only additions were made', async () => {
 		const lab = await labWithVm('vm1', ['vda', 'vdb']);
 		// Another process holds vdb open for writing, as a running QEMU would: qemu-img cannot write it.
-		const holder = spawn('qemu-io', ['-f', 'qcow2', path.join(lab.folder, 'vdb.qcow2')], {stdio: ['pipe', 'ignore', 'ignore']});
+		const holder = spawn('qemu-io', ['-f', 'qcow2', path.join(lab.folder, 'vdb.qcow2')], {
+			stdio: ['pipe', 'ignore', 'ignore'],
+		});
 		try {
 			// Until qemu-io has the image open (and locked): qemu-img, which takes the lock, is then refused.
-			for (let waited = 0; (await execa('qemu-img', ['info', '--', path.join(lab.folder, 'vdb.qcow2')], {reject: false})).exitCode === 0; waited += 50) {
+			for (
+				let waited = 0;
+				(await execa('qemu-img', ['info', '--', path.join(lab.folder, 'vdb.qcow2')], {reject: false})).exitCode === 0;
+				waited += 50
+			) {
 				if (waited > 10_000) expect.fail('qemu-io never locked vdb.qcow2');
 				await new Promise(resolve => setTimeout(resolve, 50));
 			}
@@ -61,7 +68,11 @@ describe('failures part-way', () => {
 		// A layer big enough that its commit is still copying when the interrupt arrives.
 		await qemuIo.write(await disk(), 0x5a, 128 * MiB, 96 * MiB);
 		await lab.take('s2');
-		const child = execa(path.resolve('bin/snapdeck'), ['merge', 'vm1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore'});
+		const child = execa(
+			path.resolve('bin/snapdeck'),
+			['merge', 'vm1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`],
+			{reject: false, stdin: 'ignore'},
+		);
 		let interrupted = false;
 		child.stdout?.on('data', (chunk: Buffer) => {
 			if (!interrupted && chunk.toString().includes('"type":"step"')) {
@@ -74,7 +85,10 @@ describe('failures part-way', () => {
 		expect(result.exitCode).toBe(1);
 		expect(result.stderr).toContain('merge of vm1 was cancelled at step 1');
 		expect(result.stderr).toContain("run 'snapdeck recover vm1'");
-		const presentReads = async () => [await qemuIo.holds(await disk(), 0x11, 0, 128 * MiB), await qemuIo.holds(await disk(), 0x5a, 128 * MiB, 96 * MiB)];
+		const presentReads = async () => [
+			await qemuIo.holds(await disk(), 0x11, 0, 128 * MiB),
+			await qemuIo.holds(await disk(), 0x5a, 128 * MiB, 96 * MiB),
+		];
 		expect(await lab.imagesHealthy()).toBe(true);
 		expect(await presentReads()).toEqual([true, true]);
 

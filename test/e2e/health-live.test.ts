@@ -7,7 +7,8 @@ import {tempDir} from '../helpers/lab.js';
 import {libvirtDomain} from '../helpers/libvirt.js';
 import {runningLab} from '../helpers/live.js';
 
-const rulesOf = (health: Awaited<ReturnType<Health['health']>>) => health.flatMap(vm => vm.findings.map(finding => finding.rule));
+const rulesOf = (health: Awaited<ReturnType<Health['health']>>) =>
+	health.flatMap(vm => vm.findings.map(finding => finding.rule));
 
 describe('health of running VMs reads what QEMU holds, not the image files from outside', () => {
 	it('a local VM right after a live backup: its bitmap is in QEMU, so no bitmap-missing', async () => {
@@ -39,7 +40,11 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		// A slow stream job (1 MiB/s) into the active image, of the kind a merge runs.
 		await withQmp(async client => {
 			const blocks = await client.execute<Array<{inserted?: {'node-name': string}}>>('query-block');
-			await client.execute('block-stream', {'job-id': 'other-tool-stream', device: blocks[0]!.inserted!['node-name'], speed: 1 << 20});
+			await client.execute('block-stream', {
+				'job-id': 'other-tool-stream',
+				device: blocks[0]!.inserted!['node-name'],
+				speed: 1 << 20,
+			});
 		});
 		try {
 			const inspection = await lab.hypervisor.inspect('live1');
@@ -58,7 +63,10 @@ describe('health of running VMs reads what QEMU holds, not the image files from 
 		await dom.guestWrite(0x33, 1);
 		const repoDir = await tempDir();
 		await runBackup(dom.hypervisor, new Repository(repoDir), dom.name, {mode: 'auto', command: 'test'});
-		const health = await sessionPorts(dom.hypervisor, {repository: repoDir}).health({now: new Date(), only: [dom.name]});
+		const health = await sessionPorts(dom.hypervisor, {repository: repoDir}).health({
+			now: new Date(),
+			only: [dom.name],
+		});
 		expect(rulesOf(health)).not.toContain('bitmap-missing');
 		expect(rulesOf(health)).not.toContain('image-corrupt');
 	});

@@ -12,12 +12,25 @@ async function healthLab(config: object = {}) {
 	const repo = path.join(await tempDir(), 'repo');
 	const configDir = await tempDir();
 	await writeFile(path.join(configDir, 'config.json'), JSON.stringify(config));
-	const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo, SNAPDECK_CONFIG_DIR: configDir, SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json')};
+	const env = {
+		SNAPDECK_CONNECT: `local:${lab.root}`,
+		SNAPDECK_REPO: repo,
+		SNAPDECK_CONFIG_DIR: configDir,
+		SNAPDECK_CHECK_CACHE: path.join(configDir, 'image-checks.json'),
+	};
 	const run = (...args: string[]) => snapdeck(args, env);
 	const health = async (...args: string[]) => {
 		const result = await run('health', '--json', ...args);
-		const json = jsonOf(result) as {status: string; findings: Array<{rule: string; severity: string; message: string; fix?: string}>};
-		return {exitCode: result.exitCode, status: json.status, findings: json.findings, rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort()};
+		const json = jsonOf(result) as {
+			status: string;
+			findings: Array<{rule: string; severity: string; message: string; fix?: string}>;
+		};
+		return {
+			exitCode: result.exitCode,
+			status: json.status,
+			findings: json.findings,
+			rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort(),
+		};
 	};
 	return {lab, repo, run, health, checkCache: env.SNAPDECK_CHECK_CACHE};
 }
@@ -65,7 +78,9 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		await lab.revert('s1');
 		const result = await health();
 		expect(result.rules).toEqual(['bitmap-missing:warning']);
-		expect(result.findings[0]!.message).toMatch(/vda of vm1 no longer carries the dirty bitmap of backup \S+ .*: the next backup will be a full/);
+		expect(result.findings[0]!.message).toMatch(
+			/vda of vm1 no longer carries the dirty bitmap of backup \S+ .*: the next backup will be a full/,
+		);
 	});
 
 	it('an internal snapshot no metadata names (left by another tool or an old merge) is a warning', async () => {
@@ -75,7 +90,9 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		await execa('qemu-img', ['snapshot', '-c', 'stray', path.join(lab.folder, 'vda.qcow2')]);
 		const result = await health();
 		expect(result.rules).toEqual(['orphaned-internal-snapshot:warning']);
-		expect(result.findings[0]!.message).toContain("vda.qcow2 holds an internal snapshot 'stray' that no snapshot of vm1 names");
+		expect(result.findings[0]!.message).toContain(
+			"vda.qcow2 holds an internal snapshot 'stray' that no snapshot of vm1 names",
+		);
 	});
 
 	it('a deleted backing file is critical', async () => {
@@ -110,14 +127,18 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		expect((await stat(image, {bigint: true})).mtimeNs).toBe(1_700_000_000_000_000_000n);
 		const result = await health();
 		expect(result.rules).toContain('image-corrupt:critical');
-		expect(result.findings.find(finding => finding.rule === 'image-corrupt')!.message).toMatch(/vda\.qcow2 fails qemu-img check \(\d+ corruptions/);
+		expect(result.findings.find(finding => finding.rule === 'image-corrupt')!.message).toMatch(
+			/vda\.qcow2 fails qemu-img check \(\d+ corruptions/,
+		);
 	});
 
 	it('an operation a crash left unfinished is critical until recovered', async () => {
 		const {lab, run, health} = await healthLab();
 		await lab.take('s1');
 		await lab.take('s2');
-		const crashed = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {SNAPDECK_CRASH_AT: 'after:1'});
+		const crashed = await snapdeck(['merge', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {
+			SNAPDECK_CRASH_AT: 'after:1',
+		});
 		expect(crashed.signal).toBe('SIGKILL');
 		const result = await health();
 		expect(result.rules).toContain('unfinished-operation:critical');
@@ -130,7 +151,9 @@ describe('snapdeck health on a real lab, one hazard at a time', () => {
 		const {lab, repo, run, health} = await healthLab();
 		await lab.write(0x21, 1);
 		await run('backup', 'vm1');
-		const manifest = JSON.parse(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')) as {points: Array<{files: Array<{file: string}>}>};
+		const manifest = JSON.parse(await readFile(path.join(repo, 'vm1', 'manifest.json'), 'utf8')) as {
+			points: Array<{files: Array<{file: string}>}>;
+		};
 		const handle = await open(path.join(repo, 'vm1', manifest.points[0]!.files[0]!.file), 'r+');
 		await handle.write(Buffer.from([0x42]), 0, 1, 1024 * 1024 + 7);
 		await handle.close();

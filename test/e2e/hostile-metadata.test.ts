@@ -18,7 +18,9 @@ async function fingerprint(dir: string): Promise<Record<string, string>> {
 		if (!entry.isFile()) continue;
 		const file = path.join(entry.parentPath, entry.name);
 		if (file.includes(`${path.sep}.snapdeck${path.sep}`)) continue;
-		out[path.relative(dir, file)] = createHash('sha256').update(await readFile(file)).digest('hex');
+		out[path.relative(dir, file)] = createHash('sha256')
+			.update(await readFile(file))
+			.digest('hex');
 	}
 	return out;
 }
@@ -49,7 +51,9 @@ async function twoSnapshots() {
 async function reportedAndRefused(root: string, connect: string[], words: string, changes: string[][]) {
 	const list = await snapdeck(['list', '--json', ...connect]);
 	expect(list.exitCode).toBe(1);
-	expect((jsonOf(list)['vms'] as Array<{name: string; error: string | null}>).find(vm => vm.name === 'vm1')!.error).toContain(words);
+	expect(
+		(jsonOf(list)['vms'] as Array<{name: string; error: string | null}>).find(vm => vm.name === 'vm1')!.error,
+	).toContain(words);
 	const tree = await snapdeck(['tree', 'vm1', '--json', ...connect]);
 	expect(tree.exitCode).not.toBe(0);
 	expect(tree.stdout + tree.stderr).toContain(words);
@@ -66,8 +70,12 @@ async function reportedAndRefused(root: string, connect: string[], words: string
 }
 
 const everyChange = (repo: string) => [
-	['merge', 'vm1', 's1', '--yes'], ['merge', 'vm1', 's2', '--yes'], ['revert', 'vm1', 's1', '--yes'],
-	['snapshot', 'vm1', 's3', '--yes'], ['backup', 'vm1', '--repo', repo], ['start', 'vm1'],
+	['merge', 'vm1', 's1', '--yes'],
+	['merge', 'vm1', 's2', '--yes'],
+	['revert', 'vm1', 's1', '--yes'],
+	['snapshot', 'vm1', 's3', '--yes'],
+	['backup', 'vm1', '--repo', repo],
+	['start', 'vm1'],
 ];
 
 describe('a vm.json that contradicts itself blocks every change', () => {
@@ -77,20 +85,35 @@ describe('a vm.json that contradicts itself blocks every change', () => {
 		await editVm(lab.folder, vm => {
 			vm.snapshots[1].disks[0].file = active;
 		});
-		await reportedAndRefused(lab.root, connect, `names ${active} as its frozen image, but it is the active image of disk vda`, everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			`names ${active} as its frozen image, but it is the active image of disk vda`,
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		expect(await lab.reads(0x33, 2)).toBe(true);
 	});
 
-	it('a snapshot that is its own parent, and two that are each other\'s', async () => {
+	it("a snapshot that is its own parent, and two that are each other's", async () => {
 		const {lab, connect} = await twoSnapshots();
 		await editVm(lab.folder, vm => {
 			vm.snapshots[0].parent = 's1';
 		});
-		await reportedAndRefused(lab.root, connect, "snapshot 's1' names itself as its parent", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"snapshot 's1' names itself as its parent",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		await editVm(lab.folder, vm => {
 			vm.snapshots[0].parent = 's2';
 		});
-		await reportedAndRefused(lab.root, connect, "are each other's parents (a loop)", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"are each other's parents (a loop)",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 	});
 
 	it('a parent or current snapshot that does not exist, and two snapshots freezing one image', async () => {
@@ -98,22 +121,37 @@ describe('a vm.json that contradicts itself blocks every change', () => {
 		await editVm(lab.folder, vm => {
 			vm.snapshots[1].parent = 'gone';
 		});
-		await reportedAndRefused(lab.root, connect, "names a parent that does not exist ('gone')", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"names a parent that does not exist ('gone')",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		await editVm(lab.folder, vm => {
 			vm.snapshots[1].parent = 's1';
 			vm.snapshots[1].disks[0].file = vm.snapshots[0].disks[0].file;
 		});
-		await reportedAndRefused(lab.root, connect, "snapshots 's1' and 's2' both name vda.qcow2 as their frozen image", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"snapshots 's1' and 's2' both name vda.qcow2 as their frozen image",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		await editVm(lab.folder, vm => {
 			vm.snapshots[1].disks[0].file = 'vda.s1.qcow2';
 			vm.current = 'nowhere';
 		});
-		await reportedAndRefused(lab.root, connect, "the current snapshot 'nowhere' does not exist", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"the current snapshot 'nowhere' does not exist",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 	});
 });
 
-describe('paths that lead out of the VM\'s folder, protocols and devices are never followed', () => {
-	it('a disk, and a snapshot image, named outside the VM\'s folder', async () => {
+describe("paths that lead out of the VM's folder, protocols and devices are never followed", () => {
+	it("a disk, and a snapshot image, named outside the VM's folder", async () => {
 		const {lab, connect} = await twoSnapshots();
 		const other = path.join(lab.root, 'other');
 		await mkdir(other);
@@ -121,12 +159,22 @@ describe('paths that lead out of the VM\'s folder, protocols and devices are nev
 		await editVm(lab.folder, vm => {
 			vm.snapshots[0].disks[0].file = '../other/secret.qcow2';
 		});
-		await reportedAndRefused(lab.root, connect, "lies outside the VM's folder", everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"lies outside the VM's folder",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		await editVm(lab.folder, vm => {
 			vm.snapshots[0].disks[0].file = 'vda.qcow2';
 			vm.disks[0].file = path.join(other, 'secret.qcow2');
 		});
-		await reportedAndRefused(lab.root, connect, 'lies outside the VM\'s folder', everyChange(path.join(await tempDir(), 'repo')));
+		await reportedAndRefused(
+			lab.root,
+			connect,
+			"lies outside the VM's folder",
+			everyChange(path.join(await tempDir(), 'repo')),
+		);
 		expect(await readdir(other)).toEqual(['secret.qcow2']);
 	});
 
@@ -142,16 +190,38 @@ describe('paths that lead out of the VM\'s folder, protocols and devices are nev
 		await chmod(secret, 0o600);
 		const backing = backingTemplate.replace('SECRET', secret);
 		// The base image now claims a backing file it never had (qemu-img rebase -u writes only the header).
-		await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'raw', '-b', backing, path.join(lab.folder, 'vda.qcow2')]);
+		await execa('qemu-img', [
+			'rebase',
+			'-u',
+			'-f',
+			'qcow2',
+			'-F',
+			'raw',
+			'-b',
+			backing,
+			path.join(lab.folder, 'vda.qcow2'),
+		]);
 		const repo = path.join(await tempDir(), 'repo');
 		await reportedAndRefused(lab.root, connect, words, everyChange(repo));
-		const copied = (await readdir(repo, {recursive: true}).catch(() => [] as string[])).filter(name => name.endsWith('.qcow2') || name === 'manifest.json');
+		const copied = (await readdir(repo, {recursive: true}).catch(() => [] as string[])).filter(
+			name => name.endsWith('.qcow2') || name === 'manifest.json',
+		);
 		expect(copied).toEqual([]);
 	});
 
 	it('a backing chain that loops: health ends (qemu-img is never run on it) and every change is refused', async () => {
 		const {lab, connect} = await twoSnapshots();
-		await execa('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', 'vda.s2.qcow2', path.join(lab.folder, 'vda.qcow2')]);
+		await execa('qemu-img', [
+			'rebase',
+			'-u',
+			'-f',
+			'qcow2',
+			'-F',
+			'qcow2',
+			'-b',
+			'vda.s2.qcow2',
+			path.join(lab.folder, 'vda.qcow2'),
+		]);
 		await reportedAndRefused(lab.root, connect, 'loops', everyChange(path.join(await tempDir(), 'repo')));
 	});
 
@@ -174,7 +244,7 @@ describe('paths that lead out of the VM\'s folder, protocols and devices are nev
 });
 
 describe('files snapdeck creates are no more readable than the disks they copy', () => {
-	it('overlays take their backing image\'s mode; the repository is 0700 and its points 0600; restored images 0600', async () => {
+	it("overlays take their backing image's mode; the repository is 0700 and its points 0600; restored images 0600", async () => {
 		const {lab, connect} = await twoSnapshots();
 		await chmod(path.join(lab.folder, 'vda.s2.qcow2'), 0o640);
 		expect((await snapdeck(['snapshot', 'vm1', 's3', '--yes', ...connect])).exitCode).toBe(0);
@@ -187,7 +257,21 @@ describe('files snapdeck creates are no more readable than the disks they copy',
 		expect((await stat(path.join(repo, 'vm1', 'vda', point!))).mode & 0o777).toBe(0o600);
 		expect((await stat(path.join(repo, 'vm1', 'manifest.json'))).mode & 0o777).toBe(0o600);
 		const target = path.join(await tempDir(), 'restored.qcow2');
-		expect((await snapdeck(['restore', 'vm1', '--point', point!.replace('.qcow2', ''), '--to', target, '--repo', repo, ...connect])).exitCode).toBe(0);
+		expect(
+			(
+				await snapdeck([
+					'restore',
+					'vm1',
+					'--point',
+					point!.replace('.qcow2', ''),
+					'--to',
+					target,
+					'--repo',
+					repo,
+					...connect,
+				])
+			).exitCode,
+		).toBe(0);
 		expect((await stat(target)).mode & 0o777).toBe(0o600);
 	});
 });
@@ -211,7 +295,10 @@ describe('state files are never written through a symbolic link', () => {
 		await writeFile(victim, 'precious\n');
 		await symlink(victim, path.join(lab.folder, '.snapdeck', 'journal.jsonl'));
 		const again = await snapdeck(['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`]);
-		expect([again.exitCode, again.stderr]).toEqual([1, expect.stringContaining('journal.jsonl: it is a symbolic link')]);
+		expect([again.exitCode, again.stderr]).toEqual([
+			1,
+			expect.stringContaining('journal.jsonl: it is a symbolic link'),
+		]);
 		expect(await readFile(victim, 'utf8')).toBe('precious\n');
 		expect((await lab.vmFile()).snapshots).toEqual([]);
 	});
@@ -235,8 +322,12 @@ describe('text from outside never reaches the terminal raw', () => {
 		}
 		const tree = await snapdeck(['tree', 'vm1', ...connect]);
 		expect(tree.stdout).toContain('\\x1b]0;owned\\x07\\x1b[2Jdone\\rFAKE\\u202etxt.exe');
-		expect((await snapdeck(['list', ...connect])).stdout + (await snapdeck(['list', ...connect])).stderr).toContain('evil\\x1b[31mred');
-		const json = jsonOf(await snapdeck(['tree', 'vm1', '--json', ...connect])) as {snapshots: Array<{description: string}>};
+		expect((await snapdeck(['list', ...connect])).stdout + (await snapdeck(['list', ...connect])).stderr).toContain(
+			'evil\\x1b[31mred',
+		);
+		const json = jsonOf(await snapdeck(['tree', 'vm1', '--json', ...connect])) as {
+			snapshots: Array<{description: string}>;
+		};
 		expect(json.snapshots[0]!.description).toBe(title);
 	});
 });

@@ -17,7 +17,10 @@ async function backedUp() {
 	await lab.write(0x42, 2);
 	const incremental = jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {id: string};
 	const manifestFile = path.join(repo, 'vm1', 'manifest.json');
-	const manifest = async () => JSON.parse(await readFile(manifestFile, 'utf8')) as {points: Array<{id: string; files: Array<{file: string; backing: string | null}>}>};
+	const manifest = async () =>
+		JSON.parse(await readFile(manifestFile, 'utf8')) as {
+			points: Array<{id: string; files: Array<{file: string; backing: string | null}>}>;
+		};
 	return {lab, repo, run, full: full.id, incremental: incremental.id, manifestFile, manifest};
 }
 
@@ -33,10 +36,17 @@ describe('a manifest that names files outside the repository', () => {
 		const edited = await manifest();
 		edited.points[0]!.files[0]!.file = name(victim);
 		await writeFile(manifestFile, JSON.stringify(edited));
-		for (const args of [['prune', 'vm1', '--keep-last', '1', '--yes'], ['restore', 'vm1', '--point', edited.points[0]!.id, '--to', path.join(repo, 'r.qcow2')], ['verify', 'vm1'], ['backups', 'vm1']]) {
+		for (const args of [
+			['prune', 'vm1', '--keep-last', '1', '--yes'],
+			['restore', 'vm1', '--point', edited.points[0]!.id, '--to', path.join(repo, 'r.qcow2')],
+			['verify', 'vm1'],
+			['backups', 'vm1'],
+		]) {
 			const result = await run(...args);
 			expect(result.exitCode, args.join(' ')).toBe(1);
-			expect(result.stderr, args.join(' ')).toContain("must be DISK/ID.qcow2, inside the VM's folder of the repository");
+			expect(result.stderr, args.join(' ')).toContain(
+				"must be DISK/ID.qcow2, inside the VM's folder of the repository",
+			);
 		}
 		expect(await readFile(victim)).toEqual(before);
 	});
@@ -59,9 +69,15 @@ describe('a manifest that names files outside the repository', () => {
 		// Nor does anything else that hands the point to QEMU or libguestfs: a boot test, an instant restore, a look at its files.
 		const {sessionPorts} = await import('../../source/service/session-ports.js');
 		const service = sessionPorts(lab.hypervisor, {repository: repo});
-		await expect(service.bootTest('vm1', {point: incremental, command: 'test'})).rejects.toThrow(`cannot boot point ${incremental}: vda/${incremental}.qcow2 is backed by ${secret}`);
-		await expect(service.restoreInstant('vm1', {point: incremental, as: 'vm9', command: 'test'})).rejects.toThrow(`cannot restore point ${incremental}: vda/${incremental}.qcow2 is backed by`);
-		await expect(service.listFiles('vm1', {point: incremental, path: '/', command: 'test'})).rejects.toThrow(`cannot read point ${incremental}: vda/${incremental}.qcow2 is backed by`);
+		await expect(service.bootTest('vm1', {point: incremental, command: 'test'})).rejects.toThrow(
+			`cannot boot point ${incremental}: vda/${incremental}.qcow2 is backed by ${secret}`,
+		);
+		await expect(service.restoreInstant('vm1', {point: incremental, as: 'vm9', command: 'test'})).rejects.toThrow(
+			`cannot restore point ${incremental}: vda/${incremental}.qcow2 is backed by`,
+		);
+		await expect(service.listFiles('vm1', {point: incremental, path: '/', command: 'test'})).rejects.toThrow(
+			`cannot read point ${incremental}: vda/${incremental}.qcow2 is backed by`,
+		);
 		expect(await readdir(lab.root)).toEqual(['vm1']);
 		expect(await lab.reads(0x42, 2)).toBe(true);
 	});
@@ -91,7 +107,14 @@ describe('a repository that cannot be created', () => {
 	it('fails at once with what is wrong, and leaves no lock on the VM', async () => {
 		const lab = await labWithVm();
 		const started = Date.now();
-		const result = await snapdeck(['backup', 'vm1', '--connect', `local:${lab.root}`, '--repo', '/proc/snapdeck-cannot-be/repo']);
+		const result = await snapdeck([
+			'backup',
+			'vm1',
+			'--connect',
+			`local:${lab.root}`,
+			'--repo',
+			'/proc/snapdeck-cannot-be/repo',
+		]);
 		expect(result.exitCode).toBe(1);
 		expect(result.stderr).toContain('cannot create the backup repository /proc/snapdeck-cannot-be/repo/vm1');
 		expect(result.stderr).toContain('choose a place on a writable file system');
@@ -144,11 +167,17 @@ describe.runIf(os.userInfo().uid === 0)('a full and a read-only repository (tmpf
 		expect((await snapdeck(['backup', 'vm1', '--full'], env)).exitCode).toBe(0);
 		expect(await readdir(repo)).toContain('.snapdeck-reserve');
 		await execa('sh', ['-c', `cat /dev/zero > ${path.join(repo, 'filler')}`], {reject: false});
-		const ids = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id);
+		const ids = (jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(
+			point => point.id,
+		);
 		const pruned = await snapdeck(['prune', 'vm1', '--keep-last', '1', '--yes'], env);
 		expect(pruned.exitCode, pruned.stderr).toBe(0);
 		expect(pruned.stderr).toContain('gave back the 1.0 MiB it keeps in reserve');
-		expect((jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(point => point.id)).toEqual(ids.slice(2));
+		expect(
+			(jsonOf(await snapdeck(['backups', 'vm1', '--json'], env))['points'] as Array<{id: string}>).map(
+				point => point.id,
+			),
+		).toEqual(ids.slice(2));
 		expect((await snapdeck(['verify', 'vm1'], env)).exitCode).toBe(0);
 		await lab.write(0x74, 4);
 		expect((await snapdeck(['backup', 'vm1'], env)).exitCode).toBe(0);
@@ -193,7 +222,10 @@ describe("links in a VM's folder of a repository (planted by whoever else writes
 		// The VM's whole folder a link (a repository where vm2 has never been backed up): nothing is made there.
 		await symlink(images, path.join(repo, 'vm2'));
 		const other = await labWithVm('vm2');
-		const backup2 = await snapdeck(['backup', 'vm2', '--yes'], {SNAPDECK_CONNECT: `local:${other.root}`, SNAPDECK_REPO: repo});
+		const backup2 = await snapdeck(['backup', 'vm2', '--yes'], {
+			SNAPDECK_CONNECT: `local:${other.root}`,
+			SNAPDECK_REPO: repo,
+		});
 		expect(backup2.exitCode).toBe(1);
 		expect(backup2.stderr).toContain('symbolic link');
 		await untouched();
@@ -202,7 +234,10 @@ describe("links in a VM's folder of a repository (planted by whoever else writes
 			const at = path.join(vmDir, folder);
 			await rm(at, {recursive: true, force: true});
 			await symlink(plain, at);
-			for (const args of [['backup', 'vm1', '--yes'], ['prune', 'vm1', '--keep-last', '1', '--yes']]) {
+			for (const args of [
+				['backup', 'vm1', '--yes'],
+				['prune', 'vm1', '--keep-last', '1', '--yes'],
+			]) {
 				const result = await run(...args);
 				expect(result.stderr, `${folder}: ${args.join(' ')}`).toContain('symbolic link');
 				await untouched();

@@ -20,10 +20,11 @@ describe('two VMs of one name on two connections, one repository', () => {
 		const on = (lab: typeof a) => (args: string[]) => snapdeck([...args, '--connect', `local:${lab.root}`], env);
 		return {data, env, a, b, runA: on(a), runB: on(b), repo: path.join(data, 'snapdeck', 'backups')};
 	}
-	const pointOf = (result: CliResult) => (JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {point: {id: string}}).point.id;
+	const pointOf = (result: CliResult) =>
+		(JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {point: {id: string}}).point.id;
 	const idsOf = (result: CliResult) => (jsonOf(result)['points'] as Array<{id: string}>).map(point => point.id);
 
-	it('backups, restore and prune on one never see, restore or remove the other\'s points; log keeps them apart', async () => {
+	it("backups, restore and prune on one never see, restore or remove the other's points; log keeps them apart", async () => {
 		const {a, b, runA, runB, repo} = await twoLabs();
 		const first = await runA(['backup', 'web1', '--json']);
 		expect(first.exitCode, first.stderr).toBe(0);
@@ -46,7 +47,10 @@ describe('two VMs of one name on two connections, one repository', () => {
 		// The first's point is not the second's: not restored over it, nor as its own.
 		const inPlace = await runB(['restore', 'web1', '--point', pointA, '--in-place', '--yes', '--json']);
 		expect(inPlace.exitCode).toBe(2);
-		expect(jsonOf(inPlace)['error']).toMatchObject({code: 'no-such-point', message: expect.stringContaining(`${pointA} is a point of web1 on`)});
+		expect(jsonOf(inPlace)['error']).toMatchObject({
+			code: 'no-such-point',
+			message: expect.stringContaining(`${pointA} is a point of web1 on`),
+		});
 		expect(await qemuIo.holds(await b.activeFile(), 0xbb, MiB, MiB)).toBe(true);
 		const out = await tempDir();
 		const asOwn = await runB(['restore', 'web1', '--point', pointA, '--to', path.join(out, 'a.qcow2')]);
@@ -54,11 +58,22 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect(asOwn.stderr).toMatch(/--origin [0-9a-f]{12}|--origin web1/);
 		// Deliberately, as what it is: the first VM's data.
 		const origin = /--origin (\S+)/.exec(asOwn.stderr)![1]!;
-		const deliberate = await runB(['restore', 'web1', '--origin', origin, '--point', pointA, '--to', path.join(out, 'a.qcow2')]);
+		const deliberate = await runB([
+			'restore',
+			'web1',
+			'--origin',
+			origin,
+			'--point',
+			pointA,
+			'--to',
+			path.join(out, 'a.qcow2'),
+		]);
 		expect(deliberate.exitCode, deliberate.stderr).toBe(0);
 		expect(await qemuIo.holds(path.join(out, 'a.qcow2'), 0xaa, MiB, MiB)).toBe(true);
 		// ... and never over the VM it is not.
-		expect((await runB(['restore', 'web1', '--origin', origin, '--point', pointA, '--in-place', '--yes'])).stderr).toContain('a point of another VM is restored deliberately as a new VM');
+		expect(
+			(await runB(['restore', 'web1', '--origin', origin, '--point', pointA, '--in-place', '--yes'])).stderr,
+		).toContain('a point of another VM is restored deliberately as a new VM');
 
 		// Pruning the second's leaves the first's only point alone.
 		await b.write(0xbc, 2);
@@ -70,11 +85,19 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect(await qemuImg.same(path.join(repo, 'web1', 'vda', `${pointA}.qcow2`), await a.activeFile())).toBe(true);
 
 		// The journal: each connection's own, unless asked for all.
-		const logA = jsonOf(await runA(['log', 'web1', '--json']))['records'] as Array<{connection: string; snapshot: string}>;
-		const logB = jsonOf(await runB(['log', 'web1', '--json']))['records'] as Array<{connection: string; snapshot: string}>;
+		const logA = jsonOf(await runA(['log', 'web1', '--json']))['records'] as Array<{
+			connection: string;
+			snapshot: string;
+		}>;
+		const logB = jsonOf(await runB(['log', 'web1', '--json']))['records'] as Array<{
+			connection: string;
+			snapshot: string;
+		}>;
 		expect(new Set(logA.map(record => record.connection))).toEqual(new Set([`local:${a.root}`]));
 		expect(new Set(logB.map(record => record.connection))).toEqual(new Set([`local:${b.root}`]));
-		expect(logA.some(record => record.snapshot === pointA) && !logA.some(record => record.snapshot === pointB)).toBe(true);
+		expect(logA.some(record => record.snapshot === pointA) && !logA.some(record => record.snapshot === pointB)).toBe(
+			true,
+		);
 		const all = jsonOf(await runA(['log', 'web1', '--all-connections', '--json']))['records'] as unknown[];
 		expect(all.length).toBe(logA.length + logB.length);
 	});
@@ -84,24 +107,35 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect((await runA(['backup', 'web1'])).exitCode).toBe(0);
 		// As an older snapdeck left it: no identity anywhere.
 		const file = path.join(repo, 'web1', 'manifest.json');
-		const manifest = JSON.parse(await readFile(file, 'utf8')) as {identity?: unknown; points: Array<{identity?: unknown}>};
+		const manifest = JSON.parse(await readFile(file, 'utf8')) as {
+			identity?: unknown;
+			points: Array<{identity?: unknown}>;
+		};
 		delete manifest.identity;
 		for (const point of manifest.points) delete point.identity;
 		await writeFile(file, JSON.stringify(manifest));
 		await a.write(0xab, 3);
 		const next = await runA(['backup', 'web1', '--json']);
 		expect(next.exitCode, next.stderr).toBe(0);
-		const adopted = JSON.parse(await readFile(file, 'utf8')) as {identity: {uuid: string}; points: Array<{identity: {uuid: string}}>};
+		const adopted = JSON.parse(await readFile(file, 'utf8')) as {
+			identity: {uuid: string};
+			points: Array<{identity: {uuid: string}}>;
+		};
 		expect(adopted.points).toHaveLength(2);
 		expect(adopted.points.every(point => point.identity.uuid === adopted.identity.uuid)).toBe(true);
-		expect(await readFile(path.join(repo, 'web1', '.snapdeck', 'journal.jsonl'), 'utf8')).toMatch(/"action":"adopt".*1 point of an older snapdeck, with no identity, adopted as web1 on/);
+		expect(await readFile(path.join(repo, 'web1', '.snapdeck', 'journal.jsonl'), 'utf8')).toMatch(
+			/"action":"adopt".*1 point of an older snapdeck, with no identity, adopted as web1 on/,
+		);
 		// Once adopted, the other lab's web1 is another VM: its own folder, its own full.
 		const other = await runB(['backup', 'web1', '--json']);
-		expect(JSON.parse(other.stdout.split('\n')[0]!)).toMatchObject({kind: 'full', reason: 'there is no earlier backup of this VM in the repository'});
+		expect(JSON.parse(other.stdout.split('\n')[0]!)).toMatchObject({
+			kind: 'full',
+			reason: 'there is no earlier backup of this VM in the repository',
+		});
 		expect((await readdir(repo)).filter(name => name.startsWith('web1@'))).toHaveLength(1);
 	});
 
-	it('a repository named with --repo is written alone: no line in the central journal, no entry in this user\'s list of repositories', async () => {
+	it("a repository named with --repo is written alone: no line in the central journal, no entry in this user's list of repositories", async () => {
 		const {data, a, runA} = await twoLabs();
 		const named = path.join(await tempDir(), 'named');
 		const result = await runA(['backup', 'web1', '--repo', named]);
@@ -112,17 +146,35 @@ describe('two VMs of one name on two connections, one repository', () => {
 		expect(await readdir(path.join(data, 'snapdeck')).catch(() => [])).not.toContain('repositories.json');
 		await expect(readFile(path.join(data, 'journal.jsonl.repositories.json'), 'utf8')).rejects.toThrow();
 		// log finds them where they are, given the same --repo; the VM's own state knows the repository for its bitmaps.
-		const log = jsonOf(await runA(['log', 'web1', '--repo', named, '--json']))['records'] as Array<{action: string; outcome: string}>;
+		const log = jsonOf(await runA(['log', 'web1', '--repo', named, '--json']))['records'] as Array<{
+			action: string;
+			outcome: string;
+		}>;
 		expect(log.filter(record => record.action === 'backup').map(record => record.outcome)).toEqual(['started', 'done']);
-		expect(JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8'))).toEqual(expect.objectContaining({}));
-		expect(Object.values(JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8')) as Record<string, string>)).toEqual([path.resolve(named)]);
+		expect(JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8'))).toEqual(
+			expect.objectContaining({}),
+		);
+		expect(
+			Object.values(
+				JSON.parse(await readFile(path.join(a.folder, '.snapdeck', 'repositories.json'), 'utf8')) as Record<
+					string,
+					string
+				>,
+			),
+		).toEqual([path.resolve(named)]);
 	});
 
 	it("a copy of a lab's folder (cp -a) carries its VMs' UUIDs: the copy is refused, saying how to give it its own, instead of sharing the first one's backups", async () => {
 		const {env, a, runA} = await twoLabs();
 		// A UUID of its own in vm.json, as the demo lab's VMs have (without one, it is derived from the folder).
 		const original = path.join(a.folder, 'vm.json');
-		await writeFile(original, JSON.stringify({...JSON.parse(await readFile(original, 'utf8')) as object, uuid: '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab'}));
+		await writeFile(
+			original,
+			JSON.stringify({
+				...(JSON.parse(await readFile(original, 'utf8')) as object),
+				uuid: '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab',
+			}),
+		);
 		expect((await runA(['backup', 'web1'])).exitCode).toBe(0);
 		const copy = path.join(await tempDir(), 'lab');
 		await cp(a.root, copy, {recursive: true});

@@ -33,7 +33,11 @@ describe('restore --instant, with the real Linux guest', () => {
 		const point = (jsonLines(await snapdeck(['backup', 'src1', '--json'], env)).at(-1)!['point'] as {id: string}).id;
 		const began = Date.now();
 		// 8 MiB/s over the 256 MiB disk: about 30 s of streaming, long enough to watch the VM run meanwhile, even on a busy machine.
-		const restore = execa(BIN, ['restore', 'src1', '--point', point, '--instant', '--as', 'fast1', '--limit', '8', '--json'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
+		const restore = execa(
+			BIN,
+			['restore', 'src1', '--point', point, '--instant', '--as', 'fast1', '--limit', '8', '--json'],
+			{env: {...process.env, ...env, NO_COLOR: '1'}, reject: false},
+		);
 		stopAfterTest(lab.root, 'fast1');
 		// While it streams (the VM started first), the disk reads the point and prune waits; checked
 		// at the stream's start, since on a busy machine the guest's boot can outlast the stream.
@@ -51,12 +55,17 @@ describe('restore --instant, with the real Linux guest', () => {
 		const result = await restore;
 		expect(result.exitCode, result.stderr).toBe(0);
 		const streamedAfter = Date.now() - began;
-		console.info(`instant restore: the guest agent answered ${bootedAfter} ms after the command began; the stream ended after ${streamedAfter} ms`);
+		console.info(
+			`instant restore: the guest agent answered ${bootedAfter} ms after the command began; the stream ended after ${streamedAfter} ms`,
+		);
 		expect(await backingOf(disk)).toBeNull();
 		// The repository moved away: the new VM does not notice; it writes and syncs on.
 		await rename(lab.repo, `${lab.repo}-moved`);
 		const after = await agentOf(path.join(lab.root, 'fast1', 'agent.sock'));
-		expect((await after.exec('/bin/sh', ['-c', 'echo on > /data/after-move && sync && cat /data/after-move'], 20_000)).stdout).toBe('on\n');
+		expect(
+			(await after.exec('/bin/sh', ['-c', 'echo on > /data/after-move && sync && cat /data/after-move'], 20_000))
+				.stdout,
+		).toBe('on\n');
 		after.close();
 		await rename(`${lab.repo}-moved`, lab.repo);
 		await expect(access(path.join(lab.repo, 'src1', '.snapdeck', 'instant', 'fast1.json'))).rejects.toThrow();
@@ -67,7 +76,11 @@ describe('restore --instant, with the real Linux guest', () => {
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
 		expect((await snapdeck(['backup', 'src2'], env)).exitCode).toBe(0);
 		const point = (jsonLines(await snapdeck(['backup', 'src2', '--json'], env)).at(-1)!['point'] as {id: string}).id;
-		const restore = execa(BIN, ['restore', 'src2', '--point', point, '--instant', '--as', 'fast2', '--limit', '8', '--json'], {env: {...process.env, ...env, NO_COLOR: '1'}, reject: false});
+		const restore = execa(
+			BIN,
+			['restore', 'src2', '--point', point, '--instant', '--as', 'fast2', '--limit', '8', '--json'],
+			{env: {...process.env, ...env, NO_COLOR: '1'}, reject: false},
+		);
 		stopAfterTest(lab.root, 'fast2');
 		// Killed as its stream begins (the VM started, its disk still on the point), not after the
 		// guest's boot: on a busy machine a boot under emulation can outlast the whole stream.
@@ -76,7 +89,9 @@ describe('restore --instant, with the real Linux guest', () => {
 		await restore;
 		const disk = path.join(lab.root, 'fast2', 'vda.qcow2');
 		expect(await backingOf(disk)).toContain(path.join(lab.repo, 'src2'));
-		expect((await snapdeck(['prune', 'src2', '--keep-last', '1', '--yes'], env)).stderr).toContain('fast2 was restored instantly');
+		expect((await snapdeck(['prune', 'src2', '--keep-last', '1', '--yes'], env)).stderr).toContain(
+			'fast2 was restored instantly',
+		);
 		// Still running, from the repository.
 		const agent = await agentOf(path.join(lab.root, 'fast2', 'agent.sock'));
 		expect(await agent.execute('guest-ping')).toEqual({});

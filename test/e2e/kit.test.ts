@@ -10,17 +10,20 @@ import {libvirtDomain, URI} from '../helpers/libvirt.js';
 async function barePath(): Promise<string> {
 	const bin = await tempDir();
 	const which = async (tool: string) => (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
-	for (const tool of ['sh', 'sha256sum', 'mkdir', 'mv', 'cp', 'dirname', 'cat', 'ls', 'qemu-img']) await symlink(await which(tool), path.join(bin, tool));
+	for (const tool of ['sh', 'sha256sum', 'mkdir', 'mv', 'cp', 'dirname', 'cat', 'ls', 'qemu-img'])
+		await symlink(await which(tool), path.join(bin, tool));
 	return bin;
 }
 
-const kit = (repo: string, args: string[], bin: string) => execa('sh', [path.join(repo, 'restore.sh'), ...args], {reject: false, env: {PATH: bin, LANG: 'C'}, extendEnv: false});
+const kit = (repo: string, args: string[], bin: string) =>
+	execa('sh', [path.join(repo, 'restore.sh'), ...args], {reject: false, env: {PATH: bin, LANG: 'C'}, extendEnv: false});
 
 describe('the restore kit: a point restored with nothing but sh, qemu-img and sha256sum', () => {
 	async function twoDiskChain() {
 		const lab = await labWithVm('vm1', ['vda', 'vdb'], 32);
 		const repo = path.join(await tempDir(), 'repo');
-		const run = (args: string[], env: Record<string, string> = {}) => snapdeck([...args, '--connect', `local:${lab.root}`, '--repo', repo], env);
+		const run = (args: string[], env: Record<string, string> = {}) =>
+			snapdeck([...args, '--connect', `local:${lab.root}`, '--repo', repo], env);
 		await lab.write(0x11, 1);
 		await lab.write(0x12, 2, 'vdb');
 		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
@@ -33,7 +36,7 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		return {lab, repo, run, point};
 	}
 
-	it('a repository copied elsewhere restores a two-disk incremental point, without Node or libvirt on PATH, identical to snapdeck\'s restore', async () => {
+	it("a repository copied elsewhere restores a two-disk incremental point, without Node or libvirt on PATH, identical to snapdeck's restore", async () => {
 		const {repo, run, point} = await twoDiskChain();
 		// A folder name with a backslash: sha256sum would escape the hash of such a path given as an argument.
 		const copy = path.join(await tempDir(), 'copied\\repo');
@@ -45,11 +48,16 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		expect(restored.stdout).toContain(`done: point ${point.id} of vm1`);
 		const ours = path.join(await tempDir(), 'snapdeck-out');
 		expect((await run(['restore', 'vm1', '--point', point.id, '--to', ours])).exitCode).toBe(0);
-		for (const disk of ['vda', 'vdb']) expect(await qemuImg.same(path.join(dest, `${disk}.qcow2`), path.join(ours, `${disk}.qcow2`)), disk).toBe(true);
+		for (const disk of ['vda', 'vdb'])
+			expect(await qemuImg.same(path.join(dest, `${disk}.qcow2`), path.join(ours, `${disk}.qcow2`)), disk).toBe(true);
 		expect(await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x21, 3 * MiB, MiB)).toBe(true);
 		// Whole images, and the VM as it was recorded beside them.
-		expect((await execa('qemu-img', ['info', '--output=json', path.join(dest, 'vdb.qcow2')])).stdout).not.toContain('backing-filename');
-		expect(JSON.parse(await readFile(path.join(dest, `${point.id}.definition.json`), 'utf8'))).toMatchObject({name: 'vm1'});
+		expect((await execa('qemu-img', ['info', '--output=json', path.join(dest, 'vdb.qcow2')])).stdout).not.toContain(
+			'backing-filename',
+		);
+		expect(JSON.parse(await readFile(path.join(dest, `${point.id}.definition.json`), 'utf8'))).toMatchObject({
+			name: 'vm1',
+		});
 		expect(await readFile(path.join(copy, 'RESTORE.md'), 'utf8')).toContain('sh restore.sh VM POINT DEST');
 	});
 
@@ -74,10 +82,15 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		const index = path.join(repo, 'vm1', 'kit', `${point.id}.txt`);
 		const newSum = (await execa('sha256sum', [top])).stdout.split(' ')[0]!;
 		const text = await readFile(index, 'utf8');
-		await writeFile(index, text.replace(new RegExp(`^(file vdb/${point.id}\\.qcow2 )[0-9a-f]{64}`, 'm'), `$1${newSum}`));
+		await writeFile(
+			index,
+			text.replace(new RegExp(`^(file vdb/${point.id}\\.qcow2 )[0-9a-f]{64}`, 'm'), `$1${newSum}`),
+		);
 		const rebased = await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin);
 		expect(rebased.exitCode).toBe(1);
-		expect(rebased.stderr).toContain(`is backed by "${elsewhere}" in its header, not by '${point.parent}.qcow2' as recorded`);
+		expect(rebased.stderr).toContain(
+			`is backed by "${elsewhere}" in its header, not by '${point.parent}.qcow2' as recorded`,
+		);
 
 		await writeFile(index, text.replace('snapdeck-kit 1', 'snapdeck-kit 2'));
 		const future = await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin);
@@ -91,7 +104,9 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		expect(newer.exitCode).toBe(1);
 		expect(newer.stderr).toContain("FORMAT says 'snapdeck-repository 2'; this kit reads 'snapdeck-repository 1' only");
 		await rm(path.join(repo, 'FORMAT'));
-		expect((await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin)).stderr).toContain('FORMAT is missing');
+		expect((await kit(repo, ['vm1', point.id, path.join(await tempDir(), 'out')], bin)).stderr).toContain(
+			'FORMAT is missing',
+		);
 	});
 
 	it('an off-site copy carries the kit: restic restore, then sh restore.sh, restores the point', async () => {
@@ -108,7 +123,9 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		const dest = path.join(await tempDir(), 'from-restic');
 		const restored = await kit(fetched, ['vm1', point.id, dest], await barePath());
 		expect(restored.exitCode, restored.stderr).toBe(0);
-		expect(await qemuImg.same(path.join(dest, 'vda.qcow2'), path.join(repo, 'vm1', 'vda', `${point.id}.qcow2`))).toBe(true);
+		expect(await qemuImg.same(path.join(dest, 'vda.qcow2'), path.join(repo, 'vm1', 'vda', `${point.id}.qcow2`))).toBe(
+			true,
+		);
 	});
 
 	it("restores a libvirt domain's incremental point (push mode, rebased onto the full) the same way", async () => {
@@ -125,7 +142,12 @@ describe('the restore kit: a point restored with nothing but sh, qemu-img and sh
 		const dest = path.join(await tempDir(), 'out');
 		const restored = await kit(repo, [domain.name, point.id, dest], await barePath());
 		expect(restored.exitCode, restored.stderr).toBe(0);
-		expect([await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x71, MiB, MiB), await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x72, 2 * MiB, MiB)]).toEqual([true, true]);
-		expect(await readFile(path.join(dest, `${point.id}.definition.xml`), 'utf8')).toContain(`<name>${domain.name}</name>`);
+		expect([
+			await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x71, MiB, MiB),
+			await qemuIo.holds(path.join(dest, 'vda.qcow2'), 0x72, 2 * MiB, MiB),
+		]).toEqual([true, true]);
+		expect(await readFile(path.join(dest, `${point.id}.definition.xml`), 'utf8')).toContain(
+			`<name>${domain.name}</name>`,
+		);
 	});
 });

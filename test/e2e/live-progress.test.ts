@@ -15,8 +15,13 @@ describe('progress of a live merge on the command line', () => {
 		await execa('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], {reject: false});
 		const started = performance.now();
 		const arrivals: Array<{at: number; line: Record<string, unknown>}> = [];
-		const child = execa(path.resolve('bin/snapdeck'), ['merge', 'big1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', lines: true, buffer: false});
-		for await (const line of child.iterable()) arrivals.push({at: performance.now() - started, line: JSON.parse(line as string) as Record<string, unknown>});
+		const child = execa(
+			path.resolve('bin/snapdeck'),
+			['merge', 'big1', 's1', '--yes', '--json', '--connect', `local:${lab.root}`],
+			{reject: false, stdin: 'ignore', lines: true, buffer: false},
+		);
+		for await (const line of child.iterable())
+			arrivals.push({at: performance.now() - started, line: JSON.parse(line as string) as Record<string, unknown>});
 		const result = await child;
 		expect(result.exitCode).toBe(0);
 
@@ -28,7 +33,11 @@ describe('progress of a live merge on the command line', () => {
 		expect(done).toEqual([...done].sort((a, b) => a - b));
 		// They came as the job went, not in one burst at the end.
 		expect(progress[0]!.at).toBeLessThan(end.at - 100);
-		const moving = progress.find(arrival => (arrival.line['bytesDone'] as number) > 0 && (arrival.line['bytesDone'] as number) < (arrival.line['bytesTotal'] as number));
+		const moving = progress.find(
+			arrival =>
+				(arrival.line['bytesDone'] as number) > 0 &&
+				(arrival.line['bytesDone'] as number) < (arrival.line['bytesTotal'] as number),
+		);
 		expect(moving?.line).toMatchObject({rate: expect.any(Number), eta: expect.any(Number)});
 		expect(moving!.line['rate']).toBeGreaterThan(0);
 

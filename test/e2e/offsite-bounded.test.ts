@@ -29,10 +29,13 @@ async function silentPeer(): Promise<number> {
 	});
 	const port = await freePort();
 	await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
-	cleanups.push(() => new Promise<void>(resolve => {
-		for (const socket of sockets) socket.destroy();
-		server.close(() => resolve());
-	}));
+	cleanups.push(
+		() =>
+			new Promise<void>(resolve => {
+				for (const socket of sockets) socket.destroy();
+				server.close(() => resolve());
+			}),
+	);
 	return port;
 }
 
@@ -57,10 +60,13 @@ async function stallingProxy(upstream: number, afterBytes: number): Promise<numb
 	});
 	const port = await freePort();
 	await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
-	cleanups.push(() => new Promise<void>(resolve => {
-		for (const socket of sockets) socket.destroy();
-		server.close(() => resolve());
-	}));
+	cleanups.push(
+		() =>
+			new Promise<void>(resolve => {
+				for (const socket of sockets) socket.destroy();
+				server.close(() => resolve());
+			}),
+	);
 	return port;
 }
 
@@ -69,10 +75,16 @@ async function processesWith(marker: string): Promise<string[]> {
 	const found: string[] = [];
 	for (const pid of await readdir('/proc')) {
 		if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-		const [cmdline, environ] = await Promise.all(['cmdline', 'environ'].map(file => readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => '')));
+		const [cmdline, environ] = await Promise.all(
+			['cmdline', 'environ'].map(file => readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => '')),
+		);
 		const command = cmdline!.replaceAll('\0', ' ');
 		if (command.includes('vitest')) continue;
-		if (command.includes(marker) || environ!.split('\0').some(variable => variable.startsWith('RESTIC_REPOSITORY=') && variable.includes(marker))) found.push(`${pid} ${command}`);
+		if (
+			command.includes(marker) ||
+			environ!.split('\0').some(variable => variable.startsWith('RESTIC_REPOSITORY=') && variable.includes(marker))
+		)
+			found.push(`${pid} ${command}`);
 	}
 	return found;
 }
@@ -92,14 +104,26 @@ async function lab() {
 	const work = await tempDir();
 	const password = path.join(work, 'password');
 	await writeFile(password, 'pw\n', {mode: 0o600});
-	const env = {SNAPDECK_CONNECT: `local:${vm.root}`, SNAPDECK_REPO: path.join(work, 'repo'), SNAPDECK_CONFIG_DIR: path.join(work, 'config'), SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl'), RESTIC_PASSWORD_FILE: password, HOME: work};
+	const env = {
+		SNAPDECK_CONNECT: `local:${vm.root}`,
+		SNAPDECK_REPO: path.join(work, 'repo'),
+		SNAPDECK_CONFIG_DIR: path.join(work, 'config'),
+		SNAPDECK_JOURNAL: path.join(work, 'journal.jsonl'),
+		RESTIC_PASSWORD_FILE: password,
+		HOME: work,
+	};
 	return {vm, work, env};
 }
 
 /** Runs snapdeck, killing it at `limitMs` (a hang fails the test instead of stalling the suite). */
 async function timed(args: string[], env: Record<string, string>, limitMs: number) {
 	const started = Date.now();
-	const result = await execa(BIN, [...args], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: limitMs});
+	const result = await execa(BIN, [...args], {
+		reject: false,
+		stdin: 'ignore',
+		env: {NO_COLOR: '1', ...env},
+		timeout: limitMs,
+	});
 	return {...result, seconds: (Date.now() - started) / 1000};
 }
 
@@ -123,8 +147,14 @@ describe('off-site calls are bounded', () => {
 		const port = await silentPeer();
 		reap(`127.0.0.1:${port}`);
 		reap(`-p ${port}`);
-		const run = execa(BIN, ['backups', 'vm1', '--from', `sftp://root@127.0.0.1:${port}//srv/restic`], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', ...env}, timeout: 40_000});
-		for (let waited = 0; waited < 10_000 && (await processesWith(`-p ${port}`)).length === 0; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
+		const run = execa(BIN, ['backups', 'vm1', '--from', `sftp://root@127.0.0.1:${port}//srv/restic`], {
+			reject: false,
+			stdin: 'ignore',
+			env: {NO_COLOR: '1', ...env},
+			timeout: 40_000,
+		});
+		for (let waited = 0; waited < 10_000 && (await processesWith(`-p ${port}`)).length === 0; waited += 100)
+			await new Promise(resolve => setTimeout(resolve, 100));
 		expect(await processesWith(`-p ${port}`), 'ssh was started').not.toEqual([]);
 		const sent = Date.now();
 		run.kill('SIGTERM');
@@ -132,7 +162,8 @@ describe('off-site calls are bounded', () => {
 		expect(result.timedOut).toBe(false);
 		expect(Date.now() - sent).toBeLessThan(8000);
 		expect(result.exitCode, result.stderr).not.toBe(0);
-		for (let waited = 0; waited < 3000 && (await processesWith(`-p ${port}`)).length > 0; waited += 100) await new Promise(resolve => setTimeout(resolve, 100));
+		for (let waited = 0; waited < 3000 && (await processesWith(`-p ${port}`)).length > 0; waited += 100)
+			await new Promise(resolve => setTimeout(resolve, 100));
 		expect(await processesWith(`127.0.0.1:${port}`)).toEqual([]);
 		expect(await processesWith(`-p ${port}`)).toEqual([]);
 	}, 60_000);
@@ -141,7 +172,11 @@ describe('off-site calls are bounded', () => {
 		const {env} = await lab();
 		const port = await silentPeer();
 		reap(`127.0.0.1:${port}`);
-		const result = await timed(['backups', 'vm1', '--from', `rest:http://127.0.0.1:${port}/`], {...env, SNAPDECK_RESTIC_STALL_MS: '3000'}, 40_000);
+		const result = await timed(
+			['backups', 'vm1', '--from', `rest:http://127.0.0.1:${port}/`],
+			{...env, SNAPDECK_RESTIC_STALL_MS: '3000'},
+			40_000,
+		);
 		expect(result.timedOut, 'snapdeck still waited after 40 s').toBe(false);
 		expect(result.exitCode, result.stderr).toBe(1);
 		expect(result.stderr).toMatch(/cannot be reached: .*nothing moved for 3 s/);
@@ -155,18 +190,35 @@ describe('off-site calls are bounded', () => {
 		await execa('qemu-io', ['-f', 'qcow2', '-c', `write -s ${data} 0 ${24 * MiB}`, await vm.activeFile('vda')]);
 		expect((await snapdeck(['backup', 'vm1', '--no-compress'], env)).exitCode).toBe(0);
 		const upstream = await freePort();
-		const server: ChildProcess = spawn('rclone', ['serve', 'restic', '--addr', `127.0.0.1:${upstream}`, path.join(work, 'rest')], {stdio: 'ignore'});
+		const server: ChildProcess = spawn(
+			'rclone',
+			['serve', 'restic', '--addr', `127.0.0.1:${upstream}`, path.join(work, 'rest')],
+			{stdio: 'ignore'},
+		);
 		cleanups.push(() => void server.kill());
 		await waitForPort(upstream);
-		expect((await execa('restic', ['-r', `rest:http://127.0.0.1:${upstream}/`, 'init'], {env: {RESTIC_PASSWORD_FILE: env.RESTIC_PASSWORD_FILE}, reject: false})).exitCode).toBe(0);
+		expect(
+			(
+				await execa('restic', ['-r', `rest:http://127.0.0.1:${upstream}/`, 'init'], {
+					env: {RESTIC_PASSWORD_FILE: env.RESTIC_PASSWORD_FILE},
+					reject: false,
+				})
+			).exitCode,
+		).toBe(0);
 		const port = await stallingProxy(upstream, 4 * MiB);
 		reap(`127.0.0.1:${port}`);
-		const result = await timed(['copy', 'vm1', '--target', `rest:http://127.0.0.1:${port}/`], {...env, SNAPDECK_RESTIC_STALL_MS: '3000'}, 60_000);
+		const result = await timed(
+			['copy', 'vm1', '--target', `rest:http://127.0.0.1:${port}/`],
+			{...env, SNAPDECK_RESTIC_STALL_MS: '3000'},
+			60_000,
+		);
 		expect(result.timedOut, 'snapdeck still waited after 60 s').toBe(false);
 		expect(result.exitCode, result.stderr).toBe(1);
 		expect(result.stderr).toMatch(/cannot be reached: .*nothing moved for 3 s/);
 		expect(await processesWith(`127.0.0.1:${port}`)).toEqual([]);
-		const listed = await execa('restic', ['-r', `rest:http://127.0.0.1:${upstream}/`, 'snapshots', '--json'], {env: {RESTIC_PASSWORD_FILE: env.RESTIC_PASSWORD_FILE}});
+		const listed = await execa('restic', ['-r', `rest:http://127.0.0.1:${upstream}/`, 'snapshots', '--json'], {
+			env: {RESTIC_PASSWORD_FILE: env.RESTIC_PASSWORD_FILE},
+		});
 		expect(JSON.parse(listed.stdout)).toEqual([]);
 	}, 90_000);
 });

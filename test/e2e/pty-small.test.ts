@@ -20,12 +20,16 @@ async function demo(columns: number, rows: number) {
 	const dir = path.join(await tempDir(), 'lab');
 	labs.push(dir);
 	const repo = path.join(await tempDir(), 'repo');
-	const tty = await terminal(`NO_COLOR=1 ${BIN} demo --dir ${dir} --repo ${repo}; echo EXIT=$?; exec sleep 600`, [columns, rows]);
+	const tty = await terminal(`NO_COLOR=1 ${BIN} demo --dir ${dir} --repo ${repo}; echo EXIT=$?; exec sleep 600`, [
+		columns,
+		rows,
+	]);
 	await tty.waitFor(screen => shownVms(screen).length === 4, 'the four VMs of the demo', 60_000);
 	return {tty, dir};
 }
 
-const shownVms = (screen: string) => ['app1', 'db1', 'live1', 'web1'].filter(vm => new RegExp(`^[▸ ] . ${vm} `, 'm').test(screen));
+const shownVms = (screen: string) =>
+	['app1', 'db1', 'live1', 'web1'].filter(vm => new RegExp(`^[▸ ] . ${vm} `, 'm').test(screen));
 const selected = (screen: string) => /^▸ . (\S+)/m.exec(screen)?.[1];
 
 /** The plan's rows at this size, from the service as the UI gets them. */
@@ -42,36 +46,58 @@ describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
 		await tty.keys('G', 'Enter');
 		await tty.waitFor(screen => screen.includes('web1: 4 snapshots'), "web1's tree");
 		await tty.keys('j', 'j');
-		await tty.waitFor(screen => selected(screen) === 'pre-upgrade' || /▸ .*pre-upgrade/.test(screen), 'pre-upgrade selected');
+		await tty.waitFor(
+			screen => selected(screen) === 'pre-upgrade' || /▸ .*pre-upgrade/.test(screen),
+			'pre-upgrade selected',
+		);
 		await tty.keys('r');
 		let screen = await tty.waitFor(screen => screen.includes('Type web1 to proceed'), 'the revert plan');
 		// What is lost is in view from the first page on, whole.
-		expect(screen.replace(/\s+/g, ' '), screen).toContain("Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix' (4.3 MiB)");
+		expect(screen.replace(/\s+/g, ' '), screen).toContain(
+			"Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix' (4.3 MiB)",
+		);
 		const rows = await planRows(dir, 'web1', 'pre-upgrade', 40, 12);
 		const discards = rows.filter(row => row.startsWith('Discards') || row.startsWith('  vda written since'));
-		expect(discards.join(' ').replace(/\s+/g, ' ')).toContain("Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix'");
+		expect(discards.join(' ').replace(/\s+/g, ' ')).toContain(
+			"Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix'",
+		);
 		// The name typed at once is refused: lines are still unread.
 		await tty.keys('web1', 'Enter');
 		screen = await tty.waitFor(screen => /\d+ lines? not read yet/.test(screen), 'the refusal');
 		const seen = new Set<string>();
 		for (let step = 0; step < 30; step++) {
-			const lines = screen.split('\n').map(line => line.trimEnd()).filter(line => line !== '');
+			const lines = screen
+				.split('\n')
+				.map(line => line.trimEnd())
+				.filter(line => line !== '');
 			for (const row of rows) if (lines.includes(row)) seen.add(row);
 			// Every line on screen is the plan's, or the pager's own: nothing stale, nothing shifted.
-			const own = (line: string) => /^lines \d+-\d+ of \d+/.test(line) || line.startsWith('Type web1 to proceed: web1') || /not read yet|^ ?shown yet/.test(line) || line.startsWith('Enter accept');
-			expect(lines.filter(line => !rows.includes(line) && !own(line)), screen).toEqual([]);
+			const own = (line: string) =>
+				/^lines \d+-\d+ of \d+/.test(line) ||
+				line.startsWith('Type web1 to proceed: web1') ||
+				/not read yet|^ ?shown yet/.test(line) ||
+				line.startsWith('Enter accept');
+			expect(
+				lines.filter(line => !rows.includes(line) && !own(line)),
+				screen,
+			).toEqual([]);
 			// What is lost is on screen at every step.
 			for (const row of discards) expect(lines, screen).toContain(row);
 			const where = /lines (\d+)-(\d+) of (\d+)/.exec(screen)!;
 			if (where[2] === where[3]) break;
 			await tty.keys('Down');
-			screen = await tty.waitFor(next => next.includes(`lines ${Number(where[1]) + 1}-`), `line ${Number(where[1]) + 1} at the top`);
+			screen = await tty.waitFor(
+				next => next.includes(`lines ${Number(where[1]) + 1}-`),
+				`line ${Number(where[1]) + 1} at the top`,
+			);
 		}
 		expect(rows.filter(row => !seen.has(row))).toEqual([]);
 		await tty.keys('Enter');
 		await tty.waitFor(screen => screen.includes('✓ revert web1'), 'the revert done');
 		const {stdout} = await execa(BIN, ['list', '--json', '--connect', `local:${dir}`], {reject: false});
-		expect((JSON.parse(stdout) as {vms: Array<{name: string; current: string}>}).vms.find(vm => vm.name === 'web1')!.current).toBe('pre-upgrade');
+		expect(
+			(JSON.parse(stdout) as {vms: Array<{name: string; current: string}>}).vms.find(vm => vm.name === 'web1')!.current,
+		).toBe('pre-upgrade');
 	});
 
 	it('three seconds after a backup ends, three or more of the four VMs are in view; clearing a filter keeps the cursor on its VM; Ctrl-C closes the filter, then quits', async () => {
@@ -82,22 +108,35 @@ describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
 			await tty.keys('b');
 			await tty.waitFor(screen => screen.includes(`Back up ${vm}`), 'the backup dialog');
 			await tty.keys('f');
-			await tty.waitFor(screen => new RegExp(`✓ full backup of ${vm}`).test(screen), `the backup of ${vm} done`, 60_000);
+			await tty.waitFor(
+				screen => new RegExp(`✓ full backup of ${vm}`).test(screen),
+				`the backup of ${vm} done`,
+				60_000,
+			);
 		}
 		await new Promise(resolve => setTimeout(resolve, 3000));
 		const after = await tty.screen();
 		expect(shownVms(after).length, after).toBeGreaterThanOrEqual(3);
 
 		await tty.keys('/', 'w', 'Enter');
-		await tty.waitFor(screen => selected(screen) === 'web1' && screen.includes('filter: w'), 'web1, the only VM the filter shows');
+		await tty.waitFor(
+			screen => selected(screen) === 'web1' && screen.includes('filter: w'),
+			'web1, the only VM the filter shows',
+		);
 		await tty.keys('Escape');
-		const cleared = await tty.waitFor(screen => screen.includes('VMs (4)') || shownVms(screen).length === 4, 'the filter cleared');
+		const cleared = await tty.waitFor(
+			screen => screen.includes('VMs (4)') || shownVms(screen).length === 4,
+			'the filter cleared',
+		);
 		expect(selected(cleared)).toBe('web1');
 
 		await tty.keys('/', 'd', 'b');
 		await tty.waitFor(screen => screen.includes('filter: db▏'), 'the filter being typed');
 		await tty.keys('C-c');
-		const closed = await tty.waitFor(screen => !screen.includes('filter:') && shownVms(screen).length === 4, 'the filter closed');
+		const closed = await tty.waitFor(
+			screen => !screen.includes('filter:') && shownVms(screen).length === 4,
+			'the filter closed',
+		);
 		expect(closed).not.toContain('EXIT=');
 		await tty.keys('C-c');
 		await tty.waitFor(screen => screen.includes('EXIT=0'), 'snapdeck quitting on the second Ctrl-C');
@@ -105,7 +144,13 @@ describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
 });
 
 describe('a plan in a real terminal of any size', () => {
-	it.each([[40, 12], [60, 20], [80, 24], [120, 40], [200, 60]])('at %sx%s every row of the plan is shown before the typed name is taken', async (columns, rows) => {
+	it.each([
+		[40, 12],
+		[60, 20],
+		[80, 24],
+		[120, 40],
+		[200, 60],
+	])('at %sx%s every row of the plan is shown before the typed name is taken', async (columns, rows) => {
 		const lab = await labWithVm('big1');
 		await lab.write(0x11, 0);
 		await lab.take('before-the-distribution-upgrade-of-the-web-server');
@@ -122,10 +167,19 @@ describe('a plan in a real terminal of any size', () => {
 		// Where the plan does not fit, the name is refused while a line is unread.
 		if (/lines \d+-\d+ of \d+/.test(screen)) {
 			await tty.keys('Enter');
-			screen = await tty.waitFor(next => next.includes('not read yet') || next.includes('✓ revert big1'), 'the refusal');
+			screen = await tty.waitFor(
+				next => next.includes('not read yet') || next.includes('✓ revert big1'),
+				'the refusal',
+			);
 			expect(screen).toContain('not read yet');
 		}
-		const planned = await planRows(lab.root, 'big1', 'before-the-distribution-upgrade-of-the-web-server', columns, rows);
+		const planned = await planRows(
+			lab.root,
+			'big1',
+			'before-the-distribution-upgrade-of-the-web-server',
+			columns,
+			rows,
+		);
 		const seen = new Set<string>();
 		const strip = (line: string) => line.replace(/^│ /, '').replace(/ *│$/, '').trimEnd();
 		for (let page = 0; page < 30; page++) {

@@ -11,7 +11,9 @@ describe('snapdeck in a real terminal', () => {
 	it('takes and reverts a snapshot with keys only, then gives the terminal back', async () => {
 		const lab = await labWithVm('pty1');
 		await lab.write(0xa1, 1);
-		const tty = await terminal(`echo BEFORE-MARKER; NO_COLOR=1 ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+		const tty = await terminal(
+			`echo BEFORE-MARKER; NO_COLOR=1 ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`,
+		);
 		await tty.waitFor(screen => screen.includes('pty1') && screen.includes('stopped'), 'the VM list');
 		expect(await tty.alternateScreenOn()).toBe(true);
 
@@ -26,7 +28,10 @@ describe('snapdeck in a real terminal', () => {
 
 		await lab.write(0xb2, 1);
 		await tty.keys('r');
-		await tty.waitFor(screen => screen.includes('Type pty1 to proceed') && screen.includes('Plan: revert pty1'), 'the revert plan');
+		await tty.waitFor(
+			screen => screen.includes('Type pty1 to proceed') && screen.includes('Plan: revert pty1'),
+			'the revert plan',
+		);
 		await tty.keys('pty1', 'Enter');
 		const done = await tty.waitFor(screen => /✓ revert pty1 to '.*' done/.test(screen), 'the revert done');
 		expect(await lab.reads(0xa1, 1)).toBe(true);
@@ -44,7 +49,10 @@ describe('snapdeck in a real terminal', () => {
 		expect(await tty.alternateScreenOn()).toBe(false);
 	});
 
-	it.each([['LANG=C', 'LANG=C'], ['TERM=dumb', 'TERM=dumb']])('draws in ASCII with %s: borders, marks, the tree and cut lines, and still lines up', async (_name, setting) => {
+	it.each([
+		['LANG=C', 'LANG=C'],
+		['TERM=dumb', 'TERM=dumb'],
+	])('draws in ASCII with %s: borders, marks, the tree and cut lines, and still lines up', async (_name, setting) => {
 		const lab = await labWithVm('ascii1');
 		await lab.take('s1');
 		await lab.take('a-snapshot-with-a-long-name-that-the-tree-cuts-at-eighty-columns');
@@ -60,62 +68,108 @@ describe('snapdeck in a real terminal', () => {
 		expect(tree).toContain('< you are here');
 		expect(help).toMatch(/^\+-{10,}\+$/m);
 		// Each line still ends where the app put it: the right border in the last column.
-		expect(help.split('\n').filter(line => line.startsWith('|')).every(line => line.length === 80 && line.endsWith('|'))).toBe(true);
+		expect(
+			help
+				.split('\n')
+				.filter(line => line.startsWith('|'))
+				.every(line => line.length === 80 && line.endsWith('|')),
+		).toBe(true);
 	});
 
-	it.each([[40, 12], [200, 60]])('resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell', async (columns, rows) => {
-		const lab = await labWithVm(`size${columns}`);
-		await lab.take('s1');
-		const command = `NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`;
-		const resized = await terminal(command);
-		await resized.waitFor(screen => screen.includes(`size${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
-		await resized.keys('?');
-		await resized.waitFor(screen => screen.includes('take snapshot'), 'the help screen');
-		await resized.keys('Escape');
-		await resized.waitFor(screen => !screen.includes('take snapshot'), 'the help gone');
-		await resized.resize(columns, rows);
-		const fresh = await terminal(command, [columns, rows]);
-		// Settled: the VM listed with its health badge (no backup: a warning).
-		const want = await fresh.waitFor(screen => screen.includes(`! size${columns}`), `a UI started at ${columns}x${rows}, settled`);
-		// The resized one settles on the same screen, cell for cell.
-		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
-	});
+	it.each([
+		[40, 12],
+		[200, 60],
+	])(
+		'resized from 80x24 to %sx%s, the screen is exactly what a UI started at that size draws: no stale cell',
+		async (columns, rows) => {
+			const lab = await labWithVm(`size${columns}`);
+			await lab.take('s1');
+			const command = `NO_COLOR=1 ${BIN} --connect local:${lab.root}; exec sleep 600`;
+			const resized = await terminal(command);
+			await resized.waitFor(
+				screen => screen.includes(`size${columns}`) && screen.includes('stopped'),
+				'the VM list at 80x24',
+			);
+			await resized.keys('?');
+			await resized.waitFor(screen => screen.includes('take snapshot'), 'the help screen');
+			await resized.keys('Escape');
+			await resized.waitFor(screen => !screen.includes('take snapshot'), 'the help gone');
+			await resized.resize(columns, rows);
+			const fresh = await terminal(command, [columns, rows]);
+			// Settled: the VM listed with its health badge (no backup: a warning).
+			const want = await fresh.waitFor(
+				screen => screen.includes(`! size${columns}`),
+				`a UI started at ${columns}x${rows}, settled`,
+			);
+			// The resized one settles on the same screen, cell for cell.
+			await resized.waitFor(
+				screen => screen === want,
+				`the resized UI drawing exactly the fresh one's screen:\n${want}`,
+			);
+		},
+	);
 
-	it.each([[40, 12], [200, 60]])('? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job', async (columns, rows) => {
-		const lab = await labWithVm(`job${columns}`);
-		const repo = await tempDir();
-		const {sessionPorts} = await import('../../source/service/session-ports.js');
-		const point = await sessionPorts(lab.hypervisor, {repository: repo}).backup(`job${columns}`, {mode: 'full', command: 'test'});
-		// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
-		const script = path.join(repo, 'slow-qemu-img');
-		await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});
-		const command = (slow: boolean) => `NO_COLOR=1 ${slow ? `SNAPDECK_QEMU_IMG=${script} ` : ''}${BIN} --connect local:${lab.root} --repo ${repo}; exec sleep 600`;
-		const verified = (screen: string) => screen.includes(`verify job${columns} ${point.id}`) && /✓ verify \S+ \S+ done/.test(screen);
-		const resized = await terminal(command(true));
-		await resized.waitFor(screen => screen.includes(`job${columns}`) && screen.includes('stopped'), 'the VM list at 80x24');
-		await resized.keys('B');
-		await resized.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'the backup points');
-		await resized.keys('v');
-		await resized.waitFor(screen => /verify \S+ \S+ running/.test(screen), 'the verify running');
-		await resized.keys('?');
-		await resized.waitFor(screen => screen.includes('Keys on the backup points') && /verify \S+ \S+ running/.test(screen), 'the help over the running job');
-		await resized.resize(columns, rows);
-		await resized.waitFor(verified, 'the verify done, under the help');
+	it.each([
+		[40, 12],
+		[200, 60],
+	])(
+		'? over a running job, then resized to %sx%s while it runs: once it ends, the screen is exactly what a UI started at that size draws for the same job',
+		async (columns, rows) => {
+			const lab = await labWithVm(`job${columns}`);
+			const repo = await tempDir();
+			const {sessionPorts} = await import('../../source/service/session-ports.js');
+			const point = await sessionPorts(lab.hypervisor, {repository: repo}).backup(`job${columns}`, {
+				mode: 'full',
+				command: 'test',
+			});
+			// The verify's qemu-img check takes 3 s: time to open the help and resize while it runs.
+			const script = path.join(repo, 'slow-qemu-img');
+			await writeFile(script, '#!/bin/sh\nif [ "$1" = check ]; then sleep 3; fi\nexec qemu-img "$@"\n', {mode: 0o755});
+			const command = (slow: boolean) =>
+				`NO_COLOR=1 ${slow ? `SNAPDECK_QEMU_IMG=${script} ` : ''}${BIN} --connect local:${lab.root} --repo ${repo}; exec sleep 600`;
+			const verified = (screen: string) =>
+				screen.includes(`verify job${columns} ${point.id}`) && /✓ verify \S+ \S+ done/.test(screen);
+			const resized = await terminal(command(true));
+			await resized.waitFor(
+				screen => screen.includes(`job${columns}`) && screen.includes('stopped'),
+				'the VM list at 80x24',
+			);
+			await resized.keys('B');
+			await resized.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'the backup points');
+			await resized.keys('v');
+			await resized.waitFor(screen => /verify \S+ \S+ running/.test(screen), 'the verify running');
+			await resized.keys('?');
+			await resized.waitFor(
+				screen => screen.includes('Keys on the backup points') && /verify \S+ \S+ running/.test(screen),
+				'the help over the running job',
+			);
+			await resized.resize(columns, rows);
+			await resized.waitFor(verified, 'the verify done, under the help');
 
-		const fresh = await terminal(command(false), [columns, rows]);
-		await fresh.waitFor(screen => screen.includes(`job${columns}`) && screen.includes('stopped'), `a UI started at ${columns}x${rows}`);
-		await fresh.keys('B');
-		await fresh.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'its backup points');
-		await fresh.keys('v');
-		await fresh.waitFor(verified, 'its verify done');
-		await fresh.keys('?');
-		const help = await fresh.waitFor(screen => screen.includes('Keys on the backup points'), 'its help');
-		await resized.waitFor(screen => screen === help, `the resized UI's help drawing exactly the fresh one's:\n${help}`);
-		await fresh.keys('Escape');
-		await resized.keys('Escape');
-		const want = await fresh.waitFor(screen => !screen.includes('Keys on'), 'its help closed');
-		await resized.waitFor(screen => screen === want, `the resized UI drawing exactly the fresh one's screen:\n${want}`);
-	});
+			const fresh = await terminal(command(false), [columns, rows]);
+			await fresh.waitFor(
+				screen => screen.includes(`job${columns}`) && screen.includes('stopped'),
+				`a UI started at ${columns}x${rows}`,
+			);
+			await fresh.keys('B');
+			await fresh.waitFor(screen => screen.includes(`job${columns}: 1 backup point`), 'its backup points');
+			await fresh.keys('v');
+			await fresh.waitFor(verified, 'its verify done');
+			await fresh.keys('?');
+			const help = await fresh.waitFor(screen => screen.includes('Keys on the backup points'), 'its help');
+			await resized.waitFor(
+				screen => screen === help,
+				`the resized UI's help drawing exactly the fresh one's:\n${help}`,
+			);
+			await fresh.keys('Escape');
+			await resized.keys('Escape');
+			const want = await fresh.waitFor(screen => !screen.includes('Keys on'), 'its help closed');
+			await resized.waitFor(
+				screen => screen === want,
+				`the resized UI drawing exactly the fresh one's screen:\n${want}`,
+			);
+		},
+	);
 
 	it('gives the terminal back on Ctrl-C', async () => {
 		const lab = await labWithVm('pty3');
@@ -142,8 +196,14 @@ describe('snapdeck in a real terminal', () => {
 		async function slowTake(name: string, stubborn: boolean) {
 			const lab = await labWithVm(name);
 			const script = path.join(await tempDir(), 'slow-qemu-img');
-			await writeFile(script, `#!/bin/sh\nif [ "$1" = create ]; then ${stubborn ? 'trap "" TERM INT HUP; exec sleep 30' : 'exec sleep 3'}; fi\nexec qemu-img "$@"\n`, {mode: 0o755});
-			const tty = await terminal(`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`);
+			await writeFile(
+				script,
+				`#!/bin/sh\nif [ "$1" = create ]; then ${stubborn ? 'trap "" TERM INT HUP; exec sleep 30' : 'exec sleep 3'}; fi\nexec qemu-img "$@"\n`,
+				{mode: 0o755},
+			);
+			const tty = await terminal(
+				`NO_COLOR=1 SNAPDECK_QEMU_IMG=${script} ${BIN} --connect local:${lab.root}; echo EXIT=$?; exec sleep 600`,
+			);
 			await tty.waitFor(screen => screen.includes(name), 'the VM list');
 			await tty.keys('t');
 			await tty.waitFor(screen => screen.includes(`Take a snapshot of ${name}`), 'the take dialog');
@@ -157,7 +217,11 @@ describe('snapdeck in a real terminal', () => {
 		it('asks first; n stays; yes cancels the job at a safe point, then quits', async () => {
 			const {lab, tty, script} = await slowTake('pty4', false);
 			await tty.keys('q');
-			await tty.waitFor(screen => screen.includes('1 job running. Cancel it and quit? y/n') && screen.includes('y yes  n/Esc no  q/^C quit'), 'the question');
+			await tty.waitFor(
+				screen =>
+					screen.includes('1 job running. Cancel it and quit? y/n') && screen.includes('y yes  n/Esc no  q/^C quit'),
+				'the question',
+			);
 			await tty.keys('n');
 			await tty.waitFor(screen => !screen.includes('1 job running.'), 'the question gone');
 			await tty.keys('C-c');
@@ -186,7 +250,9 @@ describe('snapdeck in a real terminal', () => {
 			const state = await readdir(path.join(lab.folder, '.snapdeck'));
 			expect(state).not.toContain('lock');
 			expect(state).toContain('pending.json');
-			expect((await execa(BIN, ['recover', 'pty5', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(0);
+			expect((await execa(BIN, ['recover', 'pty5', '--connect', `local:${lab.root}`], {reject: false})).exitCode).toBe(
+				0,
+			);
 			expect((await lab.vmFile()).current).not.toBeNull();
 		});
 	});

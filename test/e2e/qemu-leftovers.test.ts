@@ -19,8 +19,11 @@ async function leftovers(lab: Lab) {
 	try {
 		const jobs = await client.execute<Array<{id: string; status: string}>>('query-jobs');
 		const nodes = await client.execute<Array<{'node-name': string}>>('query-named-block-nodes', {flat: true});
-		return [...jobs.filter(job => job.id.startsWith('snapdeck-')).map(job => `job ${job.status}`), ...nodes.filter(node => node['node-name'].startsWith('snapdeck-target-')).map(node => node['node-name'])];
-	}	finally {
+		return [
+			...jobs.filter(job => job.id.startsWith('snapdeck-')).map(job => `job ${job.status}`),
+			...nodes.filter(node => node['node-name'].startsWith('snapdeck-target-')).map(node => node['node-name']),
+		];
+	} finally {
 		client.close();
 	}
 }
@@ -53,13 +56,17 @@ describe('what a killed snapdeck leaves in a running QEMU is cleared before the 
 		await lab.guestWrite(A, 8, 'vda', 48);
 		const repo = path.join(await tempDir(), 'repo');
 		// Slowed to 4 MiB/s so that the copy is still running when snapdeck dies.
-		const crashed = await cli(lab, ['backup', 'live1', '--repo', repo, '--limit', '4'], {SNAPDECK_CRASH_AT: 'job:backup'});
+		const crashed = await cli(lab, ['backup', 'live1', '--repo', repo, '--limit', '4'], {
+			SNAPDECK_CRASH_AT: 'job:backup',
+		});
 		expect(crashed.signal).toBe('SIGKILL');
 		expect(await leftovers(lab)).toEqual(expect.arrayContaining(['snapdeck-target-vda']));
 		const next = await cli(lab, ['backup', 'live1', '--repo', repo, '--json']);
 		expect(next.exitCode, next.stderr).toBe(0);
 		expect(await leftovers(lab)).toEqual([]);
-		const point = jsonLines({exitCode: 0, stdout: next.stdout, stderr: '', signal: undefined}).at(-1)!['point'] as {files: Array<{file: string}>};
+		const point = jsonLines({exitCode: 0, stdout: next.stdout, stderr: '', signal: undefined}).at(-1)!['point'] as {
+			files: Array<{file: string}>;
+		};
 		const file = path.join(repo, 'live1', point.files[0]!.file);
 		expect(await qemuIo.holds(file, A, 8 * MiB, 48 * MiB)).toBe(true);
 	});
@@ -86,11 +93,21 @@ describe('what a killed snapdeck leaves in a running QEMU is cleared before the 
 		await mkdir(other);
 		await execa('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(other, 'vda.qcow2'), '64M']);
 		await writeVmFile(other, {
-			version: 1, name: 'vm2', description: '', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
-			qmp: path.join(lab.folder, 'qmp.sock'), qemu: {machine: 'q35', memoryMiB: 128, args: []},
+			version: 1,
+			name: 'vm2',
+			description: '',
+			current: null,
+			snapshots: [],
+			disks: [{target: 'vda', file: 'vda.qcow2'}],
+			qmp: path.join(lab.folder, 'qmp.sock'),
+			qemu: {machine: 'q35', memoryMiB: 128, args: []},
 		});
 		const topsBefore = await lab.liveTops();
-		for (const args of [['stop', 'vm2'], ['snapshot', 'vm2', 's1', '--yes'], ['backup', 'vm2', '--repo', path.join(await tempDir(), 'repo')]]) {
+		for (const args of [
+			['stop', 'vm2'],
+			['snapshot', 'vm2', 's1', '--yes'],
+			['backup', 'vm2', '--repo', path.join(await tempDir(), 'repo')],
+		]) {
 			const run = await cli(lab, args);
 			expect(run.exitCode, args.join(' ')).toBe(1);
 			// (Or, on a machine too loaded for the monitor to greet in time, a refusal that says so.)

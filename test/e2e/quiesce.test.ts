@@ -13,13 +13,19 @@ describe('quiesced snapshots of the real Linux guest', () => {
 		await startGuest(lab);
 		let agent = await agentOf(path.join(lab.folder, 'agent.sock'));
 		// Written, not synced: in the guest's page cache and ext4's journal, not yet on the disk for sure.
-		const wrote = await agent.exec('/bin/sh', ['-c', 'echo "written before the snapshot" > /data/quiesce-proof'], 10_000);
+		const wrote = await agent.exec(
+			'/bin/sh',
+			['-c', 'echo "written before the snapshot" > /data/quiesce-proof'],
+			10_000,
+		);
 		expect(wrote.exitcode).toBe(0);
 		agent.close();
 
 		const taken = await snapdeck(['snapshot', 'q1', 'frozen', '--quiesce', '--yes', ...connect]);
 		expect(taken.exitCode, taken.stderr).toBe(0);
-		const vm = JSON.parse(await readFile(path.join(lab.folder, 'vm.json'), 'utf8')) as {snapshots: Array<{name: string; quiesced: boolean; disks: Array<{file: string}>}>};
+		const vm = JSON.parse(await readFile(path.join(lab.folder, 'vm.json'), 'utf8')) as {
+			snapshots: Array<{name: string; quiesced: boolean; disks: Array<{file: string}>}>;
+		};
 		expect(vm.snapshots).toEqual([expect.objectContaining({name: 'frozen', quiesced: true})]);
 		// Thawed again: the guest writes on.
 		agent = await agentOf(path.join(lab.folder, 'agent.sock'));
@@ -29,7 +35,14 @@ describe('quiesced snapshots of the real Linux guest', () => {
 
 		// The image frozen at the snapshot: e2fsck finds it clean, and the file is in it.
 		const raw = path.join(await tempDir(), 'frozen.raw');
-		await execa('qemu-img', ['convert', '-U', '-O', 'raw', path.join(lab.folder, vm.snapshots[0]!.disks[0]!.file), raw]);
+		await execa('qemu-img', [
+			'convert',
+			'-U',
+			'-O',
+			'raw',
+			path.join(lab.folder, vm.snapshots[0]!.disks[0]!.file),
+			raw,
+		]);
 		const check = await execa('e2fsck', ['-fn', raw], {reject: false});
 		expect(check.exitCode, check.stdout).toBe(0);
 		expect((await execa('debugfs', ['-R', 'cat /data/quiesce-proof', raw])).stdout).toBe('written before the snapshot');
@@ -40,11 +53,15 @@ describe('quiesced snapshots of the real Linux guest', () => {
 		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: lab.repo};
 		await startGuest(lab);
 		const agent = await agentOf(path.join(lab.folder, 'agent.sock'));
-		expect((await agent.exec('/bin/sh', ['-c', 'echo "written before the backup" > /data/backup-proof'], 10_000)).exitcode).toBe(0);
+		expect(
+			(await agent.exec('/bin/sh', ['-c', 'echo "written before the backup" > /data/backup-proof'], 10_000)).exitcode,
+		).toBe(0);
 		agent.close();
 		const backup = await snapdeck(['backup', 'q3', '--quiesce'], env);
 		expect(backup.exitCode, backup.stderr).toBe(0);
-		const id = (JSON.parse(await readFile(path.join(lab.repo, 'q3', 'manifest.json'), 'utf8')) as {points: Array<{id: string}>}).points[0]!.id;
+		const id = (
+			JSON.parse(await readFile(path.join(lab.repo, 'q3', 'manifest.json'), 'utf8')) as {points: Array<{id: string}>}
+		).points[0]!.id;
 		const restored = path.join(await tempDir(), 'restored.qcow2');
 		expect((await snapdeck(['restore', 'q3', '--point', id, '--to', restored], env)).exitCode).toBe(0);
 		const raw = path.join(await tempDir(), 'restored.raw');

@@ -14,15 +14,28 @@ describe('restore receipts: what was proved of a point, signed, checked offline'
 		const run = (args: string[]) => snapdeck([...args, '--connect', `local:${lab.root}`, '--repo', repo], env);
 		await lab.write(0x61, 1);
 		expect((await run(['backup', 'vm1'])).exitCode).toBe(0);
-		expect((jsonOf(await run(['health', 'vm1', '--json']))['vms'] as Array<{lastProvedRestore: string | null}>)[0]!.lastProvedRestore).toBeNull();
+		expect(
+			(jsonOf(await run(['health', 'vm1', '--json']))['vms'] as Array<{lastProvedRestore: string | null}>)[0]!
+				.lastProvedRestore,
+		).toBeNull();
 		expect((await run(['verify', 'vm1', '--restore-test'])).exitCode).toBe(0);
 
-		const listed = jsonOf(await run(['receipts', 'vm1', '--json']))['receipts'] as Array<{file: string; receipt: {proved: string; point: string; files: unknown[]; identity: {uuid: string}}; keyId: string}>;
+		const listed = jsonOf(await run(['receipts', 'vm1', '--json']))['receipts'] as Array<{
+			file: string;
+			receipt: {proved: string; point: string; files: unknown[]; identity: {uuid: string}};
+			keyId: string;
+		}>;
 		expect(listed).toHaveLength(1);
-		expect(listed[0]!.receipt).toMatchObject({proved: 'restore-test', files: [expect.objectContaining({file: expect.stringMatching(/^vda\//)})], identity: {uuid: expect.any(String)}});
+		expect(listed[0]!.receipt).toMatchObject({
+			proved: 'restore-test',
+			files: [expect.objectContaining({file: expect.stringMatching(/^vda\//)})],
+			identity: {uuid: expect.any(String)},
+		});
 		const file = listed[0]!.file;
 		// The private key stays private; the public one is all a verifier needs.
-		expect((await readdir(config)).sort()).toEqual(expect.arrayContaining(['receipts-ed25519.key', 'receipts-ed25519.pub']));
+		expect((await readdir(config)).sort()).toEqual(
+			expect.arrayContaining(['receipts-ed25519.key', 'receipts-ed25519.pub']),
+		);
 		const publicKey = path.join(await tempDir(), 'signer.pub');
 		await writeFile(publicKey, await readFile(path.join(config, 'receipts-ed25519.pub')));
 		const valid = await snapdeck(['receipts', 'verify', file, '--key', publicKey]);
@@ -44,10 +57,15 @@ describe('restore receipts: what was proved of a point, signed, checked offline'
 		expect(health[0]!.lastProvedRestore).toMatch(/^\d{4}-/);
 		const textfile = path.join(await tempDir(), 'snapdeck.prom');
 		await run(['health', '--prometheus', textfile]);
-		expect(await readFile(textfile, 'utf8')).toMatch(/^snapdeck_last_verified_restore_timestamp_seconds\{connection="[^"]+",vm="vm1"\} \d+$/m);
+		expect(await readFile(textfile, 'utf8')).toMatch(
+			/^snapdeck_last_verified_restore_timestamp_seconds\{connection="[^"]+",vm="vm1"\} \d+$/m,
+		);
 
 		// A receipt the repository holds but this user's key did not sign proves nothing to health.
 		await writeFile(file, text.replace('"proved": "restore-test"', '"proved": "audit"'));
-		expect((jsonOf(await run(['health', 'vm1', '--json']))['vms'] as Array<{lastProvedRestore: string | null}>)[0]!.lastProvedRestore).toBeNull();
+		expect(
+			(jsonOf(await run(['health', 'vm1', '--json']))['vms'] as Array<{lastProvedRestore: string | null}>)[0]!
+				.lastProvedRestore,
+		).toBeNull();
 	});
 });

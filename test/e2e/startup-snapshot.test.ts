@@ -18,7 +18,10 @@ async function recordingQemuImg(): Promise<{script: string; starts: () => Promis
 	const dir = await tempDir();
 	const script = path.join(dir, 'qemu-img');
 	const log = path.join(dir, 'starts');
-	await writeFile(script, `#!/bin/sh\ntr '\\0' ' ' </proc/$PPID/cmdline >>${JSON.stringify(log)}; echo >>${JSON.stringify(log)}\nexec qemu-img "$@"\n`);
+	await writeFile(
+		script,
+		`#!/bin/sh\ntr '\\0' ' ' </proc/$PPID/cmdline >>${JSON.stringify(log)}; echo >>${JSON.stringify(log)}\nexec qemu-img "$@"\n`,
+	);
 	await chmod(script, 0o755);
 	return {script, starts: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean)};
 }
@@ -27,7 +30,8 @@ async function recordingQemuImg(): Promise<{script: string; starts: () => Promis
 async function installedCopy(edit: (dist: string) => Promise<void>): Promise<string> {
 	const root = await tempDir();
 	await mkdir(path.join(root, 'bin'));
-	for (const file of ['snapdeck', 'snapdeck.js']) await cp(path.resolve('bin', file), path.join(root, 'bin', file), {preserveTimestamps: true});
+	for (const file of ['snapdeck', 'snapdeck.js'])
+		await cp(path.resolve('bin', file), path.join(root, 'bin', file), {preserveTimestamps: true});
 	await cp(path.resolve('dist'), path.join(root, 'dist'), {recursive: true});
 	await edit(path.join(root, 'dist'));
 	return path.join(root, 'bin', 'snapdeck');
@@ -35,17 +39,46 @@ async function installedCopy(edit: (dist: string) => Promise<void>): Promise<str
 
 describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/)', () => {
 	it.each([
-		{start: 'the build\'s snapshot', from: 'snapshot', env: {}, bin: async () => path.resolve('bin/snapdeck')},
-		{start: 'a snapshot another node binary made: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => writeFile(path.join(dist, 'snapshot', 'node'), '1 2\n'))},
-		{start: 'no snapshot at all: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => rm(path.join(dist, 'snapshot', 'cli.blob')))},
+		{start: "the build's snapshot", from: 'snapshot', env: {}, bin: async () => path.resolve('bin/snapdeck')},
+		{
+			start: 'a snapshot another node binary made: the bundle',
+			from: 'bundle',
+			env: {},
+			bin: () => installedCopy(dist => writeFile(path.join(dist, 'snapshot', 'node'), '1 2\n')),
+		},
+		{
+			start: 'no snapshot at all: the bundle',
+			from: 'bundle',
+			env: {},
+			bin: () => installedCopy(dist => rm(path.join(dist, 'snapshot', 'cli.blob'))),
+		},
 		// Node crashes (SIGSEGV, or an assertion) on a blob cut short by a copy or a full disk.
-		{start: 'a snapshot cut short: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 1 << 20))},
-		{start: 'an empty snapshot: the bundle', from: 'bundle', env: {}, bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 0))},
-		{start: 'NODE_OPTIONS set (its flags may not fit the snapshot): the bundle', from: 'bundle', env: {NODE_OPTIONS: '--max-old-space-size=512'}, bin: async () => path.resolve('bin/snapdeck')},
+		{
+			start: 'a snapshot cut short: the bundle',
+			from: 'bundle',
+			env: {},
+			bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 1 << 20)),
+		},
+		{
+			start: 'an empty snapshot: the bundle',
+			from: 'bundle',
+			env: {},
+			bin: () => installedCopy(dist => truncate(path.join(dist, 'snapshot', 'cli.blob'), 0)),
+		},
+		{
+			start: 'NODE_OPTIONS set (its flags may not fit the snapshot): the bundle',
+			from: 'bundle',
+			env: {NODE_OPTIONS: '--max-old-space-size=512'},
+			bin: async () => path.resolve('bin/snapdeck'),
+		},
 	])('from $start: a snapshot is taken with the environment of this run', async ({from, env, bin}) => {
 		const lab = await labWithVm('vm1');
 		const qemuImg = await recordingQemuImg();
-		const run = await execa(await bin(), ['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {reject: false, stdin: 'ignore', env: {...env, SNAPDECK_QEMU_IMG: qemuImg.script, NO_COLOR: '1'}});
+		const run = await execa(await bin(), ['snapshot', 'vm1', 's1', '--yes', '--connect', `local:${lab.root}`], {
+			reject: false,
+			stdin: 'ignore',
+			env: {...env, SNAPDECK_QEMU_IMG: qemuImg.script, NO_COLOR: '1'},
+		});
 		expect(run.exitCode, run.stderr).toBe(0);
 		expect((await lab.vmFile()).current).toBe('s1');
 		// This run's SNAPDECK_QEMU_IMG was the one used (read when used, not when the snapshot was built).
@@ -74,18 +107,43 @@ describe('commands start from the startup snapshot (bin/snapdeck, dist/snapshot/
 	});
 
 	it.each([
-		{read: "`'NAME' in process.env`", code: "export const forced = 'SNAPDECK_FORCED' in process.env;", named: 'SNAPDECK_FORCED'},
-		{read: 'Object.keys(process.env)', code: 'export const names = Object.keys(process.env).length;', named: 'every variable'},
-	])('the build fails on a module that reads the environment as it loads through $read (snapshot-guard.ts)', async ({code, named}) => {
-		// A proxy that sees only `process.env.NAME` let these keep the build's environment unseen.
-		const dir = await tempDir();
-		await writeFile(path.join(dir, 'reader.ts'), `${code}\n`);
-		await writeFile(path.join(dir, 'entry.ts'), `import {loaded} from ${JSON.stringify(path.resolve('source/cli/snapshot-guard.ts'))};\nimport * as reader from './reader.js';\nloaded();\nconsole.log(reader);\n`);
-		await build({entryPoints: [path.join(dir, 'entry.ts')], outfile: path.join(dir, 'entry.cjs'), bundle: true, format: 'cjs', platform: 'node', logLevel: 'silent'});
-		const made = await execa(process.execPath, ['--snapshot-blob', path.join(dir, 'entry.blob'), '--build-snapshot', path.join(dir, 'entry.cjs')], {reject: false, stdin: 'ignore', env: {SNAPDECK_FORCED: '1'}});
-		expect(made.exitCode).not.toBe(0);
-		expect(made.stderr).toContain(`modules read ${named}`);
-	});
+		{
+			read: "`'NAME' in process.env`",
+			code: "export const forced = 'SNAPDECK_FORCED' in process.env;",
+			named: 'SNAPDECK_FORCED',
+		},
+		{
+			read: 'Object.keys(process.env)',
+			code: 'export const names = Object.keys(process.env).length;',
+			named: 'every variable',
+		},
+	])(
+		'the build fails on a module that reads the environment as it loads through $read (snapshot-guard.ts)',
+		async ({code, named}) => {
+			// A proxy that sees only `process.env.NAME` let these keep the build's environment unseen.
+			const dir = await tempDir();
+			await writeFile(path.join(dir, 'reader.ts'), `${code}\n`);
+			await writeFile(
+				path.join(dir, 'entry.ts'),
+				`import {loaded} from ${JSON.stringify(path.resolve('source/cli/snapshot-guard.ts'))};\nimport * as reader from './reader.js';\nloaded();\nconsole.log(reader);\n`,
+			);
+			await build({
+				entryPoints: [path.join(dir, 'entry.ts')],
+				outfile: path.join(dir, 'entry.cjs'),
+				bundle: true,
+				format: 'cjs',
+				platform: 'node',
+				logLevel: 'silent',
+			});
+			const made = await execa(
+				process.execPath,
+				['--snapshot-blob', path.join(dir, 'entry.blob'), '--build-snapshot', path.join(dir, 'entry.cjs')],
+				{reject: false, stdin: 'ignore', env: {SNAPDECK_FORCED: '1'}},
+			);
+			expect(made.exitCode).not.toBe(0);
+			expect(made.stderr).toContain(`modules read ${named}`);
+		},
+	);
 
 	it('a backup of a disk over 64 MiB: its point is hashed in a thread (which a snapshot must be able to start), and verify proves it', async () => {
 		const lab = await labWithVm('big1', ['vda'], 128);

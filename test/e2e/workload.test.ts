@@ -23,7 +23,8 @@ describe('a real guest writing durable records through live snapshot, backups an
 			const from = lastDurable(await lab.console());
 			const deadline = Date.now() + 120_000;
 			while (lastDurable(await lab.console()) < from + more) {
-				if (Date.now() > deadline) throw new Error(`the workload stalled at record ${lastDurable(await lab.console())}`);
+				if (Date.now() > deadline)
+					throw new Error(`the workload stalled at record ${lastDurable(await lab.console())}`);
 				await new Promise(resolve => setTimeout(resolve, 200));
 			}
 			return lastDurable(await lab.console());
@@ -34,7 +35,10 @@ describe('a real guest writing durable records through live snapshot, backups an
 		const beforeFull = await writesOn(20);
 		const full = jsonLines(await run('backup', 'work1', '--full', '--json')).at(-1)!['point'] as {id: string};
 		const beforeIncremental = await writesOn(20);
-		const incremental = jsonLines(await run('backup', 'work1', '--json')).at(-1)!['point'] as {id: string; kind: string};
+		const incremental = jsonLines(await run('backup', 'work1', '--json')).at(-1)!['point'] as {
+			id: string;
+			kind: string;
+		};
 		expect(incremental.kind).toBe('incremental');
 		await writesOn(20);
 		await run('merge', 'work1', 'live', '--yes');
@@ -48,7 +52,10 @@ describe('a real guest writing durable records through live snapshot, backups an
 		// A torn line can only be one written after the last acknowledgement, never before.
 		expect(disk.bad.length).toBeLessThanOrEqual(1);
 		// Each point holds every record acknowledged before its backup began.
-		for (const [point, upTo] of [[full.id, beforeFull], [incremental.id, beforeIncremental]] as const) {
+		for (const [point, upTo] of [
+			[full.id, beforeFull],
+			[incremental.id, beforeIncremental],
+		] as const) {
 			const restored = path.join(await tempDir(), `${point}.qcow2`);
 			await run('restore', 'work1', '--point', point, '--to', restored);
 			const inPoint = await recordsIn(restored);

@@ -13,13 +13,25 @@ import {sessionPorts} from '../../source/service/session-ports.js';
 const emptyLab = () => new LocalHypervisor(path.join(os.tmpdir(), 'snapdeck-test-no-lab'));
 
 /** A backup of `vm` into `repo` as every caller runs one: through the service's job runner (locks, journal). */
-export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) => sessionPorts(hypervisor, {repository: repo.root}).backup(vm, options);
+export const runBackup = (hypervisor: Hypervisor, repo: Repository, vm: string, options: BackupOptions) =>
+	sessionPorts(hypervisor, {repository: repo.root}).backup(vm, options);
 
 /** A restore of a point from `repo`, through the service's job runner as every caller runs one. */
-export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) => sessionPorts(hypervisor, {repository: repo.root}).restore(vm, options);
+export const restoreBackup = (repo: Repository, hypervisor: Hypervisor, vm: string, options: RestoreOptions) =>
+	sessionPorts(hypervisor, {repository: repo.root}).restore(vm, options);
 
 /** A prune of the points in `repo`, its plan run by the service's plan runner (a prune touches only the repository: any hypervisor serves). */
-export const pruneBackups = (repo: Repository, vm: string, options: PruneOptions, hypervisor: Hypervisor = emptyLab()) => sessionPorts(hypervisor, {repository: repo.root}).prune(vm, options);
+export const pruneBackups = (
+	repo: Repository,
+	vm: string,
+	options: PruneOptions,
+	hypervisor: Hypervisor = emptyLab(),
+) => sessionPorts(hypervisor, {repository: repo.root}).prune(vm, options);
 
 /** A verification of the points in `repo`, through the service's job runner as every caller runs one. */
-export const verifyBackups = (repo: Repository, vm: string, options: VerifyOptions, hypervisor: Hypervisor = emptyLab()) => sessionPorts(hypervisor, {repository: repo.root}).verify(vm, options);
+export const verifyBackups = (
+	repo: Repository,
+	vm: string,
+	options: VerifyOptions,
+	hypervisor: Hypervisor = emptyLab(),
+) => sessionPorts(hypervisor, {repository: repo.root}).verify(vm, options);

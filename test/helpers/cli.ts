@@ -17,4 +17,8 @@ export async function snapdeck(args: string[], env: Record<string, string> = {})
 }
 
 export const jsonOf = (result: CliResult) => JSON.parse(result.stdout) as Record<string, unknown>;
-export const jsonLines = (result: CliResult) => result.stdout.split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>);
+export const jsonLines = (result: CliResult) =>
+	result.stdout
+		.split('\n')
+		.filter(Boolean)
+		.map(line => JSON.parse(line) as Record<string, unknown>);

@@ -32,14 +32,34 @@ export async function guestLab(name = 'g1') {
 	await copyFile(path.join(image, 'initrd'), path.join(folder, 'initrd'));
 	await qemuImg.convert(path.join(image, 'root.qcow2'), path.join(folder, 'vda.qcow2'));
 	const vm: VmFile = {
-		version: 1, name, description: 'the real Linux guest of the tests', current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}],
-		qmp: 'qmp.sock', instant: null,
-		qemu: {machine: 'q35', memoryMiB: 256, accel: 'tcg', args: [], kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=tty0 console=ttyS0 panic=-1'}, agent: 'agent.sock', console: 'console.log', display: false},
+		version: 1,
+		name,
+		description: 'the real Linux guest of the tests',
+		current: null,
+		snapshots: [],
+		disks: [{target: 'vda', file: 'vda.qcow2'}],
+		qmp: 'qmp.sock',
+		instant: null,
+		qemu: {
+			machine: 'q35',
+			memoryMiB: 256,
+			accel: 'tcg',
+			args: [],
+			kernel: {file: 'vmlinuz', initrd: 'initrd', append: 'console=tty0 console=ttyS0 panic=-1'},
+			agent: 'agent.sock',
+			console: 'console.log',
+			display: false,
+		},
 	};
 	await writeVmFile(folder, vm);
 	const hypervisor = new LocalHypervisor(root);
 	return {
-		root, repo, folder, name, hypervisor, service: sessionPorts(hypervisor, {repository: repo}),
+		root,
+		repo,
+		folder,
+		name,
+		hypervisor,
+		service: sessionPorts(hypervisor, {repository: repo}),
 		disk: path.join(folder, 'vda.qcow2'),
 		console: () => readFile(path.join(folder, 'console.log'), 'utf8').catch(() => ''),
 	};
@@ -63,7 +83,8 @@ export async function agentOf(socket: string, timeoutMs = 90_000): Promise<Guest
 }
 
 /** Stops VM `name` of the lab at `root` after the test (one a test started some other way). */
-export const stopAfterTest = (root: string, name: string) => started.push(() => snapdeck(['stop', name, '--connect', `local:${root}`]));
+export const stopAfterTest = (root: string, name: string) =>
+	started.push(() => snapdeck(['stop', name, '--connect', `local:${root}`]));
 
 /** Starts a guest lab's VM with `snapdeck start` (stopped again after the test). */
 export async function startGuest(lab: {root: string; name: string}) {
@@ -83,7 +104,8 @@ export async function startGuest(lab: {root: string; name: string}) {
 }
 
 /** The newest record the guest's workload acknowledged as durable on its console ("durable N"); 0 before any. */
-export const lastDurable = (console: string) => Math.max(0, ...[...console.matchAll(/^durable (\d+)\r?$/gm)].map(match => Number(match[1])));
+export const lastDurable = (console: string) =>
+	Math.max(0, ...[...console.matchAll(/^durable (\d+)\r?$/gm)].map(match => Number(match[1])));
 
 /**
  * The workload's records (4 KiB blocks written with O_DIRECT) in a disk image (any qcow2 chain), read as the guest would after a crash:

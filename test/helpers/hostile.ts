@@ -15,7 +15,10 @@ export const HOSTILE_SHOWN = String.raw`\x1b]0;PWNED\x07\x1b[2J\u202e`;
 export async function hostileLab() {
 	const lab = await labWithVm('h1');
 	await lab.take('s1');
-	const edit = async (folder: string, change: (vm: {snapshots: Array<{description: string}>; disks: Array<{file: string}>}) => void) => {
+	const edit = async (
+		folder: string,
+		change: (vm: {snapshots: Array<{description: string}>; disks: Array<{file: string}>}) => void,
+	) => {
 		const file = path.join(folder, 'vm.json');
 		const vm = JSON.parse(await readFile(file, 'utf8'));
 		change(vm);

@@ -12,10 +12,15 @@ export interface Received {
 const servers: http.Server[] = [];
 afterEach(async () => {
 	// Closed even when the test failed: no listener is left behind.
-	await Promise.all(servers.splice(0).map(server => new Promise(resolve => {
-		server.closeAllConnections();
-		server.close(resolve);
-	})));
+	await Promise.all(
+		servers.splice(0).map(
+			server =>
+				new Promise(resolve => {
+					server.closeAllConnections();
+					server.close(resolve);
+				}),
+		),
+	);
 });
 
 /**
@@ -29,7 +34,12 @@ export async function recordingServer(statuses: readonly number[] = [200]) {
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk: Buffer) => chunks.push(chunk));
 		request.on('end', () => {
-			received.push({method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8')});
+			received.push({
+				method: request.method ?? '',
+				url: request.url ?? '',
+				headers: request.headers,
+				body: Buffer.concat(chunks).toString('utf8'),
+			});
 			const status = statuses[Math.min(answered++, statuses.length - 1)]!;
 			if (status !== 0) response.writeHead(status).end('');
 		});

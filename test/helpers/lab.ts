@@ -43,20 +43,33 @@ export async function labWithVm(name = 'vm1', targets: string[] = ['vda'], sizeM
 	await mkdir(folder);
 	for (const target of targets) await qemuImg.create(path.join(folder, `${target}.qcow2`), {size: sizeMiB * MiB});
 	await writeVmFile(folder, {
-		version: 1, name, description: '', qmp: null, current: null, snapshots: [],
+		version: 1,
+		name,
+		description: '',
+		qmp: null,
+		current: null,
+		snapshots: [],
 		disks: targets.map(target => ({target, file: `${target}.qcow2`})),
 	});
 	const hypervisor = new LocalHypervisor(root);
 	const service = sessionPorts(hypervisor);
 	const vmFile = async () => JSON.parse(await readFile(path.join(folder, 'vm.json'), 'utf8')) as VmFile;
-	const activeFile = async (target = 'vda') => path.join(folder, (await vmFile()).disks.find(disk => disk.target === target)!.file);
+	const activeFile = async (target = 'vda') =>
+		path.join(folder, (await vmFile()).disks.find(disk => disk.target === target)!.file);
 	const yes = {command: 'test', confirm: async () => true};
 	return {
-		root, folder, hypervisor, service, vmFile, activeFile,
+		root,
+		folder,
+		hypervisor,
+		service,
+		vmFile,
+		activeFile,
 		/** Writes `pattern` over 1 MiB at `mib` MiB of the guest disk, as the guest would. */
-		write: async (pattern: number, mib: number, target = 'vda') => qemuIo.write(await activeFile(target), pattern, mib * MiB, MiB),
+		write: async (pattern: number, mib: number, target = 'vda') =>
+			qemuIo.write(await activeFile(target), pattern, mib * MiB, MiB),
 		/** What the guest reads there now. */
-		reads: async (pattern: number, mib: number, target = 'vda') => qemuIo.holds(await activeFile(target), pattern, mib * MiB, MiB),
+		reads: async (pattern: number, mib: number, target = 'vda') =>
+			qemuIo.holds(await activeFile(target), pattern, mib * MiB, MiB),
 		take: (snapshot: string, kind: 'external' | 'internal' = 'external') =>
 			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind, now: new Date()}}, yes),
 		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, yes),

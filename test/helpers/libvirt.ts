@@ -15,7 +15,9 @@ afterEach(async () => {
 	// Every domain a test defined goes, with its snapshot metadata, even when the test failed.
 	for (const {name, uri} of defined.splice(0)) {
 		await execa('virsh', ['-c', uri, 'destroy', '--domain', name], {reject: false});
-		await execa('virsh', ['-c', uri, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {reject: false});
+		await execa('virsh', ['-c', uri, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {
+			reject: false,
+		});
 	}
 });
 
@@ -23,7 +25,9 @@ let counter = 0;
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
 /** A libvirt domain with one qcow2 disk and no guest OS, defined (and started) for one test. */
-export async function libvirtDomain(options: {running?: boolean; name?: string; imageDir?: string; sizeMiB?: number; uri?: string} = {}) {
+export async function libvirtDomain(
+	options: {running?: boolean; name?: string; imageDir?: string; sizeMiB?: number; uri?: string} = {},
+) {
 	const uri = options.uri ?? URI;
 	const name = options.name ?? `sdt-${process.pid}-${++counter}`;
 	const dir = options.imageDir ?? (await tempDir());
@@ -46,7 +50,12 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 	const hmp = (command: string) => on('qemu-monitor-command', '--domain', name, '--hmp', command);
 	const qdev = '/machine/peripheral/virtio-disk0/virtio-backend';
 	return {
-		name, dir, image, hypervisor, service, activeFile,
+		name,
+		dir,
+		image,
+		hypervisor,
+		service,
+		activeFile,
 		/** The guest writes `pattern` over 1 MiB at `mib` MiB, then flushes. */
 		guestWrite: async (pattern: number, mib: number, lengthMiB = 1) => {
 			await hmp(`qemu-io -d ${qdev} "write -P ${pattern} ${mib * MiB} ${lengthMiB * MiB}"`);
@@ -54,9 +63,14 @@ export async function libvirtDomain(options: {running?: boolean; name?: string; 
 		},
 		reads: async (file: string, pattern: number, mib: number) => qemuIo.holds(file, pattern, mib * MiB, MiB),
 		take: (snapshot: string, extra: {memory?: boolean; description?: string} = {}) =>
-			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind: 'external', now: new Date(), ...extra}}, {command: 'test', confirm: async () => true}),
-		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
-		merge: (snapshot: string) => service.perform({kind: 'merge', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
+			service.perform(
+				{kind: 'take', vm: name, request: {name: snapshot, kind: 'external', now: new Date(), ...extra}},
+				{command: 'test', confirm: async () => true},
+			),
+		revert: (snapshot: string) =>
+			service.perform({kind: 'revert', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
+		merge: (snapshot: string) =>
+			service.perform({kind: 'merge', vm: name, snapshot}, {command: 'test', confirm: async () => true}),
 	};
 }
 
@@ -85,15 +99,30 @@ function commandsOf(line: string): string[] {
  */
 export async function countingVirsh() {
 	const dir = await tempDir();
-	const [log, lines, script] = ['processes', 'lines', 'virsh'].map(name => path.join(dir, name)) as [string, string, string];
-	await writeFile(script, `#!/bin/sh\necho "$1 $#" >> '${log}'\nif [ "$1 $#" = '--quiet 3' ]; then tee -a '${lines}' | exec virsh "$@"; fi\nexec virsh "$@"\n`, {mode: 0o755});
+	const [log, lines, script] = ['processes', 'lines', 'virsh'].map(name => path.join(dir, name)) as [
+		string,
+		string,
+		string,
+	];
+	await writeFile(
+		script,
+		`#!/bin/sh\necho "$1 $#" >> '${log}'\nif [ "$1 $#" = '--quiet 3' ]; then tee -a '${lines}' | exec virsh "$@"; fi\nexec virsh "$@"\n`,
+		{mode: 0o755},
+	);
 	return {
 		env: {SNAPDECK_VIRSH: script},
 		async count() {
 			const processes = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-			const sent = (await readFile(lines, 'utf8').catch(() => '')).split('\n').filter(line => line && !line.startsWith("echo '") && !line.startsWith('echo --err'));
+			const sent = (await readFile(lines, 'utf8').catch(() => ''))
+				.split('\n')
+				.filter(line => line && !line.startsWith("echo '") && !line.startsWith('echo --err'));
 			await Promise.all([writeFile(log, ''), writeFile(lines, '')]);
-			return {processes: processes.length, sessions: processes.filter(args => args === '--quiet 3').length, roundTrips: sent.length, commands: sent.flatMap(line => commandsOf(line).filter(part => !part.startsWith('echo ')))};
+			return {
+				processes: processes.length,
+				sessions: processes.filter(args => args === '--quiet 3').length,
+				roundTrips: sent.length,
+				commands: sent.flatMap(line => commandsOf(line).filter(part => !part.startsWith('echo '))),
+			};
 		},
 	};
 }

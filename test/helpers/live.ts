@@ -45,13 +45,21 @@ export async function runningLab(name = 'live1', targets: string[] = ['vda'], si
 		qmp,
 		/** The guest writes `pattern` over 1 MiB at `mib` MiB, and flushes so other readers see it. */
 		guestWrite: async (pattern: number, mib: number, target = 'vda', lengthMiB = 1) =>
-			hmp(`qemu-io -d ${qdevPath(target)} "write -P ${pattern} ${mib * MiB} ${lengthMiB * MiB}"`, `qemu-io -d ${qdevPath(target)} "flush"`),
+			hmp(
+				`qemu-io -d ${qdevPath(target)} "write -P ${pattern} ${mib * MiB} ${lengthMiB * MiB}"`,
+				`qemu-io -d ${qdevPath(target)} "flush"`,
+			),
 		/** The image file each guest disk runs on now, as QEMU reports it. */
 		liveTops: async () => {
 			const client = await qmp();
 			try {
 				const blocks = await client.execute<Array<{qdev?: string; inserted?: {file: string}}>>('query-block');
-				return Object.fromEntries(blocks.map(block => [/peripheral\/([^/]+)\//.exec(block.qdev ?? '')?.[1], path.basename(imagePath(block.inserted?.file ?? ''))]));
+				return Object.fromEntries(
+					blocks.map(block => [
+						/peripheral\/([^/]+)\//.exec(block.qdev ?? '')?.[1],
+						path.basename(imagePath(block.inserted?.file ?? '')),
+					]),
+				);
 			} finally {
 				client.close();
 			}
@@ -59,7 +67,7 @@ export async function runningLab(name = 'live1', targets: string[] = ['vda'], si
 		isRunning: async () => (await lab.hypervisor.inspect(name)).state.run === 'running',
 		chain: async (target = 'vda') => {
 			const chain: string[] = [];
-			for (let file: string | undefined = await lab.activeFile(target); file; ) {
+			for (let file: string | undefined = await lab.activeFile(target); file;) {
 				chain.push(path.basename(file));
 				const backing: string | undefined = (await qemuImg.info(file))['full-backing-filename'];
 				file = backing && path.resolve(lab.folder, backing);

@@ -9,7 +9,12 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {acquireLock} from '../../source/adapters/state/lock.js';
 import {SnapdeckError} from '../../source/core/errors.js';
 
-const [dir, id, workers, rounds] = [process.argv[2]!, process.argv[3]!, Number(process.argv[4]), Number(process.argv[5])];
+const [dir, id, workers, rounds] = [
+	process.argv[2]!,
+	process.argv[3]!,
+	Number(process.argv[4]),
+	Number(process.argv[5]),
+];
 
 for (let round = 0; round < rounds; round++) {
 	const ready = path.join(dir, `ready-${round}`);

@@ -19,7 +19,9 @@ const labs = new Map<string, MemoryHypervisor>();
 let made = 0;
 
 /** connect.js with `memory:` URIs answered by the labs memoryCliLab made; every other URI as before. */
-export function memoryConnect<Module extends {connect: (uri: string) => Promise<Hypervisor>}>(original: Module): Module {
+export function memoryConnect<Module extends {connect: (uri: string) => Promise<Hypervisor>}>(
+	original: Module,
+): Module {
 	return {...original, connect: async (uri: string) => labs.get(uri) ?? original.connect(uri)};
 }
 
@@ -30,9 +32,15 @@ export function memoryCliLab(names: string | readonly string[] = 'vm1', targets:
 	labs.set(hypervisor.uri, hypervisor);
 	const service = sessionPorts(hypervisor);
 	return {
-		hypervisor, service, connect: ['--connect', hypervisor.uri],
+		hypervisor,
+		service,
+		connect: ['--connect', hypervisor.uri],
 		/** An external snapshot of `vm`, taken through the service (set-up, not what is tested). */
-		take: (name: string, vm = 'vm1') => service.perform({kind: 'take', vm, request: {name, kind: 'external', now: new Date()}}, {command: 'test', confirm: async () => true}),
+		take: (name: string, vm = 'vm1') =>
+			service.perform(
+				{kind: 'take', vm, request: {name, kind: 'external', now: new Date()}},
+				{command: 'test', confirm: async () => true},
+			),
 	};
 }
 
@@ -41,17 +49,26 @@ export function memoryCliLab(names: string | readonly string[] = 'vm1', targets:
  * `env` on top): its exit code and output, as test/helpers/cli.ts returns the binary's (a final
  * line break dropped). Tests of one file run one at a time, so the process's streams are borrowed.
  */
-export async function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export async function runCli(
+	args: readonly string[],
+	env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
 	const streams = {stdout: '', stderr: ''};
-	const capture = (name: 'stdout' | 'stderr') => vi.spyOn(process[name], 'write').mockImplementation((chunk: string | Uint8Array) => {
-		streams[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-		return true;
-	});
+	const capture = (name: 'stdout' | 'stderr') =>
+		vi.spyOn(process[name], 'write').mockImplementation((chunk: string | Uint8Array) => {
+			streams[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+			return true;
+		});
 	const spies = [capture('stdout'), capture('stderr')];
 	for (const [name, value] of Object.entries({NO_COLOR: '1', ...env})) vi.stubEnv(name, value);
 	try {
 		const exitCode = await main([...args]);
-		return {exitCode, stdout: streams.stdout.replace(/\n$/, ''), stderr: streams.stderr.replace(/\n$/, ''), signal: undefined};
+		return {
+			exitCode,
+			stdout: streams.stdout.replace(/\n$/, ''),
+			stderr: streams.stderr.replace(/\n$/, ''),
+			signal: undefined,
+		};
 	} finally {
 		for (const spy of spies) spy.mockRestore();
 		vi.unstubAllEnvs();

@@ -2,7 +2,15 @@ import {SnapdeckError} from '../../source/core/errors.js';
 import type {VmIdentity} from '../../source/core/identity.js';
 import type {ImageInfo, Snapshot, VmDefinition, VmSummary} from '../../source/core/model.js';
 import {assertValidName} from '../../source/core/names.js';
-import {handleStep, type JournalEntry, type OperationStore, type PendingOperation, type Plan, type StepExecutor, type StepHandlers} from '../../source/core/plan.js';
+import {
+	handleStep,
+	type JournalEntry,
+	type OperationStore,
+	type PendingOperation,
+	type Plan,
+	type StepExecutor,
+	type StepHandlers,
+} from '../../source/core/plan.js';
 import {preflight} from '../../source/core/preflight.js';
 import type {Hypervisor, Inspection, Roles} from '../../source/adapters/hypervisor.js';
 import {recordChange} from '../../source/adapters/state/journal.js';
@@ -63,17 +71,38 @@ export class MemoryHypervisor implements Hypervisor {
 	/** A new stopped VM with fresh, empty disks of `sizeMiB`. */
 	addVm(name: string, targets: readonly string[] = ['vda'], sizeMiB = 64): void {
 		assertValidName('VM', name);
-		for (const target of targets) this.images.set(`${name}-${target}.qcow2`, {virtualSize: sizeMiB * MiB, backing: null, data: new Map(), internal: new Map()});
+		for (const target of targets)
+			this.images.set(`${name}-${target}.qcow2`, {
+				virtualSize: sizeMiB * MiB,
+				backing: null,
+				data: new Map(),
+				internal: new Map(),
+			});
 		this.vms.set(name, {
-			definition: {name, disks: targets.map(target => ({target, file: `${name}-${target}.qcow2`})), current: null, snapshots: []},
-			running: false, uuid: uuidFor(), pending: null, journal: [], lock: null,
+			definition: {
+				name,
+				disks: targets.map(target => ({target, file: `${name}-${target}.qcow2`})),
+				current: null,
+				snapshots: [],
+			},
+			running: false,
+			uuid: uuidFor(),
+			pending: null,
+			journal: [],
+			lock: null,
 		});
 	}
 
 	private vm(name: string): MemoryVm {
 		assertValidName('VM', name);
 		const found = this.vms.get(name);
-		if (!found) throw new SnapdeckError('not-found', `there is no VM '${name}' in ${this.uri}`, `its VMs are: ${[...this.vms.keys()].join(', ')}`, 'no-such-vm');
+		if (!found)
+			throw new SnapdeckError(
+				'not-found',
+				`there is no VM '${name}' in ${this.uri}`,
+				`its VMs are: ${[...this.vms.keys()].join(', ')}`,
+				'no-such-vm',
+			);
 		return found;
 	}
 
@@ -109,17 +138,33 @@ export class MemoryHypervisor implements Hypervisor {
 	async list(): Promise<VmSummary[]> {
 		return (await this.names()).map(name => {
 			const vm = this.vms.get(name)!;
-			const disks = vm.definition.disks.map(disk => ({target: disk.target, file: disk.file, virtualSize: this.images.get(disk.file)?.virtualSize ?? 0, chain: this.chainOf(disk.file)}));
+			const disks = vm.definition.disks.map(disk => ({
+				target: disk.target,
+				file: disk.file,
+				virtualSize: this.images.get(disk.file)?.virtualSize ?? 0,
+				chain: this.chainOf(disk.file),
+			}));
 			return {
-				name, state: vm.running ? 'running' : 'stopped', disks, snapshots: vm.definition.snapshots.length, current: vm.definition.current,
-				chainDepth: Math.max(0, ...disks.map(disk => disk.chain.length)), error: null, identity: {host: 'name:memory', hostName: 'memory', uuid: vm.uuid},
+				name,
+				state: vm.running ? 'running' : 'stopped',
+				disks,
+				snapshots: vm.definition.snapshots.length,
+				current: vm.definition.current,
+				chainDepth: Math.max(0, ...disks.map(disk => disk.chain.length)),
+				error: null,
+				identity: {host: 'name:memory', hostName: 'memory', uuid: vm.uuid},
 			} satisfies VmSummary;
 		});
 	}
 
 	private chainOf(file: string): string[] {
 		const chain: string[] = [];
-		for (let at: string | null = file; at !== null && this.images.has(at) && !chain.includes(at); at = this.images.get(at)!.backing) chain.push(at);
+		for (
+			let at: string | null = file;
+			at !== null && this.images.has(at) && !chain.includes(at);
+			at = this.images.get(at)!.backing
+		)
+			chain.push(at);
 		return chain;
 	}
 
@@ -132,28 +177,57 @@ export class MemoryHypervisor implements Hypervisor {
 		const images: Record<string, ImageInfo> = {};
 		const problems: string[] = [];
 		const reach = (file: string) => {
-			for (let at: string | null = file; at !== null && !(at in images); ) {
+			for (let at: string | null = file; at !== null && !(at in images);) {
 				const image = this.images.get(at);
 				if (!image) {
 					problems.push(`${at} is missing`);
 					return;
 				}
 				images[at] = {
-					file: at, format: 'qcow2', virtualSize: image.virtualSize, actualSize: image.data.size * MiB, backing: image.backing, bitmaps: [],
-					internalSnapshots: [...image.internal].map(([name, internal]) => ({name, vmStateSize: internal.memory ? MiB : 0, createdAt: internal.createdAt})),
+					file: at,
+					format: 'qcow2',
+					virtualSize: image.virtualSize,
+					actualSize: image.data.size * MiB,
+					backing: image.backing,
+					bitmaps: [],
+					internalSnapshots: [...image.internal].map(([name, internal]) => ({
+						name,
+						vmStateSize: internal.memory ? MiB : 0,
+						createdAt: internal.createdAt,
+					})),
 				};
 				at = image.backing;
 			}
 		};
 		for (const disk of found.definition.disks) reach(disk.file);
 		for (const snapshot of found.definition.snapshots) for (const disk of snapshot.disks) reach(disk.file);
-		return {state: {definition: structuredClone(found.definition), run: found.running ? 'running' : 'stopped', images, existingFiles: [...this.images.keys()]}, problems, findings: []};
+		return {
+			state: {
+				definition: structuredClone(found.definition),
+				run: found.running ? 'running' : 'stopped',
+				images,
+				existingFiles: [...this.images.keys()],
+			},
+			problems,
+			findings: [],
+		};
 	}
 
 	async lock(vm: string, command: string): Promise<() => Promise<void>> {
 		const found = this.vm(vm);
-		if (found.lock) throw new SnapdeckError('locked', `VM '${vm}' is busy: locked by pid ${found.lock.pid} (${found.lock.command})`, 'wait for it to finish');
-		const holder: LockHolder = {pid: process.pid, host: 'memory', user: 'test', command, since: new Date().toISOString()};
+		if (found.lock)
+			throw new SnapdeckError(
+				'locked',
+				`VM '${vm}' is busy: locked by pid ${found.lock.pid} (${found.lock.command})`,
+				'wait for it to finish',
+			);
+		const holder: LockHolder = {
+			pid: process.pid,
+			host: 'memory',
+			user: 'test',
+			command,
+			since: new Date().toISOString(),
+		};
 		found.lock = holder;
 		return async () => {
 			if (found.lock === holder) found.lock = null;
@@ -163,7 +237,10 @@ export class MemoryHypervisor implements Hypervisor {
 	async preflight(inspection: Inspection, plan: Plan): Promise<void> {
 		return preflight(inspection.state, plan, {
 			instant: async () => null,
-			quiesceProblem: async () => ({message: `cannot quiesce ${inspection.state.definition.name}: it has no guest agent`, hint: 'take it unquiesced'}),
+			quiesceProblem: async () => ({
+				message: `cannot quiesce ${inspection.state.definition.name}: it has no guest agent`,
+				hint: 'take it unquiesced',
+			}),
 			own: async () => undefined,
 			damage: async files => files.map(() => null),
 			locate: file => file,
@@ -181,12 +258,22 @@ export class MemoryHypervisor implements Hypervisor {
 		const handlers: StepHandlers = {
 			'create-overlay': async (step, {resuming}) => {
 				fresh(step.file, resuming);
-				this.images.set(step.file, {virtualSize: this.image(step.backing).virtualSize, backing: step.backing, data: new Map(), internal: new Map()});
+				this.images.set(step.file, {
+					virtualSize: this.image(step.backing).virtualSize,
+					backing: step.backing,
+					data: new Map(),
+					internal: new Map(),
+				});
 			},
 			'internal-create': async (step, {resuming}) => {
 				const image = this.image(step.file);
-				if (image.internal.has(step.name) && !resuming) throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
-				image.internal.set(step.name, {data: new Map(image.data), memory: step.memory, createdAt: new Date().toISOString()});
+				if (image.internal.has(step.name) && !resuming)
+					throw new SnapdeckError('refused', `${step.file} already holds an internal snapshot named '${step.name}'`);
+				image.internal.set(step.name, {
+					data: new Map(image.data),
+					memory: step.memory,
+					createdAt: new Date().toISOString(),
+				});
 			},
 			'internal-apply': async step => {
 				const image = this.image(step.file);
@@ -196,11 +283,17 @@ export class MemoryHypervisor implements Hypervisor {
 			'copy-internal': async (step, {resuming}) => {
 				fresh(step.target, resuming);
 				const source = this.image(step.source);
-				this.images.set(step.target, {virtualSize: source.virtualSize, backing: step.backing, data: new Map(source.internal.get(step.name)!.data), internal: new Map()});
+				this.images.set(step.target, {
+					virtualSize: source.virtualSize,
+					backing: step.backing,
+					data: new Map(source.internal.get(step.name)!.data),
+					internal: new Map(),
+				});
 			},
 			commit: async step => {
 				const top = this.image(step.top);
-				if (top.backing !== step.base) throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base}; the plan is stale`);
+				if (top.backing !== step.base)
+					throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base}; the plan is stale`);
 				const base = this.image(step.base);
 				for (const [mib, value] of top.data) base.data.set(mib, value);
 			},
@@ -209,9 +302,12 @@ export class MemoryHypervisor implements Hypervisor {
 				if (step.copy) {
 					// What the old chain read and the new one would not: copied in (qemu-img rebase, safe mode).
 					const seen = new Set<number>();
-					for (let at = image.backing; at !== null; at = this.image(at).backing) for (const mib of this.image(at).data.keys()) seen.add(mib);
+					for (let at = image.backing; at !== null; at = this.image(at).backing)
+						for (const mib of this.image(at).data.keys()) seen.add(mib);
 					const reads = (from: string | null, mib: number) => (from === null ? 0 : this.read(from, mib));
-					for (const mib of seen) if (!image.data.has(mib) && reads(image.backing, mib) !== reads(step.backing, mib)) image.data.set(mib, reads(image.backing, mib));
+					for (const mib of seen)
+						if (!image.data.has(mib) && reads(image.backing, mib) !== reads(step.backing, mib))
+							image.data.set(mib, reads(image.backing, mib));
 				}
 				image.backing = step.backing;
 			},

@@ -6,7 +6,10 @@ import {MemoryHypervisor} from './memory-hypervisor.js';
  * qemu-img and no files, for the unit tier's UI and service tests. What it may stand in for is what
  * test/contract/ checks on both it and the real adapters; a test of real images stays on lab.ts.
  */
-export function memoryLab(names: string | readonly string[] = 'vm1', options: {targets?: readonly string[]; sizeMiB?: number; service?: SessionOptions; connection?: string} = {}) {
+export function memoryLab(
+	names: string | readonly string[] = 'vm1',
+	options: {targets?: readonly string[]; sizeMiB?: number; service?: SessionOptions; connection?: string} = {},
+) {
 	const all = typeof names === 'string' ? [names] : names;
 	const name = all[0]!;
 	const hypervisor = new MemoryHypervisor(options.connection);
@@ -14,13 +17,15 @@ export function memoryLab(names: string | readonly string[] = 'vm1', options: {t
 	const service = sessionPorts(hypervisor, options.service);
 	const yes = {command: 'test', confirm: async () => true};
 	return {
-		hypervisor, service,
+		hypervisor,
+		service,
 		/** The VM's definition now (its disks, snapshots and current one), as lab.vmFile() reads vm.json. */
 		definition: (vm = name) => hypervisor.definitionOf(vm),
 		/** Writes `pattern` over 1 MiB at `mib` MiB of the guest disk, as the guest would. */
 		write: async (pattern: number, mib: number, target = 'vda') => hypervisor.write(name, pattern, mib, target),
 		/** Whether the guest reads `pattern` there now. */
-		reads: async (pattern: number, mib: number, target = 'vda') => hypervisor.read(hypervisor.activeFile(name, target), mib) === pattern,
+		reads: async (pattern: number, mib: number, target = 'vda') =>
+			hypervisor.read(hypervisor.activeFile(name, target), mib) === pattern,
 		take: (snapshot: string, kind: 'external' | 'internal' = 'external') =>
 			service.perform({kind: 'take', vm: name, request: {name: snapshot, kind, now: new Date()}}, yes),
 		revert: (snapshot: string) => service.perform({kind: 'revert', vm: name, snapshot}, yes),

@@ -8,8 +8,20 @@ import {freePort, waitForPort} from './net.js';
  */
 export async function startNodeExporter(dir: string) {
 	const port = await freePort();
-	const exporter = execa('runuser', ['-u', 'prometheus', '--', 'prometheus-node-exporter', `--web.listen-address=127.0.0.1:${port}`,
-		'--collector.disable-defaults', '--collector.textfile', `--collector.textfile.directory=${dir}`], {reject: false, stdin: 'ignore'});
+	const exporter = execa(
+		'runuser',
+		[
+			'-u',
+			'prometheus',
+			'--',
+			'prometheus-node-exporter',
+			`--web.listen-address=127.0.0.1:${port}`,
+			'--collector.disable-defaults',
+			'--collector.textfile',
+			`--collector.textfile.directory=${dir}`,
+		],
+		{reject: false, stdin: 'ignore'},
+	);
 	await waitForPort(port);
 	return {
 		port,

@@ -14,7 +14,9 @@ import {cheapenResticKeys} from './restic-key.js';
 /** The folder on this machine a restic repository string names, if it names one. */
 export function localFolder(repository: string): string | undefined {
 	if (repository.startsWith('/')) return repository;
-	const sftp = /^sftp:(?:[^@/:]+@)?(?:127\.0\.0\.1|localhost):(\/.*)$/.exec(repository) ?? /^sftp:\/\/(?:[^@/]+@)?(?:127\.0\.0\.1|localhost)(?::\d+)?\/(\/.*)$/.exec(repository);
+	const sftp =
+		/^sftp:(?:[^@/:]+@)?(?:127\.0\.0\.1|localhost):(\/.*)$/.exec(repository) ??
+		/^sftp:\/\/(?:[^@/]+@)?(?:127\.0\.0\.1|localhost)(?::\d+)?\/(\/.*)$/.exec(repository);
 	return sftp?.[1];
 }
 
@@ -23,7 +25,8 @@ async function password(args: string[], env: NodeJS.ProcessEnv): Promise<string 
 	const flag = args.indexOf('--password-file');
 	const file = flag >= 0 ? args[flag + 1] : env['RESTIC_PASSWORD_FILE'];
 	if (file) return (await readFile(file, 'utf8')).split('\n')[0];
-	if (env['RESTIC_PASSWORD_COMMAND']) return (await promisify(execFile)('/bin/sh', ['-c', env['RESTIC_PASSWORD_COMMAND']])).stdout.split('\n')[0];
+	if (env['RESTIC_PASSWORD_COMMAND'])
+		return (await promisify(execFile)('/bin/sh', ['-c', env['RESTIC_PASSWORD_COMMAND']])).stdout.split('\n')[0];
 	return env['RESTIC_PASSWORD'];
 }
 

@@ -55,14 +55,20 @@ function mac(message: Buffer, nonce: Buffer, macKey: Buffer): Buffer {
 
 /** The user key scrypt derives from the password: the encryption key, then the MAC key (k || r). */
 function userKey(password: string, key: Pick<KeyFile, 'N' | 'r' | 'p' | 'salt'>) {
-	const derived = scryptSync(password, Buffer.from(key.salt, 'base64'), AES_KEY + MAC_KEY, {N: key.N, r: key.r, p: key.p, maxmem: 256 * 1024 * 1024});
+	const derived = scryptSync(password, Buffer.from(key.salt, 'base64'), AES_KEY + MAC_KEY, {
+		N: key.N,
+		r: key.r,
+		p: key.p,
+		maxmem: 256 * 1024 * 1024,
+	});
 	return {encrypt: derived.subarray(0, AES_KEY), mac: derived.subarray(AES_KEY)};
 }
 
 function open(sealed: Buffer, key: ReturnType<typeof userKey>): Buffer {
 	const iv = sealed.subarray(0, IV);
 	const ciphertext = sealed.subarray(IV, sealed.length - TAG);
-	if (!mac(ciphertext, iv, key.mac).equals(sealed.subarray(sealed.length - TAG))) throw new Error('restic key: wrong password, or not a key file restic 0.14 wrote');
+	if (!mac(ciphertext, iv, key.mac).equals(sealed.subarray(sealed.length - TAG)))
+		throw new Error('restic key: wrong password, or not a key file restic 0.14 wrote');
 	const aes = createDecipheriv('aes-256-ctr', key.encrypt, iv);
 	return Buffer.concat([aes.update(ciphertext), aes.final()]);
 }

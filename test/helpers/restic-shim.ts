@@ -15,18 +15,30 @@ export function installResticShim(folder: string): string {
 	mkdirSync(folder, {recursive: true});
 	const cheapen = path.join(folder, 'cheapen-keys.mjs');
 	buildSync({
-		stdin: {contents: "import {main} from './restic-cheap-keys.ts'; await main(process.argv.slice(2), process.env);", resolveDir: import.meta.dirname, loader: 'ts'},
-		bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: cheapen, logLevel: 'warning',
+		stdin: {
+			contents: "import {main} from './restic-cheap-keys.ts'; await main(process.argv.slice(2), process.env);",
+			resolveDir: import.meta.dirname,
+			loader: 'ts',
+		},
+		bundle: true,
+		platform: 'node',
+		format: 'esm',
+		target: 'node20',
+		outfile: cheapen,
+		logLevel: 'warning',
 	});
 	const shim = path.join(folder, 'restic');
-	writeFileSync(shim, `#!/bin/sh
+	writeFileSync(
+		shim,
+		`#!/bin/sh
 # snapdeck's tests: the real restic; after an init, the new key made cheap (test/helpers/restic-shim.ts).
 init=
 for arg in "$@"; do [ "$arg" = init ] && init=1; done
 [ -n "$init" ] || exec restic "$@"
 restic "$@" || exit $?
 exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cheapen)} "$@"
-`);
+`,
+	);
 	chmodSync(shim, 0o755);
 	return shim;
 }

@@ -13,15 +13,31 @@ export async function startSshd(): Promise<{port: number; keyfile: string; stop:
 	await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
 	await execa('cp', [path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys')]);
 	const port = await freePort();
-	await writeFile(path.join(dir, 'sshd_config'), [
-		`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'host_key')}`, `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-		'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'Subsystem sftp /usr/lib/openssh/sftp-server', `PidFile ${path.join(dir, 'sshd.pid')}`, '',
-	].join('\n'));
+	await writeFile(
+		path.join(dir, 'sshd_config'),
+		[
+			`Port ${port}`,
+			'ListenAddress 127.0.0.1',
+			`HostKey ${path.join(dir, 'host_key')}`,
+			`AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+			'PermitRootLogin prohibit-password',
+			'PasswordAuthentication no',
+			'KbdInteractiveAuthentication no',
+			'UsePAM no',
+			'StrictModes no',
+			'Subsystem sftp /usr/lib/openssh/sftp-server',
+			`PidFile ${path.join(dir, 'sshd.pid')}`,
+			'',
+		].join('\n'),
+	);
 	await mkdir('/run/sshd', {recursive: true}); // sshd's privilege separation directory
-	const sshd: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {stdio: 'ignore'});
+	const sshd: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
+		stdio: 'ignore',
+	});
 	await waitForPort(port, 5000);
 	return {
-		port, keyfile: path.join(dir, 'client_key'),
+		port,
+		keyfile: path.join(dir, 'client_key'),
 		stop: async () => {
 			sshd.kill();
 			await rm(dir, {recursive: true, force: true});

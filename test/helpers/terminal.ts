@@ -8,7 +8,13 @@ afterEach(async () => {
 	for (const socket of sockets.splice(0)) {
 		const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_pid}'], {reject: false});
 		const sessions = panes.stdout.split('\n').filter(Boolean);
-		const pids = sessions.length === 0 ? [] : (await execa('pgrep', ['-s', sessions.join(',')], {reject: false})).stdout.split('\n').filter(Boolean).map(Number);
+		const pids =
+			sessions.length === 0
+				? []
+				: (await execa('pgrep', ['-s', sessions.join(',')], {reject: false})).stdout
+						.split('\n')
+						.filter(Boolean)
+						.map(Number);
 		await execa('tmux', ['-L', socket, 'kill-server'], {reject: false});
 		const deadline = Date.now() + 15_000;
 		while (pids.some(alive) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
@@ -34,7 +40,19 @@ export async function terminal(command: string, size: [columns: number, rows: nu
 	sockets.push(socket);
 	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args]);
 	// A UTF-8 locale, as an operator's terminal has (CI's env -i has none); a test may set another.
-	await tmux('new-session', '-d', '-x', String(size[0]), '-y', String(size[1]), 'bash', '--norc', '--noprofile', '-c', `export CI=true LANG=C.UTF-8; ${command}`);
+	await tmux(
+		'new-session',
+		'-d',
+		'-x',
+		String(size[0]),
+		'-y',
+		String(size[1]),
+		'bash',
+		'--norc',
+		'--noprofile',
+		'-c',
+		`export CI=true LANG=C.UTF-8; ${command}`,
+	);
 	const screen = async () => (await tmux('capture-pane', '-p')).stdout;
 	return {
 		screen,

@@ -8,9 +8,25 @@ import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js'
 import type {MessageTtl} from '../../source/ui/messages.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 
-const RAW: Record<string, string> = {up: '\x1b[A', down: '\x1b[B', left: '\x1b[D', right: '\x1b[C', enter: '\r', escape: '\x1b', tab: '\t', 'shift+tab': '\x1b[Z', backspace: '\x7f', delete: '\x1b[3~', pageup: '\x1b[5~', pagedown: '\x1b[6~', home: '\x1b[H', end: '\x1b[F'};
+const RAW: Record<string, string> = {
+	up: '\x1b[A',
+	down: '\x1b[B',
+	left: '\x1b[D',
+	right: '\x1b[C',
+	enter: '\r',
+	escape: '\x1b',
+	tab: '\t',
+	'shift+tab': '\x1b[Z',
+	backspace: '\x7f',
+	delete: '\x1b[3~',
+	pageup: '\x1b[5~',
+	pagedown: '\x1b[6~',
+	home: '\x1b[H',
+	end: '\x1b[F',
+};
 /** What the terminal sends for a key spec. */
-export const rawKey = (spec: string) => RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
+export const rawKey = (spec: string) =>
+	RAW[spec] ?? (spec.startsWith('ctrl+') ? String.fromCharCode(spec.charCodeAt(5) - 96) : spec);
 
 export const FIXED_NOW = new Date('2026-11-25T12:00:00Z');
 export const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
@@ -21,11 +37,27 @@ afterEach(() => {
 });
 
 /** Renders the app at 80x24, as an operator's SSH terminal would be, and drives it by keymap commands. */
-export function renderApp(service: Ports, options: {keymap?: Keymap; noColor?: boolean; loadKeymap?: () => Promise<Keymap>; refreshMs?: number; messageTtl?: MessageTtl} = {}) {
+export function renderApp(
+	service: Ports,
+	options: {
+		keymap?: Keymap;
+		noColor?: boolean;
+		loadKeymap?: () => Promise<Keymap>;
+		refreshMs?: number;
+		messageTtl?: MessageTtl;
+	} = {},
+) {
 	const keymap = options.keymap ?? buildKeymap();
 	return drive(
 		<ThemeContext.Provider value={themeFor(options.noColor ?? true)}>
-			<App service={service} keymap={keymap} now={() => FIXED_NOW} {...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})} {...(options.refreshMs ? {refreshMs: options.refreshMs} : {})} {...(options.messageTtl ? {messageTtl: options.messageTtl} : {})} />
+			<App
+				service={service}
+				keymap={keymap}
+				now={() => FIXED_NOW}
+				{...(options.loadKeymap ? {loadKeymap: options.loadKeymap} : {})}
+				{...(options.refreshMs ? {refreshMs: options.refreshMs} : {})}
+				{...(options.messageTtl ? {messageTtl: options.messageTtl} : {})}
+			/>
 		</ThemeContext.Provider>,
 		keymap,
 	);
@@ -36,14 +68,36 @@ export function renderAppOn(services: readonly Ports[]) {
 	const keymap = buildKeymap();
 	function Switching() {
 		const [index, setIndex] = useState(0);
-		return <App key={index} service={services[index]!} keymap={keymap} now={() => FIXED_NOW} connections={{index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)}} />;
+		return (
+			<App
+				key={index}
+				service={services[index]!}
+				keymap={keymap}
+				now={() => FIXED_NOW}
+				connections={{index, count: services.length, next: () => setIndex(current => (current + 1) % services.length)}}
+			/>
+		);
 	}
-	return drive(<ThemeContext.Provider value={themeFor(true)}><Switching /></ThemeContext.Provider>, keymap);
+	return drive(
+		<ThemeContext.Provider value={themeFor(true)}>
+			<Switching />
+		</ThemeContext.Provider>,
+		keymap,
+	);
 }
 
 /** What `snapdeck` shows from its first frame on: the starting frame until `load` gives the services, then the app. */
-export function renderStart(title: string, load: () => Promise<readonly Ports[]>, onLoadError: (error: unknown) => void = () => undefined) {
-	return drive(<ThemeContext.Provider value={themeFor(true)}><Root title={title} load={load} options={{}} onLoadError={onLoadError} /></ThemeContext.Provider>, buildKeymap());
+export function renderStart(
+	title: string,
+	load: () => Promise<readonly Ports[]>,
+	onLoadError: (error: unknown) => void = () => undefined,
+) {
+	return drive(
+		<ThemeContext.Provider value={themeFor(true)}>
+			<Root title={title} load={load} options={{}} onLoadError={onLoadError} />
+		</ThemeContext.Provider>,
+		buildKeymap(),
+	);
 }
 
 function drive(element: ReactElement, keymap: Keymap) {

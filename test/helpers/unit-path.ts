@@ -5,7 +5,8 @@ import path from 'node:path';
  * The tools the unit tier runs without: whatever needs QEMU, libvirt, restic or libguestfs. A test
  * that reaches one of them fails there ("not found") instead of quietly taking real images' time.
  */
-export const SYSTEM_TOOL = /^(qemu-.*|virsh|libvirtd|virtqemud|virtlogd|virtlockd|restic|rclone|guestfish|guestmount|guestunmount|libguestfs-test-tool|virt-.*)$/;
+export const SYSTEM_TOOL =
+	/^(qemu-.*|virsh|libvirtd|virtqemud|virtlogd|virtlockd|restic|rclone|guestfish|guestmount|guestunmount|libguestfs-test-tool|virt-.*)$/;
 
 /**
  * Builds `dir`, one folder of symlinks to every command on `searchPath` except the system tools

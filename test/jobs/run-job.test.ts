@@ -16,7 +16,9 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 		const log: string[] = [];
 		const journal: Array<Omit<JournalEntry, 'time' | 'vm'>> = [];
 		const result = await runJob({
-			kind: 'backup', command: 'snapdeck backup vm1', locks: locks(log, ['vm', 'repository']),
+			kind: 'backup',
+			command: 'snapdeck backup vm1',
+			locks: locks(log, ['vm', 'repository']),
 			journal: async entry => void journal.push(entry),
 			run: async job => {
 				log.push('checks');
@@ -27,8 +29,18 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 			describe: value => `wrote ${value}`,
 		});
 		expect(result).toBe(42);
-		expect(log).toEqual(['take vm for snapdeck backup vm1', 'take repository for snapdeck backup vm1', 'checks', 'copies', 'give repository', 'give vm']);
-		expect(journal.map(entry => [entry.action, entry.snapshot, entry.outcome, entry.message])).toEqual([['backup', '20261130-1', 'started', 'full'], ['backup', '20261130-1', 'done', 'wrote 42']]);
+		expect(log).toEqual([
+			'take vm for snapdeck backup vm1',
+			'take repository for snapdeck backup vm1',
+			'checks',
+			'copies',
+			'give repository',
+			'give vm',
+		]);
+		expect(journal.map(entry => [entry.action, entry.snapshot, entry.outcome, entry.message])).toEqual([
+			['backup', '20261130-1', 'started', 'full'],
+			['backup', '20261130-1', 'done', 'wrote 42'],
+		]);
 		expect(journal[0]!.durationMs).toBeUndefined();
 		expect(journal[1]!.durationMs).toBeGreaterThanOrEqual(0);
 	});
@@ -39,7 +51,10 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 			const journal: Array<Omit<JournalEntry, 'time' | 'vm'>> = [];
 			const controller = new AbortController();
 			const running = runJob({
-				kind: 'restore', command: 'test', locks: locks(log, ['repository']), signal: controller.signal,
+				kind: 'restore',
+				command: 'test',
+				locks: locks(log, ['repository']),
+				signal: controller.signal,
 				journal: async entry => void journal.push(entry),
 				run: async job => {
 					await job.begin('p1', 'to /tmp/x');
@@ -57,16 +72,32 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 	it('journals nothing for a job refused before it began, and a lock held elsewhere gives back the ones already taken', async () => {
 		const log: string[] = [];
 		const journal: unknown[] = [];
-		await expect(runJob({kind: 'start', command: 'test', locks: locks(log, ['vm']), journal: async entry => void journal.push(entry), run: async () => {
-			throw new Error('vm1 has a broken chain');
-		}})).rejects.toThrow('broken chain');
+		await expect(
+			runJob({
+				kind: 'start',
+				command: 'test',
+				locks: locks(log, ['vm']),
+				journal: async entry => void journal.push(entry),
+				run: async () => {
+					throw new Error('vm1 has a broken chain');
+				},
+			}),
+		).rejects.toThrow('broken chain');
 		expect(journal).toEqual([]);
 
 		log.length = 0;
 		let ran = false;
-		await expect(runJob({kind: 'backup', command: 'test', locks: locks(log, ['vm', 'repository'], 'repository'), journal: async entry => void journal.push(entry), run: async () => {
-			ran = true;
-		}})).rejects.toThrow('repository is held by another operation');
+		await expect(
+			runJob({
+				kind: 'backup',
+				command: 'test',
+				locks: locks(log, ['vm', 'repository'], 'repository'),
+				journal: async entry => void journal.push(entry),
+				run: async () => {
+					ran = true;
+				},
+			}),
+		).rejects.toThrow('repository is held by another operation');
 		expect(ran).toBe(false);
 		expect(log).toEqual(['take vm for test', 'give vm']);
 		expect(journal).toEqual([]);
@@ -86,7 +117,9 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 				clear: async token => void current.delete(token),
 			};
 			return {
-				jobs, written, records: () => [...current.values()].flatMap(entry => ('record' in entry ? [entry.record] : [])),
+				jobs,
+				written,
+				records: () => [...current.values()].flatMap(entry => ('record' in entry ? [entry.record] : [])),
 				leave: (job: PendingJob) => void current.set(job.token, {record: job, left: true}),
 				damage: (file: string) => void current.set(file, {damaged: file, problem: 'not JSON'}),
 			};
@@ -98,7 +131,12 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 				realFolder: async parent => parent,
 				makeFolder: async (parent, name) => (made.add(`${parent}/${name}`), `${parent}/${name}`),
 				remove: async (job, item) => {
-					const at = item.kind === 'folder' ? `${item.parent}/${item.name}` : item.kind === 'throwaway' ? item.name : item.marker;
+					const at =
+						item.kind === 'folder'
+							? `${item.parent}/${item.name}`
+							: item.kind === 'throwaway'
+								? item.name
+								: item.marker;
 					if (!at.includes(job.token)) return {left: `${at}: not this job's`};
 					log.push(`remove ${at}`);
 					return made.delete(at) ? {removed: at} : {};
@@ -108,23 +146,45 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 		}
 		const self = {host: 'host1', started: 1};
 		const left = (change: Partial<PendingJob> = {}): PendingJob => ({
-			version: 2, token: 'aaaaaaaaaaaaaaaa', action: 'restore', command: 'killed', subject: 'p1', startedAt: '2026-11-30T10:00:00Z', pid: 4242, host: 'host1', started: 7,
-			debris: [{kind: 'folder', parent: '/r/vm1/.snapdeck', name: '.snapdeck-work-aaaaaaaaaaaaaaaa-copy'}], halfDone: null, ...change,
+			version: 2,
+			token: 'aaaaaaaaaaaaaaaa',
+			action: 'restore',
+			command: 'killed',
+			subject: 'p1',
+			startedAt: '2026-11-30T10:00:00Z',
+			pid: 4242,
+			host: 'host1',
+			started: 7,
+			debris: [{kind: 'folder', parent: '/r/vm1/.snapdeck', name: '.snapdeck-work-aaaaaaaaaaaaaaaa-copy'}],
+			halfDone: null,
+			...change,
 		});
 
-		it('registers a work folder in the record before making it, with the job\'s token in its name, and removes it when the job ends, done or failed', async () => {
+		it("registers a work folder in the record before making it, with the job's token in its name, and removes it when the job ends, done or failed", async () => {
 			for (const fail of [false, true]) {
 				const records = store();
 				const work = folders();
 				const running = runJob({
-					kind: 'copy', command: 'test', locks: [], journal: async () => undefined,
+					kind: 'copy',
+					command: 'test',
+					locks: [],
+					journal: async () => undefined,
 					record: {store: records.jobs, vm: 'vm1', debris: work.debris, self},
 					run: async job => {
 						await job.begin('p2');
 						const folder = await job.workFolder('/r/vm1/.snapdeck', 'offsite-copy');
 						expect(folder).toBe(`/r/vm1/.snapdeck/.snapdeck-work-${job.token}-offsite-copy`);
 						// Recorded first: the record held the folder before it was made.
-						expect(records.written.at(-1)).toMatchObject({action: 'copy', subject: 'p2', pid: process.pid, host: 'host1', started: 1, token: job.token, debris: [{kind: 'folder', parent: '/r/vm1/.snapdeck', name: `.snapdeck-work-${job.token}-offsite-copy`}], halfDone: null});
+						expect(records.written.at(-1)).toMatchObject({
+							action: 'copy',
+							subject: 'p2',
+							pid: process.pid,
+							host: 'host1',
+							started: 1,
+							token: job.token,
+							debris: [{kind: 'folder', parent: '/r/vm1/.snapdeck', name: `.snapdeck-work-${job.token}-offsite-copy`}],
+							halfDone: null,
+						});
 						if (fail) throw new Error('restic failed');
 						return 1;
 					},
@@ -137,19 +197,32 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 		});
 
 		it('refuses a step its kind does not declare, so the fault suite knows every step', async () => {
-			await expect(runJob({kind: 'copy', command: 'test', locks: [], journal: async () => undefined, run: async job => job.step('no-such-step')})).rejects.toThrow("step 'no-such-step' is not declared for copy jobs");
+			await expect(
+				runJob({
+					kind: 'copy',
+					command: 'test',
+					locks: [],
+					journal: async () => undefined,
+					run: async job => job.step('no-such-step'),
+				}),
+			).rejects.toThrow("step 'no-such-step' is not declared for copy jobs");
 		});
 
 		it('stays when the job failed after saying it is half done', async () => {
 			const records = store();
-			await expect(runJob({
-				kind: 'restore-in-place', command: 'test', locks: [], journal: async () => undefined,
-				record: {store: records.jobs, vm: 'vm1', subject: 'p1', debris: folders().debris, self},
-				run: async job => {
-					await job.halfDone('the disks may be half restored');
-					throw new Error('cancelled part way');
-				},
-			})).rejects.toThrow('cancelled part way');
+			await expect(
+				runJob({
+					kind: 'restore-in-place',
+					command: 'test',
+					locks: [],
+					journal: async () => undefined,
+					record: {store: records.jobs, vm: 'vm1', subject: 'p1', debris: folders().debris, self},
+					run: async job => {
+						await job.halfDone('the disks may be half restored');
+						throw new Error('cancelled part way');
+					},
+				}),
+			).rejects.toThrow('cancelled part way');
 			expect(records.records()).toMatchObject([{subject: 'p1', halfDone: 'the disks may be half restored'}]);
 		});
 
@@ -160,21 +233,54 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 			const journal: Array<Omit<JournalEntry, 'time' | 'vm'>> = [];
 			const work = folders(log);
 			await runJob({
-				kind: 'backup', command: 'test', locks: locks(log, ['repository']), journal: async entry => void journal.push(entry),
-				record: {store: records.jobs, vm: 'vm1', debris: work.debris, self, recoverMore: async job => (log.push(`partial points of ${job.pid}`), [])},
+				kind: 'backup',
+				command: 'test',
+				locks: locks(log, ['repository']),
+				journal: async entry => void journal.push(entry),
+				record: {
+					store: records.jobs,
+					vm: 'vm1',
+					debris: work.debris,
+					self,
+					recoverMore: async job => (log.push(`partial points of ${job.pid}`), []),
+				},
 				run: async () => void log.push('backup'),
 			});
-			expect(log).toEqual(['take repository for test', 'remove /r/vm1/.snapdeck/.snapdeck-work-aaaaaaaaaaaaaaaa-copy', 'partial points of 4242', 'backup', 'give repository']);
-			expect(journal[0]).toMatchObject({action: 'recover', snapshot: 'p1', outcome: 'done', message: expect.stringContaining("a restore of p1 of vm1 (started 2026-11-30T10:00:00Z by 'killed', pid 4242) did not end")});
+			expect(log).toEqual([
+				'take repository for test',
+				'remove /r/vm1/.snapdeck/.snapdeck-work-aaaaaaaaaaaaaaaa-copy',
+				'partial points of 4242',
+				'backup',
+				'give repository',
+			]);
+			expect(journal[0]).toMatchObject({
+				action: 'recover',
+				snapshot: 'p1',
+				outcome: 'done',
+				message: expect.stringContaining(
+					"a restore of p1 of vm1 (started 2026-11-30T10:00:00Z by 'killed', pid 4242) did not end",
+				),
+			});
 			expect(records.records()).toEqual([]);
 		});
 
-		it('a record that is not snapdeck\'s refuses the job, and nothing in it is acted on', async () => {
+		it("a record that is not snapdeck's refuses the job, and nothing in it is acted on", async () => {
 			const records = store();
 			records.damage('/r/vm1/.snapdeck/jobs/x.json');
 			let ran = false;
-			await expect(runJob({kind: 'backup', command: 'test', locks: [], journal: async () => undefined, record: {store: records.jobs, vm: 'vm1', debris: folders().debris, self}, run: async () => void (ran = true)}))
-				.rejects.toMatchObject({code: 'damaged', message: expect.stringContaining('/r/vm1/.snapdeck/jobs/x.json is not a job record snapdeck wrote')});
+			await expect(
+				runJob({
+					kind: 'backup',
+					command: 'test',
+					locks: [],
+					journal: async () => undefined,
+					record: {store: records.jobs, vm: 'vm1', debris: folders().debris, self},
+					run: async () => void (ran = true),
+				}),
+			).rejects.toMatchObject({
+				code: 'damaged',
+				message: expect.stringContaining('/r/vm1/.snapdeck/jobs/x.json is not a job record snapdeck wrote'),
+			});
 			expect(ran).toBe(false);
 		});
 
@@ -182,12 +288,19 @@ describe('runJob: the runner of changes that are not plans of steps (backup, res
 			const records = store();
 			records.leave(left({halfDone: "vm1's disks may be half restored to point p1", debris: []}));
 			let ran = 0;
-			const job = (subject?: string) => runJob({
-				kind: 'restore-in-place', command: 'test', locks: [], journal: async () => undefined,
-				record: {store: records.jobs, vm: 'vm1', ...(subject ? {subject} : {}), debris: folders().debris, self},
-				run: async () => void ran++,
+			const job = (subject?: string) =>
+				runJob({
+					kind: 'restore-in-place',
+					command: 'test',
+					locks: [],
+					journal: async () => undefined,
+					record: {store: records.jobs, vm: 'vm1', ...(subject ? {subject} : {}), debris: folders().debris, self},
+					run: async () => void ran++,
+				});
+			await expect(job()).rejects.toMatchObject({
+				code: 'unfinished',
+				message: expect.stringContaining("vm1's disks may be half restored to point p1"),
 			});
-			await expect(job()).rejects.toMatchObject({code: 'unfinished', message: expect.stringContaining("vm1's disks may be half restored to point p1")});
 			await expect(job('p2')).rejects.toMatchObject({code: 'unfinished'});
 			expect([ran, records.records()[0]?.halfDone]).toEqual([0, "vm1's disks may be half restored to point p1"]);
 			await job('p1');

@@ -7,14 +7,33 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 // @ts-expect-error: a plain script of the build, without types
 import {fasterStyledChars, patchStyledChars} from '../../scripts/ansi-tokenize-patch.mjs';
 
-type Tokenizer = {styledCharsFromTokens: typeof styledCharsFromTokens; styledCharsToString: typeof styledCharsToString; tokenize: typeof tokenize};
+type Tokenizer = {
+	styledCharsFromTokens: typeof styledCharsFromTokens;
+	styledCharsToString: typeof styledCharsToString;
+	tokenize: typeof tokenize;
+};
 
 /** Styled text as Ink's cells hold it: runs of colours, bold, dim, inverse, resets, links, wide characters. */
 function randomStyledText(random: () => number): string {
-	const codes = ['\x1b[31m', '\x1b[39m', '\x1b[1m', '\x1b[2m', '\x1b[22m', '\x1b[7m', '\x1b[27m', '\x1b[0m', '\x1b[38;5;244m', '\x1b[48;2;1;2;3m', '\x1b[49m', '\x1b]8;;https://x.example\x07', '\x1b]8;;\x07'];
+	const codes = [
+		'\x1b[31m',
+		'\x1b[39m',
+		'\x1b[1m',
+		'\x1b[2m',
+		'\x1b[22m',
+		'\x1b[7m',
+		'\x1b[27m',
+		'\x1b[0m',
+		'\x1b[38;5;244m',
+		'\x1b[48;2;1;2;3m',
+		'\x1b[49m',
+		'\x1b]8;;https://x.example\x07',
+		'\x1b]8;;\x07',
+	];
 	const text = ['a', ' ', 'é', '界', '✓', '·', '…'];
 	let out = '';
-	for (let i = 0; i < 40; i++) out += random() < 0.3 ? codes[Math.floor(random() * codes.length)] : text[Math.floor(random() * text.length)];
+	for (let i = 0; i < 40; i++)
+		out += random() < 0.3 ? codes[Math.floor(random() * codes.length)] : text[Math.floor(random() * text.length)];
 	return out;
 }
 
@@ -23,11 +42,19 @@ describe("the bundle's faster styledCharsToString (scripts/ansi-tokenize-patch.m
 	let patched: Tokenizer;
 	beforeAll(async () => {
 		// The package as the bundle builds it: the patch applied by the same plugin.
-		const result = await build({stdin: {contents: "export * from '@alcalzone/ansi-tokenize';", resolveDir: process.cwd()}, bundle: true, format: 'esm', platform: 'node', write: false, plugins: [fasterStyledChars], logLevel: 'silent'});
+		const result = await build({
+			stdin: {contents: "export * from '@alcalzone/ansi-tokenize';", resolveDir: process.cwd()},
+			bundle: true,
+			format: 'esm',
+			platform: 'node',
+			write: false,
+			plugins: [fasterStyledChars],
+			logLevel: 'silent',
+		});
 		expect(result.outputFiles[0]!.text).toContain('sameCodes(chars[i - 1].styles, char.styles)');
 		dir = await mkdtemp(path.join(os.tmpdir(), 'snapdeck-ansi-patch-'));
 		await writeFile(path.join(dir, 'patched.mjs'), result.outputFiles[0]!.text);
-		patched = await import(path.join(dir, 'patched.mjs')) as Tokenizer;
+		patched = (await import(path.join(dir, 'patched.mjs'))) as Tokenizer;
 	});
 	afterAll(() => rm(dir, {recursive: true, force: true}));
 
@@ -38,12 +65,18 @@ describe("the bundle's faster styledCharsToString (scripts/ansi-tokenize-patch.m
 			const line = randomStyledText(random);
 			// Rows as Ink's Output builds them: the cells of one line, and cells of two lines side by side.
 			const cells = styledCharsFromTokens(tokenize(line));
-			const mixed = [...cells.slice(0, 10), ...styledCharsFromTokens(tokenize(randomStyledText(random))), {type: 'char' as const, value: ' ', fullWidth: false, styles: []}];
+			const mixed = [
+				...cells.slice(0, 10),
+				...styledCharsFromTokens(tokenize(randomStyledText(random))),
+				{type: 'char' as const, value: ' ', fullWidth: false, styles: []},
+			];
 			for (const row of [cells, mixed, []]) expect(patched.styledCharsToString(row)).toBe(styledCharsToString(row));
 		}
 	});
 
 	it('refuses a package whose loop it does not know, instead of bundling it unpatched', () => {
-		expect(() => patchStyledChars('export function styledCharsToString(chars) { return ""; }')).toThrow(/changed: check whether/);
+		expect(() => patchStyledChars('export function styledCharsToString(chars) { return ""; }')).toThrow(
+			/changed: check whether/,
+		);
 	});
 });

@@ -7,8 +7,17 @@ import {firstFrameInputs, loadedTooEarly} from '../../scripts/first-frame.mjs';
 /** The UI's module graph as scripts/bundle.mjs splits it (chunks, ES modules), not written. */
 async function metafile(plugins: Plugin[] = []) {
 	const result = await build({
-		entryPoints: ['source/ui/run.tsx'], bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
-		outdir: 'dist/first-frame-test', write: false, metafile: true, logLevel: 'silent', plugins,
+		entryPoints: ['source/ui/run.tsx'],
+		bundle: true,
+		splitting: true,
+		format: 'esm',
+		platform: 'node',
+		target: 'node20',
+		outdir: 'dist/first-frame-test',
+		write: false,
+		metafile: true,
+		logLevel: 'silent',
+		plugins,
 		alias: {'react-devtools-core': './scripts/empty-module.js', 'is-in-ci': './scripts/not-ci.js'},
 	});
 	return result.metafile;
@@ -18,7 +27,10 @@ async function metafile(plugins: Plugin[] = []) {
 const appending = (file: string, line: string): Plugin => ({
 	name: 'append',
 	setup(builder) {
-		builder.onLoad({filter: new RegExp(`${file.replaceAll('.', '\\.')}$`)}, async ({path}) => ({contents: `${await readFile(path, 'utf8')}\n${line}\n`, loader: 'tsx'}));
+		builder.onLoad({filter: new RegExp(`${file.replaceAll('.', '\\.')}$`)}, async ({path}) => ({
+			contents: `${await readFile(path, 'utf8')}\n${line}\n`,
+			loader: 'tsx',
+		}));
 	},
 });
 
@@ -32,12 +44,16 @@ describe('what the UI loads before its first frame (scripts/first-frame.mjs, che
 	});
 
 	it('names what a static import from the UI pulls in front of the first frame', async () => {
-		const meta = await metafile([appending('source/ui/theme.ts', "export {OffsiteState} from '../core/offsite-model.js';")]);
+		const meta = await metafile([
+			appending('source/ui/theme.ts', "export {OffsiteState} from '../core/offsite-model.js';"),
+		]);
 		expect(loadedTooEarly(meta)).toEqual(['zod']);
 	});
 
 	it('leaves out what the UI imports dynamically', async () => {
-		const meta = await metafile([appending('source/ui/theme.ts', "export const later = () => import('../core/offsite-model.js');")]);
+		const meta = await metafile([
+			appending('source/ui/theme.ts', "export const later = () => import('../core/offsite-model.js');"),
+		]);
 		expect(loadedTooEarly(meta)).toEqual([]);
 	});
 });

@@ -31,7 +31,7 @@ describe('the demo lab', () => {
 		expect(vms.every(vm => vm.error === null)).toBe(true);
 	});
 
-	it('holds each snapshot\'s own data pattern: reverting to any of them brings exactly that data back', async () => {
+	it("holds each snapshot's own data pattern: reverting to any of them brings exactly that data back", async () => {
 		const dir = path.join(await tempDir(), 'lab');
 		await buildDemoLab(dir);
 		const hypervisor = new LocalHypervisor(dir);

@@ -37,12 +37,17 @@ describe('the terminal UI on a real lab', () => {
 		expect(ui.frame()).toContain('[ ] with memory');
 		ui.type('\x7f');
 		ui.press('submit');
-		await ui.waitFor(frame => frame.includes("record internal snapshot 'inside'") && frame.includes('Proceed?'), 'the plan of an internal snapshot');
+		await ui.waitFor(
+			frame => frame.includes("record internal snapshot 'inside'") && frame.includes('Proceed?'),
+			'the plan of an internal snapshot',
+		);
 		ui.press('confirm');
 		await ui.waitFor(frame => frame.includes("✓ take 'inside' of web9 done"), 'the snapshot taken');
 		const {stdout} = await execa('qemu-img', ['snapshot', '-l', '-U', await lab.activeFile()]);
 		expect(stdout).toContain('inside');
-		expect((await lab.vmFile()).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([['inside', 'internal']]);
+		expect((await lab.vmFile()).snapshots.map(snapshot => [snapshot.name, snapshot.kind])).toEqual([
+			['inside', 'internal'],
+		]);
 	});
 
 	it('marks a VM another snapdeck is at work on as busy, and its changing keys say why instead of acting', async () => {
@@ -53,11 +58,24 @@ describe('the terminal UI on a real lab', () => {
 		const other = execa('sleep', ['60'], {reject: false});
 		try {
 			await mkdir(path.join(lab.folder, '.snapdeck'), {recursive: true});
-			await writeFile(path.join(lab.folder, '.snapdeck', 'lock'), JSON.stringify({pid: other.pid, host: os.hostname(), user: 'ops', command: 'snapdeck backup m3', since: '2026-11-25T11:59:00Z', token: 't1'}));
+			await writeFile(
+				path.join(lab.folder, '.snapdeck', 'lock'),
+				JSON.stringify({
+					pid: other.pid,
+					host: os.hostname(),
+					user: 'ops',
+					command: 'snapdeck backup m3',
+					since: '2026-11-25T11:59:00Z',
+					token: 't1',
+				}),
+			);
 			const ui = renderApp(lab.service, {refreshMs: 200});
 			await ui.waitFor(frame => /m3 +busy/.test(frame), 'm3 marked busy');
 			ui.press('take');
-			await ui.waitFor(frame => frame.includes(`m3 is busy: pid ${other.pid} (snapdeck backup m3), user ops`), 'why take does nothing');
+			await ui.waitFor(
+				frame => frame.includes(`m3 is busy: pid ${other.pid} (snapdeck backup m3), user ops`),
+				'why take does nothing',
+			);
 			expect(ui.frame()).not.toContain('Take a snapshot of m3');
 			other.kill();
 			await ui.waitFor(frame => /m3 +stopped/.test(frame), 'm3 free again once that job is gone');
@@ -69,7 +87,7 @@ describe('the terminal UI on a real lab', () => {
 		}
 	});
 
-	it('on a local lab, shows another operator\'s change at once, without waiting for the next poll', async () => {
+	it("on a local lab, shows another operator's change at once, without waiting for the next poll", async () => {
 		const lab = await labWithVm('w2');
 		const {mkdir} = await import('node:fs/promises');
 		const {writeVmFile} = await import('../../source/adapters/local/vm-file.js');
@@ -82,7 +100,15 @@ describe('the terminal UI on a real lab', () => {
 		// The folder comes first (as a copy or mkdir makes it): without its vm.json it is damaged, until vm.json comes.
 		await ui.waitFor(frame => /a0 +damaged/.test(frame), 'the new folder, damaged', 5000);
 		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-		await writeVmFile(folder, {version: 1, name: 'a0', description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		await writeVmFile(folder, {
+			version: 1,
+			name: 'a0',
+			description: '',
+			qmp: null,
+			current: null,
+			snapshots: [],
+			disks: [{target: 'vda', file: 'vda.qcow2'}],
+		});
 		await ui.waitFor(frame => frame.includes('VMs (2)') && /a0 +stopped/.test(frame), 'the new VM, whole', 5000);
 		// Another operator's snapdeck, another process: its lock is what the adapter sees.
 		await execa(path.resolve('bin/snapdeck'), ['snapshot', 'w2', 'seen', '--yes', '--connect', `local:${lab.root}`]);

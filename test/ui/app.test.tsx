@@ -23,11 +23,17 @@ describe('the terminal UI', () => {
 
 		// Take: the dialog offers a timestamp name; replace it with our own.
 		ui.press('take');
-		await ui.waitFor(frame => frame.includes('Take a snapshot of web9') && frame.includes('snap-20261125-120000'), 'the take dialog with a default name');
+		await ui.waitFor(
+			frame => frame.includes('Take a snapshot of web9') && frame.includes('snap-20261125-120000'),
+			'the take dialog with a default name',
+		);
 		ui.type('\x7f'.repeat('snap-20261125-120000'.length));
 		ui.type('before-upgrade');
 		ui.press('submit');
-		await ui.waitFor(frame => frame.includes('Creates: vda.before-upgrade.qcow2') && frame.includes('Proceed?'), 'the plan of the snapshot');
+		await ui.waitFor(
+			frame => frame.includes('Creates: vda.before-upgrade.qcow2') && frame.includes('Proceed?'),
+			'the plan of the snapshot',
+		);
 		ui.press('confirm');
 		await ui.waitFor(frame => /before-upgrade .*◀ you are here/.test(frame), 'the new snapshot as current');
 		expect(await chainOf(lab)).toEqual(['vda.before-upgrade.qcow2', 'web9-vda.qcow2']);
@@ -35,7 +41,13 @@ describe('the terminal UI', () => {
 		// The guest writes B; revert brings A back.
 		await lab.write(0xb2, 1);
 		ui.press('revert');
-		await ui.waitFor(frame => frame.includes("Plan: revert web9 to external snapshot 'before-upgrade'") && frame.includes('Discards') && frame.includes('Type web9 to proceed'), 'the revert plan');
+		await ui.waitFor(
+			frame =>
+				frame.includes("Plan: revert web9 to external snapshot 'before-upgrade'") &&
+				frame.includes('Discards') &&
+				frame.includes('Type web9 to proceed'),
+			'the revert plan',
+		);
 		// It discards data: the VM's name, typed, is what goes ahead.
 		ui.type('web9');
 		await ui.waitFor(frame => frame.includes('Type web9 to proceed: web9'), 'the name typed');
@@ -68,7 +80,11 @@ describe('the terminal UI', () => {
 		ui.press('revert');
 		await ui.waitFor(frame => frame.includes('Type web9 to proceed'), 'the revert plan');
 		// The plan's lines: in a box at 80x24, the whole terminal at 40x12.
-		const dialogLines = (frame: string) => frame.split('\n').filter(line => line.startsWith('│')).map(line => line.slice(2, -2));
+		const dialogLines = (frame: string) =>
+			frame
+				.split('\n')
+				.filter(line => line.startsWith('│'))
+				.map(line => line.slice(2, -2));
 		const pagerLines = (frame: string) => (frame.includes('│') ? dialogLines(frame) : frame.split('\n'));
 		/** Scrolls from the top to the end, collecting what the dialog showed; every row of the plan must have been on screen, none cut. */
 		const scrollThrough = async (width: number) => {
@@ -100,7 +116,10 @@ describe('the terminal UI', () => {
 
 		// 40x12: the same plan covers the terminal and pages; every row of it can be brought on screen, the last one too.
 		ui.resize(40, 12);
-		await ui.waitFor(frame => /lines \d+-\d+ of \d+/.test(frame) && frame.split('\n')[1]!.length <= 40, 'the plan at 40 columns');
+		await ui.waitFor(
+			frame => /lines \d+-\d+ of \d+/.test(frame) && frame.split('\n')[1]!.length <= 40,
+			'the plan at 40 columns',
+		);
 		await scrollThrough(40);
 		ui.press('dismiss');
 		// (At 40 columns the job's line is cut before its outcome: the dialog gone and the data unchanged say it.)
@@ -113,9 +132,19 @@ describe('the terminal UI', () => {
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
 		ui.resize(30, 10);
-		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('the terminal is 30x10; it needs at least 40x12. Enlarge it to go on, or q to quit.') && !frame.includes('web9'), 'the request for a larger terminal');
+		await ui.waitFor(
+			frame =>
+				frame
+					.replace(/\s+/g, ' ')
+					.includes('the terminal is 30x10; it needs at least 40x12. Enlarge it to go on, or q to quit.') &&
+				!frame.includes('web9'),
+			'the request for a larger terminal',
+		);
 		ui.press('take');
-		await ui.waitFor(frame => frame.replace(/\s+/g, ' ').includes('t was not acted on: the terminal was too small to show it'), 'the key refused');
+		await ui.waitFor(
+			frame => frame.replace(/\s+/g, ' ').includes('t was not acted on: the terminal was too small to show it'),
+			'the key refused',
+		);
 		ui.resize(80, 24);
 		const back = await ui.waitFor(frame => frame.includes('web9') && frame.includes('VMs (1)'), 'the VM list again');
 		expect(back).not.toContain('Take a snapshot');
@@ -125,11 +154,20 @@ describe('the terminal UI', () => {
 	});
 
 	it('wraps a line whole: no character lost, no line wider than asked', () => {
-		const texts = ['Discards: vda.before-the-distribution-upgrade-of-the-web-server-2026-11-30.qcow2: the data of vda written since that snapshot (4.3 MiB)', 'a', '', 'x'.repeat(95), 'short words only here'];
+		const texts = [
+			'Discards: vda.before-the-distribution-upgrade-of-the-web-server-2026-11-30.qcow2: the data of vda written since that snapshot (4.3 MiB)',
+			'a',
+			'',
+			'x'.repeat(95),
+			'short words only here',
+		];
 		for (const text of texts) {
 			for (const width of [8, 13, 40, 80]) {
 				const lines = wrapWhole(text, width, 2);
-				expect(lines.every(line => [...line].length <= width), `${width}: ${lines.join('|')}`).toBe(true);
+				expect(
+					lines.every(line => [...line].length <= width),
+					`${width}: ${lines.join('|')}`,
+				).toBe(true);
 				expect(lines.join('').replaceAll(' ', '')).toBe(text.replaceAll(' ', ''));
 			}
 		}
@@ -188,16 +226,25 @@ describe('keys and help come from one keymap table', () => {
 
 		const keymap = buildKeymap();
 		// Each screen, reached by its key from the list, and the label its help names it by.
-		const screens: Array<[Context, Command | null, string]> = [['list', null, 'the VM list'], ['tree', 'open', 'the snapshot tree'], ['backups', 'backups', 'the backup points'], ['health', 'health', 'the health view'], ['log', 'log', 'the journal'], ['jobs', 'jobs', 'the jobs screen']];
+		const screens: Array<[Context, Command | null, string]> = [
+			['list', null, 'the VM list'],
+			['tree', 'open', 'the snapshot tree'],
+			['backups', 'backups', 'the backup points'],
+			['health', 'health', 'the health view'],
+			['log', 'log', 'the journal'],
+			['jobs', 'jobs', 'the jobs screen'],
+		];
 		for (const [context, key, label] of screens) {
 			if (key) ui.press(key);
 			ui.press('help');
 			frame = await ui.waitFor(frame => frame.includes(`Keys on ${label}`), `the help of ${label}`);
 			expect(frame.split('\n').length).toBeLessThanOrEqual(24);
 			// Every command of this screen, with its whole description; none of another screen's.
-			for (const command of keymap.commandsIn(context)) expect(frame, `${context}: ${command}`).toContain(COMMANDS[command].description);
+			for (const command of keymap.commandsIn(context))
+				expect(frame, `${context}: ${command}`).toContain(COMMANDS[command].description);
 			for (const command of ['revert', 'restore', 'verifyRestore', 'connection'] as const) {
-				if (!keymap.commandsIn(context).includes(command)) expect(frame, `${context} lists ${command}`).not.toContain(COMMANDS[command].description);
+				if (!keymap.commandsIn(context).includes(command))
+					expect(frame, `${context} lists ${command}`).not.toContain(COMMANDS[command].description);
 			}
 			expect(frame).not.toContain('…');
 			expect(frame).not.toContain('lines 1-');
@@ -219,15 +266,23 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('Take a snapshot of vm1'), 'the take dialog on the new key');
 	});
 
-	it('applies the configuration\'s keymap once it has loaded after the first frame, and shows a broken one', async () => {
+	it("applies the configuration's keymap once it has loaded after the first frame, and shows a broken one", async () => {
 		const lab = memoryLab();
 		const ui = renderApp(lab.service, {loadKeymap: async () => buildKeymap({take: ['s']})});
-		await ui.waitFor(frame => frame.includes(`${displayKey('s')} take`) && frame.includes('vm1'), 'the overridden help bar');
+		await ui.waitFor(
+			frame => frame.includes(`${displayKey('s')} take`) && frame.includes('vm1'),
+			'the overridden help bar',
+		);
 		ui.type('s');
 		await ui.waitFor(frame => frame.includes('Take a snapshot of vm1'), 'the take dialog on the configured key');
 
-		const broken = renderApp(lab.service, {loadKeymap: async () => Promise.reject(new Error('config.json: keymap: expected array'))});
-		await broken.waitFor(frame => frame.includes('configuration not used: config.json: keymap: expected array') && frame.includes('vm1'), 'the notice');
+		const broken = renderApp(lab.service, {
+			loadKeymap: async () => Promise.reject(new Error('config.json: keymap: expected array')),
+		});
+		await broken.waitFor(
+			frame => frame.includes('configuration not used: config.json: keymap: expected array') && frame.includes('vm1'),
+			'the notice',
+		);
 	});
 
 	it('reports overrides it cannot use instead of failing', () => {
@@ -244,14 +299,20 @@ describe('keys and help come from one keymap table', () => {
 		await ui.waitFor(frame => frame.includes('web1'), 'the VM list');
 		ui.press('filter');
 		ui.type('zzz');
-		await ui.waitFor(frame => frame.includes('VMs (0 matching "zzz")') && frame.includes('no VM matches "zzz": Esc clears the filter'), 'an empty filtered list that says so');
+		await ui.waitFor(
+			frame => frame.includes('VMs (0 matching "zzz")') && frame.includes('no VM matches "zzz": Esc clears the filter'),
+			'an empty filtered list that says so',
+		);
 		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('VMs (1)'), 'the whole list again');
 		// A filter accepted with Enter stays in force; Esc on the list clears it.
 		ui.press('filter');
 		ui.type('zz');
 		ui.press('submit');
-		await ui.waitFor(frame => frame.includes('VMs (0 matching "zz")') && frame.includes('filter: zz'), 'the filter in force');
+		await ui.waitFor(
+			frame => frame.includes('VMs (0 matching "zz")') && frame.includes('filter: zz'),
+			'the filter in force',
+		);
 		ui.press('clearFilter');
 		await ui.waitFor(frame => frame.includes('VMs (1)') && !frame.includes('filter: zz'), 'the filter cleared');
 	});
@@ -280,7 +341,10 @@ describe('the cursor follows a VM, not a row', () => {
 		// Another operator adds a VM above, and takes a snapshot of m2.
 		lab.hypervisor.addVm('a0', ['vda'], 1);
 		await lab.take('elsewhere');
-		const frame = await ui.waitFor(frame => frame.includes('VMs (2)') && /▸ . m2 .* elsewhere/.test(frame), 'a0 and the snapshot, with the cursor still on m2');
+		const frame = await ui.waitFor(
+			frame => frame.includes('VMs (2)') && /▸ . m2 .* elsewhere/.test(frame),
+			'a0 and the snapshot, with the cursor still on m2',
+		);
 		expect(frame).toMatch(/a0/);
 	});
 });
@@ -289,11 +353,17 @@ describe('keys follow what the connection can do (its roles)', () => {
 	it('a key whose role the connection lacks says why on the status line and starts no job', async () => {
 		const lab = memoryLab('role1');
 		// A connection without backups, with the adapter's reason (as a remote libvirt host has for instant restores).
-		Object.assign(lab.hypervisor, {roles: {...lab.hypervisor.roles, backups: undefined}, unavailable: {backups: 'this connection keeps no backups (a test)'}});
+		Object.assign(lab.hypervisor, {
+			roles: {...lab.hypervisor.roles, backups: undefined},
+			unavailable: {backups: 'this connection keeps no backups (a test)'},
+		});
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('role1'), 'the VM list');
 		ui.press('backup');
-		const said = await ui.waitFor(frame => frame.includes('this connection keeps no backups (a test)'), 'the reason on the status line');
+		const said = await ui.waitFor(
+			frame => frame.includes('this connection keeps no backups (a test)'),
+			'the reason on the status line',
+		);
 		expect(said).not.toContain('Back up role1');
 		expect(said).not.toMatch(/backup of role1/);
 	});

@@ -19,7 +19,10 @@ describe('backups in the terminal UI', () => {
 		await ui.waitFor(frame => /web9 +stopped .* never/.test(frame), 'the list with no backup yet');
 
 		ui.press('backup');
-		await ui.waitFor(frame => frame.includes('Back up web9') && frame.includes(path.join(repo, 'web9')), 'the backup dialog');
+		await ui.waitFor(
+			frame => frame.includes('Back up web9') && frame.includes(path.join(repo, 'web9')),
+			'the backup dialog',
+		);
 		ui.press('backupAuto');
 		const done = await ui.waitFor(frame => /✓ backup of web9 done/.test(frame), 'the backup done');
 		expect(done).toMatch(/full point \d{8}T\d{6}Z, [\d.]+ [KM]iB; full because there is no earlier backup/);
@@ -34,9 +37,15 @@ describe('backups in the terminal UI', () => {
 		await ui.waitFor(frame => /✓ incremental backup of web9 done/.test(frame), 'the incremental done');
 
 		ui.press('backups');
-		await ui.waitFor(frame => frame.includes('web9: 2 backup points') && /▸ \S+ +incremental .* never/.test(frame), 'the backups view, newest first');
+		await ui.waitFor(
+			frame => frame.includes('web9: 2 backup points') && /▸ \S+ +incremental .* never/.test(frame),
+			'the backups view, newest first',
+		);
 		ui.press('verify');
-		await ui.waitFor(frame => /✓ verify web9 \S+ done/.test(frame) && /▸ \S+ +incremental .* ok 0m ago/.test(frame), 'the verified point');
+		await ui.waitFor(
+			frame => /✓ verify web9 \S+ done/.test(frame) && /▸ \S+ +incremental .* ok 0m ago/.test(frame),
+			'the verified point',
+		);
 		// Enter shows the point whole: its files with their full checksums, its verification.
 		ui.press('open');
 		const [, newest] = await service.backups('web9');
@@ -48,7 +57,10 @@ describe('backups in the terminal UI', () => {
 
 		ui.press('down');
 		ui.press('restore');
-		const dialog = await ui.waitFor(frame => frame.includes('as a new VM') && frame.includes('web9-restored'), 'the restore dialog');
+		const dialog = await ui.waitFor(
+			frame => frame.includes('as a new VM') && frame.includes('web9-restored'),
+			'the restore dialog',
+		);
 		// Its one field: the help bar offers no next field that Tab would not go to.
 		expect(dialog.split('\n').at(-1)).toMatch(/^Enter accept {2}Esc\/\^C close\s*$/);
 		ui.press('submit');
@@ -60,13 +72,15 @@ describe('backups in the terminal UI', () => {
 		await ui.waitFor(frame => frame.includes('web9-restored'), 'the restored VM in the list');
 	});
 
-	it('draws the VM list from the hypervisor\'s answer while the repository is still being found, then fills in the backup ages', async () => {
+	it("draws the VM list from the hypervisor's answer while the repository is still being found, then fills in the backup ages", async () => {
 		const lab = await labWithVm('web7');
 		const repo = await tempDir();
 		await sessionPorts(lab.hypervisor, {repository: repo}).backup('web7', {mode: 'auto', command: 'test'});
 		// The repository comes from the configuration, which is slow to load: here it comes when the test says.
 		let found!: (dir: string) => void;
-		const service = sessionPorts(lab.hypervisor, {findRepository: () => new Promise<string>(resolve => (found = resolve))});
+		const service = sessionPorts(lab.hypervisor, {
+			findRepository: () => new Promise<string>(resolve => (found = resolve)),
+		});
 		const ui = renderApp(service);
 		const early = await ui.waitFor(frame => /web7 +stopped/.test(frame), 'the list before the repository');
 		expect(early).not.toMatch(/web7 +stopped .* (never|0m)/);
@@ -107,9 +121,14 @@ describe('backups in the terminal UI', () => {
 		other.press('backups');
 		await other.waitFor(frame => frame.includes('web8: 1 backup point'), 'the point');
 		other.press('prune');
-		const refusal = await other.waitFor(frame => frame.includes("web8: policy 'default' has no backups.retention to prune by"), 'the note on the status line');
+		const refusal = await other.waitFor(
+			frame => frame.includes("web8: policy 'default' has no backups.retention to prune by"),
+			'the note on the status line',
+		);
 		// Whole, naming the file to edit.
-		expect(refusal.replace(/\s+/g, ' ')).toContain(`set one in ${path.join(process.env['SNAPDECK_CONFIG_DIR']!, 'config.json')} ("backups": {"retention": {"daily": 7}} in a policy for web8)`);
+		expect(refusal.replace(/\s+/g, ' ')).toContain(
+			`set one in ${path.join(process.env['SNAPDECK_CONFIG_DIR']!, 'config.json')} ("backups": {"retention": {"daily": 7}} in a policy for web8)`,
+		);
 		expect(refusal).not.toContain('prune web8'); // no job was started
 		expect(await noRetention.backups('web8')).toHaveLength(1);
 	});
@@ -125,21 +144,38 @@ describe('backups in the terminal UI', () => {
 		process.env['RESTIC_PASSWORD_FILE'] = password;
 		try {
 			const policy = Policy.parse({name: 'offsite', offsite: {target}});
-			const service = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => policy});
+			const service = sessionPorts(lab.hypervisor, {
+				repository: path.join(work, 'repo'),
+				policies: async () => () => policy,
+			});
 			await service.backup('web7', {mode: 'auto', command: 'test'});
 			const ui = renderApp(service);
-			await ui.waitFor(frame => /OFFSITE/.test(frame) && /web7 +stopped .* 0m +never/.test(frame), 'the list: backed up, never copied');
+			await ui.waitFor(
+				frame => /OFFSITE/.test(frame) && /web7 +stopped .* 0m +never/.test(frame),
+				'the list: backed up, never copied',
+			);
 			ui.press('copy');
-			const done = await ui.waitFor(frame => new RegExp(`✓ copy web7 to ${target.replaceAll('/', '\\/')} done`).test(frame), 'the copy done');
+			const done = await ui.waitFor(
+				frame => new RegExp(`✓ copy web7 to ${target.replaceAll('/', '\\/')} done`).test(frame),
+				'the copy done',
+			);
 			expect(done).toMatch(/point \d{8}T\d{6}Z, [\d.]+ [KM]iB uploaded/);
 			await ui.waitFor(frame => /web7 +stopped .* 0m +0m/.test(frame), 'the list showing the fresh copy');
-			expect((await service.remoteBackups({name: null, repository: target}, 'web7')).map(point => point.kind)).toEqual(['full']);
+			expect((await service.remoteBackups({name: null, repository: target}, 'web7')).map(point => point.kind)).toEqual([
+				'full',
+			]);
 
-			const plain = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
+			const plain = sessionPorts(lab.hypervisor, {
+				repository: path.join(work, 'repo'),
+				policies: async () => () => DEFAULT_POLICY,
+			});
 			const other = renderApp(plain);
 			await other.waitFor(frame => frame.includes('web7'), 'the list');
 			other.press('copy');
-			await other.waitFor(frame => frame.includes(`web7: policy 'default' names no off-site target`), 'the note on the status line');
+			await other.waitFor(
+				frame => frame.includes(`web7: policy 'default' names no off-site target`),
+				'the note on the status line',
+			);
 		} finally {
 			if (previous === undefined) delete process.env['RESTIC_PASSWORD_FILE'];
 			else process.env['RESTIC_PASSWORD_FILE'] = previous;
@@ -154,19 +190,27 @@ describe('backups in the terminal UI', () => {
 		await writeFile(password, 'pw\n');
 		process.env['SNAPDECK_CONFIG_DIR'] = path.join(work, 'config');
 		const file = path.join(work, 'config', 'config.json');
-		const service = sessionPorts(lab.hypervisor, {repository: path.join(work, 'repo'), policies: async () => () => DEFAULT_POLICY});
+		const service = sessionPorts(lab.hypervisor, {
+			repository: path.join(work, 'repo'),
+			policies: async () => () => DEFAULT_POLICY,
+		});
 		await service.backup('web5', {mode: 'auto', command: 'test'});
 		const ui = renderApp(service);
 		await ui.waitFor(frame => frame.includes('web5'), 'the list');
 		const note = async (words: string) => {
 			ui.press('copy');
-			const frame = await ui.waitFor(frame => frame.includes("web5: policy 'default' names no off-site target"), 'the note');
+			const frame = await ui.waitFor(
+				frame => frame.includes("web5: policy 'default' names no off-site target"),
+				'the note',
+			);
 			const said = frame.replace(/\s+/g, ' ');
 			expect(said).toContain(words);
 			expect(said).not.toContain('…');
 			ui.press('refresh');
 		};
-		await note(`and ${file} has none: add one under "offsite" there (a restic repository), or set "offsite": {"target": NAME} in a policy for web5 there`);
+		await note(
+			`and ${file} has none: add one under "offsite" there (a restic repository), or set "offsite": {"target": NAME} in a policy for web5 there`,
+		);
 		const {mkdir} = await import('node:fs/promises');
 		await mkdir(path.join(work, 'config'), {recursive: true});
 		const target = (name: string) => ({repository: path.join(work, name), passwordFile: password});
@@ -175,7 +219,11 @@ describe('backups in the terminal UI', () => {
 		await writeFile(file, JSON.stringify({offsite: {usb: target('usb')}}));
 		ui.press('copy');
 		await ui.waitFor(frame => /✓ copy web5 to usb done/.test(frame), 'the copy to the only target', 60_000);
-		expect((await service.remoteBackups({name: null, repository: path.join(work, 'usb'), passwordFile: password}, 'web5')).map(point => point.kind)).toEqual(['full']);
+		expect(
+			(
+				await service.remoteBackups({name: null, repository: path.join(work, 'usb'), passwordFile: password}, 'web5')
+			).map(point => point.kind),
+		).toEqual(['full']);
 	});
 
 	it('the cursor stays on the selected point when a new backup appears above it, so v verifies the point chosen', async () => {
@@ -196,7 +244,10 @@ describe('backups in the terminal UI', () => {
 		await lab.write(0xe3, 1);
 		await service.backup('web6', {mode: 'auto', command: 'test'});
 		ui.press('refresh');
-		await ui.waitFor(frame => frame.includes('web6: 3 backup points') && new RegExp(`▸ ${older.id}`).test(frame), 'the cursor still on the older point');
+		await ui.waitFor(
+			frame => frame.includes('web6: 3 backup points') && new RegExp(`▸ ${older.id}`).test(frame),
+			'the cursor still on the older point',
+		);
 		ui.press('verify');
 		await ui.waitFor(frame => new RegExp(`✓ verify web6 ${older.id} done`).test(frame), 'the older point verified');
 		const verified = (await service.backups('web6')).filter(point => point.verified !== null).map(point => point.id);

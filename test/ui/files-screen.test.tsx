@@ -35,7 +35,11 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 		ui.press('backups');
 		await ui.waitFor(frame => frame.includes('uif1: 1 backup point'), 'the backup points');
 		ui.press('files');
-		await ui.waitFor(frame => frame.includes(`Point ${point.id} of uif1: / (`) && frame.includes('data/'), 'the root folder of the point', 120_000);
+		await ui.waitFor(
+			frame => frame.includes(`Point ${point.id} of uif1: / (`) && frame.includes('data/'),
+			'the root folder of the point',
+			120_000,
+		);
 		// To the data folder, by the cursor: down until it is on it.
 		// Each press waits for the cursor to move: a frame drawn late must not let it run past.
 		const selected = (frame: string) => /▸ .*/.exec(frame)?.[0] ?? '';
@@ -45,15 +49,25 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 			await ui.waitFor(frame => selected(frame) !== before, 'the cursor one row down');
 		}
 		ui.press('open');
-		await ui.waitFor(frame => frame.includes(': /data (') && /▸ -rw\S* +64(\.0)? KiB +payload\.bin/.test(frame), 'the data folder, on the file', 120_000);
+		await ui.waitFor(
+			frame => frame.includes(': /data (') && /▸ -rw\S* +64(\.0)? KiB +payload\.bin/.test(frame),
+			'the data folder, on the file',
+			120_000,
+		);
 		ui.press('extract');
-		const done = await ui.waitFor(frame => /✓ extract \/data\/payload\.bin of uif1 \S+ done/.test(frame), 'the extraction done', 120_000);
-		expect(done.replace(/\s+/g, ' ')).toContain(`copied to ${path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin')}`);
+		const done = await ui.waitFor(
+			frame => /✓ extract \/data\/payload\.bin of uif1 \S+ done/.test(frame),
+			'the extraction done',
+			120_000,
+		);
+		expect(done.replace(/\s+/g, ' ')).toContain(
+			`copied to ${path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin')}`,
+		);
 		const copy = await readFile(path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin'));
 		expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
 	}, 400_000);
 
-	it('F on a point whose disks hold no filesystem (as the demo\'s) says so at once, without booting libguestfs', async () => {
+	it("F on a point whose disks hold no filesystem (as the demo's) says so at once, without booting libguestfs", async () => {
 		const lab = await labWithVm('uif2');
 		await lab.write(0x11, 0);
 		const service = sessionPorts(lab.hypervisor, {repository: await tempDir()});

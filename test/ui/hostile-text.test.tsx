@@ -3,7 +3,10 @@ import {HOSTILE_SHOWN, hostileMemoryLab} from '../helpers/hostile.js';
 import {renderApp, stripAnsi} from '../helpers/ui.js';
 
 /** What reached the terminal, colours aside: no control character may be in it but line breaks. */
-const rawControls = (frame: string) => stripAnsi(frame).replace(/\n/g, '').match(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/gu) ?? [];
+const rawControls = (frame: string) =>
+	stripAnsi(frame)
+		.replace(/\n/g, '')
+		.match(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/gu) ?? [];
 
 /* On the in-memory hypervisor: the escaping is the UI's. test/e2e/pty-small.test.ts shows the same lab's text through the real binary in a terminal. */
 describe('text from outside never reaches the terminal raw', () => {

@@ -11,7 +11,15 @@ async function addVm(root: string, name: string) {
 	const folder = path.join(root, name);
 	await mkdir(folder);
 	await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-	await writeVmFile(folder, {version: 1, name, description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+	await writeVmFile(folder, {
+		version: 1,
+		name,
+		description: '',
+		qmp: null,
+		current: null,
+		snapshots: [],
+		disks: [{target: 'vda', file: 'vda.qcow2'}],
+	});
 	return folder;
 }
 
@@ -47,11 +55,18 @@ describe('the jobs screen', () => {
 		ui.press('take');
 		await ui.waitFor(frame => frame.includes("j1 is busy: job 1 here (take '"), 'why take does not open');
 		ui.press('jobs');
-		await ui.waitFor(frame => frame.includes('Jobs of this window: 2 running, 0 ended') && /▸ . 2 +take '\S+' of j2 running/.test(frame), 'both jobs, the cursor on the newest');
+		await ui.waitFor(
+			frame =>
+				frame.includes('Jobs of this window: 2 running, 0 ended') && /▸ . 2 +take '\S+' of j2 running/.test(frame),
+			'both jobs, the cursor on the newest',
+		);
 		ui.press('up');
 		await ui.waitFor(frame => /▸ . 1 +take '\S+' of j1/.test(frame), 'the cursor on the older job');
 		ui.press('cancelJob');
-		await ui.waitFor(frame => /take '\S+' of j1 cancelled/.test(frame) && /take '\S+' of j2 done/.test(frame), 'j1 cancelled, j2 done');
+		await ui.waitFor(
+			frame => /take '\S+' of j1 cancelled/.test(frame) && /take '\S+' of j2 done/.test(frame),
+			'j1 cancelled, j2 done',
+		);
 		ui.press('open');
 		const top = await ui.waitFor(frame => frame.includes("Job 1: take '"), 'the job whole');
 		expect(top.replace(/[│\s]+/g, ' ')).toMatch(/cancelled: started \S+ \S+, ended \S+ \S+ after \d+\.\d s/);
@@ -63,9 +78,14 @@ describe('the jobs screen', () => {
 		expect(end).toMatch(/\d\d:\d\d:\d\d cancelled: take of j1 was cancelled/);
 		ui.press('dismiss');
 		ui.press('cancelJob');
-		await ui.waitFor(frame => frame.includes('job 1 has ended (cancelled): nothing to cancel'), 'an ended job cannot be cancelled, and says so');
+		await ui.waitFor(
+			frame => frame.includes('job 1 has ended (cancelled): nothing to cancel'),
+			'an ended job cannot be cancelled, and says so',
+		);
 		// The data: the cancelled take recorded no snapshot (recover finishes or undoes it); the other one made its snapshot.
-		const snapshots = async (vm: string) => (JSON.parse(await readFile(path.join(lab.root, vm, 'vm.json'), 'utf8')) as {snapshots: unknown[]}).snapshots.length;
+		const snapshots = async (vm: string) =>
+			(JSON.parse(await readFile(path.join(lab.root, vm, 'vm.json'), 'utf8')) as {snapshots: unknown[]}).snapshots
+				.length;
 		expect(await snapshots('j1')).toBe(0);
 		expect(await snapshots('j2')).toBe(1);
 	});

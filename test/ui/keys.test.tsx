@@ -16,7 +16,10 @@ describe('the cursor keeps its VM through filters', () => {
 		ui.type('1');
 		ui.press('submit');
 		ui.press('bottom');
-		await ui.waitFor(frame => selected(frame) === 'web1' && frame.includes('filter: 1'), 'web1 selected in the filtered list');
+		await ui.waitFor(
+			frame => selected(frame) === 'web1' && frame.includes('filter: 1'),
+			'web1 selected in the filtered list',
+		);
 		// Esc on the list clears the filter: still on web1 (not on app1, the first row).
 		ui.press('clearFilter');
 		await ui.waitFor(frame => frame.includes('VMs (4)') && !frame.includes('filter: 1'), 'the filter cleared');
@@ -28,7 +31,10 @@ describe('the cursor keeps its VM through filters', () => {
 		expect(selected(ui.frame())).toBe('web1');
 		ui.type(rawKey('backspace'));
 		ui.type('d');
-		await ui.waitFor(frame => frame.includes('VMs (1 matching "d")') && selected(frame) === 'db1', 'db1 the only one shown');
+		await ui.waitFor(
+			frame => frame.includes('VMs (1 matching "d")') && selected(frame) === 'db1',
+			'db1 the only one shown',
+		);
 		// Esc while typing clears the filter too: the cursor stays on db1, and Enter opens db1.
 		ui.press('dismiss');
 		await ui.waitFor(frame => frame.includes('VMs (4)'), 'the filter gone');
@@ -78,7 +84,10 @@ describe('text fields and dialogs: the keys readline users expect', () => {
 		ui.type(`${rawKey('home')}${rawKey('right')}e`);
 		await ui.waitFor(frame => frame.includes('Description: de▏scription'), 'the description edited');
 		ui.press('submit');
-		await ui.waitFor(frame => frame.includes("Plan: take external snapshot 'NigXtly'") && frame.includes('Proceed?'), 'the plan');
+		await ui.waitFor(
+			frame => frame.includes("Plan: take external snapshot 'NigXtly'") && frame.includes('Proceed?'),
+			'the plan',
+		);
 		ui.type(rawKey('ctrl+c'));
 		await ui.waitFor(frame => frame.includes('declined: nothing was changed'), 'the plan declined by Ctrl-C');
 		expect(ui.exited()).toBe(false);

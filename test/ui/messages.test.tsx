@@ -16,12 +16,21 @@ async function fourVms() {
 		const folder = path.join(lab.root, name);
 		await mkdir(folder);
 		await qemuImg.create(path.join(folder, 'vda.qcow2'), {size: 1 << 20});
-		await writeVmFile(folder, {version: 1, name, description: '', qmp: null, current: null, snapshots: [], disks: [{target: 'vda', file: 'vda.qcow2'}]});
+		await writeVmFile(folder, {
+			version: 1,
+			name,
+			description: '',
+			qmp: null,
+			current: null,
+			snapshots: [],
+			disks: [{target: 'vda', file: 'vda.qcow2'}],
+		});
 	}
 	return lab;
 }
 
-const vmsShown = (frame: string) => ['app1', 'db1', 'live1', 'web1'].filter(vm => new RegExp(`^[▸ ] . ${vm} `, 'm').test(frame)).length;
+const vmsShown = (frame: string) =>
+	['app1', 'db1', 'live1', 'web1'].filter(vm => new RegExp(`^[▸ ] . ${vm} `, 'm').test(frame)).length;
 
 /* Which messages show and in how many rows is test/ui/message-rows.test.ts's; here, the app on a real lab. */
 describe('messages at 40x12', () => {
@@ -31,13 +40,20 @@ describe('messages at 40x12', () => {
 		const ui = renderApp(service, {messageTtl: {ended: 1500, failed: 60_000}});
 		ui.resize(40, 12);
 		await ui.waitFor(frame => vmsShown(frame) === 4, 'the four VMs');
-		for (const [index, mode] of [[0, 'backupFull'], [1, 'backupFull'], [0, 'backupIncremental']] as const) {
+		for (const [index, mode] of [
+			[0, 'backupFull'],
+			[1, 'backupFull'],
+			[0, 'backupIncremental'],
+		] as const) {
 			ui.press('top');
 			if (index) ui.press('down');
 			ui.press('backup');
 			await ui.waitFor(frame => frame.includes('Back up'), 'the backup dialog');
 			ui.press(mode);
-			await ui.waitFor(frame => !frame.includes('Back up') && /✓ (full |incremental )?backup of \S+ done/.test(frame), 'the backup done');
+			await ui.waitFor(
+				frame => !frame.includes('Back up') && /✓ (full |incremental )?backup of \S+ done/.test(frame),
+				'the backup done',
+			);
 			const frame = ui.frame();
 			expect(frame.split('\n').length).toBeLessThanOrEqual(11);
 			expect(vmsShown(frame), frame).toBeGreaterThanOrEqual(3);
@@ -77,7 +93,14 @@ describe('messages at 40x12', () => {
 		await ui.waitFor(frame => /running \[1\/2\]/.test(frame), 'the take running');
 		ui.press('quit');
 		await ui.waitFor(frame => frame.includes('1 job running. Cancel it and quit?'), 'the question');
-		await ui.waitFor(frame => frame.includes("✓ take 'snap-") && !frame.includes('job running') && !frame.includes('0 jobs') && frame.includes('no job runs any more: q quits'), 'the question gone with the job');
+		await ui.waitFor(
+			frame =>
+				frame.includes("✓ take 'snap-") &&
+				!frame.includes('job running') &&
+				!frame.includes('0 jobs') &&
+				frame.includes('no job runs any more: q quits'),
+			'the question gone with the job',
+		);
 		expect(ui.exited()).toBe(false);
 		ui.press('quit');
 		await ui.waitForExit();

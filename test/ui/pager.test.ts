@@ -3,11 +3,18 @@ import {pagerLayout, pagerScroll, shownRows, unreadLines, type PagerRow} from '.
 
 /** `lines` lines of `parts` rows each (by line index), as wrapped text gives them. */
 const rowsOf = (parts: readonly number[]): PagerRow[] =>
-	parts.flatMap((count, line) => Array.from({length: count}, (_, part) => ({text: `${line}.${part}`, line, part, parts: count})));
+	parts.flatMap((count, line) =>
+		Array.from({length: count}, (_, part) => ({text: `${line}.${part}`, line, part, parts: count})),
+	);
 
 describe('the pager (plans, details, help)', () => {
 	it('pages without skipping a row at any height and footer, pinned lines always in view', () => {
-		const shapes = [[1], [3, 1, 1, 2, 1, 4, 1, 1, 3, 1, 1], [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], Array.from({length: 40}, (_, index) => 1 + (index % 3))];
+		const shapes = [
+			[1],
+			[3, 1, 1, 2, 1, 4, 1, 1, 3, 1, 1],
+			[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+			Array.from({length: 40}, (_, index) => 1 + (index % 3)),
+		];
 		for (const shape of shapes) {
 			const rows = rowsOf(shape);
 			// Lines 3 and 5 are what is lost: pinned when the rows do not all fit.
@@ -19,9 +26,12 @@ describe('the pager (plans, details, help)', () => {
 					for (let pages = 0; ; pages++) {
 						const shown = shownRows(layout);
 						const drawn = layout.room + layout.pinned.length + (layout.position ? 1 : 0);
-						expect(drawn, `${shape.length} lines in ${height} rows, footer ${footer}`).toBeLessThanOrEqual(Math.max(2, height - footer));
+						expect(drawn, `${shape.length} lines in ${height} rows, footer ${footer}`).toBeLessThanOrEqual(
+							Math.max(2, height - footer),
+						);
 						for (const key of shown) seen.add(key);
-						if (layout.pinned.length > 0) expect(layout.pinned.map(row => row.line)).toEqual(expect.arrayContaining([3]));
+						if (layout.pinned.length > 0)
+							expect(layout.pinned.map(row => row.line)).toEqual(expect.arrayContaining([3]));
 						const next = pagerScroll('pageDown', layout)!;
 						if (next === layout.start) break;
 						// The next page starts right after the last row shown, or shows the last rows: never past one unseen.

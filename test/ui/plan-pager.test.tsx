@@ -17,7 +17,13 @@ async function hotfixLab() {
 }
 
 /** The rows of the frame that are the plan's: in a box (80x24 and up), or the whole terminal below. */
-const planLines = (frame: string) => (frame.includes('╭') ? frame.split('\n').filter(line => line.startsWith('│')).map(line => line.slice(2, -2).trimEnd()) : frame.split('\n').map(line => line.trimEnd()));
+const planLines = (frame: string) =>
+	frame.includes('╭')
+		? frame
+				.split('\n')
+				.filter(line => line.startsWith('│'))
+				.map(line => line.slice(2, -2).trimEnd())
+		: frame.split('\n').map(line => line.trimEnd());
 
 describe('a plan in any terminal size: read whole before it is accepted', () => {
 	it('at 40x12 it covers the terminal, pages line by line with what is lost pinned, and takes the typed name only once every line was shown', async () => {
@@ -38,7 +44,10 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		await ui.waitFor(frame => /\d+ lines? not read yet: PgDn/.test(frame), 'the refusal');
 		expect(JSON.stringify(lab.definition())).toBe(before);
 
-		const plan = planAction({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.hypervisor.inspect('web1'));
+		const plan = planAction(
+			{kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'},
+			await lab.hypervisor.inspect('web1'),
+		);
 		const rows = confirmRows(plan, 40).map(row => row.text.trimEnd());
 		const seen = new Set<string>();
 		for (let step = 0; step < 40; step++) {
@@ -51,7 +60,10 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 			const where = /lines (\d+)-(\d+) of (\d+)/.exec(frame)!;
 			if (where[2] === where[3]) break;
 			ui.press('down');
-			await ui.waitFor(next => next.includes(`lines ${Number(where[1]) + 1}-`), `line ${Number(where[1]) + 1} at the top`);
+			await ui.waitFor(
+				next => next.includes(`lines ${Number(where[1]) + 1}-`),
+				`line ${Number(where[1]) + 1} at the top`,
+			);
 		}
 		expect(rows.filter(row => !seen.has(row))).toEqual([]);
 		ui.press('submit');
@@ -60,7 +72,15 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		expect(await lab.reads(0x22, 1)).toBe(false);
 	});
 
-	it.each([[40, 12], [44, 13], [50, 15], [60, 20], [80, 24], [100, 30], [200, 60]])('at %sx%s PgDn shows every row of the plan, none skipped, none cut', async (columns, terminalRows) => {
+	it.each([
+		[40, 12],
+		[44, 13],
+		[50, 15],
+		[60, 20],
+		[80, 24],
+		[100, 30],
+		[200, 60],
+	])('at %sx%s PgDn shows every row of the plan, none skipped, none cut', async (columns, terminalRows) => {
 		const lab = await hotfixLab();
 		const ui = renderApp(lab.service);
 		ui.resize(columns, terminalRows);
@@ -69,9 +89,14 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		await ui.waitFor(frame => frame.includes('web1: 2 snapshots'), 'the tree');
 		ui.press('revert');
 		await ui.waitFor(frame => frame.includes('Type web1 to proceed'), 'the revert plan');
-		const plan = planAction({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.hypervisor.inspect('web1'));
+		const plan = planAction(
+			{kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'},
+			await lab.hypervisor.inspect('web1'),
+		);
 		const bodyHeight = terminalRows - 1 - 3 - 1;
-		const rows = confirmRows(plan, pagerGeometry(columns, terminalRows, bodyHeight, terminalRows - 2).width).map(row => row.text.trimEnd());
+		const rows = confirmRows(plan, pagerGeometry(columns, terminalRows, bodyHeight, terminalRows - 2).width).map(row =>
+			row.text.trimEnd(),
+		);
 		const seen = new Set<string>();
 		for (let page = 0; page < 40; page++) {
 			const frame = ui.frame();

@@ -11,7 +11,13 @@ import {renderApp, stripAnsi} from '../helpers/ui.js';
 const COLOUR = /\x1b\[(3[0-7]|9[0-7]|38;[0-9;]+)m/;
 
 const summary = (index: number): VmSummary => ({
-	name: `vm${String(index).padStart(4, '0')}`, state: 'stopped', disks: [], snapshots: index % 7, chainDepth: 1 + (index % 3), current: null, error: null,
+	name: `vm${String(index).padStart(4, '0')}`,
+	state: 'stopped',
+	disks: [],
+	snapshots: index % 7,
+	chainDepth: 1 + (index % 3),
+	current: null,
+	error: null,
 });
 
 describe('rendering', () => {

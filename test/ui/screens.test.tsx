@@ -26,9 +26,15 @@ describe('screens', () => {
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('k1'), 'the list');
 		ui.type('r');
-		await ui.waitFor(frame => frame.includes('r (revert to selected) works on the snapshot tree, not on the VM list'), 'why r does nothing here');
+		await ui.waitFor(
+			frame => frame.includes('r (revert to selected) works on the snapshot tree, not on the VM list'),
+			'why r does nothing here',
+		);
 		ui.type('x');
-		await ui.waitFor(frame => frame.includes('x (extract file or folder) works on the files of a point, not on the VM list'), 'x explained');
+		await ui.waitFor(
+			frame => frame.includes('x (extract file or folder) works on the files of a point, not on the VM list'),
+			'x explained',
+		);
 		ui.type('z');
 		await ui.waitFor(frame => frame.includes('z: no key here (? lists the keys of the VM list)'), 'z explained');
 		ui.press('open');
@@ -45,15 +51,23 @@ describe('screens', () => {
 		await ui.waitFor(frame => frame.includes('f1 has no backup'), 'the finding');
 		ui.press('open');
 		const frame = await ui.waitFor(frame => frame.includes('Finding on f1'), 'the finding whole');
-		expect(frame.replace(/[│\s]+/g, ' ')).toContain('warning on f1 (rule backup-missing) f1 has no backup: snapshots are not backups fix: b (backup)');
+		expect(frame.replace(/[│\s]+/g, ' ')).toContain(
+			'warning on f1 (rule backup-missing) f1 has no backup: snapshots are not backups fix: b (backup)',
+		);
 		ui.press('dismiss');
-		await ui.waitFor(frame => !frame.includes('Finding on f1') && frame.includes('Health of 1 VM'), 'the health view again');
+		await ui.waitFor(
+			frame => !frame.includes('Finding on f1') && frame.includes('Health of 1 VM'),
+			'the health view again',
+		);
 	});
 
 	it('a finding fixed by a merge says where the merge is done: in the tree, not by Enter here (which shows the finding)', async () => {
 		const lab = memoryLab('m1');
 		// A snapshot taken long ago: older than the policy's 30 days.
-		await lab.service.perform({kind: 'take', vm: 'm1', request: {name: 'old1', kind: 'external', now: new Date('2025-01-01T00:00:00Z')}}, {command: 'test', confirm: async () => true});
+		await lab.service.perform(
+			{kind: 'take', vm: 'm1', request: {name: 'old1', kind: 'external', now: new Date('2025-01-01T00:00:00Z')}},
+			{command: 'test', confirm: async () => true},
+		);
 		const ui = renderApp(lab.service);
 		ui.press('health');
 		await ui.waitFor(frame => /snapshot 'old1' is \d+d old/.test(frame), 'the old snapshot found');
@@ -61,7 +75,9 @@ describe('screens', () => {
 		await ui.waitFor(frame => frame.includes('[m in the tree to merge]'), 'the row says where the merge is done');
 		ui.press('open');
 		const frame = await ui.waitFor(frame => frame.includes('Finding on m1'), 'the finding whole');
-		expect(frame.replace(/[│\s]+/g, ' ')).toContain('fix: Esc to the VM list, Enter on m1, then m on the snapshot (merge)');
+		expect(frame.replace(/[│\s]+/g, ' ')).toContain(
+			'fix: Esc to the VM list, Enter on m1, then m on the snapshot (merge)',
+		);
 		expect(frame).not.toContain('Enter on the list');
 	});
 });

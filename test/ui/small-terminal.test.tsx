@@ -10,11 +10,17 @@ describe('dialogs and the help in small and large terminals', () => {
 		ui.resize(40, 12);
 		await ui.waitFor(frame => frame.includes('web1'), 'the list');
 		ui.press('take');
-		const dialog = await ui.waitFor(frame => frame.includes('Take a snapshot of web1'), 'the take dialog with its title');
+		const dialog = await ui.waitFor(
+			frame => frame.includes('Take a snapshot of web1'),
+			'the take dialog with its title',
+		);
 		const lines = dialog.split('\n');
 		expect(lines.length).toBeLessThanOrEqual(11);
-		expect(lines.findIndex(line => line.includes('Take a snapshot of web1'))).toBeLessThan(lines.findIndex(line => line.includes('Name:')));
-		for (const row of ['Name:', 'Description:', '[ ] internal', '[ ] with memory', '[ ] quiesced']) expect(dialog).toContain(row);
+		expect(lines.findIndex(line => line.includes('Take a snapshot of web1'))).toBeLessThan(
+			lines.findIndex(line => line.includes('Name:')),
+		);
+		for (const row of ['Name:', 'Description:', '[ ] internal', '[ ] with memory', '[ ] quiesced'])
+			expect(dialog).toContain(row);
 		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
 		ui.press('nextField');
 		ui.type('before the distribution upgrade of the web server');
@@ -26,7 +32,10 @@ describe('dialogs and the help in small and large terminals', () => {
 		ui.press('submit');
 		const said = await ui.waitFor(frame => frame.includes('invalid name'), 'why the name is refused');
 		expect(said).toContain('Take a snapshot of web1');
-		const note = said.split('\n').filter(line => /invalid name|separator/.test(line)).join(' ');
+		const note = said
+			.split('\n')
+			.filter(line => /invalid name|separator/.test(line))
+			.join(' ');
 		expect(note).toMatch(/^invalid name: .*separator/);
 		expect(note).not.toContain('…');
 	});
@@ -50,7 +59,11 @@ describe('dialogs and the help in small and large terminals', () => {
 			help = await ui.waitFor(frame => !frame.includes(where[0]), 'the next page');
 		}
 		const keymap = buildKeymap();
-		for (const command of keymap.commandsIn('list')) expect([...seen].some(line => line.endsWith(COMMANDS[command].description)), command).toBe(true);
+		for (const command of keymap.commandsIn('list'))
+			expect(
+				[...seen].some(line => line.endsWith(COMMANDS[command].description)),
+				command,
+			).toBe(true);
 		expect([...seen].some(line => line.startsWith('Text fields:'))).toBe(true);
 	});
 
@@ -65,7 +78,10 @@ describe('dialogs and the help in small and large terminals', () => {
 		expect(lines.find(line => line.includes('web1'))!.trimEnd()).toMatch(/web1 +stopped +(never|-) +configured$/);
 		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
 		ui.resize(80, 24);
-		await ui.waitFor(frame => /NAME +STATE +DISKS +SNAPS +DEPTH +BACKUP +OFFSITE +CURRENT/.test(frame), 'every column at 80');
+		await ui.waitFor(
+			frame => /NAME +STATE +DISKS +SNAPS +DEPTH +BACKUP +OFFSITE +CURRENT/.test(frame),
+			'every column at 80',
+		);
 	});
 
 	it('at 40x12 the snapshot tree still marks where the VM is (the columns after the name are what is cut)', async () => {
@@ -83,7 +99,10 @@ describe('dialogs and the help in small and large terminals', () => {
 		expect(lines.find(line => line.includes('installed'))).not.toContain('◀');
 		// At 80 columns, whole: the columns, then the marker in words.
 		ui.resize(80, 24);
-		await ui.waitFor(frame => /└─ configured-for-prod +external .* ◀ you are here/.test(frame), 'the marker in words at 80 columns');
+		await ui.waitFor(
+			frame => /└─ configured-for-prod +external .* ◀ you are here/.test(frame),
+			'the marker in words at 80 columns',
+		);
 	});
 
 	it('at 200x60 the ? screen lays its keys out across the width, and cuts no line', async () => {

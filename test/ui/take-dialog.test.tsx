@@ -13,12 +13,20 @@ describe('the take dialog', () => {
 		await hypervisor.roles.power!.start('agent1');
 		await hypervisor.roles.power!.start('bare1');
 		const ui = renderApp(sessionPorts(hypervisor));
-		await ui.waitFor(frame => frame.includes('agent1') && frame.includes('bare1') && frame.includes('running'), 'the VM list');
+		await ui.waitFor(
+			frame => frame.includes('agent1') && frame.includes('bare1') && frame.includes('running'),
+			'the VM list',
+		);
 
 		ui.press('down');
 		await ui.waitFor(frame => frame.includes('▸ bare1') || /▸ \S+ bare1/.test(frame), 'bare1 selected');
 		ui.press('take');
-		await ui.waitFor(frame => frame.includes('Take a snapshot of bare1') && frame.includes('quiesced through the guest agent (no guest agent answers in the VM)'), 'quiescing refused, with why');
+		await ui.waitFor(
+			frame =>
+				frame.includes('Take a snapshot of bare1') &&
+				frame.includes('quiesced through the guest agent (no guest agent answers in the VM)'),
+			'quiescing refused, with why',
+		);
 		// Tab goes name, description, internal, memory, and round to the name: never onto quiesce.
 		for (let tab = 0; tab < 4; tab++) ui.press('nextField');
 		ui.type(' ');
@@ -29,7 +37,10 @@ describe('the take dialog', () => {
 
 		ui.press('up');
 		ui.press('take');
-		await ui.waitFor(frame => frame.includes('Take a snapshot of agent1') && /\[ \] quiesced through the guest agent *│/.test(frame), 'quiescing offered');
+		await ui.waitFor(
+			frame => frame.includes('Take a snapshot of agent1') && /\[ \] quiesced through the guest agent *│/.test(frame),
+			'quiescing offered',
+		);
 		for (let tab = 0; tab < 4; tab++) ui.press('nextField');
 		ui.type(' ');
 		await ui.waitFor(frame => frame.includes('[x] quiesced through the guest agent'), 'quiesce ticked');

@@ -14,7 +14,12 @@ function typeInto(value: string, sent: string, context: Context = 'filter'): str
 	return withCursor(state.value, state.at);
 }
 
-const LEFT = '\x1b[D', RIGHT = '\x1b[C', HOME = '\x1b[H', END = '\x1b[F', DELETE = '\x1b[3~', BACKSPACE = '\x7f';
+const LEFT = '\x1b[D',
+	RIGHT = '\x1b[C',
+	HOME = '\x1b[H',
+	END = '\x1b[F',
+	DELETE = '\x1b[3~',
+	BACKSPACE = '\x7f';
 
 describe('text fields: the keys readline users expect, from the keymap', () => {
 	it('types at the cursor, moves it, and deletes by character (either side), word and line', () => {
@@ -41,14 +46,24 @@ describe('text fields: the keys readline users expect, from the keymap', () => {
 			// Home in a typed confirmation moves in the name, as in any field (the plan scrolls with the arrows and pages).
 			expect(typeInto('web', `${HOME}x`, context)).toBe('x▏web');
 		}
-		for (const spec of ['tab', 'shift+tab', 'enter', 'escape', 'ctrl+c', 'up', 'pagedown']) expect(textEditFor(keymap, 'filter', spec), spec).toBeNull();
+		for (const spec of ['tab', 'shift+tab', 'enter', 'escape', 'ctrl+c', 'up', 'pagedown'])
+			expect(textEditFor(keymap, 'filter', spec), spec).toBeNull();
 		// Outside a text field nothing edits.
 		expect(textEditFor(keymap, 'list', 'x')).toBeNull();
 	});
 
 	it('reads Delete, Shift-Tab and Ctrl-C from what the terminal sends, and Ctrl-C closes every field and dialog', () => {
 		expect(keySpecsOf(`${DELETE}\x1b[Z\x03`)).toEqual(['delete', 'shift+tab', 'ctrl+c']);
-		for (const context of ['filter', 'dialog', 'dialogOption', 'confirmTyped', 'details', 'help', 'backupDialog'] as const) expect(keymap.commandFor(context, 'ctrl+c'), context).toBe('dismiss');
+		for (const context of [
+			'filter',
+			'dialog',
+			'dialogOption',
+			'confirmTyped',
+			'details',
+			'help',
+			'backupDialog',
+		] as const)
+			expect(keymap.commandFor(context, 'ctrl+c'), context).toBe('dismiss');
 		expect(keymap.commandFor('confirm', 'ctrl+c')).toBe('deny');
 		expect(keymap.commandFor('list', 'ctrl+c')).toBe('quit');
 		expect(keymap.commandFor('quitting', 'ctrl+c')).toBe('quit');

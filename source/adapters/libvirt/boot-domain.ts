@@ -23,32 +23,70 @@ type Staged = {dir: string; disks: Record<string, string>} | null;
  * point's layers are first copied into a private folder beside the domain's images there
  * (stageOnHost), which goes with the domain.
  */
-export async function bootThrowawayDomain(connection: LibvirtConnection, vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
+export async function bootThrowawayDomain(
+	connection: LibvirtConnection,
+	vm: string,
+	definition: unknown,
+	disks: Readonly<Record<string, string>>,
+	work: string,
+	check: BootCheck,
+	options: BootOptions = {},
+): Promise<BootResult> {
 	const {signal} = options;
 	const {virsh, host} = connection;
-	if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot be booted here');
+	if (typeof definition !== 'string' || !definition.includes('<domain'))
+		throw new SnapdeckError(
+			'refused',
+			'the backup point does not hold a libvirt domain definition, so it cannot be booted here',
+		);
 	// Its name carries the job's token: recover destroys it by that after a kill, and nothing else.
 	const name = options.throwaway ? `${vm}-boottest-${options.throwaway.token}` : `${vm}-boottest-${process.pid}`;
 	await destroyDeadThrowaways(connection, vm);
 	// Refused, where the point lacks one, before anything is copied.
 	const bootFiles = pointBootFiles(definition, options.bootFiles ?? {});
-	const live = host === localHost ? undefined : await connection.inspect(vm).then(inspection => inspection.state.definition.disks[0]?.file, () => undefined);
+	const live =
+		host === localHost
+			? undefined
+			: await connection.inspect(vm).then(
+					inspection => inspection.state.definition.disks[0]?.file,
+					() => undefined,
+				);
 	const staged: Staged = host === localHost ? null : await stageOnHost(host, live, definition, disks, options);
 	const there = staged?.dir ?? work;
 	const files = {console: path.join(there, 'console.log')};
-	const readConsole = staged === null
-		? () => readFile(files.console, 'utf8').catch(() => '')
-		: () => host.runner.run('tail', ['-c', '262144', '--', files.console]).then(result => result.stdout, () => '');
+	const readConsole =
+		staged === null
+			? () => readFile(files.console, 'utf8').catch(() => '')
+			: () =>
+					host.runner.run('tail', ['-c', '262144', '--', files.console]).then(
+						result => result.stdout,
+						() => '',
+					);
 	try {
 		const boot = await placeBootFiles(host, bootFiles, work, staged, signal);
 		const began = performance.now();
 		await options.throwaway?.register(name);
-		await withXmlFile(asThrowawayDomain(definition, name, new Map(Object.entries(staged?.disks ?? disks)), files, new Map(Object.entries(boot))), file => virsh.run(['create', '--file', file]));
+		await withXmlFile(
+			asThrowawayDomain(
+				definition,
+				name,
+				new Map(Object.entries(staged?.disks ?? disks)),
+				files,
+				new Map(Object.entries(boot)),
+			),
+			file => virsh.run(['create', '--file', file]),
+		);
 		options.onStarted?.();
-		const verdict = await judgeBoot({readConsole, agent: domainAgent(virsh, name), check, signal, stopped: async () => {
-			const state = await virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
-			return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
-		}});
+		const verdict = await judgeBoot({
+			readConsole,
+			agent: domainAgent(virsh, name),
+			check,
+			signal,
+			stopped: async () => {
+				const state = await virsh.run(['domstate', '--domain', name]).catch(() => 'gone');
+				return /running|paused|blocked|pmsuspended/.test(state) ? null : 'the guest powered off or reset';
+			},
+		});
 		const screenshot = await screendump(connection, name, there, path.join(work, 'screen.png'), staged !== null);
 		return {...verdict, seconds: (performance.now() - began) / 1000, console: await readConsole(), screenshot};
 	} finally {
@@ -64,7 +102,8 @@ export async function bootThrowawayDomain(connection: LibvirtConnection, vm: str
 async function destroyDeadThrowaways(connection: LibvirtConnection, vm: string) {
 	for (const leftover of await connection.domainNames()) {
 		const owner = leftover.startsWith(`${vm}-boottest-`) ? Number(leftover.slice(`${vm}-boottest-`.length)) : NaN;
-		if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await connection.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
+		if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner)))
+			await connection.virsh.run(['destroy', '--domain', leftover]).catch(() => undefined);
 	}
 }
 
@@ -75,13 +114,24 @@ async function destroyDeadThrowaways(connection: LibvirtConnection, vm: string) 
 function pointBootFiles(definition: string, bootFiles: Readonly<Record<string, string>>) {
 	return domainBootFiles(definition).map(file => {
 		const own = bootFiles[file.path];
-		if (own === undefined && file.role !== 'nvram') throw new SnapdeckError('refused', `the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+		if (own === undefined && file.role !== 'nvram')
+			throw new SnapdeckError(
+				'refused',
+				`the point does not hold ${file.path}, the ${file.role} the domain boots (it was taken before snapdeck kept it with its points): booting the live one would prove nothing about the point`,
+				'take a new backup and boot-test that; no verdict was recorded',
+			);
 		return {...file, own};
 	});
 }
 
 /** Where the throwaway finds each of the point's boot files, copied to the host where it is another. */
-async function placeBootFiles(host: Host, files: ReturnType<typeof pointBootFiles>, work: string, staged: Staged, signal: AbortSignal | undefined): Promise<Record<string, string>> {
+async function placeBootFiles(
+	host: Host,
+	files: ReturnType<typeof pointBootFiles>,
+	work: string,
+	staged: Staged,
+	signal: AbortSignal | undefined,
+): Promise<Record<string, string>> {
 	const boot: Record<string, string> = {};
 	for (const {path: at, role, own} of files) {
 		if (own === undefined) {
@@ -90,7 +140,8 @@ async function placeBootFiles(host: Host, files: ReturnType<typeof pointBootFile
 			continue;
 		}
 		// UEFI writes its variables: into a copy of the point's, never the point's own.
-		const there = staged === null ? (role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, role);
+		const there =
+			staged === null ? (role === 'nvram' ? path.join(work, 'nvram.fd') : own) : path.posix.join(staged.dir, role);
 		if (staged !== null) await host.push(own, there, {signal});
 		else if (there !== own) await copyFile(own, there);
 		boot[at] = there;
@@ -101,17 +152,47 @@ async function placeBootFiles(host: Host, files: ReturnType<typeof pointBootFile
 /** The throwaway's guest agent: libvirt holds the agent's channel itself (QEMU serves one client), so through virsh. */
 function domainAgent(virsh: Virsh, name: string): AgentLink {
 	const agentCommand: AgentCommand = async <T>(command: string, args?: Record<string, unknown>) =>
-		(JSON.parse(await virsh.run(['qemu-agent-command', '--domain', name, '--timeout', '10', JSON.stringify({execute: command, ...(args ? {arguments: args} : {})})])) as {return: T}).return;
+		(
+			JSON.parse(
+				await virsh.run([
+					'qemu-agent-command',
+					'--domain',
+					name,
+					'--timeout',
+					'10',
+					JSON.stringify({execute: command, ...(args ? {arguments: args} : {})}),
+				]),
+			) as {return: T}
+		).return;
 	return {
-		ping: () => agentCommand('guest-ping').then(() => true, () => false),
+		ping: () =>
+			agentCommand('guest-ping').then(
+				() => true,
+				() => false,
+			),
 		exec: (program, args, timeoutMs) => execInGuest(agentCommand, program, args, timeoutMs),
 	};
 }
 
 /** A PNG of the throwaway's display (QEMU's screendump, into `there`, fetched to `png` from a remote host); null when there is none. */
-async function screendump({virsh, host}: LibvirtConnection, name: string, there: string, png: string, remote: boolean): Promise<Buffer | null> {
+async function screendump(
+	{virsh, host}: LibvirtConnection,
+	name: string,
+	there: string,
+	png: string,
+	remote: boolean,
+): Promise<Buffer | null> {
 	const shotThere = path.join(there, 'screen.png');
-	return virsh.run(['qemu-monitor-command', '--domain', name, JSON.stringify({execute: 'screendump', arguments: {filename: shotThere, format: 'png'}})])
+	return virsh
+		.run([
+			'qemu-monitor-command',
+			'--domain',
+			name,
+			JSON.stringify({execute: 'screendump', arguments: {filename: shotThere, format: 'png'}}),
+		])
 		.then(async () => (remote ? host.fetch(shotThere, png) : undefined))
-		.then(() => readFile(png), () => null);
+		.then(
+			() => readFile(png),
+			() => null,
+		);
 }

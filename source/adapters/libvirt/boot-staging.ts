@@ -13,11 +13,18 @@ import {parseDomainXml} from './xml.js';
  * Destroys the throwaway domain of a killed boot test: only a transient domain whose name carries
  * the job's token (a domain defined for good is never one of snapdeck's throwaways).
  */
-export async function removeThrowawayDomain(virsh: Virsh, uri: string, name: string, token: string): Promise<{removed?: string; left?: string}> {
-	if (!name.endsWith(`-boottest-${token}`)) return {left: `throwaway domain ${name}: its name does not carry the job's token`};
+export async function removeThrowawayDomain(
+	virsh: Virsh,
+	uri: string,
+	name: string,
+	token: string,
+): Promise<{removed?: string; left?: string}> {
+	if (!name.endsWith(`-boottest-${token}`))
+		return {left: `throwaway domain ${name}: its name does not carry the job's token`};
 	const info = await virsh.run(['dominfo', '--domain', name]).catch(() => null);
 	if (info === null) return {};
-	if (!/^Persistent:\s+no$/m.test(info)) return {left: `domain ${name} is defined for good, so it is not a throwaway of snapdeck's`};
+	if (!/^Persistent:\s+no$/m.test(info))
+		return {left: `domain ${name} is defined for good, so it is not a throwaway of snapdeck's`};
 	await virsh.run(['destroy', '--domain', name]).catch(() => undefined);
 	return {removed: `the throwaway domain ${name} on ${uri}`};
 }
@@ -29,20 +36,42 @@ export async function removeThrowawayDomain(virsh: Virsh, uri: string, name: str
  * private (0711: QEMU, when it runs as its own user, may pass but not list), each copy is
  * 0600 and renamed to depth order, its backing rewritten (unsafe: names only) to its copied parent.
  */
-export async function stageOnHost(host: Host, live: string | undefined, definition: string, disks: Readonly<Record<string, string>>, {signal, onCopied}: BootOptions) {
+export async function stageOnHost(
+	host: Host,
+	live: string | undefined,
+	definition: string,
+	disks: Readonly<Record<string, string>>,
+	{signal, onCopied}: BootOptions,
+) {
 	// Beside the domain's images as libvirt knows them now (`live`); the point's recorded paths (read from
 	// the repository, so not trusted to choose a folder on the host) only when the domain is gone.
 	const parent = path.posix.dirname(live ?? parseDomainXml(definition).disks[0]?.file ?? '/var/tmp/x');
 	const me = `.snapdeck-boottest-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
 	for (const leftover of await host.listDir(parent)) {
-		const owner = path.posix.basename(leftover).startsWith(me) ? Number(path.posix.basename(leftover).slice(me.length).split('-')[0]) : NaN;
-		if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner))) await host.removeDir(leftover).catch(() => undefined);
+		const owner = path.posix.basename(leftover).startsWith(me)
+			? Number(path.posix.basename(leftover).slice(me.length).split('-')[0])
+			: NaN;
+		if (Number.isInteger(owner) && owner !== process.pid && !(await processAlive(owner)))
+			await host.removeDir(leftover).catch(() => undefined);
 	}
-	const chains = Object.fromEntries(await Promise.all(Object.entries(disks).map(async ([disk, file]) => [disk, await localHost.chain(file)] as const)));
-	const sizes = new Map(await Promise.all(Object.values(chains).flatMap(chain => chain.chain).map(async file => [file, (await stat(file)).size] as const)));
+	const chains = Object.fromEntries(
+		await Promise.all(Object.entries(disks).map(async ([disk, file]) => [disk, await localHost.chain(file)] as const)),
+	);
+	const sizes = new Map(
+		await Promise.all(
+			Object.values(chains)
+				.flatMap(chain => chain.chain)
+				.map(async file => [file, (await stat(file)).size] as const),
+		),
+	);
 	const bytes = [...sizes.values()].reduce((sum, size) => sum + size, 0);
 	const free = await host.freeBytes(parent);
-	if (bytes > free) throw new SnapdeckError('refused', `booting the point on ${host.name} copies ${formatBytes(bytes)} of its layers to ${parent} there, and ${formatBytes(free)} is free`, 'free some space there, or restore the point elsewhere and boot it there');
+	if (bytes > free)
+		throw new SnapdeckError(
+			'refused',
+			`booting the point on ${host.name} copies ${formatBytes(bytes)} of its layers to ${parent} there, and ${formatBytes(free)} is free`,
+			'free some space there, or restore the point elsewhere and boot it there',
+		);
 	const dir = (await host.runner.run('mktemp', ['-d', '-p', parent, `${me}${process.pid}-XXXXXX`])).stdout.trim();
 	try {
 		await host.runner.run('chmod', ['0711', '--', dir]);
@@ -56,7 +85,19 @@ export async function stageOnHost(host: Host, live: string | undefined, definiti
 				copied += sizes.get(file)!;
 			}
 			for (const [depth, copy] of copies.entries()) {
-				if (depth + 1 < copies.length) await host.runner.run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', path.posix.basename(copies[depth + 1]!), '--', copy]);
+				if (depth + 1 < copies.length)
+					await host.runner.run('qemu-img', [
+						'rebase',
+						'-u',
+						'-f',
+						'qcow2',
+						'-F',
+						'qcow2',
+						'-b',
+						path.posix.basename(copies[depth + 1]!),
+						'--',
+						copy,
+					]);
 			}
 			staged[disk] = copies[0]!;
 		}

@@ -28,12 +28,31 @@ type LibvirtArchive = z.infer<typeof LibvirtArchive>;
  */
 export async function archiveDomain({uri, host, virsh}: LibvirtConnection, {state}: Inspection) {
 	const vm = state.definition.name;
-	if (host !== localHost) throw new SnapdeckError('refused', `archiving a domain of a remote host (${uri}) with its snapshots is not supported yet`, 'back it up without --with-snapshots, or run snapdeck on that host');
-	const images = Object.values(state.images).map(image => ({name: path.basename(image.file), path: image.file, backing: image.backing === null ? null : path.basename(image.backing)}));
+	if (host !== localHost)
+		throw new SnapdeckError(
+			'refused',
+			`archiving a domain of a remote host (${uri}) with its snapshots is not supported yet`,
+			'back it up without --with-snapshots, or run snapdeck on that host',
+		);
+	const images = Object.values(state.images).map(image => ({
+		name: path.basename(image.file),
+		path: image.file,
+		backing: image.backing === null ? null : path.basename(image.backing),
+	}));
 	const clash = images.find((image, index) => images.findIndex(other => other.name === image.name) !== index);
-	if (clash) throw new SnapdeckError('refused', `${vm} has two images named ${clash.name} (in different folders), which one archive cannot hold`, 'back it up without --with-snapshots');
+	if (clash)
+		throw new SnapdeckError(
+			'refused',
+			`${vm} has two images named ${clash.name} (in different folders), which one archive cannot hold`,
+			'back it up without --with-snapshots',
+		);
 	const unnamed = images.find(image => !ARCHIVE_IMAGE_NAME.test(image.name));
-	if (unnamed) throw new SnapdeckError('refused', `${vm} has an image named ${JSON.stringify(unnamed.name)}, which an archive cannot hold (letters, digits, '.', '_', '+' and '-' only)`, 'back it up without --with-snapshots');
+	if (unnamed)
+		throw new SnapdeckError(
+			'refused',
+			`${vm} has an image named ${JSON.stringify(unnamed.name)}, which an archive cannot hold (letters, digits, '.', '_', '+' and '-' only)`,
+			'back it up without --with-snapshots',
+		);
 	const order: string[] = [];
 	const add = (name: string) => {
 		const snapshot = state.definition.snapshots.find(candidate => candidate.name === name)!;
@@ -41,8 +60,16 @@ export async function archiveDomain({uri, host, virsh}: LibvirtConnection, {stat
 		if (!order.includes(name)) order.push(name);
 	};
 	for (const snapshot of state.definition.snapshots) add(snapshot.name);
-	const [domain, ...snapshots] = await virsh.batch([['dumpxml', '--domain', vm, '--inactive', '--security-info'], ...order.map(name => ['snapshot-dumpxml', '--domain', vm, '--snapshotname', name, '--security-info'])]);
-	const definition: LibvirtArchive = {domain: domain!, snapshots: order.map((name, index) => ({name, xml: snapshots[index]!})), current: state.definition.current, images: Object.fromEntries(images.map(image => [image.name, image.path]))};
+	const [domain, ...snapshots] = await virsh.batch([
+		['dumpxml', '--domain', vm, '--inactive', '--security-info'],
+		...order.map(name => ['snapshot-dumpxml', '--domain', vm, '--snapshotname', name, '--security-info']),
+	]);
+	const definition: LibvirtArchive = {
+		domain: domain!,
+		snapshots: order.map((name, index) => ({name, xml: snapshots[index]!})),
+		current: state.definition.current,
+		images: Object.fromEntries(images.map(image => [image.name, image.path])),
+	};
 	return {images, definition};
 }
 
@@ -51,19 +78,30 @@ export async function archiveDomain({uri, host, virsh}: LibvirtConnection, {stat
  * domain's first disk, the domain defined from the recorded XML (new name, UUID and MAC
  * addresses), then each snapshot redefined on it, parents first, with every path renamed.
  */
-export async function restoreDomainArchive(connection: LibvirtConnection, name: string, definition: unknown, images: readonly string[], copy: (image: string, target: string) => Promise<void>) {
+export async function restoreDomainArchive(
+	connection: LibvirtConnection,
+	name: string,
+	definition: unknown,
+	images: readonly string[],
+	copy: (image: string, target: string) => Promise<void>,
+) {
 	const {virsh} = connection;
 	const {archive, original, folder, renames} = await placeArchive(connection, name, definition, images);
 	await mkdir(folder, {mode: 0o711});
 	let defined = false;
 	try {
 		for (const image of images) await copy(image, path.join(folder, image));
-		await withXmlFile(asNewDomain(archive.domain, name, new Map(original.map(disk => [disk.target, renames.get(disk.file)!]))), file => virsh.run(['define', '--file', file]));
+		await withXmlFile(
+			asNewDomain(archive.domain, name, new Map(original.map(disk => [disk.target, renames.get(disk.file)!]))),
+			file => virsh.run(['define', '--file', file]),
+		);
 		defined = true;
 		const uuid = (await virsh.run(['domuuid', '--domain', name])).trim();
 		for (const snapshot of archive.snapshots) {
 			const current = snapshot.name === archive.current ? ['--current'] : [];
-			await withXmlFile(asRestoredSnapshot(snapshot.xml, name, uuid, renames), file => virsh.run(['snapshot-create', '--domain', name, '--xmlfile', file, '--redefine', ...current]));
+			await withXmlFile(asRestoredSnapshot(snapshot.xml, name, uuid, renames), file =>
+				virsh.run(['snapshot-create', '--domain', name, '--xmlfile', file, '--redefine', ...current]),
+			);
 		}
 		return Object.fromEntries(original.map(disk => [disk.target, renames.get(disk.file)!]));
 	} catch (error) {
@@ -79,19 +117,53 @@ export async function restoreDomainArchive(connection: LibvirtConnection, name: 
  * what it holds, and each archived image's path renamed into that folder; refused where the
  * archive cannot become domain `name` here.
  */
-async function placeArchive(connection: LibvirtConnection, name: string, definition: unknown, images: readonly string[]) {
+async function placeArchive(
+	connection: LibvirtConnection,
+	name: string,
+	definition: unknown,
+	images: readonly string[],
+) {
 	assertValidName('VM', name);
 	const {host} = connection;
-	if (host !== localHost) throw new SnapdeckError('refused', `restoring a whole-VM archive onto a remote host (${connection.uri}) is not supported yet`, 'restore the present state with --as (without the snapshots), or run snapdeck on that host');
+	if (host !== localHost)
+		throw new SnapdeckError(
+			'refused',
+			`restoring a whole-VM archive onto a remote host (${connection.uri}) is not supported yet`,
+			'restore the present state with --as (without the snapshots), or run snapdeck on that host',
+		);
 	const parsed = LibvirtArchive.safeParse(definition);
-	if (!parsed.success) throw new SnapdeckError('refused', 'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here', 'restore its disks with --to PATH instead');
+	if (!parsed.success)
+		throw new SnapdeckError(
+			'refused',
+			'the archive does not hold a libvirt domain with its snapshots, so it cannot become a domain here',
+			'restore its disks with --to PATH instead',
+		);
 	const archive = parsed.data;
-	if ((await connection.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${connection.uri}`, 'choose another name with --as');
+	if ((await connection.domainNames()).includes(name))
+		throw new SnapdeckError(
+			'refused',
+			`there is already a domain '${name}' on ${connection.uri}`,
+			'choose another name with --as',
+		);
 	const original = parseDomainXml(archive.domain).disks;
 	const folder = path.join(path.dirname(original[0]?.file ?? '/var/lib/libvirt/images/x'), name);
-	if (await host.exists(folder)) throw new SnapdeckError('refused', `${folder} already exists; snapdeck never overwrites it`, 'choose another name with --as, or move it away');
-	const renames = new Map(Object.entries(archive.images).filter(([image]) => images.includes(image)).map(([image, old]) => [old, path.join(folder, image)]));
+	if (await host.exists(folder))
+		throw new SnapdeckError(
+			'refused',
+			`${folder} already exists; snapdeck never overwrites it`,
+			'choose another name with --as, or move it away',
+		);
+	const renames = new Map(
+		Object.entries(archive.images)
+			.filter(([image]) => images.includes(image))
+			.map(([image, old]) => [old, path.join(folder, image)]),
+	);
 	const missing = original.filter(disk => !renames.has(disk.file)).map(disk => disk.file);
-	if (missing.length > 0) throw new SnapdeckError('refused', `the archive does not hold ${missing.join(', ')}, which the domain runs on`, 'restore the present state instead: --to PATH, or a point without --with-snapshots');
+	if (missing.length > 0)
+		throw new SnapdeckError(
+			'refused',
+			`the archive does not hold ${missing.join(', ')}, which the domain runs on`,
+			'restore the present state instead: --to PATH, or a point without --with-snapshots',
+		);
 	return {archive, original, folder, renames};
 }

@@ -2,7 +2,14 @@ import {XMLBuilder, XMLParser} from 'fast-xml-parser';
 import {SnapdeckError} from '../../core/errors.js';
 
 type OrderedNode = Record<string, unknown> & {':@'?: Record<string, string>};
-const options = {ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true, commentPropName: '#comment', format: true, suppressEmptyNode: true} as const;
+const options = {
+	ignoreAttributes: false,
+	attributeNamePrefix: '@',
+	preserveOrder: true,
+	commentPropName: '#comment',
+	format: true,
+	suppressEmptyNode: true,
+} as const;
 
 const childrenOf = (node: OrderedNode, tag: string) => (node[tag] as OrderedNode[] | undefined) ?? [];
 
@@ -80,7 +87,12 @@ export function withSnapshotDomainImages(xml: string, renames: ReadonlyMap<strin
  * disks and in its saved domain, whose name and UUID become the copy's and whose MAC addresses go
  * (libvirt's redefine wants the domain's own UUID).
  */
-export function asRestoredSnapshot(xml: string, name: string, uuid: string, renames: ReadonlyMap<string, string>): string {
+export function asRestoredSnapshot(
+	xml: string,
+	name: string,
+	uuid: string,
+	renames: ReadonlyMap<string, string>,
+): string {
 	const document = new XMLParser(options).parse(withSnapshotDomainImages(xml, renames)) as OrderedNode[];
 	const snapshot = document.find(node => 'domainsnapshot' in node)!;
 	const parts = childrenOf(snapshot, 'domainsnapshot');
@@ -91,7 +103,9 @@ export function asRestoredSnapshot(xml: string, name: string, uuid: string, rena
 		if (renamed !== undefined && source?.[':@']) source[':@']['@file'] = renamed;
 	}
 	const domain = parts.find(node => 'domain' in node)!;
-	domain['domain'] = childrenOf(domain, 'domain').map(node => ('uuid' in node ? {uuid: [{'#text': uuid}]} : 'name' in node ? {name: [{'#text': name}]} : node));
+	domain['domain'] = childrenOf(domain, 'domain').map(node =>
+		'uuid' in node ? {uuid: [{'#text': uuid}]} : 'name' in node ? {name: [{'#text': name}]} : node,
+	);
 	for (const devices of childrenOf(domain, 'domain').filter(node => 'devices' in node)) {
 		for (const device of childrenOf(devices, 'devices').filter(node => 'interface' in node)) {
 			device['interface'] = childrenOf(device, 'interface').filter(node => !('mac' in node));
@@ -126,16 +140,32 @@ export function asNewDomain(xml: string, name: string, sources: ReadonlyMap<stri
  * agent channel of its own (libvirt talks to the agent on it), a VGA display for a screenshot, and destroyed
  * (never restarted) when the guest powers off, reboots or crashes.
  */
-export function asThrowawayDomain(xml: string, name: string, sources: ReadonlyMap<string, string>, files: {console: string}, bootFiles: ReadonlyMap<string, string> = new Map()): string {
-	const document = new XMLParser(options).parse(withBootFiles(asNewDomain(xml, name, sources), bootFiles)) as OrderedNode[];
+export function asThrowawayDomain(
+	xml: string,
+	name: string,
+	sources: ReadonlyMap<string, string>,
+	files: {console: string},
+	bootFiles: ReadonlyMap<string, string> = new Map(),
+): string {
+	const document = new XMLParser(options).parse(
+		withBootFiles(asNewDomain(xml, name, sources), bootFiles),
+	) as OrderedNode[];
 	const domain = document.find(node => 'domain' in node)!;
 	const lifecycle = new Set(['on_poweroff', 'on_reboot', 'on_crash']);
 	const parts = childrenOf(domain, 'domain').filter(node => !Object.keys(node).some(key => lifecycle.has(key)));
 	for (const event of lifecycle) parts.push({[event]: [{'#text': 'destroy'}]});
 	for (const devices of parts.filter(node => 'devices' in node)) {
-		const kept = childrenOf(devices, 'devices').filter(node => !['interface', 'serial', 'console', 'channel', 'video', 'graphics'].some(tag => tag in node));
+		const kept = childrenOf(devices, 'devices').filter(
+			node => !['interface', 'serial', 'console', 'channel', 'video', 'graphics'].some(tag => tag in node),
+		);
 		kept.push(
-			{serial: [{source: [], ':@': {'@path': files.console}}, {target: [], ':@': {'@port': '0'}}], ':@': {'@type': 'file'}},
+			{
+				serial: [
+					{source: [], ':@': {'@path': files.console}},
+					{target: [], ':@': {'@port': '0'}},
+				],
+				':@': {'@type': 'file'},
+			},
 			{channel: [{target: [], ':@': {'@type': 'virtio', '@name': 'org.qemu.guest_agent.0'}}], ':@': {'@type': 'unix'}},
 			{video: [{model: [], ':@': {'@type': 'vga'}}]},
 		);

@@ -13,15 +13,45 @@ import {domainBootFiles, parseDomainXml} from './xml.js';
  * A new domain from a backup: the recorded definition under a new name, UUID and MAC addresses,
  * its disks restored beside the original domain's images as NAME-<disk>.qcow2.
  */
-export async function restoreDomain(connection: LibvirtConnection, name: string, definition: unknown, disks: readonly string[], write: (disk: string, target: string) => Promise<void>, bootFiles: Readonly<Record<string, string>> = {}) {
+export async function restoreDomain(
+	connection: LibvirtConnection,
+	name: string,
+	definition: unknown,
+	disks: readonly string[],
+	write: (disk: string, target: string) => Promise<void>,
+	bootFiles: Readonly<Record<string, string>> = {},
+) {
 	assertValidName('VM', name);
 	const {host, virsh} = connection;
-	if (typeof definition !== 'string' || !definition.includes('<domain')) throw new SnapdeckError('refused', 'the backup point does not hold a libvirt domain definition, so it cannot become a domain here', 'restore its disks with --to PATH instead');
-	if ((await connection.domainNames()).includes(name)) throw new SnapdeckError('refused', `there is already a domain '${name}' on ${connection.uri}`, 'choose another name with --as');
+	if (typeof definition !== 'string' || !definition.includes('<domain'))
+		throw new SnapdeckError(
+			'refused',
+			'the backup point does not hold a libvirt domain definition, so it cannot become a domain here',
+			'restore its disks with --to PATH instead',
+		);
+	if ((await connection.domainNames()).includes(name))
+		throw new SnapdeckError(
+			'refused',
+			`there is already a domain '${name}' on ${connection.uri}`,
+			'choose another name with --as',
+		);
 	const original = parseDomainXml(definition).disks;
-	const sources = new Map(disks.map(disk => [disk, path.join(path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'), `${name}-${disk}.qcow2`)]));
+	const sources = new Map(
+		disks.map(disk => [
+			disk,
+			path.join(
+				path.dirname(original.find(candidate => candidate.target === disk)?.file ?? '/var/lib/libvirt/images/x'),
+				`${name}-${disk}.qcow2`,
+			),
+		]),
+	);
 	for (const file of sources.values()) {
-		if (await host.exists(file)) throw new SnapdeckError('refused', `${file} already exists on ${host.name}; snapdeck never overwrites an image`, 'choose another name with --as, or move the file away');
+		if (await host.exists(file))
+			throw new SnapdeckError(
+				'refused',
+				`${file} already exists on ${host.name}; snapdeck never overwrites an image`,
+				'choose another name with --as, or move the file away',
+			);
 	}
 	const written: string[] = [];
 	// On a remote host each disk is restored here first, then copied there over ssh.
@@ -36,8 +66,17 @@ export async function restoreDomain(connection: LibvirtConnection, name: string,
 				await rm(local, {force: true});
 			}
 		}
-		const boot = await pushBootFiles(host, definition, name, path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x'), bootFiles, written);
-		await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file => virsh.run(['define', '--file', file]));
+		const boot = await pushBootFiles(
+			host,
+			definition,
+			name,
+			path.dirname([...sources.values()][0] ?? '/var/lib/libvirt/images/x'),
+			bootFiles,
+			written,
+		);
+		await withXmlFile(withBootFiles(asNewDomain(definition, name, sources), boot), file =>
+			virsh.run(['define', '--file', file]),
+		);
 		return Object.fromEntries(sources);
 	} catch (error) {
 		for (const file of written) await host.remove(file);
@@ -52,7 +91,14 @@ export async function restoreDomain(connection: LibvirtConnection, name: string,
  * domain starts without the old one's. Each file pushed is added to `written` as it is there;
  * resolves to where each is, by the path the definition gives it.
  */
-async function pushBootFiles(host: Host, definition: string, name: string, folder: string, bootFiles: Readonly<Record<string, string>>, written: string[]): Promise<Map<string, string>> {
+async function pushBootFiles(
+	host: Host,
+	definition: string,
+	name: string,
+	folder: string,
+	bootFiles: Readonly<Record<string, string>>,
+	written: string[],
+): Promise<Map<string, string>> {
 	const boot = new Map<string, string>();
 	for (const file of domainBootFiles(definition)) {
 		const own = bootFiles[file.path];

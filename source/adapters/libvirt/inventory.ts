@@ -10,7 +10,11 @@ export const runState = (domstate: string): VmRunState => {
 };
 
 /** What `virsh list` printed: one name a line. */
-const namesIn = (output: string) => output.split('\n').map(line => line.trim()).filter(Boolean);
+const namesIn = (output: string) =>
+	output
+		.split('\n')
+		.map(line => line.trim())
+		.filter(Boolean);
 
 /** One domain as libvirt describes it to the list: its state, its XML, its snapshots' names and the current one. */
 export interface DomainRow {
@@ -32,18 +36,32 @@ export interface DomainRow {
  */
 export async function domainRows(virsh: Virsh): Promise<DomainRow[]> {
 	const [all = '', running = '', paused = '', off = '', bare = ''] = await virsh.batch([
-		['list', '--all', '--name'], ['list', '--name', '--state-running'], ['list', '--name', '--state-paused'], ['list', '--all', '--name', '--state-shutoff'], ['list', '--all', '--name', '--without-snapshot'],
+		['list', '--all', '--name'],
+		['list', '--name', '--state-running'],
+		['list', '--name', '--state-paused'],
+		['list', '--all', '--name', '--state-shutoff'],
+		['list', '--all', '--name', '--without-snapshot'],
 	]);
 	// A batch gives a failed command's output as empty: no domain at all is asked again alone, which says why it failed.
 	const names = (namesIn(all).length > 0 ? namesIn(all) : namesIn(await virsh.run(['list', '--all', '--name']))).sort();
-	const known = new Map<string, VmRunState>([...namesIn(off).map(name => [name, 'stopped'] as const), ...[...namesIn(running), ...namesIn(paused)].map(name => [name, 'running'] as const)]);
+	const known = new Map<string, VmRunState>([
+		...namesIn(off).map(name => [name, 'stopped'] as const),
+		...[...namesIn(running), ...namesIn(paused)].map(name => [name, 'running'] as const),
+	]);
 	const withoutSnapshots = new Set(namesIn(bare));
 	const questions = names.map(name => ({
 		xml: ['dumpxml', '--domain', name],
 		state: known.has(name) ? null : ['domstate', '--domain', name],
-		snapshots: withoutSnapshots.has(name) ? null : [['snapshot-list', '--domain', name, '--name'], ['snapshot-current', '--domain', name, '--name']],
+		snapshots: withoutSnapshots.has(name)
+			? null
+			: [
+					['snapshot-list', '--domain', name, '--name'],
+					['snapshot-current', '--domain', name, '--name'],
+				],
 	}));
-	const outputs = await virsh.batch(questions.flatMap(asked => [asked.xml, ...(asked.state ? [asked.state] : []), ...(asked.snapshots ?? [])]));
+	const outputs = await virsh.batch(
+		questions.flatMap(asked => [asked.xml, ...(asked.state ? [asked.state] : []), ...(asked.snapshots ?? [])]),
+	);
 	let next = 0;
 	return names.map((name, index) => {
 		const asked = questions[index]!;

@@ -15,16 +15,25 @@ import {pullSocket, qemuOwner} from './xml.js';
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
 
 /** A domain's disks with their virtual sizes, as a backup driver lists them. */
-export const sizedDisks = (state: VmState) => state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
+export const sizedDisks = (state: VmState) =>
+	state.definition.disks.map(disk => ({target: disk.target, virtualSize: state.images[disk.file]?.virtualSize ?? 0}));
 
 /**
  * Runs `work` with a new staging directory beside the domain's disks on a remote `host` and the
  * path there of each target's file (`<disk>.qcow2`); the directory goes afterwards, whatever happens.
  */
-async function viaStaging(host: Host, state: VmState, targets: readonly BackupTarget[], work: (staging: string, files: string[]) => Promise<void>): Promise<void> {
+async function viaStaging(
+	host: Host,
+	state: VmState,
+	targets: readonly BackupTarget[],
+	work: (staging: string, files: string[]) => Promise<void>,
+): Promise<void> {
 	const staging = await host.makeTempDir(path.posix.dirname(state.definition.disks[0]?.file ?? '/var/tmp/x'));
 	try {
-		await work(staging, targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`)));
+		await work(
+			staging,
+			targets.map(target => path.posix.join(staging, `${target.disk}.qcow2`)),
+		);
 	} finally {
 		await host.removeDir(staging).catch(() => undefined);
 	}
@@ -47,7 +56,18 @@ export function parseJobStats(text: string): {type: number; values: Record<strin
 // virDomainJobType: 0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled.
 const JOB_RUNNING = new Set([1, 2]);
 // virDomainJobOperation, in words.
-const JOB_OPERATIONS: Record<number, string> = {1: 'a start', 2: 'a save', 3: 'a restore', 4: 'an incoming migration', 5: 'a migration', 6: 'a snapshot', 7: 'a snapshot revert', 8: 'a dump', 9: 'a backup', 10: 'a snapshot deletion'};
+const JOB_OPERATIONS: Record<number, string> = {
+	1: 'a start',
+	2: 'a save',
+	3: 'a restore',
+	4: 'an incoming migration',
+	5: 'a migration',
+	6: 'a snapshot',
+	7: 'a snapshot revert',
+	8: 'a dump',
+	9: 'a backup',
+	10: 'a snapshot deletion',
+};
 
 /** Where a pull-mode backup's NBD socket is made: a private folder of this name in the temp directory. */
 const SOCKET_DIR_PREFIX = 'snapdeck-nbd-';
@@ -71,13 +91,25 @@ interface DomainJobs {
  *   mode cannot compress: its plain file would be rewritten in a second pass, bench/backup-peer.mjs).
  *   Where pull mode cannot begin (a QEMU confined from the socket's folder), it is push and compress after.
  */
-export function libvirtBackupDriver(vm: string, state: VmState, definition: string, virsh: Virsh, qemuImg: QemuImg, remote?: Host): BackupDriver {
+export function libvirtBackupDriver(
+	vm: string,
+	state: VmState,
+	definition: string,
+	virsh: Virsh,
+	qemuImg: QemuImg,
+	remote?: Host,
+): BackupDriver {
 	const domain = ['--domain', vm];
 	const d: DomainJobs = {vm, domain, virsh, qemuImg};
-	const checkpoints = async () => (await virsh.run(['checkpoint-list', ...domain, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
+	const checkpoints = async () =>
+		(await virsh.run(['checkpoint-list', ...domain, '--name']))
+			.split('\n')
+			.map(line => line.trim())
+			.filter(Boolean);
 	const disks = sizedDisks(state);
 	return {
-		disks, definition,
+		disks,
+		definition,
 		noAudit: `${vm} runs under libvirt, whose backup job snapdeck cannot pair with a view of the disks at the same instant yet; stop it (an audit of a stopped domain works), or audit on a local: connection`,
 		// Pull mode reads the disks on this machine: for a remote host the files come here plain, and are compressed here.
 		compresses: !remote,
@@ -87,7 +119,8 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 			return new Map(disks.map(disk => [disk.target, names.map(name => ({name, usable: true}))]));
 		},
 		async removeBitmap(name) {
-			if ((await checkpoints()).includes(name)) await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
+			if ((await checkpoints()).includes(name))
+				await virsh.run(['checkpoint-delete', ...domain, '--checkpointname', name]);
 		},
 		async copy(request) {
 			if (!remote) await abandonedPull(d);
@@ -96,7 +129,11 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				const full = request.since === null && request.targets.every(target => target.backing === null);
 				const pulled = request.compress && full ? await pullCompressed(d, request) : null;
 				if (pulled === true) return {compressed: true};
-				await backUp(d, request, request.targets.map(target => target.file));
+				await backUp(
+					d,
+					request,
+					request.targets.map(target => target.file),
+				);
 				await repoint(d, request.targets);
 				return {compressed: false, ...(typeof pulled === 'string' ? {why: pulled} : {})};
 			}
@@ -107,7 +144,10 @@ export function libvirtBackupDriver(vm: string, state: VmState, definition: stri
 				await backUp(d, request, written);
 				for (const [index, target] of request.targets.entries()) {
 					const size = Number((await remote.runner.run('stat', ['-c', '%s', '--', written[index]!])).stdout.trim());
-					await remote.fetch(written[index]!, target.file, {signal: request.signal, onBytes: bytes => request.onBytes(bytes, size)});
+					await remote.fetch(written[index]!, target.file, {
+						signal: request.signal,
+						onBytes: bytes => request.onBytes(bytes, size),
+					});
 				}
 			});
 			await repoint(d, request.targets);
@@ -124,7 +164,12 @@ async function noOtherJob(d: DomainJobs) {
 	const {type, values} = parseJobStats(await d.virsh.run(['domjobinfo', ...d.domain, '--rawstats']));
 	if (!JOB_RUNNING.has(type)) return;
 	const what = JOB_OPERATIONS[Number(values['operation'])] ?? 'a job';
-	throw new SnapdeckError('refused', `cannot back up ${d.vm}: libvirt is running ${what} on it (another tool's, or one started by hand)`, `wait for it to end ('virsh domjobinfo ${d.vm}' shows it), or end it with 'virsh domjobabort ${d.vm}', then back up again`, 'busy');
+	throw new SnapdeckError(
+		'refused',
+		`cannot back up ${d.vm}: libvirt is running ${what} on it (another tool's, or one started by hand)`,
+		`wait for it to end ('virsh domjobinfo ${d.vm}' shows it), or end it with 'virsh domjobabort ${d.vm}', then back up again`,
+		'busy',
+	);
 }
 
 /**
@@ -134,7 +179,12 @@ async function noOtherJob(d: DomainJobs) {
  */
 async function abandonedPull(d: DomainJobs) {
 	const socket = pullSocket(await d.virsh.run(['backup-dumpxml', ...d.domain]).catch(() => ''));
-	if (socket === null || path.dirname(path.dirname(socket)) !== os.tmpdir() || !path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)) return;
+	if (
+		socket === null ||
+		path.dirname(path.dirname(socket)) !== os.tmpdir() ||
+		!path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)
+	)
+		return;
 	await d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
 	await rm(path.dirname(socket), {recursive: true, force: true});
 }
@@ -143,14 +193,19 @@ async function abandonedPull(d: DomainJobs) {
  * A compressed full in one read (pull mode). Resolves to why not, having changed nothing, where it
  * cannot begin; the checkpoint is made at the same instant as the export, as in push mode.
  */
-async function pullCompressed(d: DomainJobs, {bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0]): Promise<true | string> {
+async function pullCompressed(
+	d: DomainJobs,
+	{bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0],
+): Promise<true | string> {
 	signal?.throwIfAborted();
 	// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
 	// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
 	const owner = qemuOwner(await d.virsh.run(['dumpxml', ...d.domain]));
 	const me = process.getuid?.() ?? -1;
-	if (owner === null) return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
-	if (me !== 0 && me !== owner.uid) return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
+	if (owner === null)
+		return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
+	if (me !== 0 && me !== owner.uid)
+		return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
 	// Private (0700).
 	const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
 	const socket = path.join(folder, 'nbd.sock');
@@ -160,10 +215,17 @@ async function pullCompressed(d: DomainJobs, {bitmap, targets, bytesPerSecond, s
 	try {
 		if (me === 0) await chown(folder, owner.uid, owner.gid);
 		const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
-			.map(target => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`)
+			.map(
+				target =>
+					`<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`,
+			)
 			.join('')}</disks></domainbackup>`;
 		try {
-			await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+			await withXmlFile(backupXml, backupFile =>
+				withXmlFile(checkpointXml(bitmap, targets), checkpointFile =>
+					d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile]),
+				),
+			);
 		} catch (error) {
 			return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
 		}
@@ -171,8 +233,18 @@ async function pullCompressed(d: DomainJobs, {bitmap, targets, bytesPerSecond, s
 			const progress = partsBytes(targets, target => target.virtualSize, onBytes);
 			// Every disk at once; each read at most its share of a limit.
 			const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
-			await settleAll(targets.map(target => d.qemuImg.compressFromNbd(socket, target.disk, target.file, {signal, bytesPerSecond: share, onProgress: progress.of(target)}))).catch((error: unknown) => {
-				throw signal?.aborted ? new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: it was cancelled`) : error;
+			await settleAll(
+				targets.map(target =>
+					d.qemuImg.compressFromNbd(socket, target.disk, target.file, {
+						signal,
+						bytesPerSecond: share,
+						onProgress: progress.of(target),
+					}),
+				),
+			).catch((error: unknown) => {
+				throw signal?.aborted
+					? new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: it was cancelled`)
+					: error;
 			});
 			onBytes(progress.total, progress.total);
 			return true;
@@ -187,12 +259,23 @@ async function pullCompressed(d: DomainJobs, {bitmap, targets, bytesPerSecond, s
 }
 
 /** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
-async function backUp(d: DomainJobs, {bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0], files: readonly string[]) {
+async function backUp(
+	d: DomainJobs,
+	{bitmap, since, targets, signal, onBytes}: Parameters<BackupDriver['copy']>[0],
+	files: readonly string[],
+) {
 	const backupXml = `<domainbackup mode='push'>${since === null ? '' : `<incremental>${escapeXml(since)}</incremental>`}<disks>${targets
-		.map((target, index) => `<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`)
+		.map(
+			(target, index) =>
+				`<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><target file='${escapeXml(files[index]!)}'/><driver type='qcow2'/></disk>`,
+		)
 		.join('')}</disks></domainbackup>`;
 	signal?.throwIfAborted();
-	await withXmlFile(backupXml, backupFile => withXmlFile(checkpointXml(bitmap, targets), checkpointFile => d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile])));
+	await withXmlFile(backupXml, backupFile =>
+		withXmlFile(checkpointXml(bitmap, targets), checkpointFile =>
+			d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile]),
+		),
+	);
 	const abort = () => void d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
 	signal?.addEventListener('abort', abort, {once: true});
 	try {
@@ -204,7 +287,9 @@ async function backUp(d: DomainJobs, {bitmap, since, targets, signal, onBytes}: 
 		}
 		const {type, values} = parseJobStats(await d.virsh.run(['domjobinfo', ...d.domain, '--completed', '--rawstats']));
 		if (type !== 3) {
-			const why = values['errmsg'] ?? (type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
+			const why =
+				values['errmsg'] ??
+				(type === 5 || signal?.aborted ? 'it was cancelled' : `libvirt ended the job with state ${type}`);
 			throw new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: ${why}`);
 		}
 		onBytes(Number(values['disk_total'] ?? 0), Number(values['disk_total'] ?? 0));
@@ -216,7 +301,8 @@ async function backUp(d: DomainJobs, {bitmap, since, targets, signal, onBytes}: 
 /** An incremental's file names the live disk as its backing file: re-point it (header only) at the previous point's. */
 async function repoint(d: DomainJobs, targets: Parameters<BackupDriver['copy']>[0]['targets']) {
 	for (const target of targets) {
-		if (target.backing !== null) await d.qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
+		if (target.backing !== null)
+			await d.qemuImg.rebase(target.file, path.relative(path.dirname(target.file), target.backing), {unsafe: true});
 	}
 }
 
@@ -225,27 +311,49 @@ async function repoint(d: DomainJobs, targets: Parameters<BackupDriver['copy']>[
  * directory beside it (holding the image's lock meanwhile, so the domain cannot start and write
  * it), the copy comes here over ssh, the staging directory goes. Always a full (`untracked`).
  */
-export function remoteCopyDriver(vm: string, state: VmState, definition: string, host: Host, qemuImg: QemuImg, virsh: Virsh, untracked: string): BackupDriver {
+export function remoteCopyDriver(
+	vm: string,
+	state: VmState,
+	definition: string,
+	host: Host,
+	qemuImg: QemuImg,
+	virsh: Virsh,
+	untracked: string,
+): BackupDriver {
 	const sources = new Map(state.definition.disks.map(disk => [disk.target, disk.file]));
 	return {
 		disks: sizedDisks(state),
-		definition, untracked,
+		definition,
+		untracked,
 		noAudit: `${vm} is on a remote host, whose disks come here over ssh: an audit would read each one whole across the network a second time`,
 		compresses: false,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),
 		removeBitmap: async () => undefined,
 		async copy({targets, quiesce, signal, onBytes}) {
-			if (quiesce) throw new SnapdeckError('refused', 'cannot quiesce a backup on a libvirt connection yet', 'take a quiesced snapshot first (snapdeck snapshot VM NAME --quiesce) and back up unquiesced, or leave out --quiesce');
+			if (quiesce)
+				throw new SnapdeckError(
+					'refused',
+					'cannot quiesce a backup on a libvirt connection yet',
+					'take a quiesced snapshot first (snapdeck snapshot VM NAME --quiesce) and back up unquiesced, or leave out --quiesce',
+				);
 			await viaStaging(host, state, targets, async (_staging, copies) => {
 				for (const [index, target] of targets.entries()) {
-					await qemuImg.convert(sources.get(target.disk)!, copies[index]!, {signal, onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize)});
+					await qemuImg.convert(sources.get(target.disk)!, copies[index]!, {
+						signal,
+						onProgress: fraction => onBytes(Math.round(fraction * target.virtualSize), target.virtualSize),
+					});
 					await host.fetch(copies[index]!, target.file, {signal});
 				}
 			});
 			// One disk after another: a domain started in between would give a point whose disks are from different moments.
 			const now = (await virsh.run(['domstate', '--domain', vm])).trim();
-			if (now !== 'shut off') throw new SnapdeckError('failed', `${vm} was started during its backup (it is ${now} now), so its disks were not copied at one moment`, 'back it up again, running or shut off');
+			if (now !== 'shut off')
+				throw new SnapdeckError(
+					'failed',
+					`${vm} was started during its backup (it is ${now} now), so its disks were not copied at one moment`,
+					'back it up again, running or shut off',
+				);
 		},
 	};
 }

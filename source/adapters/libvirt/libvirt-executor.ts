@@ -30,13 +30,23 @@ interface Domain {
 }
 
 const running = async (d: Domain) => (await d.virsh.run(['domstate', ...d.arg])).trim() !== 'shut off';
-const snapshotNames = async (d: Domain) => (await d.virsh.run(['snapshot-list', ...d.arg, '--name'])).split('\n').map(line => line.trim()).filter(Boolean);
+const snapshotNames = async (d: Domain) =>
+	(await d.virsh.run(['snapshot-list', ...d.arg, '--name']))
+		.split('\n')
+		.map(line => line.trim())
+		.filter(Boolean);
 const activeOf = (d: Domain, target: string) => d.state.definition.disks.find(disk => disk.target === target)?.file;
 /** The image files of the running domain's chain for a disk, from its live XML (top first). */
 const liveChain = async (d: Domain, target: string) => diskChain(await d.virsh.run(['dumpxml', ...d.arg]), target);
 
 /** A libvirt block job with --wait, its progress read from --verbose, aborted on cancel. */
-async function blockJob(d: Domain, args: string[], target: string, signal: AbortSignal | undefined, onProgress: (fraction: number) => void) {
+async function blockJob(
+	d: Domain,
+	args: string[],
+	target: string,
+	signal: AbortSignal | undefined,
+	onProgress: (fraction: number) => void,
+) {
 	const abort = () => void d.virsh.run(['blockjob', ...d.arg, target, '--abort']).catch(() => undefined);
 	signal?.addEventListener('abort', abort, {once: true});
 	try {
@@ -62,13 +72,25 @@ type Definition = Extract<Step, {op: 'write-definition'}>['definition'];
  * Only a resumed take asks whether it was made already: a fresh one planned from an inspection,
  * under the lock, that found no such snapshot (and libvirt refuses a second of the same name).
  */
-async function createSnapshot(d: Domain, created: Definition['snapshots'][number], next: Definition, resuming: boolean) {
+async function createSnapshot(
+	d: Domain,
+	created: Definition['snapshots'][number],
+	next: Definition,
+	resuming: boolean,
+) {
 	if (resuming && (await snapshotNames(d)).includes(created.name)) return;
-	const args = ['snapshot-create-as', ...d.arg, '--name', created.name, ...(created.description ? ['--description', created.description] : [])];
+	const args = [
+		'snapshot-create-as',
+		...d.arg,
+		'--name',
+		created.name,
+		...(created.description ? ['--description', created.description] : []),
+	];
 	if (created.kind === 'external') {
 		args.push('--disk-only', '--atomic', ...(created.quiesced ? ['--quiesce'] : []));
 		// virsh splits a diskspec at commas; a comma inside the path is written twice.
-		for (const disk of next.disks) args.push('--diskspec', `${disk.target},snapshot=external,file=${disk.file.replaceAll(',', ',,')}`);
+		for (const disk of next.disks)
+			args.push('--diskspec', `${disk.target},snapshot=external,file=${disk.file.replaceAll(',', ',,')}`);
 	}
 	// snapshot-create-as is atomic (--atomic for disk-only; one QEMU savevm otherwise).
 	await d.virsh.run(args).catch((error: Error) => Promise.reject(changedNothing(error)));
@@ -76,10 +98,17 @@ async function createSnapshot(d: Domain, created: Definition['snapshots'][number
 
 /** The domain's next-boot definition pointed at new images (a running domain's live disks were pivoted by its block job). */
 async function repointDisks(d: Domain, moved: ReadonlyMap<string, string>, merging: boolean) {
-	if ((await running(d)) && !merging) throw new SnapdeckError('refused', `${d.vm} is running; its disks can be repointed only while it is off`, 'the plan stops it first: run snapdeck recover');
+	if ((await running(d)) && !merging)
+		throw new SnapdeckError(
+			'refused',
+			`${d.vm} is running; its disks can be repointed only while it is off`,
+			'the plan stops it first: run snapdeck recover',
+		);
 	const xml = await d.virsh.run(['dumpxml', ...d.arg, '--inactive']);
 	const inactive = parseDomainXml(xml).disks;
-	const stale = new Map([...moved].filter(([target, file]) => inactive.find(disk => disk.target === target)?.file !== file));
+	const stale = new Map(
+		[...moved].filter(([target, file]) => inactive.find(disk => disk.target === target)?.file !== file),
+	);
 	if (stale.size > 0) await withXmlFile(withDiskSources(xml, stale), file => d.virsh.run(['define', '--file', file]));
 }
 
@@ -88,14 +117,33 @@ async function repointDisks(d: Domain, moved: ReadonlyMap<string, string>, mergi
  * committed image are redefined to find their data in the image it was committed into.
  */
 async function forgetMerged(d: Domain, removed: string, next: Definition) {
-	if ((await snapshotNames(d)).includes(removed)) await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', removed, '--metadata']);
+	if ((await snapshotNames(d)).includes(removed))
+		await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', removed, '--metadata']);
 	const currentName = (await d.virsh.run(['snapshot-current', ...d.arg, '--name']).catch(() => '')).trim();
 	const old = (name: string) => d.state.definition.snapshots.find(snapshot => snapshot.name === name);
-	const moved = next.snapshots.filter(snapshot => snapshot.disks.some(disk => old(snapshot.name)?.disks.some(before => before.target === disk.target && before.file !== disk.file)));
+	const moved = next.snapshots.filter(snapshot =>
+		snapshot.disks.some(disk =>
+			old(snapshot.name)?.disks.some(before => before.target === disk.target && before.file !== disk.file),
+		),
+	);
 	for (const snapshot of moved) {
 		const xml = await d.virsh.run(['snapshot-dumpxml', ...d.arg, '--snapshotname', snapshot.name]);
-		const images = new Map([...d.renames, ...old(snapshot.name)!.disks.map(before => [before.file, snapshot.disks.find(disk => disk.target === before.target)!.file] as const)]);
-		await withXmlFile(withSnapshotDomainImages(xml, images), file => d.virsh.run(['snapshot-create', ...d.arg, '--xmlfile', file, '--redefine', ...(snapshot.name === currentName ? ['--current'] : [])]));
+		const images = new Map([
+			...d.renames,
+			...old(snapshot.name)!.disks.map(
+				before => [before.file, snapshot.disks.find(disk => disk.target === before.target)!.file] as const,
+			),
+		]);
+		await withXmlFile(withSnapshotDomainImages(xml, images), file =>
+			d.virsh.run([
+				'snapshot-create',
+				...d.arg,
+				'--xmlfile',
+				file,
+				'--redefine',
+				...(snapshot.name === currentName ? ['--current'] : []),
+			]),
+		);
 	}
 }
 
@@ -107,7 +155,9 @@ async function setCurrent(d: Domain, next: Definition) {
 	if (snapshot.kind === 'external') {
 		const xml = await d.virsh.run(['snapshot-dumpxml', ...d.arg, '--snapshotname', current]);
 		const overlays = new Map(next.disks.map(disk => [disk.target, disk.file]));
-		await withXmlFile(withSnapshotOverlays(xml, overlays), file => d.virsh.run(['snapshot-create', ...d.arg, '--xmlfile', file, '--redefine', '--current']));
+		await withXmlFile(withSnapshotOverlays(xml, overlays), file =>
+			d.virsh.run(['snapshot-create', ...d.arg, '--xmlfile', file, '--redefine', '--current']),
+		);
 	} else {
 		await d.virsh.run(['snapshot-current', ...d.arg, '--snapshotname', current]);
 	}
@@ -118,8 +168,12 @@ async function writeDefinition(d: Domain, next: Definition, resuming: boolean) {
 	const known = new Set(d.state.definition.snapshots.map(snapshot => snapshot.name));
 	const created = next.snapshots.find(snapshot => !known.has(snapshot.name));
 	if (created) return createSnapshot(d, created, next, resuming);
-	const moved = new Map(next.disks.filter(disk => activeOf(d, disk.target) !== disk.file).map(disk => [disk.target, disk.file]));
-	const removed = d.state.definition.snapshots.find(snapshot => !next.snapshots.some(candidate => candidate.name === snapshot.name));
+	const moved = new Map(
+		next.disks.filter(disk => activeOf(d, disk.target) !== disk.file).map(disk => [disk.target, disk.file]),
+	);
+	const removed = d.state.definition.snapshots.find(
+		snapshot => !next.snapshots.some(candidate => candidate.name === snapshot.name),
+	);
 	if (moved.size > 0) await repointDisks(d, moved, removed !== undefined);
 	if (removed) return forgetMerged(d, removed.name, next);
 	return setCurrent(d, next);
@@ -129,13 +183,23 @@ async function writeDefinition(d: Domain, next: Definition, resuming: boolean) {
 async function deleteInternal(d: Domain, step: Extract<Step, {op: 'internal-delete'}>) {
 	if (d.done.has(`deleted:${step.name}`)) return;
 	if ((await snapshotNames(d)).includes(step.name)) {
-		const deleted = await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', step.name]).then(() => true, () => false);
+		const deleted = await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', step.name]).then(
+			() => true,
+			() => false,
+		);
 		if (!deleted) {
 			if ((await running(d)) && (await liveChain(d, step.disk)).includes(step.file)) {
-				throw new SnapdeckError('refused', `libvirt could not delete internal snapshot '${step.name}' of the running ${d.vm}`, 'stop the domain, then run snapdeck recover');
+				throw new SnapdeckError(
+					'refused',
+					`libvirt could not delete internal snapshot '${step.name}' of the running ${d.vm}`,
+					'stop the domain, then run snapdeck recover',
+				);
 			}
 			for (const disk of d.state.definition.snapshots.find(candidate => candidate.name === step.name)?.disks ?? []) {
-				await d.internal.handlers['internal-delete']({...step, disk: disk.target, file: disk.file}, {resuming: true, onProgress: () => undefined});
+				await d.internal.handlers['internal-delete'](
+					{...step, disk: disk.target, file: disk.file},
+					{resuming: true, onProgress: () => undefined},
+				);
 			}
 			await d.virsh.run(['snapshot-delete', ...d.arg, '--snapshotname', step.name, '--metadata']);
 		}
@@ -176,7 +240,22 @@ function handlers(d: Domain): StepHandlers {
 			const live = (await running(d)) ? await liveChain(d, step.disk) : [];
 			if (!live.includes(step.top)) return d.overlays.handlers.commit(step, context);
 			const active = live[0] === step.top;
-			return blockJob(d, ['blockcommit', ...d.arg, step.disk, '--top', step.top, '--base', step.base, ...(active ? ['--active', '--pivot'] : [])], step.disk, signal, onProgress);
+			return blockJob(
+				d,
+				[
+					'blockcommit',
+					...d.arg,
+					step.disk,
+					'--top',
+					step.top,
+					'--base',
+					step.base,
+					...(active ? ['--active', '--pivot'] : []),
+				],
+				step.disk,
+				signal,
+				onProgress,
+			);
 		},
 		rebase: async (step, context) => {
 			const {signal, onProgress} = context;
@@ -185,9 +264,19 @@ function handlers(d: Domain): StepHandlers {
 			const current = (await d.qemuImg.info(step.file))['full-backing-filename'];
 			if ((step.backing === null && current === undefined) || current === step.backing) return; // QEMU rewrote it in the commit below.
 			if (!step.copy || live[0] !== step.file) {
-				throw new SnapdeckError('refused', `${step.file} is inside the running ${d.vm}'s chain, where libvirt can only pull into the top image`, 'stop the domain, then run snapdeck recover');
+				throw new SnapdeckError(
+					'refused',
+					`${step.file} is inside the running ${d.vm}'s chain, where libvirt can only pull into the top image`,
+					'stop the domain, then run snapdeck recover',
+				);
 			}
-			return blockJob(d, ['blockpull', ...d.arg, step.disk, ...(step.backing === null ? [] : ['--base', step.backing])], step.disk, signal, onProgress);
+			return blockJob(
+				d,
+				['blockpull', ...d.arg, step.disk, ...(step.backing === null ? [] : ['--base', step.backing])],
+				step.disk,
+				signal,
+				onProgress,
+			);
 		},
 		'write-definition': (step, {resuming}) => writeDefinition(d, step.definition, resuming),
 		...refuseSteps(['write-manifest'], op => new Error(`internal: ${op} is not a step for a libvirt domain`)),
@@ -203,7 +292,18 @@ function handlers(d: Domain): StepHandlers {
 export function libvirtExecutor(state: VmState, virsh: Virsh, qemuImg: QemuImg, host: Host): StepExecutor {
 	const vm = state.definition.name;
 	const images = hostImages(host, qemuImg);
-	const d: Domain = {state, virsh, qemuImg, host, vm, arg: ['--domain', vm], done: new Set(), renames: new Map(), overlays: qcow2OverlayStore(images), internal: qcow2InternalStore(images)};
+	const d: Domain = {
+		state,
+		virsh,
+		qemuImg,
+		host,
+		vm,
+		arg: ['--domain', vm],
+		done: new Set(),
+		renames: new Map(),
+		overlays: qcow2OverlayStore(images),
+		internal: qcow2InternalStore(images),
+	};
 	const table = handlers(d);
 	return {
 		execute: (step, context) => handleStep(table, step, context),

@@ -50,7 +50,10 @@ export class VirshSession {
 		const child = this.child ?? (this.child = this.start());
 		const token = `snapdeck-${randomBytes(9).toString('hex')}`;
 		return new Promise((resolve, reject) => {
-			const timer = timeoutMs === undefined ? null : setTimeout(() => this.fail(child, timedOut('virsh', args, timeoutMs)), timeoutMs);
+			const timer =
+				timeoutMs === undefined
+					? null
+					: setTimeout(() => this.fail(child, timedOut('virsh', args, timeoutMs)), timeoutMs);
 			this.waiting.push({line, args, token, resolve, reject, timer});
 			this.hold(child);
 			child.stdin.write(`echo '${token}'-begin\n${line}\necho '${token}'-done\necho --err '${token}'-done\n`);
@@ -76,7 +79,10 @@ export class VirshSession {
 
 	private start(): ChildProcessWithoutNullStreams {
 		// TERM=dumb: virsh's line editor shows each typed line on one line (cut, never wrapped or coloured).
-		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, TERM: 'dumb'}});
+		const child = spawn(toolPath('virsh'), ['--quiet', '-c', this.uri], {
+			stdio: ['pipe', 'pipe', 'pipe'],
+			env: {...process.env, TERM: 'dumb'},
+		});
 		this.stdout = '';
 		this.stdoutTail = '';
 		this.stderr = '';
@@ -96,11 +102,22 @@ export class VirshSession {
 			this.settle();
 		});
 		// A virsh that is not there says which package to install, as a process of its own would.
-		child.on('error', error => this.fail(child, (error as NodeJS.ErrnoException).code === 'ENOENT' ? toolMissing('virsh') : error));
+		child.on('error', error =>
+			this.fail(child, (error as NodeJS.ErrnoException).code === 'ENOENT' ? toolMissing('virsh') : error),
+		);
 		// Ended before it answered (it could not connect, or was killed): its last words, as a process of its own would give them.
 		child.on('exit', (code, signal) => {
 			const words = lastWords(this.stderr.replaceAll('error: ', ''), 2);
-			this.fail(child, new CommandFailed('virsh', [], code ?? -1, words || `virsh ended (${signal ?? `exit ${code}`}) before it answered`, this.stdout));
+			this.fail(
+				child,
+				new CommandFailed(
+					'virsh',
+					[],
+					code ?? -1,
+					words || `virsh ended (${signal ?? `exit ${code}`}) before it answered`,
+					this.stdout,
+				),
+			);
 		});
 		child.stdin.on('error', () => undefined);
 		this.hold(child);
@@ -122,9 +139,11 @@ export class VirshSession {
 	private hold(child: ChildProcessWithoutNullStreams): void {
 		const busy = this.waiting.length > 0;
 		if (this.idleTimer) clearTimeout(this.idleTimer);
-		this.idleTimer = busy ? null : setTimeout(() => {
-			if (this.child === child && this.waiting.length === 0) this.close();
-		}, IDLE_CLOSE_MS).unref();
+		this.idleTimer = busy
+			? null
+			: setTimeout(() => {
+					if (this.child === child && this.waiting.length === 0) this.close();
+				}, IDLE_CLOSE_MS).unref();
 		for (const handle of [child, child.stdin, child.stdout, child.stderr] as Array<{ref(): void; unref(): void}>) {
 			if (busy) handle.ref();
 			else handle.unref();
@@ -157,7 +176,8 @@ export class VirshSession {
 			this.waiting.shift();
 			if (waiting.timer) clearTimeout(waiting.timer);
 			if (this.child) this.hold(this.child);
-			if (/^error: /m.test(stderr)) waiting.reject(new CommandFailed('virsh', waiting.args, 1, lastWords(stderr), stdout));
+			if (/^error: /m.test(stderr))
+				waiting.reject(new CommandFailed('virsh', waiting.args, 1, lastWords(stderr), stdout));
 			else waiting.resolve({stdout, stderr});
 		}
 	}

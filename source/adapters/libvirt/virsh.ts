@@ -15,15 +15,38 @@ export const quoteForVirsh = (argument: string) => `'${argument.replaceAll("'", 
  * metadataTimeoutMs() (a libvirtd that hangs); block jobs, memory snapshots and their reverts copy
  * data and have no limit (they are cancellable).
  */
-const QUICK = new Set(['list', 'dumpxml', 'domstate', 'domblklist', 'checkpoint-list', 'checkpoint-delete', 'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'backup-dumpxml', 'domjobinfo', 'blockjob', 'define', 'undefine', 'start', 'destroy', 'suspend', 'resume', 'domjobabort', 'qemu-agent-command', 'version']);
+const QUICK = new Set([
+	'list',
+	'dumpxml',
+	'domstate',
+	'domblklist',
+	'checkpoint-list',
+	'checkpoint-delete',
+	'snapshot-list',
+	'snapshot-current',
+	'snapshot-dumpxml',
+	'backup-dumpxml',
+	'domjobinfo',
+	'blockjob',
+	'define',
+	'undefine',
+	'start',
+	'destroy',
+	'suspend',
+	'resume',
+	'domjobabort',
+	'qemu-agent-command',
+	'version',
+]);
 
 /** Commands that may share the session's process (see VirshSession): quick ones, and those that only write metadata or an empty overlay. */
 const inSession = (args: readonly string[]) =>
-	(QUICK.has(args[0] ?? '') || args[0] === 'domuuid'
-		|| (args[0] === 'snapshot-create-as' && args.includes('--disk-only'))
-		|| (args[0] === 'snapshot-create' && args.includes('--redefine'))
-		|| (args[0] === 'snapshot-delete' && args.includes('--metadata')))
-	&& !args.some(arg => arg.includes('\n'));
+	(QUICK.has(args[0] ?? '') ||
+		args[0] === 'domuuid' ||
+		(args[0] === 'snapshot-create-as' && args.includes('--disk-only')) ||
+		(args[0] === 'snapshot-create' && args.includes('--redefine')) ||
+		(args[0] === 'snapshot-delete' && args.includes('--metadata'))) &&
+	!args.some(arg => arg.includes('\n'));
 
 /** Commands to a line of the session's batches (a domain's inventory is four). */
 const SESSION_BATCH_LINE = 256;
@@ -36,9 +59,14 @@ const SESSION_BATCH_LINE = 256;
  * newline, virsh's interactive mode (the session) does not; hence the optional newline after a
  * marker, and the colon after its index (an output may begin with a digit).
  */
-async function batchScript(commands: ReadonlyArray<readonly string[]>, run: (script: string) => Promise<string>): Promise<string[]> {
+async function batchScript(
+	commands: ReadonlyArray<readonly string[]>,
+	run: (script: string) => Promise<string>,
+): Promise<string[]> {
 	const marker = `snapdeck-${randomBytes(6).toString('hex')}`;
-	const script = commands.map((command, index) => `echo ${marker}:${index}:; ${command.map(quoteForVirsh).join(' ')}`).join('; ');
+	const script = commands
+		.map((command, index) => `echo ${marker}:${index}:; ${command.map(quoteForVirsh).join(' ')}`)
+		.join('; ');
 	const stdout = await run(script).catch((error: unknown) => {
 		if (error instanceof CommandFailed) return error.stdout;
 		throw error;
@@ -57,8 +85,12 @@ async function batchScript(commands: ReadonlyArray<readonly string[]>, run: (scr
 export class Virsh {
 	private readonly session: VirshSession | null;
 
-	constructor(readonly uri: string, private readonly runner: CommandRunner) {
-		this.session = runner === localRunner && process.env['SNAPDECK_VIRSH_SESSION'] !== '0' ? new VirshSession(uri) : null;
+	constructor(
+		readonly uri: string,
+		private readonly runner: CommandRunner,
+	) {
+		this.session =
+			runner === localRunner && process.env['SNAPDECK_VIRSH_SESSION'] !== '0' ? new VirshSession(uri) : null;
 	}
 
 	/** Starts the session's virsh and its connection now, for commands that are about to come (nothing without a session). */
@@ -66,10 +98,14 @@ export class Virsh {
 		this.session?.warm();
 	}
 
-	async run(args: readonly string[], options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {}): Promise<string> {
+	async run(
+		args: readonly string[],
+		options: {signal?: AbortSignal; onStdout?: (chunk: string) => void} = {},
+	): Promise<string> {
 		try {
 			const timeoutMs = QUICK.has(args[0] ?? '') ? metadataTimeoutMs() : undefined;
-			if (this.session && !options.signal && !options.onStdout && inSession(args)) return (await this.session.run(args.map(quoteForVirsh).join(' '), args, timeoutMs)).stdout;
+			if (this.session && !options.signal && !options.onStdout && inSession(args))
+				return (await this.session.run(args.map(quoteForVirsh).join(' '), args, timeoutMs)).stdout;
 			return (await this.runner.run('virsh', ['--quiet', '-c', this.uri, ...args], {...options, timeoutMs})).stdout;
 		} catch (error) {
 			if (error instanceof CommandFailed) {
@@ -80,7 +116,12 @@ export class Virsh {
 				const hint = /while checkpoint exists/.test(words)
 					? "libvirt refuses this on a stopped domain that has backup checkpoints: start the domain and do it while it runs, or drop the checkpoints ('virsh checkpoint-delete DOMAIN NAME --metadata'; the next backup is then a full)"
 					: undefined;
-				throw new SnapdeckError('failed', `virsh ${args[0] ?? ''} on ${this.uri} failed: ${words}`, hint, hint === undefined ? undefined : 'checkpoint-blocks-snapshot');
+				throw new SnapdeckError(
+					'failed',
+					`virsh ${args[0] ?? ''} on ${this.uri} failed: ${words}`,
+					hint,
+					hint === undefined ? undefined : 'checkpoint-blocks-snapshot',
+				);
 			}
 			throw error;
 		}
@@ -100,10 +141,19 @@ export class Virsh {
 		// costs four (30 domains' inventory: 90 ms a command a line, 60 ms in one line).
 		if (session && commands.every(inSession)) {
 			const lines: Array<ReadonlyArray<readonly string[]>> = [];
-			for (let index = 0; index < commands.length; index += SESSION_BATCH_LINE) lines.push(commands.slice(index, index + SESSION_BATCH_LINE));
-			const outputs = await Promise.all(lines.map(line => batchScript(line, async script => (await session.run(script, ['batch'], metadataTimeoutMs())).stdout)));
+			for (let index = 0; index < commands.length; index += SESSION_BATCH_LINE)
+				lines.push(commands.slice(index, index + SESSION_BATCH_LINE));
+			const outputs = await Promise.all(
+				lines.map(line =>
+					batchScript(line, async script => (await session.run(script, ['batch'], metadataTimeoutMs())).stdout),
+				),
+			);
 			return outputs.flat();
 		}
-		return batchScript(commands, async script => (await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: metadataTimeoutMs()})).stdout);
+		return batchScript(
+			commands,
+			async script =>
+				(await this.runner.run('virsh', ['-c', this.uri, script], {timeoutMs: metadataTimeoutMs()})).stdout,
+		);
 	}
 }

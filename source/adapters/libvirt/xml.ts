@@ -10,8 +10,34 @@ const parser = new XMLParser({ignoreAttributes: false, attributeNamePrefix: '@',
  * whole domain, so a domain with N snapshots N deep parsed N^2 layers on every inspection (22
  * snapshots: 100 ms of a take); <metadata> is any XML another tool put there.
  */
-const UNREAD = ['backingStore', 'metadata', 'controller', 'address', 'interface', 'graphics', 'video', 'channel', 'serial', 'console', 'input', 'memballoon', 'cpu', 'features', 'clock', 'os', 'pm', 'seclabel', 'rng', 'sound'];
-const schemaParser = new XMLParser({ignoreAttributes: false, attributeNamePrefix: '@', isArray: name => name === 'disk', stopNodes: UNREAD.map(name => `*.${name}`)});
+const UNREAD = [
+	'backingStore',
+	'metadata',
+	'controller',
+	'address',
+	'interface',
+	'graphics',
+	'video',
+	'channel',
+	'serial',
+	'console',
+	'input',
+	'memballoon',
+	'cpu',
+	'features',
+	'clock',
+	'os',
+	'pm',
+	'seclabel',
+	'rng',
+	'sound',
+];
+const schemaParser = new XMLParser({
+	ignoreAttributes: false,
+	attributeNamePrefix: '@',
+	isArray: name => name === 'disk',
+	stopNodes: UNREAD.map(name => `*.${name}`),
+});
 
 const Source = z.looseObject({'@file': z.string().optional()});
 const DomainDisk = z.looseObject({
@@ -32,7 +58,16 @@ const Snapshot = z.looseObject({
 	creationTime: z.union([z.string(), z.number()]).transform(Number),
 	parent: z.looseObject({name: z.union([z.string(), z.number()]).transform(String)}).optional(),
 	memory: z.looseObject({'@snapshot': z.string()}).optional(),
-	disks: z.union([z.looseObject({disk: z.array(z.looseObject({'@name': z.string(), '@snapshot': z.string().optional(), source: Source.optional()})).default([])}), z.literal('')]).optional(),
+	disks: z
+		.union([
+			z.looseObject({
+				disk: z
+					.array(z.looseObject({'@name': z.string(), '@snapshot': z.string().optional(), source: Source.optional()}))
+					.default([]),
+			}),
+			z.literal(''),
+		])
+		.optional(),
 	domain: Domain,
 });
 
@@ -58,7 +93,11 @@ export interface SnapshotXml {
 function parse<T>(schema: z.ZodType<T>, xml: string, root: string, what: string): T {
 	const document = schemaParser.parse(xml) as Record<string, unknown>;
 	const parsed = schema.safeParse(document[root]);
-	if (!parsed.success) throw new SnapdeckError('failed', `libvirt's ${what} has a shape snapdeck does not know: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
+	if (!parsed.success)
+		throw new SnapdeckError(
+			'failed',
+			`libvirt's ${what} has a shape snapdeck does not know: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`,
+		);
 	return parsed.data;
 }
 
@@ -93,10 +132,13 @@ interface BackingNode {
 
 /** The image files of a disk's chain in a running domain's XML (source, then each backingStore), top first. */
 export function diskChain(xml: string, target: string): string[] {
-	const document = parser.parse(xml) as {domain?: {devices?: {disk?: Array<BackingNode & {target?: {'@dev'?: string}}>}}};
+	const document = parser.parse(xml) as {
+		domain?: {devices?: {disk?: Array<BackingNode & {target?: {'@dev'?: string}}>}};
+	};
 	const disk = document.domain?.devices?.disk?.find(candidate => candidate.target?.['@dev'] === target);
 	const chain: string[] = [];
-	for (let node: BackingNode | '' | undefined = disk; node && node.source?.['@file']; node = node.backingStore) chain.push(node.source['@file']);
+	for (let node: BackingNode | '' | undefined = disk; node && node.source?.['@file']; node = node.backingStore)
+		chain.push(node.source['@file']);
 	return chain;
 }
 
@@ -119,7 +161,9 @@ export function pullSocket(xml: string): string | null {
 	const backup = (parser.parse(xml) as {domainbackup?: Record<string, unknown>}).domainbackup;
 	const server = backup?.['server'] as Record<string, unknown> | undefined;
 	const socket = server?.['@socket'];
-	return backup?.['@mode'] === 'pull' && server?.['@transport'] === 'unix' && typeof socket === 'string' ? socket : null;
+	return backup?.['@mode'] === 'pull' && server?.['@transport'] === 'unix' && typeof socket === 'string'
+		? socket
+		: null;
 }
 
 const BOOT_ROLES = {kernel: 'kernel', initrd: 'initrd', nvram: 'nvram'} as const;
@@ -132,7 +176,12 @@ export function domainBootFiles(xml: string): Array<{role: 'kernel' | 'initrd' |
 	const document = parser.parse(xml) as {domain?: {os?: Record<string, unknown>}};
 	const os = document.domain?.os;
 	if (!os || typeof os !== 'object') return [];
-	const text = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'object' && value !== null && typeof (value as {'#text'?: unknown})['#text'] === 'string' ? (value as {'#text': string})['#text'] : null);
+	const text = (value: unknown) =>
+		typeof value === 'string'
+			? value
+			: typeof value === 'object' && value !== null && typeof (value as {'#text'?: unknown})['#text'] === 'string'
+				? (value as {'#text': string})['#text']
+				: null;
 	return (Object.keys(BOOT_ROLES) as Array<keyof typeof BOOT_ROLES>).flatMap(role => {
 		const found = text(os[role])?.trim();
 		return found && found.startsWith('/') ? [{role, path: found}] : [];

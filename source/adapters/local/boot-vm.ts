@@ -19,18 +19,30 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
  * up (the console pattern; else the agent answers, and the check command, if any, succeeds through
  * it); fails when the VM stops, or at the timeout. Takes a screenshot, then stops the VM, always.
  */
-export async function bootThrowaway(folder: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}): Promise<BootResult> {
+export async function bootThrowaway(
+	folder: string,
+	definition: unknown,
+	disks: Readonly<Record<string, string>>,
+	work: string,
+	check: BootCheck,
+	options: BootOptions = {},
+): Promise<BootResult> {
 	const {signal} = options;
 	const {vm, qemu: config} = pointVm(definition);
 	const own = pointKernelFiles(vm.name, config, options);
-	const files = {agent: path.join(work, 'agent.sock'), console: path.join(work, 'console.log'), qmp: path.join(work, 'qmp.sock')};
+	const files = {
+		agent: path.join(work, 'agent.sock'),
+		console: path.join(work, 'console.log'),
+		qmp: path.join(work, 'qmp.sock'),
+	};
 	// Its name carries the job's token: recover finds it by that after a kill (removeThrowaway), and nothing else.
 	const name = `${vm.name}-boottest${options.throwaway ? `-${options.throwaway.token}` : ''}`;
 	await options.throwaway?.register(name);
 	const args = [
 		...machineArgs(folder, name, config, disks, {agent: files.agent, console: files.console, kernelFiles: own}),
 		...(config.display ? [] : ['-device', 'VGA']),
-		'-qmp', `unix:${files.qmp},server=on,wait=off`,
+		'-qmp',
+		`unix:${files.qmp},server=on,wait=off`,
 	];
 	const began = performance.now();
 	const {qemu, setpriv} = await launchQemu(args);
@@ -40,13 +52,22 @@ export async function bootThrowaway(folder: string, definition: unknown, disks: 
 	const seconds = () => (performance.now() - began) / 1000;
 	const consoleText = () => readFile(files.console, 'utf8').catch(() => '');
 	try {
-		const verdict = await judgeBoot({readConsole: consoleText, agent: socketAgent(files.agent), check, signal, stopped: async () => {
-			if (!exited) return null;
-			const result = await qemu;
-			// QEMU could not be started at all: nothing about the point was learned, and no verdict is recorded.
-			if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127)) throw toolMissing('qemu-system-x86_64');
-			return result.exitCode === 0 ? 'the guest powered off or reset' : `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`;
-		}});
+		const verdict = await judgeBoot({
+			readConsole: consoleText,
+			agent: socketAgent(files.agent),
+			check,
+			signal,
+			stopped: async () => {
+				if (!exited) return null;
+				const result = await qemu;
+				// QEMU could not be started at all: nothing about the point was learned, and no verdict is recorded.
+				if ((result as {code?: string}).code === 'ENOENT' || (setpriv && result.exitCode === 127))
+					throw toolMissing('qemu-system-x86_64');
+				return result.exitCode === 0
+					? 'the guest powered off or reset'
+					: `QEMU: ${tail(result.stderr, 3) || `exit ${result.exitCode}`}`;
+			},
+		});
 		const screenshot = exited ? null : await screendump(files.qmp, path.join(work, 'screen.png'));
 		return {...verdict, seconds: seconds(), console: await consoleText(), screenshot};
 	} finally {
@@ -61,7 +82,11 @@ function pointVm(definition: unknown): {vm: VmFile; qemu: QemuConfig} {
 	const parsed = VmFile.safeParse(definition);
 	const qemu = parsed.success ? parsed.data.qemu : null;
 	if (!parsed.success || qemu === null) {
-		throw new SnapdeckError('refused', 'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it', 'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested');
+		throw new SnapdeckError(
+			'refused',
+			'the point records no "qemu" settings for the VM, so snapdeck cannot start a copy of it',
+			'give the VM a "qemu" section in its vm.json (see the README); points taken after that can be boot-tested',
+		);
 	}
 	return {vm: parsed.data, qemu};
 }
@@ -70,8 +95,15 @@ function pointVm(definition: unknown): {vm: VmFile; qemu: QemuConfig} {
 function pointKernelFiles(vm: string, qemu: QemuConfig, options: BootOptions): Readonly<Record<string, string>> {
 	const kernel = qemu.kernel;
 	const own = options.bootFiles ?? {};
-	const missing = kernel ? [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])].filter(name => own[name] === undefined) : [];
-	if (missing.length > 0) throw new SnapdeckError('refused', `the point does not hold ${missing.join(' and ')}, which ${vm} boots (it was taken before snapdeck kept a VM's kernel and initramfs with its points): booting the live folder's would prove nothing about the point`, 'take a new backup and boot-test that; no verdict was recorded');
+	const missing = kernel
+		? [kernel.file, ...(kernel.initrd ? [kernel.initrd] : [])].filter(name => own[name] === undefined)
+		: [];
+	if (missing.length > 0)
+		throw new SnapdeckError(
+			'refused',
+			`the point does not hold ${missing.join(' and ')}, which ${vm} boots (it was taken before snapdeck kept a VM's kernel and initramfs with its points): booting the live folder's would prove nothing about the point`,
+			'take a new backup and boot-test that; no verdict was recorded',
+		);
 	return own;
 }
 
@@ -84,7 +116,11 @@ async function launchQemu(args: readonly string[]) {
 	const setpriv = existsSync('/usr/bin/setpriv');
 	const {execa} = await loadExeca();
 	const qemu = setpriv
-		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {reject: false, stdin: 'ignore', cleanup: true})
+		? execa('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', toolPath('qemu-system-x86_64'), ...args], {
+				reject: false,
+				stdin: 'ignore',
+				cleanup: true,
+			})
 		: execa(toolPath('qemu-system-x86_64'), args, {reject: false, stdin: 'ignore', cleanup: true});
 	return {qemu, setpriv};
 }
@@ -122,7 +158,8 @@ async function stop(qmp: string, qemu: ResultPromise) {
  * which carries the job's token) among this host's processes; nothing else is ever signalled.
  */
 export async function removeThrowawayQemu(name: string, token: string): Promise<{removed?: string; left?: string}> {
-	if (!name.endsWith(`-boottest-${token}`)) return {left: `throwaway VM ${name}: its name does not carry the job's token`};
+	if (!name.endsWith(`-boottest-${token}`))
+		return {left: `throwaway VM ${name}: its name does not carry the job's token`};
 	for (const pid of await readdir('/proc').catch(() => [] as string[])) {
 		if (!/^\d+$/.test(pid)) continue;
 		const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');

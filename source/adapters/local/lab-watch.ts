@@ -46,7 +46,8 @@ export function watchLab(root: string, names: () => Promise<string[]>, onChange:
 		add(folder, name => {
 			// A folder made before its vm.json (by hand, or a copy) lists as damaged until vm.json comes.
 			if (name === VM_FILE) onChange();
-			if (name === '.snapdeck' && add(state, changed => changed === 'lock' && void lockChanged(vm, lock))) close(folder);
+			if (name === '.snapdeck' && add(state, changed => changed === 'lock' && void lockChanged(vm, lock)))
+				close(folder);
 		});
 	};
 	const follow = async () => {

@@ -53,11 +53,13 @@ export function liveHandlers(live: Live): StepHandlers {
 }
 
 const resolve = (live: Live, file: string) => path.resolve(live.folder, file);
-const relativeTo = (live: Live, image: string, backing: string) => path.relative(path.dirname(resolve(live, image)), resolve(live, backing));
+const relativeTo = (live: Live, image: string, backing: string) =>
+	path.relative(path.dirname(resolve(live, image)), resolve(live, backing));
 
 function topOf(live: Live, disk: string) {
 	const top = live.tops.get(disk);
-	if (!top) throw new SnapdeckError('refused', `the running VM has no disk ${disk}`, 'stop the VM and check its vm.json');
+	if (!top)
+		throw new SnapdeckError('refused', `the running VM has no disk ${disk}`, 'stop the VM and check its vm.json');
 	return top;
 }
 
@@ -68,14 +70,16 @@ export async function internalIn(qemuImg: QemuImg, file: string, name: string): 
 /** Runs `work` with the guest's filesystems frozen through its agent when `freeze`; thaws after, always. */
 async function frozenIf<T>(live: Live, freeze: boolean, work: () => Promise<T>): Promise<T> {
 	if (!freeze) return work();
-	if (!live.vm.qemu?.agent) throw new SnapdeckError('refused', `cannot quiesce ${live.vm.name}: its vm.json names no guest agent socket`);
+	if (!live.vm.qemu?.agent)
+		throw new SnapdeckError('refused', `cannot quiesce ${live.vm.name}: its vm.json names no guest agent socket`);
 	return withFrozenGuest(path.resolve(live.folder, live.vm.qemu.agent), live.vm.name, work);
 }
 
 /** Only the file now; the switch to it happens, for all disks at once, with the metadata. */
 async function createOverlay(live: Live, step: StepOf<'create-overlay'>, {resuming}: StepContext) {
 	const file = resolve(live, step.file);
-	if ((await fileExists(file)) && !resuming) throw new SnapdeckError('refused', `${file} already exists; snapdeck never overwrites an image`);
+	if ((await fileExists(file)) && !resuming)
+		throw new SnapdeckError('refused', `${file} already exists; snapdeck never overwrites an image`);
 	// From the header (104 bytes read), not a qemu-img process: the image is in use, and the size is all it takes.
 	const size = (await readQcow2Header(resolve(live, step.backing))).virtualSize;
 	await live.qemuImg.create(file, {backing: relativeTo(live, step.file, step.backing), size, unsafe: true});
@@ -95,10 +99,23 @@ async function switchOverlays(live: Live, step: StepOf<'write-definition'>, cont
 		// The overlay's own header says what it is built on (resolved beside it, as QEMU does).
 		const {backing} = await readQcow2Header(resolve(live, disk.file));
 		if (backing === null || backing !== top.file) {
-			throw new SnapdeckError('refused', `the running VM's disk ${disk.target} is on ${top.file}, which ${disk.file} is not built on`, 'the metadata and the VM disagree: stop the VM and run the command again');
+			throw new SnapdeckError(
+				'refused',
+				`the running VM's disk ${disk.target} is on ${top.file}, which ${disk.file} is not built on`,
+				'the metadata and the VM disagree: stop the VM and run the command again',
+			);
 		}
 		const node = `${disk.target}-${Date.now().toString(36)}`;
-		actions.push({type: 'blockdev-snapshot-sync', data: {'node-name': top.node, 'snapshot-file': resolve(live, disk.file), 'snapshot-node-name': node, format: 'qcow2', mode: 'existing'}});
+		actions.push({
+			type: 'blockdev-snapshot-sync',
+			data: {
+				'node-name': top.node,
+				'snapshot-file': resolve(live, disk.file),
+				'snapshot-node-name': node,
+				format: 'qcow2',
+				mode: 'existing',
+			},
+		});
 		for (const {name} of (bitmaps.get(top.node) ?? []).filter(bitmap => bitmap.name.startsWith(BACKUP_BITMAP_PREFIX))) {
 			actions.push(
 				{type: 'block-dirty-bitmap-add', data: {node, name, persistent: true}},
@@ -106,8 +123,11 @@ async function switchOverlays(live: Live, step: StepOf<'write-definition'>, cont
 			);
 		}
 	}
-	const taken = step.definition.snapshots.find(snapshot => !live.vm.snapshots.some(known => known.name === snapshot.name));
-	if (actions.length > 0) await frozenIf(live, taken?.quiesced === true, () => live.qmp.execute('transaction', {actions}));
+	const taken = step.definition.snapshots.find(
+		snapshot => !live.vm.snapshots.some(known => known.name === snapshot.name),
+	);
+	if (actions.length > 0)
+		await frozenIf(live, taken?.quiesced === true, () => live.qmp.execute('transaction', {actions}));
 	return live.offline['write-definition'](step, context);
 }
 
@@ -115,17 +135,34 @@ async function internalCreate(live: Live, step: StepOf<'internal-create'>, {sign
 	if (await internalIn(live.qemuImg, resolve(live, step.file), step.name)) return; // The first disk's step took it on every disk.
 	const devices = live.vm.disks.map(disk => topOf(live, disk.target).node);
 	if (step.memory) {
-		return runJob(live.qmp, 'snapshot-save', id => live.qmp.execute('snapshot-save', {'job-id': id, tag: step.name, vmstate: devices[0], devices}), {signal, onProgress});
+		return runJob(
+			live.qmp,
+			'snapshot-save',
+			id => live.qmp.execute('snapshot-save', {'job-id': id, tag: step.name, vmstate: devices[0], devices}),
+			{signal, onProgress},
+		);
 	}
-	return void (await live.qmp.execute('transaction', {actions: devices.map(device => ({type: 'blockdev-snapshot-internal-sync', data: {device, name: step.name}}))}));
+	return void (await live.qmp.execute('transaction', {
+		actions: devices.map(device => ({type: 'blockdev-snapshot-internal-sync', data: {device, name: step.name}})),
+	}));
 }
 
 async function internalApply(live: Live, step: StepOf<'internal-apply'>, {signal, onProgress}: StepContext) {
 	const snapshot = live.vm.snapshots.find(candidate => candidate.name === step.name);
-	if (!snapshot?.memory) throw new SnapdeckError('refused', `a disk-only snapshot cannot be applied to a running VM`, 'the plan stops the VM first; run the command again');
+	if (!snapshot?.memory)
+		throw new SnapdeckError(
+			'refused',
+			`a disk-only snapshot cannot be applied to a running VM`,
+			'the plan stops the VM first; run the command again',
+		);
 	if (live.loaded.has(step.name)) return;
 	const devices = live.vm.disks.map(disk => topOf(live, disk.target).node);
-	await runJob(live.qmp, 'snapshot-load', id => live.qmp.execute('snapshot-load', {'job-id': id, tag: step.name, vmstate: devices[0], devices}), {signal, onProgress});
+	await runJob(
+		live.qmp,
+		'snapshot-load',
+		id => live.qmp.execute('snapshot-load', {'job-id': id, tag: step.name, vmstate: devices[0], devices}),
+		{signal, onProgress},
+	);
 	live.loaded.add(step.name);
 }
 
@@ -137,7 +174,11 @@ async function internalDelete(live: Live, step: StepOf<'internal-delete'>, conte
 		return void (await live.qmp.execute('blockdev-snapshot-delete-internal-sync', {device: top.node, name: step.name}));
 	}
 	if ((await qcow2Nodes(live.qmp)).has(file)) {
-		throw new SnapdeckError('refused', `${step.file} is a read-only backing image of the running VM; its internal snapshot '${step.name}' can be deleted only while the VM is stopped`, 'stop the VM, then run the command again');
+		throw new SnapdeckError(
+			'refused',
+			`${step.file} is a read-only backing image of the running VM; its internal snapshot '${step.name}' can be deleted only while the VM is stopped`,
+			'stop the VM, then run the command again',
+		);
 	}
 	return live.offline['internal-delete'](step, context);
 }
@@ -150,9 +191,24 @@ async function commit(live: Live, step: StepOf<'commit'>, context: StepContext) 
 	if (!baseNode) throw new SnapdeckError('refused', `${step.base} is not in the running VM's chain under ${step.top}`);
 	const top = topOf(live, step.disk);
 	const active = top.node === topNode;
-	await runJob(live.qmp, 'block-commit', id => live.qmp.execute('block-commit', active
-		? {'job-id': id, device: topNode, 'base-node': baseNode}
-		: {'job-id': id, device: top.node, 'top-node': topNode, 'base-node': baseNode, 'backing-file': path.basename(resolve(live, step.base))}), {signal: context.signal, onProgress: context.onProgress, pivot: active});
+	await runJob(
+		live.qmp,
+		'block-commit',
+		id =>
+			live.qmp.execute(
+				'block-commit',
+				active
+					? {'job-id': id, device: topNode, 'base-node': baseNode}
+					: {
+							'job-id': id,
+							device: top.node,
+							'top-node': topNode,
+							'base-node': baseNode,
+							'backing-file': path.basename(resolve(live, step.base)),
+						},
+			),
+		{signal: context.signal, onProgress: context.onProgress, pivot: active},
+	);
 	await dropDetachedNodes(live.qmp);
 	return flushAll(live.qmp);
 }
@@ -162,14 +218,29 @@ async function rebase(live: Live, step: StepOf<'rebase'>, context: StepContext) 
 	const node = nodes.get(resolve(live, step.file));
 	if (!node) return live.offline.rebase(step, context);
 	const current = (await live.qemuImg.info(resolve(live, step.file)))['full-backing-filename'];
-	const already = step.backing === null ? current === undefined : current !== undefined && path.resolve(live.folder, current) === resolve(live, step.backing);
+	const already =
+		step.backing === null
+			? current === undefined
+			: current !== undefined && path.resolve(live.folder, current) === resolve(live, step.backing);
 	if (already) return flushAll(live.qmp); // QEMU rewrote the header (when it committed below, or before a crash).
-	if (!step.copy) throw new SnapdeckError('refused', `${step.file} is open in the running VM and still backed by ${current}`, 'stop the VM, then run snapdeck recover');
+	if (!step.copy)
+		throw new SnapdeckError(
+			'refused',
+			`${step.file} is open in the running VM and still backed by ${current}`,
+			'stop the VM, then run snapdeck recover',
+		);
 	const base = step.backing === null ? undefined : nodes.get(resolve(live, step.backing));
-	await runJob(live.qmp, 'block-stream', id => live.qmp.execute('block-stream', {
-		'job-id': id, device: node,
-		...(base ? {'base-node': base, 'backing-file': relativeTo(live, step.file, step.backing!)} : {}),
-	}), {signal: context.signal, onProgress: context.onProgress});
+	await runJob(
+		live.qmp,
+		'block-stream',
+		id =>
+			live.qmp.execute('block-stream', {
+				'job-id': id,
+				device: node,
+				...(base ? {'base-node': base, 'backing-file': relativeTo(live, step.file, step.backing!)} : {}),
+			}),
+		{signal: context.signal, onProgress: context.onProgress},
+	);
 	await dropDetachedNodes(live.qmp);
 	return flushAll(live.qmp);
 }

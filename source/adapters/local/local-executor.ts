@@ -47,13 +47,30 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		async execute(step, context) {
 			const qmp = step.op === 'start-vm' ? null : await running();
 			if (!qmp) return offline.execute(step, context);
-			return handleStep(liveHandlers({folder, vm, qemuImg, qmp, tops: await topNodes(qmp), offline: offline.handlers, loaded, onStopped: letGo}), step, context);
+			return handleStep(
+				liveHandlers({
+					folder,
+					vm,
+					qemuImg,
+					qmp,
+					tops: await topNodes(qmp),
+					offline: offline.handlers,
+					loaded,
+					onStopped: letGo,
+				}),
+				step,
+				context,
+			);
 		},
 		async rollback(step) {
 			const qmp = await running();
 			if (qmp && step.op === 'internal-create' && (await internalIn(qemuImg, resolve(step.file), step.name))) {
 				const top = (await topNodes(qmp)).get(step.disk);
-				if (top?.file === resolve(step.file)) return void (await qmp.execute('blockdev-snapshot-delete-internal-sync', {device: top.node, name: step.name}));
+				if (top?.file === resolve(step.file))
+					return void (await qmp.execute('blockdev-snapshot-delete-internal-sync', {
+						device: top.node,
+						name: step.name,
+					}));
 			}
 			if (step.op === 'create-overlay' && qmp && (await qcow2Nodes(qmp)).has(resolve(step.file))) return; // In use: not ours to remove.
 			return offline.rollback(step);

@@ -35,7 +35,10 @@ import {watchLab} from './lab-watch.js';
 
 /** The vm.json this adapter's inspect() read, carried in the inspection. */
 function vmFileOf(inspection: Inspection): VmFile {
-	if (inspection.native === undefined) throw new Error(`internal: an inspection of ${inspection.state.definition.name} that the local adapter did not make`);
+	if (inspection.native === undefined)
+		throw new Error(
+			`internal: an inspection of ${inspection.state.definition.name} that the local adapter did not make`,
+		);
 	return inspection.native as VmFile;
 }
 
@@ -51,10 +54,17 @@ export class LocalHypervisor implements Hypervisor {
 	readonly roles: Roles = {
 		power: {start: vm => this.start(vm), stop: vm => this.stop(vm)},
 		backups: {backupDriver: vm => this.backupDriver(vm), liveBitmaps: inspection => this.liveBitmaps(inspection)},
-		archives: {archiveImages: inspection => archiveImages(this.lab, inspection), restoreArchive: (...args) => restoreArchive(this.lab, ...args)},
+		archives: {
+			archiveImages: inspection => archiveImages(this.lab, inspection),
+			restoreArchive: (...args) => restoreArchive(this.lab, ...args),
+		},
 		restores: {restoreVm: (...args) => restoreVm(this.lab, ...args)},
 		inPlaceRestores: {activeImages: vm => this.activeImages(vm)},
-		instantRestores: {instantVm: (...args) => instantVm(this.lab, ...args), instantOf: vm => instantOf(this.lab, vm), finishInstant: (vm, options) => finishInstant(this.lab, vm, options)},
+		instantRestores: {
+			instantVm: (...args) => instantVm(this.lab, ...args),
+			instantOf: vm => instantOf(this.lab, vm),
+			finishInstant: (vm, options) => finishInstant(this.lab, vm, options),
+		},
 		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: removeThrowawayQemu},
 		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
 		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
@@ -63,7 +73,11 @@ export class LocalHypervisor implements Hypervisor {
 
 	readonly unavailable = {};
 
-	constructor(readonly root: string, runner: CommandRunner = localRunner, private readonly journal = true) {
+	constructor(
+		readonly root: string,
+		runner: CommandRunner = localRunner,
+		private readonly journal = true,
+	) {
 		this.uri = `local:${root}`;
 		this.qemuImg = new QemuImg(runner);
 		this.runner = runner;
@@ -75,17 +89,31 @@ export class LocalHypervisor implements Hypervisor {
 			return await readdir(this.root, {withFileTypes: true});
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-			throw new SnapdeckError('not-found', `there is no lab at ${this.root}`, `build one with 'snapdeck demo --dir ${this.root}', or choose another with --connect local:DIR`);
+			throw new SnapdeckError(
+				'not-found',
+				`there is no lab at ${this.root}`,
+				`build one with 'snapdeck demo --dir ${this.root}', or choose another with --connect local:DIR`,
+			);
 		}
 	}
 
 	private async folderOf(vm: string): Promise<string> {
 		assertValidName('VM', vm);
 		const folder = path.join(this.root, vm);
-		const isDir = await stat(folder).then(s => s.isDirectory(), () => false);
+		const isDir = await stat(folder).then(
+			s => s.isDirectory(),
+			() => false,
+		);
 		if (!isDir) {
-			const known = (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name);
-			throw new SnapdeckError('not-found', `there is no VM '${vm}' in ${this.uri}`, known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs', 'no-such-vm');
+			const known = (await this.rootEntries())
+				.filter(entry => entry.isDirectory() && !entry.name.startsWith('.'))
+				.map(entry => entry.name);
+			throw new SnapdeckError(
+				'not-found',
+				`there is no VM '${vm}' in ${this.uri}`,
+				known.length > 0 ? `its VMs are: ${known.sort().join(', ')}` : 'it has no VMs',
+				'no-such-vm',
+			);
 		}
 		return folder;
 	}
@@ -95,12 +123,22 @@ export class LocalHypervisor implements Hypervisor {
 		return watchLab(this.root, () => this.names(), onChange);
 	}
 
-	async bootThrowaway(vm: string, definition: unknown, disks: Readonly<Record<string, string>>, work: string, check: BootCheck, options: BootOptions = {}) {
+	async bootThrowaway(
+		vm: string,
+		definition: unknown,
+		disks: Readonly<Record<string, string>>,
+		work: string,
+		check: BootCheck,
+		options: BootOptions = {},
+	) {
 		return bootThrowaway(await this.folderOf(vm), definition, disks, work, check, options);
 	}
 
 	async names(): Promise<string[]> {
-		return (await this.rootEntries()).filter(entry => entry.isDirectory() && !entry.name.startsWith('.')).map(entry => entry.name).sort();
+		return (await this.rootEntries())
+			.filter(entry => entry.isDirectory() && !entry.name.startsWith('.'))
+			.map(entry => entry.name)
+			.sort();
 	}
 
 	async list(): Promise<VmSummary[]> {
@@ -113,13 +151,23 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = await this.folderOf(vm);
 		const file = await readVmFile(folder);
 		// An instant restore's disks are backed by the point in the repository until the stream is done.
-		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {readsFiles: true, confine: true, alsoWithin: file.instant ? [file.instant.repository] : []});
+		const {images, problems} = await readImageGraph(this.qemuImg, folder, file, VM_FILE, {
+			readsFiles: true,
+			confine: true,
+			alsoWithin: file.instant ? [file.instant.repository] : [],
+		});
 		const existingFiles = await readdir(folder);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const run: VmRunState = qmp !== null && (await socketAnswers(qmp)) ? 'running' : 'stopped';
 		const known = new Set(Object.keys(images).map(image => path.resolve(folder, image)));
-		const strays = await strayOverlays(existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)), known);
-		const findings = strays.map(stray => `${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`);
+		const strays = await strayOverlays(
+			existingFiles.filter(name => !name.startsWith('.') && name !== VM_FILE).map(name => path.join(folder, name)),
+			known,
+		);
+		const findings = strays.map(
+			stray =>
+				`${path.relative(folder, stray)} is an overlay on this VM's images that no disk or snapshot uses (an interrupted operation? inspect it, then delete it)`,
+		);
 		return {state: {definition: file, run, images, existingFiles}, problems, findings, native: file};
 	}
 
@@ -146,7 +194,11 @@ export class LocalHypervisor implements Hypervisor {
 
 	async lock(vm: string, command: string) {
 		const folder = await this.folderOf(vm);
-		const release = await acquireLock(path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'), `VM '${vm}'`, command);
+		const release = await acquireLock(
+			path.join(await stateFolder(stateDir(folder), `the state folder of VM '${vm}'`), 'lock'),
+			`VM '${vm}'`,
+			command,
+		);
 		await this.recordIdentity(folder);
 		return release;
 	}
@@ -166,13 +218,29 @@ export class LocalHypervisor implements Hypervisor {
 			instant: async () => file?.instant ?? null,
 			quiesceProblem: async () => {
 				const agent = file?.qemu?.agent ? path.resolve(folder, file.qemu.agent) : null;
-				if (agent === null) return {message: `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`, hint: 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it'};
-				if (!(await agentAnswers(agent, 3000))) return {message: `cannot quiesce ${vm}: no guest agent answers on ${agent}`, hint: 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest'};
+				if (agent === null)
+					return {
+						message: `cannot quiesce ${vm}: its vm.json names no guest agent socket ("agent" in "qemu")`,
+						hint: 'take it unquiesced (leave out --quiesce), or give the VM a guest agent channel and restart it',
+					};
+				if (!(await agentAnswers(agent, 3000)))
+					return {
+						message: `cannot quiesce ${vm}: no guest agent answers on ${agent}`,
+						hint: 'take it unquiesced (leave out --quiesce), or start qemu-guest-agent in the guest',
+					};
 				return null;
 			},
 			own: async () => {
-				if (state.run === 'running' && plan.steps.some(step => step.op === 'start-vm') && (!file?.qemu || file.qmp === null)) {
-					throw new SnapdeckError('refused', `${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`, `stop it yourself, then run the command again (or add "qemu" to its vm.json)`);
+				if (
+					state.run === 'running' &&
+					plan.steps.some(step => step.op === 'start-vm') &&
+					(!file?.qemu || file.qmp === null)
+				) {
+					throw new SnapdeckError(
+						'refused',
+						`${plan.action} of ${vm} needs it stopped and started again, and its vm.json does not say how to start it`,
+						`stop it yourself, then run the command again (or add "qemu" to its vm.json)`,
+					);
 				}
 			},
 			// What the running QEMU writes is judged by QEMU itself; qemu-img checks the rest.
@@ -193,7 +261,12 @@ export class LocalHypervisor implements Hypervisor {
 	}
 
 	executor(inspection: Inspection) {
-		return localExecutor(path.join(this.root, inspection.state.definition.name), vmFileOf(inspection), this.qemuImg, this.runner);
+		return localExecutor(
+			path.join(this.root, inspection.state.definition.name),
+			vmFileOf(inspection),
+			this.qemuImg,
+			this.runner,
+		);
 	}
 
 	/** Starts a stopped VM from its vm.json; refuses one that runs or that has no "qemu" settings. */
@@ -208,7 +281,12 @@ export class LocalHypervisor implements Hypervisor {
 		const inspection = await this.inspect(vm);
 		if (inspection.state.run !== 'running') return false;
 		const how = await stopVm(path.join(this.root, vm), vmFileOf(inspection));
-		return {quit: 'through QMP quit', SIGTERM: 'by SIGTERM (its monitor did not take quit)', SIGKILL: 'by SIGKILL (it outlived SIGTERM by 5 s)', gone: 'it had ended meanwhile'}[how];
+		return {
+			quit: 'through QMP quit',
+			SIGTERM: 'by SIGTERM (its monitor did not take quit)',
+			SIGKILL: 'by SIGKILL (it outlived SIGTERM by 5 s)',
+			gone: 'it had ended meanwhile',
+		}[how];
 	}
 
 	/** Backups through a running VM's own QEMU, or a qemu-storage-daemon on a stopped VM's active images. */
@@ -225,10 +303,15 @@ export class LocalHypervisor implements Hypervisor {
 		const sizeOf = (target: string) => summary.disks.find(disk => disk.target === target)?.virtualSize ?? 0;
 		// A direct-boot VM's kernel and initramfs (files in its folder, vm.json says): kept with every point.
 		const kernel = file.qemu?.kernel ?? null;
-		const bootFiles = kernel === null ? [] : [
-			{role: 'kernel' as const, name: kernel.file, path: path.resolve(folder, kernel.file)},
-			...(kernel.initrd === null ? [] : [{role: 'initrd' as const, name: kernel.initrd, path: path.resolve(folder, kernel.initrd)}]),
-		];
+		const bootFiles =
+			kernel === null
+				? []
+				: [
+						{role: 'kernel' as const, name: kernel.file, path: path.resolve(folder, kernel.file)},
+						...(kernel.initrd === null
+							? []
+							: [{role: 'initrd' as const, name: kernel.initrd, path: path.resolve(folder, kernel.initrd)}]),
+					];
 		if (summary.state === 'running') {
 			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
 			try {
@@ -237,12 +320,22 @@ export class LocalHypervisor implements Hypervisor {
 				const tops = await topNodes(client);
 				const disks = file.disks.map(disk => {
 					const top = tops.get(disk.target);
-					if (!top) throw new SnapdeckError('failed', `the running QEMU of ${vm} has no disk ${disk.target}, which its vm.json lists`, 'stop and start the VM so it runs what vm.json says');
+					if (!top)
+						throw new SnapdeckError(
+							'failed',
+							`the running QEMU of ${vm} has no disk ${disk.target}, which its vm.json lists`,
+							'stop and start the VM so it runs what vm.json says',
+						);
 					return {target: disk.target, node: top.node, virtualSize: sizeOf(disk.target)};
 				});
 				const agent = file.qemu?.agent ? path.resolve(folder, file.qemu.agent) : null;
 				return qmpBackupDriver({
-					client, disks, definition: file, qemuImg: this.qemuImg, close: async () => client.close(), bootFiles,
+					client,
+					disks,
+					definition: file,
+					qemuImg: this.qemuImg,
+					close: async () => client.close(),
+					bootFiles,
 					...(agent === null ? {} : {freeze: <T>(work: () => Promise<T>) => withFrozenGuest(agent, vm, work)}),
 				});
 			} catch (error) {
@@ -252,8 +345,16 @@ export class LocalHypervisor implements Hypervisor {
 		}
 		const daemon = await startStorageDaemon(folder, file.disks);
 		return qmpBackupDriver({
-			client: daemon.client, definition: file, qemuImg: this.qemuImg, close: () => daemon.stop(), bootFiles,
-			disks: file.disks.map(disk => ({target: disk.target, node: daemon.nodes.get(disk.target)!, virtualSize: sizeOf(disk.target)})),
+			client: daemon.client,
+			definition: file,
+			qemuImg: this.qemuImg,
+			close: () => daemon.stop(),
+			bootFiles,
+			disks: file.disks.map(disk => ({
+				target: disk.target,
+				node: daemon.nodes.get(disk.target)!,
+				virtualSize: sizeOf(disk.target),
+			})),
 		});
 	}
 
@@ -266,7 +367,12 @@ export class LocalHypervisor implements Hypervisor {
 		if (!client) return null;
 		try {
 			const [tops, bitmaps] = [await topNodes(client), await nodeBitmaps(client)];
-			return Object.fromEntries(file.disks.map(disk => [disk.target, (bitmaps.get(tops.get(disk.target)?.node ?? '') ?? []).map(bitmap => bitmap.name)]));
+			return Object.fromEntries(
+				file.disks.map(disk => [
+					disk.target,
+					(bitmaps.get(tops.get(disk.target)?.node ?? '') ?? []).map(bitmap => bitmap.name),
+				]),
+			);
 		} finally {
 			client.close();
 		}
@@ -282,7 +388,11 @@ export class LocalHypervisor implements Hypervisor {
 		const folder = path.join(this.root, state.definition.name);
 		const file = vmFileOf(inspection);
 		const client = file?.qmp ? await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null) : null;
-		const seen = client ? await Promise.all([client.execute<unknown[]>('query-block-jobs'), corruptImages(client)]).finally(() => client.close()).catch(() => null) : null;
+		const seen = client
+			? await Promise.all([client.execute<unknown[]>('query-block-jobs'), corruptImages(client)])
+					.finally(() => client.close())
+					.catch(() => null)
+			: null;
 		if (seen === null) return {written: new Set(Object.keys(state.images)), corrupt: new Set()};
 		const [jobs, corrupt] = seen;
 		return {
@@ -294,16 +404,26 @@ export class LocalHypervisor implements Hypervisor {
 	async checkImages(inspection: Inspection) {
 		const {state} = inspection;
 		const {written: skip} = await this.runningView(inspection);
-		return mapLimited(Object.keys(state.images).filter(file => !skip.has(file)), 4, async file => {
-			// Nothing writes it now (what a running QEMU writes is skipped above): checked again once it has changed (see check-cache.ts).
-			const check = await checkOnce(this.qemuImg, path.resolve(path.join(this.root, state.definition.name), file), true);
-			return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
-		});
+		return mapLimited(
+			Object.keys(state.images).filter(file => !skip.has(file)),
+			4,
+			async file => {
+				// Nothing writes it now (what a running QEMU writes is skipped above): checked again once it has changed (see check-cache.ts).
+				const check = await checkOnce(
+					this.qemuImg,
+					path.resolve(path.join(this.root, state.definition.name), file),
+					true,
+				);
+				return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
+			},
+		);
 	}
 
 	async activeImages(vm: string): Promise<Record<string, string>> {
 		const folder = await this.folderOf(vm);
-		return Object.fromEntries((await readVmFile(folder)).disks.map(disk => [disk.target, path.resolve(folder, disk.file)]));
+		return Object.fromEntries(
+			(await readVmFile(folder)).disks.map(disk => [disk.target, path.resolve(folder, disk.file)]),
+		);
 	}
 
 	operations(vm: string) {

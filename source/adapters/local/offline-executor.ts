@@ -8,7 +8,12 @@ import {startVm} from './qemu-process.js';
 import {readVmFile, writeVmFile, type VmFile} from './vm-file.js';
 
 /** Carries out plan steps with qemu-img on the images of a stopped VM in `folder`. */
-export function offlineExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor & {readonly handlers: StepHandlers} {
+export function offlineExecutor(
+	folder: string,
+	vm: VmFile,
+	qemuImg: QemuImg,
+	runner: CommandRunner,
+): StepExecutor & {readonly handlers: StepHandlers} {
 	const images = imageExecutor(folder, qemuImg);
 	const handlers: StepHandlers = {
 		...images.handlers,

@@ -58,7 +58,9 @@ export const socketAnswers = (socket: string) =>
 			resolve(answer);
 		};
 		connection.once('connect', () => done(true));
-		connection.once('error', (error: NodeJS.ErrnoException) => done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')));
+		connection.once('error', (error: NodeJS.ErrnoException) =>
+			done(!['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'ENOTDIR'].includes(error.code ?? '')),
+		);
 		connection.setTimeout(5000, () => done(true));
 	});
 
@@ -68,8 +70,26 @@ export const qdevPath = (target: string) => `/machine/peripheral/${target}/virti
 /** The QEMU command line for a VM as it is now: its recorded settings and its active images. */
 export function qemuArgs(folder: string, vm: VmFile): string[] {
 	const qmp = qmpPath(folder, vm);
-	if (!vm.qemu || qmp === null) throw new SnapdeckError('refused', `${vm.name} has no "qemu" and "qmp" in its vm.json, so snapdeck cannot start it`, 'see "vm.json" in the README');
-	return [...machineArgs(folder, vm.name, vm.qemu, Object.fromEntries(vm.disks.map(disk => [disk.target, path.resolve(folder, disk.file)]))), '-qmp', `unix:${optionValue(qmp)},server=on,wait=off`, '-daemonize', '-pidfile', pidFile(folder), ...vm.qemu.args];
+	if (!vm.qemu || qmp === null)
+		throw new SnapdeckError(
+			'refused',
+			`${vm.name} has no "qemu" and "qmp" in its vm.json, so snapdeck cannot start it`,
+			'see "vm.json" in the README',
+		);
+	return [
+		...machineArgs(
+			folder,
+			vm.name,
+			vm.qemu,
+			Object.fromEntries(vm.disks.map(disk => [disk.target, path.resolve(folder, disk.file)])),
+		),
+		'-qmp',
+		`unix:${optionValue(qmp)},server=on,wait=off`,
+		'-daemonize',
+		'-pidfile',
+		pidFile(folder),
+		...vm.qemu.args,
+	];
 }
 
 /**
@@ -77,23 +97,57 @@ export function qemuArgs(folder: string, vm: VmFile): string[] {
  * disks (images by target), the guest agent's port, the serial console, the display. Files of the
  * config are relative to `folder`. Used for the VM itself and for a throwaway copy of it (a boot test).
  */
-export function machineArgs(folder: string, name: string, qemu: QemuConfig, disks: Readonly<Record<string, string>>, throwaway: {agent: string; console: string; kernelFiles?: Readonly<Record<string, string>>} | null = null): string[] {
+export function machineArgs(
+	folder: string,
+	name: string,
+	qemu: QemuConfig,
+	disks: Readonly<Record<string, string>>,
+	throwaway: {agent: string; console: string; kernelFiles?: Readonly<Record<string, string>>} | null = null,
+): string[] {
 	// A throwaway copy does not reboot: a guest that resets or panics ends the test.
-	const args = ['-name', name, '-machine', `${qemu.machine},accel=${qemu.accel}`, '-m', String(qemu.memoryMiB), '-nodefaults', '-display', 'none', ...(throwaway ? ['-no-reboot'] : [])];
+	const args = [
+		'-name',
+		name,
+		'-machine',
+		`${qemu.machine},accel=${qemu.accel}`,
+		'-m',
+		String(qemu.memoryMiB),
+		'-nodefaults',
+		'-display',
+		'none',
+		...(throwaway ? ['-no-reboot'] : []),
+	];
 	if (qemu.kernel) {
 		// A throwaway copy boots the kernel files it is given (a point's own), by the names vm.json gives them.
 		const file = (name: string) => throwaway?.kernelFiles?.[name] ?? path.resolve(folder, name);
-		args.push('-kernel', file(qemu.kernel.file), ...(qemu.kernel.initrd ? ['-initrd', file(qemu.kernel.initrd)] : []), '-append', qemu.kernel.append);
+		args.push(
+			'-kernel',
+			file(qemu.kernel.file),
+			...(qemu.kernel.initrd ? ['-initrd', file(qemu.kernel.initrd)] : []),
+			'-append',
+			qemu.kernel.append,
+		);
 	}
 	for (const [target, image] of Object.entries(disks)) {
 		args.push(
-			'-blockdev', `driver=file,filename=${optionValue(image)},node-name=file-${target}`,
-			'-blockdev', `driver=qcow2,file=file-${target},node-name=${target}-0`,
-			'-device', `virtio-blk-pci,drive=${target}-0,id=${target}`,
+			'-blockdev',
+			`driver=file,filename=${optionValue(image)},node-name=file-${target}`,
+			'-blockdev',
+			`driver=qcow2,file=file-${target},node-name=${target}-0`,
+			'-device',
+			`virtio-blk-pci,drive=${target}-0,id=${target}`,
 		);
 	}
 	const agent = throwaway?.agent ?? (qemu.agent ? path.resolve(folder, qemu.agent) : null);
-	if (agent) args.push('-chardev', `socket,id=agent,path=${optionValue(agent)},server=on,wait=off`, '-device', 'virtio-serial', '-device', 'virtserialport,chardev=agent,name=org.qemu.guest_agent.0');
+	if (agent)
+		args.push(
+			'-chardev',
+			`socket,id=agent,path=${optionValue(agent)},server=on,wait=off`,
+			'-device',
+			'virtio-serial',
+			'-device',
+			'virtserialport,chardev=agent,name=org.qemu.guest_agent.0',
+		);
 	const console = throwaway?.console ?? (qemu.console ? path.resolve(folder, qemu.console) : null);
 	if (console) args.push('-serial', `file:${optionValue(console)}`);
 	if (qemu.display) args.push('-device', 'VGA');
@@ -105,7 +159,6 @@ export async function startVm(folder: string, vm: VmFile, runner: CommandRunner)
 	await rm(qmpPath(folder, vm)!, {force: true});
 	await runner.run('qemu-system-x86_64', args);
 }
-
 
 /**
  * The QEMUs that run this VM: the one its pid file names, and any qemu-system process whose
@@ -121,13 +174,18 @@ async function qemuPidsOf(folder: string, qmp: string | null): Promise<Set<numbe
 		if (!/^\d+$/.test(entry)) continue;
 		const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
 		if (!/qemu-system/.test(path.basename(argv[0] ?? ''))) continue;
-		const ours = argv.some((arg, index) => (arg === '-pidfile' && argv[index + 1] === pidFile(folder)) || (socket !== null && arg === '-qmp' && (argv[index + 1] ?? '').startsWith(socket)));
+		const ours = argv.some(
+			(arg, index) =>
+				(arg === '-pidfile' && argv[index + 1] === pidFile(folder)) ||
+				(socket !== null && arg === '-qmp' && (argv[index + 1] ?? '').startsWith(socket)),
+		);
 		if (ours && (await processAlive(Number(entry)))) pids.add(Number(entry));
 	}
 	return pids;
 }
 
-const aliveOf = async (pids: ReadonlySet<number>) => (await Promise.all([...pids].map(async pid => ((await processAlive(pid)) ? [pid] : [])))).flat();
+const aliveOf = async (pids: ReadonlySet<number>) =>
+	(await Promise.all([...pids].map(async pid => ((await processAlive(pid)) ? [pid] : [])))).flat();
 
 /** Waits up to `ms` for every one of `pids` to be gone; the ones still alive. */
 async function waitGone(pids: ReadonlySet<number>, ms: number): Promise<number[]> {
@@ -145,7 +203,11 @@ async function waitGone(pids: ReadonlySet<number>, ms: number): Promise<number[]
  * the connection passes it in. Where the monitor does not answer (another client holds it, QEMU
  * is too busy to greet), SIGTERM asks QEMU for the same quit; SIGKILL if it is still there 5 s later.
  */
-export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient): Promise<'quit' | 'SIGTERM' | 'SIGKILL' | 'gone'> {
+export async function stopVm(
+	folder: string,
+	vm: VmFile,
+	connected?: QmpClient,
+): Promise<'quit' | 'SIGTERM' | 'SIGKILL' | 'gone'> {
 	const qmp = qmpPath(folder, vm);
 	const pids = await qemuPidsOf(folder, qmp);
 	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000).catch(() => null));
@@ -156,10 +218,19 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 			throw error;
 		});
 	}
-	const quit = client ? await client.execute('quit', undefined, {timeoutMs: 2000}).then(() => true, () => false) : false;
+	const quit = client
+		? await client.execute('quit', undefined, {timeoutMs: 2000}).then(
+				() => true,
+				() => false,
+			)
+		: false;
 	if (client) client.close();
 	if (!quit && pids.size === 0) {
-		throw new SnapdeckError('failed', `cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and no QEMU process of it was found`, 'try again in a moment; if it still hangs, stop that QEMU yourself');
+		throw new SnapdeckError(
+			'failed',
+			`cannot stop ${vm.name}: its QEMU's monitor (${qmp ?? 'none'}) did not answer, and no QEMU process of it was found`,
+			'try again in a moment; if it still hangs, stop that QEMU yourself',
+		);
 	}
 	let how: 'quit' | 'SIGTERM' | 'SIGKILL' | 'gone' = quit ? 'quit' : 'gone';
 	if (!quit) {
@@ -174,7 +245,12 @@ export async function stopVm(folder: string, vm: VmFile, connected?: QmpClient):
 		how = 'SIGKILL';
 	}
 	const left = await waitGone(pids, 5000);
-	if (left.length > 0) throw new SnapdeckError('failed', `${vm.name}'s QEMU (pid ${left.join(', ')}) still runs after quit, SIGTERM and SIGKILL`, 'it may be stuck in the kernel (an unresponsive storage mount): check it with ps and /proc, then try again');
+	if (left.length > 0)
+		throw new SnapdeckError(
+			'failed',
+			`${vm.name}'s QEMU (pid ${left.join(', ')}) still runs after quit, SIGTERM and SIGKILL`,
+			'it may be stuck in the kernel (an unresponsive storage mount): check it with ps and /proc, then try again',
+		);
 	await rm(pidFile(folder), {force: true});
 	if (qmp !== null) await rm(qmp, {force: true});
 	return how;

@@ -34,8 +34,11 @@ export async function assertOwnUuid(folder: string, uuid: string): Promise<void>
 	if (home.folder === here) return;
 	const original = await readVmFile(home.folder).catch(() => null);
 	if (original?.uuid === uuid && (await realpath(home.folder).catch(() => null)) === home.folder) {
-		throw new SnapdeckError('refused', `${here} is a copy of the VM in ${home.folder}: both have uuid ${uuid}, and one identity's backups would mix with the other's`,
-			`give the copy a UUID of its own: remove "uuid" from ${path.join(here, 'vm.json')} (snapdeck then derives one from its folder), or set a new one`);
+		throw new SnapdeckError(
+			'refused',
+			`${here} is a copy of the VM in ${home.folder}: both have uuid ${uuid}, and one identity's backups would mix with the other's`,
+			`give the copy a UUID of its own: remove "uuid" from ${path.join(here, 'vm.json')} (snapdeck then derives one from its folder), or set a new one`,
+		);
 	}
 }
 

@@ -24,21 +24,48 @@ export async function vmSummary(lab: LocalLab, name: string): Promise<VmSummary>
 		const outside = (image: string) => liesOutside(folder, image);
 		const qmp = file.qmp === null ? null : path.resolve(folder, file.qmp);
 		const [run, disks] = await Promise.all([
-			qmp !== null ? socketAnswers(qmp).then(up => (up ? 'running' as const : 'stopped' as const)) : Promise.resolve('stopped' as const),
-			Promise.all(file.disks.map(async disk => ({disk, ...(outside(disk.file) ? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`} : await headerChain(path.resolve(folder, disk.file), folder, file.instant ? [file.instant.repository] : []))}))),
+			qmp !== null
+				? socketAnswers(qmp).then(up => (up ? ('running' as const) : ('stopped' as const)))
+				: Promise.resolve('stopped' as const),
+			Promise.all(
+				file.disks.map(async disk => ({
+					disk,
+					...(outside(disk.file)
+						? {chain: [], virtualSize: 0, problem: `${disk.file} lies outside the VM's folder`}
+						: await headerChain(
+								path.resolve(folder, disk.file),
+								folder,
+								file.instant ? [file.instant.repository] : [],
+							)),
+				})),
+			),
 		]);
-		const problems = [...consistencyProblems(file), ...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : []))];
+		const problems = [
+			...consistencyProblems(file),
+			...disks.flatMap(({problem}) => (problem ? [problem.replaceAll(`${folder}/`, '')] : [])),
+		];
 		for (const snapshot of file.snapshots) {
 			for (const {file: image} of snapshot.disks) {
-				if (outside(image)) problems.push(`${image} (an image of snapshot '${snapshot.name}') lies outside the VM's folder`);
-				else if (!(await fileExists(path.resolve(folder, image)))) problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
+				if (outside(image))
+					problems.push(`${image} (an image of snapshot '${snapshot.name}') lies outside the VM's folder`);
+				else if (!(await fileExists(path.resolve(folder, image))))
+					problems.push(`${image} (an image of snapshot '${snapshot.name}') is missing`);
 			}
 		}
 		const host = await localHost.identity();
 		return {
-			name, state: run, current: file.current, snapshots: file.snapshots.length, identity: {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)},
+			name,
+			state: run,
+			current: file.current,
+			snapshots: file.snapshots.length,
+			identity: {...host, uuid: file.uuid ?? derivedUuid(host.host, folder)},
 			chainDepth: Math.max(0, ...disks.map(({chain}) => chain.length)),
-			disks: disks.map(({disk, virtualSize, chain}) => ({target: disk.target, file: disk.file, virtualSize, chain: chain.map(relative)})),
+			disks: disks.map(({disk, virtualSize, chain}) => ({
+				target: disk.target,
+				file: disk.file,
+				virtualSize,
+				chain: chain.map(relative),
+			})),
 			error: problems.length > 0 ? [...new Set(problems)].join('; ') : null,
 		};
 	} catch (error) {

@@ -17,7 +17,8 @@ import type {QemuImg, QemuImgCheck} from './qemu-img.js';
  * file loses nothing but time, so it is written whole (writeFileAtomic) without an fsync.
  * SNAPDECK_CHECK_CACHE names another file, or `off` checks every image every time.
  */
-const cacheFile = () => process.env['SNAPDECK_CHECK_CACHE'] ?? path.join(userDir('cache', process.env, os.homedir()), 'image-checks.json');
+const cacheFile = () =>
+	process.env['SNAPDECK_CHECK_CACHE'] ?? path.join(userDir('cache', process.env, os.homedir()), 'image-checks.json');
 
 /** At most this many verdicts are kept (the newest), so that a host whose images come and go does not grow it forever. */
 const LIMIT = 20_000;
@@ -32,7 +33,9 @@ async function verdicts(): Promise<Map<string, string>> {
 		try {
 			const entries = JSON.parse(text ?? '{}') as unknown;
 			if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) return new Map<string, string>();
-			return new Map(Object.entries(entries).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+			return new Map(
+				Object.entries(entries).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+			);
 		} catch {
 			return new Map<string, string>();
 		}

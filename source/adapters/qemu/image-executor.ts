@@ -12,7 +12,10 @@ export type ImageStepOp = OverlayOp | InternalOp;
  * overlay store and the internal one), with qemu-img, on files named relative to `folder`: a
  * stopped VM's images, or a backup repository's.
  */
-export function imageExecutor(folder: string, qemuImg: QemuImg): StepExecutor & {readonly handlers: StepHandlers<ImageStepOp>} {
+export function imageExecutor(
+	folder: string,
+	qemuImg: QemuImg,
+): StepExecutor & {readonly handlers: StepHandlers<ImageStepOp>} {
 	const images = imageFolder(folder, qemuImg);
 	const overlays = qcow2OverlayStore(images);
 	const internal = qcow2InternalStore(images);

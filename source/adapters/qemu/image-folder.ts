@@ -33,10 +33,20 @@ export interface ImageFolder {
  * Makes way for a new image `file`: nothing there, or a file this plan began before a crash.
  * Anything else is never overwritten, and is put in `notOurs` so that no rollback removes it.
  */
-export async function freshTarget(images: ImageFolder, file: string, resuming: boolean, notOurs: Set<string>): Promise<void> {
+export async function freshTarget(
+	images: ImageFolder,
+	file: string,
+	resuming: boolean,
+	notOurs: Set<string>,
+): Promise<void> {
 	if (!(await images.exists(file))) return;
 	if (!resuming) notOurs.add(file);
-	if (!resuming) throw new SnapdeckError('refused', `${images.resolve(file)} already exists; snapdeck never overwrites an image`, 'inspect the file, then move it away');
+	if (!resuming)
+		throw new SnapdeckError(
+			'refused',
+			`${images.resolve(file)} already exists; snapdeck never overwrites an image`,
+			'inspect the file, then move it away',
+		);
 	await images.remove(file);
 }
 
@@ -60,7 +70,12 @@ export function imageFolder(folder: string, qemuImg: QemuImg): ImageFolder {
 		const absolute = path.resolve(folder, file);
 		const inside = path.relative(folder, absolute);
 		if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
-			throw new SnapdeckError('failed', `a step of the plan names ${file}, which is not a file in ${folder}: nothing was done with it`, `the plan on record was not written by snapdeck: look at ${path.join(folder, '.snapdeck', 'pending.json')}, and remove it if no snapdeck runs there`, 'damaged');
+			throw new SnapdeckError(
+				'failed',
+				`a step of the plan names ${file}, which is not a file in ${folder}: nothing was done with it`,
+				`the plan on record was not written by snapdeck: look at ${path.join(folder, '.snapdeck', 'pending.json')}, and remove it if no snapdeck runs there`,
+				'damaged',
+			);
 		}
 		return absolute;
 	};
@@ -69,7 +84,8 @@ export function imageFolder(folder: string, qemuImg: QemuImg): ImageFolder {
 		return inside.startsWith('..') || path.isAbsolute(inside) ? absolute : inside;
 	};
 	return {
-		qemuImg, resolve,
+		qemuImg,
+		resolve,
 		// Relative to the image, as QEMU resolves it: the folder can move.
 		backingFor: (image, backing) => path.relative(path.dirname(resolve(image)), resolve(backing)),
 		exists: file => fileExists(resolve(file)),

@@ -39,7 +39,8 @@ async function headerOf(handle: FileHandle, file: string): Promise<{bytes: Buffe
 		throw new SnapdeckError('failed', `${file} is not a qcow2 image`);
 	}
 	const damage = headerDamage(header, version);
-	if (damage) throw new SnapdeckError('failed', `${file} cannot be opened by QEMU: its qcow2 header is damaged (${damage})`);
+	if (damage)
+		throw new SnapdeckError('failed', `${file} cannot be opened by QEMU: its qcow2 header is damaged (${damage})`);
 	const backingOffset = Number(header.readBigUInt64BE(8));
 	const backingLength = header.readUInt32BE(16);
 	let backing: string | null = null;
@@ -61,7 +62,8 @@ async function headerOf(handle: FileHandle, file: string): Promise<{bytes: Buffe
  */
 export function backingNameProblem(name: string): string | null {
 	const colon = name.indexOf(':');
-	if (colon >= 0 && (name.indexOf('/') < 0 || colon < name.indexOf('/'))) return `names a protocol ('${name.length > 60 ? `${name.slice(0, 57)}...` : name}'), not a file`;
+	if (colon >= 0 && (name.indexOf('/') < 0 || colon < name.indexOf('/')))
+		return `names a protocol ('${name.length > 60 ? `${name.slice(0, 57)}...` : name}'), not a file`;
 	if (name.includes('\0') || name.length === 0) return 'is not a file name';
 	return null;
 }
@@ -70,7 +72,9 @@ export function backingNameProblem(name: string): string | null {
 export async function backingFileProblem(file: string): Promise<string | null> {
 	const found = await stat(file).catch(() => null);
 	if (found === null || found.isFile()) return null;
-	return found.isBlockDevice() || found.isCharacterDevice() ? 'is a device, not an image file' : 'is not a regular file';
+	return found.isBlockDevice() || found.isCharacterDevice()
+		? 'is a device, not an image file'
+		: 'is not a regular file';
 }
 
 /** Incompatible feature bits QEMU 7.2 knows: dirty, corrupt, external data file, compression type, extended L2. */
@@ -91,7 +95,8 @@ function headerDamage(header: Buffer, version: number): string | null {
 	if (header.readUInt32BE(36) > 0 && !aligned(l1)) return `L1 table at unaligned offset ${l1}`;
 	const refcounts = header.readBigUInt64BE(48);
 	if (refcounts === 0n || !aligned(refcounts)) return `refcount table at offset ${refcounts}`;
-	if (header.readUInt32BE(60) > 0 && !aligned(header.readBigUInt64BE(64))) return 'snapshot table at an unaligned offset';
+	if (header.readUInt32BE(60) > 0 && !aligned(header.readBigUInt64BE(64)))
+		return 'snapshot table at an unaligned offset';
 	if (version === 3) {
 		const unknown = header.readBigUInt64BE(72) & ~KNOWN_INCOMPATIBLE;
 		if (unknown !== 0n) return `unknown incompatible features 0x${unknown.toString(16)}`;
@@ -104,10 +109,21 @@ function headerDamage(header: Buffer, version: number): string | null {
  * A disk's chain from its headers, top first, with what is wrong with it (missing, not qcow2,
  * corrupt, a loop, a backing file that is a protocol, a device, or outside `within`).
  */
-export function headerChain(file: string, within?: string, alsoWithin: readonly string[] = []): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
+export function headerChain(
+	file: string,
+	within?: string,
+	alsoWithin: readonly string[] = [],
+): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
 	return walkChain(file, readQcow2Header, {
-		refuse: async next => (await backingFileProblem(next)) ?? (within !== undefined && liesOutsideAll([within, ...alsoWithin], next) ? `lies outside the VM's folder ${within}` : null),
-		failed: (error, what) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${what} is missing` : `${what} cannot be read as a qcow2 image: ${errorMessage(error)}`),
+		refuse: async next =>
+			(await backingFileProblem(next)) ??
+			(within !== undefined && liesOutsideAll([within, ...alsoWithin], next)
+				? `lies outside the VM's folder ${within}`
+				: null),
+		failed: (error, what) =>
+			(error as NodeJS.ErrnoException).code === 'ENOENT'
+				? `${what} is missing`
+				: `${what} cannot be read as a qcow2 image: ${errorMessage(error)}`,
 	});
 }
 
@@ -124,10 +140,15 @@ export async function walkChain(
 ): Promise<{chain: string[]; virtualSize: number; problem: string | null}> {
 	const chain: string[] = [];
 	let virtualSize = 0;
-	for (let next: string | null = file; next !== null; ) {
-		if (chain.includes(next)) return {chain, virtualSize, problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`};
+	for (let next: string | null = file; next !== null;) {
+		if (chain.includes(next))
+			return {
+				chain,
+				virtualSize,
+				problem: `the backing chain of ${file} loops (${[...chain.slice(chain.indexOf(next)), next].join(' → ')})`,
+			};
 		try {
-			const unsafe = chain.length === 0 ? null : (await options.refuse?.(next)) ?? null;
+			const unsafe = chain.length === 0 ? null : ((await options.refuse?.(next)) ?? null);
 			if (unsafe) return {chain, virtualSize, problem: `the backing file of ${chain.at(-1)}, ${next}, ${unsafe}`};
 			const header = await read(next);
 			if (chain.length === 0) virtualSize = header.virtualSize;
@@ -137,7 +158,11 @@ export async function walkChain(
 			if (badName) return {chain, virtualSize, problem: `the backing file of ${next} ${badName}`};
 			next = header.backing;
 		} catch (error) {
-			return {chain, virtualSize, problem: options.failed(error, chain.length > 0 ? `${next} (the backing file of ${chain.at(-1)})` : file)};
+			return {
+				chain,
+				virtualSize,
+				problem: options.failed(error, chain.length > 0 ? `${next} (the backing file of ${chain.at(-1)})` : file),
+			};
 		}
 	}
 	return {chain, virtualSize, problem: null};
@@ -159,13 +184,18 @@ const pad8 = (n: number) => (n + 7) & ~7;
 export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 	const handle = await open(file, 'r');
 	try {
-		const {bytes: header, fields: {virtualSize, backing, backingName, corrupt}} = await headerOf(handle, file);
+		const {
+			bytes: header,
+			fields: {virtualSize, backing, backingName, corrupt},
+		} = await headerOf(handle, file);
 		const read = async (length: number, position: number) => {
 			// A damaged header can claim any size; no table snapdeck reads comes near 16 MiB.
-			if (length > 16 * 1024 * 1024 || !Number.isSafeInteger(position)) throw new SnapdeckError('failed', `${file} has a damaged header (a table of ${length} bytes at ${position})`);
+			if (length > 16 * 1024 * 1024 || !Number.isSafeInteger(position))
+				throw new SnapdeckError('failed', `${file} has a damaged header (a table of ${length} bytes at ${position})`);
 			const buffer = Buffer.alloc(length);
 			const {bytesRead} = await handle.read(buffer, 0, length, position);
-			if (bytesRead < length) throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
+			if (bytesRead < length)
+				throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 			return buffer;
 		};
 		const version = header.readUInt32BE(4);
@@ -191,7 +221,7 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 		const bitmaps: Array<{name: string}> = [];
 		if (version === 3 && (header.readBigUInt64BE(88) & AUTOCLEAR_BITMAPS) !== 0n) {
 			const headerLength = header.readUInt32BE(100);
-			for (let at = headerLength; ; ) {
+			for (let at = headerLength; ;) {
 				const extension = await read(8, at);
 				const type = extension.readUInt32BE(0);
 				const length = extension.readUInt32BE(4);
@@ -203,7 +233,9 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 					for (let index = 0, offset = 0; index < count; index++) {
 						const nameSize = directory.readUInt16BE(offset + 18);
 						const extraSize = directory.readUInt32BE(offset + 20);
-						bitmaps.push({name: directory.toString('utf8', offset + 24 + extraSize, offset + 24 + extraSize + nameSize)});
+						bitmaps.push({
+							name: directory.toString('utf8', offset + 24 + extraSize, offset + 24 + extraSize + nameSize),
+						});
 						offset += pad8(24 + extraSize + nameSize);
 					}
 				}
@@ -211,7 +243,10 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 			}
 		}
 		return {
-			filename: file, format: 'qcow2', 'virtual-size': virtualSize, 'actual-size': (await stat(file)).blocks * 512,
+			filename: file,
+			format: 'qcow2',
+			'virtual-size': virtualSize,
+			'actual-size': (await stat(file)).blocks * 512,
 			...(backing === null ? {} : {'backing-filename': backingName!, 'full-backing-filename': backing}),
 			...(snapshots.length > 0 ? {snapshots} : {}),
 			'format-specific': {type: 'qcow2', data: {corrupt, ...(bitmaps.length > 0 ? {bitmaps} : {})}},

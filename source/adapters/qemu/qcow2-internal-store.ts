@@ -4,7 +4,7 @@ import type {SnapshotStore} from '../../core/snapshot-store.js';
 import {freshTarget, type ImageFolder} from './image-folder.js';
 
 export const INTERNAL_OPS = ['internal-create', 'internal-apply', 'internal-delete', 'copy-internal'] as const;
-export type InternalOp = typeof INTERNAL_OPS[number];
+export type InternalOp = (typeof INTERNAL_OPS)[number];
 
 /**
  * Internal snapshots in an image's own qcow2 snapshot table, with qemu-img: taken, applied (a
@@ -37,12 +37,20 @@ export function qcow2InternalStore(images: ImageFolder): SnapshotStore<InternalO
 		},
 		'copy-internal': async (step, {resuming, signal, onProgress}) => {
 			await freshTarget(images, step.target, resuming, notOurs);
-			await qemuImg.convertSnapshot(resolve(step.source), step.name, resolve(step.target), step.backing === null ? null : backingFor(step.target, step.backing), {signal, onProgress});
+			await qemuImg.convertSnapshot(
+				resolve(step.source),
+				step.name,
+				resolve(step.target),
+				step.backing === null ? null : backingFor(step.target, step.backing),
+				{signal, onProgress},
+			);
 			return images.matchSource(step.target, step.source);
 		},
 	};
 	return {
-		kind: 'internal', ops: INTERNAL_OPS, handlers,
+		kind: 'internal',
+		ops: INTERNAL_OPS,
+		handlers,
 		async rollback(step) {
 			if (step.op === 'copy-internal' && !notOurs.has(step.target)) await images.remove(step.target);
 			if (step.op === 'internal-create' && (await images.exists(step.file)) && (await holds(step.file, step.name))) {

@@ -5,7 +5,7 @@ import type {SnapshotStore} from '../../core/snapshot-store.js';
 import {freshTarget, type ImageFolder} from './image-folder.js';
 
 export const OVERLAY_OPS = ['create-overlay', 'commit', 'rebase', 'delete-image'] as const;
-export type OverlayOp = typeof OVERLAY_OPS[number];
+export type OverlayOp = (typeof OVERLAY_OPS)[number];
 
 /**
  * External snapshots as qcow2 overlays, with qemu-img: a snapshot is a new overlay on the image it
@@ -25,7 +25,11 @@ export function qcow2OverlayStore(images: ImageFolder): SnapshotStore<OverlayOp>
 		commit: async (step, {signal, onProgress}) => {
 			const actual = (await images.backingOf(step.top)) ?? undefined;
 			if (actual === undefined || actual !== resolve(step.base)) {
-				throw new SnapdeckError('refused', `${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`, 'run the command again for a fresh plan');
+				throw new SnapdeckError(
+					'refused',
+					`${step.top} is no longer backed by ${step.base} (it is backed by ${actual ?? 'nothing'}); the plan is stale`,
+					'run the command again for a fresh plan',
+				);
 			}
 			return qemuImg.commit(resolve(step.top), {signal, onProgress});
 		},
@@ -33,14 +37,20 @@ export function qcow2OverlayStore(images: ImageFolder): SnapshotStore<OverlayOp>
 			const backing = step.backing === null ? null : backingFor(step.file, step.backing);
 			if (resuming) {
 				const current = (await qemuImg.info(resolve(step.file)))['full-backing-filename'];
-				if ((current === undefined && step.backing === null) || (current !== undefined && step.backing !== null && path.resolve(current) === resolve(step.backing))) return;
+				if (
+					(current === undefined && step.backing === null) ||
+					(current !== undefined && step.backing !== null && path.resolve(current) === resolve(step.backing))
+				)
+					return;
 			}
 			return qemuImg.rebase(resolve(step.file), backing, {signal, onProgress, unsafe: !step.copy});
 		},
 		'delete-image': step => images.remove(step.file),
 	};
 	return {
-		kind: 'external', ops: OVERLAY_OPS, handlers,
+		kind: 'external',
+		ops: OVERLAY_OPS,
+		handlers,
 		async rollback(step) {
 			if (step.op === 'create-overlay' && !notOurs.has(step.file)) await images.remove(step.file);
 		},

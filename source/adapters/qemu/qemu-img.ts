@@ -15,7 +15,14 @@ const InfoJson = z.looseObject({
 	'full-backing-filename': z.string().optional(),
 	'dirty-flag': z.boolean().optional(),
 	snapshots: z
-		.array(z.looseObject({id: z.string(), name: z.string(), 'vm-state-size': z.number().int(), 'date-sec': z.number().int()}))
+		.array(
+			z.looseObject({
+				id: z.string(),
+				name: z.string(),
+				'vm-state-size': z.number().int(),
+				'date-sec': z.number().int(),
+			}),
+		)
 		.optional(),
 	'format-specific': z
 		.looseObject({
@@ -47,7 +54,10 @@ export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): 
 	}
 	const parsed = schema.safeParse(value);
 	if (!parsed.success) {
-		throw new SnapdeckError('failed', `${what} printed a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`);
+		throw new SnapdeckError(
+			'failed',
+			`${what} printed a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`,
+		);
 	}
 	return parsed.data;
 }
@@ -66,7 +76,9 @@ export interface JobOptions {
 /** The qemu-img operations snapdeck uses, with arguments as arrays (never a shell string). */
 /** What a `qemu-img check` report says is damaged, in words for a refusal; null when it finds nothing. */
 export const checkDamage = (check: QemuImgCheck): string | null =>
-	check['check-errors'] > 0 || (check.corruptions ?? 0) > 0 ? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors` : null;
+	check['check-errors'] > 0 || (check.corruptions ?? 0) > 0
+		? `${check.corruptions ?? 0} corruptions, ${check['check-errors']} check errors`
+		: null;
 
 export class QemuImg {
 	constructor(private readonly runner: CommandRunner) {}
@@ -84,7 +96,9 @@ export class QemuImg {
 
 	/** Info of one image without opening its backing file, so a missing backing file still reads. */
 	async info(file: string): Promise<QemuImgInfo> {
-		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file], {timeoutMs: metadataTimeoutMs()});
+		const {stdout} = await this.runner.run('qemu-img', ['info', '-U', '-f', 'qcow2', '--output=json', '--', file], {
+			timeoutMs: metadataTimeoutMs(),
+		});
 		return parseJson(InfoJson, stdout, `qemu-img info ${file}`);
 	}
 
@@ -97,7 +111,9 @@ export class QemuImg {
 		const alone = `json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
 		try {
 			// Reads every table of a large image: bounded, but generously.
-			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {timeoutMs: 15 * metadataTimeoutMs()});
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {
+				timeoutMs: 15 * metadataTimeoutMs(),
+			});
 			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
 		} catch (error) {
 			// Exit 2 (corruptions) and 3 (leaks) still print the JSON report.
@@ -109,8 +125,18 @@ export class QemuImg {
 
 	/** `unsafe` skips opening the backing file (which a running QEMU holds locked); give `size` then. */
 	/** `compression`: the codec of the clusters a writer compresses (zstd, or QEMU's default zlib); plain writes stay plain. */
-	async create(file: string, options: {backing?: string; size?: number; unsafe?: boolean; compression?: 'zstd'}): Promise<void> {
-		const args = ['create', '-q', '-f', 'qcow2', ...(options.unsafe ? ['-u'] : []), ...(options.compression ? ['-o', `compression_type=${options.compression}`] : [])];
+	async create(
+		file: string,
+		options: {backing?: string; size?: number; unsafe?: boolean; compression?: 'zstd'},
+	): Promise<void> {
+		const args = [
+			'create',
+			'-q',
+			'-f',
+			'qcow2',
+			...(options.unsafe ? ['-u'] : []),
+			...(options.compression ? ['-o', `compression_type=${options.compression}`] : []),
+		];
 		if (options.backing !== undefined) args.push('-F', 'qcow2', '-b', options.backing);
 		args.push('--', file);
 		if (options.size !== undefined) args.push(String(options.size));
@@ -165,10 +191,31 @@ export class QemuImg {
 	 * socket `socket` exports as `exportName` (libvirt's pull-mode backup): one read of the disk,
 	 * compressed as it is read; zeroes stay holes. `bytesPerSecond` caps the read.
 	 */
-	async compressFromNbd(socket: string, exportName: string, target: string, options: JobOptions & {bytesPerSecond?: number} = {}) {
+	async compressFromNbd(
+		socket: string,
+		exportName: string,
+		target: string,
+		options: JobOptions & {bytesPerSecond?: number} = {},
+	) {
 		const source = `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=${optionValue(socket)},file.export=${optionValue(exportName)}`;
 		const limit = options.bytesPerSecond ? ['-r', String(Math.max(1, Math.round(options.bytesPerSecond)))] : [];
-		await this.job(['convert', '-c', '-W', ...limit, '-O', 'qcow2', '-o', 'compression_type=zstd', '--image-opts', '--', source, target], options);
+		await this.job(
+			[
+				'convert',
+				'-c',
+				'-W',
+				...limit,
+				'-O',
+				'qcow2',
+				'-o',
+				'compression_type=zstd',
+				'--image-opts',
+				'--',
+				source,
+				target,
+			],
+			options,
+		);
 	}
 
 	/**
@@ -185,12 +232,18 @@ export class QemuImg {
 	 * backup it belongs to.
 	 */
 	async carryBitmap(overlay: string, backing: string, name: string) {
-		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name], {timeoutMs: 5 * metadataTimeoutMs()});
+		await this.runner.run(
+			'qemu-img',
+			['bitmap', '-f', 'qcow2', '--add', '--merge', name, '-b', backing, '-F', 'qcow2', '--', overlay, name],
+			{timeoutMs: 5 * metadataTimeoutMs()},
+		);
 	}
 
 	/** Removes a persistent dirty bitmap from an image (not running). */
 	async removeBitmap(file: string, name: string) {
-		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--remove', '--', file, name], {timeoutMs: 5 * metadataTimeoutMs()});
+		await this.runner.run('qemu-img', ['bitmap', '-f', 'qcow2', '--remove', '--', file, name], {
+			timeoutMs: 5 * metadataTimeoutMs(),
+		});
 	}
 
 	/** Whether two images read the same to a guest (`qemu-img compare`: 0 same, 1 different, 2+ an error). */
@@ -205,7 +258,13 @@ export class QemuImg {
 	}
 
 	/** A new image holding internal snapshot `name` of `source`: only its own layer, over `backing`. */
-	async convertSnapshot(source: string, name: string, target: string, backing: string | null, options: JobOptions = {}) {
+	async convertSnapshot(
+		source: string,
+		name: string,
+		target: string,
+		backing: string | null,
+		options: JobOptions = {},
+	) {
 		// -U: a snapshot's data never changes, so reading it beside a running QEMU is consistent.
 		const args = ['convert', '-U', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${name}`];
 		if (backing !== null) args.push('-F', 'qcow2', '-B', backing);

@@ -14,14 +14,28 @@ import {QmpError, type QmpClient} from './qmp-client.js';
 const TUNING = {'x-perf': {'max-chunk': 4 * 1024 * 1024}};
 
 /** A point's new image for one disk, made and opened in QEMU as the node its backup job writes to. */
-async function addTargetNode(client: QmpClient, qemuImg: QemuImg, target: {file: string; backing: string | null; virtualSize: number}, node: string, compress: boolean): Promise<void> {
+async function addTargetNode(
+	client: QmpClient,
+	qemuImg: QemuImg,
+	target: {file: string; backing: string | null; virtualSize: number},
+	node: string,
+	compress: boolean,
+): Promise<void> {
 	// An incremental's backing file is the previous point's, named relative to it.
 	const compression = compress ? {compression: 'zstd' as const} : {};
 	if (target.backing === null) await qemuImg.create(target.file, {size: target.virtualSize, ...compression});
-	else await qemuImg.create(target.file, {backing: path.relative(path.dirname(target.file), target.backing), ...compression});
+	else
+		await qemuImg.create(target.file, {
+			backing: path.relative(path.dirname(target.file), target.backing),
+			...compression,
+		});
 	// Before a byte of the disk is in it: a point is its owner's alone.
 	await chmod(target.file, 0o600);
-	await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': node, file: {driver: 'file', filename: target.file}});
+	await client.execute('blockdev-add', {
+		driver: 'qcow2',
+		'node-name': node,
+		file: {driver: 'file', filename: target.file},
+	});
 }
 
 /** What a QMP backup driver works with. */
@@ -42,7 +56,8 @@ interface QmpBackupOptions {
 type CopyRequest = Parameters<BackupDriver['copy']>[0];
 
 /** The node of a guest disk, by its target (vda). */
-const nodeOf = (options: QmpBackupOptions, disk: string) => options.disks.find(candidate => candidate.target === disk)!.node;
+const nodeOf = (options: QmpBackupOptions, disk: string) =>
+	options.disks.find(candidate => candidate.target === disk)!.node;
 
 /**
  * Backups through QMP: blockdev-backup jobs into target nodes, and persistent dirty bitmaps added
@@ -61,17 +76,23 @@ export function qmpBackupDriver(options: QmpBackupOptions): BackupDriver {
 		async bitmaps(prefix) {
 			if (untracked !== undefined) return new Map();
 			const all = await nodeBitmaps(client);
-			return new Map(disks.map(disk => [disk.target, (all.get(disk.node) ?? []).filter(bitmap => bitmap.name.startsWith(prefix))]));
+			return new Map(
+				disks.map(disk => [disk.target, (all.get(disk.node) ?? []).filter(bitmap => bitmap.name.startsWith(prefix))]),
+			);
 		},
 		async changedBytes(name) {
 			const all = await nodeBitmaps(client);
-			return disks.reduce((sum, disk) => sum + ((all.get(disk.node) ?? []).find(bitmap => bitmap.name === name)?.count ?? 0), 0);
+			return disks.reduce(
+				(sum, disk) => sum + ((all.get(disk.node) ?? []).find(bitmap => bitmap.name === name)?.count ?? 0),
+				0,
+			);
 		},
 		async removeBitmap(name) {
 			if (untracked !== undefined) return;
 			const all = await nodeBitmaps(client);
 			for (const disk of disks) {
-				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name)) await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
+				if ((all.get(disk.node) ?? []).some(bitmap => bitmap.name === name))
+					await client.execute('block-dirty-bitmap-remove', {node: disk.node, name});
 			}
 		},
 		copy: request => copyDisks(options, request),
@@ -82,7 +103,12 @@ export function qmpBackupDriver(options: QmpBackupOptions): BackupDriver {
 async function copyDisks(options: QmpBackupOptions, request: CopyRequest) {
 	const {client, qemuImg} = options;
 	const {targets, compress = false, quiesce = false, audit, signal, onBytes} = request;
-	if (quiesce && !options.freeze) throw new SnapdeckError('refused', 'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach', 'back it up unquiesced (leave out --quiesce)');
+	if (quiesce && !options.freeze)
+		throw new SnapdeckError(
+			'refused',
+			'cannot quiesce this backup: the VM is not running with a guest agent snapdeck can reach',
+			'back it up unquiesced (leave out --quiesce)',
+		);
 	const nodes = targets.map(target => `${BACKUP_TARGET_PREFIX}${target.disk}`);
 	const added: string[] = [];
 	let fleeces: Fleece[] = [];
@@ -93,17 +119,35 @@ async function copyDisks(options: QmpBackupOptions, request: CopyRequest) {
 		}
 		// Image fleecing for an audit: an overlay over each disk, kept at the backup's instant by a
 		// copy-before-write job (sync none) that starts in the same transaction as the backup's.
-		fleeces = audit ? await addFleeces(client, audit.dir, targets.map(target => ({disk: target.disk, node: nodeOf(options, target.disk), virtualSize: target.virtualSize})), qemuImg) : [];
+		fleeces = audit
+			? await addFleeces(
+					client,
+					audit.dir,
+					targets.map(target => ({
+						disk: target.disk,
+						node: nodeOf(options, target.disk),
+						virtualSize: target.virtualSize,
+					})),
+					qemuImg,
+				)
+			: [];
 		// Not 'grouped': QEMU 7.2 refuses it beside bitmap actions. A disk whose job fails fails the run.
-		const begin = (ids: string[], tuned: boolean) => client.execute('transaction', {actions: backupActions(options, request, nodes, fleeces, ids, tuned)});
+		const begin = (ids: string[], tuned: boolean) =>
+			client.execute('transaction', {actions: backupActions(options, request, nodes, fleeces, ids, tuned)});
 		// The point in time of a backup is the start of its jobs: that is what a quiesce freezes for.
 		const frozen = <T>(work: () => Promise<T>) => (quiesce ? options.freeze!(work) : work());
-		await runJobs(client, 'backup', targets.length, ids =>
-			frozen(() => begin(ids, true)).catch(async error => {
-				// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
-				if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
-				await begin(ids, false);
-			}), {signal, onBytes});
+		await runJobs(
+			client,
+			'backup',
+			targets.length,
+			ids =>
+				frozen(() => begin(ids, true)).catch(async error => {
+					// A QEMU without the (experimental) x-perf tuning runs the same jobs untuned.
+					if (!(error instanceof QmpError && /x-perf/.test(error.desc))) throw error;
+					await begin(ids, false);
+				}),
+			{signal, onBytes},
+		);
 		if (audit) return {audit: await exportFleeces(client, audit.dir, fleeces)};
 	} catch (error) {
 		await releaseFleeces(client, fleeces);
@@ -119,22 +163,39 @@ async function copyDisks(options: QmpBackupOptions, request: CopyRequest) {
  * job, then for each disk its new bitmap (where bitmaps are kept) and its job into its node of
  * `nodes`, with the ids `ids`.
  */
-function backupActions(options: QmpBackupOptions, request: CopyRequest, nodes: readonly string[], fleeces: readonly Fleece[], ids: readonly string[], tuned: boolean) {
+function backupActions(
+	options: QmpBackupOptions,
+	request: CopyRequest,
+	nodes: readonly string[],
+	fleeces: readonly Fleece[],
+	ids: readonly string[],
+	tuned: boolean,
+) {
 	const {bitmap, since, bytesPerSecond, compress = false} = request;
 	const speed = bytesPerSecond === undefined ? {} : {speed: bytesPerSecond};
-	return [...fleeces.map(fleece => fleece.action), ...request.targets.flatMap((target, index) => {
-		const node = nodeOf(options, target.disk);
-		return [
-			...(options.untracked === undefined ? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}] : []),
-			{
-				type: 'blockdev-backup',
-				data: {
-					'job-id': ids[index], device: node, target: nodes[index], ...speed, ...(tuned ? TUNING : {}), ...(compress ? {compress: true} : {}),
-					...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
+	return [
+		...fleeces.map(fleece => fleece.action),
+		...request.targets.flatMap((target, index) => {
+			const node = nodeOf(options, target.disk);
+			return [
+				...(options.untracked === undefined
+					? [{type: 'block-dirty-bitmap-add', data: {node, name: bitmap, persistent: true}}]
+					: []),
+				{
+					type: 'blockdev-backup',
+					data: {
+						'job-id': ids[index],
+						device: node,
+						target: nodes[index],
+						...speed,
+						...(tuned ? TUNING : {}),
+						...(compress ? {compress: true} : {}),
+						...(since === null ? {sync: 'full'} : {sync: 'bitmap', bitmap: since, 'bitmap-mode': 'never'}),
+					},
 				},
-			},
-		];
-	})];
+			];
+		}),
+	];
 }
 
 /** An audit's overlay over one disk: its node, the copy-before-write job that keeps it, and the transaction action that starts that job. */
@@ -153,7 +214,12 @@ export const FLEECE_PREFIX = 'snapdeck-fleece-';
  * `blockdev-backup` with sync none runs from the disk to it, every write the guest makes copies the
  * old data into the overlay first, so the overlay reads as the disk at the job's start.
  */
-async function addFleeces(client: QmpClient, dir: string, disks: ReadonlyArray<{disk: string; node: string; virtualSize: number}>, qemuImg: QemuImg): Promise<Fleece[]> {
+async function addFleeces(
+	client: QmpClient,
+	dir: string,
+	disks: ReadonlyArray<{disk: string; node: string; virtualSize: number}>,
+	qemuImg: QemuImg,
+): Promise<Fleece[]> {
 	const fleeces: Fleece[] = [];
 	try {
 		for (const {disk, node, virtualSize} of disks) {
@@ -161,9 +227,19 @@ async function addFleeces(client: QmpClient, dir: string, disks: ReadonlyArray<{
 			await qemuImg.create(file, {size: virtualSize});
 			await chmod(file, 0o600);
 			const fleece = `${FLEECE_PREFIX}${disk}`;
-			await client.execute('blockdev-add', {driver: 'qcow2', 'node-name': fleece, file: {driver: 'file', filename: file}, backing: node});
+			await client.execute('blockdev-add', {
+				driver: 'qcow2',
+				'node-name': fleece,
+				file: {driver: 'file', filename: file},
+				backing: node,
+			});
 			const job = newJobId(`fleece-${disk}`);
-			fleeces.push({disk, node: fleece, job, action: {type: 'blockdev-backup', data: {'job-id': job, device: node, target: fleece, sync: 'none'}}});
+			fleeces.push({
+				disk,
+				node: fleece,
+				job,
+				action: {type: 'blockdev-backup', data: {'job-id': job, device: node, target: fleece, sync: 'none'}},
+			});
 		}
 		return fleeces;
 	} catch (error) {
@@ -175,24 +251,40 @@ async function addFleeces(client: QmpClient, dir: string, disks: ReadonlyArray<{
 /** Serves the overlays read-only over NBD on a unix socket in `dir`, until released. */
 async function exportFleeces(client: QmpClient, dir: string, fleeces: readonly Fleece[]): Promise<AuditView> {
 	const socket = path.join(dir, 'nbd.sock');
-	if (socket.length > 100) throw new SnapdeckError('failed', `the audit's NBD socket path is too long for a unix socket (${socket.length} characters): ${socket}`, 'use a repository with a shorter path');
+	if (socket.length > 100)
+		throw new SnapdeckError(
+			'failed',
+			`the audit's NBD socket path is too long for a unix socket (${socket.length} characters): ${socket}`,
+			'use a repository with a shorter path',
+		);
 	await client.execute('nbd-server-start', {addr: {type: 'unix', data: {path: socket}}});
-	for (const fleece of fleeces) await client.execute('block-export-add', {type: 'nbd', id: fleece.node, 'node-name': fleece.node, writable: false});
+	for (const fleece of fleeces)
+		await client.execute('block-export-add', {type: 'nbd', id: fleece.node, 'node-name': fleece.node, writable: false});
 	return {
-		sources: Object.fromEntries(fleeces.map(fleece => [fleece.disk, {kind: 'nbd' as const, socket, export: fleece.node}])), dir,
+		sources: Object.fromEntries(
+			fleeces.map(fleece => [fleece.disk, {kind: 'nbd' as const, socket, export: fleece.node}]),
+		),
+		dir,
 		release: () => releaseFleeces(client, fleeces, true),
 	};
 }
 
 /** Ends what an audit kept: the exports and the NBD server, the copy-before-write jobs, the overlay nodes. */
 async function releaseFleeces(client: QmpClient, fleeces: readonly Fleece[], exported = false): Promise<void> {
-	for (const fleece of fleeces) if (exported) await client.execute('block-export-del', {id: fleece.node}).catch(() => undefined);
+	for (const fleece of fleeces)
+		if (exported) await client.execute('block-export-del', {id: fleece.node}).catch(() => undefined);
 	if (exported) await client.execute('nbd-server-stop').catch(() => undefined);
 	for (const fleece of fleeces) await endJob(client, fleece.job);
 	for (const fleece of fleeces) {
 		for (let tries = 0; tries < 50; tries++) {
 			// An export is removed asynchronously: its node is free a moment later.
-			if (await client.execute('blockdev-del', {'node-name': fleece.node}).then(() => true, () => false)) break;
+			if (
+				await client.execute('blockdev-del', {'node-name': fleece.node}).then(
+					() => true,
+					() => false,
+				)
+			)
+				break;
 			await new Promise(resolve => setTimeout(resolve, 100));
 		}
 	}

@@ -6,8 +6,22 @@ import {liesOutside} from '../file-checks.js';
 import type {QmpClient} from './qmp-client.js';
 
 const NamedNodes = z.array(z.looseObject({'node-name': z.string(), drv: z.string(), file: z.string()}));
-const Blocks = z.array(z.looseObject({qdev: z.string().optional(), inserted: z.looseObject({'node-name': z.string(), file: z.string()}).optional()}));
-const Jobs = z.array(z.looseObject({id: z.string(), type: z.string().optional(), status: z.string(), 'current-progress': z.number(), 'total-progress': z.number(), error: z.string().optional()}));
+const Blocks = z.array(
+	z.looseObject({
+		qdev: z.string().optional(),
+		inserted: z.looseObject({'node-name': z.string(), file: z.string()}).optional(),
+	}),
+);
+const Jobs = z.array(
+	z.looseObject({
+		id: z.string(),
+		type: z.string().optional(),
+		status: z.string(),
+		'current-progress': z.number(),
+		'total-progress': z.number(),
+		error: z.string().optional(),
+	}),
+);
 
 const JsonFilename = z.looseObject({file: z.looseObject({driver: z.literal('file'), filename: z.string()})});
 
@@ -18,7 +32,8 @@ const JsonFilename = z.looseObject({file: z.looseObject({driver: z.literal('file
 export function imagePath(filename: string): string {
 	if (!filename.startsWith('json:')) return path.resolve(filename);
 	const parsed = JsonFilename.safeParse(JSON.parse(filename.slice('json:'.length)));
-	if (!parsed.success) throw new SnapdeckError('failed', `QEMU names an image in a way snapdeck does not know: ${filename.slice(0, 200)}`);
+	if (!parsed.success)
+		throw new SnapdeckError('failed', `QEMU names an image in a way snapdeck does not know: ${filename.slice(0, 200)}`);
 	return path.resolve(parsed.data.file.filename);
 }
 
@@ -28,10 +43,19 @@ export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>
 	return new Map(nodes.filter(node => node.drv === 'qcow2').map(node => [imagePath(node.file), node['node-name']]));
 }
 
-const NodeImages = z.array(z.looseObject({
-	drv: z.string(), file: z.string(),
-	image: z.looseObject({'format-specific': z.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()}).optional()}).optional(),
-}));
+const NodeImages = z.array(
+	z.looseObject({
+		drv: z.string(),
+		file: z.string(),
+		image: z
+			.looseObject({
+				'format-specific': z
+					.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()})
+					.optional(),
+			})
+			.optional(),
+	}),
+);
 
 /**
  * The qcow2 images QEMU has found damaged (it sets the header's corrupt bit and stops writing
@@ -40,7 +64,11 @@ const NodeImages = z.array(z.looseObject({
  */
 export async function corruptImages(client: QmpClient): Promise<Set<string>> {
 	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
-	return new Set(nodes.filter(node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true).map(node => imagePath(node.file)));
+	return new Set(
+		nodes
+			.filter(node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true)
+			.map(node => imagePath(node.file)),
+	);
 }
 
 /** Each guest disk's top node and its file, by disk target (vda, vdb, ...). */
@@ -49,7 +77,8 @@ export async function topNodes(client: QmpClient): Promise<Map<string, {node: st
 	const tops = new Map<string, {node: string; file: string}>();
 	for (const block of blocks) {
 		const target = /^\/machine\/peripheral\/([^/]+)\/virtio-backend$/.exec(block.qdev ?? '')?.[1];
-		if (target && block.inserted) tops.set(target, {node: block.inserted['node-name'], file: imagePath(block.inserted.file)});
+		if (target && block.inserted)
+			tops.set(target, {node: block.inserted['node-name'], file: imagePath(block.inserted.file)});
 	}
 	return tops;
 }
@@ -62,7 +91,11 @@ export async function topNodes(client: QmpClient): Promise<Map<string, {node: st
 export async function assertOwnQemu(client: QmpClient, folder: string, vm: string): Promise<void> {
 	const foreign = [...(await topNodes(client)).values()].map(top => top.file).filter(file => liesOutside(folder, file));
 	if (foreign.length > 0) {
-		throw new SnapdeckError('refused', `the QEMU behind ${vm}'s QMP socket runs ${foreign.join(', ')}, which ${foreign.length === 1 ? 'is' : 'are'} not in ${folder}: it is another VM's`, `check "qmp" in ${vm}'s vm.json; nothing was changed`);
+		throw new SnapdeckError(
+			'refused',
+			`the QEMU behind ${vm}'s QMP socket runs ${foreign.join(', ')}, which ${foreign.length === 1 ? 'is' : 'are'} not in ${folder}: it is another VM's`,
+			`check "qmp" in ${vm}'s vm.json; nothing was changed`,
+		);
 	}
 }
 
@@ -95,19 +128,26 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 	const removed: string[] = [];
 	const leftover = (id: string) => id.startsWith('snapdeck-') && !id.includes(`-${process.pid}-`);
 	// An audit's exports and NBD server, before the overlays they serve.
-	const exports = await client.execute<Array<{id: string}>>('query-block-exports').catch(() => [] as Array<{id: string}>);
+	const exports = await client
+		.execute<Array<{id: string}>>('query-block-exports')
+		.catch(() => [] as Array<{id: string}>);
 	for (const found of exports.filter(candidate => candidate.id.startsWith('snapdeck-'))) {
 		await client.execute('block-export-del', {id: found.id}).catch(() => undefined);
 		removed.push(`export ${found.id}`);
 	}
 	if (exports.length > 0) await client.execute('nbd-server-stop').catch(() => undefined);
-	for (const job of (await client.execute('query-jobs', undefined, {schema: Jobs})).filter(candidate => leftover(candidate.id))) {
+	for (const job of (await client.execute('query-jobs', undefined, {schema: Jobs})).filter(candidate =>
+		leftover(candidate.id),
+	)) {
 		await endJob(client, job.id);
 		removed.push(`job ${job.id} (${job.type ?? 'block job'}, ${job.status})`);
 	}
 	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NamedNodes});
 	// Called before this process adds targets of its own: any there are a dead snapdeck's.
-	for (const node of nodes.filter(candidate => candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'))) {
+	for (const node of nodes.filter(
+		candidate =>
+			candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'),
+	)) {
 		await client.execute('blockdev-del', {'node-name': node['node-name']}).catch(() => undefined);
 		removed.push(`node ${node['node-name']} (${imagePath(node.file)})`);
 	}
@@ -117,11 +157,14 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 
 /** Ends a QEMU job, whatever its state (cancelled where it runs, dismissed once concluded), and waits until it is gone. */
 export async function endJob(client: QmpClient, id: string): Promise<void> {
-	const find = async () => (await client.execute('query-jobs', undefined, {schema: Jobs})).find(candidate => candidate.id === id);
+	const find = async () =>
+		(await client.execute('query-jobs', undefined, {schema: Jobs})).find(candidate => candidate.id === id);
 	const job = await find();
 	if (!job) return;
 	if (job.status !== 'concluded' && job.status !== 'null') {
-		await client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
+		await client
+			.execute('block-job-cancel', {device: id, force: true})
+			.catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
 	}
 	for (let waited = 0; ; waited += 50) {
 		const now = await find();
@@ -130,7 +173,12 @@ export async function endJob(client: QmpClient, id: string): Promise<void> {
 			await client.execute('job-dismiss', {id}).catch(() => undefined);
 			return;
 		}
-		if (waited > 30_000) throw new SnapdeckError('failed', `QEMU did not end the job ${id} (${now.status})`, 'stop the VM and start it again, then run the command again');
+		if (waited > 30_000)
+			throw new SnapdeckError(
+				'failed',
+				`QEMU did not end the job ${id} (${now.status})`,
+				'stop the VM and start it again, then run the command again',
+			);
 		await new Promise(resolve => setTimeout(resolve, 50));
 	}
 }
@@ -148,7 +196,10 @@ export async function dropDetachedNodes(client: QmpClient): Promise<string[]> {
 		.sort((a, b) => Number(a.drv === 'file') - Number(b.drv === 'file'));
 	const dropped: string[] = [];
 	for (const node of nodes) {
-		const gone = await client.execute('blockdev-del', {'node-name': node['node-name']}).then(() => true, () => false);
+		const gone = await client.execute('blockdev-del', {'node-name': node['node-name']}).then(
+			() => true,
+			() => false,
+		);
 		if (gone) dropped.push(`node ${node['node-name']} (${node.drv}, no longer in any chain)`);
 	}
 	return dropped;
@@ -159,7 +210,12 @@ export async function dropDetachedNodes(client: QmpClient): Promise<string[]> {
  * it is READY (if asked), block-job-cancel when `signal` aborts. Rejects when the job fails or is
  * cancelled; QEMU then leaves the chain as it was.
  */
-export function runJob(client: QmpClient, kind: string, start: (id: string) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
+export function runJob(
+	client: QmpClient,
+	kind: string,
+	start: (id: string) => Promise<unknown>,
+	options: JobOptions = {},
+): Promise<void> {
 	return runJobs(client, kind, 1, ids => start(ids[0]!), options);
 }
 
@@ -185,54 +241,83 @@ function jobsEnding(ids: readonly string[]) {
  * Follows the jobs through QEMU's events: a pivot when one is READY (if asked), and its end when
  * it is cancelled, completed or (a job that is not a block job) concluded. Returns the unsubscribe.
  */
-function followJobEvents(client: QmpClient, kind: string, ending: ReturnType<typeof jobsEnding>, options: JobOptions, cancelled: () => boolean): () => void {
+function followJobEvents(
+	client: QmpClient,
+	kind: string,
+	ending: ReturnType<typeof jobsEnding>,
+	options: JobOptions,
+	cancelled: () => boolean,
+): () => void {
 	const {pending, ended} = ending;
 	return client.onEvent(event => {
 		const data = event.data ?? {};
-		const id = [data['id'], data['device']].find((candidate): candidate is string => typeof candidate === 'string' && pending.has(candidate));
+		const id = [data['id'], data['device']].find(
+			(candidate): candidate is string => typeof candidate === 'string' && pending.has(candidate),
+		);
 		if (id === undefined) return;
 		if (event.event === 'BLOCK_JOB_READY' && options.pivot) {
 			crashInJob(kind); // before the pivot: a short job can be READY before its start is acknowledged
 			client.execute('job-complete', {id}).catch(error => ended(id, error as Error));
 		}
 		if (event.event === 'BLOCK_JOB_CANCELLED') ended(id, new SnapdeckError('failed', `${kind} was cancelled`));
-		if (event.event === 'BLOCK_JOB_COMPLETED') ended(id, typeof data['error'] === 'string' ? new SnapdeckError('failed', `${kind} failed in QEMU: ${data['error']}`) : null);
+		if (event.event === 'BLOCK_JOB_COMPLETED')
+			ended(
+				id,
+				typeof data['error'] === 'string'
+					? new SnapdeckError('failed', `${kind} failed in QEMU: ${data['error']}`)
+					: null,
+			);
 		if (event.event === 'JOB_STATUS_CHANGE' && data['status'] === 'concluded') {
 			// Jobs that are not block jobs (snapshot-save/load) end here; read why, then dismiss.
-			client.execute('query-jobs', undefined, {schema: Jobs}).then(async jobs => {
-				const job = jobs.find(candidate => candidate.id === id);
-				await client.execute('job-dismiss', {id}).catch(() => undefined);
-				if (job?.error) ended(id, new SnapdeckError('failed', `${kind} failed in QEMU: ${job.error}`));
-				else ended(id, cancelled() ? new SnapdeckError('failed', `${kind} was cancelled`) : null);
-			}, error => ended(id, error as Error));
+			client.execute('query-jobs', undefined, {schema: Jobs}).then(
+				async jobs => {
+					const job = jobs.find(candidate => candidate.id === id);
+					await client.execute('job-dismiss', {id}).catch(() => undefined);
+					if (job?.error) ended(id, new SnapdeckError('failed', `${kind} failed in QEMU: ${job.error}`));
+					else ended(id, cancelled() ? new SnapdeckError('failed', `${kind} was cancelled`) : null);
+				},
+				error => ended(id, error as Error),
+			);
 		}
 	});
 }
 
 /** Reads the jobs' progress from query-jobs, summed over them, once QEMU lists them all. */
 const jobProgress = (client: QmpClient, ids: readonly string[], options: JobOptions) => () =>
-	client.execute('query-jobs', undefined, {schema: Jobs}).then(jobs => {
-		const ours = jobs.filter(job => ids.includes(job.id));
-		const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
-		const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
-		if (ours.length === ids.length && total > 0) {
-			options.onProgress?.(done / total);
-			options.onBytes?.(done, total);
-		}
-	}, () => undefined);
+	client.execute('query-jobs', undefined, {schema: Jobs}).then(
+		jobs => {
+			const ours = jobs.filter(job => ids.includes(job.id));
+			const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
+			const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
+			if (ours.length === ids.length && total > 0) {
+				options.onProgress?.(done / total);
+				options.onBytes?.(done, total);
+			}
+		},
+		() => undefined,
+	);
 
 /**
  * `count` jobs that `start(ids)` starts together (one QMP transaction), followed to the end of all
  * of them. Rejects with the first failure once every job has ended.
  */
-export async function runJobs(client: QmpClient, kind: string, count: number, start: (ids: string[]) => Promise<unknown>, options: JobOptions = {}): Promise<void> {
+export async function runJobs(
+	client: QmpClient,
+	kind: string,
+	count: number,
+	start: (ids: string[]) => Promise<unknown>,
+	options: JobOptions = {},
+): Promise<void> {
 	const ids = Array.from({length: count}, () => newJobId(kind));
 	const jobs = jobsEnding(ids);
 	let cancelled = false;
 	const unsubscribe = followJobEvents(client, kind, jobs, options, () => cancelled);
 	const onAbort = () => {
 		cancelled = true;
-		for (const id of jobs.pending) client.execute('block-job-cancel', {device: id, force: true}).catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
+		for (const id of jobs.pending)
+			client
+				.execute('block-job-cancel', {device: id, force: true})
+				.catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
 	};
 	const readProgress = jobProgress(client, ids, options);
 	const poll = setInterval(readProgress, 250);
@@ -242,7 +327,10 @@ export async function runJobs(client: QmpClient, kind: string, count: number, st
 		await start(ids);
 		crashInJob(kind);
 		void readProgress();
-		await Promise.race([jobs.finished, client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`)))]);
+		await Promise.race([
+			jobs.finished,
+			client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`))),
+		]);
 		options.onProgress?.(1);
 	} finally {
 		clearInterval(poll);
@@ -262,20 +350,46 @@ const Status = z.looseObject({running: z.boolean(), status: z.string()});
 export async function flushAll(client: QmpClient): Promise<void> {
 	const status = await client.execute('query-status', undefined, {schema: Status});
 	if (!status.running) {
-		throw new SnapdeckError('refused', `the VM is ${status.status}, so QEMU cannot be made to flush the merged images`, 'resume the VM, then run snapdeck recover');
+		throw new SnapdeckError(
+			'refused',
+			`the VM is ${status.status}, so QEMU cannot be made to flush the merged images`,
+			'resume the VM, then run snapdeck recover',
+		);
 	}
 	await client.execute('stop');
 	await client.execute('cont');
 }
 
-const BitmapNodes = z.array(z.looseObject({
-	'node-name': z.string(),
-	'dirty-bitmaps': z.array(z.looseObject({name: z.string().optional(), count: z.number().optional(), inconsistent: z.boolean().optional(), persistent: z.boolean().optional()})).optional(),
-}));
+const BitmapNodes = z.array(
+	z.looseObject({
+		'node-name': z.string(),
+		'dirty-bitmaps': z
+			.array(
+				z.looseObject({
+					name: z.string().optional(),
+					count: z.number().optional(),
+					inconsistent: z.boolean().optional(),
+					persistent: z.boolean().optional(),
+				}),
+			)
+			.optional(),
+	}),
+);
 
 /** The dirty bitmaps on each node, by node name; an inconsistent one (QEMU died with it open) is not usable. */
-export async function nodeBitmaps(client: QmpClient): Promise<Map<string, Array<{name: string; usable: boolean; count: number}>>> {
+export async function nodeBitmaps(
+	client: QmpClient,
+): Promise<Map<string, Array<{name: string; usable: boolean; count: number}>>> {
 	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: BitmapNodes});
 	// A job's own bitmap has no name (LAB.md): not one of ours, and not one anyone can follow.
-	return new Map(nodes.map(node => [node['node-name'], (node['dirty-bitmaps'] ?? []).flatMap(bitmap => (bitmap.name === undefined ? [] : [{name: bitmap.name, usable: bitmap.inconsistent !== true, count: bitmap.count ?? 0}]))]));
+	return new Map(
+		nodes.map(node => [
+			node['node-name'],
+			(node['dirty-bitmaps'] ?? []).flatMap(bitmap =>
+				bitmap.name === undefined
+					? []
+					: [{name: bitmap.name, usable: bitmap.inconsistent !== true, count: bitmap.count ?? 0}],
+			),
+		]),
+	);
 }

@@ -3,15 +3,25 @@ import net from 'node:net';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
 
-const Greeting = z.looseObject({QMP: z.looseObject({version: z.looseObject({qemu: z.looseObject({major: z.number(), minor: z.number()})})})});
+const Greeting = z.looseObject({
+	QMP: z.looseObject({version: z.looseObject({qemu: z.looseObject({major: z.number(), minor: z.number()})})}),
+});
 const Success = z.looseObject({return: z.unknown(), id: z.string().optional()});
 const Failure = z.looseObject({error: z.looseObject({class: z.string(), desc: z.string()}), id: z.string().optional()});
-const Event = z.looseObject({event: z.string(), data: z.record(z.string(), z.unknown()).optional(), timestamp: z.unknown()});
+const Event = z.looseObject({
+	event: z.string(),
+	data: z.record(z.string(), z.unknown()).optional(),
+	timestamp: z.unknown(),
+});
 export type QmpEvent = z.infer<typeof Event>;
 
 /** QEMU said no to a command: its error class and words. */
 export class QmpError extends SnapdeckError {
-	constructor(readonly command: string, readonly errorClass: string, readonly desc: string) {
+	constructor(
+		readonly command: string,
+		readonly errorClass: string,
+		readonly desc: string,
+	) {
 		super('failed', `QEMU refused ${command}: ${desc}`);
 	}
 }
@@ -34,13 +44,22 @@ export class QmpClient {
 	private buffer = '';
 	private closedReason: string | null = null;
 
-	private constructor(private readonly socket: net.Socket, readonly path: string) {
+	private constructor(
+		private readonly socket: net.Socket,
+		readonly path: string,
+	) {
 		socket.setEncoding('utf8');
 		socket.on('data', (chunk: string) => this.receive(chunk));
 		const gone = `the QMP socket ${path} closed (the VM stopped?)`;
 		socket.on('close', () => this.fail(gone));
 		// A QEMU that exits may reset the connection rather than close it: the same news.
-		socket.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? gone : `the QMP socket ${path} failed: ${error.message}`));
+		socket.on('error', (error: NodeJS.ErrnoException) =>
+			this.fail(
+				error.code === 'ECONNRESET' || error.code === 'EPIPE'
+					? gone
+					: `the QMP socket ${path} failed: ${error.message}`,
+			),
+		);
 	}
 
 	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
@@ -50,7 +69,14 @@ export class QmpClient {
 			// to greet. The attempt is given up (not left queued ahead of the next one) and said to be busy.
 			const timer = setTimeout(() => {
 				socket.destroy();
-				reject(new SnapdeckError('failed', `QEMU did not greet on ${path} within ${timeoutMs} ms (another client holds its monitor?)`, undefined, 'busy'));
+				reject(
+					new SnapdeckError(
+						'failed',
+						`QEMU did not greet on ${path} within ${timeoutMs} ms (another client holds its monitor?)`,
+						undefined,
+						'busy',
+					),
+				);
 			}, timeoutMs);
 			let text = '';
 			const onData = (chunk: Buffer) => {
@@ -65,7 +91,13 @@ export class QmpClient {
 			socket.on('data', onData);
 			socket.once('error', error => {
 				clearTimeout(timer);
-				reject(new SnapdeckError('failed', `cannot reach QEMU's QMP socket ${path}: ${error.message}`, 'is the VM running? (snapdeck list shows its state)'));
+				reject(
+					new SnapdeckError(
+						'failed',
+						`cannot reach QEMU's QMP socket ${path}: ${error.message}`,
+						'is the VM running? (snapdeck list shows its state)',
+					),
+				);
 			});
 		});
 		Greeting.parse(JSON.parse(greeting));
@@ -95,7 +127,8 @@ export class QmpClient {
 		if (!waiting || reply.id === undefined) return;
 		this.waiting.delete(reply.id);
 		clearTimeout(waiting.timer);
-		if (failure.success) waiting.reject(new QmpError(waiting.command, failure.data.error.class, failure.data.error.desc));
+		if (failure.success)
+			waiting.reject(new QmpError(waiting.command, failure.data.error.class, failure.data.error.desc));
 		else waiting.resolve((reply as z.infer<typeof Success>).return);
 	}
 
@@ -111,8 +144,13 @@ export class QmpClient {
 	}
 
 	/** Runs a command; resolves to its `return` value, validated by `schema` when given. */
-	execute<T = unknown>(command: string, args?: Record<string, unknown>, options: {schema?: z.ZodType<T>; timeoutMs?: number} = {}): Promise<T> {
-		if (this.closedReason) return Promise.reject(new SnapdeckError('failed', `cannot run ${command}: ${this.closedReason}`));
+	execute<T = unknown>(
+		command: string,
+		args?: Record<string, unknown>,
+		options: {schema?: z.ZodType<T>; timeoutMs?: number} = {},
+	): Promise<T> {
+		if (this.closedReason)
+			return Promise.reject(new SnapdeckError('failed', `cannot run ${command}: ${this.closedReason}`));
 		const id = `snapdeck-${this.nextId++}`;
 		return new Promise<T>((resolve, reject) => {
 			const timer = setTimeout(() => {
@@ -120,12 +158,20 @@ export class QmpClient {
 				reject(new SnapdeckError('failed', `QEMU did not answer ${command} within ${options.timeoutMs ?? 30_000} ms`));
 			}, options.timeoutMs ?? 30_000);
 			this.waiting.set(id, {
-				command, timer, reject,
+				command,
+				timer,
+				reject,
 				resolve: value => {
 					if (!options.schema) return resolve(value as T);
 					const parsed = options.schema.safeParse(value);
 					if (parsed.success) resolve(parsed.data);
-					else reject(new SnapdeckError('failed', `QEMU answered ${command} with a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`));
+					else
+						reject(
+							new SnapdeckError(
+								'failed',
+								`QEMU answered ${command} with a shape snapdeck does not know: ${z.prettifyError(parsed.error)}`,
+							),
+						);
 				},
 			});
 			this.socket.write(`${JSON.stringify(args ? {execute: command, arguments: args, id} : {execute: command, id})}\n`);
@@ -140,7 +186,9 @@ export class QmpClient {
 
 	/** Resolves with the reason once the connection is gone. */
 	closed(): Promise<string> {
-		return this.closedReason ? Promise.resolve(this.closedReason) : new Promise(resolve => this.events.once('close', resolve));
+		return this.closedReason
+			? Promise.resolve(this.closedReason)
+			: new Promise(resolve => this.events.once('close', resolve));
 	}
 
 	close() {

@@ -39,12 +39,22 @@ export async function stopStaleDaemon(folder: string): Promise<void> {
 /** Connects to the daemon's QMP socket once it listens; fails with its own words if it exits first. */
 async function untilListening(socket: string, daemon: Companion): Promise<QmpClient> {
 	const ended: {result?: {code: number | null; words: string}; error?: Error} = {};
-	daemon.exited.then(result => (ended.result = result), (error: Error) => (ended.error = error));
+	daemon.exited.then(
+		result => (ended.result = result),
+		(error: Error) => (ended.error = error),
+	);
 	for (let waited = 0; ; waited += 10) {
 		if (ended.error) throw ended.error;
-		if (ended.result) throw new CommandFailed('qemu-storage-daemon', [], ended.result.code ?? -1, ended.result.words, '');
-		if (waited >= 10_000) throw new SnapdeckError('failed', `qemu-storage-daemon did not open its QMP socket ${socket} within 10 s`);
-		if (await stat(socket).then(() => true, () => false)) {
+		if (ended.result)
+			throw new CommandFailed('qemu-storage-daemon', [], ended.result.code ?? -1, ended.result.words, '');
+		if (waited >= 10_000)
+			throw new SnapdeckError('failed', `qemu-storage-daemon did not open its QMP socket ${socket} within 10 s`);
+		if (
+			await stat(socket).then(
+				() => true,
+				() => false,
+			)
+		) {
 			try {
 				return await QmpClient.connect(socket);
 			} catch {
@@ -68,7 +78,11 @@ export interface StorageDaemon {
  * the images read-only (a backup that adds no bitmap needs no more); the daemon still holds QEMU's
  * image locks, so a VM cannot start on them, and be written, while it runs.
  */
-export async function startStorageDaemon(folder: string, disks: readonly {target: string; file: string}[], options: {readOnly?: boolean} = {}): Promise<StorageDaemon> {
+export async function startStorageDaemon(
+	folder: string,
+	disks: readonly {target: string; file: string}[],
+	options: {readOnly?: boolean} = {},
+): Promise<StorageDaemon> {
 	await stopStaleDaemon(folder);
 	await mkdir(stateDir(folder), {recursive: true});
 	// A unix socket path must fit in 108 bytes, which a VM folder deep in a tree may not.
@@ -81,11 +95,20 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 		const node = `${disk.target}-0`;
 		nodes.set(disk.target, node);
 		args.push(
-			'--blockdev', `driver=file,filename=${optionValue(path.resolve(folder, disk.file))},node-name=file-${disk.target}${readOnly}`,
-			'--blockdev', `driver=qcow2,file=file-${disk.target},node-name=${node}${readOnly}`,
+			'--blockdev',
+			`driver=file,filename=${optionValue(path.resolve(folder, disk.file))},node-name=file-${disk.target}${readOnly}`,
+			'--blockdev',
+			`driver=qcow2,file=file-${disk.target},node-name=${node}${readOnly}`,
 		);
 	}
-	args.push('--chardev', `socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0', '--pidfile', pidFile);
+	args.push(
+		'--chardev',
+		`socket,path=${optionValue(socket)},server=on,wait=off,id=qmp0`,
+		'--monitor',
+		'chardev=qmp0',
+		'--pidfile',
+		pidFile,
+	);
 	// Not --daemonize: as snapdeck's own child it is stopped by the kernel if snapdeck dies.
 	const daemon = await startCompanion('qemu-storage-daemon', args);
 	let client: QmpClient;
@@ -103,7 +126,8 @@ export async function startStorageDaemon(folder: string, disks: readonly {target
 		throw error;
 	}
 	return {
-		client, nodes,
+		client,
+		nodes,
 		async stop() {
 			await client.execute('quit').catch(() => undefined);
 			await Promise.race([client.closed(), new Promise(resolve => setTimeout(resolve, 5000).unref())]);

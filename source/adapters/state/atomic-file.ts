@@ -23,9 +23,16 @@ export async function fsyncFile(file: string): Promise<void> {
  * `durable: false` (a cache, whose loss costs only time) no fsync: readers still never see it torn.
  * The file is private (0600) unless `mode` says otherwise.
  */
-export async function writeFileAtomic(file: string, content: string | Uint8Array, options: {durable?: boolean; mode?: number} = {}): Promise<void> {
+export async function writeFileAtomic(
+	file: string,
+	content: string | Uint8Array,
+	options: {durable?: boolean; mode?: number} = {},
+): Promise<void> {
 	const durable = options.durable ?? true;
-	const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+	const temp = path.join(
+		path.dirname(file),
+		`.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+	);
 	try {
 		// 'wx' creates a new file (O_EXCL: never through a link placed there); rename replaces a link, not its target.
 		const handle = await open(temp, 'wx', 0o600);
@@ -45,4 +52,5 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
 	if (durable) await fsyncPath(path.dirname(file), 'r');
 }
 
-export const writeJsonAtomic = (file: string, value: unknown) => writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+export const writeJsonAtomic = (file: string, value: unknown) =>
+	writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);

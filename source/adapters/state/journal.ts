@@ -8,16 +8,23 @@ import {appendStateFile, makeDirs} from '../safe-fs.js';
 export type {JournalRecord};
 
 /** Every change snapdeck makes, from any VM and connection: one file, one JSON line each. */
-export const journalFile = () => process.env['SNAPDECK_JOURNAL'] ?? path.join(userDir('data', process.env, os.homedir()), 'journal.jsonl');
+export const journalFile = () =>
+	process.env['SNAPDECK_JOURNAL'] ?? path.join(userDir('data', process.env, os.homedir()), 'journal.jsonl');
 
 /** Appends one line and fsyncs it: a crash right after a change still finds it recorded. */
 export async function appendJournalFile(file: string, line: object): Promise<void> {
-	await makeDirs(path.dirname(file), 'the journal\'s folder');
+	await makeDirs(path.dirname(file), "the journal's folder");
 	await appendStateFile(file, `${JSON.stringify(line)}\n`);
 }
 
 export const recordChange = (connection: string, entry: JournalEntry, repository?: string) =>
-	appendJournalFile(journalFile(), {...entry, user: os.userInfo().username, host: os.hostname(), connection, ...(repository === undefined ? {} : {repository})} satisfies JournalRecord);
+	appendJournalFile(journalFile(), {
+		...entry,
+		user: os.userInfo().username,
+		host: os.hostname(),
+		connection,
+		...(repository === undefined ? {} : {repository}),
+	} satisfies JournalRecord);
 
 /** The journal's records, oldest first; a torn last line (a crash mid-write) is skipped. */
 export async function readJournal(file = journalFile()): Promise<JournalRecord[]> {

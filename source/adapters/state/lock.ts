@@ -20,7 +20,8 @@ export interface LockHolder {
 }
 
 /** Whether a lock is held by this very process (one of its own jobs). */
-export const heldHere = (holder: LockHolder | null) => holder !== null && holder.pid === process.pid && holder.host === os.hostname();
+export const heldHere = (holder: LockHolder | null) =>
+	holder !== null && holder.pid === process.pid && holder.host === os.hostname();
 
 export const describeHolder = (holder: LockHolder) =>
 	`pid ${holder.pid} (${holder.command}), user ${holder.user} on ${holder.host}, since ${holder.since}`;
@@ -35,7 +36,10 @@ export async function processStartTime(pid: number): Promise<number | undefined>
 }
 
 type Record = LockHolder & {readonly token: string};
-type Read = {readonly kind: 'absent'} | {readonly kind: 'held'; readonly holder: Record} | {readonly kind: 'garbage'; readonly token: string; readonly ageMs: number};
+type Read =
+	| {readonly kind: 'absent'}
+	| {readonly kind: 'held'; readonly holder: Record}
+	| {readonly kind: 'garbage'; readonly token: string; readonly ageMs: number};
 
 /** Reads a lock or claim file without following a symlink placed where it lives. */
 async function readLockFile(file: string): Promise<Read> {
@@ -45,7 +49,12 @@ async function readLockFile(file: string): Promise<Read> {
 	} catch (error) {
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'ENOENT') return {kind: 'absent'};
-		if (code === 'ELOOP') throw new SnapdeckError('refused', `${file} is a symbolic link, which snapdeck never writes`, `remove it (rm ${file}) after checking what put it there`);
+		if (code === 'ELOOP')
+			throw new SnapdeckError(
+				'refused',
+				`${file} is a symbolic link, which snapdeck never writes`,
+				`remove it (rm ${file}) after checking what put it there`,
+			);
 		throw error;
 	}
 	try {
@@ -55,7 +64,8 @@ async function readLockFile(file: string): Promise<Read> {
 		const token = `ino${stat.ino}-${String(stat.mtimeMs).replace('.', '_')}`;
 		try {
 			const holder = JSON.parse(text) as Partial<Record>;
-			if (typeof holder.pid === 'number' && typeof holder.host === 'string') return {kind: 'held', holder: {...holder, token: holder.token ?? token} as Record};
+			if (typeof holder.pid === 'number' && typeof holder.host === 'string')
+				return {kind: 'held', holder: {...holder, token: holder.token ?? token} as Record};
 		} catch {
 			// Not a whole lock (an older snapdeck created it empty, then wrote it): judged by its age.
 		}
@@ -65,7 +75,8 @@ async function readLockFile(file: string): Promise<Read> {
 	}
 }
 
-const tokenOf = (read: Read) => (read.kind === 'held' ? read.holder.token : read.kind === 'garbage' ? read.token : null);
+const tokenOf = (read: Read) =>
+	read.kind === 'held' ? read.holder.token : read.kind === 'garbage' ? read.token : null;
 
 /** Writes `record` to a temp file beside `file` and fsyncs it, for a link or rename into place. */
 async function staged<T>(file: string, record: Record, place: (temp: string) => Promise<T>): Promise<T> {
@@ -136,11 +147,15 @@ export function releaseHeldLocksSync(): void {
 }
 
 const busy = (what: string, file: string, message: string) =>
-	new SnapdeckError('locked', `${what} is busy: ${message}`, `wait for it to finish; if that process is gone for good, remove ${file}`);
+	new SnapdeckError(
+		'locked',
+		`${what} is busy: ${message}`,
+		`wait for it to finish; if that process is gone for good, remove ${file}`,
+	);
 
 /** Who holds the lock at `file` now, if a live process does (a dead holder's lock holds nothing). */
 export async function lockHolder(file: string): Promise<LockHolder | null> {
-	const found = await readLockFile(file).catch(() => ({kind: 'absent'} as const));
+	const found = await readLockFile(file).catch(() => ({kind: 'absent'}) as const);
 	if (found.kind !== 'held') return null;
 	return (await holderAlive(found.holder, os.hostname())) ? found.holder : null;
 }
@@ -156,8 +171,13 @@ export async function lockHolder(file: string): Promise<LockHolder | null> {
 export async function acquireLock(file: string, what: string, command: string): Promise<() => Promise<void>> {
 	const host = os.hostname();
 	const me: Record = {
-		pid: process.pid, host, user: os.userInfo().username, command, since: new Date().toISOString(),
-		token: randomBytes(12).toString('hex'), started: await processStartTime(process.pid),
+		pid: process.pid,
+		host,
+		user: os.userInfo().username,
+		command,
+		since: new Date().toISOString(),
+		token: randomBytes(12).toString('hex'),
+		started: await processStartTime(process.pid),
 	};
 	const release = async () => {
 		held.delete(file);
@@ -176,14 +196,24 @@ export async function acquireLock(file: string, what: string, command: string): 
 		if (found.kind === 'absent') continue;
 		if (found.kind === 'held' && found.holder.host === host && found.holder.pid === process.pid) {
 			// A job of this same snapdeck (another of the UI's jobs): nothing to remove, only to wait for.
-			throw new SnapdeckError('locked', `${what} is busy: this snapdeck is already at work on it (${found.holder.command})`, 'wait for that job to end (the jobs panel shows it), or cancel it');
+			throw new SnapdeckError(
+				'locked',
+				`${what} is busy: this snapdeck is already at work on it (${found.holder.command})`,
+				'wait for that job to end (the jobs panel shows it), or cancel it',
+			);
 		}
-		if (found.kind === 'held' && (await holderAlive(found.holder, host))) throw busy(what, file, `locked by ${describeHolder(found.holder)}`);
+		if (found.kind === 'held' && (await holderAlive(found.holder, host)))
+			throw busy(what, file, `locked by ${describeHolder(found.holder)}`);
 		// A file that is not a whole lock was written by an older snapdeck, which created it empty first.
-		if (found.kind === 'garbage' && found.ageMs < 5000) throw busy(what, file, 'another snapdeck is starting an operation on it');
+		if (found.kind === 'garbage' && found.ageMs < 5000)
+			throw busy(what, file, 'another snapdeck is starting an operation on it');
 		if (await takeOver(file, found, me, what)) return acquired();
 	}
-	throw new SnapdeckError('locked', `could not lock ${what} (${file}): it kept changing hands`, 'try again in a moment');
+	throw new SnapdeckError(
+		'locked',
+		`could not lock ${what} (${file}): it kept changing hands`,
+		'try again in a moment',
+	);
 }
 
 /**
@@ -193,7 +223,9 @@ export async function acquireLock(file: string, what: string, command: string): 
 async function removeSpentClaims(file: string) {
 	const prefix = `${path.basename(file)}.claim.`;
 	const names = await readdir(path.dirname(file)).catch(() => []);
-	for (const name of names) if (name.startsWith(prefix) && /^[\w-]+$/.test(name.slice(prefix.length))) await rm(path.join(path.dirname(file), name), {force: true});
+	for (const name of names)
+		if (name.startsWith(prefix) && /^[\w-]+$/.test(name.slice(prefix.length)))
+			await rm(path.join(path.dirname(file), name), {force: true});
 }
 
 /** Replaces the stale lock `stale` with `me` if this process wins its claim; false when the lock changed meanwhile. */
@@ -203,7 +235,12 @@ async function takeOver(file: string, stale: Read, me: Record, what: string): Pr
 	try {
 		// Walk the claims: each names the token of the one it claims, the first is for the dead holder's.
 		for (let token = staleToken, depth = 0; ; depth++) {
-			if (depth > 32) throw new SnapdeckError('locked', `could not lock ${what}: ${file} has a chain of ${depth} abandoned claims`, `remove ${file} and ${file}.claim.* once no snapdeck runs`);
+			if (depth > 32)
+				throw new SnapdeckError(
+					'locked',
+					`could not lock ${what}: ${file} has a chain of ${depth} abandoned claims`,
+					`remove ${file} and ${file}.claim.* once no snapdeck runs`,
+				);
 			const claim = `${file}.claim.${token}`;
 			if (await publish(claim, me)) {
 				claims.push(claim);

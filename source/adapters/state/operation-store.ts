@@ -26,10 +26,21 @@ async function readPendingFile(pendingFile: string) {
 	try {
 		json = JSON.parse(text);
 	} catch (error) {
-		throw new SnapdeckError('failed', `${pendingFile} is damaged (${errorMessage(error)}): the interrupted operation it recorded cannot be read, and nothing was done`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+		throw new SnapdeckError(
+			'failed',
+			`${pendingFile} is damaged (${errorMessage(error)}): the interrupted operation it recorded cannot be read, and nothing was done`,
+			`look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`,
+			'damaged',
+		);
 	}
 	const read = parsePendingOperation(json);
-	if ('problem' in read) throw new SnapdeckError('failed', `${pendingFile} is not a record snapdeck wrote (${read.problem}): nothing in it was acted on`, `look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`, 'damaged');
+	if ('problem' in read)
+		throw new SnapdeckError(
+			'failed',
+			`${pendingFile} is not a record snapdeck wrote (${read.problem}): nothing in it was acted on`,
+			`look at the VM's images with 'snapdeck tree', then remove ${pendingFile} by hand`,
+			'damaged',
+		);
 	return read.pending;
 }
 
@@ -37,13 +48,20 @@ async function readPendingFile(pendingFile: string) {
 function repositoryTagStore(dir: string): NonNullable<OperationStore['repositoryTags']> {
 	const read = async () => {
 		const text = await readStateFile(path.join(dir, 'repositories.json')).catch(() => null);
-		const parsed = z.record(z.string().regex(/^[0-9a-f]{8}$/), z.string().refine(root => path.isAbsolute(root))).safeParse((() => {
-			try {
-				return text === null ? {} : JSON.parse(text);
-			} catch {
-				return {};
-			}
-		})());
+		const parsed = z
+			.record(
+				z.string().regex(/^[0-9a-f]{8}$/),
+				z.string().refine(root => path.isAbsolute(root)),
+			)
+			.safeParse(
+				(() => {
+					try {
+						return text === null ? {} : JSON.parse(text);
+					} catch {
+						return {};
+					}
+				})(),
+			);
 		return parsed.success ? parsed.data : {};
 	};
 	return {
@@ -62,7 +80,11 @@ function repositoryTagStore(dir: string): NonNullable<OperationStore['repository
  * `snapdeck log` reads; both appended with an fsync. Each line of the central journal names the
  * connection, and with `extra` the repository and the VM's identity.
  */
-export function folderOperationStore(folder: string, connection?: string, extra: {repository?: string; identity?: VmIdentity; connection?: string} = {}): OperationStore {
+export function folderOperationStore(
+	folder: string,
+	connection?: string,
+	extra: {repository?: string; identity?: VmIdentity; connection?: string} = {},
+): OperationStore {
 	const dir = stateDir(folder);
 	const pendingFile = path.join(dir, 'pending.json');
 	return {
@@ -77,7 +99,13 @@ export function folderOperationStore(folder: string, connection?: string, extra:
 		async appendJournal(entry: JournalEntry) {
 			const line = {...entry, ...(extra.identity ? {identity: extra.identity} : {})};
 			// The VM's own journal says who and where too: for a repository named on the command line it is the only one.
-			const own = {...line, user: os.userInfo().username, host: os.hostname(), ...((extra.connection ?? connection) === undefined ? {} : {connection: extra.connection ?? connection}), ...(extra.repository ? {repository: extra.repository} : {})};
+			const own = {
+				...line,
+				user: os.userInfo().username,
+				host: os.hostname(),
+				...((extra.connection ?? connection) === undefined ? {} : {connection: extra.connection ?? connection}),
+				...(extra.repository ? {repository: extra.repository} : {}),
+			};
 			await appendJournalFile(path.join(dir, 'journal.jsonl'), own);
 			if (connection !== undefined) await recordChange(connection, line, extra.repository);
 		},
@@ -86,35 +114,81 @@ export function folderOperationStore(folder: string, connection?: string, extra:
 }
 
 const Token = z.string().regex(/^[0-9a-f]{16}$/);
-const AbsolutePath = z.string().min(1).max(4096).refine(text => path.isAbsolute(text) && !text.includes('\0'), 'an absolute path');
+const AbsolutePath = z
+	.string()
+	.min(1)
+	.max(4096)
+	.refine(text => path.isAbsolute(text) && !text.includes('\0'), 'an absolute path');
 
 /** What a job record may hold: read back after a crash, it is checked like any other file from outside. */
-const PendingJobFile = z.strictObject({
-	version: z.literal(2),
-	token: Token,
-	action: z.enum(['take', 'revert', 'merge', 'prune', 'recover', 'backup', 'verify', 'restore', 'schedule', 'checkpoints', 'copy', 'boot-test', 'start', 'stop', 'extract', 'adopt']),
-	command: z.string().max(4096),
-	subject: z.string().max(4096).nullable(),
-	startedAt: z.string().max(64),
-	pid: z.number().int().positive(),
-	host: z.string().min(1).max(255),
-	started: z.number().int().nonnegative().nullable(),
-	debris: z.array(z.discriminatedUnion('kind', [
-		z.strictObject({kind: z.literal('folder'), parent: AbsolutePath, name: z.string().regex(WORK_FOLDER)}),
-		z.strictObject({kind: z.literal('throwaway'), connection: z.string().min(1).max(4096), name: z.string().min(1).max(255)}),
-		// Only an instant restore's mark: REPO/VM/.snapdeck/instant/NAME.json of that very VM.
-		z.strictObject({kind: z.literal('instant'), connection: z.string().min(1).max(4096), vm: z.string().regex(NAME_PATTERN), marker: AbsolutePath}).refine(
-			debris => path.basename(debris.marker) === `${debris.vm}.json` && path.basename(path.dirname(debris.marker)) === 'instant' && path.basename(path.dirname(path.dirname(debris.marker))) === '.snapdeck',
-			'an instant restore\'s mark is REPO/VM/.snapdeck/instant/NAME.json',
-		),
-	])).max(1000),
-	halfDone: z.string().max(4096).nullable(),
-}).superRefine((job, context) => {
-	// Each work folder it names carries its own token: a record cannot name another job's (or anything else).
-	for (const debris of job.debris) {
-		if (debris.kind === 'folder' && WORK_FOLDER.exec(debris.name)?.[1] !== job.token) context.addIssue({code: 'custom', message: `${debris.name} does not carry the record's token`, path: ['debris']});
-	}
-});
+const PendingJobFile = z
+	.strictObject({
+		version: z.literal(2),
+		token: Token,
+		action: z.enum([
+			'take',
+			'revert',
+			'merge',
+			'prune',
+			'recover',
+			'backup',
+			'verify',
+			'restore',
+			'schedule',
+			'checkpoints',
+			'copy',
+			'boot-test',
+			'start',
+			'stop',
+			'extract',
+			'adopt',
+		]),
+		command: z.string().max(4096),
+		subject: z.string().max(4096).nullable(),
+		startedAt: z.string().max(64),
+		pid: z.number().int().positive(),
+		host: z.string().min(1).max(255),
+		started: z.number().int().nonnegative().nullable(),
+		debris: z
+			.array(
+				z.discriminatedUnion('kind', [
+					z.strictObject({kind: z.literal('folder'), parent: AbsolutePath, name: z.string().regex(WORK_FOLDER)}),
+					z.strictObject({
+						kind: z.literal('throwaway'),
+						connection: z.string().min(1).max(4096),
+						name: z.string().min(1).max(255),
+					}),
+					// Only an instant restore's mark: REPO/VM/.snapdeck/instant/NAME.json of that very VM.
+					z
+						.strictObject({
+							kind: z.literal('instant'),
+							connection: z.string().min(1).max(4096),
+							vm: z.string().regex(NAME_PATTERN),
+							marker: AbsolutePath,
+						})
+						.refine(
+							debris =>
+								path.basename(debris.marker) === `${debris.vm}.json` &&
+								path.basename(path.dirname(debris.marker)) === 'instant' &&
+								path.basename(path.dirname(path.dirname(debris.marker))) === '.snapdeck',
+							"an instant restore's mark is REPO/VM/.snapdeck/instant/NAME.json",
+						),
+				]),
+			)
+			.max(1000),
+		halfDone: z.string().max(4096).nullable(),
+	})
+	.superRefine((job, context) => {
+		// Each work folder it names carries its own token: a record cannot name another job's (or anything else).
+		for (const debris of job.debris) {
+			if (debris.kind === 'folder' && WORK_FOLDER.exec(debris.name)?.[1] !== job.token)
+				context.addIssue({
+					code: 'custom',
+					message: `${debris.name} does not carry the record's token`,
+					path: ['debris'],
+				});
+		}
+	});
 
 let self: {host: string; started: number | null} | undefined;
 /** This process, as its job records name it: its host and its start time. */
@@ -156,7 +230,10 @@ export function folderJobStore(folder: string): JobStore {
 		async list() {
 			const stored: StoredJob[] = [];
 			if ((await readStateFile(legacy).catch(() => null)) !== null) {
-				stored.push({damaged: legacy, problem: 'a record of an older snapdeck, whose leftovers cannot be told apart from anything else'});
+				stored.push({
+					damaged: legacy,
+					problem: 'a record of an older snapdeck, whose leftovers cannot be told apart from anything else',
+				});
 			}
 			const names = await readdir(dir).catch(() => [] as string[]);
 			for (const name of names.filter(entry => !entry.startsWith('.')).sort()) {
@@ -170,7 +247,12 @@ export function folderJobStore(folder: string): JobStore {
 				}
 				const checked = PendingJobFile.safeParse(parsed);
 				if (!checked.success || name !== `${checked.data.token}.json`) {
-					stored.push({damaged: file, problem: checked.success ? 'its name is not its token' : z.prettifyError(checked.error).split('\n')[0] ?? 'unreadable'});
+					stored.push({
+						damaged: file,
+						problem: checked.success
+							? 'its name is not its token'
+							: (z.prettifyError(checked.error).split('\n')[0] ?? 'unreadable'),
+					});
 					continue;
 				}
 				const record = checked.data as PendingJob;

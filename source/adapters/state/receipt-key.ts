@@ -1,4 +1,12 @@
-import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject} from 'node:crypto';
+import {
+	createHash,
+	createPrivateKey,
+	createPublicKey,
+	generateKeyPairSync,
+	sign,
+	verify,
+	type KeyObject,
+} from 'node:crypto';
 import {chmod, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -14,7 +22,11 @@ export const receiptKeyFiles = () => {
 	return {dir, privateKey: path.join(dir, 'receipts-ed25519.key'), publicKey: path.join(dir, 'receipts-ed25519.pub')};
 };
 
-const keyIdOf = (publicKey: KeyObject) => createHash('sha256').update(publicKey.export({type: 'spki', format: 'der'})).digest('hex').slice(0, 16);
+const keyIdOf = (publicKey: KeyObject) =>
+	createHash('sha256')
+		.update(publicKey.export({type: 'spki', format: 'der'}))
+		.digest('hex')
+		.slice(0, 16);
 
 /** The receipt key, made on first use (Ed25519; the private key 0600, never leaving this folder). */
 async function receiptKey(): Promise<{privateKey: KeyObject; publicKey: KeyObject}> {
@@ -37,8 +49,10 @@ async function receiptKey(): Promise<{privateKey: KeyObject; publicKey: KeyObjec
 export async function signReceipt(body: ReceiptBody): Promise<Receipt> {
 	const {privateKey, publicKey} = await receiptKey();
 	return {
-		receipt: body, signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64'),
-		publicKey: publicKey.export({type: 'spki', format: 'pem'}) as string, keyId: keyIdOf(publicKey),
+		receipt: body,
+		signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64'),
+		publicKey: publicKey.export({type: 'spki', format: 'pem'}) as string,
+		keyId: keyIdOf(publicKey),
 	};
 }
 
@@ -48,9 +62,16 @@ export function receiptValid(receipt: Receipt, publicKeyPem: string): {ok: boole
 	try {
 		key = createPublicKey(publicKeyPem);
 	} catch {
-		throw new SnapdeckError('input', 'the public key is not a PEM public key', 'pass the receipts-ed25519.pub of the snapdeck that signed it');
+		throw new SnapdeckError(
+			'input',
+			'the public key is not a PEM public key',
+			'pass the receipts-ed25519.pub of the snapdeck that signed it',
+		);
 	}
-	return {ok: verify(null, Buffer.from(canonicalJson(receipt.receipt)), key, Buffer.from(receipt.signature, 'base64')), keyId: keyIdOf(key)};
+	return {
+		ok: verify(null, Buffer.from(canonicalJson(receipt.receipt)), key, Buffer.from(receipt.signature, 'base64')),
+		keyId: keyIdOf(key),
+	};
 }
 
 /** This user's public receipt key, if there is one. */

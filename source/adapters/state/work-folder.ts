@@ -23,13 +23,18 @@ export async function realWorkParent(parent: string): Promise<string> {
 /** Makes the work folder `parent/name` (parent must be a real folder) with `token` inside. */
 export async function makeWorkFolder(parent: string, name: string, token: string): Promise<string> {
 	const match = WORK_FOLDER.exec(name);
-	if (!match || match[1] !== token) throw new Error(`internal: work folder name '${name}' does not carry the job's token`);
+	if (!match || match[1] !== token)
+		throw new Error(`internal: work folder name '${name}' does not carry the job's token`);
 	const folder = path.join(parent, name);
 	try {
 		const found = await lstat(parent);
 		if (!found.isDirectory()) throw Object.assign(new Error(), {code: found.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR'});
 		await mkdir(folder, {mode: 0o700});
-		const handle = await open(path.join(folder, TOKEN_FILE), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+		const handle = await open(
+			path.join(folder, TOKEN_FILE),
+			constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+			0o600,
+		);
 		try {
 			await handle.writeFile(`${token}\n`);
 		} finally {
@@ -46,7 +51,10 @@ export async function makeWorkFolder(parent: string, name: string, token: string
  * record's token, it is a folder (not a link) in the folder the record names, reached through no
  * link, and its token file says the same token. Anything else is left alone, and said why.
  */
-export async function removeWorkFolder(job: Pick<PendingJob, 'token'>, debris: Extract<Debris, {kind: 'folder'}>): Promise<{removed?: string; left?: string}> {
+export async function removeWorkFolder(
+	job: Pick<PendingJob, 'token'>,
+	debris: Extract<Debris, {kind: 'folder'}>,
+): Promise<{removed?: string; left?: string}> {
 	const folder = path.join(debris.parent, debris.name);
 	const match = WORK_FOLDER.exec(debris.name);
 	if (!match || match[1] !== job.token || !path.isAbsolute(debris.parent) || path.basename(folder) !== debris.name) {
@@ -58,13 +66,20 @@ export async function removeWorkFolder(job: Pick<PendingJob, 'token'>, debris: E
 	// Reached through a link, it would be some other folder: its parent must be what the record says, link-free.
 	const real = await realpath(debris.parent).catch(() => null);
 	if (real !== path.resolve(debris.parent)) return {left: `${folder}: its folder is reached through a symbolic link`};
-	const token = await readFile(path.join(folder, TOKEN_FILE), {encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW}).catch(() => null);
+	const token = await readFile(path.join(folder, TOKEN_FILE), {
+		encoding: 'utf8',
+		flag: constants.O_RDONLY | constants.O_NOFOLLOW,
+	}).catch(() => null);
 	if (token?.trim() !== job.token) return {left: `${folder}: its ${TOKEN_FILE} does not carry the job's token`};
 	await releaseFifoWriters(folder);
 	try {
 		await rm(folder, {recursive: true, force: true});
 	} catch (error) {
-		throw new SnapdeckError('failed', `cannot remove ${folder}, which a killed job left: ${(error as Error).message}`, 'remove it by hand, then run the command again');
+		throw new SnapdeckError(
+			'failed',
+			`cannot remove ${folder}, which a killed job left: ${(error as Error).message}`,
+			'remove it by hand, then run the command again',
+		);
 	}
 	return {removed: folder};
 }
@@ -77,7 +92,10 @@ export async function removeWorkFolder(job: Pick<PendingJob, 'token'>, debris: E
 async function releaseFifoWriters(folder: string): Promise<void> {
 	const entries = await readdir(folder, {recursive: true, withFileTypes: true}).catch(() => []);
 	for (const entry of entries.filter(found => found.isFIFO())) {
-		const handle = await open(path.join(entry.parentPath, entry.name), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(() => null);
+		const handle = await open(
+			path.join(entry.parentPath, entry.name),
+			constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW,
+		).catch(() => null);
 		await handle?.close();
 	}
 }

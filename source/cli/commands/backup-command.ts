@@ -6,27 +6,54 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'backup',
 	summary: "back up a VM's disks: incremental where it can, else full",
-	description: "Incremental where the VM's dirty bitmaps allow, else full, saying why; --limit caps each disk's read rate in MiB/s; points are zstd-compressed unless --no-compress; --with-snapshots also archives the stopped VM whole (every image of its snapshot tree), so 'restore --as NAME' brings it back with its snapshots.",
+	description:
+		"Incremental where the VM's dirty bitmaps allow, else full, saying why; --limit caps each disk's read rate in MiB/s; points are zstd-compressed unless --no-compress; --with-snapshots also archives the stopped VM whole (every image of its snapshot tree), so 'restore --as NAME' brings it back with its snapshots.",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	choices: [['full', 'incremental']],
 	examples: [
-		{line: 'snapdeck backup web1', does: 'an incremental backup where the bitmaps allow, else a full one, into the repository of its policy'},
-		{line: 'snapdeck backup web1 --full --limit 50 --repo /srv/backups', does: 'a full backup into /srv/backups, reading each disk at 50 MiB/s at most'},
+		{
+			line: 'snapdeck backup web1',
+			does: 'an incremental backup where the bitmaps allow, else a full one, into the repository of its policy',
+		},
+		{
+			line: 'snapdeck backup web1 --full --limit 50 --repo /srv/backups',
+			does: 'a full backup into /srv/backups, reading each disk at 50 MiB/s at most',
+		},
 	],
 	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit', 'audit'],
 	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const {vm} = args;
-		if (flags.full && flags.incremental) throw new SnapdeckError('usage', '--full and --incremental exclude each other');
+		if (flags.full && flags.incremental)
+			throw new SnapdeckError('usage', '--full and --incremental exclude each other');
 		const svc = await service();
-		const point = await cancellable(signal => svc.backup(vm, {
-			bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024, compress: !flags['no-compress'], withSnapshots: flags['with-snapshots'], quiesce: flags.quiesce, audit: flags.audit,
-			mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto', command: commandLine, signal, onEvent: progressReporter(flags), onWarning: text => note(`snapdeck: warning: ${text}`),
-			onDecision: decision => (flags.json ? printJson({type: 'decision', ...decision}) : note(`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}`)),
-		}));
-		if (flags.json) printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
-		else print(`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm)}`);
+		const point = await cancellable(signal =>
+			svc.backup(vm, {
+				bytesPerSecond: flags.limit === undefined ? undefined : Number(flags.limit) * 1024 * 1024,
+				compress: !flags['no-compress'],
+				withSnapshots: flags['with-snapshots'],
+				quiesce: flags.quiesce,
+				audit: flags.audit,
+				mode: flags.full ? 'full' : flags.incremental ? 'incremental' : 'auto',
+				command: commandLine,
+				signal,
+				onEvent: progressReporter(flags),
+				onWarning: text => note(`snapdeck: warning: ${text}`),
+				onDecision: decision =>
+					flags.json
+						? printJson({type: 'decision', ...decision})
+						: note(
+								`${decision.kind} backup${decision.base ? ` over ${decision.base}` : ''}${decision.reason ? `, because ${decision.reason}` : ''}`,
+							),
+			}),
+		);
+		if (flags.json)
+			printJson({type: 'result', outcome: 'done', repository: svc.repository!.root, point: pointJson(point)});
+		else
+			print(
+				`done: ${point.kind} backup ${point.id} of ${vm}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))} in ${svc.repository!.vmDir(vm)}`,
+			);
 		return 0;
 	},
 });

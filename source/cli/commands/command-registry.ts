@@ -28,4 +28,30 @@ import configCommand from './config-command.js';
 import receipts from './receipts-command.js';
 import completion from './completion-command.js';
 
-export const COMMANDS = [demo, list, tree, snapshot, revert, merge, recover, start, stop, backup, backups, verify, files, restore, copy, prune, health, runCommand, schedule, notify, checkpoints, receipts, logCommand, configCommand, completion] as const;
+export const COMMANDS = [
+	demo,
+	list,
+	tree,
+	snapshot,
+	revert,
+	merge,
+	recover,
+	start,
+	stop,
+	backup,
+	backups,
+	verify,
+	files,
+	restore,
+	copy,
+	prune,
+	health,
+	runCommand,
+	schedule,
+	notify,
+	checkpoints,
+	receipts,
+	logCommand,
+	configCommand,
+	completion,
+] as const;

@@ -9,15 +9,31 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'config',
 	summary: 'the configuration: path, show, validate or schema',
-	description: 'path: where it is; show: the settings in use, defaults and environment included, each with where it comes from; validate: checked (the one in use, or FILE); schema: its JSON schema.',
-	args: [{key: 'what', kind: 'word', words: ['path', 'show', 'validate', 'schema'], help: 'what to say of the configuration'}, {key: 'file', kind: 'path', optional: true, help: 'validate: the file to check instead of the one in use'}],
-	examples: [{line: 'snapdeck config validate ./snapdeck.json', does: 'checks a configuration before it is put in place'}],
+	description:
+		'path: where it is; show: the settings in use, defaults and environment included, each with where it comes from; validate: checked (the one in use, or FILE); schema: its JSON schema.',
+	args: [
+		{
+			key: 'what',
+			kind: 'word',
+			words: ['path', 'show', 'validate', 'schema'],
+			help: 'what to say of the configuration',
+		},
+		{key: 'file', kind: 'path', optional: true, help: 'validate: the file to check instead of the one in use'},
+	],
+	examples: [
+		{line: 'snapdeck config validate ./snapdeck.json', does: 'checks a configuration before it is put in place'},
+	],
 	flags: [],
 	async run({args, flags}) {
 		const {what, file} = args;
-		if (file !== undefined && what !== 'validate') throw new SnapdeckError('usage', `'snapdeck config ${what}' takes no FILE (only validate does)`, "see 'snapdeck help config'");
+		if (file !== undefined && what !== 'validate')
+			throw new SnapdeckError(
+				'usage',
+				`'snapdeck config ${what}' takes no FILE (only validate does)`,
+				"see 'snapdeck help config'",
+			);
 		const {loadConfig, validateConfig, configJsonSchema} = await settingsModule();
-		if (what === 'schema') return printJson(configJsonSchema()), 0;
+		if (what === 'schema') return (printJson(configJsonSchema()), 0);
 		if (what === 'validate' && file !== undefined) {
 			let json: unknown;
 			try {
@@ -35,11 +51,16 @@ export default defineCommand({
 			const shown = await effectiveConfig(config, configPath, flags);
 			if (flags.json) printJson(shown);
 			else {
-				print(shown.exists ? `# the configuration in use: ${configPath}, with the defaults of what it leaves out` : `# ${configPath} does not exist: every setting is its default (snapdeck config schema lists them)`);
+				print(
+					shown.exists
+						? `# the configuration in use: ${configPath}, with the defaults of what it leaves out`
+						: `# ${configPath} does not exist: every setting is its default (snapdeck config schema lists them)`,
+				);
 				print(JSON.stringify(shown.effective, null, 2));
 			}
 		}
-		if (what === 'validate') print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
+		if (what === 'validate')
+			print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
 		return 0;
 	},
 });
@@ -52,17 +73,36 @@ type Config = Awaited<ReturnType<Awaited<ReturnType<typeof settingsModule>>['loa
  * masked: they may carry credentials and tokens.
  */
 async function effectiveConfig(config: Config, file: string, flags: CliFlags) {
-	const exists = await lstat(file).then(() => true, () => false);
-	const from = (env: string, key: keyof Config) => (process.env[env] !== undefined ? env : config[key] !== undefined ? 'file' : 'default');
+	const exists = await lstat(file).then(
+		() => true,
+		() => false,
+	);
+	const from = (env: string, key: keyof Config) =>
+		process.env[env] !== undefined ? env : config[key] !== undefined ? 'file' : 'default';
 	return {
-		file, exists,
+		file,
+		exists,
 		effective: {
-			connection: {value: await connectionUris(flags.connect), from: flags.connect ? '--connect' : from('SNAPDECK_CONNECT', 'defaultConnection')},
-			repository: {value: await repositoryDir(flags.repo), from: flags.repo ? '--repo' : from('SNAPDECK_REPO', 'repository'), note: "a VM's policy may name its own"},
-			connections: Object.fromEntries(Object.entries(config.connections ?? {}).map(([name, uri]) => [name, maskCredentials(uri)])),
+			connection: {
+				value: await connectionUris(flags.connect),
+				from: flags.connect ? '--connect' : from('SNAPDECK_CONNECT', 'defaultConnection'),
+			},
+			repository: {
+				value: await repositoryDir(flags.repo),
+				from: flags.repo ? '--repo' : from('SNAPDECK_REPO', 'repository'),
+				note: "a VM's policy may name its own",
+			},
+			connections: Object.fromEntries(
+				Object.entries(config.connections ?? {}).map(([name, uri]) => [name, maskCredentials(uri)]),
+			),
 			repositories: config.repositories ?? {},
 			// A REST server's user and password may be in its URL (restic's own way to give them).
-			offsite: Object.fromEntries(Object.entries(config.offsite ?? {}).map(([name, target]) => [name, {...target, repository: maskCredentials(target.repository)}])),
+			offsite: Object.fromEntries(
+				Object.entries(config.offsite ?? {}).map(([name, target]) => [
+					name,
+					{...target, repository: maskCredentials(target.repository)},
+				]),
+			),
 			// The first policy that selects a VM applies; the default one selects every VM the others leave.
 			policies: [...(config.policies ?? []), DEFAULT_POLICY],
 			notify: (config.notify ?? []).map(maskedNotifier),

@@ -5,9 +5,12 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'demo',
 	summary: 'build the demo lab and open the UI on it',
-	description: "The lab is a few VMs on real qcow2 images (the local adapter); where qemu-system is installed, one of them runs. Without a terminal it prints the lab's folder instead of opening the UI.",
+	description:
+		"The lab is a few VMs on real qcow2 images (the local adapter); where qemu-system is installed, one of them runs. Without a terminal it prints the lab's folder instead of opening the UI.",
 	args: [],
-	examples: [{line: 'snapdeck demo', does: 'builds the lab in demo/ of the user\'s data directory (once) and opens the UI on it'}],
+	examples: [
+		{line: 'snapdeck demo', does: "builds the lab in demo/ of the user's data directory (once) and opens the UI on it"},
+	],
 	flags: ['dir'],
 	async run({flags}) {
 		const dir = flags.dir ?? defaultDemoDir();

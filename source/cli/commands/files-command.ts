@@ -9,13 +9,25 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'files',
 	summary: 'the files of a point: list a folder, or copy one out',
-	description: "Read-only. Without PATH, the point's filesystems; with it, a folder in one. Names are listed escaped (\\\\, \\n, \\xHH for a byte that is not UTF-8), and PATH and --extract take them so. With --extract PATH --to PATH: copy a file or folder out of the point into the folder --to names, as data only: files, folders and links; no devices, FIFOs, sockets, owners or setuid/setgid/sticky bits.",
-	args: [{key: 'vm', kind: 'vm', help: 'the VM'}, {key: 'path', kind: 'guest-path', optional: true, help: 'a folder in the point: /etc, or DEVICE:/etc where there are several filesystems'}],
+	description:
+		"Read-only. Without PATH, the point's filesystems; with it, a folder in one. Names are listed escaped (\\\\, \\n, \\xHH for a byte that is not UTF-8), and PATH and --extract take them so. With --extract PATH --to PATH: copy a file or folder out of the point into the folder --to names, as data only: files, folders and links; no devices, FIFOs, sockets, owners or setuid/setgid/sticky bits.",
+	args: [
+		{key: 'vm', kind: 'vm', help: 'the VM'},
+		{
+			key: 'path',
+			kind: 'guest-path',
+			optional: true,
+			help: 'a folder in the point: /etc, or DEVICE:/etc where there are several filesystems',
+		},
+	],
 	required: ['point'],
 	flagHelp: {to: 'the folder to copy into (the copy is DIR/NAME)'},
 	examples: [
 		{line: 'snapdeck files web1 --point 20261125T020000Z /etc', does: "the point's /etc, as ls -l shows a folder"},
-		{line: 'snapdeck files web1 --point 20261125T020000Z --extract /etc/nginx --to /tmp/out', does: 'copies the folder out as /tmp/out/nginx'},
+		{
+			line: 'snapdeck files web1 --point 20261125T020000Z --extract /etc/nginx --to /tmp/out',
+			does: 'copies the folder out as /tmp/out/nginx',
+		},
 	],
 	flags: ['point', 'extract', 'to', 'origin'],
 	uses: ['restores'],
@@ -28,14 +40,36 @@ export default defineCommand({
 		if (flags.extract !== undefined) {
 			if (inGuest !== undefined) throw new SnapdeckError('usage', 'give the path to extract with --extract PATH alone');
 			if (flags.to === undefined) throw new SnapdeckError('usage', '--extract needs --to DIR, the folder to copy into');
-			const done = await cancellable(signal => svc.extractFiles(vm, {point: point, origin: flags.origin, path: flags.extract!, to: flags.to!, command: commandLine, signal}));
+			const done = await cancellable(signal =>
+				svc.extractFiles(vm, {
+					point: point,
+					origin: flags.origin,
+					path: flags.extract!,
+					to: flags.to!,
+					command: commandLine,
+					signal,
+				}),
+			);
 			if (flags.json) printJson({vm, point: point, ...done});
 			else print(extractedText(done, point));
 			return 0;
 		}
-		const listing = await cancellable(signal => svc.listFiles(vm, {point: point, origin: flags.origin, ...(inGuest === undefined ? {} : {path: inGuest}), command: commandLine, signal}));
+		const listing = await cancellable(signal =>
+			svc.listFiles(vm, {
+				point: point,
+				origin: flags.origin,
+				...(inGuest === undefined ? {} : {path: inGuest}),
+				command: commandLine,
+				signal,
+			}),
+		);
 		if (flags.json) printJson({vm, point: point, ...listing});
-		else if (listing.kind === 'filesystems') print(listing.filesystems.length === 0 ? 'no filesystem libguestfs can read' : listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'));
+		else if (listing.kind === 'filesystems')
+			print(
+				listing.filesystems.length === 0
+					? 'no filesystem libguestfs can read'
+					: listing.filesystems.map(fs => `${fs.device}  ${fs.type}`).join('\n'),
+			);
 		else print(listing.entries.map(entryLine).join('\n'));
 		return 0;
 	},

@@ -3,7 +3,19 @@ import {healthExitCode, worstOf} from '../../core/health.js';
 import type {HealthVerdict} from '../../core/notifications.js';
 import {renderHealth} from '../render.js';
 import {prometheusMode, prometheusText, type CheckedConnection} from '../prometheus.js';
-import {canonicalUri, connectionUris, note, openSessionOn, parseNow, print, printJson, repositoryDir, repositoryNamed, tellHealthChanges, writeReport} from '../support.js';
+import {
+	canonicalUri,
+	connectionUris,
+	note,
+	openSessionOn,
+	parseNow,
+	print,
+	printJson,
+	repositoryDir,
+	repositoryNamed,
+	tellHealthChanges,
+	writeReport,
+} from '../support.js';
 import type {CliFlags} from '../flags.js';
 import {defineCommand} from '../command.js';
 
@@ -13,18 +25,38 @@ export default defineCommand({
 	name: 'health',
 	summary: 'is everything healthy? findings, with what to do',
 	description: 'Exit 0 ok, 1 warnings, 2 critical, 3 could not tell.',
-	args: [{key: 'vms', name: 'VM', kind: 'vm', optional: true, variadic: true, help: 'the VMs to check (one connection only); default: every VM'}],
+	args: [
+		{
+			key: 'vms',
+			name: 'VM',
+			kind: 'vm',
+			optional: true,
+			variadic: true,
+			help: 'the VMs to check (one connection only); default: every VM',
+		},
+	],
 	globals: ['now'],
-	examples: [{line: 'snapdeck health --prometheus /var/lib/node_exporter/snapdeck.prom', does: "every VM's findings, also as a textfile for node_exporter"}],
+	examples: [
+		{
+			line: 'snapdeck health --prometheus /var/lib/node_exporter/snapdeck.prom',
+			does: "every VM's findings, also as a textfile for node_exporter",
+		},
+	],
 	flags: ['prometheus', 'prometheus-mode'],
 	backups: true,
 	async run({args, flags}) {
-		if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined) throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
-		const report = flags.prometheus === undefined ? null : {file: flags.prometheus, mode: prometheusMode(flags['prometheus-mode'])};
+		if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined)
+			throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
+		const report =
+			flags.prometheus === undefined ? null : {file: flags.prometheus, mode: prometheusMode(flags['prometheus-mode'])};
 		const {uris, now, checked, causes} = await checkConnections(args.vms, flags, report);
 		if (report) await writeReport(report.file, prometheusText(checked, now), report.mode);
 		// Each change told once to the config's notifiers; a connection left out for a mistake of this command line's (a VM name) is no change.
-		await tellHealthChanges(checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.vms.length === 0)), now, note);
+		await tellHealthChanges(
+			checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.vms.length === 0)),
+			now,
+			note,
+		);
 		const failed = uris.find(uri => causes.has(uri));
 		if (failed !== undefined) throw causes.get(failed);
 		return printHealth(checked as Inspected[], now, flags.json);
@@ -41,16 +73,25 @@ async function checkConnections(only: readonly string[], flags: CliFlags, report
 	try {
 		uris = await connectionUris(flags.connect);
 		now = parseNow(flags.now);
-		if (uris.length > 1 && only.length > 0) throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
+		if (uris.length > 1 && only.length > 0)
+			throw new SnapdeckError('usage', 'name VMs only with one connection', 'choose it with --connect');
 		const repository = await repositoryDir(flags.repo);
-		const checked: CheckedConnection[] = await Promise.all(uris.map(uri => inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only}).catch((error: unknown) => {
-			causes.set(uri, error);
-			return {connection: canonicalUri(uri), error: errorMessage(error)};
-		})));
+		const checked: CheckedConnection[] = await Promise.all(
+			uris.map(uri =>
+				inspect(uri, {repository, named: repositoryNamed(flags.repo), now, only}).catch((error: unknown) => {
+					causes.set(uri, error);
+					return {connection: canonicalUri(uri), error: errorMessage(error)};
+				}),
+			),
+		);
 		return {uris, now, checked, causes};
 	} catch (error) {
 		// Health could not tell: the textfile still says so (snapdeck_up 0), so alerts stop trusting the last good values.
-		if (report) await writeReport(report.file, prometheusText(downConnections(uris, flags, error), now), report.mode).catch((writeError: unknown) => note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`));
+		if (report)
+			await writeReport(report.file, prometheusText(downConnections(uris, flags, error), now), report.mode).catch(
+				(writeError: unknown) =>
+					note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`),
+			);
 		throw error;
 	}
 }
@@ -59,18 +100,50 @@ async function checkConnections(only: readonly string[], flags: CliFlags, report
 function printHealth(inspected: readonly Inspected[], now: Date, json: boolean | undefined) {
 	const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 	const status = worstOf(findings);
-	const vmsJson = (vms: Inspected['vms']) => vms.map(vm => ({name: vm.vm, status: worstOf(vm.findings), policy: vm.policy, findings: vm.findings, lastBackup: vm.lastBackup, lastProvedRestore: vm.lastProvedRestore}));
+	const vmsJson = (vms: Inspected['vms']) =>
+		vms.map(vm => ({
+			name: vm.vm,
+			status: worstOf(vm.findings),
+			policy: vm.policy,
+			findings: vm.findings,
+			lastBackup: vm.lastBackup,
+			lastProvedRestore: vm.lastProvedRestore,
+		}));
 	if (json) {
-		printJson(inspected.length === 1
-			? {status, connection: inspected[0]!.connection, checkedAt: now.toISOString(), vms: vmsJson(inspected[0]!.vms), findings}
-			: {status, checkedAt: now.toISOString(), connections: inspected.map(({connection, vms}) => ({connection, status: worstOf(vms.flatMap(vm => vm.findings)), vms: vmsJson(vms)})), findings});
+		printJson(
+			inspected.length === 1
+				? {
+						status,
+						connection: inspected[0]!.connection,
+						checkedAt: now.toISOString(),
+						vms: vmsJson(inspected[0]!.vms),
+						findings,
+					}
+				: {
+						status,
+						checkedAt: now.toISOString(),
+						connections: inspected.map(({connection, vms}) => ({
+							connection,
+							status: worstOf(vms.flatMap(vm => vm.findings)),
+							vms: vmsJson(vms),
+						})),
+						findings,
+					},
+		);
 	} else {
-		print(inspected.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings)))).join('\n'));
+		print(
+			inspected
+				.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings))))
+				.join('\n'),
+		);
 	}
 	return healthExitCode(status);
 }
 
-async function inspect(uri: string, options: {repository: string; named: boolean; now: Date; only: readonly string[]}): Promise<Inspected> {
+async function inspect(
+	uri: string,
+	options: {repository: string; named: boolean; now: Date; only: readonly string[]},
+): Promise<Inspected> {
 	const svc = await openSessionOn(uri, {repository: options.repository, named: options.named});
 	const vms = await svc.health({now: options.now, only: options.only.length > 0 ? options.only : undefined});
 	return {connection: svc.connection.uri, vms};
@@ -78,16 +151,36 @@ async function inspect(uri: string, options: {repository: string; named: boolean
 
 /** Every connection of a run that could not tell; where not even their names could be read (a broken config), the ones given, else one without a name. */
 function downConnections(uris: readonly string[], flags: CliFlags, error: unknown): CheckedConnection[] {
-	const given = flags.connect && flags.connect.length > 0 ? flags.connect : process.env['SNAPDECK_CONNECT'] === undefined ? [] : [process.env['SNAPDECK_CONNECT']];
+	const given =
+		flags.connect && flags.connect.length > 0
+			? flags.connect
+			: process.env['SNAPDECK_CONNECT'] === undefined
+				? []
+				: [process.env['SNAPDECK_CONNECT']];
 	const names = uris.length > 0 ? uris : given.length > 0 ? given : [''];
 	return names.map(uri => ({connection: uri === '' ? '' : canonicalUri(uri), error: errorMessage(error)}));
 }
 
 /** What notifications are told of a connection: its VMs' health, or that it could not be inspected. */
-function verdictOf(entry: CheckedConnection, cause: unknown, complete: boolean): Array<{connection: string; verdict: HealthVerdict}> {
-	if ('vms' in entry) return [{connection: entry.connection, verdict: {up: true, complete, vms: entry.vms.map(vm => ({vm: vm.vm, status: worstOf(vm.findings), findings: vm.findings}))}}];
+function verdictOf(
+	entry: CheckedConnection,
+	cause: unknown,
+	complete: boolean,
+): Array<{connection: string; verdict: HealthVerdict}> {
+	if ('vms' in entry)
+		return [
+			{
+				connection: entry.connection,
+				verdict: {
+					up: true,
+					complete,
+					vms: entry.vms.map(vm => ({vm: vm.vm, status: worstOf(vm.findings), findings: vm.findings})),
+				},
+			},
+		];
 	return isMistake(cause) ? [] : [{connection: entry.connection, verdict: {up: false, error: entry.error}}];
 }
 
 /** An error of the command line's own making (a VM that is not there, a bad name): not a connection that is down. */
-const isMistake = (error: unknown) => error instanceof SnapdeckError && ['usage', 'no-such-vm', 'bad-name'].includes(error.code);
+const isMistake = (error: unknown) =>
+	error instanceof SnapdeckError && ['usage', 'no-such-vm', 'bad-name'].includes(error.code);

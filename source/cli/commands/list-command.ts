@@ -10,7 +10,12 @@ export default defineCommand({
 	flags: [],
 	async run({flags}) {
 		const repository = await repositoryDir(flags.repo, false);
-		const listed = await Promise.all((await openSessions({connect: flags.connect, repository, named: repositoryNamed(flags.repo)})).map(async svc => ({connection: svc.connection.uri, vms: await svc.list()})));
+		const listed = await Promise.all(
+			(await openSessions({connect: flags.connect, repository, named: repositoryNamed(flags.repo)})).map(async svc => ({
+				connection: svc.connection.uri,
+				vms: await svc.list(),
+			})),
+		);
 		// One connection: the documented shape; several: one entry each.
 		if (flags.json) printJson(listed.length === 1 ? listed[0] : {connections: listed});
 		else print(listed.map(({connection, vms}) => renderList(connection, vms)).join('\n\n'));

@@ -1,5 +1,13 @@
 import {renderLog} from '../render.js';
-import {connectionUri, journalConnection, journalRecords, print, printJson, repositoryDir, repositoryNamed} from '../support.js';
+import {
+	connectionUri,
+	journalConnection,
+	journalRecords,
+	print,
+	printJson,
+	repositoryDir,
+	repositoryNamed,
+} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -17,7 +25,10 @@ export default defineCommand({
 		if (flags.json) printJson({journal: file, connection, records, hidden});
 		else {
 			print(renderLog(records));
-			if (hidden > 0) print(`(${hidden} record${hidden === 1 ? '' : 's'} of other connections, or of older snapdecks that named none, not shown: --all-connections shows them)`);
+			if (hidden > 0)
+				print(
+					`(${hidden} record${hidden === 1 ? '' : 's'} of other connections, or of older snapdecks that named none, not shown: --all-connections shows them)`,
+				);
 		}
 		return 0;
 	},

@@ -12,9 +12,25 @@ export default defineCommand({
 	flags: [],
 	async run({flags}) {
 		const {count, deliveries} = await testNotifiers(parseNow(flags.now));
-		if (count === 0) throw new SnapdeckError('not-found', 'the config has no "notify" list: nobody to send a test message to', 'add one (see "Notifications" in the README)');
-		if (flags.json) printJson({results: deliveries.map(({notifier, ok, attempts, error}) => ({notifier, ok, attempts, error: error ?? null}))});
-		else print(deliveries.map(delivery => `${delivery.notifier}: ${delivery.ok ? 'delivered' : `FAILED after ${delivery.attempts} attempts: ${delivery.error}`}`).join('\n'));
+		if (count === 0)
+			throw new SnapdeckError(
+				'not-found',
+				'the config has no "notify" list: nobody to send a test message to',
+				'add one (see "Notifications" in the README)',
+			);
+		if (flags.json)
+			printJson({
+				results: deliveries.map(({notifier, ok, attempts, error}) => ({notifier, ok, attempts, error: error ?? null})),
+			});
+		else
+			print(
+				deliveries
+					.map(
+						delivery =>
+							`${delivery.notifier}: ${delivery.ok ? 'delivered' : `FAILED after ${delivery.attempts} attempts: ${delivery.error}`}`,
+					)
+					.join('\n'),
+			);
 		return deliveries.every(delivery => delivery.ok) ? 0 : 1;
 	},
 });

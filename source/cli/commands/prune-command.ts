@@ -1,7 +1,18 @@
 import {maskCredentials} from '../../core/notifications.js';
 import {SnapdeckError} from '../../core/errors.js';
 import {renderPlan} from '../render.js';
-import {askToProceed, askYes, cancellable, print, printJson, progressReporter, remotePointJson, retentionOf, targetOf, note} from '../support.js';
+import {
+	askToProceed,
+	askYes,
+	cancellable,
+	print,
+	printJson,
+	progressReporter,
+	remotePointJson,
+	retentionOf,
+	targetOf,
+	note,
+} from '../support.js';
 import {defineCommand} from '../command.js';
 import type {CliFlags} from '../flags.js';
 import type {Backups, Offsite} from '../../service/ports.js';
@@ -9,10 +20,16 @@ import type {Backups, Offsite} from '../../service/ports.js';
 export default defineCommand({
 	name: 'prune',
 	summary: 'remove points by retention, here or off-site',
-	description: "Proxmox Backup Server's rules; without --keep-..., the VM's policy's. With --from TARGET, the VM's copies there (restic forget and prune; without --keep-..., the target's \"retention\").",
+	description:
+		"Proxmox Backup Server's rules; without --keep-..., the VM's policy's. With --from TARGET, the VM's copies there (restic forget and prune; without --keep-..., the target's \"retention\").",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	globals: ['yes', 'dry-run'],
-	examples: [{line: 'snapdeck prune web1 --keep-last 7 --keep-weekly 4 --dry-run', does: 'which points those rules keep and remove, nothing changed'}],
+	examples: [
+		{
+			line: 'snapdeck prune web1 --keep-last 7 --keep-weekly 4 --dry-run',
+			does: 'which points those rules keep and remove, nothing changed',
+		},
+	],
 	flags: ['from', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'],
 	uses: ['backups', 'offsite'],
 	backups: true,
@@ -25,26 +42,74 @@ export default defineCommand({
 });
 
 /** With --from TARGET: forgets the VM's copies there that the rules (or the target's "retention") do not keep. */
-async function pruneOffsite(svc: Offsite, vm: string, from: string, flags: CliFlags, commandLine: string): Promise<number> {
+async function pruneOffsite(
+	svc: Offsite,
+	vm: string,
+	from: string,
+	flags: CliFlags,
+	commandLine: string,
+): Promise<number> {
 	const {target, retention: configured} = await targetOf(from);
 	const retention = retentionOf(flags) ?? (configured && Object.keys(configured).length > 0 ? configured : null);
-	if (!retention) throw new SnapdeckError('usage', `prune --from needs --keep-... rules, and the target sets no "retention" to use instead`, 'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config');
+	if (!retention)
+		throw new SnapdeckError(
+			'usage',
+			`prune --from needs --keep-... rules, and the target sets no "retention" to use instead`,
+			'for example --keep-last 7 --keep-weekly 4, or "retention" under the target in "offsite" of the config',
+		);
 	const plan = await cancellable(signal => svc.planPruneFrom(target, vm, retention, signal));
-	const lines = [`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`, ...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`), ...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`), ...plan.others.map(point => `  leave  ${point.id} (snapshot ${point.snapshot.slice(0, 8)}, copied by ${point.host ?? 'an unnamed host'}: not a copy this host made)`)];
-	const outcome = plan.remove.length === 0 ? 'nothing' : flags['dry-run'] ? 'dry-run' : await confirmAndForget(lines, flags, () => cancellable(signal => svc.pruneFrom(target, vm, plan, {signal, command: commandLine})));
-	if (flags.json) printJson({type: 'result', outcome, target: target.name ?? maskCredentials(target.repository), keep: plan.keep.map(remotePointJson), remove: plan.remove.map(remotePointJson), others: plan.others.map(remotePointJson)});
+	const lines = [
+		`prune ${vm} on ${plan.target}: keep ${plan.keep.length}, forget ${plan.remove.length}`,
+		...plan.remove.map(point => `  forget ${point.id} (${point.kind}, snapshot ${point.snapshot.slice(0, 8)})`),
+		...plan.keep.map(point => `  keep   ${point.id} (${point.kind})`),
+		...plan.others.map(
+			point =>
+				`  leave  ${point.id} (snapshot ${point.snapshot.slice(0, 8)}, copied by ${point.host ?? 'an unnamed host'}: not a copy this host made)`,
+		),
+	];
+	const outcome =
+		plan.remove.length === 0
+			? 'nothing'
+			: flags['dry-run']
+				? 'dry-run'
+				: await confirmAndForget(lines, flags, () =>
+						cancellable(signal => svc.pruneFrom(target, vm, plan, {signal, command: commandLine})),
+					);
+	if (flags.json)
+		printJson({
+			type: 'result',
+			outcome,
+			target: target.name ?? maskCredentials(target.repository),
+			keep: plan.keep.map(remotePointJson),
+			remove: plan.remove.map(remotePointJson),
+			others: plan.others.map(remotePointJson),
+		});
 	else if (outcome === 'nothing') print(`nothing to prune on ${plan.target}: all ${plan.keep.length} points are kept`);
 	else if (outcome === 'dry-run') print(`${lines.join('\n')}\n(dry run: nothing was changed)`);
-	else print(outcome === 'done' ? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data` : 'declined: nothing was changed');
+	else
+		print(
+			outcome === 'done'
+				? `done: forgot ${plan.remove.length} point${plan.remove.length === 1 ? '' : 's'} on ${plan.target} and pruned their data`
+				: 'declined: nothing was changed',
+		);
 	return 0;
 }
 
 /** Shows the off-site plan and asks (unless --yes), then forgets. */
-async function confirmAndForget(lines: readonly string[], flags: CliFlags, forget: () => Promise<void>): Promise<'declined' | 'done'> {
+async function confirmAndForget(
+	lines: readonly string[],
+	flags: CliFlags,
+	forget: () => Promise<void>,
+): Promise<'declined' | 'done'> {
 	if (!flags.json) print(lines.join('\n'));
 	if (!flags.yes) {
-		if (!process.stdin.isTTY) throw new SnapdeckError('usage', 'refusing to forget off-site copies without a confirmation, and standard input is not a terminal', 'pass --yes to go ahead, or --dry-run to see the plan');
-		if (!await askYes('Proceed? [y/N] ')) return 'declined';
+		if (!process.stdin.isTTY)
+			throw new SnapdeckError(
+				'usage',
+				'refusing to forget off-site copies without a confirmation, and standard input is not a terminal',
+				'pass --yes to go ahead, or --dry-run to see the plan',
+			);
+		if (!(await askYes('Proceed? [y/N] '))) return 'declined';
 	}
 	await forget();
 	return 'done';
@@ -56,11 +121,27 @@ async function pruneHere(svc: Backups, vm: string, flags: CliFlags, commandLine:
 	let retention = retentionOf(flags);
 	if (retention === null) {
 		const policy = await svc.retentionOf(vm);
-		if (!policy.retention) throw new SnapdeckError('usage', `prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`, 'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy');
+		if (!policy.retention)
+			throw new SnapdeckError(
+				'usage',
+				`prune needs --keep-... rules, and ${vm}'s policy ('${policy.policy}') sets no backups.retention to use instead`,
+				'for example --keep-last 7 --keep-weekly 4, or set "backups": {"retention": {...}} in the policy',
+			);
 		retention = policy.retention;
 	}
-	const result = await cancellable(signal => svc.prune(vm, {retention, dryRun: flags['dry-run'], command: commandLine, signal, onEvent: progressReporter(flags), confirm: plan => askToProceed(plan, flags), onWarning: text => note(`snapdeck: warning: ${text}`)}));
-	if (flags.json) printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
+	const result = await cancellable(signal =>
+		svc.prune(vm, {
+			retention,
+			dryRun: flags['dry-run'],
+			command: commandLine,
+			signal,
+			onEvent: progressReporter(flags),
+			confirm: plan => askToProceed(plan, flags),
+			onWarning: text => note(`snapdeck: warning: ${text}`),
+		}),
+	);
+	if (flags.json)
+		printJson({type: 'result', outcome: result.outcome, keep: result.keep, remove: result.remove, plan: result.plan});
 	else if (result.outcome === 'resumed') print(`finished the interrupted prune: ${result.plan.summary}`);
 	else if (result.remove.length === 0) print(`nothing to prune: all ${result.keep.length} points are kept`);
 	else if (result.outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);

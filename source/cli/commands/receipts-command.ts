@@ -7,13 +7,21 @@ const verify = defineCommand({
 	name: 'receipts verify',
 	summary: 'check a receipt offline: its signature and content',
 	description: "Its signature by the public key (--key; default: this user's), and that nothing in it changed.",
-	args: [{key: 'file', kind: 'path', help: 'the receipt: a .json file from a VM\'s receipts/ folder of the repository'}],
+	args: [{key: 'file', kind: 'path', help: "the receipt: a .json file from a VM's receipts/ folder of the repository"}],
 	flags: ['key'],
-	examples: [{line: 'snapdeck receipts verify web1-restore-test.json --key ops.pub', does: 'checks a receipt someone sent, with their public key'}],
+	examples: [
+		{
+			line: 'snapdeck receipts verify web1-restore-test.json --key ops.pub',
+			does: 'checks a receipt someone sent, with their public key',
+		},
+	],
 	async run({args, flags}) {
-		const key = flags.key === undefined ? undefined : await readFile(flags.key, 'utf8').catch(() => {
-			throw new SnapdeckError('input', `cannot read the public key ${flags.key}`);
-		});
+		const key =
+			flags.key === undefined
+				? undefined
+				: await readFile(flags.key, 'utf8').catch(() => {
+						throw new SnapdeckError('input', `cannot read the public key ${flags.key}`);
+					});
 		const verdict = await receiptCheck(args.file, key);
 		if (flags.json) printJson(verdict);
 		else print(verdict.ok ? `valid: ${verdict.summary}` : `INVALID: ${verdict.why}`);
@@ -24,21 +32,43 @@ const verify = defineCommand({
 export default defineCommand({
 	name: 'receipts',
 	summary: "what was proved of a VM's points: signed receipts",
-	description: "Restore tests, boot tests and audits each write a receipt into the repository, signed by this host's key.",
+	description:
+		"Restore tests, boot tests and audits each write a receipt into the repository, signed by this host's key.",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	flags: ['origin'],
-	examples: [{line: 'snapdeck receipts web1', does: "web1's receipts: when, what was proved, of which point, signed by which key"}],
+	examples: [
+		{
+			line: 'snapdeck receipts web1',
+			does: "web1's receipts: when, what was proved, of which point, signed by which key",
+		},
+	],
 	subcommands: [verify],
 	uses: ['backups'],
 	backups: true,
 	async run({args, flags, service}) {
 		const {vm} = args;
 		const receipts = await (await service()).receipts(vm, {origin: flags.origin});
-		if (flags.json) printJson({vm, receipts: receipts.map(({file, receipt, problem}) => ({file, receipt: receipt?.receipt ?? null, keyId: receipt?.keyId ?? null, ...(problem ? {problem} : {})}))});
-		else if (receipts.length === 0) print(`${vm} has no receipts yet: a passing 'snapdeck verify ${vm} --restore-test', 'verify --boot' or 'backup --audit' writes one`);
+		if (flags.json)
+			printJson({
+				vm,
+				receipts: receipts.map(({file, receipt, problem}) => ({
+					file,
+					receipt: receipt?.receipt ?? null,
+					keyId: receipt?.keyId ?? null,
+					...(problem ? {problem} : {}),
+				})),
+			});
+		else if (receipts.length === 0)
+			print(
+				`${vm} has no receipts yet: a passing 'snapdeck verify ${vm} --restore-test', 'verify --boot' or 'backup --audit' writes one`,
+			);
 		else {
 			for (const {file, receipt, problem} of receipts) {
-				print(receipt ? `${receipt.receipt.at}  ${receipt.receipt.proved.padEnd(12)}  point ${receipt.receipt.point}  key ${receipt.keyId}  ${file}` : `!  ${file}: ${problem}`);
+				print(
+					receipt
+						? `${receipt.receipt.at}  ${receipt.receipt.proved.padEnd(12)}  point ${receipt.receipt.point}  key ${receipt.keyId}  ${file}`
+						: `!  ${file}: ${problem}`,
+				);
 			}
 		}
 		return 0;

@@ -10,15 +10,26 @@ import type {Offsite, Restores} from '../../service/ports.js';
 export default defineCommand({
 	name: 'restore',
 	summary: 'restore a point: new images, a new VM, or in place',
-	description: "To new images (--to), as a new VM (--as), or over the stopped VM itself after a safety snapshot (--in-place, asks first); a point that failed its last verify needs --force. --from restores from an off-site target, no local repository needed: this host's copy of the point, or the one --snapshot names where several claim it. --instant --as NAME: a new VM that runs at once from the point, its data streamed in meanwhile (--limit caps the stream; 'snapdeck recover NAME' finishes one).",
+	description:
+		"To new images (--to), as a new VM (--as), or over the stopped VM itself after a safety snapshot (--in-place, asks first); a point that failed its last verify needs --force. --from restores from an off-site target, no local repository needed: this host's copy of the point, or the one --snapshot names where several claim it. --instant --as NAME: a new VM that runs at once from the point, its data streamed in meanwhile (--limit caps the stream; 'snapdeck recover NAME' finishes one).",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	required: ['point'],
 	choices: [['to', 'as', 'in-place']],
-	flagHelp: {to: 'the new image (a folder for several disks)', limit: 'with --instant: MiB/s the data streams in at most', force: 'restore a point that failed its last verification'},
+	flagHelp: {
+		to: 'the new image (a folder for several disks)',
+		limit: 'with --instant: MiB/s the data streams in at most',
+		force: 'restore a point that failed its last verification',
+	},
 	globals: ['yes', 'dry-run'],
 	examples: [
-		{line: 'snapdeck restore web1 --point 20261125T020000Z --to /srv/restored', does: "the point's disks as new images in /srv/restored"},
-		{line: 'snapdeck restore web1 --point 20261125T020000Z --instant --as web1-test', does: 'a new VM web1-test, running at once from the repository'},
+		{
+			line: 'snapdeck restore web1 --point 20261125T020000Z --to /srv/restored',
+			does: "the point's disks as new images in /srv/restored",
+		},
+		{
+			line: 'snapdeck restore web1 --point 20261125T020000Z --instant --as web1-test',
+			does: 'a new VM web1-test, running at once from the repository',
+		},
 	],
 	flags: ['point', 'limit', 'instant', 'from', 'snapshot', 'to', 'as', 'in-place', 'force', 'origin'],
 	uses: ['restores', 'offsite'],
@@ -27,8 +38,14 @@ export default defineCommand({
 		const {vm} = args;
 		// Required (the spec's 'required'): the runner refused the command line without it.
 		const point = flags.point!;
-		if (flags.snapshot !== undefined && flags.from === undefined) throw new SnapdeckError('usage', '--snapshot names a snapshot on an off-site target: it needs --from TARGET');
-		if (flags.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(flags.snapshot)) throw new SnapdeckError('usage', `--snapshot ${flags.snapshot}: give a restic snapshot id, 8 to 64 of its hex digits`, `'snapdeck backups ${vm} --from ${flags.from}' lists them`);
+		if (flags.snapshot !== undefined && flags.from === undefined)
+			throw new SnapdeckError('usage', '--snapshot names a snapshot on an off-site target: it needs --from TARGET');
+		if (flags.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(flags.snapshot))
+			throw new SnapdeckError(
+				'usage',
+				`--snapshot ${flags.snapshot}: give a restic snapshot id, 8 to 64 of its hex digits`,
+				`'snapdeck backups ${vm} --from ${flags.from}' lists them`,
+			);
 		const svc = await service();
 		const request: Request = {vm, point, flags, commandLine};
 		if (flags['in-place']) return restoreOverVm(svc, request);
@@ -47,40 +64,110 @@ interface Request {
 
 /** --in-place: over the stopped VM itself, after a safety snapshot, once confirmed. */
 async function restoreOverVm(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
-	if (flags.to !== undefined || flags.as !== undefined) throw new SnapdeckError('usage', '--in-place excludes --to and --as');
-	if (flags.from !== undefined) throw new SnapdeckError('usage', '--in-place restores from the local repository only', `restore it with --from ${flags.from} --to PATH (or --as NAME) instead`);
+	if (flags.to !== undefined || flags.as !== undefined)
+		throw new SnapdeckError('usage', '--in-place excludes --to and --as');
+	if (flags.from !== undefined)
+		throw new SnapdeckError(
+			'usage',
+			'--in-place restores from the local repository only',
+			`restore it with --from ${flags.from} --to PATH (or --as NAME) instead`,
+		);
 	// --dry-run: the plan is shown, then declined, so nothing changes.
 	const confirm = async (plan: Plan) => (flags['dry-run'] ? false : askToProceed(plan, flags));
-	const result = await cancellable(signal => svc.restoreInPlace(vm, {point: point, origin: flags.origin, force: flags.force, command: commandLine, signal, onEvent: progressReporter(flags), confirm}));
+	const result = await cancellable(signal =>
+		svc.restoreInPlace(vm, {
+			point: point,
+			origin: flags.origin,
+			force: flags.force,
+			command: commandLine,
+			signal,
+			onEvent: progressReporter(flags),
+			confirm,
+		}),
+	);
 	const outcome = flags['dry-run'] ? 'dry-run' : result.outcome;
 	if (flags.json) printJson({type: 'result', outcome, point: point, snapshot: result.snapshot, plan: result.plan});
 	else if (outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
-	else print(result.outcome === 'done' ? `restored point ${point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)` : 'cancelled: nothing was changed');
+	else
+		print(
+			result.outcome === 'done'
+				? `restored point ${point} over ${vm}; the state before is snapshot '${result.snapshot}' (revert to it to undo)`
+				: 'cancelled: nothing was changed',
+		);
 	return 0;
 }
 
 /** --instant --as NAME: a new VM that runs at once from the point while its data streams in. */
 async function restoreInstantly(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
-	if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined) throw new SnapdeckError('usage', '--instant needs --as NAME (the new VM), from the local repository', `snapdeck restore ${vm} --point ${point} --instant --as NAME`);
+	if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined)
+		throw new SnapdeckError(
+			'usage',
+			'--instant needs --as NAME (the new VM), from the local repository',
+			`snapdeck restore ${vm} --point ${point} --instant --as NAME`,
+		);
 	// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s (FLAGS.limit), as backup takes it.
 	const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-	const done = await cancellable(signal => svc.restoreInstant(vm, {
-		point: point, origin: flags.origin, as: flags.as!, command: commandLine, signal, onEvent: progressReporter(flags),
-		...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
-		onStarted: name => note(`${name} is running (from the repository, while its data streams in)`),
-	}));
-	if (flags.json) printJson({type: 'result', outcome: 'done', point: done.point, vm: done.vm, startedAfterMs: Math.round(done.startedAfterMs)});
-	else print(`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`);
+	const done = await cancellable(signal =>
+		svc.restoreInstant(vm, {
+			point: point,
+			origin: flags.origin,
+			as: flags.as!,
+			command: commandLine,
+			signal,
+			onEvent: progressReporter(flags),
+			...(limit === undefined ? {} : {bytesPerSecond: limit * 1024 * 1024}),
+			onStarted: name => note(`${name} is running (from the repository, while its data streams in)`),
+		}),
+	);
+	if (flags.json)
+		printJson({
+			type: 'result',
+			outcome: 'done',
+			point: done.point,
+			vm: done.vm,
+			startedAfterMs: Math.round(done.startedAfterMs),
+		});
+	else
+		print(
+			`restored point ${done.point} of ${vm} as VM ${done.vm}: running ${(done.startedAfterMs / 1000).toFixed(1)} s after the command began; its disks no longer read the repository`,
+		);
 	return 0;
 }
 
 /** --to or --as: new images, or a new VM, from the local repository or (--from) an off-site target. */
 async function restoreAsNew(svc: Restores & Offsite, {vm, point, flags, commandLine}: Request): Promise<number> {
-	const options = {point: point, origin: flags.origin, to: flags.to, as: flags.as, force: flags.force, command: commandLine, onEvent: progressReporter(flags)};
+	const options = {
+		point: point,
+		origin: flags.origin,
+		to: flags.to,
+		as: flags.as,
+		force: flags.force,
+		command: commandLine,
+		onEvent: progressReporter(flags),
+	};
 	const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
 	const onWarning = (text: string) => note(`snapdeck: warning: ${text}`);
-	const {restored, snapshot} = await cancellable(async signal => (from ? svc.restoreFrom(from, vm, {...options, snapshot: flags.snapshot, onWarning, signal}) : {restored: await svc.restore(vm, {...options, signal}), snapshot: null}));
-	if (flags.json) printJson({type: 'result', outcome: 'done', point: point, restored, vm: flags.as ?? null, ...(from ? {snapshot} : {})});
-	else print(`restored point ${point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(restored).map(([disk, file]) => `${disk} -> ${file}`).join(', ')}`);
+	const {restored, snapshot} = await cancellable(async signal =>
+		from
+			? svc.restoreFrom(from, vm, {...options, snapshot: flags.snapshot, onWarning, signal})
+			: {restored: await svc.restore(vm, {...options, signal}), snapshot: null},
+	);
+	if (flags.json)
+		printJson({
+			type: 'result',
+			outcome: 'done',
+			point: point,
+			restored,
+			vm: flags.as ?? null,
+			...(from ? {snapshot} : {}),
+		});
+	else
+		print(
+			`restored point ${point} of ${vm}${from ? ` from ${from.name ?? maskCredentials(from.repository)} (snapshot ${snapshot!.slice(0, 8)})` : ''}${flags.as ? ` as VM ${flags.as}` : ''}: ${Object.entries(
+				restored,
+			)
+				.map(([disk, file]) => `${disk} -> ${file}`)
+				.join(', ')}`,
+		);
 	return 0;
 }

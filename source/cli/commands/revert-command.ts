@@ -4,9 +4,17 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'revert',
 	summary: 'go back to a snapshot (shows the plan, asks first)',
-	args: [{key: 'vm', kind: 'vm', help: 'the VM'}, {key: 'snapshot', kind: 'snapshot', help: 'the snapshot to go back to'}],
+	args: [
+		{key: 'vm', kind: 'vm', help: 'the VM'},
+		{key: 'snapshot', kind: 'snapshot', help: 'the snapshot to go back to'},
+	],
 	globals: ['yes', 'dry-run'],
-	examples: [{line: 'snapdeck revert web1 pre-upgrade', does: 'shows the plan, asks, then puts web1 back where it was at pre-upgrade'}],
+	examples: [
+		{
+			line: 'snapdeck revert web1 pre-upgrade',
+			does: 'shows the plan, asks, then puts web1 back where it was at pre-upgrade',
+		},
+	],
 	flags: [],
 	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {

@@ -1,14 +1,29 @@
 import {errorMessage} from '../../core/errors.js';
-import {canonicalUri, note, parseNow, print, printJson, repositoryDir, runSchedules, tellJobFailures} from '../support.js';
+import {
+	canonicalUri,
+	note,
+	parseNow,
+	print,
+	printJson,
+	repositoryDir,
+	runSchedules,
+	tellJobFailures,
+} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'run',
 	summary: "do what the policies' schedules say is due",
-	description: "Snapshots (and their expiry), backups, prune, verify; a task that fails is told to the config's \"notify\" list.",
+	description:
+		'Snapshots (and their expiry), backups, prune, verify; a task that fails is told to the config\'s "notify" list.',
 	args: [],
 	globals: ['now'],
-	examples: [{line: 'snapdeck run', does: 'what a systemd timer or cron runs every few minutes (snapdeck schedule install sets one up)'}],
+	examples: [
+		{
+			line: 'snapdeck run',
+			does: 'what a systemd timer or cron runs every few minutes (snapdeck schedule install sets one up)',
+		},
+	],
 	flags: [],
 	uses: ['inventory', 'jobs'],
 	async run({flags, commandLine, service}) {
@@ -18,10 +33,21 @@ export default defineCommand({
 		try {
 			const svc = await service();
 			connection = svc.connection.uri;
-			runs = await runSchedules(svc, {now, command: commandLine, defaultRepository: await repositoryDir(flags.repo), onLine: line => void (flags.json || print(line)), onNotifyFailure: note});
+			runs = await runSchedules(svc, {
+				now,
+				command: commandLine,
+				defaultRepository: await repositoryDir(flags.repo),
+				onLine: line => void (flags.json || print(line)),
+				onNotifyFailure: note,
+			});
 		} catch (error) {
 			// The run itself failed (its connection, its config): that too is a failed job someone must hear of.
-			await tellJobFailures(connection, [{vm: null, task: 'run', message: errorMessage(error), actions: []}], now, note);
+			await tellJobFailures(
+				connection,
+				[{vm: null, task: 'run', message: errorMessage(error), actions: []}],
+				now,
+				note,
+			);
 			throw error;
 		}
 		if (flags.json) printJson({now: now.toISOString(), runs});

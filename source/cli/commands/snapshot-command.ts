@@ -4,13 +4,28 @@ import {defineCommand} from '../command.js';
 export default defineCommand({
 	name: 'snapshot',
 	summary: 'take a snapshot (external disk snapshot by default)',
-	args: [{key: 'vm', kind: 'vm', help: 'the VM'}, {key: 'name', kind: 'new-snapshot', help: "the new snapshot's name"}],
+	args: [
+		{key: 'vm', kind: 'vm', help: 'the VM'},
+		{key: 'name', kind: 'new-snapshot', help: "the new snapshot's name"},
+	],
 	globals: ['yes', 'dry-run'],
-	examples: [{line: "snapdeck snapshot web1 pre-upgrade --description 'before apt upgrade'", does: 'an external snapshot of every disk of web1'}],
+	examples: [
+		{
+			line: "snapdeck snapshot web1 pre-upgrade --description 'before apt upgrade'",
+			does: 'an external snapshot of every disk of web1',
+		},
+	],
 	flags: ['description', 'internal', 'memory', 'quiesce'],
 	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
-		const request = {name: args.name, description: flags.description, kind: flags.internal ? 'internal' as const : 'external' as const, memory: flags.memory, quiesce: flags.quiesce, now: new Date()};
+		const request = {
+			name: args.name,
+			description: flags.description,
+			kind: flags.internal ? ('internal' as const) : ('external' as const),
+			memory: flags.memory,
+			quiesce: flags.quiesce,
+			now: new Date(),
+		};
 		return perform(await service(), {kind: 'take', vm: args.vm, request}, flags, commandLine);
 	},
 });

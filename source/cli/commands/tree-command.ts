@@ -13,8 +13,16 @@ export default defineCommand({
 		const view = await (await service()).tree(args.vm);
 		if (flags.json) {
 			printJson({
-				vm: view.vm, current: view.current, problems: view.problems, findings: view.findings,
-				pending: view.pending && {action: view.pending.plan.action, snapshot: view.pending.plan.snapshot, done: view.pending.done, total: view.pending.plan.steps.length},
+				vm: view.vm,
+				current: view.current,
+				problems: view.problems,
+				findings: view.findings,
+				pending: view.pending && {
+					action: view.pending.plan.action,
+					snapshot: view.pending.plan.snapshot,
+					done: view.pending.done,
+					total: view.pending.plan.steps.length,
+				},
 				snapshots: view.snapshots.map(snapshot => ({...snapshot, current: snapshot.name === view.current})),
 			});
 		} else {

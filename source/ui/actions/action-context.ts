@@ -20,4 +20,5 @@ export function actionContext<S>(service: S, jobs: Jobs, dispatch: Dispatch<UiAc
 }
 
 /** A job's message followed by the warnings it gave. */
-export const withWarnings = (message: string, warnings: readonly string[]) => [message, ...warnings.map(text => `warning: ${text}`)].join('; ');
+export const withWarnings = (message: string, warnings: readonly string[]) =>
+	[message, ...warnings.map(text => `warning: ${text}`)].join('; ');

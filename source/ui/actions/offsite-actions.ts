@@ -9,10 +9,24 @@ export function offsiteActions({service, jobs, notice, failed}: ActionContext<Of
 		copy(vm: string, point?: string) {
 			void service.offsiteTargetOf(vm).then(found => {
 				if ('reason' in found) return notice(found.reason);
-				jobs.run(`copy ${vm}${point ? ` ${point}` : ''} to ${found.name}`, async ({signal, onEvent}) => {
-					const copied = await service.copy(vm, found.target, {point, command: `snapdeck ui: copy ${vm}`, signal, onEvent});
-					return {outcome: 'done', message: copied.already ? `point ${copied.point} was there already` : `point ${copied.point}, ${formatBytes(copied.uploaded)} uploaded`};
-				}, vm);
+				jobs.run(
+					`copy ${vm}${point ? ` ${point}` : ''} to ${found.name}`,
+					async ({signal, onEvent}) => {
+						const copied = await service.copy(vm, found.target, {
+							point,
+							command: `snapdeck ui: copy ${vm}`,
+							signal,
+							onEvent,
+						});
+						return {
+							outcome: 'done',
+							message: copied.already
+								? `point ${copied.point} was there already`
+								: `point ${copied.point}, ${formatBytes(copied.uploaded)} uploaded`,
+						};
+					},
+					vm,
+				);
 			}, failed);
 		},
 	};

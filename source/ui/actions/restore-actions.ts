@@ -13,10 +13,20 @@ export function restoreActions({service, jobs, dispatch}: ActionContext<Restores
 		restore(form: RestoreForm): string | null {
 			const problem = nameProblem(form.name);
 			if (problem) return `invalid name: ${problem}`;
-			jobs.run(`restore ${form.vm} ${form.point} as ${form.name}`, async ({signal, onEvent}) => {
-				await service.restore(form.vm, {point: form.point, as: form.name, command: `snapdeck ui: restore ${form.vm}`, signal, onEvent});
-				return {outcome: 'done', message: `new VM ${form.name}`};
-			}, form.vm);
+			jobs.run(
+				`restore ${form.vm} ${form.point} as ${form.name}`,
+				async ({signal, onEvent}) => {
+					await service.restore(form.vm, {
+						point: form.point,
+						as: form.name,
+						command: `snapdeck ui: restore ${form.vm}`,
+						signal,
+						onEvent,
+					});
+					return {outcome: 'done', message: `new VM ${form.name}`};
+				},
+				form.vm,
+			);
 			return null;
 		},
 	};

@@ -25,16 +25,31 @@ export function BackupList({vm, points, cursor, height, width, now}: Props) {
 		`${fit(id, 19)} ${fit(kind, 11)} ${age.padStart(5)} ${size.padStart(9)}  ${fit(verified, Math.max(6, width - 51))}`;
 	return (
 		<Box flexDirection="column" height={height}>
-			<Text bold wrap="truncate-end">{vm}: {points.length} backup point{points.length === 1 ? '' : 's'}</Text>
+			<Text bold wrap="truncate-end">
+				{vm}: {points.length} backup point{points.length === 1 ? '' : 's'}
+			</Text>
 			<Text bold wrap="truncate-end">{`  ${line('ID', 'KIND', 'AGE', 'SIZE', 'VERIFIED')}`}</Text>
 			{points.length === 0 && <Text color={theme.muted}>{'  no backups yet: press the backup key'}</Text>}
 			{points.slice(start, start + rows).map((point, offset) => {
 				const isSelected = start + offset === cursor;
-				const verified = point.state !== 'complete' ? 'partial (interrupted)' : point.verified ? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ', restore-tested' : ''}` : 'never';
-				const color = point.verified && !point.verified.ok ? theme.error : point.state !== 'complete' ? theme.warn : undefined;
+				const verified =
+					point.state !== 'complete'
+						? 'partial (interrupted)'
+						: point.verified
+							? `${point.verified.ok ? 'ok' : 'FAILED'} ${ageText(point.verified.at, now)} ago${point.verified.restoreTest ? ', restore-tested' : ''}`
+							: 'never';
+				const color =
+					point.verified && !point.verified.ok ? theme.error : point.state !== 'complete' ? theme.warn : undefined;
 				return (
 					<Text key={point.id} inverse={isSelected} color={isSelected ? undefined : color} wrap="truncate-end">
-						{isSelected ? '▸ ' : '  '}{line(point.id, point.kind, ageText(point.createdAt, now), formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)), verified)}
+						{isSelected ? '▸ ' : '  '}
+						{line(
+							point.id,
+							point.kind,
+							ageText(point.createdAt, now),
+							formatBytes(point.files.reduce((sum, file) => sum + file.size, 0)),
+							verified,
+						)}
 					</Text>
 				);
 			})}

@@ -12,7 +12,12 @@ const LOSES = /^(Discards|Deletes):/;
 
 /** The plan's lines wrapped to `width`, none cut: what a confirmation pages through. */
 export const confirmRows = (plan: Plan, width: number): PagerRow[] =>
-	pagerRows(planLines(plan), width, line => (line.startsWith('  ') ? 5 : 2), (line, index) => (index === 0 ? 'heading' : LOSES.test(line) || / stop /.test(line) ? 'loses' : undefined));
+	pagerRows(
+		planLines(plan),
+		width,
+		line => (line.startsWith('  ') ? 5 : 2),
+		(line, index) => (index === 0 ? 'heading' : LOSES.test(line) || / stop /.test(line) ? 'loses' : undefined),
+	);
 
 export interface ConfirmState {
 	readonly scroll: number;
@@ -27,9 +32,12 @@ export interface ConfirmState {
 /** Everything a plan's confirmation draws and pages by: the same for the view and the keys. */
 export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmState) {
 	const rows = confirmRows(plan, geometry.width);
-	const prompt = state.typed === null ? ['Proceed?'] : wrapWhole(`Type ${plan.vm} to proceed: ${state.typed}`, geometry.width, 2);
+	const prompt =
+		state.typed === null ? ['Proceed?'] : wrapWhole(`Type ${plan.vm} to proceed: ${state.typed}`, geometry.width, 2);
 	const note = geometry.fullScreen && state.note ? wrapWhole(state.note, geometry.width, 2).slice(0, 2) : [];
-	const layout: PagerLayout = pagerLayout(rows, geometry.height, prompt.length + note.length, state.scroll, row => LOSES.test(planLines(plan)[row.line] ?? ''));
+	const layout: PagerLayout = pagerLayout(rows, geometry.height, prompt.length + note.length, state.scroll, row =>
+		LOSES.test(planLines(plan)[row.line] ?? ''),
+	);
 	const seen = new Set([...state.seen, ...shownRows(layout)]);
 	return {rows, layout, prompt, note, seen, unread: unreadLines(rows, seen)};
 }
@@ -38,15 +46,37 @@ export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmS
  * Shows the plan, every file it touches and what is lost, before anything happens: each line
  * wrapped whole, paged with the movement keys when it does not fit, what is lost pinned in view.
  */
-export function ConfirmPlan({plan, geometry, state, keys}: {plan: Plan; geometry: PagerGeometry; state: ConfirmState; keys: string}) {
+export function ConfirmPlan({
+	plan,
+	geometry,
+	state,
+	keys,
+}: {
+	plan: Plan;
+	geometry: PagerGeometry;
+	state: ConfirmState;
+	keys: string;
+}) {
 	const theme = useTheme();
 	const {layout, prompt, note, unread} = confirmView(plan, geometry, state);
 	const body = (
 		<Pager layout={layout} width={geometry.width} unread={unread} keys={keys}>
 			{geometry.fullScreen && <Box flexGrow={1} />}
-			{note.map((line, index) => <Text key={`note${index}`} color={theme.warn} wrap="truncate-end">{line}</Text>)}
-			{prompt.map((line, index) => <Text key={`prompt${index}`} bold wrap="truncate-end">{line}</Text>)}
+			{note.map((line, index) => (
+				<Text key={`note${index}`} color={theme.warn} wrap="truncate-end">
+					{line}
+				</Text>
+			))}
+			{prompt.map((line, index) => (
+				<Text key={`prompt${index}`} bold wrap="truncate-end">
+					{line}
+				</Text>
+			))}
 		</Pager>
 	);
-	return <PagerFrame geometry={geometry} borderColor={theme.warn}>{body}</PagerFrame>;
+	return (
+		<PagerFrame geometry={geometry} borderColor={theme.warn}>
+			{body}
+		</PagerFrame>
+	);
 }

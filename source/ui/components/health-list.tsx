@@ -24,7 +24,12 @@ export function HealthList({findings, vms, cursor, height, width, fixKeys}: Prop
 	return (
 		<Box flexDirection="column" height={height}>
 			<Text bold wrap="truncate-end">
-				Health of {vms} VM{vms === 1 ? '' : 's'}: {findings.length === 0 ? <Text color={theme.ok}>all well</Text> : `${critical} critical, ${findings.length - critical} warning${findings.length - critical === 1 ? '' : 's'}`}
+				Health of {vms} VM{vms === 1 ? '' : 's'}:{' '}
+				{findings.length === 0 ? (
+					<Text color={theme.ok}>all well</Text>
+				) : (
+					`${critical} critical, ${findings.length - critical} warning${findings.length - critical === 1 ? '' : 's'}`
+				)}
 				{/* Short enough that the whole line fits 80 columns with dozens of VMs and findings: the part cut was the command to run. */}
 				<Text color={theme.muted}> (no image checks: snapdeck health)</Text>
 			</Text>
@@ -33,8 +38,15 @@ export function HealthList({findings, vms, cursor, height, width, fixKeys}: Prop
 				const fix = finding.fix && fixKeys[finding.fix] ? ` [${fixKeys[finding.fix]} ${finding.fix}]` : '';
 				const head = `${finding.severity === 'critical' ? 'CRIT' : 'WARN'} ${fit(finding.vm, 10)} `;
 				return (
-					<Text key={`${finding.vm}-${start + offset}`} inverse={isSelected} wrap="truncate-end" color={isSelected ? undefined : finding.severity === 'critical' ? theme.error : theme.warn}>
-						{isSelected ? '▸ ' : '  '}{head}{fit(`${finding.message}${fix}`, Math.max(10, width - head.length - 2)).trimEnd()}
+					<Text
+						key={`${finding.vm}-${start + offset}`}
+						inverse={isSelected}
+						wrap="truncate-end"
+						color={isSelected ? undefined : finding.severity === 'critical' ? theme.error : theme.warn}
+					>
+						{isSelected ? '▸ ' : '  '}
+						{head}
+						{fit(`${finding.message}${fix}`, Math.max(10, width - head.length - 2)).trimEnd()}
 					</Text>
 				);
 			})}

@@ -9,7 +9,10 @@ import {useTheme} from '../theme.js';
 export function barItems(keymap: Keymap, context: Context, width: number): Array<{command: Command; keys: string}> {
 	// Only the keys that act here (in a text field, letters are the text's).
 	const keysOf = (command: Command) => keymap.keysIn(context, command).map(displayKey).join('/');
-	const all = keymap.barCommands(context).filter(command => keysOf(command) !== '').map(command => ({command, keys: keysOf(command)}));
+	const all = keymap
+		.barCommands(context)
+		.filter(command => keysOf(command) !== '')
+		.map(command => ({command, keys: keysOf(command)}));
 	const size = (item: {command: Command; keys: string}) => [...`${item.keys} ${COMMANDS[item.command].short}`].length;
 	const help = all.find(item => item.command === 'help');
 	let room = width - (help ? size(help) + 2 : 0);
@@ -33,7 +36,10 @@ export function HelpBar({keymap, context, width}: {keymap: Keymap; context: Cont
 			{barItems(keymap, context, width).map((item, index) => (
 				<Text key={item.command}>
 					{index > 0 ? '  ' : ''}
-					<Text bold color={theme.accent}>{item.keys}</Text> {COMMANDS[item.command].short}
+					<Text bold color={theme.accent}>
+						{item.keys}
+					</Text>{' '}
+					{COMMANDS[item.command].short}
 				</Text>
 			))}
 		</Text>

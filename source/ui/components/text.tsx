@@ -9,5 +9,9 @@ import {safeText} from '../../core/terminal-text.js';
  * Nested Texts are this one too. Ink's own Text is not imported anywhere else (eslint.config.js).
  */
 export function Text({children, ...props}: TextProps) {
-	return <InkText {...props}>{Children.map(children, child => (typeof child === 'string' ? safeText(child) : child))}</InkText>;
+	return (
+		<InkText {...props}>
+			{Children.map(children, child => (typeof child === 'string' ? safeText(child) : child))}
+		</InkText>
+	);
 }

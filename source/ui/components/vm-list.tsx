@@ -30,24 +30,53 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 	// next, where the VM is and when it was last backed up, before the counts, which are what goes.
 	const full = width - nameWidth - 53 >= 8;
 	const currentWidth = Math.max(8, width - nameWidth - (full ? 53 : 23));
-	const line = (name: string, state: string, disks: string, snaps: string, depth: string, backup: string, offsite: string, current: string) => full
-		? `${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`
-		: `${fit(name, nameWidth)}  ${fit(state, 8)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
+	const line = (
+		name: string,
+		state: string,
+		disks: string,
+		snaps: string,
+		depth: string,
+		backup: string,
+		offsite: string,
+		current: string,
+	) =>
+		full
+			? `${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`
+			: `${fit(name, nameWidth)}  ${fit(state, 8)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
 	const age = (at: string | null | undefined) => (at ? ageText(at, now) : at === null ? 'never' : '-');
 	return (
 		<Box flexDirection="column" height={height}>
-			<Text bold wrap="truncate-end">{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'OFFSITE', 'CURRENT')}`}</Text>
+			<Text
+				bold
+				wrap="truncate-end"
+			>{`    ${line('NAME', 'STATE', 'DISKS', 'SNAPS', 'DEPTH', 'BACKUP', 'OFFSITE', 'CURRENT')}`}</Text>
 			{vms.length === 0 && <Text color={theme.muted} wrap="truncate-end">{`    ${empty}`}</Text>}
 			{vms.slice(start, start + rows).map((vm, offset) => {
 				const index = start + offset;
 				const isSelected = index === selected;
-				const stateColor = vm.error ? theme.error : vm.busy ? theme.warn : vm.state === 'running' ? theme.ok : undefined;
-				const text = line(vm.name, vm.error ? 'damaged' : vm.busy ? 'busy' : vm.state, String(vm.disks.length), String(vm.snapshots), String(vm.chainDepth), age(vm.lastBackup), age(vm.lastOffsite), vm.error ?? vm.current ?? '-');
+				const stateColor = vm.error
+					? theme.error
+					: vm.busy
+						? theme.warn
+						: vm.state === 'running'
+							? theme.ok
+							: undefined;
+				const text = line(
+					vm.name,
+					vm.error ? 'damaged' : vm.busy ? 'busy' : vm.state,
+					String(vm.disks.length),
+					String(vm.snapshots),
+					String(vm.chainDepth),
+					age(vm.lastBackup),
+					age(vm.lastOffsite),
+					vm.error ?? vm.current ?? '-',
+				);
 				const severity = health?.get(vm.name);
 				const badgeColor = severity === 'critical' ? theme.error : severity === 'warning' ? theme.warn : theme.ok;
 				return (
 					<Text key={vm.name} inverse={isSelected} color={isSelected ? undefined : stateColor} wrap="truncate-end">
-						{isSelected ? '▸ ' : '  '}<Text color={isSelected ? undefined : badgeColor}>{severity ? BADGE[severity] : '·'}</Text> {text}
+						{isSelected ? '▸ ' : '  '}
+						<Text color={isSelected ? undefined : badgeColor}>{severity ? BADGE[severity] : '·'}</Text> {text}
 					</Text>
 				);
 			})}

@@ -22,10 +22,19 @@ export interface AppDataOptions {
  * job), the keymap, the jobs and the actions that start them, the VMs the filter shows and their
  * health badges; `force` reads them again now.
  */
-export function useAppData({service, keymap: initialKeymap, loadKeymap, refreshMs, now}: AppDataOptions, filter: string, dispatch: (action: UiAction) => void) {
+export function useAppData(
+	{service, keymap: initialKeymap, loadKeymap, refreshMs, now}: AppDataOptions,
+	filter: string,
+	dispatch: (action: UiAction) => void,
+) {
 	const {refresh, force} = useRefresh(service, refreshMs);
 	const inventory = useInventory(service);
-	const keymap = useConfiguredKeymap(initialKeymap, loadKeymap, inventory.data !== null || inventory.error !== null, dispatch);
+	const keymap = useConfiguredKeymap(
+		initialKeymap,
+		loadKeymap,
+		inventory.data !== null || inventory.error !== null,
+		dispatch,
+	);
 	const health = useHealth(service, inventory.data !== null, now);
 	useFollow(inventory, refresh);
 	useFollow(health, refresh, 6);
@@ -33,6 +42,9 @@ export function useAppData({service, keymap: initialKeymap, loadKeymap, refreshM
 	const actions = makeActions(service, jobs, dispatch, now, inventory.data);
 
 	const vms = useShownVms(inventory.data, filter, jobs.jobs);
-	const badges = useMemo(() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])), [health.data]);
+	const badges = useMemo(
+		() => new Map<string, Severity>((health.data ?? []).map(vm => [vm.vm, worstOf(vm.findings)])),
+		[health.data],
+	);
 	return {force, shared: {refresh, inventory, keymap, health, jobs, actions, vms, badges}};
 }

@@ -8,7 +8,10 @@ import {useLoader} from './use-inventory.js';
  */
 export function useFileListing(service: Restores, vm: string, point: string) {
 	const [where, setWhere] = useState<string | null>('/');
-	const load = useCallback(() => service.listFiles(vm, {point, ...(where === null ? {} : {path: where}), command: `snapdeck ui: files ${vm}`}), [service, vm, point, where]);
+	const load = useCallback(
+		() => service.listFiles(vm, {point, ...(where === null ? {} : {path: where}), command: `snapdeck ui: files ${vm}`}),
+		[service, vm, point, where],
+	);
 	const listing = useLoader(load);
 	// A point with several filesystems: '/' alone does not say which; show them to choose from.
 	useEffect(() => {

@@ -25,7 +25,8 @@ export function useLoader<T>(load: ((early: (data: T) => void) => Promise<T>) | 
 		if (!load) return;
 		let current = true;
 		setState(previous => ({...previous, loading: true}));
-		const early = (data: T) => current && setState(previous => (previous.data === null ? {...previous, data} : previous));
+		const early = (data: T) =>
+			current && setState(previous => (previous.data === null ? {...previous, data} : previous));
 		load(early).then(
 			data => current && setState({data, loading: false, error: null}),
 			(error: unknown) => current && setState(previous => ({...previous, loading: false, error: errorMessage(error)})),
@@ -86,7 +87,11 @@ export function useSchedules(service: Jobs, vm: string | null, now: () => Date) 
  * (the screen following changes made elsewhere) only when no load of it is running, so a slow host
  * is not asked twice at once. Not on mount: the loader has just loaded.
  */
-export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: number; readonly forced: number}, every = 1) {
+export function useFollow(
+	loader: Loaded<unknown>,
+	refresh: {readonly tick: number; readonly forced: number},
+	every = 1,
+) {
 	const mounted = useRef(refresh);
 	// A tick that came while a load ran is not lost: the load that ends reads again once.
 	const missed = useRef(false);
@@ -114,10 +119,15 @@ export function useFollow(loader: Loaded<unknown>, refresh: {readonly tick: numb
  * marked busy too, as one another snapdeck's job holds.
  */
 export function useShownVms(inventory: readonly VmSummary[] | null, filter: string, jobs: readonly Job[]) {
-	const working = jobs.filter(job => isActive(job) && job.vm !== null).map(job => `${job.vm}\n${job.id}`).join('\t');
+	const working = jobs
+		.filter(job => isActive(job) && job.vm !== null)
+		.map(job => `${job.vm}\n${job.id}`)
+		.join('\t');
 	return useMemo(() => {
 		const here = new Map(working ? working.split('\t').map(entry => entry.split('\n') as [string, string]) : []);
-		const all = [...(inventory ?? [])].sort((a, b) => a.name.localeCompare(b.name)).map(vm => (here.has(vm.name) && !vm.busy ? {...vm, busy: `job ${here.get(vm.name)} here`} : vm));
+		const all = [...(inventory ?? [])]
+			.sort((a, b) => a.name.localeCompare(b.name))
+			.map(vm => (here.has(vm.name) && !vm.busy ? {...vm, busy: `job ${here.get(vm.name)} here`} : vm));
 		const needle = filter.toLowerCase();
 		return needle ? all.filter(vm => vm.name.toLowerCase().includes(needle)) : all;
 	}, [inventory, filter, working]);

@@ -4,13 +4,16 @@ import type {Update} from './use-jobs.js';
 /** Cancel for the jobs of useJobs: through the abort controller of each job still running. */
 export function useJobCancel(controllers: RefObject<Map<number, AbortController>>, update: Update) {
 	/** Cancels one job (it stops at its next safe point); false when it is no longer running. */
-	const cancel = useCallback((id: number) => {
-		const controller = controllers.current.get(id);
-		if (!controller || controller.signal.aborted) return false;
-		controller.abort();
-		update(id, {cancelAsked: true}, 'cancel asked');
-		return true;
-	}, [controllers, update]);
+	const cancel = useCallback(
+		(id: number) => {
+			const controller = controllers.current.get(id);
+			if (!controller || controller.signal.aborted) return false;
+			controller.abort();
+			update(id, {cancelAsked: true}, 'cancel asked');
+			return true;
+		},
+		[controllers, update],
+	);
 
 	/** Cancels the newest job still running; false when none is. */
 	const cancelLatest = useCallback(() => {

@@ -22,7 +22,13 @@ export function usePlansOnTop(overlay: string | undefined, jobs: Jobs, dispatch:
  * Once every cancelled job has stopped at its safe point, the quit goes through; a question
  * about jobs that have all ended meanwhile is moot: it goes, and says so.
  */
-export function useQuitWhenStopped(overlay: Overlay | null, running: number, exit: () => void, keymap: Keymap, dispatch: (action: UiAction) => void): void {
+export function useQuitWhenStopped(
+	overlay: Overlay | null,
+	running: number,
+	exit: () => void,
+	keymap: Keymap,
+	dispatch: (action: UiAction) => void,
+): void {
 	const quitting = overlay?.kind === 'quitting' ? overlay.phase : null;
 	useEffect(() => {
 		if (quitting === 'cancelling' && running === 0) exit();

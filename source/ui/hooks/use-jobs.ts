@@ -25,7 +25,8 @@ export interface Job {
 }
 
 /** A job still at work (cancel reaches it). */
-export const isActive = (job: Job) => job.status === 'planning' || job.status === 'confirming' || job.status === 'running';
+export const isActive = (job: Job) =>
+	job.status === 'planning' || job.status === 'confirming' || job.status === 'running';
 
 export interface PendingConfirmation {
 	readonly jobId: number;
@@ -54,18 +55,43 @@ const timeOf = (iso: string) => iso.slice(11, 19);
 
 /** The jobs with `patch` applied to job `id`, and `line` added to its log if given. */
 const patched = (all: Job[], id: number, patch: Partial<Job>, line?: string) =>
-	all.map(job => (job.id === id ? {...job, ...patch, log: line === undefined ? job.log : [...job.log, `${timeOf(new Date().toISOString())} ${line}`]} : job));
+	all.map(job =>
+		job.id === id
+			? {
+					...job,
+					...patch,
+					log: line === undefined ? job.log : [...job.log, `${timeOf(new Date().toISOString())} ${line}`],
+				}
+			: job,
+	);
 
 function newJob(id: number, title: string, vm: string | null): Job {
 	const startedAt = new Date().toISOString();
-	return {id, title, vm, status: 'planning', step: null, progress: null, message: null, startedAt, endedAt: null, cancelAsked: false, log: [`${timeOf(startedAt)} planning`]};
+	return {
+		id,
+		title,
+		vm,
+		status: 'planning',
+		step: null,
+		progress: null,
+		message: null,
+		startedAt,
+		endedAt: null,
+		cancelAsked: false,
+		log: [`${timeOf(startedAt)} planning`],
+	};
 }
 
 /** The job's step and progress events as updates of it: progress at most every PROGRESS_INTERVAL_MS, and its end always. */
 function eventsOf(id: number, update: Update) {
 	let lastProgress = 0;
 	return (event: PlanEvent) => {
-		if (event.type === 'step') update(id, {status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null}, `step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`);
+		if (event.type === 'step')
+			update(
+				id,
+				{status: 'running', step: {index: event.index, total: event.total, summary: event.summary}, progress: null},
+				`step ${event.index + 1}/${event.total}${event.resumed ? ' (resumed)' : ''}: ${event.summary}`,
+			);
 		if (event.type === 'progress') {
 			const now = Date.now();
 			if (now - lastProgress < PROGRESS_INTERVAL_MS && event.fraction < 1) return;
@@ -77,7 +103,11 @@ function eventsOf(id: number, update: Update) {
 
 /** How a job ended, from what its task returned. */
 const endOf = ({outcome, message}: JobOutcome): Partial<Job> =>
-	outcome === 'declined' ? {status: 'declined', message: 'nothing was changed'} : outcome === 'failed' ? {status: 'failed', message: message ?? null, progress: null} : {status: 'done', progress: null, message: message ?? null};
+	outcome === 'declined'
+		? {status: 'declined', message: 'nothing was changed'}
+		: outcome === 'failed'
+			? {status: 'failed', message: message ?? null, progress: null}
+			: {status: 'done', progress: null, message: message ?? null};
 
 /** How a job ended that threw: cancelled where it was asked to stop, else failed, with the error's hint. */
 function failureOf(error: unknown, aborted: boolean): Partial<Job> {
@@ -97,47 +127,68 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 	useEffect(() => () => controllers.current.forEach(controller => controller.abort()), []);
 
 	const update = useCallback<Update>((id, patch, line) => setJobs(all => patched(all, id, patch, line)), []);
-	const ended = useCallback((id: number, patch: Partial<Job>) => update(id, {...patch, endedAt: new Date().toISOString()}, `${patch.status}${patch.message ? `: ${patch.message}` : ''}`), [update]);
+	const ended = useCallback(
+		(id: number, patch: Partial<Job>) =>
+			update(
+				id,
+				{...patch, endedAt: new Date().toISOString()},
+				`${patch.status}${patch.message ? `: ${patch.message}` : ''}`,
+			),
+		[update],
+	);
 
 	/**
 	 * Runs `task` as a job: its step and progress events update the job (progress at most every
 	 * PROGRESS_INTERVAL_MS), its confirmation shows in the dialog, cancel aborts its signal.
 	 */
-	const run = useCallback((title: string, task: (context: JobContext) => Promise<JobOutcome>, vm: string | null = null) => {
-		const id = nextId.current++;
-		const controller = new AbortController();
-		controllers.current.set(id, controller);
-		setJobs(all => [...all, newJob(id, title, vm)]);
-		const confirm = (plan: Plan) =>
-			new Promise<boolean>(resolve => {
-				answers.current.set(id, resolve);
-				update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
-				setConfirmation({jobId: id, plan});
-			});
-		task({signal: controller.signal, onEvent: eventsOf(id, update), confirm})
-			.then(outcome => ended(id, endOf(outcome)))
-			.catch((error: unknown) => ended(id, failureOf(error, controller.signal.aborted)))
-			.finally(() => {
-				controllers.current.delete(id);
-				onFinished();
-			});
-	}, [onFinished, ended, update]);
+	const run = useCallback(
+		(title: string, task: (context: JobContext) => Promise<JobOutcome>, vm: string | null = null) => {
+			const id = nextId.current++;
+			const controller = new AbortController();
+			controllers.current.set(id, controller);
+			setJobs(all => [...all, newJob(id, title, vm)]);
+			const confirm = (plan: Plan) =>
+				new Promise<boolean>(resolve => {
+					answers.current.set(id, resolve);
+					update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
+					setConfirmation({jobId: id, plan});
+				});
+			task({signal: controller.signal, onEvent: eventsOf(id, update), confirm})
+				.then(outcome => ended(id, endOf(outcome)))
+				.catch((error: unknown) => ended(id, failureOf(error, controller.signal.aborted)))
+				.finally(() => {
+					controllers.current.delete(id);
+					onFinished();
+				});
+		},
+		[onFinished, ended, update],
+	);
 
 	/** A snapshot action (take, revert, merge): planned, confirmed, run. */
-	const start = useCallback((action: Action, title: string) => {
-		run(title, async ({signal, onEvent, confirm}) => {
-			const {outcome} = await service.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal, onEvent});
-			return {outcome: outcome === 'declined' ? 'declined' : 'done'};
-		}, action.vm);
-	}, [service, run]);
+	const start = useCallback(
+		(action: Action, title: string) => {
+			run(
+				title,
+				async ({signal, onEvent, confirm}) => {
+					const {outcome} = await service.perform(action, {command: `snapdeck ui: ${title}`, confirm, signal, onEvent});
+					return {outcome: outcome === 'declined' ? 'declined' : 'done'};
+				},
+				action.vm,
+			);
+		},
+		[service, run],
+	);
 
-	const answer = useCallback((yes: boolean) => {
-		if (!confirmation) return;
-		answers.current.get(confirmation.jobId)?.(yes);
-		update(confirmation.jobId, {}, yes ? 'confirmed' : 'declined');
-		answers.current.delete(confirmation.jobId);
-		setConfirmation(null);
-	}, [confirmation, update]);
+	const answer = useCallback(
+		(yes: boolean) => {
+			if (!confirmation) return;
+			answers.current.get(confirmation.jobId)?.(yes);
+			update(confirmation.jobId, {}, yes ? 'confirmed' : 'declined');
+			answers.current.delete(confirmation.jobId);
+			setConfirmation(null);
+		},
+		[confirmation, update],
+	);
 
 	const {cancel, cancelLatest, cancelAll} = useJobCancel(controllers, update);
 

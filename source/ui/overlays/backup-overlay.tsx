@@ -7,9 +7,14 @@ export const backupOverlay: OverlayModule<OverlayOf<'backup'>> = {
 	key(overlay, {command, actions, close}) {
 		if (command === 'backupAuto' || command === 'backupFull' || command === 'backupIncremental') {
 			close();
-			return actions.backup(overlay.vm, command === 'backupAuto' ? 'auto' : command === 'backupFull' ? 'full' : 'incremental');
+			return actions.backup(
+				overlay.vm,
+				command === 'backupAuto' ? 'auto' : command === 'backupFull' ? 'full' : 'incremental',
+			);
 		}
 		if (command === 'dismiss') return close();
 	},
-	render: (overlay, {repository, height, width}) => <BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} height={height} width={width} />,
+	render: (overlay, {repository, height, width}) => (
+		<BackupDialog vm={overlay.vm} repository={repository(overlay.vm)} height={height} width={width} />
+	),
 };

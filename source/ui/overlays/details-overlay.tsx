@@ -8,10 +8,22 @@ import type {OverlayModule, OverlayOf} from './overlay.js';
 export const detailsOverlay: OverlayModule<OverlayOf<'details'>> = {
 	context: () => 'details',
 	key(overlay, {command, geometry, update, close}) {
-		const scroll = pagerScroll(command, scrollBoxLayout(detailRows(overlay.title, overlay.lines, geometry.width), geometry, overlay.scroll));
+		const scroll = pagerScroll(
+			command,
+			scrollBoxLayout(detailRows(overlay.title, overlay.lines, geometry.width), geometry, overlay.scroll),
+		);
 		if (scroll !== null) return update({...overlay, scroll});
 		if (command === 'dismiss') return close();
 	},
-	render: (overlay, {keymap, geometry, keys}) => <DetailsBox title={overlay.title} lines={overlay.lines} geometry={geometry} scroll={overlay.scroll} closeKey={displayKey(keymap.keys.dismiss[0] ?? '')} keys={keys} />,
+	render: (overlay, {keymap, geometry, keys}) => (
+		<DetailsBox
+			title={overlay.title}
+			lines={overlay.lines}
+			geometry={geometry}
+			scroll={overlay.scroll}
+			closeKey={displayKey(keymap.keys.dismiss[0] ?? '')}
+			keys={keys}
+		/>
+	),
 	pager: () => 'view',
 };

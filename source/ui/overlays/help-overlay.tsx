@@ -10,6 +10,15 @@ export const helpOverlay: OverlayModule<OverlayOf<'help'>> = {
 		if (scroll !== null) return update({...overlay, scroll});
 		if (command === 'dismiss' || keymap.keys.help.includes(spec)) close();
 	},
-	render: (overlay, {keymap, geometry, screen, keys}) => <HelpOverlay keymap={keymap} geometry={geometry} scroll={overlay.scroll} context={screen.context} label={screen.label} keys={keys} />,
+	render: (overlay, {keymap, geometry, screen, keys}) => (
+		<HelpOverlay
+			keymap={keymap}
+			geometry={geometry}
+			scroll={overlay.scroll}
+			context={screen.context}
+			label={screen.label}
+			keys={keys}
+		/>
+	),
 	pager: () => 'view',
 };

@@ -60,8 +60,11 @@ export function OverlayView({overlay, ...draw}: OverlayViewProps) {
 export const coversBody = (overlay: Overlay | null) => overlay !== null && moduleOf(overlay).render !== null;
 
 /** What the open overlay says on the status line, if anything. */
-export const overlayStatus = (overlay: Overlay | null, now: {readonly filter: string; readonly running: number; readonly keymap: Keymap}): OverlayStatus | null =>
-	(overlay && moduleOf(overlay).status?.(overlay, now)) ?? null;
+export const overlayStatus = (
+	overlay: Overlay | null,
+	now: {readonly filter: string; readonly running: number; readonly keymap: Keymap},
+): OverlayStatus | null => (overlay && moduleOf(overlay).status?.(overlay, now)) ?? null;
 
 /** Whether the open overlay is a pager, and which: a plan or a view (pager.ts's geometry draws it). */
-export const pagerOf = (overlay: Overlay | null, jobs: Jobs): 'plan' | 'view' | null => (overlay && moduleOf(overlay).pager?.(overlay, jobs)) ?? null;
+export const pagerOf = (overlay: Overlay | null, jobs: Jobs): 'plan' | 'view' | null =>
+	(overlay && moduleOf(overlay).pager?.(overlay, jobs)) ?? null;

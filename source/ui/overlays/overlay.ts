@@ -75,7 +75,10 @@ export interface OverlayModule<O extends Overlay> {
 	/** What it draws in the body, covering the screen; null: it draws on the status line and leaves the screen in view. */
 	readonly render: ((overlay: O, draw: OverlayDraw) => ReactNode) | null;
 	/** What it says on the status line instead of the note, if anything. */
-	readonly status?: (overlay: O, now: {readonly filter: string; readonly running: number; readonly keymap: Keymap}) => OverlayStatus | null;
+	readonly status?: (
+		overlay: O,
+		now: {readonly filter: string; readonly running: number; readonly keymap: Keymap},
+	) => OverlayStatus | null;
 	/**
 	 * A pager, drawn by the geometry of pager.ts (covering a small terminal): a plan (a decision: it
 	 * covers the jobs' messages too) or a view (a detail view, the help); absent or null: not a pager.

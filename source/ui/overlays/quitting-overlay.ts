@@ -18,6 +18,12 @@ export const quittingOverlay: OverlayModule<OverlayOf<'quitting'>> = {
 	status(overlay, {running, keymap}) {
 		const keyOf = (command: 'confirm' | 'deny' | 'quit') => displayKey(keymap.keys[command][0] ?? '');
 		const jobs = `${running} job${running === 1 ? '' : 's'}`;
-		return {text: overlay.phase === 'asked' ? `${jobs} running. Cancel ${running === 1 ? 'it' : 'them'} and quit? ${keyOf('confirm')}/${keyOf('deny')}` : `cancelling ${jobs}… ${keyOf('quit')} again: quit now`, warn: true};
+		return {
+			text:
+				overlay.phase === 'asked'
+					? `${jobs} running. Cancel ${running === 1 ? 'it' : 'them'} and quit? ${keyOf('confirm')}/${keyOf('deny')}`
+					: `cancelling ${jobs}… ${keyOf('quit')} again: quit now`,
+			warn: true,
+		};
 	},
 };

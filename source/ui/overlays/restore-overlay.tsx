@@ -14,5 +14,7 @@ export const restoreOverlay: OverlayModule<OverlayOf<'restore'>> = {
 		const name = edited(overlay.form.name, overlay.at);
 		if (name) update({...overlay, at: name.at, form: {...overlay.form, name: name.value}});
 	},
-	render: (overlay, {height, width}) => <RestoreDialog form={overlay.form} at={overlay.at} height={height} width={width} />,
+	render: (overlay, {height, width}) => (
+		<RestoreDialog form={overlay.form} at={overlay.at} height={height} width={width} />
+	),
 };

@@ -16,7 +16,9 @@ interface Row {
 }
 
 const parentOf = (where: string) => {
-	const [device, file] = where.includes(':') ? [where.slice(0, where.indexOf(':')), where.slice(where.indexOf(':') + 1)] : [null, where];
+	const [device, file] = where.includes(':')
+		? [where.slice(0, where.indexOf(':')), where.slice(where.indexOf(':') + 1)]
+		: [null, where];
 	const up = file.replace(/\/[^/]+\/?$/, '') || '/';
 	return file === '/' ? null : device ? `${device}:${up}` : up;
 };
@@ -26,20 +28,30 @@ type Listing = Awaited<ReturnType<Restores['listFiles']>>;
 
 /** The rows of a listing: the point's filesystems, or the entries of the folder `where`. */
 const rowsOf = (listing: Listing | null, where: string | null): Row[] =>
-	listing === null ? []
-		: listing.kind === 'filesystems' ? listing.filesystems.map(fs => ({name: fs.device, into: `${fs.device}:/`, text: `${fs.device}  ${fs.type}`}))
+	listing === null
+		? []
+		: listing.kind === 'filesystems'
+			? listing.filesystems.map(fs => ({name: fs.device, into: `${fs.device}:/`, text: `${fs.device}  ${fs.type}`}))
 			: listing.entries.map(entry => ({
-				name: entry.escapedName,
-				into: entry.type === 'directory' ? joined(where ?? '/', entry.escapedName) : null,
-				// A guest's names may hold line breaks, escape sequences and bytes that are not UTF-8: escaped, as paths take them.
-				text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
-			}));
+					name: entry.escapedName,
+					into: entry.type === 'directory' ? joined(where ?? '/', entry.escapedName) : null,
+					// A guest's names may hold line breaks, escape sequences and bytes that are not UTF-8: escaped, as paths take them.
+					text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
+				}));
 
 /** Copies `file` (a file or a folder) of the point out, as a job, into ~/snapdeck-extract. */
 function extract({service, jobs}: ScreenContext, vm: string, point: string, file: string) {
 	jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
-		const done = await service.extractFiles(vm, {point, path: file, command: `snapdeck ui: files ${vm} --extract`, signal});
-		return {outcome: 'done', message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`};
+		const done = await service.extractFiles(vm, {
+			point,
+			path: file,
+			command: `snapdeck ui: files ${vm} --extract`,
+			signal,
+		});
+		return {
+			outcome: 'done',
+			message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`,
+		};
 	});
 }
 
@@ -59,40 +71,89 @@ function FilesScreen({context, visible}: ScreenProps) {
 		dispatch({type: 'select', screen: 'files', keys: [], row: 0});
 		setWhere(next);
 	};
-	useBinding(context, {rows: cursor.keys, vm, commands: {
-		open: () => (cursor.current?.into ? go(cursor.current.into) : cursor.current ? `${cursor.current.name} is a file: x extracts it` : 'nothing here'),
-		back: () => {
-			if (where === null) return dispatch({type: 'go', screen: 'backups', at: 'keep'});
-			const up = parentOf(where);
-			// Above a filesystem's root: the filesystems, or the backup points where there is just one.
-			if (up === null) return listing.data?.kind === 'entries' && where.includes(':') ? go(null) : dispatch({type: 'go', screen: 'backups', at: 'keep'});
-			go(up);
+	useBinding(context, {
+		rows: cursor.keys,
+		vm,
+		commands: {
+			open: () =>
+				cursor.current?.into
+					? go(cursor.current.into)
+					: cursor.current
+						? `${cursor.current.name} is a file: x extracts it`
+						: 'nothing here',
+			back: () => {
+				if (where === null) return dispatch({type: 'go', screen: 'backups', at: 'keep'});
+				const up = parentOf(where);
+				// Above a filesystem's root: the filesystems, or the backup points where there is just one.
+				if (up === null)
+					return listing.data?.kind === 'entries' && where.includes(':')
+						? go(null)
+						: dispatch({type: 'go', screen: 'backups', at: 'keep'});
+				go(up);
+			},
+			extract: () => {
+				const row = cursor.current;
+				if (!row || listing.data?.kind !== 'entries') return 'select a file or folder first';
+				extract(context, vm, point, joined(where ?? '/', row.name));
+			},
 		},
-		extract: () => {
-			const row = cursor.current;
-			if (!row || listing.data?.kind !== 'entries') return 'select a file or folder first';
-			extract(context, vm, point, joined(where ?? '/', row.name));
-		},
-	}});
+	});
 	const shown = where === null ? 'its filesystems' : where;
 	return (
 		<Box flexDirection="column" height={height} display={visible ? 'flex' : 'none'}>
-			<Text bold wrap="truncate-end">Point {point} of {vm}: {shown}{listing.data?.kind === 'entries' ? ` (${rows.length} entries)` : ''}</Text>
-			<FolderRows listing={listing} shown={shown} rows={rows} cursor={cursor.index} room={Math.max(1, height - 1)} width={width} />
+			<Text bold wrap="truncate-end">
+				Point {point} of {vm}: {shown}
+				{listing.data?.kind === 'entries' ? ` (${rows.length} entries)` : ''}
+			</Text>
+			<FolderRows
+				listing={listing}
+				shown={shown}
+				rows={rows}
+				cursor={cursor.index}
+				room={Math.max(1, height - 1)}
+				width={width}
+			/>
 		</Box>
 	);
 }
 
 /** What the folder shows under its heading: why it cannot be read, the wait while it is, or its rows around the cursor. */
-function FolderRows({listing, shown, rows, cursor, room, width}: {listing: Loaded<Listing>; shown: string; rows: readonly Row[]; cursor: number; room: number; width: number}) {
+function FolderRows({
+	listing,
+	shown,
+	rows,
+	cursor,
+	room,
+	width,
+}: {
+	listing: Loaded<Listing>;
+	shown: string;
+	rows: readonly Row[];
+	cursor: number;
+	room: number;
+	width: number;
+}) {
 	const theme = useTheme();
 	const start = windowStart(rows.length, cursor, room);
-	if (listing.error) return <Text color={theme.error} wrap="wrap">{listing.error}</Text>;
-	if (listing.loading) return <Text color={theme.muted} wrap="truncate-end">reading {shown} through libguestfs, read-only (about 20 s where it runs emulated)…</Text>;
+	if (listing.error)
+		return (
+			<Text color={theme.error} wrap="wrap">
+				{listing.error}
+			</Text>
+		);
+	if (listing.loading)
+		return (
+			<Text color={theme.muted} wrap="truncate-end">
+				reading {shown} through libguestfs, read-only (about 20 s where it runs emulated)…
+			</Text>
+		);
 	// In braces: a formatter takes runs of spaces in JSX text for one.
 	if (rows.length === 0) return <Text color={theme.muted}>{'  empty'}</Text>;
 	return rows.slice(start, start + room).map((row, offset) => (
-		<Text key={row.name} inverse={start + offset === cursor} wrap="truncate-end">{start + offset === cursor ? '▸ ' : '  '}{fit(row.text, Math.max(10, width - 4)).trimEnd()}</Text>
+		<Text key={row.name} inverse={start + offset === cursor} wrap="truncate-end">
+			{start + offset === cursor ? '▸ ' : '  '}
+			{fit(row.text, Math.max(10, width - 4)).trimEnd()}
+		</Text>
 	));
 }
 

@@ -15,20 +15,50 @@ function JournalScreen({context, visible}: ScreenProps) {
 	const journal = useJournal(service, state.vm, true);
 	useFollow(journal, context.refresh);
 	const records = journal.data ?? [];
-	const cursor = useCursor(context, 'log', records, record => `${record.time}\n${record.vm}\n${record.action}\n${record.snapshot}\n${record.outcome}`);
+	const cursor = useCursor(
+		context,
+		'log',
+		records,
+		record => `${record.time}\n${record.vm}\n${record.action}\n${record.snapshot}\n${record.outcome}`,
+	);
 	const record = cursor.current;
-	useBinding(context, {rows: cursor.keys, vm: state.vm ?? undefined, commands: {
-		open: () => (record ? dispatch({type: 'open', overlay: {kind: 'details', title: `Journal record of ${record.vm}`, lines: journalDetails(record), scroll: 0}}) : 'nothing selected'),
-	}});
+	useBinding(context, {
+		rows: cursor.keys,
+		vm: state.vm ?? undefined,
+		commands: {
+			open: () =>
+				record
+					? dispatch({
+							type: 'open',
+							overlay: {
+								kind: 'details',
+								title: `Journal record of ${record.vm}`,
+								lines: journalDetails(record),
+								scroll: 0,
+							},
+						})
+					: 'nothing selected',
+		},
+	});
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(records.length, cursor.index, rows);
 	return (
 		<Loading loaded={journal} what="the journal" height={height} visible={visible}>
 			{() => (
 				<Box flexDirection="column">
-					<Text bold wrap="truncate-end">Journal{state.vm ? ` of ${state.vm}` : ''}: {records.length === 0 ? 'nothing recorded yet' : `${records.length} records, newest last`}</Text>
+					<Text bold wrap="truncate-end">
+						Journal{state.vm ? ` of ${state.vm}` : ''}:{' '}
+						{records.length === 0 ? 'nothing recorded yet' : `${records.length} records, newest last`}
+					</Text>
 					{records.slice(start, start + rows).map((shown, offset) => (
-						<Text key={start + offset} wrap="truncate-end" inverse={start + offset === cursor.index} color={shown.outcome === 'failed' ? theme.error : shown.outcome === 'cancelled' ? theme.warn : undefined}>{journalLine(shown)}</Text>
+						<Text
+							key={start + offset}
+							wrap="truncate-end"
+							inverse={start + offset === cursor.index}
+							color={shown.outcome === 'failed' ? theme.error : shown.outcome === 'cancelled' ? theme.warn : undefined}
+						>
+							{journalLine(shown)}
+						</Text>
 					))}
 				</Box>
 			)}

@@ -71,7 +71,12 @@ export function useBinding(context: ScreenContext, binding: ScreenBinding) {
  * The cursor of a screen over its rows, by identity: on the same item across refreshes, filters and
  * resizes; placed by row when its item is gone.
  */
-export function useCursor<T>(context: ScreenContext, screen: ScreenName, items: readonly T[], keyOf: (item: T) => string) {
+export function useCursor<T>(
+	context: ScreenContext,
+	screen: ScreenName,
+	items: readonly T[],
+	keyOf: (item: T) => string,
+) {
 	const keys = items.map(keyOf);
 	const cursor = context.state.cursors[screen];
 	const index = cursorRow(cursor, keys);

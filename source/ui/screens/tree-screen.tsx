@@ -19,17 +19,35 @@ function TreeScreen({context, visible}: ScreenProps) {
 		if (!vm || snapshot === undefined) return 'select a snapshot first';
 		return actions.busy(vm) ?? actions.onSnapshot(kind, vm, snapshot);
 	};
-	useBinding(context, {rows: cursor.keys, vm: vm ?? undefined, commands: {
-		take: () => (vm ? actions.busy(vm) ?? actions.openTake(vm) : undefined),
-		revert: onSnapshot('revert'),
-		merge: onSnapshot('merge'),
-		backup: () => (vm ? actions.busy(vm) ?? actions.openBackup(vm) : undefined),
-		backups: () => dispatch({type: 'go', screen: 'backups', vm}),
-	}});
-	const scheduleLine = (schedules.data ?? []).map(task => `${task.task}: next ${task.nextRun ? task.nextRun.slice(0, 16).replace('T', ' ') : '-'}, last ${task.lastRun ? `${ageText(task.lastRun, now())} ago (${task.lastOutcome})` : 'never'}`).join(' · ');
+	useBinding(context, {
+		rows: cursor.keys,
+		vm: vm ?? undefined,
+		commands: {
+			take: () => (vm ? (actions.busy(vm) ?? actions.openTake(vm)) : undefined),
+			revert: onSnapshot('revert'),
+			merge: onSnapshot('merge'),
+			backup: () => (vm ? (actions.busy(vm) ?? actions.openBackup(vm)) : undefined),
+			backups: () => dispatch({type: 'go', screen: 'backups', vm}),
+		},
+	});
+	const scheduleLine = (schedules.data ?? [])
+		.map(
+			task =>
+				`${task.task}: next ${task.nextRun ? task.nextRun.slice(0, 16).replace('T', ' ') : '-'}, last ${task.lastRun ? `${ageText(task.lastRun, now())} ago (${task.lastOutcome})` : 'never'}`,
+		)
+		.join(' · ');
 	return (
 		<Loading loaded={tree} what={`the snapshots of ${vm}`} height={context.height} visible={visible}>
-			{() => <SnapshotTree view={tree.data!} cursor={cursor.index} height={context.height} width={context.width - 2} now={now()} schedule={scheduleLine ? `scheduled ${scheduleLine}` : null} />}
+			{() => (
+				<SnapshotTree
+					view={tree.data!}
+					cursor={cursor.index}
+					height={context.height}
+					width={context.width - 2}
+					now={now()}
+					schedule={scheduleLine ? `scheduled ${scheduleLine}` : null}
+				/>
+			)}
 		</Loading>
 	);
 }
