@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {mkdir, open, readdir, readFile, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,6 +106,28 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain(
 			'restore never overwrites',
 		);
+		// --dry-run with --to, --as or --instant says what it would make, and makes nothing.
+		const out = path.join(await tempDir(), 'dry');
+		const labBefore = (await readdir(lab.root)).sort();
+		for (const [made, args] of [
+			[`new images in ${out}`, ['--to', out]],
+			['a new VM vm1-copy', ['--as', 'vm1-copy']],
+			['a new VM vm1-now, started at once', ['--instant', '--as', 'vm1-now']],
+		] as const) {
+			const dry = await run('restore', 'vm1', '--point', id, ...args, '--dry-run');
+			expect(dry.exitCode, dry.stderr).toBe(0);
+			expect(dry.stdout).toContain(`would restore point ${id} of vm1 (vda) as ${made}`);
+			expect(dry.stdout).toContain('(dry run: nothing was changed)');
+		}
+		expect(jsonOf(await run('restore', 'vm1', '--point', id, '--to', out, '--dry-run', '--json'))).toMatchObject({
+			outcome: 'dry-run',
+			disks: ['vda'],
+		});
+		expect((await run('restore', 'vm1', '--point', 'nope', '--to', out, '--dry-run')).stderr).toContain(
+			"vm1 has no backup point 'nope'",
+		);
+		expect(existsSync(out)).toBe(false);
+		expect((await readdir(lab.root)).sort()).toEqual(labBefore);
 		expect((await readdir(repo)).sort()).toEqual(['.snapdeck-reserve', 'FORMAT', 'RESTORE.md', 'restore.sh', 'vm1']); // the reserve: see Repository.keepReserve; the rest: the restore kit
 	});
 });

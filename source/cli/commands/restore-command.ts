@@ -5,7 +5,7 @@ import {renderPlan} from '../render.js';
 import {askToProceed, cancellable, print, printJson, progressReporter, targetOf, note} from '../support.js';
 import {defineCommand} from '../command.js';
 import type {CliFlags} from '../flags.js';
-import type {Offsite, Restores} from '../../service/ports.js';
+import type {Backups, Offsite, Restores} from '../../service/ports.js';
 
 export default defineCommand({
 	name: 'restore',
@@ -32,7 +32,7 @@ export default defineCommand({
 		},
 	],
 	flags: ['point', 'limit', 'instant', 'from', 'snapshot', 'to', 'as', 'in-place', 'force', 'origin'],
-	uses: ['restores', 'offsite'],
+	uses: ['restores', 'offsite', 'backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
 		const {vm} = args;
@@ -49,6 +49,8 @@ export default defineCommand({
 		const svc = await service();
 		const request: Request = {vm, point, flags, commandLine};
 		if (flags['in-place']) return restoreOverVm(svc, request);
+		if (flags.instant) checkInstantFlags(request);
+		if (flags['dry-run']) return restoreDryRun(svc, request);
 		if (flags.instant) return restoreInstantly(svc, request);
 		return restoreAsNew(svc, request);
 	},
@@ -97,14 +99,46 @@ async function restoreOverVm(svc: Restores, {vm, point, flags, commandLine}: Req
 	return 0;
 }
 
-/** --instant --as NAME: a new VM that runs at once from the point while its data streams in. */
-async function restoreInstantly(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
+/** --instant needs --as NAME and the local repository. */
+function checkInstantFlags({vm, point, flags}: Request): void {
 	if (flags.as === undefined || flags.to !== undefined || flags.from !== undefined)
 		throw new SnapdeckError(
 			'usage',
 			'--instant needs --as NAME (the new VM), from the local repository',
 			`snapdeck restore ${vm} --point ${point} --instant --as NAME`,
 		);
+}
+
+/**
+ * --dry-run of a restore that makes something new (--to, --as, --instant): the point is looked up
+ * where the restore would read it, and what would be made is said; nothing is written or started.
+ */
+async function restoreDryRun(svc: Restores & Offsite & Backups, {vm, point, flags}: Request): Promise<number> {
+	if ((flags.to === undefined) === (flags.as === undefined))
+		throw new SnapdeckError('usage', 'restore needs exactly one of --to PATH and --as NAME');
+	const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
+	const points = from ? await svc.remoteBackups(from, vm) : await svc.backups(vm, {origin: flags.origin});
+	const found = points.find(candidate => candidate.id === point);
+	if (!found)
+		throw new SnapdeckError(
+			'not-found',
+			`${vm} has no backup point '${point}'${from ? ` on ${flags.from}` : ''}`,
+			`'snapdeck backups ${vm}${from ? ` --from ${flags.from}` : ''}' lists them`,
+		);
+	const disks = 'disks' in found ? found.disks : found.files.map(file => file.disk);
+	const made = flags.instant
+		? `a new VM ${flags.as}, started at once while its data streams in`
+		: flags.as !== undefined
+			? `a new VM ${flags.as}`
+			: `new images in ${flags.to}`;
+	if (flags.json)
+		printJson({type: 'result', outcome: 'dry-run', point, disks, vm: flags.as ?? null, to: flags.to ?? null});
+	else print(`would restore point ${point} of ${vm} (${disks.join(', ')}) as ${made}\n(dry run: nothing was changed)`);
+	return 0;
+}
+
+/** --instant --as NAME: a new VM that runs at once from the point while its data streams in. */
+async function restoreInstantly(svc: Restores, {vm, point, flags, commandLine}: Request): Promise<number> {
 	// QEMU takes its stream speed in whole bytes per second: a whole number of MiB/s (FLAGS.limit), as backup takes it.
 	const limit = flags.limit === undefined ? undefined : Number(flags.limit);
 	const done = await cancellable(signal =>
