@@ -1,3 +1,4 @@
+import {assertNoProblems} from '../core/consistency.js';
 import type {BackupPoint} from '../core/backup-manifest.js';
 import {formatBytes} from '../core/units.js';
 import {roleOf} from '../adapters/hypervisor.js';
@@ -48,7 +49,12 @@ async function backup(session: SessionContext, vm: string, options: BackupOption
 		command: options.command,
 		signal: options.signal,
 		locks: [session.vmLock(vm), backupsLock(repo, vm)],
-		run: job => runBackup(hypervisor, repo, vm, options, job),
+		run: async job => {
+			// What blocks a snapshot blocks a backup: it would read a damaged chain as data and
+			// write its bitmap into the damaged image (a truncated one grows, leaking clusters).
+			assertNoProblems(vm, 'back up', (await session.inspect(vm)).problems);
+			return runBackup(hypervisor, repo, vm, options, job);
+		},
 		describe: point => `${point.kind}, ${formatBytes(point.files.reduce((sum, file) => sum + file.size, 0))}`,
 	});
 }

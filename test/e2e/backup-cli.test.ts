@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs';
-import {mkdir, open, readdir, readFile, stat} from 'node:fs/promises';
+import {mkdir, open, readdir, readFile, stat, truncate} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -88,6 +88,21 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		expect(jsonOf(await run('backups', 'vm1', '--json'))['points']).toEqual([
 			expect.objectContaining({verified: expect.objectContaining({ok: false})}),
 		]);
+	});
+
+	it('a damaged image (cut short) is refused before the backup reads or marks it', async () => {
+		const {lab, repo, run} = await cliLab();
+		await lab.write(0x91, 1);
+		const image = await lab.activeFile();
+		await truncate(image, 100_000); // past its header, before its tables
+		const before = await readFile(image);
+		const backup = await run('backup', 'vm1');
+		expect(backup.exitCode).toBe(1);
+		expect(backup.stderr).toContain('cannot back up vm1');
+		expect(backup.stderr).toContain('truncated');
+		expect((await readFile(image)).equals(before)).toBe(true);
+		expect(jsonOf(await run('backups', 'vm1', '--json'))['points']).toEqual([]);
+		expect(existsSync(path.join(repo, 'vm1', 'vda'))).toBe(false);
 	});
 
 	it('bad input changes nothing and says what to do', async () => {

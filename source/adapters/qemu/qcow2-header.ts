@@ -198,6 +198,15 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 				throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 			return buffer;
 		};
+		// QEMU allocates the L1 and refcount tables whole: a file that ends before them was cut short
+		// (its data past the cut reads as zeros, and a write there leaks clusters).
+		const clusterSize = 2 ** header.readUInt32BE(20);
+		const tablesEnd = Math.max(
+			Number(header.readBigUInt64BE(40)) + header.readUInt32BE(36) * 8,
+			Number(header.readBigUInt64BE(48)) + header.readUInt32BE(56) * clusterSize,
+		);
+		if (tablesEnd > (await handle.stat()).size)
+			throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 		const version = header.readUInt32BE(4);
 		const nbSnapshots = header.readUInt32BE(60);
 		const snapshotsOffset = Number(header.readBigUInt64BE(64));
