@@ -8,6 +8,8 @@ import {localRunner} from '../../source/adapters/exec.js';
 import {readVmFile} from '../../source/adapters/local/vm-file.js';
 import {qemuImg} from '../helpers/lab.js';
 import {holdMonitor, runningLab} from '../helpers/live.js';
+import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
+import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 
 const A = 0xa1;
 const B = 0xb2;
@@ -70,6 +72,32 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 
 		await lab.revert('s1');
 		expect([await lab.reads(A, 1), await lab.reads(B, 2), await lab.reads(C, 3)]).toEqual([true, false, false]);
+	});
+
+	it('a chain of live snapshots deep enough that QEMU cuts its json: image names (4 KiB) is still read, taken on, merged and reverted', async () => {
+		const lab = await runningLab();
+		await lab.guestWrite(A, 1);
+		// Each live take nests the layers below in the overlay's json: name, each with its file's
+		// path; with names this long, QEMU's 4 KiB cut it short about 20 layers down (40 with short ones).
+		const name = (depth: number) => `s${depth}-${'n'.repeat(60)}`;
+		for (let depth = 1; depth <= 24; depth++) await lab.take(name(depth));
+		const client = await QmpClient.connect(path.join(lab.folder, 'qmp.sock'));
+		const blocks = await client.execute<Array<{inserted?: {file: string}}>>('query-block');
+		client.close();
+		expect(imagePath(blocks.find(block => block.inserted)!.inserted!.file), 'the name QEMU gives is cut').toBeNull();
+		await lab.guestWrite(B, 2);
+		const {state} = await lab.hypervisor.inspect('live1');
+		expect(state.run).toBe('running');
+		expect((await lab.liveTops())['vda']).toBe(`vda.${name(24)}.qcow2`);
+		await lab.take(name(25));
+		await lab.merge(name(12));
+		await lab.merge(name(25));
+		expect(await lab.isRunning()).toBe(true);
+		expect((await lab.liveTops())['vda']).toBe(path.basename(await lab.activeFile()));
+		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, true]);
+		await lab.revert(name(24));
+		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, false]);
+		expect((await lab.hypervisor.inspect('live1')).state.run).toBe('running');
 	});
 
 	it('live merge by streaming, when the frozen image is the smaller side', async () => {

@@ -2,7 +2,7 @@ import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {afterEach} from 'vitest';
 import {qdevPath} from '../../source/adapters/local/qemu-process.js';
-import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
+import {topNodes} from '../../source/adapters/qemu/qmp-block.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 import {labWithVm, MiB, qemuImg} from './lab.js';
@@ -53,12 +53,8 @@ export async function runningLab(name = 'live1', targets: string[] = ['vda'], si
 		liveTops: async () => {
 			const client = await qmp();
 			try {
-				const blocks = await client.execute<Array<{qdev?: string; inserted?: {file: string}}>>('query-block');
 				return Object.fromEntries(
-					blocks.map(block => [
-						/peripheral\/([^/]+)\//.exec(block.qdev ?? '')?.[1],
-						path.basename(imagePath(block.inserted?.file ?? '')),
-					]),
+					[...(await topNodes(client))].map(([target, top]) => [target, path.basename(top.file)]),
 				);
 			} finally {
 				client.close();

@@ -5,7 +5,6 @@ import {crashPoint} from '../exec.js';
 import {liesOutside} from '../file-checks.js';
 import type {QmpClient} from './qmp-client.js';
 
-const NamedNodes = z.array(z.looseObject({'node-name': z.string(), drv: z.string(), file: z.string()}));
 const Blocks = z.array(
 	z.looseObject({
 		qdev: z.string().optional(),
@@ -24,27 +23,9 @@ const Jobs = z.array(
 );
 
 const JsonFilename = z.looseObject({file: z.looseObject({driver: z.literal('file'), filename: z.string()})});
-
-/**
- * The image path of a node. Where a node's options differ from its image header (an overlay put
- * on an existing backing node), QEMU names it `json:{...}`; the path is its protocol child's.
- */
-export function imagePath(filename: string): string {
-	if (!filename.startsWith('json:')) return path.resolve(filename);
-	const parsed = JsonFilename.safeParse(JSON.parse(filename.slice('json:'.length)));
-	if (!parsed.success)
-		throw new SnapdeckError('failed', `QEMU names an image in a way snapdeck does not know: ${filename.slice(0, 200)}`);
-	return path.resolve(parsed.data.file.filename);
-}
-
-/** qcow2 nodes QEMU has open, by absolute file name. */
-export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>> {
-	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NamedNodes});
-	return new Map(nodes.filter(node => node.drv === 'qcow2').map(node => [imagePath(node.file), node['node-name']]));
-}
-
 const NodeImages = z.array(
 	z.looseObject({
+		'node-name': z.string(),
 		drv: z.string(),
 		file: z.string(),
 		image: z
@@ -57,17 +38,87 @@ const NodeImages = z.array(
 	}),
 );
 
+const Graph = z.looseObject({
+	nodes: z.array(z.looseObject({id: z.number(), name: z.string()})),
+	edges: z.array(z.looseObject({parent: z.number(), child: z.number(), name: z.string()})),
+});
+
+/**
+ * The image path of a node. Where a node's options differ from its image header (an overlay put
+ * on an existing backing node), QEMU names it `json:{...}`; the path is its protocol child's.
+ * Null when QEMU cut the name short: it keeps a node's name in 4 KiB, and the name of a live
+ * snapshot's overlay nests every layer below it, so about 40 layers down the protocol child,
+ * which comes after them, is gone (nodePaths finds it in the node graph then).
+ */
+export function imagePath(filename: string): string | null {
+	if (!filename.startsWith('json:')) return path.resolve(filename);
+	let json: unknown;
+	try {
+		json = JSON.parse(filename.slice('json:'.length));
+	} catch {
+		return null;
+	}
+	const parsed = JsonFilename.safeParse(json);
+	if (!parsed.success) throw unknownName(filename);
+	return path.resolve(parsed.data.file.filename);
+}
+
+const unknownName = (filename: string) =>
+	new SnapdeckError('failed', `QEMU names an image in a way snapdeck does not know: ${filename.slice(0, 200)}`);
+
+/**
+ * Each node's image path, by node name. A node whose name QEMU cut short is followed to its
+ * protocol child ('file') in the node graph, whose name is the plain path: one more question,
+ * asked only then.
+ */
+async function nodePaths(
+	client: QmpClient,
+	nodes: ReadonlyArray<{'node-name': string; file: string}>,
+): Promise<Map<string, string>> {
+	const paths = new Map<string, string>();
+	const cut = new Map<string, string>();
+	for (const node of nodes) {
+		const file = imagePath(node.file);
+		if (file === null) cut.set(node['node-name'], node.file);
+		else paths.set(node['node-name'], file);
+	}
+	if (cut.size === 0) return paths;
+	const graph = await client.execute('x-debug-query-block-graph', undefined, {schema: Graph});
+	const names = new Map(graph.nodes.map(node => [node.id, node.name]));
+	for (const edge of graph.edges) {
+		const parent = names.get(edge.parent);
+		const child = paths.get(names.get(edge.child) ?? '');
+		if (edge.name === 'file' && parent !== undefined && cut.has(parent) && child !== undefined)
+			paths.set(parent, child);
+	}
+	for (const [node, filename] of cut) if (!paths.has(node)) throw unknownName(filename);
+	return paths;
+}
+
+/** Every node QEMU has open, with its image path. */
+async function namedNodes(client: QmpClient) {
+	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
+	const paths = await nodePaths(client, nodes);
+	return nodes.map(node => ({...node, path: paths.get(node['node-name'])!}));
+}
+
+/** qcow2 nodes QEMU has open, by absolute file name. */
+export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>> {
+	const nodes = await namedNodes(client);
+	return new Map(nodes.filter(node => node.drv === 'qcow2').map(node => [node.path, node['node-name']]));
+}
+
 /**
  * The qcow2 images QEMU has found damaged (it sets the header's corrupt bit and stops writing
  * them), by absolute file name. For an image a running QEMU writes, this is the only true answer:
  * `qemu-img check -U` reads its tables half-written and reports damage that is not there.
  */
 export async function corruptImages(client: QmpClient): Promise<Set<string>> {
-	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
+	const nodes = await namedNodes(client);
 	return new Set(
 		nodes
 			.filter(node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true)
-			.map(node => imagePath(node.file)),
+			.map(node => node.path),
 	);
 }
 
@@ -75,10 +126,18 @@ export async function corruptImages(client: QmpClient): Promise<Set<string>> {
 export async function topNodes(client: QmpClient): Promise<Map<string, {node: string; file: string}>> {
 	const blocks = await client.execute('query-block', undefined, {schema: Blocks});
 	const tops = new Map<string, {node: string; file: string}>();
+	let paths: Map<string, string> | undefined;
 	for (const block of blocks) {
 		const target = /^\/machine\/peripheral\/([^/]+)\/virtio-backend$/.exec(block.qdev ?? '')?.[1];
-		if (target && block.inserted)
-			tops.set(target, {node: block.inserted['node-name'], file: imagePath(block.inserted.file)});
+		if (!target || !block.inserted) continue;
+		const node = block.inserted['node-name'];
+		let file = imagePath(block.inserted.file);
+		if (file === null) {
+			paths ??= new Map((await namedNodes(client)).map(named => [named['node-name'], named.path]));
+			file = paths.get(node) ?? null;
+		}
+		if (file === null) throw unknownName(block.inserted.file);
+		tops.set(target, {node, file});
 	}
 	return tops;
 }
@@ -142,14 +201,14 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 		await endJob(client, job.id);
 		removed.push(`job ${job.id} (${job.type ?? 'block job'}, ${job.status})`);
 	}
-	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NamedNodes});
+	const nodes = await namedNodes(client);
 	// Called before this process adds targets of its own: any there are a dead snapdeck's.
 	for (const node of nodes.filter(
 		candidate =>
 			candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'),
 	)) {
 		await client.execute('blockdev-del', {'node-name': node['node-name']}).catch(() => undefined);
-		removed.push(`node ${node['node-name']} (${imagePath(node.file)})`);
+		removed.push(`node ${node['node-name']} (${node.path})`);
 	}
 	removed.push(...(await dropDetachedNodes(client)));
 	return removed;
@@ -191,7 +250,7 @@ export async function endJob(client: QmpClient, id: string): Promise<void> {
  * named node (format nodes before their file nodes) removes exactly the detached ones.
  */
 export async function dropDetachedNodes(client: QmpClient): Promise<string[]> {
-	const nodes = (await client.execute('query-named-block-nodes', {flat: true}, {schema: NamedNodes}))
+	const nodes = (await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages}))
 		.filter(node => !node['node-name'].startsWith('#'))
 		.sort((a, b) => Number(a.drv === 'file') - Number(b.drv === 'file'));
 	const dropped: string[] = [];
