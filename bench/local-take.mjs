@@ -3,6 +3,8 @@
 // against a script doing the bare minimum the same way (a Node process that asks for the disk
 // and its top node from QMP and sends one `transaction` of `blockdev-snapshot-sync`), paired and
 // interleaved, medians of the pairs' ratios. Usage: npm run build && node bench/local-take.mjs [PAIRS]
+// BENCH_UNSYNCED=1 adds a third arm: snapdeck with every fsync made a no-op (Debian's eatmydata),
+// the most that grouping the job's fsyncs could ever save (issue 29).
 import {execFileSync, spawnSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
@@ -70,12 +72,21 @@ try {
 			Number(execFileSync('cat', [path.join(lab, name, '.snapdeck', 'qemu.pid')], {encoding: 'utf8'}).trim()),
 		),
 	);
-	const [ours, theirs] = [[], []];
+	const [ours, theirs, unsynced] = [[], [], []];
+	const withoutSync = process.env['BENCH_UNSYNCED'] === '1';
 	const qmpOf = name =>
 		path.join(lab, name, JSON.parse(execFileSync('cat', [path.join(lab, name, 'vm.json')], {encoding: 'utf8'})).qmp);
 	for (let pair = 0; pair < PAIRS; pair++) {
 		ours.push(timed(BIN, ['snapshot', vm, `bench-${pair}`, '--yes', ...connect]));
 		theirs.push(timed('node', [script, qmpOf(twin), path.join(lab, twin, `bench-script-${pair}.qcow2`)]));
+		if (withoutSync)
+			unsynced.push(timed('eatmydata', [BIN, 'snapshot', vm, `bench-nosync-${pair}`, '--yes', ...connect]));
+	}
+	if (withoutSync) {
+		const share = median(unsynced.map((value, index) => value / ours[index]));
+		console.log(
+			`the same without fsync (eatmydata): ${median(unsynced).toFixed(0)} ms, ${share.toFixed(2)}x of the take's time; ${median(unsynced.map((value, index) => value / theirs[index])).toFixed(2)}x the script`,
+		);
 	}
 	const ratio = median(ours.map((value, index) => value / theirs[index]));
 	console.log(
