@@ -1,5 +1,8 @@
+import net from 'node:net';
+import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {QmpClient, QmpError} from '../../source/adapters/qemu/qmp-client.js';
+import {tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
 
 describe('the QMP client, against a real QEMU', () => {
@@ -39,5 +42,71 @@ describe('the QMP client, against a real QEMU', () => {
 		expect(await gone).toContain('closed (the VM stopped?)');
 		await expect(client.execute('query-status')).rejects.toThrow(/cannot run query-status: the QMP socket .* closed/);
 		await expect(QmpClient.connect(`${lab.folder}/qmp.sock`, 1000)).rejects.toThrow(/cannot reach QEMU's QMP socket/);
+	});
+});
+
+/** A unix socket that greets with `greeting` and answers every line with `answer` (vm.json's "qmp" may name any socket). */
+async function fakeMonitor(greeting: string, answer: string) {
+	const folder = await tempDir();
+	const socket = path.join(folder, 'qmp.sock');
+	const server = net.createServer(connection => {
+		connection.on('error', () => undefined);
+		connection.write(greeting);
+		connection.on('data', () => connection.write(answer));
+	});
+	await new Promise<void>(resolve => server.listen(socket, resolve));
+	return {socket, close: () => new Promise(resolve => server.close(resolve))};
+}
+
+describe('the QMP client, against a socket that is not QEMU', () => {
+	const greeting = `${JSON.stringify({QMP: {version: {qemu: {major: 7, minor: 2, micro: 0}}, capabilities: []}})}\n`;
+
+	it('a greeting that is not QMP is refused with what to check, and nothing is thrown past it', async () => {
+		const fake = await fakeMonitor('hello, I am not QEMU\n', '');
+		try {
+			await expect(QmpClient.connect(fake.socket, 2000)).rejects.toThrow(/did not greet as QEMU's monitor does/);
+		} finally {
+			await fake.close();
+		}
+	});
+
+	it('an answer that is not JSON fails the command with a clear error (it used to throw out of the socket handler and crash)', async () => {
+		const fake = await fakeMonitor(greeting, '{"return": {}, "id": "snapdeck-1"}\n{"return": [{"trunc\n');
+		try {
+			const client = await QmpClient.connect(fake.socket, 2000);
+			await expect(client.execute('query-block')).rejects.toThrow(/sent "a line that is not QMP: \{\\"return\\"/);
+			await expect(client.execute('query-status')).rejects.toThrow(/cannot run query-status/);
+		} finally {
+			await fake.close();
+		}
+	});
+
+	it('a peer that never ends its line is cut off at 64 MiB, not held in memory', async () => {
+		const fake = await fakeMonitor(greeting, '');
+		const server = net.createServer(connection => {
+			connection.on('error', () => undefined);
+			connection.write(greeting);
+			let answered = false;
+			connection.on('data', () => {
+				if (answered) return;
+				answered = true;
+				connection.write('{"return": {}, "id": "snapdeck-1"}\n');
+				const block = 'x'.repeat(1 << 20);
+				const pour = () => {
+					while (!connection.destroyed && connection.write(block));
+					if (!connection.destroyed) connection.once('drain', pour);
+				};
+				pour();
+			});
+		});
+		const socket = `${fake.socket}.endless`;
+		await new Promise<void>(resolve => server.listen(socket, resolve));
+		try {
+			const client = await QmpClient.connect(socket, 2000);
+			await expect(client.execute('query-block')).rejects.toThrow(/more than 67108864 bytes without a line break/);
+		} finally {
+			await new Promise(resolve => server.close(resolve));
+			await fake.close();
+		}
 	});
 });

@@ -15,6 +15,18 @@ const Event = z.looseObject({
 });
 export type QmpEvent = z.infer<typeof Event>;
 
+/** The longest line taken from QEMU's monitor: the node list of a deep chain is a few MiB at most. */
+const MAX_LINE = 64 << 20;
+
+/** A line's JSON, or undefined when it is none. */
+function parseJson(line: string): unknown {
+	try {
+		return JSON.parse(line) as unknown;
+	} catch {
+		return undefined;
+	}
+}
+
 /** QEMU said no to a command: its error class and words. */
 export class QmpError extends SnapdeckError {
 	constructor(
@@ -100,7 +112,14 @@ export class QmpClient {
 				);
 			});
 		});
-		Greeting.parse(JSON.parse(greeting));
+		if (!Greeting.safeParse(parseJson(greeting)).success) {
+			socket.destroy();
+			throw new SnapdeckError(
+				'failed',
+				`${path} did not greet as QEMU's monitor does: ${JSON.stringify(greeting.slice(0, 120))}`,
+				'check "qmp" in the VM\'s vm.json: it must name the QMP socket of the VM\'s own QEMU',
+			);
+		}
 		const client = new QmpClient(socket, path);
 		await client.execute('qmp_capabilities');
 		return client;
@@ -108,28 +127,45 @@ export class QmpClient {
 
 	private receive(chunk: string) {
 		this.buffer += chunk;
+		// Only a chunk with a line break can end a line: a long line is not searched again at every chunk.
+		if (!chunk.includes('\n')) {
+			if (this.buffer.length > MAX_LINE) this.refuse(`more than ${MAX_LINE} bytes without a line break`);
+			return;
+		}
 		for (let newline = this.buffer.indexOf('\n'); newline >= 0; newline = this.buffer.indexOf('\n')) {
 			const line = this.buffer.slice(0, newline).trim();
 			this.buffer = this.buffer.slice(newline + 1);
-			if (line) this.dispatch(JSON.parse(line) as unknown);
+			if (line && !this.dispatch(parseJson(line))) return this.refuse(`a line that is not QMP: ${line.slice(0, 120)}`);
 		}
+		if (this.buffer.length > MAX_LINE) this.refuse(`more than ${MAX_LINE} bytes without a line break`);
 	}
 
-	private dispatch(message: unknown) {
+	/** What the peer sent is not QMP (vm.json's "qmp" may name any socket): every command fails, and the connection ends. */
+	private refuse(what: string) {
+		this.fail(`the QMP socket ${this.path} sent ${JSON.stringify(what)}`);
+		this.buffer = '';
+		this.socket.destroy();
+	}
+
+	/** False when the message is neither an event nor a reply. */
+	private dispatch(message: unknown): boolean {
 		const event = Event.safeParse(message);
 		if (event.success) {
 			this.events.emit('event', event.data);
-			return;
+			return true;
 		}
 		const failure = Failure.safeParse(message);
-		const reply = failure.success ? failure.data : Success.parse(message);
+		const success = Success.safeParse(message);
+		if (!failure.success && !success.success) return false;
+		const reply = failure.success ? failure.data : success.data!;
 		const waiting = reply.id === undefined ? undefined : this.waiting.get(reply.id);
-		if (!waiting || reply.id === undefined) return;
+		if (!waiting || reply.id === undefined) return true;
 		this.waiting.delete(reply.id);
 		clearTimeout(waiting.timer);
 		if (failure.success)
 			waiting.reject(new QmpError(waiting.command, failure.data.error.class, failure.data.error.desc));
-		else waiting.resolve((reply as z.infer<typeof Success>).return);
+		else waiting.resolve(success.data!.return);
+		return true;
 	}
 
 	private fail(reason: string) {
