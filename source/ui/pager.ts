@@ -13,13 +13,17 @@ export interface PagerRow {
 	readonly tone?: 'heading' | 'loses';
 }
 
-/** What a pager `height` rows tall shows: the rows that scroll, from `start`, `room` of them, the position line, then the pinned rows. */
+/**
+ * What a pager `height` rows tall shows: the rows that scroll, from `start`, `room` of them, the
+ * position line, the pinned rows, then `hint` rows of its hint (a note, which yields to them).
+ */
 export interface PagerLayout {
 	readonly scrolling: readonly PagerRow[];
 	readonly start: number;
 	readonly room: number;
 	readonly position: boolean;
 	readonly pinned: readonly PagerRow[];
+	readonly hint: number;
 }
 
 /** Below this size a pager (a plan, a detail view, the help) takes the whole terminal but the keys: no header, messages, status line or border. */
@@ -52,12 +56,26 @@ export function pagerGeometry(
 /** Scrolled rows never fewer than this, however many lines ask to be pinned. */
 const MIN_ROOM = 2;
 
+/** The lines `pin` selects, whole, in the order they come, as many as fit in `budget` rows. */
+function pinnedLines(rows: readonly PagerRow[], budget: number, pin: (row: PagerRow) => boolean): Set<number> {
+	const lines = new Set<number>();
+	for (const line of new Set(rows.filter(pin).map(row => row.line))) {
+		const size = rows.filter(row => row.line === line).length;
+		if (size > budget) break;
+		lines.add(line);
+		budget -= size;
+	}
+	return lines;
+}
+
 /**
- * Lays `rows` out in `height` rows, `footer` of which are the pager's own (a question, a note).
- * When they do not all fit, the lines `pin` selects are taken out of the scrolling rows and kept
- * whole below them, in view whatever the scroll (as many as leave MIN_ROOM rows to scroll), and a
- * position line of one row goes between. The same layout draws the pager and moves it, so a page
- * is exactly the rows shown: paging never skips one.
+ * Lays `rows` out in `height` rows, `footer` of which are the pager's own (a question). When they
+ * do not all fit, the lines `pin` selects are taken out of the scrolling rows and kept whole below
+ * them, in view whatever the scroll (as many as leave MIN_ROOM rows to scroll), and a position line
+ * of one row goes between. A hint of `hint` rows (a note) gets what is left: it never takes a row
+ * from a pinned line, nor the last row that scrolls, so it may get fewer rows than it asks, or
+ * none. The same layout draws the pager and moves it, so a page is exactly the rows shown: paging
+ * never skips one.
  */
 export function pagerLayout(
 	rows: readonly PagerRow[],
@@ -65,22 +83,29 @@ export function pagerLayout(
 	footer: number,
 	scroll: number,
 	pin: (row: PagerRow) => boolean = () => false,
+	hint = 0,
 ): PagerLayout {
 	const available = Math.max(1, height - footer);
-	if (rows.length <= available) return {scrolling: rows, start: 0, room: rows.length, position: false, pinned: []};
-	let budget = available - 1 - MIN_ROOM;
-	const pinnedLines = new Set<number>();
-	for (const line of new Set(rows.filter(pin).map(row => row.line))) {
-		const size = rows.filter(row => row.line === line).length;
-		if (size > budget) break;
-		pinnedLines.add(line);
-		budget -= size;
-	}
-	const pinned = rows.filter(row => pinnedLines.has(row.line));
-	const scrolling = rows.filter(row => !pinnedLines.has(row.line));
-	const position = scrolling.length > available - pinned.length;
-	const room = Math.max(1, position ? available - pinned.length - 1 : scrolling.length);
-	return {scrolling, start: Math.max(0, Math.min(scroll, scrolling.length - room)), room, position, pinned};
+	const whole = {scrolling: rows, start: 0, room: rows.length, position: false, pinned: []};
+	if (rows.length + hint <= available) return {...whole, hint};
+	// Which lines are pinned does not depend on the hint: a note never unpins what is lost.
+	const kept = pinnedLines(rows, available - 1 - MIN_ROOM, pin);
+	const pinned = rows.filter(row => kept.has(row.line));
+	// The rows fit but for the hint: scrolling to make room for it must not push a line to pin out of view.
+	if (rows.length <= available && rows.some(row => pin(row) && !kept.has(row.line)))
+		return {...whole, hint: available - rows.length};
+	const scrolling = rows.filter(row => !kept.has(row.line));
+	const space = Math.max(1, available - pinned.length - 1);
+	const given = Math.min(hint, space - 1);
+	const room = space - given;
+	return {
+		scrolling,
+		start: Math.max(0, Math.min(scroll, scrolling.length - room)),
+		room,
+		position: true,
+		pinned,
+		hint: given,
+	};
 }
 
 /** The first scrolled row after a movement command (a page: the rows shown, none skipped); null when `command` does not move. */

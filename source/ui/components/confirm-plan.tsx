@@ -1,7 +1,7 @@
 import {Box} from 'ink';
 import {planLines} from '../../core/describe.js';
 import type {Plan} from '../../core/plan.js';
-import {wrapWhole} from '../layout.js';
+import {wrapLines, wrapWhole} from '../layout.js';
 import {pagerLayout, shownRows, unreadLines, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
 import {useTheme} from '../theme.js';
 import {Pager, PagerFrame, pagerRows} from './scroll-box.js';
@@ -34,10 +34,19 @@ export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmS
 	const rows = confirmRows(plan, geometry.width);
 	const prompt =
 		state.typed === null ? ['Proceed?'] : wrapWhole(`Type ${plan.vm} to proceed: ${state.typed}`, geometry.width, 2);
-	const note = geometry.fullScreen && state.note ? wrapWhole(state.note, geometry.width, 2).slice(0, 2) : [];
-	const layout: PagerLayout = pagerLayout(rows, geometry.height, prompt.length + note.length, state.scroll, row =>
-		LOSES.test(planLines(plan)[row.line] ?? ''),
+	// The note (why the answer was refused) is a hint: it gets the rows the plan leaves, never a
+	// row of what is lost or of the prompt, and is shortened to fit them.
+	const noteText = geometry.fullScreen ? (state.note ?? '') : '';
+	const lines = planLines(plan);
+	const layout: PagerLayout = pagerLayout(
+		rows,
+		geometry.height,
+		prompt.length,
+		state.scroll,
+		row => LOSES.test(lines[row.line] ?? ''),
+		wrapLines(noteText, geometry.width, 2).length,
 	);
+	const note = layout.hint > 0 ? wrapLines(noteText, geometry.width, layout.hint) : [];
 	const seen = new Set([...state.seen, ...shownRows(layout)]);
 	return {rows, layout, prompt, note, seen, unread: unreadLines(rows, seen)};
 }
