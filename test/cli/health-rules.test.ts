@@ -104,6 +104,37 @@ describe('snapdeck health: its rules, exit codes and words', () => {
 		expect(await depth()).toEqual(['chain-depth:critical']);
 	});
 
+	it('--json says the exit code the process exits with, on every path: ok, warning, critical, bad usage, a wrong VM, could not tell', async () => {
+		const {lab, run} = await healthLab({policies: [{name: 'p', maxChainDepth: 1}]});
+		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
+		// A connection that cannot be inspected: a lab folder that is a file.
+		const notALab = path.join(await tempDir(), 'lab');
+		await writeFile(notALab, '');
+		const said = async (result: Awaited<ReturnType<typeof run>>) => {
+			const json = jsonOf(result) as {status?: 'ok' | 'warning' | 'critical'; exitCode?: number};
+			return [json.exitCode ?? {ok: 0, warning: 1, critical: 2}[json.status!], result.exitCode];
+		};
+		// One at a time: each run borrows the process's streams.
+		const cases: Array<[string[], number, typeof run]> = [
+			[[], 1, run],
+			[['--bogus'], 2, run],
+			[['--prometheus-mode', '0640'], 2, run],
+			[['nosuch'], 2, run],
+			[['--now', 'yesterday'], 2, run],
+			[['-vm'], 2, run],
+			[['--connect', 'nowhere:at-all'], 2, run],
+			[['--connect', `local:${notALab}`], 3, run],
+			[[], 3, broken.run],
+		];
+		for (const [args, code, runner] of cases)
+			expect(await said(await runner('health', '--json', ...args)), args.join(' ')).toEqual([code, code]);
+		await lab.take('s1');
+		await lab.take('s2');
+		await lab.take('s3');
+		await lab.take('s4');
+		expect(await said(await run('health', '--json'))).toEqual([2, 2]);
+	});
+
 	it('a wrong command line is bad input (exit 2) naming what exists; a config it cannot read is UNKNOWN (exit 3)', async () => {
 		const {run} = await healthLab();
 		const unknownVm = await run('health', 'nosuch');
