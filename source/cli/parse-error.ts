@@ -25,7 +25,7 @@ function unknownOptionHint(argv: readonly string[]): string {
 	if (!command)
 		return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
 	const takesVm = command.args[0]?.kind === 'vm';
-	return `'snapdeck help ${command.name.split(' ')[0]}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
+	return `'snapdeck help ${command.name}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
 }
 
 /**

@@ -72,6 +72,19 @@ describe('command specs: help and usage made from them', () => {
 		expect((await snapdeck(['list', 'web1', '--help'])).stdout).toContain('  snapdeck list');
 	});
 
+	it("a subcommand's usage errors point at its own help, which says what they are about", async () => {
+		for (const args of [
+			['receipts', 'verify'],
+			['receipts', 'verify', 'a.json', 'b.json'],
+			['receipts', 'verify', 'a.json', '--bogus'],
+			['receipts', 'verify', 'a.json', '--point', '1'],
+		]) {
+			const run = await snapdeck(args);
+			expect(run.exitCode, args.join(' ')).toBe(2);
+			expect(run.stderr, args.join(' ')).toMatch(/'snapdeck help receipts verify'( tells more| lists its options|$)/m);
+		}
+	});
+
 	it('each command has a summary and an example of itself, and help for each of its arguments', () => {
 		for (const command of every) {
 			expect(command.summary.length, command.name).toBeGreaterThan(10);
