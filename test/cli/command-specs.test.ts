@@ -3,7 +3,7 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {COMMANDS} from '../../source/cli/commands/command-registry.js';
 import type {Command} from '../../source/cli/command.js';
-import {FLAGS, type FlagName} from '../../source/cli/flags.js';
+import {FLAGS, GLOBAL_FLAGS, type FlagName} from '../../source/cli/flags.js';
 import {jsonOf, type CliResult} from '../helpers/cli.js';
 import {runCli as snapdeck} from '../helpers/memory-cli.js';
 
@@ -119,6 +119,19 @@ describe('one meaning per option', () => {
 		expect(disagree).toEqual([]);
 		for (const [flag, values] of seen)
 			expect([...values], flag).toEqual([(FLAGS[flag as FlagName] as {value?: string}).value]);
+	});
+
+	it("an option's help, as a command shows it, names only options that command takes (no words copied from another command)", () => {
+		const wrong: string[] = [];
+		for (const command of every) {
+			const takes = new Set<string>([...command.flags, ...GLOBAL_FLAGS]);
+			for (const flag of command.flags) {
+				const help = command.flagHelp?.[flag] ?? FLAGS[flag].help;
+				for (const [, named] of help.matchAll(/--([a-z][a-z-]*)/g))
+					if (!takes.has(named!)) wrong.push(`${command.name} --${flag}: names --${named}`);
+			}
+		}
+		expect(wrong).toEqual([]);
 	});
 
 	it("a command's own words for an option are for an option it takes, and say what that option says: where it is written, not read", () => {
