@@ -60,7 +60,7 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 		const asOption = await runCli(['snapshot', 'vm1', '-rf', ...lab.connect]);
 		expect(asOption.exitCode).toBe(2);
 		expect(asOption.stderr).toContain("unknown option '-rf'");
-		expect(asOption.stderr).toContain("a name that begins with '-' goes after '--'");
+		expect(asOption.stderr).toContain("no VM or snapshot name begins with '-'");
 		expect(await state()).toEqual(before);
 	});
 
