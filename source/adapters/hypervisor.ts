@@ -268,6 +268,8 @@ export interface ImageChecks {
 	checkImages(
 		inspection: Inspection,
 	): Promise<Array<{file: string; errors: number; corruptions: number; leaks: number}>>;
+	/** The guest bytes each of `files` (images of the inspection) holds itself, written to it: what discarding it loses. */
+	writtenBytes(inspection: Inspection, files: readonly string[]): Promise<Record<string, number>>;
 }
 
 /** A guest agent, for quiesced snapshots. */

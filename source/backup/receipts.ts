@@ -1,13 +1,15 @@
+import {constants} from 'node:fs';
 import {hostname} from 'node:os';
-import {readdir} from 'node:fs/promises';
+import {open, readdir} from 'node:fs/promises';
 import path from 'node:path';
 import {z} from 'zod';
 import {pointChain, type BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
+import {formatBytes} from '../core/units.js';
 import {Receipt, SNAPDECK_VERSION, type ReceiptBody} from '../core/receipt.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {ownPublicKey, receiptValid, signReceipt} from '../adapters/state/receipt-key.js';
-import {readStateFile, stateFolder} from '../adapters/safe-fs.js';
+import {fileSystemError, stateFolder} from '../adapters/safe-fs.js';
 import type {Repository} from './repository.js';
 
 /** Where a VM's receipts are, in its folder of the repository. */
@@ -52,18 +54,60 @@ export async function writeReceipt(
 	return file;
 }
 
-/** A receipt file, checked against the schema (a file from outside: the repository, a copy). */
+/** A receipt is a few KiB; a file many times that is something else (and is not read into memory whole). */
+const RECEIPT_MAX_BYTES = 1024 * 1024;
+
+/** What a receipt is, for the one who gave snapdeck something else. */
+const RECEIPT_IS =
+	"a receipt is the signed .json file a passing 'verify --restore-test', 'verify --boot' or 'backup --audit' writes into the VM's receipts/ folder of the repository ('snapdeck receipts VM' lists them)";
+
+/**
+ * A receipt file, checked against the schema (a file from outside: the repository, a copy someone
+ * sent). What is wrong is told without any of its content: the file names it.
+ */
 export async function readReceipt(file: string): Promise<Receipt> {
-	const text = await readStateFile(file);
-	if (text === null) throw new SnapdeckError('not-found', `there is no receipt ${file}`);
+	const notReceipt = (why: string) =>
+		new SnapdeckError('input', `${file} is not a snapdeck receipt: ${why}`, RECEIPT_IS);
+	const text = await readReceiptText(file, notReceipt);
+	let json: unknown;
 	try {
-		return Receipt.parse(JSON.parse(text));
-	} catch (error) {
-		throw new SnapdeckError(
-			'input',
-			`${file} is not a snapdeck receipt: ${error instanceof z.ZodError ? z.prettifyError(error).split('\n')[0] : (error as Error).message}`,
-		);
+		json = JSON.parse(text);
+	} catch {
+		throw notReceipt('it is not JSON');
 	}
+	const parsed = Receipt.safeParse(json);
+	if (!parsed.success) throw notReceipt(receiptShapeProblem(parsed.error));
+	return parsed.data;
+}
+
+/** The file's text: a regular file (never a link, a device or a pipe) no larger than a receipt can be. */
+async function readReceiptText(file: string, notReceipt: (why: string) => SnapdeckError): Promise<string> {
+	let handle;
+	try {
+		handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+			throw new SnapdeckError('not-found', `there is no receipt ${file}`);
+		throw fileSystemError(error, 'read', file);
+	}
+	try {
+		const found = await handle.stat();
+		if (!found.isFile()) throw notReceipt(found.isDirectory() ? 'it is a folder' : 'it is not a regular file');
+		if (found.size > RECEIPT_MAX_BYTES)
+			throw notReceipt(`it is ${formatBytes(found.size)}, and a receipt is a few KiB`);
+		return await handle.readFile('utf8');
+	} finally {
+		await handle.close();
+	}
+}
+
+/** Where a JSON value fails the receipt schema, in the schema's words: a field a receipt does not have is not named (its name is the file's). */
+function receiptShapeProblem(error: z.ZodError): string {
+	const issue = error.issues[0]!;
+	const at = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+	return issue.code === 'unrecognized_keys'
+		? `it has a field a receipt does not have${at}`
+		: `${issue.message.replace(/^Invalid input: /, '')}${at}`;
 }
 
 /** A VM's receipts, oldest first, each with its file; unreadable ones named with why. */

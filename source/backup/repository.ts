@@ -240,8 +240,13 @@ export class Repository {
 		return path.join(this.vmDir(vm), file);
 	}
 
+	/** The VM's manifest: the list of its points. */
+	manifestFile(vm: string): string {
+		return path.join(this.vmDir(vm), 'manifest.json');
+	}
+
 	async read(vm: string): Promise<Manifest> {
-		const file = path.join(this.vmDir(vm), 'manifest.json');
+		const file = this.manifestFile(vm);
 		const text = await readStateFile(file);
 		if (text === null) return {version: 1, vm, identity: this.bindings.get(vm)?.identity ?? null, points: []};
 		let json: unknown;

@@ -164,10 +164,11 @@ function diskWriter(
 				`${target} already exists; restore never overwrites a file`,
 				'choose another path, or move that file away',
 			);
+		// One step per disk, numbered in the point's order (the disks may be written at once).
 		options.onEvent?.({
 			type: 'step',
-			index: 0,
-			total: 1,
+			index: point.files.indexOf(file),
+			total: point.files.length,
 			summary: `restore ${disk} of point ${point.id} (${formatBytes(file.virtualSize)}) to ${target}`,
 			resumed: false,
 		});
@@ -302,11 +303,11 @@ export async function writePointInto(
 	const qemuImg = new QemuImg(localRunner);
 	const progress = disksProgress(manifest, point, options.onEvent);
 	await job.begin(id, 'in place');
-	for (const file of point.files) {
+	for (const [index, file] of point.files.entries()) {
 		options.onEvent?.({
 			type: 'step',
-			index: 0,
-			total: 1,
+			index,
+			total: point.files.length,
 			summary: `write ${file.disk} of point ${id} over ${images[file.disk]}`,
 			resumed: false,
 		});

@@ -7,7 +7,7 @@ import {synopsisOf} from './synopsis.js';
 
 /** Where a usage error points: the command's synopsis, and its help. */
 const usageHint = (command: Command, first?: string) =>
-	`${first ? `${first}\n  ` : ''}usage: ${synopsisOf(command)}\n  'snapdeck help ${command.name.split(' ')[0]}' tells more`;
+	`${first ? `${first}\n  ` : ''}usage: ${synopsisOf(command)}\n  'snapdeck help ${command.name}' tells more`;
 
 const plural = (count: number) => `${count} argument${count === 1 ? '' : 's'}`;
 

@@ -30,14 +30,14 @@ export async function runCommand(name: string, given: readonly string[], flags: 
 		throw new SnapdeckError(
 			'usage',
 			`'snapdeck ${command.name}' does not take ${unread.map(flag => `--${flag}`).join(', ')}`,
-			`see 'snapdeck help ${name}'`,
+			`see 'snapdeck help ${command.name}'`,
 		);
 	const missing = (command.required ?? []).filter(flag => flags[flag] === undefined);
 	if (missing.length > 0)
 		throw new SnapdeckError(
 			'usage',
 			`${command.name} needs ${missing.map(flag => flagSynopsis(flag, false)).join(', ')}`,
-			`see 'snapdeck help ${name}'`,
+			`see 'snapdeck help ${command.name}'`,
 		);
 	checkFlagValues(command, flags);
 	const values = typedArgs(command, args);

@@ -66,7 +66,7 @@ export const FLAGS = {
 	origin: {
 		type: 'string',
 		value: 'HOST|TAG',
-		help: "the backups of another VM of the same name (another host's, another lab's): its host name or the tag of its folder, as 'snapdeck backups VM' shows them; restored only as a new VM (--as, --to)",
+		help: "the backups of another VM of the same name (another host's, another lab's): its host name or the tag of its folder, as 'snapdeck backups VM' shows them",
 	},
 	limit: {type: 'string', value: 'MIB', whole: [1, Number.MAX_SAFE_INTEGER], help: 'MiB/s read at most (per disk)'},
 	last: {

@@ -2,8 +2,8 @@ import {describeError, exitCodeFor, SnapdeckError} from '../core/errors.js';
 import {parseCommandLine} from './flags.js';
 import {safeText} from '../core/terminal-text.js';
 
-function reportError(error: unknown, json: boolean): number {
-	const code = exitCodeFor(error);
+/** Tells an error (as JSON too, with `--json`) and returns the exit code it names: the one the process exits with. */
+function reportError(error: unknown, json: boolean, code: number = exitCodeFor(error)): number {
 	const {kind, code: errorCode, message, hint} = describeError(error);
 	if (json) {
 		process.stdout.write(
@@ -67,14 +67,20 @@ export async function main(argv: string[]): Promise<number> {
 		const {runCommand} = await import('./command-runner.js');
 		return await runCommand(positionals[0]!, positionals.slice(1), values);
 	} catch (error) {
-		const code = reportError(error, values.json);
-		// For health, 1 and 2 mean warning and critical (Nagios): a check that could not run is
-		// UNKNOWN, unless the command line itself was wrong (a VM that is not there): that is 2.
-		const mistake =
-			error instanceof SnapdeckError &&
-			(error.kind === 'usage' || error.code === 'no-such-vm' || error.code === 'bad-name');
-		return positionals[0] === 'health' && !mistake ? 3 : code;
+		return reportError(error, values.json, exitCodeOf(positionals[0], error));
 	}
+}
+
+/**
+ * The exit code of a command that failed. For health, 1 and 2 mean warning and critical (Nagios): a
+ * check that could not run is UNKNOWN (3), unless the command line itself was wrong (a VM that is
+ * not there): that is 2, as for every command.
+ */
+function exitCodeOf(command: string | undefined, error: unknown): number {
+	const mistake =
+		error instanceof SnapdeckError &&
+		(error.kind === 'usage' || error.code === 'no-such-vm' || error.code === 'bad-name');
+	return command === 'health' && !mistake ? 3 : exitCodeFor(error);
 }
 
 /**

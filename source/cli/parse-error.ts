@@ -1,6 +1,7 @@
 import {SnapdeckError} from '../core/errors.js';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {COMMANDS} from './commands/command-registry.js';
+import {argName} from './command.js';
 import {didYouMean} from './suggest.js';
 
 /** The command being typed: the first word that is not a flag, where it names one, or its subcommand the next word names. */
@@ -17,20 +18,27 @@ function flagsOf(argv: readonly string[]): readonly FlagName[] {
 }
 
 /**
- * Where to look next, for this command: its own help, and where the command takes a VM, how to pass
- * one whose name begins with '-' (the example is of the command typed, not of another one).
+ * Where to look next, for this command: its own help, and what a word that begins with '-' can be
+ * there. An argument that takes any file or path is accepted after '--' (which ends the options);
+ * a VM or snapshot name never begins with '-' (core/names.ts), so there it can only be an option.
  */
 function unknownOptionHint(argv: readonly string[]): string {
 	const command = commandOf(argv);
-	if (!command)
-		return "'snapdeck help COMMAND' lists a command's options; a name that begins with '-' goes after '--' (snapdeck tree -- -vm)";
-	const takesVm = command.args[0]?.kind === 'vm';
-	return `'snapdeck help ${command.name.split(' ')[0]}' lists its options${takesVm ? `; a name that begins with '-' goes after '--' (snapdeck ${command.name} -- -vm)` : ''}`;
+	if (!command) return "'snapdeck help COMMAND' lists a command's options";
+	const help = `'snapdeck help ${command.name}' lists its options`;
+	const free = command.args.findIndex(spec => spec.kind === 'path' || spec.kind === 'guest-path');
+	if (free >= 0) {
+		const name = argName(command.args[free]!).replace(/[[\]]/g, '');
+		const before = command.args.slice(0, free).map(spec => `${argName(spec)} `);
+		return `${help}; a ${name} that begins with '-' is accepted after '--', which ends the options (snapdeck ${command.name} ${before.join('')}-- -${name})`;
+	}
+	const names = command.args.some(spec => ['vm', 'snapshot', 'new-snapshot'].includes(spec.kind));
+	return names ? `${help}; no VM or snapshot name begins with '-' (names begin with a letter or a digit)` : help;
 }
 
 /**
  * A command line node's parseArgs refused, told in snapdeck's words: the option that is wrong,
- * the nearest ones the command takes, and how to pass a name that begins with '-'.
+ * the nearest ones the command takes, and what a word that begins with '-' can be there.
  */
 export function usageErrorOf(error: unknown, argv: readonly string[]): SnapdeckError {
 	const {code, message} = error as {code?: string; message?: string};

@@ -63,6 +63,8 @@ export interface VmFacts {
 	readonly leftJobs?: ReadonlyArray<{readonly text: string; readonly halfDone: boolean}>;
 	/** The VM's backup points, oldest first (empty without a repository). */
 	readonly points: readonly BackupPoint[];
+	/** Its manifest in the repository, where it cannot be read (damaged, not a manifest): its points are then unknown, not absent. */
+	readonly unreadableManifest?: {readonly file: string; readonly problem: string} | null;
 	/** The bitmaps on each disk's active image, by disk (to tell whether the next incremental will be a full). */
 	readonly bitmaps: Readonly<Record<string, readonly string[]>> | null;
 	/** Free bytes where its backups go; null when unknown. */
@@ -240,6 +242,18 @@ function backupRules(context: RuleContext) {
 	const complete = facts.points.filter(point => point.state === 'complete');
 	const newest = complete.at(-1);
 	const rpo = policy.backups.rpo === undefined ? null : ms(policy.backups.rpo);
+	if (facts.unreadableManifest) {
+		// What backups, commands and restores refuse to read is no "no backup yet": the points may all be there.
+		const {file, problem} = facts.unreadableManifest;
+		add(
+			'backups-unreadable',
+			'critical',
+			`the manifest of ${vm}'s backups cannot be read (${problem}): no backup of ${vm} can be listed, verified, restored or added until it is repaired. Put back a good copy of ${file}, then 'snapdeck verify ${vm}'; or restore from an off-site copy ('snapdeck restore ${vm} --from TARGET'); or move the folder away and take a full backup`,
+			undefined,
+			{file},
+		);
+		return;
+	}
 	if (!newest) {
 		add(
 			'backup-missing',

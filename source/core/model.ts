@@ -56,6 +56,8 @@ export const ImageInfo = z.object({
 	format: z.string(),
 	virtualSize: z.number().int().nonnegative(),
 	actualSize: z.number().int().nonnegative(),
+	/** The guest bytes it holds itself (written to it since it was made), where they were measured: a plan that discards it says them. */
+	writtenBytes: z.number().int().nonnegative().optional(),
 	/** The backing image, named the way the adapter names files; null for a base image. */
 	backing: z.string().nullable(),
 	internalSnapshots: z.array(InternalSnapshotInfo),

@@ -1,7 +1,7 @@
 import {dependentsOf, internalSnapshotsIn, siblingPath} from './chain.js';
 import {assertConsistent, assertPlanConfined} from './consistency.js';
 import {SnapdeckError} from './errors.js';
-import type {DiskRef, Snapshot, VmDefinition, VmState} from './model.js';
+import type {DiskRef, ImageInfo, Snapshot, VmDefinition, VmState} from './model.js';
 import {assertValidName} from './names.js';
 import {makePlan, type Plan, type Step} from './plan.js';
 import {QCOW2_STORES} from './qcow2-store-plans.js';
@@ -122,6 +122,14 @@ export function planTake(state: VmState, request: TakeRequest, stores: SnapshotS
 	);
 }
 
+/** What an image a plan discards holds: the data written to it where measured, else only its size on disk (its tables too). */
+const heldWords = (image: ImageInfo | undefined) =>
+	image?.writtenBytes === undefined
+		? `${formatBytes(image?.actualSize ?? 0)} on disk`
+		: image.writtenBytes === 0
+			? 'no data'
+			: formatBytes(image.writtenBytes);
+
 export function planRevert(state: VmState, name: string, stores: SnapshotStores = QCOW2_STORES): Plan {
 	const {definition, images} = state;
 	const snapshot = findSnapshot(state, name);
@@ -154,7 +162,7 @@ export function planRevert(state: VmState, name: string, stores: SnapshotStores 
 			if (discardable) {
 				deletes.push(steps.deleteImage(images, active.target, active.file));
 				discards.push(
-					`${active.file}: the data of ${active.target} written since ${since} (${formatBytes(images[active.file]?.actualSize ?? 0)})`,
+					`${active.file}: the data of ${active.target} written since ${since} (${heldWords(images[active.file])})`,
 				);
 			} else {
 				warnings.push(`${active.file} is kept: other snapshots need it`);

@@ -22,7 +22,18 @@ interface VmBackups {
 	readonly repo: Repository | null;
 	readonly bound: boolean;
 	readonly points: BackupPoint[];
+	/** Its manifest, where it is there and cannot be read: the points are then unknown, not absent. */
+	readonly unreadableManifest: VmFacts['unreadableManifest'];
 	readonly repositoryFree: number | null;
+}
+
+/** The VM's points; a manifest that is there and cannot be read is said so, as `backups VM` says it, never taken for none. */
+async function pointsOf(repo: Repository, vm: string): Promise<Pick<VmBackups, 'points' | 'unreadableManifest'>> {
+	try {
+		return {points: (await repo.read(vm)).points, unreadableManifest: null};
+	} catch (error) {
+		return {points: [], unreadableManifest: {file: repo.manifestFile(vm), problem: errorMessage(error)}};
+	}
 }
 
 /** The Health port: every VM's health under its policy. */
@@ -58,14 +69,9 @@ async function health(session: SessionContext, options: HealthOptions): Promise<
 					() => false,
 				)
 			: false;
-		const points =
-			repo && bound
-				? await repo.read(vm).then(
-						manifest => manifest.points,
-						() => [],
-					)
-				: [];
-		return vmHealth(session, vm, policyOf(vm), {repo, bound, points, repositoryFree}, options);
+		const {points, unreadableManifest} =
+			repo && bound ? await pointsOf(repo, vm) : {points: [], unreadableManifest: null};
+		return vmHealth(session, vm, policyOf(vm), {repo, bound, points, unreadableManifest, repositoryFree}, options);
 	});
 }
 
@@ -119,7 +125,7 @@ async function vmFacts(
 	session: SessionContext,
 	vm: string,
 	policy: Policy,
-	{repo, bound, points, repositoryFree}: VmBackups,
+	{repo, bound, points, unreadableManifest, repositoryFree}: VmBackups,
 	options: HealthOptions,
 ): Promise<VmFacts> {
 	const {hypervisor} = session;
@@ -145,6 +151,7 @@ async function vmFacts(
 		leftJobs,
 		instant: await instantFacts(session, vm),
 		points,
+		unreadableManifest,
 		repositoryFree,
 		bitmaps,
 		staleBitmaps: (

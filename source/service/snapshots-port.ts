@@ -28,6 +28,26 @@ export function planAction(action: Action, inspection: Inspection): Plan {
 	}
 }
 
+/**
+ * The inspection an action is planned from. A revert discards the disks' active images: what each
+ * holds is measured (the header's figures count tables, not data), so its plan says what is lost.
+ */
+async function inspectFor(session: SessionContext, action: Action): Promise<Inspection> {
+	const inspection = await session.inspect(action.vm);
+	const measure = session.hypervisor.roles.imageChecks?.writtenBytes;
+	if (action.kind !== 'revert' || !measure || inspection.problems.length > 0) return inspection;
+	const {state} = inspection;
+	// Unmeasured, the plan says the files' size on disk instead.
+	const written = await measure(
+		inspection,
+		state.definition.disks.map(disk => disk.file),
+	).catch(() => ({}) as Record<string, number>);
+	const images = {...state.images};
+	for (const [file, bytes] of Object.entries(written))
+		if (images[file]) images[file] = {...images[file], writtenBytes: bytes};
+	return {...inspection, state: {...state, images}};
+}
+
 /** Plans the action and, unless it is a dry run or declined, runs it under the VM's lock. */
 async function perform(
 	session: SessionContext,
@@ -36,7 +56,7 @@ async function perform(
 ): Promise<{plan: Plan; outcome: Outcome}> {
 	const {hypervisor} = session;
 	if (options.dryRun) {
-		const inspection = await session.inspect(action.vm);
+		const inspection = await inspectFor(session, action);
 		const plan = planAction(action, inspection);
 		await hypervisor.preflight(inspection, plan);
 		return {plan, outcome: 'dry-run'};
@@ -65,7 +85,7 @@ export async function performLocked(
 			`run 'snapdeck recover ${action.vm}' to finish it first`,
 		);
 	}
-	const inspection = await session.inspect(action.vm);
+	const inspection = await inspectFor(session, action);
 	const plan = planAction(action, inspection);
 	await hypervisor.preflight(inspection, plan);
 	if (!(await options.confirm(plan))) return {plan, outcome: 'declined'};

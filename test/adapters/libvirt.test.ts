@@ -105,6 +105,8 @@ describe('the libvirt adapter, against a real libvirtd', () => {
 			'delete-image',
 			'start-vm',
 		]);
+		// What the discarded overlay holds, read on the running domain's image: the 1 MiB written since e1.
+		expect(plan.discards).toEqual([expect.stringMatching(/the data of vda written since 'e1' \(1\.0 MiB\)$/)]);
 		const active = await domain.activeFile();
 		expect(await domain.reads(active, 0xa1, 1)).toBe(true);
 		expect((await virsh('domstate', '--domain', domain.name)).stdout.trim()).toBe('running');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {COMMANDS} from '../../source/cli/commands/command-registry.js';
 import type {Command} from '../../source/cli/command.js';
-import {FLAGS, type FlagName} from '../../source/cli/flags.js';
+import {FLAGS, GLOBAL_FLAGS, type FlagName} from '../../source/cli/flags.js';
 import {jsonOf, type CliResult} from '../helpers/cli.js';
 import {runCli as snapdeck} from '../helpers/memory-cli.js';
 
@@ -72,6 +72,19 @@ describe('command specs: help and usage made from them', () => {
 		expect((await snapdeck(['list', 'web1', '--help'])).stdout).toContain('  snapdeck list');
 	});
 
+	it("a subcommand's usage errors point at its own help, which says what they are about", async () => {
+		for (const args of [
+			['receipts', 'verify'],
+			['receipts', 'verify', 'a.json', 'b.json'],
+			['receipts', 'verify', 'a.json', '--bogus'],
+			['receipts', 'verify', 'a.json', '--point', '1'],
+		]) {
+			const run = await snapdeck(args);
+			expect(run.exitCode, args.join(' ')).toBe(2);
+			expect(run.stderr, args.join(' ')).toMatch(/'snapdeck help receipts verify'( tells more| lists its options|$)/m);
+		}
+	});
+
 	it('each command has a summary and an example of itself, and help for each of its arguments', () => {
 		for (const command of every) {
 			expect(command.summary.length, command.name).toBeGreaterThan(10);
@@ -106,6 +119,19 @@ describe('one meaning per option', () => {
 		expect(disagree).toEqual([]);
 		for (const [flag, values] of seen)
 			expect([...values], flag).toEqual([(FLAGS[flag as FlagName] as {value?: string}).value]);
+	});
+
+	it("an option's help, as a command shows it, names only options that command takes (no words copied from another command)", () => {
+		const wrong: string[] = [];
+		for (const command of every) {
+			const takes = new Set<string>([...command.flags, ...GLOBAL_FLAGS]);
+			for (const flag of command.flags) {
+				const help = command.flagHelp?.[flag] ?? FLAGS[flag].help;
+				for (const [, named] of help.matchAll(/--([a-z][a-z-]*)/g))
+					if (!takes.has(named!)) wrong.push(`${command.name} --${flag}: names --${named}`);
+			}
+		}
+		expect(wrong).toEqual([]);
 	});
 
 	it("a command's own words for an option are for an option it takes, and say what that option says: where it is written, not read", () => {

@@ -1,4 +1,4 @@
-import {writeFile} from 'node:fs/promises';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it, vi} from 'vitest';
 import {jsonOf} from '../helpers/cli.js';
@@ -34,7 +34,7 @@ async function healthLab(config: object = {}) {
 			rules: json.findings.map(finding => `${finding.rule}:${finding.severity}`).sort(),
 		};
 	};
-	return {lab, run, health};
+	return {lab, run, health, repo: env.SNAPDECK_REPO};
 }
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
@@ -46,6 +46,39 @@ describe('snapdeck health: its rules, exit codes and words', () => {
 		const result = await strict.health();
 		expect(result).toMatchObject({exitCode: 2, rules: ['backup-missing:critical']});
 		expect(result.findings[0]!.message).toContain("policy 'prod' wants one at most 26h old");
+	});
+
+	it('a manifest it cannot read is critical (exit 2), never "no backup": text, --json and --prometheus name the file and what to do, as backups VM does', async () => {
+		const {run, health, repo} = await healthLab();
+		const manifest = path.join(repo, 'vm1', 'manifest.json');
+		await mkdir(path.dirname(manifest), {recursive: true});
+		const damages = [
+			['{"version": 1, "vm": "vm1", "poi', 'is not valid JSON'],
+			[JSON.stringify({version: 1, vm: 'vm1', identity: null, points: 'none'}), 'is not a snapdeck manifest'],
+		];
+		for (const [damage, words] of damages) {
+			await writeFile(manifest, damage!);
+			const listing = await run('backups', 'vm1');
+			expect(listing.exitCode).toBe(1);
+			expect(listing.stderr).toContain(`${manifest} ${words}`);
+			const json = await health();
+			expect(json).toMatchObject({exitCode: 2, status: 'critical', rules: ['backups-unreadable:critical']});
+			const [finding] = json.findings;
+			expect(finding!.message).toContain(`${manifest} ${words}`);
+			expect(finding!.message).toContain(`Put back a good copy of ${manifest}, then 'snapdeck verify vm1'`);
+			expect(finding!.message).toContain("'snapdeck restore vm1 --from TARGET'");
+			expect(finding).toMatchObject({facts: {file: manifest}});
+			const text = await run('health');
+			expect(text.exitCode).toBe(2);
+			expect(text.stdout).toMatch(/^CRIT +vm1 +backups-unreadable: /m);
+			expect(text.stdout).not.toContain('has no backup');
+			const textfile = path.join(path.dirname(repo), 'health.prom');
+			expect((await run('health', '--prometheus', textfile)).exitCode).toBe(2);
+			const metrics = await readFile(textfile, 'utf8');
+			expect(metrics).toMatch(/^snapdeck_vm_health\{[^}]*vm="vm1"\} 2$/m);
+			expect(metrics).toMatch(/^snapdeck_findings\{[^}]*vm="vm1",rule="backups-unreadable",severity="critical"\} 1$/m);
+			expect(metrics).not.toContain('backup-missing');
+		}
 	});
 
 	it('a snapshot ages past the policy: "a snapshot is not a backup"', async () => {
@@ -69,6 +102,37 @@ describe('snapdeck health: its rules, exit codes and words', () => {
 		await lab.take('s3');
 		await lab.take('s4');
 		expect(await depth()).toEqual(['chain-depth:critical']);
+	});
+
+	it('--json says the exit code the process exits with, on every path: ok, warning, critical, bad usage, a wrong VM, could not tell', async () => {
+		const {lab, run} = await healthLab({policies: [{name: 'p', maxChainDepth: 1}]});
+		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
+		// A connection that cannot be inspected: a lab folder that is a file.
+		const notALab = path.join(await tempDir(), 'lab');
+		await writeFile(notALab, '');
+		const said = async (result: Awaited<ReturnType<typeof run>>) => {
+			const json = jsonOf(result) as {status?: 'ok' | 'warning' | 'critical'; exitCode?: number};
+			return [json.exitCode ?? {ok: 0, warning: 1, critical: 2}[json.status!], result.exitCode];
+		};
+		// One at a time: each run borrows the process's streams.
+		const cases: Array<[string[], number, typeof run]> = [
+			[[], 1, run],
+			[['--bogus'], 2, run],
+			[['--prometheus-mode', '0640'], 2, run],
+			[['nosuch'], 2, run],
+			[['--now', 'yesterday'], 2, run],
+			[['-vm'], 2, run],
+			[['--connect', 'nowhere:at-all'], 2, run],
+			[['--connect', `local:${notALab}`], 3, run],
+			[[], 3, broken.run],
+		];
+		for (const [args, code, runner] of cases)
+			expect(await said(await runner('health', '--json', ...args)), args.join(' ')).toEqual([code, code]);
+		await lab.take('s1');
+		await lab.take('s2');
+		await lab.take('s3');
+		await lab.take('s4');
+		expect(await said(await run('health', '--json'))).toEqual([2, 2]);
 	});
 
 	it('a wrong command line is bad input (exit 2) naming what exists; a config it cannot read is UNKNOWN (exit 3)', async () => {

@@ -1,4 +1,4 @@
-import {writeFile} from 'node:fs/promises';
+import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it, vi} from 'vitest';
 import {jsonOf} from '../helpers/cli.js';
@@ -60,7 +60,7 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 		const asOption = await runCli(['snapshot', 'vm1', '-rf', ...lab.connect]);
 		expect(asOption.exitCode).toBe(2);
 		expect(asOption.stderr).toContain("unknown option '-rf'");
-		expect(asOption.stderr).toContain("a name that begins with '-' goes after '--'");
+		expect(asOption.stderr).toContain("no VM or snapshot name begins with '-'");
 		expect(await state()).toEqual(before);
 	});
 
@@ -90,6 +90,48 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 			'no-such-point',
 		);
 		expect(await codeOf('frobnicate')).toBe('usage');
+	});
+});
+
+describe('a file that is not a receipt', () => {
+	it('is named, with what a receipt is, and none of its content is echoed (text or --json)', async () => {
+		const dir = await tempDir();
+		const secret = 'root:x:0:0:SECRET';
+		// A receipt in all but one field of its own.
+		const at = '2026-12-01T00:00:00.000Z';
+		const receiptShape = {
+			receipt: {
+				...{kind: 'snapdeck-restore-receipt', version: 1, vm: 'vm1', identity: null, point: 'p', files: []},
+				...{proved: 'audit', how: 'h', startedAt: at, at, snapdeck: '0.1.0', host: 'h', repository: '/r'},
+			},
+			...{signature: 'AA==', publicKey: 'k', keyId: '0123456789abcdef'},
+		};
+		const files: Array<[string, string, string]> = [
+			['passwd', `${secret}\n\x1b[31mred\n`, 'it is not JSON'],
+			['array.json', `["${secret}"]`, 'expected object, received array'],
+			['text.json', JSON.stringify({receipt: secret}), 'expected object, received string at receipt'],
+			[
+				'extra.json',
+				JSON.stringify({...receiptShape, [`\x1b]0;${secret}`]: 1}),
+				'it has a field a receipt does not have',
+			],
+		];
+		for (const [name, content, why] of files) {
+			const file = path.join(dir, name);
+			await writeFile(file, content);
+			for (const json of [[], ['--json']]) {
+				const result = await runCli(['receipts', 'verify', file, ...json]);
+				expect(result.exitCode, name).toBe(2);
+				expect(result.stdout + result.stderr, name).not.toMatch(/root:x|SECRET|\x1b|\\x1b|31m/);
+				const message = json.length > 0 ? (jsonOf(result)['error'] as {message: string}).message : result.stderr;
+				expect(message, name).toContain(`${file} is not a snapdeck receipt: ${why}`);
+			}
+			expect((await runCli(['receipts', 'verify', file])).stderr).toContain("the VM's receipts/ folder");
+		}
+		await mkdir(path.join(dir, 'folder.json'));
+		expect((await runCli(['receipts', 'verify', path.join(dir, 'folder.json')])).stderr).toContain(
+			'folder.json is not a snapdeck receipt: it is a folder',
+		);
 	});
 });
 

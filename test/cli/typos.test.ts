@@ -33,16 +33,24 @@ describe("typos on the command line get a suggestion in snapdeck's words, exit 2
 		});
 	});
 
-	it("an unknown option's hint points at the help of the command typed, and shows '--' on that command, where it takes a VM", async () => {
+	it("an unknown option's hint points at the help of the command typed, and says what a word that begins with '-' can be there", async () => {
+		// A VM or snapshot name never begins with '-': no '--' example, which would only lead to a refusal.
 		const backup = await snapdeck(['backup', 'vm1', '--ful']);
 		expect(backup.stderr).toContain(
-			"'snapdeck help backup' lists its options; a name that begins with '-' goes after '--' (snapdeck backup -- -vm)",
+			"'snapdeck help backup' lists its options; no VM or snapshot name begins with '-' (names begin with a letter or a digit)",
 		);
-		expect(backup.stderr).not.toContain('snapdeck tree');
-		// list takes no VM: no '--' example, which would be wrong there.
+		expect(backup.stderr).not.toMatch(/snapdeck tree|after '--'/);
+		// A file that does is accepted after '--', as the hint shows on the command typed.
+		const verify = await snapdeck(['receipts', 'verify', '-r.json']);
+		expect(verify.stderr).toContain(
+			"'snapdeck help receipts verify' lists its options; a FILE that begins with '-' is accepted after '--', which ends the options (snapdeck receipts verify -- -FILE)",
+		);
+		const followed = await snapdeck(['receipts', 'verify', '--', '-r.json']);
+		expect([followed.exitCode, followed.stderr]).toEqual([2, 'snapdeck: there is no receipt -r.json']);
+		// list takes no arguments: its help alone.
 		const list = await snapdeck(['list', '--jsn']);
 		expect(list.stderr).toContain("'snapdeck help list' lists its options");
-		expect(list.stderr).not.toContain("goes after '--'");
+		expect(list.stderr).not.toContain("'-'");
 	});
 
 	it("prune's synopsis names --from TARGET, which its text and options describe", async () => {

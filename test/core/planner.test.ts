@@ -104,6 +104,17 @@ describe('planRevert', () => {
 		expect(definitionOf(plan).disks[0]!.file).toBe(plan.steps[0]!.creates[0]);
 	});
 
+	it('says what the discarded image holds: the data written to it where measured, else its size on disk', () => {
+		const discarded = (writtenBytes?: number) => {
+			const state = oneSnapshot(5_000_000, 327_680);
+			const top = {...state.images['top.qcow2']!, ...(writtenBytes === undefined ? {} : {writtenBytes})};
+			return planRevert({...state, images: {...state.images, 'top.qcow2': top}}, 's1').discards.join();
+		};
+		expect(discarded(0)).toMatch(/top\.qcow2: the data of vda written since .* \(no data\)$/);
+		expect(discarded(2 * 1024 * 1024)).toMatch(/\(2\.0 MiB\)$/);
+		expect(discarded()).toMatch(/\(320 KiB on disk\)$/);
+	});
+
 	it('keeps an active image that holds internal snapshots (it is a branch of the tree)', () => {
 		const state = oneSnapshot(5, 1, {top: ['i1']});
 		const plan = planRevert(

@@ -193,6 +193,36 @@ describe('snapdeck restore --in-place', () => {
 	});
 });
 
+describe('restore of a VM with two disks', () => {
+	it('numbers a step per disk, [1/2] and [2/2], to new images, as a new VM and in place', async () => {
+		const lab = await labWithVm('vm1', ['vda', 'vdb'], 16);
+		const repo = path.join(await tempDir(), 'repo');
+		const run = (...args: string[]) => snapdeck(args, {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo});
+		const backup = jsonLines(await run('backup', 'vm1', '--json')).at(-1)!['point'] as {id: string};
+		const steps = (result: {exitCode: number; stderr: string}) => {
+			expect(result.exitCode, result.stderr).toBe(0);
+			return result.stderr
+				.split('\n')
+				.filter(line => /^\[\d+\/\d+\] (restore|write) vd[ab] /.test(line))
+				.map(line => line.replace(/ of point .*/, ''))
+				.sort();
+		};
+		const out = path.join(await tempDir(), 'out');
+		expect(steps(await run('restore', 'vm1', '--point', backup.id, '--to', out))).toEqual([
+			'[1/2] restore vda',
+			'[2/2] restore vdb',
+		]);
+		expect(steps(await run('restore', 'vm1', '--point', backup.id, '--as', 'vm2'))).toEqual([
+			'[1/2] restore vda',
+			'[2/2] restore vdb',
+		]);
+		expect(steps(await run('restore', 'vm1', '--point', backup.id, '--in-place', '--yes'))).toEqual([
+			'[1/2] write vda',
+			'[2/2] write vdb',
+		]);
+	});
+});
+
 describe('prune without --keep rules', () => {
 	it("prunes by the VM's policy retention, as `snapdeck run` would", async () => {
 		const {lab, repo} = await cliLab();

@@ -1,4 +1,4 @@
-import {mkdir, open, readdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {cp, mkdir, open, readdir, readFile, rm, truncate, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -34,6 +34,34 @@ describe('damaged VMs are reported, and nothing is changed on them', () => {
 		expect(merge.exitCode).toBe(1);
 		expect(merge.stderr).toContain('cannot merge on vm1');
 		expect(await snapshotOfFolder(lab.folder)).toEqual(before);
+	});
+
+	it('list shows every VM, marks one whose image is cut short or whose qcow2 header is damaged, and exits 1', async () => {
+		const lab = await labWithVm('ok');
+		for (const name of ['cut', 'garbled']) {
+			await cp(lab.folder, path.join(lab.root, name), {recursive: true});
+			const vmJson = path.join(lab.root, name, 'vm.json');
+			await writeFile(vmJson, JSON.stringify({...JSON.parse(await readFile(vmJson, 'utf8')), name}));
+		}
+		const connect = ['--connect', `local:${lab.root}`];
+		expect((await snapdeck(['list', ...connect])).exitCode).toBe(0);
+		await truncate(path.join(lab.root, 'cut', 'vda.qcow2'), 100_000); // past its header, before its tables
+		const handle = await open(path.join(lab.root, 'garbled', 'vda.qcow2'), 'r+');
+		await handle.write(Buffer.from([0, 0, 0, 40]), 0, 4, 20); // cluster bits 40
+		await handle.close();
+		const list = await snapdeck(['list', '--json', ...connect]);
+		expect(list.exitCode).toBe(1);
+		const vms = jsonOf(list)['vms'] as Array<{name: string; error: string | null}>;
+		expect(vms.map(vm => [vm.name, vm.error])).toEqual([
+			['cut', expect.stringContaining('vda.qcow2 is truncated')],
+			['garbled', expect.stringContaining('its qcow2 header is damaged (cluster bits 40)')],
+			['ok', null],
+		]);
+		const text = await snapdeck(['list', ...connect]);
+		expect(text.exitCode).toBe(1);
+		expect(text.stdout).toMatch(/^ok +stopped /m);
+		expect(text.stdout).toMatch(/^! cut: .*vda\.qcow2 is truncated/m);
+		expect(text.stdout).toMatch(/^! garbled: .*header is damaged/m);
 	});
 
 	it('an image that is not a qcow2 any more', async () => {

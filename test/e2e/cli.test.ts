@@ -2,7 +2,7 @@ import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {execa} from 'execa';
 import {jsonOf, snapdeck, type CliResult} from '../helpers/cli.js';
-import {tempDir} from '../helpers/lab.js';
+import {labWithVm, tempDir} from '../helpers/lab.js';
 
 /*
  * The binary on the demo lab: real images and a running QEMU. The changing commands' words, flags
@@ -68,3 +68,20 @@ async function demoChecks(dir: string, demo: CliResult) {
 	expect(text.stdout).toContain('   ├─ pre-upgrade');
 	expect(text.stdout).toMatch(/└─ hotfix .*<- you are here/);
 }
+
+describe('a revert plan on real images', () => {
+	it('says what the overlay it discards holds: no data for an empty one, the data written since otherwise', async () => {
+		const lab = await labWithVm('vm1', ['vda'], 64);
+		await lab.take('s1');
+		const discards = async () => {
+			const run = await snapdeck(['revert', 'vm1', 's1', '--dry-run', '--connect', `local:${lab.root}`]);
+			expect(run.exitCode, run.stderr).toBe(0);
+			return run.stdout.split('\n').filter(line => line.startsWith('Discards:'));
+		};
+		// An empty qcow2 overlay is ~200 KiB on disk (its header and tables), and holds nothing.
+		expect(await discards()).toEqual(["Discards: vda.s1.qcow2: the data of vda written since 's1' (no data)"]);
+		await lab.write(0x5a, 3);
+		await lab.write(0x5b, 10);
+		expect(await discards()).toEqual(["Discards: vda.s1.qcow2: the data of vda written since 's1' (2.0 MiB)"]);
+	});
+});

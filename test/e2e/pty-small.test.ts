@@ -3,7 +3,7 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {planLines} from '../../source/core/describe.js';
-import {planAction} from '../../source/service/snapshots-port.js';
+import {sessionPorts} from '../../source/service/session-ports.js';
 import {HOSTILE_SHOWN, hostileLab} from '../helpers/hostile.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 import {terminal} from '../helpers/terminal.js';
@@ -37,7 +37,10 @@ const selected = (screen: string) => /^▸ . (\S+)/m.exec(screen)?.[1];
 async function planRows(root: string, vm: string, snapshot: string, columns: number, rows: number) {
 	const {confirmRows} = await import('../../source/ui/components/confirm-plan.js');
 	const {pagerGeometry} = await import('../../source/ui/pager.js');
-	const plan = planAction({kind: 'revert', vm, snapshot}, await new LocalHypervisor(root).inspect(vm));
+	const {plan} = await sessionPorts(new LocalHypervisor(root)).perform(
+		{kind: 'revert', vm, snapshot},
+		{command: 'test', dryRun: true, confirm: async () => false},
+	);
 	const all = confirmRows(plan, pagerGeometry(columns, rows, rows - 5, rows - 2).width);
 	const lines = planLines(plan);
 	const text = (row: {text: string}) => row.text.trimEnd();
@@ -59,7 +62,7 @@ describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
 		let screen = await tty.waitFor(screen => screen.includes('Type web1 to proceed'), 'the revert plan');
 		// What is lost is in view from the first page on, whole.
 		expect(screen.replace(/\s+/g, ' '), screen).toContain(
-			"Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix' (4.3 MiB)",
+			"Discards: vda.hotfix.qcow2: the data of vda written since 'hotfix' (4.0 MiB)",
 		);
 		const rows = await planRows(dir, 'web1', 'pre-upgrade', 40, 12);
 		expect(rows.lost.join(' ').replace(/\s+/g, ' ')).toContain(

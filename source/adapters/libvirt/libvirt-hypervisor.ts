@@ -62,7 +62,10 @@ export class LibvirtHypervisor implements Hypervisor {
 				bootThrowaway: (...args) => bootThrowawayDomain(this.connection, ...args),
 				removeThrowaway: (name, token) => removeThrowawayDomain(this.virsh, uri, name, token),
 			},
-			imageChecks: {checkImages: inspection => this.checkImages(inspection)},
+			imageChecks: {
+				checkImages: inspection => this.checkImages(inspection),
+				writtenBytes: (_inspection, files) => this.writtenBytes(files),
+			},
 			guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 			watching: {lockHolder: vm => this.lockHolder(vm)},
 			// What a remote host cannot do yet: each reads or writes images on this machine's side.
@@ -407,6 +410,11 @@ export class LibvirtHypervisor implements Hypervisor {
 				return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 			},
 		);
+	}
+
+	/** Images are named by absolute path on the domain's host, where qemu-img reads them. */
+	async writtenBytes(files: readonly string[]) {
+		return Object.fromEntries(await mapLimited(files, 4, async file => [file, await this.qemuImg.writtenBytes(file)]));
 	}
 
 	/** Starts a stopped domain. */

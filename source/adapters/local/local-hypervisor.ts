@@ -66,7 +66,10 @@ export class LocalHypervisor implements Hypervisor {
 			finishInstant: (vm, options) => finishInstant(this.lab, vm, options),
 		},
 		bootTests: {bootThrowaway: (...args) => this.bootThrowaway(...args), removeThrowaway: removeThrowawayQemu},
-		imageChecks: {checkImages: inspection => this.checkImages(inspection)},
+		imageChecks: {
+			checkImages: inspection => this.checkImages(inspection),
+			writtenBytes: (inspection, files) => this.writtenBytes(inspection, files),
+		},
 		guestAgents: {canQuiesce: vm => this.canQuiesce(vm)},
 		watching: {lockHolder: vm => this.lockHolder(vm), watch: onChange => this.watch(onChange)},
 	};
@@ -416,6 +419,13 @@ export class LocalHypervisor implements Hypervisor {
 				);
 				return {file, errors: check['check-errors'], corruptions: check.corruptions ?? 0, leaks: check.leaks ?? 0};
 			},
+		);
+	}
+
+	async writtenBytes({state}: Inspection, files: readonly string[]) {
+		const folder = path.join(this.root, state.definition.name);
+		return Object.fromEntries(
+			await mapLimited(files, 4, async file => [file, await this.qemuImg.writtenBytes(path.resolve(folder, file))]),
 		);
 	}
 

@@ -41,6 +41,16 @@ async function headerOf(handle: FileHandle, file: string): Promise<{bytes: Buffe
 	const damage = headerDamage(header, version);
 	if (damage)
 		throw new SnapdeckError('failed', `${file} cannot be opened by QEMU: its qcow2 header is damaged (${damage})`);
+	// QEMU allocates the L1 and refcount tables whole: a file that ends before them was cut short
+	// (its data past the cut reads as zeros, and a write there leaks clusters). One fstat: the
+	// inventory's header reads (list) tell it too, not only a full inspection.
+	const clusterSize = 2 ** header.readUInt32BE(20);
+	const tablesEnd = Math.max(
+		Number(header.readBigUInt64BE(40)) + header.readUInt32BE(36) * 8,
+		Number(header.readBigUInt64BE(48)) + header.readUInt32BE(56) * clusterSize,
+	);
+	if (tablesEnd > (await handle.stat()).size)
+		throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 	const backingOffset = Number(header.readBigUInt64BE(8));
 	const backingLength = header.readUInt32BE(16);
 	let backing: string | null = null;
@@ -198,15 +208,6 @@ export async function qcow2Info(file: string): Promise<QemuImgInfo> {
 				throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 			return buffer;
 		};
-		// QEMU allocates the L1 and refcount tables whole: a file that ends before them was cut short
-		// (its data past the cut reads as zeros, and a write there leaks clusters).
-		const clusterSize = 2 ** header.readUInt32BE(20);
-		const tablesEnd = Math.max(
-			Number(header.readBigUInt64BE(40)) + header.readUInt32BE(36) * 8,
-			Number(header.readBigUInt64BE(48)) + header.readUInt32BE(56) * clusterSize,
-		);
-		if (tablesEnd > (await handle.stat()).size)
-			throw new SnapdeckError('failed', `${file} is truncated (a table ends past the end of the file)`);
 		const version = header.readUInt32BE(4);
 		const nbSnapshots = header.readUInt32BE(60);
 		const snapshotsOffset = Number(header.readBigUInt64BE(64));

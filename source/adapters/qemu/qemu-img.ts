@@ -45,6 +45,13 @@ const CheckJson = z.looseObject({
 });
 export type QemuImgCheck = z.infer<typeof CheckJson>;
 
+/** `qemu-img map --output=json`: the extents of the guest disk, and whether the image holds each (present). */
+const MapJson = z.array(z.looseObject({start: z.number().int(), length: z.number().int(), present: z.boolean()}));
+
+/** A qcow2 image opened alone: its backing file named in its header is not opened (nor followed). */
+const alone = (file: string) =>
+	`json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
+
 export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
 	let value: unknown;
 	try {
@@ -108,10 +115,9 @@ export class QemuImg {
 	 * protocol, would otherwise hang qemu-img or make it connect out.
 	 */
 	async check(file: string): Promise<QemuImgCheck> {
-		const alone = `json:${JSON.stringify({driver: 'qcow2', backing: null, file: {driver: 'file', filename: file}})}`;
 		try {
 			// Reads every table of a large image: bounded, but generously.
-			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone], {
+			const {stdout} = await this.runner.run('qemu-img', ['check', '-U', '--output=json', '--', alone(file)], {
 				timeoutMs: 15 * metadataTimeoutMs(),
 			});
 			return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
@@ -121,6 +127,20 @@ export class QemuImg {
 			if (stdout?.trim().startsWith('{')) return parseJson(CheckJson, stdout, `qemu-img check ${file}`);
 			throw error;
 		}
+	}
+
+	/**
+	 * The guest bytes the image itself holds (clusters written to it, data or zeroes; its backing
+	 * file not opened): what discarding it loses. An image a running QEMU writes is read as it was
+	 * last flushed.
+	 */
+	async writtenBytes(file: string): Promise<number> {
+		const {stdout} = await this.runner.run('qemu-img', ['map', '-U', '--output=json', '--', alone(file)], {
+			timeoutMs: 15 * metadataTimeoutMs(),
+		});
+		return parseJson(MapJson, stdout, `qemu-img map ${file}`)
+			.filter(extent => extent.present)
+			.reduce((sum, extent) => sum + extent.length, 0);
 	}
 
 	/** `unsafe` skips opening the backing file (which a running QEMU holds locked); give `size` then. */

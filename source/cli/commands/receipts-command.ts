@@ -36,6 +36,10 @@ export default defineCommand({
 		"Restore tests, boot tests and audits each write a receipt into the repository, signed by this host's key.",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	flags: ['origin'],
+	flagHelp: {
+		origin:
+			"the receipts of another VM of the same name (another host's, another lab's), kept with its backups: its host name or the tag of their folder, as 'snapdeck backups VM' shows them",
+	},
 	examples: [
 		{
 			line: 'snapdeck receipts web1',

@@ -19,6 +19,8 @@ export default defineCommand({
 		to: 'the new image (a folder for several disks)',
 		limit: 'with --instant: MiB/s the data streams in at most',
 		force: 'restore a point that failed its last verification',
+		origin:
+			"a point of another VM of the same name (another host's, another lab's): its host name or the tag of its folder, as 'snapdeck backups VM' shows them; restored only as a new VM (--as, --to)",
 	},
 	globals: ['yes', 'dry-run'],
 	examples: [

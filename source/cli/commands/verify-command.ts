@@ -17,6 +17,10 @@ export default defineCommand({
 		{line: 'snapdeck verify web1 --from usb --read-data', does: 'restic reads all of the target usb back'},
 	],
 	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data', 'origin'],
+	flagHelp: {
+		origin:
+			"check the points of another VM of the same name (another host's, another lab's) instead, in their own folder: its host name or the tag of that folder, as 'snapdeck backups VM' shows them",
+	},
 	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
