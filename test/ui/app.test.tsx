@@ -2,7 +2,6 @@ import {describe, expect, it} from 'vitest';
 import {buildKeymap, COMMANDS, displayKey, type Command, type Context} from '../../source/ui/keymap.js';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {wrapWhole} from '../../source/ui/layout.js';
-import {planAction} from '../../source/service/snapshots-port.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -72,7 +71,12 @@ describe('the terminal UI', () => {
 		await lab.take(long);
 		await lab.write(0xb2, 1);
 		const before = JSON.stringify(lab.definition());
-		const plan = planAction({kind: 'revert', vm: 'web9', snapshot: long}, await lab.hypervisor.inspect('web9'));
+		const plan = (
+			await lab.service.perform(
+				{kind: 'revert', vm: 'web9', snapshot: long},
+				{command: 'test', dryRun: true, confirm: async () => false},
+			)
+		).plan;
 		const ui = renderApp(lab.service);
 		await ui.waitFor(frame => frame.includes('web9'), 'the VM list');
 		ui.press('open');

@@ -2,7 +2,6 @@ import {describe, expect, it} from 'vitest';
 import {planLines as planText} from '../../source/core/describe.js';
 import {confirmRows} from '../../source/ui/components/confirm-plan.js';
 import {pagerGeometry} from '../../source/ui/pager.js';
-import {planAction} from '../../source/service/snapshots-port.js';
 import {memoryLab} from '../helpers/memory-lab.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -26,7 +25,12 @@ async function revertPlan(lab: Awaited<ReturnType<typeof hotfixLab>>, columns: n
 	await ui.waitFor(frame => frame.includes('web1: 2 snapshots'), 'the tree');
 	ui.press('revert');
 	const frame = await ui.waitFor(frame => frame.includes('Type web1 to proceed'), 'the revert plan');
-	const plan = planAction({kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'}, await lab.hypervisor.inspect('web1'));
+	const plan = (
+		await lab.service.perform(
+			{kind: 'revert', vm: 'web1', snapshot: 'pre-upgrade'},
+			{command: 'test', dryRun: true, confirm: async () => false},
+		)
+	).plan;
 	return {ui, frame, plan};
 }
 
