@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
+import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
 import {labWithVm} from '../helpers/lab.js';
 
 const GREETING = `${JSON.stringify({QMP: {version: {qemu: {major: 7, minor: 2, micro: 0}}, capabilities: []}})}\n`;
@@ -72,6 +73,49 @@ describe("a VM whose vm.json names a monitor that is not its own QEMU's", () => 
 				file => after[file] !== before[file] && !file.endsWith('journal.jsonl'),
 			);
 			expect(changed).toEqual([]);
+		} finally {
+			await monitor.close();
+		}
+	});
+});
+
+describe('image names from the monitor', () => {
+	it('a relative name, a json: name with a relative file, and a name with a line break or escape are refused, quoted', () => {
+		const names = [
+			'vda.qcow2',
+			`json:${JSON.stringify({driver: 'qcow2', file: {driver: 'file', filename: 'vda.qcow2'}})}`,
+			'/lab/vm1/vda.qcow2\nsnapdeck: all good',
+			'/lab/vm1/\u001b]0;title\u0007vda.qcow2',
+		];
+		for (const name of names) {
+			const refused = (() => {
+				try {
+					return imagePath(name);
+				} catch (error) {
+					return error as Error;
+				}
+			})();
+			expect(refused, name).toBeInstanceOf(Error);
+			expect((refused as Error).message).toContain('QEMU names an image in a way snapdeck does not know');
+			expect((refused as Error).message).not.toMatch(/[\n\u001b]/);
+		}
+		expect(imagePath('/lab/vm1/vda.qcow2')).toBe('/lab/vm1/vda.qcow2');
+	});
+
+	it("a take on a monitor whose disk's file name holds a line break fails with nothing changed, the name shown quoted", async () => {
+		const lab = await labWithVm();
+		await writeVmFile(lab.folder, {...(await lab.vmFile()), qmp: 'qmp.sock'} satisfies VmFile);
+		const file = `${lab.folder}/vda.qcow2\nsnapdeck: done`;
+		const monitor = await scriptedMonitor(path.join(lab.folder, 'qmp.sock'), {
+			'query-block': [{qdev: '/machine/peripheral/vda/virtio-backend', inserted: {'node-name': 'top', file}}],
+			'query-named-block-nodes': [{'node-name': 'top', drv: 'qcow2', file}],
+		});
+		try {
+			const failure = (await lab.take('s1').catch((error: unknown) => error)) as Error;
+			expect(failure.message).toMatch(/take of vm1 failed, nothing was changed: QEMU names an image/);
+			expect(failure.message).not.toContain('\n');
+			expect((await readdir(lab.folder)).sort()).toEqual(['.snapdeck', 'qmp.sock', 'vda.qcow2', 'vm.json']);
+			expect(await readdir(path.join(lab.folder, '.snapdeck'))).not.toContain('pending.json');
 		} finally {
 			await monitor.close();
 		}
