@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {fileExists} from '../file-checks.js';
-import {handleStep, type StepExecutor} from '../../core/plan.js';
+import {changedNothing} from '../../core/errors.js';
+import {handleStep, type Step, type StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
@@ -30,30 +31,51 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		if (client && !clientClosed) return client;
 		const socket = qmpPath(folder, vm);
 		if (socket === null || !(await fileExists(socket))) return null;
-		client = await connectMonitor(folder, socket);
-		clientClosed = false;
-		// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
-		if (client) {
-			await assertOwnQemu(client, folder, vm.name);
-			await clearLeftovers(client);
+		const connected = await connectMonitor(folder, socket);
+		if (!connected) return null;
+		try {
+			await assertOwnQemu(connected, folder, vm.name);
+			// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
+			await clearLeftovers(connected);
+		} catch (error) {
+			// Never kept: a monitor not yet found to be the VM's own is asked again, not used.
+			connected.close();
+			throw error;
 		}
-		void client?.closed().then(() => {
+		client = connected;
+		clientClosed = false;
+		void client.closed().then(() => {
 			clientClosed = true;
 		});
 		return client;
 	}
 
+	/**
+	 * The running QEMU and its disks' top nodes, read before a step touches anything: a monitor
+	 * that is not the VM's QEMU, or that answers in a way snapdeck does not know (vm.json's "qmp"
+	 * may name any socket), fails the step as one that changed nothing, so that the plan is
+	 * refused whole rather than left for a recover that would meet the same answer.
+	 */
+	async function live(step: Step): Promise<{qmp: QmpClient; tops: Awaited<ReturnType<typeof topNodes>>} | null> {
+		try {
+			const qmp = step.op === 'start-vm' ? null : await running();
+			return qmp && {qmp, tops: await topNodes(qmp)};
+		} catch (error) {
+			throw changedNothing(error instanceof Error ? error : new Error(String(error)));
+		}
+	}
+
 	return {
 		async execute(step, context) {
-			const qmp = step.op === 'start-vm' ? null : await running();
-			if (!qmp) return offline.execute(step, context);
+			const found = await live(step);
+			if (!found) return offline.execute(step, context);
 			return handleStep(
 				liveHandlers({
 					folder,
 					vm,
 					qemuImg,
-					qmp,
-					tops: await topNodes(qmp),
+					qmp: found.qmp,
+					tops: found.tops,
 					offline: offline.handlers,
 					loaded,
 					onStopped: letGo,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
+import {hasControlCharacters} from '../../core/terminal-text.js';
 import {crashPoint} from '../exec.js';
 import {liesOutside} from '../file-checks.js';
 import type {QmpClient} from './qmp-client.js';
@@ -51,7 +52,13 @@ const Graph = z.looseObject({
  * which comes after them, is gone (nodePaths finds it in the node graph then).
  */
 export function imagePath(filename: string): string | null {
-	if (!filename.startsWith('json:')) return path.resolve(filename);
+	// A relative name would be resolved against snapdeck's own folder, not QEMU's; a control
+	// character (a line break, an escape sequence) is in no image snapdeck made.
+	if (hasControlCharacters(filename)) throw unknownName(filename);
+	if (!filename.startsWith('json:')) {
+		if (!path.isAbsolute(filename)) throw unknownName(filename);
+		return path.resolve(filename);
+	}
 	let json: unknown;
 	try {
 		json = JSON.parse(filename.slice('json:'.length));
@@ -59,12 +66,17 @@ export function imagePath(filename: string): string | null {
 		return null;
 	}
 	const parsed = JsonFilename.safeParse(json);
-	if (!parsed.success) throw unknownName(filename);
+	if (!parsed.success || !path.isAbsolute(parsed.data.file.filename)) throw unknownName(filename);
 	return path.resolve(parsed.data.file.filename);
 }
 
+/** The name as QEMU gave it, quoted: it may hold anything, a line break included. */
 const unknownName = (filename: string) =>
-	new SnapdeckError('failed', `QEMU names an image in a way snapdeck does not know: ${filename.slice(0, 200)}`);
+	new SnapdeckError(
+		'failed',
+		`QEMU names an image in a way snapdeck does not know: ${JSON.stringify(filename.slice(0, 200))}`,
+		'check "qmp" in the VM\'s vm.json: it must name the QMP socket of the VM\'s own QEMU, started with absolute image paths',
+	);
 
 /**
  * Each node's image path, by node name. A node whose name QEMU cut short is followed to its
