@@ -29,26 +29,30 @@ export function consistencyProblems(definition: VmDefinition, images?: Readonly<
 		if (snapshot.parent !== null && !byName.has(snapshot.parent))
 			problems.push(`snapshot '${snapshot.name}' names a parent that does not exist ('${snapshot.parent}')`);
 	}
-	// Parent cycles: follow each snapshot's parents; meeting one twice is a loop (reported once).
-	const inLoop = new Set<string>();
+	// Parent cycles: follow each snapshot's parents; meeting one twice is a loop. A walk stops where
+	// an earlier one went (any loop above was found then), so every snapshot is walked once: vm.json
+	// may list thousands in one chain, and a walk from each, searched as a list, took minutes.
+	const walked = new Set<string>();
 	for (const snapshot of definition.snapshots) {
-		const path: string[] = [];
-		for (let name: string | null = snapshot.name; name !== null && byName.has(name); name = byName.get(name)!.parent) {
-			const at = path.indexOf(name);
-			if (at >= 0) {
-				const loop = path.slice(at);
-				if (!loop.some(member => inLoop.has(member))) {
-					for (const member of loop) inLoop.add(member);
-					problems.push(
-						loop.length === 1
-							? `snapshot '${name}' names itself as its parent`
-							: `snapshots ${[...loop, name].map(member => `'${member}'`).join(' → ')} are each other's parents (a loop)`,
-					);
-				}
+		const path = new Map<string, number>();
+		for (
+			let name: string | null = snapshot.name;
+			name !== null && byName.has(name) && !walked.has(name);
+			name = byName.get(name)!.parent
+		) {
+			const at = path.get(name);
+			if (at !== undefined) {
+				const loop = [...path.keys()].slice(at);
+				problems.push(
+					loop.length === 1
+						? `snapshot '${name}' names itself as its parent`
+						: `snapshots ${[...loop, name].map(member => `'${member}'`).join(' → ')} are each other's parents (a loop)`,
+				);
 				break;
 			}
-			path.push(name);
+			path.set(name, path.size);
 		}
+		for (const name of path.keys()) walked.add(name);
 	}
 
 	const frozenOwner = new Map<string, string>();

@@ -252,3 +252,27 @@ describe('a corpus of hostile VM metadata', () => {
 		);
 	});
 });
+
+describe('a vm.json with thousands of snapshots in one chain', () => {
+	it('is checked in time linear in its length: a loop at its top is found once, and a long chain is no problem', () => {
+		const count = 20_000;
+		const snapshots = Array.from({length: count}, (_, index) =>
+			snapshot(`s${index}`, index === 0 ? `s${count - 1}` : `s${index - 1}`, `vda.s${index}.qcow2`),
+		);
+		const definition: VmDefinition = {
+			name: 'vm1',
+			disks: [{target: 'vda', file: 'vda.qcow2'}],
+			current: 's1',
+			snapshots,
+		};
+		const started = performance.now();
+		const problems = consistencyProblems(definition);
+		// Walking every snapshot's parents from each, searched as a list, took minutes here (5.5 s at 3000).
+		expect(performance.now() - started).toBeLessThan(2000);
+		expect(problems).toHaveLength(1);
+		expect(problems[0]).toMatch(/^snapshots 's0' → 's19999' → .* → 's0' are each other's parents \(a loop\)$/);
+		expect(
+			consistencyProblems({...definition, snapshots: snapshots.map((s, i) => (i === 0 ? {...s, parent: null} : s))}),
+		).toEqual([]);
+	});
+});
