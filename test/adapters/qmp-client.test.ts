@@ -81,6 +81,27 @@ describe('the QMP client, against a socket that is not QEMU', () => {
 		}
 	});
 
+	it('a monitor that greets and then answers nothing: the command gives up, naming the socket and what to check', async () => {
+		const fake = await fakeMonitor(greeting, '');
+		const server = net.createServer(connection => {
+			connection.on('error', () => undefined);
+			connection.write(greeting);
+			connection.once('data', () => connection.write('{"return": {}, "id": "snapdeck-1"}\n'));
+		});
+		const socket = `${fake.socket}.silent`;
+		await new Promise<void>(resolve => server.listen(socket, resolve));
+		try {
+			const client = await QmpClient.connect(socket, 2000);
+			const error = await client.execute('query-block', undefined, {timeoutMs: 300}).catch((caught: unknown) => caught);
+			expect(String(error)).toContain(`QEMU did not answer query-block on ${socket} within 300 ms`);
+			expect((error as {hint?: string}).hint).toMatch(/check "qmp" in its vm\.json/);
+			client.close();
+		} finally {
+			await new Promise(resolve => server.close(resolve));
+			await fake.close();
+		}
+	});
+
 	it('a peer that never ends its line is cut off at 64 MiB, not held in memory', async () => {
 		const fake = await fakeMonitor(greeting, '');
 		const server = net.createServer(connection => {

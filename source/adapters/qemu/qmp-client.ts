@@ -191,7 +191,13 @@ export class QmpClient {
 		return new Promise<T>((resolve, reject) => {
 			const timer = setTimeout(() => {
 				this.waiting.delete(id);
-				reject(new SnapdeckError('failed', `QEMU did not answer ${command} within ${options.timeoutMs ?? 30_000} ms`));
+				reject(
+					new SnapdeckError(
+						'failed',
+						`QEMU did not answer ${command} on ${this.path} within ${options.timeoutMs ?? 30_000} ms`,
+						'is the VM\'s QEMU hung (its monitor answers nothing)? check "qmp" in its vm.json names its own QMP socket',
+					),
+				);
 			}, options.timeoutMs ?? 30_000);
 			this.waiting.set(id, {
 				command,
