@@ -176,7 +176,7 @@ async function headerProblem(head: Buffer, file: string, backing: string | null)
 	try {
 		const copy = path.join(dir, 'vm', file);
 		await writeFile(path.join(dir, 'head'), head, {mode: 0o600});
-		const header = await readQcow2Header(path.join(dir, 'head')).catch((error: Error) => error);
+		const header = await readQcow2Header(path.join(dir, 'head'), {excerpt: true}).catch((error: Error) => error);
 		if (header instanceof Error)
 			return `is not a qcow2 image snapdeck wrote (${header.message.replace(path.join(dir, 'head'), file)})`;
 		const named = header.backingName === null ? null : path.resolve(path.dirname(copy), header.backingName);
