@@ -79,13 +79,15 @@ const unknownName = (filename: string) =>
 	);
 
 /**
- * Each node's image path, by node name. A node whose name QEMU cut short is followed to its
- * protocol child ('file') in the node graph, whose name is the plain path: one more question,
- * asked only then.
+ * The image path of each of `nodes`, by node name. A node whose name QEMU cut short is followed to
+ * its protocol child ('file') in the node graph, whose name is the plain path: one more question,
+ * asked only then. Only `nodes` are read: a node of another kind (a backup's fleece, an NBD
+ * export) has a name that is no image path, and is no concern of the caller's.
  */
 async function nodePaths(
 	client: QmpClient,
 	nodes: ReadonlyArray<{'node-name': string; file: string}>,
+	all: ReadonlyArray<{'node-name': string; file: string}>,
 ): Promise<Map<string, string>> {
 	const paths = new Map<string, string>();
 	const cut = new Map<string, string>();
@@ -97,27 +99,31 @@ async function nodePaths(
 	if (cut.size === 0) return paths;
 	const graph = await client.execute('x-debug-query-block-graph', undefined, {schema: Graph});
 	const names = new Map(graph.nodes.map(node => [node.id, node.name]));
+	const files = new Map(all.map(node => [node['node-name'], node.file]));
 	for (const edge of graph.edges) {
 		const parent = names.get(edge.parent);
-		const child = paths.get(names.get(edge.child) ?? '');
-		if (edge.name === 'file' && parent !== undefined && cut.has(parent) && child !== undefined)
-			paths.set(parent, child);
+		const child = files.get(names.get(edge.child) ?? '');
+		if (edge.name === 'file' && parent !== undefined && cut.has(parent) && child !== undefined) {
+			const file = imagePath(child);
+			if (file !== null) paths.set(parent, file);
+		}
 	}
 	for (const [node, filename] of cut) if (!paths.has(node)) throw unknownName(filename);
 	return paths;
 }
 
-/** Every node QEMU has open, with its image path. */
-async function namedNodes(client: QmpClient) {
-	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
-	const paths = await nodePaths(client, nodes);
+/** The nodes QEMU has open that `wanted` picks, each with its image path. */
+async function namedNodes(client: QmpClient, wanted: (node: z.infer<typeof NodeImages>[number]) => boolean) {
+	const all = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
+	const nodes = all.filter(wanted);
+	const paths = await nodePaths(client, nodes, all);
 	return nodes.map(node => ({...node, path: paths.get(node['node-name'])!}));
 }
 
 /** qcow2 nodes QEMU has open, by absolute file name. */
 export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>> {
-	const nodes = await namedNodes(client);
-	return new Map(nodes.filter(node => node.drv === 'qcow2').map(node => [node.path, node['node-name']]));
+	const nodes = await namedNodes(client, node => node.drv === 'qcow2');
+	return new Map(nodes.map(node => [node.path, node['node-name']]));
 }
 
 /**
@@ -126,27 +132,24 @@ export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>
  * `qemu-img check -U` reads its tables half-written and reports damage that is not there.
  */
 export async function corruptImages(client: QmpClient): Promise<Set<string>> {
-	const nodes = await namedNodes(client);
-	return new Set(
-		nodes
-			.filter(node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true)
-			.map(node => node.path),
+	const nodes = await namedNodes(
+		client,
+		node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true,
 	);
+	return new Set(nodes.map(node => node.path));
 }
 
 /** Each guest disk's top node and its file, by disk target (vda, vdb, ...). */
 export async function topNodes(client: QmpClient): Promise<Map<string, {node: string; file: string}>> {
 	const blocks = await client.execute('query-block', undefined, {schema: Blocks});
 	const tops = new Map<string, {node: string; file: string}>();
-	let paths: Map<string, string> | undefined;
 	for (const block of blocks) {
 		const target = /^\/machine\/peripheral\/([^/]+)\/virtio-backend$/.exec(block.qdev ?? '')?.[1];
 		if (!target || !block.inserted) continue;
 		const node = block.inserted['node-name'];
 		let file = imagePath(block.inserted.file);
 		if (file === null) {
-			paths ??= new Map((await namedNodes(client)).map(named => [named['node-name'], named.path]));
-			file = paths.get(node) ?? null;
+			file = (await namedNodes(client, named => named['node-name'] === node))[0]?.path ?? null;
 		}
 		if (file === null) throw unknownName(block.inserted.file);
 		tops.set(target, {node, file});
@@ -213,12 +216,13 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 		await endJob(client, job.id);
 		removed.push(`job ${job.id} (${job.type ?? 'block job'}, ${job.status})`);
 	}
-	const nodes = await namedNodes(client);
 	// Called before this process adds targets of its own: any there are a dead snapdeck's.
-	for (const node of nodes.filter(
+	const nodes = await namedNodes(
+		client,
 		candidate =>
 			candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'),
-	)) {
+	);
+	for (const node of nodes) {
 		await client.execute('blockdev-del', {'node-name': node['node-name']}).catch(() => undefined);
 		removed.push(`node ${node['node-name']} (${node.path})`);
 	}
