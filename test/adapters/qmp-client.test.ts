@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {QmpClient, QmpError} from '../../source/adapters/qemu/qmp-client.js';
 import {tempDir} from '../helpers/lab.js';
@@ -78,6 +79,47 @@ describe('the QMP client, against a socket that is not QEMU', () => {
 			await expect(client.execute('query-status')).rejects.toThrow(/cannot run query-status/);
 		} finally {
 			await fake.close();
+		}
+	});
+
+	it('a monitor whose connect queue is full (EAGAIN) is waited for, not taken for a stopped VM', async () => {
+		// A monitor process that does not accept for 1.5 s, as a QEMU busy serving another client;
+		// its queue holds two connects, as QEMU's does, and both are taken by connects given up before.
+		const socket = path.join(await tempDir(), 'qmp.sock');
+		const monitor = execa(
+			process.execPath,
+			[
+				'-e',
+				`const net = require('node:net');
+				const server = net.createServer(c => {
+					c.on('error', () => {});
+					c.write(process.argv[2]);
+					c.on('data', () => c.write('{"return": {}, "id": "snapdeck-1"}\\n'));
+				});
+				server.listen({path: process.argv[1], backlog: 1}, () => {
+					console.log('listening');
+					Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+				});`,
+				socket,
+				greeting,
+			],
+			{reject: false},
+		);
+		try {
+			await new Promise(resolve => monitor.stdout!.once('data', resolve));
+			const refused: string[] = [];
+			for (let queued = 0; queued < 3; queued++) {
+				const given = net.connect(socket);
+				given.on('error', (error: NodeJS.ErrnoException) => refused.push(error.code ?? ''));
+				given.on('connect', () => given.destroy());
+			}
+			await new Promise(resolve => setTimeout(resolve, 100));
+			expect(refused).toEqual(['EAGAIN']);
+			const client = await QmpClient.connect(socket, 5000);
+			client.close();
+		} finally {
+			monitor.kill();
+			await monitor;
 		}
 	});
 

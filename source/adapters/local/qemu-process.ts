@@ -23,11 +23,10 @@ async function qemuAlive(folder: string): Promise<boolean | null> {
 
 /**
  * The running QEMU's monitor, or null when nothing answers there (a stale socket: the VM is
- * stopped). QEMU serves one QMP client and queues one more; a connect beyond that is refused at
- * once. A QEMU that is alive but busy so is waited for (eight tries over ~6 s: on a loaded 2-core
- * host a monitor's queue stayed full past 2 s), never taken for a
- * stopped VM: the offline path would then work on images a running QEMU holds, and a stop
- * would kill it instead of asking it to quit.
+ * stopped). A full connect queue is waited for by QmpClient.connect; a QEMU that is alive but does
+ * not greet in time (another client holds its monitor) is tried again here, eight tries over
+ * ~6 s, and never taken for a stopped VM: the offline path would then work on images a running
+ * QEMU holds, and a stop would kill it instead of asking it to quit.
  */
 export async function connectMonitor(folder: string, socket: string, greetMs = 5000): Promise<QmpClient | null> {
 	for (let attempt = 1; ; attempt++) {
@@ -35,7 +34,7 @@ export async function connectMonitor(folder: string, socket: string, greetMs = 5
 			return await QmpClient.connect(socket, greetMs);
 		} catch (error) {
 			const busy = error instanceof SnapdeckError && error.code === 'busy';
-			// Refused while the QEMU snapdeck started is alive: its monitor's queue was full for a moment.
+			// Refused while the QEMU snapdeck started is alive: it was not ready for a moment.
 			if (!busy && (await qemuAlive(folder)) !== true) return null;
 			if (attempt === 8) throw error;
 			await new Promise(resolve => setTimeout(resolve, 200 * attempt));

@@ -18,6 +18,9 @@ export type QmpEvent = z.infer<typeof Event>;
 /** The longest line taken from QEMU's monitor: the node list of a deep chain is a few MiB at most. */
 const MAX_LINE = 64 << 20;
 
+/** Connects refused for a full queue (EAGAIN) are tried this often, 100 to 500 ms apart: ~6 s in all. */
+const QUEUE_FULL_TRIES = 15;
+
 /** A line's JSON, or undefined when it is none. */
 function parseJson(line: string): unknown {
 	try {
@@ -74,9 +77,27 @@ export class QmpClient {
 		);
 	}
 
+	/**
+	 * Connects and shakes hands. QEMU serves one monitor client and the kernel queues two more
+	 * connects; a connect beyond that is refused at once with EAGAIN, also by connects that were
+	 * given up but not yet taken off the queue by a busy QEMU. That is a full queue, not a stopped
+	 * VM: it is tried again here, for every caller, for up to ~6 s.
+	 */
 	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
+		for (let attempt = 1; ; attempt++) {
+			const socket = await QmpClient.open(path, timeoutMs, attempt < QUEUE_FULL_TRIES);
+			if (socket === 'queue full') {
+				await new Promise(resolve => setTimeout(resolve, Math.min(100 * attempt, 500)));
+				continue;
+			}
+			return QmpClient.handshake(socket.socket, socket.greeting, path);
+		}
+	}
+
+	/** The socket and QEMU's greeting line, or 'queue full' when the connect was refused with EAGAIN and may be tried again. */
+	private static open(path: string, timeoutMs: number, mayRetry: boolean) {
 		const socket = net.connect(path);
-		const greeting = await new Promise<string>((resolve, reject) => {
+		return new Promise<{socket: net.Socket; greeting: string} | 'queue full'>((resolve, reject) => {
 			// QEMU serves one monitor client at a time: a QEMU that is alive but serving another waits
 			// to greet. The attempt is given up (not left queued ahead of the next one) and said to be busy.
 			const timer = setTimeout(() => {
@@ -98,20 +119,29 @@ export class QmpClient {
 				clearTimeout(timer);
 				socket.off('data', onData);
 				if (text.length > newline + 1) socket.unshift(Buffer.from(text.slice(newline + 1)));
-				resolve(text.slice(0, newline));
+				resolve({socket, greeting: text.slice(0, newline)});
 			};
 			socket.on('data', onData);
-			socket.once('error', error => {
+			socket.once('error', (error: NodeJS.ErrnoException) => {
 				clearTimeout(timer);
+				if (error.code === 'EAGAIN' && mayRetry) {
+					socket.destroy();
+					return resolve('queue full');
+				}
 				reject(
 					new SnapdeckError(
 						'failed',
 						`cannot reach QEMU's QMP socket ${path}: ${error.message}`,
-						'is the VM running? (snapdeck list shows its state)',
+						error.code === 'EAGAIN'
+							? 'other clients kept its monitor busy; try again when they are done'
+							: 'is the VM running? (snapdeck list shows its state)',
 					),
 				);
 			});
 		});
+	}
+
+	private static async handshake(socket: net.Socket, greeting: string, path: string): Promise<QmpClient> {
 		if (!Greeting.safeParse(parseJson(greeting)).success) {
 			socket.destroy();
 			throw new SnapdeckError(
