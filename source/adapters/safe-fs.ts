@@ -2,6 +2,7 @@ import {constants} from 'node:fs';
 import {chmod, chown, lstat, mkdir, open, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {SnapdeckError} from '../core/errors.js';
+import {formatBytes} from '../core/units.js';
 
 /** What a file system error means to an operator, and what to do about it. */
 const ERRNO_WORDS: Record<string, {words: string; hint: (at: string) => string}> = {
@@ -139,6 +140,34 @@ export async function readStateFile(file: string): Promise<string | null> {
 		throw fileSystemError(error, 'read', file);
 	}
 	try {
+		return await handle.readFile('utf8');
+	} finally {
+		await handle.close();
+	}
+}
+
+/**
+ * A small file from outside, read whole: a regular file only (never a link, a folder, a device or a
+ * pipe: /dev/zero would be read until memory ran out), no larger than `maxBytes`. `refuse` words
+ * what it is not (the caller knows what it should be); null when there is no such file.
+ */
+export async function readSmallFile(
+	file: string,
+	maxBytes: number,
+	refuse: (why: string) => Error,
+): Promise<string | null> {
+	let handle;
+	try {
+		handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+		throw fileSystemError(error, 'read', file);
+	}
+	try {
+		const found = await handle.stat();
+		if (!found.isFile()) throw refuse(found.isDirectory() ? 'it is a folder' : 'it is not a regular file');
+		if (found.size > maxBytes)
+			throw refuse(`it is ${formatBytes(found.size)}, and no more than ${formatBytes(maxBytes)} is read`);
 		return await handle.readFile('utf8');
 	} finally {
 		await handle.close();

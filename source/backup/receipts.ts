@@ -1,15 +1,13 @@
-import {constants} from 'node:fs';
 import {hostname} from 'node:os';
-import {open, readdir} from 'node:fs/promises';
+import {readdir} from 'node:fs/promises';
 import path from 'node:path';
-import {z} from 'zod';
 import {pointChain, type BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
-import {formatBytes} from '../core/units.js';
+import {checkOutsideJson} from '../core/outside-json.js';
 import {Receipt, SNAPDECK_VERSION, type ReceiptBody} from '../core/receipt.js';
 import {writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {ownPublicKey, receiptValid, signReceipt} from '../adapters/state/receipt-key.js';
-import {fileSystemError, stateFolder} from '../adapters/safe-fs.js';
+import {readSmallFile, stateFolder} from '../adapters/safe-fs.js';
 import type {Repository} from './repository.js';
 
 /** Where a VM's receipts are, in its folder of the repository. */
@@ -68,46 +66,9 @@ const RECEIPT_IS =
 export async function readReceipt(file: string): Promise<Receipt> {
 	const notReceipt = (why: string) =>
 		new SnapdeckError('input', `${file} is not a snapdeck receipt: ${why}`, RECEIPT_IS);
-	const text = await readReceiptText(file, notReceipt);
-	let json: unknown;
-	try {
-		json = JSON.parse(text);
-	} catch {
-		throw notReceipt('it is not JSON');
-	}
-	const parsed = Receipt.safeParse(json);
-	if (!parsed.success) throw notReceipt(receiptShapeProblem(parsed.error));
-	return parsed.data;
-}
-
-/** The file's text: a regular file (never a link, a device or a pipe) no larger than a receipt can be. */
-async function readReceiptText(file: string, notReceipt: (why: string) => SnapdeckError): Promise<string> {
-	let handle;
-	try {
-		handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-			throw new SnapdeckError('not-found', `there is no receipt ${file}`);
-		throw fileSystemError(error, 'read', file);
-	}
-	try {
-		const found = await handle.stat();
-		if (!found.isFile()) throw notReceipt(found.isDirectory() ? 'it is a folder' : 'it is not a regular file');
-		if (found.size > RECEIPT_MAX_BYTES)
-			throw notReceipt(`it is ${formatBytes(found.size)}, and a receipt is a few KiB`);
-		return await handle.readFile('utf8');
-	} finally {
-		await handle.close();
-	}
-}
-
-/** Where a JSON value fails the receipt schema, in the schema's words: a field a receipt does not have is not named (its name is the file's). */
-function receiptShapeProblem(error: z.ZodError): string {
-	const issue = error.issues[0]!;
-	const at = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-	return issue.code === 'unrecognized_keys'
-		? `it has a field a receipt does not have${at}`
-		: `${issue.message.replace(/^Invalid input: /, '')}${at}`;
+	const text = await readSmallFile(file, RECEIPT_MAX_BYTES, notReceipt);
+	if (text === null) throw new SnapdeckError('not-found', `there is no receipt ${file}`);
+	return checkOutsideJson(text, Receipt, 'a receipt', notReceipt);
 }
 
 /** A VM's receipts, oldest first, each with its file; unreadable ones named with why. */

@@ -208,5 +208,6 @@ export {
 	tellJobFailures,
 	testNotifiers,
 	uiServices,
+	validateConfigFile,
 	writeReport,
 } from '../service/session.js';

@@ -7,6 +7,7 @@ import {Cron} from 'croner';
 import {z} from 'zod';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {Notifier} from '../core/notifications.js';
+import {checkOutsideJson, shapeProblem} from '../core/outside-json.js';
 import {OffsiteTarget} from '../core/offsite-model.js';
 import {Policy} from '../core/policy.js';
 
@@ -15,7 +16,8 @@ const cronProblem = (expression: string): string | null => {
 		new Cron(expression, {paused: true});
 		return null;
 	} catch (error) {
-		return errorMessage(error);
+		// croner quotes the expression back; the key names it, and the file's values are not echoed.
+		return errorMessage(error).replace(/ \('[^]*'\)/, '');
 	}
 };
 
@@ -91,6 +93,8 @@ export function loadConfig(): LoadedConfig {
 	try {
 		store = new Conf({projectName: 'snapdeck', projectSuffix: '', cwd: configDir(), configName: 'config'});
 	} catch (error) {
+		// Conf passes on JSON.parse's words, which quote the file's first bytes.
+		if (error instanceof SyntaxError) throw notConfiguration(configFilePath())('it is not JSON');
 		throw new SnapdeckError(
 			'input',
 			`the configuration file cannot be read: ${errorMessage(error)}`,
@@ -100,13 +104,24 @@ export function loadConfig(): LoadedConfig {
 	return {config: validateConfig(store.store, store.path), path: store.path};
 }
 
-/** Validates a configuration; the error names the first wrong key and the file. */
+/** A configuration may hold credentials (a notifier's token, a target's password): what is wrong with one is said without its content. */
+export const notConfiguration = (file: string) => (why: string) =>
+	new SnapdeckError(
+		'input',
+		`${file} is not a valid snapdeck configuration: ${why}`,
+		`fix it there ('snapdeck config schema' lists every key a configuration may have)`,
+	);
+
+/** Validates a configuration; the error names the file and where in it the first wrong value is. */
 export function validateConfig(value: unknown, file: string): Config {
 	const parsed = ConfigSchema.safeParse(value);
-	if (!parsed.success) {
-		const issue = parsed.error.issues[0]!;
-		const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(top level)');
-		throw new SnapdeckError('input', `${file}: ${key}: ${issue.message}`, `fix that key in ${file}`);
-	}
+	if (!parsed.success) throw notConfiguration(file)(shapeProblem(parsed.error, 'a configuration'));
 	return parsed.data;
 }
+
+/** Validates a configuration file's text (`config validate FILE`). */
+export const validateConfigText = (text: string, file: string): Config =>
+	checkOutsideJson(text, ConfigSchema, 'a configuration', notConfiguration(file));
+
+/** A configuration is a few KiB; a file many times that is something else. */
+export const CONFIG_MAX_BYTES = 1024 * 1024;

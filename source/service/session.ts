@@ -251,6 +251,16 @@ export const journalConnection = (uri: string) =>
 /** The configuration's module (read, validate, its JSON schema), loaded when first needed. */
 export const settingsModule = () => import('../config/config.js');
 
+/** `config validate FILE`: the file checked as a configuration, read as something from outside (a regular file, small, never echoed). */
+export async function validateConfigFile(file: string): Promise<void> {
+	const {CONFIG_MAX_BYTES, notConfiguration, validateConfigText} = await settingsModule();
+	const {readSmallFile} = await import('../adapters/safe-fs.js');
+	const text = await readSmallFile(file, CONFIG_MAX_BYTES, notConfiguration(file));
+	if (text === null)
+		throw new SnapdeckError('not-found', `there is no file ${file}`, 'name the configuration to check');
+	validateConfigText(text, file);
+}
+
 /**
  * `snapdeck run`: what the policies' schedules say is due on the session's connection, each VM's
  * points in its policy's repository (else `defaultRepository`), off-site targets from the config.

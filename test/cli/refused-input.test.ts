@@ -148,9 +148,52 @@ describe('the configuration file', () => {
 		await writeFile(config, JSON.stringify({defaultConnection: 5}));
 		const bad = await runCli(['list'], {SNAPDECK_CONFIG_DIR: configDir});
 		expect(bad.exitCode).toBe(2);
-		expect(bad.stderr).toContain(`${config}: defaultConnection:`);
+		expect(bad.stderr).toContain(`${config} is not a valid snapdeck configuration: Invalid input at defaultConnection`);
 		await writeFile(config, JSON.stringify({colour: 'pink'}));
 		const unknown = await runCli(['list'], {SNAPDECK_CONFIG_DIR: configDir});
-		expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining('colour')]);
+		expect([unknown.exitCode, unknown.stderr]).toEqual([
+			2,
+			expect.stringContaining('it has a field a configuration does not have'),
+		]);
+	});
+
+	it('is named when it is wrong, and none of its content is echoed (config validate FILE, the one in use; text or --json)', async () => {
+		const dir = await tempDir();
+		const secret = 'hunter2-SECRET';
+		const files: Array<[string, string, string]> = [
+			['config.json', `password=${secret}\n\x1b[31mred\n`, 'it is not JSON'],
+			['list.json', `["${secret}"]`, 'expected object, received array'],
+			[
+				'value.json',
+				JSON.stringify({defaultConnection: 5, notify: [{url: secret}]}),
+				'Invalid input at defaultConnection',
+			],
+			['key.json', JSON.stringify({[`\x1b]0;${secret}`]: 1}), 'it has a field a configuration does not have'],
+			[
+				'cron.json',
+				JSON.stringify({policies: [{name: 'p', snapshots: {schedule: `${secret} x`}}]}),
+				'not a cron expression',
+			],
+		];
+		for (const [name, content, why] of files) {
+			const file = path.join(dir, name);
+			await writeFile(file, content);
+			for (const json of [[], ['--json']]) {
+				const result = await runCli(['config', 'validate', file, ...json]);
+				expect(result.exitCode, name).toBe(2);
+				expect(result.stdout + result.stderr, name).not.toMatch(/hunter2|SECRET|\x1b|\\x1b|31m/);
+				const message = json.length > 0 ? (jsonOf(result)['error'] as {message: string}).message : result.stderr;
+				expect(message, name).toContain(`${file} is not a valid snapdeck configuration: ${why}`);
+			}
+		}
+		// The configuration in use, read when a command starts.
+		const inUse = await runCli(['config', 'validate', '--json'], {SNAPDECK_CONFIG_DIR: dir});
+		expect(inUse.exitCode).toBe(2);
+		expect(inUse.stdout + inUse.stderr).not.toMatch(/hunter2|SECRET|31m/);
+		expect(inUse.stdout).toContain('config.json is not a valid snapdeck configuration: it is not JSON');
+		await mkdir(path.join(dir, 'folder.json'));
+		expect((await runCli(['config', 'validate', path.join(dir, 'folder.json')])).stderr).toContain(
+			'folder.json is not a valid snapdeck configuration: it is a folder',
+		);
 	});
 });

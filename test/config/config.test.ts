@@ -20,12 +20,14 @@ describe('the configuration', () => {
 			backups: {rpo: '26h', verifyEvery: '30d'},
 		});
 		expect(() => validateConfig({policies: [{name: 'p', maxChainDepth: 0}]}, 'c.json')).toThrow(
-			'c.json: policies.0.maxChainDepth:',
+			/^c\.json is not a valid snapdeck configuration: .* at policies\.0\.maxChainDepth$/,
 		);
 		expect(() => validateConfig({policies: [{name: 'p', snapshots: {schedule: '61 * * * *'}}]}, 'c.json')).toThrow(
-			'c.json: policies.0.snapshots.schedule: not a cron expression',
+			'c.json is not a valid snapdeck configuration: not a cron expression: CronPattern: Invalid value for minute: 61 at policies.0.snapshots.schedule',
 		);
-		expect(() => validateConfig({polices: []}, 'c.json')).toThrow('c.json: polices:');
+		expect(() => validateConfig({polices: []}, 'c.json')).toThrow(
+			'c.json is not a valid snapdeck configuration: it has a field a configuration does not have',
+		);
 	});
 
 	it('applies the first policy whose patterns and connections select the VM', () => {

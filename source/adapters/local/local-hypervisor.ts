@@ -91,12 +91,17 @@ export class LocalHypervisor implements Hypervisor {
 		try {
 			return await readdir(this.root, {withFileTypes: true});
 		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-			throw new SnapdeckError(
-				'not-found',
-				`there is no lab at ${this.root}`,
-				`build one with 'snapdeck demo --dir ${this.root}', or choose another with --connect local:DIR`,
-			);
+			const code = (error as NodeJS.ErrnoException).code;
+			const hint = `build one with 'snapdeck demo --dir ${this.root}', or choose another with --connect local:DIR`;
+			if (code === 'ENOENT') throw new SnapdeckError('not-found', `there is no lab at ${this.root}`, hint);
+			// A path to a file (a VM's vm.json, an image) is a mistyped lab too: no raw ENOTDIR, and the same code as a missing one.
+			if (code === 'ENOTDIR')
+				throw new SnapdeckError(
+					'not-found',
+					`there is no lab at ${this.root}: it is a file, and a lab is a folder of VM folders`,
+					hint,
+				);
+			throw error;
 		}
 	}
 

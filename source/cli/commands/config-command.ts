@@ -1,9 +1,9 @@
-import {lstat, readFile} from 'node:fs/promises';
-import {errorMessage, SnapdeckError} from '../../core/errors.js';
+import {lstat} from 'node:fs/promises';
+import {SnapdeckError} from '../../core/errors.js';
 import {maskCredentials, maskedNotifier} from '../../core/notifications.js';
 import {DEFAULT_POLICY} from '../../core/policy.js';
 import type {CliFlags} from '../flags.js';
-import {connectionUris, print, printJson, repositoryDir, settingsModule} from '../support.js';
+import {connectionUris, print, printJson, repositoryDir, settingsModule, validateConfigFile} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -32,16 +32,10 @@ export default defineCommand({
 				`'snapdeck config ${what}' takes no FILE (only validate does)`,
 				"see 'snapdeck help config'",
 			);
-		const {loadConfig, validateConfig, configJsonSchema} = await settingsModule();
+		const {loadConfig, configJsonSchema} = await settingsModule();
 		if (what === 'schema') return (printJson(configJsonSchema()), 0);
 		if (what === 'validate' && file !== undefined) {
-			let json: unknown;
-			try {
-				json = JSON.parse(await readFile(file, 'utf8'));
-			} catch (error) {
-				throw new SnapdeckError('input', `${file} cannot be read as JSON: ${errorMessage(error)}`);
-			}
-			validateConfig(json, file);
+			await validateConfigFile(file);
 			print(flags.json ? JSON.stringify({file, valid: true}) : `${file}: valid`);
 			return 0;
 		}
