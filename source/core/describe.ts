@@ -1,4 +1,4 @@
-import {planFiles, type JournalRecord, type Plan, type PlanEvent} from './plan.js';
+import {planFiles, type ActionKind, type JournalRecord, type Plan, type PlanEvent} from './plan.js';
 import {formatBytes, formatDuration} from './units.js';
 
 /** A plan as the lines an operator reads before saying yes: steps, files, what is lost, cost. */
@@ -19,6 +19,42 @@ export function planLines(plan: Plan): string[] {
 	for (const warning of plan.warnings) lines.push(`Note: ${warning}`);
 	lines.push(`Copies up to ${formatBytes(plan.bytes)}; needs ${formatBytes(plan.space)} free.`);
 	return lines;
+}
+
+/** "1 file", "10 files". */
+export const counted = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+
+/**
+ * What the Discards lines of a plan of each kind name, counted: one line per removed point (a
+ * prune, core/prune-plan.ts), one for the snapshot merged away, one per image whose data since a
+ * snapshot a revert drops (core/planner.ts).
+ */
+const DISCARDED: Record<ActionKind, (count: number) => string> = {
+	take: count => counted(count, 'loss', 'losses'),
+	revert: count => `data written to ${counted(count, 'image')}`,
+	merge: count => counted(count, 'snapshot'),
+	prune: count => counted(count, 'backup point'),
+};
+
+/** A plan's Deletes or Discards lines in a few words: how many of what ("10 files", "5 backup points"), and the disks those files are of. */
+export interface LossCount {
+	readonly label: 'Deletes' | 'Discards';
+	readonly what: string;
+	/** In the plan's order; none where what is lost is not a disk's file. */
+	readonly disks: readonly string[];
+}
+
+/** What a plan loses, a kind at a time, counted from the data its Deletes and Discards lines are made of. */
+export function planLosses(plan: Plan): LossCount[] {
+	const losses: LossCount[] = [];
+	const deletes = planFiles(plan).deletes;
+	if (deletes.length > 0) {
+		const disks = plan.steps.flatMap(step => (step.deletes.length > 0 && 'disk' in step ? [step.disk] : []));
+		losses.push({label: 'Deletes', what: counted(deletes.length, 'file'), disks: [...new Set(disks)]});
+	}
+	if (plan.discards.length > 0)
+		losses.push({label: 'Discards', what: DISCARDED[plan.action](plan.discards.length), disks: []});
+	return losses;
 }
 
 export type ProgressEvent = Extract<PlanEvent, {type: 'progress'}>;

@@ -293,6 +293,17 @@ export async function runSchedules(
 }
 
 /**
+ * The config's notifiers. A configuration that cannot be read is said so in a few words: the
+ * command reports it in full, and its words were printed twice.
+ */
+async function configuredNotifiers() {
+	const settings = await readSettings().catch(() => {
+		throw new Error('the configuration could not be read');
+	});
+	return settings.config.notify ?? [];
+}
+
+/**
  * Failed scheduled jobs (or `snapdeck run` itself, with vm null) to the config's notifiers.
  * Never throws: a notification that cannot be sent must not fail the run; `onFailure` hears why.
  */
@@ -303,7 +314,7 @@ export async function tellJobFailures(
 	onFailure: (line: string) => void,
 ): Promise<void> {
 	try {
-		const notifiers = (await readSettings()).config.notify ?? [];
+		const notifiers = await configuredNotifiers();
 		if (notifiers.length === 0) return;
 		const {notifyJobFailures} = await import('./deliver-notifications.js');
 		reportDeliveries(await notifyJobFailures(notifiers, connection, failures, now), onFailure);
@@ -319,7 +330,7 @@ export async function tellHealthChanges(
 	onFailure: (line: string) => void,
 ): Promise<void> {
 	try {
-		const notifiers = (await readSettings()).config.notify ?? [];
+		const notifiers = await configuredNotifiers();
 		if (notifiers.length === 0) return;
 		const {notifyHealth} = await import('./deliver-notifications.js');
 		const sent = await Promise.all(

@@ -15,7 +15,9 @@ export interface PagerRow {
 
 /**
  * What a pager `height` rows tall shows: the rows that scroll, from `start`, `room` of them, the
- * position line, the pinned rows, then `hint` rows of its hint (a note, which yields to them).
+ * position line, the pinned rows (whole lines) or in their stead the `summary` rows (one row for
+ * each kind of pinned line, which stand for them and are not read by being shown), then `hint`
+ * rows of its hint (a note, which yields to them).
  */
 export interface PagerLayout {
 	readonly scrolling: readonly PagerRow[];
@@ -23,7 +25,18 @@ export interface PagerLayout {
 	readonly room: number;
 	readonly position: boolean;
 	readonly pinned: readonly PagerRow[];
+	readonly summary: readonly string[];
 	readonly hint: number;
+}
+
+/**
+ * What a pager keeps in view when it must scroll: the lines `select` picks, whole; or, when they
+ * do not all fit whole, `summary` (rows of one row each that say what those lines are), while the
+ * lines themselves scroll with the rest and must be read there.
+ */
+export interface PagerPins {
+	readonly select: (row: PagerRow) => boolean;
+	readonly summary: readonly string[];
 }
 
 /** Below this size a pager (a plan, a detail view, the help) takes the whole terminal but the keys: no header, messages, status line or border. */
@@ -56,46 +69,46 @@ export function pagerGeometry(
 /** Scrolled rows never fewer than this, however many lines ask to be pinned. */
 const MIN_ROOM = 2;
 
-/** The lines `pin` selects, whole, in the order they come, as many as fit in `budget` rows. */
-function pinnedLines(rows: readonly PagerRow[], budget: number, pin: (row: PagerRow) => boolean): Set<number> {
-	const lines = new Set<number>();
-	for (const line of new Set(rows.filter(pin).map(row => row.line))) {
-		const size = rows.filter(row => row.line === line).length;
-		if (size > budget) break;
-		lines.add(line);
-		budget -= size;
-	}
-	return lines;
+/**
+ * What is pinned in `budget` rows: every line `pins` selects, whole, when they all fit; else its
+ * summary rows (as many as fit), and no line at all: a line is never pinned in part, nor some
+ * lines of what is lost while the rest scroll out of view unannounced.
+ */
+function pinnedOf(rows: readonly PagerRow[], budget: number, pins: PagerPins | undefined) {
+	const lines = new Set(rows.filter(row => pins?.select(row)).map(row => row.line));
+	const selected = rows.filter(row => lines.has(row.line));
+	if (selected.length <= Math.max(0, budget))
+		return {lines, pinned: selected, summary: [] as string[], summarized: false};
+	const summary = (pins?.summary ?? []).slice(0, Math.max(0, budget));
+	return {lines: new Set<number>(), pinned: [], summary, summarized: true};
 }
 
 /**
  * Lays `rows` out in `height` rows, `footer` of which are the pager's own (a question). When they
- * do not all fit, the lines `pin` selects are taken out of the scrolling rows and kept whole below
- * them, in view whatever the scroll (as many as leave MIN_ROOM rows to scroll), and a position line
- * of one row goes between. A hint of `hint` rows (a note) gets what is left: it never takes a row
- * from a pinned line, nor the last row that scrolls, so it may get fewer rows than it asks, or
- * none. The same layout draws the pager and moves it, so a page is exactly the rows shown: paging
- * never skips one.
+ * do not all fit, what `pins` selects stays in view whatever the scroll below the scrolling rows
+ * (pinnedOf: the lines whole, or their summary, in what leaves MIN_ROOM rows to scroll), and a
+ * position line of one row goes between. A hint of `hint` rows (a note) gets what is left: it
+ * never takes a pinned row, nor the last row that scrolls, so it may get fewer rows than it asks,
+ * or none. The same layout draws the pager and moves it, so a page is exactly the rows shown:
+ * paging never skips one.
  */
 export function pagerLayout(
 	rows: readonly PagerRow[],
 	height: number,
 	footer: number,
 	scroll: number,
-	pin: (row: PagerRow) => boolean = () => false,
+	pins?: PagerPins,
 	hint = 0,
 ): PagerLayout {
 	const available = Math.max(1, height - footer);
-	const whole = {scrolling: rows, start: 0, room: rows.length, position: false, pinned: []};
+	const whole = {scrolling: rows, start: 0, room: rows.length, position: false, pinned: [], summary: []};
 	if (rows.length + hint <= available) return {...whole, hint};
-	// Which lines are pinned does not depend on the hint: a note never unpins what is lost.
-	const kept = pinnedLines(rows, available - 1 - MIN_ROOM, pin);
-	const pinned = rows.filter(row => kept.has(row.line));
-	// The rows fit but for the hint: scrolling to make room for it must not push a line to pin out of view.
-	if (rows.length <= available && rows.some(row => pin(row) && !kept.has(row.line)))
-		return {...whole, hint: available - rows.length};
-	const scrolling = rows.filter(row => !kept.has(row.line));
-	const space = Math.max(1, available - pinned.length - 1);
+	// What is pinned does not depend on the hint: a note never unpins what is lost.
+	const {lines, pinned, summary, summarized} = pinnedOf(rows, available - 1 - MIN_ROOM, pins);
+	// The rows fit but for the hint: rather than scroll a line to pin out of view, the hint gets less.
+	if (rows.length <= available && summarized) return {...whole, hint: available - rows.length};
+	const scrolling = rows.filter(row => !lines.has(row.line));
+	const space = Math.max(1, available - pinned.length - summary.length - 1);
 	const given = Math.min(hint, space - 1);
 	const room = space - given;
 	return {
@@ -104,6 +117,7 @@ export function pagerLayout(
 		room,
 		position: true,
 		pinned,
+		summary,
 		hint: given,
 	};
 }
@@ -131,7 +145,7 @@ export function pagerScroll(command: Command | undefined, layout: PagerLayout): 
 
 const rowKey = (row: PagerRow) => `${row.line}:${row.part}/${row.parts}`;
 
-/** The keys of the rows on screen in this layout (scrolled into view, and pinned). */
+/** The keys of the rows on screen in this layout (scrolled into view, and pinned; a summary row stands for no row). */
 export const shownRows = (layout: PagerLayout): string[] =>
 	[...layout.scrolling.slice(layout.start, layout.start + layout.room), ...layout.pinned].map(rowKey);
 

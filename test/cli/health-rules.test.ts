@@ -145,6 +145,10 @@ describe('snapdeck health: its rules, exit codes and words', () => {
 		const broken = await healthLab({policies: [{name: 'p', backups: {schedule: 'every night'}}]});
 		const result = await broken.run('health');
 		expect(result.exitCode).toBe(3);
-		expect(result.stderr).toMatch(/config\.json: policies\.0\.backups\.schedule: not a cron expression/);
+		expect(result.stderr).toMatch(
+			/config\.json is not a valid snapdeck configuration: not a cron expression: .* at policies\.0\.backups\.schedule/,
+		);
+		expect(result.stderr).toContain('notifications were not sent: the configuration could not be read\n');
+		expect(result.stderr.match(/not a cron expression/g)).toHaveLength(1);
 	});
 });

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {decideBackup, newPointId, type BackupPoint, type Manifest} from '../../source/core/backup-manifest.js';
 import {planPrune} from '../../source/core/prune-plan.js';
 import {selectRetention} from '../../source/core/retention.js';
+import {backupPoint as point} from './fixtures.js';
 
 const at = (year: number, month: number, day: number, hour = 12) => new Date(year, month - 1, day, hour).toISOString();
 const points = (...dates: string[]) => dates.map((createdAt, index) => ({id: `p${index}`, createdAt}));
@@ -51,34 +52,6 @@ describe('retention, as Proxmox Backup Server counts it', () => {
 	});
 });
 
-const sha = 'a'.repeat(64);
-function point(id: string, parent: string | null, size: number, disks = ['vda']): BackupPoint {
-	return {
-		id,
-		kind: parent === null ? 'full' : 'incremental',
-		createdAt: '2026-11-25T10:00:00.000Z',
-		parent,
-		state: 'complete',
-		bitmap: `b.${id}`,
-		reason: '',
-		definition: {},
-		verified: null,
-		boot: null,
-		compression: 'none',
-		archive: null,
-		identity: null,
-		bootFiles: [],
-		audit: null,
-		files: disks.map(disk => ({
-			disk,
-			file: `${disk}/${id}.qcow2`,
-			backing: parent === null ? null : `${disk}/${parent}.qcow2`,
-			virtualSize: 1 << 30,
-			size,
-			sha256: sha,
-		})),
-	};
-}
 const manifest = (...list: BackupPoint[]): Manifest => ({version: 1, vm: 'vm1', identity: null, points: list});
 const F = '20261101T000000Z';
 const I1 = '20261102T000000Z';

@@ -1,3 +1,4 @@
+import type {BackupPoint} from '../../source/core/backup-manifest.js';
 import type {ImageInfo, Snapshot, VmState} from '../../source/core/model.js';
 
 /** Pure fixtures for the planner: images by name, with sizes and internal snapshots. */
@@ -43,5 +44,34 @@ export function vmState(active: string, current: string | null, snapshots: Snaps
 		run: 'stopped',
 		images: Object.fromEntries(images.map(info => [info.file, info])),
 		existingFiles: ['vm.json', ...images.map(info => info.file)],
+	};
+}
+
+/** A complete backup point `id` built on `parent` (a full without one), a file of `size` bytes per disk. */
+export function backupPoint(id: string, parent: string | null, size: number, disks = ['vda']): BackupPoint {
+	return {
+		id,
+		kind: parent === null ? 'full' : 'incremental',
+		createdAt: '2026-11-25T10:00:00.000Z',
+		parent,
+		state: 'complete',
+		bitmap: `b.${id}`,
+		reason: '',
+		definition: {},
+		verified: null,
+		boot: null,
+		compression: 'none',
+		archive: null,
+		identity: null,
+		bootFiles: [],
+		audit: null,
+		files: disks.map(disk => ({
+			disk,
+			file: `${disk}/${id}.qcow2`,
+			backing: parent === null ? null : `${disk}/${parent}.qcow2`,
+			virtualSize: 1 << 30,
+			size,
+			sha256: 'a'.repeat(64),
+		})),
 	};
 }

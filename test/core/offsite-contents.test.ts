@@ -8,28 +8,11 @@ import {
 	type SnapshotListing,
 } from '../../source/core/offsite-contents.js';
 import {pointTime, type RemotePoint} from '../../source/core/offsite-model.js';
+import {backupPoint} from './fixtures.js';
 
 /** The forgeries of a snapshot's contents that need no restic to tell: each refused with the words an operator reads. */
-const sha = 'a'.repeat(64);
 const id = '20261201T030000Z';
-const point: BackupPoint = {
-	id,
-	kind: 'full',
-	createdAt: pointTime(id),
-	parent: null,
-	state: 'complete',
-	bitmap: null,
-	reason: '',
-	definition: {},
-	verified: null,
-	boot: null,
-	compression: 'none',
-	archive: null,
-	identity: null,
-	bootFiles: [],
-	audit: null,
-	files: [{disk: 'vda', file: `vda/${id}.qcow2`, backing: null, virtualSize: 1 << 26, size: 1 << 20, sha256: sha}],
-};
+const point: BackupPoint = {...backupPoint(id, null, 1 << 20), createdAt: pointTime(id), bitmap: null};
 const manifest: Manifest = {version: 1, vm: 'vm1', identity: null, points: [point]};
 const remote: RemotePoint = {
 	snapshot: 'b'.repeat(64),

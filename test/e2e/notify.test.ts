@@ -219,7 +219,7 @@ describe('notifications', () => {
 		expect([result.exitCode, result.stderr]).toEqual([2, expect.stringContaining('the config has no "notify" list')]);
 		const bad = await notifyLab({notify: [{webhook: 'ftp://example.org/x'}]});
 		expect((await bad.run('notify', 'test')).stderr).toMatch(
-			/config\.json: notify\.0.*: must be an http:\/\/ or https:\/\/ URL/,
+			/config\.json is not a valid snapdeck configuration: must be an http:\/\/ or https:\/\/ URL at notify\.0\.webhook/,
 		);
 	});
 });

@@ -33,19 +33,28 @@ const shownVms = (screen: string) =>
 	['app1', 'db1', 'live1', 'web1'].filter(vm => new RegExp(`^[▸ ] . ${vm} `, 'm').test(screen));
 const selected = (screen: string) => /^▸ . (\S+)/m.exec(screen)?.[1];
 
-/** The plan's rows at this size, from the service as the UI gets them; `lost`: those of its Deletes and Discards lines. */
+/**
+ * The plan's rows at this size, from the service as the UI gets them; `lost`: those of its Deletes
+ * and Discards lines; `kinds`: those rows by kind, each with the row pinned in their stead where
+ * they do not fit whole.
+ */
 async function planRows(root: string, vm: string, snapshot: string, columns: number, rows: number) {
-	const {confirmRows} = await import('../../source/ui/components/confirm-plan.js');
+	const {confirmRows, lossSummary} = await import('../../source/ui/components/confirm-plan.js');
 	const {pagerGeometry} = await import('../../source/ui/pager.js');
 	const {plan} = await sessionPorts(new LocalHypervisor(root)).perform(
 		{kind: 'revert', vm, snapshot},
 		{command: 'test', dryRun: true, confirm: async () => false},
 	);
-	const all = confirmRows(plan, pagerGeometry(columns, rows, rows - 5, rows - 2).width);
+	const width = pagerGeometry(columns, rows, rows - 5, rows - 2).width;
+	const all = confirmRows(plan, width);
 	const lines = planLines(plan);
 	const text = (row: {text: string}) => row.text.trimEnd();
 	const lost = all.filter(row => /^(Deletes|Discards):/.test(lines[row.line] ?? '')).map(text);
-	return Object.assign(all.map(text), {lost});
+	const kinds = lossSummary(plan, width).map(summary => ({
+		summary,
+		rows: all.filter(row => lines[row.line]!.startsWith(summary.split(' ')[0]!)).map(text),
+	}));
+	return Object.assign(all.map(text), {lost, kinds});
 }
 
 describe('snapdeck in a small terminal (40x12), on the demo lab', () => {
@@ -157,8 +166,10 @@ describe('a plan in a real terminal of any size', () => {
 		[80, 24],
 		[120, 40],
 		[200, 60],
-	])('at %sx%s every row of the plan is shown before the typed name is taken', async (columns, rows) => {
-		const lab = await labWithVm('big1');
+	])('at %sx%s every row is read before the name is taken, what is lost always in view', async (columns, rows) => {
+		// Two disks at 40x12: what is lost is too big to pin whole there, so it is summed up.
+		const disks = columns === 40 ? ['vda', 'vdb'] : ['vda'];
+		const lab = await labWithVm('big1', disks);
 		await lab.write(0x11, 0);
 		await lab.take('before-the-distribution-upgrade-of-the-web-server');
 		await lab.write(0x22, 1);
@@ -190,7 +201,11 @@ describe('a plan in a real terminal of any size', () => {
 		const seen = new Set<string>();
 		const strip = (line: string) => line.replace(/^│ /, '').replace(/ *│$/, '').trimEnd();
 		for (let page = 0; page < 30; page++) {
-			for (const row of planned) if (screen.split('\n').map(strip).includes(row)) seen.add(row);
+			const lines = screen.split('\n').map(strip);
+			for (const row of planned) if (lines.includes(row)) seen.add(row);
+			// Each kind of what is lost (Deletes, Discards) on screen: summed up at 40x12, all of its rows elsewhere.
+			for (const kind of planned.kinds)
+				expect(lines, screen).toEqual(expect.arrayContaining(disks.length > 1 ? [kind.summary] : kind.rows));
 			const where = /lines (\d+)-(\d+) of (\d+)/.exec(screen);
 			if (!where || where[2] === where[3]) break;
 			await tty.keys('PageDown');

@@ -1,7 +1,8 @@
 import {Box} from 'ink';
-import {planLines} from '../../core/describe.js';
+import {counted, planLines, planLosses} from '../../core/describe.js';
+import {safeText} from '../../core/terminal-text.js';
 import type {Plan} from '../../core/plan.js';
-import {wrapLines, wrapWhole} from '../layout.js';
+import {fit, wrapLines, wrapWhole} from '../layout.js';
 import {pagerLayout, shownRows, unreadLines, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
 import {useTheme} from '../theme.js';
 import {Pager, PagerFrame, pagerRows} from './scroll-box.js';
@@ -19,6 +20,21 @@ export const confirmRows = (plan: Plan, width: number): PagerRow[] =>
 		(line, index) => (index === 0 ? 'heading' : LOSES.test(line) || / stop /.test(line) ? 'loses' : undefined),
 	);
 
+/**
+ * One row per kind of loss, pinned in place of the Deletes and Discards lines when they do not all
+ * fit whole: "Deletes: 10 files (vda, vdb) ↓", the disks counted instead where their names do not
+ * fit; from 40 columns on a row is never cut (only a count of thousands of disks would be).
+ */
+export function lossSummary(plan: Plan, width: number): string[] {
+	return planLosses(plan).map(({label, what, disks}) => {
+		const forms = [
+			...(disks.length > 0 ? [`${what} (${disks.join(', ')})`, `${what} on ${counted(disks.length, 'disk')}`] : []),
+			what,
+		].map(form => `${label}: ${form} ↓`);
+		return forms.find(form => [...safeText(form)].length <= width) ?? fit(forms.at(-1)!, width).trimEnd();
+	});
+}
+
 export interface ConfirmState {
 	readonly scroll: number;
 	/** The VM's name as typed so far, with the cursor drawn (null: `y` is enough). */
@@ -35,7 +51,7 @@ export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmS
 	const prompt =
 		state.typed === null ? ['Proceed?'] : wrapWhole(`Type ${plan.vm} to proceed: ${state.typed}`, geometry.width, 2);
 	// The note (why the answer was refused) is a hint: it gets the rows the plan leaves, never a
-	// row of what is lost or of the prompt, and is shortened to fit them.
+	// row of what is lost (or of its summary) or of the prompt, and is shortened to fit them.
 	const noteText = geometry.fullScreen ? (state.note ?? '') : '';
 	const lines = planLines(plan);
 	const layout: PagerLayout = pagerLayout(
@@ -43,7 +59,7 @@ export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmS
 		geometry.height,
 		prompt.length,
 		state.scroll,
-		row => LOSES.test(lines[row.line] ?? ''),
+		{select: row => LOSES.test(lines[row.line] ?? ''), summary: lossSummary(plan, geometry.width)},
 		wrapLines(noteText, geometry.width, 2).length,
 	);
 	const note = layout.hint > 0 ? wrapLines(noteText, geometry.width, layout.hint) : [];

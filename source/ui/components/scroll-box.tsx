@@ -25,7 +25,7 @@ export const scrollKeys = (keymap: Keymap) => {
 	return `${first('up')}${first('down')} ${first('pageUp')} ${first('pageDown')}`;
 };
 
-/** A pager's rows as laid out: those scrolled into view, where they are, the pinned ones, then `children` (its own last lines). */
+/** A pager's rows as laid out: those scrolled into view, where they are, the pinned ones (or their summary), then `children` (its own last lines). */
 export function Pager({
 	layout,
 	width,
@@ -59,6 +59,11 @@ export function Pager({
 				</Text>
 			)}
 			{layout.pinned.map(draw)}
+			{layout.summary.map((text, index) => (
+				<Text key={`summary${index}`} color={theme.warn} wrap="truncate-end">
+					{text}
+				</Text>
+			))}
 			{children}
 		</>
 	);
