@@ -39,6 +39,31 @@ describe('buildSnapshotTree', () => {
 	});
 });
 
+describe('a deep chain', () => {
+	// A snapshot a day for years, the newest with two branches: the tree is built and drawn without
+	// recursion, and its lines in front of a name stop growing after DRAWN_LEVELS levels.
+	const chain = Array.from({length: 5000}, (_, index) =>
+		snapshot(`day-${index}`, index === 0 ? null : `day-${index - 1}`, `f${index}`, 'external', index),
+	);
+	const snapshots = [
+		...chain,
+		snapshot('branch-a', 'day-4999', 'ga', 'external', 5000),
+		snapshot('branch-b', 'day-4999', 'gb', 'external', 5001),
+	];
+
+	it('is drawn whole, in order, each name after at most DRAWN_LEVELS levels of lines', async () => {
+		const {DRAWN_LEVELS} = await import('../../source/core/tree.js');
+		const rows = flattenTree(buildSnapshotTree({snapshots, current: 'branch-b'}));
+		expect(rows.map(row => row.node.snapshot.name)).toEqual(snapshots.map(each => each.name));
+		expect(rows.map(row => row.depth)).toEqual([...chain.keys(), 5000, 5000]);
+		expect(Math.max(...rows.map(row => row.prefix.length))).toBe(3 * DRAWN_LEVELS);
+		expect(rows[DRAWN_LEVELS]!.prefix).toBe(`${' '.repeat(3 * (DRAWN_LEVELS - 1))}└─ `);
+		expect(rows[DRAWN_LEVELS + 1]!.prefix).toBe(`…${' '.repeat(3 * (DRAWN_LEVELS - 1) - 1)}└─ `);
+		expect(rows.slice(-2).map(row => row.prefix.slice(-3))).toEqual(['├─ ', '└─ ']);
+		expect(rows.filter(row => row.node.onCurrentPath)).toHaveLength(5001);
+	});
+});
+
 describe('mapLimited', () => {
 	it('keeps the order and never has more than the limit in flight', async () => {
 		const {mapLimited} = await import('../../source/core/chain.js');
