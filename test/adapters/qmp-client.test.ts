@@ -2,7 +2,9 @@ import net from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
+import {runJob} from '../../source/adapters/qemu/qmp-block.js';
 import {QmpClient, QmpError} from '../../source/adapters/qemu/qmp-client.js';
+import {fakeMonitor, QMP_GREETING, reply} from '../helpers/fake-monitor.js';
 import {tempDir} from '../helpers/lab.js';
 import {runningLab} from '../helpers/live.js';
 
@@ -46,24 +48,11 @@ describe('the QMP client, against a real QEMU', () => {
 	});
 });
 
-/** A unix socket that greets with `greeting` and answers every line with `answer` (vm.json's "qmp" may name any socket). */
-async function fakeMonitor(greeting: string, answer: string) {
-	const folder = await tempDir();
-	const socket = path.join(folder, 'qmp.sock');
-	const server = net.createServer(connection => {
-		connection.on('error', () => undefined);
-		connection.write(greeting);
-		connection.on('data', () => connection.write(answer));
-	});
-	await new Promise<void>(resolve => server.listen(socket, resolve));
-	return {socket, close: () => new Promise(resolve => server.close(resolve))};
-}
-
 describe('the QMP client, against a socket that is not QEMU', () => {
-	const greeting = `${JSON.stringify({QMP: {version: {qemu: {major: 7, minor: 2, micro: 0}}, capabilities: []}})}\n`;
+	const greeting = QMP_GREETING;
 
 	it('a greeting that is not QMP is refused with what to check, and nothing is thrown past it', async () => {
-		const fake = await fakeMonitor('hello, I am not QEMU\n', '');
+		const fake = await fakeMonitor('hello, I am not QEMU\n', () => undefined);
 		try {
 			await expect(QmpClient.connect(fake.socket, 2000)).rejects.toThrow(/did not greet as QEMU's monitor does/);
 		} finally {
@@ -72,7 +61,9 @@ describe('the QMP client, against a socket that is not QEMU', () => {
 	});
 
 	it('an answer that is not JSON fails the command with a clear error (it used to throw out of the socket handler and crash)', async () => {
-		const fake = await fakeMonitor(greeting, '{"return": {}, "id": "snapdeck-1"}\n{"return": [{"trunc\n');
+		const fake = await fakeMonitor(greeting, (_line, connection) =>
+			connection.write('{"return": {}, "id": "snapdeck-1"}\n{"return": [{"trunc\n'),
+		);
 		try {
 			const client = await QmpClient.connect(fake.socket, 2000);
 			await expect(client.execute('query-block')).rejects.toThrow(/sent "a line that is not QMP: \{\\"return\\"/);
@@ -124,14 +115,12 @@ describe('the QMP client, against a socket that is not QEMU', () => {
 	});
 
 	it('a monitor that greets and then answers nothing: the command gives up, naming the socket and what to check', async () => {
-		const fake = await fakeMonitor(greeting, '');
-		const server = net.createServer(connection => {
-			connection.on('error', () => undefined);
-			connection.write(greeting);
-			connection.once('data', () => connection.write('{"return": {}, "id": "snapdeck-1"}\n'));
+		let answered = false;
+		const fake = await fakeMonitor(greeting, (line, connection) => {
+			if (!answered) connection.write(reply(line, {}));
+			answered = true;
 		});
-		const socket = `${fake.socket}.silent`;
-		await new Promise<void>(resolve => server.listen(socket, resolve));
+		const {socket} = fake;
 		try {
 			const client = await QmpClient.connect(socket, 2000);
 			const error = await client.execute('query-block', undefined, {timeoutMs: 300}).catch((caught: unknown) => caught);
@@ -139,36 +128,63 @@ describe('the QMP client, against a socket that is not QEMU', () => {
 			expect((error as {hint?: string}).hint).toMatch(/check "qmp" in its vm\.json/);
 			client.close();
 		} finally {
-			await new Promise(resolve => server.close(resolve));
 			await fake.close();
 		}
 	});
 
 	it('a peer that never ends its line is cut off at 64 MiB, not held in memory', async () => {
-		const fake = await fakeMonitor(greeting, '');
-		const server = net.createServer(connection => {
-			connection.on('error', () => undefined);
-			connection.write(greeting);
-			let answered = false;
-			connection.on('data', () => {
-				if (answered) return;
-				answered = true;
-				connection.write('{"return": {}, "id": "snapdeck-1"}\n');
-				const block = 'x'.repeat(1 << 20);
-				const pour = () => {
-					while (!connection.destroyed && connection.write(block));
-					if (!connection.destroyed) connection.once('drain', pour);
-				};
-				pour();
-			});
+		let answered = false;
+		const fake = await fakeMonitor(greeting, (line, connection) => {
+			if (answered) return;
+			answered = true;
+			connection.write(reply(line, {}));
+			const block = 'x'.repeat(1 << 20);
+			const pour = () => {
+				while (!connection.destroyed && connection.write(block));
+				if (!connection.destroyed) connection.once('drain', pour);
+			};
+			pour();
 		});
-		const socket = `${fake.socket}.endless`;
-		await new Promise<void>(resolve => server.listen(socket, resolve));
+		const {socket} = fake;
 		try {
 			const client = await QmpClient.connect(socket, 2000);
 			await expect(client.execute('query-block')).rejects.toThrow(/more than 67108864 bytes without a line break/);
 		} finally {
-			await new Promise(resolve => server.close(resolve));
+			await fake.close();
+		}
+	});
+});
+
+describe('a block job followed through a monitor that loses it', () => {
+	it('a job QEMU acknowledges, then never lists nor ends: the job fails, naming it, instead of waiting forever', async () => {
+		// The job is listed at first (progress is read), then no more, and no event ever says it ended.
+		let listed = 2;
+		const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
+			const {execute} = JSON.parse(line) as {execute: string};
+			if (execute !== 'query-jobs') return connection.write(reply(line, {}));
+			const job = {id: startedId, type: 'backup', status: 'running', 'current-progress': 1, 'total-progress': 4};
+			connection.write(reply(line, listed-- > 0 ? [job] : []));
+		});
+		let startedId = '';
+		const fractions: number[] = [];
+		const client = await QmpClient.connect(fake.socket, 2000);
+		try {
+			const outcome = await runJob(
+				client,
+				'backup',
+				async id => {
+					startedId = id;
+					await client.execute('blockdev-backup', {'job-id': id});
+				},
+				{onProgress: fraction => fractions.push(fraction)},
+			).catch((error: unknown) => error);
+			expect(String(outcome)).toContain(
+				`backup ended in QEMU without saying how: its monitor no longer lists job ${startedId}`,
+			);
+			expect(fractions).toContain(0.25);
+			expect(fractions).not.toContain(1);
+		} finally {
+			client.close();
 			await fake.close();
 		}
 	});

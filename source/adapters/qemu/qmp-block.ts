@@ -357,20 +357,51 @@ function followJobEvents(
 	});
 }
 
-/** Reads the jobs' progress from query-jobs, summed over them, once QEMU lists them all. */
-const jobProgress = (client: QmpClient, ids: readonly string[], options: JobOptions) => () =>
-	client.execute('query-jobs', undefined, {schema: Jobs}).then(
-		jobs => {
-			const ours = jobs.filter(job => ids.includes(job.id));
-			const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
-			const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
-			if (ours.length === ids.length && total > 0) {
-				options.onProgress?.(done / total);
-				options.onBytes?.(done, total);
-			}
+/**
+ * Reads the jobs' progress from query-jobs, summed over them, once QEMU lists them all. A job
+ * QEMU stopped listing without an event of its end (a monitor that lost it, or one that is not
+ * QEMU's) is ended as failed at the second read that misses it: waiting for its event would wait
+ * forever. (A job that ends is said so in an event before a later query-jobs stops listing it.)
+ */
+function jobProgress(client: QmpClient, kind: string, ending: ReturnType<typeof jobsEnding>, options: JobOptions) {
+	const ids = [...ending.pending];
+	const missed = new Map<string, number>();
+	let started = false;
+	const read = () =>
+		client.execute('query-jobs', undefined, {schema: Jobs}).then(
+			jobs => {
+				const ours = jobs.filter(job => ids.includes(job.id));
+				const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
+				const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
+				if (ours.length === ids.length && total > 0) {
+					options.onProgress?.(done / total);
+					options.onBytes?.(done, total);
+				}
+				if (!started) return;
+				for (const id of ending.pending) {
+					const misses = ours.some(job => job.id === id) ? 0 : (missed.get(id) ?? 0) + 1;
+					missed.set(id, misses);
+					if (misses >= 2)
+						ending.ended(
+							id,
+							new SnapdeckError(
+								'failed',
+								`${kind} ended in QEMU without saying how: its monitor no longer lists job ${id}`,
+								'nothing is taken as done; snapdeck tree shows the VM as it is',
+							),
+						);
+				}
+			},
+			() => undefined,
+		);
+	return {
+		read,
+		/** From now on a job QEMU does not list counts as a miss. */
+		started: () => {
+			started = true;
 		},
-		() => undefined,
-	);
+	};
+}
 
 /**
  * `count` jobs that `start(ids)` starts together (one QMP transaction), followed to the end of all
@@ -394,14 +425,15 @@ export async function runJobs(
 				.execute('block-job-cancel', {device: id, force: true})
 				.catch(() => client.execute('job-cancel', {id}).catch(() => undefined));
 	};
-	const readProgress = jobProgress(client, ids, options);
-	const poll = setInterval(readProgress, 250);
+	const progress = jobProgress(client, kind, jobs, options);
+	const poll = setInterval(progress.read, 250);
 	try {
 		options.signal?.throwIfAborted();
 		options.signal?.addEventListener('abort', onAbort, {once: true});
 		await start(ids);
+		progress.started();
 		crashInJob(kind);
-		void readProgress();
+		void progress.read();
 		await Promise.race([
 			jobs.finished,
 			client.closed().then(reason => Promise.reject(new SnapdeckError('failed', `${kind} stopped: ${reason}`))),
