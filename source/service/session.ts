@@ -381,19 +381,19 @@ export {releaseHeldLocksSync} from '../adapters/state/lock.js';
  */
 export async function receiptCheck(
 	file: string,
-	publicKey?: string,
+	publicKeyFile?: string,
 ): Promise<{ok: boolean; file: string; keyId: string | null; summary?: string; why?: string}> {
 	const {readReceipt} = await import('../backup/receipts.js');
-	const {ownPublicKey, receiptValid} = await import('../adapters/state/receipt-key.js');
+	const keys = await import('../adapters/state/receipt-key.js');
 	const receipt = await readReceipt(file);
-	const key = publicKey ?? (await ownPublicKey());
+	const key = publicKeyFile === undefined ? await keys.ownPublicKey() : await keys.publicKeyFile(publicKeyFile);
 	if (key === null)
 		throw new SnapdeckError(
 			'usage',
 			'this user has no receipt key to check against',
 			"pass the signer's public key: --key receipts-ed25519.pub",
 		);
-	const {ok, keyId} = receiptValid(receipt, key);
+	const {ok, keyId} = keys.receiptValid(receipt, key);
 	const body = receipt.receipt;
 	return ok
 		? {

@@ -1,5 +1,6 @@
 import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, it, vi} from 'vitest';
 import {jsonOf} from '../helpers/cli.js';
 import {tempDir} from '../helpers/lab.js';
@@ -132,6 +133,37 @@ describe('a file that is not a receipt', () => {
 		expect((await runCli(['receipts', 'verify', path.join(dir, 'folder.json')])).stderr).toContain(
 			'folder.json is not a snapdeck receipt: it is a folder',
 		);
+	});
+
+	it('a --key that is no public key is named, never read from a device or a pipe, and never echoed', async () => {
+		const dir = await tempDir();
+		const receipt = path.join(dir, 'receipt.json');
+		const at = '2026-12-01T00:00:00.000Z';
+		await writeFile(
+			receipt,
+			JSON.stringify({
+				receipt: {
+					...{kind: 'snapdeck-restore-receipt', version: 1, vm: 'vm1', identity: null, point: 'p', files: []},
+					...{proved: 'audit', how: 'h', startedAt: at, at, snapdeck: '0.1.0', host: 'h', repository: '/r'},
+				},
+				...{signature: 'AA==', publicKey: 'k', keyId: '0123456789abcdef'},
+			}),
+		);
+		const text = path.join(dir, 'ops.pub');
+		await writeFile(text, '-----BEGIN PUBLIC KEY-----\nSECRET\x1b[31m\n-----END PUBLIC KEY-----\n');
+		const pipe = path.join(dir, 'pipe.pub');
+		await execa('mkfifo', [pipe]);
+		const cases: Array<[string, number, string]> = [
+			[text, 2, `${text} is not a public key: it holds no PEM public key`],
+			['/dev/zero', 2, '/dev/zero is not a public key: it is not a regular file'],
+			[pipe, 2, `${pipe} is not a public key: it is not a regular file`],
+			[path.join(dir, 'gone.pub'), 2, `there is no public key ${path.join(dir, 'gone.pub')}`],
+		];
+		for (const [key, code, said] of cases) {
+			const result = await runCli(['receipts', 'verify', receipt, '--key', key]);
+			expect([result.exitCode, result.stderr], key).toEqual([code, expect.stringContaining(said)]);
+			expect(result.stderr).not.toMatch(/SECRET|\x1b/);
+		}
 	});
 });
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import {userDir} from '../../core/user-dirs.js';
 import {canonicalJson, type Receipt, type ReceiptBody} from '../../core/receipt.js';
 import {SnapdeckError} from '../../core/errors.js';
-import {makeDirs, readStateFile} from '../safe-fs.js';
+import {makeDirs, readSmallFile, readStateFile} from '../safe-fs.js';
 import {writeFileAtomic} from './atomic-file.js';
 
 /** Where snapdeck keeps its receipt key: the configuration's folder (SNAPDECK_CONFIG_DIR, else ~/.config/snapdeck). */
@@ -76,3 +76,25 @@ export function receiptValid(receipt: Receipt, publicKeyPem: string): {ok: boole
 
 /** This user's public receipt key, if there is one. */
 export const ownPublicKey = async () => readFile(receiptKeyFiles().publicKey, 'utf8').catch(() => null);
+
+/**
+ * The public key in `file` (a key someone sent with a receipt), as PEM text: a regular file of at
+ * most 64 KiB (a device or a pipe is never read from), that holds a public key. Errors name the
+ * file and never quote it.
+ */
+export async function publicKeyFile(file: string): Promise<string> {
+	const notKey = (why: string) =>
+		new SnapdeckError(
+			'input',
+			`${file} is not a public key: ${why}`,
+			'pass the receipts-ed25519.pub of the snapdeck that signed the receipt',
+		);
+	const text = await readSmallFile(file, 64 << 10, notKey);
+	if (text === null) throw new SnapdeckError('not-found', `there is no public key ${file}`);
+	try {
+		createPublicKey(text);
+	} catch {
+		throw notKey('it holds no PEM public key');
+	}
+	return text;
+}

@@ -1,5 +1,3 @@
-import {readFile} from 'node:fs/promises';
-import {SnapdeckError} from '../../core/errors.js';
 import {print, printJson, receiptCheck} from '../support.js';
 import {defineCommand} from '../command.js';
 
@@ -16,13 +14,7 @@ const verify = defineCommand({
 		},
 	],
 	async run({args, flags}) {
-		const key =
-			flags.key === undefined
-				? undefined
-				: await readFile(flags.key, 'utf8').catch(() => {
-						throw new SnapdeckError('input', `cannot read the public key ${flags.key}`);
-					});
-		const verdict = await receiptCheck(args.file, key);
+		const verdict = await receiptCheck(args.file, flags.key);
 		if (flags.json) printJson(verdict);
 		else print(verdict.ok ? `valid: ${verdict.summary}` : `INVALID: ${verdict.why}`);
 		return verdict.ok ? 0 : 1;
