@@ -23,21 +23,30 @@ async function qemuAlive(folder: string): Promise<boolean | null> {
 
 /**
  * The running QEMU's monitor, or null when nothing answers there (a stale socket: the VM is
- * stopped). A full connect queue is waited for by QmpClient.connect; a QEMU that is alive but does
- * not greet in time (another client holds its monitor) is tried again here, eight tries over
- * ~6 s, and never taken for a stopped VM: the offline path would then work on images a running
- * QEMU holds, and a stop would kill it instead of asking it to quit.
+ * stopped). A QEMU that is alive but does not take the connection (another client holds its
+ * monitor, its connect queue is full) is tried again until `withinMs` has passed, and never taken
+ * for a stopped VM: the offline path would then work on images a running QEMU holds, and a stop
+ * would kill it instead of asking it to quit. One time budget for every wait: a greeting waited
+ * for in vain, a full queue and the pauses between tries.
  */
-export async function connectMonitor(folder: string, socket: string, greetMs = 5000): Promise<QmpClient | null> {
+export async function connectMonitor(
+	folder: string,
+	socket: string,
+	greetMs = 5000,
+	withinMs = 8000,
+): Promise<QmpClient | null> {
+	const deadline = Date.now() + withinMs;
 	for (let attempt = 1; ; attempt++) {
+		const left = deadline - Date.now();
 		try {
-			return await QmpClient.connect(socket, greetMs);
+			return await QmpClient.connect(socket, Math.max(200, Math.min(greetMs, left)), Math.max(0, left));
 		} catch (error) {
 			const busy = error instanceof SnapdeckError && error.code === 'busy';
 			// Refused while the QEMU snapdeck started is alive: it was not ready for a moment.
 			if (!busy && (await qemuAlive(folder)) !== true) return null;
-			if (attempt === 8) throw error;
-			await new Promise(resolve => setTimeout(resolve, 200 * attempt));
+			const pause = 200 * attempt;
+			if (Date.now() + pause >= deadline) throw error;
+			await new Promise(resolve => setTimeout(resolve, pause));
 		}
 	}
 }
@@ -200,8 +209,9 @@ async function waitGone(pids: ReadonlySet<number>, ms: number): Promise<number[]
  * Stops the VM's QEMU at once (QMP quit, like pulling the power) and waits until it is gone: it
  * says stopped only once no QEMU of the VM runs (found by its pid file and, in /proc, by its pid
  * file or QMP socket on its command line). QMP serves one client at a time: a caller that holds
- * the connection passes it in. Where the monitor does not answer (another client holds it, QEMU
- * is too busy to greet), SIGTERM asks QEMU for the same quit; SIGKILL if it is still there 5 s later.
+ * the connection passes it in. Where the monitor does not answer within 5 s (another client holds
+ * it, QEMU is too busy to greet), SIGTERM asks QEMU for the same quit; SIGKILL if it is still
+ * there 5 s later.
  */
 export async function stopVm(
 	folder: string,
@@ -210,7 +220,7 @@ export async function stopVm(
 ): Promise<'quit' | 'SIGTERM' | 'SIGKILL' | 'gone'> {
 	const qmp = qmpPath(folder, vm);
 	const pids = await qemuPidsOf(folder, qmp);
-	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000).catch(() => null));
+	const client = connected ?? (qmp === null ? null : await connectMonitor(folder, qmp, 2000, 5000).catch(() => null));
 	if (client && !connected) {
 		// Never quit another VM's QEMU because this vm.json names its socket.
 		await assertOwnQemu(client, folder, vm.name).catch(error => {

@@ -18,9 +18,6 @@ export type QmpEvent = z.infer<typeof Event>;
 /** The longest line taken from QEMU's monitor: the node list of a deep chain is a few MiB at most. */
 const MAX_LINE = 64 << 20;
 
-/** Connects refused for a full queue (EAGAIN) are tried this often, 100 to 500 ms apart: ~6 s in all. */
-const QUEUE_FULL_TRIES = 15;
-
 /** A line's JSON, or undefined when it is none. */
 function parseJson(line: string): unknown {
 	try {
@@ -81,13 +78,15 @@ export class QmpClient {
 	 * Connects and shakes hands. QEMU serves one monitor client and the kernel queues two more
 	 * connects; a connect beyond that is refused at once with EAGAIN, also by connects that were
 	 * given up but not yet taken off the queue by a busy QEMU. That is a full queue, not a stopped
-	 * VM: it is tried again here, for every caller, for up to ~6 s.
+	 * VM: it is tried again here, for every caller, for up to `queueWaitMs` (100 to 500 ms apart).
 	 */
-	static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
+	static async connect(path: string, timeoutMs = 5000, queueWaitMs = 6000): Promise<QmpClient> {
+		const deadline = Date.now() + queueWaitMs;
 		for (let attempt = 1; ; attempt++) {
-			const socket = await QmpClient.open(path, timeoutMs, attempt < QUEUE_FULL_TRIES);
+			const pause = Math.min(100 * attempt, 500);
+			const socket = await QmpClient.open(path, timeoutMs, Date.now() + pause < deadline);
 			if (socket === 'queue full') {
-				await new Promise(resolve => setTimeout(resolve, Math.min(100 * attempt, 500)));
+				await new Promise(resolve => setTimeout(resolve, pause));
 				continue;
 			}
 			return QmpClient.handshake(socket.socket, socket.greeting, path);
