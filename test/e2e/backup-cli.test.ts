@@ -114,7 +114,9 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		await lab.write(0x71, 1);
 		await run('backup', 'vm1');
 		const id = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>)[0]!.id;
-		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain('exactly one of --to PATH and --as NAME');
+		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain(
+			'restore needs one of --to PATH, --as NAME or --in-place',
+		);
 		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
 			"vm1 has no backup point 'nope'",
 		);
