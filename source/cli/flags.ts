@@ -84,7 +84,7 @@ export const FLAGS = {
 	prometheus: {
 		type: 'string',
 		value: 'FILE',
-		help: 'also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0)',
+		help: "also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0); '-': to standard output, in place of the text",
 	},
 	'prometheus-mode': {
 		type: 'string',

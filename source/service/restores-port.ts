@@ -148,6 +148,16 @@ async function takeSafetySnapshot(
 		kind: 'external' as const,
 		now: options.now ?? new Date(),
 	};
+	// The restore's plan: the snapshot's steps, said as the restore they begin. The question shows
+	// it, and so does what is returned (--dry-run prints that, and must print what would be asked).
+	const asRestore = (taking: Plan): Plan => ({
+		...taking,
+		summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
+		warnings: [
+			...taking.warnings,
+			`then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`,
+		],
+	});
 	const {plan, outcome} = await performLocked(
 		session,
 		{kind: 'take', vm, request},
@@ -155,15 +165,7 @@ async function takeSafetySnapshot(
 			command: options.command,
 			signal: options.signal,
 			onEvent: options.onEvent,
-			confirm: taking =>
-				options.confirm({
-					...taking,
-					summary: `restore point ${point.id} (${point.kind}, ${point.createdAt}) over ${vm}'s disks, after taking snapshot '${snapshot}' of the state it is in now`,
-					warnings: [
-						...taking.warnings,
-						`then ${point.files.map(file => file.disk).join(', ')} will read as point ${point.id}; revert to '${snapshot}' to undo the restore`,
-					],
-				}),
+			confirm: taking => options.confirm(asRestore(taking)),
 		},
 	).catch((error: unknown) => {
 		// libvirt will not snapshot a stopped domain that has backup checkpoints, and a restore in
@@ -178,7 +180,7 @@ async function takeSafetySnapshot(
 		}
 		throw error;
 	});
-	return {plan, outcome, snapshot};
+	return {plan: asRestore(plan), outcome, snapshot};
 }
 
 /** Writes the point into the VM's new overlays (after the safety snapshot): half done until it ends, with the two ways out. */

@@ -149,9 +149,12 @@ const rowKey = (row: PagerRow) => `${row.line}:${row.part}/${row.parts}`;
 export const shownRows = (layout: PagerLayout): string[] =>
 	[...layout.scrolling.slice(layout.start, layout.start + layout.room), ...layout.pinned].map(rowKey);
 
-/** How many lines have a row never shown (`seen`: the keys of the rows shown so far). */
-export function unreadLines(rows: readonly PagerRow[], seen: ReadonlySet<string>): number {
-	return new Set(rows.filter(row => !seen.has(rowKey(row))).map(row => row.line)).size;
+/**
+ * How many rows were never shown (`seen`: the keys of the rows shown so far): counted in rows, as
+ * the position line counts ("lines 1-4 of 15, 11 unread"), not in the lines they wrap.
+ */
+export function unreadRows(rows: readonly PagerRow[], seen: ReadonlySet<string>): number {
+	return rows.filter(row => !seen.has(rowKey(row))).length;
 }
 
 /** The position line, one row however narrow: where the view is, what is left unread, and the keys to scroll when they fit. */

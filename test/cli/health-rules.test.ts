@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {describe, expect, it, vi} from 'vitest';
@@ -78,6 +79,31 @@ describe('snapdeck health: its rules, exit codes and words', () => {
 			expect(metrics).toMatch(/^snapdeck_vm_health\{[^}]*vm="vm1"\} 2$/m);
 			expect(metrics).toMatch(/^snapdeck_findings\{[^}]*vm="vm1",rule="backups-unreadable",severity="critical"\} 1$/m);
 			expect(metrics).not.toContain('backup-missing');
+		}
+	});
+
+	it('--prometheus - writes the textfile to standard output, in place of the text, with the same exit code; never a file named "-"', async () => {
+		const {run} = await healthLab();
+		const cwd = process.cwd();
+		process.chdir(await tempDir());
+		try {
+			for (const args of [['--prometheus', '-'], ['--prometheus=-']]) {
+				const piped = await run('health', ...args);
+				expect(piped.exitCode, args.join(' ')).toBe(1);
+				expect(piped.stdout).toMatch(/^# HELP snapdeck_up /);
+				expect(piped.stdout).toMatch(
+					/^snapdeck_findings\{[^}]*vm="vm1",rule="backup-missing",severity="warning"\} 1$/m,
+				);
+				expect(piped.stdout).not.toContain('WARN');
+				expect(existsSync('-')).toBe(false);
+			}
+			for (const args of [['--json'], ['--prometheus-mode', '0640']]) {
+				const both = await run('health', '--prometheus', '-', ...args);
+				expect(both.exitCode).toBe(2);
+				expect(both.stderr).toContain('--prometheus - writes the textfile to standard output');
+			}
+		} finally {
+			process.chdir(cwd);
 		}
 	});
 

@@ -77,6 +77,13 @@ describe('connections and arguments', () => {
 		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
 			"vm1 has no backup point 'nope'",
 		);
+		// Where the restore goes: all three ways are named, before the point is even looked up.
+		for (const where of [[], ['--to', '/tmp/x', '--as', 'vm2']]) {
+			const unplaced = await run('restore', 'vm1', '--point', 'nope', ...where);
+			expect(unplaced.exitCode, where.join(' ')).toBe(2);
+			expect(unplaced.stderr).toContain('restore needs one of --to PATH, --as NAME or --in-place');
+			expect(unplaced.stderr).toContain('snapdeck restore vm1 --point nope --to PATH');
+		}
 		expect(lab.hypervisor.definitionOf('vm1').snapshots).toEqual([]);
 	});
 });

@@ -114,7 +114,9 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		await lab.write(0x71, 1);
 		await run('backup', 'vm1');
 		const id = (jsonOf(await run('backups', 'vm1', '--json'))['points'] as Array<{id: string}>)[0]!.id;
-		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain('exactly one of --to PATH and --as NAME');
+		expect((await run('restore', 'vm1', '--point', id)).stderr).toContain(
+			'restore needs one of --to PATH, --as NAME or --in-place',
+		);
 		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
 			"vm1 has no backup point 'nope'",
 		);
@@ -182,6 +184,12 @@ describe('snapdeck restore --in-place', () => {
 		await lab.write(0x92, 1);
 		await lab.write(0x93, 2);
 		expect((await run('restore', 'vm1', '--point', backup.id, '--in-place')).exitCode).toBe(2); // no terminal to ask on
+		// --dry-run shows the plan the question would show: the restore's, not only its safety snapshot's.
+		const dry = await run('restore', 'vm1', '--point', backup.id, '--in-place', '--dry-run');
+		expect(dry.exitCode, dry.stderr).toBe(0);
+		expect(dry.stdout).toContain(`Plan: restore point ${backup.id} (full,`);
+		expect(dry.stdout).toContain(`revert to 'before-restore-${backup.id}' to undo the restore`);
+		expect(dry.stdout).toContain('(dry run: nothing was changed)');
 		expect(await lab.reads(0x92, 1)).toBe(true);
 		const restored = await run('restore', 'vm1', '--point', backup.id, '--in-place', '--yes');
 		expect(restored.exitCode).toBe(0);

@@ -37,6 +37,11 @@ async function demoChecks(dir: string, demo: CliResult) {
 	// Not a terminal and no --json: only the path, for scripts.
 	const again = await snapdeck(['demo', '--dir', dir]);
 	expect(again.stdout).toBe(dir);
+	// Built where the other commands do not look: how they reach it is said (on stderr), unless they already do.
+	expect(again.stderr).toContain(`the other commands reach this lab with --connect local:${dir}`);
+	const reached = await snapdeck(['demo', '--dir', dir], {SNAPDECK_CONNECT: `local:${dir}`});
+	expect(reached.stdout).toBe(dir);
+	expect(reached.stderr).not.toContain('reach this lab');
 
 	const list = await snapdeck(['list', '--json', '--connect', `local:${dir}`]);
 	expect(list.exitCode).toBe(0);

@@ -3,7 +3,7 @@ import {
 	pagerLayout,
 	pagerScroll,
 	shownRows,
-	unreadLines,
+	unreadRows,
 	type PagerLayout,
 	type PagerRow,
 } from '../../source/ui/pager.js';
@@ -64,7 +64,7 @@ describe('the pager (plans, details, help)', () => {
 							layout = pagerLayout(rows, height, footer, next, pins, hint);
 							expect(pages).toBeLessThan(200);
 						}
-						expect(unreadLines(rows, seen), why).toBe(0);
+						expect(unreadRows(rows, seen), why).toBe(0);
 					}
 			}
 		}

@@ -167,6 +167,25 @@ describe('a plan in any terminal size: read whole before it is accepted', () => 
 		expect(await lab.reads(0x22, 1)).toBe(false);
 	});
 
+	it('counts what is unread in the rows the position line counts: "lines 1-3 of 12" leaves 9 unread, and Enter says 9', async () => {
+		const {ui} = await revertPlan(await hotfixLab(), 40, 12);
+		const unread = (frame: string) => {
+			const [, last, total, left] = /lines \d+-(\d+) of (\d+), (\d+) unread/.exec(frame) ?? [];
+			return {left: Number(left), rest: Number(total) - Number(last)};
+		};
+		const first = unread(ui.frame());
+		expect(first.rest).toBeGreaterThan(1);
+		expect(first.left).toBe(first.rest);
+		ui.type('web1');
+		ui.press('submit');
+		expect(await ui.waitFor(frame => frame.includes('not read yet'), 'the refusal')).toContain(
+			`${first.rest} lines not read yet: PgDn`,
+		);
+		ui.press('pageDown');
+		const second = unread(await ui.waitFor(frame => !frame.includes(`, ${first.left} unread`), 'the next page'));
+		expect(second.left).toBe(second.rest);
+	});
+
 	it('at 40x12 a note said while the name is typed takes no row of what is lost: every Deletes and Discards row stays on screen', async () => {
 		// Two disks: the revert deletes two files and discards two disks' data: six rows pinned at 40 columns.
 		const {ui, plan} = await revertPlan(await hotfixLab(['vda', 'vdb']), 40, 12);

@@ -1,7 +1,11 @@
+import {render} from 'ink-testing-library';
 import {describe, expect, it} from 'vitest';
+import {BackupList} from '../../source/ui/components/backup-list.js';
+import {ThemeContext, themeFor} from '../../source/ui/theme.js';
+import {backupPoint} from '../core/fixtures.js';
 import {buildKeymap, COMMANDS} from '../../source/ui/keymap.js';
 import {memoryLab} from '../helpers/memory-lab.js';
-import {rawKey, renderApp} from '../helpers/ui.js';
+import {rawKey, renderApp, stripAnsi} from '../helpers/ui.js';
 
 describe('dialogs and the help in small and large terminals', () => {
 	it('at 40x12 the take dialog keeps its title and fields in view; a long description scrolls with its cursor; an invalid name is said whole', async () => {
@@ -82,6 +86,37 @@ describe('dialogs and the help in small and large terminals', () => {
 			frame => /NAME +STATE +DISKS +SNAPS +DEPTH +BACKUP +OFFSITE +CURRENT/.test(frame),
 			'every column at 80',
 		);
+	});
+
+	it('at 40 columns the backup points keep whether each is verified, and how long ago: the size is the column that goes', () => {
+		const now = new Date('2026-11-27T10:00:00.000Z');
+		const verified = (ok: boolean) => ({at: '2026-11-26T10:00:00.000Z', ok, restoreTest: true, message: ''});
+		const points = [
+			{...backupPoint('20261125T120000Z', '20261124T120000Z', 448 << 10), verified: verified(true)},
+			{...backupPoint('20261124T120000Z', '20261123T120000Z', 384 << 10), verified: verified(false)},
+			backupPoint('20261123T120000Z', null, 20 << 20),
+		];
+		const lines = (width: number) =>
+			stripAnsi(
+				render(
+					<ThemeContext.Provider value={themeFor(true)}>
+						<BackupList vm="web1" points={points} cursor={0} height={6} width={width} now={now} />
+					</ThemeContext.Provider>,
+				).lastFrame() ?? '',
+			)
+				.split('\n')
+				.map(line => line.trimEnd());
+		const narrow = lines(38);
+		expect(narrow.slice(1, 5)).toEqual([
+			'  ID               KIND  AGE VERIFIED',
+			'▸ 20261125T120000Z incr   2d ok 24h',
+			'  20261124T120000Z incr   2d FAILED',
+			'  20261123T120000Z full   2d never',
+		]);
+		// From 57 columns on, every column, the verification in words.
+		const wide = lines(78);
+		expect(wide[1]).toMatch(/ID +KIND +AGE +SIZE +VERIFIED/);
+		expect(wide[2]).toMatch(/incremental +2d +448 KiB +ok 24h ago, restore-tested$/);
 	});
 
 	it('at 40x12 the snapshot tree still marks where the VM is (the columns after the name are what is cut)', async () => {

@@ -1,5 +1,6 @@
 import {buildDemoLab, DEMO_VMS, startDemoVms} from '../../service/demo-lab.js';
-import {defaultDemoDir, print, printJson, repositoryDir, uiServices, note} from '../support.js';
+import path from 'node:path';
+import {connectionUris, defaultDemoDir, print, printJson, repositoryDir, uiServices, note} from '../support.js';
 import {defineCommand} from '../command.js';
 
 export default defineCommand({
@@ -21,6 +22,9 @@ export default defineCommand({
 			printJson({dir, connect: `local:${dir}`, created, vms: DEMO_VMS.map(vm => vm.name), running});
 			return 0;
 		}
+		// Before the UI's alternate screen, so it is still there when the UI ends.
+		const reach = await reachNote(dir);
+		if (reach) note(reach);
 		if (!process.stdout.isTTY || !process.stdin.isTTY) {
 			print(dir);
 			return 0;
@@ -30,3 +34,11 @@ export default defineCommand({
 		return openUi(`local:${dir}`, async () => uiServices([`local:${dir}`], repository));
 	},
 });
+
+/** How the other commands find a lab built where they do not look (--dir elsewhere): null where they do. */
+async function reachNote(dir: string): Promise<string | null> {
+	const uris = await connectionUris(undefined).catch(() => []);
+	const lab = path.resolve(dir);
+	if (uris.some(uri => uri.startsWith('local:') && path.resolve(uri.slice('local:'.length)) === lab)) return null;
+	return `the other commands reach this lab with --connect local:${lab} (or SNAPDECK_CONNECT=local:${lab}); without it they use ${uris.join(', ') || 'the default connection'}`;
+}

@@ -45,12 +45,9 @@ export default defineCommand({
 	flags: ['prometheus', 'prometheus-mode'],
 	backups: true,
 	async run({args, flags}) {
-		if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined)
-			throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
-		const report =
-			flags.prometheus === undefined ? null : {file: flags.prometheus, mode: prometheusMode(flags['prometheus-mode'])};
+		const report = reportOf(flags);
 		const {uris, now, checked, causes} = await checkConnections(args.vms, flags, report);
-		if (report) await writeReport(report.file, prometheusText(checked, now), report.mode);
+		if (report) await emitReport(report, prometheusText(checked, now));
 		// Each change told once to the config's notifiers; a connection left out for a mistake of this command line's (a VM name) is no change.
 		await tellHealthChanges(
 			checked.flatMap((entry, index) => verdictOf(entry, causes.get(uris[index]!), args.vms.length === 0)),
@@ -59,11 +56,33 @@ export default defineCommand({
 		);
 		const failed = uris.find(uri => causes.has(uri));
 		if (failed !== undefined) throw causes.get(failed);
-		return printHealth(checked as Inspected[], now, flags.json);
+		// The textfile on standard output stands in for the findings' text there.
+		return printHealth(checked as Inspected[], now, report?.file === STDOUT ? 'none' : flags.json ? 'json' : 'text');
 	},
 });
 
 type Report = {readonly file: string; readonly mode: number};
+
+/** `--prometheus -`: the textfile on standard output (to pipe into promtool or a push), not a file named '-'. */
+const STDOUT = '-';
+
+function reportOf(flags: CliFlags): Report | null {
+	if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined)
+		throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
+	if (flags.prometheus === STDOUT && (flags.json || flags['prometheus-mode'] !== undefined))
+		throw new SnapdeckError(
+			'usage',
+			`--prometheus - writes the textfile to standard output: ${flags.json ? '--json would write there too' : '--prometheus-mode is for a file'}`,
+			'give --prometheus a FILE instead',
+		);
+	return flags.prometheus === undefined
+		? null
+		: {file: flags.prometheus, mode: prometheusMode(flags['prometheus-mode'])};
+}
+
+/** Writes the textfile atomically, or to standard output for `--prometheus -`. */
+const emitReport = async (report: Report, text: string) =>
+	report.file === STDOUT ? void print(text.replace(/\n$/, '')) : writeReport(report.file, text, report.mode);
 
 /** Inspects each connection: what it found, or why it could not (in `causes`, by URI); where even that could not start, says so in the textfile too. */
 async function checkConnections(only: readonly string[], flags: CliFlags, report: Report | null) {
@@ -88,16 +107,15 @@ async function checkConnections(only: readonly string[], flags: CliFlags, report
 	} catch (error) {
 		// Health could not tell: the textfile still says so (snapdeck_up 0), so alerts stop trusting the last good values.
 		if (report)
-			await writeReport(report.file, prometheusText(downConnections(uris, flags, error), now), report.mode).catch(
-				(writeError: unknown) =>
-					note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`),
+			await emitReport(report, prometheusText(downConnections(uris, flags, error), now)).catch((writeError: unknown) =>
+				note(`snapdeck: the Prometheus textfile was not written either: ${errorMessage(writeError)}`),
 			);
 		throw error;
 	}
 }
 
-/** The findings of every connection, as JSON or as text; the exit code says the worst of them. */
-function printHealth(inspected: readonly Inspected[], now: Date, json: boolean | undefined) {
+/** The findings of every connection, as JSON, as text or not at all (the textfile on standard output instead); the exit code says the worst of them. */
+function printHealth(inspected: readonly Inspected[], now: Date, output: 'text' | 'json' | 'none') {
 	const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
 	const status = worstOf(findings);
 	const vmsJson = (vms: Inspected['vms']) =>
@@ -109,7 +127,7 @@ function printHealth(inspected: readonly Inspected[], now: Date, json: boolean |
 			lastBackup: vm.lastBackup,
 			lastProvedRestore: vm.lastProvedRestore,
 		}));
-	if (json) {
+	if (output === 'json') {
 		printJson(
 			inspected.length === 1
 				? {
@@ -130,7 +148,7 @@ function printHealth(inspected: readonly Inspected[], now: Date, json: boolean |
 						findings,
 					},
 		);
-	} else {
+	} else if (output === 'text') {
 		print(
 			inspected
 				.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings))))

@@ -48,6 +48,7 @@ export default defineCommand({
 				`--snapshot ${flags.snapshot}: give a restic snapshot id, 8 to 64 of its hex digits`,
 				`'snapdeck backups ${vm} --from ${flags.from}' lists them`,
 			);
+		checkDestination(vm, point, flags);
 		const svc = await service();
 		const request: Request = {vm, point, flags, commandLine};
 		if (flags['in-place']) return restoreOverVm(svc, request);
@@ -64,6 +65,16 @@ interface Request {
 	readonly point: string;
 	readonly flags: CliFlags;
 	readonly commandLine: string;
+}
+
+/** One place to restore to, said with all three ways (--instant says its own: it needs --as). */
+function checkDestination(vm: string, point: string, flags: CliFlags): void {
+	if (flags['in-place'] || flags.instant || (flags.to === undefined) !== (flags.as === undefined)) return;
+	throw new SnapdeckError(
+		'usage',
+		'restore needs one of --to PATH, --as NAME or --in-place',
+		`new images: 'snapdeck restore ${vm} --point ${point} --to PATH'; a new VM: --as NAME; over ${vm} itself: --in-place`,
+	);
 }
 
 /** --in-place: over the stopped VM itself, after a safety snapshot, once confirmed. */
@@ -116,8 +127,6 @@ function checkInstantFlags({vm, point, flags}: Request): void {
  * where the restore would read it, and what would be made is said; nothing is written or started.
  */
 async function restoreDryRun(svc: Restores & Offsite & Backups, {vm, point, flags}: Request): Promise<number> {
-	if ((flags.to === undefined) === (flags.as === undefined))
-		throw new SnapdeckError('usage', 'restore needs exactly one of --to PATH and --as NAME');
 	const from = flags.from === undefined ? null : (await targetOf(flags.from)).target;
 	const points = from ? await svc.remoteBackups(from, vm) : await svc.backups(vm, {origin: flags.origin});
 	const found = points.find(candidate => candidate.id === point);

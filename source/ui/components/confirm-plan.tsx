@@ -3,7 +3,7 @@ import {counted, planLines, planLosses} from '../../core/describe.js';
 import {safeText} from '../../core/terminal-text.js';
 import type {Plan} from '../../core/plan.js';
 import {fit, wrapLines, wrapWhole} from '../layout.js';
-import {pagerLayout, shownRows, unreadLines, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
+import {pagerLayout, shownRows, unreadRows, type PagerGeometry, type PagerLayout, type PagerRow} from '../pager.js';
 import {useTheme} from '../theme.js';
 import {Pager, PagerFrame, pagerRows} from './scroll-box.js';
 import {Text} from './text.js';
@@ -64,7 +64,7 @@ export function confirmView(plan: Plan, geometry: PagerGeometry, state: ConfirmS
 	);
 	const note = layout.hint > 0 ? wrapLines(noteText, geometry.width, layout.hint) : [];
 	const seen = new Set([...state.seen, ...shownRows(layout)]);
-	return {rows, layout, prompt, note, seen, unread: unreadLines(rows, seen)};
+	return {rows, layout, prompt, note, seen, unread: unreadRows(rows, seen)};
 }
 
 /**
