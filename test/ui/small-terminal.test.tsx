@@ -1,6 +1,7 @@
 import {render} from 'ink-testing-library';
 import {describe, expect, it} from 'vitest';
 import {BackupList} from '../../source/ui/components/backup-list.js';
+import {TakeDialog} from '../../source/ui/components/dialogs.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
 import {backupPoint} from '../core/fixtures.js';
 import {buildKeymap, COMMANDS} from '../../source/ui/keymap.js';
@@ -26,6 +27,9 @@ describe('dialogs and the help in small and large terminals', () => {
 		for (const row of ['Name:', 'Description:', '[ ] internal', '[ ] with memory', '[ ] quiesced'])
 			expect(dialog).toContain(row);
 		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
+		// Why an option is not offered is said whole, not cut at the frame's edge.
+		expect(dialog.match(/the VM is not running/g)).toHaveLength(2);
+		expect(lines.filter(line => line.includes('[ ]') && line.includes('…'))).toEqual([]);
 		ui.press('nextField');
 		ui.type('before the distribution upgrade of the web server');
 		await ui.waitFor(frame => frame.includes('web server▏'), 'the end of the description, with the cursor, in view');
@@ -42,6 +46,28 @@ describe('dialogs and the help in small and large terminals', () => {
 			.join(' ');
 		expect(note).toMatch(/^invalid name: .*separator/);
 		expect(note).not.toContain('…');
+	});
+
+	it('at 40 columns a long reason an option is not offered wraps under it, whole; where it fits it stays on its line', () => {
+		const form = {
+			...{vm: 'web1', name: 'snap-1', description: '', field: 'name' as const},
+			...{internal: false, memory: false, quiesce: false, memoryUnavailable: null},
+			quiesceUnavailable: 'its guest agent could not be asked: the agent socket refused the connection',
+		};
+		const at = (width: number) =>
+			stripAnsi(
+				render(
+					<ThemeContext.Provider value={themeFor(true)}>
+						<TakeDialog form={form} at={null} height={12} width={width} hint="keys" />
+					</ThemeContext.Provider>,
+				).lastFrame()!,
+			);
+		const narrow = at(40);
+		expect(narrow).toContain('[ ] quiesced:');
+		expect(narrow.replace(/[│\s]+/g, ' ')).toContain(`${form.quiesceUnavailable} `);
+		expect(narrow).not.toContain('…');
+		expect(narrow.split('\n').length).toBeLessThanOrEqual(12);
+		expect(at(120)).toContain(`[ ] quiesced through the guest agent (${form.quiesceUnavailable})`);
 	});
 
 	it('at 40x12 the header says where the operator is; the ? screen covers the terminal but the keys and pages to its end', async () => {

@@ -97,12 +97,41 @@ export function TakeDialog({
 			</Text>
 		</Text>
 	);
-	const box = (name: 'internal' | 'memory' | 'quiesce', on: boolean, label: string, unavailable: string | null) => (
-		<Text wrap="truncate-end" color={unavailable === null ? undefined : theme.muted}>
-			<Text inverse={form.field === name}>[{on ? 'x' : ' '}]</Text> {label}
-			{unavailable === null ? '' : ` (${unavailable})`}
-		</Text>
-	);
+	// An option and why it is not offered, on its line where both fit; else the label short and the
+	// reason whole on the lines below it (at 40 columns the reason was cut, and with it the why).
+	const box = (
+		name: 'internal' | 'memory' | 'quiesce',
+		on: boolean,
+		label: string,
+		short: string,
+		unavailable: string | null,
+	) => {
+		const tick = <Text inverse={form.field === name}>[{on ? 'x' : ' '}]</Text>;
+		const color = unavailable === null ? undefined : theme.muted;
+		const whole = `[ ] ${label}${unavailable === null ? '' : ` (${unavailable})`}`;
+		if ([...whole].length <= width - 4)
+			return [
+				<Text wrap="truncate-end" color={color}>
+					{tick} {label}
+					{unavailable === null ? '' : ` (${unavailable})`}
+				</Text>,
+			];
+		const head = (
+			<Text wrap="truncate-end" color={color}>
+				{tick} {short}
+				{unavailable === null ? '' : ':'}
+			</Text>
+		);
+		const reasons = unavailable === null ? [] : wrapWhole(unavailable, width - 8, 0);
+		return [
+			head,
+			...reasons.map(line => (
+				<Text wrap="truncate-end" color={theme.muted}>
+					{`    ${line}`}
+				</Text>
+			)),
+		];
+	};
 	return (
 		<DialogFrame
 			title={`Take a snapshot of ${form.vm}`}
@@ -112,9 +141,15 @@ export function TakeDialog({
 			rows={[
 				field('Name:        ', 'name'),
 				field('Description: ', 'description'),
-				box('internal', form.internal, 'internal (inside the images) instead of external overlays', null),
-				box('memory', form.memory, 'with memory (the RAM too)', form.memoryUnavailable),
-				box('quiesce', form.quiesce, 'quiesced through the guest agent', form.quiesceUnavailable),
+				...box(
+					'internal',
+					form.internal,
+					'internal (inside the images) instead of external overlays',
+					'internal',
+					null,
+				),
+				...box('memory', form.memory, 'with memory (the RAM too)', 'with memory', form.memoryUnavailable),
+				...box('quiesce', form.quiesce, 'quiesced through the guest agent', 'quiesced', form.quiesceUnavailable),
 			]}
 		/>
 	);
