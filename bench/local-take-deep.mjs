@@ -152,11 +152,17 @@ try {
 		const total = sorted.reduce((sum, [, kind]) => sum + kind.count, 0);
 		const ratio = median(mine.map((value, index) => value / theirs[index]));
 		const row = {depth, ours: median(mine), floor: median(theirs), ratio, commands: total, connections};
-		if (BEFORE) row.before = median(before.map((value, index) => value / mine[index]));
+		if (BEFORE) {
+			row.before = median(before.map((value, index) => value / mine[index]));
+			row.beforeMs = median(before);
+			row.beforeRatio = median(before.map((value, index) => value / theirs[index]));
+		}
 		rows.push(row);
 		console.log(
 			`chain ${depth} deep (to ${taken}): take ${row.ours.toFixed(0)} ms, floor ${row.floor.toFixed(0)} ms, ${ratio.toFixed(2)}x` +
-				(BEFORE ? `; the build before ${row.before.toFixed(2)}x this one's time` : '') +
+				(BEFORE
+					? `; the build before ${row.beforeMs.toFixed(0)} ms, ${row.beforeRatio.toFixed(2)}x the floor, ${row.before.toFixed(2)}x this one's time`
+					: '') +
 				`; one take: ${connections} QMP connections, ${total} commands`,
 		);
 		for (const [kind, {count, bytes, ms}] of sorted)
