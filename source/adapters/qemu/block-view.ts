@@ -167,15 +167,18 @@ export async function corruptImages(from: QmpClient | BlockView): Promise<Set<st
 /** Each guest disk's top node and its file, by disk target (vda, vdb, ...). */
 export async function topNodes(from: QmpClient | BlockView): Promise<Map<string, {node: string; file: string}>> {
 	const view = viewOf(from);
-	const roots = new Map<string, string>();
+	const roots = new Map<string, string>(); // target -> its root node
 	for (const device of await view.devices()) {
 		const target = /^\/machine\/peripheral\/([^/]+)\/virtio-backend$/.exec(device.qdev ?? '')?.[1];
-		if (target && device['node-name']) roots.set(device['node-name'], target);
+		if (target && device['node-name']) roots.set(target, device['node-name']);
 	}
-	const nodes = await namedNodes(view, node => roots.has(node['node-name']));
+	const wanted = new Set(roots.values());
+	const paths = new Map(
+		(await namedNodes(view, node => wanted.has(node['node-name']))).map(node => [node['node-name'], node.path]),
+	);
 	const tops = new Map<string, {node: string; file: string}>();
-	for (const [node, target] of roots) {
-		const file = nodes.find(candidate => candidate['node-name'] === node)?.path;
+	for (const [target, node] of roots) {
+		const file = paths.get(node);
 		if (file === undefined)
 			throw new SnapdeckError(
 				'failed',
