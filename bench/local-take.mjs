@@ -18,35 +18,7 @@ const root = mkdtempSync(path.join(os.tmpdir(), 'snapdeck-bench-take-'));
 const lab = path.join(root, 'lab');
 const connect = ['--connect', `local:${lab}`];
 // The baseline: what a script would do by hand, on a second VM with the same disk.
-const script = path.join(root, 'take.cjs');
-writeFileSync(
-	script,
-	`
-const net = require('node:net');
-const [socket, overlay] = process.argv.slice(2);
-const client = net.connect(socket);
-let buffer = '';
-let step = 0;
-const send = value => client.write(JSON.stringify(value) + '\\n');
-client.on('data', chunk => {
-	buffer += chunk;
-	const lines = buffer.split('\\n');
-	buffer = lines.pop();
-	for (const line of lines) {
-		const message = JSON.parse(line);
-		if (message.error) throw new Error(message.error.desc);
-		if (message.QMP) send({execute: 'qmp_capabilities'});
-		else if (!('return' in message)) continue;
-		else if (step === 0) step++, send({execute: 'query-block'});
-		else if (step === 1) {
-			step++;
-			const node = message.return.find(block => block.inserted).inserted['node-name'];
-			send({execute: 'transaction', arguments: {actions: [{type: 'blockdev-snapshot-sync', data: {'node-name': node, 'snapshot-file': overlay, 'snapshot-node-name': 'bench-' + process.pid, format: 'qcow2'}}]}});
-		} else client.end();
-	}
-});
-`,
-);
+const script = path.resolve('bench/qmp-take.cjs');
 const timed = (command, args) => {
 	const at = performance.now();
 	const run = spawnSync(command, args, {encoding: 'utf8'});

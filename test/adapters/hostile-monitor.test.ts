@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
-import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
+import {imagePath} from '../../source/adapters/qemu/block-view.js';
 import {labWithVm} from '../helpers/lab.js';
 
 const GREETING = `${JSON.stringify({QMP: {version: {qemu: {major: 7, minor: 2, micro: 0}}, capabilities: []}})}\n`;
@@ -54,12 +54,8 @@ describe("a VM whose vm.json names a monitor that is not its own QEMU's", () => 
 		await lab.take('s2');
 		const socket = path.join(lab.folder, 'qmp.sock');
 		await writeVmFile(lab.folder, {...(await lab.vmFile()), qmp: 'qmp.sock'} satisfies VmFile);
-		const foreign = {
-			qdev: '/machine/peripheral/vda/virtio-backend',
-			inserted: {'node-name': 'top', file: '/etc/shadow'},
-		};
 		const monitor = await scriptedMonitor(socket, {
-			'query-block': [foreign],
+			'query-blockstats': [{qdev: '/machine/peripheral/vda/virtio-backend', 'node-name': 'top'}],
 			'query-named-block-nodes': [{'node-name': 'top', drv: 'qcow2', file: '/etc/shadow'}],
 		});
 		try {
@@ -107,7 +103,7 @@ describe('image names from the monitor', () => {
 		await writeVmFile(lab.folder, {...(await lab.vmFile()), qmp: 'qmp.sock'} satisfies VmFile);
 		const file = `${lab.folder}/vda.qcow2\nsnapdeck: done`;
 		const monitor = await scriptedMonitor(path.join(lab.folder, 'qmp.sock'), {
-			'query-block': [{qdev: '/machine/peripheral/vda/virtio-backend', inserted: {'node-name': 'top', file}}],
+			'query-blockstats': [{qdev: '/machine/peripheral/vda/virtio-backend', 'node-name': 'top'}],
 			'query-named-block-nodes': [{'node-name': 'top', drv: 'qcow2', file}],
 		});
 		try {

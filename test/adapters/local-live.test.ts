@@ -2,13 +2,13 @@ import {open, readFile, rm} from 'node:fs/promises';
 import {processAlive} from '../../source/adapters/file-checks.js';
 import path from 'node:path';
 import {execa} from 'execa';
-import {describe, expect, it} from 'vitest';
+import {describe, expect, it, vi} from 'vitest';
 import {localExecutor} from '../../source/adapters/local/local-executor.js';
 import {localRunner} from '../../source/adapters/exec.js';
 import {readVmFile} from '../../source/adapters/local/vm-file.js';
 import {qemuImg} from '../helpers/lab.js';
 import {holdMonitor, runningLab} from '../helpers/live.js';
-import {imagePath} from '../../source/adapters/qemu/qmp-block.js';
+import {imagePath} from '../../source/adapters/qemu/block-view.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 
 const A = 0xa1;
@@ -98,6 +98,41 @@ describe('snapshots of a running VM (real QEMU, no guest OS)', () => {
 		await lab.revert(name(24));
 		expect([await lab.reads(A, 1), await lab.reads(B, 2)]).toEqual([true, false]);
 		expect((await lab.hypervisor.inspect('live1')).state.run).toBe('running');
+	});
+
+	it('a live take asks QEMU the same questions on a chain 24 deep, whose names QEMU cuts, as on a chain of 2: one read of the node list per step, no command per layer', async () => {
+		const lab = await runningLab();
+		const name = (depth: number) => `s${depth}-${'n'.repeat(60)}`;
+		/** The QMP commands a take sends, by kind, over every connection it opens. */
+		const asked = async (snapshot: string) => {
+			const execute = vi.spyOn(QmpClient.prototype, 'execute');
+			try {
+				await lab.take(snapshot);
+				const kinds: Record<string, number> = {};
+				for (const [command] of execute.mock.calls) kinds[command] = (kinds[command] ?? 0) + 1;
+				return kinds;
+			} finally {
+				execute.mockRestore();
+			}
+		};
+		await lab.take(name(1));
+		const shallow = await asked(name(2));
+		for (let depth = 3; depth <= 23; depth++) await lab.take(name(depth));
+		const client = await QmpClient.connect(path.join(lab.folder, 'qmp.sock'));
+		const blocks = await client.execute<Array<{inserted?: {file: string}}>>('query-block');
+		client.close();
+		expect(imagePath(blocks.find(block => block.inserted)!.inserted!.file), 'the name QEMU gives is cut').toBeNull();
+		const deep = await asked(name(24));
+		expect((await lab.liveTops())['vda']).toBe(`vda.${name(24)}.qcow2`);
+
+		// The preflight's question about damage, and one read for each of the take's two steps.
+		expect(shallow['query-named-block-nodes']).toBeLessThanOrEqual(3);
+		// A cut name is followed through the block graph: at most once per read of the node list.
+		const graph = 'x-debug-query-block-graph';
+		const others = (kinds: Record<string, number>) => Object.entries(kinds).filter(([kind]) => kind !== graph);
+		expect(deep[graph] ?? 0).toBeLessThanOrEqual(deep['query-named-block-nodes'] ?? 0);
+		expect(others(deep)).toEqual(others(shallow));
+		expect(deep['blockdev-del']).toBeUndefined();
 	});
 
 	it('live merge by streaming, when the frozen image is the smaller side', async () => {

@@ -2,7 +2,7 @@ import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {afterEach} from 'vitest';
 import {qdevPath} from '../../source/adapters/local/qemu-process.js';
-import {topNodes} from '../../source/adapters/qemu/qmp-block.js';
+import {topNodes} from '../../source/adapters/qemu/block-view.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 import {labWithVm, MiB, qemuImg} from './lab.js';

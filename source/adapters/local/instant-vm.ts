@@ -4,7 +4,8 @@ import {SnapdeckError} from '../../core/errors.js';
 import {partsBytes} from '../../core/progress.js';
 import type {WorkFolders} from '../hypervisor.js';
 import {headerChain} from '../qemu/qcow2-header.js';
-import {assertOwnQemu, clearLeftovers, runJobs, topNodes} from '../qemu/qmp-block.js';
+import {topNodes} from '../qemu/block-view.js';
+import {readyView, runJobs} from '../qemu/qmp-block.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {stateDir} from '../state/operation-store.js';
@@ -110,9 +111,7 @@ async function streamInQemu(
 ) {
 	const client = await QmpClient.connect(qmp, 5000);
 	try {
-		await assertOwnQemu(client, folder, vm);
-		await clearLeftovers(client);
-		const tops = await topNodes(client);
+		const tops = await topNodes(await readyView(client, folder, vm));
 		const nodes = backed.map(disk => tops.get(disk.target)?.node);
 		if (nodes.some(node => node === undefined))
 			throw new SnapdeckError('failed', `the running QEMU of ${vm} lacks a disk its vm.json lists`);

@@ -8,7 +8,8 @@ import {withFrozenGuest} from '../guest-agent.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import type {QmpClient} from '../qemu/qmp-client.js';
 import {readQcow2Header} from '../qemu/qcow2-header.js';
-import {dropDetachedNodes, flushAll, nodeBitmaps, qcow2Nodes, runJob} from '../qemu/qmp-block.js';
+import {type BlockView, dropDetachedNodes, nodeBitmaps, qcow2Nodes} from '../qemu/block-view.js';
+import {flushAll, runJob} from '../qemu/qmp-block.js';
 import {stopVm} from './qemu-process.js';
 import type {VmFile} from './vm-file.js';
 
@@ -21,6 +22,8 @@ export interface Live {
 	readonly vm: VmFile;
 	readonly qemuImg: QemuImg;
 	readonly qmp: QmpClient;
+	/** The running QEMU's block layer as the step found it, read once: every question before the step changes it is answered from here. */
+	readonly view: BlockView;
 	/** Each disk's top node and file, as the running QEMU has them when the step starts. */
 	readonly tops: ReadonlyMap<string, {node: string; file: string}>;
 	readonly offline: StepHandlers;
@@ -92,7 +95,7 @@ async function createOverlay(live: Live, step: StepOf<'create-overlay'>, {resumi
  */
 async function switchOverlays(live: Live, step: StepOf<'write-definition'>, context: StepContext) {
 	const actions: Array<{type: string; data: Record<string, unknown>}> = [];
-	const bitmaps = await nodeBitmaps(live.qmp);
+	const bitmaps = await nodeBitmaps(live.view);
 	for (const disk of step.definition.disks) {
 		const top = topOf(live, disk.target);
 		if (top.file === resolve(live, disk.file)) continue;
@@ -173,7 +176,7 @@ async function internalDelete(live: Live, step: StepOf<'internal-delete'>, conte
 		if (context.resuming && !(await internalIn(live.qemuImg, file, step.name))) return;
 		return void (await live.qmp.execute('blockdev-snapshot-delete-internal-sync', {device: top.node, name: step.name}));
 	}
-	if ((await qcow2Nodes(live.qmp)).has(file)) {
+	if ((await qcow2Nodes(live.view)).has(file)) {
 		throw new SnapdeckError(
 			'refused',
 			`${step.file} is a read-only backing image of the running VM; its internal snapshot '${step.name}' can be deleted only while the VM is stopped`,
@@ -184,7 +187,7 @@ async function internalDelete(live: Live, step: StepOf<'internal-delete'>, conte
 }
 
 async function commit(live: Live, step: StepOf<'commit'>, context: StepContext) {
-	const nodes = await qcow2Nodes(live.qmp);
+	const nodes = await qcow2Nodes(live.view);
 	const topNode = nodes.get(resolve(live, step.top));
 	const baseNode = nodes.get(resolve(live, step.base));
 	if (!topNode) return live.offline.commit(step, context);
@@ -214,7 +217,7 @@ async function commit(live: Live, step: StepOf<'commit'>, context: StepContext) 
 }
 
 async function rebase(live: Live, step: StepOf<'rebase'>, context: StepContext) {
-	const nodes = await qcow2Nodes(live.qmp);
+	const nodes = await qcow2Nodes(live.view);
 	const node = nodes.get(resolve(live, step.file));
 	if (!node) return live.offline.rebase(step, context);
 	const current = (await live.qemuImg.info(resolve(live, step.file)))['full-backing-filename'];

@@ -5,10 +5,11 @@ import {handleStep, type Step, type StepExecutor} from '../../core/plan.js';
 import type {CommandRunner} from '../exec.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
 import {offlineExecutor} from './offline-executor.js';
-import {assertOwnQemu, clearLeftovers, qcow2Nodes, topNodes} from '../qemu/qmp-block.js';
+import {BlockView, qcow2Nodes, topNodes} from '../qemu/block-view.js';
+import {readyView} from '../qemu/qmp-block.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {connectMonitor, qmpPath} from './qemu-process.js';
-import {internalIn, liveHandlers} from './live-steps.js';
+import {internalIn, liveHandlers, type Live} from './live-steps.js';
 import type {VmFile} from './vm-file.js';
 
 /**
@@ -21,10 +22,13 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 	const resolve = (file: string) => path.resolve(folder, file);
 	let client: QmpClient | null = null;
 	let clientClosed = false;
+	/** The view read when the monitor was taken over, for the first step: nothing has changed QEMU since. */
+	let firstView: BlockView | null = null;
 	const loaded = new Set<string>();
 	const letGo = () => {
 		client?.close();
 		client = null;
+		firstView = null;
 	};
 
 	async function running(): Promise<QmpClient | null> {
@@ -34,9 +38,8 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		const connected = await connectMonitor(folder, socket);
 		if (!connected) return null;
 		try {
-			await assertOwnQemu(connected, folder, vm.name);
-			// What a killed snapdeck left in this QEMU would make the next job fail: cleared first.
-			await clearLeftovers(connected);
+			// Its own QEMU, and what a killed snapdeck left in it (which would make the next job fail) cleared first.
+			firstView = await readyView(connected, folder, vm.name);
 		} catch (error) {
 			// Never kept: a monitor not yet found to be the VM's own is asked again, not used.
 			connected.close();
@@ -56,10 +59,13 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 	 * may name any socket), fails the step as one that changed nothing, so that the plan is
 	 * refused whole rather than left for a recover that would meet the same answer.
 	 */
-	async function live(step: Step): Promise<{qmp: QmpClient; tops: Awaited<ReturnType<typeof topNodes>>} | null> {
+	async function live(step: Step): Promise<Pick<Live, 'qmp' | 'view' | 'tops'> | null> {
 		try {
 			const qmp = step.op === 'start-vm' ? null : await running();
-			return qmp && {qmp, tops: await topNodes(qmp)};
+			if (!qmp) return null;
+			const view = firstView ?? new BlockView(qmp);
+			firstView = null;
+			return {qmp, view, tops: await topNodes(view)};
 		} catch (error) {
 			throw changedNothing(error instanceof Error ? error : new Error(String(error)));
 		}
@@ -74,8 +80,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 					folder,
 					vm,
 					qemuImg,
-					qmp: found.qmp,
-					tops: found.tops,
+					...found,
 					offline: offline.handlers,
 					loaded,
 					onStopped: letGo,
@@ -86,6 +91,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		},
 		async rollback(step) {
 			const qmp = await running();
+			firstView = null; // What a rollback does changes QEMU.
 			if (qmp && step.op === 'internal-create' && (await internalIn(qemuImg, resolve(step.file), step.name))) {
 				const top = (await topNodes(qmp)).get(step.disk);
 				if (top?.file === resolve(step.file))

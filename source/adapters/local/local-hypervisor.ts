@@ -19,7 +19,8 @@ import {stateFolder} from '../safe-fs.js';
 import {checkDamage, QemuImg} from '../qemu/qemu-img.js';
 import {localExecutor} from './local-executor.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
-import {assertOwnQemu, clearLeftovers, corruptImages, nodeBitmaps, topNodes} from '../qemu/qmp-block.js';
+import {BlockView, corruptImages, nodeBitmaps, topNodes} from '../qemu/block-view.js';
+import {readyView} from '../qemu/qmp-block.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {socketAnswers, startVm, stopVm} from './qemu-process.js';
@@ -323,9 +324,7 @@ export class LocalHypervisor implements Hypervisor {
 		if (summary.state === 'running') {
 			const client = await QmpClient.connect(path.resolve(folder, file.qmp!));
 			try {
-				await assertOwnQemu(client, folder, vm);
-				await clearLeftovers(client);
-				const tops = await topNodes(client);
+				const tops = await topNodes(await readyView(client, folder, vm));
 				const disks = file.disks.map(disk => {
 					const top = tops.get(disk.target);
 					if (!top)
@@ -374,7 +373,8 @@ export class LocalHypervisor implements Hypervisor {
 		const client = await QmpClient.connect(path.resolve(folder, file.qmp), 2000).catch(() => null);
 		if (!client) return null;
 		try {
-			const [tops, bitmaps] = [await topNodes(client), await nodeBitmaps(client)];
+			const view = new BlockView(client);
+			const [tops, bitmaps] = [await topNodes(view), await nodeBitmaps(view)];
 			return Object.fromEntries(
 				file.disks.map(disk => [
 					disk.target,

@@ -5,7 +5,7 @@ import {SnapdeckError} from '../../core/errors.js';
 import {processAlive} from '../file-checks.js';
 import type {CommandRunner} from '../exec.js';
 import {stateDir} from '../state/operation-store.js';
-import {assertOwnQemu} from '../qemu/qmp-block.js';
+import {assertOwnQemu} from '../qemu/block-view.js';
 import {QmpClient} from '../qemu/qmp-client.js';
 import type {QemuConfig, VmFile} from './vm-file.js';
 

@@ -3,7 +3,8 @@ import {SnapdeckError} from '../../core/errors.js';
 import path from 'node:path';
 import type {AuditView, BackupDriver} from '../hypervisor.js';
 import type {QemuImg} from './qemu-img.js';
-import {BACKUP_TARGET_PREFIX, endJob, newJobId, nodeBitmaps, runJobs} from './qmp-block.js';
+import {nodeBitmaps} from './block-view.js';
+import {BACKUP_TARGET_PREFIX, endJob, newJobId, runJobs} from './qmp-block.js';
 import {QmpError, type QmpClient} from './qmp-client.js';
 
 /**

@@ -1,17 +1,9 @@
-import path from 'node:path';
 import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
-import {hasControlCharacters} from '../../core/terminal-text.js';
 import {crashPoint} from '../exec.js';
-import {liesOutside} from '../file-checks.js';
+import {assertOwnQemu, BlockView, dropDetachedNodes, namedNodes} from './block-view.js';
 import type {QmpClient} from './qmp-client.js';
 
-const Blocks = z.array(
-	z.looseObject({
-		qdev: z.string().optional(),
-		inserted: z.looseObject({'node-name': z.string(), file: z.string()}).optional(),
-	}),
-);
 const Jobs = z.array(
 	z.looseObject({
 		id: z.string(),
@@ -22,156 +14,6 @@ const Jobs = z.array(
 		error: z.string().optional(),
 	}),
 );
-
-const JsonFilename = z.looseObject({file: z.looseObject({driver: z.literal('file'), filename: z.string()})});
-const NodeImages = z.array(
-	z.looseObject({
-		'node-name': z.string(),
-		drv: z.string(),
-		file: z.string(),
-		image: z
-			.looseObject({
-				'format-specific': z
-					.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()})
-					.optional(),
-			})
-			.optional(),
-	}),
-);
-
-const Graph = z.looseObject({
-	nodes: z.array(z.looseObject({id: z.number(), name: z.string()})),
-	edges: z.array(z.looseObject({parent: z.number(), child: z.number(), name: z.string()})),
-});
-
-/**
- * The image path of a node. Where a node's options differ from its image header (an overlay put
- * on an existing backing node), QEMU names it `json:{...}`; the path is its protocol child's.
- * Null when QEMU cut the name short: it keeps a node's name in 4 KiB, and the name of a live
- * snapshot's overlay nests every layer below it, so about 40 layers down the protocol child,
- * which comes after them, is gone (nodePaths finds it in the node graph then).
- */
-export function imagePath(filename: string): string | null {
-	// A relative name would be resolved against snapdeck's own folder, not QEMU's; a control
-	// character (a line break, an escape sequence) is in no image snapdeck made.
-	if (hasControlCharacters(filename)) throw unknownName(filename);
-	if (!filename.startsWith('json:')) {
-		if (!path.isAbsolute(filename)) throw unknownName(filename);
-		return path.resolve(filename);
-	}
-	let json: unknown;
-	try {
-		json = JSON.parse(filename.slice('json:'.length));
-	} catch {
-		return null;
-	}
-	const parsed = JsonFilename.safeParse(json);
-	if (!parsed.success || !path.isAbsolute(parsed.data.file.filename)) throw unknownName(filename);
-	return path.resolve(parsed.data.file.filename);
-}
-
-/** The name as QEMU gave it, quoted: it may hold anything, a line break included. */
-const unknownName = (filename: string) =>
-	new SnapdeckError(
-		'failed',
-		`QEMU names an image in a way snapdeck does not know: ${JSON.stringify(filename.slice(0, 200))}`,
-		'check "qmp" in the VM\'s vm.json: it must name the QMP socket of the VM\'s own QEMU, started with absolute image paths',
-	);
-
-/**
- * The image path of each of `nodes`, by node name. A node whose name QEMU cut short is followed to
- * its protocol child ('file') in the node graph, whose name is the plain path: one more question,
- * asked only then. Only `nodes` are read: a node of another kind (a backup's fleece, an NBD
- * export) has a name that is no image path, and is no concern of the caller's.
- */
-async function nodePaths(
-	client: QmpClient,
-	nodes: ReadonlyArray<{'node-name': string; file: string}>,
-	all: ReadonlyArray<{'node-name': string; file: string}>,
-): Promise<Map<string, string>> {
-	const paths = new Map<string, string>();
-	const cut = new Map<string, string>();
-	for (const node of nodes) {
-		const file = imagePath(node.file);
-		if (file === null) cut.set(node['node-name'], node.file);
-		else paths.set(node['node-name'], file);
-	}
-	if (cut.size === 0) return paths;
-	const graph = await client.execute('x-debug-query-block-graph', undefined, {schema: Graph});
-	const names = new Map(graph.nodes.map(node => [node.id, node.name]));
-	const files = new Map(all.map(node => [node['node-name'], node.file]));
-	for (const edge of graph.edges) {
-		const parent = names.get(edge.parent);
-		const child = files.get(names.get(edge.child) ?? '');
-		if (edge.name === 'file' && parent !== undefined && cut.has(parent) && child !== undefined) {
-			const file = imagePath(child);
-			if (file !== null) paths.set(parent, file);
-		}
-	}
-	for (const [node, filename] of cut) if (!paths.has(node)) throw unknownName(filename);
-	return paths;
-}
-
-/** The nodes QEMU has open that `wanted` picks, each with its image path. */
-async function namedNodes(client: QmpClient, wanted: (node: z.infer<typeof NodeImages>[number]) => boolean) {
-	const all = await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages});
-	const nodes = all.filter(wanted);
-	const paths = await nodePaths(client, nodes, all);
-	return nodes.map(node => ({...node, path: paths.get(node['node-name'])!}));
-}
-
-/** qcow2 nodes QEMU has open, by absolute file name. */
-export async function qcow2Nodes(client: QmpClient): Promise<Map<string, string>> {
-	const nodes = await namedNodes(client, node => node.drv === 'qcow2');
-	return new Map(nodes.map(node => [node.path, node['node-name']]));
-}
-
-/**
- * The qcow2 images QEMU has found damaged (it sets the header's corrupt bit and stops writing
- * them), by absolute file name. For an image a running QEMU writes, this is the only true answer:
- * `qemu-img check -U` reads its tables half-written and reports damage that is not there.
- */
-export async function corruptImages(client: QmpClient): Promise<Set<string>> {
-	const nodes = await namedNodes(
-		client,
-		node => node.drv === 'qcow2' && node.image?.['format-specific']?.data?.corrupt === true,
-	);
-	return new Set(nodes.map(node => node.path));
-}
-
-/** Each guest disk's top node and its file, by disk target (vda, vdb, ...). */
-export async function topNodes(client: QmpClient): Promise<Map<string, {node: string; file: string}>> {
-	const blocks = await client.execute('query-block', undefined, {schema: Blocks});
-	const tops = new Map<string, {node: string; file: string}>();
-	for (const block of blocks) {
-		const target = /^\/machine\/peripheral\/([^/]+)\/virtio-backend$/.exec(block.qdev ?? '')?.[1];
-		if (!target || !block.inserted) continue;
-		const node = block.inserted['node-name'];
-		let file = imagePath(block.inserted.file);
-		if (file === null) {
-			file = (await namedNodes(client, named => named['node-name'] === node))[0]?.path ?? null;
-		}
-		if (file === null) throw unknownName(block.inserted.file);
-		tops.set(target, {node, file});
-	}
-	return tops;
-}
-
-/**
- * Refuses a QEMU that runs images from outside the VM's folder: vm.json's "qmp" may name any
- * socket, and the one it names could be another VM's, which snapdeck would then stop, snapshot
- * or back up in this VM's name.
- */
-export async function assertOwnQemu(client: QmpClient, folder: string, vm: string): Promise<void> {
-	const foreign = [...(await topNodes(client)).values()].map(top => top.file).filter(file => liesOutside(folder, file));
-	if (foreign.length > 0) {
-		throw new SnapdeckError(
-			'refused',
-			`the QEMU behind ${vm}'s QMP socket runs ${foreign.join(', ')}, which ${foreign.length === 1 ? 'is' : 'are'} not in ${folder}: it is another VM's`,
-			`check "qmp" in ${vm}'s vm.json; nothing was changed`,
-		);
-	}
-}
 
 export interface JobOptions {
 	readonly signal?: AbortSignal;
@@ -196,9 +38,10 @@ export const BACKUP_TARGET_PREFIX = 'snapdeck-target-';
  * (a commit waiting in READY, a backup still copying) and its backup target nodes, which make the
  * next job fail ("Need a root block node", "Duplicate nodes"). Each job is cancelled (QEMU then
  * leaves the chain as it was; the pending plan, if any, runs the step again) and each node
- * deleted. Called, under the VM's lock, before any live operation. Returns what it removed.
+ * deleted. Called, under the VM's lock, before any live operation, with the view of QEMU the
+ * caller read (a new one is read once something was removed). Returns what it removed.
  */
-export async function clearLeftovers(client: QmpClient): Promise<string[]> {
+export async function clearLeftovers(client: QmpClient, read = new BlockView(client)): Promise<string[]> {
 	const removed: string[] = [];
 	const leftover = (id: string) => id.startsWith('snapdeck-') && !id.includes(`-${process.pid}-`);
 	// An audit's exports and NBD server, before the overlays they serve.
@@ -218,7 +61,7 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 	}
 	// Called before this process adds targets of its own: any there are a dead snapdeck's.
 	const nodes = await namedNodes(
-		client,
+		removed.length > 0 ? new BlockView(client) : read,
 		candidate =>
 			candidate['node-name'].startsWith(BACKUP_TARGET_PREFIX) || candidate['node-name'].startsWith('snapdeck-fleece-'),
 	);
@@ -226,8 +69,19 @@ export async function clearLeftovers(client: QmpClient): Promise<string[]> {
 		await client.execute('blockdev-del', {'node-name': node['node-name']}).catch(() => undefined);
 		removed.push(`node ${node['node-name']} (${node.path})`);
 	}
-	removed.push(...(await dropDetachedNodes(client)));
+	removed.push(...(await dropDetachedNodes(removed.length > 0 ? new BlockView(client) : read)));
 	return removed;
+}
+
+/**
+ * Readies a running QEMU for a live operation: refuses one that is not the VM's own (see
+ * assertOwnQemu), clears what a killed snapdeck left in it. Returns the view of its block layer
+ * as it is then: the one read for those checks, unless they changed something.
+ */
+export async function readyView(client: QmpClient, folder: string, vm: string): Promise<BlockView> {
+	const read = new BlockView(client);
+	await assertOwnQemu(read, folder, vm);
+	return (await clearLeftovers(client, read)).length === 0 ? read : new BlockView(client);
 }
 
 /** Ends a QEMU job, whatever its state (cancelled where it runs, dismissed once concluded), and waits until it is gone. */
@@ -256,28 +110,6 @@ export async function endJob(client: QmpClient, id: string): Promise<void> {
 			);
 		await new Promise(resolve => setTimeout(resolve, 50));
 	}
-}
-
-/**
- * Deletes the named nodes nothing uses any more. A node QEMU was started with (-blockdev) or that
- * a snapshot added stays in QEMU after a commit or stream takes it out of the disk's chain, still
- * holding its backing node: the next snapshot of that node then fails ("node is used as backing
- * hd"). QEMU refuses blockdev-del of a node that a device or another node uses, so trying each
- * named node (format nodes before their file nodes) removes exactly the detached ones.
- */
-export async function dropDetachedNodes(client: QmpClient): Promise<string[]> {
-	const nodes = (await client.execute('query-named-block-nodes', {flat: true}, {schema: NodeImages}))
-		.filter(node => !node['node-name'].startsWith('#'))
-		.sort((a, b) => Number(a.drv === 'file') - Number(b.drv === 'file'));
-	const dropped: string[] = [];
-	for (const node of nodes) {
-		const gone = await client.execute('blockdev-del', {'node-name': node['node-name']}).then(
-			() => true,
-			() => false,
-		);
-		if (gone) dropped.push(`node ${node['node-name']} (${node.drv}, no longer in any chain)`);
-	}
-	return dropped;
 }
 
 /**
@@ -465,38 +297,4 @@ export async function flushAll(client: QmpClient): Promise<void> {
 	}
 	await client.execute('stop');
 	await client.execute('cont');
-}
-
-const BitmapNodes = z.array(
-	z.looseObject({
-		'node-name': z.string(),
-		'dirty-bitmaps': z
-			.array(
-				z.looseObject({
-					name: z.string().optional(),
-					count: z.number().optional(),
-					inconsistent: z.boolean().optional(),
-					persistent: z.boolean().optional(),
-				}),
-			)
-			.optional(),
-	}),
-);
-
-/** The dirty bitmaps on each node, by node name; an inconsistent one (QEMU died with it open) is not usable. */
-export async function nodeBitmaps(
-	client: QmpClient,
-): Promise<Map<string, Array<{name: string; usable: boolean; count: number}>>> {
-	const nodes = await client.execute('query-named-block-nodes', {flat: true}, {schema: BitmapNodes});
-	// A job's own bitmap has no name (LAB.md): not one of ours, and not one anyone can follow.
-	return new Map(
-		nodes.map(node => [
-			node['node-name'],
-			(node['dirty-bitmaps'] ?? []).flatMap(bitmap =>
-				bitmap.name === undefined
-					? []
-					: [{name: bitmap.name, usable: bitmap.inconsistent !== true, count: bitmap.count ?? 0}],
-			),
-		]),
-	);
 }
