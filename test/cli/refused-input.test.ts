@@ -94,41 +94,68 @@ describe('bad input gets a clear error, exit code 2, and changes nothing', () =>
 	});
 });
 
+/** A receipt in all but a field or two of its own: a shape the checks get past. */
+const RECEIPT_AT = '2026-12-01T00:00:00.000Z';
+const RECEIPT_SHAPE = {
+	receipt: {
+		...{kind: 'snapdeck-restore-receipt', version: 1, vm: 'vm1', identity: null, point: 'p', files: []},
+		...{
+			proved: 'audit',
+			how: 'h',
+			startedAt: RECEIPT_AT,
+			at: RECEIPT_AT,
+			snapdeck: '0.1.0',
+			host: 'h',
+			repository: '/r',
+		},
+	},
+	...{signature: 'AA==', publicKey: 'k', keyId: '0123456789abcdef'},
+};
+
+/**
+ * Each of `files` ([name, content, why]) written into `dir` and given to `command` after it: bad
+ * input (exit 2), said as `${file} ${refusal}: ${why}` in text and in --json, none of it echoed.
+ */
+async function refusedUnquoted(
+	dir: string,
+	command: readonly string[],
+	files: ReadonlyArray<[string, string, string]>,
+	refusal: string,
+	echoed: RegExp,
+) {
+	for (const [name, content, why] of files) {
+		const file = path.join(dir, name);
+		await writeFile(file, content);
+		for (const json of [[], ['--json']]) {
+			const result = await runCli([...command, file, ...json]);
+			expect(result.exitCode, name).toBe(2);
+			expect(result.stdout + result.stderr, name).not.toMatch(echoed);
+			const message = json.length > 0 ? (jsonOf(result)['error'] as {message: string}).message : result.stderr;
+			expect(message, name).toContain(`${file} ${refusal}: ${why}`);
+		}
+	}
+}
+
 describe('a file that is not a receipt', () => {
 	it('is named, with what a receipt is, and none of its content is echoed (text or --json)', async () => {
 		const dir = await tempDir();
 		const secret = 'root:x:0:0:SECRET';
-		// A receipt in all but one field of its own.
-		const at = '2026-12-01T00:00:00.000Z';
-		const receiptShape = {
-			receipt: {
-				...{kind: 'snapdeck-restore-receipt', version: 1, vm: 'vm1', identity: null, point: 'p', files: []},
-				...{proved: 'audit', how: 'h', startedAt: at, at, snapdeck: '0.1.0', host: 'h', repository: '/r'},
-			},
-			...{signature: 'AA==', publicKey: 'k', keyId: '0123456789abcdef'},
-		};
 		const files: Array<[string, string, string]> = [
 			['passwd', `${secret}\n\x1b[31mred\n`, 'it is not JSON'],
 			['array.json', `["${secret}"]`, 'expected object, received array'],
 			['text.json', JSON.stringify({receipt: secret}), 'expected object, received string at receipt'],
 			[
 				'extra.json',
-				JSON.stringify({...receiptShape, [`\x1b]0;${secret}`]: 1}),
+				JSON.stringify({...RECEIPT_SHAPE, [`\x1b]0;${secret}`]: 1}),
 				'it has a field a receipt does not have',
 			],
 		];
-		for (const [name, content, why] of files) {
-			const file = path.join(dir, name);
-			await writeFile(file, content);
-			for (const json of [[], ['--json']]) {
-				const result = await runCli(['receipts', 'verify', file, ...json]);
-				expect(result.exitCode, name).toBe(2);
-				expect(result.stdout + result.stderr, name).not.toMatch(/root:x|SECRET|\x1b|\\x1b|31m/);
-				const message = json.length > 0 ? (jsonOf(result)['error'] as {message: string}).message : result.stderr;
-				expect(message, name).toContain(`${file} is not a snapdeck receipt: ${why}`);
-			}
-			expect((await runCli(['receipts', 'verify', file])).stderr).toContain("the VM's receipts/ folder");
-		}
+		const refusal = 'is not a snapdeck receipt';
+		await refusedUnquoted(dir, ['receipts', 'verify'], files, refusal, /root:x|SECRET|\x1b|\\x1b|31m/);
+		for (const [name] of files)
+			expect((await runCli(['receipts', 'verify', path.join(dir, name)])).stderr).toContain(
+				"the VM's receipts/ folder",
+			);
 		await mkdir(path.join(dir, 'folder.json'));
 		expect((await runCli(['receipts', 'verify', path.join(dir, 'folder.json')])).stderr).toContain(
 			'folder.json is not a snapdeck receipt: it is a folder',
@@ -138,17 +165,7 @@ describe('a file that is not a receipt', () => {
 	it('a --key that is no public key is named, never read from a device or a pipe, and never echoed', async () => {
 		const dir = await tempDir();
 		const receipt = path.join(dir, 'receipt.json');
-		const at = '2026-12-01T00:00:00.000Z';
-		await writeFile(
-			receipt,
-			JSON.stringify({
-				receipt: {
-					...{kind: 'snapdeck-restore-receipt', version: 1, vm: 'vm1', identity: null, point: 'p', files: []},
-					...{proved: 'audit', how: 'h', startedAt: at, at, snapdeck: '0.1.0', host: 'h', repository: '/r'},
-				},
-				...{signature: 'AA==', publicKey: 'k', keyId: '0123456789abcdef'},
-			}),
-		);
+		await writeFile(receipt, JSON.stringify(RECEIPT_SHAPE));
 		const text = path.join(dir, 'ops.pub');
 		await writeFile(text, '-----BEGIN PUBLIC KEY-----\nSECRET\x1b[31m\n-----END PUBLIC KEY-----\n');
 		const pipe = path.join(dir, 'pipe.pub');
@@ -207,17 +224,8 @@ describe('the configuration file', () => {
 				'not a cron expression',
 			],
 		];
-		for (const [name, content, why] of files) {
-			const file = path.join(dir, name);
-			await writeFile(file, content);
-			for (const json of [[], ['--json']]) {
-				const result = await runCli(['config', 'validate', file, ...json]);
-				expect(result.exitCode, name).toBe(2);
-				expect(result.stdout + result.stderr, name).not.toMatch(/hunter2|SECRET|\x1b|\\x1b|31m/);
-				const message = json.length > 0 ? (jsonOf(result)['error'] as {message: string}).message : result.stderr;
-				expect(message, name).toContain(`${file} is not a valid snapdeck configuration: ${why}`);
-			}
-		}
+		const refusal = 'is not a valid snapdeck configuration';
+		await refusedUnquoted(dir, ['config', 'validate'], files, refusal, /hunter2|SECRET|\x1b|\\x1b|31m/);
 		// The configuration in use, read when a command starts.
 		const inUse = await runCli(['config', 'validate', '--json'], {SNAPDECK_CONFIG_DIR: dir});
 		expect(inUse.exitCode).toBe(2);
