@@ -200,6 +200,11 @@ export class Guestfs {
 		return guestfs;
 	}
 
+	/** Whether guestfish, and its appliance with it, still runs. */
+	get running(): boolean {
+		return this.fish.exitCode === null && this.fish.signalCode === null;
+	}
+
 	/** Runs one guestfish command; its output, or its error as a SnapdeckError. */
 	async run(command: string, timeoutMs = 120_000): Promise<string> {
 		return (await this.runAll([command], timeoutMs))[0]!;
@@ -377,7 +382,7 @@ export class Guestfs {
 	}
 
 	async close(): Promise<void> {
-		if (this.fish.exitCode === null && this.fish.signalCode === null) {
+		if (this.running) {
 			this.fish.stdin!.end(commandLine('exit'));
 			const gone = await Promise.race([
 				this.fish.then(() => true),

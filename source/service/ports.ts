@@ -15,7 +15,7 @@ import type {BackupOptions} from '../backup/run-backup.js';
 import type {BootTestOptions} from '../backup/boot-test.js';
 import type {CheckpointStatus} from '../backup/checkpoints.js';
 import type {Extracted} from '../backup/extract.js';
-import type {PointFilesOptions, PointListing} from '../backup/point-files.js';
+import type {PointBrowser, PointFilesOptions, PointListing} from '../backup/point-files.js';
 import type {InstantOptions} from '../backup/instant.js';
 import type {CopyOptions, CopyResult, RemotePrunePlan} from '../backup/offsite-copy.js';
 import type {RemoteRestored, RemoteRestoreOptions} from '../backup/offsite-restore.js';
@@ -181,6 +181,8 @@ export interface Restores {
 		},
 	): Promise<{plan: Plan; outcome: Outcome; snapshot: string}>;
 	listFiles(vm: string, options: PointFilesOptions & BackupsOf): Promise<PointListing>;
+	/** A point opened for browsing: one appliance for every folder until closed (the VM's backups locked meanwhile). */
+	browseFiles(vm: string, options: Omit<PointFilesOptions, 'path'> & BackupsOf): Promise<PointBrowser>;
 	extractFiles(vm: string, options: PointFilesOptions & BackupsOf & {to?: string}): Promise<Extracted>;
 }
 

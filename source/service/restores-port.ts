@@ -8,7 +8,7 @@ import type {JobContext} from '../core/progress.js';
 import {roleOf} from '../adapters/hypervisor.js';
 import {extractPointFiles} from '../backup/extract.js';
 import {restoreInstant, type InstantOptions} from '../backup/instant.js';
-import {listPointFiles, type PointFilesOptions} from '../backup/point-files.js';
+import {listPointFiles, openPointBrowser, type PointFilesOptions} from '../backup/point-files.js';
 import type {Repository} from '../backup/repository.js';
 import {assertRestorable, restoreBackup, writePointInto, type RestoreOptions} from '../backup/restore.js';
 import type {BackupsOf, Outcome, Restores} from './ports.js';
@@ -27,6 +27,10 @@ export const restoresPort = (session: SessionContext): Restores => ({
 	listFiles: async (vm, options) => {
 		const repo = await session.repoOf(vm, {...options, gone: true});
 		return session.pointOfThisVm(repo, vm, options.point, () => listPointFiles(repo, vm, options));
+	},
+	browseFiles: async (vm, options) => {
+		const repo = await session.repoOf(vm, {...options, gone: true});
+		return session.pointOfThisVm(repo, vm, options.point, () => openPointBrowser(repo, vm, options));
 	},
 	extractFiles: (vm, options) => extractFiles(session, vm, options),
 });

@@ -6,6 +6,7 @@ import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck} from '../helpers/cli.js';
 import {agentOf, guestLab, startGuest} from '../helpers/guest.js';
 import {holdTempDirs, labWithVm, tempDir} from '../helpers/lab.js';
+import {processesUsing} from '../helpers/processes.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -65,19 +66,6 @@ describe('files inside a backup point (libguestfs), with the real Linux guest', 
 		expect(sha256(await readFile(pointFile))).toBe(before);
 	}, 300_000);
 });
-
-/** Paths of every process that has `dir`'s files open or names it on its command line (guestfish, its qemu). */
-async function processesUsing(dir: string): Promise<string[]> {
-	const found: string[] = [];
-	for (const pid of (await readdir('/proc')).filter(name => /^\d+$/.test(name) && Number(name) !== process.pid)) {
-		const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-		const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-		const open = await Promise.all(fds.map(fd => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
-		if (cmdline.includes(dir) || open.some(target => target.startsWith(dir)))
-			found.push(`${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 200)}`);
-	}
-	return found;
-}
 
 /**
  * A VM whose disk is an ext4 filesystem (no partition table) a hostile guest could have made,

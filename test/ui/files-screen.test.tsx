@@ -6,6 +6,7 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {guestLab} from '../helpers/guest.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
+import {processesUsing} from '../helpers/processes.js';
 import {sessionPorts} from '../../source/service/session-ports.js';
 import {renderApp} from '../helpers/ui.js';
 
@@ -48,12 +49,23 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 			ui.press('down');
 			await ui.waitFor(frame => selected(frame) !== before, 'the cursor one row down');
 		}
+		// The point is open: one guestfish (and its appliance) reads it, and the VM's backups are locked, naming the browsing.
+		const guestfishes = async () =>
+			(await processesUsing(lab.repo))
+				.filter(found => /^\d+: \S*guestfish /.test(found))
+				.map(found => found.split(':')[0]);
+		const browsing = await guestfishes();
+		expect(browsing).toHaveLength(1);
+		const lock = path.join(lab.repo, 'uif1', '.snapdeck', 'lock');
+		expect(await readFile(lock, 'utf8')).toContain(`snapdeck ui: files uif1 --point ${point.id} (browsing)`);
 		ui.press('open');
 		await ui.waitFor(
 			frame => frame.includes(': /data (') && /▸ -rw\S* +64(\.0)? KiB +payload\.bin/.test(frame),
 			'the data folder, on the file',
 			120_000,
 		);
+		// The next folder was read through the same appliance: no second boot.
+		expect(await guestfishes()).toEqual(browsing);
 		ui.press('extract');
 		const done = await ui.waitFor(
 			frame => /✓ extract \/data\/payload\.bin of uif1 \S+ done/.test(frame),
@@ -65,6 +77,24 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 		);
 		const copy = await readFile(path.join(os.homedir(), 'snapdeck-extract', `uif1-${point.id}`, 'payload.bin'));
 		expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+		// Up a folder: the point is opened again (the extraction took the lock over), and leaving the screen
+		// stops its appliance and gives the lock back.
+		ui.press('back');
+		await ui.waitFor(
+			frame => frame.includes(`Point ${point.id} of uif1: / (`) && /d\S+ +[\d.]+ \S+ +data\//.test(frame),
+			'the root folder again',
+			120_000,
+		);
+		expect(await guestfishes()).toHaveLength(1);
+		ui.press('back');
+		await ui.waitFor(frame => frame.includes('uif1: 1 backup point'), 'the backup points again');
+		let left = await guestfishes();
+		for (let wait = 0; wait < 100 && left.length > 0; wait++) {
+			await new Promise(resolve => setTimeout(resolve, 200));
+			left = await guestfishes();
+		}
+		expect(left).toEqual([]);
+		await expect(readFile(lock)).rejects.toThrow(/ENOENT/);
 	}, 400_000);
 
 	it("F on a point whose disks hold no filesystem (as the demo's) says so at once, without booting libguestfs", async () => {

@@ -39,9 +39,19 @@ const rowsOf = (listing: Listing | null, where: string | null): Row[] =>
 					text: `${entry.mode}  ${(entry.device ?? formatBytes(entry.size)).padStart(9)}  ${entry.escapedName}${entry.type === 'directory' ? '/' : ''}${entry.escapedTarget === undefined ? '' : ` -> ${entry.escapedTarget}`}`,
 				}));
 
-/** Copies `file` (a file or a folder) of the point out, as a job, into ~/snapdeck-extract. */
-function extract({service, jobs}: ScreenContext, vm: string, point: string, file: string) {
+/**
+ * Copies `file` (a file or a folder) of the point out, as a job, into ~/snapdeck-extract. The
+ * browsing appliance is stopped first (`release`): the job locks the VM's backups itself.
+ */
+function extract(
+	{service, jobs}: ScreenContext,
+	vm: string,
+	point: string,
+	file: string,
+	release: () => Promise<void>,
+) {
 	jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
+		await release();
 		const done = await service.extractFiles(vm, {
 			point,
 			path: file,
@@ -58,13 +68,14 @@ function extract({service, jobs}: ScreenContext, vm: string, point: string, file
 /**
  * A backup point's files, read through libguestfs without restoring the point: Enter goes into a
  * folder, back goes up, x copies the selected file or folder out (a job, into ~/snapdeck-extract).
- * Each folder is one boot of libguestfs's appliance: seconds on KVM, about 20 s under emulation.
+ * The point is opened once, one boot of libguestfs's appliance (seconds on KVM, about 20 s under
+ * emulation); every folder after that is read through it in a round trip.
  */
 function FilesScreen({context, visible}: ScreenProps) {
 	const {service, state, dispatch, height, width} = context;
 	const vm = state.vm ?? '';
 	const point = state.point ?? '';
-	const {where, setWhere, listing} = useFileListing(service, vm, point);
+	const {where, setWhere, listing, release, warm} = useFileListing(service, vm, point);
 	const rows = rowsOf(listing.data, where);
 	const cursor = useCursor(context, 'files', rows, row => row.name);
 	const go = (next: string | null) => {
@@ -94,7 +105,7 @@ function FilesScreen({context, visible}: ScreenProps) {
 			extract: () => {
 				const row = cursor.current;
 				if (!row || listing.data?.kind !== 'entries') return 'select a file or folder first';
-				extract(context, vm, point, joined(where ?? '/', row.name));
+				extract(context, vm, point, joined(where ?? '/', row.name), release);
 			},
 		},
 	});
@@ -108,6 +119,7 @@ function FilesScreen({context, visible}: ScreenProps) {
 			<FolderRows
 				listing={listing}
 				shown={shown}
+				warm={warm}
 				rows={rows}
 				cursor={cursor.index}
 				room={Math.max(1, height - 1)}
@@ -121,6 +133,7 @@ function FilesScreen({context, visible}: ScreenProps) {
 function FolderRows({
 	listing,
 	shown,
+	warm,
 	rows,
 	cursor,
 	room,
@@ -128,6 +141,7 @@ function FolderRows({
 }: {
 	listing: Loaded<Listing>;
 	shown: string;
+	warm: boolean;
 	rows: readonly Row[];
 	cursor: number;
 	room: number;
@@ -144,7 +158,9 @@ function FolderRows({
 	if (listing.loading)
 		return (
 			<Text color={theme.muted} wrap="truncate-end">
-				reading {shown} through libguestfs, read-only (about 20 s where it runs emulated)…
+				{warm
+					? `reading ${shown}…`
+					: `reading ${shown} through libguestfs, read-only (about 20 s where it runs emulated)…`}
 			</Text>
 		);
 	// In braces: a formatter takes runs of spaces in JSX text for one.
