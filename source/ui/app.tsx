@@ -9,7 +9,7 @@ import {MessagesPanel} from './components/jobs-panel.js';
 import {arrangeFrame, type Frame} from './frame-layout.js';
 import {useAppData} from './hooks/use-app-data.js';
 import {useAppKeys} from './hooks/use-app-keys.js';
-import {usePlansOnTop, useQuitWhenStopped} from './hooks/use-job-overlays.js';
+import {usePlanningHold, usePlansOnTop, useQuitWhenStopped} from './hooks/use-job-overlays.js';
 import {useMessages} from './hooks/use-messages.js';
 import type {MessageTtl} from './messages.js';
 import {isActive} from './hooks/use-jobs.js';
@@ -67,6 +67,7 @@ export function App({
 	const {keymap, jobs} = shared;
 
 	usePlansOnTop(state.overlay?.kind, jobs, dispatch);
+	usePlanningHold(state.overlay, jobs, dispatch);
 	const running = jobs.jobs.filter(isActive).length;
 	useQuitWhenStopped(state.overlay, running, exit, keymap, dispatch);
 

@@ -22,6 +22,7 @@ export type Context =
 	| 'backupDialog'
 	| 'confirm'
 	| 'confirmTyped'
+	| 'planning'
 	| 'details'
 	| 'help'
 	| 'quitting';
@@ -209,7 +210,7 @@ export const COMMANDS = {
 		short: 'close',
 		bar: 4,
 		category: 'Dialogs',
-		contexts: [...DIALOGS, 'nameDialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details'],
+		contexts: [...DIALOGS, 'nameDialog', 'filter', 'help', 'backupDialog', 'confirmTyped', 'details', 'planning'],
 	},
 	// Text fields: readline's keys (the shared editor, text-edit.ts, does what they say).
 	cursorLeft: {description: 'cursor left', short: 'left', bar: 0, category: 'Text fields', contexts: TEXT_CONTEXTS},

@@ -30,6 +30,8 @@ export type Overlay =
 			readonly at: number | null;
 			readonly under: Overlay | null;
 	  }
+	/** A change's plan being made: keys wait for it (none reaches the screen behind), Esc cancels the change. */
+	| {readonly kind: 'planning'; readonly jobId: number; readonly title: string}
 	| {readonly kind: 'quitting'; readonly phase: 'asked' | 'cancelling'};
 
 export interface UiState {
@@ -71,6 +73,8 @@ export type UiAction =
 	| {readonly type: 'quiesceChecked'; readonly vm: string; readonly unavailable: string | null}
 	| {readonly type: 'close'}
 	| {readonly type: 'confirm'; readonly jobId: number}
+	/** The job's plan is made (shown, or the job ended without one): its wait is over, if it is still open. */
+	| {readonly type: 'planned'; readonly jobId: number}
 	| {readonly type: 'filter'; readonly text: string}
 	| {readonly type: 'notice'; readonly text: string | null};
 
@@ -91,6 +95,26 @@ export function cursorRow(cursor: Cursor | undefined, keys: readonly string[]): 
 	if (!cursor) return 0;
 	const found = cursor.key === null ? -1 : keys.indexOf(cursor.key);
 	return found >= 0 ? found : clamp(cursor.index, keys.length);
+}
+
+/** A job's plan over what is open, to be answered. */
+function withPlan(state: UiState, jobId: number): UiState {
+	// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
+	if (state.overlay?.kind === 'quitting') return state;
+	const open = state.overlay;
+	return {
+		...state,
+		overlay: {
+			kind: 'confirm',
+			jobId,
+			scroll: 0,
+			seen: [],
+			typed: '',
+			at: null,
+			// What it covers is shown again after; a plan's wait is over once it is shown (it does not come back).
+			under: open?.kind === 'confirm' ? open.under : open?.kind === 'planning' ? null : open,
+		},
+	};
 }
 
 /** The one reducer of the UI's state: every key and every job answer goes through it. */
@@ -142,21 +166,12 @@ export function reduce(state: UiState, action: UiAction): UiState {
 		}
 		case 'close':
 			return {...state, overlay: state.overlay?.kind === 'confirm' ? state.overlay.under : null};
+		case 'planned':
+			return state.overlay?.kind === 'planning' && state.overlay.jobId === action.jobId
+				? {...state, overlay: null}
+				: state;
 		case 'confirm':
-			// Quitting has cancelled every job; a plan still arriving is declined by the caller, not shown.
-			if (state.overlay?.kind === 'quitting') return state;
-			return {
-				...state,
-				overlay: {
-					kind: 'confirm',
-					jobId: action.jobId,
-					scroll: 0,
-					seen: [],
-					typed: '',
-					at: null,
-					under: state.overlay?.kind === 'confirm' ? state.overlay.under : state.overlay,
-				},
-			};
+			return withPlan(state, action.jobId);
 		// The cursor stays on its VM where the new filter shows it; where it hides it, on the first VM shown.
 		case 'filter':
 			return {

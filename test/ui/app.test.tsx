@@ -371,4 +371,65 @@ describe('keys follow what the connection can do (its roles)', () => {
 		expect(said).not.toContain('Back up role1');
 		expect(said).not.toMatch(/backup of role1/);
 	});
+
+	it('keys typed while a plan is being made wait for it: none acts on the screen behind, and Esc cancels the change', async () => {
+		const lab = memoryLab(['web9', 'web8']);
+		await lab.take('s1');
+		await lab.write(0xb2, 1);
+		// The hypervisor is slow to answer: a plan comes only when the test lets it (or the change is cancelled).
+		let letPlan = () => {};
+		const service = {
+			...lab.service,
+			perform: async (...args: Parameters<typeof lab.service.perform>) => {
+				const signal = args[1].signal;
+				await new Promise<void>(resolve => {
+					letPlan = resolve;
+					signal?.addEventListener('abort', () => resolve());
+				});
+				return lab.service.perform(...args);
+			},
+		};
+		const ui = renderApp(service);
+		await ui.waitFor(frame => /▸ . web8/.test(frame), 'the list');
+		ui.press('down');
+		await ui.waitFor(frame => /▸ . web9/.test(frame), 'on web9');
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('web9: 1 snapshot') && /▸ s1 /.test(frame), "web9's tree, on s1");
+		ui.press('revert');
+		await ui.waitFor(
+			frame => frame.includes("planning revert web9 to 's1'… keys wait; Esc cancels"),
+			'the wait for the plan',
+		);
+		// Typed ahead: the VM's name (b: a backup on the tree), Enter, h (back), q (quit) and a cursor key.
+		ui.type('web9');
+		ui.press('open');
+		ui.type('h');
+		ui.type('q');
+		ui.press('up');
+		// Each key went somewhere by the time this one is handled: a filter key would open the filter here.
+		ui.press('help');
+		await new Promise(resolve => setTimeout(resolve, 200));
+		expect(ui.frame()).toContain("planning revert web9 to 's1'… keys wait; Esc cancels");
+		expect(ui.frame()).toContain('VMs › web9');
+		letPlan();
+		const plan = await ui.waitFor(frame => frame.includes('Type web9 to proceed'), 'the plan');
+		// Nothing typed ahead reached the screen behind or the plan: still web9's tree, no backup, the name not typed.
+		expect(plan).toContain('Type web9 to proceed: ');
+		expect(plan).not.toContain('Type web9 to proceed: web9');
+		expect(plan).not.toContain('backup of web9');
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes("· revert web9 to 's1'"), 'the declined revert');
+		expect(ui.frame()).toContain('VMs › web9');
+		expect(ui.frame()).not.toContain('planning');
+
+		// Esc while the plan is being made cancels the change: no plan is shown, nothing is changed.
+		const before = lab.definition('web9');
+		ui.press('revert');
+		await ui.waitFor(frame => frame.includes("planning revert web9 to 's1'"), 'the wait again');
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes("cancelled: revert web9 to 's1'"), 'the change cancelled');
+		await new Promise(resolve => setTimeout(resolve, 100));
+		expect(ui.frame()).not.toContain('Type web9 to proceed');
+		expect(lab.definition('web9')).toEqual(before);
+	});
 });

@@ -99,7 +99,7 @@ export function backupActions({service, jobs, dispatch, notice, failed}: ActionC
 					return notice(
 						`${vm}: policy '${policy}' has no backups.retention to prune by: set one in ${await service.configFile()} ("backups": {"retention": {"daily": 7}} in a policy for ${vm})`,
 					);
-				jobs.run(`prune ${vm}`, pruneTask(service, vm, retention), vm);
+				jobs.run(`prune ${vm}`, pruneTask(service, vm, retention), vm, {planFirst: true});
 			}, failed);
 		},
 	};

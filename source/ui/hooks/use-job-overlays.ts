@@ -19,6 +19,24 @@ export function usePlansOnTop(overlay: string | undefined, jobs: Jobs, dispatch:
 }
 
 /**
+ * While a change's plan is being made (a job that confirms a plan first), the keys wait for it:
+ * the planning overlay holds them, so none typed ahead acts on the screen behind. It opens where
+ * nothing else is open (a dialog or the help keeps its keys), and goes when the plan is shown
+ * (the plan replaces it) or the job ends without one.
+ */
+export function usePlanningHold(overlay: Overlay | null, jobs: Jobs, dispatch: (action: UiAction) => void): void {
+	const waiting = jobs.jobs.find(job => job.planFirst === true && job.status === 'planning');
+	const [id, title] = waiting ? [waiting.id, waiting.title] : [null, ''];
+	const held = overlay?.kind === 'planning' ? overlay.jobId : null;
+	const free = overlay === null;
+	useEffect(() => {
+		if (id !== null && id !== held && (free || held !== null))
+			dispatch({type: 'open', overlay: {kind: 'planning', jobId: id, title}});
+		if (id === null && held !== null) dispatch({type: 'planned', jobId: held});
+	}, [id, title, held, free, dispatch]);
+}
+
+/**
  * Once every cancelled job has stopped at its safe point, the quit goes through; a question
  * about jobs that have all ended meanwhile is moot: it goes, and says so.
  */

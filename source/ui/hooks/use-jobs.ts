@@ -22,6 +22,8 @@ export interface Job {
 	readonly log: readonly string[];
 	/** Cancel was asked for; it is still running to its next safe point. */
 	readonly cancelAsked: boolean;
+	/** It shows a plan to confirm before it changes anything: keys wait while it is being made. */
+	readonly planFirst?: boolean;
 }
 
 /** A job still at work (cancel reaches it). */
@@ -65,10 +67,11 @@ const patched = (all: Job[], id: number, patch: Partial<Job>, line?: string) =>
 			: job,
 	);
 
-function newJob(id: number, title: string, vm: string | null): Job {
+function newJob(id: number, title: string, vm: string | null, planFirst: boolean): Job {
 	const startedAt = new Date().toISOString();
 	return {
 		id,
+		planFirst,
 		title,
 		vm,
 		status: 'planning',
@@ -142,13 +145,20 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 	 * PROGRESS_INTERVAL_MS), its confirmation shows in the dialog, cancel aborts its signal.
 	 */
 	const run = useCallback(
-		(title: string, task: (context: JobContext) => Promise<JobOutcome>, vm: string | null = null) => {
+		(
+			title: string,
+			task: (context: JobContext) => Promise<JobOutcome>,
+			vm: string | null = null,
+			options: {readonly planFirst?: boolean} = {},
+		) => {
 			const id = nextId.current++;
 			const controller = new AbortController();
 			controllers.current.set(id, controller);
-			setJobs(all => [...all, newJob(id, title, vm)]);
+			setJobs(all => [...all, newJob(id, title, vm, options.planFirst ?? false)]);
 			const confirm = (plan: Plan) =>
 				new Promise<boolean>(resolve => {
+					// Cancelled while its plan was being made: the plan is not shown, the change not made.
+					if (controller.signal.aborted) return resolve(false);
 					answers.current.set(id, resolve);
 					update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
 					setConfirmation({jobId: id, plan});
@@ -174,6 +184,7 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 					return {outcome: outcome === 'declined' ? 'declined' : 'done'};
 				},
 				action.vm,
+				{planFirst: true},
 			);
 		},
 		[service, run],

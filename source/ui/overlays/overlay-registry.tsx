@@ -9,6 +9,7 @@ import {detailsOverlay} from './details-overlay.js';
 import {filterOverlay} from './filter-overlay.js';
 import {helpOverlay} from './help-overlay.js';
 import type {OverlayDraw, OverlayKeys, OverlayModule, OverlayOf, OverlayStatus} from './overlay.js';
+import {planningOverlay} from './planning-overlay.js';
 import {quittingOverlay} from './quitting-overlay.js';
 import {restoreOverlay} from './restore-overlay.js';
 import {takeOverlay} from './take-overlay.js';
@@ -27,6 +28,7 @@ const OVERLAYS: {readonly [K in Kind]: OverlayModule<OverlayOf<K>>} = {
 	filter: filterOverlay,
 	quitting: quittingOverlay,
 	confirm: confirmOverlay,
+	planning: planningOverlay,
 };
 
 /** The module of an overlay, typed for the overlay it is given (its kind picks both). */

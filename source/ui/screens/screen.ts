@@ -1,4 +1,4 @@
-import {useEffect, type Dispatch, type FunctionComponent} from 'react';
+import {useEffect, useLayoutEffect, type Dispatch, type FunctionComponent} from 'react';
 import type {Severity} from '../../core/health.js';
 import type {VmSummary} from '../../core/model.js';
 import type {Backups, Inventory, Jobs as JobsPort, Restores, VmHealth} from '../../service/ports.js';
@@ -60,9 +60,13 @@ export interface Screen {
 	readonly Component: FunctionComponent<ScreenProps>;
 }
 
-/** Hands the screen's binding to the app after each render (children's effects run before the app's key handler). */
+/**
+ * Hands the screen's binding to the app at each commit, before the frame it belongs to can be
+ * seen (a layout effect: a passive one runs a moment after the frame is drawn, and a key typed
+ * in that moment, as one typed ahead, acted on the rows of the frame before).
+ */
 export function useBinding(context: ScreenContext, binding: ScreenBinding) {
-	useEffect(() => {
+	useLayoutEffect(() => {
 		context.bind(binding);
 	});
 }
