@@ -1,5 +1,4 @@
 import {execFileSync} from 'node:child_process';
-import {afterEach} from 'vitest';
 import {GuestAgent} from '../../source/adapters/guest-agent.js';
 import {snapdeck} from './cli.js';
 import {copyFile, mkdir, readFile} from 'node:fs/promises';
@@ -8,6 +7,7 @@ import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
 import {sessionPorts} from '../../source/service/session-ports.js';
 import {qemuImg, tempDir} from './lab.js';
+import {afterEachTest} from './cleanup.js';
 
 let built: string | null = null;
 
@@ -66,8 +66,8 @@ export async function guestLab(name = 'g1') {
 }
 
 const started: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-	// A guest a test started is stopped even when the test failed.
+// After each test: the guests it started are stopped, even when it failed.
+afterEachTest('guests', 2, async () => {
 	for (const stop of started.splice(0)) await stop();
 });
 

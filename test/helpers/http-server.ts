@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type net from 'node:net';
-import {afterEach} from 'vitest';
+import {afterEachTest} from './cleanup.js';
 
 export interface Received {
 	readonly method: string;
@@ -10,8 +10,8 @@ export interface Received {
 }
 
 const servers: http.Server[] = [];
-afterEach(async () => {
-	// Closed even when the test failed: no listener is left behind.
+// After each test: its servers are closed, even when it failed: no listener is left behind.
+afterEachTest('http servers', 2, async () => {
 	await Promise.all(
 		servers.splice(0).map(
 			server =>

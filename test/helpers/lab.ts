@@ -1,27 +1,28 @@
 import {mkdtemp, mkdir, open, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {afterAll, afterEach} from 'vitest';
 import {localRunner} from '../../source/adapters/exec.js';
 import {LocalHypervisor} from '../../source/adapters/local/local-hypervisor.js';
 import {writeVmFile, type VmFile} from '../../source/adapters/local/vm-file.js';
 import {QemuImg} from '../../source/adapters/qemu/qemu-img.js';
 import {QemuIo} from '../../source/adapters/qemu-io.js';
 import {sessionPorts} from '../../source/service/session-ports.js';
+import {afterEachFile, afterEachTest} from './cleanup.js';
 
 export const MiB = 1024 * 1024;
 export const qemuImg = new QemuImg(localRunner);
 export const qemuIo = new QemuIo(localRunner);
 
 const dirs: string[] = [];
-afterEach(async () => {
-	// Removed even when the test failed: no temp image is left behind.
+// After each test: its temp folders go, even when it failed: no temp image is left behind.
+afterEachTest('temp folders', 9, async () => {
 	await Promise.all(dirs.splice(0).map(dir => rm(dir, {recursive: true, force: true})));
 });
 
 /** Temp folders a file's tests share (made in beforeAll): removed after all of them. */
 const held: string[] = [];
-afterAll(async () => {
+// After each test file: the temp folders its tests shared.
+afterEachFile('shared temp folders', async () => {
 	await Promise.all(held.splice(0).map(dir => rm(dir, {recursive: true, force: true})));
 });
 

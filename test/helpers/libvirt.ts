@@ -2,17 +2,17 @@ import {existsSync} from 'node:fs';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
-import {afterEach} from 'vitest';
 import {LibvirtHypervisor} from '../../source/adapters/libvirt/libvirt-hypervisor.js';
 import {sessionPorts} from '../../source/service/session-ports.js';
 import {MiB, qemuImg, qemuIo, tempDir} from './lab.js';
+import {afterEachTest} from './cleanup.js';
 
 export const URI = 'qemu:///system';
 export const virsh = (...args: string[]) => execa('virsh', ['-c', URI, ...args]);
 
 const defined: Array<{name: string; uri: string}> = [];
-afterEach(async () => {
-	// Every domain a test defined goes, with its snapshot metadata, even when the test failed.
+// After each test: every domain it defined goes, with its snapshot metadata, even when it failed.
+afterEachTest('libvirt domains', 4, async () => {
 	for (const {name, uri} of defined.splice(0)) {
 		await execa('virsh', ['-c', uri, 'destroy', '--domain', name], {reject: false});
 		await execa('virsh', ['-c', uri, 'undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata'], {

@@ -1,15 +1,15 @@
 import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
-import {afterEach} from 'vitest';
 import {qdevPath} from '../../source/adapters/local/qemu-process.js';
 import {topNodes} from '../../source/adapters/qemu/block-view.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {writeVmFile} from '../../source/adapters/local/vm-file.js';
 import {labWithVm, MiB, qemuImg} from './lab.js';
+import {afterEachTest} from './cleanup.js';
 
 const pidFiles: string[] = [];
-afterEach(async () => {
-	// No QEMU outlives its test, whatever happened in it.
+// After each test: no QEMU outlives its test, whatever happened in it.
+afterEachTest('qemu', 3, async () => {
 	for (const file of pidFiles.splice(0)) {
 		const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
 		if (pid > 0) {

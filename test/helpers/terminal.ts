@@ -1,10 +1,11 @@
 import {execa} from 'execa';
-import {afterEach, expect} from 'vitest';
+import {expect} from 'vitest';
+import {afterEachTest} from './cleanup.js';
 
 const sockets: string[] = [];
-afterEach(async () => {
-	// The tmux server, the shell and snapdeck in it all go, even when the test failed; and they are
-	// gone before the test's folders are removed (a snapdeck stopped mid-job still tidies its files).
+// After each test: the tmux server, the shell and snapdeck in it all go, even when it failed; and
+// they are gone before the test's folders are removed (a snapdeck stopped mid-job still tidies its files).
+afterEachTest('terminals', 1, async () => {
 	for (const socket of sockets.splice(0)) {
 		const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_pid}'], {reject: false});
 		const sessions = panes.stdout.split('\n').filter(Boolean);

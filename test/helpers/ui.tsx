@@ -1,12 +1,13 @@
 import {render} from 'ink-testing-library';
 import {useState, type ReactElement} from 'react';
-import {afterEach, expect} from 'vitest';
+import {expect} from 'vitest';
 import type {Ports} from '../../source/service/ports.js';
 import {App} from '../../source/ui/app.js';
 import {Root} from '../../source/ui/run.js';
 import {buildKeymap, type Command, type Keymap} from '../../source/ui/keymap.js';
 import type {MessageTtl} from '../../source/ui/messages.js';
 import {ThemeContext, themeFor} from '../../source/ui/theme.js';
+import {afterEachTest} from './cleanup.js';
 
 const RAW: Record<string, string> = {
 	up: '\x1b[A',
@@ -32,7 +33,8 @@ export const FIXED_NOW = new Date('2026-11-25T12:00:00Z');
 export const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 const mounted: Array<() => void> = [];
-afterEach(() => {
+// After each test: the apps it rendered are unmounted.
+afterEachTest('apps', 0, () => {
 	for (const unmount of mounted.splice(0)) unmount();
 });
 
