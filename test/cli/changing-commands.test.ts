@@ -29,6 +29,15 @@ describe('changing commands', () => {
 		expect({definition: hypervisor.definitionOf('vm1'), images: [...hypervisor.images.keys()]}).toEqual(before);
 	});
 
+	it('start and stop say what happened to the VM named, in the same words', async () => {
+		const {connect} = memoryCliLab();
+		expect((await runCli(['start', 'vm1', ...connect])).stdout).toBe('vm1 started');
+		expect((await runCli(['start', 'vm1', ...connect])).stdout).toBe('vm1 was already running');
+		expect((await runCli(['stop', 'vm1', ...connect])).stdout).toBe('vm1 stopped');
+		expect((await runCli(['stop', 'vm1', ...connect])).stdout).toBe('vm1 was not running');
+		expect((await runCli(['stop', '--all', ...connect])).stdout).toBe('nothing was running');
+	});
+
 	it('stream progress as JSON lines and end with the result', async () => {
 		const {hypervisor, connect, take} = memoryCliLab();
 		hypervisor.write('vm1', 0x11, 1);

@@ -22,6 +22,8 @@ const stop = defineCommand({
 		const stopped: string[] = [];
 		for (const vm of names) if (await svc.power(vm, false, commandLine)) stopped.push(vm);
 		if (flags.json) printJson({stopped});
+		// One VM is said as start says it; --all lists what it stopped.
+		else if (args.vm !== undefined) print(stopped.length > 0 ? `${args.vm} stopped` : `${args.vm} was not running`);
 		else print(stopped.length > 0 ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
 		return 0;
 	},
