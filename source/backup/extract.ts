@@ -23,9 +23,10 @@ const taken = (file: string | Buffer) =>
 		() => true,
 		() => false,
 	);
-const refuseTaken = (written: string) =>
+/** The name asked for is taken: bad input where it is found first (exit 2), a refusal where it appeared meanwhile. */
+const refuseTaken = (written: string, kind: 'input' | 'refused' = 'refused') =>
 	new SnapdeckError(
-		'refused',
+		kind,
 		`${written} already exists; extracting never overwrites a file`,
 		'choose another --to folder, or move that one away',
 	);
@@ -49,7 +50,7 @@ export async function extractPointFiles(
 	// The guest's bytes on disk; escaped where it is said.
 	const written = hostPath(to, [name.toString('latin1')]);
 	const writtenShown = path.join(to, escapeName(name));
-	if (await taken(written)) throw refuseTaken(writtenShown);
+	if (await taken(written)) throw refuseTaken(writtenShown, 'input');
 	const {point, images} = await pointImages(repo, vm, options.point);
 	await job.begin(point, `${shown} to ${writtenShown}`);
 	const work = await job.workFolder(to, 'extract');

@@ -160,7 +160,7 @@ function diskWriter(
 		if (!file) throw new SnapdeckError('failed', `point ${point.id} has no disk ${disk}`);
 		if (await fileExists(target))
 			throw new SnapdeckError(
-				'refused',
+				'input',
 				`${target} already exists; restore never overwrites a file`,
 				'choose another path, or move that file away',
 			);

@@ -120,9 +120,10 @@ describe('snapdeck backup, backups, verify, restore, prune', () => {
 		expect((await run('restore', 'vm1', '--point', 'nope', '--to', '/tmp/x')).stderr).toContain(
 			"vm1 has no backup point 'nope'",
 		);
-		expect((await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile())).stderr).toContain(
-			'restore never overwrites',
-		);
+		// A target that is taken is bad input, as a typo is: exit 2, and nothing is written.
+		const taken = await run('restore', 'vm1', '--point', id, '--to', await lab.activeFile());
+		expect(taken.stderr).toContain('restore never overwrites');
+		expect(taken.exitCode).toBe(2);
 		// --dry-run with --to, --as or --instant says what it would make, and makes nothing.
 		const out = path.join(await tempDir(), 'dry');
 		const labBefore = (await readdir(lab.root)).sort();
