@@ -129,7 +129,9 @@ export async function buildDemoLab(
 		const qemuIo = new QemuIo(localRunner);
 		const hypervisor = new LocalHypervisor(staging, undefined, false);
 		const service = sessionPorts(hypervisor);
-		const now = Date.parse('2026-11-01T09:00:00Z');
+		// Its history: an hour between snapshots, from three days before it is built (so no snapshot is
+		// too old for health at first; as the lab ages, its snapshots do, as a real host's would).
+		const now = Date.now() - 3 * 86_400_000;
 		for (const vm of DEMO_VMS) {
 			onVm?.(vm.name);
 			const folder = path.join(staging, vm.name);

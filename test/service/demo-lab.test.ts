@@ -29,6 +29,13 @@ describe('the demo lab', () => {
 		expect(vms.find(vm => vm.name === 'db1')!.snapshots).toBe(2);
 		expect(vms.find(vm => vm.name === 'app1')!.disks).toHaveLength(2);
 		expect(vms.every(vm => vm.error === null)).toBe(true);
+		// Its history is of the days before it was built, whenever that is: no snapshot is too old at first.
+		const health = await sessionPorts(new LocalHypervisor(dir)).health({now: new Date()});
+		expect(health.flatMap(vm => vm.findings.map(finding => finding.rule))).not.toContain('snapshot-age');
+		const tree = await sessionPorts(new LocalHypervisor(dir)).tree('web1');
+		const times = tree.rows.map(row => Date.parse(row.node.snapshot.createdAt));
+		expect(Math.min(...times)).toBeGreaterThan(Date.now() - 7 * 86_400_000);
+		expect(Math.max(...times)).toBeLessThan(Date.now());
 	});
 
 	it("holds each snapshot's own data pattern: reverting to any of them brings exactly that data back", async () => {
