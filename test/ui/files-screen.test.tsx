@@ -50,10 +50,18 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 			await ui.waitFor(frame => selected(frame) !== before, 'the cursor one row down');
 		}
 		// The point is open: one guestfish (and its appliance) reads it, and the VM's backups are locked, naming the browsing.
-		const guestfishes = async () =>
-			(await processesUsing(lab.repo))
+		// guestfish, not the recovery process libguestfs forks from it (the same command line, guestfish its parent).
+		const guestfishes = async () => {
+			const pids = (await processesUsing(lab.repo))
 				.filter(found => /^\d+: \S*guestfish /.test(found))
-				.map(found => found.split(':')[0]);
+				.map(found => found.split(':')[0]!);
+			const parents = await Promise.all(
+				pids.map(
+					async pid => (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1],
+				),
+			);
+			return pids.filter((_, index) => !pids.includes(parents[index] ?? ''));
+		};
 		const browsing = await guestfishes();
 		expect(browsing).toHaveLength(1);
 		const lock = path.join(lab.repo, 'uif1', '.snapdeck', 'lock');
