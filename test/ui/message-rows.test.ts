@@ -13,6 +13,7 @@ const job = (
 	id,
 	title,
 	vm: null,
+	planFirst: false,
 	status,
 	step: null,
 	progress: null,

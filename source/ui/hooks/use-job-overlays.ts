@@ -25,7 +25,7 @@ export function usePlansOnTop(overlay: string | undefined, jobs: Jobs, dispatch:
  * (the plan replaces it) or the job ends without one.
  */
 export function usePlanningHold(overlay: Overlay | null, jobs: Jobs, dispatch: (action: UiAction) => void): void {
-	const waiting = jobs.jobs.find(job => job.planFirst === true && job.status === 'planning');
+	const waiting = jobs.jobs.find(job => job.planFirst && job.status === 'planning');
 	const [id, title] = waiting ? [waiting.id, waiting.title] : [null, ''];
 	const held = overlay?.kind === 'planning' ? overlay.jobId : null;
 	const free = overlay === null;

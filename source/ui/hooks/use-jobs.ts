@@ -23,7 +23,7 @@ export interface Job {
 	/** Cancel was asked for; it is still running to its next safe point. */
 	readonly cancelAsked: boolean;
 	/** It shows a plan to confirm before it changes anything: keys wait while it is being made. */
-	readonly planFirst?: boolean;
+	readonly planFirst: boolean;
 }
 
 /** A job still at work (cancel reaches it). */
