@@ -1,5 +1,6 @@
 import {GuestAgent} from './guest-agent.js';
 import type {BootCheck} from './hypervisor.js';
+import {formatWait} from '../core/units.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -70,7 +71,7 @@ export async function judgeBoot(watch: {
 		if (Date.now() > deadline)
 			return {
 				ok: false,
-				message: `no sign of life within ${Math.round(check.timeoutMs / 1000)} s (${check.pattern ? `the console never showed /${check.pattern}/` : 'the guest agent never answered'}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`,
+				message: `no sign of life within ${formatWait(check.timeoutMs)} (${check.pattern ? `the console never showed /${check.pattern}/` : 'the guest agent never answered'}); its console ends: ${tail(await consoleText(), 6) || '(nothing)'}`,
 			};
 		if (check.pattern) {
 			if (new RegExp(check.pattern).test(await consoleText()))

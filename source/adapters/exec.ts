@@ -1,5 +1,6 @@
 import {existsSync} from 'node:fs';
 import {SnapdeckError} from '../core/errors.js';
+import {formatWait} from '../core/units.js';
 
 /**
  * Test hook for crash safety: SNAPDECK_CRASH_AT=NAME kills snapdeck outright (SIGKILL) where
@@ -92,7 +93,7 @@ export const lastWords = (text: string, lines = 3) => text.trim().split('\n').fi
 export const timedOut = (command: string, args: readonly string[], ms: number) =>
 	new SnapdeckError(
 		'failed',
-		`${command} ${args[0] ?? ''} did not finish within ${Math.round(ms / 1000)} s and was stopped`,
+		`${command} ${args[0] ?? ''} did not finish within ${formatWait(ms)} and was stopped`,
 		'something holds it up: a hung storage mount (NFS, iSCSI), an image another process has locked, or an overloaded host; check, then try again',
 	);
 

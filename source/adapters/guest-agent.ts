@@ -1,5 +1,6 @@
 import net from 'node:net';
 import {SnapdeckError} from '../core/errors.js';
+import {formatWait} from '../core/units.js';
 
 /**
  * A client of QEMU's guest agent (qemu-ga) on its host-side socket: JSON commands, one answer a
@@ -67,7 +68,7 @@ export class GuestAgent {
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				this.waiting = null;
-				reject(new SnapdeckError('failed', `the guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`));
+				reject(new SnapdeckError('failed', `the guest agent did not answer within ${formatWait(timeoutMs)}`));
 			}, timeoutMs);
 			this.waiting = line => {
 				clearTimeout(timer);
@@ -144,7 +145,7 @@ export async function execInGuest(
 			return {exitcode: status.exitcode ?? -1, stdout: decode(status['out-data']), stderr: decode(status['err-data'])};
 		}
 		if (Date.now() > deadline)
-			throw new SnapdeckError('failed', `${path} did not finish in the guest within ${Math.round(timeoutMs / 1000)} s`);
+			throw new SnapdeckError('failed', `${path} did not finish in the guest within ${formatWait(timeoutMs)}`);
 		await new Promise(resolve => setTimeout(resolve, 200));
 	}
 }

@@ -4,6 +4,7 @@ import {maskCredentials} from '../core/notifications.js';
 import {loadExeca, toolPath} from './exec.js';
 import {holdGroup, signalGroup, signalProcess, watchStall} from './process-group.js';
 import {sftpCommand} from './restic-sftp.js';
+import {formatWait} from '../core/units.js';
 
 /**
  * A restic repository snapdeck copies points to: a local path, sftp:, rest:, s3:, b2:, rclone:...
@@ -294,12 +295,12 @@ export async function restic(
 					group,
 					stallMs,
 					() => ownBytes,
-					() => stop(unreachable(`nothing moved for ${Math.round(stallMs / 1000)} s`)),
+					() => stop(unreachable(`nothing moved for ${formatWait(stallMs)}`)),
 				);
 	const limitMs = resticTimeLimitMs() * (options.slow ?? 1);
 	const limit =
 		options.bound === 'metadata'
-			? setTimeout(() => stop(unreachable(`no answer within ${Math.round(limitMs / 1000)} s`)), limitMs)
+			? setTimeout(() => stop(unreachable(`no answer within ${formatWait(limitMs)}`)), limitMs)
 			: undefined;
 	let stderr = '';
 	subprocess.stdout?.on('data', (chunk: Buffer) => {

@@ -12,6 +12,7 @@ import {QemuImg} from '../adapters/qemu/qemu-img.js';
 import {byteProgress, type JobContext} from '../core/progress.js';
 import type {Repository} from './repository.js';
 import {writeReceipt} from './receipts.js';
+import {formatWait} from '../core/units.js';
 
 export interface BootTestOptions {
 	readonly point: string;
@@ -62,7 +63,7 @@ export async function bootTestPoint(
 		type: 'step',
 		index: 0,
 		total: 1,
-		summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${Math.round(check.timeoutMs / 1000)} s)`,
+		summary: `boot point ${point.id} of ${vm} in a throwaway VM (${check.pattern ? `until the console shows /${check.pattern}/` : 'until the guest agent answers'}, at most ${formatWait(check.timeoutMs)})`,
 		resumed: false,
 	});
 	const result = await bootTests.bootThrowaway(vm, point.definition, disks, work, check, {

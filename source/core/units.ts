@@ -27,3 +27,10 @@ export function formatDuration(ms: number): string {
 	if (minutes < 48 * 60) return `${Math.floor(minutes / 60)}h`;
 	return `${Math.floor(minutes / 1440)}d`;
 }
+
+/** A wait as an error message names it: "500 ms", "2.5 s", "30 s"; never "0 s" for a wait shorter than a second. */
+export function formatWait(ms: number): string {
+	if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+	if (ms < 10_000 && ms % 1000 !== 0) return `${(ms / 1000).toFixed(1)} s`;
+	return `${Math.round(ms / 1000)} s`;
+}

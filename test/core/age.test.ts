@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {ageText} from '../../source/core/describe.js';
-import {formatDuration} from '../../source/core/units.js';
+import {formatDuration, formatWait} from '../../source/core/units.js';
 
 describe('ages on screen', () => {
 	it('count whole units, as health does: the tree, the lists and a finding about one snapshot say the same age', () => {
@@ -15,5 +15,16 @@ describe('ages on screen', () => {
 		}
 		// A time a little ahead (another host's clock) is no age, not a negative one.
 		expect(ageText(new Date(now.getTime() + 90_000).toISOString(), now)).toBe('0m');
+	});
+});
+
+describe('waits in messages', () => {
+	it('a wait under a second is named in milliseconds, never "within 0 s"; fractions of a few seconds keep a decimal', () => {
+		expect(formatWait(400)).toBe('400 ms');
+		expect(formatWait(0)).toBe('0 ms');
+		expect(formatWait(2500)).toBe('2.5 s');
+		expect(formatWait(5000)).toBe('5 s');
+		expect(formatWait(30_000)).toBe('30 s');
+		expect(formatWait(90_400)).toBe('90 s');
 	});
 });
