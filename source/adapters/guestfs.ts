@@ -9,6 +9,7 @@ import type {ResultPromise} from 'execa';
 import {SnapdeckError} from '../core/errors.js';
 import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
 import {escapeName} from '../core/guest-names.js';
+import {formatWait} from '../core/units.js';
 import {loadExeca, toolPath} from './exec.js';
 import {makeGuestfsScratch} from './guestfs-scratch.js';
 
@@ -246,7 +247,7 @@ export class Guestfs {
 			if (Date.now() > deadline)
 				throw new SnapdeckError(
 					'failed',
-					`guestfish did not finish '${commands[0]!.split(' ')[0]}' within ${Math.round(timeoutMs / 1000)} s`,
+					`guestfish did not finish '${commands[0]!.split(' ')[0]}' within ${formatWait(timeoutMs)}`,
 				);
 			await new Promise(resolve => setTimeout(resolve, 20));
 		}

@@ -31,6 +31,6 @@ export function formatDuration(ms: number): string {
 /** A wait as an error message names it: "500 ms", "2.5 s", "30 s"; never "0 s" for a wait shorter than a second. */
 export function formatWait(ms: number): string {
 	if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-	if (ms < 10_000 && ms % 1000 !== 0) return `${(ms / 1000).toFixed(1)} s`;
+	if (ms < 10_000) return `${Number((ms / 1000).toFixed(1))} s`;
 	return `${Math.round(ms / 1000)} s`;
 }

@@ -24,6 +24,7 @@ describe('waits in messages', () => {
 		expect(formatWait(0)).toBe('0 ms');
 		expect(formatWait(2500)).toBe('2.5 s');
 		expect(formatWait(5000)).toBe('5 s');
+		expect(formatWait(9990)).toBe('10 s');
 		expect(formatWait(30_000)).toBe('30 s');
 		expect(formatWait(90_400)).toBe('90 s');
 	});
