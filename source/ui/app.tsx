@@ -9,7 +9,7 @@ import {MessagesPanel} from './components/jobs-panel.js';
 import {arrangeFrame, type Frame} from './frame-layout.js';
 import {useAppData} from './hooks/use-app-data.js';
 import {useAppKeys} from './hooks/use-app-keys.js';
-import {usePlanningHold, usePlansOnTop, useQuitWhenStopped} from './hooks/use-job-overlays.js';
+import {keysOverlay, usePlanningHold, usePlansOnTop, useQuitWhenStopped} from './hooks/use-job-overlays.js';
 import {useMessages} from './hooks/use-messages.js';
 import type {MessageTtl} from './messages.js';
 import {isActive} from './hooks/use-jobs.js';
@@ -71,7 +71,9 @@ export function App({
 	const running = jobs.jobs.filter(isActive).length;
 	useQuitWhenStopped(state.overlay, running, exit, keymap, dispatch);
 
-	const context = state.overlay ? overlayContext(state.overlay, jobs) : state.screen;
+	// Keys go to the planning hold from the render in which a change appears (see keysOverlay).
+	const keyOverlay = keysOverlay(state.overlay, jobs);
+	const context = keyOverlay ? overlayContext(keyOverlay, jobs) : state.screen;
 	const messages = useMessages(jobs.jobs, messageTtl);
 	const frame = arrangeFrame({state, jobs, keymap, running, messages: messages.entries, columns, terminalRows});
 	const binding = useRef<ScreenBinding>({rows: [], vm: undefined, commands: {}});
@@ -88,17 +90,20 @@ export function App({
 		dispatch,
 		bind,
 	};
-	useAppKeys(screenContext, {
-		context,
-		frame,
-		binding,
-		running,
-		force,
-		clearMessages: messages.clear,
-		connections,
-		exit,
-		forceQuit: onForceQuit ?? exit,
-	});
+	useAppKeys(
+		keyOverlay === state.overlay ? screenContext : {...screenContext, state: {...state, overlay: keyOverlay}},
+		{
+			context,
+			frame,
+			binding,
+			running,
+			force,
+			clearMessages: messages.clear,
+			connections,
+			exit,
+			forceQuit: onForceQuit ?? exit,
+		},
+	);
 	return (
 		<AppFrame
 			screenContext={screenContext}

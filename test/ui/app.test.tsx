@@ -432,4 +432,49 @@ describe('keys follow what the connection can do (its roles)', () => {
 		expect(ui.frame()).not.toContain('Type web9 to proceed');
 		expect(lab.definition('web9')).toEqual(before);
 	});
+
+	it('Esc lets go of the held keys even when the change does not stop at once: the screen takes keys again', async () => {
+		const lab = memoryLab('web9');
+		await lab.take('s1');
+		// A hypervisor that never answers and takes no notice of the cancel.
+		const service = {...lab.service, perform: () => new Promise<never>(() => undefined)};
+		const ui = renderApp(service);
+		await ui.waitFor(frame => /▸ . web9/.test(frame), 'the list');
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('web9: 1 snapshot') && /▸ s1 /.test(frame), "web9's tree, on s1");
+		ui.press('revert');
+		await ui.waitFor(frame => frame.includes("planning revert web9 to 's1'"), 'the wait for the plan');
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes("cancelled: revert web9 to 's1'"), 'the cancel said');
+		// The screen has its keys back: h goes back to the list.
+		ui.type('h');
+		const list = await ui.waitFor(frame => !frame.includes('VMs › web9'), 'the VM list again');
+		expect(list).not.toContain('keys wait');
+	});
+
+	it('a key in the same read as the one that starts a change waits with the rest: it does not act on the screen behind', async () => {
+		const lab = memoryLab('web9');
+		await lab.take('s1');
+		let letPlan = () => {};
+		const service = {
+			...lab.service,
+			perform: async (...args: Parameters<typeof lab.service.perform>) => {
+				await new Promise<void>(resolve => (letPlan = resolve));
+				return lab.service.perform(...args);
+			},
+		};
+		const ui = renderApp(service);
+		await ui.waitFor(frame => /▸ . web9/.test(frame), 'the list');
+		ui.press('open');
+		await ui.waitFor(frame => frame.includes('web9: 1 snapshot') && /▸ s1 /.test(frame), "web9's tree, on s1");
+		// r (revert) and h (back), as one paste or one SSH packet delivers them.
+		ui.type('rh');
+		await ui.waitFor(frame => frame.includes("planning revert web9 to 's1'"), 'the wait for the plan');
+		letPlan();
+		const plan = await ui.waitFor(frame => frame.includes('Type web9 to proceed'), 'the plan');
+		expect(plan).toContain('VMs › web9');
+		ui.press('dismiss');
+		await ui.waitFor(frame => frame.includes("· revert web9 to 's1'"), 'the declined revert');
+		expect(ui.frame()).toContain('VMs › web9');
+	});
 });

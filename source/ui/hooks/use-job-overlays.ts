@@ -19,13 +19,34 @@ export function usePlansOnTop(overlay: string | undefined, jobs: Jobs, dispatch:
 }
 
 /**
+ * The job whose plan the keys wait for: a change still planning, of which no cancel was asked (Esc
+ * lets go of the keys even when the change is slow to stop).
+ */
+export function planningJob(jobs: Jobs): {readonly id: number; readonly title: string} | null {
+	const waiting = jobs.jobs.find(job => job.planFirst && job.status === 'planning' && !job.cancelAsked);
+	return waiting ? {id: waiting.id, title: waiting.title} : null;
+}
+
+/**
+ * The overlay keys go to: the open one; else, while a change's plan is being made, the planning
+ * hold, from the very render in which the change appears. The effect below opens it one render
+ * later, and a key that came in the same read as the one that started the change is handled
+ * in between.
+ */
+export function keysOverlay(overlay: Overlay | null, jobs: Jobs): Overlay | null {
+	if (overlay !== null) return overlay;
+	const waiting = planningJob(jobs);
+	return waiting ? {kind: 'planning', jobId: waiting.id, title: waiting.title} : null;
+}
+
+/**
  * While a change's plan is being made (a job that confirms a plan first), the keys wait for it:
  * the planning overlay holds them, so none typed ahead acts on the screen behind. It opens where
  * nothing else is open (a dialog or the help keeps its keys), and goes when the plan is shown
- * (the plan replaces it) or the job ends without one.
+ * (the plan replaces it), the job ends without one, or its cancel is asked.
  */
 export function usePlanningHold(overlay: Overlay | null, jobs: Jobs, dispatch: (action: UiAction) => void): void {
-	const waiting = jobs.jobs.find(job => job.planFirst && job.status === 'planning');
+	const waiting = planningJob(jobs);
 	const [id, title] = waiting ? [waiting.id, waiting.title] : [null, ''];
 	const held = overlay?.kind === 'planning' ? overlay.jobId : null;
 	const free = overlay === null;
