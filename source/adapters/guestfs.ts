@@ -6,12 +6,13 @@ import path from 'node:path';
 import type {Readable} from 'node:stream';
 import {promisify} from 'node:util';
 import type {ResultPromise} from 'execa';
-import {SnapdeckError} from '../core/errors.js';
+import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {deviceNumbers, entryType, modeString, type GuestEntry} from '../core/guest-files.js';
 import {escapeName} from '../core/guest-names.js';
 import {formatWait} from '../core/units.js';
 import {loadExeca, toolPath} from './exec.js';
 import {makeGuestfsScratch} from './guestfs-scratch.js';
+import {stopGuestfish} from './guestfs-stop.js';
 
 export type {GuestEntry};
 
@@ -157,6 +158,14 @@ export class Guestfs {
 	private fifos = 0;
 	/** Unguessable: a guest's file name or link target cannot fake the end of a reply. */
 	private readonly tag = randomBytes(6).toString('hex');
+	/**
+	 * Why guestfish takes no more commands, once it does not: a command failed or timed out (its
+	 * answer, or the rest of it, may still come, and would be read as the next command's), or it
+	 * was closed.
+	 */
+	private spent: string | null = null;
+	/** The batch before the next: batches go to guestfish one at a time, each read whole before the next is sent. */
+	private turn: Promise<unknown> = Promise.resolve();
 
 	private constructor(
 		private readonly fish: ResultPromise,
@@ -178,17 +187,22 @@ export class Guestfs {
 		const {execa} = await loadExeca();
 		const scratch = options.scratch ?? (await makeGuestfsScratch());
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
-		// No parent-death signal: killed by one, guestfish leaves its socket folder in /tmp. When snapdeck
-		// dies, its stdin closes and it ends cleanly, its appliance with it; one blocked opening a FIFO
-		// is let go by the removal of the work folder the FIFO is in (adapters/state/work-folder.ts).
+		if (options.signal?.aborted) throw new SnapdeckError('failed', 'cancelled before libguestfs started');
+		// No parent-death signal, nor a signal on cancel: killed by one, guestfish leaves its socket folder
+		// in /tmp (guestfs-stop.ts). When snapdeck dies, its stdin closes and it ends cleanly, its appliance
+		// with it; one blocked opening a FIFO is let go by the removal of the work folder the FIFO is in
+		// (adapters/state/work-folder.ts).
 		const fish = execa(toolPath('guestfish'), args, {
 			env: guestfsEnv(scratch),
 			stdin: 'pipe',
 			reject: false,
-			cancelSignal: options.signal,
 			cleanup: true,
 		});
 		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined);
+		// A cancel stops the appliance: the command in flight fails, and guestfish exits by itself.
+		const onAbort = () => void guestfs.stop(true);
+		options.signal?.addEventListener('abort', onAbort, {once: true});
+		void fish.finally(() => options.signal?.removeEventListener('abort', onAbort));
 		void fish.then(result => {
 			if ((result as {code?: string}).code === 'ENOENT') guestfs.err += 'guestfish is not installed';
 		});
@@ -206,24 +220,61 @@ export class Guestfs {
 		return this.fish.exitCode === null && this.fish.signalCode === null;
 	}
 
+	/** Whether guestfish takes commands: it runs, and no command of it failed or timed out (then it is spent). */
+	get usable(): boolean {
+		return this.spent === null && this.running;
+	}
+
 	/** Runs one guestfish command; its output, or its error as a SnapdeckError. */
 	async run(command: string, timeoutMs = 120_000): Promise<string> {
 		return (await this.runAll([command], timeoutMs))[0]!;
 	}
 
-	/** Runs commands in one round trip: the output of each, or the first error as a SnapdeckError. */
+	/**
+	 * Runs commands in one round trip: the output of each, or the first error as a SnapdeckError.
+	 * Batches run one after another. After a command that failed or timed out, guestfish takes no
+	 * more: each later batch is refused (the caller opens the images again).
+	 */
 	async runAll(commands: readonly string[], timeoutMs = 120_000): Promise<string[]> {
 		if (commands.length === 0) return [];
+		// Every line checked before any is sent: a batch runs whole or not at all.
+		const lines = commands.map(command => commandLine(command));
 		const first = this.next;
 		this.next += commands.length;
+		const mine = this.turn.then(() => this.exchange(commands, lines, first, timeoutMs));
+		this.turn = mine.catch(() => undefined);
+		return mine;
+	}
+
+	/** Sends one batch and reads its answers; any failure spends the session. */
+	private async exchange(
+		commands: readonly string[],
+		lines: readonly string[],
+		first: number,
+		timeoutMs: number,
+	): Promise<string[]> {
+		if (this.spent !== null)
+			throw new SnapdeckError('failed', `guestfish takes no more commands: ${this.spent}`, 'open the point again');
+		try {
+			return await this.answers(commands, lines, first, timeoutMs);
+		} catch (error) {
+			this.spent ??= `an earlier command failed (${errorMessage(error)})`;
+			throw error;
+		}
+	}
+
+	private async answers(
+		commands: readonly string[],
+		lines: readonly string[],
+		first: number,
+		timeoutMs: number,
+	): Promise<string[]> {
 		const marker = (index: number) => `@@snapdeck-${this.tag}-${first + index}@@\n`;
 		const start = this.out.length;
 		const errStart = this.err.length;
-		// Every line checked before any is sent: a batch runs whole or not at all.
-		const lines = commands.map(
-			(command, index) => `${commandLine(command)}${commandLine(`echo ${marker(index).trim()}`)}`,
+		this.fish.stdin!.write(
+			lines.map((line, index) => `${line}${commandLine(`echo ${marker(index).trim()}`)}`).join(''),
 		);
-		this.fish.stdin!.write(lines.join(''));
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const failed = this.err.slice(errStart).match(/libguestfs: error: (.*)/);
@@ -382,16 +433,15 @@ export class Guestfs {
 		return {data, done};
 	}
 
+	/** Ends guestfish (guestfs-stop.ts): no command is taken after; `now`, its appliance is stopped at once. */
+	private async stop(now = false): Promise<void> {
+		this.spent ??= 'it was closed';
+		await stopGuestfish(this.fish, {now});
+	}
+
+	/** Ends guestfish cleanly (its socket folder with it) and removes a scratch folder of its own. */
 	async close(): Promise<void> {
-		if (this.running) {
-			this.fish.stdin!.end(commandLine('exit'));
-			const gone = await Promise.race([
-				this.fish.then(() => true),
-				new Promise(resolve => setTimeout(() => resolve(false), 10_000)),
-			]);
-			if (!gone) this.fish.kill('SIGKILL');
-		}
-		await this.fish;
+		await this.stop();
 		if (this.ownScratch) await rm(this.scratch, {recursive: true, force: true});
 	}
 }

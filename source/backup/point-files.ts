@@ -130,7 +130,7 @@ export interface PointBrowser {
 	list(path?: string): Promise<PointListing>;
 	/** Stops the appliance and gives the VM's backups back to other jobs. Safe to call twice. */
 	close(): Promise<void>;
-	/** False once the appliance is gone (closed, or guestfish stopped): a new browser is needed. */
+	/** False once the appliance is gone (closed, guestfish stopped, or a command of it failed or timed out): a new browser is needed. */
 	readonly open: boolean;
 }
 
@@ -195,8 +195,10 @@ export async function openPointBrowser(
 			}
 			return {kind: 'entries', device: on, path: guestPath.shown, entries: await fish.list(guestPath.file)};
 		} catch (error) {
-			// guestfish gone (killed, its appliance crashed): this browser is spent, its lock given back.
-			if (!fish.running) await close();
+			// A command failed or timed out, or guestfish is gone (its appliance crashed): it takes no more
+			// commands (a late answer would be read as the next listing's), so this browser is spent, its lock
+			// given back; the next listing opens the point again.
+			if (!fish.usable) await close();
 			throw error;
 		}
 	};
