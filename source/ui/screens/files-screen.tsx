@@ -41,23 +41,25 @@ const rowsOf = (listing: Listing | null, where: string | null): Row[] =>
 
 /**
  * Copies `file` (a file or a folder) of the point out, as a job, into ~/snapdeck-extract. The
- * browsing appliance is stopped first (`release`): the job locks the VM's backups itself.
+ * browsing appliance is stopped first (`lend`): the job locks the VM's backups itself, and a
+ * folder opened meanwhile is read once it is done.
  */
 function extract(
 	{service, jobs}: ScreenContext,
 	vm: string,
 	point: string,
 	file: string,
-	release: () => Promise<void>,
+	lend: ReturnType<typeof useFileListing>['lend'],
 ) {
 	jobs.run(`extract ${file} of ${vm} ${point}`, async ({signal}) => {
-		await release();
-		const done = await service.extractFiles(vm, {
-			point,
-			path: file,
-			command: `snapdeck ui: files ${vm} --extract`,
-			signal,
-		});
+		const done = await lend(file, () =>
+			service.extractFiles(vm, {
+				point,
+				path: file,
+				command: `snapdeck ui: files ${vm} --extract`,
+				signal,
+			}),
+		);
 		return {
 			outcome: 'done',
 			message: `copied to ${done.written}${done.skipped.length > 0 ? ` (${done.skipped.length} left out: not data)` : ''}`,
@@ -75,9 +77,13 @@ function FilesScreen({context, visible}: ScreenProps) {
 	const {service, state, dispatch, height, width} = context;
 	const vm = state.vm ?? '';
 	const point = state.point ?? '';
-	const {where, setWhere, listing, release, warm} = useFileListing(service, vm, point);
-	const rows = rowsOf(listing.data, where);
+	const {where, setWhere, listing, current, lend, lentTo, warm} = useFileListing(service, vm, point);
+	// The rows of the folder shown: none while another is being read, so no key acts on the folder before.
+	const rows = current ? rowsOf(listing.data, where) : [];
 	const cursor = useCursor(context, 'files', rows, row => row.name);
+	const reading = listing.error
+		? 'nothing here: the folder could not be read'
+		: `${where === null ? 'the filesystems' : where} is being read: keys act on it once it is shown`;
 	const go = (next: string | null) => {
 		dispatch({type: 'select', screen: 'files', keys: [], row: 0});
 		setWhere(next);
@@ -87,11 +93,13 @@ function FilesScreen({context, visible}: ScreenProps) {
 		vm,
 		commands: {
 			open: () =>
-				cursor.current?.into
-					? go(cursor.current.into)
-					: cursor.current
-						? `${cursor.current.name} is a file: x extracts it`
-						: 'nothing here',
+				!current
+					? reading
+					: cursor.current?.into
+						? go(cursor.current.into)
+						: cursor.current
+							? `${cursor.current.name} is a file: x extracts it`
+							: 'nothing here',
 			back: () => {
 				if (where === null) return dispatch({type: 'go', screen: 'backups', at: 'keep'});
 				const up = parentOf(where);
@@ -103,9 +111,10 @@ function FilesScreen({context, visible}: ScreenProps) {
 				go(up);
 			},
 			extract: () => {
+				if (!current) return reading;
 				const row = cursor.current;
 				if (!row || listing.data?.kind !== 'entries') return 'select a file or folder first';
-				extract(context, vm, point, joined(where ?? '/', row.name), release);
+				extract(context, vm, point, joined(where ?? '/', row.name), lend);
 			},
 		},
 	});
@@ -114,11 +123,13 @@ function FilesScreen({context, visible}: ScreenProps) {
 		<Box flexDirection="column" height={height} display={visible ? 'flex' : 'none'}>
 			<Text bold wrap="truncate-end">
 				Point {point} of {vm}: {shown}
-				{listing.data?.kind === 'entries' ? ` (${rows.length} entries)` : ''}
+				{current && listing.data?.kind === 'entries' ? ` (${rows.length} entries)` : ''}
 			</Text>
 			<FolderRows
 				listing={listing}
+				reading={!current}
 				shown={shown}
+				lentTo={lentTo}
 				warm={warm}
 				rows={rows}
 				cursor={cursor.index}
@@ -132,7 +143,9 @@ function FilesScreen({context, visible}: ScreenProps) {
 /** What the folder shows under its heading: why it cannot be read, the wait while it is, or its rows around the cursor. */
 function FolderRows({
 	listing,
+	reading,
 	shown,
+	lentTo,
 	warm,
 	rows,
 	cursor,
@@ -140,7 +153,9 @@ function FolderRows({
 	width,
 }: {
 	listing: Loaded<Listing>;
+	reading: boolean;
 	shown: string;
+	lentTo: string | null;
 	warm: boolean;
 	rows: readonly Row[];
 	cursor: number;
@@ -155,12 +170,14 @@ function FolderRows({
 				{listing.error}
 			</Text>
 		);
-	if (listing.loading)
+	if (reading)
 		return (
 			<Text color={theme.muted} wrap="truncate-end">
-				{warm
-					? `reading ${shown}…`
-					: `reading ${shown} through libguestfs, read-only (about 20 s where it runs emulated)…`}
+				{lentTo !== null
+					? `reading ${shown} once the extraction of ${lentTo} is done (it has the point)…`
+					: warm
+						? `reading ${shown}…`
+						: `reading ${shown} through libguestfs, read-only (about 20 s where it runs emulated)…`}
 			</Text>
 		);
 	// In braces: a formatter takes runs of spaces in JSX text for one.
