@@ -171,6 +171,8 @@ export class Guestfs {
 		private readonly fish: ResultPromise,
 		readonly scratch: string,
 		private readonly ownScratch: boolean,
+		/** How long guestfish is given to exit (guestfs-stop.ts). */
+		private readonly graceMs?: number,
 	) {
 		// One character a byte: a guest's bytes in a reply (a link's target) are kept as they are.
 		fish.stdout!.setEncoding('latin1');
@@ -182,12 +184,15 @@ export class Guestfs {
 	/** Starts the appliance over `images` (qcow2, in disk order: /dev/sda, /dev/sdb...). */
 	static async open(
 		images: readonly string[],
-		options: {signal?: AbortSignal; scratch?: string} = {},
+		options: {signal?: AbortSignal; scratch?: string; graceMs?: number} = {},
 	): Promise<Guestfs> {
 		const {execa} = await loadExeca();
 		const scratch = options.scratch ?? (await makeGuestfsScratch());
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
-		if (options.signal?.aborted) throw new SnapdeckError('failed', 'cancelled before libguestfs started');
+		if (options.signal?.aborted) {
+			if (options.scratch === undefined) await rm(scratch, {recursive: true, force: true});
+			throw new SnapdeckError('failed', 'cancelled before libguestfs started');
+		}
 		// No parent-death signal, nor a signal on cancel: killed by one, guestfish leaves its socket folder
 		// in /tmp (guestfs-stop.ts). When snapdeck dies, its stdin closes and it ends cleanly, its appliance
 		// with it; one blocked opening a FIFO is let go by the removal of the work folder the FIFO is in
@@ -198,7 +203,7 @@ export class Guestfs {
 			reject: false,
 			cleanup: true,
 		});
-		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined);
+		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined, options.graceMs);
 		// A cancel stops the appliance: the command in flight fails, and guestfish exits by itself.
 		const onAbort = () => void guestfs.stop(true);
 		options.signal?.addEventListener('abort', onAbort, {once: true});
@@ -436,7 +441,7 @@ export class Guestfs {
 	/** Ends guestfish (guestfs-stop.ts): no command is taken after; `now`, its appliance is stopped at once. */
 	private async stop(now = false): Promise<void> {
 		this.spent ??= 'it was closed';
-		await stopGuestfish(this.fish, {now});
+		await stopGuestfish(this.fish, {now, ...(this.graceMs === undefined ? {} : {graceMs: this.graceMs})});
 	}
 
 	/** Ends guestfish cleanly (its socket folder with it) and removes a scratch folder of its own. */

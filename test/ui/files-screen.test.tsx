@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto';
+import {existsSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,10 +7,11 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {guestLab} from '../helpers/guest.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
-import {processesUsing} from '../helpers/processes.js';
+import {applianceSocketFolders, guestfishesUsing} from '../helpers/processes.js';
 import {sessionPorts} from '../../source/service/session-ports.js';
 import {renderApp} from '../helpers/ui.js';
 
+// Folders a test made or may leave (a socket folder where guestfish was killed): removed after each test.
 const extracted: string[] = [];
 afterEach(async () => {
 	const {rm} = await import('node:fs/promises');
@@ -50,18 +52,7 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 			await ui.waitFor(frame => selected(frame) !== before, 'the cursor one row down');
 		}
 		// The point is open: one guestfish (and its appliance) reads it, and the VM's backups are locked, naming the browsing.
-		// guestfish, not the recovery process libguestfs forks from it (the same command line, guestfish its parent).
-		const guestfishes = async () => {
-			const pids = (await processesUsing(lab.repo))
-				.filter(found => /^\d+: \S*guestfish /.test(found))
-				.map(found => found.split(':')[0]!);
-			const parents = await Promise.all(
-				pids.map(
-					async pid => (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1],
-				),
-			);
-			return pids.filter((_, index) => !pids.includes(parents[index] ?? ''));
-		};
+		const guestfishes = () => guestfishesUsing(lab.repo);
 		const browsing = await guestfishes();
 		expect(browsing).toHaveLength(1);
 		const lock = path.join(lab.repo, 'uif1', '.snapdeck', 'lock');
@@ -93,7 +84,11 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 			'the root folder again',
 			120_000,
 		);
-		expect(await guestfishes()).toHaveLength(1);
+		const reopened = await guestfishes();
+		expect(reopened).toHaveLength(1);
+		const sockets = await applianceSocketFolders(reopened[0]!);
+		expect(sockets).toHaveLength(1);
+		extracted.push(...sockets);
 		ui.press('back');
 		await ui.waitFor(frame => frame.includes('uif1: 1 backup point'), 'the backup points again');
 		let left = await guestfishes();
@@ -103,7 +98,42 @@ describe("a point's files in the terminal UI (libguestfs, the real guest)", () =
 		}
 		expect(left).toEqual([]);
 		await expect(readFile(lock)).rejects.toThrow(/ENOENT/);
+		// guestfish ended cleanly: libguestfs removed its socket folder (a signal would have left it in /tmp).
+		for (const socket of sockets) expect(existsSync(socket), socket).toBe(false);
 	}, 400_000);
+
+	it('leaving the files screen while the appliance boots stops it cleanly: no guestfish, socket folder or lock left', async () => {
+		const lab = await guestLab('uif3');
+		await lab.service.backup('uif3', {mode: 'full', command: 'test'});
+		const ui = renderApp(lab.service);
+		await ui.waitFor(frame => frame.includes('uif3'), 'the VM list');
+		ui.press('backups');
+		await ui.waitFor(frame => frame.includes('uif3: 1 backup point'), 'the backup points');
+		ui.press('files');
+		await ui.waitFor(frame => frame.includes('through libguestfs'), 'the point being opened');
+		// The appliance is booting: its qemu runs, and names the socket folder libguestfs made for it.
+		let sockets: string[] = [];
+		for (let wait = 0; wait < 600 && sockets.length === 0; wait++) {
+			const [fish] = await guestfishesUsing(lab.repo);
+			sockets = fish === undefined ? [] : await applianceSocketFolders(fish);
+			if (sockets.length === 0) await new Promise(resolve => setTimeout(resolve, 100));
+		}
+		expect(sockets).toHaveLength(1);
+		extracted.push(...sockets);
+		expect(ui.frame()).toContain('through libguestfs');
+		ui.press('back');
+		await ui.waitFor(frame => frame.includes('uif3: 1 backup point'), 'the backup points again');
+		let left = await guestfishesUsing(lab.repo);
+		for (let wait = 0; wait < 300 && left.length > 0; wait++) {
+			await new Promise(resolve => setTimeout(resolve, 200));
+			left = await guestfishesUsing(lab.repo);
+		}
+		expect(left).toEqual([]);
+		expect(existsSync(sockets[0]!), sockets[0]).toBe(false);
+		const lock = path.join(lab.repo, 'uif3', '.snapdeck', 'lock');
+		for (let wait = 0; wait < 100 && existsSync(lock); wait++) await new Promise(resolve => setTimeout(resolve, 100));
+		expect(existsSync(lock)).toBe(false);
+	}, 300_000);
 
 	it("F on a point whose disks hold no filesystem (as the demo's) says so at once, without booting libguestfs", async () => {
 		const lab = await labWithVm('uif2');
