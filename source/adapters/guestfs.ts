@@ -201,7 +201,8 @@ export class Guestfs {
 			env: guestfsEnv(scratch),
 			stdin: 'pipe',
 			reject: false,
-			cleanup: true,
+			// Nor when snapdeck exits (execa would signal it): its input ends, and it exits by itself.
+			cleanup: false,
 		});
 		const guestfs = new Guestfs(fish, scratch, options.scratch === undefined, options.graceMs);
 		// A cancel stops the appliance: the command in flight fails, and guestfish exits by itself.

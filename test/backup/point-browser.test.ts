@@ -1,8 +1,10 @@
+import {existsSync} from 'node:fs';
 import {chmod, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {sessionPorts} from '../../source/service/session-ports.js';
+import {jsonLines, snapdeck} from '../helpers/cli.js';
 import {labWithVm, tempDir} from '../helpers/lab.js';
 
 /**
@@ -53,4 +55,38 @@ describe('a point opened for browsing', () => {
 			await browser.close();
 		}
 	});
+
+	it('snapdeck stopped at once (a second Ctrl-C) leaves guestfish to end by itself, cleanly, not by a signal', async () => {
+		const lab = await labWithVm('pb2');
+		await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x22 0 512', await lab.activeFile()]);
+		const repo = await tempDir();
+		const env = {SNAPDECK_CONNECT: `local:${lab.root}`, SNAPDECK_REPO: repo};
+		const backup = await snapdeck(['backup', 'pb2', '--json'], env);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		const point = (jsonLines(backup).at(-1)!['point'] as {id: string}).id;
+		// A guestfish busy booting (it reads nothing for a while), that cleans up as libguestfs does when its
+		// input ends after that: its "socket folder" goes. Killed by a signal, it leaves the folder.
+		const marks = await tempDir();
+		const fake = path.join(marks, 'guestfish');
+		await writeFile(
+			fake,
+			`#!/bin/sh\nmkdir ${marks}/socket\ntouch ${marks}/started\nsleep 2\ncat > /dev/null\nrmdir ${marks}/socket\n`,
+		);
+		await chmod(fake, 0o755);
+		const listing = execa(path.resolve('bin/snapdeck'), ['files', 'pb2', '--point', point, '/'], {
+			reject: false,
+			env: {...env, NO_COLOR: '1', SNAPDECK_GUESTFISH: fake},
+		});
+		for (let wait = 0; wait < 300 && !existsSync(path.join(marks, 'started')); wait++)
+			await new Promise(resolve => setTimeout(resolve, 50));
+		expect(existsSync(path.join(marks, 'socket'))).toBe(true);
+		listing.kill('SIGINT');
+		await new Promise(resolve => setTimeout(resolve, 50));
+		listing.kill('SIGINT');
+		const stopped = await listing;
+		expect(stopped.exitCode, stopped.stderr).toBe(130);
+		for (let wait = 0; wait < 200 && existsSync(path.join(marks, 'socket')); wait++)
+			await new Promise(resolve => setTimeout(resolve, 50));
+		expect(existsSync(path.join(marks, 'socket'))).toBe(false);
+	}, 60_000);
 });
