@@ -164,6 +164,12 @@ export function planRevert(state: VmState, name: string, stores: SnapshotStores 
 				discards.push(
 					`${active.file}: the data of ${active.target} written since ${since} (${heldWords(images[active.file])})`,
 				);
+			} else if (internalSnapshotsIn(images, active.file).length > 0) {
+				// The file stays for its internal snapshots, but what the disk holds now is in none of them:
+				// after this revert nothing reaches it, and a revert to one of those snapshots rolls it away.
+				discards.push(
+					`${active.file}: the data of ${active.target} written since ${since}, which no snapshot holds (the file is kept for its internal snapshots)`,
+				);
 			} else {
 				warnings.push(`${active.file} is kept: other snapshots need it`);
 			}

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {SnapdeckError} from '../../source/core/errors.js';
+import {needsTypedConfirmation} from '../../source/core/plan.js';
 import {planMerge, planRevert, planTake} from '../../source/core/planner.js';
 import {image, snapshot, vmState} from './fixtures.js';
 
@@ -115,7 +116,7 @@ describe('planRevert', () => {
 		expect(discarded()).toMatch(/\(320 KiB on disk\)$/);
 	});
 
-	it('keeps an active image that holds internal snapshots (it is a branch of the tree)', () => {
+	it('keeps an active image that holds internal snapshots, and says that what it holds since them is discarded', () => {
 		const state = oneSnapshot(5, 1, {top: ['i1']});
 		const plan = planRevert(
 			{
@@ -129,7 +130,12 @@ describe('planRevert', () => {
 			's1',
 		);
 		expect(ops(plan)).toEqual(['create-overlay', 'write-definition']);
-		expect(plan.warnings.join()).toContain('top.qcow2 is kept');
+		// What the disk holds since 'i1' is in no snapshot: nothing reaches it after the revert, so the
+		// plan says it discards it, and the VM's name must be typed.
+		expect(plan.discards).toEqual([
+			"top.qcow2: the data of vda written since 'i1', which no snapshot holds (the file is kept for its internal snapshots)",
+		]);
+		expect(needsTypedConfirmation(plan)).toBe(true);
 	});
 
 	it('rolls an internal snapshot back in place when it lives in the active image', () => {
