@@ -42,14 +42,18 @@ export function renderList(uri: string, vms: readonly VmSummary[]): string {
 
 export function renderTree(view: TreeView, now = new Date()): string {
 	const lines = [
-		`${view.vm}: ${view.snapshots.length} snapshot${view.snapshots.length === 1 ? '' : 's'}, current: ${view.current ?? '(none)'}`,
+		`${safeText(view.vm)}: ${view.snapshots.length} snapshot${view.snapshots.length === 1 ? '' : 's'}, current: ${safeText(view.current ?? '(none)')}`,
 	];
+	// One line per snapshot, whatever its metadata holds: a line break in a description must not make a line of its own
+	// (it could pass for a snapshot, or for the "you are here" mark).
 	for (const {node, prefix} of view.rows) {
 		const {snapshot} = node;
 		const kind = snapshot.memory ? 'internal+memory' : snapshot.kind;
 		const marker = node.isCurrent ? '  <- you are here' : '';
-		const description = snapshot.description ? `  ${snapshot.description}` : '';
-		lines.push(`${prefix}${snapshot.name}  [${kind}, ${ageText(snapshot.createdAt, now)} ago]${description}${marker}`);
+		const description = snapshot.description ? `  ${safeText(snapshot.description)}` : '';
+		lines.push(
+			`${prefix}${safeText(snapshot.name)}  [${kind}, ${ageText(snapshot.createdAt, now)} ago]${description}${marker}`,
+		);
 	}
 	if (view.current === null && view.snapshots.length > 0) lines.push('(the present state descends from no snapshot)');
 	for (const problem of view.problems) lines.push(`! ${problem}`);

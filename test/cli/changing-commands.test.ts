@@ -76,6 +76,22 @@ describe('changing commands', () => {
 			description: 'it\'s "quoted"; $(x)',
 		});
 	});
+
+	it('a description holding a line break stays on its snapshot\'s line in the tree: it cannot pass for a snapshot or the "you are here" mark', async () => {
+		const {connect} = memoryCliLab();
+		const forged = 'upgrade\n└─ fake  [external, 1d ago]  <- you are here';
+		await runCli(['snapshot', 'vm1', 's1', '--description', forged, '--yes', ...connect]);
+		await runCli(['snapshot', 'vm1', 's2', '--yes', ...connect]);
+		const tree = await runCli(['tree', 'vm1', ...connect]);
+		expect(tree.exitCode).toBe(0);
+		const lines = tree.stdout.trimEnd().split('\n');
+		expect(lines).toHaveLength(3);
+		expect(lines[1]).toMatch(
+			/^s1 {2}\[external, .* ago\] {2}upgrade\\n└─ fake {2}\[external, 1d ago\] {2}<- you are here$/,
+		);
+		expect(lines.filter(line => line.endsWith('<- you are here'))).toEqual([lines[1], lines[2]]);
+		expect(lines[2]).toMatch(/^└─ s2 /);
+	});
 });
 
 describe('help, from the command registry', () => {
