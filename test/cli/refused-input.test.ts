@@ -236,4 +236,14 @@ describe('the configuration file', () => {
 			'folder.json is not a valid snapdeck configuration: it is a folder',
 		);
 	});
+
+	it('is not called valid when there is none: config validate with no configuration file in place says so and fails', async () => {
+		const dir = await tempDir();
+		const none = await runCli(['config', 'validate'], {SNAPDECK_CONFIG_DIR: dir});
+		expect([none.exitCode, none.stdout]).toEqual([2, '']);
+		expect(none.stderr).toContain(`there is no configuration at ${path.join(dir, 'config.json')}: nothing to check`);
+		await writeFile(path.join(dir, 'config.json'), '{}');
+		const present = await runCli(['config', 'validate'], {SNAPDECK_CONFIG_DIR: dir});
+		expect([present.exitCode, present.stdout.trim()]).toEqual([0, `${path.join(dir, 'config.json')}: valid`]);
+	});
 });

@@ -53,11 +53,25 @@ export default defineCommand({
 				print(JSON.stringify(shown.effective, null, 2));
 			}
 		}
-		if (what === 'validate')
+		if (what === 'validate') {
+			// No file is nothing checked: saying "valid" would hide a configuration written to the wrong place.
+			if (!(await exists(configPath)))
+				throw new SnapdeckError(
+					'not-found',
+					`there is no configuration at ${configPath}: nothing to check (snapdeck runs on its defaults)`,
+					"write it there (snapdeck config schema gives its fields), or name a file: 'snapdeck config validate FILE'",
+				);
 			print(flags.json ? JSON.stringify({file: configPath, valid: true}) : `${configPath}: valid`);
+		}
 		return 0;
 	},
 });
+
+const exists = (file: string) =>
+	lstat(file).then(
+		() => true,
+		() => false,
+	);
 
 type Config = Awaited<ReturnType<Awaited<ReturnType<typeof settingsModule>>['loadConfig']>>['config'];
 
@@ -67,15 +81,12 @@ type Config = Awaited<ReturnType<Awaited<ReturnType<typeof settingsModule>>['loa
  * masked: they may carry credentials and tokens.
  */
 async function effectiveConfig(config: Config, file: string, flags: CliFlags) {
-	const exists = await lstat(file).then(
-		() => true,
-		() => false,
-	);
+	const present = await exists(file);
 	const from = (env: string, key: keyof Config) =>
 		process.env[env] !== undefined ? env : config[key] !== undefined ? 'file' : 'default';
 	return {
 		file,
-		exists,
+		exists: present,
 		effective: {
 			connection: {
 				value: await connectionUris(flags.connect),
