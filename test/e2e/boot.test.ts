@@ -71,6 +71,17 @@ describe('verify --boot: a backup point booted in a throwaway VM, with the real 
 			points: Array<{boot: {ok: boolean}}>;
 		};
 		expect(manifest.points[0]!.boot.ok).toBe(true);
+		// A boot that passed is a restore proved: a signed receipt of it, that verifies.
+		const receipts = jsonOf(await snapdeck(['receipts', 'boot1', '--json', ...connect]))['receipts'] as Array<{
+			file: string;
+			receipt: {proved: string; point: string; how: string};
+		}>;
+		expect(receipts.map(({receipt}) => [receipt.proved, receipt.point])).toEqual([
+			['boot-test', (manifest.points[0] as unknown as {id: string}).id],
+		]);
+		const checked = await snapdeck(['receipts', 'verify', receipts[0]!.file]);
+		expect(checked.exitCode, checked.stderr).toBe(0);
+		expect(checked.stdout).toMatch(/^valid: boot-test of point \S+ of boot1/);
 		expect((await snapdeck(['verify', 'boot1', ...connect])).exitCode).toBe(0);
 		// The VM itself was never started.
 		expect(await lab.console()).toBe('');
