@@ -18,7 +18,7 @@ describe('the terminal UI', () => {
 		await ui.waitFor(frame => frame.includes('web9') && frame.includes('stopped'), 'the VM list');
 
 		ui.press('open');
-		await ui.waitFor(frame => frame.includes('no snapshots yet'), 'the empty tree');
+		await ui.waitFor(frame => frame.includes('no snapshots yet: t takes one'), 'the empty tree');
 
 		// Take: the dialog offers a timestamp name; replace it with our own.
 		ui.press('take');

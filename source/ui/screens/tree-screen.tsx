@@ -1,4 +1,5 @@
 import {ageText} from '../../core/describe.js';
+import {displayKey} from '../keymap.js';
 import {SnapshotTree} from '../components/snapshot-tree.js';
 import {useFollow, useSchedules, useTree} from '../hooks/use-inventory.js';
 import {Loading} from './loading.js';
@@ -43,9 +44,10 @@ function TreeScreen({context, visible}: ScreenProps) {
 					view={tree.data!}
 					cursor={cursor.index}
 					height={context.height}
-					width={context.width - 2}
+					width={context.width}
 					now={now()}
 					schedule={scheduleLine ? `scheduled ${scheduleLine}` : null}
+					takeKey={context.keymap.keys.take[0] === undefined ? 'the take key' : displayKey(context.keymap.keys.take[0])}
 				/>
 			)}
 		</Loading>
