@@ -191,7 +191,7 @@ export class Guestfs {
 		const args = ['--ro', '--format=qcow2', ...images.flatMap(image => ['-a', image])];
 		if (options.signal?.aborted) {
 			if (options.scratch === undefined) await rm(scratch, {recursive: true, force: true});
-			throw new SnapdeckError('failed', 'cancelled before libguestfs started');
+			throw new SnapdeckError('failed', 'cancelled before libguestfs started', undefined, 'cancelled');
 		}
 		// No parent-death signal, nor a signal on cancel: killed by one, guestfish leaves its socket folder
 		// in /tmp (guestfs-stop.ts). When snapdeck dies, its stdin closes and it ends cleanly, its appliance
@@ -216,6 +216,9 @@ export class Guestfs {
 			await guestfs.run('run', 600_000);
 		} catch (error) {
 			await guestfs.close();
+			// A cancel stops guestfish, and its start fails for it: that is the cancel, not guestfish failing.
+			if (options.signal?.aborted)
+				throw new SnapdeckError('failed', 'cancelled while libguestfs started', undefined, 'cancelled');
 			throw error;
 		}
 		return guestfs;
