@@ -114,6 +114,23 @@ describe('dialogs and the help in small and large terminals', () => {
 		);
 	});
 
+	it('at 40x12 a VM name too long for every column keeps STATE and BACKUP in view, and CURRENT goes whole, not cut', async () => {
+		const lab = memoryLab('accounting-db-replica');
+		await lab.take('configured');
+		const ui = renderApp(lab.service);
+		ui.resize(40, 12);
+		const list = await ui.waitFor(frame => frame.includes('accounting'), 'the list');
+		const lines = list.split('\n');
+		expect(lines[1]!.trimEnd()).toMatch(/^ +NAME +STATE +BACKUP$/);
+		expect(lines.find(line => line.includes('accounting'))!.trimEnd()).toMatch(
+			/accounting-db-re… +stopped +(never|-)$/,
+		);
+		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(40);
+		// Where the name fits with it, CURRENT is back.
+		ui.resize(60, 12);
+		await ui.waitFor(frame => /accounting-db-replica +stopped +(never|-) +configured/.test(frame), 'CURRENT at 60');
+	});
+
 	it('at 40 columns the backup points keep whether each is verified, and how long ago: the size is the column that goes', () => {
 		const now = new Date('2026-11-27T10:00:00.000Z');
 		const verified = (ok: boolean) => ({at: '2026-11-26T10:00:00.000Z', ok, restoreTest: true, message: ''});

@@ -25,10 +25,14 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 	const theme = useTheme();
 	const rows = Math.max(1, height - 1);
 	const start = windowStart(vms.length, selected, rows);
-	const nameWidth = Math.min(24, Math.max(4, ...vms.slice(start, start + rows).map(vm => vm.name.length)));
+	const longest = Math.min(24, Math.max(4, ...vms.slice(start, start + rows).map(vm => vm.name.length)));
 	// Every column where they fit (80 columns); else (40 columns, a phone) the ones that say what to do
 	// next, where the VM is and when it was last backed up, before the counts, which are what goes.
-	const full = width - nameWidth - 53 >= 8;
+	const full = width - longest - 53 >= 8;
+	// Narrow, a long name leaves STATE and BACKUP their room, and CURRENT goes whole where 8 columns
+	// are not left for it: never a snapshot's name cut to a stub, nor BACKUP pushed off the edge.
+	const nameWidth = full ? longest : Math.max(4, Math.min(longest, width - 21));
+	const withCurrent = full || width - nameWidth - 23 >= 8;
 	const currentWidth = Math.max(8, width - nameWidth - (full ? 53 : 23));
 	const line = (
 		name: string,
@@ -42,7 +46,7 @@ export function VmList({vms, selected, height, width, now, health, empty}: Props
 	) =>
 		full
 			? `${fit(name, nameWidth)}  ${fit(state, 8)} ${disks.padStart(5)} ${snaps.padStart(5)} ${depth.padStart(5)} ${backup.padStart(6)} ${offsite.padStart(7)}  ${fit(current, currentWidth)}`
-			: `${fit(name, nameWidth)}  ${fit(state, 8)} ${backup.padStart(6)}  ${fit(current, currentWidth)}`;
+			: `${fit(name, nameWidth)}  ${fit(state, 8)} ${backup.padStart(6)}${withCurrent ? `  ${fit(current, currentWidth)}` : ''}`;
 	const age = (at: string | null | undefined) => (at ? ageText(at, now) : at === null ? 'never' : '-');
 	return (
 		<Box flexDirection="column" height={height}>
