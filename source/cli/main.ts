@@ -62,7 +62,12 @@ export async function main(argv: string[]): Promise<number> {
 					"e.g. 'snapdeck help receipts verify'",
 				);
 			process.stdout.write(about === undefined ? usageText() : commandHelp(about, next, first === 'help'));
-			return first === undefined && !values.help ? 2 : 0;
+			if (first !== undefined || values.help) return 0;
+			// Bare `snapdeck` where stdin or stdout is not a terminal (a pipe, cron, ssh without -t): say why no UI opened.
+			process.stderr.write(
+				"snapdeck: the terminal UI needs a terminal (stdin and stdout are not both one): run a command (e.g. 'snapdeck list'), or 'ssh -t' to the host\n",
+			);
+			return 2;
 		}
 		const {runCommand} = await import('./command-runner.js');
 		return await runCommand(positionals[0]!, positionals.slice(1), values);

@@ -3,6 +3,16 @@ import {jsonOf, snapdeck} from '../helpers/cli.js';
 import {nearest} from '../../source/cli/suggest.js';
 
 describe("typos on the command line get a suggestion in snapdeck's words, exit 2, and change nothing", () => {
+	it('bare snapdeck where there is no terminal says why no UI opened, then the usage (exit 2)', async () => {
+		const bare = await snapdeck([]);
+		expect(bare.exitCode).toBe(2);
+		expect(bare.stdout).toContain('Usage:');
+		expect(bare.stderr).toContain('snapdeck: the terminal UI needs a terminal');
+		// Asked for, help is no mistake.
+		const help = await snapdeck(['--help']);
+		expect([help.exitCode, help.stderr]).toEqual([0, '']);
+	});
+
 	it('a mistyped command or option names the nearest; nothing near, nothing suggested', async () => {
 		const cases: Array<[string[], string]> = [
 			[['lsit'], "unknown command 'lsit': did you mean 'list'?"],
