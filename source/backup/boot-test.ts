@@ -1,4 +1,5 @@
 import {rm} from 'node:fs/promises';
+import {chainHeaderProblems} from './point-headers.js';
 import {writeFileAtomic} from '../adapters/state/atomic-file.js';
 import {stateFolder} from '../adapters/safe-fs.js';
 import {stateDir} from '../adapters/state/operation-store.js';
@@ -98,7 +99,7 @@ async function bootOverlays(
 			`point ${point.id} is partial (an interrupted backup): there is nothing to boot`,
 		);
 	// QEMU follows the point files' headers: they must name what the manifest says, as for a restore.
-	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	const problems = await chainHeaderProblems(repo, manifest, point.id);
 	if (problems.length > 0)
 		throw new SnapdeckError(
 			'failed',

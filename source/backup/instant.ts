@@ -1,4 +1,5 @@
 import {lstat, readdir, rm} from 'node:fs/promises';
+import {chainHeaderProblems} from './point-headers.js';
 import path from 'node:path';
 import {bootFilesOf, findPoint, type BackupPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
@@ -147,7 +148,7 @@ async function markInstant(
 		const point = findPoint(manifest, options.point);
 		if (point.state !== 'complete')
 			throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): it cannot be restored`);
-		const problems = await repo.chainHeaderProblems(manifest, point.id);
+		const problems = await chainHeaderProblems(repo, manifest, point.id);
 		if (problems.length > 0)
 			throw new SnapdeckError(
 				'failed',

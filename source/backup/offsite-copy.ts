@@ -1,4 +1,5 @@
 import {copyFile, link, readdir, rm, writeFile} from 'node:fs/promises';
+import {chainHeaderProblems} from './point-headers.js';
 import path from 'node:path';
 import {archiveFile, findPoint, pointChain, type Manifest} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
@@ -144,7 +145,7 @@ export async function copyToTarget(
 		);
 	assertRestorable(manifest, point, options.force);
 	const chain = pointChain(manifest, point.id).reverse();
-	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	const problems = await chainHeaderProblems(repo, manifest, point.id);
 	if (problems.length > 0)
 		throw new SnapdeckError(
 			'failed',

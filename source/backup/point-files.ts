@@ -1,4 +1,5 @@
 import {rm} from 'node:fs/promises';
+import {chainHeaderProblems} from './point-headers.js';
 import {findPoint} from '../core/backup-manifest.js';
 import {SnapdeckError} from '../core/errors.js';
 import {escapeName, unescapeName} from '../core/guest-names.js';
@@ -91,7 +92,7 @@ export async function pointImages(
 	const point = findPoint(manifest, id);
 	if (point.state !== 'complete')
 		throw new SnapdeckError('refused', `point ${point.id} is partial (an interrupted backup): its files are not whole`);
-	const problems = await repo.chainHeaderProblems(manifest, point.id);
+	const problems = await chainHeaderProblems(repo, manifest, point.id);
 	if (problems.length > 0)
 		throw new SnapdeckError(
 			'failed',

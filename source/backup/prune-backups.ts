@@ -1,4 +1,6 @@
 import {Manifest} from '../core/backup-manifest.js';
+import {headerProblems} from './point-headers.js';
+import {cleanupRepository} from './repository-cleanup.js';
 import {SnapdeckError} from '../core/errors.js';
 import {
 	handleStep,
@@ -119,14 +121,17 @@ export async function pruneBackups(
 			await runPlan(pending.plan, repositoryExecutor(repo, vm), operations, pending);
 			return {plan: pending.plan, keep: [], remove: [], outcome: 'resumed'};
 		}
-		const {manifest} = options.dryRun ? {manifest: await repo.read(vm)} : await repo.cleanup(await repo.read(vm));
+		const {manifest} = options.dryRun
+			? {manifest: await repo.read(vm)}
+			: await cleanupRepository(repo, await repo.read(vm));
 		const complete = manifest.points.filter(point => point.state === 'complete');
 		const {keep, remove} = selectRetention(complete, options.retention);
 		const plan = planPrune(manifest, remove);
 		if (options.dryRun) return {plan, keep, remove, outcome: 'dry-run'};
 		if (remove.length === 0) return {plan, keep, remove, outcome: 'done'};
 		// Commits and rebases follow the files' headers: they must say what the manifest says.
-		const headers = await repo.headerProblems(
+		const headers = await headerProblems(
+			repo,
 			vm,
 			complete.flatMap(point => point.files),
 		);
@@ -148,7 +153,7 @@ export async function pruneBackups(
 		await runPlan(plan, repositoryExecutor(repo, vm), operations);
 		// The whole-VM archives of removed points: no point names them now (a crash before this leaves
 		// them to the next run's clean-up, the same way).
-		await repo.cleanup(await repo.read(vm));
+		await cleanupRepository(repo, await repo.read(vm));
 		await repo.keepReserve();
 		return {plan, keep, remove, outcome: 'done'};
 	} finally {

@@ -4,23 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import {userDir} from '../core/user-dirs.js';
 import {z} from 'zod';
-import {
-	archiveFile,
-	definitionUuid,
-	Manifest,
-	pointChain,
-	type BackupFile,
-	type BackupPoint,
-} from '../core/backup-manifest.js';
+import {definitionUuid, Manifest} from '../core/backup-manifest.js';
 import {describeVm, identityTag, sameVm, type VmIdentity} from '../core/identity.js';
 import {errorMessage, SnapdeckError} from '../core/errors.js';
 import {assertValidName, NAME_PATTERN} from '../core/names.js';
 import type {JournalEntry} from '../core/plan.js';
 import {fsyncFile, writeJsonAtomic} from '../adapters/state/atomic-file.js';
 import {syncKit} from './write-kit.js';
+import {cleanupRepository} from './repository-cleanup.js';
 import {fileExists} from '../adapters/file-checks.js';
 import {acquireLock, lockHolder} from '../adapters/state/lock.js';
-import {readQcow2Header} from '../adapters/qemu/qcow2-header.js';
 import {folderJobStore, folderOperationStore, stateDir} from '../adapters/state/operation-store.js';
 import {fileSystemError, isUnwritable, makeDirs, readStateFile, realFolder, stateFolder} from '../adapters/safe-fs.js';
 
@@ -416,120 +409,13 @@ export class Repository {
 	async recoverPartial(vm: string): Promise<string[]> {
 		if ((await this.operations(vm).readPending()) !== null) return [];
 		const manifest = await this.read(vm).catch(() => null);
-		return manifest ? (await this.cleanup(manifest)).removed.map(file => path.join(this.vmDir(vm), file)) : [];
+		return manifest
+			? (await cleanupRepository(this, manifest)).removed.map(file => path.join(this.vmDir(vm), file))
+			: [];
 	}
 
 	journal(vm: string, entry: Omit<JournalEntry, 'time' | 'vm'>): Promise<void> {
 		return this.operations(vm).appendJournal({time: new Date().toISOString(), vm, ...entry});
-	}
-
-	/**
-	 * Removes what an interrupted run left: points still marked partial, and point files that no
-	 * point names (a run killed before it recorded them). Returns the manifest without them.
-	 */
-	async cleanup(manifest: Manifest): Promise<{manifest: Manifest; removed: string[]}> {
-		const dir = this.vmDir(manifest.vm);
-		// Each folder whose entries are removed here is a real folder of these backups, never a link to elsewhere.
-		for (const folder of ['', 'archive', 'boot', path.join('.snapdeck', 'boot')])
-			await realFolder(path.join(dir, folder), `the folder of ${manifest.vm}'s backups`);
-		const complete = manifest.points.filter(point => point.state === 'complete');
-		const named = new Set(complete.flatMap(point => point.files.map(file => file.file)));
-		const removed: string[] = [];
-		const subdirs = (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter(
-			entry =>
-				entry.isDirectory() &&
-				!entry.name.startsWith('.') &&
-				entry.name !== 'archive' &&
-				entry.name !== 'boot' &&
-				entry.name !== 'kit',
-		);
-		for (const subdir of subdirs) {
-			for (const name of await readdir(path.join(dir, subdir.name))) {
-				const file = `${subdir.name}/${name}`;
-				if (named.has(file) || !name.endsWith('.qcow2')) continue;
-				await rm(path.join(dir, file), {force: true});
-				removed.push(file);
-			}
-		}
-		// Archives of points that are not (or no longer) complete: a run killed while it copied them.
-		const archived = new Set(complete.filter(point => point.archive !== null).map(point => point.id));
-		for (const id of await readdir(path.join(dir, 'archive')).catch(() => [] as string[])) {
-			if (archived.has(id)) continue;
-			await rm(path.join(dir, 'archive', id), {recursive: true, force: true});
-			removed.push(`archive/${id}`);
-		}
-		// Boot files (kernel, initramfs) of points that are not, or no longer, complete.
-		const kept = new Set(complete.filter(point => point.bootFiles.length > 0).map(point => point.id));
-		for (const id of await readdir(path.join(dir, 'boot')).catch(() => [] as string[])) {
-			if (kept.has(id)) continue;
-			await rm(path.join(dir, 'boot', id), {recursive: true, force: true});
-			removed.push(`boot/${id}`);
-		}
-		// Boot-test evidence of points that are gone (pruned), and overlays a crashed boot test left.
-		const points = new Set(complete.map(point => point.id));
-		for (const entry of await readdir(path.join(dir, '.snapdeck', 'boot')).catch(() => [] as string[])) {
-			if (points.has(entry)) continue;
-			await rm(path.join(dir, '.snapdeck', 'boot', entry), {recursive: true, force: true});
-			removed.push(`.snapdeck/boot/${entry}`);
-		}
-		const cleaned = {...manifest, points: complete};
-		if (complete.length !== manifest.points.length) await this.write(cleaned);
-		return {manifest: cleaned, removed};
-	}
-
-	/**
-	 * What is wrong with the headers of point files: each must be a qcow2 backed by exactly the file
-	 * the manifest names (its parent's), or by nothing for a full. A header changed to name another
-	 * file, a protocol or a device would make qemu-img read it into a restore.
-	 */
-	/** headerProblems of every file of a point and of the points it builds on. */
-	async chainHeaderProblems(manifest: Manifest, id: string): Promise<string[]> {
-		const problems: string[] = [];
-		for (const member of pointChain(manifest, id))
-			problems.push(...(await this.headerProblems(manifest.vm, member.files)));
-		return problems;
-	}
-
-	async headerProblems(vm: string, files: readonly BackupFile[]): Promise<string[]> {
-		const problems: string[] = [];
-		for (const file of files) {
-			const header = await readQcow2Header(this.resolve(vm, file.file)).catch((error: Error) => error);
-			if (header instanceof Error) {
-				problems.push(
-					(header as NodeJS.ErrnoException).code === 'ENOENT'
-						? `${file.file} is missing`
-						: `${file.file}: ${header.message}`,
-				);
-				continue;
-			}
-			const expected = file.backing === null ? null : this.resolve(vm, file.backing);
-			if (header.backing !== expected)
-				problems.push(
-					`${file.file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${file.backing ?? 'nothing'}`,
-				);
-		}
-		return problems;
-	}
-
-	/**
-	 * What is wrong with a whole-VM archive's images: each must be there, and a qcow2 backed by
-	 * exactly the archive image the manifest names (by its file name, so it stays in the archive).
-	 */
-	async archiveProblems(vm: string, point: BackupPoint): Promise<string[]> {
-		const problems: string[] = [];
-		for (const image of point.archive ?? []) {
-			const file = archiveFile(point.id, image.name);
-			const header = await readQcow2Header(this.resolve(vm, file)).catch((error: Error) => error);
-			if (header instanceof Error)
-				problems.push(
-					(header as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : `${file}: ${header.message}`,
-				);
-			else if (header.backingName !== image.backing)
-				problems.push(
-					`${file} is backed by ${header.backingName ?? 'nothing'} in its header, but the manifest says ${image.backing ?? 'nothing'}`,
-				);
-		}
-		return problems;
 	}
 
 	async fileSize(vm: string, file: string): Promise<number> {

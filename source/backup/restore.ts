@@ -1,4 +1,5 @@
 import {constants} from 'node:fs';
+import {archiveProblems, headerProblems} from './point-headers.js';
 import {chmod, copyFile, link, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -134,7 +135,7 @@ async function assertChainIntact(repo: Repository, vm: string, manifest: Manifes
 					`run 'snapdeck verify ${vm}' to see which points are intact`,
 				);
 		}
-		const headers = await repo.headerProblems(vm, member.files);
+		const headers = await headerProblems(repo, vm, member.files);
 		if (headers.length > 0)
 			throw new SnapdeckError(
 				'failed',
@@ -245,7 +246,7 @@ async function restoreArchive(
 		'create VMs from a whole-VM archive',
 		'restore the present state with --to PATH, or on a local: connection',
 	);
-	const problems = await repo.archiveProblems(vm, point);
+	const problems = await archiveProblems(repo, vm, point);
 	if (problems.length > 0)
 		throw new SnapdeckError(
 			'failed',

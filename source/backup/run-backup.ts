@@ -1,4 +1,5 @@
 import {constants} from 'node:fs';
+import {cleanupRepository} from './repository-cleanup.js';
 import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -132,7 +133,7 @@ export async function runBackup(
 			`the backups of ${vm} have an unfinished prune (started ${pending.startedAt})`,
 			`run 'snapdeck prune ${vm}' again to finish it first`,
 		);
-	const {manifest} = await repo.cleanup(await repo.read(vm));
+	const {manifest} = await cleanupRepository(repo, await repo.read(vm));
 	const archive = options.withSnapshots ? await archiveSource(hypervisor, vm) : null;
 	const driver = await backups.backupDriver(vm);
 	let view: AuditView | undefined;

@@ -1,4 +1,5 @@
 import {lstat, rm} from 'node:fs/promises';
+import {archiveProblems as archiveHeaderProblems, headerProblems} from './point-headers.js';
 import path from 'node:path';
 import {
 	archiveFile,
@@ -158,7 +159,7 @@ function fileChecker(
 		const problems: string[] = [];
 		if (!(await fileExists(absolute))) problems.push(`${file.file} is missing`);
 		else {
-			problems.push(...(await repo.headerProblems(vm, [file])));
+			problems.push(...(await headerProblems(repo, vm, [file])));
 			if ((await sha256File(absolute, options.signal, read)) !== file.sha256)
 				problems.push(`${file.file} does not match its checksum (changed or damaged since it was written)`);
 			const check = await qemuImg
@@ -209,7 +210,7 @@ async function archiveProblems(
 	signal?: AbortSignal,
 	onBytes?: (bytes: number) => void,
 ): Promise<string[]> {
-	const problems = await repo.archiveProblems(vm, point);
+	const problems = await archiveHeaderProblems(repo, vm, point);
 	for (const image of point.archive ?? []) {
 		const file = archiveFile(point.id, image.name);
 		if (problems.some(problem => problem.startsWith(`${file} `))) continue;
