@@ -142,7 +142,7 @@ export async function runBackup(
 			throw new SnapdeckError(
 				'refused',
 				`cannot audit this backup of ${vm}: ${driver.noAudit}`,
-				'back it up without --audit; an audit of a stopped VM, or of a VM on a local: connection, is possible',
+				'back it up without --audit; VMs on this machine, running or stopped, can be audited',
 			);
 		// The instant of the backup, kept for the audit: an overlay per disk, in a work folder of the job's.
 		const audit = options.audit

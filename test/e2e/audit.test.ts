@@ -1,15 +1,16 @@
-import {open, readFile, rm, writeFile} from 'node:fs/promises';
+import {open, readdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {jsonLines, jsonOf, snapdeck, type CliResult} from '../helpers/cli.js';
 import {labWithVm, MiB, tempDir} from '../helpers/lab.js';
-import {libvirtDomain, URI} from '../helpers/libvirt.js';
+import {libvirtDomain, URI, virsh} from '../helpers/libvirt.js';
 import {runningLab} from '../helpers/live.js';
 
 /** Writes `bytes` straight into the image file where the guest's byte `guestOffset` is stored: past QEMU, so past every dirty bitmap. */
 async function writeBehindTheBitmap(image: string, guestOffset: number, bytes: Buffer) {
-	const {stdout} = await execa('qemu-img', ['map', '--output=json', image]);
+	// -U: a running VM's QEMU holds the image (its data clusters are where the last flush put them).
+	const {stdout} = await execa('qemu-img', ['map', '-U', '--output=json', image]);
 	const extent = (JSON.parse(stdout) as Array<{start: number; length: number; data: boolean; offset?: number}>).find(
 		candidate => candidate.data && candidate.start <= guestOffset && guestOffset < candidate.start + candidate.length,
 	)!;
@@ -130,15 +131,88 @@ describe("backup --audit: each disk at the backup's instant, against what the po
 		}
 	});
 
-	it('is refused for a running libvirt domain, before anything is copied', async () => {
-		const domain = await libvirtDomain({sizeMiB: 16});
+	it("a running libvirt domain is audited at the instant of its backup (libvirt's pull-mode export, kept until the audit ends): passes on a sound chain, fails after bytes were written behind QEMU's back, health critical until an audit passes; no job, socket or scratch file left", async () => {
+		const domain = await libvirtDomain({sizeMiB: 192});
 		const repo = path.join(await tempDir(), 'repo');
-		const refused = await snapdeck(['backup', domain.name, '--audit', '--connect', URI, '--repo', repo]);
-		expect(refused.exitCode).toBe(1);
-		expect(refused.stderr).toContain('cannot audit this backup');
+		// The pull jobs' socket folders go into a temp directory of this test's.
+		const tmp = await tempDir();
+		const run = (args: string[]) => snapdeck([...args, '--connect', URI, '--repo', repo], {TMPDIR: tmp});
+		const leftovers = async () => ({
+			job: (await virsh('domjobinfo', '--domain', domain.name)).stdout.includes('None'),
+			sockets: (await readdir(tmp)).filter(name => name.startsWith('snapdeck-nbd-')),
+			scratch: (await readdir(path.join(repo, domain.name, 'vda'))).filter(name => name.includes('scratch')),
+		});
+		await domain.guestWrite(0x11, 70);
+		expect((await run(['backup', domain.name])).exitCode).toBe(0);
+		await domain.guestWrite(0x21, 2);
+		const sound = await run(['backup', domain.name, '--audit', '--json']);
+		expect(sound.exitCode, sound.stderr).toBe(0);
+		expect(pointOf(sound)).toMatchObject({kind: 'incremental', audit: {ok: true, disks: [{disk: 'vda', ok: true}]}});
 		expect(
-			jsonOf(await snapdeck(['backups', domain.name, '--json', '--connect', URI, '--repo', repo]))['points'],
-		).toEqual([]);
+			(
+				jsonOf(await run(['receipts', domain.name, '--json']))['receipts'] as Array<{
+					receipt: {proved: string; point: string};
+				}>
+			).map(entry => [entry.receipt.proved, entry.receipt.point]),
+		).toEqual([['audit', pointOf(sound).id]]);
+		expect(await leftovers()).toEqual({job: true, sockets: [], scratch: []});
+		// The incremental holds what its bitmap marked (the ranges read from the export), not the disk.
+		const {stdout: map} = await execa('qemu-img', [
+			'map',
+			'--output=json',
+			path.join(repo, domain.name, 'vda', `${pointOf(sound).id}.qcow2`),
+		]);
+		expect(
+			(JSON.parse(map) as Array<{depth: number; data: boolean; length: number}>)
+				.filter(extent => extent.depth === 0 && extent.data)
+				.reduce((sum, extent) => sum + extent.length, 0),
+		).toBe(1 * MiB);
+
+		// The guest writing on through the backup and its audit: the audit reads the disks as they were at the backup's instant.
+		let writing = true;
+		const writes = (async () => {
+			for (let mib = 100; writing; mib = mib === 180 ? 100 : mib + 1) await domain.guestWrite(0x25, mib);
+		})();
+		const busy = await run(['backup', domain.name, '--audit', '--json']).finally(() => (writing = false));
+		await writes;
+		expect(busy.exitCode, busy.stderr).toBe(0);
+		expect(pointOf(busy).audit?.ok).toBe(true);
+
+		// Bytes written into a data cluster of the active image, past QEMU and so past its dirty bitmap.
+		await writeBehindTheBitmap(await domain.activeFile(), 70 * MiB + 4096, Buffer.from('written behind the bitmap'));
+		await domain.guestWrite(0x31, 3);
+		const missed = await run(['backup', domain.name, '--audit', '--incremental', '--json']);
+		expect(missed.exitCode).toBe(1);
+		expect(jsonOf({...missed, stdout: missed.stdout.trim().split('\n').at(-1)!})['error']).toMatchObject({
+			code: 'damaged',
+			message: expect.stringContaining('vda: 64.0 MiB at 64.0 MiB'),
+		});
+		const points = jsonOf(await run(['backups', domain.name, '--json']))['points'] as Array<{
+			kind: string;
+			audit: {ok: boolean; disks: Array<{disk: string; ok: boolean; ranges: unknown[]}>} | null;
+		}>;
+		expect(points.at(-1)).toMatchObject({
+			kind: 'incremental',
+			audit: {ok: false, disks: [{disk: 'vda', ok: false, ranges: [{start: 64 * MiB, length: 64 * MiB}]}]},
+		});
+		const health = async () =>
+			(jsonOf(await run(['health', domain.name, '--json']))['findings'] as Array<{rule: string; severity: string}>).map(
+				finding => `${finding.rule}:${finding.severity}`,
+			);
+		expect(await health()).toContain('audit-failed:critical');
+		expect(await leftovers()).toEqual({job: true, sockets: [], scratch: []});
+
+		// The next backup is a full, saying why; its audit passes and clears the finding.
+		const full = await run(['backup', domain.name, '--audit', '--json']);
+		expect(full.exitCode, full.stderr).toBe(0);
+		expect(jsonLines(full)[0]).toMatchObject({
+			type: 'decision',
+			kind: 'full',
+			reason: expect.stringContaining('found writes its dirty bitmap had missed (vda)'),
+		});
+		expect(pointOf(full).audit?.ok).toBe(true);
+		expect(await health()).not.toContain('audit-failed:critical');
+		expect(await leftovers()).toEqual({job: true, sockets: [], scratch: []});
 	});
 });
 

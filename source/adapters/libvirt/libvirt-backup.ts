@@ -1,18 +1,16 @@
-import {chown, mkdtemp, rm} from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import {settleAll} from '../../core/chain.js';
-import {errorMessage, SnapdeckError} from '../../core/errors.js';
-import {partsBytes} from '../../core/progress.js';
+import {SnapdeckError} from '../../core/errors.js';
 import type {VmState} from '../../core/model.js';
 import type {BackupDriver, BackupTarget} from '../hypervisor.js';
 import type {Host} from '../host.js';
 import type {QemuImg} from '../qemu/qemu-img.js';
+import {abandonedPull, checkpointXml, type DomainJobs, escapeXml, pullBackup} from './libvirt-pull.js';
 import {withXmlFile} from './xml-file.js';
 import type {Virsh} from './virsh.js';
-import {pullSocket, qemuOwner} from './xml.js';
 
-const escapeXml = (text: string) => text.replace(/[<>&'"]/g, ch => `&#${ch.charCodeAt(0)};`);
+/** Why a domain on a remote host is not audited. */
+const remoteNoAudit = (vm: string) =>
+	`${vm} is on a remote host, whose disks come here over ssh: an audit would read each one whole across the network a second time`;
 
 /** A domain's disks with their virtual sizes, as a backup driver lists them. */
 export const sizedDisks = (state: VmState) =>
@@ -38,10 +36,6 @@ async function viaStaging(
 		await host.removeDir(staging).catch(() => undefined);
 	}
 }
-
-/** A checkpoint of every target disk, made by `backup-begin` at the instant the backup starts. */
-const checkpointXml = (name: string, targets: readonly BackupTarget[]) =>
-	`<domaincheckpoint><name>${escapeXml(name)}</name><disks>${targets.map(target => `<disk name='${escapeXml(target.disk)}' checkpoint='bitmap'/>`).join('')}</disks></domaincheckpoint>`;
 
 /** `virsh domjobinfo --rawstats`: "Job type: 2" then "key: value" lines. */
 export function parseJobStats(text: string): {type: number; values: Record<string, string>} {
@@ -69,27 +63,19 @@ const JOB_OPERATIONS: Record<number, string> = {
 	10: 'a snapshot deletion',
 };
 
-/** Where a pull-mode backup's NBD socket is made: a private folder of this name in the temp directory. */
-const SOCKET_DIR_PREFIX = 'snapdeck-nbd-';
-
-/** What a libvirt backup job needs of its domain: its name, virsh's --domain words, and the tools. */
-interface DomainJobs {
-	readonly vm: string;
-	readonly domain: readonly string[];
-	readonly virsh: Virsh;
-	readonly qemuImg: QemuImg;
-}
-
 /**
  * Backups of a running libvirt domain: `backup-begin` with a checkpoint created in the same call
  * (its bitmap is the next incremental's), `domjobabort` on cancel.
- * - An incremental, and a full asked for plain, use libvirt's push mode: QEMU writes the files,
+ * - An incremental, and a full asked for plain, unaudited, use libvirt's push mode: QEMU writes the files,
  *   progress comes from `domjobinfo`. libvirt makes an incremental's file an overlay on the live
  *   disk; it is re-pointed (header only) at the previous point's file, as LAB.md found necessary.
  * - A compressed full on this machine uses pull mode: QEMU exports each disk as it was at the start
  *   over NBD on a unix socket, and `qemu-img convert -c` reads it once, compressing as it goes (push
  *   mode cannot compress: its plain file would be rewritten in a second pass, bench/backup-peer.mjs).
  *   Where pull mode cannot begin (a QEMU confined from the socket's folder), it is push and compress after.
+ * - An audited backup on this machine, full or incremental, uses pull mode too (libvirt-pull.ts):
+ *   the exports hold each disk whole as it was at the backup's instant, so the job is kept until
+ *   the audit has compared them with the point's chain. Where pull mode cannot begin, it is refused.
  */
 export function libvirtBackupDriver(
 	vm: string,
@@ -110,7 +96,8 @@ export function libvirtBackupDriver(
 	return {
 		disks,
 		definition,
-		noAudit: `${vm} runs under libvirt, whose backup job snapdeck cannot pair with a view of the disks at the same instant yet; stop it (an audit of a stopped domain works), or audit on a local: connection`,
+		// A pull-mode backup keeps the disks at its instant for as long as the audit reads them; that read is local only.
+		...(remote ? {noAudit: remoteNoAudit(vm)} : {}),
 		// Pull mode reads the disks on this machine: for a remote host the files come here plain, and are compressed here.
 		compresses: !remote,
 		close: async () => undefined,
@@ -127,8 +114,14 @@ export function libvirtBackupDriver(
 			await noOtherJob(d);
 			if (!remote) {
 				const full = request.since === null && request.targets.every(target => target.backing === null);
-				const pulled = request.compress && full ? await pullCompressed(d, request) : null;
-				if (pulled === true) return {compressed: true};
+				const pulled = request.audit || (request.compress && full) ? await pullBackup(d, request) : null;
+				if (pulled !== null && typeof pulled !== 'string') return pulled;
+				if (request.audit)
+					throw new SnapdeckError(
+						'refused',
+						`cannot audit this backup of ${vm}: its disks are kept at the backup's instant only by a pull-mode backup, and ${pulled}`,
+						'back it up without --audit',
+					);
 				await backUp(
 					d,
 					request,
@@ -170,92 +163,6 @@ async function noOtherJob(d: DomainJobs) {
 		`wait for it to end ('virsh domjobinfo ${d.vm}' shows it), or end it with 'virsh domjobabort ${d.vm}', then back up again`,
 		'busy',
 	);
-}
-
-/**
- * Ends a pull-mode backup job a killed snapdeck left running in the domain (it never ends by
- * itself, and would refuse every later backup), with its socket's folder. Only one of ours,
- * known by its socket's folder: this runs under the VM's lock, so none of ours is at work.
- */
-async function abandonedPull(d: DomainJobs) {
-	const socket = pullSocket(await d.virsh.run(['backup-dumpxml', ...d.domain]).catch(() => ''));
-	if (
-		socket === null ||
-		path.dirname(path.dirname(socket)) !== os.tmpdir() ||
-		!path.basename(path.dirname(socket)).startsWith(SOCKET_DIR_PREFIX)
-	)
-		return;
-	await d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
-	await rm(path.dirname(socket), {recursive: true, force: true});
-}
-
-/**
- * A compressed full in one read (pull mode). Resolves to why not, having changed nothing, where it
- * cannot begin; the checkpoint is made at the same instant as the export, as in push mode.
- */
-async function pullCompressed(
-	d: DomainJobs,
-	{bitmap, targets, bytesPerSecond, signal, onBytes}: Parameters<BackupDriver['copy']>[0],
-): Promise<true | string> {
-	signal?.throwIfAborted();
-	// QEMU makes the socket, and qemu-img (this process) must be able to connect to it: so root
-	// (the folder then given to QEMU's user), or QEMU's own user. Anyone else backs up in push mode.
-	const owner = qemuOwner(await d.virsh.run(['dumpxml', ...d.domain]));
-	const me = process.getuid?.() ?? -1;
-	if (owner === null)
-		return "libvirt does not say which user runs the domain's QEMU, so a socket for it cannot be made";
-	if (me !== 0 && me !== owner.uid)
-		return `snapdeck runs as neither root nor the user of the domain's QEMU (uid ${owner.uid}), so it could not connect to QEMU's socket`;
-	// Private (0700).
-	const folder = await mkdtemp(path.join(os.tmpdir(), SOCKET_DIR_PREFIX));
-	const socket = path.join(folder, 'nbd.sock');
-	// The copy-before-write store of what the guest overwrites meanwhile: beside the point file, in
-	// the repository (a name ending in .qcow2 that no point names, so a killed run's is cleaned up).
-	const scratch = (file: string) => file.replace(/\.qcow2$/, '.scratch.qcow2');
-	try {
-		if (me === 0) await chown(folder, owner.uid, owner.gid);
-		const backupXml = `<domainbackup mode='pull'><server transport='unix' socket='${escapeXml(socket)}'/><disks>${targets
-			.map(
-				target =>
-					`<disk name='${escapeXml(target.disk)}' backup='yes' type='file'><scratch file='${escapeXml(scratch(target.file))}'/></disk>`,
-			)
-			.join('')}</disks></domainbackup>`;
-		try {
-			await withXmlFile(backupXml, backupFile =>
-				withXmlFile(checkpointXml(bitmap, targets), checkpointFile =>
-					d.virsh.run(['backup-begin', ...d.domain, '--backupxml', backupFile, '--checkpointxml', checkpointFile]),
-				),
-			);
-		} catch (error) {
-			return `libvirt would not begin a pull-mode backup: ${errorMessage(error)}`;
-		}
-		try {
-			const progress = partsBytes(targets, target => target.virtualSize, onBytes);
-			// Every disk at once; each read at most its share of a limit.
-			const share = bytesPerSecond === undefined ? undefined : bytesPerSecond / targets.length;
-			await settleAll(
-				targets.map(target =>
-					d.qemuImg.compressFromNbd(socket, target.disk, target.file, {
-						signal,
-						bytesPerSecond: share,
-						onProgress: progress.of(target),
-					}),
-				),
-			).catch((error: unknown) => {
-				throw signal?.aborted
-					? new SnapdeckError('failed', `libvirt's backup of ${d.vm} did not complete: it was cancelled`)
-					: error;
-			});
-			onBytes(progress.total, progress.total);
-			return true;
-		} finally {
-			// A pull job ends when its reader says so; libvirt removes the socket and the scratch files.
-			await d.virsh.run(['domjobabort', ...d.domain]).catch(() => undefined);
-		}
-	} finally {
-		await rm(folder, {recursive: true, force: true});
-		for (const target of targets) await rm(scratch(target.file), {force: true});
-	}
 }
 
 /** Runs libvirt's push backup into `files` (one per target, on libvirt's host), with progress and cancel. */
@@ -325,7 +232,7 @@ export function remoteCopyDriver(
 		disks: sizedDisks(state),
 		definition,
 		untracked,
-		noAudit: `${vm} is on a remote host, whose disks come here over ssh: an audit would read each one whole across the network a second time`,
+		noAudit: remoteNoAudit(vm),
 		compresses: false,
 		close: async () => undefined,
 		bitmaps: async () => new Map(),
