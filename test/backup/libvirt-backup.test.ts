@@ -212,6 +212,59 @@ describe('backups of libvirt domains (running: backup-begin and checkpoints; sto
 		}
 	});
 
+	it('an audited backup where pull mode cannot begin is refused, saying why: nothing copied, no checkpoint made', async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		await dom.guestWrite(0x82, 0, 2);
+		const long = path.join(await tempDir(), 'x'.repeat(100));
+		await mkdir(long);
+		const saved = process.env['TMPDIR'];
+		process.env['TMPDIR'] = long;
+		try {
+			await expect(
+				runBackup(dom.hypervisor, repo, dom.name, {mode: 'full', command: 'test', audit: true}),
+			).rejects.toThrow(/cannot audit this backup of \S+: .*libvirt would not begin a pull-mode backup: \S/);
+			expect((await repo.read(dom.name)).points).toEqual([]);
+			expect((await virsh('checkpoint-list', '--domain', dom.name, '--name')).stdout.trim()).toBe('');
+			expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
+			expect(await readdir(long)).toEqual([]);
+		} finally {
+			if (saved === undefined) delete process.env['TMPDIR'];
+			else process.env['TMPDIR'] = saved;
+		}
+	});
+
+	it("an audit cancelled while it reads the exports: libvirt's pull job ended, its socket and scratch files gone", async () => {
+		const dom = await libvirtDomain();
+		const repo = new Repository(await tempDir());
+		await dom.guestWrite(0x83, 0, 2);
+		const cancel = new AbortController();
+		let auditing = false;
+		const audited = runBackup(dom.hypervisor, repo, dom.name, {
+			mode: 'full',
+			command: 'test',
+			audit: true,
+			signal: cancel.signal,
+			onEvent: event => {
+				if (event.type === 'step' && event.summary.startsWith('audit vda')) {
+					auditing = true;
+					cancel.abort();
+				}
+			},
+		});
+		await expect(audited).rejects.toThrow(
+			/the audit could not compare the disk with its backup: qemu-img was cancelled/,
+		);
+		expect(auditing).toBe(true);
+		expect((await virsh('domjobinfo', '--domain', dom.name)).stdout).toMatch(/Job type:\s+None/);
+		expect(await socketFolders()).toEqual([]);
+		expect((await readdir(path.join(repo.vmDir(dom.name), 'vda'))).filter(name => name.includes('scratch'))).toEqual(
+			[],
+		);
+		// The pull job ended, the next backup begins at once.
+		expect((await runBackup(dom.hypervisor, repo, dom.name, {mode: 'auto', command: 'test'})).state).toBe('complete');
+	});
+
 	it("refuses at once, saying why, while another tool's backup job runs on the domain (libvirt would wait 30 s, then time out)", async () => {
 		const dom = await libvirtDomain();
 		const other = await tempDir();
