@@ -215,8 +215,9 @@ export class QemuImg {
 	}
 
 	/**
-	 * A new qcow2 `target` holding all of an NBD export (a libvirt pull-mode backup's disk, on a unix
-	 * socket), read once: zstd-compressed clusters where `compress`.
+	 * A new standalone qcow2 `target` holding all of what an NBD server on unix socket `socket`
+	 * exports as `exportName` (libvirt's pull-mode backup): one read of the disk, every cluster
+	 * zstd-compressed as it is read where `compress`; zeroes stay holes. `bytesPerSecond` caps the read.
 	 */
 	async copyFromNbd(
 		socket: string,
