@@ -1,6 +1,4 @@
-import {constants} from 'node:fs';
-import {cleanupRepository} from './repository-cleanup.js';
-import {chmod, copyFile, link, rename, rm, stat} from 'node:fs/promises';
+import {chmod, rename, rm, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {
 	archiveFile,
@@ -12,7 +10,6 @@ import {
 	type BackupDecision,
 	type BackupMode,
 	type BackupPoint,
-	type BootFile,
 	type Manifest,
 } from '../core/backup-manifest.js';
 import {latestPoint} from '../core/points.js';
@@ -30,6 +27,8 @@ import type {Repository} from './repository.js';
 import {sha256File} from './hashing.js';
 import {fsyncFile} from '../adapters/state/atomic-file.js';
 import {keepKit} from './write-kit.js';
+import {cleanupRepository} from './repository-cleanup.js';
+import {copyBootFiles} from './point-boot-files.js';
 import {auditBackup} from './audit.js';
 import {archiveSource, copyArchive, type ArchiveSource} from './vm-archive.js';
 import {stateFolder} from '../adapters/safe-fs.js';
@@ -160,53 +159,6 @@ export async function runBackup(
 		await view?.release().catch(() => undefined);
 		await driver.close();
 	}
-}
-
-/**
- * Copies what the VM needs to start besides its disks (a direct-boot kernel and initramfs, UEFI
- * variables) into the point: boot/ID/ROLE, private, hashed and durable. One the previous point
- * holds unchanged is linked, not copied again.
- */
-async function copyBootFiles(
-	repo: Repository,
-	vm: string,
-	id: string,
-	files: NonNullable<BackupDriver['bootFiles']>,
-	previous: BackupPoint | null | undefined,
-	signal?: AbortSignal,
-): Promise<BootFile[]> {
-	const copied: BootFile[] = [];
-	for (const source of files) {
-		signal?.throwIfAborted();
-		const file = bootFileOf(id, source.role);
-		const target = repo.resolve(vm, file);
-		await makeDirs(path.dirname(target), 'the backup repository');
-		await (source.fetch ? source.fetch(target) : copyFile(source.path, target, constants.COPYFILE_EXCL)).catch(
-			(error: NodeJS.ErrnoException) => {
-				throw new SnapdeckError(
-					'failed',
-					`cannot copy ${vm}'s ${source.role} (${source.name}) into the point: ${error.code === 'ENOENT' ? 'it is missing' : error.message}`,
-					`a VM that boots a kernel from a file needs it there to be backed up whole: put ${source.name} back, or change the VM's definition`,
-				);
-			},
-		);
-		await chmod(target, 0o600);
-		const [sha256] = await Promise.all([sha256File(target, signal), fsyncFile(target)]);
-		const same = previous?.bootFiles.find(other => other.role === source.role && other.sha256 === sha256);
-		if (same) {
-			// The same bytes as the previous point's: one copy on disk, two names.
-			const linked = `${target}.link`;
-			if (
-				await link(repo.resolve(vm, same.file), linked).then(
-					() => true,
-					() => false,
-				)
-			)
-				await rename(linked, target);
-		}
-		copied.push({role: source.role, name: source.name, file, size: (await stat(target)).size, sha256});
-	}
-	return copied;
 }
 
 /**
