@@ -22,6 +22,7 @@ import {checkOnce} from '../qemu/check-cache.js';
 import {qmpBackupDriver} from '../qemu/qmp-backup.js';
 import {startStorageDaemon} from '../qemu/storage-daemon.js';
 import {libvirtBackupDriver, remoteCopyDriver, sizedDisks} from './libvirt-backup.js';
+import {refuseWhatLibvirtCannot} from './libvirt-refusals.js';
 import {libvirtExecutor} from './libvirt-executor.js';
 import {removeThrowawayDomain} from './boot-staging.js';
 import {bootThrowawayDomain} from './boot-domain.js';
@@ -275,28 +276,7 @@ export class LibvirtHypervisor implements Hypervisor {
 						hint: 'take it unquiesced (leave out --quiesce), or cancel and set up qemu-guest-agent in the guest with a guest-agent channel in the domain',
 					}),
 				),
-			own: async () => {
-				const copiesMemory =
-					plan.steps.some(step => step.op === 'copy-internal') &&
-					state.definition.snapshots.find(snapshot => snapshot.name === plan.snapshot)?.memory;
-				if (copiesMemory) {
-					throw new SnapdeckError(
-						'refused',
-						`'${plan.snapshot}' saved memory in an image that other snapshots are now built on; libvirt would roll that image back under them`,
-						'merge the later external snapshots first, or revert to a disk-only snapshot',
-					);
-				}
-				const snapshot =
-					plan.steps.some(step => step.op === 'internal-create') &&
-					!plan.steps.some(step => step.op === 'internal-create' && step.memory);
-				if (snapshot && state.run === 'running') {
-					throw new SnapdeckError(
-						'refused',
-						`libvirt takes an internal snapshot of a running domain only with its memory`,
-						`add --memory, or take an external (disk-only) snapshot`,
-					);
-				}
-			},
+			own: async () => refuseWhatLibvirtCannot(state, plan),
 			// qemu-img check there, of what the running domain does not write (read from outside, that can look corrupt).
 			damage: async files => {
 				// A running domain's active images are skipped whether a job runs or not: libvirt is asked
