@@ -134,24 +134,7 @@ export async function copyToTarget(
 	options: CopyOptions,
 	job: JobContext,
 ): Promise<CopyResult> {
-	const manifest = await repo.read(vm);
-	const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
-	if (!point)
-		throw new SnapdeckError(
-			'not-found',
-			`there are no backups of ${vm} in ${repo.root} to copy`,
-			`take one with 'snapdeck backup ${vm}'`,
-			'no-backups',
-		);
-	assertRestorable(manifest, point, options.force);
-	const chain = pointChain(manifest, point.id).reverse();
-	const problems = await chainHeaderProblems(repo, manifest, point.id);
-	if (problems.length > 0)
-		throw new SnapdeckError(
-			'failed',
-			`cannot copy point ${point.id}: ${problems.join('; ')}`,
-			`run 'snapdeck verify ${vm}' to see which points are intact, and copy another`,
-		);
+	const {manifest, point, chain} = await pointToCopy(repo, vm, options);
 	const bytes = chain.reduce((sum, member) => sum + member.files.reduce((inner, file) => inner + file.size, 0), 0);
 	options.onEvent?.({
 		type: 'step',
@@ -207,6 +190,29 @@ export async function copyToTarget(
 	});
 	options.onEvent?.({type: 'done', index: 0});
 	return {point: point.id, snapshot, uploaded, bytes, already: false, created};
+}
+
+/** The point to copy (the newest unless named) and the chain it builds on: restorable, and every header as the manifest says. */
+async function pointToCopy(repo: Repository, vm: string, options: CopyOptions) {
+	const manifest = await repo.read(vm);
+	const point = options.point === undefined ? latestPoint(manifest.points) : findPoint(manifest, options.point);
+	if (!point)
+		throw new SnapdeckError(
+			'not-found',
+			`there are no backups of ${vm} in ${repo.root} to copy`,
+			`take one with 'snapdeck backup ${vm}'`,
+			'no-backups',
+		);
+	assertRestorable(manifest, point, options.force);
+	const chain = pointChain(manifest, point.id).reverse();
+	const problems = await chainHeaderProblems(repo, manifest, point.id);
+	if (problems.length > 0)
+		throw new SnapdeckError(
+			'failed',
+			`cannot copy point ${point.id}: ${problems.join('; ')}`,
+			`run 'snapdeck verify ${vm}' to see which points are intact, and copy another`,
+		);
+	return {manifest, point, chain};
 }
 
 /** Stages the chain and runs restic backup on it: the new snapshot's whole id, and the bytes restic added. */

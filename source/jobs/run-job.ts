@@ -180,6 +180,13 @@ async function openRecord<T>(job: Job<T>, token: string): Promise<PendingJob | n
 	}
 }
 
+/** A step of the job's kind, as core/job-kinds.ts declares it; where SNAPDECK_CRASH_AT names it, the process dies there (the fault suite's kills). */
+function reachStep(kind: JobKind, name: string) {
+	if (!declaresStep(kind, name))
+		throw new Error(`internal: step '${name}' is not declared for ${kind} jobs (core/job-kinds.ts)`);
+	if (crashAt() === `${kind}:${name}`) process.kill(process.pid, 'SIGKILL');
+}
+
 export async function runJob<T>(job: Job<T>): Promise<T> {
 	const releases: Array<() => Promise<void>> = [];
 	const {action} = JOB_KINDS[job.kind];
@@ -210,10 +217,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 		};
 		let halfDone = false;
 		let folders = 0;
-		/**
-		 * What the job registered and did not remove itself, removed now (a failure's, or one it
-		 * forgot); false when something could not be, and the record must stay for recover.
-		 */
+		// What the job registered and did not remove (a failure's, or forgotten), removed now; false: the record stays for recover.
 		const sweep = async () => {
 			if (!job.record || !pending || pending.debris.length === 0) return true;
 			const outcome = await removeDebris({...job.record, recoverMore: undefined}, pending, false);
@@ -237,11 +241,7 @@ export async function runJob<T>(job: Job<T>): Promise<T> {
 					return job.record.debris.makeFolder(real, name, token);
 				},
 				registers: register,
-				step: name => {
-					if (!declaresStep(job.kind, name))
-						throw new Error(`internal: step '${name}' is not declared for ${job.kind} jobs (core/job-kinds.ts)`);
-					if (crashAt() === `${job.kind}:${name}`) process.kill(process.pid, 'SIGKILL');
-				},
+				step: name => reachStep(job.kind, name),
 				halfDone: async hint => {
 					halfDone = true;
 					await update({halfDone: hint});

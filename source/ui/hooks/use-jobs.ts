@@ -118,6 +118,24 @@ function failureOf(error: unknown, aborted: boolean): Partial<Job> {
 	return {status: aborted ? 'cancelled' : 'failed', message: `${errorMessage(error)}${hint ? ` (${hint})` : ''}`};
 }
 
+/** How a job asks for its plan to be confirmed: the dialog shows the plan, and the answer settles the ask. */
+function asker(
+	id: number,
+	signal: AbortSignal,
+	answers: Map<number, (yes: boolean) => void>,
+	update: Update,
+	setConfirmation: (confirmation: PendingConfirmation) => void,
+) {
+	return (plan: Plan) =>
+		new Promise<boolean>(resolve => {
+			// Cancelled while its plan was being made: the plan is not shown, the change not made.
+			if (signal.aborted) return resolve(false);
+			answers.set(id, resolve);
+			update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
+			setConfirmation({jobId: id, plan});
+		});
+}
+
 /** Runs actions as jobs: plan, confirmation, progress (throttled), cancel, outcome. */
 export function useJobs(service: Snapshots, onFinished: () => void) {
 	const [jobs, setJobs] = useState<Job[]>([]);
@@ -155,14 +173,7 @@ export function useJobs(service: Snapshots, onFinished: () => void) {
 			const controller = new AbortController();
 			controllers.current.set(id, controller);
 			setJobs(all => [...all, newJob(id, title, vm, options.planFirst ?? false)]);
-			const confirm = (plan: Plan) =>
-				new Promise<boolean>(resolve => {
-					// Cancelled while its plan was being made: the plan is not shown, the change not made.
-					if (controller.signal.aborted) return resolve(false);
-					answers.current.set(id, resolve);
-					update(id, {status: 'confirming'}, `asks: ${plan.summary}`);
-					setConfirmation({jobId: id, plan});
-				});
+			const confirm = asker(id, controller.signal, answers.current, update, setConfirmation);
 			task({signal: controller.signal, onEvent: eventsOf(id, update), confirm})
 				.then(outcome => ended(id, endOf(outcome)))
 				.catch((error: unknown) => ended(id, failureOf(error, controller.signal.aborted)))
