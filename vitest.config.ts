@@ -24,6 +24,7 @@ export const UNIT_PATH = path.join(os.tmpdir(), `snapdeck-test-unit-path-${proce
 export const UNIT_TESTS = [
 	'test/unit-tier.test.ts',
 	'test/core/**/*.test.ts',
+	'test/golden/**/*.test.ts',
 	'test/contract/memory.test.ts',
 	'test/service/session-ports.test.ts',
 	'test/jobs/**/*.test.ts',

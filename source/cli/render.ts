@@ -105,6 +105,51 @@ export function renderHealth(uri: string, vms: readonly VmHealth[], status: Seve
 	return lines.join('\n');
 }
 
+/** What health checked on one connection: its VMs' findings. */
+export interface HealthOfConnection {
+	readonly connection: string;
+	readonly vms: readonly VmHealth[];
+}
+
+/** `snapdeck health`'s text: each connection's line, then a line per finding. */
+export const healthText = (inspected: readonly HealthOfConnection[]): string =>
+	inspected
+		.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings))))
+		.join('\n');
+
+/** `snapdeck health --json`: the status, each VM's findings, and every finding once more, flat. */
+export function healthJson(inspected: readonly HealthOfConnection[], now: Date): object {
+	const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
+	const status = worstOf(findings);
+	const vmsJson = (vms: readonly VmHealth[]) =>
+		vms.map(vm => ({
+			name: vm.vm,
+			status: worstOf(vm.findings),
+			policy: vm.policy,
+			findings: vm.findings,
+			lastBackup: vm.lastBackup,
+			lastProvedRestore: vm.lastProvedRestore,
+		}));
+	return inspected.length === 1
+		? {
+				status,
+				connection: inspected[0]!.connection,
+				checkedAt: now.toISOString(),
+				vms: vmsJson(inspected[0]!.vms),
+				findings,
+			}
+		: {
+				status,
+				checkedAt: now.toISOString(),
+				connections: inspected.map(({connection, vms}) => ({
+					connection,
+					status: worstOf(vms.flatMap(vm => vm.findings)),
+					vms: vmsJson(vms),
+				})),
+				findings,
+			};
+}
+
 export function renderLog(records: readonly JournalRecord[]): string {
 	if (records.length === 0) return 'the journal is empty';
 	return records

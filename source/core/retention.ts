@@ -42,35 +42,61 @@ export interface Dated {
 	readonly createdAt: string;
 }
 
+/** What the selection decided of one point, and why: the rule and period that kept it, or what left it out. */
+export interface RetentionDecision {
+	readonly id: string;
+	readonly createdAt: string;
+	readonly keep: boolean;
+	/** The rule that kept it, or whose period already had a newer point kept; null where no rule reached it. */
+	readonly rule: (typeof RETENTION_RULES)[number] | null;
+	/** That rule's period the point falls in ('2026/11/23' for daily, '2026/47' for weekly, its id for last). */
+	readonly period: string | null;
+	/** The point kept in its stead, where a newer one of the same period was. */
+	readonly newer: string | null;
+}
+
 /**
  * Proxmox Backup Server's prune selection: rule by rule (last, hourly, ... yearly), newest first,
  * keep the newest point of each period not already covered by a point an earlier rule kept, until
  * the rule's count of periods is reached. Everything not kept is removed. No rule keeps everything.
+ * Each point's decision, newest first.
  */
-export function selectRetention(points: readonly Dated[], retention: Retention): {keep: string[]; remove: string[]} {
+export function retentionDecisions(points: readonly Dated[], retention: Retention): RetentionDecision[] {
 	const newestFirst = [...points].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-	if (RETENTION_RULES.every(rule => retention[rule] === undefined))
-		return {keep: newestFirst.map(point => point.id), remove: []};
-	const mark = new Map<string, 'keep' | 'remove'>();
-	for (const rule of RETENTION_RULES) {
+	const none = RETENTION_RULES.every(rule => retention[rule] === undefined);
+	const decided = new Map<string, Omit<RetentionDecision, 'id' | 'createdAt'>>();
+	for (const rule of none ? [] : RETENTION_RULES) {
 		const count = retention[rule];
 		if (count === undefined) continue;
 		const period = (point: Dated) => PERIOD[rule](new Date(point.createdAt), point.id);
-		const covered = new Set(newestFirst.filter(point => mark.get(point.id) === 'keep').map(period));
-		const chosen = new Set<string>();
+		const covered = new Set(newestFirst.filter(point => decided.get(point.id)?.keep).map(period));
+		const chosen = new Map<string, string>();
 		for (const point of newestFirst) {
-			if (mark.has(point.id)) continue;
+			if (decided.has(point.id)) continue;
 			const key = period(point);
 			if (covered.has(key)) continue;
-			if (chosen.has(key)) {
-				mark.set(point.id, 'remove');
+			const newer = chosen.get(key);
+			if (newer !== undefined) {
+				decided.set(point.id, {keep: false, rule, period: key, newer});
 				continue;
 			}
 			if (chosen.size >= count) break;
-			chosen.add(key);
-			mark.set(point.id, 'keep');
+			chosen.set(key, point.id);
+			decided.set(point.id, {keep: true, rule, period: key, newer: null});
 		}
 	}
-	const keep = newestFirst.filter(point => mark.get(point.id) === 'keep').map(point => point.id);
-	return {keep, remove: newestFirst.filter(point => mark.get(point.id) !== 'keep').map(point => point.id)};
+	return newestFirst.map(point => ({
+		id: point.id,
+		createdAt: point.createdAt,
+		...(decided.get(point.id) ?? {keep: none, rule: null, period: null, newer: null}),
+	}));
+}
+
+/** The points to keep and to remove, newest first (retentionDecisions, without the reasons). */
+export function selectRetention(points: readonly Dated[], retention: Retention): {keep: string[]; remove: string[]} {
+	const decisions = retentionDecisions(points, retention);
+	return {
+		keep: decisions.filter(decision => decision.keep).map(decision => decision.id),
+		remove: decisions.filter(decision => !decision.keep).map(decision => decision.id),
+	};
 }

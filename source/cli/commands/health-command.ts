@@ -1,7 +1,7 @@
 import {errorMessage, SnapdeckError} from '../../core/errors.js';
 import {healthExitCode, worstOf} from '../../core/health.js';
 import type {HealthVerdict} from '../../core/notifications.js';
-import {renderHealth} from '../render.js';
+import {healthJson, healthText} from '../render.js';
 import {prometheusMode, prometheusText, type CheckedConnection} from '../prometheus.js';
 import {
 	canonicalUri,
@@ -116,46 +116,9 @@ async function checkConnections(only: readonly string[], flags: CliFlags, report
 
 /** The findings of every connection, as JSON, as text or not at all (the textfile on standard output instead); the exit code says the worst of them. */
 function printHealth(inspected: readonly Inspected[], now: Date, output: 'text' | 'json' | 'none') {
-	const findings = inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings));
-	const status = worstOf(findings);
-	const vmsJson = (vms: Inspected['vms']) =>
-		vms.map(vm => ({
-			name: vm.vm,
-			status: worstOf(vm.findings),
-			policy: vm.policy,
-			findings: vm.findings,
-			lastBackup: vm.lastBackup,
-			lastProvedRestore: vm.lastProvedRestore,
-		}));
-	if (output === 'json') {
-		printJson(
-			inspected.length === 1
-				? {
-						status,
-						connection: inspected[0]!.connection,
-						checkedAt: now.toISOString(),
-						vms: vmsJson(inspected[0]!.vms),
-						findings,
-					}
-				: {
-						status,
-						checkedAt: now.toISOString(),
-						connections: inspected.map(({connection, vms}) => ({
-							connection,
-							status: worstOf(vms.flatMap(vm => vm.findings)),
-							vms: vmsJson(vms),
-						})),
-						findings,
-					},
-		);
-	} else if (output === 'text') {
-		print(
-			inspected
-				.map(({connection, vms}) => renderHealth(connection, vms, worstOf(vms.flatMap(vm => vm.findings))))
-				.join('\n'),
-		);
-	}
-	return healthExitCode(status);
+	if (output === 'json') printJson(healthJson(inspected, now));
+	else if (output === 'text') print(healthText(inspected));
+	return healthExitCode(worstOf(inspected.flatMap(({vms}) => vms.flatMap(vm => vm.findings))));
 }
 
 async function inspect(
