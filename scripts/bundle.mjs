@@ -5,6 +5,7 @@ import {readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:
 import {build} from 'esbuild';
 import {fasterStyledChars} from './ansi-tokenize-patch.mjs';
 import {loadedTooEarly} from './first-frame.mjs';
+import {writeRegistry} from './command-registry.mjs';
 
 /**
  * Ink 6.8's incremental renderer moves the cursor up one row too few when the previous frame ended
@@ -65,6 +66,10 @@ const common = {
 	// performance.measure and checks props, which cost CPU on every frame (seen in --cpu-prof).
 	define: {'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"'},
 };
+
+// The command registry from the folder's NAME-command.ts files: a new command is bundled without a
+// line written for it anywhere else.
+writeRegistry();
 
 // Chunk names carry content hashes: clear old ones so dist/ holds exactly one build.
 rmSync('dist/bundle', {recursive: true, force: true});

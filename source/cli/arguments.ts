@@ -1,7 +1,7 @@
 import {SnapdeckError} from '../core/errors.js';
 import {NAME_RULE, nameProblem} from '../core/names.js';
-import {argName, type ArgSpec, type Command} from './command.js';
-import {FLAGS, type CliFlags, type Flag, type FlagName} from './flags.js';
+import {argName, flagOf, type ArgSpec, type Command} from './command.js';
+import {GLOBAL_FLAGS, type Flag, type ParsedFlags} from './flags.js';
 import {didYouMean} from './suggest.js';
 import {synopsisOf} from './synopsis.js';
 
@@ -90,10 +90,10 @@ export function typedArgs(
 	return values;
 }
 
-/** The values of the flags given, checked against FLAGS (a whole number in its range, one of its words), before the command runs. */
-export function checkFlagValues(command: Command, flags: CliFlags): void {
-	for (const name of Object.keys(FLAGS) as FlagName[]) {
-		const flag: Flag = FLAGS[name];
+/** The values of the flags given, checked against their specs (a whole number in its range, one of its words), before the command runs. */
+export function checkFlagValues(command: Command, flags: ParsedFlags): void {
+	for (const name of [...GLOBAL_FLAGS, ...command.flags]) {
+		const flag: Flag = flagOf(command, name);
 		const value = flags[name];
 		if (typeof value !== 'string') continue;
 		const [least, most] = flag.whole ?? [0, 0];

@@ -1,9 +1,10 @@
 import {SnapdeckError} from '../core/errors.js';
 import {checkFlagValues, typedArgs} from './arguments.js';
-import {vmOf, type Command} from './command.js';
+import {flagOf, vmOf, type Command} from './command.js';
+import {everyFlag, withDefaults} from './command-flags.js';
 import {unknownCommand} from './help.js';
 import {COMMANDS} from './commands/command-registry.js';
-import {FLAGS, GLOBAL_FLAGS, type CliFlags, type FlagName} from './flags.js';
+import {GLOBAL_FLAGS, type ParsedFlags} from './flags.js';
 import {openSession} from './support.js';
 import {flagSynopsis} from './synopsis.js';
 
@@ -19,11 +20,12 @@ export function resolveCommand(name: string, args: readonly string[]): {command:
  * Runs the command `name` from the registry (commands/command-registry.ts): its flags and its
  * arguments checked against its spec before anything opens, its service made on first use.
  */
-export async function runCommand(name: string, given: readonly string[], flags: CliFlags): Promise<number> {
+export async function runCommand(name: string, given: readonly string[], parsed: ParsedFlags): Promise<number> {
 	const {command, args} = resolveCommand(name, given);
-	const allowed = new Set<FlagName>([...GLOBAL_FLAGS, ...command.flags]);
+	const flags = withDefaults(parsed);
+	const allowed = new Set<string>([...GLOBAL_FLAGS, ...command.flags]);
 	// Flags a command does not read would be ignored without a word: refused instead.
-	const unread = (Object.keys(FLAGS) as FlagName[]).filter(
+	const unread = Object.keys(everyFlag()).filter(
 		flag => flag !== 'version' && !allowed.has(flag) && flags[flag] !== undefined && flags[flag] !== false,
 	);
 	if (unread.length > 0)
@@ -36,7 +38,7 @@ export async function runCommand(name: string, given: readonly string[], flags: 
 	if (missing.length > 0)
 		throw new SnapdeckError(
 			'usage',
-			`${command.name} needs ${missing.map(flag => flagSynopsis(flag, false)).join(', ')}`,
+			`${command.name} needs ${missing.map(flag => flagSynopsis(flag, flagOf(command, flag), false)).join(', ')}`,
 			`see 'snapdeck help ${command.name}'`,
 		);
 	checkFlagValues(command, flags);
@@ -49,5 +51,10 @@ export async function runCommand(name: string, given: readonly string[], flags: 
 			backups: command.backups,
 			...(vm === undefined ? {} : {vm}),
 		});
-	return command.run({args: values as never, flags, commandLine: `snapdeck ${[name, ...given].join(' ')}`, service});
+	return command.run({
+		args: values as never,
+		flags: flags as never,
+		commandLine: `snapdeck ${[name, ...given].join(' ')}`,
+		service,
+	});
 }

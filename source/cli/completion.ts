@@ -1,6 +1,7 @@
 import {NAME_PATTERN} from '../core/names.js';
 import type {ArgSpec, Command} from './command.js';
-import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
+import {flagTableOf} from './command-flags.js';
+import {GLOBAL_FLAGS} from './flags.js';
 
 /** A bash word list, single-quoted (every word here is ours: commands, flags, words of a spec). */
 const words = (list: readonly string[]) => `'${list.join(' ')}'`;
@@ -65,8 +66,9 @@ function positions(commands: readonly Command[], help: string): {fixed: string; 
 export function bashCompletion(commands: readonly Command[]): string {
 	const all = commands.flatMap(command => [command, ...(command.subcommands ?? [])]);
 	const subcommands = all.filter(command => command.name.includes(' '));
-	const valued = (Object.keys(FLAGS) as FlagName[]).filter(name => FLAGS[name].type === 'string');
-	const paths = valued.filter(name => PATH_VALUES.has((FLAGS[name] as {value?: string}).value ?? ''));
+	const flags = flagTableOf(commands);
+	const valued = Object.keys(flags).filter(name => flags[name]!.type === 'string');
+	const paths = valued.filter(name => PATH_VALUES.has(flags[name]!.value ?? ''));
 	const {fixed, rest} = positions(all, offerWords(commands.map(command => command.name)));
 	const subWords = new Map<string, string[]>();
 	for (const sub of subcommands) {

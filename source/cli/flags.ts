@@ -1,5 +1,8 @@
 import {parseArgs} from 'node:util';
 
+/** Flags by name (without the dashes). */
+export type FlagTable = Readonly<Record<string, Flag>>;
+
 export interface Flag {
 	readonly type: 'string' | 'boolean';
 	readonly short?: string;
@@ -14,9 +17,13 @@ export interface Flag {
 }
 
 /**
- * Every flag of the command line, once: parseArgs's options, the flags' types (CliFlags) and the
- * help of each command are made from this table. Kept free of imports: the first frame of the UI
- * parses the command line before anything else is loaded.
+ * The shared flags: those every command takes (GLOBAL_FLAGS) and those several commands take, each
+ * with one meaning. A flag only one command takes is declared in that command's spec (its
+ * `ownFlags`, commands/NAME-command.ts), and moves here once a second command takes it: a name
+ * never means two things (command-flags.ts refuses a name declared twice). parseArgs's options,
+ * the flags' types (CliFlags) and help are made from these tables. Kept free of imports: the first
+ * frame of the UI parses the command line with this table alone, before anything else is loaded
+ * (main.ts); a command's own flags are read once the commands are (command-flags.ts).
  */
 export const FLAGS = {
 	connect: {
@@ -40,28 +47,10 @@ export const FLAGS = {
 	},
 	help: {type: 'boolean', short: 'h', help: "this text; with a command (or 'snapdeck help COMMAND'), that command's"},
 	version: {type: 'boolean', help: 'the version'},
-	description: {type: 'string', value: 'TEXT', help: 'what the snapshot is for'},
-	internal: {type: 'boolean', help: 'an internal snapshot (inside the qcow2 image) instead of an external one'},
-	memory: {type: 'boolean', help: "save the running VM's memory too, so a revert resumes it where it was"},
 	quiesce: {
 		type: 'boolean',
 		help: "freeze the guest's filesystems through its guest agent meanwhile (refused without an agent)",
 	},
-	dir: {
-		type: 'string',
-		value: 'DIR',
-		help: "where the demo lab is built (default: demo/ in the user's data directory)",
-	},
-	all: {type: 'boolean', help: 'every running VM'},
-	'all-connections': {type: 'boolean', help: "the records of every connection, not only this one's"},
-	full: {type: 'boolean', help: 'a full backup, whatever the bitmaps allow'},
-	incremental: {type: 'boolean', help: 'an incremental, or fail saying why not'},
-	'no-compress': {type: 'boolean', help: 'store the point uncompressed'},
-	audit: {
-		type: 'boolean',
-		help: 'also audit the point: each disk as it was at the backup, compared with what the point restores (writes the dirty bitmap missed fail the backup)',
-	},
-	'with-snapshots': {type: 'boolean', help: 'also archive the stopped VM whole, every image of its snapshot tree'},
 	point: {type: 'string', value: 'ID', help: "the backup point ('snapdeck backups VM' lists them)"},
 	origin: {
 		type: 'string',
@@ -69,103 +58,18 @@ export const FLAGS = {
 		help: "the backups of another VM of the same name (another host's, another lab's): its host name or the tag of its folder, as 'snapdeck backups VM' shows them",
 	},
 	limit: {type: 'string', value: 'MIB', whole: [1, Number.MAX_SAFE_INTEGER], help: 'MiB/s read at most (per disk)'},
-	last: {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'how many records, the newest (default 50)',
-	},
-	via: {
-		type: 'string',
-		value: 'systemd|cron',
-		words: ['systemd', 'cron'],
-		help: 'schedule install: a systemd timer (the default where systemd runs), or the crontab line to add',
-	},
-	prometheus: {
-		type: 'string',
-		value: 'FILE',
-		help: "also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0); '-': to standard output, in place of the text",
-	},
-	'prometheus-mode': {
-		type: 'string',
-		value: 'MODE',
-		help: "the textfile's mode, no wider than 0644 (default); 0640 with the folder's group set to the exporter's",
-	},
-	'restore-test': {type: 'boolean', help: 'also restore each point and check the restored image'},
-	boot: {
-		type: 'boolean',
-		help: 'also boot the point (the newest, or --point) in a throwaway VM until the guest proves it is up',
-	},
-	extract: {type: 'string', value: 'PATH', help: 'the file or folder to copy out of the point'},
-	instant: {type: 'boolean', help: 'a new VM that runs at once from the point while its data streams in'},
-	timeout: {
-		type: 'string',
-		value: 'S',
-		whole: [5, 3600],
-		help: "how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy's, else 90)",
-	},
 	from: {
 		type: 'string',
 		value: 'TARGET',
 		help: 'an off-site target: a name from "offsite" in the config, or a restic repository',
 	},
-	snapshot: {
-		type: 'string',
-		value: 'ID',
-		help: 'restore --from: the restic snapshot to restore the point from (its id, 8 or more of its first digits), where more than one claims the point',
-	},
-	'read-data': {type: 'boolean', help: "read all of the target's data back, not 10% of it"},
 	to: {
 		type: 'string',
 		value: 'PATH',
 		help: 'where it is written: a file or folder on this machine, made by the command',
 	},
-	target: {
-		type: 'string',
-		value: 'TARGET',
-		help: "the off-site target: a name from \"offsite\" in the config, or a restic repository (default: the VM's policy's, else the config's only one)",
-	},
-	as: {type: 'string', value: 'NAME', help: "the new VM's name"},
-	'in-place': {type: 'boolean', help: "over the stopped VM's own disks, after a safety snapshot (asks first)"},
 	force: {type: 'boolean', help: 'use a point that failed its last verification'},
-	prune: {type: 'boolean', help: 'remove the bitmaps no backup needs'},
-	key: {
-		type: 'string',
-		value: 'PUBLIC',
-		help: "the public key (PEM) a receipt must be signed by; default: this user's (receipts-ed25519.pub in the configuration folder)",
-	},
-	'keep-last': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest N points'},
-	'keep-hourly': {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'keep the newest point of each of the last N hours',
-	},
-	'keep-daily': {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'keep the newest point of each of the last N days',
-	},
-	'keep-weekly': {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'keep the newest point of each of the last N weeks',
-	},
-	'keep-monthly': {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'keep the newest point of each of the last N months',
-	},
-	'keep-yearly': {
-		type: 'string',
-		value: 'N',
-		whole: [1, Number.MAX_SAFE_INTEGER],
-		help: 'keep the newest point of each of the last N years',
-	},
-} as const satisfies Record<string, Flag>;
+} as const satisfies FlagTable;
 
 export type FlagName = keyof typeof FLAGS;
 
@@ -180,26 +84,46 @@ export const GLOBAL_FLAGS = [
 	'help',
 ] as const satisfies readonly FlagName[];
 
-const OPTIONS = Object.fromEntries(
-	Object.entries(FLAGS).map(([name, flag]) => [
-		name,
-		{
-			type: flag.type,
-			...('short' in flag ? {short: flag.short} : {}),
-			...('multiple' in flag ? {multiple: flag.multiple} : {}),
-			...(flag.type === 'boolean' ? {default: false} : {}),
-		},
-	]),
-) as unknown as {
-	[Name in FlagName]: (typeof FLAGS)[Name]['type'] extends 'boolean'
-		? {type: 'boolean'; default: false}
-		: (typeof FLAGS)[Name] extends {multiple: true}
-			? {type: 'string'; multiple: true}
-			: {type: 'string'};
+/** A table's flags as parseArgs's options: a boolean is false where not given. */
+const optionsOf = (table: FlagTable) =>
+	Object.fromEntries(
+		Object.entries(table).map(([name, flag]) => [
+			name,
+			{
+				type: flag.type,
+				...(flag.short === undefined ? {} : {short: flag.short}),
+				...(flag.multiple === undefined ? {} : {multiple: flag.multiple}),
+				...(flag.type === 'boolean' ? {default: false} : {}),
+			},
+		]),
+	);
+
+/** The values of a table's flags as parsed: a boolean (false where not given), a string or strings (undefined where not given). */
+export type FlagValues<Table extends FlagTable> = {
+	readonly [Name in keyof Table]: Table[Name] extends {readonly type: 'boolean'}
+		? boolean
+		: Table[Name] extends {readonly multiple: true}
+			? string[] | undefined
+			: string | undefined;
 };
 
-/** The command line, parsed: strict (an unknown flag is an error), the positionals after the flags. */
-export const parseCommandLine = (argv: string[]) =>
-	parseArgs({args: argv, options: OPTIONS, allowPositionals: true, strict: true});
+/** The shared flags' values, typed; a command's context adds its own flags' (command.ts). */
+export type CliFlags = FlagValues<typeof FLAGS>;
 
-export type CliFlags = ReturnType<typeof parseCommandLine>['values'];
+/** Every flag given, by name: the shared ones typed, any command's own by name. */
+export type ParsedFlags = CliFlags & Readonly<Record<string, string | boolean | string[] | undefined>>;
+
+/**
+ * The command line, parsed: strict (an unknown flag is an error), the positionals after the flags.
+ * With the shared table alone (the UI's first frame), or with every command's flags too
+ * (command-flags.ts).
+ */
+export function parseCommandLine(argv: string[], table: FlagTable = FLAGS) {
+	const {values, positionals} = parseArgs({
+		args: argv,
+		options: optionsOf(table),
+		allowPositionals: true,
+		strict: true,
+	});
+	return {values: values as ParsedFlags, positionals};
+}

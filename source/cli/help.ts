@@ -1,6 +1,7 @@
 import {COMMANDS} from './commands/command-registry.js';
-import {argName, type Command} from './command.js';
-import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
+import {argName, flagOf, type Command} from './command.js';
+import {everyCommand} from './command-flags.js';
+import {GLOBAL_FLAGS, type FlagName} from './flags.js';
 import {SnapdeckError} from '../core/errors.js';
 import {didYouMean} from './suggest.js';
 import {flagSynopsis, synopsisLines, usageBlock, wrap} from './synopsis.js';
@@ -17,15 +18,16 @@ function table(rows: ReadonlyArray<readonly [string, string]>): string {
 }
 
 /** Flags as a table, each with what it is for in `command` where that says it of this command. */
-const flagTable = (names: readonly FlagName[], command?: Command) =>
-	table(names.map(name => [flagSynopsis(name), command?.flagHelp?.[name] ?? FLAGS[name].help]));
+const flagTable = (names: readonly string[], command?: Command) =>
+	table(
+		names.map(name => [
+			flagSynopsis(name, flagOf(command, name)),
+			command?.flagHelp?.[name as FlagName] ?? flagOf(command, name).help,
+		]),
+	);
 
 const EXIT_CODES =
 	'Exit codes: 0 done, 1 failed, 2 bad usage or input (health: 0 ok, 1 warning, 2 critical, 3 could not tell; a wrong command line is 2 there too).';
-
-/** Every command and subcommand, in the order help lists them. */
-const everyCommand = (commands: readonly Command[]) =>
-	commands.flatMap(command => [command, ...(command.subcommands ?? [])]);
 
 /** `snapdeck --help`: every command's synopsis and what it does, then the flags every command takes. */
 export function usageText(): string {

@@ -21,10 +21,17 @@ function reportError(error: unknown, json: boolean, code: number = exitCodeFor(e
 export async function main(argv: string[]): Promise<number> {
 	let parsed;
 	try {
+		// The shared flags alone (flags.ts, no imports): all the UI and most command lines hold.
 		parsed = parseCommandLine(argv);
-	} catch (error) {
-		const {usageErrorOf} = await import('./parse-error.js');
-		return reportError(usageErrorOf(error, argv), argv.includes('--json'));
+	} catch {
+		try {
+			// A command's own flag, or a mistake: read with every command's flags (which loads the commands).
+			const {parseWithEveryFlag} = await import('./command-flags.js');
+			parsed = parseWithEveryFlag(argv);
+		} catch (error) {
+			const {usageErrorOf} = await import('./parse-error.js');
+			return reportError(usageErrorOf(error, argv), argv.includes('--json'));
+		}
 	}
 	const {values, positionals} = parsed;
 	if (values.version) {

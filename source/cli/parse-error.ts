@@ -1,5 +1,6 @@
 import {SnapdeckError} from '../core/errors.js';
-import {FLAGS, GLOBAL_FLAGS, type FlagName} from './flags.js';
+import {GLOBAL_FLAGS} from './flags.js';
+import {everyFlag} from './command-flags.js';
 import {COMMANDS} from './commands/command-registry.js';
 import {argName} from './command.js';
 import {didYouMean} from './suggest.js';
@@ -12,9 +13,9 @@ const commandOf = (argv: readonly string[]) => {
 };
 
 /** The flags the command being typed takes, else every flag. */
-function flagsOf(argv: readonly string[]): readonly FlagName[] {
+function flagsOf(argv: readonly string[]): readonly string[] {
 	const command = commandOf(argv);
-	return command ? [...GLOBAL_FLAGS, ...command.flags] : (Object.keys(FLAGS) as FlagName[]);
+	return command ? [...GLOBAL_FLAGS, ...command.flags] : Object.keys(everyFlag());
 }
 
 /**
@@ -54,11 +55,11 @@ export function usageErrorOf(error: unknown, argv: readonly string[]): SnapdeckE
 		return new SnapdeckError('usage', `unknown option '${word}'${near ? `: ${near}` : ''}`, unknownOptionHint(argv));
 	}
 	if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-		const name = /--([a-z-]+)/.exec(message ?? '')?.[1] as FlagName | undefined;
-		const flag = name === undefined ? undefined : FLAGS[name];
+		const name = /--([a-z-]+)/.exec(message ?? '')?.[1];
+		const flag = name === undefined ? undefined : everyFlag()[name];
 		if (flag && flag.type === 'boolean')
 			return new SnapdeckError('usage', `--${name} takes no value`, `write --${name} alone`);
-		const value = flag && 'value' in flag ? flag.value : 'VALUE';
+		const value = flag?.value ?? 'VALUE';
 		return new SnapdeckError(
 			'usage',
 			`--${name} needs a value (--${name} ${value})`,

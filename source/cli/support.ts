@@ -5,7 +5,6 @@ import type {Plan, PlanEvent} from '../core/plan.js';
 import type {BackupPoint} from '../core/backup-manifest.js';
 import type {ListedPoint} from '../core/offsite-claims.js';
 import type {RemotePoint} from '../core/offsite-model.js';
-import {RETENTION_RULES, type Retention} from '../core/retention.js';
 import type {Action, Snapshots} from '../service/ports.js';
 import {releaseHeldLocksSync} from '../service/session.js';
 import type {CliFlags} from './flags.js';
@@ -133,18 +132,6 @@ export function parseNow(text: string | undefined): Date {
 	if (Number.isNaN(now.getTime()))
 		throw new SnapdeckError('usage', `--now takes an ISO time such as 2026-11-25T12:00:00Z, got '${text}'`);
 	return now;
-}
-
-/** The --keep-... rules given, or null when none is. */
-export function retentionOf(flags: CliFlags): Retention | null {
-	const retention: Record<string, number> = {};
-	for (const rule of RETENTION_RULES) {
-		const value = flags[`keep-${rule}`];
-		if (value === undefined) continue;
-		// A whole number of 1 or more: the runner checked it (FLAGS).
-		retention[rule] = Number(value);
-	}
-	return Object.keys(retention).length === 0 ? null : retention;
 }
 
 /** How long a cancelled job may take to reach a safe point before snapdeck exits without it. */

@@ -1,5 +1,5 @@
-import {argName, type Command} from './command.js';
-import {FLAGS, type Flag, type FlagName} from './flags.js';
+import {argName, flagOf, type Command} from './command.js';
+import type {Flag} from './flags.js';
 
 export const WIDTH = 96;
 /** The column the global help lists what a command does at. */
@@ -25,21 +25,20 @@ function wrapWords(words: readonly string[], first: number, rest: number): strin
 }
 
 /** `--name VALUE` or `-y, --yes`, as the options' table shows a flag. */
-export const flagSynopsis = (name: FlagName, short = true) => {
-	const flag: Flag = FLAGS[name];
+export const flagSynopsis = (name: string, flag: Flag, short = true) => {
 	return `${short && flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
 };
 
 /** The flags of a synopsis: the required ones bare, each choice once as [--a|--b], the rest each in brackets. */
 function flagWords(command: Command): string[] {
-	const shown = new Set<readonly FlagName[]>();
+	const shown = new Set<readonly string[]>();
+	const synopsis = (name: string) => flagSynopsis(name, flagOf(command, name), false);
 	return [...command.flags, ...(command.globals ?? [])].flatMap(name => {
 		const choice = command.choices?.find(group => group.includes(name));
-		if (!choice)
-			return [command.required?.includes(name) ? flagSynopsis(name, false) : `[${flagSynopsis(name, false)}]`];
+		if (!choice) return [command.required?.includes(name) ? synopsis(name) : `[${synopsis(name)}]`];
 		if (shown.has(choice)) return [];
 		shown.add(choice);
-		return [`[${choice.map(flag => flagSynopsis(flag, false)).join('|')}]`];
+		return [`[${choice.map(synopsis).join('|')}]`];
 	});
 }
 

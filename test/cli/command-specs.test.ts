@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {COMMANDS} from '../../source/cli/commands/command-registry.js';
-import type {Command} from '../../source/cli/command.js';
+import {flagOf, type Command} from '../../source/cli/command.js';
+import {everyFlag, flagTableOf} from '../../source/cli/command-flags.js';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from '../../source/cli/flags.js';
 import {jsonOf, type CliResult} from '../helpers/cli.js';
 import {runCli as snapdeck} from '../helpers/memory-cli.js';
@@ -34,7 +35,7 @@ describe('command specs: help and usage made from them', () => {
 				new RegExp(`^snapdeck ${command.name}${args.map(arg => ` ${arg.replace(/[[\]|.]/g, '\\$&')}`).join('')}( |$)`),
 			);
 			for (const flag of command.flags) {
-				const value = (FLAGS[flag] as {value?: string}).value;
+				const value = flagOf(command, flag).value;
 				expect(synopsis, `${command.name} --${flag}`).toContain(`--${flag}${value ? ` ${value}` : ''}`);
 			}
 		}
@@ -109,7 +110,7 @@ describe('one meaning per option', () => {
 		for (const command of COMMANDS) {
 			const help = (await helpOf(command.name)).stdout;
 			for (const [, flag, value] of help.matchAll(/--([a-z][a-z-]*)(?: ([A-Z][A-Z|]*|[a-z]+\|[a-z|]+))?\b/g)) {
-				if (!(flag! in FLAGS) || value === undefined) continue;
+				if (!(flag! in everyFlag()) || value === undefined) continue;
 				seen.set(flag!, new Set([...(seen.get(flag!) ?? []), value]));
 			}
 		}
@@ -117,8 +118,32 @@ describe('one meaning per option', () => {
 			.filter(([, values]) => values.size > 1)
 			.map(([flag, values]) => `--${flag}: ${[...values].join(', ')}`);
 		expect(disagree).toEqual([]);
-		for (const [flag, values] of seen)
-			expect([...values], flag).toEqual([(FLAGS[flag as FlagName] as {value?: string}).value]);
+		for (const [flag, values] of seen) expect([...values], flag).toEqual([everyFlag()[flag]!.value]);
+	});
+
+	it("a flag is the shared table's or one command's own: a second command declaring a name, or a shared one, is refused", () => {
+		// Every command line reads this table: it holds every flag once.
+		const table = everyFlag();
+		for (const command of every) {
+			for (const flag of command.flags)
+				expect(flag in FLAGS || flag in (command.ownFlags ?? {}), `${command.name} --${flag}`).toBe(true);
+			for (const [flag, spec] of Object.entries(command.ownFlags ?? {})) {
+				expect(command.flags, `${command.name} lists its own --${flag}`).toContain(flag);
+				expect(table[flag], flag).toBe(spec);
+			}
+		}
+		const command = (name: string, ownFlags: Command['ownFlags']) =>
+			({...COMMANDS[0]!, name, flags: Object.keys(ownFlags ?? {}), ownFlags, subcommands: []}) as Command;
+		const wobble = {type: 'string', value: 'N', help: 'how many times'} as const;
+		expect(() =>
+			flagTableOf([command('frob', {wobble}), command('frab', {wobble: {...wobble, value: 'MIB'}})]),
+		).toThrow(
+			"'snapdeck frab' declares --wobble as its own, and 'snapdeck frob' does too: a flag has one meaning; one that several commands take goes in the shared table (flags.ts)",
+		);
+		expect(() => flagTableOf([command('frob', {to: {type: 'string', value: 'HOST', help: 'a host'}})])).toThrow(
+			"'snapdeck frob' declares --to as its own, and flags.ts shares it",
+		);
+		expect(flagTableOf([command('frob', {wobble})]).wobble).toBe(wobble);
 	});
 
 	it("an option's help, as a command shows it, names only options that command takes (no words copied from another command)", () => {
@@ -126,7 +151,7 @@ describe('one meaning per option', () => {
 		for (const command of every) {
 			const takes = new Set<string>([...command.flags, ...GLOBAL_FLAGS]);
 			for (const flag of command.flags) {
-				const help = command.flagHelp?.[flag] ?? FLAGS[flag].help;
+				const help = command.flagHelp?.[flag as FlagName] ?? flagOf(command, flag).help;
 				for (const [, named] of help.matchAll(/--([a-z][a-z-]*)/g))
 					if (!takes.has(named!)) wrong.push(`${command.name} --${flag}: names --${named}`);
 			}

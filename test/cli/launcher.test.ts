@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest';
 import {FLAGS, GLOBAL_FLAGS, type FlagName} from '../../source/cli/flags.js';
 
 describe('bin/snapdeck, the launcher', () => {
-	it("skips the value of every flag that takes one (FLAGS' string flags) when it looks for a command", async () => {
+	it("skips the value of every shared flag that takes one (FLAGS' string flags) when it looks for a command", async () => {
 		const launcher = await readFile('bin/snapdeck', 'utf8');
 		const body = /opens_ui\(\) \{([\s\S]*?)\n\}/.exec(launcher)?.[1] ?? '';
 		const pattern = /case \$arg in\s+([^)]*)\) value=1 ;;/.exec(body)?.[1] ?? '';

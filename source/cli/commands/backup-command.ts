@@ -5,6 +5,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'backup',
+	order: 100,
 	summary: "back up a VM's disks: incremental where it can, else full",
 	description:
 		"Incremental where the VM's dirty bitmaps allow, else full, saying why; --limit caps each disk's read rate in MiB/s; points are zstd-compressed unless --no-compress; --with-snapshots also archives the stopped VM whole (every image of its snapshot tree), so 'restore --as NAME' brings it back with its snapshots.",
@@ -21,6 +22,16 @@ export default defineCommand({
 		},
 	],
 	flags: ['quiesce', 'full', 'incremental', 'no-compress', 'with-snapshots', 'limit', 'audit'],
+	ownFlags: {
+		full: {type: 'boolean', help: 'a full backup, whatever the bitmaps allow'},
+		incremental: {type: 'boolean', help: 'an incremental, or fail saying why not'},
+		'no-compress': {type: 'boolean', help: 'store the point uncompressed'},
+		'with-snapshots': {type: 'boolean', help: 'also archive the stopped VM whole, every image of its snapshot tree'},
+		audit: {
+			type: 'boolean',
+			help: 'also audit the point: each disk as it was at the backup, compared with what the point restores (writes the dirty bitmap missed fail the backup)',
+		},
+	},
 	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {

@@ -6,6 +6,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'backups',
+	order: 110,
 	summary: "a VM's backup points, here or on an off-site target",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	examples: [

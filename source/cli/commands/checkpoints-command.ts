@@ -3,6 +3,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'checkpoints',
+	order: 210,
 	summary: "snapdeck's bitmaps (libvirt checkpoints) on a VM",
 	description: 'Which a backup still needs; --prune removes the others.',
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
@@ -10,6 +11,9 @@ export default defineCommand({
 		{line: 'snapdeck checkpoints web1 --prune', does: 'removes the bitmaps of web1 that no backup needs any more'},
 	],
 	flags: ['prune'],
+	ownFlags: {
+		prune: {type: 'boolean', help: 'remove the bitmaps no backup needs'},
+	},
 	uses: ['backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {

@@ -1,57 +1,57 @@
-/**
- * Every command, in the order the help lists them. A new command is its module in this folder and
- * its line here.
- */
-import demo from './demo-command.js';
-import list from './list-command.js';
-import tree from './tree-command.js';
-import snapshot from './snapshot-command.js';
-import revert from './revert-command.js';
-import merge from './merge-command.js';
-import recover from './recover-command.js';
-import start from './start-command.js';
-import stop from './stop-command.js';
-import backup from './backup-command.js';
-import backups from './backups-command.js';
-import verify from './verify-command.js';
-import files from './files-command.js';
-import restore from './restore-command.js';
-import copy from './copy-command.js';
-import prune from './prune-command.js';
-import health from './health-command.js';
-import runCommand from './run-command.js';
-import schedule from './schedule-command.js';
-import notify from './notify-command.js';
-import checkpoints from './checkpoints-command.js';
-import logCommand from './log-command.js';
+// Made by scripts/command-registry.mjs from the NAME-command.ts files of this folder: do not edit.
+// A new command is its module here; `npm run build` (and the tests' setup) rewrites this list.
+import type {Command} from '../command.js';
+import backupCommand from './backup-command.js';
+import backupsCommand from './backups-command.js';
+import checkpointsCommand from './checkpoints-command.js';
+import completionCommand from './completion-command.js';
 import configCommand from './config-command.js';
-import receipts from './receipts-command.js';
-import completion from './completion-command.js';
+import copyCommand from './copy-command.js';
+import demoCommand from './demo-command.js';
+import filesCommand from './files-command.js';
+import healthCommand from './health-command.js';
+import listCommand from './list-command.js';
+import logCommand from './log-command.js';
+import mergeCommand from './merge-command.js';
+import notifyCommand from './notify-command.js';
+import pruneCommand from './prune-command.js';
+import receiptsCommand from './receipts-command.js';
+import recoverCommand from './recover-command.js';
+import restoreCommand from './restore-command.js';
+import revertCommand from './revert-command.js';
+import runCommand from './run-command.js';
+import scheduleCommand from './schedule-command.js';
+import snapshotCommand from './snapshot-command.js';
+import startCommand from './start-command.js';
+import stopCommand from './stop-command.js';
+import treeCommand from './tree-command.js';
+import verifyCommand from './verify-command.js';
 
-export const COMMANDS = [
-	demo,
-	list,
-	tree,
-	snapshot,
-	revert,
-	merge,
-	recover,
-	start,
-	stop,
-	backup,
-	backups,
-	verify,
-	files,
-	restore,
-	copy,
-	prune,
-	health,
-	runCommand,
-	schedule,
-	notify,
-	checkpoints,
-	receipts,
-	logCommand,
+/** Every command, in the order the help lists them: by each spec's `order`, then by name. */
+export const COMMANDS: readonly Command[] = [
+	backupCommand,
+	backupsCommand,
+	checkpointsCommand,
+	completionCommand,
 	configCommand,
-	completion,
-] as const;
+	copyCommand,
+	demoCommand,
+	filesCommand,
+	healthCommand,
+	listCommand,
+	logCommand,
+	mergeCommand,
+	notifyCommand,
+	pruneCommand,
+	receiptsCommand,
+	recoverCommand,
+	restoreCommand,
+	revertCommand,
+	runCommand,
+	scheduleCommand,
+	snapshotCommand,
+	startCommand,
+	stopCommand,
+	treeCommand,
+	verifyCommand,
+].sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -4,6 +4,7 @@ import {print} from '../support.js';
 
 export default defineCommand({
 	name: 'completion',
+	order: 250,
 	summary: 'bash completion: source <(snapdeck completion bash)',
 	description: 'It completes commands, options, VM and snapshot names, words and paths.',
 	args: [{key: 'shell', kind: 'word', words: ['bash'], help: 'the shell: bash, the only one it writes for so far'}],

@@ -8,6 +8,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'config',
+	order: 240,
 	summary: 'the configuration: path, show, validate or schema',
 	description:
 		'path: where it is; show: the settings in use, defaults and environment included, each with where it comes from; validate: checked (the one in use, or FILE); schema: its JSON schema.',

@@ -6,6 +6,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'copy',
+	order: 150,
 	summary: 'copy a point off-site (restic)',
 	description:
 		"The newest point unless --point names one. TARGET is a name from \"offsite\" in the config, or a restic repository (a path, sftp:, rest:, s3:...; password from RESTIC_PASSWORD_FILE), made there if it is new; default: the VM's policy's target, else the config's only one.",
@@ -18,6 +19,13 @@ export default defineCommand({
 		},
 	],
 	flags: ['point', 'target', 'force', 'origin'],
+	ownFlags: {
+		target: {
+			type: 'string',
+			value: 'TARGET',
+			help: "the off-site target: a name from \"offsite\" in the config, or a restic repository (default: the VM's policy's, else the config's only one)",
+		},
+	},
 	uses: ['offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {

@@ -5,6 +5,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'demo',
+	order: 10,
 	summary: 'build the demo lab and open the UI on it',
 	description:
 		"The lab is a few VMs on real qcow2 images (the local adapter); where qemu-system is installed, one of them runs. Without a terminal it prints the lab's folder instead of opening the UI.",
@@ -13,6 +14,13 @@ export default defineCommand({
 		{line: 'snapdeck demo', does: "builds the lab in demo/ of the user's data directory (once) and opens the UI on it"},
 	],
 	flags: ['dir'],
+	ownFlags: {
+		dir: {
+			type: 'string',
+			value: 'DIR',
+			help: "where the demo lab is built (default: demo/ in the user's data directory)",
+		},
+	},
 	async run({flags}) {
 		const dir = flags.dir ?? defaultDemoDir();
 		const {created} = await buildDemoLab(dir, name => flags.json || note(`building demo VM ${name}`));

@@ -8,6 +8,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'files',
+	order: 130,
 	summary: 'the files of a point: list a folder, or copy one out',
 	description:
 		"Read-only. Without PATH, the point's filesystems; with it, a folder in one. Names are listed escaped (\\\\, \\n, \\xHH for a byte that is not UTF-8), and PATH and --extract take them so. With --extract PATH --to PATH: copy a file or folder out of the point into the folder --to names, as data only: files, folders and links; no devices, FIFOs, sockets, owners or setuid/setgid/sticky bits.",
@@ -30,6 +31,9 @@ export default defineCommand({
 		},
 	],
 	flags: ['point', 'extract', 'to', 'origin'],
+	ownFlags: {
+		extract: {type: 'string', value: 'PATH', help: 'the file or folder to copy out of the point'},
+	},
 	uses: ['restores'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {

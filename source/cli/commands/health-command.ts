@@ -16,13 +16,29 @@ import {
 	tellHealthChanges,
 	writeReport,
 } from '../support.js';
-import type {CliFlags} from '../flags.js';
-import {defineCommand} from '../command.js';
+import type {FlagTable} from '../flags.js';
+import {defineCommand, type CommandFlags} from '../command.js';
 
 type Inspected = Extract<CheckedConnection, {vms: unknown}>;
 
+const OWN_FLAGS = {
+	prometheus: {
+		type: 'string',
+		value: 'FILE',
+		help: "also write the findings as a Prometheus textfile for node_exporter (atomically, mode 0644), also when health cannot tell (snapdeck_up 0); '-': to standard output, in place of the text",
+	},
+	'prometheus-mode': {
+		type: 'string',
+		value: 'MODE',
+		help: "the textfile's mode, no wider than 0644 (default); 0640 with the folder's group set to the exporter's",
+	},
+} as const satisfies FlagTable;
+/** The flags its run and its helpers read: the shared ones and its own. */
+type Flags = CommandFlags<typeof OWN_FLAGS>;
+
 export default defineCommand({
 	name: 'health',
+	order: 170,
 	summary: 'is everything healthy? findings, with what to do',
 	description: 'Exit 0 ok, 1 warnings, 2 critical, 3 could not tell.',
 	args: [
@@ -43,6 +59,7 @@ export default defineCommand({
 		},
 	],
 	flags: ['prometheus', 'prometheus-mode'],
+	ownFlags: OWN_FLAGS,
 	backups: true,
 	async run({args, flags}) {
 		const report = reportOf(flags);
@@ -66,7 +83,7 @@ type Report = {readonly file: string; readonly mode: number};
 /** `--prometheus -`: the textfile on standard output (to pipe into promtool or a push), not a file named '-'. */
 const STDOUT = '-';
 
-function reportOf(flags: CliFlags): Report | null {
+function reportOf(flags: Flags): Report | null {
 	if (flags.prometheus === undefined && flags['prometheus-mode'] !== undefined)
 		throw new SnapdeckError('usage', '--prometheus-mode goes with --prometheus FILE');
 	if (flags.prometheus === STDOUT && (flags.json || flags['prometheus-mode'] !== undefined))
@@ -85,7 +102,7 @@ const emitReport = async (report: Report, text: string) =>
 	report.file === STDOUT ? void print(text.replace(/\n$/, '')) : writeReport(report.file, text, report.mode);
 
 /** Inspects each connection: what it found, or why it could not (in `causes`, by URI); where even that could not start, says so in the textfile too. */
-async function checkConnections(only: readonly string[], flags: CliFlags, report: Report | null) {
+async function checkConnections(only: readonly string[], flags: Flags, report: Report | null) {
 	let now = new Date();
 	let uris: string[] = [];
 	const causes = new Map<string, unknown>();
@@ -131,7 +148,7 @@ async function inspect(
 }
 
 /** Every connection of a run that could not tell; where not even their names could be read (a broken config), the ones given, else one without a name. */
-function downConnections(uris: readonly string[], flags: CliFlags, error: unknown): CheckedConnection[] {
+function downConnections(uris: readonly string[], flags: Flags, error: unknown): CheckedConnection[] {
 	const given =
 		flags.connect && flags.connect.length > 0
 			? flags.connect

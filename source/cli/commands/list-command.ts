@@ -4,6 +4,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'list',
+	order: 20,
 	summary: 'VMs: state, disks, snapshot count, chain depth',
 	description:
 		"Every VM is listed, a damaged one too (an image missing, cut short or not qcow2, metadata that cannot be read): it is marked with '!' and what is wrong (\"error\" in --json), and the exit status is then 1, so a script sees it; 'snapdeck health' says what to do.",

@@ -3,6 +3,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'merge',
+	order: 60,
 	summary: 'delete a snapshot, merging its data (asks first)',
 	args: [
 		{key: 'vm', kind: 'vm', help: 'the VM'},

@@ -4,6 +4,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'notify',
+	order: 200,
 	summary: 'send a test message to each notifier of the config',
 	description: 'Exit 1 when one could not be reached.',
 	args: [{key: 'what', kind: 'word', words: ['test'], help: 'test: the one thing it does so far'}],

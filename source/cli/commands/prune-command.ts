@@ -9,16 +9,53 @@ import {
 	printJson,
 	progressReporter,
 	remotePointJson,
-	retentionOf,
 	targetOf,
 	note,
 } from '../support.js';
-import {defineCommand} from '../command.js';
-import type {CliFlags} from '../flags.js';
+import {defineCommand, type CommandFlags} from '../command.js';
+import type {FlagTable} from '../flags.js';
 import type {Backups, Offsite} from '../../service/ports.js';
+import {RETENTION_RULES, type Retention} from '../../core/retention.js';
+
+const OWN_FLAGS = {
+	'keep-last': {type: 'string', value: 'N', whole: [1, Number.MAX_SAFE_INTEGER], help: 'keep the newest N points'},
+	'keep-hourly': {
+		type: 'string',
+		value: 'N',
+		whole: [1, Number.MAX_SAFE_INTEGER],
+		help: 'keep the newest point of each of the last N hours',
+	},
+	'keep-daily': {
+		type: 'string',
+		value: 'N',
+		whole: [1, Number.MAX_SAFE_INTEGER],
+		help: 'keep the newest point of each of the last N days',
+	},
+	'keep-weekly': {
+		type: 'string',
+		value: 'N',
+		whole: [1, Number.MAX_SAFE_INTEGER],
+		help: 'keep the newest point of each of the last N weeks',
+	},
+	'keep-monthly': {
+		type: 'string',
+		value: 'N',
+		whole: [1, Number.MAX_SAFE_INTEGER],
+		help: 'keep the newest point of each of the last N months',
+	},
+	'keep-yearly': {
+		type: 'string',
+		value: 'N',
+		whole: [1, Number.MAX_SAFE_INTEGER],
+		help: 'keep the newest point of each of the last N years',
+	},
+} as const satisfies FlagTable;
+/** The flags its run and its helpers read: the shared ones and its own. */
+type Flags = CommandFlags<typeof OWN_FLAGS>;
 
 export default defineCommand({
 	name: 'prune',
+	order: 160,
 	summary: 'remove points by retention, here or off-site',
 	description:
 		"Proxmox Backup Server's rules; without --keep-..., the VM's policy's. With --from TARGET, the VM's copies there (restic forget and prune; without --keep-..., the target's \"retention\").",
@@ -31,6 +68,7 @@ export default defineCommand({
 		},
 	],
 	flags: ['from', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'],
+	ownFlags: OWN_FLAGS,
 	uses: ['backups', 'offsite'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
@@ -46,7 +84,7 @@ async function pruneOffsite(
 	svc: Offsite,
 	vm: string,
 	from: string,
-	flags: CliFlags,
+	flags: Flags,
 	commandLine: string,
 ): Promise<number> {
 	const {target, retention: configured} = await targetOf(from);
@@ -98,7 +136,7 @@ async function pruneOffsite(
 /** Shows the off-site plan and asks (unless --yes), then forgets. */
 async function confirmAndForget(
 	lines: readonly string[],
-	flags: CliFlags,
+	flags: Flags,
 	forget: () => Promise<void>,
 ): Promise<'declined' | 'done'> {
 	if (!flags.json) print(lines.join('\n'));
@@ -116,7 +154,7 @@ async function confirmAndForget(
 }
 
 /** The VM's points in its repository, by the rules given or its policy's retention. */
-async function pruneHere(svc: Backups, vm: string, flags: CliFlags, commandLine: string): Promise<number> {
+async function pruneHere(svc: Backups, vm: string, flags: Flags, commandLine: string): Promise<number> {
 	// No --keep-... rule: the VM's policy's retention, as `snapdeck run` prunes by.
 	let retention = retentionOf(flags);
 	if (retention === null) {
@@ -147,4 +185,16 @@ async function pruneHere(svc: Backups, vm: string, flags: CliFlags, commandLine:
 	else if (result.outcome === 'dry-run') print(`${renderPlan(result.plan)}\n(dry run: nothing was changed)`);
 	else print(result.outcome === 'done' ? `done: ${result.plan.summary}` : 'cancelled: nothing was changed');
 	return 0;
+}
+
+/** The --keep-... rules given, or null when none is. */
+function retentionOf(flags: Flags): Retention | null {
+	const retention: Record<string, number> = {};
+	for (const rule of RETENTION_RULES) {
+		const value = flags[`keep-${rule}` as const];
+		if (value === undefined) continue;
+		// A whole number of 1 or more: the runner checked it (OWN_FLAGS).
+		retention[rule] = Number(value);
+	}
+	return Object.keys(retention).length === 0 ? null : retention;
 }

@@ -7,6 +7,13 @@ const verify = defineCommand({
 	description: "Its signature by the public key (--key; default: this user's), and that nothing in it changed.",
 	args: [{key: 'file', kind: 'path', help: "the receipt: a .json file from a VM's receipts/ folder of the repository"}],
 	flags: ['key'],
+	ownFlags: {
+		key: {
+			type: 'string',
+			value: 'PUBLIC',
+			help: "the public key (PEM) a receipt must be signed by; default: this user's (receipts-ed25519.pub in the configuration folder)",
+		},
+	},
 	examples: [
 		{
 			line: 'snapdeck receipts verify web1-restore-test.json --key ops.pub',
@@ -23,6 +30,7 @@ const verify = defineCommand({
 
 export default defineCommand({
 	name: 'receipts',
+	order: 220,
 	summary: "what was proved of a VM's points: signed receipts",
 	description:
 		"Restore tests, boot tests and audits each write a receipt into the repository, signed by this host's key.",

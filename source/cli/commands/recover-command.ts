@@ -4,6 +4,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'recover',
+	order: 70,
 	summary: 'finish an operation a crash or cancel interrupted',
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	examples: [

@@ -3,12 +3,26 @@ import {SnapdeckError} from '../../core/errors.js';
 import type {Plan} from '../../core/plan.js';
 import {renderPlan} from '../render.js';
 import {askToProceed, cancellable, print, printJson, progressReporter, targetOf, note} from '../support.js';
-import {defineCommand} from '../command.js';
-import type {CliFlags} from '../flags.js';
+import {defineCommand, type CommandFlags} from '../command.js';
+import type {FlagTable} from '../flags.js';
 import type {Backups, Offsite, Restores} from '../../service/ports.js';
+
+const OWN_FLAGS = {
+	instant: {type: 'boolean', help: 'a new VM that runs at once from the point while its data streams in'},
+	snapshot: {
+		type: 'string',
+		value: 'ID',
+		help: 'restore --from: the restic snapshot to restore the point from (its id, 8 or more of its first digits), where more than one claims the point',
+	},
+	as: {type: 'string', value: 'NAME', help: "the new VM's name"},
+	'in-place': {type: 'boolean', help: "over the stopped VM's own disks, after a safety snapshot (asks first)"},
+} as const satisfies FlagTable;
+/** The flags its run and its helpers read: the shared ones and its own. */
+type Flags = CommandFlags<typeof OWN_FLAGS>;
 
 export default defineCommand({
 	name: 'restore',
+	order: 140,
 	summary: 'restore a point: new images, a new VM, or in place',
 	description:
 		"To new images (--to), as a new VM (--as), or over the stopped VM itself after a safety snapshot (--in-place, asks first); a point that failed its last verify needs --force. --from restores from an off-site target, no local repository needed: this host's copy of the point, or the one --snapshot names where several claim it. --instant --as NAME: a new VM that runs at once from the point, its data streamed in meanwhile (--limit caps the stream; 'snapdeck recover NAME' finishes one).",
@@ -34,6 +48,7 @@ export default defineCommand({
 		},
 	],
 	flags: ['point', 'limit', 'instant', 'from', 'snapshot', 'to', 'as', 'in-place', 'force', 'origin'],
+	ownFlags: OWN_FLAGS,
 	uses: ['restores', 'offsite', 'backups'],
 	backups: true,
 	async run({args, flags, commandLine, service}) {
@@ -63,12 +78,12 @@ export default defineCommand({
 interface Request {
 	readonly vm: string;
 	readonly point: string;
-	readonly flags: CliFlags;
+	readonly flags: Flags;
 	readonly commandLine: string;
 }
 
 /** One place to restore to, said with all three ways (--instant says its own: it needs --as). */
-function checkDestination(vm: string, point: string, flags: CliFlags): void {
+function checkDestination(vm: string, point: string, flags: Flags): void {
 	if (flags['in-place'] || flags.instant || (flags.to === undefined) !== (flags.as === undefined)) return;
 	throw new SnapdeckError(
 		'usage',

@@ -3,6 +3,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'revert',
+	order: 50,
 	summary: 'go back to a snapshot (shows the plan, asks first)',
 	args: [
 		{key: 'vm', kind: 'vm', help: 'the VM'},

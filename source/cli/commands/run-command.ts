@@ -13,6 +13,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'run',
+	order: 180,
 	summary: "do what the policies' schedules say is due",
 	description:
 		'Snapshots (and their expiry), backups, prune, verify; a task that fails is told to the config\'s "notify" list.',

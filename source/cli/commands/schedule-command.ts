@@ -7,6 +7,7 @@ export const SCHEDULES_SECTION = '"Schedules and the journal"';
 
 export default defineCommand({
 	name: 'schedule',
+	order: 190,
 	summary: "each VM's scheduled tasks; install a timer for them",
 	description:
 		"install: a systemd timer (or the crontab line to add, --via cron) that runs 'snapdeck run' with this command's --connect, --repo and config.",
@@ -21,6 +22,14 @@ export default defineCommand({
 		},
 	],
 	flags: ['via'],
+	ownFlags: {
+		via: {
+			type: 'string',
+			value: 'systemd|cron',
+			words: ['systemd', 'cron'],
+			help: 'schedule install: a systemd timer (the default where systemd runs), or the crontab line to add',
+		},
+	},
 	uses: ['inventory'],
 	async run({args, flags, service}) {
 		const {what} = args;

@@ -3,6 +3,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'snapshot',
+	order: 40,
 	summary: 'take a snapshot (external disk snapshot by default)',
 	args: [
 		{key: 'vm', kind: 'vm', help: 'the VM'},
@@ -16,6 +17,11 @@ export default defineCommand({
 		},
 	],
 	flags: ['description', 'internal', 'memory', 'quiesce'],
+	ownFlags: {
+		description: {type: 'string', value: 'TEXT', help: 'what the snapshot is for'},
+		internal: {type: 'boolean', help: 'an internal snapshot (inside the qcow2 image) instead of an external one'},
+		memory: {type: 'boolean', help: "save the running VM's memory too, so a revert resumes it where it was"},
+	},
 	uses: ['snapshots'],
 	async run({args, flags, commandLine, service}) {
 		const request = {

@@ -3,6 +3,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'start',
+	order: 80,
 	summary: 'start a VM from its vm.json ("qemu" settings)',
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	examples: [{line: 'snapdeck start web1 --connect local:demo', does: 'starts web1 of a local lab'}],

@@ -5,6 +5,7 @@ import {synopsisOf} from '../synopsis.js';
 
 const stop = defineCommand({
 	name: 'stop',
+	order: 90,
 	summary: 'power a VM off at once (or every running one: --all)',
 	args: [{key: 'vm', kind: 'vm', optional: true, help: 'the VM; none with --all'}],
 	examples: [
@@ -12,6 +13,9 @@ const stop = defineCommand({
 		{line: 'snapdeck stop --all', does: 'powers off every running VM of the connection'},
 	],
 	flags: ['all'],
+	ownFlags: {
+		all: {type: 'boolean', help: 'every running VM'},
+	},
 	uses: ['inventory', 'snapshots'],
 	async run({args, flags, commandLine, service}) {
 		if (flags.all === (args.vm !== undefined))

@@ -4,6 +4,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'tree',
+	order: 30,
 	summary: "a VM's snapshot tree",
 	args: [{key: 'vm', kind: 'vm', help: 'the VM'}],
 	examples: [{line: 'snapdeck tree web1', does: "web1's snapshots, the one its present state descends from marked"}],

@@ -4,6 +4,7 @@ import {defineCommand} from '../command.js';
 
 export default defineCommand({
 	name: 'verify',
+	order: 120,
 	summary: "check backup points, or an off-site target's copies",
 	description:
 		"Points are checked against their checksums and qemu-img check; --restore-test restores each too; --boot starts the newest (or --point) in a throwaway VM until it is up (--timeout S). With --from TARGET: restic's check of an off-site target, its structure and 10% of its data (all of it with --read-data).",
@@ -17,6 +18,20 @@ export default defineCommand({
 		{line: 'snapdeck verify web1 --from usb --read-data', does: 'restic reads all of the target usb back'},
 	],
 	flags: ['point', 'restore-test', 'boot', 'timeout', 'from', 'read-data', 'origin'],
+	ownFlags: {
+		'restore-test': {type: 'boolean', help: 'also restore each point and check the restored image'},
+		boot: {
+			type: 'boolean',
+			help: 'also boot the point (the newest, or --point) in a throwaway VM until the guest proves it is up',
+		},
+		timeout: {
+			type: 'string',
+			value: 'S',
+			whole: [5, 3600],
+			help: "how long a boot test waits for the guest, 5 to 3600 seconds (default: the policy's, else 90)",
+		},
+		'read-data': {type: 'boolean', help: "read all of the target's data back, not 10% of it"},
+	},
 	flagHelp: {
 		origin:
 			"check the points of another VM of the same name (another host's, another lab's) instead, in their own folder: its host name or the tag of that folder, as 'snapdeck backups VM' shows them",
