@@ -86,6 +86,16 @@ describe('command specs: help and usage made from them', () => {
 		}
 	});
 
+	it("help lists the commands by their specs' order, each at a place of its own", async () => {
+		const orders = COMMANDS.map(command => command.order);
+		expect(orders).toEqual([...orders].sort((a, b) => a! - b!));
+		expect(new Set(orders).size).toBe(COMMANDS.length);
+		const usage = (await snapdeck(['--help'])).stdout;
+		const at = COMMANDS.map(command => usage.indexOf(`  snapdeck ${command.name}`));
+		expect(at).toEqual([...at].sort((a, b) => a - b));
+		expect(COMMANDS.slice(0, 3).map(command => command.name)).toEqual(['demo', 'list', 'tree']);
+	});
+
 	it('each command has a summary and an example of itself, and help for each of its arguments', () => {
 		for (const command of every) {
 			expect(command.summary.length, command.name).toBeGreaterThan(10);

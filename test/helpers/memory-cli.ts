@@ -52,6 +52,7 @@ export function memoryCliLab(names: string | readonly string[] = 'vm1', targets:
 export async function runCli(
 	args: readonly string[],
 	env: Record<string, string | undefined> = {},
+	run: (argv: string[]) => Promise<number> = main,
 ): Promise<CliResult> {
 	const streams = {stdout: '', stderr: ''};
 	const capture = (name: 'stdout' | 'stderr') =>
@@ -62,7 +63,7 @@ export async function runCli(
 	const spies = [capture('stdout'), capture('stderr')];
 	for (const [name, value] of Object.entries({NO_COLOR: '1', ...env})) vi.stubEnv(name, value);
 	try {
-		const exitCode = await main([...args]);
+		const exitCode = await run([...args]);
 		return {
 			exitCode,
 			stdout: streams.stdout.replace(/\n$/, ''),

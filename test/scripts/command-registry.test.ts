@@ -1,11 +1,13 @@
-import {cp, mkdir, readFile, symlink, writeFile} from 'node:fs/promises';
+import {cp, readFile, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {build} from 'esbuild';
+import {pathToFileURL} from 'node:url';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 // @ts-expect-error: a plain script of the build, without types
 import {registrySource, writeRegistry} from '../../scripts/command-registry.mjs';
 import {tempDir} from '../helpers/lab.js';
+import {runCli} from '../helpers/memory-cli.js';
 
 const registry = registrySource as (files: readonly string[]) => string;
 const write = writeRegistry as (dir: string, options?: {check?: boolean}) => boolean;
@@ -63,10 +65,9 @@ describe('the command registry, made from the folder (scripts/command-registry.m
 		const commands = path.join(root, 'source/cli/commands');
 		await writeFile(path.join(commands, 'frobnicate-command.ts'), THROWAWAY);
 		expect(write(commands)).toBe(false);
-		await mkdir(path.join(root, 'bin'));
-		const bundle = path.join(root, 'bin/snapdeck.mjs');
+		const bundle = path.join(root, 'main.mjs');
 		await build({
-			entryPoints: [path.join(root, 'source/cli/entry.ts')],
+			stdin: {contents: "export {main} from './source/cli/main.ts';", resolveDir: root, loader: 'ts'},
 			outfile: bundle,
 			bundle: true,
 			platform: 'node',
@@ -75,7 +76,9 @@ describe('the command registry, made from the folder (scripts/command-registry.m
 			packages: 'external',
 			logLevel: 'silent',
 		});
-		const snapdeck = (...args: string[]) => execa('node', [bundle, ...args], {reject: false});
+		// Its main, run in this process as the command line's tests run snapdeck's (test/helpers/memory-cli.ts).
+		const {main} = (await import(pathToFileURL(bundle).href)) as {main: (argv: string[]) => Promise<number>};
+		const snapdeck = (...args: string[]) => runCli(args, {}, main);
 
 		const usage = (await snapdeck('--help')).stdout;
 		expect(usage).toMatch(/^ {2}snapdeck frobnicate VM \[--wobble N\] +frobnicate a VM, a command only a test has$/m);
