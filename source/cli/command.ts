@@ -58,7 +58,7 @@ export interface Example {
 export type CommandFlags<Own extends FlagTable = FlagTable> = CliFlags & FlagValues<Own>;
 
 /** The name of a flag a command takes: a shared one, or one of its own. */
-type FlagOf<Own extends FlagTable> = FlagName | Extract<keyof Own, string>;
+type FlagOf<Own extends FlagTable> = NoInfer<FlagName | Extract<keyof Own, string>>;
 
 /** What a command is given to run: its checked arguments, and the session as the ports it declared (`uses`), and no more. */
 export interface CommandContext<

@@ -241,7 +241,7 @@ describe('arguments are checked against the spec before any session opens', () =
 		},
 	);
 
-	it("an option's value is checked against FLAGS before anything opens: a whole number in its range, one of its words", async () => {
+	it("an option's value is checked against its spec before anything opens: a whole number in its range, one of its words", async () => {
 		const cases: Array<[string[], string]> = [
 			// verify ran every check of the points before it looked at --timeout.
 			[['verify', 'vm1', '--boot', '--timeout', '2'], '--timeout S takes a whole number from 5 to 3600, got "2"'],
