@@ -36,18 +36,19 @@ export default tseslint.config(
 		},
 	},
 	{
-		// A function one can read at once: past 80 lines of code, split it (step handlers, hooks,
-		// helpers over a context). Tests are exempt: a scenario reads best whole.
+		// A function one can read at once: past 80 lines, its comments counted, split it (step
+		// handlers, hooks, helpers over a context). Tests are exempt: a scenario reads best whole.
 		files: ['source/**/*.{ts,tsx}'],
 		rules: {
-			'max-lines-per-function': ['error', {max: 80, skipBlankLines: true, skipComments: true}],
+			'max-lines-per-function': ['error', {max: 80}],
 		},
 	},
 	{
-		// A file one can hold in mind: past 450 lines of code, its parts go to modules of their own.
+		// A file one can hold in mind: past 450 lines (as wc -l counts them), its parts go to
+		// modules of their own.
 		files: ['source/**/*.{ts,tsx}'],
 		rules: {
-			'max-lines': ['error', {max: 450, skipBlankLines: true, skipComments: true}],
+			'max-lines': ['error', {max: 450}],
 		},
 	},
 );

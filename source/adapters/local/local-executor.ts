@@ -13,6 +13,51 @@ import {internalIn, liveHandlers, type Live} from './live-steps.js';
 import type {VmFile} from './vm-file.js';
 
 /**
+ * The VM's monitor: connected when a step first needs it and kept while QEMU runs (found again
+ * after it stops), with the view read when it was taken over.
+ */
+function vmMonitor(folder: string, vm: VmFile) {
+	let client: QmpClient | null = null;
+	let clientClosed = false;
+	/** The view read when the monitor was taken over, for the first step: nothing has changed QEMU since. */
+	let firstView: BlockView | null = null;
+	return {
+		async running(): Promise<QmpClient | null> {
+			if (client && !clientClosed) return client;
+			const socket = qmpPath(folder, vm);
+			if (socket === null || !(await fileExists(socket))) return null;
+			const connected = await connectMonitor(folder, socket);
+			if (!connected) return null;
+			try {
+				// Its own QEMU, and what a killed snapdeck left in it (which would make the next job fail) cleared first.
+				firstView = await readyView(connected, folder, vm.name);
+			} catch (error) {
+				// Never kept: a monitor not yet found to be the VM's own is asked again, not used.
+				connected.close();
+				throw error;
+			}
+			client = connected;
+			clientClosed = false;
+			void client.closed().then(() => {
+				clientClosed = true;
+			});
+			return client;
+		},
+		/** The view read at takeover, given once. */
+		takeFirstView(): BlockView | null {
+			const view = firstView;
+			firstView = null;
+			return view;
+		},
+		letGo(): void {
+			client?.close();
+			client = null;
+			firstView = null;
+		},
+	};
+}
+
+/**
  * Carries out plan steps on a local VM: through QMP while its QEMU runs (live-steps.ts), with
  * qemu-img while it does not. The choice is made per step, so a plan that stops the VM half-way,
  * or a plan resumed after a crash, takes the right path at every step.
@@ -20,38 +65,9 @@ import type {VmFile} from './vm-file.js';
 export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runner: CommandRunner): StepExecutor {
 	const offline = offlineExecutor(folder, vm, qemuImg, runner);
 	const resolve = (file: string) => path.resolve(folder, file);
-	let client: QmpClient | null = null;
-	let clientClosed = false;
-	/** The view read when the monitor was taken over, for the first step: nothing has changed QEMU since. */
-	let firstView: BlockView | null = null;
+	const monitor = vmMonitor(folder, vm);
+	const running = monitor.running;
 	const loaded = new Set<string>();
-	const letGo = () => {
-		client?.close();
-		client = null;
-		firstView = null;
-	};
-
-	async function running(): Promise<QmpClient | null> {
-		if (client && !clientClosed) return client;
-		const socket = qmpPath(folder, vm);
-		if (socket === null || !(await fileExists(socket))) return null;
-		const connected = await connectMonitor(folder, socket);
-		if (!connected) return null;
-		try {
-			// Its own QEMU, and what a killed snapdeck left in it (which would make the next job fail) cleared first.
-			firstView = await readyView(connected, folder, vm.name);
-		} catch (error) {
-			// Never kept: a monitor not yet found to be the VM's own is asked again, not used.
-			connected.close();
-			throw error;
-		}
-		client = connected;
-		clientClosed = false;
-		void client.closed().then(() => {
-			clientClosed = true;
-		});
-		return client;
-	}
 
 	/**
 	 * The running QEMU and its disks' top nodes, read before a step touches anything: a monitor
@@ -63,8 +79,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		try {
 			const qmp = step.op === 'start-vm' ? null : await running();
 			if (!qmp) return null;
-			const view = firstView ?? new BlockView(qmp);
-			firstView = null;
+			const view = monitor.takeFirstView() ?? new BlockView(qmp);
 			return {qmp, view, tops: await topNodes(view)};
 		} catch (error) {
 			throw changedNothing(error instanceof Error ? error : new Error(String(error)));
@@ -83,7 +98,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 					...found,
 					offline: offline.handlers,
 					loaded,
-					onStopped: letGo,
+					onStopped: monitor.letGo,
 				}),
 				step,
 				context,
@@ -91,7 +106,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 		},
 		async rollback(step) {
 			const qmp = await running();
-			firstView = null; // What a rollback does changes QEMU.
+			monitor.takeFirstView(); // What a rollback does changes QEMU: that view is stale after it.
 			if (qmp && step.op === 'internal-create' && (await internalIn(qemuImg, resolve(step.file), step.name))) {
 				const top = (await topNodes(qmp)).get(step.disk);
 				if (top?.file === resolve(step.file))
@@ -104,7 +119,7 @@ export function localExecutor(folder: string, vm: VmFile, qemuImg: QemuImg, runn
 			return offline.rollback(step);
 		},
 		async close() {
-			letGo();
+			monitor.letGo();
 		},
 	};
 }
