@@ -34,7 +34,7 @@ export const UNIT_TESTS = [
 	'test/cli/{bad-connection,changing-commands,command-specs,health-rules,hints,launcher,readme,refused-input,sessions,typos}.test.ts',
 	'test/ui/{message-rows,pager,text-edit}.test.ts',
 	'test/ui/{app,files-browsing,health-list,hostile-text,journal-schedule,keys,plan-pager,rendering,screens,small-terminal,starting,switch-connection,take-dialog}.test.tsx',
-	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-session,guestfs-word,lock,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
+	'test/adapters/{libvirt-xml-parse,guestfs-lines,guestfs-scratch,guestfs-session,guestfs-word,lock,qmp-jobs,restic-sftp,unpack-data,work-folder,xml-file}.test.ts',
 	'test/backup/{hashing,offsite-record}.test.ts',
 ];
 

@@ -22,7 +22,12 @@ export interface JobOptions {
 	readonly onBytes?: (done: number, total: number) => void;
 	/** Active commit and mirror wait in READY until told to complete (pivot). */
 	readonly pivot?: boolean;
+	/** How long one progress read may wait for QEMU's answer; three in a row unanswered fail the job (default 30 s). */
+	readonly monitorTimeoutMs?: number;
 }
+
+/** Reads of a job's progress that may fail in a row (no answer, or an answer snapdeck cannot use) before the job is given up. */
+const FAILED_READS = 3;
 
 /** Test hook for recovery from a job a killed snapdeck left in QEMU: SNAPDECK_CRASH_AT=job:KIND (test/e2e/qemu-leftovers.test.ts). */
 const crashInJob = (kind: string) => crashPoint(`job:${kind}`);
@@ -199,13 +204,42 @@ function jobProgress(client: QmpClient, kind: string, ending: ReturnType<typeof 
 	const ids = [...ending.pending];
 	const missed = new Map<string, number>();
 	let started = false;
-	const read = () =>
-		client.execute('query-jobs', undefined, {schema: Jobs}).then(
-			jobs => {
+	// One read at a time: a monitor that stops answering is not sent a new query every tick.
+	let reading = false;
+	let failures = 0;
+	const failed = () => {
+		if (++failures < FAILED_READS) return;
+		for (const id of ending.pending)
+			ending.ended(
+				id,
+				new SnapdeckError(
+					'failed',
+					`${kind}: QEMU's monitor stopped answering (${FAILED_READS} reads of job ${id} in a row got no usable answer)`,
+					"check that the VM's QEMU still runs and is not stuck; then snapdeck recover VM finishes or undoes the change",
+				),
+			);
+	};
+	const read = async () => {
+		if (reading) return;
+		reading = true;
+		await client
+			.execute('query-jobs', undefined, {schema: Jobs, timeoutMs: options.monitorTimeoutMs ?? 30_000})
+			.then(jobs => {
+				failures = 0;
 				const ours = jobs.filter(job => ids.includes(job.id));
-				const done = ours.reduce((sum, job) => sum + job['current-progress'], 0);
-				const total = ours.reduce((sum, job) => sum + job['total-progress'], 0);
-				if (ours.length === ids.length && total > 0) {
+				const total = Math.max(
+					0,
+					ours.reduce((sum, job) => sum + job['total-progress'], 0),
+				);
+				// What QEMU says it has done, never reported below nothing nor past the whole.
+				const done = Math.min(
+					total,
+					Math.max(
+						0,
+						ours.reduce((sum, job) => sum + job['current-progress'], 0),
+					),
+				);
+				if (ours.length === ids.length && total > 0 && Number.isFinite(total)) {
 					options.onProgress?.(done / total);
 					options.onBytes?.(done, total);
 				}
@@ -223,9 +257,9 @@ function jobProgress(client: QmpClient, kind: string, ending: ReturnType<typeof 
 							),
 						);
 				}
-			},
-			() => undefined,
-		);
+			}, failed);
+		reading = false;
+	};
 	return {
 		read,
 		/** From now on a job QEMU does not list counts as a miss. */

@@ -1,0 +1,87 @@
+import {describe, expect, it} from 'vitest';
+import {runJob} from '../../source/adapters/qemu/qmp-block.js';
+import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
+import {fakeMonitor, QMP_GREETING, reply} from '../helpers/fake-monitor.js';
+
+/** A block job followed through a monitor that misbehaves: no QEMU needed, the monitor is a socket of the test's. */
+describe('a block job through a monitor that misbehaves', () => {
+	it('a monitor that takes the job and then answers nothing: the job fails saying so, one read at a time, instead of waiting forever', async () => {
+		const asked: number[] = [];
+		const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
+			const {execute} = JSON.parse(line) as {execute: string};
+			if (execute !== 'query-jobs') return void connection.write(reply(line, {}));
+			// Never answered.
+			asked.push(performance.now());
+		});
+		const client = await QmpClient.connect(fake.socket, 2000);
+		try {
+			let started = '';
+			const outcome = await runJob(
+				client,
+				'backup',
+				async id => {
+					started = id;
+					await client.execute('blockdev-backup', {'job-id': id});
+				},
+				{monitorTimeoutMs: 1000},
+			).catch((error: unknown) => error);
+			expect(String(outcome)).toContain(
+				`backup: QEMU's monitor stopped answering (3 reads of job ${started} in a row got no usable answer)`,
+			);
+			expect(asked).toHaveLength(3);
+			// One read at a time: the next is sent only once the one before has given up (not every 250 ms tick).
+			const gaps = asked.slice(1).map((at, index) => at - asked[index]!);
+			expect(
+				gaps.every(gap => gap >= 950),
+				JSON.stringify(gaps),
+			).toBe(true);
+		} finally {
+			client.close();
+			await fake.close();
+		}
+	});
+
+	it('progress QEMU reports past the whole, or below nothing, is reported within 0 and the whole', async () => {
+		let reads = 0;
+		const progress: Array<[number, number]> = [
+			[9, 4],
+			[-3, 4],
+			[2, 4],
+		];
+		let jobId = '';
+		const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
+			const {execute} = JSON.parse(line) as {execute: string};
+			if (execute !== 'query-jobs') return void connection.write(reply(line, {}));
+			const [current, total] = progress[Math.min(reads++, progress.length - 1)]!;
+			const job = {id: jobId, type: 'backup', status: 'running', 'current-progress': current, 'total-progress': total};
+			connection.write(reply(line, [job]));
+			if (reads === progress.length)
+				connection.write(
+					`${JSON.stringify({event: 'BLOCK_JOB_COMPLETED', data: {device: jobId, len: 4, offset: 4}, timestamp: {seconds: 0, microseconds: 0}})}\n`,
+				);
+		});
+		const client = await QmpClient.connect(fake.socket, 2000);
+		const fractions: number[] = [];
+		const bytes: Array<[number, number]> = [];
+		try {
+			await runJob(
+				client,
+				'backup',
+				async id => {
+					jobId = id;
+					await client.execute('blockdev-backup', {'job-id': id});
+				},
+				{onProgress: fraction => fractions.push(fraction), onBytes: (done, total) => bytes.push([done, total])},
+			);
+			expect(bytes).toEqual([
+				[4, 4],
+				[0, 4],
+				[2, 4],
+			]);
+			expect(fractions).toEqual([1, 0, 0.5, 1]);
+		} finally {
+			client.close();
+			await fake.close();
+		}
+	});
+});
