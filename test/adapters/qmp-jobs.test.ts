@@ -1,10 +1,11 @@
 import {describe, expect, it} from 'vitest';
+import {topNodes} from '../../source/adapters/qemu/block-view.js';
 import {runJob} from '../../source/adapters/qemu/qmp-block.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {fakeMonitor, QMP_GREETING, reply} from '../helpers/fake-monitor.js';
 
-/** A block job followed through a monitor that misbehaves: no QEMU needed, the monitor is a socket of the test's. */
-describe('a block job through a monitor that misbehaves', () => {
+/** A monitor that misbehaves, as snapdeck meets it: no QEMU needed, the monitor is a socket of the test's. */
+describe('a monitor that misbehaves', () => {
 	it('a monitor that takes the job and then answers nothing: the job fails saying so, one read at a time, instead of waiting forever', async () => {
 		const asked: number[] = [];
 		const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
@@ -82,6 +83,41 @@ describe('a block job through a monitor that misbehaves', () => {
 		} finally {
 			client.close();
 			await fake.close();
+		}
+	});
+
+	it('a monitor that names one device or one node twice is refused, not read as whichever came last', async () => {
+		const device = (qdev: string, node: string) => ({qdev, 'node-name': node});
+		const node = (name: string, file: string) => ({'node-name': name, drv: 'qcow2', file});
+		const answers: Record<string, Record<string, unknown[]>> = {
+			devices: {
+				'query-blockstats': [
+					device('/machine/peripheral/vda/virtio-backend', 'a'),
+					device('/machine/peripheral/vda/virtio-backend', 'b'),
+				],
+				'query-named-block-nodes': [node('a', '/vms/x/vda.qcow2'), node('b', '/elsewhere/y.qcow2')],
+			},
+			nodes: {
+				'query-blockstats': [device('/machine/peripheral/vda/virtio-backend', 'a')],
+				'query-named-block-nodes': [node('a', '/vms/x/vda.qcow2'), node('a', '/elsewhere/y.qcow2')],
+			},
+		};
+		for (const [twice, said] of [
+			['devices', 'two devices have one qdev path'],
+			['nodes', 'two nodes have one node name'],
+		] as const) {
+			const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
+				const {execute} = JSON.parse(line) as {execute: string};
+				connection.write(reply(line, answers[twice]![execute] ?? {}));
+			});
+			const client = await QmpClient.connect(fake.socket, 2000);
+			try {
+				const outcome = await topNodes(client).catch((error: unknown) => error);
+				expect(String(outcome), twice).toContain(said);
+			} finally {
+				client.close();
+				await fake.close();
+			}
 		}
 	});
 });

@@ -5,32 +5,48 @@ import {hasControlCharacters} from '../../core/terminal-text.js';
 import {liesOutside} from '../file-checks.js';
 import type {QmpClient} from './qmp-client.js';
 
-const DiskStats = z.array(z.looseObject({qdev: z.string().optional(), 'node-name': z.string().optional()}));
+/** Whether no two of `items` have one key (QEMU names each device and node once: a monitor that repeats one is not QEMU's, or is lost). */
+const distinct =
+	<T>(key: (item: T) => string | undefined) =>
+	(items: readonly T[]) => {
+		const keys = items.map(key).filter(value => value !== undefined);
+		return new Set(keys).size === keys.length;
+	};
 
-const NamedNodes = z.array(
-	z.looseObject({
-		'node-name': z.string(),
-		drv: z.string(),
-		file: z.string(),
-		image: z
-			.looseObject({
-				'format-specific': z
-					.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()})
-					.optional(),
-			})
-			.optional(),
-		'dirty-bitmaps': z
-			.array(
-				z.looseObject({
-					name: z.string().optional(),
-					count: z.number().optional(),
-					inconsistent: z.boolean().optional(),
-					persistent: z.boolean().optional(),
-				}),
-			)
-			.optional(),
-	}),
+const DiskStats = z.array(z.looseObject({qdev: z.string().optional(), 'node-name': z.string().optional()})).refine(
+	distinct((device: {qdev?: string}) => device.qdev),
+	'two devices have one qdev path',
 );
+
+const NamedNodes = z
+	.array(
+		z.looseObject({
+			'node-name': z.string(),
+			drv: z.string(),
+			file: z.string(),
+			image: z
+				.looseObject({
+					'format-specific': z
+						.looseObject({data: z.looseObject({corrupt: z.boolean().optional()}).optional()})
+						.optional(),
+				})
+				.optional(),
+			'dirty-bitmaps': z
+				.array(
+					z.looseObject({
+						name: z.string().optional(),
+						count: z.number().optional(),
+						inconsistent: z.boolean().optional(),
+						persistent: z.boolean().optional(),
+					}),
+				)
+				.optional(),
+		}),
+	)
+	.refine(
+		distinct((node: {'node-name': string}) => node['node-name']),
+		'two nodes have one node name',
+	);
 type NamedNode = z.infer<typeof NamedNodes>[number];
 
 const JsonFilename = z.looseObject({file: z.looseObject({driver: z.literal('file'), filename: z.string()})});
