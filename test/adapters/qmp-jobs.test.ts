@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {topNodes} from '../../source/adapters/qemu/block-view.js';
-import {runJob} from '../../source/adapters/qemu/qmp-block.js';
+import {clearLeftovers, runJob} from '../../source/adapters/qemu/qmp-block.js';
 import {QmpClient} from '../../source/adapters/qemu/qmp-client.js';
 import {fakeMonitor, QMP_GREETING, reply} from '../helpers/fake-monitor.js';
 
@@ -114,6 +114,32 @@ describe('a monitor that misbehaves', () => {
 			try {
 				const outcome = await topNodes(client).catch((error: unknown) => error);
 				expect(String(outcome), twice).toContain(said);
+			} finally {
+				client.close();
+				await fake.close();
+			}
+		}
+	});
+
+	it('an export list of a shape QEMU never sends is refused by name; a QEMU that has no exports (it refuses the command) has none to clear', async () => {
+		for (const exports of ['hostile', 'unknown'] as const) {
+			const fake = await fakeMonitor(QMP_GREETING, (line, connection) => {
+				const {execute, id} = JSON.parse(line) as {execute: string; id?: string};
+				if (execute === 'x-debug-query-block-graph') return void connection.write(reply(line, {nodes: [], edges: []}));
+				if (execute !== 'query-block-exports')
+					return void connection.write(reply(line, execute.startsWith('query-') ? [] : {}));
+				connection.write(
+					exports === 'hostile'
+						? reply(line, [{id: 5}])
+						: `${JSON.stringify({error: {class: 'CommandNotFound', desc: 'The command query-block-exports has not been found'}, id})}\n`,
+				);
+			});
+			const client = await QmpClient.connect(fake.socket, 2000);
+			try {
+				const outcome = await clearLeftovers(client).catch((error: unknown) => error);
+				if (exports === 'hostile')
+					expect(String(outcome)).toContain('QEMU answered query-block-exports with a shape snapdeck does not know');
+				else expect(outcome).toEqual([]);
 			} finally {
 				client.close();
 				await fake.close();

@@ -2,7 +2,7 @@ import {z} from 'zod';
 import {SnapdeckError} from '../../core/errors.js';
 import {crashPoint} from '../exec.js';
 import {assertOwnQemu, BlockView, dropDetachedNodes, namedNodes} from './block-view.js';
-import type {QmpClient} from './qmp-client.js';
+import {QmpError, type QmpClient} from './qmp-client.js';
 
 const Jobs = z.array(
 	z.looseObject({
@@ -35,6 +35,8 @@ const crashInJob = (kind: string) => crashPoint(`job:${kind}`);
 let jobCounter = 0;
 export const newJobId = (kind: string) => `snapdeck-${kind}-${process.pid}-${++jobCounter}`;
 
+const Exports = z.array(z.looseObject({id: z.string()}));
+
 /** The node a backup job writes to, added before the job and deleted after it. */
 export const BACKUP_TARGET_PREFIX = 'snapdeck-target-';
 
@@ -50,9 +52,10 @@ export async function clearLeftovers(client: QmpClient, read = new BlockView(cli
 	const removed: string[] = [];
 	const leftover = (id: string) => id.startsWith('snapdeck-') && !id.includes(`-${process.pid}-`);
 	// An audit's exports and NBD server, before the overlays they serve.
+	// A QEMU without exports refuses the command (an error of its own): none. An answer of another shape is no QEMU's.
 	const exports = await client
-		.execute<Array<{id: string}>>('query-block-exports')
-		.catch(() => [] as Array<{id: string}>);
+		.execute('query-block-exports', undefined, {schema: Exports})
+		.catch((error: unknown) => (error instanceof QmpError ? [] : Promise.reject(error)));
 	for (const found of exports.filter(candidate => candidate.id.startsWith('snapdeck-'))) {
 		await client.execute('block-export-del', {id: found.id}).catch(() => undefined);
 		removed.push(`export ${found.id}`);
